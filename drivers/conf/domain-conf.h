@@ -1,0 +1,345 @@
+/* domain-conf.h — libvirt-compatible domain XML: the data model, parse, validate, normalize, format.
+ *
+ * Pure code: knows libxml2 and glib, nothing about D-Bus or about running qemu.
+ * Flow: domain_def_parse() (syntax + strict validation: unknown element or
+ * attribute is an error naming its line, with a did-you-mean for near misses)
+ * → domain_def_normalize() (UUID, MACs, machine alias, defaults, controllers,
+ * PCI addresses) → domain_def_format() (canonical XML; parse+normalize+format
+ * of that output yields the same text). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- enums (each has _to_string/_from_string; from_string returns -EINVAL on unknown) ---- */
+
+typedef enum DomainVirtType {
+        DOMAIN_VIRT_QEMU,       /* TCG */
+        DOMAIN_VIRT_KVM,
+        _DOMAIN_VIRT_MAX,
+} DomainVirtType;
+
+typedef enum DomainLifecycleAction {
+        DOMAIN_ACTION_DESTROY,
+        DOMAIN_ACTION_RESTART,
+        DOMAIN_ACTION_PRESERVE,
+        DOMAIN_ACTION_RENAME_RESTART, /* "rename-restart" */
+        DOMAIN_ACTION_COREDUMP_DESTROY,
+        DOMAIN_ACTION_COREDUMP_RESTART,
+        _DOMAIN_ACTION_MAX,
+} DomainLifecycleAction;
+
+typedef enum DomainBootDev {
+        DOMAIN_BOOT_HD,
+        DOMAIN_BOOT_CDROM,
+        DOMAIN_BOOT_NETWORK,
+        DOMAIN_BOOT_FD,
+        _DOMAIN_BOOT_MAX,
+} DomainBootDev;
+
+typedef enum DomainDiskType {
+        DOMAIN_DISK_TYPE_FILE,
+        DOMAIN_DISK_TYPE_BLOCK,
+        DOMAIN_DISK_TYPE_VOLUME,   /* <source pool= volume=>; resolved by storage (later issue) */
+        _DOMAIN_DISK_TYPE_MAX,
+} DomainDiskType;
+
+typedef enum DomainDiskDevice {
+        DOMAIN_DISK_DEVICE_DISK,
+        DOMAIN_DISK_DEVICE_CDROM,
+        _DOMAIN_DISK_DEVICE_MAX,
+} DomainDiskDevice;
+
+typedef enum DomainDiskBus {
+        DOMAIN_DISK_BUS_VIRTIO,
+        DOMAIN_DISK_BUS_SATA,
+        DOMAIN_DISK_BUS_IDE,
+        DOMAIN_DISK_BUS_SCSI,
+        _DOMAIN_DISK_BUS_MAX,
+} DomainDiskBus;
+
+typedef enum DomainNetType {
+        DOMAIN_NET_TYPE_USER,
+        DOMAIN_NET_TYPE_NETWORK,   /* later issue */
+        DOMAIN_NET_TYPE_BRIDGE,    /* later issue */
+        _DOMAIN_NET_TYPE_MAX,
+} DomainNetType;
+
+typedef enum DomainAddressType {
+        DOMAIN_ADDRESS_NONE,
+        DOMAIN_ADDRESS_PCI,
+        DOMAIN_ADDRESS_DRIVE,      /* controller/bus/target/unit */
+        DOMAIN_ADDRESS_USB,        /* bus/port */
+        DOMAIN_ADDRESS_VIRTIO_SERIAL, /* controller/bus/port */
+        _DOMAIN_ADDRESS_MAX,
+} DomainAddressType;
+
+/* ---- devices ---- */
+
+typedef struct DomainAddress {
+        DomainAddressType type;
+        /* PCI */
+        unsigned domain, bus, slot, function;
+        bool multifunction;
+        /* drive / virtio-serial / usb */
+        unsigned controller, drive_bus, target, unit, port;
+        char *usb_port;            /* USB port path "1" or "1.2" */
+} DomainAddress;
+
+typedef struct DomainDiskDef {
+        DomainDiskType type;
+        DomainDiskDevice device;
+        char *source;              /* file or dev path; NULL for an empty cdrom */
+        char *source_pool, *source_volume; /* type='volume' */
+        char *driver_name;         /* "qemu" */
+        char *driver_type;         /* "raw", "qcow2", … */
+        char *driver_cache;        /* none, writethrough, writeback, directsync, unsafe, default */
+        char *driver_io;           /* native, threads, io_uring */
+        char *driver_discard;      /* unmap, ignore */
+        char *target_dev;          /* vda, sda, hda */
+        DomainDiskBus bus;
+        bool readonly;
+        bool shareable;
+        unsigned boot_order;       /* 0 = none */
+        char *serial;
+        char *alias;               /* user alias "ua-…" as given, else NULL */
+        DomainAddress address;
+} DomainDiskDef;
+
+typedef struct DomainNetDef {
+        DomainNetType type;
+        char *mac;                 /* "52:54:00:xx:xx:xx", lower case after normalize */
+        char *model;               /* virtio, e1000, e1000e, rtl8139 */
+        char *source_network;      /* type='network' */
+        char *source_bridge;       /* type='bridge' */
+        char *target_dev;          /* tap name (live XML only) */
+        unsigned boot_order;
+        DomainAddress address;
+} DomainNetDef;
+
+typedef enum DomainChrKind {
+        DOMAIN_CHR_SERIAL,
+        DOMAIN_CHR_CONSOLE,
+        DOMAIN_CHR_CHANNEL,
+        _DOMAIN_CHR_KIND_MAX,
+} DomainChrKind;
+
+typedef struct DomainChrDef {
+        DomainChrKind kind;
+        char *type;                /* "pty", "unix" (channel), "spicevmc" is rejected */
+        char *target_type;         /* serial: "isa-serial"; console: "serial"/"virtio"; channel: "virtio" */
+        char *target_model;        /* serial <target><model name='isa-serial'/> */
+        char *target_name;         /* channel: "org.qemu.guest_agent.0" */
+        int target_port;           /* -1 unset */
+        char *source_path;         /* pty path (live), unix socket path */
+        char *source_mode;         /* "bind" for channels */
+        DomainAddress address;
+} DomainChrDef;
+
+typedef struct DomainGraphicsDef {
+        char *type;                /* "vnc" only for now */
+        int port;                  /* -1 = autoport */
+        bool autoport;
+        char *listen;              /* address, or NULL; listen type='socket' → socket path */
+        char *listen_type;         /* "address", "socket", "none" */
+        char *passwd;              /* secret: formatted only with DOMAIN_FORMAT_SECURE */
+} DomainGraphicsDef;
+
+typedef struct DomainVideoDef {
+        char *model;               /* vga, cirrus, virtio, qxl, bochs, none */
+        unsigned vram;             /* KiB, 0 = default */
+        unsigned heads;
+        bool primary;
+        DomainAddress address;
+} DomainVideoDef;
+
+typedef struct DomainInputDef {
+        char *type;                /* tablet, mouse, keyboard */
+        char *bus;                 /* usb, ps2, virtio */
+        DomainAddress address;
+} DomainInputDef;
+
+typedef struct DomainControllerDef {
+        char *type;                /* pci, usb, sata, ide, scsi, virtio-serial */
+        int index;
+        char *model;               /* pci-root, pcie-root, pcie-root-port, qemu-xhci, ich9-ehci1, piix3-uhci, virtio-scsi, … */
+        int ports;                 /* -1 unset */
+        int vectors;               /* -1 unset */
+        /* pcie-root-port <target chassis= port=> */
+        int target_chassis, target_port; /* -1 unset */
+        char *model_name;          /* <model name='pcie-root-port'/> */
+        unsigned master_startport; /* ich9-uhci companions */
+        bool has_master;
+        DomainAddress address;
+} DomainControllerDef;
+
+typedef struct DomainMemballoonDef {
+        char *model;               /* virtio, none */
+        unsigned stats_period;     /* seconds, 0 = unset */
+        DomainAddress address;
+} DomainMemballoonDef;
+
+typedef struct DomainRngDef {
+        char *model;               /* virtio */
+        char *backend_model;       /* random, builtin */
+        char *backend_path;        /* /dev/urandom */
+        unsigned rate_bytes, rate_period;
+        DomainAddress address;
+} DomainRngDef;
+
+typedef struct DomainTimerDef {
+        char *name;                /* rtc, pit, hpet, kvmclock, hypervclock, tsc */
+        char *tickpolicy;          /* delay, catchup, merge, discard */
+        int present;               /* -1 unset, 0 no, 1 yes */
+} DomainTimerDef;
+
+/* ---- the domain ---- */
+
+typedef struct DomainDef {
+        DomainVirtType virt_type;
+        int id;                    /* live XML only; -1 when inactive */
+        char *name;
+        unsigned char uuid[16];
+        bool has_uuid;             /* false until normalize generates one */
+        char *title;
+        char *description;
+        char *metadata_xml;        /* <metadata> children, serialized verbatim (foreign namespaces kept) */
+
+        uint64_t memory_kib;       /* <memory> */
+        uint64_t current_memory_kib; /* <currentMemory>; normalize: = memory when unset */
+        uint64_t max_memory_kib;   /* <maxMemory>, 0 = unset */
+        unsigned max_memory_slots;
+        unsigned vcpus;            /* <vcpu> */
+        unsigned current_vcpus;    /* <vcpu current=>, 0 = same as vcpus */
+        char *vcpu_placement;      /* "static" */
+
+        /* <os> */
+        char *os_type;             /* "hvm" */
+        char *os_arch;             /* "x86_64" */
+        char *os_machine;          /* after normalize: versioned type (pc-i440fx-7.2) */
+        DomainBootDev boot_devs[_DOMAIN_BOOT_MAX];
+        size_t n_boot_devs;
+        int bootmenu;              /* -1 unset, 0 no, 1 yes */
+        unsigned bootmenu_timeout; /* ms, 0 = unset */
+        char *kernel, *initrd, *cmdline;
+        char *loader;              /* <loader> path (firmware), optional */
+        char *loader_readonly, *loader_type;
+
+        /* <features> */
+        bool acpi, apic, pae;
+        bool vmport_set, vmport; /* <vmport state=> */
+
+        /* <cpu> */
+        char *cpu_mode;            /* custom, host-model, host-passthrough, maximum; NULL = none */
+        char *cpu_match;
+        char *cpu_check;
+        char *cpu_model;           /* <model>, custom mode */
+        char *cpu_model_fallback;
+        bool cpu_migratable_set, cpu_migratable;
+        unsigned cpu_sockets, cpu_dies, cpu_cores, cpu_threads; /* <topology>, 0 = unset */
+
+        /* <clock> */
+        char *clock_offset;        /* utc (default), localtime */
+        DomainTimerDef *timers;
+        size_t n_timers;
+
+        /* <pm> */
+        int pm_suspend_to_mem;     /* -1 unset, 0 no, 1 yes */
+        int pm_suspend_to_disk;
+
+        DomainLifecycleAction on_poweroff, on_reboot, on_crash;
+
+        /* <devices> */
+        char *emulator;            /* normalize: resolved absolute path of qemu-system-ARCH */
+        DomainDiskDef *disks;              size_t n_disks;
+        DomainNetDef *nets;                size_t n_nets;
+        DomainChrDef *serials;             size_t n_serials;
+        DomainChrDef *consoles;            size_t n_consoles;
+        DomainChrDef *channels;            size_t n_channels;
+        DomainGraphicsDef *graphics;       size_t n_graphics;
+        DomainVideoDef *videos;            size_t n_videos;
+        DomainInputDef *inputs;            size_t n_inputs;
+        DomainControllerDef *controllers;  size_t n_controllers;
+        DomainRngDef *rngs;                size_t n_rngs;
+        DomainMemballoonDef *memballoon;   /* NULL until normalize adds the default virtio one */
+} DomainDef;
+
+/* ---- errors ---- */
+
+/* Validation error detail: filled on parse/normalize failure. */
+typedef struct ConfError {
+        int line;                  /* 0 when no line applies */
+        char *message;             /* full human message, e.g.
+                                    * "line 12: unknown element <membaloon> in <devices>; did you mean <memballoon>?" */
+} ConfError;
+
+void conf_error_clear(ConfError *e);
+
+/* ---- API ---- */
+
+#define DOMAIN_XML_MAX_SIZE (4u * 1024u * 1024u) /* larger input is refused before parsing */
+
+DomainDef *domain_def_new(void);
+DomainDef *domain_def_free(DomainDef *def);   /* NULL-safe, returns NULL */
+DomainDef *domain_def_copy(const DomainDef *def);
+
+/* Parses and validates domain XML. Returns 0 and *ret, or -EINVAL with err
+ * filled (syntax error, unknown element/attribute, bad value, missing name,
+ * invalid name: empty, '/', control characters, > 255 bytes; memory/units
+ * conversion as libvirt: SI (KB/MB/GB/TB = 10^3n bytes) and binary (k/KiB,
+ * M/MiB, G/GiB, T/TiB), b/bytes; result rounded up to whole KiB), or
+ * -EFBIG when len > DOMAIN_XML_MAX_SIZE, -ENOMEM. */
+int domain_def_parse(const char *xml, size_t len, DomainDef **ret, ConfError *err);
+
+/* What normalization needs to know about the hypervisor; filled by the driver. */
+typedef struct DomainNormalizeCtx {
+        /* Returns the absolute path of the emulator for arch (e.g. /usr/bin/qemu-system-x86_64), or NULL. */
+        const char *(*emulator_for_arch)(void *userdata, const char *arch);
+        /* Resolves a machine alias ("pc", "q35") to the versioned type reported by
+         * that emulator ("pc-i440fx-7.2"); returns machine itself when it is already
+         * canonical, NULL when the emulator does not know it. NULL machine = default. */
+        const char *(*resolve_machine)(void *userdata, const char *emulator, const char *machine);
+        void *userdata;
+} DomainNormalizeCtx;
+
+/* Fills in everything libvirt fills in: UUID, MACs (52:54:00:xx:xx:xx), arch
+ * (host arch), machine (resolved), emulator, clock utc, on_* defaults
+ * (destroy/restart/destroy), currentMemory, memballoon, implicit controllers
+ * (pci-root or pcie-root, usb, ide/sata as the machine has), console linked to
+ * the first serial (and a serial for a lone console), video for graphics,
+ * input for graphics, PCI addresses for every PCI device. Idempotent.
+ * Returns 0, or -EINVAL with err (unknown machine, unsupported arch, bad
+ * combination such as duplicate target dev or duplicate PCI address). */
+int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfError *err);
+
+typedef enum DomainFormatFlags {
+        DOMAIN_FORMAT_INACTIVE = 1 << 0, /* omit live-only data (id, pty paths, tap names) */
+        DOMAIN_FORMAT_SECURE   = 1 << 1, /* include secrets (VNC passwd) */
+} DomainFormatFlags;
+
+/* Canonical XML (libvirt's element order, 2-space indent, trailing newline).
+ * Returns a malloc'd string or NULL on OOM. */
+char *domain_def_format(const DomainDef *def, DomainFormatFlags flags);
+
+/* Name rules shared with networks/pools: non-empty, ≤ 255 bytes, valid UTF-8,
+ * no '/', no control characters, not "." or "..". Returns 0 or -EINVAL with
+ * a static message in *reason. */
+int conf_name_validate(const char *name, const char **reason);
+
+/* UUID helpers: 36-char lower-case text form. */
+void conf_uuid_format(const unsigned char uuid[16], char out[37]);
+int conf_uuid_parse(const char *s, unsigned char uuid[16]);   /* accepts with or without dashes */
+void conf_uuid_generate(unsigned char uuid[16]);               /* random v4 */
+
+/* Memory: value + libvirt unit → KiB (rounded up). Returns 0 or -EINVAL/-ERANGE. */
+int conf_parse_memory_kib(const char *value, const char *unit, uint64_t *ret_kib);
+
+/* Random locally administered MAC with the 52:54:00 prefix. out ≥ 18 bytes. */
+void conf_mac_generate(char out[18]);
+
+const char *domain_virt_type_to_string(DomainVirtType t);
+const char *domain_lifecycle_action_to_string(DomainLifecycleAction a);
+int domain_lifecycle_action_from_string(const char *s);
+const char *domain_disk_bus_to_string(DomainDiskBus b);
+const char *domain_boot_dev_to_string(DomainBootDev b);

@@ -1,0 +1,156 @@
+/* driver.h — the contract between service/ (bus objects) and drivers/ (the work).
+ *
+ * The service owns definitions, names, persistence, authorization and every
+ * D-Bus detail. A hypervisor driver owns running domains: it starts and
+ * supervises processes, talks to the monitor and reports every change of a
+ * domain's state back through DomainDriverEvents, in the order the changes
+ * happened. Nothing here knows D-Bus; errors are negative errno values plus a
+ * human message, mapped to bus error names by the service.
+ *
+ * Everything runs on the one sd_event loop; no operation blocks it. An
+ * operation that must wait (QMP, a child process) returns 0 at once and calls
+ * its DriverDoneFn later, exactly once (also when it fails). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "conf/domain-conf.h"
+
+/* ---- where things live (see DESIGN.md "Files"); all absolute, --root applied ---- */
+typedef struct VmPaths {
+        char *root;          /* "" or the --root DIR */
+        char *config_dir;    /* /etc/vmgmt                 (definitions: config_dir/qemu/NAME.xml) */
+        char *state_dir;     /* /var/lib/vmgmt             (images, save files, qemu caps cache) */
+        char *run_dir;       /* /run/vmgmt                 (live state: run_dir/qemu/NAME.{xml,pid,qmp,…}) */
+        char *log_dir;       /* /var/log/vmgmt             (log_dir/qemu/NAME.log) */
+} VmPaths;
+
+/* ---- domain state, as libvirt ---- */
+typedef enum DomainState {
+        DOMAIN_STATE_SHUTOFF,
+        DOMAIN_STATE_RUNNING,
+        DOMAIN_STATE_PAUSED,
+        DOMAIN_STATE_SHUTDOWN,      /* being shut down */
+        DOMAIN_STATE_CRASHED,
+        DOMAIN_STATE_PMSUSPENDED,
+        _DOMAIN_STATE_MAX,
+} DomainState;
+
+/* Reasons travel as libvirt's words, lower case with dashes:
+ *  running: "booted", "unpaused", "restored", "from-snapshot", "migrated", "wakeup", "user"(?)…
+ *  paused:  "user", "starting-up", "shutting-down", "io-error", "migration", "crashed", "unknown"…
+ *  shutoff: "unknown", "shutdown", "destroyed", "crashed", "saved", "failed", "from-snapshot"…
+ *  crashed: "panicked", "unknown"
+ *  shutdown: "user", "unknown" */
+
+typedef enum DomainEventType {
+        DOMAIN_EVENT_NONE,          /* a state change with no signal of its own */
+        DOMAIN_EVENT_DEFINED,
+        DOMAIN_EVENT_UNDEFINED,
+        DOMAIN_EVENT_STARTED,
+        DOMAIN_EVENT_SUSPENDED,
+        DOMAIN_EVENT_RESUMED,
+        DOMAIN_EVENT_STOPPED,
+        DOMAIN_EVENT_SHUTDOWN,
+        DOMAIN_EVENT_PMSUSPENDED,
+        DOMAIN_EVENT_CRASHED,
+        _DOMAIN_EVENT_MAX,
+} DomainEventType;
+
+const char *domain_state_to_string(DomainState s);          /* "running", … */
+int domain_state_from_string(const char *s);
+const char *domain_event_type_to_string(DomainEventType e); /* "started", … ; NULL for NONE */
+
+/* ---- callbacks ---- */
+
+/* Completion of an asynchronous operation: r = 0 on success, else -errno and a
+ * message in the hypervisor's or OS's words (maps to OperationFailed, or
+ * -EOPNOTSUPP → NotSupported, -EBUSY → Busy, -EINVAL → InvalidArgs,
+ * -ENOTCONN/-ESRCH → InvalidState "domain is not running"). */
+typedef void (*DriverDoneFn)(void *userdata, int r, const char *message);
+
+typedef struct DriverRuntime DriverRuntime;   /* a running domain, owned by the driver */
+
+typedef struct DomainDriverEvents {
+        /* The domain `owner` (the service's object, opaque to the driver) changed
+         * state. `event`/`detail` name the signal to emit (DOMAIN_EVENT_NONE: none);
+         * called once per libvirt event, in the order the changes happened
+         * (a start with DRIVER_START_PAUSED is two calls: RUNNING/"booted" with
+         * STARTED/"booted", then PAUSED/"user" with SUSPENDED/"paused"). */
+        void (*state_changed)(void *owner, DomainState state, const char *reason,
+                              DomainEventType event, const char *detail);
+        /* The domain's processes are gone and its runtime has been freed; `state`
+         * is SHUTOFF or CRASHED with its reason; the STOPPED/CRASHED signal has
+         * already been reported through state_changed. The service drops its
+         * pointer to the runtime, removes a transient domain, applies a pending
+         * new definition. */
+        void (*stopped)(void *owner);
+        void *userdata;
+} DomainDriverEvents;
+
+/* Passed to recover(): one domain found running (or found dead) at daemon start. */
+typedef void (*DriverRecoverFn)(void *userdata, DomainDef *live_def /* ownership passed */,
+                                DriverRuntime *rt /* NULL when it died */, DomainState state,
+                                const char *reason, int id, uint64_t start_time_usec);
+
+typedef struct DomainDriver DomainDriver;
+
+typedef enum DriverStartFlags {
+        DRIVER_START_PAUSED = 1 << 0,
+} DriverStartFlags;
+
+typedef struct DomainDriverOps {
+        const char *name;  /* "qemu" */
+
+        /* Creates the driver: probes (or loads the cached probe of) the emulator,
+         * creates its run/log dirs. Blocking work here is bounded and cached. */
+        int (*new)(sd_event *event, const VmPaths *paths, const DomainDriverEvents *events, DomainDriver **ret);
+        DomainDriver *(*free)(DomainDriver *d);   /* leaves running domains running */
+
+        /* Normalizes a parsed definition with this driver's knowledge (emulator,
+         * machine aliases). Returns 0 or -EINVAL with err. */
+        int (*normalize)(DomainDriver *d, DomainDef *def, ConfError *err);
+
+        /* Finds every domain left running by a previous daemon instance (status
+         * files in run_dir), reconnects to it and calls fn for each; dead ones are
+         * reported with rt == NULL and state SHUTOFF (reason "unknown" or
+         * "crashed"/"destroyed" as known) and their run files removed. After
+         * this, runtimes report through events. `owner` is attached later with
+         * attach_owner(). Synchronous part is bounded (pid checks, socket connect). */
+        int (*recover)(DomainDriver *d, DriverRecoverFn fn, void *userdata);
+        void (*attach_owner)(DriverRuntime *rt, void *owner);
+
+        /* Starts def (already normalized; copied by the driver). On success
+         * *ret_rt is the runtime at once (state reports follow through events),
+         * and done is called when the domain is running (or paused with
+         * DRIVER_START_PAUSED), or with the failure (then the runtime has been
+         * torn down, STOPPED/FAILED has NOT been emitted and `stopped` is NOT
+         * called: the start simply did not happen). id is the domain's new Id. */
+        int (*start)(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                     DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
+
+        /* Lifecycle, libvirt semantics. Each returns 0 and calls done later, or a
+         * negative errno at once (then done is not called). */
+        int (*shutdown)(DriverRuntime *rt, DriverDoneFn done, void *userdata);   /* ACPI power button; done when the request was delivered */
+        int (*destroy)(DriverRuntime *rt, bool graceful, DriverDoneFn done, void *userdata); /* done when the process is gone */
+        int (*reboot)(DriverRuntime *rt, DriverDoneFn done, void *userdata);     /* ACPI: guest reboots itself */
+        int (*reset)(DriverRuntime *rt, DriverDoneFn done, void *userdata);      /* hard reset */
+        int (*suspend)(DriverRuntime *rt, DriverDoneFn done, void *userdata);    /* done after the STOP was seen */
+        int (*resume)(DriverRuntime *rt, DriverDoneFn done, void *userdata);
+
+        /* Live information. */
+        const DomainDef *(*live_def)(DriverRuntime *rt);   /* with id, pty paths, … */
+        DomainState (*state)(DriverRuntime *rt, const char **reason);
+        pid_t (*pid)(DriverRuntime *rt);
+        uint64_t (*start_time)(DriverRuntime *rt);          /* µs since the epoch */
+} DomainDriverOps;
+
+/* Every driver object begins with this, so the service can reach ops. */
+struct DomainDriver {
+        const DomainDriverOps *ops;
+};
+
+extern const DomainDriverOps qemu_driver_ops;
