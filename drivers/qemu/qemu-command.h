@@ -1,0 +1,32 @@
+/* qemu-command.h — turns a normalized DomainDef into qemu's argv.
+ *
+ * Pure: no I/O, no processes. Every value taken from XML is placed so that it
+ * cannot start a new qemu option or a new key=value pair: option values are
+ * escaped as qemu's option parser requires (',' doubled), and values that
+ * would still be ambiguous are refused with a clear message. */
+#pragma once
+
+#include <stdbool.h>
+#include "conf/domain-conf.h"
+
+typedef struct QemuCommandCtx {
+        const char *emulator;          /* argv[0]; def->emulator when NULL */
+        const char *qmp_socket_path;   /* QMP monitor: -chardev socket,...,server=on,wait=off + -mon control */
+        const char *vnc_socket_path;   /* for <graphics type='vnc'> without an explicit TCP listen/port */
+        bool kvm_usable;               /* type='kvm' requires it; false → error for kvm domains */
+        /* fds already opened by the runtime and passed to qemu (later issues: taps);
+         * indexed like def->nets; -1 when none. May be NULL. */
+        const int *net_fds;
+} QemuCommandCtx;
+
+/* Builds the full argv (NULL-terminated, each string malloc'd; free with
+ * strv_free or g_strfreev). The command line always has -S, -nodefaults,
+ * -no-user-config, -sandbox on, the QMP monitor, -no-shutdown (the driver
+ * applies on_poweroff itself) and -no-reboot when on_reboot is destroy.
+ * Returns 0, or -EINVAL with *ret_error (malloc'd) saying what in the
+ * definition cannot be run (e.g. "CPU mode 'host-passthrough' needs KVM but
+ * the domain type is 'qemu' (TCG)"), or -ENOMEM. */
+int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***ret_argv, char **ret_error);
+
+/* Appends s to a qemu option value with ',' doubled. Returns a malloc'd string. */
+char *qemu_escape_option_value(const char *s);
