@@ -25,6 +25,8 @@ const char *qemu_caps_default_machine(const QemuCaps *caps);
  * "pc-q35-7.2"); a canonical name returns itself; NULL machine returns the
  * default; unknown returns NULL. The string belongs to caps. */
 const char *qemu_caps_resolve_machine(const QemuCaps *caps, const char *machine);
+/* True when qemu_caps_new() read the cache file instead of running the emulator. */
+bool qemu_caps_from_cache(const QemuCaps *caps);
 /* True for a machine with a PCIe root (q35 family). */
 bool qemu_caps_machine_is_q35(const char *machine);
 

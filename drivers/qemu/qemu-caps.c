@@ -1,0 +1,551 @@
+/* qemu-caps.c — probes an emulator binary for its machine types once and caches the answer on disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "qemu/qemu-caps.h"
+
+#define CAPS_FORMAT_VERSION 1
+#define CAPS_PROBE_TIMEOUT_MS 5000
+#define CAPS_OUTPUT_MAX (1024u * 1024u)
+#define CAPS_CACHE_MAX (256u * 1024u)
+
+typedef struct QemuMachine {
+        char *name;
+        char *alias_of;            /* NULL for a canonical machine */
+} QemuMachine;
+
+struct QemuCaps {
+        char *emulator;
+        char *version;
+        char *default_machine;
+        QemuMachine *machines;
+        size_t n_machines;
+        uint64_t size;
+        int64_t mtime_sec;
+        long mtime_nsec;
+        bool from_cache;
+};
+
+QemuCaps *qemu_caps_free(QemuCaps *caps) {
+        if (!caps)
+                return NULL;
+        for (size_t i = 0; i < caps->n_machines; i++) {
+                free(caps->machines[i].name);
+                free(caps->machines[i].alias_of);
+        }
+        free(caps->machines);
+        free(caps->emulator);
+        free(caps->version);
+        free(caps->default_machine);
+        free(caps);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(QemuCaps *, qemu_caps_free);
+
+static bool machine_name_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 128)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '.' || *p == '-' || *p == '_'))
+                        return false;
+        return true;
+}
+
+static int caps_add_machine(QemuCaps *caps, const char *name, const char *alias_of) {
+        QemuMachine *n;
+
+        if (!machine_name_valid(name) || (alias_of && !machine_name_valid(alias_of)))
+                return 0; /* ignore anything we could not put on a command line anyway */
+        n = reallocarray(caps->machines, caps->n_machines + 1, sizeof(QemuMachine));
+        if (!n)
+                return -ENOMEM;
+        caps->machines = n;
+        n[caps->n_machines] = (QemuMachine) {
+                .name = strdup(name),
+                .alias_of = alias_of ? strdup(alias_of) : NULL,
+        };
+        caps->n_machines++;
+        if (!n[caps->n_machines - 1].name || (alias_of && !n[caps->n_machines - 1].alias_of))
+                return -ENOMEM;
+        return 0;
+}
+
+static int set_str(char **dst, const char *src) {
+        char *s = strdup(src);
+        if (!s)
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+/* Parses the text of `EMU -machine help`: "NAME  description (alias of X) (default)". */
+static int caps_parse_machine_help(QemuCaps *caps, char *text) {
+        char *saveptr = NULL;
+        int r;
+
+        for (char *line = strtok_r(text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                _cleanup_free_ char *alias_of = NULL;
+                size_t len = strcspn(line, " \t");
+                const char *rest, *a;
+                char name[129];
+
+                if (len == 0 || len >= sizeof(name) || line[len] == '\0')
+                        continue; /* header lines have no description column */
+                if (strncmp(line, "Supported", 9) == 0)
+                        continue;
+                memcpy(name, line, len);
+                name[len] = '\0';
+                rest = line + len;
+
+                a = strstr(rest, "(alias of ");
+                if (a) {
+                        a += strlen("(alias of ");
+                        alias_of = strndup(a, strcspn(a, ")"));
+                        if (!alias_of)
+                                return -ENOMEM;
+                }
+                r = caps_add_machine(caps, name, alias_of);
+                if (r < 0)
+                        return r;
+                if (strstr(rest, "(default)")) {
+                        r = set_str(&caps->default_machine, alias_of ?: name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* "QEMU emulator version 7.2.22 (Debian …)" → "7.2.22". */
+static int caps_parse_version(QemuCaps *caps, const char *text) {
+        const char *v = strstr(text, "version ");
+        _cleanup_free_ char *s = NULL;
+
+        if (!v)
+                return -EBADMSG;
+        v += strlen("version ");
+        s = strndup(v, strcspn(v, " \n("));
+        if (!s)
+                return -ENOMEM;
+        if (!machine_name_valid(s))
+                return -EBADMSG;
+        free(caps->version);
+        caps->version = TAKE_PTR(s);
+        return 0;
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs `emulator arg1 arg2` with an empty environment (LC_ALL=C), stdin/stderr on
+ * /dev/null and no other inherited fds; collects stdout. Kills the child after
+ * CAPS_PROBE_TIMEOUT_MS. Returns 0 and *ret, -ETIMEDOUT, -EIO (non-zero exit)
+ * or -errno. */
+static int caps_run(const char *emulator, const char *arg1, const char *arg2, char **ret) {
+        _cleanup_close_ int rfd = -1, wfd = -1, nullfd = -1;
+        _cleanup_free_ char *buf = NULL;
+        char *const argv[] = { (char *) emulator, (char *) arg1, (char *) arg2, NULL };
+        char *const envp[] = { (char *) "LC_ALL=C", (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        size_t len = 0;
+        int pipefd[2], status, r = 0;
+        int64_t deadline;
+        pid_t pid;
+
+        nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nullfd < 0)
+                return -errno;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        rfd = pipefd[0];
+        wfd = pipefd[1];
+        buf = malloc(CAPS_OUTPUT_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t ss;
+
+                /* The daemon blocks signals for its event loop; qemu must not inherit that. */
+                sigemptyset(&ss);
+                sigprocmask(SIG_SETMASK, &ss, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(wfd, STDOUT_FILENO) < 0 ||
+                    dup2(nullfd, STDERR_FILENO) < 0)
+                        _exit(126);
+                close_range(3, ~0U, 0);
+                execve(emulator, argv, envp);
+                _exit(127);
+        }
+        close(TAKE_FD(wfd));
+
+        deadline = now_ms() + CAPS_PROBE_TIMEOUT_MS;
+        for (;;) {
+                struct pollfd p = { .fd = rfd, .events = POLLIN };
+                int64_t left = deadline - now_ms();
+                ssize_t n;
+
+                if (left <= 0) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                n = poll(&p, 1, (int) left);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        continue;
+                n = read(rfd, buf + len, CAPS_OUTPUT_MAX - len);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len >= CAPS_OUTPUT_MAX) {
+                        r = -EFBIG;
+                        break;
+                }
+        }
+        if (r < 0)
+                kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return r < 0 ? r : -errno;
+        if (r < 0)
+                return log_debug_errno(r, "Probing %s %s failed: %m", emulator, arg1);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_debug_errno(EIO, "%s %s exited with status 0x%x", emulator, arg1, status);
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int caps_probe(QemuCaps *caps) {
+        _cleanup_free_ char *help = NULL, *version = NULL;
+        int r;
+
+        r = caps_run(caps->emulator, "-version", NULL, &version);
+        if (r < 0)
+                return r;
+        r = caps_parse_version(caps, version);
+        if (r < 0)
+                return r;
+        r = caps_run(caps->emulator, "-machine", "help", &help);
+        if (r < 0)
+                return r;
+        r = caps_parse_machine_help(caps, help);
+        if (r < 0)
+                return r;
+        if (caps->n_machines == 0)
+                return -EBADMSG;
+        return 0;
+}
+
+static uint64_t fnv1a64(const char *s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (; *s; s++) {
+                h ^= (unsigned char) *s;
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+static char *caps_cache_path(const QemuCaps *caps, const char *cache_dir) {
+        const char *base = strrchr(caps->emulator, '/');
+        char *p;
+
+        base = base ? base + 1 : caps->emulator;
+        if (asprintf(&p, "%s/%s-%016" PRIx64 ".caps", cache_dir, base, fnv1a64(caps->emulator)) < 0)
+                return NULL;
+        return p;
+}
+
+/* Reads the cache; -ESTALE when it belongs to another binary, size or mtime. */
+static int caps_cache_load(QemuCaps *caps, const char *path) {
+        _cleanup_free_ char *text = NULL;
+        char *saveptr = NULL;
+        bool have_format = false, have_emulator = false, have_size = false, have_mtime = false;
+        int r;
+
+        r = read_full_file(path, CAPS_CACHE_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+
+        for (char *line = strtok_r(text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                char *val = strchr(line, ' ');
+
+                if (line[0] == '#')
+                        continue;
+                if (!val)
+                        return -EBADMSG;
+                *val++ = '\0';
+
+                if (streq(line, "format")) {
+                        if (atoi(val) != CAPS_FORMAT_VERSION)
+                                return -ESTALE;
+                        have_format = true;
+                } else if (streq(line, "emulator")) {
+                        if (!streq(val, caps->emulator))
+                                return -ESTALE;
+                        have_emulator = true;
+                } else if (streq(line, "size")) {
+                        if (strtoull(val, NULL, 10) != caps->size)
+                                return -ESTALE;
+                        have_size = true;
+                } else if (streq(line, "mtime")) {
+                        char expect[64];
+                        snprintf(expect, sizeof(expect), "%" PRId64 ".%09ld", caps->mtime_sec, caps->mtime_nsec);
+                        if (!streq(val, expect))
+                                return -ESTALE;
+                        have_mtime = true;
+                } else if (streq(line, "version")) {
+                        r = set_str(&caps->version, val);
+                } else if (streq(line, "default")) {
+                        r = set_str(&caps->default_machine, val);
+                } else if (streq(line, "machine")) {
+                        r = caps_add_machine(caps, val, NULL);
+                } else if (streq(line, "alias")) {
+                        char *target = strchr(val, ' ');
+                        if (!target)
+                                return -EBADMSG;
+                        *target++ = '\0';
+                        r = caps_add_machine(caps, val, target);
+                } else
+                        return -EBADMSG;
+                if (r < 0)
+                        return r;
+        }
+        if (!have_format || !have_emulator || !have_size || !have_mtime || !caps->version || caps->n_machines == 0)
+                return -EBADMSG;
+        caps->from_cache = true;
+        return 0;
+}
+
+static int caps_cache_save(const QemuCaps *caps, const char *cache_dir, const char *path) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        f = open_memstream(&text, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# vmgmt qemu capabilities cache; regenerated when the binary changes\n");
+        fprintf(f, "format %d\n", CAPS_FORMAT_VERSION);
+        fprintf(f, "emulator %s\n", caps->emulator);
+        fprintf(f, "size %" PRIu64 "\n", caps->size);
+        fprintf(f, "mtime %" PRId64 ".%09ld\n", caps->mtime_sec, caps->mtime_nsec);
+        fprintf(f, "version %s\n", caps->version);
+        if (caps->default_machine)
+                fprintf(f, "default %s\n", caps->default_machine);
+        for (size_t i = 0; i < caps->n_machines; i++) {
+                if (caps->machines[i].alias_of)
+                        fprintf(f, "alias %s %s\n", caps->machines[i].name, caps->machines[i].alias_of);
+                else
+                        fprintf(f, "machine %s\n", caps->machines[i].name);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        r = mkdir_p(cache_dir, 0755);
+        if (r < 0)
+                return r;
+        return write_file_atomic_nosync(path, text, len, 0644);
+}
+
+int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
+        _cleanup_(qemu_caps_freep) QemuCaps *caps = NULL;
+        _cleanup_free_ char *cache_path = NULL;
+        struct stat st;
+        int r;
+
+        if (isempty(emulator) || emulator[0] != '/' || strchr(emulator, '\n'))
+                return -EINVAL;
+        if (stat(emulator, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -ENOEXEC;
+        if (access(emulator, X_OK) < 0)
+                return -errno;
+
+        caps = calloc(1, sizeof(QemuCaps));
+        if (!caps)
+                return -ENOMEM;
+        caps->emulator = strdup(emulator);
+        if (!caps->emulator)
+                return -ENOMEM;
+        caps->size = (uint64_t) st.st_size;
+        caps->mtime_sec = (int64_t) st.st_mtim.tv_sec;
+        caps->mtime_nsec = st.st_mtim.tv_nsec;
+
+        if (cache_dir) {
+                cache_path = caps_cache_path(caps, cache_dir);
+                if (!cache_path)
+                        return -ENOMEM;
+                r = caps_cache_load(caps, cache_path);
+                if (r >= 0) {
+                        *ret = TAKE_PTR(caps);
+                        return 0;
+                }
+                if (r != -ENOENT)
+                        log_debug_errno(r, "Ignoring qemu caps cache %s: %m", cache_path);
+                /* start over: a half-read cache may have left entries behind */
+                qemu_caps_free(caps);
+                caps = calloc(1, sizeof(QemuCaps));
+                if (!caps)
+                        return -ENOMEM;
+                caps->emulator = strdup(emulator);
+                if (!caps->emulator)
+                        return -ENOMEM;
+                caps->size = (uint64_t) st.st_size;
+                caps->mtime_sec = (int64_t) st.st_mtim.tv_sec;
+                caps->mtime_nsec = st.st_mtim.tv_nsec;
+        }
+
+        r = caps_probe(caps);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to probe capabilities of %s: %m", emulator);
+
+        if (cache_path) {
+                r = caps_cache_save(caps, cache_dir, cache_path);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to write qemu caps cache %s, ignoring: %m", cache_path);
+        }
+        *ret = TAKE_PTR(caps);
+        return 0;
+}
+
+const char *qemu_caps_emulator(const QemuCaps *caps) {
+        return caps->emulator;
+}
+
+const char *qemu_caps_version(const QemuCaps *caps) {
+        return caps->version;
+}
+
+const char *qemu_caps_default_machine(const QemuCaps *caps) {
+        return caps->default_machine;
+}
+
+bool qemu_caps_from_cache(const QemuCaps *caps) {
+        return caps->from_cache;
+}
+
+const char *qemu_caps_resolve_machine(const QemuCaps *caps, const char *machine) {
+        if (!machine)
+                return caps->default_machine;
+        for (size_t i = 0; i < caps->n_machines; i++)
+                if (streq(caps->machines[i].name, machine))
+                        return caps->machines[i].alias_of ?: caps->machines[i].name;
+        return NULL;
+}
+
+bool qemu_caps_machine_is_q35(const char *machine) {
+        return machine && (streq(machine, "q35") || strncmp(machine, "pc-q35-", 7) == 0);
+}
+
+static char *find_in_dir(const char *dir, size_t dirlen, const char *name) {
+        char *p;
+
+        if (dirlen == 0 || dir[0] != '/')
+                return NULL; /* relative PATH entries are never trusted */
+        if (asprintf(&p, "%.*s/%s", (int) dirlen, dir, name) < 0)
+                return NULL;
+        if (access(p, X_OK) == 0) {
+                struct stat st;
+                if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+                        return p;
+        }
+        free(p);
+        return NULL;
+}
+
+static char *find_binary(const char *name) {
+        static const char *const fallback[] = { "/usr/bin", "/usr/libexec", "/usr/local/bin" };
+        const char *path = getenv("PATH");
+        char *p;
+
+        if (name[0] == '/')
+                return access(name, X_OK) == 0 ? strdup(name) : NULL;
+        for (const char *s = path; s && *s;) {
+                size_t n = strcspn(s, ":");
+                p = find_in_dir(s, n, name);
+                if (p)
+                        return p;
+                s += n;
+                if (*s == ':')
+                        s++;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fallback); i++) {
+                p = find_in_dir(fallback[i], strlen(fallback[i]), name);
+                if (p)
+                        return p;
+        }
+        return NULL;
+}
+
+static bool arch_valid(const char *arch) {
+        if (isempty(arch) || strlen(arch) > 32)
+                return false;
+        for (const char *p = arch; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+                        return false;
+        return true;
+}
+
+char *qemu_caps_find_emulator(const char *arch) {
+        _cleanup_free_ char *name = NULL;
+        struct utsname u;
+        bool host;
+
+        if (uname(&u) < 0)
+                return NULL;
+        if (!arch)
+                arch = u.machine;
+        if (!arch_valid(arch))
+                return NULL;
+        host = streq(arch, u.machine);
+        if (STR_IN_SET(arch, "i686", "i586", "i486", "i386"))
+                arch = "i386";
+
+        if (host) {
+                /* The build-time default binary serves the host's own arch. */
+                char *p = find_binary(VMGMT_QEMU_BINARY);
+                if (p)
+                        return p;
+        }
+        if (asprintf(&name, "qemu-system-%s", arch) < 0)
+                return NULL;
+        return find_binary(name);
+}
