@@ -10,6 +10,8 @@
  * A failure prints "error MESSAGE" and exits 1.
  *
  *   busbench ping N                         Peer.Ping to the bus driver (the bus floor)
+ *   busbench pingsvc N                      Peer.Ping to org.vmgmt (answered inside sd-bus: the
+ *                                           floor of any call to the service, two bus hops)
  *   busbench get PATH IFACE PROP N          Properties.Get on org.vmgmt
  *   busbench getall PATH IFACE N            Properties.GetAll on org.vmgmt
  *   busbench gmo N                          ObjectManager.GetManagedObjects at /org/vmgmt
@@ -82,7 +84,7 @@ static void print_series(const char *key, const double *v, unsigned n) {
         printf("\n");
 }
 
-static int cmd_ping(unsigned n) {
+static int cmd_ping(const char *dest, const char *path, unsigned n) {
         sd_bus *bus = bus_connect();
         double *v = calloc(n, sizeof(double));
 
@@ -90,8 +92,7 @@ static int cmd_ping(unsigned n) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 sd_bus_message *reply = NULL;
                 uint64_t t0 = now_ns();
-                int r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                           "org.freedesktop.DBus.Peer", "Ping", &e, &reply, "");
+                int r = sd_bus_call_method(bus, dest, path, "org.freedesktop.DBus.Peer", "Ping", &e, &reply, "");
                 v[i] = us_since(t0);
                 if (r < 0)
                         return fail("Ping", r, &e);
@@ -539,7 +540,9 @@ static unsigned arg_uint(const char *s) {
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc >= 3 && strcmp(argv[1], "ping") == 0)
-                return cmd_ping(arg_uint(argv[2]));
+                return cmd_ping("org.freedesktop.DBus", "/org/freedesktop/DBus", arg_uint(argv[2]));
+        if (argc >= 3 && strcmp(argv[1], "pingsvc") == 0)
+                return cmd_ping(SERVICE, MANAGER_PATH, arg_uint(argv[2]));
         if (argc >= 6 && strcmp(argv[1], "get") == 0)
                 return cmd_get(argv[2], argv[3], argv[4], arg_uint(argv[5]), false);
         if (argc >= 5 && strcmp(argv[1], "getall") == 0)
