@@ -1,0 +1,353 @@
+# Domain lifecycle through the bus on a minimal TCG domain (no OS): Start,
+# Start paused, Suspend, Resume, Reset, Shutdown request, Destroy (also
+# graceful), the InvalidState errors, signal order, and two definitions that
+# must start: a virt-install-style q35 guest and a host-passthrough CPU
+# (which must fail clearly under TCG).
+
+import os
+import subprocess
+import time
+
+import dbus
+
+from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
+                           main, minimal_domain_xml, new_uuid, opts, pid_alive)
+
+
+class Lifecycle(VmgmtTestCase):
+    def start_domain(self, name, **o):
+        path = self.define(minimal_domain_xml(name))
+        self.rec.clear()
+        self.dom(path).Start(opts(**o))
+        return path
+
+    def test_start_destroy_signals_and_properties(self):
+        path = self.start_domain('life')
+        st = self.client.wait_state(path, 'running')
+        self.assertEqual(st, ('running', 'booted'))
+        self.rec.wait_domain_event(path, 'started', 'booted')
+        p = self.client.props(path)
+        self.assertGreater(p['Id'], 0)
+        self.assertLess(abs(p['StartTime'] / 1e6 - time.time()), 120)
+        pids = self.fx.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        # who caused it travels in info
+        ev = [e for e in self.rec.entries if e[0] == 'DomainEvent' and e[2] == 'started'][0]
+        self.assertIn('time_usec', ev[4])
+        self.assertEqual(ev[4].get('uid'), os.getuid())
+        self.assertEqual(ev[4].get('pid'), os.getpid())
+        self.rec.wait_for(lambda en: 'running' in self.rec.property_changes(path, 'State'),
+                          what='PropertiesChanged State=running')
+        # qemu was started the way DESIGN.md says
+        argv = open('/proc/%d/cmdline' % pids[0], 'rb').read().split(b'\0')
+        for flag in (b'-S', b'-nodefaults', b'-no-user-config', b'-sandbox', b'-qmp'):
+            self.assertTrue(any(a == flag for a in argv) or
+                            (flag == b'-qmp' and any(a.startswith(b'-chardev') for a in argv)),
+                            'qemu argv lacks %s: %s' % (flag, argv))
+        # the domain's qemu log exists
+        self.assertTrue(os.path.exists(os.path.join(self.daemon.log_dir, 'life.log')),
+                        'no per-domain qemu log in %s' % self.daemon.log_dir)
+        live = str(self.dom(path).GetXML(opts()))
+        self.assertRegex(live.replace('"', "'"), r"<domain type='qemu' id='%d'" % p['Id'])
+        inactive = str(self.dom(path).GetXML(opts(inactive=True)))
+        self.assertNotIn("id='", inactive.split('\n')[0].replace('"', "'"))
+
+        self.assertDBusError(ERR_INVALID_STATE, self.dom(path).Start, opts())
+        self.assertDBusError(ERR_INVALID_STATE, self.dom(path).Resume, opts())
+
+        self.dom(path).Destroy(opts())
+        self.assertEqual(self.client.wait_state(path, 'shutoff'), ('shutoff', 'destroyed'))
+        self.rec.wait_domain_event(path, 'stopped', 'destroyed')
+        self.assertEqual(self.rec.domain_events(path), [('started', 'booted'), ('stopped', 'destroyed')])
+        p = self.client.props(path)
+        self.assertEqual(p['Id'], 0)
+        self.assertEqual(p['StartTime'], 0)
+        self.assertFalse(pid_alive(pids[0]))
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.rec.wait_for(lambda en: self.rec.property_changes(path, 'State')[-1:] == ['shutoff'],
+                          what='PropertiesChanged State=shutoff')
+        # everything but running is refused on a shutoff domain
+        for m in ('Shutdown', 'Destroy', 'Reboot', 'Reset', 'Suspend', 'Resume'):
+            self.assertDBusError(ERR_INVALID_STATE, getattr(self.dom(path), m), opts())
+        # and it starts again
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+    def test_start_paused_suspend_resume(self):
+        path = self.start_domain('pz', paused=True)
+        self.assertEqual(self.client.wait_state(path, 'paused'), ('paused', 'user'))
+        evs = self.rec.wait_domain_events(path, [('started', 'booted'), ('suspended', 'paused')])
+        self.assertEqual(evs, [('started', 'booted'), ('suspended', 'paused')])
+        states = self.rec.property_changes(path, 'State')
+        self.assertEqual(states[-1], 'paused', states)
+        self.dom(path).Resume(opts())
+        self.assertEqual(self.client.wait_state(path, 'running'), ('running', 'unpaused'))
+        self.rec.wait_domain_event(path, 'resumed', 'unpaused')
+        self.assertDBusError(ERR_INVALID_STATE, self.dom(path).Resume, opts())
+        self.dom(path).Suspend(opts())
+        self.assertEqual(self.client.wait_state(path, 'paused'), ('paused', 'user'))
+        self.rec.wait_domain_event(path, 'suspended', 'paused', count=2)
+        self.dom(path).Resume(opts())
+        self.client.wait_state(path, 'running')
+        self.rec.wait_domain_event(path, 'resumed', 'unpaused', count=2)
+        self.dom(path).Destroy(opts())
+        self.rec.wait_domain_event(path, 'stopped', 'destroyed')
+        self.assertEqual(self.rec.domain_events(path), [
+            ('started', 'booted'), ('suspended', 'paused'), ('resumed', 'unpaused'),
+            ('suspended', 'paused'), ('resumed', 'unpaused'), ('stopped', 'destroyed')])
+        # State property changes follow the same order
+        states = [s for s in self.rec.property_changes(path, 'State')]
+        compact = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+        self.assertEqual(compact[-5:], ['paused', 'running', 'paused', 'running', 'shutoff'], states)
+
+    def test_destroy_paused(self):
+        path = self.start_domain('dp', paused=True)
+        self.client.wait_state(path, 'paused')
+        self.dom(path).Destroy(opts())
+        self.assertEqual(self.client.wait_state(path, 'shutoff'), ('shutoff', 'destroyed'))
+        self.assertEqual(self.fx.qemu_pids(), [])
+
+    def test_graceful_destroy(self):
+        path = self.start_domain('grace')
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts(graceful=True))
+        self.assertEqual(self.client.wait_state(path, 'shutoff')[0], 'shutoff')
+        self.rec.wait_domain_event(path, 'stopped')
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).Destroy, opts(graceful='yes'))
+
+    def test_reset_keeps_running(self):
+        path = self.start_domain('rst')
+        self.client.wait_state(path, 'running')
+        pid = self.fx.qemu_pids()
+        self.dom(path).Reset(opts())
+        time.sleep(0.3)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.assertEqual(self.fx.qemu_pids(), pid)
+        self.assertNotIn('stopped', [e for e, _ in self.rec.domain_events(path)])
+        self.dom(path).Destroy(opts())
+
+    def test_reboot_and_shutdown_are_requests(self):
+        # No guest OS listens to ACPI here: the calls succeed (the request was
+        # delivered) and the domain keeps running.
+        path = self.start_domain('req')
+        self.client.wait_state(path, 'running')
+        self.dom(path).Reboot(opts())
+        self.dom(path).Shutdown(opts())
+        time.sleep(0.5)
+        self.assertIn(self.client.state(path)[0], ('running', 'shutdown'))
+        self.assertEqual(len(self.fx.qemu_pids()), 1)
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+    def test_unknown_options_on_lifecycle_calls(self):
+        path = self.start_domain('opt')
+        self.client.wait_state(path, 'running')
+        before = self.fx.snapshot()
+        for m in ('Shutdown', 'Destroy', 'Reboot', 'Reset', 'Suspend', 'Resume'):
+            msg = self.assertDBusError(ERR_INVALID_ARGS, getattr(self.dom(path), m), opts(bogus=True))
+            self.assertIn('bogus', msg, m)
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).GetXML, opts(bogus=True))
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).GetXML, opts(inactive='yes'))
+        self.assertUnchanged(before)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        path2 = self.define(minimal_domain_xml('opt2'))
+        before = self.fx.snapshot()
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(path2).Start, opts(bogus=True))
+        self.assertIn('bogus', msg)
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(path2).Start, opts(paused=dbus.Int32(1)))
+        self.assertIn('paused', msg)
+        self.assertUnchanged(before)
+
+    def test_qemu_dies_by_itself(self):
+        path = self.start_domain('dies')
+        self.client.wait_state(path, 'running')
+        pid = self.fx.qemu_pids()[0]
+        os.kill(pid, 9)
+        st = self.client.wait_state(path, 'shutoff', timeout=15)
+        self.assertIn(st[1], ('crashed', 'unknown', 'destroyed', 'shutdown'))
+        self.rec.wait_domain_event(path, 'stopped')
+        self.assertEqual(self.client.prop(path, 'Id'), 0)
+
+    def test_start_failure_changes_nothing(self):
+        xml = minimal_domain_xml('nokern').replace(
+            "<os><type arch='x86_64' machine='pc'>hvm</type></os>",
+            "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>/nonexistent/vmlinuz</kernel></os>")
+        path = self.define(xml)
+        self.rec.clear()
+        before = self.fx.snapshot()
+        try:
+            self.dom(path).Start(opts())
+            self.fail('Start with a missing kernel succeeded')
+        except dbus.DBusException as e:
+            self.assertEqual(e.get_dbus_name(), 'org.vmgmt.Error.OperationFailed', str(e))
+        self.assertEqual(self.client.state(path)[0], 'shutoff')
+        self.assertUnchanged(before)
+        self.rec.sync()
+        self.assertNotIn(('started', 'booted'), self.rec.domain_events(path))
+
+
+VIRT_INSTALL_Q35 = '''<domain type="qemu">
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <metadata>
+    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
+      <libosinfo:os id="http://debian.org/debian/12"/>
+    </libosinfo:libosinfo>
+  </metadata>
+  <memory>262144</memory>
+  <currentMemory>262144</currentMemory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch="x86_64" machine="q35">hvm</type>
+    <boot dev="hd"/>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <clock offset="utc">
+    <timer name="rtc" tickpolicy="catchup"/>
+    <timer name="pit" tickpolicy="delay"/>
+    <timer name="hpet" present="no"/>
+  </clock>
+  <pm>
+    <suspend-to-mem enabled="no"/>
+    <suspend-to-disk enabled="no"/>
+  </pm>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2" discard="unmap"/>
+      <source file="{disk}"/>
+      <target dev="vda" bus="virtio"/>
+    </disk>
+    <controller type="usb" model="qemu-xhci" ports="15"/>
+    <controller type="pci" model="pcie-root"/>
+    <controller type="pci" model="pcie-root-port"/>
+    <controller type="pci" model="pcie-root-port"/>
+    <controller type="pci" model="pcie-root-port"/>
+    <controller type="pci" model="pcie-root-port"/>
+    <controller type="pci" model="pcie-root-port"/>
+    <interface type="user">
+      <mac address="52:54:00:6b:3c:11"/>
+      <model type="virtio"/>
+    </interface>
+    <console type="pty"/>
+    <channel type="unix">
+      <source mode="bind"/>
+      <target type="virtio" name="org.qemu.guest_agent.0"/>
+    </channel>
+    <input type="tablet" bus="usb"/>
+    <graphics type="vnc" port="-1" listen="127.0.0.1"/>
+    <video>
+      <model type="virtio"/>
+    </video>
+    <memballoon model="virtio"/>
+    <rng model="virtio">
+      <backend model="random">/dev/urandom</backend>
+    </rng>
+  </devices>
+</domain>
+'''
+
+VIRT_INSTALL_ICH9 = '''<domain type="qemu">
+  <name>{name}</name>
+  <memory>131072</memory>
+  <currentMemory>131072</currentMemory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch="x86_64" machine="q35">hvm</type>
+    <boot dev="cdrom"/>
+    <boot dev="hd"/>
+  </os>
+  <features><acpi/><apic/></features>
+  <clock offset="utc"/>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type="file" device="cdrom">
+      <driver name="qemu" type="raw"/>
+      <target dev="sda" bus="sata"/>
+      <readonly/>
+    </disk>
+    <controller type="usb" model="ich9-ehci1"/>
+    <controller type="usb" model="ich9-uhci1"><master startport="0"/></controller>
+    <controller type="usb" model="ich9-uhci2"><master startport="2"/></controller>
+    <controller type="usb" model="ich9-uhci3"><master startport="4"/></controller>
+    <input type="tablet" bus="usb"/>
+    <serial type="pty"/>
+    <console type="pty"/>
+    <memballoon model="virtio"/>
+  </devices>
+</domain>
+'''
+
+
+class Definitions(VmgmtTestCase):
+    def test_virt_install_q35_starts(self):
+        disk = os.path.join(self.fx.tmp, 'disk.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', disk, '64M'], check=True)
+        uuid = new_uuid()
+        path = self.define(VIRT_INSTALL_Q35.format(name='vi-q35', uuid=uuid, disk=disk))
+        xml = str(self.dom(path).GetXML(opts()))
+        self.assertIn('pc-q35-', xml)
+        self.assertIn('http://libosinfo.org/xmlns/libvirt/domain/1.0', xml, 'metadata kept verbatim')
+        self.assertIn('52:54:00:6b:3c:11', xml)
+        # canonical form is a fixed point
+        self.define(xml)
+        self.assertEqual(str(self.dom(path).GetXML(opts())), xml)
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        time.sleep(0.5)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
+
+    def test_virt_install_ich9_usb_starts(self):
+        path = self.define(VIRT_INSTALL_ICH9.format(name='vi-ich9'))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+    def test_host_passthrough_clear_error_under_tcg(self):
+        path = self.define(minimal_domain_xml('hp', cpu="<cpu mode='host-passthrough'/>"))
+        self.assertIn('host-passthrough', str(self.dom(path).GetXML(opts())))
+        before = self.fx.snapshot()
+        try:
+            self.dom(path).Start(opts())
+            self.fail('host-passthrough started under TCG')
+        except dbus.DBusException as e:
+            self.assertIn(e.get_dbus_name(), ('org.vmgmt.Error.NotSupported',
+                                              'org.vmgmt.Error.OperationFailed',
+                                              'org.vmgmt.Error.InvalidXML'), str(e))
+            self.assertIn('host-passthrough', e.get_dbus_message())
+        self.assertEqual(self.client.state(path)[0], 'shutoff')
+        self.assertUnchanged(before)
+
+
+class NoSuchDomainPaths(VmgmtTestCase):
+    def test_calls_on_missing_path(self):
+        self.define(minimal_domain_xml('exists'))
+        before = self.fx.snapshot()
+        d = self.dom('/org/vmgmt/domain/nosuch')
+        for m in ('Start', 'Shutdown', 'Destroy', 'Reboot', 'Reset', 'Suspend', 'Resume',
+                  'Undefine', 'GetXML'):
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, getattr(d, m), opts())
+        self.assertDBusError(ERR_NO_SUCH_DOMAIN, d.Rename, 'x', opts())
+        try:
+            self.client.prop('/org/vmgmt/domain/nosuch', 'State')
+            self.fail('Get on a missing domain succeeded')
+        except dbus.DBusException as e:
+            self.assertIn(e.get_dbus_name(), (ERR_NO_SUCH_DOMAIN,
+                                              'org.freedesktop.DBus.Error.UnknownObject'))
+        self.assertUnchanged(before)
+
+
+if __name__ == '__main__':
+    main()
