@@ -1,0 +1,487 @@
+/* vmgmtctl-bus.c — vmgmtctl's connection, method calls, error printing and domain lookups. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmgmtctl.h"
+
+bool verb_flag(const VerbArgs *a, const char *name) {
+        return verb_value(a, name) != NULL;
+}
+
+const char *verb_value(const VerbArgs *a, const char *name) {
+        size_t len = strlen(name);
+
+        for (size_t i = 0; a->options && a->options[i] && i < VERB_OPTIONS_MAX; i++) {
+                const char *o = a->options[i];
+
+                if (strncmp(o, name, len) == 0 && (o[len] == '\0' || (o[len] == '=' && o[len + 1] == '\0')))
+                        return a->values[i];
+        }
+        return NULL;
+}
+
+int ctl_error(int r, const char *fmt, ...) {
+        va_list ap;
+
+        fflush(stdout);
+        fputs("error: ", stderr);
+        /* %m in fmt prints r, as with log_error_errno(). */
+        errno = r < 0 ? -r : EIO;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return r < 0 ? r : -EIO;
+}
+
+int ctl_bus_error(const sd_bus_error *e, int r) {
+        if (sd_bus_error_is_set(e)) {
+                if (r >= 0)
+                        r = sd_bus_error_get_errno(e);
+                return ctl_error(r < 0 ? r : -EIO, "%s", !isempty(e->message) ? e->message : e->name);
+        }
+        return ctl_error(r, "%s", strerror(r < 0 ? -r : EIO));
+}
+
+int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (host && user)
+                return ctl_error(-EINVAL, "Connecting to a remote user bus is not supported.");
+        if (host)
+                r = sd_bus_open_system_remote(&bus, host);
+        else if (machine)
+                r = user ? sd_bus_open_user_machine(&bus, machine) : sd_bus_open_system_machine(&bus, machine);
+        else
+                r = user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        if (r < 0)
+                return ctl_error(r, "Failed to connect to %s bus: %s", user ? "user" : "system", strerror(-r));
+
+        /* As systemctl does: let polkit ask for a password unless told not to. */
+        if (c->ask_password)
+                (void) sd_bus_set_allow_interactive_authorization(bus, true);
+        c->bus = bus;
+        return 0;
+}
+
+int ctl_new_call(Context *c, const char *path, const char *iface, const char *member, sd_bus_message **ret) {
+        int r;
+
+        r = sd_bus_message_new_method_call(c->bus, ret, VMGMT_BUS_NAME, path, iface, member);
+        if (r < 0)
+                return ctl_error(r, "Failed to create bus message: %s", strerror(-r));
+        return 0;
+}
+
+int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        /* Timeout 0: the bus default (25 s, or $SYSTEMD_BUS_TIMEOUT), so no call hangs forever. */
+        r = sd_bus_call(c->bus, m, 0, &error, ret);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        return 0;
+}
+
+static int append_flags_va(sd_bus_message *m, va_list ap) {
+        const char *key;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((key = va_arg(ap, const char *))) {
+                int value = va_arg(ap, int);
+
+                if (!value)
+                        continue;
+                r = sd_bus_message_append(m, "{sv}", key, "b", 1);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+int ctl_append_flags(sd_bus_message *m, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, m);
+        r = append_flags_va(m, ap);
+        va_end(ap);
+        return r;
+}
+
+int ctl_domain_call(Context *c, const char *path, const char *member, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        va_start(ap, member);
+        r = append_flags_va(m, ap);
+        va_end(ap);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        return ctl_call(c, m, NULL);
+}
+
+void domain_info_done(DomainInfo *i) {
+        free(i->path);
+        free(i->name);
+        free(i->uuid);
+        free(i->state);
+        free(i->state_reason);
+        free(i->title);
+        *i = (DomainInfo) {};
+}
+
+void domain_info_array_free(DomainInfo *a, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                domain_info_done(&a[i]);
+        free(a);
+}
+
+typedef struct PropertySlot {
+        const char *name;
+        char type;
+        size_t offset;
+} PropertySlot;
+
+static const PropertySlot domain_properties[] = {
+        { "Name", 's', offsetof(DomainInfo, name) },
+        { "UUID", 's', offsetof(DomainInfo, uuid) },
+        { "Id", 'u', offsetof(DomainInfo, id) },
+        { "State", 's', offsetof(DomainInfo, state) },
+        { "StateReason", 's', offsetof(DomainInfo, state_reason) },
+        { "Persistent", 'b', offsetof(DomainInfo, persistent) },
+        { "Autostart", 'b', offsetof(DomainInfo, autostart) },
+        { "HasManagedSave", 'b', offsetof(DomainInfo, has_managed_save) },
+        { "VCPUs", 'u', offsetof(DomainInfo, vcpus) },
+        { "MemoryKiB", 't', offsetof(DomainInfo, memory_kib) },
+        { "MaxMemoryKiB", 't', offsetof(DomainInfo, max_memory_kib) },
+        { "Title", 's', offsetof(DomainInfo, title) },
+        { "StartTime", 't', offsetof(DomainInfo, start_time) },
+        { "Generation", 't', offsetof(DomainInfo, generation) },
+};
+
+/* Reads the variant at the read pointer into the slot if its type is the one expected, else skips it. */
+static int property_read(sd_bus_message *m, const PropertySlot *slot, DomainInfo *i) {
+        char sig[2] = { slot->type, 0 };
+        void *p = (uint8_t *) i + slot->offset;
+        const char *contents;
+        int r;
+
+        r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        if (!contents || !streq(contents, sig))
+                return sd_bus_message_skip(m, "v");
+
+        r = sd_bus_message_enter_container(m, 'v', sig);
+        if (r < 0)
+                return r;
+        switch (slot->type) {
+        case 's': {
+                const char *s;
+                char *copy;
+
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r < 0)
+                        return r;
+                copy = strdup(s);
+                if (!copy)
+                        return -ENOMEM;
+                free(*(char **) p);
+                *(char **) p = copy;
+                break;
+        }
+        case 'b': {
+                int b;
+
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                *(bool *) p = b;
+                break;
+        }
+        default:
+                r = sd_bus_message_read_basic(m, slot->type, p);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+int domain_info_read(sd_bus_message *m, DomainInfo *i) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const PropertySlot *slot = NULL;
+                const char *key;
+
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < ELEMENTSOF(domain_properties); k++)
+                        if (streq(domain_properties[k].name, key))
+                                slot = &domain_properties[k];
+                r = slot ? property_read(m, slot, i) : sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+int domain_info_get(Context *c, const char *path, DomainInfo *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        DomainInfo i = {};
+        int r;
+
+        r = ctl_new_call(c, path, "org.freedesktop.DBus.Properties", "GetAll", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", VMGMT_DOMAIN_IFACE);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = domain_info_read(reply, &i);
+        if (r >= 0) {
+                i.path = strdup(path);
+                if (!i.path)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                domain_info_done(&i);
+                return ctl_error(r, "Failed to parse domain properties: %s", strerror(-r));
+        }
+        *ret = i;
+        return 0;
+}
+
+static int managed_objects_read(sd_bus_message *m, DomainInfo **ret, size_t *ret_n) {
+        DomainInfo *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{oa{sa{sv}}}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "oa{sa{sv}}")) > 0) {
+                const char *path;
+
+                r = sd_bus_message_read_basic(m, 'o', &path);
+                if (r >= 0)
+                        r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
+                while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
+                        const char *iface;
+
+                        r = sd_bus_message_read_basic(m, 's', &iface);
+                        if (r >= 0 && streq(iface, VMGMT_DOMAIN_IFACE)) {
+                                DomainInfo *nl = realloc(list, (n + 1) * sizeof(DomainInfo));
+
+                                if (!nl) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                list = nl;
+                                list[n] = (DomainInfo) { .path = strdup(path) };
+                                n++;
+                                r = list[n - 1].path ? domain_info_read(m, &list[n - 1]) : -ENOMEM;
+                        } else if (r >= 0)
+                                r = sd_bus_message_skip(m, "a{sv}");
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                domain_info_array_free(list, n);
+                return r;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+int domain_info_get_all(Context *c, DomainInfo **ret, size_t *ret_n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &m);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = managed_objects_read(reply, ret, ret_n);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse the list of domains: %s", strerror(-r));
+        return 0;
+}
+
+int domain_path_to_name(const char *path, char **ret) {
+        char *name = NULL;
+        int r;
+
+        r = sd_bus_path_decode(path, VMGMT_DOMAIN_PATH_PREFIX, &name);
+        if (r < 0)
+                return r;
+        if (r == 0 || isempty(name)) {
+                free(name);
+                return -EINVAL;
+        }
+        *ret = name;
+        return 0;
+}
+
+/* Returns the path of the active domain with this Id, or a printed -ENOENT/-errno. */
+static int domain_find_by_id(Context *c, uint32_t id, char **ret_path) {
+        DomainInfo *list = NULL;
+        size_t n = 0;
+        int r;
+
+        r = domain_info_get_all(c, &list, &n);
+        if (r < 0)
+                return r;
+        r = -ENOENT;
+        for (size_t i = 0; i < n; i++)
+                if (list[i].id == id) {
+                        *ret_path = TAKE_PTR(list[i].path);
+                        r = 0;
+                        break;
+                }
+        domain_info_array_free(list, n);
+        return r;
+}
+
+static int domain_get_by_name(Context *c, const char *ident, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetDomain", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", ident);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply of GetDomain: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+}
+
+int domain_resolve(Context *c, const char *ident, char **ret_path, char **ret_name) {
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        uint32_t id;
+        int r;
+
+        /* As virsh: an Id first, then a name or UUID (a domain may be named "5"). */
+        if (format_parse_id(ident, &id)) {
+                r = domain_find_by_id(c, id, &path);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        if (!path) {
+                r = domain_get_by_name(c, ident, &path);
+                if (r < 0)
+                        return r;
+        }
+
+        if (ret_name) {
+                r = domain_path_to_name(path, &name);
+                if (r < 0) {
+                        DomainInfo i = {};
+
+                        /* A path that does not follow the naming rule: ask the object. */
+                        r = domain_info_get(c, path, &i);
+                        if (r < 0)
+                                return r;
+                        name = TAKE_PTR(i.name);
+                        domain_info_done(&i);
+                        if (!name)
+                                return ctl_error(-EBADMSG, "Domain at %s has no name.", path);
+                }
+                *ret_name = TAKE_PTR(name);
+        }
+        if (ret_path)
+                *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+int domain_get_u64(Context *c, const char *path, const char *property, uint64_t *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_get_property_trivial(c->bus, VMGMT_BUS_NAME, path, VMGMT_DOMAIN_IFACE, property, &error, 't', ret);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        return 0;
+}
+
+int ctl_read_file(const char *path, char **ret) {
+        /* Well above any definition, below the bus's message size limit. */
+        const size_t max = 64 * 1024 * 1024;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+        bool is_stdin = streq(path, "-");
+
+        f = is_stdin ? stdin : fopen(path, "re");
+        if (!f)
+                return ctl_error(-errno, "Failed to open file '%s': %m", path);
+        for (;;) {
+                size_t n;
+
+                if (allocated - size < 4096) {
+                        char *nb;
+
+                        allocated = allocated ? allocated * 2 : 65536;
+                        nb = realloc(buf, allocated + 1);
+                        if (!nb)
+                                return ctl_error(-ENOMEM, "Out of memory.");
+                        buf = nb;
+                }
+                n = fread(buf + size, 1, allocated - size, f);
+                size += n;
+                if (size > max)
+                        return ctl_error(-EFBIG, "File '%s' is too large.", path);
+                if (n == 0) {
+                        if (ferror(f))
+                                return ctl_error(-EIO, "Failed to read file '%s'.", path);
+                        break;
+                }
+        }
+        if (is_stdin)
+                f = NULL;
+        buf[size] = '\0';
+        if (strlen(buf) != size)
+                return ctl_error(-EINVAL, "File '%s' contains a NUL byte.", path);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

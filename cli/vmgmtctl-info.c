@@ -1,0 +1,331 @@
+/* vmgmtctl-info.c — vmgmtctl's read-only verbs: list, dominfo, domstate, domid, domuuid, domname, dumpxml. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "vmgmtctl.h"
+
+static int domain_info_compare(const void *a, const void *b) {
+        const DomainInfo *x = a, *y = b;
+
+        /* As virsh: running domains by Id first, then the inactive ones by name. */
+        if ((x->id == 0) != (y->id == 0))
+                return x->id == 0 ? 1 : -1;
+        if (x->id != y->id)
+                return x->id < y->id ? -1 : 1;
+        return strcmp(strempty(x->name), strempty(y->name));
+}
+
+static void list_print_json(Context *c, const DomainInfo *list, size_t n) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, c->json);
+        json_begin_array(&w);
+        for (size_t i = 0; i < n; i++) {
+                json_begin_object(&w);
+                json_member_string(&w, "name", list[i].name);
+                json_member_string(&w, "uuid", list[i].uuid);
+                json_member_unsigned(&w, "id", list[i].id);
+                json_member_string(&w, "state", list[i].state);
+                json_end_object(&w);
+        }
+        json_end_array(&w);
+}
+
+static int list_print_table(const DomainInfo *list, size_t n) {
+        static const char *const header[] = { "Id", "Name", "State" };
+        _cleanup_(table_freep) Table *t = table_new(3, header);
+
+        if (!t)
+                return ctl_error(-ENOMEM, "Out of memory.");
+        for (size_t i = 0; i < n; i++) {
+                char id[16] = "-";
+                const char *row[3] = { id, list[i].name, format_state(list[i].state) };
+
+                if (list[i].id > 0)
+                        snprintf(id, sizeof(id), "%" PRIu32, list[i].id);
+                if (table_add_row(t, row) < 0)
+                        return ctl_error(-ENOMEM, "Out of memory.");
+        }
+        table_print(t, stdout, true);
+        return 0;
+}
+
+int verb_list(Context *c, VerbArgs *a) {
+        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive");
+        bool want_active = all || !inactive, want_inactive = all || inactive;
+        bool names = verb_flag(a, "name"), uuids = verb_flag(a, "uuid");
+        DomainInfo *list = NULL;
+        size_t n = 0, kept = 0;
+        int r;
+
+        r = domain_info_get_all(c, &list, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                bool active = list[i].id > 0;
+
+                if (active ? want_active : want_inactive) {
+                        DomainInfo tmp = list[kept];
+                        list[kept++] = list[i];
+                        list[i] = tmp;
+                }
+        }
+        qsort(list, kept, sizeof(DomainInfo), domain_info_compare);
+
+        r = 0;
+        if (c->json != JSON_FORMAT_OFF)
+                list_print_json(c, list, kept);
+        else if (names || uuids)
+                for (size_t i = 0; i < kept; i++) {
+                        if (names && uuids)
+                                printf("%-36s %s\n", strempty(list[i].uuid), strempty(list[i].name));
+                        else
+                                printf("%s\n", strempty(names ? list[i].name : list[i].uuid));
+                }
+        else
+                r = list_print_table(list, kept);
+        domain_info_array_free(list, n);
+        return r;
+}
+
+int domain_get_xml(Context *c, const char *path, bool inactive, bool secure, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *xml;
+        int r;
+
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "GetXML", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && inactive)
+                r = sd_bus_message_append(m, "{sv}", "inactive", "b", 1);
+        if (r >= 0 && secure)
+                r = sd_bus_message_append(m, "{sv}", "secure", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &xml);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply of GetXML: %s", strerror(-r));
+        *ret = strdup(xml);
+        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+}
+
+int verb_dumpxml(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *xml = NULL;
+        size_t len;
+        int r;
+
+        r = domain_resolve(c, a->args[0], &path, NULL);
+        if (r < 0)
+                return r;
+        r = domain_get_xml(c, path, verb_flag(a, "inactive"), verb_flag(a, "security-info"), &xml);
+        if (r < 0)
+                return r;
+        len = strlen(xml);
+        fputs(xml, stdout);
+        if (len == 0 || xml[len - 1] != '\n')
+                fputc('\n', stdout);
+        return 0;
+}
+
+/* The text of <domain><os><type>, or NULL. */
+static char *xml_os_type(const char *xml) {
+        xmlDocPtr doc;
+        char *r = NULL;
+
+        doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc)
+                return NULL;
+        for (xmlNodePtr os = xmlDocGetRootElement(doc)->children; os; os = os->next) {
+                if (os->type != XML_ELEMENT_NODE || !xmlStrEqual(os->name, BAD_CAST "os"))
+                        continue;
+                for (xmlNodePtr t = os->children; t; t = t->next)
+                        if (t->type == XML_ELEMENT_NODE && xmlStrEqual(t->name, BAD_CAST "type")) {
+                                xmlChar *s = xmlNodeGetContent(t);
+
+                                if (s) {
+                                        r = strdup((const char *) s);
+                                        xmlFree(s);
+                                }
+                                break;
+                        }
+                break;
+        }
+        xmlFreeDoc(doc);
+        return r;
+}
+
+/* CPU time of a running domain from GetStats; 0 if the service does not tell. */
+static uint64_t domain_cpu_time_ns(Context *c, const char *path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t v = 0;
+        int r;
+
+        r = sd_bus_call_method(c->bus, VMGMT_BUS_NAME, path, VMGMT_DOMAIN_IFACE, "GetStats", &error, &reply, "a{sv}", 0);
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
+
+                r = sd_bus_message_read_basic(reply, 's', &key);
+                if (r < 0)
+                        break;
+                if (streq(key, "cpu_time_ns") && sd_bus_message_read(reply, "v", "t", &v) >= 0)
+                        break;
+                r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        return v;
+}
+
+int verb_dominfo(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *xml = NULL, *os_type = NULL;
+        DomainInfo i = {};
+        uint64_t cpu_ns = 0;
+        char id[16] = "-";
+        int r;
+
+        r = domain_resolve(c, a->args[0], &path, NULL);
+        if (r < 0)
+                return r;
+        r = domain_info_get(c, path, &i);
+        if (r < 0)
+                return r;
+        if (domain_get_xml(c, path, false, false, &xml) >= 0)
+                os_type = xml_os_type(xml);
+        if (i.id > 0) {
+                snprintf(id, sizeof(id), "%" PRIu32, i.id);
+                cpu_ns = domain_cpu_time_ns(c, path);
+        }
+
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout, c->json);
+                json_begin_object(&w);
+                json_member_unsigned(&w, "id", i.id);
+                json_member_string(&w, "name", i.name);
+                json_member_string(&w, "uuid", i.uuid);
+                json_member_string(&w, "os_type", os_type);
+                json_member_string(&w, "state", i.state);
+                json_member_string(&w, "state_reason", i.state_reason);
+                json_member_unsigned(&w, "vcpus", i.vcpus);
+                if (cpu_ns > 0)
+                        json_member_unsigned(&w, "cpu_time_ns", cpu_ns);
+                json_member_unsigned(&w, "max_memory_kib", i.max_memory_kib);
+                json_member_unsigned(&w, "memory_kib", i.memory_kib);
+                json_member_bool(&w, "persistent", i.persistent);
+                json_member_bool(&w, "autostart", i.autostart);
+                json_member_bool(&w, "managed_save", i.has_managed_save);
+                json_member_string(&w, "title", i.title);
+                json_member_unsigned(&w, "generation", i.generation);
+                json_end_object(&w);
+        } else {
+                printf("%-15s %s\n", "Id:", id);
+                printf("%-15s %s\n", "Name:", strempty(i.name));
+                printf("%-15s %s\n", "UUID:", strempty(i.uuid));
+                printf("%-15s %s\n", "OS Type:", os_type ?: "hvm");
+                printf("%-15s %s\n", "State:", format_state(i.state));
+                printf("%-15s %" PRIu32 "\n", "CPU(s):", i.vcpus);
+                if (cpu_ns > 0)
+                        printf("%-15s %.1fs\n", "CPU time:", (double) cpu_ns / 1e9);
+                printf("%-15s %" PRIu64 " KiB\n", "Max memory:", i.max_memory_kib);
+                printf("%-15s %" PRIu64 " KiB\n", "Used memory:", i.memory_kib);
+                printf("%-15s %s\n", "Persistent:", i.persistent ? "yes" : "no");
+                printf("%-15s %s\n", "Autostart:", i.autostart ? "enable" : "disable");
+                printf("%-15s %s\n", "Managed save:", i.has_managed_save ? "yes" : "no");
+                printf("%-15s %s\n", "Security model:", "none");
+                printf("%-15s %s\n", "Security DOI:", "0");
+        }
+        domain_info_done(&i);
+        return 0;
+}
+
+int verb_domstate(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *reason = NULL;
+        DomainInfo i = {};
+        int r;
+
+        r = domain_resolve(c, a->args[0], &path, NULL);
+        if (r < 0)
+                return r;
+        r = domain_info_get(c, path, &i);
+        if (r < 0)
+                return r;
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout, c->json);
+                json_begin_object(&w);
+                json_member_string(&w, "state", i.state);
+                json_member_string(&w, "reason", i.state_reason);
+                json_end_object(&w);
+        } else if (verb_flag(a, "reason")) {
+                reason = format_state_reason(i.state_reason);
+                if (!reason)
+                        r = ctl_error(-ENOMEM, "Out of memory.");
+                else
+                        printf("%s (%s)\n", format_state(i.state), reason);
+        } else
+                printf("%s\n", format_state(i.state));
+        domain_info_done(&i);
+        return r;
+}
+
+/* domid, domuuid and domname: one property of a domain named any way. */
+static int domain_print_one(Context *c, VerbArgs *a, const char *what) {
+        _cleanup_free_ char *path = NULL;
+        DomainInfo i = {};
+        char id[16] = "-";
+        const char *v;
+        int r;
+
+        r = domain_resolve(c, a->args[0], &path, NULL);
+        if (r < 0)
+                return r;
+        r = domain_info_get(c, path, &i);
+        if (r < 0)
+                return r;
+        if (i.id > 0)
+                snprintf(id, sizeof(id), "%" PRIu32, i.id);
+        v = streq(what, "id") ? id : streq(what, "uuid") ? i.uuid : i.name;
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout, c->json);
+                json_begin_object(&w);
+                if (streq(what, "id"))
+                        json_member_unsigned(&w, what, i.id);
+                else
+                        json_member_string(&w, what, v);
+                json_end_object(&w);
+        } else
+                printf("%s\n", strempty(v));
+        domain_info_done(&i);
+        return 0;
+}
+
+int verb_domid(Context *c, VerbArgs *a) {
+        return domain_print_one(c, a, "id");
+}
+
+int verb_domuuid(Context *c, VerbArgs *a) {
+        return domain_print_one(c, a, "uuid");
+}
+
+int verb_domname(Context *c, VerbArgs *a) {
+        return domain_print_one(c, a, "name");
+}

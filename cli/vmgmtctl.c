@@ -1,0 +1,281 @@
+/* vmgmtctl.c — the vmgmtctl command line: busctl's connection flags, virsh's verbs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "vmgmtctl.h"
+
+typedef struct Verb {
+        const char *name;
+        unsigned min_args;
+        unsigned max_args;
+        const char *const options[VERB_OPTIONS_MAX + 1];  /* "flag" or "option=", NULL-terminated */
+        int (*run)(Context *c, VerbArgs *a);
+        const char *synopsis;
+        const char *summary;
+} Verb;
+
+static const Verb verbs[] = {
+        { "list", 0, 0, { "all", "inactive", "name", "uuid" }, verb_list,
+          "list [--all] [--inactive] [--name] [--uuid]", "List domains (running ones unless --all/--inactive)" },
+        { "define", 1, 1, {}, verb_define, "define FILE", "Define (or update) a persistent domain from an XML file" },
+        { "undefine", 1, 1, {}, verb_undefine, "undefine DOMAIN", "Remove a domain's persistent definition" },
+        { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
+        { "start", 1, 1, { "paused" }, verb_lifecycle, "start DOMAIN [--paused]", "Start a defined domain" },
+        { "shutdown", 1, 1, {}, verb_lifecycle, "shutdown DOMAIN", "Ask the guest to power off (ACPI)" },
+        { "destroy", 1, 1, { "graceful" }, verb_lifecycle, "destroy DOMAIN [--graceful]", "Stop a domain now" },
+        { "reboot", 1, 1, {}, verb_lifecycle, "reboot DOMAIN", "Reboot a domain" },
+        { "reset", 1, 1, {}, verb_lifecycle, "reset DOMAIN", "Reset a domain as with the reset button" },
+        { "suspend", 1, 1, {}, verb_lifecycle, "suspend DOMAIN", "Pause a running domain" },
+        { "resume", 1, 1, {}, verb_lifecycle, "resume DOMAIN", "Resume a paused domain" },
+        { "dumpxml", 1, 1, { "inactive", "security-info" }, verb_dumpxml,
+          "dumpxml DOMAIN [--inactive] [--security-info]", "Print a domain's XML definition" },
+        { "dominfo", 1, 1, {}, verb_dominfo, "dominfo DOMAIN", "Show information about a domain" },
+        { "domstate", 1, 1, { "reason" }, verb_domstate, "domstate DOMAIN [--reason]", "Show a domain's state" },
+        { "domid", 1, 1, {}, verb_domid, "domid DOMAIN", "Show a domain's Id" },
+        { "domuuid", 1, 1, {}, verb_domuuid, "domuuid DOMAIN", "Show a domain's UUID" },
+        { "domname", 1, 1, {}, verb_domname, "domname ID|UUID", "Show a domain's name" },
+        { "autostart", 1, 1, { "disable" }, verb_autostart, "autostart DOMAIN [--disable]",
+          "Start a domain when vmgmtd starts (or not)" },
+        { "edit", 1, 1, {}, verb_edit, "edit DOMAIN", "Edit a domain's definition with $VISUAL/$EDITOR" },
+        { "event", 0, 1, { "loop", "timestamp", "all", "timeout=", "event=" }, verb_event,
+          "event [DOMAIN] [--loop] [--timestamp] [--all] [--timeout SECONDS]", "Print domain events as they arrive" },
+};
+
+/* Connection and output choices, gathered while parsing. */
+typedef struct GlobalArgs {
+        bool user;
+        const char *host;
+        const char *machine;
+        JsonFormat json;
+        bool ask_password;
+        bool help;
+        bool version;
+} GlobalArgs;
+
+static void help(void) {
+        printf("vmgmtctl [OPTIONS...] COMMAND ...\n\n"
+               "Manage vmgmt virtual machines over D-Bus.\n\n"
+               "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (strlen(verbs[i].synopsis) > 44)
+                        printf("  %s\n  %-44s %s\n", verbs[i].synopsis, "", verbs[i].summary);
+                else
+                        printf("  %-44s %s\n", verbs[i].synopsis, verbs[i].summary);
+        }
+        printf("\nA DOMAIN is named by its name, UUID or Id.\n\n"
+               "Options:\n"
+               "  -h --help              Show this help\n"
+               "     --version           Show package version\n"
+               "     --system            Connect to the system bus (default)\n"
+               "     --user              Connect to the user bus\n"
+               "  -H --host=[USER@]HOST  Operate on a remote host (over ssh)\n"
+               "  -M --machine=CONTAINER Operate on a local container\n"
+               "     --json=MODE         Output as JSON: short, pretty or off\n"
+               "     --no-ask-password   Do not ask for a password for privileged operations\n");
+}
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+        fputs("error: ", stderr);
+        fprintf(stderr, fmt, arg);
+        fputs("\nTry 'vmgmtctl --help' for more information.\n", stderr);
+        return -EINVAL;
+}
+
+/* Handles a global long option. Returns 1 if it was one, 0 if not, or a printed error. */
+static int global_long_option(GlobalArgs *g, const char *name, const char *value, bool *consumes_next) {
+        *consumes_next = false;
+        if (streq(name, "system") || streq(name, "user")) {
+                if (value)
+                        return usage_error("Option '--%s' takes no value.", name);
+                g->user = streq(name, "user");
+        } else if (streq(name, "host") || streq(name, "machine")) {
+                if (!value) {
+                        *consumes_next = true;
+                        return 1;
+                }
+                if (streq(name, "host"))
+                        g->host = value;
+                else
+                        g->machine = value;
+        } else if (streq(name, "json")) {
+                int f = json_format_from_string(value ?: "short");
+
+                if (f < 0)
+                        return usage_error("Unknown JSON format '%s': expected short, pretty or off.", value);
+                g->json = f;
+        } else if (streq(name, "no-ask-password"))
+                g->ask_password = false;
+        else if (streq(name, "help"))
+                g->help = true;
+        else if (streq(name, "version"))
+                g->version = true;
+        else
+                return 0;
+        return 1;
+}
+
+/* Handles an option of the verb. Returns 1 if it was one, 0 if not, or a printed error. */
+static int verb_long_option(const Verb *v, VerbArgs *a, const char *name, const char *value, bool *consumes_next) {
+        size_t len = strlen(name);
+
+        *consumes_next = false;
+        for (size_t i = 0; v && v->options[i]; i++) {
+                const char *o = v->options[i];
+
+                if (strncmp(o, name, len) != 0)
+                        continue;
+                if (o[len] == '\0') {
+                        if (value)
+                                return usage_error("Option '--%s' takes no value.", name);
+                        a->values[i] = "";
+                        return 1;
+                }
+                if (o[len] == '=' && o[len + 1] == '\0') {
+                        if (value)
+                                a->values[i] = value;
+                        else
+                                *consumes_next = true;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Stores the value of an option given as "--name VALUE" or "-X VALUE". */
+static int option_store_value(const Verb *v, GlobalArgs *g, VerbArgs *a, const char *name, const char *value) {
+        bool dummy;
+        int r;
+
+        r = global_long_option(g, name, value, &dummy);
+        if (r == 0)
+                r = verb_long_option(v, a, name, value, &dummy);
+        return r;
+}
+
+static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_verb, VerbArgs *a) {
+        const Verb *v = NULL;
+        bool positional_only = false;
+        int r;
+
+        a->args = calloc((size_t) argc + 1, sizeof(char *));
+        if (!a->args)
+                return ctl_error(-ENOMEM, "Out of memory.");
+
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i];
+                _cleanup_free_ char *name = NULL;
+                const char *value = NULL;
+                bool next = false;
+
+                if (positional_only || arg[0] != '-' || arg[1] == '\0') {
+                        if (!v) {
+                                v = verb_find(arg);
+                                if (!v)
+                                        return usage_error("Unknown command '%s'.", arg);
+                                a->verb = v->name;
+                                a->options = v->options;
+                        } else
+                                a->args[a->n_args++] = argv[i];
+                        continue;
+                }
+                if (streq(arg, "--")) {
+                        positional_only = true;
+                        continue;
+                }
+
+                if (arg[1] == '-') {
+                        const char *eq = strchr(arg + 2, '=');
+
+                        name = eq ? strndup(arg + 2, (size_t) (eq - arg - 2)) : strdup(arg + 2);
+                        if (!name)
+                                return ctl_error(-ENOMEM, "Out of memory.");
+                        value = eq ? eq + 1 : NULL;
+                } else {
+                        /* Short options: -h, -H HOST/-HHOST, -M MACHINE/-MMACHINE. */
+                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'H' ? "host" : arg[1] == 'M' ? "machine" : NULL;
+
+                        if (!longname || (arg[1] == 'h' && arg[2]))
+                                return usage_error("Unknown option '%s'.", arg);
+                        name = strdup(longname);
+                        if (!name)
+                                return ctl_error(-ENOMEM, "Out of memory.");
+                        value = arg[2] ? arg + 2 : NULL;
+                }
+
+                r = global_long_option(g, name, value, &next);
+                if (r == 0)
+                        r = verb_long_option(v, a, name, value, &next);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        if (v)
+                                return usage_error("Unknown option '%s' for this command.", arg);
+                        return usage_error("Unknown option '%s'.", arg);
+                }
+                if (next) {
+                        if (i + 1 >= argc)
+                                return usage_error("Option '%s' needs a value.", arg);
+                        r = option_store_value(v, g, a, name, argv[++i]);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (g->help || g->version) {
+                *ret_verb = v;
+                return 0;
+        }
+        if (!v)
+                return usage_error("%s", "No command given.");
+        if (a->n_args < v->min_args || a->n_args > v->max_args) {
+                fprintf(stderr, "error: %s arguments for '%s'.\nUsage: vmgmtctl %s\n",
+                        a->n_args < v->min_args ? "Too few" : "Too many", v->name, v->synopsis);
+                return -EINVAL;
+        }
+        *ret_verb = v;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        GlobalArgs g = { .ask_password = true };
+        VerbArgs a = {};
+        Context c = {};
+        const Verb *v = NULL;
+        int r;
+
+        r = parse_argv(argc, argv, &g, &v, &a);
+        if (r < 0)
+                goto finish;
+        if (g.help) {
+                help();
+                goto finish;
+        }
+        if (g.version) {
+                printf("vmgmtctl %s\n", VMGMT_VERSION);
+                goto finish;
+        }
+
+        c.json = g.json;
+        c.ask_password = g.ask_password;
+        r = ctl_connect(&c, g.user, g.host, g.machine);
+        if (r < 0)
+                goto finish;
+        r = v->run(&c, &a);
+
+finish:
+        if (c.bus)
+                sd_bus_flush_close_unref(c.bus);
+        free(a.args);
+        if (fflush(stdout) != 0 && r >= 0)
+                r = ctl_error(-EIO, "Failed to write output.");
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

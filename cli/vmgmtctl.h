@@ -1,0 +1,126 @@
+/* vmgmtctl.h — shared state, bus helpers and verbs of the vmgmtctl command-line client. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+#include "vmgmtctl-format.h"
+#include "vmgmtctl-json.h"
+
+#define VMGMT_BUS_NAME "org.vmgmt"
+#define VMGMT_MANAGER_PATH "/org/vmgmt"
+#define VMGMT_MANAGER_IFACE "org.vmgmt.Manager"
+#define VMGMT_DOMAIN_IFACE "org.vmgmt.Domain"
+#define VMGMT_DOMAIN_PATH_PREFIX "/org/vmgmt/domain"
+
+/* Everything a verb needs: the connection and the output choices. */
+typedef struct Context {
+        sd_bus *bus;
+        JsonFormat json;
+        bool ask_password;
+} Context;
+
+#define VERB_OPTIONS_MAX 8
+
+/* The parsed command line of one verb. `options` is the verb's option table:
+ * names without dashes, "name=" for options that take a value. */
+typedef struct VerbArgs {
+        const char *verb;
+        char **args;                            /* positional arguments after the verb */
+        size_t n_args;
+        const char *const *options;
+        const char *values[VERB_OPTIONS_MAX];   /* NULL: not given; "" for a given flag */
+} VerbArgs;
+
+/* True if the flag `name` (in the verb's table) was given. */
+bool verb_flag(const VerbArgs *a, const char *name);
+/* The value of option `name`, or NULL if not given. */
+const char *verb_value(const VerbArgs *a, const char *name);
+
+/* Prints "error: MESSAGE" on stderr. Returns r (a negative errno) so callers
+ * can `return ctl_error(r, …)`. */
+int ctl_error(int r, const char *fmt, ...) _printf_(2, 3);
+/* Prints a D-Bus error as "error: MESSAGE" (the name if it has no message)
+ * and returns r, or the errno of the error if r is not negative. */
+int ctl_bus_error(const sd_bus_error *e, int r);
+
+/* Opens the connection chosen by the flags: the system bus (host set: over
+ * ssh; machine set: inside a container), or the user bus. Returns 0 or a
+ * printed negative errno. */
+int ctl_connect(Context *c, bool user, const char *host, const char *machine);
+
+/* Creates a method call to org.vmgmt. Returns 0 or a printed negative errno. */
+int ctl_new_call(Context *c, const char *path, const char *iface, const char *member, sd_bus_message **ret);
+/* Sends m and waits (bus default timeout) for the reply; a D-Bus error is
+ * printed. ret may be NULL. Returns 0 or a printed negative errno. */
+int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret);
+
+/* Appends an a{sv} of boolean options: pairs of (const char *key, int value)
+ * ended by NULL; only the keys whose value is true are put in, so an empty
+ * dict is sent when nothing was asked. Returns 0 or a negative errno. */
+int ctl_append_flags(sd_bus_message *m, ...);
+
+/* Calls member(a{sv} flags) on a domain; the varargs are as for ctl_append_flags(). */
+int ctl_domain_call(Context *c, const char *path, const char *member, ...);
+
+/* Properties of one domain, as org.vmgmt.Domain reports them. */
+typedef struct DomainInfo {
+        char *path;
+        char *name;
+        char *uuid;
+        uint32_t id;
+        char *state;
+        char *state_reason;
+        bool persistent;
+        bool autostart;
+        bool has_managed_save;
+        uint32_t vcpus;
+        uint64_t memory_kib;
+        uint64_t max_memory_kib;
+        char *title;
+        uint64_t start_time;
+        uint64_t generation;
+} DomainInfo;
+
+void domain_info_done(DomainInfo *i);
+void domain_info_array_free(DomainInfo *a, size_t n);
+
+/* Reads an a{sv} of Domain properties from m into i; unknown properties are skipped. */
+int domain_info_read(sd_bus_message *m, DomainInfo *i);
+/* Fetches every property of the domain at path. Returns 0 or a printed negative errno. */
+int domain_info_get(Context *c, const char *path, DomainInfo *ret);
+/* Fetches every domain with GetManagedObjects. Returns 0 or a printed negative errno. */
+int domain_info_get_all(Context *c, DomainInfo **ret, size_t *ret_n);
+
+/* The domain name encoded in a domain object path. Returns 0 or -EINVAL/-ENOMEM. */
+int domain_path_to_name(const char *path, char **ret);
+/* Finds a domain by name, UUID or Id. Returns its path and name, or a printed negative errno. */
+int domain_resolve(Context *c, const char *ident, char **ret_path, char **ret_name);
+/* Fetches a domain's definition: the live one, or the persistent one with
+ * inactive; secrets only with secure. Returns 0 or a printed negative errno. */
+int domain_get_xml(Context *c, const char *path, bool inactive, bool secure, char **ret);
+/* Reads one unsigned 64-bit property of a domain. */
+int domain_get_u64(Context *c, const char *path, const char *property, uint64_t *ret);
+
+/* Verbs: each returns 0 or a negative errno that has been printed. */
+int verb_list(Context *c, VerbArgs *a);
+int verb_dominfo(Context *c, VerbArgs *a);
+int verb_domstate(Context *c, VerbArgs *a);
+int verb_domid(Context *c, VerbArgs *a);
+int verb_domuuid(Context *c, VerbArgs *a);
+int verb_domname(Context *c, VerbArgs *a);
+int verb_dumpxml(Context *c, VerbArgs *a);
+
+int verb_define(Context *c, VerbArgs *a);
+int verb_create(Context *c, VerbArgs *a);
+int verb_undefine(Context *c, VerbArgs *a);
+int verb_lifecycle(Context *c, VerbArgs *a);
+int verb_autostart(Context *c, VerbArgs *a);
+
+int verb_edit(Context *c, VerbArgs *a);
+int verb_event(Context *c, VerbArgs *a);
+
+/* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
+int ctl_read_file(const char *path, char **ret);
