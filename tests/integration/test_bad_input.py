@@ -1,0 +1,303 @@
+# Bad input: every call must answer with the right error and change nothing
+# (no domain, no object, no file, no qemu, no leaked fd in vmgmtd).
+
+import os
+import re
+
+import dbus
+
+from vmgmt_harness import (DOMAIN_IFACE, ERR_ALREADY_EXISTS, ERR_INVALID_ARGS, ERR_INVALID_XML,
+                           ERR_NO_SUCH_DOMAIN, ERR_UNKNOWN_METHOD, MANAGER_IFACE, MANAGER_PATH,
+                           VmgmtTestCase, domain_path, main, minimal_domain_xml, new_uuid, opts,
+                           path_encode)
+
+
+class BadXML(VmgmtTestCase):
+    def setUp(self):
+        super().setUp()
+        # one domain exists so "unchanged" means something
+        self.existing = self.define(minimal_domain_xml('present'))
+        self.before = self.fx.snapshot()
+
+    def tearDown(self):
+        self.assertUnchanged(self.before)
+        # and the daemon still answers
+        self.assertEqual(self.client.list_domains(), [self.existing])
+
+    def define_fails(self, xml, error=ERR_INVALID_XML):
+        msg = self.assertDBusError(error, self.define, xml)
+        msg2 = self.assertDBusError(error, self.create, xml)
+        return msg, msg2
+
+    def test_not_xml(self):
+        for bad in ('', 'not xml at all', '<domain', '<domain type="qemu"><name>x</name>',
+                    '<?xml version="1.0"?><domain type="qemu"><name>x</name></domian>',
+                    '\x7fELF', '<domain type="qemu"><name>x</name><memory>1</memory></domain><domain/>'):
+            msg, _ = self.define_fails(bad)
+            self.assertTrue(msg, repr(bad))
+
+    def test_wrong_root_and_missing_name(self):
+        self.define_fails("<network><name>x</name></network>")
+        self.define_fails("<domain type='qemu'><memory>65536</memory></domain>")
+        self.define_fails("<domain type='bogus'><name>x</name><memory>65536</memory></domain>")
+
+    def test_unknown_element_names_line_and_suggests(self):
+        xml = minimal_domain_xml('typo', extra_devices="\n    <membaloon model='virtio'/>\n  ")
+        line = xml.split('\n').index("    <membaloon model='virtio'/>") + 1
+        msg, _ = self.define_fails(xml)
+        self.assertIn('line %d' % line, msg)
+        self.assertIn('membaloon', msg)
+        self.assertIn('memballoon', msg, 'did-you-mean missing: %s' % msg)
+
+    def test_unknown_attribute_names_line(self):
+        xml = minimal_domain_xml('attr').replace("<vcpu>1</vcpu>", "<vcpu plasement='static'>1</vcpu>")
+        line = [i for i, ln in enumerate(xml.split('\n'), 1) if 'plasement' in ln][0]
+        msg, _ = self.define_fails(xml)
+        self.assertIn('line %d' % line, msg)
+        self.assertIn('plasement', msg)
+        self.assertIn('placement', msg, 'did-you-mean missing: %s' % msg)
+
+    def test_unknown_top_level_element(self):
+        xml = minimal_domain_xml('top', extra='  <frobnicate/>')
+        msg, _ = self.define_fails(xml)
+        self.assertIn('frobnicate', msg)
+        self.assertRegex(msg, r'line \d+')
+
+    def test_bad_values(self):
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='parsecs'>64<"))
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='MiB'>lots<"))
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='MiB'>-1<"))
+        self.define_fails(minimal_domain_xml('m').replace('<vcpu>1</vcpu>', '<vcpu>zero</vcpu>'))
+        self.define_fails(minimal_domain_xml('m', uuid='not-a-uuid'))
+        self.define_fails(minimal_domain_xml('m', on_poweroff='explode'))
+        self.define_fails(minimal_domain_xml('m', machine='no-such-machine-type'))
+
+    def test_10mib_xml(self):
+        big = minimal_domain_xml('big', description='x' * (10 * 1024 * 1024))
+        self.assertGreater(len(big), 10 * 1024 * 1024)
+        for fn in (self.define, self.create):
+            try:
+                fn(big)
+                self.fail('a 10 MiB definition was accepted')
+            except dbus.DBusException as e:
+                self.assertIn(e.get_dbus_name(), (ERR_INVALID_XML, ERR_INVALID_ARGS), str(e)[:300])
+
+    def test_deeply_nested_xml(self):
+        xml = minimal_domain_xml('deep', extra='<metadata>' + '<a xmlns="urn:x">' * 5000 +
+                                 '</a>' * 5000 + '</metadata>')
+        try:
+            self.define(xml)
+        except dbus.DBusException as e:
+            self.assertIn(e.get_dbus_name(), (ERR_INVALID_XML, ERR_INVALID_ARGS))
+            return
+        # accepted (metadata is kept verbatim): then undo it, so "unchanged" holds
+        self.dom(domain_path('deep')).Undefine(opts())
+
+    def test_entity_expansion_refused(self):
+        xml = ('<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+               '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+               '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">'
+               '<!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]>\n'
+               + minimal_domain_xml('ent', description='&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;').replace('&amp;', '&'))
+        self.define_fails(xml)
+
+    def test_external_entity_not_read(self):
+        xml = ('<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/hostname">]>\n'
+               + minimal_domain_xml('xxe', description='&x;').replace('&amp;x;', '&x;'))
+        try:
+            self.define(xml)
+        except dbus.DBusException as e:
+            self.assertEqual(e.get_dbus_name(), ERR_INVALID_XML)
+            return
+        d = str(self.dom(domain_path('xxe')).GetXML(opts()))
+        self.dom(domain_path('xxe')).Undefine(opts())
+        host = open('/etc/hostname').read().strip()
+        if host:
+            self.assertNotIn('<description>%s' % host, d, 'external entity was read')
+
+
+class BadNames(VmgmtTestCase):
+    def setUp(self):
+        super().setUp()
+        self.existing = self.define(minimal_domain_xml('present'))
+        self.before = self.fx.snapshot()
+
+    def test_rejected_names(self):
+        for name in ('a/b', '/', '..', '.', 'x' * 256, 'a\tb', 'a\x7fb', 'ä' * 128 + 'x'):
+            msg = self.assertDBusError(ERR_INVALID_XML, self.define, minimal_domain_xml(name))
+            self.assertTrue(msg, repr(name))
+            self.assertDBusError(ERR_INVALID_XML, self.create, minimal_domain_xml(name))
+        # an empty <name/> and a name made of a control character reference
+        self.assertDBusError(ERR_INVALID_XML, self.define, minimal_domain_xml(''))
+        self.assertDBusError(ERR_INVALID_XML, self.define,
+                             minimal_domain_xml('ab').replace('<name>ab</name>', '<name>a&#1;b</name>'))
+        self.assertDBusError(ERR_INVALID_XML, self.define,
+                             minimal_domain_xml('ab').replace('<name>ab</name>', '<name>a&#10;b</name>'))
+        self.assertUnchanged(self.before)
+
+    def test_lookups_of_bad_names(self):
+        for name in ('a/b', '..', 'x' * 300, 'a\tb'):
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.manager.GetDomain, name)
+        self.assertUnchanged(self.before)
+
+    def test_non_ascii_name_works(self):
+        name = 'héllo-wörld-日本-ü'
+        path = self.define(minimal_domain_xml(name))
+        self.assertEqual(path, '/org/vmgmt/domain/' + path_encode(name))
+        self.assertEqual(path, '/org/vmgmt/domain/h_c3_a9llo_2dw_c3_b6rld_2d_e6_97_a5_e6_9c_ac_2d_c3_bc')
+        self.assertEqual(str(self.manager.GetDomain(name)), path)
+        self.assertEqual(self.client.prop(path, 'Name'), name)
+        self.assertIn(path, self.client.list_domains())
+        self.assertIn('<name>%s</name>' % name, str(self.dom(path).GetXML(opts())))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        # survives a restart
+        self.daemon.restart()
+        self.assertEqual(str(self.manager.GetDomain(name)), path)
+        self.dom(path).Undefine(opts())
+        self.assertEqual(self.client.list_domains(), [self.existing])
+
+    def test_name_of_255_bytes_works(self):
+        for name in ('n' * 255, 'ü' * 127 + 'n'):
+            self.assertEqual(len(name.encode()), 255)
+            path = self.define(minimal_domain_xml(name))
+            self.assertEqual(self.client.prop(path, 'Name'), name)
+            self.assertEqual(str(self.manager.GetDomain(name)), path)
+        self.daemon.restart()
+        for name in ('n' * 255, 'ü' * 127 + 'n'):
+            self.assertEqual(str(self.manager.GetDomain(name)), domain_path(name))
+            self.dom(domain_path(name)).Undefine(opts())
+        self.assertEqual(self.client.list_domains(), [self.existing])
+
+    def test_leading_digit_and_dots(self):
+        for name in ('1vm', 'a.b', '...', '-x-', '_'):
+            path = self.define(minimal_domain_xml(name))
+            self.assertEqual(path, domain_path(name))
+            self.assertEqual(self.client.prop(path, 'Name'), name)
+            self.dom(path).Undefine(opts())
+        self.assertEqual(domain_path('1vm'), '/org/vmgmt/domain/_31vm')
+        self.assertUnchanged(self.before)
+
+
+class Duplicates(VmgmtTestCase):
+    def test_duplicate_name_and_uuid(self):
+        u1 = new_uuid()
+        p1 = self.define(minimal_domain_xml('dup', uuid=u1))
+        before = self.fx.snapshot()
+        msg = self.assertDBusError(ERR_ALREADY_EXISTS, self.define, minimal_domain_xml('dup', uuid=new_uuid()))
+        self.assertIn('dup', msg)
+        msg = self.assertDBusError(ERR_ALREADY_EXISTS, self.define, minimal_domain_xml('other', uuid=u1))
+        self.assertIn(u1, msg.lower())
+        self.assertDBusError(ERR_ALREADY_EXISTS, self.define, minimal_domain_xml('other', uuid=u1.upper()))
+        self.assertDBusError(ERR_ALREADY_EXISTS, self.create, minimal_domain_xml('dup', uuid=new_uuid()))
+        self.assertDBusError(ERR_ALREADY_EXISTS, self.create, minimal_domain_xml('other2', uuid=u1))
+        self.assertUnchanged(before)
+        self.assertEqual(self.client.prop(p1, 'UUID'), u1)
+
+    def test_duplicate_against_transient(self):
+        u = new_uuid()
+        t = self.create(minimal_domain_xml('tdup', uuid=u))
+        self.client.wait_state(t, 'running')
+        before = self.fx.snapshot()
+        self.assertDBusError(ERR_ALREADY_EXISTS, self.create, minimal_domain_xml('tdup'))
+        self.assertDBusError(ERR_ALREADY_EXISTS, self.define, minimal_domain_xml('tdup2', uuid=u))
+        self.assertUnchanged(before)
+        self.dom(t).Destroy(opts())
+
+
+class BadArguments(VmgmtTestCase):
+    def setUp(self):
+        super().setUp()
+        self.existing = self.define(minimal_domain_xml('present'))
+        self.before = self.fx.snapshot()
+
+    def tearDown(self):
+        self.assertUnchanged(self.before)
+
+    def test_unknown_option_keys(self):
+        xml = minimal_domain_xml('opt')
+        for call in (lambda o: self.manager.DefineDomain(xml, o),
+                     lambda o: self.manager.CreateDomain(xml, o),
+                     lambda o: self.manager.ListDomains(o),
+                     lambda o: self.dom(self.existing).Start(o),
+                     lambda o: self.dom(self.existing).Undefine(o),
+                     lambda o: self.dom(self.existing).GetXML(o),
+                     lambda o: self.dom(self.existing).Rename('zz', o)):
+            msg = self.assertDBusError(ERR_INVALID_ARGS, call, opts(no_such_option=dbus.Boolean(True)))
+            self.assertIn('no_such_option', msg)
+
+    def test_known_keys_with_wrong_types(self):
+        xml = minimal_domain_xml('typ')
+        cases = [
+            (lambda o: self.manager.CreateDomain(xml, o), 'paused', dbus.String('true')),
+            (lambda o: self.manager.DefineDomain(xml, o), 'if_generation', dbus.String('1')),
+            (lambda o: self.manager.DefineDomain(xml, o), 'if_generation', dbus.Int64(1)),
+            (lambda o: self.manager.ListDomains(o), 'active', dbus.UInt32(1)),
+            (lambda o: self.manager.ListDomains(o), 'inactive', dbus.String('yes')),
+            (lambda o: self.dom(self.existing).Start(o), 'paused', dbus.Int32(1)),
+            (lambda o: self.dom(self.existing).GetXML(o), 'inactive', dbus.String('1')),
+        ]
+        for call, key, value in cases:
+            msg = self.assertDBusError(ERR_INVALID_ARGS, call, opts(**{key: value}))
+            self.assertIn(key, msg)
+
+    def test_wrong_signatures(self):
+        c = self.client
+        bad = [
+            (MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'i', 1),
+            (MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 's', minimal_domain_xml('sig')),
+            (MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{ss}', minimal_domain_xml('sig'), {'a': 'b'}),
+            (MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{sv}s', minimal_domain_xml('sig'), {}, 'x'),
+            (MANAGER_PATH, MANAGER_IFACE, 'CreateDomain', 'u', 3),
+            (MANAGER_PATH, MANAGER_IFACE, 'GetDomain', 'u', 3),
+            (MANAGER_PATH, MANAGER_IFACE, 'GetDomain', '', ),
+            (MANAGER_PATH, MANAGER_IFACE, 'ListDomains', 'as', ['active']),
+            (self.existing, DOMAIN_IFACE, 'Start', 'b', True),
+            (self.existing, DOMAIN_IFACE, 'Start', '', ),
+            (self.existing, DOMAIN_IFACE, 'Rename', 'a{sv}', {}),
+            (self.existing, DOMAIN_IFACE, 'GetXML', 's', 'inactive'),
+        ]
+        for path, iface, method, sig, *args in bad:
+            try:
+                c.call(path, iface, method, sig, *args)
+                self.fail('%s(%s) accepted' % (method, sig))
+            except dbus.DBusException as e:
+                self.assertIn(e.get_dbus_name(), (ERR_INVALID_ARGS, ERR_UNKNOWN_METHOD,
+                                                  'org.freedesktop.DBus.Error.InvalidSignature'),
+                              '%s(%s): %s' % (method, sig, e))
+
+    def test_property_abuse(self):
+        c = self.client
+        for name, value in (('State', dbus.String('running')), ('UUID', dbus.String(new_uuid())),
+                            ('Name', dbus.String('renamed')), ('Autostart', dbus.String('yes')),
+                            ('NoSuchProperty', dbus.Boolean(True))):
+            with self.assertRaises(dbus.DBusException, msg=name):
+                c.set_prop(self.existing, name, value)
+        with self.assertRaises(dbus.DBusException):
+            c.prop(self.existing, 'NoSuchProperty')
+        with self.assertRaises(dbus.DBusException):
+            c.set_prop(MANAGER_PATH, 'Version', dbus.String('9'), iface=MANAGER_IFACE)
+
+    def test_unknown_methods_and_paths(self):
+        with self.assertRaises(dbus.DBusException):
+            self.client.call(MANAGER_PATH, MANAGER_IFACE, 'NoSuchMethod', '')
+        for path in ('/org/vmgmt/domain/nosuch', '/org/vmgmt/domain/nosuch/deeper',
+                     '/org/vmgmt/domain/' + path_encode('../present')):
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).Start, opts())
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).GetXML, opts())
+
+    def test_many_failed_calls_leak_nothing(self):
+        xml = minimal_domain_xml('present', uuid=new_uuid())
+        for _ in range(200):
+            self.assertDBusError(ERR_ALREADY_EXISTS, self.define, xml)
+            self.assertDBusError(ERR_INVALID_XML, self.define, '<domain')
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.manager.GetDomain, 'nosuch')
+            self.assertDBusError(ERR_INVALID_ARGS, self.manager.ListDomains, opts(x=True))
+        rss = int(re.search(r'VmRSS:\s+(\d+)', open('/proc/%d/status' % self.daemon.pid).read()).group(1))
+        self.assertLess(rss, 200 * 1024, 'vmgmtd RSS %d KiB after 800 failed calls' % rss)
+
+
+if __name__ == '__main__':
+    main()
