@@ -1,0 +1,102 @@
+# The booted busybox guest (tools/build-guest) under TCG: ACPI Shutdown,
+# Reboot, Reset, guest-initiated power-off and reboot, Start paused + Resume,
+# graceful Destroy — with the exact DomainEvent order. The guest is booted as
+# few times as possible: each boot takes a few seconds under TCG.
+
+import time
+
+from vmgmt_harness import (GUEST_READY, VmgmtTestCase, guest_domain_xml, guest_image, main, opts)
+
+BOOT_TIMEOUT = 90
+
+
+class Guest(VmgmtTestCase):
+    @classmethod
+    def setUpClass(cls):
+        guest_image()   # build (or reuse) once, before any timing matters
+        super().setUpClass()
+
+    def boot(self, name, paused=False, **xml_kw):
+        path = self.define(guest_domain_xml(name, **xml_kw))
+        self.rec.clear()
+        self.dom(path).Start(opts(paused=paused))
+        self.client.wait_state(path, 'paused' if paused else 'running')
+        con = self.fx.console(path)
+        if paused:
+            time.sleep(0.3)
+            con._read()
+            self.assertNotIn(GUEST_READY.encode(), con.buf)
+            self.dom(path).Resume(opts())
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        return path, con
+
+    def test_acpi_shutdown_reboot_reset(self):
+        path, con = self.boot('g1')
+        self.assertEqual(self.client.state(path), ('running', 'booted'))
+        pid = self.fx.qemu_pids()
+
+        # Reboot: the guest goes down and comes back in the same process
+        self.dom(path).Reboot(opts())
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        self.client.wait_state(path, 'running')
+        self.assertEqual(self.fx.qemu_pids(), pid)
+        self.assertNotIn('stopped', [e for e, _ in self.rec.domain_events(path)])
+
+        # Reset: hard reset, boots again
+        self.dom(path).Reset(opts())
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.assertEqual(self.fx.qemu_pids(), pid)
+
+        # Shutdown: ACPI power button, the guest powers off
+        self.rec.clear()
+        self.dom(path).Shutdown(opts())
+        st = self.client.wait_state(path, 'shutoff', timeout=BOOT_TIMEOUT)
+        self.assertEqual(st, ('shutoff', 'shutdown'))
+        evs = self.rec.wait_domain_events(path, [1, 2])
+        self.assertEqual(evs, [('shutdown', 'finished'), ('stopped', 'shutdown')])
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.assertEqual(self.client.prop(path, 'Id'), 0)
+        for e in self.rec.entries:
+            if e[0] == 'DomainEvent':
+                self.assertIn('time_usec', e[4])
+
+    def test_start_paused_then_guest_reboot_and_poweroff(self):
+        path, con = self.boot('g2', paused=True)
+        self.assertEqual(self.rec.domain_events(path)[:3],
+                         [('started', 'booted'), ('suspended', 'paused'), ('resumed', 'unpaused')])
+        pid = self.fx.qemu_pids()
+        # the guest reboots itself (on_reboot defaults to restart)
+        con.send('reboot -f')
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.assertEqual(self.fx.qemu_pids(), pid)
+        # the guest powers itself off
+        self.rec.clear()
+        con.send('poweroff -f')
+        st = self.client.wait_state(path, 'shutoff', timeout=BOOT_TIMEOUT)
+        self.assertEqual(st, ('shutoff', 'shutdown'))
+        self.assertEqual(self.rec.wait_domain_events(path, [1, 2]),
+                         [('shutdown', 'finished'), ('stopped', 'shutdown')])
+        self.assertEqual(self.fx.qemu_pids(), [])
+
+    def test_graceful_destroy_and_on_poweroff_restart(self):
+        # on_poweroff=restart: an ACPI shutdown brings the guest back up
+        path, con = self.boot('g3', on_poweroff='restart')
+        pid = self.fx.qemu_pids()
+        self.dom(path).Shutdown(opts())
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        self.client.wait_state(path, 'running')
+        self.assertEqual(len(self.fx.qemu_pids()), 1)
+        # graceful destroy: SIGTERM only
+        self.rec.clear()
+        self.dom(path).Destroy(opts(graceful=True))
+        self.client.wait_state(path, 'shutoff', timeout=30)
+        evs = self.rec.wait_domain_events(path, [1])
+        self.assertEqual(evs[-1][0], 'stopped', evs)
+        self.assertEqual(self.fx.qemu_pids(), [])
+        del pid
+
+
+if __name__ == '__main__':
+    main()
