@@ -1,0 +1,178 @@
+/* bus-util.c — error mapping, a{sv} option parsing and caller credentials. */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+
+#include "bus-util.h"
+#include "macro.h"
+
+static const BusOption *option_find(const BusOption *table, const char *key) {
+        for (const BusOption *o = table; o && o->key; o++)
+                if (streq(o->key, key))
+                        return o;
+        return NULL;
+}
+
+static int option_read_value(sd_bus_message *m, const BusOption *o) {
+        switch (o->type[0]) {
+        case 'b': {
+                int b;
+                int r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                *(bool *) o->ret = b;
+                return 0;
+        }
+        case 't':
+                return sd_bus_message_read_basic(m, 't', o->ret);
+        case 'u':
+                return sd_bus_message_read_basic(m, 'u', o->ret);
+        case 's':
+                return sd_bus_message_read_basic(m, 's', o->ret);
+        default:
+                return -EINVAL;
+        }
+}
+
+int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const BusOption *o;
+                const char *key, *contents;
+                char type;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                o = option_find(table, key);
+                if (!o)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'", key);
+                r = sd_bus_message_peek_type(m, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, o->type))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be of type '%s', not '%s'", key, o->type, contents);
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = option_read_value(m, o);
+                if (r < 0)
+                        return r;
+                if (o->seen)
+                        *o->seen = true;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const char *what) {
+        const char *name;
+
+        if (r >= 0)
+                r = -EIO;
+        switch (-r) {
+        case EOPNOTSUPP:
+                name = VM_ERROR_NOT_SUPPORTED;
+                break;
+        case EBUSY:
+                name = VM_ERROR_BUSY;
+                break;
+        case EINVAL:
+                name = SD_BUS_ERROR_INVALID_ARGS;
+                break;
+        case ENOTCONN:
+        case ESRCH:
+                name = VM_ERROR_INVALID_STATE;
+                if (isempty(message))
+                        message = "domain is not running";
+                break;
+        default:
+                name = VM_ERROR_OPERATION_FAILED;
+                break;
+        }
+        if (isempty(message))
+                message = strerror(-r);
+        return sd_bus_error_setf(error, name, "%s: %s", what, message);
+}
+
+/* ---- credentials cache ---- */
+
+#define CREDS_CACHE_MAX 512u
+
+typedef struct CachedCreds {
+        uid_t uid;
+        pid_t pid;
+} CachedCreds;
+
+struct BusCredsCache {
+        GHashTable *by_sender;   /* unique name → CachedCreds */
+};
+
+BusCredsCache *bus_creds_cache_new(void) {
+        BusCredsCache *c = g_new0(BusCredsCache, 1);
+
+        c->by_sender = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        return c;
+}
+
+BusCredsCache *bus_creds_cache_free(BusCredsCache *c) {
+        if (!c)
+                return NULL;
+        g_hash_table_destroy(c->by_sender);
+        g_free(c);
+        return NULL;
+}
+
+int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid) {
+        sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(m);
+        CachedCreds *cc;
+        uid_t uid;
+        pid_t pid;
+        int r;
+
+        /* Unique names are never reused on a bus, so a cached answer stays true. */
+        if (sender) {
+                cc = g_hash_table_lookup(c->by_sender, sender);
+                if (cc) {
+                        *ret_uid = cc->uid;
+                        *ret_pid = cc->pid;
+                        return 0;
+                }
+        }
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r >= 0)
+                r = sd_bus_creds_get_pid(creds, &pid);
+        sd_bus_creds_unref(creds);
+        if (r < 0)
+                return r;
+        if (sender) {
+                if (g_hash_table_size(c->by_sender) >= CREDS_CACHE_MAX)
+                        g_hash_table_remove_all(c->by_sender);
+                cc = g_new(CachedCreds, 1);
+                cc->uid = uid;
+                cc->pid = pid;
+                g_hash_table_insert(c->by_sender, g_strdup(sender), cc);
+        }
+        *ret_uid = uid;
+        *ret_pid = pid;
+        return 0;
+}

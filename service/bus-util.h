@@ -1,0 +1,48 @@
+/* bus-util.h — the edge between D-Bus and the rest: error names, a{sv} option parsing, caller credentials. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#define VM_ERROR_NO_SUCH_DOMAIN "org.vmgmt.Error.NoSuchDomain"
+#define VM_ERROR_ALREADY_EXISTS "org.vmgmt.Error.AlreadyExists"
+#define VM_ERROR_INVALID_XML "org.vmgmt.Error.InvalidXML"
+#define VM_ERROR_INVALID_STATE "org.vmgmt.Error.InvalidState"
+#define VM_ERROR_BUSY "org.vmgmt.Error.Busy"
+#define VM_ERROR_CONFLICT "org.vmgmt.Error.Conflict"
+#define VM_ERROR_NOT_SUPPORTED "org.vmgmt.Error.NotSupported"
+#define VM_ERROR_OPERATION_FAILED "org.vmgmt.Error.OperationFailed"
+#define VM_ERROR_CANCELLED "org.vmgmt.Error.Cancelled"
+
+/* One allowed key of an a{sv} options dict. `type` is the D-Bus signature the
+ * value must have ("b", "t", "u", "s"); `ret` points at a bool / uint64_t /
+ * uint32_t / const char * (borrowed from the message) of that type; `seen`, if
+ * not NULL, is set to true when the key was given. */
+typedef struct BusOption {
+        const char *key;
+        const char *type;
+        void *ret;
+        bool *seen;
+} BusOption;
+
+/* Reads an a{sv} at the current position of m. Every key must be in the table
+ * (terminated by an entry with key NULL; the table may be NULL for "no
+ * options") with exactly its type. Returns 0, or a negative errno with error set
+ * to InvalidArgs naming the offending key. */
+int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *error);
+
+/* Maps a driver failure (negative errno plus the driver's message) to a bus
+ * error as driver.h prescribes: -EOPNOTSUPP → NotSupported, -EBUSY → Busy,
+ * -EINVAL → InvalidArgs, -ENOTCONN/-ESRCH → InvalidState, anything else →
+ * OperationFailed. `what` prefixes the message ("Failed to start domain 'x'").
+ * Returns a negative errno (for the handler to return). */
+int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const char *what);
+
+/* The uid and pid of the sender of m, cached per unique name (cache owned by
+ * the caller). Returns 0 or a negative errno. */
+typedef struct BusCredsCache BusCredsCache;
+BusCredsCache *bus_creds_cache_new(void);
+BusCredsCache *bus_creds_cache_free(BusCredsCache *c);
+int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);

@@ -1,0 +1,573 @@
+/* domain-dbus.c — org.vmgmt.Domain: properties, methods, object lookup and enumeration. */
+#include <errno.h>
+#include <string.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "domain.h"
+#include "log.h"
+
+/* ---- properties ---- */
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 's', d->name);
+}
+
+static int property_get_uuid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 's', d->uuid);
+}
+
+static int property_get_id(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        uint32_t id = vm_domain_is_active(d) ? (uint32_t) d->id : 0;
+        return sd_bus_message_append_basic(reply, 'u', &id);
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 's', domain_state_to_string(d->state));
+}
+
+static int property_get_state_reason(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 's', strempty(d->reason));
+}
+
+static int property_get_persistent(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        int b = d->persistent;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        int b = d->autostart;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_vcpus(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DomainDef *def = vm_domain_current_def(userdata);
+        uint32_t n = def->current_vcpus ?: def->vcpus;
+        return sd_bus_message_append_basic(reply, 'u', &n);
+}
+
+static int property_get_memory(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DomainDef *def = vm_domain_current_def(userdata);
+        uint64_t kib = def->current_memory_kib ?: def->memory_kib;
+        return sd_bus_message_append_basic(reply, 't', &kib);
+}
+
+static int property_get_max_memory(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DomainDef *def = vm_domain_current_def(userdata);
+        uint64_t kib = def->max_memory_kib ?: def->memory_kib;
+        return sd_bus_message_append_basic(reply, 't', &kib);
+}
+
+static int property_get_title(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DomainDef *def = vm_domain_current_def(userdata);
+        return sd_bus_message_append_basic(reply, 's', strempty(def->title));
+}
+
+static int property_get_description(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const DomainDef *def = vm_domain_current_def(userdata);
+        return sd_bus_message_append_basic(reply, 's', strempty(def->description));
+}
+
+static int property_get_false(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        int b = 0;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_current_snapshot(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_basic(reply, 'o', "/");
+}
+
+static int property_get_start_time(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        uint64_t t = vm_domain_is_active(d) ? d->start_time : 0;
+        return sd_bus_message_append_basic(reply, 't', &t);
+}
+
+static int property_get_generation(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 't', &d->generation);
+}
+
+static const char *const *domain_details(const VmDomain *d, const char *buf[static 5]) {
+        buf[0] = "domain";
+        buf[1] = d->name;
+        buf[2] = "domain_uuid";
+        buf[3] = d->uuid;
+        buf[4] = NULL;
+        return buf;
+}
+
+static int property_set_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *value, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        Manager *m = d->manager;
+        VmDomainProps before;
+        const char *details[5];
+        int b, r;
+
+        r = sd_bus_message_read_basic(value, 'b', &b);
+        if (r < 0)
+                return r;
+        /* A property Set cannot wait for a pending answer; issue 3 answers it
+         * from its cache or refuses interactively. */
+        r = vm_authorize(m, sd_bus_get_current_message(bus), VM_ACTION_DOMAIN_MANAGE,
+                         domain_details(d, details), error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization pending, try again");
+        if (!d->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Cannot set autostart for transient domain '%s'", d->name);
+        if (d->autostart == !!b)
+                return 0;
+        r = vm_domain_store_set_autostart(m, d->config_file, b);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to set autostart of domain '%s': %s", d->name, strerror(-r));
+        vm_domain_props_get(d, &before);
+        d->autostart = b;
+        vm_domain_props_emit_changes(d, &before);
+        return 0;
+}
+
+/* ---- asynchronous lifecycle operations ---- */
+
+typedef struct DomainOp {
+        VmDomain *domain;
+        sd_bus_message *message;
+        const char *verb;
+} DomainOp;
+
+static DomainOp *domain_op_new(VmDomain *d, sd_bus_message *message, const char *verb) {
+        DomainOp *op = g_new0(DomainOp, 1);
+
+        op->domain = vm_domain_ref(d);
+        op->message = sd_bus_message_ref(message);
+        op->verb = verb;
+        return op;
+}
+
+static void domain_op_free(DomainOp *op) {
+        vm_domain_unref(op->domain);
+        sd_bus_message_unref(op->message);
+        g_free(op);
+}
+
+static void domain_op_done(void *userdata, int r, const char *message) {
+        DomainOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (!streq(op->verb, "shutdown"))
+                vm_domain_clear_cause(d);
+        if (r < 0) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", op->verb, d->name);
+                if (streq(op->verb, "start") && d->rt) {
+                        /* the start did not happen: the driver tore its runtime down */
+                        VmDomainProps before;
+                        vm_domain_props_get(d, &before);
+                        d->rt = NULL;
+                        d->start_time = 0;
+                        if (d->state != DOMAIN_STATE_SHUTOFF) {
+                                d->state = DOMAIN_STATE_SHUTOFF;
+                                g_free(d->reason);
+                                d->reason = g_strdup("failed");
+                                vm_domain_props_emit_changes(d, &before);
+                                vm_domain_emit_event(d, "stopped", "failed");
+                        }
+                }
+                bus_error_from_driver(&error, r, message, what);
+                (void) sd_bus_reply_method_error(op->message, &error);
+        } else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        domain_op_free(op);
+}
+
+static int domain_check_active(VmDomain *d, sd_bus_error *error) {
+        if (!vm_domain_is_active(d))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        return 0;
+}
+
+/* Parses options, authorizes, checks the state; returns 1 to go on, 0 when the
+ * authorization is pending, negative on error. */
+static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *action,
+                                  const BusOption *options, sd_bus_error *error) {
+        const char *details[5];
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        return vm_authorize(d->manager, message, action, domain_details(d, details), error);
+}
+
+static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        bool paused = false;
+        const BusOption options[] = { { "paused", "b", &paused }, {} };
+        _cleanup_free_ char *msg = NULL;
+        DomainOp *op;
+        int r;
+
+        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE, options, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (d->rt)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
+        vm_domain_set_cause(d, message);
+        op = domain_op_new(d, message, "start");
+        r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
+        if (r < 0) {
+                domain_op_free(op);
+                vm_domain_clear_cause(d);
+                return bus_error_from_driver(error, r, msg, "Failed to start domain");
+        }
+        return 1;
+}
+
+typedef enum LifecycleVerb {
+        VERB_SHUTDOWN,
+        VERB_DESTROY,
+        VERB_REBOOT,
+        VERB_RESET,
+        VERB_SUSPEND,
+        VERB_RESUME,
+} LifecycleVerb;
+
+static const char *const verb_names[] = {
+        [VERB_SHUTDOWN] = "shutdown",
+        [VERB_DESTROY] = "destroy",
+        [VERB_REBOOT] = "reboot",
+        [VERB_RESET] = "reset",
+        [VERB_SUSPEND] = "suspend",
+        [VERB_RESUME] = "resume",
+};
+
+static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb verb, sd_bus_error *error) {
+        const DomainDriverOps *ops = d->manager->ops;
+        bool graceful = false;
+        const BusOption destroy_options[] = { { "graceful", "b", &graceful }, {} };
+        DomainOp *op;
+        int r;
+
+        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE,
+                                   verb == VERB_DESTROY ? destroy_options : NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = domain_check_active(d, error);
+        if (r < 0)
+                return r;
+        if (verb == VERB_SUSPEND && d->state == DOMAIN_STATE_PAUSED)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already paused", d->name);
+        if (verb == VERB_RESUME && d->state != DOMAIN_STATE_PAUSED)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not paused", d->name);
+
+        vm_domain_set_cause(d, message);
+        op = domain_op_new(d, message, verb_names[verb]);
+        switch (verb) {
+        case VERB_SHUTDOWN:
+                r = ops->shutdown(d->rt, domain_op_done, op);
+                break;
+        case VERB_DESTROY:
+                r = ops->destroy(d->rt, graceful, domain_op_done, op);
+                break;
+        case VERB_REBOOT:
+                r = ops->reboot(d->rt, domain_op_done, op);
+                break;
+        case VERB_RESET:
+                r = ops->reset(d->rt, domain_op_done, op);
+                break;
+        case VERB_SUSPEND:
+                r = ops->suspend(d->rt, domain_op_done, op);
+                break;
+        case VERB_RESUME:
+                r = ops->resume(d->rt, domain_op_done, op);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", verb_names[verb], d->name);
+                domain_op_free(op);
+                vm_domain_clear_cause(d);
+                return bus_error_from_driver(error, r, NULL, what);
+        }
+        return 1;
+}
+
+static int method_shutdown(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_SHUTDOWN, error);
+}
+static int method_destroy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_DESTROY, error);
+}
+static int method_reboot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_REBOOT, error);
+}
+static int method_reset(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_RESET, error);
+}
+static int method_suspend(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_SUSPEND, error);
+}
+static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_lifecycle(message, userdata, VERB_RESUME, error);
+}
+
+/* ---- definition changes ---- */
+
+static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
+        bool managed_save = false, snapshots = false;
+        const BusOption options[] = {
+                { "managed_save", "b", &managed_save },
+                { "snapshots", "b", &snapshots },
+                {}
+        };
+        VmDomainProps before;
+        int r;
+
+        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!d->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is transient, it cannot be undefined", d->name);
+        r = vm_domain_store_remove(d->manager, d->config_file);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to undefine domain '%s': %s", d->name, strerror(-r));
+
+        vm_domain_set_cause(d, message);
+        vm_domain_props_get(d, &before);
+        g_clear_pointer(&d->config_file, g_free);
+        d->persistent = false;
+        d->autostart = false;
+        d->newdef = domain_def_free(d->newdef);
+        if (vm_domain_is_active(d) || d->rt) {
+                vm_domain_props_emit_changes(d, &before);
+                vm_domain_emit_event(d, "undefined", "removed");
+        } else {
+                vm_domain_emit_event(d, "undefined", "removed");
+                vm_domain_remove(d);
+        }
+        vm_domain_clear_cause(d);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
+        Manager *m = d->manager;
+        _cleanup_free_ char *new_file = NULL, *new_path = NULL;
+        const char *new_name, *reason, *details[5];
+        DomainDef *def;
+        char *old_file, *old_name, *old_path;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &new_name);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, NULL, error);
+        if (r < 0)
+                return r;
+        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, domain_details(d, details), error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (conf_name_validate(new_name, &reason) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid domain name '%s': %s", new_name, reason);
+        if (streq(new_name, d->name))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' already has that name", d->name);
+        if (vm_domain_find_by_name(m, new_name))
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists", new_name);
+        if (d->rt || !d->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
+        r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);
+        if (r < 0)
+                return r;
+
+        /* The new file first; only when it is durable does the old one go. */
+        def = domain_def_copy(d->def);
+        if (!def)
+                return -ENOMEM;
+        free(def->name);
+        def->name = strdup(new_name);
+        r = def->name ? vm_domain_store_write(m, def, d->generation + 1, &new_file) : -ENOMEM;
+        if (r < 0) {
+                domain_def_free(def);
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to rename domain '%s': %s", d->name, strerror(-r));
+        }
+        if (d->autostart)
+                (void) vm_domain_store_set_autostart(m, new_file, true);
+        if (!streq(new_file, d->config_file))
+                (void) vm_domain_store_remove(m, d->config_file);
+
+        vm_domain_set_cause(d, message);
+        vm_domain_emit_event(d, "undefined", "renamed");
+        if (m->ready)
+                (void) sd_bus_emit_object_removed(m->bus, d->path);
+        g_hash_table_steal(m->domains_by_name, d->name);
+        old_name = d->name;
+        old_path = d->path;
+        old_file = d->config_file;
+        d->name = g_strdup(new_name);
+        d->path = TAKE_PTR(new_path);
+        d->config_file = TAKE_PTR(new_file);
+        domain_def_free(d->def);
+        d->def = def;
+        d->generation++;
+        g_hash_table_insert(m->domains_by_name, d->name, d);
+        g_free(old_name);
+        free(old_path);
+        g_free(old_file);
+        if (m->ready)
+                (void) sd_bus_emit_object_added(m->bus, d->path);
+        vm_domain_emit_event(d, "defined", "renamed");
+        vm_domain_clear_cause(d);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        bool inactive = false, secure = false;
+        const BusOption options[] = { { "inactive", "b", &inactive }, { "secure", "b", &secure }, {} };
+        const char *details[5];
+        _cleanup_free_ char *xml = NULL;
+        DomainFormatFlags flags = 0;
+        const DomainDef *def;
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (secure) {
+                r = vm_authorize(d->manager, message, VM_ACTION_DOMAIN_CONSOLE, domain_details(d, details), error);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+                flags |= DOMAIN_FORMAT_SECURE;
+        }
+        if (inactive || !vm_domain_is_active(d)) {
+                def = vm_domain_inactive_def(d);
+                flags |= DOMAIN_FORMAT_INACTIVE;
+        } else
+                def = vm_domain_current_def(d);
+        xml = domain_def_format(def, flags);
+        if (!xml)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "s", xml);
+}
+
+/* ---- the object table ---- */
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+const sd_bus_vtable domain_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, CONST),
+        SD_BUS_PROPERTY("UUID", "s", property_get_uuid, 0, CONST),
+        SD_BUS_PROPERTY("Id", "u", property_get_id, 0, EMITS),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, EMITS),
+        SD_BUS_PROPERTY("StateReason", "s", property_get_state_reason, 0, EMITS),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0, EMITS),
+        SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_autostart, property_set_autostart, 0, EMITS | UNPRIV),
+        SD_BUS_PROPERTY("VCPUs", "u", property_get_vcpus, 0, EMITS),
+        SD_BUS_PROPERTY("MemoryKiB", "t", property_get_memory, 0, EMITS),
+        SD_BUS_PROPERTY("MaxMemoryKiB", "t", property_get_max_memory, 0, EMITS),
+        SD_BUS_PROPERTY("Title", "s", property_get_title, 0, EMITS),
+        SD_BUS_PROPERTY("Description", "s", property_get_description, 0, EMITS),
+        SD_BUS_PROPERTY("HasManagedSave", "b", property_get_false, 0, EMITS),
+        SD_BUS_PROPERTY("CurrentSnapshot", "o", property_get_current_snapshot, 0, EMITS),
+        SD_BUS_PROPERTY("StartTime", "t", property_get_start_time, 0, EMITS),
+        SD_BUS_PROPERTY("Generation", "t", property_get_generation, 0, EMITS),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_start, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_shutdown, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_destroy, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_reboot, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_reset, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_suspend, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_resume, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_NO_RESULT, method_rename, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_VTABLE_END
+};
+
+static int domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                              sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        VmDomain *d;
+
+        /* The prefix itself is no domain; a path below it that names none is
+         * NoSuchDomain, not UnknownObject (API.md). */
+        if (sd_bus_path_decode(path, VM_DOMAIN_PREFIX, &name) <= 0 || isempty(name))
+                return 0;
+        d = vm_domain_find_by_name(userdata, name);
+        if (!d || d->hidden)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);
+        *found = d;
+        return 1;
+}
+
+static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        GHashTableIter it;
+        gpointer value;
+        char **l;
+        size_t n = 0;
+
+        l = malloc(sizeof(char *) * (g_hash_table_size(m->domains_by_name) + 1));
+        if (!l)
+                return -ENOMEM;
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                if (d->hidden)
+                        continue;
+                l[n] = strdup(d->path);
+                if (!l[n]) {
+                        l[n] = NULL;
+                        strv_freep(&l);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        l[n] = NULL;
+        *nodes = l;
+        return 1;
+}
+
+int domain_dbus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_DOMAIN_PREFIX, VM_DOMAIN_INTERFACE, domain_vtable,
+                                       domain_object_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add domain vtable: %m");
+        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_DOMAIN_PREFIX, domain_node_enumerator, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add domain enumerator: %m");
+        return 0;
+}

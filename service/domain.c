@@ -1,0 +1,306 @@
+/* domain.c — domain objects: registry, reference counting, property change signals, driver events. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "domain.h"
+#include "log.h"
+
+int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
+        VmDomain *d;
+        int r;
+
+        d = g_new0(VmDomain, 1);
+        d->n_ref = 1;
+        d->manager = m;
+        d->def = def;
+        d->name = g_strdup(def->name);
+        conf_uuid_format(def->uuid, d->uuid);
+        d->persistent = persistent;
+        d->state = DOMAIN_STATE_SHUTOFF;
+        d->reason = g_strdup("unknown");
+        r = sd_bus_path_encode(VM_DOMAIN_PREFIX, d->name, &d->path);
+        if (r < 0) {
+                vm_domain_unref(d);
+                return r;
+        }
+        g_hash_table_insert(m->domains_by_name, d->name, d);
+        g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
+        *ret = d;
+        return 0;
+}
+
+VmDomain *vm_domain_ref(VmDomain *d) {
+        if (d)
+                d->n_ref++;
+        return d;
+}
+
+VmDomain *vm_domain_unref(VmDomain *d) {
+        if (!d || --d->n_ref > 0)
+                return NULL;
+        domain_def_free(d->def);
+        domain_def_free(d->newdef);
+        if (d->hidden_events)
+                g_array_free(d->hidden_events, TRUE);
+        free(d->path);
+        g_free(d->name);
+        g_free(d->reason);
+        g_free(d->config_file);
+        g_free(d);
+        return NULL;
+}
+
+void vm_domain_remove(VmDomain *d) {
+        Manager *m = d->manager;
+        bool visible = m->ready && !d->hidden;
+
+        if (g_hash_table_lookup(m->domains_by_name, d->name) != d)
+                return;
+        if (visible)
+                (void) sd_bus_emit_object_removed(m->bus, d->path);
+        g_hash_table_remove(m->domains_by_uuid, d->uuid);
+        /* drops the registry's reference: keep d alive until we are done */
+        vm_domain_ref(d);
+        g_hash_table_remove(m->domains_by_name, d->name);
+        vm_domain_unref(d);
+}
+
+VmDomain *vm_domain_find_by_name(Manager *m, const char *name) {
+        return g_hash_table_lookup(m->domains_by_name, name);
+}
+
+VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid) {
+        unsigned char raw[16];
+        char text[37];
+
+        if (conf_uuid_parse(uuid, raw) < 0)
+                return NULL;
+        conf_uuid_format(raw, text);
+        return g_hash_table_lookup(m->domains_by_uuid, text);
+}
+
+VmDomain *vm_domain_find(Manager *m, const char *name_or_uuid) {
+        VmDomain *d = vm_domain_find_by_name(m, name_or_uuid);
+
+        if (!d)
+                d = vm_domain_find_by_uuid(m, name_or_uuid);
+        if (d && d->hidden)
+                return NULL;
+        return d;
+}
+
+VmDomain *vm_domain_find_by_path(Manager *m, const char *path) {
+        _cleanup_free_ char *name = NULL;
+        VmDomain *d;
+
+        if (sd_bus_path_decode(path, VM_DOMAIN_PREFIX, &name) <= 0)
+                return NULL;
+        d = vm_domain_find_by_name(m, name);
+        return d && !d->hidden ? d : NULL;
+}
+
+bool vm_domain_is_active(const VmDomain *d) {
+        return d->rt && d->state != DOMAIN_STATE_SHUTOFF;
+}
+
+const DomainDef *vm_domain_current_def(const VmDomain *d) {
+        if (vm_domain_is_active(d)) {
+                const DomainDef *live = d->manager->ops->live_def(d->rt);
+                if (live)
+                        return live;
+        }
+        return d->def;
+}
+
+const DomainDef *vm_domain_inactive_def(const VmDomain *d) {
+        return d->newdef ?: d->def;
+}
+
+/* ---- properties and signals ---- */
+
+void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
+        const DomainDef *def = vm_domain_current_def(d);
+        bool active = vm_domain_is_active(d);
+
+        *ret = (VmDomainProps) {
+                .state = d->state,
+                .reason = d->reason,
+                .id = active ? (uint32_t) d->id : 0,
+                .persistent = d->persistent,
+                .autostart = d->autostart,
+                .generation = d->generation,
+                .start_time = active ? d->start_time : 0,
+                .vcpus = def->current_vcpus ?: def->vcpus,
+                .memory_kib = def->current_memory_kib ?: def->memory_kib,
+                .max_memory_kib = def->max_memory_kib ?: def->memory_kib,
+                .title = strempty(def->title),
+                .description = strempty(def->description),
+        };
+}
+
+void vm_domain_props_emit_changes(VmDomain *d, const VmDomainProps *before) {
+        const char *names[16];
+        size_t n = 0;
+        VmDomainProps now;
+
+        if (!d->manager->ready || d->hidden)
+                return;
+        vm_domain_props_get(d, &now);
+        if (now.state != before->state)
+                names[n++] = "State";
+        if (!streq(now.reason, before->reason))
+                names[n++] = "StateReason";
+        if (now.id != before->id)
+                names[n++] = "Id";
+        if (now.start_time != before->start_time)
+                names[n++] = "StartTime";
+        if (now.persistent != before->persistent)
+                names[n++] = "Persistent";
+        if (now.autostart != before->autostart)
+                names[n++] = "Autostart";
+        if (now.generation != before->generation)
+                names[n++] = "Generation";
+        if (now.vcpus != before->vcpus)
+                names[n++] = "VCPUs";
+        if (now.memory_kib != before->memory_kib)
+                names[n++] = "MemoryKiB";
+        if (now.max_memory_kib != before->max_memory_kib)
+                names[n++] = "MaxMemoryKiB";
+        if (!streq(now.title, before->title))
+                names[n++] = "Title";
+        if (!streq(now.description, before->description))
+                names[n++] = "Description";
+        if (n == 0)
+                return;
+        names[n] = NULL;
+        (void) sd_bus_emit_properties_changed_strv(d->manager->bus, d->path, VM_DOMAIN_INTERFACE, (char **) names);
+}
+
+typedef struct HeldEvent {
+        const char *event, *detail;
+} HeldEvent;
+
+void vm_domain_emit_event(VmDomain *d, const char *event, const char *detail) {
+        if (!d->manager->ready)
+                return;
+        if (d->hidden) {
+                HeldEvent e = { event, detail };
+                if (!d->hidden_events)
+                        d->hidden_events = g_array_new(FALSE, FALSE, sizeof(HeldEvent));
+                g_array_append_val(d->hidden_events, e);
+                return;
+        }
+        (void) manager_emit_domain_event(d->manager, d, event, detail);
+}
+
+void vm_domain_unhide(VmDomain *d) {
+        if (!d->hidden)
+                return;
+        d->hidden = false;
+        if (!d->manager->ready)
+                return;
+        (void) sd_bus_emit_object_added(d->manager->bus, d->path);
+        if (d->hidden_events) {
+                for (guint i = 0; i < d->hidden_events->len; i++) {
+                        HeldEvent *e = &g_array_index(d->hidden_events, HeldEvent, i);
+                        (void) manager_emit_domain_event(d->manager, d, e->event, e->detail);
+                }
+                g_array_free(d->hidden_events, TRUE);
+                d->hidden_events = NULL;
+        }
+}
+
+void vm_domain_set_cause(VmDomain *d, sd_bus_message *message) {
+        uid_t uid;
+        pid_t pid;
+
+        if (!message || bus_creds_cache_get(d->manager->creds, message, &uid, &pid) < 0) {
+                d->cause_set = false;
+                return;
+        }
+        d->cause_set = true;
+        d->cause_uid = uid;
+        d->cause_pid = pid;
+}
+
+void vm_domain_clear_cause(VmDomain *d) {
+        d->cause_set = false;
+}
+
+/* ---- driver events ---- */
+
+/* Detail words are static in the driver only for the duration of the call;
+ * events held back for hidden domains need strings that live on. */
+static const char *detail_intern(const char *detail) {
+        return detail ? g_intern_string(detail) : "unknown";
+}
+
+static void on_state_changed(void *owner, DomainState state, const char *reason, DomainEventType event,
+                             const char *detail) {
+        VmDomain *d = owner;
+        VmDomainProps before;
+        const char *ev;
+
+        vm_domain_props_get(d, &before);
+        if (state != DOMAIN_STATE_SHUTOFF && d->state == DOMAIN_STATE_SHUTOFF && d->rt) {
+                d->start_time = d->manager->ops->start_time(d->rt);
+                if (d->start_time == 0)
+                        d->start_time = (uint64_t) g_get_real_time();
+        }
+        d->state = state;
+        if (!streq_ptr(d->reason, reason)) {
+                g_free(d->reason);
+                d->reason = g_strdup(reason ?: "unknown");
+        }
+        vm_domain_props_emit_changes(d, &before);
+        ev = domain_event_type_to_string(event);
+        if (ev)
+                vm_domain_emit_event(d, ev, detail_intern(detail));
+}
+
+static void on_stopped(void *owner) {
+        VmDomain *d = owner;
+        VmDomainProps before;
+
+        vm_domain_props_get(d, &before);
+        d->rt = NULL;
+        d->start_time = 0;
+        if (d->state != DOMAIN_STATE_SHUTOFF && d->state != DOMAIN_STATE_CRASHED)
+                d->state = DOMAIN_STATE_SHUTOFF;
+        vm_domain_clear_cause(d);
+        if (d->newdef) {
+                domain_def_free(d->def);
+                d->def = TAKE_PTR(d->newdef);
+        }
+        if (!d->persistent) {
+                log_info("Transient domain '%s' stopped, removing it.", d->name);
+                if (d->hidden)
+                        return; /* its start is still pending; the start's completion removes it */
+                vm_domain_remove(d);
+                return;
+        }
+        vm_domain_props_emit_changes(d, &before);
+}
+
+const DomainDriverEvents vm_domain_driver_events = {
+        .state_changed = on_state_changed,
+        .stopped = on_stopped,
+};
+
+int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error) {
+        Manager *m = d->manager;
+        DriverRuntime *rt = NULL;
+        int id = m->next_id, r;
+
+        r = m->ops->start(m->driver, d, d->def, id, flags, &rt, done, userdata);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = g_strdup(strerror(-r));
+                return r;
+        }
+        m->next_id++;
+        d->id = id;
+        d->rt = rt;
+        return 0;
+}

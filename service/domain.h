@@ -1,0 +1,116 @@
+/* domain.h — a domain as the service sees it: definitions, state, persistence and its place in the registry. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "driver.h"
+#include "macro.h"
+#include "manager.h"
+
+typedef struct VmDomainProps VmDomainProps;
+
+struct VmDomain {
+        unsigned n_ref;
+        Manager *manager;
+
+        char *name;
+        char uuid[37];
+        char *path;                /* /org/vmgmt/domain/ENCODED */
+        char *config_file;         /* basename under qemu_config_dir; NULL while not persistent */
+
+        DomainDef *def;            /* inactive definition; for an active domain the one it started with */
+        DomainDef *newdef;         /* a redefinition made while active, applied when it stops */
+        bool persistent;
+        bool autostart;
+        uint64_t generation;
+
+        DriverRuntime *rt;         /* set while starting and active */
+        DomainState state;
+        char *reason;
+        int id;
+        uint64_t start_time;
+
+        bool hidden;               /* a transient domain still starting: not on the bus yet */
+        GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
+
+        /* who asked for the change in progress, for DomainEvent's uid/pid */
+        bool cause_set;
+        uid_t cause_uid;
+        pid_t cause_pid;
+};
+
+/* The values of every changing property, to signal exactly those that changed. */
+struct VmDomainProps {
+        DomainState state;
+        const char *reason;
+        uint32_t id;
+        bool persistent, autostart;
+        uint64_t generation, start_time;
+        uint32_t vcpus;
+        uint64_t memory_kib, max_memory_kib;
+        const char *title, *description;
+};
+
+/* Creates a domain from def (ownership taken, normalized, with UUID) and adds
+ * it to the registry (by name and UUID). Nothing is signalled. Returns 0 or a
+ * negative errno; on failure def is freed. */
+int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret);
+VmDomain *vm_domain_ref(VmDomain *d);
+VmDomain *vm_domain_unref(VmDomain *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
+
+/* Removes d from the registry; signals InterfacesRemoved when it was on the bus. */
+void vm_domain_remove(VmDomain *d);
+
+VmDomain *vm_domain_find_by_name(Manager *m, const char *name);
+VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid);
+/* Name or UUID (with or without dashes). */
+VmDomain *vm_domain_find(Manager *m, const char *name_or_uuid);
+/* The domain an object path names; NULL when none (or hidden). */
+VmDomain *vm_domain_find_by_path(Manager *m, const char *path);
+
+bool vm_domain_is_active(const VmDomain *d);
+/* The definition callers see: the live one while active, else the inactive one. */
+const DomainDef *vm_domain_current_def(const VmDomain *d);
+/* The persistent definition: the pending one if any, else def. */
+const DomainDef *vm_domain_inactive_def(const VmDomain *d);
+
+/* ---- persistence (domain-store.c) ---- */
+
+/* Loads every CONFIG/qemu/NAME.xml (and autostart links). Returns 0 or a
+ * negative errno; broken files are logged and skipped. */
+int vm_domain_store_load(Manager *m);
+/* Writes def as d's (new) persistent definition with `generation`, durably,
+ * under the file name that fits `name`. *ret_file gets the basename. Returns 0
+ * or a negative errno; on failure nothing on disk changed. */
+int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
+/* Removes the definition file and the autostart link. */
+int vm_domain_store_remove(Manager *m, const char *config_file);
+/* Creates or removes the autostart link for config_file. */
+int vm_domain_store_set_autostart(Manager *m, const char *config_file, bool autostart);
+
+/* ---- changes and signals ---- */
+
+void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret);
+/* Emits PropertiesChanged for every property that differs from `before`. */
+void vm_domain_props_emit_changes(VmDomain *d, const VmDomainProps *before);
+/* DomainEvent for d, held back while d is hidden. */
+void vm_domain_emit_event(VmDomain *d, const char *event, const char *detail);
+/* Records the caller of message as the cause of the following events. */
+void vm_domain_set_cause(VmDomain *d, sd_bus_message *message);
+void vm_domain_clear_cause(VmDomain *d);
+/* Puts a hidden domain on the bus: InterfacesAdded, then the held-back events. */
+void vm_domain_unhide(VmDomain *d);
+
+/* ---- driver glue ---- */
+
+extern const DomainDriverEvents vm_domain_driver_events;
+
+/* Starts d with the driver. done is called as the driver's DriverDoneFn. */
+int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error);
+
+/* ---- domain-dbus.c ---- */
+int domain_dbus_register(Manager *m);
+extern const sd_bus_vtable domain_vtable[];

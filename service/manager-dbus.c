@@ -1,0 +1,444 @@
+/* manager-dbus.c — org.vmgmt.Manager at /org/vmgmt: define, create, look up and list domains; host facts; DomainEvent. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "config.h"
+#include "domain.h"
+#include "log.h"
+
+static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", NULL };
+static const char *const manager_drivers[] = { "qemu", NULL };
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_basic(reply, 's', VMGMT_VERSION);
+}
+
+static int property_get_strv(sd_bus_message *reply, const char *const *l) {
+        return sd_bus_message_append_strv(reply, (char **) l);
+}
+
+static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return property_get_strv(reply, manager_features);
+}
+
+static int property_get_drivers(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return property_get_strv(reply, manager_drivers);
+}
+
+static int property_get_hostname(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        char name[256] = "";
+
+        if (gethostname(name, sizeof(name) - 1) < 0)
+                return -errno;
+        return sd_bus_message_append_basic(reply, 's', name);
+}
+
+int manager_emit_domain_event(Manager *m, VmDomain *d, const char *event, const char *detail) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        uint64_t now = (uint64_t) g_get_real_time();
+        int r;
+
+        r = sd_bus_message_new_signal(m->bus, &s, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "DomainEvent");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(s, "oss", d->path, event, detail);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(s, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(s, "{sv}", "time_usec", "t", now);
+        if (r >= 0 && d->cause_set)
+                r = sd_bus_message_append(s, "{sv}{sv}", "uid", "u", (uint32_t) d->cause_uid,
+                                          "pid", "u", (uint32_t) d->cause_pid);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(s);
+        if (r < 0)
+                return r;
+        return sd_bus_send(m->bus, s, NULL);
+}
+
+/* ---- parsing definitions ---- */
+
+/* Parses and normalizes xml. When the XML carries no UUID and the name is
+ * already defined, the domain keeps its UUID (a redefinition). */
+static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret, sd_bus_error *error) {
+        DomainDef *def = NULL;
+        ConfError err = {};
+        VmDomain *existing;
+        int r;
+
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
+                                         DOMAIN_XML_MAX_SIZE);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                r = sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
+                conf_error_clear(&err);
+                return r;
+        }
+        existing = vm_domain_find_by_name(m, def->name);
+        if (existing && !def->has_uuid) {
+                memcpy(def->uuid, existing->def->uuid, sizeof(def->uuid));
+                def->has_uuid = true;
+        }
+        r = m->ops->normalize(m->driver, def, &err);
+        if (r < 0) {
+                r = sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
+                conf_error_clear(&err);
+                domain_def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 0;
+}
+
+/* The domain def collides with: NULL when new, the same domain (name and UUID
+ * match), or an error when the name or the UUID belongs to another one. */
+static int manager_check_conflicts(Manager *m, const DomainDef *def, VmDomain **ret, sd_bus_error *error) {
+        char uuid[37];
+        VmDomain *by_name, *by_uuid;
+
+        conf_uuid_format(def->uuid, uuid);
+        by_name = vm_domain_find_by_name(m, def->name);
+        by_uuid = g_hash_table_lookup(m->domains_by_uuid, uuid);
+        if (by_name && by_name != by_uuid)
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                         "Domain '%s' already exists with UUID %s", def->name, by_name->uuid);
+        if (by_uuid && by_uuid != by_name)
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                         "Domain '%s' already has UUID %s", by_uuid->name, uuid);
+        if (by_name && by_name->hidden)
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' is being created", def->name);
+        *ret = by_name;
+        return 0;
+}
+
+static bool definition_unchanged(const VmDomain *d, const DomainDef *def) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        if (!d->persistent)
+                return false;
+        a = domain_def_format(vm_domain_inactive_def(d), DOMAIN_FORMAT_INACTIVE | DOMAIN_FORMAT_SECURE);
+        b = domain_def_format(def, DOMAIN_FORMAT_INACTIVE | DOMAIN_FORMAT_SECURE);
+        return a && b && streq(a, b);
+}
+
+static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uint64_t if_generation = 0;
+        bool has_if_generation = false;
+        const BusOption options[] = { { "if_generation", "t", &if_generation, &has_if_generation }, {} };
+        _cleanup_free_ char *file = NULL;
+        const char *xml, *details[3];
+        DomainDef *def = NULL;
+        VmDomain *d = NULL;
+        VmDomainProps before;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        r = manager_parse_definition(m, xml, &def, error);
+        if (r < 0)
+                return r;
+        details[0] = "domain";
+        details[1] = def->name;
+        details[2] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
+        if (r <= 0)
+                goto finish;
+        r = manager_check_conflicts(m, def, &d, error);
+        if (r < 0)
+                goto finish;
+        if (has_if_generation && if_generation != (d && d->persistent ? d->generation : 0)) {
+                r = sd_bus_error_setf(error, VM_ERROR_CONFLICT,
+                                      "Domain '%s' changed: generation is %" PRIu64 ", not %" PRIu64,
+                                      def->name, d && d->persistent ? d->generation : 0, if_generation);
+                goto finish;
+        }
+
+        if (d && definition_unchanged(d, def)) {
+                vm_domain_set_cause(d, message);
+                vm_domain_emit_event(d, "defined", "updated");
+                vm_domain_clear_cause(d);
+                domain_def_free(def);
+                return sd_bus_reply_method_return(message, "o", d->path);
+        }
+
+        r = vm_domain_store_write(m, def, d && d->persistent ? d->generation + 1 : 1, &file);
+        if (r < 0) {
+                r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save domain '%s': %s",
+                                      def->name, strerror(-r));
+                goto finish;
+        }
+
+        if (!d) {
+                r = vm_domain_new(m, TAKE_PTR(def), true, &d);
+                if (r < 0)
+                        return r;
+                d->config_file = TAKE_PTR(file);
+                d->generation = 1;
+                vm_domain_set_cause(d, message);
+                (void) sd_bus_emit_object_added(m->bus, d->path);
+                vm_domain_emit_event(d, "defined", "added");
+                vm_domain_clear_cause(d);
+                return sd_bus_reply_method_return(message, "o", d->path);
+        }
+
+        if (d->config_file && !streq(d->config_file, file))
+                (void) vm_domain_store_remove(m, d->config_file);
+        vm_domain_props_get(d, &before);
+        if (d->rt) {
+                domain_def_free(d->newdef);
+                d->newdef = TAKE_PTR(def);
+        } else {
+                domain_def_free(d->def);
+                d->def = TAKE_PTR(def);
+        }
+        d->generation = d->persistent ? d->generation + 1 : 1;
+        d->persistent = true;
+        g_free(d->config_file);
+        d->config_file = TAKE_PTR(file);
+        if (d->autostart)
+                (void) vm_domain_store_set_autostart(m, d->config_file, true);
+        vm_domain_set_cause(d, message);
+        vm_domain_props_emit_changes(d, &before);
+        vm_domain_emit_event(d, "defined", "updated");
+        vm_domain_clear_cause(d);
+        return sd_bus_reply_method_return(message, "o", d->path);
+
+finish:
+        domain_def_free(def);
+        return r < 0 ? r : 1;
+}
+
+/* ---- CreateDomain: transient, hidden until it runs ---- */
+
+typedef struct CreateOp {
+        VmDomain *domain;
+        sd_bus_message *message;
+} CreateOp;
+
+static void create_done(void *userdata, int r, const char *message) {
+        CreateOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        vm_domain_clear_cause(d);
+        if (r < 0 || !d->rt) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
+                d->rt = NULL;
+                vm_domain_remove(d);
+                bus_error_from_driver(&error, r < 0 ? r : -ESRCH, message, what);
+                (void) sd_bus_reply_method_error(op->message, &error);
+        } else {
+                vm_domain_unhide(d);
+                (void) sd_bus_reply_method_return(op->message, "o", d->path);
+        }
+        vm_domain_unref(op->domain);
+        sd_bus_message_unref(op->message);
+        g_free(op);
+}
+
+static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        bool paused = false;
+        const BusOption options[] = { { "paused", "b", &paused }, {} };
+        _cleanup_free_ char *msg = NULL;
+        const char *xml, *details[3];
+        DomainDef *def = NULL;
+        VmDomain *d = NULL;
+        CreateOp *op;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        r = manager_parse_definition(m, xml, &def, error);
+        if (r < 0)
+                return r;
+        details[0] = "domain";
+        details[1] = def->name;
+        details[2] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
+        if (r <= 0)
+                goto fail;
+        r = manager_check_conflicts(m, def, &d, error);
+        if (r < 0)
+                goto fail;
+        if (d) {
+                r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists", def->name);
+                goto fail;
+        }
+        r = vm_domain_new(m, TAKE_PTR(def), false, &d);
+        if (r < 0)
+                return r;
+        d->hidden = true;
+        vm_domain_set_cause(d, message);
+        op = g_new0(CreateOp, 1);
+        op->domain = vm_domain_ref(d);
+        op->message = sd_bus_message_ref(message);
+        r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
+        if (r < 0) {
+                vm_domain_unref(op->domain);
+                sd_bus_message_unref(op->message);
+                g_free(op);
+                vm_domain_remove(d);
+                return bus_error_from_driver(error, r, msg, "Failed to create domain");
+        }
+        return 1;
+
+fail:
+        domain_def_free(def);
+        return r < 0 ? r : 1;
+}
+
+static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        VmDomain *d;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        d = vm_domain_find(m, name);
+        if (!d)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);
+        return sd_bus_reply_method_return(message, "o", d->path);
+}
+
+static gint domain_compare_name(gconstpointer a, gconstpointer b) {
+        const VmDomain *x = *(VmDomain *const *) a, *y = *(VmDomain *const *) b;
+        return strcmp(x->name, y->name);
+}
+
+static int method_list_domains(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool active = false, inactive = false;
+        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
+        GPtrArray *list;
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (!active && !inactive)
+                active = inactive = true;
+        list = g_ptr_array_sized_new(g_hash_table_size(m->domains_by_name));
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                bool a = vm_domain_is_active(d);
+                if (!d->hidden && ((a && active) || (!a && inactive)))
+                        g_ptr_array_add(list, d);
+        }
+        g_ptr_array_sort(list, domain_compare_name);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                r = sd_bus_message_append_basic(reply, 'o', ((VmDomain *) list->pdata[i])->path);
+        g_ptr_array_free(list, TRUE);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_capabilities(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = node_capabilities_xml(m, &xml);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to read host capabilities: %s",
+                                         strerror(-r));
+        return sd_bus_reply_method_return(message, "s", xml);
+}
+
+typedef int (*NodeAppendFn)(sd_bus_message *reply);
+
+static int reply_with_dict(sd_bus_message *message, NodeAppendFn fn, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = fn(reply);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to read host information: %s",
+                                         strerror(-r));
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_node_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_with_dict(message, node_info_append, error);
+}
+
+static int method_get_node_stats(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return reply_with_dict(message, node_stats_append, error);
+}
+
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Features", "as", property_get_features, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Hostname", "s", property_get_hostname, 0, 0),
+        SD_BUS_PROPERTY("Drivers", "as", property_get_drivers, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("DefineDomain", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", domain),
+                                method_define_domain, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CreateDomain", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", domain),
+                                method_create_domain, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", domain),
+                                method_get_domain, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", domains),
+                                method_list_domains, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml),
+                                method_get_capabilities, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetNodeInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info),
+                                method_get_node_info, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetNodeStats", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", stats),
+                                method_get_node_stats, UNPRIV),
+        SD_BUS_SIGNAL_WITH_ARGS("DomainEvent",
+                                SD_BUS_ARGS("o", domain, "s", event, "s", detail, "a{sv}", info), 0),
+        SD_BUS_VTABLE_END
+};
+
+int manager_dbus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add manager vtable: %m");
+        r = sd_bus_add_object_manager(m->bus, NULL, VM_MANAGER_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add object manager: %m");
+        return domain_dbus_register(m);
+}

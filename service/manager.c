@@ -1,0 +1,303 @@
+/* manager.c — vmgmtd's manager: configuration, paths, start-up order, recovery, autostart, shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "domain.h"
+#include "fileio.h"
+#include "log.h"
+
+/* ---- configuration file ---- */
+
+static const char *const config_daemon_keys[] = { "log_level", "autostart", NULL };
+
+int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) gerr = NULL;
+        g_auto(GStrv) groups = NULL;
+        _cleanup_free_ char *default_path = NULL;
+
+        if (!path) {
+                default_path = g_build_filename(root, "/etc/vmgmt/vmgmtd.conf", NULL);
+                path = default_path;
+        }
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &gerr)) {
+                if (g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+                        log_debug("No configuration file %s, using defaults.", path);
+                        return 0;
+                }
+                log_error("Failed to read %s: %s", path, gerr->message);
+                return -EINVAL;
+        }
+        groups = g_key_file_get_groups(kf, NULL);
+        for (char **g = groups; *g; g++) {
+                g_auto(GStrv) keys = NULL;
+
+                if (!streq(*g, "daemon")) {
+                        log_error("%s: unknown section [%s] (known: [daemon])", path, *g);
+                        return -EINVAL;
+                }
+                keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+                for (char **k = keys; k && *k; k++)
+                        if (!strv_contains(config_daemon_keys, *k)) {
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart)", path, *k);
+                                return -EINVAL;
+                        }
+        }
+        if (g_key_file_has_key(kf, "daemon", "log_level", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "log_level", NULL);
+                int level = v ? log_level_from_string(v) : -EINVAL;
+                if (level < 0) {
+                        log_error("%s: invalid log_level '%s'", path, strna(v));
+                        return -EINVAL;
+                }
+                log_set_max_level(level);
+        }
+        if (g_key_file_has_key(kf, "daemon", "autostart", NULL)) {
+                gboolean b = g_key_file_get_boolean(kf, "daemon", "autostart", &gerr);
+                if (gerr) {
+                        log_error("%s: invalid autostart: %s", path, gerr->message);
+                        return -EINVAL;
+                }
+                c->autostart = b;
+        }
+        return 0;
+}
+
+/* ---- paths ---- */
+
+static int manager_paths_init(Manager *m) {
+        const char *root = m->config.root ?: "";
+
+        m->paths.root = g_strdup(root);
+        if (m->config.user && isempty(root)) {
+                const char *runtime = g_getenv("XDG_RUNTIME_DIR");
+                m->paths.config_dir = g_build_filename(g_get_user_config_dir(), "vmgmt", NULL);
+                m->paths.state_dir = g_build_filename(g_get_user_data_dir(), "vmgmt", NULL);
+                m->paths.run_dir = runtime ? g_build_filename(runtime, "vmgmt", NULL)
+                                           : g_build_filename(g_get_user_cache_dir(), "vmgmt", "run", NULL);
+                m->paths.log_dir = g_build_filename(g_get_user_cache_dir(), "vmgmt", "log", NULL);
+        } else {
+                m->paths.config_dir = g_strconcat(root, "/etc/vmgmt", NULL);
+                m->paths.state_dir = g_strconcat(root, "/var/lib/vmgmt", NULL);
+                m->paths.run_dir = g_strconcat(root, "/run/vmgmt", NULL);
+                m->paths.log_dir = g_strconcat(root, "/var/log/vmgmt", NULL);
+        }
+        m->qemu_config_dir = g_build_filename(m->paths.config_dir, "qemu", NULL);
+        m->autostart_dir = g_build_filename(m->qemu_config_dir, "autostart", NULL);
+        return 0;
+}
+
+static void domain_unref_notify(gpointer p) {
+        vm_domain_unref(p);
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = g_new0(Manager, 1);
+        m->config = *config;
+        m->config.root = g_strdup(config->root);
+        m->config.config_file = g_strdup(config->config_file);
+        m->ops = &qemu_driver_ops;
+        m->next_id = 1;
+        m->domains_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, domain_unref_notify);
+        m->domains_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
+        m->creds = bus_creds_cache_new();
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        }
+        manager_paths_init(m);
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        /* Runtimes belong to the driver; freeing it leaves qemu running. */
+        if (m->driver)
+                m->ops->free(m->driver);
+        if (m->domains_by_uuid)
+                g_hash_table_destroy(m->domains_by_uuid);
+        if (m->domains_by_name)
+                g_hash_table_destroy(m->domains_by_name);
+        if (m->bus)
+                sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        bus_creds_cache_free(m->creds);
+        g_free(m->capabilities_xml);
+        g_free(m->qemu_config_dir);
+        g_free(m->autostart_dir);
+        g_free(m->paths.root);
+        g_free(m->paths.config_dir);
+        g_free(m->paths.state_dir);
+        g_free(m->paths.run_dir);
+        g_free(m->paths.log_dir);
+        g_free(m->config.root);
+        g_free(m->config.config_file);
+        g_free(m);
+        return NULL;
+}
+
+/* ---- recovery of domains a previous instance left running ---- */
+
+static void manager_recover_one(void *userdata, DomainDef *live_def, DriverRuntime *rt, DomainState state,
+                                const char *reason, int id, uint64_t start_time_usec) {
+        Manager *m = userdata;
+        char uuid[37];
+        VmDomain *d;
+        int r;
+
+        conf_uuid_format(live_def->uuid, uuid);
+        d = g_hash_table_lookup(m->domains_by_uuid, uuid);
+        if (!d)
+                d = vm_domain_find_by_name(m, live_def->name);
+        if (d && (!streq(d->name, live_def->name) || !streq(d->uuid, uuid))) {
+                log_error("Running domain '%s' (%s) collides with defined domain '%s' (%s); leaving it alone.",
+                          live_def->name, uuid, d->name, d->uuid);
+                domain_def_free(live_def);
+                return;
+        }
+        if (!rt) {
+                /* stopped while we were away */
+                if (d) {
+                        d->state = state;
+                        g_free(d->reason);
+                        d->reason = g_strdup(reason ?: "unknown");
+                        log_info("Domain '%s' stopped while vmgmtd was not running.", d->name);
+                }
+                domain_def_free(live_def);
+                return;
+        }
+        if (d) {
+                /* The definition on disk may be a redefinition made while it ran. */
+                d->newdef = d->def;
+                d->def = live_def;
+        } else {
+                r = vm_domain_new(m, live_def, false, &d);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to add recovered domain: %m");
+                        return;
+                }
+        }
+        d->rt = rt;
+        m->ops->attach_owner(rt, d);
+        d->state = state;
+        g_free(d->reason);
+        d->reason = g_strdup(reason ?: "unknown");
+        d->id = id;
+        d->start_time = start_time_usec;
+        if (id >= m->next_id)
+                m->next_id = id + 1;
+        log_info("Recovered domain '%s' (Id %d, %s).", d->name, id, domain_state_to_string(state));
+}
+
+/* ---- autostart ---- */
+
+static void autostart_done(void *userdata, int r, const char *message) {
+        VmDomain *d = userdata;
+
+        if (r < 0) {
+                log_error("Failed to autostart domain '%s': %s", d->name, message ?: strerror(-r));
+                if (d->rt && d->state == DOMAIN_STATE_SHUTOFF)
+                        d->rt = NULL;
+        } else
+                log_info("Autostarted domain '%s'.", d->name);
+        vm_domain_unref(d);
+}
+
+static void manager_autostart(Manager *m) {
+        GHashTableIter it;
+        gpointer value;
+        GPtrArray *todo = g_ptr_array_new();
+
+        if (!m->config.autostart)
+                return (void) g_ptr_array_free(todo, TRUE);
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                if (d->persistent && d->autostart && !d->rt)
+                        g_ptr_array_add(todo, d);
+        }
+        for (guint i = 0; i < todo->len; i++) {
+                VmDomain *d = todo->pdata[i];
+                _cleanup_free_ char *msg = NULL;
+                vm_domain_ref(d);
+                if (vm_domain_start(d, 0, autostart_done, d, &msg) < 0) {
+                        log_error("Failed to autostart domain '%s': %s", d->name, strna(msg));
+                        vm_domain_unref(d);
+                }
+        }
+        g_ptr_array_free(todo, TRUE);
+}
+
+/* ---- start-up ---- */
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+int manager_startup(Manager *m) {
+        uint64_t t0 = now_usec();
+        int r;
+
+        for (const char *const *p = (const char *const[]) { m->paths.config_dir, m->paths.state_dir,
+                                                            m->paths.run_dir, m->paths.log_dir, NULL };
+             *p; p++) {
+                r = mkdir_p(*p, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create %s: %m", *p);
+        }
+        r = m->ops->new(m->event, &m->paths, &vm_domain_driver_events, &m->driver);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the %s driver: %m", m->ops->name);
+
+        r = vm_domain_store_load(m);
+        if (r < 0)
+                return r;
+        r = m->ops->recover(m->driver, manager_recover_one, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to recover running domains: %m");
+
+        r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m", m->config.user ? "user" : "system");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+        r = manager_dbus_register(m);
+        if (r < 0)
+                return r;
+        m->ready = true;
+        manager_autostart(m);
+
+        r = sd_bus_request_name(m->bus, VM_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire bus name %s: %m", VM_BUS_NAME);
+        log_info("vmgmtd ready on the %s bus with %u domains (%.1f ms).", m->config.user ? "user" : "system",
+                 g_hash_table_size(m->domains_by_name), (double) (now_usec() - t0) / 1000.0);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("vmgmtd exiting; running domains keep running.");
+        return 0;
+}

@@ -1,0 +1,73 @@
+/* manager.h — vmgmtd's one manager object: loop, bus, driver, paths and the domain registry. */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "bus-util.h"
+#include "driver.h"
+
+#define VM_BUS_NAME "org.vmgmt"
+#define VM_MANAGER_PATH "/org/vmgmt"
+#define VM_MANAGER_INTERFACE "org.vmgmt.Manager"
+#define VM_DOMAIN_PREFIX "/org/vmgmt/domain"
+#define VM_DOMAIN_INTERFACE "org.vmgmt.Domain"
+
+typedef struct VmDomain VmDomain;
+
+typedef struct ManagerConfig {
+        bool user;               /* --user: session bus, per-user paths */
+        char *root;              /* --root DIR, "" for none */
+        char *config_file;       /* --config FILE, NULL for ROOT/etc/vmgmt/vmgmtd.conf */
+        bool autostart;          /* [daemon] autostart=: start autostart domains at start-up */
+} ManagerConfig;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        ManagerConfig config;
+        VmPaths paths;
+        char *qemu_config_dir;   /* config_dir/qemu: NAME.xml */
+        char *autostart_dir;     /* config_dir/qemu/autostart: links to ../NAME.xml */
+
+        DomainDriver *driver;
+        const DomainDriverOps *ops;
+
+        GHashTable *domains_by_name;   /* name → VmDomain*, owns one reference */
+        GHashTable *domains_by_uuid;   /* uuid text → VmDomain*, borrowed */
+        int next_id;                   /* the Id the next started domain gets */
+        bool ready;                    /* start-up done: changes are signalled */
+
+        BusCredsCache *creds;
+        char *capabilities_xml;        /* built on first GetCapabilities */
+} Manager;
+
+/* Reads the key file at m->config.config_file (or the default path under
+ * root). A missing file is fine; an unknown group or key, or a bad value, is an
+ * error. Returns 0 or a negative errno (logged). */
+int manager_config_load(ManagerConfig *c, const char *root, const char *path);
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+/* Frees everything; running domains keep running (the driver is freed, never
+ * asked to destroy). Returns NULL. */
+Manager *manager_free(Manager *m);
+
+/* Start-up in the order that keeps clients from seeing half a daemon: paths,
+ * driver, definitions, recovery of running domains, bus objects, autostart,
+ * and only then the bus name. Returns 0 or a negative errno (logged). */
+int manager_startup(Manager *m);
+
+/* Runs the loop until SIGTERM/SIGINT. */
+int manager_run(Manager *m);
+
+/* manager-dbus.c */
+int manager_dbus_register(Manager *m);
+/* Emits org.vmgmt.Manager.DomainEvent for d (uid/pid when a caller caused it). */
+int manager_emit_domain_event(Manager *m, VmDomain *d, const char *event, const char *detail);
+
+/* node-info.c: host facts for GetCapabilities / GetNodeInfo / GetNodeStats. */
+int node_capabilities_xml(Manager *m, char **ret);
+int node_info_append(sd_bus_message *reply);
+int node_stats_append(sd_bus_message *reply);
