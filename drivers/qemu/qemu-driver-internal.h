@@ -1,0 +1,139 @@
+/* qemu-driver-internal.h — the QEMU runtime driver's objects, shared by qemu-driver.c
+ * (the DomainDriverOps surface), qemu-process.c (spawning, supervision, run files)
+ * and qemu-process-monitor.c (the QMP conversation and the state machine). */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "driver.h"
+#include "qmp.h"
+
+#define QEMU_QMP_CONNECT_TIMEOUT_USEC (30u * 1000000u)    /* qemu start-up under a loaded TCG host */
+#define QEMU_RECONNECT_TIMEOUT_USEC (5u * 1000000u)
+#define QEMU_KILL_TIMEOUT_USEC (5u * 1000000u)             /* SIGTERM → SIGKILL */
+#define QEMU_GRACEFUL_TIMEOUT_USEC (10u * 1000000u)        /* graceful destroy gives up */
+
+typedef struct QemuDriver {
+        DomainDriver base;
+        sd_event *event;
+        VmPaths paths;
+        DomainDriverEvents events;
+        char *run_dir;          /* run_dir/qemu: UUID.status, UUID.qmp, UUID.vnc */
+        char *log_dir;          /* log_dir/qemu: NAME.log */
+        char *cache_dir;        /* state_dir/qemu: capability cache */
+        int run_dir_fd;         /* O_PATH, to reach sockets whose path is too long for sun_path */
+        GHashTable *caps;       /* emulator path → QemuCaps* */
+        GHashTable *emulators;  /* arch → emulator path */
+        DriverRuntime *runtimes;
+} QemuDriver;
+
+typedef enum QemuOpKind {
+        QEMU_OP_GENERIC,        /* done with the QMP reply */
+        QEMU_OP_SUSPEND,        /* done with the reply to "stop", after the PAUSED report */
+        QEMU_OP_RESUME,         /* done with the reply to "cont", after the RUNNING report */
+        QEMU_OP_DESTROY,        /* done when the process is gone */
+} QemuOpKind;
+
+typedef struct QemuOp {
+        DriverRuntime *rt;
+        QemuOpKind kind;
+        bool graceful;
+        DriverDoneFn done;
+        void *userdata;
+        struct QemuOp *next;
+} QemuOp;
+
+struct DriverRuntime {
+        QemuDriver *driver;
+        DriverRuntime *prev, *next;
+        void *owner;
+        DomainDef *def;                 /* live definition: id, pty paths */
+        char uuid[37];
+        char *status_path;
+        char *qmp_file;                 /* absolute path, for unlink */
+        char *qmp_connect_path;         /* what fits sun_path: absolute or via /proc/self/fd */
+        char *vnc_file;
+        char *log_path;
+
+        pid_t pid;
+        int pidfd;
+        uint64_t pid_starttime;         /* /proc/PID/stat field 22, detects pid reuse */
+        uint64_t start_time_usec;
+        int id;
+
+        DomainState state;
+        const char *reason;             /* static string */
+
+        Qmp *qmp;
+        sd_event_source *pid_source, *kill_timer;
+
+        /* start-up */
+        bool starting;
+        bool start_paused;
+        DriverDoneFn start_done;
+        void *start_userdata;
+        int start_error;
+        char *start_error_message;
+
+        /* guest life */
+        bool got_shutdown;              /* SHUTDOWN seen: the exit that follows is a shutdown */
+        bool fake_reboot;               /* Reboot requested: on SHUTDOWN reset + cont instead of kill */
+        bool in_fake_reboot;            /* system_reset + cont in flight: RESUME/STOP are ours */
+        unsigned n_suspending;          /* "stop" commands in flight: a STOP is the user's */
+
+        /* being killed: what to report when the process is gone */
+        bool killing;
+        bool kill_forced;               /* SIGKILL will follow SIGTERM */
+        const char *stop_reason;        /* shutoff reason */
+        const char *stop_detail;        /* STOPPED detail */
+
+        QemuOp *ops;
+};
+
+/* ---- qemu-process.c ---- */
+
+/* Spawns qemu for rt (argv built, log written) and starts watching it. */
+int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error);
+/* Watches rt->pidfd for the process exit. */
+int qemu_process_watch(DriverRuntime *rt);
+/* Sends SIGTERM (and SIGKILL after a timeout unless graceful); the exit is
+ * reported as STOPPED/detail with shutoff reason `reason`. */
+int qemu_process_kill(DriverRuntime *rt, bool graceful, const char *reason, const char *detail);
+/* Kills at once (SIGKILL); used when a start fails. */
+void qemu_process_kill_now(DriverRuntime *rt);
+/* Fails the start: kills qemu; done(error, message) is called once it is gone. */
+void qemu_process_start_failed(DriverRuntime *rt, int error, const char *message);
+
+/* Updates state/reason, persists the status file and reports it (in this order). */
+void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *reason,
+                            DomainEventType event, const char *detail);
+/* Writes run_dir/qemu/UUID.status atomically. */
+int qemu_runtime_save_status(DriverRuntime *rt);
+/* Loads a status file: the runtime with pid/state/flags and its live def (not yet watched). */
+int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **ret);
+/* Allocates a runtime for def (taken) and computes its run file names. */
+int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret);
+/* Frees without any report (driver teardown, failed start). */
+DriverRuntime *qemu_runtime_free(DriverRuntime *rt);
+/* Removes status/socket files. */
+void qemu_runtime_remove_files(DriverRuntime *rt);
+/* Appends "TIMESTAMP: text" to the domain log. */
+void qemu_runtime_log(DriverRuntime *rt, const char *fmt, ...) _printf_(2, 3);
+/* Start time of a process (clock ticks since boot), 0 if it is gone. */
+uint64_t qemu_process_starttime(pid_t pid);
+
+/* Completes and frees ops of `kind` (all kinds when kind < 0). */
+void qemu_runtime_complete_ops(DriverRuntime *rt, int kind, int r, const char *message);
+QemuOp *qemu_op_new(DriverRuntime *rt, QemuOpKind kind, DriverDoneFn done, void *userdata);
+void qemu_op_complete(QemuOp *op, int r, const char *message);
+
+/* ---- qemu-process-monitor.c ---- */
+
+/* Connects QMP for a fresh start (query-chardev, cont) or a recovered process (query-status). */
+int qemu_monitor_connect(DriverRuntime *rt, bool recovering);
+/* Sends a command for an op; completion follows the op's kind. */
+int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata);

@@ -1,0 +1,489 @@
+/* qemu-driver.c — qemu_driver_ops: the QEMU implementation of the driver contract (driver.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "qemu-caps.h"
+#include "qemu-command.h"
+#include "qemu-driver-internal.h"
+
+static char *strdup_or_empty(const char *s) {
+        return strdup(s ? s : "");
+}
+
+static void vm_paths_done(VmPaths *p) {
+        free(p->root);
+        free(p->config_dir);
+        free(p->state_dir);
+        free(p->run_dir);
+        free(p->log_dir);
+}
+
+static void caps_free(gpointer p) {
+        qemu_caps_free(p);
+}
+
+static DomainDriver *qemu_driver_free(DomainDriver *base) {
+        QemuDriver *d = (QemuDriver *) base;
+
+        if (!d)
+                return NULL;
+        /* Running domains keep running; their status files let the next instance recover them. */
+        while (d->runtimes)
+                qemu_runtime_free(d->runtimes);
+        if (d->caps)
+                g_hash_table_destroy(d->caps);
+        if (d->emulators)
+                g_hash_table_destroy(d->emulators);
+        if (d->run_dir_fd >= 0)
+                close(d->run_dir_fd);
+        free(d->run_dir);
+        free(d->log_dir);
+        free(d->cache_dir);
+        vm_paths_done(&d->paths);
+        sd_event_unref(d->event);
+        free(d);
+        return NULL;
+}
+
+static int qemu_driver_new(sd_event *event, const VmPaths *paths, const DomainDriverEvents *events, DomainDriver **ret) {
+        QemuDriver *d;
+        int r;
+
+        d = calloc(1, sizeof(QemuDriver));
+        if (!d)
+                return -ENOMEM;
+        d->base.ops = &qemu_driver_ops;
+        d->event = sd_event_ref(event);
+        d->events = *events;
+        d->run_dir_fd = -1;
+        d->paths = (VmPaths) {
+                .root = strdup_or_empty(paths->root),
+                .config_dir = strdup_or_empty(paths->config_dir),
+                .state_dir = strdup_or_empty(paths->state_dir),
+                .run_dir = strdup_or_empty(paths->run_dir),
+                .log_dir = strdup_or_empty(paths->log_dir),
+        };
+        d->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, caps_free);
+        d->emulators = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        if (!d->paths.root || !d->paths.config_dir || !d->paths.state_dir || !d->paths.run_dir || !d->paths.log_dir ||
+            asprintf(&d->run_dir, "%s/qemu", paths->run_dir) < 0 ||
+            asprintf(&d->log_dir, "%s/qemu", paths->log_dir) < 0 ||
+            asprintf(&d->cache_dir, "%s/qemu", paths->state_dir) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = mkdir_p(d->run_dir, 0700);
+        if (r >= 0)
+                r = mkdir_p(d->log_dir, 0700);
+        if (r >= 0)
+                r = mkdir_p(d->cache_dir, 0700);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the qemu driver's directories: %m");
+                goto fail;
+        }
+        d->run_dir_fd = open(d->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d->run_dir_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        *ret = &d->base;
+        return 0;
+fail:
+        qemu_driver_free(&d->base);
+        return r;
+}
+
+/* ---- normalize ---- */
+
+static const char *normalize_emulator_for_arch(void *userdata, const char *arch) {
+        QemuDriver *d = userdata;
+        const char *key = arch ? arch : "";
+        char *path;
+
+        path = g_hash_table_lookup(d->emulators, key);
+        if (path)
+                return path;
+        path = qemu_caps_find_emulator(arch);
+        if (!path)
+                return NULL;
+        g_hash_table_insert(d->emulators, g_strdup(key), g_strdup(path));
+        free(path);
+        return g_hash_table_lookup(d->emulators, key);
+}
+
+static QemuCaps *driver_get_caps(QemuDriver *d, const char *emulator) {
+        QemuCaps *caps;
+        int r;
+
+        caps = g_hash_table_lookup(d->caps, emulator);
+        if (caps)
+                return caps;
+        r = qemu_caps_new(emulator, d->cache_dir, &caps);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to probe %s: %m", emulator);
+                return NULL;
+        }
+        g_hash_table_insert(d->caps, g_strdup(emulator), caps);
+        return caps;
+}
+
+static const char *normalize_resolve_machine(void *userdata, const char *emulator, const char *machine) {
+        QemuCaps *caps = driver_get_caps(userdata, emulator);
+
+        return caps ? qemu_caps_resolve_machine(caps, machine) : NULL;
+}
+
+static int qemu_driver_normalize(DomainDriver *base, DomainDef *def, ConfError *err) {
+        DomainNormalizeCtx ctx = {
+                .emulator_for_arch = normalize_emulator_for_arch,
+                .resolve_machine = normalize_resolve_machine,
+                .userdata = base,
+        };
+
+        return domain_def_normalize(def, &ctx, err);
+}
+
+/* ---- start ---- */
+
+static DriverRuntime *driver_find_runtime(QemuDriver *d, const unsigned char uuid[16]) {
+        for (DriverRuntime *rt = d->runtimes; rt; rt = rt->next)
+                if (memcmp(rt->def->uuid, uuid, 16) == 0)
+                        return rt;
+        return NULL;
+}
+
+/* Socket paths handed to qemu: absolute when they fit sun_path, else relative
+ * to qemu's cwd (the run dir). */
+static const char *socket_arg(const char *abs_path) {
+        return strlen(abs_path) < 108 ? abs_path : strrchr(abs_path, '/') + 1;
+}
+
+typedef struct StartFailure {
+        DriverRuntime *rt;
+        int error;
+        char *message;
+        sd_event_source *source;
+} StartFailure;
+
+static int start_failure_dispatch(sd_event_source *s, void *userdata) {
+        StartFailure *f = userdata;
+        DriverRuntime *rt = f->rt;
+        DriverDoneFn done = rt->start_done;
+        void *ud = rt->start_userdata;
+
+        sd_event_source_disable_unref(f->source);
+        qemu_runtime_complete_ops(rt, QEMU_OP_DESTROY, 0, NULL);
+        qemu_runtime_free(rt);
+        if (done)
+                done(ud, f->error, f->message ? f->message : "cannot start qemu");
+        free(f->message);
+        free(f);
+        return 0;
+}
+
+/* A start that fails before qemu runs still answers through done, later. */
+static int start_fail_deferred(DriverRuntime *rt, int error, char *message) {
+        StartFailure *f = calloc(1, sizeof(StartFailure));
+        int r;
+
+        if (!f) {
+                free(message);
+                return -ENOMEM;
+        }
+        f->rt = rt;
+        f->error = error;
+        f->message = message;
+        r = sd_event_add_defer(rt->driver->event, &f->source, start_failure_dispatch, f);
+        if (r < 0) {
+                free(message);
+                free(f);
+                return r;
+        }
+        return 0;
+}
+
+static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                             DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
+        QemuDriver *d = (QemuDriver *) base;
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *error = NULL, *emulator = NULL;
+        DriverRuntime *rt;
+        DomainDef *copy;
+        int r;
+
+        if (!def->has_uuid)
+                return -EINVAL;
+        if (driver_find_runtime(d, def->uuid))
+                return -EBUSY;
+        copy = domain_def_copy(def);
+        if (!copy)
+                return -ENOMEM;
+        copy->id = id;
+        r = qemu_runtime_new(d, copy, &rt);
+        if (r < 0)
+                return r;
+        rt->owner = owner;
+        rt->starting = true;
+        rt->start_paused = flags & DRIVER_START_PAUSED;
+        rt->start_done = done;
+        rt->start_userdata = userdata;
+
+        if (!copy->emulator)
+                emulator = qemu_caps_find_emulator(copy->os_arch);
+        QemuCommandCtx ctx = {
+                .emulator = copy->emulator ? copy->emulator : emulator,
+                .qmp_socket_path = socket_arg(rt->qmp_file),
+                .vnc_socket_path = socket_arg(rt->vnc_file),
+                .kvm_usable = access("/dev/kvm", R_OK | W_OK) == 0,
+        };
+        if (!ctx.emulator) {
+                r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
+                goto deferred;
+        }
+        r = qemu_command_build(copy, &ctx, &argv, &error);
+        if (r < 0) {
+                r = start_fail_deferred(rt, r, TAKE_PTR(error));
+                goto deferred;
+        }
+        (void) unlink_noent(rt->qmp_file);
+        (void) unlink_noent(rt->vnc_file);
+        r = qemu_process_spawn(rt, argv, &error);
+        if (r < 0) {
+                r = start_fail_deferred(rt, r, TAKE_PTR(error));
+                goto deferred;
+        }
+        r = qemu_process_watch(rt);
+        if (r >= 0)
+                r = qemu_runtime_save_status(rt);
+        if (r >= 0)
+                r = qemu_monitor_connect(rt, false);
+        if (r < 0) {
+                /* qemu runs: kill it, the exit handler answers done. */
+                qemu_process_start_failed(rt, r, "cannot supervise qemu");
+        }
+        *ret_rt = rt;
+        return 0;
+deferred:
+        if (r < 0) {
+                qemu_runtime_free(rt);
+                return r;
+        }
+        *ret_rt = rt;
+        return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int check_active(DriverRuntime *rt) {
+        if (rt->starting)
+                return -EBUSY;
+        if (rt->killing || rt->state == DOMAIN_STATE_SHUTOFF)
+                return -ESRCH;
+        return 0;
+}
+
+static int qemu_driver_shutdown(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = check_active(rt);
+
+        if (r < 0)
+                return r;
+        rt->fake_reboot = false;
+        return qemu_monitor_op(rt, "system_powerdown", QEMU_OP_GENERIC, done, userdata);
+}
+
+static int qemu_driver_reboot(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = check_active(rt);
+
+        if (r < 0)
+                return r;
+        /* With on_reboot=destroy a reboot request is a shutdown, as in libvirt. */
+        rt->fake_reboot = rt->def->on_reboot != DOMAIN_ACTION_DESTROY;
+        (void) qemu_runtime_save_status(rt);
+        return qemu_monitor_op(rt, "system_powerdown", QEMU_OP_GENERIC, done, userdata);
+}
+
+static int qemu_driver_reset(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = check_active(rt);
+
+        if (r < 0)
+                return r;
+        return qemu_monitor_op(rt, "system_reset", QEMU_OP_GENERIC, done, userdata);
+}
+
+static int qemu_driver_suspend(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = check_active(rt);
+
+        if (r < 0)
+                return r;
+        if (rt->state != DOMAIN_STATE_RUNNING && rt->state != DOMAIN_STATE_PAUSED)
+                return -EBUSY;
+        return qemu_monitor_op(rt, "stop", QEMU_OP_SUSPEND, done, userdata);
+}
+
+static int qemu_driver_resume(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = check_active(rt);
+
+        if (r < 0)
+                return r;
+        if (rt->state == DOMAIN_STATE_RUNNING)
+                return -EALREADY;
+        if (rt->state != DOMAIN_STATE_PAUSED && !(rt->state == DOMAIN_STATE_CRASHED && streq(rt->reason, "panicked")))
+                return -EBUSY;
+        return qemu_monitor_op(rt, "cont", QEMU_OP_RESUME, done, userdata);
+}
+
+static int qemu_driver_destroy(DriverRuntime *rt, bool graceful, DriverDoneFn done, void *userdata) {
+        QemuOp *op;
+        int r;
+
+        op = qemu_op_new(rt, QEMU_OP_DESTROY, done, userdata);
+        if (!op)
+                return -ENOMEM;
+        op->graceful = graceful;
+        if (rt->starting) {
+                /* The start is cancelled: start's done fails, this one succeeds when qemu is gone. */
+                qemu_process_start_failed(rt, -ECANCELED, "domain destroyed during start-up");
+                return 0;
+        }
+        r = qemu_process_kill(rt, graceful, "destroyed", "destroyed");
+        if (r < 0) {
+                op->done = NULL;
+                qemu_op_complete(op, r, NULL);
+                return r;
+        }
+        return 0;
+}
+
+/* ---- live information ---- */
+
+static void qemu_driver_attach_owner(DriverRuntime *rt, void *owner) {
+        rt->owner = owner;
+}
+
+static const DomainDef *qemu_driver_live_def(DriverRuntime *rt) {
+        return rt->def;
+}
+
+static DomainState qemu_driver_state(DriverRuntime *rt, const char **reason) {
+        if (reason)
+                *reason = rt->reason;
+        return rt->state;
+}
+
+static pid_t qemu_driver_pid(DriverRuntime *rt) {
+        return rt->pid;
+}
+
+static uint64_t qemu_driver_start_time(DriverRuntime *rt) {
+        return rt->start_time_usec;
+}
+
+/* ---- recover ---- */
+
+static void recover_report_dead(DriverRuntime *rt, DriverRecoverFn fn, void *userdata) {
+        DomainDef *def = TAKE_PTR(rt->def);
+        const char *reason = rt->got_shutdown ? "shutdown" : "unknown";
+        int id = rt->id;
+        uint64_t start = rt->start_time_usec;
+
+        qemu_runtime_log(rt, "qemu (pid %d) is gone, found by a restarted vmgmtd", (int) rt->pid);
+        qemu_runtime_remove_files(rt);
+        rt->def = domain_def_new();   /* qemu_runtime_free expects one */
+        qemu_runtime_free(rt);
+        fn(userdata, def, NULL, DOMAIN_STATE_SHUTOFF, reason, id, start);
+}
+
+static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void *userdata) {
+        DriverRuntime *rt;
+        DomainDef *copy;
+        int r;
+
+        r = qemu_runtime_load_status(d, path, &rt);
+        if (r < 0) {
+                log_warning_errno(r, "Ignoring unreadable status file %s: %m", path);
+                (void) unlink_noent(path);
+                return 0;
+        }
+        if (!streq(path, rt->status_path))
+                (void) unlink_noent(path);
+        if (rt->pid_starttime != 0 && qemu_process_starttime(rt->pid) == rt->pid_starttime)
+                rt->pidfd = (int) syscall(SYS_pidfd_open, rt->pid, 0);
+        /* Checked again after opening: the pid cannot be reused while we hold the pidfd. */
+        if (rt->pidfd < 0 || qemu_process_starttime(rt->pid) != rt->pid_starttime) {
+                recover_report_dead(rt, fn, userdata);
+                return 0;
+        }
+        if (rt->starting) {
+                /* The previous instance died mid-start: that start never happened. */
+                qemu_process_kill_now(rt);
+                recover_report_dead(rt, fn, userdata);
+                return 0;
+        }
+        r = qemu_process_watch(rt);
+        if (r < 0) {
+                qemu_runtime_free(rt);
+                return r;
+        }
+        r = qemu_monitor_connect(rt, true);
+        if (r < 0)
+                log_warning_errno(r, "Domain %s: cannot reconnect to the monitor: %m", rt->def->name);
+        qemu_runtime_log(rt, "reconnected to qemu (pid %d) after a vmgmtd restart", (int) rt->pid);
+        copy = domain_def_copy(rt->def);
+        if (!copy)
+                return -ENOMEM;
+        fn(userdata, copy, rt, rt->state, rt->reason, rt->id, rt->start_time_usec);
+        return 0;
+}
+
+static int qemu_driver_recover(DomainDriver *base, DriverRecoverFn fn, void *userdata) {
+        QemuDriver *d = (QemuDriver *) base;
+        DIR *dir;
+        struct dirent *de;
+        int r = 0;
+
+        dir = opendir(d->run_dir);
+        if (!dir)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(dir))) {
+                _cleanup_free_ char *path = NULL;
+
+                if (!g_str_has_suffix(de->d_name, ".status"))
+                        continue;
+                if (asprintf(&path, "%s/%s", d->run_dir, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = recover_one(d, path, fn, userdata);
+                if (r < 0)
+                        break;
+        }
+        closedir(dir);
+        return r;
+}
+
+const DomainDriverOps qemu_driver_ops = {
+        .name = "qemu",
+        .new = qemu_driver_new,
+        .free = qemu_driver_free,
+        .normalize = qemu_driver_normalize,
+        .recover = qemu_driver_recover,
+        .attach_owner = qemu_driver_attach_owner,
+        .start = qemu_driver_start,
+        .shutdown = qemu_driver_shutdown,
+        .destroy = qemu_driver_destroy,
+        .reboot = qemu_driver_reboot,
+        .reset = qemu_driver_reset,
+        .suspend = qemu_driver_suspend,
+        .resume = qemu_driver_resume,
+        .live_def = qemu_driver_live_def,
+        .state = qemu_driver_state,
+        .pid = qemu_driver_pid,
+        .start_time = qemu_driver_start_time,
+};

@@ -1,0 +1,367 @@
+/* qemu-process-monitor.c — the QMP conversation of one domain: start-up sequence,
+ * QMP events turned into libvirt state/reason pairs and events, lifecycle actions
+ * (on_poweroff / on_reboot / on_crash, fake reboot) and re-sync after a daemon restart. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "log.h"
+#include "macro.h"
+#include "qemu-driver-internal.h"
+
+static void fake_reboot_start(DriverRuntime *rt);
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* ---- start-up ---- */
+
+static void start_complete(DriverRuntime *rt) {
+        DriverDoneFn done = rt->start_done;
+        void *userdata = rt->start_userdata;
+
+        rt->starting = false;
+        rt->start_done = NULL;
+        rt->start_time_usec = now_realtime_usec();
+        qemu_runtime_log(rt, "domain %s started%s", rt->def->name, rt->start_paused ? " (paused)" : "");
+        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "booted", DOMAIN_EVENT_STARTED, "booted");
+        if (rt->start_paused)
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "user", DOMAIN_EVENT_SUSPENDED, "paused");
+        if (done)
+                done(userdata, 0, NULL);
+}
+
+static void start_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+        _cleanup_free_ char *msg = NULL;
+
+        if (r < 0) {
+                if (error && asprintf(&msg, "cannot start the CPUs: %s", error) < 0)
+                        msg = NULL;
+                qemu_process_start_failed(rt, -EIO, msg);
+                return;
+        }
+        start_complete(rt);
+}
+
+/* Puts the pty paths qemu chose into the live definition. Chardev ids are
+ * "[char]serialN", "[char]consoleN", "[char]channelN". */
+static void update_ptys(DriverRuntime *rt, const JsonValue *list) {
+        DomainDef *def = rt->def;
+
+        for (size_t i = 0; i < json_array_length(list); i++) {
+                const JsonValue *c = json_array_get(list, i);
+                const char *label = json_object_get_string(c, "label");
+                const char *filename = json_object_get_string(c, "filename");
+                DomainChrDef *chr = NULL;
+                unsigned long idx;
+                char *end;
+
+                if (!label || !filename || !g_str_has_prefix(filename, "pty:"))
+                        continue;
+                if (g_str_has_prefix(label, "char"))
+                        label += 4;
+                if (g_str_has_prefix(label, "serial")) {
+                        idx = strtoul(label + 6, &end, 10);
+                        if (*end == 0 && end != label + 6 && idx < def->n_serials)
+                                chr = &def->serials[idx];
+                } else if (g_str_has_prefix(label, "console")) {
+                        idx = strtoul(label + 7, &end, 10);
+                        if (*end == 0 && end != label + 7 && idx < def->n_consoles)
+                                chr = &def->consoles[idx];
+                } else if (g_str_has_prefix(label, "channel")) {
+                        idx = strtoul(label + 7, &end, 10);
+                        if (*end == 0 && end != label + 7 && idx < def->n_channels)
+                                chr = &def->channels[idx];
+                }
+                if (!chr)
+                        continue;
+                free(chr->source_path);
+                chr->source_path = strdup(filename + 4);
+        }
+        /* A console that is the first serial port shows that port's pty. */
+        if (def->n_consoles > 0 && def->n_serials > 0 && !def->consoles[0].source_path &&
+            (!def->consoles[0].target_type || streq(def->consoles[0].target_type, "serial")) &&
+            def->serials[0].source_path)
+                def->consoles[0].source_path = strdup(def->serials[0].source_path);
+}
+
+static void start_chardev_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (r < 0)
+                log_warning("Domain %s: query-chardev failed: %s", rt->def->name, strna(error));
+        else
+                update_ptys(rt, ret);
+        if (rt->start_paused) {
+                start_complete(rt);
+                return;
+        }
+        r = qmp_send(rt->qmp, "cont", NULL, start_cont_reply, rt);
+        if (r < 0)
+                qemu_process_start_failed(rt, r, "cannot send 'cont' to qemu");
+}
+
+/* ---- lifecycle actions ---- */
+
+static void apply_action(DriverRuntime *rt, DomainLifecycleAction action, const char *reason, const char *detail) {
+        int r;
+
+        switch (action) {
+        case DOMAIN_ACTION_RESTART:
+        case DOMAIN_ACTION_RENAME_RESTART:
+        case DOMAIN_ACTION_COREDUMP_RESTART:
+                fake_reboot_start(rt);
+                return;
+        case DOMAIN_ACTION_PRESERVE:
+                return;
+        default:
+                r = qemu_process_kill(rt, false, reason, detail);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to stop qemu of domain %s: %m", rt->def->name);
+        }
+}
+
+static void fake_reboot_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+        bool crashed = rt->state == DOMAIN_STATE_CRASHED;
+
+        rt->in_fake_reboot = false;
+        rt->fake_reboot = false;
+        rt->got_shutdown = false;
+        if (r < 0) {
+                log_warning("Domain %s: cont after reset failed: %s", rt->def->name, strna(error));
+                apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+                return;
+        }
+        qemu_runtime_log(rt, "domain %s rebooted", rt->def->name);
+        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, crashed ? "crashed" : "booted", DOMAIN_EVENT_RESUMED,
+                               "unpaused");
+}
+
+static void fake_reboot_reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (r >= 0)
+                r = qmp_send(rt->qmp, "cont", NULL, fake_reboot_cont_reply, rt);
+        if (r < 0) {
+                log_warning("Domain %s: reset failed: %s", rt->def->name, strna(error));
+                rt->in_fake_reboot = false;
+                apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+        }
+}
+
+/* libvirt's "fake reboot": qemu runs with -no-shutdown, so after a guest power
+ * off it is paused in state "shutdown"; reset it and let it run again. */
+static void fake_reboot_start(DriverRuntime *rt) {
+        int r;
+
+        if (rt->in_fake_reboot)
+                return;
+        rt->in_fake_reboot = true;
+        r = qmp_send(rt->qmp, "system_reset", NULL, fake_reboot_reset_reply, rt);
+        if (r < 0) {
+                rt->in_fake_reboot = false;
+                apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+        }
+}
+
+/* ---- events ---- */
+
+static void handle_shutdown(DriverRuntime *rt, bool guest, const char *reason) {
+        bool guest_reset = streq_ptr(reason, "guest-reset");
+
+        if (rt->state == DOMAIN_STATE_SHUTDOWN || rt->state == DOMAIN_STATE_CRASHED || streq_ptr(reason, "guest-panic"))
+                return;   /* repeated, or the tail of a panic */
+        rt->got_shutdown = true;
+        if (guest && rt->fake_reboot && !guest_reset) {
+                /* A requested reboot: the power-off is transient, no state change. */
+                (void) qemu_runtime_save_status(rt);
+                fake_reboot_start(rt);
+                return;
+        }
+        qemu_runtime_log(rt, "guest %s (%s)", guest ? "shut down" : "is shutting down", strna(reason));
+        qemu_runtime_set_state(rt, DOMAIN_STATE_SHUTDOWN, "unknown", DOMAIN_EVENT_SHUTDOWN, guest ? "finished" : "host");
+        if (!guest)
+                return;   /* host-initiated (a signal): qemu exits by itself */
+        /* With on_reboot=destroy qemu runs with -no-reboot: a guest reboot arrives as guest-reset. */
+        apply_action(rt, guest_reset ? DOMAIN_ACTION_DESTROY : rt->def->on_poweroff, "shutdown", "shutdown");
+}
+
+static void handle_panic(DriverRuntime *rt) {
+        if (rt->state == DOMAIN_STATE_CRASHED)
+                return;
+        qemu_runtime_log(rt, "guest panicked");
+        qemu_runtime_set_state(rt, DOMAIN_STATE_CRASHED, "panicked", DOMAIN_EVENT_CRASHED, "panicked");
+        apply_action(rt, rt->def->on_crash, "crashed", "crashed");
+}
+
+static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t timestamp_usec, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (!name || rt->starting)
+                return;   /* start-up reports its own states */
+        if (streq(name, "STOP")) {
+                if (rt->in_fake_reboot || rt->got_shutdown || rt->killing || rt->state != DOMAIN_STATE_RUNNING)
+                        return;
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, rt->n_suspending > 0 ? "user" : "unknown",
+                                       DOMAIN_EVENT_SUSPENDED, "paused");
+        } else if (streq(name, "RESUME")) {
+                if (rt->in_fake_reboot || rt->killing ||
+                    (rt->state != DOMAIN_STATE_PAUSED && rt->state != DOMAIN_STATE_CRASHED))
+                        return;
+                qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
+        } else if (streq(name, "SHUTDOWN")) {
+                bool guest = false;
+
+                if (rt->killing)
+                        return;
+                (void) json_boolean(json_object_get(data, "guest"), &guest);
+                handle_shutdown(rt, guest, json_object_get_string(data, "reason"));
+        } else if (streq(name, "GUEST_PANICKED")) {
+                if (!rt->killing)
+                        handle_panic(rt);
+        } else if (streq(name, "BALLOON_CHANGE")) {
+                int64_t actual;
+
+                if (json_integer(json_object_get(data, "actual"), &actual) >= 0 && actual > 0)
+                        rt->def->current_memory_kib = (uint64_t) actual / 1024u;
+        } else
+                log_debug("Domain %s: QMP event %s", rt->def->name, name);
+}
+
+/* ---- re-sync after a daemon restart ---- */
+
+static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+        const char *status = json_object_get_string(ret, "status");
+
+        if (r < 0 || !status) {
+                log_warning("Domain %s: query-status failed: %s", rt->def->name, strna(error));
+                return;
+        }
+        log_debug("Domain %s: qemu reports status '%s', we had %s/%s.", rt->def->name, status,
+                  domain_state_to_string(rt->state), rt->reason);
+        if (rt->killing)
+                return;
+        if (streq(status, "shutdown")) {
+                /* The guest powered off while nobody listened (or its action was not applied yet). */
+                if (rt->state == DOMAIN_STATE_SHUTDOWN || (rt->got_shutdown && rt->fake_reboot)) {
+                        if (rt->fake_reboot)
+                                fake_reboot_start(rt);
+                        else
+                                apply_action(rt, rt->def->on_poweroff, "shutdown", "shutdown");
+                } else
+                        handle_shutdown(rt, true, "guest-shutdown");
+        } else if (streq(status, "guest-panicked")) {
+                if (rt->state == DOMAIN_STATE_CRASHED)
+                        apply_action(rt, rt->def->on_crash, "crashed", "crashed");
+                else
+                        handle_panic(rt);
+        } else if (streq(status, "prelaunch")) {
+                /* A fake reboot was cut off between reset and cont. */
+                fake_reboot_start(rt);
+        } else if (streq(status, "running")) {
+                if (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
+                else if (rt->state == DOMAIN_STATE_SHUTDOWN) {
+                        rt->got_shutdown = rt->fake_reboot = false;
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "booted", DOMAIN_EVENT_RESUMED, "unpaused");
+                }
+        } else if (rt->state == DOMAIN_STATE_RUNNING) {
+                bool io = streq(status, "io-error");
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, io ? "io-error" : "unknown", DOMAIN_EVENT_SUSPENDED,
+                                       io ? "io-error" : "paused");
+        }
+}
+
+/* ---- connection ---- */
+
+static void on_ready(Qmp *q, void *userdata) {
+        DriverRuntime *rt = userdata;
+        int r;
+
+        if (rt->starting)
+                r = qmp_send(q, "query-chardev", NULL, start_chardev_reply, rt);
+        else
+                r = qmp_send(q, "query-status", NULL, resync_status_reply, rt);
+        if (r < 0 && rt->starting)
+                qemu_process_start_failed(rt, r, "cannot talk to qemu's monitor");
+}
+
+static void on_disconnected(Qmp *q, int error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        rt->qmp = qmp_free(rt->qmp);
+        if (rt->starting) {
+                if (error == -ETIMEDOUT)
+                        qemu_process_start_failed(rt, -ETIMEDOUT, "timed out waiting for qemu's monitor socket");
+                else
+                        qemu_process_start_failed(rt, -EIO, NULL);   /* the exit tells why */
+                return;
+        }
+        if (!rt->killing)
+                log_debug("Domain %s: monitor connection closed (%d).", rt->def->name, error);
+}
+
+int qemu_monitor_connect(DriverRuntime *rt, bool recovering) {
+        static const QmpCallbacks callbacks = {
+                .ready = on_ready,
+                .event = on_event,
+                .disconnected = on_disconnected,
+        };
+        int r;
+
+        r = qmp_new(rt->driver->event, rt->qmp_connect_path, &callbacks, rt, &rt->qmp);
+        if (r < 0)
+                return r;
+        r = qmp_connect(rt->qmp, recovering ? QEMU_RECONNECT_TIMEOUT_USEC : QEMU_QMP_CONNECT_TIMEOUT_USEC);
+        if (r < 0)
+                rt->qmp = qmp_free(rt->qmp);
+        return r;
+}
+
+/* ---- operations ---- */
+
+static void op_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuOp *op = userdata;
+        DriverRuntime *rt = op->rt;
+
+        if (op->kind == QEMU_OP_SUSPEND) {
+                rt->n_suspending--;
+                /* The STOP event normally came first; make sure the state is reported before done. */
+                if (r >= 0 && rt->state == DOMAIN_STATE_RUNNING && !rt->killing)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "user", DOMAIN_EVENT_SUSPENDED, "paused");
+        } else if (op->kind == QEMU_OP_RESUME) {
+                if (r >= 0 && (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED) && !rt->killing)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
+        }
+        if (r == -ECONNRESET)
+                qemu_op_complete(op, -ESRCH, "qemu closed its monitor");
+        else
+                qemu_op_complete(op, r, error);
+}
+
+int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata) {
+        QemuOp *op;
+        int r;
+
+        if (!qmp_is_ready(rt->qmp))
+                return -ENOTCONN;
+        op = qemu_op_new(rt, kind, done, userdata);
+        if (!op)
+                return -ENOMEM;
+        r = qmp_send(rt->qmp, command, NULL, op_reply, op);
+        if (r < 0) {
+                op->done = NULL;
+                qemu_op_complete(op, r, NULL);
+                return r;
+        }
+        if (kind == QEMU_OP_SUSPEND)
+                rt->n_suspending++;
+        return 0;
+}

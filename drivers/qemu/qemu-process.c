@@ -1,0 +1,631 @@
+/* qemu-process.c — a qemu process: spawn, watch (pidfd), kill, exit reporting, run files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "qemu-driver-internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define QEMU_LOG_TAIL 4096
+
+static int pidfd_open_(pid_t pid) {
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_send_signal_(int pidfd, int sig) {
+        return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+uint64_t qemu_process_starttime(pid_t pid) {
+        _cleanup_free_ char *buf = NULL;
+        char path[64];
+        const char *p;
+        unsigned long long v;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_full_file(path, 16384, &buf, NULL) < 0)
+                return 0;
+        p = strrchr(buf, ')');
+        if (!p)
+                return 0;
+        p++;
+        /* After "comm)" come fields 3…: starttime is field 22, i.e. the 20th from here. */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return 0;
+        }
+        if (sscanf(p, " %llu", &v) != 1)
+                return 0;
+        return v;
+}
+
+static void format_timestamp(char *buf, size_t size) {
+        struct timespec ts;
+        struct tm tm;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%03ld+0000", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void qemu_runtime_log(DriverRuntime *rt, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -1;
+        char ts[64];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        fd = open(rt->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return;
+        format_timestamp(ts, sizeof(ts));
+        dprintf(fd, "%s: %s\n", ts, text);
+}
+
+/* ---- runtime objects ---- */
+
+int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
+        DriverRuntime *rt;
+        size_t name_len = strlen(def->name);
+
+        rt = calloc(1, sizeof(DriverRuntime));
+        if (!rt) {
+                domain_def_free(def);
+                return -ENOMEM;
+        }
+        rt->driver = d;
+        rt->def = def;
+        rt->pidfd = -1;
+        rt->id = def->id;
+        rt->state = DOMAIN_STATE_PAUSED;
+        rt->reason = "starting-up";
+        conf_uuid_format(def->uuid, rt->uuid);
+        if (asprintf(&rt->status_path, "%s/%s.status", d->run_dir, rt->uuid) < 0 ||
+            asprintf(&rt->qmp_file, "%s/%s.qmp", d->run_dir, rt->uuid) < 0 ||
+            asprintf(&rt->vnc_file, "%s/%s.vnc", d->run_dir, rt->uuid) < 0)
+                goto oom;
+        if (strlen(rt->qmp_file) < sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                rt->qmp_connect_path = strdup(rt->qmp_file);
+        else if (asprintf(&rt->qmp_connect_path, "/proc/self/fd/%d/%s.qmp", d->run_dir_fd, rt->uuid) < 0)
+                rt->qmp_connect_path = NULL;
+        if (!rt->qmp_connect_path)
+                goto oom;
+        /* NAME.log like libvirt; a name too long for a file name uses the UUID. */
+        if (asprintf(&rt->log_path, "%s/%s.log", d->log_dir, name_len + 4 <= 255 ? def->name : rt->uuid) < 0)
+                goto oom;
+
+        rt->next = d->runtimes;
+        if (d->runtimes)
+                d->runtimes->prev = rt;
+        d->runtimes = rt;
+        *ret = rt;
+        return 0;
+oom:
+        rt->log_path = NULL;
+        qemu_runtime_free(rt);
+        return -ENOMEM;
+}
+
+DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
+        QemuDriver *d;
+
+        if (!rt)
+                return NULL;
+        d = rt->driver;
+        if (rt->prev)
+                rt->prev->next = rt->next;
+        else if (d->runtimes == rt)
+                d->runtimes = rt->next;
+        if (rt->next)
+                rt->next->prev = rt->prev;
+        while (rt->ops) {
+                QemuOp *op = rt->ops;
+                rt->ops = op->next;
+                free(op);
+        }
+        rt->qmp = qmp_free(rt->qmp);
+        rt->pid_source = sd_event_source_disable_unref(rt->pid_source);
+        rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
+        if (rt->pidfd >= 0)
+                close(rt->pidfd);
+        domain_def_free(rt->def);
+        free(rt->status_path);
+        free(rt->qmp_file);
+        free(rt->qmp_connect_path);
+        free(rt->vnc_file);
+        free(rt->log_path);
+        free(rt->start_error_message);
+        free(rt);
+        return NULL;
+}
+
+void qemu_runtime_remove_files(DriverRuntime *rt) {
+        (void) unlink_noent(rt->status_path);
+        (void) unlink_noent(rt->qmp_file);
+        (void) unlink_noent(rt->vnc_file);
+}
+
+/* ---- operations waiting for completion ---- */
+
+QemuOp *qemu_op_new(DriverRuntime *rt, QemuOpKind kind, DriverDoneFn done, void *userdata) {
+        QemuOp *op = calloc(1, sizeof(QemuOp));
+
+        if (!op)
+                return NULL;
+        op->rt = rt;
+        op->kind = kind;
+        op->done = done;
+        op->userdata = userdata;
+        op->next = rt->ops;
+        rt->ops = op;
+        return op;
+}
+
+static void qemu_op_unlink(QemuOp *op) {
+        for (QemuOp **i = &op->rt->ops; *i; i = &(*i)->next)
+                if (*i == op) {
+                        *i = op->next;
+                        return;
+                }
+}
+
+void qemu_op_complete(QemuOp *op, int r, const char *message) {
+        DriverDoneFn done = op->done;
+        void *userdata = op->userdata;
+
+        qemu_op_unlink(op);
+        free(op);
+        if (done)
+                done(userdata, r, message);
+}
+
+void qemu_runtime_complete_ops(DriverRuntime *rt, int kind, int r, const char *message) {
+        QemuOp *op = rt->ops;
+
+        while (op) {
+                QemuOp *next = op->next;
+                if (kind < 0 || (int) op->kind == kind) {
+                        qemu_op_complete(op, r, message);
+                        next = rt->ops;   /* the list may have changed under the callback */
+                }
+                op = next;
+        }
+}
+
+/* ---- state ---- */
+
+void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *reason,
+                            DomainEventType event, const char *detail) {
+        const DomainDriverEvents *ev = &rt->driver->events;
+
+        log_debug("Domain %s: %s/%s (event %s/%s)", rt->def->name, domain_state_to_string(state), reason,
+                  strna(domain_event_type_to_string(event)), strna(detail));
+        rt->state = state;
+        rt->reason = reason;
+        if (state != DOMAIN_STATE_SHUTOFF)
+                (void) qemu_runtime_save_status(rt);
+        if (rt->owner && ev->state_changed)
+                ev->state_changed(rt->owner, state, reason, event, detail);
+}
+
+/* ---- exit ---- */
+
+static char *log_tail(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[QEMU_LOG_TAIL + 1];
+        off_t size;
+        ssize_t n;
+        char *p;
+
+        if (fd < 0)
+                return NULL;
+        size = lseek(fd, 0, SEEK_END);
+        if (size < 0)
+                return NULL;
+        n = pread(fd, buf, QEMU_LOG_TAIL, size > QEMU_LOG_TAIL ? size - QEMU_LOG_TAIL : 0);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                buf[--n] = 0;
+        /* The last line qemu wrote is what explains the failure. */
+        p = strrchr(buf, '\n');
+        return strdup(p ? p + 1 : buf);
+}
+
+/* The process is gone: report, clean up, tell the service, complete ops. */
+static void qemu_runtime_finish(DriverRuntime *rt, const char *reason, const char *detail) {
+        const DomainDriverEvents *ev = &rt->driver->events;
+        void *owner = rt->owner;
+        QemuOp *ops = TAKE_PTR(rt->ops);
+
+        qemu_runtime_log(rt, "shutting down, reason=%s", reason);
+        rt->qmp = qmp_free(rt->qmp);
+        rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
+        qemu_runtime_remove_files(rt);
+        qemu_runtime_set_state(rt, DOMAIN_STATE_SHUTOFF, reason, DOMAIN_EVENT_STOPPED, detail);
+        qemu_runtime_free(rt);
+        if (owner && ev->stopped)
+                ev->stopped(owner);
+        while (ops) {
+                QemuOp *op = ops;
+                ops = op->next;
+                if (op->done) {
+                        if (op->kind == QEMU_OP_DESTROY)
+                                op->done(op->userdata, 0, NULL);
+                        else
+                                op->done(op->userdata, -ESRCH, "domain is not running");
+                }
+                free(op);
+        }
+}
+
+static void qemu_runtime_finish_failed_start(DriverRuntime *rt, const char *exit_text) {
+        DriverDoneFn done = rt->start_done;
+        void *userdata = rt->start_userdata;
+        _cleanup_free_ char *message = NULL, *tail = NULL;
+        int error = rt->start_error ? rt->start_error : -EIO;
+
+        if (rt->start_error_message)
+                message = strdup(rt->start_error_message);
+        else {
+                tail = log_tail(rt->log_path);
+                if (asprintf(&message, "qemu %s during start-up%s%s", exit_text, tail ? ": " : "", strempty(tail)) < 0)
+                        message = NULL;
+        }
+        qemu_runtime_log(rt, "start failed: %s", strna(message));
+        qemu_runtime_remove_files(rt);
+        /* Destroy requests made while starting are satisfied: it is gone. */
+        qemu_runtime_complete_ops(rt, QEMU_OP_DESTROY, 0, NULL);
+        qemu_runtime_complete_ops(rt, -1, -ESRCH, "domain is not running");
+        qemu_runtime_free(rt);
+        if (done)
+                done(userdata, error, message ? message : "qemu failed to start");
+}
+
+static int qemu_process_exit_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        DriverRuntime *rt = userdata;
+        siginfo_t si = {};
+        char exit_text[64] = "exited";
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) rt->pidfd, &si, WEXITED | WNOHANG) >= 0 && si.si_pid != 0) {
+                if (si.si_code == CLD_EXITED)
+                        snprintf(exit_text, sizeof(exit_text), "exited with status %d", si.si_status);
+                else
+                        snprintf(exit_text, sizeof(exit_text), "was killed by signal %d (%s)", si.si_status,
+                                 strsignal(si.si_status));
+        }
+        /* ECHILD: not our child (recovered after a daemon restart); no status to learn. */
+        log_debug("qemu of domain %s (pid %d) %s.", rt->def->name, (int) rt->pid, exit_text);
+        qemu_runtime_log(rt, "qemu %s", exit_text);
+        rt->pid_source = sd_event_source_disable_unref(rt->pid_source);
+
+        if (rt->starting) {
+                qemu_runtime_finish_failed_start(rt, exit_text);
+                return 0;
+        }
+        if (rt->killing && rt->stop_reason)
+                qemu_runtime_finish(rt, rt->stop_reason, rt->stop_detail);
+        else if (rt->got_shutdown)
+                qemu_runtime_finish(rt, "shutdown", "shutdown");
+        else
+                /* Gone without a SHUTDOWN event: qemu crashed or was killed from outside. */
+                qemu_runtime_finish(rt, "crashed", "failed");
+        return 0;
+}
+
+int qemu_process_watch(DriverRuntime *rt) {
+        int r;
+
+        r = sd_event_add_io(rt->driver->event, &rt->pid_source, rt->pidfd, EPOLLIN, qemu_process_exit_handler, rt);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(rt->pid_source, "qemu-pidfd");
+        /* Process exit is reported after pending monitor traffic of the same iteration. */
+        (void) sd_event_source_set_priority(rt->pid_source, SD_EVENT_PRIORITY_NORMAL + 10);
+        return 0;
+}
+
+/* ---- kill ---- */
+
+static int qemu_kill_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
+        if (rt->kill_forced) {
+                log_warning("qemu of domain %s did not exit after SIGTERM, sending SIGKILL.", rt->def->name);
+                (void) pidfd_send_signal_(rt->pidfd, SIGKILL);
+                return 0;
+        }
+        /* Graceful destroy gives up; a later exit is reported as whatever caused it. */
+        rt->killing = false;
+        rt->stop_reason = rt->stop_detail = NULL;
+        qemu_runtime_complete_ops(rt, QEMU_OP_DESTROY, -EBUSY, "qemu did not exit after SIGTERM");
+        return 0;
+}
+
+int qemu_process_kill(DriverRuntime *rt, bool graceful, const char *reason, const char *detail) {
+        uint64_t timeout = graceful ? QEMU_GRACEFUL_TIMEOUT_USEC : QEMU_KILL_TIMEOUT_USEC;
+        int r;
+
+        rt->stop_reason = reason;
+        rt->stop_detail = detail;
+        if (rt->killing && (rt->kill_forced || graceful))
+                return 0;   /* already on its way */
+        if (!rt->killing && pidfd_send_signal_(rt->pidfd, SIGTERM) < 0 && errno != ESRCH)
+                return -errno;
+        rt->killing = true;
+        rt->kill_forced = !graceful;
+        rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
+        r = sd_event_add_time_relative(rt->driver->event, &rt->kill_timer, CLOCK_MONOTONIC, timeout, 0,
+                                       qemu_kill_timer_handler, rt);
+        return r < 0 ? r : 0;
+}
+
+void qemu_process_kill_now(DriverRuntime *rt) {
+        if (rt->pidfd >= 0)
+                (void) pidfd_send_signal_(rt->pidfd, SIGKILL);
+}
+
+void qemu_process_start_failed(DriverRuntime *rt, int error, const char *message) {
+        if (!rt->start_error) {
+                rt->start_error = error < 0 ? error : -EIO;
+                free(rt->start_error_message);
+                rt->start_error_message = message ? strdup(message) : NULL;
+        }
+        rt->qmp = qmp_free(rt->qmp);
+        qemu_process_kill_now(rt);   /* the exit handler completes the failure */
+}
+
+/* ---- spawn ---- */
+
+static int shell_quote_append(GString *s, const char *arg) {
+        if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+:@%/=-") == strlen(arg)) {
+                g_string_append(s, arg);
+                return 0;
+        }
+        g_string_append_c(s, '\'');
+        for (const char *p = arg; *p; p++) {
+                if (*p == '\'')
+                        g_string_append(s, "'\\''");
+                else
+                        g_string_append_c(s, *p);
+        }
+        g_string_append_c(s, '\'');
+        return 0;
+}
+
+static int open_log(DriverRuntime *rt, char **envp, char **argv) {
+        _cleanup_close_ int fd = -1;
+        GString *s;
+        char ts[64];
+        int r = 0;
+
+        fd = open(rt->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        format_timestamp(ts, sizeof(ts));
+        s = g_string_new(NULL);
+        g_string_append_printf(s, "%s: starting up vmgmt version %s, domain %s (%s)\n", ts, VMGMT_VERSION,
+                               rt->uuid, rt->def->name);
+        for (char **e = envp; *e; e++) {
+                shell_quote_append(s, *e);
+                g_string_append(s, " \\\n");
+        }
+        for (char **a = argv; *a; a++) {
+                shell_quote_append(s, *a);
+                g_string_append(s, a[1] ? " \\\n" : "\n");
+        }
+        if (write(fd, s->str, s->len) != (ssize_t) s->len)
+                r = -EIO;
+        g_string_free(s, TRUE);
+        if (r < 0)
+                return r;
+        /* stdout/stderr must not be fds 0-2 of ours that get replaced in the child. */
+        if (fd < 3) {
+                int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (n < 0)
+                        return -errno;
+                close(fd);
+                fd = n;
+        }
+        return TAKE_FD(fd);
+}
+
+int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
+        QemuDriver *d = rt->driver;
+        _cleanup_free_ char *home = NULL;
+        _cleanup_close_ int logfd = -1, nullfd = -1;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pid_t pid;
+        int r;
+
+        if (asprintf(&home, "HOME=%s", d->run_dir) < 0)
+                return -ENOMEM;
+        char *envp[] = {
+                (char *) "LC_ALL=C",
+                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                home,
+                NULL,
+        };
+
+        logfd = open_log(rt, envp, argv);
+        if (logfd < 0) {
+                if (asprintf(ret_error, "cannot open log file %s: %s", rt->log_path, strerror(-logfd)) < 0)
+                        *ret_error = NULL;
+                return logfd;
+        }
+        nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (nullfd < 0)
+                return -errno;
+        if (nullfd < 3) {
+                int n = fcntl(nullfd, F_DUPFD_CLOEXEC, 3);
+                close(nullfd);
+                nullfd = n;
+                if (nullfd < 0)
+                        return -errno;
+        }
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        /* New session (qemu outlives the daemon), cwd in the run dir (relative socket
+         * paths), default signal handling and mask, and no fds but 0-2. */
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawn_file_actions_addchdir_np(&fa, d->run_dir);
+        posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
+        posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+        posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0) {
+                dprintf(logfd, "vmgmt: cannot execute %s: %s\n", argv[0], strerror(r));
+                if (asprintf(ret_error, "cannot execute %s: %s", argv[0], strerror(r)) < 0)
+                        *ret_error = NULL;
+                return -r;
+        }
+        rt->pid = pid;
+        rt->pidfd = pidfd_open_(pid);
+        if (rt->pidfd < 0) {
+                r = -errno;
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);   /* just SIGKILLed: returns at once */
+                return r;
+        }
+        rt->pid_starttime = qemu_process_starttime(pid);
+        log_debug("Started qemu for domain %s: pid %d.", rt->def->name, (int) pid);
+        return 0;
+}
+
+/* ---- status file: "key=value" lines, an empty line, then the live XML ---- */
+
+int qemu_runtime_save_status(DriverRuntime *rt) {
+        _cleanup_free_ char *xml = NULL;
+        GString *s;
+        int r;
+
+        xml = domain_def_format(rt->def, DOMAIN_FORMAT_SECURE);
+        if (!xml)
+                return -ENOMEM;
+        s = g_string_new("vmgmt-qemu-status=1\n");
+        g_string_append_printf(s, "pid=%d\npid_starttime=%" PRIu64 "\nid=%d\nstart_time_usec=%" PRIu64 "\n",
+                               (int) rt->pid, rt->pid_starttime, rt->id, rt->start_time_usec);
+        g_string_append_printf(s, "state=%s\nreason=%s\nstarting=%d\ngot_shutdown=%d\nfake_reboot=%d\n\n",
+                               domain_state_to_string(rt->state), rt->reason, rt->starting, rt->got_shutdown,
+                               rt->fake_reboot);
+        g_string_append(s, xml);
+        r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
+        g_string_free(s, TRUE);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write %s: %m", rt->status_path);
+        return r;
+}
+
+/* Maps a reason read back from a file onto the static strings we report. */
+static const char *reason_intern(const char *s) {
+        static const char *const known[] = {
+                "booted", "unpaused", "user", "starting-up", "unknown", "shutting-down", "io-error",
+                "crashed", "panicked", "shutdown", "destroyed", "failed", "restored", "migrated",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (streq(s, known[i]))
+                        return known[i];
+        return "unknown";
+}
+
+int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **ret) {
+        _cleanup_free_ char *buf = NULL;
+        DomainDef *def = NULL;
+        ConfError err = {};
+        DriverRuntime *rt;
+        char *line, *xml, *save = NULL;
+        int pid = 0, id = -1, starting = 0, got_shutdown = 0, fake_reboot = 0, state = DOMAIN_STATE_RUNNING;
+        unsigned long long starttime = 0, start_usec = 0;
+        char reason[64] = "unknown";
+        int r;
+
+        r = read_full_file(path, 64u * 1024u * 1024u, &buf, NULL);
+        if (r < 0)
+                return r;
+        xml = strstr(buf, "\n\n");
+        if (!xml || !g_str_has_prefix(buf, "vmgmt-qemu-status=1\n"))
+                return -EBADMSG;
+        *xml = 0;
+        xml += 2;
+        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        continue;
+                *eq++ = 0;
+                if (streq(line, "pid"))
+                        pid = atoi(eq);
+                else if (streq(line, "pid_starttime"))
+                        starttime = strtoull(eq, NULL, 10);
+                else if (streq(line, "id"))
+                        id = atoi(eq);
+                else if (streq(line, "start_time_usec"))
+                        start_usec = strtoull(eq, NULL, 10);
+                else if (streq(line, "state"))
+                        state = domain_state_from_string(eq);
+                else if (streq(line, "reason"))
+                        snprintf(reason, sizeof(reason), "%s", eq);
+                else if (streq(line, "starting"))
+                        starting = atoi(eq);
+                else if (streq(line, "got_shutdown"))
+                        got_shutdown = atoi(eq);
+                else if (streq(line, "fake_reboot"))
+                        fake_reboot = atoi(eq);
+        }
+        if (pid <= 0 || state < 0)
+                return -EBADMSG;
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r < 0) {
+                log_warning("Status file %s: bad live XML: %s", path, strna(err.message));
+                conf_error_clear(&err);
+                return -EBADMSG;
+        }
+        def->id = id;
+        r = qemu_runtime_new(d, def, &rt);
+        if (r < 0)
+                return r;
+        rt->pid = pid;
+        rt->pid_starttime = starttime;
+        rt->start_time_usec = start_usec;
+        rt->state = state;
+        rt->reason = reason_intern(reason);
+        rt->starting = starting;
+        rt->got_shutdown = got_shutdown;
+        rt->fake_reboot = fake_reboot;
+        *ret = rt;
+        return 0;
+}
