@@ -284,7 +284,7 @@ class Rename(VmgmtTestCase):
         self.assertEqual(self.client.prop(new, 'Name'), 'new-name')
         self.assertEqual(self.client.prop(new, 'UUID'), uuid)
         self.assertIn('<name>new-name</name>', str(self.dom(new).GetXML(opts())))
-        self.assertEqual(sorted(os.listdir(self.daemon.config_dir)), ['new-name.xml'])
+        self.assertEqual(sorted(f for f in os.listdir(self.daemon.config_dir) if f.endswith('.xml')), ['new-name.xml'])
         self.assertEqual(self.client.list_domains(), [new])
 
     def test_rename_errors(self):

@@ -283,10 +283,11 @@ class PrivateBus:
             policy = _FALLBACK_POLICY
         with open(self.conf, 'w') as f:
             f.write(_BUS_CONF.format(socket=xml_escape(self.socket), policy=policy))
-        self.proc = subprocess.Popen(
-            ['dbus-daemon', '--config-file=' + self.conf, '--nofork', '--nopidfile',
-             '--print-address=1'],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_child_env())
+        with open(os.path.join(self.tmpdir, 'bus.log'), 'ab') as errlog:
+            self.proc = subprocess.Popen(
+                ['dbus-daemon', '--config-file=' + self.conf, '--nofork', '--nopidfile',
+                 '--print-address=1'],
+                stdout=subprocess.PIPE, stderr=errlog, stdin=subprocess.DEVNULL, env=_child_env())
         line = self.proc.stdout.readline().decode().strip()
         if not line:
             raise RuntimeError('dbus-daemon did not start (config %s)' % self.conf)
