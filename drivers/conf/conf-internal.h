@@ -1,0 +1,114 @@
+/* conf-internal.h — helpers shared by the domain XML parser, formatter and normalizer (not a public API). */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "conf/domain-conf.h"
+#include "macro.h"
+
+/* ---- errors and words ---- */
+
+/* Replaces e's message with the formatted one ("line N: " prefixed when
+ * line > 0). Returns -EINVAL so callers can `return conf_error_set(...)`.
+ * e may be NULL. */
+int conf_error_set(ConfError *e, int line, const char *fmt, ...) _printf_(3, 4);
+
+/* Optimal string alignment distance (insert, delete, substitute, transpose). */
+unsigned conf_edit_distance(const char *a, const char *b);
+
+/* The candidate (NULL-terminated list) closest to word when it is close
+ * enough to be a plausible typo, else NULL. */
+const char *conf_did_you_mean(const char *word, const char *const *candidates);
+
+/* "a, b, c" for error messages; malloc'd. */
+char *conf_strv_join(const char *const *l);
+
+/* Index of s in the NULL-terminated table, or -EINVAL. */
+int conf_table_lookup(const char *const *table, const char *s);
+
+/* Strict unsigned parse: digits only (base 10), or base 0 (accepts 0x…),
+ * no sign, no spaces, value ≤ max. Returns 0, -EINVAL or -ERANGE. */
+int conf_parse_u64(const char *s, int base, uint64_t max, uint64_t *ret);
+
+/* Parses "aa:bb:cc:dd:ee:ff", rejects multicast, writes lower case to out. */
+int conf_mac_parse(const char *s, char out[18]);
+
+/* ---- string tables (NULL-terminated) ---- */
+
+extern const char *const domain_virt_type_table[];
+extern const char *const domain_lifecycle_action_table[];
+extern const char *const domain_boot_dev_table[];
+extern const char *const domain_disk_type_table[];
+extern const char *const domain_disk_device_table[];
+extern const char *const domain_disk_bus_table[];
+extern const char *const domain_net_type_table[];
+extern const char *const domain_address_type_table[];
+
+/* ---- XML reading (domain-conf-xml.c) ---- */
+
+typedef struct XmlSpec {
+        const char *const *attrs;     /* allowed attributes */
+        const char *const *children;  /* allowed child elements, each at most once */
+        const char *const *multi;     /* allowed child elements that may repeat */
+        bool text;                    /* element carries text content */
+} XmlSpec;
+
+#define STRV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* Checks node's attributes and element children against spec: unknown
+ * names are errors with line and did-you-mean; a non-repeatable child given
+ * twice is an error. */
+int xml_validate(xmlNode *node, const XmlSpec *spec, ConfError *err);
+
+xmlNode *xml_child(xmlNode *node, const char *name);
+int xml_line(xmlNode *node);
+/* malloc'd attribute value or NULL */
+char *xml_attr(xmlNode *node, const char *name);
+/* malloc'd text content (never NULL on success), -ENOMEM */
+int xml_text(xmlNode *node, char **ret);
+/* Attribute as unsigned (base as in conf_parse_u64). Returns 1 when present,
+ * 0 when absent (ret untouched), -EINVAL with err. */
+int xml_attr_uint(xmlNode *node, const char *name, int base, uint64_t max, uint64_t *ret, ConfError *err);
+/* Attribute whose value must be in table; *ret gets the index. Returns 1/0/-EINVAL. */
+int xml_attr_enum(xmlNode *node, const char *name, const char *const *table, int *ret, ConfError *err);
+/* Like xml_attr_enum but keeps the string (malloc'd) in *ret (freeing the old one). */
+int xml_attr_enum_str(xmlNode *node, const char *name, const char *const *table, char **ret, ConfError *err);
+/* yes/no (or on/off when onoff) → 1/0 in *ret. Returns 1/0/-EINVAL. */
+int xml_attr_bool(xmlNode *node, const char *name, bool onoff, int *ret, ConfError *err);
+/* Attribute kept as a string, replacing *ret. Returns 1/0/-ENOMEM. */
+int xml_attr_str(xmlNode *node, const char *name, char **ret);
+
+/* ---- formatting helpers (domain-conf-format.c) ---- */
+
+void fmt_indent(GString *s, int level);
+void fmt_escape(GString *s, const char *v);
+/* Appends " name='escaped value'" when v is non-NULL. */
+void fmt_attr(GString *s, const char *name, const char *v);
+void fmt_attr_uint(GString *s, const char *name, unsigned long long v);
+void fmt_address(GString *s, int level, const DomainAddress *a);
+
+/* ---- device parsing (domain-conf-parse-devices.c) ---- */
+
+int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err);
+int domain_address_parse(xmlNode *node, DomainAddress *a, ConfError *err);
+
+/* ---- device freeing (domain-conf.c) ---- */
+
+void domain_address_clear(DomainAddress *a);
+void domain_disk_clear(DomainDiskDef *d);
+void domain_net_clear(DomainNetDef *n);
+void domain_chr_clear(DomainChrDef *c);
+void domain_graphics_clear(DomainGraphicsDef *g);
+void domain_video_clear(DomainVideoDef *v);
+void domain_input_clear(DomainInputDef *i);
+void domain_controller_clear(DomainControllerDef *c);
+void domain_rng_clear(DomainRngDef *r);
+void domain_timer_clear(DomainTimerDef *t);
+DomainMemballoonDef *domain_memballoon_free(DomainMemballoonDef *m);
+
+/* Grows an array of elements by one zeroed element; returns it or NULL. */
+void *conf_array_append(void *array_ptr, size_t *n, size_t size);

@@ -1,0 +1,2 @@
+/* domain-conf-normalize-pci.c — PCI address assignment (placeholder). */
+#include "conf-internal.h"

@@ -1,0 +1,261 @@
+/* test-domain-conf.c — unit tests of the domain XML module: units, names, parsing, errors, normalization, canonical form. */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/domain-conf.h"
+#include "config.h"
+#include "macro.h"
+
+static const char *data_dir;
+
+/* ---- a hypervisor as the qemu driver would describe it (qemu 7.2) ---- */
+
+static const char *test_emulator_for_arch(void *userdata, const char *arch) {
+        if (streq(arch, "x86_64"))
+                return "/usr/bin/qemu-system-x86_64";
+        if (streq(arch, "i686"))
+                return "/usr/bin/qemu-system-i386";
+        return NULL;
+}
+
+static const char *test_resolve_machine(void *userdata, const char *emulator, const char *machine) {
+        static const char *const known[] = { "pc-i440fx-7.2", "pc-q35-7.2", "pc-i440fx-6.2", "pc-q35-6.2", NULL };
+        if (!machine || streq(machine, "pc"))
+                return "pc-i440fx-7.2";
+        if (streq(machine, "q35"))
+                return "pc-q35-7.2";
+        for (size_t i = 0; known[i]; i++)
+                if (streq(machine, known[i]))
+                        return known[i];
+        return NULL;
+}
+
+static const DomainNormalizeCtx test_ctx = {
+        .emulator_for_arch = test_emulator_for_arch,
+        .resolve_machine = test_resolve_machine,
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DomainDef *, domain_def_free);
+
+static char *read_data(const char *name) {
+        _cleanup_free_ char *path = g_build_filename(data_dir, name, NULL);
+        char *text = NULL;
+        GError *e = NULL;
+        if (!g_file_get_contents(path, &text, NULL, &e))
+                g_error("%s: %s", path, e->message);
+        return text;
+}
+
+/* parse (+ normalize) + format; fails the test on error */
+static char *canonical(const char *xml, bool normalize, DomainFormatFlags flags) {
+        _cleanup_(domain_def_freep) DomainDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r < 0)
+                g_error("parse failed: %s", err.message);
+        if (normalize) {
+                r = domain_def_normalize(def, &test_ctx, &err);
+                if (r < 0)
+                        g_error("normalize failed: %s", err.message);
+        }
+        return domain_def_format(def, flags);
+}
+
+/* Returns the error message of a parse (+normalize) that must fail. */
+static char *parse_error(const char *xml, int expect_r) {
+        _cleanup_(domain_def_freep) DomainDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r >= 0)
+                r = domain_def_normalize(def, &test_ctx, &err);
+        if (r >= 0)
+                g_error("expected failure, got success for:\n%s", xml);
+        g_assert_cmpint(r, ==, expect_r);
+        g_assert_nonnull(err.message);
+        return err.message;
+}
+
+/* ---- units ---- */
+
+static void test_units(void) {
+        const struct { const char *v, *unit; uint64_t kib; int r; } t[] = {
+                { "1", "GB", 976563, 0 },
+                { "1", "G", 1048576, 0 },
+                { "1", "GiB", 1048576, 0 },
+                { "1", "KB", 1, 0 },              /* 1000 bytes → rounded up */
+                { "1000", "KB", 977, 0 },
+                { "1024", "b", 1, 0 },
+                { "1025", "bytes", 2, 0 },
+                { "1", "b", 1, 0 },
+                { "0", "b", 0, 0 },
+                { "2", "k", 2, 0 },
+                { "2", "KiB", 2, 0 },
+                { "2048", NULL, 2048, 0 },         /* KiB by default */
+                { "1", "MB", 977, 0 },             /* 10^6 / 1024 = 976.56 */
+                { "1", "M", 1024, 0 },
+                { "1", "MiB", 1024, 0 },
+                { "1", "TB", 976562500, 0 },
+                { "1", "T", 1073741824, 0 },
+                { "1", "TiB", 1073741824, 0 },
+                { "3", "mb", 2930, 0 },            /* libvirt is case-insensitive */
+                { "1", "xB", 0, -EINVAL },
+                { "1", "GiBB", 0, -EINVAL },
+                { "-1", "KiB", 0, -EINVAL },
+                { "1.5", "GiB", 0, -EINVAL },
+                { " 1", "KiB", 0, -EINVAL },
+                { "", "KiB", 0, -EINVAL },
+                { "18446744073709551615", "KiB", 0, -ERANGE },
+                { "99999999999999999999999", "KiB", 0, -ERANGE },
+                { "20000000", "TiB", 0, -ERANGE },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                uint64_t kib = 0;
+                int r = conf_parse_memory_kib(t[i].v, t[i].unit, &kib);
+                if (r != t[i].r || (r == 0 && kib != t[i].kib))
+                        g_error("%s %s: r=%d kib=%llu, expected r=%d kib=%llu", t[i].v, strna(t[i].unit), r,
+                                (unsigned long long) kib, t[i].r, (unsigned long long) t[i].kib);
+        }
+}
+
+static void test_units_in_xml(void) {
+        const struct { const char *mem; const char *expect; } t[] = {
+                { "<memory unit='GB'>1</memory>", "<memory unit='KiB'>976563</memory>" },
+                { "<memory unit='bytes'>1048576</memory>", "<memory unit='KiB'>1024</memory>" },
+                { "<memory unit='MiB'>512</memory><currentMemory unit='MB'>500</currentMemory>",
+                  "<currentMemory unit='KiB'>488282</currentMemory>" },
+                { "<maxMemory slots='16' unit='GiB'>4</maxMemory><memory unit='GiB'>1</memory>",
+                  "<maxMemory slots='16' unit='KiB'>4194304</maxMemory>" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *xml = g_strdup_printf("<domain type='qemu'><name>u</name>%s<os><type>hvm</type></os></domain>", t[i].mem);
+                _cleanup_free_ char *out = canonical(xml, false, 0);
+                if (!strstr(out, t[i].expect))
+                        g_error("expected %s in:\n%s", t[i].expect, out);
+        }
+}
+
+/* ---- names, UUIDs, MACs ---- */
+
+static void test_names(void) {
+        const char *good[] = { "demo", "a", "vm-1_2.3", "ünïcödé", "虚拟机", "with space", "...", ".hidden", "a..b" };
+        const char *bad[] = { "", "/", "a/b", ".", "..", "tab\there", "nl\nx", "del\x7f", "c1\xc2\x85", "\xff\xfe", "bad\xc3" };
+        const char *reason;
+        char long_name[300];
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                if (conf_name_validate(good[i], &reason) < 0)
+                        g_error("'%s' rejected: %s", good[i], reason);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                g_assert_cmpint(conf_name_validate(bad[i], &reason), ==, -EINVAL);
+        memset(long_name, 'x', 255);
+        long_name[255] = 0;
+        g_assert_cmpint(conf_name_validate(long_name, &reason), ==, 0);
+        long_name[255] = 'x';
+        long_name[256] = 0;
+        g_assert_cmpint(conf_name_validate(long_name, &reason), ==, -EINVAL);
+        g_assert_nonnull(strstr(reason, "255"));
+
+        /* through the parser */
+        _cleanup_free_ char *m = parse_error("<domain type='qemu'><name>a/b</name><memory>1024</memory><os><type>hvm</type></os></domain>", -EINVAL);
+        g_assert_nonnull(strstr(m, "'/'"));
+        free(m);
+        m = parse_error("<domain type='qemu'><name>..</name><memory>1024</memory><os><type>hvm</type></os></domain>", -EINVAL);
+        g_assert_nonnull(strstr(m, "'..'"));
+        free(m);
+        m = parse_error("<domain type='qemu'><name></name><memory>1024</memory><os><type>hvm</type></os></domain>", -EINVAL);
+        g_assert_nonnull(strstr(m, "empty"));
+        free(m);
+        m = NULL;
+        _cleanup_free_ char *out = canonical("<domain type='qemu'><name>ünï 虚拟机</name><memory>1024</memory><os><type>hvm</type></os></domain>", true, 0);
+        g_assert_nonnull(strstr(out, "<name>ünï 虚拟机</name>"));
+}
+
+static void test_uuid_mac(void) {
+        unsigned char u[16], v[16];
+        char s[37], mac[18];
+
+        g_assert_cmpint(conf_uuid_parse("0d8f0a9e-3c1f-4f55-9a0b-7f2a0b1c2d3e", u), ==, 0);
+        conf_uuid_format(u, s);
+        g_assert_cmpstr(s, ==, "0d8f0a9e-3c1f-4f55-9a0b-7f2a0b1c2d3e");
+        g_assert_cmpint(conf_uuid_parse("0D8F0A9E3C1F4F559A0B7F2A0B1C2D3E", v), ==, 0);
+        g_assert_cmpmem(u, 16, v, 16);
+        g_assert_cmpint(conf_uuid_parse("0d8f0a9e-3c1f-4f55-9a0b-7f2a0b1c2d3", u), ==, -EINVAL);
+        g_assert_cmpint(conf_uuid_parse("0d8f0a9e-3c1f-4f55-9a0b-7f2a0b1c2d3e0", u), ==, -EINVAL);
+        g_assert_cmpint(conf_uuid_parse("zd8f0a9e-3c1f-4f55-9a0b-7f2a0b1c2d3e", u), ==, -EINVAL);
+        conf_uuid_generate(u);
+        conf_uuid_generate(v);
+        g_assert_true(memcmp(u, v, 16) != 0);
+        g_assert_cmpint(u[6] >> 4, ==, 4);
+        for (int i = 0; i < 100; i++) {
+                conf_mac_generate(mac);
+                g_assert_true(g_str_has_prefix(mac, "52:54:00:"));
+                g_assert_cmpint(strlen(mac), ==, 17);
+        }
+}
+
+/* ---- canonical form of every test file ---- */
+
+static void check_file(const char *name) {
+        _cleanup_free_ char *xml = read_data(name);
+        _cleanup_free_ char *out = canonical(xml, true, DOMAIN_FORMAT_INACTIVE);
+        _cleanup_free_ char *again = canonical(out, true, DOMAIN_FORMAT_INACTIVE);
+        _cleanup_free_ char *unnormalized = canonical(out, false, DOMAIN_FORMAT_INACTIVE);
+        _cleanup_free_ char *golden_name = g_strdup_printf("%.*s.canonical", (int) (strlen(name) - 4), name);
+        _cleanup_free_ char *golden_path = g_build_filename(data_dir, "canonical", golden_name, NULL);
+
+        /* Idempotence: define(canonical) → identical canonical, with or without normalizing again. */
+        g_assert_cmpstr(out, ==, again);
+        g_assert_cmpstr(out, ==, unnormalized);
+
+        if (getenv("VMGMT_REGENERATE")) {
+                g_assert_true(g_file_set_contents(golden_path, out, -1, NULL));
+                return;
+        }
+        _cleanup_free_ char *golden = NULL;
+        if (!g_file_get_contents(golden_path, &golden, NULL, NULL))
+                g_error("missing %s (run with VMGMT_REGENERATE=1 and review)", golden_path);
+        if (!streq(golden, out))
+                g_error("%s differs from %s:\n%s", name, golden_path, out);
+}
+
+static void test_file(gconstpointer data) {
+        check_file(data);
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        data_dir = getenv("VMGMT_CONF_DATA") ?: VMGMT_SOURCE_ROOT "/tests/conf/data";
+
+        g_test_add_func("/conf/units", test_units);
+        g_test_add_func("/conf/units-in-xml", test_units_in_xml);
+        g_test_add_func("/conf/names", test_names);
+        g_test_add_func("/conf/uuid-mac", test_uuid_mac);
+
+        GDir *dir = g_dir_open(data_dir, 0, NULL);
+        g_assert_nonnull(dir);
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+        for (const char *f; (f = g_dir_read_name(dir));)
+                if (g_str_has_suffix(f, ".xml"))
+                        g_ptr_array_add(names, g_strdup(f));
+        g_dir_close(dir);
+        g_ptr_array_sort(names, compare_names);
+        for (size_t i = 0; i < names->len; i++) {
+                _cleanup_free_ char *path = g_strdup_printf("/conf/file/%s", (char *) names->pdata[i]);
+                g_test_add_data_func(path, names->pdata[i], test_file);
+        }
+
+        int r = g_test_run();
+        g_ptr_array_free(names, true);
+        return r;
+}
