@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-id128.h>
 
 static double now_ms(void) {
         struct timespec ts;
@@ -70,7 +71,7 @@ static int bench_gmo(sd_bus *bus, int n) {
 }
 
 static const char *domain_xml_format =
-        "<domain type='qemu'><name>%s%d</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+        "<domain type='qemu'><name>%s%d</name><uuid>" SD_ID128_UUID_FORMAT_STR "</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
         "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>";
 
 static int define_pending, define_failed;
@@ -95,7 +96,9 @@ static int bench_define(sd_bus *bus, const char *prefix, int count, int depth) {
         while (sent < count || define_pending > 0) {
                 while (sent < count && define_pending < depth) {
                         char xml[512];
-                        snprintf(xml, sizeof(xml), domain_xml_format, prefix, sent);
+                        sd_id128_t id;
+                        sd_id128_randomize(&id);
+                        snprintf(xml, sizeof(xml), domain_xml_format, prefix, sent, SD_ID128_FORMAT_VAL(id));
                         int r = sd_bus_call_method_async(bus, NULL, "org.vmgmt", "/org/vmgmt", "org.vmgmt.Manager",
                                                          "DefineDomain", define_reply, NULL, "sa{sv}", xml, 0);
                         if (r < 0) {
