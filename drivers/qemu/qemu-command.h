@@ -17,6 +17,9 @@ typedef struct QemuCommandCtx {
         /* fds already opened by the runtime and passed to qemu (later issues: taps);
          * indexed like def->nets; -1 when none. May be NULL. */
         const int *net_fds;
+        /* <channel type='unix'> without <source path=>: the socket is created
+         * as channel_dir/TARGET_NAME (e.g. …/org.qemu.guest_agent.0). May be NULL. */
+        const char *channel_dir;
 } QemuCommandCtx;
 
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with
