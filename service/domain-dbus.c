@@ -71,7 +71,7 @@ static int property_get_memory(sd_bus *bus, const char *path, const char *interf
 static int property_get_max_memory(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         const DomainDef *def = vm_domain_current_def(userdata);
-        uint64_t kib = def->max_memory_kib ?: def->memory_kib;
+        uint64_t kib = def->memory_kib;   /* libvirt's max memory is <memory>, not <maxMemory> */
         return sd_bus_message_append_basic(reply, 't', &kib);
 }
 

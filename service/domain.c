@@ -133,7 +133,7 @@ void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
                 .start_time = active ? d->start_time : 0,
                 .vcpus = def->current_vcpus ?: def->vcpus,
                 .memory_kib = def->current_memory_kib ?: def->memory_kib,
-                .max_memory_kib = def->max_memory_kib ?: def->memory_kib,
+                .max_memory_kib = def->memory_kib,
                 .title = strempty(def->title),
                 .description = strempty(def->description),
         };

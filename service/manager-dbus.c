@@ -141,7 +141,7 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         bool has_if_generation = false;
         const BusOption options[] = { { "if_generation", "t", &if_generation, &has_if_generation }, {} };
         _cleanup_free_ char *file = NULL;
-        const char *xml, *details[3];
+        const char *xml, *details[3], *detail;
         DomainDef *def = NULL;
         VmDomain *d = NULL;
         VmDomainProps before;
@@ -202,6 +202,8 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
 
         if (d->config_file && !streq(d->config_file, file))
                 (void) vm_domain_store_remove(m, d->config_file);
+        /* libvirt: "added" when there was no persistent definition (a transient domain) */
+        detail = d->persistent ? "updated" : "added";
         vm_domain_props_get(d, &before);
         if (d->rt) {
                 domain_def_free(d->newdef);
@@ -218,7 +220,7 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
                 (void) vm_domain_store_set_autostart(m, d->config_file, true);
         vm_domain_set_cause(d, message);
         vm_domain_props_emit_changes(d, &before);
-        vm_domain_emit_event(d, "defined", "updated");
+        vm_domain_emit_event(d, "defined", detail);
         vm_domain_clear_cause(d);
         return sd_bus_reply_method_return(message, "o", d->path);
 

@@ -1,0 +1,93 @@
+# vmgmtd at scale: 10,000 definitions on disk. Prints the numbers PERFORMANCE.md
+# asks for (start-up, GetManagedObjects, DefineDomain throughput, RSS) and
+# fails only on gross regressions (the targets themselves are checked by eye
+# and by benchmarks/, since these machines drift).
+
+import os
+import subprocess
+import sys
+import time
+import uuid as uuidlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+
+from vmgmt_harness import BUILD_ROOT, VmgmtTestCase, log, main  # noqa: E402
+
+BENCH = os.environ.get('VM_BUS_BENCH') or os.path.join(BUILD_ROOT, 'tests', 'service', 'vm-bus-bench')
+N = int(os.environ.get('VMGMT_SCALE_N', '10000'))
+
+DOMAIN = """<!-- vmgmt generation 3 -->
+<domain type='qemu'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <title>scale test {i}</title>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/vmgmt/images/{name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <interface type='user'><model type='virtio'/></interface>
+    <serial type='pty'/>
+  </devices>
+</domain>
+"""
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+def ready_ms(daemon):
+    """The daemon's own measure of its start-up, from its log."""
+    for line in reversed(daemon.log_text().splitlines()):
+        if 'vmgmtd ready' in line and '(' in line:
+            return float(line.rsplit('(', 1)[1].split()[0])
+    return None
+
+
+class Scale(VmgmtTestCase):
+    def bench(self, *args):
+        r = subprocess.run([BENCH, self.fx.bus.address] + list(args), capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        log(r.stdout.strip())
+        return r.stdout
+
+    def test_idle(self):
+        time.sleep(0.5)
+        log('RSS idle, 0 domains: %d KiB' % rss_kib(self.daemon.pid))
+        log('ready with 0 definitions: %s ms (daemon log)' % ready_ms(self.daemon))
+        self.bench('gmo', '5')
+
+    def test_define_throughput(self):
+        out = self.bench('define', 'seq-', '1000', '1')
+        out += self.bench('define', 'par-', '2000', '64')
+        log('RSS with 3,000 domains: %d KiB' % rss_kib(self.daemon.pid))
+        self.assertEqual(len(os.listdir(self.daemon.config_dir)), 3001)
+
+    def test_ten_thousand(self):
+        self.daemon.stop()
+        d = self.daemon.config_dir
+        os.makedirs(d, exist_ok=True)
+        for i in range(N):
+            name = 'vm-%05d' % i
+            with open(os.path.join(d, name + '.xml'), 'w') as f:
+                f.write(DOMAIN.format(name=name, uuid=uuidlib.uuid4(), i=i))
+        t0 = time.monotonic()
+        self.daemon.start(timeout=60)
+        wall = (time.monotonic() - t0) * 1000
+        log('start-up with %d definitions: %.0f ms until the name was owned; daemon log says %s ms'
+            % (N, wall, ready_ms(self.daemon)))
+        out = self.bench('gmo', '5')
+        self.assertIn('%d objects' % N, out)
+        median = float(out.split('median ')[1].split()[0])
+        log('RSS with %d definitions: %d KiB' % (N, rss_kib(self.daemon.pid)))
+        self.assertLess(median, 2000, 'GetManagedObjects with %d domains takes %.0f ms' % (N, median))
+        self.assertLess(wall, 10000)
+
+
+if __name__ == '__main__':
+    main()
