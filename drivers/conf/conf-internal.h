@@ -112,3 +112,23 @@ DomainMemballoonDef *domain_memballoon_free(DomainMemballoonDef *m);
 
 /* Grows an array of elements by one zeroed element; returns it or NULL. */
 void *conf_array_append(void *array_ptr, size_t *n, size_t size);
+
+/* ---- normalization helpers ---- */
+
+/* True for machine types with a PCIe root complex (q35 family). */
+bool conf_machine_is_q35(const char *machine);
+
+/* Adds a controller where libvirt puts it: after the last controller of
+ * the same type with a lower index, else before the first of that type, else at
+ * the end. Returns its position in def->controllers, or -ENOMEM. Pointers into
+ * def->controllers are invalid afterwards. */
+int domain_controller_add(DomainDef *def, const char *type, int index, const char *model);
+/* Position of the controller of that type and index (model ignored), or -1. */
+int domain_controller_find(const DomainDef *def, const char *type, int index);
+
+/* Disk target "sdb" → 1, "vdaa" → 26; -EINVAL when not <2 letters><a-z…>. */
+int conf_disk_target_index(const char *dev);
+
+/* Assigns controller indexes, root ports, PCI/drive/USB/virtio-serial
+ * addresses (domain-conf-normalize-pci.c). */
+int domain_def_assign_addresses(DomainDef *def, ConfError *err);

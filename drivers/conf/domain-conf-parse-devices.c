@@ -517,7 +517,7 @@ static int parse_video(DomainDef *def, xmlNode *node, ConfError *err) {
                 r = xml_validate(c, &(XmlSpec) { .attrs = STRV("type", "vram", "heads", "primary") }, err);
                 if (r < 0)
                         return r;
-                r = xml_attr_enum_str(c, "type", STRV("vga", "cirrus", "virtio", "qxl", "bochs", "ramfb", "none"), &v->model, err);
+                r = xml_attr_enum_str(c, "type", STRV("vga", "cirrus", "virtio", "qxl", "bochs", "none"), &v->model, err);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -589,27 +589,25 @@ static int parse_controller(DomainDef *def, xmlNode *node, ConfError *err) {
                 return -ENOMEM;
         c->index = -1;
         c->ports = c->vectors = c->target_chassis = c->target_port = -1;
-        r = xml_validate(node, &(XmlSpec) {
-                .attrs = STRV("type", "index", "model", "ports", "vectors"),
-                .children = STRV("model", "target", "master", "alias", "address"),
-        }, err);
-        if (r < 0)
-                return r;
         r = xml_attr_enum(node, "type", controller_types, &type, err);
         if (r < 0)
                 return r;
         if (r == 0)
                 return conf_error_set(err, xml_line(node), "<controller> needs a 'type' attribute");
+        r = xml_validate(node, &(XmlSpec) {
+                .attrs = controller_models[type][0] ? STRV("type", "index", "model", "ports", "vectors") :
+                                                      STRV("type", "index", "ports", "vectors"),
+                .children = STRV("model", "target", "master", "alias", "address"),
+        }, err);
+        if (r < 0)
+                return r;
         if (!(c->type = strdup(controller_types[type])))
                 return -ENOMEM;
         r = xml_attr_uint(node, "index", 10, 255, &u, err);
         if (r < 0)
                 return r;
         c->index = r > 0 ? (int) u : -1;
-        if (controller_models[type][0]) {
-                if (xml_attr_enum_str(node, "model", controller_models[type], &c->model, err) < 0)
-                        return -EINVAL;
-        } else if (xml_validate(node, &(XmlSpec) { .attrs = STRV("type", "index", "ports", "vectors") }, err) < 0)
+        if (controller_models[type][0] && xml_attr_enum_str(node, "model", controller_models[type], &c->model, err) < 0)
                 return -EINVAL;
         r = xml_attr_uint(node, "ports", 10, 255, &u, err);
         if (r < 0)
