@@ -86,6 +86,22 @@ int vm_domain_store_load(Manager *m);
  * under the file name that fits `name`. *ret_file gets the basename. Returns 0
  * or a negative errno; on failure nothing on disk changed. */
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
+/* Group commit of definition writes. The file is written to a temporary name
+ * at once (errors are returned at once: nothing changed); fsync, rename and
+ * the directory fsync happen for the whole batch when the bus has no more
+ * ready messages (or the batch is full), and then fn(userdata, r, file) is
+ * called: r = 0 when the new definition is durable under `file` (ownership
+ * passed), else a negative errno and nothing on disk changed. Every other
+ * store operation flushes pending writes first, so operations hit the disk in
+ * the order they were made. Returns 0 or a negative errno (fn not called). */
+typedef void (*VmStoreCommitFn)(void *userdata, int r, char *file);
+int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t generation, VmStoreCommitFn fn,
+                                  void *userdata);
+/* True when a batched write for this name or UUID is pending. */
+bool vm_domain_store_pending(Manager *m, const char *name, const char *uuid);
+/* Commits every pending write now (calling their fns). */
+void vm_domain_store_flush(Manager *m);
+
 /* Removes the definition file and the autostart link. */
 int vm_domain_store_remove(Manager *m, const char *config_file);
 /* Creates or removes the autostart link for config_file. */

@@ -135,16 +135,95 @@ static bool definition_unchanged(const VmDomain *d, const DomainDef *def) {
         return a && b && streq(a, b);
 }
 
+/* A DefineDomain whose file is being committed; applied when it is durable. */
+typedef struct DefineOp {
+        Manager *manager;
+        sd_bus_message *message;
+        DomainDef *def;
+        VmDomain *domain;          /* the domain redefined, or NULL for a new one */
+} DefineOp;
+
+static void define_op_free(DefineOp *op) {
+        sd_bus_message_unref(op->message);
+        domain_def_free(op->def);
+        vm_domain_unref(op->domain);
+        g_free(op);
+}
+
+/* Applies a durable definition: the new domain or the updated one, its
+ * signals, the reply. */
+static void define_commit(void *userdata, int r, char *file) {
+        DefineOp *op = userdata;
+        Manager *m = op->manager;
+        VmDomain *d = op->domain;
+        VmDomainProps before;
+        const char *detail;
+
+        if (r < 0) {
+                (void) sd_bus_reply_method_errorf(op->message, VM_ERROR_OPERATION_FAILED,
+                                                  "Failed to save domain '%s': %s", op->def->name, strerror(-r));
+                define_op_free(op);
+                return;
+        }
+        /* a transient domain that stopped meanwhile is gone: this defines a new one */
+        if (d && vm_domain_find_by_name(m, d->name) != d)
+                d = NULL;
+
+        if (!d) {
+                r = vm_domain_new(m, TAKE_PTR(op->def), true, &d);
+                if (r < 0) {
+                        (void) sd_bus_reply_method_errno(op->message, r, NULL);
+                        g_free(file);
+                        define_op_free(op);
+                        return;
+                }
+                d->config_file = file;
+                d->generation = 1;
+                vm_domain_set_cause(d, op->message);
+                (void) sd_bus_emit_object_added(m->bus, d->path);
+                vm_domain_emit_event(d, "defined", "added");
+                vm_domain_clear_cause(d);
+                (void) sd_bus_reply_method_return(op->message, "o", d->path);
+                define_op_free(op);
+                return;
+        }
+
+        if (d->config_file && !streq(d->config_file, file))
+                (void) vm_domain_store_remove(m, d->config_file);
+        /* libvirt: "added" when there was no persistent definition (a transient domain) */
+        detail = d->persistent ? "updated" : "added";
+        vm_domain_props_get(d, &before);
+        if (d->rt) {
+                domain_def_free(d->newdef);
+                d->newdef = TAKE_PTR(op->def);
+        } else {
+                domain_def_free(d->def);
+                d->def = TAKE_PTR(op->def);
+        }
+        d->generation = d->persistent ? d->generation + 1 : 1;
+        d->persistent = true;
+        g_free(d->config_file);
+        d->config_file = file;
+        if (d->autostart)
+                (void) vm_domain_store_set_autostart(m, d->config_file, true);
+        vm_domain_set_cause(d, op->message);
+        vm_domain_props_emit_changes(d, &before);
+        vm_domain_emit_event(d, "defined", detail);
+        vm_domain_clear_cause(d);
+        (void) sd_bus_reply_method_return(op->message, "o", d->path);
+        define_op_free(op);
+}
+
 static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         uint64_t if_generation = 0;
         bool has_if_generation = false;
         const BusOption options[] = { { "if_generation", "t", &if_generation, &has_if_generation }, {} };
-        _cleanup_free_ char *file = NULL;
-        const char *xml, *details[3], *detail;
+        const char *xml, *details[3];
+        char uuid[37];
         DomainDef *def = NULL;
         VmDomain *d = NULL;
-        VmDomainProps before;
+        DefineOp *op;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -162,6 +241,10 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
         if (r <= 0)
                 goto finish;
+        /* a pending write of the same name or UUID must land before we judge conflicts */
+        conf_uuid_format(def->uuid, uuid);
+        if (vm_domain_store_pending(m, def->name, uuid))
+                vm_domain_store_flush(m);
         r = manager_check_conflicts(m, def, &d, error);
         if (r < 0)
                 goto finish;
@@ -180,49 +263,20 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
                 return sd_bus_reply_method_return(message, "o", d->path);
         }
 
-        r = vm_domain_store_write(m, def, d && d->persistent ? d->generation + 1 : 1, &file);
+        op = g_new0(DefineOp, 1);
+        op->manager = m;
+        op->message = sd_bus_message_ref(message);
+        op->domain = vm_domain_ref(d);
+        op->def = def;
+        r = vm_domain_store_write_batched(m, def, d && d->persistent ? d->generation + 1 : 1, define_commit, op);
         if (r < 0) {
+                op->def = NULL;
+                define_op_free(op);
                 r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save domain '%s': %s",
                                       def->name, strerror(-r));
                 goto finish;
         }
-
-        if (!d) {
-                r = vm_domain_new(m, TAKE_PTR(def), true, &d);
-                if (r < 0)
-                        return r;
-                d->config_file = TAKE_PTR(file);
-                d->generation = 1;
-                vm_domain_set_cause(d, message);
-                (void) sd_bus_emit_object_added(m->bus, d->path);
-                vm_domain_emit_event(d, "defined", "added");
-                vm_domain_clear_cause(d);
-                return sd_bus_reply_method_return(message, "o", d->path);
-        }
-
-        if (d->config_file && !streq(d->config_file, file))
-                (void) vm_domain_store_remove(m, d->config_file);
-        /* libvirt: "added" when there was no persistent definition (a transient domain) */
-        detail = d->persistent ? "updated" : "added";
-        vm_domain_props_get(d, &before);
-        if (d->rt) {
-                domain_def_free(d->newdef);
-                d->newdef = TAKE_PTR(def);
-        } else {
-                domain_def_free(d->def);
-                d->def = TAKE_PTR(def);
-        }
-        d->generation = d->persistent ? d->generation + 1 : 1;
-        d->persistent = true;
-        g_free(d->config_file);
-        d->config_file = TAKE_PTR(file);
-        if (d->autostart)
-                (void) vm_domain_store_set_autostart(m, d->config_file, true);
-        vm_domain_set_cause(d, message);
-        vm_domain_props_emit_changes(d, &before);
-        vm_domain_emit_event(d, "defined", detail);
-        vm_domain_clear_cause(d);
-        return sd_bus_reply_method_return(message, "o", d->path);
+        return 1;
 
 finish:
         domain_def_free(def);
@@ -283,6 +337,7 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
         if (r <= 0)
                 goto fail;
+        vm_domain_store_flush(m);
         r = manager_check_conflicts(m, def, &d, error);
         if (r < 0)
                 goto fail;

@@ -126,6 +126,8 @@ Manager *manager_free(Manager *m) {
                 g_hash_table_destroy(m->domains_by_uuid);
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
+        vm_domain_store_flush(m);
+        sd_event_source_disable_unref(m->store_flush_source);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -296,6 +298,8 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         r = sd_event_loop(m->event);
+        /* answer the defines that arrived with the signal */
+        vm_domain_store_flush(m);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         log_info("vmgmtd exiting; running domains keep running.");

@@ -40,6 +40,9 @@ typedef struct Manager {
         int next_id;                   /* the Id the next started domain gets */
         bool ready;                    /* start-up done: changes are signalled */
 
+        GPtrArray *store_pending;      /* StoreWrite*: batched definition writes */
+        sd_event_source *store_flush_source;
+
         BusCredsCache *creds;
         char *capabilities_xml;        /* built on first GetCapabilities */
 } Manager;
