@@ -159,10 +159,16 @@ static DriverRuntime *driver_find_runtime(QemuDriver *d, const unsigned char uui
         return NULL;
 }
 
-/* Socket paths handed to qemu: absolute when they fit sun_path, else relative
- * to qemu's cwd (the run dir). */
-static const char *socket_arg(const char *abs_path) {
-        return strlen(abs_path) < 108 ? abs_path : strrchr(abs_path, '/') + 1;
+/* Socket paths handed to qemu: the real path when it fits sun_path, else the
+ * same file reached through qemu's cwd (the run dir), which always fits. */
+static char *socket_arg(const char *abs_path) {
+        char *s;
+
+        if (strlen(abs_path) < 108)
+                return strdup(abs_path);
+        if (asprintf(&s, "/proc/self/cwd/%s", strrchr(abs_path, '/') + 1) < 0)
+                return NULL;
+        return s;
 }
 
 typedef struct StartFailure {
@@ -213,7 +219,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                              DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *error = NULL, *emulator = NULL;
+        _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL;
         DriverRuntime *rt;
         DomainDef *copy;
         int r;
@@ -237,10 +243,16 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
 
         if (!copy->emulator)
                 emulator = qemu_caps_find_emulator(copy->os_arch);
+        qmp_arg = socket_arg(rt->qmp_file);
+        vnc_arg = socket_arg(rt->vnc_file);
+        if (!qmp_arg || !vnc_arg) {
+                qemu_runtime_free(rt);
+                return -ENOMEM;
+        }
         QemuCommandCtx ctx = {
                 .emulator = copy->emulator ? copy->emulator : emulator,
-                .qmp_socket_path = socket_arg(rt->qmp_file),
-                .vnc_socket_path = socket_arg(rt->vnc_file),
+                .qmp_socket_path = qmp_arg,
+                .vnc_socket_path = vnc_arg,
                 .kvm_usable = access("/dev/kvm", R_OK | W_OK) == 0,
         };
         if (!ctx.emulator) {

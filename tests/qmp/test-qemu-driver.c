@@ -1,0 +1,641 @@
+/* test-qemu-driver.c — the QEMU runtime driver against real qemu (TCG) on a real sd_event loop.
+ *
+ * The guest is a 108-byte multiboot kernel (tiny-guest.h) that enables the ACPI
+ * power button, waits for it and then powers off (or resets through 0xCF9), so
+ * Shutdown, Reboot, on_poweroff and on_reboot are exercised with a guest that
+ * really answers ACPI, in well under a second. Every test checks the exact
+ * sequence of state reports. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "driver.h"
+#include "fileio.h"
+#include "log.h"
+#include "tiny-guest.h"
+
+#define WAIT_USEC (60ull * 1000000ull)
+
+typedef struct TestDomain {
+        const char *label;
+        GPtrArray *events;   /* "state/reason event/detail", "stopped" */
+        DriverRuntime *rt;
+        bool stopped;
+} TestDomain;
+
+typedef struct Done {
+        bool called;
+        int r;
+        char *message;
+} Done;
+
+static sd_event *event;
+static const DomainDriverOps *ops = &qemu_driver_ops;
+static char *root;
+static char *kernel_poweroff, *kernel_reset;
+static unsigned failures;
+
+#define check(cond)                                                                             \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+                        failures++;                                                             \
+                        return;                                                                 \
+                }                                                                               \
+        } while (0)
+
+static void on_state_changed(void *owner, DomainState state, const char *reason, DomainEventType event_type,
+                             const char *detail) {
+        TestDomain *t = owner;
+        char *s = g_strdup_printf("%s/%s %s/%s", domain_state_to_string(state), reason,
+                                  domain_event_type_to_string(event_type) ?: "none", detail ?: "none");
+        fprintf(stderr, "  [%s] %s\n", t->label, s);
+        g_ptr_array_add(t->events, s);
+}
+
+static void on_stopped(void *owner) {
+        TestDomain *t = owner;
+
+        fprintf(stderr, "  [%s] stopped\n", t->label);
+        g_ptr_array_add(t->events, g_strdup("stopped"));
+        t->stopped = true;
+        t->rt = NULL;
+}
+
+static const DomainDriverEvents events = {
+        .state_changed = on_state_changed,
+        .stopped = on_stopped,
+};
+
+static void on_done(void *userdata, int r, const char *message) {
+        Done *d = userdata;
+
+        d->called = true;
+        d->r = r;
+        free(d->message);
+        d->message = message ? strdup(message) : NULL;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Runs the loop until *flag or until n events were recorded (n > 0). */
+static bool run_until(bool *flag, TestDomain *t, unsigned n) {
+        uint64_t deadline = now_usec() + WAIT_USEC;
+
+        while (now_usec() < deadline) {
+                if (flag && *flag)
+                        return true;
+                if (t && n > 0 && t->events->len >= n)
+                        return true;
+                if (sd_event_run(event, 100000) < 0)
+                        return false;
+        }
+        return false;
+}
+
+/* Runs the loop for a while (to see that nothing more is reported). */
+static void run_for(uint64_t usec) {
+        uint64_t deadline = now_usec() + usec;
+
+        while (now_usec() < deadline)
+                (void) sd_event_run(event, 10000);
+}
+
+static bool events_are(TestDomain *t, const char *const *expected) {
+        size_t n = 0;
+
+        while (expected[n])
+                n++;
+        if (t->events->len != n) {
+                fprintf(stderr, "  [%s] expected %zu events, got %u\n", t->label, n, t->events->len);
+                return false;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!g_str_equal(g_ptr_array_index(t->events, i), expected[i])) {
+                        fprintf(stderr, "  [%s] event %zu: expected '%s', got '%s'\n", t->label, i, expected[i],
+                                (char *) g_ptr_array_index(t->events, i));
+                        return false;
+                }
+        return true;
+}
+#define EVENTS(t, ...) events_are((t), (const char *const[]) { __VA_ARGS__, NULL })
+
+static void test_domain_init(TestDomain *t, const char *label) {
+        *t = (TestDomain) { .label = label, .events = g_ptr_array_new_with_free_func(g_free) };
+}
+
+static void test_domain_reset_events(TestDomain *t) {
+        g_ptr_array_set_size(t->events, 0);
+}
+
+static DomainDef *make_def(DomainDriver *d, const char *name, const char *kernel, const char *on_poweroff,
+                           const char *on_reboot, const char *extra) {
+        g_autofree char *ename = g_markup_escape_text(name, -1);
+        g_autofree char *xml = g_strdup_printf(
+                "<domain type='qemu'>\n"
+                "  <name>%s</name>\n"
+                "  <memory unit='MiB'>64</memory>\n"
+                "  <vcpu>1</vcpu>\n"
+                "  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel></os>\n"
+                "  <on_poweroff>%s</on_poweroff><on_reboot>%s</on_reboot><on_crash>destroy</on_crash>\n"
+                "  <devices><serial type='pty'/><console type='pty'/>%s</devices>\n"
+                "</domain>\n",
+                ename, kernel, on_poweroff, on_reboot, extra ? extra : "");
+        ConfError err = {};
+        DomainDef *def = NULL;
+
+        if (domain_def_parse(xml, strlen(xml), &def, &err) < 0 || d->ops->normalize(d, def, &err) < 0) {
+                fprintf(stderr, "bad test XML: %s\n%s", err.message, xml);
+                abort();
+        }
+        return def;
+}
+
+static DomainDriver *driver_new(const char *base) {
+        g_autofree char *run = g_strdup_printf("%s/run", base), *state = g_strdup_printf("%s/lib", base),
+                        *log = g_strdup_printf("%s/log", base), *conf = g_strdup_printf("%s/etc", base);
+        VmPaths paths = { .root = (char *) base, .config_dir = conf, .state_dir = state, .run_dir = run, .log_dir = log };
+        DomainDriver *d = NULL;
+
+        if (ops->new(event, &paths, &events, &d) < 0)
+                abort();
+        return d;
+}
+
+/* Starts def and waits for done; returns the done result. */
+static int start(DomainDriver *d, TestDomain *t, const DomainDef *def, int id, DriverStartFlags flags, Done *done) {
+        int r;
+
+        *done = (Done) {};
+        r = ops->start(d, t, def, id, flags, &t->rt, on_done, done);
+        if (r < 0)
+                return r;
+        if (!run_until(&done->called, NULL, 0))
+                return -ETIMEDOUT;
+        if (done->r < 0)
+                t->rt = NULL;
+        return done->r;
+}
+
+static bool wait_done(Done *done) {
+        return run_until(&done->called, NULL, 0);
+}
+
+/* ---- tests ---- */
+
+static void test_start_suspend_resume_reset_destroy(DomainDriver *d) {
+        g_autoptr(GPtrArray) unused = NULL;
+        DomainDef *def = make_def(d, "basic", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+        const char *reason;
+        const DomainDef *live;
+        g_autofree char *log = NULL, *logpath = NULL;
+
+        fprintf(stderr, "test: start, suspend, resume, reset, destroy\n");
+        test_domain_init(&t, "basic");
+        check(start(d, &t, def, 1, 0, &done) == 0);
+        check(EVENTS(&t, "running/booted started/booted"));
+        check(ops->state(t.rt, &reason) == DOMAIN_STATE_RUNNING && g_str_equal(reason, "booted"));
+        check(ops->pid(t.rt) > 0);
+        check(ops->start_time(t.rt) > 0);
+        live = ops->live_def(t.rt);
+        check(live->id == 1);
+        check(live->n_serials == 1 && live->serials[0].source_path && g_str_has_prefix(live->serials[0].source_path, "/dev/pts/"));
+        check(live->n_consoles == 1 && g_strcmp0(live->consoles[0].source_path, live->serials[0].source_path) == 0);
+
+        logpath = g_strdup_printf("%s/log/qemu/basic.log", root);
+        check(g_file_get_contents(logpath, &log, NULL, NULL));
+        check(strstr(log, "starting up vmgmt") && strstr(log, "LC_ALL=C") && strstr(log, "-nodefaults"));
+
+        /* Suspend: done after the PAUSED report. */
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->suspend(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "paused/user suspended/paused"));
+        check(ops->state(t.rt, &reason) == DOMAIN_STATE_PAUSED && g_str_equal(reason, "user"));
+
+        /* Suspend again: a no-op, like libvirt. */
+        done = (Done) {};
+        check(ops->suspend(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(t.events->len == 1);
+
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->resume(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "running/unpaused resumed/unpaused"));
+        check(ops->resume(t.rt, on_done, &done) == -EALREADY);
+
+        /* Reset: no state change at all. */
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->reset(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        run_for(200000);
+        check(t.events->len == 0);
+        check(ops->state(t.rt, NULL) == DOMAIN_STATE_RUNNING);
+
+        done = (Done) {};
+        check(ops->destroy(t.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "shutoff/destroyed stopped/destroyed", "stopped"));
+        g_free(log);
+        log = NULL;
+        check(g_file_get_contents(logpath, &log, NULL, NULL));
+        check(strstr(log, "shutting down, reason=destroyed"));
+        domain_def_free(def);
+}
+
+static void test_start_paused_graceful_destroy(DomainDriver *d) {
+        DomainDef *def = make_def(d, "paused", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+        const char *reason;
+
+        fprintf(stderr, "test: start paused, graceful destroy\n");
+        test_domain_init(&t, "paused");
+        check(start(d, &t, def, 2, DRIVER_START_PAUSED, &done) == 0);
+        check(EVENTS(&t, "running/booted started/booted", "paused/user suspended/paused"));
+        check(ops->state(t.rt, &reason) == DOMAIN_STATE_PAUSED && g_str_equal(reason, "user"));
+
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->destroy(t.rt, true, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "shutoff/destroyed stopped/destroyed", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_shutdown_destroy(DomainDriver *d) {
+        DomainDef *def = make_def(d, "shutdown", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+
+        fprintf(stderr, "test: ACPI shutdown, on_poweroff=destroy\n");
+        test_domain_init(&t, "shutdown");
+        check(start(d, &t, def, 3, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        run_for(300000);   /* let the guest arm its power button */
+        done = (Done) {};
+        check(ops->shutdown(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(run_until(&t.stopped, NULL, 0));
+        check(EVENTS(&t, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_poweroff_restart_and_reboot(DomainDriver *d) {
+        DomainDef *def = make_def(d, "restart", kernel_poweroff, "restart", "restart", NULL);
+        TestDomain t;
+        Done done;
+        const char *reason;
+
+        fprintf(stderr, "test: on_poweroff=restart, Reboot (fake reboot)\n");
+        test_domain_init(&t, "restart");
+        check(start(d, &t, def, 4, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        run_for(300000);
+        done = (Done) {};
+        check(ops->shutdown(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(run_until(NULL, &t, 2));
+        check(EVENTS(&t, "shutdown/unknown shutdown/finished", "running/booted resumed/unpaused"));
+        check(ops->state(t.rt, &reason) == DOMAIN_STATE_RUNNING && g_str_equal(reason, "booted"));
+
+        /* Reboot: the guest powers off, qemu is reset and continues: no SHUTDOWN state. */
+        test_domain_reset_events(&t);
+        run_for(500000);
+        done = (Done) {};
+        check(ops->reboot(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(run_until(NULL, &t, 1));
+        run_for(200000);
+        check(EVENTS(&t, "running/booted resumed/unpaused"));
+
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->destroy(t.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "shutoff/destroyed stopped/destroyed", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_reboot_destroy(DomainDriver *d) {
+        DomainDef *def = make_def(d, "noreboot", kernel_reset, "destroy", "destroy", NULL);
+        TestDomain t;
+        Done done;
+
+        fprintf(stderr, "test: guest reboot with on_reboot=destroy\n");
+        test_domain_init(&t, "noreboot");
+        check(start(d, &t, def, 5, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        run_for(300000);
+        /* The power button makes this guest reset itself. */
+        done = (Done) {};
+        check(ops->shutdown(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(run_until(&t.stopped, NULL, 0));
+        check(EVENTS(&t, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_killed_from_outside(DomainDriver *d) {
+        DomainDef *def = make_def(d, "killed", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+
+        fprintf(stderr, "test: qemu killed from outside with SIGKILL\n");
+        test_domain_init(&t, "killed");
+        check(start(d, &t, def, 6, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        check(kill(ops->pid(t.rt), SIGKILL) == 0);
+        check(run_until(&t.stopped, NULL, 0));
+        check(EVENTS(&t, "shutoff/crashed stopped/failed", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_start_failures(DomainDriver *d) {
+        DomainDef *def = make_def(d, "nokernel", "/nonexistent/kernel", "destroy", "restart", NULL);
+        DomainDef *def2 = make_def(d, "passthrough", kernel_poweroff, "destroy", "restart",
+                                   NULL);
+        TestDomain t;
+        Done done;
+        int r;
+
+        fprintf(stderr, "test: start failures\n");
+        test_domain_init(&t, "nokernel");
+        r = start(d, &t, def, 7, 0, &done);
+        check(r < 0);
+        check(done.message && strstr(done.message, "during start-up"));
+        fprintf(stderr, "  start failed as expected: %s\n", done.message);
+        check(t.events->len == 0 && !t.stopped);
+
+        free(def2->cpu_mode);
+        def2->cpu_mode = strdup("host-passthrough");
+        test_domain_init(&t, "passthrough");
+        r = start(d, &t, def2, 8, 0, &done);
+        check(r == -EINVAL);
+        fprintf(stderr, "  start refused as expected: %s\n", done.message);
+        check(t.events->len == 0 && !t.stopped);
+        domain_def_free(def);
+        domain_def_free(def2);
+}
+
+typedef struct Recovered {
+        TestDomain *by_name[4];
+        const char *names[4];
+        DomainState state[4];
+        char reason[4][32];
+        bool alive[4];
+        bool seen[4];
+        DomainDriver *driver;
+} Recovered;
+
+static void on_recover(void *userdata, DomainDef *live_def, DriverRuntime *rt, DomainState state, const char *reason,
+                       int id, uint64_t start_time_usec) {
+        Recovered *rec = userdata;
+
+        fprintf(stderr, "  recovered %s (id %d): %s/%s %s\n", live_def->name, id, domain_state_to_string(state), reason,
+                rt ? "alive" : "dead");
+        for (size_t i = 0; i < 4 && rec->names[i]; i++)
+                if (g_str_equal(rec->names[i], live_def->name)) {
+                        rec->seen[i] = true;
+                        rec->state[i] = state;
+                        snprintf(rec->reason[i], sizeof(rec->reason[i]), "%s", reason);
+                        rec->alive[i] = rt != NULL;
+                        if (rt) {
+                                rec->by_name[i]->rt = rt;
+                                ops->attach_owner(rt, rec->by_name[i]);
+                        }
+                }
+        domain_def_free(live_def);
+}
+
+/* Talks to a domain's QMP socket directly (the daemon being down), blocking: test only. */
+static void qmp_poke(const char *socket_path, const char *command) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char buf[4096];
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_autofree char *msg = g_strdup_printf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", command);
+        size_t got = 0;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                perror("connect");
+                abort();
+        }
+        if (write(fd, msg, strlen(msg)) != (ssize_t) strlen(msg))
+                abort();
+        /* greeting + two replies */
+        for (int lines = 0; lines < 3;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                for (ssize_t i = 0; i < n; i++)
+                        if (buf[i] == '\n' && memchr(buf, '{', (size_t) n))
+                                lines++;
+                got += (size_t) n;
+        }
+        close(fd);
+}
+
+static void test_recover(void) {
+        g_autofree char *base = g_strdup_printf("%s/recover", root);
+        DomainDriver *d = driver_new(base);
+        DomainDef *a = make_def(d, "rec-running", kernel_poweroff, "destroy", "restart", NULL);
+        DomainDef *b = make_def(d, "rec-paused", kernel_poweroff, "destroy", "restart", NULL);
+        DomainDef *c = make_def(d, "rec-dead", kernel_poweroff, "destroy", "restart", NULL);
+        DomainDef *e = make_def(d, "rec-poked", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain ta, tb, tc, te;
+        Recovered rec = {};
+        Done done;
+        pid_t pid_a, pid_c;
+        char uuid[37];
+        g_autofree char *qmp_e = NULL;
+
+        fprintf(stderr, "test: driver teardown and recover\n");
+        test_domain_init(&ta, "rec-running");
+        test_domain_init(&tb, "rec-paused");
+        test_domain_init(&tc, "rec-dead");
+        test_domain_init(&te, "rec-poked");
+        check(start(d, &ta, a, 11, 0, &done) == 0);
+        check(start(d, &tb, b, 12, DRIVER_START_PAUSED, &done) == 0);
+        check(start(d, &tc, c, 13, 0, &done) == 0);
+        check(start(d, &te, e, 14, 0, &done) == 0);
+        pid_a = ops->pid(ta.rt);
+        pid_c = ops->pid(tc.rt);
+
+        /* The daemon goes away; domains keep running. */
+        ops->free(d);
+        check(kill(pid_a, 0) == 0);
+        /* While it is away: one qemu dies, one is paused by someone else. */
+        kill(pid_c, SIGKILL);
+        waitpid(pid_c, NULL, 0);
+        conf_uuid_format(e->uuid, uuid);
+        qmp_e = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
+        qmp_poke(qmp_e, "stop");
+
+        d = driver_new(base);
+        rec = (Recovered) {
+                .names = { "rec-running", "rec-paused", "rec-dead", "rec-poked" },
+                .by_name = { &ta, &tb, &tc, &te },
+        };
+        for (TestDomain *t = &ta; t; t = t == &ta ? &tb : t == &tb ? &tc : t == &tc ? &te : NULL)
+                test_domain_reset_events(t);
+        check(ops->recover(d, on_recover, &rec) == 0);
+        check(rec.seen[0] && rec.alive[0] && rec.state[0] == DOMAIN_STATE_RUNNING && g_str_equal(rec.reason[0], "booted"));
+        check(rec.seen[1] && rec.alive[1] && rec.state[1] == DOMAIN_STATE_PAUSED && g_str_equal(rec.reason[1], "user"));
+        check(rec.seen[2] && !rec.alive[2] && rec.state[2] == DOMAIN_STATE_SHUTOFF);
+        check(rec.seen[3] && rec.alive[3] && rec.state[3] == DOMAIN_STATE_RUNNING);
+        /* The re-sync finds the poked one paused. */
+        check(run_until(NULL, &te, 1));
+        check(EVENTS(&te, "paused/unknown suspended/paused"));
+        check(ops->live_def(ta.rt)->id == 11);
+        check(ops->pid(ta.rt) == pid_a);
+
+        /* Controllable as before. */
+        done = (Done) {};
+        check(ops->suspend(ta.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&ta, "paused/user suspended/paused"));
+        done = (Done) {};
+        check(ops->resume(tb.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&tb, "running/unpaused resumed/unpaused"));
+
+        /* Killed from outside after recovery (not our child any more in real life). */
+        test_domain_reset_events(&tb);
+        kill(ops->pid(tb.rt), SIGKILL);
+        check(run_until(&tb.stopped, NULL, 0));
+        check(EVENTS(&tb, "shutoff/crashed stopped/failed", "stopped"));
+
+        test_domain_reset_events(&ta);
+        done = (Done) {};
+        check(ops->destroy(ta.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&ta, "shutoff/destroyed stopped/destroyed", "stopped"));
+        test_domain_reset_events(&te);
+        done = (Done) {};
+        check(ops->destroy(te.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&te, "shutoff/destroyed stopped/destroyed", "stopped"));
+
+        /* Nothing left behind. */
+        ops->free(d);
+        d = driver_new(base);
+        rec = (Recovered) {};
+        check(ops->recover(d, on_recover, &rec) == 0);
+        ops->free(d);
+        domain_def_free(a);
+        domain_def_free(b);
+        domain_def_free(c);
+        domain_def_free(e);
+}
+
+static void test_long_paths(void) {
+        g_autofree char *base = NULL;
+        GString *name = g_string_new(NULL);
+        DomainDriver *d;
+        DomainDef *def;
+        TestDomain t;
+        Done done;
+
+        fprintf(stderr, "test: 255-byte UTF-8 name under a root longer than sun_path\n");
+        base = g_strdup_printf("%s/%s", root,
+                               "a-directory-name-that-is-quite-long-on-purpose/another-directory-name-that-is-long-too/"
+                               "and-one-more-to-pass-108-bytes");
+        while (name->len + 2 <= 255)
+                g_string_append(name, "é");
+        d = driver_new(base);
+        def = make_def(d, name->str, kernel_poweroff, "destroy", "restart", NULL);
+        test_domain_init(&t, "long");
+        check(start(d, &t, def, 21, 0, &done) == 0);
+        check(EVENTS(&t, "running/booted started/booted"));
+        test_domain_reset_events(&t);
+        done = (Done) {};
+        check(ops->suspend(t.rt, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(EVENTS(&t, "paused/user suspended/paused"));
+        done = (Done) {};
+        check(ops->destroy(t.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        ops->free(d);
+        domain_def_free(def);
+        g_string_free(name, TRUE);
+}
+
+static char *write_kernel(unsigned char mode) {
+        char *path = g_strdup_printf("%s/tiny-guest-%u.bin", root, mode);
+        unsigned char image[sizeof(tiny_guest)];
+
+        memcpy(image, tiny_guest, sizeof(image));
+        image[TINY_GUEST_MODE_OFFSET] = mode;
+        if (!g_file_set_contents(path, (const char *) image, sizeof(image), NULL))
+                abort();
+        return path;
+}
+
+static void rm_rf(const char *path) {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", path);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cleanup of %s failed\n", path);
+}
+
+int main(int argc, char **argv) {
+        char tmpl[] = "/tmp/vmgmt-test-qemu-driver-XXXXXX";
+        DomainDriver *d;
+        sigset_t mask;
+
+        if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0 && !getenv("VMGMT_QEMU_TEST_FORCE")) {
+                fprintf(stderr, "qemu-system-x86_64 not installed, skipping\n");
+                return 77;
+        }
+        if (getenv("VMGMT_TEST_DEBUG"))
+                log_set_max_level(LOG_LEVEL_DEBUG);
+        /* Like vmgmtd: signals blocked in the daemon must not leak into qemu. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        root = mkdtemp(tmpl);
+        if (!root || sd_event_new(&event) < 0)
+                return 1;
+        kernel_poweroff = write_kernel(TINY_GUEST_MODE_POWEROFF);
+        kernel_reset = write_kernel(TINY_GUEST_MODE_RESET);
+
+        d = driver_new(root);
+        test_start_suspend_resume_reset_destroy(d);
+        test_start_paused_graceful_destroy(d);
+        test_shutdown_destroy(d);
+        test_poweroff_restart_and_reboot(d);
+        test_reboot_destroy(d);
+        test_killed_from_outside(d);
+        test_start_failures(d);
+        ops->free(d);
+        test_recover();
+        test_long_paths();
+
+        sd_event_unref(event);
+        if (!getenv("VMGMT_TEST_KEEP"))
+                rm_rf(root);
+        fprintf(stderr, "%s (%u failures)\n", failures ? "FAIL" : "OK", failures);
+        return failures ? 1 : 0;
+}
