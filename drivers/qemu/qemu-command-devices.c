@@ -679,8 +679,9 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
                         qemu_cmd_fail(c, "VNC needs a socket path (absolute, shorter than 108 bytes)");
                         return;
                 }
-                /* -vnc's first value is parsed like any other: commas doubled */
-                o = g_string_new("unix:");
+                /* The implied first value of -vnc cannot hold '=' (qemu would take what
+                 * precedes it as a key), so the key is spelled out. */
+                o = g_string_new("vnc=unix:");
                 for (const char *p = path; *p; p++) {
                         g_string_append_c(o, *p);
                         if (*p == ',')

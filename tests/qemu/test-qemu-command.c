@@ -221,9 +221,397 @@ static void test_errors(void) {
         }
 }
 
+/* ---- smuggling: hostile values must not change the shape of the command line ---- */
+
+static bool opt_takes_value(const char *opt) {
+        return !STR_IN_SET(opt, "-S", "-no-user-config", "-nodefaults", "-no-shutdown", "-no-reboot");
+}
+
+/* The keys of a qemu option string as qemu's own parsers see them (QemuOpts
+ * and keyval agree here): at each element the key runs to the first '=' or
+ * ','; with ',' first, the element is the implied first value (or a flag);
+ * a value runs to the next single ',' (",," is a literal comma). Returns a
+ * '|'-joined list of keys; values are dropped. */
+static char *opt_keys(const char *s) {
+        GString *o = g_string_new(NULL);
+        const char *p = s;
+
+        for (;;) {
+                size_t len = strcspn(p, "=,");
+                if (p[len] == '=') {
+                        g_string_append_len(o, p, (gssize) len);
+                        p += len + 1;
+                } else if (p == s) {
+                        /* implied first value: key "" */
+                } else {
+                        g_string_append_len(o, p, (gssize) len); /* a flag */
+                        p += len;
+                }
+                /* skip the value */
+                while (*p && !(*p == ',' && p[1] != ',')) {
+                        if (*p == ',')
+                                p++;
+                        p++;
+                }
+                g_string_append_c(o, '|');
+                if (!*p)
+                        break;
+                p++;
+        }
+        return g_string_free(o, FALSE);
+}
+
+/* "-opt keys…" for every option; positional values are reduced to "value". */
+static char *argv_shape(char **argv) {
+        GString *o = g_string_new(NULL);
+
+        for (size_t i = 1; argv[i]; i++) {
+                const char *opt = argv[i];
+                g_string_append_printf(o, "%s", opt);
+                if (opt_takes_value(opt) && argv[i + 1]) {
+                        i++;
+                        if (STR_IN_SET(opt, "-kernel", "-initrd", "-append", "-bios", "-uuid"))
+                                g_string_append(o, " value");
+                        else {
+                                g_autofree char *k = opt_keys(argv[i]);
+                                g_string_append_printf(o, " %s", k);
+                        }
+                }
+                g_string_append_c(o, '\n');
+        }
+        return g_string_free(o, FALSE);
+}
+
+/* Fills every XML-derived text field of a rich domain with `v` (paths get a '/' prefix). */
+static char *shape_with(const char *v, char **ret_error) {
+        DomainControllerDef ctrls[8];
+        DomainDiskDef disks[2];
+        DomainNetDef nets[1];
+        DomainChrDef serials[1], channels[1];
+        DomainGraphicsDef graphics[1];
+        DomainRngDef rngs[1];
+        DomainDef d;
+        g_autofree char *path = g_strdup_printf("/images/%s", v);
+        g_autofree char *sock = g_strdup_printf("/run/%s", v);
+        char **argv = NULL, *shape;
+        int r;
+
+        def_init_i440fx(&d, ctrls);
+        d.name = S(v);
+        d.title = S(v);
+        d.description = S(v);
+        d.kernel = path;
+        d.initrd = path;
+        d.cmdline = S(v);
+        d.loader = path;
+        ctrls[2] = (DomainControllerDef) { .type = S("virtio-serial"), .index = 0, .ports = -1, .vectors = -1,
+                                           .target_chassis = -1, .target_port = -1, .address = pci(0, 9, 0) };
+        d.n_controllers = 3;
+        disks[0] = (DomainDiskDef) { .type = DOMAIN_DISK_TYPE_FILE, .device = DOMAIN_DISK_DEVICE_DISK, .source = path,
+                                     .driver_type = S("raw"), .target_dev = S("vda"), .bus = DOMAIN_DISK_BUS_VIRTIO,
+                                     .serial = S(v), .address = pci(0, 4, 0) };
+        disks[1] = (DomainDiskDef) { .type = DOMAIN_DISK_TYPE_BLOCK, .device = DOMAIN_DISK_DEVICE_CDROM, .source = path,
+                                     .target_dev = S("hdc"), .bus = DOMAIN_DISK_BUS_IDE, .address = drive(0, 1, 0) };
+        d.disks = disks;
+        d.n_disks = 2;
+        nets[0] = (DomainNetDef) { .type = DOMAIN_NET_TYPE_USER, .mac = S("52:54:00:00:00:01"), .model = S("virtio") };
+        d.nets = nets;
+        d.n_nets = 1;
+        serials[0] = (DomainChrDef) { .kind = DOMAIN_CHR_SERIAL, .type = S("pty"), .target_port = 0, .source_path = S(v) };
+        d.serials = serials;
+        d.n_serials = 1;
+        channels[0] = (DomainChrDef) { .kind = DOMAIN_CHR_CHANNEL, .type = S("unix"), .target_type = S("virtio"),
+                                       .target_name = S(v), .target_port = -1, .source_path = sock };
+        d.channels = channels;
+        d.n_channels = 1;
+        graphics[0] = (DomainGraphicsDef) { .type = S("vnc"), .port = -1, .autoport = true, .listen_type = S("socket"),
+                                            .listen = sock, .passwd = S(v) };
+        d.graphics = graphics;
+        d.n_graphics = 1;
+        rngs[0] = (DomainRngDef) { .model = S("virtio"), .backend_model = S("random"), .backend_path = path };
+        d.rngs = rngs;
+        d.n_rngs = 1;
+
+        r = qemu_command_build(&d, &golden_ctx, &argv, ret_error);
+        if (r < 0)
+                return NULL;
+        shape = argv_shape(argv);
+        g_strfreev(argv);
+        return shape;
+}
+
+static void test_smuggling(void) {
+        static const char *const hostile[] = {
+                ",", ",,", ",,,", "a,b", "a,,b", "x,id=evil", "x,,id=evil", "=", "a=b", "x,server=off,wait=on",
+                " -device e1000", "-device", "help", "?", "x,password=off", "x,driver=nbd,host=example.org",
+                "x,file.driver=ssh", "json:{\"driver\":\"nbd\"}", "x\\,y", "trailing,", ",leading", "ünï,cödé",
+        };
+        g_autofree char *benign = shape_with("plain", NULL);
+
+        CHECK(benign);
+        for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
+                _cleanup_free_ char *err = NULL;
+                g_autofree char *shape = shape_with(hostile[i], &err);
+                if (!shape) {
+                        fprintf(stderr, "hostile value '%s' was refused: %s\n", hostile[i], err ? err : "?");
+                        test_failures++;
+                        continue;
+                }
+                if (!streq(shape, benign)) {
+                        fprintf(stderr, "hostile value '%s' changed the command line shape:\n%s\n--- vs ---\n%s\n",
+                                hostile[i], shape, benign);
+                        test_failures++;
+                }
+        }
+}
+
+/* Values that go where qemu cannot escape them are refused, not passed on. */
+static void test_refused_values(void) {
+        DomainControllerDef ctrls[8];
+        DomainDiskDef disk;
+        DomainNetDef net;
+        DomainInputDef input;
+        DomainGraphicsDef gr;
+        DomainVideoDef video;
+        DomainDef d;
+
+#define RESET() def_init_i440fx(&d, ctrls)
+        RESET();
+        d.cpu_mode = S("custom");
+        d.cpu_model = S("qemu64,+vmx");
+        expect_error(&d, &golden_ctx, "not a valid qemu CPU model name");
+        d.cpu_model = S("help");
+        expect_error(&d, &golden_ctx, "not a valid qemu CPU model name");
+        d.cpu_model = S("-device");
+        expect_error(&d, &golden_ctx, "not a valid qemu CPU model name");
+
+        RESET();
+        d.os_machine = S("pc,accel=kvm");
+        expect_error(&d, &golden_ctx, "not a valid qemu machine name");
+
+        RESET();
+        d.clock_offset = S("utc,clock=vm");
+        expect_error(&d, &golden_ctx, "clock offset");
+
+        RESET();
+        d.kernel = S("vmlinuz");
+        expect_error(&d, &golden_ctx, "kernel 'vmlinuz' is not an absolute path");
+
+        RESET();
+        QemuCommandCtx rel = golden_ctx;
+        rel.emulator = "qemu-system-x86_64";
+        expect_error(&d, &rel, "emulator");
+
+        RESET();
+        net = (DomainNetDef) { .type = DOMAIN_NET_TYPE_USER, .mac = S("52:54:00:00:00:01,id=x"), .model = S("virtio") };
+        d.nets = &net;
+        d.n_nets = 1;
+        expect_error(&d, &golden_ctx, "MAC address");
+        net.mac = S("zz:54:00:00:00:01");
+        expect_error(&d, &golden_ctx, "MAC address");
+        net.mac = S("52:54:00:00:00:01");
+        net.model = S("virtio,netdev=evil");
+        expect_error(&d, &golden_ctx, "model 'virtio,netdev=evil' is not supported");
+        net.model = S("virtio");
+        net.type = DOMAIN_NET_TYPE_BRIDGE;
+        expect_error(&d, &golden_ctx, "needs a tap device");
+        {
+                QemuCommandCtx c = golden_ctx;
+                int fds[] = { 23 };
+                g_autofree char *out = NULL;
+                c.net_fds = fds;
+                out = build_ok(&d, &c);
+                CHECK(strstr(out, "\n-netdev\ntap,fd=23,id=hostnet0\n"));
+        }
+
+        RESET();
+        disk = (DomainDiskDef) { .type = DOMAIN_DISK_TYPE_FILE, .device = DOMAIN_DISK_DEVICE_DISK, .source = S("rel/a.img"),
+                                 .target_dev = S("vda"), .bus = DOMAIN_DISK_BUS_VIRTIO };
+        d.disks = &disk;
+        d.n_disks = 1;
+        expect_error(&d, &golden_ctx, "not an absolute path");
+        disk.source = S("/a\nb.img");
+        expect_error(&d, &golden_ctx, "not an absolute path");
+        disk.source = S("/a.img");
+        disk.driver_type = S("qcow2,file.driver=ssh");
+        expect_error(&d, &golden_ctx, "format");
+        disk.driver_type = S("raw");
+        disk.driver_cache = S("none,x=y");
+        expect_error(&d, &golden_ctx, "cache mode");
+        disk.driver_cache = NULL;
+        disk.driver_io = S("native");
+        expect_error(&d, &golden_ctx, "io='native' needs cache='none'");
+        disk.driver_io = S("threads,x=y");
+        expect_error(&d, &golden_ctx, "io mode");
+        disk.driver_io = NULL;
+        disk.driver_discard = S("unmap,x=y");
+        expect_error(&d, &golden_ctx, "discard mode");
+        disk.driver_discard = NULL;
+        disk.alias = S("ua-x,id=y");
+        expect_error(&d, &golden_ctx, "not a valid qemu id");
+        disk.alias = S("ua-disk0");
+        {
+                g_autofree char *out = build_ok(&d, &golden_ctx);
+                CHECK(strstr(out, "id=ua-disk0"));
+        }
+        disk.alias = NULL;
+        disk.type = DOMAIN_DISK_TYPE_VOLUME;
+        expect_error(&d, &golden_ctx, "storage pool volumes are not supported yet");
+        disk.type = DOMAIN_DISK_TYPE_FILE;
+        disk.device = DOMAIN_DISK_DEVICE_CDROM;
+        expect_error(&d, &golden_ctx, "a cdrom cannot be on the virtio bus");
+
+        RESET();
+        disk = (DomainDiskDef) { .type = DOMAIN_DISK_TYPE_FILE, .device = DOMAIN_DISK_DEVICE_DISK, .source = S("/a.img"),
+                                 .target_dev = S("hda"), .bus = DOMAIN_DISK_BUS_IDE };
+        d.disks = &disk;
+        d.n_disks = 1;
+        d.os_machine = S("pc-q35-7.2");
+        ctrls[0].model = S("pcie-root");
+        d.n_controllers = 1;
+        expect_error(&d, &golden_ctx, "q35 machines have no IDE bus");
+
+        RESET();
+        input = (DomainInputDef) { .type = S("tablet"), .bus = S("usb"),
+                                   .address = { .type = DOMAIN_ADDRESS_USB, .usb_port = S("1,bus=x") } };
+        d.inputs = &input;
+        d.n_inputs = 1;
+        expect_error(&d, &golden_ctx, "invalid USB port");
+        input.address.usb_port = S("1.2");
+        d.n_controllers = 1; /* no USB controller */
+        expect_error(&d, &golden_ctx, "needs a USB controller");
+
+        RESET();
+        gr = (DomainGraphicsDef) { .type = S("vnc"), .port = -1, .autoport = true, .listen = S("127.0.0.1,password=off"),
+                                   .listen_type = S("address") };
+        d.graphics = &gr;
+        d.n_graphics = 1;
+        expect_error(&d, &golden_ctx, "is not an IP address");
+        gr.listen = S("localhost");
+        expect_error(&d, &golden_ctx, "is not an IP address");
+        gr.listen = S("::1");
+        gr.passwd = S("pw");
+        {
+                g_autofree char *out = build_ok(&d, &golden_ctx);
+                CHECK(strstr(out, "\n-vnc\n[::1]:0,to=100,password=on\n"));
+                CHECK(!strstr(out, "pw\n"));
+        }
+        gr = (DomainGraphicsDef) { .type = S("spice"), .port = -1 };
+        expect_error(&d, &golden_ctx, "graphics type 'spice' is not supported");
+
+        RESET();
+        video = (DomainVideoDef) { .model = S("vga,id=x") };
+        d.videos = &video;
+        d.n_videos = 1;
+        expect_error(&d, &golden_ctx, "is not supported");
+#undef RESET
+}
+
+/* ---- XML golden files: data/NAME.xml → data/NAME.args ---- */
+
+static const char *golden_emulator_for_arch(void *userdata, const char *arch) {
+        return !arch || streq(arch, "x86_64") ? "/usr/bin/qemu-system-x86_64" : NULL;
+}
+
+/* The fixed table of qemu 7.2, so the goldens do not depend on the installed qemu. */
+static const char *golden_resolve_machine(void *userdata, const char *emulator, const char *machine) {
+        if (!machine || streq(machine, "pc"))
+                return "pc-i440fx-7.2";
+        if (streq(machine, "q35"))
+                return "pc-q35-7.2";
+        if (g_str_has_prefix(machine, "pc-i440fx-") || g_str_has_prefix(machine, "pc-q35-"))
+                return machine;
+        return NULL;
+}
+
+static const DomainNormalizeCtx golden_normalize_ctx = {
+        .emulator_for_arch = golden_emulator_for_arch,
+        .resolve_machine = golden_resolve_machine,
+};
+
+/* Parse + normalize + build; the result text is the argv, or "error: …" / "conf-error: …". */
+static char *golden_build_xml(const char *name, const char *xml, size_t len, DomainDef **ret_def) {
+        QemuCommandCtx ctx = golden_ctx;
+        ConfError cerr = { 0 };
+        DomainDef *def = NULL;
+        char **argv = NULL, *err = NULL, *out;
+        int r;
+
+        r = domain_def_parse(xml, len, &def, &cerr);
+        if (r >= 0)
+                r = domain_def_normalize(def, &golden_normalize_ctx, &cerr);
+        if (r < 0) {
+                out = g_strdup_printf("conf-error: %s", cerr.message ? cerr.message : "(no message)");
+                conf_error_clear(&cerr);
+                domain_def_free(def);
+                return out;
+        }
+        ctx.kvm_usable = g_str_has_prefix(name, "kvm-");
+        r = qemu_command_build(def, &ctx, &argv, &err);
+        if (r < 0)
+                out = g_strdup_printf("error: %s", err ? err : "(no message)");
+        else
+                out = g_strjoinv("\n", argv);
+        if (argv)
+                g_strfreev(argv);
+        free(err);
+        if (ret_def)
+                *ret_def = def;
+        else
+                domain_def_free(def);
+        return out;
+}
+
+static void test_golden_xml(void) {
+        g_autoptr(GDir) dir = g_dir_open(golden_data_dir(), 0, NULL);
+        const char *e;
+        unsigned n = 0;
+
+        CHECK(dir);
+        while (dir && (e = g_dir_read_name(dir))) {
+                g_autofree char *name = NULL, *path = NULL, *xml = NULL, *out = NULL;
+                DomainDef *def = NULL;
+                gsize len = 0;
+
+                if (!g_str_has_suffix(e, ".xml"))
+                        continue;
+                name = g_strndup(e, strlen(e) - 4);
+                path = g_strdup_printf("%s/%s", golden_data_dir(), e);
+                CHECK(g_file_get_contents(path, &xml, &len, NULL));
+                out = golden_build_xml(name, xml, len, &def);
+                golden_compare(name, out);
+                if (g_str_has_prefix(name, "err-")) {
+                        if (!g_str_has_prefix(out, "error: ")) {
+                                fprintf(stderr, "%s: expected a build error\n", name);
+                                test_failures++;
+                        }
+                } else if (g_str_has_prefix(out, "error: ") || g_str_has_prefix(out, "conf-error: ")) {
+                        fprintf(stderr, "%s: %s\n", name, out);
+                        test_failures++;
+                }
+
+                /* The canonical XML of the normalized definition must build the same command line. */
+                if (def) {
+                        g_autofree char *canon = domain_def_format(def, DOMAIN_FORMAT_SECURE);
+                        g_autofree char *again = canon ? golden_build_xml(name, canon, strlen(canon), NULL) : NULL;
+                        if (!again || !streq(again, out)) {
+                                fprintf(stderr, "%s: command line changes after format + parse + normalize:\n%s\n---\n%s\n",
+                                        name, out, again ? again : "(format failed)");
+                                test_failures++;
+                        }
+                        domain_def_free(def);
+                }
+                n++;
+        }
+        CHECK(n >= 10);
+}
+
 int main(void) {
         test_escape();
+        test_golden_xml();
         test_handbuilt_golden();
         test_errors();
+        test_smuggling();
+        test_refused_values();
         return TEST_EXIT();
 }

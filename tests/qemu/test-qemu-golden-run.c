@@ -107,8 +107,40 @@ static int run_cmd(const char *cmd) {
         return r == 0 ? 0 : -1;
 }
 
+static GPtrArray *loop_devices;
+
+/* Attaches a fresh 16 MiB file to a loop device; returns its path. */
+static char *loop_attach(const char *tmp) {
+        static unsigned n;
+        g_autofree char *img = g_strdup_printf("%s/images/block%u", tmp, n++);
+        g_autofree char *cmd = g_strdup_printf("truncate -s 16M '%s'", img);
+        g_autofree char *out = NULL;
+        const char *argv[] = { "losetup", "-f", "--show", img, NULL };
+        int status = -1;
+
+        CHECK(run_cmd(cmd) == 0);
+        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, NULL) ||
+            status != 0 || !out) {
+                fprintf(stderr, "losetup failed; a block device is needed for host_device disks\n");
+                test_failures++;
+                return g_strdup("/dev/null");
+        }
+        g_strstrip(out);
+        g_ptr_array_add(loop_devices, g_strdup(out));
+        return g_strdup(out);
+}
+
+static void loop_detach_all(void) {
+        for (guint i = 0; i < loop_devices->len; i++) {
+                g_autofree char *cmd = g_strdup_printf("losetup -d '%s'", (char *) g_ptr_array_index(loop_devices, i));
+                if (run_cmd(cmd) < 0)
+                        fprintf(stderr, "could not detach %s\n", (char *) g_ptr_array_index(loop_devices, i));
+        }
+        g_ptr_array_set_size(loop_devices, 0);
+}
+
 /* Creates the image behind every file node, in the format its format node names. */
-static void prepare_images(GPtrArray *args) {
+static void prepare_images(GPtrArray *args, const char *tmp) {
         for (guint i = 0; i + 1 < args->len; i++) {
                 GArray *kv;
                 const char *driver, *filename, *node;
@@ -120,11 +152,12 @@ static void prepare_images(GPtrArray *args) {
                 filename = keyval_get(kv, "filename");
                 node = keyval_get(kv, "node-name");
                 if (driver && filename && (strcmp(driver, "host_device") == 0 || strcmp(driver, "host_cdrom") == 0)) {
-                        /* no real block device to spare: /dev/null is a device qemu opens */
+                        /* a loop device over a temp file stands in for the golden block device */
+                        char *dev = loop_attach(tmp);
                         for (guint j = 0; j < kv->len; j++)
                                 if (strcmp(g_array_index(kv, KeyVal, j).key, "filename") == 0) {
                                         g_free(g_array_index(kv, KeyVal, j).value);
-                                        g_array_index(kv, KeyVal, j).value = g_strdup("/dev/null");
+                                        g_array_index(kv, KeyVal, j).value = dev;
                                 }
                         g_free(g_ptr_array_index(args, i + 1));
                         g_ptr_array_index(args, i + 1) = keyval_join(kv);
@@ -237,6 +270,10 @@ static void run_one(const char *name, const char *path) {
         pid_t pid;
 
         CHECK(g_file_get_contents(path, &text, NULL, NULL));
+        if (text && g_str_has_prefix(text, "error: ")) {
+                fprintf(stderr, "%s: expected build error, nothing to run\n", name);
+                goto out;
+        }
         tmp = g_dir_make_tmp("vmgmt-golden-run-XXXXXX", NULL);
         CHECK(tmp);
         if (!text || !tmp)
@@ -249,7 +286,7 @@ static void run_one(const char *name, const char *path) {
                 if (*lines[i] || lines[i + 1])
                         g_ptr_array_add(args, replace_prefixes(lines[i], tmp));
         force_tcg(args);
-        prepare_images(args);
+        prepare_images(args, tmp);
         g_ptr_array_add(args, NULL);
 
         log = g_strdup_printf("%s/qemu.log", tmp);
@@ -313,6 +350,7 @@ static void run_one(const char *name, const char *path) {
         } else
                 fprintf(stderr, "%s: ok\n", name);
 out:
+        loop_detach_all();
         if (tmp) {
                 g_autofree char *q = g_shell_quote(tmp);
                 g_autofree char *cmd = g_strdup_printf("rm -rf %s", q);
@@ -334,6 +372,7 @@ int main(int argc, char **argv) {
         const char *e;
 
         signal(SIGPIPE, SIG_IGN);
+        loop_devices = g_ptr_array_new_with_free_func(g_free);
         CHECK(d);
         while (d && (e = g_dir_read_name(d)))
                 if (g_str_has_suffix(e, ".args") && (argc < 2 || strncmp(e, argv[1], strlen(argv[1])) == 0))
