@@ -192,11 +192,12 @@ static void fmt_net(GString *s, const DomainNetDef *n, DomainFormatFlags flags) 
         g_string_append(s, "    </interface>\n");
 }
 
-static void fmt_chr(GString *s, const DomainChrDef *c, DomainFormatFlags flags) {
+/* shared_path: the serial console shows its serial port's live pty path. */
+static void fmt_chr(GString *s, const DomainChrDef *c, const char *shared_path, DomainFormatFlags flags) {
         static const char *const elem[] = { "serial", "console", "channel" };
         bool live = !(flags & DOMAIN_FORMAT_INACTIVE);
         bool is_pty = streq_ptr(c->type, "pty");
-        const char *path = (!is_pty || live) ? c->source_path : NULL;
+        const char *path = (!is_pty || live) ? (c->source_path ?: shared_path) : NULL;
 
         g_string_append_printf(s, "    <%s", elem[c->kind]);
         fmt_attr(s, "type", c->type);
@@ -333,11 +334,15 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
         for (size_t i = 0; i < def->n_nets; i++)
                 fmt_net(s, &def->nets[i], flags);
         for (size_t i = 0; i < def->n_serials; i++)
-                fmt_chr(s, &def->serials[i], flags);
-        for (size_t i = 0; i < def->n_consoles; i++)
-                fmt_chr(s, &def->consoles[i], flags);
+                fmt_chr(s, &def->serials[i], NULL, flags);
+        for (size_t i = 0; i < def->n_consoles; i++) {
+                const DomainChrDef *c = &def->consoles[i];
+                bool serial_console = i == 0 && def->n_serials > 0 && streq_ptr(c->target_type, "serial") &&
+                                      streq_ptr(c->type, def->serials[0].type);
+                fmt_chr(s, c, serial_console ? def->serials[0].source_path : NULL, flags);
+        }
         for (size_t i = 0; i < def->n_channels; i++)
-                fmt_chr(s, &def->channels[i], flags);
+                fmt_chr(s, &def->channels[i], NULL, flags);
         for (size_t i = 0; i < def->n_inputs; i++)
                 fmt_input(s, &def->inputs[i]);
         for (size_t i = 0; i < def->n_graphics; i++)

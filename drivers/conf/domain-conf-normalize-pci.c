@@ -83,8 +83,8 @@ static int validate_controllers(DomainDef *def, bool q35, ConfError *err) {
                 if (streq(c->type, "pci")) {
                         const char *want = c->index == 0 ? (q35 ? "pcie-root" : "pci-root") : (q35 ? "pcie-root-port" : NULL);
                         if (!want)
-                                return conf_error_set(err, 0, "PCI controller index %d: only pci-root is supported on machine type '%s'",
-                                                      c->index, strna(c->model));
+                                return conf_error_set(err, 0, "PCI controller index %d ('%s'): machine type '%s' has only its pci-root (use q35 for PCIe root ports)",
+                                                      c->index, strna(c->model), strna(def->os_machine));
                         if (!c->model && !(c->model = strdup(want)))
                                 return -ENOMEM;
                         if (!streq(c->model, want))

@@ -225,8 +225,29 @@ static void check_file(const char *name) {
                 g_error("%s differs from %s:\n%s", name, golden_path, out);
 }
 
+/* The live form (id, pty paths, live VNC port) must be stable too. */
+static void check_file_live(const char *name) {
+        _cleanup_free_ char *xml = read_data(name);
+        _cleanup_free_ char *out = canonical(xml, true, DOMAIN_FORMAT_SECURE);
+        _cleanup_free_ char *again = canonical(out, true, DOMAIN_FORMAT_SECURE);
+        _cleanup_free_ char *golden_name = g_strdup_printf("%.*s.live", (int) (strlen(name) - 4), name);
+        _cleanup_free_ char *golden_path = g_build_filename(data_dir, "canonical", golden_name, NULL);
+        _cleanup_free_ char *golden = NULL;
+
+        g_assert_cmpstr(out, ==, again);
+        if (getenv("VMGMT_REGENERATE")) {
+                g_assert_true(g_file_set_contents(golden_path, out, -1, NULL));
+                return;
+        }
+        if (!g_file_get_contents(golden_path, &golden, NULL, NULL))
+                g_error("missing %s (run with VMGMT_REGENERATE=1 and review)", golden_path);
+        if (!streq(golden, out))
+                g_error("%s differs from %s:\n%s", name, golden_path, out);
+}
+
 static void test_file(gconstpointer data) {
         check_file(data);
+        check_file_live(data);
 }
 
 static int compare_names(const void *a, const void *b) {
