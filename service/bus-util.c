@@ -93,7 +93,10 @@ int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const
                 name = VM_ERROR_BUSY;
                 break;
         case EINVAL:
-                name = SD_BUS_ERROR_INVALID_ARGS;
+                /* The driver never sees the caller's arguments (options are
+                 * checked here), so EINVAL means the definition cannot run on
+                 * this host (e.g. host-passthrough under TCG). */
+                name = VM_ERROR_NOT_SUPPORTED;
                 break;
         case ENOTCONN:
         case ESRCH:
