@@ -4,6 +4,7 @@
 # and by benchmarks/, since these machines drift).
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,8 +45,9 @@ def rss_kib(pid):
 def ready_ms(daemon):
     """The daemon's own measure of its start-up, from its log."""
     for line in reversed(daemon.log_text().splitlines()):
-        if 'vmgmtd ready' in line and '(' in line:
-            return float(line.rsplit('(', 1)[1].split()[0])
+        m = re.search(r'vmgmtd ready .*\(([0-9.]+) ms\)', line)
+        if m:
+            return float(m.group(1))
     return None
 
 
