@@ -289,21 +289,33 @@ static void disk_placement(QemuCmd *c, size_t i, GString *o, char *id, size_t id
                 else
                         qemu_opt_fmt(o, "bus", "sata%u.%u", ctrl, unit);
                 break;
-        case DOMAIN_DISK_BUS_SCSI:
-                if (!qemu_cmd_find_controller(c, "scsi", (int) ctrl)) {
+        case DOMAIN_DISK_BUS_SCSI: {
+                const DomainControllerDef *k = qemu_cmd_find_controller(c, "scsi", (int) ctrl);
+
+                if (!k) {
                         qemu_cmd_fail(c, "%s needs a SCSI controller with index %u", what, ctrl);
                         return;
+                }
+                snprintf(id, idlen, "scsi%u-0-%u-%u", ctrl, target, unit);
+                qemu_opt_fmt(o, "bus", "scsi%u.0", ctrl);
+                if (streq_ptr(k->model, "lsilogic")) {
+                        /* a parallel SCSI bus: one LUN per target, the unit is the target id */
+                        if (bus > 0 || target > 0 || unit > 6) {
+                                qemu_cmd_fail(c, "%s: lsilogic address out of range (units 0…6)", what);
+                                return;
+                        }
+                        qemu_opt_fmt(o, "scsi-id", "%u", unit);
+                        break;
                 }
                 if (bus > 0 || target > 255 || unit > 16383) {
                         qemu_cmd_fail(c, "%s: SCSI address out of range", what);
                         return;
                 }
-                snprintf(id, idlen, "scsi%u-0-%u-%u", ctrl, target, unit);
-                qemu_opt_fmt(o, "bus", "scsi%u.0", ctrl);
                 qemu_opt_fmt(o, "channel", "%u", bus);
                 qemu_opt_fmt(o, "scsi-id", "%u", target);
                 qemu_opt_fmt(o, "lun", "%u", unit);
                 break;
+        }
         default:
                 qemu_cmd_fail(c, "%s: unsupported bus", what);
         }

@@ -111,6 +111,7 @@ int main(void) {
                 caps = qemu_caps_free(caps);
                 CHECK(stat(copy, &st) == 0);
                 /* touching the binary invalidates its entry */
+                free(cmd);
                 r = asprintf(&cmd, "touch -d '2001-01-01' %s", copy);
                 CHECK(r > 0 && system(cmd) == 0);
                 CHECK(qemu_caps_new(copy, cache, &caps) == 0);
