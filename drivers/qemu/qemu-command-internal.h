@@ -1,4 +1,4 @@
-/* qemu-command-internal.h — the argv builder shared by qemu-command.c (machine) and qemu-command-devices.c. */
+/* qemu-command-internal.h — the argv builder shared by qemu-command.c (machine), -storage.c and -devices.c. */
 #pragma once
 
 #include <glib.h>

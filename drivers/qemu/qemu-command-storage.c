@@ -1,0 +1,402 @@
+/* qemu-command-storage.c — qemu argv for controllers and disks (-blockdev nodes and their -device). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "qemu/qemu-command-internal.h"
+
+/* ---------------- controllers ---------------- */
+
+static const char *usb_controller_device(const char *model) {
+        static const char *const map[][2] = {
+                { "qemu-xhci", "qemu-xhci" },     { "nec-xhci", "nec-usb-xhci" },
+                { "piix3-uhci", "piix3-usb-uhci" }, { "piix4-uhci", "piix4-usb-uhci" },
+                { "ehci", "usb-ehci" },           { "ich9-ehci1", "ich9-usb-ehci1" },
+                { "ich9-uhci1", "ich9-usb-uhci1" }, { "ich9-uhci2", "ich9-usb-uhci2" },
+                { "ich9-uhci3", "ich9-usb-uhci3" }, { "pci-ohci", "pci-ohci" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (streq(model, map[i][0]))
+                        return map[i][1];
+        return NULL;
+}
+
+static void usb_controller_id(GString *o, int index) {
+        if (index == 0)
+                g_string_append(o, "usb");
+        else
+                g_string_append_printf(o, "usb%d", index);
+}
+
+static void build_pci_controller(QemuCmd *c, const DomainControllerDef *k) {
+        const char *model = k->model ?: "";
+        char what[64];
+        GString *o;
+
+        if (STR_IN_SET(model, "pci-root", "pcie-root")) {
+                if (k->index != 0)
+                        qemu_cmd_fail(c, "PCI root controller must have index 0");
+                else if (streq(model, "pcie-root") != c->q35)
+                        qemu_cmd_fail(c, "controller model '%s' does not match machine '%s'", model, c->def->os_machine);
+                return; /* built into the machine */
+        }
+        snprintf(what, sizeof(what), "controller pci index %d", k->index);
+        if (k->index <= 0 || k->index > 255) {
+                qemu_cmd_fail(c, "%s: index must be 1…255", what);
+                return;
+        }
+        if (streq(model, "pcie-root-port")) {
+                o = g_string_new("pcie-root-port");
+                qemu_opt_fmt(o, "port", "0x%x", k->target_port >= 0 ? (unsigned) k->target_port & 0xff : 0x10u + (unsigned) k->index - 1);
+                qemu_opt_fmt(o, "chassis", "%d", k->target_chassis >= 0 ? k->target_chassis & 0xff : k->index);
+        } else if (streq(model, "pci-bridge")) {
+                o = g_string_new("pci-bridge");
+                qemu_opt_fmt(o, "chassis_nr", "%d", k->target_chassis > 0 ? k->target_chassis & 0xff : k->index);
+        } else if (streq(model, "pcie-to-pci-bridge"))
+                o = g_string_new("pcie-pci-bridge");
+        else {
+                qemu_cmd_fail(c, "%s: model '%s' is not supported", what, model);
+                return;
+        }
+        qemu_opt_fmt(o, "id", "pci.%d", k->index);
+        qemu_cmd_pci_address(c, o, &k->address, what);
+        qemu_cmd_add_opt(c, "-device", o);
+}
+
+static void build_usb_controller(QemuCmd *c, const DomainControllerDef *k) {
+        const char *model = k->model, *dev;
+        char what[64];
+        GString *o;
+
+        snprintf(what, sizeof(what), "controller usb index %d", k->index);
+        if (streq_ptr(model, "none"))
+                return;
+        dev = model ? usb_controller_device(model) : NULL;
+        if (!dev) {
+                qemu_cmd_fail(c, "%s: model '%s' is not supported", what, strempty(model));
+                return;
+        }
+        if (k->index < 0 || k->index > 31) {
+                qemu_cmd_fail(c, "%s: index out of range", what);
+                return;
+        }
+        o = g_string_new(dev);
+        if (k->has_master) {
+                GString *m = g_string_new(NULL);
+                usb_controller_id(m, k->index);
+                qemu_opt_fmt(o, "masterbus", "%s.0", m->str);
+                qemu_opt_fmt(o, "firstport", "%u", k->master_startport);
+                g_string_free(m, TRUE);
+        } else {
+                if (k->ports > 0 && STR_IN_SET(model, "qemu-xhci", "nec-xhci")) {
+                        qemu_opt_fmt(o, "p2", "%d", k->ports);
+                        qemu_opt_fmt(o, "p3", "%d", k->ports);
+                }
+                g_string_append(o, ",id=");
+                usb_controller_id(o, k->index);
+        }
+        qemu_cmd_pci_address(c, o, &k->address, what);
+        qemu_cmd_add_opt(c, "-device", o);
+}
+
+static void build_other_controller(QemuCmd *c, const DomainControllerDef *k) {
+        char what[64];
+        GString *o;
+
+        snprintf(what, sizeof(what), "controller %s index %d", k->type, k->index);
+        if (k->index < 0 || k->index > 255) {
+                qemu_cmd_fail(c, "%s: index out of range", what);
+                return;
+        }
+        if (streq(k->type, "scsi")) {
+                const char *model = k->model ?: "virtio-scsi";
+                if (streq(model, "virtio-scsi"))
+                        o = g_string_new("virtio-scsi-pci");
+                else if (streq(model, "lsilogic"))
+                        o = g_string_new("lsi");
+                else {
+                        qemu_cmd_fail(c, "%s: model '%s' is not supported", what, model);
+                        return;
+                }
+                qemu_opt_fmt(o, "id", "scsi%d", k->index);
+        } else if (streq(k->type, "virtio-serial")) {
+                o = g_string_new("virtio-serial-pci");
+                qemu_opt_fmt(o, "id", "virtio-serial%d", k->index);
+                if (k->ports > 0)
+                        qemu_opt_fmt(o, "max_ports", "%d", k->ports);
+                if (k->vectors > 0)
+                        qemu_opt_fmt(o, "vectors", "%d", k->vectors);
+        } else if (streq(k->type, "sata")) {
+                if (c->q35 && k->index == 0)
+                        return; /* the ICH9 AHCI at 00:1f.2, bus "ide" */
+                o = g_string_new("ahci");
+                qemu_opt_fmt(o, "id", "sata%d", k->index);
+        } else if (streq(k->type, "ide")) {
+                if (!c->q35 && k->index == 0)
+                        return; /* the PIIX3 IDE at 00:01.1 */
+                qemu_cmd_fail(c, "%s: only the IDE controller built into i440fx machines is supported", what);
+                return;
+        } else if (STR_IN_SET(k->type, "fdc", "ccid"))
+                return;
+        else {
+                qemu_cmd_fail(c, "%s: controller type is not supported", what);
+                return;
+        }
+        qemu_cmd_pci_address(c, o, &k->address, what);
+        qemu_cmd_add_opt(c, "-device", o);
+}
+
+void qemu_cmd_build_controllers(QemuCmd *c) {
+        const DomainDef *def = c->def;
+
+        /* PCI buses first, parents before children (ascending index), then USB
+         * masters before their companions, then the rest. */
+        for (int idx = 0; idx <= 255; idx++) {
+                const DomainControllerDef *k = qemu_cmd_find_controller(c, "pci", idx);
+                if (k)
+                        build_pci_controller(c, k);
+        }
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < def->n_controllers; i++) {
+                        const DomainControllerDef *k = &def->controllers[i];
+                        if (streq_ptr(k->type, "usb") && k->has_master == (pass == 1))
+                                build_usb_controller(c, k);
+                }
+        for (size_t i = 0; i < def->n_controllers; i++) {
+                const DomainControllerDef *k = &def->controllers[i];
+                if (!k->type)
+                        qemu_cmd_fail(c, "controller without a type");
+                else if (!STR_IN_SET(k->type, "pci", "usb"))
+                        build_other_controller(c, k);
+        }
+}
+
+/* ---------------- disks ---------------- */
+
+/* "vdb" → 1, "sdaa" → 26; -1 when the name has no letters after the prefix. */
+static int disk_index_from_name(const char *dev) {
+        size_t skip = 2;
+        int idx = 0;
+
+        if (!dev || strlen(dev) <= skip)
+                return -1;
+        for (const char *p = dev + skip; *p; p++) {
+                if (*p < 'a' || *p > 'z' || idx > 100000)
+                        return -1;
+                idx = idx * 26 + (*p - 'a') + 1;
+        }
+        return idx - 1;
+}
+
+static void disk_cache_flags(const char *cache, const char **direct, const char **no_flush, const char **wce) {
+        *direct = *no_flush = *wce = NULL;
+        if (!cache || streq(cache, "default"))
+                return;
+        if (streq(cache, "none"))
+                *direct = "on", *no_flush = "off", *wce = "on";
+        else if (streq(cache, "writethrough"))
+                *direct = "off", *no_flush = "off", *wce = "off";
+        else if (streq(cache, "writeback"))
+                *direct = "off", *no_flush = "off", *wce = "on";
+        else if (streq(cache, "directsync"))
+                *direct = "on", *no_flush = "off", *wce = "off";
+        else if (streq(cache, "unsafe"))
+                *direct = "off", *no_flush = "on", *wce = "on";
+}
+
+static bool disk_format_valid(const char *f) {
+        return STR_IN_SET(f, "raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "cloop", "dmg",
+                          "parallels", "bochs");
+}
+
+/* Device id and bus placement (",bus=…,unit=…") for one disk. */
+static void disk_placement(QemuCmd *c, size_t i, GString *o, char *id, size_t idlen, const char *what) {
+        const DomainDiskDef *d = &c->def->disks[i];
+        const DomainAddress *a = &d->address;
+        int n = disk_index_from_name(d->target_dev);
+        unsigned ctrl = 0, bus = 0, target = 0, unit = 0;
+
+        if (a->type == DOMAIN_ADDRESS_DRIVE) {
+                ctrl = a->controller, bus = a->drive_bus, target = a->target, unit = a->unit;
+        } else if (d->bus != DOMAIN_DISK_BUS_VIRTIO) {
+                if (a->type != DOMAIN_ADDRESS_NONE || n < 0) {
+                        qemu_cmd_fail(c, "%s needs a drive address", what);
+                        return;
+                }
+                /* Not normalized: derive the slot from the target name as libvirt does. */
+                if (d->bus == DOMAIN_DISK_BUS_IDE)
+                        bus = (unsigned) n / 2, unit = (unsigned) n % 2;
+                else if (d->bus == DOMAIN_DISK_BUS_SATA)
+                        ctrl = (unsigned) n / 6, unit = (unsigned) n % 6;
+                else
+                        ctrl = (unsigned) n / 7, unit = (unsigned) n % 7;
+        }
+
+        switch (d->bus) {
+        case DOMAIN_DISK_BUS_VIRTIO:
+                snprintf(id, idlen, "virtio-disk%d", n >= 0 ? n : (int) i);
+                qemu_cmd_pci_address(c, o, a, what);
+                break;
+        case DOMAIN_DISK_BUS_IDE:
+                if (c->q35 || ctrl != 0 || bus > 1 || unit > 1 || target != 0) {
+                        qemu_cmd_fail(c, "%s: %s", what, c->q35 ? "q35 machines have no IDE bus; use bus='sata'"
+                                                                : "IDE address out of range (2 buses × 2 units)");
+                        return;
+                }
+                snprintf(id, idlen, "ide0-%u-%u", bus, unit);
+                qemu_opt_fmt(o, "bus", "ide.%u", bus);
+                qemu_opt_fmt(o, "unit", "%u", unit);
+                break;
+        case DOMAIN_DISK_BUS_SATA:
+                if (unit > 5 || bus != 0 || target != 0 || ctrl > 255) {
+                        qemu_cmd_fail(c, "%s: SATA address out of range (6 ports per controller)", what);
+                        return;
+                }
+                if (!qemu_cmd_find_controller(c, "sata", (int) ctrl) && !(c->q35 && ctrl == 0)) {
+                        qemu_cmd_fail(c, "%s needs a SATA controller with index %u", what, ctrl);
+                        return;
+                }
+                snprintf(id, idlen, "sata%u-0-%u", ctrl, unit);
+                if (c->q35 && ctrl == 0)
+                        qemu_opt_fmt(o, "bus", "ide.%u", unit);
+                else
+                        qemu_opt_fmt(o, "bus", "sata%u.%u", ctrl, unit);
+                break;
+        case DOMAIN_DISK_BUS_SCSI: {
+                const DomainControllerDef *k = qemu_cmd_find_controller(c, "scsi", (int) ctrl);
+
+                if (!k) {
+                        qemu_cmd_fail(c, "%s needs a SCSI controller with index %u", what, ctrl);
+                        return;
+                }
+                snprintf(id, idlen, "scsi%u-0-%u-%u", ctrl, target, unit);
+                qemu_opt_fmt(o, "bus", "scsi%u.0", ctrl);
+                if (streq_ptr(k->model, "lsilogic")) {
+                        /* a parallel SCSI bus: one LUN per target, the unit is the target id */
+                        if (bus > 0 || target > 0 || unit > 6) {
+                                qemu_cmd_fail(c, "%s: lsilogic address out of range (units 0…6)", what);
+                                return;
+                        }
+                        qemu_opt_fmt(o, "scsi-id", "%u", unit);
+                        break;
+                }
+                if (bus > 0 || target > 255 || unit > 16383) {
+                        qemu_cmd_fail(c, "%s: SCSI address out of range", what);
+                        return;
+                }
+                qemu_opt_fmt(o, "channel", "%u", bus);
+                qemu_opt_fmt(o, "scsi-id", "%u", target);
+                qemu_opt_fmt(o, "lun", "%u", unit);
+                break;
+        }
+        default:
+                qemu_cmd_fail(c, "%s: unsupported bus", what);
+        }
+}
+
+static void build_disk(QemuCmd *c, size_t i) {
+        const DomainDiskDef *d = &c->def->disks[i];
+        bool cdrom = d->device == DOMAIN_DISK_DEVICE_CDROM, readonly = d->readonly || cdrom;
+        const char *fmt = d->driver_type ?: "raw", *direct, *no_flush, *wce, *dev;
+        char what[300], id[64] = "", storage[32], format[32];
+        GString *o, *dv;
+
+        snprintf(what, sizeof(what), "disk '%s'", strempty(d->target_dev));
+        snprintf(storage, sizeof(storage), "disk%zu-storage", i);
+        snprintf(format, sizeof(format), "disk%zu-format", i);
+
+        if (d->type == DOMAIN_DISK_TYPE_VOLUME) {
+                qemu_cmd_fail(c, "%s: storage pool volumes are not supported yet", what);
+                return;
+        }
+        if (d->driver_name && !streq(d->driver_name, "qemu"))
+                qemu_cmd_fail(c, "%s: driver name '%s' is not supported", what, d->driver_name);
+        if (streq(fmt, "iso"))
+                fmt = "raw";
+        if (!disk_format_valid(fmt))
+                qemu_cmd_fail(c, "%s: format '%s' is not supported", what, fmt);
+        disk_cache_flags(d->driver_cache, &direct, &no_flush, &wce);
+        if (d->driver_cache && !streq(d->driver_cache, "default") && !direct)
+                qemu_cmd_fail(c, "%s: cache mode '%s' is not supported", what, d->driver_cache);
+        if (d->driver_io && !STR_IN_SET(d->driver_io, "native", "threads", "io_uring"))
+                qemu_cmd_fail(c, "%s: io mode '%s' is not supported", what, d->driver_io);
+        if (streq_ptr(d->driver_io, "native") && !streq_ptr(direct, "on"))
+                qemu_cmd_fail(c, "%s: io='native' needs cache='none' or cache='directsync'", what);
+        if (d->driver_discard && !STR_IN_SET(d->driver_discard, "unmap", "ignore"))
+                qemu_cmd_fail(c, "%s: discard mode '%s' is not supported", what, d->driver_discard);
+        if (!d->source && !cdrom)
+                qemu_cmd_fail(c, "%s has no source", what);
+        if (d->source && !qemu_path_valid(d->source))
+                qemu_cmd_fail(c, "%s: source '%s' is not an absolute path", what, d->source);
+        if (cdrom && d->bus == DOMAIN_DISK_BUS_VIRTIO)
+                qemu_cmd_fail(c, "%s: a cdrom cannot be on the virtio bus", what);
+        if (c->error)
+                return;
+
+        if (d->source) {
+                o = g_string_new(NULL);
+                g_string_printf(o, "driver=%s", d->type == DOMAIN_DISK_TYPE_BLOCK ? (cdrom ? "host_cdrom" : "host_device") : "file");
+                qemu_opt_str(o, "filename", d->source);
+                qemu_opt_fmt(o, "node-name", "%s", storage);
+                if (direct) {
+                        qemu_opt_fmt(o, "cache.direct", "%s", direct);
+                        qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
+                }
+                if (d->driver_io)
+                        qemu_opt_fmt(o, "aio", "%s", d->driver_io);
+                qemu_opt_fmt(o, "auto-read-only", "on");
+                if (d->driver_discard)
+                        qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
+                qemu_cmd_add_opt(c, "-blockdev", o);
+
+                o = g_string_new(NULL);
+                g_string_printf(o, "node-name=%s", format);
+                qemu_opt_fmt(o, "read-only", "%s", readonly ? "on" : "off");
+                if (direct) {
+                        qemu_opt_fmt(o, "cache.direct", "%s", direct);
+                        qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
+                }
+                if (d->driver_discard)
+                        qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
+                qemu_opt_fmt(o, "driver", "%s", fmt);
+                qemu_opt_fmt(o, "file", "%s", storage);
+                qemu_cmd_add_opt(c, "-blockdev", o);
+        }
+
+        switch (d->bus) {
+        case DOMAIN_DISK_BUS_VIRTIO: dev = "virtio-blk-pci"; break;
+        case DOMAIN_DISK_BUS_IDE:
+        case DOMAIN_DISK_BUS_SATA: dev = cdrom ? "ide-cd" : "ide-hd"; break;
+        case DOMAIN_DISK_BUS_SCSI: dev = cdrom ? "scsi-cd" : "scsi-hd"; break;
+        default:
+                qemu_cmd_fail(c, "%s: unsupported bus", what);
+                return;
+        }
+        dv = g_string_new(dev);
+        disk_placement(c, i, dv, id, sizeof(id), what);
+        if (d->source)
+                qemu_opt_fmt(dv, "drive", "%s", format);
+        if (d->alias) {
+                if (!qemu_id_valid(d->alias))
+                        qemu_cmd_fail(c, "%s: alias '%s' is not a valid qemu id", what, d->alias);
+                else
+                        snprintf(id, sizeof(id), "%s", d->alias);
+        }
+        qemu_opt_fmt(dv, "id", "%s", id);
+        if (c->bootindex_disk[i])
+                qemu_opt_fmt(dv, "bootindex", "%d", c->bootindex_disk[i]);
+        if (wce && !cdrom)
+                qemu_opt_fmt(dv, "write-cache", "%s", wce);
+        if (d->shareable)
+                qemu_opt_fmt(dv, "share-rw", "on");
+        if (d->serial)
+                qemu_opt_str(dv, "serial", d->serial);
+        qemu_cmd_add_opt(c, "-device", dv);
+}
+
+void qemu_cmd_build_disks(QemuCmd *c) {
+        for (size_t i = 0; i < c->def->n_disks; i++)
+                build_disk(c, i);
+}
