@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <glib.h>
 #include <libxml/tree.h>
 
@@ -132,3 +133,8 @@ int conf_disk_target_index(const char *dev);
 /* Assigns controller indexes, root ports, PCI/drive/USB/virtio-serial
  * addresses (domain-conf-normalize-pci.c). */
 int domain_def_assign_addresses(DomainDef *def, ConfError *err);
+
+/* NULL-safe string equality (a function, so clang does not warn about literal comparisons). */
+static inline bool conf_streq(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}

@@ -196,7 +196,7 @@ static void fmt_net(GString *s, const DomainNetDef *n, DomainFormatFlags flags) 
 static void fmt_chr(GString *s, const DomainChrDef *c, const char *shared_path, DomainFormatFlags flags) {
         static const char *const elem[] = { "serial", "console", "channel" };
         bool live = !(flags & DOMAIN_FORMAT_INACTIVE);
-        bool is_pty = streq_ptr(c->type, "pty");
+        bool is_pty = conf_streq(c->type, "pty");
         const char *path = (!is_pty || live) ? (c->source_path ?: shared_path) : NULL;
 
         g_string_append_printf(s, "    <%s", elem[c->kind]);
@@ -246,8 +246,8 @@ static void fmt_input(GString *s, const DomainInputDef *in) {
 }
 
 static void fmt_graphics(GString *s, const DomainGraphicsDef *g, DomainFormatFlags flags) {
-        bool socket = streq_ptr(g->listen_type, "socket");
-        bool none = streq_ptr(g->listen_type, "none");
+        bool socket = conf_streq(g->listen_type, "socket");
+        bool none = conf_streq(g->listen_type, "none");
         bool address = !socket && !none;
 
         g_string_append(s, "    <graphics");
@@ -337,8 +337,8 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
                 fmt_chr(s, &def->serials[i], NULL, flags);
         for (size_t i = 0; i < def->n_consoles; i++) {
                 const DomainChrDef *c = &def->consoles[i];
-                bool serial_console = i == 0 && def->n_serials > 0 && streq_ptr(c->target_type, "serial") &&
-                                      streq_ptr(c->type, def->serials[0].type);
+                bool serial_console = i == 0 && def->n_serials > 0 && conf_streq(c->target_type, "serial") &&
+                                      conf_streq(c->type, def->serials[0].type);
                 fmt_chr(s, c, serial_console ? def->serials[0].source_path : NULL, flags);
         }
         for (size_t i = 0; i < def->n_channels; i++)

@@ -136,9 +136,9 @@ static int add_implicit_controllers(DomainDef *def, bool q35, ConfError *err) {
         }
 
         for (size_t i = 0; i < def->n_channels; i++)
-                need_vserial = need_vserial || streq_ptr(def->channels[i].target_type, "virtio");
+                need_vserial = need_vserial || conf_streq(def->channels[i].target_type, "virtio");
         for (size_t i = 0; i < def->n_consoles; i++)
-                need_vserial = need_vserial || streq_ptr(def->consoles[i].target_type, "virtio");
+                need_vserial = need_vserial || conf_streq(def->consoles[i].target_type, "virtio");
         if (need_vserial) {
                 r = ensure_controller(def, "virtio-serial", 0, NULL);
                 if (r < 0)
@@ -203,7 +203,7 @@ static int assign_usb_addresses(DomainDef *def, ConfError *err) {
         unsigned next = 1;
 
         for (size_t i = 0; i < def->n_controllers; i++)
-                usable = usable || (streq(def->controllers[i].type, "usb") && !streq_ptr(def->controllers[i].model, "none"));
+                usable = usable || (streq(def->controllers[i].type, "usb") && !conf_streq(def->controllers[i].model, "none"));
         for (size_t i = 0; i < def->n_inputs; i++) {
                 DomainInputDef *in = &def->inputs[i];
                 if (!streq(in->bus, "usb")) {
@@ -336,13 +336,13 @@ static int visit_pci_devices(Alloc *a, PciVisit f, bool include_fixed) {
         for (size_t i = 0; i < def->n_controllers; i++) {
                 DomainControllerDef *c = &def->controllers[i];
                 bool pcie;
-                if (streq(c->type, "pci") || streq_ptr(c->model, "none"))
+                if (streq(c->type, "pci") || conf_streq(c->model, "none"))
                         continue;
                 if (is_ich9_usb(c) && !include_fixed)
                         continue;
                 if (!include_fixed && c->index == 0 &&
                     ((streq(c->type, "ide") && !a->q35) || (streq(c->type, "sata") && a->q35) ||
-                     (streq(c->type, "usb") && streq_ptr(c->model, "piix3-uhci") && !a->q35)))
+                     (streq(c->type, "usb") && conf_streq(c->model, "piix3-uhci") && !a->q35)))
                         continue;
                 pcie = STR_IN_SET(strempty(c->model), "qemu-xhci", "nec-xhci", "virtio-scsi") || streq(c->type, "virtio-serial");
                 snprintf(what, sizeof what, "controller %s %d", c->type, c->index);
@@ -495,7 +495,7 @@ static int place_fixed(Alloc *a) {
                         continue;
                 if (!a->q35 && streq(c->type, "ide"))
                         pci_set(a, &c->address, 0, 1, 1);
-                else if (!a->q35 && streq(c->type, "usb") && streq_ptr(c->model, "piix3-uhci"))
+                else if (!a->q35 && streq(c->type, "usb") && conf_streq(c->model, "piix3-uhci"))
                         pci_set(a, &c->address, 0, 1, 2);
                 else if (a->q35 && streq(c->type, "sata"))
                         pci_set(a, &c->address, 0, 0x1f, 2);

@@ -244,7 +244,7 @@ static int normalize_chrs(DomainDef *def, ConfError *err) {
                 if (streq(c->type, "unix") && set_default(&c->source_mode, "bind") < 0)
                         return -ENOMEM;
                 for (size_t j = 0; j < i; j++)
-                        if (streq_ptr(def->channels[j].target_name, c->target_name))
+                        if (conf_streq(def->channels[j].target_name, c->target_name))
                                 return conf_error_set(err, 0, "duplicate channel target name '%s'", c->target_name);
         }
         return 0;
@@ -329,7 +329,7 @@ int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfErro
                 if (!m)
                         return conf_error_set(err, 0, "unknown machine type '%s' for emulator %s",
                                               strna(def->os_machine), strna(def->emulator));
-                if (!streq_ptr(m, def->os_machine)) {
+                if (!conf_streq(m, def->os_machine)) {
                         char *c = strdup(m);
                         if (!c)
                                 return -ENOMEM;
@@ -364,7 +364,7 @@ int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfErro
                         return -ENOMEM;
         }
         for (size_t i = 0; i < def->n_rngs; i++)
-                if (streq_ptr(def->rngs[i].backend_model, "random") && set_default(&def->rngs[i].backend_path, "/dev/urandom") < 0)
+                if (conf_streq(def->rngs[i].backend_model, "random") && set_default(&def->rngs[i].backend_path, "/dev/urandom") < 0)
                         return -ENOMEM;
 
         return domain_def_assign_addresses(def, err);

@@ -326,7 +326,7 @@ static int parse_interface(DomainDef *def, xmlNode *node, ConfError *err) {
         if (n->type == DOMAIN_NET_TYPE_BRIDGE && isempty(n->source_bridge))
                 return conf_error_set(err, xml_line(node), "<interface type='bridge'> needs <source bridge=…>");
         for (size_t i = 0; n->mac && i + 1 < def->n_nets; i++)
-                if (streq_ptr(def->nets[i].mac, n->mac))
+                if (conf_streq(def->nets[i].mac, n->mac))
                         return conf_error_set(err, xml_line(node), "duplicate MAC address '%s'", n->mac);
         return 0;
 }
