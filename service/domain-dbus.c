@@ -188,16 +188,18 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                 if (streq(op->verb, "start") && d->rt) {
                         /* the start did not happen: the driver tore its runtime down */
                         VmDomainProps before;
+                        bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
                         vm_domain_props_get(d, &before);
                         d->rt = NULL;
                         d->start_time = 0;
-                        if (d->state != DOMAIN_STATE_SHUTOFF) {
+                        if (was_active) {
                                 d->state = DOMAIN_STATE_SHUTOFF;
                                 g_free(d->reason);
                                 d->reason = g_strdup("failed");
-                                vm_domain_props_emit_changes(d, &before);
-                                vm_domain_emit_event(d, "stopped", "failed");
                         }
+                        vm_domain_props_emit_changes(d, &before);
+                        if (was_active)
+                                vm_domain_emit_event(d, "stopped", "failed");
                 }
                 bus_error_from_driver(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
@@ -370,6 +372,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 vm_domain_props_emit_changes(d, &before);
                 vm_domain_emit_event(d, "undefined", "removed");
         } else {
+                vm_domain_props_clear(&before);
                 vm_domain_emit_event(d, "undefined", "removed");
                 vm_domain_remove(d);
         }

@@ -125,7 +125,7 @@ void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
 
         *ret = (VmDomainProps) {
                 .state = d->state,
-                .reason = d->reason,
+                .reason = g_strdup(strempty(d->reason)),
                 .id = active ? (uint32_t) d->id : 0,
                 .persistent = d->persistent,
                 .autostart = d->autostart,
@@ -134,18 +134,27 @@ void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
                 .vcpus = def->current_vcpus ?: def->vcpus,
                 .memory_kib = def->current_memory_kib ?: def->memory_kib,
                 .max_memory_kib = def->memory_kib,
-                .title = strempty(def->title),
-                .description = strempty(def->description),
+                .title = g_strdup(strempty(def->title)),
+                .description = g_strdup(strempty(def->description)),
         };
 }
 
-void vm_domain_props_emit_changes(VmDomain *d, const VmDomainProps *before) {
+void vm_domain_props_clear(VmDomainProps *p) {
+        g_free(p->reason);
+        g_free(p->title);
+        g_free(p->description);
+        *p = (VmDomainProps) {};
+}
+
+void vm_domain_props_emit_changes(VmDomain *d, VmDomainProps *before) {
         const char *names[16];
         size_t n = 0;
         VmDomainProps now;
 
-        if (!d->manager->ready || d->hidden)
+        if (!d->manager->ready || d->hidden) {
+                vm_domain_props_clear(before);
                 return;
+        }
         vm_domain_props_get(d, &now);
         if (now.state != before->state)
                 names[n++] = "State";
@@ -171,6 +180,8 @@ void vm_domain_props_emit_changes(VmDomain *d, const VmDomainProps *before) {
                 names[n++] = "Title";
         if (!streq(now.description, before->description))
                 names[n++] = "Description";
+        vm_domain_props_clear(&now);
+        vm_domain_props_clear(before);
         if (n == 0)
                 return;
         names[n] = NULL;
@@ -274,6 +285,7 @@ static void on_stopped(void *owner) {
                 d->def = TAKE_PTR(d->newdef);
         }
         if (!d->persistent) {
+                vm_domain_props_clear(&before);
                 log_info("Transient domain '%s' stopped, removing it.", d->name);
                 if (d->hidden)
                         return; /* its start is still pending; the start's completion removes it */

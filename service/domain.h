@@ -44,13 +44,13 @@ struct VmDomain {
 /* The values of every changing property, to signal exactly those that changed. */
 struct VmDomainProps {
         DomainState state;
-        const char *reason;
+        char *reason;
         uint32_t id;
         bool persistent, autostart;
         uint64_t generation, start_time;
         uint32_t vcpus;
         uint64_t memory_kib, max_memory_kib;
-        const char *title, *description;
+        char *title, *description;
 };
 
 /* Creates a domain from def (ownership taken, normalized, with UUID) and adds
@@ -109,9 +109,14 @@ int vm_domain_store_set_autostart(Manager *m, const char *config_file, bool auto
 
 /* ---- changes and signals ---- */
 
+/* Takes a copy of every changing property (strings copied: the domain may
+ * free its own while changing). */
 void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret);
-/* Emits PropertiesChanged for every property that differs from `before`. */
-void vm_domain_props_emit_changes(VmDomain *d, const VmDomainProps *before);
+/* Emits PropertiesChanged for every property that differs from `before`, and
+ * frees `before`'s strings. Every vm_domain_props_get() is paired with it. */
+void vm_domain_props_emit_changes(VmDomain *d, VmDomainProps *before);
+/* Frees a snapshot that is not going to be emitted. */
+void vm_domain_props_clear(VmDomainProps *p);
 /* DomainEvent for d, held back while d is hidden. */
 void vm_domain_emit_event(VmDomain *d, const char *event, const char *detail);
 /* Records the caller of message as the cause of the following events. */
