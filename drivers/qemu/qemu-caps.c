@@ -193,6 +193,7 @@ static int caps_run(const char *emulator, const char *arg1, const char *arg2, ch
                 /* The daemon blocks signals for its event loop; qemu must not inherit that. */
                 sigemptyset(&ss);
                 sigprocmask(SIG_SETMASK, &ss, NULL);
+                (void) setpgid(0, 0); /* so a timeout kills whatever it started, too */
                 signal(SIGPIPE, SIG_DFL);
                 if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(wfd, STDOUT_FILENO) < 0 ||
                     dup2(nullfd, STDERR_FILENO) < 0)
@@ -237,8 +238,10 @@ static int caps_run(const char *emulator, const char *arg1, const char *arg2, ch
                         break;
                 }
         }
-        if (r < 0)
-                kill(pid, SIGKILL);
+        if (r < 0) {
+                (void) kill(-pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+        }
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return r < 0 ? r : -errno;

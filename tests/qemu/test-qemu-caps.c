@@ -1,11 +1,13 @@
 /* test-qemu-caps.c — probes the installed qemu, checks aliases, default and the on-disk cache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "qemu/qemu-caps.h"
 #include "test-helpers.h"
@@ -26,6 +28,81 @@ static double elapsed_ms(const struct timespec *a) {
         struct timespec b;
         clock_gettime(CLOCK_MONOTONIC, &b);
         return (double) (b.tv_sec - a->tv_sec) * 1e3 + (double) (b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void write_script(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        CHECK(f);
+        if (!f)
+                return;
+        fputs(text, f);
+        fclose(f);
+        CHECK(chmod(path, 0755) == 0);
+}
+
+/* A stand-in emulator: checks how the probe runs its child and feeds the parser edge cases. */
+static void test_fake_emulator(const char *dir) {
+        _cleanup_free_ char *emu = NULL, *script = NULL, *slow = NULL, *env = NULL, *leak = NULL;
+        QemuCaps *caps = NULL;
+        struct timespec t0;
+        int r, fd;
+
+        r = asprintf(&emu, "%s/qemu-system-fake", dir);
+        CHECK(r > 0);
+        r = asprintf(&env, "%s/env.txt", dir);
+        CHECK(r > 0);
+        r = asprintf(&leak, "%s/leaked-fd", dir);
+        CHECK(r > 0);
+        r = asprintf(&script,
+                     "#!/bin/sh\n"
+                     "case \"$1\" in\n"
+                     "-version) echo 'QEMU emulator version 9.1.50 (fake build)' ;;\n"
+                     "-machine) env > '%s'; [ -e /proc/$$/fd/42 ] && touch '%s'\n"
+                     "  printf 'Supported machines are:\\n'\n"
+                     "  printf 'foo                  Foo board (alias of foo-9.1) (default)\\n'\n"
+                     "  printf 'foo-9.1              Foo board\\n'\n"
+                     "  printf 'bar                  Bar board (deprecated)\\n'\n"
+                     "  printf 'evil,name=x          not a name qemu could take\\n'\n"
+                     "  printf 'none                 empty machine\\n' ;;\n"
+                     "*) exit 1 ;;\n"
+                     "esac\n",
+                     env, leak);
+        CHECK(r > 0);
+        write_script(emu, script);
+
+        setenv("VMGMT_TEST_SECRET", "must-not-leak", 1);
+        fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
+        CHECK(fd >= 0 && dup2(fd, 42) == 42);
+        r = qemu_caps_new(emu, NULL, &caps);
+        close(42);
+        close(fd);
+        unsetenv("VMGMT_TEST_SECRET");
+        CHECK(r == 0);
+        if (r < 0)
+                return;
+        CHECK_STREQ(qemu_caps_version(caps), "9.1.50");
+        CHECK_STREQ(qemu_caps_default_machine(caps), "foo-9.1");
+        CHECK_STREQ(qemu_caps_resolve_machine(caps, "foo"), "foo-9.1");
+        CHECK_STREQ(qemu_caps_resolve_machine(caps, NULL), "foo-9.1");
+        CHECK_STREQ(qemu_caps_resolve_machine(caps, "bar"), "bar");
+        CHECK(!qemu_caps_resolve_machine(caps, "evil,name=x"));
+        CHECK(!qemu_caps_resolve_machine(caps, "evil"));
+        caps = qemu_caps_free(caps);
+        {
+                _cleanup_free_ char *text = NULL;
+                CHECK(read_full_file(env, 65536, &text, NULL) == 0);
+                CHECK(text && !strstr(text, "VMGMT_TEST_SECRET"));
+                CHECK(text && strstr(text, "LC_ALL=C"));
+        }
+        CHECK(access(leak, F_OK) != 0);
+
+        /* a hanging binary is killed at the deadline */
+        r = asprintf(&slow, "%s/qemu-system-slow", dir);
+        CHECK(r > 0);
+        write_script(slow, "#!/bin/sh\nexec sleep 60\n");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(qemu_caps_new(slow, NULL, &caps) == -ETIMEDOUT);
+        CHECK(elapsed_ms(&t0) < 8000);
 }
 
 int main(void) {
@@ -120,6 +197,8 @@ int main(void) {
                         check_x86_caps(caps);
                 caps = qemu_caps_free(caps);
         }
+
+        test_fake_emulator(dir);
 
         {
                 _cleanup_free_ char *cmd = NULL;
