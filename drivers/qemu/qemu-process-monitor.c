@@ -262,8 +262,10 @@ static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char 
                         apply_action(rt, rt->def->on_crash, "crashed", "crashed");
                 else
                         handle_panic(rt);
-        } else if (streq(status, "prelaunch")) {
-                /* A fake reboot was cut off between reset and cont. */
+        } else if (streq(status, "prelaunch") &&
+                   (rt->got_shutdown || rt->state == DOMAIN_STATE_SHUTDOWN || rt->state == DOMAIN_STATE_CRASHED)) {
+                /* A fake reboot was cut off between reset and cont. (Otherwise prelaunch
+                 * is a domain started paused that never ran: a paused status.) */
                 fake_reboot_start(rt);
         } else if (streq(status, "running")) {
                 if (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED)
@@ -350,7 +352,8 @@ int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, Dri
         QemuOp *op;
         int r;
 
-        if (!qmp_is_ready(rt->qmp))
+        /* Before the monitor is ready (just after recover) commands queue up. */
+        if (!rt->qmp)
                 return -ENOTCONN;
         op = qemu_op_new(rt, kind, done, userdata);
         if (!op)

@@ -296,7 +296,7 @@ static void qemu_runtime_finish_failed_start(DriverRuntime *rt, const char *exit
                 if (asprintf(&message, "qemu %s during start-up%s%s", exit_text, tail ? ": " : "", strempty(tail)) < 0)
                         message = NULL;
         }
-        qemu_runtime_log(rt, "start failed: %s", strna(message));
+        qemu_runtime_log(rt, "qemu %s; start failed: %s", exit_text, strna(message));
         qemu_runtime_remove_files(rt);
         /* Destroy requests made while starting are satisfied: it is gone. */
         qemu_runtime_complete_ops(rt, QEMU_OP_DESTROY, 0, NULL);
@@ -320,13 +320,13 @@ static int qemu_process_exit_handler(sd_event_source *s, int fd, uint32_t revent
         }
         /* ECHILD: not our child (recovered after a daemon restart); no status to learn. */
         log_debug("qemu of domain %s (pid %d) %s.", rt->def->name, (int) rt->pid, exit_text);
-        qemu_runtime_log(rt, "qemu %s", exit_text);
         rt->pid_source = sd_event_source_disable_unref(rt->pid_source);
 
         if (rt->starting) {
                 qemu_runtime_finish_failed_start(rt, exit_text);
                 return 0;
         }
+        qemu_runtime_log(rt, "qemu %s", exit_text);
         if (rt->killing && rt->stop_reason)
                 qemu_runtime_finish(rt, rt->stop_reason, rt->stop_detail);
         else if (rt->got_shutdown)

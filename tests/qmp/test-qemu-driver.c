@@ -151,6 +151,7 @@ static DomainDef *make_def(DomainDriver *d, const char *name, const char *kernel
                 "  <memory unit='MiB'>64</memory>\n"
                 "  <vcpu>1</vcpu>\n"
                 "  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel></os>\n"
+                "  <features><acpi/></features>\n"
                 "  <on_poweroff>%s</on_poweroff><on_reboot>%s</on_reboot><on_crash>destroy</on_crash>\n"
                 "  <devices><serial type='pty'/><console type='pty'/>%s</devices>\n"
                 "</domain>\n",
@@ -399,12 +400,12 @@ static void test_start_failures(DomainDriver *d) {
 }
 
 typedef struct Recovered {
-        TestDomain *by_name[4];
-        const char *names[4];
-        DomainState state[4];
-        char reason[4][32];
-        bool alive[4];
-        bool seen[4];
+        TestDomain *by_name[5];
+        const char *names[6];
+        DomainState state[5];
+        char reason[5][32];
+        bool alive[5];
+        bool seen[5];
         DomainDriver *driver;
 } Recovered;
 
@@ -414,7 +415,7 @@ static void on_recover(void *userdata, DomainDef *live_def, DriverRuntime *rt, D
 
         fprintf(stderr, "  recovered %s (id %d): %s/%s %s\n", live_def->name, id, domain_state_to_string(state), reason,
                 rt ? "alive" : "dead");
-        for (size_t i = 0; i < 4 && rec->names[i]; i++)
+        for (size_t i = 0; i < 5 && rec->names[i]; i++)
                 if (g_str_equal(rec->names[i], live_def->name)) {
                         rec->seen[i] = true;
                         rec->state[i] = state;
@@ -463,18 +464,21 @@ static void test_recover(void) {
         DomainDef *b = make_def(d, "rec-paused", kernel_poweroff, "destroy", "restart", NULL);
         DomainDef *c = make_def(d, "rec-dead", kernel_poweroff, "destroy", "restart", NULL);
         DomainDef *e = make_def(d, "rec-poked", kernel_poweroff, "destroy", "restart", NULL);
-        TestDomain ta, tb, tc, te;
+        DomainDef *f = make_def(d, "rec-off", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain ta, tb, tc, te, tf;
         Recovered rec = {};
         Done done;
         pid_t pid_a, pid_c;
         char uuid[37];
-        g_autofree char *qmp_e = NULL;
+        g_autofree char *qmp_e = NULL, *qmp_f = NULL;
 
         fprintf(stderr, "test: driver teardown and recover\n");
         test_domain_init(&ta, "rec-running");
         test_domain_init(&tb, "rec-paused");
         test_domain_init(&tc, "rec-dead");
         test_domain_init(&te, "rec-poked");
+        test_domain_init(&tf, "rec-off");
+        check(start(d, &tf, f, 15, 0, &done) == 0);
         check(start(d, &ta, a, 11, 0, &done) == 0);
         check(start(d, &tb, b, 12, DRIVER_START_PAUSED, &done) == 0);
         check(start(d, &tc, c, 13, 0, &done) == 0);
@@ -491,19 +495,28 @@ static void test_recover(void) {
         conf_uuid_format(e->uuid, uuid);
         qmp_e = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
         qmp_poke(qmp_e, "stop");
+        /* …and one guest powers off (its SHUTDOWN event is lost). */
+        conf_uuid_format(f->uuid, uuid);
+        qmp_f = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
+        qmp_poke(qmp_f, "system_powerdown");
+        run_for(300000);
 
         d = driver_new(base);
         rec = (Recovered) {
-                .names = { "rec-running", "rec-paused", "rec-dead", "rec-poked" },
-                .by_name = { &ta, &tb, &tc, &te },
+                .names = { "rec-running", "rec-paused", "rec-dead", "rec-poked", "rec-off" },
+                .by_name = { &ta, &tb, &tc, &te, &tf },
         };
-        for (TestDomain *t = &ta; t; t = t == &ta ? &tb : t == &tb ? &tc : t == &tc ? &te : NULL)
+        for (TestDomain *t = &ta; t; t = t == &ta ? &tb : t == &tb ? &tc : t == &tc ? &te : t == &te ? &tf : NULL)
                 test_domain_reset_events(t);
         check(ops->recover(d, on_recover, &rec) == 0);
         check(rec.seen[0] && rec.alive[0] && rec.state[0] == DOMAIN_STATE_RUNNING && g_str_equal(rec.reason[0], "booted"));
         check(rec.seen[1] && rec.alive[1] && rec.state[1] == DOMAIN_STATE_PAUSED && g_str_equal(rec.reason[1], "user"));
         check(rec.seen[2] && !rec.alive[2] && rec.state[2] == DOMAIN_STATE_SHUTOFF);
         check(rec.seen[3] && rec.alive[3] && rec.state[3] == DOMAIN_STATE_RUNNING);
+        check(rec.seen[4] && rec.alive[4] && rec.state[4] == DOMAIN_STATE_RUNNING);
+        /* The powered-off one is found shut down and stopped per on_poweroff. */
+        check(run_until(&tf.stopped, NULL, 0));
+        check(EVENTS(&tf, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
         /* The re-sync finds the poked one paused. */
         check(run_until(NULL, &te, 1));
         check(EVENTS(&te, "paused/unknown suspended/paused"));
@@ -547,6 +560,7 @@ static void test_recover(void) {
         domain_def_free(b);
         domain_def_free(c);
         domain_def_free(e);
+        domain_def_free(f);
 }
 
 static void test_long_paths(void) {
