@@ -78,6 +78,8 @@ static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret
         int r;
 
         r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG || r == -ENOMEM)
+                conf_error_clear(&err);
         if (r == -EFBIG)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
                                          DOMAIN_XML_MAX_SIZE);
