@@ -224,6 +224,8 @@ static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const ch
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
+        /* a client that pipelines DefineDomain and Start means the new definition */
+        vm_domain_store_flush(d->manager);
         return vm_authorize(d->manager, message, action, domain_details(d, details), error);
 }
 
