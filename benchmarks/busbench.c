@@ -15,8 +15,10 @@
  *   busbench get PATH IFACE PROP N          Properties.Get on org.vmgmt
  *   busbench getall PATH IFACE N            Properties.GetAll on org.vmgmt
  *   busbench gmo N                          ObjectManager.GetManagedObjects at /org/vmgmt
- *   busbench define TEMPLATE FIRST COUNT    DefineDomain COUNT times, one after another; "@NAME@"
- *                                           in the template file becomes bench-NNNNNN
+ *   busbench define TEMPLATE FIRST COUNT [DEPTH]
+ *                                           DefineDomain COUNT times, at most DEPTH (default 1)
+ *                                           unanswered at a time; "@NAME@" in the template file
+ *                                           becomes bench-NNNNNN
  *   busbench transition PATH METHOD STATE   calls Domain.METHOD({}), waits for PropertiesChanged
  *                                           State=STATE; prints t0_ns, signal_us, reply_us
  *   busbench suspres PATH N                 Suspend+Resume round trips (both replies)
@@ -224,46 +226,77 @@ static char *expand(const char *tpl, const char *name) {
         return out;
 }
 
-static int cmd_define(const char *template_path, unsigned first, unsigned count) {
+typedef struct DefineWindow {
+        unsigned in_flight, done;
+        int r;
+        sd_bus_error error;
+} DefineWindow;
+
+static int on_define_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        DefineWindow *w = userdata;
+
+        w->in_flight--;
+        w->done++;
+        if (sd_bus_message_is_method_error(m, NULL) && w->r == 0) {
+                sd_bus_error_copy(&w->error, sd_bus_message_get_error(m));
+                w->r = -EIO;
+        }
+        return 0;
+}
+
+/* COUNT DefineDomain calls with at most DEPTH unanswered at any time (1: each
+ * sent after the previous reply). */
+static int cmd_define(const char *template_path, unsigned first, unsigned count, unsigned depth) {
         sd_bus *bus = bus_connect();
         char *tpl = read_template(template_path);
-        double *v = calloc(count ? count : 1, sizeof(double));
+        DefineWindow w = { .error = SD_BUS_ERROR_NULL };
+        unsigned sent = 0;
         uint64_t t_all;
+        int r;
 
         if (!tpl)
                 return fail("reading template", -errno, NULL);
+        if (depth == 0)
+                depth = 1;
         t_all = now_ns();
-        for (unsigned i = 0; i < count; i++) {
-                sd_bus_error e = SD_BUS_ERROR_NULL;
-                sd_bus_message *m = NULL, *reply = NULL;
-                char name[32];
-                char *xml;
-                uint64_t t0;
-                int r;
+        while (w.done < count) {
+                while (sent < count && w.in_flight < depth && w.r == 0) {
+                        sd_bus_message *m = NULL;
+                        char name[32];
+                        char *xml;
 
-                snprintf(name, sizeof name, "bench-%06u", first + i);
-                xml = expand(tpl, name);
-                r = sd_bus_message_new_method_call(bus, &m, SERVICE, MANAGER_PATH, MANAGER_IFACE, "DefineDomain");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
-                free(xml);
-                if (r < 0)
-                        return fail("building DefineDomain", r, NULL);
-                t0 = now_ns();
-                r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &e, &reply);
-                v[i] = us_since(t0);
-                if (r < 0) {
-                        printf("defined %u\n", i);
-                        return fail("DefineDomain", r, &e);
+                        snprintf(name, sizeof name, "bench-%06u", first + sent);
+                        xml = expand(tpl, name);
+                        r = sd_bus_message_new_method_call(bus, &m, SERVICE, MANAGER_PATH, MANAGER_IFACE,
+                                                           "DefineDomain");
+                        if (r >= 0)
+                                r = sd_bus_message_append(m, "sa{sv}", xml, 0);
+                        free(xml);
+                        if (r >= 0)
+                                r = sd_bus_call_async(bus, NULL, m, on_define_reply, &w, CALL_TIMEOUT_USEC);
+                        sd_bus_message_unref(m);
+                        if (r < 0)
+                                return fail("sending DefineDomain", r, NULL);
+                        sent++;
+                        w.in_flight++;
                 }
-                sd_bus_message_unref(reply);
-                sd_bus_message_unref(m);
+                if (w.r < 0 && w.in_flight == 0)
+                        break;
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return fail("processing bus", r, NULL);
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0)
+                        return fail("waiting on bus", r, NULL);
+        }
+        if (w.r < 0) {
+                printf("defined %u\n", w.done);
+                return fail("DefineDomain", w.r, &w.error);
         }
         printf("total_us %.1f\n", us_since(t_all));
         printf("defined %u\n", count);
-        if (count <= 2000)
-                print_series("us", v, count);
-        free(v);
         free(tpl);
         sd_bus_flush_close_unref(bus);
         return 0;
@@ -550,7 +583,7 @@ int main(int argc, char **argv) {
         if (argc >= 3 && strcmp(argv[1], "gmo") == 0)
                 return cmd_gmo(arg_uint(argv[2]));
         if (argc >= 5 && strcmp(argv[1], "define") == 0)
-                return cmd_define(argv[2], arg_uint(argv[3]), arg_uint(argv[4]));
+                return cmd_define(argv[2], arg_uint(argv[3]), arg_uint(argv[4]), argc >= 6 ? arg_uint(argv[5]) : 1);
         if (argc >= 5 && strcmp(argv[1], "transition") == 0)
                 return cmd_transition(argv[2], argv[3], argv[4]);
         if (argc >= 4 && strcmp(argv[1], "suspres") == 0)
