@@ -246,9 +246,10 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         op = domain_op_new(d, message, "start");
         r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 domain_op_free(op);
                 vm_domain_clear_cause(d);
-                return bus_error_from_driver(error, r, msg, "Failed to start domain");
+                return bus_error_from_driver(error, r, msg, what);
         }
         return 1;
 }

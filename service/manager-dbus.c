@@ -360,8 +360,9 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
                 vm_domain_unref(op->domain);
                 sd_bus_message_unref(op->message);
                 g_free(op);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 vm_domain_remove(d);
-                return bus_error_from_driver(error, r, msg, "Failed to create domain");
+                return bus_error_from_driver(error, r, msg, what);
         }
         return 1;
 
