@@ -31,5 +31,20 @@ typedef struct QemuCommandCtx {
  * the domain type is 'qemu' (TCG)"), or -ENOMEM. */
 int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***ret_argv, char **ret_error);
 
+/* Names the runtime can rely on (QMP query-chardev, device_del, balloon, …):
+ *   chardevs  charmonitor; charserial<i>, charconsole<i> (virtio consoles only),
+ *             charchannel<i> — i is the index in def->serials/consoles/channels
+ *   devices   serial<i>, console<i>, channel<i>, net<i> (netdev hostnet<i>),
+ *             input<i>, video<i>, rng<i> (object objrng<i>), balloon0;
+ *             disks: the user alias when given, else virtio-disk<N> / ide0-<bus>-<unit> /
+ *             sata<ctrl>-0-<unit> / scsi<ctrl>-0-<target>-<unit> (N from the target name),
+ *             block nodes disk<i>-storage and disk<i>-format (i = index in def->disks;
+ *             an empty cdrom has none);
+ *             controllers pci.<index>, usb (index 0) / usb<index>, scsi<index>,
+ *             virtio-serial<index>, sata<index> (sata0 on q35 is the built-in "ide").
+ * Not on the command line, for the runtime to apply over QMP after start:
+ * the VNC password (-vnc …,password=on; set_password), currentMemory below
+ * memory (balloon), and on_poweroff/on_reboot/on_crash beyond -no-reboot. */
+
 /* Appends s to a qemu option value with ',' doubled. Returns a malloc'd string. */
 char *qemu_escape_option_value(const char *s);
