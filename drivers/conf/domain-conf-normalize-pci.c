@@ -94,6 +94,8 @@ static int validate_controllers(DomainDef *def, bool q35, ConfError *err) {
                                 return -ENOMEM;
                 } else if (streq(c->type, "ide") && q35)
                         return conf_error_set(err, 0, "IDE controllers are not available on q35 machines (use sata)");
+                else if (streq(c->type, "ide") && c->index > 0)
+                        return conf_error_set(err, 0, "IDE controller index %d: the PIIX3 chipset has only IDE controller 0", c->index);
                 else if (streq(c->type, "usb") && !c->model && !(c->model = strdup(q35 ? "qemu-xhci" : "piix3-uhci")))
                         return -ENOMEM;
                 else if (streq(c->type, "scsi") && !c->model && !(c->model = strdup("lsilogic")))
@@ -491,14 +493,22 @@ static int place_fixed(Alloc *a) {
         /* Chipset devices at their fixed places: PIIX3 IDE/UHCI on i440fx, ICH9 AHCI on q35. */
         for (size_t i = 0; i < def->n_controllers; i++) {
                 DomainControllerDef *c = &def->controllers[i];
+                unsigned slot, fn;
+                int r;
                 if (c->address.type != DOMAIN_ADDRESS_NONE || c->index != 0)
                         continue;
                 if (!a->q35 && streq(c->type, "ide"))
-                        pci_set(a, &c->address, 0, 1, 1);
+                        slot = 1, fn = 1;
                 else if (!a->q35 && streq(c->type, "usb") && conf_streq(c->model, "piix3-uhci"))
-                        pci_set(a, &c->address, 0, 1, 2);
+                        slot = 1, fn = 2;
                 else if (a->q35 && streq(c->type, "sata"))
-                        pci_set(a, &c->address, 0, 0x1f, 2);
+                        slot = 0x1f, fn = 2;
+                else
+                        continue;
+                c->address = (DomainAddress) { .type = DOMAIN_ADDRESS_PCI, .slot = slot, .function = fn };
+                r = pci_reserve(a, c->type, &c->address);
+                if (r < 0)
+                        return r;
         }
         /* The primary video: slot 2 on i440fx, slot 1 on q35; the slot stays reserved without video. */
         unsigned vslot = a->q35 ? 1 : 2;

@@ -127,6 +127,11 @@ static const ErrorCase cases[] = {
           "needs a drive address", -1 },
         { WRAP("<controller type='usb' model='none'/><input type='tablet' bus='usb'/>"), "needs a USB controller", -1 },
         { WRAP("<controller type='pci' index='1' model='pcie-root-port'/>"), "has only its pci-root", -1 },
+        /* found by fuzz-domain-xml: a second IDE controller claiming PIIX3's function */
+        { WRAP("<controller type='ide' index='1'><address type='pci' bus='0' slot='1' function='1'/></controller>"),
+          "has only IDE controller 0", -1 },
+        { WRAP("<controller type='scsi' index='0'><address type='pci' bus='0' slot='1' function='1'/></controller>"),
+          "is used twice", -1 },
 };
 
 static void test_errors(void) {
