@@ -52,6 +52,7 @@ struct DriverRuntime {
         DriverRuntime *prev, *next;
         void *owner;
         DomainDef *def;                 /* live definition: id, pty paths */
+        char *def_xml;                  /* def formatted for the status file; NULL after def changed */
         char uuid[37];
         char *status_path;
         char *qmp_file;                 /* absolute path, for unlink */

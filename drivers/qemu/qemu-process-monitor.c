@@ -11,6 +11,11 @@
 
 static void fake_reboot_start(DriverRuntime *rt);
 
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
 
@@ -53,6 +58,7 @@ static void start_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *er
 static void update_ptys(DriverRuntime *rt, const JsonValue *list) {
         DomainDef *def = rt->def;
 
+        rt->def_xml = mfree(rt->def_xml);
         for (size_t i = 0; i < json_array_length(list); i++) {
                 const JsonValue *c = json_array_get(list, i);
                 const char *label = json_object_get_string(c, "label");
@@ -228,8 +234,10 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
         } else if (streq(name, "BALLOON_CHANGE")) {
                 int64_t actual;
 
-                if (json_integer(json_object_get(data, "actual"), &actual) >= 0 && actual > 0)
+                if (json_integer(json_object_get(data, "actual"), &actual) >= 0 && actual > 0) {
                         rt->def->current_memory_kib = (uint64_t) actual / 1024u;
+                        rt->def_xml = mfree(rt->def_xml);
+                }
         } else
                 log_debug("Domain %s: QMP event %s", rt->def->name, name);
 }

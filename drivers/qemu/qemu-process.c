@@ -152,6 +152,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         if (rt->pidfd >= 0)
                 close(rt->pidfd);
         domain_def_free(rt->def);
+        free(rt->def_xml);
         free(rt->status_path);
         free(rt->qmp_file);
         free(rt->qmp_connect_path);
@@ -225,10 +226,12 @@ void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *re
                   strna(domain_event_type_to_string(event)), strna(detail));
         rt->state = state;
         rt->reason = reason;
-        if (state != DOMAIN_STATE_SHUTOFF)
-                (void) qemu_runtime_save_status(rt);
+        /* Report first (event latency), then persist: a daemon that dies in
+         * between re-syncs from qemu's own status when it comes back. */
         if (rt->owner && ev->state_changed)
                 ev->state_changed(rt->owner, state, reason, event, detail);
+        if (state != DOMAIN_STATE_SHUTOFF)
+                (void) qemu_runtime_save_status(rt);
 }
 
 /* ---- exit ---- */
@@ -435,8 +438,13 @@ static int open_log(DriverRuntime *rt, char **envp, char **argv) {
                 shell_quote_append(s, *e);
                 g_string_append(s, " \\\n");
         }
+        /* One option per line, with its value, like libvirt's logs. */
         for (char **a = argv; *a; a++) {
                 shell_quote_append(s, *a);
+                if (a != argv && (*a)[0] == '-' && a[1] && a[1][0] != '-') {
+                        g_string_append_c(s, ' ');
+                        shell_quote_append(s, *++a);
+                }
                 g_string_append(s, a[1] ? " \\\n" : "\n");
         }
         if (write(fd, s->str, s->len) != (ssize_t) s->len)
@@ -530,20 +538,21 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
 /* ---- status file: "key=value" lines, an empty line, then the live XML ---- */
 
 int qemu_runtime_save_status(DriverRuntime *rt) {
-        _cleanup_free_ char *xml = NULL;
         GString *s;
         int r;
 
-        xml = domain_def_format(rt->def, DOMAIN_FORMAT_SECURE);
-        if (!xml)
-                return -ENOMEM;
+        if (!rt->def_xml) {
+                rt->def_xml = domain_def_format(rt->def, DOMAIN_FORMAT_SECURE);
+                if (!rt->def_xml)
+                        return -ENOMEM;
+        }
         s = g_string_new("vmgmt-qemu-status=1\n");
         g_string_append_printf(s, "pid=%d\npid_starttime=%" PRIu64 "\nid=%d\nstart_time_usec=%" PRIu64 "\n",
                                (int) rt->pid, rt->pid_starttime, rt->id, rt->start_time_usec);
         g_string_append_printf(s, "state=%s\nreason=%s\nstarting=%d\ngot_shutdown=%d\nfake_reboot=%d\n\n",
                                domain_state_to_string(rt->state), rt->reason, rt->starting, rt->got_shutdown,
                                rt->fake_reboot);
-        g_string_append(s, xml);
+        g_string_append(s, rt->def_xml);
         r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
         g_string_free(s, TRUE);
         if (r < 0)

@@ -1,6 +1,6 @@
 /* test-qemu-driver.c — the QEMU runtime driver against real qemu (TCG) on a real sd_event loop.
  *
- * The guest is a 108-byte multiboot kernel (tiny-guest.h) that enables the ACPI
+ * The guest is a 116-byte multiboot kernel (tiny-guest.h) that enables the ACPI
  * power button, waits for it and then powers off (or resets through 0xCF9), so
  * Shutdown, Reboot, on_poweroff and on_reboot are exercised with a guest that
  * really answers ACPI, in well under a second. Every test checks the exact
@@ -372,6 +372,81 @@ static void test_killed_from_outside(DomainDriver *d) {
         domain_def_free(def);
 }
 
+static void test_terminated_from_outside(DomainDriver *d) {
+        DomainDef *def = make_def(d, "terminated", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+
+        fprintf(stderr, "test: qemu terminated from outside with SIGTERM\n");
+        test_domain_init(&t, "terminated");
+        check(start(d, &t, def, 9, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        check(kill(ops->pid(t.rt), SIGTERM) == 0);
+        check(run_until(&t.stopped, NULL, 0));
+        /* qemu reports a host-initiated SHUTDOWN before it exits, as libvirt sees it. */
+        check(EVENTS(&t, "shutdown/unknown shutdown/host", "shutoff/shutdown stopped/shutdown", "stopped"));
+        domain_def_free(def);
+}
+
+static void test_destroy_during_start(DomainDriver *d) {
+        DomainDef *def = make_def(d, "cancelled", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done start_done = {}, destroy_done = {};
+
+        fprintf(stderr, "test: destroy during start-up\n");
+        test_domain_init(&t, "cancelled");
+        check(ops->start(d, &t, def, 10, 0, &t.rt, on_done, &start_done) == 0);
+        check(ops->suspend(t.rt, on_done, &destroy_done) == -EBUSY);
+        check(ops->destroy(t.rt, false, on_done, &destroy_done) == 0);
+        check(run_until(&start_done.called, NULL, 0) && start_done.r == -ECANCELED);
+        check(destroy_done.called && destroy_done.r == 0);
+        check(t.events->len == 0 && !t.stopped);
+        domain_def_free(def);
+}
+
+static void test_start_latency(DomainDriver *d) {
+        DomainDef *def = make_def(d, "latency", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+        uint64_t best = UINT64_MAX;
+
+        fprintf(stderr, "test: start latency\n");
+        for (int i = 0; i < 5; i++) {
+                uint64_t t0 = now_usec(), dt;
+
+                test_domain_init(&t, "latency");
+                check(start(d, &t, def, 30 + i, 0, &done) == 0);
+                dt = now_usec() - t0;
+                if (dt < best)
+                        best = dt;
+                done = (Done) {};
+                check(ops->destroy(t.rt, false, on_done, &done) == 0);
+                t0 = now_usec();
+                check(wait_done(&done) && done.r == 0);
+                fprintf(stderr, "  start → running %.1f ms, destroy → gone %.1f ms\n", dt / 1000.0,
+                        (now_usec() - t0) / 1000.0);
+        }
+        fprintf(stderr, "  best start: %.1f ms\n", best / 1000.0);
+
+        /* Suspend + resume round trip, as the service sees it. */
+        test_domain_init(&t, "latency");
+        check(start(d, &t, def, 40, 0, &done) == 0);
+        for (int i = 0; i < 3; i++) {
+                uint64_t t0 = now_usec();
+                done = (Done) {};
+                check(ops->suspend(t.rt, on_done, &done) == 0);
+                check(wait_done(&done) && done.r == 0);
+                done = (Done) {};
+                check(ops->resume(t.rt, on_done, &done) == 0);
+                check(wait_done(&done) && done.r == 0);
+                fprintf(stderr, "  suspend + resume: %.2f ms\n", (now_usec() - t0) / 1000.0);
+        }
+        done = (Done) {};
+        check(ops->destroy(t.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        domain_def_free(def);
+}
+
 static void test_start_failures(DomainDriver *d) {
         DomainDef *def = make_def(d, "nokernel", "/nonexistent/kernel", "destroy", "restart", NULL);
         DomainDef *def2 = make_def(d, "passthrough", kernel_poweroff, "destroy", "restart",
@@ -642,7 +717,10 @@ int main(int argc, char **argv) {
         test_poweroff_restart_and_reboot(d);
         test_reboot_destroy(d);
         test_killed_from_outside(d);
+        test_terminated_from_outside(d);
+        test_destroy_during_start(d);
         test_start_failures(d);
+        test_start_latency(d);
         ops->free(d);
         test_recover();
         test_long_paths();

@@ -30,6 +30,10 @@ entry:
         mov $0x0100, %ax
         out %ax, %dx
 poll:
+        mov $200000, %ecx         /* spin without I/O: port reads take qemu's big lock */
+spin:
+        dec %ecx
+        jnz spin
         mov %ebx, %edx            /* PM1_STS */
         in %dx, %ax
         test $0x0100, %ax
