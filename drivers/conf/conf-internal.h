@@ -96,6 +96,13 @@ void fmt_address(GString *s, int level, const DomainAddress *a);
 
 int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err);
 int domain_address_parse(xmlNode *node, DomainAddress *a, ConfError *err);
+/* <alias>, <address> and <boot> common to devices (addr/alias/boot_order
+ * NULL when the device has none). Returns 1 when c was one of them, 0 when
+ * not, -EINVAL with err. */
+int domain_device_info_parse(xmlNode *c, DomainAddress *addr, char **alias, unsigned *boot_order, ConfError *err);
+int domain_controller_parse(DomainDef *def, xmlNode *node, ConfError *err);
+int domain_memballoon_parse(DomainDef *def, xmlNode *node, ConfError *err);
+int domain_rng_parse(DomainDef *def, xmlNode *node, ConfError *err);
 
 /* ---- device freeing (domain-conf.c) ---- */
 
