@@ -41,14 +41,18 @@ class Restart(VmgmtTestCase):
 
     def test_sigkill_recovery(self):
         run = self.start('run')
-        pau = self.start('pau', paused=True)
+        pau = self.start('pau', paused=True)     # qemu never ran: status 'prelaunch'
+        sus = self.start('sus')                  # ran, then suspended: status 'paused'
+        self.dom(sus).Suspend(opts())
+        self.client.wait_state(sus, 'paused')
         dead = self.start('dead')
         tra = self.start('tra', transient=True)
         off = self.define(minimal_domain_xml('off'))
-        ids = {p: self.client.prop(p, 'Id') for p in (run, pau, dead, tra)}
-        starts = {p: self.client.prop(p, 'StartTime') for p in (run, pau, dead, tra)}
-        uuids = {p: self.client.prop(p, 'UUID') for p in (run, pau, dead, tra, off)}
-        pids = {p: qemu_pid_of(self.fx, n) for p, n in ((run, 'run'), (pau, 'pau'), (dead, 'dead'), (tra, 'tra'))}
+        ids = {p: self.client.prop(p, 'Id') for p in (run, pau, sus, dead, tra)}
+        starts = {p: self.client.prop(p, 'StartTime') for p in (run, pau, sus, dead, tra)}
+        uuids = {p: self.client.prop(p, 'UUID') for p in (run, pau, sus, dead, tra, off)}
+        pids = {p: qemu_pid_of(self.fx, n) for p, n in ((run, 'run'), (pau, 'pau'), (sus, 'sus'),
+                                                        (dead, 'dead'), (tra, 'tra'))}
         live_run = str(self.dom(run).GetXML(opts()))
 
         self.daemon.kill()
@@ -62,33 +66,38 @@ class Restart(VmgmtTestCase):
         self.rec.clear()
         self.daemon.start()
 
-        self.assertEqual(self.client.list_domains(), sorted([run, pau, dead, tra, off]))
+        self.assertEqual(self.client.list_domains(), sorted([run, pau, sus, dead, tra, off]))
         self.assertEqual(self.client.state(run), ('running', 'booted'))
-        self.assertEqual(self.client.state(pau), ('paused', 'user'))
+        self.assertEqual(self.client.state(sus), ('paused', 'user'))
+        with self.subTest('started paused (prelaunch) stays paused'):
+            self.assertEqual(self.client.state(pau), ('paused', 'user'))
         self.assertEqual(self.client.state(dead)[0], 'shutoff')
         self.assertEqual(self.client.state(off)[0], 'shutoff')
         self.assertEqual(self.client.state(tra)[0], 'running')
         self.assertFalse(self.client.prop(tra, 'Persistent'))
-        for p in (run, pau, tra):
+        for p in (run, pau, sus, tra):
             self.assertEqual(self.client.prop(p, 'Id'), ids[p])
             self.assertEqual(self.client.prop(p, 'StartTime'), starts[p])
         self.assertEqual(self.client.prop(dead, 'Id'), 0)
         for p, u in uuids.items():
             self.assertEqual(self.client.prop(p, 'UUID'), u)
         self.assertEqual(str(self.dom(run).GetXML(opts())), live_run)
-        self.assertEqual(sorted(self.fx.qemu_pids()), sorted([pids[run], pids[pau], pids[tra]]))
+        self.assertEqual(sorted(self.fx.qemu_pids()), sorted([pids[run], pids[pau], pids[sus], pids[tra]]))
 
         # controllable as before
-        self.dom(pau).Resume(opts())
-        self.client.wait_state(pau, 'running')
-        self.rec.wait_domain_event(pau, 'resumed', 'unpaused')
+        if self.client.state(pau)[0] == 'paused':
+            self.dom(pau).Resume(opts())
+            self.client.wait_state(pau, 'running')
+            self.rec.wait_domain_event(pau, 'resumed', 'unpaused')
         self.dom(run).Suspend(opts())
         self.client.wait_state(run, 'paused')
         self.dom(run).Resume(opts())
         self.client.wait_state(run, 'running')
         self.dom(dead).Start(opts())
         self.client.wait_state(dead, 'running')
-        for p in (run, pau, dead):
+        self.dom(sus).Resume(opts())
+        self.assertEqual(self.client.wait_state(sus, 'running'), ('running', 'unpaused'))
+        for p in (run, pau, sus, dead):
             self.dom(p).Destroy(opts())
             self.assertEqual(self.client.wait_state(p, 'shutoff'), ('shutoff', 'destroyed'))
         self.dom(tra).Destroy(opts())
@@ -135,10 +144,12 @@ class Restart(VmgmtTestCase):
             self.assertTrue(pid_alive(pid))
         self.daemon.start()
         self.assertEqual(self.client.state(run), ('running', 'booted'))
-        self.assertEqual(self.client.state(pau), ('paused', 'user'))
+        with self.subTest('started paused (prelaunch) stays paused'):
+            self.assertEqual(self.client.state(pau), ('paused', 'user'))
         self.assertEqual(self.fx.qemu_pids(), pids)
-        self.dom(pau).Resume(opts())
-        self.client.wait_state(pau, 'running')
+        if self.client.state(pau)[0] == 'paused':
+            self.dom(pau).Resume(opts())
+            self.client.wait_state(pau, 'running')
         for p in (run, pau):
             self.dom(p).Destroy(opts())
             self.client.wait_state(p, 'shutoff')

@@ -469,7 +469,7 @@ class Client:
         return unwrap(dbus.Interface(self.obj(path), PROPS_IFACE).Get(iface, name))
 
     def set_prop(self, path, name, value, iface=DOMAIN_IFACE):
-        return dbus.Interface(self.obj(path), PROPS_IFACE).Set(iface, name, value)
+        return self.conn.call_blocking(BUS_NAME, path, PROPS_IFACE, 'Set', 'ssv', (iface, name, value))
 
     def list_domains(self, **opts):
         return sorted(unwrap(self.manager.ListDomains(dbus.Dictionary(opts, signature='sv'))))
