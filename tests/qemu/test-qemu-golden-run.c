@@ -260,6 +260,61 @@ static int qmp_command(int fd, GString *buf, const char *cmd, char **ret) {
         }
 }
 
+static char *json_quote(const char *s) {
+        GString *o = g_string_new("\"");
+        for (const char *p = s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        g_string_append_c(o, '\\');
+                g_string_append_c(o, *p);
+        }
+        g_string_append_c(o, '"');
+        return g_string_free(o, FALSE);
+}
+
+/* The escaped values must reach qemu intact: the guest name and every image
+ * file name, as qemu reports them back over QMP. */
+static void check_values_arrived(const char *name, int fd, GString *buf, GPtrArray *args) {
+        g_autofree char *reply = NULL;
+
+        for (guint i = 0; i + 1 < args->len; i++) {
+                const char *opt = g_ptr_array_index(args, i);
+                GArray *kv;
+
+                if (!opt || strcmp(opt, "-name") != 0)
+                        continue;
+                kv = keyval_split(g_ptr_array_index(args, i + 1));
+                if (keyval_get(kv, "guest")) {
+                        g_autofree char *want = g_strdup_printf("\"name\": %s", json_quote(keyval_get(kv, "guest")));
+                        CHECK(qmp_command(fd, buf, "{\"execute\":\"query-name\"}\n", &reply) == 0);
+                        if (!reply || !strstr(reply, want)) {
+                                fprintf(stderr, "%s: qemu reports %s, expected %s\n", name, reply ? reply : "nothing", want);
+                                test_failures++;
+                        }
+                        g_clear_pointer(&reply, g_free);
+                }
+                keyval_free(kv);
+        }
+
+        CHECK(qmp_command(fd, buf, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}\n", &reply) == 0);
+        for (guint i = 0; reply && i + 1 < args->len; i++) {
+                const char *opt = g_ptr_array_index(args, i);
+                GArray *kv;
+
+                if (!opt || strcmp(opt, "-blockdev") != 0)
+                        continue;
+                kv = keyval_split(g_ptr_array_index(args, i + 1));
+                if (keyval_get(kv, "filename")) {
+                        g_autofree char *q = json_quote(keyval_get(kv, "filename"));
+                        g_autofree char *want = g_strdup_printf("\"filename\": %s", q);
+                        if (!strstr(reply, want)) {
+                                fprintf(stderr, "%s: qemu does not report image %s\n", name, q);
+                                test_failures++;
+                        }
+                }
+                keyval_free(kv);
+        }
+}
+
 static void run_one(const char *name, const char *path) {
         g_autofree char *text = NULL, *tmp = NULL, *log = NULL, *qmp = NULL, *line = NULL, *mkdirs = NULL;
         g_auto(GStrv) lines = NULL;
@@ -338,6 +393,7 @@ static void run_one(const char *name, const char *path) {
         r = qmp_command(fd, buf, "{\"execute\":\"query-status\"}\n", &line);
         CHECK(r == 0 && strstr(line, "\"prelaunch\""));
         g_clear_pointer(&line, g_free);
+        check_values_arrived(name, fd, buf, args);
         r = qmp_command(fd, buf, "{\"execute\":\"quit\"}\n", &line);
         CHECK(r == 0);
         close(fd);
