@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "fileio.h"
 #include "log.h"
@@ -272,14 +273,19 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 goto deferred;
         }
         r = qemu_process_watch(rt);
-        if (r >= 0)
-                r = qemu_runtime_save_status(rt);
-        if (r >= 0)
-                r = qemu_monitor_connect(rt, false);
         if (r < 0) {
-                /* qemu runs: kill it, the exit handler answers done. */
-                qemu_process_start_failed(rt, r, "cannot supervise qemu");
+                /* Without a watch nobody would see it exit: kill and reap it here. */
+                qemu_process_kill_now(rt);
+                (void) waitpid(rt->pid, NULL, 0);   /* just SIGKILLed: returns at once */
+                qemu_runtime_remove_files(rt);
+                qemu_runtime_free(rt);
+                return r;
         }
+        (void) qemu_runtime_save_status(rt);   /* logged; the domain runs without it */
+        r = qemu_monitor_connect(rt, false);
+        if (r < 0)
+                /* qemu runs: kill it, the exit handler answers done. */
+                qemu_process_start_failed(rt, r, "cannot connect to qemu's monitor");
         *ret_rt = rt;
         return 0;
 deferred:
@@ -401,7 +407,7 @@ static uint64_t qemu_driver_start_time(DriverRuntime *rt) {
 
 static void recover_report_dead(DriverRuntime *rt, DriverRecoverFn fn, void *userdata) {
         DomainDef *def = TAKE_PTR(rt->def);
-        const char *reason = rt->got_shutdown ? "shutdown" : "unknown";
+        const char *reason = rt->stop_reason ? rt->stop_reason : rt->got_shutdown ? "shutdown" : "unknown";
         int id = rt->id;
         uint64_t start = rt->start_time_usec;
 
@@ -442,6 +448,12 @@ static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void
         if (r < 0) {
                 qemu_runtime_free(rt);
                 return r;
+        }
+        if (rt->killing) {
+                /* The previous instance was stopping it: finish that (the exit reports it). */
+                const char *reason = rt->stop_reason, *detail = rt->stop_detail;
+                rt->killing = false;
+                (void) qemu_process_kill(rt, false, reason, detail);
         }
         r = qemu_monitor_connect(rt, true);
         if (r < 0)

@@ -382,6 +382,7 @@ int qemu_process_kill(DriverRuntime *rt, bool graceful, const char *reason, cons
                 return -errno;
         rt->killing = true;
         rt->kill_forced = !graceful;
+        (void) qemu_runtime_save_status(rt);   /* a restarted daemon finishes the job */
         rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
         r = sd_event_add_time_relative(rt->driver->event, &rt->kill_timer, CLOCK_MONOTONIC, timeout, 0,
                                        qemu_kill_timer_handler, rt);
@@ -549,9 +550,12 @@ int qemu_runtime_save_status(DriverRuntime *rt) {
         s = g_string_new("vmgmt-qemu-status=1\n");
         g_string_append_printf(s, "pid=%d\npid_starttime=%" PRIu64 "\nid=%d\nstart_time_usec=%" PRIu64 "\n",
                                (int) rt->pid, rt->pid_starttime, rt->id, rt->start_time_usec);
-        g_string_append_printf(s, "state=%s\nreason=%s\nstarting=%d\ngot_shutdown=%d\nfake_reboot=%d\n\n",
+        g_string_append_printf(s, "state=%s\nreason=%s\nstarting=%d\ngot_shutdown=%d\nfake_reboot=%d\n",
                                domain_state_to_string(rt->state), rt->reason, rt->starting, rt->got_shutdown,
                                rt->fake_reboot);
+        if (rt->killing && rt->stop_reason)
+                g_string_append_printf(s, "stop_reason=%s\nstop_detail=%s\n", rt->stop_reason, rt->stop_detail);
+        g_string_append_c(s, '\n');
         g_string_append(s, rt->def_xml);
         r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
         g_string_free(s, TRUE);
@@ -580,7 +584,7 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         char *line, *xml, *save = NULL;
         int pid = 0, id = -1, starting = 0, got_shutdown = 0, fake_reboot = 0, state = DOMAIN_STATE_RUNNING;
         unsigned long long starttime = 0, start_usec = 0;
-        char reason[64] = "unknown";
+        char reason[64] = "unknown", stop_reason[64] = "", stop_detail[64] = "";
         int r;
 
         r = read_full_file(path, 64u * 1024u * 1024u, &buf, NULL);
@@ -614,6 +618,10 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
                         got_shutdown = atoi(eq);
                 else if (streq(line, "fake_reboot"))
                         fake_reboot = atoi(eq);
+                else if (streq(line, "stop_reason"))
+                        snprintf(stop_reason, sizeof(stop_reason), "%s", eq);
+                else if (streq(line, "stop_detail"))
+                        snprintf(stop_detail, sizeof(stop_detail), "%s", eq);
         }
         if (pid <= 0 || state < 0)
                 return -EBADMSG;
@@ -635,6 +643,11 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         rt->starting = starting;
         rt->got_shutdown = got_shutdown;
         rt->fake_reboot = fake_reboot;
+        if (*stop_reason) {
+                rt->killing = true;
+                rt->stop_reason = reason_intern(stop_reason);
+                rt->stop_detail = reason_intern(stop_detail);
+        }
         *ret = rt;
         return 0;
 }

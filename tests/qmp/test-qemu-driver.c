@@ -475,12 +475,12 @@ static void test_start_failures(DomainDriver *d) {
 }
 
 typedef struct Recovered {
-        TestDomain *by_name[5];
-        const char *names[6];
-        DomainState state[5];
-        char reason[5][32];
-        bool alive[5];
-        bool seen[5];
+        TestDomain *by_name[6];
+        const char *names[7];
+        DomainState state[6];
+        char reason[6][32];
+        bool alive[6];
+        bool seen[6];
         DomainDriver *driver;
 } Recovered;
 
@@ -490,7 +490,7 @@ static void on_recover(void *userdata, DomainDef *live_def, DriverRuntime *rt, D
 
         fprintf(stderr, "  recovered %s (id %d): %s/%s %s\n", live_def->name, id, domain_state_to_string(state), reason,
                 rt ? "alive" : "dead");
-        for (size_t i = 0; i < 5 && rec->names[i]; i++)
+        for (size_t i = 0; i < 6 && rec->names[i]; i++)
                 if (g_str_equal(rec->names[i], live_def->name)) {
                         rec->seen[i] = true;
                         rec->state[i] = state;
@@ -540,7 +540,10 @@ static void test_recover(void) {
         DomainDef *c = make_def(d, "rec-dead", kernel_poweroff, "destroy", "restart", NULL);
         DomainDef *e = make_def(d, "rec-poked", kernel_poweroff, "destroy", "restart", NULL);
         DomainDef *f = make_def(d, "rec-off", kernel_poweroff, "destroy", "restart", NULL);
-        TestDomain ta, tb, tc, te, tf;
+        DomainDef *g = make_def(d, "rec-dying", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain ta, tb, tc, te, tf, tg;
+        Done dying_done = {};
+        pid_t pid_g;
         Recovered rec = {};
         Done done;
         pid_t pid_a, pid_c;
@@ -553,6 +556,12 @@ static void test_recover(void) {
         test_domain_init(&tc, "rec-dead");
         test_domain_init(&te, "rec-poked");
         test_domain_init(&tf, "rec-off");
+        test_domain_init(&tg, "rec-dying");
+        check(start(d, &tg, g, 16, 0, &done) == 0);
+        /* Being destroyed when the daemon dies: a stopped qemu does not act on SIGTERM yet. */
+        pid_g = ops->pid(tg.rt);
+        kill(pid_g, SIGSTOP);
+        check(ops->destroy(tg.rt, false, on_done, &dying_done) == 0);
         check(start(d, &tf, f, 15, 0, &done) == 0);
         check(start(d, &ta, a, 11, 0, &done) == 0);
         check(start(d, &tb, b, 12, DRIVER_START_PAUSED, &done) == 0);
@@ -578,10 +587,10 @@ static void test_recover(void) {
 
         d = driver_new(base);
         rec = (Recovered) {
-                .names = { "rec-running", "rec-paused", "rec-dead", "rec-poked", "rec-off" },
-                .by_name = { &ta, &tb, &tc, &te, &tf },
+                .names = { "rec-running", "rec-paused", "rec-dead", "rec-poked", "rec-off", "rec-dying" },
+                .by_name = { &ta, &tb, &tc, &te, &tf, &tg },
         };
-        for (TestDomain *t = &ta; t; t = t == &ta ? &tb : t == &tb ? &tc : t == &tc ? &te : t == &te ? &tf : NULL)
+        for (TestDomain *t = &ta; t; t = t == &ta ? &tb : t == &tb ? &tc : t == &tc ? &te : t == &te ? &tf : t == &tf ? &tg : NULL)
                 test_domain_reset_events(t);
         check(ops->recover(d, on_recover, &rec) == 0);
         check(rec.seen[0] && rec.alive[0] && rec.state[0] == DOMAIN_STATE_RUNNING && g_str_equal(rec.reason[0], "booted"));
@@ -592,6 +601,11 @@ static void test_recover(void) {
         /* The powered-off one is found shut down and stopped per on_poweroff. */
         check(run_until(&tf.stopped, NULL, 0));
         check(EVENTS(&tf, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
+        /* The interrupted destroy is finished (SIGKILL after the timeout) and reported as one. */
+        check(rec.seen[5] && rec.alive[5]);
+        check(!dying_done.called);
+        check(run_until(&tg.stopped, NULL, 0));
+        check(EVENTS(&tg, "shutoff/destroyed stopped/destroyed", "stopped"));
         /* The re-sync finds the poked one paused. */
         check(run_until(NULL, &te, 1));
         check(EVENTS(&te, "paused/unknown suspended/paused"));
@@ -636,6 +650,7 @@ static void test_recover(void) {
         domain_def_free(c);
         domain_def_free(e);
         domain_def_free(f);
+        domain_def_free(g);
 }
 
 static void test_long_paths(void) {
