@@ -18,7 +18,7 @@ static void usb_address(QemuCmd *c, GString *o, const DomainAddress *a, const ch
                 return;
         }
         if (!qemu_cmd_find_controller(c, "usb", (int) bus) ||
-            streq_ptr(qemu_cmd_find_controller(c, "usb", (int) bus)->model, "none")) {
+            qemu_streq(qemu_cmd_find_controller(c, "usb", (int) bus)->model, "none")) {
                 qemu_cmd_fail(c, "%s needs a USB controller with index %u", what, bus);
                 return;
         }
@@ -151,7 +151,7 @@ static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, c
                 o = g_string_new("socket");
                 qemu_opt_fmt(o, "id", "%s", id);
                 qemu_opt_str(o, "path", path);
-                if (!streq_ptr(chr->source_mode, "connect")) {
+                if (!qemu_streq(chr->source_mode, "connect")) {
                         qemu_opt_fmt(o, "server", "on");
                         qemu_opt_fmt(o, "wait", "off");
                 }
@@ -286,15 +286,15 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
                 return;
         }
         g = &c->def->graphics[0];
-        if (!streq_ptr(g->type, "vnc")) {
+        if (!qemu_streq(g->type, "vnc")) {
                 qemu_cmd_fail(c, "graphics type '%s' is not supported", strempty(g->type));
                 return;
         }
 
-        if (streq_ptr(g->listen_type, "none"))
+        if (qemu_streq(g->listen_type, "none"))
                 o = g_string_new("none");
-        else if (streq_ptr(g->listen_type, "socket") || (!g->listen && (g->autoport || g->port < 0))) {
-                const char *path = streq_ptr(g->listen_type, "socket") && g->listen ? g->listen : c->ctx->vnc_socket_path;
+        else if (qemu_streq(g->listen_type, "socket") || (!g->listen && (g->autoport || g->port < 0))) {
+                const char *path = qemu_streq(g->listen_type, "socket") && g->listen ? g->listen : c->ctx->vnc_socket_path;
                 if (!qemu_path_valid(path) || strlen(path) >= 108) {
                         qemu_cmd_fail(c, "VNC needs a socket path (absolute, shorter than 108 bytes)");
                         return;
@@ -327,7 +327,7 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
                         qemu_opt_fmt(o, "to", "100");
         }
         /* the secret itself goes over QMP (set_password), never into argv */
-        if (g->passwd && !streq_ptr(g->listen_type, "none"))
+        if (g->passwd && !qemu_streq(g->listen_type, "none"))
                 qemu_opt_fmt(o, "password", "on");
         qemu_cmd_add_opt(c, "-vnc", o);
 }
@@ -382,9 +382,9 @@ void qemu_cmd_build_memballoon(QemuCmd *c) {
         const DomainMemballoonDef *m = c->def->memballoon;
         GString *o;
 
-        if (!m || streq_ptr(m->model, "none"))
+        if (!m || qemu_streq(m->model, "none"))
                 return;
-        if (!streq_ptr(m->model, "virtio")) {
+        if (!qemu_streq(m->model, "virtio")) {
                 qemu_cmd_fail(c, "memballoon model '%s' is not supported", strempty(m->model));
                 return;
         }
@@ -403,7 +403,7 @@ void qemu_cmd_build_rngs(QemuCmd *c) {
                 GString *o;
 
                 snprintf(what, sizeof(what), "rng %zu", i);
-                if (!streq_ptr(r->model ?: "virtio", "virtio")) {
+                if (!qemu_streq(r->model ?: "virtio", "virtio")) {
                         qemu_cmd_fail(c, "%s: model '%s' is not supported", what, r->model);
                         continue;
                 }

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "conf/domain-conf.h"
 #include "qemu/qemu-command.h"
@@ -34,6 +35,11 @@ void qemu_opt_fmt(GString *o, const char *key, const char *fmt, ...) G_GNUC_PRIN
 
 /* ",bus=…,addr=…" for a PCI address; nothing when unset (qemu picks a slot). */
 void qemu_cmd_pci_address(QemuCmd *c, GString *o, const DomainAddress *a, const char *what);
+/* NULL-safe string equality; a function, so comparing with a literal stays warning-free. */
+static inline bool qemu_streq(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 #define QEMU_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 /* qemu id rules: starts with a letter, then [A-Za-z0-9._-]. */

@@ -71,7 +71,7 @@ static void build_usb_controller(QemuCmd *c, const DomainControllerDef *k) {
         GString *o;
 
         snprintf(what, sizeof(what), "controller usb index %d", k->index);
-        if (streq_ptr(model, "none"))
+        if (qemu_streq(model, "none"))
                 return;
         dev = model ? usb_controller_device(model) : NULL;
         if (!dev) {
@@ -161,7 +161,7 @@ void qemu_cmd_build_controllers(QemuCmd *c) {
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < def->n_controllers; i++) {
                         const DomainControllerDef *k = &def->controllers[i];
-                        if (streq_ptr(k->type, "usb") && k->has_master == (pass == 1))
+                        if (qemu_streq(k->type, "usb") && k->has_master == (pass == 1))
                                 build_usb_controller(c, k);
                 }
         for (size_t i = 0; i < def->n_controllers; i++) {
@@ -273,7 +273,7 @@ static void disk_placement(QemuCmd *c, size_t i, GString *o, char *id, size_t id
                 }
                 snprintf(id, idlen, "scsi%u-0-%u-%u", ctrl, target, unit);
                 qemu_opt_fmt(o, "bus", "scsi%u.0", ctrl);
-                if (streq_ptr(k->model, "lsilogic")) {
+                if (qemu_streq(k->model, "lsilogic")) {
                         /* a parallel SCSI bus: one LUN per target, the unit is the target id */
                         if (bus > 0 || target > 0 || unit > 6) {
                                 qemu_cmd_fail(c, "%s: lsilogic address out of range (units 0…6)", what);
@@ -322,7 +322,7 @@ static void build_disk(QemuCmd *c, size_t i) {
                 qemu_cmd_fail(c, "%s: cache mode '%s' is not supported", what, d->driver_cache);
         if (d->driver_io && !STR_IN_SET(d->driver_io, "native", "threads", "io_uring"))
                 qemu_cmd_fail(c, "%s: io mode '%s' is not supported", what, d->driver_io);
-        if (streq_ptr(d->driver_io, "native") && !streq_ptr(direct, "on"))
+        if (qemu_streq(d->driver_io, "native") && !qemu_streq(direct, "on"))
                 qemu_cmd_fail(c, "%s: io='native' needs cache='none' or cache='directsync'", what);
         if (d->driver_discard && !STR_IN_SET(d->driver_discard, "unmap", "ignore"))
                 qemu_cmd_fail(c, "%s: discard mode '%s' is not supported", what, d->driver_discard);

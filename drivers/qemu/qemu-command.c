@@ -100,7 +100,7 @@ bool qemu_path_valid(const char *s) {
 const DomainControllerDef *qemu_cmd_find_controller(const QemuCmd *c, const char *type, int index) {
         for (size_t i = 0; i < c->def->n_controllers; i++) {
                 const DomainControllerDef *k = &c->def->controllers[i];
-                if (streq_ptr(k->type, type) && k->index == index)
+                if (qemu_streq(k->type, type) && k->index == index)
                         return k;
         }
         return NULL;
@@ -147,7 +147,7 @@ static void build_name(QemuCmd *c) {
 
 static const char *timer_policy(const DomainDef *def, const char *name, int *present) {
         for (size_t i = 0; i < def->n_timers; i++)
-                if (streq_ptr(def->timers[i].name, name)) {
+                if (qemu_streq(def->timers[i].name, name)) {
                         if (present)
                                 *present = def->timers[i].present;
                         return def->timers[i].tickpolicy ?: "";
@@ -234,12 +234,12 @@ static void build_firmware(QemuCmd *c) {
                 qemu_cmd_fail(c, "loader '%s' is not an absolute path", def->loader);
                 return;
         }
-        if (streq_ptr(def->loader_type, "pflash")) {
+        if (qemu_streq(def->loader_type, "pflash")) {
                 o = g_string_new("if=pflash");
                 qemu_opt_str(o, "file", def->loader);
                 qemu_opt_fmt(o, "format", "raw");
                 qemu_opt_fmt(o, "unit", "0");
-                if (!streq_ptr(def->loader_readonly, "no"))
+                if (!qemu_streq(def->loader_readonly, "no"))
                         qemu_opt_fmt(o, "readonly", "on");
                 qemu_cmd_add_opt(c, "-drive", o);
         } else if (!def->loader_type || streq(def->loader_type, "rom")) {
