@@ -43,6 +43,7 @@ static const DomainDriverOps *ops = &qemu_driver_ops;
 static char *root;
 static char *kernel_poweroff, *kernel_reset;
 static unsigned failures;
+static GPtrArray *messages;
 
 #define check(cond)                                                                             \
         do {                                                                                    \
@@ -81,8 +82,10 @@ static void on_done(void *userdata, int r, const char *message) {
 
         d->called = true;
         d->r = r;
-        free(d->message);
-        d->message = message ? strdup(message) : NULL;
+        /* kept until exit: tests reset their Done structs freely */
+        d->message = message ? g_strdup(message) : NULL;
+        if (d->message)
+                g_ptr_array_add(messages, d->message);
 }
 
 static uint64_t now_usec(void) {
@@ -719,6 +722,7 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        messages = g_ptr_array_new_with_free_func(g_free);
         root = mkdtemp(tmpl);
         if (!root || sd_event_new(&event) < 0)
                 return 1;
@@ -741,6 +745,7 @@ int main(int argc, char **argv) {
         test_long_paths();
 
         sd_event_unref(event);
+        g_ptr_array_unref(messages);
         if (!getenv("VMGMT_TEST_KEEP"))
                 rm_rf(root);
         fprintf(stderr, "%s (%u failures)\n", failures ? "FAIL" : "OK", failures);

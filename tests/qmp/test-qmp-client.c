@@ -47,6 +47,8 @@ typedef struct Peer {
 
 static void peer_send(Peer *p, const char *s, size_t len) {
         p->out = realloc(p->out, p->out_len + len);
+        if (!p->out)
+                abort();
         memcpy(p->out + p->out_len, s, len);
         p->out_len += len;
         sd_event_source_set_io_events(p->src, EPOLLIN | EPOLLOUT);
@@ -88,7 +90,11 @@ static void peer_handle_line(Peer *p, const char *line) {
         else if (strcmp(p->last_command, "big") == 0) {
                 size_t size = 6u * 1024u * 1024u;
                 char *s = malloc(size + 100);
-                size_t k = (size_t) sprintf(s, "{\"return\": \"");
+                size_t k;
+
+                if (!s)
+                        abort();
+                k = (size_t) sprintf(s, "{\"return\": \"");
                 memset(s + k, 'x', size);
                 k += size;
                 k += (size_t) sprintf(s + k, "\", \"id\": %lld}\r\n", p->last_id);
@@ -282,6 +288,8 @@ static void test_conversation(void) {
 
         /* A command larger than the socket buffers: written in pieces as the peer reads slowly. */
         huge = malloc(3u * 1024u * 1024u + 1);
+        if (!huge)
+                abort();
         memset(huge, 'y', 3u * 1024u * 1024u);
         huge[3u * 1024u * 1024u] = 0;
         args = json_new_object();
