@@ -6,6 +6,9 @@
  * /dev/null. qemu must come up (-S), greet on QMP, accept qmp_capabilities
  * and quit with status 0. */
 #include <dirent.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -417,6 +420,25 @@ out:
         g_ptr_array_unref(args);
 }
 
+/* Runs every qemu in a network namespace of our own (VNC listens on loopback
+ * ports; user networking must not reach the host's network). */
+static void enter_private_netns(void) {
+        struct ifreq ifr = { 0 };
+        int fd;
+
+        if (unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "unshare(CLONE_NEWNET) failed (%m); running in the host network namespace\n");
+                return;
+        }
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        CHECK(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0);
+        ifr.ifr_flags |= IFF_UP;
+        CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0);
+        close(fd);
+}
+
 static int cmp_names(gconstpointer a, gconstpointer b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -429,6 +451,7 @@ int main(int argc, char **argv) {
 
         signal(SIGPIPE, SIG_IGN);
         loop_devices = g_ptr_array_new_with_free_func(g_free);
+        enter_private_netns();
         CHECK(d);
         while (d && (e = g_dir_read_name(d)))
                 if (g_str_has_suffix(e, ".args") && (argc < 2 || strncmp(e, argv[1], strlen(argv[1])) == 0))
