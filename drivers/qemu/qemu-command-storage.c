@@ -332,6 +332,8 @@ static void build_disk(QemuCmd *c, size_t i) {
                 qemu_cmd_fail(c, "%s: source '%s' is not an absolute path", what, d->source);
         if (cdrom && d->bus == DOMAIN_DISK_BUS_VIRTIO)
                 qemu_cmd_fail(c, "%s: a cdrom cannot be on the virtio bus", what);
+        if (readonly && !cdrom && (d->bus == DOMAIN_DISK_BUS_IDE || d->bus == DOMAIN_DISK_BUS_SATA))
+                qemu_cmd_fail(c, "%s: qemu cannot make an IDE/SATA hard disk read-only; use bus='virtio' or 'scsi'", what);
         if (c->error)
                 return;
 

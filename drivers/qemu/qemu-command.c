@@ -265,7 +265,8 @@ static void build_memory(QemuCmd *c) {
                 if (def->max_memory_kib < def->memory_kib)
                         qemu_cmd_fail(c, "<maxMemory> is smaller than <memory>");
                 qemu_opt_fmt(o, "slots", "%u", def->max_memory_slots);
-                qemu_opt_fmt(o, "maxmem", "%" PRIu64 "k", def->max_memory_kib);
+                /* qemu wants maxmem page aligned; SI units give sizes that are not */
+                qemu_opt_fmt(o, "maxmem", "%" PRIu64 "k", (def->max_memory_kib + 3) / 4 * 4);
         }
         qemu_cmd_add_opt(c, "-m", o);
         qemu_cmd_add(c, "-overcommit");

@@ -536,6 +536,11 @@ static void test_unrunnable(void) {
         d.max_memory_slots = 4;
         d.max_memory_kib = 1024;
         expect_error(&d, &golden_ctx, "<maxMemory> is smaller than <memory>");
+        d.max_memory_kib = 1953125; /* 2 GB */
+        {
+                g_autofree char *out = build_ok(&d, &golden_ctx);
+                CHECK(strstr(out, "\nsize=131072k,slots=4,maxmem=1953128k\n"));
+        }
 
         RESET();
         d.current_vcpus = 3;
@@ -590,6 +595,9 @@ static void test_unrunnable(void) {
         expect_error(&d, &golden_ctx, "needs a SATA controller with index 1");
         disk.target_dev = S("sda");
         expect_error(&d, &golden_ctx, "needs a SATA controller with index 0");
+        disk.readonly = true;
+        expect_error(&d, &golden_ctx, "cannot make an IDE/SATA hard disk read-only");
+        disk.readonly = false;
         disk.bus = DOMAIN_DISK_BUS_SCSI;
         expect_error(&d, &golden_ctx, "needs a SCSI controller with index 0");
         ctrls[2] = (DomainControllerDef) { .type = S("scsi"), .index = 0, .model = S("lsilogic"), .ports = -1, .vectors = -1,
