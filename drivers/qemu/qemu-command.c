@@ -214,6 +214,10 @@ static void build_cpu(QemuCmd *c) {
                         qemu_cmd_fail(c, "CPU model '%s' is not a valid qemu CPU model name", model);
                         return;
                 }
+                if (streq(model, "host") && !c->kvm) {
+                        qemu_cmd_fail(c, "CPU model 'host' needs KVM but the domain type is 'qemu' (TCG)");
+                        return;
+                }
         } else {
                 qemu_cmd_fail(c, "CPU mode '%s' is not supported", mode);
                 return;

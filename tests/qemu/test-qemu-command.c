@@ -384,6 +384,8 @@ static void test_refused_values(void) {
         expect_error(&d, &golden_ctx, "not a valid qemu CPU model name");
         d.cpu_model = S("-device");
         expect_error(&d, &golden_ctx, "not a valid qemu CPU model name");
+        d.cpu_model = S("host");
+        expect_error(&d, &golden_ctx, "CPU model 'host' needs KVM");
 
         RESET();
         d.os_machine = S("pc,accel=kvm");
