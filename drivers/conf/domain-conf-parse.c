@@ -557,6 +557,13 @@ static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {
         return 0;
 }
 
+/* Stops the parser at the first <!DOCTYPE>, before any entity is declared. */
+static void on_doctype(void *user, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id) {
+        xmlParserCtxt *ctxt = user;
+        ctxt->_private = (void *) 1;
+        xmlStopParser(ctxt);
+}
+
 static bool xml_has_doctype(xmlDoc *doc) {
         for (xmlNode *n = doc->children; n; n = n->next)
                 if (n->type == XML_DTD_NODE)
@@ -582,20 +589,22 @@ int domain_def_parse(const char *xml, size_t len, DomainDef **ret, ConfError *er
         ctxt = xmlNewParserCtxt();
         if (!ctxt)
                 return -ENOMEM;
+        ctxt->sax->internalSubset = on_doctype;
+        ctxt->sax->externalSubset = NULL;
         /* Untrusted input: no network, no DTD loading, no entity substitution, no
          * error printing; huge-document limits stay at their safe defaults. */
         doc = xmlCtxtReadMemory(ctxt, xml, (int) len, "domain.xml", NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+        if (ctxt->_private || (doc && xml_has_doctype(doc))) {
+                r = conf_error_set(err, ctxt->input ? ctxt->input->line : 0, "a <!DOCTYPE> is not allowed in domain XML");
+                goto out;
+        }
         if (!doc || !ctxt->wellFormed) {
                 const xmlError *e = xmlCtxtGetLastError(ctxt);
                 _cleanup_free_ char *msg = e && e->message ? strdup(e->message) : NULL;
                 if (msg)
                         g_strchomp(msg);
                 r = conf_error_set(err, e ? e->line : 0, "malformed XML: %s", msg ?: "parse error");
-                goto out;
-        }
-        if (xml_has_doctype(doc)) {
-                r = conf_error_set(err, 1, "a <!DOCTYPE> is not allowed in domain XML");
                 goto out;
         }
         root = xmlDocGetRootElement(doc);

@@ -204,7 +204,8 @@ typedef struct DomainDef {
         bool has_uuid;             /* false until normalize generates one */
         char *title;
         char *description;
-        char *metadata_xml;        /* <metadata> children, serialized verbatim (foreign namespaces kept) */
+        char *metadata_xml;        /* <metadata> children, serialized verbatim (foreign namespaces kept);
+                                    * each child on its own line(s), indented by 4 spaces, '\n'-terminated */
 
         uint64_t memory_kib;       /* <memory> */
         uint64_t current_memory_kib; /* <currentMemory>; normalize: = memory when unset */
