@@ -363,6 +363,31 @@ static void test_smuggling(void) {
                         test_failures++;
                 }
         }
+
+        /* random strings over the characters that mean something to qemu's parsers */
+        {
+                static const char alphabet[] = ",,,===a-: /.?\\\"{}";
+                GRand *rnd = g_rand_new_with_seed(4242);
+                for (unsigned iter = 0; iter < 2000; iter++) {
+                        char v[24];
+                        size_t len = (size_t) g_rand_int_range(rnd, 1, (gint32) sizeof(v));
+                        _cleanup_free_ char *err = NULL;
+                        g_autofree char *shape = NULL;
+
+                        for (size_t k = 0; k < len - 1; k++)
+                                v[k] = alphabet[g_rand_int_range(rnd, 0, (gint32) sizeof(alphabet) - 1)];
+                        v[len - 1] = '\0';
+                        if (!v[0])
+                                continue;
+                        shape = shape_with(v, &err);
+                        if (!shape || !streq(shape, benign)) {
+                                fprintf(stderr, "random value '%s' %s\n", v, shape ? "changed the shape" : err);
+                                test_failures++;
+                                break;
+                        }
+                }
+                g_rand_free(rnd);
+        }
 }
 
 /* Values that go where qemu cannot escape them are refused, not passed on. */
