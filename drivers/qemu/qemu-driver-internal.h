@@ -58,6 +58,7 @@ struct DriverRuntime {
         char *qmp_file;                 /* absolute path, for unlink */
         char *qmp_connect_path;         /* what fits sun_path: absolute or via /proc/self/fd */
         char *vnc_file;
+        char *channel_dir;              /* unix sockets of <channel>s without a path */
         char *log_path;
 
         pid_t pid;
@@ -75,6 +76,7 @@ struct DriverRuntime {
         /* start-up */
         bool starting;
         bool start_paused;
+        unsigned start_step;            /* post-launch QMP settings done so far */
         DriverDoneFn start_done;
         void *start_userdata;
         int start_error;

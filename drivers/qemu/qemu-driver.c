@@ -172,6 +172,34 @@ static char *socket_arg(const char *abs_path) {
         return s;
 }
 
+/* The directory for <channel type='unix'> sockets without a path, as qemu
+ * must see it: the socket paths below it must fit sun_path too. */
+static char *channel_dir_arg(DriverRuntime *rt) {
+        size_t longest = 0;
+        char *s;
+
+        for (size_t i = 0; i < rt->def->n_channels; i++)
+                if (rt->def->channels[i].target_name && strlen(rt->def->channels[i].target_name) > longest)
+                        longest = strlen(rt->def->channels[i].target_name);
+        if (strlen(rt->channel_dir) + 1 + longest < 108)
+                return strdup(rt->channel_dir);
+        if (asprintf(&s, "/proc/self/cwd/%s", strrchr(rt->channel_dir, '/') + 1) < 0)
+                return NULL;
+        return s;
+}
+
+/* The live definition shows where those sockets really are. */
+static void set_channel_paths(DriverRuntime *rt) {
+        for (size_t i = 0; i < rt->def->n_channels; i++) {
+                DomainChrDef *c = &rt->def->channels[i];
+
+                if (c->source_path || !streq_ptr(c->type, "unix") || !c->target_name)
+                        continue;
+                if (asprintf(&c->source_path, "%s/%s", rt->channel_dir, c->target_name) < 0)
+                        c->source_path = NULL;
+        }
+}
+
 typedef struct StartFailure {
         DriverRuntime *rt;
         int error;
@@ -220,7 +248,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                              DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL;
+        _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
         DriverRuntime *rt;
         DomainDef *copy;
         int r;
@@ -246,7 +274,8 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 emulator = qemu_caps_find_emulator(copy->os_arch);
         qmp_arg = socket_arg(rt->qmp_file);
         vnc_arg = socket_arg(rt->vnc_file);
-        if (!qmp_arg || !vnc_arg) {
+        channel_arg = channel_dir_arg(rt);
+        if (!qmp_arg || !vnc_arg || !channel_arg) {
                 qemu_runtime_free(rt);
                 return -ENOMEM;
         }
@@ -254,6 +283,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 .emulator = copy->emulator ? copy->emulator : emulator,
                 .qmp_socket_path = qmp_arg,
                 .vnc_socket_path = vnc_arg,
+                .channel_dir = channel_arg,
                 .kvm_usable = access("/dev/kvm", R_OK | W_OK) == 0,
         };
         if (!ctx.emulator) {
@@ -265,8 +295,12 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
                 goto deferred;
         }
-        (void) unlink_noent(rt->qmp_file);
-        (void) unlink_noent(rt->vnc_file);
+        qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
+        if (mkdir(rt->channel_dir, 0700) < 0 && errno != EEXIST) {
+                r = start_fail_deferred(rt, -errno, strdup("cannot create the channel socket directory"));
+                goto deferred;
+        }
+        set_channel_paths(rt);
         r = qemu_process_spawn(rt, argv, &error);
         if (r < 0) {
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));

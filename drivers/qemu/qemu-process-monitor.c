@@ -96,6 +96,70 @@ static void update_ptys(DriverRuntime *rt, const JsonValue *list) {
                 def->consoles[0].source_path = strdup(def->serials[0].source_path);
 }
 
+static void start_next_step(DriverRuntime *rt);
+
+static void start_step_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+        _cleanup_free_ char *msg = NULL;
+
+        if (r < 0) {
+                if (asprintf(&msg, "qemu refused the start-up settings: %s", strna(error)) < 0)
+                        msg = NULL;
+                qemu_process_start_failed(rt, -EIO, msg);
+                return;
+        }
+        start_next_step(rt);
+}
+
+/* What the command line leaves to QMP (see qemu-command.h), one command at a
+ * time, then "cont" unless starting paused. */
+static void start_next_step(DriverRuntime *rt) {
+        const DomainDef *def = rt->def;
+        unsigned step = rt->start_step++;
+        int r;
+
+        /* steps 0 … n_graphics-1: VNC passwords */
+        if (step < def->n_graphics) {
+                const DomainGraphicsDef *g = &def->graphics[step];
+                JsonValue *args;
+
+                if (!g->passwd || !streq_ptr(g->type, "vnc") || streq_ptr(g->listen_type, "none")) {
+                        start_next_step(rt);
+                        return;
+                }
+                args = json_new_object();
+                if (!args || json_object_set(args, "protocol", json_new_string("vnc")) < 0 ||
+                    json_object_set(args, "password", json_new_string(g->passwd)) < 0) {
+                        json_value_free(args);
+                        qemu_process_start_failed(rt, -ENOMEM, NULL);
+                        return;
+                }
+                r = qmp_send(rt->qmp, "set_password", args, start_step_reply, rt);
+        } else if (step == def->n_graphics) {
+                /* currentMemory below memory: inflate the balloon before the guest runs */
+                JsonValue *args;
+
+                if (!def->memballoon || !streq_ptr(def->memballoon->model, "virtio") ||
+                    def->current_memory_kib == 0 || def->current_memory_kib >= def->memory_kib) {
+                        start_next_step(rt);
+                        return;
+                }
+                args = json_new_object();
+                if (!args || json_object_set(args, "value", json_new_integer((int64_t) def->current_memory_kib * 1024)) < 0) {
+                        json_value_free(args);
+                        qemu_process_start_failed(rt, -ENOMEM, NULL);
+                        return;
+                }
+                r = qmp_send(rt->qmp, "balloon", args, start_step_reply, rt);
+        } else if (rt->start_paused) {
+                start_complete(rt);
+                return;
+        } else
+                r = qmp_send(rt->qmp, "cont", NULL, start_cont_reply, rt);
+        if (r < 0)
+                qemu_process_start_failed(rt, r, "cannot talk to qemu's monitor");
+}
+
 static void start_chardev_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
 
@@ -103,13 +167,8 @@ static void start_chardev_reply(Qmp *q, int r, const JsonValue *ret, const char 
                 log_warning("Domain %s: query-chardev failed: %s", rt->def->name, strna(error));
         else
                 update_ptys(rt, ret);
-        if (rt->start_paused) {
-                start_complete(rt);
-                return;
-        }
-        r = qmp_send(rt->qmp, "cont", NULL, start_cont_reply, rt);
-        if (r < 0)
-                qemu_process_start_failed(rt, r, "cannot send 'cont' to qemu");
+        rt->start_step = 0;
+        start_next_step(rt);
 }
 
 /* ---- lifecycle actions ---- */

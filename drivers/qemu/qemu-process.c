@@ -1,4 +1,5 @@
 /* qemu-process.c — a qemu process: spawn, watch (pidfd), kill, exit reporting, run files. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -105,7 +106,8 @@ int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
         conf_uuid_format(def->uuid, rt->uuid);
         if (asprintf(&rt->status_path, "%s/%s.status", d->run_dir, rt->uuid) < 0 ||
             asprintf(&rt->qmp_file, "%s/%s.qmp", d->run_dir, rt->uuid) < 0 ||
-            asprintf(&rt->vnc_file, "%s/%s.vnc", d->run_dir, rt->uuid) < 0)
+            asprintf(&rt->vnc_file, "%s/%s.vnc", d->run_dir, rt->uuid) < 0 ||
+            asprintf(&rt->channel_dir, "%s/%s.channel", d->run_dir, rt->uuid) < 0)
                 goto oom;
         if (strlen(rt->qmp_file) < sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 rt->qmp_connect_path = strdup(rt->qmp_file);
@@ -157,6 +159,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         free(rt->qmp_file);
         free(rt->qmp_connect_path);
         free(rt->vnc_file);
+        free(rt->channel_dir);
         free(rt->log_path);
         free(rt->start_error_message);
         free(rt);
@@ -164,9 +167,21 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
 }
 
 void qemu_runtime_remove_files(DriverRuntime *rt) {
+        DIR *dir;
+
         (void) unlink_noent(rt->status_path);
         (void) unlink_noent(rt->qmp_file);
         (void) unlink_noent(rt->vnc_file);
+        /* the channel sockets qemu created, then their directory */
+        dir = opendir(rt->channel_dir);
+        if (dir) {
+                struct dirent *de;
+                while ((de = readdir(dir)))
+                        if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                                (void) unlinkat(dirfd(dir), de->d_name, 0);
+                closedir(dir);
+                (void) rmdir(rt->channel_dir);
+        }
 }
 
 /* ---- operations waiting for completion ---- */

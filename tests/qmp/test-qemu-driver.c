@@ -375,6 +375,34 @@ static void test_killed_from_outside(DomainDriver *d) {
         domain_def_free(def);
 }
 
+static void test_start_settings(DomainDriver *d) {
+        DomainDef *def = make_def(d, "settings", kernel_poweroff, "destroy", "restart",
+                                  "<graphics type='vnc' passwd='secret'/>"
+                                  "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+        TestDomain t;
+        Done done;
+        const DomainDef *live;
+        struct stat st;
+        ConfError err = {};
+        g_autofree char *agent = NULL;
+
+        fprintf(stderr, "test: VNC password, balloon and guest agent channel at start\n");
+        def->current_memory_kib = 48 * 1024;
+        check(d->ops->normalize(d, def, &err) == 0);
+        test_domain_init(&t, "settings");
+        check(start(d, &t, def, 50, 0, &done) == 0);
+        check(EVENTS(&t, "running/booted started/booted"));
+        live = ops->live_def(t.rt);
+        check(live->n_channels == 1 && live->channels[0].source_path);
+        check(stat(live->channels[0].source_path, &st) == 0 && S_ISSOCK(st.st_mode));
+        agent = g_strdup(live->channels[0].source_path);
+        done = (Done) {};
+        check(ops->destroy(t.rt, false, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == 0);
+        check(stat(agent, &st) < 0);   /* cleaned up with the domain */
+        domain_def_free(def);
+}
+
 static void test_terminated_from_outside(DomainDriver *d) {
         DomainDef *def = make_def(d, "terminated", kernel_poweroff, "destroy", "restart", NULL);
         TestDomain t;
@@ -737,6 +765,7 @@ int main(int argc, char **argv) {
         test_reboot_destroy(d);
         test_killed_from_outside(d);
         test_terminated_from_outside(d);
+        test_start_settings(d);
         test_destroy_during_start(d);
         test_start_failures(d);
         test_start_latency(d);
