@@ -134,4 +134,6 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
 
 /* ---- domain-dbus.c ---- */
 int domain_dbus_register(Manager *m);
+/* Appends d as one entry of GetManagedObjects' a{oa{sa{sv}}}. */
+int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error);
 extern const sd_bus_vtable domain_vtable[];

@@ -464,6 +464,39 @@ static int method_get_node_stats(sd_bus_message *message, void *userdata, sd_bus
         return reply_with_dict(message, node_stats_append, error);
 }
 
+/* Runs before sd-bus's own handling of messages to /org/vmgmt; takes only
+ * GetManagedObjects (see domain_dbus_append_object) and passes on the rest. */
+static int manager_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") ||
+            !sd_bus_message_has_signature(message, ""))
+                return 0;
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r < 0)
+                return r;
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                if (d->hidden)
+                        continue;
+                r = domain_dbus_append_object(reply, d, error);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 #define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -500,5 +533,8 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_object_manager(m->bus, NULL, VM_MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add object manager: %m");
+        r = sd_bus_add_object(m->bus, NULL, VM_MANAGER_PATH, manager_object_callback, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add GetManagedObjects handler: %m");
         return domain_dbus_register(m);
 }

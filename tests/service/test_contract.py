@@ -97,6 +97,21 @@ class Contract(VmgmtTestCase):
                                   '%s %s.%s documented but not served (and not listed as unserved)'
                                   % (key[0], iface, key[1]))
 
+    def test_managed_objects_match_get_all(self):
+        # vmgmtd answers GetManagedObjects itself: it must say what the objects say
+        paths = [self.define(minimal_domain_xml('mo%d' % i, title='t%d' % i)) for i in range(3)]
+        self.dom(paths[0]).Undefine(dbus.Dictionary({}, signature='sv'))
+        objs = self.client.managed_objects()
+        self.assertEqual(sorted(objs), sorted(paths[1:]))
+        for p in paths[1:]:
+            ifaces = objs[p]
+            self.assertEqual(sorted(ifaces), ['org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer',
+                                              'org.freedesktop.DBus.Properties', 'org.vmgmt.Domain'])
+            self.assertEqual(ifaces['org.vmgmt.Domain'], self.client.props(p))
+            for std in ('org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer',
+                        'org.freedesktop.DBus.Properties'):
+                self.assertEqual(ifaces[std], {})
+
 
 if __name__ == '__main__':
     main()
