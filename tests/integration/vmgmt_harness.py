@@ -595,6 +595,7 @@ class SignalRecorder:
 
     def domain_events(self, path=None):
         """[(event, detail)] of DomainEvent, for one path or all (then with path)."""
+        self.pump()
         if path is None:
             return [(e[1], e[2], e[3]) for e in self.entries if e[0] == 'DomainEvent']
         return [(e[2], e[3]) for e in self.entries if e[0] == 'DomainEvent' and e[1] == path]
@@ -615,6 +616,7 @@ class SignalRecorder:
 
     def property_changes(self, path, name, iface=DOMAIN_IFACE):
         """Values `name` took in PropertiesChanged of `path`, in order."""
+        self.pump()
         return [e[3][name] for e in self.entries
                 if e[0] == 'PropertiesChanged' and e[1] == path and e[2] == iface and name in e[3]]
 
@@ -712,8 +714,12 @@ def guest_domain_xml(name, uuid=None, memory_mib=128, machine='pc', on_poweroff=
         parts.append('  <on_poweroff>%s</on_poweroff>' % on_poweroff)
     if on_reboot:
         parts.append('  <on_reboot>%s</on_reboot>' % on_reboot)
-    parts += ["  <devices><serial type='pty'><target port='0'/></serial>"
-              "<console type='pty'><target type='serial' port='0'/></console></devices>",
+    # No USB controller and no balloon: the guest needs neither, and probing
+    # USB costs seconds of every boot under TCG.
+    parts += ["  <devices><controller type='usb' model='none'/>"
+              "<serial type='pty'><target port='0'/></serial>"
+              "<console type='pty'><target type='serial' port='0'/></console>"
+              "<memballoon model='none'/></devices>",
               '</domain>']
     return '\n'.join(parts) + '\n'
 
