@@ -287,7 +287,8 @@ static void check_values_arrived(const char *name, int fd, GString *buf, GPtrArr
                         continue;
                 kv = keyval_split(g_ptr_array_index(args, i + 1));
                 if (keyval_get(kv, "guest")) {
-                        g_autofree char *want = g_strdup_printf("\"name\": %s", json_quote(keyval_get(kv, "guest")));
+                        g_autofree char *q = json_quote(keyval_get(kv, "guest"));
+                        g_autofree char *want = g_strdup_printf("\"name\": %s", q);
                         CHECK(qmp_command(fd, buf, "{\"execute\":\"query-name\"}\n", &reply) == 0);
                         if (!reply || !strstr(reply, want)) {
                                 fprintf(stderr, "%s: qemu reports %s, expected %s\n", name, reply ? reply : "nothing", want);
