@@ -16,7 +16,8 @@ static void help(void) {
                "     --system            Connect to the system bus (default)\n"
                "     --user              Connect to the user's session bus\n"
                "     --root DIR          Prefix every file path with DIR\n"
-               "     --config FILE       Configuration file (default ROOT/etc/vmgmt/vmgmtd.conf)\n"
+               "     --config FILE       Configuration file (default ROOT/etc/vmgmt/vmgmtd.conf;\n"
+               "                         with --user ~/.config/vmgmt/vmgmtd.conf)\n"
                "     --log-level LEVEL   err, warning, notice, info or debug\n");
 }
 
@@ -92,6 +93,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c, int *ret_log_lev
 
 int main(int argc, char *argv[]) {
         ManagerConfig config = { .root = "", .autostart = true };
+        g_autofree char *user_config = NULL;
         Manager *m = NULL;
         sigset_t mask;
         int log_level = -1, r;
@@ -99,6 +101,9 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &config, &log_level);
         if (r <= 0)
                 return r < 0 ? 1 : 0;
+        /* --user without --root keeps its files in the user's XDG directories */
+        if (!config.config_file && config.user && isempty(config.root))
+                config.config_file = user_config = g_build_filename(g_get_user_config_dir(), "vmgmt", "vmgmtd.conf", NULL);
         r = manager_config_load(&config, config.root, config.config_file);
         if (r < 0)
                 return 1;
