@@ -526,6 +526,18 @@ class EventReader:
         except queue.Empty:
             raise AssertionError('no event line within %ds' % timeout)
 
+    def drain(self, quiet=0.5):
+        """Returns the lines that arrive until none has come for `quiet` seconds."""
+        out = []
+        while True:
+            try:
+                ln = self.lines.get(timeout=quiet)
+            except queue.Empty:
+                return out
+            if ln is None:
+                return out
+            out.append(ln)
+
     def wait_ready(self, test, probe='probe'):
         """Redefines a probe domain until its event shows up: from then on
         vmgmtctl's subscription is certainly in place."""
