@@ -168,6 +168,8 @@ void qemu_cmd_build_controllers(QemuCmd *c) {
                 const DomainControllerDef *k = &def->controllers[i];
                 if (!k->type)
                         qemu_cmd_fail(c, "controller without a type");
+                else if (streq(k->type, "pci") && (k->index < 0 || k->index > 255))
+                        qemu_cmd_fail(c, "controller pci index %d: index must be 0…255", k->index);
                 else if (!STR_IN_SET(k->type, "pci", "usb"))
                         build_other_controller(c, k);
         }

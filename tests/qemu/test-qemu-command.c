@@ -731,6 +731,9 @@ static void test_unrunnable(void) {
                 CHECK(strstr(out, "\npci-bridge,chassis_nr=1,id=pci.1,bus=pci.0,addr=0x9\n"));
                 CHECK(strstr(out, "\nvirtio-serial-pci,id=virtio-serial0,max_ports=8,vectors=4,bus=pci.1,addr=0x1\n"));
         }
+        ctrls[2].index = 256;
+        expect_error(&d, &golden_ctx, "index must be 0…255");
+        ctrls[2].index = 1;
         ctrls[2].model = S("pcie-expander-bus");
         expect_error(&d, &golden_ctx, "model 'pcie-expander-bus' is not supported");
 #undef RESET
