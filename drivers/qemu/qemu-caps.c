@@ -21,7 +21,7 @@
 #include "qemu/qemu-caps.h"
 
 #define CAPS_FORMAT_VERSION 1
-#define CAPS_PROBE_TIMEOUT_MS 5000
+#define CAPS_PROBE_TIMEOUT_MS 2000
 #define CAPS_OUTPUT_MAX (1024u * 1024u)
 #define CAPS_CACHE_MAX (256u * 1024u)
 

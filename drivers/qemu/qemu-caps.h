@@ -12,7 +12,8 @@ typedef struct QemuCaps QemuCaps;
 
 /* Loads caps for `emulator` (absolute path) from cache_dir, or probes and
  * writes the cache. cache_dir NULL: never cache. Returns 0 or -errno
- * (-ENOENT: no such binary). Blocking but bounded (a few hundred ms at most). */
+ * (-ENOENT: no such binary). Blocking but bounded (a few hundred ms at most:
+ * two runs of ~15 ms each; a run that hangs is killed after 2 s, -ETIMEDOUT). */
 int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret);
 QemuCaps *qemu_caps_free(QemuCaps *caps);
 
