@@ -521,7 +521,8 @@ static int cmd_startup(const char *log, char **argv) {
                 dup2(null, STDIN_FILENO);
                 dup2(fd, STDOUT_FILENO);
                 dup2(fd, STDERR_FILENO);
-                setsid();
+                if (getenv("BUSBENCH_SETSID"))
+                        setsid();
                 execv(argv[0], argv);
                 _exit(127);
         }
