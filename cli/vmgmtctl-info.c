@@ -74,7 +74,8 @@ int verb_list(Context *c, VerbArgs *a) {
                         list[i] = tmp;
                 }
         }
-        qsort(list, kept, sizeof(DomainInfo), domain_info_compare);
+        if (kept > 1)
+                qsort(list, kept, sizeof(DomainInfo), domain_info_compare);
 
         r = 0;
         if (c->json != JSON_FORMAT_OFF)
