@@ -26,7 +26,8 @@
  *                                           for each DomainEvent, until stdin closes
  *   busbench startup LOG -- ARGV…           starts ARGV (the daemon), prints pid, owned_us (exec →
  *                                           org.vmgmt owned) and call_us (first Manager.Version Get
- *                                           answered); the daemon is left running */
+ *                                           answered); the daemon is left running, in the caller's
+ *                                           session unless BUSBENCH_SETSID is set */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
