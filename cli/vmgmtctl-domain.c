@@ -36,7 +36,7 @@ static int manager_call_with_xml(Context *c, const char *member, const char *fil
                 return r;
         r = sd_bus_message_append(m, "s", xml);
         if (r >= 0)
-                r = ctl_append_flags(m, "paused", paused, NULL);
+                r = ctl_append_flags(m, "paused", paused, (const char *) NULL);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         r = ctl_call(c, m, &reply);
@@ -80,7 +80,7 @@ int verb_undefine(Context *c, VerbArgs *a) {
         r = domain_resolve(c, a->args[0], &path, &name);
         if (r < 0)
                 return r;
-        r = ctl_domain_call(c, path, "Undefine", NULL);
+        r = ctl_domain_call(c, path, "Undefine", (const char *) NULL);
         if (r < 0)
                 return r;
         printf("Domain '%s' has been undefined\n", name);
@@ -119,9 +119,9 @@ int verb_lifecycle(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         if (v->flag)
-                r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), NULL);
+                r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), (const char *) NULL);
         else
-                r = ctl_domain_call(c, path, v->method, NULL);
+                r = ctl_domain_call(c, path, v->method, (const char *) NULL);
         if (r < 0)
                 return r;
         printf("Domain '%s' %s\n", name, v->done);

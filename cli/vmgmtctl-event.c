@@ -47,7 +47,7 @@ static int event_info_read_time(sd_bus_message *m, uint64_t *ret) {
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
-                if (streq(key, "time_usec") && streq_ptr(contents, "t"))
+                if (streq(key, "time_usec") && contents && streq(contents, "t"))
                         r = sd_bus_message_read(m, "v", "t", ret);
                 else
                         r = sd_bus_message_skip(m, "v");
