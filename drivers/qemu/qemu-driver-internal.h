@@ -87,6 +87,7 @@ struct DriverRuntime {
         bool fake_reboot;               /* Reboot requested: on SHUTDOWN reset + cont instead of kill */
         bool in_fake_reboot;            /* system_reset + cont in flight: RESUME/STOP are ours */
         unsigned n_suspending;          /* "stop" commands in flight: a STOP is the user's */
+        bool io_error_pending;          /* BLOCK_IO_ERROR (action stop) seen: the next STOP is an I/O error */
 
         /* being killed: what to report when the process is gone */
         bool killing;

@@ -273,8 +273,12 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
         if (streq(name, "STOP")) {
                 if (rt->in_fake_reboot || rt->got_shutdown || rt->killing || rt->state != DOMAIN_STATE_RUNNING)
                         return;
-                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, rt->n_suspending > 0 ? "user" : "unknown",
-                                       DOMAIN_EVENT_SUSPENDED, "paused");
+                if (rt->io_error_pending) {
+                        rt->io_error_pending = false;
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "io-error", DOMAIN_EVENT_SUSPENDED, "io-error");
+                } else
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, rt->n_suspending > 0 ? "user" : "unknown",
+                                               DOMAIN_EVENT_SUSPENDED, "paused");
         } else if (streq(name, "RESUME")) {
                 if (rt->in_fake_reboot || rt->killing ||
                     (rt->state != DOMAIN_STATE_PAUSED && rt->state != DOMAIN_STATE_CRASHED))
@@ -290,6 +294,18 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
         } else if (streq(name, "GUEST_PANICKED")) {
                 if (!rt->killing)
                         handle_panic(rt);
+        } else if (streq(name, "BLOCK_IO_ERROR")) {
+                /* With werror/rerror=stop the STOP that follows is an I/O error pause. */
+                if (streq_ptr(json_object_get_string(data, "action"), "stop"))
+                        rt->io_error_pending = true;
+        } else if (streq(name, "SUSPEND")) {
+                /* The guest entered S3. */
+                if (rt->state == DOMAIN_STATE_RUNNING)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_PMSUSPENDED, "unknown", DOMAIN_EVENT_PMSUSPENDED,
+                                               "memory");
+        } else if (streq(name, "WAKEUP")) {
+                if (rt->state == DOMAIN_STATE_PMSUSPENDED)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "wakeup", DOMAIN_EVENT_STARTED, "wakeup");
         } else if (streq(name, "BALLOON_CHANGE")) {
                 int64_t actual;
 
@@ -334,8 +350,14 @@ static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char 
                 /* A fake reboot was cut off between reset and cont. (Otherwise prelaunch
                  * is a domain started paused that never ran: a paused status.) */
                 fake_reboot_start(rt);
+        } else if (streq(status, "suspended")) {
+                if (rt->state == DOMAIN_STATE_RUNNING)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_PMSUSPENDED, "unknown", DOMAIN_EVENT_PMSUSPENDED,
+                                               "memory");
         } else if (streq(status, "running")) {
-                if (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED)
+                if (rt->state == DOMAIN_STATE_PMSUSPENDED)
+                        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "wakeup", DOMAIN_EVENT_STARTED, "wakeup");
+                else if (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED)
                         qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
                 else if (rt->state == DOMAIN_STATE_SHUTDOWN) {
                         rt->got_shutdown = rt->fake_reboot = false;

@@ -583,7 +583,7 @@ int qemu_runtime_save_status(DriverRuntime *rt) {
 static const char *reason_intern(const char *s) {
         static const char *const known[] = {
                 "booted", "unpaused", "user", "starting-up", "unknown", "shutting-down", "io-error",
-                "crashed", "panicked", "shutdown", "destroyed", "failed", "restored", "migrated",
+                "crashed", "panicked", "shutdown", "destroyed", "failed", "restored", "migrated", "wakeup",
         };
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
                 if (streq(s, known[i]))
