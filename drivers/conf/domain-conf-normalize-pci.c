@@ -321,6 +321,8 @@ static int pci_assign(Alloc *a, const char *what, DomainAddress *addr, bool pcie
         return 0;
 }
 
+static int place_ich9_usb(Alloc *a);
+
 /* Calls f for every PCI device in libvirt's assignment order. */
 typedef int (*PciVisit)(Alloc *a, const char *what, DomainAddress *addr, bool pcie);
 
@@ -340,8 +342,12 @@ static int visit_pci_devices(Alloc *a, PciVisit f, bool include_fixed) {
                 bool pcie;
                 if (streq(c->type, "pci") || conf_streq(c->model, "none"))
                         continue;
-                if (is_ich9_usb(c) && !include_fixed)
+                if (is_ich9_usb(c) && !include_fixed) {
+                        /* On i440fx the ICH9 USB group takes its slot in controller order. */
+                        if (f == pci_assign && !a->q35 && (r = place_ich9_usb(a)) < 0)
+                                return r;
                         continue;
+                }
                 if (!include_fixed && c->index == 0 &&
                     ((streq(c->type, "ide") && !a->q35) || (streq(c->type, "sata") && a->q35) ||
                      (streq(c->type, "usb") && conf_streq(c->model, "piix3-uhci") && !a->q35)))
@@ -564,10 +570,10 @@ static int assign_pci(DomainDef *def, bool q35, ConfError *err) {
         r = place_fixed(a);
         if (r < 0)
                 return r;
-        r = place_ich9_usb(a);
-        if (r < 0)
-                return r;
         if (q35) {
+                r = place_ich9_usb(a);
+                if (r < 0)
+                        return r;
                 r = add_root_ports(a);
                 if (r < 0)
                         return r;
