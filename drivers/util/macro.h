@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -62,10 +63,16 @@ static inline void strv_freep(char ***l) {
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define STR_IN_SET(x, ...) strv_contains((const char *const[]){ __VA_ARGS__, NULL }, (x))
 #define streq(a, b) (strcmp((a), (b)) == 0)
-#define streq_ptr(a, b) ((a) == (b) || ((a) && (b) && strcmp((a), (b)) == 0))
 #define isempty(s) (!(s) || !*(s))
 #define strempty(s) ((s) ? (s) : "")
 #define strna(s) ((s) ? (s) : "n/a")
+
+/* NULL-safe string equality: two NULLs are equal. */
+static inline int streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
 
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
