@@ -43,9 +43,12 @@ uint64_t qemu_process_starttime(pid_t pid) {
         if (read_full_file(path, 16384, &buf, NULL) < 0)
                 return 0;
         p = strrchr(buf, ')');
-        if (!p)
+        if (!p || strlen(p) < 3)
                 return 0;
         p++;
+        /* A zombie is gone as far as we are concerned. */
+        if (p[1] == 'Z' || p[1] == 'X')
+                return 0;
         /* After "comm)" come fields 3…: starttime is field 22, i.e. the 20th from here. */
         for (int field = 3; field < 22; field++) {
                 p = strchr(p + 1, ' ');
