@@ -191,6 +191,73 @@ class Lifecycle(VmgmtTestCase):
         self.assertNotIn(('started', 'booted'), self.rec.domain_events(path))
 
 
+    def test_no_leaks_over_cycles(self):
+        path = self.define(minimal_domain_xml('cyc'))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        base = self.daemon.fd_count()
+        for i in range(5):
+            self.dom(path).Start(opts(paused=(i % 2 == 1)))
+            self.client.wait_state(path, 'paused' if i % 2 else 'running')
+            if i % 2:
+                self.dom(path).Resume(opts())
+            else:
+                self.dom(path).Suspend(opts())
+                self.client.wait_state(path, 'paused')
+                self.dom(path).Resume(opts())
+            self.client.wait_state(path, 'running')
+            self.dom(path).Destroy(opts(graceful=(i == 3)))
+            self.client.wait_state(path, 'shutoff')
+            t = self.create(minimal_domain_xml('cyc-t'))
+            self.client.wait_state(t, 'running')
+            self.dom(t).Destroy(opts())
+            self.rec.wait_for(lambda en: ('InterfacesRemoved', t) in [(e[0], e[1]) for e in en[-20:]],
+                              what='transient removed')
+            self.rec.clear()
+        deadline = time.monotonic() + 3
+        while self.daemon.fd_count() > base and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(self.daemon.fd_count(), base, 'vmgmtd leaks fds over start/stop cycles')
+        self.assertEqual(self.fx.qemu_pids(), [])
+
+    def test_second_client_sees_the_same_signals(self):
+        from vmgmt_harness import Client, SignalRecorder
+        other = Client(self.fx.bus.address)
+        try:
+            rec2 = SignalRecorder(other)
+            path = self.define(minimal_domain_xml('two'))
+            self.dom(path).Start(opts())
+            self.client.wait_state(path, 'running')
+            self.dom(path).Destroy(opts())
+            self.client.wait_state(path, 'shutoff')
+            want = [('defined', 'added'), ('started', 'booted'), ('stopped', 'destroyed')]
+            self.assertEqual(self.rec.wait_domain_events(path, want), want)
+            self.assertEqual(rec2.wait_domain_events(path, want), want)
+            rec2.close()
+        finally:
+            other.close()
+
+    def test_calls_answered_while_a_domain_starts_and_stops(self):
+        paths = [self.define(minimal_domain_xml('busy%d' % i)) for i in range(3)]
+        slowest = 0.0
+        for p in paths:
+            self.dom(p).Start(opts())
+            t = time.monotonic()
+            self.client.list_domains()
+            self.client.props(paths[0])
+            slowest = max(slowest, time.monotonic() - t)
+        for p in paths:
+            self.dom(p).Destroy(opts())
+            t = time.monotonic()
+            self.client.list_domains()
+            slowest = max(slowest, time.monotonic() - t)
+        for p in paths:
+            self.client.wait_state(p, 'shutoff')
+        self.assertLess(slowest, 1.0, 'a read call waited %.2fs behind a lifecycle call' % slowest)
+
+
 VIRT_INSTALL_Q35 = '''<domain type="qemu">
   <name>{name}</name>
   <uuid>{uuid}</uuid>
