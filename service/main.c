@@ -102,8 +102,10 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? 1 : 0;
         /* --user without --root keeps its files in the user's XDG directories */
-        if (!config.config_file && config.user && isempty(config.root))
-                config.config_file = user_config = g_build_filename(g_get_user_config_dir(), "vmgmt", "vmgmtd.conf", NULL);
+        if (!config.config_file && config.user && isempty(config.root)) {
+                user_config = g_build_filename(g_get_user_config_dir(), "vmgmt", "vmgmtd.conf", NULL);
+                config.config_file = user_config;
+        }
         r = manager_config_load(&config, config.root, config.config_file);
         if (r < 0)
                 return 1;

@@ -80,15 +80,17 @@ static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret
         r = domain_def_parse(xml, strlen(xml), &def, &err);
         if (r == -EFBIG || r == -ENOMEM)
                 conf_error_clear(&err);
-        if (r == -EFBIG)
-                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
-                                         DOMAIN_XML_MAX_SIZE);
+        if (r == -EFBIG) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
+                                  DOMAIN_XML_MAX_SIZE);
+                return -EFBIG;
+        }
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                r = sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
                 conf_error_clear(&err);
-                return r;
+                return -EINVAL;
         }
         existing = vm_domain_find_by_name(m, def->name);
         if (existing && !def->has_uuid) {
@@ -97,10 +99,10 @@ static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret
         }
         r = m->ops->normalize(m->driver, def, &err);
         if (r < 0) {
-                r = sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
                 conf_error_clear(&err);
                 domain_def_free(def);
-                return r;
+                return -EINVAL;
         }
         *ret = def;
         return 0;
