@@ -135,6 +135,45 @@ class Basics(CtlTestCase):
         self.assertEqual(self.ok('list', '--all', '--name', '--no-ask-password', '--system'), 'flags\n')
         self.assertIn('not supported', self.fails('--user', '-H', 'root@localhost', 'list'))
 
+    def test_interactive_authorization_flag(self):
+        # As systemctl: calls carry ALLOW_INTERACTIVE_AUTHORIZATION (flag 4)
+        # unless --no-ask-password is given. Watched with busctl monitor.
+        mon = subprocess.Popen(['busctl', '--address=' + self.fx.bus.address, 'monitor',
+                                '--json=short', 'org.vmgmt'],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (mon.kill(), mon.wait(), mon.stdout.close()))
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(ln) for ln in mon.stdout], daemon=True).start()
+        calls = []
+
+        def wait_member(member, timeout=10):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    m = json.loads(lines.get(timeout=0.1))
+                except queue.Empty:
+                    continue
+                if m.get('type') == 'method_call' and m.get('destination') == 'org.vmgmt':
+                    calls.append((m.get('member'), m.get('flags', 0)))
+                    if m.get('member') == member:
+                        return True
+            return False
+
+        deadline = time.monotonic() + 20
+        while True:     # until the monitor sees our calls
+            self.ok('list')
+            if wait_member('GetManagedObjects', 0.5):
+                break
+            self.assertLess(time.monotonic(), deadline, 'busctl monitor saw nothing')
+        f = self.xml_file('flag')
+        self.ok('define', f)
+        self.assertTrue(wait_member('DefineDomain'))
+        self.ok('--no-ask-password', 'undefine', 'flag')
+        self.assertTrue(wait_member('Undefine'))
+        flags = dict(calls)
+        self.assertEqual(flags['DefineDomain'] & 4, 4)
+        self.assertEqual(flags['Undefine'] & 4, 0)
+
 
 class DefineAndList(CtlTestCase):
     def test_define_list_undefine(self):
