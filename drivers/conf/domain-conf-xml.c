@@ -192,7 +192,7 @@ int xml_attr_enum(xmlNode *node, const char *name, const char *const *table, int
 }
 
 int xml_attr_enum_str(xmlNode *node, const char *name, const char *const *table, char **ret, ConfError *err) {
-        int i, r;
+        int i = 0, r;
 
         r = xml_attr_enum(node, name, table, &i, err);
         if (r <= 0)
@@ -206,7 +206,7 @@ int xml_attr_enum_str(xmlNode *node, const char *name, const char *const *table,
 }
 
 int xml_attr_bool(xmlNode *node, const char *name, bool onoff, int *ret, ConfError *err) {
-        int i, r;
+        int i = 0, r;
 
         r = xml_attr_enum(node, name, onoff ? STRV("off", "on") : STRV("no", "yes"), &i, err);
         if (r <= 0)
