@@ -1,4 +1,20 @@
-/* qemu-driver.c — qemu_driver_ops: the QEMU implementation of the driver contract (driver.h). */
+/* qemu-driver.c — qemu_driver_ops: the QEMU implementation of the driver contract (driver.h).
+ *
+ * How the callbacks behave (what the service can rely on):
+ *  - start: returns the runtime at once; state() is PAUSED/"starting-up" until
+ *    done. Success reports RUNNING/booted STARTED/booted (then PAUSED/user
+ *    SUSPENDED/paused with DRIVER_START_PAUSED) and then calls done(0). Any
+ *    failure (bad definition, exec, qemu exiting, monitor timeout, destroy
+ *    during start-up → -ECANCELED) calls done(r, message) after the runtime is
+ *    freed, without any state report and without stopped().
+ *  - Ops refused at once: -EBUSY while starting (or in a state where the op
+ *    makes no sense), -ESRCH while being killed, -EALREADY for resume of a
+ *    running domain, -ENOTCONN when the monitor is gone. Suspend of a paused
+ *    domain succeeds (libvirt). Ops completed after the process is gone get
+ *    done(-ESRCH, "domain is not running"); destroy gets done(0).
+ *  - When the process is gone: state_changed(SHUTOFF/CRASHED…, STOPPED/…),
+ *    then stopped(owner) with the runtime already freed, then pending done
+ *    callbacks. free() leaves domains running and calls no callbacks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
