@@ -305,6 +305,28 @@ static void test_escaping(void) {
         g_assert_cmpstr(out, ==, out2);
 }
 
+static void test_cpu_modes(void) {
+        const struct { const char *cpu, *expect; } t[] = {
+                { "<cpu mode='maximum'/>", "<cpu mode='maximum' check='none' migratable='on'/>" },
+                { "<cpu mode='host-passthrough' migratable='off'/>", "<cpu mode='host-passthrough' check='none' migratable='off'/>" },
+                { "<cpu mode='host-model'/>", "<cpu mode='host-model' check='partial'/>" },
+                { "<cpu><model>Skylake-Client</model></cpu>",
+                  "<cpu mode='custom' match='exact' check='partial'>\n    <model fallback='allow'>Skylake-Client</model>\n  </cpu>" },
+                { "<cpu mode='custom' match='minimum' check='full'><model fallback='forbid'>qemu64</model></cpu>",
+                  "<cpu mode='custom' match='minimum' check='full'>\n    <model fallback='forbid'>qemu64</model>\n  </cpu>" },
+                { "<cpu><topology sockets='1' cores='1' threads='1'/></cpu>",
+                  "<cpu>\n    <topology sockets='1' dies='1' cores='1' threads='1'/>\n  </cpu>" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *xml = g_strdup_printf(
+                        "<domain type='qemu'><name>c</name><memory>65536</memory><os><type>hvm</type></os>%s</domain>", t[i].cpu);
+                _cleanup_(domain_def_freep) DomainDef *def = parse_ok(xml, true);
+                _cleanup_free_ char *out = domain_def_format(def, 0);
+                if (!strstr(out, t[i].expect))
+                        g_error("expected\n%s\nin\n%s", t[i].expect, out);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/conf/errors", test_errors);
@@ -314,5 +336,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/conf/generated-identity", test_generated_identity);
         g_test_add_func("/conf/metadata-verbatim", test_metadata_verbatim);
         g_test_add_func("/conf/escaping", test_escaping);
+        g_test_add_func("/conf/cpu-modes", test_cpu_modes);
         return g_test_run();
 }
