@@ -437,6 +437,9 @@ static int parse_graphics(DomainDef *def, xmlNode *node, ConfError *err) {
                 r = xml_attr_uint(node, "port", 10, 65535, &u, err);
                 if (r < 0)
                         return r;
+                if (u < 5900)
+                        return conf_error_set(err, xml_line(node), "VNC port %llu is not in the range 5900-65535 (or -1 for automatic)",
+                                              (unsigned long long) u);
                 g->port = (int) u;
                 g->autoport = false;
         }
@@ -445,8 +448,8 @@ static int parse_graphics(DomainDef *def, xmlNode *node, ConfError *err) {
                 return r;
         if (r > 0)
                 g->autoport = v;
-        if (g->autoport)
-                g->port = g->port >= 5900 ? g->port : -1; /* a live port stays visible */
+        if (g->port < 0)
+                g->autoport = true; /* port -1 means automatic, whatever 'autoport' says */
         if (xml_attr_str(node, "listen", &g->listen) < 0 || xml_attr_str(node, "passwd", &g->passwd) < 0)
                 return -ENOMEM;
 

@@ -80,6 +80,7 @@ static const ErrorCase cases[] = {
         { HEAD "<vcpu>0</vcpu></domain>", "at least 1", -1 },
         { HEAD "<vcpu current='4'>2</vcpu></domain>", "must be between 1 and 2", -1 },
         { WRAP("<graphics type='vnc' port='70000'/>"), "out of range (max 65535)", -1 },
+        { WRAP("<graphics type='vnc' port='22'/>"), "VNC port 22 is not in the range 5900-65535", -1 },
         { WRAP("<disk type='file'><source file='/a'/><target dev='vda'/><address type='pci' slot='0x20'/></disk>"),
           "value '0x20' of attribute 'slot' of <address> is out of range", -1 },
         /* identity */
