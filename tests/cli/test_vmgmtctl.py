@@ -730,6 +730,17 @@ class Events(CtlTestCase):
         rc, rest, _ = ev.stop()
         self.assertEqual((rc, rest), (0, []))
 
+    def test_event_survives_daemon_restart(self):
+        # The subscription names org.vmgmt, not the daemon's unique name.
+        ev = EventReader(self, '--loop')
+        ev.wait_ready(self)
+        ev.drain()
+        self.daemon.restart()
+        self.define_file('after')
+        self.assertEqual(ev.next(), "event 'lifecycle' for domain 'after': Defined Added")
+        rc, _, err = ev.stop()
+        self.assertEqual(rc, 0, err)
+
     def test_event_bus_lost(self):
         ev = EventReader(self, '--loop')
         ev.wait_ready(self)
