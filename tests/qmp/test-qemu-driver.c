@@ -419,6 +419,29 @@ static void test_terminated_from_outside(DomainDriver *d) {
         domain_def_free(def);
 }
 
+static void test_graceful_destroy_refused(DomainDriver *d) {
+        DomainDef *def = make_def(d, "stubborn", kernel_poweroff, "destroy", "restart", NULL);
+        TestDomain t;
+        Done done;
+        pid_t pid;
+
+        fprintf(stderr, "test: graceful destroy of a qemu that does not exit (10 s)\n");
+        test_domain_init(&t, "stubborn");
+        check(start(d, &t, def, 60, 0, &done) == 0);
+        test_domain_reset_events(&t);
+        pid = ops->pid(t.rt);
+        kill(pid, SIGSTOP);   /* SIGTERM stays pending */
+        done = (Done) {};
+        check(ops->destroy(t.rt, true, on_done, &done) == 0);
+        check(wait_done(&done) && done.r == -EBUSY);
+        check(t.events->len == 0 && ops->state(t.rt, NULL) == DOMAIN_STATE_RUNNING);
+        /* When it finally acts on the SIGTERM, it is a host-initiated shutdown. */
+        kill(pid, SIGCONT);
+        check(run_until(&t.stopped, NULL, 0));
+        check(EVENTS(&t, "shutdown/unknown shutdown/host", "shutoff/shutdown stopped/shutdown", "stopped"));
+        domain_def_free(def);
+}
+
 static void test_destroy_during_start(DomainDriver *d) {
         DomainDef *def = make_def(d, "cancelled", kernel_poweroff, "destroy", "restart", NULL);
         TestDomain t;
@@ -767,6 +790,7 @@ int main(int argc, char **argv) {
         test_terminated_from_outside(d);
         test_start_settings(d);
         test_destroy_during_start(d);
+        test_graceful_destroy_refused(d);
         test_start_failures(d);
         test_start_latency(d);
         ops->free(d);
