@@ -58,8 +58,12 @@ int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
                 r = user ? sd_bus_open_user_machine(&bus, machine) : sd_bus_open_system_machine(&bus, machine);
         else
                 r = user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
-        if (r < 0)
+        if (r < 0) {
+                if (host || machine)
+                        return ctl_error(r, "Failed to connect to the %s bus of %s '%s': %s", user ? "user" : "system",
+                                         host ? "host" : "machine", host ?: machine, strerror(-r));
                 return ctl_error(r, "Failed to connect to %s bus: %s", user ? "user" : "system", strerror(-r));
+        }
 
         /* As systemctl does: let polkit ask for a password unless told not to. */
         if (c->ask_password)

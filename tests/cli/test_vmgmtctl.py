@@ -134,6 +134,11 @@ class Basics(CtlTestCase):
         # global options may also follow the command
         self.assertEqual(self.ok('list', '--all', '--name', '--no-ask-password', '--system'), 'flags\n')
         self.assertIn('not supported', self.fails('--user', '-H', 'root@localhost', 'list'))
+        # -M: no such container here; a prompt, clear error
+        t = time.monotonic()
+        self.assertIn("machine 'nosuch'", self.fails('-M', 'nosuch', 'list'))
+        self.assertIn("machine 'nosuch'", self.fails('--machine=nosuch', 'list'))
+        self.assertLess(time.monotonic() - t, 20)
 
     def test_interactive_authorization_flag(self):
         # As systemctl: calls carry ALLOW_INTERACTIVE_AUTHORIZATION (flag 4)
