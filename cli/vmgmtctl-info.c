@@ -19,7 +19,7 @@ static int domain_info_compare(const void *a, const void *b) {
         return strcmp(strempty(x->name), strempty(y->name));
 }
 
-static void list_print_json(Context *c, const DomainInfo *list, size_t n) {
+static void list_print_json(Context *c, const DomainInfo *list, size_t n, bool title) {
         JsonWriter w;
 
         json_writer_init(&w, stdout, c->json);
@@ -30,20 +30,22 @@ static void list_print_json(Context *c, const DomainInfo *list, size_t n) {
                 json_member_string(&w, "uuid", list[i].uuid);
                 json_member_unsigned(&w, "id", list[i].id);
                 json_member_string(&w, "state", list[i].state);
+                if (title)
+                        json_member_string(&w, "title", strempty(list[i].title));
                 json_end_object(&w);
         }
         json_end_array(&w);
 }
 
-static int list_print_table(const DomainInfo *list, size_t n) {
-        static const char *const header[] = { "Id", "Name", "State" };
-        _cleanup_(table_freep) Table *t = table_new(3, header);
+static int list_print_table(const DomainInfo *list, size_t n, bool title) {
+        static const char *const header[] = { "Id", "Name", "State", "Title" };
+        _cleanup_(table_freep) Table *t = table_new(title ? 4 : 3, header);
 
         if (!t)
                 return ctl_error(-ENOMEM, "Out of memory.");
         for (size_t i = 0; i < n; i++) {
                 char id[16] = "-";
-                const char *row[3] = { id, list[i].name, format_state(list[i].state) };
+                const char *row[4] = { id, list[i].name, format_state(list[i].state), strempty(list[i].title) };
 
                 if (list[i].id > 0)
                         snprintf(id, sizeof(id), "%" PRIu32, list[i].id);
@@ -54,10 +56,39 @@ static int list_print_table(const DomainInfo *list, size_t n) {
         return 0;
 }
 
+/* A pair of opposite filter flags: both or neither given means no filter. */
+static bool list_filter_pair(const VerbArgs *a, const char *yes, const char *no, bool value) {
+        bool y = verb_flag(a, yes), n = verb_flag(a, no);
+
+        return y == n || (y ? value : !value);
+}
+
+/* Whether virsh's `list` filters keep domain i. Without a --state-* flag the
+ * choice is active (default), inactive (--inactive) or both (--all). */
+static bool list_filter(const VerbArgs *a, const DomainInfo *i) {
+        bool running = verb_flag(a, "state-running"), paused = verb_flag(a, "state-paused");
+        bool shutoff = verb_flag(a, "state-shutoff"), other = verb_flag(a, "state-other");
+        bool active = i->id > 0;
+        const char *state = strempty(i->state);
+
+        if (running || paused || shutoff || other) {
+                bool is_running = streq(state, "running"), is_paused = streq(state, "paused");
+                bool is_shutoff = streq(state, "shutoff");
+
+                if (!((running && is_running) || (paused && is_paused) || (shutoff && is_shutoff) ||
+                      (other && !is_running && !is_paused && !is_shutoff)))
+                        return false;
+        } else if (verb_flag(a, "all"))
+                ;
+        else if (verb_flag(a, "inactive") ? active : !active)
+                return false;
+
+        return list_filter_pair(a, "persistent", "transient", i->persistent) &&
+               list_filter_pair(a, "autostart", "no-autostart", i->autostart);
+}
+
 int verb_list(Context *c, VerbArgs *a) {
-        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive");
-        bool want_active = all || !inactive, want_inactive = all || inactive;
-        bool names = verb_flag(a, "name"), uuids = verb_flag(a, "uuid");
+        bool names = verb_flag(a, "name"), uuids = verb_flag(a, "uuid"), title = verb_flag(a, "title");
         DomainInfo *list = NULL;
         size_t n = 0, kept = 0;
         int r;
@@ -65,21 +96,18 @@ int verb_list(Context *c, VerbArgs *a) {
         r = domain_info_get_all(c, &list, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                bool active = list[i].id > 0;
-
-                if (active ? want_active : want_inactive) {
+        for (size_t i = 0; i < n; i++)
+                if (list_filter(a, &list[i])) {
                         DomainInfo tmp = list[kept];
                         list[kept++] = list[i];
                         list[i] = tmp;
                 }
-        }
         if (kept > 1)
                 qsort(list, kept, sizeof(DomainInfo), domain_info_compare);
 
         r = 0;
         if (c->json != JSON_FORMAT_OFF)
-                list_print_json(c, list, kept);
+                list_print_json(c, list, kept, title);
         else if (names || uuids)
                 for (size_t i = 0; i < kept; i++) {
                         if (names && uuids)
@@ -88,7 +116,7 @@ int verb_list(Context *c, VerbArgs *a) {
                                 printf("%s\n", strempty(names ? list[i].name : list[i].uuid));
                 }
         else
-                r = list_print_table(list, kept);
+                r = list_print_table(list, kept, title);
         domain_info_array_free(list, n);
         return r;
 }

@@ -17,8 +17,12 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "list", 0, 0, { "all", "inactive", "name", "uuid" }, verb_list,
-          "list [--all] [--inactive] [--name] [--uuid]", "List domains (running ones unless --all/--inactive)" },
+        { "list", 0, 0,
+          { "all", "inactive", "name", "uuid", "title", "persistent", "transient", "autostart", "no-autostart",
+            "state-running", "state-paused", "state-shutoff", "state-other" },
+          verb_list,
+          "list [--all|--inactive] [--name] [--uuid] [--title] [FILTER...]",
+          "List domains (running ones unless --all/--inactive/--state-*)" },
         { "define", 1, 1, {}, verb_define, "define FILE", "Define (or update) a persistent domain from an XML file" },
         { "undefine", 1, 1, {}, verb_undefine, "undefine DOMAIN", "Remove a domain's persistent definition" },
         { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
@@ -64,7 +68,9 @@ static void help(void) {
                 else
                         printf("  %-44s %s\n", verbs[i].synopsis, verbs[i].summary);
         }
-        printf("\nA DOMAIN is named by its name, UUID or Id.\n\n"
+        printf("\nA DOMAIN is named by its name, UUID or Id.\n"
+               "List FILTERs: --persistent --transient --autostart --no-autostart\n"
+               "              --state-running --state-paused --state-shutoff --state-other\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"

@@ -22,7 +22,7 @@ typedef struct Context {
         bool ask_password;
 } Context;
 
-#define VERB_OPTIONS_MAX 8
+#define VERB_OPTIONS_MAX 16
 
 /* The parsed command line of one verb. `options` is the verb's option table:
  * names without dashes, "name=" for options that take a value. */

@@ -279,6 +279,46 @@ class DefineAndList(CtlTestCase):
         self.assertIn(' Id ', self.ok('list', '--json=off'))
         self.ok('destroy', 'jb')
 
+    def test_list_filters(self):
+        # run: running, persistent; pz: paused, persistent, autostart;
+        # off: shut off, persistent; tr: transient, running
+        self.define_file('run')
+        self.define_file('pz', title='the paused one')
+        self.define_file('off')
+        self.ok('start', 'run')
+        self.ok('start', 'pz', '--paused')
+        self.ok('autostart', 'pz')
+        self.ok('create', self.xml_file('tr'))
+        self.client.wait_state(domain_path('pz'), 'paused')
+
+        def names(*flags):
+            return sorted(self.ok('list', '--name', *flags).split())
+
+        self.assertEqual(names(), ['pz', 'run', 'tr'])
+        self.assertEqual(names('--all'), ['off', 'pz', 'run', 'tr'])
+        self.assertEqual(names('--inactive'), ['off'])
+        self.assertEqual(names('--state-running'), ['run', 'tr'])
+        self.assertEqual(names('--state-paused'), ['pz'])
+        self.assertEqual(names('--state-shutoff'), ['off'])
+        self.assertEqual(names('--state-paused', '--state-shutoff'), ['off', 'pz'])
+        self.assertEqual(names('--state-other'), [])
+        self.assertEqual(names('--transient'), ['tr'])
+        self.assertEqual(names('--persistent'), ['pz', 'run'])
+        self.assertEqual(names('--all', '--persistent'), ['off', 'pz', 'run'])
+        self.assertEqual(names('--all', '--persistent', '--transient'), ['off', 'pz', 'run', 'tr'])
+        self.assertEqual(names('--all', '--autostart'), ['pz'])
+        self.assertEqual(names('--all', '--no-autostart'), ['off', 'run', 'tr'])
+        self.assertEqual(names('--state-running', '--persistent'), ['run'])
+
+        table = self.ok('list', '--state-paused', '--title').splitlines()
+        self.assertEqual(table[0].split(), ['Id', 'Name', 'State', 'Title'])
+        self.assertRegex(table[2], r'^ \d+ +pz +paused +the paused one$')
+        data = json.loads(self.ok('list', '--all', '--title', '--json=short'))
+        self.assertEqual({d['name']: d['title'] for d in data},
+                         {'pz': 'the paused one', 'run': '', 'off': '', 'tr': ''})
+        for n in ('run', 'pz', 'tr'):
+            self.ok('destroy', n)
+
     def test_non_ascii_and_odd_names(self):
         for name in ('my-vm', 'vm.with.dots', 'héllo'):
             with self.subTest(name=name):
