@@ -80,7 +80,10 @@ int verb_undefine(Context *c, VerbArgs *a) {
         r = domain_resolve(c, a->args[0], &path, &name);
         if (r < 0)
                 return r;
-        r = ctl_domain_call(c, path, "Undefine", (const char *) NULL);
+        r = ctl_domain_call(c, path, "Undefine",
+                            "managed_save", verb_flag(a, "managed-save"),
+                            "snapshots", verb_flag(a, "snapshots-metadata"),
+                            (const char *) NULL);
         if (r < 0)
                 return r;
         printf("Domain '%s' has been undefined\n", name);

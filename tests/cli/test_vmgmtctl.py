@@ -216,7 +216,8 @@ class DefineAndList(CtlTestCase):
         self.assertEqual(self.ok('list', '--inactive', '--name'), 'alpha\n')
         self.ok('destroy', 'beta')
 
-        self.assertEqual(self.ok('undefine', 'alpha'), "Domain 'alpha' has been undefined\n")
+        self.assertEqual(self.ok('undefine', 'alpha', '--managed-save', '--snapshots-metadata'),
+                         "Domain 'alpha' has been undefined\n")
         self.assertEqual(self.ok('list', '--all', '--name'), 'beta\n')
         self.assertEqual(self.client.list_domains(), [domain_path('beta')])
 
