@@ -933,6 +933,11 @@ class VmgmtTestCase(unittest.TestCase):
             self.fail('vmgmtd sanitizer report: %s' % reports)
         if self._failed():
             log('%s failed; vmgmtd log tail (%s):\n%s' % (self.id(), fx.daemon.logfile, fx.daemon.log_tail()))
+            if os.path.isdir(fx.daemon.log_dir):
+                for fn in sorted(os.listdir(fx.daemon.log_dir)):
+                    with open(os.path.join(fx.daemon.log_dir, fn), 'rb') as f:
+                        tail = f.read()[-1500:].decode('utf-8', 'replace')
+                    log('qemu log %s (tail):\n%s' % (fn, tail))
 
     def _teardown_fixture(self, fx):
         # A clean SIGTERM exit is part of every test (and runs LeakSanitizer).
