@@ -199,6 +199,29 @@ static bool wait_done(Done *done) {
         return run_until(&done->called, NULL, 0);
 }
 
+/* Presses the ACPI power button (Shutdown or Reboot) until the guest reacts:
+ * the tiny guest needs a moment after start or reset to arm it, longer on a
+ * loaded host. Returns true once a state report arrived. */
+static bool press_power_button(TestDomain *t, bool reboot) {
+        unsigned before = t->events->len;
+
+        for (int i = 0; i < 60; i++) {
+                Done done = {};
+                uint64_t until;
+
+                if ((reboot ? ops->reboot(t->rt, on_done, &done) : ops->shutdown(t->rt, on_done, &done)) < 0)
+                        return false;
+                if (!wait_done(&done) || done.r < 0)
+                        return false;
+                until = now_usec() + 1000000;
+                while (now_usec() < until && t->events->len == before)
+                        (void) sd_event_run(event, 10000);
+                if (t->events->len > before)
+                        return true;
+        }
+        return false;
+}
+
 /* ---- tests ---- */
 
 static void test_start_suspend_resume_reset_destroy(DomainDriver *d) {
@@ -296,10 +319,7 @@ static void test_shutdown_destroy(DomainDriver *d) {
         test_domain_init(&t, "shutdown");
         check(start(d, &t, def, 3, 0, &done) == 0);
         test_domain_reset_events(&t);
-        run_for(300000);   /* let the guest arm its power button */
-        done = (Done) {};
-        check(ops->shutdown(t.rt, on_done, &done) == 0);
-        check(wait_done(&done) && done.r == 0);
+        check(press_power_button(&t, false));
         check(run_until(&t.stopped, NULL, 0));
         check(EVENTS(&t, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
         domain_def_free(def);
@@ -315,21 +335,14 @@ static void test_poweroff_restart_and_reboot(DomainDriver *d) {
         test_domain_init(&t, "restart");
         check(start(d, &t, def, 4, 0, &done) == 0);
         test_domain_reset_events(&t);
-        run_for(300000);
-        done = (Done) {};
-        check(ops->shutdown(t.rt, on_done, &done) == 0);
-        check(wait_done(&done) && done.r == 0);
+        check(press_power_button(&t, false));
         check(run_until(NULL, &t, 2));
         check(EVENTS(&t, "shutdown/unknown shutdown/finished", "running/booted resumed/unpaused"));
         check(ops->state(t.rt, &reason) == DOMAIN_STATE_RUNNING && g_str_equal(reason, "booted"));
 
         /* Reboot: the guest powers off, qemu is reset and continues: no SHUTDOWN state. */
         test_domain_reset_events(&t);
-        run_for(500000);
-        done = (Done) {};
-        check(ops->reboot(t.rt, on_done, &done) == 0);
-        check(wait_done(&done) && done.r == 0);
-        check(run_until(NULL, &t, 1));
+        check(press_power_button(&t, true));
         run_for(200000);
         check(EVENTS(&t, "running/booted resumed/unpaused"));
 
@@ -350,11 +363,8 @@ static void test_reboot_destroy(DomainDriver *d) {
         test_domain_init(&t, "noreboot");
         check(start(d, &t, def, 5, 0, &done) == 0);
         test_domain_reset_events(&t);
-        run_for(300000);
         /* The power button makes this guest reset itself. */
-        done = (Done) {};
-        check(ops->shutdown(t.rt, on_done, &done) == 0);
-        check(wait_done(&done) && done.r == 0);
+        check(press_power_button(&t, false));
         check(run_until(&t.stopped, NULL, 0));
         check(EVENTS(&t, "shutdown/unknown shutdown/finished", "shutoff/shutdown stopped/shutdown", "stopped"));
         domain_def_free(def);
@@ -558,13 +568,15 @@ static void on_recover(void *userdata, DomainDef *live_def, DriverRuntime *rt, D
         domain_def_free(live_def);
 }
 
-/* Talks to a domain's QMP socket directly (the daemon being down), blocking: test only. */
-static void qmp_poke(const char *socket_path, const char *command) {
+/* Talks to a domain's QMP socket directly (the daemon being down), blocking: test only.
+ * Returns whether the last reply mentioned `expect` (NULL: don't care). */
+static bool qmp_poke(const char *socket_path, const char *command, const char *expect) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char buf[4096];
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         g_autofree char *msg = g_strdup_printf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", command);
         size_t got = 0;
+        bool found = false;
 
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
@@ -581,9 +593,12 @@ static void qmp_poke(const char *socket_path, const char *command) {
                 for (ssize_t i = 0; i < n; i++)
                         if (buf[i] == '\n' && memchr(buf, '{', (size_t) n))
                                 lines++;
+                if (expect && memmem(buf, (size_t) n, expect, strlen(expect)))
+                        found = true;
                 got += (size_t) n;
         }
         close(fd);
+        return found;
 }
 
 static void test_recover(void) {
@@ -632,12 +647,14 @@ static void test_recover(void) {
         waitpid(pid_c, NULL, 0);
         conf_uuid_format(e->uuid, uuid);
         qmp_e = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
-        qmp_poke(qmp_e, "stop");
+        qmp_poke(qmp_e, "stop", NULL);
         /* …and one guest powers off (its SHUTDOWN event is lost). */
         conf_uuid_format(f->uuid, uuid);
         qmp_f = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
-        qmp_poke(qmp_f, "system_powerdown");
-        run_for(300000);
+        for (int i = 0; i < 100 && !qmp_poke(qmp_f, "query-status", "\"shutdown\""); i++) {
+                qmp_poke(qmp_f, "system_powerdown", NULL);
+                usleep(200000);
+        }
 
         d = driver_new(base);
         rec = (Recovered) {
