@@ -100,6 +100,7 @@ int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const
                 break;
         case ENOTCONN:
         case ESRCH:
+        case EALREADY:
                 name = VM_ERROR_INVALID_STATE;
                 if (isempty(message))
                         message = "domain is not running";

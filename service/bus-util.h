@@ -37,7 +37,7 @@ int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *e
  * error: -EOPNOTSUPP and -EINVAL → NotSupported (the driver never sees the
  * caller's arguments, so EINVAL means "this definition cannot run here"; this
  * differs from driver.h's InvalidArgs on purpose), -EBUSY → Busy,
- * -ENOTCONN/-ESRCH → InvalidState, anything else → OperationFailed. `what` prefixes the message ("Failed to start domain 'x'").
+ * -ENOTCONN/-ESRCH/-EALREADY → InvalidState, anything else → OperationFailed. `what` prefixes the message ("Failed to start domain 'x'").
  * Returns a negative errno (for the handler to return). */
 int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const char *what);
 

@@ -155,29 +155,8 @@ static int property_set_autostart(sd_bus *bus, const char *path, const char *int
 
 /* ---- asynchronous lifecycle operations ---- */
 
-typedef struct DomainOp {
-        VmDomain *domain;
-        sd_bus_message *message;
-        const char *verb;
-} DomainOp;
-
-static DomainOp *domain_op_new(VmDomain *d, sd_bus_message *message, const char *verb) {
-        DomainOp *op = g_new0(DomainOp, 1);
-
-        op->domain = vm_domain_ref(d);
-        op->message = sd_bus_message_ref(message);
-        op->verb = verb;
-        return op;
-}
-
-static void domain_op_free(DomainOp *op) {
-        vm_domain_unref(op->domain);
-        sd_bus_message_unref(op->message);
-        g_free(op);
-}
-
 static void domain_op_done(void *userdata, int r, const char *message) {
-        DomainOp *op = userdata;
+        VmOp *op = userdata;
         VmDomain *d = op->domain;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
@@ -205,7 +184,7 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
-        domain_op_free(op);
+        vm_op_free(op);
 }
 
 static int domain_check_active(VmDomain *d, sd_bus_error *error) {
@@ -234,7 +213,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         bool paused = false;
         const BusOption options[] = { { "paused", "b", &paused }, {} };
         _cleanup_free_ char *msg = NULL;
-        DomainOp *op;
+        VmOp *op;
         int r;
 
         r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE, options, error);
@@ -243,11 +222,11 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (d->rt)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
         vm_domain_set_cause(d, message);
-        op = domain_op_new(d, message, "start");
+        op = vm_op_new(d, message, "start");
         r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
-                domain_op_free(op);
+                vm_op_free(op);
                 vm_domain_clear_cause(d);
                 return bus_error_from_driver(error, r, msg, what);
         }
@@ -276,23 +255,26 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
         const DomainDriverOps *ops = d->manager->ops;
         bool graceful = false;
         const BusOption destroy_options[] = { { "graceful", "b", &graceful }, {} };
-        DomainOp *op;
+        VmOp *op;
         int r;
 
         r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE,
                                    verb == VERB_DESTROY ? destroy_options : NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = domain_check_active(d, error);
-        if (r < 0)
-                return r;
+        /* Destroy also stops a domain that is still starting (its Start fails) */
+        if (!(verb == VERB_DESTROY && d->rt)) {
+                r = domain_check_active(d, error);
+                if (r < 0)
+                        return r;
+        }
         if (verb == VERB_SUSPEND && d->state == DOMAIN_STATE_PAUSED)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already paused", d->name);
         if (verb == VERB_RESUME && d->state != DOMAIN_STATE_PAUSED)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not paused", d->name);
 
         vm_domain_set_cause(d, message);
-        op = domain_op_new(d, message, verb_names[verb]);
+        op = vm_op_new(d, message, verb_names[verb]);
         switch (verb) {
         case VERB_SHUTDOWN:
                 r = ops->shutdown(d->rt, domain_op_done, op);
@@ -317,7 +299,7 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
         }
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", verb_names[verb], d->name);
-                domain_op_free(op);
+                vm_op_free(op);
                 vm_domain_clear_cause(d);
                 return bus_error_from_driver(error, r, NULL, what);
         }

@@ -239,6 +239,47 @@ void vm_domain_clear_cause(VmDomain *d) {
         d->cause_set = false;
 }
 
+/* ---- operations ---- */
+
+VmOp *vm_op_new(VmDomain *d, sd_bus_message *message, const char *verb) {
+        VmOp *op = g_new0(VmOp, 1);
+
+        op->manager = d->manager;
+        op->domain = vm_domain_ref(d);
+        op->message = sd_bus_message_ref(message);
+        op->verb = verb;
+        g_hash_table_add(d->manager->pending_ops, op);
+        return op;
+}
+
+void vm_op_free(VmOp *op) {
+        if (!op)
+                return;
+        g_hash_table_remove(op->manager->pending_ops, op);
+        vm_domain_unref(op->domain);
+        sd_bus_message_unref(op->message);
+        g_free(op);
+}
+
+void vm_op_abandon_all(Manager *m) {
+        GHashTableIter it;
+        gpointer key;
+        GPtrArray *ops = g_ptr_array_new();
+
+        g_hash_table_iter_init(&it, m->pending_ops);
+        while (g_hash_table_iter_next(&it, &key, NULL))
+                g_ptr_array_add(ops, key);
+        for (guint i = 0; i < ops->len; i++) {
+                VmOp *op = ops->pdata[i];
+                if (op->message)
+                        (void) sd_bus_reply_method_errorf(op->message, VM_ERROR_OPERATION_FAILED,
+                                                          "vmgmtd is shutting down; %s of domain '%s' is left as it is",
+                                                          op->verb, op->domain->name);
+                vm_op_free(op);
+        }
+        g_ptr_array_free(ops, TRUE);
+}
+
 /* ---- driver events ---- */
 
 /* Detail words are static in the driver only for the duration of the call;

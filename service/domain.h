@@ -125,6 +125,25 @@ void vm_domain_clear_cause(VmDomain *d);
 /* Puts a hidden domain on the bus: InterfacesAdded, then the held-back events. */
 void vm_domain_unhide(VmDomain *d);
 
+/* ---- operations waiting for the driver ---- */
+
+/* A call (or internal action) whose completion comes from a DriverDoneFn.
+ * Registered with the manager, so that at exit, when the driver is freed
+ * without completing it, the caller still gets an answer and nothing leaks. */
+typedef struct VmOp {
+        Manager *manager;
+        VmDomain *domain;          /* a reference */
+        sd_bus_message *message;   /* the call to answer; NULL for autostart */
+        const char *verb;          /* "start", "create", "shutdown", … */
+} VmOp;
+
+VmOp *vm_op_new(VmDomain *d, sd_bus_message *message, const char *verb);
+/* Unregisters and frees op. */
+void vm_op_free(VmOp *op);
+/* Answers every registered op with an error and frees it (after the driver
+ * is gone, which calls no more callbacks). */
+void vm_op_abandon_all(Manager *m);
+
 /* ---- driver glue ---- */
 
 extern const DomainDriverEvents vm_domain_driver_events;

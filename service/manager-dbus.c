@@ -289,13 +289,8 @@ finish:
 
 /* ---- CreateDomain: transient, hidden until it runs ---- */
 
-typedef struct CreateOp {
-        VmDomain *domain;
-        sd_bus_message *message;
-} CreateOp;
-
 static void create_done(void *userdata, int r, const char *message) {
-        CreateOp *op = userdata;
+        VmOp *op = userdata;
         VmDomain *d = op->domain;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
@@ -310,9 +305,7 @@ static void create_done(void *userdata, int r, const char *message) {
                 vm_domain_unhide(d);
                 (void) sd_bus_reply_method_return(op->message, "o", d->path);
         }
-        vm_domain_unref(op->domain);
-        sd_bus_message_unref(op->message);
-        g_free(op);
+        vm_op_free(op);
 }
 
 static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -323,7 +316,7 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
         const char *xml, *details[3];
         DomainDef *def = NULL;
         VmDomain *d = NULL;
-        CreateOp *op;
+        VmOp *op;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -354,14 +347,10 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
                 return r;
         d->hidden = true;
         vm_domain_set_cause(d, message);
-        op = g_new0(CreateOp, 1);
-        op->domain = vm_domain_ref(d);
-        op->message = sd_bus_message_ref(message);
+        op = vm_op_new(d, message, "create");
         r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
         if (r < 0) {
-                vm_domain_unref(op->domain);
-                sd_bus_message_unref(op->message);
-                g_free(op);
+                vm_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 vm_domain_remove(d);
                 return bus_error_from_driver(error, r, msg, what);

@@ -106,6 +106,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->domains_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, domain_unref_notify);
         m->domains_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
         m->creds = bus_creds_cache_new();
+        m->pending_ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         r = sd_event_default(&m->event);
         if (r < 0) {
                 manager_free(m);
@@ -119,14 +120,20 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* answer the defines still waiting for their batch */
+        vm_domain_store_flush(m);
         /* Runtimes belong to the driver; freeing it leaves qemu running. */
         if (m->driver)
                 m->ops->free(m->driver);
+        /* the driver calls nothing back any more: answer what it left open */
+        if (m->pending_ops)
+                vm_op_abandon_all(m);
+        if (m->pending_ops)
+                g_hash_table_destroy(m->pending_ops);
         if (m->domains_by_uuid)
                 g_hash_table_destroy(m->domains_by_uuid);
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
-        vm_domain_store_flush(m);
         sd_event_source_disable_unref(m->store_flush_source);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -202,7 +209,8 @@ static void manager_recover_one(void *userdata, DomainDef *live_def, DriverRunti
 /* ---- autostart ---- */
 
 static void autostart_done(void *userdata, int r, const char *message) {
-        VmDomain *d = userdata;
+        VmOp *op = userdata;
+        VmDomain *d = op->domain;
 
         if (r < 0) {
                 log_error("Failed to autostart domain '%s': %s", d->name, message ?: strerror(-r));
@@ -210,7 +218,7 @@ static void autostart_done(void *userdata, int r, const char *message) {
                         d->rt = NULL;
         } else
                 log_info("Autostarted domain '%s'.", d->name);
-        vm_domain_unref(d);
+        vm_op_free(op);
 }
 
 static void manager_autostart(Manager *m) {
@@ -229,10 +237,10 @@ static void manager_autostart(Manager *m) {
         for (guint i = 0; i < todo->len; i++) {
                 VmDomain *d = todo->pdata[i];
                 _cleanup_free_ char *msg = NULL;
-                vm_domain_ref(d);
-                if (vm_domain_start(d, 0, autostart_done, d, &msg) < 0) {
+                VmOp *op = vm_op_new(d, NULL, "autostart");
+                if (vm_domain_start(d, 0, autostart_done, op, &msg) < 0) {
                         log_error("Failed to autostart domain '%s': %s", d->name, strna(msg));
-                        vm_domain_unref(d);
+                        vm_op_free(op);
                 }
         }
         g_ptr_array_free(todo, TRUE);

@@ -40,6 +40,7 @@ typedef struct Manager {
         int next_id;                   /* the Id the next started domain gets */
         bool ready;                    /* start-up done: changes are signalled */
 
+        GHashTable *pending_ops;       /* VmOp* waiting for the driver */
         GPtrArray *store_pending;      /* StoreWrite*: batched definition writes */
         sd_event_source *store_flush_source;
 
