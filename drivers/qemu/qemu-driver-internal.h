@@ -72,6 +72,7 @@ struct DriverRuntime {
 
         Qmp *qmp;
         sd_event_source *pid_source, *kill_timer;
+        sd_event_source *save_source;   /* deferred status write after a state change */
 
         /* start-up */
         bool starting;

@@ -154,6 +154,12 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         rt->qmp = qmp_free(rt->qmp);
         rt->pid_source = sd_event_source_disable_unref(rt->pid_source);
         rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
+        if (rt->save_source) {
+                /* Driver teardown: the next instance must find the latest state. */
+                rt->save_source = sd_event_source_disable_unref(rt->save_source);
+                if (rt->state != DOMAIN_STATE_SHUTOFF)
+                        (void) qemu_runtime_save_status(rt);
+        }
         if (rt->pidfd >= 0)
                 close(rt->pidfd);
         domain_def_free(rt->def);
@@ -172,6 +178,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
 void qemu_runtime_remove_files(DriverRuntime *rt) {
         DIR *dir;
 
+        rt->save_source = sd_event_source_disable_unref(rt->save_source);
         (void) unlink_noent(rt->status_path);
         (void) unlink_noent(rt->qmp_file);
         (void) unlink_noent(rt->vnc_file);
@@ -236,6 +243,14 @@ void qemu_runtime_complete_ops(DriverRuntime *rt, int kind, int r, const char *m
 
 /* ---- state ---- */
 
+static int qemu_runtime_save_handler(sd_event_source *s, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        rt->save_source = sd_event_source_disable_unref(rt->save_source);
+        (void) qemu_runtime_save_status(rt);
+        return 0;
+}
+
 void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *reason,
                             DomainEventType event, const char *detail) {
         const DomainDriverEvents *ev = &rt->driver->events;
@@ -244,12 +259,18 @@ void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *re
                   strna(domain_event_type_to_string(event)), strna(detail));
         rt->state = state;
         rt->reason = reason;
-        /* Report first (event latency), then persist: a daemon that dies in
-         * between re-syncs from qemu's own status when it comes back. */
+        /* Report first, persist once the loop is idle (after the caller's reply
+         * went out): a daemon killed in between re-syncs from qemu's own
+         * status when it comes back. */
         if (rt->owner && ev->state_changed)
                 ev->state_changed(rt->owner, state, reason, event, detail);
-        if (state != DOMAIN_STATE_SHUTOFF)
+        if (state == DOMAIN_STATE_SHUTOFF || rt->save_source)
+                return;   /* gone, or a write is already due */
+        if (sd_event_add_defer(rt->driver->event, &rt->save_source, qemu_runtime_save_handler, rt) < 0) {
                 (void) qemu_runtime_save_status(rt);
+                return;
+        }
+        (void) sd_event_source_set_priority(rt->save_source, SD_EVENT_PRIORITY_IDLE);
 }
 
 /* ---- exit ---- */

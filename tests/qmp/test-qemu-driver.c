@@ -774,7 +774,7 @@ static void rm_rf(const char *path) {
 }
 
 int main(int argc, char **argv) {
-        char tmpl[] = "/tmp/vmgmt-test-qemu-driver-XXXXXX";
+        g_autofree char *tmpl = g_strdup_printf("%s/vmgmt-test-qemu-driver-XXXXXX", getenv("TMPDIR") ?: "/tmp");
         DomainDriver *d;
         sigset_t mask;
 
