@@ -1,6 +1,7 @@
 /* manager.c — vmgmtd's manager: configuration, paths, start-up order, recovery, autostart, shutdown. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <string.h>
 #include <time.h>
 
@@ -297,19 +298,31 @@ int manager_startup(Manager *m) {
         return 0;
 }
 
+/* Everything that must still reach the bus happens before the loop ends:
+ * sd-bus closes the connection when the loop exits. */
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, exiting; running domains keep running.", strsignal((int) si->ssi_signo));
+        vm_domain_store_flush(m);
+        /* Runtimes belong to the driver; freeing it leaves qemu running and
+         * calls nothing back: answer what it left open. */
+        if (m->driver)
+                m->driver = m->ops->free(m->driver);
+        vm_op_abandon_all(m);
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
 int manager_run(Manager *m) {
         int r;
 
-        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         r = sd_event_loop(m->event);
-        /* answer the defines that arrived with the signal */
-        vm_domain_store_flush(m);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        log_info("vmgmtd exiting; running domains keep running.");
         return 0;
 }

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import dbus  # noqa: E402
 
-from vmgmt_harness import (ERR_INVALID_STATE, VmgmtTestCase, main, minimal_domain_xml, new_uuid,  # noqa: E402
+from vmgmt_harness import (ERR_INVALID_STATE, VmgmtTestCase, log, main, minimal_domain_xml, new_uuid,  # noqa: E402
                            opts)
 
 
@@ -131,6 +131,43 @@ class ServiceLifecycle(VmgmtTestCase):
         self.assertEqual(self.fx.qemu_pids(), pids)
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
+
+    def call_async(self, path, method, *args):
+        box = {}
+        getattr(self.dom(path), method)(*args, reply_handler=lambda *a: box.setdefault('ok', a),
+                                         error_handler=lambda e: box.setdefault('error', e))
+        return box
+
+    def test_destroy_while_starting(self):
+        path = self.define(minimal_domain_xml('early-destroy'))
+        box = self.call_async(path, 'Start', opts())
+        self.dom(path).Destroy(opts())
+        self.rec.wait_for(lambda es: box, what='the Start reply')
+        log('Start during Destroy answered: %s' % (box.get('error') or 'ok'))
+        self.client.wait_state(path, 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
+        if 'error' in box:
+            self.assertIn(box['error'].get_dbus_name(),
+                          ('org.vmgmt.Error.OperationFailed', 'org.vmgmt.Error.InvalidState'))
+
+    def test_sigterm_while_starting_answers_the_caller(self):
+        path = self.define(minimal_domain_xml('early-term'))
+        box = self.call_async(path, 'Start', opts())
+        # SIGTERM once vmgmtd has taken the call (its qemu exists), usually before it runs
+        self.rec.wait_for(lambda es: box or self.fx.qemu_pids(), what='qemu started')
+        self.daemon.proc.send_signal(15)
+        self.rec.wait_for(lambda es: box, what='the Start reply')
+        log('Start during SIGTERM answered: %s' % (box.get('error') or 'ok'))
+        if 'error' in box:
+            self.assertEqual(box['error'].get_dbus_name(), 'org.vmgmt.Error.OperationFailed')
+        self.assertEqual(self.daemon.proc.wait(15), 0)
+        self.daemon.proc = None
+        self.assertEqual(self.daemon.sanitizer_reports(), [])
+        self.daemon.start()
+        st = self.client.state(path)
+        if st[0] != 'shutoff':
+            self.dom(path).Destroy(opts())
+            self.client.wait_state(path, 'shutoff')
 
 
 if __name__ == '__main__':
