@@ -32,6 +32,11 @@ static void start_complete(DriverRuntime *rt) {
         rt->starting = false;
         rt->start_done = NULL;
         rt->start_time_usec = now_realtime_usec();
+        /* Durable before anyone hears of it: a daemon killed right after must
+         * not take this domain for an unfinished start (and kill it). */
+        rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
+        rt->reason = rt->start_paused ? "user" : "booted";
+        (void) qemu_runtime_save_status(rt);
         qemu_runtime_log(rt, "domain %s started%s", rt->def->name, rt->start_paused ? " (paused)" : "");
         qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "booted", DOMAIN_EVENT_STARTED, "booted");
         if (rt->start_paused)
@@ -345,11 +350,11 @@ static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char 
                         apply_action(rt, rt->def->on_crash, "crashed", "crashed");
                 else
                         handle_panic(rt);
-        } else if (streq(status, "prelaunch") &&
-                   (rt->got_shutdown || rt->state == DOMAIN_STATE_SHUTDOWN || rt->state == DOMAIN_STATE_CRASHED)) {
-                /* A fake reboot was cut off between reset and cont. (Otherwise prelaunch
-                 * is a domain started paused that never ran: a paused status.) */
-                fake_reboot_start(rt);
+        } else if (streq(status, "prelaunch")) {
+                /* Paused: a domain started paused that never ran. Otherwise a fake
+                 * reboot was cut off between reset and cont: finish it. */
+                if (rt->state != DOMAIN_STATE_PAUSED)
+                        fake_reboot_start(rt);
         } else if (streq(status, "suspended")) {
                 if (rt->state == DOMAIN_STATE_RUNNING)
                         qemu_runtime_set_state(rt, DOMAIN_STATE_PMSUSPENDED, "unknown", DOMAIN_EVENT_PMSUSPENDED,
