@@ -1,0 +1,157 @@
+/* network-recover.c — adopting the networks a previous daemon left active (bridge, dnsmasq, firewall chains). */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "network-internal.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+/* Runs a helper in the background for the driver, logging a failure. */
+typedef struct BackgroundJob {
+        NetworkDriver *driver;
+        NetworkChild *child;
+        char *what;
+} BackgroundJob;
+
+static void on_background_done(void *userdata, int r, const char *message) {
+        BackgroundJob *j = userdata;
+        if (r < 0)
+                log_warning("%s failed: %s", j->what, strna(message));
+        j->driver->children = g_list_remove(j->driver->children, j->child);
+        network_child_free(j->child);
+        free(j->what);
+        free(j);
+}
+
+static void background_job_free(void *userdata) {
+        BackgroundJob *j = userdata;
+        free(j->what);
+        free(j);
+}
+
+static void firewall_in_background(NetworkDriver *d, const char *script, const char *what) {
+        BackgroundJob *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j || !script || !(j->what = strdup(what))) {
+                free(j);
+                return;
+        }
+        j->driver = d;
+        r = network_firewall_apply(d->event, script, on_background_done, j, &j->child);
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot run nft: %m", what);
+                background_job_free(j);
+                return;
+        }
+        d->children = g_list_prepend(d->children, j->child);
+}
+
+static void on_recover_launched(void *userdata, int r, const char *message) {
+        NetworkRuntime *rt = userdata;
+        if (r < 0)
+                log_warning("Network %s: cannot start dnsmasq again: %s", rt->def->name, strna(message));
+        else
+                log_info("Network %s: dnsmasq was gone; started it again (pid %d).", rt->def->name, (int) rt->dnsmasq_pid);
+}
+
+/* What a dead network left behind: dnsmasq, files, firewall chains. */
+static void remove_leftovers(NetworkDriver *d, NetworkRuntime *rt) {
+        pid_t pid = network_dnsmasq_find(rt);
+        if (pid > 0)
+                (void) kill(pid, SIGTERM);
+        if (network_def_managed_bridge(rt->def) && network_firewall_needed(rt->def)) {
+                _cleanup_free_ char *script = network_firewall_script_remove(rt->def, false);
+                firewall_in_background(d, script, "Removing the firewall chains of a stale network");
+        }
+        const char *paths[] = { rt->conf_path, rt->pid_path, rt->leases_path, rt->hosts_path, rt->addnhosts_path,
+                                rt->status_path };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                (void) unlink_noent(paths[i]);
+}
+
+int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime **ret_rt) {
+        NetworkRuntime *rt;
+        char kind[32];
+        pid_t pid;
+        int r;
+
+        r = network_runtime_new(d, def, &rt);
+        if (r < 0)
+                return r;
+        r = network_nl_link_kind(d->nl, def->bridge, kind);
+        if (r < 0 || (network_def_managed_bridge(def) && !streq(kind, "bridge"))) {
+                log_info("Network %s: bridge %s is gone; the network is inactive.", def->name, def->bridge);
+                remove_leftovers(d, rt);
+                network_runtime_free_object(rt);
+                return 0;
+        }
+        rt->bridge_created = true;
+        if (rt->needs_dnsmasq) {
+                pid = network_dnsmasq_find(rt);
+                if (pid > 0)
+                        r = network_dnsmasq_watch(rt, pid);
+                if (pid <= 0 || r < 0) {
+                        r = network_dnsmasq_write_files(rt);
+                        if (r >= 0)
+                                r = network_dnsmasq_launch(rt, on_recover_launched);
+                        if (r < 0)
+                                log_warning_errno(r, "Network %s: cannot start dnsmasq again: %m", def->name);
+                } else
+                        log_debug("Network %s: adopted dnsmasq (pid %d).", def->name, (int) pid);
+        }
+        if (network_def_managed_bridge(def) && network_firewall_needed(def)) {
+                _cleanup_free_ char *script = network_firewall_script_add(def);
+                rt->firewall = true;
+                firewall_in_background(d, script, "Reloading a recovered network's firewall chains");
+        }
+        d->runtimes = g_list_prepend(d->runtimes, rt);
+        *ret_rt = rt;
+        return 1;
+}
+
+int network_recover(NetworkDriver *d, NetworkRecoverFn fn, void *userdata) {
+        _cleanup_(closedirp) DIR *dir = opendir(d->dir);
+        struct dirent *de;
+
+        if (!dir)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(dir))) {
+                _cleanup_free_ char *path = NULL, *xml = NULL;
+                NetworkDef *def = NULL;
+                NetworkRuntime *rt = NULL;
+                ConfError err = {};
+                size_t len = strlen(de->d_name);
+                int r;
+
+                if (len < 5 || !streq(de->d_name + len - 4, ".xml"))
+                        continue;
+                if (asprintf(&path, "%s/%s", d->dir, de->d_name) < 0)
+                        return -ENOMEM;
+                r = read_full_file(path, NETWORK_XML_MAX_SIZE, &xml, NULL);
+                if (r >= 0)
+                        r = network_def_parse(xml, strlen(xml), &def, &err);
+                if (r >= 0 && (!def->has_uuid || !def->bridge))
+                        r = -EINVAL;
+                if (r < 0) {
+                        log_warning("Ignoring unusable network status file %s: %s", path, err.message ?: strerror(-r));
+                        conf_error_clear(&err);
+                        network_def_free(def);
+                        continue;
+                }
+                r = network_recover_one(d, def, &rt);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot recover network %s: %m", def->name);
+                        rt = NULL;
+                }
+                fn(userdata, def, rt);
+        }
+        return 0;
+}

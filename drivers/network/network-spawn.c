@@ -1,0 +1,196 @@
+/* network-spawn.c — helper programs (nft, dnsmasq, ovs-vsctl) as child processes watched through pidfds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "network-internal.h"
+
+#define OUTPUT_MAX 4096
+
+struct NetworkChild {
+        pid_t pid;
+        int pidfd;
+        int outfd;                  /* memfd with the child's stdout+stderr */
+        sd_event_source *source;
+        NetworkChildDoneFn fn;
+        void *userdata;
+        void (*destroy)(void *userdata);   /* for userdata when fn never runs */
+        char *name;
+};
+
+void network_child_set_destroy(NetworkChild *c, void (*destroy)(void *userdata)) {
+        c->destroy = destroy;
+}
+
+int network_pidfd_open(pid_t pid) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        return fd < 0 ? -errno : fd;
+}
+
+int network_pidfd_send_signal(int pidfd, int sig) {
+        return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+char *network_find_program(const char *name) {
+        static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                char *p = NULL;
+                if (asprintf(&p, "%s/%s", dirs[i], name) < 0)
+                        return NULL;
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return NULL;
+}
+
+NetworkChild *network_child_free(NetworkChild *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->source);
+        if (c->pidfd >= 0) {
+                siginfo_t si = {};
+                if (c->pid > 0) {
+                        (void) network_pidfd_send_signal(c->pidfd, SIGKILL);
+                        (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
+                }
+                close(c->pidfd);
+        }
+        if (c->destroy && c->fn)
+                c->destroy(c->userdata);
+        if (c->outfd >= 0)
+                close(c->outfd);
+        free(c->name);
+        free(c);
+        return NULL;
+}
+
+static char *read_output(int fd) {
+        char *buf = calloc(1, OUTPUT_MAX + 1);
+        ssize_t n;
+
+        if (!buf)
+                return NULL;
+        n = pread(fd, buf, OUTPUT_MAX, 0);
+        if (n < 0)
+                n = 0;
+        buf[n] = 0;
+        return g_strstrip(buf);
+}
+
+static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        NetworkChild *c = userdata;
+        siginfo_t si = {};
+        int status;
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0) {
+                if (errno == EINTR || si.si_pid == 0)
+                        return 0;
+                status = 255;
+        } else
+                status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        c->pid = 0;
+        sd_event_source_set_enabled(c->source, SD_EVENT_OFF);
+        NetworkChildDoneFn fn = TAKE_PTR(c->fn);
+
+        _cleanup_free_ char *out = read_output(c->outfd);
+        log_debug("%s exited with status %d%s%s", c->name, status, out && *out ? ": " : "", out ? out : "");
+        fn(c->userdata, status, out ?: "");   /* may free c */
+        return 0;
+}
+
+/* An O_CLOEXEC fd ≥ 3, so dup2 onto 0–2 in the child never clobbers another. */
+static int fd_above_stdio(int fd) {
+        if (fd < 0 || fd >= 3)
+                return fd;
+        int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return n;
+}
+
+int network_child_spawn(sd_event *event, char *const *argv, const char *stdin_data, NetworkChildDoneFn fn,
+                        void *userdata, NetworkChild **ret) {
+        _cleanup_close_ int infd = -1, outfd = -1, pidfd = -1;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        NetworkChild *c;
+        pid_t pid;
+        int r;
+
+        char *envp[] = {
+                (char *) "LC_ALL=C",
+                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                NULL,
+        };
+
+        if (stdin_data) {
+                size_t len = strlen(stdin_data);
+                infd = memfd_create("vmgmt-stdin", MFD_CLOEXEC);
+                if (infd < 0 || pwrite(infd, stdin_data, len, 0) != (ssize_t) len)
+                        return -errno;
+        } else
+                infd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        infd = fd_above_stdio(infd);
+        outfd = fd_above_stdio(memfd_create("vmgmt-output", MFD_CLOEXEC));
+        if (infd < 0 || outfd < 0)
+                return -errno;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawn_file_actions_addchdir_np(&fa, "/");
+        posix_spawn_file_actions_adddup2(&fa, infd, 0);
+        posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+        posix_spawn_file_actions_adddup2(&fa, outfd, 2);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return log_debug_errno(r, "Cannot execute %s: %m", argv[0]);
+
+        pidfd = network_pidfd_open(pid);
+        if (pidfd < 0) {
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return pidfd;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                (void) network_pidfd_send_signal(pidfd, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return -ENOMEM;
+        }
+        c->pid = pid;
+        c->pidfd = TAKE_FD(pidfd);
+        c->outfd = TAKE_FD(outfd);
+        c->fn = fn;
+        c->userdata = userdata;
+        c->name = strdup(argv[0]);
+        r = sd_event_add_io(event, &c->source, c->pidfd, EPOLLIN, on_child_exit, c);
+        if (r < 0) {
+                network_child_free(c);
+                return r;
+        }
+        (void) sd_event_source_set_description(c->source, "network-child");
+        log_debug("Started %s (pid %d).", argv[0], (int) pid);
+        *ret = c;
+        return 0;
+}
