@@ -281,6 +281,11 @@ class PrivateBus:
         else:
             log('WARNING: %s missing, using a fallback bus policy' % BUS_POLICY)
             policy = _FALLBACK_POLICY
+        if os.getuid() != 0:
+            # Run as a normal user: that user stands in for root as the owner.
+            import pwd
+            policy += '\n  <policy user="%s"><allow own="org.vmgmt"/></policy>' % \
+                xml_escape(pwd.getpwuid(os.getuid()).pw_name)
         with open(self.conf, 'w') as f:
             f.write(_BUS_CONF.format(socket=xml_escape(self.socket), policy=policy))
         with open(os.path.join(self.tmpdir, 'bus.log'), 'ab') as errlog:
