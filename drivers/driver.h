@@ -68,7 +68,8 @@ const char *domain_event_type_to_string(DomainEventType e); /* "started", … ; 
 
 /* Completion of an asynchronous operation: r = 0 on success, else -errno and a
  * message in the hypervisor's or OS's words (maps to OperationFailed, or
- * -EOPNOTSUPP → NotSupported, -EBUSY → Busy, -EINVAL → InvalidArgs,
+ * -EOPNOTSUPP and -EINVAL (a definition this host cannot run, e.g.
+ * host-passthrough under TCG) → NotSupported, -EBUSY → Busy,
  * -ENOTCONN/-ESRCH → InvalidState "domain is not running"). */
 typedef void (*DriverDoneFn)(void *userdata, int r, const char *message);
 
