@@ -102,6 +102,54 @@ class Lifecycle(VmgmtTestCase):
         compact = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
         self.assertEqual(compact[-5:], ['paused', 'running', 'paused', 'running', 'shutoff'], states)
 
+    def test_exact_signal_sequence(self):
+        """Each change is one PropertiesChanged (State, StateReason, …) followed
+        by its DomainEvent, so a subscriber that reads properties on an event
+        sees the new values; the object appears before defined/added and goes
+        after undefined/removed."""
+        path = self.define(minimal_domain_xml('seq'))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        self.dom(path).Resume(opts())
+        self.client.wait_state(path, 'running')
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.dom(path).Undefine(opts())
+        self.rec.wait_for(lambda en: any(e[0] == 'InterfacesRemoved' and e[1] == path for e in en),
+                          what='InterfacesRemoved')
+        seq = []
+        for e in self.rec.entries:
+            if e[1] != path:
+                continue
+            if e[0] == 'PropertiesChanged':
+                if 'State' in e[3]:
+                    seq.append(('State', e[3]['State'], e[3].get('StateReason')))
+            elif e[0] == 'DomainEvent':
+                seq.append((e[2], e[3]))
+            else:
+                seq.append((e[0],))
+        self.assertEqual(seq, [
+            ('InterfacesAdded',), ('defined', 'added'),
+            ('State', 'running', 'booted'), ('started', 'booted'),
+            ('State', 'paused', 'user'), ('suspended', 'paused'),
+            ('State', 'running', 'unpaused'), ('resumed', 'unpaused'),
+            ('State', 'shutoff', 'destroyed'), ('stopped', 'destroyed'),
+            ('undefined', 'removed'), ('InterfacesRemoved',),
+        ])
+        # Id and StartTime change together with State
+        pcs = [e[3] for e in self.rec.entries if e[0] == 'PropertiesChanged' and e[1] == path]
+        started = [c for c in pcs if c.get('State') == 'running' and c.get('StateReason') == 'booted'][0]
+        self.assertGreater(started.get('Id', 0), 0)
+        self.assertGreater(started.get('StartTime', 0), 0)
+        stopped = [c for c in pcs if c.get('State') == 'shutoff'][0]
+        self.assertEqual(stopped.get('Id'), 0)
+        self.assertEqual(stopped.get('StartTime'), 0)
+        # every event says who caused it
+        for e in self.rec.entries:
+            if e[0] == 'DomainEvent':
+                self.assertEqual(e[4].get('uid'), os.getuid(), e)
+                self.assertEqual(e[4].get('pid'), os.getpid(), e)
+
     def test_destroy_paused(self):
         path = self.start_domain('dp', paused=True)
         self.client.wait_state(path, 'paused')
