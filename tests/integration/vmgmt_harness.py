@@ -204,6 +204,12 @@ def kill_orphans():
     if stale:
         log('killing processes left by dead test runs:', stale)
         kill_and_reap(stale)
+    if os.environ.get('VMGMT_KEEP_TMP'):
+        return
+    for d in os.listdir('/tmp'):
+        m = re.match(re.escape(TMP_PREFIX) + r'(\d+)-', d)
+        if m and not pid_alive(int(m.group(1))):
+            shutil.rmtree(os.path.join('/tmp', d), ignore_errors=True)
 
 
 # Every live fixture registers here so that atexit / SIGTERM still clean up.
