@@ -208,7 +208,8 @@ def kill_orphans():
         return
     for d in os.listdir('/tmp'):
         m = re.match(re.escape(TMP_PREFIX) + r'(\d+)-', d)
-        if m and not pid_alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))) and \
+                not os.path.exists(os.path.join('/tmp', d, '.keep')):
             shutil.rmtree(os.path.join('/tmp', d), ignore_errors=True)
 
 
@@ -891,6 +892,7 @@ class Fixture:
             kill_and_reap(self.qemu_pids())
             self.bus.stop()
             if os.environ.get('VMGMT_KEEP_TMP'):
+                open(os.path.join(self.tmp, '.keep'), 'w').close()
                 log('kept', self.tmp)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
