@@ -225,7 +225,6 @@ static bool press_power_button(TestDomain *t, bool reboot) {
 /* ---- tests ---- */
 
 static void test_start_suspend_resume_reset_destroy(DomainDriver *d) {
-        g_autoptr(GPtrArray) unused = NULL;
         DomainDef *def = make_def(d, "basic", kernel_poweroff, "destroy", "restart", NULL);
         TestDomain t;
         Done done;
@@ -575,7 +574,6 @@ static bool qmp_poke(const char *socket_path, const char *command, const char *e
         char buf[4096];
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         g_autofree char *msg = g_strdup_printf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", command);
-        size_t got = 0;
         bool found = false;
 
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
@@ -595,7 +593,6 @@ static bool qmp_poke(const char *socket_path, const char *command, const char *e
                                 lines++;
                 if (expect && memmem(buf, (size_t) n, expect, strlen(expect)))
                         found = true;
-                got += (size_t) n;
         }
         close(fd);
         return found;
