@@ -94,8 +94,10 @@ char *network_dnsmasq_config(const NetworkRuntime *rt) {
                         NetworkAddr n = network_addr_mask(&ip->addr, ip->prefix);
                         network_addr_format(&n, net);
                         g_string_append_printf(s, "dhcp-range=%s,static,%s\n", net, buf);
+                        /* static hosts only: as many leases as the subnet has (hosts are
+                         * not counted, so a hosts update never changes the config) */
+                        lease_max += ip->family == AF_INET && ip->prefix >= 8 ? (1ULL << (32 - ip->prefix)) : 1000000;
                 }
-                lease_max += ip->n_hosts;
         }
         if (dhcp) {
                 g_string_append(s, "dhcp-no-override\ndhcp-authoritative\n");

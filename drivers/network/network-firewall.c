@@ -70,7 +70,7 @@ static const char *ipfam(const NetworkIpDef *ip) {
 
 /* "add rule inet vmgmt \"<prefix><bridge>\" " */
 static void rule(GString *s, const char *prefix, const NetworkDef *def) {
-        g_string_append_printf(s, "add rule " T " \"%s%s\" ", prefix, def->bridge);
+        g_string_append_printf(s, "add rule " T " %s%s ", prefix, def->bridge);
 }
 
 static void rules_fwd(GString *s, const NetworkDef *def) {
@@ -147,8 +147,8 @@ char *network_firewall_script_add(const NetworkDef *def) {
 
         base(s);
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
-                g_string_append_printf(s, "add chain " T " \"%s%s\"\n", kinds[k].prefix, def->bridge);
-                g_string_append_printf(s, "flush chain " T " \"%s%s\"\n", kinds[k].prefix, def->bridge);
+                g_string_append_printf(s, "add chain " T " %s%s\n", kinds[k].prefix, def->bridge);
+                g_string_append_printf(s, "flush chain " T " %s%s\n", kinds[k].prefix, def->bridge);
         }
         rules_fwd(s, def);
         if (def->forward == NETWORK_FORWARD_NAT)
@@ -158,7 +158,7 @@ char *network_firewall_script_add(const NetworkDef *def) {
         rule(s, "in_", def);
         g_string_append(s, "tcp dport 53 accept\n");
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
-                g_string_append_printf(s, "add element " T " %s { \"%s\" : jump \"%s%s\" }\n", kinds[k].map, def->bridge,
+                g_string_append_printf(s, "add element " T " %s { \"%s\" : jump %s%s }\n", kinds[k].map, def->bridge,
                                        kinds[k].prefix, def->bridge);
         return g_string_free(s, false);
 }
@@ -172,12 +172,12 @@ char *network_firewall_script_remove(const NetworkDef *def, bool drop_table) {
         }
         base(s);
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
-                g_string_append_printf(s, "add chain " T " \"%s%s\"\n", kinds[k].prefix, def->bridge);
-                g_string_append_printf(s, "add element " T " %s { \"%s\" : jump \"%s%s\" }\n", kinds[k].map, def->bridge,
+                g_string_append_printf(s, "add chain " T " %s%s\n", kinds[k].prefix, def->bridge);
+                g_string_append_printf(s, "add element " T " %s { \"%s\" : jump %s%s }\n", kinds[k].map, def->bridge,
                                        kinds[k].prefix, def->bridge);
                 g_string_append_printf(s, "delete element " T " %s { \"%s\" }\n", kinds[k].map, def->bridge);
-                g_string_append_printf(s, "flush chain " T " \"%s%s\"\n", kinds[k].prefix, def->bridge);
-                g_string_append_printf(s, "delete chain " T " \"%s%s\"\n", kinds[k].prefix, def->bridge);
+                g_string_append_printf(s, "flush chain " T " %s%s\n", kinds[k].prefix, def->bridge);
+                g_string_append_printf(s, "delete chain " T " %s%s\n", kinds[k].prefix, def->bridge);
         }
         return g_string_free(s, false);
 }

@@ -1,0 +1,59 @@
+/* test-network-util.h — helpers for the network driver tests: checks, the event loop, a namespace, DNS queries. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-event.h>
+
+#include "network-driver.h"
+
+extern int test_failures;
+
+#define CHECK(cond, ...)                                                                        \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);         \
+                        fprintf(stderr, __VA_ARGS__);                                           \
+                        fputc('\n', stderr);                                                    \
+                        test_failures++;                                                        \
+                }                                                                               \
+        } while (0)
+
+/* unshare(CLONE_NEWNET) and bring lo up; exits 77 (skip) when not allowed. */
+void test_enter_netns(void);
+/* prints the result; the exit code for main */
+int test_summary(void);
+
+sd_event *test_event(void);
+/* runs the loop for ms milliseconds */
+void pump(unsigned ms);
+
+typedef struct Done {
+        bool called;
+        int r;
+        char *message;
+} Done;
+void done_cb(void *userdata, int r, const char *message);
+/* runs the loop until done->called (fails the test after seconds) */
+void wait_done(Done *done, unsigned seconds);
+/* runs the loop until *counter ≥ target */
+void wait_until(unsigned *counter, unsigned target, unsigned seconds);
+
+typedef struct RecoverResult {
+        unsigned n;
+        NetworkDef *def;
+        NetworkRuntime *rt;
+} RecoverResult;
+void recover_cb(void *userdata, NetworkDef *def, NetworkRuntime *rt);
+
+/* The process exists and is not a zombie (this sandbox's pid 1 reaps nothing). */
+bool pid_alive(pid_t pid);
+
+/* stdout of a shell command (malloc'd) or NULL when it failed */
+char *run_output(const char *cmd);
+char *read_text(const char *path);   /* leaks: for checks only */
+bool read_text_starts(const char *path, const char *prefix);
+
+/* Asks server (IPv4, port 53, UDP) for name's A record. 0 and the address in out, or -errno. */
+int dns_query_a(const char *server, const char *name, uint8_t out[4]);
