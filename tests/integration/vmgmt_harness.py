@@ -263,6 +263,7 @@ _BUS_CONF = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
   </policy>
   {policy}
+  <include ignore_missing="yes">/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
   <limit name="max_message_size">33554432</limit>
 </busconfig>
 '''
@@ -824,16 +825,37 @@ class Fixture:
     """A temp dir, a private bus, a vmgmtd, a client and a signal recorder.
     teardown() kills every qemu whose command line mentions the temp dir."""
 
-    def __init__(self, daemon_args=None, start=True):
+    def __init__(self, daemon_args=None, start=True, polkit=False):
         self.tmp = tempfile.mkdtemp(prefix='%s%d-' % (TMP_PREFIX, os.getpid()), dir='/tmp')
         _LIVE.append(self)
+        self.polkitd = None
+        if polkit:
+            os.chmod(self.tmp, 0o755)   # polkitd drops to its own user and must reach the bus
         self.bus = PrivateBus(self.tmp).start()
-        self.daemon = Daemon(self.bus, self.tmp, daemon_args)
         self.client = Client(self.bus.address)
+        if polkit:
+            self.start_polkitd()
+        self.daemon = Daemon(self.bus, self.tmp, daemon_args)
         self.rec = SignalRecorder(self.client)
         self.consoles = []
         if start:
             self.daemon.start()
+
+    def start_polkitd(self, timeout=30.0):
+        """A real polkitd on the private bus (its rules are the host's:
+        /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d)."""
+        exe = '/usr/lib/polkit-1/polkitd'
+        if not os.access(exe, os.X_OK):
+            raise unittest.SkipTest('polkitd not installed')
+        with open(os.path.join(self.tmp, 'polkitd.log'), 'ab') as lf:
+            self.polkitd = subprocess.Popen([exe, '--no-debug'], stdin=subprocess.DEVNULL,
+                                            stdout=lf, stderr=subprocess.STDOUT,
+                                            env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}))
+        deadline = time.monotonic() + timeout
+        while not self.client.conn.name_has_owner('org.freedesktop.PolicyKit1'):
+            if self.polkitd.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('polkitd did not come up on the private bus (see %s/polkitd.log)' % self.tmp)
+            time.sleep(0.02)
 
     def qemu_pids(self):
         return qemu_pids(self.tmp + '/')
@@ -888,6 +910,13 @@ class Fixture:
         self.client.close()
         try:
             self.daemon.kill()
+            if self.polkitd and self.polkitd.poll() is None:
+                self.polkitd.terminate()
+                try:
+                    self.polkitd.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.polkitd.kill()
+                    self.polkitd.wait()
         finally:
             kill_and_reap(self.qemu_pids())
             self.bus.stop()
@@ -905,13 +934,14 @@ class VmgmtTestCase(unittest.TestCase):
 
     shared_daemon = False
     daemon_args = None
+    polkit = False          # True: a real polkitd on the private bus too
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
         cls._class_fx = None
         if cls.shared_daemon:
-            cls._class_fx = Fixture(cls.daemon_args)
+            cls._class_fx = Fixture(cls.daemon_args, polkit=cls.polkit)
 
     @classmethod
     def tearDownClass(cls):
@@ -924,7 +954,7 @@ class VmgmtTestCase(unittest.TestCase):
             self.fx = self._class_fx
             self.fx.rec.clear()
         else:
-            self.fx = Fixture(self.daemon_args)
+            self.fx = Fixture(self.daemon_args, polkit=self.polkit)
             self.addCleanup(self._teardown_fixture, self.fx)
         self.addCleanup(self._check_daemon, self.fx)
 
