@@ -295,7 +295,8 @@ class BadArguments(VmgmtTestCase):
             self.assertDBusError(ERR_INVALID_XML, self.define, '<domain')
             self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.manager.GetDomain, 'nosuch')
             self.assertDBusError(ERR_INVALID_ARGS, self.manager.ListDomains, opts(x=True))
-        rss = int(re.search(r'VmRSS:\s+(\d+)', open('/proc/%d/status' % self.daemon.pid).read()).group(1))
+        with open('/proc/%d/status' % self.daemon.pid) as f:
+            rss = int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
         self.assertLess(rss, 200 * 1024, 'vmgmtd RSS %d KiB after 800 failed calls' % rss)
 
 

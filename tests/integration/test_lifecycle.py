@@ -10,7 +10,7 @@ import time
 
 import dbus
 
-from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
+from vmgmt_harness import (ERR_INVALID_ARGS, cmdline, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
                            main, minimal_domain_xml, new_uuid, opts, pid_alive)
 
 
@@ -39,10 +39,10 @@ class Lifecycle(VmgmtTestCase):
         self.rec.wait_for(lambda en: 'running' in self.rec.property_changes(path, 'State'),
                           what='PropertiesChanged State=running')
         # qemu was started the way DESIGN.md says
-        argv = open('/proc/%d/cmdline' % pids[0], 'rb').read().split(b'\0')
-        for flag in (b'-S', b'-nodefaults', b'-no-user-config', b'-sandbox', b'-qmp'):
+        argv = cmdline(pids[0])
+        for flag in ('-S', '-nodefaults', '-no-user-config', '-sandbox', '-qmp'):
             self.assertTrue(any(a == flag for a in argv) or
-                            (flag == b'-qmp' and any(a.startswith(b'-chardev') for a in argv)),
+                            (flag == '-qmp' and any(a.startswith('-chardev') for a in argv)),
                             'qemu argv lacks %s: %s' % (flag, argv))
         # the domain's qemu log exists
         self.assertTrue(os.path.exists(os.path.join(self.daemon.log_dir, 'life.log')),
@@ -314,6 +314,30 @@ class Lifecycle(VmgmtTestCase):
         for p in paths:
             self.client.wait_state(p, 'shutoff')
         self.assertLess(slowest, 1.0, 'a read call waited %.2fs behind a lifecycle call' % slowest)
+
+
+    def test_values_cannot_smuggle_qemu_options(self):
+        d = os.path.join(self.fx.tmp, 'odd,dir=x')
+        os.mkdir(d)
+        disk = os.path.join(d, 'disk,format=raw,readonly=off.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', disk, '16M'], check=True)
+        name = 'evil,debug-threads=off'
+        xml = minimal_domain_xml(name, extra_devices=(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+            "<source file='%s'/><target dev='vda' bus='virtio'/></disk>" % disk.replace("'", "&apos;")))
+        path = self.define(xml)
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        pid = self.fx.qemu_pids()[0]
+        argv = cmdline(pid)
+        joined = '\n'.join(argv)
+        self.assertIn('evil,,debug-threads=off', joined, 'comma in the name not escaped')
+        self.assertIn(disk.replace(',', ',,'), joined, 'commas in the disk path not escaped')
+        # qemu really opened that file
+        opened = [os.readlink('/proc/%d/fd/%s' % (pid, fd)) for fd in os.listdir('/proc/%d/fd' % pid)]
+        self.assertIn(disk, opened)
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
 
 
 VIRT_INSTALL_Q35 = '''<domain type="qemu">

@@ -8,17 +8,14 @@ import time
 
 import dbus
 
-from vmgmt_harness import (DOMAIN_IFACE, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
+from vmgmt_harness import (DOMAIN_IFACE, cmdline, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
                            domain_path, main, minimal_domain_xml, new_uuid, opts, pid_alive)
 
 
 def qemu_pid_of(fx, name):
     """The qemu process of domain `name` under this fixture's root."""
     for pid in fx.qemu_pids():
-        try:
-            argv = open('/proc/%d/cmdline' % pid, 'rb').read().decode('utf-8', 'replace').split('\0')
-        except OSError:
-            continue
+        argv = cmdline(pid)
         for i, a in enumerate(argv):
             if a == '-name' and i + 1 < len(argv):
                 v = argv[i + 1]

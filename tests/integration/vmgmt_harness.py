@@ -137,6 +137,11 @@ def _cmdline(pid):
         return None
 
 
+def cmdline(pid):
+    """argv of a process as a list of str ([] when it is gone)."""
+    return _cmdline(pid) or []
+
+
 def _all_pids():
     for d in os.listdir('/proc'):
         if d.isdigit():
