@@ -273,6 +273,20 @@ _BUS_CONF = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
 </busconfig>
 '''
 
+_SESSION_BUS_CONF = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+'''
+
 _FALLBACK_POLICY = '''<policy user="root"><allow own="org.vmgmt"/></policy>
   <policy context="default"><allow send_destination="org.vmgmt"/></policy>'''
 
@@ -281,14 +295,19 @@ class PrivateBus:
     """A dbus-daemon configured like the system bus (default deny, the
     project's bus policy included), listening in `tmpdir`."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, session=False):
         self.tmpdir = tmpdir
+        self.session = session      # a session-type bus (vmgmtd --user) instead
         self.socket = os.path.join(tmpdir, 'bus')
         self.conf = os.path.join(tmpdir, 'bus.conf')
         self.proc = None
         self.address = None
 
     def start(self):
+        if self.session:
+            with open(self.conf, 'w') as f:
+                f.write(_SESSION_BUS_CONF.format(socket=xml_escape(self.socket)))
+            return self._spawn()
         if os.path.exists(BUS_POLICY):
             policy = '<include ignore_missing="no">%s</include>' % xml_escape(BUS_POLICY)
         else:
@@ -301,6 +320,9 @@ class PrivateBus:
                 xml_escape(pwd.getpwuid(os.getuid()).pw_name)
         with open(self.conf, 'w') as f:
             f.write(_BUS_CONF.format(socket=xml_escape(self.socket), policy=policy))
+        return self._spawn()
+
+    def _spawn(self):
         with open(os.path.join(self.tmpdir, 'bus.log'), 'ab') as errlog:
             self.proc = subprocess.Popen(
                 ['dbus-daemon', '--config-file=' + self.conf, '--nofork', '--nopidfile',
@@ -376,9 +398,11 @@ class Daemon:
             lf.write(b'---- start %s ----\n' % time.strftime('%H:%M:%S').encode())
             lf.flush()
             self.proc = subprocess.Popen(
-                [VMGMTD, '--system', '--root', self.root, '--log-level', 'debug'] + self.args,
+                [VMGMTD, '--user' if self.bus.session else '--system', '--root', self.root,
+                 '--log-level', 'debug'] + self.args,
                 stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
-                env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}))
+                env=_child_env({'DBUS_SESSION_BUS_ADDRESS' if self.bus.session
+                                else 'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}))
         if wait:
             self.wait_ready(timeout)
         return self
@@ -830,13 +854,13 @@ class Fixture:
     """A temp dir, a private bus, a vmgmtd, a client and a signal recorder.
     teardown() kills every qemu whose command line mentions the temp dir."""
 
-    def __init__(self, daemon_args=None, start=True, polkit=False):
+    def __init__(self, daemon_args=None, start=True, polkit=False, session=False):
         self.tmp = tempfile.mkdtemp(prefix='%s%d-' % (TMP_PREFIX, os.getpid()), dir='/tmp')
         _LIVE.append(self)
         self.polkitd = None
         if polkit:
             os.chmod(self.tmp, 0o755)   # polkitd drops to its own user and must reach the bus
-        self.bus = PrivateBus(self.tmp).start()
+        self.bus = PrivateBus(self.tmp, session=session).start()
         self.client = Client(self.bus.address)
         if polkit:
             self.start_polkitd()
