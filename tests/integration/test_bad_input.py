@@ -71,6 +71,12 @@ class BadXML(VmgmtTestCase):
         self.define_fails(minimal_domain_xml('m', uuid='not-a-uuid'))
         self.define_fails(minimal_domain_xml('m', on_poweroff='explode'))
         self.define_fails(minimal_domain_xml('m', machine='no-such-machine-type'))
+        self.define_fails(minimal_domain_xml('m', vcpus=0))
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='MiB'>0<"))
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='TiB'>99999999999<"))
+        self.define_fails(minimal_domain_xml('m').replace("unit='MiB'>64<", "unit='b'>18446744073709551616<"))
+        self.define_fails(minimal_domain_xml('m').replace("<domain type='qemu'>", "<domain type='qemu' id='7'>")
+                          .replace('<vcpu>1</vcpu>', '<vcpu>1</vcpu><vcpu>2</vcpu>'))
 
     def test_10mib_xml(self):
         big = minimal_domain_xml('big', description='x' * (10 * 1024 * 1024))
