@@ -497,14 +497,32 @@ def load_avg():
         return " ".join(f.read().split()[:3])
 
 
-def other_qemus():
-    n = 0
+def cpu_ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def busy_cores(sample=1.0):
+    """CPU use of the whole machine and of qemu processes not ours, in cores, over `sample` seconds."""
+    def total():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v) - v[3] - v[4]   # minus idle and iowait
+    pids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             cl = proc_cmdline(int(d))
             if cl and "qemu-system" in os.path.basename(cl[0]):
-                n += 1
-    return n
+                pids.append(int(d))
+    t0, q0 = total(), {p: cpu_ticks(p) for p in pids}
+    time.sleep(sample)
+    t1, q1 = total(), {p: cpu_ticks(p) for p in pids}
+    hz = os.sysconf("SC_CLK_TCK")
+    return len(pids), (t1 - t0) / hz / sample, sum(q1[p] - q0[p] for p in pids) / hz / sample
 
 
 def machine_info():
@@ -523,6 +541,7 @@ def machine_info():
     except Exception:
         commit = "?"
     load = load_avg()
-    oq = other_qemus()
-    return dict(load=load, other_qemu=oq, busy=oq > 0 or float(load.split()[0]) > 1.0, host=platform.node(), cpu=cpu, cores=os.cpu_count(), kernel=platform.release(), qemu=qv,
+    oq, used, qemu_used = busy_cores()
+    return dict(load=load, other_qemu=oq, cores_busy=round(used, 2), other_qemu_cores=round(qemu_used, 2),
+                busy=used > 0.2, host=platform.node(), cpu=cpu, cores=os.cpu_count(), kernel=platform.release(), qemu=qv,
                 commit=commit, date=datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"))
