@@ -141,6 +141,17 @@ static int parse_text_child(xmlNode *n, char **ret, ConfError *err) {
         return 0;
 }
 
+static bool ifname_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 15 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '-' || *p == '.' || *p == '_' || *p == '%'))
+                        return false;
+        const char *pct = strchr(s, '%');
+        return !pct || (pct[1] == 'd' && !strchr(pct + 1, '%'));
+}
+
 static int parse_forward(NetworkDef *def, xmlNode *n, ConfError *err) {
         xmlNode *nat, *c;
         int mode, r;
@@ -156,6 +167,8 @@ static int parse_forward(NetworkDef *def, xmlNode *n, ConfError *err) {
                 def->forward = (NetworkForwardMode) (mode + 1);
         if ((r = xml_attr_str(n, "dev", &def->forward_dev)) < 0)
                 return r;
+        if (def->forward_dev && (!ifname_valid(def->forward_dev) || strchr(def->forward_dev, '%')))
+                return conf_error_set(err, xml_line(n), "invalid interface name '%s' in <forward dev=>", def->forward_dev);
         nat = xml_child(n, "nat");
         if (!nat)
                 return 0;
@@ -188,17 +201,6 @@ static int parse_forward(NetworkDef *def, xmlNode *n, ConfError *err) {
                 def->nat_port_end = (unsigned) e;
         }
         return 0;
-}
-
-static bool ifname_valid(const char *s) {
-        if (isempty(s) || strlen(s) > 15 || streq(s, ".") || streq(s, ".."))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '-' || *p == '.' || *p == '_' || *p == '%'))
-                        return false;
-        const char *pct = strchr(s, '%');
-        return !pct || (pct[1] == 'd' && !strchr(pct + 1, '%'));
 }
 
 static int parse_bridge(NetworkDef *def, xmlNode *n, ConfError *err) {

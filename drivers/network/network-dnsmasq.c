@@ -30,7 +30,7 @@ static uint64_t range_size(const NetworkDhcpRange *r) {
         uint64_t a = 0, b = 0;
         size_t len = r->start_addr.family == AF_INET ? 4 : 16;
         /* the low 48 bits are plenty for a lease count */
-        for (size_t i = len - 6; i < len; i++) {
+        for (size_t i = len > 6 ? len - 6 : 0; i < len; i++) {
                 a = a << 8 | r->start_addr.b[i];
                 b = b << 8 | r->end_addr.b[i];
         }
@@ -87,17 +87,21 @@ char *network_dnsmasq_config(const NetworkRuntime *rt) {
                         snprintf(buf, sizeof(buf), "%u", ip->prefix);
                 for (size_t j = 0; j < ip->n_ranges; j++) {
                         g_string_append_printf(s, "dhcp-range=%s,%s,%s\n", ip->ranges[j].start, ip->ranges[j].end, buf);
-                        lease_max += range_size(&ip->ranges[j]);
+                        if (ip->family == AF_INET6)
+                                lease_max += range_size(&ip->ranges[j]);
                 }
                 if (ip->n_ranges == 0) {
                         char net[INET6_ADDRSTRLEN];
                         NetworkAddr n = network_addr_mask(&ip->addr, ip->prefix);
                         network_addr_format(&n, net);
                         g_string_append_printf(s, "dhcp-range=%s,static,%s\n", net, buf);
-                        /* static hosts only: as many leases as the subnet has (hosts are
-                         * not counted, so a hosts update never changes the config) */
-                        lease_max += ip->family == AF_INET && ip->prefix >= 8 ? (1ULL << (32 - ip->prefix)) : 1000000;
                 }
+                /* IPv4: the whole subnet, so static hosts outside the ranges always
+                 * find room, and a hosts update never changes the config */
+                if (ip->family == AF_INET)
+                        lease_max += ip->prefix >= 8 ? (1ULL << (32 - ip->prefix)) : 1000000;
+                else if (ip->n_ranges == 0)
+                        lease_max += 1000000;
         }
         if (dhcp) {
                 g_string_append(s, "dhcp-no-override\ndhcp-authoritative\n");

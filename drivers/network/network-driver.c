@@ -94,6 +94,7 @@ int network_runtime_new(NetworkDriver *d, const NetworkDef *def, NetworkRuntime 
                 return -ENOMEM;
         }
         rt->needs_dnsmasq = network_def_managed_bridge(def) && def->n_ips > 0;
+        d->runtimes = g_list_prepend(d->runtimes, rt);
         *ret = rt;
         return 0;
 }
@@ -312,7 +313,6 @@ static void stop_step(NetworkRuntime *rt, int r, const char *message) {
 int network_stop(NetworkRuntime *rt, DriverDoneFn done, void *userdata) {
         if (rt->op != NETWORK_OP_NONE)
                 return -EBUSY;
-        rt->driver->runtimes = g_list_remove(rt->driver->runtimes, rt);
         rt->op = NETWORK_OP_STOP;
         rt->op_step = 0;
         rt->op_error = 0;
@@ -326,7 +326,6 @@ int network_stop(NetworkRuntime *rt, DriverDoneFn done, void *userdata) {
  * report the start's failure. */
 static void op_fail(NetworkRuntime *rt, int r, const char *message) {
         log_warning("Network %s: start failed: %s", rt->def->name, message ?: strerror(-r));
-        rt->driver->runtimes = g_list_remove(rt->driver->runtimes, rt);
         rt->done_error_is_start = true;
         rt->start_error = r;
         rt->start_message = message ? strdup(message) : NULL;
@@ -463,7 +462,6 @@ static void start_step(NetworkRuntime *rt, int r, const char *message) {
                         op_fail(rt, r, "cannot write the network's status file");
                         return;
                 }
-                rt->driver->runtimes = g_list_prepend(rt->driver->runtimes, rt);
                 log_info("Network %s started (bridge %s).", rt->def->name, rt->def->bridge);
                 op_finish(rt, 0, NULL);
                 return;

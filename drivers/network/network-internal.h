@@ -17,7 +17,7 @@ struct NetworkDriver {
         char *dir;                   /* RUN_DIR/network */
         NetworkDriverEvents events;
         struct nl_sock *nl;          /* NETLINK_ROUTE, synchronous requests */
-        GList *runtimes;             /* NetworkRuntime*, active networks */
+        GList *runtimes;             /* every NetworkRuntime object (active, starting, stopping) */
         GList *children;             /* NetworkChild* not tied to a runtime (ovs-vsctl, recovery firewall loads) */
 };
 
@@ -59,7 +59,7 @@ struct NetworkRuntime {
         void *userdata;
 };
 
-/* A runtime object for def (paths set; not yet in d->runtimes), and its free
+/* A runtime object for def (paths set, in d->runtimes), and its free
  * (object only: unlinks from d->runtimes, kills nothing). */
 int network_runtime_new(NetworkDriver *d, const NetworkDef *def, NetworkRuntime **ret);
 void network_runtime_free_object(NetworkRuntime *rt);

@@ -112,7 +112,6 @@ int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime 
                 rt->firewall = true;
                 firewall_in_background(d, script, "Reloading a recovered network's firewall chains");
         }
-        d->runtimes = g_list_prepend(d->runtimes, rt);
         *ret_rt = rt;
         return 1;
 }

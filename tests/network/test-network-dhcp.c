@@ -1,0 +1,187 @@
+/* test-network-dhcp.c — a DHCP client (busybox udhcpc) in a second network namespace, on a veth attached to
+ * a started NAT network: it gets a lease (dynamic and static host), the driver reports it, and it pings the bridge.
+ *
+ * Two namespaces, both created here: the test's own (bridge, dnsmasq, nft) and
+ * a "guest" one holding the other end of the veth. Nothing leaves them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "network-driver.h"
+#include "network-internal.h"
+#include "test-network-util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(NetworkDef *, network_def_free);
+
+static char run_dir[] = "/tmp/vmgmt-net-dhcp-XXXXXX";
+
+static const char *const xml =
+        "<network><name>default</name><forward mode='nat'/><bridge name='virbr0'/><domain name='example.test'/>"
+        "<ip address='192.168.122.1' netmask='255.255.255.0'><dhcp><range start='192.168.122.100' end='192.168.122.110'/>"
+        "<host mac='52:54:00:00:00:05' name='fixed' ip='192.168.122.5'/></dhcp></ip></network>";
+
+/* The guest: waits until its veth is there, configures it like a booted guest
+ * would (DHCP), and pings the bridge. Exit 0 when all worked. */
+static const char *const guest_script =
+        "set -e\n"
+        "B=/usr/bin/busybox\n"
+        "$B ip link set lo up\n"
+        "$B ip link set vguest0 address \"$MAC\"\n"
+        "$B ip link set vguest0 up\n"
+        "$B udhcpc -i vguest0 -n -q -f -t 10 -T 1 -x hostname:\"$NAME\" -s \"$SCRIPT\"\n"
+        "$B ip -4 addr show dev vguest0\n"
+        "$B ping -c 1 -W 3 192.168.122.1\n";
+
+/* udhcpc's hook: put the leased address on the interface */
+static const char *const udhcpc_hook =
+        "#!/bin/sh\n"
+        "[ \"$1\" = bound ] && /usr/bin/busybox ip addr add \"$ip/$mask\" dev \"$interface\"\n"
+        "exit 0\n";
+
+static int run_guest(NetworkDriver *d, const char *mac, const char *name, const char *hook, char **ret_ip) {
+        int go[2], ready[2], status = -1;
+        pid_t pid;
+        char c;
+
+        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                setpgid(0, 0);
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(90);
+                (void) !write(ready[1], "r", 1);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(91);
+                setenv("MAC", mac, 1);
+                setenv("NAME", name, 1);
+                setenv("SCRIPT", hook, 1);
+                execl("/bin/sh", "sh", "-c", guest_script, (char *) NULL);
+                _exit(92);
+        }
+        close(ready[1]);
+        close(go[0]);
+        CHECK(read(ready[0], &c, 1) == 1, "guest namespace");
+
+        /* the veth: host end on the bridge, guest end in the guest's namespace */
+        struct nl_sock *s = d->nl;
+        int r = rtnl_link_veth_add(s, "vhost0", "vguest0", pid);
+        CHECK(r >= 0, "veth: %s", nl_geterror(r));
+        int idx = network_nl_ifindex(s, "vhost0");
+        CHECK(idx > 0 && network_nl_link_set(s, idx, NULL, 0, network_nl_ifindex(s, "virbr0"), true) == 0, "veth on the bridge");
+        (void) !write(go[1], "g", 1);
+        close(go[1]);
+        close(ready[0]);
+
+        /* dnsmasq is another process: the loop needs no pumping, but keep it alive */
+        for (int i = 0; i < 300; i++) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        break;
+                pump(100);
+        }
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+                kill(-pid, SIGKILL);
+                (void) waitpid(pid, &status, 0);
+                network_nl_link_delete(s, "vhost0");
+                return -ETIMEDOUT;
+        }
+        network_nl_link_delete(s, "vhost0");
+        if (!WIFEXITED(status))
+                return -ECHILD;
+        *ret_ip = NULL;
+        return WEXITSTATUS(status);
+}
+
+static const NetworkLease *find_lease(NetworkLease *l, size_t n, const char *mac) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(l[i].mac, mac))
+                        return &l[i];
+        return NULL;
+}
+
+int main(void) {
+        _cleanup_(network_def_freep) NetworkDef *def = NULL;
+        _cleanup_free_ char *hook = NULL;
+        NetworkDriver *d = NULL;
+        NetworkRuntime *rt = NULL;
+        NetworkLease *leases = NULL;
+        size_t n = 0;
+        ConfError err = {};
+        Done done = {};
+        char *ip = NULL;
+
+        if (access("/usr/bin/busybox", X_OK) < 0) {
+                fprintf(stderr, "SKIP: busybox (busybox-static) is not installed\n");
+                return 77;
+        }
+        test_enter_netns();
+        if (!mkdtemp(run_dir))
+                return 1;
+        chmod(run_dir, 0755);
+        if (asprintf(&hook, "%s/udhcpc-hook", run_dir) < 0 || write_file_atomic_nosync(hook, udhcpc_hook, strlen(udhcpc_hook), 0755) < 0)
+                return 1;
+
+        CHECK(network_driver_new(test_event(), run_dir, NULL, &d) == 0, "driver");
+        NetworkNormalizeCtx ctx = { .ifname_exists = network_ifname_exists, .userdata = d };
+        if (network_def_parse(xml, strlen(xml), &def, &err) < 0 || network_def_normalize(def, &ctx, &err) < 0)
+                return 1;
+        CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
+        wait_done(&done, 10);
+        CHECK(done.r == 0, "start: %s", strna(done.message));
+        if (done.r < 0)
+                return 1;
+
+        /* a dynamic lease from the range, with the client's host name */
+        CHECK(run_guest(d, "52:54:00:12:00:01", "guest1", hook, &ip) == 0, "guest 1 got a lease and pinged the bridge");
+        CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
+        const NetworkLease *l = find_lease(leases, n, "52:54:00:12:00:01");
+        CHECK(l && l->family == AF_INET && l->prefix == 24 && streq_ptr(l->hostname, "guest1") && l->expiry > 0 &&
+              strncmp(l->ip, "192.168.122.10", 14) == 0, "lease of guest 1: %s %s", l ? l->ip : "none", l ? strna(l->hostname) : "");
+        network_leases_free(leases, n);
+
+        /* the static host gets its fixed address */
+        CHECK(run_guest(d, "52:54:00:00:00:05", "whatever", hook, &ip) == 0, "guest 2 got a lease");
+        CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
+        l = find_lease(leases, n, "52:54:00:00:00:05");
+        CHECK(l && streq(l->ip, "192.168.122.5"), "static host lease: %s", l ? l->ip : "none");
+        CHECK(find_lease(leases, n, "52:54:00:12:00:01"), "the first lease is still there");
+        network_leases_free(leases, n);
+
+        /* a DHCP host added live is served at once */
+        CHECK(network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, -1,
+                                 "<host mac='52:54:00:00:00:07' name='seven' ip='192.168.122.7'/>", &err) == 0, "update");
+        done = (Done) {};
+        CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "live update");
+        wait_done(&done, 10);
+        pump(200);
+        CHECK(run_guest(d, "52:54:00:00:00:07", "x", hook, &ip) == 0, "guest 3 got a lease");
+        CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
+        l = find_lease(leases, n, "52:54:00:00:00:07");
+        CHECK(l && streq(l->ip, "192.168.122.7") && streq_ptr(l->hostname, "seven"), "live-added host: %s", l ? l->ip : "none");
+        network_leases_free(leases, n);
+
+        done = (Done) {};
+        CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
+        wait_done(&done, 10);
+        CHECK(done.r == 0, "stop: %s", strna(done.message));
+        network_driver_free(d);
+        conf_error_clear(&err);
+
+        _cleanup_free_ char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", run_dir) >= 0)
+                (void) system(cmd);
+        return test_summary();
+}
