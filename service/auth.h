@@ -1,4 +1,4 @@
-/* auth.h — the one gate every changing call passes (polkit plugs in here in issue 3). */
+/* auth.h — the one gate every changing call passes: polkit, asked asynchronously from the event loop. */
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -15,12 +15,38 @@ typedef struct Manager Manager;
 
 /* Decides whether the sender of `message` may do `action`. `details` is a
  * NULL-terminated list of key, value pairs passed to polkit ("domain", NAME,
- * "domain_uuid", UUID, …); "verb" is added from the message's member.
+ * "domain_uuid", UUID, …); "verb" (the message's member) is put first.
+ *
+ * Callers with uid 0 (or the daemon's own uid) are allowed without asking.
+ * Everybody else is checked with polkit's CheckAuthorization, subject
+ * system-bus-name, AllowUserInteraction when the message carries the
+ * ALLOW_INTERACTIVE_AUTHORIZATION flag. Nothing is cached beyond one call:
+ * every call is checked afresh.
  *
  * Returns 1 when allowed (the handler goes on), 0 when the answer is pending
- * (the handler must return 1 at once; the message is dispatched again when the
- * answer arrives and this function then returns the answer), or a negative
- * errno with error set (AccessDenied, InteractiveAuthorizationRequired).
- * Issue 2: every caller is allowed; the bus policy lets only root own the name. */
+ * (the handler must return 1 at once, having changed nothing; the message is
+ * dispatched again when the answer arrives and this function then returns it),
+ * or a negative errno with error set: AccessDenied (polkit said no, is missing
+ * or did not answer in time), InteractiveAuthorizationRequired (polkit would
+ * ask for a password but the caller did not allow interaction).
+ *
+ * One check per message: a handler calls this once, before any change. When
+ * the action or details differ between the two dispatches (the object was
+ * renamed meanwhile) the answer is AccessDenied. */
 int vm_authorize(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
                  sd_bus_error *error);
+
+/* As vm_authorize(), but an allowed answer stays for the vm_authorize() call
+ * that follows in the same dispatch (used by the Properties.Set filter, which
+ * runs before sd-bus calls the property's setter). */
+int vm_authorize_prepare(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
+                         sd_bus_error *error);
+
+/* Sets up the table of checks under way and subscribes to disconnections (a
+ * caller that goes away while its check is pending is forgotten; its call does
+ * nothing). Called once the bus is attached. Returns 0 or a negative errno. */
+int vm_auth_init(Manager *m);
+
+/* Drops every check under way; callers still waiting get AccessDenied (at
+ * exit, while the bus is still connected). */
+void vm_auth_done(Manager *m);

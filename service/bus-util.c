@@ -142,23 +142,49 @@ BusCredsCache *bus_creds_cache_free(BusCredsCache *c) {
         return NULL;
 }
 
+int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid, pid_t *ret_pid) {
+        CachedCreds *cc;
+
+        if (!sender)
+                return 0;
+        cc = g_hash_table_lookup(c->by_sender, sender);
+        if (!cc)
+                return 0;
+        if (ret_uid)
+                *ret_uid = cc->uid;
+        if (ret_pid)
+                *ret_pid = cc->pid;
+        return 1;
+}
+
+void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid) {
+        CachedCreds *cc;
+
+        if (!sender)
+                return;
+        if (g_hash_table_size(c->by_sender) >= CREDS_CACHE_MAX)
+                g_hash_table_remove_all(c->by_sender);
+        cc = g_new(CachedCreds, 1);
+        cc->uid = uid;
+        cc->pid = pid;
+        g_hash_table_replace(c->by_sender, g_strdup(sender), cc);
+}
+
+void bus_creds_cache_forget(BusCredsCache *c, const char *sender) {
+        if (sender)
+                g_hash_table_remove(c->by_sender, sender);
+}
+
 int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid) {
         sd_bus_creds *creds = NULL;
         const char *sender = sd_bus_message_get_sender(m);
-        CachedCreds *cc;
         uid_t uid;
         pid_t pid;
         int r;
 
         /* Unique names are never reused on a bus, so a cached answer stays true. */
-        if (sender) {
-                cc = g_hash_table_lookup(c->by_sender, sender);
-                if (cc) {
-                        *ret_uid = cc->uid;
-                        *ret_pid = cc->pid;
-                        return 0;
-                }
-        }
+        if (bus_creds_cache_lookup(c, sender, ret_uid, ret_pid) > 0)
+                return 0;
         r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
         if (r < 0)
                 return r;
@@ -168,14 +194,7 @@ int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid
         sd_bus_creds_unref(creds);
         if (r < 0)
                 return r;
-        if (sender) {
-                if (g_hash_table_size(c->by_sender) >= CREDS_CACHE_MAX)
-                        g_hash_table_remove_all(c->by_sender);
-                cc = g_new(CachedCreds, 1);
-                cc->uid = uid;
-                cc->pid = pid;
-                g_hash_table_insert(c->by_sender, g_strdup(sender), cc);
-        }
+        bus_creds_cache_put(c, sender, uid, pid);
         *ret_uid = uid;
         *ret_pid = pid;
         return 0;

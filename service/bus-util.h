@@ -47,3 +47,10 @@ typedef struct BusCredsCache BusCredsCache;
 BusCredsCache *bus_creds_cache_new(void);
 BusCredsCache *bus_creds_cache_free(BusCredsCache *c);
 int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid_t *ret_pid);
+/* Without asking the bus: 1 and the cached uid/pid (either may be NULL) when
+ * `sender` is known, else 0. */
+int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid, pid_t *ret_pid);
+/* Records what the bus said about `sender` (from an asynchronous query). */
+void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid);
+/* Drops `sender` (it disconnected). */
+void bus_creds_cache_forget(BusCredsCache *c, const char *sender);

@@ -120,25 +120,33 @@ static const char *const *domain_details(const VmDomain *d, const char *buf[stat
         return buf;
 }
 
+/* Details of a property Set: the object's plus the property's name. */
+static const char *const *domain_set_details(const VmDomain *d, const char *property, const char *buf[static 7]) {
+        domain_details(d, buf);
+        buf[4] = "property";
+        buf[5] = property;
+        buf[6] = NULL;
+        return buf;
+}
+
 static int property_set_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *value, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         Manager *m = d->manager;
         VmDomainProps before;
-        const char *details[5];
+        const char *details[7];
         int b, r;
 
         r = sd_bus_message_read_basic(value, 'b', &b);
         if (r < 0)
                 return r;
-        /* A property Set cannot wait for a pending answer; issue 3 answers it
-         * from its cache or refuses interactively. */
+        /* domain_object_callback() already waited for the answer; this takes it. */
         r = vm_authorize(m, sd_bus_get_current_message(bus), VM_ACTION_DOMAIN_MANAGE,
-                         domain_details(d, details), error);
+                         domain_set_details(d, property, details), error);
         if (r < 0)
                 return r;
         if (r == 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization pending, try again");
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: authorization pending");
         if (!d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
                                          "Cannot set autostart for transient domain '%s'", d->name);
@@ -547,8 +555,53 @@ static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata,
         return 1;
 }
 
+static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *name) {
+        for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
+                if (v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY && streq(v->x.property.member, name))
+                        return true;
+        return false;
+}
+
+/* Runs before sd-bus's own handling of every message to a domain. A property
+ * Set cannot wait inside sd-bus's setter for polkit's answer, so the wait
+ * happens here: the call is authorized first (and dispatched again once the
+ * answer is in), then sd-bus type-checks it and calls the setter, which takes
+ * the stored answer. */
+static int domain_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *interface, *property, *details[7];
+        VmDomain *d;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
+            !sd_bus_message_has_signature(message, "ssv"))
+                return 0;
+        r = sd_bus_message_read(message, "ss", &interface, &property);
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_rewind(message, true);
+        if (r < 0)
+                return r;
+        if (!streq(interface, VM_DOMAIN_INTERFACE) || !vtable_property_writable(domain_vtable, property))
+                return 0;   /* sd-bus answers: unknown or read-only property */
+        d = vm_domain_find_by_path(m, sd_bus_message_get_path(message));
+        if (!d)
+                return 0;   /* sd-bus answers NoSuchDomain through domain_object_find() */
+        r = vm_authorize_prepare(m, message, VM_ACTION_DOMAIN_MANAGE, domain_set_details(d, property, details),
+                                 error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;   /* pending: dispatched again with the answer */
+        return 0;
+}
+
 int domain_dbus_register(Manager *m) {
         int r;
+
+        r = sd_bus_add_fallback(m->bus, NULL, VM_DOMAIN_PREFIX, domain_object_callback, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add domain property filter: %m");
 
         r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_DOMAIN_PREFIX, VM_DOMAIN_INTERFACE, domain_vtable,
                                        domain_object_find, m);

@@ -92,7 +92,12 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c, int *ret_log_lev
 }
 
 int main(int argc, char *argv[]) {
-        ManagerConfig config = { .root = "", .autostart = true };
+        ManagerConfig config = {
+                .root = "",
+                .autostart = true,
+                .polkit_timeout_usec = VM_POLKIT_TIMEOUT_USEC_DEFAULT,
+                .polkit_interactive_timeout_usec = VM_POLKIT_INTERACTIVE_TIMEOUT_USEC_DEFAULT,
+        };
         g_autofree char *user_config = NULL;
         Manager *m = NULL;
         sigset_t mask;

@@ -5,13 +5,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
 
 /* ---- configuration file ---- */
 
-static const char *const config_daemon_keys[] = { "log_level", "autostart", NULL };
+static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
+                                                   "polkit_interactive_timeout_sec", NULL };
+
+/* A timeout in seconds (fractions allowed), 0 < t <= 600. */
+static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
+        g_autoptr(GError) gerr = NULL;
+        double t;
+
+        if (!g_key_file_has_key(kf, "daemon", key, NULL))
+                return 0;
+        t = g_key_file_get_double(kf, "daemon", key, &gerr);
+        if (gerr || !(t > 0 && t <= 600)) {
+                log_error("%s: invalid %s (seconds, more than 0 and at most 600)", path, key);
+                return -EINVAL;
+        }
+        *ret = (uint64_t) (t * 1e6);
+        return 0;
+}
 
 int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -42,7 +60,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -63,6 +81,9 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 }
                 c->autostart = b;
         }
+        if (config_read_timeout(kf, path, "polkit_timeout_sec", &c->polkit_timeout_usec) < 0 ||
+            config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0)
+                return -EINVAL;
         return 0;
 }
 
@@ -136,6 +157,7 @@ Manager *manager_free(Manager *m) {
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
         sd_event_source_disable_unref(m->store_flush_source);
+        vm_auth_done(m);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -284,6 +306,9 @@ int manager_startup(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
+        r = vm_auth_init(m);
+        if (r < 0)
+                return r;
         r = manager_dbus_register(m);
         if (r < 0)
                 return r;
@@ -310,6 +335,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         if (m->driver)
                 m->driver = m->ops->free(m->driver);
         vm_op_abandon_all(m);
+        vm_auth_done(m);
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 

@@ -22,7 +22,12 @@ typedef struct ManagerConfig {
         char *root;              /* --root DIR, "" for none */
         char *config_file;       /* --config FILE, NULL for ROOT/etc/vmgmt/vmgmtd.conf */
         bool autostart;          /* [daemon] autostart=: start autostart domains at start-up */
+        uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
+        uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
 } ManagerConfig;
+
+#define VM_POLKIT_TIMEOUT_USEC_DEFAULT (20 * 1000000ULL)
+#define VM_POLKIT_INTERACTIVE_TIMEOUT_USEC_DEFAULT (120 * 1000000ULL)
 
 typedef struct Manager {
         sd_event *event;
@@ -45,6 +50,8 @@ typedef struct Manager {
         sd_event_source *store_flush_source;
 
         BusCredsCache *creds;
+        GHashTable *auth_queries;      /* sd_bus_message* → AuthQuery*: authorizations under way (auth.c) */
+        uint64_t auth_serial;          /* numbers polkit cancellation ids */
         char *capabilities_xml;        /* built on first GetCapabilities */
 } Manager;
 
