@@ -4,8 +4,11 @@
  * dispatch through verdict maps keyed by interface name to per-network
  * chains, so a network's rules are added and removed without touching any
  * other network's:
- *   forward:     oifname vmap @fwd_out  (traffic into a network: its policy first)
+ *   forward:     oifname vmap @fwd_out  (traffic into a network)
  *                iifname vmap @fwd_in   (traffic out of a network)
+ * A network's chains end in `reject` and let what they allow `return`, so a
+ * packet between two networks must pass both networks' policies (an accept
+ * would end the base chain and skip the other network's chain).
  *   postrouting: iifname vmap @nat_in   (masquerade/SNAT of a NAT network)
  *   input:       iifname vmap @in_in    (DHCP/DNS/RA to the host on the bridge)
  * Every script is idempotent (objects are added before they are flushed or
@@ -76,9 +79,10 @@ static void rule(GString *s, const char *prefix, const NetworkDef *def) {
 static void rules_fwd(GString *s, const NetworkDef *def) {
         const char *br = def->bridge;
 
-        /* into the network: between its own ports always; replies for NAT; anything for route */
+        /* into the network: between its own ports always; replies for NAT; anything for route;
+         * nothing else (isolated: only its own ports) */
         rule(s, "fwd_out_", def);
-        g_string_append_printf(s, "iifname \"%s\" accept\n", br);
+        g_string_append_printf(s, "iifname \"%s\" return\n", br);
         for (size_t i = 0; i < def->n_ips && def->forward != NETWORK_FORWARD_NONE; i++) {
                 const NetworkIpDef *ip = &def->ips[i];
                 bool nat4 = def->forward == NETWORK_FORWARD_NAT && ip->family == AF_INET;
@@ -87,14 +91,14 @@ static void rules_fwd(GString *s, const NetworkDef *def) {
                         g_string_append_printf(s, "iifname \"%s\" ", def->forward_dev);
                 g_string_append_printf(s, "%s daddr ", ipfam(ip));
                 subnet(s, ip);
-                g_string_append(s, nat4 ? " ct state established,related accept\n" : " accept\n");
+                g_string_append(s, nat4 ? " ct state established,related return\n" : " return\n");
         }
         rule(s, "fwd_out_", def);
         g_string_append(s, "reject\n");
 
         /* out of the network */
         rule(s, "fwd_in_", def);
-        g_string_append_printf(s, "oifname \"%s\" accept\n", br);
+        g_string_append_printf(s, "oifname \"%s\" return\n", br);
         for (size_t i = 0; i < def->n_ips && def->forward != NETWORK_FORWARD_NONE; i++) {
                 const NetworkIpDef *ip = &def->ips[i];
                 rule(s, "fwd_in_", def);
@@ -102,7 +106,7 @@ static void rules_fwd(GString *s, const NetworkDef *def) {
                         g_string_append_printf(s, "oifname \"%s\" ", def->forward_dev);
                 g_string_append_printf(s, "%s saddr ", ipfam(ip));
                 subnet(s, ip);
-                g_string_append(s, " accept\n");
+                g_string_append(s, " return\n");
         }
         rule(s, "fwd_in_", def);
         g_string_append(s, "reject\n");

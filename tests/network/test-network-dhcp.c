@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netlink/route/link.h>
-#include <netlink/route/link/veth.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,17 +30,16 @@ static const char *const xml =
         "<ip address='192.168.122.1' netmask='255.255.255.0'><dhcp><range start='192.168.122.100' end='192.168.122.110'/>"
         "<host mac='52:54:00:00:00:05' name='fixed' ip='192.168.122.5'/></dhcp></ip></network>";
 
-/* The guest: waits until its veth is there, configures it like a booted guest
- * would (DHCP), and pings the bridge. Exit 0 when all worked. */
+/* The guest configures its interface like a booted guest would (DHCP) and
+ * pings the bridge. Exit 0 when all worked. */
 static const char *const guest_script =
         "set -e\n"
         "B=/usr/bin/busybox\n"
         "$B ip link set lo up\n"
-        "$B ip link set vguest0 address \"$MAC\"\n"
-        "$B ip link set vguest0 up\n"
-        "$B udhcpc -i vguest0 -n -q -f -t 10 -T 1 -x hostname:\"$NAME\" -s \"$SCRIPT\"\n"
-        "$B ip -4 addr show dev vguest0\n"
-        "$B ping -c 1 -W 3 192.168.122.1\n";
+        "$B ip link set \"$IF\" address \"$MAC\"\n"
+        "$B ip link set \"$IF\" up\n"
+        "$B udhcpc -i \"$IF\" -n -q -f -t 10 -T 1 -x hostname:\"$NAME\" -s \"$SCRIPT\"\n"
+        "$B ping -c 1 -w 5 192.168.122.1\n";
 
 /* udhcpc's hook: put the leased address on the interface */
 static const char *const udhcpc_hook =
@@ -49,60 +47,18 @@ static const char *const udhcpc_hook =
         "[ \"$1\" = bound ] && /usr/bin/busybox ip addr add \"$ip/$mask\" dev \"$interface\"\n"
         "exit 0\n";
 
-static int run_guest(NetworkDriver *d, const char *mac, const char *name, const char *hook, char **ret_ip) {
-        int go[2], ready[2], status = -1;
-        pid_t pid;
-        char c;
+static unsigned n_guests;
 
-        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
+static int run_guest(NetworkDriver *d, const char *mac, const char *name, const char *hook) {
+        _cleanup_free_ char *m = NULL, *h = NULL, *sc = NULL;
+        unsigned n = n_guests++;
+        if (asprintf(&m, "MAC=%s", mac) < 0 || asprintf(&h, "NAME=%s", name) < 0 || asprintf(&sc, "SCRIPT=%s", hook) < 0)
+                return -ENOMEM;
+        char *env[] = { m, h, sc, NULL };
+        pid_t pid = guest_start(d->nl, "virbr0", n, guest_script, env);
         if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                setpgid(0, 0);
-                if (unshare(CLONE_NEWNET) < 0)
-                        _exit(90);
-                (void) !write(ready[1], "r", 1);
-                if (read(go[0], &c, 1) != 1)
-                        _exit(91);
-                setenv("MAC", mac, 1);
-                setenv("NAME", name, 1);
-                setenv("SCRIPT", hook, 1);
-                execl("/bin/sh", "sh", "-c", guest_script, (char *) NULL);
-                _exit(92);
-        }
-        close(ready[1]);
-        close(go[0]);
-        CHECK(read(ready[0], &c, 1) == 1, "guest namespace");
-
-        /* the veth: host end on the bridge, guest end in the guest's namespace */
-        struct nl_sock *s = d->nl;
-        int r = rtnl_link_veth_add(s, "vhost0", "vguest0", pid);
-        CHECK(r >= 0, "veth: %s", nl_geterror(r));
-        int idx = network_nl_ifindex(s, "vhost0");
-        CHECK(idx > 0 && network_nl_link_set(s, idx, NULL, 0, network_nl_ifindex(s, "virbr0"), true) == 0, "veth on the bridge");
-        (void) !write(go[1], "g", 1);
-        close(go[1]);
-        close(ready[0]);
-
-        /* dnsmasq is another process: the loop needs no pumping, but keep it alive */
-        for (int i = 0; i < 300; i++) {
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        break;
-                pump(100);
-        }
-        if (waitpid(pid, &status, WNOHANG) == 0) {
-                kill(-pid, SIGKILL);
-                (void) waitpid(pid, &status, 0);
-                network_nl_link_delete(s, "vhost0");
-                return -ETIMEDOUT;
-        }
-        network_nl_link_delete(s, "vhost0");
-        if (!WIFEXITED(status))
-                return -ECHILD;
-        *ret_ip = NULL;
-        return WEXITSTATUS(status);
+                return pid;
+        return guest_wait(d->nl, pid, n, 30);
 }
 
 static const NetworkLease *find_lease(NetworkLease *l, size_t n, const char *mac) {
@@ -121,7 +77,6 @@ int main(void) {
         size_t n = 0;
         ConfError err = {};
         Done done = {};
-        char *ip = NULL;
 
         if (access("/usr/bin/busybox", X_OK) < 0) {
                 fprintf(stderr, "SKIP: busybox (busybox-static) is not installed\n");
@@ -145,7 +100,7 @@ int main(void) {
                 return 1;
 
         /* a dynamic lease from the range, with the client's host name */
-        CHECK(run_guest(d, "52:54:00:12:00:01", "guest1", hook, &ip) == 0, "guest 1 got a lease and pinged the bridge");
+        CHECK(run_guest(d, "52:54:00:12:00:01", "guest1", hook) == 0, "guest 1 got a lease and pinged the bridge");
         CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
         const NetworkLease *l = find_lease(leases, n, "52:54:00:12:00:01");
         CHECK(l && l->family == AF_INET && l->prefix == 24 && streq_ptr(l->hostname, "guest1") && l->expiry > 0 &&
@@ -153,7 +108,7 @@ int main(void) {
         network_leases_free(leases, n);
 
         /* the static host gets its fixed address */
-        CHECK(run_guest(d, "52:54:00:00:00:05", "whatever", hook, &ip) == 0, "guest 2 got a lease");
+        CHECK(run_guest(d, "52:54:00:00:00:05", "whatever", hook) == 0, "guest 2 got a lease");
         CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
         l = find_lease(leases, n, "52:54:00:00:00:05");
         CHECK(l && streq(l->ip, "192.168.122.5"), "static host lease: %s", l ? l->ip : "none");
@@ -167,7 +122,7 @@ int main(void) {
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "live update");
         wait_done(&done, 10);
         pump(200);
-        CHECK(run_guest(d, "52:54:00:00:00:07", "x", hook, &ip) == 0, "guest 3 got a lease");
+        CHECK(run_guest(d, "52:54:00:00:00:07", "x", hook) == 0, "guest 3 got a lease");
         CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
         l = find_lease(leases, n, "52:54:00:00:00:07");
         CHECK(l && streq(l->ip, "192.168.122.7") && streq_ptr(l->hostname, "seven"), "live-added host: %s", l ? l->ip : "none");

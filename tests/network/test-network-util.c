@@ -1,6 +1,10 @@
 /* test-network-util.c — helpers for the network driver tests. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netlink/route/link/veth.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <glib.h>
 #include <net/if.h>
 #include <poll.h>
@@ -14,6 +18,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "network-internal.h"
 #include "test-network-util.h"
 
 int test_failures;
@@ -188,4 +193,68 @@ bool pid_alive(pid_t pid) {
                 return false;
         const char *p = strrchr(stat, ')');
         return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+pid_t guest_start(struct nl_sock *nl, const char *bridge, unsigned n, const char *script, char *const *env) {
+        char host[IFNAMSIZ], guest[IFNAMSIZ], c;
+        int go[2], ready[2], r;
+        pid_t pid;
+
+        snprintf(host, sizeof(host), "vh%u", n);
+        snprintf(guest, sizeof(guest), "vg%u", n);
+        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                setpgid(0, 0);
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(90);
+                (void) !write(ready[1], "r", 1);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(91);
+                setenv("IF", guest, 1);
+                for (char *const *e = env; e && *e; e++)
+                        putenv(*e);
+                execl("/bin/sh", "sh", "-c", script, (char *) NULL);
+                _exit(92);
+        }
+        close(ready[1]);
+        close(go[0]);
+        if (read(ready[0], &c, 1) != 1)
+                return -ECHILD;
+        close(ready[0]);
+        /* the guest end goes straight into the guest's namespace */
+        r = rtnl_link_veth_add(nl, host, guest, pid);
+        CHECK(r >= 0, "veth %s: %s", host, nl_geterror(r));
+        int idx = network_nl_ifindex(nl, host), br = network_nl_ifindex(nl, bridge);
+        CHECK(idx > 0 && br > 0 && network_nl_link_set(nl, idx, NULL, 0, br, true) == 0, "%s on %s", host, bridge);
+        (void) !write(go[1], "g", 1);
+        close(go[1]);
+        return pid;
+}
+
+int guest_wait(struct nl_sock *nl, pid_t pid, unsigned n, unsigned seconds) {
+        char host[IFNAMSIZ];
+        int status = 0;
+
+        snprintf(host, sizeof(host), "vh%u", n);
+        for (unsigned i = 0; i < seconds * 10; i++) {
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        network_nl_link_delete(nl, host);
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                }
+                pump(100);
+        }
+        guest_kill(nl, pid, n);
+        return -ETIMEDOUT;
+}
+
+void guest_kill(struct nl_sock *nl, pid_t pid, unsigned n) {
+        char host[IFNAMSIZ];
+        snprintf(host, sizeof(host), "vh%u", n);
+        kill(-pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+        network_nl_link_delete(nl, host);
 }

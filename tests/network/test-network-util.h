@@ -57,3 +57,18 @@ bool read_text_starts(const char *path, const char *prefix);
 
 /* Asks server (IPv4, port 53, UDP) for name's A record. 0 and the address in out, or -errno. */
 int dns_query_a(const char *server, const char *name, uint8_t out[4]);
+
+/* ---- "guests": a process in a network namespace of its own, on a veth to a bridge ---- */
+
+struct nl_sock;
+
+/* Forks a child in a new network namespace with the veth end named IF
+ * ("vg<n>"; the host end "vh<n>" is attached to bridge and up) and runs
+ * script with /bin/sh there; env entries ("K=V") are added. Returns the pid
+ * (its own process group) or -errno. */
+pid_t guest_start(struct nl_sock *nl, const char *bridge, unsigned n, const char *script, char *const *env);
+/* Waits (pumping the loop) for the guest's exit: its exit status, or
+ * -ETIMEDOUT after seconds (then it is killed). Removes its veth. */
+int guest_wait(struct nl_sock *nl, pid_t pid, unsigned n, unsigned seconds);
+/* Kills a guest still running (a "server") and removes its veth. */
+void guest_kill(struct nl_sock *nl, pid_t pid, unsigned n);
