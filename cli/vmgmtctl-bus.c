@@ -68,6 +68,8 @@ int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
         /* As systemctl does: let polkit ask for a password unless told not to. */
         if (c->ask_password)
                 (void) sd_bus_set_allow_interactive_authorization(bus, true);
+        /* a password prompt needs polkit on this machine: not over ssh or in a container */
+        c->agent_allowed = c->ask_password && !user && !host && !machine;
         c->bus = bus;
         return 0;
 }
@@ -85,6 +87,7 @@ int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
+        ctl_polkit_agent_open_for(c, m);
         /* Timeout 0: the bus default (25 s, or $SYSTEMD_BUS_TIMEOUT), so no call hangs forever. */
         r = sd_bus_call(c->bus, m, 0, &error, ret);
         if (r < 0)

@@ -129,6 +129,8 @@ int domain_get_xml(Context *c, const char *path, bool inactive, bool secure, cha
         r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "GetXML", &m);
         if (r < 0)
                 return r;
+        if (secure)
+                ctl_polkit_agent_open(c);
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && inactive)
                 r = sd_bus_message_append(m, "{sv}", "inactive", "b", 1);

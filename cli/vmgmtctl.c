@@ -279,6 +279,7 @@ int main(int argc, char **argv) {
         r = v->run(&c, &a);
 
 finish:
+        ctl_polkit_agent_close(&c);
         if (c.bus)
                 sd_bus_flush_close_unref(c.bus);
         free(a.args);

@@ -20,6 +20,9 @@ typedef struct Context {
         sd_bus *bus;
         JsonFormat json;
         bool ask_password;
+        bool agent_allowed;        /* ask_password on the local system bus */
+        bool agent_tried;
+        int agent_pid;             /* pkttyagent, 0 when none */
 } Context;
 
 #define VERB_OPTIONS_MAX 16
@@ -50,6 +53,14 @@ int ctl_bus_error(const sd_bus_error *e, int r);
  * ssh; machine set: inside a container), or the user bus. Returns 0 or a
  * printed negative errno. */
 int ctl_connect(Context *c, bool user, const char *host, const char *machine);
+
+/* vmgmtctl-agent.c: starts pkttyagent (once) when a password prompt may be
+ * needed: not root, stdin a terminal, --no-ask-password not given, the local
+ * system bus. The _for variant does so only for calls that may change
+ * something (not Get*, List*). close() ends the agent. */
+void ctl_polkit_agent_open(Context *c);
+void ctl_polkit_agent_open_for(Context *c, sd_bus_message *m);
+void ctl_polkit_agent_close(Context *c);
 
 /* Creates a method call to org.vmgmt. Returns 0 or a printed negative errno. */
 int ctl_new_call(Context *c, const char *path, const char *iface, const char *member, sd_bus_message **ret);

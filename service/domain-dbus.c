@@ -377,7 +377,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
         Manager *m = d->manager;
         _cleanup_free_ char *new_file = NULL, *new_path = NULL;
-        const char *new_name, *reason, *details[5];
+        const char *new_name, *reason, *details[7];
         DomainDef *def;
         char *old_file, *old_name, *old_path;
         int r;
@@ -388,7 +388,11 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         r = bus_options_parse(message, NULL, error);
         if (r < 0)
                 return r;
-        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, domain_details(d, details), error);
+        domain_details(d, details);
+        details[4] = "new_name";
+        details[5] = new_name;
+        details[6] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (conf_name_validate(new_name, &reason) < 0)
