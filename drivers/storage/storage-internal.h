@@ -1,0 +1,140 @@
+/* storage-internal.h — the storage driver's objects and the pieces its files share (not a public API). */
+#pragma once
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "storage-driver.h"
+
+typedef struct StorageChild StorageChild;
+typedef struct StorageWork StorageWork;
+typedef struct StorageProbe StorageProbe;
+typedef struct StorageRefresh StorageRefresh;
+
+struct StorageDriver {
+        sd_event *event;
+        StorageDriverEvents events;
+        char *qemu_img;
+        GPtrArray *pools;             /* StoragePool*, not owned */
+        GPtrArray *deferred;          /* pending deferred completions */
+};
+
+struct StoragePool {
+        StorageDriver *driver;
+        StoragePoolDef *def;
+        void *owner;
+        bool active;
+        bool transition;              /* a start or stop is under way */
+        int dirfd;                    /* the target directory while active */
+        GHashTable *volumes;          /* name → StorageVolume* (owned) */
+        GPtrArray *jobs;              /* StorageJob* whose target or source is in this pool */
+        GHashTable *reserved;         /* volume names a job is creating → the job's temporary name */
+        StorageRefresh *refresh;      /* running scan, NULL when none */
+        StorageChild *mount;          /* mount/umount running */
+        StorageDoneFn transition_done;
+        void *transition_userdata;
+};
+
+struct StorageVolume {
+        StoragePool *pool;
+        StorageVolDef *def;
+        char **chain;                 /* backing chain paths, NULL-terminated */
+        size_t n_chain;
+        void *owner;
+        unsigned busy;                /* jobs using it */
+};
+
+/* ---- storage-pool.c ---- */
+
+/* Updates capacity/allocation/available from fstatvfs(); pool_changed when they moved. */
+void storage_pool_update_stats(StoragePool *p);
+/* "no space left on pool 'x' while creating volume 'y'" and friends: the
+ * message for error r while doing `what`; malloc'd. */
+char *storage_error_message(StoragePool *p, int r, const char *what, const char *detail);
+/* "<target>/<name>", malloc'd. */
+char *storage_pool_path(StoragePool *p, const char *name);
+/* Calls fn(userdata, r, message) from the loop (next iteration). */
+int storage_defer_done(StorageDriver *d, StorageDoneFn fn, void *userdata, int r, const char *message);
+
+/* ---- volumes (storage-volume.c) ---- */
+
+StorageVolume *storage_volume_new(StoragePool *p, StorageVolDef *def /* owned */, char **chain /* owned */);
+void storage_volume_free(StorageVolume *v);
+/* Inserts or updates the pool's volume named def->name, emitting added/changed. */
+StorageVolume *storage_pool_put_volume(StoragePool *p, StorageVolDef *def, char **chain);
+/* Removes and frees v, emitting volume_removed. */
+void storage_pool_drop_volume(StoragePool *p, StorageVolume *v);
+/* True when name is ".X.partial-…" (a temporary of ours). */
+bool storage_name_is_temporary(const char *name);
+/* Cancels and frees every job of the pool without calling done. */
+void storage_pool_abort_jobs(StoragePool *p);
+
+/* ---- child processes (storage-child.c) ---- */
+
+/* status: exit code, or 128+signal. out: stdout (NULL when streamed), err: stderr, both stripped. */
+typedef void (*StorageChildDoneFn)(void *userdata, int status, const char *out, const char *err);
+typedef void (*StorageChildOutputFn)(void *userdata, const char *data, size_t n);
+
+/* Runs argv[0] (absolute) with a clean environment, stdin /dev/null, cwd
+ * cwd_fd (or "/" when < 0), fd3 as fd 3 (when ≥ 0), nothing else inherited.
+ * With output_fn, stdout is streamed to it; else collected. done runs once
+ * after exit (not when the child is freed first). */
+int storage_child_spawn(StorageDriver *d, char *const *argv, int cwd_fd, int fd3, StorageChildOutputFn output_fn,
+                        StorageChildDoneFn done, void *userdata, StorageChild **ret);
+/* Kills (SIGKILL) and reaps a running child; done is not called. NULL-safe. */
+StorageChild *storage_child_free(StorageChild *c);
+void storage_child_terminate(StorageChild *c);   /* SIGTERM, done follows */
+char *storage_find_program(const char *name);
+
+/* ---- worker threads (storage-worker.c) ---- */
+
+typedef enum StorageWorkKind {
+        STORAGE_WORK_COPY_FILE,   /* file → file, sparse-aware (SEEK_DATA/SEEK_HOLE + copy_file_range) */
+        STORAGE_WORK_STREAM,      /* any fd → any fd (pipes, sockets), zero blocks skipped when dst_sparse */
+        STORAGE_WORK_ZERO,        /* overwrite the allocated extents of dst with zeros */
+        STORAGE_WORK_ALLOCATE,    /* fallocate dst [0, length), zeros written where unsupported */
+} StorageWorkKind;
+
+typedef void (*StorageWorkDoneFn)(void *userdata, int r, const char *side /* "reading", "writing" or NULL */);
+
+struct StorageWork {
+        StorageWorkKind kind;
+        int src_fd, dst_fd;           /* owned; -1 when unused */
+        uint64_t offset;              /* where to start reading (STREAM, COPY) */
+        uint64_t length;              /* bytes; 0 = until EOF (STREAM) */
+        bool dst_sparse;              /* STREAM: seek over zero blocks instead of writing them */
+        bool fsync;                   /* fsync dst at the end */
+        _Atomic uint64_t processed;
+        _Atomic bool cancel;
+        uint64_t written_end;         /* STREAM: end offset of what was written (for ftruncate) */
+        int error;                    /* -errno */
+        const char *side;
+        int efd;
+        pthread_t thread;
+        bool started;
+        sd_event_source *source;
+        StorageWorkDoneFn done;
+        void *userdata;
+};
+
+/* Starts the work in a thread; done runs on the loop when it ends. */
+int storage_work_start(StorageDriver *d, StorageWork *w, StorageWorkDoneFn done, void *userdata);
+/* Cancels, joins and frees (fds closed). NULL-safe. */
+StorageWork *storage_work_free(StorageWork *w);
+StorageWork *storage_work_new(StorageWorkKind kind);
+
+/* ---- probing and refresh (storage-probe.c) ---- */
+
+/* def (owned by the callee's receiver) and chain describe name in the pool; r < 0: message. */
+typedef void (*StorageProbeDoneFn)(void *userdata, int r, const char *message, StorageVolDef *def, char **chain);
+
+/* Probes one file of the pool (not a symlink) with qemu-img info. */
+int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret);
+StorageProbe *storage_probe_free(StorageProbe *pr);   /* done not called */
+/* Probes name and puts the volume into the pool (added/changed), then done(r). */
+int storage_pool_probe_volume(StoragePool *p, const char *name, StorageDoneFn done, void *userdata);
+
+void storage_refresh_free(StorageRefresh *rf);
+/* Ends a running refresh: its waiters get -ECANCELED. */
+void storage_refresh_abort(StoragePool *p);

@@ -1,0 +1,285 @@
+/* storage-job.c — the life of a volume job: temporaries, progress, cancel, commit (rename into place), completion. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "storage-job.h"
+
+#define PROGRESS_USEC (200u * 1000u)
+
+static const char *const job_type_table[_JOB_KIND_MAX] = {
+        [JOB_CREATE] = "create", [JOB_CLONE] = "clone", [JOB_WIPE] = "wipe",
+        [JOB_UPLOAD] = "upload", [JOB_DOWNLOAD] = "download", [JOB_RESIZE] = "resize",
+};
+
+const char *storage_job_type(StorageJob *j) {
+        return job_type_table[j->kind];
+}
+
+void storage_job_get_progress(StorageJob *j, uint64_t *ret_processed, uint64_t *ret_total) {
+        if (j->work)
+                j->processed = atomic_load(&j->work->processed);
+        if (ret_processed)
+                *ret_processed = j->processed;
+        if (ret_total)
+                *ret_total = j->total;
+}
+
+bool storage_name_is_temporary(const char *name) {
+        size_t n = strlen(name);
+        return name[0] == '.' && n >= 16 && memcmp(name + n - 15, ".partial-", 9) == 0;
+}
+
+static void job_free(StorageJob *j) {
+        sd_event_source_disable_unref(j->timer);
+        sd_event_source_disable_unref(j->defer);
+        storage_child_free(j->child);
+        storage_work_free(j->work);
+        storage_probe_free(j->probe);
+        if (j->tmp && j->pool->dirfd >= 0)
+                (void) unlinkat(j->pool->dirfd, j->tmp, 0);
+        if (j->reserved)
+                g_hash_table_remove(j->pool->reserved, j->name);
+        if (j->vol)
+                j->vol->busy--;
+        if (j->src)
+                j->src->busy--;
+        if (j->src_pool && j->src_pool != j->pool)
+                g_ptr_array_remove(j->src_pool->jobs, j);
+        g_ptr_array_remove(j->pool->jobs, j);
+        if (j->fd >= 0)
+                close(j->fd);
+        if (j->user_fd >= 0)
+                close(j->user_fd);
+        storage_vol_def_free(j->def);
+        g_free(j->what);
+        free(j->name);
+        free(j->tmp);
+        if (j->outbuf)
+                g_string_free(j->outbuf, true);
+        free(j);
+}
+
+void storage_pool_abort_jobs(StoragePool *p) {
+        while (p->jobs->len > 0)
+                job_free(p->jobs->pdata[p->jobs->len - 1]);
+}
+
+static void send_progress(StorageJob *j) {
+        storage_job_get_progress(j, NULL, NULL);
+        if (j->cb.progress && j->processed != j->progress_sent) {
+                j->progress_sent = j->processed;
+                j->cb.progress(j->cb.userdata, j->processed, j->total);
+        }
+}
+
+void job_finish(StorageJob *j, int r, const char *message) {
+        StorageVolume *v = NULL;
+
+        if (r >= 0) {
+                if (j->total > 0)
+                        j->processed = j->total;
+                if (j->work)
+                        atomic_store(&j->work->processed, j->processed);
+                send_progress(j);
+                v = j->vol ?: storage_pool_find_volume(j->pool, j->name);
+                storage_pool_update_stats(j->pool);
+        } else if (j->tmp && j->pool->dirfd >= 0) {
+                (void) unlinkat(j->pool->dirfd, j->tmp, 0);
+                j->tmp = mfree(j->tmp);
+                storage_pool_update_stats(j->pool);
+        }
+        StorageJobCallbacks cb = j->cb;
+        j->cb.done = NULL;
+        job_free(j);
+        if (cb.done)
+                cb.done(cb.userdata, r, message, r >= 0 ? v : NULL);
+}
+
+void job_fail(StorageJob *j, int r, const char *detail) {
+        _cleanup_free_ char *m = NULL;
+
+        if (j->cancelled)
+                r = -ECANCELED;
+        m = storage_error_message(j->pool, r, j->what, r == -ECANCELED ? NULL : detail);
+        job_finish(j, r, m);
+}
+
+int job_errno_from_output(const char *err) {
+        if (err && (strstr(err, "No space left on device") || strstr(err, "Disk quota exceeded")))
+                return -ENOSPC;
+        return -EIO;
+}
+
+static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        StorageJob *j = userdata;
+        (void) usec;
+        send_progress(j);
+        (void) sd_event_source_set_time_relative(s, PROGRESS_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_job_defer(sd_event_source *s, void *userdata) {
+        StorageJob *j = userdata;
+        (void) s;
+        j->defer = sd_event_source_disable_unref(j->defer);
+        if (j->cancelled) {
+                job_fail(j, -ECANCELED, NULL);
+                return 0;
+        }
+        j->run(j);
+        return 0;
+}
+
+int job_new(StoragePool *p, JobKind kind, const StorageJobCallbacks *cb, void (*run)(StorageJob *j), StorageJob **ret) {
+        StorageJob *j;
+        int r;
+
+        if (!p->active || p->dirfd < 0)
+                return -ENOTCONN;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->driver = p->driver;
+        j->pool = p;
+        j->kind = kind;
+        j->run = run;
+        j->fd = j->user_fd = -1;
+        if (cb)
+                j->cb = *cb;
+        g_ptr_array_add(p->jobs, j);
+        r = sd_event_add_defer(p->driver->event, &j->defer, on_job_defer, j);
+        if (r >= 0)
+                r = sd_event_add_time_relative(p->driver->event, &j->timer, CLOCK_MONOTONIC, PROGRESS_USEC, 0,
+                                               on_progress_timer, j);
+        if (r < 0) {
+                j->cb.done = NULL;
+                job_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+int job_reserve(StorageJob *j, const char *name) {
+        StoragePool *p = j->pool;
+
+        if (g_hash_table_contains(p->reserved, name))
+                return -EEXIST;
+        j->name = strdup(name);
+        if (!j->name)
+                return -ENOMEM;
+        g_hash_table_insert(p->reserved, strdup(name), strdup(""));
+        j->reserved = true;
+        return 0;
+}
+
+int job_make_temp(StorageJob *j, mode_t mode, int64_t uid, int64_t gid, int *ret_fd) {
+        StoragePool *p = j->pool;
+        int fd = -1;
+
+        for (int attempt = 0; attempt < 100; attempt++) {
+                uint32_t rnd = 0;
+                (void) getrandom(&rnd, sizeof rnd, 0);
+                free(j->tmp);
+                /* room for the suffix within NAME_MAX */
+                j->tmp = g_strdup_printf(".%.230s.partial-%06x", j->name, rnd & 0xffffff);
+                fd = openat(p->dirfd, j->tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+                if (fd >= 0 || errno != EEXIST)
+                        break;
+        }
+        if (fd < 0) {
+                int r = -errno;
+                j->tmp = mfree(j->tmp);
+                return r;
+        }
+        if (j->reserved)
+                g_hash_table_insert(p->reserved, strdup(j->name), strdup(j->tmp));
+        if (fchmod(fd, mode) < 0 || ((uid >= 0 || gid >= 0) && fchown(fd, (uid_t) uid, (gid_t) gid) < 0)) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static void on_job_probe(void *userdata, int r, const char *message, StorageVolDef *def, char **chain) {
+        StorageJob *j = userdata;
+
+        j->probe = storage_probe_free(j->probe);
+        if (r < 0) {
+                if (j->committed_new && j->pool->dirfd >= 0)
+                        (void) unlinkat(j->pool->dirfd, j->name, 0);   /* a volume we cannot describe is not made */
+                job_fail(j, r, message);
+                return;
+        }
+        storage_pool_put_volume(j->pool, def, chain);
+        job_finish(j, 0, NULL);
+}
+
+void job_probe_and_finish(StorageJob *j) {
+        int r = storage_probe_start(j->pool, j->name, on_job_probe, j, &j->probe);
+        if (r < 0)
+                job_fail(j, r, "cannot examine the new volume");
+}
+
+void job_commit(StorageJob *j, bool replace) {
+        StoragePool *p = j->pool;
+        int r;
+
+        if (j->cancelled) {
+                job_fail(j, -ECANCELED, NULL);
+                return;
+        }
+        if (replace)
+                r = renameat(p->dirfd, j->tmp, p->dirfd, j->name);
+        else
+                r = renameat2(p->dirfd, j->tmp, p->dirfd, j->name, RENAME_NOREPLACE);
+        if (r < 0) {
+                r = -errno;
+                job_fail(j, r, r == -EEXIST ? "a file of that name appeared in the pool" : NULL);
+                return;
+        }
+        j->tmp = mfree(j->tmp);
+        j->committed_new = !replace;
+        job_probe_and_finish(j);
+}
+
+void storage_job_cancel(StorageJob *j) {
+        if (!j || j->cancelled)
+                return;
+        j->cancelled = true;
+        if (j->work)
+                atomic_store(&j->work->cancel, true);
+        if (j->child)
+                storage_child_terminate(j->child);
+}
+
+/* ---- progress from qemu-img -p: "    (12.34/100%)\r" ---- */
+
+void job_parse_progress(void *userdata, const char *data, size_t n) {
+        StorageJob *j = userdata;
+        const char *s, *open;
+
+        if (!j->outbuf)
+                j->outbuf = g_string_new(NULL);
+        g_string_append_len(j->outbuf, data, (gssize) n);
+        s = j->outbuf->str;
+        open = strrchr(s, '(');
+        if (open && strstr(open, "/100%)")) {
+                double pct = g_ascii_strtod(open + 1, NULL);
+                if (pct >= 0 && pct <= 100)
+                        j->processed = (uint64_t) ((double) j->total * pct / 100.0);
+        }
+        if (j->outbuf->len > 256)
+                g_string_erase(j->outbuf, 0, (gssize) j->outbuf->len - 64);
+}

@@ -1,0 +1,561 @@
+/* storage-pool.c — the driver object and pools: build, start (mount), stop (umount), delete, statistics. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "storage-internal.h"
+
+/* ---- deferred completions ---- */
+
+typedef struct Deferred {
+        StorageDriver *driver;
+        sd_event_source *source;
+        StorageDoneFn fn;
+        void *userdata;
+        int r;
+        char *message;
+} Deferred;
+
+static void deferred_free(Deferred *df) {
+        sd_event_source_disable_unref(df->source);
+        free(df->message);
+        free(df);
+}
+
+static int on_deferred(sd_event_source *s, void *userdata) {
+        Deferred *df = userdata;
+        (void) s;
+        g_ptr_array_remove(df->driver->deferred, df);
+        if (df->fn)
+                df->fn(df->userdata, df->r, df->message);
+        deferred_free(df);
+        return 0;
+}
+
+int storage_defer_done(StorageDriver *d, StorageDoneFn fn, void *userdata, int r, const char *message) {
+        Deferred *df = calloc(1, sizeof(*df));
+        int k;
+
+        if (!df)
+                return -ENOMEM;
+        *df = (Deferred) { .driver = d, .fn = fn, .userdata = userdata, .r = r };
+        if (message && !(df->message = strdup(message))) {
+                free(df);
+                return -ENOMEM;
+        }
+        k = sd_event_add_defer(d->event, &df->source, on_deferred, df);
+        if (k < 0) {
+                deferred_free(df);
+                return k;
+        }
+        g_ptr_array_add(d->deferred, df);
+        return 0;
+}
+
+/* ---- driver ---- */
+
+int storage_driver_new(sd_event *event, const StorageDriverEvents *events, StorageDriver **ret) {
+        StorageDriver *d = calloc(1, sizeof(*d));
+        const char *env;
+
+        if (!d)
+                return -ENOMEM;
+        d->event = sd_event_ref(event);
+        if (events)
+                d->events = *events;
+        env = getenv("VMGMT_QEMU_IMG");
+        d->qemu_img = env && *env ? strdup(env) : storage_find_program("qemu-img");
+        if (!d->qemu_img)
+                log_warning("qemu-img not found: volumes cannot be probed or created as qcow2.");
+        d->pools = g_ptr_array_new();
+        d->deferred = g_ptr_array_new();
+        *ret = d;
+        return 0;
+}
+
+StorageDriver *storage_driver_free(StorageDriver *d) {
+        if (!d)
+                return NULL;
+        while (d->pools->len > 0)
+                storage_pool_free(d->pools->pdata[d->pools->len - 1]);
+        g_ptr_array_free(d->pools, true);
+        for (guint i = 0; i < d->deferred->len; i++)
+                deferred_free(d->deferred->pdata[i]);
+        g_ptr_array_free(d->deferred, true);
+        free(d->qemu_img);
+        sd_event_unref(d->event);
+        free(d);
+        return NULL;
+}
+
+StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path) {
+        for (guint i = 0; i < d->pools->len; i++) {
+                StoragePool *p = d->pools->pdata[i];
+                size_t n = strlen(p->def->target_path);
+                if (!p->active || strncmp(path, p->def->target_path, n) != 0 || path[n] != '/')
+                        continue;
+                StorageVolume *v = g_hash_table_lookup(p->volumes, path + n + 1);
+                if (v)
+                        return v;
+        }
+        return NULL;
+}
+
+/* ---- messages ---- */
+
+char *storage_error_message(StoragePool *p, int r, const char *what, const char *detail) {
+        if (r == -ENOSPC || r == -EDQUOT)
+                return g_strdup_printf("no space left on pool '%s' while %s%s%s", p->def->name, what,
+                                       detail ? ": " : "", strempty(detail));
+        if (r == -ECANCELED)
+                return g_strdup_printf("cancelled while %s in pool '%s'", what, p->def->name);
+        return g_strdup_printf("pool '%s': failed %s: %s", p->def->name, what, detail ?: strerror(-r));
+}
+
+char *storage_pool_path(StoragePool *p, const char *name) {
+        return g_strdup_printf("%s/%s", p->def->target_path, name);
+}
+
+static void set_error(char **error, char *message) {
+        if (error)
+                *error = message;
+        else
+                free(message);
+}
+
+/* ---- pools ---- */
+
+int storage_pool_new(StorageDriver *d, const StoragePoolDef *def, void *owner, StoragePool **ret) {
+        StoragePool *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        p->driver = d;
+        p->owner = owner;
+        p->dirfd = -1;
+        p->def = storage_pool_def_copy(def);
+        if (!p->def) {
+                free(p);
+                return -ENOMEM;
+        }
+        p->def->capacity = p->def->allocation = p->def->available = 0;
+        p->volumes = g_hash_table_new(g_str_hash, g_str_equal);
+        p->jobs = g_ptr_array_new();
+        p->reserved = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+        g_ptr_array_add(d->pools, p);
+        *ret = p;
+        return 0;
+}
+
+static void drop_all_volumes(StoragePool *p, bool notify) {
+        StorageVolume **vols = NULL;
+        size_t n = 0;
+
+        if (storage_pool_list_volumes(p, &vols, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (notify)
+                        storage_pool_drop_volume(p, vols[i]);
+                else {
+                        g_hash_table_remove(p->volumes, vols[i]->def->name);
+                        storage_volume_free(vols[i]);
+                }
+        }
+        free(vols);
+}
+
+StoragePool *storage_pool_free(StoragePool *p) {
+        if (!p)
+                return NULL;
+        storage_pool_abort_jobs(p);
+        storage_refresh_free(p->refresh);
+        /* pending internal steps of this pool (a start about to open the target) */
+        for (guint i = p->driver->deferred->len; i > 0; i--) {
+                Deferred *df = p->driver->deferred->pdata[i - 1];
+                if (df->userdata == p) {
+                        g_ptr_array_remove_index(p->driver->deferred, i - 1);
+                        deferred_free(df);
+                }
+        }
+        storage_child_free(p->mount);
+        drop_all_volumes(p, false);
+        g_hash_table_destroy(p->volumes);
+        g_ptr_array_free(p->jobs, true);
+        g_hash_table_destroy(p->reserved);
+        if (p->dirfd >= 0)
+                close(p->dirfd);
+        g_ptr_array_remove(p->driver->pools, p);
+        storage_pool_def_free(p->def);
+        free(p);
+        return NULL;
+}
+
+int storage_pool_set_def(StoragePool *p, const StoragePoolDef *def) {
+        StoragePoolDef *c;
+
+        if (p->active || p->transition)
+                return -EBUSY;
+        c = storage_pool_def_copy(def);
+        if (!c)
+                return -ENOMEM;
+        c->capacity = c->allocation = c->available = 0;
+        storage_pool_def_free(p->def);
+        p->def = c;
+        return 0;
+}
+
+void *storage_pool_get_owner(StoragePool *p) {
+        return p->owner;
+}
+
+const StoragePoolDef *storage_pool_get_def(StoragePool *p) {
+        return p->def;
+}
+
+bool storage_pool_is_active(StoragePool *p) {
+        return p->active;
+}
+
+static int cmp_volume(const void *a, const void *b) {
+        const StorageVolume *x = *(StorageVolume *const *) a, *y = *(StorageVolume *const *) b;
+        return strcmp(x->def->name, y->def->name);
+}
+
+int storage_pool_list_volumes(StoragePool *p, StorageVolume ***ret, size_t *ret_n) {
+        size_t n = g_hash_table_size(p->volumes), i = 0;
+        StorageVolume **l = calloc(n + 1, sizeof(StorageVolume *));
+        GHashTableIter it;
+        gpointer k, v;
+
+        if (!l)
+                return -ENOMEM;
+        g_hash_table_iter_init(&it, p->volumes);
+        while (g_hash_table_iter_next(&it, &k, &v))
+                l[i++] = v;
+        qsort(l, n, sizeof(StorageVolume *), cmp_volume);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+StorageVolume *storage_pool_find_volume(StoragePool *p, const char *name) {
+        return name ? g_hash_table_lookup(p->volumes, name) : NULL;
+}
+
+void storage_pool_update_stats(StoragePool *p) {
+        struct statvfs sv;
+        uint64_t cap = 0, alloc = 0, avail = 0;
+
+        if (p->active && p->dirfd >= 0 && fstatvfs(p->dirfd, &sv) == 0) {
+                cap = (uint64_t) sv.f_blocks * sv.f_frsize;
+                avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+                alloc = (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+        }
+        if (cap == p->def->capacity && alloc == p->def->allocation && avail == p->def->available)
+                return;
+        p->def->capacity = cap;
+        p->def->allocation = alloc;
+        p->def->available = avail;
+        if (p->driver->events.pool_changed)
+                p->driver->events.pool_changed(p->driver->events.userdata, p);
+}
+
+/* ---- build and delete ---- */
+
+int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, char **error) {
+        const StoragePoolDef *def = p->def;
+        mode_t mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0711;
+        int r;
+
+        (void) flags;
+        r = mkdir_p(def->target_path, 0755);
+        if (r < 0) {
+                set_error(error, g_strdup_printf("cannot create target directory '%s' of pool '%s': %s",
+                                                 def->target_path, def->name, strerror(-r)));
+                return r;
+        }
+        if (chmod(def->target_path, mode) < 0 ||
+            ((def->perms.uid >= 0 || def->perms.gid >= 0) &&
+             chown(def->target_path, (uid_t) def->perms.uid, (gid_t) def->perms.gid) < 0)) {
+                r = -errno;
+                set_error(error, g_strdup_printf("cannot set the permissions of '%s' (pool '%s'): %s",
+                                                 def->target_path, def->name, strerror(-r)));
+                return r;
+        }
+        return 0;
+}
+
+int storage_pool_delete(StoragePool *p, char **error) {
+        if (p->active || p->transition)
+                return -EBUSY;
+        if (rmdir(p->def->target_path) < 0) {
+                int r = -errno;
+                if (r == -ENOTEMPTY || r == -EEXIST)
+                        set_error(error, g_strdup_printf("target directory '%s' of pool '%s' is not empty",
+                                                         p->def->target_path, p->def->name));
+                else
+                        set_error(error, g_strdup_printf("cannot remove target directory '%s' of pool '%s': %s",
+                                                         p->def->target_path, p->def->name, strerror(-r)));
+                return r;
+        }
+        return 0;
+}
+
+/* ---- mounts (fs, netfs) ---- */
+
+/* Unescapes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s) {
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) {
+                        *w++ = (char) strtol((char[]) { r[1], r[2], r[3], 0 }, NULL, 8);
+                        r += 3;
+                } else
+                        *w++ = *r;
+        }
+        *w = 0;
+}
+
+/* 1 and *ret_source when something is mounted on path, 0 when not. */
+static int mount_source(const char *path, char **ret_source) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        int found = 0;
+
+        if (!f)
+                return -errno;
+        while (getline(&line, &size, f) > 0) {
+                char *fields[16] = {}, *save = NULL, *tok;
+                size_t n = 0;
+                for (tok = strtok_r(line, " \n", &save); tok && n < ELEMENTSOF(fields); tok = strtok_r(NULL, " \n", &save))
+                        fields[n++] = tok;
+                if (n < 7)
+                        continue;
+                unescape(fields[4]);
+                if (!streq(fields[4], path))
+                        continue;
+                size_t dash = 6;
+                while (dash < n && !streq(fields[dash], "-"))
+                        dash++;
+                if (dash + 2 >= n)
+                        continue;
+                free(*ret_source);
+                *ret_source = strdup(fields[dash + 2]);
+                unescape(*ret_source);
+                found = 1;   /* the last one wins: it is the one on top */
+        }
+        return found;
+}
+
+static char *pool_mount_source(const StoragePoolDef *def) {
+        if (def->type == STORAGE_POOL_FS)
+                return strdup(def->source_device);
+        if (streq_ptr(def->source_format, "cifs"))
+                return g_strdup_printf("//%s%s", def->source_host, def->source_dir);
+        return g_strdup_printf("%s:%s", def->source_host, def->source_dir);
+}
+
+static void transition_finish(StoragePool *p, int r, const char *message) {
+        StorageDoneFn done = TAKE_PTR(p->transition_done);
+        p->transition = false;
+        if (done)
+                done(p->transition_userdata, r, message);
+}
+
+static void on_start_refreshed(void *userdata, int r, const char *message) {
+        StoragePool *p = userdata;
+
+        if (r < 0) {
+                drop_all_volumes(p, true);
+                close(p->dirfd);
+                p->dirfd = -1;
+                p->active = false;
+                storage_pool_update_stats(p);
+                if (p->driver->events.pool_changed)
+                        p->driver->events.pool_changed(p->driver->events.userdata, p);
+        }
+        transition_finish(p, r, message);
+}
+
+static void pool_activate(StoragePool *p) {
+        _cleanup_free_ char *m = NULL;
+        int r;
+
+        p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p->dirfd < 0) {
+                r = -errno;
+                if (r == -ENOENT)
+                        m = g_strdup_printf("target path '%s' of pool '%s' does not exist (build the pool first)",
+                                            p->def->target_path, p->def->name);
+                else
+                        m = g_strdup_printf("cannot open target path '%s' of pool '%s': %s", p->def->target_path,
+                                            p->def->name, strerror(-r));
+                transition_finish(p, r, m);
+                return;
+        }
+        p->active = true;
+        storage_pool_update_stats(p);
+        if (p->driver->events.pool_changed)
+                p->driver->events.pool_changed(p->driver->events.userdata, p);
+        r = storage_pool_refresh(p, on_start_refreshed, p);
+        if (r < 0) {
+                m = storage_error_message(p, r, "scanning the target", NULL);
+                on_start_refreshed(p, r, m);
+        }
+}
+
+static void on_mounted(void *userdata, int status, const char *out, const char *err) {
+        StoragePool *p = userdata;
+        StorageChild *c = TAKE_PTR(p->mount);
+        (void) out;
+
+        storage_child_free(c);
+        if (status != 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot mount %s on '%s' for pool '%s': %s",
+                                                         p->def->type == STORAGE_POOL_FS ? p->def->source_device : "the export",
+                                                         p->def->target_path, p->def->name, err);
+                transition_finish(p, -EIO, m);
+                return;
+        }
+        pool_activate(p);
+}
+
+static void on_start_defer(void *userdata, int r, const char *message) {
+        (void) r, (void) message;
+        pool_activate(userdata);
+}
+
+static int pool_mount(StoragePool *p) {
+        _cleanup_free_ char *source = NULL, *mounted = NULL, *mount_bin = NULL, *opts = NULL;
+        const StoragePoolDef *def = p->def;
+        const char *fmt = def->source_format;
+        char *argv[10];
+        size_t n = 0;
+        int r;
+
+        source = pool_mount_source(def);
+        if (!source)
+                return -ENOMEM;
+        r = mount_source(def->target_path, &mounted);
+        if (r > 0) {
+                _cleanup_free_ char *real = realpath(source, NULL);
+                if (streq(mounted, source) || (real && streq(mounted, real)))
+                        return 0;   /* already ours (a daemon restart): adopt it */
+                _cleanup_free_ char *m = g_strdup_printf("'%s' is already mounted on '%s', not the source of pool '%s'",
+                                                         mounted, def->target_path, def->name);
+                return storage_defer_done(p->driver, p->transition_done, p->transition_userdata, -EBUSY, m) ?: 2;
+        }
+        mount_bin = storage_find_program("mount");
+        if (!mount_bin)
+                return -ENOENT;
+        argv[n++] = mount_bin;
+        if (def->type == STORAGE_POOL_NETFS && (!fmt || streq(fmt, "auto")))
+                fmt = "nfs";
+        if (fmt && !streq(fmt, "auto")) {
+                argv[n++] = (char *) "-t";
+                argv[n++] = (char *) fmt;
+        }
+        if (def->type == STORAGE_POOL_NETFS && def->source_host_port && streq(fmt, "nfs")) {
+                opts = g_strdup_printf("port=%u", def->source_host_port);
+                argv[n++] = (char *) "-o";
+                argv[n++] = opts;
+        }
+        argv[n++] = source;
+        argv[n++] = def->target_path;
+        argv[n] = NULL;
+        r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mounted, p, &p->mount);
+        return r < 0 ? r : 1;
+}
+
+int storage_pool_start(StoragePool *p, StorageDoneFn done, void *userdata) {
+        int r;
+
+        if (p->active)
+                return -EALREADY;
+        if (p->transition)
+                return -EBUSY;
+        p->transition = true;
+        p->transition_done = done;
+        p->transition_userdata = userdata;
+        r = p->def->type == STORAGE_POOL_DIR ? 0 : pool_mount(p);
+        if (r == 2) {   /* failure already scheduled */
+                p->transition = false;
+                p->transition_done = NULL;
+                return 0;
+        }
+        if (r == 0)
+                r = storage_defer_done(p->driver, on_start_defer, p, 0, NULL);
+        if (r < 0) {
+                p->transition = false;
+                p->transition_done = NULL;
+                return r;
+        }
+        return 0;
+}
+
+static void pool_deactivate(StoragePool *p) {
+        drop_all_volumes(p, true);
+        if (p->dirfd >= 0)
+                close(p->dirfd);
+        p->dirfd = -1;
+        p->active = false;
+        storage_pool_update_stats(p);
+        if (p->driver->events.pool_changed)
+                p->driver->events.pool_changed(p->driver->events.userdata, p);
+}
+
+static void on_unmounted(void *userdata, int status, const char *out, const char *err) {
+        StoragePool *p = userdata;
+        StorageChild *c = TAKE_PTR(p->mount);
+        (void) out;
+
+        storage_child_free(c);
+        if (status != 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot unmount '%s' of pool '%s': %s", p->def->target_path,
+                                                         p->def->name, err);
+                transition_finish(p, -EBUSY, m);
+                return;
+        }
+        pool_deactivate(p);
+        transition_finish(p, 0, NULL);
+}
+
+int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
+        _cleanup_free_ char *mounted = NULL;
+        int r;
+
+        if (!p->active)
+                return -ENOTCONN;
+        if (p->transition || p->jobs->len > 0)
+                return -EBUSY;
+        storage_refresh_abort(p);
+        if (p->def->type != STORAGE_POOL_DIR && mount_source(p->def->target_path, &mounted) > 0) {
+                _cleanup_free_ char *umount_bin = storage_find_program("umount");
+                if (!umount_bin)
+                        return -ENOENT;
+                /* Close our own handle first, or the mount is busy. */
+                close(p->dirfd);
+                p->dirfd = -1;
+                char *argv[] = { umount_bin, p->def->target_path, NULL };
+                r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_unmounted, p, &p->mount);
+                if (r < 0) {
+                        p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        return r;
+                }
+                p->transition = true;
+                p->transition_done = done;
+                p->transition_userdata = userdata;
+                return 0;
+        }
+        pool_deactivate(p);
+        return storage_defer_done(p->driver, done, userdata, 0, NULL);
+}

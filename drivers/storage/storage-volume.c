@@ -1,0 +1,801 @@
+/* storage-volume.c — volumes: the list of a pool, create, clone, delete, resize, wipe, upload, download. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "storage-job.h"
+
+/* ---- the volume list ---- */
+
+StorageVolume *storage_volume_new(StoragePool *p, StorageVolDef *def, char **chain) {
+        StorageVolume *v = calloc(1, sizeof(*v));
+        if (!v)
+                return NULL;
+        v->pool = p;
+        v->def = def;
+        v->chain = chain;
+        v->n_chain = chain ? g_strv_length(chain) : 0;
+        return v;
+}
+
+void storage_volume_free(StorageVolume *v) {
+        if (!v)
+                return;
+        storage_vol_def_free(v->def);
+        g_strfreev(v->chain);
+        free(v);
+}
+
+static bool defs_equal(const StorageVolDef *a, const StorageVolDef *b) {
+        _cleanup_free_ char *x = storage_vol_def_format(a), *y = storage_vol_def_format(b);
+        return x && y && streq(x, y);
+}
+
+StorageVolume *storage_pool_put_volume(StoragePool *p, StorageVolDef *def, char **chain) {
+        const StorageDriverEvents *ev = &p->driver->events;
+        StorageVolume *v = g_hash_table_lookup(p->volumes, def->name);
+
+        if (v) {
+                bool same = defs_equal(v->def, def);
+                storage_vol_def_free(v->def);
+                g_strfreev(v->chain);
+                v->def = def;
+                v->chain = chain;
+                v->n_chain = chain ? g_strv_length(chain) : 0;
+                if (!same && ev->volume_changed)
+                        ev->volume_changed(ev->userdata, v);
+                return v;
+        }
+        v = storage_volume_new(p, def, chain);
+        if (!v) {
+                storage_vol_def_free(def);
+                g_strfreev(chain);
+                return NULL;
+        }
+        g_hash_table_insert(p->volumes, v->def->name, v);
+        if (ev->volume_added)
+                ev->volume_added(ev->userdata, v);
+        return v;
+}
+
+void storage_pool_drop_volume(StoragePool *p, StorageVolume *v) {
+        const StorageDriverEvents *ev = &p->driver->events;
+
+        g_hash_table_remove(p->volumes, v->def->name);
+        if (ev->volume_removed)
+                ev->volume_removed(ev->userdata, v);
+        storage_volume_free(v);
+}
+
+const StorageVolDef *storage_volume_get_def(StorageVolume *v) {
+        return v->def;
+}
+
+StoragePool *storage_volume_get_pool(StorageVolume *v) {
+        return v->pool;
+}
+
+void storage_volume_set_owner(StorageVolume *v, void *owner) {
+        v->owner = owner;
+}
+
+void *storage_volume_get_owner(StorageVolume *v) {
+        return v->owner;
+}
+
+const char *const *storage_volume_get_backing_chain(StorageVolume *v, size_t *ret_n) {
+        if (ret_n)
+                *ret_n = v->n_chain;
+        return (const char *const *) v->chain;
+}
+
+bool storage_volume_is_busy(StorageVolume *v) {
+        return v->busy > 0;
+}
+
+/* ---- shared checks ---- */
+
+/* 0 when name is free in the pool (no volume, no job making one, no file). */
+static int name_free(StorageJob *j, const char *name) {
+        struct stat st;
+
+        if (g_hash_table_contains(j->pool->volumes, name))
+                return -EEXIST;
+        if (fstatat(j->pool->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return -EEXIST;
+        return errno == ENOENT ? 0 : -errno;
+}
+
+static void set_what(StorageJob *j, const char *verb, const char *name) {
+        g_free(j->what);
+        j->what = g_strdup_printf("%s volume '%s'", verb, name);
+}
+
+/* Opens a volume's file of pool p, never through a symlink. */
+static int open_volume(StoragePool *p, const char *name, int flags) {
+        int fd = openat(p->dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? (errno == ELOOP ? -ELOOP : -errno) : fd;
+}
+
+static void on_child_step(void *userdata, int status, const char *out, const char *err);
+
+static int spawn_qemu_img(StorageJob *j, char **argv, bool progress) {
+        return storage_child_spawn(j->driver, argv, j->pool->dirfd, -1, progress ? job_parse_progress : NULL, on_child_step,
+                                   j, &j->child);
+}
+
+static void after_step(StorageJob *j);
+
+static void on_child_step(void *userdata, int status, const char *out, const char *err) {
+        StorageJob *j = userdata;
+        StorageChild *c = TAKE_PTR(j->child);
+        (void) out;
+
+        if (status != 0) {
+                _cleanup_free_ char *e = strdup(err);
+                storage_child_free(c);
+                job_fail(j, j->cancelled ? -ECANCELED : job_errno_from_output(e), e && *e ? e : "qemu-img failed");
+                return;
+        }
+        storage_child_free(c);
+        after_step(j);
+}
+
+static void on_work_step(void *userdata, int r, const char *side) {
+        StorageJob *j = userdata;
+
+        j->processed = atomic_load(&j->work->processed);
+        if (r < 0) {
+                _cleanup_free_ char *d = side ? g_strdup_printf("%s: %s", side, strerror(-r)) : NULL;
+                j->work = storage_work_free(j->work);
+                job_fail(j, r, d);
+                return;
+        }
+        j->work = storage_work_free(j->work);
+        after_step(j);
+}
+
+static int start_work(StorageJob *j, StorageWork *w) {
+        j->work = w;
+        return storage_work_start(j->driver, w, on_work_step, j);
+}
+
+static char *size_arg(uint64_t v) {
+        return g_strdup_printf("%llu", (unsigned long long) v);
+}
+
+/* ---- create ---- */
+
+static StorageVolFormat def_format(const StorageVolDef *def, StorageVolFormat fallback) {
+        return def->has_format ? def->format : fallback;
+}
+
+static void run_create(StorageJob *j) {
+        const StorageVolDef *def = j->def;
+        StorageVolFormat fmt = def_format(def, STORAGE_VOL_FORMAT_RAW);
+        mode_t mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0600;
+        const char *backing_fmt = NULL;
+        int r;
+
+        r = name_free(j, j->name);
+        if (r < 0)
+                { job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL); return; }
+        if (!storage_vol_format_writable(fmt))
+                { job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created"); return; }
+        if (fmt == STORAGE_VOL_FORMAT_RAW && def->backing_path)
+                { job_fail(j, -EINVAL, "a raw volume cannot have a backing store"); return; }
+        if (!def->has_capacity && !def->backing_path)
+                { job_fail(j, -EINVAL, "no capacity given"); return; }
+        if (def->backing_path) {
+                StorageVolume *b = storage_driver_find_volume_by_path(j->driver, def->backing_path);
+                if (def->has_backing_format)
+                        backing_fmt = storage_vol_format_to_qemu(def->backing_format);
+                else if (b)
+                        backing_fmt = storage_vol_format_to_qemu(b->def->format);
+                else
+                        { job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>"); return; }
+        }
+        if (fmt == STORAGE_VOL_FORMAT_QCOW2 && !j->driver->qemu_img)
+                { job_fail(j, -EOPNOTSUPP, "qemu-img is not installed"); return; }
+
+        r = job_make_temp(j, mode, def->perms.uid, def->perms.gid, &j->fd);
+        if (r < 0)
+                { job_fail(j, r, NULL); return; }
+
+        if (fmt == STORAGE_VOL_FORMAT_RAW) {
+                j->step = 1;   /* after_step → commit */
+                if (ftruncate(j->fd, (off_t) def->capacity) < 0)
+                        { job_fail(j, -errno, NULL); return; }
+                if (def->has_allocation && def->allocation > 0) {
+                        StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
+                        if (!w)
+                                { job_fail(j, -ENOMEM, NULL); return; }
+                        w->dst_fd = TAKE_FD(j->fd);
+                        w->length = MIN(def->allocation, def->capacity);
+                        w->fsync = true;
+                        j->total = w->length;
+                        r = start_work(j, w);
+                        if (r < 0)
+                                { job_fail(j, r, NULL); return; }
+                        return;
+                }
+                j->fd = (close(j->fd), -1);
+                { job_commit(j, false); return; }
+        }
+
+        /* qcow2 */
+        j->fd = (close(j->fd), -1);
+        _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = def->has_capacity ? size_arg(def->capacity) : NULL;
+        _cleanup_free_ char *compat = def->compat ? g_strdup_printf("compat=%s", def->compat) : NULL;
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = j->driver->qemu_img;
+        argv[n++] = (char *) "create";
+        argv[n++] = (char *) "-q";
+        argv[n++] = (char *) "-f";
+        argv[n++] = (char *) "qcow2";
+        if (compat) {
+                argv[n++] = (char *) "-o";
+                argv[n++] = compat;
+        }
+        if (def->backing_path) {
+                argv[n++] = (char *) "-b";
+                argv[n++] = def->backing_path;
+                argv[n++] = (char *) "-F";
+                argv[n++] = (char *) backing_fmt;
+        }
+        argv[n++] = rel;
+        if (size)
+                argv[n++] = size;
+        argv[n] = NULL;
+        j->step = 1;
+        r = spawn_qemu_img(j, argv, false);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+int storage_volume_create(StoragePool *p, const StorageVolDef *def, const StorageJobCallbacks *cb, StorageJob **ret_job) {
+        StorageJob *j;
+        int r;
+
+        if (storage_vol_name_validate(def->name, NULL) < 0)
+                return -EINVAL;
+        r = job_new(p, JOB_CREATE, cb, run_create, &j);
+        if (r < 0)
+                return r;
+        set_what(j, "creating", def->name);
+        r = job_reserve(j, def->name);
+        if (r >= 0 && !(j->def = storage_vol_def_copy(def)))
+                r = -ENOMEM;
+        if (r < 0) {
+                j->cb.done = NULL;
+                job_finish(j, r, NULL);
+                return r;
+        }
+        if (ret_job)
+                *ret_job = j;
+        return 0;
+}
+
+/* ---- clone ---- */
+
+static void run_clone(StorageJob *j) {
+        StorageVolume *src = j->src;
+        StorageVolFormat src_fmt = src->def->format;
+        StorageVolFormat fmt = def_format(j->def, src_fmt == STORAGE_VOL_FORMAT_ISO ? STORAGE_VOL_FORMAT_RAW : src_fmt);
+        mode_t mode = j->def->perms.mode >= 0 ? (mode_t) j->def->perms.mode : 0600;
+        int r;
+
+        r = name_free(j, j->name);
+        if (r < 0)
+                { job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL); return; }
+        if (!storage_vol_format_writable(fmt))
+                { job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created"); return; }
+        j->capacity = MAX(j->def->has_capacity ? j->def->capacity : 0, src->def->capacity);
+        j->total = src->def->capacity;
+        r = job_make_temp(j, mode, j->def->perms.uid, j->def->perms.gid, &j->fd);
+        if (r < 0)
+                { job_fail(j, r, NULL); return; }
+
+        bool plain = (src_fmt == STORAGE_VOL_FORMAT_RAW || src_fmt == STORAGE_VOL_FORMAT_ISO) &&
+                     fmt == STORAGE_VOL_FORMAT_RAW && src->def->type == STORAGE_VOL_FILE;
+        if (plain) {
+                struct stat st;
+                StorageWork *w = storage_work_new(STORAGE_WORK_COPY_FILE);
+                if (!w)
+                        { job_fail(j, -ENOMEM, NULL); return; }
+                w->src_fd = open_volume(src->pool, src->def->name, O_RDONLY);
+                w->dst_fd = TAKE_FD(j->fd);
+                if (w->src_fd < 0 || fstat(w->src_fd, &st) < 0) {
+                        r = w->src_fd < 0 ? w->src_fd : -errno;
+                        storage_work_free(w);
+                        { job_fail(j, r, "cannot open the source volume"); return; }
+                }
+                w->length = (uint64_t) st.st_size;
+                w->fsync = true;
+                j->total = w->length;
+                j->step = 1;   /* → grow if asked, commit */
+                r = start_work(j, w);
+                if (r < 0)
+                        job_fail(j, r, NULL);
+                return;
+        }
+
+        if (!j->driver->qemu_img)
+                { job_fail(j, -EOPNOTSUPP, "qemu-img is not installed"); return; }
+        j->fd = (close(j->fd), -1);
+        _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp);
+        _cleanup_free_ char *compat = j->def->compat ? g_strdup_printf("compat=%s", j->def->compat) : NULL;
+        const char *backing_fmt = NULL;
+        if (j->def->backing_path) {
+                StorageVolume *b = storage_driver_find_volume_by_path(j->driver, j->def->backing_path);
+                backing_fmt = j->def->has_backing_format ? storage_vol_format_to_qemu(j->def->backing_format)
+                              : b ? storage_vol_format_to_qemu(b->def->format) : NULL;
+                if (!backing_fmt)
+                        { job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>"); return; }
+                if (fmt != STORAGE_VOL_FORMAT_QCOW2)
+                        { job_fail(j, -EINVAL, "a raw volume cannot have a backing store"); return; }
+        }
+        char *argv[20];
+        size_t n = 0;
+        argv[n++] = j->driver->qemu_img;
+        argv[n++] = (char *) "convert";
+        argv[n++] = (char *) "-p";
+        argv[n++] = (char *) "-f";
+        argv[n++] = (char *) storage_vol_format_to_qemu(src_fmt);
+        argv[n++] = (char *) "-O";
+        argv[n++] = (char *) storage_vol_format_to_qemu(fmt);
+        if (compat) {
+                argv[n++] = (char *) "-o";
+                argv[n++] = compat;
+        }
+        if (backing_fmt) {
+                argv[n++] = (char *) "-B";
+                argv[n++] = j->def->backing_path;
+                argv[n++] = (char *) "-F";
+                argv[n++] = (char *) backing_fmt;
+        }
+        argv[n++] = src->def->path;
+        argv[n++] = rel;
+        argv[n] = NULL;
+        j->step = 1;
+        j->def->format = fmt;
+        j->def->has_format = true;
+        r = spawn_qemu_img(j, argv, true);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+int storage_volume_clone(StoragePool *p, const StorageVolDef *def, StorageVolume *src, const StorageJobCallbacks *cb,
+                         StorageJob **ret_job) {
+        StorageJob *j;
+        int r;
+
+        if (storage_vol_name_validate(def->name, NULL) < 0)
+                return -EINVAL;
+        if (!src->pool->active)
+                return -ENOTCONN;
+        r = job_new(p, JOB_CLONE, cb, run_clone, &j);
+        if (r < 0)
+                return r;
+        set_what(j, "cloning", def->name);
+        r = job_reserve(j, def->name);
+        if (r >= 0 && !(j->def = storage_vol_def_copy(def)))
+                r = -ENOMEM;
+        if (r < 0) {
+                j->cb.done = NULL;
+                job_finish(j, r, NULL);
+                return r;
+        }
+        j->src = src;
+        src->busy++;
+        if (src->pool != p) {
+                j->src_pool = src->pool;
+                g_ptr_array_add(src->pool->jobs, j);
+        }
+        if (ret_job)
+                *ret_job = j;
+        return 0;
+}
+
+/* ---- the steps after a worker or a child finished ---- */
+
+/* raw clone asked larger than its source: extend the copy (sparse). */
+static void grow_clone(StorageJob *j) {
+        int fd = open_volume(j->pool, j->tmp, O_RDWR), r = 0;
+
+        if (fd < 0 || ftruncate(fd, (off_t) j->capacity) < 0)
+                r = fd < 0 ? fd : -errno;
+        if (fd >= 0)
+                close(fd);
+        if (r < 0) {
+                job_fail(j, r, NULL);
+                return;
+        }
+        job_commit(j, false);
+}
+
+static void after_step(StorageJob *j) {
+        if (j->cancelled) {
+                job_fail(j, -ECANCELED, NULL);
+                return;
+        }
+        switch (j->kind) {
+        case JOB_CREATE:
+                job_commit(j, false);
+                return;
+        case JOB_CLONE:
+                if (j->step == 1 && j->capacity > j->src->def->capacity) {
+                        StorageVolFormat fmt = def_format(j->def, STORAGE_VOL_FORMAT_RAW);
+                        if (fmt == STORAGE_VOL_FORMAT_RAW) {
+                                grow_clone(j);
+                                return;
+                        }
+                        _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = size_arg(j->capacity);
+                        char *argv[] = { j->driver->qemu_img, (char *) "resize", (char *) "-q", (char *) "-f",
+                                         (char *) "qcow2", rel, size, NULL };
+                        j->step = 2;
+                        int r = spawn_qemu_img(j, argv, false);
+                        if (r < 0)
+                                job_fail(j, r, NULL);
+                        return;
+                }
+                job_commit(j, false);
+                return;
+        case JOB_WIPE:
+                if (j->tmp)
+                        job_commit(j, true);
+                else
+                        job_probe_and_finish(j);
+                return;
+        case JOB_UPLOAD:
+                job_commit(j, true);
+                return;
+        case JOB_DOWNLOAD:
+                job_finish(j, 0, NULL);
+                return;
+        case JOB_RESIZE:
+                job_probe_and_finish(j);
+                return;
+        default:
+                job_fail(j, -EINVAL, NULL);
+        }
+}
+
+/* ---- delete ---- */
+
+int storage_volume_delete(StorageVolume *v, StorageVolumeDeleteFlags flags, char **error) {
+        StoragePool *p = v->pool;
+
+        if (flags & STORAGE_VOLUME_DELETE_ZEROED)
+                return -EOPNOTSUPP;
+        if (v->busy > 0) {
+                if (error)
+                        *error = g_strdup_printf("volume '%s' is in use by a running job", v->def->name);
+                return -EBUSY;
+        }
+        if (!p->active || p->dirfd < 0)
+                return -ENOTCONN;
+        if (unlinkat(p->dirfd, v->def->name, 0) < 0 && errno != ENOENT) {
+                int r = -errno;
+                if (error)
+                        *error = g_strdup_printf("cannot delete volume '%s' of pool '%s': %s", v->def->name,
+                                                 p->def->name, strerror(-r));
+                return r;
+        }
+        storage_pool_drop_volume(p, v);
+        storage_pool_update_stats(p);
+        return 0;
+}
+
+/* ---- jobs on an existing volume ---- */
+
+static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, const StorageJobCallbacks *cb,
+                          void (*run)(StorageJob *j), StorageJob **ret) {
+        StorageJob *j;
+        int r;
+
+        if (v->busy > 0 && kind != JOB_DOWNLOAD)
+                return -EBUSY;
+        r = job_new(v->pool, kind, cb, run, &j);
+        if (r < 0)
+                return r;
+        set_what(j, verb, v->def->name);
+        j->name = strdup(v->def->name);
+        if (!j->name) {
+                j->cb.done = NULL;
+                job_finish(j, -ENOMEM, NULL);
+                return -ENOMEM;
+        }
+        j->vol = v;
+        v->busy++;
+        *ret = j;
+        return 0;
+}
+
+static void run_resize(StorageJob *j) {
+        StorageVolume *v = j->vol;
+        uint64_t cur = v->def->capacity, want = j->capacity;
+        int r;
+
+        if (j->flags & STORAGE_VOLUME_RESIZE_DELTA)
+                want = cur + j->capacity;
+        if (want < cur && !(j->flags & STORAGE_VOLUME_RESIZE_SHRINK)) {
+                _cleanup_free_ char *m = g_strdup_printf("shrinking volume '%s' from %llu to %llu bytes needs the shrink flag",
+                                                         v->def->name, (unsigned long long) cur, (unsigned long long) want);
+                job_finish(j, -EINVAL, m);
+                return;
+        }
+        j->capacity = want;
+        j->step = 1;
+        if (v->def->format == STORAGE_VOL_FORMAT_RAW && v->def->type == STORAGE_VOL_FILE) {
+                int fd = open_volume(j->pool, j->name, O_RDWR);
+                if (fd < 0) {
+                        job_fail(j, fd, NULL);
+                        return;
+                }
+                if (ftruncate(fd, (off_t) want) < 0) {
+                        r = -errno;
+                        close(fd);
+                        job_fail(j, r, NULL);
+                        return;
+                }
+                if ((j->flags & STORAGE_VOLUME_RESIZE_ALLOCATE) && want > cur) {
+                        StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
+                        if (!w) {
+                                close(fd);
+                                job_fail(j, -ENOMEM, NULL);
+                                return;
+                        }
+                        w->dst_fd = fd;
+                        w->length = want;
+                        w->fsync = true;
+                        j->total = want;
+                        r = start_work(j, w);
+                        if (r < 0)
+                                job_fail(j, r, NULL);
+                        return;
+                }
+                close(fd);
+                after_step(j);
+                return;
+        }
+        if (v->def->format != STORAGE_VOL_FORMAT_QCOW2) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be resized");
+                return;
+        }
+        _cleanup_free_ char *rel = g_strdup_printf("./%s", j->name), *size = size_arg(want);
+        char *argv[10];
+        size_t n = 0;
+        argv[n++] = j->driver->qemu_img;
+        argv[n++] = (char *) "resize";
+        argv[n++] = (char *) "-q";
+        if (want < cur)
+                argv[n++] = (char *) "--shrink";
+        argv[n++] = (char *) "-f";
+        argv[n++] = (char *) "qcow2";
+        argv[n++] = rel;
+        argv[n++] = size;
+        argv[n] = NULL;
+        r = spawn_qemu_img(j, argv, false);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+typedef struct ResizeCall {
+        StorageDoneFn done;
+        void *userdata;
+} ResizeCall;
+
+static void on_resize_done(void *userdata, int r, const char *message, StorageVolume *vol) {
+        ResizeCall *c = userdata;
+        (void) vol;
+        if (c->done)
+                c->done(c->userdata, r, message);
+        free(c);
+}
+
+int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResizeFlags flags, StorageDoneFn done,
+                          void *userdata) {
+        ResizeCall *c = calloc(1, sizeof(*c));
+        StorageJob *j;
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        *c = (ResizeCall) { done, userdata };
+        r = volume_job_new(v, JOB_RESIZE, "resizing", &(StorageJobCallbacks) { .done = on_resize_done, .userdata = c },
+                           run_resize, &j);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        j->capacity = capacity;
+        j->flags = flags;
+        return 0;
+}
+
+/* ---- wipe ---- */
+
+static void run_wipe(StorageJob *j) {
+        StorageVolume *v = j->vol;
+        int r;
+
+        j->step = 1;
+        if (v->def->format == STORAGE_VOL_FORMAT_RAW || v->def->type == STORAGE_VOL_BLOCK) {
+                struct stat st;
+                StorageWork *w = storage_work_new(STORAGE_WORK_ZERO);
+                if (!w) {
+                        job_fail(j, -ENOMEM, NULL);
+                        return;
+                }
+                w->dst_fd = open_volume(j->pool, j->name, O_RDWR);
+                if (w->dst_fd < 0 || fstat(w->dst_fd, &st) < 0) {
+                        r = w->dst_fd < 0 ? w->dst_fd : -errno;
+                        storage_work_free(w);
+                        job_fail(j, r, NULL);
+                        return;
+                }
+                w->length = S_ISBLK(st.st_mode) ? v->def->capacity : (uint64_t) st.st_size;
+                w->fsync = true;
+                j->total = w->length;
+                r = start_work(j, w);
+                if (r < 0)
+                        job_fail(j, r, NULL);
+                return;
+        }
+        if (v->def->format != STORAGE_VOL_FORMAT_QCOW2) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be wiped");
+                return;
+        }
+        /* qcow2: a fresh empty image of the same size and backing store */
+        r = job_make_temp(j, (mode_t) v->def->perms.mode, v->def->perms.uid, v->def->perms.gid, &j->fd);
+        if (r < 0) {
+                job_fail(j, r, NULL);
+                return;
+        }
+        j->fd = (close(j->fd), -1);
+        _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = size_arg(v->def->capacity);
+        char *argv[14];
+        size_t n = 0;
+        argv[n++] = j->driver->qemu_img;
+        argv[n++] = (char *) "create";
+        argv[n++] = (char *) "-q";
+        argv[n++] = (char *) "-f";
+        argv[n++] = (char *) "qcow2";
+        if (v->def->backing_path && v->def->has_backing_format) {
+                argv[n++] = (char *) "-b";
+                argv[n++] = v->def->backing_path;
+                argv[n++] = (char *) "-F";
+                argv[n++] = (char *) storage_vol_format_to_qemu(v->def->backing_format);
+        }
+        argv[n++] = rel;
+        argv[n++] = size;
+        argv[n] = NULL;
+        r = spawn_qemu_img(j, argv, false);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+int storage_volume_wipe(StorageVolume *v, const StorageJobCallbacks *cb, StorageJob **ret_job) {
+        StorageJob *j;
+        int r = volume_job_new(v, JOB_WIPE, "wiping", cb, run_wipe, &j);
+        if (r < 0)
+                return r;
+        if (ret_job)
+                *ret_job = j;
+        return 0;
+}
+
+/* ---- upload and download ---- */
+
+static void run_upload(StorageJob *j) {
+        StorageVolume *v = j->vol;
+        struct stat st;
+        int r;
+
+        r = job_make_temp(j, (mode_t) (v->def->perms.mode >= 0 ? v->def->perms.mode : 0600), v->def->perms.uid,
+                          v->def->perms.gid, &j->fd);
+        if (r < 0) {
+                job_fail(j, r, NULL);
+                return;
+        }
+        StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
+        if (!w) {
+                job_fail(j, -ENOMEM, NULL);
+                return;
+        }
+        w->src_fd = TAKE_FD(j->user_fd);
+        w->dst_fd = TAKE_FD(j->fd);
+        w->length = j->length;
+        w->dst_sparse = true;
+        w->fsync = true;
+        if (j->length > 0)
+                j->total = j->length;
+        else if (fstat(w->src_fd, &st) == 0 && S_ISREG(st.st_mode))
+                j->total = (uint64_t) st.st_size;
+        j->step = 1;
+        r = start_work(j, w);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+static void run_download(StorageJob *j) {
+        StorageVolume *v = j->vol;
+        struct stat st;
+        int r;
+
+        StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
+        if (!w) {
+                job_fail(j, -ENOMEM, NULL);
+                return;
+        }
+        w->src_fd = open_volume(j->pool, v->def->name, O_RDONLY);
+        w->dst_fd = TAKE_FD(j->user_fd);
+        if (w->src_fd < 0 || fstat(w->src_fd, &st) < 0) {
+                r = w->src_fd < 0 ? w->src_fd : -errno;
+                storage_work_free(w);
+                job_fail(j, r, NULL);
+                return;
+        }
+        uint64_t size = S_ISBLK(st.st_mode) ? v->def->capacity : (uint64_t) st.st_size;
+        if (j->offset > size) {
+                storage_work_free(w);
+                job_fail(j, -EINVAL, "offset beyond the end of the volume");
+                return;
+        }
+        w->offset = j->offset;
+        w->length = j->length > 0 ? MIN(j->length, size - j->offset) : size - j->offset;
+        j->total = w->length;
+        j->step = 1;
+        if (w->length == 0) {
+                storage_work_free(w);
+                after_step(j);
+                return;
+        }
+        r = start_work(j, w);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+static int transfer_new(StorageVolume *v, int fd, uint64_t offset, uint64_t length, JobKind kind,
+                        const StorageJobCallbacks *cb, StorageJob **ret_job) {
+        StorageJob *j;
+        int r, copy;
+
+        if (fd < 0)
+                return -EBADF;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return -errno;
+        r = volume_job_new(v, kind, kind == JOB_UPLOAD ? "uploading to" : "downloading", cb,
+                           kind == JOB_UPLOAD ? run_upload : run_download, &j);
+        if (r < 0) {
+                close(copy);
+                return r;
+        }
+        j->user_fd = copy;
+        j->offset = offset;
+        j->length = length;
+        if (ret_job)
+                *ret_job = j;
+        return 0;
+}
+
+int storage_volume_upload(StorageVolume *v, int fd, uint64_t offset, uint64_t length, const StorageJobCallbacks *cb,
+                          StorageJob **ret_job) {
+        if (offset != 0)
+                return -EOPNOTSUPP;
+        return transfer_new(v, fd, offset, length, JOB_UPLOAD, cb, ret_job);
+}
+
+int storage_volume_download(StorageVolume *v, int fd, uint64_t offset, uint64_t length, const StorageJobCallbacks *cb,
+                            StorageJob **ret_job) {
+        return transfer_new(v, fd, offset, length, JOB_DOWNLOAD, cb, ret_job);
+}
