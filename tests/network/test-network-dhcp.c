@@ -76,7 +76,7 @@ int main(void) {
         NetworkLease *leases = NULL;
         size_t n = 0;
         ConfError err = {};
-        Done done = {};
+        _cleanup_(done_reset) Done done = {};
 
         if (access("/usr/bin/busybox", X_OK) < 0) {
                 fprintf(stderr, "SKIP: busybox (busybox-static) is not installed\n");
@@ -118,7 +118,7 @@ int main(void) {
         /* a DHCP host added live is served at once */
         CHECK(network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, -1,
                                  "<host mac='52:54:00:00:00:07' name='seven' ip='192.168.122.7'/>", &err) == 0, "update");
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "live update");
         wait_done(&done, 10);
         pump(200);
@@ -128,7 +128,7 @@ int main(void) {
         CHECK(l && streq(l->ip, "192.168.122.7") && streq_ptr(l->hostname, "seven"), "live-added host: %s", l ? l->ip : "none");
         network_leases_free(leases, n);
 
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
         wait_done(&done, 10);
         CHECK(done.r == 0, "stop: %s", strna(done.message));

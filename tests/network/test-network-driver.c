@@ -114,7 +114,7 @@ static void test_nat_network(void) {
         NetworkRuntime *rt = NULL;
         _cleanup_free_ char *dir = NULL, *hosts = NULL, *nft = NULL;
         bool up = false;
-        Done done = {};
+        _cleanup_(done_reset) Done done = {};
         pid_t pid, pid2;
         uint8_t answer[4];
 
@@ -135,7 +135,7 @@ static void test_nat_network(void) {
         CHECK(iface_has_addr("virbr0", "fd00:122::1", NULL), "virbr0 has fd00:122::1");
         link_master("virbr0", mac);
         CHECK(streq(mac, def->mac), "bridge MAC %s, expected %s", mac, def->mac);
-        CHECK(read_text("/proc/sys/net/ipv4/ip_forward") && read_text_starts("/proc/sys/net/ipv4/ip_forward", "1"),
+        CHECK(read_text_starts("/proc/sys/net/ipv4/ip_forward", "1"),
               "ip_forward on");
 
         /* dnsmasq runs and answers DNS on the bridge address */
@@ -162,7 +162,7 @@ static void test_nat_network(void) {
                                  "<host mac='52:54:00:00:00:06' name='six' ip='192.168.122.6'/>", &err) == 0, "update def");
         CHECK(network_def_update(def, "dns-host", NETWORK_UPDATE_ADD_LAST, -1,
                                  "<host ip='192.168.122.78'><hostname>newhost</hostname></host>", &err) == 0, "update def");
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "runtime update");
         wait_done(&done, 10);
         CHECK(done.r == 0, "update: %s", strna(done.message));
@@ -173,6 +173,30 @@ static void test_nat_network(void) {
         usleep(200 * 1000);
         CHECK(dns_query_a("192.168.122.1", "newhost", answer) == 0 && answer[3] == 78, "newhost resolves after SIGHUP");
         conf_error_clear(&err);
+
+        /* a new DHCP range changes dnsmasq's config: it is restarted, leases file kept */
+        const char *seed = "0 52:54:00:99:99:99 192.168.122.99 keep *\n";
+        CHECK(write_file_atomic_nosync(rt->leases_path, seed, strlen(seed), 0644) == 0, "seed a lease");
+        CHECK(network_def_update(def, "ip-dhcp-range", NETWORK_UPDATE_DELETE, -1,
+                                 "<range start='192.168.122.2' end='192.168.122.254'/>", &err) == 0 &&
+              network_def_update(def, "ip-dhcp-range", NETWORK_UPDATE_ADD_LAST, -1,
+                                 "<range start='192.168.122.100' end='192.168.122.200'/>", &err) == 0, "%s", strna(err.message));
+        done_reset(&done);
+        CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "runtime update (range)");
+        wait_done(&done, 10);
+        CHECK(done.r == 0, "range update: %s", strna(done.message));
+        pid = network_runtime_dnsmasq_pid(rt);
+        CHECK(pid > 0 && pid != pid2 && pid_alive(pid) && !pid_alive(pid2), "dnsmasq restarted for a new range (%d → %d)",
+              (int) pid2, (int) pid);
+        _cleanup_free_ char *conf = read_text(rt->conf_path);
+        CHECK(conf && strstr(conf, "dhcp-range=192.168.122.100,192.168.122.200,255.255.255.0"), "conf:\n%s", strna(conf));
+        NetworkLease *leases = NULL;
+        size_t n_leases = 0;
+        CHECK(network_runtime_leases(rt, &leases, &n_leases) == 0 && n_leases == 1 && streq(leases[0].hostname, "keep"),
+              "leases kept across the restart (%zu)", n_leases);
+        network_leases_free(leases, n_leases);
+        pid2 = pid;
+        CHECK(dns_query_a("192.168.122.1", "newhost", answer) == 0, "answers after the restart");
 
         /* bridge-level changes are refused live */
         _cleanup_(network_def_freep) NetworkDef *other = network_def_copy(def);
@@ -196,7 +220,7 @@ static void test_nat_network(void) {
         _cleanup_(network_def_freep) NetworkDef *dup =
                 make_def(d, "<network><name>dup</name><bridge name='virbr0'/><ip address='10.77.0.1' prefix='24'/></network>");
         NetworkRuntime *rt_dup = NULL;
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_start(d, dup, NULL, &rt_dup, done_cb, &done) == 0, "start dup");
         wait_done(&done, 10);
         CHECK(done.r == -EEXIST && done.message && strstr(done.message, "already exists"), "dup: %d %s", done.r, strna(done.message));
@@ -225,8 +249,23 @@ static void test_nat_network(void) {
               "adopted dnsmasq restarted after it died");
         pid = network_runtime_dnsmasq_pid(rt);
 
+        /* dnsmasq died while no daemon watched: recovery starts it again */
+        network_driver_free(d);
+        kill(pid, SIGKILL);
+        for (int i = 0; i < 50 && pid_alive(pid); i++)
+                usleep(20 * 1000);
+        CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver 3");
+        rec = (RecoverResult) {};
+        CHECK(network_recover(d, recover_cb, &rec) == 0 && rec.n == 1 && rec.rt, "recovered %u", rec.n);
+        network_def_free(rec.def);
+        rt = rec.rt;
+        pump(500);
+        pid = rt ? network_runtime_dnsmasq_pid(rt) : 0;
+        CHECK(pid > 0 && pid_alive(pid), "recovery started a new dnsmasq");
+        CHECK(dns_query_a("192.168.122.1", "testhost", answer) == 0, "and it answers");
+
         /* stop removes everything */
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
         wait_done(&done, 10);
         CHECK(done.r == 0, "stop: %s", strna(done.message));
@@ -239,17 +278,51 @@ static void test_nat_network(void) {
         network_driver_free(d);
 }
 
+/* The bridge vanished while no daemon ran: the network is reported inactive
+ * and its leftovers (dnsmasq, files, chains) are removed. */
+static void test_recover_bridge_gone(void) {
+        NetworkDriver *d = NULL;
+        NetworkRuntime *rt = NULL;
+        _cleanup_(done_reset) Done done = {};
+        _cleanup_free_ char *dir = NULL;
+
+        CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
+        _cleanup_(network_def_freep) NetworkDef *def = make_def(d,
+                "<network><name>gone</name><ip address='10.30.0.1' prefix='24'><dhcp><range start='10.30.0.10' end='10.30.0.20'/></dhcp></ip>"
+                "<ip family='ipv6' address='fd00:30::1' prefix='64'/></network>");
+        CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
+        wait_done(&done, 10);
+        CHECK(done.r == 0, "start: %s", strna(done.message));
+        pid_t pid = network_runtime_dnsmasq_pid(rt);
+        _cleanup_free_ char *conf = read_text(rt->conf_path);
+        CHECK(conf && strstr(conf, "dhcp-range=fd00:30::,ra-only,64") && strstr(conf, "enable-ra"), "RA-only IPv6:\n%s", strna(conf));
+        network_driver_free(d);
+
+        CHECK(system("ip link del virbr0") == 0, "remove the bridge behind the driver's back");
+        CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver 2");
+        RecoverResult rec = {};
+        CHECK(network_recover(d, recover_cb, &rec) == 0 && rec.n == 1 && !rec.rt, "reported inactive");
+        network_def_free(rec.def);
+        pump(500);
+        CHECK(!pid_alive(pid), "its dnsmasq was stopped");
+        CHECK(system("nft list table inet vmgmt 2>/dev/null | grep -q virbr0") != 0, "its chains are gone");
+        if (asprintf(&dir, "%s/network", run_dir) >= 0)
+                CHECK(dir_is_empty(dir), "no files left");
+        network_driver_free(d);
+        (void) system("nft delete table inet vmgmt 2>/dev/null");
+}
+
 static void test_isolated_and_route(void) {
         NetworkDriver *d = NULL;
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
         _cleanup_(network_def_freep) NetworkDef *iso = make_def(d,
                 "<network><name>iso</name><ip address='10.10.0.1' prefix='24'><dhcp><range start='10.10.0.10' end='10.10.0.20'/></dhcp></ip></network>");
-        _cleanup_(network_def_freep) NetworkDef *route = make_def(d,
-                "<network><name>routed</name><forward mode='route'/><ip address='10.20.0.1' prefix='24'/></network>");
         _cleanup_(network_def_freep) NetworkDef *open = make_def(d,
                 "<network><name>op</name><forward mode='open'/><bridge name='vopen0'/></network>");
         NetworkRuntime *r1 = NULL, *r2 = NULL, *r3 = NULL;
-        Done a = {}, b = {}, c = {};
+        _cleanup_(done_reset) Done a = {};
+        _cleanup_(done_reset) Done b = {};
+        _cleanup_(done_reset) Done c = {};
         _cleanup_free_ char *nft = NULL;
 
         CHECK(streq(iso->bridge, "virbr0"), "iso bridge %s", iso->bridge);
@@ -273,18 +346,18 @@ static void test_isolated_and_route(void) {
               !strstr(nft, "nat_virbr0 {\n\t\tip") && strstr(nft, "ip daddr 10.20.0.0/24 return"), "nft:\n%s", strna(nft));
 
         /* stopping one keeps the table for the other */
-        a = (Done) {};
+        done_reset(&a);
         CHECK(network_stop(r1, done_cb, &a) == 0, "stop iso");
         wait_done(&a, 10);
         CHECK(a.r == 0, "stop iso: %s", strna(a.message));
         free(nft);
         nft = run_output("nft list table inet vmgmt");
         CHECK(nft && !strstr(nft, "virbr0") && strstr(nft, "fwd_in_virbr1"), "after iso stop:\n%s", strna(nft));
-        b = (Done) {};
+        done_reset(&b);
         CHECK(network_stop(r2, done_cb, &b) == 0, "stop route");
         wait_done(&b, 10);
         CHECK(b.r == 0 && system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "table gone with the last network");
-        c = (Done) {};
+        done_reset(&c);
         CHECK(network_stop(r3, done_cb, &c) == 0, "stop open");
         wait_done(&c, 10);
         CHECK(c.r == 0 && if_nametoindex("vopen0") == 0, "open stopped");
@@ -294,7 +367,7 @@ static void test_isolated_and_route(void) {
 static void test_bridge_mode(void) {
         NetworkDriver *d = NULL;
         NetworkRuntime *rt = NULL;
-        Done done = {};
+        _cleanup_(done_reset) Done done = {};
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
         _cleanup_(network_def_freep) NetworkDef *def =
                 make_def(d, "<network><name>host</name><forward mode='bridge'/><bridge name='br-host'/></network>");
@@ -305,7 +378,7 @@ static void test_bridge_mode(void) {
               strna(done.message));
 
         CHECK(network_nl_bridge_create(d->nl, "br-host", NULL, 0, false, 0) == 0, "make a host bridge");
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
         wait_done(&done, 10);
         CHECK(done.r == 0, "bridge mode: %s", strna(done.message));
@@ -317,7 +390,7 @@ static void test_bridge_mode(void) {
         CHECK(network_tap_delete(d, "vmtap0") == 0 && if_nametoindex("vmtap0") == 0, "tap deleted by name");
         close(fd);
         free(tap);
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
         wait_done(&done, 10);
         CHECK(done.r == 0 && if_nametoindex("br-host") > 0, "the host bridge stays");
@@ -326,7 +399,7 @@ static void test_bridge_mode(void) {
         /* an openvswitch network needs ovs: without it, a clear error */
         _cleanup_(network_def_freep) NetworkDef *ovs = make_def(d,
                 "<network><name>ovs</name><forward mode='bridge'/><bridge name='ovsbr0'/><virtualport type='openvswitch'/></network>");
-        done = (Done) {};
+        done_reset(&done);
         CHECK(network_start(d, ovs, NULL, &rt, done_cb, &done) == 0, "start ovs");
         wait_done(&done, 10);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
@@ -371,6 +444,7 @@ int main(int argc, char **argv) {
         chmod(run_dir, 0755);
         test_leases_parse();
         test_nat_network();
+        test_recover_bridge_gone();
         test_isolated_and_route();
         test_bridge_mode();
         _cleanup_free_ char *cmd = NULL;

@@ -36,7 +36,7 @@ static NetworkRuntime *start(NetworkDriver *d, const char *xml) {
         NetworkDef *def = NULL;
         NetworkRuntime *rt = NULL;
         ConfError err = {};
-        Done done = {};
+        _cleanup_(done_reset) Done done = {};
         NetworkNormalizeCtx ctx = { .ifname_exists = network_ifname_exists, .userdata = d };
 
         if (network_def_parse(xml, strlen(xml), &def, &err) < 0 || network_def_normalize(def, &ctx, &err) < 0) {
@@ -51,7 +51,7 @@ static NetworkRuntime *start(NetworkDriver *d, const char *xml) {
 }
 
 static void stop(NetworkRuntime *rt) {
-        Done done = {};
+        _cleanup_(done_reset) Done done = {};
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
         wait_done(&done, 10);
         CHECK(done.r == 0, "stop: %s", strna(done.message));

@@ -76,6 +76,11 @@ void done_cb(void *userdata, int r, const char *message) {
         d->message = message ? strdup(message) : NULL;
 }
 
+void done_reset(Done *d) {
+        free(d->message);
+        *d = (Done) {};
+}
+
 void wait_done(Done *done, unsigned seconds) {
         uint64_t end = now_ms() + seconds * 1000ULL;
         while (!done->called && now_ms() < end)

@@ -35,6 +35,7 @@ typedef struct Done {
         char *message;
 } Done;
 void done_cb(void *userdata, int r, const char *message);
+void done_reset(Done *d);   /* frees the message, zeroes */
 /* runs the loop until done->called (fails the test after seconds) */
 void wait_done(Done *done, unsigned seconds);
 /* runs the loop until *counter ≥ target */
