@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <systemd/sd-login.h>
 
 #include "vmgmtctl.h"
 
@@ -28,6 +30,8 @@ void ctl_polkit_agent_open_for(Context *c, sd_bus_message *m) {
 }
 
 void ctl_polkit_agent_open(Context *c) {
+        char *session = NULL;
+        bool in_session;
         int fds[2];
         pid_t parent = getpid(), pid;
 
@@ -37,6 +41,8 @@ void ctl_polkit_agent_open(Context *c) {
         /* root is never asked; without a terminal nobody could answer */
         if (geteuid() == 0 || !isatty(STDIN_FILENO) || access(PKTTYAGENT, X_OK) < 0)
                 return;
+        in_session = sd_pid_get_session(0, &session) >= 0;
+        free(session);
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return;
         fflush(stdout);
@@ -58,7 +64,11 @@ void ctl_polkit_agent_open(Context *c) {
                 if (fcntl(fds[1], F_SETFD, 0) < 0)
                         _exit(EXIT_FAILURE);
                 snprintf(fd_text, sizeof(fd_text), "%d", fds[1]);
-                execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", fd_text, "--fallback", (char *) NULL);
+                /* polkit consults a --fallback agent only for subjects in a
+                 * login session (then a desktop's own agent goes first, as
+                 * with systemctl); outside of one, only an agent registered
+                 * for this very process is asked. */
+                execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", fd_text, in_session ? "--fallback" : NULL, (char *) NULL);
                 _exit(127);
         }
         close(fds[1]);

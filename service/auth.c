@@ -25,10 +25,14 @@
 #define POLKIT_INTERFACE "org.freedesktop.PolicyKit1.Authority"
 #define POLKIT_CHECK_ALLOW_USER_INTERACTION 1u
 
-#define CREDS_TIMEOUT_USEC (10 * 1000000ULL)
+/* dbus-daemon refuses more than max_replies_per_connection (128 on the
+ * system bus) calls awaiting replies; the rest wait here, in order, each
+ * within its own deadline. */
+#define POLKIT_MAX_IN_FLIGHT 32u
 
 typedef enum AuthStep {
         AUTH_STEP_CREDS,     /* asking the bus who the caller is */
+        AUTH_STEP_QUEUED,    /* waiting for a free polkit slot */
         AUTH_STEP_POLKIT,    /* asking polkit */
         AUTH_STEP_ANSWERED,  /* answer stored, message queued for its second dispatch */
 } AuthStep;
@@ -47,6 +51,7 @@ typedef struct AuthQuery {
         int answer;                 /* AUTH_STEP_ANSWERED: 1, or a negative errno with error set */
         sd_bus_error error;
         uint64_t started_usec;
+        uint64_t deadline_usec;     /* polkit must have answered by then (CLOCK_MONOTONIC) */
 } AuthQuery;
 
 static uint64_t now_usec(void) {
@@ -56,12 +61,29 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
+static uint64_t auth_timeout_usec(const AuthQuery *q) {
+        return q->interactive ? q->manager->config.polkit_interactive_timeout_usec
+                              : q->manager->config.polkit_timeout_usec;
+}
+
+/* Forgets the call under way (its reply will not be dispatched) and frees
+ * its polkit slot, or takes q out of the waiting line. */
+static void auth_query_release(AuthQuery *q) {
+        Manager *m = q->manager;
+
+        if (q->step == AUTH_STEP_QUEUED && m->auth_waiting)
+                g_queue_remove(m->auth_waiting, q);
+        if (q->step == AUTH_STEP_POLKIT && q->slot && m->auth_in_flight > 0)
+                m->auth_in_flight--;
+        q->slot = sd_bus_slot_unref(q->slot);
+}
+
 static void auth_query_free(AuthQuery *q) {
         if (!q)
                 return;
         if (q->manager->auth_queries)
                 g_hash_table_remove(q->manager->auth_queries, q->message);
-        sd_bus_slot_unref(q->slot);
+        auth_query_release(q);
         sd_event_source_disable_unref(q->defer);
         sd_bus_message_unref(q->message);
         sd_bus_error_free(&q->error);
@@ -122,7 +144,7 @@ static void auth_query_answer(AuthQuery *q, int answer, const sd_bus_error *erro
         Manager *m = q->manager;
         int r;
 
-        q->slot = sd_bus_slot_unref(q->slot);
+        auth_query_release(q);
         q->step = AUTH_STEP_ANSWERED;
         q->answer = answer;
         if (answer < 0)
@@ -171,19 +193,28 @@ static bool polkit_error_is_unavailable(const sd_bus_error *e) {
                (e->name && g_str_has_prefix(e->name, "org.freedesktop.DBus.Error.Spawn."));
 }
 
+static void auth_dispatch_waiting(Manager *m);
+static void auth_polkit_reply_read(AuthQuery *q, sd_bus_message *reply);
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         AuthQuery *q = userdata;
+        Manager *m = q->manager;
+
+        auth_polkit_reply_read(q, reply);
+        auth_dispatch_waiting(m);
+        return 0;
+}
+
+static void auth_polkit_reply_read(AuthQuery *q, sd_bus_message *reply) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         const char *object = auth_details_object(q->details);
         int authorized, challenge, r;
 
         if (e) {
-                uint64_t timeout = q->interactive ? q->manager->config.polkit_interactive_timeout_usec
-                                                  : q->manager->config.polkit_timeout_usec;
                 if (sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT))
                         auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Access denied: polkit did not answer within %.1f s (%s)",
-                                        (double) timeout / 1e6, strna(e->message));
+                                        (double) auth_timeout_usec(q) / 1e6, strna(e->message));
                 else if (polkit_error_is_unavailable(e))
                         auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Access denied: polkit (%s) is not available: %s", POLKIT_NAME,
@@ -191,14 +222,14 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 else
                         auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: polkit failed: %s: %s",
                                         e->name, strna(e->message));
-                return 0;
+                return;
         }
         r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
         if (r >= 0)
                 r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (r < 0) {
                 auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: polkit sent an answer that cannot be read");
-                return 0;
+                return;
         }
         if (authorized)
                 auth_query_answer(q, 1, NULL);
@@ -212,14 +243,24 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: not authorized for %s%s%s%s (%s)",
                                 sd_bus_message_get_member(q->message), object ? " on '" : "", strempty(object),
                                 object ? "'" : "", q->action);
-        return 0;
 }
 
+/* Sends CheckAuthorization now, or queues q when POLKIT_MAX_IN_FLIGHT calls
+ * are out. Returns 0 or a negative errno (nothing sent). */
 static int auth_query_ask_polkit(AuthQuery *q) {
         Manager *m = q->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
         uint32_t flags = q->interactive ? POLKIT_CHECK_ALLOW_USER_INTERACTION : 0;
+        uint64_t now = now_usec();
         int r;
+
+        if (m->auth_in_flight >= POLKIT_MAX_IN_FLIGHT) {
+                if (q->step != AUTH_STEP_QUEUED) {
+                        q->step = AUTH_STEP_QUEUED;
+                        g_queue_push_tail(m->auth_waiting, q);
+                }
+                return 0;
+        }
 
         r = sd_bus_message_new_method_call(m->bus, &c, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
                                            "CheckAuthorization");
@@ -240,10 +281,35 @@ static int auth_query_ask_polkit(AuthQuery *q) {
         r = sd_bus_message_append(c, "us", flags, q->cancel_id);
         if (r < 0)
                 return r;
+        r = sd_bus_call_async(m->bus, &q->slot, c, on_polkit_reply, q,
+                              q->deadline_usec > now + 1000 ? q->deadline_usec - now : 1000);
+        if (r < 0)
+                return r;
         q->step = AUTH_STEP_POLKIT;
-        return sd_bus_call_async(m->bus, &q->slot, c, on_polkit_reply, q,
-                                 q->interactive ? m->config.polkit_interactive_timeout_usec
-                                                : m->config.polkit_timeout_usec);
+        m->auth_in_flight++;
+        return 0;
+}
+
+/* Sends the waiting checks that fit now; those whose deadline passed in the
+ * line are refused as polkit not answering. */
+static void auth_dispatch_waiting(Manager *m) {
+        AuthQuery *q;
+        int r;
+
+        while (m->auth_waiting && m->auth_in_flight < POLKIT_MAX_IN_FLIGHT &&
+               (q = g_queue_pop_head(m->auth_waiting))) {
+                q->step = AUTH_STEP_CREDS;   /* out of the line */
+                if (now_usec() >= q->deadline_usec) {
+                        auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Access denied: polkit did not answer within %.1f s (%u checks waiting)",
+                                        (double) auth_timeout_usec(q) / 1e6, m->auth_in_flight);
+                        continue;
+                }
+                r = auth_query_ask_polkit(q);
+                if (r < 0)
+                        auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: cannot ask polkit: %s",
+                                        strerror(-r));
+        }
 }
 
 static int on_creds_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -280,7 +346,7 @@ static int on_creds_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                                 q->sender);
                 return 0;
         }
-        q->slot = sd_bus_slot_unref(q->slot);
+        auth_query_release(q);
         bus_creds_cache_put(q->manager->creds, q->sender, (uid_t) uid, (pid_t) pid);
 
         r = auth_decide_by_uid(q, (uid_t) uid, &error);
@@ -351,6 +417,7 @@ static int auth_check(Manager *m, sd_bus_message *message, const char *action, c
         q->details = TAKE_PTR(all);
         q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         q->started_usec = now_usec();
+        q->deadline_usec = q->started_usec + auth_timeout_usec(q);
         q->error = SD_BUS_ERROR_NULL;
 
         if (bus_creds_cache_lookup(m->creds, sender, &uid, NULL) > 0) {
@@ -368,8 +435,10 @@ static int auth_check(Manager *m, sd_bus_message *message, const char *action, c
                                          strerror(-r));
         }
         g_hash_table_insert(m->auth_queries, message, q);
-        log_debug("Authorizing %s for %s (%s)%s: asking %s.", action, sender, sd_bus_message_get_member(message),
-                  q->interactive ? " interactively" : "", q->step == AUTH_STEP_POLKIT ? "polkit" : "the bus");
+        log_debug("Authorizing %s for %s (%s)%s: %s.", action, sender, sd_bus_message_get_member(message),
+                  q->interactive ? " interactively" : "",
+                  q->step == AUTH_STEP_POLKIT ? "asking polkit" :
+                  q->step == AUTH_STEP_QUEUED ? "waiting for a polkit slot" : "asking the bus");
         return 0;
 }
 
@@ -418,6 +487,7 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
                 g_hash_table_iter_steal(&it);
                 auth_query_free(q);
         }
+        auth_dispatch_waiting(m);
         return 0;
 }
 
@@ -426,6 +496,8 @@ int vm_auth_init(Manager *m) {
 
         if (!m->auth_queries)
                 m->auth_queries = g_hash_table_new(g_direct_hash, g_direct_equal);
+        if (!m->auth_waiting)
+                m->auth_waiting = g_queue_new();
         r = sd_bus_add_match_async(m->bus, NULL,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
@@ -454,4 +526,7 @@ void vm_auth_done(Manager *m) {
         }
         g_hash_table_destroy(m->auth_queries);
         m->auth_queries = NULL;
+        if (m->auth_waiting)
+                g_queue_free(m->auth_waiting);
+        m->auth_waiting = NULL;
 }

@@ -51,6 +51,8 @@ typedef struct Manager {
 
         BusCredsCache *creds;
         GHashTable *auth_queries;      /* sd_bus_message* → AuthQuery*: authorizations under way (auth.c) */
+        GQueue *auth_waiting;          /* AuthQuery* waiting for a free polkit slot, oldest first */
+        unsigned auth_in_flight;       /* CheckAuthorization calls sent and not answered */
         uint64_t auth_serial;          /* numbers polkit cancellation ids */
         char *capabilities_xml;        /* built on first GetCapabilities */
 } Manager;

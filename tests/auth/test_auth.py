@@ -1,0 +1,564 @@
+# Authorization (issue 3): a real polkitd on the private bus (own mount
+# namespace: only org.vmgmt.policy and the test's rules), vmgmtd, callers as
+# root and as uid 65534.
+#
+# The matrix walks the LIVE introspection: every method of every served
+# interface that is not a known read must be refused to an unprivileged caller
+# (so a method added later without a check fails here), and every writable
+# property too. Reads must work for everyone.
+
+import os
+import signal
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import dbus
+
+from auth_harness import (DOMAIN_IFACE, ERR_ACCESS_DENIED, ERR_INTERACTIVE, MANAGER_IFACE, MANAGER_PATH,
+                          AuthTestCase, call, log, main, minimal_domain_xml, opts)
+
+PROPS = 'org.freedesktop.DBus.Properties'
+PEER = 'org.freedesktop.DBus.Peer'
+INTRO = 'org.freedesktop.DBus.Introspectable'
+OM = 'org.freedesktop.DBus.ObjectManager'
+STANDARD = (PROPS, PEER, INTRO, OM)
+
+# Calls open to every local user (API.md "Authorization"): (interface, method).
+READS = {
+    (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetNodeInfo',
+                                 'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
+                                 'GetVolumeByPath')
+} | {
+    (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots')
+} | {
+    ('org.vmgmt.Network', m) for m in ('GetXML', 'GetDHCPLeases')
+} | {
+    ('org.vmgmt.StoragePool', m) for m in ('GetXML', 'ListVolumes', 'GetVolume')
+} | {
+    ('org.vmgmt.StorageVolume', 'GetXML'), ('org.vmgmt.Snapshot', 'GetXML'),
+}
+
+# Arguments that pass every check but authorization, keyed by (interface,
+# method); `ctx` has the domain names. Methods not listed get plain values
+# from their signature (empty strings, zeros, empty dicts): if such a method
+# then fails with anything but a refusal, give it real arguments here — or
+# make it authorize before it looks at them.
+def valid_args(iface, method, ctx):
+    table = {
+        (MANAGER_IFACE, 'DefineDomain'): [minimal_domain_xml('mallory-def'), {}],
+        (MANAGER_IFACE, 'CreateDomain'): [minimal_domain_xml('mallory-tmp'), {}],
+        (MANAGER_IFACE, 'GetDomain'): [ctx['off']],
+        (DOMAIN_IFACE, 'Rename'): ['mallory-renamed', {}],
+        (DOMAIN_IFACE, 'Start'): [{}],
+    }
+    return table.get((iface, method))
+
+
+def split_signature(sig):
+    out, i = [], 0
+    while i < len(sig):
+        j = i
+        while sig[j] == 'a':
+            j += 1
+        if sig[j] in '({':
+            depth, k = 0, j
+            while True:
+                if sig[k] in '({':
+                    depth += 1
+                elif sig[k] in ')}':
+                    depth -= 1
+                    if depth == 0:
+                        break
+                k += 1
+            j = k
+        out.append(sig[i:j + 1])
+        i = j + 1
+    return out
+
+
+def default_value(t):
+    if t in ('s',):
+        return 'x'
+    if t == 'o':
+        return '/'
+    if t == 'g':
+        return ''
+    if t == 'b':
+        return False
+    if t in ('y', 'n', 'q', 'i', 'u', 'x', 't', 'h'):
+        return 0
+    if t == 'd':
+        return 0.0
+    if t == 'a{sv}' or t.startswith('a{'):
+        return {}
+    if t.startswith('a'):
+        return []
+    if t.startswith('('):
+        return [default_value(x) for x in split_signature(t[1:-1])]
+    if t == 'v':
+        return ['s', '']
+    raise ValueError(t)
+
+
+def toggled(t, value):
+    """A different value of type t for a property Set."""
+    if t == 'b':
+        return ['b', not value]
+    if t in ('u', 't', 'i', 'x'):
+        return [t, int(value) + 1]
+    if t == 's':
+        return ['s', str(value) + '-x']
+    return [t, value]
+
+
+def parse_introspection(xml_text):
+    root = ET.fromstring(xml_text)
+    ifaces = {}
+    for i in root.findall('interface'):
+        methods = {}
+        for m in i.findall('method'):
+            methods[m.get('name')] = ''.join(a.get('type') for a in m.findall('arg')
+                                             if a.get('direction', 'in') == 'in')
+        props = {p.get('name'): (p.get('type'), p.get('access')) for p in i.findall('property')}
+        ifaces[i.get('name')] = {'methods': methods, 'props': props}
+    nodes = [n.get('name') for n in root.findall('node') if n.get('name')]
+    return ifaces, nodes
+
+
+class Matrix(AuthTestCase):
+    daemon_conf = {'polkit_timeout_sec': 10}
+
+    def live_objects(self):
+        """{path: {iface: {...}}} for every object under /org/vmgmt."""
+        out = {}
+        todo = [MANAGER_PATH]
+        while todo:
+            path = todo.pop()
+            xml_text = str(dbus.Interface(self.client.obj(path), INTRO).Introspect())
+            ifaces, nodes = parse_introspection(xml_text)
+            if any(not i.startswith('org.freedesktop.DBus.') for i in ifaces):
+                out[path] = ifaces
+            for n in nodes:
+                todo.append(path.rstrip('/') + '/' + n)
+        return out
+
+    def state(self):
+        s = self.fx.snapshot()
+        s['props'] = {p: self.client.props(p) for p in s['domains']}
+        s['manager'] = self.client.props(MANAGER_PATH, MANAGER_IFACE)
+        s['manager'].pop('Hostname', None)
+        return s
+
+    def test_matrix(self):
+        ctx = {'off': 'alice-off', 'run': 'bob-run'}
+        off = self.define(minimal_domain_xml(ctx['off']))
+        run = self.define(minimal_domain_xml(ctx['run']))
+        self.dom(run).Start(opts())
+        self.client.wait_state(run, 'running')
+        self.client.set_prop(off, 'Autostart', dbus.Boolean(True))   # root: allowed without polkit
+
+        objects = self.live_objects()
+        self.assertIn(MANAGER_PATH, objects)
+        self.assertIn(off, objects)
+        self.assertIn(run, objects)
+
+        u = self.fx.unprivileged()
+        before = self.state()
+        self.rec.clear()
+        checked, reads = [], []
+        failures = []
+
+        def expect_refused(path, iface, method, sig, args, what):
+            for interactive in (False, True):
+                a = u.call(path, iface, method, sig, args, interactive=interactive)
+                want = ERR_ACCESS_DENIED if interactive else ERR_INTERACTIVE
+                if a.get('ok') or a.get('error') != want:
+                    failures.append('%s %s.%s (interactive=%s): expected %s, got %r'
+                                    % (path, iface, what, interactive, want, a))
+            checked.append((path, iface, what))
+
+        for path in sorted(objects):
+            for iface, desc in sorted(objects[path].items()):
+                if iface in STANDARD:
+                    continue
+                for method, sig in sorted(desc['methods'].items()):
+                    args = valid_args(iface, method, ctx)
+                    if args is None:
+                        args = [default_value(t) for t in split_signature(sig)]
+                    if (iface, method) in READS:
+                        a = u.call(path, iface, method, sig, args)
+                        if not a.get('ok') and a.get('error') in (ERR_ACCESS_DENIED, ERR_INTERACTIVE):
+                            failures.append('read %s %s.%s refused: %r' % (path, iface, method, a))
+                        reads.append((path, iface, method))
+                        continue
+                    expect_refused(path, iface, method, sig, args, method)
+                # GetXML with secrets is not a read
+                if 'GetXML' in desc['methods']:
+                    expect_refused(path, iface, 'GetXML', 'a{sv}', [{'secure': ['b', True]}], 'GetXML(secure)')
+                for prop, (ptype, access) in sorted(desc['props'].items()):
+                    cur = self.client.prop(path, prop, iface)
+                    a = u.call(path, PROPS, 'Get', 'ss', [iface, prop])
+                    if not a.get('ok'):
+                        failures.append('property Get %s %s.%s refused: %r' % (path, iface, prop, a))
+                    if access == 'readwrite':
+                        expect_refused(path, PROPS, 'Set', 'ssv', [iface, prop, toggled(ptype, cur)],
+                                       'Set(%s.%s)' % (iface, prop))
+                # the standard reads
+                for iface2, method, sig, args in ((PROPS, 'GetAll', 's', [iface]), (PEER, 'Ping', '', []),
+                                                  (INTRO, 'Introspect', '', [])):
+                    a = u.call(path, iface2, method, sig, args)
+                    if not a.get('ok'):
+                        failures.append('%s %s.%s refused: %r' % (path, iface2, method, a))
+        a = u.call(MANAGER_PATH, OM, 'GetManagedObjects')
+        if not a.get('ok'):
+            failures.append('GetManagedObjects refused: %r' % a)
+
+        self.assertEqual(failures, [], '\n'.join(failures))
+        log('matrix: %d changing calls refused (x2: with and without interaction), %d reads allowed'
+            % (len(checked), len(reads)))
+        # at least the issue-2 surface was covered
+        names = {c[2] for c in checked}
+        for m in ('DefineDomain', 'CreateDomain', 'Start', 'Shutdown', 'Destroy', 'Reboot', 'Reset',
+                  'Suspend', 'Resume', 'Undefine', 'Rename', 'GetXML(secure)',
+                  'Set(org.vmgmt.Domain.Autostart)'):
+            self.assertIn(m, names)
+
+        # a refused call changes nothing
+        after = self.state()
+        self.assertEqual(before, after)
+        self.rec.sync()
+        self.assertEqual(self.rec.kinds(), [], 'signals after refused calls')
+        self.assertNotIn('mallory', ''.join(self.client.list_domains()))
+
+        # root is never asked: polkitd gone, root still changes things
+        self.fx.polkitd.kill()
+        self.fx.polkitd.wait()
+        self.client.set_prop(off, 'Autostart', dbus.Boolean(False))
+        self.assertFalse(self.client.prop(off, 'Autostart'))
+        self.dom(run).Destroy(opts())
+        self.client.wait_state(run, 'shutoff')
+
+
+class Rules(AuthTestCase):
+    daemon_conf = {'polkit_timeout_sec': 10}
+
+    def refused(self, a):
+        return not a.get('ok') and a.get('error') in (ERR_ACCESS_DENIED, ERR_INTERACTIVE)
+
+    def test_rule_grants_action(self):
+        p = self.define(minimal_domain_xml('vm-1'))
+        u = self.fx.unprivileged()
+        self.assertTrue(self.refused(u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])))
+        self.fx.write_rule('50-nobody-lifecycle.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+''')
+        self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('ok'),
+                        what='Start allowed by the new rule')
+        self.client.wait_state(p, 'running')
+        ev = self.rec.wait_domain_event(p, 'started', 'booted')[0]
+        self.assertEqual(ev[4].get('uid'), 65534, 'DomainEvent names the caller')
+        self.assertTrue(u.call(p, DOMAIN_IFACE, 'Suspend', 'a{sv}', [{}]).get('ok'))
+        self.assertTrue(u.call(p, DOMAIN_IFACE, 'Resume', 'a{sv}', [{}]).get('ok'))
+        # another action stays refused
+        self.assertTrue(self.refused(u.call(p, DOMAIN_IFACE, 'Undefine', 'a{sv}', [{}])))
+        self.assertTrue(self.refused(u.call(p, PROPS, 'Set', 'ssv', [DOMAIN_IFACE, 'Autostart', ['b', True]])))
+        self.assertTrue(self.refused(u.call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}])))
+        self.assertTrue(u.call(p, DOMAIN_IFACE, 'Destroy', 'a{sv}', [{}]).get('ok'))
+        self.client.wait_state(p, 'shutoff')
+        self.assertIn('qemu/vm-1.xml', self.fx.config_files())
+
+    def test_manage_rule_property_and_define(self):
+        self.fx.write_rule('50-nobody-manage.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.manage" && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+''')
+        u = self.fx.unprivileged()
+        xml = minimal_domain_xml('by-nobody')
+        a = self.wait_until(lambda: (lambda a: a if a.get('ok') else None)(
+            u.call(MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{sv}', [xml, {}])), what='DefineDomain allowed')
+        p = a['result'][0]
+        self.assertEqual(self.client.prop(p, 'Persistent'), True)
+        self.rec.clear()
+        a = u.call(p, PROPS, 'Set', 'ssv', [DOMAIN_IFACE, 'Autostart', ['b', True]])
+        self.assertTrue(a.get('ok'), a)
+        self.assertTrue(self.client.prop(p, 'Autostart'))
+        self.assertEqual(self.rec.wait_for(lambda e: self.rec.property_changes(p, 'Autostart')), [True])
+        # a wrong type is still sd-bus's InvalidArgs, after the check
+        a = u.call(p, PROPS, 'Set', 'ssv', [DOMAIN_IFACE, 'Autostart', ['s', 'yes']])
+        self.assertFalse(a.get('ok'))
+        self.assertEqual(a['error'], 'org.freedesktop.DBus.Error.InvalidArgs', a)
+        # a read-only property stays read-only
+        a = u.call(p, PROPS, 'Set', 'ssv', [DOMAIN_IFACE, 'Name', ['s', 'x']])
+        self.assertFalse(a.get('ok'))
+        self.assertEqual(a['error'], 'org.freedesktop.DBus.Error.PropertyReadOnly', a)
+        a = u.call(p, DOMAIN_IFACE, 'Rename', 'sa{sv}', ['by-nobody-2', {}])
+        self.assertTrue(a.get('ok'), a)
+        p2 = self.client.manager.GetDomain('by-nobody-2')
+        a = u.call(str(p2), DOMAIN_IFACE, 'Undefine', 'a{sv}', [{}])
+        self.assertTrue(a.get('ok'), a)
+        self.assertEqual(self.client.list_domains(), [])
+
+    def test_details_verb_and_uuid(self):
+        p = self.define(minimal_domain_xml('vm-2'))
+        uuid = self.client.prop(p, 'UUID')
+        self.fx.write_rule('50-details.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody" &&
+        action.lookup("verb") == "Start" && action.lookup("domain") == "vm-2" &&
+        action.lookup("domain_uuid") == "%s")
+        return polkit.Result.YES;
+});
+''' % uuid)
+        u = self.fx.unprivileged()
+        self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('ok'), what='Start allowed')
+        self.client.wait_state(p, 'running')
+        self.assertTrue(self.refused(u.call(p, DOMAIN_IFACE, 'Destroy', 'a{sv}', [{}])))
+        self.dom(p).Destroy(opts())
+        self.client.wait_state(p, 'shutoff')
+
+    def per_domain_rule(self):
+        """The documented example (policy/examples/60-vmgmt-per-domain.rules) for user nobody."""
+        from auth_harness import SOURCE_ROOT
+        with open(os.path.join(SOURCE_ROOT, 'policy', 'examples', '60-vmgmt-per-domain.rules')) as f:
+            text = f.read()
+        self.assertIn('subject.user != "alice"', text)
+        return text.replace('subject.user != "alice"', 'subject.user != "nobody"')
+
+    def test_per_domain_delegation(self):
+        alice = self.define(minimal_domain_xml('alice-1'))
+        bob = self.define(minimal_domain_xml('bob-1'))
+        u = self.fx.unprivileged()
+        self.fx.write_rule('60-vmgmt-per-domain.rules', self.per_domain_rule())
+        self.wait_until(lambda: u.call(alice, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('ok'),
+                        what='Start of alice-1 allowed')
+        self.client.wait_state(alice, 'running')
+        self.assertTrue(self.refused(u.call(bob, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])))
+        self.assertEqual(self.client.prop(bob, 'State'), 'shutoff')
+        # console-level read of alice's secrets is granted, bob's is not
+        self.assertTrue(u.call(alice, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}]).get('ok'))
+        self.assertTrue(self.refused(u.call(bob, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}])))
+        # managing is not delegated, even for alice-*
+        self.assertTrue(self.refused(u.call(alice, DOMAIN_IFACE, 'Undefine', 'a{sv}', [{}])))
+        self.assertTrue(self.refused(u.call(MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{sv}',
+                                            [minimal_domain_xml('alice-2'), {}])))
+        self.assertTrue(u.call(alice, DOMAIN_IFACE, 'Destroy', 'a{sv}', [{}]).get('ok'))
+        self.client.wait_state(alice, 'shutoff')
+
+    def test_group_example(self):
+        from auth_harness import SOURCE_ROOT
+        with open(os.path.join(SOURCE_ROOT, 'policy', 'examples', '50-vmgmt-group.rules')) as f:
+            text = f.read()
+        self.assertIn('isInGroup("vmgmt")', text)
+        p = self.define(minimal_domain_xml('grp-1'))
+        u = self.fx.unprivileged()
+        # uid 65534 is in group nogroup (its primary group in the user database)
+        self.fx.write_rule('50-vmgmt-group.rules', text.replace('isInGroup("vmgmt")', 'isInGroup("nogroup")'))
+        self.wait_until(lambda: u.call(p, PROPS, 'Set', 'ssv', [DOMAIN_IFACE, 'Autostart', ['b', True]]).get('ok'),
+                        what='Set allowed by the group rule')
+        self.assertTrue(self.client.prop(p, 'Autostart'))
+
+    def test_rules_edit_takes_effect_without_restart(self):
+        p = self.define(minimal_domain_xml('vm-3'))
+        pid = self.daemon.pid
+        u = self.fx.unprivileged()
+        getxml = lambda: u.call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}])  # noqa: E731
+        self.assertTrue(self.refused(getxml()))
+        rule = '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.console" && subject.user == "nobody")
+        return polkit.Result.%s;
+});
+'''
+        self.fx.write_rule('50-edit.rules', rule % 'YES')
+        t0 = time.monotonic()
+        self.wait_until(lambda: getxml().get('ok'), what='granted after adding the rule')
+        t_add = time.monotonic() - t0
+        # every call asks again: a withdrawn rule takes effect at once
+        self.fx.write_rule('50-edit.rules', rule % 'NO')
+        t0 = time.monotonic()
+        self.wait_until(lambda: (lambda a: a.get('error') == ERR_ACCESS_DENIED)(getxml()),
+                        what='refused after changing the rule to NO')
+        t_change = time.monotonic() - t0
+        self.fx.write_rule('50-edit.rules', rule % 'YES')
+        self.wait_until(lambda: getxml().get('ok'), what='granted again')
+        self.fx.remove_rule('50-edit.rules')
+        t0 = time.monotonic()
+        self.wait_until(lambda: self.refused(getxml()), what='refused after removing the rule')
+        t_remove = time.monotonic() - t0
+        self.assertEqual(self.daemon.pid, pid)
+        self.assertIsNone(self.daemon.proc.poll())
+        log('rule changes seen after: add %.2fs, change %.2fs, remove %.2fs (polkitd reload)'
+            % (t_add, t_change, t_remove))
+
+
+class Robustness(AuthTestCase):
+    daemon_conf = {'polkit_timeout_sec': 2}
+
+    def test_disconnect_while_pending_slow_rule(self):
+        p = self.define(minimal_domain_xml('vm-slow'))
+        # polkit would say yes, but only after 2 s
+        self.fx.write_rule('50-slow.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody") {
+        var end = Date.now() + 1500;
+        while (Date.now() < end) { }
+        return polkit.Result.YES;
+    }
+});
+''')
+        u = self.fx.unprivileged()
+        self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Suspend', 'a{sv}', [{}]).get('error') ==
+                        'org.vmgmt.Error.InvalidState', what='slow rule active', timeout=20)
+        self.rec.clear()
+        u2 = self.fx.unprivileged()
+        u2.send_and_exit(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])
+        time.sleep(3.0)
+        self.assertIsNone(self.daemon.proc.poll(), 'vmgmtd alive')
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.assertEqual(self.rec.domain_events(), [])
+        self.assertIn('disconnected while its Start call was being authorized', self.daemon.log_text())
+
+    def test_disconnect_while_polkitd_stopped(self):
+        p = self.define(minimal_domain_xml('vm-stop'))
+        self.fx.write_rule('50-yes.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+''')
+        u = self.fx.unprivileged()
+        self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Suspend', 'a{sv}', [{}]).get('error') ==
+                        'org.vmgmt.Error.InvalidState', what='rule active')
+        self.rec.clear()
+        self.fx.polkitd.send_signal(signal.SIGSTOP)
+        try:
+            u2 = self.fx.unprivileged()
+            u2.send_and_exit(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])
+            time.sleep(0.5)
+        finally:
+            self.fx.polkitd.send_signal(signal.SIGCONT)
+        time.sleep(1.0)
+        self.assertIsNone(self.daemon.proc.poll())
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        self.assertEqual(self.rec.domain_events(), [])
+
+    def test_polkitd_stopped_bounded_wait_others_served(self):
+        p = self.define(minimal_domain_xml('vm-wait'))
+        u = self.fx.unprivileged()
+        self.assertTrue(u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('error') == ERR_INTERACTIVE)
+        self.fx.polkitd.send_signal(signal.SIGSTOP)
+        result = {}
+        try:
+            def waiter():
+                t0 = time.monotonic()
+                result['answer'] = u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=30)
+                result['seconds'] = time.monotonic() - t0
+            th = threading.Thread(target=waiter)
+            th.start()
+            # while it waits, root and readers are served at once
+            lat = []
+            t_end = time.monotonic() + 1.5
+            peer = dbus.Interface(self.client.obj(p), PEER)
+            while time.monotonic() < t_end:
+                t0 = time.monotonic()
+                peer.Ping()
+                self.client.prop(p, 'State')
+                self.client.managed_objects()
+                lat.append(time.monotonic() - t0)
+            th.join(30)
+            self.assertFalse(th.is_alive())
+        finally:
+            self.fx.polkitd.send_signal(signal.SIGCONT)
+        a = result['answer']
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn('polkit did not answer within 2.0 s', a['message'])
+        self.assertGreater(result['seconds'], 1.8)
+        self.assertLess(result['seconds'], 6)
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        log('polkitd stopped: refused after %.2fs; %d root round trips meanwhile, max %.1f ms'
+            % (result['seconds'], len(lat), max(lat) * 1000))
+        self.assertLess(max(lat), 0.5)
+
+    def test_polkitd_missing(self):
+        p = self.define(minimal_domain_xml('vm-nopk'))
+        self.fx.polkitd.kill()
+        self.fx.polkitd.wait()
+        u = self.fx.unprivileged()
+        t0 = time.monotonic()
+        a = u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn('polkit (org.freedesktop.PolicyKit1) is not available', a['message'])
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        # root needs no polkit
+        self.dom(p).Start(opts())
+        self.client.wait_state(p, 'running')
+        self.dom(p).Destroy(opts())
+        self.client.wait_state(p, 'shutoff')
+
+    def test_200_concurrent_unprivileged_calls(self):
+        p = self.define(minimal_domain_xml('vm-many'))
+        self.fx.write_rule('50-console.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.console" && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+''')
+        clients = [self.fx.unprivileged() for _ in range(4)]
+        self.wait_until(lambda: clients[0].call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}',
+                                                [{'secure': ['b', True]}]).get('ok'), what='rule active')
+        # per client: 25 allowed (console), 25 refused (lifecycle, would need a password)
+        calls = []
+        for i in range(50):
+            if i % 2:
+                calls.append(call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}], timeout=60))
+            else:
+                calls.append(call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=60))
+        peer = dbus.Interface(self.client.obj(p), PEER)
+        t_start = time.monotonic()
+        for c in clients:
+            c.batch_start(calls)
+        lat = []
+        done = []
+        results = []
+
+        def collect():
+            for c in clients:
+                results.append(c.batch_finish())
+            done.append(time.monotonic())
+        th = threading.Thread(target=collect)
+        th.start()
+        while not done:
+            t0 = time.monotonic()
+            peer.Ping()
+            lat.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            self.client.prop(p, 'State')
+            lat.append(time.monotonic() - t0)
+        th.join()
+        total = done[0] - t_start
+        answers = [a for r in results for a in r]
+        self.assertEqual(len(answers), 200)
+        ok = [a for a in answers if a.get('ok')]
+        refused = [a for a in answers if a.get('error') == ERR_INTERACTIVE]
+        self.assertEqual(len(ok), 100, [a for a in answers if not a.get('ok') and a not in refused][:3])
+        self.assertEqual(len(refused), 100)
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        call_ms = sorted(a['ms'] for a in answers)
+        lat_ms = sorted(x * 1000 for x in lat)
+        log('200 concurrent unprivileged calls: all answered in %.2fs; per call median %.1f ms, max %.1f ms; '
+            'root Ping/Get meanwhile: %d round trips, median %.2f ms, max %.2f ms'
+            % (total, call_ms[len(call_ms) // 2], call_ms[-1], len(lat_ms), lat_ms[len(lat_ms) // 2], lat_ms[-1]))
+        self.assertLess(lat_ms[-1], 250, 'the loop stalled')
+        self.assertIsNone(self.daemon.proc.poll())
+
+
+if __name__ == '__main__':
+    main()
