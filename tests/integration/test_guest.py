@@ -98,5 +98,16 @@ class Guest(VmgmtTestCase):
         del pid
 
 
+    def test_on_reboot_destroy(self):
+        # on_reboot=destroy: a guest that reboots itself is stopped instead
+        path, con = self.boot('g4', on_reboot='destroy')
+        self.rec.clear()
+        con.send('reboot -f')
+        st = self.client.wait_state(path, 'shutoff', timeout=BOOT_TIMEOUT)
+        self.assertIn(st[1], ('shutdown', 'destroyed'))
+        self.rec.wait_domain_event(path, 'stopped')
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.assertNotIn(('started', 'booted'), self.rec.domain_events(path))
+
 if __name__ == '__main__':
     main()
