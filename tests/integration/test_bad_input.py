@@ -1,7 +1,6 @@
 # Bad input: every call must answer with the right error and change nothing
 # (no domain, no object, no file, no qemu, no leaked fd in vmgmtd).
 
-import os
 import re
 
 import dbus

@@ -8,7 +8,7 @@ import time
 
 import dbus
 
-from vmgmt_harness import (DOMAIN_IFACE, cmdline, ERR_INVALID_STATE, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
+from vmgmt_harness import (cmdline, ERR_NO_SUCH_DOMAIN, VmgmtTestCase,
                            domain_path, main, minimal_domain_xml, new_uuid, opts, pid_alive)
 
 
