@@ -122,7 +122,7 @@ int network_leases_parse(const char *text, const NetworkDef *def, NetworkLease *
 /* The current leases of an active network (reads UUID.leases; bounded). */
 int network_runtime_leases(NetworkRuntime *rt, NetworkLease **ret, size_t *ret_n);
 
-/* ---- taps for domains (called by the hypervisor runtime) ---- */
+/* ---- taps for domains (called by the hypervisor runtime; no NetworkDriver needed) ---- */
 
 /* Host side MAC of a guest MAC, as libvirt makes it: first byte 0xfe. */
 void network_tap_host_mac(const char *guest_mac, char out[18]);
@@ -135,14 +135,15 @@ void network_tap_host_mac(const char *guest_mac, char out[18]);
  * Returns 0 with the tap's name (malloc'd) and its fd (O_CLOEXEC; the tap
  * disappears when the last fd to it is closed, i.e. when qemu and the caller
  * have both closed theirs). -ENODEV: no such bridge. */
-int network_tap_create(NetworkDriver *d, const char *name_template, const char *guest_mac, const char *bridge,
+int network_tap_create(const char *name_template, const char *guest_mac, const char *bridge,
                        bool ovs, unsigned mtu, char **ret_name, int *ret_fd);
 /* Deletes a tap by name (0 also when it is already gone). */
-int network_tap_delete(NetworkDriver *d, const char *name);
+int network_tap_delete(const char *name);
 
 /* ovs-vsctl --may-exist add-port BRIDGE TAP (with external-ids
  * attached-mac=GUEST_MAC, iface-id=IFACE_ID when not NULL) / --if-exists
- * del-port TAP. -ENOENT at once when ovs-vsctl is not installed. */
-int network_ovs_port_add(NetworkDriver *d, const char *bridge, const char *tap, const char *guest_mac,
+ * del-port TAP, run on event's loop. -ENOENT at once when ovs-vsctl is not
+ * installed. A job still running when the loop goes away is abandoned. */
+int network_ovs_port_add(sd_event *event, const char *bridge, const char *tap, const char *guest_mac,
                          const char *iface_id, DriverDoneFn done, void *userdata);
-int network_ovs_port_del(NetworkDriver *d, const char *tap, DriverDoneFn done, void *userdata);
+int network_ovs_port_del(sd_event *event, const char *tap, DriverDoneFn done, void *userdata);

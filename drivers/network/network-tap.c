@@ -17,8 +17,11 @@ void network_tap_host_mac(const char *guest_mac, char out[18]) {
         snprintf(out, 18, "fe%s", guest_mac && strlen(guest_mac) == 17 ? guest_mac + 2 : ":00:00:00:00:00");
 }
 
-int network_tap_create(NetworkDriver *d, const char *name_template, const char *guest_mac, const char *bridge,
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, network_nl_close);
+
+int network_tap_create(const char *name_template, const char *guest_mac, const char *bridge,
                        bool ovs, unsigned mtu, char **ret_name, int *ret_fd) {
+        _cleanup_(network_nl_closep) struct nl_sock *nl = NULL;
         _cleanup_close_ int fd = -1;
         struct ifreq ifr = {};
         char mac[18], kind[32];
@@ -27,17 +30,20 @@ int network_tap_create(NetworkDriver *d, const char *name_template, const char *
 
         if (name_template && strlen(name_template) >= IFNAMSIZ)
                 return -EINVAL;
+        r = network_nl_open(&nl);
+        if (r < 0)
+                return r;
         if (bridge && !ovs) {
-                r = network_nl_link_kind(d->nl, bridge, kind);
+                r = network_nl_link_kind(nl, bridge, kind);
                 if (r < 0)
                         return r;
                 if (!streq(kind, "bridge"))
                         return -ENOTTY;
-                master = network_nl_ifindex(d->nl, bridge);
+                master = network_nl_ifindex(nl, bridge);
                 if (master < 0)
                         return master;
                 if (!mtu)
-                        mtu = network_nl_link_mtu(d->nl, master);
+                        mtu = network_nl_link_mtu(nl, master);
         }
 
         fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -47,11 +53,11 @@ int network_tap_create(NetworkDriver *d, const char *name_template, const char *
         snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name_template ?: "vnet%d");
         if (ioctl(fd, TUNSETIFF, &ifr) < 0)
                 return -errno;
-        ifindex = network_nl_ifindex(d->nl, ifr.ifr_name);
+        ifindex = network_nl_ifindex(nl, ifr.ifr_name);
         if (ifindex < 0)
                 return ifindex;
         network_tap_host_mac(guest_mac, mac);
-        r = network_nl_link_set(d->nl, ifindex, mac, mtu, master, true);
+        r = network_nl_link_set(nl, ifindex, mac, mtu, master, true);
         if (r < 0)
                 return r;   /* closing fd removes the (non-persistent) tap */
         name = strdup(ifr.ifr_name);
@@ -63,14 +69,15 @@ int network_tap_create(NetworkDriver *d, const char *name_template, const char *
         return 0;
 }
 
-int network_tap_delete(NetworkDriver *d, const char *name) {
-        return network_nl_link_delete(d->nl, name);
+int network_tap_delete(const char *name) {
+        _cleanup_(network_nl_closep) struct nl_sock *nl = NULL;
+        int r = network_nl_open(&nl);
+        return r < 0 ? r : network_nl_link_delete(nl, name);
 }
 
 /* ---- openvswitch ---- */
 
 typedef struct OvsJob {
-        NetworkDriver *driver;
         NetworkChild *child;
         DriverDoneFn done;
         void *userdata;
@@ -82,13 +89,12 @@ static void on_ovs_done(void *userdata, int status, const char *output) {
 
         if (status != 0 && asprintf(&msg, "ovs-vsctl failed (status %d): %s", status, *output ? output : "no message") < 0)
                 msg = NULL;
-        j->driver->children = g_list_remove(j->driver->children, j->child);
         network_child_free(j->child);
         j->done(j->userdata, status == 0 ? 0 : -EIO, msg);
         free(j);
 }
 
-static int ovs_run(NetworkDriver *d, char **args, DriverDoneFn done, void *userdata) {
+static int ovs_run(sd_event *event, char **args, DriverDoneFn done, void *userdata) {
         _cleanup_free_ char *bin = network_find_program("ovs-vsctl");
         OvsJob *j;
         int r;
@@ -99,18 +105,16 @@ static int ovs_run(NetworkDriver *d, char **args, DriverDoneFn done, void *userd
         j = calloc(1, sizeof(*j));
         if (!j)
                 return -ENOMEM;
-        *j = (OvsJob) { .driver = d, .done = done, .userdata = userdata };
-        r = network_child_spawn(d->event, args, NULL, on_ovs_done, j, &j->child);
+        *j = (OvsJob) { .done = done, .userdata = userdata };
+        r = network_child_spawn(event, args, NULL, on_ovs_done, j, &j->child);
         if (r < 0) {
                 free(j);
                 return r;
         }
-        network_child_set_destroy(j->child, free);
-        d->children = g_list_prepend(d->children, j->child);
         return 0;
 }
 
-int network_ovs_port_add(NetworkDriver *d, const char *bridge, const char *tap, const char *guest_mac,
+int network_ovs_port_add(sd_event *event, const char *bridge, const char *tap, const char *guest_mac,
                          const char *iface_id, DriverDoneFn done, void *userdata) {
         _cleanup_free_ char *mac = NULL, *id = NULL;
         char *args[16];
@@ -135,11 +139,11 @@ int network_ovs_port_add(NetworkDriver *d, const char *bridge, const char *tap, 
         if (id)
                 args[n++] = id;
         args[n] = NULL;
-        return ovs_run(d, args, done, userdata);
+        return ovs_run(event, args, done, userdata);
 }
 
-int network_ovs_port_del(NetworkDriver *d, const char *tap, DriverDoneFn done, void *userdata) {
+int network_ovs_port_del(sd_event *event, const char *tap, DriverDoneFn done, void *userdata) {
         char *args[] = { NULL, (char *) "--timeout=5", (char *) "--", (char *) "--if-exists", (char *) "del-port",
                          (char *) tap, NULL };
-        return ovs_run(d, args, done, userdata);
+        return ovs_run(event, args, done, userdata);
 }

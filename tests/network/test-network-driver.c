@@ -207,13 +207,13 @@ static void test_nat_network(void) {
         /* taps */
         char *tap = NULL;
         int tapfd = -1;
-        CHECK(network_tap_create(d, NULL, "52:54:00:12:34:56", "virbr0", false, 0, &tap, &tapfd) == 0, "tap create");
+        CHECK(network_tap_create(NULL, "52:54:00:12:34:56", "virbr0", false, 0, &tap, &tapfd) == 0, "tap create");
         CHECK(tap && strncmp(tap, "vnet", 4) == 0, "tap name %s", strna(tap));
         CHECK(link_master(tap, mac) == (int) if_nametoindex("virbr0"), "tap attached to virbr0");
         CHECK(streq(mac, "fe:54:00:12:34:56"), "tap MAC %s", mac);
         close(tapfd);
         CHECK(if_nametoindex(tap) == 0, "tap gone after its fd closed");
-        CHECK(network_tap_create(d, "vmtap%d", NULL, "nosuchbr", false, 0, &tap, &tapfd) == -ENODEV, "tap on a missing bridge");
+        CHECK(network_tap_create("vmtap%d", NULL, "nosuchbr", false, 0, &tap, &tapfd) == -ENODEV, "tap on a missing bridge");
         free(tap);
 
         /* a second network may not take the bridge */
@@ -384,10 +384,10 @@ static void test_bridge_mode(void) {
         CHECK(done.r == 0, "bridge mode: %s", strna(done.message));
         char *tap = NULL;
         int fd = -1;
-        CHECK(network_tap_create(d, "vmtap%d", "52:54:00:aa:00:01", network_runtime_bridge(rt), false, 0, &tap, &fd) == 0 &&
+        CHECK(network_tap_create("vmtap%d", "52:54:00:aa:00:01", network_runtime_bridge(rt), false, 0, &tap, &fd) == 0 &&
               streq(tap, "vmtap0"), "tap %s", strna(tap));
         CHECK(link_master("vmtap0", NULL) == (int) if_nametoindex("br-host"), "tap on the host bridge");
-        CHECK(network_tap_delete(d, "vmtap0") == 0 && if_nametoindex("vmtap0") == 0, "tap deleted by name");
+        CHECK(network_tap_delete("vmtap0") == 0 && if_nametoindex("vmtap0") == 0, "tap deleted by name");
         close(fd);
         free(tap);
         done_reset(&done);
@@ -404,7 +404,7 @@ static void test_bridge_mode(void) {
         wait_done(&done, 10);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
         if (!network_find_program("ovs-vsctl"))
-                CHECK(network_ovs_port_add(d, "ovsbr0", "vnet0", NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
+                CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
         network_driver_free(d);
 }
 
