@@ -13,6 +13,7 @@
 #   {"op": "batch", "calls": [call, ...]}    → every call sent at once; answers in order,
 #                                              each with "ms" (its latency)
 #   {"op": "send_and_exit", ...call}         → sends the call, flushes, exits without waiting
+#   {"op": "request_name", "name": NAME}     → RequestName(NAME, DO_NOT_QUEUE)
 #   {"op": "whoami"}                         → {"uid": N, "unique_name": NAME}
 import json
 import os
@@ -149,6 +150,14 @@ def main():
             out.write(json.dumps({'ok': True, 'sent': True}) + '\n')
             out.flush()
             os._exit(0)
+        elif op == 'request_name':
+            try:
+                r = conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                                   'RequestName', GLib.Variant('(su)', (req['name'], 4)), None,
+                                   Gio.DBusCallFlags.NONE, 10000, None)
+                ans = {'ok': True, 'result': plain(r)}
+            except GLib.Error as e:
+                ans = error_of(e)
         elif op == 'whoami':
             ans = {'ok': True, 'uid': os.getuid(), 'unique_name': conn.get_unique_name()}
         else:

@@ -397,21 +397,23 @@ polkit.addRule(function(action, subject) {
             % (t_add, t_change, t_remove))
 
 
+class BusPolicy(AuthTestCase):
+    def test_only_root_owns_the_name(self):
+        u = self.fx.unprivileged()
+        a = u.request({'op': 'request_name', 'name': 'org.vmgmt'})
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        # but may call it, introspect it and read its properties (the matrix covers the rest)
+        a = u.call(MANAGER_PATH, PROPS, 'Get', 'ss', [MANAGER_IFACE, 'Version'])
+        self.assertTrue(a.get('ok'), a)
+
+
 class Robustness(AuthTestCase):
     daemon_conf = {'polkit_timeout_sec': 2}
 
     def test_disconnect_while_pending_slow_rule(self):
         p = self.define(minimal_domain_xml('vm-slow'))
-        # polkit would say yes, but only after 2 s
-        self.fx.write_rule('50-slow.rules', '''
-polkit.addRule(function(action, subject) {
-    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody") {
-        var end = Date.now() + 1500;
-        while (Date.now() < end) { }
-        return polkit.Result.YES;
-    }
-});
-''')
+        # polkit would say yes, but only after 1.5 s
+        self.slow_yes_rule(1.5)
         u = self.fx.unprivileged()
         self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Suspend', 'a{sv}', [{}]).get('error') ==
                         'org.vmgmt.Error.InvalidState', what='slow rule active', timeout=20)
@@ -449,6 +451,44 @@ polkit.addRule(function(action, subject) {
         self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
         self.assertEqual(self.rec.domain_events(), [])
 
+    def slow_yes_rule(self, seconds):
+        self.fx.write_rule('50-slow.rules', """
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody") {
+        var end = Date.now() + %d;
+        while (Date.now() < end) { }
+        return polkit.Result.YES;
+    }
+});
+""" % int(seconds * 1000))
+
+    def test_object_replaced_while_pending(self):
+        """The answer is for the object as it was: renamed away → NoSuchDomain;
+        another domain under the same name → refused, not run."""
+        p = self.define(minimal_domain_xml('vm-x'))
+        self.slow_yes_rule(1.0)
+        u = self.fx.unprivileged()
+        self.wait_until(lambda: u.call(p, DOMAIN_IFACE, 'Suspend', 'a{sv}', [{}]).get('error') ==
+                        'org.vmgmt.Error.InvalidState', what='slow rule active', timeout=20)
+        u.batch_start([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])])
+        time.sleep(0.3)
+        self.dom(p).Rename('vm-y', opts())
+        a = u.batch_finish()[0]
+        self.assertEqual(a.get('error'), 'org.vmgmt.Error.NoSuchDomain', a)
+
+        # now a new vm-x with another UUID appears while the check is pending
+        u.batch_start([call(self.client.manager.GetDomain('vm-y'), DOMAIN_IFACE, 'Start', 'a{sv}', [{}])])
+        time.sleep(0.3)
+        y = str(self.client.manager.GetDomain('vm-y'))
+        self.dom(y).Rename('vm-z', opts())
+        self.define(minimal_domain_xml('vm-y'))
+        a = u.batch_finish()[0]
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn('changed while the call was being authorized', a['message'])
+        for name in ('vm-y', 'vm-z'):
+            self.assertEqual(self.client.prop(str(self.client.manager.GetDomain(name)), 'State'), 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
+
     def test_polkitd_stopped_bounded_wait_others_served(self):
         p = self.define(minimal_domain_xml('vm-wait'))
         u = self.fx.unprivileged()
@@ -485,6 +525,23 @@ polkit.addRule(function(action, subject) {
         log('polkitd stopped: refused after %.2fs; %d root round trips meanwhile, max %.1f ms'
             % (result['seconds'], len(lat), max(lat) * 1000))
         self.assertLess(max(lat), 0.5)
+
+    def test_exit_while_pending(self):
+        p = self.define(minimal_domain_xml('vm-exit'))
+        u = self.fx.unprivileged()
+        self.fx.polkitd.send_signal(signal.SIGSTOP)
+        try:
+            u.batch_start([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}])])
+            time.sleep(0.3)
+            rc = self.daemon.stop()
+        finally:
+            self.fx.polkitd.send_signal(signal.SIGCONT)
+        a = u.batch_finish()[0]
+        self.assertEqual(rc, 0)
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn('vmgmtd is exiting', a['message'])
+        self.assertEqual(self.fx.daemon.sanitizer_reports(), [])
+        self.assertEqual(self.fx.qemu_pids(), [])
 
     def test_polkitd_missing(self):
         p = self.define(minimal_domain_xml('vm-nopk'))
