@@ -43,11 +43,13 @@ StorageVolume *storage_pool_put_volume(StoragePool *p, StorageVolDef *def, char 
 
         if (v) {
                 bool same = defs_equal(v->def, def);
+                g_hash_table_steal(p->volumes, def->name);   /* its key is the old def's name */
                 storage_vol_def_free(v->def);
                 g_strfreev(v->chain);
                 v->def = def;
                 v->chain = chain;
                 v->n_chain = chain ? g_strv_length(chain) : 0;
+                g_hash_table_insert(p->volumes, v->def->name, v);
                 if (!same && ev->volume_changed)
                         ev->volume_changed(ev->userdata, v);
                 return v;
