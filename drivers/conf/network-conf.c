@@ -45,7 +45,7 @@ void network_dhcp_range_clear(NetworkDhcpRange *r) {
 
 void network_dns_host_clear(NetworkDnsHost *h) {
         free(h->ip);
-        for (size_t i = 0; i < h->n_hostnames; i++)
+        for (size_t i = 0; h->hostnames && i < h->n_hostnames; i++)
                 free(h->hostnames[i]);
         free(h->hostnames);
         *h = (NetworkDnsHost) {};

@@ -58,8 +58,10 @@ static void child_free_void(gpointer c) {
 NetworkDriver *network_driver_free(NetworkDriver *d) {
         if (!d)
                 return NULL;
-        while (d->runtimes)
-                network_runtime_free_object(d->runtimes->data);   /* unlinks itself; processes and links stay */
+        GList *all = TAKE_PTR(d->runtimes);
+        for (GList *l = all; l; l = l->next)
+                network_runtime_free_object(l->data);   /* the object only: processes and links stay */
+        g_list_free(all);
         g_list_free_full(d->children, child_free_void);
         network_nl_close(d->nl);
         sd_event_unref(d->event);
