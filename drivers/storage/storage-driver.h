@@ -22,7 +22,14 @@
  *
  * Asynchronous calls return 0 and later call their completion callback
  * exactly once (also on failure; from the event loop, never from inside the
- * call), or return a negative errno at once, and then never call it.
+ * call), or return a negative errno at once, and then never call it. They
+ * return at once only for what needs no message: -EINVAL (invalid volume
+ * name), -ENOTCONN (pool not active), -EALREADY, -EBUSY, -EEXIST (another
+ * job is making that name), -EOPNOTSUPP, -ENOMEM; every other failure
+ * (no such file, disk full, qemu-img's or mount's complaint, a file of that
+ * name already in the pool…) comes through the callback with a message.
+ * The callbacks of a pool's pending operations are NOT called when the pool
+ * or the driver is freed (the service is going away with them).
  *
  * Safety: a volume name never leaves its pool (storage_vol_name_validate();
  * every file is reached with openat() relative to the pool's directory fd,
@@ -92,8 +99,8 @@ StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *
 /* Registers a pool (inactive) for def (copied; normalized by the caller).
  * owner is the service's object, handed back by storage_pool_get_owner(). */
 int storage_pool_new(StorageDriver *d, const StoragePoolDef *def, void *owner, StoragePool **ret);
-/* Cancels the pool's jobs (no done callbacks), drops its volumes (no
- * events), leaves its mount. NULL-safe, returns NULL. */
+/* Cancels the pool's jobs and pending start/stop/refresh (no callbacks),
+ * drops its volumes (no events), leaves its mount. NULL-safe, returns NULL. */
 StoragePool *storage_pool_free(StoragePool *p);
 /* Replaces the definition of an inactive pool (-EBUSY when active). */
 int storage_pool_set_def(StoragePool *p, const StoragePoolDef *def);
@@ -192,15 +199,18 @@ int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResi
 int storage_volume_wipe(StorageVolume *v, const StorageJobCallbacks *cb, StorageJob **ret_job);
 
 /* Replaces the volume's content with the bytes read from fd (until EOF, or
- * length bytes when length > 0): written to a temporary and renamed over the
- * volume when complete, so a failed or cancelled upload leaves the old
- * content. Only offset 0 is supported (-EOPNOTSUPP otherwise). fd is
- * duplicated; the caller keeps its own. A job. */
+ * length bytes when length > 0; fewer is an error): written to a temporary
+ * (zero blocks left as holes) and renamed over the volume when complete, so
+ * a failed or cancelled upload leaves the old content. The volume's size
+ * becomes what was uploaded; its format is probed afresh. Only offset 0 and
+ * file volumes (-EOPNOTSUPP otherwise). fd is duplicated; the caller keeps
+ * its own (a pipe, a socket or a file; blocking or not). A job. */
 int storage_volume_upload(StorageVolume *v, int fd, uint64_t offset, uint64_t length, const StorageJobCallbacks *cb,
                           StorageJob **ret_job);
 
 /* Writes the volume's bytes (the file as it is on disk) from offset (length
- * bytes, 0 = to the end) to fd. A job. fd is duplicated. */
+ * bytes, 0 = to the end) to fd. A reader that goes away ends it with -EPIPE
+ * (never a SIGPIPE). Allowed while other downloads run. A job. fd is duplicated. */
 int storage_volume_download(StorageVolume *v, int fd, uint64_t offset, uint64_t length, const StorageJobCallbacks *cb,
                             StorageJob **ret_job);
 

@@ -522,6 +522,8 @@ static void on_unmounted(void *userdata, int status, const char *out, const char
         if (status != 0) {
                 _cleanup_free_ char *m = g_strdup_printf("cannot unmount '%s' of pool '%s': %s", p->def->target_path,
                                                          p->def->name, err);
+                /* still mounted, still active: take the handle back */
+                p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 transition_finish(p, -EBUSY, m);
                 return;
         }

@@ -792,7 +792,8 @@ static int transfer_new(StorageVolume *v, int fd, uint64_t offset, uint64_t leng
 
 int storage_volume_upload(StorageVolume *v, int fd, uint64_t offset, uint64_t length, const StorageJobCallbacks *cb,
                           StorageJob **ret_job) {
-        if (offset != 0)
+        /* whole-volume replacement through a temporary: files only */
+        if (offset != 0 || v->def->type != STORAGE_VOL_FILE)
                 return -EOPNOTSUPP;
         return transfer_new(v, fd, offset, length, JOB_UPLOAD, cb, ret_job);
 }

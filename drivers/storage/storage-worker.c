@@ -198,14 +198,16 @@ static int do_zero(StorageWork *w) {
         if (!zeros)
                 return fail(w, -ENOMEM, NULL);
         while (pos < end) {
-                off_t data = lseek(w->dst_fd, (off_t) pos, SEEK_DATA);
-                if (data < 0) {
-                        if (errno == ENXIO)
-                                break;
+                off_t data = lseek(w->dst_fd, (off_t) pos, SEEK_DATA), hole;
+                if (data < 0 && errno == ENXIO)
+                        break;
+                if (data < 0 && errno != EINVAL)
                         return fail(w, -errno, "reading");
-                }
-                off_t hole = lseek(w->dst_fd, data, SEEK_HOLE);
-                if (hole < 0)
+                if (data < 0) {
+                        /* no extent map (a block device): all of it is data */
+                        data = (off_t) pos;
+                        hole = (off_t) end;
+                } else if ((hole = lseek(w->dst_fd, data, SEEK_HOLE)) < 0)
                         return fail(w, -errno, "reading");
                 if ((uint64_t) hole > end)
                         hole = (off_t) end;

@@ -945,6 +945,18 @@ static void test_fs_pool(void) {
                 goto out;
         }
         done_reset(&d);
+        /* a busy mount is not unmounted: an error, the pool stays active and usable */
+        char *held = g_strdup_printf("%s/on-ext4.qcow2", target);
+        int hold = open(held, O_RDONLY | O_CLOEXEC);
+        g_free(held);
+        if (hold < 0 || storage_pool_stop(p, on_done, &d) < 0 || !wait_for(&d.called) || d.r >= 0 ||
+            !strstr(d.message, "cannot unmount") || !storage_pool_is_active(p) || refresh(p) != 0) {
+                fprintf(stderr, "busy fs pool stop: r=%d %s\n", d.r, d.message ? d.message : "");
+                failures++;
+        }
+        if (hold >= 0)
+                close(hold);
+        done_reset(&d);
         if (storage_pool_stop(p, on_done, &d) < 0 || !wait_for(&d.called) || d.r < 0) {
                 fprintf(stderr, "fs pool stop: %s\n", d.message ? d.message : "");
                 failures++;
@@ -988,6 +1000,27 @@ out:
         g_free(target);
 }
 
+/* netfs: without an NFS server (none may be reached from a test) a start
+ * fails with mount's words and leaves the pool inactive. */
+static void test_netfs_refused(void) {
+        char *target = g_strdup_printf("%s/nfsmnt", root), *error = NULL;
+        StoragePoolDef *def = pool_def("nfs", "netfs", target,
+                                       "<source><host name='127.0.0.1'/><dir path='/export/none'/></source>");
+        StoragePool *p = NULL;
+        Done d = {};
+
+        check(def && storage_pool_new(drv, def, NULL, &p) == 0);
+        storage_pool_def_free(def);
+        check(storage_pool_build(p, 0, &error) == 0);
+        check(storage_pool_start(p, on_done, &d) == 0);
+        check(wait_for(&d.called) && d.r < 0 && strstr(d.message, "cannot mount the export on"));
+        check(!storage_pool_is_active(p));
+        check(storage_pool_delete(p, &error) == 0);
+        storage_pool_free(p);
+        done_reset(&d);
+        g_free(target);
+}
+
 int main(void) {
         const char *tmp = getenv("TMPDIR") ?: "/tmp";
         StorageDriverEvents ev = {
@@ -1021,6 +1054,8 @@ int main(void) {
         if (private_ns) {
                 test_full_disk();
                 test_fs_pool();
+                if (access("/sbin/mount.nfs", X_OK) < 0)
+                        test_netfs_refused();
         } else
                 fprintf(stderr, "no private mount namespace (not root?): skipping the full-disk and fs pool tests\n");
 
