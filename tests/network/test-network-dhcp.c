@@ -1,5 +1,5 @@
-/* test-network-dhcp.c — a DHCP client (busybox udhcpc) in a second network namespace, on a veth attached to
- * a started NAT network: it gets a lease (dynamic and static host), the driver reports it, and it pings the bridge.
+/* test-network-dhcp.c — DHCP clients (busybox udhcpc) and an IPv6 SLAAC guest in namespaces of their own, on veths to started networks:
+ * leases (dynamic, static, added live) reported by the driver, pings to the bridge, router advertisements.
  *
  * Two namespaces, both created here: the test's own (bridge, dnsmasq, nft) and
  * a "guest" one holding the other end of the veth. Nothing leaves them. */
@@ -127,6 +127,26 @@ int main(void) {
         l = find_lease(leases, n, "52:54:00:00:00:07");
         CHECK(l && streq(l->ip, "192.168.122.7") && streq_ptr(l->hostname, "seven"), "live-added host: %s", l ? l->ip : "none");
         network_leases_free(leases, n);
+
+        /* IPv6: router advertisements from dnsmasq give the guest a SLAAC address */
+        NetworkDef *def6 = NULL;
+        NetworkRuntime *rt6 = NULL;
+        const char *xml6 = "<network><name>v6</name><bridge name='vb6' stp='off'/><ip family='ipv6' address='fd00:40::1' prefix='64'/></network>";
+        CHECK(network_def_parse(xml6, strlen(xml6), &def6, &err) == 0 && network_def_normalize(def6, &ctx, &err) == 0, "v6 def");
+        done_reset(&done);
+        CHECK(network_start(d, def6, NULL, &rt6, done_cb, &done) == 0, "start v6");
+        wait_done(&done, 10);
+        CHECK(done.r == 0, "start v6: %s", strna(done.message));
+        pid_t g = guest_start(d->nl, "vb6", 50,
+                              "B=/usr/bin/busybox; $B ip link set lo up; $B ip link set \"$IF\" up\n"
+                              "for i in $($B seq 1 40); do $B ip -6 addr show dev \"$IF\" | $B grep -q 'inet6 fd00:40::' && break; $B sleep 0.5; done\n"
+                              "$B ip -6 addr show dev \"$IF\"\n"
+                              "$B ping -6 -c 1 -w 5 fd00:40::1\n", NULL);
+        CHECK(g > 0 && guest_wait(d->nl, g, 50, 40) == 0, "guest got an RA address and pinged the bridge over IPv6");
+        done_reset(&done);
+        CHECK(network_stop(rt6, done_cb, &done) == 0, "stop v6");
+        wait_done(&done, 10);
+        network_def_free(def6);
 
         done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
