@@ -312,6 +312,31 @@ static void test_recover_bridge_gone(void) {
         (void) system("nft delete table inet vmgmt 2>/dev/null");
 }
 
+/* dnsmasq cannot start (port 53 taken): the start fails with dnsmasq's words
+ * and leaves no bridge, chains, process or file behind. */
+static void test_start_failure_rollback(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+        _cleanup_close_ int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _cleanup_(done_reset) Done done = {};
+        _cleanup_free_ char *dir = NULL;
+        NetworkDriver *d = NULL;
+        NetworkRuntime *rt = NULL;
+
+        CHECK(bind(udp, (struct sockaddr *) &sa, sizeof(sa)) == 0 && bind(tcp, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+              listen(tcp, 1) == 0, "take port 53");
+        CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
+        _cleanup_(network_def_freep) NetworkDef *def = make_def(d, nat_xml);
+        CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
+        wait_done(&done, 10);
+        CHECK(done.r < 0 && done.message && strstr(done.message, "dnsmasq") && strstr(done.message, "in use"),
+              "start failure: %d %s", done.r, strna(done.message));
+        CHECK(if_nametoindex("virbr0") == 0, "no bridge left");
+        CHECK(system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "no nft table left");
+        if (asprintf(&dir, "%s/network", run_dir) >= 0)
+                CHECK(dir_is_empty(dir), "no files left");
+        network_driver_free(d);
+}
+
 static void test_isolated_and_route(void) {
         NetworkDriver *d = NULL;
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
@@ -445,6 +470,7 @@ int main(int argc, char **argv) {
         test_leases_parse();
         test_nat_network();
         test_recover_bridge_gone();
+        test_start_failure_rollback();
         test_isolated_and_route();
         test_bridge_mode();
         _cleanup_free_ char *cmd = NULL;
