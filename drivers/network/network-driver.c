@@ -225,7 +225,13 @@ static int on_kill_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static int dnsmasq_terminate(NetworkRuntime *rt) {
         int r;
 
-        rt->child = network_child_free(rt->child);   /* a launcher in flight */
+        if (rt->child) {
+                /* a launcher in flight: its dnsmasq may already run; watch it to stop it */
+                rt->child = network_child_free(rt->child);
+                pid_t stray = rt->dnsmasq_pidfd < 0 && rt->needs_dnsmasq ? network_dnsmasq_find(rt) : 0;
+                if (stray > 0)
+                        (void) network_dnsmasq_watch(rt, stray);
+        }
         if (rt->dnsmasq_pidfd < 0)
                 return 0;
         r = network_pidfd_send_signal(rt->dnsmasq_pidfd, SIGTERM);
