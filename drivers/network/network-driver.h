@@ -65,9 +65,11 @@ int network_start(NetworkDriver *d, const NetworkDef *def, void *owner, NetworkR
 
 /* Stops the network: dnsmasq (SIGTERM, SIGKILL after 3 s), the firewall
  * chains (and the table when no network needs it any more), the bridge and
- * every file. Taps still attached are removed with the bridge's ports
- * detached by the kernel. The runtime is freed before done is called; done
- * reports r < 0 only when something could not be removed (the rest was). */
+ * every file. Taps still attached stay (the kernel detaches them from the
+ * deleted bridge; they go away with their domains). The runtime is freed
+ * before done is called; done reports r < 0 only when something could not be
+ * removed (the rest was). -EBUSY at once while another operation (start,
+ * update) on rt is in flight. */
 int network_stop(NetworkRuntime *rt, DriverDoneFn done, void *userdata);
 
 /* Called by network_recover() for each network found active (UUID.xml in
@@ -92,7 +94,8 @@ const NetworkDef *network_runtime_def(NetworkRuntime *rt);   /* the live definit
 const char *network_runtime_bridge(NetworkRuntime *rt);
 pid_t network_runtime_dnsmasq_pid(NetworkRuntime *rt);       /* 0 when none */
 
-/* Applies a new live definition (after network_def_update): when only DHCP
+/* Applies a new live definition (the service runs network_def_update() on a
+ * copy of network_runtime_def() and passes the result): when only DHCP
  * hosts or DNS hosts changed, rewrites the hostsfile/addnhosts and sends
  * dnsmasq SIGHUP; otherwise writes the new config and restarts dnsmasq
  * (leases kept). Bridge-level changes (name, addresses, forward mode) are
