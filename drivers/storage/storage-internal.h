@@ -67,6 +67,8 @@ StorageVolume *storage_pool_put_volume(StoragePool *p, StorageVolDef *def, char 
 void storage_pool_drop_volume(StoragePool *p, StorageVolume *v);
 /* True when name is ".X.partial-…" (a temporary of ours). */
 bool storage_name_is_temporary(const char *name);
+/* True when a running job of the pool writes the temporary name. */
+bool storage_pool_temporary_in_use(StoragePool *p, const char *name);
 /* Cancels and frees every job of the pool without calling done. */
 void storage_pool_abort_jobs(StoragePool *p);
 

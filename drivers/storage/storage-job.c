@@ -37,6 +37,15 @@ bool storage_name_is_temporary(const char *name) {
         return name[0] == '.' && n >= 16 && memcmp(name + n - 15, ".partial-", 9) == 0;
 }
 
+bool storage_pool_temporary_in_use(StoragePool *p, const char *name) {
+        for (guint i = 0; i < p->jobs->len; i++) {
+                StorageJob *j = p->jobs->pdata[i];
+                if (j->pool == p && j->tmp && streq(j->tmp, name))
+                        return true;
+        }
+        return false;
+}
+
 static void job_free(StorageJob *j) {
         sd_event_source_disable_unref(j->timer);
         sd_event_source_disable_unref(j->defer);

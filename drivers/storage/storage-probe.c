@@ -244,14 +244,7 @@ static int scan_dir(StorageRefresh *rf) {
                         continue;
                 if (storage_name_is_temporary(n)) {
                         /* A temporary no running job owns: left by a crashed daemon. */
-                        bool owned = false;
-                        GHashTableIter it;
-                        gpointer k, val;
-                        g_hash_table_iter_init(&it, p->reserved);
-                        while (g_hash_table_iter_next(&it, &k, &val))
-                                if (streq((const char *) val, n))
-                                        owned = true;
-                        if (!owned) {
+                        if (!storage_pool_temporary_in_use(p, n)) {
                                 log_info("Removing stale temporary '%s' from pool '%s'.", n, p->def->name);
                                 (void) unlinkat(p->dirfd, n, 0);
                         }

@@ -71,6 +71,7 @@ typedef struct Done {
         bool progress_monotonic;
         StorageJob *job;
         bool cancel_on_progress;
+        bool progressed;
 } Done;
 
 static void done_reset(Done *d) {
@@ -99,6 +100,7 @@ static void on_progress(void *userdata, uint64_t processed, uint64_t total) {
         if (processed < d->last_processed)
                 d->progress_monotonic = false;
         d->progress_calls++;
+        d->progressed = true;
         d->last_processed = processed;
         d->last_total = total;
         if (d->cancel_on_progress && d->job && processed > 0 && (total == 0 || processed < total))
@@ -751,6 +753,23 @@ static void test_upload_download(void) {
         g_free(sum);
         done_reset(&d);
 
+        /* a refresh while an upload runs leaves the upload's temporary alone */
+        Pump mid = { .bytes = 50 * MiB, .stall_after = 2, .sum = g_checksum_new(G_CHECKSUM_SHA256) };
+        check(pipe2(pfd, O_CLOEXEC) == 0);
+        mid.fd = pfd[1];
+        pthread_create(&t, NULL, writer_thread, &mid);
+        cb = job_cb(&d);
+        check(storage_volume_upload(v, pfd[0], 0, 0, &cb, &d.job) == 0);
+        close(pfd[0]);
+        check(wait_for(&d.progressed));
+        check(refresh(p) == 0 && count_entries(dir) == before + 1);
+        mid.stop = true;   /* the writer closes: end of the upload */
+        check(wait_for(&d.called) && d.r == 0);
+        pthread_join(t, NULL);
+        check(storage_volume_get_def(v)->capacity == 2 * MiB && count_entries(dir) == before);
+        g_checksum_free(mid.sum);
+        done_reset(&d);
+
         /* an upload shorter than announced fails and changes nothing */
         Pump shortp = { .bytes = MiB, .sum = g_checksum_new(G_CHECKSUM_SHA256) };
         check(pipe2(pfd, O_CLOEXEC) == 0);
@@ -761,7 +780,7 @@ static void test_upload_download(void) {
         close(pfd[0]);
         check(wait_for(&d.called) && d.r < 0);
         pthread_join(t, NULL);
-        check(storage_volume_get_def(v)->capacity == 10 * MiB && count_entries(dir) == before);
+        check(storage_volume_get_def(v)->capacity == 2 * MiB && count_entries(dir) == before);
         done_reset(&d);
         check(storage_volume_upload(v, 0, 5, 0, &cb, NULL) == -EOPNOTSUPP);
 
