@@ -115,15 +115,16 @@ int storage_pool_list_volumes(StoragePool *p, StorageVolume ***ret, size_t *ret_
 StorageVolume *storage_pool_find_volume(StoragePool *p, const char *name);
 
 typedef enum StoragePoolBuildFlags {
-        STORAGE_POOL_BUILD_OVERWRITE    = 1 << 0,   /* accepted for virsh compatibility; fs: no mkfs is done */
-        STORAGE_POOL_BUILD_NO_OVERWRITE = 1 << 1,
+        STORAGE_POOL_BUILD_OVERWRITE    = 1 << 0,   /* fs: make a filesystem on the device, whatever is there */
+        STORAGE_POOL_BUILD_NO_OVERWRITE = 1 << 1,   /* fs: make one only when the device holds none (else -EEXIST) */
 } StoragePoolBuildFlags;
 
 /* Creates the target directory (and its parents) with the definition's
  * mode (default 0711), owner and group; an existing directory gets them
- * applied. Synchronous (mkdir, chmod, chown). 0, or -errno with *error
- * (malloc'd message; error may be NULL). */
-int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, char **error);
+ * applied. For an fs pool with one of the flags, also makes the filesystem
+ * (mkfs -t FORMAT DEVICE, ext4 for auto; blkid checks first for
+ * NO_OVERWRITE) in a child process. Pool inactive; done when finished. */
+int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneFn done, void *userdata);
 
 /* Makes the pool active: fs mounts the device (mount -t FORMAT DEVICE TARGET),
  * netfs the export (mount -t nfs HOST:DIR TARGET) unless it is already

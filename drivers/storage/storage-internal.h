@@ -31,7 +31,8 @@ struct StoragePool {
         GPtrArray *jobs;              /* StorageJob* whose target or source is in this pool */
         GHashTable *reserved;         /* volume names a job is creating → the job's temporary name */
         StorageRefresh *refresh;      /* running scan, NULL when none */
-        StorageChild *mount;          /* mount/umount running */
+        StorageChild *mount;          /* mount, umount, blkid or mkfs running */
+        unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
 };

@@ -270,26 +270,141 @@ void storage_pool_update_stats(StoragePool *p) {
 
 /* ---- build and delete ---- */
 
-int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, char **error) {
+static void transition_finish(StoragePool *p, int r, const char *message);
+
+static int build_dir(StoragePool *p, char **error) {
         const StoragePoolDef *def = p->def;
         mode_t mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0711;
         int r;
 
-        (void) flags;
         r = mkdir_p(def->target_path, 0755);
         if (r < 0) {
-                set_error(error, g_strdup_printf("cannot create target directory '%s' of pool '%s': %s",
-                                                 def->target_path, def->name, strerror(-r)));
+                *error = g_strdup_printf("cannot create target directory '%s' of pool '%s': %s", def->target_path,
+                                         def->name, strerror(-r));
                 return r;
         }
         if (chmod(def->target_path, mode) < 0 ||
             ((def->perms.uid >= 0 || def->perms.gid >= 0) &&
              chown(def->target_path, (uid_t) def->perms.uid, (gid_t) def->perms.gid) < 0)) {
                 r = -errno;
-                set_error(error, g_strdup_printf("cannot set the permissions of '%s' (pool '%s'): %s",
-                                                 def->target_path, def->name, strerror(-r)));
+                *error = g_strdup_printf("cannot set the permissions of '%s' (pool '%s'): %s", def->target_path,
+                                         def->name, strerror(-r));
                 return r;
         }
+        return 0;
+}
+
+static const char *mkfs_type(const StoragePoolDef *def) {
+        return !def->source_format || streq(def->source_format, "auto") ? "ext4" : def->source_format;
+}
+
+static void on_mkfs(void *userdata, int status, const char *out, const char *err) {
+        StoragePool *p = userdata;
+        StorageChild *c = TAKE_PTR(p->mount);
+        (void) out;
+
+        storage_child_free(c);
+        if (status != 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot make a %s filesystem on %s for pool '%s': %s",
+                                                         mkfs_type(p->def), p->def->source_device, p->def->name, err);
+                transition_finish(p, -EIO, m);
+                return;
+        }
+        transition_finish(p, 0, NULL);
+}
+
+static void run_mkfs(StoragePool *p) {
+        _cleanup_free_ char *mkfs = storage_find_program("mkfs");
+        int r = -ENOENT;
+
+        if (mkfs) {
+                const char *type = mkfs_type(p->def);
+                char *argv[8];
+                size_t n = 0;
+                argv[n++] = mkfs;
+                argv[n++] = (char *) "-t";
+                argv[n++] = (char *) type;
+                /* the caller decided (blkid checked for NO_OVERWRITE): no interactive question */
+                if (g_str_has_prefix(type, "ext"))
+                        argv[n++] = (char *) "-F";
+                else if (streq(type, "xfs") || streq(type, "btrfs"))
+                        argv[n++] = (char *) "-f";
+                argv[n++] = p->def->source_device;
+                argv[n] = NULL;
+                r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mkfs, p, &p->mount);
+        }
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot run mkfs for pool '%s': %s", p->def->name, strerror(-r));
+                transition_finish(p, r, m);
+        }
+}
+
+static void on_blkid(void *userdata, int status, const char *out, const char *err) {
+        StoragePool *p = userdata;
+        StorageChild *c = TAKE_PTR(p->mount);
+        _cleanup_free_ char *type = g_strdup(out ? out : "");
+        (void) err;
+
+        storage_child_free(c);
+        /* blkid -p: 0 = found a signature, 2 = nothing there */
+        if (status == 0 && *type) {
+                _cleanup_free_ char *m = g_strdup_printf("%s already holds a %s filesystem; pool '%s' is not built over it",
+                                                         p->def->source_device, type, p->def->name);
+                transition_finish(p, -EEXIST, m);
+                return;
+        }
+        if (status != 2 && status != 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot examine %s for pool '%s' (blkid status %d)",
+                                                         p->def->source_device, p->def->name, status);
+                transition_finish(p, -EIO, m);
+                return;
+        }
+        run_mkfs(p);
+}
+
+static void on_build_defer(void *userdata, int r, const char *message) {
+        StoragePool *p = userdata;
+        _cleanup_free_ char *error = NULL, *blkid = NULL;
+        (void) message;
+
+        r = build_dir(p, &error);
+        if (r < 0 || p->def->type != STORAGE_POOL_FS || !(p->build_flags & (STORAGE_POOL_BUILD_OVERWRITE | STORAGE_POOL_BUILD_NO_OVERWRITE))) {
+                transition_finish(p, r, error);
+                return;
+        }
+        if (p->build_flags & STORAGE_POOL_BUILD_OVERWRITE) {
+                run_mkfs(p);
+                return;
+        }
+        blkid = storage_find_program("blkid");
+        r = -ENOENT;
+        if (blkid) {
+                char *argv[] = { blkid, (char *) "-p", (char *) "-o", (char *) "value", (char *) "-s", (char *) "TYPE",
+                                 p->def->source_device, NULL };
+                r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_blkid, p, &p->mount);
+        }
+        if (r < 0) {
+                error = g_strdup_printf("cannot run blkid for pool '%s': %s", p->def->name, strerror(-r));
+                transition_finish(p, r, error);
+        }
+}
+
+int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneFn done, void *userdata) {
+        int r;
+
+        if ((flags & STORAGE_POOL_BUILD_OVERWRITE) && (flags & STORAGE_POOL_BUILD_NO_OVERWRITE))
+                return -EINVAL;
+        if (p->active)
+                return -EALREADY;
+        if (p->transition)
+                return -EBUSY;
+        r = storage_defer_done(p->driver, on_build_defer, p, 0, NULL);
+        if (r < 0)
+                return r;
+        p->transition = true;
+        p->transition_done = done;
+        p->transition_userdata = userdata;
+        p->build_flags = flags;
         return 0;
 }
 
