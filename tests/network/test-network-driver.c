@@ -1,6 +1,6 @@
 /* test-network-driver.c — the network driver against real netlink, dnsmasq and nft, inside a network namespace of its own.
  *
- * Runs as root. The first thing main() does is unshare(CLONE_NEWNET): every
+ * Runs as root. The first thing main() does is test_enter_netns(): every
  * bridge, tap, nft table and packet of this test lives and dies in that
  * namespace; the host's interfaces and firewall are never touched. */
 #include <arpa/inet.h>

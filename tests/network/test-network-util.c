@@ -9,6 +9,8 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,13 +25,49 @@
 
 int test_failures;
 
+static pid_t test_child;
+
+static void forward_signal(int sig) {
+        if (test_child > 0)
+                kill(test_child, SIGKILL);
+}
+
 void test_enter_netns(void) {
         struct ifreq ifr = {};
-        int fd;
+        int fd, status;
 
-        if (unshare(CLONE_NEWNET) < 0) {
-                fprintf(stderr, "SKIP: cannot create a network namespace: %s\n", strerror(errno));
+        /* network namespace: every link, rule and packet stays in here; pid and
+         * mount namespaces: when the test ends (or is killed), the kernel kills
+         * every dnsmasq and guest it started, and /proc shows our own pids */
+        if (unshare(CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS) < 0) {
+                fprintf(stderr, "SKIP: cannot create network/pid/mount namespaces: %s\n", strerror(errno));
                 exit(77);
+        }
+        fflush(NULL);
+        test_child = fork();
+        if (test_child < 0) {
+                perror("fork");
+                exit(1);
+        }
+        if (test_child > 0) {
+                signal(SIGTERM, forward_signal);
+                signal(SIGINT, forward_signal);
+                while (waitpid(test_child, &status, 0) < 0)
+                        if (errno != EINTR) {
+                                perror("waitpid");
+                                exit(1);
+                        }
+                exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+
+        /* pid 1 of the new namespace */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+            /* run dirs vanish with the test, however it ends */
+            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) {
+                perror("mount /proc, /tmp");
+                exit(1);
         }
         fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         snprintf(ifr.ifr_name, IFNAMSIZ, "lo");

@@ -20,7 +20,10 @@ extern int test_failures;
                 }                                                                               \
         } while (0)
 
-/* unshare(CLONE_NEWNET) and bring lo up; exits 77 (skip) when not allowed. */
+/* Moves the test into new network, pid and mount namespaces (the caller
+ * continues as pid 1 of them, with its own /proc and an empty /tmp; the original process only
+ * waits and passes the exit status on) and brings lo up. Exits 77 (skip)
+ * when not allowed. */
 void test_enter_netns(void);
 /* prints the result; the exit code for main */
 int test_summary(void);
@@ -48,7 +51,7 @@ typedef struct RecoverResult {
 } RecoverResult;
 void recover_cb(void *userdata, NetworkDef *def, NetworkRuntime *rt);
 
-/* The process exists and is not a zombie (this sandbox's pid 1 reaps nothing). */
+/* The process exists and is not a zombie. */
 bool pid_alive(pid_t pid);
 
 /* stdout of a shell command (malloc'd) or NULL when it failed */
