@@ -331,6 +331,13 @@ static void run_clone(StorageJob *j) {
 
         if (!j->driver->qemu_img)
                 { job_fail(j, -EOPNOTSUPP, "qemu-img is not installed"); return; }
+        /* qemu-img opens the source by its path (its backing files are found
+         * relative to it): make sure that path is the volume, not a symlink */
+        struct stat sst;
+        if (fstatat(src->pool->dirfd, src->def->name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+                { job_fail(j, -errno, "cannot open the source volume"); return; }
+        if (S_ISLNK(sst.st_mode))
+                { job_fail(j, -ELOOP, "the source volume was replaced by a symlink"); return; }
         j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp);
         _cleanup_free_ char *compat = j->def->compat ? g_strdup_printf("compat=%s", j->def->compat) : NULL;
