@@ -81,12 +81,15 @@ typedef void (*NetworkRecoverFn)(void *userdata, NetworkDef *def, NetworkRuntime
 /* Finds the networks a previous daemon left active and adopts them without
  * disturbing them: the bridge is kept, the running dnsmasq (pid file +
  * /proc/PID/cmdline naming our config) is watched again through a pidfd (or
- * started again when it is gone; the leases file is kept), the firewall
- * chains are reloaded (idempotent, in the background). Bounded, synchronous. */
+ * started again when it is gone; the leases file is kept), and the nftables
+ * table is rebuilt in one transaction in the background (stale chains of
+ * networks that are gone dropped, the recovered ones' chains loaded).
+ * Bounded, synchronous; call it once, before starting any network. */
 int network_recover(NetworkDriver *d, NetworkRecoverFn fn, void *userdata);
 
-/* The same for one network whose live definition the caller has. Returns 1
- * and *ret_rt when adopted, 0 when it is not active (leftovers removed). */
+/* The same for one network whose live definition the caller has (its chains
+ * are reloaded in the background). Returns 1 and *ret_rt when adopted, 0 when
+ * it is not active (leftovers removed). */
 int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime **ret_rt);
 
 void network_runtime_set_owner(NetworkRuntime *rt, void *owner);

@@ -77,7 +77,7 @@ static void remove_leftovers(NetworkDriver *d, NetworkRuntime *rt) {
                 (void) unlink_noent(paths[i]);
 }
 
-int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime **ret_rt) {
+static int recover_one(NetworkDriver *d, const NetworkDef *def, bool load_firewall, NetworkRuntime **ret_rt) {
         NetworkRuntime *rt;
         char kind[32];
         pid_t pid;
@@ -108,12 +108,34 @@ int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime 
                         log_debug("Network %s: adopted dnsmasq (pid %d).", def->name, (int) pid);
         }
         if (network_def_managed_bridge(def) && network_firewall_needed(def)) {
-                _cleanup_free_ char *script = network_firewall_script_add(def);
                 rt->firewall = true;
-                firewall_in_background(d, script, "Reloading a recovered network's firewall chains");
+                if (load_firewall) {
+                        _cleanup_free_ char *script = network_firewall_script_add(def);
+                        firewall_in_background(d, script, "Reloading a recovered network's firewall chains");
+                }
         }
         *ret_rt = rt;
         return 1;
+}
+
+int network_recover_one(NetworkDriver *d, const NetworkDef *def, NetworkRuntime **ret_rt) {
+        return recover_one(d, def, true, ret_rt);
+}
+
+/* One nft transaction that drops whatever the table holds (chains of networks
+ * that are gone included) and loads the chains of the recovered networks. */
+static void firewall_rebuild(NetworkDriver *d) {
+        GString *s = g_string_new("add table inet vmgmt\ndelete table inet vmgmt\n");
+        for (GList *l = d->runtimes; l; l = l->next) {
+                NetworkRuntime *rt = l->data;
+                if (!rt->firewall)
+                        continue;
+                _cleanup_free_ char *add = network_firewall_script_add(rt->def);
+                if (add)
+                        g_string_append(s, add);
+        }
+        _cleanup_free_ char *script = g_string_free(s, false);
+        firewall_in_background(d, script, "Rebuilding the firewall table of the recovered networks");
 }
 
 int network_recover(NetworkDriver *d, NetworkRecoverFn fn, void *userdata) {
@@ -145,12 +167,13 @@ int network_recover(NetworkDriver *d, NetworkRecoverFn fn, void *userdata) {
                         network_def_free(def);
                         continue;
                 }
-                r = network_recover_one(d, def, &rt);
+                r = recover_one(d, def, false, &rt);
                 if (r < 0) {
                         log_warning_errno(r, "Cannot recover network %s: %m", def->name);
                         rt = NULL;
                 }
                 fn(userdata, def, rt);
         }
+        firewall_rebuild(d);
         return 0;
 }
