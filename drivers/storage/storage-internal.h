@@ -130,13 +130,12 @@ StorageWork *storage_work_new(StorageWorkKind kind);
 /* ---- probing and refresh (storage-probe.c) ---- */
 
 /* def (owned by the callee's receiver) and chain describe name in the pool; r < 0: message. */
-typedef void (*StorageProbeDoneFn)(void *userdata, int r, const char *message, StorageVolDef *def, char **chain);
+typedef void (*StorageProbeDoneFn)(void *userdata, StorageProbe *pr, int r, const char *message, StorageVolDef *def,
+                                   char **chain);
 
 /* Probes one file of the pool (not a symlink) with qemu-img info. */
 int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret);
 StorageProbe *storage_probe_free(StorageProbe *pr);   /* done not called */
-/* Probes name and puts the volume into the pool (added/changed), then done(r). */
-int storage_pool_probe_volume(StoragePool *p, const char *name, StorageDoneFn done, void *userdata);
 
 void storage_refresh_free(StorageRefresh *rf);
 /* Ends a running refresh: its waiters get -ECANCELED. */

@@ -221,7 +221,7 @@ int job_make_temp(StorageJob *j, mode_t mode, int64_t uid, int64_t gid, int *ret
         return 0;
 }
 
-static void on_job_probe(void *userdata, int r, const char *message, StorageVolDef *def, char **chain) {
+static void on_job_probe(void *userdata, StorageProbe *pr, int r, const char *message, StorageVolDef *def, char **chain) {
         StorageJob *j = userdata;
 
         j->probe = storage_probe_free(j->probe);

@@ -560,7 +560,9 @@ static int pool_mount(StoragePool *p) {
         source = pool_mount_source(def);
         if (!source)
                 return -ENOMEM;
-        r = mount_source(def->target_path, &mounted);
+        /* mountinfo names the mount point by its real path */
+        _cleanup_free_ char *target = realpath(def->target_path, NULL);
+        r = mount_source(target ?: def->target_path, &mounted);
         if (r > 0) {
                 _cleanup_free_ char *real = realpath(source, NULL);
                 if (streq(mounted, source) || (real && streq(mounted, real)))
@@ -655,7 +657,8 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->transition || p->jobs->len > 0)
                 return -EBUSY;
         storage_refresh_abort(p);
-        if (p->def->type != STORAGE_POOL_DIR && mount_source(p->def->target_path, &mounted) > 0) {
+        _cleanup_free_ char *target = realpath(p->def->target_path, NULL);
+        if (p->def->type != STORAGE_POOL_DIR && mount_source(target ?: p->def->target_path, &mounted) > 0) {
                 _cleanup_free_ char *umount_bin = storage_find_program("umount");
                 if (!umount_bin)
                         return -ENOENT;

@@ -131,16 +131,16 @@ static void on_probe_exit(void *userdata, int status, const char *out, const cha
 
         if (status != 0) {
                 _cleanup_free_ char *m = g_strdup_printf("qemu-img info of '%s' failed: %s", pr->name, err);
-                pr->done(pr->userdata, -EIO, m, NULL, NULL);
+                pr->done(pr->userdata, pr, -EIO, m, NULL, NULL);
                 return;
         }
         r = parse_info(pr, out ?: "", &def, &chain);
         if (r < 0) {
                 _cleanup_free_ char *m = g_strdup_printf("cannot read qemu-img info of '%s'", pr->name);
-                pr->done(pr->userdata, r, m, NULL, NULL);
+                pr->done(pr->userdata, pr, r, m, NULL, NULL);
                 return;
         }
-        pr->done(pr->userdata, 0, NULL, def, chain);
+        pr->done(pr->userdata, pr, 0, NULL, def, chain);
 }
 
 /* The child frees itself once its done callback returned: done callbacks may
@@ -297,9 +297,8 @@ static void refresh_finish(StorageRefresh *rf, int r, const char *message) {
                 g_array_free(waiters, true);
 }
 
-static void on_refresh_probe(void *userdata, int r, const char *message, StorageVolDef *def, char **chain) {
-        StorageProbe *pr = userdata;
-        StorageRefresh *rf = pr->pool->refresh;
+static void on_refresh_probe(void *userdata, StorageProbe *pr, int r, const char *message, StorageVolDef *def, char **chain) {
+        StorageRefresh *rf = userdata;
 
         if (r < 0) {
                 log_warning("Pool '%s': %s", pr->pool->def->name, message);
@@ -319,13 +318,12 @@ static void refresh_next(StorageRefresh *rf) {
         while (rf->todo->len > 0 && rf->running->len < PROBE_PARALLEL) {
                 _cleanup_free_ char *name = g_ptr_array_steal_index(rf->todo, rf->todo->len - 1);
                 StorageProbe *pr = NULL;
-                int r = storage_probe_start(rf->pool, name, on_refresh_probe, NULL, &pr);
+                int r = storage_probe_start(rf->pool, name, on_refresh_probe, rf, &pr);
                 if (r < 0) {
                         /* Gone since the scan, or not a file any more. */
                         g_hash_table_remove(rf->found, name);
                         continue;
                 }
-                pr->userdata = pr;
                 g_ptr_array_add(rf->running, pr);
         }
         if (rf->todo->len > 0 || rf->running->len > 0)

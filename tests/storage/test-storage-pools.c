@@ -261,12 +261,13 @@ static void test_full_disk(void) {
 /* ---- an fs pool on a loop device ---- */
 
 static void test_fs_pool(void) {
-        char *img = g_strdup_printf("%s/ext4.img", root), *target = g_strdup_printf("%s/fsmnt", root);
+        /* the target is reached through a symlinked directory: mounts are found by real path */
+        char *img = g_strdup_printf("%s/ext4.img", root), *target = g_strdup_printf("%s/fslink/mnt", root);
         char *loop = NULL, *source = NULL, *error = NULL;
         Done d = {};
         StoragePool *p = NULL;
 
-        if (sh("truncate -s 64M %s", img) != 0)
+        if (sh("mkdir %s/fsreal && ln -s fsreal %s/fslink && truncate -s 64M %s", root, root, img) != 0)
                 goto out;
         loop = sh_out("losetup --find --show %s", img);
         if (strncmp(loop, "/dev/loop", 9) != 0) {
