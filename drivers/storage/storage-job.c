@@ -260,6 +260,7 @@ void job_commit(StorageJob *j, bool replace) {
         }
         j->tmp = mfree(j->tmp);
         j->committed_new = !replace;
+        (void) fsync(p->dirfd);   /* the rename itself survives a power loss */
         job_probe_and_finish(j);
 }
 

@@ -266,6 +266,9 @@ static void run_clone(StorageJob *j) {
         argv[n++] = j->driver->qemu_img;
         argv[n++] = (char *) "convert";
         argv[n++] = (char *) "-p";
+        /* convert writes with cache=unsafe by default: flush before it exits */
+        argv[n++] = (char *) "-t";
+        argv[n++] = (char *) "writeback";
         argv[n++] = (char *) "-f";
         argv[n++] = (char *) storage_vol_format_to_qemu(src_fmt);
         argv[n++] = (char *) "-O";
