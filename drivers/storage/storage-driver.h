@@ -18,6 +18,8 @@
  *   -EALREADY / -ENOTCONN  pool already active / not active      → InvalidState
  *   -EOPNOTSUPP  valid but unsupported (create vmdk…)            → NotSupported
  *   -ECANCELED   the job was cancelled                           → Cancelled
+ *   -ENOTEMPTY   pool delete of a directory that holds files     → InvalidState
+ *   -ELOOP       the volume's file was replaced by a symlink     → OperationFailed
  *   -ENOSPC, -EIO, …  "no space left on pool 'x' while …"        → OperationFailed
  *
  * Asynchronous calls return 0 and later call their completion callback
@@ -33,7 +35,9 @@
  *
  * Safety: a volume name never leaves its pool (storage_vol_name_validate();
  * every file is reached with openat() relative to the pool's directory fd,
- * O_NOFOLLOW, symlinks in the pool are never followed nor listed). A volume
+ * O_NOFOLLOW, symlinks in the pool are never followed nor listed; where
+ * qemu-img must open a file by its path, it is checked not to be a symlink
+ * just before). A volume
  * being created, cloned or uploaded is written under a hidden temporary name
  * `.NAME.partial-XXXXXX` and renamed into place only when complete, so a
  * failure, a cancel or a daemon crash never leaves a half-made volume that
@@ -67,7 +71,7 @@ typedef struct StorageDriverEvents {
         void *userdata;
 } StorageDriverEvents;
 
-/* Completion of a short asynchronous operation (start, stop, refresh, resize). */
+/* Completion of a short asynchronous operation (build, start, stop, refresh, resize). */
 typedef void (*StorageDoneFn)(void *userdata, int r, const char *message);
 
 /* A job: a long volume operation (create, clone, wipe, upload, download). */
