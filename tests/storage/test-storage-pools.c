@@ -251,6 +251,14 @@ static void test_full_disk(void) {
         check(count_entries(dir) == 1 && storage_volume_get_def(storage_pool_find_volume(p, "keep.img"))->capacity == MiB);
         done_reset(&d);
 
+        /* a disk filled by hand: qemu-img's own words become the same clear error */
+        sh("dd if=/dev/zero of=%s/fill bs=1M status=none 2>/dev/null; true", dir);
+        check(run_create(p, vol_def("<volume><name>late.qcow2</name><capacity unit='G'>1</capacity>"
+                                    "<target><format type='qcow2'/></target></volume>"), &d) == -ENOSPC);
+        check(strstr(d.message, "no space left on pool 'small' while creating volume 'late.qcow2'"));
+        check(count_entries(dir) == 2);
+        done_reset(&d);
+
         pool_down(p);
         pool_down(big);
         check(umount(dir) == 0);
