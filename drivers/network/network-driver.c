@@ -26,6 +26,7 @@ int network_driver_new(sd_event *event, const char *run_dir, const NetworkDriver
         if (!d)
                 return -ENOMEM;
         d->event = sd_event_ref(event);
+        g_queue_init(&d->nft_queue);
         if (events)
                 d->events = *events;
         if (asprintf(&d->dir, "%s/network", run_dir) < 0) {
@@ -51,10 +52,6 @@ fail:
 }
 
 
-static void child_free_void(gpointer c) {
-        network_child_free(c);
-}
-
 NetworkDriver *network_driver_free(NetworkDriver *d) {
         if (!d)
                 return NULL;
@@ -62,7 +59,7 @@ NetworkDriver *network_driver_free(NetworkDriver *d) {
         for (GList *l = all; l; l = l->next)
                 network_runtime_free_object(l->data);   /* the object only: processes and links stay */
         g_list_free(all);
-        g_list_free_full(d->children, child_free_void);
+        network_firewall_queue_free(d);
         network_nl_close(d->nl);
         sd_event_unref(d->event);
         free(d->dir);
@@ -108,6 +105,7 @@ void network_runtime_free_object(NetworkRuntime *rt) {
         rt->driver->runtimes = g_list_remove(rt->driver->runtimes, rt);
         network_dnsmasq_unwatch(rt);
         network_child_free(rt->child);
+        network_firewall_cancel(rt->fw_job);
         sd_event_source_disable_unref(rt->timer);
         sd_event_source_disable_unref(rt->kick);
         network_def_free(rt->def);
@@ -245,9 +243,9 @@ static int dnsmasq_terminate(NetworkRuntime *rt) {
         return 1;
 }
 
-static void on_step_done(void *userdata, int r, const char *message) {
+static void on_firewall_done(void *userdata, int r, const char *message) {
         NetworkRuntime *rt = userdata;
-        rt->child = network_child_free(rt->child);
+        rt->fw_job = NULL;
         network_runtime_continue(rt, r, message);
 }
 
@@ -287,7 +285,7 @@ static void stop_step(NetworkRuntime *rt, int r, const char *message) {
                 if (rt->firewall) {
                         _cleanup_free_ char *script = network_firewall_script_remove(rt->def, !other_firewalled(rt));
                         rt->firewall = false;
-                        r = script ? network_firewall_apply(rt->driver->event, script, on_step_done, rt, &rt->child) : -ENOMEM;
+                        r = network_firewall_submit(rt->driver, script, on_firewall_done, rt, &rt->fw_job);
                         if (r >= 0)
                                 return;
                         if (rt->op_error == 0)
@@ -439,9 +437,9 @@ static void start_step(NetworkRuntime *rt, int r, const char *message) {
                 if (network_def_managed_bridge(rt->def) && network_firewall_needed(rt->def)) {
                         _cleanup_free_ char *script = network_firewall_script_add(rt->def);
                         rt->firewall = true;
-                        r = script ? network_firewall_apply(rt->driver->event, script, on_step_done, rt, &rt->child) : -ENOMEM;
+                        r = network_firewall_submit(rt->driver, script, on_firewall_done, rt, &rt->fw_job);
                         if (r < 0) {
-                                op_fail(rt, r, r == -ENOENT ? "nft is not installed" : "cannot run nft");
+                                op_fail(rt, r, "cannot queue the firewall rules");
                                 return;
                         }
                         return;

@@ -186,39 +186,106 @@ char *network_firewall_script_remove(const NetworkDef *def, bool drop_table) {
         return g_string_free(s, false);
 }
 
-typedef struct FirewallJob {
-        DriverDoneFn fn;
+/* nft scripts run one at a time, in the order they were submitted: a table
+ * delete of the last network's stop and the next network's load, or the
+ * recovery rebuild and a new start, must not overtake each other. */
+struct FirewallJob {
+        NetworkDriver *driver;
+        char *script;
+        DriverDoneFn fn;              /* NULL once cancelled */
         void *userdata;
-} FirewallJob;
+        NetworkChild *child;          /* while running */
+};
+
+static void job_free(FirewallJob *j) {
+        if (!j)
+                return;
+        network_child_free(j->child);
+        free(j->script);
+        free(j);
+}
+
+static void queue_run(NetworkDriver *d);
 
 static void on_nft_done(void *userdata, int status, const char *output) {
         FirewallJob *j = userdata;
+        NetworkDriver *d = j->driver;
         _cleanup_free_ char *msg = NULL;
 
         if (status != 0 && asprintf(&msg, "nft failed (status %d): %s", status, *output ? output : "no message") < 0)
                 msg = NULL;
-        j->fn(j->userdata, status == 0 ? 0 : -EIO, msg);
-        free(j);
+        d->nft_running = NULL;
+        if (j->fn)
+                j->fn(j->userdata, status == 0 ? 0 : -EIO, msg);
+        job_free(j);
+        queue_run(d);
 }
 
-int network_firewall_apply(sd_event *event, const char *script, DriverDoneFn fn, void *userdata, NetworkChild **ret) {
-        _cleanup_free_ char *nft = network_find_program("nft");
+static void queue_run(NetworkDriver *d) {
+        _cleanup_free_ char *nft = NULL;
         FirewallJob *j;
         int r;
 
-        if (!nft)
-                return log_debug_errno(ENOENT, "nft is not installed");
-        j = calloc(1, sizeof(*j));
-        if (!j)
+        while (!d->nft_running && (j = g_queue_pop_head(&d->nft_queue))) {
+                if (!j->fn) {
+                        job_free(j);
+                        continue;
+                }
+                if (!nft && !(nft = network_find_program("nft")))
+                        r = -ENOENT;
+                else {
+                        char *argv[] = { nft, (char *) "-f", (char *) "-", NULL };
+                        r = network_child_spawn(d->event, argv, j->script, on_nft_done, j, &j->child);
+                }
+                if (r >= 0) {
+                        d->nft_running = j;
+                        return;
+                }
+                if (j->fn)
+                        j->fn(j->userdata, r, r == -ENOENT ? "nft is not installed" : "cannot run nft");
+                job_free(j);
+        }
+}
+
+int network_firewall_submit(NetworkDriver *d, const char *script, DriverDoneFn fn, void *userdata, FirewallJob **ret) {
+        FirewallJob *j;
+
+        if (!script)
                 return -ENOMEM;
+        j = calloc(1, sizeof(*j));
+        if (!j || !(j->script = strdup(script))) {
+                free(j);
+                return -ENOMEM;
+        }
+        j->driver = d;
         j->fn = fn;
         j->userdata = userdata;
-        char *argv[] = { nft, (char *) "-f", (char *) "-", NULL };
-        r = network_child_spawn(event, argv, script, on_nft_done, j, ret);
-        if (r < 0) {
-                free(j);
-                return r;
-        }
-        network_child_set_destroy(*ret, free);
+        g_queue_push_tail(&d->nft_queue, j);
+        if (ret)
+                *ret = j;
+        /* started from the loop, so fn never runs inside this call */
+        if (!d->nft_kick)
+                (void) sd_event_add_defer(d->event, &d->nft_kick, on_nft_kick, d);
         return 0;
+}
+
+int on_nft_kick(sd_event_source *s, void *userdata) {
+        NetworkDriver *d = userdata;
+        d->nft_kick = sd_event_source_disable_unref(d->nft_kick);
+        queue_run(d);
+        return 0;
+}
+
+void network_firewall_cancel(FirewallJob *j) {
+        if (j)
+                j->fn = NULL;   /* a running nft finishes; a queued one is skipped */
+}
+
+void network_firewall_queue_free(NetworkDriver *d) {
+        FirewallJob *j;
+        d->nft_kick = sd_event_source_disable_unref(d->nft_kick);
+        while ((j = g_queue_pop_head(&d->nft_queue)))
+                job_free(j);
+        job_free(d->nft_running);   /* kills a running nft */
+        d->nft_running = NULL;
 }

@@ -11,6 +11,7 @@
 
 struct nl_sock;
 typedef struct NetworkChild NetworkChild;
+typedef struct FirewallJob FirewallJob;
 
 struct NetworkDriver {
         sd_event *event;
@@ -18,7 +19,9 @@ struct NetworkDriver {
         NetworkDriverEvents events;
         struct nl_sock *nl;          /* NETLINK_ROUTE, synchronous requests */
         GList *runtimes;             /* every NetworkRuntime object (active, starting, stopping) */
-        GList *children;             /* NetworkChild* not tied to a runtime (ovs-vsctl, recovery firewall loads) */
+        GQueue nft_queue;            /* FirewallJob*, run one at a time */
+        FirewallJob *nft_running;
+        sd_event_source *nft_kick;
 };
 
 typedef enum NetworkOp {
@@ -44,7 +47,8 @@ struct NetworkRuntime {
         uint64_t restart_times[5];   /* CLOCK_MONOTONIC µs of the last restarts */
         unsigned n_restarts;
 
-        NetworkChild *child;         /* nft or dnsmasq launcher in flight */
+        NetworkChild *child;         /* dnsmasq launcher in flight */
+        FirewallJob *fw_job;         /* our nft script, queued or running */
         sd_event_source *timer;      /* SIGKILL timeout while stopping dnsmasq */
 
         sd_event_source *kick;       /* runs the first step of an operation from the loop */
@@ -128,5 +132,12 @@ bool network_firewall_needed(const NetworkDef *def);
 char *network_firewall_script_add(const NetworkDef *def);
 /* nft script that removes def's chains (idempotent), and the whole table when drop_table. */
 char *network_firewall_script_remove(const NetworkDef *def, bool drop_table);
-/* Runs `nft -f -` with script; fn(userdata, r, msg). */
-int network_firewall_apply(sd_event *event, const char *script, DriverDoneFn fn, void *userdata, NetworkChild **ret);
+/* Queues `nft -f -` with script on the driver's serial nft queue;
+ * fn(userdata, r, msg) from the loop when it ran. *ret (may be NULL) is the
+ * job, valid until fn runs or it is cancelled. */
+int network_firewall_submit(NetworkDriver *d, const char *script, DriverDoneFn fn, void *userdata, FirewallJob **ret);
+/* fn will not be called (the script still runs if it already started). */
+void network_firewall_cancel(FirewallJob *j);
+/* Drops the queue and kills a running nft (driver free). */
+void network_firewall_queue_free(NetworkDriver *d);
+int on_nft_kick(sd_event_source *s, void *userdata);

@@ -13,45 +13,16 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
-/* Runs a helper in the background for the driver, logging a failure. */
-typedef struct BackgroundJob {
-        NetworkDriver *driver;
-        NetworkChild *child;
-        char *what;
-} BackgroundJob;
-
 static void on_background_done(void *userdata, int r, const char *message) {
-        BackgroundJob *j = userdata;
         if (r < 0)
-                log_warning("%s failed: %s", j->what, strna(message));
-        j->driver->children = g_list_remove(j->driver->children, j->child);
-        network_child_free(j->child);
-        free(j->what);
-        free(j);
+                log_warning("%s failed: %s", (const char *) userdata, strna(message));
 }
 
-static void background_job_free(void *userdata) {
-        BackgroundJob *j = userdata;
-        free(j->what);
-        free(j);
-}
-
+/* what: a static string for the log */
 static void firewall_in_background(NetworkDriver *d, const char *script, const char *what) {
-        BackgroundJob *j = calloc(1, sizeof(*j));
-        int r;
-
-        if (!j || !script || !(j->what = strdup(what))) {
-                free(j);
-                return;
-        }
-        j->driver = d;
-        r = network_firewall_apply(d->event, script, on_background_done, j, &j->child);
-        if (r < 0) {
-                log_warning_errno(r, "%s: cannot run nft: %m", what);
-                background_job_free(j);
-                return;
-        }
-        d->children = g_list_prepend(d->children, j->child);
+        int r = network_firewall_submit(d, script, on_background_done, (void *) what, NULL);
+        if (r < 0)
+                log_warning_errno(r, "%s: %m", what);
 }
 
 static void on_recover_launched(void *userdata, int r, const char *message) {

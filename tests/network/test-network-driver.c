@@ -384,10 +384,24 @@ static void test_isolated_and_route(void) {
         free(nft);
         nft = run_output("nft list table inet vmgmt");
         CHECK(nft && !strstr(nft, "virbr0") && strstr(nft, "fwd_in_virbr1"), "after iso stop:\n%s", strna(nft));
+        /* the last network's stop (which drops the table) and a new start at the
+         * same time: nft scripts run in order, the new network keeps its rules */
+        _cleanup_(network_def_freep) NetworkDef *iso2 = make_def(d, "<network><name>iso2</name><bridge name='vbiso2'/></network>");
+        NetworkRuntime *r4 = NULL;
+        _cleanup_(done_reset) Done e = {};
         done_reset(&b);
         CHECK(network_stop(r2, done_cb, &b) == 0, "stop route");
+        CHECK(network_start(d, iso2, NULL, &r4, done_cb, &e) == 0, "start iso2");
         wait_done(&b, 10);
-        CHECK(b.r == 0 && system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "table gone with the last network");
+        wait_done(&e, 10);
+        CHECK(b.r == 0 && e.r == 0, "stop %d, start %d", b.r, e.r);
+        free(nft);
+        nft = run_output("nft list table inet vmgmt");
+        CHECK(nft && strstr(nft, "fwd_in_vbiso2") && !strstr(nft, "virbr1"), "racing stop/start:\n%s", strna(nft));
+        done_reset(&e);
+        CHECK(network_stop(r4, done_cb, &e) == 0, "stop iso2");
+        wait_done(&e, 10);
+        CHECK(e.r == 0 && system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "table gone with the last network");
         done_reset(&c);
         CHECK(network_stop(r3, done_cb, &c) == 0, "stop open");
         wait_done(&c, 10);
