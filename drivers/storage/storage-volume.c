@@ -96,49 +96,70 @@ static void run_create(StorageJob *j) {
         int r;
 
         r = name_free(j, j->name);
-        if (r < 0)
-                { job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL); return; }
-        if (!storage_vol_format_writable(fmt))
-                { job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created"); return; }
-        if (fmt == STORAGE_VOL_FORMAT_RAW && def->backing_path)
-                { job_fail(j, -EINVAL, "a raw volume cannot have a backing store"); return; }
-        if (!def->has_capacity && !def->backing_path)
-                { job_fail(j, -EINVAL, "no capacity given"); return; }
+        if (r < 0) {
+                job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL);
+                return;
+        }
+        if (!storage_vol_format_writable(fmt)) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created");
+                return;
+        }
+        if (fmt == STORAGE_VOL_FORMAT_RAW && def->backing_path) {
+                job_fail(j, -EINVAL, "a raw volume cannot have a backing store");
+                return;
+        }
+        if (!def->has_capacity && !def->backing_path) {
+                job_fail(j, -EINVAL, "no capacity given");
+                return;
+        }
         if (def->backing_path) {
                 StorageVolume *b = storage_driver_find_volume_by_path(j->driver, def->backing_path);
                 if (def->has_backing_format)
                         backing_fmt = storage_vol_format_to_qemu(def->backing_format);
                 else if (b)
                         backing_fmt = storage_vol_format_to_qemu(b->def->format);
-                else
-                        { job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>"); return; }
+                else {
+                        job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>");
+                        return;
+                }
         }
-        if (fmt == STORAGE_VOL_FORMAT_QCOW2 && !j->driver->qemu_img)
-                { job_fail(j, -EOPNOTSUPP, "qemu-img is not installed"); return; }
+        if (fmt == STORAGE_VOL_FORMAT_QCOW2 && !j->driver->qemu_img) {
+                job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
+                return;
+        }
 
         r = job_make_temp(j, mode, def->perms.uid, def->perms.gid, &j->fd);
-        if (r < 0)
-                { job_fail(j, r, NULL); return; }
+        if (r < 0) {
+                job_fail(j, r, NULL);
+                return;
+        }
 
         if (fmt == STORAGE_VOL_FORMAT_RAW) {
                 j->step = 1;   /* after_step → commit */
-                if (ftruncate(j->fd, (off_t) def->capacity) < 0)
-                        { job_fail(j, -errno, NULL); return; }
+                if (ftruncate(j->fd, (off_t) def->capacity) < 0) {
+                        job_fail(j, -errno, NULL);
+                        return;
+                }
                 if (def->has_allocation && def->allocation > 0) {
                         StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                        if (!w)
-                                { job_fail(j, -ENOMEM, NULL); return; }
+                        if (!w) {
+                                job_fail(j, -ENOMEM, NULL);
+                                return;
+                        }
                         w->dst_fd = TAKE_FD(j->fd);
                         w->length = MIN(def->allocation, def->capacity);
                         w->fsync = true;
                         j->total = w->length;
                         r = start_work(j, w);
-                        if (r < 0)
-                                { job_fail(j, r, NULL); return; }
+                        if (r < 0) {
+                                job_fail(j, r, NULL);
+                                return;
+                        }
                         return;
                 }
                 j->fd = (close(j->fd), -1);
-                { job_commit(j, false); return; }
+                job_commit(j, false);
+                return;
         }
 
         /* qcow2 */
@@ -205,29 +226,38 @@ static void run_clone(StorageJob *j) {
         int r;
 
         r = name_free(j, j->name);
-        if (r < 0)
-                { job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL); return; }
-        if (!storage_vol_format_writable(fmt))
-                { job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created"); return; }
+        if (r < 0) {
+                job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL);
+                return;
+        }
+        if (!storage_vol_format_writable(fmt)) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created");
+                return;
+        }
         j->capacity = MAX(j->def->has_capacity ? j->def->capacity : 0, src->def->capacity);
         j->total = src->def->capacity;
         r = job_make_temp(j, mode, j->def->perms.uid, j->def->perms.gid, &j->fd);
-        if (r < 0)
-                { job_fail(j, r, NULL); return; }
+        if (r < 0) {
+                job_fail(j, r, NULL);
+                return;
+        }
 
         bool plain = (src_fmt == STORAGE_VOL_FORMAT_RAW || src_fmt == STORAGE_VOL_FORMAT_ISO) &&
                      fmt == STORAGE_VOL_FORMAT_RAW && src->def->type == STORAGE_VOL_FILE;
         if (plain) {
                 struct stat st;
                 StorageWork *w = storage_work_new(STORAGE_WORK_COPY_FILE);
-                if (!w)
-                        { job_fail(j, -ENOMEM, NULL); return; }
+                if (!w) {
+                        job_fail(j, -ENOMEM, NULL);
+                        return;
+                }
                 w->src_fd = open_volume(src->pool, src->def->name, O_RDONLY);
                 w->dst_fd = TAKE_FD(j->fd);
                 if (w->src_fd < 0 || fstat(w->src_fd, &st) < 0) {
                         r = w->src_fd < 0 ? w->src_fd : -errno;
                         storage_work_free(w);
-                        { job_fail(j, r, "cannot open the source volume"); return; }
+                        job_fail(j, r, "cannot open the source volume");
+                        return;
                 }
                 w->length = (uint64_t) st.st_size;
                 w->fsync = true;
@@ -239,15 +269,21 @@ static void run_clone(StorageJob *j) {
                 return;
         }
 
-        if (!j->driver->qemu_img)
-                { job_fail(j, -EOPNOTSUPP, "qemu-img is not installed"); return; }
+        if (!j->driver->qemu_img) {
+                job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
+                return;
+        }
         /* qemu-img opens the source by its path (its backing files are found
          * relative to it): make sure that path is the volume, not a symlink */
         struct stat sst;
-        if (fstatat(src->pool->dirfd, src->def->name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
-                { job_fail(j, -errno, "cannot open the source volume"); return; }
-        if (S_ISLNK(sst.st_mode))
-                { job_fail(j, -ELOOP, "the source volume was replaced by a symlink"); return; }
+        if (fstatat(src->pool->dirfd, src->def->name, &sst, AT_SYMLINK_NOFOLLOW) < 0) {
+                job_fail(j, -errno, "cannot open the source volume");
+                return;
+        }
+        if (S_ISLNK(sst.st_mode)) {
+                job_fail(j, -ELOOP, "the source volume was replaced by a symlink");
+                return;
+        }
         j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp);
         _cleanup_free_ char *compat = j->def->compat ? g_strdup_printf("compat=%s", j->def->compat) : NULL;
@@ -256,10 +292,14 @@ static void run_clone(StorageJob *j) {
                 StorageVolume *b = storage_driver_find_volume_by_path(j->driver, j->def->backing_path);
                 backing_fmt = j->def->has_backing_format ? storage_vol_format_to_qemu(j->def->backing_format)
                               : b ? storage_vol_format_to_qemu(b->def->format) : NULL;
-                if (!backing_fmt)
-                        { job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>"); return; }
-                if (fmt != STORAGE_VOL_FORMAT_QCOW2)
-                        { job_fail(j, -EINVAL, "a raw volume cannot have a backing store"); return; }
+                if (!backing_fmt) {
+                        job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>");
+                        return;
+                }
+                if (fmt != STORAGE_VOL_FORMAT_QCOW2) {
+                        job_fail(j, -EINVAL, "a raw volume cannot have a backing store");
+                        return;
+                }
         }
         char *argv[20];
         size_t n = 0;
