@@ -376,6 +376,19 @@ static void test_isolated_and_route(void) {
         CHECK(nft && strstr(nft, "chain fwd_out_virbr0") && strstr(nft, "chain fwd_in_virbr1") && !strstr(nft, "vopen0") &&
               !strstr(nft, "nat_virbr0 {\n\t\tip") && strstr(nft, "ip daddr 10.20.0.0/24 return"), "nft:\n%s", strna(nft));
 
+        /* a dnsmasq that keeps dying is restarted 5 times in 30 s, then given up on */
+        n_dnsmasq_events = 0;
+        for (unsigned i = 1; i <= 6; i++) {
+                pid_t p = network_runtime_dnsmasq_pid(r1);
+                CHECK(p > 0, "dnsmasq %u runs", i);
+                if (p <= 0)
+                        break;
+                kill(p, SIGKILL);
+                wait_until(&n_dnsmasq_events, i, 10);
+                CHECK(last_restarted == (i <= 5), "death %u: restarted %d", i, last_restarted);
+        }
+        CHECK(network_runtime_dnsmasq_pid(r1) == 0, "no dnsmasq after giving up");
+
         /* stopping one keeps the table for the other */
         done_reset(&a);
         CHECK(network_stop(r1, done_cb, &a) == 0, "stop iso");
