@@ -34,6 +34,7 @@ static sd_bus *connect_bus(const char *address) {
                 r = sd_bus_start(bus);
         if (r < 0) {
                 fprintf(stderr, "cannot connect to %s: %s\n", address, strerror(-r));
+                sd_bus_unref(bus);
                 exit(2);
         }
         return bus;
@@ -153,6 +154,7 @@ static int bench_startup(sd_bus *bus, char **argv) {
 
 int main(int argc, char *argv[]) {
         sd_bus *bus;
+        int r;
 
         if (argc < 3) {
                 fprintf(stderr, "usage: %s ADDRESS gmo [N] | define PREFIX COUNT DEPTH | startup VMGMTD ARGS...\n", argv[0]);
@@ -160,11 +162,15 @@ int main(int argc, char *argv[]) {
         }
         bus = connect_bus(argv[1]);
         if (strcmp(argv[2], "gmo") == 0)
-                return bench_gmo(bus, argc > 3 ? atoi(argv[3]) : 5);
-        if (strcmp(argv[2], "define") == 0 && argc == 6)
-                return bench_define(bus, argv[3], atoi(argv[4]), atoi(argv[5]));
-        if (strcmp(argv[2], "startup") == 0 && argc > 3)
-                return bench_startup(bus, argv + 3);
-        fprintf(stderr, "unknown mode\n");
-        return 2;
+                r = bench_gmo(bus, argc > 3 ? atoi(argv[3]) : 5);
+        else if (strcmp(argv[2], "define") == 0 && argc == 6)
+                r = bench_define(bus, argv[3], atoi(argv[4]), atoi(argv[5]));
+        else if (strcmp(argv[2], "startup") == 0 && argc > 3)
+                r = bench_startup(bus, argv + 3);
+        else {
+                fprintf(stderr, "unknown mode\n");
+                r = 2;
+        }
+        sd_bus_flush_close_unref(bus);
+        return r;
 }
