@@ -5,6 +5,7 @@
 
 #include "domain.h"
 #include "log.h"
+#include "pool.h"
 
 int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         VmDomain *d;
@@ -345,8 +346,14 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
         Manager *m = d->manager;
         DriverRuntime *rt = NULL;
         int id = m->next_id, r;
+        DomainDef *resolved = NULL;
 
-        r = m->ops->start(m->driver, d, d->def, id, flags, &rt, done, userdata);
+        /* <disk type='volume'>: the driver gets a copy with the volumes' files */
+        r = vm_storage_resolve_domain_disks(m, d->def, &resolved, ret_error);
+        if (r < 0)
+                return r;
+        r = m->ops->start(m->driver, d, resolved ?: d->def, id, flags, &rt, done, userdata);
+        domain_def_free(resolved);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = g_strdup(strerror(-r));

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "domain.h"
 #include "log.h"
+#include "pool.h"
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", NULL };
 static const char *const manager_drivers[] = { "qemu", NULL };
@@ -482,6 +483,9 @@ static int manager_object_callback(sd_bus_message *message, void *userdata, sd_b
                 if (r < 0)
                         return r;
         }
+        r = vm_storage_append_objects(m, reply, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
@@ -527,5 +531,8 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_object(m->bus, NULL, VM_MANAGER_PATH, manager_object_callback, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add GetManagedObjects handler: %m");
+        r = vm_storage_dbus_register(m);
+        if (r < 0)
+                return r;
         return domain_dbus_register(m);
 }

@@ -9,11 +9,12 @@
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
+#include "pool.h"
 
 /* ---- configuration file ---- */
 
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
-                                                   "polkit_interactive_timeout_sec", NULL };
+                                                   "polkit_interactive_timeout_sec", "job_linger_sec", NULL };
 
 /* A timeout in seconds (fractions allowed), 0 < t <= 600. */
 static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
@@ -60,7 +61,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -82,7 +83,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 c->autostart = b;
         }
         if (config_read_timeout(kf, path, "polkit_timeout_sec", &c->polkit_timeout_usec) < 0 ||
-            config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0)
+            config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
+            config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0)
                 return -EINVAL;
         return 0;
 }
@@ -152,6 +154,7 @@ Manager *manager_free(Manager *m) {
                 vm_op_abandon_all(m);
         if (m->pending_ops)
                 g_hash_table_destroy(m->pending_ops);
+        vm_storage_free(m);
         if (m->domains_by_uuid)
                 g_hash_table_destroy(m->domains_by_uuid);
         if (m->domains_by_name)
@@ -296,6 +299,9 @@ int manager_startup(Manager *m) {
         r = vm_domain_store_load(m);
         if (r < 0)
                 return r;
+        r = vm_storage_startup(m);
+        if (r < 0)
+                return r;
         r = m->ops->recover(m->driver, manager_recover_one, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to recover running domains: %m");
@@ -335,6 +341,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         if (m->driver)
                 m->driver = m->ops->free(m->driver);
         vm_op_abandon_all(m);
+        vm_storage_shutdown(m);
         vm_auth_done(m);
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }

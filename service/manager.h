@@ -16,6 +16,7 @@
 #define VM_DOMAIN_INTERFACE "org.vmgmt.Domain"
 
 typedef struct VmDomain VmDomain;
+typedef struct VmStorage VmStorage;
 
 typedef struct ManagerConfig {
         bool user;               /* --user: session bus, per-user paths */
@@ -24,6 +25,7 @@ typedef struct ManagerConfig {
         bool autostart;          /* [daemon] autostart=: start autostart domains at start-up */
         uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
         uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
+        uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
 } ManagerConfig;
 
 #define VM_POLKIT_TIMEOUT_USEC_DEFAULT (20 * 1000000ULL)
@@ -55,6 +57,7 @@ typedef struct Manager {
         unsigned auth_in_flight;       /* CheckAuthorization calls sent and not answered */
         uint64_t auth_serial;          /* numbers polkit cancellation ids */
         char *capabilities_xml;        /* built on first GetCapabilities */
+        VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
 } Manager;
 
 /* Reads the key file at m->config.config_file (or the default path under

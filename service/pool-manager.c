@@ -1,0 +1,320 @@
+/* pool-manager.c — the Manager's storage methods (DefinePool, CreatePool, GetPool, ListPools, GetVolumeByPath) and PoolEvent, in their own vtable on /org/vmgmt. */
+#include <errno.h>
+#include <string.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "log.h"
+#include "pool.h"
+
+/* Parses and normalizes pool XML; a redefinition without UUID keeps the pool's. */
+static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, sd_bus_error *error) {
+        StoragePoolDef *def = NULL;
+        ConfError err = {};
+        VmPool *existing;
+        int r;
+
+        r = storage_pool_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG) {
+                conf_error_clear(&err);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Pool XML is larger than %u bytes",
+                                         STORAGE_XML_MAX_SIZE);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid pool XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        existing = g_hash_table_lookup(s->pools, def->name);
+        if (existing && !def->has_uuid) {
+                conf_uuid_parse(existing->uuid, def->uuid);
+                def->has_uuid = true;
+        }
+        r = storage_pool_def_normalize(def, &err);
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid pool definition");
+                conf_error_clear(&err);
+                storage_pool_def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 0;
+}
+
+/* The pool def would replace (NULL: a new one), or AlreadyExists when the
+ * name, UUID or storage belongs to another pool. */
+static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret, sd_bus_error *error) {
+        VmPool *same = g_hash_table_lookup(s->pools, def->name);
+        GHashTableIter it;
+        gpointer value;
+        char uuid[37];
+
+        conf_uuid_format(def->uuid, uuid);
+        if (same && !streq(same->uuid, uuid))
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Pool '%s' already exists with UUID %s",
+                                         def->name, same->uuid);
+        g_hash_table_iter_init(&it, s->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                if (p == same)
+                        continue;
+                if (streq(p->uuid, uuid))
+                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Pool '%s' already has UUID %s",
+                                                 p->name, uuid);
+                if (storage_pool_def_same_source(storage_pool_get_def(p->sp), def))
+                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                                 "Pool '%s' already uses the same storage (%s)", p->name,
+                                                 strempty(def->target_path));
+        }
+        *ret = same;
+        return 0;
+}
+
+static bool def_equal(const StoragePoolDef *a, const StoragePoolDef *b) {
+        _cleanup_free_ char *x = NULL, *y = NULL;
+        StoragePoolDef *ca = storage_pool_def_copy(a), *cb = storage_pool_def_copy(b);
+
+        if (ca && cb) {
+                ca->capacity = ca->allocation = ca->available = 0;
+                cb->capacity = cb->allocation = cb->available = 0;
+                x = storage_pool_def_format(ca);
+                y = storage_pool_def_format(cb);
+        }
+        storage_pool_def_free(ca);
+        storage_pool_def_free(cb);
+        return x && y && streq(x, y);
+}
+
+static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        VmStorage *s = m->storage;
+        StoragePoolDef *def = NULL;
+        const char *xml, *details[3];
+        VmPool *p = NULL;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        if (r < 0)
+                return r;
+        r = parse_pool_xml(s, xml, &def, error);
+        if (r < 0)
+                return r;
+        details[0] = "pool";
+        details[1] = def->name;
+        details[2] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        if (r <= 0)
+                goto finish;
+        r = check_conflicts(s, def, &p, error);
+        if (r < 0)
+                goto finish;
+        if (p && (vm_pool_is_active(p) || p->starting) && !def_equal(storage_pool_get_def(p->sp), def)) {
+                r = sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                      "Pool '%s' is active: stop it before changing its definition", def->name);
+                goto finish;
+        }
+        r = vm_pool_store_write(s, def);
+        if (r < 0) {
+                r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save pool '%s': %s", def->name,
+                                      strerror(-r));
+                goto finish;
+        }
+        if (!p) {
+                r = vm_pool_new(s, def, true, &p);
+                if (r < 0) {
+                        (void) vm_pool_store_remove(s, def->name);
+                        goto finish;
+                }
+                vm_pool_add_to_bus(p);
+        } else {
+                if (!vm_pool_is_active(p) && !p->starting)
+                        (void) storage_pool_set_def(p->sp, def);
+                p->persistent = true;
+                vm_pool_emit_changes(p);
+        }
+        vm_pool_emit_event(p, "defined");
+        r = sd_bus_reply_method_return(message, "o", p->path);
+finish:
+        storage_pool_def_free(def);
+        return r < 0 ? r : 1;
+}
+
+static void create_pool_done(void *userdata, int r, const char *message) {
+        PoolOp *op = userdata;
+        VmStorage *s = op->storage;
+        VmPool *p = g_hash_table_lookup(s->pools, op->pool);
+
+        if (r < 0 || !p) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *what = g_strdup_printf("Failed to create pool '%s'", op->pool);
+                vm_storage_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                (void) sd_bus_reply_method_error(op->message, &error);
+                if (p)
+                        vm_pool_remove(p);
+                pool_op_free(op);
+                return;
+        }
+        p->starting = false;
+        (void) vm_pool_run_state_set(s, p, true);
+        vm_pool_emit_changes(p);
+        vm_pool_add_to_bus(p);
+        vm_pool_emit_event(p, "started");
+        (void) sd_bus_reply_method_return(op->message, "o", p->path);
+        pool_op_free(op);
+}
+
+static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        VmStorage *s = m->storage;
+        StoragePoolDef *def = NULL;
+        const char *xml, *details[3];
+        VmPool *p = NULL;
+        PoolOp *op;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        if (r < 0)
+                return r;
+        r = parse_pool_xml(s, xml, &def, error);
+        if (r < 0)
+                return r;
+        details[0] = "pool";
+        details[1] = def->name;
+        details[2] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        if (r <= 0)
+                goto finish;
+        r = check_conflicts(s, def, &p, error);
+        if (r < 0)
+                goto finish;
+        if (p) {
+                r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Pool '%s' already exists", def->name);
+                goto finish;
+        }
+        r = vm_pool_new(s, def, false, &p);
+        if (r < 0)
+                goto finish;
+        op = pool_op_new(s, message, "create", p->name, NULL);
+        r = storage_pool_start(p->sp, create_pool_done, op);
+        if (r < 0) {
+                pool_op_free(op);
+                vm_pool_remove(p);
+                r = vm_storage_bus_error(error, r, NULL, "Failed to create pool");
+                goto finish;
+        }
+        p->starting = true;
+        r = 1;
+finish:
+        storage_pool_def_free(def);
+        return r < 0 ? r : 1;
+}
+
+static int method_get_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        VmPool *p;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        p = vm_pool_find(m->storage, name);
+        if (!p || !p->on_bus)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_POOL, "No pool '%s'", name);
+        return sd_bus_reply_method_return(message, "o", p->path);
+}
+
+static gint pool_compare_name(gconstpointer a, gconstpointer b) {
+        return strcmp((*(VmPool *const *) a)->name, (*(VmPool *const *) b)->name);
+}
+
+static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool active = false, inactive = false;
+        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
+        GPtrArray *list;
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (!active && !inactive)
+                active = inactive = true;
+        list = g_ptr_array_new();
+        g_hash_table_iter_init(&it, m->storage->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                bool a = vm_pool_is_active(p);
+                if (p->on_bus && ((a && active) || (!a && inactive)))
+                        g_ptr_array_add(list, p);
+        }
+        g_ptr_array_sort(list, pool_compare_name);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                r = sd_bus_message_append_basic(reply, 'o', ((VmPool *) list->pdata[i])->path);
+        g_ptr_array_free(list, TRUE);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_volume_by_path(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *object = NULL;
+        StorageVolume *v;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &path);
+        if (r < 0)
+                return r;
+        v = storage_driver_find_volume_by_path(m->storage->driver, path);
+        if (!v)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_VOLUME, "No volume with path '%s'", path);
+        object = vm_volume_path(v);
+        if (!object)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", object);
+}
+
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+static const sd_bus_vtable manager_pool_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("DefinePool", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", pool),
+                                method_define_pool, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CreatePool", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", pool),
+                                method_create_pool, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetPool", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", pool),
+                                method_get_pool, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListPools", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", pools),
+                                method_list_pools, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetVolumeByPath", SD_BUS_ARGS("s", path), SD_BUS_RESULT("o", volume),
+                                method_get_volume_by_path, UNPRIV),
+        SD_BUS_SIGNAL_WITH_ARGS("PoolEvent", SD_BUS_ARGS("o", pool, "s", event), 0),
+        SD_BUS_VTABLE_END
+};
+
+int vm_manager_pool_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, manager_pool_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager's pool methods: %m");
+        return 0;
+}

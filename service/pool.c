@@ -1,0 +1,679 @@
+/* pool.c — storage pools in vmgmtd: registry, persistence, the default pool, start-up recovery, driver events, domain disks. */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-util.h"
+#include "domain.h"
+#include "fileio.h"
+#include "log.h"
+#include "pool.h"
+
+#define DEFAULT_MARKER ".default-pool-defined"
+
+/* ---- errors ---- */
+
+int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
+        const char *name;
+
+        switch (r) {
+        case -EINVAL: name = SD_BUS_ERROR_INVALID_ARGS; break;
+        case -EEXIST: name = VM_ERROR_ALREADY_EXISTS; break;
+        case -EBUSY: name = VM_ERROR_BUSY; break;
+        case -EALREADY:
+        case -ENOTCONN:
+        case -ENOTEMPTY: name = VM_ERROR_INVALID_STATE; break;
+        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
+        case -ECANCELED: name = VM_ERROR_CANCELLED; break;
+        default: name = VM_ERROR_OPERATION_FAILED; break;
+        }
+        if (!isempty(message))
+                sd_bus_error_setf(error, name, "%s: %s", what, message);
+        else
+                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
+        return r < 0 ? r : -EIO;
+}
+
+/* ---- operations waiting for the driver ---- */
+
+PoolOp *pool_op_new(VmStorage *s, sd_bus_message *message, const char *verb, const char *pool, const char *volume) {
+        PoolOp *op = g_new0(PoolOp, 1);
+
+        op->storage = s;
+        op->message = sd_bus_message_ref(message);
+        op->verb = verb;
+        op->pool = g_strdup(pool);
+        op->volume = g_strdup(volume);
+        g_hash_table_add(s->ops, op);
+        return op;
+}
+
+void pool_op_free(PoolOp *op) {
+        if (!op)
+                return;
+        g_hash_table_remove(op->storage->ops, op);
+        sd_bus_message_unref(op->message);
+        g_free(op->pool);
+        g_free(op->volume);
+        g_free(op);
+}
+
+/* ---- registry ---- */
+
+static void pool_props_clear(VmPoolProps *p) {
+        g_free(p->type);
+        g_free(p->target);
+        p->type = p->target = NULL;
+}
+
+static void pool_props_get(VmPool *p, VmPoolProps *ret) {
+        const StoragePoolDef *def = storage_pool_get_def(p->sp);
+
+        ret->active = storage_pool_is_active(p->sp);
+        ret->persistent = p->persistent;
+        ret->autostart = p->autostart;
+        ret->capacity = def->capacity;
+        ret->allocation = def->allocation;
+        ret->available = def->available;
+        ret->type = g_strdup(storage_pool_type_to_string(def->type));
+        ret->target = g_strdup(def->target_path ?: "");
+}
+
+void vm_pool_emit_changes(VmPool *p) {
+        Manager *m = p->storage->manager;
+        VmPoolProps now;
+        const char *names[10];
+        size_t n = 0;
+
+        pool_props_get(p, &now);
+        if (now.active != p->last.active)
+                names[n++] = "Active";
+        if (now.persistent != p->last.persistent)
+                names[n++] = "Persistent";
+        if (now.autostart != p->last.autostart)
+                names[n++] = "Autostart";
+        if (now.capacity != p->last.capacity)
+                names[n++] = "Capacity";
+        if (now.allocation != p->last.allocation)
+                names[n++] = "Allocation";
+        if (now.available != p->last.available)
+                names[n++] = "Available";
+        if (!streq(now.type, p->last.type))
+                names[n++] = "Type";
+        if (!streq(now.target, p->last.target))
+                names[n++] = "Path";
+        names[n] = NULL;
+        pool_props_clear(&p->last);
+        p->last = now;
+        if (n > 0 && p->on_bus && m->bus && m->ready)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, p->path, VM_POOL_INTERFACE, (char **) names);
+}
+
+void vm_pool_emit_event(VmPool *p, const char *event) {
+        Manager *m = p->storage->manager;
+
+        if (!m->bus || !m->ready)
+                return;
+        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "PoolEvent", "os", p->path, event);
+}
+
+void vm_pool_add_to_bus(VmPool *p) {
+        Manager *m = p->storage->manager;
+
+        if (p->on_bus)
+                return;
+        p->on_bus = true;
+        if (m->bus && m->ready)
+                (void) sd_bus_emit_object_added(m->bus, p->path);
+}
+
+int vm_pool_new(VmStorage *s, const StoragePoolDef *def, bool persistent, VmPool **ret) {
+        VmPool *p;
+        int r;
+
+        p = g_new0(VmPool, 1);
+        p->storage = s;
+        p->name = g_strdup(def->name);
+        conf_uuid_format(def->uuid, p->uuid);
+        r = sd_bus_path_encode(VM_POOL_PREFIX, def->name, &p->path);
+        if (r < 0)
+                goto fail;
+        r = storage_pool_new(s->driver, def, p, &p->sp);
+        if (r < 0)
+                goto fail;
+        p->persistent = persistent;
+        pool_props_get(p, &p->last);
+        g_hash_table_insert(s->pools, p->name, p);
+        *ret = p;
+        return 0;
+fail:
+        free(p->path);
+        g_free(p->name);
+        g_free(p);
+        return r;
+}
+
+static void pool_free(VmPool *p) {
+        storage_pool_free(p->sp);
+        pool_props_clear(&p->last);
+        free(p->path);
+        g_free(p->name);
+        g_free(p);
+}
+
+void vm_pool_remove(VmPool *p) {
+        Manager *m = p->storage->manager;
+        _cleanup_free_ StorageVolume **vols = NULL;
+        size_t n = 0;
+
+        /* the volumes go with it */
+        if (p->on_bus && storage_pool_list_volumes(p->sp, &vols, &n) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        vm_volume_emit_removed(p->storage, vols[i]);
+        if (p->on_bus && m->bus && m->ready)
+                (void) sd_bus_emit_interfaces_removed(m->bus, p->path, "org.freedesktop.DBus.Peer",
+                                                      "org.freedesktop.DBus.Introspectable",
+                                                      "org.freedesktop.DBus.Properties", VM_POOL_INTERFACE, NULL);
+        g_hash_table_steal(p->storage->pools, p->name);
+        pool_free(p);
+}
+
+VmPool *vm_pool_find(VmStorage *s, const char *name_or_uuid) {
+        GHashTableIter it;
+        gpointer value;
+        unsigned char u[16];
+        char text[37];
+        VmPool *p;
+
+        p = g_hash_table_lookup(s->pools, name_or_uuid);
+        if (p)
+                return p;
+        if (conf_uuid_parse(name_or_uuid, u) < 0)
+                return NULL;
+        conf_uuid_format(u, text);
+        g_hash_table_iter_init(&it, s->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                if (streq(((VmPool *) value)->uuid, text))
+                        return value;
+        return NULL;
+}
+
+VmPool *vm_pool_find_by_path(VmStorage *s, const char *path) {
+        _cleanup_free_ char *name = NULL;
+
+        if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%", &name) <= 0 || isempty(name))
+                return NULL;
+        return g_hash_table_lookup(s->pools, name);
+}
+
+VmPool *vm_pool_of(StoragePool *sp) {
+        return storage_pool_get_owner(sp);
+}
+
+bool vm_pool_is_active(VmPool *p) {
+        return storage_pool_is_active(p->sp);
+}
+
+char *vm_volume_path(StorageVolume *v) {
+        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+        char *path = NULL;
+
+        if (sd_bus_path_encode_many(&path, VM_POOL_PREFIX "/%/volume/%", p->name,
+                                    storage_volume_get_def(v)->name) < 0)
+                return NULL;
+        return path;
+}
+
+StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path) {
+        _cleanup_free_ char *pool = NULL, *vol = NULL;
+        VmPool *p;
+
+        if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%/volume/%", &pool, &vol) <= 0)
+                return NULL;
+        p = g_hash_table_lookup(s->pools, pool);
+        if (!p)
+                return NULL;
+        return storage_pool_find_volume(p->sp, vol);
+}
+
+/* ---- persistence: CONFIG/storage/NAME.xml, autostart links, run state ---- */
+
+static char *pool_file(const char *dir, const char *name) {
+        _cleanup_free_ char *base = g_strconcat(name, ".xml", NULL);
+        return g_build_filename(dir, base, NULL);
+}
+
+int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def) {
+        _cleanup_free_ char *xml = NULL, *path = NULL;
+        StoragePoolDef *copy;
+        int r;
+
+        r = mkdir_p(s->config_dir, 0755);
+        if (r < 0)
+                return r;
+        /* only the definition: no statvfs numbers on disk */
+        copy = storage_pool_def_copy(def);
+        if (!copy)
+                return -ENOMEM;
+        copy->capacity = copy->allocation = copy->available = 0;
+        xml = storage_pool_def_format(copy);
+        storage_pool_def_free(copy);
+        if (!xml)
+                return -ENOMEM;
+        path = pool_file(s->config_dir, def->name);
+        return write_file_atomic(path, xml, strlen(xml), 0600);
+}
+
+int vm_pool_store_set_autostart(VmStorage *s, const char *name, bool autostart) {
+        _cleanup_free_ char *link = pool_file(s->autostart_dir, name);
+        _cleanup_free_ char *target = g_strconcat("../", name, ".xml", NULL);
+        int r;
+
+        if (!autostart)
+                return unlink_noent(link);
+        r = mkdir_p(s->autostart_dir, 0755);
+        if (r < 0)
+                return r;
+        (void) unlink_noent(link);
+        if (symlink(target, link) < 0)
+                return -errno;
+        return fsync_parent_dir(link);
+}
+
+int vm_pool_store_remove(VmStorage *s, const char *name) {
+        _cleanup_free_ char *path = pool_file(s->config_dir, name);
+        int r;
+
+        (void) vm_pool_store_set_autostart(s, name, false);
+        r = unlink_noent(path);
+        if (r < 0)
+                return r;
+        return fsync_parent_dir(path);
+}
+
+int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active) {
+        _cleanup_free_ char *path = pool_file(s->run_dir, p->name), *xml = NULL;
+        StoragePoolDef *copy;
+        int r;
+
+        if (!active)
+                return unlink_noent(path);
+        r = mkdir_p(s->run_dir, 0755);
+        if (r < 0)
+                return r;
+        copy = storage_pool_def_copy(storage_pool_get_def(p->sp));
+        if (!copy)
+                return -ENOMEM;
+        copy->capacity = copy->allocation = copy->available = 0;
+        xml = storage_pool_def_format(copy);
+        storage_pool_def_free(copy);
+        if (!xml)
+                return -ENOMEM;
+        /* a mark that the pool is active; "transient" when it has no file in CONFIG */
+        return write_file_atomic_nosync(path, xml, strlen(xml), 0600);
+}
+
+static int pool_def_load(const char *path, StoragePoolDef **ret) {
+        _cleanup_free_ char *xml = NULL;
+        StoragePoolDef *def = NULL;
+        ConfError err = {};
+        size_t len;
+        int r;
+
+        r = read_full_file(path, STORAGE_XML_MAX_SIZE, &xml, &len);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        r = storage_pool_def_parse(xml, len, &def, &err);
+        if (r >= 0)
+                r = storage_pool_def_normalize(def, &err);
+        if (r < 0) {
+                log_error("Ignoring %s: %s", path, err.message ?: strerror(-r));
+                conf_error_clear(&err);
+                storage_pool_def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 0;
+}
+
+/* Loads every NAME.xml of dir; persistent or transient (run state) pools. */
+static void pool_load_dir(VmStorage *s, const char *dir, bool persistent) {
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *e;
+
+        if (!d)
+                return;
+        while ((e = g_dir_read_name(d))) {
+                _cleanup_free_ char *path = NULL, *link = NULL;
+                StoragePoolDef *def = NULL;
+                VmPool *p;
+
+                if (!g_str_has_suffix(e, ".xml") || e[0] == '.')
+                        continue;
+                path = g_build_filename(dir, e, NULL);
+                if (pool_def_load(path, &def) < 0)
+                        continue;
+                if (g_hash_table_lookup(s->pools, def->name)) {
+                        storage_pool_def_free(def);
+                        continue;
+                }
+                if (vm_pool_new(s, def, persistent, &p) < 0) {
+                        log_error("Failed to add pool '%s'.", def->name);
+                        storage_pool_def_free(def);
+                        continue;
+                }
+                if (persistent) {
+                        link = pool_file(s->autostart_dir, def->name);
+                        p->autostart = access(link, F_OK) == 0;
+                        pool_props_clear(&p->last);
+                        pool_props_get(p, &p->last);
+                }
+                p->on_bus = true;    /* the bus comes later: no signals before it */
+                storage_pool_def_free(def);
+        }
+}
+
+/* The `default` pool, once: a marker remembers it was defined, so an undefined default stays undefined. */
+static void pool_define_default(VmStorage *s) {
+        Manager *m = s->manager;
+        _cleanup_free_ char *marker = g_build_filename(s->config_dir, DEFAULT_MARKER, NULL), *xml = NULL;
+        StoragePoolDef *def = NULL;
+        ConfError err = {};
+        VmPool *p;
+        int r;
+
+        if (access(marker, F_OK) == 0)
+                return;
+        xml = storage_pool_default_xml(m->paths.state_dir);
+        if (!xml)
+                return;
+        r = storage_pool_def_parse(xml, strlen(xml), &def, &err);
+        if (r >= 0)
+                r = storage_pool_def_normalize(def, &err);
+        conf_error_clear(&err);
+        if (r < 0 || g_hash_table_lookup(s->pools, def->name)) {
+                storage_pool_def_free(def);
+                (void) write_file_atomic(marker, "", 0, 0644);
+                return;
+        }
+        /* built at once: a directory, nothing to wait for */
+        r = mkdir_p(def->target_path, 0711);
+        if (r >= 0)
+                r = vm_pool_store_write(s, def);
+        if (r >= 0)
+                r = vm_pool_new(s, def, true, &p);
+        if (r >= 0) {
+                p->on_bus = true;
+                p->autostart = true;
+                (void) vm_pool_store_set_autostart(s, def->name, true);
+                pool_props_clear(&p->last);
+                pool_props_get(p, &p->last);
+                log_info("Defined the default storage pool at %s.", def->target_path);
+        } else
+                log_error_errno(r, "Failed to define the default storage pool: %m");
+        storage_pool_def_free(def);
+        (void) write_file_atomic(marker, "", 0, 0644);
+}
+
+/* ---- driver events ---- */
+
+static void on_pool_changed(void *userdata, StoragePool *sp) {
+        VmPool *p = vm_pool_of(sp);
+
+        if (p)
+                vm_pool_emit_changes(p);
+}
+
+static void on_volume_added(void *userdata, StorageVolume *v) {
+        vm_volume_emit_added(userdata, v);
+}
+
+static void on_volume_changed(void *userdata, StorageVolume *v) {
+        vm_volume_emit_changed(userdata, v);
+}
+
+static void on_volume_removed(void *userdata, StorageVolume *v) {
+        vm_volume_emit_removed(userdata, v);
+}
+
+/* ---- start-up ---- */
+
+static void startup_start_done(void *userdata, int r, const char *message) {
+        PoolOp *op = userdata;
+        VmStorage *s = op->storage;
+        VmPool *p = g_hash_table_lookup(s->pools, op->pool);
+
+        if (p) {
+                p->starting = false;
+                if (r < 0) {
+                        log_error("Failed to start storage pool '%s': %s", p->name, message ?: strerror(-r));
+                        (void) vm_pool_run_state_set(s, p, false);
+                        if (!p->persistent)
+                                vm_pool_remove(p);
+                } else {
+                        log_info("Started storage pool '%s'.", p->name);
+                        (void) vm_pool_run_state_set(s, p, true);
+                        vm_pool_emit_changes(p);
+                        vm_pool_emit_event(p, "started");
+                }
+        }
+        pool_op_free(op);
+}
+
+static void pool_op_key_free(gpointer p) {
+        PoolOp *op = p;
+        /* only at exit: the driver is gone and calls nothing back */
+        if (op->message)
+                (void) sd_bus_reply_method_errorf(op->message, VM_ERROR_OPERATION_FAILED,
+                                                  "vmgmtd is shutting down");
+        sd_bus_message_unref(op->message);
+        g_free(op->pool);
+        g_free(op->volume);
+        g_free(op);
+}
+
+int vm_storage_startup(Manager *m) {
+        StorageDriverEvents events = {
+                .pool_changed = on_pool_changed,
+                .volume_added = on_volume_added,
+                .volume_changed = on_volume_changed,
+                .volume_removed = on_volume_removed,
+        };
+        GHashTableIter it;
+        gpointer value;
+        GPtrArray *todo;
+        VmStorage *s;
+        int r;
+
+        s = g_new0(VmStorage, 1);
+        s->manager = m;
+        m->storage = s;
+        s->config_dir = g_build_filename(m->paths.config_dir, "storage", NULL);
+        s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
+        s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
+        s->pools = g_hash_table_new(g_str_hash, g_str_equal);
+        s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
+        s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
+        s->next_job_id = 1;
+        s->job_linger_usec = VM_JOB_LINGER_USEC_DEFAULT;
+        if (m->config.job_linger_usec > 0)
+                s->job_linger_usec = m->config.job_linger_usec;
+        events.userdata = s;
+
+        r = storage_driver_new(m->event, &events, &s->driver);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the storage driver: %m");
+        r = mkdir_p(s->config_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", s->config_dir);
+
+        pool_load_dir(s, s->config_dir, true);
+        pool_define_default(s);
+        /* pools active before a restart stay active; transient ones come back from the run state */
+        pool_load_dir(s, s->run_dir, false);
+
+        todo = g_ptr_array_new();
+        g_hash_table_iter_init(&it, s->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                _cleanup_free_ char *run = pool_file(s->run_dir, p->name);
+                bool was_active = access(run, F_OK) == 0;
+                if (was_active || (p->autostart && m->config.autostart))
+                        g_ptr_array_add(todo, p);
+        }
+        for (guint i = 0; i < todo->len; i++) {
+                VmPool *p = todo->pdata[i];
+                PoolOp *op = g_new0(PoolOp, 1);
+                op->storage = s;
+                op->verb = "start";
+                op->pool = g_strdup(p->name);
+                g_hash_table_add(s->ops, op);
+                r = storage_pool_start(p->sp, startup_start_done, op);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to start storage pool '%s': %m", p->name);
+                        pool_op_free(op);
+                } else
+                        p->starting = true;
+        }
+        g_ptr_array_free(todo, TRUE);
+        return 0;
+}
+
+void vm_storage_shutdown(Manager *m) {
+        VmStorage *s = m->storage;
+        GHashTableIter it;
+        gpointer value;
+
+        if (!s || !s->driver)
+                return;
+        vm_job_free_all(s);
+        /* the pools' driver halves go with the driver */
+        g_hash_table_iter_init(&it, s->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                p->sp = storage_pool_free(p->sp);
+        }
+        s->driver = storage_driver_free(s->driver);
+        g_hash_table_iter_init(&it, s->ops);
+        while (g_hash_table_iter_next(&it, &value, NULL)) {
+                g_hash_table_iter_steal(&it);
+                pool_op_key_free(value);
+        }
+}
+
+void vm_storage_free(Manager *m) {
+        VmStorage *s = m->storage;
+        GHashTableIter it;
+        gpointer value;
+
+        if (!s)
+                return;
+        vm_storage_shutdown(m);
+        g_hash_table_iter_init(&it, s->pools);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                g_hash_table_iter_steal(&it);
+                pool_free(value);
+        }
+        g_hash_table_destroy(s->pools);
+        g_hash_table_destroy(s->jobs);
+        g_hash_table_destroy(s->ops);
+        g_free(s->config_dir);
+        g_free(s->autostart_dir);
+        g_free(s->run_dir);
+        g_free(s);
+        m->storage = NULL;
+}
+
+/* ---- domains ---- */
+
+static bool disk_uses(const DomainDiskDef *disk, const char *pool, const char *vol, const char *path) {
+        if (disk->type == DOMAIN_DISK_TYPE_VOLUME)
+                return streq_ptr(disk->source_pool, pool) && streq_ptr(disk->source_volume, vol);
+        return disk->source && streq(disk->source, path);
+}
+
+const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
+        const StorageVolDef *vd = storage_volume_get_def(v);
+        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                const DomainDef *defs[2];
+                if (!vm_domain_is_active(d))
+                        continue;
+                defs[0] = vm_domain_current_def(d);
+                defs[1] = d->def;
+                for (size_t k = 0; k < 2; k++)
+                        for (size_t i = 0; defs[k] && i < defs[k]->n_disks; i++)
+                                if (disk_uses(&defs[k]->disks[i], p->name, vd->name, vd->path))
+                                        return d->name;
+        }
+        return NULL;
+}
+
+int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error) {
+        VmStorage *s = m->storage;
+        _cleanup_free_ char *ignored = NULL;
+
+        if (!ret_error)
+                ret_error = &ignored;
+        DomainDef *copy = NULL;
+
+        *ret = NULL;
+        for (size_t i = 0; i < def->n_disks; i++) {
+                const DomainDiskDef *disk = &def->disks[i];
+                DomainDiskDef *out;
+                StorageVolume *v;
+                VmPool *p;
+                const char *reason;
+                char *path;
+
+                if (disk->type != DOMAIN_DISK_TYPE_VOLUME)
+                        continue;
+                p = s ? g_hash_table_lookup(s->pools, strempty(disk->source_pool)) : NULL;
+                if (!p) {
+                        *ret_error = g_strdup_printf("storage pool '%s' not found", strempty(disk->source_pool));
+                        domain_def_free(copy);
+                        return -ENOENT;
+                }
+                if (!vm_pool_is_active(p) && !p->starting) {
+                        *ret_error = g_strdup_printf("storage pool '%s' is not active", p->name);
+                        domain_def_free(copy);
+                        return -ENOTCONN;
+                }
+                if (storage_vol_name_validate(strempty(disk->source_volume), &reason) < 0) {
+                        *ret_error = g_strdup_printf("invalid volume name '%s': %s", strempty(disk->source_volume),
+                                                     reason);
+                        domain_def_free(copy);
+                        return -ENOENT;
+                }
+                v = storage_pool_find_volume(p->sp, disk->source_volume);
+                if (!v && !p->starting) {
+                        *ret_error = g_strdup_printf("storage volume '%s' not found in pool '%s'",
+                                                     disk->source_volume, p->name);
+                        domain_def_free(copy);
+                        return -ENOENT;
+                }
+                if (!copy) {
+                        copy = domain_def_copy(def);
+                        if (!copy)
+                                return -ENOMEM;
+                }
+                out = &copy->disks[i];
+                path = v ? g_strdup(storage_volume_get_def(v)->path)
+                         : g_build_filename(storage_pool_get_def(p->sp)->target_path, disk->source_volume, NULL);
+                out->type = v && storage_volume_get_def(v)->type == STORAGE_VOL_BLOCK ? DOMAIN_DISK_TYPE_BLOCK
+                                                                                      : DOMAIN_DISK_TYPE_FILE;
+                g_free(out->source);
+                out->source = path;
+                if (!out->driver_type && v)
+                        out->driver_type =
+                                g_strdup(storage_vol_format_to_qemu(storage_volume_get_def(v)->format));
+        }
+        *ret = copy;
+        return 0;
+}

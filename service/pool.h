@@ -1,0 +1,168 @@
+/* pool.h — storage on the bus: pools, volumes and jobs of vmgmtd, wrapping drivers/storage. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "manager.h"
+#include "storage-driver.h"
+
+#define VM_POOL_PREFIX "/org/vmgmt/pool"
+#define VM_POOL_INTERFACE "org.vmgmt.StoragePool"
+#define VM_VOLUME_INTERFACE "org.vmgmt.StorageVolume"
+#define VM_JOB_PREFIX "/org/vmgmt/job"
+#define VM_JOB_INTERFACE "org.vmgmt.Job"
+
+#define VM_ERROR_NO_SUCH_POOL "org.vmgmt.Error.NoSuchPool"
+#define VM_ERROR_NO_SUCH_VOLUME "org.vmgmt.Error.NoSuchVolume"
+#define VM_ERROR_NO_SUCH_JOB "org.vmgmt.Error.NoSuchJob"
+
+/* How long a finished job stays on the bus ([daemon] job_linger_sec= overrides). */
+#define VM_JOB_LINGER_USEC_DEFAULT (60 * 1000000ULL)
+/* At most this often a job's progress is signalled. */
+#define VM_JOB_PROGRESS_INTERVAL_USEC (100 * 1000ULL)
+
+typedef struct VmPool VmPool;
+typedef struct VmJob VmJob;
+
+/* The values of a pool's changing properties, as last signalled. */
+typedef struct VmPoolProps {
+        bool active, persistent, autostart;
+        uint64_t capacity, allocation, available;
+        char *type, *target;
+} VmPoolProps;
+
+struct VmPool {
+        VmStorage *storage;
+        char *name;
+        char uuid[37];
+        char *path;                /* /org/vmgmt/pool/ENCODED */
+        StoragePool *sp;           /* the driver's pool; owns the definition */
+        bool persistent;
+        bool autostart;
+        bool starting;             /* a start is under way */
+        bool on_bus;               /* InterfacesAdded sent */
+        VmPoolProps last;          /* the values last signalled */
+};
+
+struct VmStorage {
+        Manager *manager;
+        StorageDriver *driver;
+        char *config_dir;          /* CONFIG/storage: NAME.xml */
+        char *autostart_dir;       /* CONFIG/storage/autostart: links to ../NAME.xml */
+        char *run_dir;             /* RUN/storage: NAME.xml of active pools (restart recovery) */
+        GHashTable *pools;         /* name → VmPool*, owned */
+        GHashTable *jobs;          /* path → VmJob*, owned */
+        GHashTable *ops;           /* PoolOp* waiting for the driver */
+        unsigned next_job_id;
+        uint64_t job_linger_usec;
+};
+
+/* ---- pool.c: registry, persistence, start-up, driver events ---- */
+
+/* Creates the driver, loads CONFIG/storage, defines the `default` pool the
+ * first time, and starts pools that were active (restart) or autostart.
+ * Called before the bus exists; signals are sent only once m->ready. */
+int vm_storage_startup(Manager *m);
+/* Frees the driver (jobs cancelled without callbacks) and answers every call
+ * still waiting with an error. Idempotent. */
+void vm_storage_shutdown(Manager *m);
+void vm_storage_free(Manager *m);
+
+VmPool *vm_pool_find(VmStorage *s, const char *name_or_uuid);
+VmPool *vm_pool_find_by_path(VmStorage *s, const char *path);
+VmPool *vm_pool_of(StoragePool *sp);
+/* Adds a pool for def (copied) to the registry; not yet on the bus. */
+int vm_pool_new(VmStorage *s, const StoragePoolDef *def, bool persistent, VmPool **ret);
+/* Removes p from the registry (InterfacesRemoved when on the bus) and frees it. */
+void vm_pool_remove(VmPool *p);
+bool vm_pool_is_active(VmPool *p);
+/* Signals every property that changed since last time. */
+void vm_pool_emit_changes(VmPool *p);
+void vm_pool_emit_event(VmPool *p, const char *event);
+void vm_pool_add_to_bus(VmPool *p);
+
+int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def);
+int vm_pool_store_remove(VmStorage *s, const char *name);
+int vm_pool_store_set_autostart(VmStorage *s, const char *name, bool autostart);
+/* RUN/storage/NAME.xml: the pool is active (kept over restarts). */
+int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active);
+
+/* Object path of a volume. malloc'd. */
+char *vm_volume_path(StorageVolume *v);
+/* The volume at an object path, or NULL. */
+StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path);
+
+/* The running domain using the volume (by its path or pool/volume), or NULL. */
+const char *vm_storage_volume_user(Manager *m, StorageVolume *v);
+
+/* A copy of def whose type='volume' disks are resolved to their files
+ * (*ret = NULL when def has none). 0, or a negative errno with *ret_error. */
+int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error);
+
+/* Maps a storage driver failure to a bus error (see storage-driver.h). */
+int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
+
+/* A call waiting for the driver; answered with an error when the daemon exits first. */
+typedef struct PoolOp {
+        VmStorage *storage;
+        sd_bus_message *message;
+        char *pool;                /* names, looked up again on completion */
+        char *volume;
+        const char *verb;
+        VmJob *job;                /* Upload/Download/Clone: the job */
+} PoolOp;
+
+PoolOp *pool_op_new(VmStorage *s, sd_bus_message *message, const char *verb, const char *pool, const char *volume);
+void pool_op_free(PoolOp *op);
+
+/* ---- pool-dbus.c ---- */
+int vm_storage_dbus_register(Manager *m);
+/* Appends pools, volumes and jobs to GetManagedObjects' a{oa{sa{sv}}}. */
+int vm_storage_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+int vm_storage_append_object(sd_bus_message *reply, const char *path, const char *interface,
+                             const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+int vm_pool_method_prologue(sd_bus_message *message, VmPool *p, const char *volume, const BusOption *options,
+                            sd_bus_error *error);
+extern const sd_bus_vtable pool_vtable[];
+
+/* ---- pool-manager.c: DefinePool, CreatePool, GetPool, ListPools, GetVolumeByPath, PoolEvent ---- */
+int vm_manager_pool_register(Manager *m);
+
+/* ---- volume-dbus.c ---- */
+int vm_volume_dbus_register(Manager *m);
+extern const sd_bus_vtable volume_vtable[];
+/* Emits InterfacesAdded / PropertiesChanged / InterfacesRemoved for a volume. */
+void vm_volume_emit_added(VmStorage *s, StorageVolume *v);
+void vm_volume_emit_changed(VmStorage *s, StorageVolume *v);
+void vm_volume_emit_removed(VmStorage *s, StorageVolume *v);
+
+/* ---- job.c ---- */
+struct VmJob {
+        VmStorage *storage;
+        char *path;                /* /org/vmgmt/job/ID */
+        char *type;                /* clone, upload, download */
+        char *object;              /* the volume */
+        char *pool, *volume;       /* names, for Cancel's authorization */
+        const char *state;         /* running, completed, failed, cancelled */
+        char *error;
+        uint64_t processed, total;
+        StorageJob *sj;            /* while running */
+        uint64_t last_emit;
+        sd_event_source *progress_timer, *linger_timer;
+};
+
+VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume);
+/* The storage callbacks that feed the job (userdata = job). */
+StorageJobCallbacks vm_job_callbacks(VmJob *j);
+void vm_job_set_storage_job(VmJob *j, StorageJob *sj);
+/* Puts the job on the bus (InterfacesAdded). */
+void vm_job_publish(VmJob *j);
+/* Frees a job that never went on the bus. */
+void vm_job_discard(VmJob *j);
+void vm_job_free_all(VmStorage *s);
+VmJob *vm_job_find_by_path(VmStorage *s, const char *path);
+int vm_job_dbus_register(Manager *m);
+extern const sd_bus_vtable job_vtable[];

@@ -1,0 +1,313 @@
+/* volume-dbus.c — org.vmgmt.StorageVolume objects at /org/vmgmt/pool/POOL/volume/VOL. */
+#include <errno.h>
+#include <string.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "log.h"
+#include "pool.h"
+
+/* ---- signals ---- */
+
+void vm_volume_emit_added(VmStorage *s, StorageVolume *v) {
+        Manager *m = s->manager;
+        _cleanup_free_ char *path = NULL;
+        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+
+        if (!m->bus || !m->ready || !p || !p->on_bus)
+                return;
+        path = vm_volume_path(v);
+        if (path)
+                (void) sd_bus_emit_object_added(m->bus, path);
+}
+
+void vm_volume_emit_changed(VmStorage *s, StorageVolume *v) {
+        Manager *m = s->manager;
+        _cleanup_free_ char *path = NULL;
+        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+
+        if (!m->bus || !m->ready || !p || !p->on_bus)
+                return;
+        path = vm_volume_path(v);
+        if (path)
+                (void) sd_bus_emit_properties_changed(m->bus, path, VM_VOLUME_INTERFACE, "Path", "Format", "Capacity",
+                                                      "Allocation", NULL);
+}
+
+void vm_volume_emit_removed(VmStorage *s, StorageVolume *v) {
+        Manager *m = s->manager;
+        _cleanup_free_ char *path = NULL;
+        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+
+        if (!m->bus || !m->ready || !p || !p->on_bus)
+                return;
+        path = vm_volume_path(v);
+        if (path)
+                (void) sd_bus_emit_interfaces_removed(m->bus, path, "org.freedesktop.DBus.Peer",
+                                                      "org.freedesktop.DBus.Introspectable",
+                                                      "org.freedesktop.DBus.Properties", VM_VOLUME_INTERFACE, NULL);
+}
+
+/* ---- properties ---- */
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const StorageVolDef *def = storage_volume_get_def(userdata);
+        const char *v = streq(property, "Name") ? def->name :
+                        streq(property, "Key") ? def->key :
+                        streq(property, "Path") ? def->path : storage_vol_format_to_string(def->format);
+        return sd_bus_message_append_basic(reply, 's', strempty(v));
+}
+
+static int property_get_size(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const StorageVolDef *def = storage_volume_get_def(userdata);
+        uint64_t v = streq(property, "Capacity") ? def->capacity : def->allocation;
+        return sd_bus_message_append_basic(reply, 't', &v);
+}
+
+static int property_get_pool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmPool *p = vm_pool_of(storage_volume_get_pool(userdata));
+        return sd_bus_message_append_basic(reply, 'o', p->path);
+}
+
+/* ---- methods ---- */
+
+typedef struct VolCall {
+        VmPool *pool;
+        StorageVolume *vol;
+        const char *name;
+} VolCall;
+
+static int vol_prologue(sd_bus_message *message, StorageVolume *v, const BusOption *options, VolCall *ret,
+                        sd_bus_error *error) {
+        ret->vol = v;
+        ret->pool = vm_pool_of(storage_volume_get_pool(v));
+        ret->name = storage_volume_get_def(v)->name;
+        return vm_pool_method_prologue(message, ret->pool, ret->name, options, error);
+}
+
+/* A running domain's disk cannot be deleted, shrunk or wiped. */
+static int vol_check_unused(VmStorage *s, StorageVolume *v, const char *verb, sd_bus_error *error) {
+        const char *user = vm_storage_volume_user(s->manager, v);
+
+        if (user)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Cannot %s volume '%s': it is in use by running domain '%s'",
+                                         verb, storage_volume_get_def(v)->name, user);
+        if (storage_volume_is_busy(v))
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Cannot %s volume '%s': a job is using it", verb,
+                                         storage_volume_get_def(v)->name);
+        return 0;
+}
+
+static int vol_error(sd_bus_error *error, int r, const char *message, const char *verb, VolCall *c) {
+        _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", verb, c->name,
+                                                    c->pool->name);
+        return vm_storage_bus_error(error, r, message, what);
+}
+
+static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        VolCall c;
+        int r;
+
+        r = vol_prologue(message, userdata, (const BusOption[]) { {} }, &c, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        r = vol_check_unused(c.pool->storage, c.vol, "delete", error);
+        if (r < 0)
+                return r;
+        r = storage_volume_delete(c.vol, 0, &msg);
+        if (r < 0)
+                return vol_error(error, r, msg, "delete", &c);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static void simple_done(void *userdata, int r, const char *message) {
+        PoolOp *op = userdata;
+
+        if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", op->verb,
+                                                            op->volume, op->pool);
+                vm_storage_bus_error(&error, r, message, what);
+                (void) sd_bus_reply_method_error(op->message, &error);
+        } else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        pool_op_free(op);
+}
+
+static int method_resize(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        bool allocate = false, delta = false, shrink = false;
+        const BusOption options[] = {
+                { "allocate", "b", &allocate }, { "delta", "b", &delta }, { "shrink", "b", &shrink }, {}
+        };
+        uint64_t capacity;
+        PoolOp *op;
+        VolCall c;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &capacity);
+        if (r < 0)
+                return r;
+        r = vol_prologue(message, userdata, options, &c, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        if (!delta && capacity < storage_volume_get_def(c.vol)->capacity) {
+                const char *user = vm_storage_volume_user(c.pool->storage->manager, c.vol);
+                if (user)
+                        return sd_bus_error_setf(error, VM_ERROR_BUSY,
+                                                 "Cannot shrink volume '%s': it is in use by running domain '%s'",
+                                                 c.name, user);
+        }
+        op = pool_op_new(c.pool->storage, message, "resize", c.pool->name, c.name);
+        r = storage_volume_resize(c.vol, capacity,
+                                  (allocate ? STORAGE_VOLUME_RESIZE_ALLOCATE : 0) |
+                                  (delta ? STORAGE_VOLUME_RESIZE_DELTA : 0) |
+                                  (shrink ? STORAGE_VOLUME_RESIZE_SHRINK : 0),
+                                  simple_done, op);
+        if (r < 0) {
+                pool_op_free(op);
+                return vol_error(error, r, NULL, "resize", &c);
+        }
+        return 1;
+}
+
+static void wipe_done(void *userdata, int r, const char *message, StorageVolume *vol) {
+        simple_done(userdata, r, message);
+}
+
+static int method_wipe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        StorageJobCallbacks cb = { .done = wipe_done };
+        PoolOp *op;
+        VolCall c;
+        int r;
+
+        r = vol_prologue(message, userdata, (const BusOption[]) { {} }, &c, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        r = vol_check_unused(c.pool->storage, c.vol, "wipe", error);
+        if (r < 0)
+                return r;
+        op = pool_op_new(c.pool->storage, message, "wipe", c.pool->name, c.name);
+        cb.userdata = op;
+        r = storage_volume_wipe(c.vol, &cb, NULL);
+        if (r < 0) {
+                pool_op_free(op);
+                return vol_error(error, r, NULL, "wipe", &c);
+        }
+        return 1;
+}
+
+static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        if (r < 0)
+                return r;
+        xml = storage_vol_def_format(storage_volume_get_def(userdata));
+        if (!xml)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "s", xml);
+}
+
+static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, sd_bus_error *error) {
+        uint64_t offset = 0, length = 0;
+        const BusOption options[] = { { "offset", "t", &offset }, { "length", "t", &length }, {} };
+        _cleanup_free_ char *object = NULL;
+        StorageJobCallbacks cb;
+        StorageJob *sj = NULL;
+        VmJob *j;
+        VolCall c;
+        int fd, r;
+
+        r = sd_bus_message_read(message, "h", &fd);
+        if (r < 0)
+                return r;
+        r = vol_prologue(message, v, options, &c, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        if (upload) {
+                r = vol_check_unused(c.pool->storage, c.vol, "upload to", error);
+                if (r < 0)
+                        return r;
+        }
+        object = vm_volume_path(c.vol);
+        if (!object)
+                return -ENOMEM;
+        j = vm_job_new(c.pool->storage, upload ? "upload" : "download", object, c.pool->name, c.name);
+        cb = vm_job_callbacks(j);
+        r = upload ? storage_volume_upload(c.vol, fd, offset, length, &cb, &sj)
+                   : storage_volume_download(c.vol, fd, offset, length, &cb, &sj);
+        if (r < 0) {
+                vm_job_discard(j);
+                return vol_error(error, r, NULL, upload ? "upload to" : "download", &c);
+        }
+        vm_job_set_storage_job(j, sj);
+        vm_job_publish(j);
+        return sd_bus_reply_method_return(message, "o", j->path);
+}
+
+static int method_upload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return vol_transfer(message, userdata, true, error);
+}
+
+static int method_download(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return vol_transfer(message, userdata, false, error);
+}
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+const sd_bus_vtable volume_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, CONST),
+        SD_BUS_PROPERTY("Key", "s", property_get_string, 0, CONST),
+        SD_BUS_PROPERTY("Path", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("Format", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("Capacity", "t", property_get_size, 0, EMITS),
+        SD_BUS_PROPERTY("Allocation", "t", property_get_size, 0, EMITS),
+        SD_BUS_PROPERTY("Pool", "o", property_get_pool, 0, CONST),
+        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_delete, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Resize", SD_BUS_ARGS("t", capacity, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_resize, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Wipe", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_wipe, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Upload", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_upload, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Download", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_download, UNPRIV),
+        SD_BUS_VTABLE_END
+};
+
+static int volume_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                              sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *pool = NULL, *vol = NULL;
+        StorageVolume *v;
+        VmPool *p;
+
+        if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%/volume/%", &pool, &vol) <= 0 || isempty(vol))
+                return 0;
+        p = m->storage ? g_hash_table_lookup(m->storage->pools, pool) : NULL;
+        if (!p || !p->on_bus)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_POOL, "No pool '%s'", pool);
+        v = storage_pool_find_volume(p->sp, vol);
+        if (!v)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_VOLUME, "No volume '%s' in pool '%s'", vol, pool);
+        *found = v;
+        return 1;
+}
+
+int vm_volume_dbus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_POOL_PREFIX, VM_VOLUME_INTERFACE, volume_vtable,
+                                       volume_object_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add volume vtable: %m");
+        return 0;
+}

@@ -1,0 +1,230 @@
+# test_pools — pools, volumes and jobs of vmgmtd through the bus (real vmgmtd, dbus-daemon, qemu-img).
+import os
+import subprocess
+import time
+import unittest
+
+from storsvc_util import *  # noqa: F401,F403
+from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap
+import dbus
+
+
+class PoolTests(StorageTestCase):
+    def test_default_pool(self):
+        p = self.manager.GetPool('default')
+        props = self.props(p, POOL_IFACE)
+        self.assertEqual(props['Name'], 'default')
+        self.assertEqual(props['Type'], 'dir')
+        self.assertTrue(props['Path'].endswith('/var/lib/vmgmt/images'))
+        self.assertTrue(props['Persistent'])
+        self.assertTrue(props['Autostart'])
+        # undefined default stays undefined over a restart
+        self.wait_prop(p, POOL_IFACE, 'Active', True)
+        self.pool(p).Stop(opts())
+        self.pool(p).Undefine(opts())
+        self.fx.daemon.restart()
+        self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 'default')
+
+    def test_pool_lifecycle(self):
+        path = os.path.join(self.pools_dir, 'p1')
+        self.rec.clear()
+        p = self.manager.DefinePool(pool_xml('p1', path), opts())
+        self.assertEqual(str(p), '/org/vmgmt/pool/p1')
+        pool = self.pool(p)
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertBusError('org.vmgmt.Error.AlreadyExists', self.manager.DefinePool,
+                            pool_xml('p1b', path), opts())
+        pool.Build(opts())
+        self.assertTrue(os.path.isdir(path))
+        pool.Start(opts())
+        props = self.props(p, POOL_IFACE)
+        self.assertTrue(props['Active'])
+        self.assertGreater(props['Capacity'], 0)
+        self.assertGreater(props['Available'], 0)
+        self.assertBusError('org.vmgmt.Error.InvalidState', pool.Start, opts())
+        self.assertIn(str(p), [str(x) for x in self.manager.ListPools(opts(active=True))])
+        xml = str(pool.GetXML(opts()))
+        self.assertIn('<name>p1</name>', xml)
+        # autostart through Properties.Set
+        self.client.set_prop(p, 'Autostart', dbus.Boolean(True), iface=POOL_IFACE)
+        self.assertTrue(os.path.islink(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/autostart/p1.xml')))
+        self.assertTrue(os.path.exists(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/p1.xml')))
+        # restart: the pool stays active
+        self.fx.daemon.restart()
+        self.wait_prop(p, POOL_IFACE, 'Active', True)
+        pool = self.pool(p)
+        self.rec.clear()
+        pool.Stop(opts())
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+        pool.Delete(opts())
+        self.assertFalse(os.path.exists(path))
+        pool.Undefine(opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 'p1')
+        self.assertBusError('org.vmgmt.Error.NoSuchPool', self.prop, p, POOL_IFACE, 'Name')
+        ev = [e[2] for e in self.pool_events(str(p))]
+        self.assertEqual(ev, ['stopped', 'deleted', 'undefined'])
+        self.assertFalse(os.path.exists(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/p1.xml')))
+
+    def test_transient_pool(self):
+        path = os.path.join(self.pools_dir, 't')
+        os.makedirs(path)
+        p = self.manager.CreatePool(pool_xml('t', path), opts())
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Persistent'))
+        self.fx.daemon.restart()
+        self.wait_prop(p, POOL_IFACE, 'Active', True)
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Persistent'))
+        self.pool(p).Stop(opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 't')
+
+    def test_bad_xml(self):
+        self.assertBusError('org.vmgmt.Error.InvalidXML', self.manager.DefinePool, '<pool type="dir"><nam>x</nam></pool>', opts())
+        self.assertBusError('org.freedesktop.DBus.Error.InvalidArgs', self.manager.DefinePool,
+                            pool_xml('x', '/tmp/x'), opts(bogus=True))
+
+
+class VolumeTests(StorageTestCase):
+    def test_volumes(self):
+        p, path = self.make_pool('vp')
+        pool = self.pool(p)
+        self.rec.clear()
+        v = pool.CreateVolume(vol_xml('a.raw', 8, unit='MiB'), opts())
+        self.assertEqual(str(v), '/org/vmgmt/pool/vp/volume/a_2eraw')
+        vp = self.props(v, VOL_IFACE)
+        self.assertEqual(vp['Name'], 'a.raw')
+        self.assertEqual(vp['Format'], 'raw')
+        self.assertEqual(vp['Capacity'], 8 << 20)
+        self.assertEqual(vp['Path'], os.path.join(path, 'a.raw'))
+        self.assertEqual(str(vp['Pool']), str(p))
+        self.assertEqual(str(self.manager.GetVolumeByPath(vp['Path'])), str(v))
+        self.assertEqual(str(pool.GetVolume('a.raw', opts())), str(v))
+        self.rec.wait_for(lambda es: any(e[0] == 'InterfacesAdded' and e[1] == str(v) for e in es),
+                          what='InterfacesAdded of the volume')
+        q = pool.CreateVolume(vol_xml('b.qcow2', 16, fmt='qcow2', unit='MiB'), opts())
+        self.assertEqual(self.prop(q, VOL_IFACE, 'Format'), 'qcow2')
+        self.assertBusError('org.vmgmt.Error.AlreadyExists', pool.CreateVolume, vol_xml('a.raw', 1), opts())
+        self.assertBusError('org.vmgmt.Error.InvalidXML', pool.CreateVolume, vol_xml('..', 1), opts())
+        self.assertBusError('org.vmgmt.Error.InvalidXML', pool.CreateVolume, vol_xml('x/y', 1), opts())
+        names = sorted(str(x) for x in pool.ListVolumes(opts()))
+        self.assertEqual(names, sorted([str(v), str(q)]))
+        # resize
+        self.vol(v).Resize(dbus.UInt64(16 << 20), opts())
+        self.assertEqual(self.prop(v, VOL_IFACE, 'Capacity'), 16 << 20)
+        self.assertEqual(os.path.getsize(os.path.join(path, 'a.raw')), 16 << 20)
+        self.assertBusError('org.freedesktop.DBus.Error.InvalidArgs', self.vol(v).Resize, dbus.UInt64(1 << 20), opts())
+        self.vol(v).Resize(dbus.UInt64(4 << 20), opts(shrink=True))
+        self.assertEqual(self.prop(v, VOL_IFACE, 'Capacity'), 4 << 20)
+        self.assertIn('<name>a.raw</name>', str(self.vol(v).GetXML(opts())))
+        # wipe
+        with open(os.path.join(path, 'a.raw'), 'r+b') as f:
+            f.write(b'x' * 4096)
+        self.vol(v).Wipe(opts())
+        with open(os.path.join(path, 'a.raw'), 'rb') as f:
+            self.assertEqual(f.read(4096), b'\0' * 4096)
+        # refresh finds a file put there by hand
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', os.path.join(path, 'hand.qcow2'), '1M'], check=True)
+        pool.Refresh(opts())
+        h = pool.GetVolume('hand.qcow2', opts())
+        self.assertEqual(self.prop(h, VOL_IFACE, 'Format'), 'qcow2')
+        # delete
+        self.vol(v).Delete(opts())
+        self.assertFalse(os.path.exists(os.path.join(path, 'a.raw')))
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'a.raw', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.prop, v, VOL_IFACE, 'Name')
+        self.rec.wait_for(lambda es: any(e[0] == 'InterfacesRemoved' and e[1] == str(v) for e in es),
+                          what='InterfacesRemoved of the volume')
+        objs = self.client.managed_objects()
+        self.assertIn(str(q), [str(k) for k in objs])
+        self.assertIn(str(p), [str(k) for k in objs])
+        self.assertIn(VOL_IFACE, objs[q])
+
+    def test_safety_symlink(self):
+        p, path = self.make_pool('sp')
+        secret = os.path.join(self.fx.tmp, 'secret')
+        with open(secret, 'wb') as f:
+            f.write(b's' * 1000)
+        os.symlink(secret, os.path.join(path, 'link'))
+        pool = self.pool(p)
+        pool.Refresh(opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'link', opts())
+        with self.assertRaises(dbus.DBusException):
+            pool.CreateVolume(vol_xml('link', 4096), opts())
+        with open(secret, 'rb') as f:
+            self.assertEqual(f.read(), b's' * 1000)
+        self.assertBusError('org.vmgmt.Error.InvalidXML', pool.CreateVolume, vol_xml('.hidden', 1), opts())
+
+
+class JobTests(StorageTestCase):
+    def test_clone_upload_download(self):
+        p, path = self.make_pool('jp')
+        pool = self.pool(p)
+        base = os.path.join(path, 'base.raw')
+        with open(base, 'wb') as f:
+            f.write(os.urandom(1 << 20))
+            f.truncate(64 << 20)
+        pool.Refresh(opts())
+        src = pool.GetVolume('base.raw', opts())
+        self.rec.clear()
+        j = pool.CloneVolume(vol_xml('copy.qcow2', 64, fmt='qcow2', unit='MiB'), src, opts())
+        self.assertTrue(str(j).startswith('/org/vmgmt/job/'))
+        self.assertEqual(self.prop(j, JOB_IFACE, 'Type'), 'clone')
+        self.assertEqual(self.wait_job(j), 'completed')
+        jp = self.props(j, JOB_IFACE)
+        self.assertEqual(jp['Progress'], 1.0)
+        self.assertEqual(jp['Error'], '')
+        self.assertEqual(str(jp['Object']), '/org/vmgmt/pool/jp/volume/copy_2eqcow2')
+        self.rec.wait_for(lambda es: any(e[0] == 'InterfacesRemoved' and e[1] == str(j) for e in es),
+                          timeout=20, what='job removed after linger')
+        self.assertBusError('org.vmgmt.Error.NoSuchJob', self.prop, j, JOB_IFACE, 'State')
+        c = pool.GetVolume('copy.qcow2', opts())
+        self.assertEqual(self.prop(c, VOL_IFACE, 'Format'), 'qcow2')
+        r = subprocess.run(['qemu-img', 'compare', '-q', base, os.path.join(path, 'copy.qcow2')])
+        self.assertEqual(r.returncode, 0)
+        # download to a pipe-less file
+        out = os.path.join(self.fx.tmp, 'down.raw')
+        with open(out, 'wb') as f:
+            j = self.vol(src).Download(dbus.types.UnixFd(f.fileno()), opts())
+        self.assertEqual(self.wait_job(j), 'completed')
+        with open(out, 'rb') as a, open(base, 'rb') as b:
+            self.assertEqual(a.read(), b.read())
+        # upload replaces the content
+        up = os.path.join(self.fx.tmp, 'up.raw')
+        with open(up, 'wb') as f:
+            f.write(b'U' * (2 << 20))
+        with open(up, 'rb') as f:
+            j = self.vol(c).Upload(dbus.types.UnixFd(f.fileno()), opts())
+        self.assertEqual(self.wait_job(j), 'completed')
+        with open(os.path.join(path, 'copy.qcow2'), 'rb') as f:
+            self.assertEqual(f.read(), b'U' * (2 << 20))
+
+    def test_cancel_leaves_nothing(self):
+        p, path = self.make_pool('cp')
+        pool = self.pool(p)
+        v = pool.CreateVolume(vol_xml('big.raw', 1, unit='GiB'), opts())
+        r, w = os.pipe()
+        j = self.vol(v).Upload(dbus.types.UnixFd(r), opts())
+        os.close(r)
+        os.write(w, b'x' * 65536)
+        time.sleep(0.3)
+        self.rec.clear()
+        self.job(j).Cancel(opts())
+        self.assertEqual(self.wait_job(j), 'cancelled')
+        os.close(w)
+        self.rec.wait_for(lambda es: any(e[0] == 'Finished' and e[1] == str(j) and e[2] == 'cancelled' for e in es),
+                          what='Finished(cancelled)')
+        self.assertEqual(sorted(os.listdir(path)), ['big.raw'])
+        self.assertEqual(os.path.getsize(os.path.join(path, 'big.raw')), 1 << 30)
+        # a cancelled clone leaves no volume
+        j = pool.CloneVolume(vol_xml('c.raw', 1, unit='GiB'), v, opts())
+        try:
+            self.job(j).Cancel(opts())
+        except dbus.DBusException:
+            pass
+        st = self.wait_job(j)
+        if st == 'cancelled':
+            self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'c.raw', opts())
+            self.assertEqual(sorted(os.listdir(path)), ['big.raw'])
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
