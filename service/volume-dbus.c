@@ -154,12 +154,16 @@ static int method_resize(sd_bus_message *message, void *userdata, sd_bus_error *
         r = vol_prologue(message, userdata, options, &c, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        if (!delta && capacity < storage_volume_get_def(c.vol)->capacity) {
+        {
+                /* a running domain's disk is never shrunk; only a raw file can grow under it
+                 * (qemu holds the image lock of other formats) */
+                const StorageVolDef *vd = storage_volume_get_def(c.vol);
                 const char *user = vm_storage_volume_user(c.pool->storage->manager, c.vol);
-                if (user)
+                bool shrinking = !delta && capacity < vd->capacity;
+                if (user && (shrinking || vd->format != STORAGE_VOL_FORMAT_RAW))
                         return sd_bus_error_setf(error, VM_ERROR_BUSY,
-                                                 "Cannot shrink volume '%s': it is in use by running domain '%s'",
-                                                 c.name, user);
+                                                 "Cannot %s volume '%s': it is in use by running domain '%s'",
+                                                 shrinking ? "shrink" : "resize", c.name, user);
         }
         op = pool_op_new(c.pool->storage, message, "resize", c.pool->name, c.name);
         r = storage_volume_resize(c.vol, capacity,
