@@ -9,6 +9,7 @@
 #include "config.h"
 #include "domain.h"
 #include "log.h"
+#include "network.h"
 #include "pool.h"
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", NULL };
@@ -486,6 +487,9 @@ static int manager_object_callback(sd_bus_message *message, void *userdata, sd_b
         r = vm_storage_append_objects(m, reply, error);
         if (r < 0)
                 return r;
+        r = vm_networks_append_objects(m, reply, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
@@ -532,6 +536,9 @@ int manager_dbus_register(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add GetManagedObjects handler: %m");
         r = vm_storage_dbus_register(m);
+        if (r < 0)
+                return r;
+        r = vm_networks_dbus_register(m);
         if (r < 0)
                 return r;
         return domain_dbus_register(m);

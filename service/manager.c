@@ -9,12 +9,14 @@
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
+#include "network.h"
 #include "pool.h"
 
 /* ---- configuration file ---- */
 
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
-                                                   "polkit_interactive_timeout_sec", "job_linger_sec", NULL };
+                                                   "polkit_interactive_timeout_sec", "job_linger_sec",
+                                                   "default_network", NULL };
 
 /* A timeout in seconds (fractions allowed), 0 < t <= 600. */
 static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
@@ -61,7 +63,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -81,6 +83,14 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                         return -EINVAL;
                 }
                 c->autostart = b;
+        }
+        if (g_key_file_has_key(kf, "daemon", "default_network", NULL)) {
+                gboolean b = g_key_file_get_boolean(kf, "daemon", "default_network", &gerr);
+                if (gerr) {
+                        log_error("%s: invalid default_network: %s", path, gerr->message);
+                        return -EINVAL;
+                }
+                c->no_default_network = !b;
         }
         if (config_read_timeout(kf, path, "polkit_timeout_sec", &c->polkit_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
@@ -154,6 +164,7 @@ Manager *manager_free(Manager *m) {
                 vm_op_abandon_all(m);
         if (m->pending_ops)
                 g_hash_table_destroy(m->pending_ops);
+        vm_networks_free(m);
         vm_storage_free(m);
         if (m->domains_by_uuid)
                 g_hash_table_destroy(m->domains_by_uuid);
@@ -302,6 +313,10 @@ int manager_startup(Manager *m) {
         r = vm_storage_startup(m);
         if (r < 0)
                 return r;
+        /* networks (recovered, autostarted) before domains that use them */
+        r = vm_networks_startup(m);
+        if (r < 0)
+                return r;
         r = m->ops->recover(m->driver, manager_recover_one, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to recover running domains: %m");
@@ -342,6 +357,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
                 m->driver = m->ops->free(m->driver);
         vm_op_abandon_all(m);
         vm_storage_shutdown(m);
+        vm_networks_shutdown(m);
         vm_auth_done(m);
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }

@@ -17,12 +17,14 @@
 
 typedef struct VmDomain VmDomain;
 typedef struct VmStorage VmStorage;
+typedef struct VmNetworks VmNetworks;
 
 typedef struct ManagerConfig {
         bool user;               /* --user: session bus, per-user paths */
         char *root;              /* --root DIR, "" for none */
         char *config_file;       /* --config FILE, NULL for ROOT/etc/vmgmt/vmgmtd.conf */
         bool autostart;          /* [daemon] autostart=: start autostart domains at start-up */
+        bool no_default_network; /* [daemon] default_network=false: never define the `default` network */
         uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
         uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
         uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
@@ -58,6 +60,7 @@ typedef struct Manager {
         uint64_t auth_serial;          /* numbers polkit cancellation ids */
         char *capabilities_xml;        /* built on first GetCapabilities */
         VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
+        VmNetworks *networks;          /* virtual networks (network.c) */
 } Manager;
 
 /* Reads the key file at m->config.config_file (or the default path under

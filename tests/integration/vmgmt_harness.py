@@ -78,6 +78,10 @@ ERR_UNKNOWN_OBJECT = 'org.freedesktop.DBus.Error.UnknownObject'
 GUEST_READY = 'vmgmt-guest ready'
 
 DEFAULT_TIMEOUT = float(os.environ.get('VMGMT_TEST_TIMEOUT', '30'))
+# Every vmgmtd a test starts (also through helpers that inherit this
+# environment) runs in the host's network namespace unless the test made its
+# own: no `default` network there (it would create virbr0 and nft rules).
+os.environ.setdefault('VMGMT_DEFAULT_NETWORK', '0')
 
 
 def log(*args):
@@ -402,7 +406,10 @@ class Daemon:
                  '--log-level', 'debug'] + self.args,
                 stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
                 env=_child_env({'DBUS_SESSION_BUS_ADDRESS' if self.bus.session
-                                else 'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}))
+                                else 'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address,
+                                # no `default` network (virbr0 + nft rules) on the host: only
+                                # tests that run in their own netns set VMGMT_DEFAULT_NETWORK=1
+                                'VMGMT_DEFAULT_NETWORK': os.environ.get('VMGMT_DEFAULT_NETWORK', '0')}))
         if wait:
             self.wait_ready(timeout)
         return self

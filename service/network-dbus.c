@@ -1,0 +1,541 @@
+/* network-dbus.c — org.vmgmt.Network objects at /org/vmgmt/network/NAME and networks' part of GetManagedObjects. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "log.h"
+#include "network.h"
+
+/* ---- properties ---- */
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        const NetworkDef *def = vm_network_current_def(n);
+        const char *v;
+
+        if (streq(property, "Name"))
+                v = n->name;
+        else if (streq(property, "UUID"))
+                v = n->uuid;
+        else if (streq(property, "Bridge"))
+                v = (n->rt ? network_runtime_bridge(n->rt) : NULL) ?: def->bridge;
+        else
+                v = network_forward_mode_to_string(def->forward);
+        return sd_bus_message_append_basic(reply, 's', strempty(v));
+}
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        int b = streq(property, "Active") ? vm_network_is_active(n) :
+                streq(property, "Persistent") ? n->persistent : n->autostart;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static const char *const *net_details(VmNetwork *n, const char *buf[static 3]) {
+        buf[0] = "network";
+        buf[1] = n->name;
+        buf[2] = NULL;
+        return buf;
+}
+
+static int property_set_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *value, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        const char *details[3];
+        int b, r;
+
+        r = sd_bus_message_read_basic(value, 'b', &b);
+        if (r < 0)
+                return r;
+        /* network_object_callback() already waited for the answer; this takes it. */
+        r = vm_authorize(n->nets->manager, sd_bus_get_current_message(bus), VM_ACTION_NETWORK_MANAGE,
+                         net_details(n, details), error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: authorization pending");
+        if (!n->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Cannot set autostart for transient network '%s'", n->name);
+        if (n->autostart == !!b)
+                return 0;
+        r = vm_network_store_set_autostart(n->nets, n->name, b);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED,
+                                         "Failed to set autostart of network '%s': %s", n->name, strerror(-r));
+        n->autostart = b;
+        vm_network_emit_changes(n);
+        return 0;
+}
+
+/* ---- methods ---- */
+
+static int prologue(sd_bus_message *message, VmNetwork *n, const BusOption *options, sd_bus_error *error) {
+        const char *details[3];
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        return vm_authorize(n->nets->manager, message, VM_ACTION_NETWORK_MANAGE, net_details(n, details), error);
+}
+
+static void reply_error(NetOp *op, int r, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *what = g_strdup_printf("Failed to %s network '%s'", op->verb, op->network);
+
+        vm_network_bus_error(&error, r, message, what);
+        if (op->message)
+                (void) sd_bus_reply_method_error(op->message, &error);
+}
+
+static void start_done(void *userdata, int r, const char *message) {
+        NetOp *op = userdata;
+        VmNetwork *n = vm_network_find(op->nets, op->network);
+
+        if (n)
+                n->starting = false;
+        if (r < 0) {
+                if (n)
+                        n->rt = NULL;
+                reply_error(op, r, message);
+                if (n && streq(op->verb, "create"))
+                        vm_network_remove(n);
+                net_op_free(op);
+                return;
+        }
+        if (n) {
+                vm_network_emit_changes(n);
+                vm_network_add_to_bus(n);
+                vm_network_emit_event(n, "started");
+        }
+        if (streq(op->verb, "create"))
+                (void) sd_bus_reply_method_return(op->message, "o", n ? n->path : "/");
+        else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        net_op_free(op);
+}
+
+static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        NetOp *op;
+        int r;
+
+        r = prologue(message, n, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (n->rt)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Network '%s' is already active", n->name);
+        op = net_op_new(n->nets, message, "start", n->name);
+        r = vm_network_start(n, start_done, op);
+        if (r < 0) {
+                net_op_free(op);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to start network '%s'", n->name);
+                return vm_network_bus_error(error, r, NULL, what);
+        }
+        return 1;
+}
+
+static void stop_done(void *userdata, int r, const char *message) {
+        NetOp *op = userdata;
+        VmNetwork *n = vm_network_find(op->nets, op->network);
+
+        if (n) {
+                n->rt = NULL;
+                n->stopping = false;
+                vm_network_emit_changes(n);
+                vm_network_emit_event(n, "stopped");
+        }
+        if (r < 0)
+                reply_error(op, r, message);
+        else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        if (n && !n->persistent)
+                vm_network_remove(n);
+        net_op_free(op);
+}
+
+static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        NetOp *op;
+        int r;
+
+        r = prologue(message, n, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!n->rt || n->stopping)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Network '%s' is not active", n->name);
+        if (n->starting)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Network '%s' is starting", n->name);
+        op = net_op_new(n->nets, message, "stop", n->name);
+        r = network_stop(n->rt, stop_done, op);
+        if (r < 0) {
+                net_op_free(op);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to stop network '%s'", n->name);
+                return vm_network_bus_error(error, r, NULL, what);
+        }
+        n->stopping = true;
+        return 1;
+}
+
+static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        int r;
+
+        r = prologue(message, n, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!n->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Network '%s' is transient", n->name);
+        r = vm_network_store_remove(n->nets, n->name);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to remove network '%s': %s",
+                                         n->name, strerror(-r));
+        vm_network_emit_event(n, "undefined");
+        if (n->rt) {
+                /* an active network stays, transient, until it stops */
+                n->persistent = false;
+                n->autostart = false;
+                vm_network_emit_changes(n);
+        } else
+                vm_network_remove(n);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        _cleanup_free_ char *xml = NULL;
+        bool inactive = false;
+        int r;
+
+        r = bus_options_parse(message, (const BusOption[]) { { "inactive", "b", &inactive }, {} }, error);
+        if (r < 0)
+                return r;
+        xml = network_def_format(inactive ? n->def : vm_network_current_def(n));
+        if (!xml)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "s", xml);
+}
+
+static int update_error(sd_bus_error *error, int r, ConfError *err, const char *name) {
+        const char *msg = err->message ?: strerror(-r);
+        int k;
+
+        if (r == -EOPNOTSUPP)
+                k = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Cannot update network '%s': %s", name, msg);
+        else if (r == -EINVAL)
+                k = sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Cannot update network '%s': %s", name, msg);
+        else
+                k = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Cannot update network '%s': %s", name, msg);
+        conf_error_clear(err);
+        return k;
+}
+
+static void update_done(void *userdata, int r, const char *message) {
+        NetOp *op = userdata;
+        VmNetwork *n = vm_network_find(op->nets, op->network);
+
+        if (r < 0)
+                reply_error(op, r, message);
+        else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        if (n)
+                vm_network_emit_changes(n);
+        net_op_free(op);
+}
+
+static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        bool live = false, config = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
+        const char *section, *command, *xml;
+        NetworkDef *live_def = NULL, *config_def = NULL;
+        ConfError err = {};
+        NetOp *op;
+        int cmd, r;
+
+        r = sd_bus_message_read(message, "sss", &section, &command, &xml);
+        if (r < 0)
+                return r;
+        r = prologue(message, n, options, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        cmd = network_update_command_from_string(command);
+        if (cmd < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown update command '%s' (add-first, add-last, delete, modify)", command);
+        if (!live && !config) {
+                /* current: the live definition of an active network, else the persistent one */
+                if (n->rt)
+                        live = true;
+                else
+                        config = true;
+        }
+        if (live && (!n->rt || n->starting || n->stopping))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Network '%s' is not active", n->name);
+        if (config && !n->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Network '%s' is transient: it has no persistent definition", n->name);
+        if (config) {
+                config_def = network_def_copy(n->def);
+                if (!config_def)
+                        return -ENOMEM;
+                r = network_def_update(config_def, section, cmd, -1, xml, &err);
+                if (r < 0) {
+                        network_def_free(config_def);
+                        return update_error(error, r, &err, n->name);
+                }
+        }
+        if (live) {
+                live_def = network_def_copy(network_runtime_def(n->rt));
+                if (!live_def) {
+                        network_def_free(config_def);
+                        return -ENOMEM;
+                }
+                r = network_def_update(live_def, section, cmd, -1, xml, &err);
+                if (r < 0) {
+                        network_def_free(config_def);
+                        network_def_free(live_def);
+                        return update_error(error, r, &err, n->name);
+                }
+        }
+        if (config) {
+                r = vm_network_store_write(n->nets, config_def);
+                if (r < 0) {
+                        network_def_free(config_def);
+                        network_def_free(live_def);
+                        return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save network '%s': %s",
+                                                 n->name, strerror(-r));
+                }
+                network_def_free(n->def);
+                n->def = config_def;
+        }
+        if (!live) {
+                vm_network_emit_changes(n);
+                return sd_bus_reply_method_return(message, NULL);
+        }
+        op = net_op_new(n->nets, message, "update", n->name);
+        r = network_runtime_update(n->rt, live_def, update_done, op);
+        network_def_free(live_def);
+        if (r < 0) {
+                net_op_free(op);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to update network '%s'", n->name);
+                return vm_network_bus_error(error, r, NULL, what);
+        }
+        return 1;
+}
+
+static int method_get_dhcp_leases(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmNetwork *n = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *mac = NULL;
+        NetworkLease *leases = NULL;
+        size_t k = 0;
+        int r;
+
+        r = bus_options_parse(message, (const BusOption[]) { { "mac", "s", &mac }, {} }, error);
+        if (r < 0)
+                return r;
+        if (!n->rt || n->starting)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Network '%s' is not active", n->name);
+        r = network_runtime_leases(n->rt, &leases, &k);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to read leases of network '%s': %s",
+                                         n->name, strerror(-r));
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; r >= 0 && i < k; i++) {
+                const NetworkLease *l = &leases[i];
+                uint32_t prefix = l->prefix;
+                if (!isempty(mac) && !(l->mac && strcasecmp(l->mac, mac) == 0))
+                        continue;
+                r = sd_bus_message_append(reply, "a{sv}", 7, "mac", "s", strempty(l->mac), "ip", "s", strempty(l->ip),
+                                          "prefix", "u", prefix, "hostname", "s", strempty(l->hostname), "expiry",
+                                          "t", l->expiry, "type", "s", network_lease_type(l), "client_id", "s",
+                                          strempty(l->client_id));
+        }
+        network_leases_free(leases, k);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- the object table ---- */
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+const sd_bus_vtable network_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("UUID", "s", property_get_string, 0, CONST),
+        SD_BUS_PROPERTY("Active", "b", property_get_bool, 0, EMITS),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_bool, 0, EMITS),
+        SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_bool, property_set_autostart, 0, EMITS | UNPRIV),
+        SD_BUS_PROPERTY("Bridge", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("ForwardMode", "s", property_get_string, 0, EMITS),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_start, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_stop, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml,
+                                UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", section, "s", command, "s", xml, "a{sv}", options),
+                                SD_BUS_NO_RESULT, method_update, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetDHCPLeases", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("aa{sv}", leases),
+                                method_get_dhcp_leases, UNPRIV),
+        SD_BUS_VTABLE_END
+};
+
+static int network_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                               sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *name = NULL;
+        VmNetwork *n;
+
+        if (sd_bus_path_decode_many(path, VM_NETWORK_PREFIX "/%", &name) <= 0 || isempty(name))
+                return 0;
+        n = m->networks ? g_hash_table_lookup(m->networks->networks, name) : NULL;
+        if (!n || !n->on_bus)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_NETWORK, "No network '%s'", name);
+        *found = n;
+        return 1;
+}
+
+static int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                   sd_bus_error *error) {
+        Manager *m = userdata;
+        GPtrArray *l = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer value;
+
+        if (m->networks) {
+                g_hash_table_iter_init(&it, m->networks->networks);
+                while (g_hash_table_iter_next(&it, NULL, &value))
+                        if (((VmNetwork *) value)->on_bus)
+                                g_ptr_array_add(l, strdup(((VmNetwork *) value)->path));
+        }
+        g_ptr_array_add(l, NULL);
+        *nodes = (char **) g_ptr_array_free(l, FALSE);
+        return 1;
+}
+
+/* Properties.Set waits for polkit here, before sd-bus calls the setter (as for domains). */
+static int network_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *interface, *property, *details[3];
+        VmNetwork *n;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
+            !sd_bus_message_has_signature(message, "ssv"))
+                return 0;
+        r = sd_bus_message_read(message, "ss", &interface, &property);
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_rewind(message, true);
+        if (r < 0)
+                return r;
+        if (!streq(interface, VM_NETWORK_INTERFACE) || !streq(property, "Autostart"))
+                return 0;
+        n = vm_network_find_by_path(m->networks, sd_bus_message_get_path(message));
+        if (!n)
+                return 0;
+        r = vm_authorize_prepare(m, message, VM_ACTION_NETWORK_MANAGE, net_details(n, details), error);
+        if (r < 0)
+                return r;
+        return r == 0 ? 1 : 0;
+}
+
+/* ---- GetManagedObjects ---- */
+
+static int append_interface(sd_bus_message *reply, const char *path, const char *interface,
+                            const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
+        sd_bus *bus = sd_bus_message_get_bus(reply);
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append_basic(reply, 's', interface);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (const sd_bus_vtable *v = vtable; r >= 0 && vtable && v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+                        continue;
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);
+                if (r >= 0)
+                        r = v->x.property.get(bus, path, interface, v->x.property.member, reply, userdata, error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        if (!m->networks)
+                return 0;
+        g_hash_table_iter_init(&it, m->networks->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmNetwork *n = value;
+                if (!n->on_bus)
+                        continue;
+                r = sd_bus_message_open_container(reply, 'e', "oa{sa{sv}}");
+                if (r >= 0)
+                        r = sd_bus_message_append_basic(reply, 'o', n->path);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "{sa{sv}}");
+                if (r >= 0)
+                        r = append_interface(reply, n->path, "org.freedesktop.DBus.Peer", NULL, NULL, error);
+                if (r >= 0)
+                        r = append_interface(reply, n->path, "org.freedesktop.DBus.Introspectable", NULL, NULL, error);
+                if (r >= 0)
+                        r = append_interface(reply, n->path, "org.freedesktop.DBus.Properties", NULL, NULL, error);
+                if (r >= 0)
+                        r = append_interface(reply, n->path, VM_NETWORK_INTERFACE, network_vtable, n, error);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int vm_networks_dbus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback(m->bus, NULL, VM_NETWORK_PREFIX, network_object_callback, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add network property filter: %m");
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_NETWORK_PREFIX, VM_NETWORK_INTERFACE, network_vtable,
+                                       network_object_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add network vtable: %m");
+        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_NETWORK_PREFIX, network_node_enumerator, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add network enumerator: %m");
+        return vm_manager_network_register(m);
+}

@@ -1,0 +1,288 @@
+/* network-manager.c — the Manager's network methods (DefineNetwork, CreateNetwork, GetNetwork, ListNetworks) and NetworkEvent, in their own vtable on /org/vmgmt. */
+#include <errno.h>
+#include <string.h>
+
+#include "auth.h"
+#include "bus-util.h"
+#include "log.h"
+#include "network.h"
+
+/* Parses, normalizes and checks network XML against the other networks; a
+ * redefinition without UUID keeps the network's. *ret_same: the network of
+ * that name (NULL: a new one). */
+static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, VmNetwork **ret_same,
+                             sd_bus_error *error) {
+        _cleanup_free_ const NetworkDef **others = NULL;
+        NetworkNormalizeCtx ctx = {};
+        NetworkDef *def = NULL;
+        ConfError err = {};
+        VmNetwork *same;
+        GHashTableIter it;
+        gpointer value;
+        char uuid[37];
+        size_t n_others;
+        int r;
+
+        r = network_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG) {
+                conf_error_clear(&err);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Network XML is larger than %u bytes",
+                                         NETWORK_XML_MAX_SIZE);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid network XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        same = g_hash_table_lookup(s->networks, def->name);
+        if (same && !def->has_uuid) {
+                (void) conf_uuid_parse(same->uuid, def->uuid);
+                def->has_uuid = true;
+        }
+        if (same && !def->bridge && same->def->bridge)
+                def->bridge = g_strdup(same->def->bridge);
+        others = vm_networks_others(s, def->name, &n_others);
+        ctx.others = others;
+        ctx.n_others = n_others;
+        ctx.ifname_exists = network_ifname_exists;
+        ctx.userdata = s->driver;
+        r = network_def_normalize(def, &ctx, &err);
+        if (r >= 0)
+                r = network_def_check_conflicts(def, others, n_others, &err);
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid network definition");
+                conf_error_clear(&err);
+                network_def_free(def);
+                return r;
+        }
+        conf_uuid_format(def->uuid, uuid);
+        if (same && !streq(same->uuid, uuid)) {
+                r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already exists with UUID %s",
+                                      def->name, same->uuid);
+                network_def_free(def);
+                return r;
+        }
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmNetwork *n = value;
+                if (n != same && streq(n->uuid, uuid)) {
+                        r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already has UUID %s",
+                                              n->name, uuid);
+                        network_def_free(def);
+                        return r;
+                }
+        }
+        *ret = def;
+        *ret_same = same;
+        return 0;
+}
+
+static int authorize_def(Manager *m, sd_bus_message *message, const NetworkDef *def, sd_bus_error *error) {
+        const char *details[] = { "network", def->name, NULL };
+        return vm_authorize(m, message, VM_ACTION_NETWORK_MANAGE, details, error);
+}
+
+static int method_define_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        VmNetworks *s = m->networks;
+        NetworkDef *def = NULL;
+        VmNetwork *n = NULL;
+        const char *xml;
+        bool added = false;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, NULL, error);
+        if (r < 0)
+                return r;
+        r = parse_network_xml(s, xml, &def, &n, error);
+        if (r < 0)
+                return r;
+        r = authorize_def(m, message, def, error);
+        if (r <= 0)
+                goto finish;
+        r = vm_network_store_write(s, def);
+        if (r < 0) {
+                r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save network '%s': %s", def->name,
+                                      strerror(-r));
+                goto finish;
+        }
+        if (!n) {
+                r = vm_network_new(s, def, true, &n);
+                if (r < 0) {
+                        (void) vm_network_store_remove(s, def->name);
+                        goto finish;
+                }
+                added = true;
+        } else {
+                NetworkDef *copy = network_def_copy(def);
+                if (!copy) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                network_def_free(n->def);
+                n->def = copy;
+                n->persistent = true;
+        }
+        vm_network_emit_changes(n);
+        if (added)
+                vm_network_add_to_bus(n);
+        vm_network_emit_event(n, "defined");
+        r = sd_bus_reply_method_return(message, "o", n->path);
+finish:
+        network_def_free(def);
+        return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
+}
+
+static void create_done(void *userdata, int r, const char *message) {
+        NetOp *op = userdata;
+        VmNetwork *n = vm_network_find(op->nets, op->network);
+
+        if (n)
+                n->starting = false;
+        if (r < 0 || !n) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", op->network);
+                vm_network_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                (void) sd_bus_reply_method_error(op->message, &error);
+                if (n) {
+                        n->rt = NULL;
+                        vm_network_remove(n);
+                }
+                net_op_free(op);
+                return;
+        }
+        vm_network_emit_changes(n);
+        vm_network_add_to_bus(n);
+        vm_network_emit_event(n, "started");
+        (void) sd_bus_reply_method_return(op->message, "o", n->path);
+        net_op_free(op);
+}
+
+static int method_create_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        VmNetworks *s = m->networks;
+        NetworkDef *def = NULL;
+        VmNetwork *n = NULL;
+        const char *xml;
+        NetOp *op;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, NULL, error);
+        if (r < 0)
+                return r;
+        r = parse_network_xml(s, xml, &def, &n, error);
+        if (r < 0)
+                return r;
+        r = authorize_def(m, message, def, error);
+        if (r <= 0)
+                goto finish;
+        if (n) {
+                r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already exists", def->name);
+                goto finish;
+        }
+        r = vm_network_new(s, def, false, &n);
+        if (r < 0)
+                goto finish;
+        op = net_op_new(s, message, "create", n->name);
+        r = vm_network_start(n, create_done, op);
+        if (r < 0) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", n->name);
+                net_op_free(op);
+                vm_network_remove(n);
+                r = vm_network_bus_error(error, r, NULL, what);
+                goto finish;
+        }
+        r = 1;
+finish:
+        network_def_free(def);
+        return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
+}
+
+static int method_get_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        VmNetwork *n;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        n = vm_network_find(m->networks, name);
+        if (!n || !n->on_bus)
+                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_NETWORK, "No network '%s'", name);
+        return sd_bus_reply_method_return(message, "o", n->path);
+}
+
+static gint compare_name(gconstpointer a, gconstpointer b) {
+        return strcmp((*(VmNetwork *const *) a)->name, (*(VmNetwork *const *) b)->name);
+}
+
+static int method_list_networks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool active = false, inactive = false;
+        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
+        GPtrArray *list;
+        GHashTableIter it;
+        gpointer value;
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (!active && !inactive)
+                active = inactive = true;
+        list = g_ptr_array_new();
+        g_hash_table_iter_init(&it, m->networks->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmNetwork *n = value;
+                bool a = vm_network_is_active(n);
+                if (n->on_bus && ((a && active) || (!a && inactive)))
+                        g_ptr_array_add(list, n);
+        }
+        g_ptr_array_sort(list, compare_name);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < list->len; i++)
+                r = sd_bus_message_append_basic(reply, 'o', ((VmNetwork *) list->pdata[i])->path);
+        g_ptr_array_free(list, TRUE);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+#define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
+
+static const sd_bus_vtable manager_network_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("DefineNetwork", SD_BUS_ARGS("s", xml, "a{sv}", options),
+                                SD_BUS_RESULT("o", network), method_define_network, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CreateNetwork", SD_BUS_ARGS("s", xml, "a{sv}", options),
+                                SD_BUS_RESULT("o", network), method_create_network, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetNetwork", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", network),
+                                method_get_network, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListNetworks", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", networks),
+                                method_list_networks, UNPRIV),
+        SD_BUS_SIGNAL_WITH_ARGS("NetworkEvent", SD_BUS_ARGS("o", network, "s", event), 0),
+        SD_BUS_VTABLE_END
+};
+
+int vm_manager_network_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, manager_network_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager's network methods: %m");
+        return 0;
+}

@@ -1,0 +1,564 @@
+/* network.c — virtual networks in vmgmtd: registry, persistence, the default network, restart recovery, autostart. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-util.h"
+#include "fileio.h"
+#include "log.h"
+#include "network.h"
+
+#define DEFAULT_MARKER ".default-network-defined"
+
+/* ---- errors ---- */
+
+int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
+        const char *name;
+
+        switch (r) {
+        case -EEXIST: name = VM_ERROR_ALREADY_EXISTS; break;
+        case -EBUSY: name = VM_ERROR_BUSY; break;
+        case -EALREADY:
+        case -ENOTCONN: name = VM_ERROR_INVALID_STATE; break;
+        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
+        default: name = VM_ERROR_OPERATION_FAILED; break;
+        }
+        if (!isempty(message))
+                sd_bus_error_setf(error, name, "%s: %s", what, message);
+        else
+                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
+        return r < 0 ? r : -EIO;
+}
+
+/* ---- operations waiting for the driver ---- */
+
+NetOp *net_op_new(VmNetworks *s, sd_bus_message *message, const char *verb, const char *network) {
+        NetOp *op = g_new0(NetOp, 1);
+
+        op->nets = s;
+        op->message = message ? sd_bus_message_ref(message) : NULL;
+        op->verb = verb;
+        op->network = g_strdup(network);
+        g_hash_table_add(s->ops, op);
+        return op;
+}
+
+static void net_op_destroy(NetOp *op) {
+        sd_bus_message_unref(op->message);
+        g_free(op->network);
+        g_free(op);
+}
+
+void net_op_free(NetOp *op) {
+        if (!op)
+                return;
+        g_hash_table_remove(op->nets->ops, op);
+        net_op_destroy(op);
+}
+
+/* ---- registry ---- */
+
+bool vm_network_is_active(VmNetwork *n) {
+        return n->rt && !n->starting;
+}
+
+const NetworkDef *vm_network_current_def(VmNetwork *n) {
+        if (n->rt)
+                return network_runtime_def(n->rt);
+        return n->def;
+}
+
+static void props_get(VmNetwork *n, VmNetworkProps *ret) {
+        const NetworkDef *def = vm_network_current_def(n);
+
+        ret->active = vm_network_is_active(n);
+        ret->persistent = n->persistent;
+        ret->autostart = n->autostart;
+        ret->bridge = g_strdup(strempty(def->bridge));
+        ret->forward = network_forward_mode_to_string(def->forward);
+}
+
+static void props_clear(VmNetworkProps *p) {
+        g_free(p->bridge);
+        p->bridge = NULL;
+}
+
+static void props_reset(VmNetwork *n) {
+        props_clear(&n->last);
+        props_get(n, &n->last);
+}
+
+void vm_network_emit_changes(VmNetwork *n) {
+        Manager *m = n->nets->manager;
+        VmNetworkProps now;
+        const char *names[8];
+        size_t k = 0;
+
+        props_get(n, &now);
+        if (now.active != n->last.active)
+                names[k++] = "Active";
+        if (now.persistent != n->last.persistent)
+                names[k++] = "Persistent";
+        if (now.autostart != n->last.autostart)
+                names[k++] = "Autostart";
+        if (!streq(now.bridge, n->last.bridge))
+                names[k++] = "Bridge";
+        if (!streq(now.forward, n->last.forward))
+                names[k++] = "ForwardMode";
+        names[k] = NULL;
+        props_clear(&n->last);
+        n->last = now;
+        if (k > 0 && n->on_bus && m->bus && m->ready)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, n->path, VM_NETWORK_INTERFACE, (char **) names);
+}
+
+void vm_network_emit_event(VmNetwork *n, const char *event) {
+        Manager *m = n->nets->manager;
+
+        if (!m->bus || !m->ready)
+                return;
+        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "NetworkEvent", "os", n->path, event);
+}
+
+void vm_network_add_to_bus(VmNetwork *n) {
+        Manager *m = n->nets->manager;
+
+        if (n->on_bus)
+                return;
+        n->on_bus = true;
+        if (m->bus && m->ready)
+                (void) sd_bus_emit_object_added(m->bus, n->path);
+}
+
+int vm_network_new(VmNetworks *s, const NetworkDef *def, bool persistent, VmNetwork **ret) {
+        VmNetwork *n;
+        int r;
+
+        n = g_new0(VmNetwork, 1);
+        n->nets = s;
+        n->name = g_strdup(def->name);
+        conf_uuid_format(def->uuid, n->uuid);
+        r = sd_bus_path_encode(VM_NETWORK_PREFIX, def->name, &n->path);
+        if (r < 0) {
+                g_free(n->name);
+                g_free(n);
+                return r;
+        }
+        n->def = network_def_copy(def);
+        if (!n->def) {
+                free(n->path);
+                g_free(n->name);
+                g_free(n);
+                return -ENOMEM;
+        }
+        n->persistent = persistent;
+        props_get(n, &n->last);
+        g_hash_table_insert(s->networks, n->name, n);
+        *ret = n;
+        return 0;
+}
+
+static void network_free(VmNetwork *n) {
+        props_clear(&n->last);
+        network_def_free(n->def);
+        free(n->path);
+        g_free(n->name);
+        g_free(n);
+}
+
+void vm_network_remove(VmNetwork *n) {
+        Manager *m = n->nets->manager;
+
+        if (n->on_bus && m->bus && m->ready)
+                (void) sd_bus_emit_interfaces_removed(m->bus, n->path, "org.freedesktop.DBus.Peer",
+                                                      "org.freedesktop.DBus.Introspectable",
+                                                      "org.freedesktop.DBus.Properties", VM_NETWORK_INTERFACE, NULL);
+        g_hash_table_steal(n->nets->networks, n->name);
+        network_free(n);
+}
+
+VmNetwork *vm_network_find(VmNetworks *s, const char *name_or_uuid) {
+        GHashTableIter it;
+        gpointer value;
+        unsigned char u[16];
+        char text[37];
+        VmNetwork *n;
+
+        if (!s)
+                return NULL;
+        n = g_hash_table_lookup(s->networks, name_or_uuid);
+        if (n)
+                return n;
+        if (conf_uuid_parse(name_or_uuid, u) < 0)
+                return NULL;
+        conf_uuid_format(u, text);
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                if (streq(((VmNetwork *) value)->uuid, text))
+                        return value;
+        return NULL;
+}
+
+VmNetwork *vm_network_find_by_path(VmNetworks *s, const char *path) {
+        _cleanup_free_ char *name = NULL;
+
+        if (!s || sd_bus_path_decode_many(path, VM_NETWORK_PREFIX "/%", &name) <= 0 || isempty(name))
+                return NULL;
+        return g_hash_table_lookup(s->networks, name);
+}
+
+const NetworkDef **vm_networks_others(VmNetworks *s, const char *skip_name, size_t *ret_n) {
+        const NetworkDef **l = g_new0(const NetworkDef *, g_hash_table_size(s->networks) * 2 + 1);
+        GHashTableIter it;
+        gpointer value;
+        size_t k = 0;
+
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmNetwork *n = value;
+                if (skip_name && streq(n->name, skip_name))
+                        continue;
+                l[k++] = n->def;
+                if (n->rt)
+                        l[k++] = network_runtime_def(n->rt);
+        }
+        *ret_n = k;
+        return l;
+}
+
+/* ---- persistence: CONFIG/networks/NAME.xml and autostart links ---- */
+
+static char *net_file(const char *dir, const char *name) {
+        _cleanup_free_ char *base = g_strconcat(name, ".xml", NULL);
+        return g_build_filename(dir, base, NULL);
+}
+
+int vm_network_store_write(VmNetworks *s, const NetworkDef *def) {
+        _cleanup_free_ char *xml = NULL, *path = NULL;
+        int r;
+
+        r = mkdir_p(s->config_dir, 0755);
+        if (r < 0)
+                return r;
+        xml = network_def_format(def);
+        if (!xml)
+                return -ENOMEM;
+        path = net_file(s->config_dir, def->name);
+        return write_file_atomic(path, xml, strlen(xml), 0600);
+}
+
+int vm_network_store_set_autostart(VmNetworks *s, const char *name, bool autostart) {
+        _cleanup_free_ char *link = net_file(s->autostart_dir, name);
+        _cleanup_free_ char *target = g_strconcat("../", name, ".xml", NULL);
+        int r;
+
+        if (!autostart)
+                return unlink_noent(link);
+        r = mkdir_p(s->autostart_dir, 0755);
+        if (r < 0)
+                return r;
+        (void) unlink_noent(link);
+        if (symlink(target, link) < 0)
+                return -errno;
+        return fsync_parent_dir(link);
+}
+
+int vm_network_store_remove(VmNetworks *s, const char *name) {
+        _cleanup_free_ char *path = net_file(s->config_dir, name);
+        int r;
+
+        (void) vm_network_store_set_autostart(s, name, false);
+        r = unlink_noent(path);
+        if (r < 0)
+                return r;
+        return fsync_parent_dir(path);
+}
+
+static int network_def_load(VmNetworks *s, const char *path, NetworkDef **ret) {
+        _cleanup_free_ char *xml = NULL;
+        NetworkDef *def = NULL;
+        NetworkNormalizeCtx ctx = {};
+        ConfError err = {};
+        size_t len;
+        int r;
+
+        r = read_full_file(path, NETWORK_XML_MAX_SIZE, &xml, &len);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        r = network_def_parse(xml, len, &def, &err);
+        if (r >= 0)
+                r = network_def_normalize(def, &ctx, &err);
+        if (r < 0) {
+                log_error("Ignoring %s: %s", path, err.message ?: strerror(-r));
+                conf_error_clear(&err);
+                network_def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 0;
+}
+
+static void networks_load(VmNetworks *s) {
+        g_autoptr(GDir) d = g_dir_open(s->config_dir, 0, NULL);
+        const char *e;
+
+        if (!d)
+                return;
+        while ((e = g_dir_read_name(d))) {
+                _cleanup_free_ char *path = NULL, *link = NULL;
+                NetworkDef *def = NULL;
+                VmNetwork *n;
+
+                if (!g_str_has_suffix(e, ".xml") || e[0] == '.')
+                        continue;
+                path = g_build_filename(s->config_dir, e, NULL);
+                if (network_def_load(s, path, &def) < 0)
+                        continue;
+                if (vm_network_find(s, def->name)) {
+                        network_def_free(def);
+                        continue;
+                }
+                if (vm_network_new(s, def, true, &n) < 0) {
+                        log_error("Failed to add network '%s'.", def->name);
+                        network_def_free(def);
+                        continue;
+                }
+                link = net_file(s->autostart_dir, def->name);
+                n->autostart = access(link, F_OK) == 0;
+                n->on_bus = true;   /* the bus comes later: no signals before it */
+                props_reset(n);
+                network_def_free(def);
+        }
+}
+
+static bool default_network_wanted(Manager *m) {
+        const char *e = g_getenv("VMGMT_DEFAULT_NETWORK");
+
+        if (e)
+                return !streq(e, "0") && !streq(e, "false") && !streq(e, "no");
+        return !m->config.no_default_network;
+}
+
+/* `default`, once: a marker remembers it was defined, so an undefined default stays undefined. */
+static void network_define_default(VmNetworks *s) {
+        _cleanup_free_ char *marker = g_build_filename(s->config_dir, DEFAULT_MARKER, NULL);
+        const char *xml = network_default_xml();
+        NetworkNormalizeCtx ctx = {};
+        NetworkDef *def = NULL;
+        ConfError err = {};
+        VmNetwork *n;
+        int r;
+
+        if (access(marker, F_OK) == 0)
+                return;
+        r = network_def_parse(xml, strlen(xml), &def, &err);
+        if (r >= 0)
+                r = network_def_normalize(def, &ctx, &err);
+        if (r < 0)
+                log_error("The built-in default network does not parse: %s", err.message ?: strerror(-r));
+        conf_error_clear(&err);
+        if (r >= 0 && !vm_network_find(s, def->name)) {
+                r = vm_network_store_write(s, def);
+                if (r >= 0)
+                        r = vm_network_new(s, def, true, &n);
+                if (r >= 0) {
+                        n->on_bus = true;
+                        n->autostart = true;
+                        (void) vm_network_store_set_autostart(s, def->name, true);
+                        props_reset(n);
+                        log_info("Defined the default network (bridge %s).", def->bridge);
+                } else
+                        log_error_errno(r, "Failed to define the default network: %m");
+        }
+        network_def_free(def);
+        (void) write_file_atomic(marker, "", 0, 0644);
+}
+
+/* ---- start ---- */
+
+int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata) {
+        VmNetworks *s = n->nets;
+        NetworkRuntime *rt = NULL;
+        int r;
+
+        r = network_start(s->driver, n->def, n, &rt, done, userdata);
+        if (r < 0)
+                return r;
+        n->rt = rt;
+        n->starting = true;
+        return 0;
+}
+
+static void startup_start_done(void *userdata, int r, const char *message) {
+        NetOp *op = userdata;
+        VmNetwork *n = vm_network_find(op->nets, op->network);
+
+        if (n) {
+                n->starting = false;
+                if (r < 0) {
+                        n->rt = NULL;
+                        log_error("Failed to autostart network '%s': %s", n->name, message ?: strerror(-r));
+                } else {
+                        log_info("Started network '%s' on %s.", n->name, network_runtime_bridge(n->rt));
+                        vm_network_emit_changes(n);
+                        vm_network_emit_event(n, "started");
+                }
+        }
+        net_op_free(op);
+}
+
+/* ---- restart recovery ---- */
+
+static void on_recovered(void *userdata, NetworkDef *def, NetworkRuntime *rt) {
+        VmNetworks *s = userdata;
+        VmNetwork *n = vm_network_find(s, def->name);
+
+        if (!rt) {
+                log_info("Network '%s' was active but its bridge is gone; it is inactive now.", def->name);
+                network_def_free(def);
+                return;
+        }
+        if (!n) {
+                /* a transient network */
+                if (vm_network_new(s, def, false, &n) < 0) {
+                        log_error("Failed to adopt network '%s'.", def->name);
+                        network_def_free(def);
+                        return;
+                }
+                n->on_bus = true;
+        }
+        n->rt = rt;
+        network_runtime_set_owner(rt, n);
+        props_reset(n);
+        log_info("Adopted active network '%s' (bridge %s, dnsmasq %d).", n->name, network_runtime_bridge(rt),
+                 (int) network_runtime_dnsmasq_pid(rt));
+        network_def_free(def);
+}
+
+static void on_dnsmasq_exited(void *owner, bool restarted, const char *message) {
+        VmNetwork *n = owner;
+
+        if (restarted)
+                log_warning("dnsmasq of network '%s' exited and was restarted: %s", n ? n->name : "?", strna(message));
+        else
+                log_error("dnsmasq of network '%s' exited and was not restarted: %s", n ? n->name : "?",
+                          strna(message));
+}
+
+int vm_networks_startup(Manager *m) {
+        NetworkDriverEvents events = { .dnsmasq_exited = on_dnsmasq_exited };
+        GHashTableIter it;
+        gpointer value;
+        GPtrArray *todo;
+        VmNetworks *s;
+        int r;
+
+        s = g_new0(VmNetworks, 1);
+        s->manager = m;
+        m->networks = s;
+        s->config_dir = g_build_filename(m->paths.config_dir, "networks", NULL);
+        s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
+        s->networks = g_hash_table_new(g_str_hash, g_str_equal);
+        s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+        r = network_driver_new(m->event, m->paths.run_dir, &events, &s->driver);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the network driver: %m");
+        r = mkdir_p(s->config_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", s->config_dir);
+
+        networks_load(s);
+        if (default_network_wanted(m))
+                network_define_default(s);
+        r = network_recover(s->driver, on_recovered, s);
+        if (r < 0)
+                log_error_errno(r, "Failed to recover active networks: %m");
+
+        if (!m->config.autostart)
+                return 0;
+        todo = g_ptr_array_new();
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmNetwork *n = value;
+                if (n->persistent && n->autostart && !n->rt)
+                        g_ptr_array_add(todo, n);
+        }
+        for (guint i = 0; i < todo->len; i++) {
+                VmNetwork *n = todo->pdata[i];
+                NetOp *op = net_op_new(s, NULL, "autostart", n->name);
+                r = vm_network_start(n, startup_start_done, op);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to autostart network '%s': %m", n->name);
+                        net_op_free(op);
+                }
+        }
+        g_ptr_array_free(todo, TRUE);
+        return 0;
+}
+
+void vm_networks_shutdown(Manager *m) {
+        VmNetworks *s = m->networks;
+        GHashTableIter it;
+        gpointer value;
+
+        if (!s || !s->driver)
+                return;
+        /* runtimes go with the driver; networks stay up for the next daemon */
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                ((VmNetwork *) value)->rt = NULL;
+        s->driver = network_driver_free(s->driver);
+        g_hash_table_iter_init(&it, s->ops);
+        while (g_hash_table_iter_next(&it, &value, NULL)) {
+                NetOp *op = value;
+                g_hash_table_iter_steal(&it);
+                if (op->message)
+                        (void) sd_bus_reply_method_errorf(op->message, VM_ERROR_OPERATION_FAILED,
+                                                          "vmgmtd is shutting down");
+                net_op_destroy(op);
+        }
+}
+
+void vm_networks_free(Manager *m) {
+        VmNetworks *s = m->networks;
+        GHashTableIter it;
+        gpointer value;
+
+        if (!s)
+                return;
+        vm_networks_shutdown(m);
+        g_hash_table_iter_init(&it, s->networks);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                g_hash_table_iter_steal(&it);
+                network_free(value);
+        }
+        g_hash_table_destroy(s->networks);
+        g_hash_table_destroy(s->ops);
+        g_free(s->config_dir);
+        g_free(s->autostart_dir);
+        g_free(s);
+        m->networks = NULL;
+}
+
+/* ---- domains ---- */
+
+int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_bridge, bool *ret_ovs,
+                          char **ret_error) {
+        VmNetwork *n = vm_network_find(m->networks, strempty(network));
+        const NetworkDef *def;
+
+        if (!n) {
+                *ret_error = g_strdup_printf("network '%s' not found", strempty(network));
+                return -ENOENT;
+        }
+        if (!n->rt || n->stopping) {
+                *ret_error = g_strdup_printf("network '%s' is not active", n->name);
+                return -ENOTCONN;
+        }
+        def = network_runtime_def(n->rt);
+        *ret_bridge = network_runtime_bridge(n->rt) ?: def->bridge;
+        *ret_ovs = def->virtualport_ovs;
+        return 0;
+}

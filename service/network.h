@@ -1,0 +1,104 @@
+/* network.h — virtual networks on the bus: the registry, persistence and org.vmgmt.Network objects of vmgmtd, wrapping drivers/network. */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "conf/network-conf.h"
+#include "manager.h"
+#include "network-driver.h"
+
+#define VM_NETWORK_PREFIX "/org/vmgmt/network"
+#define VM_NETWORK_INTERFACE "org.vmgmt.Network"
+#define VM_ERROR_NO_SUCH_NETWORK "org.vmgmt.Error.NoSuchNetwork"
+
+typedef struct VmNetworks VmNetworks;
+typedef struct VmNetwork VmNetwork;
+
+/* The values of a network's changing properties, as last signalled. */
+typedef struct VmNetworkProps {
+        bool active, persistent, autostart;
+        char *bridge;
+        const char *forward;
+} VmNetworkProps;
+
+struct VmNetwork {
+        VmNetworks *nets;
+        char *name;
+        char uuid[37];
+        char *path;                /* /org/vmgmt/network/ENCODED */
+        NetworkDef *def;           /* the persistent definition (transient: the one it was created with) */
+        NetworkRuntime *rt;        /* while active (also while starting / stopping) */
+        bool persistent;
+        bool autostart;
+        bool starting, stopping;   /* a driver operation is under way */
+        bool on_bus;               /* InterfacesAdded sent (or the bus came later) */
+        VmNetworkProps last;
+};
+
+struct VmNetworks {
+        Manager *manager;
+        NetworkDriver *driver;
+        char *config_dir;          /* CONFIG/networks: NAME.xml */
+        char *autostart_dir;       /* CONFIG/networks/autostart: links to ../NAME.xml */
+        GHashTable *networks;      /* name → VmNetwork*, owned */
+        GHashTable *ops;           /* NetOp* waiting for the driver */
+};
+
+/* A call (or a start-up action) waiting for the driver. */
+typedef struct NetOp {
+        VmNetworks *nets;
+        sd_bus_message *message;   /* NULL for start-up */
+        char *network;             /* looked up again on completion */
+        const char *verb;
+} NetOp;
+
+NetOp *net_op_new(VmNetworks *s, sd_bus_message *message, const char *verb, const char *network);
+void net_op_free(NetOp *op);
+
+/* ---- network.c ---- */
+
+/* Creates the driver, loads CONFIG/networks, defines `default` the first time
+ * (unless disabled: [daemon] default_network=false or VMGMT_DEFAULT_NETWORK=0),
+ * adopts the networks a previous daemon left active and starts the autostart
+ * ones. Called before the bus exists and before domains are autostarted. */
+int vm_networks_startup(Manager *m);
+/* Frees the driver (active networks keep running) and answers waiting calls. */
+void vm_networks_shutdown(Manager *m);
+void vm_networks_free(Manager *m);
+
+VmNetwork *vm_network_find(VmNetworks *s, const char *name_or_uuid);
+VmNetwork *vm_network_find_by_path(VmNetworks *s, const char *path);
+int vm_network_new(VmNetworks *s, const NetworkDef *def, bool persistent, VmNetwork **ret);
+void vm_network_remove(VmNetwork *n);
+bool vm_network_is_active(VmNetwork *n);
+/* The live definition when active, else the persistent one. */
+const NetworkDef *vm_network_current_def(VmNetwork *n);
+void vm_network_emit_changes(VmNetwork *n);
+void vm_network_emit_event(VmNetwork *n, const char *event);
+void vm_network_add_to_bus(VmNetwork *n);
+/* Every other network's current definition (for normalize / conflicts); g_free the array. */
+const NetworkDef **vm_networks_others(VmNetworks *s, const char *skip_name, size_t *ret_n);
+
+int vm_network_store_write(VmNetworks *s, const NetworkDef *def);
+int vm_network_store_remove(VmNetworks *s, const char *name);
+int vm_network_store_set_autostart(VmNetworks *s, const char *name, bool autostart);
+
+/* Starts n (its def) in the driver; done(userdata) as network_start. */
+int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata);
+/* Maps a driver failure to a bus error. */
+int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
+
+/* The bridge a domain interface of type='network' uses: 0 and the bridge
+ * (borrowed), or a negative errno with *ret_error (no such network, not active). */
+int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_bridge, bool *ret_ovs,
+                          char **ret_error);
+
+/* ---- network-dbus.c ---- */
+int vm_networks_dbus_register(Manager *m);
+int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+extern const sd_bus_vtable network_vtable[];
+
+/* ---- network-manager.c ---- */
+int vm_manager_network_register(Manager *m);
