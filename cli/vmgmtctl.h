@@ -14,6 +14,9 @@
 #define VMGMT_MANAGER_IFACE "org.vmgmt.Manager"
 #define VMGMT_DOMAIN_IFACE "org.vmgmt.Domain"
 #define VMGMT_DOMAIN_PATH_PREFIX "/org/vmgmt/domain"
+#define VMGMT_POOL_IFACE "org.vmgmt.StoragePool"
+#define VMGMT_VOLUME_IFACE "org.vmgmt.StorageVolume"
+#define VMGMT_JOB_IFACE "org.vmgmt.Job"
 
 /* Everything a verb needs: the connection and the output choices. */
 typedef struct Context {
@@ -135,3 +138,38 @@ int verb_event(Context *c, VerbArgs *a);
 
 /* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
 int ctl_read_file(const char *path, char **ret);
+
+/* ---- storage (vmgmtctl-pool.c, vmgmtctl-vol.c) ---- */
+
+/* Reads a whole file ("-": stdin). Returns 0 or a printed negative errno. */
+int storage_read_file(const char *path, char **ret);
+/* One property of an object, printed errors. */
+int storage_get_string(Context *c, const char *path, const char *iface, const char *name, char **ret);
+int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret);
+/* virsh's "%.2f UNIT" with B, KiB, MiB, … */
+void storage_format_size(uint64_t v, char *buf, size_t size);
+/* virsh's scaled integers: bytes by default, k/M/G/T/P/E (1024) and KB/MB/… (1000). 0 or -EINVAL/-ERANGE. */
+int storage_parse_scaled(const char *s, uint64_t *ret);
+/* A pool by name or UUID. Returns 0 or a printed negative errno. */
+int pool_resolve(Context *c, const char *name, char **ret_path);
+/* Follows a Job until it ends (progress bar on a terminal, Ctrl-C cancels). */
+int storage_follow_job(Context *c, const char *path);
+
+int verb_pool_list(Context *c, VerbArgs *a);
+int verb_pool_define(Context *c, VerbArgs *a);
+int verb_pool_define_as(Context *c, VerbArgs *a);
+int verb_pool_simple(Context *c, VerbArgs *a);
+int verb_pool_autostart(Context *c, VerbArgs *a);
+int verb_pool_info(Context *c, VerbArgs *a);
+int verb_pool_dumpxml(Context *c, VerbArgs *a);
+int verb_vol_list(Context *c, VerbArgs *a);
+int verb_vol_create(Context *c, VerbArgs *a);
+int verb_vol_create_as(Context *c, VerbArgs *a);
+int verb_vol_clone(Context *c, VerbArgs *a);
+int verb_vol_delete(Context *c, VerbArgs *a);
+int verb_vol_resize(Context *c, VerbArgs *a);
+int verb_vol_wipe(Context *c, VerbArgs *a);
+int verb_vol_info(Context *c, VerbArgs *a);
+int verb_vol_dumpxml(Context *c, VerbArgs *a);
+int verb_vol_path(Context *c, VerbArgs *a);
+int verb_vol_transfer(Context *c, VerbArgs *a);

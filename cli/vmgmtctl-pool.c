@@ -1,0 +1,477 @@
+/* vmgmtctl-pool.c — vmgmtctl's storage pool verbs (pool-*) and the storage helpers the volume verbs share. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmgmtctl.h"
+
+/* ---- shared helpers ---- */
+
+int storage_read_file(const char *path, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, size = 0;
+        FILE *f;
+
+        f = streq(path, "-") ? stdin : fopen(path, "re");
+        if (!f)
+                return ctl_error(-errno, "Failed to open %s: %m", path);
+        for (;;) {
+                size_t k;
+                if (n + 4096 + 1 > size) {
+                        char *p;
+                        size = size * 2 + 8192;
+                        p = realloc(buf, size);
+                        if (!p) {
+                                if (f != stdin)
+                                        fclose(f);
+                                return ctl_error(-ENOMEM, "Out of memory");
+                        }
+                        buf = p;
+                }
+                k = fread(buf + n, 1, size - n - 1, f);
+                n += k;
+                if (k == 0)
+                        break;
+        }
+        if (ferror(f)) {
+                if (f != stdin)
+                        fclose(f);
+                return ctl_error(-EIO, "Failed to read %s", path);
+        }
+        if (f != stdin)
+                fclose(f);
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int storage_get_string(Context *c, const char *path, const char *iface, const char *name, char **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_get_property_string(c->bus, VMGMT_BUS_NAME, path, iface, name, &error, ret);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        return 0;
+}
+
+int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_get_property_trivial(c->bus, VMGMT_BUS_NAME, path, iface, name, &error, type, ret);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        return 0;
+}
+
+/* virsh's vshPrettyCapacity: "%.2f UNIT". */
+void storage_format_size(uint64_t v, char *buf, size_t size) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        double d = (double) v;
+        size_t u = 0;
+
+        while (d >= 1024.0 && u + 1 < ELEMENTSOF(units)) {
+                d /= 1024.0;
+                u++;
+        }
+        snprintf(buf, size, "%.2f %s", d, units[u]);
+}
+
+/* A scaled integer as virsh takes it: bytes by default; k/K/KiB, M/MiB, G/GiB,
+ * T/TiB, P/PiB, E/EiB are powers of 1024, KB, MB, GB, TB, PB, EB of 1000. */
+int storage_parse_scaled(const char *s, uint64_t *ret) {
+        static const struct { const char *suffix; uint64_t scale; } table[] = {
+                { "", 1 }, { "b", 1 }, { "B", 1 }, { "bytes", 1 },
+                { "k", 1ULL << 10 }, { "K", 1ULL << 10 }, { "KiB", 1ULL << 10 }, { "KB", 1000ULL },
+                { "m", 1ULL << 20 }, { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "MB", 1000000ULL },
+                { "g", 1ULL << 30 }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 }, { "GB", 1000000000ULL },
+                { "t", 1ULL << 40 }, { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 }, { "TB", 1000000000000ULL },
+                { "p", 1ULL << 50 }, { "P", 1ULL << 50 }, { "PiB", 1ULL << 50 }, { "PB", 1000000000000000ULL },
+                { "e", 1ULL << 60 }, { "E", 1ULL << 60 }, { "EiB", 1ULL << 60 }, { "EB", 1000000000000000000ULL },
+        };
+        unsigned long long v;
+        char *end;
+
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(end, table[i].suffix)) {
+                        if (v > UINT64_MAX / table[i].scale)
+                                return -ERANGE;
+                        *ret = v * table[i].scale;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int pool_resolve(Context *c, const char *name, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetPool", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+/* Calls member(a{sv} flags...) on the object at path; varargs as ctl_append_flags(). */
+static int pool_call(Context *c, const char *path, const char *member, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        va_start(ap, member);
+        for (const char *key; r >= 0 && (key = va_arg(ap, const char *));) {
+                int value = va_arg(ap, int);
+                if (value)
+                        r = sd_bus_message_append(m, "{sv}", key, "b", 1);
+        }
+        va_end(ap);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        return ctl_call(c, m, NULL);
+}
+
+/* ---- verbs ---- */
+
+typedef struct PoolRow {
+        char *path, *name;
+        bool active, persistent, autostart;
+        uint64_t capacity, allocation, available;
+} PoolRow;
+
+static int pool_row_get(Context *c, const char *path, PoolRow *p) {
+        int a = 0, per = 0, au = 0, r;
+
+        p->path = strdup(path);
+        r = storage_get_string(c, path, VMGMT_POOL_IFACE, "Name", &p->name);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Active", 'b', &a);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Persistent", 'b', &per);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Autostart", 'b', &au);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Capacity", 't', &p->capacity);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Allocation", 't', &p->allocation);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Available", 't', &p->available);
+        p->active = a;
+        p->persistent = per;
+        p->autostart = au;
+        return r;
+}
+
+static void pool_row_done(PoolRow *p) {
+        free(p->path);
+        free(p->name);
+}
+
+int verb_pool_list(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive"), details = verb_flag(a, "details");
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListPools", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && !all)
+                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        t = table_new(details ? 7 : 3, (const char *const[]) { "Name", "State", "Autostart", "Persistent",
+                                                               "Capacity", "Allocation", "Available" });
+        if (!t)
+                return ctl_error(-ENOMEM, "Out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
+                PoolRow p = {};
+                char cap[32] = "-", alloc[32] = "-", avail[32] = "-";
+
+                r = pool_row_get(c, path, &p);
+                if (r < 0) {
+                        pool_row_done(&p);
+                        continue;   /* gone meanwhile */
+                }
+                if (p.active) {
+                        storage_format_size(p.capacity, cap, sizeof(cap));
+                        storage_format_size(p.allocation, alloc, sizeof(alloc));
+                        storage_format_size(p.available, avail, sizeof(avail));
+                }
+                r = table_add_row(t, (const char *const[]) { p.name, p.active ? "active" : "inactive",
+                                                             p.autostart ? "yes" : "no", p.persistent ? "yes" : "no",
+                                                             cap, alloc, avail });
+                pool_row_done(&p);
+                if (r < 0)
+                        return ctl_error(r, "Out of memory");
+        }
+        table_print(t, stdout, true);
+        printf("\n");
+        return 0;
+}
+
+static int pool_define_xml(Context *c, const char *member, const char *xml, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        if (ret_path)
+                *ret_path = strdup(path);
+        return 0;
+}
+
+static char *pool_name_of(Context *c, const char *path) {
+        char *name = NULL;
+        (void) storage_get_string(c, path, VMGMT_POOL_IFACE, "Name", &name);
+        return name;
+}
+
+int verb_pool_define(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *xml = NULL, *path = NULL, *name = NULL;
+        bool create = streq(a->verb, "pool-create");
+        int r;
+
+        r = storage_read_file(a->args[0], &xml);
+        if (r < 0)
+                return r;
+        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        if (r < 0)
+                return r;
+        name = path ? pool_name_of(c, path) : NULL;
+        printf("Pool %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
+        return 0;
+}
+
+static void xml_escape_to(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<': fputs("&lt;", f); break;
+                case '>': fputs("&gt;", f); break;
+                case '&': fputs("&amp;", f); break;
+                case '\'': fputs("&apos;", f); break;
+                case '"': fputs("&quot;", f); break;
+                default: fputc(*s, f);
+                }
+}
+
+/* virsh pool-define-as NAME TYPE [SOURCE-HOST] [SOURCE-PATH] [SOURCE-DEV] [SOURCE-NAME] [TARGET]
+ * ("-" for none), or the same as --source-host … --target options. */
+int verb_pool_define_as(Context *c, VerbArgs *a) {
+        static const char *const keys[] = { "source-host", "source-path", "source-dev", "source-name", "target" };
+        const char *v[5] = {};
+        _cleanup_free_ char *xml = NULL, *path = NULL;
+        bool create = streq(a->verb, "pool-create-as");
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        for (size_t i = 0; i < 5; i++) {
+                v[i] = verb_value(a, keys[i]);
+                if (!v[i] && a->n_args > 2 + i && !streq(a->args[2 + i], "-"))
+                        v[i] = a->args[2 + i];
+        }
+        f = open_memstream(&xml, &len);
+        if (!f)
+                return ctl_error(-ENOMEM, "Out of memory");
+        fputs("<pool type='", f);
+        xml_escape_to(f, a->args[1]);
+        fputs("'>\n  <name>", f);
+        xml_escape_to(f, a->args[0]);
+        fputs("</name>\n", f);
+        if (v[0] || v[1] || v[2] || v[3] || verb_value(a, "source-format")) {
+                fputs("  <source>\n", f);
+                if (v[0]) {
+                        fputs("    <host name='", f);
+                        xml_escape_to(f, v[0]);
+                        fputs("'/>\n", f);
+                }
+                if (v[1]) {
+                        fputs("    <dir path='", f);
+                        xml_escape_to(f, v[1]);
+                        fputs("'/>\n", f);
+                }
+                if (v[2]) {
+                        fputs("    <device path='", f);
+                        xml_escape_to(f, v[2]);
+                        fputs("'/>\n", f);
+                }
+                if (v[3]) {
+                        fputs("    <name>", f);
+                        xml_escape_to(f, v[3]);
+                        fputs("</name>\n", f);
+                }
+                if (verb_value(a, "source-format")) {
+                        fputs("    <format type='", f);
+                        xml_escape_to(f, verb_value(a, "source-format"));
+                        fputs("'/>\n", f);
+                }
+                fputs("  </source>\n", f);
+        }
+        if (v[4]) {
+                fputs("  <target>\n    <path>", f);
+                xml_escape_to(f, v[4]);
+                fputs("</path>\n  </target>\n", f);
+        }
+        fputs("</pool>\n", f);
+        fclose(f);
+        if (verb_flag(a, "print-xml")) {
+                fputs(xml, stdout);
+                return 0;
+        }
+        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        if (r < 0)
+                return r;
+        printf("Pool %s %s\n", a->args[0], create ? "created" : "defined");
+        return 0;
+}
+
+/* pool-build, pool-start, pool-destroy, pool-delete, pool-undefine, pool-refresh */
+int verb_pool_simple(Context *c, VerbArgs *a) {
+        static const struct { const char *verb, *member, *done; } table[] = {
+                { "pool-build", "Build", "built" },
+                { "pool-start", "Start", "started" },
+                { "pool-destroy", "Stop", "destroyed" },
+                { "pool-delete", "Delete", "deleted" },
+                { "pool-undefine", "Undefine", "has been undefined" },
+                { "pool-refresh", "Refresh", "refreshed" },
+        };
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                if (!streq(a->verb, table[i].verb))
+                        continue;
+                r = pool_resolve(c, a->args[0], &path);
+                if (r < 0)
+                        return r;
+                name = pool_name_of(c, path);
+                r = pool_call(c, path, table[i].member, "overwrite", verb_flag(a, "overwrite"), "no_overwrite",
+                              verb_flag(a, "no-overwrite"), NULL);
+                if (r < 0)
+                        return r;
+                printf("Pool %s %s\n", name ?: a->args[0], table[i].done);
+                return 0;
+        }
+        return ctl_error(-EINVAL, "Unknown verb %s", a->verb);
+}
+
+int verb_pool_autostart(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        bool disable = verb_flag(a, "disable");
+        int r;
+
+        r = pool_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        name = pool_name_of(c, path);
+        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_POOL_IFACE, "Autostart", &error, "b", !disable);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        printf("Pool %s %s as autostarted\n", name ?: a->args[0], disable ? "unmarked" : "marked");
+        return 0;
+}
+
+int verb_pool_info(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *uuid = NULL;
+        PoolRow p = {};
+        char buf[32];
+        int r;
+
+        r = pool_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = pool_row_get(c, path, &p);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_POOL_IFACE, "UUID", &uuid);
+        if (r < 0) {
+                pool_row_done(&p);
+                return r;
+        }
+        printf("%-15s %s\n", "Name:", p.name);
+        printf("%-15s %s\n", "UUID:", uuid);
+        printf("%-15s %s\n", "State:", p.active ? "running" : "inactive");
+        printf("%-15s %s\n", "Persistent:", p.persistent ? "yes" : "no");
+        printf("%-15s %s\n", "Autostart:", p.autostart ? "yes" : "no");
+        if (p.active) {
+                storage_format_size(p.capacity, buf, sizeof(buf));
+                printf("%-15s %s\n", "Capacity:", buf);
+                storage_format_size(p.allocation, buf, sizeof(buf));
+                printf("%-15s %s\n", "Allocation:", buf);
+                storage_format_size(p.available, buf, sizeof(buf));
+                printf("%-15s %s\n", "Available:", buf);
+        }
+        pool_row_done(&p);
+        return 0;
+}
+
+int verb_pool_dumpxml(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *xml;
+        int r;
+
+        r = pool_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, "GetXML", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &xml);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        fputs(xml, stdout);
+        return 0;
+}

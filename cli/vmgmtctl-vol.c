@@ -1,0 +1,528 @@
+/* vmgmtctl-vol.c — vmgmtctl's storage volume verbs (vol-*), following long operations' Jobs with a progress bar. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmgmtctl.h"
+
+static bool has_prefix(const char *s, const char *prefix) {
+        return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The volume vol names: in pool_name (when not NULL) by name; else a path (or key). */
+static int vol_lookup(Context *c, const char *pool_name, const char *vol, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *pool = NULL;
+        const char *path;
+        int r;
+
+        if (pool_name) {
+                r = pool_resolve(c, pool_name, &pool);
+                if (r < 0)
+                        return r;
+                r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "GetVolume", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "sa{sv}", vol, 0);
+        } else if (vol[0] == '/') {
+                r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetVolumeByPath", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", vol);
+        } else
+                return ctl_error(-EINVAL, "failed to get vol '%s': no --pool given and not a path", vol);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+/* The volume VOL names: with --pool, its volume of that name; else a path. */
+static int vol_resolve(Context *c, VerbArgs *a, const char *vol, char **ret_path) {
+        return vol_lookup(c, verb_value(a, "pool"), vol, ret_path);
+}
+
+static char *vol_name_of(Context *c, const char *path) {
+        char *name = NULL;
+        (void) storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name);
+        return name;
+}
+
+/* ---- jobs ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+        interrupted = 1;
+}
+
+static void draw_bar(double progress) {
+        char bar[41];
+        int n = (int) (progress * 40.0);
+
+        for (int i = 0; i < 40; i++)
+                bar[i] = i < n ? '=' : ' ';
+        bar[40] = 0;
+        fprintf(stderr, "\r%s [%s] %3d %%", "Progress:", bar, (int) (progress * 100.0));
+        fflush(stderr);
+}
+
+/* Follows the job at path until it ends: a progress bar on a terminal, Ctrl-C cancels.
+ * Returns 0 when it completed, else the job's error printed. */
+int storage_follow_job(Context *c, const char *path) {
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
+        bool tty = isatty(STDERR_FILENO), cancel_sent = false;
+        _cleanup_free_ char *state = NULL, *error = NULL;
+        double progress = 0;
+        int r;
+
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        for (;;) {
+                free(state);
+                state = NULL;
+                r = storage_get_string(c, path, VMGMT_JOB_IFACE, "State", &state);
+                if (r < 0)
+                        break;
+                if (!streq(state, "running"))
+                        break;
+                if (interrupted && !cancel_sent) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                        if (ctl_new_call(c, path, VMGMT_JOB_IFACE, "Cancel", &m) >= 0 &&
+                            sd_bus_message_append(m, "a{sv}", 0) >= 0)
+                                (void) ctl_call(c, m, NULL);
+                        cancel_sent = true;
+                }
+                if (tty && storage_get_trivial(c, path, VMGMT_JOB_IFACE, "Progress", 'd', &progress) >= 0)
+                        draw_bar(progress);
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+        }
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (r < 0)
+                return r;
+        if (tty) {
+                if (streq(state, "completed"))
+                        draw_bar(1.0);
+                fputc('\n', stderr);
+        }
+        if (streq(state, "completed"))
+                return 0;
+        (void) storage_get_string(c, path, VMGMT_JOB_IFACE, "Error", &error);
+        return ctl_error(streq(state, "cancelled") ? -ECANCELED : -EIO, "%s", !isempty(error) ? error : state);
+}
+
+/* ---- verbs ---- */
+
+int verb_vol_list(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_free_ char *pool = NULL;
+        bool details = verb_flag(a, "details");
+        const char *path;
+        int r;
+
+        r = pool_resolve(c, a->args[0], &pool);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "ListVolumes", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        t = table_new(details ? 5 : 2, (const char *const[]) { "Name", "Path", "Type", "Capacity", "Allocation" });
+        if (!t)
+                return ctl_error(-ENOMEM, "Out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
+                _cleanup_free_ char *name = NULL, *vpath = NULL;
+                uint64_t cap = 0, alloc = 0;
+                char cs[32], as[32];
+
+                if (storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name) < 0 ||
+                    storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath) < 0 ||
+                    storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Capacity", 't', &cap) < 0 ||
+                    storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Allocation", 't', &alloc) < 0)
+                        continue;
+                storage_format_size(cap, cs, sizeof(cs));
+                storage_format_size(alloc, as, sizeof(as));
+                r = table_add_row(t, (const char *const[]) { name, vpath,
+                                                             has_prefix(vpath, "/dev/") ? "block" : "file", cs, as });
+                if (r < 0)
+                        return ctl_error(r, "Out of memory");
+        }
+        table_print(t, stdout, true);
+        printf("\n");
+        return 0;
+}
+
+/* Calls m with a long timeout (a preallocated create or a wipe takes as long as the disk needs). */
+static int call_long(Context *c, sd_bus_message *m, sd_bus_message **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        ctl_polkit_agent_open_for(c, m);
+        r = sd_bus_call(c->bus, m, 24ULL * 3600 * 1000000, &error, ret);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        return 0;
+}
+
+static int create_in_pool(Context *c, const char *pool_name, const char *xml, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *pool = NULL;
+        const char *path;
+        int r;
+
+        r = pool_resolve(c, pool_name, &pool);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "CreateVolume", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sa{sv}", xml, 0);
+        if (r < 0)
+                return r;
+        r = call_long(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+int verb_vol_create(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *xml = NULL, *path = NULL, *name = NULL;
+        int r;
+
+        r = storage_read_file(a->args[1], &xml);
+        if (r < 0)
+                return r;
+        r = create_in_pool(c, a->args[0], xml, &path);
+        if (r < 0)
+                return r;
+        name = vol_name_of(c, path);
+        printf("Vol %s created from %s\n", strempty(name), a->args[1]);
+        return 0;
+}
+
+static void xml_escape_to(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<': fputs("&lt;", f); break;
+                case '>': fputs("&gt;", f); break;
+                case '&': fputs("&amp;", f); break;
+                case '\'': fputs("&apos;", f); break;
+                case '"': fputs("&quot;", f); break;
+                default: fputc(*s, f);
+                }
+}
+
+/* vol-create-as POOL NAME CAPACITY [--allocation SIZE] [--format FMT] [--backing-vol VOL] [--backing-vol-format FMT] */
+int verb_vol_create_as(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *xml = NULL, *path = NULL, *backing = NULL, *backing_fmt = NULL;
+        const char *alloc_s = verb_value(a, "allocation"), *fmt = verb_value(a, "format");
+        const char *bvol = verb_value(a, "backing-vol"), *bfmt = verb_value(a, "backing-vol-format");
+        uint64_t capacity, allocation = 0;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (storage_parse_scaled(a->args[2], &capacity) < 0)
+                return ctl_error(-EINVAL, "Malformed size %s", a->args[2]);
+        if (alloc_s && storage_parse_scaled(alloc_s, &allocation) < 0)
+                return ctl_error(-EINVAL, "Malformed size %s", alloc_s);
+        if (bvol) {
+                _cleanup_free_ char *bpath = NULL;
+                /* the backing volume: in the same pool by name, or a path */
+                r = vol_lookup(c, bvol[0] == '/' ? NULL : a->args[0], bvol, &bpath);
+                if (r < 0)
+                        return r;
+                r = storage_get_string(c, bpath, VMGMT_VOLUME_IFACE, "Path", &backing);
+                if (r >= 0 && !bfmt)
+                        r = storage_get_string(c, bpath, VMGMT_VOLUME_IFACE, "Format", &backing_fmt);
+                if (r < 0)
+                        return r;
+                if (!fmt)
+                        fmt = "qcow2";
+        }
+        f = open_memstream(&xml, &len);
+        if (!f)
+                return ctl_error(-ENOMEM, "Out of memory");
+        fputs("<volume>\n  <name>", f);
+        xml_escape_to(f, a->args[1]);
+        fprintf(f, "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n", capacity);
+        if (alloc_s)
+                fprintf(f, "  <allocation unit='bytes'>%" PRIu64 "</allocation>\n", allocation);
+        if (fmt) {
+                fputs("  <target>\n    <format type='", f);
+                xml_escape_to(f, fmt);
+                fputs("'/>\n  </target>\n", f);
+        }
+        if (backing) {
+                fputs("  <backingStore>\n    <path>", f);
+                xml_escape_to(f, backing);
+                fputs("</path>\n    <format type='", f);
+                xml_escape_to(f, bfmt ?: backing_fmt);
+                fputs("'/>\n  </backingStore>\n", f);
+        }
+        fputs("</volume>\n", f);
+        fclose(f);
+        if (verb_flag(a, "print-xml")) {
+                fputs(xml, stdout);
+                return 0;
+        }
+        r = create_in_pool(c, a->args[0], xml, &path);
+        if (r < 0)
+                return r;
+        printf("Vol %s created\n", a->args[1]);
+        return 0;
+}
+
+/* vol-clone VOL NEWNAME [--pool POOL]: the copy goes to the source's pool. */
+int verb_vol_clone(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *src = NULL, *pool = NULL, *xml = NULL, *name = NULL;
+        const char *job;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &src);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *pm = NULL;
+                const char *o;
+
+                r = sd_bus_get_property(c->bus, VMGMT_BUS_NAME, src, VMGMT_VOLUME_IFACE, "Pool", &error, &pm, "o");
+                if (r < 0)
+                        return ctl_bus_error(&error, r);
+                r = sd_bus_message_read(pm, "o", &o);
+                if (r < 0)
+                        return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+                pool = strdup(o);
+                if (!pool)
+                        return ctl_error(-ENOMEM, "Out of memory");
+        }
+        name = vol_name_of(c, src);
+        f = open_memstream(&xml, &len);
+        if (!f)
+                return ctl_error(-ENOMEM, "Out of memory");
+        fputs("<volume>\n  <name>", f);
+        xml_escape_to(f, a->args[1]);
+        fputs("</name>\n  <capacity unit='bytes'>0</capacity>\n</volume>\n", f);
+        fclose(f);
+        r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "CloneVolume", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "soa{sv}", xml, src, 0);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        r = storage_follow_job(c, job);
+        if (r < 0)
+                return r;
+        printf("Vol %s cloned from %s\n", a->args[1], name ?: a->args[0]);
+        return 0;
+}
+
+/* Calls member(a{sv}) (with Resize's capacity first) on a volume. */
+static int vol_call(Context *c, const char *path, const char *member, bool has_capacity, uint64_t capacity,
+                    const char *const *flags, const bool *values, size_t n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        if (has_capacity)
+                r = sd_bus_message_append(m, "t", capacity);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (values[i])
+                        r = sd_bus_message_append(m, "{sv}", flags[i], "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        return call_long(c, m, NULL);
+}
+
+int verb_vol_delete(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = vol_call(c, path, "Delete", false, 0, NULL, NULL, 0);
+        if (r < 0)
+                return r;
+        printf("Vol %s deleted\n", a->args[0]);
+        return 0;
+}
+
+int verb_vol_wipe(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = vol_call(c, path, "Wipe", false, 0, NULL, NULL, 0);
+        if (r < 0)
+                return r;
+        printf("Vol %s wiped\n", a->args[0]);
+        return 0;
+}
+
+int verb_vol_resize(Context *c, VerbArgs *a) {
+        static const char *const flags[] = { "allocate", "delta", "shrink" };
+        _cleanup_free_ char *path = NULL;
+        const char *size = a->args[1];
+        bool values[3] = { verb_flag(a, "allocate"), verb_flag(a, "delta"), verb_flag(a, "shrink") };
+        uint64_t capacity;
+        int r;
+
+        if (size[0] == '-')
+                return ctl_error(-EINVAL, "negative size requires --shrink and is not supported; give the new size");
+        if (storage_parse_scaled(size, &capacity) < 0)
+                return ctl_error(-EINVAL, "Malformed size %s", size);
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = vol_call(c, path, "Resize", true, capacity, flags, values, 3);
+        if (r < 0)
+                return r;
+        printf("Size of volume '%s' successfully changed to %s\n", a->args[0], size);
+        return 0;
+}
+
+int verb_vol_info(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *name = NULL, *vpath = NULL;
+        uint64_t cap = 0, alloc = 0;
+        char buf[32];
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Capacity", 't', &cap);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Allocation", 't', &alloc);
+        if (r < 0)
+                return r;
+        printf("%-15s %s\n", "Name:", name);
+        printf("%-15s %s\n", "Type:", has_prefix(vpath, "/dev/") ? "block" : "file");
+        storage_format_size(cap, buf, sizeof(buf));
+        printf("%-15s %s\n", "Capacity:", buf);
+        storage_format_size(alloc, buf, sizeof(buf));
+        printf("%-15s %s\n", "Allocation:", buf);
+        return 0;
+}
+
+int verb_vol_dumpxml(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *xml;
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, "GetXML", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &xml);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        fputs(xml, stdout);
+        return 0;
+}
+
+int verb_vol_path(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *vpath = NULL;
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath);
+        if (r < 0)
+                return r;
+        printf("%s\n", vpath);
+        return 0;
+}
+
+/* vol-upload VOL FILE / vol-download VOL FILE [--pool POOL] [--offset N] [--length N] */
+int verb_vol_transfer(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        bool upload = streq(a->verb, "vol-upload");
+        const char *offset_s = verb_value(a, "offset"), *length_s = verb_value(a, "length"), *job;
+        uint64_t offset = 0, length = 0;
+        int r;
+
+        if ((offset_s && storage_parse_scaled(offset_s, &offset) < 0) ||
+            (length_s && storage_parse_scaled(length_s, &length) < 0))
+                return ctl_error(-EINVAL, "Malformed offset or length");
+        r = vol_resolve(c, a, a->args[0], &path);
+        if (r < 0)
+                return r;
+        fd = upload ? open(a->args[1], O_RDONLY | O_CLOEXEC)
+                    : open(a->args[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0)
+                return ctl_error(-errno, "cannot open %s: %m", a->args[1]);
+        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, upload ? "Upload" : "Download", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "h", fd);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && offset_s)
+                r = sd_bus_message_append(m, "{sv}", "offset", "t", offset);
+        if (r >= 0 && length_s)
+                r = sd_bus_message_append(m, "{sv}", "length", "t", length);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        return storage_follow_job(c, job);
+}
