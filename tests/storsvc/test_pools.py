@@ -36,7 +36,11 @@ class PoolTests(StorageTestCase):
                             pool_xml('p1b', path), opts())
         pool.Build(opts())
         self.assertTrue(os.path.isdir(path))
+        self.rec.clear()
         pool.Start(opts())
+        self.rec.wait_for(lambda es: any(e[0] == 'PropertiesChanged' and e[1] == str(p) and e[3].get('Active') is True
+                                         for e in es), what='Active changed')
+        self.assertEqual([e[2] for e in self.pool_events(str(p))], ['started'])
         props = self.props(p, POOL_IFACE)
         self.assertTrue(props['Active'])
         self.assertGreater(props['Capacity'], 0)
@@ -224,6 +228,52 @@ class JobTests(StorageTestCase):
         if st == 'cancelled':
             self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'c.raw', opts())
             self.assertEqual(sorted(os.listdir(path)), ['big.raw'])
+
+    def test_progress_throttled(self):
+        p, path = self.make_pool('tp')
+        v = self.pool(p).CreateVolume(vol_xml('t.raw', 4096), opts())
+        r, w = os.pipe()
+        j = self.vol(v).Upload(dbus.types.UnixFd(r), opts())
+        os.close(r)
+        self.rec.clear()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            os.write(w, b'\x01' * 65536)
+            time.sleep(0.005)
+        os.close(w)
+        self.assertEqual(self.wait_job(j), 'completed')
+        self.rec.sync()
+        changes = [e for e in self.rec.entries if e[0] == 'PropertiesChanged' and e[1] == str(j)]
+        progress = [e for e in changes if 'ProcessedBytes' in e[3]]
+        self.assertGreaterEqual(len(progress), 3)
+        self.assertLessEqual(len(progress), 25)   # ≤ 10 a second plus the last
+        self.assertEqual(changes[-1][3]['State'], 'completed')
+        self.assertGreater(self.prop(v, VOL_IFACE, 'Capacity'), 1 << 20)
+
+    def test_restart_during_clone(self):
+        p, path = self.make_pool('rp')
+        with open(os.path.join(path, 'src.raw'), 'wb') as f:
+            for _ in range(64):
+                f.write(os.urandom(1 << 20))
+        self.pool(p).Refresh(opts())
+        src = self.pool(p).GetVolume('src.raw', opts())
+        self.pool(p).CloneVolume(vol_xml('dst.qcow2', 0, fmt='qcow2'), src, opts())
+        self.fx.daemon.kill()
+        self.fx.daemon.start()
+        self.wait_prop(p, POOL_IFACE, 'Active', True)
+        deadline = time.monotonic() + 30
+        while any(n.startswith('.') for n in os.listdir(path)):
+            self.assertLess(time.monotonic(), deadline, os.listdir(path))
+            time.sleep(0.2)
+            self.pool(p).Refresh(opts())
+        names = sorted(os.listdir(path))
+        if 'dst.qcow2' in names:   # the copy had finished before the kill: then it is complete
+            r = subprocess.run(['qemu-img', 'compare', '-q', os.path.join(path, 'src.raw'),
+                                os.path.join(path, 'dst.qcow2')])
+            self.assertEqual(r.returncode, 0)
+        else:
+            self.assertEqual(names, ['src.raw'])
+            self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(p).GetVolume, 'dst.qcow2', opts())
 
 
 if __name__ == '__main__':
