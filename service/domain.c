@@ -5,6 +5,7 @@
 
 #include "domain.h"
 #include "log.h"
+#include "network.h"
 #include "pool.h"
 
 int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
@@ -352,6 +353,12 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
         r = vm_storage_resolve_domain_disks(m, d->def, &resolved, ret_error);
         if (r < 0)
                 return r;
+        /* <interface type='network'>: the driver gets the network's bridge */
+        r = vm_networks_resolve_domain_nets(m, d->def, &resolved, ret_error);
+        if (r < 0) {
+                domain_def_free(resolved);
+                return r;
+        }
         r = m->ops->start(m->driver, d, resolved ?: d->def, id, flags, &rt, done, userdata);
         domain_def_free(resolved);
         if (r < 0) {

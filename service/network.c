@@ -562,3 +562,36 @@ int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_brid
         *ret_ovs = def->virtualport_ovs;
         return 0;
 }
+
+int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef **copy, char **ret_error) {
+        _cleanup_free_ char *ignored = NULL;
+
+        if (!ret_error)
+                ret_error = &ignored;
+        for (size_t i = 0; i < def->n_nets; i++) {
+                const char *bridge;
+                bool ovs;
+                int r;
+
+                if (def->nets[i].type != DOMAIN_NET_TYPE_NETWORK)
+                        continue;
+                r = vm_networks_bridge_of(m, def->nets[i].source_network, &bridge, &ovs, ret_error);
+                if (r < 0)
+                        return r;
+                if (ovs) {
+                        *ret_error = g_strdup_printf("network '%s' uses an openvswitch bridge, which domains cannot "
+                                                     "use yet", def->nets[i].source_network);
+                        return -EOPNOTSUPP;
+                }
+                if (!*copy) {
+                        *copy = domain_def_copy(def);
+                        if (!*copy)
+                                return -ENOMEM;
+                }
+                free((*copy)->nets[i].source_bridge);
+                (*copy)->nets[i].source_bridge = strdup(bridge);
+                if (!(*copy)->nets[i].source_bridge)
+                        return -ENOMEM;
+        }
+        return 0;
+}

@@ -95,6 +95,12 @@ int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const 
 int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_bridge, bool *ret_ovs,
                           char **ret_error);
 
+/* For a domain start: every <interface type='network'> of def gets its
+ * network's bridge as source_bridge in *copy (made from def when *copy is
+ * NULL; kept when given). 0, or a negative errno with *ret_error (malloc'd):
+ * -ENOENT no such network, -ENOTCONN not active. */
+int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef **copy, char **ret_error);
+
 /* ---- network-dbus.c ---- */
 int vm_networks_dbus_register(Manager *m);
 int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);

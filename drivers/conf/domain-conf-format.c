@@ -174,6 +174,8 @@ static void fmt_net(GString *s, const DomainNetDef *n, DomainFormatFlags flags) 
         if (n->type == DOMAIN_NET_TYPE_NETWORK && n->source_network) {
                 g_string_append(s, "      <source");
                 fmt_attr(s, "network", n->source_network);
+                if (n->source_bridge && !(flags & DOMAIN_FORMAT_INACTIVE))
+                        fmt_attr(s, "bridge", n->source_bridge);   /* live: the network's bridge */
                 g_string_append(s, "/>\n");
         } else if (n->type == DOMAIN_NET_TYPE_BRIDGE && n->source_bridge) {
                 g_string_append(s, "      <source");

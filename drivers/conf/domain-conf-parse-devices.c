@@ -298,8 +298,11 @@ static int parse_interface(DomainDef *def, xmlNode *node, ConfError *err) {
                         r = xml_validate(c, &(XmlSpec) { .attrs = attrs[n->type] }, err);
                         if (r < 0)
                                 return r;
-                        /* For type='network', 'portid' and 'bridge' are libvirt's live data: dropped. */
+                        /* For type='network', 'portid' is libvirt's live data: dropped; 'bridge'
+                         * (live data too) is kept for the runtime and formatted only in live XML. */
                         if (n->type == DOMAIN_NET_TYPE_NETWORK && xml_attr_str(c, "network", &n->source_network) < 0)
+                                return -ENOMEM;
+                        if (n->type == DOMAIN_NET_TYPE_NETWORK && xml_attr_str(c, "bridge", &n->source_bridge) < 0)
                                 return -ENOMEM;
                         if (n->type == DOMAIN_NET_TYPE_BRIDGE && xml_attr_str(c, "bridge", &n->source_bridge) < 0)
                                 return -ENOMEM;

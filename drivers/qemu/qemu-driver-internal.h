@@ -103,6 +103,8 @@ struct DriverRuntime {
 
 /* Spawns qemu for rt (argv built, log written) and starts watching it. */
 int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error);
+/* The same, with fds[i] (taps) as fd 3+i in qemu (argv names them so). */
+int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error);
 /* Watches rt->pidfd for the process exit. */
 int qemu_process_watch(DriverRuntime *rt);
 /* Sends SIGTERM (and SIGKILL after a timeout unless graceful); the exit is

@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "network/network-driver.h"
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
@@ -260,6 +261,48 @@ static int start_fail_deferred(DriverRuntime *rt, int error, char *message) {
         return 0;
 }
 
+/* A tap for every <interface type='network'/'bridge'> (the service put the
+ * network's bridge in source_bridge), attached to its bridge, named in the
+ * live definition (target dev). fds[i] is -1 for other interfaces. The taps
+ * go away when the last fd closes: ours right after the spawn, qemu's when it exits. */
+static int qemu_taps_create(DomainDef *def, int *fds, char **ret_error) {
+        for (size_t i = 0; i < def->n_nets; i++) {
+                DomainNetDef *n = &def->nets[i];
+                _cleanup_free_ char *name = NULL;
+                int r;
+
+                fds[i] = -1;
+                if (n->type != DOMAIN_NET_TYPE_NETWORK && n->type != DOMAIN_NET_TYPE_BRIDGE)
+                        continue;
+                if (!n->source_bridge) {
+                        *ret_error = n->type == DOMAIN_NET_TYPE_NETWORK
+                                ? g_strdup_printf("network '%s' is not active", strempty(n->source_network))
+                                : g_strdup_printf("interface %zu has no source bridge", i);
+                        return -ENOTCONN;
+                }
+                /* names like vnetN are the kernel's to pick; others are kept */
+                r = network_tap_create(n->target_dev && !g_str_has_prefix(n->target_dev, "vnet") ? n->target_dev
+                                                                                                 : NULL,
+                                       n->mac, n->source_bridge, false, 0, &name, &fds[i]);
+                if (r < 0) {
+                        *ret_error = r == -ENODEV
+                                ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
+                                : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
+                                                  n->source_bridge, strerror(-r));
+                        return r;
+                }
+                free(n->target_dev);
+                n->target_dev = TAKE_PTR(name);
+        }
+        return 0;
+}
+
+static void qemu_taps_close(int *fds, size_t n) {
+        for (size_t i = 0; fds && i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
 static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                              DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
@@ -267,6 +310,8 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
         DriverRuntime *rt;
         DomainDef *copy;
+        _cleanup_free_ int *tap_fds = NULL, *child_fds = NULL;
+        size_t n_taps = 0;
         int r;
 
         if (!def->has_uuid)
@@ -306,18 +351,40 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
                 goto deferred;
         }
+        tap_fds = calloc(copy->n_nets + 1, sizeof(int));
+        child_fds = calloc(copy->n_nets + 1, sizeof(int));
+        if (!tap_fds || !child_fds) {
+                qemu_runtime_free(rt);
+                return -ENOMEM;
+        }
+        r = qemu_taps_create(copy, tap_fds, &error);
+        if (r < 0) {
+                qemu_taps_close(tap_fds, copy->n_nets);
+                r = start_fail_deferred(rt, r, TAKE_PTR(error));
+                goto deferred;
+        }
+        /* the taps, packed, become fds 3, 4, … of qemu */
+        for (size_t i = 0; i < copy->n_nets; i++) {
+                child_fds[i] = tap_fds[i] >= 0 ? 3 + (int) n_taps : -1;
+                if (tap_fds[i] >= 0)
+                        tap_fds[n_taps++] = tap_fds[i];
+        }
+        ctx.net_fds = child_fds;
         r = qemu_command_build(copy, &ctx, &argv, &error);
         if (r < 0) {
+                qemu_taps_close(tap_fds, n_taps);
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
                 goto deferred;
         }
         qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
         if (mkdir(rt->channel_dir, 0700) < 0 && errno != EEXIST) {
+                qemu_taps_close(tap_fds, n_taps);
                 r = start_fail_deferred(rt, -errno, strdup("cannot create the channel socket directory"));
                 goto deferred;
         }
         set_channel_paths(rt);
-        r = qemu_process_spawn(rt, argv, &error);
+        r = qemu_process_spawn_fds(rt, argv, tap_fds, n_taps, &error);
+        qemu_taps_close(tap_fds, n_taps);
         if (r < 0) {
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
                 goto deferred;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -504,7 +505,26 @@ static int open_log(DriverRuntime *rt, char **envp, char **argv) {
 }
 
 int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
+        return qemu_process_spawn_fds(rt, argv, NULL, 0, ret_error);
+}
+
+/* Copies of fds at numbers >= min (so that placing them at 3.. clobbers none of them). */
+static int fds_above(const int *fds, size_t n, int min, int *ret) {
+        for (size_t i = 0; i < n; i++) {
+                ret[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, min);
+                if (ret[i] < 0) {
+                        int r = -errno;
+                        for (size_t k = 0; k < i; k++)
+                                close(ret[k]);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error) {
         QemuDriver *d = rt->driver;
+        _cleanup_free_ int *high = NULL;
         _cleanup_free_ char *home = NULL;
         _cleanup_close_ int logfd = -1, nullfd = -1;
         posix_spawn_file_actions_t fa;
@@ -539,6 +559,13 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
                         return -errno;
         }
 
+        high = calloc(n_fds + 1, sizeof(int));
+        if (!high)
+                return -ENOMEM;
+        r = fds_above(fds, n_fds, 3 + (int) n_fds, high);
+        if (r < 0)
+                return r;
+
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);
         sigemptyset(&none);
@@ -552,10 +579,15 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
         posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
         posix_spawn_file_actions_adddup2(&fa, logfd, 1);
         posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        /* taps at 3, 4, … (dup2 clears close-on-exec), nothing else */
+        for (size_t i = 0; i < n_fds; i++)
+                posix_spawn_file_actions_adddup2(&fa, high[i], 3 + (int) i);
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3 + (int) n_fds);
         r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
+        for (size_t i = 0; i < n_fds; i++)
+                close(high[i]);
         if (r != 0) {
                 dprintf(logfd, "vmgmt: cannot execute %s: %s\n", argv[0], strerror(r));
                 if (asprintf(ret_error, "cannot execute %s: %s", argv[0], strerror(r)) < 0)
