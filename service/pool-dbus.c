@@ -276,11 +276,19 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
 static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
         _cleanup_free_ char *xml = NULL;
+        bool secure = false;
+        const BusOption options[] = { { "secure", "b", &secure }, {} };
         int r;
 
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
+        if (secure) {
+                /* pools carry no secrets yet; asking for them is still a privileged call */
+                r = vm_pool_method_prologue(message, p, NULL, NULL, error);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+        }
         xml = storage_pool_def_format(storage_pool_get_def(p->sp));
         if (!xml)
                 return -ENOMEM;
@@ -379,9 +387,18 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        r = parse_vol_xml(xml, &def, error);
-        if (r < 0)
-                return r;
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+                r = parse_vol_xml(xml, &def, &parse_error);
+                if (r < 0) {
+                        /* bad XML is reported only to callers allowed to manage the pool */
+                        r = vm_pool_method_prologue(message, p, NULL, NULL, error);
+                        if (r <= 0)
+                                return r < 0 ? r : 1;
+                        sd_bus_error_move(error, &parse_error);
+                        return -EINVAL;
+                }
+        }
         r = vm_pool_method_prologue(message, p, def->name, NULL, error);
         if (r <= 0)
                 goto finish;
@@ -428,9 +445,18 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        r = parse_vol_xml(xml, &def, error);
-        if (r < 0)
-                return r;
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+                r = parse_vol_xml(xml, &def, &parse_error);
+                if (r < 0) {
+                        /* bad XML is reported only to callers allowed to manage the pool */
+                        r = vm_pool_method_prologue(message, p, NULL, NULL, error);
+                        if (r <= 0)
+                                return r < 0 ? r : 1;
+                        sd_bus_error_move(error, &parse_error);
+                        return -EINVAL;
+                }
+        }
         r = vm_pool_method_prologue(message, p, def->name, NULL, error);
         if (r <= 0)
                 goto finish;

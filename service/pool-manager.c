@@ -87,6 +87,20 @@ static bool def_equal(const StoragePoolDef *a, const StoragePoolDef *b) {
         return x && y && streq(x, y);
 }
 
+/* Bad XML is reported only to callers allowed to manage storage (authorized
+ * without a pool name), so unprivileged callers always meet the refusal first. */
+static int refuse_or_report(Manager *m, sd_bus_message *message, sd_bus_error *parse_error, int parse_r,
+                            sd_bus_error *error) {
+        const char *details[1] = { NULL };
+        int r;
+
+        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        sd_bus_error_move(error, parse_error);
+        return parse_r;
+}
+
 static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         VmStorage *s = m->storage;
@@ -101,9 +115,12 @@ static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_er
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        r = parse_pool_xml(s, xml, &def, error);
-        if (r < 0)
-                return r;
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+                r = parse_pool_xml(s, xml, &def, &parse_error);
+                if (r < 0)
+                        return refuse_or_report(m, message, &parse_error, r, error);
+        }
         details[0] = "pool";
         details[1] = def->name;
         details[2] = NULL;
@@ -183,9 +200,12 @@ static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_er
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        r = parse_pool_xml(s, xml, &def, error);
-        if (r < 0)
-                return r;
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+                r = parse_pool_xml(s, xml, &def, &parse_error);
+                if (r < 0)
+                        return refuse_or_report(m, message, &parse_error, r, error);
+        }
         details[0] = "pool";
         details[1] = def->name;
         details[2] = NULL;

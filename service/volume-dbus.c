@@ -206,11 +206,20 @@ static int method_wipe(sd_bus_message *message, void *userdata, sd_bus_error *er
 
 static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL;
+        bool secure = false;
+        const BusOption options[] = { { "secure", "b", &secure }, {} };
+        VolCall c;
         int r;
 
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
+        if (secure) {
+                /* volumes carry no secrets yet; asking for them is still a privileged call */
+                r = vol_prologue(message, userdata, NULL, &c, error);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+        }
         xml = storage_vol_def_format(storage_volume_get_def(userdata));
         if (!xml)
                 return -ENOMEM;
