@@ -82,6 +82,36 @@ class CliTests(StorageTestCase):
         self.assertEqual(self.ctl('vol-create', 'fp', v).stdout, 'Vol v1 created from %s\n' % v)
         self.assertEqual(os.path.getsize(os.path.join(self.pools_dir, 'fp', 'v1')), 65536)
 
+    def test_progress_bar_on_terminal(self):
+        import pty
+        import subprocess
+        from vmgmt_harness import VMGMTCTL, _child_env
+        p, path = self.make_pool('bar')
+        with open(os.path.join(path, 'src.raw'), 'wb') as f:
+            f.write(os.urandom(8 << 20))
+        self.ctl('pool-refresh', 'bar')
+        master, slave = pty.openpty()
+        proc = subprocess.run([VMGMTCTL, 'vol-clone', 'src.raw', 'dst.raw', '--pool', 'bar'], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=slave, timeout=60,
+                              env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}))
+        os.close(slave)
+        out = b''
+        try:
+            while True:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass
+        os.close(master)
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertEqual(proc.stdout.decode(), 'Vol dst.raw cloned from src.raw\n')
+        self.assertIn(b'Progress: [========================================] 100 %', out)
+        # not on a terminal: no bar
+        r = self.ctl('vol-clone', 'src.raw', 'dst2.raw', '--pool', 'bar')
+        self.assertNotIn('Progress', r.stderr)
+
 
 if __name__ == '__main__':
     unittest.main(verbosity=2)
