@@ -155,6 +155,17 @@ int pool_resolve(Context *c, const char *name, char **ret_path);
 /* Follows a Job until it ends (progress bar on a terminal, Ctrl-C cancels). */
 int storage_follow_job(Context *c, const char *path);
 
+/* ---- networks (vmgmtctl-net.c) ---- */
+int verb_net_list(Context *c, VerbArgs *a);
+int verb_net_define(Context *c, VerbArgs *a);
+int verb_net_simple(Context *c, VerbArgs *a);
+int verb_net_autostart(Context *c, VerbArgs *a);
+int verb_net_info(Context *c, VerbArgs *a);
+int verb_net_dumpxml(Context *c, VerbArgs *a);
+int verb_net_dhcp_leases(Context *c, VerbArgs *a);
+int verb_net_update(Context *c, VerbArgs *a);
+int verb_net_edit(Context *c, VerbArgs *a);
+
 int verb_pool_list(Context *c, VerbArgs *a);
 int verb_pool_define(Context *c, VerbArgs *a);
 int verb_pool_define_as(Context *c, VerbArgs *a);

@@ -1,0 +1,469 @@
+/* vmgmtctl-net.c — vmgmtctl's virtual network verbs (net-*), with virsh's output. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmgmtctl.h"
+
+#define VMGMT_NETWORK_IFACE "org.vmgmt.Network"
+
+static int net_resolve(Context *c, const char *name, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetNetwork", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+static char *net_name_of(Context *c, const char *path) {
+        char *name = NULL;
+        (void) storage_get_string(c, path, VMGMT_NETWORK_IFACE, "Name", &name);
+        return name;
+}
+
+static int net_get_xml(Context *c, const char *path, bool inactive, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *xml;
+        int r;
+
+        r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, "GetXML", &m);
+        if (r < 0)
+                return r;
+        r = ctl_append_flags(m, "inactive", inactive, NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &xml);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret = strdup(xml);
+        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+static int net_define_xml(Context *c, const char *member, const char *xml, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+typedef struct NetRow {
+        char *name, *uuid, *bridge;
+        int active, persistent, autostart;
+} NetRow;
+
+static int net_row_get(Context *c, const char *path, NetRow *n) {
+        int r;
+
+        r = storage_get_string(c, path, VMGMT_NETWORK_IFACE, "Name", &n->name);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_NETWORK_IFACE, "UUID", &n->uuid);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_NETWORK_IFACE, "Bridge", &n->bridge);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_NETWORK_IFACE, "Active", 'b', &n->active);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_NETWORK_IFACE, "Persistent", 'b', &n->persistent);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_NETWORK_IFACE, "Autostart", 'b', &n->autostart);
+        return r;
+}
+
+static void net_row_done(NetRow *n) {
+        free(n->name);
+        free(n->uuid);
+        free(n->bridge);
+}
+
+int verb_net_list(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive");
+        const char *path;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListNetworks", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && !all)
+                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        t = table_new(4, (const char *const[]) { "Name", "State", "Autostart", "Persistent" });
+        if (!t)
+                return ctl_error(-ENOMEM, "Out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
+                NetRow n = {};
+
+                if (net_row_get(c, path, &n) < 0) {
+                        net_row_done(&n);
+                        continue;   /* gone meanwhile */
+                }
+                r = table_add_row(t, (const char *const[]) { n.name, n.active ? "active" : "inactive",
+                                                             n.autostart ? "yes" : "no", n.persistent ? "yes" : "no" });
+                net_row_done(&n);
+                if (r < 0)
+                        return ctl_error(r, "Out of memory");
+        }
+        table_print(t, stdout, true);
+        printf("\n");
+        return 0;
+}
+
+/* net-define, net-create */
+int verb_net_define(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *xml = NULL, *path = NULL, *name = NULL;
+        bool create = streq(a->verb, "net-create");
+        int r;
+
+        r = ctl_read_file(a->args[0], &xml);
+        if (r < 0)
+                return r;
+        r = net_define_xml(c, create ? "CreateNetwork" : "DefineNetwork", xml, &path);
+        if (r < 0)
+                return r;
+        name = net_name_of(c, path);
+        printf("Network %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
+        return 0;
+}
+
+/* net-start, net-destroy, net-undefine */
+int verb_net_simple(Context *c, VerbArgs *a) {
+        static const struct { const char *verb, *member, *done; } table[] = {
+                { "net-start", "Start", "started" },
+                { "net-destroy", "Stop", "destroyed" },
+                { "net-undefine", "Undefine", "has been undefined" },
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                if (!streq(a->verb, table[i].verb))
+                        continue;
+                r = net_resolve(c, a->args[0], &path);
+                if (r < 0)
+                        return r;
+                name = net_name_of(c, path);
+                r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, &m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "a{sv}", 0);
+                if (r < 0)
+                        return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+                r = ctl_call(c, m, NULL);
+                if (r < 0)
+                        return r;
+                printf("Network %s %s\n", name ?: a->args[0], table[i].done);
+                return 0;
+        }
+        return ctl_error(-EINVAL, "Unknown verb %s", a->verb);
+}
+
+int verb_net_autostart(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        bool disable = verb_flag(a, "disable");
+        int r;
+
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        name = net_name_of(c, path);
+        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_NETWORK_IFACE, "Autostart", &error, "b",
+                                !disable);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        printf("Network %s %s as autostarted\n", name ?: a->args[0], disable ? "unmarked" : "marked");
+        return 0;
+}
+
+int verb_net_info(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL;
+        NetRow n = {};
+        int r;
+
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = net_row_get(c, path, &n);
+        if (r < 0) {
+                net_row_done(&n);
+                return r;
+        }
+        printf("%-15s %s\n", "Name:", n.name);
+        printf("%-15s %s\n", "UUID:", n.uuid);
+        printf("%-15s %s\n", "Active:", n.active ? "yes" : "no");
+        printf("%-15s %s\n", "Persistent:", n.persistent ? "yes" : "no");
+        printf("%-15s %s\n", "Autostart:", n.autostart ? "yes" : "no");
+        printf("%-15s %s\n", "Bridge:", n.bridge);
+        net_row_done(&n);
+        return 0;
+}
+
+int verb_net_dumpxml(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *xml = NULL;
+        int r;
+
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = net_get_xml(c, path, verb_flag(a, "inactive"), &xml);
+        if (r < 0)
+                return r;
+        fputs(xml, stdout);
+        return 0;
+}
+
+int verb_net_dhcp_leases(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *mac = verb_value(a, "mac");
+        int r;
+
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, "GetDHCPLeases", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && mac)
+                r = sd_bus_message_append(m, "{sv}", "mac", "s", mac);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        t = table_new(6, (const char *const[]) { "Expiry Time", "MAC address", "Protocol", "IP address", "Hostname",
+                                                 "Client ID or DUID" });
+        if (!t)
+                return ctl_error(-ENOMEM, "Out of memory");
+        r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        while ((r = sd_bus_message_enter_container(reply, 'a', "{sv}")) > 0) {
+                const char *lmac = "", *ip = "", *host = "", *type = "", *cid = "";
+                uint32_t prefix = 0;
+                uint64_t expiry = 0;
+                char when[64] = "-", addr[128];
+
+                while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                        const char *key;
+                        r = sd_bus_message_read(reply, "s", &key);
+                        if (r < 0)
+                                break;
+                        if (streq(key, "mac"))
+                                r = sd_bus_message_read(reply, "v", "s", &lmac);
+                        else if (streq(key, "ip"))
+                                r = sd_bus_message_read(reply, "v", "s", &ip);
+                        else if (streq(key, "hostname"))
+                                r = sd_bus_message_read(reply, "v", "s", &host);
+                        else if (streq(key, "type"))
+                                r = sd_bus_message_read(reply, "v", "s", &type);
+                        else if (streq(key, "client_id"))
+                                r = sd_bus_message_read(reply, "v", "s", &cid);
+                        else if (streq(key, "prefix"))
+                                r = sd_bus_message_read(reply, "v", "u", &prefix);
+                        else if (streq(key, "expiry"))
+                                r = sd_bus_message_read(reply, "v", "t", &expiry);
+                        else
+                                r = sd_bus_message_skip(reply, "v");
+                        if (r < 0)
+                                break;
+                        r = sd_bus_message_exit_container(reply);
+                        if (r < 0)
+                                break;
+                }
+                if (r < 0)
+                        return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+                if (expiry > 0) {
+                        time_t tt = (time_t) expiry;
+                        struct tm tm;
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&tt, &tm));
+                }
+                snprintf(addr, sizeof(addr), "%s/%" PRIu32, ip, prefix);
+                r = table_add_row(t, (const char *const[]) { when, isempty(lmac) ? "-" : lmac, type, addr,
+                                                             isempty(host) ? "-" : host, isempty(cid) ? "-" : cid });
+                if (r < 0)
+                        return ctl_error(r, "Out of memory");
+        }
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        table_print(t, stdout, true);
+        printf("\n");
+        return 0;
+}
+
+/* virsh net-update NETWORK COMMAND SECTION XML [--live] [--config] [--current];
+ * XML is the element itself or a file holding it. */
+int verb_net_update(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL, *file_xml = NULL;
+        bool live = verb_flag(a, "live"), config = verb_flag(a, "config");
+        const char *xml = a->args[3];
+        int active = 0, r;
+
+        if (verb_flag(a, "current") && (live || config))
+                return ctl_error(-EINVAL, "--current excludes --live and --config");
+        if (xml[strspn(xml, " \t\n")] != '<') {
+                r = ctl_read_file(xml, &file_xml);
+                if (r < 0)
+                        return r;
+                xml = file_xml;
+        }
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        name = net_name_of(c, path);
+        if (!live && !config) {
+                r = storage_get_trivial(c, path, VMGMT_NETWORK_IFACE, "Active", 'b', &active);
+                if (r < 0)
+                        return r;
+        }
+        r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, "Update", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sss", a->args[2], a->args[1], xml);
+        if (r >= 0)
+                r = ctl_append_flags(m, "live", live, "config", config, NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, NULL);
+        if (r < 0)
+                return r;
+        if (live && config)
+                printf("Updated network %s persistent config and live state\n", name ?: a->args[0]);
+        else if (live || (!config && active))
+                printf("Updated network %s live state\n", name ?: a->args[0]);
+        else
+                printf("Updated network %s persistent config\n", name ?: a->args[0]);
+        return 0;
+}
+
+/* ---- net-edit ---- */
+
+static int edit_run(const char *file) {
+        const char *editor = getenv("VISUAL");
+        _cleanup_free_ char *cmd = NULL;
+        int status;
+        pid_t pid;
+
+        if (isempty(editor))
+                editor = getenv("EDITOR");
+        if (isempty(editor))
+                editor = "vi";
+        /* the editor may carry arguments: through the shell, the file as $1 */
+        if (asprintf(&cmd, "%s \"$1\"", editor) < 0)
+                return ctl_error(-ENOMEM, "Out of memory.");
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+                return ctl_error(-errno, "Failed to fork: %m");
+        if (pid == 0) {
+                execl("/bin/sh", "sh", "-c", cmd, "sh", file, (char *) NULL);
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return ctl_error(-errno, "Failed to wait for the editor: %m");
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        return ctl_error(-EIO, "Editor '%s' failed.", editor);
+}
+
+int verb_net_edit(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *new_path = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        const char *dir = getenv("TMPDIR");
+        _cleanup_close_ int fd = -1;
+        size_t len;
+        int r;
+
+        r = net_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        name = net_name_of(c, path);
+        r = net_get_xml(c, path, true, &xml);
+        if (r < 0)
+                return r;
+        if (asprintf(&tmp, "%s/vmgmtctl-net-edit-XXXXXX.xml", isempty(dir) ? "/tmp" : dir) < 0)
+                return ctl_error(-ENOMEM, "Out of memory.");
+        fd = mkostemps(tmp, 4, O_CLOEXEC);
+        if (fd < 0)
+                return ctl_error(-errno, "Failed to create a temporary file: %m");
+        len = strlen(xml);
+        if (write(fd, xml, len) != (ssize_t) len) {
+                (void) unlink(tmp);
+                return ctl_error(-EIO, "Failed to write %s", tmp);
+        }
+        r = edit_run(tmp);
+        if (r >= 0)
+                r = ctl_read_file(tmp, &edited);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        if (streq(edited, xml)) {
+                (void) unlink(tmp);
+                printf("Network %s XML configuration not changed.\n", name ?: a->args[0]);
+                return 0;
+        }
+        r = net_define_xml(c, "DefineNetwork", edited, &new_path);
+        if (r < 0) {
+                fprintf(stderr, "The edited definition was kept in %s\n", tmp);
+                return r;
+        }
+        (void) unlink(tmp);
+        printf("Network %s XML configuration edited.\n", name ?: a->args[0]);
+        return 0;
+}
