@@ -104,7 +104,7 @@ static void start_done(void *userdata, int r, const char *message) {
                 if (n)
                         n->rt = NULL;
                 reply_error(op, r, message);
-                if (n && streq(op->verb, "create"))
+                if (n && !n->persistent)   /* undefined while starting */
                         vm_network_remove(n);
                 net_op_free(op);
                 return;

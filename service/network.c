@@ -17,7 +17,6 @@ int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const 
         const char *name;
 
         switch (r) {
-        case -EEXIST: name = VM_ERROR_ALREADY_EXISTS; break;
         case -EBUSY: name = VM_ERROR_BUSY; break;
         case -EALREADY:
         case -ENOTCONN: name = VM_ERROR_INVALID_STATE; break;
@@ -436,6 +435,17 @@ static void on_recovered(void *userdata, NetworkDef *def, NetworkRuntime *rt) {
         network_def_free(def);
 }
 
+static bool run_dir_has_networks(Manager *m) {
+        _cleanup_free_ char *dir = g_build_filename(m->paths.run_dir, "network", NULL);
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *e;
+
+        while (d && (e = g_dir_read_name(d)))
+                if (g_str_has_suffix(e, ".xml"))
+                        return true;
+        return false;
+}
+
 static void on_dnsmasq_exited(void *owner, bool restarted, const char *message) {
         VmNetwork *n = owner;
 
@@ -472,9 +482,13 @@ int vm_networks_startup(Manager *m) {
         networks_load(s);
         if (default_network_wanted(m))
                 network_define_default(s);
-        r = network_recover(s->driver, on_recovered, s);
-        if (r < 0)
-                log_error_errno(r, "Failed to recover active networks: %m");
+        /* only when a network was left active: recovery rebuilds the nft table,
+         * which a daemon without networks has no business touching */
+        if (run_dir_has_networks(m)) {
+                r = network_recover(s->driver, on_recovered, s);
+                if (r < 0)
+                        log_error_errno(r, "Failed to recover active networks: %m");
+        }
 
         if (!m->config.autostart)
                 return 0;
