@@ -12,7 +12,8 @@
 #include "network.h"
 #include "pool.h"
 
-static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", NULL };
+static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
+                                                  "storage-dir", "storage-fs", "storage-netfs", NULL };
 static const char *const manager_drivers[] = { "qemu", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -10,6 +10,10 @@ import dbus
 
 
 class PoolTests(StorageTestCase):
+    def test_features(self):
+        feats = [str(f) for f in self.client.props('/org/vmgmt', 'org.vmgmt.Manager')['Features']]
+        self.assertIn('storage-dir', feats)
+
     def test_default_pool(self):
         p = self.manager.GetPool('default')
         props = self.props(p, POOL_IFACE)
