@@ -161,6 +161,18 @@ class VolumeTests(StorageTestCase):
             self.assertEqual(f.read(), b's' * 1000)
         self.assertBusError('org.vmgmt.Error.InvalidXML', pool.CreateVolume, vol_xml('.hidden', 1), opts())
 
+    def test_pool_numbers_follow_volumes(self):
+        p, path = self.make_pool('np')
+        before = self.props(p, POOL_IFACE)
+        self.rec.clear()
+        self.pool(p).CreateVolume(vol_xml('x', 64, unit='MiB', allocation=64), opts())
+        self.rec.wait_for(lambda es: any(e[0] == 'PropertiesChanged' and e[1] == str(p) and 'Available' in e[3]
+                                         for e in es), what='Available changed')
+        after = self.props(p, POOL_IFACE)
+        self.assertGreaterEqual(before['Available'] - after['Available'], 60 << 20)
+        self.assertGreaterEqual(after['Allocation'] - before['Allocation'], 60 << 20)
+
+
 
 class JobTests(StorageTestCase):
     def test_clone_upload_download(self):
