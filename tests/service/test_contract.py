@@ -102,15 +102,17 @@ class Contract(VmgmtTestCase):
         paths = [self.define(minimal_domain_xml('mo%d' % i, title='t%d' % i)) for i in range(3)]
         self.dom(paths[0]).Undefine(dbus.Dictionary({}, signature='sv'))
         objs = self.client.managed_objects()
-        self.assertEqual(sorted(objs), sorted(paths[1:]))
-        for p in paths[1:]:
-            ifaces = objs[p]
-            self.assertEqual(sorted(ifaces), ['org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer',
-                                              'org.freedesktop.DBus.Properties', 'org.vmgmt.Domain'])
-            self.assertEqual(ifaces['org.vmgmt.Domain'], self.client.props(p))
-            for std in ('org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer',
-                        'org.freedesktop.DBus.Properties'):
-                self.assertEqual(ifaces[std], {})
+        domains = sorted(p for p in objs if p.startswith('/org/vmgmt/domain/'))
+        self.assertEqual(domains, sorted(paths[1:]))
+        std_ifaces = ('org.freedesktop.DBus.Introspectable', 'org.freedesktop.DBus.Peer',
+                      'org.freedesktop.DBus.Properties')
+        # every object (domains, and the default pool or network the daemon made)
+        for p, ifaces in objs.items():
+            own = [i for i in ifaces if i not in std_ifaces]
+            self.assertEqual(len(own), 1, '%s: %s' % (p, sorted(ifaces)))
+            self.assertEqual(ifaces[own[0]], self.client.props(p, own[0]), p)
+            for std in std_ifaces:
+                self.assertEqual(ifaces.get(std), {}, '%s %s' % (p, std))
 
 
 if __name__ == '__main__':
