@@ -79,9 +79,32 @@ static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, V
         return 0;
 }
 
-static int authorize_def(Manager *m, sd_bus_message *message, const NetworkDef *def, sd_bus_error *error) {
-        const char *details[] = { "network", def->name, NULL };
-        return vm_authorize(m, message, VM_ACTION_NETWORK_MANAGE, details, error);
+/* Parses the XML and authorizes the call — also when the XML is refused, so
+ * that an unauthorized caller learns nothing about it. Returns 1 with *ret
+ * (allowed, parsed), 0 (authorization pending), or a negative errno with error. */
+static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *xml, NetworkDef **ret,
+                               VmNetwork **ret_same, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+        NetworkDef *def = NULL;
+        const char *details[] = { "network", NULL, NULL };
+        int r, k;
+
+        r = parse_network_xml(m->networks, xml, &def, ret_same, &parse_error);
+        if (r < 0 && !sd_bus_error_is_set(&parse_error))
+                return r;
+        if (r >= 0)
+                details[1] = def->name;
+        else
+                details[0] = NULL;
+        k = vm_authorize(m, message, VM_ACTION_NETWORK_MANAGE, details, error);
+        if (k <= 0 || r < 0) {
+                network_def_free(def);
+                if (k <= 0)
+                        return k;
+                return sd_bus_error_move(error, &parse_error);
+        }
+        *ret = def;
+        return 1;
 }
 
 static int method_define_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -99,12 +122,9 @@ static int method_define_network(sd_bus_message *message, void *userdata, sd_bus
         r = bus_options_parse(message, NULL, error);
         if (r < 0)
                 return r;
-        r = parse_network_xml(s, xml, &def, &n, error);
-        if (r < 0)
-                return r;
-        r = authorize_def(m, message, def, error);
+        r = parse_and_authorize(m, message, xml, &def, &n, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         r = vm_network_store_write(s, def);
         if (r < 0) {
                 r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save network '%s': %s", def->name,
@@ -178,12 +198,9 @@ static int method_create_network(sd_bus_message *message, void *userdata, sd_bus
         r = bus_options_parse(message, NULL, error);
         if (r < 0)
                 return r;
-        r = parse_network_xml(s, xml, &def, &n, error);
-        if (r < 0)
-                return r;
-        r = authorize_def(m, message, def, error);
+        r = parse_and_authorize(m, message, xml, &def, &n, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         if (n) {
                 r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already exists", def->name);
                 goto finish;

@@ -61,6 +61,16 @@ class Guests(NetTestCase):
         self.assertGreater(mine[0]['expiry'], time.time())
         con.send('ping -c 2 -w 10 192.168.122.1 && echo PING_''OK')
         con.wait_for('PING_OK', 60)
+        # a daemon restart keeps the bridge, dnsmasq, the lease and the tap
+        self.daemon.stop()
+        self.daemon.start()
+        self.assertTrue(self.client.prop(net, 'Active', NET_IFACE))
+        again = [l for l in unwrap(self.net(net).GetDHCPLeases(opts())) if l['mac'] == '52:54:00:aa:00:01']
+        self.assertEqual(again, mine)
+        self.assertIn(tap, links())
+        self.assertEqual(self.client.state(path)[0], 'running')
+        con.send('ping -c 1 -w 10 192.168.122.1 && echo AGAIN_''OK')
+        con.wait_for('AGAIN_OK', 60)
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
         deadline = time.monotonic() + 10
