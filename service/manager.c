@@ -334,7 +334,8 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         m->ready = true;
-        manager_autostart(m);
+        /* autostart domains once the autostart networks they may use are up */
+        vm_networks_when_started(m, manager_autostart);
 
         r = sd_bus_request_name(m->bus, VM_BUS_NAME, 0);
         if (r < 0)

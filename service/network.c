@@ -389,8 +389,19 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata) {
         return 0;
 }
 
+void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
+        VmNetworks *s = m->networks;
+
+        if (!s || s->startup_pending == 0) {
+                fn(m);
+                return;
+        }
+        s->after_startup = fn;
+}
+
 static void startup_start_done(void *userdata, int r, const char *message) {
         NetOp *op = userdata;
+        VmNetworks *s = op->nets;
         VmNetwork *n = vm_network_find(op->nets, op->network);
 
         if (n) {
@@ -405,6 +416,11 @@ static void startup_start_done(void *userdata, int r, const char *message) {
                 }
         }
         net_op_free(op);
+        if (s->startup_pending > 0 && --s->startup_pending == 0 && s->after_startup) {
+                void (*fn)(Manager *m) = s->after_startup;
+                s->after_startup = NULL;
+                fn(s->manager);
+        }
 }
 
 /* ---- restart recovery ---- */
@@ -506,7 +522,8 @@ int vm_networks_startup(Manager *m) {
                 if (r < 0) {
                         log_error_errno(r, "Failed to autostart network '%s': %m", n->name);
                         net_op_free(op);
-                }
+                } else
+                        s->startup_pending++;
         }
         g_ptr_array_free(todo, TRUE);
         return 0;

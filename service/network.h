@@ -44,6 +44,8 @@ struct VmNetworks {
         char *autostart_dir;       /* CONFIG/networks/autostart: links to ../NAME.xml */
         GHashTable *networks;      /* name → VmNetwork*, owned */
         GHashTable *ops;           /* NetOp* waiting for the driver */
+        unsigned startup_pending;  /* autostarts under way */
+        void (*after_startup)(Manager *m);   /* vm_networks_when_started() */
 };
 
 /* A call (or a start-up action) waiting for the driver. */
@@ -100,6 +102,10 @@ int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_brid
  * NULL; kept when given). 0, or a negative errno with *ret_error (malloc'd):
  * -ENOENT no such network, -ENOTCONN not active. */
 int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef **copy, char **ret_error);
+
+/* Calls fn(m) once no network started at start-up is still starting (at once
+ * when none is). */
+void vm_networks_when_started(Manager *m, void (*fn)(Manager *m));
 
 /* ---- network-dbus.c ---- */
 int vm_networks_dbus_register(Manager *m);

@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import *  # noqa: F401,F403,E402
 from netsvc_util import NetTestCase, net_path, net_xml, links, NET_IFACE, opts, main  # noqa: E402
 from vmgmt_harness import guest_image, guest_domain_xml  # noqa: E402
+import dbus  # noqa: E402
 
 BOOT_TIMEOUT = 120
 ERR = 'org.vmgmt.Error.'
@@ -77,6 +78,21 @@ class Guests(NetTestCase):
         while tap in links() and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertNotIn(tap, links())
+
+    def test_autostart_domain_after_autostart_network(self):
+        net = net_path('default')
+        self.wait_active(net)
+        path = self.define(with_nic(guest_domain_xml('auto1'), '52:54:00:aa:04:01'))
+        self.client.set_prop(path, 'Autostart', dbus.Boolean(True))
+        self.net(net).Stop(opts())
+        self.wait_net_event(net, 'stopped')
+        self.daemon.stop()
+        self.daemon.start()
+        self.client.wait_state(path, 'running', timeout=60)
+        self.assertTrue(self.client.prop(net, 'Active', NET_IFACE))
+        con = self.fx.console(path)
+        con.wait_for('vmgmt-guest net:', BOOT_TIMEOUT)
+        self.assertNotIn(b'no DHCP lease', con.buf)
 
     def test_two_guests_reach_each_other(self):
         n = str(self.manager.DefineNetwork(net_xml('lan', 'vmbr9', subnet='10.90.0', forward=None), opts()))
