@@ -369,8 +369,12 @@ static void build_lifecycle_pm(QemuCmd *c) {
         const char *pm = c->q35 ? "ICH9-LPC" : "PIIX4_PM";
 
         qemu_cmd_add(c, "-no-shutdown");
-        if (c->def->on_reboot == DOMAIN_ACTION_DESTROY)
-                qemu_cmd_add(c, "-no-reboot");
+        if (c->def->on_reboot == DOMAIN_ACTION_DESTROY) {
+                /* Same as -no-reboot, but the driver can lift it with set-action
+                 * for the system_reset of a fake reboot. */
+                qemu_cmd_add(c, "-action");
+                qemu_cmd_add(c, "reboot=shutdown");
+        }
         if (c->def->pm_suspend_to_mem >= 0) {
                 qemu_cmd_add(c, "-global");
                 qemu_cmd_addf(c, "%s.disable_s3=%d", pm, c->def->pm_suspend_to_mem ? 0 : 1);

@@ -25,7 +25,8 @@ typedef struct QemuCommandCtx {
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with
  * strv_free or g_strfreev). The command line always has -S, -nodefaults,
  * -no-user-config, -sandbox on, the QMP monitor, -no-shutdown (the driver
- * applies on_poweroff itself) and -no-reboot when on_reboot is destroy.
+ * applies on_poweroff itself) and -action reboot=shutdown when on_reboot is
+ * destroy (the driver lifts it with set-action around a fake reboot's reset).
  * Returns 0, or -EINVAL with *ret_error (malloc'd) saying what in the
  * definition cannot be run (e.g. "CPU mode 'host-passthrough' needs KVM but
  * the domain type is 'qemu' (TCG)"), or -ENOMEM. */
@@ -44,7 +45,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
  *             virtio-serial<index>, sata<index> (sata0 on q35 is the built-in "ide").
  * Not on the command line, for the runtime to apply over QMP after start:
  * the VNC password (-vnc …,password=on; set_password), currentMemory below
- * memory (balloon), and on_poweroff/on_reboot/on_crash beyond -no-reboot. */
+ * memory (balloon), and on_poweroff/on_reboot/on_crash beyond -action reboot=shutdown. */
 
 /* Appends s to a qemu option value with ',' doubled. Returns a malloc'd string. */
 char *qemu_escape_option_value(const char *s);

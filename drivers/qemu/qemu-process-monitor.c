@@ -213,31 +213,102 @@ static void fake_reboot_cont_reply(Qmp *q, int r, const JsonValue *ret, const ch
                                "unpaused");
 }
 
-static void fake_reboot_reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+/* Sends set-action with reboot=<action>. Takes nothing; fn may be NULL. */
+static int send_reboot_action(DriverRuntime *rt, const char *action, QmpReplyFn fn) {
+        JsonValue *args = json_new_object();
+
+        if (!args || json_object_set(args, "reboot", json_new_string(action)) < 0) {
+                json_value_free(args);
+                return -ENOMEM;
+        }
+        return qmp_send(rt->qmp, "set-action", args, fn, rt);
+}
+
+/* SeaBIOS (the default, or a ROM <loader>) resets the machine once more when
+ * it starts after a reset; pflash (UEFI) firmware does not. */
+static bool firmware_resets_after_reset(const DomainDef *def) {
+        return !def->loader || !streq_ptr(def->loader_type, "pflash");
+}
+
+static void reboot_action_restored(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
 
-        if (r >= 0)
-                r = qmp_send(rt->qmp, "cont", NULL, fake_reboot_cont_reply, rt);
         if (r < 0) {
-                log_warning("Domain %s: reset failed: %s", rt->def->name, strna(error));
-                rt->in_fake_reboot = false;
+                /* Guest reboots would go through: on_reboot=destroy cannot be kept. */
+                log_warning("Domain %s: set-action reboot=shutdown failed: %s", rt->def->name, strna(error));
                 apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
         }
 }
 
+static void fake_reboot_failed(DriverRuntime *rt, const char *what, const char *error) {
+        log_warning("Domain %s: %s failed: %s", rt->def->name, what, strna(error));
+        rt->in_fake_reboot = false;
+        apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+}
+
+static void fake_reboot_restore_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (r < 0) {
+                fake_reboot_failed(rt, "set-action reboot=shutdown", error);
+                return;
+        }
+        r = qmp_send(rt->qmp, "cont", NULL, fake_reboot_cont_reply, rt);
+        if (r < 0)
+                fake_reboot_failed(rt, "cont", NULL);
+}
+
+static void fake_reboot_reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (r < 0) {
+                fake_reboot_failed(rt, "system_reset", error);
+                return;
+        }
+        /* The reset request was taken (qemu decides reset vs. shutdown when the
+         * request is made). SeaBIOS answers a reset with a hard reset of its own
+         * as soon as it runs (a guest reset in qemu's eyes), so with it resets
+         * stay allowed until that RESET event (see on_event); UEFI firmware does
+         * not, so there on_reboot=destroy is put back before the guest runs. */
+        if (rt->def->on_reboot == DOMAIN_ACTION_DESTROY && !firmware_resets_after_reset(rt->def))
+                r = send_reboot_action(rt, "shutdown", fake_reboot_restore_reply);
+        else
+                r = qmp_send(rt->qmp, "cont", NULL, fake_reboot_cont_reply, rt);
+        if (r < 0)
+                fake_reboot_failed(rt, "cont", NULL);
+}
+
+static void fake_reboot_allow_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        DriverRuntime *rt = userdata;
+
+        if (r < 0) {
+                fake_reboot_failed(rt, "set-action reboot=reset", error);
+                return;
+        }
+        r = qmp_send(rt->qmp, "system_reset", NULL, fake_reboot_reset_reply, rt);
+        if (r < 0)
+                fake_reboot_failed(rt, "system_reset", NULL);
+}
+
 /* libvirt's "fake reboot": qemu runs with -no-shutdown, so after a guest power
- * off it is paused in state "shutdown"; reset it and let it run again. */
+ * off it is paused in state "shutdown"; reset it and let it run again. With
+ * on_reboot=destroy qemu runs with -action reboot=shutdown, under which our
+ * system_reset would itself become a shutdown: reboot=reset is switched on
+ * while the guest is paused, and switched off again before cont (UEFI) or at
+ * the firmware's own reset right after cont (SeaBIOS) — both before any guest
+ * OS code runs, so a reboot by the guest itself is still a destroy. */
 static void fake_reboot_start(DriverRuntime *rt) {
         int r;
 
         if (rt->in_fake_reboot)
                 return;
         rt->in_fake_reboot = true;
-        r = qmp_send(rt->qmp, "system_reset", NULL, fake_reboot_reset_reply, rt);
-        if (r < 0) {
-                rt->in_fake_reboot = false;
-                apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
-        }
+        if (rt->def->on_reboot == DOMAIN_ACTION_DESTROY)
+                r = send_reboot_action(rt, "reset", fake_reboot_allow_reply);
+        else
+                r = qmp_send(rt->qmp, "system_reset", NULL, fake_reboot_reset_reply, rt);
+        if (r < 0)
+                fake_reboot_failed(rt, "system_reset", NULL);
 }
 
 /* ---- events ---- */
@@ -258,7 +329,7 @@ static void handle_shutdown(DriverRuntime *rt, bool guest, const char *reason) {
         qemu_runtime_set_state(rt, DOMAIN_STATE_SHUTDOWN, "unknown", DOMAIN_EVENT_SHUTDOWN, guest ? "finished" : "host");
         if (!guest)
                 return;   /* host-initiated (a signal): qemu exits by itself */
-        /* With on_reboot=destroy qemu runs with -no-reboot: a guest reboot arrives as guest-reset. */
+        /* With on_reboot=destroy qemu runs with -action reboot=shutdown: a guest reboot arrives as guest-reset. */
         apply_action(rt, guest_reset ? DOMAIN_ACTION_DESTROY : rt->def->on_poweroff, "shutdown", "shutdown");
 }
 
@@ -296,6 +367,16 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
                         return;
                 (void) json_boolean(json_object_get(data, "guest"), &guest);
                 handle_shutdown(rt, guest, json_object_get_string(data, "reason"));
+        } else if (streq(name, "RESET")) {
+                bool guest = false;
+
+                /* With on_reboot=destroy qemu turns guest resets into SHUTDOWN; a
+                 * guest RESET means the window a fake reboot opened is still open:
+                 * this is the firmware's own reset (see fake_reboot_reset_reply). */
+                (void) json_boolean(json_object_get(data, "guest"), &guest);
+                if (guest && rt->def->on_reboot == DOMAIN_ACTION_DESTROY && !rt->killing &&
+                    send_reboot_action(rt, "shutdown", reboot_action_restored) < 0)
+                        apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
         } else if (streq(name, "GUEST_PANICKED")) {
                 if (!rt->killing)
                         handle_panic(rt);
@@ -383,8 +464,13 @@ static void on_ready(Qmp *q, void *userdata) {
 
         if (rt->starting)
                 r = qmp_send(q, "query-chardev", NULL, start_chardev_reply, rt);
-        else
+        else {
+                /* A daemon that died inside a fake reboot may have left resets
+                 * allowed; put on_reboot=destroy back first (commands run in order). */
+                if (rt->def->on_reboot == DOMAIN_ACTION_DESTROY)
+                        (void) send_reboot_action(rt, "shutdown", NULL);
                 r = qmp_send(q, "query-status", NULL, resync_status_reply, rt);
+        }
         if (r < 0 && rt->starting)
                 qemu_process_start_failed(rt, r, "cannot talk to qemu's monitor");
 }

@@ -99,7 +99,7 @@ static void test_handbuilt_golden(void) {
 /* ---- smuggling: hostile values must not change the shape of the command line ---- */
 
 static bool opt_takes_value(const char *opt) {
-        return !STR_IN_SET(opt, "-S", "-no-user-config", "-nodefaults", "-no-shutdown", "-no-reboot");
+        return !STR_IN_SET(opt, "-S", "-no-user-config", "-nodefaults", "-no-shutdown");
 }
 
 /* The keys of a qemu option string as qemu's own parsers see them (QemuOpts
