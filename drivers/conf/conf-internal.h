@@ -38,6 +38,17 @@ int conf_parse_u64(const char *s, int base, uint64_t max, uint64_t *ret);
 /* Parses "aa:bb:cc:dd:ee:ff", rejects multicast, writes lower case to out. */
 int conf_mac_parse(const char *s, char out[18]);
 
+/* Reads an untrusted XML document for the domain, network and storage
+ * parsers: refuses more than max_size bytes (-EFBIG) and empty input, any
+ * <!DOCTYPE> (parsing stops there, before an entity can be declared), network
+ * access and entity substitution; a malformed document is "malformed XML:
+ * <libxml2's message>" with its line. The root element must be <root_name>
+ * with no namespace. kind names the document in the DOCTYPE error ("domain").
+ * On success *ret_doc is the document (free with xmlFreeDoc). Returns 0,
+ * -EINVAL with err, -EFBIG, -ENOMEM. */
+int conf_xml_read(const char *xml, size_t len, size_t max_size, const char *root_name, const char *kind,
+                  xmlDoc **ret_doc, ConfError *err);
+
 /* ---- string tables (NULL-terminated) ---- */
 
 extern const char *const domain_virt_type_table[];

@@ -557,69 +557,20 @@ static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {
         return 0;
 }
 
-/* Stops the parser at the first <!DOCTYPE>, before any entity is declared. */
-static void on_doctype(void *user, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id) {
-        xmlParserCtxt *ctxt = user;
-        ctxt->_private = (void *) 1;
-        xmlStopParser(ctxt);
-}
-
-static bool xml_has_doctype(xmlDoc *doc) {
-        for (xmlNode *n = doc->children; n; n = n->next)
-                if (n->type == XML_DTD_NODE)
-                        return true;
-        return doc->intSubset || doc->extSubset;
-}
-
 int domain_def_parse(const char *xml, size_t len, DomainDef **ret, ConfError *err) {
-        xmlParserCtxt *ctxt = NULL;
         xmlDoc *doc = NULL;
-        xmlNode *root;
         DomainDef *def = NULL;
         int r;
 
-        if (len > DOMAIN_XML_MAX_SIZE) {
-                conf_error_set(err, 0, "XML document is larger than %u bytes", DOMAIN_XML_MAX_SIZE);
-                return -EFBIG;
-        }
-        if (!xml || len == 0)
-                return conf_error_set(err, 0, "empty XML document");
-
-        xmlInitParser();
-        ctxt = xmlNewParserCtxt();
-        if (!ctxt)
-                return -ENOMEM;
-        ctxt->sax->internalSubset = on_doctype;
-        ctxt->sax->externalSubset = NULL;
-        /* Untrusted input: no network, no DTD loading, no entity substitution, no
-         * error printing; huge-document limits stay at their safe defaults. */
-        doc = xmlCtxtReadMemory(ctxt, xml, (int) len, "domain.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-        if (ctxt->_private || (doc && xml_has_doctype(doc))) {
-                r = conf_error_set(err, ctxt->input ? ctxt->input->line : 0, "a <!DOCTYPE> is not allowed in domain XML");
-                goto out;
-        }
-        if (!doc || !ctxt->wellFormed) {
-                const xmlError *e = xmlCtxtGetLastError(ctxt);
-                _cleanup_free_ char *msg = e && e->message ? strdup(e->message) : NULL;
-                if (msg)
-                        g_strchomp(msg);
-                r = conf_error_set(err, e ? e->line : 0, "malformed XML: %s", msg ?: "parse error");
-                goto out;
-        }
-        root = xmlDocGetRootElement(doc);
-        if (!root || !streq((const char *) root->name, "domain") || root->ns) {
-                r = conf_error_set(err, root ? xml_line(root) : 0, "root element must be <domain>, not <%s>",
-                                   root ? (const char *) root->name : "");
-                goto out;
-        }
-
+        r = conf_xml_read(xml, len, DOMAIN_XML_MAX_SIZE, "domain", "domain", &doc, err);
+        if (r < 0)
+                return r;
         def = domain_def_new();
         if (!def) {
                 r = -ENOMEM;
                 goto out;
         }
-        r = parse_domain(def, root, err);
+        r = parse_domain(def, xmlDocGetRootElement(doc), err);
         if (r < 0)
                 goto out;
         *ret = TAKE_PTR(def);
@@ -627,6 +578,5 @@ int domain_def_parse(const char *xml, size_t len, DomainDef **ret, ConfError *er
 out:
         domain_def_free(def);
         xmlFreeDoc(doc);
-        xmlFreeParserCtxt(ctxt);
         return r;
 }

@@ -20,56 +20,8 @@ static const char *nname(xmlNode *n) {
         return (const char *) n->name;
 }
 
-/* Stops the parser at the first <!DOCTYPE>, before any entity is declared. */
-static void on_doctype(void *user, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id) {
-        xmlParserCtxt *ctxt = user;
-        (void) name, (void) external_id, (void) system_id;
-        ctxt->_private = (void *) 1;
-        xmlStopParser(ctxt);
-}
-
 static int storage_xml_read(const char *xml, size_t len, const char *root_name, xmlDoc **ret_doc, ConfError *err) {
-        xmlParserCtxt *ctxt;
-        xmlDoc *doc;
-        xmlNode *root;
-        int r = 0;
-
-        if (len > STORAGE_XML_MAX_SIZE) {
-                conf_error_set(err, 0, "XML document is larger than %u bytes", STORAGE_XML_MAX_SIZE);
-                return -EFBIG;
-        }
-        if (!xml || len == 0)
-                return conf_error_set(err, 0, "empty XML document");
-        xmlInitParser();
-        ctxt = xmlNewParserCtxt();
-        if (!ctxt)
-                return -ENOMEM;
-        ctxt->sax->internalSubset = on_doctype;
-        ctxt->sax->externalSubset = NULL;
-        /* Untrusted input: no network, no DTD, no entity substitution, no printing. */
-        doc = xmlCtxtReadMemory(ctxt, xml, (int) len, "storage.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-        if (ctxt->_private || (doc && (doc->intSubset || doc->extSubset)))
-                r = conf_error_set(err, ctxt->input ? ctxt->input->line : 0, "a <!DOCTYPE> is not allowed in %s XML", root_name);
-        else if (!doc || !ctxt->wellFormed) {
-                const xmlError *e = xmlCtxtGetLastError(ctxt);
-                _cleanup_free_ char *msg = e && e->message ? strdup(e->message) : NULL;
-                if (msg)
-                        g_strchomp(msg);
-                r = conf_error_set(err, e ? e->line : 0, "malformed XML: %s", msg ?: "parse error");
-        } else {
-                root = xmlDocGetRootElement(doc);
-                if (!root || !streq(nname(root), root_name) || root->ns)
-                        r = conf_error_set(err, root ? xml_line(root) : 0, "root element must be <%s>, not <%s>", root_name,
-                                           root ? nname(root) : "");
-        }
-        xmlFreeParserCtxt(ctxt);
-        if (r < 0) {
-                xmlFreeDoc(doc);
-                return r;
-        }
-        *ret_doc = doc;
-        return 0;
+        return conf_xml_read(xml, len, STORAGE_XML_MAX_SIZE, root_name, root_name, ret_doc, err);
 }
 
 /* Text of an element whose attributes the caller checked, blanks removed; never empty. */
