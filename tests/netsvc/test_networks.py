@@ -49,6 +49,9 @@ class Lifecycle(NetTestCase):
         p = str(self.manager.DefineNetwork(net_xml('n1', 'vmbr1'), opts()))
         self.assertEqual(p, net_path('n1'))
         self.assertEqual(self.net_events(p), ['defined'])
+        added = self.rec.wait_for(lambda en: [e for e in en if e[0] == 'InterfacesAdded' and e[1] == p], 10,
+                                  'InterfacesAdded')
+        self.assertEqual(added[0][2][NET_IFACE]['Name'], 'n1')
         props = self.nprops(p)
         self.assertFalse(props['Active'])
         self.assertTrue(props['Persistent'])
@@ -158,6 +161,19 @@ class Restart(NetTestCase):
         self.net(p).Stop(opts())
         self.wait_net_event(p, 'stopped')
         self.assertNotIn('vmbr7', links())
+
+    def test_restart_keeps_transient_network(self):
+        p = str(self.manager.CreateNetwork(net_xml('tr', 'vmbr10', subnet='10.84.0'), opts()))
+        self.daemon.stop()
+        self.daemon.start()
+        props = self.nprops(p)
+        self.assertTrue(props['Active'])
+        self.assertFalse(props['Persistent'])
+        self.assertEqual(props['Bridge'], 'vmbr10')
+        self.net(p).Stop(opts())
+        self.wait_net_event(p, 'stopped')
+        self.assertNotIn('vmbr10', links())
+        self.assertNotIn(p, [str(x) for x in self.manager.ListNetworks(opts())])
 
 
 if __name__ == '__main__':
