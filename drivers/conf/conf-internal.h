@@ -114,6 +114,8 @@ int domain_device_info_parse(xmlNode *c, DomainAddress *addr, char **alias, unsi
 int domain_controller_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_memballoon_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_rng_parse(DomainDef *def, xmlNode *node, ConfError *err);
+int domain_sound_parse(DomainDef *def, xmlNode *node, ConfError *err);
+int domain_audio_parse(DomainDef *def, xmlNode *node, ConfError *err);
 
 /* ---- device freeing (domain-conf.c) ---- */
 
@@ -126,6 +128,8 @@ void domain_video_clear(DomainVideoDef *v);
 void domain_input_clear(DomainInputDef *i);
 void domain_controller_clear(DomainControllerDef *c);
 void domain_rng_clear(DomainRngDef *r);
+void domain_sound_clear(DomainSoundDef *s);
+void domain_audio_clear(DomainAudioDef *a);
 void domain_timer_clear(DomainTimerDef *t);
 DomainMemballoonDef *domain_memballoon_free(DomainMemballoonDef *m);
 

@@ -326,6 +326,28 @@ static void fmt_rng(GString *s, const DomainRngDef *r) {
         g_string_append(s, "    </rng>\n");
 }
 
+static void fmt_sound(GString *s, const DomainSoundDef *snd) {
+        g_string_append(s, "    <sound");
+        fmt_attr(s, "model", snd->model);
+        if (snd->audio_id == 0 && snd->address.type == DOMAIN_ADDRESS_NONE) {
+                g_string_append(s, "/>\n");
+                return;
+        }
+        g_string_append(s, ">\n");
+        if (snd->audio_id)
+                g_string_append_printf(s, "      <audio id='%u'/>\n", snd->audio_id);
+        fmt_address(s, 3, &snd->address);
+        g_string_append(s, "    </sound>\n");
+}
+
+static void fmt_audio(GString *s, const DomainAudioDef *a) {
+        g_string_append(s, "    <audio");
+        if (a->id)
+                fmt_attr_uint(s, "id", a->id);
+        fmt_attr(s, "type", a->type);
+        g_string_append(s, "/>\n");
+}
+
 static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flags) {
         g_string_append(s, "  <devices>\n");
         fmt_text_elem(s, 2, "emulator", def->emulator);
@@ -349,6 +371,10 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
                 fmt_input(s, &def->inputs[i]);
         for (size_t i = 0; i < def->n_graphics; i++)
                 fmt_graphics(s, &def->graphics[i], flags);
+        for (size_t i = 0; i < def->n_sounds; i++)
+                fmt_sound(s, &def->sounds[i]);
+        for (size_t i = 0; i < def->n_audios; i++)
+                fmt_audio(s, &def->audios[i]);
         for (size_t i = 0; i < def->n_videos; i++)
                 fmt_video(s, &def->videos[i]);
         if (def->memballoon)

@@ -337,6 +337,16 @@ static int visit_pci_devices(Alloc *a, PciVisit f, bool include_fixed) {
                 if (r < 0)
                         return r;
         }
+        for (size_t i = 0; i < def->n_sounds; i++) {
+                if (streq(def->sounds[i].model, "sb16"))
+                        continue;   /* ISA */
+                if (!include_fixed && a->q35 && i == 0 && streq(def->sounds[i].model, "ich9"))
+                        continue;   /* the chipset's own HDA place, see place_fixed() */
+                snprintf(what, sizeof what, "sound %zu (%s)", i, def->sounds[i].model);
+                r = f(a, what, &def->sounds[i].address, false);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < def->n_controllers; i++) {
                 DomainControllerDef *c = &def->controllers[i];
                 bool pcie;
@@ -515,6 +525,17 @@ static int place_fixed(Alloc *a) {
                 r = pci_reserve(a, c->type, &c->address);
                 if (r < 0)
                         return r;
+        }
+        /* An ICH9 HDA on q35 sits where the chipset has it, 00:1b.0, as in libvirt. */
+        if (a->q35 && def->n_sounds > 0 && streq(def->sounds[0].model, "ich9") &&
+            def->sounds[0].address.type == DOMAIN_ADDRESS_NONE) {
+                if (!a->bus[0].used[0x1b])
+                        pci_set(a, &def->sounds[0].address, 0, 0x1b, 0);
+                else {
+                        int r = pci_assign(a, "sound 0 (ich9)", &def->sounds[0].address, false);
+                        if (r < 0)
+                                return r;
+                }
         }
         /* The primary video: slot 2 on i440fx, slot 1 on q35; the slot stays reserved without video. */
         unsigned vslot = a->q35 ? 1 : 2;

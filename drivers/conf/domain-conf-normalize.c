@@ -299,6 +299,34 @@ static int normalize_graphics_video_input(DomainDef *def, ConfError *err) {
         return 0;
 }
 
+/* Sound cards need an audio backend: as libvirt does for VNC (or no)
+ * graphics, <audio id='1' type='none'/> when there is none; audio ids left out
+ * are numbered after the highest given one; a card's <audio id=> must exist. */
+static int normalize_audio(DomainDef *def, ConfError *err) {
+        unsigned next = 1;
+
+        if (def->n_sounds > 0 && def->n_audios == 0) {
+                DomainAudioDef *a = conf_array_append(&def->audios, &def->n_audios, sizeof(DomainAudioDef));
+                if (!a || !(a->type = strdup("none")))
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < def->n_audios; i++)
+                if (def->audios[i].id >= next)
+                        next = def->audios[i].id + 1;
+        for (size_t i = 0; i < def->n_audios; i++)
+                if (def->audios[i].id == 0)
+                        def->audios[i].id = next++;
+        for (size_t i = 0; i < def->n_sounds; i++) {
+                bool found = def->sounds[i].audio_id == 0;
+                for (size_t j = 0; j < def->n_audios && !found; j++)
+                        found = def->audios[j].id == def->sounds[i].audio_id;
+                if (!found)
+                        return conf_error_set(err, 0, "sound %zu (%s) refers to <audio id='%u'>, which is not defined", i,
+                                              def->sounds[i].model, def->sounds[i].audio_id);
+        }
+        return 0;
+}
+
 int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfError *err) {
         bool q35;
         int r;
@@ -366,6 +394,9 @@ int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfErro
         for (size_t i = 0; i < def->n_rngs; i++)
                 if (conf_streq(def->rngs[i].backend_model, "random") && set_default(&def->rngs[i].backend_path, "/dev/urandom") < 0)
                         return -ENOMEM;
+        r = normalize_audio(def, err);
+        if (r < 0)
+                return r;
 
         return domain_def_assign_addresses(def, err);
 }

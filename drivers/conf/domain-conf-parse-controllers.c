@@ -1,4 +1,4 @@
-/* domain-conf-parse-controllers.c — <controller>, <memballoon> and <rng> of domain XML. */
+/* domain-conf-parse-controllers.c — <controller>, <memballoon>, <rng>, <sound> and <audio> of domain XML. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,5 +214,77 @@ int domain_rng_parse(DomainDef *def, xmlNode *node, ConfError *err) {
         }
         if (!g->backend_model)
                 return conf_error_set(err, xml_line(node), "<rng> needs a <backend>");
+        return 0;
+}
+
+int domain_sound_parse(DomainDef *def, xmlNode *node, ConfError *err) {
+        DomainSoundDef *snd;
+        uint64_t u;
+        int r;
+
+        snd = conf_array_append(&def->sounds, &def->n_sounds, sizeof(DomainSoundDef));
+        if (!snd)
+                return -ENOMEM;
+        r = xml_validate(node, &(XmlSpec) { .attrs = STRV("model"), .children = STRV("audio", "alias", "address") }, err);
+        if (r < 0)
+                return r;
+        r = xml_attr_enum_str(node, "model", STRV("ich6", "ich9", "ac97", "es1370", "sb16"), &snd->model, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return conf_error_set(err, xml_line(node), "<sound> needs a 'model' attribute (ich6, ich9, ac97, es1370, sb16)");
+        ELEM_FOREACH(c, node) {
+                r = domain_device_info_parse(c, &snd->address, NULL, NULL, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                /* <audio id=…/>: which <audio> backend plays this card's sound */
+                r = xml_validate(c, &(XmlSpec) { .attrs = STRV("id") }, err);
+                if (r < 0)
+                        return r;
+                r = xml_attr_uint(c, "id", 10, UINT32_MAX, &u, err);
+                if (r < 0)
+                        return r;
+                if (r == 0 || u == 0)
+                        return conf_error_set(err, xml_line(c), "<audio> in <sound> needs an 'id' of 1 or more");
+                snd->audio_id = (unsigned) u;
+        }
+        if (streq(snd->model, "sb16") && snd->address.type != DOMAIN_ADDRESS_NONE)
+                return conf_error_set(err, xml_line(node), "<sound model='sb16'> is an ISA card and takes no <address>");
+        return 0;
+}
+
+int domain_audio_parse(DomainDef *def, xmlNode *node, ConfError *err) {
+        DomainAudioDef *a;
+        _cleanup_free_ char *type = NULL;
+        uint64_t u;
+        int r;
+
+        r = xml_validate(node, &(XmlSpec) { .attrs = STRV("id", "type") }, err);
+        if (r < 0)
+                return r;
+        type = xml_attr(node, "type");
+        if (!type)
+                return conf_error_set(err, xml_line(node), "<audio> needs a 'type' attribute (none)");
+        if (streq(type, "spice"))
+                return conf_error_set(err, xml_line(node),
+                                      "<audio type='spice'> needs SPICE graphics, which are not supported; use type='none'");
+        if (!streq(type, "none"))
+                return conf_error_set(err, xml_line(node), "<audio> type '%s' is not supported (none)", type);
+        a = conf_array_append(&def->audios, &def->n_audios, sizeof(DomainAudioDef));
+        if (!a)
+                return -ENOMEM;
+        a->type = TAKE_PTR(type);
+        r = xml_attr_uint(node, "id", 10, UINT32_MAX, &u, err);
+        if (r < 0)
+                return r;
+        if (r > 0 && u == 0)
+                return conf_error_set(err, xml_line(node), "<audio> 'id' must be 1 or more");
+        if (r > 0)
+                a->id = (unsigned) u;
+        for (size_t i = 0; i + 1 < def->n_audios; i++)
+                if (a->id != 0 && def->audios[i].id == a->id)
+                        return conf_error_set(err, xml_line(node), "<audio id='%u'> is defined twice", a->id);
         return 0;
 }

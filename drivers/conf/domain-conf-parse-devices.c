@@ -580,7 +580,7 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
         r = xml_validate(devices, &(XmlSpec) {
                 .children = STRV("emulator", "memballoon"),
                 .multi = STRV("disk", "interface", "serial", "console", "channel", "graphics", "video", "input",
-                              "controller", "rng"),
+                              "controller", "rng", "sound", "audio"),
         }, err);
         if (r < 0)
                 return r;
@@ -618,6 +618,10 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
                         r = domain_memballoon_parse(def, c, err);
                 else if (name_is(c, "rng"))
                         r = domain_rng_parse(def, c, err);
+                else if (name_is(c, "sound"))
+                        r = domain_sound_parse(def, c, err);
+                else if (name_is(c, "audio"))
+                        r = domain_audio_parse(def, c, err);
                 if (r < 0)
                         return r;
         }

@@ -93,6 +93,15 @@ void domain_rng_clear(DomainRngDef *r) {
         domain_address_clear(&r->address);
 }
 
+void domain_sound_clear(DomainSoundDef *s) {
+        free(s->model);
+        domain_address_clear(&s->address);
+}
+
+void domain_audio_clear(DomainAudioDef *a) {
+        free(a->type);
+}
+
 void domain_timer_clear(DomainTimerDef *t) {
         free(t->name);
         free(t->tickpolicy);
@@ -149,6 +158,8 @@ DomainDef *domain_def_free(DomainDef *def) {
         FREE_ARRAY(def->inputs, def->n_inputs, domain_input_clear);
         FREE_ARRAY(def->controllers, def->n_controllers, domain_controller_clear);
         FREE_ARRAY(def->rngs, def->n_rngs, domain_rng_clear);
+        FREE_ARRAY(def->sounds, def->n_sounds, domain_sound_clear);
+        FREE_ARRAY(def->audios, def->n_audios, domain_audio_clear);
         domain_memballoon_free(def->memballoon);
         free(def);
         return NULL;

@@ -188,6 +188,17 @@ typedef struct DomainRngDef {
         DomainAddress address;
 } DomainRngDef;
 
+typedef struct DomainSoundDef {
+        char *model;               /* ich6, ich9, ac97, es1370, sb16 */
+        unsigned audio_id;         /* <audio id=> child naming the backend; 0 = the first <audio> */
+        DomainAddress address;     /* PCI; none for the ISA sb16 */
+} DomainSoundDef;
+
+typedef struct DomainAudioDef {
+        unsigned id;               /* ≥ 1; normalize numbers the ones left out */
+        char *type;                /* "none" */
+} DomainAudioDef;
+
 typedef struct DomainTimerDef {
         char *name;                /* rtc, pit, hpet, kvmclock, hypervclock, tsc */
         char *tickpolicy;          /* delay, catchup, merge, discard */
@@ -263,6 +274,8 @@ typedef struct DomainDef {
         DomainInputDef *inputs;            size_t n_inputs;
         DomainControllerDef *controllers;  size_t n_controllers;
         DomainRngDef *rngs;                size_t n_rngs;
+        DomainSoundDef *sounds;            size_t n_sounds;
+        DomainAudioDef *audios;            size_t n_audios;   /* normalize: audio id 1 type none when sounds have none */
         DomainMemballoonDef *memballoon;   /* NULL until normalize adds the default virtio one */
 } DomainDef;
 

@@ -1,4 +1,4 @@
-/* qemu-command-devices.c — qemu argv for interfaces, chardevs, input, graphics, video, balloon and rng. */
+/* qemu-command-devices.c — qemu argv for interfaces, chardevs, input, graphics, video, sound, balloon and rng. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -373,6 +373,60 @@ void qemu_cmd_build_videos(QemuCmd *c) {
                         qemu_opt_fmt(o, "max_outputs", "%u", v->heads);
                 qemu_cmd_pci_address(c, o, &v->address, what);
                 qemu_cmd_add_opt(c, "-device", o);
+        }
+}
+
+/* ---------------- sound ---------------- */
+
+/* Every <audio> is an -audiodev "audio<id>"; each card plays into its own
+ * <audio id=> or the first one. HDA controllers get an hda-duplex codec as
+ * in libvirt (the codec carries the audiodev); the others carry it themselves. */
+void qemu_cmd_build_sounds(QemuCmd *c) {
+        const DomainDef *def = c->def;
+
+        for (size_t i = 0; i < def->n_audios; i++) {
+                GString *o;
+
+                if (!streq(def->audios[i].type, "none")) {
+                        qemu_cmd_fail(c, "audio %u: type '%s' is not supported", def->audios[i].id, def->audios[i].type);
+                        continue;
+                }
+                o = g_string_new("none");
+                qemu_opt_fmt(o, "id", "audio%u", def->audios[i].id);
+                qemu_cmd_add_opt(c, "-audiodev", o);
+        }
+        for (size_t i = 0; i < def->n_sounds; i++) {
+                const DomainSoundDef *snd = &def->sounds[i];
+                unsigned audio = snd->audio_id ?: (def->n_audios > 0 ? def->audios[0].id : 0);
+                bool hda = STR_IN_SET(snd->model, "ich6", "ich9");
+                const char *dev = streq(snd->model, "ich6") ? "intel-hda" :
+                                  streq(snd->model, "ich9") ? "ich9-intel-hda" :
+                                  streq(snd->model, "ac97") ? "AC97" :
+                                  streq(snd->model, "es1370") ? "ES1370" :
+                                  streq(snd->model, "sb16") ? "sb16" : NULL;
+                char what[64];
+                GString *o;
+
+                snprintf(what, sizeof(what), "sound %zu (%s)", i, snd->model);
+                if (!dev || audio == 0) {
+                        qemu_cmd_fail(c, "%s is not supported%s", what, dev ? " without an <audio> backend" : "");
+                        continue;
+                }
+                o = g_string_new(dev);
+                qemu_opt_fmt(o, "id", "sound%zu", i);
+                if (!hda)
+                        qemu_opt_fmt(o, "audiodev", "audio%u", audio);
+                if (!streq(snd->model, "sb16"))
+                        qemu_cmd_pci_address(c, o, &snd->address, what);
+                qemu_cmd_add_opt(c, "-device", o);
+                if (hda) {
+                        o = g_string_new("hda-duplex");
+                        qemu_opt_fmt(o, "id", "sound%zu-codec0", i);
+                        qemu_opt_fmt(o, "bus", "sound%zu.0", i);
+                        qemu_opt_fmt(o, "cad", "0");
+                        qemu_opt_fmt(o, "audiodev", "audio%u", audio);
+                        qemu_cmd_add_opt(c, "-device", o);
+                }
         }
 }
 

@@ -521,6 +521,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 qemu_cmd_build_inputs(&c);
                 qemu_cmd_build_graphics(&c);
                 qemu_cmd_build_videos(&c);
+                qemu_cmd_build_sounds(&c);
                 qemu_cmd_build_memballoon(&c);
                 qemu_cmd_build_rngs(&c);
                 qemu_cmd_add(&c, "-sandbox");

@@ -133,6 +133,16 @@ static const ErrorCase cases[] = {
           "has only IDE controller 0", -1 },
         { WRAP("<controller type='scsi' index='0'><address type='pci' bus='0' slot='1' function='1'/></controller>"),
           "is used twice", -1 },
+        /* sound and audio */
+        { WRAP("<sound/>"), "<sound> needs a 'model'", -1 },
+        { WRAP("<sound model='ich7'/>"), "did you mean 'ich6'", -1 },
+        { WRAP("<sound model='sb16'><address type='pci' slot='5'/></sound>"), "takes no <address>", -1 },
+        { WRAP("<sound model='ich9'><audio/></sound>"), "needs an 'id'", -1 },
+        { WRAP("<sound model='ich9'><audio id='3'/></sound><audio id='1' type='none'/>"), "<audio id='3'>, which is not defined", -1 },
+        { WRAP("<audio id='1' type='spice'/>"), "needs SPICE graphics", -1 },
+        { WRAP("<audio id='1' type='pulseaudio'/>"), "type 'pulseaudio' is not supported", -1 },
+        { WRAP("<audio id='1' type='none'/><audio id='1' type='none'/>"), "defined twice", -1 },
+        { WRAP("<audio id='0' type='none'/>"), "1 or more", -1 },
 };
 
 static void test_errors(void) {
