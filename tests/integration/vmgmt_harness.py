@@ -398,6 +398,7 @@ class Daemon:
     def start(self, timeout=20.0, wait=True):
         if not os.access(VMGMTD, os.X_OK):
             raise unittest.SkipTest('vmgmtd not built (%s)' % VMGMTD)
+        self._wait_name_released()
         with open(self.logfile, 'ab') as lf:
             lf.write(b'---- start %s ----\n' % time.strftime('%H:%M:%S').encode())
             lf.flush()
@@ -413,6 +414,18 @@ class Daemon:
         if wait:
             self.wait_ready(timeout)
         return self
+
+    def _wait_name_released(self, timeout=5.0):
+        """A killed vmgmtd's connection is closed by the kernel at once, but the
+        bus notices the hang-up on its own schedule; a new vmgmtd that asks for
+        the name before that is (rightly) refused. Wait until the name is free."""
+        conn = dbus.bus.BusConnection(self.bus.address)
+        try:
+            deadline = time.monotonic() + timeout
+            while conn.name_has_owner(BUS_NAME) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            conn.close()
 
     def wait_ready(self, timeout=20.0):
         conn = dbus.bus.BusConnection(self.bus.address)
