@@ -529,16 +529,27 @@ static void op_reply(Qmp *q, int r, const JsonValue *ret, const char *error, voi
 }
 
 int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata) {
+        bool reset_window;
         QemuOp *op;
         int r;
 
         /* Before the monitor is ready (just after recover) commands queue up. */
         if (!rt->qmp)
                 return -ENOTCONN;
+        /* A hard reset must stay a reset under on_reboot=destroy (-action
+         * reboot=shutdown): resets are allowed for it and, as in a fake reboot,
+         * until the firmware's own reset (see on_event) or right after it (UEFI).
+         * Commands run in order, so the window opens just before the reset. */
+        reset_window = streq(command, "system_reset") && rt->def->on_reboot == DOMAIN_ACTION_DESTROY;
+        if (reset_window && (r = send_reboot_action(rt, "reset", NULL)) < 0)
+                return r;
         op = qemu_op_new(rt, kind, done, userdata);
         if (!op)
                 return -ENOMEM;
         r = qmp_send(rt->qmp, command, NULL, op_reply, op);
+        if (r >= 0 && reset_window && !firmware_resets_after_reset(rt->def) &&
+            send_reboot_action(rt, "shutdown", reboot_action_restored) < 0)
+                log_warning("Domain %s: cannot restore on_reboot=destroy after the reset.", rt->def->name);
         if (r < 0) {
                 op->done = NULL;
                 qemu_op_complete(op, r, NULL);
