@@ -99,6 +99,13 @@ class Guest(VmgmtTestCase):
 
     def test_on_reboot_destroy(self):
         path, con = self.boot('g4', on_reboot='destroy')
+        # a hard Reset from the host is not a guest reboot: the guest boots
+        # again in the same qemu
+        pids = self.fx.qemu_pids()
+        self.dom(path).Reset(opts())
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.assertEqual(self.fx.qemu_pids(), pids)
         self.rec.clear()
         con.send('reboot -f')
         st = self.client.wait_state(path, 'shutoff', timeout=BOOT_TIMEOUT)
