@@ -560,6 +560,12 @@ polkit.addRule(function(action, subject) {
         self.dom(p).Destroy(opts())
         self.client.wait_state(p, 'shutoff')
 
+
+class Concurrency(AuthTestCase):
+    # polkitd on a loaded 2-core machine can take seconds to work through 200
+    # checks; the short timeout of Robustness would turn slowness into denials
+    daemon_conf = {'polkit_timeout_sec': 20}
+
     def test_200_concurrent_unprivileged_calls(self):
         p = self.define(minimal_domain_xml('vm-many'))
         self.fx.write_rule('50-console.rules', '''
@@ -613,7 +619,9 @@ polkit.addRule(function(action, subject) {
         log('200 concurrent unprivileged calls: all answered in %.2fs; per call median %.1f ms, max %.1f ms; '
             'root Ping/Get meanwhile: %d round trips, median %.2f ms, max %.2f ms'
             % (total, call_ms[len(call_ms) // 2], call_ms[-1], len(lat_ms), lat_ms[len(lat_ms) // 2], lat_ms[-1]))
-        self.assertLess(lat_ms[-1], 250, 'the loop stalled')
+        # a loop that waited on polkit would stall for seconds; 1 s leaves room
+        # for a loaded machine and sanitizers
+        self.assertLess(lat_ms[-1], 1000, 'the loop stalled')
         self.assertIsNone(self.daemon.proc.poll())
 
 
