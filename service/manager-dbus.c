@@ -72,12 +72,11 @@ int manager_emit_domain_event(Manager *m, VmDomain *d, const char *event, const 
 
 /* ---- parsing definitions ---- */
 
-/* Parses and normalizes xml. When the XML carries no UUID and the name is
- * already defined, the domain keeps its UUID (a redefinition). */
+/* Parses and validates xml (pure: runs nothing, touches nothing), so that the
+ * authorization check can name the domain. */
 static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret, sd_bus_error *error) {
         DomainDef *def = NULL;
         ConfError err = {};
-        VmDomain *existing;
         int r;
 
         r = domain_def_parse(xml, strlen(xml), &def, &err);
@@ -95,6 +94,19 @@ static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret
                 conf_error_clear(&err);
                 return -EINVAL;
         }
+        *ret = def;
+        return 0;
+}
+
+/* Normalizes a parsed definition with the driver. This may probe the
+ * <emulator> the XML names, i.e. run a program: only ever call it after the
+ * caller has been authorized. A definition whose name is already defined
+ * keeps that domain's UUID (a redefinition). */
+static int manager_normalize_definition(Manager *m, DomainDef *def, sd_bus_error *error) {
+        ConfError err = {};
+        VmDomain *existing;
+        int r;
+
         existing = vm_domain_find_by_name(m, def->name);
         if (existing && !def->has_uuid) {
                 memcpy(def->uuid, existing->def->uuid, sizeof(def->uuid));
@@ -104,10 +116,8 @@ static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret
         if (r < 0) {
                 sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
                 conf_error_clear(&err);
-                domain_def_free(def);
                 return -EINVAL;
         }
-        *ret = def;
         return 0;
 }
 
@@ -248,6 +258,9 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
         if (r <= 0)
                 goto finish;
+        r = manager_normalize_definition(m, def, error);
+        if (r < 0)
+                goto finish;
         /* a pending write of the same name or UUID must land before we judge conflicts */
         conf_uuid_format(def->uuid, uuid);
         if (vm_domain_store_pending(m, def->name, uuid))
@@ -336,6 +349,9 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
         details[2] = NULL;
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
         if (r <= 0)
+                goto fail;
+        r = manager_normalize_definition(m, def, error);
+        if (r < 0)
                 goto fail;
         vm_domain_store_flush(m);
         r = manager_check_conflicts(m, def, &d, error);

@@ -238,13 +238,29 @@ static int caps_run(const char *emulator, const char *arg1, const char *arg2, ch
                         break;
                 }
         }
-        if (r < 0) {
-                (void) kill(-pid, SIGKILL);
-                (void) kill(pid, SIGKILL);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
+        /* EOF on stdout does not mean the program has ended (it may have closed
+         * stdout and gone on): reap it within the same deadline, or kill it */
+        for (bool killed = false;;) {
+                pid_t w;
+
+                if (r < 0 && !killed) {
+                        (void) kill(-pid, SIGKILL);
+                        (void) kill(pid, SIGKILL);
+                        killed = true;
+                }
+                w = waitpid(pid, &status, killed ? 0 : WNOHANG);
+                if (w == pid)
+                        break;
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
                         return r < 0 ? r : -errno;
+                }
+                if (now_ms() >= deadline)
+                        r = -ETIMEDOUT;
+                else
+                        (void) usleep(1000);
+        }
         if (r < 0)
                 return log_debug_errno(r, "Probing %s %s failed: %m", emulator, arg1);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -387,6 +403,31 @@ static int caps_cache_save(const QemuCaps *caps, const char *cache_dir, const ch
         return write_file_atomic_nosync(path, text, len, 0644);
 }
 
+/* An emulator is run as root, so it and every directory above it must be
+ * root's (or ours) and writable by nobody else: a path in XML must not be a
+ * way to run a program some user controls. Returns 0 or -EPERM/-errno. */
+static int emulator_check_trusted(const char *emulator) {
+        _cleanup_free_ char *path = realpath(emulator, NULL);
+        struct stat st;
+
+        if (!path)
+                return -errno;
+        for (;;) {
+                const char *p = *path ? path : "/";
+
+                if (stat(p, &st) < 0)
+                        return -errno;
+                /* a sticky directory (/tmp) is fine: nobody can replace what root owns in it */
+                if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+                    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))))
+                        return log_warning_errno(EPERM, "Refusing to run %s: %s may be changed by others than root",
+                                                 emulator, p);
+                if (!*path)
+                        return 0;
+                *strrchr(path, '/') = '\0';
+        }
+}
+
 int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
         _cleanup_(qemu_caps_freep) QemuCaps *caps = NULL;
         _cleanup_free_ char *cache_path = NULL;
@@ -401,6 +442,9 @@ int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
                 return -ENOEXEC;
         if (access(emulator, X_OK) < 0)
                 return -errno;
+        r = emulator_check_trusted(emulator);
+        if (r < 0)
+                return r;
 
         caps = calloc(1, sizeof(QemuCaps));
         if (!caps)

@@ -357,6 +357,9 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 qemu_runtime_free(rt);
                 return -ENOMEM;
         }
+        /* -1 everywhere first: a failure at NIC i must not close fd 0 for the NICs after it */
+        for (size_t i = 0; i < copy->n_nets + 1; i++)
+                tap_fds[i] = -1;
         r = qemu_taps_create(copy, tap_fds, &error);
         if (r < 0) {
                 qemu_taps_close(tap_fds, copy->n_nets);

@@ -129,6 +129,30 @@ def parse_introspection(xml_text):
 class Matrix(AuthTestCase):
     daemon_conf = {'polkit_timeout_sec': 10}
 
+    def test_define_runs_no_program_before_authorization(self):
+        # <emulator> names a program vmgmtd probes as root: an unauthorized
+        # DefineDomain must never get that far, and no caller (root included)
+        # may make it run a program that others than root can change
+        d = os.path.join(self.fx.tmp, 'evil')
+        os.makedirs(d)
+        os.chmod(d, 0o777)
+        marker = os.path.join(d, 'ran')
+        script = os.path.join(d, 'qemu.sh')
+        with open(script, 'w') as f:
+            f.write('#!/bin/sh\ntouch %s\n' % marker)
+        os.chmod(script, 0o755)
+        xml = minimal_domain_xml('evil', extra_devices='<emulator>%s</emulator>' % script)
+        u = self.fx.unprivileged()
+        for method in ('DefineDomain', 'CreateDomain'):
+            for interactive in (False, True):
+                a = u.call(MANAGER_PATH, MANAGER_IFACE, method, 'sa{sv}', [xml, {}], interactive=interactive)
+                self.assertIn(a.get('error'), (ERR_ACCESS_DENIED, ERR_INTERACTIVE), a)
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.client.manager.DefineDomain(xml, opts())
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.vmgmt.Error.InvalidXML')
+        self.assertFalse(os.path.exists(marker), 'vmgmtd ran the emulator named in the XML')
+        self.assertEqual(self.client.list_domains(), [])
+
     def live_objects(self):
         """{path: {iface: {...}}} for every object under /org/vmgmt."""
         out = {}
