@@ -1,6 +1,7 @@
 /* domain-dbus.c — org.vmgmt.Domain: properties, methods, object lookup and enumeration. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
@@ -420,8 +421,21 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         }
         if (d->autostart)
                 (void) vm_domain_store_set_autostart(m, new_file, true);
-        if (!streq(new_file, d->config_file))
-                (void) vm_domain_store_remove(m, d->config_file);
+        if (!streq(new_file, d->config_file)) {
+                _cleanup_free_ char *old_path_file = g_build_filename(m->qemu_config_dir, d->config_file, NULL);
+
+                r = vm_domain_store_remove(m, d->config_file);
+                if (r < 0 && access(old_path_file, F_OK) == 0) {
+                        /* two files with one UUID would lose one domain at the next start: undo */
+                        (void) vm_domain_store_remove(m, new_file);
+                        if (d->autostart)
+                                (void) vm_domain_store_set_autostart(m, d->config_file, true);
+                        domain_def_free(def);
+                        return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED,
+                                                 "Failed to rename domain '%s': cannot remove its old definition: %s",
+                                                 d->name, strerror(-r));
+                }
+        }
 
         vm_domain_set_cause(d, message);
         vm_domain_emit_event(d, "undefined", "renamed");
