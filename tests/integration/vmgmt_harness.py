@@ -419,7 +419,10 @@ class Daemon:
         """A killed vmgmtd's connection is closed by the kernel at once, but the
         bus notices the hang-up on its own schedule; a new vmgmtd that asks for
         the name before that is (rightly) refused. Wait until the name is free."""
-        conn = dbus.bus.BusConnection(self.bus.address)
+        try:
+            conn = dbus.bus.BusConnection(self.bus.address)
+        except dbus.exceptions.DBusException:
+            return   # no bus (yet): nobody holds the name; start() reports the rest
         try:
             deadline = time.monotonic() + timeout
             while conn.name_has_owner(BUS_NAME) and time.monotonic() < deadline:

@@ -12,6 +12,9 @@ if os.environ.get('VMGMT_NETSVC_NETNS') != '1':
     os.execvpe('unshare', ['unshare', '-n', '-m', '-p', '-f', '--mount-proc', '--', sys.executable] + sys.argv,
                env)
 subprocess.run(['mount', '-t', 'sysfs', 'sysfs', '/sys'], check=True)
+# a /tmp of our own: in this pid namespace the pids of other test runs look dead, and the
+# harness's clean-up of dead runs' temp dirs must not reach theirs
+subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', '/tmp'], check=True)
 subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
