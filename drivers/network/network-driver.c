@@ -543,7 +543,7 @@ static void update_step(NetworkRuntime *rt, int r, const char *message) {
 
 int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDoneFn done, void *userdata) {
         _cleanup_free_ char *old_conf = NULL, *new_conf = NULL;
-        NetworkDef *copy;
+        NetworkDef *copy, *old_def;
         int r;
 
         if (rt->op != NETWORK_OP_NONE)
@@ -554,18 +554,28 @@ int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDone
         if (!copy)
                 return -ENOMEM;
         old_conf = rt->needs_dnsmasq ? network_dnsmasq_config(rt) : NULL;
-        network_def_free(rt->def);
+        /* The files are written from rt->def, so install the copy while writing
+         * them, and put the old definition (and its files) back if that fails:
+         * a failed update leaves the running network as it was. */
+        old_def = rt->def;
         rt->def = copy;
         r = write_status(rt);
-        if (r < 0)
+        if (r >= 0 && rt->needs_dnsmasq) {
+                new_conf = network_dnsmasq_config(rt);
+                r = network_dnsmasq_write_files(rt);
+        }
+        if (r < 0) {
+                rt->def = old_def;
+                network_def_free(copy);
+                (void) write_status(rt);
+                if (rt->needs_dnsmasq)
+                        (void) network_dnsmasq_write_files(rt);
                 return r;
+        }
+        network_def_free(old_def);
         if (!rt->needs_dnsmasq)
                 return call_later(rt->driver->event, done, userdata, 0, NULL);
 
-        new_conf = network_dnsmasq_config(rt);
-        r = network_dnsmasq_write_files(rt);
-        if (r < 0)
-                return r;
         if (old_conf && new_conf && streq(old_conf, new_conf) && rt->dnsmasq_pidfd >= 0 &&
             network_pidfd_send_signal(rt->dnsmasq_pidfd, SIGHUP) >= 0) {
                 log_debug("Network %s: dnsmasq reloads its hosts files.", rt->def->name);
