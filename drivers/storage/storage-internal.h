@@ -35,6 +35,9 @@ struct StoragePool {
         unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
+        bool start_mounted;           /* this start mounted the target: a failed start unmounts it */
+        int start_error;              /* a failed start waiting for its umount */
+        char *start_message;
 };
 
 struct StorageVolume {
