@@ -47,6 +47,7 @@ struct StorageVolume {
         size_t n_chain;
         void *owner;
         unsigned busy;                /* jobs using it */
+        unsigned readers;             /* of those, the ones that only read it (Download, clone source) */
 };
 
 /* ---- storage-pool.c ---- */

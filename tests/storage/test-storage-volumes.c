@@ -343,6 +343,12 @@ static void test_upload_download(void) {
         check(storage_volume_upload(v, pfd[0], 0, 0, &cb, &d.job) == 0);
         close(pfd[0]);
         check(storage_volume_wipe(v, &cb, NULL) == -EBUSY);
+        /* nor may a download read what the upload is writing */
+        int spare[2];
+        check(pipe2(spare, O_CLOEXEC) == 0);
+        check(storage_volume_download(v, spare[1], 0, 0, &cb, NULL) == -EBUSY);
+        close(spare[0]);
+        close(spare[1]);
         check(wait_for(&d.called) && d.r == -ECANCELED);
         slow.stop = true;
         pthread_join(t, NULL);
