@@ -236,12 +236,29 @@ static int update_error(sd_bus_error *error, int r, ConfError *err, const char *
         return k;
 }
 
+/* Saves and installs the persistent definition of an update; only called once
+ * nothing else of the update can fail, so that a failed call changes nothing. */
+static int update_commit_config(VmNetwork *n, NetworkDef **config_def, sd_bus_error *error) {
+        int r;
+
+        r = vm_network_store_write(n->nets, *config_def);
+        if (r < 0)
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save network '%s': %s",
+                                         n->name, strerror(-r));
+        network_def_free(n->def);
+        n->def = TAKE_PTR(*config_def);
+        return 0;
+}
+
 static void update_done(void *userdata, int r, const char *message) {
         NetOp *op = userdata;
         VmNetwork *n = vm_network_find(op->nets, op->network);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         if (r < 0)
                 reply_error(op, r, message);
+        else if (op->config_def && n && n->persistent && update_commit_config(n, &op->config_def, &error) < 0)
+                (void) sd_bus_reply_method_error(op->message, &error);
         else
                 (void) sd_bus_reply_method_return(op->message, NULL);
         if (n)
@@ -304,22 +321,18 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
                         return update_error(error, r, &err, n->name);
                 }
         }
-        if (config) {
-                r = vm_network_store_write(n->nets, config_def);
-                if (r < 0) {
-                        network_def_free(config_def);
-                        network_def_free(live_def);
-                        return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save network '%s': %s",
-                                                 n->name, strerror(-r));
-                }
-                network_def_free(n->def);
-                n->def = config_def;
-        }
         if (!live) {
+                r = update_commit_config(n, &config_def, error);
+                network_def_free(config_def);
+                if (r < 0)
+                        return r;
                 vm_network_emit_changes(n);
                 return sd_bus_reply_method_return(message, NULL);
         }
+        /* The live part goes first: the persistent definition is saved only once
+         * it succeeded (update_done()), so a failed call changes nothing. */
         op = net_op_new(n->nets, message, "update", n->name);
+        op->config_def = config_def;
         r = network_runtime_update(n->rt, live_def, update_done, op);
         network_def_free(live_def);
         if (r < 0) {

@@ -45,6 +45,7 @@ NetOp *net_op_new(VmNetworks *s, sd_bus_message *message, const char *verb, cons
 
 static void net_op_destroy(NetOp *op) {
         sd_bus_message_unref(op->message);
+        network_def_free(op->config_def);
         g_free(op->network);
         g_free(op);
 }

@@ -54,6 +54,7 @@ typedef struct NetOp {
         sd_bus_message *message;   /* NULL for start-up */
         char *network;             /* looked up again on completion */
         const char *verb;
+        NetworkDef *config_def;    /* Update: persistent definition to save once the live part succeeded */
 } NetOp;
 
 NetOp *net_op_new(VmNetworks *s, sd_bus_message *message, const char *verb, const char *network);

@@ -27,6 +27,7 @@ int network_driver_new(sd_event *event, const char *run_dir, const NetworkDriver
                 return -ENOMEM;
         d->event = sd_event_ref(event);
         g_queue_init(&d->nft_queue);
+        d->leftover_bridges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (events)
                 d->events = *events;
         if (asprintf(&d->dir, "%s/network", run_dir) < 0) {
@@ -61,6 +62,8 @@ NetworkDriver *network_driver_free(NetworkDriver *d) {
         g_list_free(all);
         network_firewall_queue_free(d);
         network_nl_close(d->nl);
+        if (d->leftover_bridges)
+                g_hash_table_destroy(d->leftover_bridges);
         sd_event_unref(d->event);
         free(d->dir);
         free(d);
@@ -300,6 +303,8 @@ static void stop_step(NetworkRuntime *rt, int r, const char *message) {
                                 log_warning_errno(r, "Network %s: cannot delete bridge %s: %m", rt->def->name, rt->def->bridge);
                                 if (rt->op_error == 0)
                                         rt->op_error = r;
+                                /* the network is down all the same: the next start deletes it first */
+                                g_hash_table_add(rt->driver->leftover_bridges, g_strdup(rt->def->bridge));
                         }
                         rt->bridge_created = false;
                 }
@@ -386,6 +391,13 @@ static int setup_links(NetworkRuntime *rt, char **msg) {
                 return 0;
         }
 
+        if (g_hash_table_contains(d->leftover_bridges, def->bridge)) {
+                r = network_nl_link_delete(d->nl, def->bridge);
+                if (r < 0 && r != -ENODEV)
+                        return asprintf(msg, "cannot delete bridge '%s' left by an earlier stop: %s", def->bridge,
+                                        strerror(-r)) < 0 ? -ENOMEM : r;
+                g_hash_table_remove(d->leftover_bridges, def->bridge);
+        }
         r = network_nl_bridge_create(d->nl, def->bridge, def->mac, def->mtu, def->stp != 0, def->delay < 0 ? 0 : (unsigned) def->delay);
         if (r == -EEXIST)
                 return asprintf(msg, "an interface named '%s' already exists", def->bridge) < 0 ? -ENOMEM : r;
@@ -543,7 +555,7 @@ static void update_step(NetworkRuntime *rt, int r, const char *message) {
 
 int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDoneFn done, void *userdata) {
         _cleanup_free_ char *old_conf = NULL, *new_conf = NULL;
-        NetworkDef *copy;
+        NetworkDef *copy, *old_def;
         int r;
 
         if (rt->op != NETWORK_OP_NONE)
@@ -554,18 +566,28 @@ int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDone
         if (!copy)
                 return -ENOMEM;
         old_conf = rt->needs_dnsmasq ? network_dnsmasq_config(rt) : NULL;
-        network_def_free(rt->def);
+        /* The files are written from rt->def, so install the copy while writing
+         * them, and put the old definition (and its files) back if that fails:
+         * a failed update leaves the running network as it was. */
+        old_def = rt->def;
         rt->def = copy;
         r = write_status(rt);
-        if (r < 0)
+        if (r >= 0 && rt->needs_dnsmasq) {
+                new_conf = network_dnsmasq_config(rt);
+                r = network_dnsmasq_write_files(rt);
+        }
+        if (r < 0) {
+                rt->def = old_def;
+                network_def_free(copy);
+                (void) write_status(rt);
+                if (rt->needs_dnsmasq)
+                        (void) network_dnsmasq_write_files(rt);
                 return r;
+        }
+        network_def_free(old_def);
         if (!rt->needs_dnsmasq)
                 return call_later(rt->driver->event, done, userdata, 0, NULL);
 
-        new_conf = network_dnsmasq_config(rt);
-        r = network_dnsmasq_write_files(rt);
-        if (r < 0)
-                return r;
         if (old_conf && new_conf && streq(old_conf, new_conf) && rt->dnsmasq_pidfd >= 0 &&
             network_pidfd_send_signal(rt->dnsmasq_pidfd, SIGHUP) >= 0) {
                 log_debug("Network %s: dnsmasq reloads its hosts files.", rt->def->name);

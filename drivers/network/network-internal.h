@@ -22,6 +22,7 @@ struct NetworkDriver {
         GQueue nft_queue;            /* FirewallJob*, run one at a time */
         FirewallJob *nft_running;
         sd_event_source *nft_kick;
+        GHashTable *leftover_bridges; /* names of bridges a failed stop could not delete: the next start does */
 };
 
 typedef enum NetworkOp {

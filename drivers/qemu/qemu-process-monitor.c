@@ -547,7 +547,9 @@ int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, Dri
         if (!op)
                 return -ENOMEM;
         r = qmp_send(rt->qmp, command, NULL, op_reply, op);
-        if (r >= 0 && reset_window && !firmware_resets_after_reset(rt->def) &&
+        /* Close the window again: right after the reset (UEFI), or at once when
+         * the reset was never sent — no firmware reset will come to close it. */
+        if (reset_window && (r < 0 || !firmware_resets_after_reset(rt->def)) &&
             send_reboot_action(rt, "shutdown", reboot_action_restored) < 0)
                 log_warning("Domain %s: cannot restore on_reboot=destroy after the reset.", rt->def->name);
         if (r < 0) {

@@ -35,6 +35,9 @@ struct StoragePool {
         unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
+        bool start_mounted;           /* this start mounted the target: a failed start unmounts it */
+        int start_error;              /* a failed start waiting for its umount */
+        char *start_message;
 };
 
 struct StorageVolume {
@@ -44,6 +47,7 @@ struct StorageVolume {
         size_t n_chain;
         void *owner;
         unsigned busy;                /* jobs using it */
+        unsigned readers;             /* of those, the ones that only read it (Download, clone source) */
 };
 
 /* ---- storage-pool.c ---- */

@@ -56,10 +56,15 @@ static void job_free(StorageJob *j) {
                 (void) unlinkat(j->pool->dirfd, j->tmp, 0);
         if (j->reserved)
                 g_hash_table_remove(j->pool->reserved, j->name);
-        if (j->vol)
+        if (j->vol) {
                 j->vol->busy--;
-        if (j->src)
+                if (j->kind == JOB_DOWNLOAD)
+                        j->vol->readers--;
+        }
+        if (j->src) {
                 j->src->busy--;
+                j->src->readers--;
+        }
         if (j->src_pool && j->src_pool != j->pool)
                 g_ptr_array_remove(j->src_pool->jobs, j);
         g_ptr_array_remove(j->pool->jobs, j);

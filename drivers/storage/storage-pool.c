@@ -186,6 +186,7 @@ StoragePool *storage_pool_free(StoragePool *p) {
                 }
         }
         storage_child_free(p->mount);
+        free(p->start_message);
         drop_all_volumes(p, false);
         g_hash_table_destroy(p->volumes);
         g_ptr_array_free(p->jobs, true);
@@ -486,6 +487,41 @@ static void transition_finish(StoragePool *p, int r, const char *message) {
                 done(p->transition_userdata, r, message);
 }
 
+static void on_start_unmounted(void *userdata, int status, const char *out, const char *err) {
+        StoragePool *p = userdata;
+        StorageChild *c = TAKE_PTR(p->mount);
+        _cleanup_free_ char *m = TAKE_PTR(p->start_message);
+        (void) out;
+
+        storage_child_free(c);
+        if (status != 0)
+                log_warning("Pool %s: cannot unmount '%s' after a failed start: %s", p->def->name,
+                            p->def->target_path, err);
+        transition_finish(p, p->start_error, m);
+}
+
+/* Reports a failed start, after unmounting what this start mounted: a failed
+ * Start leaves the pool as it found it. */
+static void start_fail(StoragePool *p, int r, const char *message) {
+        _cleanup_free_ char *umount_bin = NULL;
+
+        if (p->start_mounted) {
+                p->start_mounted = false;
+                umount_bin = storage_find_program("umount");
+                if (umount_bin) {
+                        char *argv[] = { umount_bin, p->def->target_path, NULL };
+                        if (storage_child_spawn(p->driver, argv, -1, -1, NULL, on_start_unmounted, p, &p->mount) >= 0) {
+                                p->start_error = r;
+                                free(p->start_message);
+                                p->start_message = message ? strdup(message) : NULL;
+                                return;
+                        }
+                }
+                log_warning("Pool %s: cannot unmount '%s' after a failed start.", p->def->name, p->def->target_path);
+        }
+        transition_finish(p, r, message);
+}
+
 static void on_start_refreshed(void *userdata, int r, const char *message) {
         StoragePool *p = userdata;
 
@@ -497,7 +533,10 @@ static void on_start_refreshed(void *userdata, int r, const char *message) {
                 storage_pool_update_stats(p);
                 if (p->driver->events.pool_changed)
                         p->driver->events.pool_changed(p->driver->events.userdata, p);
+                start_fail(p, r, message);
+                return;
         }
+        p->start_mounted = false;
         transition_finish(p, r, message);
 }
 
@@ -514,7 +553,7 @@ static void pool_activate(StoragePool *p) {
                 else
                         m = g_strdup_printf("cannot open target path '%s' of pool '%s': %s", p->def->target_path,
                                             p->def->name, strerror(-r));
-                transition_finish(p, r, m);
+                start_fail(p, r, m);
                 return;
         }
         p->active = true;
@@ -541,6 +580,7 @@ static void on_mounted(void *userdata, int status, const char *out, const char *
                 transition_finish(p, -EIO, m);
                 return;
         }
+        p->start_mounted = true;
         pool_activate(p);
 }
 

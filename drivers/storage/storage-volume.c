@@ -357,6 +357,7 @@ int storage_volume_clone(StoragePool *p, const StorageVolDef *def, StorageVolume
         }
         j->src = src;
         src->busy++;
+        src->readers++;
         if (src->pool != p) {
                 j->src_pool = src->pool;
                 g_ptr_array_add(src->pool->jobs, j);
@@ -463,7 +464,8 @@ static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, cons
         StorageJob *j;
         int r;
 
-        if (v->busy > 0 && kind != JOB_DOWNLOAD)
+        /* a Download only reads: it may run beside other readers, never beside a writer */
+        if (kind == JOB_DOWNLOAD ? v->busy > v->readers : v->busy > 0)
                 return -EBUSY;
         r = job_new(v->pool, kind, cb, run, &j);
         if (r < 0)
@@ -477,6 +479,8 @@ static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, cons
         }
         j->vol = v;
         v->busy++;
+        if (kind == JOB_DOWNLOAD)
+                v->readers++;
         *ret = j;
         return 0;
 }

@@ -5,7 +5,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -73,12 +76,24 @@ static bool all_zero(const uint8_t *b, size_t n) {
         return true;
 }
 
+/* The destination may be the client's fd: blocking, and not ours to make
+ * non-blocking. So a write that poll() allowed must not block, or a cancel
+ * would go unseen: sockets are written with MSG_DONTWAIT, pipes and other
+ * non-files at most PIPE_BUF at a time (POLLOUT promises that much room). */
 static int write_all(StorageWork *w, const uint8_t *buf, size_t n) {
+        struct stat st;
+        bool sock, bounded;
+
+        if (fstat(w->dst_fd, &st) < 0)
+                return fail(w, -errno, "writing");
+        sock = S_ISSOCK(st.st_mode);
+        bounded = !sock && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
         while (n > 0) {
                 int r = wait_fd(w, w->dst_fd, POLLOUT);
                 if (r < 0)
                         return fail(w, r, NULL);
-                ssize_t k = write(w->dst_fd, buf, n);
+                size_t m = bounded && n > PIPE_BUF ? PIPE_BUF : n;
+                ssize_t k = sock ? send(w->dst_fd, buf, m, MSG_DONTWAIT | MSG_NOSIGNAL) : write(w->dst_fd, buf, m);
                 if (k < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;

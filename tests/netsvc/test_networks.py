@@ -141,6 +141,11 @@ class Lifecycle(NetTestCase):
         self.assertNotIn('10.82.0.51', str(self.net(p).GetXML(opts(inactive=True))))
         self.assertDBusError(ERR + 'NotSupported', self.net(p).Update, 'bridge', 'modify', "<bridge name='x'/>",
                              opts())
+        # live+config where the live part fails: the persistent definition stays as it was
+        before = str(self.net(p).GetXML(opts(inactive=True)))
+        self.assertDBusError(ERR + 'NotSupported', self.net(p).Update, 'bridge', 'modify', "<bridge name='x'/>",
+                             opts(live=True, config=True))
+        self.assertEqual(before, str(self.net(p).GetXML(opts(inactive=True))))
         self.net(p).Update('ip-dhcp-host', 'delete', host, opts(live=True, config=True))
         self.assertNotIn('10.82.0.50', str(self.net(p).GetXML(opts())))
         self.assertNotIn('10.82.0.50', str(self.net(p).GetXML(opts(inactive=True))))

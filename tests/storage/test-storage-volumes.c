@@ -332,6 +332,17 @@ static void test_upload_download(void) {
         check(wait_for(&d.called) && d.r == -EPIPE);
         done_reset(&d);
 
+        /* a download to a reader that stalls: the cancel is seen all the same */
+        check(pipe2(pfd, O_CLOEXEC) == 0);
+        cb = job_cb(&d);
+        check(storage_volume_download(v, pfd[1], 0, 0, &cb, &d.job) == 0);
+        close(pfd[1]);
+        spin(300);   /* the job started and filled the pipe */
+        storage_job_cancel(d.job);
+        check(wait_for(&d.called) && d.r == -ECANCELED);
+        close(pfd[0]);
+        done_reset(&d);
+
         /* an upload cancelled while the writer stalls: the old content stays, nothing else left */
         size_t before = count_entries(dir);
         Pump slow = { .bytes = 50 * MiB, .stall_after = 2, .sum = g_checksum_new(G_CHECKSUM_SHA256) };
@@ -343,6 +354,12 @@ static void test_upload_download(void) {
         check(storage_volume_upload(v, pfd[0], 0, 0, &cb, &d.job) == 0);
         close(pfd[0]);
         check(storage_volume_wipe(v, &cb, NULL) == -EBUSY);
+        /* nor may a download read what the upload is writing */
+        int spare[2];
+        check(pipe2(spare, O_CLOEXEC) == 0);
+        check(storage_volume_download(v, spare[1], 0, 0, &cb, NULL) == -EBUSY);
+        close(spare[0]);
+        close(spare[1]);
         check(wait_for(&d.called) && d.r == -ECANCELED);
         slow.stop = true;
         pthread_join(t, NULL);
