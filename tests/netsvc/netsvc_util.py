@@ -6,15 +6,14 @@ import subprocess
 import sys
 
 if os.environ.get('VMGMT_NETSVC_NETNS') != '1':
-    env = dict(os.environ, VMGMT_NETSVC_NETNS='1', VMGMT_DEFAULT_NETWORK='1')
+    # VMGMT_PRIVATE_PIDNS: from in here other test runs' pids look dead, so the harness must
+    # not clean up after "dead" runs (their temp dirs in the shared /tmp are alive)
+    env = dict(os.environ, VMGMT_NETSVC_NETNS='1', VMGMT_DEFAULT_NETWORK='1', VMGMT_PRIVATE_PIDNS='1')
     # own network, mount and pid namespaces: when this process (pid 1 there) exits, every dnsmasq and
     # qemu it left dies with it; /proc and /sys show this namespace
     os.execvpe('unshare', ['unshare', '-n', '-m', '-p', '-f', '--mount-proc', '--', sys.executable] + sys.argv,
                env)
 subprocess.run(['mount', '-t', 'sysfs', 'sysfs', '/sys'], check=True)
-# a /tmp of our own: in this pid namespace the pids of other test runs look dead, and the
-# harness's clean-up of dead runs' temp dirs must not reach theirs
-subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', '/tmp'], check=True)
 subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
