@@ -147,6 +147,27 @@ typedef struct DomainDriverOps {
         DomainState (*state)(DriverRuntime *rt, const char **reason);
         pid_t (*pid)(DriverRuntime *rt);
         uint64_t (*start_time)(DriverRuntime *rt);          /* µs since the epoch */
+
+        /* ---- display (OpenGraphics, Screenshot) ---- */
+
+        /* Connects to the VNC server of the domain's graphics device `index`
+         * (its unix socket in the run dir, or its TCP address and port) without
+         * blocking. Returns 0 and calls done later, exactly once: r = 0 with fd
+         * a connected stream socket (blocking mode, O_CLOEXEC, ownership passed),
+         * or r < 0 with fd -1 and a message. Refused at once: -EINVAL no such
+         * device, -EOPNOTSUPP not VNC or not listening (listen type 'none'),
+         * -EBUSY while starting, -ESRCH while being stopped. */
+        int (*open_graphics)(DriverRuntime *rt, unsigned index,
+                             void (*done)(void *userdata, int r, int fd, const char *message), void *userdata);
+        /* Writes a PNG of screen `screen` (the heads of the video devices,
+         * counted in order) to fd (duplicated: the caller keeps its own).
+         * Returns 0 and calls done once every byte is written, or with the
+         * failure (the reader closed its end: -EPIPE; it took nothing for a
+         * long while: -ETIMEDOUT; the domain stopped: -ESRCH). Refused at once:
+         * -EOPNOTSUPP no video device, -EINVAL no such screen, -EBUSY while
+         * starting, -ESRCH while being stopped. Never blocks on fd, whatever
+         * it is (pipe, socket, file). */
+        int (*screenshot)(DriverRuntime *rt, int fd, unsigned screen, DriverDoneFn done, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -272,6 +272,11 @@ void qemu_cmd_build_inputs(QemuCmd *c) {
         }
 }
 
+bool qemu_graphics_uses_run_dir_socket(const DomainGraphicsDef *g) {
+        return !qemu_streq(g->listen_type, "none") && !qemu_streq(g->listen_type, "socket") && !g->listen &&
+               (g->autoport || g->port < 0);
+}
+
 void qemu_cmd_build_graphics(QemuCmd *c) {
         const DomainGraphicsDef *g;
         GString *o;
@@ -293,7 +298,7 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
 
         if (qemu_streq(g->listen_type, "none"))
                 o = g_string_new("none");
-        else if (qemu_streq(g->listen_type, "socket") || (!g->listen && (g->autoport || g->port < 0))) {
+        else if (qemu_streq(g->listen_type, "socket") || qemu_graphics_uses_run_dir_socket(g)) {
                 const char *path = qemu_streq(g->listen_type, "socket") && g->listen ? g->listen : c->ctx->vnc_socket_path;
                 if (!qemu_path_valid(path) || strlen(path) >= 108) {
                         qemu_cmd_fail(c, "VNC needs a socket path (absolute, shorter than 108 bytes)");

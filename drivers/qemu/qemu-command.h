@@ -49,3 +49,8 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
 
 /* Appends s to a qemu option value with ',' doubled. Returns a malloc'd string. */
 char *qemu_escape_option_value(const char *s);
+
+/* True when qemu serves <graphics> g (VNC) on ctx->vnc_socket_path, the
+ * run-dir socket: no listen address, no fixed port, no listen type 'socket'
+ * or 'none'. TCP only when the XML asks for an address or a port. */
+bool qemu_graphics_uses_run_dir_socket(const DomainGraphicsDef *g);

@@ -45,6 +45,9 @@ typedef struct QemuOp {
         DriverDoneFn done;
         void *userdata;
         struct QemuOp *next;
+        /* Frees userdata when the runtime is freed with the op pending (driver
+         * teardown: done is not called then). NULL: nothing to free. */
+        void (*abandon)(void *userdata);
 } QemuOp;
 
 struct DriverRuntime {
@@ -144,3 +147,15 @@ void qemu_op_complete(QemuOp *op, int r, const char *message);
 int qemu_monitor_connect(DriverRuntime *rt, bool recovering);
 /* Sends a command for an op; completion follows the op's kind. */
 int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata);
+
+/* ---- qemu-graphics.c ---- */
+
+/* Puts where the VNC server listens into the live definition: the run-dir
+ * socket of a <graphics> without a TCP address. Called at start. */
+void qemu_graphics_set_live(DriverRuntime *rt);
+/* Asks qemu for the TCP port it picked for an autoport VNC server and puts it
+ * into the live definition (the reply comes before that of any later command). */
+void qemu_graphics_query_port(DriverRuntime *rt);
+int qemu_graphics_open(DriverRuntime *rt, unsigned index,
+                       void (*done)(void *userdata, int r, int fd, const char *message), void *userdata);
+int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverDoneFn done, void *userdata);

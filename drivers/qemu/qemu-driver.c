@@ -386,6 +386,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 goto deferred;
         }
         set_channel_paths(rt);
+        qemu_graphics_set_live(rt);
         r = qemu_process_spawn_fds(rt, argv, tap_fds, n_taps, &error);
         qemu_taps_close(tap_fds, n_taps);
         if (r < 0) {
@@ -630,4 +631,6 @@ const DomainDriverOps qemu_driver_ops = {
         .state = qemu_driver_state,
         .pid = qemu_driver_pid,
         .start_time = qemu_driver_start_time,
+        .open_graphics = qemu_graphics_open,
+        .screenshot = qemu_graphics_screenshot,
 };

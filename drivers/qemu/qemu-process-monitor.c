@@ -172,6 +172,7 @@ static void start_chardev_reply(Qmp *q, int r, const JsonValue *ret, const char 
                 log_warning("Domain %s: query-chardev failed: %s", rt->def->name, strna(error));
         else
                 update_ptys(rt, ret);
+        qemu_graphics_query_port(rt);
         rt->start_step = 0;
         start_next_step(rt);
 }

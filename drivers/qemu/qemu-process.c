@@ -150,6 +150,8 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         while (rt->ops) {
                 QemuOp *op = rt->ops;
                 rt->ops = op->next;
+                if (op->abandon)
+                        op->abandon(op->userdata);
                 free(op);
         }
         rt->qmp = qmp_free(rt->qmp);

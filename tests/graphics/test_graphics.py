@@ -1,0 +1,350 @@
+# The display of a running domain (issue 6): OpenGraphics hands out a socket
+# connected to qemu's VNC server (a unix socket in the run dir; TCP only when
+# the XML asks for an address or port, and then the live XML names the port
+# qemu picked), Screenshot writes a PNG of the display to the caller's fd
+# without ever blocking vmgmtd (slow readers, readers that go away), and bad
+# requests get clear errors and leave nothing behind. The booted busybox guest
+# (tools/build-guest) and minimal domains run under TCG.
+#
+# PNGs are checked with zlib/struct only (signature, CRCs, IHDR, image data),
+# and compared with the framebuffer the VNC server itself sends.
+
+import fcntl
+import glob
+import os
+import socket
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import dbus
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'integration'))
+
+from gfx_util import RFB, png_chunks, png_decode, read_all, tcp_listen_ports  # noqa: E402
+from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NOT_SUPPORTED,  # noqa: E402
+                           ERR_OPERATION_FAILED, GUEST_READY, VmgmtTestCase, guest_domain_xml,
+                           guest_image, main, minimal_domain_xml, opts)
+
+BOOT_TIMEOUT = 90
+F_SETPIPE_SZ = 1031
+VNC = "<graphics type='vnc'/>"
+
+
+def with_devices(xml, devices):
+    return xml.replace('</devices>', devices + '</devices>', 1)
+
+
+def graphics_of(xml):
+    g = ET.fromstring(xml).find('devices/graphics')
+    listen = g.find('listen') if g is not None else None
+    return g, listen
+
+
+def pixel_mismatches(a_rows, b_rows):
+    return sum(1 for ra, rb in zip(a_rows, b_rows) for i in range(0, len(ra), 3) if ra[i:i + 3] != rb[i:i + 3])
+
+
+class DisplayTestCase(VmgmtTestCase):
+    def open_graphics(self, path, **options):
+        fd = self.dom(path).OpenGraphics(opts(**options))
+        return fd.take()
+
+    def screenshot(self, path, **options):
+        """Screenshot into a pipe drained by the GLib loop's caller; returns the bytes."""
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            ufd = dbus.types.UnixFd(w)
+            os.close(w)
+            w = -1
+            result, out = {}, []
+            self.client.conn.call_async('org.vmgmt', path, 'org.vmgmt.Domain', 'Screenshot', 'ha{sv}',
+                                        (ufd, opts(**options)),
+                                        lambda: result.setdefault('ok', True),
+                                        lambda e: result.setdefault('error', e), timeout=60)
+            os.close(ufd.take())   # the message has its own copy
+            os.set_blocking(r, False)
+            deadline = time.monotonic() + 60
+            while 'ok' not in result and 'error' not in result:
+                self.assertLess(time.monotonic(), deadline, 'Screenshot did not answer')
+                self.rec.pump(0.01)
+                try:
+                    b = os.read(r, 65536)
+                    if b:
+                        out.append(b)
+                except BlockingIOError:
+                    pass
+            if 'error' in result:
+                raise result['error']
+            os.set_blocking(r, True)
+            out.append(read_all(r))   # the daemon closed its copy: EOF follows the last byte
+            return b''.join(out)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+    def no_temp_files(self):
+        left = glob.glob(os.path.join(self.daemon.run_dir, '*.screendump.*'))
+        self.assertEqual(left, [], 'screendump files left in the run dir')
+
+
+class MinimalDisplay(DisplayTestCase):
+    """Domains without an OS: the display qemu shows before any guest code ran."""
+
+    def test_started_paused_screenshot_matches_vnc(self):
+        path = self.define(minimal_domain_xml('p', extra_devices=VNC))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+
+        # the socket speaks RFB
+        rfb = RFB(self.open_graphics(path))
+        try:
+            w, h, name = rfb.handshake()
+            self.assertEqual(rfb.greeting, b'RFB 003.008\n')
+            fb = rfb.framebuffer()
+        finally:
+            rfb.close()
+        png = self.screenshot(path)
+        pw, ph, rows = png_decode(png)
+        self.assertEqual((pw, ph), (w, h), 'PNG size differs from the VNC framebuffer size')
+        self.assertGreater(len(set(rows)), 1, 'the display is one flat colour')
+        self.assertLess(pixel_mismatches(rows, fb), w * h // 100, 'PNG and VNC framebuffer differ')
+        self.no_temp_files()
+
+    def test_unix_socket_only_and_live_xml(self):
+        path = self.define(minimal_domain_xml('u', extra_devices=VNC))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        live = str(self.dom(path).GetXML(opts()))
+        g, listen = graphics_of(live)
+        self.assertIsNotNone(listen, live)
+        self.assertEqual(listen.get('type'), 'socket')
+        sock = listen.get('socket')
+        self.assertTrue(sock.startswith(self.daemon.run_dir + '/'), sock)
+        self.assertIsNone(g.get('port'))
+        # a VNC client can use that socket itself
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        self.assertEqual(s.recv(12), b'RFB 003.008\n')
+        s.close()
+        # and qemu listens on no TCP port
+        pid = self.fx.qemu_pids()[0]
+        self.assertEqual(tcp_listen_ports(pid), set())
+        # the persistent definition is unchanged
+        inactive = str(self.dom(path).GetXML(opts(inactive=True)))
+        g, listen = graphics_of(inactive)
+        self.assertEqual((g.get('port'), g.get('autoport')), ('-1', 'yes'))
+
+    def test_tcp_when_asked_live_port(self):
+        path = self.define(minimal_domain_xml(
+            't', extra_devices="<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>"))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        g, listen = graphics_of(str(self.dom(path).GetXML(opts())))
+        port = int(g.get('port'))
+        self.assertGreaterEqual(port, 5900)
+        self.assertEqual(g.get('listen'), '127.0.0.1')
+        pid = self.fx.qemu_pids()[0]
+        self.assertIn(port, tcp_listen_ports(pid))
+        s = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.assertEqual(s.recv(12), b'RFB 003.008\n')
+        s.close()
+        # OpenGraphics goes there too
+        rfb = RFB(self.open_graphics(path))
+        try:
+            self.assertEqual(rfb.handshake()[:2], png_decode(self.screenshot(path))[:2])
+        finally:
+            rfb.close()
+        # the port survives a daemon restart (it comes back from the status file)
+        self.daemon.restart()
+        g2, _ = graphics_of(str(self.dom(path).GetXML(opts())))
+        self.assertEqual(int(g2.get('port')), port)
+        rfb = RFB(self.open_graphics(path))
+        rfb.handshake()
+        rfb.close()
+        inactive = str(self.dom(path).GetXML(opts(inactive=True)))
+        self.assertEqual(graphics_of(inactive)[0].get('port'), '-1')
+
+    def test_errors(self):
+        plain = self.define(minimal_domain_xml('plain'))
+        vnc = self.define(minimal_domain_xml('vnc', extra_devices=VNC))
+        none = self.define(minimal_domain_xml(
+            'none', extra_devices="<graphics type='vnc'><listen type='none'/></graphics>"))
+        r, w = os.pipe2(os.O_CLOEXEC)
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        wfd, rfd = dbus.types.UnixFd(w), dbus.types.UnixFd(r)
+
+        # not running
+        before = self.fx.snapshot()
+        msg = self.assertDBusError(ERR_INVALID_STATE, self.dom(vnc).OpenGraphics, opts())
+        self.assertIn("'vnc' is not running", msg)
+        msg = self.assertDBusError(ERR_INVALID_STATE, self.dom(vnc).Screenshot, wfd, opts())
+        self.assertIn("'vnc' is not running", msg)
+        self.assertUnchanged(before)
+
+        for p in (plain, vnc, none):
+            self.dom(p).Start(opts())
+            self.client.wait_state(p, 'running')
+        before = self.fx.snapshot()
+        # no graphics device, no video device
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(plain).OpenGraphics, opts())
+        self.assertIn('no graphics device', msg)
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(plain).Screenshot, wfd, opts())
+        self.assertIn('no video device', msg)
+        # a VNC server that does not listen: no connection, but a screenshot
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(none).OpenGraphics, opts())
+        self.assertIn('does not listen', msg)
+        png_chunks(self.screenshot(none))
+        # no such device or screen
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).OpenGraphics, opts(index=dbus.UInt32(1)))
+        self.assertIn('no graphics device 1', msg)
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).Screenshot, wfd, opts(screen=dbus.UInt32(1)))
+        self.assertIn('no screen 1', msg)
+        # bad options
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).OpenGraphics, opts(index='0'))
+        self.assertIn('index', msg)
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).Screenshot, wfd, opts(bogus=True))
+        self.assertIn('bogus', msg)
+        # a fd the PNG cannot be written to
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).Screenshot, rfd, opts())
+        self.assertIn('not open for writing', msg)
+        ro = os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)
+        self.addCleanup(os.close, ro)
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(vnc).Screenshot, dbus.types.UnixFd(ro), opts())
+        self.assertUnchanged(before)
+        self.no_temp_files()
+        # screen 0 named explicitly works; a regular file works (no epoll there)
+        png_chunks(self.screenshot(vnc, screen=dbus.UInt32(0)))
+        out = os.path.join(self.fx.tmp, 'shot.png')
+        with open(out, 'wb') as f:
+            self.dom(vnc).Screenshot(dbus.types.UnixFd(f.fileno()), opts())
+        with open(out, 'rb') as f:
+            png_decode(f.read())
+        self.assertUnchanged(before)
+        self.no_temp_files()
+
+    def test_domain_destroyed_during_screenshot(self):
+        # a reader that takes nothing: the Screenshot is still copying when the domain goes
+        path = self.define(minimal_domain_xml('d', extra_devices=VNC))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        before_fds = self.daemon.fd_count()
+        sock_a, sock_b = socket.socketpair()
+        self.addCleanup(sock_a.close)
+        sock_b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024)
+        result = {}
+        self.client.conn.call_async('org.vmgmt', path, 'org.vmgmt.Domain', 'Screenshot', 'ha{sv}',
+                                    (dbus.types.UnixFd(sock_b.fileno()), opts()),
+                                    lambda: result.setdefault('ok', True),
+                                    lambda e: result.setdefault('error', e), timeout=60)
+        sock_b.close()
+        self.rec.pump(1.0)
+        self.assertEqual(result, {}, 'Screenshot answered before the PNG was read')
+        self.dom(path).Destroy(opts())
+        self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('error', result)
+        self.assertEqual(result['error'].get_dbus_name(), ERR_INVALID_STATE)
+        self.assertLessEqual(self.daemon.fd_count(), before_fds)
+        self.no_temp_files()
+
+
+class SlowReaders(DisplayTestCase):
+    def test_slow_reader_does_not_block_and_closing_reader_fails(self):
+        path = self.define(minimal_domain_xml('s', extra_devices=VNC))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        reference = self.screenshot(path)
+        self.assertGreater(len(reference), 1024)
+        before_fds = self.daemon.fd_count()
+
+        # a pipe of one page, read 256 bytes at a time: the reply waits for the
+        # last byte, and vmgmtd answers other calls meanwhile
+        r, w = os.pipe2(os.O_CLOEXEC)
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+        result, got, latencies = {}, [], []
+        self.client.conn.call_async('org.vmgmt', path, 'org.vmgmt.Domain', 'Screenshot', 'ha{sv}',
+                                    (dbus.types.UnixFd(w), opts()),
+                                    lambda: result.setdefault('ok', time.monotonic()),
+                                    lambda e: result.setdefault('error', e), timeout=60)
+        os.close(w)
+        deadline = time.monotonic() + 60
+        while True:
+            self.rec.pump(0.02)
+            t = time.monotonic()
+            self.client.prop(path, 'State')
+            latencies.append(time.monotonic() - t)
+            b = os.read(r, 256)
+            if not b:
+                break
+            got.append(b)
+            if sum(map(len, got)) < len(reference):
+                self.assertNotIn('ok', result, 'Screenshot answered before its last byte was read')
+            self.assertLess(time.monotonic(), deadline)
+        os.close(r)
+        self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('ok', result, result)
+        self.assertEqual(b''.join(got), reference)
+        self.assertLess(max(latencies), 1.0, 'a property Get waited for the copy')
+
+        # the reader closes its end after a few bytes: a clear error, nothing left behind
+        r, w = os.pipe2(os.O_CLOEXEC)
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+        result = {}
+        self.client.conn.call_async('org.vmgmt', path, 'org.vmgmt.Domain', 'Screenshot', 'ha{sv}',
+                                    (dbus.types.UnixFd(w), opts()),
+                                    lambda: result.setdefault('ok', True),
+                                    lambda e: result.setdefault('error', e), timeout=60)
+        os.close(w)
+        self.rec.pump(0.5)
+        self.assertEqual(len(os.read(r, 100)), 100)
+        os.close(r)
+        self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('error', result, result)
+        self.assertEqual(result['error'].get_dbus_name(), ERR_OPERATION_FAILED)
+        self.assertIn('closed its end', result['error'].get_dbus_message())
+        self.assertLessEqual(self.daemon.fd_count(), before_fds)
+        self.no_temp_files()
+        # and the next one works
+        self.assertEqual(self.screenshot(path), reference)
+
+
+class BootedGuest(DisplayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        guest_image()
+        super().setUpClass()
+
+    def test_guest_display(self):
+        path = self.define(with_devices(guest_domain_xml('g'), VNC))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        con = self.fx.console(path)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        first = self.screenshot(path)
+        png_decode(first)
+        # the guest writes on its VGA console: the next screenshot shows it
+        con.send('for i in 1 2 3 4 5 6 7 8; do cat /proc/cpuinfo; done > /dev/tty1; echo wrote-tty1')
+        con.wait_for('wrote-tty1\r\n', 30)
+        self.dom(path).Suspend(opts())   # a still picture: no cursor blinking
+        self.client.wait_state(path, 'paused')
+        rfb = RFB(self.open_graphics(path))
+        try:
+            w, h, _ = rfb.handshake()
+            fb = rfb.framebuffer()
+        finally:
+            rfb.close()
+        second = self.screenshot(path)
+        pw, ph, rows = png_decode(second)
+        self.assertEqual((pw, ph), (w, h))
+        self.assertNotEqual(first, second, 'the screenshot did not change with the display')
+        self.assertLess(pixel_mismatches(rows, fb), w * h // 100, 'PNG and VNC framebuffer differ')
+        self.dom(path).Resume(opts())
+        self.client.wait_state(path, 'running')
+
+
+if __name__ == '__main__':
+    main()
