@@ -107,6 +107,13 @@ static const Verb verbs[] = {
           "vol-upload VOL FILE [--pool POOL] [--offset N] [--length N]", "Replace a volume's content with a file" },
         { "vol-download", 2, 2, { "pool=", "offset=", "length=" }, verb_vol_transfer,
           "vol-download VOL FILE [--pool POOL] [--offset N] [--length N]", "Copy a volume's content to a file" },
+        /* the display (vmgmtctl-graphics.c) */
+        { "screenshot", 1, 2, { "screen=" }, verb_screenshot, "screenshot DOMAIN [FILE] [--screen N]",
+          "Save a PNG of a domain's display (FILE defaults to DOMAIN-DATE.png)" },
+        { "vncdisplay", 1, 1, {}, verb_vncdisplay, "vncdisplay DOMAIN",
+          "Show where a domain's VNC server listens (:N, ADDR:N or a unix socket path)" },
+        { "domdisplay", 1, 1, {}, verb_domdisplay, "domdisplay DOMAIN",
+          "Show a URI for a domain's display (vnc://HOST:N or vnc+unix:///PATH)" },
 };
 
 /* Connection and output choices, gathered while parsing. */

@@ -184,3 +184,8 @@ int verb_vol_info(Context *c, VerbArgs *a);
 int verb_vol_dumpxml(Context *c, VerbArgs *a);
 int verb_vol_path(Context *c, VerbArgs *a);
 int verb_vol_transfer(Context *c, VerbArgs *a);
+
+/* ---- the display (vmgmtctl-graphics.c) ---- */
+int verb_screenshot(Context *c, VerbArgs *a);
+int verb_vncdisplay(Context *c, VerbArgs *a);
+int verb_domdisplay(Context *c, VerbArgs *a);
