@@ -195,41 +195,45 @@ static bool address_is_wildcard(const char *a) {
 
 /* virsh vncdisplay: ":N" for every address, "ADDR:N" ("[ADDR]:N") for one;
  * a unix socket as its path, which TigerVNC's vncviewer takes as it is. */
-int verb_vncdisplay(Context *c, VerbArgs *a) {
-        VncListen l = {};
-        int r;
-
-        r = domain_vnc_listen(c, a->args[0], &l);
-        if (r < 0)
-                return r;
-        if (l.socket)
-                printf("%s\n", l.socket);
-        else if (address_is_wildcard(l.address))
-                printf(":%d\n", l.port - 5900);
-        else if (strchr(l.address, ':'))
-                printf("[%s]:%d\n", l.address, l.port - 5900);
+static void print_vncdisplay(const VncListen *l) {
+        if (l->socket)
+                printf("%s\n", l->socket);
+        else if (address_is_wildcard(l->address))
+                printf(":%d\n", l->port - 5900);
+        else if (strchr(l->address, ':'))
+                printf("[%s]:%d\n", l->address, l->port - 5900);
         else
-                printf("%s:%d\n", l.address, l.port - 5900);
-        vnc_listen_done(&l);
-        return 0;
+                printf("%s:%d\n", l->address, l->port - 5900);
 }
 
 /* virsh domdisplay: a URI for remote-viewer: vnc://HOST:DISPLAY, or
  * vnc+unix:///PATH for a unix socket. */
-int verb_domdisplay(Context *c, VerbArgs *a) {
+static void print_domdisplay(const VncListen *l) {
+        const char *host = address_is_wildcard(l->address) ? "localhost" : l->address;
+        bool v6 = strchr(host, ':') != NULL;
+
+        if (l->socket)
+                printf("vnc+unix://%s\n", l->socket);
+        else
+                printf("vnc://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", l->port - 5900);
+}
+
+static int verb_display(Context *c, VerbArgs *a, void (*print)(const VncListen *l)) {
         VncListen l = {};
         int r;
 
         r = domain_vnc_listen(c, a->args[0], &l);
         if (r < 0)
                 return r;
-        if (l.socket)
-                printf("vnc+unix://%s\n", l.socket);
-        else {
-                const char *host = address_is_wildcard(l.address) ? "localhost" : l.address;
-                bool v6 = strchr(host, ':') != NULL;
-                printf("vnc://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", l.port - 5900);
-        }
+        print(&l);
         vnc_listen_done(&l);
         return 0;
+}
+
+int verb_vncdisplay(Context *c, VerbArgs *a) {
+        return verb_display(c, a, print_vncdisplay);
+}
+
+int verb_domdisplay(Context *c, VerbArgs *a) {
+        return verb_display(c, a, print_domdisplay);
 }
