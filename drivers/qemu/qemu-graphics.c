@@ -2,6 +2,7 @@
  * (live definition), connections to it, and PNG screenshots (QMP screendump
  * into a file in the run dir, copied to the caller's fd by the event loop). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,7 +46,22 @@ static bool graphics_is_tcp(const DomainGraphicsDef *g) {
 
 /* ---- the live definition ---- */
 
+/* Screendump files a daemon killed mid-screenshot left behind. */
+static void remove_stale_screendumps(DriverRuntime *rt) {
+        _cleanup_free_ char *prefix = g_strdup_printf("%s.screendump.", rt->uuid);
+        DIR *dir = opendir(rt->driver->run_dir);
+        struct dirent *de;
+
+        if (!dir)
+                return;
+        while ((de = readdir(dir)))
+                if (g_str_has_prefix(de->d_name, prefix))
+                        (void) unlinkat(dirfd(dir), de->d_name, 0);
+        closedir(dir);
+}
+
 void qemu_graphics_set_live(DriverRuntime *rt) {
+        remove_stale_screendumps(rt);
         for (size_t i = 0; i < rt->def->n_graphics; i++) {
                 DomainGraphicsDef *g = &rt->def->graphics[i];
                 char *type, *path;
@@ -256,8 +272,10 @@ static int connect_attempt(GraphicsConnect *c) {
 static int connect_address(DriverRuntime *rt, const DomainGraphicsDef *g, GraphicsConnect *c) {
         if (!streq_ptr(g->type, "vnc") || streq_ptr(g->listen_type, "none"))
                 return -EOPNOTSUPP;
-        if (streq_ptr(g->listen_type, "socket")) {
-                const char *path = g->listen;
+        /* a live definition from before the run-dir socket was named in it */
+        bool run_dir_socket = qemu_graphics_uses_run_dir_socket(g);
+        if (streq_ptr(g->listen_type, "socket") || run_dir_socket) {
+                const char *path = run_dir_socket ? rt->vnc_file : g->listen;
                 char alt[sizeof(c->addr.un.sun_path)];
 
                 if (!path)
