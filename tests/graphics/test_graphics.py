@@ -353,7 +353,27 @@ class BootedGuest(DisplayTestCase):
         self.no_temp_files()
         png_decode(self.screenshot(path))   # and the next one works
 
-    def test_d_domain_destroyed_mid_copy(self):
+    def test_d_daemon_exits_mid_copy(self):
+        # vmgmtd stopped while a Screenshot is still copying: the caller gets an
+        # answer, the exit is clean (LeakSanitizer runs under ASan) and the
+        # domain, recovered by the next vmgmtd, can be photographed again
+        path, _ = self.guest()
+        r, w = os.pipe2(os.O_CLOEXEC)
+        self.addCleanup(os.close, r)
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+        result = self.call_into(path, w)
+        os.close(w)
+        self.rec.pump(0.5)
+        self.assertEqual(result, {}, 'Screenshot answered before the PNG was read')
+        self.assertEqual(self.daemon.stop(), 0)
+        self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('error', result)
+        self.daemon.start()
+        self.client.wait_state(path, 'paused')
+        self.no_temp_files()
+        png_decode(self.screenshot(path))
+
+    def test_e_domain_destroyed_mid_copy(self):
         path, _ = self.guest()
         before_fds = self.daemon.fd_count()
         r, w = os.pipe2(os.O_CLOEXEC)
