@@ -50,6 +50,9 @@ static int screenshot_call(Context *c, const char *path, int fd, const char *scr
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "h", fd);
+        if (r == -EOPNOTSUPP)
+                return ctl_error(r, "This connection cannot pass file descriptors (as over -H); "
+                                    "run vmgmtctl on the host itself.");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && screen_s)
