@@ -173,6 +173,22 @@ class MinimalDisplay(DisplayTestCase):
         inactive = str(self.dom(path).GetXML(opts(inactive=True)))
         self.assertEqual(graphics_of(inactive)[0].get('port'), '-1')
 
+    def test_screens_are_heads(self):
+        # a virtio GPU with two outputs: screens 0 and 1, no screen 2
+        path = self.define(minimal_domain_xml(
+            'h', extra_devices="<graphics type='vnc'/><video><model type='virtio' heads='2'/></video>"))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        for screen in (0, 1):
+            w, h, _ = png_decode(self.screenshot(path, screen=dbus.UInt32(screen)))
+            self.assertGreater(w * h, 0)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).Screenshot, dbus.types.UnixFd(w),
+                                   opts(screen=dbus.UInt32(2)))
+        self.assertIn("has no screen 2 (it has 2)", msg)
+
     def test_errors(self):
         plain = self.define(minimal_domain_xml('plain'))
         vnc = self.define(minimal_domain_xml('vnc', extra_devices=VNC))
