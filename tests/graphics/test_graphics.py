@@ -352,7 +352,7 @@ class BootedGuest(DisplayTestCase):
                     reader = lambda n: os.read(r, n)   # noqa: E731
                 else:
                     a, b = socket.socketpair()
-                    b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                    b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024)   # the kernel's minimum
                     r, w = a.detach(), b.detach()
                     reader = lambda n: os.read(r, n)   # noqa: E731
                 result = self.call_into(path, w)
