@@ -30,7 +30,7 @@ static uint64_t store_parse_generation(const char *text) {
 }
 
 static int store_load_one(Manager *m, int autostart_dfd, const char *file) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL, *msg = NULL;
         DomainDef *def = NULL;
         ConfError err = {};
         VmDomain *d, *other;
@@ -46,6 +46,14 @@ static int store_load_one(Manager *m, int autostart_dfd, const char *file) {
         if (r < 0) {
                 log_warning("Failed to parse %s, ignoring: %s", path, strna(err.message));
                 conf_error_clear(&err);
+                return r;
+        }
+        /* start-up, before the bus name is taken: nobody waits, so an emulator
+         * not probed yet is probed here (once; the answer is cached on disk) */
+        r = m->ops->prepare(m->driver, def, NULL, NULL, &msg);
+        if (r < 0) {
+                log_warning("Definition %s cannot be used, ignoring: %s", path, strna(msg));
+                domain_def_free(def);
                 return r;
         }
         r = m->ops->normalize(m->driver, def, &err);
