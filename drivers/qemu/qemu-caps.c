@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -24,6 +25,7 @@
 #define CAPS_PROBE_TIMEOUT_MS (QEMU_CAPS_PROBE_TIMEOUT_USEC / 1000u)
 #define CAPS_OUTPUT_MAX (1024u * 1024u)
 #define CAPS_CACHE_MAX (256u * 1024u)
+#define CAPS_RECHECK_USEC (1000u * 1000u)
 
 typedef struct QemuMachine {
         char *name;
@@ -40,6 +42,7 @@ struct QemuCaps {
         int64_t mtime_sec;
         long mtime_nsec;
         bool from_cache;
+        uint64_t checked_usec;     /* when the binary was last found unchanged (CLOCK_MONOTONIC) */
 };
 
 QemuCaps *qemu_caps_free(QemuCaps *caps) {
@@ -154,6 +157,13 @@ static int caps_parse_version(QemuCaps *caps, const char *text) {
 }
 
 static int caps_cache_save(const QemuCaps *caps, const char *cache_dir, const char *path);
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
 
 /* ---- probing: the emulator's answers, read by children of an event loop ---- */
 
@@ -709,11 +719,18 @@ int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
         return 0;
 }
 
-bool qemu_caps_matches_file(const QemuCaps *caps) {
+bool qemu_caps_matches_file(QemuCaps *caps) {
+        uint64_t now = now_usec();
         struct stat st;
 
-        return stat(caps->emulator, &st) == 0 && (uint64_t) st.st_size == caps->size &&
-               (int64_t) st.st_mtim.tv_sec == caps->mtime_sec && st.st_mtim.tv_nsec == caps->mtime_nsec;
+        /* a start-up with thousands of definitions naming one emulator stats it once */
+        if (caps->checked_usec && now - caps->checked_usec < CAPS_RECHECK_USEC)
+                return true;
+        if (stat(caps->emulator, &st) < 0 || (uint64_t) st.st_size != caps->size ||
+            (int64_t) st.st_mtim.tv_sec != caps->mtime_sec || st.st_mtim.tv_nsec != caps->mtime_nsec)
+                return false;
+        caps->checked_usec = now;
+        return true;
 }
 
 const char *qemu_caps_emulator(const QemuCaps *caps) {

@@ -37,8 +37,9 @@ QemuCapsProbe *qemu_caps_probe_free(QemuCapsProbe *p);
  * before it takes its bus name, tests). Returns 0 or -errno as above. */
 int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret);
 QemuCaps *qemu_caps_free(QemuCaps *caps);
-/* True while the binary caps were made from still has the same size and mtime. */
-bool qemu_caps_matches_file(const QemuCaps *caps);
+/* True while the binary caps were made from still has the same size and mtime
+ * (looked at again at most once a second). */
+bool qemu_caps_matches_file(QemuCaps *caps);
 
 const char *qemu_caps_emulator(const QemuCaps *caps);
 /* "7.2.22" */
