@@ -173,6 +173,25 @@ class ProbeTest(VmgmtTestCase):
         self.assertEqual(self.calls(calls), ['-version'])
         self.assertUnchanged(before)
 
+    def test_exit_while_probing(self):
+        # SIGTERM while a call waits for a probe: the probe is killed and
+        # reaped, the caller gets an error instead of silence, the exit is clean
+        marker_sleep = 'sleep 4%d.75' % (os.getpid() % 10)
+        emu, calls = self.make_emulator('qemu-exit', '%s\nexec %s "$@"' % (marker_sleep, REAL_QEMU))
+        a = self.define_async(minimal_domain_xml('bye', extra_devices='<emulator>%s</emulator>' % emu))
+        self.wait_until(lambda: self.calls(calls), 10, 'the probe to start')
+        self.assertEqual(self.daemon.stop(), 0)
+        self.wait_until(lambda: 'path' in a or 'error' in a, 30, 'an answer to DefineDomain')
+        self.assertNotIn('path', a)
+        self.assertEqual(a['error'].get_dbus_name(), ERR_OPERATION_FAILED, a['error'])
+        self.assertIn('vmgmtd is exiting', a['error'].get_dbus_message())
+        deadline = time.monotonic() + 2
+        while self.leftover_processes(emu) or self.leftover_processes(marker_sleep):
+            if time.monotonic() > deadline:
+                self.fail('probe processes left behind: %s' % self.leftover_processes(marker_sleep))
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(os.path.join(self.daemon.config_dir, 'bye.xml')))
+
 
 def _status_field(pid, key):
     try:
