@@ -109,6 +109,8 @@ static bool auth_query_join_waiting(AuthQuery *q) {
                         leader->joined = g_ptr_array_new();
                 g_ptr_array_add(leader->joined, q);
                 q->leader = leader;
+                log_debug("%s of %s waits with an identical check for a polkit slot (%u joined).",
+                          strna(sd_bus_message_get_member(q->message)), q->sender, leader->joined->len);
                 return true;
         }
         return false;

@@ -550,6 +550,34 @@ polkit.addRule(function(action, subject) {
             % (result['seconds'], len(lat), max(lat) * 1000))
         self.assertLess(max(lat), 0.5)
 
+    def test_polkitd_stopped_many_identical_calls(self):
+        # 80 identical checks while polkitd hangs: 32 go out, the other 48
+        # wait for a slot as one group. When the first deadlines pass, every
+        # one of them is refused in time (a refused leader hands the group to
+        # the next); nothing hangs and no polkit slot is lost for later calls.
+        p = self.define(minimal_domain_xml('vm-many-wait'))
+        u = self.fx.unprivileged()
+        self.assertEqual(u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('error'), ERR_INTERACTIVE)
+        self.fx.polkitd.send_signal(signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            answers = u.batch([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=30) for _ in range(80)])
+            took = time.monotonic() - t0
+        finally:
+            self.fx.polkitd.send_signal(signal.SIGCONT)
+        self.assertEqual(len(answers), 80)
+        for a in answers:
+            self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+            self.assertIn('polkit did not answer within 2.0 s', a['message'])
+            self.assertLess(a['ms'], 6000, a)
+        self.assertLess(took, 8)
+        # 32 sent, 1 waiting for a slot, 47 waiting with it
+        self.assertEqual(self.daemon.log_text().count('waits with an identical check for a polkit slot'), 47)
+        # polkitd is back: every slot is free again, 80 more calls get real answers
+        answers = u.batch([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=30) for _ in range(80)])
+        self.assertEqual([a.get('error') for a in answers], [ERR_INTERACTIVE] * 80, answers[:2])
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+
     def test_exit_while_pending(self):
         p = self.define(minimal_domain_xml('vm-exit'))
         u = self.fx.unprivileged()
