@@ -173,6 +173,18 @@ class ProbeTest(VmgmtTestCase):
         self.assertEqual(self.calls(calls), ['-version'])
         self.assertUnchanged(before)
 
+    def test_capabilities_probe_the_default_emulator(self):
+        # a fresh daemon has probed nothing: the first GetCapabilities waits for
+        # the default emulator's probe (in the loop), later ones are served at once
+        cache = os.path.join(self.daemon.root, 'var', 'lib', 'vmgmt', 'qemu')
+        self.assertFalse([f for f in os.listdir(cache) if f.endswith('.caps')] if os.path.isdir(cache) else [])
+        first = str(self.manager.GetCapabilities())
+        self.assertIn('<emulator>%s</emulator>' % REAL_QEMU, first)
+        self.assertRegex(first, r"<machine canonical='pc-i440fx-\d+\.\d+' maxCpus='255'>pc</machine>")
+        self.assertRegex(first, r"<machine canonical='pc-q35-\d+\.\d+' maxCpus='255'>q35</machine>")
+        self.assertTrue([f for f in os.listdir(cache) if f.endswith('.caps')], 'the probe wrote no cache')
+        self.assertEqual(str(self.manager.GetCapabilities()), first)
+
     def test_exit_while_probing(self):
         # SIGTERM while a call waits for a probe: the probe is killed and
         # reaped, the caller gets an error instead of silence, the exit is clean
