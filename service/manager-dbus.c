@@ -181,7 +181,8 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
                 w->message = sd_bus_message_ref(message);
                 w->def = def;
                 w->fn = fn;
-                memcpy(w->args, args, args_size);
+                if (args_size > 0)
+                        memcpy(w->args, args, args_size);
                 return 1;
         }
         g_free(w);
