@@ -298,6 +298,7 @@ static const char *normalize_emulator_for_arch(void *userdata, const char *arch)
 static QemuCaps *driver_get_caps(QemuDriver *d, const char *emulator) {
         return emulator ? g_hash_table_lookup(d->caps, emulator) : NULL;
 }
+
 static const char *normalize_resolve_machine(void *userdata, const char *emulator, const char *machine) {
         QemuCaps *caps = driver_get_caps(userdata, emulator);
 
