@@ -168,6 +168,21 @@ typedef struct DomainDriverOps {
          * starting, -ESRCH while being stopped. Never blocks on fd, whatever
          * it is (pipe, socket, file). */
         int (*screenshot)(DriverRuntime *rt, int fd, unsigned screen, DriverDoneFn done, void *userdata);
+
+        /* ---- emulator probing ---- */
+
+        /* Makes sure normalize() of def can answer without running anything:
+         * the emulator def names (or its arch's default) must have been probed.
+         * Returns 1 when normalize() may run now, 0 when the probe runs as a
+         * child of the event loop and done(userdata, r, message) is called when
+         * it ended (r < 0: the emulator cannot be used; callers waiting for the
+         * same emulator share one probe; a driver freed meanwhile calls done
+         * with -ECANCELED), or a negative errno with *ret_message (no such
+         * emulator, not root's, not executable). done NULL: probe now, blocking
+         * (bounded by the probe deadline; only before the service takes its bus
+         * name). */
+        int (*prepare)(DomainDriver *d, const DomainDef *def, DriverDoneFn done, void *userdata,
+                       char **ret_message);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -8,7 +8,15 @@
  * the answer here and consumes it. An answer nobody consumed (the object
  * vanished meanwhile and sd-bus answered the call itself) is freed by an idle
  * event, after the message was dispatched again. Nothing outlives the call: the
- * next call asks polkit again, so a withdrawn rule takes effect at once. */
+ * next call asks polkit again, so a withdrawn rule takes effect at once.
+ *
+ * polkitd answers one check after another, and on a loaded machine each costs
+ * it several scheduler round trips (synchronous bus calls for the subject's
+ * credentials, a thread per rules evaluation). When every polkit slot is taken,
+ * a check identical to one still waiting for a slot (same caller, action and
+ * details, not interactive) waits with it and gets its answer: that check is
+ * sent after both calls arrived, so the answer is as fresh as a check of its
+ * own, and a burst of N identical calls costs polkitd one check, not N. */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -51,7 +59,12 @@ typedef struct AuthQuery {
         int answer;                 /* AUTH_STEP_ANSWERED: 1, or a negative errno with error set */
         sd_bus_error error;
         uint64_t started_usec;
+        uint64_t queued_usec;       /* time spent waiting for a polkit slot */
+        uint64_t queued_since;
+        uint64_t asked_usec;        /* when CheckAuthorization was sent, 0 if never */
         uint64_t deadline_usec;     /* polkit must have answered by then (CLOCK_MONOTONIC) */
+        struct AuthQuery *leader;   /* the identical check this one waits with (its answer is ours), or NULL */
+        GPtrArray *joined;          /* identical checks waiting with this one, or NULL */
 } AuthQuery;
 
 static uint64_t now_usec(void) {
@@ -66,12 +79,76 @@ static uint64_t auth_timeout_usec(const AuthQuery *q) {
                               : q->manager->config.polkit_timeout_usec;
 }
 
+static bool auth_details_equal(char **a, char **b) {
+        for (; *a && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !*a && !*b;
+}
+
+/* Identical checks: one polkit answer serves both. Interactive checks are
+ * never merged: each may show its caller a dialog of its own. */
+static bool auth_query_same_check(const AuthQuery *a, const AuthQuery *b) {
+        return !a->interactive && !b->interactive && streq(a->sender, b->sender) && streq(a->action, b->action) &&
+               auth_details_equal(a->details, b->details);
+}
+
+/* A check that must wait for a polkit slot joins an identical one already
+ * waiting: that one is asked after both calls arrived, so its answer is as
+ * fresh as a check of its own would be, and an overloaded polkitd is asked
+ * once instead of once per call. Returns true when q joined one. */
+static bool auth_query_join_waiting(AuthQuery *q) {
+        GQueue *line = q->manager->auth_waiting;
+
+        for (GList *l = line ? line->head : NULL; l; l = l->next) {
+                AuthQuery *leader = l->data;
+
+                if (!auth_query_same_check(leader, q))
+                        continue;
+                if (!leader->joined)
+                        leader->joined = g_ptr_array_new();
+                g_ptr_array_add(leader->joined, q);
+                q->leader = leader;
+                log_debug("%s of %s waits with an identical check for a polkit slot (%u joined).",
+                          strna(sd_bus_message_get_member(q->message)), q->sender, leader->joined->len);
+                return true;
+        }
+        return false;
+}
+
+/* q leaves its group before it got an answer: a member leaves its leader; a
+ * leader hands the group to its first member, which takes q's place in the
+ * line (or the head of the line, when q had already been sent). */
+static void auth_query_leave_group(AuthQuery *q) {
+        Manager *m = q->manager;
+        AuthQuery *heir;
+        GList *link;
+
+        if (q->leader) {
+                g_ptr_array_remove(q->leader->joined, q);
+                q->leader = NULL;
+                return;
+        }
+        if (!q->joined || q->joined->len == 0)
+                return;
+        heir = g_ptr_array_steal_index(q->joined, 0);
+        heir->leader = NULL;
+        heir->joined = TAKE_PTR(q->joined);
+        for (guint i = 0; i < heir->joined->len; i++)
+                ((AuthQuery *) heir->joined->pdata[i])->leader = heir;
+        link = q->step == AUTH_STEP_QUEUED && m->auth_waiting ? g_queue_find(m->auth_waiting, q) : NULL;
+        if (link)
+                link->data = heir;
+        else if (m->auth_waiting)
+                g_queue_push_head(m->auth_waiting, heir);
+}
+
 /* Forgets the call under way (its reply will not be dispatched) and frees
  * its polkit slot, or takes q out of the waiting line. */
 static void auth_query_release(AuthQuery *q) {
         Manager *m = q->manager;
 
-        if (q->step == AUTH_STEP_QUEUED && m->auth_waiting)
+        if (q->step == AUTH_STEP_QUEUED && !q->leader && m->auth_waiting)
                 g_queue_remove(m->auth_waiting, q);
         if (q->step == AUTH_STEP_POLKIT && q->slot && m->auth_in_flight > 0)
                 m->auth_in_flight--;
@@ -83,7 +160,10 @@ static void auth_query_free(AuthQuery *q) {
                 return;
         if (q->manager->auth_queries)
                 g_hash_table_remove(q->manager->auth_queries, q->message);
+        auth_query_leave_group(q);
         auth_query_release(q);
+        if (q->joined)
+                g_ptr_array_free(q->joined, TRUE);
         sd_event_source_disable_unref(q->defer);
         sd_bus_message_unref(q->message);
         sd_bus_error_free(&q->error);
@@ -106,12 +186,6 @@ static char **auth_details_build(sd_bus_message *message, const char *const *det
         return (char **) g_ptr_array_free(a, FALSE);
 }
 
-static bool auth_details_equal(char **a, char **b) {
-        for (; *a && *b; a++, b++)
-                if (!streq(*a, *b))
-                        return false;
-        return !*a && !*b;
-}
 
 /* The domain (or other object) named in the details, for messages. */
 static const char *auth_details_object(char **details) {
@@ -142,6 +216,8 @@ static int auth_defer_free(sd_event_source *s, void *userdata) {
 /* Stores the answer and dispatches the message again. */
 static void auth_query_answer(AuthQuery *q, int answer, const sd_bus_error *error) {
         Manager *m = q->manager;
+        g_autoptr(GPtrArray) joined = g_steal_pointer(&q->joined);
+        uint64_t now;
         int r;
 
         auth_query_release(q);
@@ -149,9 +225,11 @@ static void auth_query_answer(AuthQuery *q, int answer, const sd_bus_error *erro
         q->answer = answer;
         if (answer < 0)
                 sd_bus_error_copy(&q->error, error);
-        log_debug("Authorization of %s.%s by %s (%s) took %.1f ms: %s%s%s", strna(sd_bus_message_get_interface(q->message)),
-                  strna(sd_bus_message_get_member(q->message)), q->sender, q->action,
-                  (double) (now_usec() - q->started_usec) / 1000.0, answer > 0 ? "allowed" : "refused",
+        now = now_usec();
+        log_debug("Authorization of %s.%s by %s (%s) took %.1f ms (queued %.1f ms, polkit %.1f ms): %s%s%s",
+                  strna(sd_bus_message_get_interface(q->message)), strna(sd_bus_message_get_member(q->message)),
+                  q->sender, q->action, (double) (now - q->started_usec) / 1000.0, (double) q->queued_usec / 1000.0,
+                  q->asked_usec ? (double) (now - q->asked_usec) / 1000.0 : 0.0, answer > 0 ? "allowed" : "refused",
                   answer > 0 ? "" : ": ", answer > 0 ? "" : strna(q->error.message));
 
         r = sd_event_add_defer(m->event, &q->defer, auth_defer_free, q);
@@ -169,6 +247,14 @@ static void auth_query_answer(AuthQuery *q, int answer, const sd_bus_error *erro
                 (void) sd_bus_reply_method_errorf(q->message, SD_BUS_ERROR_ACCESS_DENIED,
                                                   "Access denied: the authorization could not be completed");
                 auth_query_free(q);
+        }
+        /* the same answer for the identical checks that waited with q */
+        for (guint i = 0; joined && i < joined->len; i++) {
+                AuthQuery *f = joined->pdata[i];
+
+                f->leader = NULL;
+                f->step = AUTH_STEP_CREDS;   /* neither in the line nor holding a slot */
+                auth_query_answer(f, answer, error);
         }
 }
 
@@ -257,7 +343,9 @@ static int auth_query_ask_polkit(AuthQuery *q) {
         if (m->auth_in_flight >= POLKIT_MAX_IN_FLIGHT) {
                 if (q->step != AUTH_STEP_QUEUED) {
                         q->step = AUTH_STEP_QUEUED;
-                        g_queue_push_tail(m->auth_waiting, q);
+                        q->queued_since = now;
+                        if (!auth_query_join_waiting(q))
+                                g_queue_push_tail(m->auth_waiting, q);
                 }
                 return 0;
         }
@@ -286,7 +374,17 @@ static int auth_query_ask_polkit(AuthQuery *q) {
         if (r < 0)
                 return r;
         q->step = AUTH_STEP_POLKIT;
+        q->asked_usec = now;
         m->auth_in_flight++;
+        log_debug("Asking polkit about %s for %s (%s), %u identical checks joined, %u in flight.", q->action,
+                  q->sender, strna(sd_bus_message_get_member(q->message)), q->joined ? q->joined->len : 0u,
+                  m->auth_in_flight);
+        for (guint i = 0; q->joined && i < q->joined->len; i++) {
+                AuthQuery *f = q->joined->pdata[i];
+
+                f->queued_usec += now - f->queued_since;
+                f->asked_usec = now;
+        }
         return 0;
 }
 
@@ -299,7 +397,10 @@ static void auth_dispatch_waiting(Manager *m) {
         while (m->auth_waiting && m->auth_in_flight < POLKIT_MAX_IN_FLIGHT &&
                (q = g_queue_pop_head(m->auth_waiting))) {
                 q->step = AUTH_STEP_CREDS;   /* out of the line */
+                q->queued_usec += now_usec() - q->queued_since;
                 if (now_usec() >= q->deadline_usec) {
+                        /* the identical checks that came later still have time: the next takes the head */
+                        auth_query_leave_group(q);
                         auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Access denied: polkit did not answer within %.1f s (%u checks waiting)",
                                         (double) auth_timeout_usec(q) / 1e6, m->auth_in_flight);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libxml/parser.h>
+
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
@@ -29,23 +31,93 @@ static uint64_t store_parse_generation(const char *text) {
         return g_ascii_strtoull(text + strlen(GENERATION_HEADER), NULL, 10) ?: 1;
 }
 
-static int store_load_one(Manager *m, int autostart_dfd, const char *file) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        DomainDef *def = NULL;
+/* ---- loading at start-up ---- */
+
+/* One definition file: read and parsed by a worker, added by the loop thread. */
+typedef struct StoreFile {
+        char *name;                 /* NAME.xml in the config dir */
+        DomainDef *def;             /* parsed, not normalized; NULL on failure */
+        uint64_t generation;
+        int r;                      /* < 0: cannot be read or parsed */
+        char *error;                /* the parser's message */
+} StoreFile;
+
+typedef struct StoreLoad {
+        const char *dir;
+        StoreFile *files;
+        guint n_files;
+        gint next;                  /* next file to parse (atomic) */
+} StoreLoad;
+
+/* Reading and parsing touch nothing shared (libxml2 keeps its state per
+ * parser context), so they may run in any thread. */
+static void store_file_parse(const char *dir, StoreFile *f) {
+        _cleanup_free_ char *path = g_build_filename(dir, f->name, NULL), *text = NULL;
+        ConfError err = {};
+        size_t size;
+
+        f->r = read_full_file(path, DOMAIN_XML_MAX_SIZE, &text, &size);
+        if (f->r < 0)
+                return;
+        f->r = domain_def_parse(text, size, &f->def, &err);
+        if (f->r < 0) {
+                f->error = g_strdup(err.message);
+                conf_error_clear(&err);
+                return;
+        }
+        f->generation = store_parse_generation(text);
+}
+
+static gpointer store_parse_worker(gpointer userdata) {
+        StoreLoad *l = userdata;
+
+        for (;;) {
+                guint i = (guint) g_atomic_int_add(&l->next, 1);
+
+                if (i >= l->n_files)
+                        return NULL;
+                store_file_parse(l->dir, &l->files[i]);
+        }
+}
+
+/* Parses every file, on all CPUs: parsing is most of a start-up with many
+ * definitions. The loop does not run yet, so nothing else waits. */
+static void store_parse_all(StoreLoad *l) {
+        guint n_threads = MIN(MIN((guint) g_get_num_processors(), 8u), l->n_files / 256u + 1u);
+        GThread *threads[8];
+        guint started = 0;
+
+        xmlInitParser();   /* once, before any thread uses libxml2 */
+        for (guint i = 1; i < n_threads; i++) {
+                threads[started] = g_thread_try_new("vmgmt-load", store_parse_worker, l, NULL);
+                if (threads[started])
+                        started++;
+        }
+        store_parse_worker(l);
+        for (guint i = 0; i < started; i++)
+                g_thread_join(threads[i]);
+}
+
+/* Normalizes a parsed definition and adds its domain. */
+static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, StoreFile *f) {
+        _cleanup_free_ char *path = g_build_filename(dir, f->name, NULL), *msg = NULL;
+        DomainDef *def = TAKE_PTR(f->def);
         ConfError err = {};
         VmDomain *d, *other;
-        struct stat st;
-        size_t size;
         int r;
 
-        path = g_build_filename(m->qemu_config_dir, file, NULL);
-        r = read_full_file(path, DOMAIN_XML_MAX_SIZE, &text, &size);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to read %s, ignoring: %m", path);
-        r = domain_def_parse(text, size, &def, &err);
+        if (f->r < 0 && f->error) {
+                log_warning("Failed to parse %s, ignoring: %s", path, f->error);
+                return f->r;
+        }
+        if (f->r < 0)
+                return log_warning_errno(f->r, "Failed to read %s, ignoring: %m", path);
+        /* start-up, before the bus name is taken: nobody waits, so an emulator
+         * not probed yet is probed here (once; the answer is cached on disk) */
+        r = m->ops->prepare(m->driver, def, NULL, NULL, &msg);
         if (r < 0) {
-                log_warning("Failed to parse %s, ignoring: %s", path, strna(err.message));
-                conf_error_clear(&err);
+                log_warning("Definition %s cannot be used, ignoring: %s", path, strna(msg));
+                domain_def_free(def);
                 return r;
         }
         r = m->ops->normalize(m->driver, def, &err);
@@ -70,17 +142,60 @@ static int store_load_one(Manager *m, int autostart_dfd, const char *file) {
         r = vm_domain_new(m, def, true, &d);
         if (r < 0)
                 return log_error_errno(r, "Failed to add domain from %s: %m", path);
-        d->config_file = g_strdup(file);
-        d->generation = store_parse_generation(text);
-        d->autostart = autostart_dfd >= 0 && fstatat(autostart_dfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        d->config_file = g_strdup(f->name);
+        d->generation = f->generation;
+        d->autostart = g_hash_table_contains(autostart, f->name);
         return 0;
 }
 
-int vm_domain_store_load(Manager *m) {
-        _cleanup_close_ int autostart_dfd = -1;
-        DIR *dir;
+/* The names in the autostart directory (one listing instead of a stat per domain). */
+static GHashTable *store_read_autostart(Manager *m) {
+        GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        DIR *dir = opendir(m->autostart_dir);
         struct dirent *de;
+
+        if (!dir) {
+                log_warning_errno(errno, "Failed to open %s, no domain autostarts: %m", m->autostart_dir);
+                return set;
+        }
+        while ((de = readdir(dir)))
+                if (de->d_name[0] != '.')
+                        g_hash_table_add(set, g_strdup(de->d_name));
+        closedir(dir);
+        return set;
+}
+
+/* The NAME.xml files of the config dir, in directory order; removes what a
+ * crash in the middle of a write left behind. */
+static GArray *store_list_files(DIR *dir) {
+        GArray *files = g_array_new(FALSE, TRUE, sizeof(StoreFile));
+        struct dirent *de;
+
+        while ((de = readdir(dir))) {
+                StoreFile f = {};
+
+                if (de->d_name[0] == '.' && (!de->d_name[1] || streq(de->d_name, "..")))
+                        continue;
+                if (strstr(de->d_name, ".xml.tmp.")) {
+                        (void) unlinkat(dirfd(dir), de->d_name, 0);
+                        continue;
+                }
+                if (!g_str_has_suffix(de->d_name, ".xml"))
+                        continue;
+                if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+                        continue;
+                f.name = g_strdup(de->d_name);
+                g_array_append_val(files, f);
+        }
+        return files;
+}
+
+int vm_domain_store_load(Manager *m) {
+        g_autoptr(GHashTable) autostart = NULL;
+        GArray *files;
+        StoreLoad l = { .dir = m->qemu_config_dir };
         unsigned n = 0;
+        DIR *dir;
         int r;
 
         r = mkdir_p(m->autostart_dir, 0755);
@@ -89,23 +204,24 @@ int vm_domain_store_load(Manager *m) {
         dir = opendir(m->qemu_config_dir);
         if (!dir)
                 return log_error_errno(errno, "Failed to open %s: %m", m->qemu_config_dir);
-        autostart_dfd = open(m->autostart_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        while ((de = readdir(dir))) {
-                if (de->d_name[0] == '.' && (!de->d_name[1] || streq(de->d_name, "..")))
-                        continue;
-                if (strstr(de->d_name, ".xml.tmp.")) {
-                        /* left over by a crash in the middle of a write */
-                        (void) unlinkat(dirfd(dir), de->d_name, 0);
-                        continue;
-                }
-                if (!g_str_has_suffix(de->d_name, ".xml"))
-                        continue;
-                if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-                        continue;
-                if (store_load_one(m, autostart_dfd, de->d_name) >= 0)
-                        n++;
-        }
+        files = store_list_files(dir);
         closedir(dir);
+        autostart = store_read_autostart(m);
+
+        l.files = (StoreFile *) (void *) files->data;
+        l.n_files = files->len;
+        store_parse_all(&l);
+        /* added in directory order, as before: which of two files naming one domain wins stays the same */
+        for (guint i = 0; i < l.n_files; i++) {
+                StoreFile *f = &l.files[i];
+
+                if (store_add_one(m, autostart, m->qemu_config_dir, f) >= 0)
+                        n++;
+                domain_def_free(f->def);
+                g_free(f->name);
+                g_free(f->error);
+        }
+        g_array_free(files, TRUE);
         log_info("Loaded %u domain definitions from %s.", n, m->qemu_config_dir);
         return 0;
 }

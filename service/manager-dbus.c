@@ -121,6 +121,79 @@ static int manager_normalize_definition(Manager *m, DomainDef *def, sd_bus_error
         return 0;
 }
 
+/* ---- waiting for the driver to know an emulator ---- */
+
+/* What a call does once the emulator its definition names has been probed;
+ * takes def. Returns as a method handler does (its reply sent, or a negative
+ * errno with error set). */
+typedef int (*DefinitionContinueFn)(Manager *m, sd_bus_message *message, DomainDef *def, const void *args,
+                                    sd_bus_error *error);
+
+typedef struct EmulatorWait {
+        Manager *manager;
+        sd_bus_message *message;
+        DomainDef *def;
+        DefinitionContinueFn fn;
+        unsigned char args[];
+} EmulatorWait;
+
+/* A definition naming an emulator that cannot be used does not validate
+ * (InvalidXML); a probe that fails (the program hangs or errs) is the
+ * program's refusal (OperationFailed). */
+static int emulator_error(sd_bus_error *error, const DomainDef *def, int r, const char *message) {
+        bool bad_definition = r == -ENOENT || r == -EPERM || r == -EACCES || r == -ENOEXEC || r == -EINVAL;
+        const char *name = bad_definition ? VM_ERROR_INVALID_XML : VM_ERROR_OPERATION_FAILED;
+
+        if (!def->name)
+                return sd_bus_error_setf(error, name, "Cannot read host capabilities: %s", message ?: strerror(-r));
+        return sd_bus_error_setf(error, name, "Cannot use domain '%s': %s", def->name, message ?: strerror(-r));
+}
+
+static void emulator_wait_done(void *userdata, int r, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        EmulatorWait *w = userdata;
+
+        if (r < 0) {
+                emulator_error(&error, w->def, r, message);
+                domain_def_free(w->def);
+        } else
+                r = w->fn(w->manager, w->message, w->def, w->args, &error);
+        if (r < 0)
+                (void) (sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(w->message, &error)
+                                                    : sd_bus_reply_method_errno(w->message, r, NULL));
+        sd_bus_message_unref(w->message);
+        g_free(w);
+}
+
+/* Runs fn now when the driver knows def's emulator, else keeps the call and
+ * runs fn (or answers with the probe's error) when the probe has ended: the
+ * loop serves every other call meanwhile. Takes def. */
+static int manager_when_emulator_known(Manager *m, sd_bus_message *message, DomainDef *def, DefinitionContinueFn fn,
+                                       const void *args, size_t args_size, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        EmulatorWait *w;
+        int r;
+
+        w = g_malloc0(sizeof(EmulatorWait) + args_size);
+        r = m->ops->prepare(m->driver, def, emulator_wait_done, w, &msg);
+        if (r == 0) {
+                w->manager = m;
+                w->message = sd_bus_message_ref(message);
+                w->def = def;
+                w->fn = fn;
+                if (args_size > 0)
+                        memcpy(w->args, args, args_size);
+                return 1;
+        }
+        g_free(w);
+        if (r < 0) {
+                r = emulator_error(error, def, r, msg);
+                domain_def_free(def);
+                return r;
+        }
+        return fn(m, message, def, args, error);
+}
+
 /* The domain def collides with: NULL when new, the same domain (name and UUID
  * match), or an error when the name or the UUID belongs to another one. */
 static int manager_check_conflicts(Manager *m, const DomainDef *def, VmDomain **ret, sd_bus_error *error) {
@@ -231,33 +304,20 @@ static void define_commit(void *userdata, int r, char *file) {
         define_op_free(op);
 }
 
-static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        uint64_t if_generation = 0;
-        bool has_if_generation = false;
-        const BusOption options[] = { { "if_generation", "t", &if_generation, &has_if_generation }, {} };
-        const char *xml, *details[3];
+typedef struct DefineArgs {
+        uint64_t if_generation;
+        bool has_if_generation;
+} DefineArgs;
+
+/* DefineDomain once authorized and the emulator is known. */
+static int define_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *userdata,
+                           sd_bus_error *error) {
+        const DefineArgs *a = userdata;
         char uuid[37];
-        DomainDef *def = NULL;
         VmDomain *d = NULL;
         DefineOp *op;
         int r;
 
-        r = sd_bus_message_read(message, "s", &xml);
-        if (r < 0)
-                return r;
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        r = manager_parse_definition(m, xml, &def, error);
-        if (r < 0)
-                return r;
-        details[0] = "domain";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
-        if (r <= 0)
-                goto finish;
         r = manager_normalize_definition(m, def, error);
         if (r < 0)
                 goto finish;
@@ -268,10 +328,10 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = manager_check_conflicts(m, def, &d, error);
         if (r < 0)
                 goto finish;
-        if (has_if_generation && if_generation != (d && d->persistent ? d->generation : 0)) {
+        if (a->has_if_generation && a->if_generation != (d && d->persistent ? d->generation : 0)) {
                 r = sd_bus_error_setf(error, VM_ERROR_CONFLICT,
                                       "Domain '%s' changed: generation is %" PRIu64 ", not %" PRIu64,
-                                      def->name, d && d->persistent ? d->generation : 0, if_generation);
+                                      def->name, d && d->persistent ? d->generation : 0, a->if_generation);
                 goto finish;
         }
 
@@ -303,6 +363,44 @@ finish:
         return r < 0 ? r : 1;
 }
 
+/* Parses xml, authorizes the caller for it, then has fn run once the
+ * emulator it names is known: the path every call taking domain XML shares. */
+static int manager_handle_definition(Manager *m, sd_bus_message *message, const char *xml, DefinitionContinueFn fn,
+                                     const void *args, size_t args_size, sd_bus_error *error) {
+        const char *details[3];
+        DomainDef *def = NULL;
+        int r;
+
+        r = manager_parse_definition(m, xml, &def, error);
+        if (r < 0)
+                return r;
+        details[0] = "domain";
+        details[1] = def->name;
+        details[2] = NULL;
+        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
+        if (r <= 0) {
+                domain_def_free(def);
+                return r < 0 ? r : 1;
+        }
+        /* only now: knowing the emulator may mean running it */
+        return manager_when_emulator_known(m, message, def, fn, args, args_size, error);
+}
+
+static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        DefineArgs a = {};
+        const BusOption options[] = { { "if_generation", "t", &a.if_generation, &a.has_if_generation }, {} };
+        const char *xml;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        return manager_handle_definition(userdata, message, xml, define_continue, &a, sizeof(a), error);
+}
+
 /* ---- CreateDomain: transient, hidden until it runs ---- */
 
 static void create_done(void *userdata, int r, const char *message) {
@@ -324,32 +422,15 @@ static void create_done(void *userdata, int r, const char *message) {
         vm_op_free(op);
 }
 
-static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        bool paused = false;
-        const BusOption options[] = { { "paused", "b", &paused }, {} };
+/* CreateDomain once authorized and the emulator is known. */
+static int create_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *userdata,
+                           sd_bus_error *error) {
+        const bool *paused = userdata;
         _cleanup_free_ char *msg = NULL;
-        const char *xml, *details[3];
-        DomainDef *def = NULL;
         VmDomain *d = NULL;
         VmOp *op;
         int r;
 
-        r = sd_bus_message_read(message, "s", &xml);
-        if (r < 0)
-                return r;
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        r = manager_parse_definition(m, xml, &def, error);
-        if (r < 0)
-                return r;
-        details[0] = "domain";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
-        if (r <= 0)
-                goto fail;
         r = manager_normalize_definition(m, def, error);
         if (r < 0)
                 goto fail;
@@ -367,7 +448,7 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
         d->hidden = true;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "create");
-        r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
+        r = vm_domain_start(d, *paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
         if (r < 0) {
                 vm_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
@@ -379,6 +460,21 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
 fail:
         domain_def_free(def);
         return r < 0 ? r : 1;
+}
+
+static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        bool paused = false;
+        const BusOption options[] = { { "paused", "b", &paused }, {} };
+        const char *xml;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &xml);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        return manager_handle_definition(userdata, message, xml, create_continue, &paused, sizeof(paused), error);
 }
 
 static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -438,16 +534,30 @@ static int method_list_domains(sd_bus_message *message, void *userdata, sd_bus_e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_get_capabilities(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+static int capabilities_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *args,
+                                 sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL;
         int r;
 
+        domain_def_free(def);
         r = node_capabilities_xml(m, &xml);
         if (r < 0)
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to read host capabilities: %s",
                                          strerror(-r));
         return sd_bus_reply_method_return(message, "s", xml);
+}
+
+static int method_get_capabilities(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        DomainDef *def;
+
+        /* the machine types come from the host arch's default emulator */
+        if (m->capabilities_xml)
+                return capabilities_continue(m, message, NULL, NULL, error);
+        def = domain_def_new();
+        if (!def)
+                return -ENOMEM;
+        return manager_when_emulator_known(m, message, def, capabilities_continue, NULL, 0, error);
 }
 
 typedef int (*NodeAppendFn)(sd_bus_message *reply);

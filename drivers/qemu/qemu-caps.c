@@ -1,16 +1,13 @@
-/* qemu-caps.c — probes an emulator binary for its machine types once and caches the answer on disk. */
+/* qemu-caps.c — an emulator's machine types: parsed from its answers, cached on disk, looked up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,11 +16,11 @@
 #include "log.h"
 #include "macro.h"
 #include "qemu/qemu-caps.h"
+#include "qemu-caps-internal.h"
 
 #define CAPS_FORMAT_VERSION 1
-#define CAPS_PROBE_TIMEOUT_MS 2000
-#define CAPS_OUTPUT_MAX (1024u * 1024u)
 #define CAPS_CACHE_MAX (256u * 1024u)
+#define CAPS_RECHECK_USEC (1000u * 1000u)
 
 typedef struct QemuMachine {
         char *name;
@@ -40,6 +37,7 @@ struct QemuCaps {
         int64_t mtime_sec;
         long mtime_nsec;
         bool from_cache;
+        uint64_t checked_usec;     /* when the binary was last found unchanged (CLOCK_MONOTONIC) */
 };
 
 QemuCaps *qemu_caps_free(QemuCaps *caps) {
@@ -98,7 +96,7 @@ static int set_str(char **dst, const char *src) {
 }
 
 /* Parses the text of `EMU -machine help`: "NAME  description (alias of X) (default)". */
-static int caps_parse_machine_help(QemuCaps *caps, char *text) {
+int qemu_caps_parse_machine_help(QemuCaps *caps, char *text) {
         char *saveptr = NULL;
         int r;
 
@@ -132,11 +130,11 @@ static int caps_parse_machine_help(QemuCaps *caps, char *text) {
                                 return r;
                 }
         }
-        return 0;
+        return caps->n_machines > 0 ? 0 : -EBADMSG;
 }
 
 /* "QEMU emulator version 7.2.22 (Debian …)" → "7.2.22". */
-static int caps_parse_version(QemuCaps *caps, const char *text) {
+int qemu_caps_parse_version(QemuCaps *caps, const char *text) {
         const char *v = strstr(text, "version ");
         _cleanup_free_ char *s = NULL;
 
@@ -153,144 +151,6 @@ static int caps_parse_version(QemuCaps *caps, const char *text) {
         return 0;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs `emulator arg1 arg2` with an empty environment (LC_ALL=C), stdin/stderr on
- * /dev/null and no other inherited fds; collects stdout. Kills the child after
- * CAPS_PROBE_TIMEOUT_MS. Returns 0 and *ret, -ETIMEDOUT, -EIO (non-zero exit)
- * or -errno. */
-static int caps_run(const char *emulator, const char *arg1, const char *arg2, char **ret) {
-        _cleanup_close_ int rfd = -1, wfd = -1, nullfd = -1;
-        _cleanup_free_ char *buf = NULL;
-        char *const argv[] = { (char *) emulator, (char *) arg1, (char *) arg2, NULL };
-        char *const envp[] = { (char *) "LC_ALL=C", (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        size_t len = 0;
-        int pipefd[2], status, r = 0;
-        int64_t deadline;
-        pid_t pid;
-
-        nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (nullfd < 0)
-                return -errno;
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        rfd = pipefd[0];
-        wfd = pipefd[1];
-        buf = malloc(CAPS_OUTPUT_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                sigset_t ss;
-
-                /* The daemon blocks signals for its event loop; qemu must not inherit that. */
-                sigemptyset(&ss);
-                sigprocmask(SIG_SETMASK, &ss, NULL);
-                (void) setpgid(0, 0); /* so a timeout kills whatever it started, too */
-                signal(SIGPIPE, SIG_DFL);
-                if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(wfd, STDOUT_FILENO) < 0 ||
-                    dup2(nullfd, STDERR_FILENO) < 0)
-                        _exit(126);
-                close_range(3, ~0U, 0);
-                execve(emulator, argv, envp);
-                _exit(127);
-        }
-        close(TAKE_FD(wfd));
-
-        deadline = now_ms() + CAPS_PROBE_TIMEOUT_MS;
-        for (;;) {
-                struct pollfd p = { .fd = rfd, .events = POLLIN };
-                int64_t left = deadline - now_ms();
-                ssize_t n;
-
-                if (left <= 0) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                n = poll(&p, 1, (int) left);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        continue;
-                n = read(rfd, buf + len, CAPS_OUTPUT_MAX - len);
-                if (n < 0) {
-                        if (errno == EINTR || errno == EAGAIN)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len >= CAPS_OUTPUT_MAX) {
-                        r = -EFBIG;
-                        break;
-                }
-        }
-        /* EOF on stdout does not mean the program has ended (it may have closed
-         * stdout and gone on): reap it within the same deadline, or kill it */
-        for (bool killed = false;;) {
-                pid_t w;
-
-                if (r < 0 && !killed) {
-                        (void) kill(-pid, SIGKILL);
-                        (void) kill(pid, SIGKILL);
-                        killed = true;
-                }
-                w = waitpid(pid, &status, killed ? 0 : WNOHANG);
-                if (w == pid)
-                        break;
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return r < 0 ? r : -errno;
-                }
-                if (now_ms() >= deadline)
-                        r = -ETIMEDOUT;
-                else
-                        (void) usleep(1000);
-        }
-        if (r < 0)
-                return log_debug_errno(r, "Probing %s %s failed: %m", emulator, arg1);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return log_debug_errno(EIO, "%s %s exited with status 0x%x", emulator, arg1, status);
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int caps_probe(QemuCaps *caps) {
-        _cleanup_free_ char *help = NULL, *version = NULL;
-        int r;
-
-        r = caps_run(caps->emulator, "-version", NULL, &version);
-        if (r < 0)
-                return r;
-        r = caps_parse_version(caps, version);
-        if (r < 0)
-                return r;
-        r = caps_run(caps->emulator, "-machine", "help", &help);
-        if (r < 0)
-                return r;
-        r = caps_parse_machine_help(caps, help);
-        if (r < 0)
-                return r;
-        if (caps->n_machines == 0)
-                return -EBADMSG;
-        return 0;
-}
-
 static uint64_t fnv1a64(const char *s) {
         uint64_t h = 0xcbf29ce484222325ULL;
         for (; *s; s++) {
@@ -300,7 +160,7 @@ static uint64_t fnv1a64(const char *s) {
         return h;
 }
 
-static char *caps_cache_path(const QemuCaps *caps, const char *cache_dir) {
+char *qemu_caps_cache_path(const QemuCaps *caps, const char *cache_dir) {
         const char *base = strrchr(caps->emulator, '/');
         char *p;
 
@@ -311,7 +171,7 @@ static char *caps_cache_path(const QemuCaps *caps, const char *cache_dir) {
 }
 
 /* Reads the cache; -ESTALE when it belongs to another binary, size or mtime. */
-static int caps_cache_load(QemuCaps *caps, const char *path) {
+int qemu_caps_cache_load(QemuCaps *caps, const char *path) {
         _cleanup_free_ char *text = NULL;
         char *saveptr = NULL;
         bool have_format = false, have_emulator = false, have_size = false, have_mtime = false;
@@ -371,7 +231,7 @@ static int caps_cache_load(QemuCaps *caps, const char *path) {
         return 0;
 }
 
-static int caps_cache_save(const QemuCaps *caps, const char *cache_dir, const char *path) {
+int qemu_caps_cache_save(const QemuCaps *caps, const char *cache_dir, const char *path) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         FILE *f;
@@ -428,69 +288,52 @@ static int emulator_check_trusted(const char *emulator) {
         }
 }
 
-int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
-        _cleanup_(qemu_caps_freep) QemuCaps *caps = NULL;
-        _cleanup_free_ char *cache_path = NULL;
-        struct stat st;
-        int r;
+QemuCaps *qemu_caps_alloc(const char *emulator, const struct stat *st) {
+        _cleanup_(qemu_caps_freep) QemuCaps *caps = calloc(1, sizeof(QemuCaps));
 
+        if (!caps)
+                return NULL;
+        caps->emulator = strdup(emulator);
+        if (!caps->emulator)
+                return NULL;
+        caps->size = (uint64_t) st->st_size;
+        caps->mtime_sec = (int64_t) st->st_mtim.tv_sec;
+        caps->mtime_nsec = st->st_mtim.tv_nsec;
+        return TAKE_PTR(caps);
+}
+
+/* Checks the binary can and may be run; fills *st. */
+int qemu_caps_check_emulator(const char *emulator, struct stat *st) {
         if (isempty(emulator) || emulator[0] != '/' || strchr(emulator, '\n'))
                 return -EINVAL;
-        if (stat(emulator, &st) < 0)
+        if (stat(emulator, st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISREG(st->st_mode))
                 return -ENOEXEC;
         if (access(emulator, X_OK) < 0)
                 return -errno;
-        r = emulator_check_trusted(emulator);
-        if (r < 0)
-                return r;
+        return emulator_check_trusted(emulator);
+}
 
-        caps = calloc(1, sizeof(QemuCaps));
-        if (!caps)
-                return -ENOMEM;
-        caps->emulator = strdup(emulator);
-        if (!caps->emulator)
-                return -ENOMEM;
-        caps->size = (uint64_t) st.st_size;
-        caps->mtime_sec = (int64_t) st.st_mtim.tv_sec;
-        caps->mtime_nsec = st.st_mtim.tv_nsec;
+static uint64_t now_usec(void) {
+        struct timespec ts;
 
-        if (cache_dir) {
-                cache_path = caps_cache_path(caps, cache_dir);
-                if (!cache_path)
-                        return -ENOMEM;
-                r = caps_cache_load(caps, cache_path);
-                if (r >= 0) {
-                        *ret = TAKE_PTR(caps);
-                        return 0;
-                }
-                if (r != -ENOENT)
-                        log_debug_errno(r, "Ignoring qemu caps cache %s: %m", cache_path);
-                /* start over: a half-read cache may have left entries behind */
-                qemu_caps_free(caps);
-                caps = calloc(1, sizeof(QemuCaps));
-                if (!caps)
-                        return -ENOMEM;
-                caps->emulator = strdup(emulator);
-                if (!caps->emulator)
-                        return -ENOMEM;
-                caps->size = (uint64_t) st.st_size;
-                caps->mtime_sec = (int64_t) st.st_mtim.tv_sec;
-                caps->mtime_nsec = st.st_mtim.tv_nsec;
-        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
 
-        r = caps_probe(caps);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to probe capabilities of %s: %m", emulator);
+bool qemu_caps_matches_file(QemuCaps *caps) {
+        uint64_t now = now_usec();
+        struct stat st;
 
-        if (cache_path) {
-                r = caps_cache_save(caps, cache_dir, cache_path);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to write qemu caps cache %s, ignoring: %m", cache_path);
-        }
-        *ret = TAKE_PTR(caps);
-        return 0;
+        /* a start-up with thousands of definitions naming one emulator stats it once */
+        if (caps->checked_usec && now - caps->checked_usec < CAPS_RECHECK_USEC)
+                return true;
+        if (stat(caps->emulator, &st) < 0 || (uint64_t) st.st_size != caps->size ||
+            (int64_t) st.st_mtim.tv_sec != caps->mtime_sec || st.st_mtim.tv_nsec != caps->mtime_nsec)
+                return false;
+        caps->checked_usec = now;
+        return true;
 }
 
 const char *qemu_caps_emulator(const QemuCaps *caps) {

@@ -28,6 +28,8 @@ typedef struct QemuDriver {
         int run_dir_fd;         /* O_PATH, to reach sockets whose path is too long for sun_path */
         GHashTable *caps;       /* emulator path → QemuCaps* */
         GHashTable *emulators;  /* arch → emulator path */
+        GHashTable *probes;     /* emulator path → CapsProbeJob* (a probe under way and who waits for it) */
+        GHashTable *probe_failures; /* emulator path → its synchronous probe's error (start-up only) */
         DriverRuntime *runtimes;
 } QemuDriver;
 

@@ -47,6 +47,158 @@ static void caps_free(gpointer p) {
         qemu_caps_free(p);
 }
 
+/* ---- capabilities: probed as children of the loop, shared by all who wait ---- */
+
+typedef struct CapsWaiter {
+        DriverDoneFn done;
+        void *userdata;
+} CapsWaiter;
+
+typedef struct CapsProbeJob {
+        QemuDriver *driver;
+        char *emulator;          /* the key in driver->probes */
+        QemuCapsProbe *probe;
+        GArray *waiters;         /* CapsWaiter */
+} CapsProbeJob;
+
+static void caps_probe_job_free(CapsProbeJob *job) {
+        qemu_caps_probe_free(job->probe);
+        g_array_unref(job->waiters);
+        g_free(job->emulator);
+        g_free(job);
+}
+
+static char *caps_probe_error_message(const char *emulator, int r) {
+        switch (r) {
+        case -ETIMEDOUT:
+                return g_strdup_printf("emulator %s did not answer within %.1f s when probed; it was killed",
+                                       emulator, QEMU_CAPS_PROBE_TIMEOUT_USEC / 1e6);
+        case -EIO:
+                return g_strdup_printf("emulator %s failed when asked for its version and machine types", emulator);
+        case -EBADMSG:
+        case -EFBIG:
+                return g_strdup_printf("emulator %s does not answer like QEMU", emulator);
+        case -ENOENT:
+                return g_strdup_printf("emulator %s does not exist", emulator);
+        case -EPERM:
+                return g_strdup_printf("emulator %s (or a directory above it) may be changed by others than root",
+                                       emulator);
+        case -EACCES:
+        case -ENOEXEC:
+        case -EINVAL:
+                return g_strdup_printf("emulator %s cannot be executed", emulator);
+        case -ECANCELED:
+                return g_strdup_printf("probing emulator %s was cancelled: vmgmtd is exiting", emulator);
+        default:
+                return g_strdup_printf("cannot probe emulator %s: %s", emulator, strerror(-r));
+        }
+}
+
+/* Tells everybody waiting for job how it ended; job is freed. */
+static void caps_probe_job_finish(CapsProbeJob *job, int r) {
+        _cleanup_free_ char *message = r < 0 ? caps_probe_error_message(job->emulator, r) : NULL;
+
+        job->probe = NULL;   /* already freed by the probe's end, or by the caller */
+        for (guint i = 0; i < job->waiters->len; i++) {
+                CapsWaiter *w = &g_array_index(job->waiters, CapsWaiter, i);
+                w->done(w->userdata, r, message);
+        }
+        caps_probe_job_free(job);
+}
+
+static void on_caps_probed(void *userdata, int r, QemuCaps *caps) {
+        CapsProbeJob *job = userdata;
+        QemuDriver *d = job->driver;
+
+        g_hash_table_remove(d->probes, job->emulator);
+        if (caps)
+                g_hash_table_replace(d->caps, g_strdup(job->emulator), caps);
+        caps_probe_job_finish(job, r);
+}
+
+/* The driver goes away: probes are killed, their waiters told. */
+static void caps_probes_cancel(QemuDriver *d) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, d->probes);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                CapsProbeJob *job = value;
+
+                g_hash_table_iter_steal(&it);
+                qemu_caps_probe_free(job->probe);
+                caps_probe_job_finish(job, -ECANCELED);
+        }
+        g_hash_table_destroy(d->probes);
+        d->probes = NULL;
+}
+
+static int caps_prepare_sync(QemuDriver *d, const char *emulator, char **ret_message) {
+        QemuCaps *caps = NULL;
+        gpointer failed;
+        int r;
+
+        /* at start-up many definitions may name one broken emulator: probe it once */
+        if (g_hash_table_lookup_extended(d->probe_failures, emulator, NULL, &failed))
+                r = GPOINTER_TO_INT(failed);
+        else {
+                r = qemu_caps_new(emulator, d->cache_dir, &caps);
+                if (r >= 0) {
+                        g_hash_table_replace(d->caps, g_strdup(emulator), caps);
+                        return 1;
+                }
+                g_hash_table_replace(d->probe_failures, g_strdup(emulator), GINT_TO_POINTER(r));
+        }
+        *ret_message = caps_probe_error_message(emulator, r);
+        return r;
+}
+
+static const char *normalize_emulator_for_arch(void *userdata, const char *arch);
+
+static int qemu_driver_prepare(DomainDriver *base, const DomainDef *def, DriverDoneFn done, void *userdata,
+                               char **ret_message) {
+        QemuDriver *d = (QemuDriver *) base;
+        const char *emulator = def->emulator ?: normalize_emulator_for_arch(d, def->os_arch ?: "x86_64");
+        CapsProbeJob *job;
+        QemuCaps *caps = NULL;
+        CapsWaiter w = { done, userdata };
+        int r;
+
+        if (!emulator)
+                return 1;   /* normalize says there is none */
+        caps = g_hash_table_lookup(d->caps, emulator);
+        if (caps && qemu_caps_matches_file(caps))
+                return 1;
+        if (caps)
+                g_hash_table_remove(d->caps, emulator);   /* the binary changed: ask it again */
+        if (!done)
+                return caps_prepare_sync(d, emulator, ret_message);
+
+        job = g_hash_table_lookup(d->probes, emulator);
+        if (job) {
+                g_array_append_val(job->waiters, w);
+                return 0;
+        }
+        job = g_new0(CapsProbeJob, 1);
+        job->driver = d;
+        job->emulator = g_strdup(emulator);
+        job->waiters = g_array_new(FALSE, FALSE, sizeof(CapsWaiter));
+        r = qemu_caps_load_or_probe(d->event, emulator, d->cache_dir, on_caps_probed, job, &caps, &job->probe);
+        if (r != 0)
+                caps_probe_job_free(job);
+        if (r < 0) {
+                *ret_message = caps_probe_error_message(emulator, r);
+                return r;
+        }
+        if (r > 0) {
+                g_hash_table_replace(d->caps, g_strdup(emulator), caps);
+                return 1;
+        }
+        g_array_append_val(job->waiters, w);
+        g_hash_table_insert(d->probes, job->emulator, job);
+        return 0;
+}
+
 static DomainDriver *qemu_driver_free(DomainDriver *base) {
         QemuDriver *d = (QemuDriver *) base;
 
@@ -57,6 +209,10 @@ static DomainDriver *qemu_driver_free(DomainDriver *base) {
                 qemu_runtime_free(d->runtimes);
         if (d->caps)
                 g_hash_table_destroy(d->caps);
+        if (d->probes)
+                caps_probes_cancel(d);
+        if (d->probe_failures)
+                g_hash_table_destroy(d->probe_failures);
         if (d->emulators)
                 g_hash_table_destroy(d->emulators);
         if (d->run_dir_fd >= 0)
@@ -90,6 +246,8 @@ static int qemu_driver_new(sd_event *event, const VmPaths *paths, const DomainDr
         };
         d->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, caps_free);
         d->emulators = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        d->probes = g_hash_table_new(g_str_hash, g_str_equal);
+        d->probe_failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (!d->paths.root || !d->paths.config_dir || !d->paths.state_dir || !d->paths.run_dir || !d->paths.log_dir ||
             asprintf(&d->run_dir, "%s/qemu", paths->run_dir) < 0 ||
             asprintf(&d->log_dir, "%s/qemu", paths->log_dir) < 0 ||
@@ -136,20 +294,9 @@ static const char *normalize_emulator_for_arch(void *userdata, const char *arch)
         return g_hash_table_lookup(d->emulators, key);
 }
 
+/* Only what prepare() made known: normalize never runs a program. */
 static QemuCaps *driver_get_caps(QemuDriver *d, const char *emulator) {
-        QemuCaps *caps;
-        int r;
-
-        caps = g_hash_table_lookup(d->caps, emulator);
-        if (caps)
-                return caps;
-        r = qemu_caps_new(emulator, d->cache_dir, &caps);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to probe %s: %m", emulator);
-                return NULL;
-        }
-        g_hash_table_insert(d->caps, g_strdup(emulator), caps);
-        return caps;
+        return emulator ? g_hash_table_lookup(d->caps, emulator) : NULL;
 }
 
 static const char *normalize_resolve_machine(void *userdata, const char *emulator, const char *machine) {
@@ -633,4 +780,5 @@ const DomainDriverOps qemu_driver_ops = {
         .start_time = qemu_driver_start_time,
         .open_graphics = qemu_graphics_open,
         .screenshot = qemu_graphics_screenshot,
+        .prepare = qemu_driver_prepare,
 };

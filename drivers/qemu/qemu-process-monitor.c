@@ -542,11 +542,15 @@ int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, Dri
          * until the firmware's own reset (see on_event) or right after it (UEFI).
          * Commands run in order, so the window opens just before the reset. */
         reset_window = streq(command, "system_reset") && rt->def->on_reboot == DOMAIN_ACTION_DESTROY;
-        if (reset_window && (r = send_reboot_action(rt, "reset", NULL)) < 0)
-                return r;
+        /* allocated first: nothing may fail between opening the window and the reset */
         op = qemu_op_new(rt, kind, done, userdata);
         if (!op)
                 return -ENOMEM;
+        if (reset_window && (r = send_reboot_action(rt, "reset", NULL)) < 0) {
+                op->done = NULL;
+                qemu_op_complete(op, r, NULL);
+                return r;
+        }
         r = qmp_send(rt->qmp, command, NULL, op_reply, op);
         /* Close the window again: right after the reset (UEFI), or at once when
          * the reset was never sent — no firmware reset will come to close it. */

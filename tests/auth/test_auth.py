@@ -550,6 +550,34 @@ polkit.addRule(function(action, subject) {
             % (result['seconds'], len(lat), max(lat) * 1000))
         self.assertLess(max(lat), 0.5)
 
+    def test_polkitd_stopped_many_identical_calls(self):
+        # 80 identical checks while polkitd hangs: 32 go out, the other 48
+        # wait for a slot as one group. When the first deadlines pass, every
+        # one of them is refused in time (a refused leader hands the group to
+        # the next); nothing hangs and no polkit slot is lost for later calls.
+        p = self.define(minimal_domain_xml('vm-many-wait'))
+        u = self.fx.unprivileged()
+        self.assertEqual(u.call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}]).get('error'), ERR_INTERACTIVE)
+        self.fx.polkitd.send_signal(signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            answers = u.batch([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=30) for _ in range(80)])
+            took = time.monotonic() - t0
+        finally:
+            self.fx.polkitd.send_signal(signal.SIGCONT)
+        self.assertEqual(len(answers), 80)
+        for a in answers:
+            self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+            self.assertIn('polkit did not answer within 2.0 s', a['message'])
+            self.assertLess(a['ms'], 6000, a)
+        self.assertLess(took, 8)
+        # 32 sent, 1 waiting for a slot, 47 waiting with it
+        self.assertEqual(self.daemon.log_text().count('waits with an identical check for a polkit slot'), 47)
+        # polkitd is back: every slot is free again, 80 more calls get real answers
+        answers = u.batch([call(p, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=30) for _ in range(80)])
+        self.assertEqual([a.get('error') for a in answers], [ERR_INTERACTIVE] * 80, answers[:2])
+        self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+
     def test_exit_while_pending(self):
         p = self.define(minimal_domain_xml('vm-exit'))
         u = self.fx.unprivileged()
@@ -590,20 +618,22 @@ class Concurrency(AuthTestCase):
     # checks; the short timeout of Robustness would turn slowness into denials
     daemon_conf = {'polkit_timeout_sec': 20}
 
-    def test_200_concurrent_unprivileged_calls(self):
-        p = self.define(minimal_domain_xml('vm-many'))
-        self.fx.write_rule('50-console.rules', '''
+    CONSOLE_RULE = '''
 polkit.addRule(function(action, subject) {
     if (action.id == "org.vmgmt.domain.console" && subject.user == "nobody")
         return polkit.Result.YES;
 });
-''')
-        clients = [self.fx.unprivileged() for _ in range(4)]
+'''
+
+    def concurrent_calls(self, p, n_clients=4, per_client=50):
+        """Every client sends per_client calls at once, half GetXML(secure) (allowed
+        by CONSOLE_RULE), half Start (would need a password); meanwhile root
+        pings and reads a property. Returns (answers, seconds, latencies)."""
+        clients = [self.fx.unprivileged() for _ in range(n_clients)]
         self.wait_until(lambda: clients[0].call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}',
                                                 [{'secure': ['b', True]}]).get('ok'), what='rule active')
-        # per client: 25 allowed (console), 25 refused (lifecycle, would need a password)
         calls = []
-        for i in range(50):
+        for i in range(per_client):
             if i % 2:
                 calls.append(call(p, DOMAIN_IFACE, 'GetXML', 'a{sv}', [{'secure': ['b', True]}], timeout=60))
             else:
@@ -630,8 +660,12 @@ polkit.addRule(function(action, subject) {
             self.client.prop(p, 'State')
             lat.append(time.monotonic() - t0)
         th.join()
-        total = done[0] - t_start
-        answers = [a for r in results for a in r]
+        return [a for r in results for a in r], done[0] - t_start, lat
+
+    def test_200_concurrent_unprivileged_calls(self):
+        p = self.define(minimal_domain_xml('vm-many'))
+        self.fx.write_rule('50-console.rules', self.CONSOLE_RULE)
+        answers, total, lat = self.concurrent_calls(p)
         self.assertEqual(len(answers), 200)
         ok = [a for a in answers if a.get('ok')]
         refused = [a for a in answers if a.get('error') == ERR_INTERACTIVE]
@@ -655,6 +689,43 @@ polkit.addRule(function(action, subject) {
         # for a loaded machine and sanitizers
         self.assertLess(lat_ms[-1], 1000, 'the loop stalled')
         self.assertIsNone(self.daemon.proc.poll())
+
+    def test_200_concurrent_calls_slow_polkit(self):
+        # polkitd answers one check after another; on a loaded machine each
+        # costs it several scheduler round trips (synchronous bus calls for the
+        # subject's credentials, a thread per rules evaluation). A rule that
+        # spends SLOW_MS per check stands in for that: 200 checks would need
+        # 200 * SLOW_MS, past the 20 s bound. Identical checks (same caller,
+        # action and details) waiting for a polkit slot are asked once, so
+        # polkit evaluates far fewer than 200 and every call gets its real answer.
+        slow_ms = 120
+        p = self.define(minimal_domain_xml('vm-slow'))
+        self.fx.write_rule('00-slow.rules', '''
+polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.vmgmt.domain.") == 0) {
+        var t = Date.now();
+        while (Date.now() - t < %d) {}
+    }
+});
+''' % slow_ms)
+        self.fx.write_rule('50-console.rules', self.CONSOLE_RULE)
+        # vmgmtd logs (at debug level) every CheckAuthorization it sends
+        asked_before = self.daemon.log_text().count('Asking polkit about ')
+        answers, total, lat = self.concurrent_calls(p)
+        evaluated = self.daemon.log_text().count('Asking polkit about ') - asked_before
+        self.assertEqual(len(answers), 200)
+        ok = [a for a in answers if a.get('ok')]
+        refused = [a for a in answers if a.get('error') == ERR_INTERACTIVE]
+        others = [a for a in answers if a not in ok + refused]
+        log('200 concurrent calls, polkit rule %d ms per check: answered in %.2fs, polkit asked %d times, '
+            '%d allowed, %d need a password, %d other (%s)'
+            % (slow_ms, total, evaluated, len(ok), len(refused), len(others), others[:1]))
+        self.assertEqual(len(ok), 100, others[:3])
+        self.assertEqual(len(refused), 100, others[:3])
+        self.assertLess(evaluated, 100, 'identical waiting checks were each sent to polkit')
+        self.assertLess(total, 20)
+        lat_ms = sorted(x * 1000 for x in lat)
+        self.assertLess(lat_ms[-1], 1000, 'the loop stalled')
 
 
 if __name__ == '__main__':

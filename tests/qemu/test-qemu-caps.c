@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <systemd/sd-event.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -105,6 +108,92 @@ static void test_fake_emulator(const char *dir) {
         CHECK(elapsed_ms(&t0) < 4000);
 }
 
+typedef struct AsyncResult {
+        bool done;
+        int r;
+        QemuCaps *caps;
+        unsigned ticks;            /* timer callbacks that ran while the probe was under way */
+} AsyncResult;
+
+static void async_done(void *userdata, int r, QemuCaps *caps) {
+        AsyncResult *a = userdata;
+
+        a->done = true;
+        a->r = r;
+        a->caps = caps;
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        AsyncResult *a = userdata;
+
+        a->ticks++;
+        return sd_event_source_set_time_relative(s, 20 * 1000) < 0 ? -1 : sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static bool pid_gone(pid_t pid) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+        return access(path, F_OK) < 0;   /* not even a zombie: reaped */
+}
+
+static pid_t read_pid(const char *path) {
+        _cleanup_free_ char *text = NULL;
+
+        return read_full_file(path, 64, &text, NULL) == 0 ? (pid_t) atoi(text) : 0;
+}
+
+/* The probe as a child of a loop: the loop goes on while the emulator thinks;
+ * freeing a probe under way kills and reaps its child. */
+static void test_async_probe(const char *dir) {
+        _cleanup_free_ char *slow = NULL, *hang = NULL, *script = NULL, *pidfile = NULL;
+        sd_event *event = NULL;
+        sd_event_source *tick = NULL;
+        QemuCapsProbe *probe = NULL;
+        QemuCaps *caps = NULL;
+        AsyncResult a = {};
+        struct timespec t0;
+        pid_t pid;
+        int r;
+
+        CHECK(sd_event_new(&event) >= 0);
+        CHECK(asprintf(&slow, "%s/qemu-system-slowish", dir) > 0);
+        CHECK(asprintf(&script, "#!/bin/sh\nsleep 0.3\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n") > 0);
+        write_script(slow, script);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = qemu_caps_load_or_probe(event, slow, NULL, async_done, &a, &caps, &probe);
+        CHECK(r == 0 && probe && !caps);
+        CHECK(sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, 20 * 1000, 1, on_tick, &a) >= 0);
+        while (!a.done && sd_event_run(event, 5 * 1000 * 1000) >= 0)
+                ;
+        CHECK(a.done && a.r == 0 && a.caps);
+        fprintf(stderr, "async probe: %u timer ticks while it ran (%.0f ms)\n", a.ticks, elapsed_ms(&t0));
+        CHECK(a.ticks >= 10);   /* 2 x 0.3 s of sleeping, 20 ms ticks */
+        if (a.caps)
+                check_x86_caps(a.caps);
+        a.caps = qemu_caps_free(a.caps);
+
+        /* cancelled while the emulator hangs */
+        CHECK(asprintf(&hang, "%s/qemu-system-hangs", dir) > 0);
+        CHECK(asprintf(&pidfile, "%s/hang.pid", dir) > 0);
+        free(script);
+        CHECK(asprintf(&script, "#!/bin/sh\necho $$ > %s\nexec sleep 60\n", pidfile) > 0);
+        write_script(hang, script);
+        a = (AsyncResult) {};
+        probe = NULL;
+        r = qemu_caps_load_or_probe(event, hang, NULL, async_done, &a, &caps, &probe);
+        CHECK(r == 0 && probe);
+        while ((pid = read_pid(pidfile)) == 0 && sd_event_run(event, 10 * 1000) >= 0)
+                ;
+        CHECK(pid > 0 && !pid_gone(pid));
+        probe = qemu_caps_probe_free(probe);
+        CHECK(!a.done);          /* no callback for a cancelled probe */
+        CHECK(pid > 0 && pid_gone(pid));
+
+        sd_event_source_disable_unref(tick);
+        sd_event_unref(event);
+}
+
 int main(void) {
         _cleanup_free_ char *emu = NULL, *dir = NULL, *cache = NULL;
         char tmpl[] = "/tmp/test-qemu-caps-XXXXXX";
@@ -199,6 +288,7 @@ int main(void) {
         }
 
         test_fake_emulator(dir);
+        test_async_probe(dir);
 
         {
                 _cleanup_free_ char *cmd = NULL;

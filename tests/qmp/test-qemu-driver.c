@@ -162,8 +162,11 @@ static DomainDef *make_def(DomainDriver *d, const char *name, const char *kernel
         ConfError err = {};
         DomainDef *def = NULL;
 
-        if (domain_def_parse(xml, strlen(xml), &def, &err) < 0 || d->ops->normalize(d, def, &err) < 0) {
-                fprintf(stderr, "bad test XML: %s\n%s", err.message, xml);
+        g_autofree char *probe_error = NULL;
+
+        if (domain_def_parse(xml, strlen(xml), &def, &err) < 0 ||
+            d->ops->prepare(d, def, NULL, NULL, &probe_error) < 0 || d->ops->normalize(d, def, &err) < 0) {
+                fprintf(stderr, "bad test XML: %s\n%s", probe_error ? probe_error : err.message, xml);
                 abort();
         }
         return def;
