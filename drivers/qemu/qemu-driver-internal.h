@@ -29,6 +29,13 @@ typedef struct QemuDriver {
         GHashTable *caps;       /* emulator path → QemuCaps* */
         GHashTable *emulators;  /* arch → emulator path */
         DriverRuntime *runtimes;
+
+        /* log rotation (qemu-process-log.c) */
+        DriverLogRotation log_rot_console, log_rot_qemu;
+        uint64_t log_rotate_interval_usec;
+        sd_event_source *log_rotate_timer;
+        GThread *log_rotate_thread;     /* the round under way or finished, not yet joined */
+        gint log_rotate_done;           /* set by the worker when it finished */
 } QemuDriver;
 
 typedef enum QemuOpKind {
@@ -60,6 +67,7 @@ struct DriverRuntime {
         char *vnc_file;
         char *channel_dir;              /* unix sockets of <channel>s without a path */
         char *log_path;
+        char *log_prefix;               /* log_dir/qemu/NAME: chardev logs are PREFIX-console.log, … */
 
         pid_t pid;
         int pidfd;
@@ -144,3 +152,24 @@ void qemu_op_complete(QemuOp *op, int r, const char *message);
 int qemu_monitor_connect(DriverRuntime *rt, bool recovering);
 /* Sends a command for an op; completion follows the op's kind. */
 int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata);
+
+/* ---- qemu-process-console.c ---- */
+
+/* The chardev a device name means ("" → the first console, "serialN",
+ * "consoleN"; a serial console is serial0) and its canonical name (malloc'd;
+ * ret_name may be NULL). Returns 0 or -ENODEV. */
+int qemu_console_find(const DomainDef *def, const char *device, const DomainChrDef **ret, char **ret_name);
+/* DomainDriverOps.open_console. */
+int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
+                              char **ret_error);
+
+/* ---- qemu-process-log.c ---- */
+
+/* Rotates rt's log files that reached their size by renaming them (before
+ * qemu starts, when nobody holds them). */
+void qemu_runtime_rotate_logs_closed(DriverRuntime *rt);
+/* DomainDriverOps.set_log_rotation: limits and the periodic check of running domains. */
+void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *console,
+                                  const DriverLogRotation *hypervisor, uint64_t interval_usec);
+/* Stops the periodic check and waits for a round under way (driver teardown). */
+void qemu_driver_log_rotation_done(QemuDriver *d);
