@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "domain.h"
+#include "domain-console.h"
 #include "log.h"
 
 /* ---- properties ---- */
@@ -526,6 +527,8 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_NO_RESULT, method_rename, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("s", device, "a{sv}", options), SD_BUS_RESULT("h", fd),
+                                domain_method_open_console, UNPRIV),
         SD_BUS_VTABLE_END
 };
 
