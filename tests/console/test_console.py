@@ -241,6 +241,32 @@ class OpenConsole(ConsoleBase):
             p.send_signal(signal.SIGTERM)
             p.wait(20)
 
+        # -H: the fd cannot cross the ssh bus bridge, so the console runs on the
+        # remote host through `ssh -t`. There is no sshd here: an `ssh` first in
+        # PATH stands in for the network hop only (it runs the remote command on
+        # this host, where the "remote" vmgmtd is) and records how it was called.
+        fake = os.path.join(self.fx.tmp, 'fakebin')
+        os.makedirs(fake)
+        calls = os.path.join(self.fx.tmp, 'ssh-calls')
+        with open(os.path.join(fake, 'ssh'), 'w') as f:
+            f.write('#!/bin/sh\n'
+                    'echo "$*" >> %s\n'
+                    'while [ "$1" != "--" ]; do shift; done; shift; shift\n'
+                    'if [ "$1" = systemd-stdio-bridge ]; then exec systemd-stdio-bridge -p "$DBUS_SYSTEM_BUS_ADDRESS"; fi\n'
+                    'exec sh -c "$*"\n' % calls)
+        os.chmod(os.path.join(fake, 'ssh'), 0o755)
+        os.symlink(VMGMTCTL, os.path.join(fake, 'vmgmtctl'))
+        env['PATH'] = fake + ':' + env['PATH']
+        with spawn('-H', 'root@far-away:2222', 'console', name) as p:
+            read_until(master, b'Escape character is ^]', 30)
+            shell(master, 'remote')
+            os.write(master, b'\x1d')
+            self.assertEqual(p.wait(20), 0)
+        with open(calls) as f:
+            lines = f.read().splitlines()
+        self.assertIn("-t -p 2222 -- root@far-away vmgmtctl console 'con2'", lines)
+        env['PATH'] = env['PATH'].split(':', 1)[1]
+
         # start --console: starts the domain and attaches
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
