@@ -178,6 +178,15 @@ class OpenConsole(ConsoleBase):
             time.sleep(0.05)
         self.assertLessEqual(self.daemon.fd_count(), fds_before, 'vmgmtd leaks fds')
 
+        # an unprivileged caller is checked with polkit (not running here: denied)
+        os.chmod(self.fx.tmp, 0o755)
+        r = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'busctl',
+                            '--address=' + self.fx.bus.address, 'call', 'org.vmgmt', path, 'org.vmgmt.Domain',
+                            'OpenConsole', 'sa{sv}', '', '0'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b'Access denied: polkit', r.stderr)
+
         # the domain going away ends the session with EOF
         fd4 = self.open_console(path)
         self.dom(path).Destroy(opts())
