@@ -185,7 +185,8 @@ class OpenConsole(ConsoleBase):
                             'OpenConsole', 'sa{sv}', '', '0'],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn(b'Access denied: polkit', r.stderr)
+        self.assertIn(b'ccess denied', r.stderr)
+        self.assertRegex(self.daemon.log_text(), r'Authorization of org\.vmgmt\.Domain\.OpenConsole .* refused')
 
         # the domain going away ends the session with EOF
         fd4 = self.open_console(path)
