@@ -126,7 +126,7 @@ static int console_pump(int console, int sigfd, ConsoleEnd *ret_end) {
                                 return 0;
                         }
                         esc = memchr(buf, CONSOLE_ESCAPE, (size_t) n);
-                        if ((r = write_all(console, buf, esc ? (size_t) (esc - buf) : (size_t) n)) < 0) {
+                        if (write_all(console, buf, esc ? (size_t) (esc - buf) : (size_t) n) < 0) {
                                 *ret_end = CONSOLE_END_CLOSED;
                                 return 0;
                         }

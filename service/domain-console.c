@@ -261,7 +261,7 @@ int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_e
                                          "Console %s of domain '%s' is in use by another session (option force takes it over)",
                                          canonical, d->name);
         r = console_proxy_new(m, key, d->name, canonical, TAKE_FD(device_fd), &client_fd, &p);
-        if (r < 0)
+        if (r < 0 || !p)
                 return sd_bus_error_set_errnof(error, r, "Failed to set up the console of domain '%s': %m", d->name);
         if (old) {
                 log_info("Console %s of domain '%s' taken over by a new session.", canonical, d->name);
