@@ -303,8 +303,10 @@ static int console_run(Context *c, const char *ident, const char *device, bool f
         if (r < 0)
                 return r;
         if (c->host) {
-                /* the bus connection is not needed by the remote side */
+                /* the bus connection is not needed by the remote side; closing it
+                 * ends (and reaps) its own ssh to the host's systemd-stdio-bridge */
                 ctl_polkit_agent_close(c);
+                c->bus = sd_bus_flush_close_unref(c->bus);
                 return console_remote(c->host, name, device, force);
         }
         return console_attach(c, path, name, device, force);

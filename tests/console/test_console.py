@@ -5,15 +5,18 @@
 #  - the console log qemu writes itself holds the boot messages, also when
 #    vmgmtd is killed in the middle of the boot and started again;
 #  - rotation of the console and qemu logs by size, keeping N old files;
-#  - `vmgmtctl console` on a pty: banner, I/O, Ctrl+] restores the terminal.
+#  - `vmgmtctl console` on a pty: banner, I/O, Ctrl+] restores the terminal;
+#    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd.
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import termios
 import time
@@ -21,7 +24,8 @@ import time
 import dbus
 
 from vmgmt_harness import (ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
-                           VmgmtTestCase, _child_env, guest_domain_xml, guest_image, main, opts)
+                           VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
+                           opts)
 
 BOOT_TIMEOUT = 120
 
@@ -97,6 +101,127 @@ def wait_file_contains(path, text, timeout=BOOT_TIMEOUT):
         time.sleep(0.2)
     raise AssertionError('%s: %r not seen within %.0fs; tail:\n%s'
                          % (path, text, timeout, data[-2000:].decode('utf-8', 'replace')))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG: no sshd outlives a killed test
+
+
+class SshHost:
+    """A real OpenSSH server (sshd -D -e) on 127.0.0.1 and a free port, standing
+    for the remote host of `vmgmtctl -H`. It runs in a mount namespace of its own
+    that looks like a host with vmgmt installed: the test's bus is the system bus
+    at /run/dbus/system_bus_socket (a tmpfs on /run, with sshd's /run/sshd),
+    vmgmtctl is in /usr/local/bin, and root's home (~/.ssh/authorized_keys) is a
+    directory of the test. Nothing is configured into sshd for vmgmt: the
+    remote commands (systemd-stdio-bridge for the bus, `vmgmtctl console` for
+    the console) find the bus and vmgmtctl where a real host has them
+    (systemd-stdio-bridge connects to the default path only, whatever the
+    environment says).
+
+    The client side is a user's own ssh setup: client_cmd() runs a command in
+    a mount namespace where root's home is the test's client home, whose
+    ~/.ssh/config names the key and the known_hosts file holding this host's
+    key (StrictHostKeyChecking yes, BatchMode yes: no prompts)."""
+
+    def __init__(self, tmp, bus_socket):
+        self.dir = os.path.join(tmp, 'ssh')
+        self.server_home = os.path.join(self.dir, 'server-root')
+        self.client_home = os.path.join(self.dir, 'client-root')
+        self.bindir = os.path.join(self.dir, 'usr-local-bin')
+        self.logfile = os.path.join(self.dir, 'sshd.log')
+        self.proc = None
+        for d in (self.server_home, self.client_home):
+            os.makedirs(os.path.join(d, '.ssh'), mode=0o700)
+            os.chmod(d, 0o700)
+        os.makedirs(self.bindir)
+        os.symlink(VMGMTCTL, os.path.join(self.bindir, 'vmgmtctl'))
+        self.host_key = os.path.join(self.dir, 'ssh_host_ed25519_key')
+        client_key = os.path.join(self.client_home, '.ssh', 'id_ed25519')
+        for key, comment in ((self.host_key, 'vmgmt-test-host'), (client_key, 'vmgmt-test-client')):
+            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key],
+                           check=True, stdin=subprocess.DEVNULL, timeout=60)
+        with open(client_key + '.pub') as f, \
+                open(os.path.join(self.server_home, '.ssh', 'authorized_keys'), 'w') as out:
+            out.write(f.read())
+        self.bus_socket = bus_socket
+        for attempt in range(5):
+            self.port = free_port()
+            if self._start():
+                break
+        else:
+            raise AssertionError('sshd did not start:\n' + self.log_text())
+        with open(self.host_key + '.pub') as f:
+            host_pub = ' '.join(f.read().split()[:2])
+        with open(os.path.join(self.client_home, '.ssh', 'known_hosts'), 'w') as f:
+            f.write('[127.0.0.1]:%d %s\n' % (self.port, host_pub))
+        with open(os.path.join(self.client_home, '.ssh', 'config'), 'w') as f:
+            f.write('Host 127.0.0.1\n'
+                    '    IdentityFile ~/.ssh/id_ed25519\n'
+                    '    IdentitiesOnly yes\n'
+                    '    UserKnownHostsFile ~/.ssh/known_hosts\n'
+                    '    StrictHostKeyChecking yes\n'
+                    '    BatchMode yes\n')
+
+    def _start(self):
+        conf = os.path.join(self.dir, 'sshd_config')
+        with open(conf, 'w') as f:
+            f.write('ListenAddress 127.0.0.1:%d\n'
+                    'HostKey %s\n'
+                    'PidFile none\n'
+                    'PermitRootLogin prohibit-password\n'
+                    'PasswordAuthentication no\n'
+                    'KbdInteractiveAuthentication no\n'
+                    'UsePAM no\n' % (self.port, self.host_key))
+        setup = ('mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd /run/dbus && '
+                 'ln -s "$1" /run/dbus/system_bus_socket && '
+                 'mount --bind "$2" /root && mount --bind "$3" /usr/local/bin && '
+                 'mount -t tmpfs tmpfs /var/log && '   # its wtmp/lastlog records stay in the namespace
+                 'exec /usr/sbin/sshd -D -e -f "$4"')
+        with open(self.logfile, 'ab') as log:
+            self.proc = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh',
+                                          self.bus_socket, self.server_home, self.bindir, conf],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=_child_env(), preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if 'Server listening on 127.0.0.1 port %d' % self.port in self.log_text():
+                return True
+            if self.proc.poll() is not None:
+                if 'Address already in use' in self.log_text():
+                    return False
+                raise AssertionError('sshd exited with %d:\n%s' % (self.proc.returncode, self.log_text()))
+            time.sleep(0.05)
+        raise AssertionError('sshd did not listen within 30s:\n' + self.log_text())
+
+    def client_cmd(self):
+        """A prefix that runs a command with the test's client home as root's ~."""
+        return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                'mount --bind "$0" /root && exec "$@"', self.client_home]
+
+    def log_text(self):
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()   # sshd: "Received signal 15; terminating."
+        deadline = time.monotonic() + 10
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.proc.poll() is None:
+            kill_and_reap([self.proc.pid])
 
 
 class ConsoleBase(VmgmtTestCase):
@@ -209,10 +334,10 @@ class OpenConsole(ConsoleBase):
         env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'xterm'})
 
         @contextlib.contextmanager
-        def spawn(*args):
+        def spawn(*args, prefix=(), child_env=None):
             """vmgmtctl on the pty as its controlling terminal; killed if still there at the end."""
-            p = subprocess.Popen([VMGMTCTL] + list(args), stdin=slave, stdout=slave, stderr=slave,
-                                 env=env, start_new_session=True,
+            p = subprocess.Popen(list(prefix) + [VMGMTCTL] + list(args), stdin=slave, stdout=slave, stderr=slave,
+                                 env=child_env or env, start_new_session=True,
                                  preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
             try:
                 yield p
@@ -251,31 +376,25 @@ class OpenConsole(ConsoleBase):
             p.send_signal(signal.SIGTERM)
             p.wait(20)
 
-        # -H: the fd cannot cross the ssh bus bridge, so the console runs on the
-        # remote host through `ssh -t`. There is no sshd here: an `ssh` first in
-        # PATH stands in for the network hop only (it runs the remote command on
-        # this host, where the "remote" vmgmtd is) and records how it was called.
-        fake = os.path.join(self.fx.tmp, 'fakebin')
-        os.makedirs(fake)
-        calls = os.path.join(self.fx.tmp, 'ssh-calls')
-        with open(os.path.join(fake, 'ssh'), 'w') as f:
-            f.write('#!/bin/sh\n'
-                    'echo "$*" >> %s\n'
-                    'while [ "$1" != "--" ]; do shift; done; shift; shift\n'
-                    'if [ "$1" = systemd-stdio-bridge ]; then exec systemd-stdio-bridge -p "$DBUS_SYSTEM_BUS_ADDRESS"; fi\n'
-                    'exec sh -c "$*"\n' % calls)
-        os.chmod(os.path.join(fake, 'ssh'), 0o755)
-        os.symlink(VMGMTCTL, os.path.join(fake, 'vmgmtctl'))
-        env['PATH'] = fake + ':' + env['PATH']
-        with spawn('-H', 'root@far-away:2222', 'console', name) as p:
-            read_until(master, b'Escape character is ^]', 30)
+        # -H through a real OpenSSH server (see SshHost)
+        host = SshHost(self.fx.tmp, self.fx.bus.socket)
+        self.addCleanup(host.stop)
+        remote_env = {k: v for k, v in env.items() if k != 'DBUS_SYSTEM_BUS_ADDRESS'}   # no local route
+        with spawn('-H', 'root@127.0.0.1:%d' % host.port, 'console', name,
+                   prefix=host.client_cmd(), child_env=remote_env) as p:
+            out = read_until(master, b'Escape character is ^]', 60)
+            self.assertIn(("Connected to domain '%s'" % name).encode(), out)
+            # raw here (ssh -t did it) and on the remote pty (the remote vmgmtctl)
+            attrs = termios.tcgetattr(slave)
+            self.assertFalse(attrs[3] & termios.ICANON)
+            self.assertFalse(attrs[3] & termios.ECHO)
             shell(master, 'remote')
             os.write(master, b'\x1d')
             self.assertEqual(p.wait(20), 0)
-        with open(calls) as f:
-            lines = f.read().splitlines()
-        self.assertIn("-t -p 2222 -- root@far-away vmgmtctl console 'con2'", lines)
-        env['PATH'] = env['PATH'].split(':', 1)[1]
+        # both hops went through sshd: the bus bridge that resolved the name and the console
+        log = host.log_text()
+        self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
+        self.assertIn(b'remote-1234', read_file(self.console_log(name)))
 
         # start --console: starts the domain and attaches
         self.dom(path).Destroy(opts())
