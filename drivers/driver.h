@@ -174,6 +174,10 @@ typedef struct DomainDriverOps {
          * rotation off. */
         void (*set_log_rotation)(DomainDriver *d, const DriverLogRotation *console, const DriverLogRotation *hypervisor,
                                  uint64_t interval_usec);
+        /* The log file (malloc'd path) that domains named `name` and `other`
+         * would both write, as the driver names its log files; NULL when their
+         * files are apart. vmgmtd refuses a name that clashes with a domain's. */
+        char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -403,6 +403,9 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' already has that name", d->name);
         if (vm_domain_find_by_name(m, new_name))
                 return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists", new_name);
+        r = vm_domain_check_log_clash(m, new_name, d, error);
+        if (r < 0)
+                return r;
         if (d->rt || !d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);

@@ -173,3 +173,5 @@ void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *cons
                                   const DriverLogRotation *hypervisor, uint64_t interval_usec);
 /* Stops the periodic check and waits for a round under way (driver teardown). */
 void qemu_driver_log_rotation_done(QemuDriver *d);
+/* DomainDriverOps.log_clash. */
+char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);

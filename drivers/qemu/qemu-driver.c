@@ -634,4 +634,5 @@ const DomainDriverOps qemu_driver_ops = {
         .start_time = qemu_driver_start_time,
         .open_console = qemu_runtime_open_console,
         .set_log_rotation = qemu_driver_set_log_rotation,
+        .log_clash = qemu_driver_log_clash,
 };

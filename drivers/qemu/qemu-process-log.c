@@ -11,7 +11,13 @@
  * file truncated (copytruncate: bytes appended between the last copy and the
  * truncate, a window of microseconds, are lost). A file nobody holds (at domain
  * start) is simply renamed. Live rotation runs in a worker thread, never in
- * the event loop. */
+ * the event loop.
+ *
+ * The files share one directory and are named after the domains, so the qemu
+ * log of a domain named X-console would be the console log of domain X:
+ * qemu_driver_log_clash() tells such pairs of names, and vmgmtd refuses the
+ * second name (NAME.log and NAME-console.log are documented, neither moves). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,6 +80,49 @@ static GArray *runtime_log_files(DriverRuntime *rt) {
                         log_files_add(a, g_strdup_printf("%s-console%zu.log", rt->log_prefix, i),
                                       &d->log_rot_console);
         return a;
+}
+
+/* Whether s is a chardev log name without PREFIX- and .log (qemu-command-devices.c):
+ * "console" (serial 0), "serialN" (N ≥ 1) or "consoleN" (virtio console N ≥ 0),
+ * N as %zu writes it. */
+static bool is_chardev_log_name(const char *s) {
+        bool serial = g_str_has_prefix(s, "serial");
+        const char *n;
+
+        if (streq(s, "console"))
+                return true;
+        if (serial)
+                n = s + strlen("serial");
+        else if (g_str_has_prefix(s, "console"))
+                n = s + strlen("console");
+        else
+                return false;
+        if (n[0] == '0')
+                return !serial && !n[1];   /* console0; serial 0 is -console.log; no leading zeros */
+        if (!n[0])
+                return false;
+        for (; *n; n++)
+                if (!isdigit((unsigned char) *n))
+                        return false;
+        return true;
+}
+
+char *qemu_driver_log_clash(DomainDriver *base, const char *name, const char *other) {
+        QemuDriver *d = (QemuDriver *) base;
+        char *path;
+
+        for (int k = 0; k < 2; k++) {
+                const char *q = k ? other : name;   /* its qemu log: Q.log */
+                const char *c = k ? name : other;   /* its chardev logs: C-console.log, … */
+                size_t n = strlen(c);
+
+                /* names too long for these files use the UUID (qemu_runtime_new) */
+                if (strlen(q) + 4 > 255 || n + 14 > 255)
+                        continue;
+                if (strncmp(q, c, n) == 0 && q[n] == '-' && is_chardev_log_name(q + n + 1))
+                        return asprintf(&path, "%s/%s.log", d->log_dir, q) < 0 ? NULL : path;
+        }
+        return NULL;
 }
 
 /* FILE.keep goes, FILE.i becomes FILE.i+1. */

@@ -7,6 +7,8 @@
 #  - rotation of the console and qemu logs by size, keeping N old files;
 #  - `vmgmtctl console` on a pty: banner, I/O, Ctrl+] restores the terminal;
 #    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd.
+#  - log file names: a name whose qemu log would be another domain's console
+#    log (X-console while X exists, and the other way) is refused.
 
 import contextlib
 import ctypes
@@ -23,9 +25,9 @@ import time
 
 import dbus
 
-from vmgmt_harness import (ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
+from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
                            VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
-                           opts)
+                           minimal_domain_xml, opts)
 
 BOOT_TIMEOUT = 120
 
@@ -522,6 +524,48 @@ class LogRotation(ConsoleBase):
                                env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}), timeout=20)
             self.assertNotEqual(r.returncode, 0, bad)
             self.assertIn(bad.split('=')[0].encode(), r.stdout, bad)
+
+
+class LogNames(VmgmtTestCase):
+    """The logs of all domains share one directory and are named after them
+    (NAME.log, NAME-console.log, NAME-serialN.log, NAME-consoleN.log): a name
+    whose qemu log would be a console log of another domain is refused, in
+    both orders, by DefineDomain, CreateDomain and Rename, changing nothing."""
+
+    def refused(self, fn, name, other, *args):
+        msg = self.assertDBusError(ERR_ALREADY_EXISTS, fn, *args)
+        self.assertIn("'%s'" % other, msg)
+        self.assertIn(os.path.join(self.daemon.log_dir, max(name, other, key=len) + '.log'), msg)
+
+    def test_clashing_names_are_refused(self):
+        m = self.manager
+        self.define(minimal_domain_xml('web'))
+        before = self.fx.snapshot()
+        for name in ('web-console', 'web-serial1', 'web-serial12', 'web-console0', 'web-console3'):
+            self.refused(m.DefineDomain, name, 'web', minimal_domain_xml(name), opts())
+            self.refused(m.CreateDomain, name, 'web', minimal_domain_xml(name), opts())
+        self.assertUnchanged(before)
+        # names whose files stay apart from web's
+        for name in ('web-consoles', 'web-serial', 'web-serial0', 'web-console01', 'web-serial1x',
+                     'webconsole', 'web-x-console', 'Web-console'):
+            self.define(minimal_domain_xml(name))
+        # the other order: db-serial2's qemu log is db's second serial log
+        self.define(minimal_domain_xml('db-serial2'))
+        self.refused(m.DefineDomain, 'db', 'db-serial2', minimal_domain_xml('db'), opts())
+        # a redefinition of either is no new name
+        self.define(minimal_domain_xml('db-serial2', memory_mib=96))
+        self.define(minimal_domain_xml('web', memory_mib=96))
+        # Rename: into a clash is refused and leaves the domain as it was
+        other = self.define(minimal_domain_xml('other'))
+        self.refused(self.dom(other).Rename, 'web-console', 'web', 'web-console', opts())
+        self.refused(self.dom(other).Rename, 'db', 'db-serial2', 'db', opts())
+        self.assertEqual(self.client.prop(other, 'Name'), 'other')
+        # …but a domain may take a name that only clashed with its own old one
+        self.client.domain('web').Rename('web-console', opts())
+        names = {str(self.client.prop(p, 'Name')) for p in self.client.list_domains()}
+        self.assertIn('web-console', names)
+        self.assertNotIn('web', names)
+        self.refused(m.DefineDomain, 'web', 'web-console', minimal_domain_xml('web'), opts())
 
 
 if __name__ == '__main__':
