@@ -397,6 +397,15 @@ class OpenConsole(ConsoleBase):
         log = host.log_text()
         self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
         self.assertIn(b'remote-1234', read_file(self.console_log(name)))
+        # the name reaches the remote vmgmtctl as it is (quoted for the remote
+        # shell), and the remote error and exit status come back
+        odd = "it's $(odd) name; `x`"
+        self.define(minimal_domain_xml(odd))
+        r = subprocess.run(host.client_cmd() + [VMGMTCTL, '-H', 'root@127.0.0.1:%d' % host.port, 'console', odd],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=remote_env, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(("Domain '%s' is not running" % odd).encode(), r.stderr)
 
         # start --console: starts the domain and attaches
         self.dom(path).Destroy(opts())
