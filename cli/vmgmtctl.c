@@ -27,7 +27,8 @@ static const Verb verbs[] = {
         { "undefine", 1, 1, { "managed-save", "snapshots-metadata" }, verb_undefine,
           "undefine DOMAIN [--managed-save] [--snapshots-metadata]", "Remove a domain's persistent definition" },
         { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
-        { "start", 1, 1, { "paused" }, verb_lifecycle, "start DOMAIN [--paused]", "Start a defined domain" },
+        { "start", 1, 1, { "paused", "console" }, verb_start, "start DOMAIN [--paused] [--console]",
+          "Start a defined domain (and attach to its console)" },
         { "shutdown", 1, 1, {}, verb_lifecycle, "shutdown DOMAIN", "Ask the guest to power off (ACPI)" },
         { "destroy", 1, 1, { "graceful" }, verb_lifecycle, "destroy DOMAIN [--graceful]", "Stop a domain now" },
         { "reboot", 1, 1, {}, verb_lifecycle, "reboot DOMAIN", "Reboot a domain" },
@@ -46,6 +47,8 @@ static const Verb verbs[] = {
         { "edit", 1, 1, {}, verb_edit, "edit DOMAIN", "Edit a domain's definition with $VISUAL/$EDITOR" },
         { "event", 0, 1, { "loop", "timestamp", "all", "timeout=", "event=" }, verb_event,
           "event [DOMAIN] [--loop] [--timestamp] [--all] [--timeout SECONDS]", "Print domain events as they arrive" },
+        { "console", 1, 1, { "devname=", "force" }, verb_console, "console DOMAIN [--devname DEV] [--force]",
+          "Connect to a domain's serial console (leave with Ctrl+])" },
         /* virtual networks (vmgmtctl-net.c) */
         { "net-list", 0, 0, { "all", "inactive" }, verb_net_list, "net-list [--all|--inactive]",
           "List networks (active ones unless --all/--inactive)" },
@@ -341,6 +344,7 @@ int main(int argc, char **argv) {
 
         c.json = g.json;
         c.ask_password = g.ask_password;
+        c.host = g.host;
         r = ctl_connect(&c, g.user, g.host, g.machine);
         if (r < 0)
                 goto finish;

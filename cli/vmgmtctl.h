@@ -26,6 +26,7 @@ typedef struct Context {
         bool agent_allowed;        /* ask_password on the local system bus */
         bool agent_tried;
         int agent_pid;             /* pkttyagent, 0 when none */
+        const char *host;          /* -H: the remote host, NULL for a local bus */
 } Context;
 
 #define VERB_OPTIONS_MAX 16
@@ -189,3 +190,7 @@ int verb_vol_transfer(Context *c, VerbArgs *a);
 int verb_screenshot(Context *c, VerbArgs *a);
 int verb_vncdisplay(Context *c, VerbArgs *a);
 int verb_domdisplay(Context *c, VerbArgs *a);
+/* ---- consoles (vmgmtctl-console.c) ---- */
+int verb_console(Context *c, VerbArgs *a);
+/* start, then the console with --console */
+int verb_start(Context *c, VerbArgs *a);

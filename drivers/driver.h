@@ -99,6 +99,13 @@ typedef void (*DriverRecoverFn)(void *userdata, DomainDef *live_def /* ownership
 
 typedef struct DomainDriver DomainDriver;
 
+/* How one kind of log file is rotated: when it reaches max_size bytes its
+ * content moves to FILE.1 (FILE.1 to FILE.2, …), `keep` old files are kept. */
+typedef struct DriverLogRotation {
+        uint64_t max_size;   /* 0: never rotated */
+        unsigned keep;
+} DriverLogRotation;
+
 typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
 } DriverStartFlags;
@@ -183,6 +190,30 @@ typedef struct DomainDriverOps {
          * name). */
         int (*prepare)(DomainDriver *d, const DomainDef *def, DriverDoneFn done, void *userdata,
                        char **ret_message);
+
+        /* ---- consoles and logs ---- */
+
+        /* Opens the host side of a serial or console device of a running domain.
+         * `device` is "" for the first console, else "serialN" or "consoleN" (the
+         * aliases of the live XML). On success *ret_fd is a nonblocking,
+         * close-on-exec fd (the pty in raw mode, or a connected socket) owned by
+         * the caller, and *ret_device the canonical name ("serial0"; malloc'd).
+         * Never blocks. Errors: -ENODEV no such device, -ESRCH not running,
+         * -EBUSY still starting (or the device cannot take a connection now),
+         * -EOPNOTSUPP a device vmgmt cannot open (a socket qemu connects out
+         * from); others with *ret_error (malloc'd, may be NULL). */
+        int (*open_console)(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
+                            char **ret_error);
+        /* Size-based rotation of the domains' logs (serial console logs and the
+         * hypervisor's own log): checked when a domain starts and every
+         * interval_usec while it runs, off the event loop. max_size 0 turns
+         * rotation off. */
+        void (*set_log_rotation)(DomainDriver *d, const DriverLogRotation *console, const DriverLogRotation *hypervisor,
+                                 uint64_t interval_usec);
+        /* The log file (malloc'd path) that domains named `name` and `other`
+         * would both write, as the driver names its log files; NULL when their
+         * files are apart. vmgmtd refuses a name that clashes with a domain's. */
+        char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

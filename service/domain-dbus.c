@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-console.h"
 #include "domain-graphics.h"
 #include "domain.h"
 #include "log.h"
@@ -403,6 +404,9 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' already has that name", d->name);
         if (vm_domain_find_by_name(m, new_name))
                 return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists", new_name);
+        r = vm_domain_check_log_clash(m, new_name, d, error);
+        if (r < 0)
+                return r;
         if (d->rt || !d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);
@@ -531,6 +535,8 @@ const sd_bus_vtable domain_vtable[] = {
                                 domain_method_open_graphics, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Screenshot", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,
                                 domain_method_screenshot, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("s", device, "a{sv}", options), SD_BUS_RESULT("h", fd),
+                                domain_method_open_console, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus-util.h"
 #include "domain.h"
 #include "log.h"
 #include "network.h"
@@ -70,6 +71,28 @@ void vm_domain_remove(VmDomain *d) {
 
 VmDomain *vm_domain_find_by_name(Manager *m, const char *name) {
         return g_hash_table_lookup(m->domains_by_name, name);
+}
+
+int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->ops->log_clash)
+                return 0;
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                _cleanup_free_ char *file = NULL;
+
+                if (d == self || streq(d->name, name))
+                        continue;
+                file = m->ops->log_clash(m->driver, name, d->name);
+                if (file)
+                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                                 "Domain name '%s' clashes with domain '%s': both would write the log file %s",
+                                                 name, d->name, file);
+        }
+        return 0;
 }
 
 VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid) {

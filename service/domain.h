@@ -65,6 +65,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
 void vm_domain_remove(VmDomain *d);
 
 VmDomain *vm_domain_find_by_name(Manager *m, const char *name);
+/* 0, or AlreadyExists (returned as a negative errno, set in error) when a
+ * domain named `name` would write a log file of another domain than `self`
+ * (the driver's log_clash: X-console.log is both the qemu log of X-console and
+ * the console log of X). */
+int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error);
 VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid);
 /* Name or UUID (with or without dashes). */
 VmDomain *vm_domain_find(Manager *m, const char *name_or_uuid);

@@ -211,6 +211,8 @@ static int manager_check_conflicts(Manager *m, const DomainDef *def, VmDomain **
                                          "Domain '%s' already has UUID %s", by_uuid->name, uuid);
         if (by_name && by_name->hidden)
                 return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' is being created", def->name);
+        if (!by_name && vm_domain_check_log_clash(m, def->name, NULL, error) < 0)
+                return -EEXIST;
         *ret = by_name;
         return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "auth.h"
 #include "domain.h"
+#include "domain-console.h"
 #include "fileio.h"
 #include "log.h"
 #include "network.h"
@@ -18,19 +19,80 @@ static const char *const config_daemon_keys[] = { "log_level", "autostart", "pol
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
                                                    "default_network", NULL };
 
-/* A timeout in seconds (fractions allowed), 0 < t <= 600. */
-static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
+/* Seconds (fractions allowed) in [min, max] from group/key, if given. */
+static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
+                               double max, uint64_t *ret) {
         g_autoptr(GError) gerr = NULL;
         double t;
 
-        if (!g_key_file_has_key(kf, "daemon", key, NULL))
+        if (!g_key_file_has_key(kf, group, key, NULL))
                 return 0;
-        t = g_key_file_get_double(kf, "daemon", key, &gerr);
-        if (gerr || !(t > 0 && t <= 600)) {
-                log_error("%s: invalid %s (seconds, more than 0 and at most 600)", path, key);
+        t = g_key_file_get_double(kf, group, key, &gerr);
+        if (gerr || !(t >= min && t <= max)) {
+                log_error("%s: invalid %s (seconds, %g to %g)", path, key, min, max);
                 return -EINVAL;
         }
         *ret = (uint64_t) (t * 1e6);
+        return 0;
+}
+
+/* A timeout in seconds (fractions allowed), 0 < t <= 600. */
+static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
+        return config_read_seconds(kf, path, "daemon", key, 1e-6, 600, ret);
+}
+
+static const char *const config_log_keys[] = { "console_max_size", "console_keep", "qemu_max_size", "qemu_keep",
+                                                "rotate_interval_sec", NULL };
+
+/* A size in bytes, with an optional K, M or G suffix (powers of 1024); 0 allowed. */
+static int config_read_size(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
+        g_autofree char *v = NULL;
+        uint64_t n, mult = 1;
+        char *end;
+
+        if (!g_key_file_has_key(kf, "log", key, NULL))
+                return 0;
+        v = g_key_file_get_string(kf, "log", key, NULL);
+        errno = 0;
+        n = v && g_ascii_isdigit(*v) ? g_ascii_strtoull(v, &end, 10) : 0;
+        if (!v || !g_ascii_isdigit(*v) || errno != 0 || !(end[0] == 0 || end[1] == 0) ||
+            (*end && !strchr("KMG", g_ascii_toupper(*end)))) {
+                log_error("%s: invalid %s '%s' (bytes, optionally with K, M or G)", path, key, strna(v));
+                return -EINVAL;
+        }
+        if (*end)
+                mult = g_ascii_toupper(*end) == 'K' ? 1024u : g_ascii_toupper(*end) == 'M' ? 1024u * 1024u : 1024u * 1024u * 1024u;
+        if (n > UINT64_MAX / mult) {
+                log_error("%s: %s '%s' is too large", path, key, v);
+                return -EINVAL;
+        }
+        *ret = n * mult;
+        return 0;
+}
+
+static int config_read_count(GKeyFile *kf, const char *path, const char *key, unsigned *ret) {
+        g_autoptr(GError) gerr = NULL;
+        gint v;
+
+        if (!g_key_file_has_key(kf, "log", key, NULL))
+                return 0;
+        v = g_key_file_get_integer(kf, "log", key, &gerr);
+        if (gerr || v < 0 || v > 1000) {
+                log_error("%s: invalid %s (a number of files, 0 to 1000)", path, key);
+                return -EINVAL;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* The [log] section: rotation of console and qemu logs. */
+static int config_load_log(GKeyFile *kf, const char *path, ManagerConfig *c) {
+        if (config_read_size(kf, path, "console_max_size", &c->log_console.max_size) < 0 ||
+            config_read_count(kf, path, "console_keep", &c->log_console.keep) < 0 ||
+            config_read_size(kf, path, "qemu_max_size", &c->log_qemu.max_size) < 0 ||
+            config_read_count(kf, path, "qemu_keep", &c->log_qemu.keep) < 0 ||
+            config_read_seconds(kf, path, "log", "rotate_interval_sec", 0.1, 86400, &c->log_rotate_interval_usec) < 0)
+                return -EINVAL;
         return 0;
 }
 
@@ -40,6 +102,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         g_auto(GStrv) groups = NULL;
         _cleanup_free_ char *default_path = NULL;
 
+        c->log_console = c->log_qemu = (DriverLogRotation) { VM_LOG_MAX_SIZE_DEFAULT, VM_LOG_KEEP_DEFAULT };
+        c->log_rotate_interval_usec = VM_LOG_ROTATE_INTERVAL_USEC_DEFAULT;
         if (!path) {
                 default_path = g_build_filename(root, "/etc/vmgmt/vmgmtd.conf", NULL);
                 path = default_path;
@@ -56,8 +120,17 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         for (char **g = groups; *g; g++) {
                 g_auto(GStrv) keys = NULL;
 
+                if (streq(*g, "log")) {
+                        keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+                        for (char **k = keys; k && *k; k++)
+                                if (!strv_contains(config_log_keys, *k)) {
+                                        log_error("%s: unknown key '%s' in [log] (known: console_max_size, console_keep, qemu_max_size, qemu_keep, rotate_interval_sec)", path, *k);
+                                        return -EINVAL;
+                                }
+                        continue;
+                }
                 if (!streq(*g, "daemon")) {
-                        log_error("%s: unknown section [%s] (known: [daemon])", path, *g);
+                        log_error("%s: unknown section [%s] (known: [daemon], [log])", path, *g);
                         return -EINVAL;
                 }
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
@@ -96,7 +169,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
             config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0)
                 return -EINVAL;
-        return 0;
+        return config_load_log(kf, path, c);
 }
 
 /* ---- paths ---- */
@@ -157,6 +230,7 @@ Manager *manager_free(Manager *m) {
         /* answer the defines still waiting for their batch */
         vm_domain_store_flush(m);
         /* Runtimes belong to the driver; freeing it leaves qemu running. */
+        vm_consoles_free(m);
         if (m->driver)
                 m->ops->free(m->driver);
         /* the driver calls nothing back any more: answer what it left open */
@@ -306,6 +380,9 @@ int manager_startup(Manager *m) {
         r = m->ops->new(m->event, &m->paths, &vm_domain_driver_events, &m->driver);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the %s driver: %m", m->ops->name);
+        if (m->ops->set_log_rotation)
+                m->ops->set_log_rotation(m->driver, &m->config.log_console, &m->config.log_qemu,
+                                         m->config.log_rotate_interval_usec);
 
         r = vm_domain_store_load(m);
         if (r < 0)

@@ -28,7 +28,14 @@ typedef struct ManagerConfig {
         uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
         uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
         uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
+        DriverLogRotation log_console;            /* [log] console_max_size=, console_keep= */
+        DriverLogRotation log_qemu;               /* [log] qemu_max_size=, qemu_keep= */
+        uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */
 } ManagerConfig;
+
+#define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)
+#define VM_LOG_KEEP_DEFAULT 3u
+#define VM_LOG_ROTATE_INTERVAL_USEC_DEFAULT (60 * 1000000ULL)
 
 #define VM_POLKIT_TIMEOUT_USEC_DEFAULT (20 * 1000000ULL)
 #define VM_POLKIT_INTERACTIVE_TIMEOUT_USEC_DEFAULT (120 * 1000000ULL)
@@ -61,6 +68,7 @@ typedef struct Manager {
         char *capabilities_xml;        /* built on first GetCapabilities */
         VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
         VmNetworks *networks;          /* virtual networks (network.c) */
+        GHashTable *consoles;          /* "UUID/device" → ConsoleProxy*: attached consoles (domain-console.c) */
 } Manager;
 
 /* Reads the key file at m->config.config_file (or the default path under

@@ -124,8 +124,25 @@ static void virtio_serial_address(QemuCmd *c, GString *o, const DomainAddress *a
                 qemu_opt_fmt(o, "nr", "%u", a->port);
 }
 
-/* -chardev for a pty or unix backend; returns false after recording an error. */
-static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, const char *what) {
+/* ",logfile=PREFIX-<log_name>.log,logappend=on" when the runtime asked for log files. */
+static void chardev_log(QemuCmd *c, GString *o, const char *log_name) {
+        g_autofree char *path = NULL;
+
+        if (!c->ctx->chardev_log_prefix || !log_name)
+                return;
+        path = g_strdup_printf("%s-%s.log", c->ctx->chardev_log_prefix, log_name);
+        if (!qemu_path_valid(path)) {
+                qemu_cmd_fail(c, "console log path '%s' is not an absolute path", path);
+                return;
+        }
+        qemu_opt_str(o, "logfile", path);
+        qemu_opt_fmt(o, "logappend", "on");
+}
+
+/* -chardev for a pty or unix backend, its output logged as PREFIX-<log_name>.log
+ * (log_name NULL: not logged); returns false after recording an error. */
+static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, const char *what,
+                          const char *log_name) {
         const char *type = chr->type ?: "pty";
         GString *o;
 
@@ -159,13 +176,14 @@ static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, c
                 qemu_cmd_fail(c, "%s: character device type '%s' is not supported", what, type);
                 return false;
         }
+        chardev_log(c, o, log_name);
         qemu_cmd_add_opt(c, "-chardev", o);
         return true;
 }
 
 void qemu_cmd_build_chardevs(QemuCmd *c) {
         const DomainDef *def = c->def;
-        char id[48], what[64];
+        char id[48], what[64], log_name[48];
         GString *o;
 
         for (size_t i = 0; i < def->n_serials; i++) {
@@ -178,7 +196,11 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                         continue;
                 }
                 snprintf(id, sizeof(id), "charserial%zu", i);
-                if (!build_chardev(c, s, id, what))
+                if (i == 0)
+                        snprintf(log_name, sizeof(log_name), "console");
+                else
+                        snprintf(log_name, sizeof(log_name), "serial%zu", i);
+                if (!build_chardev(c, s, id, what, log_name))
                         continue;
                 o = g_string_new(model);
                 qemu_opt_fmt(o, "chardev", "%s", id);
@@ -207,7 +229,8 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                         continue;
                 }
                 snprintf(id, sizeof(id), "charconsole%zu", i);
-                if (!build_chardev(c, s, id, what))
+                snprintf(log_name, sizeof(log_name), "console%zu", i);
+                if (!build_chardev(c, s, id, what, log_name))
                         continue;
                 o = g_string_new("virtconsole");
                 virtio_serial_address(c, o, &s->address, what);
@@ -225,7 +248,7 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                         continue;
                 }
                 snprintf(id, sizeof(id), "charchannel%zu", i);
-                if (!build_chardev(c, s, id, what))
+                if (!build_chardev(c, s, id, what, NULL))
                         continue;
                 o = g_string_new("virtserialport");
                 virtio_serial_address(c, o, &s->address, what);

@@ -20,6 +20,11 @@ typedef struct QemuCommandCtx {
         /* <channel type='unix'> without <source path=>: the socket is created
          * as channel_dir/TARGET_NAME (e.g. …/org.qemu.guest_agent.0). May be NULL. */
         const char *channel_dir;
+        /* Serial and console output is also written by qemu itself to
+         * PREFIX-console.log (the first serial port), PREFIX-serial<i>.log (the
+         * other serial ports) and PREFIX-console<i>.log (virtio consoles), so
+         * nothing is lost while nobody reads the console. NULL: no log files. */
+        const char *chardev_log_prefix;
 } QemuCommandCtx;
 
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with

@@ -31,6 +31,13 @@ typedef struct QemuDriver {
         GHashTable *probes;     /* emulator path → CapsProbeJob* (a probe under way and who waits for it) */
         GHashTable *probe_failures; /* emulator path → its synchronous probe's error (start-up only) */
         DriverRuntime *runtimes;
+
+        /* log rotation (qemu-process-log.c) */
+        DriverLogRotation log_rot_console, log_rot_qemu;
+        uint64_t log_rotate_interval_usec;
+        sd_event_source *log_rotate_timer;
+        GThread *log_rotate_thread;     /* the round under way or finished, not yet joined */
+        gint log_rotate_done;           /* set by the worker when it finished */
 } QemuDriver;
 
 typedef enum QemuOpKind {
@@ -65,6 +72,7 @@ struct DriverRuntime {
         char *vnc_file;
         char *channel_dir;              /* unix sockets of <channel>s without a path */
         char *log_path;
+        char *log_prefix;               /* log_dir/qemu/NAME: chardev logs are PREFIX-console.log, … */
 
         pid_t pid;
         int pidfd;
@@ -161,3 +169,25 @@ void qemu_graphics_query_port(DriverRuntime *rt);
 int qemu_graphics_open(DriverRuntime *rt, unsigned index,
                        void (*done)(void *userdata, int r, int fd, const char *message), void *userdata);
 int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverDoneFn done, void *userdata);
+/* ---- qemu-process-console.c ---- */
+
+/* The chardev a device name means ("" → the first console, "serialN",
+ * "consoleN"; a serial console is serial0) and its canonical name (malloc'd;
+ * ret_name may be NULL). Returns 0 or -ENODEV. */
+int qemu_console_find(const DomainDef *def, const char *device, const DomainChrDef **ret, char **ret_name);
+/* DomainDriverOps.open_console. */
+int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
+                              char **ret_error);
+
+/* ---- qemu-process-log.c ---- */
+
+/* Rotates rt's log files that reached their size by renaming them (before
+ * qemu starts, when nobody holds them). */
+void qemu_runtime_rotate_logs_closed(DriverRuntime *rt);
+/* DomainDriverOps.set_log_rotation: limits and the periodic check of running domains. */
+void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *console,
+                                  const DriverLogRotation *hypervisor, uint64_t interval_usec);
+/* Stops the periodic check and waits for a round under way (driver teardown). */
+void qemu_driver_log_rotation_done(QemuDriver *d);
+/* DomainDriverOps.log_clash. */
+char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);

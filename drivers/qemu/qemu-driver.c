@@ -204,6 +204,7 @@ static DomainDriver *qemu_driver_free(DomainDriver *base) {
 
         if (!d)
                 return NULL;
+        qemu_driver_log_rotation_done(d);
         /* Running domains keep running; their status files let the next instance recover them. */
         while (d->runtimes)
                 qemu_runtime_free(d->runtimes);
@@ -493,6 +494,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 .vnc_socket_path = vnc_arg,
                 .channel_dir = channel_arg,
                 .kvm_usable = access("/dev/kvm", R_OK | W_OK) == 0,
+                .chardev_log_prefix = rt->log_prefix,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
@@ -781,4 +783,7 @@ const DomainDriverOps qemu_driver_ops = {
         .open_graphics = qemu_graphics_open,
         .screenshot = qemu_graphics_screenshot,
         .prepare = qemu_driver_prepare,
+        .open_console = qemu_runtime_open_console,
+        .set_log_rotation = qemu_driver_set_log_rotation,
+        .log_clash = qemu_driver_log_clash,
 };

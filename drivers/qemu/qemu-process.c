@@ -122,6 +122,12 @@ int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
         /* NAME.log like libvirt; a name too long for a file name uses the UUID. */
         if (asprintf(&rt->log_path, "%s/%s.log", d->log_dir, name_len + 4 <= 255 ? def->name : rt->uuid) < 0)
                 goto oom;
+        /* chardev logs: PREFIX-console.log, PREFIX-serial1.log, … ("-console12.log": 14 bytes) */
+        if (asprintf(&rt->log_prefix, "%s/%s", d->log_dir, name_len + 14 <= 255 ? def->name : rt->uuid) < 0) {
+                rt->log_prefix = NULL;
+                qemu_runtime_free(rt);
+                return -ENOMEM;
+        }
 
         rt->next = d->runtimes;
         if (d->runtimes)
@@ -173,6 +179,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         free(rt->vnc_file);
         free(rt->channel_dir);
         free(rt->log_path);
+        free(rt->log_prefix);
         free(rt->start_error_message);
         free(rt);
         return NULL;
@@ -544,6 +551,7 @@ int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_
                 NULL,
         };
 
+        qemu_runtime_rotate_logs_closed(rt);
         logfd = open_log(rt, envp, argv);
         if (logfd < 0) {
                 if (asprintf(ret_error, "cannot open log file %s: %s", rt->log_path, strerror(-logfd)) < 0)

@@ -19,6 +19,7 @@ static const QemuCommandCtx golden_ctx = {
         .vnc_socket_path = GOLDEN_RUN_DIR "/vnc.sock",
         .channel_dir = GOLDEN_RUN_DIR "/channel",
         .kvm_usable = false,
+        .chardev_log_prefix = GOLDEN_RUN_DIR "/demo",
 };
 
 static inline DomainAddress pci(unsigned bus, unsigned slot, unsigned function) {

@@ -1,0 +1,327 @@
+/* vmgmtctl-console.c — `vmgmtctl console` and `start --console`: the guest's
+ * serial console on this terminal, as with virsh (raw mode, Ctrl+] leaves).
+ *
+ * OpenConsole hands over a file descriptor, and file descriptors cannot cross
+ * the ssh stdio bridge that -H uses for the bus. With -H the console is
+ * therefore run on the remote host itself: `ssh -t [-p PORT] [USER@]HOST
+ * vmgmtctl [-M MACHINE] console …`, so the remote vmgmtctl gets the fd from the
+ * remote vmgmtd and ssh carries the terminal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmgmtctl.h"
+
+#define CONSOLE_ESCAPE 0x1d   /* Ctrl+] */
+
+typedef struct Terminal {
+        bool raw;
+        struct termios saved;
+} Terminal;
+
+/* The terminal as it was; also used from atexit so that no exit path leaves it raw. */
+static Terminal saved_terminal;
+
+static void terminal_restore(void) {
+        if (saved_terminal.raw) {
+                (void) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_terminal.saved);
+                saved_terminal.raw = false;
+        }
+}
+
+static int terminal_make_raw(void) {
+        static bool registered;
+        struct termios t;
+
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_terminal.saved) < 0)
+                return 0;   /* not a terminal: nothing to switch */
+        if (!registered) {
+                atexit(terminal_restore);
+                registered = true;
+        }
+        t = saved_terminal.saved;
+        cfmakeraw(&t);
+        if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) < 0)
+                return -errno;
+        saved_terminal.raw = true;
+        return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, buf, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                                (void) poll(&p, 1, -1);
+                                continue;
+                        }
+                        return -errno;
+                }
+                buf += w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
+typedef enum ConsoleEnd {
+        CONSOLE_END_ESCAPE,     /* the user pressed Ctrl+] */
+        CONSOLE_END_INPUT,      /* our input ended */
+        CONSOLE_END_CLOSED,     /* the session ended: taken over, domain stopped, vmgmtd gone */
+        CONSOLE_END_SIGNAL,
+} ConsoleEnd;
+
+/* Copies stdin → console (up to Ctrl+]) and console → stdout until one side ends. */
+static int console_pump(int console, int sigfd, ConsoleEnd *ret_end) {
+        char buf[16384];
+
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = STDIN_FILENO, .events = POLLIN },
+                        { .fd = console, .events = POLLIN },
+                        { .fd = sigfd, .events = POLLIN },
+                };
+                ssize_t n;
+                int r;
+
+                if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[2].revents) {
+                        *ret_end = CONSOLE_END_SIGNAL;
+                        return 0;
+                }
+                if (p[1].revents) {
+                        n = read(console, buf, sizeof(buf));
+                        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                                *ret_end = CONSOLE_END_CLOSED;
+                                return 0;
+                        }
+                        if (n == 0) {
+                                *ret_end = CONSOLE_END_CLOSED;
+                                return 0;
+                        }
+                        if (n > 0 && (r = write_all(STDOUT_FILENO, buf, (size_t) n)) < 0)
+                                return r;
+                }
+                if (p[0].revents) {
+                        char *esc;
+
+                        n = read(STDIN_FILENO, buf, sizeof(buf));
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n <= 0) {
+                                *ret_end = CONSOLE_END_INPUT;
+                                return 0;
+                        }
+                        esc = memchr(buf, CONSOLE_ESCAPE, (size_t) n);
+                        if (write_all(console, buf, esc ? (size_t) (esc - buf) : (size_t) n) < 0) {
+                                *ret_end = CONSOLE_END_CLOSED;
+                                return 0;
+                        }
+                        if (esc) {
+                                *ret_end = CONSOLE_END_ESCAPE;
+                                return 0;
+                        }
+                }
+        }
+}
+
+/* A signalfd for the signals that would otherwise end us with the terminal raw. */
+static int console_signals(sigset_t *old) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        if (sigprocmask(SIG_BLOCK, &mask, old) < 0)
+                return -errno;
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0) {
+                int r = -errno;
+                (void) sigprocmask(SIG_SETMASK, old, NULL);
+                return r;
+        }
+        return fd;
+}
+
+static int console_open(Context *c, const char *path, const char *device, bool force, int *ret_fd) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int fd, r;
+
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "OpenConsole", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", strempty(device));
+        if (r >= 0)
+                r = ctl_append_flags(m, "force", force, (const char *) NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return ctl_error(r, "Failed to read the console: %s", strerror(-r));
+        /* the reply owns the fd it carries */
+        *ret_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (*ret_fd < 0)
+                return ctl_error(-errno, "Failed to take the console fd: %m");
+        return 0;
+}
+
+/* The console of the domain at path on this terminal until Ctrl+], EOF or a signal. */
+static int console_attach(Context *c, const char *path, const char *name, const char *device, bool force) {
+        _cleanup_close_ int console = -1, sigfd = -1;
+        ConsoleEnd end = CONSOLE_END_CLOSED;
+        sigset_t old;
+        int r;
+
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
+                return ctl_error(-EOPNOTSUPP, "This bus connection cannot pass file descriptors; run vmgmtctl console on the host of the domain.");
+        r = console_open(c, path, device, force, &console);
+        if (r < 0)
+                return r;
+        ctl_polkit_agent_close(c);   /* no password prompt can come any more; it must not read our terminal */
+        sigfd = console_signals(&old);
+        if (sigfd < 0)
+                return ctl_error(sigfd, "Failed to set up signal handling: %s", strerror(-sigfd));
+        /* raw before the banner: whatever is typed once it shows goes to the guest as it is */
+        r = terminal_make_raw();
+        if (r >= 0) {
+                const char *nl = saved_terminal.raw ? "\r\n" : "\n";   /* raw: no output translation */
+                printf("Connected to domain '%s'%sEscape character is ^] (Ctrl + ])%s", name, nl, nl);
+                fflush(stdout);
+                r = console_pump(console, sigfd, &end);
+        }
+        terminal_restore();
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                return ctl_error(r, "Console of domain '%s' failed: %s", name, strerror(-r));
+        if (end == CONSOLE_END_CLOSED)
+                fprintf(stderr, "\nThe console session ended (the domain stopped or another session took it over).\n");
+        else
+                fputc('\n', stdout);
+        return 0;
+}
+
+/* ---- -H: run the console on the remote host ---- */
+
+static void shell_quote(FILE *f, const char *arg) {
+        fputc('\'', f);
+        for (const char *p = arg; *p; p++) {
+                if (*p == '\'')
+                        fputs("'\\''", f);
+                else
+                        fputc(*p, f);
+        }
+        fputc('\'', f);
+}
+
+/* The remote command line: vmgmtctl [-M MACHINE] console 'NAME' [--devname 'DEV'] [--force]. */
+static char *remote_command(const char *machine, const char *name, const char *device, bool force) {
+        char *cmd = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&cmd, &size);
+
+        if (!f)
+                return NULL;
+        fputs("vmgmtctl", f);
+        if (machine) {
+                fputs(" -M ", f);
+                shell_quote(f, machine);
+        }
+        fputs(" console ", f);
+        shell_quote(f, name);
+        if (!isempty(device)) {
+                fputs(" --devname ", f);
+                shell_quote(f, device);
+        }
+        if (force)
+                fputs(" --force", f);
+        if (fclose(f) != 0) {
+                free(cmd);
+                return NULL;
+        }
+        return cmd;
+}
+
+/* [USER@]HOST[:PORT][/MACHINE], as sd_bus_open_system_remote() takes it. */
+static int console_remote(const char *host, const char *name, const char *device, bool force) {
+        _cleanup_free_ char *h = strdup(host), *cmd = NULL;
+        char *machine = NULL, *port = NULL, *colon;
+        const char *argv[8];
+        size_t n = 0;
+
+        if (!h)
+                return ctl_error(-ENOMEM, "Out of memory.");
+        machine = strchr(h, '/');
+        if (machine)
+                *machine++ = 0;
+        colon = strrchr(h, ':');
+        if (colon && !strchr(colon, ']')) {
+                *colon = 0;
+                port = colon + 1;
+        }
+        cmd = remote_command(machine, name, device, force);
+        if (!cmd)
+                return ctl_error(-ENOMEM, "Out of memory.");
+        argv[n++] = "ssh";
+        argv[n++] = "-t";   /* a terminal on the remote side: the remote vmgmtctl makes it raw */
+        if (port) {
+                argv[n++] = "-p";
+                argv[n++] = port;
+        }
+        argv[n++] = "--";
+        argv[n++] = h;
+        argv[n++] = cmd;
+        argv[n] = NULL;
+        fflush(stdout);
+        execvp("ssh", (char *const *) argv);
+        return ctl_error(-errno, "Failed to run ssh for the console on %s: %m", host);
+}
+
+static int console_run(Context *c, const char *ident, const char *device, bool force) {
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        int r;
+
+        r = domain_resolve(c, ident, &path, &name);
+        if (r < 0)
+                return r;
+        if (c->host) {
+                /* the bus connection is not needed by the remote side; closing it
+                 * ends (and reaps) its own ssh to the host's systemd-stdio-bridge */
+                ctl_polkit_agent_close(c);
+                c->bus = sd_bus_flush_close_unref(c->bus);
+                return console_remote(c->host, name, device, force);
+        }
+        return console_attach(c, path, name, device, force);
+}
+
+int verb_console(Context *c, VerbArgs *a) {
+        return console_run(c, a->args[0], verb_value(a, "devname"), verb_flag(a, "force"));
+}
+
+int verb_start(Context *c, VerbArgs *a) {
+        int r;
+
+        r = verb_lifecycle(c, a);
+        if (r < 0 || !verb_flag(a, "console"))
+                return r;
+        fflush(stdout);
+        return console_run(c, a->args[0], NULL, false);
+}

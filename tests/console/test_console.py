@@ -1,0 +1,581 @@
+# Serial consoles with the booted busybox guest (tools/build-guest):
+#  - OpenConsole: type a command, read its output through the fd; one holder
+#    per device (a second open is Busy), force takes over (the first holder
+#    reads EOF), unknown devices and stopped domains are refused, no fd leaks;
+#  - the console log qemu writes itself holds the boot messages, also when
+#    vmgmtd is killed in the middle of the boot and started again;
+#  - rotation of the console and qemu logs by size, keeping N old files;
+#  - `vmgmtctl console` on a pty: banner, I/O, Ctrl+] restores the terminal;
+#    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd.
+#  - log file names: a name whose qemu log would be another domain's console
+#    log (X-console while X exists, and the other way) is refused.
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import termios
+import time
+
+import dbus
+
+from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
+                           VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
+                           minimal_domain_xml, opts)
+
+BOOT_TIMEOUT = 120
+
+
+def verbose_guest_xml(name):
+    """The test guest without `quiet`: the kernel prints its boot messages."""
+    return guest_domain_xml(name).replace(' quiet', ' loglevel=7')
+
+
+def read_until(fd, needle, timeout=30.0, buf=b''):
+    """Reads fd until `needle` (bytes) shows up; returns everything read. EOF fails."""
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError('%r not seen within %.0fs; got:\n%s'
+                                 % (needle, timeout, buf[-2000:].decode('utf-8', 'replace')))
+        r, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not r:
+            continue
+        try:
+            d = os.read(fd, 65536)
+        except OSError as e:
+            if e.errno == errno.EIO:   # a pty whose other side is gone
+                d = b''
+            else:
+                raise
+        if not d:
+            raise AssertionError('EOF before %r; got:\n%s' % (needle, buf[-2000:].decode('utf-8', 'replace')))
+        buf += d
+    return buf
+
+
+def wait_eof(fd, timeout=10.0):
+    """True when fd reads EOF within timeout (data before it is skipped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                if not os.read(fd, 65536):
+                    return True
+            except OSError as e:
+                if e.errno in (errno.EIO, errno.ECONNRESET):
+                    return True
+                raise
+    return False
+
+
+def shell(fd, tag, timeout=30.0):
+    """Runs `echo TAG-$((1000+234))` on the guest's shell through fd and waits for
+    its output (TAG-1234 appears only in the output, never in the echoed input)."""
+    os.write(fd, ('echo %s-$((1000+234))\n' % tag).encode())
+    return read_until(fd, ('%s-1234' % tag).encode(), timeout)
+
+
+def read_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def wait_file_contains(path, text, timeout=BOOT_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    data = b''
+    while time.monotonic() < deadline:
+        try:
+            with open(path, 'rb') as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b''
+        if text.encode() in data:
+            return data
+        time.sleep(0.2)
+    raise AssertionError('%s: %r not seen within %.0fs; tail:\n%s'
+                         % (path, text, timeout, data[-2000:].decode('utf-8', 'replace')))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG: no sshd outlives a killed test
+
+
+class SshHost:
+    """A real OpenSSH server (sshd -D -e) on 127.0.0.1 and a free port, standing
+    for the remote host of `vmgmtctl -H`. It runs in a mount namespace of its own
+    that looks like a host with vmgmt installed: the test's bus is the system bus
+    at /run/dbus/system_bus_socket (a tmpfs on /run, with sshd's /run/sshd),
+    vmgmtctl is in /usr/local/bin, and root's home (~/.ssh/authorized_keys) is a
+    directory of the test. Nothing is configured into sshd for vmgmt: the
+    remote commands (systemd-stdio-bridge for the bus, `vmgmtctl console` for
+    the console) find the bus and vmgmtctl where a real host has them
+    (systemd-stdio-bridge connects to the default path only, whatever the
+    environment says).
+
+    The client side is a user's own ssh setup: client_cmd() runs a command in
+    a mount namespace where root's home is the test's client home, whose
+    ~/.ssh/config names the key and the known_hosts file holding this host's
+    key (StrictHostKeyChecking yes, BatchMode yes: no prompts)."""
+
+    def __init__(self, tmp, bus_socket):
+        self.dir = os.path.join(tmp, 'ssh')
+        self.server_home = os.path.join(self.dir, 'server-root')
+        self.client_home = os.path.join(self.dir, 'client-root')
+        self.bindir = os.path.join(self.dir, 'usr-local-bin')
+        self.logfile = os.path.join(self.dir, 'sshd.log')
+        self.proc = None
+        for d in (self.server_home, self.client_home):
+            os.makedirs(os.path.join(d, '.ssh'), mode=0o700)
+            os.chmod(d, 0o700)
+        os.makedirs(self.bindir)
+        os.symlink(VMGMTCTL, os.path.join(self.bindir, 'vmgmtctl'))
+        self.host_key = os.path.join(self.dir, 'ssh_host_ed25519_key')
+        client_key = os.path.join(self.client_home, '.ssh', 'id_ed25519')
+        for key, comment in ((self.host_key, 'vmgmt-test-host'), (client_key, 'vmgmt-test-client')):
+            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key],
+                           check=True, stdin=subprocess.DEVNULL, timeout=60)
+        with open(client_key + '.pub') as f, \
+                open(os.path.join(self.server_home, '.ssh', 'authorized_keys'), 'w') as out:
+            out.write(f.read())
+        self.bus_socket = bus_socket
+        for attempt in range(5):
+            self.port = free_port()
+            if self._start():
+                break
+        else:
+            raise AssertionError('sshd did not start:\n' + self.log_text())
+        with open(self.host_key + '.pub') as f:
+            host_pub = ' '.join(f.read().split()[:2])
+        with open(os.path.join(self.client_home, '.ssh', 'known_hosts'), 'w') as f:
+            f.write('[127.0.0.1]:%d %s\n' % (self.port, host_pub))
+        with open(os.path.join(self.client_home, '.ssh', 'config'), 'w') as f:
+            f.write('Host 127.0.0.1\n'
+                    '    IdentityFile ~/.ssh/id_ed25519\n'
+                    '    IdentitiesOnly yes\n'
+                    '    UserKnownHostsFile ~/.ssh/known_hosts\n'
+                    '    StrictHostKeyChecking yes\n'
+                    '    BatchMode yes\n')
+
+    def _start(self):
+        conf = os.path.join(self.dir, 'sshd_config')
+        with open(conf, 'w') as f:
+            f.write('ListenAddress 127.0.0.1:%d\n'
+                    'HostKey %s\n'
+                    'PidFile none\n'
+                    'PermitRootLogin prohibit-password\n'
+                    'PasswordAuthentication no\n'
+                    'KbdInteractiveAuthentication no\n'
+                    'UsePAM no\n' % (self.port, self.host_key))
+        setup = ('mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd /run/dbus && '
+                 'ln -s "$1" /run/dbus/system_bus_socket && '
+                 'mount --bind "$2" /root && mount --bind "$3" /usr/local/bin && '
+                 'mount -t tmpfs tmpfs /var/log && '   # its wtmp/lastlog records stay in the namespace
+                 'exec /usr/sbin/sshd -D -e -f "$4"')
+        with open(self.logfile, 'ab') as log:
+            self.proc = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh',
+                                          self.bus_socket, self.server_home, self.bindir, conf],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=_child_env(), preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if 'Server listening on 127.0.0.1 port %d' % self.port in self.log_text():
+                return True
+            if self.proc.poll() is not None:
+                if 'Address already in use' in self.log_text():
+                    return False
+                raise AssertionError('sshd exited with %d:\n%s' % (self.proc.returncode, self.log_text()))
+            time.sleep(0.05)
+        raise AssertionError('sshd did not listen within 30s:\n' + self.log_text())
+
+    def client_cmd(self):
+        """A prefix that runs a command with the test's client home as root's ~."""
+        return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                'mount --bind "$0" /root && exec "$@"', self.client_home]
+
+    def log_text(self):
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()   # sshd: "Received signal 15; terminating."
+        deadline = time.monotonic() + 10
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.proc.poll() is None:
+            kill_and_reap([self.proc.pid])
+
+
+class ConsoleBase(VmgmtTestCase):
+    @classmethod
+    def setUpClass(cls):
+        guest_image()
+        super().setUpClass()
+
+    def open_console(self, path, device='', **options):
+        fd = self.dom(path).OpenConsole(device, opts(**options))
+        n = fd.take()
+        self.addCleanup(self._close_quietly, n)
+        return n
+
+    @staticmethod
+    def _close_quietly(fd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def console_log(self, name):
+        return os.path.join(self.daemon.log_dir, name + '-console.log')
+
+    def boot(self, name, xml=None):
+        path = self.define(xml or guest_domain_xml(name))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        wait_file_contains(self.console_log(name), GUEST_READY)
+        return path
+
+
+class OpenConsole(ConsoleBase):
+    def test_io_one_holder_force_and_errors(self):
+        name = 'con1'
+        path = self.boot(name)
+        # the log qemu writes has what the guest printed before anyone attached
+        wait_file_contains(self.console_log(name), GUEST_READY, 5)
+
+        fds_before = self.daemon.fd_count()
+        fd1 = self.open_console(path)
+        shell(fd1, 'first')
+
+        # one holder per device, by any of its names
+        for dev in ('', 'serial0', 'console0'):
+            msg = self.assertDBusError(ERR_BUSY, self.dom(path).OpenConsole, dev, opts())
+            self.assertIn('force', msg)
+        # unknown devices
+        for dev in ('serial1', 'console7', 'channel0', 'bogus', 'serial', 'serial-1'):
+            msg = self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).OpenConsole, dev, opts())
+            self.assertIn(dev, msg)
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).OpenConsole, '',
+                             opts(force=dbus.String('yes')))
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).OpenConsole, '', opts(bogus=True))
+        # the first session still works after all that
+        shell(fd1, 'still')
+
+        # force: the first holder reads EOF (though it holds its own fd), the second works
+        fd2 = self.open_console(path, 'console0', force=True)
+        self.assertTrue(wait_eof(fd1), 'the first holder did not get EOF after a forced takeover')
+        shell(fd2, 'second')
+        os.close(fd1)
+
+        # closing releases the device: a plain open works again
+        os.close(fd2)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                fd3 = self.open_console(path, 'serial0')
+                break
+            except dbus.DBusException as e:
+                if e.get_dbus_name() != ERR_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        shell(fd3, 'third')
+        os.close(fd3)
+        deadline = time.monotonic() + 3
+        while self.daemon.fd_count() > fds_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(self.daemon.fd_count(), fds_before, 'vmgmtd leaks fds')
+
+        # an unprivileged caller is checked with polkit (not running here: denied)
+        os.chmod(self.fx.tmp, 0o755)
+        r = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'busctl',
+                            '--address=' + self.fx.bus.address, 'call', 'org.vmgmt', path, 'org.vmgmt.Domain',
+                            'OpenConsole', 'sa{sv}', '', '0'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b'ccess denied', r.stderr)
+        self.assertRegex(self.daemon.log_text(), r'Authorization of org\.vmgmt\.Domain\.OpenConsole .* refused')
+
+        # the domain going away ends the session with EOF
+        fd4 = self.open_console(path)
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.assertTrue(wait_eof(fd4), 'the holder did not get EOF when the domain stopped')
+        self.assertDBusError(ERR_INVALID_STATE, self.dom(path).OpenConsole, '', opts())
+        # the whole session is in the log too
+        data = read_file(self.console_log(name))
+        for tag in (b'first-1234', b'second-1234', b'third-1234'):
+            self.assertIn(tag, data)
+
+    def test_cli_console_on_a_pty(self):
+        name = 'con2'
+        path = self.boot(name)
+        master, slave = pty.openpty()
+        self.addCleanup(self._close_quietly, master)
+        self.addCleanup(self._close_quietly, slave)
+        before = termios.tcgetattr(slave)
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'xterm'})
+
+        @contextlib.contextmanager
+        def spawn(*args, prefix=(), child_env=None):
+            """vmgmtctl on the pty as its controlling terminal; killed if still there at the end."""
+            p = subprocess.Popen(list(prefix) + [VMGMTCTL] + list(args), stdin=slave, stdout=slave, stderr=slave,
+                                 env=child_env or env, start_new_session=True,
+                                 preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            try:
+                yield p
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(termios.tcgetattr(slave), before, 'terminal not restored')
+
+        with spawn('console', name) as p:
+            out = read_until(master, b'Escape character is ^]', 20)
+            self.assertIn(("Connected to domain '%s'" % name).encode(), out)
+            # raw mode while attached: no echo by the host's line discipline
+            attrs = termios.tcgetattr(slave)
+            self.assertFalse(attrs[3] & termios.ICANON)
+            self.assertFalse(attrs[3] & termios.ECHO)
+            shell(master, 'cli')
+
+            # a second client is refused while the first is attached
+            r = subprocess.run([VMGMTCTL, 'console', name], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(b'force', r.stderr)
+
+            # Ctrl+] leaves; the terminal is as it was (checked by spawn)
+            os.write(master, b'\x1d')
+            self.assertEqual(p.wait(20), 0)
+
+        # --force takes over from another holder, which reads EOF
+        fd = self.open_console(path)
+        with spawn('console', name, '--force') as p:
+            read_until(master, b'Escape character is ^]', 20)
+            self.assertTrue(wait_eof(fd))
+            shell(master, 'forced')
+            # a signal also restores the terminal
+            p.send_signal(signal.SIGTERM)
+            p.wait(20)
+
+        # -H through a real OpenSSH server (see SshHost)
+        host = SshHost(self.fx.tmp, self.fx.bus.socket)
+        self.addCleanup(host.stop)
+        remote_env = {k: v for k, v in env.items() if k != 'DBUS_SYSTEM_BUS_ADDRESS'}   # no local route
+        with spawn('-H', 'root@127.0.0.1:%d' % host.port, 'console', name,
+                   prefix=host.client_cmd(), child_env=remote_env) as p:
+            out = read_until(master, b'Escape character is ^]', 60)
+            self.assertIn(("Connected to domain '%s'" % name).encode(), out)
+            # raw here (ssh -t did it) and on the remote pty (the remote vmgmtctl)
+            attrs = termios.tcgetattr(slave)
+            self.assertFalse(attrs[3] & termios.ICANON)
+            self.assertFalse(attrs[3] & termios.ECHO)
+            shell(master, 'remote')
+            os.write(master, b'\x1d')
+            self.assertEqual(p.wait(20), 0)
+        # both hops went through sshd: the bus bridge that resolved the name and the console
+        log = host.log_text()
+        self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
+        self.assertIn(b'remote-1234', read_file(self.console_log(name)))
+        # the name reaches the remote vmgmtctl as it is (quoted for the remote
+        # shell), and the remote error and exit status come back
+        odd = "it's $(odd) name; `x`"
+        self.define(minimal_domain_xml(odd))
+        r = subprocess.run(host.client_cmd() + [VMGMTCTL, '-H', 'root@127.0.0.1:%d' % host.port, 'console', odd],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=remote_env, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(("Domain '%s' is not running" % odd).encode(), r.stderr)
+
+        # start --console: starts the domain and attaches
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        with spawn('start', name, '--console') as p:
+            out = read_until(master, b'Escape character is ^]', 30)
+            self.assertIn(('Domain \'%s\' started' % name).encode(), out)
+            read_until(master, GUEST_READY.encode(), BOOT_TIMEOUT)
+            shell(master, 'started')
+            os.write(master, b'\x1d')
+            self.assertEqual(p.wait(20), 0)
+
+
+class ConsoleLogRestart(ConsoleBase):
+    def test_log_survives_vmgmtd_restart_mid_boot(self):
+        name = 'con3'
+        path = self.define(verbose_guest_xml(name))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        log = self.console_log(name)
+        # kill vmgmtd while the kernel is still booting
+        wait_file_contains(log, 'Linux version', 60)
+        self.daemon.kill()
+        down = os.path.getsize(log)
+        time.sleep(2)
+        grew = os.path.getsize(log) - down
+        self.daemon.start()
+        self.client.wait_state(path, 'running')
+        data = wait_file_contains(log, GUEST_READY)
+        self.assertGreater(grew, 0, 'qemu wrote nothing to the console log while vmgmtd was down')
+        self.assertIn(b'Linux version', data)
+        self.assertIn(b'Command line:', data)
+        # the recovered domain's console opens and works
+        fd = self.open_console(path)
+        shell(fd, 'after-restart')
+        self.assertIn(b'after-restart-1234', read_file(log))
+
+
+class LogRotation(ConsoleBase):
+    daemon_args = None
+
+    def setUp(self):
+        # a config with tiny limits and a fast check, before the daemon starts
+        self.conf = os.path.join('/tmp', 'vmgmt-con-rot-%d.conf' % os.getpid())
+        with open(self.conf, 'w') as f:
+            f.write('[log]\nconsole_max_size=8K\nconsole_keep=2\nqemu_max_size=1K\nqemu_keep=1\n'
+                    'rotate_interval_sec=0.3\n')
+        self.addCleanup(os.unlink, self.conf)
+        type(self).daemon_args = ['--config', self.conf]
+        super().setUp()
+
+    def test_rotation_by_size_keeps_n_files(self):
+        name = 'con4'
+        path = self.define(verbose_guest_xml(name))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        log = self.console_log(name)
+        qlog = os.path.join(self.daemon.log_dir, name + '.log')
+        # the boot messages alone are more than 8K: rotated while the guest boots
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not os.path.exists(log + '.1') and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertTrue(os.path.exists(log + '.1'), 'console log not rotated: %s' % os.listdir(self.daemon.log_dir))
+        # the shell is there once the guest said so (in whichever file that went)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            text = b''.join(read_file(f) for f in (log + '.2', log + '.1', log) if os.path.exists(f))
+            if GUEST_READY.encode() in text:
+                break
+            time.sleep(0.2)
+        self.assertIn(GUEST_READY.encode(), text)
+        # qemu's own log (the command line is more than 1K) rotated too, one kept
+        deadline = time.monotonic() + 10
+        while not os.path.exists(qlog + '.1') and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(qlog + '.1'))
+        fd = self.open_console(path)
+        # more output: every round rotates, never more than 2 old files
+        for i in range(6):
+            os.write(fd, b'dmesg | head -c 6000; echo round-$((100+%d))\n' % i)
+            read_until(fd, b'round-%d' % (100 + i), 60)
+        time.sleep(1.0)
+        files = sorted(f for f in os.listdir(self.daemon.log_dir) if f.startswith(name + '-console.log'))
+        self.assertEqual(files, [name + '-console.log', name + '-console.log.1', name + '-console.log.2'])
+        self.assertFalse(os.path.exists(qlog + '.2'))
+        # nothing lost at the cut: the last rounds are in order across .1 and the current file
+        text = read_file(log + '.2') + read_file(log + '.1') + read_file(log)
+        seen = [i for i in range(6) if b'round-%d' % (100 + i) in text]
+        self.assertIn(5, seen)
+        self.assertEqual(seen, list(range(seen[0], 6)), 'output lost between rotated files')
+        self.assertLess(os.path.getsize(log), 8192 + 4096 + 6000 * 2)
+
+    def test_start_rotates_what_the_last_run_left(self):
+        # no periodic check in the way: only the start rotates
+        self.daemon.stop()
+        with open(self.conf, 'w') as f:
+            f.write('[log]\nconsole_max_size=8K\nconsole_keep=2\nqemu_max_size=1K\nqemu_keep=1\n'
+                    'rotate_interval_sec=3600\n')
+        self.daemon.start()
+        name = 'con5'
+        path = self.define(guest_domain_xml(name))
+        log = self.console_log(name)
+        qlog = os.path.join(self.daemon.log_dir, name + '.log')
+        os.makedirs(self.daemon.log_dir, exist_ok=True)
+        for p, content in ((qlog, b'x' * 2048), (log, b'y' * 9000), (log + '.1', b'old1'), (log + '.2', b'old2')):
+            with open(p, 'wb') as f:
+                f.write(content)
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        self.assertEqual(read_file(qlog + '.1'), b'x' * 2048)
+        self.assertNotIn(b'xxxx', read_file(qlog))
+        self.assertIn(b'starting up', read_file(qlog))
+        self.assertEqual(read_file(log + '.1'), b'y' * 9000)
+        self.assertEqual(read_file(log + '.2'), b'old1')
+        self.assertFalse(os.path.exists(log + '.3'))
+        self.assertNotIn(b'yyyy', read_file(log))
+
+    def test_bad_log_config_is_refused(self):
+        self.daemon.stop()
+        for bad in ('console_max_size=lots', 'console_keep=-1', 'rotate_interval_sec=0', 'bogus_key=1'):
+            with open(self.conf, 'w') as f:
+                f.write('[log]\n%s\n' % bad)
+            r = subprocess.run([os.environ.get('VMGMTD', ''), '--system', '--root', self.daemon.root,
+                                '--config', self.conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}), timeout=20)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn(bad.split('=')[0].encode(), r.stdout, bad)
+
+
+class LogNames(VmgmtTestCase):
+    """The logs of all domains share one directory and are named after them
+    (NAME.log, NAME-console.log, NAME-serialN.log, NAME-consoleN.log): a name
+    whose qemu log would be a console log of another domain is refused, in
+    both orders, by DefineDomain, CreateDomain and Rename, changing nothing."""
+
+    def refused(self, fn, name, other, *args):
+        msg = self.assertDBusError(ERR_ALREADY_EXISTS, fn, *args)
+        self.assertIn("'%s'" % other, msg)
+        self.assertIn(os.path.join(self.daemon.log_dir, max(name, other, key=len) + '.log'), msg)
+
+    def test_clashing_names_are_refused(self):
+        m = self.manager
+        self.define(minimal_domain_xml('web'))
+        before = self.fx.snapshot()
+        for name in ('web-console', 'web-serial1', 'web-serial12', 'web-console0', 'web-console3'):
+            self.refused(m.DefineDomain, name, 'web', minimal_domain_xml(name), opts())
+            self.refused(m.CreateDomain, name, 'web', minimal_domain_xml(name), opts())
+        self.assertUnchanged(before)
+        # names whose files stay apart from web's
+        for name in ('web-consoles', 'web-serial', 'web-serial0', 'web-console01', 'web-serial1x',
+                     'webconsole', 'web-x-console', 'Web-console'):
+            self.define(minimal_domain_xml(name))
+        # the other order: db-serial2's qemu log is db's second serial log
+        self.define(minimal_domain_xml('db-serial2'))
+        self.refused(m.DefineDomain, 'db', 'db-serial2', minimal_domain_xml('db'), opts())
+        # a redefinition of either is no new name
+        self.define(minimal_domain_xml('db-serial2', memory_mib=96))
+        self.define(minimal_domain_xml('web', memory_mib=96))
+        # Rename: into a clash is refused and leaves the domain as it was
+        other = self.define(minimal_domain_xml('other'))
+        self.refused(self.dom(other).Rename, 'web-console', 'web', 'web-console', opts())
+        self.refused(self.dom(other).Rename, 'db', 'db-serial2', 'db', opts())
+        self.assertEqual(self.client.prop(other, 'Name'), 'other')
+        # …but a domain may take a name that only clashed with its own old one
+        self.client.domain('web').Rename('web-console', opts())
+        names = {str(self.client.prop(p, 'Name')) for p in self.client.list_domains()}
+        self.assertIn('web-console', names)
+        self.assertNotIn('web', names)
+        self.refused(m.DefineDomain, 'web', 'web-console', minimal_domain_xml('web'), opts())
+
+
+if __name__ == '__main__':
+    main()
