@@ -115,6 +115,25 @@ const DomainDef *vm_domain_current_def(const VmDomain *d) {
         return d->def;
 }
 
+void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNicFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                const VmDomain *d = value;
+                const DomainDef *def;
+
+                if (!vm_domain_is_active(d))
+                        continue;
+                def = vm_domain_current_def(d);
+                for (size_t i = 0; i < def->n_nets; i++)
+                        if (def->nets[i].type == DOMAIN_NET_TYPE_NETWORK && def->nets[i].target_dev &&
+                            streq_ptr(def->nets[i].source_network, network))
+                                fn(userdata, d, &def->nets[i]);
+        }
+}
+
 const DomainDef *vm_domain_inactive_def(const VmDomain *d) {
         return d->newdef ?: d->def;
 }

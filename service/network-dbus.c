@@ -110,6 +110,7 @@ static void start_done(void *userdata, int r, const char *message) {
                 return;
         }
         if (n) {
+                vm_network_reattach_taps(n);
                 vm_network_emit_changes(n);
                 vm_network_add_to_bus(n);
                 vm_network_emit_event(n, "started");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bus-util.h"
+#include "domain.h"
 #include "fileio.h"
 #include "log.h"
 #include "network.h"
@@ -390,8 +391,37 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata) {
         return 0;
 }
 
+static void reattach_tap(void *userdata, const VmDomain *d, const DomainNetDef *nic) {
+        VmNetwork *n = userdata;
+        int r;
+
+        r = network_runtime_attach_tap(n->rt, nic->target_dev);
+        if (r < 0)
+                log_warning_errno(r, "Network '%s': cannot attach tap %s of domain '%s' to %s: %m", n->name,
+                                  nic->target_dev, d->name, network_runtime_bridge(n->rt));
+        else
+                log_debug("Network '%s': tap %s of domain '%s' is on %s.", n->name, nic->target_dev, d->name,
+                          network_runtime_bridge(n->rt));
+}
+
+void vm_network_reattach_taps(VmNetwork *n) {
+        if (!n->rt || n->starting || n->stopping)
+                return;
+        vm_domains_foreach_network_nic(n->nets->manager, n->name, reattach_tap, n);
+}
+
 void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
         VmNetworks *s = m->networks;
+        GHashTableIter it;
+        gpointer value;
+
+        /* the domains are recovered by now: the taps of those on networks that
+         * stayed active are checked (the ones still starting do it when done) */
+        if (s) {
+                g_hash_table_iter_init(&it, s->networks);
+                while (g_hash_table_iter_next(&it, NULL, &value))
+                        vm_network_reattach_taps(value);
+        }
 
         if (!s || s->startup_pending == 0) {
                 fn(m);
@@ -412,6 +442,7 @@ static void startup_start_done(void *userdata, int r, const char *message) {
                         log_error("Failed to autostart network '%s': %s", n->name, message ?: strerror(-r));
                 } else {
                         log_info("Started network '%s' on %s.", n->name, network_runtime_bridge(n->rt));
+                        vm_network_reattach_taps(n);
                         vm_network_emit_changes(n);
                         vm_network_emit_event(n, "started");
                 }

@@ -90,6 +90,9 @@ int vm_network_store_set_autostart(VmNetworks *s, const char *name, bool autosta
 
 /* Starts n (its def) in the driver; done(userdata) as network_start. */
 int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata);
+/* After n (re)started: the taps of running domains on it are enslaved to its
+ * bridge again (a stop leaves them in place, detached). Failures are logged. */
+void vm_network_reattach_taps(VmNetwork *n);
 /* Maps a driver failure to a bus error. */
 int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 

@@ -105,6 +105,13 @@ pid_t network_runtime_dnsmasq_pid(NetworkRuntime *rt);       /* 0 when none */
  * refused with -EOPNOTSUPP at once. The runtime keeps a copy of def. */
 int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDoneFn done, void *userdata);
 
+/* Enslaves an existing tap of a running domain (left detached when the
+ * network stopped) to rt's bridge again, with the bridge's MTU, and brings it
+ * up; idempotent when it is already there. Synchronous (netlink). -ENODEV: no
+ * such tap; -ENOTTY: tap is not a tap device; -EOPNOTSUPP: rt's bridge is an
+ * openvswitch one (use network_ovs_port_add). */
+int network_runtime_attach_tap(NetworkRuntime *rt, const char *tap);
+
 /* ---- DHCP leases ---- */
 
 typedef struct NetworkLease {

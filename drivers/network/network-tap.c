@@ -69,6 +69,29 @@ int network_tap_create(const char *name_template, const char *guest_mac, const c
         return 0;
 }
 
+int network_runtime_attach_tap(NetworkRuntime *rt, const char *tap) {
+        struct nl_sock *nl = rt->driver->nl;
+        char kind[32];
+        int ifindex, master, r;
+
+        if (rt->def->virtualport_ovs)
+                return -EOPNOTSUPP;
+        r = network_nl_link_kind(nl, tap, kind);
+        if (r < 0)
+                return r;
+        if (!streq(kind, "tun"))
+                return -ENOTTY;
+        ifindex = network_nl_ifindex(nl, tap);
+        master = network_nl_ifindex(nl, rt->def->bridge);
+        if (ifindex < 0 || master < 0)
+                return ifindex < 0 ? ifindex : master;
+        r = network_nl_link_set(nl, ifindex, NULL, network_nl_link_mtu(nl, master), master, true);
+        if (r < 0)
+                return r;
+        log_debug("Network %s: tap %s attached to %s.", rt->def->name, tap, rt->def->bridge);
+        return 0;
+}
+
 int network_tap_delete(const char *name) {
         _cleanup_(network_nl_closep) struct nl_sock *nl = NULL;
         int r = network_nl_open(&nl);

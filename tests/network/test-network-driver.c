@@ -445,6 +445,15 @@ static void test_bridge_mode(void) {
         CHECK(network_tap_create("vmtap%d", "52:54:00:aa:00:01", network_runtime_bridge(rt), false, 0, &tap, &fd) == 0 &&
               streq(tap, "vmtap0"), "tap %s", strna(tap));
         CHECK(link_master("vmtap0", NULL) == (int) if_nametoindex("br-host"), "tap on the host bridge");
+        /* attach an existing tap again (a network restarted under a running domain) */
+        int tapidx = (int) if_nametoindex("vmtap0");
+        CHECK(network_nl_link_set(d->nl, tapidx, NULL, 0, 0, false) == 0 &&
+              rtnl_link_release_ifindex(d->nl, tapidx) >= 0 && link_master("vmtap0", NULL) == 0, "tap detached");
+        CHECK(network_runtime_attach_tap(rt, "vmtap0") == 0 &&
+              link_master("vmtap0", NULL) == (int) if_nametoindex("br-host"), "tap attached again");
+        CHECK(network_runtime_attach_tap(rt, "vmtap0") == 0, "attach is idempotent");
+        CHECK(network_runtime_attach_tap(rt, "nosuchtap") == -ENODEV, "attach: no such tap");
+        CHECK(network_runtime_attach_tap(rt, "br-host") == -ENOTTY, "attach: not a tap");
         CHECK(network_tap_delete("vmtap0") == 0 && if_nametoindex("vmtap0") == 0, "tap deleted by name");
         close(fd);
         free(tap);
