@@ -36,6 +36,12 @@ static int property_get_bool(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
+static int property_get_dnsmasq_pid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        uint32_t pid = vm_network_dnsmasq_pid(userdata);
+        return sd_bus_message_append_basic(reply, 'u', &pid);
+}
+
 static const char *const *net_details(VmNetwork *n, const char *buf[static 3]) {
         buf[0] = "network";
         buf[1] = n->name;
@@ -397,6 +403,7 @@ const sd_bus_vtable network_vtable[] = {
         SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_bool, property_set_autostart, 0, EMITS | UNPRIV),
         SD_BUS_PROPERTY("Bridge", "s", property_get_string, 0, EMITS),
         SD_BUS_PROPERTY("ForwardMode", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("DnsmasqPID", "u", property_get_dnsmasq_pid, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_start, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_stop, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),

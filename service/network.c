@@ -70,6 +70,11 @@ const NetworkDef *vm_network_current_def(VmNetwork *n) {
         return n->def;
 }
 
+uint32_t vm_network_dnsmasq_pid(VmNetwork *n) {
+        pid_t pid = vm_network_is_active(n) && !n->stopping ? network_runtime_dnsmasq_pid(n->rt) : 0;
+        return pid > 0 ? (uint32_t) pid : 0;
+}
+
 static void props_get(VmNetwork *n, VmNetworkProps *ret) {
         const NetworkDef *def = vm_network_current_def(n);
 
@@ -78,6 +83,7 @@ static void props_get(VmNetwork *n, VmNetworkProps *ret) {
         ret->autostart = n->autostart;
         ret->bridge = g_strdup(strempty(def->bridge));
         ret->forward = network_forward_mode_to_string(def->forward);
+        ret->dnsmasq_pid = vm_network_dnsmasq_pid(n);
 }
 
 static void props_clear(VmNetworkProps *p) {
@@ -107,6 +113,8 @@ void vm_network_emit_changes(VmNetwork *n) {
                 names[k++] = "Bridge";
         if (!streq(now.forward, n->last.forward))
                 names[k++] = "ForwardMode";
+        if (now.dnsmasq_pid != n->last.dnsmasq_pid)
+                names[k++] = "DnsmasqPID";
         names[k] = NULL;
         props_clear(&n->last);
         n->last = now;
@@ -494,14 +502,20 @@ static bool run_dir_has_networks(Manager *m) {
         return false;
 }
 
+/* A dnsmasq that died and was restarted (or could not be) shows on the bus as
+ * a change of DnsmasqPID (new pid, or 0): the network itself stays active, so
+ * there is no NetworkEvent for it. */
 static void on_dnsmasq_exited(void *owner, bool restarted, const char *message) {
         VmNetwork *n = owner;
 
         if (restarted)
-                log_warning("dnsmasq of network '%s' exited and was restarted: %s", n ? n->name : "?", strna(message));
+                log_warning("dnsmasq of network '%s' exited and was restarted (pid %u): %s", n ? n->name : "?",
+                            n ? vm_network_dnsmasq_pid(n) : 0, strna(message));
         else
                 log_error("dnsmasq of network '%s' exited and was not restarted: %s", n ? n->name : "?",
                           strna(message));
+        if (n)
+                vm_network_emit_changes(n);
 }
 
 int vm_networks_startup(Manager *m) {

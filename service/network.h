@@ -21,6 +21,7 @@ typedef struct VmNetworkProps {
         bool active, persistent, autostart;
         char *bridge;
         const char *forward;
+        uint32_t dnsmasq_pid;
 } VmNetworkProps;
 
 struct VmNetwork {
@@ -79,6 +80,8 @@ bool vm_network_is_active(VmNetwork *n);
 /* The live definition when active, else the persistent one. */
 const NetworkDef *vm_network_current_def(VmNetwork *n);
 void vm_network_emit_changes(VmNetwork *n);
+/* The pid of the network's dnsmasq while active, else 0 (property DnsmasqPID). */
+uint32_t vm_network_dnsmasq_pid(VmNetwork *n);
 void vm_network_emit_event(VmNetwork *n, const char *event);
 void vm_network_add_to_bus(VmNetwork *n);
 /* Every other network's current definition (for normalize / conflicts); g_free the array. */

@@ -4,14 +4,60 @@
 # "guest" and "outside" ends are namespaces of this test.
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import *  # noqa: F401,F403,E402
-from netsvc_util import NetTestCase, net_path, net_xml, links, NET_IFACE, opts, main  # noqa: E402
+from netsvc_util import (NetTestCase, net_path, net_xml, links, dnsmasq_pids, reap, NET_IFACE,  # noqa: E402
+                         opts, unwrap, log, main)
 from vmgmt_harness import minimal_domain_xml  # noqa: E402
+
+
+# `ip netns` names live in a tmpfs of this test's own mount namespace, never in the host's /run/netns
+os.makedirs('/run/netns', exist_ok=True)
+subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', '/run/netns'], check=True)
+
+
+def run(*cmd, check=True):
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
+
+
+def in_ns(ns, *cmd, check=False, timeout=30):
+    return subprocess.run(['ip', 'netns', 'exec', ns] + list(cmd), capture_output=True, text=True, check=check,
+                          timeout=timeout)
+
+
+def add_ns(test, ns):
+    run('ip', 'netns', 'add', ns)
+    test.addCleanup(run, 'ip', 'netns', 'del', ns, check=False)
+    run('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+
+
+def add_guest(test, ns, bridge, mac):
+    """A namespace whose eth0 is a veth whose peer is a port of `bridge`: a guest without qemu."""
+    add_ns(test, ns)
+    host = 'h-' + ns
+    run('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
+    run('ip', '-n', ns, 'link', 'set', 'eth0', 'address', mac, 'up')
+    run('ip', 'link', 'set', host, 'master', bridge, 'up')
+    # with STP on, the kernel keeps a new port listening/learning for 2 x 2 s at least
+    deadline = time.monotonic() + 15
+    while json.loads(run('bridge', '-j', 'link', 'show', 'dev', host).stdout)[0].get('state') != 'forwarding':
+        test.assertLess(time.monotonic(), deadline, 'port %s of %s never forwarding' % (host, bridge))
+        time.sleep(0.1)
+
+
+def dhcp(ns):
+    """One DHCP exchange from ns's eth0 (busybox udhcpc); the address it got, or None."""
+    r = in_ns(ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true')
+    log('udhcpc in %s: %s%s' % (ns, r.stdout, r.stderr))
+    for line in (r.stdout + r.stderr).splitlines():
+        if 'lease of' in line and 'obtained' in line:
+            return line.split('lease of', 1)[1].split()[0]
+    return None
 
 
 def link_info(name):
@@ -86,6 +132,41 @@ class Taps(NetTestCase):
 
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
+
+
+    def test_dnsmasq_restart_signalled(self):
+        n = str(self.manager.DefineNetwork(net_xml('dn', 'vmbr21', subnet='10.61.0'), opts()))
+        self.net(n).Start(opts())
+        self.wait_net_event(n, 'started')
+        pid = int(self.client.prop(n, 'DnsmasqPID', NET_IFACE))
+        self.assertIn(pid, dnsmasq_pids())
+        self.assertIn(('PropertiesChanged', ('Active', 'DnsmasqPID')), self.rec.kinds(n))
+
+        self.rec.clear()
+        os.kill(pid, signal.SIGKILL)
+        reap()
+        changes = self.rec.wait_for(lambda en: [e[3]['DnsmasqPID'] for e in en if e[0] == 'PropertiesChanged'
+                                                and e[1] == n and 'DnsmasqPID' in e[3]], 20, 'DnsmasqPID change')
+        new = changes[-1]
+        self.assertNotIn(new, (0, pid))
+        self.assertEqual(dnsmasq_pids(), [new])
+        self.assertEqual(int(self.client.prop(n, 'DnsmasqPID', NET_IFACE)), new)
+        self.assertTrue(self.client.prop(n, 'Active', NET_IFACE))
+        self.assertEqual(self.net_events(n), [], 'the network itself neither stopped nor started')
+        self.assertIn("dnsmasq of network 'dn' exited and was restarted (pid %d)" % new, self.daemon.log_text())
+
+        # the new one serves leases
+        add_guest(self, 'gdhcp', 'vmbr21', '52:54:00:bb:01:01')
+        ip = dhcp('gdhcp')
+        self.assertIsNotNone(ip, 'no DHCP lease from the restarted dnsmasq')
+        self.assertTrue(ip.startswith('10.61.0.'), ip)
+        leases = unwrap(self.net(n).GetDHCPLeases(opts()))
+        self.assertEqual([(l['mac'], l['ip']) for l in leases], [('52:54:00:bb:01:01', ip)])
+
+        self.net(n).Stop(opts())
+        self.wait_net_event(n, 'stopped')
+        self.assertEqual(dnsmasq_pids(), [])
+        self.assertEqual(self.client.prop(n, 'DnsmasqPID', NET_IFACE), 0)
 
 
 if __name__ == '__main__':
