@@ -273,10 +273,35 @@ static void update_done(void *userdata, int r, const char *message) {
         net_op_free(op);
 }
 
+/* parent_index (virsh --parent-index, libvirt's parentIndex) picks the <ip>
+ * whose <dhcp> an ip-dhcp-host or ip-dhcp-range goes to, counting every <ip>
+ * from 0 in document order; without it, the first <ip> with <dhcp> of the
+ * entry's family. Other sections have no parent to pick. */
+static int check_parent_index(VmNetwork *n, const char *section, bool has_index, uint32_t index, sd_bus_error *error) {
+        const NetworkDef *def = vm_network_current_def(n);
+        size_t n_ips = MIN(def->n_ips, n->def->n_ips);
+
+        if (!has_index)
+                return 0;
+        if (!streq(section, "ip-dhcp-host") && !streq(section, "ip-dhcp-range"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'parent_index' applies only to sections ip-dhcp-host and ip-dhcp-range, not '%s'",
+                                         section);
+        if (index >= n_ips)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'parent_index': network '%s' has no <ip> element number %u (it has %zu)",
+                                         n->name, index, n_ips);
+        return 0;
+}
+
 static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmNetwork *n = userdata;
         bool live = false, config = false;
-        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
+        uint32_t index = 0;
+        bool has_index = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config },
+                                      { "parent_index", "u", &index, &has_index }, {} };
+        int parent_index;
         const char *section, *command, *xml;
         NetworkDef *live_def = NULL, *config_def = NULL;
         ConfError err = {};
@@ -293,6 +318,10 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
         if (cmd < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown update command '%s' (add-first, add-last, delete, modify)", command);
+        r = check_parent_index(n, section, has_index, index, error);
+        if (r < 0)
+                return r;
+        parent_index = has_index ? (int) index : -1;
         if (!live && !config) {
                 /* current: the live definition of an active network, else the persistent one */
                 if (n->rt)
@@ -309,7 +338,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
                 config_def = network_def_copy(n->def);
                 if (!config_def)
                         return -ENOMEM;
-                r = network_def_update(config_def, section, cmd, -1, xml, &err);
+                r = network_def_update(config_def, section, cmd, parent_index, xml, &err);
                 if (r < 0) {
                         network_def_free(config_def);
                         return update_error(error, r, &err, n->name);
@@ -321,7 +350,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
                         network_def_free(config_def);
                         return -ENOMEM;
                 }
-                r = network_def_update(live_def, section, cmd, -1, xml, &err);
+                r = network_def_update(live_def, section, cmd, parent_index, xml, &err);
                 if (r < 0) {
                         network_def_free(config_def);
                         network_def_free(live_def);

@@ -36,10 +36,20 @@ static void array_remove(void *array, size_t *n, size_t size, size_t i) {
         (*n)--;
 }
 
+/* The <ip> an entry of family goes to: number parent_index (from 0, libvirt's
+ * parentIndex; family 0: an entry without address, any family), or with -1
+ * the first <ip> of family with <dhcp>. */
 static NetworkIpDef *pick_ip(NetworkDef *def, int parent_index, int family, ConfError *err) {
         if (parent_index >= 0) {
                 if ((size_t) parent_index >= def->n_ips) {
                         conf_error_set(err, 0, "the network has no <ip> number %d", parent_index);
+                        return NULL;
+                }
+                if (family && def->ips[parent_index].family != family) {
+                        conf_error_set(err, 0, "<ip> number %d (%s) is %s, the entry's address is %s", parent_index,
+                                       def->ips[parent_index].address,
+                                       def->ips[parent_index].family == AF_INET ? "IPv4" : "IPv6",
+                                       family == AF_INET ? "IPv4" : "IPv6");
                         return NULL;
                 }
                 return &def->ips[parent_index];
@@ -85,7 +95,7 @@ static int update_dhcp_host(NetworkDef *def, NetworkUpdateCommand cmd, int paren
                                 break;
                         }
         }
-        ip = pick_ip(def, parent_index, family, err);
+        ip = pick_ip(def, parent_index, parent_index >= 0 && !h.ip ? 0 : family, err);
         if (!ip) {
                 r = -EINVAL;
                 goto out;

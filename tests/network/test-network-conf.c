@@ -243,6 +243,49 @@ static void test_conflicts(void) {
         conf_error_clear(&err);
 }
 
+/* parentIndex picks the <ip> (from 0, every <ip> counted) as libvirt's virNetworkUpdate. */
+static void test_update_parent_index(void) {
+        _cleanup_(network_def_freep) NetworkDef *def = parse_ok(
+                "<network><name>pi</name><bridge name='vmbrpi'/>"
+                "<ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.10' end='10.1.0.20'/></dhcp></ip>"
+                "<ip family='ipv6' address='fd00:1::1' prefix='64'><dhcp><range start='fd00:1::10' end='fd00:1::20'/></dhcp></ip>"
+                "<ip address='10.2.0.1' prefix='24'/></network>");
+        ConfError err = {};
+        int r;
+
+        if (!def)
+                return;
+        /* an entry without an address goes where parentIndex says, not to the first <ip> */
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 1, "<host name='six' id='0:1:0:1:aa'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 1 && def->ips[0].n_hosts == 0, "host into <ip> 1: %s", strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, -1, "<host name='four' id='0:1:0:1:bb'/>", &err);
+        CHECK(r == 0 && def->ips[0].n_hosts == 1 && def->ips[1].n_hosts == 1, "default: the first <ip> with <dhcp>: %s",
+              strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 1, "<host name='six2' ip='fd00:1::5'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 2, "IPv6 host into <ip> 1: %s", strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 0, "<host name='x' ip='fd00:1::6'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "<ip> number 0 (10.1.0.1) is IPv4"), "family: %s",
+              strna(err.message));
+        conf_error_clear(&err);
+        /* the third <ip> is IPv4 too: only one IPv4 <ip> may serve DHCP, so it is refused, and nothing changed */
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 2,
+                               "<host mac='52:54:00:00:02:01' ip='10.2.0.5'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "only one IPv4 <ip> may have <dhcp>") && !def->ips[2].has_dhcp,
+              "host into <ip> 2: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "ip-dhcp-range", NETWORK_UPDATE_ADD_LAST, 1,
+                               "<range start='fd00:1::100' end='fd00:1::120'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_ranges == 2 && def->ips[0].n_ranges == 1, "range into <ip> 1: %s",
+              strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_DELETE, 0, "<host name='six'/>", &err);
+        CHECK(r == -ENOENT && def->ips[1].n_hosts == 2, "delete looks only in <ip> 0");
+        conf_error_clear(&err);
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_DELETE, 1, "<host name='six'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 1, "delete from <ip> 1: %s", strna(err.message));
+        _cleanup_free_ char *xml = network_def_format(def);
+        CHECK(xml && strstr(xml, "<range start='fd00:1::100' end='fd00:1::120'/>"), "formatted: %s", strna(xml));
+}
+
 static void test_update(void) {
         _cleanup_(network_def_freep) NetworkDef *def = parse_ok(network_default_xml());
         ConfError err = {};
@@ -311,6 +354,7 @@ int main(void) {
         test_errors();
         test_conflicts();
         test_update();
+        test_update_parent_index();
         if (failures) {
                 fprintf(stderr, "%d failure(s)\n", failures);
                 return 1;
