@@ -1,6 +1,6 @@
 # Taps and bridges seen from the outside: a running domain's tap goes back on its network's bridge when
 # the network is stopped and started again (and stays there across a daemon restart); an isolated
-# network forwards nothing beyond its bridge. In a private netns (netsvc_util re-executes there); the
+# network forwards nothing beyond its bridge; a dnsmasq that dies comes back, signalled. In a private netns (netsvc_util re-executes there); the
 # "guest" and "outside" ends are namespaces of this test.
 import json
 import os
@@ -167,6 +167,94 @@ class Taps(NetTestCase):
         self.wait_net_event(n, 'stopped')
         self.assertEqual(dnsmasq_pids(), [])
         self.assertEqual(self.client.prop(n, 'DnsmasqPID', NET_IFACE), 0)
+
+
+def nft_table():
+    return run('nft', 'list', 'table', 'inet', 'vmgmt').stdout
+
+
+def nft_chain(name):
+    """The rules of chain `name` of table inet vmgmt (without braces and the header), or None."""
+    r = run('nft', 'list', 'chain', 'inet', 'vmgmt', name, check=False)
+    if r.returncode != 0:
+        return None
+    lines = [l.strip() for l in r.stdout.splitlines()]
+    return [l for l in lines if l and not l.startswith(('table', 'chain')) and l != '}']
+
+
+class Isolation(NetTestCase):
+    """A guest namespace on the network's bridge and an 'outside' namespace routed from this one
+    (which forwards: ip_forward=1 here), so only vmgmt's rules stand between them."""
+
+    def setUp(self):
+        super().setUp()
+        with open('/proc/sys/net/ipv4/ip_forward', 'w') as f:
+            f.write('1\n')
+        add_ns(self, 'outside')
+        run('ip', 'link', 'add', 'h-out', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'outside')
+        run('ip', 'addr', 'add', '10.64.0.1/24', 'dev', 'h-out')
+        run('ip', 'link', 'set', 'h-out', 'up')
+        run('ip', '-n', 'outside', 'addr', 'add', '10.64.0.2/24', 'dev', 'eth0')
+        run('ip', '-n', 'outside', 'link', 'set', 'eth0', 'up')
+        run('ip', '-n', 'outside', 'route', 'add', 'default', 'via', '10.64.0.1')
+        subprocess.run(['ip', 'netns', 'exec', 'outside', 'nft', '-f', '-'], check=True, text=True, input=(
+            'table inet probe {\n chain pre { type filter hook prerouting priority -300;\n'
+            '  ip saddr 10.62.0.0/24 counter\n  ip saddr 10.65.0.0/24 counter\n }\n}\n'))
+
+    def guest_on(self, ns, bridge, subnet, mac):
+        add_guest(self, ns, bridge, mac)
+        run('ip', '-n', ns, 'addr', 'add', subnet + '.50/24', 'dev', 'eth0')
+        run('ip', '-n', ns, 'route', 'add', 'default', 'via', subnet + '.1')
+
+    def ping(self, ns, addr):
+        r = in_ns(ns, 'busybox', 'ping', '-c', '2', '-W', '1', addr)
+        log('ping from %s to %s: %s%s' % (ns, addr, r.stdout, r.stderr))
+        return r.returncode == 0
+
+    def count_outside(self, subnet):
+        """Packets from subnet (a /24) that reached the outside namespace (a counter in its own nft table)."""
+        chain = json.loads(in_ns('outside', 'nft', '-j', 'list', 'chain', 'inet', 'probe', 'pre').stdout)
+        return sum(e['rule']['expr'][-1]['counter']['packets'] for e in chain['nftables'] if 'rule' in e
+                   and subnet in json.dumps(e['rule']['expr']))
+
+    def test_isolated_forwards_nothing(self):
+        iso = str(self.manager.DefineNetwork(net_xml('iso', 'vmbr22', subnet='10.62.0', forward=None,
+                                                     dhcp=False), opts()))
+        self.net(iso).Start(opts())
+        self.wait_net_event(iso, 'started')
+        self.assertEqual(self.client.prop(iso, 'ForwardMode', NET_IFACE), 'isolated')
+        self.guest_on('giso', 'vmbr22', '10.62.0', '52:54:00:bb:02:01')
+        self.assertTrue(self.ping('giso', '10.62.0.1'), 'the guest reaches its bridge')
+        self.assertTrue(self.ping('outside', '10.64.0.1'), 'the outside reaches this namespace')
+        self.assertFalse(self.ping('giso', '10.64.0.2'), 'an isolated network forwarded a packet out')
+        self.assertFalse(self.ping('outside', '10.62.0.50'), 'an isolated network forwarded a packet in')
+        # not one packet of the guest's got to the outside end
+        self.assertEqual(self.count_outside('10.62.0.0'), 0)
+
+        # vmgmt's rules for it: nothing forwarded, nothing NATed
+        table = nft_table()
+        self.assertNotIn('masquerade', table)
+        self.assertNotIn('snat', table)
+        self.assertEqual(nft_chain('nat_vmbr22') or [], [])
+        self.assertEqual(nft_chain('fwd_out_vmbr22'), ['iifname "vmbr22" return', 'reject'])
+        self.assertEqual(nft_chain('fwd_in_vmbr22'), ['oifname "vmbr22" return', 'reject'])
+
+        # the same setup on a routed network does get through: the test can tell the difference
+        rt = str(self.manager.DefineNetwork(net_xml('rt', 'vmbr23', subnet='10.65.0', forward='route',
+                                                    dhcp=False), opts()))
+        self.net(rt).Start(opts())
+        self.wait_net_event(rt, 'started')
+        self.guest_on('grt', 'vmbr23', '10.65.0', '52:54:00:bb:02:02')
+        self.assertTrue(self.ping('grt', '10.64.0.2'), 'a routed network forwards')
+        self.assertGreater(self.count_outside('10.65.0.0'), 0)
+        # and the isolated one still forwards nothing, also not to the routed network's guest
+        self.assertFalse(self.ping('giso', '10.65.0.50'))
+        self.assertFalse(self.ping('giso', '10.64.0.2'))
+        self.assertEqual(self.count_outside('10.62.0.0'), 0)
+
+        self.net(iso).Stop(opts())
+        self.wait_net_event(iso, 'stopped')
+        self.assertIsNone(nft_chain('fwd_out_vmbr22'))
 
 
 if __name__ == '__main__':
