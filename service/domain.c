@@ -315,13 +315,17 @@ static void on_state_changed(void *owner, DomainState state, const char *reason,
         VmDomainProps before;
         const char *ev;
 
+        bool started = state != DOMAIN_STATE_SHUTOFF && d->state == DOMAIN_STATE_SHUTOFF && d->rt;
+
         vm_domain_props_get(d, &before);
-        if (state != DOMAIN_STATE_SHUTOFF && d->state == DOMAIN_STATE_SHUTOFF && d->rt) {
+        if (started) {
                 d->start_time = d->manager->ops->start_time(d->rt);
                 if (d->start_time == 0)
                         d->start_time = (uint64_t) g_get_real_time();
         }
         d->state = state;
+        if (started)
+                vm_networks_domain_started(d->manager, d);   /* openvswitch ports of its interfaces */
         if (!streq_ptr(d->reason, reason)) {
                 g_free(d->reason);
                 d->reason = g_strdup(reason ?: "unknown");
@@ -336,6 +340,7 @@ static void on_stopped(void *owner) {
         VmDomain *d = owner;
         VmDomainProps before;
 
+        vm_networks_domain_stopped(d->manager, d);   /* openvswitch ports of its interfaces */
         vm_domain_props_get(d, &before);
         d->rt = NULL;
         d->start_time = 0;

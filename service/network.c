@@ -399,10 +399,107 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata) {
         return 0;
 }
 
+/* ---- openvswitch ports of domain interfaces ---- */
+
+/* The interface's iface-id: libvirt keeps a random <parameters interfaceid=>
+ * in the live XML; vmgmt derives a stable name-based UUID from the domain's
+ * UUID and the interface's MAC instead, so it is the same after a restart. */
+static void ovs_iface_id(const char *vm_uuid, const char *mac, char out[37]) {
+        _cleanup_free_ char *seed = g_strconcat("vmgmt-ovs-iface:", vm_uuid, "/", strempty(mac), NULL);
+        _cleanup_free_ char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, seed, -1);
+        unsigned char u[16];
+
+        for (size_t i = 0; i < 16; i++)
+                u[i] = (unsigned char) g_ascii_strtoull((char[]) { sum[2 * i], sum[2 * i + 1], 0 }, NULL, 16);
+        u[6] = (u[6] & 0x0f) | 0x50;   /* version 5: name-based */
+        u[8] = (u[8] & 0x3f) | 0x80;
+        conf_uuid_format(u, out);
+}
+
+static void on_ovs_done(void *userdata, int r, const char *message) {
+        _cleanup_free_ char *what = userdata;
+
+        if (r < 0)
+                log_error("Failed to %s: %s", what, message ?: strerror(-r));
+        else
+                log_debug("Done: %s.", what);
+}
+
+static void ovs_port_add(VmNetwork *n, const VmDomain *d, const DomainNetDef *nic) {
+        const char *bridge = network_runtime_bridge(n->rt);
+        char iface_id[37];
+        char *what;
+        int r;
+
+        ovs_iface_id(d->uuid, nic->mac, iface_id);
+        what = g_strdup_printf("add tap %s of domain '%s' to openvswitch bridge %s", nic->target_dev, d->name, bridge);
+        r = network_ovs_port_add(n->nets->manager->event, bridge, nic->target_dev, nic->mac, iface_id, d->uuid,
+                                 on_ovs_done, what);
+        if (r < 0) {
+                log_error_errno(r, "Failed to %s: %s", what,
+                                r == -ENOENT ? "ovs-vsctl is not installed (package openvswitch-switch)" : strerror(-r));
+                g_free(what);
+                return;
+        }
+        g_hash_table_replace(n->nets->ovs_ports, g_strdup(nic->target_dev), g_strdup(d->uuid));
+}
+
+static bool nic_on_ovs(Manager *m, const DomainNetDef *nic, VmNetwork **ret) {
+        VmNetwork *n;
+
+        if (nic->type != DOMAIN_NET_TYPE_NETWORK || !nic->target_dev)
+                return false;
+        n = vm_network_find(m->networks, strempty(nic->source_network));
+        if (!n || !n->rt || n->stopping || !network_runtime_def(n->rt)->virtualport_ovs)
+                return false;
+        *ret = n;
+        return true;
+}
+
+void vm_networks_domain_started(Manager *m, const VmDomain *d) {
+        const DomainDef *def = vm_domain_current_def(d);
+        VmNetwork *n;
+
+        if (!m->networks)
+                return;
+        for (size_t i = 0; i < def->n_nets; i++)
+                if (nic_on_ovs(m, &def->nets[i], &n))
+                        ovs_port_add(n, d, &def->nets[i]);
+}
+
+void vm_networks_domain_stopped(Manager *m, const VmDomain *d) {
+        GHashTableIter it;
+        gpointer tap, uuid;
+
+        if (!m->networks)
+                return;
+        g_hash_table_iter_init(&it, m->networks->ovs_ports);
+        while (g_hash_table_iter_next(&it, &tap, &uuid)) {
+                char *what;
+                int r;
+
+                if (!streq(uuid, d->uuid))
+                        continue;
+                what = g_strdup_printf("delete openvswitch port %s of domain '%s'", (char *) tap, d->name);
+                r = network_ovs_port_del(m->event, tap, on_ovs_done, what);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to %s: %m", what);
+                        g_free(what);
+                }
+                g_hash_table_iter_remove(&it);
+        }
+}
+
+/* ---- taps after a network (re)start ---- */
+
 static void reattach_tap(void *userdata, const VmDomain *d, const DomainNetDef *nic) {
         VmNetwork *n = userdata;
         int r;
 
+        if (network_runtime_def(n->rt)->virtualport_ovs) {
+                ovs_port_add(n, d, nic);   /* --may-exist: the same port again is no change */
+                return;
+        }
         r = network_runtime_attach_tap(n->rt, nic->target_dev);
         if (r < 0)
                 log_warning_errno(r, "Network '%s': cannot attach tap %s of domain '%s' to %s: %m", n->name,
@@ -533,6 +630,7 @@ int vm_networks_startup(Manager *m) {
         s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
         s->networks = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
+        s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
         r = network_driver_new(m->event, m->paths.run_dir, &events, &s->driver);
         if (r < 0)
@@ -613,6 +711,7 @@ void vm_networks_free(Manager *m) {
         }
         g_hash_table_destroy(s->networks);
         g_hash_table_destroy(s->ops);
+        g_hash_table_destroy(s->ovs_ports);
         g_free(s->config_dir);
         g_free(s->autostart_dir);
         g_free(s);
@@ -655,11 +754,7 @@ int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef 
                 r = vm_networks_bridge_of(m, def->nets[i].source_network, &bridge, &ovs, ret_error);
                 if (r < 0)
                         return r;
-                if (ovs) {
-                        *ret_error = g_strdup_printf("network '%s' uses an openvswitch bridge, which domains cannot "
-                                                     "use yet", def->nets[i].source_network);
-                        return -EOPNOTSUPP;
-                }
+                /* openvswitch: the tap is made without a master; vm_networks_domain_started() adds the port */
                 if (!*copy) {
                         *copy = domain_def_copy(def);
                         if (!*copy)

@@ -47,6 +47,7 @@ struct VmNetworks {
         GHashTable *ops;           /* NetOp* waiting for the driver */
         unsigned startup_pending;  /* autostarts under way */
         void (*after_startup)(Manager *m);   /* vm_networks_when_started() */
+        GHashTable *ovs_ports;     /* tap name → domain UUID text: openvswitch ports vmgmtd added */
 };
 
 /* A call (or a start-up action) waiting for the driver. */
@@ -109,6 +110,13 @@ int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_brid
  * NULL; kept when given). 0, or a negative errno with *ret_error (malloc'd):
  * -ENOENT no such network, -ENOTCONN not active. */
 int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef **copy, char **ret_error);
+
+/* A domain started / stopped (service/domain.c's driver events): the taps of
+ * its interfaces on openvswitch networks are added as ports of the bridge
+ * (ovs-vsctl, a child on the loop; external-ids iface-id, attached-mac,
+ * vm-id, iface-status) / deleted again. Failures are logged. */
+void vm_networks_domain_started(Manager *m, const VmDomain *d);
+void vm_networks_domain_stopped(Manager *m, const VmDomain *d);
 
 /* Calls fn(m) once no network started at start-up is still starting (at once
  * when none is). */

@@ -461,7 +461,7 @@ static void test_bridge_mode(void) {
         wait_done(&done, 10);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
         if (!network_find_program("ovs-vsctl"))
-                CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
+                CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
         network_driver_free(d);
 }
 
