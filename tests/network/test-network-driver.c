@@ -460,7 +460,8 @@ static void test_bridge_mode(void) {
         CHECK(network_start(d, ovs, NULL, &rt, done_cb, &done) == 0, "start ovs");
         wait_done(&done, 10);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
-        if (!network_find_program("ovs-vsctl"))
+        _cleanup_free_ char *ovs_vsctl = network_find_program("ovs-vsctl");
+        if (!ovs_vsctl)
                 CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
         network_driver_free(d);
 }
