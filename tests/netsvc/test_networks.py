@@ -1,6 +1,7 @@
 # Networks on the bus: define/start/stop/undefine with signals, the default network, bad XML and name
 # clashes, autostart, Update, restart recovery — in a private netns (netsvc_util re-executes there).
 import os
+import subprocess
 import sys
 import time
 
@@ -183,6 +184,37 @@ class Lifecycle(NetTestCase):
         self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', self.net(p).Update, 'ip-dhcp-host',
                              'add-last', host, opts(parent_index='1'))
         self.assertEqual(before, (str(self.net(p).GetXML(opts())), str(self.net(p).GetXML(opts(inactive=True)))))
+        self.net(p).Stop(opts())
+
+    def test_update_dns_records_and_portgroups(self):
+        p = str(self.manager.DefineNetwork(net_xml('ud', 'vmbr15', subnet='10.87.0'), opts()))
+        self.net(p).Start(opts())
+        self.wait_net_event(p, 'started')
+
+        def txt(name):
+            r = subprocess.run(['busybox', 'nslookup', '-type=txt', name, '10.87.0.1'], capture_output=True, text=True)
+            return r.stdout + r.stderr
+
+        self.assertNotIn('world', txt('hello.vm'))
+        self.net(p).Update('dns-txt', 'add-last', "<txt name='hello.vm' value='world'/>", opts(live=True, config=True))
+        deadline = time.monotonic() + 10
+        while 'world' not in txt('hello.vm'):
+            self.assertLess(time.monotonic(), deadline, 'the live TXT record is not served: %s' % txt('hello.vm'))
+            time.sleep(0.1)
+        self.assertIn("<txt name='hello.vm' value='world'/>", str(self.net(p).GetXML(opts(inactive=True))))
+        self.assertDBusError(ERR + 'NotSupported', self.net(p).Update, 'dns-txt', 'modify',
+                             "<txt name='hello.vm' value='moon'/>", opts())
+        self.net(p).Update('portgroup', 'add-last', "<portgroup name='eng' default='yes'/>", opts(config=True))
+        self.assertIn("<portgroup name='eng' default='yes'/>", str(self.net(p).GetXML(opts(inactive=True))))
+        self.assertNotIn('portgroup', str(self.net(p).GetXML(opts())))
+        msg = self.assertDBusError(ERR + 'InvalidXML', self.net(p).Update, 'portgroup', 'add-last',
+                                   "<portgroup name='ops' default='yes'/>", opts(config=True))
+        self.assertIn("are both default='yes'", msg)
+        self.net(p).Update('dns-txt', 'delete', "<txt name='hello.vm' value='world'/>", opts(live=True))
+        deadline = time.monotonic() + 10
+        while 'world' in txt('hello.vm'):
+            self.assertLess(time.monotonic(), deadline, 'the deleted TXT record is still served')
+            time.sleep(0.1)
         self.net(p).Stop(opts())
 
 

@@ -345,6 +345,68 @@ static void test_update_parent_index(void) {
         CHECK(xml && strstr(xml, "<range start='fd00:1::100' end='fd00:1::120'/>"), "formatted: %s", strna(xml));
 }
 
+/* net-update portgroup / dns-txt / dns-srv, as virsh. */
+static void test_update_records(void) {
+        _cleanup_(network_def_freep) NetworkDef *def = parse_ok(network_default_xml());
+        ConfError err = {};
+        int r;
+
+        if (!def)
+                return;
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='eng' default='yes'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 1 && def->portgroups[0].is_default, "add portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_FIRST, -1, "<portgroup name='ops'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 2 && streq(def->portgroups[0].name, "ops"), "add-first portgroup");
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='eng'/>", &err);
+        CHECK(r == -EEXIST && strstr(strempty(err.message), "already a portgroup 'eng'"), "%s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_MODIFY, -1, "<portgroup name='ops' default='yes'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "are both default='yes'") && !def->portgroups[0].is_default,
+              "a second default refused: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_MODIFY, -1,
+                               "<portgroup name='ops'><bandwidth><inbound average='100'/></bandwidth></portgroup>", &err);
+        CHECK(r == 0 && def->portgroups[0].inbound.average == 100, "modify portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_DELETE, -1, "<portgroup name='eng'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 1, "delete portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_DELETE, -1, "<portgroup name='nope'/>", &err);
+        CHECK(r == -ENOENT, "delete a missing portgroup");
+        conf_error_clear(&err);
+
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<txt name='t1' value='one'/>", &err);
+        CHECK(r == 0 && def->n_dns_txts == 1, "add txt: %s", strna(err.message));
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<txt name='t1' value='again'/>", &err);
+        CHECK(r == -EEXIST, "duplicate txt");
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_MODIFY, -1, "<txt name='t1' value='x'/>", &err);
+        CHECK(r == -EOPNOTSUPP && strstr(strempty(err.message), "cannot be modified"), "modify txt: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_DELETE, -1, "<txt name='t1' value='one'/>", &err);
+        CHECK(r == 0 && def->n_dns_txts == 0, "delete txt: %s", strna(err.message));
+
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='a.example' port='389'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 1, "add srv: %s", strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='b.example' port='389'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 2, "a second target of the same service: %s", strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='a.example' port='1389'/>", &err);
+        CHECK(r == -EEXIST, "the same service and target again");
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_DELETE, -1,
+                               "<srv service='ldap' protocol='tcp' target='b.example'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 1 && streq(def->dns_srvs[0].target, "a.example"), "delete srv: %s",
+              strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_DELETE, -1, "<srv service='ldap' protocol='tcp'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 0, "delete srv by service and protocol: %s", strna(err.message));
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<srv service='x' protocol='tcp'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "<txt>"), "wrong element: %s", strna(err.message));
+        conf_error_clear(&err);
+        _cleanup_free_ char *xml = network_def_format(def);
+        CHECK(xml && strstr(xml, "<portgroup name='ops'>"), "formatted: %s", strna(xml));
+}
+
 static void test_update(void) {
         _cleanup_(network_def_freep) NetworkDef *def = parse_ok(network_default_xml());
         ConfError err = {};
@@ -399,8 +461,9 @@ static void test_update(void) {
         CHECK(r == -EEXIST, "%d", r);
         r = network_def_update(def, "dns-host", NETWORK_UPDATE_DELETE, -1, "<host ip='192.168.122.7'><hostname>x</hostname></host>", &err);
         CHECK(r == 0 && def->n_dns_hosts == 0, "%s", strna(err.message));
-        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='x'/>", &err);
-        CHECK(r == -EOPNOTSUPP, "%d", r);
+        r = network_def_update(def, "forward", NETWORK_UPDATE_MODIFY, -1, "<forward mode='route'/>", &err);
+        CHECK(r == -EOPNOTSUPP && strstr(strempty(err.message), "updating section 'forward' is not supported"), "%d", r);
+        conf_error_clear(&err);
 
         _cleanup_free_ char *out = network_def_format(def);
         CHECK(strstr(out, "<host mac='52:54:00:00:00:02' name='bee' ip='192.168.122.22'/>") &&
@@ -414,6 +477,7 @@ int main(void) {
         test_conflicts();
         test_update();
         test_update_parent_index();
+        test_update_records();
         if (failures) {
                 fprintf(stderr, "%d failure(s)\n", failures);
                 return 1;
