@@ -425,15 +425,14 @@ static void on_ovs_done(void *userdata, int r, const char *message) {
                 log_debug("Done: %s.", what);
 }
 
-static void ovs_port_add(VmNetwork *n, const VmDomain *d, const DomainNetDef *nic) {
-        const char *bridge = network_runtime_bridge(n->rt);
+static void ovs_port_add(VmNetworks *s, const char *bridge, const VmDomain *d, const DomainNetDef *nic) {
         char iface_id[37];
         char *what;
         int r;
 
         ovs_iface_id(d->uuid, nic->mac, iface_id);
         what = g_strdup_printf("add tap %s of domain '%s' to openvswitch bridge %s", nic->target_dev, d->name, bridge);
-        r = network_ovs_port_add(n->nets->manager->event, bridge, nic->target_dev, nic->mac, iface_id, d->uuid,
+        r = network_ovs_port_add(s->manager->event, bridge, nic->target_dev, nic->mac, iface_id, d->uuid,
                                  on_ovs_done, what);
         if (r < 0) {
                 log_error_errno(r, "Failed to %s: %s", what,
@@ -441,30 +440,38 @@ static void ovs_port_add(VmNetwork *n, const VmDomain *d, const DomainNetDef *ni
                 g_free(what);
                 return;
         }
-        g_hash_table_replace(n->nets->ovs_ports, g_strdup(nic->target_dev), g_strdup(d->uuid));
+        g_hash_table_replace(s->ovs_ports, g_strdup(nic->target_dev), g_strdup(d->uuid));
 }
 
-static bool nic_on_ovs(Manager *m, const DomainNetDef *nic, VmNetwork **ret) {
+/* The openvswitch bridge nic's tap belongs on (borrowed), or NULL: an
+ * <interface type='network'> of an openvswitch network, or an <interface
+ * type='bridge'> whose bridge is an openvswitch one. */
+static const char *nic_ovs_bridge(Manager *m, const DomainNetDef *nic) {
         VmNetwork *n;
 
-        if (nic->type != DOMAIN_NET_TYPE_NETWORK || !nic->target_dev)
-                return false;
+        if (!nic->target_dev)
+                return NULL;
+        if (nic->type == DOMAIN_NET_TYPE_BRIDGE)
+                return nic->source_bridge && network_bridge_is_ovs(m->networks->driver, nic->source_bridge)
+                        ? nic->source_bridge : NULL;
+        if (nic->type != DOMAIN_NET_TYPE_NETWORK)
+                return NULL;
         n = vm_network_find(m->networks, strempty(nic->source_network));
         if (!n || !n->rt || n->stopping || !network_runtime_def(n->rt)->virtualport_ovs)
-                return false;
-        *ret = n;
-        return true;
+                return NULL;
+        return network_runtime_bridge(n->rt);
 }
 
 void vm_networks_domain_started(Manager *m, const VmDomain *d) {
         const DomainDef *def = vm_domain_current_def(d);
-        VmNetwork *n;
 
-        if (!m->networks)
+        if (!m->networks || !m->networks->driver)
                 return;
-        for (size_t i = 0; i < def->n_nets; i++)
-                if (nic_on_ovs(m, &def->nets[i], &n))
-                        ovs_port_add(n, d, &def->nets[i]);
+        for (size_t i = 0; i < def->n_nets; i++) {
+                const char *bridge = nic_ovs_bridge(m, &def->nets[i]);
+                if (bridge)
+                        ovs_port_add(m->networks, bridge, d, &def->nets[i]);
+        }
 }
 
 void vm_networks_domain_stopped(Manager *m, const VmDomain *d) {
@@ -497,7 +504,7 @@ static void reattach_tap(void *userdata, const VmDomain *d, const DomainNetDef *
         int r;
 
         if (network_runtime_def(n->rt)->virtualport_ovs) {
-                ovs_port_add(n, d, nic);   /* --may-exist: the same port again is no change */
+                ovs_port_add(n->nets, network_runtime_bridge(n->rt), d, nic);   /* --may-exist: no change when there */
                 return;
         }
         r = network_runtime_attach_tap(n->rt, nic->target_dev);
@@ -526,6 +533,18 @@ void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
                 g_hash_table_iter_init(&it, s->networks);
                 while (g_hash_table_iter_next(&it, NULL, &value))
                         vm_network_reattach_taps(value);
+                /* <interface type='bridge'> on an openvswitch bridge: known again, so they are deleted at stop */
+                g_hash_table_iter_init(&it, m->domains_by_name);
+                while (s->driver && g_hash_table_iter_next(&it, NULL, &value)) {
+                        const VmDomain *d = value;
+                        const DomainDef *def = vm_domain_current_def(d);
+                        for (size_t i = 0; vm_domain_is_active(d) && i < def->n_nets; i++) {
+                                const char *bridge = def->nets[i].type == DOMAIN_NET_TYPE_BRIDGE
+                                        ? nic_ovs_bridge(m, &def->nets[i]) : NULL;
+                                if (bridge)
+                                        ovs_port_add(s, bridge, d, &def->nets[i]);
+                        }
+                }
         }
 
         if (!s || s->startup_pending == 0) {

@@ -70,6 +70,11 @@ NetworkDriver *network_driver_free(NetworkDriver *d) {
         return NULL;
 }
 
+bool network_bridge_is_ovs(NetworkDriver *d, const char *name) {
+        char kind[32];
+        return network_nl_link_kind(d->nl, name, kind) >= 0 && (streq(kind, "openvswitch") || streq(kind, "tun"));
+}
+
 bool network_ifname_exists(void *userdata, const char *name) {
         NetworkDriver *d = userdata;
         return network_nl_ifindex(d->nl, name) >= 0;

@@ -47,6 +47,10 @@ int network_driver_new(sd_event *event, const char *run_dir, const NetworkDriver
  * used afterwards. Returns NULL. */
 NetworkDriver *network_driver_free(NetworkDriver *d);
 
+/* Is name the device of an openvswitch bridge: kind openvswitch (kernel
+ * datapath) or a tap (the internal port of a userspace datapath)? */
+bool network_bridge_is_ovs(NetworkDriver *d, const char *name);
+
 /* For NetworkNormalizeCtx.ifname_exists (userdata: the NetworkDriver). */
 bool network_ifname_exists(void *userdata, const char *name);
 

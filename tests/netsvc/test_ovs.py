@@ -124,6 +124,24 @@ class Ovs(NetTestCase):
         self.client.wait_state(path, 'shutoff')
         self.wait_ports([])
 
+    def test_bridge_interface_on_ovs_bridge(self):
+        """<interface type='bridge'><source bridge='ovsbr0'/>: the same port handling without a network."""
+        mac = '52:54:00:cc:00:02'
+        xml = minimal_domain_xml('ovsbr').replace(
+            '<devices>', "<devices><interface type='bridge'><mac address='%s'/><source bridge='ovsbr0'/>"
+            "<model type='e1000'/></interface>" % mac, 1)
+        path = self.define(xml)
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        tap = str(self.dom(path).GetXML(opts())).split("<target dev='", 1)[1].split("'", 1)[0]
+        self.wait_ports([tap])
+        self.assertIn('attached-mac="%s"' % mac, vsctl('get', 'Interface', tap, 'external-ids'))
+        self.daemon.stop()
+        self.daemon.start()
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.wait_ports([])
+
     def test_missing_bridge_refused(self):
         n = str(self.manager.DefineNetwork(ovs_xml('ovsnet2', 'ovsbr9'), opts()))
         msg = self.assertDBusError('org.vmgmt.Error.OperationFailed', self.net(n).Start, opts())
