@@ -344,6 +344,32 @@ int verb_net_dhcp_leases(Context *c, VerbArgs *a) {
         return 0;
 }
 
+/* --parent-index N: the <ip> (from 0) an ip-dhcp-host/-range goes to. */
+static int parse_parent_index(const char *s, int32_t *ret) {
+        char *end;
+        long v;
+
+        if (!s)
+                return 0;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < 0 || v > INT32_MAX)
+                return ctl_error(-EINVAL, "Invalid --parent-index '%s': expected a number from 0", s);
+        *ret = (int32_t) v;
+        return 0;
+}
+
+static int append_update_options(sd_bus_message *m, bool live, bool config, int32_t parent_index) {
+        int r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && live)
+                r = sd_bus_message_append(m, "{sv}", "live", "b", 1);
+        if (r >= 0 && config)
+                r = sd_bus_message_append(m, "{sv}", "config", "b", 1);
+        if (r >= 0 && parent_index >= 0)
+                r = sd_bus_message_append(m, "{sv}", "parent_index", "u", (uint32_t) parent_index);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
 /* virsh net-update NETWORK COMMAND SECTION XML [--live] [--config] [--current];
  * XML is the element itself or a file holding it. */
 int verb_net_update(Context *c, VerbArgs *a) {
@@ -351,10 +377,14 @@ int verb_net_update(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *name = NULL, *file_xml = NULL;
         bool live = verb_flag(a, "live"), config = verb_flag(a, "config");
         const char *xml = a->args[3];
+        int32_t parent_index = -1;
         int active = 0, r;
 
         if (verb_flag(a, "current") && (live || config))
                 return ctl_error(-EINVAL, "--current excludes --live and --config");
+        r = parse_parent_index(verb_value(a, "parent-index"), &parent_index);
+        if (r < 0)
+                return r;
         if (xml[strspn(xml, " \t\n")] != '<') {
                 r = ctl_read_file(xml, &file_xml);
                 if (r < 0)
@@ -375,7 +405,7 @@ int verb_net_update(Context *c, VerbArgs *a) {
                 return r;
         r = sd_bus_message_append(m, "sss", a->args[2], a->args[1], xml);
         if (r >= 0)
-                r = ctl_append_flags(m, "live", live, "config", config, NULL);
+                r = append_update_options(m, live, config, parent_index);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         r = ctl_call(c, m, NULL);

@@ -64,8 +64,8 @@ static const Verb verbs[] = {
         { "net-dhcp-leases", 1, 1, { "mac=" }, verb_net_dhcp_leases, "net-dhcp-leases NETWORK [--mac MAC]",
           "Show a network's DHCP leases" },
         { "net-update", 4, 4, { "live", "config", "current", "parent-index=" }, verb_net_update,
-          "net-update NETWORK COMMAND SECTION XML [--live] [--config]",
-          "Change part of a network (add-first, add-last, delete, modify; ip-dhcp-host, ip-dhcp-range, dns-host)" },
+          "net-update NETWORK COMMAND SECTION XML [--live] [--config] [--current] [--parent-index N]",
+          "Change part of a network (add-first, add-last, delete, modify; ip-dhcp-host, ip-dhcp-range, dns-host, dns-txt, dns-srv, portgroup)" },
         { "net-edit", 1, 1, {}, verb_net_edit, "net-edit NETWORK", "Edit a network's definition with $VISUAL/$EDITOR" },
         /* storage pools and volumes (vmgmtctl-pool.c, vmgmtctl-vol.c) */
         { "pool-list", 0, 0, { "all", "inactive", "details" }, verb_pool_list, "pool-list [--all|--inactive] [--details]",

@@ -138,6 +138,25 @@ const DomainDef *vm_domain_current_def(const VmDomain *d) {
         return d->def;
 }
 
+void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNicFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                const VmDomain *d = value;
+                const DomainDef *def;
+
+                if (!vm_domain_is_active(d))
+                        continue;
+                def = vm_domain_current_def(d);
+                for (size_t i = 0; i < def->n_nets; i++)
+                        if (def->nets[i].type == DOMAIN_NET_TYPE_NETWORK && def->nets[i].target_dev &&
+                            streq_ptr(def->nets[i].source_network, network))
+                                fn(userdata, d, &def->nets[i]);
+        }
+}
+
 const DomainDef *vm_domain_inactive_def(const VmDomain *d) {
         return d->newdef ?: d->def;
 }
@@ -319,13 +338,17 @@ static void on_state_changed(void *owner, DomainState state, const char *reason,
         VmDomainProps before;
         const char *ev;
 
+        bool started = state != DOMAIN_STATE_SHUTOFF && d->state == DOMAIN_STATE_SHUTOFF && d->rt;
+
         vm_domain_props_get(d, &before);
-        if (state != DOMAIN_STATE_SHUTOFF && d->state == DOMAIN_STATE_SHUTOFF && d->rt) {
+        if (started) {
                 d->start_time = d->manager->ops->start_time(d->rt);
                 if (d->start_time == 0)
                         d->start_time = (uint64_t) g_get_real_time();
         }
         d->state = state;
+        if (started)
+                vm_networks_domain_started(d->manager, d);   /* openvswitch ports of its interfaces */
         if (!streq_ptr(d->reason, reason)) {
                 g_free(d->reason);
                 d->reason = g_strdup(reason ?: "unknown");
@@ -340,6 +363,7 @@ static void on_stopped(void *owner) {
         VmDomain *d = owner;
         VmDomainProps before;
 
+        vm_networks_domain_stopped(d->manager, d);   /* openvswitch ports of its interfaces */
         vm_domain_props_get(d, &before);
         d->rt = NULL;
         d->start_time = 0;

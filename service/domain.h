@@ -156,6 +156,12 @@ extern const DomainDriverEvents vm_domain_driver_events;
 /* Starts d with the driver. done is called as the driver's DriverDoneFn. */
 int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error);
 
+/* Calls fn for each <interface type='network'> with a tap (target dev) of
+ * every active domain whose source network is `network` (the live
+ * definitions): the network side re-attaches them when it starts again. */
+typedef void (*VmDomainNicFn)(void *userdata, const VmDomain *d, const DomainNetDef *nic);
+void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNicFn fn, void *userdata);
+
 /* ---- domain-dbus.c ---- */
 int domain_dbus_register(Manager *m);
 /* Appends d as one entry of GetManagedObjects' a{oa{sa{sv}}}. */

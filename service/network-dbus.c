@@ -36,6 +36,12 @@ static int property_get_bool(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
+static int property_get_dnsmasq_pid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        uint32_t pid = vm_network_dnsmasq_pid(userdata);
+        return sd_bus_message_append_basic(reply, 'u', &pid);
+}
+
 static const char *const *net_details(VmNetwork *n, const char *buf[static 3]) {
         buf[0] = "network";
         buf[1] = n->name;
@@ -110,6 +116,7 @@ static void start_done(void *userdata, int r, const char *message) {
                 return;
         }
         if (n) {
+                vm_network_reattach_taps(n);
                 vm_network_emit_changes(n);
                 vm_network_add_to_bus(n);
                 vm_network_emit_event(n, "started");
@@ -266,10 +273,35 @@ static void update_done(void *userdata, int r, const char *message) {
         net_op_free(op);
 }
 
+/* parent_index (virsh --parent-index, libvirt's parentIndex) picks the <ip>
+ * whose <dhcp> an ip-dhcp-host or ip-dhcp-range goes to, counting every <ip>
+ * from 0 in document order; without it, the first <ip> with <dhcp> of the
+ * entry's family. Other sections have no parent to pick. */
+static int check_parent_index(VmNetwork *n, const char *section, bool has_index, uint32_t index, sd_bus_error *error) {
+        const NetworkDef *def = vm_network_current_def(n);
+        size_t n_ips = MIN(def->n_ips, n->def->n_ips);
+
+        if (!has_index)
+                return 0;
+        if (!streq(section, "ip-dhcp-host") && !streq(section, "ip-dhcp-range"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'parent_index' applies only to sections ip-dhcp-host and ip-dhcp-range, not '%s'",
+                                         section);
+        if (index >= n_ips)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'parent_index': network '%s' has no <ip> element number %u (it has %zu)",
+                                         n->name, index, n_ips);
+        return 0;
+}
+
 static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmNetwork *n = userdata;
         bool live = false, config = false;
-        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
+        uint32_t index = 0;
+        bool has_index = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config },
+                                      { "parent_index", "u", &index, &has_index }, {} };
+        int parent_index;
         const char *section, *command, *xml;
         NetworkDef *live_def = NULL, *config_def = NULL;
         ConfError err = {};
@@ -286,6 +318,10 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
         if (cmd < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown update command '%s' (add-first, add-last, delete, modify)", command);
+        r = check_parent_index(n, section, has_index, index, error);
+        if (r < 0)
+                return r;
+        parent_index = has_index ? (int) index : -1;
         if (!live && !config) {
                 /* current: the live definition of an active network, else the persistent one */
                 if (n->rt)
@@ -302,7 +338,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
                 config_def = network_def_copy(n->def);
                 if (!config_def)
                         return -ENOMEM;
-                r = network_def_update(config_def, section, cmd, -1, xml, &err);
+                r = network_def_update(config_def, section, cmd, parent_index, xml, &err);
                 if (r < 0) {
                         network_def_free(config_def);
                         return update_error(error, r, &err, n->name);
@@ -314,7 +350,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
                         network_def_free(config_def);
                         return -ENOMEM;
                 }
-                r = network_def_update(live_def, section, cmd, -1, xml, &err);
+                r = network_def_update(live_def, section, cmd, parent_index, xml, &err);
                 if (r < 0) {
                         network_def_free(config_def);
                         network_def_free(live_def);
@@ -396,6 +432,7 @@ const sd_bus_vtable network_vtable[] = {
         SD_BUS_WRITABLE_PROPERTY("Autostart", "b", property_get_bool, property_set_autostart, 0, EMITS | UNPRIV),
         SD_BUS_PROPERTY("Bridge", "s", property_get_string, 0, EMITS),
         SD_BUS_PROPERTY("ForwardMode", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("DnsmasqPID", "u", property_get_dnsmasq_pid, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_start, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_stop, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),

@@ -176,6 +176,7 @@ static void create_done(void *userdata, int r, const char *message) {
                 net_op_free(op);
                 return;
         }
+        vm_network_reattach_taps(n);
         vm_network_emit_changes(n);
         vm_network_add_to_bus(n);
         vm_network_emit_event(n, "started");

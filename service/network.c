@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bus-util.h"
+#include "domain.h"
 #include "fileio.h"
 #include "log.h"
 #include "network.h"
@@ -69,6 +70,11 @@ const NetworkDef *vm_network_current_def(VmNetwork *n) {
         return n->def;
 }
 
+uint32_t vm_network_dnsmasq_pid(VmNetwork *n) {
+        pid_t pid = vm_network_is_active(n) && !n->stopping ? network_runtime_dnsmasq_pid(n->rt) : 0;
+        return pid > 0 ? (uint32_t) pid : 0;
+}
+
 static void props_get(VmNetwork *n, VmNetworkProps *ret) {
         const NetworkDef *def = vm_network_current_def(n);
 
@@ -77,6 +83,7 @@ static void props_get(VmNetwork *n, VmNetworkProps *ret) {
         ret->autostart = n->autostart;
         ret->bridge = g_strdup(strempty(def->bridge));
         ret->forward = network_forward_mode_to_string(def->forward);
+        ret->dnsmasq_pid = vm_network_dnsmasq_pid(n);
 }
 
 static void props_clear(VmNetworkProps *p) {
@@ -106,6 +113,8 @@ void vm_network_emit_changes(VmNetwork *n) {
                 names[k++] = "Bridge";
         if (!streq(now.forward, n->last.forward))
                 names[k++] = "ForwardMode";
+        if (now.dnsmasq_pid != n->last.dnsmasq_pid)
+                names[k++] = "DnsmasqPID";
         names[k] = NULL;
         props_clear(&n->last);
         n->last = now;
@@ -390,8 +399,153 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata) {
         return 0;
 }
 
+/* ---- openvswitch ports of domain interfaces ---- */
+
+/* The interface's iface-id: libvirt keeps a random <parameters interfaceid=>
+ * in the live XML; vmgmt derives a stable name-based UUID from the domain's
+ * UUID and the interface's MAC instead, so it is the same after a restart. */
+static void ovs_iface_id(const char *vm_uuid, const char *mac, char out[37]) {
+        _cleanup_free_ char *seed = g_strconcat("vmgmt-ovs-iface:", vm_uuid, "/", strempty(mac), NULL);
+        _cleanup_free_ char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, seed, -1);
+        unsigned char u[16];
+
+        for (size_t i = 0; i < 16; i++)
+                u[i] = (unsigned char) g_ascii_strtoull((char[]) { sum[2 * i], sum[2 * i + 1], 0 }, NULL, 16);
+        u[6] = (u[6] & 0x0f) | 0x50;   /* version 5: name-based */
+        u[8] = (u[8] & 0x3f) | 0x80;
+        conf_uuid_format(u, out);
+}
+
+static void on_ovs_done(void *userdata, int r, const char *message) {
+        _cleanup_free_ char *what = userdata;
+
+        if (r < 0)
+                log_error("Failed to %s: %s", what, message ?: strerror(-r));
+        else
+                log_debug("Done: %s.", what);
+}
+
+static void ovs_port_add(VmNetworks *s, const char *bridge, const VmDomain *d, const DomainNetDef *nic) {
+        char iface_id[37];
+        char *what;
+        int r;
+
+        ovs_iface_id(d->uuid, nic->mac, iface_id);
+        what = g_strdup_printf("add tap %s of domain '%s' to openvswitch bridge %s", nic->target_dev, d->name, bridge);
+        r = network_ovs_port_add(s->manager->event, bridge, nic->target_dev, nic->mac, iface_id, d->uuid,
+                                 on_ovs_done, what);
+        if (r < 0) {
+                log_error_errno(r, "Failed to %s: %s", what,
+                                r == -ENOENT ? "ovs-vsctl is not installed (package openvswitch-switch)" : strerror(-r));
+                g_free(what);
+                return;
+        }
+        g_hash_table_replace(s->ovs_ports, g_strdup(nic->target_dev), g_strdup(d->uuid));
+}
+
+/* The openvswitch bridge nic's tap belongs on (borrowed), or NULL: an
+ * <interface type='network'> of an openvswitch network, or an <interface
+ * type='bridge'> whose bridge is an openvswitch one. */
+static const char *nic_ovs_bridge(Manager *m, const DomainNetDef *nic) {
+        VmNetwork *n;
+
+        if (!nic->target_dev)
+                return NULL;
+        if (nic->type == DOMAIN_NET_TYPE_BRIDGE)
+                return nic->source_bridge && network_bridge_is_ovs(m->networks->driver, nic->source_bridge)
+                        ? nic->source_bridge : NULL;
+        if (nic->type != DOMAIN_NET_TYPE_NETWORK)
+                return NULL;
+        n = vm_network_find(m->networks, strempty(nic->source_network));
+        if (!n || !n->rt || n->stopping || !network_runtime_def(n->rt)->virtualport_ovs)
+                return NULL;
+        return network_runtime_bridge(n->rt);
+}
+
+void vm_networks_domain_started(Manager *m, const VmDomain *d) {
+        const DomainDef *def = vm_domain_current_def(d);
+
+        if (!m->networks || !m->networks->driver)
+                return;
+        for (size_t i = 0; i < def->n_nets; i++) {
+                const char *bridge = nic_ovs_bridge(m, &def->nets[i]);
+                if (bridge)
+                        ovs_port_add(m->networks, bridge, d, &def->nets[i]);
+        }
+}
+
+void vm_networks_domain_stopped(Manager *m, const VmDomain *d) {
+        GHashTableIter it;
+        gpointer tap, uuid;
+
+        if (!m->networks)
+                return;
+        g_hash_table_iter_init(&it, m->networks->ovs_ports);
+        while (g_hash_table_iter_next(&it, &tap, &uuid)) {
+                char *what;
+                int r;
+
+                if (!streq(uuid, d->uuid))
+                        continue;
+                what = g_strdup_printf("delete openvswitch port %s of domain '%s'", (char *) tap, d->name);
+                r = network_ovs_port_del(m->event, tap, on_ovs_done, what);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to %s: %m", what);
+                        g_free(what);
+                }
+                g_hash_table_iter_remove(&it);
+        }
+}
+
+/* ---- taps after a network (re)start ---- */
+
+static void reattach_tap(void *userdata, const VmDomain *d, const DomainNetDef *nic) {
+        VmNetwork *n = userdata;
+        int r;
+
+        if (network_runtime_def(n->rt)->virtualport_ovs) {
+                ovs_port_add(n->nets, network_runtime_bridge(n->rt), d, nic);   /* --may-exist: no change when there */
+                return;
+        }
+        r = network_runtime_attach_tap(n->rt, nic->target_dev);
+        if (r < 0)
+                log_warning_errno(r, "Network '%s': cannot attach tap %s of domain '%s' to %s: %m", n->name,
+                                  nic->target_dev, d->name, network_runtime_bridge(n->rt));
+        else
+                log_debug("Network '%s': tap %s of domain '%s' is on %s.", n->name, nic->target_dev, d->name,
+                          network_runtime_bridge(n->rt));
+}
+
+void vm_network_reattach_taps(VmNetwork *n) {
+        if (!n->rt || n->starting || n->stopping)
+                return;
+        vm_domains_foreach_network_nic(n->nets->manager, n->name, reattach_tap, n);
+}
+
 void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
         VmNetworks *s = m->networks;
+        GHashTableIter it;
+        gpointer value;
+
+        /* the domains are recovered by now: the taps of those on networks that
+         * stayed active are checked (the ones still starting do it when done) */
+        if (s) {
+                g_hash_table_iter_init(&it, s->networks);
+                while (g_hash_table_iter_next(&it, NULL, &value))
+                        vm_network_reattach_taps(value);
+                /* <interface type='bridge'> on an openvswitch bridge: known again, so they are deleted at stop */
+                g_hash_table_iter_init(&it, m->domains_by_name);
+                while (s->driver && g_hash_table_iter_next(&it, NULL, &value)) {
+                        const VmDomain *d = value;
+                        const DomainDef *def = vm_domain_current_def(d);
+                        for (size_t i = 0; vm_domain_is_active(d) && i < def->n_nets; i++) {
+                                const char *bridge = def->nets[i].type == DOMAIN_NET_TYPE_BRIDGE
+                                        ? nic_ovs_bridge(m, &def->nets[i]) : NULL;
+                                if (bridge)
+                                        ovs_port_add(s, bridge, d, &def->nets[i]);
+                        }
+                }
+        }
 
         if (!s || s->startup_pending == 0) {
                 fn(m);
@@ -412,6 +566,7 @@ static void startup_start_done(void *userdata, int r, const char *message) {
                         log_error("Failed to autostart network '%s': %s", n->name, message ?: strerror(-r));
                 } else {
                         log_info("Started network '%s' on %s.", n->name, network_runtime_bridge(n->rt));
+                        vm_network_reattach_taps(n);
                         vm_network_emit_changes(n);
                         vm_network_emit_event(n, "started");
                 }
@@ -463,14 +618,20 @@ static bool run_dir_has_networks(Manager *m) {
         return false;
 }
 
+/* A dnsmasq that died and was restarted (or could not be) shows on the bus as
+ * a change of DnsmasqPID (new pid, or 0): the network itself stays active, so
+ * there is no NetworkEvent for it. */
 static void on_dnsmasq_exited(void *owner, bool restarted, const char *message) {
         VmNetwork *n = owner;
 
         if (restarted)
-                log_warning("dnsmasq of network '%s' exited and was restarted: %s", n ? n->name : "?", strna(message));
+                log_warning("dnsmasq of network '%s' exited and was restarted (pid %u): %s", n ? n->name : "?",
+                            n ? vm_network_dnsmasq_pid(n) : 0, strna(message));
         else
                 log_error("dnsmasq of network '%s' exited and was not restarted: %s", n ? n->name : "?",
                           strna(message));
+        if (n)
+                vm_network_emit_changes(n);
 }
 
 int vm_networks_startup(Manager *m) {
@@ -488,6 +649,7 @@ int vm_networks_startup(Manager *m) {
         s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
         s->networks = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
+        s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
         r = network_driver_new(m->event, m->paths.run_dir, &events, &s->driver);
         if (r < 0)
@@ -568,6 +730,7 @@ void vm_networks_free(Manager *m) {
         }
         g_hash_table_destroy(s->networks);
         g_hash_table_destroy(s->ops);
+        g_hash_table_destroy(s->ovs_ports);
         g_free(s->config_dir);
         g_free(s->autostart_dir);
         g_free(s);
@@ -610,11 +773,7 @@ int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef 
                 r = vm_networks_bridge_of(m, def->nets[i].source_network, &bridge, &ovs, ret_error);
                 if (r < 0)
                         return r;
-                if (ovs) {
-                        *ret_error = g_strdup_printf("network '%s' uses an openvswitch bridge, which domains cannot "
-                                                     "use yet", def->nets[i].source_network);
-                        return -EOPNOTSUPP;
-                }
+                /* openvswitch: the tap is made without a master; vm_networks_domain_started() adds the port */
                 if (!*copy) {
                         *copy = domain_def_copy(def);
                         if (!*copy)

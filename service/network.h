@@ -21,6 +21,7 @@ typedef struct VmNetworkProps {
         bool active, persistent, autostart;
         char *bridge;
         const char *forward;
+        uint32_t dnsmasq_pid;
 } VmNetworkProps;
 
 struct VmNetwork {
@@ -46,6 +47,7 @@ struct VmNetworks {
         GHashTable *ops;           /* NetOp* waiting for the driver */
         unsigned startup_pending;  /* autostarts under way */
         void (*after_startup)(Manager *m);   /* vm_networks_when_started() */
+        GHashTable *ovs_ports;     /* tap name → domain UUID text: openvswitch ports vmgmtd added */
 };
 
 /* A call (or a start-up action) waiting for the driver. */
@@ -79,6 +81,8 @@ bool vm_network_is_active(VmNetwork *n);
 /* The live definition when active, else the persistent one. */
 const NetworkDef *vm_network_current_def(VmNetwork *n);
 void vm_network_emit_changes(VmNetwork *n);
+/* The pid of the network's dnsmasq while active, else 0 (property DnsmasqPID). */
+uint32_t vm_network_dnsmasq_pid(VmNetwork *n);
 void vm_network_emit_event(VmNetwork *n, const char *event);
 void vm_network_add_to_bus(VmNetwork *n);
 /* Every other network's current definition (for normalize / conflicts); g_free the array. */
@@ -90,6 +94,9 @@ int vm_network_store_set_autostart(VmNetworks *s, const char *name, bool autosta
 
 /* Starts n (its def) in the driver; done(userdata) as network_start. */
 int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata);
+/* After n (re)started: the taps of running domains on it are enslaved to its
+ * bridge again (a stop leaves them in place, detached). Failures are logged. */
+void vm_network_reattach_taps(VmNetwork *n);
 /* Maps a driver failure to a bus error. */
 int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 
@@ -103,6 +110,13 @@ int vm_networks_bridge_of(Manager *m, const char *network, const char **ret_brid
  * NULL; kept when given). 0, or a negative errno with *ret_error (malloc'd):
  * -ENOENT no such network, -ENOTCONN not active. */
 int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef **copy, char **ret_error);
+
+/* A domain started / stopped (service/domain.c's driver events): the taps of
+ * its interfaces on openvswitch networks are added as ports of the bridge
+ * (ovs-vsctl, a child on the loop; external-ids iface-id, attached-mac,
+ * vm-id, iface-status) / deleted again. Failures are logged. */
+void vm_networks_domain_started(Manager *m, const VmDomain *d);
+void vm_networks_domain_stopped(Manager *m, const VmDomain *d);
 
 /* Calls fn(m) once no network started at start-up is still starting (at once
  * when none is). */

@@ -40,13 +40,15 @@ static void fmt_forward(GString *s, const NetworkDef *def) {
 }
 
 static void fmt_dns(GString *s, const NetworkDef *def) {
-        if (def->dns_enable < 0 && def->n_dns_hosts == 0 && def->n_dns_forwarders == 0)
+        bool children = def->n_dns_hosts || def->n_dns_forwarders || def->n_dns_txts || def->n_dns_srvs;
+
+        if (def->dns_enable < 0 && !children)
                 return;
         fmt_indent(s, 1);
         g_string_append(s, "<dns");
         if (def->dns_enable >= 0)
                 fmt_attr(s, "enable", def->dns_enable ? "yes" : "no");
-        if (def->n_dns_hosts == 0 && def->n_dns_forwarders == 0) {
+        if (!children) {
                 g_string_append(s, "/>\n");
                 return;
         }
@@ -58,6 +60,7 @@ static void fmt_dns(GString *s, const NetworkDef *def) {
                 fmt_attr(s, "addr", def->dns_forwarders[i].addr);
                 g_string_append(s, "/>\n");
         }
+        network_dns_txt_srv_format(s, def);
         for (size_t i = 0; i < def->n_dns_hosts; i++) {
                 const NetworkDnsHost *h = &def->dns_hosts[i];
                 fmt_indent(s, 2);
@@ -102,15 +105,20 @@ static void fmt_ip(GString *s, const NetworkIpDef *ip) {
                 fmt_attr(s, "netmask", buf);
         } else
                 fmt_attr_uint(s, "prefix", ip->prefix);
-        if (!ip->has_dhcp) {
+        network_ip_attrs_format(s, ip);
+        if (!ip->has_dhcp && !ip->tftp_root) {
                 g_string_append(s, "/>\n");
                 return;
         }
         g_string_append(s, ">\n");
-        fmt_indent(s, 2);
-        if (ip->n_ranges == 0 && ip->n_hosts == 0)
+        network_ip_tftp_format(s, ip);
+        if (!ip->has_dhcp)
+                ;
+        else if (ip->n_ranges == 0 && ip->n_hosts == 0 && !ip->bootp_file) {
+                fmt_indent(s, 2);
                 g_string_append(s, "<dhcp/>\n");
-        else {
+        } else {
+                fmt_indent(s, 2);
                 g_string_append(s, "<dhcp>\n");
                 for (size_t i = 0; i < ip->n_ranges; i++) {
                         fmt_indent(s, 3);
@@ -121,6 +129,7 @@ static void fmt_ip(GString *s, const NetworkIpDef *ip) {
                 }
                 for (size_t i = 0; i < ip->n_hosts; i++)
                         network_dhcp_host_format(s, 3, &ip->hosts[i]);
+                network_ip_bootp_format(s, ip);
                 fmt_indent(s, 2);
                 g_string_append(s, "</dhcp>\n");
         }
@@ -177,6 +186,7 @@ char *network_def_format(const NetworkDef *def) {
         }
         for (size_t i = 0; i < def->n_ips; i++)
                 fmt_ip(s, &def->ips[i]);
+        network_portgroups_format(s, def);
         g_string_append(s, "</network>\n");
         return g_string_free(s, false);
 }

@@ -9,7 +9,7 @@
 static const XmlSpec spec_network = {
         .attrs = STRV("connections"),   /* live-only count in libvirt's dumps; ignored */
         .children = STRV("name", "uuid", "forward", "bridge", "mac", "mtu", "domain", "dns", "virtualport"),
-        .multi = STRV("ip"),
+        .multi = STRV("ip", "portgroup"),
 };
 static const XmlSpec spec_text = { .text = true };
 static const XmlSpec spec_forward = { .attrs = STRV("mode", "dev"), .children = STRV("nat") };
@@ -19,12 +19,13 @@ static const XmlSpec spec_bridge = { .attrs = STRV("name", "stp", "delay") };
 static const XmlSpec spec_mac = { .attrs = STRV("address") };
 static const XmlSpec spec_mtu = { .attrs = STRV("size") };
 static const XmlSpec spec_domain = { .attrs = STRV("name", "localOnly") };
-static const XmlSpec spec_dns = { .attrs = STRV("enable"), .multi = STRV("host", "forwarder") };
+static const XmlSpec spec_dns = { .attrs = STRV("enable"), .multi = STRV("host", "forwarder", "txt", "srv") };
 static const XmlSpec spec_dns_host = { .attrs = STRV("ip"), .multi = STRV("hostname") };
 static const XmlSpec spec_forwarder = { .attrs = STRV("addr", "domain") };
 static const XmlSpec spec_virtualport = { .attrs = STRV("type") };
-static const XmlSpec spec_ip = { .attrs = STRV("address", "netmask", "prefix", "family"), .children = STRV("dhcp") };
-static const XmlSpec spec_dhcp = { .multi = STRV("range", "host") };
+static const XmlSpec spec_ip = { .attrs = STRV("address", "netmask", "prefix", "family", "localPtr"),
+                                 .children = STRV("dhcp", "tftp") };
+static const XmlSpec spec_dhcp = { .children = STRV("bootp"), .multi = STRV("range", "host") };
 static const XmlSpec spec_dhcp_host = { .attrs = STRV("mac", "id", "name", "ip") };
 
 static const char *nname(xmlNode *n) {
@@ -53,7 +54,7 @@ static int attr_addr(xmlNode *n, const char *attr, bool required, char **ret_tex
 }
 
 /* Host/domain names as dnsmasq takes them: letters, digits, '-', '.', '_'. */
-static bool dns_name_valid(const char *s) {
+bool network_dns_name_valid(const char *s) {
         if (isempty(s) || strlen(s) > 253 || s[0] == '.' || s[0] == '-')
                 return false;
         for (const char *p = s; *p; p++)
@@ -93,7 +94,7 @@ int network_dhcp_host_parse(xmlNode *n, int family_hint, NetworkDhcpHost *h, Con
                 return r;
         if (h->id && (isempty(h->id) || strpbrk(h->id, ", \t\n#")))
                 return conf_error_set(err, xml_line(n), "invalid DHCP client id '%s' in <host>", h->id);
-        if (h->name && !dns_name_valid(h->name))
+        if (h->name && !network_dns_name_valid(h->name))
                 return conf_error_set(err, xml_line(n), "invalid host name '%s' in <host>", h->name);
         r = attr_addr(n, "ip", false, &h->ip, &h->addr, err);
         if (r < 0)
@@ -118,7 +119,7 @@ int network_dns_host_parse(xmlNode *n, NetworkDnsHost *h, ConfError *err) {
                 if ((r = xml_validate(c, &spec_text, err)) < 0 || (r = xml_text(c, &t)) < 0)
                         return r;
                 g_strstrip(t);
-                if (!dns_name_valid(t))
+                if (!network_dns_name_valid(t))
                         return conf_error_set(err, xml_line(c), "invalid host name '%s' in <hostname>", t);
                 char **l = conf_array_append(&h->hostnames, &h->n_hostnames, sizeof(char *));
                 if (!l)
@@ -269,13 +270,15 @@ static int parse_ip(NetworkDef *def, xmlNode *n, ConfError *err) {
                 return conf_error_set(err, xml_line(n), "prefix 0 is not a network (<ip address='%s'>)", ip->address);
 
         xmlNode *dhcp = xml_child(n, "dhcp");
+        if (dhcp && (r = xml_validate(dhcp, &spec_dhcp, err)) < 0)
+                return r;
+        if ((r = network_ip_extra_parse(n, dhcp, ip, err)) < 0)
+                return r;
         if (!dhcp)
                 return 0;
-        if ((r = xml_validate(dhcp, &spec_dhcp, err)) < 0)
-                return r;
         ip->has_dhcp = true;
         for (xmlNode *c = dhcp->children; c; c = c->next) {
-                if (c->type != XML_ELEMENT_NODE)
+                if (c->type != XML_ELEMENT_NODE || streq(nname(c), "bootp"))
                         continue;
                 if (streq(nname(c), "range")) {
                         NetworkDhcpRange *rg = conf_array_append(&ip->ranges, &ip->n_ranges, sizeof(NetworkDhcpRange));
@@ -302,7 +305,19 @@ static int parse_dns(NetworkDef *def, xmlNode *n, ConfError *err) {
         for (xmlNode *c = n->children; c; c = c->next) {
                 if (c->type != XML_ELEMENT_NODE)
                         continue;
-                if (streq(nname(c), "host")) {
+                if (streq(nname(c), "txt")) {
+                        NetworkDnsTxt *t = conf_array_append(&def->dns_txts, &def->n_dns_txts, sizeof(NetworkDnsTxt));
+                        if (!t)
+                                return -ENOMEM;
+                        if ((r = network_dns_txt_parse(c, t, err)) < 0)
+                                return r;
+                } else if (streq(nname(c), "srv")) {
+                        NetworkDnsSrv *v = conf_array_append(&def->dns_srvs, &def->n_dns_srvs, sizeof(NetworkDnsSrv));
+                        if (!v)
+                                return -ENOMEM;
+                        if ((r = network_dns_srv_parse(c, v, err)) < 0)
+                                return r;
+                } else if (streq(nname(c), "host")) {
                         NetworkDnsHost *h = conf_array_append(&def->dns_hosts, &def->n_dns_hosts, sizeof(NetworkDnsHost));
                         if (!h)
                                 return -ENOMEM;
@@ -320,7 +335,7 @@ static int parse_dns(NetworkDef *def, xmlNode *n, ConfError *err) {
                                 return r;
                         if (!f->addr && !f->domain)
                                 return conf_error_set(err, xml_line(c), "<forwarder> needs addr= or domain=");
-                        if (f->domain && !dns_name_valid(f->domain))
+                        if (f->domain && !network_dns_name_valid(f->domain))
                                 return conf_error_set(err, xml_line(c), "invalid domain '%s' in <forwarder>", f->domain);
                 }
         }
@@ -379,7 +394,7 @@ static int parse_network(NetworkDef *def, xmlNode *root, ConfError *err) {
                 if ((r = xml_validate(n, &spec_domain, err)) < 0 || (r = xml_attr_str(n, "name", &def->domain_name)) < 0 ||
                     (r = xml_attr_bool(n, "localOnly", false, &def->domain_local_only, err)) < 0)
                         return r;
-                if (!dns_name_valid(def->domain_name))
+                if (!network_dns_name_valid(def->domain_name))
                         return conf_error_set(err, xml_line(n), "invalid or missing domain name '%s' in <domain>",
                                               strempty(def->domain_name));
         }
@@ -397,6 +412,15 @@ static int parse_network(NetworkDef *def, xmlNode *root, ConfError *err) {
         for (n = root->children; n; n = n->next)
                 if (n->type == XML_ELEMENT_NODE && streq(nname(n), "ip") && (r = parse_ip(def, n, err)) < 0)
                         return r;
+        for (n = root->children; n; n = n->next) {
+                if (n->type != XML_ELEMENT_NODE || !streq(nname(n), "portgroup"))
+                        continue;
+                NetworkPortgroup *pg = conf_array_append(&def->portgroups, &def->n_portgroups, sizeof(NetworkPortgroup));
+                if (!pg)
+                        return -ENOMEM;
+                if ((r = network_portgroup_parse(n, pg, err)) < 0)
+                        return r;
+        }
         return network_def_validate(def, err);
 }
 

@@ -1,4 +1,4 @@
-/* network-conf-update.c — virsh net-update on a NetworkDef: DHCP hosts and ranges, DNS hosts. */
+/* network-conf-update.c — virsh net-update on a NetworkDef: DHCP hosts and ranges, DNS hosts, TXT and SRV records, portgroups. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,10 +36,20 @@ static void array_remove(void *array, size_t *n, size_t size, size_t i) {
         (*n)--;
 }
 
+/* The <ip> an entry of family goes to: number parent_index (from 0, libvirt's
+ * parentIndex; family 0: an entry without address, any family), or with -1
+ * the first <ip> of family with <dhcp>. */
 static NetworkIpDef *pick_ip(NetworkDef *def, int parent_index, int family, ConfError *err) {
         if (parent_index >= 0) {
                 if ((size_t) parent_index >= def->n_ips) {
                         conf_error_set(err, 0, "the network has no <ip> number %d", parent_index);
+                        return NULL;
+                }
+                if (family && def->ips[parent_index].family != family) {
+                        conf_error_set(err, 0, "<ip> number %d (%s) is %s, the entry's address is %s", parent_index,
+                                       def->ips[parent_index].address,
+                                       def->ips[parent_index].family == AF_INET ? "IPv4" : "IPv6",
+                                       family == AF_INET ? "IPv4" : "IPv6");
                         return NULL;
                 }
                 return &def->ips[parent_index];
@@ -85,7 +95,7 @@ static int update_dhcp_host(NetworkDef *def, NetworkUpdateCommand cmd, int paren
                                 break;
                         }
         }
-        ip = pick_ip(def, parent_index, family, err);
+        ip = pick_ip(def, parent_index, parent_index >= 0 && !h.ip ? 0 : family, err);
         if (!ip) {
                 r = -EINVAL;
                 goto out;
@@ -219,6 +229,118 @@ out:
         return r;
 }
 
+/* Add (refusing a second entry with the same key), delete or modify (by key) one entry of an array of
+ * elem_size elements; *entry (a parsed element) is moved into the array or cleared. key(e) names an entry. */
+typedef const char *(*EntryKeyFn)(const void *e, char buf[static 512]);
+
+static int update_array(void *array_ptr, size_t *n, size_t size, NetworkUpdateCommand cmd, void *entry, EntryKeyFn key,
+                        void (*clear)(void *e), const char *what, bool can_modify, ConfError *err) {
+        char *base = *(char **) array_ptr;
+        char kbuf[512], ebuf[512];
+        const char *k = key(entry, kbuf);
+
+        for (size_t i = 0; i < *n; i++) {
+                void *e = base + i * size;
+                if (!streq(key(e, ebuf), k))
+                        continue;
+                if (cmd == NETWORK_UPDATE_ADD_FIRST || cmd == NETWORK_UPDATE_ADD_LAST) {
+                        conf_error_set(err, 0, "there is already a %s '%s'", what, k);
+                        return -EEXIST;
+                }
+                if (cmd == NETWORK_UPDATE_MODIFY && !can_modify) {
+                        conf_error_set(err, 0, "a %s cannot be modified; delete it and add the new one", what);
+                        return -EOPNOTSUPP;
+                }
+                clear(e);
+                if (cmd == NETWORK_UPDATE_DELETE) {
+                        array_remove(base, n, size, i);
+                        clear(entry);
+                } else
+                        memcpy(e, entry, size);
+                return 0;
+        }
+        if (cmd == NETWORK_UPDATE_DELETE || cmd == NETWORK_UPDATE_MODIFY) {
+                conf_error_set(err, 0, "no %s '%s'", what, k);
+                return -ENOENT;
+        }
+        void *slot = array_insert(array_ptr, n, size, cmd == NETWORK_UPDATE_ADD_FIRST);
+        if (!slot)
+                return -ENOMEM;
+        memcpy(slot, entry, size);
+        return 0;
+}
+
+static const char *portgroup_key(const void *e, char buf[static 512]) {
+        return ((const NetworkPortgroup *) e)->name;
+}
+
+static const char *txt_key(const void *e, char buf[static 512]) {
+        return ((const NetworkDnsTxt *) e)->name;
+}
+
+/* SRV records are told apart by service, protocol, domain and target (as libvirt matches them). */
+static const char *srv_key(const void *e, char buf[static 512]) {
+        const NetworkDnsSrv *v = e;
+        snprintf(buf, 512, "_%s._%s%s%s%s%s", strempty(v->service), strempty(v->protocol), v->domain ? "." : "",
+                 strempty(v->domain), v->target ? " → " : "", strempty(v->target));
+        return buf;
+}
+
+static void portgroup_clear(void *e) {
+        network_portgroup_clear(e);
+}
+
+static void txt_clear(void *e) {
+        network_dns_txt_clear(e);
+}
+
+static void srv_clear(void *e) {
+        network_dns_srv_clear(e);
+}
+
+/* portgroup, dns-txt, dns-srv: parse the element, then update_array(). */
+static int update_other(NetworkDef *def, const char *section, NetworkUpdateCommand cmd, xmlNode *n, ConfError *err) {
+        int r;
+
+        if (streq(section, "portgroup")) {
+                NetworkPortgroup pg = {};
+                r = network_portgroup_parse(n, &pg, err);
+                if (r >= 0)
+                        r = update_array(&def->portgroups, &def->n_portgroups, sizeof(pg), cmd, &pg, portgroup_key,
+                                         portgroup_clear, "portgroup", true, err);
+                if (r < 0)
+                        network_portgroup_clear(&pg);
+        } else if (streq(section, "dns-txt")) {
+                NetworkDnsTxt t = {};
+                r = network_dns_txt_parse(n, &t, err);
+                if (r >= 0)
+                        r = update_array(&def->dns_txts, &def->n_dns_txts, sizeof(t), cmd, &t, txt_key, txt_clear,
+                                         "DNS TXT record", false, err);
+                if (r < 0)
+                        network_dns_txt_clear(&t);
+        } else {
+                NetworkDnsSrv v = {};
+                r = network_dns_srv_parse(n, &v, err);
+                if (r >= 0) {
+                        /* a delete may name the record by service and protocol only */
+                        if (cmd == NETWORK_UPDATE_DELETE && !v.target)
+                                for (size_t i = 0; i < def->n_dns_srvs; i++)
+                                        if (streq(def->dns_srvs[i].service, v.service) &&
+                                            streq(def->dns_srvs[i].protocol, v.protocol) &&
+                                            streq_ptr(def->dns_srvs[i].domain, v.domain)) {
+                                                free(v.target);
+                                                v.target = def->dns_srvs[i].target ? strdup(def->dns_srvs[i].target) : NULL;
+                                                break;
+                                        }
+                        r = update_array(&def->dns_srvs, &def->n_dns_srvs, sizeof(v), cmd, &v, srv_key, srv_clear,
+                                         "DNS SRV record", false, err);
+                }
+                if (r < 0)
+                        network_dns_srv_clear(&v);
+        }
+        return r;
+}
+
 int network_def_update(NetworkDef *def, const char *section, NetworkUpdateCommand cmd, int parent_index,
                        const char *xml, ConfError *err) {
         NetworkDef *copy = NULL;
@@ -232,9 +354,15 @@ int network_def_update(NetworkDef *def, const char *section, NetworkUpdateComman
                 root = "host";
         else if (streq(section, "ip-dhcp-range"))
                 root = "range";
+        else if (streq(section, "portgroup"))
+                root = "portgroup";
+        else if (streq(section, "dns-txt"))
+                root = "txt";
+        else if (streq(section, "dns-srv"))
+                root = "srv";
         else {
-                conf_error_set(err, 0, "updating section '%s' is not supported (supported: ip-dhcp-host, ip-dhcp-range, dns-host)",
-                               section);
+                conf_error_set(err, 0, "updating section '%s' is not supported (supported: ip-dhcp-host, ip-dhcp-range, "
+                               "dns-host, dns-txt, dns-srv, portgroup)", section);
                 return -EOPNOTSUPP;
         }
         r = network_xml_read(xml, xml ? strlen(xml) : 0, root, &doc, err);
@@ -249,8 +377,10 @@ int network_def_update(NetworkDef *def, const char *section, NetworkUpdateComman
                 r = update_dhcp_host(copy, cmd, parent_index, xmlDocGetRootElement(doc), err);
         else if (streq(section, "ip-dhcp-range"))
                 r = update_dhcp_range(copy, cmd, parent_index, xmlDocGetRootElement(doc), err);
-        else
+        else if (streq(section, "dns-host"))
                 r = update_dns_host(copy, cmd, xmlDocGetRootElement(doc), err);
+        else
+                r = update_other(copy, section, cmd, xmlDocGetRootElement(doc), err);
         if (r < 0)
                 goto out;
         r = network_def_validate(copy, err);

@@ -59,6 +59,7 @@ static void ip_clear(NetworkIpDef *ip) {
         for (size_t i = 0; i < ip->n_hosts; i++)
                 network_dhcp_host_clear(&ip->hosts[i]);
         free(ip->hosts);
+        network_ip_extra_clear(ip);
 }
 
 NetworkDef *network_def_free(NetworkDef *def) {
@@ -82,12 +83,13 @@ NetworkDef *network_def_free(NetworkDef *def) {
         for (size_t i = 0; i < def->n_ips; i++)
                 ip_clear(&def->ips[i]);
         free(def->ips);
+        network_def_free_extra(def);
         free(def);
         return NULL;
 }
 
 /* strdup that keeps NULL; sets *oom on failure */
-static char *dup_or_null(const char *s, bool *oom) {
+char *network_dup_or_null(const char *s, bool *oom) {
         if (!s)
                 return NULL;
         char *r = strdup(s);
@@ -111,24 +113,24 @@ static void *dup_array(const void *a, size_t n, size_t size, bool *oom) {
 bool network_dhcp_host_copy(NetworkDhcpHost *dst, const NetworkDhcpHost *src) {
         bool oom = false;
         *dst = *src;
-        dst->mac = dup_or_null(src->mac, &oom);
-        dst->id = dup_or_null(src->id, &oom);
-        dst->name = dup_or_null(src->name, &oom);
-        dst->ip = dup_or_null(src->ip, &oom);
+        dst->mac = network_dup_or_null(src->mac, &oom);
+        dst->id = network_dup_or_null(src->id, &oom);
+        dst->name = network_dup_or_null(src->name, &oom);
+        dst->ip = network_dup_or_null(src->ip, &oom);
         return !oom;
 }
 
 bool network_dns_host_copy(NetworkDnsHost *dst, const NetworkDnsHost *src) {
         bool oom = false;
         *dst = *src;
-        dst->ip = dup_or_null(src->ip, &oom);
+        dst->ip = network_dup_or_null(src->ip, &oom);
         dst->hostnames = src->n_hostnames ? calloc(src->n_hostnames, sizeof(char *)) : NULL;
         if (src->n_hostnames && !dst->hostnames) {
                 dst->n_hostnames = 0;
                 return false;
         }
         for (size_t i = 0; i < src->n_hostnames; i++)
-                dst->hostnames[i] = dup_or_null(src->hostnames[i], &oom);
+                dst->hostnames[i] = network_dup_or_null(src->hostnames[i], &oom);
         return !oom;
 }
 
@@ -139,13 +141,13 @@ NetworkDef *network_def_copy(const NetworkDef *src) {
         if (!def)
                 return NULL;
         *def = *src;
-        def->name = dup_or_null(src->name, &oom);
-        def->forward_dev = dup_or_null(src->forward_dev, &oom);
-        def->nat_start = dup_or_null(src->nat_start, &oom);
-        def->nat_end = dup_or_null(src->nat_end, &oom);
-        def->bridge = dup_or_null(src->bridge, &oom);
-        def->mac = dup_or_null(src->mac, &oom);
-        def->domain_name = dup_or_null(src->domain_name, &oom);
+        def->name = network_dup_or_null(src->name, &oom);
+        def->forward_dev = network_dup_or_null(src->forward_dev, &oom);
+        def->nat_start = network_dup_or_null(src->nat_start, &oom);
+        def->nat_end = network_dup_or_null(src->nat_end, &oom);
+        def->bridge = network_dup_or_null(src->bridge, &oom);
+        def->mac = network_dup_or_null(src->mac, &oom);
+        def->domain_name = network_dup_or_null(src->domain_name, &oom);
 
         def->dns_hosts = NULL;
         def->n_dns_hosts = 0;
@@ -153,6 +155,8 @@ NetworkDef *network_def_copy(const NetworkDef *src) {
         def->n_dns_forwarders = 0;
         def->ips = NULL;
         def->n_ips = 0;
+        if (!network_def_copy_extra(def, src))
+                oom = true;
         if (oom)
                 return network_def_free(def);
 
@@ -170,8 +174,8 @@ NetworkDef *network_def_copy(const NetworkDef *src) {
                         return network_def_free(def);
                 def->n_dns_forwarders = src->n_dns_forwarders;
                 for (size_t i = 0; i < src->n_dns_forwarders; i++) {
-                        def->dns_forwarders[i].addr = dup_or_null(src->dns_forwarders[i].addr, &oom);
-                        def->dns_forwarders[i].domain = dup_or_null(src->dns_forwarders[i].domain, &oom);
+                        def->dns_forwarders[i].addr = network_dup_or_null(src->dns_forwarders[i].addr, &oom);
+                        def->dns_forwarders[i].domain = network_dup_or_null(src->dns_forwarders[i].domain, &oom);
                 }
         }
         if (src->n_ips) {
@@ -182,15 +186,17 @@ NetworkDef *network_def_copy(const NetworkDef *src) {
                         const NetworkIpDef *s = &src->ips[def->n_ips];
                         NetworkIpDef *d = &def->ips[def->n_ips];
                         *d = *s;
-                        d->address = dup_or_null(s->address, &oom);
+                        d->address = network_dup_or_null(s->address, &oom);
+                        if (!network_ip_copy_extra(d, s))
+                                oom = true;
                         d->ranges = NULL;
                         d->hosts = NULL;
                         d->n_ranges = d->n_hosts = 0;
                         d->ranges = dup_array(s->ranges, s->n_ranges, sizeof(NetworkDhcpRange), &oom);
                         if (d->ranges) {
                                 for (; d->n_ranges < s->n_ranges; d->n_ranges++) {
-                                        d->ranges[d->n_ranges].start = dup_or_null(s->ranges[d->n_ranges].start, &oom);
-                                        d->ranges[d->n_ranges].end = dup_or_null(s->ranges[d->n_ranges].end, &oom);
+                                        d->ranges[d->n_ranges].start = network_dup_or_null(s->ranges[d->n_ranges].start, &oom);
+                                        d->ranges[d->n_ranges].end = network_dup_or_null(s->ranges[d->n_ranges].end, &oom);
                                 }
                         }
                         if (s->n_hosts) {
@@ -447,7 +453,7 @@ int network_def_validate(const NetworkDef *def, ConfError *err) {
                                                       o->address, ip->address);
                 }
         }
-        return 0;
+        return network_def_validate_extra(def, err);
 }
 
 /* ---- normalization ---- */

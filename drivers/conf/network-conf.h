@@ -45,6 +45,37 @@ typedef struct NetworkDhcpHost {
         NetworkAddr addr;          /* family 0 when no ip */
 } NetworkDhcpHost;
 
+/* <dns><txt name= value=/>: dnsmasq txt-record. */
+typedef struct NetworkDnsTxt {
+        char *name, *value;
+} NetworkDnsTxt;
+
+/* <dns><srv service= protocol= domain= target= port= priority= weight=/>:
+ * dnsmasq srv-host. port/priority/weight need a target; -1 = not given. */
+typedef struct NetworkDnsSrv {
+        char *service, *protocol;
+        char *domain, *target;     /* NULL when not given */
+        int port, priority, weight;
+} NetworkDnsSrv;
+
+/* <inbound>/<outbound> of <bandwidth>: kilobytes per second / kilobytes; 0 = not given. */
+typedef struct NetworkBandwidthRate {
+        bool set;
+        uint64_t average, peak, burst, floor;   /* floor: inbound only */
+} NetworkBandwidthRate;
+
+/* <portgroup>: settings a domain interface picks with <source portgroup=>. */
+typedef struct NetworkPortgroup {
+        char *name;
+        bool is_default;
+        int trust_guest_rx_filters;          /* -1 not given, 0, 1 */
+        NetworkBandwidthRate inbound, outbound;
+        unsigned *vlan_tags;       size_t n_vlan_tags;   /* <vlan><tag id=/>: openvswitch networks only */
+        int vlan_trunk;                      /* -1 not given, 0, 1 */
+        int vlan_native_tag;                 /* index in vlan_tags of the nativeMode tag, -1 none */
+        bool vlan_native_untagged;           /* nativeMode='untagged' (else 'tagged') */
+} NetworkPortgroup;
+
 typedef struct NetworkIpDef {
         int family;                /* AF_INET / AF_INET6 */
         char *address;             /* canonical text of the host's address on the bridge */
@@ -54,6 +85,10 @@ typedef struct NetworkIpDef {
         bool has_dhcp;             /* <dhcp> present (even empty) */
         NetworkDhcpRange *ranges;  size_t n_ranges;
         NetworkDhcpHost *hosts;    size_t n_hosts;
+        int local_ptr;             /* localPtr=: -1 not given, 0, 1 (PTR queries for the subnet answered locally) */
+        char *tftp_root;           /* <tftp root=/> (IPv4): dnsmasq's TFTP server */
+        char *bootp_file;          /* <dhcp><bootp file= server=/> (IPv4) */
+        char *bootp_server;        /* canonical text, NULL when not given */
 } NetworkIpDef;
 
 typedef struct NetworkDnsHost {
@@ -92,7 +127,11 @@ typedef struct NetworkDef {
         NetworkDnsHost *dns_hosts;           size_t n_dns_hosts;
         NetworkDnsForwarder *dns_forwarders; size_t n_dns_forwarders;
 
+        NetworkDnsTxt *dns_txts;             size_t n_dns_txts;
+        NetworkDnsSrv *dns_srvs;             size_t n_dns_srvs;
+
         NetworkIpDef *ips;         size_t n_ips;
+        NetworkPortgroup *portgroups;        size_t n_portgroups;
 } NetworkDef;
 
 #define NETWORK_XML_MAX_SIZE (1024u * 1024u)
@@ -162,6 +201,11 @@ int network_update_command_from_string(const char *s);
  * error def is unchanged. */
 int network_def_update(NetworkDef *def, const char *section, NetworkUpdateCommand cmd, int parent_index,
                        const char *xml, ConfError *err);
+
+/* The reverse-lookup zone of an <ip>'s subnet ("122.168.192.in-addr.arpa",
+ * nibbles + ".ip6.arpa"), for localPtr. malloc'd; NULL when the prefix is not
+ * a multiple of 8 (IPv4) or 4 (IPv6), or on OOM. */
+char *network_ip_ptr_domain(const NetworkIpDef *ip);
 
 /* ---- addresses ---- */
 

@@ -37,6 +37,62 @@ static uint64_t range_size(const NetworkDhcpRange *r) {
         return b >= a ? b - a + 1 : 0;
 }
 
+/* A value dnsmasq reads as one string: in double quotes, with \\ and \" escaped. */
+static void dnsmasq_quoted(GString *s, const char *v) {
+        g_string_append_c(s, '"');
+        for (const char *p = v; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        g_string_append_c(s, '\\');
+                g_string_append_c(s, *p);
+        }
+        g_string_append_c(s, '"');
+}
+
+/* TXT and SRV records, and the reverse zones of localPtr='yes' subnets
+ * (answered here, never forwarded). */
+static void dnsmasq_config_records(GString *s, const NetworkDef *def) {
+        for (size_t i = 0; i < def->n_dns_txts; i++) {
+                g_string_append_printf(s, "txt-record=%s,", def->dns_txts[i].name);
+                dnsmasq_quoted(s, def->dns_txts[i].value);
+                g_string_append_c(s, '\n');
+        }
+        for (size_t i = 0; i < def->n_dns_srvs; i++) {
+                const NetworkDnsSrv *v = &def->dns_srvs[i];
+                g_string_append_printf(s, "srv-host=_%s._%s", v->service, v->protocol);
+                if (v->domain)
+                        g_string_append_printf(s, ".%s", v->domain);
+                if (v->target)
+                        g_string_append_printf(s, ",%s", v->target);
+                if (v->port >= 0)
+                        g_string_append_printf(s, ",%d", v->port);
+                if (v->priority >= 0)
+                        g_string_append_printf(s, ",%d", v->priority);
+                if (v->weight >= 0)
+                        g_string_append_printf(s, ",%d", v->weight);
+                g_string_append_c(s, '\n');
+        }
+        for (size_t i = 0; i < def->n_ips; i++) {
+                _cleanup_free_ char *zone = def->ips[i].local_ptr == 1 ? network_ip_ptr_domain(&def->ips[i]) : NULL;
+                if (zone)
+                        g_string_append_printf(s, "local=/%s/\n", zone);
+        }
+}
+
+/* dnsmasq's TFTP server and the BOOTP/PXE boot file of the IPv4 <ip>. */
+static void dnsmasq_config_boot(GString *s, const NetworkDef *def) {
+        for (size_t i = 0; i < def->n_ips; i++) {
+                const NetworkIpDef *ip = &def->ips[i];
+                if (ip->tftp_root)
+                        g_string_append_printf(s, "enable-tftp\ntftp-root=%s\n", ip->tftp_root);
+                if (ip->bootp_file && ip->has_dhcp) {
+                        g_string_append_printf(s, "dhcp-boot=%s", ip->bootp_file);
+                        if (ip->bootp_server)
+                                g_string_append_printf(s, ",,%s", ip->bootp_server);
+                        g_string_append_c(s, '\n');
+                }
+        }
+}
+
 char *network_dnsmasq_config(const NetworkRuntime *rt) {
         const NetworkDef *def = rt->def;
         GString *s = g_string_new(NULL);
@@ -66,6 +122,7 @@ char *network_dnsmasq_config(const NetworkRuntime *rt) {
         }
         if (has_default_server)
                 g_string_append(s, "no-resolv\n");
+        dnsmasq_config_records(s, def);
 
         for (size_t i = 0; i < def->n_ips; i++) {
                 const NetworkIpDef *ip = &def->ips[i];
@@ -103,6 +160,7 @@ char *network_dnsmasq_config(const NetworkRuntime *rt) {
                 else if (ip->n_ranges == 0)
                         lease_max += 1000000;
         }
+        dnsmasq_config_boot(s, def);
         if (dhcp) {
                 g_string_append(s, "dhcp-no-override\ndhcp-authoritative\n");
                 g_string_append_printf(s, "dhcp-lease-max=%llu\n",

@@ -70,6 +70,11 @@ NetworkDriver *network_driver_free(NetworkDriver *d) {
         return NULL;
 }
 
+bool network_bridge_is_ovs(NetworkDriver *d, const char *name) {
+        char kind[32];
+        return network_nl_link_kind(d->nl, name, kind) >= 0 && (streq(kind, "openvswitch") || streq(kind, "tun"));
+}
+
 bool network_ifname_exists(void *userdata, const char *name) {
         NetworkDriver *d = userdata;
         return network_nl_ifindex(d->nl, name) >= 0;
@@ -380,11 +385,18 @@ static int setup_links(NetworkRuntime *rt, char **msg) {
         int ifindex, r;
 
         if (!network_def_managed_bridge(def)) {
+                _cleanup_free_ char *ovs = def->virtualport_ovs ? network_find_program("ovs-vsctl") : NULL;
+                if (def->virtualport_ovs && !ovs)
+                        return asprintf(msg, "network '%s' uses openvswitch bridge '%s', but ovs-vsctl is not installed "
+                                        "(package openvswitch-switch)", def->name, def->bridge) < 0 ? -ENOMEM : -ENOENT;
                 r = network_nl_link_kind(d->nl, def->bridge, kind);
                 if (r == -ENODEV)
                         return asprintf(msg, "host bridge '%s' does not exist", def->bridge) < 0 ? -ENOMEM : -ENODEV;
                 if (r < 0)
                         return r;
+                /* an openvswitch bridge's device: kind openvswitch (kernel datapath) or a tap (userspace datapath) */
+                if (def->virtualport_ovs && streq(kind, "tun"))
+                        return 0;
                 if (!streq(kind, def->virtualport_ovs ? "openvswitch" : "bridge"))
                         return asprintf(msg, "'%s' is not %s (its type is '%s')", def->bridge,
                                         def->virtualport_ovs ? "an openvswitch bridge" : "a Linux bridge", kind) < 0 ? -ENOMEM : -EINVAL;

@@ -47,6 +47,10 @@ int network_driver_new(sd_event *event, const char *run_dir, const NetworkDriver
  * used afterwards. Returns NULL. */
 NetworkDriver *network_driver_free(NetworkDriver *d);
 
+/* Is name the device of an openvswitch bridge: kind openvswitch (kernel
+ * datapath) or a tap (the internal port of a userspace datapath)? */
+bool network_bridge_is_ovs(NetworkDriver *d, const char *name);
+
 /* For NetworkNormalizeCtx.ifname_exists (userdata: the NetworkDriver). */
 bool network_ifname_exists(void *userdata, const char *name);
 
@@ -105,6 +109,13 @@ pid_t network_runtime_dnsmasq_pid(NetworkRuntime *rt);       /* 0 when none */
  * refused with -EOPNOTSUPP at once. The runtime keeps a copy of def. */
 int network_runtime_update(NetworkRuntime *rt, const NetworkDef *def, DriverDoneFn done, void *userdata);
 
+/* Enslaves an existing tap of a running domain (left detached when the
+ * network stopped) to rt's bridge again, with the bridge's MTU, and brings it
+ * up; idempotent when it is already there. Synchronous (netlink). -ENODEV: no
+ * such tap; -ENOTTY: tap is not a tap device; -EOPNOTSUPP: rt's bridge is an
+ * openvswitch one (use network_ovs_port_add). */
+int network_runtime_attach_tap(NetworkRuntime *rt, const char *tap);
+
 /* ---- DHCP leases ---- */
 
 typedef struct NetworkLease {
@@ -136,8 +147,10 @@ void network_tap_host_mac(const char *guest_mac, char out[18]);
 /* Creates a tap (TUNSETIFF, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) named by
  * name_template ("vnet%d" when NULL: the kernel picks the lowest free),
  * sets its MAC to network_tap_host_mac(guest_mac), its MTU (0: the bridge's),
- * attaches it to the Linux bridge `bridge` (NULL or ovs: no master; attach
- * an openvswitch port with network_ovs_port_add) and brings it up.
+ * attaches it to the Linux bridge `bridge` (NULL, ovs, or a bridge whose
+ * device is an openvswitch one — kind openvswitch, or the tap of a userspace
+ * datapath —: no master; add the openvswitch port with network_ovs_port_add)
+ * and brings it up.
  * Returns 0 with the tap's name (malloc'd) and its fd (O_CLOEXEC; the tap
  * disappears when the last fd to it is closed, i.e. when qemu and the caller
  * have both closed theirs). -ENODEV: no such bridge. */
@@ -146,10 +159,12 @@ int network_tap_create(const char *name_template, const char *guest_mac, const c
 /* Deletes a tap by name (0 also when it is already gone). */
 int network_tap_delete(const char *name);
 
-/* ovs-vsctl --may-exist add-port BRIDGE TAP (with external-ids
- * attached-mac=GUEST_MAC, iface-id=IFACE_ID when not NULL) / --if-exists
- * del-port TAP, run on event's loop. -ENOENT at once when ovs-vsctl is not
- * installed. A job still running when the loop goes away is abandoned. */
+/* ovs-vsctl --may-exist add-port BRIDGE TAP -- set Interface TAP with
+ * external-ids attached-mac=GUEST_MAC, iface-id=IFACE_ID and vm-id=VM_ID
+ * (each when not NULL) and iface-status=active, as libvirt sets them /
+ * --if-exists del-port TAP, run as a child on event's loop (never blocking).
+ * -ENOENT at once when ovs-vsctl is not installed. A job still running when
+ * the loop goes away is abandoned. */
 int network_ovs_port_add(sd_event *event, const char *bridge, const char *tap, const char *guest_mac,
-                         const char *iface_id, DriverDoneFn done, void *userdata);
+                         const char *iface_id, const char *vm_id, DriverDoneFn done, void *userdata);
 int network_ovs_port_del(sd_event *event, const char *tap, DriverDoneFn done, void *userdata);

@@ -33,17 +33,22 @@ int network_tap_create(const char *name_template, const char *guest_mac, const c
         r = network_nl_open(&nl);
         if (r < 0)
                 return r;
-        if (bridge && !ovs) {
+        if (bridge) {
                 r = network_nl_link_kind(nl, bridge, kind);
                 if (r < 0)
                         return r;
-                if (!streq(kind, "bridge"))
+                /* an openvswitch bridge: its kernel datapath device, or the tap of a
+                 * userspace (netdev) datapath; the port is added with ovs-vsctl */
+                if (!ovs && (streq(kind, "openvswitch") || streq(kind, "tun")))
+                        ovs = true;
+                if (!ovs && !streq(kind, "bridge"))
                         return -ENOTTY;
-                master = network_nl_ifindex(nl, bridge);
-                if (master < 0)
-                        return master;
+                r = network_nl_ifindex(nl, bridge);
+                if (r < 0)
+                        return r;
+                master = ovs ? 0 : r;
                 if (!mtu)
-                        mtu = network_nl_link_mtu(nl, master);
+                        mtu = network_nl_link_mtu(nl, r);
         }
 
         fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -66,6 +71,29 @@ int network_tap_create(const char *name_template, const char *guest_mac, const c
         log_debug("Created tap %s%s%s.", name, bridge ? " on " : "", strempty(bridge));
         *ret_name = name;
         *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int network_runtime_attach_tap(NetworkRuntime *rt, const char *tap) {
+        struct nl_sock *nl = rt->driver->nl;
+        char kind[32];
+        int ifindex, master, r;
+
+        if (rt->def->virtualport_ovs)
+                return -EOPNOTSUPP;
+        r = network_nl_link_kind(nl, tap, kind);
+        if (r < 0)
+                return r;
+        if (!streq(kind, "tun"))
+                return -ENOTTY;
+        ifindex = network_nl_ifindex(nl, tap);
+        master = network_nl_ifindex(nl, rt->def->bridge);
+        if (ifindex < 0 || master < 0)
+                return ifindex < 0 ? ifindex : master;
+        r = network_nl_link_set(nl, ifindex, NULL, network_nl_link_mtu(nl, master), master, true);
+        if (r < 0)
+                return r;
+        log_debug("Network %s: tap %s attached to %s.", rt->def->name, tap, rt->def->bridge);
         return 0;
 }
 
@@ -115,14 +143,16 @@ static int ovs_run(sd_event *event, char **args, DriverDoneFn done, void *userda
 }
 
 int network_ovs_port_add(sd_event *event, const char *bridge, const char *tap, const char *guest_mac,
-                         const char *iface_id, DriverDoneFn done, void *userdata) {
-        _cleanup_free_ char *mac = NULL, *id = NULL;
-        char *args[16];
+                         const char *iface_id, const char *vm_id, DriverDoneFn done, void *userdata) {
+        _cleanup_free_ char *mac = NULL, *id = NULL, *vm = NULL;
+        char *args[20];
         size_t n = 0;
 
         if (asprintf(&mac, "external-ids:attached-mac=\"%s\"", strempty(guest_mac)) < 0)
                 return -ENOMEM;
         if (iface_id && asprintf(&id, "external-ids:iface-id=\"%s\"", iface_id) < 0)
+                return -ENOMEM;
+        if (vm_id && asprintf(&vm, "external-ids:vm-id=\"%s\"", vm_id) < 0)
                 return -ENOMEM;
         args[n++] = NULL;   /* the program */
         args[n++] = (char *) "--timeout=5";
@@ -138,6 +168,9 @@ int network_ovs_port_add(sd_event *event, const char *bridge, const char *tap, c
         args[n++] = mac;
         if (id)
                 args[n++] = id;
+        args[n++] = (char *) "external-ids:iface-status=active";
+        if (vm)
+                args[n++] = vm;
         args[n] = NULL;
         return ovs_run(event, args, done, userdata);
 }

@@ -67,6 +67,27 @@ class NetCli(NetTestCase):
         self.assertIn(['default', 'active', 'yes', 'yes'],
                       [l.split() for l in self.ctl('net-list').stdout.splitlines()])
 
+    def test_net_update_parent_index(self):
+        xml = ("<network><name>cpi</name><bridge name='vmbr14'/>"
+               "<ip address='10.86.0.1' prefix='24'><dhcp><range start='10.86.0.10' end='10.86.0.20'/></dhcp></ip>"
+               "<ip family='ipv6' address='fd00:86::1' prefix='64'>"
+               "<dhcp><range start='fd00:86::10' end='fd00:86::20'/></dhcp></ip></network>")
+        self.manager.DefineNetwork(xml, opts())
+        r = self.ctl('net-update', 'cpi', 'add-last', 'ip-dhcp-range', "<range start='fd00:86::100' end='fd00:86::110'/>",
+                     '--config', '--parent-index', '1')
+        self.assertEqual(r.stdout, 'Updated network cpi persistent config\n')
+        out = self.ctl('net-dumpxml', 'cpi', '--inactive').stdout
+        self.assertIn("<range start='fd00:86::100' end='fd00:86::110'/>", out[out.index("family='ipv6'"):])
+        r = self.ctl('net-update', 'cpi', 'add-last', 'ip-dhcp-host', "<host name='h' ip='10.86.0.5'/>",
+                     '--parent-index', '7', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('no <ip> element number 7', r.stderr)
+        r = self.ctl('net-update', 'cpi', 'add-last', 'ip-dhcp-host', "<host name='h' ip='10.86.0.5'/>",
+                     '--parent-index', 'one', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Invalid --parent-index 'one'", r.stderr)
+        self.assertEqual(out, self.ctl('net-dumpxml', 'cpi', '--inactive').stdout)
+
 
 if __name__ == '__main__':
     main()

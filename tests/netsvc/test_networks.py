@@ -1,6 +1,7 @@
 # Networks on the bus: define/start/stop/undefine with signals, the default network, bad XML and name
 # clashes, autostart, Update, restart recovery — in a private netns (netsvc_util re-executes there).
 import os
+import subprocess
 import sys
 import time
 
@@ -149,6 +150,71 @@ class Lifecycle(NetTestCase):
         self.net(p).Update('ip-dhcp-host', 'delete', host, opts(live=True, config=True))
         self.assertNotIn('10.82.0.50', str(self.net(p).GetXML(opts())))
         self.assertNotIn('10.82.0.50', str(self.net(p).GetXML(opts(inactive=True))))
+        self.net(p).Stop(opts())
+
+    def test_update_parent_index(self):
+        xml = ("<network><name>pi</name><bridge name='vmbr13'/>"
+               "<ip address='10.85.0.1' prefix='24'><dhcp><range start='10.85.0.10' end='10.85.0.20'/></dhcp></ip>"
+               "<ip family='ipv6' address='fd00:85::1' prefix='64'>"
+               "<dhcp><range start='fd00:85::10' end='fd00:85::20'/></dhcp></ip></network>")
+        p = str(self.manager.DefineNetwork(xml, opts()))
+        self.net(p).Start(opts())
+        self.wait_net_event(p, 'started')
+        host = "<host name='six' ip='fd00:85::5'/>"
+        self.net(p).Update('ip-dhcp-host', 'add-last', host, opts(live=True, config=True, parent_index=dbus.UInt32(1)))
+        for x in (str(self.net(p).GetXML(opts())), str(self.net(p).GetXML(opts(inactive=True)))):
+            v6 = x[x.index("family='ipv6'"):]
+            self.assertIn("<host name='six' ip='fd00:85::5'/>", v6)
+        # a host without address goes where parent_index says (here: the IPv6 <ip>, not the first one)
+        self.net(p).Update('ip-dhcp-host', 'add-last', "<host name='n6' id='0:1:0:1:aa'/>",
+                           opts(config=True, parent_index=dbus.UInt32(1)))
+        x = str(self.net(p).GetXML(opts(inactive=True)))
+        self.assertIn("name='n6'", x[x.index("family='ipv6'"):])
+        before = (str(self.net(p).GetXML(opts())), str(self.net(p).GetXML(opts(inactive=True))))
+        msg = self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', self.net(p).Update, 'ip-dhcp-host',
+                                   'add-last', "<host name='x' ip='fd00:85::6'/>", opts(parent_index=dbus.UInt32(2)))
+        self.assertIn("has no <ip> element number 2", msg)
+        msg = self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', self.net(p).Update, 'dns-host',
+                                   'add-last', "<host ip='10.85.0.7'><hostname>s</hostname></host>",
+                                   opts(parent_index=dbus.UInt32(0)))
+        self.assertIn("parent_index", msg)
+        msg = self.assertDBusError(ERR + 'InvalidXML', self.net(p).Update, 'ip-dhcp-host', 'add-last',
+                                   "<host name='x' ip='fd00:85::6'/>", opts(parent_index=dbus.UInt32(0)))
+        self.assertIn("is IPv4", msg)
+        self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', self.net(p).Update, 'ip-dhcp-host',
+                             'add-last', host, opts(parent_index='1'))
+        self.assertEqual(before, (str(self.net(p).GetXML(opts())), str(self.net(p).GetXML(opts(inactive=True)))))
+        self.net(p).Stop(opts())
+
+    def test_update_dns_records_and_portgroups(self):
+        p = str(self.manager.DefineNetwork(net_xml('ud', 'vmbr15', subnet='10.87.0'), opts()))
+        self.net(p).Start(opts())
+        self.wait_net_event(p, 'started')
+
+        def txt(name):
+            r = subprocess.run(['busybox', 'nslookup', '-type=txt', name, '10.87.0.1'], capture_output=True, text=True)
+            return r.stdout + r.stderr
+
+        self.assertNotIn('world', txt('hello.vm'))
+        self.net(p).Update('dns-txt', 'add-last', "<txt name='hello.vm' value='world'/>", opts(live=True, config=True))
+        deadline = time.monotonic() + 10
+        while 'world' not in txt('hello.vm'):
+            self.assertLess(time.monotonic(), deadline, 'the live TXT record is not served: %s' % txt('hello.vm'))
+            time.sleep(0.1)
+        self.assertIn("<txt name='hello.vm' value='world'/>", str(self.net(p).GetXML(opts(inactive=True))))
+        self.assertDBusError(ERR + 'NotSupported', self.net(p).Update, 'dns-txt', 'modify',
+                             "<txt name='hello.vm' value='moon'/>", opts())
+        self.net(p).Update('portgroup', 'add-last', "<portgroup name='eng' default='yes'/>", opts(config=True))
+        self.assertIn("<portgroup name='eng' default='yes'/>", str(self.net(p).GetXML(opts(inactive=True))))
+        self.assertNotIn('portgroup', str(self.net(p).GetXML(opts())))
+        msg = self.assertDBusError(ERR + 'InvalidXML', self.net(p).Update, 'portgroup', 'add-last',
+                                   "<portgroup name='ops' default='yes'/>", opts(config=True))
+        self.assertIn("are both default='yes'", msg)
+        self.net(p).Update('dns-txt', 'delete', "<txt name='hello.vm' value='world'/>", opts(live=True))
+        deadline = time.monotonic() + 10
+        while 'world' in txt('hello.vm'):
+            self.assertLess(time.monotonic(), deadline, 'the deleted TXT record is still served')
+            time.sleep(0.1)
         self.net(p).Stop(opts())
 
 

@@ -37,6 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         (void) network_def_update(again, "ip-dhcp-host", cmd, -1, text, &err);
                         (void) network_def_update(again, "ip-dhcp-range", cmd, -1, text, &err);
                         (void) network_def_update(again, "dns-host", cmd, -1, text, &err);
+                        (void) network_def_update(again, "dns-txt", cmd, -1, text, &err);
+                        (void) network_def_update(again, "dns-srv", cmd, -1, text, &err);
+                        (void) network_def_update(again, "portgroup", cmd, -1, text, &err);
+                        (void) network_def_update(again, "ip-dhcp-host", cmd, 0, text, &err);
                 }
 leases:
         if (!text)

@@ -97,6 +97,38 @@ static void test_round_trips(void) {
         round_trip("<network><name>r</name><forward mode='route'/><ip address='10.9.0.1' prefix='24'/></network>", "<forward mode='route'/>");
         round_trip("<network><name>o</name><forward mode='open'/><dns enable='no'/></network>", "<dns enable='no'/>");
         round_trip("<network connections='3'><name>c</name><forward/></network>", "<forward mode='nat'/>");
+        /* DNS records, portgroups, TFTP, BOOTP, localPtr (libvirt's element and attribute order) */
+        round_trip("<network><name>x</name><bridge name='vbrx'/>"
+                   "<dns><host ip='10.7.0.9'><hostname>h</hostname></host><srv service='ldap' protocol='tcp' domain='ex.com' "
+                   "target='ldap.ex.com' port='389' priority='10' weight='20'/><txt name='info' value='say \"hi\", &amp; bye'/>"
+                   "<srv service='sip' protocol='udp'/><forwarder addr='9.9.9.9'/></dns>"
+                   "<ip address='10.7.0.1' prefix='24' localPtr='yes'><tftp root='/srv/tftp'/><dhcp>"
+                   "<bootp file='pxelinux.0' server='10.7.0.2'/><range start='10.7.0.10' end='10.7.0.20'/></dhcp></ip>"
+                   "<ip family='ipv6' address='fd00:7::1' prefix='64' localPtr='no'/>"
+                   "<portgroup name='eng' default='yes' trustGuestRxFilters='no'><bandwidth><outbound average='500'/>"
+                   "<inbound average='1000' peak='5000' burst='5120' floor='200'/></bandwidth></portgroup><portgroup name='plain'/>"
+                   "</network>",
+                   "  <dns>\n    <forwarder addr='9.9.9.9'/>\n"
+                   "    <txt name='info' value='say &quot;hi&quot;, &amp; bye'/>\n"
+                   "    <srv service='ldap' protocol='tcp' domain='ex.com' target='ldap.ex.com' port='389' priority='10' weight='20'/>\n"
+                   "    <srv service='sip' protocol='udp'/>\n"
+                   "    <host ip='10.7.0.9'>\n      <hostname>h</hostname>\n    </host>\n  </dns>\n"
+                   "  <ip address='10.7.0.1' prefix='24' localPtr='yes'>\n    <tftp root='/srv/tftp'/>\n    <dhcp>\n"
+                   "      <range start='10.7.0.10' end='10.7.0.20'/>\n      <bootp file='pxelinux.0' server='10.7.0.2'/>\n"
+                   "    </dhcp>\n  </ip>\n  <ip family='ipv6' address='fd00:7::1' prefix='64' localPtr='no'/>\n"
+                   "  <portgroup name='eng' default='yes' trustGuestRxFilters='no'>\n    <bandwidth>\n"
+                   "      <inbound average='1000' peak='5000' burst='5120' floor='200'/>\n      <outbound average='500'/>\n"
+                   "    </bandwidth>\n  </portgroup>\n  <portgroup name='plain'/>\n</network>\n");
+        /* a TFTP server without DHCP, and a bootp file without ranges */
+        round_trip("<network><name>t</name><bridge name='vbrt'/><ip address='10.8.0.1' prefix='24'><tftp root='/srv'/></ip></network>",
+                   "<ip address='10.8.0.1' prefix='24'>\n    <tftp root='/srv'/>\n  </ip>\n");
+        round_trip("<network><name>b</name><bridge name='vbrb'/><ip address='10.8.0.1' prefix='24'><dhcp><bootp file='x.efi'/></dhcp></ip></network>",
+                   "    <dhcp>\n      <bootp file='x.efi'/>\n    </dhcp>\n");
+        /* portgroups with VLANs on an openvswitch network */
+        round_trip("<network><name>ovs</name><forward mode='bridge'/><bridge name='ovsbr0'/><virtualport type='openvswitch'/>"
+                   "<portgroup name='v'><vlan trunk='yes'><tag id='42' nativeMode='untagged'/><tag id='47'/></vlan></portgroup></network>",
+                   "  <portgroup name='v'>\n    <vlan trunk='yes'>\n      <tag id='42' nativeMode='untagged'/>\n      <tag id='47'/>\n"
+                   "    </vlan>\n  </portgroup>\n");
         /* classful default prefix */
         round_trip("<network><name>cl</name><ip address='172.16.0.1'/></network>", "prefix='16'");
 }
@@ -118,7 +150,34 @@ static const ErrorCase cases[] = {
         { "<network><name>x</name><uuid>nope</uuid></network>", "invalid UUID 'nope'", -1 },
         { N("<brige name='virbr9'/>"), "line 3: unknown element <brige> in <network>; did you mean <bridge>?", 3 },
         { N("<bridge nmae='virbr9'/>"), "unknown attribute 'nmae' of <bridge>; did you mean 'name'?", 3 },
-        { N("<portgroup name='x'/>"), "unknown element <portgroup> in <network> (allowed:", 3 },
+        { N("<route address='10.0.0.0' prefix='24' gateway='192.168.1.2'/>"), "unknown element <route> in <network>", 3 },
+        { N("<dns><txt name='a b' value='v'/></dns>"), "invalid DNS TXT record name 'a b'", 3 },
+        { N("<dns><txt name='t'/></dns>"), "<txt> in <dns> needs name= and value=", 3 },
+        { N("<dns><srv service='ldap'/></dns>"), "<srv> in <dns> needs service= and protocol=", 3 },
+        { N("<dns><srv service='ldap' protocol='t c p'/></dns>"), "invalid SRV protocol 't c p'", 3 },
+        { N("<dns><srv service='this-is-far-too-long' protocol='tcp'/></dns>"), "invalid SRV service", 3 },
+        { N("<dns><srv service='ldap' protocol='tcp' port='389'/></dns>"), "port=, priority= and weight= need target=", 3 },
+        { N("<dns><srv service='ldap' protocol='tcp' target='a' weight='1'/></dns>"), "priority= and weight= need port=", 3 },
+        { N("<dns><srv service='ldap' protocol='tcp' target='a' port='70000'/></dns>"), "out of range", 3 },
+        { N("<dns enable='no'><txt name='t' value='v'/></dns>"), "<dns enable='no'> cannot have <txt> or <srv>", 0 },
+        { N("<portgroup/>"), "<portgroup> needs a name=", 3 },
+        { N("<portgroup name='a'/><portgroup name='a'/>"), "two <portgroup> elements named 'a'", 0 },
+        { N("<portgroup name='a' default='yes'/><portgroup name='b' default='yes'/>"), "are both default='yes'", 0 },
+        { N("<portgroup name='a'><bandwidth><outbound peak='10'/></bandwidth></portgroup>"), "<outbound> needs a non-zero average=", 3 },
+        { N("<portgroup name='a'><bandwidth><outbound average='10' floor='5'/></bandwidth></portgroup>"),
+          "floor= is only supported for <inbound>", 3 },
+        { N("<portgroup name='a'><vlan><tag id='5'/></vlan></portgroup>"), "only openvswitch networks support VLAN tags", 0 },
+        { N("<portgroup name='a'><vlan><tag id='5000'/></vlan></portgroup>"), "out of range", 3 },
+        { N("<portgroup name='a'><vlan trunk='no'><tag id='5'/><tag id='6'/></vlan></portgroup>"), "cannot have more than one <tag>", 3 },
+        { N("<portgroup name='a'><virtualport type='802.1Qbh'/></portgroup>"), "<virtualport> in <portgroup 'a'> is not supported", 3 },
+        { N("<portgroup name='a'><bandwith/></portgroup>"), "did you mean <bandwidth>?", 3 },
+        { N("<ip address='192.168.1.1' prefix='24'><tftp root='relative'/></ip>"), "<tftp> needs root= with an absolute path", 3 },
+        { N("<ip address='192.168.1.1' prefix='24'><dhcp><bootp/></dhcp></ip>"), "<bootp> needs file=", 3 },
+        { N("<ip address='192.168.1.1' prefix='24'><dhcp><bootp file='a' server='fe80::1'/></dhcp></ip>"),
+          "invalid IPv4 address 'fe80::1' in <bootp server=>", 3 },
+        { N("<ip family='ipv6' address='2001:db8::1' prefix='64'><tftp root='/srv'/></ip>"), "<tftp> and <bootp> are IPv4 only", 0 },
+        { N("<ip address='192.168.1.1' prefix='20' localPtr='yes'/>"), "localPtr='yes' needs a prefix that is a multiple of 8", 0 },
+        { N("<ip address='192.168.1.1' prefix='24' localPtr='maybe'/>"), "invalid value 'maybe' for attribute 'localPtr'", 3 },
         { N("<bridge name='virbr9'/><bridge name='virbr8'/>"), "duplicate element <bridge>", 3 },
         { N("<forward mode='nta'/>"), "invalid value 'nta' for attribute 'mode' of <forward>; did you mean 'nat'?", 3 },
         { N("<bridge name='this-name-is-too-long'/>"), "invalid bridge name", 3 },
@@ -193,7 +252,7 @@ static const ErrorCase cases[] = {
         { N("<dns><host ip='10.0.0.1'/></dns>"), "needs at least one <hostname>", 3 },
         { N("<dns><host ip='10.0.0.1'><hostname>bad name</hostname></host></dns>"), "invalid host name 'bad name'", 3 },
         { N("<dns><host ip='10.0.0.1'><hostnme>x</hostnme></host></dns>"), "did you mean <hostname>?", 3 },
-        { N("<dns><txt name='a' value='b'/></dns>"), "unknown element <txt> in <dns>", 3 },
+        { N("<dns><txt name='a' value='b'/><text/></dns>"), "unknown element <text> in <dns>", 3 },
 };
 
 static void test_errors(void) {
@@ -241,6 +300,111 @@ static void test_conflicts(void) {
         CHECK(network_def_normalize(e, &ctx, &err) == 0 && streq(e->bridge, "virbr1"), "bridge %s", strna(e->bridge));
         CHECK(e->has_uuid && e->mac && strncmp(e->mac, "52:54:00:", 9) == 0, "mac %s", strna(e->mac));
         conf_error_clear(&err);
+}
+
+/* parentIndex picks the <ip> (from 0, every <ip> counted) as libvirt's virNetworkUpdate. */
+static void test_update_parent_index(void) {
+        _cleanup_(network_def_freep) NetworkDef *def = parse_ok(
+                "<network><name>pi</name><bridge name='vmbrpi'/>"
+                "<ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.10' end='10.1.0.20'/></dhcp></ip>"
+                "<ip family='ipv6' address='fd00:1::1' prefix='64'><dhcp><range start='fd00:1::10' end='fd00:1::20'/></dhcp></ip>"
+                "<ip address='10.2.0.1' prefix='24'/></network>");
+        ConfError err = {};
+        int r;
+
+        if (!def)
+                return;
+        /* an entry without an address goes where parentIndex says, not to the first <ip> */
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 1, "<host name='six' id='0:1:0:1:aa'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 1 && def->ips[0].n_hosts == 0, "host into <ip> 1: %s", strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, -1, "<host name='four' id='0:1:0:1:bb'/>", &err);
+        CHECK(r == 0 && def->ips[0].n_hosts == 1 && def->ips[1].n_hosts == 1, "default: the first <ip> with <dhcp>: %s",
+              strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 1, "<host name='six2' ip='fd00:1::5'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 2, "IPv6 host into <ip> 1: %s", strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 0, "<host name='x' ip='fd00:1::6'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "<ip> number 0 (10.1.0.1) is IPv4"), "family: %s",
+              strna(err.message));
+        conf_error_clear(&err);
+        /* the third <ip> is IPv4 too: only one IPv4 <ip> may serve DHCP, so it is refused, and nothing changed */
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, 2,
+                               "<host mac='52:54:00:00:02:01' ip='10.2.0.5'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "only one IPv4 <ip> may have <dhcp>") && !def->ips[2].has_dhcp,
+              "host into <ip> 2: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "ip-dhcp-range", NETWORK_UPDATE_ADD_LAST, 1,
+                               "<range start='fd00:1::100' end='fd00:1::120'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_ranges == 2 && def->ips[0].n_ranges == 1, "range into <ip> 1: %s",
+              strna(err.message));
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_DELETE, 0, "<host name='six'/>", &err);
+        CHECK(r == -ENOENT && def->ips[1].n_hosts == 2, "delete looks only in <ip> 0");
+        conf_error_clear(&err);
+        r = network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_DELETE, 1, "<host name='six'/>", &err);
+        CHECK(r == 0 && def->ips[1].n_hosts == 1, "delete from <ip> 1: %s", strna(err.message));
+        _cleanup_free_ char *xml = network_def_format(def);
+        CHECK(xml && strstr(xml, "<range start='fd00:1::100' end='fd00:1::120'/>"), "formatted: %s", strna(xml));
+}
+
+/* net-update portgroup / dns-txt / dns-srv, as virsh. */
+static void test_update_records(void) {
+        _cleanup_(network_def_freep) NetworkDef *def = parse_ok(network_default_xml());
+        ConfError err = {};
+        int r;
+
+        if (!def)
+                return;
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='eng' default='yes'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 1 && def->portgroups[0].is_default, "add portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_FIRST, -1, "<portgroup name='ops'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 2 && streq(def->portgroups[0].name, "ops"), "add-first portgroup");
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='eng'/>", &err);
+        CHECK(r == -EEXIST && strstr(strempty(err.message), "already a portgroup 'eng'"), "%s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_MODIFY, -1, "<portgroup name='ops' default='yes'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "are both default='yes'") && !def->portgroups[0].is_default,
+              "a second default refused: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_MODIFY, -1,
+                               "<portgroup name='ops'><bandwidth><inbound average='100'/></bandwidth></portgroup>", &err);
+        CHECK(r == 0 && def->portgroups[0].inbound.average == 100, "modify portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_DELETE, -1, "<portgroup name='eng'/>", &err);
+        CHECK(r == 0 && def->n_portgroups == 1, "delete portgroup: %s", strna(err.message));
+        r = network_def_update(def, "portgroup", NETWORK_UPDATE_DELETE, -1, "<portgroup name='nope'/>", &err);
+        CHECK(r == -ENOENT, "delete a missing portgroup");
+        conf_error_clear(&err);
+
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<txt name='t1' value='one'/>", &err);
+        CHECK(r == 0 && def->n_dns_txts == 1, "add txt: %s", strna(err.message));
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<txt name='t1' value='again'/>", &err);
+        CHECK(r == -EEXIST, "duplicate txt");
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_MODIFY, -1, "<txt name='t1' value='x'/>", &err);
+        CHECK(r == -EOPNOTSUPP && strstr(strempty(err.message), "cannot be modified"), "modify txt: %s", strna(err.message));
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_DELETE, -1, "<txt name='t1' value='one'/>", &err);
+        CHECK(r == 0 && def->n_dns_txts == 0, "delete txt: %s", strna(err.message));
+
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='a.example' port='389'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 1, "add srv: %s", strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='b.example' port='389'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 2, "a second target of the same service: %s", strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_ADD_LAST, -1,
+                               "<srv service='ldap' protocol='tcp' target='a.example' port='1389'/>", &err);
+        CHECK(r == -EEXIST, "the same service and target again");
+        conf_error_clear(&err);
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_DELETE, -1,
+                               "<srv service='ldap' protocol='tcp' target='b.example'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 1 && streq(def->dns_srvs[0].target, "a.example"), "delete srv: %s",
+              strna(err.message));
+        r = network_def_update(def, "dns-srv", NETWORK_UPDATE_DELETE, -1, "<srv service='ldap' protocol='tcp'/>", &err);
+        CHECK(r == 0 && def->n_dns_srvs == 0, "delete srv by service and protocol: %s", strna(err.message));
+        r = network_def_update(def, "dns-txt", NETWORK_UPDATE_ADD_LAST, -1, "<srv service='x' protocol='tcp'/>", &err);
+        CHECK(r == -EINVAL && strstr(strempty(err.message), "<txt>"), "wrong element: %s", strna(err.message));
+        conf_error_clear(&err);
+        _cleanup_free_ char *xml = network_def_format(def);
+        CHECK(xml && strstr(xml, "<portgroup name='ops'>"), "formatted: %s", strna(xml));
 }
 
 static void test_update(void) {
@@ -297,8 +461,9 @@ static void test_update(void) {
         CHECK(r == -EEXIST, "%d", r);
         r = network_def_update(def, "dns-host", NETWORK_UPDATE_DELETE, -1, "<host ip='192.168.122.7'><hostname>x</hostname></host>", &err);
         CHECK(r == 0 && def->n_dns_hosts == 0, "%s", strna(err.message));
-        r = network_def_update(def, "portgroup", NETWORK_UPDATE_ADD_LAST, -1, "<portgroup name='x'/>", &err);
-        CHECK(r == -EOPNOTSUPP, "%d", r);
+        r = network_def_update(def, "forward", NETWORK_UPDATE_MODIFY, -1, "<forward mode='route'/>", &err);
+        CHECK(r == -EOPNOTSUPP && strstr(strempty(err.message), "updating section 'forward' is not supported"), "%d", r);
+        conf_error_clear(&err);
 
         _cleanup_free_ char *out = network_def_format(def);
         CHECK(strstr(out, "<host mac='52:54:00:00:00:02' name='bee' ip='192.168.122.22'/>") &&
@@ -311,6 +476,8 @@ int main(void) {
         test_errors();
         test_conflicts();
         test_update();
+        test_update_parent_index();
+        test_update_records();
         if (failures) {
                 fprintf(stderr, "%d failure(s)\n", failures);
                 return 1;

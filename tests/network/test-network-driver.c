@@ -49,16 +49,6 @@ static void on_dnsmasq_exited(void *owner, bool restarted, const char *message) 
 
 static const NetworkDriverEvents events = { .dnsmasq_exited = on_dnsmasq_exited };
 
-static NetworkDef *make_def(NetworkDriver *d, const char *xml) {
-        NetworkDef *def = NULL;
-        ConfError err = {};
-        NetworkNormalizeCtx ctx = { .ifname_exists = network_ifname_exists, .userdata = d };
-        if (network_def_parse(xml, strlen(xml), &def, &err) < 0 || network_def_normalize(def, &ctx, &err) < 0) {
-                fprintf(stderr, "bad test XML: %s\n", strna(err.message));
-                exit(1);
-        }
-        return def;
-}
 
 /* ---- inspection helpers ---- */
 
@@ -119,7 +109,7 @@ static void test_nat_network(void) {
         uint8_t answer[4];
 
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
-        def = make_def(d, nat_xml);
+        def = test_network_def(d, nat_xml);
         CHECK(streq(def->bridge, "virbr0"), "bridge %s", def->bridge);
 
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
@@ -218,7 +208,7 @@ static void test_nat_network(void) {
 
         /* a second network may not take the bridge */
         _cleanup_(network_def_freep) NetworkDef *dup =
-                make_def(d, "<network><name>dup</name><bridge name='virbr0'/><ip address='10.77.0.1' prefix='24'/></network>");
+                test_network_def(d, "<network><name>dup</name><bridge name='virbr0'/><ip address='10.77.0.1' prefix='24'/></network>");
         NetworkRuntime *rt_dup = NULL;
         done_reset(&done);
         CHECK(network_start(d, dup, NULL, &rt_dup, done_cb, &done) == 0, "start dup");
@@ -294,7 +284,7 @@ static void test_recover_bridge_gone(void) {
         _cleanup_free_ char *dir = NULL;
 
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
-        _cleanup_(network_def_freep) NetworkDef *def = make_def(d,
+        _cleanup_(network_def_freep) NetworkDef *def = test_network_def(d,
                 "<network><name>gone</name><ip address='10.30.0.1' prefix='24'><dhcp><range start='10.30.0.10' end='10.30.0.20'/></dhcp></ip>"
                 "<ip family='ipv6' address='fd00:30::1' prefix='64'/></network>");
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
@@ -331,7 +321,7 @@ static void test_start_failure_rollback(void) {
         CHECK(bind(udp, (struct sockaddr *) &sa, sizeof(sa)) == 0 && bind(tcp, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
               listen(tcp, 1) == 0, "take port 53");
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
-        _cleanup_(network_def_freep) NetworkDef *def = make_def(d, nat_xml);
+        _cleanup_(network_def_freep) NetworkDef *def = test_network_def(d, nat_xml);
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
         wait_done(&done, 10);
         CHECK(done.r < 0 && done.message && strstr(done.message, "dnsmasq") && strstr(done.message, "in use"),
@@ -346,9 +336,9 @@ static void test_start_failure_rollback(void) {
 static void test_isolated_and_route(void) {
         NetworkDriver *d = NULL;
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
-        _cleanup_(network_def_freep) NetworkDef *iso = make_def(d,
+        _cleanup_(network_def_freep) NetworkDef *iso = test_network_def(d,
                 "<network><name>iso</name><ip address='10.10.0.1' prefix='24'><dhcp><range start='10.10.0.10' end='10.10.0.20'/></dhcp></ip></network>");
-        _cleanup_(network_def_freep) NetworkDef *open = make_def(d,
+        _cleanup_(network_def_freep) NetworkDef *open = test_network_def(d,
                 "<network><name>op</name><forward mode='open'/><bridge name='vopen0'/></network>");
         NetworkRuntime *r1 = NULL, *r2 = NULL, *r3 = NULL;
         _cleanup_(done_reset) Done a = {};
@@ -361,7 +351,7 @@ static void test_isolated_and_route(void) {
         wait_done(&a, 10);
         CHECK(a.r == 0, "iso: %s", strna(a.message));
         /* the next name is chosen against existing interfaces */
-        _cleanup_(network_def_freep) NetworkDef *route2 = make_def(d,
+        _cleanup_(network_def_freep) NetworkDef *route2 = test_network_def(d,
                 "<network><name>routed</name><forward mode='route'/><ip address='10.20.0.1' prefix='24'/></network>");
         CHECK(streq(route2->bridge, "virbr1"), "route bridge %s", route2->bridge);
         CHECK(network_start(d, route2, NULL, &r2, done_cb, &b) == 0, "start route");
@@ -399,7 +389,7 @@ static void test_isolated_and_route(void) {
         CHECK(nft && !strstr(nft, "virbr0") && strstr(nft, "fwd_in_virbr1"), "after iso stop:\n%s", strna(nft));
         /* the last network's stop (which drops the table) and a new start at the
          * same time: nft scripts run in order, the new network keeps its rules */
-        _cleanup_(network_def_freep) NetworkDef *iso2 = make_def(d, "<network><name>iso2</name><bridge name='vbiso2'/></network>");
+        _cleanup_(network_def_freep) NetworkDef *iso2 = test_network_def(d, "<network><name>iso2</name><bridge name='vbiso2'/></network>");
         NetworkRuntime *r4 = NULL;
         _cleanup_(done_reset) Done e = {};
         done_reset(&b);
@@ -428,7 +418,7 @@ static void test_bridge_mode(void) {
         _cleanup_(done_reset) Done done = {};
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
         _cleanup_(network_def_freep) NetworkDef *def =
-                make_def(d, "<network><name>host</name><forward mode='bridge'/><bridge name='br-host'/></network>");
+                test_network_def(d, "<network><name>host</name><forward mode='bridge'/><bridge name='br-host'/></network>");
 
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
         wait_done(&done, 10);
@@ -445,6 +435,15 @@ static void test_bridge_mode(void) {
         CHECK(network_tap_create("vmtap%d", "52:54:00:aa:00:01", network_runtime_bridge(rt), false, 0, &tap, &fd) == 0 &&
               streq(tap, "vmtap0"), "tap %s", strna(tap));
         CHECK(link_master("vmtap0", NULL) == (int) if_nametoindex("br-host"), "tap on the host bridge");
+        /* attach an existing tap again (a network restarted under a running domain) */
+        int tapidx = (int) if_nametoindex("vmtap0");
+        CHECK(network_nl_link_set(d->nl, tapidx, NULL, 0, 0, false) == 0 &&
+              rtnl_link_release_ifindex(d->nl, tapidx) >= 0 && link_master("vmtap0", NULL) == 0, "tap detached");
+        CHECK(network_runtime_attach_tap(rt, "vmtap0") == 0 &&
+              link_master("vmtap0", NULL) == (int) if_nametoindex("br-host"), "tap attached again");
+        CHECK(network_runtime_attach_tap(rt, "vmtap0") == 0, "attach is idempotent");
+        CHECK(network_runtime_attach_tap(rt, "nosuchtap") == -ENODEV, "attach: no such tap");
+        CHECK(network_runtime_attach_tap(rt, "br-host") == -ENOTTY, "attach: not a tap");
         CHECK(network_tap_delete("vmtap0") == 0 && if_nametoindex("vmtap0") == 0, "tap deleted by name");
         close(fd);
         free(tap);
@@ -455,14 +454,15 @@ static void test_bridge_mode(void) {
         network_nl_link_delete(d->nl, "br-host");
 
         /* an openvswitch network needs ovs: without it, a clear error */
-        _cleanup_(network_def_freep) NetworkDef *ovs = make_def(d,
+        _cleanup_(network_def_freep) NetworkDef *ovs = test_network_def(d,
                 "<network><name>ovs</name><forward mode='bridge'/><bridge name='ovsbr0'/><virtualport type='openvswitch'/></network>");
         done_reset(&done);
         CHECK(network_start(d, ovs, NULL, &rt, done_cb, &done) == 0, "start ovs");
         wait_done(&done, 10);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
-        if (!network_find_program("ovs-vsctl"))
-                CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
+        _cleanup_free_ char *ovs_vsctl = network_find_program("ovs-vsctl");
+        if (!ovs_vsctl)
+                CHECK(network_ovs_port_add(test_event(), "ovsbr0", "vnet0", NULL, NULL, NULL, done_cb, &done) == -ENOENT, "no ovs-vsctl");
         network_driver_free(d);
 }
 

@@ -303,3 +303,14 @@ void guest_kill(struct nl_sock *nl, pid_t pid, unsigned n) {
         (void) waitpid(pid, NULL, 0);
         network_nl_link_delete(nl, host);
 }
+
+NetworkDef *test_network_def(NetworkDriver *d, const char *xml) {
+        NetworkDef *def = NULL;
+        ConfError err = {};
+        NetworkNormalizeCtx ctx = { .ifname_exists = network_ifname_exists, .userdata = d };
+        if (network_def_parse(xml, strlen(xml), &def, &err) < 0 || network_def_normalize(def, &ctx, &err) < 0) {
+                fprintf(stderr, "bad test XML: %s\n", strna(err.message));
+                exit(1);
+        }
+        return def;
+}

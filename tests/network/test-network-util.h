@@ -25,6 +25,9 @@ extern int test_failures;
  * waits and passes the exit status on) and brings lo up. Exits 77 (skip)
  * when not allowed. */
 void test_enter_netns(void);
+/* Parses and normalizes test XML (exits on failure: the test's own XML is wrong). */
+NetworkDef *test_network_def(NetworkDriver *d, const char *xml);
+
 /* prints the result; the exit code for main */
 int test_summary(void);
 
