@@ -28,6 +28,7 @@ typedef struct ManagerConfig {
         uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
         uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
         uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
+        uint64_t pool_refresh_usec;               /* [daemon] pool_refresh_sec=: active pools' sizes read again this often (0: 30 s) */
 } ManagerConfig;
 
 #define VM_POLKIT_TIMEOUT_USEC_DEFAULT (20 * 1000000ULL)

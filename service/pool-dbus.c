@@ -154,7 +154,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        if (vm_pool_is_active(p) || p->starting)
+        if (p->starting)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Pool '%s' is being started", p->name);
+        if (vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is already active", p->name);
         op = pool_op_new(p->storage, message, "start", p->name, NULL);
         r = storage_pool_start(p->sp, pool_op_done, op);

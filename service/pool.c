@@ -504,6 +504,8 @@ int vm_storage_startup(Manager *m) {
         r = storage_driver_new(m->event, &events, &s->driver);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the storage driver: %m");
+        if (m->config.pool_refresh_usec > 0)
+                storage_driver_set_stats_interval(s->driver, m->config.pool_refresh_usec);
         r = mkdir_p(s->config_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", s->config_dir);

@@ -7,7 +7,10 @@
  * every volume operation. Everything runs on the one sd_event loop and
  * nothing blocks it for long: qemu-img, mount and umount are child processes
  * watched through pidfds; copies, wipes, uploads and downloads run in a
- * worker thread that reports through an eventfd.
+ * worker thread that reports through an eventfd; every call on a pool's
+ * target that a dead NFS server could hold (realpath, open, statvfs, the
+ * directory scan, mkdir at build) runs in a detached thread of its own, and
+ * the operation completes when it returns.
  *
  * Errors are negative errno values plus a human message (in the OS's or
  * qemu-img's words), mapped to bus errors by the service:
@@ -94,6 +97,11 @@ int storage_driver_new(sd_event *event, const StorageDriverEvents *events, Stora
 /* Cancels every job (their temporaries are removed, their done callbacks are
  * NOT called), frees every pool; leaves mounts mounted. NULL-safe, returns NULL. */
 StorageDriver *storage_driver_free(StorageDriver *d);
+
+/* How often active pools' Capacity/Allocation/Available are read again
+ * (fstatvfs in a thread; pool_changed only when a value moved). 0 = never. */
+#define STORAGE_STATS_INTERVAL_USEC_DEFAULT (30 * 1000000ULL)
+void storage_driver_set_stats_interval(StorageDriver *d, uint64_t usec);
 
 /* The volume whose path is path in any active pool, or NULL. */
 StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path);

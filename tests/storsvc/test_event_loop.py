@@ -1,0 +1,158 @@
+# test_event_loop — a pool on a filesystem that never answers (a FUSE server
+# of the test's own that answers INIT and nothing else, as a dead NFS server
+# behaves) does not freeze vmgmtd: every other call is answered while the
+# pool's Start waits, and the Start fails cleanly when the filesystem goes
+# away. And the periodic Capacity/Allocation/Available refresh of active
+# pools, signalled only when a value moved. Private mount namespace.
+import os
+import sys
+
+if os.environ.get('STORSVC_MOUNT_NS') != '1':
+    os.environ['STORSVC_MOUNT_NS'] = '1'
+    os.execvp('unshare', ['unshare', '-m', '--propagation', 'private', sys.executable,
+                          os.path.abspath(__file__)] + sys.argv[1:])
+
+import ctypes  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import unittest  # noqa: E402
+
+from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, dbus_error_name  # noqa: E402
+
+FUSE_INIT = 26
+
+
+class DeadFilesystem:
+    """A FUSE mount whose server completes INIT and then never answers."""
+
+    def __init__(self, target):
+        self.target = target
+        self.fd = os.open('/dev/fuse', os.O_RDWR | os.O_CLOEXEC)
+        libc = ctypes.CDLL(None, use_errno=True)
+        data = ('fd=%d,rootmode=40000,user_id=0,group_id=0' % self.fd).encode()
+        if libc.mount(b'vmgmt-dead', target.encode(), b'fuse', 0, data) != 0:
+            e = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(e, 'mount fuse: ' + os.strerror(e))
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                buf = os.read(self.fd, 1 << 20)
+            except OSError:
+                return
+            if len(buf) < 40:
+                continue
+            length, opcode, unique = struct.unpack_from('<IIQ', buf)
+            if opcode == FUSE_INIT:
+                # fuse_init_out: 7.31, max_readahead, flags, max_background, congestion, max_write, time_gran, …
+                body = struct.pack('<IIIIHHIIHHI7I', 7, 31, 65536, 0, 16, 12, 65536, 1, 0, 0, 0, *([0] * 7))
+                os.write(self.fd, struct.pack('<IiQ', 16 + len(body), 0, unique) + body)
+            else:
+                self.requests += 1   # never answered
+
+    def _connection(self):
+        with open('/proc/self/mountinfo') as f:
+            for line in f:
+                fields = line.split()
+                # realpath() of the target itself would hang in the dead filesystem
+                real = os.path.join(os.path.realpath(os.path.dirname(self.target)), os.path.basename(self.target))
+                if fields[4] == real and 'fuse' in line.split(' - ')[1]:
+                    return int(fields[2].split(':')[1])
+        return None
+
+    def close(self):
+        # aborting the connection (fusectl) makes every waiting call fail with ENOTCONN
+        conn = self._connection()
+        if conn is not None:
+            ctl = '/sys/fs/fuse/connections'
+            if not os.path.exists(os.path.join(ctl, str(conn))):
+                subprocess.run(['mount', '-t', 'fusectl', 'fusectl', ctl], stderr=subprocess.DEVNULL)
+            with open(os.path.join(ctl, str(conn), 'abort'), 'w') as f:
+                f.write('1')
+            subprocess.run(['umount', '-l', self.target], stderr=subprocess.DEVNULL)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class EventLoopTests(StorageTestCase):
+    extra_conf = 'pool_refresh_sec=1\n'
+
+    def call_async(self, fn, *args):
+        result = {}
+        fn(*args, reply_handler=lambda *r: result.setdefault('reply', r),
+           error_handler=lambda e: result.setdefault('error', e))
+        return result
+
+    def test_dead_filesystem(self):
+        target = os.path.join(self.pools_dir, 'dead')
+        os.makedirs(target)
+        dead = DeadFilesystem(target)
+        self.addCleanup(dead.close)
+        p = self.manager.DefinePool(pool_xml('dead', target), opts())
+        pending = self.call_async(self.pool(p).Start, opts())
+        deadline = time.monotonic() + 10
+        while dead.requests == 0 and time.monotonic() < deadline:
+            self.rec.pump(0.02)
+        self.assertGreater(dead.requests, 0, 'vmgmtd never touched the dead filesystem')
+        # the Start is stuck in the filesystem; everything else is answered at once
+        good, gpath = self.make_pool('alive')
+        for _ in range(5):
+            t0 = time.monotonic()
+            self.manager.ListPools(opts())
+            self.prop(p, POOL_IFACE, 'Active')
+            self.client.managed_objects()
+            self.assertLess(time.monotonic() - t0, 1.0)
+        v = self.pool(good).CreateVolume(vol_xml('x.raw', 1 << 20), opts())
+        self.assertTrue(os.path.exists(os.path.join(gpath, 'x.raw')), v)
+        self.rec.pump(0.2)
+        self.assertEqual(pending, {}, 'Start answered while its target hangs')
+        self.assertBusError('org.vmgmt.Error.Busy',
+                            self.pool(p).Start, opts())
+        # the server dies: the Start fails with the OS's words, the pool stays inactive
+        dead.close()
+        deadline = time.monotonic() + 20
+        while not pending and time.monotonic() < deadline:
+            self.rec.pump(0.02)
+        self.assertIn('error', pending)
+        self.assertEqual(dbus_error_name(pending['error']), 'org.vmgmt.Error.OperationFailed')
+        self.assertIn("cannot open target path '%s'" % target, str(pending['error']))
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+        # and it starts once the target answers again
+        self.pool(p).Start(opts())
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+
+    def test_periodic_sizes(self):
+        small = os.path.join(self.pools_dir, 'small')
+        os.makedirs(small)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m', 'storsvc-small', small], check=True)
+        self.addCleanup(lambda: subprocess.run(['umount', '-l', small]))
+        p = self.manager.DefinePool(pool_xml('small', small), opts())
+        self.pool(p).Start(opts())
+        before = self.props(p, POOL_IFACE)
+        self.assertEqual(before['Capacity'], 32 << 20)
+        # nothing changes: no signal, whatever the interval
+        self.rec.clear()
+        self.rec.pump(2.5)
+        self.assertEqual(self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE), [])
+        # a file written by hand (no Refresh call): the sizes follow within the interval
+        with open(os.path.join(small, 'by-hand.raw'), 'wb') as f:
+            f.write(os.urandom(8 << 20))
+        t0 = time.monotonic()
+        self.rec.wait_for(lambda es: self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE), timeout=5,
+                          what='Available changed')
+        self.assertLess(time.monotonic() - t0, 3.0)
+        after = self.props(p, POOL_IFACE)
+        self.assertLessEqual(after['Available'], before['Available'] - (8 << 20))
+        self.assertGreaterEqual(after['Allocation'], before['Allocation'] + (8 << 20))
+        self.assertEqual(self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE)[-1], after['Available'])
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
