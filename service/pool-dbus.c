@@ -170,6 +170,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
 
 static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
+        const char *user;
         PoolOp *op;
         int r;
 
@@ -178,6 +179,10 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         if (!vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is not active", p->name);
+        user = vm_storage_pool_user(p->storage->manager, p);
+        if (user)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY,
+                                         "Cannot stop pool '%s': running domain '%s' uses a volume of it", p->name, user);
         op = pool_op_new(p->storage, message, "stop", p->name, NULL);
         r = storage_pool_stop(p->sp, pool_op_done, op);
         if (r < 0) {

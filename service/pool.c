@@ -595,9 +595,10 @@ static bool disk_uses(const DomainDiskDef *disk, const char *pool, const char *v
         return disk->source && streq(disk->source, path);
 }
 
-const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
-        const StorageVolDef *vd = storage_volume_get_def(v);
-        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+typedef bool (*DiskMatchFn)(const DomainDiskDef *disk, const void *ctx);
+
+/* The first running domain with a disk for which match() is true (live or persistent definition). */
+static const char *running_domain_with_disk(Manager *m, DiskMatchFn match, const void *ctx) {
         GHashTableIter it;
         gpointer value;
 
@@ -611,10 +612,58 @@ const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
                 defs[1] = d->def;
                 for (size_t k = 0; k < 2; k++)
                         for (size_t i = 0; defs[k] && i < defs[k]->n_disks; i++)
-                                if (disk_uses(&defs[k]->disks[i], p->name, vd->name, vd->path))
+                                if (match(&defs[k]->disks[i], ctx))
                                         return d->name;
         }
         return NULL;
+}
+
+typedef struct VolumeMatch {
+        const char *pool, *name, *path;
+} VolumeMatch;
+
+static bool disk_is_volume(const DomainDiskDef *disk, const void *ctx) {
+        const VolumeMatch *vm = ctx;
+        return disk_uses(disk, vm->pool, vm->name, vm->path);
+}
+
+const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
+        const StorageVolDef *vd = storage_volume_get_def(v);
+        VolumeMatch vm = { vm_pool_of(storage_volume_get_pool(v))->name, vd->name, vd->path };
+
+        return running_domain_with_disk(m, disk_is_volume, &vm);
+}
+
+static bool path_in(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        return path && strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* True when disk is in pool p: a volume of it, a file under its target, or
+ * a volume of any pool whose backing chain reaches into it. */
+static bool disk_in_pool(const DomainDiskDef *disk, const void *ctx) {
+        VmPool *p = (VmPool *) ctx;
+        const char *target = storage_pool_get_def(p->sp)->target_path;
+        StorageVolume *v;
+        const char *const *chain;
+        size_t n;
+
+        if (disk->type == DOMAIN_DISK_TYPE_VOLUME && streq_ptr(disk->source_pool, p->name))
+                return true;
+        if (!disk->source)
+                return false;
+        if (path_in(disk->source, target))
+                return true;
+        v = storage_driver_find_volume_by_path(p->storage->driver, disk->source);
+        chain = v ? storage_volume_get_backing_chain(v, &n) : NULL;
+        for (size_t i = 0; chain && i < n; i++)
+                if (path_in(chain[i], target))
+                        return true;
+        return false;
+}
+
+const char *vm_storage_pool_user(Manager *m, VmPool *p) {
+        return running_domain_with_disk(m, disk_in_pool, p);
 }
 
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error) {

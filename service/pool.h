@@ -98,6 +98,10 @@ StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path);
 /* The running domain using the volume (by its path or pool/volume), or NULL. */
 const char *vm_storage_volume_user(Manager *m, StorageVolume *v);
 
+/* The running domain with a disk in the pool (a volume of it, a file under
+ * its target, or a backing chain reaching into it), or NULL. */
+const char *vm_storage_pool_user(Manager *m, VmPool *p);
+
 /* A copy of def whose type='volume' disks are resolved to their files
  * (*ret = NULL when def has none). 0, or a negative errno with *ret_error. */
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error);

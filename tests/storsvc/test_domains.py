@@ -5,7 +5,7 @@ import subprocess
 import time
 import unittest
 
-from storsvc_util import StorageTestCase, vol_xml, opts, VOL_IFACE, JOB_IFACE, dbus_error_name
+from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, dbus_error_name
 from vmgmt_harness import guest_domain_xml, GUEST_READY, cmdline
 import dbus
 
@@ -60,10 +60,17 @@ class DomainVolumeTests(StorageTestCase):
         self.assertIn("'vg'", msg)
         self.assertEqual(self.prop(v, VOL_IFACE, 'Capacity'), 64 << 20)
         self.assertTrue(os.path.exists(vpath))
-        # a raw volume attached by path (type='file') is found in use as well
+        # nor can its pool be stopped under it (nor the pool of its backing file)
+        msg = self.assertBusError('org.vmgmt.Error.Busy', pool.Stop, opts())
+        self.assertIn("running domain 'vg'", msg)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertTrue(os.path.exists(vpath))
 
         dom.Destroy(opts())
         self.client.wait_state(d, 'shutoff')
+        pool.Stop(opts())
+        pool.Start(opts())
+        v = pool.GetVolume('vm.qcow2', opts())
         self.vol(v).Delete(opts())
         self.assertFalse(os.path.exists(vpath))
         # a missing volume fails the start with a clear message
