@@ -133,6 +133,7 @@ static void pool_op_done(void *userdata, int r, const char *message) {
                         vm_pool_emit_event(p, "started");
                 } else if (streq(op->verb, "stop")) {
                         (void) vm_pool_run_state_set(s, p, false);
+                        vm_pool_apply_next_def(p);
                         vm_pool_emit_changes(p);
                         vm_pool_emit_event(p, "stopped");
                         if (!p->persistent)
@@ -158,6 +159,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Pool '%s' is being started", p->name);
         if (vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is already active", p->name);
+        vm_pool_apply_next_def(p);
         op = pool_op_new(p->storage, message, "start", p->name, NULL);
         r = storage_pool_start(p->sp, pool_op_done, op);
         if (r < 0) {
@@ -270,6 +272,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to remove pool '%s': %s", p->name,
                                          strerror(-r));
         vm_pool_emit_event(p, "undefined");
+        p->next_def = storage_pool_def_free(p->next_def);   /* a transient pool has no next definition */
         if (vm_pool_is_active(p) || p->starting) {
                 /* an active pool stays, transient, until it stops */
                 p->persistent = false;
@@ -283,8 +286,8 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
 static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
         _cleanup_free_ char *xml = NULL;
-        bool secure = false;
-        const BusOption options[] = { { "secure", "b", &secure }, {} };
+        bool secure = false, inactive = false;
+        const BusOption options[] = { { "secure", "b", &secure }, { "inactive", "b", &inactive }, {} };
         int r;
 
         r = bus_options_parse(message, options, error);
@@ -296,7 +299,8 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }
-        xml = storage_pool_def_format(storage_pool_get_def(p->sp));
+        /* inactive: the persistent definition, which a DefinePool while active may have changed */
+        xml = storage_pool_def_format(inactive && p->next_def ? p->next_def : storage_pool_get_def(p->sp));
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);

@@ -154,7 +154,46 @@ fail:
         return r;
 }
 
+bool vm_pool_def_equal(const StoragePoolDef *a, const StoragePoolDef *b) {
+        _cleanup_free_ char *x = NULL, *y = NULL;
+        StoragePoolDef *ca = storage_pool_def_copy(a), *cb = storage_pool_def_copy(b);
+
+        if (ca && cb) {
+                ca->capacity = ca->allocation = ca->available = 0;
+                cb->capacity = cb->allocation = cb->available = 0;
+                x = storage_pool_def_format(ca);
+                y = storage_pool_def_format(cb);
+        }
+        storage_pool_def_free(ca);
+        storage_pool_def_free(cb);
+        return x && y && streq(x, y);
+}
+
+int vm_pool_set_next_def(VmPool *p, const StoragePoolDef *def) {
+        StoragePoolDef *copy = NULL;
+
+        if (!vm_pool_def_equal(storage_pool_get_def(p->sp), def)) {
+                copy = storage_pool_def_copy(def);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        storage_pool_def_free(p->next_def);
+        p->next_def = copy;
+        vm_pool_apply_next_def(p);
+        return 0;
+}
+
+void vm_pool_apply_next_def(VmPool *p) {
+        if (!p->next_def || vm_pool_is_active(p) || p->starting)
+                return;
+        if (storage_pool_set_def(p->sp, p->next_def) < 0)
+                return;
+        p->next_def = storage_pool_def_free(p->next_def);
+        vm_pool_emit_changes(p);
+}
+
 static void pool_free(VmPool *p) {
+        storage_pool_def_free(p->next_def);
         storage_pool_free(p->sp);
         pool_props_clear(&p->last);
         free(p->path);
@@ -354,7 +393,16 @@ static void pool_load_dir(VmStorage *s, const char *dir, bool persistent) {
                 path = g_build_filename(dir, e, NULL);
                 if (pool_def_load(path, &def) < 0)
                         continue;
-                if (g_hash_table_lookup(s->pools, def->name)) {
+                p = g_hash_table_lookup(s->pools, def->name);
+                if (p) {
+                        /* active before the restart with a definition changed since: it runs on as it
+                         * was, the persistent one waits for the next start */
+                        if (!persistent && !vm_pool_def_equal(storage_pool_get_def(p->sp), def) &&
+                            (p->next_def = storage_pool_def_copy(storage_pool_get_def(p->sp))) &&
+                            storage_pool_set_def(p->sp, def) < 0)
+                                p->next_def = storage_pool_def_free(p->next_def);
+                        pool_props_clear(&p->last);
+                        pool_props_get(p, &p->last);
                         storage_pool_def_free(def);
                         continue;
                 }

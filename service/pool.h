@@ -44,6 +44,7 @@ struct VmPool {
         bool autostart;
         bool starting;             /* a start is under way */
         bool on_bus;               /* InterfacesAdded sent */
+        StoragePoolDef *next_def;  /* persistent definition changed while active: applied at the next start */
         VmPoolProps last;          /* the values last signalled */
 };
 
@@ -83,6 +84,13 @@ bool vm_pool_is_active(VmPool *p);
 void vm_pool_emit_changes(VmPool *p);
 void vm_pool_emit_event(VmPool *p, const char *event);
 void vm_pool_add_to_bus(VmPool *p);
+/* Equal definitions but for the sizes. */
+bool vm_pool_def_equal(const StoragePoolDef *a, const StoragePoolDef *b);
+/* The persistent definition from now on: at once while inactive, else at
+ * the next start (the running one stays; GetXML `inactive` shows the new one). */
+int vm_pool_set_next_def(VmPool *p, const StoragePoolDef *def);
+/* Applies a waiting definition when the pool is inactive. */
+void vm_pool_apply_next_def(VmPool *p);
 
 int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def);
 int vm_pool_store_remove(VmStorage *s, const char *name);

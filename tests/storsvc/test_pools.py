@@ -73,6 +73,43 @@ class PoolTests(StorageTestCase):
         self.assertEqual(ev, ['stopped', 'deleted', 'undefined'])
         self.assertFalse(os.path.exists(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/p1.xml')))
 
+    def test_redefine_active(self):
+        # libvirt's semantics: the new definition is stored at once and applies at the next start
+        p, path = self.make_pool('live')
+        uuid = self.prop(p, POOL_IFACE, 'UUID')
+        newpath = os.path.join(self.pools_dir, 'live-new')
+        xml = pool_xml('live', newpath).replace('<name>live</name>', '<name>live</name><uuid>%s</uuid>' % uuid)
+        self.rec.clear()
+        self.assertEqual(str(self.manager.DefinePool(xml, opts())), str(p))
+        self.assertIn(('PoolEvent', str(p), 'defined'), self.pool_events(str(p)))
+        pool = self.pool(p)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
+        self.assertIn('<path>%s</path>' % path, str(pool.GetXML(opts())))
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
+        with open(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/live.xml')) as f:
+            self.assertIn('<path>%s</path>' % newpath, f.read())
+        # a restart keeps it running as it was
+        self.fx.daemon.restart()
+        pool = self.pool(p)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
+        # stopped: the new definition is the pool
+        pool.Stop(opts())
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), newpath)
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts())))
+        pool.Build(opts())
+        pool.Start(opts())
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), newpath)
+        # defining it back to what runs: nothing waits any more
+        self.manager.DefinePool(xml.replace(newpath, path), opts())
+        self.manager.DefinePool(xml, opts())
+        self.assertNotIn('<path>%s</path>' % path, str(pool.GetXML(opts(inactive=True))))
+        # a UUID that differs is still another pool
+        other = '6b1d4c0e-9a52-4f37-8a0e-3f0c2d6b9e11'
+        self.assertBusError('org.vmgmt.Error.AlreadyExists', self.manager.DefinePool, xml.replace(uuid, other), opts())
+
     def test_transient_pool(self):
         path = os.path.join(self.pools_dir, 't')
         os.makedirs(path)
