@@ -543,7 +543,7 @@ int vm_storage_startup(Manager *m) {
         s->pools = g_hash_table_new(g_str_hash, g_str_equal);
         s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
-        s->next_job_id = 1;
+        vm_job_ids_load(s);
         s->job_linger_usec = VM_JOB_LINGER_USEC_DEFAULT;
         if (m->config.job_linger_usec > 0)
                 s->job_linger_usec = m->config.job_linger_usec;

@@ -57,7 +57,8 @@ struct VmStorage {
         GHashTable *pools;         /* name → VmPool*, owned */
         GHashTable *jobs;          /* path → VmJob*, owned */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
-        unsigned next_job_id;
+        uint64_t next_job_id;      /* job ids never repeat over restarts: ids below */
+        uint64_t job_id_limit;     /* this limit are reserved in RUN/storage/job-ids */
         uint64_t job_linger_usec;
 };
 
@@ -166,6 +167,8 @@ struct VmJob {
         sd_event_source *progress_timer, *linger_timer;
 };
 
+/* Reads the job id reservation a previous vmgmtd left (ids start above it). */
+void vm_job_ids_load(VmStorage *s);
 VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume);
 /* The storage callbacks that feed the job (userdata = job). */
 StorageJobCallbacks vm_job_callbacks(VmJob *j);

@@ -5,7 +5,7 @@ import time
 import unittest
 
 from storsvc_util import *  # noqa: F401,F403
-from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap
+from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap, dbus_error_name
 import dbus
 
 
@@ -212,6 +212,45 @@ class VolumeTests(StorageTestCase):
 
 
 class JobTests(StorageTestCase):
+    def test_job_ids_never_repeat(self):
+        # a client holding a job's path never sees another job there, over restarts and crashes
+        p, path = self.make_pool('ids')
+        with open(os.path.join(path, 'd.raw'), 'wb') as f:
+            f.write(b'x' * 4096)
+        self.pool(p).Refresh(opts())
+
+        def one_job():
+            self.wait_prop(p, POOL_IFACE, 'Active', True)   # restarted at start-up
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    v = self.pool(p).GetVolume('d.raw', opts())
+                    break
+                except dbus.DBusException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            with open(os.devnull, 'wb') as sink:
+                j = str(self.vol(v).Download(dbus.types.UnixFd(sink.fileno()), opts()))
+            self.assertEqual(self.wait_job(j), 'completed')
+            return j
+
+        seen = [one_job(), one_job()]
+        self.fx.daemon.restart()
+        self.client = self.fx.client
+        seen.append(one_job())
+        self.fx.daemon.kill()
+        self.fx.daemon.start()
+        seen.append(one_job())
+        self.assertEqual(len(set(seen)), len(seen), seen)
+        ids = [int(j.rsplit('/', 1)[1]) for j in seen]
+        self.assertEqual(ids, sorted(ids), seen)
+        for j in seen[:3]:
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.prop(j, JOB_IFACE, 'State')
+            self.assertIn(dbus_error_name(cm.exception), ('org.vmgmt.Error.NoSuchJob',
+                                                          'org.freedesktop.DBus.Error.UnknownObject'))
+
     def test_clone_upload_download(self):
         p, path = self.make_pool('jp')
         pool = self.pool(p)
