@@ -388,6 +388,7 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         VmPool *p = userdata;
         StorageVolDef *def = NULL;
         StorageJobCallbacks cb = { .done = create_volume_done };
+        bool prealloc_metadata = false;
         const char *xml;
         PoolOp *op;
         int r;
@@ -395,7 +396,8 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         r = sd_bus_message_read(message, "s", &xml);
         if (r < 0)
                 return r;
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        r = bus_options_parse(message, (const BusOption[]) { { "prealloc_metadata", "b", &prealloc_metadata }, {} },
+                              error);
         if (r < 0)
                 return r;
         {
@@ -424,7 +426,8 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         }
         op = pool_op_new(p->storage, message, "create", p->name, def->name);
         cb.userdata = op;
-        r = storage_volume_create(p->sp, def, &cb, NULL);
+        r = storage_volume_create_full(p->sp, def, prealloc_metadata ? STORAGE_VOLUME_CREATE_PREALLOC_METADATA : 0,
+                                       &cb, NULL);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", def->name,
                                                             p->name);

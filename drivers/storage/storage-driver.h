@@ -175,9 +175,18 @@ bool storage_volume_is_busy(StorageVolume *v);
 /* Creates a volume from def (name, capacity, format raw or qcow2, allocation,
  * permissions, backing store; qcow2 only for a backing store). raw: sparse
  * (ftruncate), or allocated (fallocate) when allocation ≥ capacity; qcow2:
- * qemu-img create [-b BACKING -F FMT] (preallocation=metadata never). A job
+ * qemu-img create [-b BACKING -F FMT] (preallocation=metadata only with the flag of _full). A job
  * (cancellable; no progress for sparse files). *ret_job may be NULL. */
 int storage_volume_create(StoragePool *p, const StorageVolDef *def, const StorageJobCallbacks *cb, StorageJob **ret_job);
+
+typedef enum StorageVolumeCreateFlags {
+        /* qcow2: qemu-img create -o preallocation=metadata (raw: -EINVAL through done) */
+        STORAGE_VOLUME_CREATE_PREALLOC_METADATA = 1 << 0,
+} StorageVolumeCreateFlags;
+
+/* storage_volume_create() with flags. */
+int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, StorageVolumeCreateFlags flags,
+                               const StorageJobCallbacks *cb, StorageJob **ret_job);
 
 /* Creates a volume from def as a copy of src (any pool of this driver):
  * raw → raw is a sparse-aware copy in a worker thread, every other pair

@@ -127,6 +127,10 @@ static void run_create(StorageJob *j) {
                 job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
                 return;
         }
+        if ((j->flags & STORAGE_VOLUME_CREATE_PREALLOC_METADATA) && fmt != STORAGE_VOL_FORMAT_QCOW2) {
+                job_fail(j, -EINVAL, "metadata preallocation is only for qcow2 volumes");
+                return;
+        }
 
         r = job_make_temp(j, mode, def->perms.uid, def->perms.gid, &j->fd);
         if (r < 0) {
@@ -165,7 +169,10 @@ static void run_create(StorageJob *j) {
         /* qcow2 */
         j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = def->has_capacity ? size_arg(def->capacity) : NULL;
-        _cleanup_free_ char *compat = def->compat ? g_strdup_printf("compat=%s", def->compat) : NULL;
+        bool prealloc = j->flags & STORAGE_VOLUME_CREATE_PREALLOC_METADATA;
+        _cleanup_free_ char *opts = def->compat || prealloc ?
+                g_strdup_printf("%s%s%s", def->compat ? "compat=" : "", strempty(def->compat),
+                                prealloc ? (def->compat ? ",preallocation=metadata" : "preallocation=metadata") : "") : NULL;
         char *argv[16];
         size_t n = 0;
         argv[n++] = j->driver->qemu_img;
@@ -173,9 +180,9 @@ static void run_create(StorageJob *j) {
         argv[n++] = (char *) "-q";
         argv[n++] = (char *) "-f";
         argv[n++] = (char *) "qcow2";
-        if (compat) {
+        if (opts) {
                 argv[n++] = (char *) "-o";
-                argv[n++] = compat;
+                argv[n++] = opts;
         }
         if (def->backing_path) {
                 argv[n++] = (char *) "-b";
@@ -194,6 +201,11 @@ static void run_create(StorageJob *j) {
 }
 
 int storage_volume_create(StoragePool *p, const StorageVolDef *def, const StorageJobCallbacks *cb, StorageJob **ret_job) {
+        return storage_volume_create_full(p, def, 0, cb, ret_job);
+}
+
+int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, StorageVolumeCreateFlags flags,
+                               const StorageJobCallbacks *cb, StorageJob **ret_job) {
         StorageJob *j;
         int r;
 
@@ -203,6 +215,7 @@ int storage_volume_create(StoragePool *p, const StorageVolDef *def, const Storag
         if (r < 0)
                 return r;
         set_what(j, "creating", def->name);
+        j->flags = flags;
         r = job_reserve(j, def->name);
         if (r >= 0 && !(j->def = storage_vol_def_copy(def)))
                 r = -ENOMEM;
