@@ -179,6 +179,8 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        if (p->starting)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Pool '%s' is being started", p->name);
         if (!vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is not active", p->name);
         user = vm_storage_pool_user(p->storage->manager, p);

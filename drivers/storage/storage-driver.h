@@ -201,8 +201,12 @@ typedef enum StorageVolumeDeleteFlags {
 } StorageVolumeDeleteFlags;
 
 /* Removes the volume (unlinkat) and reports it removed; v is freed. -EBUSY
- * while a job uses it. Synchronous. */
+ * while a job uses it. Synchronous: for tools and tests; the daemon uses
+ * storage_volume_delete_async(). */
 int storage_volume_delete(StorageVolume *v, StorageVolumeDeleteFlags flags, char **error);
+/* The same with the unlink in a thread (a dead NFS server holds it, not the
+ * loop); done when the volume is gone (v is freed then) or with the error. */
+int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags, StorageDoneFn done, void *userdata);
 
 typedef enum StorageVolumeResizeFlags {
         STORAGE_VOLUME_RESIZE_ALLOCATE = 1 << 0,   /* raw: allocate the new space (fallocate) */

@@ -39,6 +39,9 @@ struct StoragePool {
         StorageCall *call;            /* build, start or stop step on the target, in a thread */
         StorageCall *stats_call;      /* fstatvfs in a thread */
         bool stats_again;             /* asked again while stats_call ran */
+        StorageCall *unlink_call;     /* removal of stale temporaries, in a thread */
+        unsigned fd_calls;            /* threads holding a duplicate of dirfd (stats, stale removal) */
+        bool umount_waiting;          /* a stop waits for them before it unmounts */
         sd_event_source *stats_timer; /* periodic statistics while active */
         unsigned build_flags;
         StorageDoneFn transition_done;
@@ -70,6 +73,9 @@ static inline int storage_close(int fd) {
 /* Updates capacity/allocation/available from fstatvfs() in a thread (zeros
  * at once when inactive); pool_changed when they moved. */
 void storage_pool_update_stats(StoragePool *p);
+/* A thread that held a duplicate of the pool's dirfd returned (counted in
+ * fd_calls): a stop waiting to unmount goes on when it was the last. */
+void storage_pool_fd_call_done(StoragePool *p);
 /* Sets them from sv (NULL: zeros); pool_changed when they moved. */
 struct statvfs;
 void storage_pool_set_stats(StoragePool *p, const struct statvfs *sv);
@@ -173,6 +179,12 @@ typedef void (*StorageProbeDoneFn)(void *userdata, StorageProbe *pr, int r, cons
 
 /* Probes one file of the pool (not a symlink) with qemu-img info. */
 int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret);
+/* The same for a file whose stat (and ISO check) was taken in a thread: no call on the pool's files here. */
+struct stat;
+int storage_probe_start_stat(StoragePool *p, const char *name, const struct stat *st, bool iso, StorageProbeDoneFn done,
+                             void *userdata, StorageProbe **ret);
+/* True when the file name in dirfd is an ISO 9660 image (reads it: call it in a thread). */
+bool storage_file_is_iso(int dirfd, const char *name, const struct stat *st);
 StorageProbe *storage_probe_free(StorageProbe *pr);   /* done not called */
 
 void storage_refresh_free(StorageRefresh *rf);

@@ -17,6 +17,7 @@
 static const char *const job_type_table[_JOB_KIND_MAX] = {
         [JOB_CREATE] = "create", [JOB_CLONE] = "clone", [JOB_WIPE] = "wipe",
         [JOB_UPLOAD] = "upload", [JOB_DOWNLOAD] = "download", [JOB_RESIZE] = "resize",
+        [JOB_DELETE] = "delete",
 };
 
 const char *storage_job_type(StorageJob *j) {
@@ -52,6 +53,7 @@ static void job_free(StorageJob *j) {
         storage_child_free(j->child);
         storage_work_free(j->work);
         storage_probe_free(j->probe);
+        storage_call_abandon(j->call);
         if (j->tmp && j->pool->dirfd >= 0)
                 (void) unlinkat(j->pool->dirfd, j->tmp, 0);
         if (j->reserved)
@@ -226,6 +228,19 @@ int job_make_temp(StorageJob *j, mode_t mode, int64_t uid, int64_t gid, int *ret
         return 0;
 }
 
+static void on_job_call(void *userdata, void *arg, int r) {
+        StorageJob *j = userdata;
+
+        j->call = NULL;
+        j->call_done(j, arg, r);
+}
+
+int job_call(StorageJob *j, StorageCallFn fn, void *arg, void (*free_arg)(void *arg),
+             void (*done)(StorageJob *j, void *arg, int r)) {
+        j->call_done = done;
+        return storage_call_start(j->driver, fn, arg, free_arg, on_job_call, j, &j->call);
+}
+
 static void on_job_probe(void *userdata, StorageProbe *pr, int r, const char *message, StorageVolDef *def, char **chain) {
         StorageJob *j = userdata;
 
@@ -240,33 +255,98 @@ static void on_job_probe(void *userdata, StorageProbe *pr, int r, const char *me
         job_finish(j, 0, NULL);
 }
 
-void job_probe_and_finish(StorageJob *j) {
-        int r = storage_probe_start(j->pool, j->name, on_job_probe, j, &j->probe);
+/* The end of a job that made or changed a file, in a thread: the rename of
+ * the temporary into place (when tmp is set), its fsync, and what the probe
+ * needs to know of the file. */
+typedef struct CommitCall {
+        int fd;                       /* the pool's directory (a duplicate) */
+        char *tmp, *name;
+        bool replace;
+        bool renamed;                 /* out: tmp is now name */
+        struct stat st;
+        bool iso;
+} CommitCall;
+
+static void commit_call_free(void *arg) {
+        CommitCall *c = arg;
+        c->fd = storage_close(c->fd);
+        free(c->tmp);
+        free(c->name);
+        free(c);
+}
+
+static int commit_run(void *arg) {
+        CommitCall *c = arg;
+        int r = 0;
+
+        if (c->tmp) {
+                if (c->replace)
+                        r = renameat(c->fd, c->tmp, c->fd, c->name);
+                else
+                        r = renameat2(c->fd, c->tmp, c->fd, c->name, RENAME_NOREPLACE);
+                if (r < 0)
+                        r = -errno;
+                else {
+                        c->renamed = true;
+                        (void) fsync(c->fd);   /* the rename itself survives a power loss */
+                }
+        }
+        if (r >= 0 && fstatat(c->fd, c->name, &c->st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = -errno;
+        if (r >= 0)
+                c->iso = storage_file_is_iso(c->fd, c->name, &c->st);
+        c->fd = storage_close(c->fd);
+        return r;
+}
+
+static void on_committed(StorageJob *j, void *arg, int r) {
+        CommitCall *c = arg;
+
+        if (c->renamed) {
+                j->tmp = mfree(j->tmp);
+                j->committed_new = !c->replace;
+        }
+        if (r < 0) {
+                if (c->renamed && j->committed_new)
+                        (void) unlinkat(j->pool->dirfd, j->name, 0);   /* a volume we cannot describe is not made */
+                job_fail(j, r, !c->renamed && c->tmp && r == -EEXIST ? "a file of that name appeared in the pool" :
+                               c->renamed || !c->tmp ? "cannot examine the new volume" : NULL);
+                return;
+        }
+        r = storage_probe_start_stat(j->pool, j->name, &c->st, c->iso, on_job_probe, j, &j->probe);
         if (r < 0)
                 job_fail(j, r, "cannot examine the new volume");
 }
 
-void job_commit(StorageJob *j, bool replace) {
-        StoragePool *p = j->pool;
-        int r;
+static void commit_start(StorageJob *j, bool rename, bool replace) {
+        CommitCall *c = calloc(1, sizeof(*c));
+        int r = -ENOMEM;
 
+        if (c) {
+                c->replace = replace;
+                c->name = strdup(j->name);
+                c->tmp = rename ? strdup(j->tmp) : NULL;
+                c->fd = fcntl(j->pool->dirfd, F_DUPFD_CLOEXEC, 3);
+                if (!c->name || (rename && !c->tmp) || c->fd < 0) {
+                        r = c->fd < 0 && c->name ? -errno : -ENOMEM;
+                        commit_call_free(c);
+                } else
+                        r = job_call(j, commit_run, c, commit_call_free, on_committed);
+        }
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+void job_probe_and_finish(StorageJob *j) {
+        commit_start(j, false, false);
+}
+
+void job_commit(StorageJob *j, bool replace) {
         if (j->cancelled) {
                 job_fail(j, -ECANCELED, NULL);
                 return;
         }
-        if (replace)
-                r = renameat(p->dirfd, j->tmp, p->dirfd, j->name);
-        else
-                r = renameat2(p->dirfd, j->tmp, p->dirfd, j->name, RENAME_NOREPLACE);
-        if (r < 0) {
-                r = -errno;
-                job_fail(j, r, r == -EEXIST ? "a file of that name appeared in the pool" : NULL);
-                return;
-        }
-        j->tmp = mfree(j->tmp);
-        j->committed_new = !replace;
-        (void) fsync(p->dirfd);   /* the rename itself survives a power loss */
-        job_probe_and_finish(j);
+        commit_start(j, true, replace);
 }
 
 void storage_job_cancel(StorageJob *j) {

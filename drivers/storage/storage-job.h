@@ -10,6 +10,7 @@ typedef enum JobKind {
         JOB_UPLOAD,
         JOB_DOWNLOAD,
         JOB_RESIZE,
+        JOB_DELETE,
         _JOB_KIND_MAX,
 } JobKind;
 
@@ -40,6 +41,8 @@ struct StorageJob {
 
         StorageChild *child;
         StorageWork *work;
+        StorageCall *call;            /* a step on the pool's files, in a thread */
+        void (*call_done)(StorageJob *j, void *arg, int r);
         StorageProbe *probe;
         GString *outbuf;
         sd_event_source *timer, *defer;
@@ -62,6 +65,10 @@ int job_make_temp(StorageJob *j, mode_t mode, int64_t uid, int64_t gid, int *ret
 /* Renames the temporary to the name (replace: over the existing volume),
  * probes it, puts it in the pool and finishes. */
 void job_commit(StorageJob *j, bool replace);
+/* Runs fn(arg) in a thread (storage_call_start()); done(j, arg, r) on the
+ * loop, never after the job was freed. 0 or -errno (arg freed). */
+int job_call(StorageJob *j, StorageCallFn fn, void *arg, void (*free_arg)(void *arg),
+             void (*done)(StorageJob *j, void *arg, int r));
 /* Probes j->name, updates the pool's volume and finishes. */
 void job_probe_and_finish(StorageJob *j);
 /* Completion: on failure the temporary is removed; the job is freed. */

@@ -194,6 +194,7 @@ StoragePool *storage_pool_free(StoragePool *p) {
         storage_child_free(p->mount);
         storage_call_abandon(p->call);
         storage_call_abandon(p->stats_call);
+        storage_call_abandon(p->unlink_call);
         sd_event_source_disable_unref(p->stats_timer);
         free(p->start_message);
         drop_all_volumes(p, false);
@@ -300,27 +301,38 @@ static int stats_call_run(void *arg) {
         return r;
 }
 
+static void stop_umount(StoragePool *p);
+
+void storage_pool_fd_call_done(StoragePool *p) {
+        if (--p->fd_calls > 0 || !p->umount_waiting)
+                return;
+        p->umount_waiting = false;
+        stop_umount(p);
+}
+
 static void on_stats(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
         StatsCall *c = arg;
 
         p->stats_call = NULL;
-        if (r < 0)
-                log_debug("Pool %s: statvfs failed: %s", p->def->name, strerror(-r));
-        else
-                storage_pool_set_stats(p, &c->sv);
-        if (p->stats_again) {
-                p->stats_again = false;
-                storage_pool_update_stats(p);
+        if (!p->umount_waiting) {
+                if (r < 0)
+                        log_debug("Pool %s: statvfs failed: %s", p->def->name, strerror(-r));
+                else
+                        storage_pool_set_stats(p, &c->sv);
+                if (p->stats_again) {
+                        p->stats_again = false;
+                        storage_pool_update_stats(p);
+                }
         }
+        storage_pool_fd_call_done(p);   /* last: a stop may go on (and end) here */
 }
 
 void storage_pool_update_stats(StoragePool *p) {
         StatsCall *c;
 
         if (!p->active || p->dirfd < 0) {
-                p->stats_call = storage_call_abandon(p->stats_call);
-                storage_pool_set_stats(p, NULL);
+                storage_pool_set_stats(p, NULL);   /* a call under way is ignored when it returns */
                 return;
         }
         if (p->stats_call) {
@@ -335,7 +347,8 @@ void storage_pool_update_stats(StoragePool *p) {
                 free(c);
                 return;
         }
-        (void) storage_call_start(p->driver, stats_call_run, c, stats_call_free, on_stats, p, &p->stats_call);
+        if (storage_call_start(p->driver, stats_call_run, c, stats_call_free, on_stats, p, &p->stats_call) >= 0)
+                p->fd_calls++;
 }
 
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -887,7 +900,6 @@ static void on_unmounted(void *userdata, int status, const char *out, const char
 
 static void on_stop_inspected(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
-        _cleanup_free_ char *umount_bin = NULL;
         (void) arg;
 
         p->call = NULL;
@@ -897,13 +909,21 @@ static void on_stop_inspected(void *userdata, void *arg, int r) {
                 transition_finish(p, 0, NULL);
                 return;
         }
-        umount_bin = storage_find_program("umount");
-        r = -ENOENT;
+        /* Close our own handle first, or the mount is busy; and wait for the
+         * threads that hold a duplicate of it. */
+        p->dirfd = storage_close(p->dirfd);
+        if (p->fd_calls > 0) {
+                p->umount_waiting = true;
+                return;
+        }
+        stop_umount(p);
+}
+
+static void stop_umount(StoragePool *p) {
+        _cleanup_free_ char *umount_bin = storage_find_program("umount");
+        int r = -ENOENT;
+
         if (umount_bin) {
-                /* Close our own handle first, or the mount is busy. */
-                p->stats_call = storage_call_abandon(p->stats_call);
-                close(p->dirfd);
-                p->dirfd = -1;
                 char *argv[] = { umount_bin, p->def->target_path, NULL };
                 r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_unmounted, p, &p->mount);
                 if (r >= 0)

@@ -36,7 +36,7 @@ StorageProbe *storage_probe_free(StorageProbe *pr) {
 }
 
 /* qemu-img calls an ISO image raw; its volume descriptor says otherwise. */
-static bool file_is_iso(int dirfd, const char *name, const struct stat *st) {
+bool storage_file_is_iso(int dirfd, const char *name, const struct stat *st) {
         _cleanup_close_ int fd = -1;
         char magic[5];
 
@@ -83,7 +83,7 @@ static int parse_info(StorageProbe *pr, const char *out, StorageVolDef **ret_def
         fmt = json_object_get_string(top, "format");
         f = storage_vol_format_from_qemu(fmt);
         def->format = f >= 0 ? (StorageVolFormat) f : STORAGE_VOL_FORMAT_RAW;
-        if (def->format == STORAGE_VOL_FORMAT_RAW && (pr->iso >= 0 ? pr->iso : file_is_iso(pr->pool->dirfd, pr->name, &pr->st)))
+        if (def->format == STORAGE_VOL_FORMAT_RAW && (pr->iso >= 0 ? pr->iso : storage_file_is_iso(pr->pool->dirfd, pr->name, &pr->st)))
                 def->format = STORAGE_VOL_FORMAT_ISO;
         def->has_format = true;
         if (json_u64(top, "virtual-size", &def->capacity) < 0)
@@ -201,6 +201,11 @@ int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn don
         return probe_start(p, name, NULL, -1, done, userdata, ret);
 }
 
+int storage_probe_start_stat(StoragePool *p, const char *name, const struct stat *st, bool iso, StorageProbeDoneFn done,
+                             void *userdata, StorageProbe **ret) {
+        return probe_start(p, name, st, iso, done, userdata, ret);
+}
+
 /* ---- the directory scan, in a thread ---- */
 
 typedef struct ScanEntry {
@@ -259,7 +264,7 @@ static int scan_run(void *arg) {
                         continue;
                 if (S_ISLNK(e.st.st_mode) || (!S_ISREG(e.st.st_mode) && !S_ISBLK(e.st.st_mode)))
                         continue;   /* symlinks are never followed */
-                e.iso = file_is_iso(c->fd, n, &e.st);
+                e.iso = storage_file_is_iso(c->fd, n, &e.st);
                 e.name = g_strdup(n);
                 g_array_append_val(c->entries, e);
         }
@@ -291,6 +296,14 @@ static int unlink_run(void *arg) {
         return 0;
 }
 
+static void on_stale_removed(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        (void) arg, (void) r;
+
+        p->unlink_call = NULL;
+        storage_pool_fd_call_done(p);
+}
+
 /* Removes, in a thread, the temporaries no running job owns: left by a crashed daemon. */
 static void remove_stale(StoragePool *p, GPtrArray *temporaries) {
         UnlinkCall *c;
@@ -308,12 +321,13 @@ static void remove_stale(StoragePool *p, GPtrArray *temporaries) {
                 log_info("Removing stale temporary '%s' from pool '%s'.", n, p->def->name);
                 g_ptr_array_add(c->names, g_strdup(n));
         }
-        c->fd = c->names->len > 0 ? fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3) : -1;
+        c->fd = c->names->len > 0 && !p->unlink_call ? fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3) : -1;
         if (c->fd < 0) {
                 unlink_call_free(c);
                 return;
         }
-        (void) storage_call_start(p->driver, unlink_run, c, unlink_call_free, NULL, NULL, NULL);
+        if (storage_call_start(p->driver, unlink_run, c, unlink_call_free, on_stale_removed, p, &p->unlink_call) >= 0)
+                p->fd_calls++;
 }
 
 /* ---- refresh ---- */

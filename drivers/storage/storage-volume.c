@@ -567,13 +567,14 @@ static void run_resize(StorageJob *j) {
                 job_fail(j, r, NULL);
 }
 
-typedef struct ResizeCall {
+/* A job whose caller wants a StorageDoneFn (resize, delete). */
+typedef struct SimpleCall {
         StorageDoneFn done;
         void *userdata;
-} ResizeCall;
+} SimpleCall;
 
-static void on_resize_done(void *userdata, int r, const char *message, StorageVolume *vol) {
-        ResizeCall *c = userdata;
+static void on_simple_done(void *userdata, int r, const char *message, StorageVolume *vol) {
+        SimpleCall *c = userdata;
         (void) vol;
         if (c->done)
                 c->done(c->userdata, r, message);
@@ -582,14 +583,14 @@ static void on_resize_done(void *userdata, int r, const char *message, StorageVo
 
 int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResizeFlags flags, StorageDoneFn done,
                           void *userdata) {
-        ResizeCall *c = calloc(1, sizeof(*c));
+        SimpleCall *c = calloc(1, sizeof(*c));
         StorageJob *j;
         int r;
 
         if (!c)
                 return -ENOMEM;
-        *c = (ResizeCall) { done, userdata };
-        r = volume_job_new(v, JOB_RESIZE, "resizing", &(StorageJobCallbacks) { .done = on_resize_done, .userdata = c },
+        *c = (SimpleCall) { done, userdata };
+        r = volume_job_new(v, JOB_RESIZE, "resizing", &(StorageJobCallbacks) { .done = on_simple_done, .userdata = c },
                            run_resize, &j);
         if (r < 0) {
                 free(c);
@@ -598,6 +599,79 @@ int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResi
         j->capacity = capacity;
         j->flags = flags;
         return 0;
+}
+
+/* ---- delete, with the unlink in a thread ---- */
+
+typedef struct DeleteCall {
+        int fd;
+        char *name;
+} DeleteCall;
+
+static void delete_call_free(void *arg) {
+        DeleteCall *c = arg;
+        c->fd = storage_close(c->fd);
+        free(c->name);
+        free(c);
+}
+
+static int delete_run(void *arg) {
+        DeleteCall *c = arg;
+        int r = unlinkat(c->fd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        c->fd = storage_close(c->fd);
+        return r;
+}
+
+static void on_deleted(StorageJob *j, void *arg, int r) {
+        StorageVolume *v = j->vol;
+        (void) arg;
+
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot delete volume '%s' of pool '%s': %s", j->name,
+                                                         j->pool->def->name, strerror(-r));
+                job_finish(j, r, m);
+                return;
+        }
+        /* the job lets go of the volume, which goes away now */
+        v->busy--;
+        j->vol = NULL;
+        storage_pool_drop_volume(j->pool, v);
+        job_finish(j, 0, NULL);
+}
+
+static void run_delete(StorageJob *j) {
+        DeleteCall *c = calloc(1, sizeof(*c));
+        int r = -ENOMEM;
+
+        if (c) {
+                c->name = strdup(j->name);
+                c->fd = fcntl(j->pool->dirfd, F_DUPFD_CLOEXEC, 3);
+                if (!c->name || c->fd < 0) {
+                        r = c->fd < 0 && c->name ? -errno : -ENOMEM;
+                        delete_call_free(c);
+                } else
+                        r = job_call(j, delete_run, c, delete_call_free, on_deleted);
+        }
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags, StorageDoneFn done, void *userdata) {
+        SimpleCall *c;
+        StorageJob *j;
+        int r;
+
+        if (flags & STORAGE_VOLUME_DELETE_ZEROED)
+                return -EOPNOTSUPP;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (SimpleCall) { done, userdata };
+        r = volume_job_new(v, JOB_DELETE, "deleting", &(StorageJobCallbacks) { .done = on_simple_done, .userdata = c },
+                           run_delete, &j);
+        if (r < 0)
+                free(c);
+        return r;
 }
 
 /* ---- wipe ---- */

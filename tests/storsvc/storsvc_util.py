@@ -113,6 +113,18 @@ class StorageTestCase(unittest.TestCase):
             pool.Start(opts())
         return p, path
 
+    def stop_when_started(self, p):
+        """Stops pool p; a start of it at daemon start-up may still be
+        scanning (Busy until it is done)."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return self.pool(p).Stop(opts())
+            except dbus.DBusException as e:
+                if dbus_error_name(e) != 'org.vmgmt.Error.Busy' or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def pool_events(self, path=None):
         self.rec.pump()
         return [e for e in self.rec.entries if e[0] == 'PoolEvent' and (path is None or e[1] == path)]

@@ -100,7 +100,7 @@ class FsPoolTests(StorageTestCase):
         self.fx.daemon.restart()
         self.wait_prop(p, POOL_IFACE, 'Active', True)
         self.assertEqual(mounted_source(target), loop)
-        self.pool(p).Stop(opts())
+        self.stop_when_started(p)
         self.assertNothingMounted(target)
 
     def test_failed_starts_leave_nothing_mounted(self):

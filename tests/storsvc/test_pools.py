@@ -24,7 +24,7 @@ class PoolTests(StorageTestCase):
         self.assertTrue(props['Autostart'])
         # undefined default stays undefined over a restart
         self.wait_prop(p, POOL_IFACE, 'Active', True)
-        self.pool(p).Stop(opts())
+        self.stop_when_started(p)
         self.pool(p).Undefine(opts())
         self.fx.daemon.restart()
         self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 'default')
@@ -62,7 +62,7 @@ class PoolTests(StorageTestCase):
         self.wait_prop(p, POOL_IFACE, 'Active', True)
         pool = self.pool(p)
         self.rec.clear()
-        pool.Stop(opts())
+        self.stop_when_started(p)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
         pool.Delete(opts())
         self.assertFalse(os.path.exists(path))
@@ -96,7 +96,7 @@ class PoolTests(StorageTestCase):
         self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
         self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
         # stopped: the new definition is the pool
-        pool.Stop(opts())
+        self.stop_when_started(p)
         self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), newpath)
         self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts())))
         pool.Build(opts())
