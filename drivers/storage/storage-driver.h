@@ -7,10 +7,14 @@
  * every volume operation. Everything runs on the one sd_event loop and
  * nothing blocks it for long: qemu-img, mount and umount are child processes
  * watched through pidfds; copies, wipes, uploads and downloads run in a
- * worker thread that reports through an eventfd; every call on a pool's
- * target that a dead NFS server could hold (realpath, open, statvfs, the
- * directory scan, mkdir at build) runs in a detached thread of its own, and
- * the operation completes when it returns.
+ * worker thread that reports through an eventfd. Calls on a pool's target
+ * that a dead NFS server could hold run in a detached thread of its own and
+ * the operation completes when it returns: realpath, the mount table, open
+ * and statvfs of the target (start, stop, build's mkdir, the periodic
+ * sizes), the directory scan of a refresh, a volume's delete, and the end
+ * of every volume job (rename into place, fsync, stat). Still on the loop:
+ * the first steps of volume jobs (the name check, creating the temporary,
+ * opening a volume, ftruncate), which are short on a live filesystem.
  *
  * Errors are negative errno values plus a human message (in the OS's or
  * qemu-img's words), mapped to bus errors by the service:
