@@ -24,11 +24,19 @@ from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, d
 FUSE_INIT = 26
 
 
-class DeadFilesystem:
-    """A FUSE mount whose server completes INIT and then never answers."""
+FUSE_LOOKUP, FUSE_GETATTR, FUSE_STATFS, FUSE_OPENDIR, FUSE_READDIR, FUSE_RELEASEDIR = 1, 3, 17, 27, 28, 29
+FUSE_FORGET, FUSE_INTERRUPT, FUSE_BATCH_FORGET = 2, 36, 42
+ENOENT, ENOSYS = 2, 38
 
-    def __init__(self, target):
+
+class DeadFilesystem:
+    """A FUSE mount whose server completes INIT and then never answers; with
+    alive=True it first serves an empty directory (getattr, opendir,
+    readdir, statfs) until `alive` is set to False."""
+
+    def __init__(self, target, alive=False):
         self.target = target
+        self.alive = alive
         self.fd = os.open('/dev/fuse', os.O_RDWR | os.O_CLOEXEC)
         libc = ctypes.CDLL(None, use_errno=True)
         data = ('fd=%d,rootmode=40000,user_id=0,group_id=0' % self.fd).encode()
@@ -52,9 +60,36 @@ class DeadFilesystem:
             if opcode == FUSE_INIT:
                 # fuse_init_out: 7.31, max_readahead, flags, max_background, congestion, max_write, time_gran, …
                 body = struct.pack('<IIIIHHIIHHI7I', 7, 31, 65536, 0, 16, 12, 65536, 1, 0, 0, 0, *([0] * 7))
-                os.write(self.fd, struct.pack('<IiQ', 16 + len(body), 0, unique) + body)
+                self._reply(unique, 0, body)
+            elif opcode in (FUSE_FORGET, FUSE_BATCH_FORGET, FUSE_INTERRUPT):
+                pass   # no answer expected
+            elif self.alive:
+                self._serve_alive(opcode, unique)
             else:
                 self.requests += 1   # never answered
+
+    def _reply(self, unique, error, body=b''):
+        try:
+            os.write(self.fd, struct.pack('<IiQ', 16 + len(body), -error, unique) + body)
+        except OSError:
+            pass
+
+    def _serve_alive(self, opcode, unique):
+        if opcode == FUSE_GETATTR:
+            # fuse_attr_out: valid 0 (ask again), then the root directory's attributes
+            attr = struct.pack('<QQQQQQIIIIIIIIII', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0o40755, 2, 0, 0, 0, 4096, 0)
+            self._reply(unique, 0, struct.pack('<QII', 0, 0, 0) + attr)
+        elif opcode == FUSE_OPENDIR:
+            self._reply(unique, 0, struct.pack('<QII', 1, 0, 0))
+        elif opcode in (FUSE_READDIR, FUSE_RELEASEDIR):
+            self._reply(unique, 0)   # an empty directory
+        elif opcode == FUSE_STATFS:
+            # 1000 blocks of 4 KiB, 600 free
+            self._reply(unique, 0, struct.pack('<QQQQQIIII6I', 1000, 600, 600, 100, 90, 4096, 255, 4096, 0, *([0] * 6)))
+        elif opcode == FUSE_LOOKUP:
+            self._reply(unique, ENOENT)
+        else:
+            self._reply(unique, ENOSYS)
 
     def _connection(self):
         with open('/proc/self/mountinfo') as f:
@@ -127,6 +162,45 @@ class EventLoopTests(StorageTestCase):
         # and it starts once the target answers again
         self.pool(p).Start(opts())
         self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+
+    def test_filesystem_dies_under_active_pool(self):
+        # the pool starts on a live filesystem, which then stops answering:
+        # Refresh and the periodic sizes wait in threads, the rest goes on
+        target = os.path.join(self.pools_dir, 'dying')
+        os.makedirs(target)
+        fs = DeadFilesystem(target, alive=True)
+        self.addCleanup(fs.close)
+        p = self.manager.DefinePool(pool_xml('dying', target), opts())
+        self.pool(p).Start(opts())
+        props = self.props(p, POOL_IFACE)
+        self.assertTrue(props['Active'])
+        self.assertEqual(props['Capacity'], 1000 * 4096)
+        self.assertEqual(props['Available'], 600 * 4096)
+        fs.alive = False
+        pending = self.call_async(self.pool(p).Refresh, opts())
+        deadline = time.monotonic() + 10
+        while fs.requests == 0 and time.monotonic() < deadline:
+            self.rec.pump(0.02)
+        self.assertGreater(fs.requests, 0, 'the Refresh never reached the filesystem')
+        good, gpath = self.make_pool('fine')
+        for _ in range(3):   # across a few periodic size reads of the dead pool (every second)
+            t0 = time.monotonic()
+            self.manager.ListPools(opts())
+            self.client.managed_objects()
+            self.pool(good).CreateVolume(vol_xml('v%d.raw' % _, 4096), opts())
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.rec.pump(0.5)
+        self.assertEqual(pending, {}, 'Refresh answered while the filesystem hangs')
+        fs.close()
+        deadline = time.monotonic() + 20
+        while not pending and time.monotonic() < deadline:
+            self.rec.pump(0.02)
+        self.assertIn('error', pending)
+        self.assertEqual(dbus_error_name(pending['error']), 'org.vmgmt.Error.OperationFailed')
+        self.assertIn("pool 'dying'", str(pending['error']))
+        # a dir pool stops without touching its files
+        self.pool(p).Stop(opts())
+        self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
 
     def test_periodic_sizes(self):
         small = os.path.join(self.pools_dir, 'small')
