@@ -11,10 +11,11 @@
  * that a dead NFS server could hold run in a detached thread of its own and
  * the operation completes when it returns: realpath, the mount table, open
  * and statvfs of the target (start, stop, build's mkdir, the periodic
- * sizes), the directory scan of a refresh, a volume's delete, and the end
- * of every volume job (rename into place, fsync, stat). Still on the loop:
- * the first steps of volume jobs (the name check, creating the temporary,
- * opening a volume, ftruncate), which are short on a live filesystem.
+ * sizes), the directory scan of a refresh, and for volumes the first step
+ * of every job (the name check, creating the temporary, opening the volume
+ * or the source, ftruncate), a delete, and the end of every job (rename
+ * into place, fsync, stat). Still on the loop: removing a failed job's
+ * temporary (and qemu-img, a child, may block on its own).
  *
  * Errors are negative errno values plus a human message (in the OS's or
  * qemu-img's words), mapped to bus errors by the service:

@@ -178,6 +178,7 @@ class EventLoopTests(StorageTestCase):
         self.assertEqual(props['Available'], 600 * 4096)
         fs.alive = False
         pending = self.call_async(self.pool(p).Refresh, opts())
+        creating = self.call_async(self.pool(p).CreateVolume, vol_xml('new.raw', 4096), opts())
         deadline = time.monotonic() + 10
         while fs.requests == 0 and time.monotonic() < deadline:
             self.rec.pump(0.02)
@@ -191,10 +192,14 @@ class EventLoopTests(StorageTestCase):
             self.assertLess(time.monotonic() - t0, 1.0)
             self.rec.pump(0.5)
         self.assertEqual(pending, {}, 'Refresh answered while the filesystem hangs')
+        self.assertEqual(creating, {}, 'CreateVolume answered while the filesystem hangs')
         fs.close()
         deadline = time.monotonic() + 20
-        while not pending and time.monotonic() < deadline:
+        while not (pending and creating) and time.monotonic() < deadline:
             self.rec.pump(0.02)
+        self.assertIn('error', creating)
+        self.assertEqual(dbus_error_name(creating['error']), 'org.vmgmt.Error.OperationFailed')
+        self.assertIn("creating volume 'new.raw'", str(creating['error']))
         self.assertIn('error', pending)
         self.assertEqual(dbus_error_name(pending['error']), 'org.vmgmt.Error.OperationFailed')
         self.assertIn("pool 'dying'", str(pending['error']))
