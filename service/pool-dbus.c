@@ -140,6 +140,8 @@ static void pool_op_done(void *userdata, int r, const char *message) {
                                 vm_pool_remove(p);
                 } else if (streq(op->verb, "build"))
                         vm_pool_emit_event(p, "created");
+                else if (streq(op->verb, "delete"))
+                        vm_pool_emit_event(p, "deleted");
                 else
                         vm_pool_emit_changes(p);
         }
@@ -242,7 +244,7 @@ static int method_refresh(sd_bus_message *message, void *userdata, sd_bus_error 
 
 static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
-        _cleanup_free_ char *msg = NULL, *what = NULL;
+        PoolOp *op;
         int r;
 
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
@@ -250,13 +252,14 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         if (vm_pool_is_active(p) || p->starting)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is active", p->name);
-        r = storage_pool_delete(p->sp, &msg);
+        /* the rmdir runs in a thread; the reply when it is done */
+        op = pool_op_new(p->storage, message, "delete", p->name, NULL);
+        r = storage_pool_delete_async(p->sp, pool_op_done, op);
         if (r < 0) {
-                what = g_strdup_printf("Failed to delete pool '%s'", p->name);
-                return vm_storage_bus_error(error, r, msg, what);
+                pool_op_free(op);
+                return vm_storage_bus_error(error, r, NULL, "Failed to delete pool");
         }
-        vm_pool_emit_event(p, "deleted");
-        return sd_bus_reply_method_return(message, NULL);
+        return 1;
 }
 
 static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {

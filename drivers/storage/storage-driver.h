@@ -11,7 +11,7 @@
  * that a dead NFS server could hold run in a detached thread of its own and
  * the operation completes when it returns: realpath, the mount table, open
  * and statvfs of the target (start, stop, build's mkdir, the periodic
- * sizes), the directory scan of a refresh, and for volumes the first step
+ * sizes, delete's rmdir), the directory scan of a refresh, and for volumes the first step
  * of every job (the name check, creating the temporary, opening the volume
  * or the source, ftruncate), a delete, and the end of every job (rename
  * into place, fsync, stat). Still on the loop: removing a failed job's
@@ -156,6 +156,9 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata);
 /* Removes the (empty) target directory of an inactive pool. -ENOTEMPTY with a
  * message when it holds files, -EBUSY when active. Synchronous. */
 int storage_pool_delete(StoragePool *p, char **error);
+/* The same with the rmdir in a thread; done with the result (-ENOTEMPTY and
+ * a message when it holds files). -EBUSY at once when active or busy. */
+int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata);
 
 /* Rescans the target: every regular file and block device (not symlinks, not
  * hidden temporaries, which are removed when stale) becomes a volume with its

@@ -541,6 +541,34 @@ int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneF
         return r;
 }
 
+static int delete_dir_run(void *arg) {
+        TargetCall *c = arg;
+
+        if (rmdir(c->target) >= 0)
+                return 0;
+        int r = -errno;
+        if (r == -ENOTEMPTY || r == -EEXIST)
+                c->error = g_strdup_printf("target directory '%s' of pool '%s' is not empty", c->target, c->name);
+        else
+                c->error = g_strdup_printf("cannot remove target directory '%s' of pool '%s': %s", c->target, c->name,
+                                           strerror(-r));
+        return r == -EEXIST ? -ENOTEMPTY : r;
+}
+
+static void on_dir_deleted(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+
+        p->call = NULL;
+        transition_finish(p, r, c->error);
+}
+
+int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata) {
+        if (p->active || p->transition)
+                return -EBUSY;
+        return transition_begin(p, delete_dir_run, on_dir_deleted, done, userdata);
+}
+
 int storage_pool_delete(StoragePool *p, char **error) {
         if (p->active || p->transition)
                 return -EBUSY;

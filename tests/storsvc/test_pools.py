@@ -64,6 +64,12 @@ class PoolTests(StorageTestCase):
         self.rec.clear()
         self.stop_when_started(p)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+        # a directory that holds files is not deleted
+        with open(os.path.join(path, 'keep'), 'w') as f:
+            f.write('x')
+        msg = self.assertBusError('org.vmgmt.Error.InvalidState', pool.Delete, opts())
+        self.assertIn("target directory '%s' of pool 'p1' is not empty" % path, msg)
+        os.unlink(os.path.join(path, 'keep'))
         pool.Delete(opts())
         self.assertFalse(os.path.exists(path))
         pool.Undefine(opts())
