@@ -14,8 +14,10 @@
  * sizes, delete's rmdir), the directory scan of a refresh, and for volumes the first step
  * of every job (the name check, creating the temporary, opening the volume
  * or the source, ftruncate), a delete, and the end of every job (rename
- * into place, fsync, stat). Still on the loop: removing a failed job's
- * temporary (and qemu-img, a child, may block on its own).
+ * into place, fsync, stat) or of a failed one (removing its temporary, then
+ * the failure is reported). Still on the loop: the cleanup when a pool or
+ * the driver is freed (the daemon going away), and removing a new file that
+ * qemu-img info could not describe.
  *
  * Errors are negative errno values plus a human message (in the OS's or
  * qemu-img's words), mapped to bus errors by the service:

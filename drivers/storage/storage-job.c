@@ -86,6 +86,7 @@ static void job_free(StorageJob *j) {
                 close(j->user_fd);
         storage_vol_def_free(j->def);
         g_free(j->what);
+        free(j->finish_message);
         free(j->name);
         free(j->tmp);
         if (j->outbuf)
@@ -106,8 +107,58 @@ static void send_progress(StorageJob *j) {
         }
 }
 
+/* A failed job's temporary, removed in a thread before the failure is reported. */
+typedef struct TempRemoval {
+        int fd;
+        char *tmp;
+} TempRemoval;
+
+static void temp_removal_free(void *arg) {
+        TempRemoval *t = arg;
+        storage_close(t->fd);
+        free(t->tmp);
+        free(t);
+}
+
+static int temp_removal_run(void *arg) {
+        TempRemoval *t = arg;
+        (void) unlinkat(t->fd, t->tmp, 0);
+        t->fd = storage_close(t->fd);
+        return 0;
+}
+
+static void on_temp_removed(StorageJob *j, void *arg, int r) {
+        _cleanup_free_ char *m = TAKE_PTR(j->finish_message);
+        (void) arg, (void) r;
+        storage_pool_update_stats(j->pool);
+        job_finish(j, j->finish_r, m);
+}
+
+/* Starts removing j's temporary in a thread; true when job_finish() follows from there. */
+static bool job_remove_temp(StorageJob *j, int r, const char *message) {
+        TempRemoval *t;
+
+        if (j->call || !j->tmp || j->pool->dirfd < 0 || !(t = calloc(1, sizeof(*t))))
+                return false;
+        t->tmp = strdup(j->tmp);
+        t->fd = fcntl(j->pool->dirfd, F_DUPFD_CLOEXEC, 3);
+        if (!t->tmp || t->fd < 0) {
+                temp_removal_free(t);
+                return false;
+        }
+        if (job_call(j, temp_removal_run, t, temp_removal_free, on_temp_removed) < 0)
+                return false;   /* t freed; job_finish() removes it here */
+        j->tmp = mfree(j->tmp);   /* the thread's now: job_free() leaves it alone */
+        j->finish_r = r;
+        j->finish_message = message ? strdup(message) : NULL;
+        return true;
+}
+
 void job_finish(StorageJob *j, int r, const char *message) {
         StorageVolume *v = NULL;
+
+        if (r < 0 && job_remove_temp(j, r, message))
+                return;
 
         if (r >= 0) {
                 if (j->total > 0)

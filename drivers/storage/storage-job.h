@@ -33,6 +33,8 @@ struct StorageJob {
         char *tmp;                    /* our temporary in pool, removed unless committed */
         bool temp_pending;            /* a thread is making the temporary */
         JobFiles *files;              /* while that thread runs */
+        int finish_r;                 /* a failure reported once the temporary is removed */
+        char *finish_message;
         bool reserved;                /* name held in pool->reserved */
         bool committed_new;
         char *what;                   /* "creating volume 'x'", for messages */
