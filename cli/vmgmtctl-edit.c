@@ -145,3 +145,26 @@ int verb_edit(Context *c, VerbArgs *a) {
         printf("Domain '%s' XML configuration edited.\n", new_name);
         return 0;
 }
+
+/* For the other edit verbs (pool-edit): text through $VISUAL/$EDITOR in a
+ * private temporary file. *ret_edited is what the editor left; *ret_file the
+ * temporary, which the caller removes, or keeps to tell the user where the
+ * edited text is when it could not be applied. 0 or a printed negative errno. */
+int ctl_edit_text(const char *text, char **ret_edited, char **ret_file) {
+        _cleanup_free_ char *file = NULL, *edited = NULL;
+        int r;
+
+        r = temp_file_write(text, &file);
+        if (r < 0)
+                return r;
+        r = editor_run(file);
+        if (r >= 0)
+                r = ctl_read_file(file, &edited);
+        if (r < 0) {
+                (void) unlink(file);
+                return r;
+        }
+        *ret_edited = TAKE_PTR(edited);
+        *ret_file = TAKE_PTR(file);
+        return 0;
+}

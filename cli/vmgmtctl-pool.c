@@ -159,7 +159,7 @@ static int pool_call(Context *c, const char *path, const char *member, ...) {
 /* ---- verbs ---- */
 
 typedef struct PoolRow {
-        char *path, *name;
+        char *path, *name, *uuid, *type, *target;
         bool active, persistent, autostart;
         uint64_t capacity, allocation, available;
 } PoolRow;
@@ -169,6 +169,12 @@ static int pool_row_get(Context *c, const char *path, PoolRow *p) {
 
         p->path = strdup(path);
         r = storage_get_string(c, path, VMGMT_POOL_IFACE, "Name", &p->name);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_POOL_IFACE, "UUID", &p->uuid);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_POOL_IFACE, "Type", &p->type);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_POOL_IFACE, "Path", &p->target);
         if (r >= 0)
                 r = storage_get_trivial(c, path, VMGMT_POOL_IFACE, "Active", 'b', &a);
         if (r >= 0)
@@ -190,12 +196,32 @@ static int pool_row_get(Context *c, const char *path, PoolRow *p) {
 static void pool_row_done(PoolRow *p) {
         free(p->path);
         free(p->name);
+        free(p->uuid);
+        free(p->type);
+        free(p->target);
+}
+
+static void pool_row_json(JsonWriter *w, const PoolRow *p) {
+        json_begin_object(w);
+        json_member_string(w, "name", p->name);
+        json_member_string(w, "uuid", p->uuid);
+        json_member_string(w, "type", p->type);
+        json_member_string(w, "path", p->target);
+        json_member_string(w, "state", p->active ? "running" : "inactive");
+        json_member_bool(w, "active", p->active);
+        json_member_bool(w, "persistent", p->persistent);
+        json_member_bool(w, "autostart", p->autostart);
+        json_member_unsigned(w, "capacity", p->capacity);
+        json_member_unsigned(w, "allocation", p->allocation);
+        json_member_unsigned(w, "available", p->available);
+        json_end_object(w);
 }
 
 int verb_pool_list(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
         bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive"), details = verb_flag(a, "details");
+        JsonWriter w;
         const char *path;
         int r;
 
@@ -219,14 +245,20 @@ int verb_pool_list(Context *c, VerbArgs *a) {
         r = sd_bus_message_enter_container(reply, 'a', "o");
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        if (c->json != JSON_FORMAT_OFF) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_array(&w);
+        }
         while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
                 PoolRow p = {};
                 char cap[32] = "-", alloc[32] = "-", avail[32] = "-";
 
                 r = pool_row_get(c, path, &p);
-                if (r < 0) {
+                if (r < 0 || c->json != JSON_FORMAT_OFF) {
+                        if (r >= 0)
+                                pool_row_json(&w, &p);
                         pool_row_done(&p);
-                        continue;   /* gone meanwhile */
+                        continue;   /* (an error: gone meanwhile) */
                 }
                 if (p.active) {
                         storage_format_size(p.capacity, cap, sizeof(cap));
@@ -239,6 +271,10 @@ int verb_pool_list(Context *c, VerbArgs *a) {
                 pool_row_done(&p);
                 if (r < 0)
                         return ctl_error(r, "Out of memory");
+        }
+        if (c->json != JSON_FORMAT_OFF) {
+                json_end_array(&w);
+                return 0;
         }
         table_print(t, stdout, true);
         printf("\n");
@@ -420,7 +456,7 @@ int verb_pool_autostart(Context *c, VerbArgs *a) {
 }
 
 int verb_pool_info(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *uuid = NULL;
+        _cleanup_free_ char *path = NULL;
         PoolRow p = {};
         char buf[32];
         int r;
@@ -429,14 +465,19 @@ int verb_pool_info(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         r = pool_row_get(c, path, &p);
-        if (r >= 0)
-                r = storage_get_string(c, path, VMGMT_POOL_IFACE, "UUID", &uuid);
         if (r < 0) {
                 pool_row_done(&p);
                 return r;
         }
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+                json_writer_init(&w, stdout, c->json);
+                pool_row_json(&w, &p);
+                pool_row_done(&p);
+                return 0;
+        }
         printf("%-15s %s\n", "Name:", p.name);
-        printf("%-15s %s\n", "UUID:", uuid);
+        printf("%-15s %s\n", "UUID:", p.uuid);
         printf("%-15s %s\n", "State:", p.active ? "running" : "inactive");
         printf("%-15s %s\n", "Persistent:", p.persistent ? "yes" : "no");
         printf("%-15s %s\n", "Autostart:", p.autostart ? "yes" : "no");
@@ -452,26 +493,68 @@ int verb_pool_info(Context *c, VerbArgs *a) {
         return 0;
 }
 
-int verb_pool_dumpxml(Context *c, VerbArgs *a) {
+/* The pool's XML: the running definition, or with inactive the persistent one. */
+static int pool_get_xml(Context *c, const char *path, bool inactive, char **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
         const char *xml;
         int r;
 
-        r = pool_resolve(c, a->args[0], &path);
-        if (r < 0)
-                return r;
         r = ctl_new_call(c, path, VMGMT_POOL_IFACE, "GetXML", &m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", 0);
+                r = ctl_append_flags(m, "inactive", inactive, NULL);
         if (r < 0)
-                return r;
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "s", &xml);
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret = strdup(xml);
+        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory");
+}
+
+int verb_pool_dumpxml(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *xml = NULL;
+        int r;
+
+        r = pool_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        r = pool_get_xml(c, path, verb_flag(a, "inactive"), &xml);
+        if (r < 0)
+                return r;
         fputs(xml, stdout);
+        return 0;
+}
+
+/* pool-edit POOL: the persistent definition through $VISUAL/$EDITOR, then
+ * DefinePool (an active pool takes it at its next start). */
+int verb_pool_edit(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *file = NULL;
+        int r;
+
+        r = pool_resolve(c, a->args[0], &path);
+        if (r < 0)
+                return r;
+        name = pool_name_of(c, path);
+        r = pool_get_xml(c, path, true, &xml);
+        if (r < 0)
+                return r;
+        r = ctl_edit_text(xml, &edited, &file);
+        if (r < 0)
+                return r;
+        if (streq(edited, xml)) {
+                (void) unlink(file);
+                printf("Pool %s XML configuration not changed.\n", name ?: a->args[0]);
+                return 0;
+        }
+        r = pool_define_xml(c, "DefinePool", edited, NULL);
+        if (r < 0) {
+                fprintf(stderr, "The edited definition was kept in %s\n", file);
+                return r;
+        }
+        (void) unlink(file);
+        printf("Pool %s XML configuration edited.\n", name ?: a->args[0]);
         return 0;
 }

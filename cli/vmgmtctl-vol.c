@@ -76,40 +76,98 @@ static void draw_bar(double progress) {
         fflush(stderr);
 }
 
-/* Follows the job at path until it ends: a progress bar on a terminal, Ctrl-C cancels.
- * Returns 0 when it completed, else the job's error printed. */
-int storage_follow_job(Context *c, const char *path) {
-        struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
-        bool tty = isatty(STDERR_FILENO), cancel_sent = false;
-        _cleanup_free_ char *state = NULL, *error = NULL;
-        double progress = 0;
+/* What the job's signals told so far. */
+typedef struct JobWatch {
+        char *state;                  /* NULL until known */
+        double progress;
+        bool progress_known;
+} JobWatch;
+
+/* PropertiesChanged of the job: its State and Progress as they change. */
+static int on_job_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        JobWatch *w = userdata;
+        const char *iface;
         int r;
 
+        (void) ret_error;
+        r = sd_bus_message_read(m, "s", &iface);
+        if (r < 0 || !streq(iface, VMGMT_JOB_IFACE))
+                return 0;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name, *state;
+                r = sd_bus_message_read(m, "s", &name);
+                if (r >= 0 && streq(name, "State") && (r = sd_bus_message_read(m, "v", "s", &state)) >= 0) {
+                        free(w->state);
+                        w->state = strdup(state);
+                } else if (r >= 0 && streq(name, "Progress") && (r = sd_bus_message_read(m, "v", "d", &w->progress)) >= 0)
+                        w->progress_known = true;
+                else if (r >= 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        return 0;
+}
+
+static void job_cancel(Context *c, const char *path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+        if (ctl_new_call(c, path, VMGMT_JOB_IFACE, "Cancel", &m) >= 0 && sd_bus_message_append(m, "a{sv}", 0) >= 0)
+                (void) ctl_call(c, m, NULL);
+}
+
+/* Follows the job at path until it ends: a progress bar on a terminal,
+ * redrawn from the job's PropertiesChanged signals (no polling); Ctrl-C
+ * cancels. Returns 0 when it completed, else the job's error printed. */
+int storage_follow_job(Context *c, const char *path) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
+        bool tty = isatty(STDERR_FILENO), cancel_sent = false;
+        _cleanup_free_ char *error = NULL;
+        JobWatch w = {};
+        int r;
+
+        r = sd_bus_match_signal(c->bus, &slot, VMGMT_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_job_changed, &w);
+        if (r < 0)
+                return ctl_error(r, "Failed to watch job %s: %s", path, strerror(-r));
+        /* only now the state: a change after this read comes as a signal */
+        r = storage_get_string(c, path, VMGMT_JOB_IFACE, "State", &w.state);
+        if (r < 0)
+                return r;
+        if (tty && streq(w.state, "running") &&
+            storage_get_trivial(c, path, VMGMT_JOB_IFACE, "Progress", 'd', &w.progress) >= 0)
+                draw_bar(w.progress);
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        for (;;) {
-                free(state);
-                state = NULL;
-                r = storage_get_string(c, path, VMGMT_JOB_IFACE, "State", &state);
-                if (r < 0)
-                        break;
-                if (!streq(state, "running"))
-                        break;
+        while (w.state && streq(w.state, "running")) {
                 if (interrupted && !cancel_sent) {
-                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-                        if (ctl_new_call(c, path, VMGMT_JOB_IFACE, "Cancel", &m) >= 0 &&
-                            sd_bus_message_append(m, "a{sv}", 0) >= 0)
-                                (void) ctl_call(c, m, NULL);
+                        job_cancel(c, path);
                         cancel_sent = true;
                 }
-                if (tty && storage_get_trivial(c, path, VMGMT_JOB_IFACE, "Progress", 'd', &progress) >= 0)
-                        draw_bar(progress);
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+                r = sd_bus_process(c->bus, NULL);
+                if (r < 0)
+                        break;
+                if (tty && w.progress_known) {
+                        draw_bar(w.progress);
+                        w.progress_known = false;
+                }
+                if (r > 0)
+                        continue;
+                /* a signal (Ctrl-C) interrupts the wait */
+                r = sd_bus_wait(c->bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR)
+                        break;
+                r = 0;
         }
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                free(w.state);
+                return ctl_error(r, "Lost the bus while following job %s: %s", path, strerror(-r));
+        }
+        _cleanup_free_ char *state = w.state;
         if (tty) {
                 if (streq(state, "completed"))
                         draw_bar(1.0);
@@ -123,11 +181,56 @@ int storage_follow_job(Context *c, const char *path) {
 
 /* ---- verbs ---- */
 
+/* The properties of a volume that vol-list and vol-info show. */
+typedef struct VolRow {
+        char *name, *key, *path, *format;
+        uint64_t capacity, allocation;
+} VolRow;
+
+static void vol_row_done(VolRow *v) {
+        free(v->name);
+        free(v->key);
+        free(v->path);
+        free(v->format);
+}
+
+static int vol_row_get(Context *c, const char *path, VolRow *v) {
+        int r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &v->name);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Key", &v->key);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &v->path);
+        if (r >= 0)
+                r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Format", &v->format);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Capacity", 't', &v->capacity);
+        if (r >= 0)
+                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Allocation", 't', &v->allocation);
+        return r;
+}
+
+static const char *vol_type(const VolRow *v) {
+        return has_prefix(v->path, "/dev/") ? "block" : "file";
+}
+
+static void vol_row_json(JsonWriter *w, const VolRow *v) {
+        json_begin_object(w);
+        json_member_string(w, "name", v->name);
+        json_member_string(w, "key", v->key);
+        json_member_string(w, "path", v->path);
+        json_member_string(w, "type", vol_type(v));
+        json_member_string(w, "format", v->format);
+        json_member_unsigned(w, "capacity", v->capacity);
+        json_member_unsigned(w, "allocation", v->allocation);
+        json_end_object(w);
+}
+
 int verb_vol_list(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_free_ char *pool = NULL;
         bool details = verb_flag(a, "details");
+        JsonWriter w;
         const char *path;
         int r;
 
@@ -148,22 +251,33 @@ int verb_vol_list(Context *c, VerbArgs *a) {
         r = sd_bus_message_enter_container(reply, 'a', "o");
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        if (c->json != JSON_FORMAT_OFF) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_array(&w);
+        }
         while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
-                _cleanup_free_ char *name = NULL, *vpath = NULL;
-                uint64_t cap = 0, alloc = 0;
+                VolRow v = {};
                 char cs[32], as[32];
 
-                if (storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name) < 0 ||
-                    storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath) < 0 ||
-                    storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Capacity", 't', &cap) < 0 ||
-                    storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Allocation", 't', &alloc) < 0)
+                if (vol_row_get(c, path, &v) < 0) {
+                        vol_row_done(&v);
+                        continue;   /* gone meanwhile */
+                }
+                if (c->json != JSON_FORMAT_OFF) {
+                        vol_row_json(&w, &v);
+                        vol_row_done(&v);
                         continue;
-                storage_format_size(cap, cs, sizeof(cs));
-                storage_format_size(alloc, as, sizeof(as));
-                r = table_add_row(t, (const char *const[]) { name, vpath,
-                                                             has_prefix(vpath, "/dev/") ? "block" : "file", cs, as });
+                }
+                storage_format_size(v.capacity, cs, sizeof(cs));
+                storage_format_size(v.allocation, as, sizeof(as));
+                r = table_add_row(t, (const char *const[]) { v.name, v.path, vol_type(&v), cs, as });
+                vol_row_done(&v);
                 if (r < 0)
                         return ctl_error(r, "Out of memory");
+        }
+        if (c->json != JSON_FORMAT_OFF) {
+                json_end_array(&w);
+                return 0;
         }
         table_print(t, stdout, true);
         printf("\n");
@@ -182,7 +296,8 @@ static int call_long(Context *c, sd_bus_message *m, sd_bus_message **ret) {
         return 0;
 }
 
-static int create_in_pool(Context *c, const char *pool_name, const char *xml, char **ret_path) {
+static int create_in_pool(Context *c, const char *pool_name, const char *xml, bool prealloc_metadata,
+                          char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *pool = NULL;
         const char *path;
@@ -193,7 +308,9 @@ static int create_in_pool(Context *c, const char *pool_name, const char *xml, ch
                 return r;
         r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "CreateVolume", &m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "sa{sv}", xml, 0);
+                r = sd_bus_message_append(m, "s", xml);
+        if (r >= 0)
+                r = ctl_append_flags(m, "prealloc_metadata", prealloc_metadata, NULL);
         if (r < 0)
                 return r;
         r = call_long(c, m, &reply);
@@ -213,7 +330,7 @@ int verb_vol_create(Context *c, VerbArgs *a) {
         r = storage_read_file(a->args[1], &xml);
         if (r < 0)
                 return r;
-        r = create_in_pool(c, a->args[0], xml, &path);
+        r = create_in_pool(c, a->args[0], xml, verb_flag(a, "prealloc-metadata"), &path);
         if (r < 0)
                 return r;
         name = vol_name_of(c, path);
@@ -287,14 +404,14 @@ int verb_vol_create_as(Context *c, VerbArgs *a) {
                 fputs(xml, stdout);
                 return 0;
         }
-        r = create_in_pool(c, a->args[0], xml, &path);
+        r = create_in_pool(c, a->args[0], xml, verb_flag(a, "prealloc-metadata"), &path);
         if (r < 0)
                 return r;
         printf("Vol %s created\n", a->args[1]);
         return 0;
 }
 
-/* vol-clone VOL NEWNAME [--pool POOL]: the copy goes to the source's pool. */
+/* vol-clone VOL NEWNAME [--pool POOL] [--newpool POOL]: the copy goes to the source's pool, or to --newpool. */
 int verb_vol_clone(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *src = NULL, *pool = NULL, *xml = NULL, *name = NULL;
@@ -306,7 +423,11 @@ int verb_vol_clone(Context *c, VerbArgs *a) {
         r = vol_resolve(c, a, a->args[0], &src);
         if (r < 0)
                 return r;
-        {
+        if (verb_value(a, "newpool")) {
+                r = pool_resolve(c, verb_value(a, "newpool"), &pool);
+                if (r < 0)
+                        return r;
+        } else {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *pm = NULL;
                 const char *o;
@@ -421,29 +542,49 @@ int verb_vol_resize(Context *c, VerbArgs *a) {
 }
 
 int verb_vol_info(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL, *vpath = NULL;
-        uint64_t cap = 0, alloc = 0;
+        _cleanup_free_ char *path = NULL, *pool = NULL;
+        VolRow v = {};
         char buf[32];
         int r;
 
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name);
-        if (r >= 0)
-                r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath);
-        if (r >= 0)
-                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Capacity", 't', &cap);
-        if (r >= 0)
-                r = storage_get_trivial(c, path, VMGMT_VOLUME_IFACE, "Allocation", 't', &alloc);
+        r = vol_row_get(c, path, &v);
+        if (r < 0) {
+                vol_row_done(&v);
+                return r;
+        }
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+                json_writer_init(&w, stdout, c->json);
+                vol_row_json(&w, &v);
+                vol_row_done(&v);
+                return 0;
+        }
+        printf("%-15s %s\n", "Name:", v.name);
+        printf("%-15s %s\n", "Type:", vol_type(&v));
+        storage_format_size(v.capacity, buf, sizeof(buf));
+        printf("%-15s %s\n", "Capacity:", buf);
+        storage_format_size(v.allocation, buf, sizeof(buf));
+        printf("%-15s %s\n", "Allocation:", buf);
+        vol_row_done(&v);
+        return 0;
+}
+
+/* vol-key, vol-path VOL [--pool POOL], vol-name KEY-OR-PATH: one property of a volume. */
+int verb_vol_property(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *value = NULL;
+        const char *property = streq(a->verb, "vol-key") ? "Key" : streq(a->verb, "vol-name") ? "Name" : "Path";
+        int r;
+
+        r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
-        printf("%-15s %s\n", "Name:", name);
-        printf("%-15s %s\n", "Type:", has_prefix(vpath, "/dev/") ? "block" : "file");
-        storage_format_size(cap, buf, sizeof(buf));
-        printf("%-15s %s\n", "Capacity:", buf);
-        storage_format_size(alloc, buf, sizeof(buf));
-        printf("%-15s %s\n", "Allocation:", buf);
+        r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, property, &value);
+        if (r < 0)
+                return r;
+        printf("%s\n", value);
         return 0;
 }
 
@@ -472,17 +613,7 @@ int verb_vol_dumpxml(Context *c, VerbArgs *a) {
 }
 
 int verb_vol_path(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *vpath = NULL;
-        int r;
-
-        r = vol_resolve(c, a, a->args[0], &path);
-        if (r < 0)
-                return r;
-        r = storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Path", &vpath);
-        if (r < 0)
-                return r;
-        printf("%s\n", vpath);
-        return 0;
+        return verb_vol_property(c, a);
 }
 
 /* vol-upload VOL FILE / vol-download VOL FILE [--pool POOL] [--offset N] [--length N] */

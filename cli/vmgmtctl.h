@@ -185,6 +185,10 @@ int verb_vol_info(Context *c, VerbArgs *a);
 int verb_vol_dumpxml(Context *c, VerbArgs *a);
 int verb_vol_path(Context *c, VerbArgs *a);
 int verb_vol_transfer(Context *c, VerbArgs *a);
+int verb_vol_property(Context *c, VerbArgs *a);
+int verb_pool_edit(Context *c, VerbArgs *a);
+/* vmgmtctl-edit.c: text through $VISUAL/$EDITOR; *ret_file is the temporary (the caller removes it). */
+int ctl_edit_text(const char *text, char **ret_edited, char **ret_file);
 
 /* ---- the display (vmgmtctl-graphics.c) ---- */
 int verb_screenshot(Context *c, VerbArgs *a);

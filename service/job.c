@@ -1,10 +1,12 @@
 /* job.c — org.vmgmt.Job objects at /org/vmgmt/job/ID: progress (throttled), Cancel, Finished, removal after a while. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
 #include "bus-util.h"
+#include "fileio.h"
 #include "log.h"
 #include "pool.h"
 
@@ -17,11 +19,51 @@ static bool job_visible(VmJob *j) {
         return m->bus && m->ready && g_hash_table_lookup(j->storage->jobs, j->path) == j;
 }
 
+/* ---- ids ----
+ *
+ * A client holding /org/vmgmt/job/N must never see another job there, also
+ * after a restart of vmgmtd: ids are handed out from blocks whose end is
+ * recorded in RUN/storage/job-ids before any id of the block is used. RUN
+ * goes away with the machine, and so does the bus with its clients. */
+
+#define JOB_ID_BLOCK 256
+
+static char *job_ids_file(VmStorage *s) {
+        return g_build_filename(s->run_dir, "job-ids", NULL);
+}
+
+void vm_job_ids_load(VmStorage *s) {
+        _cleanup_free_ char *path = job_ids_file(s), *text = NULL;
+        uint64_t limit = 0;
+        size_t len;
+
+        if (read_full_file(path, 64, &text, &len) >= 0)
+                limit = g_ascii_strtoull(text, NULL, 10);
+        s->next_job_id = s->job_id_limit = limit + 1;   /* the first job reserves a block */
+}
+
+static uint64_t job_id_next(VmStorage *s) {
+        if (s->next_job_id >= s->job_id_limit) {
+                _cleanup_free_ char *path = job_ids_file(s);
+                char text[32];
+                int r;
+
+                s->job_id_limit = s->next_job_id + JOB_ID_BLOCK;
+                snprintf(text, sizeof text, "%" PRIu64 "\n", s->job_id_limit - 1);
+                r = mkdir_p(s->run_dir, 0755);
+                if (r >= 0)
+                        r = write_file_atomic_nosync(path, text, strlen(text), 0644);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to record job ids in %s (ids may repeat after a restart): %m", path);
+        }
+        return s->next_job_id++;
+}
+
 VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume) {
         VmJob *j = g_new0(VmJob, 1);
 
         j->storage = s;
-        j->path = g_strdup_printf(VM_JOB_PREFIX "/%u", s->next_job_id++);
+        j->path = g_strdup_printf(VM_JOB_PREFIX "/%" PRIu64, job_id_next(s));
         j->type = g_strdup(type);
         j->object = g_strdup(object);
         j->pool = g_strdup(pool);

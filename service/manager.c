@@ -17,7 +17,7 @@
 
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
-                                                   "default_network", NULL };
+                                                   "default_network", "pool_refresh_sec", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -136,7 +136,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -167,7 +167,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         }
         if (config_read_timeout(kf, path, "polkit_timeout_sec", &c->polkit_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
-            config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0)
+            config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0 ||
+            config_read_timeout(kf, path, "pool_refresh_sec", &c->pool_refresh_usec) < 0)
                 return -EINVAL;
         return config_load_log(kf, path, c);
 }

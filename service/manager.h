@@ -28,6 +28,7 @@ typedef struct ManagerConfig {
         uint64_t polkit_timeout_usec;             /* [daemon] polkit_timeout_sec= */
         uint64_t polkit_interactive_timeout_usec; /* [daemon] polkit_interactive_timeout_sec= */
         uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
+        uint64_t pool_refresh_usec;               /* [daemon] pool_refresh_sec=: active pools' sizes read again this often (0: 30 s) */
         DriverLogRotation log_console;            /* [log] console_max_size=, console_keep= */
         DriverLogRotation log_qemu;               /* [log] qemu_max_size=, qemu_keep= */
         uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */

@@ -133,12 +133,15 @@ static void pool_op_done(void *userdata, int r, const char *message) {
                         vm_pool_emit_event(p, "started");
                 } else if (streq(op->verb, "stop")) {
                         (void) vm_pool_run_state_set(s, p, false);
+                        vm_pool_apply_next_def(p);
                         vm_pool_emit_changes(p);
                         vm_pool_emit_event(p, "stopped");
                         if (!p->persistent)
                                 vm_pool_remove(p);
                 } else if (streq(op->verb, "build"))
                         vm_pool_emit_event(p, "created");
+                else if (streq(op->verb, "delete"))
+                        vm_pool_emit_event(p, "deleted");
                 else
                         vm_pool_emit_changes(p);
         }
@@ -154,8 +157,11 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        if (vm_pool_is_active(p) || p->starting)
+        if (p->starting)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Pool '%s' is being started", p->name);
+        if (vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is already active", p->name);
+        vm_pool_apply_next_def(p);
         op = pool_op_new(p->storage, message, "start", p->name, NULL);
         r = storage_pool_start(p->sp, pool_op_done, op);
         if (r < 0) {
@@ -168,14 +174,21 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
 
 static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
+        const char *user;
         PoolOp *op;
         int r;
 
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        if (p->starting)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Pool '%s' is being started", p->name);
         if (!vm_pool_is_active(p))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is not active", p->name);
+        user = vm_storage_pool_user(p->storage->manager, p);
+        if (user)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY,
+                                         "Cannot stop pool '%s': running domain '%s' uses a volume of it", p->name, user);
         op = pool_op_new(p->storage, message, "stop", p->name, NULL);
         r = storage_pool_stop(p->sp, pool_op_done, op);
         if (r < 0) {
@@ -231,7 +244,7 @@ static int method_refresh(sd_bus_message *message, void *userdata, sd_bus_error 
 
 static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
-        _cleanup_free_ char *msg = NULL, *what = NULL;
+        PoolOp *op;
         int r;
 
         r = vm_pool_method_prologue(message, p, NULL, (const BusOption[]) { {} }, error);
@@ -239,13 +252,14 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         if (vm_pool_is_active(p) || p->starting)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is active", p->name);
-        r = storage_pool_delete(p->sp, &msg);
+        /* the rmdir runs in a thread; the reply when it is done */
+        op = pool_op_new(p->storage, message, "delete", p->name, NULL);
+        r = storage_pool_delete_async(p->sp, pool_op_done, op);
         if (r < 0) {
-                what = g_strdup_printf("Failed to delete pool '%s'", p->name);
-                return vm_storage_bus_error(error, r, msg, what);
+                pool_op_free(op);
+                return vm_storage_bus_error(error, r, NULL, "Failed to delete pool");
         }
-        vm_pool_emit_event(p, "deleted");
-        return sd_bus_reply_method_return(message, NULL);
+        return 1;
 }
 
 static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -263,6 +277,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to remove pool '%s': %s", p->name,
                                          strerror(-r));
         vm_pool_emit_event(p, "undefined");
+        p->next_def = storage_pool_def_free(p->next_def);   /* a transient pool has no next definition */
         if (vm_pool_is_active(p) || p->starting) {
                 /* an active pool stays, transient, until it stops */
                 p->persistent = false;
@@ -276,8 +291,8 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
 static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmPool *p = userdata;
         _cleanup_free_ char *xml = NULL;
-        bool secure = false;
-        const BusOption options[] = { { "secure", "b", &secure }, {} };
+        bool secure = false, inactive = false;
+        const BusOption options[] = { { "secure", "b", &secure }, { "inactive", "b", &inactive }, {} };
         int r;
 
         r = bus_options_parse(message, options, error);
@@ -289,7 +304,8 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }
-        xml = storage_pool_def_format(storage_pool_get_def(p->sp));
+        /* inactive: the persistent definition, which a DefinePool while active may have changed */
+        xml = storage_pool_def_format(inactive && p->next_def ? p->next_def : storage_pool_get_def(p->sp));
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -377,6 +393,7 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         VmPool *p = userdata;
         StorageVolDef *def = NULL;
         StorageJobCallbacks cb = { .done = create_volume_done };
+        bool prealloc_metadata = false;
         const char *xml;
         PoolOp *op;
         int r;
@@ -384,7 +401,8 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         r = sd_bus_message_read(message, "s", &xml);
         if (r < 0)
                 return r;
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
+        r = bus_options_parse(message, (const BusOption[]) { { "prealloc_metadata", "b", &prealloc_metadata }, {} },
+                              error);
         if (r < 0)
                 return r;
         {
@@ -413,7 +431,8 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
         }
         op = pool_op_new(p->storage, message, "create", p->name, def->name);
         cb.userdata = op;
-        r = storage_volume_create(p->sp, def, &cb, NULL);
+        r = storage_volume_create_full(p->sp, def, prealloc_metadata ? STORAGE_VOLUME_CREATE_PREALLOC_METADATA : 0,
+                                       &cb, NULL);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", def->name,
                                                             p->name);

@@ -72,21 +72,6 @@ static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret
         return 0;
 }
 
-static bool def_equal(const StoragePoolDef *a, const StoragePoolDef *b) {
-        _cleanup_free_ char *x = NULL, *y = NULL;
-        StoragePoolDef *ca = storage_pool_def_copy(a), *cb = storage_pool_def_copy(b);
-
-        if (ca && cb) {
-                ca->capacity = ca->allocation = ca->available = 0;
-                cb->capacity = cb->allocation = cb->available = 0;
-                x = storage_pool_def_format(ca);
-                y = storage_pool_def_format(cb);
-        }
-        storage_pool_def_free(ca);
-        storage_pool_def_free(cb);
-        return x && y && streq(x, y);
-}
-
 /* Bad XML is reported only to callers allowed to manage storage (authorized
  * without a pool name), so unprivileged callers always meet the refusal first. */
 static int refuse_or_report(Manager *m, sd_bus_message *message, sd_bus_error *parse_error, int parse_r,
@@ -130,11 +115,6 @@ static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_er
         r = check_conflicts(s, def, &p, error);
         if (r < 0)
                 goto finish;
-        if (p && (vm_pool_is_active(p) || p->starting) && !def_equal(storage_pool_get_def(p->sp), def)) {
-                r = sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
-                                      "Pool '%s' is active: stop it before changing its definition", def->name);
-                goto finish;
-        }
         r = vm_pool_store_write(s, def);
         if (r < 0) {
                 r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to save pool '%s': %s", def->name,
@@ -149,8 +129,10 @@ static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_er
                 }
                 vm_pool_add_to_bus(p);
         } else {
-                if (!vm_pool_is_active(p) && !p->starting)
-                        (void) storage_pool_set_def(p->sp, def);
+                /* an active pool keeps running as it is; the new definition applies at its next start */
+                r = vm_pool_set_next_def(p, def);
+                if (r < 0)
+                        goto finish;
                 p->persistent = true;
                 vm_pool_emit_changes(p);
         }

@@ -154,7 +154,46 @@ fail:
         return r;
 }
 
+bool vm_pool_def_equal(const StoragePoolDef *a, const StoragePoolDef *b) {
+        _cleanup_free_ char *x = NULL, *y = NULL;
+        StoragePoolDef *ca = storage_pool_def_copy(a), *cb = storage_pool_def_copy(b);
+
+        if (ca && cb) {
+                ca->capacity = ca->allocation = ca->available = 0;
+                cb->capacity = cb->allocation = cb->available = 0;
+                x = storage_pool_def_format(ca);
+                y = storage_pool_def_format(cb);
+        }
+        storage_pool_def_free(ca);
+        storage_pool_def_free(cb);
+        return x && y && streq(x, y);
+}
+
+int vm_pool_set_next_def(VmPool *p, const StoragePoolDef *def) {
+        StoragePoolDef *copy = NULL;
+
+        if (!vm_pool_def_equal(storage_pool_get_def(p->sp), def)) {
+                copy = storage_pool_def_copy(def);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        storage_pool_def_free(p->next_def);
+        p->next_def = copy;
+        vm_pool_apply_next_def(p);
+        return 0;
+}
+
+void vm_pool_apply_next_def(VmPool *p) {
+        if (!p->next_def || vm_pool_is_active(p) || p->starting)
+                return;
+        if (storage_pool_set_def(p->sp, p->next_def) < 0)
+                return;
+        p->next_def = storage_pool_def_free(p->next_def);
+        vm_pool_emit_changes(p);
+}
+
 static void pool_free(VmPool *p) {
+        storage_pool_def_free(p->next_def);
         storage_pool_free(p->sp);
         pool_props_clear(&p->last);
         free(p->path);
@@ -354,7 +393,16 @@ static void pool_load_dir(VmStorage *s, const char *dir, bool persistent) {
                 path = g_build_filename(dir, e, NULL);
                 if (pool_def_load(path, &def) < 0)
                         continue;
-                if (g_hash_table_lookup(s->pools, def->name)) {
+                p = g_hash_table_lookup(s->pools, def->name);
+                if (p) {
+                        /* active before the restart with a definition changed since: it runs on as it
+                         * was, the persistent one waits for the next start */
+                        if (!persistent && !vm_pool_def_equal(storage_pool_get_def(p->sp), def) &&
+                            (p->next_def = storage_pool_def_copy(storage_pool_get_def(p->sp))) &&
+                            storage_pool_set_def(p->sp, def) < 0)
+                                p->next_def = storage_pool_def_free(p->next_def);
+                        pool_props_clear(&p->last);
+                        pool_props_get(p, &p->last);
                         storage_pool_def_free(def);
                         continue;
                 }
@@ -495,7 +543,7 @@ int vm_storage_startup(Manager *m) {
         s->pools = g_hash_table_new(g_str_hash, g_str_equal);
         s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
-        s->next_job_id = 1;
+        vm_job_ids_load(s);
         s->job_linger_usec = VM_JOB_LINGER_USEC_DEFAULT;
         if (m->config.job_linger_usec > 0)
                 s->job_linger_usec = m->config.job_linger_usec;
@@ -504,6 +552,8 @@ int vm_storage_startup(Manager *m) {
         r = storage_driver_new(m->event, &events, &s->driver);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the storage driver: %m");
+        if (m->config.pool_refresh_usec > 0)
+                storage_driver_set_stats_interval(s->driver, m->config.pool_refresh_usec);
         r = mkdir_p(s->config_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", s->config_dir);
@@ -593,9 +643,10 @@ static bool disk_uses(const DomainDiskDef *disk, const char *pool, const char *v
         return disk->source && streq(disk->source, path);
 }
 
-const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
-        const StorageVolDef *vd = storage_volume_get_def(v);
-        VmPool *p = vm_pool_of(storage_volume_get_pool(v));
+typedef bool (*DiskMatchFn)(const DomainDiskDef *disk, const void *ctx);
+
+/* The first running domain with a disk for which match() is true (live or persistent definition). */
+static const char *running_domain_with_disk(Manager *m, DiskMatchFn match, const void *ctx) {
         GHashTableIter it;
         gpointer value;
 
@@ -609,10 +660,58 @@ const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
                 defs[1] = d->def;
                 for (size_t k = 0; k < 2; k++)
                         for (size_t i = 0; defs[k] && i < defs[k]->n_disks; i++)
-                                if (disk_uses(&defs[k]->disks[i], p->name, vd->name, vd->path))
+                                if (match(&defs[k]->disks[i], ctx))
                                         return d->name;
         }
         return NULL;
+}
+
+typedef struct VolumeMatch {
+        const char *pool, *name, *path;
+} VolumeMatch;
+
+static bool disk_is_volume(const DomainDiskDef *disk, const void *ctx) {
+        const VolumeMatch *vm = ctx;
+        return disk_uses(disk, vm->pool, vm->name, vm->path);
+}
+
+const char *vm_storage_volume_user(Manager *m, StorageVolume *v) {
+        const StorageVolDef *vd = storage_volume_get_def(v);
+        VolumeMatch vm = { vm_pool_of(storage_volume_get_pool(v))->name, vd->name, vd->path };
+
+        return running_domain_with_disk(m, disk_is_volume, &vm);
+}
+
+static bool path_in(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        return path && strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* True when disk is in pool p: a volume of it, a file under its target, or
+ * a volume of any pool whose backing chain reaches into it. */
+static bool disk_in_pool(const DomainDiskDef *disk, const void *ctx) {
+        VmPool *p = (VmPool *) ctx;
+        const char *target = storage_pool_get_def(p->sp)->target_path;
+        StorageVolume *v;
+        const char *const *chain;
+        size_t n;
+
+        if (disk->type == DOMAIN_DISK_TYPE_VOLUME && streq_ptr(disk->source_pool, p->name))
+                return true;
+        if (!disk->source)
+                return false;
+        if (path_in(disk->source, target))
+                return true;
+        v = storage_driver_find_volume_by_path(p->storage->driver, disk->source);
+        chain = v ? storage_volume_get_backing_chain(v, &n) : NULL;
+        for (size_t i = 0; chain && i < n; i++)
+                if (path_in(chain[i], target))
+                        return true;
+        return false;
+}
+
+const char *vm_storage_pool_user(Manager *m, VmPool *p) {
+        return running_domain_with_disk(m, disk_in_pool, p);
 }
 
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error) {

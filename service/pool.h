@@ -44,6 +44,7 @@ struct VmPool {
         bool autostart;
         bool starting;             /* a start is under way */
         bool on_bus;               /* InterfacesAdded sent */
+        StoragePoolDef *next_def;  /* persistent definition changed while active: applied at the next start */
         VmPoolProps last;          /* the values last signalled */
 };
 
@@ -56,7 +57,8 @@ struct VmStorage {
         GHashTable *pools;         /* name → VmPool*, owned */
         GHashTable *jobs;          /* path → VmJob*, owned */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
-        unsigned next_job_id;
+        uint64_t next_job_id;      /* job ids never repeat over restarts: ids below */
+        uint64_t job_id_limit;     /* this limit are reserved in RUN/storage/job-ids */
         uint64_t job_linger_usec;
 };
 
@@ -83,6 +85,13 @@ bool vm_pool_is_active(VmPool *p);
 void vm_pool_emit_changes(VmPool *p);
 void vm_pool_emit_event(VmPool *p, const char *event);
 void vm_pool_add_to_bus(VmPool *p);
+/* Equal definitions but for the sizes. */
+bool vm_pool_def_equal(const StoragePoolDef *a, const StoragePoolDef *b);
+/* The persistent definition from now on: at once while inactive, else at
+ * the next start (the running one stays; GetXML `inactive` shows the new one). */
+int vm_pool_set_next_def(VmPool *p, const StoragePoolDef *def);
+/* Applies a waiting definition when the pool is inactive. */
+void vm_pool_apply_next_def(VmPool *p);
 
 int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def);
 int vm_pool_store_remove(VmStorage *s, const char *name);
@@ -97,6 +106,10 @@ StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path);
 
 /* The running domain using the volume (by its path or pool/volume), or NULL. */
 const char *vm_storage_volume_user(Manager *m, StorageVolume *v);
+
+/* The running domain with a disk in the pool (a volume of it, a file under
+ * its target, or a backing chain reaching into it), or NULL. */
+const char *vm_storage_pool_user(Manager *m, VmPool *p);
 
 /* A copy of def whose type='volume' disks are resolved to their files
  * (*ret = NULL when def has none). 0, or a negative errno with *ret_error. */
@@ -154,6 +167,8 @@ struct VmJob {
         sd_event_source *progress_timer, *linger_timer;
 };
 
+/* Reads the job id reservation a previous vmgmtd left (ids start above it). */
+void vm_job_ids_load(VmStorage *s);
 VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume);
 /* The storage callbacks that feed the job (userdata = job). */
 StorageJobCallbacks vm_job_callbacks(VmJob *j);

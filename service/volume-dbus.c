@@ -107,22 +107,6 @@ static int vol_error(sd_bus_error *error, int r, const char *message, const char
         return vm_storage_bus_error(error, r, message, what);
 }
 
-static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *msg = NULL;
-        VolCall c;
-        int r;
-
-        r = vol_prologue(message, userdata, (const BusOption[]) { {} }, &c, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        r = vol_check_unused(c.pool->storage, c.vol, "delete", error);
-        if (r < 0)
-                return r;
-        r = storage_volume_delete(c.vol, 0, &msg);
-        if (r < 0)
-                return vol_error(error, r, msg, "delete", &c);
-        return sd_bus_reply_method_return(message, NULL);
-}
 
 static void simple_done(void *userdata, int r, const char *message) {
         PoolOp *op = userdata;
@@ -136,6 +120,38 @@ static void simple_done(void *userdata, int r, const char *message) {
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
         pool_op_free(op);
+}
+
+/* Delete and Wipe: authorize, refuse a volume a domain or job uses, and the
+ * call waiting for the driver. 1 with *ret_op; else what the handler returns
+ * (0: authorization pending, dispatched again). */
+static int vol_begin_change(sd_bus_message *message, void *userdata, const char *verb, VolCall *c, PoolOp **ret_op,
+                            sd_bus_error *error) {
+        int r = vol_prologue(message, userdata, (const BusOption[]) { {} }, c, error);
+        if (r <= 0)
+                return r;
+        r = vol_check_unused(c->pool->storage, c->vol, verb, error);
+        if (r < 0)
+                return r;
+        *ret_op = pool_op_new(c->pool->storage, message, verb, c->pool->name, c->name);
+        return 1;
+}
+
+static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        PoolOp *op = NULL;
+        VolCall c;
+        int r;
+
+        r = vol_begin_change(message, userdata, "delete", &c, &op, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        /* the unlink runs in a thread; the reply when the volume is gone */
+        r = storage_volume_delete_async(c.vol, 0, simple_done, op);
+        if (r < 0) {
+                pool_op_free(op);
+                return vol_error(error, r, NULL, "delete", &c);
+        }
+        return 1;
 }
 
 static int method_resize(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -184,17 +200,13 @@ static void wipe_done(void *userdata, int r, const char *message, StorageVolume 
 
 static int method_wipe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         StorageJobCallbacks cb = { .done = wipe_done };
-        PoolOp *op;
+        PoolOp *op = NULL;
         VolCall c;
         int r;
 
-        r = vol_prologue(message, userdata, (const BusOption[]) { {} }, &c, error);
+        r = vol_begin_change(message, userdata, "wipe", &c, &op, error);
         if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        r = vol_check_unused(c.pool->storage, c.vol, "wipe", error);
-        if (r < 0)
-                return r;
-        op = pool_op_new(c.pool->storage, message, "wipe", c.pool->name, c.name);
+                return r < 0 ? r : 1;
         cb.userdata = op;
         r = storage_volume_wipe(c.vol, &cb, NULL);
         if (r < 0) {

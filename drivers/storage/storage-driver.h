@@ -7,7 +7,17 @@
  * every volume operation. Everything runs on the one sd_event loop and
  * nothing blocks it for long: qemu-img, mount and umount are child processes
  * watched through pidfds; copies, wipes, uploads and downloads run in a
- * worker thread that reports through an eventfd.
+ * worker thread that reports through an eventfd. Calls on a pool's target
+ * that a dead NFS server could hold run in a detached thread of its own and
+ * the operation completes when it returns: realpath, the mount table, open
+ * and statvfs of the target (start, stop, build's mkdir, the periodic
+ * sizes, delete's rmdir), the directory scan of a refresh, and for volumes the first step
+ * of every job (the name check, creating the temporary, opening the volume
+ * or the source, ftruncate), a delete, and the end of every job (rename
+ * into place, fsync, stat) or of a failed one (removing its temporary, then
+ * the failure is reported). Still on the loop: the cleanup when a pool or
+ * the driver is freed (the daemon going away), and removing a new file that
+ * qemu-img info could not describe.
  *
  * Errors are negative errno values plus a human message (in the OS's or
  * qemu-img's words), mapped to bus errors by the service:
@@ -95,6 +105,11 @@ int storage_driver_new(sd_event *event, const StorageDriverEvents *events, Stora
  * NOT called), frees every pool; leaves mounts mounted. NULL-safe, returns NULL. */
 StorageDriver *storage_driver_free(StorageDriver *d);
 
+/* How often active pools' Capacity/Allocation/Available are read again
+ * (fstatvfs in a thread; pool_changed only when a value moved). 0 = never. */
+#define STORAGE_STATS_INTERVAL_USEC_DEFAULT (30 * 1000000ULL)
+void storage_driver_set_stats_interval(StorageDriver *d, uint64_t usec);
+
 /* The volume whose path is path in any active pool, or NULL. */
 StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path);
 
@@ -143,6 +158,9 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata);
 /* Removes the (empty) target directory of an inactive pool. -ENOTEMPTY with a
  * message when it holds files, -EBUSY when active. Synchronous. */
 int storage_pool_delete(StoragePool *p, char **error);
+/* The same with the rmdir in a thread; done with the result (-ENOTEMPTY and
+ * a message when it holds files). -EBUSY at once when active or busy. */
+int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata);
 
 /* Rescans the target: every regular file and block device (not symlinks, not
  * hidden temporaries, which are removed when stale) becomes a volume with its
@@ -167,9 +185,18 @@ bool storage_volume_is_busy(StorageVolume *v);
 /* Creates a volume from def (name, capacity, format raw or qcow2, allocation,
  * permissions, backing store; qcow2 only for a backing store). raw: sparse
  * (ftruncate), or allocated (fallocate) when allocation ≥ capacity; qcow2:
- * qemu-img create [-b BACKING -F FMT] (preallocation=metadata never). A job
+ * qemu-img create [-b BACKING -F FMT] (preallocation=metadata only with the flag of _full). A job
  * (cancellable; no progress for sparse files). *ret_job may be NULL. */
 int storage_volume_create(StoragePool *p, const StorageVolDef *def, const StorageJobCallbacks *cb, StorageJob **ret_job);
+
+typedef enum StorageVolumeCreateFlags {
+        /* qcow2: qemu-img create -o preallocation=metadata (raw: -EINVAL through done) */
+        STORAGE_VOLUME_CREATE_PREALLOC_METADATA = 1 << 0,
+} StorageVolumeCreateFlags;
+
+/* storage_volume_create() with flags. */
+int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, StorageVolumeCreateFlags flags,
+                               const StorageJobCallbacks *cb, StorageJob **ret_job);
 
 /* Creates a volume from def as a copy of src (any pool of this driver):
  * raw → raw is a sparse-aware copy in a worker thread, every other pair
@@ -184,8 +211,12 @@ typedef enum StorageVolumeDeleteFlags {
 } StorageVolumeDeleteFlags;
 
 /* Removes the volume (unlinkat) and reports it removed; v is freed. -EBUSY
- * while a job uses it. Synchronous. */
+ * while a job uses it. Synchronous: for tools and tests; the daemon uses
+ * storage_volume_delete_async(). */
 int storage_volume_delete(StorageVolume *v, StorageVolumeDeleteFlags flags, char **error);
+/* The same with the unlink in a thread (a dead NFS server holds it, not the
+ * loop); done when the volume is gone (v is freed then) or with the error. */
+int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags, StorageDoneFn done, void *userdata);
 
 typedef enum StorageVolumeResizeFlags {
         STORAGE_VOLUME_RESIZE_ALLOCATE = 1 << 0,   /* raw: allocate the new space (fallocate) */

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "storage-driver.h"
 
@@ -11,6 +12,7 @@ typedef struct StorageChild StorageChild;
 typedef struct StorageWork StorageWork;
 typedef struct StorageProbe StorageProbe;
 typedef struct StorageRefresh StorageRefresh;
+typedef struct StorageCall StorageCall;
 
 struct StorageDriver {
         sd_event *event;
@@ -18,6 +20,8 @@ struct StorageDriver {
         char *qemu_img;
         GPtrArray *pools;             /* StoragePool*, not owned */
         GPtrArray *deferred;          /* pending deferred completions */
+        GPtrArray *calls;             /* StorageCall* running in threads */
+        uint64_t stats_interval_usec; /* active pools' statvfs refresh; 0 = never */
 };
 
 struct StoragePool {
@@ -32,6 +36,13 @@ struct StoragePool {
         GHashTable *reserved;         /* volume names a job is creating → the job's temporary name */
         StorageRefresh *refresh;      /* running scan, NULL when none */
         StorageChild *mount;          /* mount, umount, blkid or mkfs running */
+        StorageCall *call;            /* build, start or stop step on the target, in a thread */
+        StorageCall *stats_call;      /* fstatvfs in a thread */
+        bool stats_again;             /* asked again while stats_call ran */
+        StorageCall *unlink_call;     /* removal of stale temporaries, in a thread */
+        unsigned fd_calls;            /* threads holding a duplicate of dirfd (stats, stale removal) */
+        bool umount_waiting;          /* a stop waits for them before it unmounts */
+        sd_event_source *stats_timer; /* periodic statistics while active */
         unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
@@ -50,13 +61,29 @@ struct StorageVolume {
         unsigned readers;             /* of those, the ones that only read it (Download, clone source) */
 };
 
+/* Closes fd when open; returns -1 (fd = storage_close(fd)). */
+static inline int storage_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 /* ---- storage-pool.c ---- */
 
-/* Updates capacity/allocation/available from fstatvfs(); pool_changed when they moved. */
+/* Updates capacity/allocation/available from fstatvfs() in a thread (zeros
+ * at once when inactive); pool_changed when they moved. */
 void storage_pool_update_stats(StoragePool *p);
+/* A thread that held a duplicate of the pool's dirfd returned (counted in
+ * fd_calls): a stop waiting to unmount goes on when it was the last. */
+void storage_pool_fd_call_done(StoragePool *p);
+/* Sets them from sv (NULL: zeros); pool_changed when they moved. */
+struct statvfs;
+void storage_pool_set_stats(StoragePool *p, const struct statvfs *sv);
 /* "no space left on pool 'x' while creating volume 'y'" and friends: the
  * message for error r while doing `what`; malloc'd. */
 char *storage_error_message(StoragePool *p, int r, const char *what, const char *detail);
+/* An errno from the OS reported as -EIO when the contract gives it a meaning of its own (-ENOTCONN…). */
+int storage_os_failure(int r);
 /* "<target>/<name>", malloc'd. */
 char *storage_pool_path(StoragePool *p, const char *name);
 /* Calls fn(userdata, r, message) from the loop (next iteration). */
@@ -131,6 +158,19 @@ int storage_work_start(StorageDriver *d, StorageWork *w, StorageWorkDoneFn done,
 StorageWork *storage_work_free(StorageWork *w);
 StorageWork *storage_work_new(StorageWorkKind kind);
 
+/* One blocking system call (or a few) on a pool's target, which a dead NFS
+ * server can hold forever: fn(arg) runs in a detached thread of its own and
+ * done(userdata, arg, r) on the loop with fn's result. arg belongs to the
+ * call (free_arg after done, or after fn when abandoned) and must not point
+ * into loop-side objects. *ret may be NULL. 0 or -errno (arg freed). */
+typedef int (*StorageCallFn)(void *arg);
+typedef void (*StorageCallDoneFn)(void *userdata, void *arg, int r);
+int storage_call_start(StorageDriver *d, StorageCallFn fn, void *arg, void (*free_arg)(void *arg),
+                       StorageCallDoneFn done, void *userdata, StorageCall **ret);
+/* Forgets the call: done is never called; a thread still blocked frees arg
+ * when it returns. NULL-safe, returns NULL. */
+StorageCall *storage_call_abandon(StorageCall *c);
+
 /* ---- probing and refresh (storage-probe.c) ---- */
 
 /* def (owned by the callee's receiver) and chain describe name in the pool; r < 0: message. */
@@ -139,6 +179,12 @@ typedef void (*StorageProbeDoneFn)(void *userdata, StorageProbe *pr, int r, cons
 
 /* Probes one file of the pool (not a symlink) with qemu-img info. */
 int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret);
+/* The same for a file whose stat (and ISO check) was taken in a thread: no call on the pool's files here. */
+struct stat;
+int storage_probe_start_stat(StoragePool *p, const char *name, const struct stat *st, bool iso, StorageProbeDoneFn done,
+                             void *userdata, StorageProbe **ret);
+/* True when the file name in dirfd is an ISO 9660 image (reads it: call it in a thread). */
+bool storage_file_is_iso(int dirfd, const char *name, const struct stat *st);
 StorageProbe *storage_probe_free(StorageProbe *pr);   /* done not called */
 
 void storage_refresh_free(StorageRefresh *rf);

@@ -1,7 +1,11 @@
 /* storage-job.h — volume jobs inside the storage driver (not a public API). */
 #pragma once
 
+#include <sys/stat.h>
+
 #include "storage-internal.h"
+
+typedef struct JobFiles JobFiles;
 
 typedef enum JobKind {
         JOB_CREATE,
@@ -10,6 +14,7 @@ typedef enum JobKind {
         JOB_UPLOAD,
         JOB_DOWNLOAD,
         JOB_RESIZE,
+        JOB_DELETE,
         _JOB_KIND_MAX,
 } JobKind;
 
@@ -26,6 +31,10 @@ struct StorageJob {
         StorageVolume *src;           /* clone: the source (busy) */
         char *name;                   /* the volume's name in pool */
         char *tmp;                    /* our temporary in pool, removed unless committed */
+        bool temp_pending;            /* a thread is making the temporary */
+        JobFiles *files;              /* while that thread runs */
+        int finish_r;                 /* a failure reported once the temporary is removed */
+        char *finish_message;
         bool reserved;                /* name held in pool->reserved */
         bool committed_new;
         char *what;                   /* "creating volume 'x'", for messages */
@@ -34,12 +43,16 @@ struct StorageJob {
         int user_fd;                  /* upload/download: the caller's fd (duplicate) */
         uint64_t offset, length;      /* upload/download */
         uint64_t capacity;            /* clone/resize: the size wanted */
+        uint64_t cur_capacity;        /* resize: the size before */
         unsigned flags;               /* resize */
         StorageDoneFn simple_done;    /* resize: the caller's completion */
         void *simple_userdata;
 
         StorageChild *child;
         StorageWork *work;
+        StorageCall *call;            /* a step on the pool's files, in a thread */
+        void (*call_done)(StorageJob *j, void *arg, int r);
+        void (*files_done)(StorageJob *j, JobFiles *f, int r);
         StorageProbe *probe;
         GString *outbuf;
         sd_event_source *timer, *defer;
@@ -57,11 +70,42 @@ static inline void *mfree(void *p) {
 int job_new(StoragePool *p, JobKind kind, const StorageJobCallbacks *cb, void (*run)(StorageJob *j), StorageJob **ret);
 /* Holds name in the pool so no other job or refresh takes it. -EEXIST. */
 int job_reserve(StorageJob *j, const char *name);
-/* Creates the job's hidden temporary (O_EXCL, O_NOFOLLOW) with mode/owner. */
-int job_make_temp(StorageJob *j, mode_t mode, int64_t uid, int64_t gid, int *ret_fd);
 /* Renames the temporary to the name (replace: over the existing volume),
  * probes it, puts it in the pool and finishes. */
 void job_commit(StorageJob *j, bool replace);
+/* The files a job step needs, prepared in a thread (a dead NFS server holds
+ * these calls, not the loop), in this order: `absent` must not exist; the
+ * job's temporary is made for `temp_for` (O_EXCL, O_NOFOLLOW, mode, owner);
+ * `open_name` is opened (O_NOFOLLOW) and fstat'ed; `src_name` in the
+ * source's pool is lstat'ed (a symlink is -ELOOP) and with src_open opened
+ * and fstat'ed; with truncate, the temporary (else the opened file) gets
+ * `size`. A temporary made before a later step failed is removed there. */
+struct JobFiles {
+        char *absent, *temp_for, *open_name, *src_name;
+        mode_t mode;
+        int64_t uid, gid;
+        int open_flags;
+        bool src_open, truncate;
+        uint64_t size;
+        /* set up by job_files() */
+        int dirfd, src_dirfd;
+        /* results, owned (closed by the free) unless taken */
+        char *tmp;
+        int tmp_fd, open_fd, src_fd;
+        struct stat open_st, src_st;
+        const char *detail;           /* what failed, for the message */
+        _Atomic bool abandoned;       /* the job went away: no temporary is left behind */
+};
+
+JobFiles *job_files_new(void);
+/* Runs the preparation of f (owned) for job j in a thread; done(j, f, r) on
+ * the loop (f freed after it; on success the temporary, if any, is j->tmp). */
+int job_files(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f, int r));
+
+/* Runs fn(arg) in a thread (storage_call_start()); done(j, arg, r) on the
+ * loop, never after the job was freed. 0 or -errno (arg freed). */
+int job_call(StorageJob *j, StorageCallFn fn, void *arg, void (*free_arg)(void *arg),
+             void (*done)(StorageJob *j, void *arg, int r));
 /* Probes j->name, updates the pool's volume and finishes. */
 void job_probe_and_finish(StorageJob *j);
 /* Completion: on failure the temporary is removed; the job is freed. */

@@ -77,6 +77,8 @@ int storage_driver_new(sd_event *event, const StorageDriverEvents *events, Stora
                 log_warning("qemu-img not found: volumes cannot be probed or created as qcow2.");
         d->pools = g_ptr_array_new();
         d->deferred = g_ptr_array_new();
+        d->calls = g_ptr_array_new();
+        d->stats_interval_usec = STORAGE_STATS_INTERVAL_USEC_DEFAULT;
         *ret = d;
         return 0;
 }
@@ -90,6 +92,10 @@ StorageDriver *storage_driver_free(StorageDriver *d) {
         for (guint i = 0; i < d->deferred->len; i++)
                 deferred_free(d->deferred->pdata[i]);
         g_ptr_array_free(d->deferred, true);
+        /* calls of no pool (removal of stale temporaries) */
+        while (d->calls->len > 0)
+                storage_call_abandon(d->calls->pdata[d->calls->len - 1]);
+        g_ptr_array_free(d->calls, true);
         free(d->qemu_img);
         sd_event_unref(d->event);
         free(d);
@@ -186,6 +192,10 @@ StoragePool *storage_pool_free(StoragePool *p) {
                 }
         }
         storage_child_free(p->mount);
+        storage_call_abandon(p->call);
+        storage_call_abandon(p->stats_call);
+        storage_call_abandon(p->unlink_call);
+        sd_event_source_disable_unref(p->stats_timer);
         free(p->start_message);
         drop_all_volumes(p, false);
         g_hash_table_destroy(p->volumes);
@@ -251,14 +261,15 @@ StorageVolume *storage_pool_find_volume(StoragePool *p, const char *name) {
         return name ? g_hash_table_lookup(p->volumes, name) : NULL;
 }
 
-void storage_pool_update_stats(StoragePool *p) {
-        struct statvfs sv;
+/* ---- statistics (fstatvfs in a thread: a dead NFS server holds it) ---- */
+
+void storage_pool_set_stats(StoragePool *p, const struct statvfs *sv) {
         uint64_t cap = 0, alloc = 0, avail = 0;
 
-        if (p->active && p->dirfd >= 0 && fstatvfs(p->dirfd, &sv) == 0) {
-                cap = (uint64_t) sv.f_blocks * sv.f_frsize;
-                avail = (uint64_t) sv.f_bavail * sv.f_frsize;
-                alloc = (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+        if (p->active && sv) {
+                cap = (uint64_t) sv->f_blocks * sv->f_frsize;
+                avail = (uint64_t) sv->f_bavail * sv->f_frsize;
+                alloc = (uint64_t) (sv->f_blocks - sv->f_bfree) * sv->f_frsize;
         }
         if (cap == p->def->capacity && alloc == p->def->allocation && avail == p->def->available)
                 return;
@@ -269,27 +280,152 @@ void storage_pool_update_stats(StoragePool *p) {
                 p->driver->events.pool_changed(p->driver->events.userdata, p);
 }
 
+typedef struct StatsCall {
+        int fd;
+        struct statvfs sv;
+} StatsCall;
+
+static void stats_call_free(void *arg) {
+        StatsCall *c = arg;
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c);
+}
+
+/* The thread closes its duplicate itself: the pool's mount must not stay
+ * busy until the loop gets round to the result. */
+static int stats_call_run(void *arg) {
+        StatsCall *c = arg;
+        int r = fstatvfs(c->fd, &c->sv) < 0 ? -errno : 0;
+        c->fd = storage_close(c->fd);
+        return r;
+}
+
+static void stop_umount(StoragePool *p);
+
+void storage_pool_fd_call_done(StoragePool *p) {
+        if (--p->fd_calls > 0 || !p->umount_waiting)
+                return;
+        p->umount_waiting = false;
+        stop_umount(p);
+}
+
+static void on_stats(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        StatsCall *c = arg;
+
+        p->stats_call = NULL;
+        if (!p->umount_waiting) {
+                if (r < 0)
+                        log_debug("Pool %s: statvfs failed: %s", p->def->name, strerror(-r));
+                else
+                        storage_pool_set_stats(p, &c->sv);
+                if (p->stats_again) {
+                        p->stats_again = false;
+                        storage_pool_update_stats(p);
+                }
+        }
+        storage_pool_fd_call_done(p);   /* last: a stop may go on (and end) here */
+}
+
+void storage_pool_update_stats(StoragePool *p) {
+        StatsCall *c;
+
+        if (!p->active || p->dirfd < 0) {
+                storage_pool_set_stats(p, NULL);   /* a call under way is ignored when it returns */
+                return;
+        }
+        if (p->stats_call) {
+                p->stats_again = true;   /* one more when this one returns: it may predate the change */
+                return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return;
+        c->fd = fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3);
+        if (c->fd < 0) {
+                free(c);
+                return;
+        }
+        if (storage_call_start(p->driver, stats_call_run, c, stats_call_free, on_stats, p, &p->stats_call) >= 0)
+                p->fd_calls++;
+}
+
+static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        StoragePool *p = userdata;
+
+        storage_pool_update_stats(p);
+        (void) sd_event_source_set_time(s, usec + p->driver->stats_interval_usec);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+static void stats_timer_set(StoragePool *p, bool on) {
+        uint64_t now;
+
+        p->stats_timer = sd_event_source_disable_unref(p->stats_timer);
+        if (!on || p->driver->stats_interval_usec == 0 || sd_event_now(p->driver->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (sd_event_add_time(p->driver->event, &p->stats_timer, CLOCK_MONOTONIC, now + p->driver->stats_interval_usec,
+                              0, on_stats_timer, p) >= 0)
+                (void) sd_event_source_set_description(p->stats_timer, "storage-pool-stats");
+}
+
+void storage_driver_set_stats_interval(StorageDriver *d, uint64_t usec) {
+        d->stats_interval_usec = usec;
+        for (guint i = 0; i < d->pools->len; i++) {
+                StoragePool *p = d->pools->pdata[i];
+                stats_timer_set(p, p->active);
+        }
+}
+
 /* ---- build and delete ---- */
 
 static void transition_finish(StoragePool *p, int r, const char *message);
 
-static int build_dir(StoragePool *p, char **error) {
-        const StoragePoolDef *def = p->def;
-        mode_t mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0711;
+typedef struct TargetCall TargetCall;
+static int target_call(StoragePool *p, StorageCallFn fn, StorageCallDoneFn done);
+
+/* The first step of a build, start or stop: fn on the target in a thread; done at the end of the whole. */
+static int transition_begin(StoragePool *p, StorageCallFn fn, StorageCallDoneFn step, StorageDoneFn done,
+                            void *userdata) {
+        int r = target_call(p, fn, step);
+        if (r < 0)
+                return r;
+        p->transition = true;
+        p->transition_done = done;
+        p->transition_userdata = userdata;
+        return 0;
+}
+
+/* mkdir -p TARGET, chmod, chown: in a thread (the target's parent may be a hung mount). */
+struct TargetCall {
+        char *target, *source;        /* in */
+        char *name;                   /* in: the pool's, for messages */
+        mode_t mode;                  /* in: build: the target's permissions */
+        int64_t uid, gid;
+        char *mounted;                /* out: the source of what is mounted there, NULL when nothing */
+        bool ours;                    /* out: that is our source */
+        int fd;                       /* open: the target directory */
+        struct statvfs sv;
+        char *error;                  /* build: what failed */
+};
+
+static int build_dir_run(void *arg) {
+        TargetCall *c = arg;
         int r;
 
-        r = mkdir_p(def->target_path, 0755);
+        r = mkdir_p(c->target, 0755);
         if (r < 0) {
-                *error = g_strdup_printf("cannot create target directory '%s' of pool '%s': %s", def->target_path,
-                                         def->name, strerror(-r));
+                c->error = g_strdup_printf("cannot create target directory '%s' of pool '%s': %s", c->target, c->name,
+                                           strerror(-r));
                 return r;
         }
-        if (chmod(def->target_path, mode) < 0 ||
-            ((def->perms.uid >= 0 || def->perms.gid >= 0) &&
-             chown(def->target_path, (uid_t) def->perms.uid, (gid_t) def->perms.gid) < 0)) {
+        if (chmod(c->target, c->mode) < 0 ||
+            ((c->uid >= 0 || c->gid >= 0) && chown(c->target, (uid_t) c->uid, (gid_t) c->gid) < 0)) {
                 r = -errno;
-                *error = g_strdup_printf("cannot set the permissions of '%s' (pool '%s'): %s", def->target_path,
-                                         def->name, strerror(-r));
+                c->error = g_strdup_printf("cannot set the permissions of '%s' (pool '%s'): %s", c->target, c->name,
+                                           strerror(-r));
                 return r;
         }
         return 0;
@@ -363,14 +499,14 @@ static void on_blkid(void *userdata, int status, const char *out, const char *er
         run_mkfs(p);
 }
 
-static void on_build_defer(void *userdata, int r, const char *message) {
+static void on_build_dir(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
+        TargetCall *c = arg;
         _cleanup_free_ char *error = NULL, *blkid = NULL;
-        (void) message;
 
-        r = build_dir(p, &error);
+        p->call = NULL;
         if (r < 0 || p->def->type != STORAGE_POOL_FS || !(p->build_flags & (STORAGE_POOL_BUILD_OVERWRITE | STORAGE_POOL_BUILD_NO_OVERWRITE))) {
-                transition_finish(p, r, error);
+                transition_finish(p, r, c->error);
                 return;
         }
         if (p->build_flags & STORAGE_POOL_BUILD_OVERWRITE) {
@@ -399,14 +535,38 @@ int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneF
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
-        r = storage_defer_done(p->driver, on_build_defer, p, 0, NULL);
-        if (r < 0)
-                return r;
-        p->transition = true;
-        p->transition_done = done;
-        p->transition_userdata = userdata;
-        p->build_flags = flags;
-        return 0;
+        r = transition_begin(p, build_dir_run, on_build_dir, done, userdata);
+        if (r >= 0)
+                p->build_flags = flags;
+        return r;
+}
+
+static int delete_dir_run(void *arg) {
+        TargetCall *c = arg;
+
+        if (rmdir(c->target) >= 0)
+                return 0;
+        int r = -errno;
+        if (r == -ENOTEMPTY || r == -EEXIST)
+                c->error = g_strdup_printf("target directory '%s' of pool '%s' is not empty", c->target, c->name);
+        else
+                c->error = g_strdup_printf("cannot remove target directory '%s' of pool '%s': %s", c->target, c->name,
+                                           strerror(-r));
+        return r == -EEXIST ? -ENOTEMPTY : r;
+}
+
+static void on_dir_deleted(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+
+        p->call = NULL;
+        transition_finish(p, r, c->error);
+}
+
+int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata) {
+        if (p->active || p->transition)
+                return -EBUSY;
+        return transition_begin(p, delete_dir_run, on_dir_deleted, done, userdata);
 }
 
 int storage_pool_delete(StoragePool *p, char **error) {
@@ -487,6 +647,64 @@ static void transition_finish(StoragePool *p, int r, const char *message) {
                 done(p->transition_userdata, r, message);
 }
 
+/* ---- what is mounted on the target (realpath() and the mount table, in a thread) ---- */
+
+static void target_call_free(void *arg) {
+        TargetCall *c = arg;
+        free(c->target);
+        free(c->source);
+        free(c->name);
+        free(c->error);
+        free(c->mounted);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c);
+}
+
+static int target_inspect_run(void *arg) {
+        TargetCall *c = arg;
+        /* mountinfo names the mount point by its real path */
+        _cleanup_free_ char *real = realpath(c->target, NULL);
+        int r = mount_source(real ?: c->target, &c->mounted);
+
+        if (r <= 0)
+                return r;
+        _cleanup_free_ char *real_source = c->source ? realpath(c->source, NULL) : NULL;
+        c->ours = streq_ptr(c->mounted, c->source) || (real_source && streq(c->mounted, real_source));
+        return 1;
+}
+
+static int target_open_run(void *arg) {
+        TargetCall *c = arg;
+
+        c->fd = open(c->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->fd < 0)
+                return -errno;
+        return fstatvfs(c->fd, &c->sv) < 0 ? -errno : 0;
+}
+
+static int target_call(StoragePool *p, StorageCallFn fn, StorageCallDoneFn done) {
+        TargetCall *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        c->fd = -1;
+        c->target = strdup(p->def->target_path);
+        c->name = strdup(p->def->name);
+        c->mode = p->def->perms.mode >= 0 ? (mode_t) p->def->perms.mode : 0711;
+        c->uid = p->def->perms.uid;
+        c->gid = p->def->perms.gid;
+        if (p->def->type != STORAGE_POOL_DIR)
+                c->source = pool_mount_source(p->def);
+        if (!c->target || !c->name || (p->def->type != STORAGE_POOL_DIR && !c->source)) {
+                target_call_free(c);
+                return -ENOMEM;
+        }
+        return storage_call_start(p->driver, fn, c, target_call_free, done, p, &p->call);
+}
+
+/* ---- start ---- */
+
 static void on_start_unmounted(void *userdata, int status, const char *out, const char *err) {
         StoragePool *p = userdata;
         StorageChild *c = TAKE_PTR(p->mount);
@@ -522,17 +740,23 @@ static void start_fail(StoragePool *p, int r, const char *message) {
         transition_finish(p, r, message);
 }
 
+static void pool_deactivate(StoragePool *p) {
+        drop_all_volumes(p, true);
+        if (p->dirfd >= 0)
+                close(p->dirfd);
+        p->dirfd = -1;
+        p->active = false;
+        stats_timer_set(p, false);
+        storage_pool_update_stats(p);
+        if (p->driver->events.pool_changed)
+                p->driver->events.pool_changed(p->driver->events.userdata, p);
+}
+
 static void on_start_refreshed(void *userdata, int r, const char *message) {
         StoragePool *p = userdata;
 
         if (r < 0) {
-                drop_all_volumes(p, true);
-                close(p->dirfd);
-                p->dirfd = -1;
-                p->active = false;
-                storage_pool_update_stats(p);
-                if (p->driver->events.pool_changed)
-                        p->driver->events.pool_changed(p->driver->events.userdata, p);
+                pool_deactivate(p);
                 start_fail(p, r, message);
                 return;
         }
@@ -540,30 +764,54 @@ static void on_start_refreshed(void *userdata, int r, const char *message) {
         transition_finish(p, r, message);
 }
 
-static void pool_activate(StoragePool *p) {
-        _cleanup_free_ char *m = NULL;
-        int r;
+/* An errno of the OS as a failure of the operation: the ones the contract
+ * gives a meaning of their own (-ENOTCONN "not active" for a dead
+ * filesystem's ENOTCONN…) become -EIO; the message keeps the OS's words. */
+int storage_os_failure(int r) {
+        switch (r) {
+        case -ENOTCONN: case -EALREADY: case -EINVAL: case -EEXIST: case -EBUSY:
+        case -ENOTEMPTY: case -EOPNOTSUPP: case -ECANCELED:
+                return -EIO;
+        default:
+                return r;
+        }
+}
 
-        p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (p->dirfd < 0) {
-                r = -errno;
+static void on_target_opened(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+        _cleanup_free_ char *m = NULL;
+
+        p->call = NULL;
+        if (r < 0) {
                 if (r == -ENOENT)
                         m = g_strdup_printf("target path '%s' of pool '%s' does not exist (build the pool first)",
                                             p->def->target_path, p->def->name);
                 else
                         m = g_strdup_printf("cannot open target path '%s' of pool '%s': %s", p->def->target_path,
                                             p->def->name, strerror(-r));
-                start_fail(p, r, m);
+                start_fail(p, storage_os_failure(r), m);
                 return;
         }
+        p->dirfd = TAKE_FD(c->fd);
         p->active = true;
-        storage_pool_update_stats(p);
+        storage_pool_set_stats(p, &c->sv);
+        stats_timer_set(p, true);
         if (p->driver->events.pool_changed)
                 p->driver->events.pool_changed(p->driver->events.userdata, p);
         r = storage_pool_refresh(p, on_start_refreshed, p);
         if (r < 0) {
                 m = storage_error_message(p, r, "scanning the target", NULL);
                 on_start_refreshed(p, r, m);
+        }
+}
+
+static void pool_activate(StoragePool *p) {
+        int r = target_call(p, target_open_run, on_target_opened);
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot open target path '%s' of pool '%s': %s",
+                                                         p->def->target_path, p->def->name, strerror(-r));
+                start_fail(p, r, m);
         }
 }
 
@@ -584,33 +832,13 @@ static void on_mounted(void *userdata, int status, const char *out, const char *
         pool_activate(p);
 }
 
-static void on_start_defer(void *userdata, int r, const char *message) {
-        (void) r, (void) message;
-        pool_activate(userdata);
-}
-
-static int pool_mount(StoragePool *p) {
-        _cleanup_free_ char *source = NULL, *mounted = NULL, *mount_bin = NULL, *opts = NULL;
+static int pool_mount(StoragePool *p, const char *source) {
+        _cleanup_free_ char *mount_bin = NULL, *opts = NULL;
         const StoragePoolDef *def = p->def;
         const char *fmt = def->source_format;
         char *argv[10];
         size_t n = 0;
-        int r;
 
-        source = pool_mount_source(def);
-        if (!source)
-                return -ENOMEM;
-        /* mountinfo names the mount point by its real path */
-        _cleanup_free_ char *target = realpath(def->target_path, NULL);
-        r = mount_source(target ?: def->target_path, &mounted);
-        if (r > 0) {
-                _cleanup_free_ char *real = realpath(source, NULL);
-                if (streq(mounted, source) || (real && streq(mounted, real)))
-                        return 0;   /* already ours (a daemon restart): adopt it */
-                _cleanup_free_ char *m = g_strdup_printf("'%s' is already mounted on '%s', not the source of pool '%s'",
-                                                         mounted, def->target_path, def->name);
-                return storage_defer_done(p->driver, p->transition_done, p->transition_userdata, -EBUSY, m) ?: 2;
-        }
         mount_bin = storage_find_program("mount");
         if (!mount_bin)
                 return -ENOENT;
@@ -626,48 +854,57 @@ static int pool_mount(StoragePool *p) {
                 argv[n++] = (char *) "-o";
                 argv[n++] = opts;
         }
-        argv[n++] = source;
+        argv[n++] = (char *) source;
         argv[n++] = def->target_path;
         argv[n] = NULL;
-        r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mounted, p, &p->mount);
-        return r < 0 ? r : 1;
+        return storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mounted, p, &p->mount);
+}
+
+static void on_start_inspected(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+        _cleanup_free_ char *m = NULL;
+
+        p->call = NULL;
+        if (r > 0 && c->ours) {
+                pool_activate(p);   /* already ours (a daemon restart): adopt it */
+                return;
+        }
+        if (r > 0)
+                m = g_strdup_printf("'%s' is already mounted on '%s', not the source of pool '%s'", c->mounted,
+                                    p->def->target_path, p->def->name);
+        else if (r == 0 && (r = pool_mount(p, c->source)) >= 0)
+                return;
+        else
+                m = g_strdup_printf("cannot mount the source of pool '%s' on '%s': %s", p->def->name,
+                                    p->def->target_path, strerror(-r));
+        transition_finish(p, r > 0 ? -EBUSY : r, m);
 }
 
 int storage_pool_start(StoragePool *p, StorageDoneFn done, void *userdata) {
-        int r;
-
         if (p->active)
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
-        p->transition = true;
-        p->transition_done = done;
-        p->transition_userdata = userdata;
-        r = p->def->type == STORAGE_POOL_DIR ? 0 : pool_mount(p);
-        if (r == 2) {   /* failure already scheduled */
-                p->transition = false;
-                p->transition_done = NULL;
-                return 0;
-        }
-        if (r == 0)
-                r = storage_defer_done(p->driver, on_start_defer, p, 0, NULL);
-        if (r < 0) {
-                p->transition = false;
-                p->transition_done = NULL;
-                return r;
-        }
-        return 0;
+        if (p->def->type == STORAGE_POOL_DIR)
+                return transition_begin(p, target_open_run, on_target_opened, done, userdata);
+        return transition_begin(p, target_inspect_run, on_start_inspected, done, userdata);
 }
 
-static void pool_deactivate(StoragePool *p) {
-        drop_all_volumes(p, true);
-        if (p->dirfd >= 0)
-                close(p->dirfd);
-        p->dirfd = -1;
-        p->active = false;
-        storage_pool_update_stats(p);
-        if (p->driver->events.pool_changed)
-                p->driver->events.pool_changed(p->driver->events.userdata, p);
+/* ---- stop ---- */
+
+static void on_target_reopened(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+        _cleanup_free_ char *m = TAKE_PTR(p->start_message);
+
+        p->call = NULL;
+        if (r >= 0)
+                p->dirfd = TAKE_FD(c->fd);
+        else
+                log_warning("Pool %s: cannot open '%s' again after a failed unmount: %s", p->def->name,
+                            p->def->target_path, strerror(-r));
+        transition_finish(p, -EBUSY, m);
 }
 
 static void on_unmounted(void *userdata, int status, const char *out, const char *err) {
@@ -677,45 +914,68 @@ static void on_unmounted(void *userdata, int status, const char *out, const char
 
         storage_child_free(c);
         if (status != 0) {
-                _cleanup_free_ char *m = g_strdup_printf("cannot unmount '%s' of pool '%s': %s", p->def->target_path,
-                                                         p->def->name, err);
+                free(p->start_message);
+                p->start_message = g_strdup_printf("cannot unmount '%s' of pool '%s': %s", p->def->target_path,
+                                                   p->def->name, err);
                 /* still mounted, still active: take the handle back */
-                p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                transition_finish(p, -EBUSY, m);
+                if (target_call(p, target_open_run, on_target_reopened) < 0)
+                        on_target_reopened(p, &(TargetCall) { .fd = -1 }, -ENOMEM);
                 return;
         }
         pool_deactivate(p);
         transition_finish(p, 0, NULL);
 }
 
-int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
-        _cleanup_free_ char *mounted = NULL;
-        int r;
+static void on_stop_inspected(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        (void) arg;
 
+        p->call = NULL;
+        if (r <= 0) {
+                /* nothing mounted there (or the table is unreadable): nothing to undo */
+                pool_deactivate(p);
+                transition_finish(p, 0, NULL);
+                return;
+        }
+        /* Close our own handle first, or the mount is busy; and wait for the
+         * threads that hold a duplicate of it. */
+        p->dirfd = storage_close(p->dirfd);
+        if (p->fd_calls > 0) {
+                p->umount_waiting = true;
+                return;
+        }
+        stop_umount(p);
+}
+
+static void stop_umount(StoragePool *p) {
+        _cleanup_free_ char *umount_bin = storage_find_program("umount");
+        int r = -ENOENT;
+
+        if (umount_bin) {
+                char *argv[] = { umount_bin, p->def->target_path, NULL };
+                r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_unmounted, p, &p->mount);
+                if (r >= 0)
+                        return;
+        }
+        _cleanup_free_ char *m = g_strdup_printf("cannot run umount for pool '%s': %s", p->def->name, strerror(-r));
+        if (p->dirfd < 0) {
+                p->start_message = TAKE_PTR(m);
+                if (target_call(p, target_open_run, on_target_reopened) < 0)
+                        on_target_reopened(p, &(TargetCall) { .fd = -1 }, -ENOMEM);
+                return;
+        }
+        transition_finish(p, r, m);
+}
+
+int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (!p->active)
                 return -ENOTCONN;
         if (p->transition || p->jobs->len > 0)
                 return -EBUSY;
         storage_refresh_abort(p);
-        _cleanup_free_ char *target = realpath(p->def->target_path, NULL);
-        if (p->def->type != STORAGE_POOL_DIR && mount_source(target ?: p->def->target_path, &mounted) > 0) {
-                _cleanup_free_ char *umount_bin = storage_find_program("umount");
-                if (!umount_bin)
-                        return -ENOENT;
-                /* Close our own handle first, or the mount is busy. */
-                close(p->dirfd);
-                p->dirfd = -1;
-                char *argv[] = { umount_bin, p->def->target_path, NULL };
-                r = storage_child_spawn(p->driver, argv, -1, -1, NULL, on_unmounted, p, &p->mount);
-                if (r < 0) {
-                        p->dirfd = open(p->def->target_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        return r;
-                }
-                p->transition = true;
-                p->transition_done = done;
-                p->transition_userdata = userdata;
-                return 0;
+        if (p->def->type == STORAGE_POOL_DIR) {
+                pool_deactivate(p);
+                return storage_defer_done(p->driver, done, userdata, 0, NULL);
         }
-        pool_deactivate(p);
-        return storage_defer_done(p->driver, done, userdata, 0, NULL);
+        return transition_begin(p, target_inspect_run, on_stop_inspected, done, userdata);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,6 +20,7 @@ struct StorageProbe {
         StoragePool *pool;
         char *name;
         struct stat st;
+        int iso;                      /* from the scan: 0/1; -1 = look */
         StorageChild *child;
         StorageProbeDoneFn done;
         void *userdata;
@@ -34,10 +36,13 @@ StorageProbe *storage_probe_free(StorageProbe *pr) {
 }
 
 /* qemu-img calls an ISO image raw; its volume descriptor says otherwise. */
-static bool is_iso(StoragePool *p, const char *name) {
-        _cleanup_close_ int fd = openat(p->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+bool storage_file_is_iso(int dirfd, const char *name, const struct stat *st) {
+        _cleanup_close_ int fd = -1;
         char magic[5];
 
+        if (!S_ISREG(st->st_mode) || st->st_size < 32769 + (off_t) sizeof magic)
+                return false;
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         return fd >= 0 && pread(fd, magic, sizeof magic, 32769) == (ssize_t) sizeof magic &&
                memcmp(magic, "CD001", 5) == 0;
 }
@@ -78,7 +83,7 @@ static int parse_info(StorageProbe *pr, const char *out, StorageVolDef **ret_def
         fmt = json_object_get_string(top, "format");
         f = storage_vol_format_from_qemu(fmt);
         def->format = f >= 0 ? (StorageVolFormat) f : STORAGE_VOL_FORMAT_RAW;
-        if (def->format == STORAGE_VOL_FORMAT_RAW && is_iso(pr->pool, pr->name))
+        if (def->format == STORAGE_VOL_FORMAT_RAW && (pr->iso >= 0 ? pr->iso : storage_file_is_iso(pr->pool->dirfd, pr->name, &pr->st)))
                 def->format = STORAGE_VOL_FORMAT_ISO;
         def->has_format = true;
         if (json_u64(top, "virtual-size", &def->capacity) < 0)
@@ -152,7 +157,9 @@ static void on_probe_exit_trampoline(void *userdata, int status, const char *out
         storage_child_free(c);
 }
 
-int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret) {
+/* st: what the scan found (NULL: fstatat now); iso as StorageProbe.iso. */
+static int probe_start(StoragePool *p, const char *name, const struct stat *st, int iso, StorageProbeDoneFn done,
+                       void *userdata, StorageProbe **ret) {
         _cleanup_free_ char *rel = NULL;
         StorageProbe *pr;
         int r;
@@ -165,8 +172,11 @@ int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn don
         pr->pool = p;
         pr->done = done;
         pr->userdata = userdata;
+        pr->iso = iso;
         pr->name = strdup(name);
-        if (!pr->name || fstatat(p->dirfd, name, &pr->st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (st && pr->name)
+                pr->st = *st;
+        if (!pr->name || (!st && fstatat(p->dirfd, name, &pr->st, AT_SYMLINK_NOFOLLOW) < 0)) {
                 r = pr->name ? -errno : -ENOMEM;
                 storage_probe_free(pr);
                 return r;
@@ -187,6 +197,139 @@ int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn don
         return 0;
 }
 
+int storage_probe_start(StoragePool *p, const char *name, StorageProbeDoneFn done, void *userdata, StorageProbe **ret) {
+        return probe_start(p, name, NULL, -1, done, userdata, ret);
+}
+
+int storage_probe_start_stat(StoragePool *p, const char *name, const struct stat *st, bool iso, StorageProbeDoneFn done,
+                             void *userdata, StorageProbe **ret) {
+        return probe_start(p, name, st, iso, done, userdata, ret);
+}
+
+/* ---- the directory scan, in a thread ---- */
+
+typedef struct ScanEntry {
+        char *name;
+        struct stat st;
+        bool iso;
+} ScanEntry;
+
+typedef struct ScanCall {
+        int fd;                       /* a duplicate of the pool's directory fd */
+        GArray *entries;              /* ScanEntry: regular files and block devices */
+        GPtrArray *temporaries;       /* our hidden temporaries found */
+        struct statvfs sv;
+        bool has_sv;
+} ScanCall;
+
+static void scan_entry_clear(void *e) {
+        free(((ScanEntry *) e)->name);
+}
+
+static void scan_call_free(void *arg) {
+        ScanCall *c = arg;
+        if (c->fd >= 0)
+                close(c->fd);
+        g_array_free(c->entries, true);
+        g_ptr_array_free(c->temporaries, true);
+        free(c);
+}
+
+static int scan_run(void *arg) {
+        ScanCall *c = arg;
+        int fd = openat(c->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir;
+        struct dirent *de;
+
+        if (fd < 0)
+                return -errno;
+        dir = fdopendir(fd);
+        if (!dir) {
+                close(fd);
+                return -errno;
+        }
+        while ((errno = 0, de = readdir(dir))) {
+                const char *n = de->d_name;
+                ScanEntry e = {};
+
+                if (streq(n, ".") || streq(n, ".."))
+                        continue;
+                if (storage_name_is_temporary(n)) {
+                        g_ptr_array_add(c->temporaries, g_strdup(n));
+                        continue;
+                }
+                if (n[0] == '.' || storage_vol_name_validate(n, NULL) < 0)
+                        continue;
+                if (fstatat(c->fd, n, &e.st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISLNK(e.st.st_mode) || (!S_ISREG(e.st.st_mode) && !S_ISBLK(e.st.st_mode)))
+                        continue;   /* symlinks are never followed */
+                e.iso = storage_file_is_iso(c->fd, n, &e.st);
+                e.name = g_strdup(n);
+                g_array_append_val(c->entries, e);
+        }
+        int r = errno ? -errno : 0;
+        closedir(dir);
+        c->has_sv = fstatvfs(c->fd, &c->sv) == 0;
+        c->fd = storage_close(c->fd);   /* now, not when the loop takes the result: the mount must not stay busy */
+        return r;
+}
+
+typedef struct UnlinkCall {
+        int fd;
+        GPtrArray *names;
+} UnlinkCall;
+
+static void unlink_call_free(void *arg) {
+        UnlinkCall *c = arg;
+        if (c->fd >= 0)
+                close(c->fd);
+        g_ptr_array_free(c->names, true);
+        free(c);
+}
+
+static int unlink_run(void *arg) {
+        UnlinkCall *c = arg;
+        for (guint i = 0; i < c->names->len; i++)
+                (void) unlinkat(c->fd, c->names->pdata[i], 0);
+        c->fd = storage_close(c->fd);
+        return 0;
+}
+
+static void on_stale_removed(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        (void) arg, (void) r;
+
+        p->unlink_call = NULL;
+        storage_pool_fd_call_done(p);
+}
+
+/* Removes, in a thread, the temporaries no running job owns: left by a crashed daemon. */
+static void remove_stale(StoragePool *p, GPtrArray *temporaries) {
+        UnlinkCall *c;
+
+        if (temporaries->len == 0)
+                return;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return;
+        c->names = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < temporaries->len; i++) {
+                const char *n = temporaries->pdata[i];
+                if (storage_pool_temporary_in_use(p, n))
+                        continue;
+                log_info("Removing stale temporary '%s' from pool '%s'.", n, p->def->name);
+                g_ptr_array_add(c->names, g_strdup(n));
+        }
+        c->fd = c->names->len > 0 && !p->unlink_call ? fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (c->fd < 0) {
+                unlink_call_free(c);
+                return;
+        }
+        if (storage_call_start(p->driver, unlink_run, c, unlink_call_free, on_stale_removed, p, &p->unlink_call) >= 0)
+                p->fd_calls++;
+}
+
 /* ---- refresh ---- */
 
 typedef struct Waiter {
@@ -200,15 +343,23 @@ struct StorageRefresh {
         GPtrArray *running;           /* StorageProbe* */
         GHashTable *found;            /* names seen on disk */
         GArray *waiters;              /* Waiter */
+        GHashTable *stats;            /* name → struct stat from the scan */
+        GHashTable *iso;              /* names the scan found to be ISO images */
         bool again;                   /* asked again while running: rescan */
-        sd_event_source *defer;
+        StorageCall *scan;            /* the directory scan, in a thread */
+        struct statvfs sv;
+        bool has_sv;
         size_t failed;
 };
 
 void storage_refresh_free(StorageRefresh *rf) {
         if (!rf)
                 return;
-        sd_event_source_disable_unref(rf->defer);
+        storage_call_abandon(rf->scan);
+        if (rf->stats)
+                g_hash_table_destroy(rf->stats);
+        if (rf->iso)
+                g_hash_table_destroy(rf->iso);
         if (rf->running)
                 for (size_t i = 0; i < rf->running->len; i++)
                         storage_probe_free(rf->running->pdata[i]);
@@ -221,51 +372,6 @@ void storage_refresh_free(StorageRefresh *rf) {
         if (rf->waiters)
                 g_array_free(rf->waiters, true);
         free(rf);
-}
-
-static int scan_dir(StorageRefresh *rf) {
-        StoragePool *p = rf->pool;
-        int fd = openat(p->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir;
-        struct dirent *de;
-
-        if (fd < 0)
-                return -errno;
-        dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return -errno;
-        }
-        while ((errno = 0, de = readdir(dir))) {
-                const char *n = de->d_name;
-                struct stat st;
-
-                if (streq(n, ".") || streq(n, ".."))
-                        continue;
-                if (storage_name_is_temporary(n)) {
-                        /* A temporary no running job owns: left by a crashed daemon. */
-                        if (!storage_pool_temporary_in_use(p, n)) {
-                                log_info("Removing stale temporary '%s' from pool '%s'.", n, p->def->name);
-                                (void) unlinkat(p->dirfd, n, 0);
-                        }
-                        continue;
-                }
-                if (n[0] == '.' || storage_vol_name_validate(n, NULL) < 0)
-                        continue;
-                if (fstatat(p->dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (S_ISLNK(st.st_mode)) {
-                        log_debug("Pool '%s': not following symlink '%s'.", p->def->name, n);
-                        continue;
-                }
-                if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                        continue;
-                g_ptr_array_add(rf->todo, g_strdup(n));
-                g_hash_table_add(rf->found, g_strdup(n));
-        }
-        int r = errno ? -errno : 0;
-        closedir(dir);
-        return r;
 }
 
 static void refresh_next(StorageRefresh *rf);
@@ -285,7 +391,7 @@ static void refresh_finish(StorageRefresh *rf, int r, const char *message) {
                                         storage_pool_drop_volume(p, vols[i]);
                         free(vols);
                 }
-                storage_pool_update_stats(p);
+                storage_pool_set_stats(p, rf->has_sv ? &rf->sv : NULL);
         }
         p->refresh = NULL;
         storage_refresh_free(rf);
@@ -318,7 +424,8 @@ static void refresh_next(StorageRefresh *rf) {
         while (rf->todo->len > 0 && rf->running->len < PROBE_PARALLEL) {
                 _cleanup_free_ char *name = g_ptr_array_steal_index(rf->todo, rf->todo->len - 1);
                 StorageProbe *pr = NULL;
-                int r = storage_probe_start(rf->pool, name, on_refresh_probe, rf, &pr);
+                const struct stat *st = g_hash_table_lookup(rf->stats, name);
+                int r = probe_start(rf->pool, name, st, g_hash_table_contains(rf->iso, name), on_refresh_probe, rf, &pr);
                 if (r < 0) {
                         /* Gone since the scan, or not a file any more. */
                         g_hash_table_remove(rf->found, name);
@@ -328,35 +435,64 @@ static void refresh_next(StorageRefresh *rf) {
         }
         if (rf->todo->len > 0 || rf->running->len > 0)
                 return;
+        if (rf->scan)
+                return;
         if (rf->again) {
                 rf->again = false;
                 int r = refresh_begin(rf);
                 if (r < 0) {
                         _cleanup_free_ char *m = storage_error_message(rf->pool, r, "scanning", NULL);
                         refresh_finish(rf, r, m);
-                        return;
                 }
-                refresh_next(rf);
                 return;
         }
         refresh_finish(rf, 0, NULL);
 }
 
-static int refresh_begin(StorageRefresh *rf) {
-        g_hash_table_remove_all(rf->found);
-        int r = scan_dir(rf);
-        if (r < 0)
-                return r;
-        /* Runs from the loop even when nothing is to be probed. */
-        return 0;
+static void on_scanned(void *userdata, void *arg, int r) {
+        StorageRefresh *rf = userdata;
+        ScanCall *c = arg;
+
+        rf->scan = NULL;
+        if (r < 0) {
+                _cleanup_free_ char *m = storage_error_message(rf->pool, r, "scanning the target", NULL);
+                refresh_finish(rf, storage_os_failure(r), m);
+                return;
+        }
+        remove_stale(rf->pool, c->temporaries);
+        for (guint i = 0; i < c->entries->len; i++) {
+                ScanEntry *e = &g_array_index(c->entries, ScanEntry, i);
+                g_ptr_array_add(rf->todo, g_strdup(e->name));
+                g_hash_table_add(rf->found, g_strdup(e->name));
+                g_hash_table_insert(rf->stats, g_strdup(e->name), g_memdup2(&e->st, sizeof e->st));
+                if (e->iso)
+                        g_hash_table_add(rf->iso, g_strdup(e->name));
+        }
+        rf->sv = c->sv;
+        rf->has_sv = c->has_sv;
+        refresh_next(rf);
 }
 
-static int on_refresh_defer(sd_event_source *s, void *userdata) {
-        StorageRefresh *rf = userdata;
-        (void) s;
-        rf->defer = sd_event_source_disable_unref(rf->defer);
-        refresh_next(rf);
-        return 0;
+/* Starts the scan; refresh_next() follows when it returns. */
+static int refresh_begin(StorageRefresh *rf) {
+        StoragePool *p = rf->pool;
+        ScanCall *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        g_hash_table_remove_all(rf->found);
+        g_hash_table_remove_all(rf->stats);
+        g_hash_table_remove_all(rf->iso);
+        c->entries = g_array_new(false, true, sizeof(ScanEntry));
+        g_array_set_clear_func(c->entries, scan_entry_clear);
+        c->temporaries = g_ptr_array_new_with_free_func(g_free);
+        c->fd = fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3);
+        if (c->fd < 0) {
+                int r = -errno;
+                scan_call_free(c);
+                return r;
+        }
+        return storage_call_start(p->driver, scan_run, c, scan_call_free, on_scanned, rf, &rf->scan);
 }
 
 int storage_pool_refresh(StoragePool *p, StorageDoneFn done, void *userdata) {
@@ -380,11 +516,11 @@ int storage_pool_refresh(StoragePool *p, StorageDoneFn done, void *userdata) {
         rf->running = g_ptr_array_new();
         rf->found = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
         rf->waiters = g_array_new(false, false, sizeof(Waiter));
+        rf->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        rf->iso = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (done)
                 g_array_append_val(rf->waiters, w);
         r = refresh_begin(rf);
-        if (r >= 0)
-                r = sd_event_add_defer(p->driver->event, &rf->defer, on_refresh_defer, rf);
         if (r < 0) {
                 storage_refresh_free(rf);
                 return r;

@@ -13,26 +13,44 @@
 
 /* ---- shared checks ---- */
 
-/* 0 when name is free in the pool (no volume, no job making one, no file). */
-static int name_free(StorageJob *j, const char *name) {
-        struct stat st;
+/* Starts the preparation of f for j in a thread (job_files()); a failure to
+ * start it fails the job. */
+static void files_start(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f, int r)) {
+        int r = f ? job_files(j, f, done) : -ENOMEM;
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
 
-        if (g_hash_table_contains(j->pool->volumes, name))
-                return -EEXIST;
-        if (fstatat(j->pool->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                return -EEXIST;
-        return errno == ENOENT ? 0 : -errno;
+/* The checks of a new volume of format fmt that need no file: false when the job failed. */
+static bool new_volume_ok(StorageJob *j, StorageVolFormat fmt) {
+        if (g_hash_table_contains(j->pool->volumes, j->name)) {
+                job_fail(j, -EEXIST, "a volume or file of that name exists");
+                return false;
+        }
+        if (!storage_vol_format_writable(fmt)) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created");
+                return false;
+        }
+        return true;
+}
+
+/* A JobFiles for a new volume: name must be free, the temporary made with the definition's permissions. */
+static JobFiles *files_for_new(StorageJob *j, const StorageVolDef *def) {
+        JobFiles *f = job_files_new();
+
+        if (!f)
+                return NULL;
+        f->absent = strdup(j->name);
+        f->temp_for = strdup(j->name);
+        f->mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0600;
+        f->uid = def->perms.uid;
+        f->gid = def->perms.gid;
+        return f;
 }
 
 static void set_what(StorageJob *j, const char *verb, const char *name) {
         g_free(j->what);
         j->what = g_strdup_printf("%s volume '%s'", verb, name);
-}
-
-/* Opens a volume's file of pool p, never through a symlink. */
-static int open_volume(StoragePool *p, const char *name, int flags) {
-        int fd = openat(p->dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        return fd < 0 ? (errno == ELOOP ? -ELOOP : -errno) : fd;
 }
 
 static void on_child_step(void *userdata, int status, const char *out, const char *err);
@@ -88,58 +106,28 @@ static StorageVolFormat def_format(const StorageVolDef *def, StorageVolFormat fa
         return def->has_format ? def->format : fallback;
 }
 
-static void run_create(StorageJob *j) {
+static void create_with_file(StorageJob *j, JobFiles *f, int r) {
         const StorageVolDef *def = j->def;
         StorageVolFormat fmt = def_format(def, STORAGE_VOL_FORMAT_RAW);
-        mode_t mode = def->perms.mode >= 0 ? (mode_t) def->perms.mode : 0600;
-        const char *backing_fmt = NULL;
-        int r;
 
-        r = name_free(j, j->name);
         if (r < 0) {
-                job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL);
+                job_fail(j, r, f->detail);
                 return;
         }
-        if (!storage_vol_format_writable(fmt)) {
-                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created");
-                return;
-        }
-        if (fmt == STORAGE_VOL_FORMAT_RAW && def->backing_path) {
-                job_fail(j, -EINVAL, "a raw volume cannot have a backing store");
-                return;
-        }
-        if (!def->has_capacity && !def->backing_path) {
-                job_fail(j, -EINVAL, "no capacity given");
-                return;
-        }
+        j->fd = TAKE_FD(f->tmp_fd);
+        const char *backing_fmt = NULL;
         if (def->backing_path) {
                 StorageVolume *b = storage_driver_find_volume_by_path(j->driver, def->backing_path);
-                if (def->has_backing_format)
-                        backing_fmt = storage_vol_format_to_qemu(def->backing_format);
-                else if (b)
-                        backing_fmt = storage_vol_format_to_qemu(b->def->format);
-                else {
+                backing_fmt = def->has_backing_format ? storage_vol_format_to_qemu(def->backing_format)
+                              : b ? storage_vol_format_to_qemu(b->def->format) : NULL;
+                if (!backing_fmt) {
                         job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>");
                         return;
                 }
         }
-        if (fmt == STORAGE_VOL_FORMAT_QCOW2 && !j->driver->qemu_img) {
-                job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
-                return;
-        }
-
-        r = job_make_temp(j, mode, def->perms.uid, def->perms.gid, &j->fd);
-        if (r < 0) {
-                job_fail(j, r, NULL);
-                return;
-        }
 
         if (fmt == STORAGE_VOL_FORMAT_RAW) {
                 j->step = 1;   /* after_step → commit */
-                if (ftruncate(j->fd, (off_t) def->capacity) < 0) {
-                        job_fail(j, -errno, NULL);
-                        return;
-                }
                 if (def->has_allocation && def->allocation > 0) {
                         StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
                         if (!w) {
@@ -165,7 +153,10 @@ static void run_create(StorageJob *j) {
         /* qcow2 */
         j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = def->has_capacity ? size_arg(def->capacity) : NULL;
-        _cleanup_free_ char *compat = def->compat ? g_strdup_printf("compat=%s", def->compat) : NULL;
+        bool prealloc = j->flags & STORAGE_VOLUME_CREATE_PREALLOC_METADATA;
+        _cleanup_free_ char *opts = def->compat || prealloc ?
+                g_strdup_printf("%s%s%s", def->compat ? "compat=" : "", strempty(def->compat),
+                                prealloc ? (def->compat ? ",preallocation=metadata" : "preallocation=metadata") : "") : NULL;
         char *argv[16];
         size_t n = 0;
         argv[n++] = j->driver->qemu_img;
@@ -173,9 +164,9 @@ static void run_create(StorageJob *j) {
         argv[n++] = (char *) "-q";
         argv[n++] = (char *) "-f";
         argv[n++] = (char *) "qcow2";
-        if (compat) {
+        if (opts) {
                 argv[n++] = (char *) "-o";
-                argv[n++] = compat;
+                argv[n++] = opts;
         }
         if (def->backing_path) {
                 argv[n++] = (char *) "-b";
@@ -193,7 +184,50 @@ static void run_create(StorageJob *j) {
                 job_fail(j, r, NULL);
 }
 
+static void run_create(StorageJob *j) {
+        const StorageVolDef *def = j->def;
+        StorageVolFormat fmt = def_format(def, STORAGE_VOL_FORMAT_RAW);
+        JobFiles *f;
+
+        if (!new_volume_ok(j, fmt))
+                return;
+        if (fmt == STORAGE_VOL_FORMAT_RAW && def->backing_path) {
+                job_fail(j, -EINVAL, "a raw volume cannot have a backing store");
+                return;
+        }
+        if (!def->has_capacity && !def->backing_path) {
+                job_fail(j, -EINVAL, "no capacity given");
+                return;
+        }
+        if (def->backing_path && !def->has_backing_format &&
+            !storage_driver_find_volume_by_path(j->driver, def->backing_path)) {
+                job_fail(j, -EINVAL, "the backing store is not a known volume: give its <format>");
+                return;
+        }
+        if (fmt == STORAGE_VOL_FORMAT_QCOW2 && !j->driver->qemu_img) {
+                job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
+                return;
+        }
+        if ((j->flags & STORAGE_VOLUME_CREATE_PREALLOC_METADATA) && fmt != STORAGE_VOL_FORMAT_QCOW2) {
+                job_fail(j, -EINVAL, "metadata preallocation is only for qcow2 volumes");
+                return;
+        }
+
+        /* the file, with its size when raw, in a thread */
+        f = files_for_new(j, def);
+        if (f && fmt == STORAGE_VOL_FORMAT_RAW) {
+                f->truncate = true;
+                f->size = def->capacity;
+        }
+        files_start(j, f, create_with_file);
+}
+
 int storage_volume_create(StoragePool *p, const StorageVolDef *def, const StorageJobCallbacks *cb, StorageJob **ret_job) {
+        return storage_volume_create_full(p, def, 0, cb, ret_job);
+}
+
+int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, StorageVolumeCreateFlags flags,
+                               const StorageJobCallbacks *cb, StorageJob **ret_job) {
         StorageJob *j;
         int r;
 
@@ -203,6 +237,7 @@ int storage_volume_create(StoragePool *p, const StorageVolDef *def, const Storag
         if (r < 0)
                 return r;
         set_what(j, "creating", def->name);
+        j->flags = flags;
         r = job_reserve(j, def->name);
         if (r >= 0 && !(j->def = storage_vol_def_copy(def)))
                 r = -ENOMEM;
@@ -218,48 +253,47 @@ int storage_volume_create(StoragePool *p, const StorageVolDef *def, const Storag
 
 /* ---- clone ---- */
 
+static void clone_with_files(StorageJob *j, JobFiles *f, int r);
+
 static void run_clone(StorageJob *j) {
         StorageVolume *src = j->src;
         StorageVolFormat src_fmt = src->def->format;
         StorageVolFormat fmt = def_format(j->def, src_fmt == STORAGE_VOL_FORMAT_ISO ? STORAGE_VOL_FORMAT_RAW : src_fmt);
-        mode_t mode = j->def->perms.mode >= 0 ? (mode_t) j->def->perms.mode : 0600;
-        int r;
+        JobFiles *f;
 
-        r = name_free(j, j->name);
-        if (r < 0) {
-                job_fail(j, r, r == -EEXIST ? "a volume or file of that name exists" : NULL);
+        if (!new_volume_ok(j, fmt))
                 return;
-        }
-        if (!storage_vol_format_writable(fmt)) {
-                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be created");
-                return;
-        }
         j->capacity = MAX(j->def->has_capacity ? j->def->capacity : 0, src->def->capacity);
         j->total = src->def->capacity;
-        r = job_make_temp(j, mode, j->def->perms.uid, j->def->perms.gid, &j->fd);
+        /* the new file and the source (opened for a plain copy; else qemu-img
+         * opens it by its path, which must be the volume, not a symlink) */
+        f = files_for_new(j, j->def);
+        if (f) {
+                f->src_name = strdup(src->def->name);
+                f->src_open = (src_fmt == STORAGE_VOL_FORMAT_RAW || src_fmt == STORAGE_VOL_FORMAT_ISO) &&
+                              fmt == STORAGE_VOL_FORMAT_RAW && src->def->type == STORAGE_VOL_FILE;
+        }
+        files_start(j, f, clone_with_files);
+}
+
+static void clone_with_files(StorageJob *j, JobFiles *f, int r) {
+        StorageVolume *src = j->src;
+        StorageVolFormat src_fmt = src->def->format;
+        StorageVolFormat fmt = def_format(j->def, src_fmt == STORAGE_VOL_FORMAT_ISO ? STORAGE_VOL_FORMAT_RAW : src_fmt);
+
         if (r < 0) {
-                job_fail(j, r, NULL);
+                job_fail(j, r, f->detail);
                 return;
         }
-
-        bool plain = (src_fmt == STORAGE_VOL_FORMAT_RAW || src_fmt == STORAGE_VOL_FORMAT_ISO) &&
-                     fmt == STORAGE_VOL_FORMAT_RAW && src->def->type == STORAGE_VOL_FILE;
-        if (plain) {
-                struct stat st;
+        if (f->src_open) {
                 StorageWork *w = storage_work_new(STORAGE_WORK_COPY_FILE);
                 if (!w) {
                         job_fail(j, -ENOMEM, NULL);
                         return;
                 }
-                w->src_fd = open_volume(src->pool, src->def->name, O_RDONLY);
-                w->dst_fd = TAKE_FD(j->fd);
-                if (w->src_fd < 0 || fstat(w->src_fd, &st) < 0) {
-                        r = w->src_fd < 0 ? w->src_fd : -errno;
-                        storage_work_free(w);
-                        job_fail(j, r, "cannot open the source volume");
-                        return;
-                }
-                w->length = (uint64_t) st.st_size;
+                w->src_fd = TAKE_FD(f->src_fd);
+                w->dst_fd = TAKE_FD(f->tmp_fd);
+                w->length = (uint64_t) f->src_st.st_size;
                 w->fsync = true;
                 j->total = w->length;
                 j->step = 1;   /* → grow if asked, commit */
@@ -273,18 +307,6 @@ static void run_clone(StorageJob *j) {
                 job_fail(j, -EOPNOTSUPP, "qemu-img is not installed");
                 return;
         }
-        /* qemu-img opens the source by its path (its backing files are found
-         * relative to it): make sure that path is the volume, not a symlink */
-        struct stat sst;
-        if (fstatat(src->pool->dirfd, src->def->name, &sst, AT_SYMLINK_NOFOLLOW) < 0) {
-                job_fail(j, -errno, "cannot open the source volume");
-                return;
-        }
-        if (S_ISLNK(sst.st_mode)) {
-                job_fail(j, -ELOOP, "the source volume was replaced by a symlink");
-                return;
-        }
-        j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp);
         _cleanup_free_ char *compat = j->def->compat ? g_strdup_printf("compat=%s", j->def->compat) : NULL;
         const char *backing_fmt = NULL;
@@ -369,19 +391,25 @@ int storage_volume_clone(StoragePool *p, const StorageVolDef *def, StorageVolume
 
 /* ---- the steps after a worker or a child finished ---- */
 
-/* raw clone asked larger than its source: extend the copy (sparse). */
-static void grow_clone(StorageJob *j) {
-        int fd = open_volume(j->pool, j->tmp, O_RDWR), r = 0;
-
-        if (fd < 0 || ftruncate(fd, (off_t) j->capacity) < 0)
-                r = fd < 0 ? fd : -errno;
-        if (fd >= 0)
-                close(fd);
+static void on_grown(StorageJob *j, JobFiles *f, int r) {
         if (r < 0) {
-                job_fail(j, r, NULL);
+                job_fail(j, r, f->detail);
                 return;
         }
         job_commit(j, false);
+}
+
+/* raw clone asked larger than its source: extend the copy (sparse), in a thread. */
+static void grow_clone(StorageJob *j) {
+        JobFiles *f = job_files_new();
+
+        if (f) {
+                f->open_name = strdup(j->tmp);
+                f->open_flags = O_RDWR;
+                f->truncate = true;
+                f->size = j->capacity;
+        }
+        files_start(j, f, on_grown);
 }
 
 static void after_step(StorageJob *j) {
@@ -485,6 +513,29 @@ static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, cons
         return 0;
 }
 
+static void resize_raw_truncated(StorageJob *j, JobFiles *f, int r) {
+        if (r < 0) {
+                job_fail(j, r, f->detail);
+                return;
+        }
+        if ((j->flags & STORAGE_VOLUME_RESIZE_ALLOCATE) && j->capacity > j->cur_capacity) {
+                StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
+                if (!w) {
+                        job_fail(j, -ENOMEM, NULL);
+                        return;
+                }
+                w->dst_fd = TAKE_FD(f->open_fd);
+                w->length = j->capacity;
+                w->fsync = true;
+                j->total = j->capacity;
+                r = start_work(j, w);
+                if (r < 0)
+                        job_fail(j, r, NULL);
+                return;
+        }
+        after_step(j);
+}
+
 static void run_resize(StorageJob *j) {
         StorageVolume *v = j->vol;
         uint64_t cur = v->def->capacity, want = j->capacity;
@@ -501,35 +552,16 @@ static void run_resize(StorageJob *j) {
         j->capacity = want;
         j->step = 1;
         if (v->def->format == STORAGE_VOL_FORMAT_RAW && v->def->type == STORAGE_VOL_FILE) {
-                int fd = open_volume(j->pool, j->name, O_RDWR);
-                if (fd < 0) {
-                        job_fail(j, fd, NULL);
-                        return;
+                /* open and ftruncate in a thread */
+                JobFiles *f = job_files_new();
+                if (f) {
+                        f->open_name = strdup(j->name);
+                        f->open_flags = O_RDWR;
+                        f->truncate = true;
+                        f->size = want;
                 }
-                if (ftruncate(fd, (off_t) want) < 0) {
-                        r = -errno;
-                        close(fd);
-                        job_fail(j, r, NULL);
-                        return;
-                }
-                if ((j->flags & STORAGE_VOLUME_RESIZE_ALLOCATE) && want > cur) {
-                        StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                        if (!w) {
-                                close(fd);
-                                job_fail(j, -ENOMEM, NULL);
-                                return;
-                        }
-                        w->dst_fd = fd;
-                        w->length = want;
-                        w->fsync = true;
-                        j->total = want;
-                        r = start_work(j, w);
-                        if (r < 0)
-                                job_fail(j, r, NULL);
-                        return;
-                }
-                close(fd);
-                after_step(j);
+                j->cur_capacity = cur;
+                files_start(j, f, resize_raw_truncated);
                 return;
         }
         if (v->def->format != STORAGE_VOL_FORMAT_QCOW2) {
@@ -554,13 +586,14 @@ static void run_resize(StorageJob *j) {
                 job_fail(j, r, NULL);
 }
 
-typedef struct ResizeCall {
+/* A job whose caller wants a StorageDoneFn (resize, delete). */
+typedef struct SimpleCall {
         StorageDoneFn done;
         void *userdata;
-} ResizeCall;
+} SimpleCall;
 
-static void on_resize_done(void *userdata, int r, const char *message, StorageVolume *vol) {
-        ResizeCall *c = userdata;
+static void on_simple_done(void *userdata, int r, const char *message, StorageVolume *vol) {
+        SimpleCall *c = userdata;
         (void) vol;
         if (c->done)
                 c->done(c->userdata, r, message);
@@ -569,14 +602,14 @@ static void on_resize_done(void *userdata, int r, const char *message, StorageVo
 
 int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResizeFlags flags, StorageDoneFn done,
                           void *userdata) {
-        ResizeCall *c = calloc(1, sizeof(*c));
+        SimpleCall *c = calloc(1, sizeof(*c));
         StorageJob *j;
         int r;
 
         if (!c)
                 return -ENOMEM;
-        *c = (ResizeCall) { done, userdata };
-        r = volume_job_new(v, JOB_RESIZE, "resizing", &(StorageJobCallbacks) { .done = on_resize_done, .userdata = c },
+        *c = (SimpleCall) { done, userdata };
+        r = volume_job_new(v, JOB_RESIZE, "resizing", &(StorageJobCallbacks) { .done = on_simple_done, .userdata = c },
                            run_resize, &j);
         if (r < 0) {
                 free(c);
@@ -587,28 +620,96 @@ int storage_volume_resize(StorageVolume *v, uint64_t capacity, StorageVolumeResi
         return 0;
 }
 
-/* ---- wipe ---- */
+/* ---- delete, with the unlink in a thread ---- */
 
-static void run_wipe(StorageJob *j) {
+typedef struct DeleteCall {
+        int fd;
+        char *name;
+} DeleteCall;
+
+static void delete_call_free(void *arg) {
+        DeleteCall *c = arg;
+        c->fd = storage_close(c->fd);
+        free(c->name);
+        free(c);
+}
+
+static int delete_run(void *arg) {
+        DeleteCall *c = arg;
+        int r = unlinkat(c->fd, c->name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        c->fd = storage_close(c->fd);
+        return r;
+}
+
+static void on_deleted(StorageJob *j, void *arg, int r) {
         StorageVolume *v = j->vol;
+        (void) arg;
+
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot delete volume '%s' of pool '%s': %s", j->name,
+                                                         j->pool->def->name, strerror(-r));
+                job_finish(j, r, m);
+                return;
+        }
+        /* the job lets go of the volume, which goes away now */
+        v->busy--;
+        j->vol = NULL;
+        storage_pool_drop_volume(j->pool, v);
+        job_finish(j, 0, NULL);
+}
+
+static void run_delete(StorageJob *j) {
+        DeleteCall *c = calloc(1, sizeof(*c));
+        int r = -ENOMEM;
+
+        if (c) {
+                c->name = strdup(j->name);
+                c->fd = fcntl(j->pool->dirfd, F_DUPFD_CLOEXEC, 3);
+                if (!c->name || c->fd < 0) {
+                        r = c->fd < 0 && c->name ? -errno : -ENOMEM;
+                        delete_call_free(c);
+                } else
+                        r = job_call(j, delete_run, c, delete_call_free, on_deleted);
+        }
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags, StorageDoneFn done, void *userdata) {
+        SimpleCall *c;
+        StorageJob *j;
         int r;
 
-        j->step = 1;
-        if (v->def->format == STORAGE_VOL_FORMAT_RAW || v->def->type == STORAGE_VOL_BLOCK) {
-                struct stat st;
+        if (flags & STORAGE_VOLUME_DELETE_ZEROED)
+                return -EOPNOTSUPP;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (SimpleCall) { done, userdata };
+        r = volume_job_new(v, JOB_DELETE, "deleting", &(StorageJobCallbacks) { .done = on_simple_done, .userdata = c },
+                           run_delete, &j);
+        if (r < 0)
+                free(c);
+        return r;
+}
+
+/* ---- wipe ---- */
+
+static void wipe_with_files(StorageJob *j, JobFiles *f, int r) {
+        StorageVolume *v = j->vol;
+
+        if (r < 0) {
+                job_fail(j, r, f->detail);
+                return;
+        }
+        if (f->open_fd >= 0) {
                 StorageWork *w = storage_work_new(STORAGE_WORK_ZERO);
                 if (!w) {
                         job_fail(j, -ENOMEM, NULL);
                         return;
                 }
-                w->dst_fd = open_volume(j->pool, j->name, O_RDWR);
-                if (w->dst_fd < 0 || fstat(w->dst_fd, &st) < 0) {
-                        r = w->dst_fd < 0 ? w->dst_fd : -errno;
-                        storage_work_free(w);
-                        job_fail(j, r, NULL);
-                        return;
-                }
-                w->length = S_ISBLK(st.st_mode) ? v->def->capacity : (uint64_t) st.st_size;
+                w->dst_fd = TAKE_FD(f->open_fd);
+                w->length = S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size;
                 w->fsync = true;
                 j->total = w->length;
                 r = start_work(j, w);
@@ -616,17 +717,7 @@ static void run_wipe(StorageJob *j) {
                         job_fail(j, r, NULL);
                 return;
         }
-        if (v->def->format != STORAGE_VOL_FORMAT_QCOW2) {
-                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be wiped");
-                return;
-        }
         /* qcow2: a fresh empty image of the same size and backing store */
-        r = job_make_temp(j, (mode_t) v->def->perms.mode, v->def->perms.uid, v->def->perms.gid, &j->fd);
-        if (r < 0) {
-                job_fail(j, r, NULL);
-                return;
-        }
-        j->fd = (close(j->fd), -1);
         _cleanup_free_ char *rel = g_strdup_printf("./%s", j->tmp), *size = size_arg(v->def->capacity);
         char *argv[14];
         size_t n = 0;
@@ -649,6 +740,30 @@ static void run_wipe(StorageJob *j) {
                 job_fail(j, r, NULL);
 }
 
+static void run_wipe(StorageJob *j) {
+        StorageVolume *v = j->vol;
+        bool zero = v->def->format == STORAGE_VOL_FORMAT_RAW || v->def->type == STORAGE_VOL_BLOCK;
+        JobFiles *f;
+
+        j->step = 1;
+        if (!zero && v->def->format != STORAGE_VOL_FORMAT_QCOW2) {
+                job_fail(j, -EOPNOTSUPP, "only raw and qcow2 volumes can be wiped");
+                return;
+        }
+        /* raw: the file opened; qcow2: the temporary for the fresh image */
+        f = job_files_new();
+        if (f && zero) {
+                f->open_name = strdup(j->name);
+                f->open_flags = O_RDWR;
+        } else if (f) {
+                f->temp_for = strdup(j->name);
+                f->mode = (mode_t) v->def->perms.mode;
+                f->uid = v->def->perms.uid;
+                f->gid = v->def->perms.gid;
+        }
+        files_start(j, f, wipe_with_files);
+}
+
 int storage_volume_wipe(StorageVolume *v, const StorageJobCallbacks *cb, StorageJob **ret_job) {
         StorageJob *j;
         int r = volume_job_new(v, JOB_WIPE, "wiping", cb, run_wipe, &j);
@@ -661,15 +776,11 @@ int storage_volume_wipe(StorageVolume *v, const StorageJobCallbacks *cb, Storage
 
 /* ---- upload and download ---- */
 
-static void run_upload(StorageJob *j) {
-        StorageVolume *v = j->vol;
+static void upload_with_file(StorageJob *j, JobFiles *f, int r) {
         struct stat st;
-        int r;
 
-        r = job_make_temp(j, (mode_t) (v->def->perms.mode >= 0 ? v->def->perms.mode : 0600), v->def->perms.uid,
-                          v->def->perms.gid, &j->fd);
         if (r < 0) {
-                job_fail(j, r, NULL);
+                job_fail(j, r, f->detail);
                 return;
         }
         StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
@@ -678,7 +789,7 @@ static void run_upload(StorageJob *j) {
                 return;
         }
         w->src_fd = TAKE_FD(j->user_fd);
-        w->dst_fd = TAKE_FD(j->fd);
+        w->dst_fd = TAKE_FD(f->tmp_fd);
         w->length = j->length;
         w->dst_sparse = true;
         w->fsync = true;
@@ -692,30 +803,38 @@ static void run_upload(StorageJob *j) {
                 job_fail(j, r, NULL);
 }
 
-static void run_download(StorageJob *j) {
+static void run_upload(StorageJob *j) {
         StorageVolume *v = j->vol;
-        struct stat st;
-        int r;
+        JobFiles *f = job_files_new();
 
+        if (f) {
+                f->temp_for = strdup(j->name);
+                f->mode = (mode_t) (v->def->perms.mode >= 0 ? v->def->perms.mode : 0600);
+                f->uid = v->def->perms.uid;
+                f->gid = v->def->perms.gid;
+        }
+        files_start(j, f, upload_with_file);
+}
+
+static void download_with_file(StorageJob *j, JobFiles *f, int r) {
+        StorageVolume *v = j->vol;
+
+        if (r < 0) {
+                job_fail(j, r, f->detail);
+                return;
+        }
+        uint64_t size = S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size;
+        if (j->offset > size) {
+                job_fail(j, -EINVAL, "offset beyond the end of the volume");
+                return;
+        }
         StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
         if (!w) {
                 job_fail(j, -ENOMEM, NULL);
                 return;
         }
-        w->src_fd = open_volume(j->pool, v->def->name, O_RDONLY);
+        w->src_fd = TAKE_FD(f->open_fd);
         w->dst_fd = TAKE_FD(j->user_fd);
-        if (w->src_fd < 0 || fstat(w->src_fd, &st) < 0) {
-                r = w->src_fd < 0 ? w->src_fd : -errno;
-                storage_work_free(w);
-                job_fail(j, r, NULL);
-                return;
-        }
-        uint64_t size = S_ISBLK(st.st_mode) ? v->def->capacity : (uint64_t) st.st_size;
-        if (j->offset > size) {
-                storage_work_free(w);
-                job_fail(j, -EINVAL, "offset beyond the end of the volume");
-                return;
-        }
         w->offset = j->offset;
         w->length = j->length > 0 ? MIN(j->length, size - j->offset) : size - j->offset;
         j->total = w->length;
@@ -728,6 +847,16 @@ static void run_download(StorageJob *j) {
         r = start_work(j, w);
         if (r < 0)
                 job_fail(j, r, NULL);
+}
+
+static void run_download(StorageJob *j) {
+        JobFiles *f = job_files_new();
+
+        if (f) {
+                f->open_name = strdup(j->name);
+                f->open_flags = O_RDONLY;
+        }
+        files_start(j, f, download_with_file);
 }
 
 static int transfer_new(StorageVolume *v, int fd, uint64_t offset, uint64_t length, JobKind kind,

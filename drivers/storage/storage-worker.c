@@ -337,3 +337,110 @@ int storage_work_start(StorageDriver *d, StorageWork *w, StorageWorkDoneFn done,
         w->started = true;
         return 0;
 }
+
+/* ---- one blocking call in a thread of its own ---- */
+
+struct StorageCall {
+        StorageDriver *driver;        /* lists the call while the loop holds it */
+        _Atomic int refs;             /* the loop's and the thread's */
+        int efd;
+        sd_event_source *source;      /* the loop's; touched only from the loop */
+        StorageCallFn fn;
+        void *arg;
+        void (*free_arg)(void *arg);
+        StorageCallDoneFn done;
+        void *userdata;
+        int r;
+};
+
+static void call_unref(StorageCall *c) {
+        if (atomic_fetch_sub(&c->refs, 1) != 1)
+                return;
+        if (c->efd >= 0)
+                close(c->efd);
+        if (c->free_arg)
+                c->free_arg(c->arg);
+        free(c);
+}
+
+static void *call_thread(void *userdata) {
+        StorageCall *c = userdata;
+        uint64_t one = 1;
+
+        c->r = c->fn(c->arg);
+        (void) !write(c->efd, &one, sizeof one);
+        call_unref(c);
+        return NULL;
+}
+
+static int on_call_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        StorageCall *c = userdata;
+        StorageCallDoneFn done = TAKE_PTR(c->done);
+        (void) s, (void) fd, (void) revents;
+
+        c->source = sd_event_source_disable_unref(c->source);
+        g_ptr_array_remove(c->driver->calls, c);
+        if (done)
+                done(c->userdata, c->arg, c->r);
+        call_unref(c);
+        return 0;
+}
+
+int storage_call_start(StorageDriver *d, StorageCallFn fn, void *arg, void (*free_arg)(void *arg),
+                       StorageCallDoneFn done, void *userdata, StorageCall **ret) {
+        StorageCall *c = calloc(1, sizeof(*c));
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, old;
+        int r;
+
+        if (!c) {
+                if (free_arg)
+                        free_arg(arg);
+                return -ENOMEM;
+        }
+        *c = (StorageCall) { .fn = fn, .arg = arg, .free_arg = free_arg, .done = done, .userdata = userdata };
+        atomic_init(&c->refs, 1);
+        c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->efd < 0) {
+                r = -errno;
+                call_unref(c);
+                return r;
+        }
+        r = sd_event_add_io(d->event, &c->source, c->efd, EPOLLIN, on_call_done, c);
+        if (r < 0) {
+                call_unref(c);
+                return r;
+        }
+        (void) sd_event_source_set_description(c->source, "storage-call");
+        /* Detached: a thread stuck in a dead NFS server is never waited for. */
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        atomic_store(&c->refs, 2);
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&thread, &attr, call_thread, c);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                atomic_store(&c->refs, 1);
+                c->source = sd_event_source_disable_unref(c->source);
+                call_unref(c);
+                return -r;
+        }
+        c->driver = d;
+        g_ptr_array_add(d->calls, c);
+        if (ret)
+                *ret = c;
+        return 0;
+}
+
+StorageCall *storage_call_abandon(StorageCall *c) {
+        if (!c)
+                return NULL;
+        c->done = NULL;
+        c->source = sd_event_source_disable_unref(c->source);
+        g_ptr_array_remove(c->driver->calls, c);
+        call_unref(c);
+        return NULL;
+}

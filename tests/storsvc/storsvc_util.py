@@ -37,6 +37,7 @@ class StorageTestCase(unittest.TestCase):
     daemon_env = None
 
     job_linger_sec = 2
+    extra_conf = ''   # more [daemon] lines for vmgmtd.conf
 
     def setUp(self):
         import tempfile
@@ -44,7 +45,7 @@ class StorageTestCase(unittest.TestCase):
         self.addCleanup(lambda: __import__('shutil').rmtree(self.conf_dir, ignore_errors=True))
         conf = os.path.join(self.conf_dir, 'vmgmtd.conf')
         with open(conf, 'w') as f:
-            f.write('[daemon]\njob_linger_sec=%s\n' % self.job_linger_sec)
+            f.write('[daemon]\njob_linger_sec=%s\n%s' % (self.job_linger_sec, self.extra_conf))
         self.fx = Fixture(daemon_args=['--config', conf] + list(self.daemon_args or []))
         self.addCleanup(self.fx.teardown)
         self.client = self.fx.client
@@ -111,6 +112,18 @@ class StorageTestCase(unittest.TestCase):
         if start:
             pool.Start(opts())
         return p, path
+
+    def stop_when_started(self, p):
+        """Stops pool p; a start of it at daemon start-up may still be
+        scanning (Busy until it is done)."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return self.pool(p).Stop(opts())
+            except dbus.DBusException as e:
+                if dbus_error_name(e) != 'org.vmgmt.Error.Busy' or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def pool_events(self, path=None):
         self.rec.pump()

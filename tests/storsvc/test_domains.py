@@ -5,7 +5,7 @@ import subprocess
 import time
 import unittest
 
-from storsvc_util import StorageTestCase, vol_xml, opts, VOL_IFACE, JOB_IFACE, dbus_error_name
+from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, dbus_error_name
 from vmgmt_harness import guest_domain_xml, GUEST_READY, cmdline
 import dbus
 
@@ -22,10 +22,15 @@ class DomainVolumeTests(StorageTestCase):
     def test_boot_from_cloned_qcow2(self):
         p, path = self.make_pool('gp')
         pool = self.pool(p)
-        # a base image made by hand, found by refresh
+        # a base image made by hand, found by refresh, holding a marker at its start
+        marker = 'VMGMT-MARKER-%s' % os.urandom(8).hex()
+        raw = os.path.join(self.fx.tmp, 'base.raw')
+        with open(raw, 'wb') as f:
+            f.write(marker.encode() + b'\n')
+            f.truncate(64 << 20)
         base = os.path.join(path, 'base.qcow2')
-        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '64M'], check=True)
-        subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', base], check=True,
+        subprocess.run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, base], check=True)
+        subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 1M', base], check=True,
                        stdout=subprocess.DEVNULL)
         pool.Refresh(opts())
         src = pool.GetVolume('base.qcow2', opts())
@@ -43,6 +48,9 @@ class DomainVolumeTests(StorageTestCase):
         self.client.wait_state(d, 'running')
         con = self.fx.console(d)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        # the guest itself reads the clone: the base's marker at the start of its /dev/vda
+        con.send('head -c %d /dev/vda' % len(marker))
+        con.wait_for(marker, 30)
         pids = self.fx.qemu_pids()
         self.assertEqual(len(pids), 1)
         self.assertIn('filename=%s,' % vpath, ' '.join(cmdline(pids[0])))
@@ -60,10 +68,17 @@ class DomainVolumeTests(StorageTestCase):
         self.assertIn("'vg'", msg)
         self.assertEqual(self.prop(v, VOL_IFACE, 'Capacity'), 64 << 20)
         self.assertTrue(os.path.exists(vpath))
-        # a raw volume attached by path (type='file') is found in use as well
+        # nor can its pool be stopped under it (nor the pool of its backing file)
+        msg = self.assertBusError('org.vmgmt.Error.Busy', pool.Stop, opts())
+        self.assertIn("running domain 'vg'", msg)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertTrue(os.path.exists(vpath))
 
         dom.Destroy(opts())
         self.client.wait_state(d, 'shutoff')
+        pool.Stop(opts())
+        pool.Start(opts())
+        v = pool.GetVolume('vm.qcow2', opts())
         self.vol(v).Delete(opts())
         self.assertFalse(os.path.exists(vpath))
         # a missing volume fails the start with a clear message

@@ -5,7 +5,7 @@ import time
 import unittest
 
 from storsvc_util import *  # noqa: F401,F403
-from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap
+from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap, dbus_error_name
 import dbus
 
 
@@ -24,7 +24,7 @@ class PoolTests(StorageTestCase):
         self.assertTrue(props['Autostart'])
         # undefined default stays undefined over a restart
         self.wait_prop(p, POOL_IFACE, 'Active', True)
-        self.pool(p).Stop(opts())
+        self.stop_when_started(p)
         self.pool(p).Undefine(opts())
         self.fx.daemon.restart()
         self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 'default')
@@ -62,8 +62,14 @@ class PoolTests(StorageTestCase):
         self.wait_prop(p, POOL_IFACE, 'Active', True)
         pool = self.pool(p)
         self.rec.clear()
-        pool.Stop(opts())
+        self.stop_when_started(p)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+        # a directory that holds files is not deleted
+        with open(os.path.join(path, 'keep'), 'w') as f:
+            f.write('x')
+        msg = self.assertBusError('org.vmgmt.Error.InvalidState', pool.Delete, opts())
+        self.assertIn("target directory '%s' of pool 'p1' is not empty" % path, msg)
+        os.unlink(os.path.join(path, 'keep'))
         pool.Delete(opts())
         self.assertFalse(os.path.exists(path))
         pool.Undefine(opts())
@@ -72,6 +78,43 @@ class PoolTests(StorageTestCase):
         ev = [e[2] for e in self.pool_events(str(p))]
         self.assertEqual(ev, ['stopped', 'deleted', 'undefined'])
         self.assertFalse(os.path.exists(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/p1.xml')))
+
+    def test_redefine_active(self):
+        # libvirt's semantics: the new definition is stored at once and applies at the next start
+        p, path = self.make_pool('live')
+        uuid = self.prop(p, POOL_IFACE, 'UUID')
+        newpath = os.path.join(self.pools_dir, 'live-new')
+        xml = pool_xml('live', newpath).replace('<name>live</name>', '<name>live</name><uuid>%s</uuid>' % uuid)
+        self.rec.clear()
+        self.assertEqual(str(self.manager.DefinePool(xml, opts())), str(p))
+        self.assertIn(('PoolEvent', str(p), 'defined'), self.pool_events(str(p)))
+        pool = self.pool(p)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
+        self.assertIn('<path>%s</path>' % path, str(pool.GetXML(opts())))
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
+        with open(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/live.xml')) as f:
+            self.assertIn('<path>%s</path>' % newpath, f.read())
+        # a restart keeps it running as it was
+        self.fx.daemon.restart()
+        pool = self.pool(p)
+        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
+        # stopped: the new definition is the pool
+        self.stop_when_started(p)
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), newpath)
+        self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts())))
+        pool.Build(opts())
+        pool.Start(opts())
+        self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), newpath)
+        # defining it back to what runs: nothing waits any more
+        self.manager.DefinePool(xml.replace(newpath, path), opts())
+        self.manager.DefinePool(xml, opts())
+        self.assertNotIn('<path>%s</path>' % path, str(pool.GetXML(opts(inactive=True))))
+        # a UUID that differs is still another pool
+        other = '6b1d4c0e-9a52-4f37-8a0e-3f0c2d6b9e11'
+        self.assertBusError('org.vmgmt.Error.AlreadyExists', self.manager.DefinePool, xml.replace(uuid, other), opts())
 
     def test_transient_pool(self):
         path = os.path.join(self.pools_dir, 't')
@@ -175,6 +218,45 @@ class VolumeTests(StorageTestCase):
 
 
 class JobTests(StorageTestCase):
+    def test_job_ids_never_repeat(self):
+        # a client holding a job's path never sees another job there, over restarts and crashes
+        p, path = self.make_pool('ids')
+        with open(os.path.join(path, 'd.raw'), 'wb') as f:
+            f.write(b'x' * 4096)
+        self.pool(p).Refresh(opts())
+
+        def one_job():
+            self.wait_prop(p, POOL_IFACE, 'Active', True)   # restarted at start-up
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    v = self.pool(p).GetVolume('d.raw', opts())
+                    break
+                except dbus.DBusException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            with open(os.devnull, 'wb') as sink:
+                j = str(self.vol(v).Download(dbus.types.UnixFd(sink.fileno()), opts()))
+            self.assertEqual(self.wait_job(j), 'completed')
+            return j
+
+        seen = [one_job(), one_job()]
+        self.fx.daemon.restart()
+        self.client = self.fx.client
+        seen.append(one_job())
+        self.fx.daemon.kill()
+        self.fx.daemon.start()
+        seen.append(one_job())
+        self.assertEqual(len(set(seen)), len(seen), seen)
+        ids = [int(j.rsplit('/', 1)[1]) for j in seen]
+        self.assertEqual(ids, sorted(ids), seen)
+        for j in seen[:3]:
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.prop(j, JOB_IFACE, 'State')
+            self.assertIn(dbus_error_name(cm.exception), ('org.vmgmt.Error.NoSuchJob',
+                                                          'org.freedesktop.DBus.Error.UnknownObject'))
+
     def test_clone_upload_download(self):
         p, path = self.make_pool('jp')
         pool = self.pool(p)
