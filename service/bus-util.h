@@ -1,4 +1,5 @@
-/* bus-util.h — the edge between D-Bus and the rest: error names, a{sv} option parsing, caller credentials. */
+/* bus-util.h — the edge between D-Bus and the rest: error names, a{sv} option parsing, caller credentials,
+ * GetManagedObjects entries. */
 #pragma once
 
 #include <stdbool.h>
@@ -54,3 +55,18 @@ int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid,
 void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid);
 /* Drops `sender` (it disconnected). */
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender);
+
+/* Custom GetManagedObjects replies (answered from a registry in one pass, not
+ * through sd-bus's per-object walk). Both read properties through the vtable's
+ * own getters, called with `userdata` as the object, so they cannot drift from
+ * GetAll; properties GetAll leaves out (hidden, explicit) are left out here too.
+ *
+ * bus_append_interface_properties() appends one {s a{sv}} entry: `interface`
+ * and its properties (none when vtable is NULL). bus_append_managed_object()
+ * appends one {o a{sa{sv}}} entry: the standard Peer, Introspectable and
+ * Properties interfaces (no properties) followed by `interface`. Both return 0
+ * or a negative errno (from sd-bus or a getter, which may set error). */
+int bus_append_interface_properties(sd_bus_message *reply, const char *path, const char *interface,
+                                    const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+int bus_append_managed_object(sd_bus_message *reply, const char *path, const char *interface,
+                              const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
