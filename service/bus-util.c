@@ -265,3 +265,32 @@ int bus_append_managed_object(sd_bus_message *reply, const char *path, const cha
                 r = entry_close(reply);
         return r;
 }
+
+static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *name) {
+        for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
+                if (v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY && streq(v->x.property.member, name))
+                        return true;
+        return false;
+}
+
+int bus_property_set_filter(sd_bus_message *message, const char *interface, const sd_bus_vtable *vtable,
+                            BusPropertySetAuthorizeFn authorize, void *userdata, sd_bus_error *error) {
+        const char *iface, *property;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
+            !sd_bus_message_has_signature(message, "ssv"))
+                return 0;
+        r = sd_bus_message_read(message, "ss", &iface, &property);
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_rewind(message, true);
+        if (r < 0)
+                return r;
+        if (!streq(iface, interface) || !vtable_property_writable(vtable, property))
+                return 0;   /* sd-bus answers: unknown or read-only property */
+        r = authorize(message, property, userdata, error);
+        if (r < 0)
+                return r;
+        return r == 0;   /* pending: stop here, the call is dispatched again with the answer */
+}

@@ -70,3 +70,19 @@ int bus_append_interface_properties(sd_bus_message *reply, const char *path, con
                                     const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
 int bus_append_managed_object(sd_bus_message *reply, const char *path, const char *interface,
                               const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+
+/* Properties.Set of a property whose change needs polkit: sd-bus calls the
+ * setter synchronously, so it cannot wait for the answer there. A fallback
+ * filter (sd_bus_add_fallback(), run before sd-bus's own handling) calls
+ * bus_property_set_filter(), which picks out Properties.Set("ssv") of a
+ * writable property of `interface` in `vtable` and calls `authorize` with the
+ * property name (borrowed from the message, which is rewound for sd-bus to
+ * read again). `authorize` returns 0 when the answer is pending (the message
+ * will be dispatched again once it is in), > 0 when sd-bus may go on (the
+ * answer is in for the setter to take, or there is no such object for sd-bus
+ * to report), or a negative errno. The result is the filter's: 1 (stop, the
+ * call waits), 0 (sd-bus goes on) or a negative errno. */
+typedef int (*BusPropertySetAuthorizeFn)(sd_bus_message *message, const char *property, void *userdata,
+                                         sd_bus_error *error);
+int bus_property_set_filter(sd_bus_message *message, const char *interface, const sd_bus_vtable *vtable,
+                            BusPropertySetAuthorizeFn authorize, void *userdata, sd_bus_error *error);

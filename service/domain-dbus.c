@@ -573,11 +573,17 @@ static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata,
         return 1;
 }
 
-static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *name) {
-        for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
-                if (v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY && streq(v->x.property.member, name))
-                        return true;
-        return false;
+/* The domain part of the Properties.Set filter (see bus_property_set_filter()). */
+static int domain_authorize_set(sd_bus_message *message, const char *property, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *details[7];
+        VmDomain *d;
+
+        d = vm_domain_find_by_path(m, sd_bus_message_get_path(message));
+        if (!d)
+                return 1;   /* sd-bus answers NoSuchDomain through domain_object_find() */
+        return vm_authorize_prepare(m, message, VM_ACTION_DOMAIN_MANAGE, domain_set_details(d, property, details),
+                                    error);
 }
 
 /* Runs before sd-bus's own handling of every message to a domain. A property
@@ -586,32 +592,8 @@ static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *na
  * answer is in), then sd-bus type-checks it and calls the setter, which takes
  * the stored answer. */
 static int domain_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *interface, *property, *details[7];
-        VmDomain *d;
-        int r;
-
-        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
-            !sd_bus_message_has_signature(message, "ssv"))
-                return 0;
-        r = sd_bus_message_read(message, "ss", &interface, &property);
-        if (r < 0)
-                return 0;
-        r = sd_bus_message_rewind(message, true);
-        if (r < 0)
-                return r;
-        if (!streq(interface, VM_DOMAIN_INTERFACE) || !vtable_property_writable(domain_vtable, property))
-                return 0;   /* sd-bus answers: unknown or read-only property */
-        d = vm_domain_find_by_path(m, sd_bus_message_get_path(message));
-        if (!d)
-                return 0;   /* sd-bus answers NoSuchDomain through domain_object_find() */
-        r = vm_authorize_prepare(m, message, VM_ACTION_DOMAIN_MANAGE, domain_set_details(d, property, details),
-                                 error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1;   /* pending: dispatched again with the answer */
-        return 0;
+        return bus_property_set_filter(message, VM_DOMAIN_INTERFACE, domain_vtable, domain_authorize_set, userdata,
+                                       error);
 }
 
 int domain_dbus_register(Manager *m) {

@@ -442,30 +442,21 @@ static int network_node_enumerator(sd_bus *bus, const char *path, void *userdata
 }
 
 /* Properties.Set waits for polkit here, before sd-bus calls the setter (as for domains). */
-static int network_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+static int network_authorize_set(sd_bus_message *message, const char *property, void *userdata,
+                                 sd_bus_error *error) {
         Manager *m = userdata;
-        const char *interface, *property, *details[3];
+        const char *details[3];
         VmNetwork *n;
-        int r;
 
-        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
-            !sd_bus_message_has_signature(message, "ssv"))
-                return 0;
-        r = sd_bus_message_read(message, "ss", &interface, &property);
-        if (r < 0)
-                return 0;
-        r = sd_bus_message_rewind(message, true);
-        if (r < 0)
-                return r;
-        if (!streq(interface, VM_NETWORK_INTERFACE) || !streq(property, "Autostart"))
-                return 0;
         n = vm_network_find_by_path(m->networks, sd_bus_message_get_path(message));
         if (!n)
-                return 0;
-        r = vm_authorize_prepare(m, message, VM_ACTION_NETWORK_MANAGE, net_details(n, details), error);
-        if (r < 0)
-                return r;
-        return r == 0 ? 1 : 0;
+                return 1;
+        return vm_authorize_prepare(m, message, VM_ACTION_NETWORK_MANAGE, net_details(n, details), error);
+}
+
+static int network_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_property_set_filter(message, VM_NETWORK_INTERFACE, network_vtable, network_authorize_set, userdata,
+                                       error);
 }
 
 /* ---- GetManagedObjects ---- */
