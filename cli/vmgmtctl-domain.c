@@ -25,7 +25,6 @@ static char *domain_display_name(Context *c, const char *path) {
 static int manager_call_with_xml(Context *c, const char *member, const char *file, bool paused, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *xml = NULL;
-        const char *path;
         int r;
 
         r = ctl_read_file(file, &xml);
@@ -42,11 +41,7 @@ static int manager_call_with_xml(Context *c, const char *member, const char *fil
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply of %s: %s", member, strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+        return ctl_reply_read_path(reply, member, ret_path);
 }
 
 int verb_define(Context *c, VerbArgs *a) {

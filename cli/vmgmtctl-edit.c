@@ -80,7 +80,6 @@ static int temp_file_write(const char *data, char **ret) {
 /* DefineDomain(xml, {if_generation}) → path of the (possibly renamed) domain. */
 static int domain_redefine(Context *c, const char *xml, uint64_t generation, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
         int r;
 
         r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "DefineDomain", &m);
@@ -92,11 +91,7 @@ static int domain_redefine(Context *c, const char *xml, uint64_t generation, cha
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply of DefineDomain: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+        return ctl_reply_read_path(reply, "DefineDomain", ret_path);
 }
 
 int verb_edit(Context *c, VerbArgs *a) {

@@ -57,6 +57,12 @@ int storage_get_string(Context *c, const char *path, const char *iface, const ch
         return 0;
 }
 
+char *ctl_object_name(Context *c, const char *path, const char *iface) {
+        char *name = NULL;
+        (void) storage_get_string(c, path, iface, "Name", &name);
+        return name;
+}
+
 int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
@@ -65,6 +71,18 @@ int storage_get_trivial(Context *c, const char *path, const char *iface, const c
         if (r < 0)
                 return ctl_bus_error(&error, r);
         return 0;
+}
+
+void storage_xml_escape_to(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<': fputs("&lt;", f); break;
+                case '>': fputs("&gt;", f); break;
+                case '&': fputs("&amp;", f); break;
+                case '\'': fputs("&apos;", f); break;
+                case '"': fputs("&quot;", f); break;
+                default: fputc(*s, f);
+                }
 }
 
 /* virsh's vshPrettyCapacity: "%.2f UNIT". */
@@ -112,24 +130,7 @@ int storage_parse_scaled(const char *s, uint64_t *ret) {
 }
 
 int pool_resolve(Context *c, const char *name, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetPool", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return ctl_manager_call_path(c, "GetPool", name, false, ret_path);
 }
 
 /* Calls member(a{sv} flags...) on the object at path; varargs as ctl_append_flags(). */
@@ -193,32 +194,19 @@ static void pool_row_done(PoolRow *p) {
 }
 
 int verb_pool_list(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive"), details = verb_flag(a, "details");
+        bool details = verb_flag(a, "details");
         const char *path;
         int r;
 
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListPools", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && !all)
-                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = ctl_manager_list(c, "ListPools", a, &reply);
         if (r < 0)
                 return r;
         t = table_new(details ? 7 : 3, (const char *const[]) { "Name", "State", "Autostart", "Persistent",
                                                                "Capacity", "Allocation", "Available" });
         if (!t)
                 return ctl_error(-ENOMEM, "Out of memory");
-        r = sd_bus_message_enter_container(reply, 'a', "o");
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
         while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
                 PoolRow p = {};
                 char cap[32] = "-", alloc[32] = "-", avail[32] = "-";
@@ -245,32 +233,8 @@ int verb_pool_list(Context *c, VerbArgs *a) {
         return 0;
 }
 
-static int pool_define_xml(Context *c, const char *member, const char *xml, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        if (ret_path)
-                *ret_path = strdup(path);
-        return 0;
-}
-
 static char *pool_name_of(Context *c, const char *path) {
-        char *name = NULL;
-        (void) storage_get_string(c, path, VMGMT_POOL_IFACE, "Name", &name);
-        return name;
+        return ctl_object_name(c, path, VMGMT_POOL_IFACE);
 }
 
 int verb_pool_define(Context *c, VerbArgs *a) {
@@ -281,24 +245,12 @@ int verb_pool_define(Context *c, VerbArgs *a) {
         r = storage_read_file(a->args[0], &xml);
         if (r < 0)
                 return r;
-        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        r = ctl_manager_call_path(c, create ? "CreatePool" : "DefinePool", xml, true, &path);
         if (r < 0)
                 return r;
         name = path ? pool_name_of(c, path) : NULL;
         printf("Pool %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
         return 0;
-}
-
-static void xml_escape_to(FILE *f, const char *s) {
-        for (; *s; s++)
-                switch (*s) {
-                case '<': fputs("&lt;", f); break;
-                case '>': fputs("&gt;", f); break;
-                case '&': fputs("&amp;", f); break;
-                case '\'': fputs("&apos;", f); break;
-                case '"': fputs("&quot;", f); break;
-                default: fputc(*s, f);
-                }
 }
 
 /* virsh pool-define-as NAME TYPE [SOURCE-HOST] [SOURCE-PATH] [SOURCE-DEV] [SOURCE-NAME] [TARGET]
@@ -321,42 +273,42 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
         if (!f)
                 return ctl_error(-ENOMEM, "Out of memory");
         fputs("<pool type='", f);
-        xml_escape_to(f, a->args[1]);
+        storage_xml_escape_to(f, a->args[1]);
         fputs("'>\n  <name>", f);
-        xml_escape_to(f, a->args[0]);
+        storage_xml_escape_to(f, a->args[0]);
         fputs("</name>\n", f);
         if (v[0] || v[1] || v[2] || v[3] || verb_value(a, "source-format")) {
                 fputs("  <source>\n", f);
                 if (v[0]) {
                         fputs("    <host name='", f);
-                        xml_escape_to(f, v[0]);
+                        storage_xml_escape_to(f, v[0]);
                         fputs("'/>\n", f);
                 }
                 if (v[1]) {
                         fputs("    <dir path='", f);
-                        xml_escape_to(f, v[1]);
+                        storage_xml_escape_to(f, v[1]);
                         fputs("'/>\n", f);
                 }
                 if (v[2]) {
                         fputs("    <device path='", f);
-                        xml_escape_to(f, v[2]);
+                        storage_xml_escape_to(f, v[2]);
                         fputs("'/>\n", f);
                 }
                 if (v[3]) {
                         fputs("    <name>", f);
-                        xml_escape_to(f, v[3]);
+                        storage_xml_escape_to(f, v[3]);
                         fputs("</name>\n", f);
                 }
                 if (verb_value(a, "source-format")) {
                         fputs("    <format type='", f);
-                        xml_escape_to(f, verb_value(a, "source-format"));
+                        storage_xml_escape_to(f, verb_value(a, "source-format"));
                         fputs("'/>\n", f);
                 }
                 fputs("  </source>\n", f);
         }
         if (v[4]) {
                 fputs("  <target>\n    <path>", f);
-                xml_escape_to(f, v[4]);
+                storage_xml_escape_to(f, v[4]);
                 fputs("</path>\n  </target>\n", f);
         }
         fputs("</pool>\n", f);
@@ -365,7 +317,7 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
                 fputs(xml, stdout);
                 return 0;
         }
-        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        r = ctl_manager_call_path(c, create ? "CreatePool" : "DefinePool", xml, true, &path);
         if (r < 0)
                 return r;
         printf("Pool %s %s\n", a->args[0], create ? "created" : "defined");
@@ -403,20 +355,7 @@ int verb_pool_simple(Context *c, VerbArgs *a) {
 }
 
 int verb_pool_autostart(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        bool disable = verb_flag(a, "disable");
-        int r;
-
-        r = pool_resolve(c, a->args[0], &path);
-        if (r < 0)
-                return r;
-        name = pool_name_of(c, path);
-        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_POOL_IFACE, "Autostart", &error, "b", !disable);
-        if (r < 0)
-                return ctl_bus_error(&error, r);
-        printf("Pool %s %s as autostarted\n", name ?: a->args[0], disable ? "unmarked" : "marked");
-        return 0;
+        return ctl_verb_autostart(c, a, "Pool", VMGMT_POOL_IFACE, "GetPool");
 }
 
 int verb_pool_info(Context *c, VerbArgs *a) {
@@ -453,25 +392,15 @@ int verb_pool_info(Context *c, VerbArgs *a) {
 }
 
 int verb_pool_dumpxml(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
-        const char *xml;
+        _cleanup_free_ char *path = NULL, *xml = NULL;
         int r;
 
         r = pool_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, "GetXML", &m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", 0);
+        r = ctl_get_xml(c, path, VMGMT_POOL_IFACE, false, &xml);
         if (r < 0)
                 return r;
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &xml);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
         fputs(xml, stdout);
         return 0;
 }

@@ -79,6 +79,30 @@ int ctl_append_flags(sd_bus_message *m, ...);
 /* Calls member(a{sv} flags) on a domain; the varargs are as for ctl_append_flags(). */
 int ctl_domain_call(Context *c, const char *path, const char *member, ...);
 
+/* Reads the object path a reply carries into *ret_path (malloc'd); member
+ * names the call in the error. Returns 0 or a printed negative errno. */
+int ctl_reply_read_path(sd_bus_message *reply, const char *member, char **ret_path);
+/* Calls Manager.member(s arg) (GetNetwork, GetPool, GetDomain, …) or, with
+ * with_options, Manager.member(s arg, a{sv} {}) (DefineNetwork, CreatePool,
+ * …) and returns the object path of the reply (malloc'd). Returns 0 or a
+ * printed negative errno. */
+int ctl_manager_call_path(Context *c, const char *member, const char *arg, bool with_options, char **ret_path);
+/* Calls Manager.member(a{sv}) (ListNetworks, ListPools) with virsh's choice:
+ * everything with --all, the inactive objects with --inactive, else the
+ * active ones. *ret_reply is the reply entered into its array of paths (read
+ * them with sd_bus_message_read(reply, "o", …)). Returns 0 or a printed
+ * negative errno. */
+int ctl_manager_list(Context *c, const char *member, const VerbArgs *a, sd_bus_message **ret_reply);
+/* GetXML(a{sv}) of the object at path, the persistent definition with
+ * inactive. Returns 0 and *ret (malloc'd) or a printed negative errno. */
+int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, char **ret);
+/* The Name property of the object at path (malloc'd), NULL when it cannot be read. */
+char *ctl_object_name(Context *c, const char *path, const char *iface);
+/* net-autostart / pool-autostart NAME [--disable]: looks NAME up with
+ * Manager.get_member, sets Autostart and prints virsh's line, `noun` first
+ * ("Network", "Pool"). Returns 0 or a printed negative errno. */
+int ctl_verb_autostart(Context *c, VerbArgs *a, const char *noun, const char *iface, const char *get_member);
+
 /* Properties of one domain, as org.vmgmt.Domain reports them. */
 typedef struct DomainInfo {
         char *path;
@@ -146,6 +170,8 @@ int storage_read_file(const char *path, char **ret);
 /* One property of an object, printed errors. */
 int storage_get_string(Context *c, const char *path, const char *iface, const char *name, char **ret);
 int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret);
+/* Writes s with XML's five special characters escaped. */
+void storage_xml_escape_to(FILE *f, const char *s);
 /* virsh's "%.2f UNIT" with B, KiB, MiB, … */
 void storage_format_size(uint64_t v, char *buf, size_t size);
 /* virsh's scaled integers: bytes by default, k/M/G/T/P/E (1024) and KB/MB/… (1000). 0 or -EINVAL/-ERANGE. */
