@@ -20,10 +20,7 @@ static const char *editor_command(void) {
         return "vi";
 }
 
-/* Runs the editor on file and waits for it. The editor string may carry
- * arguments ("emacs -nw"), so it goes through the shell; the file name is
- * passed as $1 and never parsed by the shell. Returns 0 or a printed negative errno. */
-static int editor_run(const char *file) {
+int ctl_editor_run(const char *file) {
         const char *editor = editor_command();
         _cleanup_free_ char *cmd = NULL;
         int status;
@@ -115,7 +112,7 @@ int verb_edit(Context *c, VerbArgs *a) {
         r = temp_file_write(xml, &tmp);
         if (r < 0)
                 return r;
-        r = editor_run(tmp);
+        r = ctl_editor_run(tmp);
         if (r >= 0)
                 r = ctl_read_file(tmp, &edited);
         if (r < 0) {

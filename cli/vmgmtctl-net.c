@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,35 +302,6 @@ int verb_net_update(Context *c, VerbArgs *a) {
 
 /* ---- net-edit ---- */
 
-static int edit_run(const char *file) {
-        const char *editor = getenv("VISUAL");
-        _cleanup_free_ char *cmd = NULL;
-        int status;
-        pid_t pid;
-
-        if (isempty(editor))
-                editor = getenv("EDITOR");
-        if (isempty(editor))
-                editor = "vi";
-        /* the editor may carry arguments: through the shell, the file as $1 */
-        if (asprintf(&cmd, "%s \"$1\"", editor) < 0)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        fflush(stdout);
-        pid = fork();
-        if (pid < 0)
-                return ctl_error(-errno, "Failed to fork: %m");
-        if (pid == 0) {
-                execl("/bin/sh", "sh", "-c", cmd, "sh", file, (char *) NULL);
-                _exit(127);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return ctl_error(-errno, "Failed to wait for the editor: %m");
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        return ctl_error(-EIO, "Editor '%s' failed.", editor);
-}
-
 int verb_net_edit(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *new_path = NULL;
         _cleanup_free_ char *tmp = NULL;
@@ -357,7 +327,7 @@ int verb_net_edit(Context *c, VerbArgs *a) {
                 (void) unlink(tmp);
                 return ctl_error(-EIO, "Failed to write %s", tmp);
         }
-        r = edit_run(tmp);
+        r = ctl_editor_run(tmp);
         if (r >= 0)
                 r = ctl_read_file(tmp, &edited);
         if (r < 0) {

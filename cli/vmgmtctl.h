@@ -160,6 +160,11 @@ int verb_autostart(Context *c, VerbArgs *a);
 int verb_edit(Context *c, VerbArgs *a);
 int verb_event(Context *c, VerbArgs *a);
 
+/* vmgmtctl-edit.c: runs $VISUAL, else $EDITOR, else vi on file and waits for
+ * it. The editor string may carry arguments ("emacs -nw"), so it goes through
+ * the shell; the file name is passed as $1 and never parsed by the shell.
+ * Returns 0 or a printed negative errno. */
+int ctl_editor_run(const char *file);
 /* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
 int ctl_read_file(const char *path, char **ret);
 
