@@ -124,12 +124,12 @@ int ctl_append_flags(sd_bus_message *m, ...) {
         return r;
 }
 
-int ctl_domain_call(Context *c, const char *path, const char *member, ...) {
+int ctl_object_call(Context *c, const char *path, const char *iface, const char *member, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, member, &m);
+        r = ctl_new_call(c, path, iface, member, &m);
         if (r < 0)
                 return r;
         va_start(ap, member);

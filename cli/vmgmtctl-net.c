@@ -101,7 +101,6 @@ int verb_net_simple(Context *c, VerbArgs *a) {
                 { "net-destroy", "Stop", "destroyed" },
                 { "net-undefine", "Undefine", "has been undefined" },
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL, *name = NULL;
         int r;
 
@@ -112,13 +111,7 @@ int verb_net_simple(Context *c, VerbArgs *a) {
                 if (r < 0)
                         return r;
                 name = net_name_of(c, path);
-                r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, &m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append(m, "a{sv}", 0);
-                if (r < 0)
-                        return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-                r = ctl_call(c, m, NULL);
+                r = ctl_object_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, (const char *) NULL);
                 if (r < 0)
                         return r;
                 printf("Network %s %s\n", name ?: a->args[0], table[i].done);

@@ -133,30 +133,6 @@ int pool_resolve(Context *c, const char *name, char **ret_path) {
         return ctl_manager_call_path(c, "GetPool", name, false, ret_path);
 }
 
-/* Calls member(a{sv} flags...) on the object at path; varargs as ctl_append_flags(). */
-static int pool_call(Context *c, const char *path, const char *member, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        va_start(ap, member);
-        for (const char *key; r >= 0 && (key = va_arg(ap, const char *));) {
-                int value = va_arg(ap, int);
-                if (value)
-                        r = sd_bus_message_append(m, "{sv}", key, "b", 1);
-        }
-        va_end(ap);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        return ctl_call(c, m, NULL);
-}
-
 /* ---- verbs ---- */
 
 typedef struct PoolRow {
@@ -344,8 +320,8 @@ int verb_pool_simple(Context *c, VerbArgs *a) {
                 if (r < 0)
                         return r;
                 name = pool_name_of(c, path);
-                r = pool_call(c, path, table[i].member, "overwrite", verb_flag(a, "overwrite"), "no_overwrite",
-                              verb_flag(a, "no-overwrite"), NULL);
+                r = ctl_object_call(c, path, VMGMT_POOL_IFACE, table[i].member, "overwrite", verb_flag(a, "overwrite"),
+                                    "no_overwrite", verb_flag(a, "no-overwrite"), NULL);
                 if (r < 0)
                         return r;
                 printf("Pool %s %s\n", name ?: a->args[0], table[i].done);

@@ -76,8 +76,11 @@ int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret);
  * dict is sent when nothing was asked. Returns 0 or a negative errno. */
 int ctl_append_flags(sd_bus_message *m, ...);
 
+/* Calls member(a{sv} flags) on the object at path (iface);
+ * the varargs are as for ctl_append_flags(). Returns 0 or a printed negative errno. */
+int ctl_object_call(Context *c, const char *path, const char *iface, const char *member, ...);
 /* Calls member(a{sv} flags) on a domain; the varargs are as for ctl_append_flags(). */
-int ctl_domain_call(Context *c, const char *path, const char *member, ...);
+#define ctl_domain_call(c, path, member, ...) ctl_object_call((c), (path), VMGMT_DOMAIN_IFACE, (member), __VA_ARGS__)
 
 /* Reads the object path a reply carries into *ret_path (malloc'd); member
  * names the call in the error. Returns 0 or a printed negative errno. */
