@@ -44,28 +44,25 @@ static int manager_call_with_xml(Context *c, const char *member, const char *fil
         return ctl_reply_read_path(reply, member, ret_path);
 }
 
-int verb_define(Context *c, VerbArgs *a) {
+/* define, create: the domain from the XML in a file, then virsh's line. */
+static int domain_from_file(Context *c, VerbArgs *a, const char *member, bool paused, const char *done) {
         _cleanup_free_ char *path = NULL, *name = NULL;
         int r;
 
-        r = manager_call_with_xml(c, "DefineDomain", a->args[0], false, &path);
+        r = manager_call_with_xml(c, member, a->args[0], paused, &path);
         if (r < 0)
                 return r;
         name = domain_display_name(c, path);
-        printf("Domain '%s' defined from %s\n", strempty(name), a->args[0]);
+        printf("Domain '%s' %s from %s\n", strempty(name), done, a->args[0]);
         return 0;
 }
 
-int verb_create(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        int r;
+int verb_define(Context *c, VerbArgs *a) {
+        return domain_from_file(c, a, "DefineDomain", false, "defined");
+}
 
-        r = manager_call_with_xml(c, "CreateDomain", a->args[0], verb_flag(a, "paused"), &path);
-        if (r < 0)
-                return r;
-        name = domain_display_name(c, path);
-        printf("Domain '%s' created from %s\n", strempty(name), a->args[0]);
-        return 0;
+int verb_create(Context *c, VerbArgs *a) {
+        return domain_from_file(c, a, "CreateDomain", verb_flag(a, "paused"), "created");
 }
 
 int verb_undefine(Context *c, VerbArgs *a) {
