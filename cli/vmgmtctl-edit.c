@@ -20,7 +20,10 @@ static const char *editor_command(void) {
         return "vi";
 }
 
-int ctl_editor_run(const char *file) {
+/* Runs the editor on file and waits for it. The editor string may carry
+ * arguments ("emacs -nw"), so it goes through the shell; the file name is
+ * passed as $1 and never parsed by the shell. Returns 0 or a printed negative errno. */
+static int editor_run(const char *file) {
         const char *editor = editor_command();
         _cleanup_free_ char *cmd = NULL;
         int status;
@@ -46,14 +49,14 @@ int ctl_editor_run(const char *file) {
         return ctl_error(-EIO, "Editor '%s' was killed by signal %d.", editor, WTERMSIG(status));
 }
 
-/* Writes data to a new private temporary file; returns its path. */
-static int temp_file_write(const char *data, char **ret) {
+/* Writes data to a new private temporary file PREFIX-XXXXXX.xml; returns its path. */
+static int temp_file_write(const char *data, const char *prefix, char **ret) {
         const char *dir = getenv("TMPDIR");
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
         size_t len = strlen(data), done = 0;
 
-        if (asprintf(&path, "%s/vmgmtctl-edit-XXXXXX.xml", isempty(dir) ? "/tmp" : dir) < 0)
+        if (asprintf(&path, "%s/%s-XXXXXX.xml", isempty(dir) ? "/tmp" : dir, prefix) < 0)
                 return ctl_error(-ENOMEM, "Out of memory.");
         fd = mkostemps(path, 4, O_CLOEXEC);
         if (fd < 0)
@@ -71,6 +74,25 @@ static int temp_file_write(const char *data, char **ret) {
                 done += (size_t) n;
         }
         *ret = TAKE_PTR(path);
+        return 0;
+}
+
+int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **ret_edited) {
+        _cleanup_free_ char *tmp = NULL, *edited = NULL;
+        int r;
+
+        r = temp_file_write(text, prefix, &tmp);
+        if (r < 0)
+                return r;
+        r = editor_run(tmp);
+        if (r >= 0)
+                r = ctl_read_file(tmp, &edited);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        *ret_tmp = TAKE_PTR(tmp);
+        *ret_edited = TAKE_PTR(edited);
         return 0;
 }
 
@@ -109,16 +131,9 @@ int verb_edit(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
 
-        r = temp_file_write(xml, &tmp);
+        r = ctl_edit_text(xml, "vmgmtctl-edit", &tmp, &edited);
         if (r < 0)
                 return r;
-        r = ctl_editor_run(tmp);
-        if (r >= 0)
-                r = ctl_read_file(tmp, &edited);
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
                 printf("Domain '%s' XML configuration not changed.\n", name);

@@ -298,9 +298,6 @@ int verb_net_update(Context *c, VerbArgs *a) {
 int verb_net_edit(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *new_path = NULL;
         _cleanup_free_ char *tmp = NULL;
-        const char *dir = getenv("TMPDIR");
-        _cleanup_close_ int fd = -1;
-        size_t len;
         int r;
 
         r = net_resolve(c, a->args[0], &path);
@@ -310,23 +307,9 @@ int verb_net_edit(Context *c, VerbArgs *a) {
         r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, true, &xml);
         if (r < 0)
                 return r;
-        if (asprintf(&tmp, "%s/vmgmtctl-net-edit-XXXXXX.xml", isempty(dir) ? "/tmp" : dir) < 0)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        fd = mkostemps(tmp, 4, O_CLOEXEC);
-        if (fd < 0)
-                return ctl_error(-errno, "Failed to create a temporary file: %m");
-        len = strlen(xml);
-        if (write(fd, xml, len) != (ssize_t) len) {
-                (void) unlink(tmp);
-                return ctl_error(-EIO, "Failed to write %s", tmp);
-        }
-        r = ctl_editor_run(tmp);
-        if (r >= 0)
-                r = ctl_read_file(tmp, &edited);
-        if (r < 0) {
-                (void) unlink(tmp);
+        r = ctl_edit_text(xml, "vmgmtctl-net-edit", &tmp, &edited);
+        if (r < 0)
                 return r;
-        }
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
                 printf("Network %s XML configuration not changed.\n", name ?: a->args[0]);

@@ -163,11 +163,12 @@ int verb_autostart(Context *c, VerbArgs *a);
 int verb_edit(Context *c, VerbArgs *a);
 int verb_event(Context *c, VerbArgs *a);
 
-/* vmgmtctl-edit.c: runs $VISUAL, else $EDITOR, else vi on file and waits for
- * it. The editor string may carry arguments ("emacs -nw"), so it goes through
- * the shell; the file name is passed as $1 and never parsed by the shell.
- * Returns 0 or a printed negative errno. */
-int ctl_editor_run(const char *file);
+/* vmgmtctl-edit.c: writes text to a new private temporary file
+ * $TMPDIR/PREFIX-XXXXXX.xml, runs $VISUAL, else $EDITOR, else vi on it and
+ * reads it back. Returns 0 with the file's path (*ret_tmp, for the caller to
+ * unlink or to name when the edit cannot be applied) and its new contents
+ * (*ret_edited), or a printed negative errno with the file removed. */
+int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **ret_edited);
 /* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
 int ctl_read_file(const char *path, char **ret);
 
