@@ -192,7 +192,7 @@ int ctl_manager_list(Context *c, const char *member, const VerbArgs *a, sd_bus_m
         return 0;
 }
 
-int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, char **ret) {
+int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, bool secure, char **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *xml;
         int r;
@@ -200,7 +200,9 @@ int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, 
         r = ctl_new_call(c, path, iface, "GetXML", &m);
         if (r < 0)
                 return r;
-        r = ctl_append_flags(m, "inactive", inactive, NULL);
+        if (secure)
+                ctl_polkit_agent_open(c);   /* the secrets may need a password; ctl_call() opens none for Get* */
+        r = ctl_append_flags(m, "inactive", inactive, "secure", secure, (const char *) NULL);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         r = ctl_call(c, m, &reply);
@@ -208,9 +210,9 @@ int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, 
                 return r;
         r = sd_bus_message_read(reply, "s", &xml);
         if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+                return ctl_error(r, "Failed to parse reply of GetXML: %s", strerror(-r));
         *ret = strdup(xml);
-        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory.");
 }
 
 int ctl_verb_autostart(Context *c, VerbArgs *a, const char *noun, const char *iface, const char *get_member) {

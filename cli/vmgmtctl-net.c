@@ -154,7 +154,7 @@ int verb_net_dumpxml(Context *c, VerbArgs *a) {
         r = net_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, verb_flag(a, "inactive"), &xml);
+        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, verb_flag(a, "inactive"), false, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);
@@ -304,7 +304,7 @@ int verb_net_edit(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         name = net_name_of(c, path);
-        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, true, &xml);
+        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, true, false, &xml);
         if (r < 0)
                 return r;
         r = ctl_edit_text(xml, "vmgmtctl-net-edit", &tmp, &edited);

@@ -374,7 +374,7 @@ int verb_pool_dumpxml(Context *c, VerbArgs *a) {
         r = pool_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = ctl_get_xml(c, path, VMGMT_POOL_IFACE, false, &xml);
+        r = ctl_get_xml(c, path, VMGMT_POOL_IFACE, false, false, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);

@@ -425,7 +425,7 @@ int verb_vol_dumpxml(Context *c, VerbArgs *a) {
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = ctl_get_xml(c, path, VMGMT_VOLUME_IFACE, false, &xml);
+        r = ctl_get_xml(c, path, VMGMT_VOLUME_IFACE, false, false, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);

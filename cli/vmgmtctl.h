@@ -96,9 +96,10 @@ int ctl_manager_call_path(Context *c, const char *member, const char *arg, bool 
  * them with sd_bus_message_read(reply, "o", …)). Returns 0 or a printed
  * negative errno. */
 int ctl_manager_list(Context *c, const char *member, const VerbArgs *a, sd_bus_message **ret_reply);
-/* GetXML(a{sv}) of the object at path, the persistent definition with
- * inactive. Returns 0 and *ret (malloc'd) or a printed negative errno. */
-int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, char **ret);
+/* GetXML(a{sv}) of the object at path: the persistent definition with
+ * inactive, secrets with secure (domains). Returns 0 and *ret (malloc'd) or a
+ * printed negative errno. */
+int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, bool secure, char **ret);
 /* The Name property of the object at path (malloc'd), NULL when it cannot be read. */
 char *ctl_object_name(Context *c, const char *path, const char *iface);
 /* net-autostart / pool-autostart NAME [--disable]: looks NAME up with
