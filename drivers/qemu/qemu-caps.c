@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "qemu/qemu-caps.h"
+#include "spawn-util.h"
 
 #define CAPS_FORMAT_VERSION 1
 #define CAPS_PROBE_TIMEOUT_MS 2000
@@ -162,20 +163,18 @@ static int64_t now_ms(void) {
 /* Runs `emulator arg1 arg2` with an empty environment (LC_ALL=C), stdin/stderr on
  * /dev/null and no other inherited fds; collects stdout. Kills the child after
  * CAPS_PROBE_TIMEOUT_MS. Returns 0 and *ret, -ETIMEDOUT, -EIO (non-zero exit)
- * or -errno. */
+ * or -errno (also when it cannot be executed). */
 static int caps_run(const char *emulator, const char *arg1, const char *arg2, char **ret) {
-        _cleanup_close_ int rfd = -1, wfd = -1, nullfd = -1;
+        _cleanup_close_ int rfd = -1, wfd = -1, pidfd = -1;
         _cleanup_free_ char *buf = NULL;
         char *const argv[] = { (char *) emulator, (char *) arg1, (char *) arg2, NULL };
         char *const envp[] = { (char *) "LC_ALL=C", (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
         size_t len = 0;
-        int pipefd[2], status, r = 0;
+        int pipefd[2], status, r;
         int64_t deadline;
         pid_t pid;
 
-        nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (nullfd < 0)
-                return -errno;
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         rfd = pipefd[0];
@@ -184,24 +183,12 @@ static int caps_run(const char *emulator, const char *arg1, const char *arg2, ch
         if (!buf)
                 return -ENOMEM;
 
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                sigset_t ss;
-
-                /* The daemon blocks signals for its event loop; qemu must not inherit that. */
-                sigemptyset(&ss);
-                sigprocmask(SIG_SETMASK, &ss, NULL);
-                (void) setpgid(0, 0); /* so a timeout kills whatever it started, too */
-                signal(SIGPIPE, SIG_DFL);
-                if (dup2(nullfd, STDIN_FILENO) < 0 || dup2(wfd, STDOUT_FILENO) < 0 ||
-                    dup2(nullfd, STDERR_FILENO) < 0)
-                        _exit(126);
-                close_range(3, ~0U, 0);
-                execve(emulator, argv, envp);
-                _exit(127);
-        }
+        /* A session of its own is a process group of its own: a timeout kills whatever it started, too. */
+        o.envp = envp;
+        o.stdout_fd = wfd;
+        r = spawn_child(argv, &o, &pid, &pidfd);
+        if (r < 0)
+                return r;
         close(TAKE_FD(wfd));
 
         deadline = now_ms() + CAPS_PROBE_TIMEOUT_MS;
