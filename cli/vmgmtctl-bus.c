@@ -124,12 +124,12 @@ int ctl_append_flags(sd_bus_message *m, ...) {
         return r;
 }
 
-int ctl_domain_call(Context *c, const char *path, const char *member, ...) {
+int ctl_object_call(Context *c, const char *path, const char *iface, const char *member, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, member, &m);
+        r = ctl_new_call(c, path, iface, member, &m);
         if (r < 0)
                 return r;
         va_start(ap, member);
@@ -138,6 +138,98 @@ int ctl_domain_call(Context *c, const char *path, const char *member, ...) {
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         return ctl_call(c, m, NULL);
+}
+
+int ctl_reply_read_path(sd_bus_message *reply, const char *member, char **ret_path) {
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply of %s: %s", member, strerror(-r));
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+}
+
+int ctl_manager_call_path(Context *c, const char *member, const char *arg, bool with_options, char **ret_path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        r = with_options ? sd_bus_message_append(m, "sa{sv}", arg, 0) : sd_bus_message_append(m, "s", arg);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        return ctl_reply_read_path(reply, member, ret_path);
+}
+
+int ctl_manager_list(Context *c, const char *member, const VerbArgs *a, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive");
+        int r;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && !all)
+                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "o");
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
+int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, bool secure, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *xml;
+        int r;
+
+        r = ctl_new_call(c, path, iface, "GetXML", &m);
+        if (r < 0)
+                return r;
+        if (secure)
+                ctl_polkit_agent_open(c);   /* the secrets may need a password; ctl_call() opens none for Get* */
+        r = ctl_append_flags(m, "inactive", inactive, "secure", secure, (const char *) NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &xml);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply of GetXML: %s", strerror(-r));
+        *ret = strdup(xml);
+        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+}
+
+int ctl_verb_autostart(Context *c, VerbArgs *a, const char *noun, const char *iface, const char *get_member) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        bool disable = verb_flag(a, "disable");
+        int r;
+
+        r = ctl_manager_call_path(c, get_member, a->args[0], false, &path);
+        if (r < 0)
+                return r;
+        name = ctl_object_name(c, path, iface);
+        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, iface, "Autostart", &error, "b", !disable);
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        printf("%s %s %s as autostarted\n", noun, name ?: a->args[0], disable ? "unmarked" : "marked");
+        return 0;
 }
 
 void domain_info_done(DomainInfo *i) {
@@ -382,26 +474,6 @@ static int domain_find_by_id(Context *c, uint32_t id, char **ret_path) {
         return r;
 }
 
-static int domain_get_by_name(Context *c, const char *ident, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetDomain", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", ident);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply of GetDomain: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
-}
 
 int domain_resolve(Context *c, const char *ident, char **ret_path, char **ret_name) {
         _cleanup_free_ char *path = NULL, *name = NULL;
@@ -415,7 +487,7 @@ int domain_resolve(Context *c, const char *ident, char **ret_path, char **ret_na
                         return r;
         }
         if (!path) {
-                r = domain_get_by_name(c, ident, &path);
+                r = ctl_manager_call_path(c, "GetDomain", ident, false, &path);
                 if (r < 0)
                         return r;
         }

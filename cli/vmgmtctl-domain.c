@@ -25,7 +25,6 @@ static char *domain_display_name(Context *c, const char *path) {
 static int manager_call_with_xml(Context *c, const char *member, const char *file, bool paused, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *xml = NULL;
-        const char *path;
         int r;
 
         r = ctl_read_file(file, &xml);
@@ -42,35 +41,28 @@ static int manager_call_with_xml(Context *c, const char *member, const char *fil
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
+        return ctl_reply_read_path(reply, member, ret_path);
+}
+
+/* define, create: the domain from the XML in a file, then virsh's line. */
+static int domain_from_file(Context *c, VerbArgs *a, const char *member, bool paused, const char *done) {
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        int r;
+
+        r = manager_call_with_xml(c, member, a->args[0], paused, &path);
         if (r < 0)
-                return ctl_error(r, "Failed to parse reply of %s: %s", member, strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+                return r;
+        name = domain_display_name(c, path);
+        printf("Domain '%s' %s from %s\n", strempty(name), done, a->args[0]);
+        return 0;
 }
 
 int verb_define(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        int r;
-
-        r = manager_call_with_xml(c, "DefineDomain", a->args[0], false, &path);
-        if (r < 0)
-                return r;
-        name = domain_display_name(c, path);
-        printf("Domain '%s' defined from %s\n", strempty(name), a->args[0]);
-        return 0;
+        return domain_from_file(c, a, "DefineDomain", false, "defined");
 }
 
 int verb_create(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        int r;
-
-        r = manager_call_with_xml(c, "CreateDomain", a->args[0], verb_flag(a, "paused"), &path);
-        if (r < 0)
-                return r;
-        name = domain_display_name(c, path);
-        printf("Domain '%s' created from %s\n", strempty(name), a->args[0]);
-        return 0;
+        return domain_from_file(c, a, "CreateDomain", verb_flag(a, "paused"), "created");
 }
 
 int verb_undefine(Context *c, VerbArgs *a) {

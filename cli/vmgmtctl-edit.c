@@ -49,14 +49,14 @@ static int editor_run(const char *file) {
         return ctl_error(-EIO, "Editor '%s' was killed by signal %d.", editor, WTERMSIG(status));
 }
 
-/* Writes data to a new private temporary file; returns its path. */
-static int temp_file_write(const char *data, char **ret) {
+/* Writes data to a new private temporary file PREFIX-XXXXXX.xml; returns its path. */
+static int temp_file_write(const char *data, const char *prefix, char **ret) {
         const char *dir = getenv("TMPDIR");
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
         size_t len = strlen(data), done = 0;
 
-        if (asprintf(&path, "%s/vmgmtctl-edit-XXXXXX.xml", isempty(dir) ? "/tmp" : dir) < 0)
+        if (asprintf(&path, "%s/%s-XXXXXX.xml", isempty(dir) ? "/tmp" : dir, prefix) < 0)
                 return ctl_error(-ENOMEM, "Out of memory.");
         fd = mkostemps(path, 4, O_CLOEXEC);
         if (fd < 0)
@@ -77,10 +77,28 @@ static int temp_file_write(const char *data, char **ret) {
         return 0;
 }
 
+int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **ret_edited) {
+        _cleanup_free_ char *tmp = NULL, *edited = NULL;
+        int r;
+
+        r = temp_file_write(text, prefix, &tmp);
+        if (r < 0)
+                return r;
+        r = editor_run(tmp);
+        if (r >= 0)
+                r = ctl_read_file(tmp, &edited);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        *ret_tmp = TAKE_PTR(tmp);
+        *ret_edited = TAKE_PTR(edited);
+        return 0;
+}
+
 /* DefineDomain(xml, {if_generation}) → path of the (possibly renamed) domain. */
 static int domain_redefine(Context *c, const char *xml, uint64_t generation, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
         int r;
 
         r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "DefineDomain", &m);
@@ -92,11 +110,7 @@ static int domain_redefine(Context *c, const char *xml, uint64_t generation, cha
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply of DefineDomain: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+        return ctl_reply_read_path(reply, "DefineDomain", ret_path);
 }
 
 int verb_edit(Context *c, VerbArgs *a) {
@@ -117,16 +131,9 @@ int verb_edit(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
 
-        r = temp_file_write(xml, &tmp);
+        r = ctl_edit_text(xml, "vmgmtctl-edit", &tmp, &edited);
         if (r < 0)
                 return r;
-        r = editor_run(tmp);
-        if (r >= 0)
-                r = ctl_read_file(tmp, &edited);
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
                 printf("Domain '%s' XML configuration not changed.\n", name);
@@ -143,28 +150,5 @@ int verb_edit(Context *c, VerbArgs *a) {
         if (domain_path_to_name(new_path, &new_name) < 0)
                 new_name = TAKE_PTR(name);
         printf("Domain '%s' XML configuration edited.\n", new_name);
-        return 0;
-}
-
-/* For the other edit verbs (pool-edit): text through $VISUAL/$EDITOR in a
- * private temporary file. *ret_edited is what the editor left; *ret_file the
- * temporary, which the caller removes, or keeps to tell the user where the
- * edited text is when it could not be applied. 0 or a printed negative errno. */
-int ctl_edit_text(const char *text, char **ret_edited, char **ret_file) {
-        _cleanup_free_ char *file = NULL, *edited = NULL;
-        int r;
-
-        r = temp_file_write(text, &file);
-        if (r < 0)
-                return r;
-        r = editor_run(file);
-        if (r >= 0)
-                r = ctl_read_file(file, &edited);
-        if (r < 0) {
-                (void) unlink(file);
-                return r;
-        }
-        *ret_edited = TAKE_PTR(edited);
-        *ret_file = TAKE_PTR(file);
         return 0;
 }

@@ -122,32 +122,7 @@ int verb_list(Context *c, VerbArgs *a) {
 }
 
 int domain_get_xml(Context *c, const char *path, bool inactive, bool secure, char **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *xml;
-        int r;
-
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "GetXML", &m);
-        if (r < 0)
-                return r;
-        if (secure)
-                ctl_polkit_agent_open(c);
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && inactive)
-                r = sd_bus_message_append(m, "{sv}", "inactive", "b", 1);
-        if (r >= 0 && secure)
-                r = sd_bus_message_append(m, "{sv}", "secure", "b", 1);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &xml);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply of GetXML: %s", strerror(-r));
-        *ret = strdup(xml);
-        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory.");
+        return ctl_get_xml(c, path, VMGMT_DOMAIN_IFACE, inactive, secure, ret);
 }
 
 int verb_dumpxml(Context *c, VerbArgs *a) {

@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,72 +12,11 @@
 #define VMGMT_NETWORK_IFACE "org.vmgmt.Network"
 
 static int net_resolve(Context *c, const char *name, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetNetwork", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return ctl_manager_call_path(c, "GetNetwork", name, false, ret_path);
 }
 
 static char *net_name_of(Context *c, const char *path) {
-        char *name = NULL;
-        (void) storage_get_string(c, path, VMGMT_NETWORK_IFACE, "Name", &name);
-        return name;
-}
-
-static int net_get_xml(Context *c, const char *path, bool inactive, char **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *xml;
-        int r;
-
-        r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, "GetXML", &m);
-        if (r < 0)
-                return r;
-        r = ctl_append_flags(m, "inactive", inactive, NULL);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &xml);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret = strdup(xml);
-        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory");
-}
-
-static int net_define_xml(Context *c, const char *member, const char *xml, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return ctl_object_name(c, path, VMGMT_NETWORK_IFACE);
 }
 
 typedef struct NetRow {
@@ -110,31 +48,17 @@ static void net_row_done(NetRow *n) {
 }
 
 int verb_net_list(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive");
         const char *path;
         int r;
 
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListNetworks", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && !all)
-                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = ctl_manager_list(c, "ListNetworks", a, &reply);
         if (r < 0)
                 return r;
         t = table_new(4, (const char *const[]) { "Name", "State", "Autostart", "Persistent" });
         if (!t)
                 return ctl_error(-ENOMEM, "Out of memory");
-        r = sd_bus_message_enter_container(reply, 'a', "o");
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
         while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
                 NetRow n = {};
 
@@ -162,7 +86,7 @@ int verb_net_define(Context *c, VerbArgs *a) {
         r = ctl_read_file(a->args[0], &xml);
         if (r < 0)
                 return r;
-        r = net_define_xml(c, create ? "CreateNetwork" : "DefineNetwork", xml, &path);
+        r = ctl_manager_call_path(c, create ? "CreateNetwork" : "DefineNetwork", xml, true, &path);
         if (r < 0)
                 return r;
         name = net_name_of(c, path);
@@ -177,7 +101,6 @@ int verb_net_simple(Context *c, VerbArgs *a) {
                 { "net-destroy", "Stop", "destroyed" },
                 { "net-undefine", "Undefine", "has been undefined" },
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL, *name = NULL;
         int r;
 
@@ -188,13 +111,7 @@ int verb_net_simple(Context *c, VerbArgs *a) {
                 if (r < 0)
                         return r;
                 name = net_name_of(c, path);
-                r = ctl_new_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, &m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_append(m, "a{sv}", 0);
-                if (r < 0)
-                        return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-                r = ctl_call(c, m, NULL);
+                r = ctl_object_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, (const char *) NULL);
                 if (r < 0)
                         return r;
                 printf("Network %s %s\n", name ?: a->args[0], table[i].done);
@@ -204,21 +121,7 @@ int verb_net_simple(Context *c, VerbArgs *a) {
 }
 
 int verb_net_autostart(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        bool disable = verb_flag(a, "disable");
-        int r;
-
-        r = net_resolve(c, a->args[0], &path);
-        if (r < 0)
-                return r;
-        name = net_name_of(c, path);
-        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_NETWORK_IFACE, "Autostart", &error, "b",
-                                !disable);
-        if (r < 0)
-                return ctl_bus_error(&error, r);
-        printf("Network %s %s as autostarted\n", name ?: a->args[0], disable ? "unmarked" : "marked");
-        return 0;
+        return ctl_verb_autostart(c, a, "Network", VMGMT_NETWORK_IFACE, "GetNetwork");
 }
 
 int verb_net_info(Context *c, VerbArgs *a) {
@@ -251,7 +154,7 @@ int verb_net_dumpxml(Context *c, VerbArgs *a) {
         r = net_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = net_get_xml(c, path, verb_flag(a, "inactive"), &xml);
+        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, verb_flag(a, "inactive"), false, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);
@@ -422,73 +325,27 @@ int verb_net_update(Context *c, VerbArgs *a) {
 
 /* ---- net-edit ---- */
 
-static int edit_run(const char *file) {
-        const char *editor = getenv("VISUAL");
-        _cleanup_free_ char *cmd = NULL;
-        int status;
-        pid_t pid;
-
-        if (isempty(editor))
-                editor = getenv("EDITOR");
-        if (isempty(editor))
-                editor = "vi";
-        /* the editor may carry arguments: through the shell, the file as $1 */
-        if (asprintf(&cmd, "%s \"$1\"", editor) < 0)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        fflush(stdout);
-        pid = fork();
-        if (pid < 0)
-                return ctl_error(-errno, "Failed to fork: %m");
-        if (pid == 0) {
-                execl("/bin/sh", "sh", "-c", cmd, "sh", file, (char *) NULL);
-                _exit(127);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return ctl_error(-errno, "Failed to wait for the editor: %m");
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        return ctl_error(-EIO, "Editor '%s' failed.", editor);
-}
-
 int verb_net_edit(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *new_path = NULL;
         _cleanup_free_ char *tmp = NULL;
-        const char *dir = getenv("TMPDIR");
-        _cleanup_close_ int fd = -1;
-        size_t len;
         int r;
 
         r = net_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
         name = net_name_of(c, path);
-        r = net_get_xml(c, path, true, &xml);
+        r = ctl_get_xml(c, path, VMGMT_NETWORK_IFACE, true, false, &xml);
         if (r < 0)
                 return r;
-        if (asprintf(&tmp, "%s/vmgmtctl-net-edit-XXXXXX.xml", isempty(dir) ? "/tmp" : dir) < 0)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        fd = mkostemps(tmp, 4, O_CLOEXEC);
-        if (fd < 0)
-                return ctl_error(-errno, "Failed to create a temporary file: %m");
-        len = strlen(xml);
-        if (write(fd, xml, len) != (ssize_t) len) {
-                (void) unlink(tmp);
-                return ctl_error(-EIO, "Failed to write %s", tmp);
-        }
-        r = edit_run(tmp);
-        if (r >= 0)
-                r = ctl_read_file(tmp, &edited);
-        if (r < 0) {
-                (void) unlink(tmp);
+        r = ctl_edit_text(xml, "vmgmtctl-net-edit", &tmp, &edited);
+        if (r < 0)
                 return r;
-        }
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
                 printf("Network %s XML configuration not changed.\n", name ?: a->args[0]);
                 return 0;
         }
-        r = net_define_xml(c, "DefineNetwork", edited, &new_path);
+        r = ctl_manager_call_path(c, "DefineNetwork", edited, true, &new_path);
         if (r < 0) {
                 fprintf(stderr, "The edited definition was kept in %s\n", tmp);
                 return r;

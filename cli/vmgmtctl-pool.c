@@ -57,6 +57,12 @@ int storage_get_string(Context *c, const char *path, const char *iface, const ch
         return 0;
 }
 
+char *ctl_object_name(Context *c, const char *path, const char *iface) {
+        char *name = NULL;
+        (void) storage_get_string(c, path, iface, "Name", &name);
+        return name;
+}
+
 int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
@@ -65,6 +71,18 @@ int storage_get_trivial(Context *c, const char *path, const char *iface, const c
         if (r < 0)
                 return ctl_bus_error(&error, r);
         return 0;
+}
+
+void storage_xml_escape_to(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<': fputs("&lt;", f); break;
+                case '>': fputs("&gt;", f); break;
+                case '&': fputs("&amp;", f); break;
+                case '\'': fputs("&apos;", f); break;
+                case '"': fputs("&quot;", f); break;
+                default: fputc(*s, f);
+                }
 }
 
 /* virsh's vshPrettyCapacity: "%.2f UNIT". */
@@ -112,48 +130,7 @@ int storage_parse_scaled(const char *s, uint64_t *ret) {
 }
 
 int pool_resolve(Context *c, const char *name, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetPool", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
-}
-
-/* Calls member(a{sv} flags...) on the object at path; varargs as ctl_append_flags(). */
-static int pool_call(Context *c, const char *path, const char *member, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        va_start(ap, member);
-        for (const char *key; r >= 0 && (key = va_arg(ap, const char *));) {
-                int value = va_arg(ap, int);
-                if (value)
-                        r = sd_bus_message_append(m, "{sv}", key, "b", 1);
-        }
-        va_end(ap);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        return ctl_call(c, m, NULL);
+        return ctl_manager_call_path(c, "GetPool", name, false, ret_path);
 }
 
 /* ---- verbs ---- */
@@ -218,33 +195,20 @@ static void pool_row_json(JsonWriter *w, const PoolRow *p) {
 }
 
 int verb_pool_list(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        bool all = verb_flag(a, "all"), inactive = verb_flag(a, "inactive"), details = verb_flag(a, "details");
+        bool details = verb_flag(a, "details");
         JsonWriter w;
         const char *path;
         int r;
 
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListPools", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && !all)
-                r = sd_bus_message_append(m, "{sv}", inactive ? "inactive" : "active", "b", 1);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = ctl_manager_list(c, "ListPools", a, &reply);
         if (r < 0)
                 return r;
         t = table_new(details ? 7 : 3, (const char *const[]) { "Name", "State", "Autostart", "Persistent",
                                                                "Capacity", "Allocation", "Available" });
         if (!t)
                 return ctl_error(-ENOMEM, "Out of memory");
-        r = sd_bus_message_enter_container(reply, 'a', "o");
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
         if (c->json != JSON_FORMAT_OFF) {
                 json_writer_init(&w, stdout, c->json);
                 json_begin_array(&w);
@@ -281,32 +245,8 @@ int verb_pool_list(Context *c, VerbArgs *a) {
         return 0;
 }
 
-static int pool_define_xml(Context *c, const char *member, const char *xml, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *path;
-        int r;
-
-        r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "sa{sv}", xml, 0);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        if (ret_path)
-                *ret_path = strdup(path);
-        return 0;
-}
-
 static char *pool_name_of(Context *c, const char *path) {
-        char *name = NULL;
-        (void) storage_get_string(c, path, VMGMT_POOL_IFACE, "Name", &name);
-        return name;
+        return ctl_object_name(c, path, VMGMT_POOL_IFACE);
 }
 
 int verb_pool_define(Context *c, VerbArgs *a) {
@@ -317,24 +257,12 @@ int verb_pool_define(Context *c, VerbArgs *a) {
         r = storage_read_file(a->args[0], &xml);
         if (r < 0)
                 return r;
-        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        r = ctl_manager_call_path(c, create ? "CreatePool" : "DefinePool", xml, true, &path);
         if (r < 0)
                 return r;
         name = path ? pool_name_of(c, path) : NULL;
         printf("Pool %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
         return 0;
-}
-
-static void xml_escape_to(FILE *f, const char *s) {
-        for (; *s; s++)
-                switch (*s) {
-                case '<': fputs("&lt;", f); break;
-                case '>': fputs("&gt;", f); break;
-                case '&': fputs("&amp;", f); break;
-                case '\'': fputs("&apos;", f); break;
-                case '"': fputs("&quot;", f); break;
-                default: fputc(*s, f);
-                }
 }
 
 /* virsh pool-define-as NAME TYPE [SOURCE-HOST] [SOURCE-PATH] [SOURCE-DEV] [SOURCE-NAME] [TARGET]
@@ -357,42 +285,42 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
         if (!f)
                 return ctl_error(-ENOMEM, "Out of memory");
         fputs("<pool type='", f);
-        xml_escape_to(f, a->args[1]);
+        storage_xml_escape_to(f, a->args[1]);
         fputs("'>\n  <name>", f);
-        xml_escape_to(f, a->args[0]);
+        storage_xml_escape_to(f, a->args[0]);
         fputs("</name>\n", f);
         if (v[0] || v[1] || v[2] || v[3] || verb_value(a, "source-format")) {
                 fputs("  <source>\n", f);
                 if (v[0]) {
                         fputs("    <host name='", f);
-                        xml_escape_to(f, v[0]);
+                        storage_xml_escape_to(f, v[0]);
                         fputs("'/>\n", f);
                 }
                 if (v[1]) {
                         fputs("    <dir path='", f);
-                        xml_escape_to(f, v[1]);
+                        storage_xml_escape_to(f, v[1]);
                         fputs("'/>\n", f);
                 }
                 if (v[2]) {
                         fputs("    <device path='", f);
-                        xml_escape_to(f, v[2]);
+                        storage_xml_escape_to(f, v[2]);
                         fputs("'/>\n", f);
                 }
                 if (v[3]) {
                         fputs("    <name>", f);
-                        xml_escape_to(f, v[3]);
+                        storage_xml_escape_to(f, v[3]);
                         fputs("</name>\n", f);
                 }
                 if (verb_value(a, "source-format")) {
                         fputs("    <format type='", f);
-                        xml_escape_to(f, verb_value(a, "source-format"));
+                        storage_xml_escape_to(f, verb_value(a, "source-format"));
                         fputs("'/>\n", f);
                 }
                 fputs("  </source>\n", f);
         }
         if (v[4]) {
                 fputs("  <target>\n    <path>", f);
-                xml_escape_to(f, v[4]);
+                storage_xml_escape_to(f, v[4]);
                 fputs("</path>\n  </target>\n", f);
         }
         fputs("</pool>\n", f);
@@ -401,7 +329,7 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
                 fputs(xml, stdout);
                 return 0;
         }
-        r = pool_define_xml(c, create ? "CreatePool" : "DefinePool", xml, &path);
+        r = ctl_manager_call_path(c, create ? "CreatePool" : "DefinePool", xml, true, &path);
         if (r < 0)
                 return r;
         printf("Pool %s %s\n", a->args[0], create ? "created" : "defined");
@@ -428,8 +356,8 @@ int verb_pool_simple(Context *c, VerbArgs *a) {
                 if (r < 0)
                         return r;
                 name = pool_name_of(c, path);
-                r = pool_call(c, path, table[i].member, "overwrite", verb_flag(a, "overwrite"), "no_overwrite",
-                              verb_flag(a, "no-overwrite"), NULL);
+                r = ctl_object_call(c, path, VMGMT_POOL_IFACE, table[i].member, "overwrite", verb_flag(a, "overwrite"),
+                                    "no_overwrite", verb_flag(a, "no-overwrite"), NULL);
                 if (r < 0)
                         return r;
                 printf("Pool %s %s\n", name ?: a->args[0], table[i].done);
@@ -439,20 +367,7 @@ int verb_pool_simple(Context *c, VerbArgs *a) {
 }
 
 int verb_pool_autostart(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL, *name = NULL;
-        bool disable = verb_flag(a, "disable");
-        int r;
-
-        r = pool_resolve(c, a->args[0], &path);
-        if (r < 0)
-                return r;
-        name = pool_name_of(c, path);
-        r = sd_bus_set_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_POOL_IFACE, "Autostart", &error, "b", !disable);
-        if (r < 0)
-                return ctl_bus_error(&error, r);
-        printf("Pool %s %s as autostarted\n", name ?: a->args[0], disable ? "unmarked" : "marked");
-        return 0;
+        return ctl_verb_autostart(c, a, "Pool", VMGMT_POOL_IFACE, "GetPool");
 }
 
 int verb_pool_info(Context *c, VerbArgs *a) {
@@ -493,27 +408,6 @@ int verb_pool_info(Context *c, VerbArgs *a) {
         return 0;
 }
 
-/* The pool's XML: the running definition, or with inactive the persistent one. */
-static int pool_get_xml(Context *c, const char *path, bool inactive, char **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *xml;
-        int r;
-
-        r = ctl_new_call(c, path, VMGMT_POOL_IFACE, "GetXML", &m);
-        if (r >= 0)
-                r = ctl_append_flags(m, "inactive", inactive, NULL);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &xml);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret = strdup(xml);
-        return *ret ? 0 : ctl_error(-ENOMEM, "Out of memory");
-}
-
 int verb_pool_dumpxml(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *xml = NULL;
         int r;
@@ -521,7 +415,7 @@ int verb_pool_dumpxml(Context *c, VerbArgs *a) {
         r = pool_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = pool_get_xml(c, path, verb_flag(a, "inactive"), &xml);
+        r = ctl_get_xml(c, path, VMGMT_POOL_IFACE, verb_flag(a, "inactive"), false, &xml);
         if (r < 0)
                 return r;
         fputs(xml, stdout);
@@ -531,17 +425,17 @@ int verb_pool_dumpxml(Context *c, VerbArgs *a) {
 /* pool-edit POOL: the persistent definition through $VISUAL/$EDITOR, then
  * DefinePool (an active pool takes it at its next start). */
 int verb_pool_edit(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *file = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL, *xml = NULL, *edited = NULL, *file = NULL, *new_path = NULL;
         int r;
 
         r = pool_resolve(c, a->args[0], &path);
         if (r < 0)
                 return r;
         name = pool_name_of(c, path);
-        r = pool_get_xml(c, path, true, &xml);
+        r = ctl_get_xml(c, path, VMGMT_POOL_IFACE, true, false, &xml);
         if (r < 0)
                 return r;
-        r = ctl_edit_text(xml, &edited, &file);
+        r = ctl_edit_text(xml, "vmgmtctl-pool-edit", &file, &edited);
         if (r < 0)
                 return r;
         if (streq(edited, xml)) {
@@ -549,7 +443,7 @@ int verb_pool_edit(Context *c, VerbArgs *a) {
                 printf("Pool %s XML configuration not changed.\n", name ?: a->args[0]);
                 return 0;
         }
-        r = pool_define_xml(c, "DefinePool", edited, NULL);
+        r = ctl_manager_call_path(c, "DefinePool", edited, true, &new_path);
         if (r < 0) {
                 fprintf(stderr, "The edited definition was kept in %s\n", file);
                 return r;

@@ -18,7 +18,6 @@ static bool has_prefix(const char *s, const char *prefix) {
 static int vol_lookup(Context *c, const char *pool_name, const char *vol, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *pool = NULL;
-        const char *path;
         int r;
 
         if (pool_name) {
@@ -39,11 +38,7 @@ static int vol_lookup(Context *c, const char *pool_name, const char *vol, char *
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return ctl_reply_read_path(reply, sd_bus_message_get_member(m), ret_path);
 }
 
 /* The volume VOL names: with --pool, its volume of that name; else a path. */
@@ -52,9 +47,7 @@ static int vol_resolve(Context *c, VerbArgs *a, const char *vol, char **ret_path
 }
 
 static char *vol_name_of(Context *c, const char *path) {
-        char *name = NULL;
-        (void) storage_get_string(c, path, VMGMT_VOLUME_IFACE, "Name", &name);
-        return name;
+        return ctl_object_name(c, path, VMGMT_VOLUME_IFACE);
 }
 
 /* ---- jobs ---- */
@@ -300,7 +293,6 @@ static int create_in_pool(Context *c, const char *pool_name, const char *xml, bo
                           char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *pool = NULL;
-        const char *path;
         int r;
 
         r = pool_resolve(c, pool_name, &pool);
@@ -316,11 +308,7 @@ static int create_in_pool(Context *c, const char *pool_name, const char *xml, bo
         r = call_long(c, m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_error(-ENOMEM, "Out of memory");
+        return ctl_reply_read_path(reply, "CreateVolume", ret_path);
 }
 
 int verb_vol_create(Context *c, VerbArgs *a) {
@@ -336,18 +324,6 @@ int verb_vol_create(Context *c, VerbArgs *a) {
         name = vol_name_of(c, path);
         printf("Vol %s created from %s\n", strempty(name), a->args[1]);
         return 0;
-}
-
-static void xml_escape_to(FILE *f, const char *s) {
-        for (; *s; s++)
-                switch (*s) {
-                case '<': fputs("&lt;", f); break;
-                case '>': fputs("&gt;", f); break;
-                case '&': fputs("&amp;", f); break;
-                case '\'': fputs("&apos;", f); break;
-                case '"': fputs("&quot;", f); break;
-                default: fputc(*s, f);
-                }
 }
 
 /* vol-create-as POOL NAME CAPACITY [--allocation SIZE] [--format FMT] [--backing-vol VOL] [--backing-vol-format FMT] */
@@ -382,20 +358,20 @@ int verb_vol_create_as(Context *c, VerbArgs *a) {
         if (!f)
                 return ctl_error(-ENOMEM, "Out of memory");
         fputs("<volume>\n  <name>", f);
-        xml_escape_to(f, a->args[1]);
+        storage_xml_escape_to(f, a->args[1]);
         fprintf(f, "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n", capacity);
         if (alloc_s)
                 fprintf(f, "  <allocation unit='bytes'>%" PRIu64 "</allocation>\n", allocation);
         if (fmt) {
                 fputs("  <target>\n    <format type='", f);
-                xml_escape_to(f, fmt);
+                storage_xml_escape_to(f, fmt);
                 fputs("'/>\n  </target>\n", f);
         }
         if (backing) {
                 fputs("  <backingStore>\n    <path>", f);
-                xml_escape_to(f, backing);
+                storage_xml_escape_to(f, backing);
                 fputs("</path>\n    <format type='", f);
-                xml_escape_to(f, bfmt ?: backing_fmt);
+                storage_xml_escape_to(f, bfmt ?: backing_fmt);
                 fputs("'/>\n  </backingStore>\n", f);
         }
         fputs("</volume>\n", f);
@@ -447,7 +423,7 @@ int verb_vol_clone(Context *c, VerbArgs *a) {
         if (!f)
                 return ctl_error(-ENOMEM, "Out of memory");
         fputs("<volume>\n  <name>", f);
-        xml_escape_to(f, a->args[1]);
+        storage_xml_escape_to(f, a->args[1]);
         fputs("</name>\n  <capacity unit='bytes'>0</capacity>\n</volume>\n", f);
         fclose(f);
         r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "CloneVolume", &m);
@@ -491,32 +467,27 @@ static int vol_call(Context *c, const char *path, const char *member, bool has_c
         return call_long(c, m, NULL);
 }
 
-int verb_vol_delete(Context *c, VerbArgs *a) {
+/* vol-delete, vol-wipe: member() on the volume, then virsh's line. */
+static int vol_simple(Context *c, VerbArgs *a, const char *member, const char *done) {
         _cleanup_free_ char *path = NULL;
         int r;
 
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = vol_call(c, path, "Delete", false, 0, NULL, NULL, 0);
+        r = vol_call(c, path, member, false, 0, NULL, NULL, 0);
         if (r < 0)
                 return r;
-        printf("Vol %s deleted\n", a->args[0]);
+        printf("Vol %s %s\n", a->args[0], done);
         return 0;
 }
 
-int verb_vol_wipe(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL;
-        int r;
+int verb_vol_delete(Context *c, VerbArgs *a) {
+        return vol_simple(c, a, "Delete", "deleted");
+}
 
-        r = vol_resolve(c, a, a->args[0], &path);
-        if (r < 0)
-                return r;
-        r = vol_call(c, path, "Wipe", false, 0, NULL, NULL, 0);
-        if (r < 0)
-                return r;
-        printf("Vol %s wiped\n", a->args[0]);
-        return 0;
+int verb_vol_wipe(Context *c, VerbArgs *a) {
+        return vol_simple(c, a, "Wipe", "wiped");
 }
 
 int verb_vol_resize(Context *c, VerbArgs *a) {
@@ -589,25 +560,15 @@ int verb_vol_property(Context *c, VerbArgs *a) {
 }
 
 int verb_vol_dumpxml(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
-        const char *xml;
+        _cleanup_free_ char *path = NULL, *xml = NULL;
         int r;
 
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
-        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, "GetXML", &m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", 0);
+        r = ctl_get_xml(c, path, VMGMT_VOLUME_IFACE, false, false, &xml);
         if (r < 0)
                 return r;
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &xml);
-        if (r < 0)
-                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
         fputs(xml, stdout);
         return 0;
 }

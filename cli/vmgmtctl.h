@@ -77,8 +77,36 @@ int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret);
  * dict is sent when nothing was asked. Returns 0 or a negative errno. */
 int ctl_append_flags(sd_bus_message *m, ...);
 
+/* Calls member(a{sv} flags) on the object at path (iface);
+ * the varargs are as for ctl_append_flags(). Returns 0 or a printed negative errno. */
+int ctl_object_call(Context *c, const char *path, const char *iface, const char *member, ...);
 /* Calls member(a{sv} flags) on a domain; the varargs are as for ctl_append_flags(). */
-int ctl_domain_call(Context *c, const char *path, const char *member, ...);
+#define ctl_domain_call(c, path, member, ...) ctl_object_call((c), (path), VMGMT_DOMAIN_IFACE, (member), __VA_ARGS__)
+
+/* Reads the object path a reply carries into *ret_path (malloc'd); member
+ * names the call in the error. Returns 0 or a printed negative errno. */
+int ctl_reply_read_path(sd_bus_message *reply, const char *member, char **ret_path);
+/* Calls Manager.member(s arg) (GetNetwork, GetPool, GetDomain, …) or, with
+ * with_options, Manager.member(s arg, a{sv} {}) (DefineNetwork, CreatePool,
+ * …) and returns the object path of the reply (malloc'd). Returns 0 or a
+ * printed negative errno. */
+int ctl_manager_call_path(Context *c, const char *member, const char *arg, bool with_options, char **ret_path);
+/* Calls Manager.member(a{sv}) (ListNetworks, ListPools) with virsh's choice:
+ * everything with --all, the inactive objects with --inactive, else the
+ * active ones. *ret_reply is the reply entered into its array of paths (read
+ * them with sd_bus_message_read(reply, "o", …)). Returns 0 or a printed
+ * negative errno. */
+int ctl_manager_list(Context *c, const char *member, const VerbArgs *a, sd_bus_message **ret_reply);
+/* GetXML(a{sv}) of the object at path: the persistent definition with
+ * inactive, secrets with secure (domains). Returns 0 and *ret (malloc'd) or a
+ * printed negative errno. */
+int ctl_get_xml(Context *c, const char *path, const char *iface, bool inactive, bool secure, char **ret);
+/* The Name property of the object at path (malloc'd), NULL when it cannot be read. */
+char *ctl_object_name(Context *c, const char *path, const char *iface);
+/* net-autostart / pool-autostart NAME [--disable]: looks NAME up with
+ * Manager.get_member, sets Autostart and prints virsh's line, `noun` first
+ * ("Network", "Pool"). Returns 0 or a printed negative errno. */
+int ctl_verb_autostart(Context *c, VerbArgs *a, const char *noun, const char *iface, const char *get_member);
 
 /* Properties of one domain, as org.vmgmt.Domain reports them. */
 typedef struct DomainInfo {
@@ -137,6 +165,12 @@ int verb_autostart(Context *c, VerbArgs *a);
 int verb_edit(Context *c, VerbArgs *a);
 int verb_event(Context *c, VerbArgs *a);
 
+/* vmgmtctl-edit.c: writes text to a new private temporary file
+ * $TMPDIR/PREFIX-XXXXXX.xml, runs $VISUAL, else $EDITOR, else vi on it and
+ * reads it back. Returns 0 with the file's path (*ret_tmp, for the caller to
+ * unlink or to name when the edit cannot be applied) and its new contents
+ * (*ret_edited), or a printed negative errno with the file removed. */
+int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **ret_edited);
 /* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
 int ctl_read_file(const char *path, char **ret);
 
@@ -147,6 +181,8 @@ int storage_read_file(const char *path, char **ret);
 /* One property of an object, printed errors. */
 int storage_get_string(Context *c, const char *path, const char *iface, const char *name, char **ret);
 int storage_get_trivial(Context *c, const char *path, const char *iface, const char *name, char type, void *ret);
+/* Writes s with XML's five special characters escaped. */
+void storage_xml_escape_to(FILE *f, const char *s);
 /* virsh's "%.2f UNIT" with B, KiB, MiB, … */
 void storage_format_size(uint64_t v, char *buf, size_t size);
 /* virsh's scaled integers: bytes by default, k/M/G/T/P/E (1024) and KB/MB/… (1000). 0 or -EINVAL/-ERANGE. */
@@ -187,8 +223,6 @@ int verb_vol_path(Context *c, VerbArgs *a);
 int verb_vol_transfer(Context *c, VerbArgs *a);
 int verb_vol_property(Context *c, VerbArgs *a);
 int verb_pool_edit(Context *c, VerbArgs *a);
-/* vmgmtctl-edit.c: text through $VISUAL/$EDITOR; *ret_file is the temporary (the caller removes it). */
-int ctl_edit_text(const char *text, char **ret_edited, char **ret_file);
 
 /* ---- the display (vmgmtctl-graphics.c) ---- */
 int verb_screenshot(Context *c, VerbArgs *a);

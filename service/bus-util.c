@@ -1,4 +1,4 @@
-/* bus-util.c — error mapping, a{sv} option parsing and caller credentials. */
+/* bus-util.c — error mapping, a{sv} option parsing, caller credentials and GetManagedObjects entries. */
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
@@ -198,4 +198,99 @@ int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid
         *ret_uid = uid;
         *ret_pid = pid;
         return 0;
+}
+
+/* Opens a dict entry {key_type key} of signature `entry` and, inside it, the
+ * value container (`type`, `contents`): the shape every level of a
+ * GetManagedObjects reply has. entry_close() closes both. */
+static int entry_open(sd_bus_message *reply, const char *entry, char key_type, const char *key, char type,
+                      const char *contents) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', entry);
+        if (r >= 0)
+                r = sd_bus_message_append_basic(reply, key_type, key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, type, contents);
+        return r;
+}
+
+static int entry_close(sd_bus_message *reply) {
+        int r;
+
+        r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+int bus_append_interface_properties(sd_bus_message *reply, const char *path, const char *interface,
+                                    const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
+        sd_bus *bus = sd_bus_message_get_bus(reply);
+        int r;
+
+        r = entry_open(reply, "sa{sv}", 's', interface, 'a', "{sv}");
+        for (const sd_bus_vtable *v = vtable; r >= 0 && vtable && v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+                        continue;
+                /* what GetAll leaves out */
+                if (v->flags & (SD_BUS_VTABLE_HIDDEN | SD_BUS_VTABLE_PROPERTY_EXPLICIT))
+                        continue;
+                r = entry_open(reply, "sv", 's', v->x.property.member, 'v', v->x.property.signature);
+                if (r >= 0)
+                        r = v->x.property.get(bus, path, interface, v->x.property.member, reply, userdata, error);
+                if (r >= 0)
+                        r = entry_close(reply);
+        }
+        if (r >= 0)
+                r = entry_close(reply);
+        return r;
+}
+
+int bus_append_managed_object(sd_bus_message *reply, const char *path, const char *interface,
+                              const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
+        int r;
+
+        r = entry_open(reply, "oa{sa{sv}}", 'o', path, 'a', "{sa{sv}}");
+        if (r >= 0)
+                r = bus_append_interface_properties(reply, path, "org.freedesktop.DBus.Peer", NULL, NULL, error);
+        if (r >= 0)
+                r = bus_append_interface_properties(reply, path, "org.freedesktop.DBus.Introspectable", NULL, NULL,
+                                                    error);
+        if (r >= 0)
+                r = bus_append_interface_properties(reply, path, "org.freedesktop.DBus.Properties", NULL, NULL, error);
+        if (r >= 0)
+                r = bus_append_interface_properties(reply, path, interface, vtable, userdata, error);
+        if (r >= 0)
+                r = entry_close(reply);
+        return r;
+}
+
+static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *name) {
+        for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
+                if (v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY && streq(v->x.property.member, name))
+                        return true;
+        return false;
+}
+
+int bus_property_set_filter(sd_bus_message *message, const char *interface, const sd_bus_vtable *vtable,
+                            BusPropertySetAuthorizeFn authorize, void *userdata, sd_bus_error *error) {
+        const char *iface, *property;
+        int r;
+
+        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
+            !sd_bus_message_has_signature(message, "ssv"))
+                return 0;
+        r = sd_bus_message_read(message, "ss", &iface, &property);
+        if (r < 0)
+                return 0;
+        r = sd_bus_message_rewind(message, true);
+        if (r < 0)
+                return r;
+        if (!streq(iface, interface) || !vtable_property_writable(vtable, property))
+                return 0;   /* sd-bus answers: unknown or read-only property */
+        r = authorize(message, property, userdata, error);
+        if (r < 0)
+                return r;
+        return r == 0;   /* pending: stop here, the call is dispatched again with the answer */
 }

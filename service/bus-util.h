@@ -1,4 +1,5 @@
-/* bus-util.h — the edge between D-Bus and the rest: error names, a{sv} option parsing, caller credentials. */
+/* bus-util.h — the edge between D-Bus and the rest: error names, a{sv} option parsing, caller credentials,
+ * GetManagedObjects entries. */
 #pragma once
 
 #include <stdbool.h>
@@ -54,3 +55,34 @@ int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid,
 void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid);
 /* Drops `sender` (it disconnected). */
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender);
+
+/* Custom GetManagedObjects replies (answered from a registry in one pass, not
+ * through sd-bus's per-object walk). Both read properties through the vtable's
+ * own getters, called with `userdata` as the object, so they cannot drift from
+ * GetAll; properties GetAll leaves out (hidden, explicit) are left out here too.
+ *
+ * bus_append_interface_properties() appends one {s a{sv}} entry: `interface`
+ * and its properties (none when vtable is NULL). bus_append_managed_object()
+ * appends one {o a{sa{sv}}} entry: the standard Peer, Introspectable and
+ * Properties interfaces (no properties) followed by `interface`. Both return 0
+ * or a negative errno (from sd-bus or a getter, which may set error). */
+int bus_append_interface_properties(sd_bus_message *reply, const char *path, const char *interface,
+                                    const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+int bus_append_managed_object(sd_bus_message *reply, const char *path, const char *interface,
+                              const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+
+/* Properties.Set of a property whose change needs polkit: sd-bus calls the
+ * setter synchronously, so it cannot wait for the answer there. A fallback
+ * filter (sd_bus_add_fallback(), run before sd-bus's own handling) calls
+ * bus_property_set_filter(), which picks out Properties.Set("ssv") of a
+ * writable property of `interface` in `vtable` and calls `authorize` with the
+ * property name (borrowed from the message, which is rewound for sd-bus to
+ * read again). `authorize` returns 0 when the answer is pending (the message
+ * will be dispatched again once it is in), > 0 when sd-bus may go on (the
+ * answer is in for the setter to take, or there is no such object for sd-bus
+ * to report), or a negative errno. The result is the filter's: 1 (stop, the
+ * call waits), 0 (sd-bus goes on) or a negative errno. */
+typedef int (*BusPropertySetAuthorizeFn)(sd_bus_message *message, const char *property, void *userdata,
+                                         sd_bus_error *error);
+int bus_property_set_filter(sd_bus_message *message, const char *interface, const sd_bus_vtable *vtable,
+                            BusPropertySetAuthorizeFn authorize, void *userdata, sd_bus_error *error);

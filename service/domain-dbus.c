@@ -584,11 +584,17 @@ static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata,
         return 1;
 }
 
-static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *name) {
-        for (const sd_bus_vtable *v = vtable; v->type != _SD_BUS_VTABLE_END; v++)
-                if (v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY && streq(v->x.property.member, name))
-                        return true;
-        return false;
+/* The domain part of the Properties.Set filter (see bus_property_set_filter()). */
+static int domain_authorize_set(sd_bus_message *message, const char *property, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *details[7];
+        VmDomain *d;
+
+        d = vm_domain_find_by_path(m, sd_bus_message_get_path(message));
+        if (!d)
+                return 1;   /* sd-bus answers NoSuchDomain through domain_object_find() */
+        return vm_authorize_prepare(m, message, VM_ACTION_DOMAIN_MANAGE, domain_set_details(d, property, details),
+                                    error);
 }
 
 /* Runs before sd-bus's own handling of every message to a domain. A property
@@ -597,32 +603,8 @@ static bool vtable_property_writable(const sd_bus_vtable *vtable, const char *na
  * answer is in), then sd-bus type-checks it and calls the setter, which takes
  * the stored answer. */
 static int domain_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *interface, *property, *details[7];
-        VmDomain *d;
-        int r;
-
-        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
-            !sd_bus_message_has_signature(message, "ssv"))
-                return 0;
-        r = sd_bus_message_read(message, "ss", &interface, &property);
-        if (r < 0)
-                return 0;
-        r = sd_bus_message_rewind(message, true);
-        if (r < 0)
-                return r;
-        if (!streq(interface, VM_DOMAIN_INTERFACE) || !vtable_property_writable(domain_vtable, property))
-                return 0;   /* sd-bus answers: unknown or read-only property */
-        d = vm_domain_find_by_path(m, sd_bus_message_get_path(message));
-        if (!d)
-                return 0;   /* sd-bus answers NoSuchDomain through domain_object_find() */
-        r = vm_authorize_prepare(m, message, VM_ACTION_DOMAIN_MANAGE, domain_set_details(d, property, details),
-                                 error);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return 1;   /* pending: dispatched again with the answer */
-        return 0;
+        return bus_property_set_filter(message, VM_DOMAIN_INTERFACE, domain_vtable, domain_authorize_set, userdata,
+                                       error);
 }
 
 int domain_dbus_register(Manager *m) {
@@ -650,74 +632,6 @@ int domain_dbus_register(Manager *m) {
  * properties GetAll would return, through the vtable's own getters, so the
  * two cannot drift) in one pass over the registry. */
 
-static int append_empty_interface(sd_bus_message *reply, const char *interface) {
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', interface);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
-}
-
-static int append_vtable_properties(sd_bus *bus, sd_bus_message *reply, const char *path, const char *interface,
-                                    const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', interface);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        for (const sd_bus_vtable *v = vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END; v++) {
-                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
-                        continue;
-                if (v->flags & (SD_BUS_VTABLE_HIDDEN | SD_BUS_VTABLE_PROPERTY_EXPLICIT))
-                        continue;
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
-                if (r >= 0)
-                        r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);
-                if (r >= 0)
-                        r = v->x.property.get(bus, path, interface, v->x.property.member, reply, userdata, error);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
-}
-
 int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error) {
-        sd_bus *bus = sd_bus_message_get_bus(reply);
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'e', "oa{sa{sv}}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 'o', d->path);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sa{sv}}");
-        if (r >= 0)
-                r = append_empty_interface(reply, "org.freedesktop.DBus.Peer");
-        if (r >= 0)
-                r = append_empty_interface(reply, "org.freedesktop.DBus.Introspectable");
-        if (r >= 0)
-                r = append_empty_interface(reply, "org.freedesktop.DBus.Properties");
-        if (r >= 0)
-                r = append_vtable_properties(bus, reply, d->path, VM_DOMAIN_INTERFACE, domain_vtable, d, error);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
+        return bus_append_managed_object(reply, d->path, VM_DOMAIN_INTERFACE, domain_vtable, d, error);
 }

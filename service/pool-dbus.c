@@ -591,88 +591,28 @@ static int pool_node_enumerator(sd_bus *bus, const char *path, void *userdata, c
 }
 
 /* Properties.Set waits for polkit here, before sd-bus calls the setter (as for domains). */
-static int pool_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+static int pool_authorize_set(sd_bus_message *message, const char *property, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *interface, *property, *details[7];
+        const char *details[7];
         VmPool *p;
-        int r;
 
-        if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Properties", "Set") ||
-            !sd_bus_message_has_signature(message, "ssv"))
-                return 0;
-        r = sd_bus_message_read(message, "ss", &interface, &property);
-        if (r < 0)
-                return 0;
-        r = sd_bus_message_rewind(message, true);
-        if (r < 0)
-                return r;
-        if (!streq(interface, VM_POOL_INTERFACE) || !streq(property, "Autostart") || !m->storage)
-                return 0;
+        if (!m->storage)
+                return 1;
         p = vm_pool_find_by_path(m->storage, sd_bus_message_get_path(message));
         if (!p)
-                return 0;
-        r = vm_authorize_prepare(m, message, VM_ACTION_STORAGE_MANAGE, pool_details(p, NULL, details), error);
-        if (r < 0)
-                return r;
-        return r == 0 ? 1 : 0;
+                return 1;
+        return vm_authorize_prepare(m, message, VM_ACTION_STORAGE_MANAGE, pool_details(p, NULL, details), error);
+}
+
+static int pool_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_property_set_filter(message, VM_POOL_INTERFACE, pool_vtable, pool_authorize_set, userdata, error);
 }
 
 /* ---- GetManagedObjects ---- */
 
-static int append_interface(sd_bus_message *reply, const char *path, const char *interface,
-                            const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
-        sd_bus *bus = sd_bus_message_get_bus(reply);
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', interface);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        for (const sd_bus_vtable *v = vtable; r >= 0 && vtable && v->type != _SD_BUS_VTABLE_END; v++) {
-                if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
-                        continue;
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
-                if (r >= 0)
-                        r = sd_bus_message_open_container(reply, 'v', v->x.property.signature);
-                if (r >= 0)
-                        r = v->x.property.get(bus, path, interface, v->x.property.member, reply, userdata, error);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
-}
-
 int vm_storage_append_object(sd_bus_message *reply, const char *path, const char *interface,
                              const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'e', "oa{sa{sv}}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 'o', path);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sa{sv}}");
-        if (r >= 0)
-                r = append_interface(reply, path, "org.freedesktop.DBus.Peer", NULL, NULL, error);
-        if (r >= 0)
-                r = append_interface(reply, path, "org.freedesktop.DBus.Introspectable", NULL, NULL, error);
-        if (r >= 0)
-                r = append_interface(reply, path, "org.freedesktop.DBus.Properties", NULL, NULL, error);
-        if (r >= 0)
-                r = append_interface(reply, path, interface, vtable, userdata, error);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
+        return bus_append_managed_object(reply, path, interface, vtable, userdata, error);
 }
 
 int vm_storage_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {

@@ -35,6 +35,12 @@ int conf_table_lookup(const char *const *table, const char *s);
  * no sign, no spaces, value ≤ max. Returns 0, -EINVAL or -ERANGE. */
 int conf_parse_u64(const char *s, int base, uint64_t max, uint64_t *ret);
 
+/* libvirt's unit scaling: b/bytes = 1; k, KiB = 1024; KB = 1000; … up to E;
+ * case-insensitive. NULL or "" is KiB (libvirt's memory default; callers with
+ * another default handle that first). Returns 0 with *ret in bytes per unit,
+ * or -EINVAL for an unknown unit. */
+int conf_memory_unit_scale(const char *unit, uint64_t *ret);
+
 /* Parses "aa:bb:cc:dd:ee:ff", rejects multicast, writes lower case to out. */
 int conf_mac_parse(const char *s, char out[18]);
 

@@ -268,8 +268,7 @@ int conf_name_validate(const char *name, const char **reason) {
         return 0;
 }
 
-/* libvirt's scaling: b/bytes = 1; k, KiB = 1024; KB = 1000; … up to E; case-insensitive. */
-static int memory_unit_scale(const char *unit, uint64_t *ret) {
+int conf_memory_unit_scale(const char *unit, uint64_t *ret) {
         static const char powers[] = "kmgtpe";
         const char *p;
         uint64_t base, scale = 1;
@@ -301,7 +300,7 @@ int conf_parse_memory_kib(const char *value, const char *unit, uint64_t *ret_kib
         uint64_t v, scale;
         int r;
 
-        r = memory_unit_scale(unit, &scale);
+        r = conf_memory_unit_scale(unit, &scale);
         if (r < 0)
                 return r;
         r = conf_parse_u64(value, 10, UINT64_MAX, &v);

@@ -43,37 +43,12 @@ bool storage_vol_format_writable(StorageVolFormat f) {
         return f == STORAGE_VOL_FORMAT_RAW || f == STORAGE_VOL_FORMAT_QCOW2;
 }
 
-/* The scale of a libvirt unit, taken from the memory unit logic (which
- * returns KiB): 1024 units in KiB is the scale itself; units too large for
- * that (E, EB) are whole multiples of 1024. */
-static int unit_scale(const char *unit, uint64_t *ret) {
-        uint64_t kib;
-        int r;
-
-        if (isempty(unit) || strcasecmp(unit, "b") == 0 || strcasecmp(unit, "bytes") == 0) {
-                *ret = 1;
-                return 0;
-        }
-        r = conf_parse_memory_kib("1024", unit, &kib);
-        if (r == -ERANGE) {
-                r = conf_parse_memory_kib("1", unit, &kib);
-                if (r < 0)
-                        return r;
-                *ret = kib * 1024;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        *ret = kib;
-        return 0;
-}
-
 int storage_parse_size(const char *value, const char *unit, uint64_t *ret) {
         uint64_t v, scale;
         int r;
 
-        r = unit_scale(unit, &scale);
-        if (r < 0)
+        scale = 1;   /* sizes are in bytes unless a unit says otherwise */
+        if (!isempty(unit) && conf_memory_unit_scale(unit, &scale) < 0)
                 return -EINVAL;
         r = conf_parse_u64(value, 10, UINT64_MAX, &v);
         if (r < 0)

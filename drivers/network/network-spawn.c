@@ -2,18 +2,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
 #include "network-internal.h"
+#include "spawn-util.h"
 
 #define OUTPUT_MAX 4096
 
@@ -33,25 +32,15 @@ void network_child_set_destroy(NetworkChild *c, void (*destroy)(void *userdata))
 }
 
 int network_pidfd_open(pid_t pid) {
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        return fd < 0 ? -errno : fd;
+        return spawn_pidfd_open(pid);
 }
 
 int network_pidfd_send_signal(int pidfd, int sig) {
-        return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+        return spawn_pidfd_signal(pidfd, sig);
 }
 
 char *network_find_program(const char *name) {
-        static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                char *p = NULL;
-                if (asprintf(&p, "%s/%s", dirs[i], name) < 0)
-                        return NULL;
-                if (access(p, X_OK) == 0)
-                        return p;
-                free(p);
-        }
-        return NULL;
+        return spawn_find_program(name);
 }
 
 NetworkChild *network_child_free(NetworkChild *c) {
@@ -109,69 +98,29 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-/* An O_CLOEXEC fd ≥ 3, so dup2 onto 0–2 in the child never clobbers another. */
-static int fd_above_stdio(int fd) {
-        if (fd < 0 || fd >= 3)
-                return fd;
-        int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return n;
-}
-
 int network_child_spawn(sd_event *event, char *const *argv, const char *stdin_data, NetworkChildDoneFn fn,
                         void *userdata, NetworkChild **ret) {
         _cleanup_close_ int infd = -1, outfd = -1, pidfd = -1;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
         NetworkChild *c;
         pid_t pid;
         int r;
-
-        char *envp[] = {
-                (char *) "LC_ALL=C",
-                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                NULL,
-        };
 
         if (stdin_data) {
                 size_t len = strlen(stdin_data);
                 infd = memfd_create("vmgmt-stdin", MFD_CLOEXEC);
                 if (infd < 0 || pwrite(infd, stdin_data, len, 0) != (ssize_t) len)
                         return -errno;
-        } else
-                infd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        infd = fd_above_stdio(infd);
-        outfd = fd_above_stdio(memfd_create("vmgmt-output", MFD_CLOEXEC));
-        if (infd < 0 || outfd < 0)
-                return -errno;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawn_file_actions_addchdir_np(&fa, "/");
-        posix_spawn_file_actions_adddup2(&fa, infd, 0);
-        posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-        posix_spawn_file_actions_adddup2(&fa, outfd, 2);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return log_debug_errno(r, "Cannot execute %s: %m", argv[0]);
-
-        pidfd = network_pidfd_open(pid);
-        if (pidfd < 0) {
-                kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return pidfd;
         }
+        outfd = memfd_create("vmgmt-output", MFD_CLOEXEC);
+        if (outfd < 0)
+                return -errno;
+        o.stdin_fd = infd;   /* else /dev/null */
+        o.stdout_fd = o.stderr_fd = outfd;
+        r = spawn_child(argv, &o, &pid, &pidfd);
+        if (r < 0)
+                return r;
+
         c = calloc(1, sizeof(*c));
         if (!c) {
                 (void) network_pidfd_send_signal(pidfd, SIGKILL);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +18,13 @@
 #include "log.h"
 #include "macro.h"
 #include "qemu-driver-internal.h"
+#include "spawn-util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
 #define QEMU_LOG_TAIL 4096
-
-static int pidfd_open_(pid_t pid) {
-        return (int) syscall(SYS_pidfd_open, pid, 0);
-}
 
 static int pidfd_send_signal_(int pidfd, int sig) {
         return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
@@ -502,14 +498,6 @@ static int open_log(DriverRuntime *rt, char **envp, char **argv) {
         g_string_free(s, TRUE);
         if (r < 0)
                 return r;
-        /* stdout/stderr must not be fds 0-2 of ours that get replaced in the child. */
-        if (fd < 3) {
-                int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-                if (n < 0)
-                        return -errno;
-                close(fd);
-                fd = n;
-        }
         return TAKE_FD(fd);
 }
 
@@ -517,28 +505,11 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
         return qemu_process_spawn_fds(rt, argv, NULL, 0, ret_error);
 }
 
-/* Copies of fds at numbers >= min (so that placing them at 3.. clobbers none of them). */
-static int fds_above(const int *fds, size_t n, int min, int *ret) {
-        for (size_t i = 0; i < n; i++) {
-                ret[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, min);
-                if (ret[i] < 0) {
-                        int r = -errno;
-                        for (size_t k = 0; k < i; k++)
-                                close(ret[k]);
-                        return r;
-                }
-        }
-        return 0;
-}
-
 int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error) {
         QemuDriver *d = rt->driver;
-        _cleanup_free_ int *high = NULL;
         _cleanup_free_ char *home = NULL;
-        _cleanup_close_ int logfd = -1, nullfd = -1;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
+        _cleanup_close_ int logfd = -1;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
         pid_t pid;
         int r;
 
@@ -558,60 +529,23 @@ int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_
                         *ret_error = NULL;
                 return logfd;
         }
-        nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (nullfd < 0)
-                return -errno;
-        if (nullfd < 3) {
-                int n = fcntl(nullfd, F_DUPFD_CLOEXEC, 3);
-                close(nullfd);
-                nullfd = n;
-                if (nullfd < 0)
-                        return -errno;
-        }
 
-        high = calloc(n_fds + 1, sizeof(int));
-        if (!high)
-                return -ENOMEM;
-        r = fds_above(fds, n_fds, 3 + (int) n_fds, high);
-        if (r < 0)
-                return r;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
         /* New session (qemu outlives the daemon), cwd in the run dir (relative socket
-         * paths), default signal handling and mask, and no fds but 0-2. */
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawn_file_actions_addchdir_np(&fa, d->run_dir);
-        posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
-        posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-        posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-        /* taps at 3, 4, … (dup2 clears close-on-exec), nothing else */
-        for (size_t i = 0; i < n_fds; i++)
-                posix_spawn_file_actions_adddup2(&fa, high[i], 3 + (int) i);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3 + (int) n_fds);
-        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        for (size_t i = 0; i < n_fds; i++)
-                close(high[i]);
-        if (r != 0) {
-                dprintf(logfd, "vmgmt: cannot execute %s: %s\n", argv[0], strerror(r));
-                if (asprintf(ret_error, "cannot execute %s: %s", argv[0], strerror(r)) < 0)
+         * paths), stdin on /dev/null, stdout and stderr into the log, the taps at
+         * 3, 4, …, and no other fd. */
+        o.envp = envp;
+        o.cwd = d->run_dir;
+        o.stdout_fd = o.stderr_fd = logfd;
+        o.fds = fds;
+        o.n_fds = n_fds;
+        r = spawn_child(argv, &o, &pid, &rt->pidfd);
+        if (r < 0) {
+                dprintf(logfd, "vmgmt: cannot execute %s: %s\n", argv[0], strerror(-r));
+                if (asprintf(ret_error, "cannot execute %s: %s", argv[0], strerror(-r)) < 0)
                         *ret_error = NULL;
-                return -r;
+                return r;
         }
         rt->pid = pid;
-        rt->pidfd = pidfd_open_(pid);
-        if (rt->pidfd < 0) {
-                r = -errno;
-                kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);   /* just SIGKILLed: returns at once */
-                return r;
-        }
         rt->pid_starttime = qemu_process_starttime(pid);
         log_debug("Started qemu for domain %s: pid %d.", rt->def->name, (int) pid);
         return 0;

@@ -2,17 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
+#include "spawn-util.h"
 #include "storage-internal.h"
 
 #define OUTPUT_MAX (4u * 1024u * 1024u)
@@ -30,26 +29,8 @@ struct StorageChild {
         char *name;
 };
 
-static int pidfd_open_(pid_t pid) {
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        return fd < 0 ? -errno : fd;
-}
-
-static int pidfd_signal(int pidfd, int sig) {
-        return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
-}
-
 char *storage_find_program(const char *name) {
-        static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                char *p = NULL;
-                if (asprintf(&p, "%s/%s", dirs[i], name) < 0)
-                        return NULL;
-                if (access(p, X_OK) == 0)
-                        return p;
-                free(p);
-        }
-        return NULL;
+        return spawn_find_program(name);
 }
 
 StorageChild *storage_child_free(StorageChild *c) {
@@ -60,7 +41,7 @@ StorageChild *storage_child_free(StorageChild *c) {
         if (c->pidfd >= 0) {
                 if (c->pid > 0) {
                         siginfo_t si = {};
-                        (void) pidfd_signal(c->pidfd, SIGKILL);
+                        (void) spawn_pidfd_signal(c->pidfd, SIGKILL);
                         (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
                 }
                 close(c->pidfd);
@@ -76,7 +57,7 @@ StorageChild *storage_child_free(StorageChild *c) {
 
 void storage_child_terminate(StorageChild *c) {
         if (c && c->pid > 0)
-                (void) pidfd_signal(c->pidfd, SIGTERM);
+                (void) spawn_pidfd_signal(c->pidfd, SIGTERM);
 }
 
 static char *read_memfd(int fd) {
@@ -136,80 +117,38 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-/* An O_CLOEXEC fd ≥ 4, so the dup2s onto 0–3 in the child never clobber one another. */
-static int fd_high(int fd) {
-        if (fd < 0 || fd >= 4)
-                return fd;
-        int n = fcntl(fd, F_DUPFD_CLOEXEC, 4);
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return n;
-}
-
 int storage_child_spawn(StorageDriver *d, char *const *argv, int cwd_fd, int fd3, StorageChildOutputFn output_fn,
                         StorageChildDoneFn done, void *userdata, StorageChild **ret) {
-        _cleanup_close_ int infd = -1, outfd = -1, out_w = -1, errfd = -1, pidfd = -1, fd3_copy = -1;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
+        _cleanup_close_ int outfd = -1, out_w = -1, errfd = -1, pidfd = -1;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
         StorageChild *c;
         pid_t pid;
         int r;
 
-        char *envp[] = {
-                (char *) "LC_ALL=C",
-                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                NULL,
-        };
-
-        infd = fd_high(open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY));
-        errfd = fd_high(memfd_create("vmgmt-stderr", MFD_CLOEXEC));
+        errfd = memfd_create("vmgmt-stderr", MFD_CLOEXEC);
         if (output_fn) {
                 int p[2];
                 if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                         return -errno;
-                outfd = fd_high(p[0]);
-                out_w = fd_high(p[1]);
+                outfd = p[0];
+                out_w = p[1];
         } else
-                outfd = fd_high(memfd_create("vmgmt-stdout", MFD_CLOEXEC));
-        if (fd3 >= 0)
-                fd3_copy = fd_high(fcntl(fd3, F_DUPFD_CLOEXEC, 4));
-        if (infd < 0 || errfd < 0 || outfd < 0 || (output_fn && out_w < 0) || (fd3 >= 0 && fd3_copy < 0))
+                outfd = memfd_create("vmgmt-stdout", MFD_CLOEXEC);
+        if (errfd < 0 || outfd < 0)
                 return -errno;
 
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        if (cwd_fd >= 0)
-                posix_spawn_file_actions_addfchdir_np(&fa, cwd_fd);
-        else
-                posix_spawn_file_actions_addchdir_np(&fa, "/");
-        posix_spawn_file_actions_adddup2(&fa, infd, 0);
-        posix_spawn_file_actions_adddup2(&fa, output_fn ? out_w : outfd, 1);
-        posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-        if (fd3_copy >= 0)
-                posix_spawn_file_actions_adddup2(&fa, fd3_copy, 3);
-        posix_spawn_file_actions_addclosefrom_np(&fa, fd3_copy >= 0 ? 4 : 3);
-        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return log_debug_errno(r, "Cannot execute %s: %m", argv[0]);
+        o.cwd_fd = cwd_fd;   /* else "/" */
+        o.stdout_fd = output_fn ? out_w : outfd;
+        o.stderr_fd = errfd;
+        o.fds = &fd3;
+        o.n_fds = fd3 >= 0;
+        r = spawn_child(argv, &o, &pid, &pidfd);
+        if (r < 0)
+                return r;
 
-        pidfd = pidfd_open_(pid);
-        if (pidfd < 0) {
-                kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return pidfd;
-        }
         c = calloc(1, sizeof(*c));
         if (!c) {
-                (void) pidfd_signal(pidfd, SIGKILL);
+                (void) spawn_pidfd_signal(pidfd, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return -ENOMEM;
         }

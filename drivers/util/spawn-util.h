@@ -1,0 +1,39 @@
+/* spawn-util.h — helper programs and qemu as child processes: clean environment, chosen fds only, a pidfd to watch.
+ * (Not spawn.h: that name is libc's posix_spawn header.) */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* What the child gets besides argv. Fds are the caller's and stay open in
+ * the caller; the child sees them at the numbers given. */
+typedef struct SpawnOptions {
+        char *const *envp;      /* the whole environment; NULL: LC_ALL=C and PATH (the sbin and bin dirs) */
+        const char *cwd;        /* working directory; NULL: cwd_fd, else "/" */
+        int cwd_fd;             /* working directory as an open fd, or -1 */
+        int stdin_fd;           /* fd 0; -1: /dev/null */
+        int stdout_fd;          /* fd 1; -1: /dev/null */
+        int stderr_fd;          /* fd 2; -1: /dev/null */
+        const int *fds;         /* passed on as fds 3, 4, … in this order */
+        size_t n_fds;
+} SpawnOptions;
+
+#define SPAWN_OPTIONS_INIT { .cwd_fd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+
+/* Runs argv[0] (an absolute path) with argv as a child in a session of its
+ * own, with default signal dispositions, an empty signal mask, the options'
+ * environment, working directory and fds 0–2 and 3…, and no other fd.
+ * Returns 0 with *ret_pid and *ret_pidfd (O_CLOEXEC, the caller's to watch
+ * and reap the child with), or a negative errno: the child's exec failure
+ * (-ENOENT, -EACCES, …, reported by posix_spawn before it returns) or a
+ * failure to set up; then no child is left behind. */
+int spawn_child(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+
+/* pidfd_open(2) and pidfd_send_signal(2): an fd or 0, else a negative errno. */
+int spawn_pidfd_open(pid_t pid);
+int spawn_pidfd_signal(int pidfd, int sig);
+
+/* The first executable `name` in /usr/local/sbin, /usr/local/bin, /usr/sbin,
+ * /usr/bin, /sbin, /bin (the daemon's own PATH is not trusted), malloc'd;
+ * NULL when there is none (or out of memory). */
+char *spawn_find_program(const char *name);
