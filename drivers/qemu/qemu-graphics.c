@@ -1,6 +1,7 @@
 /* qemu-graphics.c — a running domain's display: where its VNC server listens
  * (live definition), connections to it, and PNG screenshots (QMP screendump
- * into a file in the run dir, copied to the caller's fd by the event loop). */
+ * into a file in the run dir, copied to the caller's fd without ever blocking
+ * the event loop: see "screenshots" below). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -724,11 +725,16 @@ static int screenshot_start_copy(Screenshot *s) {
                         screenshot_write_failed(s, -EPIPE);
                         return 0;
                 }
-                if (nfd < 0)
-                        return nfd;
-                close(s->dst_fd);
-                s->dst_fd = nfd;
-                s->dst = DST_NONBLOCK;
+                if (nfd >= 0) {
+                        close(s->dst_fd);
+                        s->dst_fd = nfd;
+                        s->dst = DST_NONBLOCK;
+                } else {
+                        log_debug("Cannot reopen the screenshot's pipe non-blocking (%s); copying in a thread",
+                                  strerror(-nfd));
+                        s->dst = DST_THREAD;
+                        return screenshot_start_thread(s);
+                }
         } else {
                 /* never reopened through /proc: a device node (/dev/ptmx) would be a new device */
                 s->dst = DST_THREAD;
