@@ -64,13 +64,33 @@ static int screenshot_call(Context *c, const char *path, int fd, const char *scr
         return ctl_call(c, m, NULL);
 }
 
+/* A temporary next to file (same directory, so rename() replaces file
+ * atomically), with the mode a new file would get. */
+static int screenshot_open_temp(const char *file, char **ret_tmp) {
+        const char *slash = strrchr(file, '/');
+        _cleanup_free_ char *tmp = NULL;
+        mode_t mask;
+        int fd;
+
+        /* DIR/.NAME.XXXXXX (or .NAME.XXXXXX in the current directory) */
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int) (slash - file + 1) : 0, file,
+                     slash ? slash + 1 : file) < 0)
+                return -ENOMEM;
+        mask = umask(0);
+        umask(mask);
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        (void) fchmod(fd, 0666 & ~mask);
+        *ret_tmp = TAKE_PTR(tmp);
+        return fd;
+}
+
 int verb_screenshot(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *name = NULL, *file = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL, *file = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *screen_s = verb_value(a, "screen");
         uint32_t screen = 0;
-        struct stat st;
-        bool created;
         int r;
 
         if (screen_s) {
@@ -84,18 +104,20 @@ int verb_screenshot(Context *c, VerbArgs *a) {
         file = a->n_args > 1 ? strdup(a->args[1]) : screenshot_default_file(name);
         if (!file)
                 return ctl_error(-ENOMEM, "Out of memory.");
-        created = stat(file, &st) < 0;
-        fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+        /* FILE itself is replaced only by a complete screenshot: a failed call
+         * leaves an existing file as it was and creates nothing */
+        fd = screenshot_open_temp(file, &tmp);
         if (fd < 0)
-                return ctl_error(-errno, "Cannot create %s: %m", file);
+                return ctl_error(fd, "Cannot create a file next to %s: %s", file, strerror(-fd));
         r = screenshot_call(c, path, fd, screen_s, screen);
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = ctl_error(-errno, "Cannot write %s: %m", file);
+        if (r >= 0 && rename(tmp, file) < 0)
+                r = ctl_error(-errno, "Cannot rename %s to %s: %m", tmp, file);
         if (r < 0) {
-                if (created)
-                        (void) unlink(file);   /* no empty file left behind */
+                (void) unlink(tmp);
                 return r;
         }
-        if (close(TAKE_FD(fd)) < 0)
-                return ctl_error(-errno, "Cannot write %s: %m", file);
         printf("Screenshot saved to %s, with type of image/png\n", file);
         return 0;
 }

@@ -214,6 +214,8 @@ typedef struct DomainDriverOps {
          * would both write, as the driver names its log files; NULL when their
          * files are apart. vmgmtd refuses a name that clashes with a domain's. */
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
+        /* A Screenshot whose reader takes no bytes for this long fails (ETIMEDOUT). */
+        void (*set_screenshot_stall_timeout)(DomainDriver *d, uint64_t usec);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -17,7 +17,8 @@
 
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
-                                                   "default_network", "pool_refresh_sec", NULL };
+                                                   "default_network", "pool_refresh_sec",
+                                                   "screenshot_stall_timeout_sec", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -136,7 +137,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -168,7 +169,9 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         if (config_read_timeout(kf, path, "polkit_timeout_sec", &c->polkit_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0 ||
-            config_read_timeout(kf, path, "pool_refresh_sec", &c->pool_refresh_usec) < 0)
+            config_read_timeout(kf, path, "pool_refresh_sec", &c->pool_refresh_usec) < 0 ||
+            config_read_seconds(kf, path, "daemon", "screenshot_stall_timeout_sec", 0.1, 3600,
+                                &c->screenshot_stall_usec) < 0)
                 return -EINVAL;
         return config_load_log(kf, path, c);
 }
@@ -384,6 +387,8 @@ int manager_startup(Manager *m) {
         if (m->ops->set_log_rotation)
                 m->ops->set_log_rotation(m->driver, &m->config.log_console, &m->config.log_qemu,
                                          m->config.log_rotate_interval_usec);
+        if (m->ops->set_screenshot_stall_timeout && m->config.screenshot_stall_usec > 0)
+                m->ops->set_screenshot_stall_timeout(m->driver, m->config.screenshot_stall_usec);
 
         r = vm_domain_store_load(m);
         if (r < 0)

@@ -32,6 +32,7 @@ typedef struct ManagerConfig {
         DriverLogRotation log_console;            /* [log] console_max_size=, console_keep= */
         DriverLogRotation log_qemu;               /* [log] qemu_max_size=, qemu_keep= */
         uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */
+        uint64_t screenshot_stall_usec;           /* [daemon] screenshot_stall_timeout_sec= (0: the driver's 30 s) */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)

@@ -38,6 +38,8 @@ typedef struct QemuDriver {
         sd_event_source *log_rotate_timer;
         GThread *log_rotate_thread;     /* the round under way or finished, not yet joined */
         gint log_rotate_done;           /* set by the worker when it finished */
+
+        uint64_t screenshot_stall_usec; /* qemu-graphics.c: a Screenshot whose reader takes nothing this long fails (0: 30 s) */
 } QemuDriver;
 
 typedef enum QemuOpKind {
@@ -166,6 +168,10 @@ void qemu_graphics_set_live(DriverRuntime *rt);
 /* Asks qemu for the TCP port it picked for an autoport VNC server and puts it
  * into the live definition (the reply comes before that of any later command). */
 void qemu_graphics_query_port(DriverRuntime *rt);
+/* Removes every screendump file in the run dir: what a daemon that died during a Screenshot left. */
+void qemu_graphics_sweep_screendumps(QemuDriver *d);
+/* DomainDriverOps.set_screenshot_stall_timeout */
+void qemu_graphics_set_stall_timeout(DomainDriver *d, uint64_t usec);
 int qemu_graphics_open(DriverRuntime *rt, unsigned index,
                        void (*done)(void *userdata, int r, int fd, const char *message), void *userdata);
 int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverDoneFn done, void *userdata);

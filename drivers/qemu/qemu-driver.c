@@ -270,6 +270,7 @@ static int qemu_driver_new(sd_event *event, const VmPaths *paths, const DomainDr
                 r = -errno;
                 goto fail;
         }
+        qemu_graphics_sweep_screendumps(d);
         *ret = &d->base;
         return 0;
 fail:
@@ -786,4 +787,5 @@ const DomainDriverOps qemu_driver_ops = {
         .open_console = qemu_runtime_open_console,
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
+        .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
 };

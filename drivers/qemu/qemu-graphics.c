@@ -1,6 +1,7 @@
 /* qemu-graphics.c — a running domain's display: where its VNC server listens
  * (live definition), connections to it, and PNG screenshots (QMP screendump
- * into a file in the run dir, copied to the caller's fd by the event loop). */
+ * into a file in the run dir, copied to the caller's fd without ever blocking
+ * the event loop: see "screenshots" below). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,8 +28,8 @@
 
 #define GRAPHICS_CONNECT_TIMEOUT_USEC (5u * 1000000u)
 #define GRAPHICS_RETRY_USEC (20u * 1000u)                  /* a unix listener with a full backlog */
-#define SCREENSHOT_STALL_TIMEOUT_USEC (30u * 1000000u)     /* a reader that takes nothing for this long */
 #define SCREENSHOT_CHUNK (64u * 1024u)
+#define SCREENSHOT_STALL_TIMEOUT_USEC_DEFAULT (30u * 1000000u)   /* a reader that takes nothing for this long */
 
 typedef void (*GraphicsFdFn)(void *userdata, int r, int fd, const char *message);
 
@@ -46,18 +49,36 @@ static bool graphics_is_tcp(const DomainGraphicsDef *g) {
 
 /* ---- the live definition ---- */
 
-/* Screendump files a daemon killed mid-screenshot left behind. */
-static void remove_stale_screendumps(DriverRuntime *rt) {
-        _cleanup_free_ char *prefix = g_strdup_printf("%s.screendump.", rt->uuid);
-        DIR *dir = opendir(rt->driver->run_dir);
+/* Screendump files (UUID.screendump.XXXXXX) with the given name prefix. */
+static void remove_screendumps(QemuDriver *d, const char *prefix) {
+        DIR *dir = opendir(d->run_dir);
         struct dirent *de;
 
         if (!dir)
                 return;
         while ((de = readdir(dir)))
-                if (g_str_has_prefix(de->d_name, prefix))
+                if (g_str_has_prefix(de->d_name, prefix) && strstr(de->d_name, ".screendump."))
                         (void) unlinkat(dirfd(dir), de->d_name, 0);
         closedir(dir);
+}
+
+/* At driver start, before any Screenshot of this instance: nothing in the run
+ * dir's screendump files is ours, whether their domain runs or not. */
+void qemu_graphics_sweep_screendumps(QemuDriver *d) {
+        remove_screendumps(d, "");
+}
+
+void qemu_graphics_set_stall_timeout(DomainDriver *base, uint64_t usec) {
+        QemuDriver *d = (QemuDriver *) base;
+
+        d->screenshot_stall_usec = usec;
+}
+
+/* Screendump files a daemon killed mid-screenshot left behind. */
+static void remove_stale_screendumps(DriverRuntime *rt) {
+        _cleanup_free_ char *prefix = g_strdup_printf("%s.screendump.", rt->uuid);
+
+        remove_screendumps(rt->driver, prefix);
 }
 
 void qemu_graphics_set_live(DriverRuntime *rt) {
@@ -147,6 +168,7 @@ typedef struct GraphicsConnect {
         socklen_t addr_len;
         char *where;                    /* for messages: the socket path or [ADDR]:PORT */
         int fd;
+        pid_t qemu_pid;                 /* a unix socket's server must be this process */
         bool retrying;                  /* the timer is a retry, not the deadline */
         uint64_t deadline;
         sd_event_source *io, *timer;
@@ -196,6 +218,28 @@ _printf_(3, 4) static void connect_finish(GraphicsConnect *c, int r, const char 
         qemu_op_complete(c->op, r, c->message);
 }
 
+/* The fd goes to a client as if it were the domain's display: a unix socket
+ * path from the XML must be served by the domain's own qemu, not by whatever
+ * process listens there now. 0, or a negative errno (the op finished). */
+static int check_peer(GraphicsConnect *c) {
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+
+        if (c->addr.sa.sa_family != AF_UNIX)
+                return 0;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                connect_finish(c, -errno, "cannot tell who serves the VNC socket %s: %m", c->where);
+                return -EPERM;
+        }
+        if (cred.pid != c->qemu_pid) {
+                connect_finish(c, -EPERM,
+                               "the VNC socket %s is served by process %d, not by the domain's qemu (pid %d)",
+                               c->where, (int) cred.pid, (int) c->qemu_pid);
+                return -EPERM;
+        }
+        return 0;
+}
+
 static int connect_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         GraphicsConnect *c = userdata;
         int err = 0, flags;
@@ -207,6 +251,9 @@ static int connect_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 connect_finish(c, -err, "cannot connect to the VNC server at %s: %s", c->where, strerror(err));
                 return 0;
         }
+        err = check_peer(c);
+        if (err < 0)
+                return 0;
         /* the client gets an ordinary blocking socket; it picks its own mode */
         flags = fcntl(c->fd, F_GETFL);
         if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
@@ -329,6 +376,7 @@ int qemu_graphics_open(DriverRuntime *rt, unsigned index, GraphicsFdFn done, voi
         if (!c)
                 return -ENOMEM;
         c->fd = -1;
+        c->qemu_pid = rt->pid;
         c->event = sd_event_ref(rt->driver->event);
         c->done = done;
         c->userdata = userdata;
@@ -353,18 +401,59 @@ int qemu_graphics_open(DriverRuntime *rt, unsigned index, GraphicsFdFn done, voi
 
 /* ---- screenshots ---- */
 
+/* The caller's fd is only dup'ed: its open file description (and so its
+ * O_NONBLOCK flag) is shared with the caller and stays as it is. How the PNG
+ * gets there without ever blocking the loop depends on what it is:
+ *   a socket:   send(MSG_DONTWAIT), driven by EPOLLOUT;
+ *   a FIFO/pipe: a second, non-blocking open of it (/proc/self/fd/N makes a
+ *               new open file description), driven by EPOLLOUT;
+ *   anything else (a file, a block or character device, a tty): write() in a
+ *               worker thread that owns its fds and its state (ScreenshotCopy),
+ *               so a Screenshot that stalls or whose domain stops is answered
+ *               at once and the thread ends by itself whenever its write does. */
+
+typedef struct ScreenshotCopy {
+        gint refs;
+        int png_fd, dst_fd;
+        int notify_fd;                  /* eventfd: the worker is done */
+        uint64_t written;               /* __atomic */
+        uint64_t last_progress;         /* __atomic: now_usec() of the last write that took bytes */
+        int result;                     /* set before notify_fd is written */
+        bool read_failed;               /* result is about the PNG file, not the destination */
+} ScreenshotCopy;
+
+static void screenshot_copy_unref(ScreenshotCopy *c) {
+        if (!c || !g_atomic_int_dec_and_test(&c->refs))
+                return;
+        if (c->png_fd >= 0)
+                close(c->png_fd);
+        if (c->dst_fd >= 0)
+                close(c->dst_fd);
+        if (c->notify_fd >= 0)
+                close(c->notify_fd);
+        free(c);
+}
+
+typedef enum ScreenshotDst {
+        DST_SOCKET,                     /* send(MSG_DONTWAIT) */
+        DST_NONBLOCK,                   /* our own non-blocking open of a FIFO */
+        DST_THREAD,                     /* ScreenshotCopy */
+} ScreenshotDst;
+
 typedef struct Screenshot {
         QemuOp *op;                     /* done = screenshot_op_done, userdata = this */
         sd_event *event;
         char *path;                     /* the file qemu writes; NULL once unlinked */
         int png_fd;                     /* our own fd of that file */
-        int dst_fd;                     /* the caller's, duplicated */
-        bool dst_sock;                  /* send() with MSG_DONTWAIT */
-        bool dst_bounded;               /* a pipe or tty: PIPE_BUF per readiness */
-        sd_event_source *io, *defer, *stall;
+        int dst_fd;                     /* the caller's, duplicated (or reopened non-blocking) */
+        ScreenshotDst dst;
+        uint64_t stall_usec;
+        ScreenshotCopy *copy;           /* DST_THREAD: shared with the worker */
+        sd_event_source *io, *stall;
         uint8_t *buf;
         size_t off, len;
         uint64_t written;
+        uint64_t last_progress;
         char *message;
         DriverDoneFn done;
         void *userdata;
@@ -372,7 +461,6 @@ typedef struct Screenshot {
 
 static void screenshot_free(Screenshot *s) {
         sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->defer);
         sd_event_source_disable_unref(s->stall);
         sd_event_unref(s->event);
         if (s->path)
@@ -382,6 +470,7 @@ static void screenshot_free(Screenshot *s) {
                 close(s->png_fd);
         if (s->dst_fd >= 0)
                 close(s->dst_fd);
+        screenshot_copy_unref(s->copy);   /* a worker still writing keeps its own reference */
         free(s->buf);
         free(s->message);
         free(s);
@@ -421,12 +510,15 @@ static void screenshot_write_failed(Screenshot *s, int r) {
                 screenshot_finish(s, r, "cannot write the screenshot to the file descriptor: %s", strerror(-r));
 }
 
-/* Copies what the destination takes without blocking. Returns 1 when every
+static void screenshot_progress(Screenshot *s, size_t k) {
+        s->off += k;
+        s->written += k;
+        s->last_progress = now_usec();
+}
+
+/* Copies what the (non-blocking) destination takes. Returns 1 when every
  * byte is written, 0 to wait for the next readiness, or a negative errno
- * (the message set). A pipe gets one write of at most PIPE_BUF per readiness
- * (that much room is what EPOLLOUT promises on a fd that is not ours to make
- * non-blocking); a socket as much as it takes (MSG_DONTWAIT); a file or other
- * fd that epoll cannot watch one chunk per loop iteration. */
+ * (the op finished). */
 static int screenshot_pump(Screenshot *s) {
         for (;;) {
                 size_t m;
@@ -450,10 +542,8 @@ static int screenshot_pump(Screenshot *s) {
                         s->len = (size_t) n;
                 }
                 m = s->len - s->off;
-                if (s->dst_bounded && m > PIPE_BUF)
-                        m = PIPE_BUF;
-                k = s->dst_sock ? send(s->dst_fd, s->buf + s->off, m, MSG_DONTWAIT | MSG_NOSIGNAL)
-                                : write(s->dst_fd, s->buf + s->off, m);
+                k = s->dst == DST_SOCKET ? send(s->dst_fd, s->buf + s->off, m, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                         : write(s->dst_fd, s->buf + s->off, m);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0 && errno == EAGAIN)
@@ -462,40 +552,158 @@ static int screenshot_pump(Screenshot *s) {
                         screenshot_write_failed(s, -errno);
                         return -EIO;
                 }
-                s->off += (size_t) k;
-                s->written += (uint64_t) k;
-                (void) sd_event_source_set_time(s->stall, now_usec() + SCREENSHOT_STALL_TIMEOUT_USEC);
-                if (s->dst_bounded || s->defer)
-                        return 0;
+                screenshot_progress(s, (size_t) k);
         }
 }
 
-static void screenshot_step(Screenshot *s) {
-        int r = screenshot_pump(s);
-
-        if (r > 0)
-                screenshot_finish(s, 0, NULL);
-}
-
 static int screenshot_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        screenshot_step(userdata);
-        return 0;
-}
+        Screenshot *s = userdata;
 
-static int screenshot_defer(sd_event_source *src, void *userdata) {
-        screenshot_step(userdata);
+        if (screenshot_pump(s) > 0)
+                screenshot_finish(s, 0, NULL);
         return 0;
 }
 
 static int screenshot_stall(sd_event_source *src, uint64_t usec, void *userdata) {
         Screenshot *s = userdata;
+        uint64_t last = s->last_progress, written = s->written;
 
-        screenshot_finish(s, -ETIMEDOUT, "the reader took no data for %u s (%llu bytes of the screenshot written)",
-                          SCREENSHOT_STALL_TIMEOUT_USEC / 1000000u, (unsigned long long) s->written);
+        if (s->copy) {
+                last = __atomic_load_n(&s->copy->last_progress, __ATOMIC_ACQUIRE);
+                written = __atomic_load_n(&s->copy->written, __ATOMIC_ACQUIRE);
+        }
+        if (last + s->stall_usec > usec) {
+                (void) sd_event_source_set_time(src, last + s->stall_usec);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        screenshot_finish(s, -ETIMEDOUT, "the reader took no data for %.3g s (%llu bytes of the screenshot written)",
+                          (double) s->stall_usec / 1e6, (unsigned long long) written);
         return 0;
 }
 
-/* qemu wrote the file: copy it to the caller's fd, driven by the loop. */
+/* ---- the worker thread (DST_THREAD) ---- */
+
+/* Writes all of buf, waiting in poll() if the caller's fd is non-blocking. */
+static int copy_write_all(ScreenshotCopy *c, const uint8_t *buf, size_t len) {
+        while (len > 0) {
+                ssize_t k = write(c->dst_fd, buf, len);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN) {
+                        struct pollfd p = { .fd = c->dst_fd, .events = POLLOUT };
+                        (void) poll(&p, 1, 1000);
+                        continue;
+                }
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                buf += k;
+                len -= (size_t) k;
+                __atomic_add_fetch(&c->written, (uint64_t) k, __ATOMIC_RELEASE);
+                __atomic_store_n(&c->last_progress, now_usec(), __ATOMIC_RELEASE);
+        }
+        return 0;
+}
+
+static int copy_run(ScreenshotCopy *c) {
+        _cleanup_free_ uint8_t *buf = malloc(SCREENSHOT_CHUNK);
+        uint64_t total = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(c->png_fd, buf, SCREENSHOT_CHUNK);
+                int r;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        c->read_failed = true;
+                        return -errno;
+                }
+                if (n == 0) {
+                        c->read_failed = total == 0;
+                        return total > 0 ? 0 : -ENODATA;
+                }
+                total += (uint64_t) n;
+                r = copy_write_all(c, buf, (size_t) n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static void *copy_thread(void *data) {
+        ScreenshotCopy *c = data;
+        uint64_t one = 1;
+
+        c->result = copy_run(c);
+        /* the eventfd write publishes result; nobody may be listening any more */
+        (void) !write(c->notify_fd, &one, sizeof(one));
+        screenshot_copy_unref(c);
+        return NULL;
+}
+
+static int screenshot_copy_done(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        Screenshot *s = userdata;
+        ScreenshotCopy *c = s->copy;
+        uint64_t v;
+
+        if (read(fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
+                return 0;
+        s->written = __atomic_load_n(&c->written, __ATOMIC_ACQUIRE);
+        if (c->result == -ENODATA)
+                screenshot_finish(s, -EIO, "qemu wrote an empty screenshot");
+        else if (c->result < 0 && c->read_failed)
+                screenshot_finish(s, c->result, "cannot read the screenshot qemu wrote: %s", strerror(-c->result));
+        else if (c->result < 0)
+                screenshot_write_failed(s, c->result);
+        else
+                screenshot_finish(s, 0, NULL);
+        return 0;
+}
+
+static int screenshot_start_thread(Screenshot *s) {
+        ScreenshotCopy *c = calloc(1, sizeof(ScreenshotCopy));
+        GThread *t;
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->refs = 1;
+        c->png_fd = TAKE_FD(s->png_fd);
+        c->dst_fd = TAKE_FD(s->dst_fd);
+        c->last_progress = now_usec();
+        s->copy = c;
+        c->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->notify_fd < 0)
+                return -errno;
+        r = sd_event_add_io(s->event, &s->io, c->notify_fd, EPOLLIN, screenshot_copy_done, s);
+        if (r < 0)
+                return r;
+        g_atomic_int_inc(&c->refs);
+        t = g_thread_try_new("vmgmt-screenshot", copy_thread, c, NULL);
+        if (!t) {
+                g_atomic_int_dec_and_test(&c->refs);
+                return -EAGAIN;
+        }
+        g_thread_unref(t);   /* detached: it ends by itself */
+        return 0;
+}
+
+/* A FIFO's own non-blocking open file description. -ENXIO: no reader left. */
+static int reopen_fifo_nonblocking(int fd) {
+        char proc[sizeof("/proc/self/fd/") + 12];
+        int nfd;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        nfd = open(proc, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        return nfd < 0 ? -errno : nfd;
+}
+
+/* qemu wrote the file: copy it to the caller's fd without blocking the loop. */
 static int screenshot_start_copy(Screenshot *s) {
         struct stat st;
         int r;
@@ -504,26 +712,38 @@ static int screenshot_start_copy(Screenshot *s) {
         s->path = mfree_str(s->path);
         if (fstat(s->dst_fd, &st) < 0)
                 return -errno;
-        s->dst_sock = S_ISSOCK(st.st_mode);
-        s->dst_bounded = !s->dst_sock && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
-        s->buf = malloc(SCREENSHOT_CHUNK);
-        if (!s->buf)
-                return -ENOMEM;
-        r = sd_event_add_time(s->event, &s->stall, CLOCK_MONOTONIC, now_usec() + SCREENSHOT_STALL_TIMEOUT_USEC, 0,
+        s->last_progress = now_usec();
+        r = sd_event_add_time(s->event, &s->stall, CLOCK_MONOTONIC, s->last_progress + s->stall_usec, 0,
                               screenshot_stall, s);
         if (r < 0)
                 return r;
-        r = -EPERM;
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                r = sd_event_add_io(s->event, &s->io, s->dst_fd, EPOLLOUT, screenshot_io, s);
-        if (r == -EPERM) {
-                /* epoll cannot watch it (a file, /dev/null): it does not block either */
-                s->dst_bounded = false;
-                r = sd_event_add_defer(s->event, &s->defer, screenshot_defer, s);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(s->defer, SD_EVENT_ON);
+        if (S_ISSOCK(st.st_mode))
+                s->dst = DST_SOCKET;
+        else if (S_ISFIFO(st.st_mode)) {
+                int nfd = reopen_fifo_nonblocking(s->dst_fd);
+                if (nfd == -ENXIO) {
+                        screenshot_write_failed(s, -EPIPE);
+                        return 0;
+                }
+                if (nfd >= 0) {
+                        close(s->dst_fd);
+                        s->dst_fd = nfd;
+                        s->dst = DST_NONBLOCK;
+                } else {
+                        log_debug("Cannot reopen the screenshot's pipe non-blocking (%s); copying in a thread",
+                                  strerror(-nfd));
+                        s->dst = DST_THREAD;
+                        return screenshot_start_thread(s);
+                }
+        } else {
+                /* never reopened through /proc: a device node (/dev/ptmx) would be a new device */
+                s->dst = DST_THREAD;
+                return screenshot_start_thread(s);
         }
-        return r;
+        s->buf = malloc(SCREENSHOT_CHUNK);
+        if (!s->buf)
+                return -ENOMEM;
+        return sd_event_add_io(s->event, &s->io, s->dst_fd, EPOLLOUT, screenshot_io, s);
 }
 
 static void screendump_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
@@ -601,6 +821,7 @@ int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverD
                 return -ENOMEM;
         s->png_fd = -1;
         s->event = sd_event_ref(rt->driver->event);
+        s->stall_usec = rt->driver->screenshot_stall_usec ?: SCREENSHOT_STALL_TIMEOUT_USEC_DEFAULT;
         s->done = done;
         s->userdata = userdata;
         s->dst_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);

@@ -9,12 +9,15 @@
 # PNGs are checked with zlib/struct only (signature, CRCs, IHDR, image data),
 # and compared with the framebuffer the VNC server itself sends.
 
+import errno
 import fcntl
 import glob
 import os
 import socket
+import subprocess
 import sys
 import time
+import tty
 import xml.etree.ElementTree as ET
 
 import dbus
@@ -85,6 +88,21 @@ class DisplayTestCase(VmgmtTestCase):
             os.close(r)
             if w >= 0:
                 os.close(w)
+
+    def fds_back_to(self, before, timeout=5.0):
+        """vmgmtd's fds back to `before` (a worker that opens a log file for a
+        moment is no leak); the listing on failure."""
+        deadline = time.monotonic() + timeout
+        while self.daemon.fd_count() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.daemon.fd_count() > before:
+            fds = {}
+            for fd in os.listdir('/proc/%d/fd' % self.daemon.pid):
+                try:
+                    fds[fd] = os.readlink('/proc/%d/fd/%s' % (self.daemon.pid, fd))
+                except OSError:
+                    pass
+            self.fail('vmgmtd has %d fds, %d before: %r' % (len(fds), before, fds))
 
     def no_temp_files(self):
         left = glob.glob(os.path.join(self.daemon.run_dir, '*.screendump.*'))
@@ -330,7 +348,7 @@ class BootedGuest(DisplayTestCase):
         self.assertTrue(b''.join(got) == reference, 'slowly read PNG differs')
         self.assertGreater(len(latencies), len(reference) // 256 // 2)
         self.assertLess(max(latencies), 1.0, 'a property Get waited for the copy')
-        self.assertLessEqual(self.daemon.fd_count(), before_fds)
+        self.fds_back_to(before_fds)
         self.no_temp_files()
 
     def call_into(self, path, fd):
@@ -365,7 +383,7 @@ class BootedGuest(DisplayTestCase):
                 self.assertIn('error', result, result)
                 self.assertEqual(result['error'].get_dbus_name(), ERR_OPERATION_FAILED)
                 self.assertIn('closed its end', result['error'].get_dbus_message())
-        self.assertLessEqual(self.daemon.fd_count(), before_fds)
+        self.fds_back_to(before_fds)
         self.no_temp_files()
         png_decode(self.screenshot(path))   # and the next one works
 
@@ -403,8 +421,227 @@ class BootedGuest(DisplayTestCase):
         self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
         self.assertIn('error', result)
         self.assertEqual(result['error'].get_dbus_name(), ERR_INVALID_STATE)
-        self.assertLessEqual(self.daemon.fd_count(), before_fds)
+        self.fds_back_to(before_fds)
         self.no_temp_files()
+
+
+class StallingDestinations(DisplayTestCase):
+    """Screenshot into fds whose writes can block: vmgmtd answers other calls
+    all along, and a reader that takes nothing fails the Screenshot after the
+    stall timeout ([daemon] screenshot_stall_timeout_sec, small here)."""
+
+    STALL = 2.0
+
+    def setUp(self):
+        super().setUp()
+        self.daemon.stop()
+        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
+            f.write('[daemon]\nscreenshot_stall_timeout_sec=%g\n' % self.STALL)
+        self.daemon.start()
+        self.path = self.define(minimal_domain_xml('s', extra_devices=VNC))
+        self.dom(self.path).Start(opts(paused=True))
+        self.client.wait_state(self.path, 'paused')
+        self.reference = self.screenshot(self.path)
+        png_decode(self.reference)
+        self.before_fds = self.daemon.fd_count()
+
+    def call_into(self, fd):
+        result = {}
+        self.client.conn.call_async('org.vmgmt', self.path, 'org.vmgmt.Domain', 'Screenshot', 'ha{sv}',
+                                    (dbus.types.UnixFd(fd), opts()),
+                                    lambda: result.setdefault('ok', True),
+                                    lambda e: result.setdefault('error', e), timeout=60)
+        return result
+
+    def get_state(self):
+        """A property Get that must be answered within 1 s; returns its latency."""
+        t = time.monotonic()
+        self.client.conn.call_blocking('org.vmgmt', self.path, 'org.freedesktop.DBus.Properties', 'Get', 'ss',
+                                       ('org.vmgmt.Domain', 'State'), timeout=1.0)
+        return time.monotonic() - t
+
+    def keep_answering(self, result, seconds, between=None):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not result:
+            self.assertLess(self.get_state(), 1.0, 'a property Get waited for the Screenshot')
+            if between:
+                between()
+            self.rec.pump(0.05)
+
+    def wait_fds(self):
+        self.fds_back_to(self.before_fds, 10)
+
+    def assert_stalled(self, result):
+        self.rec.wait_for(lambda e: result, timeout=self.STALL + 10, what='Screenshot answer')
+        self.assertIn('error', result, result)
+        self.assertEqual(result['error'].get_dbus_name(), ERR_OPERATION_FAILED)
+        self.assertIn('took no data for 2 s', result['error'].get_dbus_message())
+
+    def full_pty(self):
+        """A pty (raw mode: no output processing) whose slave's buffer is full."""
+        master, slave = os.openpty()
+        self.addCleanup(os.close, slave)
+        tty.setraw(slave)
+        filler = os.open(os.ttyname(slave), os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        while True:   # until the master's line discipline took in what it can (a work queue)
+            n = 0
+            for size in (4096, 1):
+                try:
+                    while True:
+                        n += os.write(filler, b'x' * size)
+                except BlockingIOError:
+                    pass
+            if n == 0:
+                break
+            time.sleep(0.2)
+        os.close(filler)
+        return master, slave
+
+    def test_pty_domain_destroyed_then_daemon_exits(self):
+        # the copy blocked in its thread: Destroy answers the Screenshot at
+        # once, and vmgmtd exits cleanly (LeakSanitizer under ASan) while the
+        # thread still waits; the next vmgmtd recovers nothing of it
+        master, slave = self.full_pty()
+        self.addCleanup(os.close, master)
+        result = self.call_into(slave)
+        self.keep_answering(result, 0.5)
+        self.assertEqual(result, {}, 'the Screenshot ended while the tty was full')
+        self.dom(self.path).Destroy(opts())
+        self.rec.wait_for(lambda e: result, timeout=5, what='Screenshot answer')
+        self.assertEqual(result['error'].get_dbus_name(), ERR_INVALID_STATE)
+        self.assertLess(self.get_state(), 1.0)
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.assertEqual(self.client.prop(self.path, 'State'), 'shutoff')
+        self.no_temp_files()
+
+    def test_pty_never_read(self):
+        # a tty whose other end nobody reads, its buffer full: a write blocks
+        master, slave = self.full_pty()
+        self.assertTrue(os.get_blocking(slave))
+        t0 = time.monotonic()
+        result = self.call_into(slave)
+        self.keep_answering(result, self.STALL - 0.5)
+        self.assertEqual(result, {}, 'the Screenshot ended while the tty was full')
+        self.assert_stalled(result)
+        self.assertGreaterEqual(time.monotonic() - t0, self.STALL)
+        self.assertTrue(os.get_blocking(slave), "vmgmtd changed the caller's file status flags")
+        self.assertLess(self.get_state(), 1.0)
+        # the blocked copy ends once the tty goes away; its fds with it
+        os.close(master)
+        self.wait_fds()
+        self.no_temp_files()
+        png_decode(self.screenshot(self.path))
+
+    def fifo_round(self, fifo):
+        r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        w = os.open(fifo, os.O_WRONLY)
+        other = os.open(fifo, os.O_WRONLY)
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+        # cat waits in the kernel to fill whatever room the reader makes
+        cat = subprocess.Popen(['cat', '/dev/zero'], stdout=other, stderr=subprocess.DEVNULL)
+        self.addCleanup(cat.wait, 10)
+        self.addCleanup(cat.kill)
+        result = self.call_into(w)
+        self.assertTrue(os.get_blocking(w))
+        os.close(w)
+
+        def read_page():
+            try:
+                os.read(r, 4096)
+            except BlockingIOError:
+                pass
+
+        self.keep_answering(result, 3, between=read_page)
+        # the reader stops: the Screenshot stalls (or it got all its bytes in)
+        self.rec.wait_for(lambda e: result, timeout=self.STALL + 10, what='Screenshot answer')
+        if 'error' in result:
+            self.assertIn('took no data', result['error'].get_dbus_message())
+        os.close(r)
+        self.assertIsNotNone(cat.wait(10))   # EPIPE
+        os.close(other)
+        return 'ok' in result
+
+    def test_fifo_shared_with_a_filling_writer(self):
+        # the FIFO has a second writer that fills every page the reader frees,
+        # racing vmgmtd for it (a few rounds: one lost race blocked the loop)
+        fifo = os.path.join(self.fx.tmp, 'fifo')
+        os.mkfifo(fifo)
+        for _ in range(8):
+            self.fifo_round(fifo)
+            self.assertLess(self.get_state(), 1.0)
+        self.wait_fds()
+        self.no_temp_files()
+
+    def test_regular_file_and_devices(self):
+        # a regular file, copied off the loop: the whole PNG, and the loop answers
+        out = os.path.join(self.fx.tmp, 'shot.png')
+        with open(out, 'wb') as f:
+            result = self.call_into(f.fileno())
+            self.keep_answering(result, 30)
+            self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('ok', result, result)
+        with open(out, 'rb') as f:
+            self.assertTrue(f.read() == self.reference, 'the PNG in the file differs')
+        # a character device that fails every write: the error reaches the caller
+        with open('/dev/full', 'wb') as f:
+            result = self.call_into(f.fileno())
+            self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('error', result, result)
+        self.assertIn('No space left on device', result['error'].get_dbus_message())
+        with open('/dev/null', 'wb') as f:
+            result = self.call_into(f.fileno())
+            self.rec.wait_for(lambda e: result, timeout=20, what='Screenshot answer')
+        self.assertIn('ok', result, result)
+        self.wait_fds()
+        self.no_temp_files()
+
+
+class GraphicsSocketOwner(DisplayTestCase):
+    def test_socket_served_by_another_process(self):
+        # OpenGraphics hands out a connection only to the domain's own qemu:
+        # a process that took over the socket path from the XML gets none
+        d = os.path.join(self.fx.tmp, 'vnc')
+        os.mkdir(d)
+        sock = os.path.join(d, 'display.sock')
+        path = self.define(minimal_domain_xml(
+            'o', extra_devices="<graphics type='vnc'><listen type='socket' socket='%s'/></graphics>" % sock))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        rfb = RFB(self.open_graphics(path))
+        try:
+            self.assertEqual(rfb.handshake()[:2], png_decode(self.screenshot(path))[:2])
+        finally:
+            rfb.close()
+        os.unlink(sock)
+        impostor = socket.socket(socket.AF_UNIX)
+        self.addCleanup(impostor.close)
+        impostor.bind(sock)
+        impostor.listen(4)
+        before = self.daemon.fd_count()
+        msg = self.assertDBusError(ERR_OPERATION_FAILED, self.dom(path).OpenGraphics, opts())
+        self.assertIn('served by process %d' % os.getpid(), msg)
+        self.assertIn("not by the domain's qemu (pid %d)" % self.fx.qemu_pids()[0], msg)
+        self.fds_back_to(before)
+
+
+class DaemonRestart(DisplayTestCase):
+    def test_leftover_screendumps_of_running_domains_go(self):
+        # a daemon that died during a Screenshot left its temporary behind;
+        # the domain still runs, and the next vmgmtd removes the file at once
+        path = self.define(minimal_domain_xml('r', extra_devices=VNC))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        uuid = self.client.prop(path, 'UUID')
+        self.daemon.stop()
+        stale = os.path.join(self.daemon.run_dir, '%s.screendump.Xy12Zq' % uuid)
+        with open(stale, 'wb') as f:
+            f.write(b'\x89PNG half')
+        self.daemon.start()
+        self.client.wait_state(path, 'paused')
+        self.assertFalse(os.path.exists(stale), 'a leftover screendump stayed in the run dir')
+        self.no_temp_files()
+        png_decode(self.screenshot(path))
 
 
 if __name__ == '__main__':

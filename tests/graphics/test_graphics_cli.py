@@ -68,6 +68,38 @@ class DisplayVerbs(CtlTestCase):
         self.assertIn('nosuch', err)
         self.assertEqual(os.listdir(d), [m.group(1)])
 
+    def test_screenshot_failure_keeps_existing_file(self):
+        # FILE is replaced only by a complete screenshot: a failed call leaves
+        # an existing file's contents alone and no temporary in its directory
+        self.start('keep', VNC, '--paused')
+        d = os.path.join(self.fx.tmp, 'keep')
+        os.mkdir(d)
+        out = os.path.join(d, 'old.png')
+        with open(out, 'wb') as f:
+            f.write(b'precious')
+        err = self.fails('screenshot', 'keep', out, '--screen', '1')
+        self.assertIn('no screen 1', err)
+        self.ok('destroy', 'keep')
+        err = self.fails('screenshot', 'keep', out)
+        self.assertIn("'keep' is not running", err)
+        with open(out, 'rb') as f:
+            self.assertEqual(f.read(), b'precious', 'a failed screenshot changed the existing file')
+        self.assertEqual(os.listdir(d), ['old.png'])
+        # a successful one replaces it, with a new file's mode (0666 & ~umask)
+        self.ok('start', 'keep', '--paused')
+        self.client.wait_state(domain_path('keep'), 'paused')
+        os.chmod(out, 0o600)
+        old = os.umask(0o022)
+        try:
+            rc, _, stderr = self.run_in(d, 'screenshot', 'keep', 'old.png')
+        finally:
+            os.umask(old)
+        self.assertEqual((rc, stderr), (0, ''))
+        with open(out, 'rb') as f:
+            png_decode(f.read())
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o644)
+        self.assertEqual(os.listdir(d), ['old.png'])
+
     def test_vncdisplay_unix_socket(self):
         self.start('u', VNC)
         live = ET.fromstring(self.ok('dumpxml', 'u'))
