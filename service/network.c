@@ -18,6 +18,8 @@ static bool network_is_active(void *object) {
 static const ObjectStoreType network_store_type = {
         .noun = "network",
         .path_prefix = VM_NETWORK_PREFIX,
+        .interface = VM_NETWORK_INTERFACE,
+        .event_signal = "NetworkEvent",
         .no_such_error = VM_ERROR_NO_SUCH_NETWORK,
         .default_marker = ".default-network-defined",
         .uuid_offset = offsetof(VmNetwork, uuid),
@@ -111,7 +113,6 @@ static void props_reset(VmNetwork *n) {
 }
 
 void vm_network_emit_changes(VmNetwork *n) {
-        Manager *m = n->nets->manager;
         VmNetworkProps now;
         const char *names[8];
         size_t k = 0;
@@ -132,26 +133,15 @@ void vm_network_emit_changes(VmNetwork *n) {
         names[k] = NULL;
         props_clear(&n->last);
         n->last = now;
-        if (k > 0 && n->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_properties_changed_strv(m->bus, n->path, VM_NETWORK_INTERFACE, (char **) names);
+        object_store_emit_changed(&n->nets->store, n, names);
 }
 
 void vm_network_emit_event(VmNetwork *n, const char *event) {
-        Manager *m = n->nets->manager;
-
-        if (!m->bus || !m->ready)
-                return;
-        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "NetworkEvent", "os", n->path, event);
+        object_store_emit_event(&n->nets->store, n, event);
 }
 
 void vm_network_add_to_bus(VmNetwork *n) {
-        Manager *m = n->nets->manager;
-
-        if (n->on_bus)
-                return;
-        n->on_bus = true;
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, n->path);
+        object_store_emit_added(&n->nets->store, n);
 }
 
 int vm_network_new(VmNetworks *s, const NetworkDef *def, bool persistent, VmNetwork **ret) {
@@ -191,12 +181,7 @@ static void network_free(VmNetwork *n) {
 }
 
 void vm_network_remove(VmNetwork *n) {
-        Manager *m = n->nets->manager;
-
-        if (n->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, n->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_NETWORK_INTERFACE, NULL);
+        object_store_emit_removed(&n->nets->store, n);
         object_store_steal(&n->nets->store, n->name);
         network_free(n);
 }
@@ -592,7 +577,7 @@ int vm_networks_startup(Manager *m) {
         m->networks = s;
         {
                 _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "networks", NULL);
-                object_store_init(&s->store, &network_store_type, dir);
+                object_store_init(&s->store, &network_store_type, m, dir);
         }
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

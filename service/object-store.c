@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "manager.h"
 #include "object-store.h"
 
 static const char *object_uuid(const ObjectStore *st, const void *object) {
@@ -17,6 +18,10 @@ static const char *object_uuid(const ObjectStore *st, const void *object) {
 
 static const char *object_path(const ObjectStore *st, const void *object) {
         return *(char *const *) ((const char *) object + st->type->path_offset);
+}
+
+static bool *object_on_bus_field(const ObjectStore *st, void *object) {
+        return (bool *) ((char *) object + st->type->on_bus_offset);
 }
 
 static bool object_on_bus(const ObjectStore *st, const void *object) {
@@ -28,8 +33,9 @@ char *object_store_file(const char *dir, const char *name) {
         return g_build_filename(dir, base, NULL);
 }
 
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, const char *config_dir) {
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir) {
         st->type = type;
+        st->manager = manager;
         st->config_dir = g_strdup(config_dir);
         st->autostart_dir = g_build_filename(config_dir, "autostart", NULL);
         st->objects = g_hash_table_new(g_str_hash, g_str_equal);
@@ -199,6 +205,50 @@ void object_store_append_paths(const ObjectStore *st, GPtrArray *l) {
         while (g_hash_table_iter_next(&it, NULL, &value))
                 if (object_on_bus(st, value))
                         g_ptr_array_add(l, strdup(object_path(st, value)));
+}
+
+/* The bus once start-up is done, else NULL: no signals before. */
+static sd_bus *ready_bus(const ObjectStore *st) {
+        return st->manager->ready ? st->manager->bus : NULL;
+}
+
+void object_store_emit_added(const ObjectStore *st, void *object) {
+        sd_bus *bus = ready_bus(st);
+        bool *on_bus = object_on_bus_field(st, object);
+
+        if (*on_bus)
+                return;
+        *on_bus = true;
+        if (bus)
+                (void) sd_bus_emit_object_added(bus, object_path(st, object));
+}
+
+void object_store_emit_removed(const ObjectStore *st, const void *object) {
+        sd_bus *bus = ready_bus(st);
+
+        if (!bus || !object_on_bus(st, object))
+                return;
+        (void) sd_bus_emit_interfaces_removed(bus, object_path(st, object), "org.freedesktop.DBus.Peer",
+                                              "org.freedesktop.DBus.Introspectable",
+                                              "org.freedesktop.DBus.Properties", st->type->interface, NULL);
+}
+
+void object_store_emit_changed(const ObjectStore *st, const void *object, const char **names) {
+        sd_bus *bus = ready_bus(st);
+
+        if (!bus || !names[0] || !object_on_bus(st, object))
+                return;
+        (void) sd_bus_emit_properties_changed_strv(bus, object_path(st, object), st->type->interface,
+                                                   (char **) names);
+}
+
+void object_store_emit_event(const ObjectStore *st, const void *object, const char *event) {
+        sd_bus *bus = ready_bus(st);
+
+        if (!bus)
+                return;
+        (void) sd_bus_emit_signal(bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, st->type->event_signal, "os",
+                                  object_path(st, object), event);
 }
 
 int object_store_method_get(const ObjectStore *st, sd_bus_message *message, sd_bus_error *error) {

@@ -11,14 +11,19 @@
 typedef struct ObjectStoreType {
         const char *noun;               /* "network": in error messages */
         const char *path_prefix;        /* /org/vmgmt/network */
+        const char *interface;          /* org.vmgmt.Network */
+        const char *event_signal;       /* NetworkEvent, of the manager */
         const char *no_such_error;      /* org.vmgmt.Error.NoSuchNetwork */
         const char *default_marker;     /* file in the config dir: the default object was defined once */
         size_t uuid_offset, path_offset, on_bus_offset;
         bool (*is_active)(void *object);
 } ObjectStoreType;
 
+typedef struct Manager Manager;
+
 typedef struct ObjectStore {
         const ObjectStoreType *type;
+        Manager *manager;               /* its bus, once ready, carries the signals */
         char *config_dir;               /* NAME.xml */
         char *autostart_dir;            /* autostart/NAME.xml: links to ../NAME.xml */
         GHashTable *objects;            /* name → object; the name is the object's, neither is owned */
@@ -29,7 +34,7 @@ char *object_store_file(const char *dir, const char *name);
 
 /* config_dir is copied; the table starts empty. deinit frees the store's own
  * memory only: the caller frees the objects (and empties the table) first. */
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, const char *config_dir);
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir);
 void object_store_deinit(ObjectStore *st);
 
 /* ---- registry ---- */
@@ -70,6 +75,15 @@ void object_store_default_done(ObjectStore *st);
 int object_store_bus_find(const ObjectStore *st, const char *path, void **found, sd_bus_error *error);
 /* The paths of the objects on the bus appended to l (strdup'd). */
 void object_store_append_paths(const ObjectStore *st, GPtrArray *l);
+/* The signals about an object; none before start-up is done (manager->ready).
+ * added: InterfacesAdded, once (sets on_bus); removed: InterfacesRemoved if it
+ * was on the bus; changed: PropertiesChanged of the NULL-terminated names,
+ * when any and on the bus; event: the manager's event_signal (o path, s event). */
+void object_store_emit_added(const ObjectStore *st, void *object);
+void object_store_emit_removed(const ObjectStore *st, const void *object);
+void object_store_emit_changed(const ObjectStore *st, const void *object, const char **names);
+void object_store_emit_event(const ObjectStore *st, const void *object, const char *event);
+
 /* Get<Noun>(s name_or_uuid) → o. */
 int object_store_method_get(const ObjectStore *st, sd_bus_message *message, sd_bus_error *error);
 /* List<Noun>s(a{sv} options: active, inactive) → ao, sorted by name. */

@@ -18,6 +18,8 @@ static bool pool_is_active(void *object) {
 static const ObjectStoreType pool_store_type = {
         .noun = "pool",
         .path_prefix = VM_POOL_PREFIX,
+        .interface = VM_POOL_INTERFACE,
+        .event_signal = "PoolEvent",
         .no_such_error = VM_ERROR_NO_SUCH_POOL,
         .default_marker = ".default-pool-defined",
         .uuid_offset = offsetof(VmPool, uuid),
@@ -95,7 +97,6 @@ static void pool_props_get(VmPool *p, VmPoolProps *ret) {
 }
 
 void vm_pool_emit_changes(VmPool *p) {
-        Manager *m = p->storage->manager;
         VmPoolProps now;
         const char *names[10];
         size_t n = 0;
@@ -120,26 +121,15 @@ void vm_pool_emit_changes(VmPool *p) {
         names[n] = NULL;
         pool_props_clear(&p->last);
         p->last = now;
-        if (n > 0 && p->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_properties_changed_strv(m->bus, p->path, VM_POOL_INTERFACE, (char **) names);
+        object_store_emit_changed(&p->storage->store, p, names);
 }
 
 void vm_pool_emit_event(VmPool *p, const char *event) {
-        Manager *m = p->storage->manager;
-
-        if (!m->bus || !m->ready)
-                return;
-        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "PoolEvent", "os", p->path, event);
+        object_store_emit_event(&p->storage->store, p, event);
 }
 
 void vm_pool_add_to_bus(VmPool *p) {
-        Manager *m = p->storage->manager;
-
-        if (p->on_bus)
-                return;
-        p->on_bus = true;
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, p->path);
+        object_store_emit_added(&p->storage->store, p);
 }
 
 int vm_pool_new(VmStorage *s, const StoragePoolDef *def, bool persistent, VmPool **ret) {
@@ -216,7 +206,6 @@ static void pool_free(VmPool *p) {
 }
 
 void vm_pool_remove(VmPool *p) {
-        Manager *m = p->storage->manager;
         _cleanup_free_ StorageVolume **vols = NULL;
         size_t n = 0;
 
@@ -224,10 +213,7 @@ void vm_pool_remove(VmPool *p) {
         if (p->on_bus && storage_pool_list_volumes(p->sp, &vols, &n) >= 0)
                 for (size_t i = 0; i < n; i++)
                         vm_volume_emit_removed(p->storage, vols[i]);
-        if (p->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, p->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_POOL_INTERFACE, NULL);
+        object_store_emit_removed(&p->storage->store, p);
         object_store_steal(&p->storage->store, p->name);
         pool_free(p);
 }
@@ -509,7 +495,7 @@ int vm_storage_startup(Manager *m) {
         m->storage = s;
         {
                 _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "storage", NULL);
-                object_store_init(&s->store, &pool_store_type, dir);
+                object_store_init(&s->store, &pool_store_type, m, dir);
         }
         s->pools = s->store.objects;
         s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
