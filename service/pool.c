@@ -258,17 +258,22 @@ StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path) {
 
 /* ---- persistence: CONFIG/storage/NAME.xml, autostart links, run state ---- */
 
-int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def) {
-        _cleanup_free_ char *xml = NULL;
-        StoragePoolDef *copy;
+/* The XML of def as it goes on disk: only the definition, no statvfs numbers. NULL: out of memory. */
+static char *pool_def_format_stored(const StoragePoolDef *def) {
+        StoragePoolDef *copy = storage_pool_def_copy(def);
+        char *xml;
 
-        /* only the definition: no statvfs numbers on disk */
-        copy = storage_pool_def_copy(def);
         if (!copy)
-                return -ENOMEM;
+                return NULL;
         copy->capacity = copy->allocation = copy->available = 0;
         xml = storage_pool_def_format(copy);
         storage_pool_def_free(copy);
+        return xml;
+}
+
+int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def) {
+        _cleanup_free_ char *xml = pool_def_format_stored(def);
+
         if (!xml)
                 return -ENOMEM;
         return object_store_save(&s->store, def->name, xml);
@@ -284,7 +289,6 @@ int vm_pool_store_remove(VmStorage *s, const char *name) {
 
 int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active) {
         _cleanup_free_ char *path = object_store_file(s->run_dir, p->name), *xml = NULL;
-        StoragePoolDef *copy;
         int r;
 
         if (!active)
@@ -292,12 +296,7 @@ int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active) {
         r = mkdir_p(s->run_dir, 0755);
         if (r < 0)
                 return r;
-        copy = storage_pool_def_copy(storage_pool_get_def(p->sp));
-        if (!copy)
-                return -ENOMEM;
-        copy->capacity = copy->allocation = copy->available = 0;
-        xml = storage_pool_def_format(copy);
-        storage_pool_def_free(copy);
+        xml = pool_def_format_stored(storage_pool_get_def(p->sp));
         if (!xml)
                 return -ENOMEM;
         /* a mark that the pool is active; "transient" when it has no file in CONFIG */
