@@ -448,31 +448,19 @@ const sd_bus_vtable network_vtable[] = {
 static int network_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                                sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *name = NULL;
-        VmNetwork *n;
 
-        if (sd_bus_path_decode_many(path, VM_NETWORK_PREFIX "/%", &name) <= 0 || isempty(name))
+        if (!m->networks)
                 return 0;
-        n = m->networks ? g_hash_table_lookup(m->networks->networks, name) : NULL;
-        if (!n || !n->on_bus)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_NETWORK, "No network '%s'", name);
-        *found = n;
-        return 1;
+        return object_store_bus_find(&m->networks->store, path, found, error);
 }
 
 static int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
                                    sd_bus_error *error) {
         Manager *m = userdata;
         GPtrArray *l = g_ptr_array_new();
-        GHashTableIter it;
-        gpointer value;
 
-        if (m->networks) {
-                g_hash_table_iter_init(&it, m->networks->networks);
-                while (g_hash_table_iter_next(&it, NULL, &value))
-                        if (((VmNetwork *) value)->on_bus)
-                                g_ptr_array_add(l, strdup(((VmNetwork *) value)->path));
-        }
+        if (m->networks)
+                object_store_append_paths(&m->networks->store, l);
         g_ptr_array_add(l, NULL);
         *nodes = (char **) g_ptr_array_free(l, FALSE);
         return 1;
@@ -505,7 +493,7 @@ int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *
 
         if (!m->networks)
                 return 0;
-        g_hash_table_iter_init(&it, m->networks->networks);
+        g_hash_table_iter_init(&it, m->networks->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
                 if (!n->on_bus)

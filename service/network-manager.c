@@ -36,7 +36,7 @@ static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, V
                 conf_error_clear(&err);
                 return -EINVAL;
         }
-        same = g_hash_table_lookup(s->networks, def->name);
+        same = object_store_lookup(&s->store, def->name);
         if (same && !def->has_uuid) {
                 (void) conf_uuid_parse(same->uuid, def->uuid);
                 def->has_uuid = true;
@@ -64,7 +64,7 @@ static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, V
                 network_def_free(def);
                 return r;
         }
-        g_hash_table_iter_init(&it, s->networks);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
                 if (n != same && streq(n->uuid, uuid)) {
@@ -226,58 +226,14 @@ finish:
 
 static int method_get_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *name;
-        VmNetwork *n;
-        int r;
 
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        n = vm_network_find(m->networks, name);
-        if (!n || !n->on_bus)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_NETWORK, "No network '%s'", name);
-        return sd_bus_reply_method_return(message, "o", n->path);
-}
-
-static gint compare_name(gconstpointer a, gconstpointer b) {
-        return strcmp((*(VmNetwork *const *) a)->name, (*(VmNetwork *const *) b)->name);
+        return object_store_method_get(&m->networks->store, message, error);
 }
 
 static int method_list_networks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool active = false, inactive = false;
-        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
-        GPtrArray *list;
-        GHashTableIter it;
-        gpointer value;
-        int r;
 
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        if (!active && !inactive)
-                active = inactive = true;
-        list = g_ptr_array_new();
-        g_hash_table_iter_init(&it, m->networks->networks);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmNetwork *n = value;
-                bool a = vm_network_is_active(n);
-                if (n->on_bus && ((a && active) || (!a && inactive)))
-                        g_ptr_array_add(list, n);
-        }
-        g_ptr_array_sort(list, compare_name);
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < list->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', ((VmNetwork *) list->pdata[i])->path);
-        g_ptr_array_free(list, TRUE);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return object_store_method_list(&m->networks->store, message, error);
 }
 
 #define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED

@@ -1,5 +1,6 @@
 /* network.c — virtual networks in vmgmtd: registry, persistence, the default network, restart recovery, autostart. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,7 +11,22 @@
 #include "log.h"
 #include "network.h"
 
-#define DEFAULT_MARKER ".default-network-defined"
+static bool network_is_active(void *object) {
+        return vm_network_is_active(object);
+}
+
+static const ObjectStoreType network_store_type = {
+        .noun = "network",
+        .path_prefix = VM_NETWORK_PREFIX,
+        .interface = VM_NETWORK_INTERFACE,
+        .event_signal = "NetworkEvent",
+        .no_such_error = VM_ERROR_NO_SUCH_NETWORK,
+        .default_marker = ".default-network-defined",
+        .uuid_offset = offsetof(VmNetwork, uuid),
+        .path_offset = offsetof(VmNetwork, path),
+        .on_bus_offset = offsetof(VmNetwork, on_bus),
+        .is_active = network_is_active,
+};
 
 /* ---- errors ---- */
 
@@ -97,7 +113,6 @@ static void props_reset(VmNetwork *n) {
 }
 
 void vm_network_emit_changes(VmNetwork *n) {
-        Manager *m = n->nets->manager;
         VmNetworkProps now;
         const char *names[8];
         size_t k = 0;
@@ -118,26 +133,15 @@ void vm_network_emit_changes(VmNetwork *n) {
         names[k] = NULL;
         props_clear(&n->last);
         n->last = now;
-        if (k > 0 && n->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_properties_changed_strv(m->bus, n->path, VM_NETWORK_INTERFACE, (char **) names);
+        object_store_emit_changed(&n->nets->store, n, names);
 }
 
 void vm_network_emit_event(VmNetwork *n, const char *event) {
-        Manager *m = n->nets->manager;
-
-        if (!m->bus || !m->ready)
-                return;
-        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "NetworkEvent", "os", n->path, event);
+        object_store_emit_event(&n->nets->store, n, event);
 }
 
 void vm_network_add_to_bus(VmNetwork *n) {
-        Manager *m = n->nets->manager;
-
-        if (n->on_bus)
-                return;
-        n->on_bus = true;
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, n->path);
+        object_store_emit_added(&n->nets->store, n);
 }
 
 int vm_network_new(VmNetworks *s, const NetworkDef *def, bool persistent, VmNetwork **ret) {
@@ -163,7 +167,7 @@ int vm_network_new(VmNetworks *s, const NetworkDef *def, bool persistent, VmNetw
         }
         n->persistent = persistent;
         props_get(n, &n->last);
-        g_hash_table_insert(s->networks, n->name, n);
+        object_store_add(&s->store, n->name, n);
         *ret = n;
         return 0;
 }
@@ -177,53 +181,26 @@ static void network_free(VmNetwork *n) {
 }
 
 void vm_network_remove(VmNetwork *n) {
-        Manager *m = n->nets->manager;
-
-        if (n->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, n->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_NETWORK_INTERFACE, NULL);
-        g_hash_table_steal(n->nets->networks, n->name);
+        object_store_emit_removed(&n->nets->store, n);
+        object_store_steal(&n->nets->store, n->name);
         network_free(n);
 }
 
 VmNetwork *vm_network_find(VmNetworks *s, const char *name_or_uuid) {
-        GHashTableIter it;
-        gpointer value;
-        unsigned char u[16];
-        char text[37];
-        VmNetwork *n;
-
-        if (!s)
-                return NULL;
-        n = g_hash_table_lookup(s->networks, name_or_uuid);
-        if (n)
-                return n;
-        if (conf_uuid_parse(name_or_uuid, u) < 0)
-                return NULL;
-        conf_uuid_format(u, text);
-        g_hash_table_iter_init(&it, s->networks);
-        while (g_hash_table_iter_next(&it, NULL, &value))
-                if (streq(((VmNetwork *) value)->uuid, text))
-                        return value;
-        return NULL;
+        return s ? object_store_find(&s->store, name_or_uuid) : NULL;
 }
 
 VmNetwork *vm_network_find_by_path(VmNetworks *s, const char *path) {
-        _cleanup_free_ char *name = NULL;
-
-        if (!s || sd_bus_path_decode_many(path, VM_NETWORK_PREFIX "/%", &name) <= 0 || isempty(name))
-                return NULL;
-        return g_hash_table_lookup(s->networks, name);
+        return s ? object_store_find_by_path(&s->store, path) : NULL;
 }
 
 const NetworkDef **vm_networks_others(VmNetworks *s, const char *skip_name, size_t *ret_n) {
-        const NetworkDef **l = g_new0(const NetworkDef *, g_hash_table_size(s->networks) * 2 + 1);
+        const NetworkDef **l = g_new0(const NetworkDef *, g_hash_table_size(s->store.objects) * 2 + 1);
         GHashTableIter it;
         gpointer value;
         size_t k = 0;
 
-        g_hash_table_iter_init(&it, s->networks);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
                 if (skip_name && streq(n->name, skip_name))
@@ -238,63 +215,28 @@ const NetworkDef **vm_networks_others(VmNetworks *s, const char *skip_name, size
 
 /* ---- persistence: CONFIG/networks/NAME.xml and autostart links ---- */
 
-static char *net_file(const char *dir, const char *name) {
-        _cleanup_free_ char *base = g_strconcat(name, ".xml", NULL);
-        return g_build_filename(dir, base, NULL);
-}
-
 int vm_network_store_write(VmNetworks *s, const NetworkDef *def) {
-        _cleanup_free_ char *xml = NULL, *path = NULL;
-        int r;
+        _cleanup_free_ char *xml = network_def_format(def);
 
-        r = mkdir_p(s->config_dir, 0755);
-        if (r < 0)
-                return r;
-        xml = network_def_format(def);
         if (!xml)
                 return -ENOMEM;
-        path = net_file(s->config_dir, def->name);
-        return write_file_atomic(path, xml, strlen(xml), 0600);
+        return object_store_save(&s->store, def->name, xml);
 }
 
 int vm_network_store_set_autostart(VmNetworks *s, const char *name, bool autostart) {
-        _cleanup_free_ char *link = net_file(s->autostart_dir, name);
-        _cleanup_free_ char *target = g_strconcat("../", name, ".xml", NULL);
-        int r;
-
-        if (!autostart)
-                return unlink_noent(link);
-        r = mkdir_p(s->autostart_dir, 0755);
-        if (r < 0)
-                return r;
-        (void) unlink_noent(link);
-        if (symlink(target, link) < 0)
-                return -errno;
-        return fsync_parent_dir(link);
+        return object_store_set_autostart(&s->store, name, autostart);
 }
 
 int vm_network_store_remove(VmNetworks *s, const char *name) {
-        _cleanup_free_ char *path = net_file(s->config_dir, name);
-        int r;
-
-        (void) vm_network_store_set_autostart(s, name, false);
-        r = unlink_noent(path);
-        if (r < 0)
-                return r;
-        return fsync_parent_dir(path);
+        return object_store_remove(&s->store, name);
 }
 
-static int network_def_load(VmNetworks *s, const char *path, NetworkDef **ret) {
-        _cleanup_free_ char *xml = NULL;
+static int network_def_load(const char *path, const char *xml, size_t len, NetworkDef **ret) {
         NetworkDef *def = NULL;
         NetworkNormalizeCtx ctx = {};
         ConfError err = {};
-        size_t len;
         int r;
 
-        r = read_full_file(path, NETWORK_XML_MAX_SIZE, &xml, &len);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", path);
         r = network_def_parse(xml, len, &def, &err);
         if (r >= 0)
                 r = network_def_normalize(def, &ctx, &err);
@@ -308,37 +250,26 @@ static int network_def_load(VmNetworks *s, const char *path, NetworkDef **ret) {
         return 0;
 }
 
-static void networks_load(VmNetworks *s) {
-        g_autoptr(GDir) d = g_dir_open(s->config_dir, 0, NULL);
-        const char *e;
+static void network_load_one(void *userdata, const char *path, const char *xml, size_t len) {
+        VmNetworks *s = userdata;
+        NetworkDef *def = NULL;
+        VmNetwork *n;
 
-        if (!d)
+        if (network_def_load(path, xml, len, &def) < 0)
                 return;
-        while ((e = g_dir_read_name(d))) {
-                _cleanup_free_ char *path = NULL, *link = NULL;
-                NetworkDef *def = NULL;
-                VmNetwork *n;
-
-                if (!g_str_has_suffix(e, ".xml") || e[0] == '.')
-                        continue;
-                path = g_build_filename(s->config_dir, e, NULL);
-                if (network_def_load(s, path, &def) < 0)
-                        continue;
-                if (vm_network_find(s, def->name)) {
-                        network_def_free(def);
-                        continue;
-                }
-                if (vm_network_new(s, def, true, &n) < 0) {
-                        log_error("Failed to add network '%s'.", def->name);
-                        network_def_free(def);
-                        continue;
-                }
-                link = net_file(s->autostart_dir, def->name);
-                n->autostart = access(link, F_OK) == 0;
-                n->on_bus = true;   /* the bus comes later: no signals before it */
-                props_reset(n);
+        if (vm_network_find(s, def->name)) {
                 network_def_free(def);
+                return;
         }
+        if (vm_network_new(s, def, true, &n) < 0) {
+                log_error("Failed to add network '%s'.", def->name);
+                network_def_free(def);
+                return;
+        }
+        n->autostart = object_store_get_autostart(&s->store, def->name);
+        n->on_bus = true;   /* the bus comes later: no signals before it */
+        props_reset(n);
+        network_def_free(def);
 }
 
 static bool default_network_wanted(Manager *m) {
@@ -351,7 +282,6 @@ static bool default_network_wanted(Manager *m) {
 
 /* `default`, once: a marker remembers it was defined, so an undefined default stays undefined. */
 static void network_define_default(VmNetworks *s) {
-        _cleanup_free_ char *marker = g_build_filename(s->config_dir, DEFAULT_MARKER, NULL);
         const char *xml = network_default_xml();
         NetworkNormalizeCtx ctx = {};
         NetworkDef *def = NULL;
@@ -359,7 +289,7 @@ static void network_define_default(VmNetworks *s) {
         VmNetwork *n;
         int r;
 
-        if (access(marker, F_OK) == 0)
+        if (!object_store_default_wanted(&s->store))
                 return;
         r = network_def_parse(xml, strlen(xml), &def, &err);
         if (r >= 0)
@@ -381,7 +311,7 @@ static void network_define_default(VmNetworks *s) {
                         log_error_errno(r, "Failed to define the default network: %m");
         }
         network_def_free(def);
-        (void) write_file_atomic(marker, "", 0, 0644);
+        object_store_default_done(&s->store);
 }
 
 /* ---- start ---- */
@@ -530,7 +460,7 @@ void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
         /* the domains are recovered by now: the taps of those on networks that
          * stayed active are checked (the ones still starting do it when done) */
         if (s) {
-                g_hash_table_iter_init(&it, s->networks);
+                g_hash_table_iter_init(&it, s->store.objects);
                 while (g_hash_table_iter_next(&it, NULL, &value))
                         vm_network_reattach_taps(value);
                 /* <interface type='bridge'> on an openvswitch bridge: known again, so they are deleted at stop */
@@ -645,20 +575,21 @@ int vm_networks_startup(Manager *m) {
         s = g_new0(VmNetworks, 1);
         s->manager = m;
         m->networks = s;
-        s->config_dir = g_build_filename(m->paths.config_dir, "networks", NULL);
-        s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
-        s->networks = g_hash_table_new(g_str_hash, g_str_equal);
+        {
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "networks", NULL);
+                object_store_init(&s->store, &network_store_type, m, dir);
+        }
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
         r = network_driver_new(m->event, m->paths.run_dir, &events, &s->driver);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the network driver: %m");
-        r = mkdir_p(s->config_dir, 0755);
+        r = mkdir_p(s->store.config_dir, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", s->config_dir);
+                return log_error_errno(r, "Failed to create %s: %m", s->store.config_dir);
 
-        networks_load(s);
+        object_store_load_dir(s->store.config_dir, NETWORK_XML_MAX_SIZE, network_load_one, s);
         if (default_network_wanted(m))
                 network_define_default(s);
         /* only when a network was left active: recovery rebuilds the nft table,
@@ -672,7 +603,7 @@ int vm_networks_startup(Manager *m) {
         if (!m->config.autostart)
                 return 0;
         todo = g_ptr_array_new();
-        g_hash_table_iter_init(&it, s->networks);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
                 if (n->persistent && n->autostart && !n->rt)
@@ -700,7 +631,7 @@ void vm_networks_shutdown(Manager *m) {
         if (!s || !s->driver)
                 return;
         /* runtimes go with the driver; networks stay up for the next daemon */
-        g_hash_table_iter_init(&it, s->networks);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value))
                 ((VmNetwork *) value)->rt = NULL;
         s->driver = network_driver_free(s->driver);
@@ -723,16 +654,14 @@ void vm_networks_free(Manager *m) {
         if (!s)
                 return;
         vm_networks_shutdown(m);
-        g_hash_table_iter_init(&it, s->networks);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 g_hash_table_iter_steal(&it);
                 network_free(value);
         }
-        g_hash_table_destroy(s->networks);
+        object_store_deinit(&s->store);
         g_hash_table_destroy(s->ops);
         g_hash_table_destroy(s->ovs_ports);
-        g_free(s->config_dir);
-        g_free(s->autostart_dir);
         g_free(s);
         m->networks = NULL;
 }

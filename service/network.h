@@ -8,6 +8,7 @@
 #include "conf/network-conf.h"
 #include "manager.h"
 #include "network-driver.h"
+#include "object-store.h"
 
 #define VM_NETWORK_PREFIX "/org/vmgmt/network"
 #define VM_NETWORK_INTERFACE "org.vmgmt.Network"
@@ -41,9 +42,7 @@ struct VmNetwork {
 struct VmNetworks {
         Manager *manager;
         NetworkDriver *driver;
-        char *config_dir;          /* CONFIG/networks: NAME.xml */
-        char *autostart_dir;       /* CONFIG/networks/autostart: links to ../NAME.xml */
-        GHashTable *networks;      /* name → VmNetwork*, owned */
+        ObjectStore store;         /* CONFIG/networks: NAME.xml, autostart links; name → VmNetwork*, owned */
         GHashTable *ops;           /* NetOp* waiting for the driver */
         unsigned startup_pending;  /* autostarts under way */
         void (*after_startup)(Manager *m);   /* vm_networks_when_started() */

@@ -117,7 +117,7 @@ static int reply_error(PoolOp *op, int r, const char *message, const char *fmt_v
 static void pool_op_done(void *userdata, int r, const char *message) {
         PoolOp *op = userdata;
         VmStorage *s = op->storage;
-        VmPool *p = g_hash_table_lookup(s->pools, op->pool);
+        VmPool *p = object_store_lookup(&s->store, op->pool);
 
         if (p && streq(op->verb, "start"))
                 p->starting = false;
@@ -553,16 +553,10 @@ const sd_bus_vtable pool_vtable[] = {
 static int pool_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                             sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *name = NULL;
-        VmPool *p;
 
-        if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%", &name) <= 0 || isempty(name))
+        if (!m->storage)
                 return 0;
-        p = m->storage ? g_hash_table_lookup(m->storage->pools, name) : NULL;
-        if (!p || !p->on_bus)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_POOL, "No pool '%s'", name);
-        *found = p;
-        return 1;
+        return object_store_bus_find(&m->storage->store, path, found, error);
 }
 
 static int pool_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
@@ -572,7 +566,7 @@ static int pool_node_enumerator(sd_bus *bus, const char *path, void *userdata, c
         gpointer value;
 
         if (m->storage) {
-                g_hash_table_iter_init(&it, m->storage->pools);
+                g_hash_table_iter_init(&it, m->storage->store.objects);
                 while (g_hash_table_iter_next(&it, NULL, &value)) {
                         VmPool *p = value;
                         _cleanup_free_ StorageVolume **vols = NULL;
@@ -622,7 +616,7 @@ int vm_storage_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *e
 
         if (!m->storage)
                 return 0;
-        g_hash_table_iter_init(&it, m->storage->pools);
+        g_hash_table_iter_init(&it, m->storage->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmPool *p = value;
                 _cleanup_free_ StorageVolume **vols = NULL;

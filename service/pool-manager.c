@@ -27,7 +27,7 @@ static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, s
                 conf_error_clear(&err);
                 return -EINVAL;
         }
-        existing = g_hash_table_lookup(s->pools, def->name);
+        existing = object_store_lookup(&s->store, def->name);
         if (existing && !def->has_uuid) {
                 conf_uuid_parse(existing->uuid, def->uuid);
                 def->has_uuid = true;
@@ -46,7 +46,7 @@ static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, s
 /* The pool def would replace (NULL: a new one), or AlreadyExists when the
  * name, UUID or storage belongs to another pool. */
 static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret, sd_bus_error *error) {
-        VmPool *same = g_hash_table_lookup(s->pools, def->name);
+        VmPool *same = object_store_lookup(&s->store, def->name);
         GHashTableIter it;
         gpointer value;
         char uuid[37];
@@ -55,7 +55,7 @@ static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret
         if (same && !streq(same->uuid, uuid))
                 return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Pool '%s' already exists with UUID %s",
                                          def->name, same->uuid);
-        g_hash_table_iter_init(&it, s->pools);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmPool *p = value;
                 if (p == same)
@@ -146,7 +146,7 @@ finish:
 static void create_pool_done(void *userdata, int r, const char *message) {
         PoolOp *op = userdata;
         VmStorage *s = op->storage;
-        VmPool *p = g_hash_table_lookup(s->pools, op->pool);
+        VmPool *p = object_store_lookup(&s->store, op->pool);
 
         if (r < 0 || !p) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -221,58 +221,14 @@ finish:
 
 static int method_get_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *name;
-        VmPool *p;
-        int r;
 
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        p = vm_pool_find(m->storage, name);
-        if (!p || !p->on_bus)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_POOL, "No pool '%s'", name);
-        return sd_bus_reply_method_return(message, "o", p->path);
-}
-
-static gint pool_compare_name(gconstpointer a, gconstpointer b) {
-        return strcmp((*(VmPool *const *) a)->name, (*(VmPool *const *) b)->name);
+        return object_store_method_get(&m->storage->store, message, error);
 }
 
 static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool active = false, inactive = false;
-        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
-        GPtrArray *list;
-        GHashTableIter it;
-        gpointer value;
-        int r;
 
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        if (!active && !inactive)
-                active = inactive = true;
-        list = g_ptr_array_new();
-        g_hash_table_iter_init(&it, m->storage->pools);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmPool *p = value;
-                bool a = vm_pool_is_active(p);
-                if (p->on_bus && ((a && active) || (!a && inactive)))
-                        g_ptr_array_add(list, p);
-        }
-        g_ptr_array_sort(list, pool_compare_name);
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < list->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', ((VmPool *) list->pdata[i])->path);
-        g_ptr_array_free(list, TRUE);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return object_store_method_list(&m->storage->store, message, error);
 }
 
 static int method_get_volume_by_path(sd_bus_message *message, void *userdata, sd_bus_error *error) {

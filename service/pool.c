@@ -1,6 +1,7 @@
 /* pool.c — storage pools in vmgmtd: registry, persistence, the default pool, start-up recovery, driver events, domain disks. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,7 +11,22 @@
 #include "log.h"
 #include "pool.h"
 
-#define DEFAULT_MARKER ".default-pool-defined"
+static bool pool_is_active(void *object) {
+        return vm_pool_is_active(object);
+}
+
+static const ObjectStoreType pool_store_type = {
+        .noun = "pool",
+        .path_prefix = VM_POOL_PREFIX,
+        .interface = VM_POOL_INTERFACE,
+        .event_signal = "PoolEvent",
+        .no_such_error = VM_ERROR_NO_SUCH_POOL,
+        .default_marker = ".default-pool-defined",
+        .uuid_offset = offsetof(VmPool, uuid),
+        .path_offset = offsetof(VmPool, path),
+        .on_bus_offset = offsetof(VmPool, on_bus),
+        .is_active = pool_is_active,
+};
 
 /* ---- errors ---- */
 
@@ -81,7 +97,6 @@ static void pool_props_get(VmPool *p, VmPoolProps *ret) {
 }
 
 void vm_pool_emit_changes(VmPool *p) {
-        Manager *m = p->storage->manager;
         VmPoolProps now;
         const char *names[10];
         size_t n = 0;
@@ -106,26 +121,15 @@ void vm_pool_emit_changes(VmPool *p) {
         names[n] = NULL;
         pool_props_clear(&p->last);
         p->last = now;
-        if (n > 0 && p->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_properties_changed_strv(m->bus, p->path, VM_POOL_INTERFACE, (char **) names);
+        object_store_emit_changed(&p->storage->store, p, names);
 }
 
 void vm_pool_emit_event(VmPool *p, const char *event) {
-        Manager *m = p->storage->manager;
-
-        if (!m->bus || !m->ready)
-                return;
-        (void) sd_bus_emit_signal(m->bus, VM_MANAGER_PATH, VM_MANAGER_INTERFACE, "PoolEvent", "os", p->path, event);
+        object_store_emit_event(&p->storage->store, p, event);
 }
 
 void vm_pool_add_to_bus(VmPool *p) {
-        Manager *m = p->storage->manager;
-
-        if (p->on_bus)
-                return;
-        p->on_bus = true;
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, p->path);
+        object_store_emit_added(&p->storage->store, p);
 }
 
 int vm_pool_new(VmStorage *s, const StoragePoolDef *def, bool persistent, VmPool **ret) {
@@ -144,7 +148,7 @@ int vm_pool_new(VmStorage *s, const StoragePoolDef *def, bool persistent, VmPool
                 goto fail;
         p->persistent = persistent;
         pool_props_get(p, &p->last);
-        g_hash_table_insert(s->pools, p->name, p);
+        object_store_add(&s->store, p->name, p);
         *ret = p;
         return 0;
 fail:
@@ -202,7 +206,6 @@ static void pool_free(VmPool *p) {
 }
 
 void vm_pool_remove(VmPool *p) {
-        Manager *m = p->storage->manager;
         _cleanup_free_ StorageVolume **vols = NULL;
         size_t n = 0;
 
@@ -210,40 +213,17 @@ void vm_pool_remove(VmPool *p) {
         if (p->on_bus && storage_pool_list_volumes(p->sp, &vols, &n) >= 0)
                 for (size_t i = 0; i < n; i++)
                         vm_volume_emit_removed(p->storage, vols[i]);
-        if (p->on_bus && m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, p->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_POOL_INTERFACE, NULL);
-        g_hash_table_steal(p->storage->pools, p->name);
+        object_store_emit_removed(&p->storage->store, p);
+        object_store_steal(&p->storage->store, p->name);
         pool_free(p);
 }
 
 VmPool *vm_pool_find(VmStorage *s, const char *name_or_uuid) {
-        GHashTableIter it;
-        gpointer value;
-        unsigned char u[16];
-        char text[37];
-        VmPool *p;
-
-        p = g_hash_table_lookup(s->pools, name_or_uuid);
-        if (p)
-                return p;
-        if (conf_uuid_parse(name_or_uuid, u) < 0)
-                return NULL;
-        conf_uuid_format(u, text);
-        g_hash_table_iter_init(&it, s->pools);
-        while (g_hash_table_iter_next(&it, NULL, &value))
-                if (streq(((VmPool *) value)->uuid, text))
-                        return value;
-        return NULL;
+        return object_store_find(&s->store, name_or_uuid);
 }
 
 VmPool *vm_pool_find_by_path(VmStorage *s, const char *path) {
-        _cleanup_free_ char *name = NULL;
-
-        if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%", &name) <= 0 || isempty(name))
-                return NULL;
-        return g_hash_table_lookup(s->pools, name);
+        return object_store_find_by_path(&s->store, path);
 }
 
 VmPool *vm_pool_of(StoragePool *sp) {
@@ -270,7 +250,7 @@ StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path) {
 
         if (sd_bus_path_decode_many(path, VM_POOL_PREFIX "/%/volume/%", &pool, &vol) <= 0)
                 return NULL;
-        p = g_hash_table_lookup(s->pools, pool);
+        p = object_store_lookup(&s->store, pool);
         if (!p)
                 return NULL;
         return storage_pool_find_volume(p->sp, vol);
@@ -278,62 +258,37 @@ StorageVolume *vm_volume_find_by_path(VmStorage *s, const char *path) {
 
 /* ---- persistence: CONFIG/storage/NAME.xml, autostart links, run state ---- */
 
-static char *pool_file(const char *dir, const char *name) {
-        _cleanup_free_ char *base = g_strconcat(name, ".xml", NULL);
-        return g_build_filename(dir, base, NULL);
-}
+/* The XML of def as it goes on disk: only the definition, no statvfs numbers. NULL: out of memory. */
+static char *pool_def_format_stored(const StoragePoolDef *def) {
+        StoragePoolDef *copy = storage_pool_def_copy(def);
+        char *xml;
 
-int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def) {
-        _cleanup_free_ char *xml = NULL, *path = NULL;
-        StoragePoolDef *copy;
-        int r;
-
-        r = mkdir_p(s->config_dir, 0755);
-        if (r < 0)
-                return r;
-        /* only the definition: no statvfs numbers on disk */
-        copy = storage_pool_def_copy(def);
         if (!copy)
-                return -ENOMEM;
+                return NULL;
         copy->capacity = copy->allocation = copy->available = 0;
         xml = storage_pool_def_format(copy);
         storage_pool_def_free(copy);
+        return xml;
+}
+
+int vm_pool_store_write(VmStorage *s, const StoragePoolDef *def) {
+        _cleanup_free_ char *xml = pool_def_format_stored(def);
+
         if (!xml)
                 return -ENOMEM;
-        path = pool_file(s->config_dir, def->name);
-        return write_file_atomic(path, xml, strlen(xml), 0600);
+        return object_store_save(&s->store, def->name, xml);
 }
 
 int vm_pool_store_set_autostart(VmStorage *s, const char *name, bool autostart) {
-        _cleanup_free_ char *link = pool_file(s->autostart_dir, name);
-        _cleanup_free_ char *target = g_strconcat("../", name, ".xml", NULL);
-        int r;
-
-        if (!autostart)
-                return unlink_noent(link);
-        r = mkdir_p(s->autostart_dir, 0755);
-        if (r < 0)
-                return r;
-        (void) unlink_noent(link);
-        if (symlink(target, link) < 0)
-                return -errno;
-        return fsync_parent_dir(link);
+        return object_store_set_autostart(&s->store, name, autostart);
 }
 
 int vm_pool_store_remove(VmStorage *s, const char *name) {
-        _cleanup_free_ char *path = pool_file(s->config_dir, name);
-        int r;
-
-        (void) vm_pool_store_set_autostart(s, name, false);
-        r = unlink_noent(path);
-        if (r < 0)
-                return r;
-        return fsync_parent_dir(path);
+        return object_store_remove(&s->store, name);
 }
 
 int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active) {
-        _cleanup_free_ char *path = pool_file(s->run_dir, p->name), *xml = NULL;
-        StoragePoolDef *copy;
+        _cleanup_free_ char *path = object_store_file(s->run_dir, p->name), *xml = NULL;
         int r;
 
         if (!active)
@@ -341,28 +296,18 @@ int vm_pool_run_state_set(VmStorage *s, VmPool *p, bool active) {
         r = mkdir_p(s->run_dir, 0755);
         if (r < 0)
                 return r;
-        copy = storage_pool_def_copy(storage_pool_get_def(p->sp));
-        if (!copy)
-                return -ENOMEM;
-        copy->capacity = copy->allocation = copy->available = 0;
-        xml = storage_pool_def_format(copy);
-        storage_pool_def_free(copy);
+        xml = pool_def_format_stored(storage_pool_get_def(p->sp));
         if (!xml)
                 return -ENOMEM;
         /* a mark that the pool is active; "transient" when it has no file in CONFIG */
         return write_file_atomic_nosync(path, xml, strlen(xml), 0600);
 }
 
-static int pool_def_load(const char *path, StoragePoolDef **ret) {
-        _cleanup_free_ char *xml = NULL;
+static int pool_def_load(const char *path, const char *xml, size_t len, StoragePoolDef **ret) {
         StoragePoolDef *def = NULL;
         ConfError err = {};
-        size_t len;
         int r;
 
-        r = read_full_file(path, STORAGE_XML_MAX_SIZE, &xml, &len);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", path);
         r = storage_pool_def_parse(xml, len, &def, &err);
         if (r >= 0)
                 r = storage_pool_def_normalize(def, &err);
@@ -376,62 +321,72 @@ static int pool_def_load(const char *path, StoragePoolDef **ret) {
         return 0;
 }
 
+typedef struct PoolLoad {
+        VmStorage *storage;
+        bool persistent;           /* CONFIG/storage, else the run state (pools active before a restart) */
+} PoolLoad;
+
+/* A pool already loaded (persistent) that was active before the restart with
+ * a definition changed since: it runs on as it was, the persistent one waits
+ * for the next start. */
+static void pool_load_run_state(VmPool *p, const StoragePoolDef *def) {
+        if (!vm_pool_def_equal(storage_pool_get_def(p->sp), def) &&
+            (p->next_def = storage_pool_def_copy(storage_pool_get_def(p->sp))) && storage_pool_set_def(p->sp, def) < 0)
+                p->next_def = storage_pool_def_free(p->next_def);
+        pool_props_clear(&p->last);
+        pool_props_get(p, &p->last);
+}
+
+static void pool_load_one(void *userdata, const char *path, const char *xml, size_t len) {
+        const PoolLoad *l = userdata;
+        VmStorage *s = l->storage;
+        StoragePoolDef *def = NULL;
+        VmPool *p;
+
+        if (pool_def_load(path, xml, len, &def) < 0)
+                return;
+        p = object_store_lookup(&s->store, def->name);
+        if (p) {
+                if (!l->persistent)
+                        pool_load_run_state(p, def);
+                else {
+                        pool_props_clear(&p->last);
+                        pool_props_get(p, &p->last);
+                }
+                storage_pool_def_free(def);
+                return;
+        }
+        if (vm_pool_new(s, def, l->persistent, &p) < 0) {
+                log_error("Failed to add pool '%s'.", def->name);
+                storage_pool_def_free(def);
+                return;
+        }
+        if (l->persistent) {
+                p->autostart = object_store_get_autostart(&s->store, def->name);
+                pool_props_clear(&p->last);
+                pool_props_get(p, &p->last);
+        }
+        p->on_bus = true;    /* the bus comes later: no signals before it */
+        storage_pool_def_free(def);
+}
+
 /* Loads every NAME.xml of dir; persistent or transient (run state) pools. */
 static void pool_load_dir(VmStorage *s, const char *dir, bool persistent) {
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *e;
+        PoolLoad l = { .storage = s, .persistent = persistent };
 
-        if (!d)
-                return;
-        while ((e = g_dir_read_name(d))) {
-                _cleanup_free_ char *path = NULL, *link = NULL;
-                StoragePoolDef *def = NULL;
-                VmPool *p;
-
-                if (!g_str_has_suffix(e, ".xml") || e[0] == '.')
-                        continue;
-                path = g_build_filename(dir, e, NULL);
-                if (pool_def_load(path, &def) < 0)
-                        continue;
-                p = g_hash_table_lookup(s->pools, def->name);
-                if (p) {
-                        /* active before the restart with a definition changed since: it runs on as it
-                         * was, the persistent one waits for the next start */
-                        if (!persistent && !vm_pool_def_equal(storage_pool_get_def(p->sp), def) &&
-                            (p->next_def = storage_pool_def_copy(storage_pool_get_def(p->sp))) &&
-                            storage_pool_set_def(p->sp, def) < 0)
-                                p->next_def = storage_pool_def_free(p->next_def);
-                        pool_props_clear(&p->last);
-                        pool_props_get(p, &p->last);
-                        storage_pool_def_free(def);
-                        continue;
-                }
-                if (vm_pool_new(s, def, persistent, &p) < 0) {
-                        log_error("Failed to add pool '%s'.", def->name);
-                        storage_pool_def_free(def);
-                        continue;
-                }
-                if (persistent) {
-                        link = pool_file(s->autostart_dir, def->name);
-                        p->autostart = access(link, F_OK) == 0;
-                        pool_props_clear(&p->last);
-                        pool_props_get(p, &p->last);
-                }
-                p->on_bus = true;    /* the bus comes later: no signals before it */
-                storage_pool_def_free(def);
-        }
+        object_store_load_dir(dir, STORAGE_XML_MAX_SIZE, pool_load_one, &l);
 }
 
 /* The `default` pool, once: a marker remembers it was defined, so an undefined default stays undefined. */
 static void pool_define_default(VmStorage *s) {
         Manager *m = s->manager;
-        _cleanup_free_ char *marker = g_build_filename(s->config_dir, DEFAULT_MARKER, NULL), *xml = NULL;
+        _cleanup_free_ char *xml = NULL;
         StoragePoolDef *def = NULL;
         ConfError err = {};
         VmPool *p;
         int r;
 
-        if (access(marker, F_OK) == 0)
+        if (!object_store_default_wanted(&s->store))
                 return;
         xml = storage_pool_default_xml(m->paths.state_dir);
         if (!xml)
@@ -440,9 +395,9 @@ static void pool_define_default(VmStorage *s) {
         if (r >= 0)
                 r = storage_pool_def_normalize(def, &err);
         conf_error_clear(&err);
-        if (r < 0 || g_hash_table_lookup(s->pools, def->name)) {
+        if (r < 0 || object_store_lookup(&s->store, def->name)) {
                 storage_pool_def_free(def);
-                (void) write_file_atomic(marker, "", 0, 0644);
+                object_store_default_done(&s->store);
                 return;
         }
         /* built at once: a directory, nothing to wait for */
@@ -461,7 +416,7 @@ static void pool_define_default(VmStorage *s) {
         } else
                 log_error_errno(r, "Failed to define the default storage pool: %m");
         storage_pool_def_free(def);
-        (void) write_file_atomic(marker, "", 0, 0644);
+        object_store_default_done(&s->store);
 }
 
 /* ---- driver events ---- */
@@ -490,7 +445,7 @@ static void on_volume_removed(void *userdata, StorageVolume *v) {
 static void startup_start_done(void *userdata, int r, const char *message) {
         PoolOp *op = userdata;
         VmStorage *s = op->storage;
-        VmPool *p = g_hash_table_lookup(s->pools, op->pool);
+        VmPool *p = object_store_lookup(&s->store, op->pool);
 
         if (p) {
                 p->starting = false;
@@ -537,10 +492,12 @@ int vm_storage_startup(Manager *m) {
         s = g_new0(VmStorage, 1);
         s->manager = m;
         m->storage = s;
-        s->config_dir = g_build_filename(m->paths.config_dir, "storage", NULL);
-        s->autostart_dir = g_build_filename(s->config_dir, "autostart", NULL);
+        {
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "storage", NULL);
+                object_store_init(&s->store, &pool_store_type, m, dir);
+        }
+        s->pools = s->store.objects;
         s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
-        s->pools = g_hash_table_new(g_str_hash, g_str_equal);
         s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         vm_job_ids_load(s);
@@ -554,20 +511,20 @@ int vm_storage_startup(Manager *m) {
                 return log_error_errno(r, "Failed to start the storage driver: %m");
         if (m->config.pool_refresh_usec > 0)
                 storage_driver_set_stats_interval(s->driver, m->config.pool_refresh_usec);
-        r = mkdir_p(s->config_dir, 0755);
+        r = mkdir_p(s->store.config_dir, 0755);
         if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", s->config_dir);
+                return log_error_errno(r, "Failed to create %s: %m", s->store.config_dir);
 
-        pool_load_dir(s, s->config_dir, true);
+        pool_load_dir(s, s->store.config_dir, true);
         pool_define_default(s);
         /* pools active before a restart stay active; transient ones come back from the run state */
         pool_load_dir(s, s->run_dir, false);
 
         todo = g_ptr_array_new();
-        g_hash_table_iter_init(&it, s->pools);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmPool *p = value;
-                _cleanup_free_ char *run = pool_file(s->run_dir, p->name);
+                _cleanup_free_ char *run = object_store_file(s->run_dir, p->name);
                 bool was_active = access(run, F_OK) == 0;
                 if (was_active || (p->autostart && m->config.autostart))
                         g_ptr_array_add(todo, p);
@@ -599,7 +556,7 @@ void vm_storage_shutdown(Manager *m) {
                 return;
         vm_job_free_all(s);
         /* the pools' driver halves go with the driver */
-        g_hash_table_iter_init(&it, s->pools);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmPool *p = value;
                 p->sp = storage_pool_free(p->sp);
@@ -620,16 +577,15 @@ void vm_storage_free(Manager *m) {
         if (!s)
                 return;
         vm_storage_shutdown(m);
-        g_hash_table_iter_init(&it, s->pools);
+        g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 g_hash_table_iter_steal(&it);
                 pool_free(value);
         }
-        g_hash_table_destroy(s->pools);
+        object_store_deinit(&s->store);
+        s->pools = NULL;
         g_hash_table_destroy(s->jobs);
         g_hash_table_destroy(s->ops);
-        g_free(s->config_dir);
-        g_free(s->autostart_dir);
         g_free(s->run_dir);
         g_free(s);
         m->storage = NULL;
@@ -733,7 +689,7 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
 
                 if (disk->type != DOMAIN_DISK_TYPE_VOLUME)
                         continue;
-                p = s ? g_hash_table_lookup(s->pools, strempty(disk->source_pool)) : NULL;
+                p = s ? object_store_lookup(&s->store, strempty(disk->source_pool)) : NULL;
                 if (!p) {
                         *ret_error = g_strdup_printf("storage pool '%s' not found", strempty(disk->source_pool));
                         domain_def_free(copy);

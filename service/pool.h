@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 
 #include "manager.h"
+#include "object-store.h"
 #include "storage-driver.h"
 
 #define VM_POOL_PREFIX "/org/vmgmt/pool"
@@ -51,10 +52,9 @@ struct VmPool {
 struct VmStorage {
         Manager *manager;
         StorageDriver *driver;
-        char *config_dir;          /* CONFIG/storage: NAME.xml */
-        char *autostart_dir;       /* CONFIG/storage/autostart: links to ../NAME.xml */
+        ObjectStore store;         /* CONFIG/storage: NAME.xml, autostart links; name → VmPool*, owned */
+        GHashTable *pools;         /* store.objects, borrowed (volume-dbus.c looks pools up in it) */
         char *run_dir;             /* RUN/storage: NAME.xml of active pools (restart recovery) */
-        GHashTable *pools;         /* name → VmPool*, owned */
         GHashTable *jobs;          /* path → VmJob*, owned */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
         uint64_t next_job_id;      /* job ids never repeat over restarts: ids below */
