@@ -553,6 +553,57 @@ int vm_authorize_prepare(Manager *m, sd_bus_message *message, const char *action
         return auth_check(m, message, action, details, true, error);
 }
 
+/* ---- callers of deferred calls ---- */
+
+struct VmCaller {
+        Manager *manager;   /* NULL once vm_auth_done() let go of it */
+        char *sender;       /* NULL: no sender, never gone */
+        bool gone;
+};
+
+VmCaller *vm_caller_watch(Manager *m, sd_bus_message *message) {
+        const char *sender = sd_bus_message_get_sender(message);
+        VmCaller *c = g_new0(VmCaller, 1);
+
+        c->sender = g_strdup(sender);
+        if (sender && m->auth_callers) {
+                c->manager = m;
+                g_hash_table_add(m->auth_callers, c);
+        }
+        return c;
+}
+
+bool vm_caller_gone(const VmCaller *c) {
+        return c->gone;
+}
+
+const char *vm_caller_name(const VmCaller *c) {
+        return c->sender;
+}
+
+VmCaller *vm_caller_free(VmCaller *c) {
+        if (!c)
+                return NULL;
+        if (c->manager)
+                g_hash_table_remove(c->manager->auth_callers, c);
+        g_free(c->sender);
+        g_free(c);
+        return NULL;
+}
+
+static void callers_mark_gone(Manager *m, const char *name) {
+        GHashTableIter it;
+        gpointer key;
+
+        g_hash_table_iter_init(&it, m->auth_callers);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+                VmCaller *c = key;
+
+                if (streq(c->sender, name))
+                        c->gone = true;
+        }
+}
+
 /* A caller went away: its checks are dropped (nobody is there to answer; the
  * call must not happen), an interactive prompt is cancelled. */
 static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -566,6 +617,7 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
         if (name[0] != ':' || !isempty(new_owner))
                 return 0;
         bus_creds_cache_forget(m->creds, name);
+        callers_mark_gone(m, name);
 
         g_hash_table_iter_init(&it, m->auth_queries);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -599,6 +651,8 @@ int vm_auth_init(Manager *m) {
                 m->auth_queries = g_hash_table_new(g_direct_hash, g_direct_equal);
         if (!m->auth_waiting)
                 m->auth_waiting = g_queue_new();
+        if (!m->auth_callers)
+                m->auth_callers = g_hash_table_new(g_direct_hash, g_direct_equal);
         r = sd_bus_add_match_async(m->bus, NULL,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
@@ -612,6 +666,14 @@ void vm_auth_done(Manager *m) {
         GHashTableIter it;
         gpointer value;
 
+        if (m->auth_callers) {
+                /* the calls still waiting end later (driver teardown): their callers stay not gone */
+                g_hash_table_iter_init(&it, m->auth_callers);
+                while (g_hash_table_iter_next(&it, &value, NULL))
+                        ((VmCaller *) value)->manager = NULL;
+                g_hash_table_destroy(m->auth_callers);
+                m->auth_callers = NULL;
+        }
         if (!m->auth_queries)
                 return;
         g_hash_table_iter_init(&it, m->auth_queries);

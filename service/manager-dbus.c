@@ -132,6 +132,7 @@ typedef int (*DefinitionContinueFn)(Manager *m, sd_bus_message *message, DomainD
 typedef struct EmulatorWait {
         Manager *manager;
         sd_bus_message *message;
+        VmCaller *caller;          /* gone: the call is dropped, as auth.c drops it */
         DomainDef *def;
         DefinitionContinueFn fn;
         unsigned char args[];
@@ -153,7 +154,13 @@ static void emulator_wait_done(void *userdata, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         EmulatorWait *w = userdata;
 
-        if (r < 0) {
+        if (vm_caller_gone(w->caller)) {
+                /* nobody is there to answer: the call must not happen */
+                log_debug("%s disconnected while its %s call waited for the emulator's probe; dropping it.",
+                          vm_caller_name(w->caller), strna(sd_bus_message_get_member(w->message)));
+                domain_def_free(w->def);
+                r = 0;
+        } else if (r < 0) {
                 emulator_error(&error, w->def, r, message);
                 domain_def_free(w->def);
         } else
@@ -162,6 +169,7 @@ static void emulator_wait_done(void *userdata, int r, const char *message) {
                 (void) (sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(w->message, &error)
                                                     : sd_bus_reply_method_errno(w->message, r, NULL));
         sd_bus_message_unref(w->message);
+        vm_caller_free(w->caller);
         g_free(w);
 }
 
@@ -179,6 +187,7 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
         if (r == 0) {
                 w->manager = m;
                 w->message = sd_bus_message_ref(message);
+                w->caller = vm_caller_watch(m, message);
                 w->def = def;
                 w->fn = fn;
                 if (args_size > 0)
