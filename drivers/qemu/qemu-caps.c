@@ -1,6 +1,5 @@
 /* qemu-caps.c — an emulator's machine types: parsed from its answers, cached on disk, looked up. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
