@@ -397,9 +397,11 @@ static int manager_handle_definition(Manager *m, sd_bus_message *message, const 
         return manager_when_emulator_known(m, message, def, fn, args, args_size, error);
 }
 
-static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        DefineArgs a = {};
-        const BusOption options[] = { { "if_generation", "t", &a.if_generation, &a.has_if_generation }, {} };
+/* The body of DefineDomain and CreateDomain (s xml, a{sv} options): the
+ * options are read into args (which `options` points into) before fn gets a
+ * copy of them. */
+static int definition_method(sd_bus_message *message, Manager *m, const BusOption *options,
+                             DefinitionContinueFn fn, const void *args, size_t args_size, sd_bus_error *error) {
         const char *xml;
         int r;
 
@@ -409,7 +411,14 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
-        return manager_handle_definition(userdata, message, xml, define_continue, &a, sizeof(a), error);
+        return manager_handle_definition(m, message, xml, fn, args, args_size, error);
+}
+
+static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        DefineArgs a = {};
+        const BusOption options[] = { { "if_generation", "t", &a.if_generation, &a.has_if_generation }, {} };
+
+        return definition_method(message, userdata, options, define_continue, &a, sizeof(a), error);
 }
 
 /* ---- CreateDomain: transient, hidden until it runs ---- */
@@ -476,16 +485,8 @@ fail:
 static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         bool paused = false;
         const BusOption options[] = { { "paused", "b", &paused }, {} };
-        const char *xml;
-        int r;
 
-        r = sd_bus_message_read(message, "s", &xml);
-        if (r < 0)
-                return r;
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        return manager_handle_definition(userdata, message, xml, create_continue, &paused, sizeof(paused), error);
+        return definition_method(message, userdata, options, create_continue, &paused, sizeof(paused), error);
 }
 
 static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
