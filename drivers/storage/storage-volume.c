@@ -96,6 +96,29 @@ static int start_work(StorageJob *j, StorageWork *w) {
         return storage_work_start(j->driver, w, on_work_step, j);
 }
 
+/* The job's next step in a worker thread: `kind` over `length` bytes into
+ * *dst_fd (from *src_fd when given), fsync'd at the end; the fds are taken
+ * once the work exists. The job's progress counts to length. A step that
+ * cannot start fails the job. */
+static void start_file_work(StorageJob *j, StorageWorkKind kind, int *src_fd, int *dst_fd, uint64_t length) {
+        StorageWork *w = storage_work_new(kind);
+        int r;
+
+        if (!w) {
+                job_fail(j, -ENOMEM, NULL);
+                return;
+        }
+        if (src_fd)
+                w->src_fd = TAKE_FD(*src_fd);
+        w->dst_fd = TAKE_FD(*dst_fd);
+        w->length = length;
+        w->fsync = true;
+        j->total = length;
+        r = start_work(j, w);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
 static char *size_arg(uint64_t v) {
         return g_strdup_printf("%llu", (unsigned long long) v);
 }
@@ -129,20 +152,7 @@ static void create_with_file(StorageJob *j, JobFiles *f, int r) {
         if (fmt == STORAGE_VOL_FORMAT_RAW) {
                 j->step = 1;   /* after_step → commit */
                 if (def->has_allocation && def->allocation > 0) {
-                        StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                        if (!w) {
-                                job_fail(j, -ENOMEM, NULL);
-                                return;
-                        }
-                        w->dst_fd = TAKE_FD(j->fd);
-                        w->length = MIN(def->allocation, def->capacity);
-                        w->fsync = true;
-                        j->total = w->length;
-                        r = start_work(j, w);
-                        if (r < 0) {
-                                job_fail(j, r, NULL);
-                                return;
-                        }
+                        start_file_work(j, STORAGE_WORK_ALLOCATE, NULL, &j->fd, MIN(def->allocation, def->capacity));
                         return;
                 }
                 j->fd = (close(j->fd), -1);
@@ -286,20 +296,8 @@ static void clone_with_files(StorageJob *j, JobFiles *f, int r) {
                 return;
         }
         if (f->src_open) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_COPY_FILE);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->src_fd = TAKE_FD(f->src_fd);
-                w->dst_fd = TAKE_FD(f->tmp_fd);
-                w->length = (uint64_t) f->src_st.st_size;
-                w->fsync = true;
-                j->total = w->length;
                 j->step = 1;   /* → grow if asked, commit */
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_COPY_FILE, &f->src_fd, &f->tmp_fd, (uint64_t) f->src_st.st_size);
                 return;
         }
 
@@ -519,18 +517,7 @@ static void resize_raw_truncated(StorageJob *j, JobFiles *f, int r) {
                 return;
         }
         if ((j->flags & STORAGE_VOLUME_RESIZE_ALLOCATE) && j->capacity > j->cur_capacity) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->dst_fd = TAKE_FD(f->open_fd);
-                w->length = j->capacity;
-                w->fsync = true;
-                j->total = j->capacity;
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_ALLOCATE, NULL, &f->open_fd, j->capacity);
                 return;
         }
         after_step(j);
@@ -703,18 +690,8 @@ static void wipe_with_files(StorageJob *j, JobFiles *f, int r) {
                 return;
         }
         if (f->open_fd >= 0) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_ZERO);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->dst_fd = TAKE_FD(f->open_fd);
-                w->length = S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size;
-                w->fsync = true;
-                j->total = w->length;
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_ZERO, NULL, &f->open_fd,
+                                S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size);
                 return;
         }
         /* qcow2: a fresh empty image of the same size and backing store */
