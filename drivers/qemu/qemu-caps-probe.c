@@ -59,13 +59,10 @@ static void probe_kill(QemuCapsProbe *p) {
 static void probe_child_close(QemuCapsProbe *p) {
         p->exit_source = sd_event_source_disable_unref(p->exit_source);
         p->out_source = sd_event_source_disable_unref(p->out_source);
-        if (p->pid > 0) {
-                probe_kill(p);
-                spawn_reap(p->event, TAKE_FD(p->pidfd));
-                p->pid = 0;
-        }
-        if (p->pidfd >= 0)
-                close(p->pidfd);
+        if (p->pid > 0)
+                (void) kill(-p->pid, SIGKILL);   /* what it started, too */
+        spawn_kill_reap(p->event, p->pid, p->pidfd);
+        p->pid = 0;
         if (p->outfd >= 0)
                 close(p->outfd);
         p->pidfd = p->outfd = -1;

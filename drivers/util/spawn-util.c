@@ -170,3 +170,14 @@ void spawn_reap(sd_event *event, int pidfd) {
         (void) sd_event_source_set_floating(s, 1);
         sd_event_source_unref(s);
 }
+
+void spawn_kill_reap(sd_event *event, pid_t pid, int pidfd) {
+        if (pidfd < 0)
+                return;
+        if (pid <= 0) {
+                close(pidfd);
+                return;
+        }
+        (void) spawn_pidfd_signal(pidfd, SIGKILL);
+        spawn_reap(event, pidfd);
+}

@@ -51,3 +51,7 @@ char *spawn_find_program(const char *name);
  * no event (or no memory for the source) that bounded wait happens at once.
  * The pidfd is closed in every case. */
 void spawn_reap(sd_event *event, int pidfd);
+
+/* Forgets a child: when it still runs (pid > 0) it is sent SIGKILL and
+ * reaped by spawn_reap() from event; pidfd (may be -1) is closed either way. */
+void spawn_kill_reap(sd_event *event, pid_t pid, int pidfd);

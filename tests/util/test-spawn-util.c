@@ -208,6 +208,27 @@ static void test_reap(void) {
         CHECK(now_s() - t < 0.1);
         CHECK(pid_exists(stuck) && fcntl(stuck_fd, F_GETFD) >= 0);
 
+        /* spawn_kill_reap(): a running child is killed and left to the loop, an already reaped one's pidfd just closed */
+        {
+                pid_t k, done;
+                int kfd = -1, dfd = -1;
+
+                CHECK(spawn_child(argv, &opts, &k, &kfd) == 0);
+                t = now_s();
+                spawn_kill_reap(event, k, kfd);
+                CHECK(now_s() - t < 0.1);
+                while (pid_exists(k) && now_s() - t < 5)
+                        CHECK(sd_event_run(event, 100 * 1000) >= 0);
+                CHECK(!pid_exists(k));
+                CHECK(fcntl(kfd, F_GETFD) < 0 && errno == EBADF);
+                CHECK(spawn_child(argv, &opts, &done, &dfd) == 0);
+                CHECK(kill(done, SIGKILL) == 0);
+                CHECK(waitpid(done, NULL, 0) == done);
+                spawn_kill_reap(event, 0, dfd);
+                CHECK(fcntl(dfd, F_GETFD) < 0 && errno == EBADF);
+                spawn_kill_reap(event, 0, -1);
+        }
+
         /* killed, but the loop goes away before running: freeing it reaps */
         CHECK(spawn_child(argv, &opts, &gone, &gone_fd) == 0);
         CHECK(spawn_pidfd_signal(gone_fd, SIGKILL) == 0);
