@@ -162,22 +162,25 @@ int json_array_append(JsonValue *a, JsonValue *item) {
         return 0;
 }
 
+/* Appends key (malloc'd, key_len bytes) and value to o, taking both: on
+ * failure they are freed. */
 static int object_add(JsonValue *o, char *key, size_t key_len, JsonValue *value) {
         char **k;
         size_t *kl;
         JsonValue **v;
 
         k = reallocarray(o->object.keys, o->object.n + 1, sizeof(char *));
-        if (!k)
+        if (k)
+                o->object.keys = k;
+        kl = k ? reallocarray(o->object.key_lens, o->object.n + 1, sizeof(size_t)) : NULL;
+        if (kl)
+                o->object.key_lens = kl;
+        v = kl ? reallocarray(o->object.values, o->object.n + 1, sizeof(JsonValue *)) : NULL;
+        if (!v) {
+                free(key);
+                json_value_free(value);
                 return -ENOMEM;
-        o->object.keys = k;
-        kl = reallocarray(o->object.key_lens, o->object.n + 1, sizeof(size_t));
-        if (!kl)
-                return -ENOMEM;
-        o->object.key_lens = kl;
-        v = reallocarray(o->object.values, o->object.n + 1, sizeof(JsonValue *));
-        if (!v)
-                return -ENOMEM;
+        }
         o->object.values = v;
         o->object.keys[o->object.n] = key;
         o->object.key_lens[o->object.n] = key_len;
@@ -187,9 +190,8 @@ static int object_add(JsonValue *o, char *key, size_t key_len, JsonValue *value)
 }
 
 int json_object_set(JsonValue *o, const char *key, JsonValue *value) {
-        _cleanup_free_ char *k = NULL;
+        char *k;
         size_t len;
-        int r;
 
         if (!o || o->type != JSON_OBJECT || !key || !value) {
                 json_value_free(value);
@@ -207,13 +209,7 @@ int json_object_set(JsonValue *o, const char *key, JsonValue *value) {
                 json_value_free(value);
                 return -ENOMEM;
         }
-        r = object_add(o, k, len, value);
-        if (r < 0) {
-                json_value_free(value);
-                return r;
-        }
-        TAKE_PTR(k);
-        return 0;
+        return object_add(o, k, len, value);
 }
 
 /* ---- access ---- */
@@ -613,13 +609,7 @@ static int object_member(Parser *p, JsonValue *o) {
         r = parse_value(p, &value);
         if (r < 0)
                 return r;
-        r = object_add(o, key, key_len, value);
-        if (r < 0) {
-                json_value_free(value);
-                return r;
-        }
-        TAKE_PTR(key);
-        return 0;
+        return object_add(o, TAKE_PTR(key), key_len, value);
 }
 
 /* An array or object, from its opening bracket; an object's keys are unique. */
