@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "vmgmtctl.h"
 
 static const char *editor_command(void) {
@@ -54,24 +55,17 @@ static int temp_file_write(const char *data, const char *prefix, char **ret) {
         const char *dir = getenv("TMPDIR");
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
-        size_t len = strlen(data), done = 0;
+        int r;
 
         if (asprintf(&path, "%s/%s-XXXXXX.xml", isempty(dir) ? "/tmp" : dir, prefix) < 0)
                 return ctl_error(-ENOMEM, "Out of memory.");
         fd = mkostemps(path, 4, O_CLOEXEC);
         if (fd < 0)
                 return ctl_error(-errno, "Failed to create a temporary file: %m");
-        while (done < len) {
-                ssize_t n = write(fd, data + done, len - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        int r = -errno;
-                        (void) unlink(path);
-                        return ctl_error(r, "Failed to write %s: %m", path);
-                }
-                done += (size_t) n;
+        r = write_full(fd, data, strlen(data));
+        if (r < 0) {
+                (void) unlink(path);
+                return ctl_error(r, "Failed to write %s: %m", path);
         }
         *ret = TAKE_PTR(path);
         return 0;

@@ -20,13 +20,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
 #include "manager.h"
+#include "time-util.h"
 
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 #define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
@@ -66,13 +66,6 @@ typedef struct AuthQuery {
         struct AuthQuery *leader;   /* the identical check this one waits with (its answer is ours), or NULL */
         GPtrArray *joined;          /* identical checks waiting with this one, or NULL */
 } AuthQuery;
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static uint64_t auth_timeout_usec(const AuthQuery *q) {
         return q->interactive ? q->manager->config.polkit_interactive_timeout_usec
@@ -225,7 +218,7 @@ static void auth_query_answer(AuthQuery *q, int answer, const sd_bus_error *erro
         q->answer = answer;
         if (answer < 0)
                 sd_bus_error_copy(&q->error, error);
-        now = now_usec();
+        now = monotonic_usec();
         log_debug("Authorization of %s.%s by %s (%s) took %.1f ms (queued %.1f ms, polkit %.1f ms): %s%s%s",
                   strna(sd_bus_message_get_interface(q->message)), strna(sd_bus_message_get_member(q->message)),
                   q->sender, q->action, (double) (now - q->started_usec) / 1000.0, (double) q->queued_usec / 1000.0,
@@ -337,7 +330,7 @@ static int auth_query_ask_polkit(AuthQuery *q) {
         Manager *m = q->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
         uint32_t flags = q->interactive ? POLKIT_CHECK_ALLOW_USER_INTERACTION : 0;
-        uint64_t now = now_usec();
+        uint64_t now = monotonic_usec();
         int r;
 
         if (m->auth_in_flight >= POLKIT_MAX_IN_FLIGHT) {
@@ -397,8 +390,8 @@ static void auth_dispatch_waiting(Manager *m) {
         while (m->auth_waiting && m->auth_in_flight < POLKIT_MAX_IN_FLIGHT &&
                (q = g_queue_pop_head(m->auth_waiting))) {
                 q->step = AUTH_STEP_CREDS;   /* out of the line */
-                q->queued_usec += now_usec() - q->queued_since;
-                if (now_usec() >= q->deadline_usec) {
+                q->queued_usec += monotonic_usec() - q->queued_since;
+                if (monotonic_usec() >= q->deadline_usec) {
                         /* the identical checks that came later still have time: the next takes the head */
                         auth_query_leave_group(q);
                         auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED,
@@ -517,7 +510,7 @@ static int auth_check(Manager *m, sd_bus_message *message, const char *action, c
         q->action = g_strdup(action);
         q->details = TAKE_PTR(all);
         q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
-        q->started_usec = now_usec();
+        q->started_usec = monotonic_usec();
         q->deadline_usec = q->started_usec + auth_timeout_usec(q);
         q->error = SD_BUS_ERROR_NULL;
 
@@ -553,6 +546,57 @@ int vm_authorize_prepare(Manager *m, sd_bus_message *message, const char *action
         return auth_check(m, message, action, details, true, error);
 }
 
+/* ---- callers of deferred calls ---- */
+
+struct VmCaller {
+        Manager *manager;   /* NULL once vm_auth_done() let go of it */
+        char *sender;       /* NULL: no sender, never gone */
+        bool gone;
+};
+
+VmCaller *vm_caller_watch(Manager *m, sd_bus_message *message) {
+        const char *sender = sd_bus_message_get_sender(message);
+        VmCaller *c = g_new0(VmCaller, 1);
+
+        c->sender = g_strdup(sender);
+        if (sender && m->auth_callers) {
+                c->manager = m;
+                g_hash_table_add(m->auth_callers, c);
+        }
+        return c;
+}
+
+bool vm_caller_gone(const VmCaller *c) {
+        return c->gone;
+}
+
+const char *vm_caller_name(const VmCaller *c) {
+        return c->sender;
+}
+
+VmCaller *vm_caller_free(VmCaller *c) {
+        if (!c)
+                return NULL;
+        if (c->manager)
+                g_hash_table_remove(c->manager->auth_callers, c);
+        g_free(c->sender);
+        g_free(c);
+        return NULL;
+}
+
+static void callers_mark_gone(Manager *m, const char *name) {
+        GHashTableIter it;
+        gpointer key;
+
+        g_hash_table_iter_init(&it, m->auth_callers);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+                VmCaller *c = key;
+
+                if (streq(c->sender, name))
+                        c->gone = true;
+        }
+}
+
 /* A caller went away: its checks are dropped (nobody is there to answer; the
  * call must not happen), an interactive prompt is cancelled. */
 static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -566,6 +610,7 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
         if (name[0] != ':' || !isempty(new_owner))
                 return 0;
         bus_creds_cache_forget(m->creds, name);
+        callers_mark_gone(m, name);
 
         g_hash_table_iter_init(&it, m->auth_queries);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -599,6 +644,8 @@ int vm_auth_init(Manager *m) {
                 m->auth_queries = g_hash_table_new(g_direct_hash, g_direct_equal);
         if (!m->auth_waiting)
                 m->auth_waiting = g_queue_new();
+        if (!m->auth_callers)
+                m->auth_callers = g_hash_table_new(g_direct_hash, g_direct_equal);
         r = sd_bus_add_match_async(m->bus, NULL,
                                    "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
@@ -612,6 +659,14 @@ void vm_auth_done(Manager *m) {
         GHashTableIter it;
         gpointer value;
 
+        if (m->auth_callers) {
+                /* the calls still waiting end later (driver teardown): their callers stay not gone */
+                g_hash_table_iter_init(&it, m->auth_callers);
+                while (g_hash_table_iter_next(&it, &value, NULL))
+                        ((VmCaller *) value)->manager = NULL;
+                g_hash_table_destroy(m->auth_callers);
+                m->auth_callers = NULL;
+        }
         if (!m->auth_queries)
                 return;
         g_hash_table_iter_init(&it, m->auth_queries);

@@ -1,6 +1,7 @@
 /* auth.h — the one gate every changing call passes: polkit, asked asynchronously from the event loop. */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 typedef struct Manager Manager;
@@ -41,6 +42,20 @@ int vm_authorize(Manager *m, sd_bus_message *message, const char *action, const 
  * runs before sd-bus calls the property's setter). */
 int vm_authorize_prepare(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
                          sd_bus_error *error);
+
+/* A caller whose call is answered later (the call waits for something
+ * slower than polkit, e.g. an emulator's capabilities probe). It is followed
+ * by the same disconnect tracking that drops pending authorizations: a caller
+ * that went away meanwhile is gone, and its call must not happen either. */
+typedef struct VmCaller VmCaller;
+
+/* Starts following the sender of `message` (never NULL; a message without a
+ * sender is never gone). */
+VmCaller *vm_caller_watch(Manager *m, sd_bus_message *message);
+/* True once the caller disconnected after vm_caller_watch(). */
+bool vm_caller_gone(const VmCaller *c);
+const char *vm_caller_name(const VmCaller *c);
+VmCaller *vm_caller_free(VmCaller *c);
 
 /* Sets up the table of checks under way and subscribes to disconnections (a
  * caller that goes away while its check is pending is forgotten; its call does

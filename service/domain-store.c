@@ -283,20 +283,6 @@ static void store_write_free(StoreWrite *w) {
         g_free(w);
 }
 
-static int write_all(int fd, const char *p, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 void vm_domain_store_flush(Manager *m) {
         GPtrArray *batch = m->store_pending;
         bool renamed = false;
@@ -386,7 +372,7 @@ int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t gen
         if (r >= 0 && fchmod(w->fd, 0600) < 0)
                 r = -errno;
         if (r >= 0)
-                r = write_all(w->fd, text->str, text->len);
+                r = write_full(w->fd, text->str, text->len);
         g_string_free(text, TRUE);
         if (r < 0) {
                 log_error_errno(r, "Failed to write %s: %m", w->path);

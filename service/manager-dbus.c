@@ -132,6 +132,7 @@ typedef int (*DefinitionContinueFn)(Manager *m, sd_bus_message *message, DomainD
 typedef struct EmulatorWait {
         Manager *manager;
         sd_bus_message *message;
+        VmCaller *caller;          /* gone: the call is dropped, as auth.c drops it */
         DomainDef *def;
         DefinitionContinueFn fn;
         unsigned char args[];
@@ -153,7 +154,13 @@ static void emulator_wait_done(void *userdata, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         EmulatorWait *w = userdata;
 
-        if (r < 0) {
+        if (vm_caller_gone(w->caller)) {
+                /* nobody is there to answer: the call must not happen */
+                log_debug("%s disconnected while its %s call waited for the emulator's probe; dropping it.",
+                          vm_caller_name(w->caller), strna(sd_bus_message_get_member(w->message)));
+                domain_def_free(w->def);
+                r = 0;
+        } else if (r < 0) {
                 emulator_error(&error, w->def, r, message);
                 domain_def_free(w->def);
         } else
@@ -162,6 +169,7 @@ static void emulator_wait_done(void *userdata, int r, const char *message) {
                 (void) (sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(w->message, &error)
                                                     : sd_bus_reply_method_errno(w->message, r, NULL));
         sd_bus_message_unref(w->message);
+        vm_caller_free(w->caller);
         g_free(w);
 }
 
@@ -179,6 +187,7 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
         if (r == 0) {
                 w->manager = m;
                 w->message = sd_bus_message_ref(message);
+                w->caller = vm_caller_watch(m, message);
                 w->def = def;
                 w->fn = fn;
                 if (args_size > 0)
@@ -388,9 +397,11 @@ static int manager_handle_definition(Manager *m, sd_bus_message *message, const 
         return manager_when_emulator_known(m, message, def, fn, args, args_size, error);
 }
 
-static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        DefineArgs a = {};
-        const BusOption options[] = { { "if_generation", "t", &a.if_generation, &a.has_if_generation }, {} };
+/* The body of DefineDomain and CreateDomain (s xml, a{sv} options): the
+ * options are read into args (which `options` points into) before fn gets a
+ * copy of them. */
+static int definition_method(sd_bus_message *message, Manager *m, const BusOption *options,
+                             DefinitionContinueFn fn, const void *args, size_t args_size, sd_bus_error *error) {
         const char *xml;
         int r;
 
@@ -400,7 +411,14 @@ static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
-        return manager_handle_definition(userdata, message, xml, define_continue, &a, sizeof(a), error);
+        return manager_handle_definition(m, message, xml, fn, args, args_size, error);
+}
+
+static int method_define_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        DefineArgs a = {};
+        const BusOption options[] = { { "if_generation", "t", &a.if_generation, &a.has_if_generation }, {} };
+
+        return definition_method(message, userdata, options, define_continue, &a, sizeof(a), error);
 }
 
 /* ---- CreateDomain: transient, hidden until it runs ---- */
@@ -467,16 +485,8 @@ fail:
 static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         bool paused = false;
         const BusOption options[] = { { "paused", "b", &paused }, {} };
-        const char *xml;
-        int r;
 
-        r = sd_bus_message_read(message, "s", &xml);
-        if (r < 0)
-                return r;
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        return manager_handle_definition(userdata, message, xml, create_continue, &paused, sizeof(paused), error);
+        return definition_method(message, userdata, options, create_continue, &paused, sizeof(paused), error);
 }
 
 static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
 #include "domain.h"
@@ -12,6 +11,7 @@
 #include "log.h"
 #include "network.h"
 #include "pool.h"
+#include "time-util.h"
 
 /* ---- configuration file ---- */
 
@@ -363,15 +363,8 @@ static void manager_autostart(Manager *m) {
 
 /* ---- start-up ---- */
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 int manager_startup(Manager *m) {
-        uint64_t t0 = now_usec();
+        uint64_t t0 = monotonic_usec();
         int r;
 
         for (const char *const *p = (const char *const[]) { m->paths.config_dir, m->paths.state_dir,
@@ -424,7 +417,7 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire bus name %s: %m", VM_BUS_NAME);
         log_info("vmgmtd ready on the %s bus with %u domains (%.1f ms).", m->config.user ? "user" : "system",
-                 g_hash_table_size(m->domains_by_name), (double) (now_usec() - t0) / 1000.0);
+                 g_hash_table_size(m->domains_by_name), (double) (monotonic_usec() - t0) / 1000.0);
         return 0;
 }
 

@@ -67,6 +67,7 @@ typedef struct Manager {
         GQueue *auth_waiting;          /* AuthQuery* waiting for a free polkit slot, oldest first */
         unsigned auth_in_flight;       /* CheckAuthorization calls sent and not answered */
         uint64_t auth_serial;          /* numbers polkit cancellation ids */
+        GHashTable *auth_callers;      /* VmCaller*: callers of deferred calls, watched for disconnects (auth.c) */
         char *capabilities_xml;        /* built on first GetCapabilities */
         VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
         VmNetworks *networks;          /* virtual networks (network.c) */

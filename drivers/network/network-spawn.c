@@ -46,15 +46,9 @@ char *network_find_program(const char *name) {
 NetworkChild *network_child_free(NetworkChild *c) {
         if (!c)
                 return NULL;
+        /* a child still running is killed and reaped by the loop (it may be stuck in the kernel) */
+        spawn_kill_reap(c->source ? sd_event_source_get_event(c->source) : NULL, c->pid, c->pidfd);
         sd_event_source_disable_unref(c->source);
-        if (c->pidfd >= 0) {
-                siginfo_t si = {};
-                if (c->pid > 0) {
-                        (void) network_pidfd_send_signal(c->pidfd, SIGKILL);
-                        (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
-                }
-                close(c->pidfd);
-        }
         if (c->destroy && c->fn)
                 c->destroy(c->userdata);
         if (c->outfd >= 0)

@@ -2,12 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include "macro.h"
 #include "qemu/qemu-caps.h"
 #include "qemu-caps-internal.h"
+#include "spawn-util.h"
 
 #define CAPS_PROBE_TIMEOUT_MS (QEMU_CAPS_PROBE_TIMEOUT_USEC / 1000u)
 #define CAPS_OUTPUT_MAX (1024u * 1024u)
@@ -46,33 +45,24 @@ struct QemuCapsProbe {
         void *userdata;
 };
 
-static int pidfd_open_(pid_t pid) {
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        return fd < 0 ? -errno : fd;
-}
-
 /* Kills the child and everything it started (its own process group). The
  * leader is not reaped yet, so its pid, and so the group id, is still ours. */
 static void probe_kill(QemuCapsProbe *p) {
         if (p->pid <= 0)
                 return;
         (void) kill(-p->pid, SIGKILL);
-        (void) syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+        (void) spawn_pidfd_signal(p->pidfd, SIGKILL);
 }
 
-/* Forgets the current child; kills and reaps it if it still runs (cancel). */
+/* Forgets the current child; kills it if it still runs (cancel) and leaves
+ * its reaping to the loop: a child stuck in the kernel does not hold it up. */
 static void probe_child_close(QemuCapsProbe *p) {
         p->exit_source = sd_event_source_disable_unref(p->exit_source);
         p->out_source = sd_event_source_disable_unref(p->out_source);
-        if (p->pid > 0) {
-                siginfo_t si = {};
-                probe_kill(p);
-                /* SIGKILL was sent: the wait is short */
-                (void) waitid((idtype_t) P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
-                p->pid = 0;
-        }
-        if (p->pidfd >= 0)
-                close(p->pidfd);
+        if (p->pid > 0)
+                (void) kill(-p->pid, SIGKILL);   /* what it started, too */
+        spawn_kill_reap(p->event, p->pid, p->pidfd);
+        p->pid = 0;
         if (p->outfd >= 0)
                 close(p->outfd);
         p->pidfd = p->outfd = -1;
@@ -218,69 +208,23 @@ static int on_probe_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-static int fd_above_stdio(int fd) {
-        int n;
-
-        if (fd < 0 || fd > STDERR_FILENO)
-                return fd;
-        n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        close(fd);
-        return n;
-}
-
-/* Spawns `emulator ARGS` with an empty environment (LC_ALL=C), stdin and
- * stderr on /dev/null, stdout on a pipe, no other fds, no blocked signals,
+/* Runs `emulator ARGS` through spawn_child(): its environment (LC_ALL=C and
+ * PATH only), stdin and stderr on /dev/null, stdout on a pipe, no other fds,
  * in a session of its own (so the deadline kills whatever it started). */
 static int probe_spawn(QemuCapsProbe *p, char *const *argv) {
-        char *const envp[] = { (char *) "LC_ALL=C", (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        _cleanup_close_ int nullfd = -1, wfd = -1;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        int pipefd[2], r;
-        pid_t pid;
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        _cleanup_close_ int wfd = -1;
+        int pipefd[2];
 
-        /* all ≥ 3, so that the dup2s onto 0–2 in the child never clobber one another */
-        nullfd = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
-        if (nullfd < 0)
-                return -errno;
         if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
         p->outfd = pipefd[0];
-        wfd = fd_above_stdio(pipefd[1]);
-        if (wfd < 0)
-                return -errno;
+        wfd = pipefd[1];
         /* only our end reads without blocking; qemu writes as to any pipe */
         if (fcntl(wfd, F_SETFL, 0) < 0)
                 return -errno;
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawn_file_actions_adddup2(&fa, nullfd, STDIN_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, nullfd, STDERR_FILENO);
-        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return -r;
-        p->pid = pid;
-        p->pidfd = pidfd_open_(pid);
-        if (p->pidfd < 0) {
-                int k = p->pidfd;
-                (void) kill(-pid, SIGKILL);
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                p->pid = 0;
-                return k;
-        }
-        return 0;
+        o.stdout_fd = wfd;
+        return spawn_child(argv, &o, &p->pid, &p->pidfd);
 }
 
 static int probe_step_start(QemuCapsProbe *p) {

@@ -1,6 +1,5 @@
 /* qemu-caps.c — an emulator's machine types: parsed from its answers, cached on disk, looked up. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,13 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "qemu/qemu-caps.h"
 #include "qemu-caps-internal.h"
 
@@ -315,15 +314,8 @@ int qemu_caps_check_emulator(const char *emulator, struct stat *st) {
         return emulator_check_trusted(emulator);
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 bool qemu_caps_matches_file(QemuCaps *caps) {
-        uint64_t now = now_usec();
+        uint64_t now = monotonic_usec();
         struct stat st;
 
         /* a start-up with thousands of definitions naming one emulator stats it once */

@@ -162,22 +162,25 @@ int json_array_append(JsonValue *a, JsonValue *item) {
         return 0;
 }
 
+/* Appends key (malloc'd, key_len bytes) and value to o, taking both: on
+ * failure they are freed. */
 static int object_add(JsonValue *o, char *key, size_t key_len, JsonValue *value) {
         char **k;
         size_t *kl;
         JsonValue **v;
 
         k = reallocarray(o->object.keys, o->object.n + 1, sizeof(char *));
-        if (!k)
+        if (k)
+                o->object.keys = k;
+        kl = k ? reallocarray(o->object.key_lens, o->object.n + 1, sizeof(size_t)) : NULL;
+        if (kl)
+                o->object.key_lens = kl;
+        v = kl ? reallocarray(o->object.values, o->object.n + 1, sizeof(JsonValue *)) : NULL;
+        if (!v) {
+                free(key);
+                json_value_free(value);
                 return -ENOMEM;
-        o->object.keys = k;
-        kl = reallocarray(o->object.key_lens, o->object.n + 1, sizeof(size_t));
-        if (!kl)
-                return -ENOMEM;
-        o->object.key_lens = kl;
-        v = reallocarray(o->object.values, o->object.n + 1, sizeof(JsonValue *));
-        if (!v)
-                return -ENOMEM;
+        }
         o->object.values = v;
         o->object.keys[o->object.n] = key;
         o->object.key_lens[o->object.n] = key_len;
@@ -187,9 +190,8 @@ static int object_add(JsonValue *o, char *key, size_t key_len, JsonValue *value)
 }
 
 int json_object_set(JsonValue *o, const char *key, JsonValue *value) {
-        _cleanup_free_ char *k = NULL;
+        char *k;
         size_t len;
-        int r;
 
         if (!o || o->type != JSON_OBJECT || !key || !value) {
                 json_value_free(value);
@@ -207,13 +209,7 @@ int json_object_set(JsonValue *o, const char *key, JsonValue *value) {
                 json_value_free(value);
                 return -ENOMEM;
         }
-        r = object_add(o, k, len, value);
-        if (r < 0) {
-                json_value_free(value);
-                return r;
-        }
-        TAKE_PTR(k);
-        return 0;
+        return object_add(o, k, len, value);
 }
 
 /* ---- access ---- */
@@ -522,27 +518,20 @@ static int parse_literal(Parser *p, const char *word, size_t n) {
         return 0;
 }
 
-static int parse_array(Parser *p, JsonValue **ret) {
-        _cleanup_json_ JsonValue *a = json_new(JSON_ARRAY);
+/* The members of an array or object, from its opening bracket: none, or
+ * member() after member(), separated by ',', up to `close`. */
+static int parse_members(Parser *p, JsonValue *c, char close, int (*member)(Parser *p, JsonValue *c)) {
         int r;
 
-        if (!a)
-                return -ENOMEM;
-        p->p++;  /* '[' */
+        p->p++;  /* '[' or '{' */
         skip_ws(p);
-        if (p->p < p->end && *p->p == ']') {
+        if (p->p < p->end && *p->p == close) {
                 p->p++;
-                *ret = TAKE_PTR(a);
                 return 0;
         }
         for (;;) {
-                JsonValue *item = NULL;
-
                 skip_ws(p);
-                r = parse_value(p, &item);
-                if (r < 0)
-                        return r;
-                r = json_array_append(a, item);
+                r = member(p, c);
                 if (r < 0)
                         return r;
                 skip_ws(p);
@@ -552,14 +541,21 @@ static int parse_array(Parser *p, JsonValue **ret) {
                         p->p++;
                         continue;
                 }
-                if (*p->p == ']') {
-                        p->p++;
-                        break;
-                }
-                return -EINVAL;
+                if (*p->p != close)
+                        return -EINVAL;
+                p->p++;
+                return 0;
         }
-        *ret = TAKE_PTR(a);
-        return 0;
+}
+
+static int array_item(Parser *p, JsonValue *a) {
+        JsonValue *item = NULL;
+        int r;
+
+        r = parse_value(p, &item);
+        if (r < 0)
+                return r;
+        return json_array_append(a, item);
 }
 
 static int key_cmp(const void *a, const void *b, void *userdata) {
@@ -596,59 +592,40 @@ static int object_check_duplicates(const JsonValue *o) {
         return 0;
 }
 
-static int parse_object(Parser *p, JsonValue **ret) {
-        _cleanup_json_ JsonValue *o = json_new(JSON_OBJECT);
+static int object_member(Parser *p, JsonValue *o) {
+        _cleanup_free_ char *key = NULL;
+        JsonValue *value = NULL;
+        size_t key_len;
         int r;
 
-        if (!o)
-                return -ENOMEM;
-        p->p++;  /* '{' */
-        skip_ws(p);
-        if (p->p < p->end && *p->p == '}') {
-                p->p++;
-                *ret = TAKE_PTR(o);
-                return 0;
-        }
-        for (;;) {
-                _cleanup_free_ char *key = NULL;
-                JsonValue *value = NULL;
-                size_t key_len;
-
-                skip_ws(p);
-                r = parse_string_raw(p, &key, &key_len);
-                if (r < 0)
-                        return r;
-                skip_ws(p);
-                if (p->p >= p->end || *p->p != ':')
-                        return -EINVAL;
-                p->p++;
-                skip_ws(p);
-                r = parse_value(p, &value);
-                if (r < 0)
-                        return r;
-                r = object_add(o, key, key_len, value);
-                if (r < 0) {
-                        json_value_free(value);
-                        return r;
-                }
-                TAKE_PTR(key);
-                skip_ws(p);
-                if (p->p >= p->end)
-                        return -EINVAL;
-                if (*p->p == ',') {
-                        p->p++;
-                        continue;
-                }
-                if (*p->p == '}') {
-                        p->p++;
-                        break;
-                }
-                return -EINVAL;
-        }
-        r = object_check_duplicates(o);
+        r = parse_string_raw(p, &key, &key_len);
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(o);
+        skip_ws(p);
+        if (p->p >= p->end || *p->p != ':')
+                return -EINVAL;
+        p->p++;
+        skip_ws(p);
+        r = parse_value(p, &value);
+        if (r < 0)
+                return r;
+        return object_add(o, TAKE_PTR(key), key_len, value);
+}
+
+/* An array or object, from its opening bracket; an object's keys are unique. */
+static int parse_container(Parser *p, JsonValue **ret) {
+        bool object = *p->p == '{';
+        _cleanup_json_ JsonValue *c = json_new(object ? JSON_OBJECT : JSON_ARRAY);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = parse_members(p, c, object ? '}' : ']', object ? object_member : array_item);
+        if (r < 0)
+                return r;
+        if (object && (r = object_check_duplicates(c)) < 0)
+                return r;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
@@ -663,7 +640,7 @@ static int parse_value(Parser *p, JsonValue **ret) {
                 if (p->depth >= JSON_MAX_DEPTH)
                         return -EINVAL;
                 p->depth++;
-                r = *p->p == '{' ? parse_object(p, ret) : parse_array(p, ret);
+                r = parse_container(p, ret);
                 p->depth--;
                 return r;
         case '"': {

@@ -36,16 +36,10 @@ char *storage_find_program(const char *name) {
 StorageChild *storage_child_free(StorageChild *c) {
         if (!c)
                 return NULL;
+        /* a child still running is killed and reaped by the loop (it may be stuck in the kernel) */
+        spawn_kill_reap(c->exit_source ? sd_event_source_get_event(c->exit_source) : NULL, c->pid, c->pidfd);
         sd_event_source_disable_unref(c->exit_source);
         sd_event_source_disable_unref(c->out_source);
-        if (c->pidfd >= 0) {
-                if (c->pid > 0) {
-                        siginfo_t si = {};
-                        (void) spawn_pidfd_signal(c->pidfd, SIGKILL);
-                        (void) waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED);
-                }
-                close(c->pidfd);
-        }
         if (c->outfd >= 0)
                 close(c->outfd);
         if (c->errfd >= 0)

@@ -387,10 +387,14 @@ static void on_files(StorageJob *j, void *arg, int r) {
         }
         if (r >= 0 && j->cancelled)
                 r = -ECANCELED;   /* the temporary, now ours, goes with the failure */
-        j->files_done(j, f, r);
+        if (r < 0) {
+                job_fail(j, r, f->detail);
+                return;
+        }
+        j->files_done(j, f);
 }
 
-int job_files(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f, int r)) {
+int job_files(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f)) {
         f->dirfd = fcntl(j->pool->dirfd, F_DUPFD_CLOEXEC, 3);
         if (f->src_name)
                 f->src_dirfd = fcntl(j->src ? j->src->pool->dirfd : j->pool->dirfd, F_DUPFD_CLOEXEC, 3);

@@ -52,7 +52,7 @@ struct StorageJob {
         StorageWork *work;
         StorageCall *call;            /* a step on the pool's files, in a thread */
         void (*call_done)(StorageJob *j, void *arg, int r);
-        void (*files_done)(StorageJob *j, JobFiles *f, int r);
+        void (*files_done)(StorageJob *j, JobFiles *f);
         StorageProbe *probe;
         GString *outbuf;
         sd_event_source *timer, *defer;
@@ -98,9 +98,10 @@ struct JobFiles {
 };
 
 JobFiles *job_files_new(void);
-/* Runs the preparation of f (owned) for job j in a thread; done(j, f, r) on
- * the loop (f freed after it; on success the temporary, if any, is j->tmp). */
-int job_files(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f, int r));
+/* Runs the preparation of f (owned) for job j in a thread; done(j, f) on the
+ * loop when it succeeded (f freed after it; the temporary, if any, is j->tmp).
+ * A failure, or a cancel meanwhile, fails the job with f's detail instead. */
+int job_files(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f));
 
 /* Runs fn(arg) in a thread (storage_call_start()); done(j, arg, r) on the
  * loop, never after the job was freed. 0 or -errno (arg freed). */

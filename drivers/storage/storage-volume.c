@@ -13,9 +13,9 @@
 
 /* ---- shared checks ---- */
 
-/* Starts the preparation of f for j in a thread (job_files()); a failure to
- * start it fails the job. */
-static void files_start(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f, int r)) {
+/* Starts the preparation of f for j in a thread (job_files()): done runs
+ * when f is ready; a failure to start or to prepare it fails the job. */
+static void files_start(StorageJob *j, JobFiles *f, void (*done)(StorageJob *j, JobFiles *f)) {
         int r = f ? job_files(j, f, done) : -ENOMEM;
         if (r < 0)
                 job_fail(j, r, NULL);
@@ -96,6 +96,42 @@ static int start_work(StorageJob *j, StorageWork *w) {
         return storage_work_start(j->driver, w, on_work_step, j);
 }
 
+/* A work of `kind` for the job's next step: `length` bytes into *dst_fd
+ * (from *src_fd when given), the fds taken once the work exists. NULL when
+ * out of memory: the job failed. */
+static StorageWork *job_work_new(StorageJob *j, StorageWorkKind kind, int *src_fd, int *dst_fd, uint64_t length) {
+        StorageWork *w = storage_work_new(kind);
+
+        if (!w) {
+                job_fail(j, -ENOMEM, NULL);
+                return NULL;
+        }
+        if (src_fd)
+                w->src_fd = TAKE_FD(*src_fd);
+        w->dst_fd = TAKE_FD(*dst_fd);
+        w->length = length;
+        return w;
+}
+
+/* Runs w in a worker thread; a step that cannot start fails the job. */
+static void job_work_start(StorageJob *j, StorageWork *w) {
+        int r = start_work(j, w);
+        if (r < 0)
+                job_fail(j, r, NULL);
+}
+
+/* The job's next step on a volume's file: job_work_new(), fsync'd at the
+ * end; the job's progress counts to length. */
+static void start_file_work(StorageJob *j, StorageWorkKind kind, int *src_fd, int *dst_fd, uint64_t length) {
+        StorageWork *w = job_work_new(j, kind, src_fd, dst_fd, length);
+
+        if (!w)
+                return;
+        w->fsync = true;
+        j->total = length;
+        job_work_start(j, w);
+}
+
 static char *size_arg(uint64_t v) {
         return g_strdup_printf("%llu", (unsigned long long) v);
 }
@@ -106,14 +142,11 @@ static StorageVolFormat def_format(const StorageVolDef *def, StorageVolFormat fa
         return def->has_format ? def->format : fallback;
 }
 
-static void create_with_file(StorageJob *j, JobFiles *f, int r) {
+static void create_with_file(StorageJob *j, JobFiles *f) {
         const StorageVolDef *def = j->def;
         StorageVolFormat fmt = def_format(def, STORAGE_VOL_FORMAT_RAW);
+        int r;
 
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
         j->fd = TAKE_FD(f->tmp_fd);
         const char *backing_fmt = NULL;
         if (def->backing_path) {
@@ -129,20 +162,7 @@ static void create_with_file(StorageJob *j, JobFiles *f, int r) {
         if (fmt == STORAGE_VOL_FORMAT_RAW) {
                 j->step = 1;   /* after_step → commit */
                 if (def->has_allocation && def->allocation > 0) {
-                        StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                        if (!w) {
-                                job_fail(j, -ENOMEM, NULL);
-                                return;
-                        }
-                        w->dst_fd = TAKE_FD(j->fd);
-                        w->length = MIN(def->allocation, def->capacity);
-                        w->fsync = true;
-                        j->total = w->length;
-                        r = start_work(j, w);
-                        if (r < 0) {
-                                job_fail(j, r, NULL);
-                                return;
-                        }
+                        start_file_work(j, STORAGE_WORK_ALLOCATE, NULL, &j->fd, MIN(def->allocation, def->capacity));
                         return;
                 }
                 j->fd = (close(j->fd), -1);
@@ -253,7 +273,7 @@ int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, Storage
 
 /* ---- clone ---- */
 
-static void clone_with_files(StorageJob *j, JobFiles *f, int r);
+static void clone_with_files(StorageJob *j, JobFiles *f);
 
 static void run_clone(StorageJob *j) {
         StorageVolume *src = j->src;
@@ -276,30 +296,15 @@ static void run_clone(StorageJob *j) {
         files_start(j, f, clone_with_files);
 }
 
-static void clone_with_files(StorageJob *j, JobFiles *f, int r) {
+static void clone_with_files(StorageJob *j, JobFiles *f) {
         StorageVolume *src = j->src;
         StorageVolFormat src_fmt = src->def->format;
         StorageVolFormat fmt = def_format(j->def, src_fmt == STORAGE_VOL_FORMAT_ISO ? STORAGE_VOL_FORMAT_RAW : src_fmt);
+        int r;
 
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
         if (f->src_open) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_COPY_FILE);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->src_fd = TAKE_FD(f->src_fd);
-                w->dst_fd = TAKE_FD(f->tmp_fd);
-                w->length = (uint64_t) f->src_st.st_size;
-                w->fsync = true;
-                j->total = w->length;
                 j->step = 1;   /* → grow if asked, commit */
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_COPY_FILE, &f->src_fd, &f->tmp_fd, (uint64_t) f->src_st.st_size);
                 return;
         }
 
@@ -391,11 +396,7 @@ int storage_volume_clone(StoragePool *p, const StorageVolDef *def, StorageVolume
 
 /* ---- the steps after a worker or a child finished ---- */
 
-static void on_grown(StorageJob *j, JobFiles *f, int r) {
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
+static void on_grown(StorageJob *j, JobFiles *f) {
         job_commit(j, false);
 }
 
@@ -513,24 +514,9 @@ static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, cons
         return 0;
 }
 
-static void resize_raw_truncated(StorageJob *j, JobFiles *f, int r) {
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
+static void resize_raw_truncated(StorageJob *j, JobFiles *f) {
         if ((j->flags & STORAGE_VOLUME_RESIZE_ALLOCATE) && j->capacity > j->cur_capacity) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_ALLOCATE);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->dst_fd = TAKE_FD(f->open_fd);
-                w->length = j->capacity;
-                w->fsync = true;
-                j->total = j->capacity;
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_ALLOCATE, NULL, &f->open_fd, j->capacity);
                 return;
         }
         after_step(j);
@@ -695,26 +681,13 @@ int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags
 
 /* ---- wipe ---- */
 
-static void wipe_with_files(StorageJob *j, JobFiles *f, int r) {
+static void wipe_with_files(StorageJob *j, JobFiles *f) {
         StorageVolume *v = j->vol;
+        int r;
 
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
         if (f->open_fd >= 0) {
-                StorageWork *w = storage_work_new(STORAGE_WORK_ZERO);
-                if (!w) {
-                        job_fail(j, -ENOMEM, NULL);
-                        return;
-                }
-                w->dst_fd = TAKE_FD(f->open_fd);
-                w->length = S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size;
-                w->fsync = true;
-                j->total = w->length;
-                r = start_work(j, w);
-                if (r < 0)
-                        job_fail(j, r, NULL);
+                start_file_work(j, STORAGE_WORK_ZERO, NULL, &f->open_fd,
+                                S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size);
                 return;
         }
         /* qcow2: a fresh empty image of the same size and backing store */
@@ -776,21 +749,12 @@ int storage_volume_wipe(StorageVolume *v, const StorageJobCallbacks *cb, Storage
 
 /* ---- upload and download ---- */
 
-static void upload_with_file(StorageJob *j, JobFiles *f, int r) {
+static void upload_with_file(StorageJob *j, JobFiles *f) {
+        StorageWork *w = job_work_new(j, STORAGE_WORK_STREAM, &j->user_fd, &f->tmp_fd, j->length);
         struct stat st;
 
-        if (r < 0) {
-                job_fail(j, r, f->detail);
+        if (!w)
                 return;
-        }
-        StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
-        if (!w) {
-                job_fail(j, -ENOMEM, NULL);
-                return;
-        }
-        w->src_fd = TAKE_FD(j->user_fd);
-        w->dst_fd = TAKE_FD(f->tmp_fd);
-        w->length = j->length;
         w->dst_sparse = true;
         w->fsync = true;
         if (j->length > 0)
@@ -798,9 +762,7 @@ static void upload_with_file(StorageJob *j, JobFiles *f, int r) {
         else if (fstat(w->src_fd, &st) == 0 && S_ISREG(st.st_mode))
                 j->total = (uint64_t) st.st_size;
         j->step = 1;
-        r = start_work(j, w);
-        if (r < 0)
-                job_fail(j, r, NULL);
+        job_work_start(j, w);
 }
 
 static void run_upload(StorageJob *j) {
@@ -816,27 +778,20 @@ static void run_upload(StorageJob *j) {
         files_start(j, f, upload_with_file);
 }
 
-static void download_with_file(StorageJob *j, JobFiles *f, int r) {
+static void download_with_file(StorageJob *j, JobFiles *f) {
         StorageVolume *v = j->vol;
+        StorageWork *w;
 
-        if (r < 0) {
-                job_fail(j, r, f->detail);
-                return;
-        }
         uint64_t size = S_ISBLK(f->open_st.st_mode) ? v->def->capacity : (uint64_t) f->open_st.st_size;
         if (j->offset > size) {
                 job_fail(j, -EINVAL, "offset beyond the end of the volume");
                 return;
         }
-        StorageWork *w = storage_work_new(STORAGE_WORK_STREAM);
-        if (!w) {
-                job_fail(j, -ENOMEM, NULL);
+        w = job_work_new(j, STORAGE_WORK_STREAM, &f->open_fd, &j->user_fd,
+                         j->length > 0 ? MIN(j->length, size - j->offset) : size - j->offset);
+        if (!w)
                 return;
-        }
-        w->src_fd = TAKE_FD(f->open_fd);
-        w->dst_fd = TAKE_FD(j->user_fd);
         w->offset = j->offset;
-        w->length = j->length > 0 ? MIN(j->length, size - j->offset) : size - j->offset;
         j->total = w->length;
         j->step = 1;
         if (w->length == 0) {
@@ -844,9 +799,7 @@ static void download_with_file(StorageJob *j, JobFiles *f, int r) {
                 after_step(j);
                 return;
         }
-        r = start_work(j, w);
-        if (r < 0)
-                job_fail(j, r, NULL);
+        job_work_start(j, w);
 }
 
 static void run_download(StorageJob *j) {

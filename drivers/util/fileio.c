@@ -6,7 +6,7 @@
 #include "fileio.h"
 #include "macro.h"
 
-static int write_all(int fd, const void *data, size_t len) {
+int write_full(int fd, const void *data, size_t len) {
         const char *p = data;
 
         while (len > 0) {
@@ -50,7 +50,7 @@ static int write_file_atomic_full(const char *path, const void *data, size_t len
                 r = -errno;
                 goto fail;
         }
-        r = write_all(fd, data, len);
+        r = write_full(fd, data, len);
         if (r < 0)
                 goto fail;
         if (durable && fsync(fd) < 0) {

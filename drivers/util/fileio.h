@@ -17,6 +17,10 @@ int write_file_atomic_nosync(const char *path, const void *data, size_t len, mod
  * Fails with -EFBIG above max_size. Returns 0 or -errno. */
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
 
+/* Writes all of data to fd, again after a short write or EINTR. Returns 0 or
+ * -errno. */
+int write_full(int fd, const void *data, size_t len);
+
 /* mkdir -p with mode for every created component. Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 

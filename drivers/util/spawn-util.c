@@ -1,8 +1,10 @@
 /* spawn-util.c — child processes with a clean environment and only the fds they are given, watched through pidfds. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -126,4 +128,56 @@ int spawn_child(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *r
         *ret_pid = pid;
         *ret_pidfd = pidfd;
         return 0;
+}
+
+/* Waits for the child of pidfd to exit, at most SPAWN_REAP_TEARDOWN_USEC
+ * (at once when it already has), reaps it if it did, closes pidfd. */
+static void reap_bounded(int pidfd) {
+        siginfo_t si = {};
+        struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+        while (poll(&pfd, 1, (int) (SPAWN_REAP_TEARDOWN_USEC / 1000u)) < 0 && errno == EINTR)
+                ;
+        if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                log_debug("Child of pidfd %d did not exit in time; leaving it.", pidfd);
+        close(pidfd);
+}
+
+static void on_reap_destroy(void *userdata) {
+        reap_bounded((int) (intptr_t) userdata);
+}
+
+static int on_reap_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        /* it exited: take the loop's reference and drop it; the destroy callback's wait returns at once */
+        sd_event_source_ref(s);
+        (void) sd_event_source_set_floating(s, 0);
+        sd_event_source_unref(s);
+        return 0;
+}
+
+void spawn_reap(sd_event *event, int pidfd) {
+        sd_event_source *s = NULL;
+
+        if (pidfd < 0)
+                return;
+        if (!event || sd_event_add_io(event, &s, pidfd, EPOLLIN, on_reap_exit, (void *) (intptr_t) pidfd) < 0) {
+                reap_bounded(pidfd);
+                return;
+        }
+        (void) sd_event_source_set_description(s, "child-reaper");
+        (void) sd_event_source_set_destroy_callback(s, on_reap_destroy);
+        /* the loop owns it now: freed by on_reap_exit, or with the loop */
+        (void) sd_event_source_set_floating(s, 1);
+        sd_event_source_unref(s);
+}
+
+void spawn_kill_reap(sd_event *event, pid_t pid, int pidfd) {
+        if (pidfd < 0)
+                return;
+        if (pid <= 0) {
+                close(pidfd);
+                return;
+        }
+        (void) spawn_pidfd_signal(pidfd, SIGKILL);
+        spawn_reap(event, pidfd);
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
 #include <sys/types.h>
 
 /* What the child gets besides argv. Fds are the caller's and stay open in
@@ -37,3 +39,19 @@ int spawn_pidfd_signal(int pidfd, int sig);
  * /usr/bin, /sbin, /bin (the daemon's own PATH is not trusted), malloc'd;
  * NULL when there is none (or out of memory). */
 char *spawn_find_program(const char *name);
+
+/* How long spawn_reap() waits for a killed child when its loop goes away. */
+#define SPAWN_REAP_TEARDOWN_USEC (1000u * 1000u)
+
+/* Takes pidfd, of a child that was sent SIGKILL (or is otherwise ending), and
+ * reaps the child from `event` when it exits: a child stuck in an
+ * uninterruptible sleep holds up nothing. Should the loop be freed first
+ * (daemon teardown, or a private loop that stops running), the child is waited
+ * for at most SPAWN_REAP_TEARDOWN_USEC then, and left to init after that. With
+ * no event (or no memory for the source) that bounded wait happens at once.
+ * The pidfd is closed in every case. */
+void spawn_reap(sd_event *event, int pidfd);
+
+/* Forgets a child: when it still runs (pid > 0) it is sent SIGKILL and
+ * reaped by spawn_reap() from event; pidfd (may be -1) is closed either way. */
+void spawn_kill_reap(sd_event *event, pid_t pid, int pidfd);

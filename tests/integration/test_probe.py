@@ -12,6 +12,9 @@ import stat
 import sys
 import time
 
+import dbus
+import dbus.lowlevel
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmgmt_harness import (ERR_OPERATION_FAILED, PROPS_IFACE, MANAGER_IFACE, MANAGER_PATH, BUS_NAME,  # noqa: E402
                            VmgmtTestCase, domain_path, minimal_domain_xml, opts, main, _all_pids, cmdline, log)
@@ -172,6 +175,34 @@ class ProbeTest(VmgmtTestCase):
         self.assertEqual(zombies, [])
         self.assertEqual(self.calls(calls), ['-version'])
         self.assertUnchanged(before)
+
+    def test_caller_gone_during_probe_defines_nothing(self):
+        # a DefineDomain waiting for a probe whose caller disconnects must not
+        # happen (as a call whose authorization was pending): when the probe
+        # ends the domain does not exist, while a caller still connected and
+        # waiting for the same probe gets its domain
+        emu, calls = self.make_emulator('qemu-gone', 'sleep %s\nexec %s "$@"' % (SLOW, REAL_QEMU))
+        before = self.fx.snapshot()
+        gone = dbus.bus.BusConnection(self.fx.bus.address)
+        msg = dbus.lowlevel.MethodCallMessage(BUS_NAME, MANAGER_PATH, MANAGER_IFACE, 'DefineDomain')
+        msg.append(minimal_domain_xml('gone', extra_devices='<emulator>%s</emulator>' % emu), opts(),
+                   signature='sa{sv}')
+        gone.send_message(msg)
+        gone.flush()
+        self.wait_until(lambda: self.calls(calls), 10, 'the probe to start')
+        gone.close()
+        stays = self.define_async(minimal_domain_xml('stays', extra_devices='<emulator>%s</emulator>' % emu))
+        self.wait_until(lambda: 'path' in stays or 'error' in stays, 30, 'the connected caller\'s answer')
+        self.assertNotIn('error', stays, stays.get('error'))
+        self.assertEqual(self.calls(calls), ['-version', '-machine help'])
+        self.assertEqual(sorted(self.client.list_domains()), sorted(before['domains'] + [domain_path('stays')]))
+        self.assertFalse(os.path.exists(os.path.join(self.daemon.config_dir, 'gone.xml')))
+        self.assertTrue(os.path.exists(os.path.join(self.daemon.config_dir, 'stays.xml')))
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.client.domain('gone').GetXML(opts())
+        # the same definition from a caller that stays is defined
+        self.define(minimal_domain_xml('gone', extra_devices='<emulator>%s</emulator>' % emu))
+        self.assertIn(domain_path('gone'), self.client.list_domains())
 
     def test_capabilities_probe_the_default_emulator(self):
         # a fresh daemon has probed nothing: the first GetCapabilities waits for

@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,10 +164,94 @@ static void test_signal_and_find(void) {
         CHECK(spawn_pidfd_signal(again, SIGTERM) == -ESRCH);   /* reaped: the pidfd says so, no other process is hit */
 }
 
+static bool pid_exists(pid_t pid) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+        return stat(path, &st) == 0;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* A killed child is reaped by the loop (no zombie left), a child that does
+ * not exit (as one stuck in an uninterruptible sleep) holds up neither
+ * spawn_reap() nor the loop, and freeing the loop waits for it only briefly. */
+static void test_reap(void) {
+        char *const argv[] = { (char *) "/bin/sleep", (char *) "30", NULL };
+        SpawnOptions opts = SPAWN_OPTIONS_INIT;
+        sd_event *event = NULL;
+        int killed_fd = -1, stuck_fd = -1, gone_fd = -1;
+        pid_t killed, stuck, gone;
+        double t;
+
+        CHECK(sd_event_new(&event) >= 0);
+        CHECK(spawn_child(argv, &opts, &killed, &killed_fd) == 0);
+        CHECK(spawn_child(argv, &opts, &stuck, &stuck_fd) == 0);
+        CHECK(spawn_pidfd_signal(killed_fd, SIGKILL) == 0);
+        t = now_s();
+        spawn_reap(event, killed_fd);
+        spawn_reap(event, stuck_fd);
+        CHECK(now_s() - t < 0.1);
+        /* the loop runs: the killed one is reaped (its /proc entry goes with the zombie) */
+        t = now_s();
+        while (pid_exists(killed) && now_s() - t < 5)
+                CHECK(sd_event_run(event, 100 * 1000) >= 0);
+        CHECK(!pid_exists(killed));
+        CHECK(fcntl(killed_fd, F_GETFD) < 0 && errno == EBADF);
+        /* the other one still runs, and a loop iteration does not wait for it */
+        t = now_s();
+        CHECK(sd_event_run(event, 0) >= 0);
+        CHECK(now_s() - t < 0.1);
+        CHECK(pid_exists(stuck) && fcntl(stuck_fd, F_GETFD) >= 0);
+
+        /* spawn_kill_reap(): a running child is killed and left to the loop, an already reaped one's pidfd just closed */
+        {
+                pid_t k, done;
+                int kfd = -1, dfd = -1;
+
+                CHECK(spawn_child(argv, &opts, &k, &kfd) == 0);
+                t = now_s();
+                spawn_kill_reap(event, k, kfd);
+                CHECK(now_s() - t < 0.1);
+                while (pid_exists(k) && now_s() - t < 5)
+                        CHECK(sd_event_run(event, 100 * 1000) >= 0);
+                CHECK(!pid_exists(k));
+                CHECK(fcntl(kfd, F_GETFD) < 0 && errno == EBADF);
+                CHECK(spawn_child(argv, &opts, &done, &dfd) == 0);
+                CHECK(kill(done, SIGKILL) == 0);
+                CHECK(waitpid(done, NULL, 0) == done);
+                spawn_kill_reap(event, 0, dfd);
+                CHECK(fcntl(dfd, F_GETFD) < 0 && errno == EBADF);
+                spawn_kill_reap(event, 0, -1);
+        }
+
+        /* killed, but the loop goes away before running: freeing it reaps */
+        CHECK(spawn_child(argv, &opts, &gone, &gone_fd) == 0);
+        CHECK(spawn_pidfd_signal(gone_fd, SIGKILL) == 0);
+        spawn_reap(event, gone_fd);
+        t = now_s();
+        event = sd_event_unref(event);
+        t = now_s() - t;
+        /* the bounded wait for the one that does not exit, and no more */
+        CHECK(t >= SPAWN_REAP_TEARDOWN_USEC / 1e6 - 0.05 && t < SPAWN_REAP_TEARDOWN_USEC / 1e6 + 1.5);
+        CHECK(!pid_exists(gone));
+        CHECK(pid_exists(stuck));
+        CHECK(kill(stuck, SIGKILL) == 0);
+        CHECK(waitpid(stuck, NULL, 0) == stuck);
+        CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+}
+
 int main(void) {
         test_child_environment();
         test_own_environment_and_cwd_fd();
         test_exec_failure();
         test_signal_and_find();
+        test_reap();
         return TEST_EXIT();
 }
