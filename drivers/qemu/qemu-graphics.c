@@ -25,6 +25,7 @@
 #include "macro.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
+#include "time-util.h"
 
 #define GRAPHICS_CONNECT_TIMEOUT_USEC (5u * 1000000u)
 #define GRAPHICS_RETRY_USEC (20u * 1000u)                  /* a unix listener with a full backlog */
@@ -145,13 +146,6 @@ static int check_runtime(DriverRuntime *rt) {
         if (rt->killing || rt->state == DOMAIN_STATE_SHUTOFF)
                 return -ESRCH;
         return 0;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 /* ---- connecting to the VNC server ---- */
@@ -302,7 +296,7 @@ static int connect_attempt(GraphicsConnect *c) {
                 if (errno != EAGAIN)
                         return -errno;
                 /* a unix listener whose backlog is full: try again shortly */
-                next = now_usec() + GRAPHICS_RETRY_USEC;
+                next = monotonic_usec() + GRAPHICS_RETRY_USEC;
                 if (next >= c->deadline)
                         return -ETIMEDOUT;
                 c->retrying = true;
@@ -380,7 +374,7 @@ int qemu_graphics_open(DriverRuntime *rt, unsigned index, GraphicsFdFn done, voi
         c->event = sd_event_ref(rt->driver->event);
         c->done = done;
         c->userdata = userdata;
-        c->deadline = now_usec() + GRAPHICS_CONNECT_TIMEOUT_USEC;
+        c->deadline = monotonic_usec() + GRAPHICS_CONNECT_TIMEOUT_USEC;
         r = connect_address(rt, &rt->def->graphics[index], c);
         if (r >= 0)
                 r = sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, c->deadline, 0, connect_timer, c);
@@ -417,7 +411,7 @@ typedef struct ScreenshotCopy {
         int png_fd, dst_fd;
         int notify_fd;                  /* eventfd: the worker is done */
         uint64_t written;               /* __atomic */
-        uint64_t last_progress;         /* __atomic: now_usec() of the last write that took bytes */
+        uint64_t last_progress;         /* __atomic: monotonic_usec() of the last write that took bytes */
         int result;                     /* set before notify_fd is written */
         bool read_failed;               /* result is about the PNG file, not the destination */
 } ScreenshotCopy;
@@ -513,7 +507,7 @@ static void screenshot_write_failed(Screenshot *s, int r) {
 static void screenshot_progress(Screenshot *s, size_t k) {
         s->off += k;
         s->written += k;
-        s->last_progress = now_usec();
+        s->last_progress = monotonic_usec();
 }
 
 /* Copies what the (non-blocking) destination takes. Returns 1 when every
@@ -603,7 +597,7 @@ static int copy_write_all(ScreenshotCopy *c, const uint8_t *buf, size_t len) {
                 buf += k;
                 len -= (size_t) k;
                 __atomic_add_fetch(&c->written, (uint64_t) k, __ATOMIC_RELEASE);
-                __atomic_store_n(&c->last_progress, now_usec(), __ATOMIC_RELEASE);
+                __atomic_store_n(&c->last_progress, monotonic_usec(), __ATOMIC_RELEASE);
         }
         return 0;
 }
@@ -675,7 +669,7 @@ static int screenshot_start_thread(Screenshot *s) {
         c->refs = 1;
         c->png_fd = TAKE_FD(s->png_fd);
         c->dst_fd = TAKE_FD(s->dst_fd);
-        c->last_progress = now_usec();
+        c->last_progress = monotonic_usec();
         s->copy = c;
         c->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (c->notify_fd < 0)
@@ -712,7 +706,7 @@ static int screenshot_start_copy(Screenshot *s) {
         s->path = mfree_str(s->path);
         if (fstat(s->dst_fd, &st) < 0)
                 return -errno;
-        s->last_progress = now_usec();
+        s->last_progress = monotonic_usec();
         r = sd_event_add_time(s->event, &s->stall, CLOCK_MONOTONIC, s->last_progress + s->stall_usec, 0,
                               screenshot_stall, s);
         if (r < 0)
