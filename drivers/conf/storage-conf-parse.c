@@ -14,7 +14,7 @@ extern const char *const storage_vol_type_table[];
 static const char *const fs_format_table[] = {
         "auto", "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "iso9660", "udf", NULL
 };
-static const char *const netfs_format_table[] = { "auto", "nfs", "cifs", NULL };
+static const char *const netfs_format_table[] = { "auto", "nfs", "cifs", "glusterfs", NULL };
 
 static const char *nname(xmlNode *n) {
         return (const char *) n->name;

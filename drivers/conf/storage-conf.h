@@ -17,7 +17,7 @@
 typedef enum StoragePoolType {
         STORAGE_POOL_DIR,
         STORAGE_POOL_FS,           /* a block device mounted on the target */
-        STORAGE_POOL_NETFS,        /* an NFS (or CIFS) export mounted on the target */
+        STORAGE_POOL_NETFS,        /* an NFS (or CIFS) export or a GlusterFS volume mounted on the target */
         _STORAGE_POOL_TYPE_MAX,
 } StoragePoolType;
 
@@ -68,7 +68,7 @@ typedef struct StoragePoolDef {
         char *source_host;         /* netfs: server host name or address */
         unsigned source_host_port; /* 0 = not given */
         char *source_dir;          /* netfs: exported directory */
-        char *source_format;       /* fs: auto, ext4, xfs…; netfs: auto, nfs, cifs (NULL = auto) */
+        char *source_format;       /* fs: auto, ext4, xfs…; netfs: auto, nfs, cifs, glusterfs (NULL = auto) */
 
         /* <target> */
         char *target_path;

@@ -449,6 +449,21 @@ static void commit_call_free(void *arg) {
         free(c);
 }
 
+/* renameat2(RENAME_NOREPLACE), or where the filesystem has no such rename
+ * (FUSE ones like GlusterFS answer EINVAL) a hard link, which fails just as
+ * atomically when the name exists, and the temporary name unlinked.
+ * -1 and errno as renameat2(). */
+static int rename_noreplace(int dirfd, const char *from, const char *to) {
+        if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+                return -1;
+        if (linkat(dirfd, from, dirfd, to, 0) < 0)
+                return -1;
+        (void) unlinkat(dirfd, from, 0);
+        return 0;
+}
+
 static int commit_run(void *arg) {
         CommitCall *c = arg;
         int r = 0;
@@ -457,7 +472,7 @@ static int commit_run(void *arg) {
                 if (c->replace)
                         r = renameat(c->fd, c->tmp, c->fd, c->name);
                 else
-                        r = renameat2(c->fd, c->tmp, c->fd, c->name, RENAME_NOREPLACE);
+                        r = rename_noreplace(c->fd, c->tmp, c->name);
                 if (r < 0)
                         r = -errno;
                 else {

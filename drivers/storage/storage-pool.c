@@ -832,6 +832,19 @@ static void on_mounted(void *userdata, int status, const char *out, const char *
         pool_activate(p);
 }
 
+/* The mount option naming the server's port: NFS's port= or, for GlusterFS
+ * (mount.glusterfs, a FUSE client), the port glusterd serves volume files on. */
+/* The -o option naming the server port: NFS port=, GlusterFS server-port= (where
+ * glusterd serves volume files); 0 for formats that take none. */
+static int netfs_port_option(const char *fmt, unsigned port, char **ret) {
+        const char *key = streq(fmt, "nfs") ? "port" : streq(fmt, "glusterfs") ? "server-port" : NULL;
+
+        if (!key)
+                return 0;
+        *ret = g_strdup_printf("%s=%u", key, port);
+        return *ret ? 1 : -ENOMEM;
+}
+
 static int pool_mount(StoragePool *p, const char *source) {
         _cleanup_free_ char *mount_bin = NULL, *opts = NULL;
         const StoragePoolDef *def = p->def;
@@ -849,10 +862,14 @@ static int pool_mount(StoragePool *p, const char *source) {
                 argv[n++] = (char *) "-t";
                 argv[n++] = (char *) fmt;
         }
-        if (def->type == STORAGE_POOL_NETFS && def->source_host_port && streq(fmt, "nfs")) {
-                opts = g_strdup_printf("port=%u", def->source_host_port);
-                argv[n++] = (char *) "-o";
-                argv[n++] = opts;
+        if (def->type == STORAGE_POOL_NETFS && def->source_host_port) {
+                int r = netfs_port_option(fmt, def->source_host_port, &opts);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        argv[n++] = (char *) "-o";
+                        argv[n++] = opts;
+                }
         }
         argv[n++] = (char *) source;
         argv[n++] = def->target_path;

@@ -147,6 +147,18 @@ static void test_pools(void) {
         check(s && strstr(s, "<host name='nfs.example.com' port='2049'/>") && strstr(s, "<dir path='/export/vms'/>"));
         free(s);
 
+        /* GlusterFS as libvirt has it: the volume name as the dir, normalized */
+        s = pool_roundtrip("<pool type='netfs'><name>g</name><source><host name='gluster.example.com' port='24007'/>"
+                           "<dir path='/vms//'/><format type='glusterfs'/></source><target><path>/mnt/g/</path></target></pool>");
+        check(s && strstr(s, "<host name='gluster.example.com' port='24007'/>") && strstr(s, "<dir path='/vms'/>") &&
+              strstr(s, "<format type='glusterfs'/>") && strstr(s, "<path>/mnt/g</path>"));
+        free(s);
+
+        s = pool_roundtrip("<pool type='netfs'><name>n</name><source><host name='h'/><dir path='/e'/></source>"
+                           "<target><path>/mnt/n</path></target></pool>");
+        check(s && strstr(s, "<format type='auto'/>"));
+        free(s);
+
         /* libvirt's output (with capacity numbers and units) is accepted */
         s = pool_roundtrip("<pool type='dir'>\n  <name>default</name>\n  <capacity unit='GiB'>10</capacity>\n"
                            "  <allocation unit='bytes'>5</allocation>\n  <available>7</available>\n  <source>\n  </source>\n"
@@ -189,6 +201,15 @@ static void test_pools(void) {
                    "requires <source><host");
         pool_error("<pool type='netfs'><name>p</name><source><host name='h' port='99999'/><dir path='/e'/></source><target><path>/x</path></target></pool>",
                    "out of range");
+        pool_error("<pool type='netfs'><name>p</name><source><host name='h'/><dir path='/e'/><format type='gluster'/></source>"
+                   "<target><path>/x</path></target></pool>",
+                   "invalid value 'gluster'");
+        pool_error("<pool type='netfs'><name>p</name><source><host name='h'/><dir path='/e'/><format type='ext4'/></source>"
+                   "<target><path>/x</path></target></pool>",
+                   "invalid value 'ext4'");
+        pool_error("<pool type='fs'><name>p</name><source><device path='/dev/sda'/><format type='glusterfs'/></source>"
+                   "<target><path>/x</path></target></pool>",
+                   "invalid value 'glusterfs'");
         pool_error("<pool type='dir'><name>p</name><capacity unit='XB'>1</capacity><target><path>/x</path></target></pool>",
                    "invalid unit 'XB'");
         pool_error("<pool type='dir' foo='1'><name>p</name><target><path>/x</path></target></pool>", "unknown attribute 'foo'");
