@@ -193,12 +193,33 @@ def fd_count(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
 
+PIDNS_MARK = '.pidns'
+
+
+def _own_pidns():
+    try:
+        return os.readlink('/proc/self/ns/pid')
+    except OSError:
+        return None
+
+
+def _same_pidns(tmpdir):
+    """Whether the run that made tmpdir numbered its pid in our pid namespace:
+    only then does 'that pid is dead' mean anything here. A run in a pid
+    namespace of its own (unshare -p) sees every other run's pid as dead."""
+    try:
+        with open(os.path.join(tmpdir, PIDNS_MARK)) as f:
+            return f.read().strip() == _own_pidns()
+    except OSError:
+        return False
+
+
 def kill_orphans():
     """Kills qemu left behind by earlier test processes that are gone (a test
     killed by a timeout cannot clean up after itself)."""
     if os.environ.get('VMGMT_PRIVATE_PIDNS'):
         return   # other runs' pids are invisible from a pid namespace of our own
-    pat = re.compile('/' + re.escape(TMP_PREFIX) + r'(\d+)-')
+    pat = re.compile('/(' + re.escape(TMP_PREFIX) + r'(\d+)-[^/,]+)')
     stale = []
     for pid in _all_pids():
         argv = _cmdline(pid)
@@ -209,7 +230,7 @@ def kill_orphans():
             continue
         for a in argv:
             m = pat.search(a)
-            if m and not pid_alive(int(m.group(1))):
+            if m and not pid_alive(int(m.group(2))) and _same_pidns(os.path.join('/tmp', m.group(1))):
                 stale.append(pid)
                 break
     if stale:
@@ -219,7 +240,7 @@ def kill_orphans():
         return
     for d in os.listdir('/tmp'):
         m = re.match(re.escape(TMP_PREFIX) + r'(\d+)-', d)
-        if m and not pid_alive(int(m.group(1))) and \
+        if m and not pid_alive(int(m.group(1))) and _same_pidns(os.path.join('/tmp', d)) and \
                 not os.path.exists(os.path.join('/tmp', d, '.keep')):
             shutil.rmtree(os.path.join('/tmp', d), ignore_errors=True)
 
@@ -881,6 +902,8 @@ class Fixture:
 
     def __init__(self, daemon_args=None, start=True, polkit=False, session=False):
         self.tmp = tempfile.mkdtemp(prefix='%s%d-' % (TMP_PREFIX, os.getpid()), dir='/tmp')
+        with open(os.path.join(self.tmp, PIDNS_MARK), 'w') as f:
+            f.write('%s\n' % _own_pidns())
         _LIVE.append(self)
         self.polkitd = None
         if polkit:
