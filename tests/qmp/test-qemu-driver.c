@@ -647,7 +647,13 @@ static void test_recover(void) {
         waitpid(pid_c, NULL, 0);
         conf_uuid_format(e->uuid, uuid);
         qmp_e = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
-        qmp_poke(qmp_e, "stop", NULL);
+        /* (asked until qemu says so: on a loaded machine one poke may not have
+         * been carried out when the monitor connection closed) */
+        for (int i = 0; i < 100 && !qmp_poke(qmp_e, "query-status", "\"paused\""); i++) {
+                qmp_poke(qmp_e, "stop", NULL);
+                usleep(100000);
+        }
+        check(qmp_poke(qmp_e, "query-status", "\"paused\""));
         /* …and one guest powers off (its SHUTDOWN event is lost). */
         conf_uuid_format(f->uuid, uuid);
         qmp_f = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
