@@ -38,6 +38,8 @@ typedef struct QemuDriver {
         sd_event_source *log_rotate_timer;
         GThread *log_rotate_thread;     /* the round under way or finished, not yet joined */
         gint log_rotate_done;           /* set by the worker when it finished */
+        struct RotateJob *log_rotate_job; /* that round's files and how far it got; freed at the join */
+        GHashTable *log_rotate_unsupported; /* paths whose file system cannot collapse ranges: not rotated live */
 } QemuDriver;
 
 typedef enum QemuOpKind {
