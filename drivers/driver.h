@@ -214,6 +214,10 @@ typedef struct DomainDriverOps {
          * would both write, as the driver names its log files; NULL when their
          * files are apart. vmgmtd refuses a name that clashes with a domain's. */
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
+        /* The canonical name (malloc'd, as open_console returns it) of the
+         * console `device` ("" and the aliases as for open_console) of def;
+         * nothing is opened. -ENODEV: def has no such device. */
+        int (*console_name)(const DomainDef *def, const char *device, char **ret_name);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

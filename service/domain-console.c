@@ -217,12 +217,25 @@ static int open_console_error(VmDomain *d, const char *device, int r, const char
         return bus_error_from_driver(error, r, message, what);
 }
 
+/* The canonical name of device in the domain's current definition (the live
+ * one while it runs); *ret NULL when it has no such device. */
+static int console_canonical_name(VmDomain *d, const char *device, char **ret) {
+        const DomainDriverOps *ops = d->manager->ops;
+        int r;
+
+        *ret = NULL;
+        if (!ops->console_name)
+                return 0;
+        r = ops->console_name(vm_domain_current_def(d), device, ret);
+        return r == -ENODEV ? 0 : r;
+}
+
 int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         Manager *m = d->manager;
         bool force = false;
         const BusOption options[] = { { "force", "b", &force }, {} };
-        _cleanup_free_ char *canonical = NULL, *msg = NULL, *key = NULL;
+        _cleanup_free_ char *canonical = NULL, *named = NULL, *msg = NULL, *key = NULL;
         _cleanup_close_ int device_fd = -1, client_fd = -1;
         const char *device, *details[7];
         ConsoleProxy *p = NULL, *old;
@@ -236,12 +249,17 @@ int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_e
                 return r;
         if (strlen(device) > 64)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Console device name is too long");
+        /* polkit sees the device by its one name ("", console0, … are serial0),
+         * or the name as given when there is no such device (refused below) */
+        r = console_canonical_name(d, device, &named);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to resolve console device: %m");
         details[0] = "domain";
         details[1] = d->name;
         details[2] = "domain_uuid";
         details[3] = d->uuid;
         details[4] = "device";
-        details[5] = device;
+        details[5] = named ? named : device;
         details[6] = NULL;
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_CONSOLE, details, error);
         if (r <= 0)

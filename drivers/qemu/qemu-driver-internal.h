@@ -177,6 +177,8 @@ int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverD
  * "consoleN"; a serial console is serial0) and its canonical name (malloc'd;
  * ret_name may be NULL). Returns 0 or -ENODEV. */
 int qemu_console_find(const DomainDef *def, const char *device, const DomainChrDef **ret, char **ret_name);
+/* DomainDriverOps.console_name. */
+int qemu_console_name(const DomainDef *def, const char *device, char **ret_name);
 /* DomainDriverOps.open_console. */
 int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
                               char **ret_error);

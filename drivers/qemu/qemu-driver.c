@@ -786,4 +786,5 @@ const DomainDriverOps qemu_driver_ops = {
         .open_console = qemu_runtime_open_console,
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
+        .console_name = qemu_console_name,
 };

@@ -68,6 +68,12 @@ int qemu_console_find(const DomainDef *def, const char *device, const DomainChrD
         return 0;
 }
 
+int qemu_console_name(const DomainDef *def, const char *device, char **ret_name) {
+        const DomainChrDef *chr;
+
+        return qemu_console_find(def, device, &chr, ret_name);
+}
+
 static int open_pty(const char *path, int *ret_fd, char **ret_error) {
         _cleanup_close_ int fd = -1;
         struct termios t;
