@@ -188,6 +188,10 @@ int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd
 /* Rotates rt's log files that reached their size by renaming them (before
  * qemu starts, when nobody holds them). */
 void qemu_runtime_rotate_logs_closed(DriverRuntime *rt);
+/* Creates rt's log files (qemu's and the chardevs') mode 0600 before qemu runs:
+ * qemu would create the chardev logs 0666 less the umask. On failure
+ * *ret_path (malloc'd) names the file. */
+int qemu_runtime_create_logs(DriverRuntime *rt, char **ret_path);
 /* DomainDriverOps.set_log_rotation: limits and the periodic check of running domains. */
 void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *console,
                                   const DriverLogRotation *hypervisor, uint64_t interval_usec);

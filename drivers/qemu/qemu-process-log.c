@@ -74,38 +74,77 @@ static void log_file_clear(gpointer p) {
 }
 
 static void log_files_add(GArray *a, char *path, const DriverLogRotation *rot) {
-        LogFile f = { .path = path, .rot = *rot };
+        LogFile f = { .path = path };
 
         if (!path)
                 return;
-        if (rot->max_size == 0) {
+        if (rot && rot->max_size == 0) {
                 free(path);
                 return;
         }
+        if (rot)
+                f.rot = *rot;
         g_array_append_val(a, f);
 }
 
-/* Every log file of rt with its rotation rule; names as in qemu-command-devices.c. */
-static GArray *runtime_log_files(DriverRuntime *rt) {
+/* Every log file of rt with its rotation rule; names as in qemu-command-devices.c.
+ * all: also those not rotated (rot then unset). */
+static GArray *runtime_log_files_full(DriverRuntime *rt, bool all) {
         QemuDriver *d = rt->driver;
         const DomainDef *def = rt->def;
+        const DriverLogRotation *rot_qemu = all ? NULL : &d->log_rot_qemu;
+        const DriverLogRotation *rot_console = all ? NULL : &d->log_rot_console;
         GArray *a = g_array_new(FALSE, TRUE, sizeof(LogFile));
         char *p;
 
         g_array_set_clear_func(a, log_file_clear);
-        log_files_add(a, strdup(rt->log_path), &d->log_rot_qemu);
+        log_files_add(a, strdup(rt->log_path), rot_qemu);
         for (size_t i = 0; i < def->n_serials; i++) {
                 if (i == 0)
                         p = g_strdup_printf("%s-console.log", rt->log_prefix);
                 else
                         p = g_strdup_printf("%s-serial%zu.log", rt->log_prefix, i);
-                log_files_add(a, p, &d->log_rot_console);
+                log_files_add(a, p, rot_console);
         }
         for (size_t i = 0; i < def->n_consoles; i++)
                 if (streq_ptr(def->consoles[i].target_type, "virtio"))
                         log_files_add(a, g_strdup_printf("%s-console%zu.log", rt->log_prefix, i),
-                                      &d->log_rot_console);
+                                      rot_console);
         return a;
+}
+
+static GArray *runtime_log_files(DriverRuntime *rt) {
+        return runtime_log_files_full(rt, false);
+}
+
+/* Creates path 0600 unless it exists; takes group and other access away from one that does. */
+static int create_private(const char *path) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0)
+                return -errno;
+        return 0;
+}
+
+int qemu_runtime_create_logs(DriverRuntime *rt, char **ret_path) {
+        g_autoptr(GArray) files = runtime_log_files_full(rt, true);
+
+        for (guint i = 0; i < files->len; i++) {
+                const LogFile *f = &g_array_index(files, LogFile, i);
+                int r = create_private(f->path);
+
+                if (r < 0) {
+                        *ret_path = strdup(f->path);
+                        return r;
+                }
+        }
+        return 0;
 }
 
 /* Whether s is a chardev log name without PREFIX- and .log (qemu-command-devices.c):
