@@ -27,6 +27,7 @@ import socket
 import stat
 import subprocess
 import termios
+import threading
 import time
 
 import dbus
@@ -468,6 +469,50 @@ class MultiConsole(ConsoleBase):
             for other in logs:
                 if other != dev:
                     self.assertNotIn(b'%s-1234' % other.encode(), data, '%s output in %s' % (other, log))
+
+
+class CliPaste(ConsoleBase):
+    def test_large_paste_while_the_guest_prints(self):
+        """A paste bigger than every buffer on the way, typed while the guest is
+        busy (sleep) and then prints a lot (seq): vmgmtctl keeps reading the
+        guest's output while the guest does not take its input. A blocking
+        write to the console would stop both directions for good: the guest
+        waits for its output to be read, vmgmtctl for its input to be taken."""
+        name = 'con7'
+        self.boot(name)
+        master, slave = pty.openpty()
+        self.addCleanup(self._close_quietly, master)
+        self.addCleanup(self._close_quietly, slave)
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'xterm'})
+        p = subprocess.Popen([VMGMTCTL, 'console', name], stdin=slave, stdout=slave, stderr=slave, env=env,
+                             start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.addCleanup(lambda: (p.poll() is None and (p.kill(), p.wait())))
+        read_until(master, b'Escape character is ^]', 20)
+        shell(master, 'before-paste')
+        command = b'sleep 3; seq 1 100000; echo seqend-$((1000+234))'
+        paste = command + b'\n' + b': %s\n' % (b'x' * 58) * 7000 + b'echo pasted-$((1000+234))\n'   # 420K
+        done = []
+
+        def writer():
+            view = memoryview(paste)
+            while view:
+                n = os.write(master, view[:4096])
+                view = view[n:]
+            done.append(True)
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        out = read_until(master, b'seqend-1234', 120)
+        # all of seq's output came through: qemu drops what the guest prints
+        # while nobody reads the console for long
+        printed = out[out.index(command) + len(command):out.index(b'seqend-1234')]
+        numbers = re.findall(rb'\d+', printed)
+        self.assertEqual(len(numbers), 100000, 'seq output lost')
+        self.assertEqual([int(n) for n in numbers], list(range(1, 100001)), 'seq output lost')
+        read_until(master, b'pasted-1234', 300, out)
+        t.join(10)
+        self.assertTrue(done, 'the paste was not taken')
+        os.write(master, b'\x1d')
+        self.assertEqual(p.wait(20), 0)
 
 
 class ConsoleLogRestart(ConsoleBase):
