@@ -410,7 +410,7 @@ class OpenConsole(ConsoleBase):
         # both hops went through sshd: the bus bridge that resolved the name and the console
         log = host.log_text()
         self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
-        self.assertIn(b'remote-1234', read_file(self.console_log(name)))
+        wait_file_contains(self.console_log(name), 'remote-1234', 10)
         # the name reaches the remote vmgmtctl as it is (quoted for the remote
         # shell), and the remote error and exit status come back
         odd = "it's $(odd) name; `x`"
@@ -489,9 +489,13 @@ class CliPaste(ConsoleBase):
         self.addCleanup(lambda: (p.poll() is None and (p.kill(), p.wait())))
         read_until(master, b'Escape character is ^]', 20)
         shell(master, 'before-paste')
-        # no echo by the guest's tty while seq prints: the type-ahead stays out of its output
+        # no echo by the guest's tty while seq prints (the type-ahead stays out
+        # of its output): the paste starts once stty ran
         command = b'stty -echo; sleep 3; seq 1 100000; echo seqend-$((1000+234))'
-        paste = command + b'\n' + b': %s\n' % (b'x' * 58) * 7000 + b'stty echo; echo pasted-$((1000+234))\n'   # 420K
+        paste = b': %s\n' % (b'x' * 58) * 7000 + b'stty echo; echo pasted-$((1000+234))\n'   # 420K
+        os.write(master, command + b'\n')
+        out = read_until(master, command + b'\r\n', 20)
+        time.sleep(1.0)
         done = []
 
         def writer():
@@ -502,7 +506,7 @@ class CliPaste(ConsoleBase):
             done.append(True)
         t = threading.Thread(target=writer, daemon=True)
         t.start()
-        out = read_until(master, b'seqend-1234', 120)
+        out = read_until(master, b'seqend-1234', 120, out)
         # all of seq's output came through: qemu drops what the guest prints
         # while nobody reads the console for long
         printed = out[out.index(command) + len(command):out.index(b'seqend-1234')]
@@ -538,7 +542,7 @@ class ConsoleLogRestart(ConsoleBase):
         # the recovered domain's console opens and works
         fd = self.open_console(path)
         shell(fd, 'after-restart')
-        self.assertIn(b'after-restart-1234', read_file(log))
+        wait_file_contains(log, 'after-restart-1234', 10)   # qemu logs what it wrote just after writing it
 
 
 class LogRotation(ConsoleBase):
