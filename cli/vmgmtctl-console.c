@@ -24,12 +24,19 @@
 typedef struct Terminal {
         bool raw;
         struct termios saved;
+        int flags[2];           /* of stdin and stdout, before O_NONBLOCK */
+        bool flags_saved[2];
 } Terminal;
 
 /* The terminal as it was; also used from atexit so that no exit path leaves it raw. */
 static Terminal saved_terminal;
 
 static void terminal_restore(void) {
+        for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++)
+                if (saved_terminal.flags_saved[fd]) {
+                        (void) fcntl(fd, F_SETFL, saved_terminal.flags[fd]);
+                        saved_terminal.flags_saved[fd] = false;
+                }
         if (saved_terminal.raw) {
                 (void) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_terminal.saved);
                 saved_terminal.raw = false;
@@ -54,6 +61,7 @@ static int terminal_make_raw(void) {
         return 0;
 }
 
+/* Writes all of buf to a nonblocking fd, waiting for POLLOUT (the end of a session only). */
 static int write_all(int fd, const char *buf, size_t n) {
         while (n > 0) {
                 ssize_t w = write(fd, buf, n);
@@ -73,6 +81,22 @@ static int write_all(int fd, const char *buf, size_t n) {
         return 0;
 }
 
+/* O_NONBLOCK on stdin and stdout while attached (restored with the terminal:
+ * the shell shares these file descriptions). */
+static int stdio_nonblock(void) {
+        for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
+                int fl = fcntl(fd, F_GETFL);
+
+                if (fl < 0)
+                        return -errno;
+                saved_terminal.flags[fd] = fl;
+                saved_terminal.flags_saved[fd] = true;
+                if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
 typedef enum ConsoleEnd {
         CONSOLE_END_ESCAPE,     /* the user pressed Ctrl+] */
         CONSOLE_END_INPUT,      /* our input ended */
@@ -80,60 +104,101 @@ typedef enum ConsoleEnd {
         CONSOLE_END_SIGNAL,
 } ConsoleEnd;
 
-/* Copies stdin → console (up to Ctrl+]) and console → stdout until one side ends. */
+/* Bytes on their way from one fd to another. */
+typedef struct ConsoleBuf {
+        char data[16384];
+        size_t len;
+} ConsoleBuf;
+
+/* Reads what fits into b: 1 read something, 0 EOF, -EAGAIN nothing now, or -errno. */
+static int buf_fill(ConsoleBuf *b, int fd) {
+        ssize_t n = read(fd, b->data + b->len, sizeof(b->data) - b->len);
+
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        b->len += (size_t) n;
+        return n > 0;
+}
+
+/* Writes what fd takes now from b; 0, or -errno when fd is gone. */
+static int buf_flush(ConsoleBuf *b, int fd) {
+        ssize_t n;
+
+        if (b->len == 0)
+                return 0;
+        n = write(fd, b->data, b->len);
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+        memmove(b->data, b->data + n, b->len - (size_t) n);
+        b->len -= (size_t) n;
+        return 0;
+}
+
+/* Reads stdin into in; what follows a Ctrl+] is dropped. 1: Ctrl+] seen, 0: EOF, -EAGAIN, -errno. */
+static int read_input(ConsoleBuf *in) {
+        size_t before = in->len;
+        char *esc;
+        int r = buf_fill(in, STDIN_FILENO);
+
+        if (r <= 0)
+                return r == 0 ? 0 : r;
+        esc = memchr(in->data + before, CONSOLE_ESCAPE, in->len - before);
+        if (!esc)
+                return -EAGAIN;   /* more may come */
+        in->len = (size_t) (esc - in->data);
+        return 1;
+}
+
+/* Copies stdin → console (up to Ctrl+]) and console → stdout until one side
+ * ends. Nothing blocks: each direction has a buffer, and a side that does not
+ * take bytes only stops the reading of what goes to it (a large paste into an
+ * echoing guest cannot deadlock us against the guest's output). */
 static int console_pump(int console, int sigfd, ConsoleEnd *ret_end) {
-        char buf[16384];
+        ConsoleBuf in = {}, out = {};   /* stdin → console, console → stdout */
 
         for (;;) {
-                struct pollfd p[3] = {
-                        { .fd = STDIN_FILENO, .events = POLLIN },
-                        { .fd = console, .events = POLLIN },
+                struct pollfd p[4] = {
+                        { .fd = in.len < sizeof(in.data) ? STDIN_FILENO : -1, .events = POLLIN },
+                        { .fd = console, .events = (out.len < sizeof(out.data) ? POLLIN : 0) | (in.len ? POLLOUT : 0) },
+                        { .fd = out.len ? STDOUT_FILENO : -1, .events = POLLOUT },
                         { .fd = sigfd, .events = POLLIN },
                 };
-                ssize_t n;
                 int r;
 
-                if (poll(p, 3, -1) < 0) {
+                if (p[1].events == 0)
+                        p[1].fd = -1;   /* a hang-up waits until there is room to read it */
+                if (poll(p, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
-                if (p[2].revents) {
+                if (p[3].revents) {
                         *ret_end = CONSOLE_END_SIGNAL;
                         return 0;
                 }
-                if (p[1].revents) {
-                        n = read(console, buf, sizeof(buf));
-                        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                if (p[2].revents && (r = buf_flush(&out, STDOUT_FILENO)) < 0)
+                        return r;
+                if (p[1].revents & POLLOUT && buf_flush(&in, console) < 0) {
+                        *ret_end = CONSOLE_END_CLOSED;
+                        return 0;
+                }
+                if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && out.len < sizeof(out.data)) {
+                        r = buf_fill(&out, console);
+                        if (r != -EAGAIN && r <= 0) {
+                                /* what came before the end still reaches the terminal */
+                                (void) write_all(STDOUT_FILENO, out.data, out.len);
                                 *ret_end = CONSOLE_END_CLOSED;
                                 return 0;
                         }
-                        if (n == 0) {
-                                *ret_end = CONSOLE_END_CLOSED;
-                                return 0;
-                        }
-                        if (n > 0 && (r = write_all(STDOUT_FILENO, buf, (size_t) n)) < 0)
-                                return r;
                 }
                 if (p[0].revents) {
-                        char *esc;
-
-                        n = read(STDIN_FILENO, buf, sizeof(buf));
-                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        r = read_input(&in);
+                        if (r == -EAGAIN)
                                 continue;
-                        if (n <= 0) {
-                                *ret_end = CONSOLE_END_INPUT;
-                                return 0;
-                        }
-                        esc = memchr(buf, CONSOLE_ESCAPE, (size_t) n);
-                        if (write_all(console, buf, esc ? (size_t) (esc - buf) : (size_t) n) < 0) {
-                                *ret_end = CONSOLE_END_CLOSED;
-                                return 0;
-                        }
-                        if (esc) {
-                                *ret_end = CONSOLE_END_ESCAPE;
-                                return 0;
-                        }
+                        /* Ctrl+], EOF or an error: what was typed before it goes out if it can */
+                        (void) buf_flush(&in, console);
+                        *ret_end = r > 0 ? CONSOLE_END_ESCAPE : CONSOLE_END_INPUT;
+                        return 0;
                 }
         }
 }
@@ -206,7 +271,11 @@ static int console_attach(Context *c, const char *path, const char *name, const 
                 const char *nl = saved_terminal.raw ? "\r\n" : "\n";   /* raw: no output translation */
                 printf("Connected to domain '%s'%sEscape character is ^] (Ctrl + ])%s", name, nl, nl);
                 fflush(stdout);
-                r = console_pump(console, sigfd, &end);
+                r = stdio_nonblock();
+                if (r >= 0 && fcntl(console, F_SETFL, O_NONBLOCK | O_RDWR) < 0)
+                        r = -errno;
+                if (r >= 0)
+                        r = console_pump(console, sigfd, &end);
         }
         terminal_restore();
         (void) sigprocmask(SIG_SETMASK, &old, NULL);

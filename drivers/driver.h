@@ -216,6 +216,10 @@ typedef struct DomainDriverOps {
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
         /* A Screenshot whose reader takes no bytes for this long fails (ETIMEDOUT). */
         void (*set_screenshot_stall_timeout)(DomainDriver *d, uint64_t usec);
+        /* The canonical name (malloc'd, as open_console returns it) of the
+         * console `device` ("" and the aliases as for open_console) of def;
+         * nothing is opened. -ENODEV: def has no such device. */
+        int (*console_name)(const DomainDef *def, const char *device, char **ret_name);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -12,7 +12,9 @@
  *
  * Both fds are nonblocking and driven by the event loop; each direction has a
  * small buffer and stops reading while its buffer is full (backpressure, as
- * with a direct connection). */
+ * with a direct connection). When one side ends, what is buffered for the
+ * other still goes out: the session stays until that is written or
+ * CONSOLE_DRAIN_USEC passed (a holder that does not read). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "log.h"
 
 #define CONSOLE_BUF_SIZE 16384
+#define CONSOLE_DRAIN_USEC (1000u * 1000u)
 
 enum { END_DEVICE, END_CLIENT };
 
@@ -37,6 +40,7 @@ typedef struct ConsoleProxy {
         char *device;
         int fd[2];                              /* END_DEVICE, END_CLIENT (our end of the socketpair) */
         sd_event_source *source[2];
+        sd_event_source *drain_timer;           /* set while draining after an EOF */
         size_t len[2];                          /* bytes in buf[i]: read from fd[i], for fd[!i] */
         bool eof[2];
         char buf[2][CONSOLE_BUF_SIZE];
@@ -50,6 +54,7 @@ static ConsoleProxy *console_proxy_free(ConsoleProxy *p) {
                 if (p->fd[i] >= 0)
                         close(p->fd[i]);
         }
+        sd_event_source_disable_unref(p->drain_timer);
         free(p->key);
         free(p->domain);
         free(p->device);
@@ -123,6 +128,37 @@ static int console_proxy_fill(ConsoleProxy *p, int i) {
         return 0;
 }
 
+static int console_proxy_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        ConsoleProxy *p = userdata;
+
+        console_proxy_close(p, p->eof[END_DEVICE] ? "the device closed; the holder did not read the rest in time"
+                                                  : "the holder closed it; the device did not take the rest in time");
+        return 0;
+}
+
+/* One side reached EOF: the session ends once what is buffered for the other
+ * side is written, or after CONSOLE_DRAIN_USEC. Nothing more is read meanwhile. */
+static void console_proxy_drain(ConsoleProxy *p) {
+        int to = p->eof[END_DEVICE] ? END_CLIENT : END_DEVICE;
+        const char *why = p->eof[END_DEVICE] ? "the device closed (domain stopped?)" : "the holder closed it";
+        int r;
+
+        if (console_proxy_flush(p, to) < 0 || p->len[!to] == 0) {
+                console_proxy_close(p, why);
+                return;
+        }
+        if (p->drain_timer)
+                return;   /* already waiting for POLLOUT */
+        r = sd_event_source_set_enabled(p->source[!to], SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_source_set_io_events(p->source[to], EPOLLOUT);
+        if (r >= 0)
+                r = sd_event_add_time_relative(p->manager->event, &p->drain_timer, CLOCK_MONOTONIC,
+                                               CONSOLE_DRAIN_USEC, 0, console_proxy_drain_timeout, p);
+        if (r < 0)
+                console_proxy_close(p, why);
+}
+
 static int console_proxy_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ConsoleProxy *p = userdata;
         int i = fd == p->fd[END_DEVICE] ? END_DEVICE : END_CLIENT;
@@ -135,7 +171,7 @@ static int console_proxy_io(sd_event_source *s, int fd, uint32_t revents, void *
                         return 0;
                 }
         }
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !p->drain_timer) {
                 r = console_proxy_fill(p, i);
                 if (r < 0 || ((revents & (EPOLLHUP | EPOLLERR)) && !p->eof[i] && p->len[i] == CONSOLE_BUF_SIZE))
                         p->eof[i] = true;   /* hung up with a full buffer: nothing more will come */
@@ -146,9 +182,7 @@ static int console_proxy_io(sd_event_source *s, int fd, uint32_t revents, void *
                 }
         }
         if (p->eof[END_DEVICE] || p->eof[END_CLIENT]) {
-                /* what is still buffered for the other side goes out if it can */
-                (void) console_proxy_flush(p, p->eof[END_DEVICE] ? END_CLIENT : END_DEVICE);
-                console_proxy_close(p, p->eof[END_DEVICE] ? "the device closed (domain stopped?)" : "the holder closed it");
+                console_proxy_drain(p);
                 return 0;
         }
         if (console_proxy_update(p) < 0)
@@ -217,12 +251,25 @@ static int open_console_error(VmDomain *d, const char *device, int r, const char
         return bus_error_from_driver(error, r, message, what);
 }
 
+/* The canonical name of device in the domain's current definition (the live
+ * one while it runs); *ret NULL when it has no such device. */
+static int console_canonical_name(VmDomain *d, const char *device, char **ret) {
+        const DomainDriverOps *ops = d->manager->ops;
+        int r;
+
+        *ret = NULL;
+        if (!ops->console_name)
+                return 0;
+        r = ops->console_name(vm_domain_current_def(d), device, ret);
+        return r == -ENODEV ? 0 : r;
+}
+
 int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         Manager *m = d->manager;
         bool force = false;
         const BusOption options[] = { { "force", "b", &force }, {} };
-        _cleanup_free_ char *canonical = NULL, *msg = NULL, *key = NULL;
+        _cleanup_free_ char *canonical = NULL, *named = NULL, *msg = NULL, *key = NULL;
         _cleanup_close_ int device_fd = -1, client_fd = -1;
         const char *device, *details[7];
         ConsoleProxy *p = NULL, *old;
@@ -236,12 +283,17 @@ int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_e
                 return r;
         if (strlen(device) > 64)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Console device name is too long");
+        /* polkit sees the device by its one name ("", console0, … are serial0),
+         * or the name as given when there is no such device (refused below) */
+        r = console_canonical_name(d, device, &named);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to resolve console device: %m");
         details[0] = "domain";
         details[1] = d->name;
         details[2] = "domain_uuid";
         details[3] = d->uuid;
         details[4] = "device";
-        details[5] = device;
+        details[5] = named ? named : device;
         details[6] = NULL;
         r = vm_authorize(m, message, VM_ACTION_DOMAIN_CONSOLE, details, error);
         if (r <= 0)

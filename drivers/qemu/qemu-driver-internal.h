@@ -38,6 +38,8 @@ typedef struct QemuDriver {
         sd_event_source *log_rotate_timer;
         GThread *log_rotate_thread;     /* the round under way or finished, not yet joined */
         gint log_rotate_done;           /* set by the worker when it finished */
+        struct RotateJob *log_rotate_job; /* that round's files and how far it got; freed at the join */
+        GHashTable *log_rotate_unsupported; /* paths whose file system cannot collapse ranges: not rotated live */
 
         uint64_t screenshot_stall_usec; /* qemu-graphics.c: a Screenshot whose reader takes nothing this long fails (0: 30 s) */
 } QemuDriver;
@@ -181,6 +183,8 @@ int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverD
  * "consoleN"; a serial console is serial0) and its canonical name (malloc'd;
  * ret_name may be NULL). Returns 0 or -ENODEV. */
 int qemu_console_find(const DomainDef *def, const char *device, const DomainChrDef **ret, char **ret_name);
+/* DomainDriverOps.console_name. */
+int qemu_console_name(const DomainDef *def, const char *device, char **ret_name);
 /* DomainDriverOps.open_console. */
 int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
                               char **ret_error);
@@ -190,6 +194,10 @@ int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd
 /* Rotates rt's log files that reached their size by renaming them (before
  * qemu starts, when nobody holds them). */
 void qemu_runtime_rotate_logs_closed(DriverRuntime *rt);
+/* Creates rt's log files (qemu's and the chardevs') mode 0600 before qemu runs:
+ * qemu would create the chardev logs 0666 less the umask. On failure
+ * *ret_path (malloc'd) names the file. */
+int qemu_runtime_create_logs(DriverRuntime *rt, char **ret_path);
 /* DomainDriverOps.set_log_rotation: limits and the periodic check of running domains. */
 void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *console,
                                   const DriverLogRotation *hypervisor, uint64_t interval_usec);

@@ -788,4 +788,5 @@ const DomainDriverOps qemu_driver_ops = {
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
+        .console_name = qemu_console_name,
 };

@@ -68,6 +68,12 @@ int qemu_console_find(const DomainDef *def, const char *device, const DomainChrD
         return 0;
 }
 
+int qemu_console_name(const DomainDef *def, const char *device, char **ret_name) {
+        const DomainChrDef *chr;
+
+        return qemu_console_find(def, device, &chr, ret_name);
+}
+
 static int open_pty(const char *path, int *ret_fd, char **ret_error) {
         _cleanup_close_ int fd = -1;
         struct termios t;
@@ -94,9 +100,29 @@ static int open_pty(const char *path, int *ret_fd, char **ret_error) {
         return 0;
 }
 
-static int connect_unix(const char *path, int *ret_fd, char **ret_error) {
+/* The listening end of fd must be the domain's qemu (the socket file could
+ * have been replaced by someone else's since qemu made it). */
+static int check_peer(int fd, pid_t pid, const char *path, char **ret_error) {
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                int r = -errno;
+                *ret_error = g_strdup_printf("cannot tell who serves the console socket %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (cred.pid != pid) {
+                *ret_error = g_strdup_printf("console socket %s is served by pid %d, not by the domain's qemu (pid %d)",
+                                             path, (int) cred.pid, (int) pid);
+                return -EPERM;
+        }
+        return 0;
+}
+
+static int connect_unix(const char *path, pid_t pid, int *ret_fd, char **ret_error) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -1;
+        int r;
 
         if (strlen(path) >= sizeof(sa.sun_path)) {
                 *ret_error = g_strdup_printf("console socket path %s is too long", path);
@@ -109,7 +135,7 @@ static int connect_unix(const char *path, int *ret_fd, char **ret_error) {
         /* A unix stream connect never waits: it is queued at once or refused
          * (EAGAIN when qemu's backlog is full). */
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int r = -errno;
+                r = -errno;
                 if (r == -EAGAIN) {
                         *ret_error = g_strdup_printf("console socket %s takes no more connections", path);
                         return -EBUSY;
@@ -117,6 +143,9 @@ static int connect_unix(const char *path, int *ret_fd, char **ret_error) {
                 *ret_error = g_strdup_printf("cannot connect to the console socket %s: %s", path, strerror(-r));
                 return r;
         }
+        r = check_peer(fd, pid, path, ret_error);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -144,7 +173,7 @@ int qemu_runtime_open_console(DriverRuntime *rt, const char *device, int *ret_fd
                 }
                 r = open_pty(chr->source_path, ret_fd, ret_error);
         } else if (streq(type, "unix") && !streq_ptr(chr->source_mode, "connect") && chr->source_path)
-                r = connect_unix(chr->source_path, ret_fd, ret_error);
+                r = connect_unix(chr->source_path, rt->pid, ret_fd, ret_error);
         else {
                 *ret_error = g_strdup_printf("%s is a %s device vmgmt cannot connect to", name, type);
                 return -EOPNOTSUPP;

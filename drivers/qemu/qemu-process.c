@@ -507,7 +507,7 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
 
 int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error) {
         QemuDriver *d = rt->driver;
-        _cleanup_free_ char *home = NULL;
+        _cleanup_free_ char *home = NULL, *bad = NULL;
         _cleanup_close_ int logfd = -1;
         SpawnOptions o = SPAWN_OPTIONS_INIT;
         pid_t pid;
@@ -523,6 +523,12 @@ int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_
         };
 
         qemu_runtime_rotate_logs_closed(rt);
+        r = qemu_runtime_create_logs(rt, &bad);
+        if (r < 0) {
+                if (asprintf(ret_error, "cannot create log file %s: %s", strna(bad), strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
         logfd = open_log(rt, envp, argv);
         if (logfd < 0) {
                 if (asprintf(ret_error, "cannot open log file %s: %s", rt->log_path, strerror(-logfd)) < 0)

@@ -9,6 +9,10 @@
 #    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd.
 #  - log file names: a name whose qemu log would be another domain's console
 #    log (X-console while X exists, and the other way) is refused.
+#  - the log files are created 0600 (qemu would create the chardev logs 0666);
+#  - serial0, serial1 and a virtio console each open by name with a shell of
+#    their own behind, and each has its own log with what the guest wrote there;
+#  - rotation loses nothing: a numbered sequence is contiguous across the files.
 
 import contextlib
 import ctypes
@@ -17,10 +21,13 @@ import fcntl
 import os
 import pty
 import select
+import re
 import signal
 import socket
+import stat
 import subprocess
 import termios
+import threading
 import time
 
 import dbus
@@ -248,6 +255,10 @@ class ConsoleBase(VmgmtTestCase):
     def console_log(self, name):
         return os.path.join(self.daemon.log_dir, name + '-console.log')
 
+    def assertPrivate(self, path):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        self.assertEqual(mode, 0o600, '%s has mode %o' % (path, mode))
+
     def boot(self, name, xml=None):
         path = self.define(xml or guest_domain_xml(name))
         self.dom(path).Start(opts())
@@ -262,6 +273,9 @@ class OpenConsole(ConsoleBase):
         path = self.boot(name)
         # the log qemu writes has what the guest printed before anyone attached
         wait_file_contains(self.console_log(name), GUEST_READY, 5)
+        # …and only root reads it (vmgmtd runs with umask 0: qemu would make it 0666)
+        self.assertPrivate(self.console_log(name))
+        self.assertPrivate(os.path.join(self.daemon.log_dir, name + '.log'))
 
         fds_before = self.daemon.fd_count()
         fd1 = self.open_console(path)
@@ -396,7 +410,7 @@ class OpenConsole(ConsoleBase):
         # both hops went through sshd: the bus bridge that resolved the name and the console
         log = host.log_text()
         self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
-        self.assertIn(b'remote-1234', read_file(self.console_log(name)))
+        wait_file_contains(self.console_log(name), 'remote-1234', 10)
         # the name reaches the remote vmgmtctl as it is (quoted for the remote
         # shell), and the remote error and exit status come back
         odd = "it's $(odd) name; `x`"
@@ -417,6 +431,93 @@ class OpenConsole(ConsoleBase):
             shell(master, 'started')
             os.write(master, b'\x1d')
             self.assertEqual(p.wait(20), 0)
+
+
+def multi_console_xml(name):
+    """The test guest with a second serial port and a virtio console."""
+    return guest_domain_xml(name).replace(
+        "<memballoon", "<serial type='pty'><target port='1'/></serial>"
+                       "<console type='pty'><target type='virtio' port='0'/></console><memballoon")
+
+
+class MultiConsole(ConsoleBase):
+    def test_each_device_its_own_shell_and_log(self):
+        name = 'con6'
+        path = self.boot(name, multi_console_xml(name))
+        logs = {'serial0': self.console_log(name),
+                'serial1': os.path.join(self.daemon.log_dir, name + '-serial1.log'),
+                'console1': os.path.join(self.daemon.log_dir, name + '-console1.log')}
+        # what the guest wrote to each device is in that device's log only
+        wait_file_contains(logs['serial1'], 'vmgmt-guest ttyS1 ready', 30)
+        wait_file_contains(logs['console1'], 'vmgmt-guest hvc0 ready', 30)
+        self.assertNotIn(b'vmgmt-guest ttyS1', read_file(logs['serial0']))
+        self.assertNotIn(b'vmgmt-guest hvc0', read_file(logs['serial0']))
+        self.assertNotIn(GUEST_READY.encode() + b'\r', read_file(logs['serial1']))
+        for log in logs.values():
+            self.assertPrivate(log)
+        # each opens by its name, all at once, each with its own shell: the
+        # tty the shell answers on is that device
+        fds = {dev: self.open_console(path, dev) for dev in logs}
+        for dev, tty in (('serial0', b'/dev/ttyS0'), ('serial1', b'/dev/ttyS1'), ('console1', b'/dev/hvc0')):
+            fd = fds[dev]
+            os.write(fd, b'readlink /proc/$$/fd/0; echo %s-$((1000+234))\n' % dev.encode())
+            out = read_until(fd, b'%s-1234' % dev.encode(), 30)
+            self.assertIn(tty, out, '%s is not the shell on %s: %r' % (dev, tty, out[-300:]))
+        # and each session went to its own log
+        for dev, log in logs.items():
+            data = wait_file_contains(log, '%s-1234' % dev, 10)
+            for other in logs:
+                if other != dev:
+                    self.assertNotIn(b'%s-1234' % other.encode(), data, '%s output in %s' % (other, log))
+
+
+class CliPaste(ConsoleBase):
+    def test_large_paste_while_the_guest_prints(self):
+        """A paste bigger than every buffer on the way, typed while the guest is
+        busy (sleep) and then prints a lot (seq): vmgmtctl keeps reading the
+        guest's output while the guest does not take its input. A blocking
+        write to the console would stop both directions for good: the guest
+        waits for its output to be read, vmgmtctl for its input to be taken."""
+        name = 'con7'
+        self.boot(name)
+        master, slave = pty.openpty()
+        self.addCleanup(self._close_quietly, master)
+        self.addCleanup(self._close_quietly, slave)
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'xterm'})
+        p = subprocess.Popen([VMGMTCTL, 'console', name], stdin=slave, stdout=slave, stderr=slave, env=env,
+                             start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.addCleanup(lambda: (p.poll() is None and (p.kill(), p.wait())))
+        read_until(master, b'Escape character is ^]', 20)
+        shell(master, 'before-paste')
+        # no echo by the guest's tty while seq prints (the type-ahead stays out
+        # of its output): the paste starts once stty ran
+        command = b'stty -echo; sleep 3; seq 1 100000; echo seqend-$((1000+234))'
+        paste = b': %s\n' % (b'x' * 58) * 7000 + b'stty echo; echo pasted-$((1000+234))\n'   # 420K
+        os.write(master, command + b'\n')
+        out = read_until(master, command + b'\r\n', 20)
+        time.sleep(1.0)
+        done = []
+
+        def writer():
+            view = memoryview(paste)
+            while view:
+                n = os.write(master, view[:4096])
+                view = view[n:]
+            done.append(True)
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        out = read_until(master, b'seqend-1234', 120, out)
+        # all of seq's output came through: qemu drops what the guest prints
+        # while nobody reads the console for long
+        printed = out[out.index(command) + len(command):out.index(b'seqend-1234')]
+        numbers = re.findall(rb'(?m)^(\d+)\r$', printed)
+        self.assertEqual(len(numbers), 100000, 'seq output lost')
+        self.assertEqual([int(n) for n in numbers], list(range(1, 100001)), 'seq output lost')
+        read_until(master, b'pasted-1234', 300, out)
+        t.join(10)
+        self.assertTrue(done, 'the paste was not taken')
+        os.write(master, b'\x1d')
+        self.assertEqual(p.wait(20), 0)
 
 
 class ConsoleLogRestart(ConsoleBase):
@@ -441,7 +542,7 @@ class ConsoleLogRestart(ConsoleBase):
         # the recovered domain's console opens and works
         fd = self.open_console(path)
         shell(fd, 'after-restart')
-        self.assertIn(b'after-restart-1234', read_file(log))
+        wait_file_contains(log, 'after-restart-1234', 10)   # qemu logs what it wrote just after writing it
 
 
 class LogRotation(ConsoleBase):
@@ -477,11 +578,16 @@ class LogRotation(ConsoleBase):
                 break
             time.sleep(0.2)
         self.assertIn(GUEST_READY.encode(), text)
-        # qemu's own log (the command line is more than 1K) rotated too, one kept
+        # qemu's own log rotated too, one kept: more than a block (live rotation
+        # cuts whole blocks) of lines appended the way qemu writes its stderr
+        marker = b''.join(b'qemu-log-line-%05d\n' % i for i in range(600))
+        with open(qlog, 'ab') as f:
+            f.write(marker)
         deadline = time.monotonic() + 10
         while not os.path.exists(qlog + '.1') and time.monotonic() < deadline:
             time.sleep(0.1)
         self.assertTrue(os.path.exists(qlog + '.1'))
+        self.assertEqual((read_file(qlog + '.1') + read_file(qlog)).count(marker), 1)
         fd = self.open_console(path)
         # more output: every round rotates, never more than 2 old files
         for i in range(6):
@@ -491,12 +597,22 @@ class LogRotation(ConsoleBase):
         files = sorted(f for f in os.listdir(self.daemon.log_dir) if f.startswith(name + '-console.log'))
         self.assertEqual(files, [name + '-console.log', name + '-console.log.1', name + '-console.log.2'])
         self.assertFalse(os.path.exists(qlog + '.2'))
-        # nothing lost at the cut: the last rounds are in order across .1 and the current file
-        text = read_file(log + '.2') + read_file(log + '.1') + read_file(log)
-        seen = [i for i in range(6) if b'round-%d' % (100 + i) in text]
-        self.assertIn(5, seen)
-        self.assertEqual(seen, list(range(seen[0], 6)), 'output lost between rotated files')
         self.assertLess(os.path.getsize(log), 8192 + 4096 + 6000 * 2)
+        # nothing lost at the cuts: a numbered sequence, rotated many times while
+        # it is written, is contiguous (no gap, no repeat) across .2, .1 and the file
+        os.write(fd, b'seq 1 20000; echo seq-$((1000+234))\n')
+        read_until(fd, b'seq-1234', 180)
+        time.sleep(1.0)   # a round or two more
+        text = read_file(log + '.2') + read_file(log + '.1') + read_file(log)
+        lines = text.split(b'\n')
+        end = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].strip() == b'20000')
+        start = end
+        while start > 0 and re.fullmatch(rb'\d+', lines[start - 1].strip()):
+            start -= 1
+        start += 1   # the first line may be the tail of a number cut off with a dropped file
+        nums = [int(x) for x in lines[start:end + 1]]
+        self.assertGreater(len(nums), 1000, 'too little of the sequence kept to span a cut')
+        self.assertEqual(nums, list(range(nums[0], 20001)), 'output lost or repeated between rotated files')
 
     def test_start_rotates_what_the_last_run_left(self):
         # no periodic check in the way: only the start rotates
