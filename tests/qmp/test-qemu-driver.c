@@ -773,6 +773,32 @@ static char *write_kernel(unsigned char mode) {
         return path;
 }
 
+/* Kills every qemu still running from under path: a failed check can leave
+ * the domains of a test running (the recover test hands them from one driver
+ * to the next), and a test must leave no process behind. */
+static void kill_leftover_qemus(const char *path) {
+        g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+        const char *name;
+
+        while (proc && (name = g_dir_read_name(proc))) {
+                g_autofree char *file = g_strdup_printf("/proc/%s/cmdline", name);
+                g_autofree char *cmdline = NULL;
+                gsize len = 0;
+                char *end;
+                long pid = strtol(name, &end, 10);
+
+                if (*end || pid <= 1 || pid == getpid() || !g_file_get_contents(file, &cmdline, &len, NULL))
+                        continue;
+                for (gsize i = 0; i + 1 < len; i++)
+                        if (cmdline[i] == '\0')
+                                cmdline[i] = ' ';
+                if (strstr(cmdline, "qemu-system") && strstr(cmdline, path)) {
+                        fprintf(stderr, "killing qemu %ld left by a failed test\n", pid);
+                        (void) kill((pid_t) pid, SIGKILL);
+                }
+        }
+}
+
 static void rm_rf(const char *path) {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", path);
         if (system(cmd) != 0)
@@ -820,6 +846,7 @@ int main(int argc, char **argv) {
         test_recover();
         test_long_paths();
 
+        kill_leftover_qemus(root);
         sd_event_unref(event);
         g_ptr_array_unref(messages);
         if (!getenv("VMGMT_TEST_KEEP"))
