@@ -1126,4 +1126,5 @@ class VmgmtTestCase(unittest.TestCase):
 
 
 def main():
-    unittest.main(verbosity=2)
+    import vmgmt_testmain
+    vmgmt_testmain.run()
