@@ -77,7 +77,12 @@ ERR_UNKNOWN_OBJECT = 'org.freedesktop.DBus.Error.UnknownObject'
 
 GUEST_READY = 'vmgmt-guest ready'
 
-DEFAULT_TIMEOUT = float(os.environ.get('VMGMT_TEST_TIMEOUT', '30'))
+# How long a wait for an event or a state may take before the test calls it a
+# hang. It bounds a hang only, it is no latency target (those are in
+# benchmarks/): generous enough for a loaded 2-core machine running an ASan
+# build (2-3x slower) next to other qemu. A wait returns as soon as what it
+# waits for happened, so only a failing test ever waits this long.
+DEFAULT_TIMEOUT = float(os.environ.get('VMGMT_TEST_TIMEOUT', '90'))
 # Every vmgmtd a test starts (also through helpers that inherit this
 # environment) runs in the host's network namespace unless the test made its
 # own: no `default` network there (it would create virbr0 and nft rules).
@@ -173,7 +178,7 @@ def pid_alive(pid):
         return False
 
 
-def kill_and_reap(pids, timeout=5.0):
+def kill_and_reap(pids, timeout=30.0):
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -365,7 +370,7 @@ class PrivateBus:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -418,7 +423,7 @@ class Daemon:
     def log_dir(self):
         return os.path.join(self.root, 'var', 'log', 'vmgmt', 'qemu')
 
-    def start(self, timeout=20.0, wait=True):
+    def start(self, timeout=DEFAULT_TIMEOUT, wait=True):
         if not os.access(VMGMTD, os.X_OK):
             raise unittest.SkipTest('vmgmtd not built (%s)' % VMGMTD)
         self._wait_name_released()
@@ -438,7 +443,7 @@ class Daemon:
             self.wait_ready(timeout)
         return self
 
-    def _wait_name_released(self, timeout=5.0):
+    def _wait_name_released(self, timeout=DEFAULT_TIMEOUT):
         """A killed vmgmtd's connection is closed by the kernel at once, but the
         bus notices the hang-up on its own schedule; a new vmgmtd that asks for
         the name before that is (rightly) refused. Wait until the name is free."""
@@ -453,7 +458,7 @@ class Daemon:
         finally:
             conn.close()
 
-    def wait_ready(self, timeout=20.0):
+    def wait_ready(self, timeout=DEFAULT_TIMEOUT):
         conn = dbus.bus.BusConnection(self.bus.address)
         try:
             deadline = time.monotonic() + timeout
@@ -475,7 +480,7 @@ class Daemon:
         finally:
             conn.close()
 
-    def stop(self, timeout=15.0):
+    def stop(self, timeout=DEFAULT_TIMEOUT):
         """SIGTERM and wait; returns the exit status."""
         if not self.proc:
             return None
@@ -656,10 +661,20 @@ class SignalRecorder:
             time.sleep(0.005)
 
     def sync(self):
-        """Makes sure every signal emitted before now has been dispatched: a
-        round trip through the bus daemon orders after them."""
-        self.conn.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                'org.freedesktop.DBus', 'GetId', '', ())
+        """Makes sure every signal vmgmtd emitted before now has been
+        dispatched: vmgmtd answers a Ping after the signals it sent before it,
+        and the bus keeps one sender's messages in order. Without a vmgmtd on
+        the bus, a round trip through the bus daemon orders after what it
+        has routed so far."""
+        try:
+            self.conn.call_blocking(BUS_NAME, MANAGER_PATH, 'org.freedesktop.DBus.Peer', 'Ping', '', (),
+                                    timeout=DEFAULT_TIMEOUT)
+        except dbus.DBusException as e:
+            if e.get_dbus_name() not in ('org.freedesktop.DBus.Error.ServiceUnknown',
+                                         'org.freedesktop.DBus.Error.NameHasNoOwner'):
+                raise
+            self.conn.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                    'org.freedesktop.DBus', 'GetId', '', ())
         self.pump()
 
     def clear(self):
@@ -857,21 +872,29 @@ class Console:
                 return False
             raise
 
-    def wait_for(self, text, timeout=60.0, since_mark=True):
-        """Waits until `text` appears (after the last mark); moves the mark past it."""
+    def wait_for(self, text, timeout=DEFAULT_TIMEOUT, since_mark=True):
+        """Waits until `text` appears (after the last mark); moves the mark past it.
+        Fails at once when the console closes (qemu exited) without it, and
+        says which of the two ended the wait."""
         t = text.encode()
-        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        deadline = t0 + timeout
         while True:
             open_ = self._read()
             i = self.buf.find(t, self.mark if since_mark else 0)
             if i >= 0:
                 self.mark = i + len(t)
                 return True
-            if not open_ or time.monotonic() > deadline:
-                raise AssertionError('console %s: %r not seen within %.0fs; output:\n%s'
-                                     % (self.path, text, timeout,
-                                        self.buf[-2000:].decode('utf-8', 'replace')))
-            time.sleep(0.02)
+            if not open_:
+                why = 'the console closed (EOF: qemu exited or closed the pty) after %.1fs' \
+                    % (time.monotonic() - t0)
+            elif time.monotonic() > deadline:
+                why = 'not seen within %.0fs (the console is still open)' % timeout
+            else:
+                time.sleep(0.02)
+                continue
+            raise AssertionError('console %s: %r not seen: %s; output:\n%s'
+                                 % (self.path, text, why, self.buf[-2000:].decode('utf-8', 'replace')))
 
     def send(self, line):
         os.write(self.fd, line.encode() + b'\n')
@@ -879,7 +902,7 @@ class Console:
 
 # ---------------------------------------------------------------- vmgmtctl
 
-def run_vmgmtctl(bus, *args, check=False, input=None, timeout=60, env=None):
+def run_vmgmtctl(bus, *args, check=False, input=None, timeout=2 * DEFAULT_TIMEOUT, env=None):
     if not os.access(VMGMTCTL, os.X_OK):
         raise unittest.SkipTest('vmgmtctl not built (%s)' % VMGMTCTL)
     e = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus.address})
@@ -918,7 +941,7 @@ class Fixture:
         if start:
             self.daemon.start()
 
-    def start_polkitd(self, timeout=30.0):
+    def start_polkitd(self, timeout=DEFAULT_TIMEOUT):
         """A real polkitd on the private bus (its rules are the host's:
         /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d)."""
         exe = '/usr/lib/polkit-1/polkitd'
@@ -937,7 +960,7 @@ class Fixture:
     def qemu_pids(self):
         return qemu_pids(self.tmp + '/')
 
-    def console(self, path, timeout=20.0):
+    def console(self, path, timeout=DEFAULT_TIMEOUT):
         """Opens the serial pty of the running domain at `path` (waits for the
         live XML to name it)."""
         deadline = time.monotonic() + timeout
@@ -1112,7 +1135,7 @@ class VmgmtTestCase(unittest.TestCase):
         """Compares a Fixture.snapshot() with now (waiting a moment for the fd
         count, which may lag a reply by one loop iteration)."""
         after = None
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
         while True:
             after = self.fx.snapshot()
             if after['fds'] <= before['fds'] + fds_slack or time.monotonic() > deadline:
