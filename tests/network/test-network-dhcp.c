@@ -38,8 +38,8 @@ static const char *const guest_script =
         "$B ip link set lo up\n"
         "$B ip link set \"$IF\" address \"$MAC\"\n"
         "$B ip link set \"$IF\" up\n"
-        "$B udhcpc -i \"$IF\" -n -q -f -t 10 -T 1 -x hostname:\"$NAME\" -s \"$SCRIPT\"\n"
-        "$B ping -c 1 -w 5 192.168.122.1\n";
+        "$B udhcpc -i \"$IF\" -n -q -f -t 60 -T 1 -x hostname:\"$NAME\" -s \"$SCRIPT\"\n"
+        "$B ping -c 1 -w 30 192.168.122.1\n";
 
 /* udhcpc's hook: put the leased address on the interface */
 static const char *const udhcpc_hook =
@@ -58,7 +58,7 @@ static int run_guest(NetworkDriver *d, const char *mac, const char *name, const 
         pid_t pid = guest_start(d->nl, "virbr0", n, guest_script, env);
         if (pid < 0)
                 return pid;
-        return guest_wait(d->nl, pid, n, 30);
+        return guest_wait(d->nl, pid, n, 2 * TEST_WAIT_SEC);
 }
 
 static const NetworkLease *find_lease(NetworkLease *l, size_t n, const char *mac) {
@@ -94,7 +94,7 @@ int main(void) {
         if (network_def_parse(xml, strlen(xml), &def, &err) < 0 || network_def_normalize(def, &ctx, &err) < 0)
                 return 1;
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start: %s", strna(done.message));
         if (done.r < 0)
                 return 1;
@@ -115,13 +115,21 @@ int main(void) {
         CHECK(find_lease(leases, n, "52:54:00:12:00:01"), "the first lease is still there");
         network_leases_free(leases, n);
 
-        /* a DHCP host added live is served at once */
+        /* a DHCP host added live is served once dnsmasq re-read its files (the
+         * update is done when dnsmasq got its SIGHUP; a DNS host added with it
+         * answers once it has re-read them all) */
         CHECK(network_def_update(def, "ip-dhcp-host", NETWORK_UPDATE_ADD_LAST, -1,
                                  "<host mac='52:54:00:00:00:07' name='seven' ip='192.168.122.7'/>", &err) == 0, "update");
+        CHECK(network_def_update(def, "dns-host", NETWORK_UPDATE_ADD_LAST, -1,
+                                 "<host ip='192.168.122.77'><hostname>reloaded</hostname></host>", &err) == 0, "update");
         done_reset(&done);
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "live update");
-        wait_done(&done, 10);
-        pump(200);
+        wait_done(&done, TEST_WAIT_SEC);
+        {
+                uint8_t answer[4] = { 0 };
+                CHECK(wait_dns_a("192.168.122.1", "reloaded", answer, TEST_WAIT_SEC) == 0 && answer[3] == 77,
+                      "dnsmasq re-read its files after the live update");
+        }
         CHECK(run_guest(d, "52:54:00:00:00:07", "x", hook) == 0, "guest 3 got a lease");
         CHECK(network_runtime_leases(rt, &leases, &n) == 0, "leases");
         l = find_lease(leases, n, "52:54:00:00:00:07");
@@ -135,22 +143,22 @@ int main(void) {
         CHECK(network_def_parse(xml6, strlen(xml6), &def6, &err) == 0 && network_def_normalize(def6, &ctx, &err) == 0, "v6 def");
         done_reset(&done);
         CHECK(network_start(d, def6, NULL, &rt6, done_cb, &done) == 0, "start v6");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start v6: %s", strna(done.message));
         pid_t g = guest_start(d->nl, "vb6", 50,
                               "B=/usr/bin/busybox; $B ip link set lo up; $B ip link set \"$IF\" up\n"
-                              "for i in $($B seq 1 40); do $B ip -6 addr show dev \"$IF\" | $B grep -q 'inet6 fd00:40::' && break; $B sleep 0.5; done\n"
+                              "for i in $($B seq 1 120); do $B ip -6 addr show dev \"$IF\" | $B grep -q 'inet6 fd00:40::' && break; $B sleep 0.5; done\n"
                               "$B ip -6 addr show dev \"$IF\"\n"
-                              "$B ping -6 -c 1 -w 5 fd00:40::1\n", NULL);
-        CHECK(g > 0 && guest_wait(d->nl, g, 50, 40) == 0, "guest got an RA address and pinged the bridge over IPv6");
+                              "$B ping -6 -c 1 -w 30 fd00:40::1\n", NULL);
+        CHECK(g > 0 && guest_wait(d->nl, g, 50, 2 * TEST_WAIT_SEC) == 0, "guest got an RA address and pinged the bridge over IPv6");
         done_reset(&done);
         CHECK(network_stop(rt6, done_cb, &done) == 0, "stop v6");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         network_def_free(def6);
 
         done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "stop: %s", strna(done.message));
         network_driver_free(d);
         conf_error_clear(&err);

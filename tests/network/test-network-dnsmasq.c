@@ -72,7 +72,7 @@ static void test_served(NetworkDriver *d) {
         CHECK(asprintf(&file, "%s/pxelinux.0", tftp_dir) > 0 && write_file_atomic_nosync(file, "boot me\n", 8, 0644) == 0,
               "tftp file");
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start: %s", strna(done.message));
         if (done.r < 0)
                 return;
@@ -88,7 +88,7 @@ static void test_served(NetworkDriver *d) {
 
         done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "stop: %s", strna(done.message));
         (void) unlink(file);
 }

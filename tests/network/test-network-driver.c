@@ -89,6 +89,24 @@ static int link_master(const char *name, char mac[32]) {
         return master;
 }
 
+/* wait_for() conditions */
+static bool table_rebuilt(void *data) {
+        _cleanup_free_ char *nft = run_output("nft list table inet vmgmt");
+        return nft && !strstr(nft, "stale0") && strstr(nft, "fwd_in_virbr0") && strstr(nft, "masquerade");
+}
+
+static bool table_gone(void *data) {
+        return system("nft list table inet vmgmt >/dev/null 2>&1") != 0;
+}
+
+static bool pid_gone(void *data) {
+        return !pid_alive(*(pid_t *) data);
+}
+
+static bool dnsmasq_running(void *data) {
+        return pid_alive(network_runtime_dnsmasq_pid(data));
+}
+
 static bool dir_is_empty(const char *path) {
         _cleanup_free_ char *cmd = NULL;
         if (asprintf(&cmd, "test -z \"$(ls -A '%s')\"", path) < 0)
@@ -114,7 +132,7 @@ static void test_nat_network(void) {
 
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
         CHECK(!done.called, "done must not run inside network_start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start failed: %d %s", done.r, strna(done.message));
         if (done.r < 0)
                 exit(1);
@@ -141,7 +159,7 @@ static void test_nat_network(void) {
 
         /* dnsmasq killed → restarted */
         kill(pid, SIGKILL);
-        wait_until(&n_dnsmasq_events, 1, 10);
+        wait_until(&n_dnsmasq_events, 1, TEST_WAIT_SEC);
         pid2 = network_runtime_dnsmasq_pid(rt);
         CHECK(last_restarted && pid2 > 0 && pid2 != pid && pid_alive(pid2), "dnsmasq restarted (%d → %d)", (int) pid, (int) pid2);
         CHECK(dns_query_a("192.168.122.1", "testhost", answer) == 0, "restarted dnsmasq answers");
@@ -154,14 +172,14 @@ static void test_nat_network(void) {
                                  "<host ip='192.168.122.78'><hostname>newhost</hostname></host>", &err) == 0, "update def");
         done_reset(&done);
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "runtime update");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "update: %s", strna(done.message));
         CHECK(network_runtime_dnsmasq_pid(rt) == pid2, "same dnsmasq after a hosts-only update");
         hosts = NULL;
         CHECK(read_full_file(rt->hosts_path, 65536, &hosts, NULL) == 0 && strstr(hosts, "52:54:00:00:00:06,192.168.122.6,six"),
               "hostsfile: %s", strna(hosts));
-        usleep(200 * 1000);
-        CHECK(dns_query_a("192.168.122.1", "newhost", answer) == 0 && answer[3] == 78, "newhost resolves after SIGHUP");
+        CHECK(wait_dns_a("192.168.122.1", "newhost", answer, TEST_WAIT_SEC) == 0 && answer[3] == 78,
+              "newhost resolves after SIGHUP");
         conf_error_clear(&err);
 
         /* a new DHCP range changes dnsmasq's config: it is restarted, leases file kept */
@@ -173,7 +191,7 @@ static void test_nat_network(void) {
                                  "<range start='192.168.122.100' end='192.168.122.200'/>", &err) == 0, "%s", strna(err.message));
         done_reset(&done);
         CHECK(network_runtime_update(rt, def, done_cb, &done) == 0, "runtime update (range)");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "range update: %s", strna(done.message));
         pid = network_runtime_dnsmasq_pid(rt);
         CHECK(pid > 0 && pid != pid2 && pid_alive(pid) && !pid_alive(pid2), "dnsmasq restarted for a new range (%d → %d)",
@@ -212,7 +230,7 @@ static void test_nat_network(void) {
         NetworkRuntime *rt_dup = NULL;
         done_reset(&done);
         CHECK(network_start(d, dup, NULL, &rt_dup, done_cb, &done) == 0, "start dup");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == -EEXIST && done.message && strstr(done.message, "already exists"), "dup: %d %s", done.r, strna(done.message));
         CHECK(iface_has_addr("virbr0", "192.168.122.1", NULL), "the failed start left the first network's bridge alone");
         free(nft);
@@ -232,7 +250,8 @@ static void test_nat_network(void) {
         CHECK(rt && network_runtime_dnsmasq_pid(rt) == pid2, "adopted the same dnsmasq");
         CHECK(rec.def && streq(rec.def->name, "default") && rec.def->ips[0].n_hosts == 2, "live def recovered with the update");
         network_def_free(rec.def);
-        pump(300);   /* the background firewall rebuild */
+        /* the firewall is rebuilt in the background */
+        (void) wait_for(table_rebuilt, NULL, TEST_WAIT_SEC);
         free(nft);
         nft = run_output("nft list table inet vmgmt");
         CHECK(nft && !strstr(nft, "stale0") && strstr(nft, "fwd_in_virbr0") && strstr(nft, "masquerade"),
@@ -241,7 +260,7 @@ static void test_nat_network(void) {
         /* adopted dnsmasq is still supervised */
         kill(pid2, SIGKILL);
         n_dnsmasq_events = 0;
-        wait_until(&n_dnsmasq_events, 1, 10);
+        wait_until(&n_dnsmasq_events, 1, TEST_WAIT_SEC);
         CHECK(last_restarted && network_runtime_dnsmasq_pid(rt) > 0 && network_runtime_dnsmasq_pid(rt) != pid2,
               "adopted dnsmasq restarted after it died");
         pid = network_runtime_dnsmasq_pid(rt);
@@ -249,26 +268,23 @@ static void test_nat_network(void) {
         /* dnsmasq died while no daemon watched: recovery starts it again */
         network_driver_free(d);
         kill(pid, SIGKILL);
-        for (int i = 0; i < 50 && pid_alive(pid); i++)
-                usleep(20 * 1000);
+        CHECK(wait_for(pid_gone, &pid, TEST_WAIT_SEC), "dnsmasq %d died of SIGKILL", (int) pid);
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver 3");
         rec = (RecoverResult) {};
         CHECK(network_recover(d, recover_cb, &rec) == 0 && rec.n == 1 && rec.rt, "recovered %u", rec.n);
         network_def_free(rec.def);
         rt = rec.rt;
-        pump(500);
+        CHECK(rt && wait_for(dnsmasq_running, rt, TEST_WAIT_SEC), "recovery started a new dnsmasq");
         pid = rt ? network_runtime_dnsmasq_pid(rt) : 0;
-        CHECK(pid > 0 && pid_alive(pid), "recovery started a new dnsmasq");
-        CHECK(dns_query_a("192.168.122.1", "testhost", answer) == 0, "and it answers");
+        CHECK(wait_dns_a("192.168.122.1", "testhost", answer, TEST_WAIT_SEC) == 0, "and it answers");
 
         /* stop removes everything */
         done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "stop: %s", strna(done.message));
         CHECK(if_nametoindex("virbr0") == 0, "bridge gone");
-        usleep(100 * 1000);
-        CHECK(!pid_alive(pid), "dnsmasq gone");
+        CHECK(!pid_alive(pid), "dnsmasq gone");   /* the stop waited for its exit */
         CHECK(system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "nft table gone");
         if (asprintf(&dir, "%s/network", run_dir) >= 0)
                 CHECK(dir_is_empty(dir), "no files left in %s", dir);
@@ -288,7 +304,7 @@ static void test_recover_bridge_gone(void) {
                 "<network><name>gone</name><ip address='10.30.0.1' prefix='24'><dhcp><range start='10.30.0.10' end='10.30.0.20'/></dhcp></ip>"
                 "<ip family='ipv6' address='fd00:30::1' prefix='64'/></network>");
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start: %s", strna(done.message));
         pid_t pid = network_runtime_dnsmasq_pid(rt);
         _cleanup_free_ char *conf = read_text(rt->conf_path);
@@ -300,9 +316,9 @@ static void test_recover_bridge_gone(void) {
         RecoverResult rec = {};
         CHECK(network_recover(d, recover_cb, &rec) == 0 && rec.n == 1 && !rec.rt, "reported inactive");
         network_def_free(rec.def);
-        pump(500);
-        CHECK(!pid_alive(pid), "its dnsmasq was stopped");
-        CHECK(system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "its chains are gone, and the table with them");
+        /* the leftovers are removed in the background */
+        CHECK(wait_for(pid_gone, &pid, TEST_WAIT_SEC), "its dnsmasq was stopped");
+        CHECK(wait_for(table_gone, NULL, TEST_WAIT_SEC), "its chains are gone, and the table with them");
         if (asprintf(&dir, "%s/network", run_dir) >= 0)
                 CHECK(dir_is_empty(dir), "no files left");
         network_driver_free(d);
@@ -323,7 +339,7 @@ static void test_start_failure_rollback(void) {
         CHECK(network_driver_new(test_event(), run_dir, &events, &d) == 0, "driver");
         _cleanup_(network_def_freep) NetworkDef *def = test_network_def(d, nat_xml);
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r < 0 && done.message && strstr(done.message, "dnsmasq") && strstr(done.message, "in use"),
               "start failure: %d %s", done.r, strna(done.message));
         CHECK(if_nametoindex("virbr0") == 0, "no bridge left");
@@ -348,17 +364,17 @@ static void test_isolated_and_route(void) {
 
         CHECK(streq(iso->bridge, "virbr0"), "iso bridge %s", iso->bridge);
         CHECK(network_start(d, iso, NULL, &r1, done_cb, &a) == 0, "start iso");
-        wait_done(&a, 10);
+        wait_done(&a, TEST_WAIT_SEC);
         CHECK(a.r == 0, "iso: %s", strna(a.message));
         /* the next name is chosen against existing interfaces */
         _cleanup_(network_def_freep) NetworkDef *route2 = test_network_def(d,
                 "<network><name>routed</name><forward mode='route'/><ip address='10.20.0.1' prefix='24'/></network>");
         CHECK(streq(route2->bridge, "virbr1"), "route bridge %s", route2->bridge);
         CHECK(network_start(d, route2, NULL, &r2, done_cb, &b) == 0, "start route");
-        wait_done(&b, 10);
+        wait_done(&b, TEST_WAIT_SEC);
         CHECK(b.r == 0, "route: %s", strna(b.message));
         CHECK(network_start(d, open, NULL, &r3, done_cb, &c) == 0, "start open");
-        wait_done(&c, 10);
+        wait_done(&c, TEST_WAIT_SEC);
         CHECK(c.r == 0, "open: %s", strna(c.message));
         CHECK(network_runtime_dnsmasq_pid(r3) == 0, "no dnsmasq without <ip>");
 
@@ -382,7 +398,7 @@ static void test_isolated_and_route(void) {
         /* stopping one keeps the table for the other */
         done_reset(&a);
         CHECK(network_stop(r1, done_cb, &a) == 0, "stop iso");
-        wait_done(&a, 10);
+        wait_done(&a, TEST_WAIT_SEC);
         CHECK(a.r == 0, "stop iso: %s", strna(a.message));
         free(nft);
         nft = run_output("nft list table inet vmgmt");
@@ -395,19 +411,19 @@ static void test_isolated_and_route(void) {
         done_reset(&b);
         CHECK(network_stop(r2, done_cb, &b) == 0, "stop route");
         CHECK(network_start(d, iso2, NULL, &r4, done_cb, &e) == 0, "start iso2");
-        wait_done(&b, 10);
-        wait_done(&e, 10);
+        wait_done(&b, TEST_WAIT_SEC);
+        wait_done(&e, TEST_WAIT_SEC);
         CHECK(b.r == 0 && e.r == 0, "stop %d, start %d", b.r, e.r);
         free(nft);
         nft = run_output("nft list table inet vmgmt");
         CHECK(nft && strstr(nft, "fwd_in_vbiso2") && !strstr(nft, "virbr1"), "racing stop/start:\n%s", strna(nft));
         done_reset(&e);
         CHECK(network_stop(r4, done_cb, &e) == 0, "stop iso2");
-        wait_done(&e, 10);
+        wait_done(&e, TEST_WAIT_SEC);
         CHECK(e.r == 0 && system("nft list table inet vmgmt >/dev/null 2>&1") != 0, "table gone with the last network");
         done_reset(&c);
         CHECK(network_stop(r3, done_cb, &c) == 0, "stop open");
-        wait_done(&c, 10);
+        wait_done(&c, TEST_WAIT_SEC);
         CHECK(c.r == 0 && if_nametoindex("vopen0") == 0, "open stopped");
         network_driver_free(d);
 }
@@ -421,14 +437,14 @@ static void test_bridge_mode(void) {
                 test_network_def(d, "<network><name>host</name><forward mode='bridge'/><bridge name='br-host'/></network>");
 
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == -ENODEV && strstr(strempty(done.message), "does not exist"), "missing host bridge: %d %s", done.r,
               strna(done.message));
 
         CHECK(network_nl_bridge_create(d->nl, "br-host", NULL, 0, false, 0) == 0, "make a host bridge");
         done_reset(&done);
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "bridge mode: %s", strna(done.message));
         char *tap = NULL;
         int fd = -1;
@@ -449,7 +465,7 @@ static void test_bridge_mode(void) {
         free(tap);
         done_reset(&done);
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0 && if_nametoindex("br-host") > 0, "the host bridge stays");
         network_nl_link_delete(d->nl, "br-host");
 
@@ -458,7 +474,7 @@ static void test_bridge_mode(void) {
                 "<network><name>ovs</name><forward mode='bridge'/><bridge name='ovsbr0'/><virtualport type='openvswitch'/></network>");
         done_reset(&done);
         CHECK(network_start(d, ovs, NULL, &rt, done_cb, &done) == 0, "start ovs");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r < 0, "ovs bridge absent: %s", strna(done.message));
         _cleanup_free_ char *ovs_vsctl = network_find_program("ovs-vsctl");
         if (!ovs_vsctl)

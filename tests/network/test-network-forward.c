@@ -44,7 +44,7 @@ static NetworkRuntime *start(NetworkDriver *d, const char *xml) {
                 exit(1);
         }
         CHECK(network_start(d, def, NULL, &rt, done_cb, &done) == 0, "start %s", def->name);
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "start %s: %s", def->name, strna(done.message));
         network_def_free(def);
         return done.r == 0 ? rt : NULL;
@@ -53,7 +53,7 @@ static NetworkRuntime *start(NetworkDriver *d, const char *xml) {
 static void stop(NetworkRuntime *rt) {
         _cleanup_(done_reset) Done done = {};
         CHECK(network_stop(rt, done_cb, &done) == 0, "stop");
-        wait_done(&done, 10);
+        wait_done(&done, TEST_WAIT_SEC);
         CHECK(done.r == 0, "stop: %s", strna(done.message));
 }
 
@@ -80,32 +80,32 @@ int main(void) {
         if (!nat || !route || !iso)
                 return test_summary();
 
-        /* servers: answer pings until killed */
-        pid_t rserver = guest(d, "vbroute", 1, "10.20.0.5/24", "10.20.0.1", "sleep 60");
-        pid_t nserver = guest(d, "vbnat", 2, "192.168.122.50/24", "192.168.122.1", "sleep 60");
+        /* servers: answer pings until killed (however long the checks take) */
+        pid_t rserver = guest(d, "vbroute", 1, "10.20.0.5/24", "10.20.0.1", "sleep 3600");
+        pid_t nserver = guest(d, "vbnat", 2, "192.168.122.50/24", "192.168.122.1", "sleep 3600");
         CHECK(rserver > 0 && nserver > 0, "servers");
 
         /* two guests on one network reach each other */
-        pid_t p = guest(d, "vbnat", 3, "192.168.122.51/24", "192.168.122.1", "$B ping -c 1 -w 5 192.168.122.50");
-        CHECK(guest_wait(d->nl, p, 3, 20) == 0, "guest to guest on one network");
+        pid_t p = guest(d, "vbnat", 3, "192.168.122.51/24", "192.168.122.1", "$B ping -c 1 -w 30 192.168.122.50");
+        CHECK(guest_wait(d->nl, p, 3, TEST_WAIT_SEC) == 0, "guest to guest on one network");
 
         /* NAT guest → routed network: forwarded (and masqueraded) */
-        p = guest(d, "vbnat", 4, "192.168.122.52/24", "192.168.122.1", "$B ping -c 1 -w 5 10.20.0.5");
-        CHECK(guest_wait(d->nl, p, 4, 20) == 0, "NAT guest reaches the routed network");
+        p = guest(d, "vbnat", 4, "192.168.122.52/24", "192.168.122.1", "$B ping -c 1 -w 30 10.20.0.5");
+        CHECK(guest_wait(d->nl, p, 4, TEST_WAIT_SEC) == 0, "NAT guest reaches the routed network");
 
         /* routed guest → NAT network: new connections into a NAT network are refused */
         p = guest(d, "vbroute", 5, "10.20.0.6/24", "10.20.0.1",
-                  "$B ping -c 1 -w 3 10.20.0.1 || exit 3; $B ping -c 1 -w 3 192.168.122.50 && exit 4; exit 0");
-        CHECK(guest_wait(d->nl, p, 5, 20) == 0, "no new connection into a NAT network");
+                  "$B ping -c 1 -w 30 10.20.0.1 || exit 3; $B ping -c 1 -w 3 192.168.122.50 && exit 4; exit 0");
+        CHECK(guest_wait(d->nl, p, 5, TEST_WAIT_SEC) == 0, "no new connection into a NAT network");
 
         /* isolated guest: its own bridge yes, anything beyond no, and nothing comes in */
         p = guest(d, "vbiso", 6, "10.10.0.50/24", "10.10.0.1",
-                  "$B ping -c 1 -w 3 10.10.0.1 || exit 3; $B ping -c 1 -w 3 10.20.0.5 && exit 4; "
+                  "$B ping -c 1 -w 30 10.10.0.1 || exit 3; $B ping -c 1 -w 3 10.20.0.5 && exit 4; "
                   "$B ping -c 1 -w 2 192.168.122.50 && exit 5; exit 0");
-        CHECK(guest_wait(d->nl, p, 6, 30) == 0, "isolated network forwards nothing out");
-        pid_t iserver = guest(d, "vbiso", 7, "10.10.0.9/24", "10.10.0.1", "sleep 60");
+        CHECK(guest_wait(d->nl, p, 6, TEST_WAIT_SEC) == 0, "isolated network forwards nothing out");
+        pid_t iserver = guest(d, "vbiso", 7, "10.10.0.9/24", "10.10.0.1", "sleep 3600");
         p = guest(d, "vbroute", 8, "10.20.0.7/24", "10.20.0.1", "$B ping -c 1 -w 3 10.10.0.9 && exit 4; exit 0");
-        CHECK(guest_wait(d->nl, p, 8, 20) == 0, "isolated network forwards nothing in");
+        CHECK(guest_wait(d->nl, p, 8, TEST_WAIT_SEC) == 0, "isolated network forwards nothing in");
 
         guest_kill(d->nl, rserver, 1);
         guest_kill(d->nl, nserver, 2);

@@ -108,6 +108,16 @@ void pump(unsigned ms) {
                 sd_event_run(test_event(), (end - t) * 1000);
 }
 
+bool wait_for(bool (*cond)(void *data), void *data, unsigned seconds) {
+        uint64_t end = now_ms() + seconds * 1000ULL;
+        while (!cond(data)) {
+                if (now_ms() >= end)
+                        return false;
+                pump(100);
+        }
+        return true;
+}
+
 void done_cb(void *userdata, int r, const char *message) {
         Done *d = userdata;
         d->called = true;
@@ -229,6 +239,14 @@ int dns_query_a(const char *server, const char *name, uint8_t out[4]) {
                 return -errno;
         for (int i = 0; i < 3 && r < 0 && r != -ENOENT; i++)
                 r = dns_once(fd, q, len, out);
+        return r;
+}
+
+int wait_dns_a(const char *server, const char *name, uint8_t out[4], unsigned seconds) {
+        uint64_t end = now_ms() + seconds * 1000ULL;
+        int r;
+        while ((r = dns_query_a(server, name, out)) < 0 && now_ms() < end)
+                pump(100);
         return r;
 }
 

@@ -31,9 +31,15 @@ NetworkDef *test_network_def(NetworkDriver *d, const char *xml);
 /* prints the result; the exit code for main */
 int test_summary(void);
 
+/* Bounds a wait for an event or a state: only a hang runs into it (the
+ * machine may be loaded); nothing is asserted about how long anything takes. */
+#define TEST_WAIT_SEC 60
+
 sd_event *test_event(void);
 /* runs the loop for ms milliseconds */
 void pump(unsigned ms);
+/* runs the loop until cond(data) holds; false if it still did not after seconds */
+bool wait_for(bool (*cond)(void *data), void *data, unsigned seconds);
 
 typedef struct Done {
         bool called;
@@ -64,6 +70,9 @@ bool read_text_starts(const char *path, const char *prefix);
 
 /* Asks server (IPv4, port 53, UDP) for name's A record. 0 and the address in out, or -errno. */
 int dns_query_a(const char *server, const char *name, uint8_t out[4]);
+/* dns_query_a() again and again (running the loop) until it answers, for up to seconds: after a
+ * reload the server answers once it has re-read its files. */
+int wait_dns_a(const char *server, const char *name, uint8_t out[4], unsigned seconds);
 
 /* ---- "guests": a process in a network namespace of its own, on a veth to a bridge ---- */
 

@@ -27,10 +27,26 @@ static void check_x86_caps(const QemuCaps *caps) {
         CHECK(qemu_caps_version(caps) && strncmp(qemu_caps_version(caps), "7.2.", 4) == 0);
 }
 
-static double elapsed_ms(const struct timespec *a) {
-        struct timespec b;
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        return (double) (b.tv_sec - a->tv_sec) * 1e3 + (double) (b.tv_nsec - a->tv_nsec) / 1e6;
+/* Bounds a hang of the loops below; nothing is asserted about how long anything takes. */
+#define HANG_USEC (60ull * 1000000ull)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ull + (uint64_t) ts.tv_nsec / 1000ull;
+}
+
+static bool pid_gone(pid_t pid) {
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+        return access(path, F_OK) < 0;   /* not even a zombie: reaped */
+}
+
+static pid_t read_pid(const char *path) {
+        _cleanup_free_ char *text = NULL;
+
+        return read_full_file(path, 64, &text, NULL) == 0 ? (pid_t) atoi(text) : 0;
 }
 
 static void write_script(const char *path, const char *text) {
@@ -45,9 +61,10 @@ static void write_script(const char *path, const char *text) {
 
 /* A stand-in emulator: checks how the probe runs its child and feeds the parser edge cases. */
 static void test_fake_emulator(const char *dir) {
-        _cleanup_free_ char *emu = NULL, *script = NULL, *slow = NULL, *env = NULL, *leak = NULL;
+        _cleanup_free_ char *emu = NULL, *script = NULL, *slow = NULL, *env = NULL, *leak = NULL, *pidfile = NULL;
+        _cleanup_free_ char *slow_script = NULL;
         QemuCaps *caps = NULL;
-        struct timespec t0;
+        pid_t pid;
         int r, fd;
 
         r = asprintf(&emu, "%s/qemu-system-fake", dir);
@@ -99,76 +116,82 @@ static void test_fake_emulator(const char *dir) {
         }
         CHECK(access(leak, F_OK) != 0);
 
-        /* a hanging binary is killed at the deadline */
+        /* a hanging binary is cut off at the probe's deadline: the probe
+         * reports a timeout (not the hang's end, which never comes) and the
+         * child is killed and reaped by then */
         r = asprintf(&slow, "%s/qemu-system-slow", dir);
         CHECK(r > 0);
-        write_script(slow, "#!/bin/sh\nexec sleep 60\n");
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = asprintf(&pidfile, "%s/slow.pid", dir);
+        CHECK(r > 0);
+        r = asprintf(&slow_script, "#!/bin/sh\necho $$ > '%s'\nexec sleep 3600\n", pidfile);
+        CHECK(r > 0);
+        write_script(slow, slow_script);
         CHECK(qemu_caps_new(slow, NULL, &caps) == -ETIMEDOUT);
-        CHECK(elapsed_ms(&t0) < 4000);
+        CHECK(!caps);
+        pid = read_pid(pidfile);
+        CHECK(pid > 0 && pid_gone(pid));
 }
 
 typedef struct AsyncResult {
         bool done;
         int r;
         QemuCaps *caps;
+        const char *go;            /* the stand-in emulator waits for this file */
         unsigned ticks;            /* timer callbacks that ran while the probe was under way */
+        bool ticked_before_done;   /* a tick ran before the probe's callback */
 } AsyncResult;
 
 static void async_done(void *userdata, int r, QemuCaps *caps) {
         AsyncResult *a = userdata;
 
         a->done = true;
+        a->ticked_before_done = a->ticks > 0;
         a->r = r;
         a->caps = caps;
 }
 
+/* Lets the waiting stand-in emulator go on: it can only do so if the loop
+ * runs timers while the probe is under way. */
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         AsyncResult *a = userdata;
 
         a->ticks++;
+        if (a->go && a->ticks == 1)
+                CHECK(write_file_atomic_nosync(a->go, "go\n", 3, 0644) == 0);
         return sd_event_source_set_time_relative(s, 20 * 1000) < 0 ? -1 : sd_event_source_set_enabled(s, SD_EVENT_ON);
-}
-
-static bool pid_gone(pid_t pid) {
-        char path[64];
-
-        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
-        return access(path, F_OK) < 0;   /* not even a zombie: reaped */
-}
-
-static pid_t read_pid(const char *path) {
-        _cleanup_free_ char *text = NULL;
-
-        return read_full_file(path, 64, &text, NULL) == 0 ? (pid_t) atoi(text) : 0;
 }
 
 /* The probe as a child of a loop: the loop goes on while the emulator thinks;
  * freeing a probe under way kills and reaps its child. */
 static void test_async_probe(const char *dir) {
-        _cleanup_free_ char *slow = NULL, *hang = NULL, *script = NULL, *pidfile = NULL;
+        _cleanup_free_ char *slow = NULL, *hang = NULL, *script = NULL, *pidfile = NULL, *go = NULL;
         sd_event *event = NULL;
         sd_event_source *tick = NULL;
         QemuCapsProbe *probe = NULL;
         QemuCaps *caps = NULL;
         AsyncResult a = {};
-        struct timespec t0;
+        uint64_t end;
         pid_t pid;
         int r;
 
+        /* The stand-in emulator waits until the loop's timer has run: a
+         * probe that blocked the loop would never finish (its deadline would
+         * cut it off), one that does not finishes after a tick. */
         CHECK(sd_event_new(&event) >= 0);
         CHECK(asprintf(&slow, "%s/qemu-system-slowish", dir) > 0);
-        CHECK(asprintf(&script, "#!/bin/sh\nsleep 0.3\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n") > 0);
+        CHECK(asprintf(&go, "%s/go", dir) > 0);
+        CHECK(asprintf(&script, "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.01; done\n"
+                                "exec /usr/bin/qemu-system-x86_64 \"$@\"\n", go) > 0);
         write_script(slow, script);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        a.go = go;
         r = qemu_caps_load_or_probe(event, slow, NULL, async_done, &a, &caps, &probe);
         CHECK(r == 0 && probe && !caps);
         CHECK(sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, 20 * 1000, 1, on_tick, &a) >= 0);
-        while (!a.done && sd_event_run(event, 5 * 1000 * 1000) >= 0)
+        end = now_usec() + HANG_USEC;
+        while (!a.done && now_usec() < end && sd_event_run(event, 1000 * 1000) >= 0)
                 ;
         CHECK(a.done && a.r == 0 && a.caps);
-        fprintf(stderr, "async probe: %u timer ticks while it ran (%.0f ms)\n", a.ticks, elapsed_ms(&t0));
-        CHECK(a.ticks >= 10);   /* 2 x 0.3 s of sleeping, 20 ms ticks */
+        CHECK(a.ticked_before_done);
         if (a.caps)
                 check_x86_caps(a.caps);
         a.caps = qemu_caps_free(a.caps);
@@ -183,14 +206,15 @@ static void test_async_probe(const char *dir) {
         probe = NULL;
         r = qemu_caps_load_or_probe(event, hang, NULL, async_done, &a, &caps, &probe);
         CHECK(r == 0 && probe);
-        while ((pid = read_pid(pidfile)) == 0 && sd_event_run(event, 10 * 1000) >= 0)
+        end = now_usec() + HANG_USEC;
+        while ((pid = read_pid(pidfile)) == 0 && now_usec() < end && sd_event_run(event, 10 * 1000) >= 0)
                 ;
         CHECK(pid > 0 && !pid_gone(pid));
         probe = qemu_caps_probe_free(probe);
         CHECK(!a.done);          /* no callback for a cancelled probe */
-        /* killed at once, reaped by the loop (which does not wait for it) */
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while (pid > 0 && !pid_gone(pid) && elapsed_ms(&t0) < 5000)
+        /* killed, and reaped by the loop (which does not wait for it) */
+        end = now_usec() + HANG_USEC;
+        while (pid > 0 && !pid_gone(pid) && now_usec() < end)
                 CHECK(sd_event_run(event, 100 * 1000) >= 0);
         CHECK(pid > 0 && pid_gone(pid));
         CHECK(!a.done);
@@ -203,7 +227,6 @@ int main(void) {
         _cleanup_free_ char *emu = NULL, *dir = NULL, *cache = NULL;
         char tmpl[] = "/tmp/test-qemu-caps-XXXXXX";
         QemuCaps *caps = NULL;
-        struct timespec t0;
         struct stat st;
         int r;
 
@@ -247,9 +270,7 @@ int main(void) {
         CHECK(!qemu_caps_from_cache(caps));
         caps = qemu_caps_free(caps);
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         CHECK(qemu_caps_new(emu, cache, &caps) == 0);
-        fprintf(stderr, "cached load: %.3f ms\n", elapsed_ms(&t0));
         CHECK(caps && qemu_caps_from_cache(caps));
         if (caps)
                 check_x86_caps(caps);

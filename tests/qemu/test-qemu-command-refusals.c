@@ -205,7 +205,7 @@ static void test_unrunnable(void) {
         d.current_vcpus = 3;
         expect_error(&d, &golden_ctx, "vcpu count");
         RESET();
-        d.initrd = S("/boot/initrd");
+        d.initrd = S(GOLDEN_BOOT_DIR "/initrd.img");
         expect_error(&d, &golden_ctx, "<initrd> needs a <kernel>");
         RESET();
         d.cmdline = S("quiet");

@@ -28,8 +28,8 @@ static void test_handbuilt_golden(void) {
         d.name = S("hand,built=1 x");
         d.title = S("title,process=evil");
         d.vcpus = 2;
-        d.kernel = S("/boot/vmlinuz-6.1.0-56-amd64");
-        d.initrd = S("/boot/initrd.img-6.1.0-56-amd64");
+        d.kernel = S(GOLDEN_BOOT_DIR "/vmlinuz");
+        d.initrd = S(GOLDEN_BOOT_DIR "/initrd.img");
         d.cmdline = S("console=ttyS0 quiet,foo=bar -device e1000");
         d.pm_suspend_to_mem = 0;
         d.pm_suspend_to_disk = 0;

@@ -2,8 +2,11 @@
  *
  * Each tests/qemu/data/NAME.args is run with the golden paths moved into a
  * temp dir (QMP, VNC and channel sockets; disk images created there, qcow2
- * through qemu-img), type forced to TCG and host block devices replaced by
- * /dev/null. qemu must come up (-S), greet on QMP, accept qmp_capabilities
+ * through qemu-img), the golden boot dir replaced by the test guest that
+ * tools/build-guest builds into a temp dir of its own (the host's Debian
+ * kernel or the one tools/install-deps unpacked: never a /boot path by
+ * version), type forced to TCG and host block devices replaced by loop
+ * devices. qemu must come up (-S), greet on QMP, accept qmp_capabilities
  * and quit with status 0. */
 #include <dirent.h>
 #include <net/if.h>
@@ -96,13 +99,47 @@ static char *keyval_join(GArray *a) {
         return g_string_free(o, FALSE);
 }
 
+/* Generous bounds that only cut off a hang (qemu under TCG on a loaded machine). */
+#define QEMU_START_TIMEOUT_SEC 120
+#define QMP_REPLY_TIMEOUT_MS (60 * 1000)
+
+/* The test guest (vmlinuz, initrd.img) that GOLDEN_BOOT_DIR stands for. */
+static char *guest_dir;
+
 static char *replace_prefixes(const char *s, const char *tmp) {
         g_autofree char *run = g_strdup_printf("%s/run", tmp);
         g_autofree char *img = g_strdup_printf("%s/images", tmp);
         g_auto(GStrv) a = g_strsplit(s, GOLDEN_RUN_DIR, -1);
         g_autofree char *s1 = g_strjoinv(run, a);
         g_auto(GStrv) b = g_strsplit(s1, GOLDEN_IMAGE_DIR, -1);
-        return g_strjoinv(img, b);
+        g_autofree char *s2 = g_strjoinv(img, b);
+        g_auto(GStrv) c = g_strsplit(s2, GOLDEN_BOOT_DIR, -1);
+        return g_strjoinv(guest_dir, c);
+}
+
+/* Builds the test guest with tools/build-guest, which finds the kernel the
+ * way every guest test does (the host's Debian kernel, else the cache of
+ * tools/install-deps). */
+static void build_guest(void) {
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) e = NULL;
+        int status = -1;
+
+        guest_dir = g_dir_make_tmp("vmgmt-golden-guest-XXXXXX", NULL);
+        CHECK(guest_dir);
+        if (!guest_dir) {
+                guest_dir = g_strdup("/nonexistent");
+                return;
+        }
+        {
+                const char *argv[] = { BUILD_GUEST, guest_dir, NULL };
+                if (!g_spawn_sync(NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, &e) ||
+                    !g_spawn_check_wait_status(status, NULL)) {
+                        fprintf(stderr, "%s failed (the goldens with -kernel need the test guest): %s%s%s\n",
+                                BUILD_GUEST, e ? e->message : "", out ? out : "", err ? err : "");
+                        test_failures++;
+                }
+        }
 }
 
 static int run_cmd(const char *cmd) {
@@ -252,7 +289,7 @@ static int qmp_command(int fd, GString *buf, const char *cmd, char **ret) {
                 return -EIO;
         for (;;) {
                 char *line = NULL;
-                int r = qmp_read_line(fd, buf, &line, 10000);
+                int r = qmp_read_line(fd, buf, &line, QMP_REPLY_TIMEOUT_MS);
                 if (r < 0)
                         return r;
                 if (strstr(line, "\"return\"") || strstr(line, "\"error\"")) {
@@ -333,6 +370,10 @@ static void run_one(const char *name, const char *path) {
                 fprintf(stderr, "%s: expected build error, nothing to run\n", name);
                 goto out;
         }
+        if (text && golden_check_paths(name, text) > 0) {
+                test_failures++;
+                goto out;
+        }
         tmp = g_dir_make_tmp("vmgmt-golden-run-XXXXXX", NULL);
         CHECK(tmp);
         if (!text || !tmp)
@@ -362,7 +403,9 @@ static void run_one(const char *name, const char *path) {
         CHECK(pid > 0);
 
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", qmp);
-        for (int i = 0; i < 200; i++) {
+        /* until qemu listens or exits; the deadline only bounds a hang */
+        for (gint64 end = g_get_monotonic_time() + QEMU_START_TIMEOUT_SEC * G_USEC_PER_SEC;
+             g_get_monotonic_time() < end;) {
                 int w;
                 fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
@@ -379,7 +422,9 @@ static void run_one(const char *name, const char *path) {
         if (fd < 0) {
                 g_autofree char *err = NULL;
                 g_file_get_contents(log, &err, NULL, NULL);
-                fprintf(stderr, "%s: qemu did not open its QMP socket (status 0x%x): %s\n", name, status, err ? err : "");
+                fprintf(stderr, "%s: qemu did not open its QMP socket (%s, status 0x%x): %s\n", name,
+                        pid > 0 ? "still running after " G_STRINGIFY(QEMU_START_TIMEOUT_SEC) " s" : "exited", status,
+                        err ? err : "");
                 test_failures++;
                 if (pid > 0) {
                         kill(pid, SIGKILL);
@@ -388,7 +433,7 @@ static void run_one(const char *name, const char *path) {
                 goto out;
         }
 
-        r = qmp_read_line(fd, buf, &line, 10000);
+        r = qmp_read_line(fd, buf, &line, QMP_REPLY_TIMEOUT_MS);
         CHECK(r == 0 && strstr(line, "\"QMP\""));
         g_clear_pointer(&line, g_free);
         r = qmp_command(fd, buf, "{\"execute\":\"qmp_capabilities\"}\n", &line);
@@ -453,6 +498,7 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         loop_devices = g_ptr_array_new_with_free_func(g_free);
         enter_private_netns();
+        build_guest();
         CHECK(d);
         while (d && (e = g_dir_read_name(d)))
                 if (g_str_has_suffix(e, ".args") && (argc < 2 || strncmp(e, argv[1], strlen(argv[1])) == 0))
@@ -464,5 +510,11 @@ int main(int argc, char **argv) {
                 run_one(g_ptr_array_index(names, i), path);
         }
         g_ptr_array_unref(names);
+        if (guest_dir && g_str_has_prefix(guest_dir, g_get_tmp_dir())) {
+                g_autofree char *q = g_shell_quote(guest_dir);
+                g_autofree char *cmd = g_strdup_printf("rm -rf %s", q);
+                if (run_cmd(cmd) < 0)
+                        fprintf(stderr, "could not remove %s\n", guest_dir);
+        }
         return TEST_EXIT();
 }

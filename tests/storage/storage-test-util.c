@@ -97,15 +97,6 @@ bool wait_for(bool *flag) {
         return true;
 }
 
-/* Runs the loop for a while (lets stray events arrive). */
-void spin(unsigned msec) {
-        uint64_t start, now;
-        sd_event_now(event, CLOCK_MONOTONIC, &start);
-        do {
-                sd_event_run(event, 10000);
-                sd_event_now(event, CLOCK_MONOTONIC, &now);
-        } while (now - start < msec * 1000ull);
-}
 
 /* ---- helpers ---- */
 

@@ -58,7 +58,6 @@ void done_reset(Done *d);
 void on_done(void *userdata, int r, const char *message);
 StorageJobCallbacks job_cb(Done *d);
 bool wait_for(bool *flag);
-void spin(unsigned msec);
 int sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 char *sh_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 StoragePoolDef *pool_def(const char *name, const char *type, const char *path, const char *source);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,8 +189,15 @@ static void test_clone(void) {
         cb = job_cb(&d);
         check(storage_volume_clone(p, vd, storage_pool_find_volume(p, "big.img"), &cb, &d.job) == 0);
         storage_vol_def_free(vd);
-        spin(50);
-        check(!d.called);
+        /* under way: its temporary is there (the loop runs until it is, or the job ends) */
+        {
+                uint64_t start, now;
+                sd_event_now(event, CLOCK_MONOTONIC, &start);
+                for (now = start; count_entries(dir) == before && !d.called && now - start < WAIT_USEC;
+                     sd_event_now(event, CLOCK_MONOTONIC, &now))
+                        (void) sd_event_run(event, 1000);
+        }
+        check(!d.called && count_entries(dir) == before + 1);
         char *crash = g_strdup_printf("%s/crash.img", dir);
         check(access(crash, F_OK) < 0);
         storage_pool_free(p);   /* as the daemon would at exit: the job and its temporary are gone */
@@ -341,7 +349,17 @@ static void test_upload_download(void) {
         cb = job_cb(&d);
         check(storage_volume_download(v, pfd[1], 0, 0, &cb, &d.job) == 0);
         close(pfd[1]);
-        spin(300);   /* the job started and filled the pipe */
+        /* the job started and filled the pipe: it is blocked on the reader */
+        {
+                uint64_t start, now;
+                int queued = 0, size = fcntl(pfd[0], F_GETPIPE_SZ);
+                check(size > 0);
+                sd_event_now(event, CLOCK_MONOTONIC, &start);
+                for (now = start; !d.called && now - start < WAIT_USEC && ioctl(pfd[0], FIONREAD, &queued) == 0 && queued < size;
+                     sd_event_now(event, CLOCK_MONOTONIC, &now))
+                        (void) sd_event_run(event, 1000);
+                check(!d.called && queued >= size);
+        }
         storage_job_cancel(d.job);
         check(wait_for(&d.called) && d.r == -ECANCELED);
         close(pfd[0]);
@@ -447,7 +465,7 @@ static void test_boot_from_clone(void) {
                                     "</target><backingStore><path>%s/golden.qcow2</path></backingStore></volume>", dir), &d) == 0);
         done_reset(&d);
         char *img = g_strdup_printf("%s/vm1.qcow2", dir);
-        check(boot_status(img, 60) == 0);
+        check(boot_status(img, 120) == 0);
         g_free(img);
 
         /* the overlay cloned (flattened) into a standalone volume boots as well */
@@ -459,7 +477,7 @@ static void test_boot_from_clone(void) {
         check(storage_volume_get_def(d.vol)->capacity == 64 * MiB);
         done_reset(&d);
         img = g_strdup_printf("%s/vm2.qcow2", dir);
-        check(boot_status(img, 60) == 0);
+        check(boot_status(img, 120) == 0);
         g_free(img);
 
         /* wiped, it boots no more */
