@@ -36,6 +36,7 @@ import unittest
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape as xml_escape
+from vmgmt_testmain import skip_missing  # noqa: F401 (tests import it from here too)
 
 import dbus
 import dbus.mainloop.glib
@@ -425,7 +426,7 @@ class Daemon:
 
     def start(self, timeout=DEFAULT_TIMEOUT, wait=True):
         if not os.access(VMGMTD, os.X_OK):
-            raise unittest.SkipTest('vmgmtd not built (%s)' % VMGMTD)
+            raise AssertionError('vmgmtd is not built: %s (meson compile)' % VMGMTD)
         self._wait_name_released()
         with open(self.logfile, 'ab') as lf:
             lf.write(b'---- start %s ----\n' % time.strftime('%H:%M:%S').encode())
@@ -904,7 +905,7 @@ class Console:
 
 def run_vmgmtctl(bus, *args, check=False, input=None, timeout=2 * DEFAULT_TIMEOUT, env=None):
     if not os.access(VMGMTCTL, os.X_OK):
-        raise unittest.SkipTest('vmgmtctl not built (%s)' % VMGMTCTL)
+        raise AssertionError('vmgmtctl is not built: %s (meson compile)' % VMGMTCTL)
     e = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus.address})
     if env:
         e.update(env)
@@ -946,7 +947,7 @@ class Fixture:
         /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d)."""
         exe = '/usr/lib/polkit-1/polkitd'
         if not os.access(exe, os.X_OK):
-            raise unittest.SkipTest('polkitd not installed')
+            skip_missing(exe, 'polkitd')
         with open(os.path.join(self.tmp, 'polkitd.log'), 'ab') as lf:
             self.polkitd = subprocess.Popen([exe, '--no-debug'], stdin=subprocess.DEVNULL,
                                             stdout=lf, stderr=subprocess.STDOUT,

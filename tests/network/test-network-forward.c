@@ -61,7 +61,7 @@ int main(void) {
         NetworkDriver *d = NULL;
 
         if (access("/usr/bin/busybox", X_OK) < 0) {
-                fprintf(stderr, "SKIP: busybox (busybox-static) is not installed\n");
+                fprintf(stderr, "SKIP: busybox is not installed (package busybox-static) (missing: /usr/bin/busybox)\n");
                 return 77;
         }
         test_enter_netns();

@@ -813,7 +813,7 @@ int main(int argc, char **argv) {
         sigset_t mask;
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0 && !getenv("VMGMT_QEMU_TEST_FORCE")) {
-                fprintf(stderr, "qemu-system-x86_64 not installed, skipping\n");
+                fprintf(stderr, "SKIP: qemu-system-x86_64 is not installed (package qemu-system-x86) (missing: /usr/bin/qemu-system-x86_64)\n");
                 return 77;
         }
         if (getenv("VMGMT_TEST_DEBUG"))
