@@ -137,8 +137,6 @@ def _parents(tree):
 class CallScan:
     """The static scan of tests/ described at the top of this file."""
 
-    PROXY_FACTORIES = {}   # helper name -> interface, learned from `return dbus.Interface(...)`
-
     def __init__(self, tests_dir, interfaces, verbs, global_options):
         self.interfaces = interfaces            # {iface: set(method)}
         self.verbs = verbs                      # {verb: set(option)}

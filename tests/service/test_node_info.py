@@ -2,8 +2,8 @@
 # test from /proc and /sys around each call: the architecture, online CPUs,
 # NUMA nodes, sockets / cores per socket / threads per core (sysfs topology),
 # MHz (/proc/cpuinfo), total memory exactly; free/available/buffers/cached
-# memory within a tolerance of the values read just before and after (other
-# programs allocate meanwhile); CPU times between the /proc/stat counters read
+# memory within 16 MiB of the values read just before and after (other
+# programs allocate meanwhile: a few attempts); CPU times between the /proc/stat counters read
 # just before and after the call, and never going back between two calls.
 
 import glob
@@ -102,20 +102,26 @@ class NodeInfo(VmgmtTestCase):
                          {k: v for k, v in info.items() if k != 'mhz'})
 
     def test_node_stats_are_the_hosts(self):
-        mem_before, ticks_before = meminfo(), cpu_ticks()
-        s1 = self.stats()
-        mem_after, ticks_after = meminfo(), cpu_ticks()
-        self.assertEqual(set(s1), STATS_KEYS)
-        self.assertEqual(s1['memory_total_kib'], mem_before['MemTotal'])
-        total = mem_before['MemTotal']
-        slack = max(64 * 1024, total // 20)       # KiB: others allocate meanwhile
-        for key, field in MEMINFO_OF.items():
-            lo = min(mem_before[field], mem_after[field]) - slack
-            hi = max(mem_before[field], mem_after[field]) + slack
-            self.assertTrue(lo <= s1[key] <= hi, '%s %d not near %s (%d..%d KiB)'
-                            % (key, s1[key], field, mem_before[field], mem_after[field]))
-            self.assertLessEqual(s1[key], total, key)
-        self.assertLessEqual(s1['memory_free_kib'], s1['memory_available_kib'] + slack)
+        # memory moves while others run: an attempt counts when every value is
+        # within 16 MiB of what /proc/meminfo said just before and after the call
+        slack = 16 * 1024                          # KiB
+        misses = []
+        for _ in range(20):
+            mem_before, ticks_before = meminfo(), cpu_ticks()
+            s1 = self.stats()
+            mem_after, ticks_after = meminfo(), cpu_ticks()
+            self.assertEqual(set(s1), STATS_KEYS)
+            self.assertEqual(s1['memory_total_kib'], mem_before['MemTotal'])
+            off = {key: (s1[key], mem_before[field], mem_after[field]) for key, field in MEMINFO_OF.items()
+                   if not min(mem_before[field], mem_after[field]) - slack <= s1[key] <=
+                   max(mem_before[field], mem_after[field]) + slack}
+            if not off:
+                break
+            misses.append(off)
+        else:
+            self.fail('memory counters never matched /proc/meminfo (value, before, after): %s' % misses)
+        for key in MEMINFO_OF:
+            self.assertLessEqual(s1[key], s1['memory_total_kib'], key)
         # cpu times between the counters read around the call; idle and iowait
         # may step back a little (the kernel's NO_HZ accounting): a few ticks per cpu
         ncpu = os.sysconf('SC_NPROCESSORS_ONLN')
