@@ -268,7 +268,11 @@ static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, 
                    : storage_volume_download(c.vol, fd, offset, length, &cb, &sj);
         if (r < 0) {
                 vm_job_discard(j);
-                return vol_error(error, r, NULL, upload ? "upload to" : "download", &c);
+                /* an upload replaces the whole volume through a temporary */
+                return vol_error(error, r,
+                                 upload && r == -EOPNOTSUPP && offset != 0 ?
+                                 "an upload replaces the whole volume: option offset must be 0" : NULL,
+                                 upload ? "upload to" : "download", &c);
         }
         vm_job_set_storage_job(j, sj);
         vm_job_publish(j);
