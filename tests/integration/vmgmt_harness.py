@@ -930,8 +930,10 @@ class Fixture:
             f.write('%s\n' % _own_pidns())
         _LIVE.append(self)
         self.polkitd = None
-        if polkit:
-            os.chmod(self.tmp, 0o755)   # polkitd drops to its own user and must reach the bus
+        # 0755 like /run and /var on a real host: polkitd drops to its own
+        # user and must reach the bus; dnsmasq drops to nobody and re-reads
+        # its hosts files under the daemon's run dir on SIGHUP
+        os.chmod(self.tmp, 0o755)
         self.bus = PrivateBus(self.tmp, session=session).start()
         self.client = Client(self.bus.address)
         if polkit:
