@@ -37,6 +37,9 @@ from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_I
                            minimal_domain_xml, opts)
 
 BOOT_TIMEOUT = 120
+# a bound on every wait for something the test is sure to see: it only keeps a
+# hang from lasting for ever (the machine may be loaded: no wait is a timing check)
+WAIT = 120
 
 
 def verbose_guest_xml(name):
@@ -44,7 +47,7 @@ def verbose_guest_xml(name):
     return guest_domain_xml(name).replace(' quiet', ' loglevel=7')
 
 
-def read_until(fd, needle, timeout=30.0, buf=b''):
+def read_until(fd, needle, timeout=WAIT, buf=b''):
     """Reads fd until `needle` (bytes) shows up; returns everything read. EOF fails."""
     deadline = time.monotonic() + timeout
     while needle not in buf:
@@ -68,7 +71,7 @@ def read_until(fd, needle, timeout=30.0, buf=b''):
     return buf
 
 
-def wait_eof(fd, timeout=10.0):
+def wait_eof(fd, timeout=WAIT):
     """True when fd reads EOF within timeout (data before it is skipped)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,7 +87,7 @@ def wait_eof(fd, timeout=10.0):
     return False
 
 
-def shell(fd, tag, timeout=30.0):
+def shell(fd, tag, timeout=WAIT):
     """Runs `echo TAG-$((1000+234))` on the guest's shell through fd and waits for
     its output (TAG-1234 appears only in the output, never in the echoed input)."""
     os.write(fd, ('echo %s-$((1000+234))\n' % tag).encode())
@@ -199,7 +202,7 @@ class SshHost:
                                           self.bus_socket, self.server_home, self.bindir, conf],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=_child_env(), preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             if 'Server listening on 127.0.0.1 port %d' % self.port in self.log_text():
                 return True
@@ -208,7 +211,7 @@ class SshHost:
                     return False
                 raise AssertionError('sshd exited with %d:\n%s' % (self.proc.returncode, self.log_text()))
             time.sleep(0.05)
-        raise AssertionError('sshd did not listen within 30s:\n' + self.log_text())
+        raise AssertionError('sshd did not listen within %ds:\n%s' % (WAIT, self.log_text()))
 
     def client_cmd(self):
         """A prefix that runs a command with the test's client home as root's ~."""
@@ -272,7 +275,7 @@ class OpenConsole(ConsoleBase):
         name = 'con1'
         path = self.boot(name)
         # the log qemu writes has what the guest printed before anyone attached
-        wait_file_contains(self.console_log(name), GUEST_READY, 5)
+        self.assertIn(GUEST_READY.encode(), read_file(self.console_log(name)))
         # …and only root reads it (vmgmtd runs with umask 0: qemu would make it 0666)
         self.assertPrivate(self.console_log(name))
         self.assertPrivate(os.path.join(self.daemon.log_dir, name + '.log'))
@@ -303,7 +306,7 @@ class OpenConsole(ConsoleBase):
 
         # closing releases the device: a plain open works again
         os.close(fd2)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT
         while True:
             try:
                 fd3 = self.open_console(path, 'serial0')
@@ -314,7 +317,7 @@ class OpenConsole(ConsoleBase):
                 time.sleep(0.05)
         shell(fd3, 'third')
         os.close(fd3)
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + WAIT
         while self.daemon.fd_count() > fds_before and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertLessEqual(self.daemon.fd_count(), fds_before, 'vmgmtd leaks fds')
@@ -364,7 +367,7 @@ class OpenConsole(ConsoleBase):
             self.assertEqual(termios.tcgetattr(slave), before, 'terminal not restored')
 
         with spawn('console', name) as p:
-            out = read_until(master, b'Escape character is ^]', 20)
+            out = read_until(master, b'Escape character is ^]')
             self.assertIn(("Connected to domain '%s'" % name).encode(), out)
             # raw mode while attached: no echo by the host's line discipline
             attrs = termios.tcgetattr(slave)
@@ -380,17 +383,17 @@ class OpenConsole(ConsoleBase):
 
             # Ctrl+] leaves; the terminal is as it was (checked by spawn)
             os.write(master, b'\x1d')
-            self.assertEqual(p.wait(20), 0)
+            self.assertEqual(p.wait(WAIT), 0)
 
         # --force takes over from another holder, which reads EOF
         fd = self.open_console(path)
         with spawn('console', name, '--force') as p:
-            read_until(master, b'Escape character is ^]', 20)
+            read_until(master, b'Escape character is ^]')
             self.assertTrue(wait_eof(fd))
             shell(master, 'forced')
             # a signal also restores the terminal
             p.send_signal(signal.SIGTERM)
-            p.wait(20)
+            p.wait(WAIT)
 
         # -H through a real OpenSSH server (see SshHost)
         host = SshHost(self.fx.tmp, self.fx.bus.socket)
@@ -398,7 +401,7 @@ class OpenConsole(ConsoleBase):
         remote_env = {k: v for k, v in env.items() if k != 'DBUS_SYSTEM_BUS_ADDRESS'}   # no local route
         with spawn('-H', 'root@127.0.0.1:%d' % host.port, 'console', name,
                    prefix=host.client_cmd(), child_env=remote_env) as p:
-            out = read_until(master, b'Escape character is ^]', 60)
+            out = read_until(master, b'Escape character is ^]')
             self.assertIn(("Connected to domain '%s'" % name).encode(), out)
             # raw here (ssh -t did it) and on the remote pty (the remote vmgmtctl)
             attrs = termios.tcgetattr(slave)
@@ -406,11 +409,11 @@ class OpenConsole(ConsoleBase):
             self.assertFalse(attrs[3] & termios.ECHO)
             shell(master, 'remote')
             os.write(master, b'\x1d')
-            self.assertEqual(p.wait(20), 0)
+            self.assertEqual(p.wait(WAIT), 0)
         # both hops went through sshd: the bus bridge that resolved the name and the console
         log = host.log_text()
         self.assertGreaterEqual(log.count('Accepted publickey for root from 127.0.0.1'), 2, log)
-        wait_file_contains(self.console_log(name), 'remote-1234', 10)
+        wait_file_contains(self.console_log(name), 'remote-1234')
         # the name reaches the remote vmgmtctl as it is (quoted for the remote
         # shell), and the remote error and exit status come back
         odd = "it's $(odd) name; `x`"
@@ -425,12 +428,12 @@ class OpenConsole(ConsoleBase):
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
         with spawn('start', name, '--console') as p:
-            out = read_until(master, b'Escape character is ^]', 30)
+            out = read_until(master, b'Escape character is ^]')
             self.assertIn(('Domain \'%s\' started' % name).encode(), out)
             read_until(master, GUEST_READY.encode(), BOOT_TIMEOUT)
             shell(master, 'started')
             os.write(master, b'\x1d')
-            self.assertEqual(p.wait(20), 0)
+            self.assertEqual(p.wait(WAIT), 0)
 
 
 def multi_console_xml(name):
@@ -448,8 +451,8 @@ class MultiConsole(ConsoleBase):
                 'serial1': os.path.join(self.daemon.log_dir, name + '-serial1.log'),
                 'console1': os.path.join(self.daemon.log_dir, name + '-console1.log')}
         # what the guest wrote to each device is in that device's log only
-        wait_file_contains(logs['serial1'], 'vmgmt-guest ttyS1 ready', 30)
-        wait_file_contains(logs['console1'], 'vmgmt-guest hvc0 ready', 30)
+        wait_file_contains(logs['serial1'], 'vmgmt-guest ttyS1 ready')
+        wait_file_contains(logs['console1'], 'vmgmt-guest hvc0 ready')
         self.assertNotIn(b'vmgmt-guest ttyS1', read_file(logs['serial0']))
         self.assertNotIn(b'vmgmt-guest hvc0', read_file(logs['serial0']))
         self.assertNotIn(GUEST_READY.encode() + b'\r', read_file(logs['serial1']))
@@ -461,11 +464,11 @@ class MultiConsole(ConsoleBase):
         for dev, tty in (('serial0', b'/dev/ttyS0'), ('serial1', b'/dev/ttyS1'), ('console1', b'/dev/hvc0')):
             fd = fds[dev]
             os.write(fd, b'readlink /proc/$$/fd/0; echo %s-$((1000+234))\n' % dev.encode())
-            out = read_until(fd, b'%s-1234' % dev.encode(), 30)
+            out = read_until(fd, b'%s-1234' % dev.encode())
             self.assertIn(tty, out, '%s is not the shell on %s: %r' % (dev, tty, out[-300:]))
         # and each session went to its own log
         for dev, log in logs.items():
-            data = wait_file_contains(log, '%s-1234' % dev, 10)
+            data = wait_file_contains(log, '%s-1234' % dev)
             for other in logs:
                 if other != dev:
                     self.assertNotIn(b'%s-1234' % other.encode(), data, '%s output in %s' % (other, log))
@@ -487,15 +490,15 @@ class CliPaste(ConsoleBase):
         p = subprocess.Popen([VMGMTCTL, 'console', name], stdin=slave, stdout=slave, stderr=slave, env=env,
                              start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         self.addCleanup(lambda: (p.poll() is None and (p.kill(), p.wait())))
-        read_until(master, b'Escape character is ^]', 20)
+        read_until(master, b'Escape character is ^]')
         shell(master, 'before-paste')
         # no echo by the guest's tty while seq prints (the type-ahead stays out
-        # of its output): the paste starts once stty ran
-        command = b'stty -echo; sleep 3; seq 1 100000; echo seqend-$((1000+234))'
+        # of its output): the paste starts once stty ran (it says so)
+        os.write(master, b'stty -echo; echo quiet-$((1000+234))\n')
+        read_until(master, b'quiet-1234')
+        command = b'sleep 3; echo seq-$((1000+234)); seq 1 100000; echo seqend-$((1000+234))'
         paste = b': %s\n' % (b'x' * 58) * 7000 + b'stty echo; echo pasted-$((1000+234))\n'   # 420K
         os.write(master, command + b'\n')
-        out = read_until(master, command + b'\r\n', 20)
-        time.sleep(1.0)
         done = []
 
         def writer():
@@ -506,18 +509,18 @@ class CliPaste(ConsoleBase):
             done.append(True)
         t = threading.Thread(target=writer, daemon=True)
         t.start()
-        out = read_until(master, b'seqend-1234', 120, out)
+        out = read_until(master, b'seqend-1234', 120)
         # all of seq's output came through: qemu drops what the guest prints
         # while nobody reads the console for long
-        printed = out[out.index(command) + len(command):out.index(b'seqend-1234')]
+        printed = out[out.index(b'seq-1234'):out.index(b'seqend-1234')]
         numbers = re.findall(rb'(?m)^(\d+)\r$', printed)
         self.assertEqual(len(numbers), 100000, 'seq output lost')
         self.assertEqual([int(n) for n in numbers], list(range(1, 100001)), 'seq output lost')
         read_until(master, b'pasted-1234', 300, out)
-        t.join(10)
+        t.join(WAIT)
         self.assertTrue(done, 'the paste was not taken')
         os.write(master, b'\x1d')
-        self.assertEqual(p.wait(20), 0)
+        self.assertEqual(p.wait(WAIT), 0)
 
 
 class ConsoleLogRestart(ConsoleBase):
@@ -528,21 +531,24 @@ class ConsoleLogRestart(ConsoleBase):
         self.client.wait_state(path, 'running')
         log = self.console_log(name)
         # kill vmgmtd while the kernel is still booting
-        wait_file_contains(log, 'Linux version', 60)
+        wait_file_contains(log, 'Linux version')
+        con = self.fx.console(path)   # the pty itself: vmgmtd is not needed to type into it
         self.daemon.kill()
-        down = os.path.getsize(log)
-        time.sleep(2)
-        grew = os.path.getsize(log) - down
+        # qemu goes on writing the log alone: the rest of the boot and what
+        # the guest prints afterwards get there while vmgmtd is down
+        wait_file_contains(log, GUEST_READY)
+        con.send('echo while-down-$((1000+234))')
+        wait_file_contains(log, 'while-down-1234')
+        con.close()
         self.daemon.start()
         self.client.wait_state(path, 'running')
-        data = wait_file_contains(log, GUEST_READY)
-        self.assertGreater(grew, 0, 'qemu wrote nothing to the console log while vmgmtd was down')
+        data = read_file(log)
         self.assertIn(b'Linux version', data)
         self.assertIn(b'Command line:', data)
         # the recovered domain's console opens and works
         fd = self.open_console(path)
         shell(fd, 'after-restart')
-        wait_file_contains(log, 'after-restart-1234', 10)   # qemu logs what it wrote just after writing it
+        wait_file_contains(log, 'after-restart-1234')   # qemu logs what it wrote just after writing it
 
 
 class LogRotation(ConsoleBase):
@@ -557,6 +563,16 @@ class LogRotation(ConsoleBase):
         self.addCleanup(os.unlink, self.conf)
         type(self).daemon_args = ['--config', self.conf]
         super().setUp()
+
+    def wait_rotated(self, log, max_size=8192):
+        """Waits until the rotation caught up with what the guest wrote: the live
+        log under console_max_size, no round half done (FILE.1.tmp not yet FILE.1)."""
+        deadline = time.monotonic() + WAIT
+        while os.path.getsize(log) >= max_size or os.path.exists(log + '.1.tmp'):
+            if time.monotonic() > deadline:
+                raise AssertionError('%s not rotated: %d bytes, %s' % (log, os.path.getsize(log),
+                                                                      sorted(os.listdir(os.path.dirname(log)))))
+            time.sleep(0.1)
 
     def test_rotation_by_size_keeps_n_files(self):
         name = 'con4'
@@ -583,7 +599,7 @@ class LogRotation(ConsoleBase):
         marker = b''.join(b'qemu-log-line-%05d\n' % i for i in range(600))
         with open(qlog, 'ab') as f:
             f.write(marker)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while not os.path.exists(qlog + '.1') and time.monotonic() < deadline:
             time.sleep(0.1)
         self.assertTrue(os.path.exists(qlog + '.1'))
@@ -592,17 +608,16 @@ class LogRotation(ConsoleBase):
         # more output: every round rotates, never more than 2 old files
         for i in range(6):
             os.write(fd, b'dmesg | head -c 6000; echo round-$((100+%d))\n' % i)
-            read_until(fd, b'round-%d' % (100 + i), 60)
-        time.sleep(1.0)
+            read_until(fd, b'round-%d' % (100 + i))
+        self.wait_rotated(log)
         files = sorted(f for f in os.listdir(self.daemon.log_dir) if f.startswith(name + '-console.log'))
         self.assertEqual(files, [name + '-console.log', name + '-console.log.1', name + '-console.log.2'])
         self.assertFalse(os.path.exists(qlog + '.2'))
-        self.assertLess(os.path.getsize(log), 8192 + 4096 + 6000 * 2)
         # nothing lost at the cuts: a numbered sequence, rotated many times while
         # it is written, is contiguous (no gap, no repeat) across .2, .1 and the file
         os.write(fd, b'seq 1 20000; echo seq-$((1000+234))\n')
         read_until(fd, b'seq-1234', 180)
-        time.sleep(1.0)   # a round or two more
+        self.wait_rotated(log)   # no file moves while they are read
         text = read_file(log + '.2') + read_file(log + '.1') + read_file(log)
         lines = text.split(b'\n')
         end = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].strip() == b'20000')

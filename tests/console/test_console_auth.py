@@ -23,6 +23,7 @@ polkit.addRule(function(action, subject) {
 '''
 
 ALIASES_OF_SERIAL0 = ('', 'serial0', 'console0', 'serial00')
+WAIT = 120   # bounds a hang only: polkitd reloads its rules when it gets to it
 
 
 class ConsoleDeviceDetail(AuthTestCase):
@@ -46,7 +47,7 @@ class ConsoleDeviceDetail(AuthTestCase):
 
         # only serial0: every alias of it opens, serial1 does not
         self.fx.write_rule('50-nobody-serial0.rules', RULE % 'serial0')
-        self.wait_until(lambda: self.open_as_nobody(path, 'serial0')[0], what='the serial0 rule in force')
+        self.wait_until(lambda: self.open_as_nobody(path, 'serial0')[0], timeout=WAIT, what='the serial0 rule in force')
         for dev in ALIASES_OF_SERIAL0:
             ok, err = self.open_as_nobody(path, dev)
             self.assertTrue(ok, '%r refused under a serial0 rule: %s' % (dev, err))
@@ -57,8 +58,8 @@ class ConsoleDeviceDetail(AuthTestCase):
         # only serial1: no alias of serial0 gets through
         self.fx.remove_rule('50-nobody-serial0.rules')
         self.fx.write_rule('50-nobody-serial1.rules', RULE % 'serial1')
-        self.wait_until(lambda: self.open_as_nobody(path, 'serial1')[0], what='the serial1 rule in force')
-        self.wait_until(lambda: not self.open_as_nobody(path, 'serial0')[0], what='the serial0 rule gone')
+        self.wait_until(lambda: self.open_as_nobody(path, 'serial1')[0], timeout=WAIT, what='the serial1 rule in force')
+        self.wait_until(lambda: not self.open_as_nobody(path, 'serial0')[0], timeout=WAIT, what='the serial0 rule gone')
         for dev in ALIASES_OF_SERIAL0:
             ok, err = self.open_as_nobody(path, dev)
             self.assertFalse(ok, '%r opened serial0 under a serial1-only rule' % dev)

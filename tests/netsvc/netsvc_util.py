@@ -22,6 +22,9 @@ from vmgmt_harness import Fixture, VmgmtTestCase, opts, dbus_error_name, path_en
 import dbus  # noqa: E402
 
 NET_IFACE = 'org.vmgmt.Network'
+# the bound of every wait for a state or an event the test is sure to see: it only keeps a hang from
+# lasting for ever (the machine may be loaded: no wait is a timing check)
+WAIT = 120
 PROPS = 'org.freedesktop.DBus.Properties'
 
 
@@ -113,6 +116,6 @@ class NetTestCase(VmgmtTestCase):
         self.rec.pump()
         return [e[2] for e in self.rec.entries if e[0] == 'NetworkEvent' and (path is None or e[1] == path)]
 
-    def wait_net_event(self, path, event, timeout=30):
+    def wait_net_event(self, path, event, timeout=WAIT):
         return self.rec.wait_for(lambda en: [e for e in en if e[0] == 'NetworkEvent' and e[1] == path
                                              and e[2] == event], timeout, 'NetworkEvent %s %s' % (path, event))

@@ -7,7 +7,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import *  # noqa: F401,F403,E402
-from netsvc_util import NetTestCase, net_path, net_xml, links, NET_IFACE, opts, main  # noqa: E402
+from netsvc_util import NetTestCase, net_path, net_xml, links, NET_IFACE, WAIT, opts, main  # noqa: E402
 from vmgmt_harness import guest_image, guest_domain_xml  # noqa: E402
 import dbus  # noqa: E402
 
@@ -30,7 +30,7 @@ class Guests(NetTestCase):
         super().setUpClass()
 
     def wait_active(self, path):
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + WAIT
         while not self.client.prop(path, 'Active', NET_IFACE):
             self.assertLess(time.monotonic(), deadline, 'network did not become active')
             time.sleep(0.05)
@@ -60,8 +60,8 @@ class Guests(NetTestCase):
         self.assertEqual(mine[0]['prefix'], 24)
         self.assertEqual(mine[0]['type'], 'ipv4')
         self.assertGreater(mine[0]['expiry'], time.time())
-        con.send('ping -c 2 -w 10 192.168.122.1 && echo PING_''OK')
-        con.wait_for('PING_OK', 60)
+        con.send('ping -c 2 -w %d 192.168.122.1 && echo PING_''OK' % WAIT)
+        con.wait_for('PING_OK', WAIT + 30)
         # a daemon restart keeps the bridge, dnsmasq, the lease and the tap
         self.daemon.stop()
         self.daemon.start()
@@ -70,11 +70,11 @@ class Guests(NetTestCase):
         self.assertEqual(again, mine)
         self.assertIn(tap, links())
         self.assertEqual(self.client.state(path)[0], 'running')
-        con.send('ping -c 1 -w 10 192.168.122.1 && echo AGAIN_''OK')
-        con.wait_for('AGAIN_OK', 60)
+        con.send('ping -c 1 -w %d 192.168.122.1 && echo AGAIN_''OK' % WAIT)
+        con.wait_for('AGAIN_OK', WAIT + 30)
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while tap in links() and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertNotIn(tap, links())
@@ -88,7 +88,7 @@ class Guests(NetTestCase):
         self.wait_net_event(net, 'stopped')
         self.daemon.stop()
         self.daemon.start()
-        self.client.wait_state(path, 'running', timeout=60)
+        self.client.wait_state(path, 'running', timeout=WAIT)
         self.assertTrue(self.client.prop(net, 'Active', NET_IFACE))
         con = self.fx.console(path)
         con.wait_for('vmgmt-guest net:', BOOT_TIMEOUT)
@@ -102,8 +102,8 @@ class Guests(NetTestCase):
         p2, c2 = self.boot('a2', '52:54:00:aa:01:02', 'lan')
         leases = {l['mac']: l['ip'] for l in unwrap(self.net(n).GetDHCPLeases(opts()))}
         ip2 = leases['52:54:00:aa:01:02']
-        c1.send('ping -c 2 -w 10 %s && echo PEER_''OK' % ip2)
-        c1.wait_for('PEER_OK', 60)
+        c1.send('ping -c 2 -w %d %s && echo PEER_''OK' % (WAIT, ip2))
+        c1.wait_for('PEER_OK', WAIT + 30)
 
     def test_inactive_or_missing_network_refused(self):
         self.manager.DefineNetwork(net_xml('off', 'vmbr8', subnet='10.91.0'), opts())

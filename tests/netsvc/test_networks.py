@@ -26,7 +26,7 @@ class DefaultNetwork(NetTestCase):
         self.assertEqual(props['ForwardMode'], 'nat')
         self.assertTrue(props['Persistent'])
         self.assertTrue(props['Autostart'])
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + WAIT
         while not self.client.prop(p, 'Active', NET_IFACE) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertTrue(self.client.prop(p, 'Active', NET_IFACE))
@@ -197,7 +197,7 @@ class Lifecycle(NetTestCase):
 
         self.assertNotIn('world', txt('hello.vm'))
         self.net(p).Update('dns-txt', 'add-last', "<txt name='hello.vm' value='world'/>", opts(live=True, config=True))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while 'world' not in txt('hello.vm'):
             self.assertLess(time.monotonic(), deadline, 'the live TXT record is not served: %s' % txt('hello.vm'))
             time.sleep(0.1)
@@ -211,7 +211,7 @@ class Lifecycle(NetTestCase):
                                    "<portgroup name='ops' default='yes'/>", opts(config=True))
         self.assertIn("are both default='yes'", msg)
         self.net(p).Update('dns-txt', 'delete', "<txt name='hello.vm' value='world'/>", opts(live=True))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while 'world' in txt('hello.vm'):
             self.assertLess(time.monotonic(), deadline, 'the deleted TXT record is still served')
             time.sleep(0.1)

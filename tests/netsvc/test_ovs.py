@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import *  # noqa: F401,F403,E402
-from netsvc_util import NetTestCase, NET_IFACE, opts, reap, main  # noqa: E402
+from netsvc_util import NetTestCase, NET_IFACE, WAIT, opts, reap, main  # noqa: E402
 from vmgmt_harness import minimal_domain_xml  # noqa: E402
 
 OVS_RUN = '/run/openvswitch'
@@ -22,7 +22,7 @@ SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 
 
 def vsctl(*args, check=True):
-    r = subprocess.run(['ovs-vsctl', '--timeout=10'] + list(args), capture_output=True, text=True)
+    r = subprocess.run(['ovs-vsctl', '--timeout=%d' % WAIT] + list(args), capture_output=True, text=True)
     if check and r.returncode != 0:
         raise AssertionError('ovs-vsctl %s: %s' % (' '.join(args), r.stderr))
     return r.stdout.strip()
@@ -56,15 +56,23 @@ class Ovs(NetTestCase):
         super().setUp()
 
     def kill_pidfile(self, name):
+        """Stops the ovs daemon of that pid file and waits until it is gone (this
+        process is pid 1 of the namespace: the detached daemon is its child)."""
         try:
             with open(os.path.join(OVS_RUN, name)) as f:
-                os.kill(int(f.read().strip()), signal.SIGTERM)
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGTERM)
         except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
+            return
+        deadline = time.monotonic() + WAIT
+        while os.path.exists('/proc/%d' % pid) and time.monotonic() < deadline:
+            reap()
+            time.sleep(0.05)
+        if os.path.exists('/proc/%d' % pid):
+            os.kill(pid, signal.SIGKILL)
         reap()
 
-    def wait_ports(self, want, timeout=10):
+    def wait_ports(self, want, timeout=WAIT):
         deadline = time.monotonic() + timeout
         while True:
             ports = vsctl('list-ports', 'ovsbr0').split()
@@ -109,7 +117,7 @@ class Ovs(NetTestCase):
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
         self.wait_ports([])
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT
         while 'Done: delete openvswitch port %s' % tap not in self.daemon.log_text():
             self.assertLess(time.monotonic(), deadline, 'vmgmtd did not report the port deleted')
             time.sleep(0.05)

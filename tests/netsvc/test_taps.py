@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import *  # noqa: F401,F403,E402
 from netsvc_util import (NetTestCase, net_path, net_xml, links, dnsmasq_pids, reap, NET_IFACE,  # noqa: E402
-                         opts, unwrap, log, main)
+                         WAIT, opts, unwrap, log, main)
 from vmgmt_harness import minimal_domain_xml  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def run(*cmd, check=True):
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
-def in_ns(ns, *cmd, check=False, timeout=30):
+def in_ns(ns, *cmd, check=False, timeout=WAIT):
     return subprocess.run(['ip', 'netns', 'exec', ns] + list(cmd), capture_output=True, text=True, check=check,
                           timeout=timeout)
 
@@ -44,15 +44,17 @@ def add_guest(test, ns, bridge, mac):
     run('ip', '-n', ns, 'link', 'set', 'eth0', 'address', mac, 'up')
     run('ip', 'link', 'set', host, 'master', bridge, 'up')
     # with STP on, the kernel keeps a new port listening/learning for 2 x 2 s at least
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + WAIT
     while json.loads(run('bridge', '-j', 'link', 'show', 'dev', host).stdout)[0].get('state') != 'forwarding':
         test.assertLess(time.monotonic(), deadline, 'port %s of %s never forwarding' % (host, bridge))
         time.sleep(0.1)
 
 
 def dhcp(ns):
-    """One DHCP exchange from ns's eth0 (busybox udhcpc); the address it got, or None."""
-    r = in_ns(ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true')
+    """One DHCP exchange from ns's eth0 (busybox udhcpc); the address it got, or None. It asks
+    again every 2 s until a lease comes, for a minute at most (it stops at the first answer)."""
+    r = in_ns(ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '30', '-T', '2', '-s', '/bin/true',
+              timeout=WAIT)
     log('udhcpc in %s: %s%s' % (ns, r.stdout, r.stderr))
     for line in (r.stdout + r.stderr).splitlines():
         if 'lease of' in line and 'obtained' in line:
@@ -78,7 +80,7 @@ def live_tap(xml):
 
 
 class Taps(NetTestCase):
-    def wait_master(self, tap, bridge, timeout=10):
+    def wait_master(self, tap, bridge, timeout=WAIT):
         deadline = time.monotonic() + timeout
         while True:
             info = link_info(tap)
@@ -128,7 +130,7 @@ class Taps(NetTestCase):
         subprocess.run(['ip', 'link', 'del', 'vmbr20'], check=True)
         self.assertNotIn('master', link_info(tap))
         self.daemon.start()
-        self.wait_master(tap, 'vmbr20', timeout=20)
+        self.wait_master(tap, 'vmbr20')
 
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
@@ -146,7 +148,7 @@ class Taps(NetTestCase):
         os.kill(pid, signal.SIGKILL)
         reap()
         changes = self.rec.wait_for(lambda en: [e[3]['DnsmasqPID'] for e in en if e[0] == 'PropertiesChanged'
-                                                and e[1] == n and 'DnsmasqPID' in e[3]], 20, 'DnsmasqPID change')
+                                                and e[1] == n and 'DnsmasqPID' in e[3]], WAIT, 'DnsmasqPID change')
         new = changes[-1]
         self.assertNotIn(new, (0, pid))
         self.assertEqual(dnsmasq_pids(), [new])
@@ -206,8 +208,11 @@ class Isolation(NetTestCase):
         run('ip', '-n', ns, 'addr', 'add', subnet + '.50/24', 'dev', 'eth0')
         run('ip', '-n', ns, 'route', 'add', 'default', 'via', subnet + '.1')
 
-    def ping(self, ns, addr):
-        r = in_ns(ns, 'busybox', 'ping', '-c', '2', '-W', '1', addr)
+    def ping(self, ns, addr, reply_wait=WAIT):
+        """Two echo requests from ns to addr; True when the replies came. An answer ends
+        the wait at once, so where one is expected the wait is long (it only bounds a hang);
+        where none is (reply_wait=1) the nft counters tell what went where."""
+        r = in_ns(ns, 'busybox', 'ping', '-c', '2', '-W', str(reply_wait), addr)
         log('ping from %s to %s: %s%s' % (ns, addr, r.stdout, r.stderr))
         return r.returncode == 0
 
@@ -226,8 +231,8 @@ class Isolation(NetTestCase):
         self.guest_on('giso', 'vmbr22', '10.62.0', '52:54:00:bb:02:01')
         self.assertTrue(self.ping('giso', '10.62.0.1'), 'the guest reaches its bridge')
         self.assertTrue(self.ping('outside', '10.64.0.1'), 'the outside reaches this namespace')
-        self.assertFalse(self.ping('giso', '10.64.0.2'), 'an isolated network forwarded a packet out')
-        self.assertFalse(self.ping('outside', '10.62.0.50'), 'an isolated network forwarded a packet in')
+        self.assertFalse(self.ping('giso', '10.64.0.2', reply_wait=1), 'an isolated network forwarded a packet out')
+        self.assertFalse(self.ping('outside', '10.62.0.50', reply_wait=1), 'an isolated network forwarded a packet in')
         # not one packet of the guest's got to the outside end
         self.assertEqual(self.count_outside('10.62.0.0'), 0)
 
@@ -248,8 +253,8 @@ class Isolation(NetTestCase):
         self.assertTrue(self.ping('grt', '10.64.0.2'), 'a routed network forwards')
         self.assertGreater(self.count_outside('10.65.0.0'), 0)
         # and the isolated one still forwards nothing, also not to the routed network's guest
-        self.assertFalse(self.ping('giso', '10.65.0.50'))
-        self.assertFalse(self.ping('giso', '10.64.0.2'))
+        self.assertFalse(self.ping('giso', '10.65.0.50', reply_wait=1))
+        self.assertFalse(self.ping('giso', '10.64.0.2', reply_wait=1))
         self.assertEqual(self.count_outside('10.62.0.0'), 0)
 
         self.net(iso).Stop(opts())
