@@ -17,8 +17,10 @@ from netsvc_util import NetTestCase, NET_IFACE, WAIT, opts, reap, main  # noqa: 
 from vmgmt_harness import minimal_domain_xml  # noqa: E402
 
 OVS_RUN = '/run/openvswitch'
-HAVE_OVS = all(shutil.which(p) for p in ('ovs-vsctl', 'ovsdb-server', 'ovs-vswitchd', 'ovsdb-tool'))
 SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
+# the first of openvswitch-switch's parts this machine lacks, or None
+OVS_MISSING = next((p for p in ('ovs-vsctl', 'ovsdb-server', 'ovs-vswitchd', 'ovsdb-tool', SCHEMA)
+                    if not (os.path.exists(p) if p.startswith('/') else shutil.which(p))), None)
 
 
 def vsctl(*args, check=True):
@@ -33,7 +35,7 @@ def ovs_xml(name='ovsnet', bridge='ovsbr0'):
             "<virtualport type='openvswitch'/></network>" % (name, bridge))
 
 
-@unittest.skipUnless(HAVE_OVS and os.path.exists(SCHEMA), 'openvswitch-switch is not installed')
+@unittest.skipIf(OVS_MISSING, 'openvswitch is not installed (package openvswitch-switch) (missing: %s)' % OVS_MISSING)
 class Ovs(NetTestCase):
     def setUp(self):
         self.ovs_dir = tempfile.mkdtemp(prefix='vmgmt-ovs-')
