@@ -55,6 +55,24 @@ def valid_args(iface, method, ctx):
     return table.get((iface, method))
 
 
+# Values that change by themselves between two calls: compared by type only.
+VOLATILE_METHODS = {(MANAGER_IFACE, 'GetNodeStats'), (DOMAIN_IFACE, 'GetStats')}
+VOLATILE_KEYS = {'Allocation', 'Available'}   # a pool's filesystem is shared with the machine
+
+
+def comparable(iface, method, args, answer):
+    def shape(v, volatile):
+        if isinstance(v, dict):
+            return {k: shape(x, volatile or k in VOLATILE_KEYS) for k, x in v.items()}
+        if isinstance(v, list):
+            return [shape(x, volatile) for x in v]
+        if volatile and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return type(v).__name__
+        return v
+    return shape(answer, (iface, method) in VOLATILE_METHODS or
+                 (method == 'Get' and len(args) == 2 and args[1] in VOLATILE_KEYS))
+
+
 def split_signature(sig):
     out, i = [], 0
     while i < len(sig):
@@ -193,6 +211,24 @@ class Matrix(AuthTestCase):
         checked, reads = [], []
         failures = []
 
+        # a read must give the unprivileged caller exactly what it gives root
+        # (the same auth client, as uid 0: the same representation), asked
+        # just before; counters that move by themselves are compared by shape
+        root = self.fx.unprivileged(uid=0, gid=0)
+        read_answers = {}
+
+        def read(path, iface, method, sig, args, what, ok=False):
+            want = root.call(path, iface, method, sig, args)
+            a = u.call(path, iface, method, sig, args)
+            read_answers[(path, iface, what)] = a
+            reads.append((path, iface, what))
+            if not a.get('ok') and a.get('error') in (ERR_ACCESS_DENIED, ERR_INTERACTIVE):
+                failures.append('read %s %s.%s refused: %r' % (path, iface, what, a))
+            elif ok and not a.get('ok'):
+                failures.append('read %s %s.%s failed: %r' % (path, iface, what, a))
+            elif comparable(iface, method, args, a) != comparable(iface, method, args, want):
+                failures.append('read %s %s.%s: got %r, root got %r' % (path, iface, what, a, want))
+
         def expect_refused(path, iface, method, sig, args, what):
             for interactive in (False, True):
                 a = u.call(path, iface, method, sig, args, interactive=interactive)
@@ -211,10 +247,7 @@ class Matrix(AuthTestCase):
                     if args is None:
                         args = [default_value(t) for t in split_signature(sig)]
                     if (iface, method) in READS:
-                        a = u.call(path, iface, method, sig, args)
-                        if not a.get('ok') and a.get('error') in (ERR_ACCESS_DENIED, ERR_INTERACTIVE):
-                            failures.append('read %s %s.%s refused: %r' % (path, iface, method, a))
-                        reads.append((path, iface, method))
+                        read(path, iface, method, sig, args, method)
                         continue
                     expect_refused(path, iface, method, sig, args, method)
                 # GetXML with secrets is not a read
@@ -222,21 +255,26 @@ class Matrix(AuthTestCase):
                     expect_refused(path, iface, 'GetXML', 'a{sv}', [{'secure': ['b', True]}], 'GetXML(secure)')
                 for prop, (ptype, access) in sorted(desc['props'].items()):
                     cur = self.client.prop(path, prop, iface)
-                    a = u.call(path, PROPS, 'Get', 'ss', [iface, prop])
-                    if not a.get('ok'):
-                        failures.append('property Get %s %s.%s refused: %r' % (path, iface, prop, a))
+                    read(path, PROPS, 'Get', 'ss', [iface, prop], 'Get(%s.%s)' % (iface, prop), ok=True)
                     if access == 'readwrite':
                         expect_refused(path, PROPS, 'Set', 'ssv', [iface, prop, toggled(ptype, cur)],
                                        'Set(%s.%s)' % (iface, prop))
                 # the standard reads
                 for iface2, method, sig, args in ((PROPS, 'GetAll', 's', [iface]), (PEER, 'Ping', '', []),
                                                   (INTRO, 'Introspect', '', [])):
-                    a = u.call(path, iface2, method, sig, args)
-                    if not a.get('ok'):
-                        failures.append('%s %s.%s refused: %r' % (path, iface2, method, a))
-        a = u.call(MANAGER_PATH, OM, 'GetManagedObjects')
-        if not a.get('ok'):
-            failures.append('GetManagedObjects refused: %r' % a)
+                    read(path, iface2, method, sig, args, method, ok=True)
+        read(MANAGER_PATH, OM, 'GetManagedObjects', '', [], 'GetManagedObjects', ok=True)
+        # the reads that must succeed with these arguments did
+        for path, iface, method in ((MANAGER_PATH, MANAGER_IFACE, 'GetDomain'),
+                                    (MANAGER_PATH, MANAGER_IFACE, 'ListDomains'),
+                                    (MANAGER_PATH, MANAGER_IFACE, 'GetCapabilities'),
+                                    (MANAGER_PATH, MANAGER_IFACE, 'GetNodeInfo'),
+                                    (off, DOMAIN_IFACE, 'GetXML'), (run, DOMAIN_IFACE, 'GetXML')):
+            self.assertIn((path, iface, method), reads)
+            self.assertTrue(read_answers[(path, iface, method)].get('ok'), read_answers[(path, iface, method)])
+        self.assertEqual(read_answers[(MANAGER_PATH, MANAGER_IFACE, 'GetDomain')]['result'], [off])
+        self.assertEqual(sorted(read_answers[(MANAGER_PATH, MANAGER_IFACE, 'ListDomains')]['result'][0]),
+                         sorted([off, run]))
 
         self.assertEqual(failures, [], '\n'.join(failures))
         log('matrix: %d changing calls refused (x2: with and without interaction), %d reads allowed'
