@@ -227,7 +227,7 @@ class JobTests(StorageTestCase):
 
         def one_job():
             self.wait_prop(p, POOL_IFACE, 'Active', True)   # restarted at start-up
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60
             while True:
                 try:
                     v = self.pool(p).GetVolume('d.raw', opts())
@@ -276,7 +276,7 @@ class JobTests(StorageTestCase):
         self.assertEqual(jp['Error'], '')
         self.assertEqual(str(jp['Object']), '/org/vmgmt/pool/jp/volume/copy_2eqcow2')
         self.rec.wait_for(lambda es: any(e[0] == 'InterfacesRemoved' and e[1] == str(j) for e in es),
-                          timeout=20, what='job removed after linger')
+                          timeout=60, what='job removed after linger')
         self.assertBusError('org.vmgmt.Error.NoSuchJob', self.prop, j, JOB_IFACE, 'State')
         c = pool.GetVolume('copy.qcow2', opts())
         self.assertEqual(self.prop(c, VOL_IFACE, 'Format'), 'qcow2')
@@ -410,7 +410,7 @@ class JobTests(StorageTestCase):
         self.fx.daemon.kill()
         self.fx.daemon.start()
         self.wait_prop(p, POOL_IFACE, 'Active', True)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while any(n.startswith('.') for n in os.listdir(path)):
             self.assertLess(time.monotonic(), deadline, os.listdir(path))
             time.sleep(0.2)
