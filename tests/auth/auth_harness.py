@@ -14,6 +14,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -213,7 +214,19 @@ class AuthTestCase(VmgmtTestCase):
         if self._failed():
             log('polkitd log:\n' + fx.polkitd_log()[-3000:])
 
-    def wait_until(self, pred, timeout=15.0, what='condition', interval=0.1):
+    def wait_log(self, pattern, count=1, timeout=60.0, what=None):
+        """Waits until vmgmtd's (debug) log has `count` matches of the regex
+        `pattern` counted from the start of the log; returns the count."""
+        def n():
+            return len(re.findall(pattern, self.daemon.log_text()))
+        return self.wait_until(lambda: n() >= count and n(), timeout=timeout, interval=0.02,
+                               what=what or 'vmgmtd log line %r (x%d)' % (pattern, count))
+
+    def asked_polkit(self, client, member):
+        """Regex of the log line of a CheckAuthorization sent for client's call of member."""
+        return r'Asking polkit about \S+ for %s \(%s\)' % (re.escape(client.unique_name), member)
+
+    def wait_until(self, pred, timeout=60.0, what='condition', interval=0.1):
         deadline = time.monotonic() + timeout
         last = None
         while True:

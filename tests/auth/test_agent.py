@@ -88,7 +88,7 @@ class Agent(AuthTestCase):
         p = self.define(minimal_domain_xml('agent-1'))
         pid, fd = self.spawn_on_pty('start', 'agent-1')
         try:
-            text = read_until(fd, ['AUTHENTICATING FOR org.vmgmt.domain.lifecycle', 'Password'], 20)
+            text = read_until(fd, ['AUTHENTICATING FOR org.vmgmt.domain.lifecycle', 'Password'], 60)
             self.assertIn('AUTHENTICATING FOR org.vmgmt.domain.lifecycle', text)
             # polkit substituted the details into the message
             self.assertIn('virtual machine agent-1 (Start)', text)
@@ -103,14 +103,18 @@ class Agent(AuthTestCase):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             os.close(fd)
-        time.sleep(0.5)
+        # the Start's authorization ended (refused, or dropped with its caller)
+        self.wait_log(r'Authorization of org\.vmgmt\.Domain\.Start by \S+ \(\S+\) took .*: refused|'
+                      r'disconnected while its Start call was being authorized')
+        self.rec.sync()
         self.assertEqual(self.client.prop(p, 'State'), 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
 
     def test_no_ask_password(self):
         p = self.define(minimal_domain_xml('agent-2'))
         pid, fd = self.spawn_on_pty('--no-ask-password', 'start', 'agent-2')
         try:
-            text = read_until(fd, ['\x00never'], 10)
+            text = read_until(fd, ['\x00never'], 60)
             _, status = os.waitpid(pid, 0)
         finally:
             os.close(fd)

@@ -1,7 +1,10 @@
 # Bad input: every call must answer with the right error and change nothing
 # (no domain, no object, no file, no qemu, no leaked fd in vmgmtd).
 
+import ctypes
+import os
 import re
+import struct
 
 import dbus
 
@@ -88,15 +91,16 @@ class BadXML(VmgmtTestCase):
                 self.assertIn(e.get_dbus_name(), (ERR_INVALID_XML, ERR_INVALID_ARGS), str(e)[:300])
 
     def test_deeply_nested_xml(self):
-        xml = minimal_domain_xml('deep', extra='<metadata>' + '<a xmlns="urn:x">' * 5000 +
-                                 '</a>' * 5000 + '</metadata>')
-        try:
-            self.define(xml)
-        except dbus.DBusException as e:
-            self.assertIn(e.get_dbus_name(), (ERR_INVALID_XML, ERR_INVALID_ARGS))
-            return
-        # accepted (metadata is kept verbatim): then undo it, so "unchanged" holds
-        self.dom(domain_path('deep')).Undefine(opts())
+        # Deeper than libxml2's safe default (256 levels; XML_PARSE_HUGE would
+        # allow 2048) and far deeper, inside <metadata>, which is otherwise kept
+        # verbatim: refused as InvalidXML whose message names the nesting depth,
+        # by both calls; the daemon stays up and nothing changed (tearDown).
+        for depth in (300, 5000):
+            xml = minimal_domain_xml('deep', extra='<metadata>' + '<a xmlns="urn:x">' * depth +
+                                     '</a>' * depth + '</metadata>')
+            for msg in self.define_fails(xml):
+                self.assertRegex(msg, r'(?i)depth|nest', '%d levels: the message does not name the problem: %s'
+                                 % (depth, msg))
 
     def test_entity_expansion_refused(self):
         xml = ('<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
@@ -107,18 +111,85 @@ class BadXML(VmgmtTestCase):
         self.define_fails(xml)
 
     def test_external_entity_not_read(self):
-        xml = ('<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/hostname">]>\n'
-               + minimal_domain_xml('xxe', description='&x;').replace('&amp;x;', '&x;'))
+        # A file vmgmtd could be made to read: inotify reports every open and
+        # read of it (queued by the kernel before vmgmtd could reply), and its
+        # unique content must not show up in any reply either.
+        secret = os.path.join(self.fx.tmp, 'secret.txt')
+        marker = 'xxe-marker-' + new_uuid()
+        with open(secret, 'w') as f:
+            f.write(marker + '\n')
+        watch = FileWatch(secret)
+        self.addCleanup(watch.close)
+        url = 'file://' + secret
+        # refused: every way a DOCTYPE can name the file
+        refused = [
+            '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY x SYSTEM "%s">]>\n' % url
+            + minimal_domain_xml('xxe', description='&x;').replace('&amp;x;', '&x;'),
+            '<?xml version="1.0"?>\n<!DOCTYPE domain SYSTEM "%s">\n' % url + minimal_domain_xml('xxe'),
+            '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY %% p SYSTEM "%s"> %%p;]>\n' % url
+            + minimal_domain_xml('xxe'),
+        ]
+        for xml in refused:
+            for fn in (self.define, self.create):
+                try:
+                    fn(xml)
+                    error = None
+                except dbus.DBusException as e:
+                    error = e
+                # first what matters most: whether or not it was refused
+                self.assertEqual(watch.events(), [], 'the external entity was read: %s' % xml[:120])
+                self.assertIsNotNone(error, 'a DOCTYPE was accepted: %s' % xml[:120])
+                self.assertEqual(error.get_dbus_name(), ERR_INVALID_XML, str(error))
+                self.assertIn('DOCTYPE', error.get_dbus_message())
+                self.assertNotIn(marker, error.get_dbus_message())
+        # accepted: <metadata> is kept verbatim, an XInclude in it names the
+        # file and must stay an element, never be replaced by the file
+        xml = minimal_domain_xml('xxe', extra=(
+            '  <metadata><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="%s" parse="text"/>'
+            '</metadata>' % url))
         try:
-            self.define(xml)
+            path, error = self.define(xml), None
+            live = str(self.dom(path).GetXML(opts()))
+            self.dom(path).Undefine(opts())
         except dbus.DBusException as e:
-            self.assertEqual(e.get_dbus_name(), ERR_INVALID_XML)
-            return
-        d = str(self.dom(domain_path('xxe')).GetXML(opts()))
-        self.dom(domain_path('xxe')).Undefine(opts())
-        host = open('/etc/hostname').read().strip()
-        if host:
-            self.assertNotIn('<description>%s' % host, d, 'external entity was read')
+            error = e
+        self.assertEqual(watch.events(), [], 'the XIncluded file was read')
+        self.assertIsNone(error, 'an XInclude in <metadata> was refused')
+        self.assertNotIn(marker, live)
+        self.assertIn('href="%s"' % url, live.replace("'", '"'), 'the XInclude was not kept verbatim')
+
+
+class FileWatch:
+    """inotify on one file: open, read and close-after-read events, in order."""
+
+    IN_ACCESS, IN_CLOSE_NOWRITE, IN_OPEN, IN_NONBLOCK = 0x1, 0x10, 0x20, 0o4000
+
+    def __init__(self, path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), 'inotify_init1')
+        mask = self.IN_ACCESS | self.IN_OPEN | self.IN_CLOSE_NOWRITE
+        if self.libc.inotify_add_watch(self.fd, os.fsencode(path), mask) < 0:
+            raise OSError(ctypes.get_errno(), 'inotify_add_watch ' + path)
+
+    def events(self):
+        """The events since the last call (a list of masks)."""
+        out = []
+        while True:
+            try:
+                buf = os.read(self.fd, 4096)
+            except BlockingIOError:
+                return out
+            while buf:
+                _, mask, _, n = struct.unpack_from('iIII', buf)
+                out.append(mask)
+                buf = buf[16 + n:]
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class BadNames(VmgmtTestCase):

@@ -42,6 +42,21 @@ def rss_kib(pid):
     return 0
 
 
+def children(pid):
+    """PIDs of the living child processes of pid."""
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(')') + 2:].split()
+        if int(fields[1]) == pid and fields[0] != 'Z':
+            out.append(int(d))
+    return out
+
+
 def ready_ms(daemon):
     """The daemon's own measure of its start-up, from its log."""
     for line in reversed(daemon.log_text().splitlines()):
@@ -59,10 +74,19 @@ class Scale(VmgmtTestCase):
         return r.stdout
 
     def test_idle(self):
-        time.sleep(0.5)
-        log('RSS idle, 0 domains: %d KiB' % rss_kib(self.daemon.pid))
-        log('ready with 0 definitions: %s ms (daemon log)' % ready_ms(self.daemon))
-        self.bench('gmo', '5')
+        # An idle vmgmtd with no definitions has done nothing it did not
+        # need: it is ready, runs no program (qemu's capabilities are probed
+        # by the first call that needs them, not at start-up nor by a read),
+        # and serves only its own objects. (Its RSS and start-up time are
+        # measured by benchmarks/run, sections c and d.)
+        self.assertIsNotNone(ready_ms(self.daemon), 'no "vmgmtd ready" line in the log')
+        out = self.bench('gmo', '5')
+        objects = self.client.managed_objects()
+        self.assertEqual(int(out.split(' objects')[0].split()[-1]), len(objects))
+        self.assertEqual(self.client.list_domains(), [])
+        self.assertEqual([p for p in objects if p.startswith('/org/vmgmt/domain/')], [])
+        self.assertEqual(children(self.daemon.pid), [], 'an idle vmgmtd runs programs')
+        self.assertNotIn('Probing capabilities', self.daemon.log_text(), 'qemu was probed while idle')
 
     def test_define_throughput(self):
         out = self.bench('define', 'seq-', '1000', '1')
@@ -88,10 +112,10 @@ class Scale(VmgmtTestCase):
         objects = int(out.split(' objects')[0].split()[-1])
         self.assertGreaterEqual(objects, N)
         self.assertLess(objects, N + 5)
-        median = float(out.split('median ')[1].split()[0])
         log('RSS with %d definitions: %d KiB' % (N, rss_kib(self.daemon.pid)))
-        self.assertLess(median, 2000, 'GetManagedObjects with %d domains takes %.0f ms' % (N, median))
-        self.assertLess(wall, 10000)
+        # (how long the start-up and GetManagedObjects take is measured by
+        # benchmarks/run, sections b and d, against their targets)
+        self.assertEqual(len(self.client.list_domains()), N)
 
 
 if __name__ == '__main__':

@@ -67,7 +67,7 @@ class StorageTestCase(unittest.TestCase):
         return self.client.manager
 
     # ---- bus helpers
-    def wait_prop(self, path, iface, name, value, timeout=20):
+    def wait_prop(self, path, iface, name, value, timeout=60):
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -116,7 +116,7 @@ class StorageTestCase(unittest.TestCase):
     def stop_when_started(self, p):
         """Stops pool p; a start of it at daemon start-up may still be
         scanning (Busy until it is done)."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 return self.pool(p).Stop(opts())

@@ -4,6 +4,8 @@ import os
 import time
 import unittest
 
+import dbus
+
 from storsvc_util import StorageTestCase, POOL_IFACE
 from vmgmt_harness import run_vmgmtctl
 
@@ -222,7 +224,27 @@ class CliMoreTests(StorageTestCase):
         mon = subprocess.Popen(['dbus-monitor', '--address', self.fx.bus.address,
                                 "type='method_call',interface='org.freedesktop.DBus.Properties'"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (mon.kill(), mon.wait()))
+        self.addCleanup(lambda: (mon.kill(), mon.wait(), mon.stdout.close()))
+        mon_out = b''
+
+        def marker(name):
+            """A Properties call at a path of its own, then waits until the
+            monitor printed it: everything on the bus before it was seen."""
+            nonlocal mon_out
+            path = '/org/vmgmt/marker/' + name
+            deadline = time.monotonic() + 60
+            while ('path=%s;' % path).encode() not in mon_out:
+                self.assertLess(time.monotonic(), deadline, 'dbus-monitor did not show %s' % path)
+                try:   # again until seen: a monitor just started may not be watching yet
+                    self.client.conn.call_blocking('org.vmgmt', path, 'org.freedesktop.DBus.Properties', 'Get',
+                                                   'ss', ('org.vmgmt.Manager', 'Version'), timeout=60)
+                except dbus.DBusException:
+                    pass   # no such object: the call was made all the same
+                t = time.monotonic() + 0.5
+                while time.monotonic() < t and ('path=%s;' % path).encode() not in mon_out:
+                    if select.select([mon.stdout], [], [], 0.1)[0]:
+                        mon_out += os.read(mon.stdout.fileno(), 65536)
+        marker('start')   # the monitor is live before vmgmtctl starts
         master, slave = pty.openpty()
         proc = subprocess.Popen([VMGMTCTL, 'vol-upload', 'v.raw', fifo, '--pool', 'sig', '--length', str(size)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
@@ -246,20 +268,21 @@ class CliMoreTests(StorageTestCase):
         with open(fifo, 'wb') as f:
             f.write(data[:size // 2])
             f.flush()
-            self.assertTrue(read_until(lambda o: b' 50 %' in o, 20), out)
-            # half-way, held there: a poller would ask for State/Progress ten times a second
+            self.assertTrue(read_until(lambda o: b' 50 %' in o, 60), out)
+            # half-way, held there (pacing only): a poller would ask for
+            # State/Progress ten times a second meanwhile
             time.sleep(1.5)
             f.write(data[size // 2:])
-        self.assertTrue(read_until(lambda o: b'] 100 %' in o, 20), out)
-        self.assertEqual(proc.wait(timeout=20), 0, out)
+        self.assertTrue(read_until(lambda o: b'] 100 %' in o, 60), out)
+        self.assertEqual(proc.wait(timeout=60), 0, out)
         self.assertEqual(proc.stdout.read(), b'')
         proc.stdout.close()
         os.close(master)
         with open(os.path.join(path, 'v.raw'), 'rb') as f:
             self.assertEqual(f.read(), data)
-        time.sleep(0.3)
+        marker('end')   # every call vmgmtctl made was printed
         mon.kill()
-        calls = mon.communicate()[0].decode(errors='replace')
+        calls = mon_out.decode(errors='replace')
         job_gets = [l for l in calls.splitlines() if 'path=/org/vmgmt/job/' in l]
         # the first State (and Progress) are read once; everything after comes by signal
         self.assertGreaterEqual(len(job_gets), 1, 'the monitor saw nothing:\n' + calls)

@@ -45,6 +45,7 @@ class DeadFilesystem:
             os.close(self.fd)
             raise OSError(e, 'mount fuse: ' + os.strerror(e))
         self.requests = 0
+        self.statfs = 0   # STATFS answered while alive
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -85,6 +86,7 @@ class DeadFilesystem:
             self._reply(unique, 0)   # an empty directory
         elif opcode == FUSE_STATFS:
             # 1000 blocks of 4 KiB, 600 free
+            self.statfs += 1
             self._reply(unique, 0, struct.pack('<QQQQQIIII6I', 1000, 600, 600, 100, 90, 4096, 255, 4096, 0, *([0] * 6)))
         elif opcode == FUSE_LOOKUP:
             self._reply(unique, ENOENT)
@@ -132,29 +134,23 @@ class EventLoopTests(StorageTestCase):
         self.addCleanup(dead.close)
         p = self.manager.DefinePool(pool_xml('dead', target), opts())
         pending = self.call_async(self.pool(p).Start, opts())
-        deadline = time.monotonic() + 10
-        while dead.requests == 0 and time.monotonic() < deadline:
-            self.rec.pump(0.02)
-        self.assertGreater(dead.requests, 0, 'vmgmtd never touched the dead filesystem')
-        # the Start is stuck in the filesystem; everything else is answered at once
+        self.rec.wait_for(lambda es: dead.requests > 0, timeout=60, what='vmgmtd touching the dead filesystem')
+        # the Start is stuck in the filesystem (it cannot be answered before
+        # the filesystem goes); everything else is answered meanwhile
         good, gpath = self.make_pool('alive')
         for _ in range(5):
-            t0 = time.monotonic()
-            self.manager.ListPools(opts())
-            self.prop(p, POOL_IFACE, 'Active')
-            self.client.managed_objects()
-            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertIn(str(p), [str(x) for x in self.manager.ListPools(opts())])
+            self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+            self.assertIn(str(p), self.client.managed_objects())
         v = self.pool(good).CreateVolume(vol_xml('x.raw', 1 << 20), opts())
         self.assertTrue(os.path.exists(os.path.join(gpath, 'x.raw')), v)
-        self.rec.pump(0.2)
+        self.rec.sync()
         self.assertEqual(pending, {}, 'Start answered while its target hangs')
         self.assertBusError('org.vmgmt.Error.Busy',
                             self.pool(p).Start, opts())
         # the server dies: the Start fails with the OS's words, the pool stays inactive
         dead.close()
-        deadline = time.monotonic() + 20
-        while not pending and time.monotonic() < deadline:
-            self.rec.pump(0.02)
+        self.rec.wait_for(lambda es: pending, timeout=60, what="the Start's answer")
         self.assertIn('error', pending)
         self.assertEqual(dbus_error_name(pending['error']), 'org.vmgmt.Error.OperationFailed')
         self.assertIn("cannot open target path '%s'" % target, str(pending['error']))
@@ -179,24 +175,18 @@ class EventLoopTests(StorageTestCase):
         fs.alive = False
         pending = self.call_async(self.pool(p).Refresh, opts())
         creating = self.call_async(self.pool(p).CreateVolume, vol_xml('new.raw', 4096), opts())
-        deadline = time.monotonic() + 10
-        while fs.requests == 0 and time.monotonic() < deadline:
-            self.rec.pump(0.02)
-        self.assertGreater(fs.requests, 0, 'the Refresh never reached the filesystem')
+        self.rec.wait_for(lambda es: fs.requests > 0, timeout=60, what='the Refresh reaching the filesystem')
         good, gpath = self.make_pool('fine')
         for _ in range(3):   # across a few periodic size reads of the dead pool (every second)
-            t0 = time.monotonic()
-            self.manager.ListPools(opts())
-            self.client.managed_objects()
+            self.assertIn(str(p), [str(x) for x in self.manager.ListPools(opts())])
+            self.assertIn(str(good), self.client.managed_objects())
             self.pool(good).CreateVolume(vol_xml('v%d.raw' % _, 4096), opts())
-            self.assertLess(time.monotonic() - t0, 1.0)
-            self.rec.pump(0.5)
+            self.rec.pump(0.5)   # pacing only
+        self.rec.sync()
         self.assertEqual(pending, {}, 'Refresh answered while the filesystem hangs')
         self.assertEqual(creating, {}, 'CreateVolume answered while the filesystem hangs')
         fs.close()
-        deadline = time.monotonic() + 20
-        while not (pending and creating) and time.monotonic() < deadline:
-            self.rec.pump(0.02)
+        self.rec.wait_for(lambda es: pending and creating, timeout=60, what='the answers to Refresh and CreateVolume')
         self.assertIn('error', creating)
         self.assertEqual(dbus_error_name(creating['error']), 'org.vmgmt.Error.OperationFailed')
         self.assertIn("creating volume 'new.raw'", str(creating['error']))
@@ -208,6 +198,21 @@ class EventLoopTests(StorageTestCase):
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
 
     def test_periodic_sizes(self):
+        # nothing changes: no signal over three periodic reads (each one a
+        # STATFS the filesystem of the test's own answers, always alike)
+        quiet = os.path.join(self.pools_dir, 'quiet')
+        os.makedirs(quiet)
+        fs = DeadFilesystem(quiet, alive=True)
+        self.addCleanup(fs.close)
+        q = self.manager.DefinePool(pool_xml('quiet', quiet), opts())
+        self.pool(q).Start(opts())
+        self.assertEqual(self.props(q, POOL_IFACE)['Available'], 600 * 4096)
+        self.rec.clear()
+        n = fs.statfs
+        self.rec.wait_for(lambda es: fs.statfs >= n + 3, timeout=60, what='three periodic reads of the sizes')
+        self.rec.sync()
+        self.assertEqual([e for e in self.rec.entries if e[0] == 'PropertiesChanged' and e[1] == str(q)], [])
+        # a file written by hand (no Refresh call): the sizes follow, signalled
         small = os.path.join(self.pools_dir, 'small')
         os.makedirs(small)
         subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m', 'storsvc-small', small], check=True)
@@ -216,17 +221,11 @@ class EventLoopTests(StorageTestCase):
         self.pool(p).Start(opts())
         before = self.props(p, POOL_IFACE)
         self.assertEqual(before['Capacity'], 32 << 20)
-        # nothing changes: no signal, whatever the interval
         self.rec.clear()
-        self.rec.pump(2.5)
-        self.assertEqual(self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE), [])
-        # a file written by hand (no Refresh call): the sizes follow within the interval
         with open(os.path.join(small, 'by-hand.raw'), 'wb') as f:
             f.write(os.urandom(8 << 20))
-        t0 = time.monotonic()
-        self.rec.wait_for(lambda es: self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE), timeout=5,
+        self.rec.wait_for(lambda es: self.rec.property_changes(str(p), 'Available', iface=POOL_IFACE), timeout=60,
                           what='Available changed')
-        self.assertLess(time.monotonic() - t0, 3.0)
         after = self.props(p, POOL_IFACE)
         self.assertLessEqual(after['Available'], before['Available'] - (8 << 20))
         self.assertGreaterEqual(after['Allocation'], before['Allocation'] + (8 << 20))

@@ -100,7 +100,7 @@ class Glusterd:
         if r.returncode != 0:
             raise RuntimeError('gluster volume start: ' + r.stdout)
 
-    def wait_ready(self, timeout=30):
+    def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
         while gluster('pool', 'list').returncode != 0:
             if time.monotonic() > deadline:
@@ -160,7 +160,7 @@ class GlusterPoolTests(StorageTestCase):
         self.addCleanup(subprocess.run, ['umount', '-q', t], stderr=subprocess.DEVNULL)
         return t
 
-    def wait_no_client(self, timeout=20):
+    def wait_no_client(self, timeout=60):
         """The FUSE client of an unmounted (or failed) mount goes away."""
         deadline = time.monotonic() + timeout
         while any(c == 'glusterfs' for c in gluster_processes().values()):
