@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'integration'))
 
 from vmgmt_harness import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402,F401
                            SOURCE_ROOT, Fixture, VmgmtTestCase, _child_env, log, main,
-                           minimal_domain_xml, opts)
+                           minimal_domain_xml, opts, skip_missing)
 
 POLKITD = '/usr/lib/polkit-1/polkitd'
 POLICY_FILE = os.path.join(SOURCE_ROOT, 'policy', 'org.vmgmt.policy')
@@ -38,12 +38,12 @@ ERR_INTERACTIVE = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 
 
 def have_prerequisites():
+    """Fails without root; skips (naming it) when a program is missing."""
     if os.getuid() != 0:
-        return 'the authorization tests need root (mount namespace, setpriv)'
-    for exe in (POLKITD, '/usr/bin/unshare', '/usr/bin/setpriv'):
+        raise AssertionError('the authorization tests need root (mount namespace, setpriv)')
+    for exe, pkg in ((POLKITD, 'polkitd'), ('/usr/bin/unshare', 'util-linux'), ('/usr/bin/setpriv', 'util-linux')):
         if not os.access(exe, os.X_OK):
-            return '%s missing' % exe
-    return None
+            skip_missing(exe, pkg)
 
 
 class AuthFixture(Fixture):
@@ -199,9 +199,7 @@ class AuthTestCase(VmgmtTestCase):
 
     @classmethod
     def setUpClass(cls):
-        why = have_prerequisites()
-        if why:
-            raise unittest.SkipTest(why)
+        have_prerequisites()
         cls._class_fx = None
 
     def setUp(self):

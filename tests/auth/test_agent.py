@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from auth_harness import AuthTestCase, _child_env, main, minimal_domain_xml
+from auth_harness import AuthTestCase, _child_env, main, minimal_domain_xml, skip_missing
 
 VMGMTCTL = os.environ.get('VMGMTCTL') or ''
 
@@ -42,9 +42,9 @@ class Agent(AuthTestCase):
 
     def setUp(self):
         if not VMGMTCTL or not os.access(VMGMTCTL, os.X_OK):
-            raise unittest.SkipTest('vmgmtctl not built ($VMGMTCTL)')
+            raise AssertionError('vmgmtctl is not built ($VMGMTCTL)')
         if not os.access('/usr/bin/pkttyagent', os.X_OK):
-            raise unittest.SkipTest('pkttyagent missing')
+            skip_missing('/usr/bin/pkttyagent', 'pkexec')
         super().setUp()
         # vmgmtctl must be reachable by uid 65534
         self.ctl = os.path.join(self.fx.tmp, 'vmgmtctl')

@@ -7,6 +7,7 @@ import unittest
 import dbus
 
 from storsvc_util import StorageTestCase, POOL_IFACE
+from vmgmt_harness import main  # noqa: E402
 from vmgmt_harness import run_vmgmtctl
 
 
@@ -290,4 +291,4 @@ class CliMoreTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

@@ -12,6 +12,7 @@ import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
 from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, VOL_IFACE, JOB_IFACE  # noqa: E402
+from vmgmt_harness import main  # noqa: E402
 import dbus  # noqa: E402
 
 
@@ -63,4 +64,4 @@ class DiskFullTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

@@ -6,6 +6,7 @@ import time
 import unittest
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, dbus_error_name
+from vmgmt_harness import main  # noqa: E402
 from vmgmt_harness import guest_domain_xml, GUEST_READY, cmdline
 import dbus
 
@@ -94,4 +95,4 @@ class DomainVolumeTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

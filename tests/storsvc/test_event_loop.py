@@ -20,6 +20,7 @@ import time  # noqa: E402
 import unittest  # noqa: E402
 
 from storsvc_util import StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, dbus_error_name  # noqa: E402
+from vmgmt_harness import main  # noqa: E402
 
 FUSE_INIT = 26
 
@@ -233,4 +234,4 @@ class EventLoopTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

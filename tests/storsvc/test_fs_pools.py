@@ -15,6 +15,7 @@ import subprocess  # noqa: E402
 import unittest  # noqa: E402
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE  # noqa: E402
+from vmgmt_harness import main  # noqa: E402
 
 MiB = 1 << 20
 
@@ -177,4 +178,4 @@ class FsPoolTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

@@ -21,6 +21,7 @@ import time  # noqa: E402
 import unittest  # noqa: E402
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE  # noqa: E402
+from vmgmt_harness import main, skip_missing  # noqa: E402
 
 MiB = 1 << 20
 HOST = '192.0.2.1'
@@ -140,8 +141,10 @@ class GlusterPoolTests(StorageTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not shutil.which('glusterd') or not os.path.exists('/sbin/mount.glusterfs'):
-            raise unittest.SkipTest('glusterfs-server / glusterfs-client not installed (tools/install-deps)')
+        if not shutil.which('glusterd'):
+            skip_missing('glusterd', 'glusterfs-server')
+        if not os.path.exists('/sbin/mount.glusterfs'):
+            skip_missing('/sbin/mount.glusterfs', 'glusterfs-client')
         cls.gluster = Glusterd()
         try:
             cls.gluster.start()
@@ -242,4 +245,4 @@ class GlusterPoolTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()

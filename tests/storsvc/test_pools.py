@@ -6,6 +6,7 @@ import unittest
 
 from storsvc_util import *  # noqa: F401,F403
 from storsvc_util import cmdline, StorageTestCase, pool_xml, vol_xml, opts, POOL_IFACE, VOL_IFACE, JOB_IFACE, unwrap, dbus_error_name
+from vmgmt_harness import main  # noqa: E402
 import dbus
 
 
@@ -426,4 +427,4 @@ class JobTests(StorageTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main(verbosity=2)
+    main()
