@@ -26,7 +26,6 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
-#include "network/network-driver.h"
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
@@ -411,10 +410,11 @@ static int start_fail_deferred(DriverRuntime *rt, int error, char *message) {
 }
 
 /* A tap for every <interface type='network'/'bridge'> (the service put the
- * network's bridge in source_bridge), attached to its bridge, named in the
- * live definition (target dev). fds[i] is -1 for other interfaces. The taps
- * go away when the last fd closes: ours right after the spawn, qemu's when it exits. */
-static int qemu_taps_create(DomainDef *def, int *fds, char **ret_error) {
+ * network's bridge in source_bridge and makes the tap: events.create_tap),
+ * named in the live definition (target dev). fds[i] is -1 for other
+ * interfaces. The taps go away when the last fd closes: ours right after the
+ * spawn, qemu's when it exits. */
+static int qemu_taps_create(QemuDriver *d, void *owner, DomainDef *def, int *fds, char **ret_error) {
         for (size_t i = 0; i < def->n_nets; i++) {
                 DomainNetDef *n = &def->nets[i];
                 _cleanup_free_ char *name = NULL;
@@ -429,15 +429,12 @@ static int qemu_taps_create(DomainDef *def, int *fds, char **ret_error) {
                                 : g_strdup_printf("interface %zu has no source bridge", i);
                         return -ENOTCONN;
                 }
-                /* names like vnetN are the kernel's to pick; others are kept */
-                r = network_tap_create(n->target_dev && !g_str_has_prefix(n->target_dev, "vnet") ? n->target_dev
-                                                                                                 : NULL,
-                                       n->mac, n->source_bridge, false, 0, &name, &fds[i]);
+                r = d->events.create_tap ? d->events.create_tap(owner, n, &name, &fds[i]) : -EOPNOTSUPP;
                 if (r < 0) {
-                        *ret_error = r == -ENODEV
-                                ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
-                                : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
-                                                  n->source_bridge, strerror(-r));
+                        *ret_error = r == -ENODEV ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
+                                   : r == -EOPNOTSUPP ? g_strdup("this host makes no tap devices")
+                                   : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
+                                                     n->source_bridge, strerror(-r));
                         return r;
                 }
                 free(n->target_dev);
@@ -510,7 +507,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         /* -1 everywhere first: a failure at NIC i must not close fd 0 for the NICs after it */
         for (size_t i = 0; i < copy->n_nets + 1; i++)
                 tap_fds[i] = -1;
-        r = qemu_taps_create(copy, tap_fds, &error);
+        r = qemu_taps_create(d, owner, copy, tap_fds, &error);
         if (r < 0) {
                 qemu_taps_close(tap_fds, copy->n_nets);
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
