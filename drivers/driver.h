@@ -225,6 +225,10 @@ typedef struct DomainDriverOps {
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
         /* A Screenshot whose reader takes no bytes for this long fails (ETIMEDOUT). */
         void (*set_screenshot_stall_timeout)(DomainDriver *d, uint64_t usec);
+        /* How long each run of an emulator binary that prepare() probes may
+         * take before it is killed and the probe fails (ETIMEDOUT); 0: the
+         * driver's default. Only bounds a hang: a loaded host is slow. */
+        void (*set_probe_timeout)(DomainDriver *d, uint64_t usec);
         /* The canonical name (malloc'd, as open_console returns it) of the
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */

@@ -67,11 +67,16 @@ static void caps_probe_job_free(CapsProbeJob *job) {
         g_free(job);
 }
 
-static char *caps_probe_error_message(const char *emulator, int r) {
+/* The deadline of each run of an emulator being probed. */
+static uint64_t caps_probe_timeout(const QemuDriver *d) {
+        return d->probe_timeout_usec > 0 ? d->probe_timeout_usec : QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT;
+}
+
+static char *caps_probe_error_message(const QemuDriver *d, const char *emulator, int r) {
         switch (r) {
         case -ETIMEDOUT:
                 return g_strdup_printf("emulator %s did not answer within %.1f s when probed; it was killed",
-                                       emulator, QEMU_CAPS_PROBE_TIMEOUT_USEC / 1e6);
+                                       emulator, caps_probe_timeout(d) / 1e6);
         case -EIO:
                 return g_strdup_printf("emulator %s failed when asked for its version and machine types", emulator);
         case -EBADMSG:
@@ -95,7 +100,7 @@ static char *caps_probe_error_message(const char *emulator, int r) {
 
 /* Tells everybody waiting for job how it ended; job is freed. */
 static void caps_probe_job_finish(CapsProbeJob *job, int r) {
-        _cleanup_free_ char *message = r < 0 ? caps_probe_error_message(job->emulator, r) : NULL;
+        _cleanup_free_ char *message = r < 0 ? caps_probe_error_message(job->driver, job->emulator, r) : NULL;
 
         job->probe = NULL;   /* already freed by the probe's end, or by the caller */
         for (guint i = 0; i < job->waiters->len; i++) {
@@ -141,14 +146,14 @@ static int caps_prepare_sync(QemuDriver *d, const char *emulator, char **ret_mes
         if (g_hash_table_lookup_extended(d->probe_failures, emulator, NULL, &failed))
                 r = GPOINTER_TO_INT(failed);
         else {
-                r = qemu_caps_new(emulator, d->cache_dir, &caps);
+                r = qemu_caps_new(emulator, d->cache_dir, caps_probe_timeout(d), &caps);
                 if (r >= 0) {
                         g_hash_table_replace(d->caps, g_strdup(emulator), caps);
                         return 1;
                 }
                 g_hash_table_replace(d->probe_failures, g_strdup(emulator), GINT_TO_POINTER(r));
         }
-        *ret_message = caps_probe_error_message(emulator, r);
+        *ret_message = caps_probe_error_message(d, emulator, r);
         return r;
 }
 
@@ -182,11 +187,12 @@ static int qemu_driver_prepare(DomainDriver *base, const DomainDef *def, DriverD
         job->driver = d;
         job->emulator = g_strdup(emulator);
         job->waiters = g_array_new(FALSE, FALSE, sizeof(CapsWaiter));
-        r = qemu_caps_load_or_probe(d->event, emulator, d->cache_dir, on_caps_probed, job, &caps, &job->probe);
+        r = qemu_caps_load_or_probe(d->event, emulator, d->cache_dir, caps_probe_timeout(d), on_caps_probed, job, &caps,
+                                    &job->probe);
         if (r != 0)
                 caps_probe_job_free(job);
         if (r < 0) {
-                *ret_message = caps_probe_error_message(emulator, r);
+                *ret_message = caps_probe_error_message(d, emulator, r);
                 return r;
         }
         if (r > 0) {
@@ -760,6 +766,10 @@ static int qemu_driver_recover(DomainDriver *base, DriverRecoverFn fn, void *use
         return r;
 }
 
+static void qemu_driver_set_probe_timeout(DomainDriver *base, uint64_t usec) {
+        ((QemuDriver *) base)->probe_timeout_usec = usec;
+}
+
 const DomainDriverOps qemu_driver_ops = {
         .name = "qemu",
         .new = qemu_driver_new,
@@ -785,5 +795,6 @@ const DomainDriverOps qemu_driver_ops = {
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
+        .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
 };
