@@ -89,6 +89,15 @@ typedef struct DomainDriverEvents {
          * pointer to the runtime, removes a transient domain, applies a pending
          * new definition. */
         void (*stopped)(void *owner);
+        /* Makes the host side of NIC `nic` of domain `owner` (during start, before
+         * the hypervisor is spawned): a tap device named nic->target_dev (when
+         * NULL or vnet…, the kernel picks vnetN), with a host MAC derived from nic->mac, on
+         * nic->source_bridge (already resolved by the service). Returns 0 with
+         * its name (malloc'd) and an fd to it (O_CLOEXEC; the tap goes away
+         * when the last fd to it closes), or -errno (-ENODEV: no such bridge).
+         * The service provides it; a driver never makes taps itself. NULL: the
+         * host makes no taps (a start with such NICs fails, -EOPNOTSUPP). */
+        int (*create_tap)(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd);
         void *userdata;
 } DomainDriverEvents;
 
@@ -216,6 +225,10 @@ typedef struct DomainDriverOps {
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
         /* A Screenshot whose reader takes no bytes for this long fails (ETIMEDOUT). */
         void (*set_screenshot_stall_timeout)(DomainDriver *d, uint64_t usec);
+        /* How long each run of an emulator binary that prepare() probes may
+         * take before it is killed and the probe fails (ETIMEDOUT); 0: the
+         * driver's default. Only bounds a hang: a loaded host is slow. */
+        void (*set_probe_timeout)(DomainDriver *d, uint64_t usec);
         /* The canonical name (malloc'd, as open_console returns it) of the
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */

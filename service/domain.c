@@ -388,6 +388,7 @@ static void on_stopped(void *owner) {
 const DomainDriverEvents vm_domain_driver_events = {
         .state_changed = on_state_changed,
         .stopped = on_stopped,
+        .create_tap = vm_networks_create_tap,
 };
 
 int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error) {

@@ -18,7 +18,7 @@
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
                                                    "default_network", "pool_refresh_sec",
-                                                   "screenshot_stall_timeout_sec", NULL };
+                                                   "screenshot_stall_timeout_sec", "probe_timeout_sec", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -137,7 +137,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -170,6 +170,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
             config_read_timeout(kf, path, "polkit_interactive_timeout_sec", &c->polkit_interactive_timeout_usec) < 0 ||
             config_read_timeout(kf, path, "job_linger_sec", &c->job_linger_usec) < 0 ||
             config_read_timeout(kf, path, "pool_refresh_sec", &c->pool_refresh_usec) < 0 ||
+            config_read_timeout(kf, path, "probe_timeout_sec", &c->probe_timeout_usec) < 0 ||
             config_read_seconds(kf, path, "daemon", "screenshot_stall_timeout_sec", 0.1, 3600,
                                 &c->screenshot_stall_usec) < 0)
                 return -EINVAL;
@@ -382,6 +383,8 @@ int manager_startup(Manager *m) {
                                          m->config.log_rotate_interval_usec);
         if (m->ops->set_screenshot_stall_timeout && m->config.screenshot_stall_usec > 0)
                 m->ops->set_screenshot_stall_timeout(m->driver, m->config.screenshot_stall_usec);
+        if (m->ops->set_probe_timeout && m->config.probe_timeout_usec > 0)
+                m->ops->set_probe_timeout(m->driver, m->config.probe_timeout_usec);
 
         r = vm_domain_store_load(m);
         if (r < 0)

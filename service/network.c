@@ -427,6 +427,16 @@ void vm_networks_domain_stopped(Manager *m, const VmDomain *d) {
         }
 }
 
+/* DomainDriverEvents.create_tap: the driver starting a domain asks for the
+ * tap of a NIC; the network driver makes it. */
+int vm_networks_create_tap(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd) {
+        /* names like vnetN are the kernel's to pick; others are kept */
+        const char *name = nic->target_dev && !g_str_has_prefix(nic->target_dev, "vnet") ? nic->target_dev : NULL;
+
+        (void) owner;
+        return network_tap_create(name, nic->mac, nic->source_bridge, false, 0, ret_name, ret_fd);
+}
+
 /* ---- taps after a network (re)start ---- */
 
 static void reattach_tap(void *userdata, const VmDomain *d, const DomainNetDef *nic) {

@@ -116,6 +116,9 @@ int vm_networks_resolve_domain_nets(Manager *m, const DomainDef *def, DomainDef 
  * vm-id, iface-status) / deleted again. Failures are logged. */
 void vm_networks_domain_started(Manager *m, const VmDomain *d);
 void vm_networks_domain_stopped(Manager *m, const VmDomain *d);
+/* DomainDriverEvents.create_tap (driver.h): a tap for a NIC of a domain
+ * being started, made by the network driver. */
+int vm_networks_create_tap(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd);
 
 /* Calls fn(m) once no network started at start-up is still starting (at once
  * when none is). */

@@ -1,6 +1,7 @@
 /* qemu-caps-probe.c — running an emulator to learn its caps: children of an sd-event loop, pidfd, deadline. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include "qemu-caps-internal.h"
 #include "spawn-util.h"
 
-#define CAPS_PROBE_TIMEOUT_MS (QEMU_CAPS_PROBE_TIMEOUT_USEC / 1000u)
 #define CAPS_OUTPUT_MAX (1024u * 1024u)
 
 /* ---- probing: the emulator's answers, read by children of an event loop ---- */
@@ -38,6 +38,7 @@ struct QemuCapsProbe {
         sd_event_source *exit_source;
         sd_event_source *out_source;
         sd_event_source *timer;    /* the deadline of the running child */
+        uint64_t timeout_usec;     /* how long each child may run */
         char *buf;
         size_t len;
         int error;                 /* set when the child was killed: what to report once it is reaped */
@@ -199,7 +200,8 @@ static int on_probe_exit(sd_event_source *s, int fd, uint32_t revents, void *use
 static int on_probe_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         QemuCapsProbe *p = userdata;
 
-        log_debug("%s did not answer within %u ms, killing it.", qemu_caps_emulator(p->caps), CAPS_PROBE_TIMEOUT_MS);
+        log_debug("%s did not answer within %" PRIu64 " ms, killing it.", qemu_caps_emulator(p->caps),
+                  p->timeout_usec / 1000u);
         if (p->pid <= 0)
                 return probe_finish(p, -ETIMEDOUT), 0;
         /* reported when the exit is seen: nothing is left behind unreaped */
@@ -237,12 +239,12 @@ static int probe_step_start(QemuCapsProbe *p) {
         /* each run has the whole deadline: a slow disk or a loaded host delays both alike */
         if (!p->timer) {
                 r = sd_event_add_time_relative(p->event, &p->timer, CLOCK_MONOTONIC,
-                                               (uint64_t) QEMU_CAPS_PROBE_TIMEOUT_USEC, 0, on_probe_deadline, p);
+                                               p->timeout_usec, 0, on_probe_deadline, p);
                 if (r < 0)
                         return r;
                 (void) sd_event_source_set_description(p->timer, "qemu-caps-deadline");
         } else {
-                r = sd_event_source_set_time_relative(p->timer, (uint64_t) QEMU_CAPS_PROBE_TIMEOUT_USEC);
+                r = sd_event_source_set_time_relative(p->timer, p->timeout_usec);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
                 if (r < 0)
@@ -261,8 +263,8 @@ static int probe_step_start(QemuCapsProbe *p) {
         return 0;
 }
 
-int qemu_caps_load_or_probe(sd_event *event, const char *emulator, const char *cache_dir, QemuCapsProbeFn fn,
-                            void *userdata, QemuCaps **ret_caps, QemuCapsProbe **ret_probe) {
+int qemu_caps_load_or_probe(sd_event *event, const char *emulator, const char *cache_dir, uint64_t timeout_usec,
+                            QemuCapsProbeFn fn, void *userdata, QemuCaps **ret_caps, QemuCapsProbe **ret_probe) {
         _cleanup_(qemu_caps_probe_freep) QemuCapsProbe *p = NULL;
         struct stat st;
         int r;
@@ -274,6 +276,7 @@ int qemu_caps_load_or_probe(sd_event *event, const char *emulator, const char *c
         if (!p)
                 return -ENOMEM;
         p->pidfd = p->outfd = -1;
+        p->timeout_usec = timeout_usec > 0 ? timeout_usec : QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT;
         p->caps = qemu_caps_alloc(emulator, &st);
         if (!p->caps)
                 return -ENOMEM;
@@ -323,7 +326,7 @@ static void sync_probe_done(void *userdata, int r, QemuCaps *caps) {
         s->caps = caps;
 }
 
-int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
+int qemu_caps_new(const char *emulator, const char *cache_dir, uint64_t timeout_usec, QemuCaps **ret) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         QemuCapsProbe *probe = NULL;
         SyncProbe s = {};
@@ -333,7 +336,7 @@ int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret) {
         r = sd_event_new(&event);
         if (r < 0)
                 return r;
-        r = qemu_caps_load_or_probe(event, emulator, cache_dir, sync_probe_done, &s, ret, &probe);
+        r = qemu_caps_load_or_probe(event, emulator, cache_dir, timeout_usec, sync_probe_done, &s, ret, &probe);
         if (r != 0)
                 return r < 0 ? r : 0;
         while (!s.done) {

@@ -1,15 +1,20 @@
 /* qemu-caps.h — what an installed QEMU binary offers (machine types, aliases), probed once and cached.
  *
  * The probe runs the emulator (`-version`, then `-machine help`) as children
- * of an sd-event loop, each within QEMU_CAPS_PROBE_TIMEOUT_USEC, and stores the result in a cache file
+ * of an sd-event loop, each within a deadline (the caller's, by default
+ * QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT), and stores the result in a cache file
  * keyed on the binary's path, size and mtime, so later daemon starts read a
  * small file instead of running qemu. */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
-#define QEMU_CAPS_PROBE_TIMEOUT_USEC (2u * 1000000u)
+/* How long each run of the emulator may take unless the caller says (vmgmtd:
+ * [daemon] probe_timeout_sec in vmgmtd.conf). Generous: it only bounds a hang,
+ * and a loaded host may take seconds to start a qemu binary. */
+#define QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT (30u * 1000000u)
 
 typedef struct QemuCaps QemuCaps;
 typedef struct QemuCapsProbe QemuCapsProbe;
@@ -22,20 +27,21 @@ typedef void (*QemuCapsProbeFn)(void *userdata, int r, QemuCaps *caps);
 
 /* Checks that `emulator` (absolute path) exists, is executable and only root
  * can change it (it runs as root), then loads its caps from cache_dir (NULL:
- * never cache) or starts probing it from `event`. Returns 1 with *ret_caps
+ * never cache) or starts probing it from `event`, each run of the emulator
+ * within timeout_usec (0: QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT). Returns 1 with *ret_caps
  * when the cache answered (nothing ran), 0 with *ret_probe when fn will be
  * called from the loop, or -errno at once (-ENOENT: no such binary, -EPERM:
  * not root's, -EACCES/-ENOEXEC: cannot be run). The synchronous part is a few
  * stat()s and reading one small file. */
-int qemu_caps_load_or_probe(sd_event *event, const char *emulator, const char *cache_dir, QemuCapsProbeFn fn,
-                            void *userdata, QemuCaps **ret_caps, QemuCapsProbe **ret_probe);
+int qemu_caps_load_or_probe(sd_event *event, const char *emulator, const char *cache_dir, uint64_t timeout_usec,
+                            QemuCapsProbeFn fn, void *userdata, QemuCaps **ret_caps, QemuCapsProbe **ret_probe);
 /* Cancels a probe under way: kills and reaps its child; fn is not called. */
 QemuCapsProbe *qemu_caps_probe_free(QemuCapsProbe *p);
 
 /* The same, blocking until the answer (a loop of its own runs the probe;
  * bounded by the deadline). For callers that nothing waits on (daemon start-up
  * before it takes its bus name, tests). Returns 0 or -errno as above. */
-int qemu_caps_new(const char *emulator, const char *cache_dir, QemuCaps **ret);
+int qemu_caps_new(const char *emulator, const char *cache_dir, uint64_t timeout_usec, QemuCaps **ret);
 QemuCaps *qemu_caps_free(QemuCaps *caps);
 /* True while the binary caps were made from still has the same size and mtime
  * (looked at again at most once a second). */

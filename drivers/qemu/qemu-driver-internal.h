@@ -42,6 +42,7 @@ typedef struct QemuDriver {
         GHashTable *log_rotate_unsupported; /* paths whose file system cannot collapse ranges: not rotated live */
 
         uint64_t screenshot_stall_usec; /* qemu-graphics.c: a Screenshot whose reader takes nothing this long fails (0: 30 s) */
+        uint64_t probe_timeout_usec;    /* each run of an emulator being probed may take this long (0: QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT) */
 } QemuDriver;
 
 typedef enum QemuOpKind {

@@ -26,7 +26,6 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
-#include "network/network-driver.h"
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
@@ -68,11 +67,16 @@ static void caps_probe_job_free(CapsProbeJob *job) {
         g_free(job);
 }
 
-static char *caps_probe_error_message(const char *emulator, int r) {
+/* The deadline of each run of an emulator being probed. */
+static uint64_t caps_probe_timeout(const QemuDriver *d) {
+        return d->probe_timeout_usec > 0 ? d->probe_timeout_usec : QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT;
+}
+
+static char *caps_probe_error_message(const QemuDriver *d, const char *emulator, int r) {
         switch (r) {
         case -ETIMEDOUT:
                 return g_strdup_printf("emulator %s did not answer within %.1f s when probed; it was killed",
-                                       emulator, QEMU_CAPS_PROBE_TIMEOUT_USEC / 1e6);
+                                       emulator, caps_probe_timeout(d) / 1e6);
         case -EIO:
                 return g_strdup_printf("emulator %s failed when asked for its version and machine types", emulator);
         case -EBADMSG:
@@ -96,7 +100,7 @@ static char *caps_probe_error_message(const char *emulator, int r) {
 
 /* Tells everybody waiting for job how it ended; job is freed. */
 static void caps_probe_job_finish(CapsProbeJob *job, int r) {
-        _cleanup_free_ char *message = r < 0 ? caps_probe_error_message(job->emulator, r) : NULL;
+        _cleanup_free_ char *message = r < 0 ? caps_probe_error_message(job->driver, job->emulator, r) : NULL;
 
         job->probe = NULL;   /* already freed by the probe's end, or by the caller */
         for (guint i = 0; i < job->waiters->len; i++) {
@@ -142,14 +146,14 @@ static int caps_prepare_sync(QemuDriver *d, const char *emulator, char **ret_mes
         if (g_hash_table_lookup_extended(d->probe_failures, emulator, NULL, &failed))
                 r = GPOINTER_TO_INT(failed);
         else {
-                r = qemu_caps_new(emulator, d->cache_dir, &caps);
+                r = qemu_caps_new(emulator, d->cache_dir, caps_probe_timeout(d), &caps);
                 if (r >= 0) {
                         g_hash_table_replace(d->caps, g_strdup(emulator), caps);
                         return 1;
                 }
                 g_hash_table_replace(d->probe_failures, g_strdup(emulator), GINT_TO_POINTER(r));
         }
-        *ret_message = caps_probe_error_message(emulator, r);
+        *ret_message = caps_probe_error_message(d, emulator, r);
         return r;
 }
 
@@ -183,11 +187,12 @@ static int qemu_driver_prepare(DomainDriver *base, const DomainDef *def, DriverD
         job->driver = d;
         job->emulator = g_strdup(emulator);
         job->waiters = g_array_new(FALSE, FALSE, sizeof(CapsWaiter));
-        r = qemu_caps_load_or_probe(d->event, emulator, d->cache_dir, on_caps_probed, job, &caps, &job->probe);
+        r = qemu_caps_load_or_probe(d->event, emulator, d->cache_dir, caps_probe_timeout(d), on_caps_probed, job, &caps,
+                                    &job->probe);
         if (r != 0)
                 caps_probe_job_free(job);
         if (r < 0) {
-                *ret_message = caps_probe_error_message(emulator, r);
+                *ret_message = caps_probe_error_message(d, emulator, r);
                 return r;
         }
         if (r > 0) {
@@ -411,10 +416,11 @@ static int start_fail_deferred(DriverRuntime *rt, int error, char *message) {
 }
 
 /* A tap for every <interface type='network'/'bridge'> (the service put the
- * network's bridge in source_bridge), attached to its bridge, named in the
- * live definition (target dev). fds[i] is -1 for other interfaces. The taps
- * go away when the last fd closes: ours right after the spawn, qemu's when it exits. */
-static int qemu_taps_create(DomainDef *def, int *fds, char **ret_error) {
+ * network's bridge in source_bridge and makes the tap: events.create_tap),
+ * named in the live definition (target dev). fds[i] is -1 for other
+ * interfaces. The taps go away when the last fd closes: ours right after the
+ * spawn, qemu's when it exits. */
+static int qemu_taps_create(QemuDriver *d, void *owner, DomainDef *def, int *fds, char **ret_error) {
         for (size_t i = 0; i < def->n_nets; i++) {
                 DomainNetDef *n = &def->nets[i];
                 _cleanup_free_ char *name = NULL;
@@ -429,15 +435,12 @@ static int qemu_taps_create(DomainDef *def, int *fds, char **ret_error) {
                                 : g_strdup_printf("interface %zu has no source bridge", i);
                         return -ENOTCONN;
                 }
-                /* names like vnetN are the kernel's to pick; others are kept */
-                r = network_tap_create(n->target_dev && !g_str_has_prefix(n->target_dev, "vnet") ? n->target_dev
-                                                                                                 : NULL,
-                                       n->mac, n->source_bridge, false, 0, &name, &fds[i]);
+                r = d->events.create_tap ? d->events.create_tap(owner, n, &name, &fds[i]) : -EOPNOTSUPP;
                 if (r < 0) {
-                        *ret_error = r == -ENODEV
-                                ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
-                                : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
-                                                  n->source_bridge, strerror(-r));
+                        *ret_error = r == -ENODEV ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
+                                   : r == -EOPNOTSUPP ? g_strdup("this host makes no tap devices")
+                                   : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
+                                                     n->source_bridge, strerror(-r));
                         return r;
                 }
                 free(n->target_dev);
@@ -510,7 +513,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         /* -1 everywhere first: a failure at NIC i must not close fd 0 for the NICs after it */
         for (size_t i = 0; i < copy->n_nets + 1; i++)
                 tap_fds[i] = -1;
-        r = qemu_taps_create(copy, tap_fds, &error);
+        r = qemu_taps_create(d, owner, copy, tap_fds, &error);
         if (r < 0) {
                 qemu_taps_close(tap_fds, copy->n_nets);
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
@@ -763,6 +766,10 @@ static int qemu_driver_recover(DomainDriver *base, DriverRecoverFn fn, void *use
         return r;
 }
 
+static void qemu_driver_set_probe_timeout(DomainDriver *base, uint64_t usec) {
+        ((QemuDriver *) base)->probe_timeout_usec = usec;
+}
+
 const DomainDriverOps qemu_driver_ops = {
         .name = "qemu",
         .new = qemu_driver_new,
@@ -788,5 +795,6 @@ const DomainDriverOps qemu_driver_ops = {
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
+        .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
 };

@@ -110,7 +110,7 @@ void qemu_graphics_set_live(DriverRuntime *rt) {
 
 static void query_vnc_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
-        const char *service = json_object_get_string(ret, "service");
+        const char *service = json_util_member_string(ret, "service");
         DomainGraphicsDef *g;
         unsigned long port;
         char *end;
@@ -780,18 +780,18 @@ static int screen_to_device(const DomainDef *def, unsigned screen, char **ret_de
 }
 
 static JsonValue *screendump_args(const char *path, const char *device, unsigned head) {
-        JsonValue *args = json_new_object();
+        JsonValue *args = json_object();
 
-        if (!args || json_object_set(args, "filename", json_new_string(path)) < 0 ||
-            json_object_set(args, "format", json_new_string("png")) < 0)
+        if (!args || json_object_set_new(args, "filename", json_string(path)) < 0 ||
+            json_object_set_new(args, "format", json_string("png")) < 0)
                 goto fail;
         /* screen 0 is qemu's default console; others name the device and head */
-        if (device && (json_object_set(args, "device", json_new_string(device)) < 0 ||
-                       json_object_set(args, "head", json_new_integer(head)) < 0))
+        if (device && (json_object_set_new(args, "device", json_string(device)) < 0 ||
+                       json_object_set_new(args, "head", json_integer(head)) < 0))
                 goto fail;
         return args;
 fail:
-        json_value_free(args);
+        json_decref(args);
         return NULL;
 }
 
@@ -840,7 +840,7 @@ int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverD
         }
         s->op = qemu_op_new(rt, QEMU_OP_GENERIC, screenshot_op_done, s);
         if (!s->op) {
-                json_value_free(args);
+                json_decref(args);
                 screenshot_free(s);
                 return -ENOMEM;
         }

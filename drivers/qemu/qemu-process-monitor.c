@@ -64,10 +64,10 @@ static void update_ptys(DriverRuntime *rt, const JsonValue *list) {
         DomainDef *def = rt->def;
 
         rt->def_xml = mfree(rt->def_xml);
-        for (size_t i = 0; i < json_array_length(list); i++) {
+        for (size_t i = 0; i < json_array_size(list); i++) {
                 const JsonValue *c = json_array_get(list, i);
-                const char *label = json_object_get_string(c, "label");
-                const char *filename = json_object_get_string(c, "filename");
+                const char *label = json_util_member_string(c, "label");
+                const char *filename = json_util_member_string(c, "filename");
                 DomainChrDef *chr = NULL;
                 unsigned long idx;
                 char *end;
@@ -132,10 +132,10 @@ static void start_next_step(DriverRuntime *rt) {
                         start_next_step(rt);
                         return;
                 }
-                args = json_new_object();
-                if (!args || json_object_set(args, "protocol", json_new_string("vnc")) < 0 ||
-                    json_object_set(args, "password", json_new_string(g->passwd)) < 0) {
-                        json_value_free(args);
+                args = json_object();
+                if (!args || json_object_set_new(args, "protocol", json_string("vnc")) < 0 ||
+                    json_object_set_new(args, "password", json_string(g->passwd)) < 0) {
+                        json_decref(args);
                         qemu_process_start_failed(rt, -ENOMEM, NULL);
                         return;
                 }
@@ -149,9 +149,9 @@ static void start_next_step(DriverRuntime *rt) {
                         start_next_step(rt);
                         return;
                 }
-                args = json_new_object();
-                if (!args || json_object_set(args, "value", json_new_integer((int64_t) def->current_memory_kib * 1024)) < 0) {
-                        json_value_free(args);
+                args = json_object();
+                if (!args || json_object_set_new(args, "value", json_integer((int64_t) def->current_memory_kib * 1024)) < 0) {
+                        json_decref(args);
                         qemu_process_start_failed(rt, -ENOMEM, NULL);
                         return;
                 }
@@ -216,10 +216,10 @@ static void fake_reboot_cont_reply(Qmp *q, int r, const JsonValue *ret, const ch
 
 /* Sends set-action with reboot=<action>. Takes nothing; fn may be NULL. */
 static int send_reboot_action(DriverRuntime *rt, const char *action, QmpReplyFn fn) {
-        JsonValue *args = json_new_object();
+        JsonValue *args = json_object();
 
-        if (!args || json_object_set(args, "reboot", json_new_string(action)) < 0) {
-                json_value_free(args);
+        if (!args || json_object_set_new(args, "reboot", json_string(action)) < 0) {
+                json_decref(args);
                 return -ENOMEM;
         }
         return qmp_send(rt->qmp, "set-action", args, fn, rt);
@@ -366,15 +366,15 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
 
                 if (rt->killing)
                         return;
-                (void) json_boolean(json_object_get(data, "guest"), &guest);
-                handle_shutdown(rt, guest, json_object_get_string(data, "reason"));
+                (void) json_util_boolean(json_object_get(data, "guest"), &guest);
+                handle_shutdown(rt, guest, json_util_member_string(data, "reason"));
         } else if (streq(name, "RESET")) {
                 bool guest = false;
 
                 /* With on_reboot=destroy qemu turns guest resets into SHUTDOWN; a
                  * guest RESET means the window a fake reboot opened is still open:
                  * this is the firmware's own reset (see fake_reboot_reset_reply). */
-                (void) json_boolean(json_object_get(data, "guest"), &guest);
+                (void) json_util_boolean(json_object_get(data, "guest"), &guest);
                 if (guest && rt->def->on_reboot == DOMAIN_ACTION_DESTROY && !rt->killing &&
                     send_reboot_action(rt, "shutdown", reboot_action_restored) < 0)
                         apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
@@ -383,7 +383,7 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
                         handle_panic(rt);
         } else if (streq(name, "BLOCK_IO_ERROR")) {
                 /* With werror/rerror=stop the STOP that follows is an I/O error pause. */
-                if (streq_ptr(json_object_get_string(data, "action"), "stop"))
+                if (streq_ptr(json_util_member_string(data, "action"), "stop"))
                         rt->io_error_pending = true;
         } else if (streq(name, "SUSPEND")) {
                 /* The guest entered S3. */
@@ -396,7 +396,7 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
         } else if (streq(name, "BALLOON_CHANGE")) {
                 int64_t actual;
 
-                if (json_integer(json_object_get(data, "actual"), &actual) >= 0 && actual > 0) {
+                if (json_util_integer(json_object_get(data, "actual"), &actual) >= 0 && actual > 0) {
                         rt->def->current_memory_kib = (uint64_t) actual / 1024u;
                         rt->def_xml = mfree(rt->def_xml);
                 }
@@ -408,7 +408,7 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
 
 static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
-        const char *status = json_object_get_string(ret, "status");
+        const char *status = json_util_member_string(ret, "status");
 
         if (r < 0 || !status) {
                 log_warning("Domain %s: query-status failed: %s", rt->def->name, strna(error));

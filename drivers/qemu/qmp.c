@@ -172,29 +172,25 @@ static int qmp_flush(Qmp *q) {
 }
 
 static int qmp_queue_line(Qmp *q, QmpBuf *b, const char *command, JsonValue *arguments, uint64_t id) {
-        _cleanup_json_ JsonValue *msg = json_new_object();
+        _cleanup_json_ JsonValue *msg = json_object();
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r;
 
         if (!msg) {
-                json_value_free(arguments);
+                json_decref(arguments);
                 return -ENOMEM;
         }
-        r = json_object_set(msg, "execute", json_new_string(command));
-        if (r < 0) {
-                json_value_free(arguments);
-                return r;
+        /* jansson fails only for lack of memory here (or a command name that is not UTF-8) */
+        if (json_object_set_new(msg, "execute", json_string(command)) < 0) {
+                json_decref(arguments);
+                return -ENOMEM;
         }
-        if (arguments) {
-                r = json_object_set(msg, "arguments", arguments);
-                if (r < 0)
-                        return r;
-        }
-        r = json_object_set(msg, "id", json_new_integer((int64_t) (id & INT64_MAX)));
-        if (r < 0)
-                return r;
-        text = json_format(msg, &len);
+        if (arguments && json_object_set_new(msg, "arguments", arguments) < 0)
+                return -ENOMEM;
+        if (json_object_set_new(msg, "id", json_integer((int64_t) (id & INT64_MAX))) < 0)
+                return -ENOMEM;
+        text = json_util_format(msg, &len);
         if (!text)
                 return -ENOMEM;
         r = qmp_buf_append(b, text, len);
@@ -224,7 +220,7 @@ int qmp_send(Qmp *q, const char *command, JsonValue *arguments, QmpReplyFn fn, v
         int r;
 
         if (!q || q->state == QMP_DEAD) {
-                json_value_free(arguments);
+                json_decref(arguments);
                 return -ENOTCONN;
         }
         id = q->next_id++;
@@ -250,13 +246,13 @@ static void qmp_handle_reply(Qmp *q, const JsonValue *msg) {
         QmpPending *p, *prev = NULL;
         int64_t id;
 
-        if (json_integer(json_object_get(msg, "id"), &id) < 0) {
-                log_warning("QMP reply without our id, ignoring: %s", strna(json_object_get_string(err, "desc")));
+        if (json_util_integer(json_object_get(msg, "id"), &id) < 0) {
+                log_warning("QMP reply without our id, ignoring: %s", strna(json_util_member_string(err, "desc")));
                 return;
         }
         if (q->state == QMP_NEGOTIATING && (uint64_t) id == QMP_CAPABILITIES_ID) {
                 if (!ret) {
-                        log_warning("QMP qmp_capabilities failed: %s", strna(json_object_get_string(err, "desc")));
+                        log_warning("QMP qmp_capabilities failed: %s", strna(json_util_member_string(err, "desc")));
                         qmp_disconnect(q, -EPROTO);
                         return;
                 }
@@ -288,8 +284,8 @@ static void qmp_handle_reply(Qmp *q, const JsonValue *msg) {
         if (q->pending_tail == p)
                 q->pending_tail = prev;
         if (!ret && err)
-                if (asprintf(&error, "%s: %s", strna(json_object_get_string(err, "class")),
-                             strna(json_object_get_string(err, "desc"))) < 0)
+                if (asprintf(&error, "%s: %s", strna(json_util_member_string(err, "class")),
+                             strna(json_util_member_string(err, "desc"))) < 0)
                         error = NULL;
         if (p->fn) {
                 if (ret)
@@ -301,13 +297,13 @@ static void qmp_handle_reply(Qmp *q, const JsonValue *msg) {
 }
 
 static void qmp_handle_event(Qmp *q, const JsonValue *msg) {
-        const char *name = json_object_get_string(msg, "event");
+        const char *name = json_util_member_string(msg, "event");
         const JsonValue *ts = json_object_get(msg, "timestamp");
         int64_t sec = 0, usec = 0;
         uint64_t t = 0;
 
-        if (json_integer(json_object_get(ts, "seconds"), &sec) >= 0 &&
-            json_integer(json_object_get(ts, "microseconds"), &usec) >= 0 && sec >= 0 && usec >= 0)
+        if (json_util_integer(json_object_get(ts, "seconds"), &sec) >= 0 &&
+            json_util_integer(json_object_get(ts, "microseconds"), &usec) >= 0 && sec >= 0 && usec >= 0)
                 t = (uint64_t) sec * 1000000u + (uint64_t) usec;
         log_debug("QMP event %s", name);
         if (q->cb.event)
@@ -324,10 +320,10 @@ static int qmp_handle_line(Qmp *q, const char *line, size_t len) {
                 len--;
         if (len == 0)
                 return 0;
-        r = json_parse(line, len, &msg, &off);
+        r = json_util_parse(line, len, &msg, &off);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || msg->type != JSON_OBJECT) {
+        if (r < 0 || !json_is_object(msg)) {
                 log_warning("QMP: malformed message (at byte %zu), closing the monitor.", off);
                 return -EPROTO;
         }

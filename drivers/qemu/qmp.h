@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "qmp-json.h"
+#include "json-util.h"
 
 #define QMP_MAX_MESSAGE (64u * 1024u * 1024u)
 

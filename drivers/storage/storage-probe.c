@@ -11,7 +11,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "qemu/qmp-json.h"
+#include "json-util.h"
 #include "storage-internal.h"
 
 #define PROBE_PARALLEL 4
@@ -49,7 +49,7 @@ bool storage_file_is_iso(int dirfd, const char *name, const struct stat *st) {
 
 static int json_u64(const JsonValue *o, const char *key, uint64_t *ret) {
         int64_t v;
-        if (json_integer(json_object_get(o, key), &v) < 0 || v < 0)
+        if (json_util_integer(json_object_get(o, key), &v) < 0 || v < 0)
                 return -EINVAL;
         *ret = (uint64_t) v;
         return 0;
@@ -62,12 +62,12 @@ static int parse_info(StorageProbe *pr, const char *out, StorageVolDef **ret_def
         const char *fmt;
         int f, r;
 
-        r = json_parse(out, strlen(out), &v, NULL);
+        r = json_util_parse(out, strlen(out), &v, NULL);
         if (r < 0)
                 return r;
-        if (v->type != JSON_ARRAY || v->array.n == 0 || v->array.items[0]->type != JSON_OBJECT)
+        if (!json_is_array(v) || json_array_size(v) == 0 || !json_is_object(json_array_get(v, 0)))
                 return -EINVAL;
-        top = v->array.items[0];
+        top = json_array_get(v, 0);
 
         def = storage_vol_def_new();
         if (!def)
@@ -80,7 +80,7 @@ static int parse_info(StorageProbe *pr, const char *out, StorageVolDef **ret_def
                 storage_vol_def_free(def);
                 return -ENOMEM;
         }
-        fmt = json_object_get_string(top, "format");
+        fmt = json_util_member_string(top, "format");
         f = storage_vol_format_from_qemu(fmt);
         def->format = f >= 0 ? (StorageVolFormat) f : STORAGE_VOL_FORMAT_RAW;
         if (def->format == STORAGE_VOL_FORMAT_RAW && (pr->iso >= 0 ? pr->iso : storage_file_is_iso(pr->pool->dirfd, pr->name, &pr->st)))
@@ -100,26 +100,26 @@ static int parse_info(StorageProbe *pr, const char *out, StorageVolDef **ret_def
         def->perms.uid = pr->st.st_uid;
         def->perms.gid = pr->st.st_gid;
 
-        const char *backing = json_object_get_string(top, "full-backing-filename") ?: json_object_get_string(top, "backing-filename");
+        const char *backing = json_util_member_string(top, "full-backing-filename") ?: json_util_member_string(top, "backing-filename");
         if (backing) {
                 def->backing_path = strdup(backing);
-                f = storage_vol_format_from_qemu(json_object_get_string(top, "backing-filename-format"));
-                if (f < 0 && v->array.n > 1)
-                        f = storage_vol_format_from_qemu(json_object_get_string(v->array.items[1], "format"));
+                f = storage_vol_format_from_qemu(json_util_member_string(top, "backing-filename-format"));
+                if (f < 0 && json_array_size(v) > 1)
+                        f = storage_vol_format_from_qemu(json_util_member_string(json_array_get(v, 1), "format"));
                 if (f >= 0) {
                         def->backing_format = (StorageVolFormat) f;
                         def->has_backing_format = true;
                 }
         }
 
-        char **chain = calloc(v->array.n, sizeof(char *));
+        char **chain = calloc(json_array_size(v), sizeof(char *));
         size_t n = 0;
         if (!chain) {
                 storage_vol_def_free(def);
                 return -ENOMEM;
         }
-        for (size_t i = 1; i < v->array.n; i++) {
-                const char *fn = json_object_get_string(v->array.items[i], "filename");
+        for (size_t i = 1; i < json_array_size(v); i++) {
+                const char *fn = json_util_member_string(json_array_get(v, i), "filename");
                 if (fn)
                         chain[n++] = strdup(fn);
         }

@@ -29,6 +29,9 @@ static void check_x86_caps(const QemuCaps *caps) {
 
 /* Bounds a hang of the loops below; nothing is asserted about how long anything takes. */
 #define HANG_USEC (60ull * 1000000ull)
+/* The probe deadline of the test that hangs on purpose (the others take the
+ * default, 0: generous, so a loaded machine does not cut them off). */
+#define HANG_PROBE_TIMEOUT_USEC (500u * 1000u)
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -93,7 +96,7 @@ static void test_fake_emulator(const char *dir) {
         setenv("VMGMT_TEST_SECRET", "must-not-leak", 1);
         fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
         CHECK(fd >= 0 && dup2(fd, 42) == 42);
-        r = qemu_caps_new(emu, NULL, &caps);
+        r = qemu_caps_new(emu, NULL, 0, &caps);
         close(42);
         close(fd);
         unsetenv("VMGMT_TEST_SECRET");
@@ -126,7 +129,7 @@ static void test_fake_emulator(const char *dir) {
         r = asprintf(&slow_script, "#!/bin/sh\necho $$ > '%s'\nexec sleep 3600\n", pidfile);
         CHECK(r > 0);
         write_script(slow, slow_script);
-        CHECK(qemu_caps_new(slow, NULL, &caps) == -ETIMEDOUT);
+        CHECK(qemu_caps_new(slow, NULL, HANG_PROBE_TIMEOUT_USEC, &caps) == -ETIMEDOUT);
         CHECK(!caps);
         pid = read_pid(pidfile);
         CHECK(pid > 0 && pid_gone(pid));
@@ -184,7 +187,7 @@ static void test_async_probe(const char *dir) {
                                 "exec /usr/bin/qemu-system-x86_64 \"$@\"\n", go) > 0);
         write_script(slow, script);
         a.go = go;
-        r = qemu_caps_load_or_probe(event, slow, NULL, async_done, &a, &caps, &probe);
+        r = qemu_caps_load_or_probe(event, slow, NULL, 0, async_done, &a, &caps, &probe);
         CHECK(r == 0 && probe && !caps);
         CHECK(sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, 20 * 1000, 1, on_tick, &a) >= 0);
         end = now_usec() + HANG_USEC;
@@ -204,7 +207,7 @@ static void test_async_probe(const char *dir) {
         write_script(hang, script);
         a = (AsyncResult) {};
         probe = NULL;
-        r = qemu_caps_load_or_probe(event, hang, NULL, async_done, &a, &caps, &probe);
+        r = qemu_caps_load_or_probe(event, hang, NULL, 0, async_done, &a, &caps, &probe);
         CHECK(r == 0 && probe);
         end = now_usec() + HANG_USEC;
         while ((pid = read_pid(pidfile)) == 0 && now_usec() < end && sd_event_run(event, 10 * 1000) >= 0)
@@ -243,16 +246,16 @@ int main(void) {
         CHECK(!qemu_caps_machine_is_q35("pc-i440fx-7.2"));
         CHECK(!qemu_caps_machine_is_q35(NULL));
 
-        CHECK(qemu_caps_new("/nonexistent/qemu", NULL, &caps) == -ENOENT);
-        CHECK(qemu_caps_new("relative/qemu", NULL, &caps) == -EINVAL);
-        CHECK(qemu_caps_new("/etc/passwd", NULL, &caps) < 0);
-        CHECK(qemu_caps_new("/bin/false", NULL, &caps) < 0);
+        CHECK(qemu_caps_new("/nonexistent/qemu", NULL, 0, &caps) == -ENOENT);
+        CHECK(qemu_caps_new("relative/qemu", NULL, 0, &caps) == -EINVAL);
+        CHECK(qemu_caps_new("/etc/passwd", NULL, 0, &caps) < 0);
+        CHECK(qemu_caps_new("/bin/false", NULL, 0, &caps) < 0);
 
         if (!emu)
                 return TEST_EXIT();
 
         /* uncached probe */
-        r = qemu_caps_new(emu, NULL, &caps);
+        r = qemu_caps_new(emu, NULL, 0, &caps);
         CHECK(r == 0);
         if (r < 0)
                 return TEST_EXIT();
@@ -266,11 +269,11 @@ int main(void) {
         CHECK(dir);
         r = asprintf(&cache, "%s/sub/dir", dir);
         CHECK(r > 0);
-        CHECK(qemu_caps_new(emu, cache, &caps) == 0);
+        CHECK(qemu_caps_new(emu, cache, 0, &caps) == 0);
         CHECK(!qemu_caps_from_cache(caps));
         caps = qemu_caps_free(caps);
 
-        CHECK(qemu_caps_new(emu, cache, &caps) == 0);
+        CHECK(qemu_caps_new(emu, cache, 0, &caps) == 0);
         CHECK(caps && qemu_caps_from_cache(caps));
         if (caps)
                 check_x86_caps(caps);
@@ -282,12 +285,12 @@ int main(void) {
                 r = asprintf(&cmd, "for f in %s/*.caps; do echo 'garbage' > \"$f\"; done", cache);
                 CHECK(r > 0 && system(cmd) == 0);
         }
-        CHECK(qemu_caps_new(emu, cache, &caps) == 0);
+        CHECK(qemu_caps_new(emu, cache, 0, &caps) == 0);
         CHECK(caps && !qemu_caps_from_cache(caps));
         if (caps)
                 check_x86_caps(caps);
         caps = qemu_caps_free(caps);
-        CHECK(qemu_caps_new(emu, cache, &caps) == 0);
+        CHECK(qemu_caps_new(emu, cache, 0, &caps) == 0);
         CHECK(caps && qemu_caps_from_cache(caps));
         caps = qemu_caps_free(caps);
 
@@ -298,7 +301,7 @@ int main(void) {
                 CHECK(r > 0);
                 r = asprintf(&cmd, "cp %s %s", emu, copy);
                 CHECK(r > 0 && system(cmd) == 0);
-                CHECK(qemu_caps_new(copy, cache, &caps) == 0);
+                CHECK(qemu_caps_new(copy, cache, 0, &caps) == 0);
                 CHECK(caps && !qemu_caps_from_cache(caps));
                 caps = qemu_caps_free(caps);
                 CHECK(stat(copy, &st) == 0);
@@ -306,7 +309,7 @@ int main(void) {
                 free(cmd);
                 r = asprintf(&cmd, "touch -d '2001-01-01' %s", copy);
                 CHECK(r > 0 && system(cmd) == 0);
-                CHECK(qemu_caps_new(copy, cache, &caps) == 0);
+                CHECK(qemu_caps_new(copy, cache, 0, &caps) == 0);
                 CHECK(caps && !qemu_caps_from_cache(caps));
                 if (caps)
                         check_x86_caps(caps);

@@ -22,20 +22,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int sv[2];
         Qmp *q = NULL;
 
-        if (json_parse((const char *) data, size, &v, NULL) == 0) {
+        if (json_util_parse((const char *) data, size, &v, NULL) == 0) {
                 size_t len;
-                char *text = json_format(v, &len);
+                char *text = json_util_format(v, &len);
                 JsonValue *again = NULL;
 
-                if (!text || json_parse(text, len, &again, NULL) != 0)
+                if (!text || json_util_parse(text, len, &again, NULL) != 0)
                         abort();
-                char *text2 = json_format(again, NULL);
+                char *text2 = json_util_format(again, NULL);
                 if (!text2 || strcmp(text, text2) != 0)
                         abort();
                 free(text);
                 free(text2);
-                json_value_free(again);
-                json_value_free(v);
+                json_decref(again);
+                json_decref(v);
         }
 
         if (!event && sd_event_new(&event) < 0)

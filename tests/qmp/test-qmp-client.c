@@ -202,7 +202,7 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
         c->events++;
         snprintf(c->last_event, sizeof(c->last_event), "%s", name);
         c->last_ts = ts;
-        (void) json_boolean(json_object_get(data, "guest"), &c->last_guest);
+        (void) json_util_boolean(json_object_get(data, "guest"), &c->last_guest);
         strncat(c->order, name, sizeof(c->order) - strlen(c->order) - 2);
         strcat(c->order, ",");
 }
@@ -220,10 +220,10 @@ static void on_reply(Qmp *q, int r, const JsonValue *ret, const char *error, voi
         rep->r = r;
         if (error)
                 snprintf(rep->error, sizeof(rep->error), "%s", error);
-        if (ret && ret->type == JSON_STRING)
-                rep->string_len = ret->string.len;
-        if (json_object_get_string(ret, "status"))
-                snprintf(rep->status, sizeof(rep->status), "%s", json_object_get_string(ret, "status"));
+        if (json_is_string(ret))
+                rep->string_len = json_string_length(ret);
+        if (json_util_member_string(ret, "status"))
+                snprintf(rep->status, sizeof(rep->status), "%s", json_util_member_string(ret, "status"));
         if (rep->client) {
                 strcat(rep->client->order, "reply,");
         }
@@ -292,8 +292,8 @@ static void test_conversation(void) {
                 abort();
         memset(huge, 'y', 3u * 1024u * 1024u);
         huge[3u * 1024u * 1024u] = 0;
-        args = json_new_object();
-        check(json_object_set(args, "data", json_new_string(huge)) == 0);
+        args = json_object();
+        check(json_object_set_new(args, "data", json_string(huge)) == 0);
         free(huge);
         peer.read_limit = 4096;
         r1 = (Reply) {};
