@@ -868,8 +868,10 @@ class Console:
                 self.mark = i + len(t)
                 return True
             if not open_ or time.monotonic() > deadline:
-                raise AssertionError('console %s: %r not seen within %.0fs; output:\n%s'
-                                     % (self.path, text, timeout,
+                raise AssertionError('console %s: %r not seen %s; output:\n%s'
+                                     % (self.path, text,
+                                        'before the console closed (qemu exited)' if not open_
+                                        else 'within %.0fs' % timeout,
                                         self.buf[-2000:].decode('utf-8', 'replace')))
             time.sleep(0.02)
 
