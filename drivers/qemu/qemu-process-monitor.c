@@ -226,7 +226,9 @@ static int send_reboot_action(DriverRuntime *rt, const char *action, QmpReplyFn 
 }
 
 /* SeaBIOS (the default, or a ROM <loader>) resets the machine once more when
- * it starts after a reset; pflash (UEFI) firmware does not. */
+ * it starts after a reset; pflash (UEFI) firmware does not. Under TCG SeaBIOS
+ * sometimes resets twice (its next reboot method runs before qemu handled the
+ * first): a fake reboot under on_reboot=destroy then ends in a destroy. */
 static bool firmware_resets_after_reset(const DomainDef *def) {
         return !def->loader || !streq_ptr(def->loader_type, "pflash");
 }
