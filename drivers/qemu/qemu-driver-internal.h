@@ -50,6 +50,7 @@ typedef enum QemuOpKind {
         QEMU_OP_SUSPEND,        /* done with the reply to "stop", after the PAUSED report */
         QEMU_OP_RESUME,         /* done with the reply to "cont", after the RUNNING report */
         QEMU_OP_DESTROY,        /* done when the process is gone */
+        QEMU_OP_RESET,          /* done with the reply to "system_reset", after a stop it causes has begun */
 } QemuOpKind;
 
 typedef struct QemuOp {
@@ -106,6 +107,8 @@ struct DriverRuntime {
         bool fake_reboot;               /* Reboot requested: on SHUTDOWN reset + cont instead of kill */
         bool in_fake_reboot;            /* system_reset + cont in flight: RESUME/STOP are ours */
         unsigned n_suspending;          /* "stop" commands in flight: a STOP is the user's */
+        unsigned n_resetting;           /* "system_reset" commands in flight */
+        bool stop_after_reset;          /* a Reset became a shutdown (on_reboot=destroy): stop at its reply */
         bool io_error_pending;          /* BLOCK_IO_ERROR (action stop) seen: the next STOP is an I/O error */
 
         /* being killed: what to report when the process is gone */

@@ -606,7 +606,7 @@ static int qemu_driver_reset(DriverRuntime *rt, DriverDoneFn done, void *userdat
 
         if (r < 0)
                 return r;
-        return qemu_monitor_op(rt, "system_reset", QEMU_OP_GENERIC, done, userdata);
+        return qemu_monitor_op(rt, "system_reset", QEMU_OP_RESET, done, userdata);
 }
 
 static int qemu_driver_suspend(DriverRuntime *rt, DriverDoneFn done, void *userdata) {

@@ -226,7 +226,9 @@ static int send_reboot_action(DriverRuntime *rt, const char *action, QmpReplyFn 
 }
 
 /* SeaBIOS (the default, or a ROM <loader>) resets the machine once more when
- * it starts after a reset; pflash (UEFI) firmware does not. */
+ * it starts after a reset; pflash (UEFI) firmware does not. Under TCG SeaBIOS
+ * sometimes resets twice (its next reboot method runs before qemu handled the
+ * first): a fake reboot under on_reboot=destroy then ends in a destroy. */
 static bool firmware_resets_after_reset(const DomainDef *def) {
         return !def->loader || !streq_ptr(def->loader_type, "pflash");
 }
@@ -328,6 +330,17 @@ static void handle_shutdown(DriverRuntime *rt, bool guest, const char *reason) {
         }
         qemu_runtime_log(rt, "guest %s (%s)", guest ? "shut down" : "is shutting down", strna(reason));
         qemu_runtime_set_state(rt, DOMAIN_STATE_SHUTDOWN, "unknown", DOMAIN_EVENT_SHUTDOWN, guest ? "finished" : "host");
+        if (streq_ptr(reason, "host-qmp-system-reset")) {
+                /* on_reboot=destroy (-action reboot=shutdown): a host Reset is a
+                 * reboot like the guest's own and stops the domain, as in libvirt.
+                 * qemu, paused by -no-shutdown, is stopped once it has answered
+                 * the system_reset (a SIGTERM now could cost the caller the reply). */
+                if (rt->n_resetting > 0)
+                        rt->stop_after_reset = true;
+                else
+                        apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+                return;
+        }
         if (!guest)
                 return;   /* host-initiated (a signal): qemu exits by itself */
         /* With on_reboot=destroy qemu runs with -action reboot=shutdown: a guest reboot arrives as guest-reset. */
@@ -522,6 +535,16 @@ static void op_reply(Qmp *q, int r, const JsonValue *ret, const char *error, voi
         } else if (op->kind == QEMU_OP_RESUME) {
                 if (r >= 0 && (rt->state == DOMAIN_STATE_PAUSED || rt->state == DOMAIN_STATE_CRASHED) && !rt->killing)
                         qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
+        } else if (op->kind == QEMU_OP_RESET) {
+                /* qemu has answered: the stop the reset turned into can begin
+                 * (see handle_shutdown), before the caller hears of the reset. */
+                rt->n_resetting--;
+                if (rt->n_resetting == 0 && rt->stop_after_reset) {
+                        rt->stop_after_reset = false;
+                        /* ECONNRESET: qemu is gone already, its exit reports the shutdown */
+                        if (r != -ECONNRESET && !rt->killing)
+                                apply_action(rt, DOMAIN_ACTION_DESTROY, "shutdown", "shutdown");
+                }
         }
         if (r == -ECONNRESET)
                 qemu_op_complete(op, -ESRCH, "qemu closed its monitor");
@@ -530,33 +553,16 @@ static void op_reply(Qmp *q, int r, const JsonValue *ret, const char *error, voi
 }
 
 int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, DriverDoneFn done, void *userdata) {
-        bool reset_window;
         QemuOp *op;
         int r;
 
         /* Before the monitor is ready (just after recover) commands queue up. */
         if (!rt->qmp)
                 return -ENOTCONN;
-        /* A hard reset must stay a reset under on_reboot=destroy (-action
-         * reboot=shutdown): resets are allowed for it and, as in a fake reboot,
-         * until the firmware's own reset (see on_event) or right after it (UEFI).
-         * Commands run in order, so the window opens just before the reset. */
-        reset_window = streq(command, "system_reset") && rt->def->on_reboot == DOMAIN_ACTION_DESTROY;
-        /* allocated first: nothing may fail between opening the window and the reset */
         op = qemu_op_new(rt, kind, done, userdata);
         if (!op)
                 return -ENOMEM;
-        if (reset_window && (r = send_reboot_action(rt, "reset", NULL)) < 0) {
-                op->done = NULL;
-                qemu_op_complete(op, r, NULL);
-                return r;
-        }
         r = qmp_send(rt->qmp, command, NULL, op_reply, op);
-        /* Close the window again: right after the reset (UEFI), or at once when
-         * the reset was never sent — no firmware reset will come to close it. */
-        if (reset_window && (r < 0 || !firmware_resets_after_reset(rt->def)) &&
-            send_reboot_action(rt, "shutdown", reboot_action_restored) < 0)
-                log_warning("Domain %s: cannot restore on_reboot=destroy after the reset.", rt->def->name);
         if (r < 0) {
                 op->done = NULL;
                 qemu_op_complete(op, r, NULL);
@@ -564,5 +570,7 @@ int qemu_monitor_op(DriverRuntime *rt, const char *command, QemuOpKind kind, Dri
         }
         if (kind == QEMU_OP_SUSPEND)
                 rt->n_suspending++;
+        else if (kind == QEMU_OP_RESET)
+                rt->n_resetting++;
         return 0;
 }
