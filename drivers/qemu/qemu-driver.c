@@ -318,8 +318,22 @@ static int qemu_driver_normalize(DomainDriver *base, DomainDef *def, ConfError *
                 .resolve_machine = normalize_resolve_machine,
                 .userdata = base,
         };
+        int r;
 
-        return domain_def_normalize(def, &ctx, err);
+        r = domain_def_normalize(def, &ctx, err);
+        if (r < 0)
+                return r;
+        /* As libvirt's qemu driver: restarting after a power-off is a reset of
+         * the machine, and under on_reboot=destroy qemu turns resets into a
+         * shutdown (the firmware resets once or twice more after ours). */
+        if (def->on_poweroff == DOMAIN_ACTION_RESTART && def->on_reboot == DOMAIN_ACTION_DESTROY) {
+                conf_error_clear(err);
+                err->message = strdup("<on_poweroff>restart</on_poweroff> cannot be combined with "
+                                      "<on_reboot>destroy</on_reboot>: the restart is a reset, which "
+                                      "on_reboot='destroy' turns into a shutdown");
+                return err->message ? -EINVAL : -ENOMEM;
+        }
+        return 0;
 }
 
 /* ---- start ---- */
