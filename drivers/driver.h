@@ -67,10 +67,12 @@ const char *domain_event_type_to_string(DomainEventType e); /* "started", … ; 
 /* ---- callbacks ---- */
 
 /* Completion of an asynchronous operation: r = 0 on success, else -errno and a
- * message in the hypervisor's or OS's words (maps to OperationFailed, or
- * -EOPNOTSUPP and -EINVAL (a definition this host cannot run, e.g.
- * host-passthrough under TCG) → NotSupported, -EBUSY → Busy,
- * -ENOTCONN/-ESRCH → InvalidState "domain is not running"). */
+ * message in the hypervisor's or OS's words. The service maps errnos to bus
+ * errors with one table for every driver and object kind (service/bus-util.h:
+ * -EOPNOTSUPP, e.g. a definition this host cannot run such as
+ * host-passthrough under TCG → NotSupported, -EINVAL a bad argument →
+ * InvalidArgs, -EBUSY → Busy, -ENOTCONN/-ESRCH → InvalidState, anything else
+ * → OperationFailed). */
 typedef void (*DriverDoneFn)(void *userdata, int r, const char *message);
 
 typedef struct DriverRuntime DriverRuntime;   /* a running domain, owned by the driver */
@@ -200,8 +202,8 @@ typedef struct DomainDriverOps {
          * the caller, and *ret_device the canonical name ("serial0"; malloc'd).
          * Never blocks. Errors: -ENODEV no such device, -ESRCH not running,
          * -EBUSY still starting (or the device cannot take a connection now),
-         * -EOPNOTSUPP a device vmgmt cannot open (a socket qemu connects out
-         * from); others with *ret_error (malloc'd, may be NULL). */
+         * -EOPNOTSUPP a device vmgmt cannot open (a socket the hypervisor
+         * connects out from); others with *ret_error (malloc'd, may be NULL). */
         int (*open_console)(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
                             char **ret_error);
         /* Size-based rotation of the domains' logs (serial console logs and the

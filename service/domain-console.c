@@ -248,7 +248,7 @@ static int open_console_error(VmDomain *d, const char *device, int r, const char
         if (r == -EBUSY && !message)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' is still starting", d->name);
         what = g_strdup_printf("Failed to open console of domain '%s'", d->name);
-        return bus_error_from_driver(error, r, message, what);
+        return bus_error_from_errno(error, r, message, what);
 }
 
 /* The canonical name of device in the domain's current definition (the live

@@ -191,7 +191,7 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                         if (was_active)
                                 vm_domain_emit_event(d, "stopped", "failed");
                 }
-                bus_error_from_driver(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
@@ -239,7 +239,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
                 vm_domain_clear_cause(d);
-                return bus_error_from_driver(error, r, msg, what);
+                return bus_error_from_errno(error, r, msg, what);
         }
         return 1;
 }
@@ -312,7 +312,7 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", verb_names[verb], d->name);
                 vm_op_free(op);
                 vm_domain_clear_cause(d);
-                return bus_error_from_driver(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }

@@ -433,7 +433,7 @@ static void create_done(void *userdata, int r, const char *message) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 d->rt = NULL;
                 vm_domain_remove(d);
-                bus_error_from_driver(&error, r < 0 ? r : -ESRCH, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ESRCH, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else {
                 vm_domain_unhide(d);
@@ -473,7 +473,7 @@ static int create_continue(Manager *m, sd_bus_message *message, DomainDef *def, 
                 vm_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 vm_domain_remove(d);
-                return bus_error_from_driver(error, r, msg, what);
+                return bus_error_from_errno(error, r, msg, what);
         }
         return 1;
 

@@ -95,7 +95,7 @@ static void reply_error(NetOp *op, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s network '%s'", op->verb, op->network);
 
-        vm_network_bus_error(&error, r, message, what);
+        bus_error_from_errno(&error, r, message, what);
         if (op->message)
                 (void) sd_bus_reply_method_error(op->message, &error);
 }
@@ -143,7 +143,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }
@@ -184,7 +184,7 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to stop network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         n->stopping = true;
         return 1;
@@ -374,7 +374,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to update network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }

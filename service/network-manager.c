@@ -167,7 +167,7 @@ static void create_done(void *userdata, int r, const char *message) {
         if (r < 0 || !n) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", op->network);
-                vm_network_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ENOENT, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
                 if (n) {
                         n->rt = NULL;
@@ -215,7 +215,7 @@ static int method_create_network(sd_bus_message *message, void *userdata, sd_bus
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", n->name);
                 net_op_free(op);
                 vm_network_remove(n);
-                r = vm_network_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         r = 1;

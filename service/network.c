@@ -28,25 +28,6 @@ static const ObjectStoreType network_store_type = {
         .is_active = network_is_active,
 };
 
-/* ---- errors ---- */
-
-int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
-        const char *name;
-
-        switch (r) {
-        case -EBUSY: name = VM_ERROR_BUSY; break;
-        case -EALREADY:
-        case -ENOTCONN: name = VM_ERROR_INVALID_STATE; break;
-        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
-        default: name = VM_ERROR_OPERATION_FAILED; break;
-        }
-        if (!isempty(message))
-                sd_bus_error_setf(error, name, "%s: %s", what, message);
-        else
-                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
-        return r < 0 ? r : -EIO;
-}
-
 /* ---- operations waiting for the driver ---- */
 
 NetOp *net_op_new(VmNetworks *s, sd_bus_message *message, const char *verb, const char *network) {

@@ -96,8 +96,6 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata);
 /* After n (re)started: the taps of running domains on it are enslaved to its
  * bridge again (a stop leaves them in place, detached). Failures are logged. */
 void vm_network_reattach_taps(VmNetwork *n);
-/* Maps a driver failure to a bus error. */
-int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 
 /* The bridge a domain interface of type='network' uses: 0 and the bridge
  * (borrowed), or a negative errno with *ret_error (no such network, not active). */

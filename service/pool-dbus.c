@@ -110,7 +110,7 @@ static int reply_error(PoolOp *op, int r, const char *message, const char *fmt_v
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s pool '%s'", fmt_verb, op->pool);
 
-        vm_storage_bus_error(&error, r, message, what);
+        bus_error_from_errno(&error, r, message, what);
         return sd_bus_reply_method_error(op->message, &error);
 }
 
@@ -166,7 +166,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = storage_pool_start(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to start pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to start pool");
         }
         p->starting = true;
         return 1;
@@ -193,7 +193,7 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = storage_pool_stop(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to stop pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to stop pool");
         }
         return 1;
 }
@@ -218,7 +218,7 @@ static int method_build(sd_bus_message *message, void *userdata, sd_bus_error *e
                                       (no_overwrite ? STORAGE_POOL_BUILD_NO_OVERWRITE : 0), pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to build pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to build pool");
         }
         return 1;
 }
@@ -237,7 +237,7 @@ static int method_refresh(sd_bus_message *message, void *userdata, sd_bus_error 
         r = storage_pool_refresh(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to refresh pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to refresh pool");
         }
         return 1;
 }
@@ -257,7 +257,7 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = storage_pool_delete_async(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to delete pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to delete pool");
         }
         return 1;
 }
@@ -380,7 +380,7 @@ static void create_volume_done(void *userdata, int r, const char *message, Stora
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", op->volume,
                                                             op->pool);
-                vm_storage_bus_error(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else {
                 _cleanup_free_ char *path = vm_volume_path(vol);
@@ -437,7 +437,7 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", def->name,
                                                             p->name);
                 pool_op_free(op);
-                r = vm_storage_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         r = 1;
@@ -503,7 +503,7 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
                 _cleanup_free_ char *what = g_strdup_printf("Failed to clone volume '%s' in pool '%s'", def->name,
                                                             p->name);
                 vm_job_discard(j);
-                r = vm_storage_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         vm_job_set_storage_job(j, sj);

@@ -151,7 +151,7 @@ static void create_pool_done(void *userdata, int r, const char *message) {
         if (r < 0 || !p) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create pool '%s'", op->pool);
-                vm_storage_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ENOENT, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
                 if (p)
                         vm_pool_remove(p);
@@ -209,7 +209,7 @@ static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_er
         if (r < 0) {
                 pool_op_free(op);
                 vm_pool_remove(p);
-                r = vm_storage_bus_error(error, r, NULL, "Failed to create pool");
+                r = bus_error_from_errno(error, r, NULL, "Failed to create pool");
                 goto finish;
         }
         p->starting = true;

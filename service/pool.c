@@ -28,29 +28,6 @@ static const ObjectStoreType pool_store_type = {
         .is_active = pool_is_active,
 };
 
-/* ---- errors ---- */
-
-int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
-        const char *name;
-
-        switch (r) {
-        case -EINVAL: name = SD_BUS_ERROR_INVALID_ARGS; break;
-        case -EEXIST: name = VM_ERROR_ALREADY_EXISTS; break;
-        case -EBUSY: name = VM_ERROR_BUSY; break;
-        case -EALREADY:
-        case -ENOTCONN:
-        case -ENOTEMPTY: name = VM_ERROR_INVALID_STATE; break;
-        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
-        case -ECANCELED: name = VM_ERROR_CANCELLED; break;
-        default: name = VM_ERROR_OPERATION_FAILED; break;
-        }
-        if (!isempty(message))
-                sd_bus_error_setf(error, name, "%s: %s", what, message);
-        else
-                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
-        return r < 0 ? r : -EIO;
-}
-
 /* ---- operations waiting for the driver ---- */
 
 PoolOp *pool_op_new(VmStorage *s, sd_bus_message *message, const char *verb, const char *pool, const char *volume) {

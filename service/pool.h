@@ -115,8 +115,6 @@ const char *vm_storage_pool_user(Manager *m, VmPool *p);
  * (*ret = NULL when def has none). 0, or a negative errno with *ret_error. */
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error);
 
-/* Maps a storage driver failure to a bus error (see storage-driver.h). */
-int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 
 /* A call waiting for the driver; answered with an error when the daemon exits first. */
 typedef struct PoolOp {

@@ -104,7 +104,7 @@ static int vol_check_unused(VmStorage *s, StorageVolume *v, const char *verb, sd
 static int vol_error(sd_bus_error *error, int r, const char *message, const char *verb, VolCall *c) {
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", verb, c->name,
                                                     c->pool->name);
-        return vm_storage_bus_error(error, r, message, what);
+        return bus_error_from_errno(error, r, message, what);
 }
 
 
@@ -115,7 +115,7 @@ static void simple_done(void *userdata, int r, const char *message) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", op->verb,
                                                             op->volume, op->pool);
-                vm_storage_bus_error(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
