@@ -214,9 +214,14 @@ static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const ch
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
-        /* a client that pipelines DefineDomain and Start means the new definition */
+        r = vm_authorize(d->manager, message, action, domain_details(d, details), error);
+        if (r <= 0)
+                return r;
+        /* A client that pipelines DefineDomain and Start means the new
+         * definition. Only now: the flush fsyncs, which an unauthorized
+         * caller must not be able to cause. */
         vm_domain_store_flush(d->manager);
-        return vm_authorize(d->manager, message, action, domain_details(d, details), error);
+        return 1;
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {

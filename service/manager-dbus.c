@@ -374,21 +374,21 @@ finish:
         return r < 0 ? r : 1;
 }
 
-/* Parses xml, authorizes the caller for it, then has fn run once the
- * emulator it names is known: the path every call taking domain XML shares. */
+/* Parses xml, authorizes the caller for it (vm_authorize_definition(): a
+ * caller who may not define learns nothing about the XML), then has fn run
+ * once the emulator it names is known: the path every call taking domain XML
+ * shares. */
 static int manager_handle_definition(Manager *m, sd_bus_message *message, const char *xml, DefinitionContinueFn fn,
                                      const void *args, size_t args_size, sd_bus_error *error) {
-        const char *details[3];
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
         DomainDef *def = NULL;
         int r;
 
-        r = manager_parse_definition(m, xml, &def, error);
-        if (r < 0)
+        r = manager_parse_definition(m, xml, &def, &parse_error);
+        if (r == -ENOMEM)
                 return r;
-        details[0] = "domain";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
+        r = vm_authorize_definition(m, message, VM_ACTION_DOMAIN_MANAGE, "domain", def ? def->name : NULL,
+                                    &parse_error, error);
         if (r <= 0) {
                 domain_def_free(def);
                 return r < 0 ? r : 1;
