@@ -22,10 +22,10 @@
 /* ---- where things live (see DESIGN.md "Files"); all absolute, --root applied ---- */
 typedef struct VmPaths {
         char *root;          /* "" or the --root DIR */
-        char *config_dir;    /* /etc/vmgmt                 (definitions: config_dir/qemu/NAME.xml) */
-        char *state_dir;     /* /var/lib/vmgmt             (images, save files, qemu caps cache) */
-        char *run_dir;       /* /run/vmgmt                 (live state: run_dir/qemu/NAME.{xml,pid,qmp,…}) */
-        char *log_dir;       /* /var/log/vmgmt             (log_dir/qemu/NAME.log) */
+        char *config_dir;    /* /etc/vmgmt                 (definitions: config_dir/DRIVER/NAME.xml) */
+        char *state_dir;     /* /var/lib/vmgmt             (images, save files, a driver's caches) */
+        char *run_dir;       /* /run/vmgmt                 (live state: run_dir/DRIVER/NAME.{xml,pid,…}) */
+        char *log_dir;       /* /var/log/vmgmt             (log_dir/DRIVER/NAME.log) */
 } VmPaths;
 
 /* ---- domain state, as libvirt ---- */
@@ -113,7 +113,13 @@ typedef enum DriverStartFlags {
 } DriverStartFlags;
 
 typedef struct DomainDriverOps {
-        const char *name;  /* "qemu" */
+        const char *name;  /* as Manager.Drivers lists it */
+        /* The <domain type='…'> values this driver runs, NULL-terminated. The
+         * service picks a domain's driver by its type from the registry. */
+        const char *const *domain_types;
+        /* Whether this host can run the driver's domains at all (its programs
+         * are installed); cheap, runs nothing. NULL: always. */
+        bool (*usable)(void);
 
         /* Creates the driver: probes (or loads the cached probe of) the emulator,
          * creates its run/log dirs. Blocking work here is bounded and cached. */
@@ -229,4 +235,14 @@ struct DomainDriver {
         const DomainDriverOps *ops;
 };
 
-extern const DomainDriverOps qemu_driver_ops;
+/* ---- the registry ---- */
+
+/* Every driver built into vmgmtd, in the order the service prefers them for
+ * a type two of them run (driver-registry.c: the one place drivers are
+ * registered); NULL-terminated. */
+extern const DomainDriverOps *const domain_driver_registry[];
+
+/* The registered driver that runs domains of `type` ("kvm"), or NULL. */
+const DomainDriverOps *domain_driver_for_type(const char *type);
+
+#include "driver-registry.h"

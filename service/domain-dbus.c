@@ -268,7 +268,7 @@ static const char *const verb_names[] = {
 };
 
 static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb verb, sd_bus_error *error) {
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         bool graceful = false;
         const BusOption destroy_options[] = { { "graceful", "b", &graceful }, {} };
         VmOp *op;
@@ -432,7 +432,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         if (d->autostart)
                 (void) vm_domain_store_set_autostart(m, new_file, true);
         if (!streq(new_file, d->config_file)) {
-                _cleanup_free_ char *old_path_file = g_build_filename(m->qemu_config_dir, d->config_file, NULL);
+                _cleanup_free_ char *old_path_file = g_build_filename(m->domain_config_dir, d->config_file, NULL);
 
                 r = vm_domain_store_remove(m, d->config_file);
                 if (r < 0 && access(old_path_file, F_OK) == 0) {

@@ -67,7 +67,7 @@ static int graphics_check_device(VmDomain *d, uint32_t index, sd_bus_error *erro
 
 int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         uint32_t index = 0;
         const BusOption options[] = { { "index", "u", &index }, {} };
         VmOp *op;
@@ -143,7 +143,7 @@ static int screenshot_check_fd(int fd, sd_bus_error *error) {
 
 int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         uint32_t screen = 0;
         const BusOption options[] = { { "screen", "u", &screen }, {} };
         VmOp *op;

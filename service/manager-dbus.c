@@ -14,7 +14,6 @@
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
                                                   "storage-dir", "storage-fs", "storage-netfs", NULL };
-static const char *const manager_drivers[] = { "qemu", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -30,9 +29,19 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
         return property_get_strv(reply, manager_features);
 }
 
+/* The registered drivers that can run domains on this host. */
 static int property_get_drivers(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return property_get_strv(reply, manager_drivers);
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < m->n_drivers; i++)
+                if (m->drivers[i].usable)
+                        r = sd_bus_message_append_basic(reply, 's', m->drivers[i].ops->name);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_hostname(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -112,7 +121,11 @@ static int manager_normalize_definition(Manager *m, DomainDef *def, sd_bus_error
                 memcpy(def->uuid, existing->def->uuid, sizeof(def->uuid));
                 def->has_uuid = true;
         }
-        r = m->ops->normalize(m->driver, def, &err);
+        VmDriver *drv = manager_driver_for_def(m, def, error);
+
+        if (!drv)
+                return -EOPNOTSUPP;
+        r = drv->ops->normalize(drv->driver, def, &err);
         if (r < 0) {
                 sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
                 conf_error_clear(&err);
@@ -180,10 +193,17 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
                                        const void *args, size_t args_size, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         EmulatorWait *w;
+        VmDriver *drv;
         int r;
 
+        /* a type no driver runs: NotSupported naming it */
+        drv = manager_driver_for_def(m, def, error);
+        if (!drv) {
+                domain_def_free(def);
+                return -EOPNOTSUPP;
+        }
         w = g_malloc0(sizeof(EmulatorWait) + args_size);
-        r = m->ops->prepare(m->driver, def, emulator_wait_done, w, &msg);
+        r = drv->ops->prepare(drv->driver, def, emulator_wait_done, w, &msg);
         if (r == 0) {
                 w->manager = m;
                 w->message = sd_bus_message_ref(message);
@@ -300,6 +320,7 @@ static void define_commit(void *userdata, int r, char *file) {
         } else {
                 domain_def_free(d->def);
                 d->def = TAKE_PTR(op->def);
+                d->drv = manager_driver_for_def(m, d->def, NULL) ?: d->drv;
         }
         d->generation = d->persistent ? d->generation + 1 : 1;
         d->persistent = true;

@@ -704,7 +704,7 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                 out->source = path;
                 if (!out->driver_type && v)
                         out->driver_type =
-                                g_strdup(storage_vol_format_to_qemu(storage_volume_get_def(v)->format));
+                                g_strdup(storage_vol_format_to_disk_driver_type(storage_volume_get_def(v)->format));
         }
         *ret = copy;
         return 0;

@@ -172,7 +172,7 @@ static int method_resize(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         {
                 /* a running domain's disk is never shrunk; only a raw file can grow under it
-                 * (qemu holds the image lock of other formats) */
+                 * (the hypervisor holds the image lock of other formats) */
                 const StorageVolDef *vd = storage_volume_get_def(c.vol);
                 const char *user = vm_storage_volume_user(c.pool->storage->manager, c.vol);
                 bool shrinking = !delta && capacity < vd->capacity;

@@ -763,8 +763,19 @@ static int qemu_driver_recover(DomainDriver *base, DriverRecoverFn fn, void *use
         return r;
 }
 
+static const char *const qemu_domain_types[] = { "qemu", "kvm", NULL };
+
+/* Usable when the host's own emulator is installed. */
+static bool qemu_driver_usable(void) {
+        _cleanup_free_ char *emulator = qemu_caps_find_emulator(NULL);
+
+        return emulator != NULL;
+}
+
 const DomainDriverOps qemu_driver_ops = {
         .name = "qemu",
+        .domain_types = qemu_domain_types,
+        .usable = qemu_driver_usable,
         .new = qemu_driver_new,
         .free = qemu_driver_free,
         .normalize = qemu_driver_normalize,
