@@ -9,6 +9,7 @@
 #include "domain-graphics.h"
 #include "domain.h"
 #include "log.h"
+#include "object-kind.h"
 
 /* ---- properties ---- */
 
@@ -602,41 +603,57 @@ static int domain_authorize_set(sd_bus_message *message, const char *property, v
                                     error);
 }
 
-/* Runs before sd-bus's own handling of every message to a domain. A property
- * Set cannot wait inside sd-bus's setter for polkit's answer, so the wait
- * happens here: the call is authorized first (and dispatched again once the
- * answer is in), then sd-bus type-checks it and calls the setter, which takes
- * the stored answer. */
-static int domain_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return bus_property_set_filter(message, VM_DOMAIN_INTERFACE, domain_vtable, domain_authorize_set, userdata,
-                                       error);
-}
+/* ---- the kind ---- */
 
-int domain_dbus_register(Manager *m) {
-        int r;
+static int domain_foreach(Manager *m, VmObjectFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
 
-        r = sd_bus_add_fallback(m->bus, NULL, VM_DOMAIN_PREFIX, domain_object_callback, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain property filter: %m");
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                int r;
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_DOMAIN_PREFIX, VM_DOMAIN_INTERFACE, domain_vtable,
-                                       domain_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain vtable: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_DOMAIN_PREFIX, domain_node_enumerator, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain enumerator: %m");
+                if (d->hidden)
+                        continue;
+                r = fn(userdata, d, d->path);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
-/* ---- GetManagedObjects, answered from the registry ----
- *
- * sd-bus's generic object manager walks every child path, its prefixes and
- * vtables and calls find() per object; with 10,000 domains that costs about
- * 8 µs per object. This answers the same thing (the same interfaces, the
- * properties GetAll would return, through the vtable's own getters, so the
- * two cannot drift) in one pass over the registry. */
-
-int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error) {
-        return bus_append_managed_object(reply, d->path, VM_DOMAIN_INTERFACE, domain_vtable, d, error);
+static void *domain_lookup(Manager *m, const char *name_or_uuid) {
+        return vm_domain_find(m, name_or_uuid);
 }
+
+static const char *domain_name(const void *object) {
+        return ((const VmDomain *) object)->name;
+}
+
+static const char *domain_path(const void *object) {
+        return ((const VmDomain *) object)->path;
+}
+
+static bool domain_active(const void *object) {
+        return vm_domain_is_active(object);
+}
+
+const VmObjectKind vm_domain_kind = {
+        .noun = "domain",
+        .interface = VM_DOMAIN_INTERFACE,
+        .path_prefix = VM_DOMAIN_PREFIX,
+        .path_pattern = VM_DOMAIN_PREFIX "/%",
+        .no_such_error = VM_ERROR_NO_SUCH_DOMAIN,
+        .action = VM_ACTION_DOMAIN_MANAGE,   /* and lifecycle, console: see each method */
+        .config_subdir = NULL,               /* the first driver's: Manager.domain_config_dir */
+        .vtable = domain_vtable,
+        .find = domain_object_find,
+        .enumerate = domain_node_enumerator,
+        .authorize_set = domain_authorize_set,
+        .foreach = domain_foreach,
+        .lookup = domain_lookup,
+        .object_name = domain_name,
+        .object_path = domain_path,
+        .is_active = domain_active,
+};

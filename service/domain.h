@@ -164,8 +164,5 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
 typedef void (*VmDomainNicFn)(void *userdata, const VmDomain *d, const DomainNetDef *nic);
 void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNicFn fn, void *userdata);
 
-/* ---- domain-dbus.c ---- */
-int domain_dbus_register(Manager *m);
-/* Appends d as one entry of GetManagedObjects' a{oa{sa{sv}}}. */
-int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error);
+/* ---- domain-dbus.c: org.vmgmt.Domain, the kind vm_domain_kind (object-kind.h) ---- */
 extern const sd_bus_vtable domain_vtable[];

@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 #include "pool.h"
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
@@ -511,60 +512,11 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
 }
 
 static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *name;
-        VmDomain *d;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        d = vm_domain_find(m, name);
-        if (!d)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);
-        return sd_bus_reply_method_return(message, "o", d->path);
-}
-
-static gint domain_compare_name(gconstpointer a, gconstpointer b) {
-        const VmDomain *x = *(VmDomain *const *) a, *y = *(VmDomain *const *) b;
-        return strcmp(x->name, y->name);
+        return vm_object_kind_method_get(&vm_domain_kind, userdata, message, error);
 }
 
 static int method_list_domains(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool active = false, inactive = false;
-        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
-        GPtrArray *list;
-        GHashTableIter it;
-        gpointer value;
-        int r;
-
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        if (!active && !inactive)
-                active = inactive = true;
-        list = g_ptr_array_sized_new(g_hash_table_size(m->domains_by_name));
-        g_hash_table_iter_init(&it, m->domains_by_name);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmDomain *d = value;
-                bool a = vm_domain_is_active(d);
-                if (!d->hidden && ((a && active) || (!a && inactive)))
-                        g_ptr_array_add(list, d);
-        }
-        g_ptr_array_sort(list, domain_compare_name);
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < list->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', ((VmDomain *) list->pdata[i])->path);
-        g_ptr_array_free(list, TRUE);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return vm_object_kind_method_list(&vm_domain_kind, userdata, message, error);
 }
 
 static int capabilities_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *args,
@@ -618,12 +570,11 @@ static int method_get_node_stats(sd_bus_message *message, void *userdata, sd_bus
 }
 
 /* Runs before sd-bus's own handling of messages to /org/vmgmt; takes only
- * GetManagedObjects (see domain_dbus_append_object) and passes on the rest. */
+ * GetManagedObjects (answered from the kinds' registries, object-kind.c) and
+ * passes on the rest. */
 static int manager_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
-        GHashTableIter it;
-        gpointer value;
         int r;
 
         if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") ||
@@ -635,19 +586,7 @@ static int manager_object_callback(sd_bus_message *message, void *userdata, sd_b
         r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
         if (r < 0)
                 return r;
-        g_hash_table_iter_init(&it, m->domains_by_name);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmDomain *d = value;
-                if (d->hidden)
-                        continue;
-                r = domain_dbus_append_object(reply, d, error);
-                if (r < 0)
-                        return r;
-        }
-        r = vm_storage_append_objects(m, reply, error);
-        if (r < 0)
-                return r;
-        r = vm_networks_append_objects(m, reply, error);
+        r = vm_object_kinds_append_managed_objects(m, reply, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_close_container(reply);
@@ -695,11 +634,11 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_object(m->bus, NULL, VM_MANAGER_PATH, manager_object_callback, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add GetManagedObjects handler: %m");
-        r = vm_storage_dbus_register(m);
+        r = vm_object_kinds_register(m);
         if (r < 0)
                 return r;
-        r = vm_networks_dbus_register(m);
+        r = vm_manager_pool_register(m);
         if (r < 0)
                 return r;
-        return domain_dbus_register(m);
+        return vm_manager_network_register(m);
 }

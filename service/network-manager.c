@@ -6,6 +6,7 @@
 #include "bus-util.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 
 /* Parses network XML (pure: nothing is asked of the system yet). */
 static int parse_network_xml(const char *xml, NetworkDef **ret, sd_bus_error *error) {
@@ -226,13 +227,13 @@ finish:
 static int method_get_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_get(&m->networks->store, message, error);
+        return vm_object_kind_method_get(&vm_network_kind, m, message, error);
 }
 
 static int method_list_networks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_list(&m->networks->store, message, error);
+        return vm_object_kind_method_list(&vm_network_kind, m, message, error);
 }
 
 #define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED

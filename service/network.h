@@ -119,9 +119,7 @@ void vm_networks_domain_stopped(Manager *m, const VmDomain *d);
  * when none is). */
 void vm_networks_when_started(Manager *m, void (*fn)(Manager *m));
 
-/* ---- network-dbus.c ---- */
-int vm_networks_dbus_register(Manager *m);
-int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+/* ---- network-dbus.c: org.vmgmt.Network, the kind vm_network_kind (object-kind.h) ---- */
 extern const sd_bus_vtable network_vtable[];
 
 /* ---- network-manager.c ---- */

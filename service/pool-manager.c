@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 /* Parses pool XML (pure: nothing is asked of the system yet). */
@@ -222,13 +223,13 @@ finish:
 static int method_get_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_get(&m->storage->store, message, error);
+        return vm_object_kind_method_get(&vm_pool_kind, m, message, error);
 }
 
 static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_list(&m->storage->store, message, error);
+        return vm_object_kind_method_list(&vm_pool_kind, m, message, error);
 }
 
 static int method_get_volume_by_path(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 /* ---- signals ---- */
@@ -327,12 +328,46 @@ static int volume_object_find(sd_bus *bus, const char *path, const char *interfa
         return 1;
 }
 
-int vm_volume_dbus_register(Manager *m) {
-        int r;
+/* ---- the kind: volumes live under their pool's path; the pools' enumerator lists them ---- */
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_POOL_PREFIX, VM_VOLUME_INTERFACE, volume_vtable,
-                                       volume_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add volume vtable: %m");
+static int volume_foreach(Manager *m, VmObjectFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->storage)
+                return 0;
+        g_hash_table_iter_init(&it, m->storage->store.objects);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                _cleanup_free_ StorageVolume **vols = NULL;
+                size_t n = 0;
+                int r;
+
+                if (!p->on_bus)
+                        continue;
+                r = storage_pool_list_volumes(p->sp, &vols, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *path = vm_volume_path(vols[i]);
+                        if (!path)
+                                return -ENOMEM;
+                        r = fn(userdata, vols[i], path);
+                        if (r < 0)
+                                return r;
+                }
+        }
         return 0;
 }
+
+const VmObjectKind vm_volume_kind = {
+        .noun = "volume",
+        .interface = VM_VOLUME_INTERFACE,
+        .path_prefix = VM_POOL_PREFIX,
+        .path_pattern = VM_POOL_PREFIX "/%/volume/%",
+        .no_such_error = VM_ERROR_NO_SUCH_VOLUME,
+        .action = VM_ACTION_STORAGE_MANAGE,
+        .vtable = volume_vtable,
+        .find = volume_object_find,
+        .foreach = volume_foreach,
+};
