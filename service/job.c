@@ -98,8 +98,7 @@ void vm_job_publish(VmJob *j) {
         Manager *m = j->storage->manager;
 
         g_hash_table_insert(j->storage->jobs, j->path, j);
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, j->path);
+        vm_object_kind_emit_added(&vm_job_kind, m, j->path);
 }
 
 VmJob *vm_job_find_by_path(VmStorage *s, const char *path) {
@@ -142,10 +141,7 @@ static int on_linger_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         VmJob *j = userdata;
         Manager *m = j->storage->manager;
 
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, j->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_JOB_INTERFACE, NULL);
+        vm_object_kind_emit_removed(&vm_job_kind, m, j->path);
         g_hash_table_remove(j->storage->jobs, j->path);
         job_free(j);
         return 0;

@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 
 static bool network_is_active(void *object) {
         return vm_network_is_active(object);
@@ -557,7 +558,7 @@ int vm_networks_startup(Manager *m) {
         s->manager = m;
         m->networks = s;
         {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "networks", NULL);
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_network_kind.config_subdir, NULL);
                 object_store_init(&s->store, &network_store_type, m, dir);
         }
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);

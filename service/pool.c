@@ -9,6 +9,7 @@
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 static bool pool_is_active(void *object) {
@@ -470,7 +471,7 @@ int vm_storage_startup(Manager *m) {
         s->manager = m;
         m->storage = s;
         {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "storage", NULL);
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_pool_kind.config_subdir, NULL);
                 object_store_init(&s->store, &pool_store_type, m, dir);
         }
         s->pools = s->store.objects;

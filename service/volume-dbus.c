@@ -19,7 +19,7 @@ void vm_volume_emit_added(VmStorage *s, StorageVolume *v) {
                 return;
         path = vm_volume_path(v);
         if (path)
-                (void) sd_bus_emit_object_added(m->bus, path);
+                vm_object_kind_emit_added(&vm_volume_kind, m, path);
 }
 
 void vm_volume_emit_changed(VmStorage *s, StorageVolume *v) {
@@ -44,9 +44,7 @@ void vm_volume_emit_removed(VmStorage *s, StorageVolume *v) {
                 return;
         path = vm_volume_path(v);
         if (path)
-                (void) sd_bus_emit_interfaces_removed(m->bus, path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_VOLUME_INTERFACE, NULL);
+                vm_object_kind_emit_removed(&vm_volume_kind, m, path);
 }
 
 /* ---- properties ---- */
