@@ -426,7 +426,7 @@ static int method_get_dhcp_leases(sd_bus_message *message, void *userdata, sd_bu
 
 const sd_bus_vtable network_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, CONST),
         SD_BUS_PROPERTY("UUID", "s", property_get_string, 0, CONST),
         SD_BUS_PROPERTY("Active", "b", property_get_bool, 0, EMITS),
         SD_BUS_PROPERTY("Persistent", "b", property_get_bool, 0, EMITS),

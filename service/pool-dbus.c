@@ -349,9 +349,6 @@ static int method_get_volume(sd_bus_message *message, void *userdata, sd_bus_err
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
-        if (r < 0)
-                return r;
         v = storage_pool_find_volume(p->sp, name);
         if (!v)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_VOLUME, "No volume '%s' in pool '%s'", name, p->name);
@@ -546,7 +543,7 @@ const sd_bus_vtable pool_vtable[] = {
                                 SD_BUS_RESULT("o", job), method_clone_volume, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ListVolumes", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", volumes),
                                 method_list_volumes, UNPRIV),
-        SD_BUS_METHOD_WITH_ARGS("GetVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_RESULT("o", volume),
+        SD_BUS_METHOD_WITH_ARGS("GetVolume", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", volume),
                                 method_get_volume, UNPRIV),
         SD_BUS_VTABLE_END
 };
