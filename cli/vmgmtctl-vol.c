@@ -26,7 +26,7 @@ static int vol_lookup(Context *c, const char *pool_name, const char *vol, char *
                         return r;
                 r = ctl_new_call(c, pool, VMGMT_POOL_IFACE, "GetVolume", &m);
                 if (r >= 0)
-                        r = sd_bus_message_append(m, "sa{sv}", vol, 0);
+                        r = sd_bus_message_append(m, "s", vol);
         } else if (vol[0] == '/') {
                 r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetVolumeByPath", &m);
                 if (r >= 0)

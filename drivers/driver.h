@@ -22,10 +22,10 @@
 /* ---- where things live (see DESIGN.md "Files"); all absolute, --root applied ---- */
 typedef struct VmPaths {
         char *root;          /* "" or the --root DIR */
-        char *config_dir;    /* /etc/vmgmt                 (definitions: config_dir/qemu/NAME.xml) */
-        char *state_dir;     /* /var/lib/vmgmt             (images, save files, qemu caps cache) */
-        char *run_dir;       /* /run/vmgmt                 (live state: run_dir/qemu/NAME.{xml,pid,qmp,…}) */
-        char *log_dir;       /* /var/log/vmgmt             (log_dir/qemu/NAME.log) */
+        char *config_dir;    /* /etc/vmgmt                 (definitions: config_dir/DRIVER/NAME.xml) */
+        char *state_dir;     /* /var/lib/vmgmt             (images, save files, a driver's caches) */
+        char *run_dir;       /* /run/vmgmt                 (live state: run_dir/DRIVER/NAME.{xml,pid,…}) */
+        char *log_dir;       /* /var/log/vmgmt             (log_dir/DRIVER/NAME.log) */
 } VmPaths;
 
 /* ---- domain state, as libvirt ---- */
@@ -67,10 +67,12 @@ const char *domain_event_type_to_string(DomainEventType e); /* "started", … ; 
 /* ---- callbacks ---- */
 
 /* Completion of an asynchronous operation: r = 0 on success, else -errno and a
- * message in the hypervisor's or OS's words (maps to OperationFailed, or
- * -EOPNOTSUPP and -EINVAL (a definition this host cannot run, e.g.
- * host-passthrough under TCG) → NotSupported, -EBUSY → Busy,
- * -ENOTCONN/-ESRCH → InvalidState "domain is not running"). */
+ * message in the hypervisor's or OS's words. The service maps errnos to bus
+ * errors with one table for every driver and object kind (service/bus-util.h:
+ * -EOPNOTSUPP, e.g. a definition this host cannot run such as
+ * host-passthrough under TCG → NotSupported, -EINVAL a bad argument →
+ * InvalidArgs, -EBUSY → Busy, -ENOTCONN/-ESRCH → InvalidState, anything else
+ * → OperationFailed). */
 typedef void (*DriverDoneFn)(void *userdata, int r, const char *message);
 
 typedef struct DriverRuntime DriverRuntime;   /* a running domain, owned by the driver */
@@ -120,7 +122,13 @@ typedef enum DriverStartFlags {
 } DriverStartFlags;
 
 typedef struct DomainDriverOps {
-        const char *name;  /* "qemu" */
+        const char *name;  /* as Manager.Drivers lists it */
+        /* The <domain type='…'> values this driver runs, NULL-terminated. The
+         * service picks a domain's driver by its type from the registry. */
+        const char *const *domain_types;
+        /* Whether this host can run the driver's domains at all (its programs
+         * are installed); cheap, runs nothing. NULL: always. */
+        bool (*usable)(void);
 
         /* Creates the driver: probes (or loads the cached probe of) the emulator,
          * creates its run/log dirs. Blocking work here is bounded and cached. */
@@ -209,8 +217,8 @@ typedef struct DomainDriverOps {
          * the caller, and *ret_device the canonical name ("serial0"; malloc'd).
          * Never blocks. Errors: -ENODEV no such device, -ESRCH not running,
          * -EBUSY still starting (or the device cannot take a connection now),
-         * -EOPNOTSUPP a device vmgmt cannot open (a socket qemu connects out
-         * from); others with *ret_error (malloc'd, may be NULL). */
+         * -EOPNOTSUPP a device vmgmt cannot open (a socket the hypervisor
+         * connects out from); others with *ret_error (malloc'd, may be NULL). */
         int (*open_console)(DriverRuntime *rt, const char *device, int *ret_fd, char **ret_device,
                             char **ret_error);
         /* Size-based rotation of the domains' logs (serial console logs and the
@@ -240,4 +248,13 @@ struct DomainDriver {
         const DomainDriverOps *ops;
 };
 
-extern const DomainDriverOps qemu_driver_ops;
+/* ---- the registry ---- */
+
+/* Every driver built into vmgmtd, in the order the service prefers them for
+ * a type two of them run (driver-registry.c: the one place drivers are
+ * registered); NULL-terminated. */
+extern const DomainDriverOps *const domain_driver_registry[];
+
+/* The registered driver that runs domains of `type` ("kvm"), or NULL. */
+const DomainDriverOps *domain_driver_for_type(const char *type);
+

@@ -80,38 +80,37 @@ int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *e
         return sd_bus_message_exit_container(m);
 }
 
-int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const char *what) {
-        const char *name;
+/* The one errno → bus error table (API.md "Errors"): every kind of object,
+ * every driver. */
+static const char *bus_error_name_from_errno(int r) {
+        switch (r) {
+        case -EOPNOTSUPP:
+                return VM_ERROR_NOT_SUPPORTED;
+        case -EINVAL:
+                return SD_BUS_ERROR_INVALID_ARGS;
+        case -EEXIST:
+                return VM_ERROR_ALREADY_EXISTS;
+        case -EBUSY:
+                return VM_ERROR_BUSY;
+        case -EALREADY:
+        case -ENOTCONN:
+        case -ESRCH:
+        case -ENOTEMPTY:
+                return VM_ERROR_INVALID_STATE;
+        case -ECANCELED:
+                return VM_ERROR_CANCELLED;
+        default:
+                return VM_ERROR_OPERATION_FAILED;
+        }
+}
 
+int bus_error_from_errno(sd_bus_error *error, int r, const char *message, const char *what) {
         if (r >= 0)
                 r = -EIO;
-        switch (-r) {
-        case EOPNOTSUPP:
-                name = VM_ERROR_NOT_SUPPORTED;
-                break;
-        case EBUSY:
-                name = VM_ERROR_BUSY;
-                break;
-        case EINVAL:
-                /* The driver never sees the caller's arguments (options are
-                 * checked here), so EINVAL means the definition cannot run on
-                 * this host (e.g. host-passthrough under TCG). */
-                name = VM_ERROR_NOT_SUPPORTED;
-                break;
-        case ENOTCONN:
-        case ESRCH:
-        case EALREADY:
-                name = VM_ERROR_INVALID_STATE;
-                if (isempty(message))
-                        message = "domain is not running";
-                break;
-        default:
-                name = VM_ERROR_OPERATION_FAILED;
-                break;
-        }
         if (isempty(message))
-                message = strerror(-r);
-        return sd_bus_error_setf(error, name, "%s: %s", what, message);
+                message = r == -ENOTCONN || r == -ESRCH ? "it is not running" : strerror(-r);
+        sd_bus_error_setf(error, bus_error_name_from_errno(r), "%s: %s", what, message);
+        return r;
 }
 
 /* ---- credentials cache ---- */

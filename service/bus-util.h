@@ -34,13 +34,14 @@ typedef struct BusOption {
  * to InvalidArgs naming the offending key. */
 int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *error);
 
-/* Maps a driver failure (negative errno plus the driver's message) to a bus
- * error: -EOPNOTSUPP and -EINVAL → NotSupported (the driver never sees the
- * caller's arguments, so EINVAL means "this definition cannot run here"; this
- * differs from driver.h's InvalidArgs on purpose), -EBUSY → Busy,
- * -ENOTCONN/-ESRCH/-EALREADY → InvalidState, anything else → OperationFailed. `what` prefixes the message ("Failed to start domain 'x'").
- * Returns a negative errno (for the handler to return). */
-int bus_error_from_driver(sd_bus_error *error, int r, const char *message, const char *what);
+/* The one map from a failure (negative errno plus the driver's or OS's
+ * message) to a bus error, the same for every kind of object (API.md
+ * "Errors"): -EOPNOTSUPP → NotSupported, -EINVAL → InvalidArgs, -EEXIST →
+ * AlreadyExists, -EBUSY → Busy, -EALREADY/-ENOTCONN/-ESRCH/-ENOTEMPTY →
+ * InvalidState, -ECANCELED → Cancelled, anything else → OperationFailed.
+ * `what` prefixes the message ("Failed to start domain 'x'"). Returns r (a
+ * negative errno, for the handler to return; -EIO when r was not negative). */
+int bus_error_from_errno(sd_bus_error *error, int r, const char *message, const char *what);
 
 /* The uid and pid of the sender of m, cached per unique name (cache owned by
  * the caller). Returns 0 or a negative errno. */

@@ -1,14 +1,14 @@
 /* domain-console.c — org.vmgmt.Domain.OpenConsole.
  *
  * The caller gets one end of a socketpair; vmgmtd copies bytes between the
- * other end and the console device the driver opened (the pty qemu made, or a
- * connection to qemu's unix socket). Owning the caller's peer is what makes
+ * other end and the console device the driver opened (the pty the hypervisor
+ * made, or a connection to its unix socket). Owning the caller's peer is what makes
  * the rules enforceable: one holder per device (a second OpenConsole is Busy),
  * and `force` takes the console over by closing the first holder's peer, so the
  * first holder reads EOF even though it has its own copy of its fd. When vmgmtd
  * goes away every holder reads EOF too, so after a restart nobody is attached
  * and the bookkeeping starts right. Nothing the guest prints is lost meanwhile:
- * qemu writes every console's output to its log file itself.
+ * the hypervisor writes every console's output to its log file itself.
  *
  * Both fds are nonblocking and driven by the event loop; each direction has a
  * small buffer and stops reading while its buffer is full (backpressure, as
@@ -248,13 +248,13 @@ static int open_console_error(VmDomain *d, const char *device, int r, const char
         if (r == -EBUSY && !message)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' is still starting", d->name);
         what = g_strdup_printf("Failed to open console of domain '%s'", d->name);
-        return bus_error_from_driver(error, r, message, what);
+        return bus_error_from_errno(error, r, message, what);
 }
 
 /* The canonical name of device in the domain's current definition (the live
  * one while it runs); *ret NULL when it has no such device. */
 static int console_canonical_name(VmDomain *d, const char *device, char **ret) {
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         int r;
 
         *ret = NULL;
@@ -300,10 +300,11 @@ int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_e
                 return r < 0 ? r : 1;
         if (!vm_domain_is_active(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
-        if (!m->ops->open_console)
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver has no consoles", m->ops->name);
+        if (!d->drv->ops->open_console)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver has no consoles",
+                                         d->drv->ops->name);
 
-        r = m->ops->open_console(d->rt, device, &device_fd, &canonical, &msg);
+        r = d->drv->ops->open_console(d->rt, device, &device_fd, &canonical, &msg);
         if (r < 0)
                 return open_console_error(d, device, r, msg, error);
         key = g_strdup_printf("%s/%s", d->uuid, canonical);

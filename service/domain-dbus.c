@@ -9,6 +9,7 @@
 #include "domain-graphics.h"
 #include "domain.h"
 #include "log.h"
+#include "object-kind.h"
 
 /* ---- properties ---- */
 
@@ -191,7 +192,7 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                         if (was_active)
                                 vm_domain_emit_event(d, "stopped", "failed");
                 }
-                bus_error_from_driver(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
@@ -214,9 +215,14 @@ static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const ch
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
-        /* a client that pipelines DefineDomain and Start means the new definition */
+        r = vm_authorize(d->manager, message, action, domain_details(d, details), error);
+        if (r <= 0)
+                return r;
+        /* A client that pipelines DefineDomain and Start means the new
+         * definition. Only now: the flush fsyncs, which an unauthorized
+         * caller must not be able to cause. */
         vm_domain_store_flush(d->manager);
-        return vm_authorize(d->manager, message, action, domain_details(d, details), error);
+        return 1;
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -239,7 +245,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
                 vm_domain_clear_cause(d);
-                return bus_error_from_driver(error, r, msg, what);
+                return bus_error_from_errno(error, r, msg, what);
         }
         return 1;
 }
@@ -263,7 +269,7 @@ static const char *const verb_names[] = {
 };
 
 static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb verb, sd_bus_error *error) {
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         bool graceful = false;
         const BusOption destroy_options[] = { { "graceful", "b", &graceful }, {} };
         VmOp *op;
@@ -312,7 +318,7 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", verb_names[verb], d->name);
                 vm_op_free(op);
                 vm_domain_clear_cause(d);
-                return bus_error_from_driver(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }
@@ -427,7 +433,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         if (d->autostart)
                 (void) vm_domain_store_set_autostart(m, new_file, true);
         if (!streq(new_file, d->config_file)) {
-                _cleanup_free_ char *old_path_file = g_build_filename(m->qemu_config_dir, d->config_file, NULL);
+                _cleanup_free_ char *old_path_file = g_build_filename(m->domain_config_dir, d->config_file, NULL);
 
                 r = vm_domain_store_remove(m, d->config_file);
                 if (r < 0 && access(old_path_file, F_OK) == 0) {
@@ -597,41 +603,57 @@ static int domain_authorize_set(sd_bus_message *message, const char *property, v
                                     error);
 }
 
-/* Runs before sd-bus's own handling of every message to a domain. A property
- * Set cannot wait inside sd-bus's setter for polkit's answer, so the wait
- * happens here: the call is authorized first (and dispatched again once the
- * answer is in), then sd-bus type-checks it and calls the setter, which takes
- * the stored answer. */
-static int domain_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return bus_property_set_filter(message, VM_DOMAIN_INTERFACE, domain_vtable, domain_authorize_set, userdata,
-                                       error);
-}
+/* ---- the kind ---- */
 
-int domain_dbus_register(Manager *m) {
-        int r;
+static int domain_foreach(Manager *m, VmObjectFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
 
-        r = sd_bus_add_fallback(m->bus, NULL, VM_DOMAIN_PREFIX, domain_object_callback, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain property filter: %m");
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmDomain *d = value;
+                int r;
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_DOMAIN_PREFIX, VM_DOMAIN_INTERFACE, domain_vtable,
-                                       domain_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain vtable: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_DOMAIN_PREFIX, domain_node_enumerator, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add domain enumerator: %m");
+                if (d->hidden)
+                        continue;
+                r = fn(userdata, d, d->path);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
-/* ---- GetManagedObjects, answered from the registry ----
- *
- * sd-bus's generic object manager walks every child path, its prefixes and
- * vtables and calls find() per object; with 10,000 domains that costs about
- * 8 µs per object. This answers the same thing (the same interfaces, the
- * properties GetAll would return, through the vtable's own getters, so the
- * two cannot drift) in one pass over the registry. */
-
-int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error) {
-        return bus_append_managed_object(reply, d->path, VM_DOMAIN_INTERFACE, domain_vtable, d, error);
+static void *domain_lookup(Manager *m, const char *name_or_uuid) {
+        return vm_domain_find(m, name_or_uuid);
 }
+
+static const char *domain_name(const void *object) {
+        return ((const VmDomain *) object)->name;
+}
+
+static const char *domain_path(const void *object) {
+        return ((const VmDomain *) object)->path;
+}
+
+static bool domain_active(const void *object) {
+        return vm_domain_is_active(object);
+}
+
+const VmObjectKind vm_domain_kind = {
+        .noun = "domain",
+        .interface = VM_DOMAIN_INTERFACE,
+        .path_prefix = VM_DOMAIN_PREFIX,
+        .path_pattern = VM_DOMAIN_PREFIX "/%",
+        .no_such_error = VM_ERROR_NO_SUCH_DOMAIN,
+        .action = VM_ACTION_DOMAIN_MANAGE,   /* and lifecycle, console: see each method */
+        .config_subdir = NULL,               /* the first driver's: Manager.domain_config_dir */
+        .vtable = domain_vtable,
+        .find = domain_object_find,
+        .enumerate = domain_node_enumerator,
+        .authorize_set = domain_authorize_set,
+        .foreach = domain_foreach,
+        .lookup = domain_lookup,
+        .object_name = domain_name,
+        .object_path = domain_path,
+        .is_active = domain_active,
+};

@@ -35,7 +35,7 @@ static void open_graphics_done(void *userdata, int r, int fd, const char *messag
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'",
                                                             op->domain->name);
-                bus_error_from_driver(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, "h", conn);   /* sd-bus sends a copy */
@@ -67,7 +67,7 @@ static int graphics_check_device(VmDomain *d, uint32_t index, sd_bus_error *erro
 
 int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         uint32_t index = 0;
         const BusOption options[] = { { "index", "u", &index }, {} };
         VmOp *op;
@@ -92,7 +92,7 @@ int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'", d->name);
                 vm_op_free(op);
-                return bus_error_from_driver(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }
@@ -106,7 +106,7 @@ static void screenshot_done(void *userdata, int r, const char *message) {
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to take a screenshot of domain '%s'",
                                                             op->domain->name);
-                bus_error_from_driver(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
@@ -143,7 +143,7 @@ static int screenshot_check_fd(int fd, sd_bus_error *error) {
 
 int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        const DomainDriverOps *ops = d->manager->ops;
+        const DomainDriverOps *ops = d->drv->ops;
         uint32_t screen = 0;
         const BusOption options[] = { { "screen", "u", &screen }, {} };
         VmOp *op;
@@ -175,7 +175,7 @@ int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_err
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to take a screenshot of domain '%s'", d->name);
                 vm_op_free(op);
-                return bus_error_from_driver(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }

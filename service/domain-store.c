@@ -1,4 +1,4 @@
-/* domain-store.c — persistent definitions under CONFIG/qemu: load, durable write, remove, autostart links. */
+/* domain-store.c — persistent definitions under CONFIG/DRIVER: load, durable write, remove, autostart links. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +104,7 @@ static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, Sto
         DomainDef *def = TAKE_PTR(f->def);
         ConfError err = {};
         VmDomain *d, *other;
+        VmDriver *drv;
         int r;
 
         if (f->r < 0 && f->error) {
@@ -114,13 +115,20 @@ static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, Sto
                 return log_warning_errno(f->r, "Failed to read %s, ignoring: %m", path);
         /* start-up, before the bus name is taken: nobody waits, so an emulator
          * not probed yet is probed here (once; the answer is cached on disk) */
-        r = m->ops->prepare(m->driver, def, NULL, NULL, &msg);
+        drv = manager_driver_for_def(m, def, NULL);
+        if (!drv) {
+                log_warning("Definition %s is of domain type '%s', which no driver runs; ignoring it.", path,
+                            strna(domain_virt_type_to_string(def->virt_type)));
+                domain_def_free(def);
+                return -EOPNOTSUPP;
+        }
+        r = drv->ops->prepare(drv->driver, def, NULL, NULL, &msg);
         if (r < 0) {
                 log_warning("Definition %s cannot be used, ignoring: %s", path, strna(msg));
                 domain_def_free(def);
                 return r;
         }
-        r = m->ops->normalize(m->driver, def, &err);
+        r = drv->ops->normalize(drv->driver, def, &err);
         if (r < 0) {
                 log_warning("Definition %s is not valid, ignoring: %s", path, strna(err.message));
                 conf_error_clear(&err);
@@ -193,7 +201,7 @@ static GArray *store_list_files(DIR *dir) {
 int vm_domain_store_load(Manager *m) {
         g_autoptr(GHashTable) autostart = NULL;
         GArray *files;
-        StoreLoad l = { .dir = m->qemu_config_dir };
+        StoreLoad l = { .dir = m->domain_config_dir };
         unsigned n = 0;
         DIR *dir;
         int r;
@@ -201,9 +209,9 @@ int vm_domain_store_load(Manager *m) {
         r = mkdir_p(m->autostart_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", m->autostart_dir);
-        dir = opendir(m->qemu_config_dir);
+        dir = opendir(m->domain_config_dir);
         if (!dir)
-                return log_error_errno(errno, "Failed to open %s: %m", m->qemu_config_dir);
+                return log_error_errno(errno, "Failed to open %s: %m", m->domain_config_dir);
         files = store_list_files(dir);
         closedir(dir);
         autostart = store_read_autostart(m);
@@ -215,14 +223,14 @@ int vm_domain_store_load(Manager *m) {
         for (guint i = 0; i < l.n_files; i++) {
                 StoreFile *f = &l.files[i];
 
-                if (store_add_one(m, autostart, m->qemu_config_dir, f) >= 0)
+                if (store_add_one(m, autostart, m->domain_config_dir, f) >= 0)
                         n++;
                 domain_def_free(f->def);
                 g_free(f->name);
                 g_free(f->error);
         }
         g_array_free(files, TRUE);
-        log_info("Loaded %u domain definitions from %s.", n, m->qemu_config_dir);
+        log_info("Loaded %u domain definitions from %s.", n, m->domain_config_dir);
         return 0;
 }
 
@@ -249,7 +257,7 @@ int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation,
         if (!text)
                 return -ENOMEM;
         file = store_file_name(def);
-        path = g_build_filename(m->qemu_config_dir, file, NULL);
+        path = g_build_filename(m->domain_config_dir, file, NULL);
         r = write_file_atomic(path, text->str, text->len, 0600);
         g_string_free(text, TRUE);
         if (r < 0)
@@ -317,7 +325,7 @@ void vm_domain_store_flush(Manager *m) {
         if (renamed) {
                 int r = fsync_parent_dir(((StoreWrite *) batch->pdata[0])->path);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to sync %s: %m", m->qemu_config_dir);
+                        log_warning_errno(r, "Failed to sync %s: %m", m->domain_config_dir);
         }
         for (guint i = 0; i < batch->len; i++) {
                 StoreWrite *w = batch->pdata[i];
@@ -365,7 +373,7 @@ int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t gen
         w->name = g_strdup(def->name);
         conf_uuid_format(def->uuid, w->uuid);
         w->file = store_file_name(def);
-        w->path = g_build_filename(m->qemu_config_dir, w->file, NULL);
+        w->path = g_build_filename(m->domain_config_dir, w->file, NULL);
         w->tmp_path = g_strconcat(w->path, ".tmp.XXXXXX", NULL);
         w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
         r = w->fd < 0 ? -errno : 0;
@@ -418,7 +426,7 @@ int vm_domain_store_remove(Manager *m, const char *config_file) {
         r = vm_domain_store_set_autostart(m, config_file, false);
         if (r < 0)
                 return r;
-        path = g_build_filename(m->qemu_config_dir, config_file, NULL);
+        path = g_build_filename(m->domain_config_dir, config_file, NULL);
         r = unlink_noent(path);
         if (r < 0)
                 return log_error_errno(r, "Failed to remove %s: %m", path);

@@ -17,6 +17,11 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         d->n_ref = 1;
         d->manager = m;
         d->def = def;
+        d->drv = manager_driver_for_def(m, def, NULL);
+        if (!d->drv) {
+                vm_domain_unref(d);
+                return -EOPNOTSUPP;
+        }
         d->name = g_strdup(def->name);
         conf_uuid_format(def->uuid, d->uuid);
         d->persistent = persistent;
@@ -77,16 +82,14 @@ int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self
         GHashTableIter it;
         gpointer value;
 
-        if (!m->ops->log_clash)
-                return 0;
         g_hash_table_iter_init(&it, m->domains_by_name);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmDomain *d = value;
                 _cleanup_free_ char *file = NULL;
 
-                if (d == self || streq(d->name, name))
+                if (d == self || streq(d->name, name) || !d->drv->ops->log_clash)
                         continue;
-                file = m->ops->log_clash(m->driver, name, d->name);
+                file = d->drv->ops->log_clash(d->drv->driver, name, d->name);
                 if (file)
                         return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
                                                  "Domain name '%s' clashes with domain '%s': both would write the log file %s",
@@ -131,7 +134,7 @@ bool vm_domain_is_active(const VmDomain *d) {
 
 const DomainDef *vm_domain_current_def(const VmDomain *d) {
         if (vm_domain_is_active(d)) {
-                const DomainDef *live = d->manager->ops->live_def(d->rt);
+                const DomainDef *live = d->drv->ops->live_def(d->rt);
                 if (live)
                         return live;
         }
@@ -342,7 +345,7 @@ static void on_state_changed(void *owner, DomainState state, const char *reason,
 
         vm_domain_props_get(d, &before);
         if (started) {
-                d->start_time = d->manager->ops->start_time(d->rt);
+                d->start_time = d->drv->ops->start_time(d->rt);
                 if (d->start_time == 0)
                         d->start_time = (uint64_t) g_get_real_time();
         }
@@ -396,7 +399,17 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
         DriverRuntime *rt = NULL;
         int id = m->next_id, r;
         DomainDef *resolved = NULL;
+        VmDriver *drv;
 
+        /* a redefinition may have changed the type */
+        drv = manager_driver_for_def(m, d->def, NULL);
+        if (!drv) {
+                if (ret_error)
+                        *ret_error = g_strdup_printf("no driver for domain type '%s'",
+                                                     strna(domain_virt_type_to_string(d->def->virt_type)));
+                return -EOPNOTSUPP;
+        }
+        d->drv = drv;
         /* <disk type='volume'>: the driver gets a copy with the volumes' files */
         r = vm_storage_resolve_domain_disks(m, d->def, &resolved, ret_error);
         if (r < 0)
@@ -407,7 +420,7 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
                 domain_def_free(resolved);
                 return r;
         }
-        r = m->ops->start(m->driver, d, resolved ?: d->def, id, flags, &rt, done, userdata);
+        r = drv->ops->start(drv->driver, d, resolved ?: d->def, id, flags, &rt, done, userdata);
         domain_def_free(resolved);
         if (r < 0) {
                 if (ret_error)

@@ -18,7 +18,8 @@ struct VmDomain {
         char *name;
         char uuid[37];
         char *path;                /* /org/vmgmt/domain/ENCODED */
-        char *config_file;         /* basename under qemu_config_dir; NULL while not persistent */
+        char *config_file;         /* basename under domain_config_dir; NULL while not persistent */
+        VmDriver *drv;             /* the driver of def's type (of the running one's while active) */
 
         DomainDef *def;            /* inactive definition; for an active domain the one it started with */
         DomainDef *newdef;         /* a redefinition made while active, applied when it stops */
@@ -55,7 +56,8 @@ struct VmDomainProps {
 
 /* Creates a domain from def (ownership taken, normalized, with UUID) and adds
  * it to the registry (by name and UUID). Nothing is signalled. Returns 0 or a
- * negative errno; on failure def is freed. */
+ * negative errno (-EOPNOTSUPP: no driver runs its type); on failure def is
+ * freed. */
 int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret);
 VmDomain *vm_domain_ref(VmDomain *d);
 VmDomain *vm_domain_unref(VmDomain *d);
@@ -67,8 +69,8 @@ void vm_domain_remove(VmDomain *d);
 VmDomain *vm_domain_find_by_name(Manager *m, const char *name);
 /* 0, or AlreadyExists (returned as a negative errno, set in error) when a
  * domain named `name` would write a log file of another domain than `self`
- * (the driver's log_clash: X-console.log is both the qemu log of X-console and
- * the console log of X). */
+ * (the driver's log_clash: X-console.log can be both the hypervisor's log of
+ * X-console and the console log of X). */
 int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error);
 VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid);
 /* Name or UUID (with or without dashes). */
@@ -84,7 +86,7 @@ const DomainDef *vm_domain_inactive_def(const VmDomain *d);
 
 /* ---- persistence (domain-store.c) ---- */
 
-/* Loads every CONFIG/qemu/NAME.xml (and autostart links). Returns 0 or a
+/* Loads every NAME.xml of domain_config_dir (and autostart links). Returns 0 or a
  * negative errno; broken files are logged and skipped. */
 int vm_domain_store_load(Manager *m);
 /* Writes def as d's (new) persistent definition with `generation`, durably,
@@ -162,8 +164,5 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
 typedef void (*VmDomainNicFn)(void *userdata, const VmDomain *d, const DomainNetDef *nic);
 void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNicFn fn, void *userdata);
 
-/* ---- domain-dbus.c ---- */
-int domain_dbus_register(Manager *m);
-/* Appends d as one entry of GetManagedObjects' a{oa{sa{sv}}}. */
-int domain_dbus_append_object(sd_bus_message *reply, VmDomain *d, sd_bus_error *error);
+/* ---- domain-dbus.c: org.vmgmt.Domain, the kind vm_domain_kind (object-kind.h) ---- */
 extern const sd_bus_vtable domain_vtable[];

@@ -8,6 +8,7 @@
 #include "bus-util.h"
 #include "fileio.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 static uint64_t now_usec(void) {
@@ -97,8 +98,7 @@ void vm_job_publish(VmJob *j) {
         Manager *m = j->storage->manager;
 
         g_hash_table_insert(j->storage->jobs, j->path, j);
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_object_added(m->bus, j->path);
+        vm_object_kind_emit_added(&vm_job_kind, m, j->path);
 }
 
 VmJob *vm_job_find_by_path(VmStorage *s, const char *path) {
@@ -141,10 +141,7 @@ static int on_linger_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         VmJob *j = userdata;
         Manager *m = j->storage->manager;
 
-        if (m->bus && m->ready)
-                (void) sd_bus_emit_interfaces_removed(m->bus, j->path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_JOB_INTERFACE, NULL);
+        vm_object_kind_emit_removed(&vm_job_kind, m, j->path);
         g_hash_table_remove(j->storage->jobs, j->path);
         job_free(j);
         return 0;
@@ -291,14 +288,33 @@ static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, ch
         return 1;
 }
 
-int vm_job_dbus_register(Manager *m) {
-        int r;
+/* ---- the kind ---- */
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_JOB_PREFIX, VM_JOB_INTERFACE, job_vtable, job_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add job vtable: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_JOB_PREFIX, job_node_enumerator, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add job enumerator: %m");
+static int job_foreach(Manager *m, VmObjectFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->storage)
+                return 0;
+        g_hash_table_iter_init(&it, m->storage->jobs);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmJob *j = value;
+                int r = fn(userdata, j, j->path);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
+
+const VmObjectKind vm_job_kind = {
+        .noun = "job",
+        .interface = VM_JOB_INTERFACE,
+        .path_prefix = VM_JOB_PREFIX,
+        .path_pattern = VM_JOB_PREFIX "/%",
+        .no_such_error = VM_ERROR_NO_SUCH_JOB,
+        .action = VM_ACTION_STORAGE_MANAGE,   /* Cancel: the storage jobs of today */
+        .vtable = job_vtable,
+        .find = job_object_find,
+        .enumerate = job_node_enumerator,
+        .foreach = job_foreach,
+};

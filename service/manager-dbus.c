@@ -10,11 +10,11 @@
 #include "domain.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 #include "pool.h"
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
                                                   "storage-dir", "storage-fs", "storage-netfs", NULL };
-static const char *const manager_drivers[] = { "qemu", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -30,9 +30,19 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
         return property_get_strv(reply, manager_features);
 }
 
+/* The registered drivers that can run domains on this host. */
 static int property_get_drivers(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return property_get_strv(reply, manager_drivers);
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < m->n_drivers; i++)
+                if (m->drivers[i].usable)
+                        r = sd_bus_message_append_basic(reply, 's', m->drivers[i].ops->name);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_hostname(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -112,7 +122,11 @@ static int manager_normalize_definition(Manager *m, DomainDef *def, sd_bus_error
                 memcpy(def->uuid, existing->def->uuid, sizeof(def->uuid));
                 def->has_uuid = true;
         }
-        r = m->ops->normalize(m->driver, def, &err);
+        VmDriver *drv = manager_driver_for_def(m, def, error);
+
+        if (!drv)
+                return -EOPNOTSUPP;
+        r = drv->ops->normalize(drv->driver, def, &err);
         if (r < 0) {
                 sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain definition");
                 conf_error_clear(&err);
@@ -180,10 +194,17 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
                                        const void *args, size_t args_size, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         EmulatorWait *w;
+        VmDriver *drv;
         int r;
 
+        /* a type no driver runs: NotSupported naming it */
+        drv = manager_driver_for_def(m, def, error);
+        if (!drv) {
+                domain_def_free(def);
+                return -EOPNOTSUPP;
+        }
         w = g_malloc0(sizeof(EmulatorWait) + args_size);
-        r = m->ops->prepare(m->driver, def, emulator_wait_done, w, &msg);
+        r = drv->ops->prepare(drv->driver, def, emulator_wait_done, w, &msg);
         if (r == 0) {
                 w->manager = m;
                 w->message = sd_bus_message_ref(message);
@@ -300,6 +321,7 @@ static void define_commit(void *userdata, int r, char *file) {
         } else {
                 domain_def_free(d->def);
                 d->def = TAKE_PTR(op->def);
+                d->drv = manager_driver_for_def(m, d->def, NULL) ?: d->drv;
         }
         d->generation = d->persistent ? d->generation + 1 : 1;
         d->persistent = true;
@@ -374,21 +396,21 @@ finish:
         return r < 0 ? r : 1;
 }
 
-/* Parses xml, authorizes the caller for it, then has fn run once the
- * emulator it names is known: the path every call taking domain XML shares. */
+/* Parses xml, authorizes the caller for it (vm_authorize_definition(): a
+ * caller who may not define learns nothing about the XML), then has fn run
+ * once the emulator it names is known: the path every call taking domain XML
+ * shares. */
 static int manager_handle_definition(Manager *m, sd_bus_message *message, const char *xml, DefinitionContinueFn fn,
                                      const void *args, size_t args_size, sd_bus_error *error) {
-        const char *details[3];
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
         DomainDef *def = NULL;
         int r;
 
-        r = manager_parse_definition(m, xml, &def, error);
-        if (r < 0)
+        r = manager_parse_definition(m, xml, &def, &parse_error);
+        if (r == -ENOMEM)
                 return r;
-        details[0] = "domain";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_DOMAIN_MANAGE, details, error);
+        r = vm_authorize_definition(m, message, VM_ACTION_DOMAIN_MANAGE, "domain", def ? def->name : NULL,
+                                    &parse_error, error);
         if (r <= 0) {
                 domain_def_free(def);
                 return r < 0 ? r : 1;
@@ -433,7 +455,7 @@ static void create_done(void *userdata, int r, const char *message) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 d->rt = NULL;
                 vm_domain_remove(d);
-                bus_error_from_driver(&error, r < 0 ? r : -ESRCH, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ESRCH, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else {
                 vm_domain_unhide(d);
@@ -473,7 +495,7 @@ static int create_continue(Manager *m, sd_bus_message *message, DomainDef *def, 
                 vm_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);
                 vm_domain_remove(d);
-                return bus_error_from_driver(error, r, msg, what);
+                return bus_error_from_errno(error, r, msg, what);
         }
         return 1;
 
@@ -490,60 +512,11 @@ static int method_create_domain(sd_bus_message *message, void *userdata, sd_bus_
 }
 
 static int method_get_domain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *name;
-        VmDomain *d;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        d = vm_domain_find(m, name);
-        if (!d)
-                return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);
-        return sd_bus_reply_method_return(message, "o", d->path);
-}
-
-static gint domain_compare_name(gconstpointer a, gconstpointer b) {
-        const VmDomain *x = *(VmDomain *const *) a, *y = *(VmDomain *const *) b;
-        return strcmp(x->name, y->name);
+        return vm_object_kind_method_get(&vm_domain_kind, userdata, message, error);
 }
 
 static int method_list_domains(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool active = false, inactive = false;
-        const BusOption options[] = { { "active", "b", &active }, { "inactive", "b", &inactive }, {} };
-        GPtrArray *list;
-        GHashTableIter it;
-        gpointer value;
-        int r;
-
-        r = bus_options_parse(message, options, error);
-        if (r < 0)
-                return r;
-        if (!active && !inactive)
-                active = inactive = true;
-        list = g_ptr_array_sized_new(g_hash_table_size(m->domains_by_name));
-        g_hash_table_iter_init(&it, m->domains_by_name);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmDomain *d = value;
-                bool a = vm_domain_is_active(d);
-                if (!d->hidden && ((a && active) || (!a && inactive)))
-                        g_ptr_array_add(list, d);
-        }
-        g_ptr_array_sort(list, domain_compare_name);
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < list->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', ((VmDomain *) list->pdata[i])->path);
-        g_ptr_array_free(list, TRUE);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return vm_object_kind_method_list(&vm_domain_kind, userdata, message, error);
 }
 
 static int capabilities_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *args,
@@ -597,12 +570,11 @@ static int method_get_node_stats(sd_bus_message *message, void *userdata, sd_bus
 }
 
 /* Runs before sd-bus's own handling of messages to /org/vmgmt; takes only
- * GetManagedObjects (see domain_dbus_append_object) and passes on the rest. */
+ * GetManagedObjects (answered from the kinds' registries, object-kind.c) and
+ * passes on the rest. */
 static int manager_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
-        GHashTableIter it;
-        gpointer value;
         int r;
 
         if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") ||
@@ -614,19 +586,7 @@ static int manager_object_callback(sd_bus_message *message, void *userdata, sd_b
         r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
         if (r < 0)
                 return r;
-        g_hash_table_iter_init(&it, m->domains_by_name);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmDomain *d = value;
-                if (d->hidden)
-                        continue;
-                r = domain_dbus_append_object(reply, d, error);
-                if (r < 0)
-                        return r;
-        }
-        r = vm_storage_append_objects(m, reply, error);
-        if (r < 0)
-                return r;
-        r = vm_networks_append_objects(m, reply, error);
+        r = vm_object_kinds_append_managed_objects(m, reply, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_close_container(reply);
@@ -674,11 +634,11 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_object(m->bus, NULL, VM_MANAGER_PATH, manager_object_callback, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add GetManagedObjects handler: %m");
-        r = vm_storage_dbus_register(m);
+        r = vm_object_kinds_register(m);
         if (r < 0)
                 return r;
-        r = vm_networks_dbus_register(m);
+        r = vm_manager_pool_register(m);
         if (r < 0)
                 return r;
-        return domain_dbus_register(m);
+        return vm_manager_network_register(m);
 }

@@ -42,8 +42,17 @@ static int config_read_timeout(GKeyFile *kf, const char *path, const char *key, 
         return config_read_seconds(kf, path, "daemon", key, 1e-6, 600, ret);
 }
 
-static const char *const config_log_keys[] = { "console_max_size", "console_keep", "qemu_max_size", "qemu_keep",
-                                                "rotate_interval_sec", NULL };
+static const char *const config_log_keys[] = { "console_max_size", "console_keep", "rotate_interval_sec", NULL };
+
+/* The keys of a driver's own log: DRIVER_max_size, DRIVER_keep. */
+static bool config_log_driver_key(const char *key) {
+        for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++) {
+                size_t n = strlen((*o)->name);
+                if (strncmp(key, (*o)->name, n) == 0 && (streq(key + n, "_max_size") || streq(key + n, "_keep")))
+                        return true;
+        }
+        return false;
+}
 
 /* A size in bytes, with an optional K, M or G suffix (powers of 1024); 0 allowed. */
 static int config_read_size(GKeyFile *kf, const char *path, const char *key, uint64_t *ret) {
@@ -86,14 +95,20 @@ static int config_read_count(GKeyFile *kf, const char *path, const char *key, un
         return 0;
 }
 
-/* The [log] section: rotation of console and qemu logs. */
+/* The [log] section: rotation of console logs and of the hypervisors' own
+ * logs (DRIVER_max_size=, DRIVER_keep= for each registered driver). */
 static int config_load_log(GKeyFile *kf, const char *path, ManagerConfig *c) {
         if (config_read_size(kf, path, "console_max_size", &c->log_console.max_size) < 0 ||
             config_read_count(kf, path, "console_keep", &c->log_console.keep) < 0 ||
-            config_read_size(kf, path, "qemu_max_size", &c->log_qemu.max_size) < 0 ||
-            config_read_count(kf, path, "qemu_keep", &c->log_qemu.keep) < 0 ||
             config_read_seconds(kf, path, "log", "rotate_interval_sec", 0.1, 86400, &c->log_rotate_interval_usec) < 0)
                 return -EINVAL;
+        for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++) {
+                _cleanup_free_ char *size_key = g_strconcat((*o)->name, "_max_size", NULL);
+                _cleanup_free_ char *keep_key = g_strconcat((*o)->name, "_keep", NULL);
+                if (config_read_size(kf, path, size_key, &c->log_hypervisor.max_size) < 0 ||
+                    config_read_count(kf, path, keep_key, &c->log_hypervisor.keep) < 0)
+                        return -EINVAL;
+        }
         return 0;
 }
 
@@ -103,7 +118,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         g_auto(GStrv) groups = NULL;
         _cleanup_free_ char *default_path = NULL;
 
-        c->log_console = c->log_qemu = (DriverLogRotation) { VM_LOG_MAX_SIZE_DEFAULT, VM_LOG_KEEP_DEFAULT };
+        c->log_console = c->log_hypervisor = (DriverLogRotation) { VM_LOG_MAX_SIZE_DEFAULT, VM_LOG_KEEP_DEFAULT };
         c->log_rotate_interval_usec = VM_LOG_ROTATE_INTERVAL_USEC_DEFAULT;
         if (!path) {
                 default_path = g_build_filename(root, "/etc/vmgmt/vmgmtd.conf", NULL);
@@ -124,8 +139,13 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 if (streq(*g, "log")) {
                         keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                         for (char **k = keys; k && *k; k++)
-                                if (!strv_contains(config_log_keys, *k)) {
-                                        log_error("%s: unknown key '%s' in [log] (known: console_max_size, console_keep, qemu_max_size, qemu_keep, rotate_interval_sec)", path, *k);
+                                if (!strv_contains(config_log_keys, *k) && !config_log_driver_key(*k)) {
+                                        g_autoptr(GString) known = g_string_new("console_max_size, console_keep");
+                                        for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++)
+                                                g_string_append_printf(known, ", %s_max_size, %s_keep", (*o)->name,
+                                                                       (*o)->name);
+                                        log_error("%s: unknown key '%s' in [log] (known: %s, rotate_interval_sec)", path,
+                                                  *k, known->str);
                                         return -EINVAL;
                                 }
                         continue;
@@ -196,9 +216,59 @@ static int manager_paths_init(Manager *m) {
                 m->paths.run_dir = g_strconcat(root, "/run/vmgmt", NULL);
                 m->paths.log_dir = g_strconcat(root, "/var/log/vmgmt", NULL);
         }
-        m->qemu_config_dir = g_build_filename(m->paths.config_dir, "qemu", NULL);
-        m->autostart_dir = g_build_filename(m->qemu_config_dir, "autostart", NULL);
+        /* the directory is the first driver's, as it always was */
+        m->domain_config_dir = g_build_filename(m->paths.config_dir, domain_driver_registry[0]->name, NULL);
+        m->autostart_dir = g_build_filename(m->domain_config_dir, "autostart", NULL);
         return 0;
+}
+
+/* ---- the drivers ---- */
+
+/* Creates every registered driver. */
+static int manager_drivers_new(Manager *m) {
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                VmDriver *v = &m->drivers[i];
+                int r;
+
+                r = v->ops->new(m->event, &m->paths, &vm_domain_driver_events, &v->driver);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the %s driver: %m", v->ops->name);
+                v->usable = !v->ops->usable || v->ops->usable();
+                if (!v->usable)
+                        log_info("The %s driver cannot run domains on this host.", v->ops->name);
+                if (v->ops->set_log_rotation)
+                        v->ops->set_log_rotation(v->driver, &m->config.log_console, &m->config.log_hypervisor,
+                                                 m->config.log_rotate_interval_usec);
+                if (v->ops->set_screenshot_stall_timeout && m->config.screenshot_stall_usec > 0)
+                        v->ops->set_screenshot_stall_timeout(v->driver, m->config.screenshot_stall_usec);
+                if (v->ops->set_probe_timeout && m->config.probe_timeout_usec > 0)
+                        v->ops->set_probe_timeout(v->driver, m->config.probe_timeout_usec);
+        }
+        return 0;
+}
+
+static void manager_drivers_free(Manager *m) {
+        for (size_t i = 0; i < m->n_drivers; i++)
+                if (m->drivers[i].driver)
+                        m->drivers[i].driver = m->drivers[i].ops->free(m->drivers[i].driver);
+}
+
+VmDriver *manager_driver_for_type(Manager *m, const char *type) {
+        const DomainDriverOps *ops = domain_driver_for_type(type);
+
+        for (size_t i = 0; ops && i < m->n_drivers; i++)
+                if (m->drivers[i].ops == ops)
+                        return &m->drivers[i];
+        return NULL;
+}
+
+VmDriver *manager_driver_for_def(Manager *m, const DomainDef *def, sd_bus_error *error) {
+        const char *type = domain_virt_type_to_string(def->virt_type);
+        VmDriver *v = manager_driver_for_type(m, type);
+
+        if (!v && error)
+                sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "No driver for domain type '%s'", strna(type));
+        return v;
 }
 
 static void domain_unref_notify(gpointer p) {
@@ -213,7 +283,11 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->config = *config;
         m->config.root = g_strdup(config->root);
         m->config.config_file = g_strdup(config->config_file);
-        m->ops = &qemu_driver_ops;
+        for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++)
+                m->n_drivers++;
+        m->drivers = g_new0(VmDriver, m->n_drivers);
+        for (size_t i = 0; i < m->n_drivers; i++)
+                m->drivers[i].ops = domain_driver_registry[i];
         m->next_id = 1;
         m->domains_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, domain_unref_notify);
         m->domains_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
@@ -234,10 +308,9 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* answer the defines still waiting for their batch */
         vm_domain_store_flush(m);
-        /* Runtimes belong to the driver; freeing it leaves qemu running. */
+        /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
-        if (m->driver)
-                m->ops->free(m->driver);
+        manager_drivers_free(m);
         /* the driver calls nothing back any more: answer what it left open */
         if (m->pending_ops)
                 vm_op_abandon_all(m);
@@ -255,8 +328,9 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         bus_creds_cache_free(m->creds);
+        g_free(m->drivers);
         g_free(m->capabilities_xml);
-        g_free(m->qemu_config_dir);
+        g_free(m->domain_config_dir);
         g_free(m->autostart_dir);
         g_free(m->paths.root);
         g_free(m->paths.config_dir);
@@ -271,9 +345,15 @@ Manager *manager_free(Manager *m) {
 
 /* ---- recovery of domains a previous instance left running ---- */
 
+typedef struct RecoverCtx {
+        Manager *manager;
+        VmDriver *driver;
+} RecoverCtx;
+
 static void manager_recover_one(void *userdata, DomainDef *live_def, DriverRuntime *rt, DomainState state,
                                 const char *reason, int id, uint64_t start_time_usec) {
-        Manager *m = userdata;
+        RecoverCtx *ctx = userdata;
+        Manager *m = ctx->manager;
         char uuid[37];
         VmDomain *d;
         int r;
@@ -303,6 +383,7 @@ static void manager_recover_one(void *userdata, DomainDef *live_def, DriverRunti
                 /* The definition on disk may be a redefinition made while it ran. */
                 d->newdef = d->def;
                 d->def = live_def;
+                d->drv = ctx->driver;   /* the driver that runs it, whatever the new definition says */
         } else {
                 r = vm_domain_new(m, live_def, false, &d);
                 if (r < 0) {
@@ -311,7 +392,7 @@ static void manager_recover_one(void *userdata, DomainDef *live_def, DriverRunti
                 }
         }
         d->rt = rt;
-        m->ops->attach_owner(rt, d);
+        d->drv->ops->attach_owner(rt, d);
         d->state = state;
         g_free(d->reason);
         d->reason = g_strdup(reason ?: "unknown");
@@ -375,16 +456,9 @@ int manager_startup(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to create %s: %m", *p);
         }
-        r = m->ops->new(m->event, &m->paths, &vm_domain_driver_events, &m->driver);
+        r = manager_drivers_new(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the %s driver: %m", m->ops->name);
-        if (m->ops->set_log_rotation)
-                m->ops->set_log_rotation(m->driver, &m->config.log_console, &m->config.log_qemu,
-                                         m->config.log_rotate_interval_usec);
-        if (m->ops->set_screenshot_stall_timeout && m->config.screenshot_stall_usec > 0)
-                m->ops->set_screenshot_stall_timeout(m->driver, m->config.screenshot_stall_usec);
-        if (m->ops->set_probe_timeout && m->config.probe_timeout_usec > 0)
-                m->ops->set_probe_timeout(m->driver, m->config.probe_timeout_usec);
+                return r;
 
         r = vm_domain_store_load(m);
         if (r < 0)
@@ -396,9 +470,13 @@ int manager_startup(Manager *m) {
         r = vm_networks_startup(m);
         if (r < 0)
                 return r;
-        r = m->ops->recover(m->driver, manager_recover_one, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to recover running domains: %m");
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                RecoverCtx ctx = { m, &m->drivers[i] };
+                r = m->drivers[i].ops->recover(m->drivers[i].driver, manager_recover_one, &ctx);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to recover the running domains of the %s driver: %m",
+                                               m->drivers[i].ops->name);
+        }
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)
@@ -431,10 +509,9 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         log_info("Received %s, exiting; running domains keep running.", strsignal((int) si->ssi_signo));
         vm_domain_store_flush(m);
-        /* Runtimes belong to the driver; freeing it leaves qemu running and
-         * calls nothing back: answer what it left open. */
-        if (m->driver)
-                m->driver = m->ops->free(m->driver);
+        /* Runtimes belong to the drivers; freeing them leaves their domains
+         * running and calls nothing back: answer what they left open. */
+        manager_drivers_free(m);
         vm_op_abandon_all(m);
         vm_storage_shutdown(m);
         vm_networks_shutdown(m);

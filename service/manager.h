@@ -1,4 +1,4 @@
-/* manager.h — vmgmtd's one manager object: loop, bus, driver, paths and the domain registry. */
+/* manager.h — vmgmtd's one manager object: loop, bus, drivers, paths and the domain registry. */
 #pragma once
 
 #include <stdbool.h>
@@ -30,7 +30,7 @@ typedef struct ManagerConfig {
         uint64_t job_linger_usec;                 /* [daemon] job_linger_sec=: a finished job stays this long (0: 60 s) */
         uint64_t pool_refresh_usec;               /* [daemon] pool_refresh_sec=: active pools' sizes read again this often (0: 30 s) */
         DriverLogRotation log_console;            /* [log] console_max_size=, console_keep= */
-        DriverLogRotation log_qemu;               /* [log] qemu_max_size=, qemu_keep= */
+        DriverLogRotation log_hypervisor;         /* [log] DRIVER_max_size=, DRIVER_keep= (DRIVER: a registered driver's name) */
         uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */
         uint64_t screenshot_stall_usec;           /* [daemon] screenshot_stall_timeout_sec= (0: the driver's 30 s) */
         uint64_t probe_timeout_usec;              /* [daemon] probe_timeout_sec=: each run of an emulator probed (0: the driver's 30 s) */
@@ -43,16 +43,23 @@ typedef struct ManagerConfig {
 #define VM_POLKIT_TIMEOUT_USEC_DEFAULT (20 * 1000000ULL)
 #define VM_POLKIT_INTERACTIVE_TIMEOUT_USEC_DEFAULT (120 * 1000000ULL)
 
+/* A registered domain driver (drivers/driver.h's registry), created at start-up. */
+typedef struct VmDriver {
+        const DomainDriverOps *ops;
+        DomainDriver *driver;
+        bool usable;             /* ops->usable(): listed in Manager.Drivers */
+} VmDriver;
+
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
         ManagerConfig config;
         VmPaths paths;
-        char *qemu_config_dir;   /* config_dir/qemu: NAME.xml */
-        char *autostart_dir;     /* config_dir/qemu/autostart: links to ../NAME.xml */
+        char *domain_config_dir; /* config_dir/DRIVER (the first registered driver's name): NAME.xml */
+        char *autostart_dir;     /* domain_config_dir/autostart: links to ../NAME.xml */
 
-        DomainDriver *driver;
-        const DomainDriverOps *ops;
+        VmDriver *drivers;       /* one per registered driver, in the registry's order */
+        size_t n_drivers;
 
         GHashTable *domains_by_name;   /* name → VmDomain*, owns one reference */
         GHashTable *domains_by_uuid;   /* uuid text → VmDomain*, borrowed */
@@ -89,6 +96,12 @@ Manager *manager_free(Manager *m);
  * driver, definitions, recovery of running domains, bus objects, autostart,
  * and only then the bus name. Returns 0 or a negative errno (logged). */
 int manager_startup(Manager *m);
+
+/* The driver that runs domains of def's type; NULL when none is registered
+ * (then error, when given, is NotSupported naming the type). */
+VmDriver *manager_driver_for_def(Manager *m, const DomainDef *def, sd_bus_error *error);
+/* The same for a type name; NULL when none. */
+VmDriver *manager_driver_for_type(Manager *m, const char *type);
 
 /* Runs the loop until SIGTERM/SIGINT. */
 int manager_run(Manager *m);

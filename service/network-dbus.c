@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "network.h"
 
 /* ---- properties ---- */
@@ -95,7 +96,7 @@ static void reply_error(NetOp *op, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s network '%s'", op->verb, op->network);
 
-        vm_network_bus_error(&error, r, message, what);
+        bus_error_from_errno(&error, r, message, what);
         if (op->message)
                 (void) sd_bus_reply_method_error(op->message, &error);
 }
@@ -143,7 +144,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }
@@ -184,7 +185,7 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to stop network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         n->stopping = true;
         return 1;
@@ -374,7 +375,7 @@ static int method_update(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0) {
                 net_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to update network '%s'", n->name);
-                return vm_network_bus_error(error, r, NULL, what);
+                return bus_error_from_errno(error, r, NULL, what);
         }
         return 1;
 }
@@ -425,7 +426,7 @@ static int method_get_dhcp_leases(sd_bus_message *message, void *userdata, sd_bu
 
 const sd_bus_vtable network_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, CONST),
         SD_BUS_PROPERTY("UUID", "s", property_get_string, 0, CONST),
         SD_BUS_PROPERTY("Active", "b", property_get_bool, 0, EMITS),
         SD_BUS_PROPERTY("Persistent", "b", property_get_bool, 0, EMITS),
@@ -479,44 +480,61 @@ static int network_authorize_set(sd_bus_message *message, const char *property, 
         return vm_authorize_prepare(m, message, VM_ACTION_NETWORK_MANAGE, net_details(n, details), error);
 }
 
-static int network_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return bus_property_set_filter(message, VM_NETWORK_INTERFACE, network_vtable, network_authorize_set, userdata,
-                                       error);
-}
+/* ---- the kind ---- */
 
-/* ---- GetManagedObjects ---- */
-
-int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {
+static int network_foreach(Manager *m, VmObjectFn fn, void *userdata) {
         GHashTableIter it;
         gpointer value;
-        int r;
 
         if (!m->networks)
                 return 0;
         g_hash_table_iter_init(&it, m->networks->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
+                int r;
+
                 if (!n->on_bus)
                         continue;
-                r = bus_append_managed_object(reply, n->path, VM_NETWORK_INTERFACE, network_vtable, n, error);
+                r = fn(userdata, n, n->path);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int vm_networks_dbus_register(Manager *m) {
-        int r;
+static void *network_lookup(Manager *m, const char *name_or_uuid) {
+        VmNetwork *n = m->networks ? object_store_find(&m->networks->store, name_or_uuid) : NULL;
 
-        r = sd_bus_add_fallback(m->bus, NULL, VM_NETWORK_PREFIX, network_object_callback, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add network property filter: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_NETWORK_PREFIX, VM_NETWORK_INTERFACE, network_vtable,
-                                       network_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add network vtable: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_NETWORK_PREFIX, network_node_enumerator, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add network enumerator: %m");
-        return vm_manager_network_register(m);
+        return n && n->on_bus ? n : NULL;
 }
+
+static const char *network_name(const void *object) {
+        return ((const VmNetwork *) object)->name;
+}
+
+static const char *network_path(const void *object) {
+        return ((const VmNetwork *) object)->path;
+}
+
+static bool network_active(const void *object) {
+        return vm_network_is_active((VmNetwork *) object);
+}
+
+const VmObjectKind vm_network_kind = {
+        .noun = "network",
+        .interface = VM_NETWORK_INTERFACE,
+        .path_prefix = VM_NETWORK_PREFIX,
+        .path_pattern = VM_NETWORK_PREFIX "/%",
+        .no_such_error = VM_ERROR_NO_SUCH_NETWORK,
+        .action = VM_ACTION_NETWORK_MANAGE,
+        .config_subdir = "networks",
+        .vtable = network_vtable,
+        .find = network_object_find,
+        .enumerate = network_node_enumerator,
+        .authorize_set = network_authorize_set,
+        .foreach = network_foreach,
+        .lookup = network_lookup,
+        .object_name = network_name,
+        .object_path = network_path,
+        .is_active = network_active,
+};

@@ -6,24 +6,14 @@
 #include "bus-util.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 
-/* Parses, normalizes and checks network XML against the other networks; a
- * redefinition without UUID keeps the network's. *ret_same: the network of
- * that name (NULL: a new one). */
-static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, VmNetwork **ret_same,
-                             sd_bus_error *error) {
-        _cleanup_free_ const NetworkDef **others = NULL;
-        NetworkNormalizeCtx ctx = {};
-        NetworkDef *def = NULL;
+/* Parses network XML (pure: nothing is asked of the system yet). */
+static int parse_network_xml(const char *xml, NetworkDef **ret, sd_bus_error *error) {
         ConfError err = {};
-        VmNetwork *same;
-        GHashTableIter it;
-        gpointer value;
-        char uuid[37];
-        size_t n_others;
         int r;
 
-        r = network_def_parse(xml, strlen(xml), &def, &err);
+        r = network_def_parse(xml, strlen(xml), ret, &err);
         if (r == -EFBIG) {
                 conf_error_clear(&err);
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Network XML is larger than %u bytes",
@@ -36,6 +26,24 @@ static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, V
                 conf_error_clear(&err);
                 return -EINVAL;
         }
+        return 0;
+}
+
+/* Normalizes a parsed definition (this asks the kernel which interface
+ * names are taken: only once the caller is authorized) and checks it against
+ * the other networks; a redefinition without UUID keeps the network's.
+ * *ret_same: the network of that name (NULL: a new one). */
+static int normalize_network_def(VmNetworks *s, NetworkDef *def, VmNetwork **ret_same, sd_bus_error *error) {
+        _cleanup_free_ const NetworkDef **others = NULL;
+        NetworkNormalizeCtx ctx = {};
+        ConfError err = {};
+        VmNetwork *same;
+        GHashTableIter it;
+        gpointer value;
+        char uuid[37];
+        size_t n_others;
+        int r;
+
         same = object_store_lookup(&s->store, def->name);
         if (same && !def->has_uuid) {
                 (void) conf_uuid_parse(same->uuid, def->uuid);
@@ -54,54 +62,46 @@ static int parse_network_xml(VmNetworks *s, const char *xml, NetworkDef **ret, V
         if (r < 0) {
                 sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid network definition");
                 conf_error_clear(&err);
-                network_def_free(def);
                 return r;
         }
         conf_uuid_format(def->uuid, uuid);
-        if (same && !streq(same->uuid, uuid)) {
-                r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already exists with UUID %s",
-                                      def->name, same->uuid);
-                network_def_free(def);
-                return r;
-        }
+        if (same && !streq(same->uuid, uuid))
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already exists with UUID %s",
+                                         def->name, same->uuid);
         g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmNetwork *n = value;
-                if (n != same && streq(n->uuid, uuid)) {
-                        r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Network '%s' already has UUID %s",
-                                              n->name, uuid);
-                        network_def_free(def);
-                        return r;
-                }
+                if (n != same && streq(n->uuid, uuid))
+                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                                 "Network '%s' already has UUID %s", n->name, uuid);
         }
-        *ret = def;
         *ret_same = same;
         return 0;
 }
 
-/* Parses the XML and authorizes the call — also when the XML is refused, so
- * that an unauthorized caller learns nothing about it. Returns 1 with *ret
- * (allowed, parsed), 0 (authorization pending), or a negative errno with error. */
+/* Parses the XML, authorizes the call (vm_authorize_definition(): an
+ * unauthorized caller learns nothing about the XML), then normalizes it.
+ * Returns 1 with *ret (allowed, parsed), 0 (authorization pending), or a
+ * negative errno with error. */
 static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *xml, NetworkDef **ret,
                                VmNetwork **ret_same, sd_bus_error *error) {
         _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
         NetworkDef *def = NULL;
-        const char *details[] = { "network", NULL, NULL };
-        int r, k;
+        int r;
 
-        r = parse_network_xml(m->networks, xml, &def, ret_same, &parse_error);
-        if (r < 0 && !sd_bus_error_is_set(&parse_error))
+        r = parse_network_xml(xml, &def, &parse_error);
+        if (r == -ENOMEM)
                 return r;
-        if (r >= 0)
-                details[1] = def->name;
-        else
-                details[0] = NULL;
-        k = vm_authorize(m, message, VM_ACTION_NETWORK_MANAGE, details, error);
-        if (k <= 0 || r < 0) {
+        r = vm_authorize_definition(m, message, VM_ACTION_NETWORK_MANAGE, "network", def ? def->name : NULL,
+                                    &parse_error, error);
+        if (r > 0) {
+                r = normalize_network_def(m->networks, def, ret_same, error);
+                if (r >= 0)
+                        r = 1;
+        }
+        if (r <= 0) {
                 network_def_free(def);
-                if (k <= 0)
-                        return k;
-                return sd_bus_error_move(error, &parse_error);
+                return r;
         }
         *ret = def;
         return 1;
@@ -167,7 +167,7 @@ static void create_done(void *userdata, int r, const char *message) {
         if (r < 0 || !n) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", op->network);
-                vm_network_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ENOENT, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
                 if (n) {
                         n->rt = NULL;
@@ -215,7 +215,7 @@ static int method_create_network(sd_bus_message *message, void *userdata, sd_bus
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create network '%s'", n->name);
                 net_op_free(op);
                 vm_network_remove(n);
-                r = vm_network_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         r = 1;
@@ -227,13 +227,13 @@ finish:
 static int method_get_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_get(&m->networks->store, message, error);
+        return vm_object_kind_method_get(&vm_network_kind, m, message, error);
 }
 
 static int method_list_networks(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_list(&m->networks->store, message, error);
+        return vm_object_kind_method_list(&vm_network_kind, m, message, error);
 }
 
 #define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED

@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 
 static bool network_is_active(void *object) {
         return vm_network_is_active(object);
@@ -27,25 +28,6 @@ static const ObjectStoreType network_store_type = {
         .on_bus_offset = offsetof(VmNetwork, on_bus),
         .is_active = network_is_active,
 };
-
-/* ---- errors ---- */
-
-int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
-        const char *name;
-
-        switch (r) {
-        case -EBUSY: name = VM_ERROR_BUSY; break;
-        case -EALREADY:
-        case -ENOTCONN: name = VM_ERROR_INVALID_STATE; break;
-        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
-        default: name = VM_ERROR_OPERATION_FAILED; break;
-        }
-        if (!isempty(message))
-                sd_bus_error_setf(error, name, "%s: %s", what, message);
-        else
-                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
-        return r < 0 ? r : -EIO;
-}
 
 /* ---- operations waiting for the driver ---- */
 
@@ -586,7 +568,7 @@ int vm_networks_startup(Manager *m) {
         s->manager = m;
         m->networks = s;
         {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "networks", NULL);
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_network_kind.config_subdir, NULL);
                 object_store_init(&s->store, &network_store_type, m, dir);
         }
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);

@@ -96,8 +96,6 @@ int vm_network_start(VmNetwork *n, DriverDoneFn done, void *userdata);
 /* After n (re)started: the taps of running domains on it are enslaved to its
  * bridge again (a stop leaves them in place, detached). Failures are logged. */
 void vm_network_reattach_taps(VmNetwork *n);
-/* Maps a driver failure to a bus error. */
-int vm_network_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 
 /* The bridge a domain interface of type='network' uses: 0 and the bridge
  * (borrowed), or a negative errno with *ret_error (no such network, not active). */
@@ -124,9 +122,7 @@ int vm_networks_create_tap(void *owner, const DomainNetDef *nic, char **ret_name
  * when none is). */
 void vm_networks_when_started(Manager *m, void (*fn)(Manager *m));
 
-/* ---- network-dbus.c ---- */
-int vm_networks_dbus_register(Manager *m);
-int vm_networks_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+/* ---- network-dbus.c: org.vmgmt.Network, the kind vm_network_kind (object-kind.h) ---- */
 extern const sd_bus_vtable network_vtable[];
 
 /* ---- network-manager.c ---- */

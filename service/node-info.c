@@ -9,19 +9,23 @@
 #include "fileio.h"
 #include "log.h"
 
-/* Asks the driver what a machine alias resolves to, through the same
- * normalization a definition gets, so the service needs no QEMU knowledge. */
+/* Asks the first driver what a machine alias resolves to, through the same
+ * normalization a definition gets, so the service needs no hypervisor
+ * knowledge. */
 static int resolve_machine(Manager *m, const char *alias, char **ret_machine, char **ret_emulator) {
         _cleanup_free_ char *xml = NULL;
         DomainDef *def = NULL;
         ConfError err = {};
         int r;
 
-        xml = g_strdup_printf("<domain type='qemu'><name>capabilities-probe</name><memory>65536</memory>"
-                              "<vcpu>1</vcpu><os><type arch='x86_64' machine='%s'>hvm</type></os></domain>", alias);
+        VmDriver *drv = &m->drivers[0];
+
+        xml = g_strdup_printf("<domain type='%s'><name>capabilities-probe</name><memory>65536</memory>"
+                              "<vcpu>1</vcpu><os><type arch='x86_64' machine='%s'>hvm</type></os></domain>",
+                              drv->ops->domain_types[0], alias);
         r = domain_def_parse(xml, strlen(xml), &def, &err);
         if (r >= 0)
-                r = m->ops->normalize(m->driver, def, &err);
+                r = drv->ops->normalize(drv->driver, def, &err);
         if (r < 0) {
                 log_debug("Cannot resolve machine '%s': %s", alias, strna(err.message));
                 conf_error_clear(&err);
@@ -73,9 +77,12 @@ int node_capabilities_xml(Manager *m, char **ret) {
                                                machine, aliases[i]);
         }
         g_free(emulator);
-        g_string_append(s, "      <domain type='qemu'/>\n");
-        if (access("/dev/kvm", R_OK | W_OK) >= 0)
-                g_string_append(s, "      <domain type='kvm'/>\n");
+        for (size_t i = 0; i < m->n_drivers; i++)
+                for (const char *const *t = m->drivers[i].ops->domain_types; m->drivers[i].usable && t && *t; t++) {
+                        if (streq(*t, "kvm") && access("/dev/kvm", R_OK | W_OK) < 0)
+                                continue;   /* accelerated only where the kernel offers it */
+                        g_string_append_printf(s, "      <domain type='%s'/>\n", *t);
+                }
         g_string_append(s, "    </arch>\n    <features>\n      <acpi default='on' toggle='yes'/>\n"
                            "      <apic default='on' toggle='no'/>\n      <pae/>\n      <nonpae/>\n"
                            "    </features>\n  </guest>\n</capabilities>\n");

@@ -83,8 +83,3 @@ void object_store_emit_added(const ObjectStore *st, void *object);
 void object_store_emit_removed(const ObjectStore *st, const void *object);
 void object_store_emit_changed(const ObjectStore *st, const void *object, const char **names);
 void object_store_emit_event(const ObjectStore *st, const void *object, const char *event);
-
-/* Get<Noun>(s name_or_uuid) → o. */
-int object_store_method_get(const ObjectStore *st, sd_bus_message *message, sd_bus_error *error);
-/* List<Noun>s(a{sv} options: active, inactive) → ao, sorted by name. */
-int object_store_method_list(const ObjectStore *st, sd_bus_message *message, sd_bus_error *error);

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 /* ---- properties ---- */
@@ -110,7 +111,7 @@ static int reply_error(PoolOp *op, int r, const char *message, const char *fmt_v
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s pool '%s'", fmt_verb, op->pool);
 
-        vm_storage_bus_error(&error, r, message, what);
+        bus_error_from_errno(&error, r, message, what);
         return sd_bus_reply_method_error(op->message, &error);
 }
 
@@ -166,7 +167,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = storage_pool_start(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to start pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to start pool");
         }
         p->starting = true;
         return 1;
@@ -193,7 +194,7 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = storage_pool_stop(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to stop pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to stop pool");
         }
         return 1;
 }
@@ -218,7 +219,7 @@ static int method_build(sd_bus_message *message, void *userdata, sd_bus_error *e
                                       (no_overwrite ? STORAGE_POOL_BUILD_NO_OVERWRITE : 0), pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to build pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to build pool");
         }
         return 1;
 }
@@ -237,7 +238,7 @@ static int method_refresh(sd_bus_message *message, void *userdata, sd_bus_error 
         r = storage_pool_refresh(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to refresh pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to refresh pool");
         }
         return 1;
 }
@@ -257,7 +258,7 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = storage_pool_delete_async(p->sp, pool_op_done, op);
         if (r < 0) {
                 pool_op_free(op);
-                return vm_storage_bus_error(error, r, NULL, "Failed to delete pool");
+                return bus_error_from_errno(error, r, NULL, "Failed to delete pool");
         }
         return 1;
 }
@@ -348,9 +349,6 @@ static int method_get_volume(sd_bus_message *message, void *userdata, sd_bus_err
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        r = bus_options_parse(message, (const BusOption[]) { {} }, error);
-        if (r < 0)
-                return r;
         v = storage_pool_find_volume(p->sp, name);
         if (!v)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_VOLUME, "No volume '%s' in pool '%s'", name, p->name);
@@ -380,7 +378,7 @@ static void create_volume_done(void *userdata, int r, const char *message, Stora
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", op->volume,
                                                             op->pool);
-                vm_storage_bus_error(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else {
                 _cleanup_free_ char *path = vm_volume_path(vol);
@@ -437,7 +435,7 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create volume '%s' in pool '%s'", def->name,
                                                             p->name);
                 pool_op_free(op);
-                r = vm_storage_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         r = 1;
@@ -503,7 +501,7 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
                 _cleanup_free_ char *what = g_strdup_printf("Failed to clone volume '%s' in pool '%s'", def->name,
                                                             p->name);
                 vm_job_discard(j);
-                r = vm_storage_bus_error(error, r, NULL, what);
+                r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
         vm_job_set_storage_job(j, sj);
@@ -545,7 +543,7 @@ const sd_bus_vtable pool_vtable[] = {
                                 SD_BUS_RESULT("o", job), method_clone_volume, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ListVolumes", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", volumes),
                                 method_list_volumes, UNPRIV),
-        SD_BUS_METHOD_WITH_ARGS("GetVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_RESULT("o", volume),
+        SD_BUS_METHOD_WITH_ARGS("GetVolume", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", volume),
                                 method_get_volume, UNPRIV),
         SD_BUS_VTABLE_END
 };
@@ -598,74 +596,61 @@ static int pool_authorize_set(sd_bus_message *message, const char *property, voi
         return vm_authorize_prepare(m, message, VM_ACTION_STORAGE_MANAGE, pool_details(p, NULL, details), error);
 }
 
-static int pool_object_callback(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return bus_property_set_filter(message, VM_POOL_INTERFACE, pool_vtable, pool_authorize_set, userdata, error);
-}
+/* ---- the kind ---- */
 
-/* ---- GetManagedObjects ---- */
-
-int vm_storage_append_object(sd_bus_message *reply, const char *path, const char *interface,
-                             const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error) {
-        return bus_append_managed_object(reply, path, interface, vtable, userdata, error);
-}
-
-int vm_storage_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error) {
+static int pool_foreach(Manager *m, VmObjectFn fn, void *userdata) {
         GHashTableIter it;
         gpointer value;
-        int r;
 
         if (!m->storage)
                 return 0;
         g_hash_table_iter_init(&it, m->storage->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmPool *p = value;
-                _cleanup_free_ StorageVolume **vols = NULL;
-                size_t n = 0;
+                int r;
+
                 if (!p->on_bus)
                         continue;
-                r = vm_storage_append_object(reply, p->path, VM_POOL_INTERFACE, pool_vtable, p, error);
-                if (r < 0)
-                        return r;
-                r = storage_pool_list_volumes(p->sp, &vols, &n);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < n; i++) {
-                        _cleanup_free_ char *path = vm_volume_path(vols[i]);
-                        if (!path)
-                                return -ENOMEM;
-                        r = vm_storage_append_object(reply, path, VM_VOLUME_INTERFACE, volume_vtable, vols[i], error);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        g_hash_table_iter_init(&it, m->storage->jobs);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmJob *j = value;
-                r = vm_storage_append_object(reply, j->path, VM_JOB_INTERFACE, job_vtable, j, error);
+                r = fn(userdata, p, p->path);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int vm_storage_dbus_register(Manager *m) {
-        int r;
+static void *pool_lookup(Manager *m, const char *name_or_uuid) {
+        VmPool *p = m->storage ? object_store_find(&m->storage->store, name_or_uuid) : NULL;
 
-        r = sd_bus_add_fallback(m->bus, NULL, VM_POOL_PREFIX, pool_object_callback, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add pool property filter: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_POOL_PREFIX, VM_POOL_INTERFACE, pool_vtable, pool_object_find,
-                                       m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add pool vtable: %m");
-        r = sd_bus_add_node_enumerator(m->bus, NULL, VM_POOL_PREFIX, pool_node_enumerator, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add pool enumerator: %m");
-        r = vm_manager_pool_register(m);
-        if (r < 0)
-                return r;
-        r = vm_volume_dbus_register(m);
-        if (r < 0)
-                return r;
-        return vm_job_dbus_register(m);
+        return p && p->on_bus ? p : NULL;
 }
+
+static const char *pool_name(const void *object) {
+        return ((const VmPool *) object)->name;
+}
+
+static const char *pool_path(const void *object) {
+        return ((const VmPool *) object)->path;
+}
+
+static bool pool_active(const void *object) {
+        return vm_pool_is_active((VmPool *) object);
+}
+
+const VmObjectKind vm_pool_kind = {
+        .noun = "pool",
+        .interface = VM_POOL_INTERFACE,
+        .path_prefix = VM_POOL_PREFIX,
+        .path_pattern = VM_POOL_PREFIX "/%",
+        .no_such_error = VM_ERROR_NO_SUCH_POOL,
+        .action = VM_ACTION_STORAGE_MANAGE,
+        .config_subdir = "storage",
+        .vtable = pool_vtable,
+        .find = pool_object_find,
+        .enumerate = pool_node_enumerator,   /* with the pools' volumes */
+        .authorize_set = pool_authorize_set,
+        .foreach = pool_foreach,
+        .lookup = pool_lookup,
+        .object_name = pool_name,
+        .object_path = pool_path,
+        .is_active = pool_active,
+};

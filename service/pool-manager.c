@@ -5,16 +5,15 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
-/* Parses and normalizes pool XML; a redefinition without UUID keeps the pool's. */
-static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, sd_bus_error *error) {
-        StoragePoolDef *def = NULL;
+/* Parses pool XML (pure: nothing is asked of the system yet). */
+static int parse_pool_xml(const char *xml, StoragePoolDef **ret, sd_bus_error *error) {
         ConfError err = {};
-        VmPool *existing;
         int r;
 
-        r = storage_pool_def_parse(xml, strlen(xml), &def, &err);
+        r = storage_pool_def_parse(xml, strlen(xml), ret, &err);
         if (r == -EFBIG) {
                 conf_error_clear(&err);
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Pool XML is larger than %u bytes",
@@ -27,6 +26,15 @@ static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, s
                 conf_error_clear(&err);
                 return -EINVAL;
         }
+        return 0;
+}
+
+/* Normalizes a parsed definition; a redefinition without UUID keeps the pool's. */
+static int normalize_pool_def(VmStorage *s, StoragePoolDef *def, sd_bus_error *error) {
+        ConfError err = {};
+        VmPool *existing;
+        int r;
+
         existing = object_store_lookup(&s->store, def->name);
         if (existing && !def->has_uuid) {
                 conf_uuid_parse(existing->uuid, def->uuid);
@@ -36,11 +44,36 @@ static int parse_pool_xml(VmStorage *s, const char *xml, StoragePoolDef **ret, s
         if (r < 0) {
                 sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid pool definition");
                 conf_error_clear(&err);
+                return r;
+        }
+        return 0;
+}
+
+/* Parses the XML, authorizes the call (vm_authorize_definition(): an
+ * unauthorized caller learns nothing about the XML), then normalizes it.
+ * Returns 1 with *ret, 0 (authorization pending) or a negative errno. */
+static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *xml, StoragePoolDef **ret,
+                               sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+        StoragePoolDef *def = NULL;
+        int r;
+
+        r = parse_pool_xml(xml, &def, &parse_error);
+        if (r == -ENOMEM)
+                return r;
+        r = vm_authorize_definition(m, message, VM_ACTION_STORAGE_MANAGE, "pool", def ? def->name : NULL,
+                                    &parse_error, error);
+        if (r > 0) {
+                r = normalize_pool_def(m->storage, def, error);
+                if (r >= 0)
+                        r = 1;
+        }
+        if (r <= 0) {
                 storage_pool_def_free(def);
                 return r;
         }
         *ret = def;
-        return 0;
+        return 1;
 }
 
 /* The pool def would replace (NULL: a new one), or AlreadyExists when the
@@ -72,25 +105,11 @@ static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret
         return 0;
 }
 
-/* Bad XML is reported only to callers allowed to manage storage (authorized
- * without a pool name), so unprivileged callers always meet the refusal first. */
-static int refuse_or_report(Manager *m, sd_bus_message *message, sd_bus_error *parse_error, int parse_r,
-                            sd_bus_error *error) {
-        const char *details[1] = { NULL };
-        int r;
-
-        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        sd_bus_error_move(error, parse_error);
-        return parse_r;
-}
-
 static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         VmStorage *s = m->storage;
         StoragePoolDef *def = NULL;
-        const char *xml, *details[3];
+        const char *xml;
         VmPool *p = NULL;
         int r;
 
@@ -100,18 +119,9 @@ static int method_define_pool(sd_bus_message *message, void *userdata, sd_bus_er
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-                r = parse_pool_xml(s, xml, &def, &parse_error);
-                if (r < 0)
-                        return refuse_or_report(m, message, &parse_error, r, error);
-        }
-        details[0] = "pool";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        r = parse_and_authorize(m, message, xml, &def, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         r = check_conflicts(s, def, &p, error);
         if (r < 0)
                 goto finish;
@@ -151,7 +161,7 @@ static void create_pool_done(void *userdata, int r, const char *message) {
         if (r < 0 || !p) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create pool '%s'", op->pool);
-                vm_storage_bus_error(&error, r < 0 ? r : -ENOENT, message, what);
+                bus_error_from_errno(&error, r < 0 ? r : -ENOENT, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
                 if (p)
                         vm_pool_remove(p);
@@ -171,7 +181,7 @@ static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_er
         Manager *m = userdata;
         VmStorage *s = m->storage;
         StoragePoolDef *def = NULL;
-        const char *xml, *details[3];
+        const char *xml;
         VmPool *p = NULL;
         PoolOp *op;
         int r;
@@ -182,18 +192,9 @@ static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_er
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-                r = parse_pool_xml(s, xml, &def, &parse_error);
-                if (r < 0)
-                        return refuse_or_report(m, message, &parse_error, r, error);
-        }
-        details[0] = "pool";
-        details[1] = def->name;
-        details[2] = NULL;
-        r = vm_authorize(m, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        r = parse_and_authorize(m, message, xml, &def, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         r = check_conflicts(s, def, &p, error);
         if (r < 0)
                 goto finish;
@@ -209,7 +210,7 @@ static int method_create_pool(sd_bus_message *message, void *userdata, sd_bus_er
         if (r < 0) {
                 pool_op_free(op);
                 vm_pool_remove(p);
-                r = vm_storage_bus_error(error, r, NULL, "Failed to create pool");
+                r = bus_error_from_errno(error, r, NULL, "Failed to create pool");
                 goto finish;
         }
         p->starting = true;
@@ -222,13 +223,13 @@ finish:
 static int method_get_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_get(&m->storage->store, message, error);
+        return vm_object_kind_method_get(&vm_pool_kind, m, message, error);
 }
 
 static int method_list_pools(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return object_store_method_list(&m->storage->store, message, error);
+        return vm_object_kind_method_list(&vm_pool_kind, m, message, error);
 }
 
 static int method_get_volume_by_path(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -9,6 +9,7 @@
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 static bool pool_is_active(void *object) {
@@ -27,29 +28,6 @@ static const ObjectStoreType pool_store_type = {
         .on_bus_offset = offsetof(VmPool, on_bus),
         .is_active = pool_is_active,
 };
-
-/* ---- errors ---- */
-
-int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what) {
-        const char *name;
-
-        switch (r) {
-        case -EINVAL: name = SD_BUS_ERROR_INVALID_ARGS; break;
-        case -EEXIST: name = VM_ERROR_ALREADY_EXISTS; break;
-        case -EBUSY: name = VM_ERROR_BUSY; break;
-        case -EALREADY:
-        case -ENOTCONN:
-        case -ENOTEMPTY: name = VM_ERROR_INVALID_STATE; break;
-        case -EOPNOTSUPP: name = VM_ERROR_NOT_SUPPORTED; break;
-        case -ECANCELED: name = VM_ERROR_CANCELLED; break;
-        default: name = VM_ERROR_OPERATION_FAILED; break;
-        }
-        if (!isempty(message))
-                sd_bus_error_setf(error, name, "%s: %s", what, message);
-        else
-                sd_bus_error_setf(error, name, "%s: %s", what, strerror(-r));
-        return r < 0 ? r : -EIO;
-}
 
 /* ---- operations waiting for the driver ---- */
 
@@ -493,7 +471,7 @@ int vm_storage_startup(Manager *m) {
         s->manager = m;
         m->storage = s;
         {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, "storage", NULL);
+                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_pool_kind.config_subdir, NULL);
                 object_store_init(&s->store, &pool_store_type, m, dir);
         }
         s->pools = s->store.objects;
@@ -727,7 +705,7 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                 out->source = path;
                 if (!out->driver_type && v)
                         out->driver_type =
-                                g_strdup(storage_vol_format_to_qemu(storage_volume_get_def(v)->format));
+                                g_strdup(storage_vol_format_to_disk_driver_type(storage_volume_get_def(v)->format));
         }
         *ret = copy;
         return 0;

@@ -115,8 +115,6 @@ const char *vm_storage_pool_user(Manager *m, VmPool *p);
  * (*ret = NULL when def has none). 0, or a negative errno with *ret_error. */
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error);
 
-/* Maps a storage driver failure to a bus error (see storage-driver.h). */
-int vm_storage_bus_error(sd_bus_error *error, int r, const char *message, const char *what);
 
 /* A call waiting for the driver; answered with an error when the daemon exits first. */
 typedef struct PoolOp {
@@ -131,12 +129,7 @@ typedef struct PoolOp {
 PoolOp *pool_op_new(VmStorage *s, sd_bus_message *message, const char *verb, const char *pool, const char *volume);
 void pool_op_free(PoolOp *op);
 
-/* ---- pool-dbus.c ---- */
-int vm_storage_dbus_register(Manager *m);
-/* Appends pools, volumes and jobs to GetManagedObjects' a{oa{sa{sv}}}. */
-int vm_storage_append_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
-int vm_storage_append_object(sd_bus_message *reply, const char *path, const char *interface,
-                             const sd_bus_vtable *vtable, void *userdata, sd_bus_error *error);
+/* ---- pool-dbus.c: org.vmgmt.StoragePool, the kind vm_pool_kind (object-kind.h) ---- */
 int vm_pool_method_prologue(sd_bus_message *message, VmPool *p, const char *volume, const BusOption *options,
                             sd_bus_error *error);
 extern const sd_bus_vtable pool_vtable[];
@@ -144,8 +137,7 @@ extern const sd_bus_vtable pool_vtable[];
 /* ---- pool-manager.c: DefinePool, CreatePool, GetPool, ListPools, GetVolumeByPath, PoolEvent ---- */
 int vm_manager_pool_register(Manager *m);
 
-/* ---- volume-dbus.c ---- */
-int vm_volume_dbus_register(Manager *m);
+/* ---- volume-dbus.c: org.vmgmt.StorageVolume, the kind vm_volume_kind ---- */
 extern const sd_bus_vtable volume_vtable[];
 /* Emits InterfacesAdded / PropertiesChanged / InterfacesRemoved for a volume. */
 void vm_volume_emit_added(VmStorage *s, StorageVolume *v);
@@ -179,5 +171,4 @@ void vm_job_publish(VmJob *j);
 void vm_job_discard(VmJob *j);
 void vm_job_free_all(VmStorage *s);
 VmJob *vm_job_find_by_path(VmStorage *s, const char *path);
-int vm_job_dbus_register(Manager *m);
 extern const sd_bus_vtable job_vtable[];

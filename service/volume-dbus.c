@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "log.h"
+#include "object-kind.h"
 #include "pool.h"
 
 /* ---- signals ---- */
@@ -18,7 +19,7 @@ void vm_volume_emit_added(VmStorage *s, StorageVolume *v) {
                 return;
         path = vm_volume_path(v);
         if (path)
-                (void) sd_bus_emit_object_added(m->bus, path);
+                vm_object_kind_emit_added(&vm_volume_kind, m, path);
 }
 
 void vm_volume_emit_changed(VmStorage *s, StorageVolume *v) {
@@ -43,9 +44,7 @@ void vm_volume_emit_removed(VmStorage *s, StorageVolume *v) {
                 return;
         path = vm_volume_path(v);
         if (path)
-                (void) sd_bus_emit_interfaces_removed(m->bus, path, "org.freedesktop.DBus.Peer",
-                                                      "org.freedesktop.DBus.Introspectable",
-                                                      "org.freedesktop.DBus.Properties", VM_VOLUME_INTERFACE, NULL);
+                vm_object_kind_emit_removed(&vm_volume_kind, m, path);
 }
 
 /* ---- properties ---- */
@@ -104,7 +103,7 @@ static int vol_check_unused(VmStorage *s, StorageVolume *v, const char *verb, sd
 static int vol_error(sd_bus_error *error, int r, const char *message, const char *verb, VolCall *c) {
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", verb, c->name,
                                                     c->pool->name);
-        return vm_storage_bus_error(error, r, message, what);
+        return bus_error_from_errno(error, r, message, what);
 }
 
 
@@ -115,7 +114,7 @@ static void simple_done(void *userdata, int r, const char *message) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s volume '%s' in pool '%s'", op->verb,
                                                             op->volume, op->pool);
-                vm_storage_bus_error(&error, r, message, what);
+                bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
                 (void) sd_bus_reply_method_return(op->message, NULL);
@@ -172,7 +171,7 @@ static int method_resize(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         {
                 /* a running domain's disk is never shrunk; only a raw file can grow under it
-                 * (qemu holds the image lock of other formats) */
+                 * (the hypervisor holds the image lock of other formats) */
                 const StorageVolDef *vd = storage_volume_get_def(c.vol);
                 const char *user = vm_storage_volume_user(c.pool->storage->manager, c.vol);
                 bool shrinking = !delta && capacity < vd->capacity;
@@ -331,12 +330,46 @@ static int volume_object_find(sd_bus *bus, const char *path, const char *interfa
         return 1;
 }
 
-int vm_volume_dbus_register(Manager *m) {
-        int r;
+/* ---- the kind: volumes live under their pool's path; the pools' enumerator lists them ---- */
 
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, VM_POOL_PREFIX, VM_VOLUME_INTERFACE, volume_vtable,
-                                       volume_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add volume vtable: %m");
+static int volume_foreach(Manager *m, VmObjectFn fn, void *userdata) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->storage)
+                return 0;
+        g_hash_table_iter_init(&it, m->storage->store.objects);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmPool *p = value;
+                _cleanup_free_ StorageVolume **vols = NULL;
+                size_t n = 0;
+                int r;
+
+                if (!p->on_bus)
+                        continue;
+                r = storage_pool_list_volumes(p->sp, &vols, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *path = vm_volume_path(vols[i]);
+                        if (!path)
+                                return -ENOMEM;
+                        r = fn(userdata, vols[i], path);
+                        if (r < 0)
+                                return r;
+                }
+        }
         return 0;
 }
+
+const VmObjectKind vm_volume_kind = {
+        .noun = "volume",
+        .interface = VM_VOLUME_INTERFACE,
+        .path_prefix = VM_POOL_PREFIX,
+        .path_pattern = VM_POOL_PREFIX "/%/volume/%",
+        .no_such_error = VM_ERROR_NO_SUCH_VOLUME,
+        .action = VM_ACTION_STORAGE_MANAGE,
+        .vtable = volume_vtable,
+        .find = volume_object_find,
+        .foreach = volume_foreach,
+};

@@ -165,26 +165,190 @@ DomainDef *domain_def_free(DomainDef *def) {
         return NULL;
 }
 
+/* ---- deep copy ----
+ *
+ * A copy is a shallow copy (every scalar, so a field added later is copied
+ * without anybody thinking of it) whose every pointer is then replaced by a
+ * copy of its own: the lists below follow the *_clear() functions above
+ * field by field. On OOM the copy holds only its own pointers (or NULL) and is
+ * freed normally. */
+
+typedef struct CopyCtx {
+        bool oom;
+} CopyCtx;
+
+static char *copy_str(CopyCtx *c, const char *s) {
+        char *r;
+
+        if (!s)
+                return NULL;
+        r = strdup(s);
+        if (!r)
+                c->oom = true;
+        return r;
+}
+
+/* n elements of `size` bytes, copied shallowly (NULL for none). */
+static void *copy_array(CopyCtx *c, const void *a, size_t n, size_t size) {
+        void *r;
+
+        if (!a || n == 0)
+                return NULL;
+        r = calloc(n, size);
+        if (!r) {
+                c->oom = true;
+                return NULL;
+        }
+        return memcpy(r, a, n * size);
+}
+
+static void copy_address(CopyCtx *c, DomainAddress *a) {
+        a->usb_port = copy_str(c, a->usb_port);
+}
+
+static void copy_disk(CopyCtx *c, DomainDiskDef *d) {
+        d->source = copy_str(c, d->source);
+        d->source_pool = copy_str(c, d->source_pool);
+        d->source_volume = copy_str(c, d->source_volume);
+        d->driver_name = copy_str(c, d->driver_name);
+        d->driver_type = copy_str(c, d->driver_type);
+        d->driver_cache = copy_str(c, d->driver_cache);
+        d->driver_io = copy_str(c, d->driver_io);
+        d->driver_discard = copy_str(c, d->driver_discard);
+        d->target_dev = copy_str(c, d->target_dev);
+        d->serial = copy_str(c, d->serial);
+        d->alias = copy_str(c, d->alias);
+        copy_address(c, &d->address);
+}
+
+static void copy_net(CopyCtx *c, DomainNetDef *n) {
+        n->mac = copy_str(c, n->mac);
+        n->model = copy_str(c, n->model);
+        n->source_network = copy_str(c, n->source_network);
+        n->source_bridge = copy_str(c, n->source_bridge);
+        n->target_dev = copy_str(c, n->target_dev);
+        copy_address(c, &n->address);
+}
+
+static void copy_chr(CopyCtx *c, DomainChrDef *x) {
+        x->type = copy_str(c, x->type);
+        x->target_type = copy_str(c, x->target_type);
+        x->target_model = copy_str(c, x->target_model);
+        x->target_name = copy_str(c, x->target_name);
+        x->source_path = copy_str(c, x->source_path);
+        x->source_mode = copy_str(c, x->source_mode);
+        copy_address(c, &x->address);
+}
+
+static void copy_graphics(CopyCtx *c, DomainGraphicsDef *g) {
+        g->type = copy_str(c, g->type);
+        g->listen = copy_str(c, g->listen);
+        g->listen_type = copy_str(c, g->listen_type);
+        g->passwd = copy_str(c, g->passwd);
+}
+
+static void copy_video(CopyCtx *c, DomainVideoDef *v) {
+        v->model = copy_str(c, v->model);
+        copy_address(c, &v->address);
+}
+
+static void copy_input(CopyCtx *c, DomainInputDef *i) {
+        i->type = copy_str(c, i->type);
+        i->bus = copy_str(c, i->bus);
+        copy_address(c, &i->address);
+}
+
+static void copy_controller(CopyCtx *c, DomainControllerDef *x) {
+        x->type = copy_str(c, x->type);
+        x->model = copy_str(c, x->model);
+        x->model_name = copy_str(c, x->model_name);
+        copy_address(c, &x->address);
+}
+
+static void copy_rng(CopyCtx *c, DomainRngDef *r) {
+        r->model = copy_str(c, r->model);
+        r->backend_model = copy_str(c, r->backend_model);
+        r->backend_path = copy_str(c, r->backend_path);
+        copy_address(c, &r->address);
+}
+
+static void copy_sound(CopyCtx *c, DomainSoundDef *x) {
+        x->model = copy_str(c, x->model);
+        copy_address(c, &x->address);
+}
+
+static void copy_audio(CopyCtx *c, DomainAudioDef *a) {
+        a->type = copy_str(c, a->type);
+}
+
+static void copy_timer(CopyCtx *c, DomainTimerDef *t) {
+        t->name = copy_str(c, t->name);
+        t->tickpolicy = copy_str(c, t->tickpolicy);
+}
+
+/* dst->field = a deep copy of src->field's n elements. An element whose
+ * shallow copy failed is not there: the count is 0 then, nothing is shared. */
+#define COPY_ARRAY(ctx, dst, src, field, n_field, copy_one)                                             \
+        do {                                                                                            \
+                (dst)->field = copy_array(ctx, (src)->field, (src)->n_field, sizeof((src)->field[0]));  \
+                (dst)->n_field = (dst)->field ? (src)->n_field : 0;                                     \
+                for (size_t _i = 0; _i < (dst)->n_field; _i++)                                          \
+                        copy_one(ctx, &(dst)->field[_i]);                                               \
+        } while (0)
+
 DomainDef *domain_def_copy(const DomainDef *def) {
-        /* The formatter writes every field (live and secret ones included with
-         * these flags) and the parser reads all of them back, so a round trip
-         * is a deep copy that cannot drift from the struct's layout. */
-        _cleanup_free_ char *xml = NULL;
-        DomainDef *copy = NULL;
-        ConfError err = {};
+        CopyCtx ctx = {};
+        DomainDef *c;
 
         if (!def)
                 return NULL;
-        xml = domain_def_format(def, DOMAIN_FORMAT_SECURE);
-        if (!xml)
+        c = malloc(sizeof(DomainDef));
+        if (!c)
                 return NULL;
-        if (domain_def_parse(xml, strlen(xml), &copy, &err) < 0) {
-                conf_error_clear(&err);
-                return NULL;
+        *c = *def;
+        c->name = copy_str(&ctx, def->name);
+        c->title = copy_str(&ctx, def->title);
+        c->description = copy_str(&ctx, def->description);
+        c->metadata_xml = copy_str(&ctx, def->metadata_xml);
+        c->vcpu_placement = copy_str(&ctx, def->vcpu_placement);
+        c->os_type = copy_str(&ctx, def->os_type);
+        c->os_arch = copy_str(&ctx, def->os_arch);
+        c->os_machine = copy_str(&ctx, def->os_machine);
+        c->kernel = copy_str(&ctx, def->kernel);
+        c->initrd = copy_str(&ctx, def->initrd);
+        c->cmdline = copy_str(&ctx, def->cmdline);
+        c->loader = copy_str(&ctx, def->loader);
+        c->loader_readonly = copy_str(&ctx, def->loader_readonly);
+        c->loader_type = copy_str(&ctx, def->loader_type);
+        c->cpu_mode = copy_str(&ctx, def->cpu_mode);
+        c->cpu_match = copy_str(&ctx, def->cpu_match);
+        c->cpu_check = copy_str(&ctx, def->cpu_check);
+        c->cpu_model = copy_str(&ctx, def->cpu_model);
+        c->cpu_model_fallback = copy_str(&ctx, def->cpu_model_fallback);
+        c->clock_offset = copy_str(&ctx, def->clock_offset);
+        c->emulator = copy_str(&ctx, def->emulator);
+        COPY_ARRAY(&ctx, c, def, timers, n_timers, copy_timer);
+        COPY_ARRAY(&ctx, c, def, disks, n_disks, copy_disk);
+        COPY_ARRAY(&ctx, c, def, nets, n_nets, copy_net);
+        COPY_ARRAY(&ctx, c, def, serials, n_serials, copy_chr);
+        COPY_ARRAY(&ctx, c, def, consoles, n_consoles, copy_chr);
+        COPY_ARRAY(&ctx, c, def, channels, n_channels, copy_chr);
+        COPY_ARRAY(&ctx, c, def, graphics, n_graphics, copy_graphics);
+        COPY_ARRAY(&ctx, c, def, videos, n_videos, copy_video);
+        COPY_ARRAY(&ctx, c, def, inputs, n_inputs, copy_input);
+        COPY_ARRAY(&ctx, c, def, controllers, n_controllers, copy_controller);
+        COPY_ARRAY(&ctx, c, def, rngs, n_rngs, copy_rng);
+        COPY_ARRAY(&ctx, c, def, sounds, n_sounds, copy_sound);
+        COPY_ARRAY(&ctx, c, def, audios, n_audios, copy_audio);
+        c->memballoon = NULL;
+        if (def->memballoon) {
+                c->memballoon = copy_array(&ctx, def->memballoon, 1, sizeof(DomainMemballoonDef));
+                if (c->memballoon) {
+                        c->memballoon->model = copy_str(&ctx, def->memballoon->model);
+                        copy_address(&ctx, &c->memballoon->address);
+                }
         }
-        /* Fields the XML cannot express. */
-        copy->has_uuid = def->has_uuid;
-        if (!def->has_uuid)
-                memset(copy->uuid, 0, sizeof copy->uuid);
-        return copy;
+        if (ctx.oom)
+                return domain_def_free(c);
+        return c;
 }

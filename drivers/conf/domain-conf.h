@@ -296,6 +296,7 @@ void conf_error_clear(ConfError *e);
 
 DomainDef *domain_def_new(void);
 DomainDef *domain_def_free(DomainDef *def);   /* NULL-safe, returns NULL */
+/* A deep copy, field by field (no XML round trip); NULL on OOM. */
 DomainDef *domain_def_copy(const DomainDef *def);
 
 /* Parses and validates domain XML. Returns 0 and *ret, or -EINVAL with err

@@ -33,6 +33,10 @@ const char *storage_vol_format_to_qemu(StorageVolFormat f) {
         return f == STORAGE_VOL_FORMAT_ISO ? "raw" : storage_vol_format_to_string(f);
 }
 
+const char *storage_vol_format_to_disk_driver_type(StorageVolFormat f) {
+        return f == STORAGE_VOL_FORMAT_ISO ? "raw" : storage_vol_format_to_string(f);
+}
+
 int storage_vol_format_from_qemu(const char *s) {
         if (conf_streq(s, "iso"))
                 return -EINVAL;  /* qemu-img never says iso; an ISO image is "raw" to it */

@@ -109,6 +109,8 @@ const char *storage_vol_format_to_string(StorageVolFormat f);
 int storage_vol_format_from_string(const char *s);
 /* qemu-img's name for a format ("raw" for iso), for -f/-F/-O. */
 const char *storage_vol_format_to_qemu(StorageVolFormat f);
+/* The <driver type='…'/> a domain disk on a volume of format f has ("raw" for iso). */
+const char *storage_vol_format_to_disk_driver_type(StorageVolFormat f);
 /* Maps qemu-img's format name to ours; -EINVAL when unknown. */
 int storage_vol_format_from_qemu(const char *s);
 /* True for formats vmgmt can create and write (raw, qcow2). */

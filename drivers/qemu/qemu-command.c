@@ -537,7 +537,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 if (ret_error)
                         *ret_error = strdup(c.error);
                 g_free(c.error);
-                return -EINVAL;
+                return -EOPNOTSUPP;   /* a definition this host cannot run */
         }
         g_ptr_array_add(c.argv, NULL);
         *ret_argv = (char **) g_ptr_array_free(c.argv, FALSE);

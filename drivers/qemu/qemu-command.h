@@ -32,7 +32,7 @@ typedef struct QemuCommandCtx {
  * -no-user-config, -sandbox on, the QMP monitor, -no-shutdown (the driver
  * applies on_poweroff itself) and -action reboot=shutdown when on_reboot is
  * destroy (the driver lifts it with set-action around a fake reboot's reset).
- * Returns 0, or -EINVAL with *ret_error (malloc'd) saying what in the
+ * Returns 0, or -EOPNOTSUPP with *ret_error (malloc'd) saying what in the
  * definition cannot be run (e.g. "CPU mode 'host-passthrough' needs KVM but
  * the domain type is 'qemu' (TCG)"), or -ENOMEM. */
 int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***ret_argv, char **ret_error);

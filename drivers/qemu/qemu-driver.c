@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "driver-registry.h"   /* qemu_driver_ops, defined here */
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -784,8 +785,19 @@ static void qemu_driver_set_probe_timeout(DomainDriver *base, uint64_t usec) {
         ((QemuDriver *) base)->probe_timeout_usec = usec;
 }
 
+static const char *const qemu_domain_types[] = { "qemu", "kvm", NULL };
+
+/* Usable when the host's own emulator is installed. */
+static bool qemu_driver_usable(void) {
+        _cleanup_free_ char *emulator = qemu_caps_find_emulator(NULL);
+
+        return emulator != NULL;
+}
+
 const DomainDriverOps qemu_driver_ops = {
         .name = "qemu",
+        .domain_types = qemu_domain_types,
+        .usable = qemu_driver_usable,
         .new = qemu_driver_new,
         .free = qemu_driver_free,
         .normalize = qemu_driver_normalize,

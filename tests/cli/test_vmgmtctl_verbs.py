@@ -258,7 +258,7 @@ class Volumes(VerbTestCase):
         return os.path.join(self.target, name)
 
     def capacity(self, name):
-        p = str(self.dbus_pool().GetVolume(name, opts()))
+        p = str(self.dbus_pool().GetVolume(name))
         return self.client.prop(p, 'Capacity', 'org.vmgmt.StorageVolume')
 
     def dbus_pool(self):

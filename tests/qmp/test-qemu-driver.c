@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "driver.h"
+#include "driver-registry.h"
 #include "fileio.h"
 #include "log.h"
 #include "tiny-guest.h"

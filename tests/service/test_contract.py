@@ -1,11 +1,15 @@
-# The live introspection of a running vmgmtd against interfaces/*.xml, strictly:
-# every served interface member must be in its file with the same argument
-# types, names and directions, the same property access and the same
-# EmitsChangedSignal annotation; every member in the files must carry a
-# DocString; members documented but not served yet are listed in
+# The live introspection of a running vmgmtd against interfaces/*.xml, strictly,
+# for an object of every kind (Manager, Domain, Network, StoragePool,
+# StorageVolume, Job, and every interface any later file adds): every served
+# interface member must be in its file with the same argument types, names and
+# directions, the same property access and the same EmitsChangedSignal
+# annotation; every member in the files must carry a DocString; members (or
+# whole interfaces) documented but not served yet are listed in
 # unserved-members.txt (so serving one without updating the list fails too).
+# The signatures must also be the ones API.md writes.
 
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -13,12 +17,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import dbus  # noqa: E402
 
-from vmgmt_harness import SOURCE_ROOT, VmgmtTestCase, main, minimal_domain_xml  # noqa: E402
+from vmgmt_harness import SOURCE_ROOT, VmgmtTestCase, main, minimal_domain_xml, opts  # noqa: E402
+from vmgmt_testmain import skip_missing  # noqa: E402
 
+MANAGER = '/org/vmgmt'
 EMITS = 'org.freedesktop.DBus.Property.EmitsChangedSignal'
 DOC = 'org.freedesktop.DBus.DocString'
 INTERFACES_DIR = os.path.join(SOURCE_ROOT, 'interfaces')
 UNSERVED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'unserved-members.txt')
+API_MD = os.path.join(os.path.dirname(SOURCE_ROOT), 'shared', 'API.md')
+POOL_IFACE = 'org.vmgmt.StoragePool'
 
 
 def members(iface):
@@ -66,10 +74,63 @@ def unserved():
     return out
 
 
+def method_signature(desc):
+    """'(s a{sv}) → o' of a method description from members()."""
+    ins = ''.join(t for t, _, d in desc if d == 'in')
+    outs = ''.join(t for t, _, d in desc if d == 'out')
+    return ins, outs
+
+
+def api_md_members():
+    """{(interface, 'method'|'signal', name): (in signature, out signature)} of
+    the members API.md writes with their argument types, `Name(t1 name, t2
+    name) → t` (a member written without types is left out)."""
+    if not os.path.exists(API_MD):
+        return None
+    text = open(API_MD).read()
+    out = {}
+    for section in re.split(r'(?m)^## ', text)[1:]:
+        m = re.search(r'(org\.vmgmt\.\w+)', section.splitlines()[0])
+        if not m:
+            continue
+        iface = m.group(1)
+        for match in re.finditer(r'`([A-Z]\w*)\(([^)`]*)\)(?: → (\w[\w{}()]*))?`', section):
+            name, args, ret = match.group(1), match.group(2), match.group(3)
+            types = [a.strip().split()[0] for a in args.split(',') if a.strip()]
+            if any(not re.fullmatch(r'[a-z{}()]+', t) for t in types):
+                continue
+            pos = match.start()
+            kind = 'signal' if section.rfind('Signal', 0, pos) > section.rfind('Method', 0, pos) else 'method'
+            out[(iface, kind, name)] = (''.join(types), ret or '')
+    return out
+
+
 class Contract(VmgmtTestCase):
     def live(self, path):
         text = str(dbus.Interface(self.client.obj(path), 'org.freedesktop.DBus.Introspectable').Introspect())
         return {k: v for k, v in interfaces(text).items() if k.startswith('org.vmgmt.')}
+
+    def one_of_each(self):
+        """The paths of an object of every kind vmgmtd serves today."""
+        paths = [MANAGER, str(self.define(minimal_domain_xml('contract')))]
+        paths.append(str(self.manager.DefineNetwork(
+            "<network><name>contract-net</name><bridge name='vmcontract0'/>"
+            "<ip address='10.93.0.1' netmask='255.255.255.0'/></network>", opts())))
+        target = os.path.join(self.fx.tmp, 'contract-pool')
+        os.makedirs(target)
+        pool = str(self.manager.DefinePool(
+            "<pool type='dir'><name>contract-pool</name><target><path>%s</path></target></pool>" % target, opts()))
+        self.client.obj(pool).Start(opts(), dbus_interface=POOL_IFACE)
+        paths.append(pool)
+        vol = str(self.client.obj(pool).CreateVolume(
+            "<volume><name>a.raw</name><capacity>1048576</capacity></volume>", opts(), dbus_interface=POOL_IFACE))
+        paths.append(vol)
+        # a finished job stays on the bus for a while (job_linger_sec, 60 s by default)
+        job = str(self.client.obj(pool).CloneVolume(
+            "<volume><name>b.raw</name><capacity>1048576</capacity></volume>", dbus.ObjectPath(vol), opts(),
+            dbus_interface=POOL_IFACE))
+        paths.append(job)
+        return paths
 
     def test_files_document_everything(self):
         for iface, ms in contract().items():
@@ -77,13 +138,19 @@ class Contract(VmgmtTestCase):
                 self.assertTrue(doc and len(doc) > 10, '%s %s.%s has no DocString' % (kind, iface, name))
 
     def test_live_matches_files(self):
-        path = self.define(minimal_domain_xml('contract'))
         served = {}
-        served.update(self.live('/org/vmgmt'))
-        served.update(self.live(str(path)))
-        self.assertEqual(set(served), {'org.vmgmt.Manager', 'org.vmgmt.Domain'})
+        for path in self.one_of_each():
+            live = self.live(path)
+            self.assertTrue(live, '%s serves no org.vmgmt interface' % path)
+            served.update(live)
         files = contract()
         expected_unserved = unserved()
+        unserved_ifaces = {i for i, kind, _ in expected_unserved if kind == 'interface'}
+        # every interface in interfaces/ is served by some object, or listed as not served yet
+        self.assertEqual(set(served), set(files) - unserved_ifaces)
+        for iface in unserved_ifaces:
+            self.assertIn(iface, files, 'unserved-members.txt names %s, which interfaces/ has not' % iface)
+            self.assertNotIn(iface, served, '%s is served: remove it from unserved-members.txt' % iface)
         for iface, live_members in served.items():
             self.assertIn(iface, files, 'interfaces/%s.xml missing' % iface)
             for key, (desc, _) in live_members.items():
@@ -96,6 +163,20 @@ class Contract(VmgmtTestCase):
                     self.assertIn((iface, key[0], key[1]), expected_unserved,
                                   '%s %s.%s documented but not served (and not listed as unserved)'
                                   % (key[0], iface, key[1]))
+
+    def test_files_match_api_md(self):
+        api = api_md_members()
+        if api is None:
+            skip_missing(API_MD, why='the contract (API.md) is not beside the source tree')
+        files = contract()
+        self.assertGreater(len(api), 40, 'API.md parsed badly')
+        for (iface, kind, name), sig in sorted(api.items()):
+            self.assertIn(iface, files, iface)
+            key = (kind, name)
+            self.assertIn(key, files[iface], '%s %s.%s is in API.md, not in interfaces/' % (kind, iface, name))
+            got = method_signature(files[iface][key][0]) if kind == 'method' else \
+                (''.join(t for t, _, _ in files[iface][key][0]), '')
+            self.assertEqual(got, sig, '%s %s.%s: interfaces/ and API.md disagree' % (kind, iface, name))
 
     def test_managed_objects_match_get_all(self):
         # vmgmtd answers GetManagedObjects itself: it must say what the objects say

@@ -148,7 +148,7 @@ class ServiceLifecycle(VmgmtTestCase):
         self.assertEqual(self.fx.qemu_pids(), [])
         if 'error' in box:
             self.assertIn(box['error'].get_dbus_name(),
-                          ('org.vmgmt.Error.OperationFailed', 'org.vmgmt.Error.InvalidState'))
+                          ('org.vmgmt.Error.Cancelled', 'org.vmgmt.Error.InvalidState'))
 
     def test_sigterm_while_starting_answers_the_caller(self):
         path = self.define(minimal_domain_xml('early-term'))

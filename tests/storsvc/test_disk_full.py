@@ -34,20 +34,20 @@ class DiskFullTests(StorageTestCase):
                                   vol_xml('big', 16, unit='MiB', allocation=16), opts())
         self.assertIn('space', msg)
         self.assertEqual(self.leftovers(), [])
-        self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(self.sp).GetVolume, 'big', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(self.sp).GetVolume, 'big')
 
     def test_clone_and_upload(self):
         p, path = self.make_pool('src')
         with open(os.path.join(path, 'data.raw'), 'wb') as f:
             f.write(os.urandom(16 << 20))
         self.pool(p).Refresh(opts())
-        src = self.pool(p).GetVolume('data.raw', opts())
+        src = self.pool(p).GetVolume('data.raw')
         j = self.pool(self.sp).CloneVolume(vol_xml('copy.raw', 0), src, opts())
         self.assertEqual(self.wait_job(j), 'failed')
         err = self.prop(j, JOB_IFACE, 'Error')
         self.assertIn('space', err)
         self.assertEqual(self.leftovers(), [])
-        self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(self.sp).GetVolume, 'copy.raw', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(self.sp).GetVolume, 'copy.raw')
 
         # an upload that does not fit keeps the old content
         v = self.pool(self.sp).CreateVolume(vol_xml('small.raw', 4096), opts())

@@ -34,10 +34,10 @@ class DomainVolumeTests(StorageTestCase):
         subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 1M', base], check=True,
                        stdout=subprocess.DEVNULL)
         pool.Refresh(opts())
-        src = pool.GetVolume('base.qcow2', opts())
+        src = pool.GetVolume('base.qcow2')
         j = pool.CloneVolume(vol_xml('vm.qcow2', 64, fmt='qcow2', unit='MiB'), src, opts())
         self.assertEqual(self.wait_job(j), 'completed')
-        v = pool.GetVolume('vm.qcow2', opts())
+        v = pool.GetVolume('vm.qcow2')
         vpath = self.prop(v, VOL_IFACE, 'Path')
         self.assertEqual(subprocess.run(['qemu-img', 'compare', '-q', base, vpath]).returncode, 0)
 
@@ -79,7 +79,7 @@ class DomainVolumeTests(StorageTestCase):
         self.client.wait_state(d, 'shutoff')
         pool.Stop(opts())
         pool.Start(opts())
-        v = pool.GetVolume('vm.qcow2', opts())
+        v = pool.GetVolume('vm.qcow2')
         self.vol(v).Delete(opts())
         self.assertFalse(os.path.exists(vpath))
         # a missing volume fails the start with a clear message

@@ -149,7 +149,7 @@ class VolumeTests(StorageTestCase):
         self.assertEqual(vp['Path'], os.path.join(path, 'a.raw'))
         self.assertEqual(str(vp['Pool']), str(p))
         self.assertEqual(str(self.manager.GetVolumeByPath(vp['Path'])), str(v))
-        self.assertEqual(str(pool.GetVolume('a.raw', opts())), str(v))
+        self.assertEqual(str(pool.GetVolume('a.raw')), str(v))
         self.rec.wait_for(lambda es: any(e[0] == 'InterfacesAdded' and e[1] == str(v) for e in es),
                           what='InterfacesAdded of the volume')
         q = pool.CreateVolume(vol_xml('b.qcow2', 16, fmt='qcow2', unit='MiB'), opts())
@@ -176,12 +176,12 @@ class VolumeTests(StorageTestCase):
         # refresh finds a file put there by hand
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', os.path.join(path, 'hand.qcow2'), '1M'], check=True)
         pool.Refresh(opts())
-        h = pool.GetVolume('hand.qcow2', opts())
+        h = pool.GetVolume('hand.qcow2')
         self.assertEqual(self.prop(h, VOL_IFACE, 'Format'), 'qcow2')
         # delete
         self.vol(v).Delete(opts())
         self.assertFalse(os.path.exists(os.path.join(path, 'a.raw')))
-        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'a.raw', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'a.raw')
         self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.prop, v, VOL_IFACE, 'Name')
         self.rec.wait_for(lambda es: any(e[0] == 'InterfacesRemoved' and e[1] == str(v) for e in es),
                           what='InterfacesRemoved of the volume')
@@ -198,7 +198,7 @@ class VolumeTests(StorageTestCase):
         os.symlink(secret, os.path.join(path, 'link'))
         pool = self.pool(p)
         pool.Refresh(opts())
-        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'link', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'link')
         with self.assertRaises(dbus.DBusException):
             pool.CreateVolume(vol_xml('link', 4096), opts())
         with open(secret, 'rb') as f:
@@ -231,7 +231,7 @@ class JobTests(StorageTestCase):
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    v = self.pool(p).GetVolume('d.raw', opts())
+                    v = self.pool(p).GetVolume('d.raw')
                     break
                 except dbus.DBusException:
                     if time.monotonic() > deadline:
@@ -266,7 +266,7 @@ class JobTests(StorageTestCase):
             f.write(os.urandom(1 << 20))
             f.truncate(64 << 20)
         pool.Refresh(opts())
-        src = pool.GetVolume('base.raw', opts())
+        src = pool.GetVolume('base.raw')
         self.rec.clear()
         j = pool.CloneVolume(vol_xml('copy.qcow2', 64, fmt='qcow2', unit='MiB'), src, opts())
         self.assertTrue(str(j).startswith('/org/vmgmt/job/'))
@@ -279,7 +279,7 @@ class JobTests(StorageTestCase):
         self.rec.wait_for(lambda es: any(e[0] == 'InterfacesRemoved' and e[1] == str(j) for e in es),
                           timeout=60, what='job removed after linger')
         self.assertBusError('org.vmgmt.Error.NoSuchJob', self.prop, j, JOB_IFACE, 'State')
-        c = pool.GetVolume('copy.qcow2', opts())
+        c = pool.GetVolume('copy.qcow2')
         self.assertEqual(self.prop(c, VOL_IFACE, 'Format'), 'qcow2')
         r = subprocess.run(['qemu-img', 'compare', '-q', base, os.path.join(path, 'copy.qcow2')])
         self.assertEqual(r.returncode, 0)
@@ -330,7 +330,7 @@ class JobTests(StorageTestCase):
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', hold,
                         os.path.join(path, 'held.qcow2')], check=True)
         pool.Refresh(opts())
-        held = pool.GetVolume('held.qcow2', opts())
+        held = pool.GetVolume('held.qcow2')
         os.unlink(hold)
         os.mkfifo(hold)
         files = sorted(os.listdir(path))
@@ -342,7 +342,7 @@ class JobTests(StorageTestCase):
         self.assertEqual(self.wait_job(j), 'cancelled')
         self.rec.wait_for(lambda es: any(e[0] == 'Finished' and e[1] == str(j) and e[2] == 'cancelled' for e in es),
                           what='Finished(cancelled)')
-        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'c.raw', opts())
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'c.raw')
         self.assertEqual(sorted(os.listdir(path)), files)   # no partial volume, no temp file
         self.assertEqual(sorted(str(x) for x in pool.ListVolumes(opts())), listing)
         # (a scan would wait in the FIFO too: a regular file again first)
@@ -406,7 +406,7 @@ class JobTests(StorageTestCase):
             for _ in range(64):
                 f.write(os.urandom(1 << 20))
         self.pool(p).Refresh(opts())
-        src = self.pool(p).GetVolume('src.raw', opts())
+        src = self.pool(p).GetVolume('src.raw')
         self.pool(p).CloneVolume(vol_xml('dst.qcow2', 0, fmt='qcow2'), src, opts())
         self.fx.daemon.kill()
         self.fx.daemon.start()
@@ -423,7 +423,7 @@ class JobTests(StorageTestCase):
             self.assertEqual(r.returncode, 0)
         else:
             self.assertEqual(names, ['src.raw'])
-            self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(p).GetVolume, 'dst.qcow2', opts())
+            self.assertBusError('org.vmgmt.Error.NoSuchVolume', self.pool(p).GetVolume, 'dst.qcow2')
 
 
 if __name__ == '__main__':

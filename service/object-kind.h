@@ -1,0 +1,66 @@
+/* object-kind.h — a bus object kind, declared once: where its objects live on
+ * the bus, how they are found and listed, its interface table, its polkit
+ * action, how its registry is walked. One registry (object-kind.c) serves
+ * every kind: the sd-bus registration, GetManagedObjects, Get<Noun> and
+ * List<Noun>s, InterfacesAdded/Removed.
+ *
+ * Adding a kind is one declaration (in the file that holds the kind's whole
+ * bus surface: domain-dbus.c, network-dbus.c, pool-dbus.c, volume-dbus.c,
+ * job.c) and one line in vm_object_kinds[]. */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+#include "bus-util.h"
+
+typedef struct Manager Manager;
+
+/* Called for each object of a kind that is on the bus, with its path. */
+typedef int (*VmObjectFn)(void *userdata, void *object, const char *path);
+
+typedef struct VmObjectKind {
+        const char *noun;                /* "domain": messages */
+        const char *interface;           /* org.vmgmt.Domain */
+        const char *path_prefix;         /* /org/vmgmt/domain: the fallback its objects live under */
+        const char *path_pattern;        /* name encoding, sd_bus_path_encode_many()'s: PREFIX "/%" */
+        const char *no_such_error;       /* org.vmgmt.Error.NoSuchDomain */
+        const char *action;              /* the polkit action of its changing calls */
+        const char *config_subdir;       /* persistence: CONFIG/SUBDIR/NAME.xml; NULL: not persistent or the driver's */
+
+        const sd_bus_vtable *vtable;
+        sd_bus_object_find_t find;               /* sd_bus_add_fallback_vtable()'s: a path that names none is no_such_error */
+        sd_bus_node_enumerator_t enumerate;      /* NULL: another kind under the same prefix lists these */
+        BusPropertySetAuthorizeFn authorize_set; /* Properties.Set waits here for polkit; NULL: nothing writable */
+
+        /* The registry: every object on the bus (stop early with a negative
+         * return); the object Get<Noun> names (NULL: no such call) and its
+         * name, path and whether it is active, for List<Noun>s. */
+        int (*foreach)(Manager *m, VmObjectFn fn, void *userdata);
+        void *(*lookup)(Manager *m, const char *name_or_uuid);
+        const char *(*object_name)(const void *object);
+        const char *(*object_path)(const void *object);
+        bool (*is_active)(const void *object);
+} VmObjectKind;
+
+/* Every kind vmgmtd serves (object-kind.c), NULL-terminated. */
+extern const VmObjectKind *const vm_object_kinds[];
+
+extern const VmObjectKind vm_domain_kind, vm_network_kind, vm_pool_kind, vm_volume_kind, vm_job_kind;
+
+/* Registers every kind with sd-bus: the Properties.Set filter, the fallback
+ * vtable and the node enumerator. Returns 0 or a negative errno (logged). */
+int vm_object_kinds_register(Manager *m);
+
+/* GetManagedObjects' a{oa{sa{sv}}} entries of every object of every kind. */
+int vm_object_kinds_append_managed_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+
+/* Get<Noun>(s name_or_uuid) → o. */
+int vm_object_kind_method_get(const VmObjectKind *k, Manager *m, sd_bus_message *message, sd_bus_error *error);
+/* List<Noun>s(a{sv} options: active b, inactive b) → ao, sorted by name. */
+int vm_object_kind_method_list(const VmObjectKind *k, Manager *m, sd_bus_message *message, sd_bus_error *error);
+
+/* InterfacesAdded / InterfacesRemoved of an object of kind k at path (only
+ * once start-up is done: m->ready). */
+void vm_object_kind_emit_added(const VmObjectKind *k, Manager *m, const char *path);
+void vm_object_kind_emit_removed(const VmObjectKind *k, Manager *m, const char *path);
