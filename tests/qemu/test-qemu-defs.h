@@ -90,7 +90,7 @@ static inline void expect_error(const DomainDef *d, const QemuCommandCtx *ctx, c
         int r;
 
         r = qemu_command_build(d, ctx, &argv, &err);
-        if (r != -EINVAL || !err || !strstr(err, needle)) {
+        if (r != -EOPNOTSUPP || !err || !strstr(err, needle)) {
                 fprintf(stderr, "expected error containing '%s', got r=%d err=%s\n", needle, r, err ? err : "(null)");
                 test_failures++;
         }
