@@ -815,6 +815,16 @@ static void pool_activate(StoragePool *p) {
         }
 }
 
+static void on_failed_mount_inspected(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        TargetCall *c = arg;
+        _cleanup_free_ char *m = TAKE_PTR(p->start_message);
+
+        p->call = NULL;
+        p->start_mounted = r > 0 && c->ours;
+        start_fail(p, -EIO, m);
+}
+
 static void on_mounted(void *userdata, int status, const char *out, const char *err) {
         StoragePool *p = userdata;
         StorageChild *c = TAKE_PTR(p->mount);
@@ -822,10 +832,17 @@ static void on_mounted(void *userdata, int status, const char *out, const char *
 
         storage_child_free(c);
         if (status != 0) {
-                _cleanup_free_ char *m = g_strdup_printf("cannot mount %s on '%s' for pool '%s': %s",
-                                                         p->def->type == STORAGE_POOL_FS ? p->def->source_device : "the export",
-                                                         p->def->target_path, p->def->name, err);
-                transition_finish(p, -EIO, m);
+                free(p->start_message);
+                p->start_message = g_strdup_printf("cannot mount %s on '%s' for pool '%s': %s",
+                                                   p->def->type == STORAGE_POOL_FS ? p->def->source_device : "the export",
+                                                   p->def->target_path, p->def->name, err);
+                /* A failed mount can still have mounted: a FUSE client (glusterfs)
+                 * mounts before it fetches its volume and unmounts on its own
+                 * only after mount(8) has returned. Look, and unmount ours. */
+                if (target_call(p, target_inspect_run, on_failed_mount_inspected) < 0) {
+                        _cleanup_free_ char *m = TAKE_PTR(p->start_message);
+                        transition_finish(p, -EIO, m);
+                }
                 return;
         }
         p->start_mounted = true;
