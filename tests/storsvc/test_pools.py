@@ -126,7 +126,18 @@ class PoolTests(StorageTestCase):
         self.fx.daemon.restart()
         self.wait_prop(p, POOL_IFACE, 'Active', True)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Persistent'))
-        self.pool(p).Stop(opts())
+        # Active turns true before the start-up restart has refreshed the pool;
+        # until it has, a Stop is refused as Busy, naming the start
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.pool(p).Stop(opts())
+                break
+            except dbus.DBusException as e:
+                self.assertEqual(e.get_dbus_name(), 'org.vmgmt.Error.Busy', e.get_dbus_message())
+                self.assertIn('is being started', e.get_dbus_message())
+                self.assertLess(time.monotonic(), deadline, 'the pool stays "being started"')
+                time.sleep(0.05)
         self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 't')
 
     def test_bad_xml(self):
