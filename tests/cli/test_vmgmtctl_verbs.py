@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'integration'))
 
 from vmgmt_harness import (GUEST_READY, VMGMTCTL, VmgmtTestCase, _child_env, domain_path,  # noqa: E402
-                           guest_domain_xml, guest_image, main, minimal_domain_xml, opts, run_vmgmtctl)
+                           guest_domain_xml, guest_image, main, minimal_domain_xml, opts, read_until, run_vmgmtctl)
 
 MiB = 1 << 20
 BOOT_TIMEOUT = 120
@@ -454,27 +454,6 @@ def multi_console_xml(name):
     return guest_domain_xml(name).replace(
         "<memballoon", "<serial type='pty'><target port='1'/></serial>"
                        "<console type='pty'><target type='virtio' port='0'/></console><memballoon")
-
-
-def read_until(fd, needle, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    buf = b''
-    while needle not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError('%r not seen within %.0fs; got:\n%s'
-                                 % (needle, timeout, buf[-2000:].decode('utf-8', 'replace')))
-        r, _, _ = select.select([fd], [], [], min(left, 1.0))
-        if not r:
-            continue
-        try:
-            d = os.read(fd, 65536)
-        except OSError:
-            d = b''
-        if not d:
-            raise AssertionError('EOF before %r; got:\n%s' % (needle, buf[-2000:].decode('utf-8', 'replace')))
-        buf += d
-    return buf
 
 
 class Console(VerbTestCase):

@@ -34,7 +34,7 @@ import dbus
 
 from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
                            VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
-                           minimal_domain_xml, opts)
+                           minimal_domain_xml, opts, read_until)
 
 BOOT_TIMEOUT = 120
 # a bound on every wait for something the test is sure to see: it only keeps a
@@ -45,30 +45,6 @@ WAIT = 120
 def verbose_guest_xml(name):
     """The test guest without `quiet`: the kernel prints its boot messages."""
     return guest_domain_xml(name).replace(' quiet', ' loglevel=7')
-
-
-def read_until(fd, needle, timeout=WAIT, buf=b''):
-    """Reads fd until `needle` (bytes) shows up; returns everything read. EOF fails."""
-    deadline = time.monotonic() + timeout
-    while needle not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError('%r not seen within %.0fs; got:\n%s'
-                                 % (needle, timeout, buf[-2000:].decode('utf-8', 'replace')))
-        r, _, _ = select.select([fd], [], [], min(left, 1.0))
-        if not r:
-            continue
-        try:
-            d = os.read(fd, 65536)
-        except OSError as e:
-            if e.errno == errno.EIO:   # a pty whose other side is gone
-                d = b''
-            else:
-                raise
-        if not d:
-            raise AssertionError('EOF before %r; got:\n%s' % (needle, buf[-2000:].decode('utf-8', 'replace')))
-        buf += d
-    return buf
 
 
 def wait_eof(fd, timeout=WAIT):

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -899,6 +900,30 @@ class Console:
 
     def send(self, line):
         os.write(self.fd, line.encode() + b'\n')
+
+
+def read_until(fd, needle, timeout=DEFAULT_TIMEOUT, buf=b''):
+    """Reads fd until `needle` (bytes) shows up; returns everything read. EOF fails."""
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError('%r not seen within %.0fs; got:\n%s'
+                                 % (needle, timeout, buf[-2000:].decode('utf-8', 'replace')))
+        r, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not r:
+            continue
+        try:
+            d = os.read(fd, 65536)
+        except OSError as e:
+            if e.errno == errno.EIO:   # a pty whose other side is gone
+                d = b''
+            else:
+                raise
+        if not d:
+            raise AssertionError('EOF before %r; got:\n%s' % (needle, buf[-2000:].decode('utf-8', 'replace')))
+        buf += d
+    return buf
 
 
 # ---------------------------------------------------------------- vmgmtctl
