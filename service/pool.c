@@ -489,6 +489,8 @@ int vm_storage_startup(Manager *m) {
                 return log_error_errno(r, "Failed to start the storage driver: %m");
         if (m->config.pool_refresh_usec > 0)
                 storage_driver_set_stats_interval(s->driver, m->config.pool_refresh_usec);
+        if (m->config.probe_timeout_usec > 0)
+                storage_driver_set_probe_timeout(s->driver, m->config.probe_timeout_usec);
         r = mkdir_p(s->store.config_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", s->store.config_dir);

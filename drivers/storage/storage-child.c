@@ -1,5 +1,6 @@
 /* storage-child.c — helper programs (qemu-img, mount, umount) as child processes watched through pidfds. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,9 @@ struct StorageChild {
         int errfd;                    /* memfd */
         sd_event_source *exit_source;
         sd_event_source *out_source;
+        sd_event_source *timer;       /* storage_child_set_timeout() */
+        uint64_t timeout_limit_usec;  /* storage_child_set_timeout()'s */
+        uint64_t timeout_usec;        /* > 0 once the timer killed the child */
         StorageChildOutputFn output_fn;
         StorageChildDoneFn done;
         void *userdata;
@@ -40,6 +44,7 @@ StorageChild *storage_child_free(StorageChild *c) {
         spawn_kill_reap(c->exit_source ? sd_event_source_get_event(c->exit_source) : NULL, c->pid, c->pidfd);
         sd_event_source_disable_unref(c->exit_source);
         sd_event_source_disable_unref(c->out_source);
+        sd_event_source_disable_unref(c->timer);
         if (c->outfd >= 0)
                 close(c->outfd);
         if (c->errfd >= 0)
@@ -104,11 +109,39 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
         _cleanup_free_ char *out = c->output_fn ? NULL : read_memfd(c->outfd);
         _cleanup_free_ char *err = read_memfd(c->errfd);
+        if (c->timeout_usec > 0) {
+                char *t = g_strdup_printf("did not finish within %" PRIu64 " s and was killed%s%s",
+                                          c->timeout_usec / 1000000u, err && *err ? ": " : "", strempty(err));
+                free(err);
+                err = t;
+        }
+        c->timer = sd_event_source_disable_unref(c->timer);
         log_debug("%s exited with status %d%s%s", c->name, status, err && *err ? ": " : "", strempty(err));
         StorageChildDoneFn done = TAKE_PTR(c->done);
         if (done)
                 done(c->userdata, status, out, err ?: "");   /* may free c */
         return 0;
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        StorageChild *c = userdata;
+        (void) s, (void) usec;
+
+        if (c->pid > 0) {
+                log_warning("%s (pid %d) did not finish within %" PRIu64 " s: killing it.", c->name, (int) c->pid,
+                            c->timeout_limit_usec / 1000000u);
+                c->timeout_usec = c->timeout_limit_usec;
+                (void) spawn_pidfd_signal(c->pidfd, SIGKILL);   /* the exit handler reports it */
+        }
+        return 0;
+}
+
+int storage_child_set_timeout(StorageChild *c, uint64_t usec) {
+        if (usec == 0)
+                return 0;
+        c->timeout_limit_usec = usec;
+        return sd_event_add_time_relative(sd_event_source_get_event(c->exit_source), &c->timer, CLOCK_MONOTONIC, usec,
+                                          0, on_timeout, c);
 }
 
 int storage_child_spawn(StorageDriver *d, char *const *argv, int cwd_fd, int fd3, StorageChildOutputFn output_fn,

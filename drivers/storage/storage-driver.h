@@ -110,6 +110,12 @@ StorageDriver *storage_driver_free(StorageDriver *d);
 #define STORAGE_STATS_INTERVAL_USEC_DEFAULT (30 * 1000000ULL)
 void storage_driver_set_stats_interval(StorageDriver *d, uint64_t usec);
 
+/* How long one probe of a volume (qemu-img info --backing-chain) may take
+ * before it is killed and the volume reported unreadable: a backing file
+ * that never opens (a FIFO, a dead mount) must not hold a Refresh forever. */
+#define STORAGE_PROBE_TIMEOUT_USEC_DEFAULT (30 * 1000000ULL)
+void storage_driver_set_probe_timeout(StorageDriver *d, uint64_t usec);
+
 /* The volume whose path is path in any active pool, or NULL. */
 StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path);
 

@@ -22,6 +22,7 @@ struct StorageDriver {
         GPtrArray *deferred;          /* pending deferred completions */
         GPtrArray *calls;             /* StorageCall* running in threads */
         uint64_t stats_interval_usec; /* active pools' statvfs refresh; 0 = never */
+        uint64_t probe_timeout_usec;  /* each qemu-img info; 0 = none */
 };
 
 struct StoragePool {
@@ -118,6 +119,9 @@ int storage_child_spawn(StorageDriver *d, char *const *argv, int cwd_fd, int fd3
                         StorageChildDoneFn done, void *userdata, StorageChild **ret);
 /* Kills (SIGKILL) and reaps a running child; done is not called. NULL-safe. */
 StorageChild *storage_child_free(StorageChild *c);
+/* Kills the child (SIGKILL) should it still run after usec (0: never);
+ * done then gets 128+SIGKILL and an err that says so. 0 or a negative errno. */
+int storage_child_set_timeout(StorageChild *c, uint64_t usec);
 void storage_child_terminate(StorageChild *c);   /* SIGTERM, done follows */
 char *storage_find_program(const char *name);
 

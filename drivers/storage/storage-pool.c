@@ -79,6 +79,7 @@ int storage_driver_new(sd_event *event, const StorageDriverEvents *events, Stora
         d->deferred = g_ptr_array_new();
         d->calls = g_ptr_array_new();
         d->stats_interval_usec = STORAGE_STATS_INTERVAL_USEC_DEFAULT;
+        d->probe_timeout_usec = STORAGE_PROBE_TIMEOUT_USEC_DEFAULT;
         *ret = d;
         return 0;
 }
@@ -369,6 +370,10 @@ static void stats_timer_set(StoragePool *p, bool on) {
         if (sd_event_add_time(p->driver->event, &p->stats_timer, CLOCK_MONOTONIC, now + p->driver->stats_interval_usec,
                               0, on_stats_timer, p) >= 0)
                 (void) sd_event_source_set_description(p->stats_timer, "storage-pool-stats");
+}
+
+void storage_driver_set_probe_timeout(StorageDriver *d, uint64_t usec) {
+        d->probe_timeout_usec = usec;
 }
 
 void storage_driver_set_stats_interval(StorageDriver *d, uint64_t usec) {

@@ -189,6 +189,8 @@ static int probe_start(StoragePool *p, const char *name, const struct stat *st, 
         char *argv[] = { p->driver->qemu_img, (char *) "info", (char *) "-U", (char *) "--output=json",
                          (char *) "--backing-chain", rel, NULL };
         r = storage_child_spawn(p->driver, argv, p->dirfd, -1, NULL, on_probe_exit_trampoline, pr, &pr->child);
+        if (r >= 0)
+                r = storage_child_set_timeout(pr->child, p->driver->probe_timeout_usec);
         if (r < 0) {
                 storage_probe_free(pr);
                 return r;

@@ -6,7 +6,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
 from vmgmt_harness import *  # noqa: F401,F403
-from vmgmt_harness import Fixture, opts, dbus_error_name, path_encode, unwrap  # noqa: F401
+from vmgmt_harness import Fixture, cmdline, opts, dbus_error_name, path_encode, unwrap  # noqa: F401
 import dbus
 
 POOL_IFACE = 'org.vmgmt.StoragePool'
@@ -128,6 +128,24 @@ class StorageTestCase(unittest.TestCase):
     def pool_events(self, path=None):
         self.rec.pump()
         return [e for e in self.rec.entries if e[0] == 'PoolEvent' and (path is None or e[1] == path)]
+
+    def qemu_imgs(self):
+        """{pid: (wchan, argv)} of the qemu-img processes vmgmtd runs."""
+        out = {}
+        for d in os.listdir('/proc'):
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    st = f.read()
+                argv = cmdline(int(d))
+                if st[st.rindex(')') + 2] == 'Z' or not argv or os.path.basename(argv[0]) != 'qemu-img':
+                    continue
+                ppid = int(st[st.rindex(')') + 2:].split()[1])
+                if ppid == self.fx.daemon.pid:
+                    with open('/proc/%s/wchan' % d) as f:
+                        out[int(d)] = (f.read(), argv)
+            except (OSError, ValueError):
+                continue
+        return out
 
     def wait_job(self, jpath, timeout=120):
         deadline = time.monotonic() + timeout

@@ -229,6 +229,29 @@ class VolumeTests(StorageTestCase):
 
 
 
+class ProbeTimeoutTests(StorageTestCase):
+    extra_conf = 'probe_timeout_sec=2\n'
+
+    def test_backing_fifo_does_not_hold_refresh(self):
+        # qemu-img info --backing-chain of a qcow2 whose backing file is a
+        # FIFO waits in the FIFO's open for ever: the probe is killed after
+        # probe_timeout_sec, that volume is left out, the refresh completes.
+        p, path = self.make_pool('fp')
+        fifo = os.path.join(self.fx.tmp, 'never.fifo')
+        os.mkfifo(fifo)
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-u', '-F', 'raw', '-b', fifo,
+                        os.path.join(path, 'stuck.qcow2'), '1M'], check=True)
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', os.path.join(path, 'fine.qcow2'), '1M'],
+                       check=True)
+        pool = self.pool(p)
+        pool.Refresh(opts(), timeout=120)
+        self.assertEqual(self.prop(pool.GetVolume('fine.qcow2'), VOL_IFACE, 'Format'), 'qcow2')
+        self.assertBusError('org.vmgmt.Error.NoSuchVolume', pool.GetVolume, 'stuck.qcow2')
+        self.rec.wait_for(lambda es: not self.qemu_imgs(), what='the killed qemu-img reaped')
+        with open(self.fx.daemon.logfile, errors='replace') as f:
+            self.assertIn('did not finish within 2 s', f.read())
+
+
 class JobTests(StorageTestCase):
     def test_job_ids_never_repeat(self):
         # a client holding a job's path never sees another job there, over restarts and crashes
@@ -362,24 +385,6 @@ class JobTests(StorageTestCase):
         pool.Refresh(opts())
         self.assertEqual(sorted(str(x) for x in pool.ListVolumes(opts())), listing)
         self.rec.wait_for(lambda es: not self.qemu_imgs(), what='qemu-img gone')
-
-    def qemu_imgs(self):
-        """{pid: (wchan, argv)} of the qemu-img processes vmgmtd runs."""
-        out = {}
-        for d in os.listdir('/proc'):
-            try:
-                with open('/proc/%s/stat' % d) as f:
-                    st = f.read()
-                argv = cmdline(int(d))
-                if st[st.rindex(')') + 2] == 'Z' or not argv or os.path.basename(argv[0]) != 'qemu-img':
-                    continue
-                ppid = int(st[st.rindex(')') + 2:].split()[1])
-                if ppid == self.fx.daemon.pid:
-                    with open('/proc/%s/wchan' % d) as f:
-                        out[int(d)] = (f.read(), argv)
-            except (OSError, ValueError):
-                continue
-        return out
 
     def wait_for_qemu_img(self):
         """Waits until vmgmtd's qemu-img convert waits in the open of a FIFO."""
