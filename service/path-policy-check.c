@@ -353,7 +353,18 @@ int vm_emulator_policy_check(uid_t uid, const DomainDef *def, const DomainDef *o
                                  "leave <emulator> out", def->emulator, def->os_arch ?: "this host's architecture", own->emulator);
 }
 
-int vm_emulator_policy_check_normalized(Manager *m, uid_t uid, const DomainDef *def, sd_bus_error *error) {
+uid_t vm_path_policy_caller_uid(Manager *m, sd_bus_message *message) {
+        const char *sender = sd_bus_message_get_sender(message);
+        uid_t uid = (uid_t) -1;
+
+        if (sender)
+                (void) bus_creds_cache_lookup(m->creds, sender, &uid, NULL);
+        return uid;
+}
+
+int vm_emulator_policy_check_normalized(Manager *m, sd_bus_message *message, const DomainDef *def,
+                                        sd_bus_error *error) {
+        uid_t uid = vm_path_policy_caller_uid(m, message);
         DomainDef *own = NULL;
         VmDriver *drv;
         ConfError err = {};

@@ -109,9 +109,15 @@ VmPathCheck *vm_path_check_cancel(VmPathCheck *c);
  * -EACCES with error set: AccessDenied naming the path. */
 int vm_emulator_policy_check(uid_t uid, const DomainDef *def, const DomainDef *own, sd_bus_error *error);
 
-/* The same for a definition already normalized (Start of a stored domain):
- * normalizes a copy of def without <emulator> itself (nothing is run: the
- * emulator the driver picks for the arch must have been probed before,
- * which every definition naming it caused; when it was not, the answer is
- * AccessDenied, vmgmtd cannot tell). Returns 1 or -EACCES with error set. */
-int vm_emulator_policy_check_normalized(Manager *m, uid_t uid, const DomainDef *def, sd_bus_error *error);
+/* The same for a definition already normalized (Start of a stored domain),
+ * for the caller of `message`: normalizes a copy of def without <emulator>
+ * itself (nothing is run: the emulator the driver picks for the arch must
+ * have been probed before, as every definition that names it caused; when it
+ * was not, the answer is AccessDenied: vmgmtd cannot tell). Returns 1 or
+ * -EACCES with error set. */
+int vm_emulator_policy_check_normalized(Manager *m, sd_bus_message *message, const DomainDef *def,
+                                        sd_bus_error *error);
+
+/* The bus uid of the caller of `message` as auth.c learned it while
+ * authorizing the call; (uid_t) -1 (checked as any other) when unknown. */
+uid_t vm_path_policy_caller_uid(Manager *m, sd_bus_message *message);
