@@ -13,6 +13,8 @@ typedef struct Manager Manager;
 #define VM_ACTION_DOMAIN_MIGRATE "org.vmgmt.domain.migrate"
 #define VM_ACTION_NETWORK_MANAGE "org.vmgmt.network.manage"
 #define VM_ACTION_STORAGE_MANAGE "org.vmgmt.storage.manage"
+/* a domain of a caller other than root uses a file of a storage pool (path-policy.h) */
+#define VM_ACTION_STORAGE_USE "org.vmgmt.storage.use"
 
 /* Decides whether the sender of `message` may do `action`. `details` is a
  * NULL-terminated list of key, value pairs passed to polkit ("domain", NAME,

@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "log.h"
 #include "object-kind.h"
+#include "path-policy.h"
 
 /* ---- properties ---- */
 
@@ -238,6 +239,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r < 0 ? r : 1;
         if (d->rt)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
+        r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
+        if (r < 0)
+                return r;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
         r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "network.h"
 #include "object-kind.h"
+#include "path-policy.h"
 #include "pool.h"
 
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
@@ -224,6 +225,68 @@ static int manager_when_emulator_known(Manager *m, sd_bus_message *message, Doma
         return fn(m, message, def, args, error);
 }
 
+/* ---- <emulator> of a caller other than root (path-policy.h) ---- */
+
+/* The call's own continuation and arguments, and the <emulator> the
+ * definition named, kept aside while the driver's own emulator for the arch
+ * is made known: the caller's program is never run, not even probed. */
+typedef struct EmulatorCheck {
+        DefinitionContinueFn fn;
+        uid_t uid;
+        size_t args_size;
+        unsigned char args[64];
+        char emulator[PATH_MAX];
+} EmulatorCheck;
+
+static int emulator_check_continue(Manager *m, sd_bus_message *message, DomainDef *def, const void *userdata,
+                                   sd_bus_error *error) {
+        const EmulatorCheck *c = userdata;
+        VmDriver *drv = manager_driver_for_def(m, def, NULL);
+        DomainDef *own = drv ? domain_def_copy(def) : NULL;
+        ConfError err = {};
+        int r;
+
+        /* the copy names no emulator: normalizing it picks the driver's own */
+        if (own && drv->ops->normalize(drv->driver, own, &err) < 0)
+                own = domain_def_free(own);
+        conf_error_clear(&err);
+        def->emulator = strdup(c->emulator);
+        if (!def->emulator) {
+                domain_def_free(own);
+                domain_def_free(def);
+                return -ENOMEM;
+        }
+        r = vm_emulator_policy_check(c->uid, def, own, error);
+        domain_def_free(own);
+        if (r < 0) {
+                domain_def_free(def);
+                return r;
+        }
+        return manager_when_emulator_known(m, message, def, c->fn, c->args, c->args_size, error);
+}
+
+/* manager_when_emulator_known(), but a caller other than root must name no
+ * <emulator> or one vmgmtd found itself: else AccessDenied naming it. Takes def. */
+static int manager_when_emulator_allowed(Manager *m, sd_bus_message *message, DomainDef *def, DefinitionContinueFn fn,
+                                         const void *args, size_t args_size, sd_bus_error *error) {
+        EmulatorCheck c = { .fn = fn, .uid = vm_path_policy_caller_uid(m, message), .args_size = args_size };
+
+        if (!def->emulator || !vm_path_policy_applies(c.uid))
+                return manager_when_emulator_known(m, message, def, fn, args, args_size, error);
+        if (strlen(def->emulator) >= sizeof(c.emulator) || args_size > sizeof(c.args)) {
+                sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                  "Access denied: emulator '%s' is not one vmgmtd found itself", def->emulator);
+                domain_def_free(def);
+                return -EACCES;
+        }
+        strcpy(c.emulator, def->emulator);
+        if (args_size > 0)
+                memcpy(c.args, args, args_size);
+        free(def->emulator);
+        def->emulator = NULL;
+        return manager_when_emulator_known(m, message, def, emulator_check_continue, &c, sizeof(c), error);
+}
+
 /* The domain def collides with: NULL when new, the same domain (name and UUID
  * match), or an error when the name or the UUID belongs to another one. */
 static int manager_check_conflicts(Manager *m, const DomainDef *def, VmDomain **ret, sd_bus_error *error) {
@@ -416,7 +479,7 @@ static int manager_handle_definition(Manager *m, sd_bus_message *message, const 
                 return r < 0 ? r : 1;
         }
         /* only now: knowing the emulator may mean running it */
-        return manager_when_emulator_known(m, message, def, fn, args, args_size, error);
+        return manager_when_emulator_allowed(m, message, def, fn, args, args_size, error);
 }
 
 /* The body of DefineDomain and CreateDomain (s xml, a{sv} options): the

@@ -112,6 +112,38 @@ static int config_load_log(GKeyFile *kf, const char *path, ManagerConfig *c) {
         return 0;
 }
 
+/* The [confinement] section: allowed_device_paths= (absolute paths, ';'
+ * between them; empty: none) that a caller other than root may have a domain
+ * use although they are devices or under /proc, /sys or /dev (path-policy.h). */
+static int config_load_confinement(GKeyFile *kf, const char *path, ManagerConfig *c) {
+        static const char *const keys[] = { "allowed_device_paths", NULL };
+        g_auto(GStrv) present = g_key_file_get_keys(kf, "confinement", NULL, NULL);
+        g_auto(GStrv) list = NULL;
+
+        for (char **k = present; k && *k; k++)
+                if (!strv_contains(keys, *k)) {
+                        log_error("%s: unknown key '%s' in [confinement] (known: allowed_device_paths)", path, *k);
+                        return -EINVAL;
+                }
+        if (!g_key_file_has_key(kf, "confinement", "allowed_device_paths", NULL))
+                return 0;
+        list = g_key_file_get_string_list(kf, "confinement", "allowed_device_paths", NULL, NULL);
+        if (!list)
+                list = g_new0(char *, 1);   /* "allowed_device_paths=": nothing allowed */
+        for (char **p = list; *p; p++) {
+                g_strstrip(*p);
+                if ((*p)[0] != '/' || strstr(*p, "/./") || strstr(*p, "/../") || g_str_has_suffix(*p, "/.") ||
+                    g_str_has_suffix(*p, "/..")) {
+                        log_error("%s: invalid allowed_device_paths entry '%s' (absolute paths without . or ..)",
+                                  path, *p);
+                        return -EINVAL;
+                }
+        }
+        g_strfreev(c->allowed_device_paths);
+        c->allowed_device_paths = g_steal_pointer(&list);
+        return 0;
+}
+
 int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) gerr = NULL;
@@ -150,6 +182,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                                 }
                         continue;
                 }
+                if (streq(*g, "confinement"))
+                        continue;   /* config_load_confinement() */
                 if (!streq(*g, "daemon")) {
                         log_error("%s: unknown section [%s] (known: [daemon], [log])", path, *g);
                         return -EINVAL;
@@ -193,6 +227,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
             config_read_timeout(kf, path, "probe_timeout_sec", &c->probe_timeout_usec) < 0 ||
             config_read_seconds(kf, path, "daemon", "screenshot_stall_timeout_sec", 0.1, 3600,
                                 &c->screenshot_stall_usec) < 0)
+                return -EINVAL;
+        if (config_load_confinement(kf, path, c) < 0)
                 return -EINVAL;
         return config_load_log(kf, path, c);
 }
@@ -283,6 +319,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->config = *config;
         m->config.root = g_strdup(config->root);
         m->config.config_file = g_strdup(config->config_file);
+        m->config.allowed_device_paths = g_strdupv(config->allowed_device_paths);
         for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++)
                 m->n_drivers++;
         m->drivers = g_new0(VmDriver, m->n_drivers);
@@ -339,6 +376,7 @@ Manager *manager_free(Manager *m) {
         g_free(m->paths.log_dir);
         g_free(m->config.root);
         g_free(m->config.config_file);
+        g_strfreev(m->config.allowed_device_paths);
         g_free(m);
         return NULL;
 }

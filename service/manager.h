@@ -34,6 +34,7 @@ typedef struct ManagerConfig {
         uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */
         uint64_t screenshot_stall_usec;           /* [daemon] screenshot_stall_timeout_sec= (0: the driver's 30 s) */
         uint64_t probe_timeout_usec;              /* [daemon] probe_timeout_sec=: each run of an emulator probed (0: the driver's 30 s) */
+        char **allowed_device_paths;              /* [confinement] allowed_device_paths=: NULL for the default (path-policy.h) */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)
