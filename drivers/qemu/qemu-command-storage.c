@@ -330,15 +330,27 @@ static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *
         }
         if (d->driver_io)
                 qemu_opt_fmt(o, "aio", "%s", d->driver_io);
-        /* the fd in the set has the access mode qemu must ask for */
-        if (n->readonly)
-                qemu_opt_fmt(o, "read-only", "on");
-        else
-                qemu_opt_fmt(o, "auto-read-only", "on");
+        /* The set holds one fd with the access mode qemu must ask for: no
+         * auto-read-only, which opens read-only first and reopens read-write. */
+        qemu_opt_fmt(o, "read-only", "%s", n->readonly ? "on" : "off");
         if (d->driver_discard)
                 qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
         qemu_cmd_add_opt(c, "-blockdev", o);
 
+        if (!below[0] && format_has_backing(n->format)) {
+                /* "backing": null has no key=value spelling (backing=null names a node "null"):
+                 * JSON, of values that are all ours (node names, enums, on/off) */
+                o = g_string_new(NULL);
+                g_string_printf(o, "{\"node-name\":\"%s\",\"read-only\":%s", format, n->readonly ? "true" : "false");
+                if (direct)
+                        g_string_append_printf(o, ",\"cache\":{\"direct\":%s,\"no-flush\":%s}",
+                                               streq(direct, "on") ? "true" : "false", streq(no_flush, "on") ? "true" : "false");
+                if (d->driver_discard)
+                        g_string_append_printf(o, ",\"discard\":\"%s\"", d->driver_discard);
+                g_string_append_printf(o, ",\"driver\":\"%s\",\"file\":\"%s\",\"backing\":null}", n->format, storage);
+                qemu_cmd_add_opt(c, "-blockdev", o);
+                return;
+        }
         o = g_string_new(NULL);
         g_string_printf(o, "node-name=%s", format);
         qemu_opt_fmt(o, "read-only", "%s", n->readonly ? "on" : "off");
@@ -350,11 +362,8 @@ static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *
                 qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
         qemu_opt_fmt(o, "driver", "%s", n->format);
         qemu_opt_fmt(o, "file", "%s", storage);
-        /* never a backing file qemu would open by the name in the image */
         if (below[0])
                 qemu_opt_fmt(o, "backing", "%s", below);
-        else if (format_has_backing(n->format))
-                qemu_opt_fmt(o, "backing", "null");
         qemu_cmd_add_opt(c, "-blockdev", o);
 }
 
