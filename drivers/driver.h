@@ -121,6 +121,49 @@ typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
 } DriverStartFlags;
 
+/* ---- the files of a start: opened by the service, used by the driver ---- */
+
+/* The service opens every host path a definition names (domain_def_host_paths())
+ * itself, with the rights of whoever asked for the start, and gives the
+ * driver the fds: the driver opens none of those paths and must not; it
+ * dup()s what it keeps, the service closes its own after start() returned. */
+typedef struct DriverFileLayer {
+        int fd;                    /* read-only */
+        const char *path;          /* as the layer above names it (absolute) */
+        const char *format;        /* "raw", "qcow2", … */
+} DriverFileLayer;
+
+typedef struct DriverFile {
+        const char *path;          /* as the definition names it */
+        const char *resolved;      /* where it really was */
+        DomainPathPurpose purpose;
+        DomainChrKind chr_kind;    /* DOMAIN_PATH_CHARDEV */
+        size_t index;              /* as in DomainPath */
+        /* DOMAIN_PATH_DISK/RNG/pflash loader: the file, read-only or read-write as the
+         * definition asks; KERNEL/INITRD/ROM loader: a sealed memfd with its bytes
+         * (reopen it as /proc/self/fd/N); CHARDEV/GRAPHICS: a listening socket
+         * (DOMAIN_PATH_LISTEN) or a connected one */
+        int fd;
+        const char *format;        /* images: the top's format ("raw", "qcow2", …); else NULL */
+        const DriverFileLayer *backing;   /* images: the backing chain below the top, nearest first */
+        size_t n_backing;
+} DriverFile;
+
+typedef struct DriverFiles {
+        const DriverFile *files;
+        size_t n_files;
+} DriverFiles;
+
+/* The file of one path of the definition, or NULL. */
+static inline const DriverFile *driver_files_find(const DriverFiles *f, DomainPathPurpose purpose, DomainChrKind kind,
+                                                  size_t index) {
+        for (size_t i = 0; f && i < f->n_files; i++)
+                if (f->files[i].purpose == purpose && f->files[i].index == index &&
+                    (purpose != DOMAIN_PATH_CHARDEV || f->files[i].chr_kind == kind))
+                        return &f->files[i];
+        return NULL;
+}
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -153,9 +196,11 @@ typedef struct DomainDriverOps {
          * and done is called when the domain is running (or paused with
          * DRIVER_START_PAUSED), or with the failure (then the runtime has been
          * torn down, STOPPED/FAILED has NOT been emitted and `stopped` is NOT
-         * called: the start simply did not happen). id is the domain's new Id. */
+         * called: the start simply did not happen). id is the domain's new Id.
+         * files: an fd for every path domain_def_host_paths(def) lists (NULL
+         * or empty when it lists none); the driver dup()s the fds it keeps. */
         int (*start)(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
-                     DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
+                     const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
 
         /* Lifecycle, libvirt semantics. Each returns 0 and calls done later, or a
          * negative errno at once (then done is not called). */

@@ -99,6 +99,8 @@ static const char *bus_error_name_from_errno(int r) {
                 return VM_ERROR_INVALID_STATE;
         case -ECANCELED:
                 return VM_ERROR_CANCELLED;
+        case -EACCES:   /* a file the caller cannot open (vmgmtd opens them with the caller's rights) */
+                return SD_BUS_ERROR_ACCESS_DENIED;
         default:
                 return VM_ERROR_OPERATION_FAILED;
         }

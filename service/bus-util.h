@@ -38,7 +38,8 @@ int bus_options_parse(sd_bus_message *m, const BusOption *table, sd_bus_error *e
  * message) to a bus error, the same for every kind of object (API.md
  * "Errors"): -EOPNOTSUPP → NotSupported, -EINVAL → InvalidArgs, -EEXIST →
  * AlreadyExists, -EBUSY → Busy, -EALREADY/-ENOTCONN/-ESRCH/-ENOTEMPTY →
- * InvalidState, -ECANCELED → Cancelled, anything else → OperationFailed.
+ * InvalidState, -ECANCELED → Cancelled, -EACCES → AccessDenied (a file the
+ * caller cannot open), anything else → OperationFailed.
  * `what` prefixes the message ("Failed to start domain 'x'"). Returns r (a
  * negative errno, for the handler to return; -EIO when r was not negative). */
 int bus_error_from_errno(sd_bus_error *error, int r, const char *message, const char *what);

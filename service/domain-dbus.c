@@ -237,14 +237,14 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE, options, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (d->rt)
+        if (vm_domain_is_busy(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
         r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
         if (r < 0)
                 return r;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
-        r = vm_domain_start(d, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
+        r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
@@ -284,6 +284,12 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
         if (r <= 0)
                 return r < 0 ? r : 1;
         /* Destroy also stops a domain that is still starting (its Start fails) */
+        if (verb == VERB_DESTROY && d->starting && !d->rt) {
+                vm_domain_set_cause(d, message);
+                vm_domain_start_cancel(d, "the domain was destroyed while it was starting");
+                vm_domain_clear_cause(d);
+                return sd_bus_reply_method_return(message, NULL);
+        }
         if (!(verb == VERB_DESTROY && d->rt)) {
                 r = domain_check_active(d, error);
                 if (r < 0)
@@ -374,7 +380,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
         d->persistent = false;
         d->autostart = false;
         d->newdef = domain_def_free(d->newdef);
-        if (vm_domain_is_active(d) || d->rt) {
+        if (vm_domain_is_active(d) || vm_domain_is_busy(d)) {
                 vm_domain_props_emit_changes(d, &before);
                 vm_domain_emit_event(d, "undefined", "removed");
         } else {
@@ -417,7 +423,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         r = vm_domain_check_log_clash(m, new_name, d, error);
         if (r < 0)
                 return r;
-        if (d->rt || !d->persistent)
+        if (vm_domain_is_busy(d) || !d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);
         if (r < 0)

@@ -5,6 +5,7 @@
 
 #include "bus-util.h"
 #include "domain.h"
+#include "domain-files.h"
 #include "log.h"
 #include "network.h"
 #include "pool.h"
@@ -310,8 +311,18 @@ void vm_op_free(VmOp *op) {
 
 void vm_op_abandon_all(Manager *m) {
         GHashTableIter it;
-        gpointer key;
+        gpointer key, value;
         GPtrArray *ops = g_ptr_array_new();
+
+        /* starts still opening their files answer through their ops' done */
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_ptr_array_add(ops, vm_domain_ref(value));
+        for (guint i = 0; i < ops->len; i++) {
+                vm_domain_start_cancel(ops->pdata[i], "vmgmtd is shutting down");
+                vm_domain_unref(ops->pdata[i]);
+        }
+        g_ptr_array_set_size(ops, 0);
 
         g_hash_table_iter_init(&it, m->pending_ops);
         while (g_hash_table_iter_next(&it, &key, NULL))
@@ -394,13 +405,84 @@ const DomainDriverEvents vm_domain_driver_events = {
         .create_tap = vm_networks_create_tap,
 };
 
-int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error) {
+/* A start waiting for its files. */
+typedef struct VmStart {
+        VmDomain *domain;          /* a reference */
+        VmDriver *drv;
+        DomainDef *def;            /* what the driver gets: volumes and networks resolved */
+        DriverStartFlags flags;
+        DriverDoneFn done;
+        void *userdata;
+        VmDomainFilesJob *job;
+} VmStart;
+
+static void vm_start_free(VmStart *s) {
+        vm_domain_files_job_cancel(s->job);
+        domain_def_free(s->def);
+        vm_domain_unref(s->domain);
+        g_free(s);
+}
+
+/* Hands def and its files to the driver. On success the domain has its runtime and Id. */
+static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const DriverFiles *files,
+                        DriverStartFlags flags, DriverDoneFn done, void *userdata) {
         Manager *m = d->manager;
         DriverRuntime *rt = NULL;
         int id = m->next_id, r;
-        DomainDef *resolved = NULL;
-        VmDriver *drv;
 
+        r = drv->ops->start(drv->driver, d, def, id, flags, files, &rt, done, userdata);
+        if (r < 0)
+                return r;
+        m->next_id++;
+        d->id = id;
+        d->rt = rt;
+        return 0;
+}
+
+static void start_files_done(void *userdata, int r, DriverFileSet *set, const char *message) {
+        VmStart *s = userdata;
+        VmDomain *d = s->domain;
+
+        s->job = NULL;
+        d->starting = NULL;
+        if (r >= 0) {
+                r = start_driver(d, s->drv, s->def, &set->view, s->flags, s->done, s->userdata);
+                if (r < 0)
+                        message = strerror(-r);
+        }
+        /* the driver has what it keeps (qemu got the fds at its spawn): ours go */
+        driver_file_set_free(set);
+        if (r < 0 && d->newdef) {
+                /* redefined while its files were opened: the new definition applies now */
+                domain_def_free(d->def);
+                d->def = TAKE_PTR(d->newdef);
+        }
+        if (r < 0)
+                s->done(s->userdata, r, message);
+        vm_start_free(s);
+}
+
+void vm_domain_start_cancel(VmDomain *d, const char *message) {
+        VmStart *s = d->starting;
+
+        if (!s)
+                return;
+        d->starting = NULL;
+        s->done(s->userdata, -ECANCELED, message);
+        vm_start_free(s);
+}
+
+int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
+                    char **ret_error) {
+        Manager *m = d->manager;
+        DomainDef *resolved = NULL;
+        DriverFileSet *set = NULL;
+        VmDriver *drv;
+        VmStart *s;
+        int r;
+
+        if (d->starting)
+                return -EBUSY;
         /* a redefinition may have changed the type */
         drv = manager_driver_for_def(m, d->def, NULL);
         if (!drv) {
@@ -420,15 +502,39 @@ int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void
                 domain_def_free(resolved);
                 return r;
         }
-        r = drv->ops->start(drv->driver, d, resolved ?: d->def, id, flags, &rt, done, userdata);
-        domain_def_free(resolved);
+        /* the definition may change while the files are opened: the start keeps its own */
+        if (!resolved)
+                resolved = domain_def_copy(d->def);
+        if (!resolved)
+                return -ENOMEM;
+        r = driver_file_set_new(resolved, &set);
         if (r < 0) {
-                if (ret_error)
+                domain_def_free(resolved);
+                return r;
+        }
+        if (set->n_paths == 0) {
+                /* nothing to open: the driver starts at once */
+                r = start_driver(d, drv, resolved, &set->view, flags, done, userdata);
+                driver_file_set_free(set);
+                domain_def_free(resolved);
+                if (r < 0 && ret_error)
                         *ret_error = g_strdup(strerror(-r));
                 return r;
         }
-        m->next_id++;
-        d->id = id;
-        d->rt = rt;
+        s = g_new0(VmStart, 1);
+        s->domain = vm_domain_ref(d);
+        s->drv = drv;
+        s->def = resolved;
+        s->flags = flags;
+        s->done = done;
+        s->userdata = userdata;
+        r = vm_domain_files_open(m, caller, set, start_files_done, s, &s->job);
+        if (r < 0) {
+                vm_start_free(s);
+                if (ret_error)
+                        *ret_error = g_strdup_printf("cannot open the domain's files: %s", strerror(-r));
+                return r;
+        }
+        d->starting = s;
         return 0;
 }

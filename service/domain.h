@@ -28,6 +28,7 @@ struct VmDomain {
         uint64_t generation;
 
         DriverRuntime *rt;         /* set while starting and active */
+        struct VmStart *starting;  /* before rt: the start's files are being opened (vm_domain_start) */
         DomainState state;
         char *reason;
         int id;
@@ -155,8 +156,21 @@ void vm_op_abandon_all(Manager *m);
 
 extern const DomainDriverEvents vm_domain_driver_events;
 
-/* Starts d with the driver. done is called as the driver's DriverDoneFn. */
-int vm_domain_start(VmDomain *d, DriverStartFlags flags, DriverDoneFn done, void *userdata, char **ret_error);
+/* Starts d with the driver: the host files its definition names are opened
+ * first, with the rights of the sender of `caller` (NULL: autostart, as
+ * root), in a child of the loop (d->starting meanwhile), then passed to the
+ * driver's start as fds; done is called as the driver's DriverDoneFn, also
+ * when a file cannot be opened (the message names the path; -EACCES:
+ * AccessDenied). Returns 0, or a negative errno with *ret_error (done not
+ * called). */
+int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
+                    char **ret_error);
+/* Whether d is starting or active (a start owns it). */
+static inline bool vm_domain_is_busy(const VmDomain *d) {
+        return d->rt || d->starting;
+}
+/* Ends a start still opening its files: its done gets -ECANCELED and message. No-op otherwise. */
+void vm_domain_start_cancel(VmDomain *d, const char *message);
 
 /* Calls fn for each <interface type='network'> with a tap (target dev) of
  * every active domain whose source network is `network` (the live

@@ -378,7 +378,7 @@ static void define_commit(void *userdata, int r, char *file) {
         /* libvirt: "added" when there was no persistent definition (a transient domain) */
         detail = d->persistent ? "updated" : "added";
         vm_domain_props_get(d, &before);
-        if (d->rt) {
+        if (vm_domain_is_busy(d)) {
                 domain_def_free(d->newdef);
                 d->newdef = TAKE_PTR(op->def);
         } else {
@@ -553,7 +553,7 @@ static int create_continue(Manager *m, sd_bus_message *message, DomainDef *def, 
         d->hidden = true;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "create");
-        r = vm_domain_start(d, *paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
+        r = vm_domain_start(d, message, *paused ? DRIVER_START_PAUSED : 0, create_done, op, &msg);
         if (r < 0) {
                 vm_op_free(op);
                 _cleanup_free_ char *what = g_strdup_printf("Failed to create domain '%s'", d->name);

@@ -466,14 +466,14 @@ static void manager_autostart(Manager *m) {
         g_hash_table_iter_init(&it, m->domains_by_name);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmDomain *d = value;
-                if (d->persistent && d->autostart && !d->rt)
+                if (d->persistent && d->autostart && !vm_domain_is_busy(d))
                         g_ptr_array_add(todo, d);
         }
         for (guint i = 0; i < todo->len; i++) {
                 VmDomain *d = todo->pdata[i];
                 _cleanup_free_ char *msg = NULL;
                 VmOp *op = vm_op_new(d, NULL, "autostart");
-                if (vm_domain_start(d, 0, autostart_done, op, &msg) < 0) {
+                if (vm_domain_start(d, NULL, 0, autostart_done, op, &msg) < 0) {
                         log_error("Failed to autostart domain '%s': %s", d->name, strna(msg));
                         vm_op_free(op);
                 }

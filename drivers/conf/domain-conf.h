@@ -358,3 +358,43 @@ const char *domain_lifecycle_action_to_string(DomainLifecycleAction a);
 int domain_lifecycle_action_from_string(const char *s);
 const char *domain_disk_bus_to_string(DomainDiskBus b);
 const char *domain_boot_dev_to_string(DomainBootDev b);
+
+/* ---- host paths a definition names (domain-conf-paths.c) ---- */
+
+typedef enum DomainPathPurpose {
+        DOMAIN_PATH_DISK,          /* index: def->disks (disks and cdroms with a source) */
+        DOMAIN_PATH_KERNEL,
+        DOMAIN_PATH_INITRD,
+        DOMAIN_PATH_LOADER,        /* <loader>: -bios ROM or pflash */
+        DOMAIN_PATH_RNG,           /* index: def->rngs, <backend model='random'> */
+        DOMAIN_PATH_CHARDEV,       /* chr_kind + index: a unix socket of a serial, console or channel */
+        DOMAIN_PATH_GRAPHICS,      /* index: def->graphics, <listen type='socket' socket=…> */
+        _DOMAIN_PATH_PURPOSE_MAX,
+} DomainPathPurpose;
+
+typedef enum DomainPathMode {
+        DOMAIN_PATH_READ,
+        DOMAIN_PATH_READ_WRITE,
+        DOMAIN_PATH_LISTEN,        /* a unix socket the domain serves (mode='bind') */
+        DOMAIN_PATH_CONNECT,       /* a unix socket the domain connects to */
+        _DOMAIN_PATH_MODE_MAX,
+} DomainPathMode;
+
+typedef struct DomainPath {
+        const char *path;          /* borrowed from the definition */
+        DomainPathPurpose purpose;
+        DomainPathMode mode;
+        DomainChrKind chr_kind;    /* DOMAIN_PATH_CHARDEV only */
+        size_t index;
+        bool image;                /* a disk image: format and backing chain matter */
+        const char *format;        /* images: <driver type=> ("iso" is raw), NULL when not given */
+        bool block;                /* <disk type='block'> */
+} DomainPath;
+
+/* Every host path def names, in the order above (disks first, in their
+ * order), with what it is for and how the domain uses it. def has its
+ * volumes resolved (<disk type='volume'> has no path: skipped). Sockets
+ * without a path (a channel's socket in the run dir) name no host path. The
+ * paths are borrowed from def. Returns 0 with *ret (g_free) and *ret_n. */
+int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n);
+const char *domain_path_purpose_to_string(DomainPathPurpose p);   /* "disk", "kernel", … */

@@ -135,13 +135,25 @@ static void chardev_log(QemuCmd *c, GString *o, const char *log_name) {
                 qemu_cmd_fail(c, "console log path '%s' is not an absolute path", path);
                 return;
         }
-        qemu_opt_str(o, "logfile", path);
+        if (c->ctx->open_log) {
+                /* the runtime's own file, outside the run dir: qemu gets an fd to it */
+                int fd = c->ctx->open_log(c->ctx->pass_fd_userdata, path), set;
+                if (fd < 0) {
+                        qemu_cmd_fail(c, "cannot open the console log %s: %s", path, strerror(-fd));
+                        return;
+                }
+                set = qemu_cmd_add_fdset(c, fd, log_name, "console log");
+                if (set < 0)
+                        return;
+                qemu_opt_fmt(o, "logfile", "/dev/fdset/%d", set);
+        } else
+                qemu_opt_str(o, "logfile", path);
         qemu_opt_fmt(o, "logappend", "on");
 }
 
 /* -chardev for a pty or unix backend, its output logged as PREFIX-<log_name>.log
  * (log_name NULL: not logged); returns false after recording an error. */
-static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, const char *what,
+static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, size_t index, const char *id, const char *what,
                           const char *log_name) {
         const char *type = chr->type ?: "pty";
         GString *o;
@@ -167,7 +179,17 @@ static bool build_chardev(QemuCmd *c, const DomainChrDef *chr, const char *id, c
                 }
                 o = g_string_new("socket");
                 qemu_opt_fmt(o, "id", "%s", id);
-                qemu_opt_str(o, "path", path);
+                if (chr->source_path) {
+                        /* a host path: the socket vmgmtd bound (or connected) as the caller */
+                        const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_CHARDEV, chr->kind, index, what);
+                        int n = f ? qemu_cmd_pass_fd(c, f->fd, what) : -1;
+                        if (n < 0) {
+                                g_string_free(o, TRUE);
+                                return false;
+                        }
+                        qemu_opt_fmt(o, "fd", "%d", n);
+                } else
+                        qemu_opt_str(o, "path", path);   /* in the run dir, qemu's own */
                 if (!qemu_streq(chr->source_mode, "connect")) {
                         qemu_opt_fmt(o, "server", "on");
                         qemu_opt_fmt(o, "wait", "off");
@@ -200,7 +222,7 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                         snprintf(log_name, sizeof(log_name), "console");
                 else
                         snprintf(log_name, sizeof(log_name), "serial%zu", i);
-                if (!build_chardev(c, s, id, what, log_name))
+                if (!build_chardev(c, s, i, id, what, log_name))
                         continue;
                 o = g_string_new(model);
                 qemu_opt_fmt(o, "chardev", "%s", id);
@@ -230,7 +252,7 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                 }
                 snprintf(id, sizeof(id), "charconsole%zu", i);
                 snprintf(log_name, sizeof(log_name), "console%zu", i);
-                if (!build_chardev(c, s, id, what, log_name))
+                if (!build_chardev(c, s, i, id, what, log_name))
                         continue;
                 o = g_string_new("virtconsole");
                 virtio_serial_address(c, o, &s->address, what);
@@ -248,7 +270,7 @@ void qemu_cmd_build_chardevs(QemuCmd *c) {
                         continue;
                 }
                 snprintf(id, sizeof(id), "charchannel%zu", i);
-                if (!build_chardev(c, s, id, what, NULL))
+                if (!build_chardev(c, s, i, id, what, NULL))
                         continue;
                 o = g_string_new("virtserialport");
                 virtio_serial_address(c, o, &s->address, what);
@@ -495,9 +517,13 @@ void qemu_cmd_build_rngs(QemuCmd *c) {
                                 qemu_cmd_fail(c, "%s: backend '%s' is not an absolute path", what, path);
                                 continue;
                         }
+                        const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_RNG, 0, i, what);
+                        int set = f ? qemu_cmd_add_fdset(c, f->fd, "rng", what) : -1;
+                        if (set < 0)
+                                continue;
                         o = g_string_new("rng-random");
                         qemu_opt_fmt(o, "id", "objrng%zu", i);
-                        qemu_opt_str(o, "filename", path);
+                        qemu_opt_fmt(o, "filename", "/dev/fdset/%d", set);
                 } else if (streq(backend, "builtin")) {
                         o = g_string_new("rng-builtin");
                         qemu_opt_fmt(o, "id", "objrng%zu", i);

@@ -18,6 +18,7 @@ typedef struct QemuCmd {
         unsigned next_bootindex;    /* bootindex for <os><boot dev> translation */
         int *bootindex_disk;        /* per disk: 0 = none */
         int *bootindex_net;         /* per interface */
+        unsigned next_fdset;        /* -add-fd set ids handed out so far */
 } QemuCmd;
 
 /* Adds one argv element as is (trusted text: option names, our own values). */
@@ -48,6 +49,14 @@ bool qemu_id_valid(const char *s);
 bool qemu_path_valid(const char *s);
 /* Whether s consists only of chars from `allowed` (non-empty, ≤ max bytes). */
 bool qemu_str_charset(const char *s, const char *allowed, size_t max);
+
+/* The file the service opened for a path of the definition; NULL (error recorded, naming `what`) when none. */
+const DriverFile *qemu_cmd_file(QemuCmd *c, DomainPathPurpose purpose, DomainChrKind kind, size_t index,
+                                const char *what);
+/* The number qemu gets fd as (ctx->pass_fd); -1 with an error recorded. */
+int qemu_cmd_pass_fd(QemuCmd *c, int fd, const char *what);
+/* "-add-fd fd=N,set=S,opaque=OPAQUE" for fd; returns S (for /dev/fdset/S), or -1 with an error recorded. */
+int qemu_cmd_add_fdset(QemuCmd *c, int fd, const char *opaque, const char *what);
 
 const DomainControllerDef *qemu_cmd_find_controller(const QemuCmd *c, const char *type, int index);
 

@@ -298,12 +298,81 @@ static void disk_placement(QemuCmd *c, size_t i, GString *o, char *id, size_t id
         }
 }
 
+/* One layer of an image: its fd in an fdset, the protocol node on /dev/fdset/N and the format node
+ * over it, whose backing is `below` (a format node name; "" for none). */
+typedef struct DiskNode {
+        int fd;
+        const char *format;
+        bool readonly;
+} DiskNode;
+
+static bool format_has_backing(const char *fmt) {
+        return STR_IN_SET(fmt, "qcow2", "qcow", "qed", "vmdk");
+}
+
+static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *n, const char *protocol,
+                            const char *storage, const char *format, const char *below, const char *what) {
+        const char *direct, *no_flush, *wce;
+        GString *o;
+        int set;
+
+        disk_cache_flags(d->driver_cache, &direct, &no_flush, &wce);
+        set = qemu_cmd_add_fdset(c, n->fd, storage, what);
+        if (set < 0)
+                return;
+        o = g_string_new(NULL);
+        g_string_printf(o, "driver=%s", protocol);
+        qemu_opt_fmt(o, "filename", "/dev/fdset/%d", set);
+        qemu_opt_fmt(o, "node-name", "%s", storage);
+        if (direct) {
+                qemu_opt_fmt(o, "cache.direct", "%s", direct);
+                qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
+        }
+        if (d->driver_io)
+                qemu_opt_fmt(o, "aio", "%s", d->driver_io);
+        /* The set holds one fd with the access mode qemu must ask for: no
+         * auto-read-only, which opens read-only first and reopens read-write. */
+        qemu_opt_fmt(o, "read-only", "%s", n->readonly ? "on" : "off");
+        if (d->driver_discard)
+                qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
+        qemu_cmd_add_opt(c, "-blockdev", o);
+
+        if (!below[0] && format_has_backing(n->format)) {
+                /* "backing": null has no key=value spelling (backing=null names a node "null"):
+                 * JSON, of values that are all ours (node names, enums, on/off) */
+                o = g_string_new(NULL);
+                g_string_printf(o, "{\"node-name\":\"%s\",\"read-only\":%s", format, n->readonly ? "true" : "false");
+                if (direct)
+                        g_string_append_printf(o, ",\"cache\":{\"direct\":%s,\"no-flush\":%s}",
+                                               streq(direct, "on") ? "true" : "false", streq(no_flush, "on") ? "true" : "false");
+                if (d->driver_discard)
+                        g_string_append_printf(o, ",\"discard\":\"%s\"", d->driver_discard);
+                g_string_append_printf(o, ",\"driver\":\"%s\",\"file\":\"%s\",\"backing\":null}", n->format, storage);
+                qemu_cmd_add_opt(c, "-blockdev", o);
+                return;
+        }
+        o = g_string_new(NULL);
+        g_string_printf(o, "node-name=%s", format);
+        qemu_opt_fmt(o, "read-only", "%s", n->readonly ? "on" : "off");
+        if (direct) {
+                qemu_opt_fmt(o, "cache.direct", "%s", direct);
+                qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
+        }
+        if (d->driver_discard)
+                qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
+        qemu_opt_fmt(o, "driver", "%s", n->format);
+        qemu_opt_fmt(o, "file", "%s", storage);
+        if (below[0])
+                qemu_opt_fmt(o, "backing", "%s", below);
+        qemu_cmd_add_opt(c, "-blockdev", o);
+}
+
 static void build_disk(QemuCmd *c, size_t i) {
         const DomainDiskDef *d = &c->def->disks[i];
         bool cdrom = d->device == DOMAIN_DISK_DEVICE_CDROM, readonly = d->readonly || cdrom;
         const char *fmt = d->driver_type ?: "raw", *direct, *no_flush, *wce, *dev;
         char what[300], id[64] = "", storage[32], format[32];
-        GString *o, *dv;
+        GString *dv;
 
         snprintf(what, sizeof(what), "disk '%s'", strempty(d->target_dev));
         snprintf(storage, sizeof(storage), "disk%zu-storage", i);
@@ -340,33 +409,31 @@ static void build_disk(QemuCmd *c, size_t i) {
                 return;
 
         if (d->source) {
-                o = g_string_new(NULL);
-                g_string_printf(o, "driver=%s", d->type == DOMAIN_DISK_TYPE_BLOCK ? (cdrom ? "host_cdrom" : "host_device") : "file");
-                qemu_opt_str(o, "filename", d->source);
-                qemu_opt_fmt(o, "node-name", "%s", storage);
-                if (direct) {
-                        qemu_opt_fmt(o, "cache.direct", "%s", direct);
-                        qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
-                }
-                if (d->driver_io)
-                        qemu_opt_fmt(o, "aio", "%s", d->driver_io);
-                qemu_opt_fmt(o, "auto-read-only", "on");
-                if (d->driver_discard)
-                        qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
-                qemu_cmd_add_opt(c, "-blockdev", o);
+                const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_DISK, 0, i, what);
+                const char *protocol = d->type == DOMAIN_DISK_TYPE_BLOCK ? (cdrom ? "host_cdrom" : "host_device") : "file";
+                DiskNode top = { .fd = f ? f->fd : -1, .format = fmt, .readonly = readonly };
+                char below[64] = "";
 
-                o = g_string_new(NULL);
-                g_string_printf(o, "node-name=%s", format);
-                qemu_opt_fmt(o, "read-only", "%s", readonly ? "on" : "off");
-                if (direct) {
-                        qemu_opt_fmt(o, "cache.direct", "%s", direct);
-                        qemu_opt_fmt(o, "cache.no-flush", "%s", no_flush);
+                if (!f)
+                        return;
+                if (f->format && !streq(f->format, fmt))
+                        qemu_cmd_fail(c, "%s: the image was opened as %s, not %s", what, f->format, fmt);
+                /* the backing chain, bottom first: a node must exist before one names it as backing */
+                for (size_t k = f->n_backing; k > 0; k--) {
+                        const DriverFileLayer *l = &f->backing[k - 1];
+                        DiskNode n = { .fd = l->fd, .format = l->format ?: "raw", .readonly = true };
+                        char storage_k[64], format_k[64];
+
+                        if (!disk_format_valid(n.format)) {
+                                qemu_cmd_fail(c, "%s: backing file format '%s' is not supported", what, n.format);
+                                return;
+                        }
+                        snprintf(storage_k, sizeof(storage_k), "disk%zu-backing%zu-storage", i, k);
+                        snprintf(format_k, sizeof(format_k), "disk%zu-backing%zu-format", i, k);
+                        build_disk_node(c, d, &n, "file", storage_k, format_k, below, what);
+                        snprintf(below, sizeof(below), "%s", format_k);
                 }
-                if (d->driver_discard)
-                        qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
-                qemu_opt_fmt(o, "driver", "%s", fmt);
-                qemu_opt_fmt(o, "file", "%s", storage);
-                qemu_cmd_add_opt(c, "-blockdev", o);
+                build_disk_node(c, d, &top, protocol, storage, format, below, what);
         }
 
         switch (d->bus) {

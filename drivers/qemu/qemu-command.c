@@ -97,6 +97,34 @@ bool qemu_path_valid(const char *s) {
         return true;
 }
 
+const DriverFile *qemu_cmd_file(QemuCmd *c, DomainPathPurpose purpose, DomainChrKind kind, size_t index,
+                                const char *what) {
+        const DriverFile *f = driver_files_find(c->ctx->files, purpose, kind, index);
+
+        if (!f || f->fd < 0)
+                qemu_cmd_fail(c, "%s: the file was not opened for qemu", what);
+        return f && f->fd >= 0 ? f : NULL;
+}
+
+int qemu_cmd_pass_fd(QemuCmd *c, int fd, const char *what) {
+        int n = c->ctx->pass_fd && fd >= 0 ? c->ctx->pass_fd(c->ctx->pass_fd_userdata, fd) : -1;
+
+        if (n < 0)
+                qemu_cmd_fail(c, "%s: cannot pass the file to qemu", what);
+        return n;
+}
+
+int qemu_cmd_add_fdset(QemuCmd *c, int fd, const char *opaque, const char *what) {
+        int n = qemu_cmd_pass_fd(c, fd, what);
+        unsigned set = ++c->next_fdset;
+
+        if (n < 0)
+                return -1;
+        qemu_cmd_add(c, "-add-fd");
+        qemu_cmd_addf(c, "fd=%d,set=%u,opaque=%s", n, set, opaque);
+        return (int) set;
+}
+
 const DomainControllerDef *qemu_cmd_find_controller(const QemuCmd *c, const char *type, int index) {
         for (size_t i = 0; i < c->def->n_controllers; i++) {
                 const DomainControllerDef *k = &c->def->controllers[i];
@@ -230,6 +258,7 @@ static void build_cpu(QemuCmd *c) {
 
 static void build_firmware(QemuCmd *c) {
         const DomainDef *def = c->def;
+        const DriverFile *f;
         GString *o;
 
         if (!def->loader)
@@ -238,17 +267,27 @@ static void build_firmware(QemuCmd *c) {
                 qemu_cmd_fail(c, "loader '%s' is not an absolute path", def->loader);
                 return;
         }
+        f = qemu_cmd_file(c, DOMAIN_PATH_LOADER, 0, 0, "loader");
+        if (!f)
+                return;
         if (qemu_streq(def->loader_type, "pflash")) {
+                int set = qemu_cmd_add_fdset(c, f->fd, "loader", "loader");
+                if (set < 0)
+                        return;
                 o = g_string_new("if=pflash");
-                qemu_opt_str(o, "file", def->loader);
+                qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
                 qemu_opt_fmt(o, "format", "raw");
                 qemu_opt_fmt(o, "unit", "0");
                 if (!qemu_streq(def->loader_readonly, "no"))
                         qemu_opt_fmt(o, "readonly", "on");
                 qemu_cmd_add_opt(c, "-drive", o);
         } else if (!def->loader_type || streq(def->loader_type, "rom")) {
+                int n = qemu_cmd_pass_fd(c, f->fd, "loader");
+                if (n < 0)
+                        return;
+                /* qemu's ROM loader opens a file name: the sealed copy, through qemu's own fd */
                 qemu_cmd_add(c, "-bios");
-                qemu_cmd_add(c, def->loader); /* a whole argv element: qemu does not parse it */
+                qemu_cmd_addf(c, "/proc/self/fd/%d", n);
         } else
                 qemu_cmd_fail(c, "loader type '%s' is not supported", def->loader_type);
 }
@@ -450,19 +489,28 @@ static void build_boot(QemuCmd *c) {
                 g_string_free(o, TRUE);
 
         /* -kernel, -initrd and -append take their whole argv element verbatim. */
+        /* qemu's loaders open file names: the sealed copies, through qemu's own fds */
         if (def->kernel) {
+                const DriverFile *f;
                 if (!qemu_path_valid(def->kernel))
                         qemu_cmd_fail(c, "kernel '%s' is not an absolute path", def->kernel);
-                qemu_cmd_add(c, "-kernel");
-                qemu_cmd_add(c, def->kernel);
+                f = qemu_cmd_file(c, DOMAIN_PATH_KERNEL, 0, 0, "kernel");
+                if (f) {
+                        qemu_cmd_add(c, "-kernel");
+                        qemu_cmd_addf(c, "/proc/self/fd/%d", qemu_cmd_pass_fd(c, f->fd, "kernel"));
+                }
         }
         if (def->initrd) {
+                const DriverFile *f;
                 if (!def->kernel)
                         qemu_cmd_fail(c, "<initrd> needs a <kernel>");
                 if (!qemu_path_valid(def->initrd))
                         qemu_cmd_fail(c, "initrd '%s' is not an absolute path", def->initrd);
-                qemu_cmd_add(c, "-initrd");
-                qemu_cmd_add(c, def->initrd);
+                f = qemu_cmd_file(c, DOMAIN_PATH_INITRD, 0, 0, "initrd");
+                if (f) {
+                        qemu_cmd_add(c, "-initrd");
+                        qemu_cmd_addf(c, "/proc/self/fd/%d", qemu_cmd_pass_fd(c, f->fd, "initrd"));
+                }
         }
         if (def->cmdline) {
                 if (!def->kernel)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include "conf/domain-conf.h"
+#include "driver.h"
 
 typedef struct QemuCommandCtx {
         const char *emulator;          /* argv[0]; def->emulator when NULL */
@@ -25,6 +26,22 @@ typedef struct QemuCommandCtx {
          * other serial ports) and PREFIX-console<i>.log (virtio consoles), so
          * nothing is lost while nobody reads the console. NULL: no log files. */
         const char *chardev_log_prefix;
+        /* The host files the definition names (domain_def_host_paths()),
+         * opened by the service: the command line names none of their paths,
+         * only fds (-add-fd and /dev/fdset/N for what qemu's block layer,
+         * rng and log files open; /proc/self/fd/N of sealed copies for
+         * -kernel, -initrd and -bios; fd= of chardev sockets). A path without
+         * a file is refused. pass_fd(pass_fd_userdata, fd) records that qemu
+         * gets fd and returns its number there (3, 4, … as the runtime passes
+         * them on), or -1. */
+        const DriverFiles *files;
+        int (*pass_fd)(void *userdata, int fd);
+        void *pass_fd_userdata;
+        /* The runtime opens the chardev log files (its own, outside the run
+         * dir): returns an fd for `path` (appended to, created 0600; the
+         * runtime keeps it until qemu has it), or -errno. NULL: qemu is given
+         * the paths. */
+        int (*open_log)(void *userdata, const char *path);
 } QemuCommandCtx;
 
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with

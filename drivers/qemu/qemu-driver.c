@@ -470,14 +470,52 @@ static void qemu_taps_close(int *fds, size_t n) {
                         close(fds[i]);
 }
 
+/* The fds qemu gets as 3, 4, … (the taps first), and the ones the driver opened itself for it. */
+typedef struct QemuChildFds {
+        GArray *fds;            /* int, borrowed or in owned */
+        GArray *owned;          /* int, closed after the spawn */
+} QemuChildFds;
+
+static int child_fds_pass(void *userdata, int fd) {
+        QemuChildFds *q = userdata;
+
+        for (guint i = 0; i < q->fds->len; i++)
+                if (g_array_index(q->fds, int, i) == fd)
+                        return 3 + (int) i;
+        g_array_append_val(q->fds, fd);
+        return 3 + (int) q->fds->len - 1;
+}
+
+/* The chardev logs are vmgmtd's own files: opened here, as root, never by qemu. */
+static int child_fds_open_log(void *userdata, const char *path) {
+        QemuChildFds *q = userdata;
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+
+        if (fd < 0)
+                return -errno;
+        g_array_append_val(q->owned, fd);
+        return fd;
+}
+
+static void child_fds_done(QemuChildFds *q) {
+        for (guint i = 0; q->owned && i < q->owned->len; i++)
+                close(g_array_index(q->owned, int, i));
+        if (q->owned)
+                g_array_free(q->owned, TRUE);
+        if (q->fds)
+                g_array_free(q->fds, TRUE);
+        *q = (QemuChildFds) {};
+}
+
 static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
-                             DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
+                             const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
         DriverRuntime *rt;
         DomainDef *copy;
         _cleanup_free_ int *tap_fds = NULL, *child_fds = NULL;
+        QemuChildFds qfds = {};
         size_t n_taps = 0;
         int r;
 
@@ -514,6 +552,10 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 .channel_dir = channel_arg,
                 .kvm_usable = access("/dev/kvm", R_OK | W_OK) == 0,
                 .chardev_log_prefix = rt->log_prefix,
+                .files = files,
+                .pass_fd = child_fds_pass,
+                .open_log = child_fds_open_log,
+                .pass_fd_userdata = &qfds,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
@@ -541,21 +583,30 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                         tap_fds[n_taps++] = tap_fds[i];
         }
         ctx.net_fds = child_fds;
+        qfds.fds = g_array_new(FALSE, FALSE, sizeof(int));
+        qfds.owned = g_array_new(FALSE, FALSE, sizeof(int));
+        for (size_t i = 0; i < n_taps; i++)
+                (void) child_fds_pass(&qfds, tap_fds[i]);
+        /* the logs rotate before they are opened for qemu (the spawn's own pass then finds them small) */
+        qemu_runtime_rotate_logs_closed(rt);
         r = qemu_command_build(copy, &ctx, &argv, &error);
         if (r < 0) {
+                child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));
                 goto deferred;
         }
         qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
         if (mkdir(rt->channel_dir, 0700) < 0 && errno != EEXIST) {
+                child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
                 r = start_fail_deferred(rt, -errno, strdup("cannot create the channel socket directory"));
                 goto deferred;
         }
         set_channel_paths(rt);
         qemu_graphics_set_live(rt);
-        r = qemu_process_spawn_fds(rt, argv, tap_fds, n_taps, &error);
+        r = qemu_process_spawn_fds(rt, argv, (const int *) qfds.fds->data, qfds.fds->len, &error);
+        child_fds_done(&qfds);
         qemu_taps_close(tap_fds, n_taps);
         if (r < 0) {
                 r = start_fail_deferred(rt, r, TAKE_PTR(error));

@@ -37,6 +37,8 @@ static inline const char *golden_data_dir(void) {
 static inline bool golden_path_allowed(const char *p, size_t len) {
         static const char *const prefixes[] = {
                 GOLDEN_RUN_DIR "/", GOLDEN_IMAGE_DIR "/", GOLDEN_BOOT_DIR "/", GOLDEN_BLOCK_PREFIX, "/usr/share/qemu/",
+                /* what qemu gets instead of host paths: fds passed to it */
+                "/dev/fdset/", "/proc/self/fd/",
         };
         static const char *const exact[] = {
                 "/usr/bin/qemu-system-x86_64", "/dev/urandom", "/dev/random", "/dev/null",
@@ -79,10 +81,11 @@ static inline unsigned golden_check_paths(const char *name, const char *text) {
         return bad;
 }
 
-/* `text` is one argument per line without the final newline. */
-static inline void golden_compare(const char *name, const char *text) {
-        g_autofree char *path = g_strdup_printf("%s/%s.args", golden_data_dir(), name);
-        g_autofree char *want = g_strdup_printf("%s\n", text);
+/* `text` is one argument per line without the final newline; ext ".args" or
+ * ".fds" (the files qemu gets: "FD MODE PATH" lines, text ends with a newline). */
+static inline void golden_compare_ext(const char *name, const char *ext, const char *text) {
+        g_autofree char *path = g_strdup_printf("%s/%s%s", golden_data_dir(), name, ext);
+        g_autofree char *want = strcmp(ext, ".args") == 0 ? g_strdup_printf("%s\n", text) : g_strdup(text);
         g_autofree char *have = NULL;
         const char *regen = getenv("VMGMT_REGENERATE_GOLDEN");
 
@@ -105,7 +108,7 @@ static inline void golden_compare(const char *name, const char *text) {
                 return;
         }
         {
-                g_autofree char *tmp = g_strdup_printf("/tmp/%s.args.actual", name);
+                g_autofree char *tmp = g_strdup_printf("/tmp/%s%s.actual", name, ext);
                 g_autofree char *cmd = g_strdup_printf("diff -u '%s' '%s' >&2", path, tmp);
                 g_file_set_contents(tmp, want, -1, NULL);
                 fprintf(stderr, "%s: differs from the generated command line:\n", path);
@@ -113,4 +116,8 @@ static inline void golden_compare(const char *name, const char *text) {
                         fprintf(stderr, "(diff failed)\n");
                 test_failures++;
         }
+}
+
+static inline void golden_compare(const char *name, const char *text) {
+        golden_compare_ext(name, ".args", text);
 }

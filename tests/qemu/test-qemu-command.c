@@ -86,8 +86,20 @@ static void test_handbuilt_golden(void) {
         d.rngs = rngs;
         d.n_rngs = 1;
 
-        out = build_ok(&d, &golden_ctx);
-        golden_compare("handbuilt-i440fx", out);
+        {
+                /* the qcow2 has a backing file: every layer is its own node, from its own fd */
+                static const char *const backing[] = { GOLDEN_IMAGE_DIR "/base,1.qcow2 qcow2", NULL, NULL };
+                _cleanup_free_ char *err = NULL;
+                g_autofree char *fds = NULL;
+                char **argv = NULL;
+                CHECK(test_command_build(&d, &golden_ctx, backing, &argv, &err, &fds) == 0);
+                out = argv ? g_strjoinv("\n", argv) : g_strdup("");
+                g_strfreev(argv);
+                golden_compare("handbuilt-i440fx", out);
+                golden_compare_ext("handbuilt-i440fx", ".fds", fds ? fds : "");
+                CHECK(strstr(out, "{\"node-name\":\"disk0-backing1-format\",\"read-only\":true,") && strstr(out, "\"driver\":\"qcow2\",\"file\":\"disk0-backing1-storage\",\"backing\":null}"));
+                CHECK(strstr(out, ",file=disk0-storage,backing=disk0-backing1-format"));
+        }
         CHECK(!strstr(out, "secret"));
         CHECK(!strstr(out, "title"));
         CHECK(strstr(out, "\nguest=hand,,built=1 x,debug-threads=on\n"));
@@ -207,7 +219,7 @@ static char *shape_with(const char *v, char **ret_error) {
         d.rngs = rngs;
         d.n_rngs = 1;
 
-        r = qemu_command_build(&d, &golden_ctx, &argv, ret_error);
+        r = test_command_build(&d, &golden_ctx, NULL, &argv, ret_error, NULL);
         if (r < 0)
                 return NULL;
         shape = argv_shape(argv);
@@ -289,7 +301,7 @@ static const DomainNormalizeCtx golden_normalize_ctx = {
 };
 
 /* Parse + normalize + build; the result text is the argv, or "error: …" / "conf-error: …". */
-static char *golden_build_xml(const char *name, const char *xml, size_t len, DomainDef **ret_def) {
+static char *golden_build_xml(const char *name, const char *xml, size_t len, DomainDef **ret_def, char **ret_fds) {
         QemuCommandCtx ctx = golden_ctx;
         ConfError cerr = { 0 };
         DomainDef *def = NULL;
@@ -312,7 +324,7 @@ static char *golden_build_xml(const char *name, const char *xml, size_t len, Dom
                 if (def->n_nets <= ELEMENTSOF(fds))
                         ctx.net_fds = fds;
         }
-        r = qemu_command_build(def, &ctx, &argv, &err);
+        r = test_command_build(def, &ctx, NULL, &argv, &err, ret_fds);
         if (r < 0)
                 out = g_strdup_printf("error: %s", err ? err : "(no message)");
         else
@@ -334,7 +346,7 @@ static void test_golden_xml(void) {
 
         CHECK(dir);
         while (dir && (e = g_dir_read_name(dir))) {
-                g_autofree char *name = NULL, *path = NULL, *xml = NULL, *out = NULL;
+                g_autofree char *name = NULL, *path = NULL, *xml = NULL, *out = NULL, *fds = NULL;
                 DomainDef *def = NULL;
                 gsize len = 0;
 
@@ -343,8 +355,9 @@ static void test_golden_xml(void) {
                 name = g_strndup(e, strlen(e) - 4);
                 path = g_strdup_printf("%s/%s", golden_data_dir(), e);
                 CHECK(g_file_get_contents(path, &xml, &len, NULL));
-                out = golden_build_xml(name, xml, len, &def);
+                out = golden_build_xml(name, xml, len, &def, &fds);
                 golden_compare(name, out);
+                golden_compare_ext(name, ".fds", fds ? fds : "");
                 if (g_str_has_prefix(name, "err-")) {
                         if (!g_str_has_prefix(out, "error: ")) {
                                 fprintf(stderr, "%s: expected a build error\n", name);
@@ -358,7 +371,7 @@ static void test_golden_xml(void) {
                 /* The canonical XML of the normalized definition must build the same command line. */
                 if (def) {
                         g_autofree char *canon = domain_def_format(def, DOMAIN_FORMAT_SECURE);
-                        g_autofree char *again = canon ? golden_build_xml(name, canon, strlen(canon), NULL) : NULL;
+                        g_autofree char *again = canon ? golden_build_xml(name, canon, strlen(canon), NULL, NULL) : NULL;
                         if (!again || !streq(again, out)) {
                                 fprintf(stderr, "%s: command line changes after format + parse + normalize:\n%s\n---\n%s\n",
                                         name, out, again ? again : "(format failed)");

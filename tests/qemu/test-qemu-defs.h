@@ -67,13 +67,109 @@ static inline void def_init_i440fx(DomainDef *d, DomainControllerDef *ctrls) {
         balloon = (DomainMemballoonDef) { .model = S("virtio"), .address = pci(0, 3, 0) };
 }
 
+/* ---- the files the service would have opened: fake fds, recorded for the golden run ---- */
+
+#define TEST_FILE_FD_BASE 100     /* path i of domain_def_host_paths() is fd 100 + i; layers and logs follow */
+
+typedef struct TestFiles {
+        DomainPath *paths;
+        size_t n_paths;
+        DriverFile *files;
+        DriverFileLayer *layers;
+        DriverFiles view;
+        GString *fds;             /* "FD MODE PATH" lines: what the golden run opens at FD */
+        int next_fd;
+} TestFiles;
+
+static inline void test_files_note(TestFiles *t, int fd, const char *mode, const char *path) {
+        g_string_append_printf(t->fds, "%d %s %s\n", fd, mode, path);
+}
+
+/* Layers: `backing` (may be NULL) names, for disk index i, "PATH FORMAT" of its one backing file. */
+static inline void test_files_init(TestFiles *t, const DomainDef *d, const char *const *backing) {
+        static const char *const modes[] = { "read", "read-write", "listen", "connect" };
+        size_t n_layers = 0;
+
+        *t = (TestFiles) { .fds = g_string_new(NULL), .next_fd = TEST_FILE_FD_BASE };
+        (void) domain_def_host_paths(d, &t->paths, &t->n_paths);
+        t->files = g_new0(DriverFile, t->n_paths + 1);
+        t->layers = g_new0(DriverFileLayer, t->n_paths + 1);
+        for (size_t i = 0; i < t->n_paths; i++) {
+                const DomainPath *p = &t->paths[i];
+                t->files[i] = (DriverFile) { .path = p->path, .resolved = p->path, .purpose = p->purpose,
+                                             .chr_kind = p->chr_kind, .index = p->index, .fd = t->next_fd++,
+                                             .format = p->image ? (p->format ?: "raw") : NULL };
+                test_files_note(t, t->files[i].fd, modes[p->mode], p->path);
+        }
+        for (size_t i = 0; i < t->n_paths; i++) {
+                const DomainPath *p = &t->paths[i];
+                if (p->purpose != DOMAIN_PATH_DISK || !backing || !backing[p->index])
+                        continue;
+                g_auto(GStrv) pf = g_strsplit(backing[p->index], " ", 2);
+                t->layers[n_layers] = (DriverFileLayer) { .fd = t->next_fd++, .path = g_intern_string(pf[0]),
+                                                          .format = g_intern_string(pf[1] ? pf[1] : "raw") };
+                test_files_note(t, t->layers[n_layers].fd, "read", pf[0]);
+                t->files[i].backing = &t->layers[n_layers++];
+                t->files[i].n_backing = 1;
+        }
+        t->view = (DriverFiles) { .files = t->files, .n_files = t->n_paths };
+}
+
+static inline void test_files_done(TestFiles *t) {
+        g_free(t->paths);
+        g_free(t->files);
+        g_free(t->layers);
+        g_string_free(t->fds, TRUE);
+}
+
+/* pass_fd: the fake fds are what qemu gets. */
+static inline int test_files_pass(void *userdata, int fd) {
+        return fd;
+}
+
+static inline int test_files_open_log(void *userdata, const char *path) {
+        TestFiles *t = userdata;
+        int fd = t->next_fd++;
+
+        test_files_note(t, fd, "append", path);
+        return fd;
+}
+
+/* ctx with the files of d (ctx->files when the caller gave some). */
+static inline QemuCommandCtx test_files_ctx(const QemuCommandCtx *ctx, TestFiles *t) {
+        QemuCommandCtx c = *ctx;
+
+        if (!c.files) {
+                c.files = &t->view;
+                c.pass_fd = test_files_pass;
+                c.open_log = c.chardev_log_prefix ? test_files_open_log : NULL;
+                c.pass_fd_userdata = t;
+        }
+        return c;
+}
+
+static inline int test_command_build(const DomainDef *d, const QemuCommandCtx *ctx, const char *const *backing,
+                                     char ***argv, char **err, char **ret_fds) {
+        TestFiles t;
+        QemuCommandCtx c;
+        int r;
+
+        test_files_init(&t, d, backing);
+        c = test_files_ctx(ctx, &t);
+        r = qemu_command_build(d, &c, argv, err);
+        if (ret_fds)
+                *ret_fds = g_strdup(t.fds->str);
+        test_files_done(&t);
+        return r;
+}
+
 static inline char *build_ok(const DomainDef *d, const QemuCommandCtx *ctx) {
         _cleanup_free_ char *err = NULL;
         char **argv = NULL;
         char *joined;
         int r;
 
-        r = qemu_command_build(d, ctx, &argv, &err);
+        r = test_command_build(d, ctx, NULL, &argv, &err, NULL);
         if (r < 0) {
                 fprintf(stderr, "unexpected build error: %s\n", err ? err : "(none)");
                 test_failures++;
@@ -89,7 +185,7 @@ static inline void expect_error(const DomainDef *d, const QemuCommandCtx *ctx, c
         char **argv = NULL;
         int r;
 
-        r = qemu_command_build(d, ctx, &argv, &err);
+        r = test_command_build(d, ctx, NULL, &argv, &err, NULL);
         if (r != -EOPNOTSUPP || !err || !strstr(err, needle)) {
                 fprintf(stderr, "expected error containing '%s', got r=%d err=%s\n", needle, r, err ? err : "(null)");
                 test_failures++;

@@ -191,7 +191,9 @@ static void prepare_images(GPtrArray *args, const char *tmp) {
                 driver = keyval_get(kv, "driver");
                 filename = keyval_get(kv, "filename");
                 node = keyval_get(kv, "node-name");
-                if (driver && filename && (strcmp(driver, "host_device") == 0 || strcmp(driver, "host_cdrom") == 0)) {
+                if (filename && g_str_has_prefix(filename, "/dev/fdset/")) {
+                        /* an fd of NAME.fds: open_fds() made the file */
+                } else if (driver && filename && (strcmp(driver, "host_device") == 0 || strcmp(driver, "host_cdrom") == 0)) {
                         /* a loop device over a temp file stands in for the golden block device */
                         char *dev = loop_attach(tmp);
                         for (guint j = 0; j < kv->len; j++)
@@ -229,7 +231,7 @@ static void prepare_images(GPtrArray *args, const char *tmp) {
                         continue;
                 kv = keyval_split(g_ptr_array_index(args, i + 1));
                 file = keyval_get(kv, "file");
-                if (file && access(file, F_OK) != 0) {
+                if (file && !g_str_has_prefix(file, "/dev/fdset/") && access(file, F_OK) != 0) {
                         g_autofree char *q = g_shell_quote(file);
                         g_autofree char *cmd = g_strdup_printf("truncate -s 64K %s", q);
                         CHECK(run_cmd(cmd) == 0);
@@ -356,11 +358,68 @@ static void check_values_arrived(const char *name, int fd, GString *buf, GPtrArr
         }
 }
 
+/* The files the service would have opened, at the fd numbers NAME.fds gives ("FD MODE PATH" lines):
+ * images made as prepare_images() makes them, block devices as loop devices, sockets bound (and for
+ * "connect" a listener of ours first). *ret_fds gets pairs (fd here, fd in qemu); the listeners are
+ * kept in *ret_keep. */
+static void open_fds(const char *name, const char *tmp, GArray *pairs, GArray *keep) {
+        g_autofree char *path = g_strdup_printf("%s/%s.fds", golden_data_dir(), name), *text = NULL;
+        g_auto(GStrv) lines = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return;   /* no host files */
+        lines = g_strsplit(text, "\n", -1);
+        for (size_t i = 0; lines[i]; i++) {
+                g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
+                g_autofree char *file = NULL;
+                int target, fd = -1;
+
+                if (!f[0] || !f[1] || !f[2])
+                        continue;
+                target = atoi(f[0]);
+                file = g_str_has_prefix(f[2], GOLDEN_BLOCK_PREFIX) ? loop_attach(tmp) : replace_prefixes(f[2], tmp);
+                if (strcmp(f[1], "listen") == 0 || strcmp(f[1], "connect") == 0) {
+                        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", file);
+                        (void) unlink(file);
+                        if (strcmp(f[1], "connect") == 0) {
+                                int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                                CHECK(bind(l, (struct sockaddr *) &sa, sizeof(sa)) == 0 && listen(l, 4) == 0);
+                                g_array_append_val(keep, l);
+                        }
+                        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                        if (strcmp(f[1], "listen") == 0)
+                                CHECK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 && listen(fd, 4) == 0);
+                        else
+                                CHECK(connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+                } else if (strcmp(f[1], "append") == 0)
+                        fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+                else {
+                        if (access(file, F_OK) != 0) {
+                                g_autofree char *q = g_shell_quote(file);
+                                g_autofree char *cmd = g_str_has_suffix(file, ".qcow2")
+                                        ? g_strdup_printf("qemu-img create -q -f qcow2 %s 16M", q)
+                                        : g_strdup_printf("truncate -s 1M %s", q);
+                                CHECK(run_cmd(cmd) == 0);
+                        }
+                        fd = open(file, (strcmp(f[1], "read-write") == 0 ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+                }
+                if (fd < 0) {
+                        fprintf(stderr, "%s: cannot open %s (%s) for fd %d: %m\n", name, file, f[1], target);
+                        test_failures++;
+                        continue;
+                }
+                g_array_append_val(pairs, fd);
+                g_array_append_val(pairs, target);
+        }
+}
+
 static void run_one(const char *name, const char *path) {
         g_autofree char *text = NULL, *tmp = NULL, *log = NULL, *qmp = NULL, *line = NULL, *mkdirs = NULL;
         g_auto(GStrv) lines = NULL;
         GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
         GString *buf = g_string_new(NULL);
+        GArray *pairs = g_array_new(FALSE, FALSE, sizeof(int)), *keep = g_array_new(FALSE, FALSE, sizeof(int));
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd = -1, status = 0, r;
         pid_t pid;
@@ -386,6 +445,7 @@ static void run_one(const char *name, const char *path) {
                 if (*lines[i] || lines[i + 1])
                         g_ptr_array_add(args, replace_prefixes(lines[i], tmp));
         force_tcg(args);
+        open_fds(name, tmp, pairs, keep);
         prepare_images(args, tmp);
         g_ptr_array_add(args, NULL);
 
@@ -397,6 +457,10 @@ static void run_one(const char *name, const char *path) {
                 int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (lfd < 0 || nfd < 0 || dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
                         _exit(126);
+                /* the fds the golden names (all ≥ 100, above everything opened here) */
+                for (guint k = 0; k + 1 < pairs->len; k += 2)
+                        if (dup2(g_array_index(pairs, int, k), g_array_index(pairs, int, k + 1)) < 0)
+                                _exit(126);
                 execv(g_ptr_array_index(args, 0), (char **) args->pdata);
                 _exit(127);
         }
@@ -455,6 +519,12 @@ static void run_one(const char *name, const char *path) {
         } else
                 fprintf(stderr, "%s: ok\n", name);
 out:
+        for (guint k = 0; k < pairs->len; k += 2)
+                close(g_array_index(pairs, int, k));
+        for (guint k = 0; k < keep->len; k++)
+                close(g_array_index(keep, int, k));
+        g_array_free(pairs, TRUE);
+        g_array_free(keep, TRUE);
         loop_detach_all();
         if (tmp) {
                 g_autofree char *q = g_shell_quote(tmp);

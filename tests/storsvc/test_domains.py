@@ -54,7 +54,9 @@ class DomainVolumeTests(StorageTestCase):
         con.wait_for(marker, 30)
         pids = self.fx.qemu_pids()
         self.assertEqual(len(pids), 1)
-        self.assertIn('filename=%s,' % vpath, ' '.join(cmdline(pids[0])))
+        # vmgmtd opened the volume's file: qemu has an fd, its argv no path
+        self.assertNotIn(vpath, ' '.join(cmdline(pids[0])))
+        self.assertIn('filename=/dev/fdset/', ' '.join(cmdline(pids[0])))
         fds = [os.readlink('/proc/%d/fd/%s' % (pids[0], f)) for f in os.listdir('/proc/%d/fd' % pids[0])]
         self.assertIn(vpath, fds)
 

@@ -1,0 +1,200 @@
+/* domain-files.c — opening a start's files as the caller could (a child with the caller's uid and gids), and the policy hook. */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus-util.h"
+#include "domain-files.h"
+#include "log.h"
+#include "macro.h"
+
+struct VmDomainFilesJob {
+        Manager *manager;
+        DriverFileSet *set;
+        bool root;
+        uid_t uid;
+        gid_t gid;
+        GArray *groups;            /* gid_t */
+        sd_bus_slot *creds_slot;   /* GetConnectionCredentials in flight */
+        OpenFilesJob *open;
+        VmDomainFilesDoneFn done;
+        void *userdata;
+};
+
+static void job_free(VmDomainFilesJob *j) {
+        sd_bus_slot_unref(j->creds_slot);
+        open_files_job_cancel(j->open);
+        driver_file_set_free(j->set);
+        if (j->groups)
+                g_array_free(j->groups, TRUE);
+        g_free(j);
+}
+
+VmDomainFilesJob *vm_domain_files_job_cancel(VmDomainFilesJob *j) {
+        if (j)
+                job_free(j);
+        return NULL;
+}
+
+static void job_finish(VmDomainFilesJob *j, int r, const char *message) {
+        VmDomainFilesDoneFn done = j->done;
+        void *userdata = j->userdata;
+        DriverFileSet *set = r < 0 ? NULL : TAKE_PTR(j->set);
+        g_autofree char *msg = g_strdup(message);
+
+        job_free(j);
+        done(userdata, r, set, msg);
+}
+
+int vm_domain_files_check(Manager *m, uid_t uid, const DriverFileSet *files, sd_bus_error *error) {
+        /* Everything is allowed for now; the path policy (service/path-policy.c)
+         * fills this in: block devices, /proc, /sys, /dev, storage pools. */
+        return 0;
+}
+
+static void files_opened(void *userdata, int r, OpenFiles *opened, const char *message) {
+        VmDomainFilesJob *j = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *bad = NULL;
+        g_autofree char *msg = NULL;
+
+        j->open = NULL;   /* freed after this call */
+        if (r < 0) {
+                job_finish(j, r, message);
+                return;
+        }
+        r = driver_file_set_take(j->set, opened, &bad);
+        if (r < 0) {
+                /* "cannot open /path: Permission denied", and whose rights those were */
+                msg = j->root ? g_strdup(bad) : g_strdup_printf("%s (opened with the rights of uid %u)", strna(bad),
+                                                                (unsigned) j->uid);
+                job_finish(j, r, msg);
+                return;
+        }
+        r = vm_domain_files_check(j->manager, j->root ? 0 : j->uid, j->set, &error);
+        if (r < 0) {
+                job_finish(j, sd_bus_error_get_errno(&error) > 0 ? -sd_bus_error_get_errno(&error) : r,
+                           error.message ?: strerror(-r));
+                return;
+        }
+        job_finish(j, 0, NULL);
+}
+
+static int job_open(VmDomainFilesJob *j) {
+        OpenFileCreds creds = {
+                .root = j->root,
+                .uid = j->uid,
+                .gid = j->gid,
+                .groups = j->groups ? (const gid_t *) j->groups->data : NULL,
+                .n_groups = j->groups ? j->groups->len : 0,
+        };
+
+        return open_files_start(j->manager->event, &creds, j->set->requests, j->set->n_paths, 0, files_opened, j,
+                                &j->open);
+}
+
+/* The effective gid of the caller's process, as long as it still is the caller's (same uid). */
+static int caller_egid(pid_t pid, uid_t uid, gid_t *ret) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid), *text = NULL;
+        unsigned ruid, euid, rgid, egid;
+        const char *u, *g;
+
+        if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+                return -ESRCH;
+        u = strstr(text, "\nUid:");
+        g = strstr(text, "\nGid:");
+        if (!u || !g || sscanf(u, "\nUid: %u %u", &ruid, &euid) != 2 || sscanf(g, "\nGid: %u %u", &rgid, &egid) != 2)
+                return -EBADMSG;
+        if (euid != uid)
+                return -ESRCH;
+        *ret = (gid_t) egid;
+        return 0;
+}
+
+static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        VmDomainFilesJob *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint32_t uid = UINT32_MAX, pid = 0;
+        bool have_groups = false;
+        int r;
+
+        j->creds_slot = sd_bus_slot_unref(j->creds_slot);
+        if (e) {
+                job_finish(j, -EACCES, "cannot learn the caller's credentials");
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r > 0) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(reply, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read_basic(reply, 's', &key);
+                if (r < 0)
+                        break;
+                if (streq(key, "UnixUserID"))
+                        r = sd_bus_message_read(reply, "v", "u", &uid);
+                else if (streq(key, "ProcessID"))
+                        r = sd_bus_message_read(reply, "v", "u", &pid);
+                else if (streq(key, "UnixGroupIDs")) {
+                        const void *data;
+                        size_t size;
+                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (r >= 0)
+                                r = sd_bus_message_read_array(reply, 'u', &data, &size);
+                        if (r >= 0) {
+                                g_array_append_vals(j->groups, data, (guint) (size / sizeof(uint32_t)));
+                                have_groups = true;
+                                r = sd_bus_message_exit_container(reply);
+                        }
+                } else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        break;
+                r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0 || uid == UINT32_MAX || !have_groups) {
+                job_finish(j, -EACCES, "cannot learn the caller's uid and groups from the bus");
+                return 0;
+        }
+        j->uid = (uid_t) uid;
+        if (uid == 0)
+                j->root = true;
+        else if (caller_egid((pid_t) pid, (uid_t) uid, &j->gid) < 0) {
+                job_finish(j, -EACCES, "cannot learn the caller's group: its process is gone");
+                return 0;
+        }
+        r = job_open(j);
+        if (r < 0)
+                job_finish(j, r, "cannot start the file opener");
+        return 0;
+}
+
+int vm_domain_files_open(Manager *m, sd_bus_message *caller, DriverFileSet *set, VmDomainFilesDoneFn done,
+                         void *userdata, VmDomainFilesJob **ret) {
+        VmDomainFilesJob *j = g_new0(VmDomainFilesJob, 1);
+        const char *sender = caller ? sd_bus_message_get_sender(caller) : NULL;
+        uid_t uid;
+        int r;
+
+        j->manager = m;
+        j->set = set;
+        j->done = done;
+        j->userdata = userdata;
+        j->groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
+        j->root = !sender || (bus_creds_cache_lookup(m->creds, sender, &uid, NULL) > 0 && uid == 0);
+        if (j->root)
+                r = job_open(j);
+        else
+                r = sd_bus_call_method_async(m->bus, &j->creds_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                             "org.freedesktop.DBus", "GetConnectionCredentials", on_creds, j, "s",
+                                             sender);
+        if (r < 0) {
+                job_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
