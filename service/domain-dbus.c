@@ -479,8 +479,6 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         const BusOption options[] = { { "inactive", "b", &inactive }, { "secure", "b", &secure }, {} };
         const char *details[5];
         _cleanup_free_ char *xml = NULL;
-        DomainFormatFlags flags = 0;
-        const DomainDef *def;
         int r;
 
         r = bus_options_parse(message, options, error);
@@ -490,14 +488,8 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                 r = vm_authorize(d->manager, message, VM_ACTION_DOMAIN_CONSOLE, domain_details(d, details), error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
-                flags |= DOMAIN_FORMAT_SECURE;
         }
-        if (inactive || !vm_domain_is_active(d)) {
-                def = vm_domain_inactive_def(d);
-                flags |= DOMAIN_FORMAT_INACTIVE;
-        } else
-                def = vm_domain_current_def(d);
-        xml = domain_def_format(def, flags);
+        xml = vm_domain_kind.xml_format(d, (inactive ? VM_FORMAT_INACTIVE : 0) | (secure ? VM_FORMAT_SECURE : 0));
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -639,6 +631,54 @@ static bool domain_active(const void *object) {
         return vm_domain_is_active(object);
 }
 
+/* Domain XML, parsed and validated (pure: runs nothing, touches nothing). */
+static int domain_xml_parse(const char *xml, void **ret, sd_bus_error *error) {
+        DomainDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG || r == -ENOMEM)
+                conf_error_clear(&err);
+        if (r == -EFBIG)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
+                                         DOMAIN_XML_MAX_SIZE);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        *ret = def;
+        return 0;
+}
+
+static const char *domain_def_name(const void *def) {
+        return ((const DomainDef *) def)->name;
+}
+
+static void domain_def_free_hook(void *def) {
+        domain_def_free(def);
+}
+
+static const char *const *domain_def_details(const void *parent, const char *name, const char *buf[static 7]) {
+        buf[0] = name ? "domain" : NULL;
+        buf[1] = name;
+        buf[2] = NULL;
+        return buf;
+}
+
+/* An inactive domain has only its persistent definition. */
+static char *domain_xml_format(const void *object, VmFormatFlags flags) {
+        const VmDomain *d = object;
+        DomainFormatFlags f = flags & VM_FORMAT_SECURE ? DOMAIN_FORMAT_SECURE : 0;
+
+        if (flags & VM_FORMAT_INACTIVE || !vm_domain_is_active(d))
+                return domain_def_format(vm_domain_inactive_def(d), f | DOMAIN_FORMAT_INACTIVE);
+        return domain_def_format(vm_domain_current_def(d), f);
+}
+
 const VmObjectKind vm_domain_kind = {
         .noun = "domain",
         .interface = VM_DOMAIN_INTERFACE,
@@ -656,4 +696,9 @@ const VmObjectKind vm_domain_kind = {
         .object_name = domain_name,
         .object_path = domain_path,
         .is_active = domain_active,
+        .xml_parse = domain_xml_parse,
+        .def_name = domain_def_name,
+        .def_free = domain_def_free_hook,
+        .def_details = domain_def_details,
+        .xml_format = domain_xml_format,
 };

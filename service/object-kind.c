@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "auth.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -163,6 +164,40 @@ int vm_object_kind_method_list(const VmObjectKind *k, Manager *m, sd_bus_message
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- definitions ---- */
+
+int vm_object_kind_parse_authorized(const VmObjectKind *k, Manager *m, sd_bus_message *message, const char *xml,
+                                    const void *parent, void **ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+        const char *details[7];
+        const char *name;
+        void *def = NULL;
+        int r;
+
+        r = k->xml_parse(xml, &def, &parse_error);
+        if (r == -ENOMEM)
+                return r;
+        name = def ? k->def_name(def) : NULL;
+        r = vm_authorize(m, message, k->action, k->def_details(parent, name, details), error);
+        if (r > 0 && !name) {
+                /* allowed: now the caller may learn what is wrong with the XML */
+                if (!sd_bus_error_is_set(&parse_error))
+                        r = sd_bus_error_set(error, VM_ERROR_INVALID_XML, "Invalid XML");
+                else {
+                        r = sd_bus_error_get_errno(&parse_error);
+                        sd_bus_error_move(error, &parse_error);
+                        r = r > 0 ? -r : -EINVAL;
+                }
+        }
+        if (r <= 0) {
+                if (def)
+                        k->def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 1;
 }
 
 /* ---- signals ---- */

@@ -19,6 +19,12 @@ typedef struct Manager Manager;
 /* Called for each object of a kind that is on the bus, with its path. */
 typedef int (*VmObjectFn)(void *userdata, void *object, const char *path);
 
+/* What a kind's XML format hook is asked for (GetXMLDesc's options). */
+typedef enum VmFormatFlags {
+        VM_FORMAT_INACTIVE = 1 << 0,     /* the persistent definition, not the running one */
+        VM_FORMAT_SECURE = 1 << 1,       /* with secrets (the caller was authorized for them) */
+} VmFormatFlags;
+
 typedef struct VmObjectKind {
         const char *noun;                /* "domain": messages */
         const char *interface;           /* org.vmgmt.Domain */
@@ -41,6 +47,21 @@ typedef struct VmObjectKind {
         const char *(*object_name)(const void *object);
         const char *(*object_path)(const void *object);
         bool (*is_active)(const void *object);
+
+        /* Its XML (NULL hooks: it has none, e.g. a job). xml_parse reads xml
+         * into a definition, purely (nothing run, opened or asked of the
+         * system): 0 with *ret, or a negative errno with an InvalidXML error
+         * saying precisely what is wrong (-ENOMEM: none). def_name and
+         * def_free are the definition's; def_details the polkit details of a
+         * call taking a definition named name (NULL: it did not parse) on
+         * parent (the object the call is on: a volume's pool; NULL on the
+         * manager), NULL-terminated key/value pairs in buf. xml_format is an
+         * object's XML (malloc'd; NULL: out of memory). */
+        int (*xml_parse)(const char *xml, void **ret, sd_bus_error *error);
+        const char *(*def_name)(const void *def);
+        void (*def_free)(void *def);
+        const char *const *(*def_details)(const void *parent, const char *name, const char *buf[static 7]);
+        char *(*xml_format)(const void *object, VmFormatFlags flags);
 } VmObjectKind;
 
 /* Every kind vmgmtd serves (object-kind.c), NULL-terminated. */
@@ -59,6 +80,18 @@ int vm_object_kinds_append_managed_objects(Manager *m, sd_bus_message *reply, sd
 int vm_object_kind_method_get(const VmObjectKind *k, Manager *m, sd_bus_message *message, sd_bus_error *error);
 /* List<Noun>s(a{sv} options: active b, inactive b) → ao, sorted by name. */
 int vm_object_kind_method_list(const VmObjectKind *k, Manager *m, sd_bus_message *message, sd_bus_error *error);
+
+/* The one path of every call that takes a kind's XML (DefineDomain,
+ * CreateNetwork, DefinePool, CreateVolume, …): parses xml with the kind's
+ * hook, then authorizes the call with the kind's action and details before
+ * anything that costs the system (an fsync, a probe, a file open) is done. A
+ * caller that may not do the action gets AccessDenied whether or not the XML
+ * parsed, so it learns nothing about it; a caller that may gets the precise
+ * InvalidXML. Returns 1 with *ret (the caller owns the definition and hands
+ * it on), 0 while polkit has not answered (the handler returns 1 at once; the
+ * message is dispatched again), or a negative errno with error set. */
+int vm_object_kind_parse_authorized(const VmObjectKind *k, Manager *m, sd_bus_message *message, const char *xml,
+                                    const void *parent, void **ret, sd_bus_error *error);
 
 /* InterfacesAdded / InterfacesRemoved of an object of kind k at path (only
  * once start-up is done: m->ready). */
