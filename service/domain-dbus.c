@@ -466,8 +466,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         g_free(old_name);
         free(old_path);
         g_free(old_file);
-        if (m->ready)
-                (void) sd_bus_emit_object_added(m->bus, d->path);
+        vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
         vm_domain_emit_event(d, "defined", "renamed");
         vm_domain_clear_cause(d);
         return sd_bus_reply_method_return(message, NULL);
@@ -623,8 +622,8 @@ static const char *domain_name(const void *object) {
         return ((const VmDomain *) object)->name;
 }
 
-static const char *domain_path(const void *object) {
-        return ((const VmDomain *) object)->path;
+static char *domain_path(const void *object) {
+        return g_strdup(((const VmDomain *) object)->path);
 }
 
 static bool domain_active(const void *object) {

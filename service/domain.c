@@ -7,6 +7,7 @@
 #include "domain.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 #include "pool.h"
 
 int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
@@ -232,7 +233,7 @@ void vm_domain_props_emit_changes(VmDomain *d, VmDomainProps *before) {
         if (n == 0)
                 return;
         names[n] = NULL;
-        (void) sd_bus_emit_properties_changed_strv(d->manager->bus, d->path, VM_DOMAIN_INTERFACE, (char **) names);
+        vm_object_kind_emit_changed(&vm_domain_kind, d->manager, d, names);
 }
 
 typedef struct HeldEvent {
@@ -258,7 +259,7 @@ void vm_domain_unhide(VmDomain *d) {
         d->hidden = false;
         if (!d->manager->ready)
                 return;
-        (void) sd_bus_emit_object_added(d->manager->bus, d->path);
+        vm_object_kind_emit_added(&vm_domain_kind, d->manager, d->path);
         if (d->hidden_events) {
                 for (guint i = 0; i < d->hidden_events->len; i++) {
                         HeldEvent *e = &g_array_index(d->hidden_events, HeldEvent, i);

@@ -276,7 +276,7 @@ static void define_commit(void *userdata, int r, char *file) {
                 d->config_file = file;
                 d->generation = 1;
                 vm_domain_set_cause(d, op->message);
-                (void) sd_bus_emit_object_added(m->bus, d->path);
+                vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
                 vm_domain_emit_event(d, "defined", "added");
                 vm_domain_clear_cause(d);
                 (void) sd_bus_reply_method_return(op->message, "o", d->path);

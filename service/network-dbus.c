@@ -512,8 +512,8 @@ static const char *network_name(const void *object) {
         return ((const VmNetwork *) object)->name;
 }
 
-static const char *network_path(const void *object) {
-        return ((const VmNetwork *) object)->path;
+static char *network_path(const void *object) {
+        return g_strdup(((const VmNetwork *) object)->path);
 }
 
 static bool network_active(const void *object) {

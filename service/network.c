@@ -17,11 +17,8 @@ static bool network_is_active(void *object) {
 }
 
 static const ObjectStoreType network_store_type = {
-        .noun = "network",
-        .path_prefix = VM_NETWORK_PREFIX,
-        .interface = VM_NETWORK_INTERFACE,
+        .kind = &vm_network_kind,
         .event_signal = "NetworkEvent",
-        .no_such_error = VM_ERROR_NO_SUCH_NETWORK,
         .default_marker = ".default-network-defined",
         .uuid_offset = offsetof(VmNetwork, uuid),
         .path_offset = offsetof(VmNetwork, path),

@@ -109,10 +109,14 @@ int vm_object_kind_method_get(const VmObjectKind *k, Manager *m, sd_bus_message 
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *path = NULL;
         object = k->lookup(m, name);
         if (!object)
                 return sd_bus_error_setf(error, k->no_such_error, "No %s '%s'", k->noun, name);
-        return sd_bus_reply_method_return(message, "o", k->object_path(object));
+        path = k->object_path(object);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", path);
 }
 
 typedef struct ListCtx {
@@ -156,8 +160,10 @@ int vm_object_kind_method_list(const VmObjectKind *k, Manager *m, sd_bus_message
         }
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < c.objects->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', k->object_path(c.objects->pdata[i]));
+        for (guint i = 0; r >= 0 && i < c.objects->len; i++) {
+                _cleanup_free_ char *path = k->object_path(c.objects->pdata[i]);
+                r = path ? sd_bus_message_append_basic(reply, 'o', path) : -ENOMEM;
+        }
         g_ptr_array_free(c.objects, TRUE);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
@@ -212,4 +218,14 @@ void vm_object_kind_emit_removed(const VmObjectKind *k, Manager *m, const char *
                 (void) sd_bus_emit_interfaces_removed(m->bus, path, "org.freedesktop.DBus.Peer",
                                                       "org.freedesktop.DBus.Introspectable",
                                                       "org.freedesktop.DBus.Properties", k->interface, NULL);
+}
+
+void vm_object_kind_emit_changed(const VmObjectKind *k, Manager *m, const void *object, const char *const *names) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!m->ready || !m->bus || !names[0])
+                return;
+        path = k->object_path(object);
+        if (path)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, path, k->interface, (char **) names);
 }

@@ -41,11 +41,12 @@ typedef struct VmObjectKind {
 
         /* The registry: every object on the bus (stop early with a negative
          * return); the object Get<Noun> names (NULL: no such call) and its
-         * name, path and whether it is active, for List<Noun>s. */
+         * name and whether it is active, for List<Noun>s; its path
+         * (malloc'd; NULL: out of memory), for those and its signals. */
         int (*foreach)(Manager *m, VmObjectFn fn, void *userdata);
         void *(*lookup)(Manager *m, const char *name_or_uuid);
         const char *(*object_name)(const void *object);
-        const char *(*object_path)(const void *object);
+        char *(*object_path)(const void *object);
         bool (*is_active)(const void *object);
 
         /* Its XML (NULL hooks: it has none, e.g. a job). xml_parse reads xml
@@ -97,3 +98,8 @@ int vm_object_kind_parse_authorized(const VmObjectKind *k, Manager *m, sd_bus_me
  * once start-up is done: m->ready). */
 void vm_object_kind_emit_added(const VmObjectKind *k, Manager *m, const char *path);
 void vm_object_kind_emit_removed(const VmObjectKind *k, Manager *m, const char *path);
+/* PropertiesChanged of k's interface on object (at k->object_path()) naming
+ * the NULL-terminated names (the values come from the vtable's getters);
+ * nothing when names is empty or before start-up is done (m->ready). Whether
+ * the object is on the bus at all is the caller's to know. */
+void vm_object_kind_emit_changed(const VmObjectKind *k, Manager *m, const void *object, const char *const *names);

@@ -6,14 +6,14 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+typedef struct VmObjectKind VmObjectKind;
+
 /* What the store knows of the objects it holds: each is a struct with a
- * `char uuid[37]`, a `char *path` and a `bool on_bus` at these offsets. */
+ * `char uuid[37]`, a `char *path` and a `bool on_bus` at these offsets; the
+ * rest (noun, path, interface, errors, directory) is the kind's. */
 typedef struct ObjectStoreType {
-        const char *noun;               /* "network": in error messages */
-        const char *path_prefix;        /* /org/vmgmt/network */
-        const char *interface;          /* org.vmgmt.Network */
+        const VmObjectKind *kind;       /* vm_network_kind */
         const char *event_signal;       /* NetworkEvent, of the manager */
-        const char *no_such_error;      /* org.vmgmt.Error.NoSuchNetwork */
         const char *default_marker;     /* file in the config dir: the default object was defined once */
         size_t uuid_offset, path_offset, on_bus_offset;
         bool (*is_active)(void *object);

@@ -591,8 +591,8 @@ static const char *pool_name(const void *object) {
         return ((const VmPool *) object)->name;
 }
 
-static const char *pool_path(const void *object) {
-        return ((const VmPool *) object)->path;
+static char *pool_path(const void *object) {
+        return g_strdup(((const VmPool *) object)->path);
 }
 
 static bool pool_active(const void *object) {

@@ -17,11 +17,8 @@ static bool pool_is_active(void *object) {
 }
 
 static const ObjectStoreType pool_store_type = {
-        .noun = "pool",
-        .path_prefix = VM_POOL_PREFIX,
-        .interface = VM_POOL_INTERFACE,
+        .kind = &vm_pool_kind,
         .event_signal = "PoolEvent",
-        .no_such_error = VM_ERROR_NO_SUCH_POOL,
         .default_marker = ".default-pool-defined",
         .uuid_offset = offsetof(VmPool, uuid),
         .path_offset = offsetof(VmPool, path),

@@ -23,16 +23,12 @@ void vm_volume_emit_added(VmStorage *s, StorageVolume *v) {
 }
 
 void vm_volume_emit_changed(VmStorage *s, StorageVolume *v) {
-        Manager *m = s->manager;
-        _cleanup_free_ char *path = NULL;
         VmPool *p = vm_pool_of(storage_volume_get_pool(v));
 
-        if (!m->bus || !m->ready || !p || !p->on_bus)
+        if (!p || !p->on_bus)
                 return;
-        path = vm_volume_path(v);
-        if (path)
-                (void) sd_bus_emit_properties_changed(m->bus, path, VM_VOLUME_INTERFACE, "Path", "Format", "Capacity",
-                                                      "Allocation", NULL);
+        vm_object_kind_emit_changed(&vm_volume_kind, s->manager, v,
+                                    (const char *[]) { "Path", "Format", "Capacity", "Allocation", NULL });
 }
 
 void vm_volume_emit_removed(VmStorage *s, StorageVolume *v) {
@@ -412,6 +408,10 @@ static char *volume_xml_format(const void *object, VmFormatFlags flags) {
         return storage_vol_def_format(storage_volume_get_def((StorageVolume *) object));
 }
 
+static char *volume_path(const void *object) {
+        return vm_volume_path((StorageVolume *) object);
+}
+
 const VmObjectKind vm_volume_kind = {
         .noun = "volume",
         .interface = VM_VOLUME_INTERFACE,
@@ -422,6 +422,7 @@ const VmObjectKind vm_volume_kind = {
         .vtable = volume_vtable,
         .find = volume_object_find,
         .foreach = volume_foreach,
+        .object_path = volume_path,
         .xml_parse = volume_xml_parse,
         .def_name = volume_def_name,
         .def_free = volume_def_free_hook,
