@@ -433,10 +433,8 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         if (d->autostart)
                 (void) vm_domain_store_set_autostart(m, new_file, true);
         if (!streq(new_file, d->config_file)) {
-                _cleanup_free_ char *old_path_file = g_build_filename(m->domain_config_dir, d->config_file, NULL);
-
                 r = vm_domain_store_remove(m, d->config_file);
-                if (r < 0 && access(old_path_file, F_OK) == 0) {
+                if (r < 0 && access(d->config_file, F_OK) == 0) {
                         /* two files with one UUID would lose one domain at the next start: undo */
                         (void) vm_domain_store_remove(m, new_file);
                         if (d->autostart)
@@ -685,7 +683,7 @@ const VmObjectKind vm_domain_kind = {
         .path_pattern = VM_DOMAIN_PREFIX "/%",
         .no_such_error = VM_ERROR_NO_SUCH_DOMAIN,
         .action = VM_ACTION_DOMAIN_MANAGE,   /* and lifecycle, console: see each method */
-        .config_subdir = NULL,               /* the first driver's: Manager.domain_config_dir */
+        .config_per_driver = true,           /* CONFIG/qemu for the qemu driver's domains, … */
         .vtable = domain_vtable,
         .find = domain_object_find,
         .enumerate = domain_node_enumerator,

@@ -18,7 +18,7 @@ struct VmDomain {
         char *name;
         char uuid[37];
         char *path;                /* /org/vmgmt/domain/ENCODED */
-        char *config_file;         /* basename under domain_config_dir; NULL while not persistent */
+        char *config_file;         /* CONFIG/DRIVER/NAME.xml, in its driver's directory; NULL while not persistent */
         VmDriver *drv;             /* the driver of def's type (of the running one's while active) */
 
         DomainDef *def;            /* inactive definition; for an active domain the one it started with */
@@ -86,12 +86,16 @@ const DomainDef *vm_domain_inactive_def(const VmDomain *d);
 
 /* ---- persistence (domain-store.c) ---- */
 
-/* Loads every NAME.xml of domain_config_dir (and autostart links). Returns 0 or a
- * negative errno; broken files are logged and skipped. */
+/* Loads every NAME.xml (and autostart link) of every registered driver's
+ * directory, CONFIG/DRIVER (vm_domain_kind's persistence). Returns 0 or a
+ * negative errno; broken files, and files of a type another driver runs, are
+ * logged and skipped. */
 int vm_domain_store_load(Manager *m);
 /* Writes def as d's (new) persistent definition with `generation`, durably,
- * under the file name that fits `name`. *ret_file gets the basename. Returns 0
- * or a negative errno; on failure nothing on disk changed. */
+ * under the file name that fits `name` in the directory of the driver that
+ * runs def. *ret_file gets the file's path. Returns 0 or a negative errno
+ * (-EOPNOTSUPP: no driver runs def's type); on failure nothing on disk
+ * changed. */
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
 /* Group commit of definition writes. The file is written to a temporary name
  * at once (errors are returned at once: nothing changed); fsync, rename and

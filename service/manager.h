@@ -55,8 +55,6 @@ typedef struct Manager {
         sd_bus *bus;
         ManagerConfig config;
         VmPaths paths;
-        char *domain_config_dir; /* config_dir/DRIVER (the first registered driver's name): NAME.xml */
-        char *autostart_dir;     /* domain_config_dir/autostart: links to ../NAME.xml */
 
         VmDriver *drivers;       /* one per registered driver, in the registry's order */
         size_t n_drivers;

@@ -564,10 +564,7 @@ int vm_networks_startup(Manager *m) {
         s = g_new0(VmNetworks, 1);
         s->manager = m;
         m->networks = s;
-        {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_network_kind.config_subdir, NULL);
-                object_store_init(&s->store, &network_store_type, m, dir);
-        }
+        object_store_init(&s->store, &network_store_type, m);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 

@@ -69,6 +69,12 @@ int vm_object_kinds_register(Manager *m) {
         return r < 0 ? r : 0;
 }
 
+char *vm_object_kind_config_dir(const VmObjectKind *k, const Manager *m, const char *driver) {
+        if (k->config_per_driver)
+                return driver ? g_build_filename(m->paths.config_dir, driver, NULL) : NULL;
+        return k->config_subdir ? g_build_filename(m->paths.config_dir, k->config_subdir, NULL) : NULL;
+}
+
 /* ---- GetManagedObjects ----
  *
  * sd-bus's generic object manager walks every child path, its prefixes and

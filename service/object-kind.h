@@ -32,7 +32,12 @@ typedef struct VmObjectKind {
         const char *path_pattern;        /* name encoding, sd_bus_path_encode_many()'s: PREFIX "/%" */
         const char *no_such_error;       /* org.vmgmt.Error.NoSuchDomain */
         const char *action;              /* the polkit action of its changing calls */
-        const char *config_subdir;       /* persistence: CONFIG/SUBDIR/NAME.xml; NULL: not persistent or the driver's */
+        /* persistence: CONFIG/SUBDIR/NAME.xml with SUBDIR/autostart/ links;
+         * config_per_driver: CONFIG/DRIVER/, the directory of the driver that
+         * runs the object (as libvirt's /etc/libvirt/qemu, /etc/libvirt/lxc);
+         * neither: not persistent. vm_object_kind_config_dir() builds it. */
+        const char *config_subdir;
+        bool config_per_driver;
 
         const sd_bus_vtable *vtable;
         sd_bus_object_find_t find;               /* sd_bus_add_fallback_vtable()'s: a path that names none is no_such_error */
@@ -76,6 +81,11 @@ int vm_object_kinds_register(Manager *m);
 
 /* GetManagedObjects' a{oa{sa{sv}}} entries of every object of every kind. */
 int vm_object_kinds_append_managed_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+
+/* The directory k's definitions persist in (g_free'd): CONFIG/SUBDIR, or
+ * CONFIG/DRIVER for a kind whose objects live in their driver's (driver: the
+ * driver's name). NULL when k is not persistent. */
+char *vm_object_kind_config_dir(const VmObjectKind *k, const Manager *m, const char *driver);
 
 /* Get<Noun>(s name_or_uuid) → o. */
 int vm_object_kind_method_get(const VmObjectKind *k, Manager *m, sd_bus_message *message, sd_bus_error *error);

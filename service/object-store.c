@@ -34,11 +34,11 @@ char *object_store_file(const char *dir, const char *name) {
         return g_build_filename(dir, base, NULL);
 }
 
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir) {
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager) {
         st->type = type;
         st->manager = manager;
-        st->config_dir = g_strdup(config_dir);
-        st->autostart_dir = g_build_filename(config_dir, "autostart", NULL);
+        st->config_dir = vm_object_kind_config_dir(type->kind, manager, NULL);
+        st->autostart_dir = g_build_filename(st->config_dir, "autostart", NULL);
         st->objects = g_hash_table_new(g_str_hash, g_str_equal);
 }
 

@@ -32,9 +32,10 @@ typedef struct ObjectStore {
 /* dir/NAME.xml, g_free'd by the caller. */
 char *object_store_file(const char *dir, const char *name);
 
-/* config_dir is copied; the table starts empty. deinit frees the store's own
- * memory only: the caller frees the objects (and empties the table) first. */
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir);
+/* The directory is the kind's (vm_object_kind_config_dir()); the table starts
+ * empty. deinit frees the store's own memory only: the caller frees the
+ * objects (and empties the table) first. */
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager);
 void object_store_deinit(ObjectStore *st);
 
 /* ---- registry ---- */

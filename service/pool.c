@@ -467,10 +467,7 @@ int vm_storage_startup(Manager *m) {
         s = g_new0(VmStorage, 1);
         s->manager = m;
         m->storage = s;
-        {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_pool_kind.config_subdir, NULL);
-                object_store_init(&s->store, &pool_store_type, m, dir);
-        }
+        object_store_init(&s->store, &pool_store_type, m);
         s->pools = s->store.objects;
         s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
         s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
