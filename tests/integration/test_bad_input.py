@@ -9,7 +9,7 @@ import struct
 import dbus
 
 from vmgmt_harness import (DOMAIN_IFACE, ERR_ALREADY_EXISTS, ERR_INVALID_ARGS, ERR_INVALID_XML,
-                           ERR_NO_SUCH_DOMAIN, ERR_UNKNOWN_METHOD, MANAGER_IFACE, MANAGER_PATH,
+                           ERR_NO_SUCH_DOMAIN, ERR_NOT_SUPPORTED, ERR_UNKNOWN_METHOD, MANAGER_IFACE, MANAGER_PATH,
                            VmgmtTestCase, domain_path, main, minimal_domain_xml, new_uuid, opts,
                            path_encode)
 
@@ -42,6 +42,17 @@ class BadXML(VmgmtTestCase):
         self.define_fails("<network><name>x</name></network>")
         self.define_fails("<domain type='qemu'><memory>65536</memory></domain>")
         self.define_fails("<domain type='bogus'><name>x</name><memory>65536</memory></domain>")
+
+    def test_domain_type_without_driver(self):
+        # libvirt's type names parse; one no registered driver runs is
+        # NotSupported naming it, and nothing is written or started
+        drivers = self.client.prop(MANAGER_PATH, 'Drivers', MANAGER_IFACE)
+        for t in ('xen', 'lxc', 'hvf', 'test'):
+            self.assertNotIn(t, drivers)
+            xml = minimal_domain_xml('no-driver-' + t).replace("<domain type='qemu'>", "<domain type='%s'>" % t)
+            for msg in self.define_fails(xml, ERR_NOT_SUPPORTED):
+                self.assertIn("'%s'" % t, msg)
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.client.manager.GetDomain, 'no-driver-' + t)
 
     def test_unknown_element_names_line_and_suggests(self):
         xml = minimal_domain_xml('typo', extra_devices="\n    <membaloon model='virtio'/>\n  ")
