@@ -544,6 +544,13 @@ static int domain_object_find(sd_bus *bus, const char *path, const char *interfa
          * NoSuchDomain, not UnknownObject (API.md). */
         if (sd_bus_path_decode(path, VM_DOMAIN_PREFIX, &name) <= 0 || isempty(name))
                 return 0;
+        /* PREFIX/NAME/snapshot/SNAP is no domain: the snapshot kind says
+         * whether it names anything (NoSuchSnapshot, NoSuchDomain) */
+        if (vm_object_kind_owns_path(&vm_snapshot_kind, path)) {
+                void *snapshot;
+                int r = vm_snapshot_kind.find(bus, path, interface, userdata, &snapshot, error);
+                return r < 0 ? r : 0;
+        }
         d = vm_domain_find_by_name(userdata, name);
         if (!d || d->hidden)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);

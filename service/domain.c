@@ -28,6 +28,7 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         d->persistent = persistent;
         d->state = DOMAIN_STATE_SHUTOFF;
         d->reason = g_strdup("unknown");
+        d->snapshots = g_ptr_array_new_with_free_func(vm_snapshot_free);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, d->name, &d->path);
         if (r < 0) {
                 vm_domain_unref(d);
@@ -52,6 +53,8 @@ VmDomain *vm_domain_unref(VmDomain *d) {
         domain_def_free(d->newdef);
         if (d->hidden_events)
                 g_array_free(d->hidden_events, TRUE);
+        if (d->snapshots)
+                g_ptr_array_free(d->snapshots, TRUE);
         free(d->path);
         g_free(d->name);
         g_free(d->reason);

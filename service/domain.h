@@ -10,6 +10,8 @@
 #include "manager.h"
 
 typedef struct VmDomainProps VmDomainProps;
+/* A snapshot of a domain (snapshot-dbus.c, the snapshot kind). */
+typedef struct VmSnapshot VmSnapshot;
 
 struct VmDomain {
         unsigned n_ref;
@@ -32,6 +34,9 @@ struct VmDomain {
         char *reason;
         int id;
         uint64_t start_time;
+
+        GPtrArray *snapshots;      /* VmSnapshot*, owned: empty until CreateSnapshot (issue 13) */
+        VmSnapshot *current_snapshot;   /* one of snapshots, or NULL */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
@@ -62,6 +67,10 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret);
 VmDomain *vm_domain_ref(VmDomain *d);
 VmDomain *vm_domain_unref(VmDomain *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
+
+/* snapshot-dbus.c: frees a VmSnapshot (a GDestroyNotify); the snapshot of d named name, or NULL. */
+void vm_snapshot_free(void *s);
+VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name);
 
 /* Removes d from the registry; signals InterfacesRemoved when it was on the bus. */
 void vm_domain_remove(VmDomain *d);

@@ -14,6 +14,7 @@
 #define VM_MANAGER_INTERFACE "org.vmgmt.Manager"
 #define VM_DOMAIN_PREFIX "/org/vmgmt/domain"
 #define VM_DOMAIN_INTERFACE "org.vmgmt.Domain"
+#define VM_SNAPSHOT_INTERFACE "org.vmgmt.Snapshot"
 
 typedef struct VmDomain VmDomain;
 typedef struct VmStorage VmStorage;

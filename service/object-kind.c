@@ -12,6 +12,7 @@
 
 const VmObjectKind *const vm_object_kinds[] = {
         &vm_domain_kind,
+        &vm_snapshot_kind,   /* under the domains' prefix: after them, whose find leaves it its paths */
         &vm_network_kind,
         &vm_pool_kind,
         &vm_volume_kind,
@@ -67,6 +68,22 @@ int vm_object_kinds_register(Manager *m) {
         }
         g_hash_table_destroy(filtered);
         return r < 0 ? r : 0;
+}
+
+/* A label of a decoded path: one path element, not empty. */
+static bool path_label_ok(const char *label) {
+        return !isempty(label) && !strchr(label, '/');
+}
+
+bool vm_object_kind_owns_path(const VmObjectKind *k, const char *path) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        const char *p = strchr(k->path_pattern, '%');
+        bool two = p && strchr(p + 1, '%');   /* PREFIX/% or PREFIX/%/WORD/% */
+        int r;
+
+        r = two ? sd_bus_path_decode_many(path, k->path_pattern, &a, &b)
+                : sd_bus_path_decode_many(path, k->path_pattern, &a);
+        return r > 0 && path_label_ok(a) && (!two || path_label_ok(b));
 }
 
 char *vm_object_kind_config_dir(const VmObjectKind *k, const Manager *m, const char *driver) {

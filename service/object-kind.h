@@ -5,8 +5,8 @@
  * List<Noun>s, InterfacesAdded/Removed.
  *
  * Adding a kind is one declaration (in the file that holds the kind's whole
- * bus surface: domain-dbus.c, network-dbus.c, pool-dbus.c, volume-dbus.c,
- * job.c) and one line in vm_object_kinds[]. */
+ * bus surface: domain-dbus.c, snapshot-dbus.c, network-dbus.c, pool-dbus.c,
+ * volume-dbus.c, job.c) and one line in vm_object_kinds[]. */
 #pragma once
 
 #include <stdbool.h>
@@ -73,7 +73,8 @@ typedef struct VmObjectKind {
 /* Every kind vmgmtd serves (object-kind.c), NULL-terminated. */
 extern const VmObjectKind *const vm_object_kinds[];
 
-extern const VmObjectKind vm_domain_kind, vm_network_kind, vm_pool_kind, vm_volume_kind, vm_job_kind;
+extern const VmObjectKind vm_domain_kind, vm_snapshot_kind, vm_network_kind, vm_pool_kind, vm_volume_kind,
+        vm_job_kind;
 
 /* Registers every kind with sd-bus: the Properties.Set filter, the fallback
  * vtable and the node enumerator. Returns 0 or a negative errno (logged). */
@@ -81,6 +82,11 @@ int vm_object_kinds_register(Manager *m);
 
 /* GetManagedObjects' a{oa{sa{sv}}} entries of every object of every kind. */
 int vm_object_kinds_append_managed_objects(Manager *m, sd_bus_message *reply, sd_bus_error *error);
+
+/* Whether path has the shape of k's object paths (k->path_pattern), whether
+ * or not such an object exists: a kind whose paths lie beneath another's
+ * (a snapshot under its domain) is left them by the other's find. */
+bool vm_object_kind_owns_path(const VmObjectKind *k, const char *path);
 
 /* The directory k's definitions persist in (g_free'd): CONFIG/SUBDIR, or
  * CONFIG/DRIVER for a kind whose objects live in their driver's (driver: the

@@ -13,6 +13,8 @@ from vmgmt_harness import (DOMAIN_IFACE, ERR_ALREADY_EXISTS, ERR_INVALID_ARGS, E
                            VmgmtTestCase, domain_path, main, minimal_domain_xml, new_uuid, opts,
                            path_encode)
 
+ERR_NO_SUCH_SNAPSHOT = 'org.vmgmt.Error.NoSuchSnapshot'
+
 
 class BadXML(VmgmtTestCase):
     def setUp(self):
@@ -374,6 +376,26 @@ class BadArguments(VmgmtTestCase):
                      '/org/vmgmt/domain/' + path_encode('../present')):
             self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).Start, opts())
             self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).GetXML, opts())
+
+    def test_snapshot_paths(self):
+        # the snapshot kind serves PREFIX/DOMAIN/snapshot/SNAP: a domain without
+        # that snapshot (every domain, until CreateSnapshot) answers NoSuchSnapshot
+        snap = self.existing + '/snapshot/' + path_encode('s1')
+        o = self.client.obj(snap)
+        for iface, method, args in (('org.vmgmt.Snapshot', 'GetXML', [opts()]),
+                                    ('org.vmgmt.Snapshot', 'Revert', [opts()]),
+                                    ('org.vmgmt.Snapshot', 'Delete', [opts()]),
+                                    (DOMAIN_IFACE, 'Start', [opts()]),
+                                    ('org.freedesktop.DBus.Properties', 'GetAll', ['org.vmgmt.Snapshot'])):
+            msg = self.assertDBusError(ERR_NO_SUCH_SNAPSHOT, o.get_dbus_method(method, iface), *args)
+            self.assertIn("'s1'", msg)
+            self.assertIn("'present'", msg)
+        # of a domain that does not exist: NoSuchDomain
+        self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.client.obj('/org/vmgmt/domain/nosuch/snapshot/s1')
+                             .get_dbus_method('GetXML', 'org.vmgmt.Snapshot'), opts())
+        # the domain itself is as before; no snapshot is listed anywhere
+        self.assertEqual(self.client.prop(self.existing, 'Name'), 'present')
+        self.assertFalse([p for p in self.client.managed_objects() if '/snapshot/' in p])
 
     def test_many_failed_calls_leak_nothing(self):
         xml = minimal_domain_xml('present', uuid=new_uuid())
