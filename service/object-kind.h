@@ -34,7 +34,7 @@ typedef struct VmObjectKind {
         const char *action;              /* the polkit action of its changing calls */
         /* persistence: CONFIG/SUBDIR/NAME.xml with SUBDIR/autostart/ links;
          * config_per_driver: CONFIG/DRIVER/, the directory of the driver that
-         * runs the object (as libvirt's /etc/libvirt/qemu, /etc/libvirt/lxc);
+         * runs the object (as libvirt keeps one directory per driver);
          * neither: not persistent. vm_object_kind_config_dir() builds it. */
         const char *config_subdir;
         bool config_per_driver;
