@@ -686,20 +686,3 @@ void vm_auth_done(Manager *m) {
                 g_queue_free(m->auth_waiting);
         m->auth_waiting = NULL;
 }
-
-int vm_authorize_definition(Manager *m, sd_bus_message *message, const char *action, const char *key,
-                            const char *name, sd_bus_error *parse_error, sd_bus_error *error) {
-        const char *details[3] = { key, name, NULL };
-        int r;
-
-        if (!name)
-                details[0] = NULL;   /* nothing to name: the XML did not parse */
-        r = vm_authorize(m, message, action, details, error);
-        if (r <= 0 || name)
-                return r;
-        if (!sd_bus_error_is_set(parse_error))
-                return sd_bus_error_set(error, VM_ERROR_INVALID_XML, "Invalid XML");
-        r = sd_bus_error_get_errno(parse_error);
-        sd_bus_error_move(error, parse_error);
-        return r > 0 ? -r : -EINVAL;
-}

@@ -39,18 +39,6 @@ typedef struct Manager Manager;
 int vm_authorize(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
                  sd_bus_error *error);
 
-/* The one policy of every call that takes a definition (DefineDomain,
- * CreateNetwork, DefinePool, CreateVolume, …), for every kind: the XML has
- * been parsed (pure: nothing run, nothing opened) and nothing else done.
- * `name` is the name the definition gives (NULL when it did not parse: then
- * parse_error says why). A caller that may not do `action` gets AccessDenied
- * whether or not the XML parsed, so it learns nothing about it; a caller that
- * may gets the precise InvalidXML (moved from parse_error). The check names
- * the object (key, name) when there is one. Returns as vm_authorize(): 1 go
- * on (name given), 0 pending, or a negative errno with error set. */
-int vm_authorize_definition(Manager *m, sd_bus_message *message, const char *action, const char *key,
-                            const char *name, sd_bus_error *parse_error, sd_bus_error *error);
-
 /* As vm_authorize(), but an allowed answer stays for the vm_authorize() call
  * that follows in the same dispatch (used by the Properties.Set filter, which
  * runs before sd-bus calls the property's setter). */

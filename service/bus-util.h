@@ -8,6 +8,7 @@
 #include <systemd/sd-bus.h>
 
 #define VM_ERROR_NO_SUCH_DOMAIN "org.vmgmt.Error.NoSuchDomain"
+#define VM_ERROR_NO_SUCH_SNAPSHOT "org.vmgmt.Error.NoSuchSnapshot"
 #define VM_ERROR_ALREADY_EXISTS "org.vmgmt.Error.AlreadyExists"
 #define VM_ERROR_INVALID_XML "org.vmgmt.Error.InvalidXML"
 #define VM_ERROR_INVALID_STATE "org.vmgmt.Error.InvalidState"

@@ -443,10 +443,8 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         if (d->autostart)
                 (void) vm_domain_store_set_autostart(m, new_file, true);
         if (!streq(new_file, d->config_file)) {
-                _cleanup_free_ char *old_path_file = g_build_filename(m->domain_config_dir, d->config_file, NULL);
-
                 r = vm_domain_store_remove(m, d->config_file);
-                if (r < 0 && access(old_path_file, F_OK) == 0) {
+                if (r < 0 && access(d->config_file, F_OK) == 0) {
                         /* two files with one UUID would lose one domain at the next start: undo */
                         (void) vm_domain_store_remove(m, new_file);
                         if (d->autostart)
@@ -476,8 +474,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         g_free(old_name);
         free(old_path);
         g_free(old_file);
-        if (m->ready)
-                (void) sd_bus_emit_object_added(m->bus, d->path);
+        vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
         vm_domain_emit_event(d, "defined", "renamed");
         vm_domain_clear_cause(d);
         return sd_bus_reply_method_return(message, NULL);
@@ -489,8 +486,6 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         const BusOption options[] = { { "inactive", "b", &inactive }, { "secure", "b", &secure }, {} };
         const char *details[5];
         _cleanup_free_ char *xml = NULL;
-        DomainFormatFlags flags = 0;
-        const DomainDef *def;
         int r;
 
         r = bus_options_parse(message, options, error);
@@ -500,14 +495,8 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                 r = vm_authorize(d->manager, message, VM_ACTION_DOMAIN_CONSOLE, domain_details(d, details), error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
-                flags |= DOMAIN_FORMAT_SECURE;
         }
-        if (inactive || !vm_domain_is_active(d)) {
-                def = vm_domain_inactive_def(d);
-                flags |= DOMAIN_FORMAT_INACTIVE;
-        } else
-                def = vm_domain_current_def(d);
-        xml = domain_def_format(def, flags);
+        xml = vm_domain_kind.xml_format(d, (inactive ? VM_FORMAT_INACTIVE : 0) | (secure ? VM_FORMAT_SECURE : 0));
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -565,6 +554,13 @@ static int domain_object_find(sd_bus *bus, const char *path, const char *interfa
          * NoSuchDomain, not UnknownObject (API.md). */
         if (sd_bus_path_decode(path, VM_DOMAIN_PREFIX, &name) <= 0 || isempty(name))
                 return 0;
+        /* PREFIX/NAME/snapshot/SNAP is no domain: the snapshot kind says
+         * whether it names anything (NoSuchSnapshot, NoSuchDomain) */
+        if (vm_object_kind_owns_path(&vm_snapshot_kind, path)) {
+                void *snapshot;
+                int r = vm_snapshot_kind.find(bus, path, interface, userdata, &snapshot, error);
+                return r < 0 ? r : 0;
+        }
         d = vm_domain_find_by_name(userdata, name);
         if (!d || d->hidden)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_DOMAIN, "No domain '%s'", name);
@@ -641,12 +637,60 @@ static const char *domain_name(const void *object) {
         return ((const VmDomain *) object)->name;
 }
 
-static const char *domain_path(const void *object) {
-        return ((const VmDomain *) object)->path;
+static char *domain_path(const void *object) {
+        return g_strdup(((const VmDomain *) object)->path);
 }
 
 static bool domain_active(const void *object) {
         return vm_domain_is_active(object);
+}
+
+/* Domain XML, parsed and validated (pure: runs nothing, touches nothing). */
+static int domain_xml_parse(const char *xml, void **ret, sd_bus_error *error) {
+        DomainDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = domain_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG || r == -ENOMEM)
+                conf_error_clear(&err);
+        if (r == -EFBIG)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
+                                         DOMAIN_XML_MAX_SIZE);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        *ret = def;
+        return 0;
+}
+
+static const char *domain_def_name(const void *def) {
+        return ((const DomainDef *) def)->name;
+}
+
+static void domain_def_free_hook(void *def) {
+        domain_def_free(def);
+}
+
+static const char *const *domain_def_details(const void *parent, const char *name, const char *buf[static 7]) {
+        buf[0] = name ? "domain" : NULL;
+        buf[1] = name;
+        buf[2] = NULL;
+        return buf;
+}
+
+/* An inactive domain has only its persistent definition. */
+static char *domain_xml_format(const void *object, VmFormatFlags flags) {
+        const VmDomain *d = object;
+        DomainFormatFlags f = flags & VM_FORMAT_SECURE ? DOMAIN_FORMAT_SECURE : 0;
+
+        if (flags & VM_FORMAT_INACTIVE || !vm_domain_is_active(d))
+                return domain_def_format(vm_domain_inactive_def(d), f | DOMAIN_FORMAT_INACTIVE);
+        return domain_def_format(vm_domain_current_def(d), f);
 }
 
 const VmObjectKind vm_domain_kind = {
@@ -656,7 +700,7 @@ const VmObjectKind vm_domain_kind = {
         .path_pattern = VM_DOMAIN_PREFIX "/%",
         .no_such_error = VM_ERROR_NO_SUCH_DOMAIN,
         .action = VM_ACTION_DOMAIN_MANAGE,   /* and lifecycle, console: see each method */
-        .config_subdir = NULL,               /* the first driver's: Manager.domain_config_dir */
+        .config_per_driver = true,           /* CONFIG/DRIVER: each domain in its own driver's directory */
         .vtable = domain_vtable,
         .find = domain_object_find,
         .enumerate = domain_node_enumerator,
@@ -666,4 +710,9 @@ const VmObjectKind vm_domain_kind = {
         .object_name = domain_name,
         .object_path = domain_path,
         .is_active = domain_active,
+        .xml_parse = domain_xml_parse,
+        .def_name = domain_def_name,
+        .def_free = domain_def_free_hook,
+        .def_details = domain_def_details,
+        .xml_format = domain_xml_format,
 };

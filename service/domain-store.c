@@ -1,4 +1,4 @@
-/* domain-store.c — persistent definitions under CONFIG/DRIVER: load, durable write, remove, autostart links. */
+/* domain-store.c — persistent definitions, each in its driver's directory CONFIG/DRIVER (the domain kind's persistence): load, durable write, remove, autostart links. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,17 +12,40 @@
 #include "domain.h"
 #include "fileio.h"
 #include "log.h"
+#include "object-kind.h"
 
 #define GENERATION_HEADER "<!-- vmgmt generation "
 
-/* NAME.xml when it fits the file system's name limit, else UUID.xml. */
-static char *store_file_name(const DomainDef *def) {
+/* The directory of drv's definitions. */
+static char *store_dir(const Manager *m, const VmDriver *drv) {
+        return vm_object_kind_config_dir(&vm_domain_kind, m, drv->ops->name);
+}
+
+/* The file def is saved to: NAME.xml when it fits the file system's name
+ * limit, else UUID.xml, in the directory of the driver that runs it. */
+static int store_file_path(Manager *m, const DomainDef *def, char **ret) {
+        _cleanup_free_ char *dir = NULL, *base = NULL;
+        VmDriver *drv = manager_driver_for_def(m, def, NULL);
         char uuid[37];
 
+        if (!drv)
+                return -EOPNOTSUPP;
         if (strlen(def->name) + strlen(".xml") <= NAME_MAX)
-                return g_strconcat(def->name, ".xml", NULL);
-        conf_uuid_format(def->uuid, uuid);
-        return g_strconcat(uuid, ".xml", NULL);
+                base = g_strconcat(def->name, ".xml", NULL);
+        else {
+                conf_uuid_format(def->uuid, uuid);
+                base = g_strconcat(uuid, ".xml", NULL);
+        }
+        dir = store_dir(m, drv);
+        *ret = g_build_filename(dir, base, NULL);
+        return 0;
+}
+
+/* DIR/autostart/NAME.xml of DIR/NAME.xml. */
+static char *store_autostart_link(const char *config_file) {
+        _cleanup_free_ char *dir = g_path_get_dirname(config_file), *base = g_path_get_basename(config_file);
+
+        return g_build_filename(dir, "autostart", base, NULL);
 }
 
 static uint64_t store_parse_generation(const char *text) {
@@ -35,7 +58,8 @@ static uint64_t store_parse_generation(const char *text) {
 
 /* One definition file: read and parsed by a worker, added by the loop thread. */
 typedef struct StoreFile {
-        char *name;                 /* NAME.xml in the config dir */
+        char *name;                 /* DIR/NAME.xml, DIR a driver's directory */
+        VmDriver *driver;           /* whose directory it is in */
         DomainDef *def;             /* parsed, not normalized; NULL on failure */
         uint64_t generation;
         int r;                      /* < 0: cannot be read or parsed */
@@ -43,7 +67,6 @@ typedef struct StoreFile {
 } StoreFile;
 
 typedef struct StoreLoad {
-        const char *dir;
         StoreFile *files;
         guint n_files;
         gint next;                  /* next file to parse (atomic) */
@@ -51,12 +74,12 @@ typedef struct StoreLoad {
 
 /* Reading and parsing touch nothing shared (libxml2 keeps its state per
  * parser context), so they may run in any thread. */
-static void store_file_parse(const char *dir, StoreFile *f) {
-        _cleanup_free_ char *path = g_build_filename(dir, f->name, NULL), *text = NULL;
+static void store_file_parse(StoreFile *f) {
+        _cleanup_free_ char *text = NULL;
         ConfError err = {};
         size_t size;
 
-        f->r = read_full_file(path, DOMAIN_XML_MAX_SIZE, &text, &size);
+        f->r = read_full_file(f->name, DOMAIN_XML_MAX_SIZE, &text, &size);
         if (f->r < 0)
                 return;
         f->r = domain_def_parse(text, size, &f->def, &err);
@@ -76,7 +99,7 @@ static gpointer store_parse_worker(gpointer userdata) {
 
                 if (i >= l->n_files)
                         return NULL;
-                store_file_parse(l->dir, &l->files[i]);
+                store_file_parse(&l->files[i]);
         }
 }
 
@@ -99,8 +122,9 @@ static void store_parse_all(StoreLoad *l) {
 }
 
 /* Normalizes a parsed definition and adds its domain. */
-static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, StoreFile *f) {
-        _cleanup_free_ char *path = g_build_filename(dir, f->name, NULL), *msg = NULL;
+static int store_add_one(Manager *m, GHashTable *autostart, StoreFile *f) {
+        _cleanup_free_ char *msg = NULL;
+        const char *path = f->name;
         DomainDef *def = TAKE_PTR(f->def);
         ConfError err = {};
         VmDomain *d, *other;
@@ -121,6 +145,15 @@ static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, Sto
                             strna(domain_virt_type_to_string(def->virt_type)));
                 domain_def_free(def);
                 return -EOPNOTSUPP;
+        }
+        if (drv != f->driver) {
+                /* it would be saved to, and removed from, the other driver's directory */
+                log_warning("Definition %s is of domain type '%s', which driver '%s' runs, not '%s' whose "
+                            "directory it is in; ignoring it.", path,
+                            strna(domain_virt_type_to_string(def->virt_type)), drv->ops->name,
+                            f->driver->ops->name);
+                domain_def_free(def);
+                return -EXDEV;
         }
         r = drv->ops->prepare(drv->driver, def, NULL, NULL, &msg);
         if (r < 0) {
@@ -156,27 +189,26 @@ static int store_add_one(Manager *m, GHashTable *autostart, const char *dir, Sto
         return 0;
 }
 
-/* The names in the autostart directory (one listing instead of a stat per domain). */
-static GHashTable *store_read_autostart(Manager *m) {
-        GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        DIR *dir = opendir(m->autostart_dir);
+/* Adds the DIR/NAME.xml of the links in DIR/autostart to set (one listing
+ * instead of a stat per domain). */
+static void store_read_autostart(const char *config_dir, GHashTable *set) {
+        _cleanup_free_ char *path = g_build_filename(config_dir, "autostart", NULL);
+        DIR *dir = opendir(path);
         struct dirent *de;
 
         if (!dir) {
-                log_warning_errno(errno, "Failed to open %s, no domain autostarts: %m", m->autostart_dir);
-                return set;
+                log_warning_errno(errno, "Failed to open %s, no domain autostarts: %m", path);
+                return;
         }
         while ((de = readdir(dir)))
                 if (de->d_name[0] != '.')
-                        g_hash_table_add(set, g_strdup(de->d_name));
+                        g_hash_table_add(set, g_build_filename(config_dir, de->d_name, NULL));
         closedir(dir);
-        return set;
 }
 
-/* The NAME.xml files of the config dir, in directory order; removes what a
- * crash in the middle of a write left behind. */
-static GArray *store_list_files(DIR *dir) {
-        GArray *files = g_array_new(FALSE, TRUE, sizeof(StoreFile));
+/* Appends the NAME.xml files of drv's directory (at path), in directory
+ * order; removes what a crash in the middle of a write left behind. */
+static void store_list_files(DIR *dir, const char *path, VmDriver *drv, GArray *files) {
         struct dirent *de;
 
         while ((de = readdir(dir))) {
@@ -192,45 +224,61 @@ static GArray *store_list_files(DIR *dir) {
                         continue;
                 if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
                         continue;
-                f.name = g_strdup(de->d_name);
+                f.name = g_build_filename(path, de->d_name, NULL);
+                f.driver = drv;
                 g_array_append_val(files, f);
         }
-        return files;
 }
 
+/* Every registered driver's directory, in the registry's order: a domain
+ * named twice is the first one's. */
 int vm_domain_store_load(Manager *m) {
-        g_autoptr(GHashTable) autostart = NULL;
-        GArray *files;
-        StoreLoad l = { .dir = m->domain_config_dir };
+        g_autoptr(GHashTable) autostart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GString) dirs = g_string_new(NULL);
+        GArray *files = g_array_new(FALSE, TRUE, sizeof(StoreFile));
+        StoreLoad l = {};
         unsigned n = 0;
-        DIR *dir;
-        int r;
+        int r = 0;
 
-        r = mkdir_p(m->autostart_dir, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create %s: %m", m->autostart_dir);
-        dir = opendir(m->domain_config_dir);
-        if (!dir)
-                return log_error_errno(errno, "Failed to open %s: %m", m->domain_config_dir);
-        files = store_list_files(dir);
-        closedir(dir);
-        autostart = store_read_autostart(m);
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                _cleanup_free_ char *path = store_dir(m, &m->drivers[i]);
+                _cleanup_free_ char *autostart_dir = g_build_filename(path, "autostart", NULL);
+                DIR *dir;
+
+                r = mkdir_p(autostart_dir, 0755);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to create %s: %m", autostart_dir);
+                        break;
+                }
+                dir = opendir(path);
+                if (!dir) {
+                        r = log_error_errno(errno, "Failed to open %s: %m", path);
+                        break;
+                }
+                store_list_files(dir, path, &m->drivers[i], files);
+                closedir(dir);
+                store_read_autostart(path, autostart);
+                g_string_append_printf(dirs, "%s%s", dirs->len ? ", " : "", path);
+        }
 
         l.files = (StoreFile *) (void *) files->data;
         l.n_files = files->len;
-        store_parse_all(&l);
+        if (r >= 0)
+                store_parse_all(&l);
         /* added in directory order, as before: which of two files naming one domain wins stays the same */
         for (guint i = 0; i < l.n_files; i++) {
                 StoreFile *f = &l.files[i];
 
-                if (store_add_one(m, autostart, m->domain_config_dir, f) >= 0)
+                if (r >= 0 && store_add_one(m, autostart, f) >= 0)
                         n++;
                 domain_def_free(f->def);
                 g_free(f->name);
                 g_free(f->error);
         }
         g_array_free(files, TRUE);
-        log_info("Loaded %u domain definitions from %s.", n, m->domain_config_dir);
+        if (r < 0)
+                return r;
+        log_info("Loaded %u domain definitions from %s.", n, dirs->str);
         return 0;
 }
 
@@ -248,22 +296,23 @@ static GString *store_format(const DomainDef *def, uint64_t generation) {
 }
 
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
+        _cleanup_free_ char *path = NULL;
         GString *text;
         int r;
 
         vm_domain_store_flush(m);
+        r = store_file_path(m, def, &path);
+        if (r < 0)
+                return r;
         text = store_format(def, generation);
         if (!text)
                 return -ENOMEM;
-        file = store_file_name(def);
-        path = g_build_filename(m->domain_config_dir, file, NULL);
         r = write_file_atomic(path, text->str, text->len, 0600);
         g_string_free(text, TRUE);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", path);
         if (ret_file)
-                *ret_file = TAKE_PTR(file);
+                *ret_file = TAKE_PTR(path);
         return 0;
 }
 
@@ -272,7 +321,7 @@ int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation,
 #define STORE_BATCH_MAX 256u
 
 typedef struct StoreWrite {
-        char *file, *path, *tmp_path;
+        char *path, *tmp_path;
         char *name;
         char uuid[37];
         int fd;
@@ -284,7 +333,6 @@ typedef struct StoreWrite {
 static void store_write_free(StoreWrite *w) {
         if (w->fd >= 0)
                 close(w->fd);
-        g_free(w->file);
         g_free(w->path);
         g_free(w->tmp_path);
         g_free(w->name);
@@ -323,13 +371,27 @@ void vm_domain_store_flush(Manager *m) {
                         renamed = true;
         }
         if (renamed) {
-                int r = fsync_parent_dir(((StoreWrite *) batch->pdata[0])->path);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to sync %s: %m", m->domain_config_dir);
+                /* each driver's directory once */
+                g_autoptr(GHashTable) synced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+                for (guint i = 0; i < batch->len; i++) {
+                        StoreWrite *w = batch->pdata[i];
+                        char *dir = g_path_get_dirname(w->path);
+                        int r;
+
+                        if (w->r < 0 || g_hash_table_contains(synced, dir)) {
+                                g_free(dir);
+                                continue;
+                        }
+                        g_hash_table_add(synced, dir);
+                        r = fsync_parent_dir(w->path);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to sync %s: %m", dir);
+                }
         }
         for (guint i = 0; i < batch->len; i++) {
                 StoreWrite *w = batch->pdata[i];
-                w->fn(w->userdata, w->r, w->r >= 0 ? TAKE_PTR(w->file) : NULL);
+                w->fn(w->userdata, w->r, w->r >= 0 ? TAKE_PTR(w->path) : NULL);
                 store_write_free(w);
         }
         g_ptr_array_free(batch, TRUE);
@@ -363,17 +425,22 @@ int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t gen
                         return r;
                 (void) sd_event_source_set_priority(m->store_flush_source, SD_EVENT_PRIORITY_IDLE);
         }
-        text = store_format(def, generation);
-        if (!text)
-                return -ENOMEM;
         w = g_new0(StoreWrite, 1);
         w->fd = -1;
+        r = store_file_path(m, def, &w->path);
+        if (r < 0) {
+                store_write_free(w);
+                return r;
+        }
+        text = store_format(def, generation);
+        if (!text) {
+                store_write_free(w);
+                return -ENOMEM;
+        }
         w->fn = fn;
         w->userdata = userdata;
         w->name = g_strdup(def->name);
         conf_uuid_format(def->uuid, w->uuid);
-        w->file = store_file_name(def);
-        w->path = g_build_filename(m->domain_config_dir, w->file, NULL);
         w->tmp_path = g_strconcat(w->path, ".tmp.XXXXXX", NULL);
         w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
         r = w->fd < 0 ? -errno : 0;
@@ -404,13 +471,18 @@ int vm_domain_store_set_autostart(Manager *m, const char *config_file, bool auto
         int r;
 
         vm_domain_store_flush(m);
-        link = g_build_filename(m->autostart_dir, config_file, NULL);
+        link = store_autostart_link(config_file);
         if (!autostart) {
                 r = unlink_noent(link);
                 if (r < 0)
                         return log_error_errno(r, "Failed to remove %s: %m", link);
         } else {
-                target = g_build_filename("..", config_file, NULL);
+                _cleanup_free_ char *base = g_path_get_basename(config_file), *dir = g_path_get_dirname(link);
+
+                r = mkdir_p(dir, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create %s: %m", dir);
+                target = g_build_filename("..", base, NULL);
                 (void) unlink_noent(link);
                 if (symlink(target, link) < 0)
                         return log_error_errno(errno, "Failed to create %s: %m", link);
@@ -419,16 +491,14 @@ int vm_domain_store_set_autostart(Manager *m, const char *config_file, bool auto
 }
 
 int vm_domain_store_remove(Manager *m, const char *config_file) {
-        _cleanup_free_ char *path = NULL;
         int r;
 
         vm_domain_store_flush(m);
         r = vm_domain_store_set_autostart(m, config_file, false);
         if (r < 0)
                 return r;
-        path = g_build_filename(m->domain_config_dir, config_file, NULL);
-        r = unlink_noent(path);
+        r = unlink_noent(config_file);
         if (r < 0)
-                return log_error_errno(r, "Failed to remove %s: %m", path);
-        return fsync_parent_dir(path);
+                return log_error_errno(r, "Failed to remove %s: %m", config_file);
+        return fsync_parent_dir(config_file);
 }

@@ -8,6 +8,7 @@
 #include "domain-files.h"
 #include "log.h"
 #include "network.h"
+#include "object-kind.h"
 #include "pool.h"
 
 int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
@@ -28,6 +29,7 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         d->persistent = persistent;
         d->state = DOMAIN_STATE_SHUTOFF;
         d->reason = g_strdup("unknown");
+        d->snapshots = g_ptr_array_new_with_free_func(vm_snapshot_free);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, d->name, &d->path);
         if (r < 0) {
                 vm_domain_unref(d);
@@ -52,6 +54,8 @@ VmDomain *vm_domain_unref(VmDomain *d) {
         domain_def_free(d->newdef);
         if (d->hidden_events)
                 g_array_free(d->hidden_events, TRUE);
+        if (d->snapshots)
+                g_ptr_array_free(d->snapshots, TRUE);
         free(d->path);
         g_free(d->name);
         g_free(d->reason);
@@ -233,7 +237,7 @@ void vm_domain_props_emit_changes(VmDomain *d, VmDomainProps *before) {
         if (n == 0)
                 return;
         names[n] = NULL;
-        (void) sd_bus_emit_properties_changed_strv(d->manager->bus, d->path, VM_DOMAIN_INTERFACE, (char **) names);
+        vm_object_kind_emit_changed(&vm_domain_kind, d->manager, d, names);
 }
 
 typedef struct HeldEvent {
@@ -259,7 +263,7 @@ void vm_domain_unhide(VmDomain *d) {
         d->hidden = false;
         if (!d->manager->ready)
                 return;
-        (void) sd_bus_emit_object_added(d->manager->bus, d->path);
+        vm_object_kind_emit_added(&vm_domain_kind, d->manager, d->path);
         if (d->hidden_events) {
                 for (guint i = 0; i < d->hidden_events->len; i++) {
                         HeldEvent *e = &g_array_index(d->hidden_events, HeldEvent, i);

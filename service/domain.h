@@ -10,6 +10,8 @@
 #include "manager.h"
 
 typedef struct VmDomainProps VmDomainProps;
+/* A snapshot of a domain (snapshot-dbus.c, the snapshot kind). */
+typedef struct VmSnapshot VmSnapshot;
 
 struct VmDomain {
         unsigned n_ref;
@@ -18,7 +20,7 @@ struct VmDomain {
         char *name;
         char uuid[37];
         char *path;                /* /org/vmgmt/domain/ENCODED */
-        char *config_file;         /* basename under domain_config_dir; NULL while not persistent */
+        char *config_file;         /* CONFIG/DRIVER/NAME.xml, in its driver's directory; NULL while not persistent */
         VmDriver *drv;             /* the driver of def's type (of the running one's while active) */
 
         DomainDef *def;            /* inactive definition; for an active domain the one it started with */
@@ -33,6 +35,9 @@ struct VmDomain {
         char *reason;
         int id;
         uint64_t start_time;
+
+        GPtrArray *snapshots;      /* VmSnapshot*, owned: empty until CreateSnapshot (issue 13) */
+        VmSnapshot *current_snapshot;   /* one of snapshots, or NULL */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
@@ -64,6 +69,10 @@ VmDomain *vm_domain_ref(VmDomain *d);
 VmDomain *vm_domain_unref(VmDomain *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
 
+/* snapshot-dbus.c: frees a VmSnapshot (a GDestroyNotify); the snapshot of d named name, or NULL. */
+void vm_snapshot_free(void *s);
+VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name);
+
 /* Removes d from the registry; signals InterfacesRemoved when it was on the bus. */
 void vm_domain_remove(VmDomain *d);
 
@@ -87,12 +96,16 @@ const DomainDef *vm_domain_inactive_def(const VmDomain *d);
 
 /* ---- persistence (domain-store.c) ---- */
 
-/* Loads every NAME.xml of domain_config_dir (and autostart links). Returns 0 or a
- * negative errno; broken files are logged and skipped. */
+/* Loads every NAME.xml (and autostart link) of every registered driver's
+ * directory, CONFIG/DRIVER (vm_domain_kind's persistence). Returns 0 or a
+ * negative errno; broken files, and files of a type another driver runs, are
+ * logged and skipped. */
 int vm_domain_store_load(Manager *m);
 /* Writes def as d's (new) persistent definition with `generation`, durably,
- * under the file name that fits `name`. *ret_file gets the basename. Returns 0
- * or a negative errno; on failure nothing on disk changed. */
+ * under the file name that fits `name` in the directory of the driver that
+ * runs def. *ret_file gets the file's path. Returns 0 or a negative errno
+ * (-EOPNOTSUPP: no driver runs def's type); on failure nothing on disk
+ * changed. */
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
 /* Group commit of definition writes. The file is written to a temporary name
  * at once (errors are returned at once: nothing changed); fsync, rename and

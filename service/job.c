@@ -108,8 +108,8 @@ VmJob *vm_job_find_by_path(VmStorage *s, const char *path) {
 static void job_emit_progress(VmJob *j) {
         j->last_emit = now_usec();
         if (job_visible(j))
-                (void) sd_bus_emit_properties_changed(j->storage->manager->bus, j->path, VM_JOB_INTERFACE, "Progress",
-                                                      "ProcessedBytes", "TotalBytes", NULL);
+                vm_object_kind_emit_changed(&vm_job_kind, j->storage->manager, j,
+                                            (const char *[]) { "Progress", "ProcessedBytes", "TotalBytes", NULL });
 }
 
 static int on_progress_timer(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -167,8 +167,9 @@ static void on_storage_done(void *userdata, int r, const char *message, StorageV
                 log_info("Job %s (%s of %s) %s: %s", j->path, j->type, j->object, j->state, j->error);
         }
         if (job_visible(j)) {
-                (void) sd_bus_emit_properties_changed(m->bus, j->path, VM_JOB_INTERFACE, "State", "Error", "Progress",
-                                                      "ProcessedBytes", "TotalBytes", NULL);
+                vm_object_kind_emit_changed(&vm_job_kind, m, j,
+                                            (const char *[]) { "State", "Error", "Progress", "ProcessedBytes",
+                                                               "TotalBytes", NULL });
                 (void) sd_bus_emit_signal(m->bus, j->path, VM_JOB_INTERFACE, "Finished", "ss", j->state, j->error);
         }
         k = sd_event_add_time_relative(m->event, &j->linger_timer, CLOCK_MONOTONIC, j->storage->job_linger_usec, 0,
@@ -306,6 +307,10 @@ static int job_foreach(Manager *m, VmObjectFn fn, void *userdata) {
         return 0;
 }
 
+static char *job_path(const void *object) {
+        return g_strdup(((const VmJob *) object)->path);
+}
+
 const VmObjectKind vm_job_kind = {
         .noun = "job",
         .interface = VM_JOB_INTERFACE,
@@ -317,4 +322,5 @@ const VmObjectKind vm_job_kind = {
         .find = job_object_find,
         .enumerate = job_node_enumerator,
         .foreach = job_foreach,
+        .object_path = job_path,
 };

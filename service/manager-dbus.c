@@ -83,32 +83,6 @@ int manager_emit_domain_event(Manager *m, VmDomain *d, const char *event, const 
 
 /* ---- parsing definitions ---- */
 
-/* Parses and validates xml (pure: runs nothing, touches nothing), so that the
- * authorization check can name the domain. */
-static int manager_parse_definition(Manager *m, const char *xml, DomainDef **ret, sd_bus_error *error) {
-        DomainDef *def = NULL;
-        ConfError err = {};
-        int r;
-
-        r = domain_def_parse(xml, strlen(xml), &def, &err);
-        if (r == -EFBIG || r == -ENOMEM)
-                conf_error_clear(&err);
-        if (r == -EFBIG) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Domain XML is larger than %u bytes",
-                                  DOMAIN_XML_MAX_SIZE);
-                return -EFBIG;
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid domain XML");
-                conf_error_clear(&err);
-                return -EINVAL;
-        }
-        *ret = def;
-        return 0;
-}
-
 /* Normalizes a parsed definition with the driver. This may probe the
  * <emulator> the XML names, i.e. run a program: only ever call it after the
  * caller has been authorized. A definition whose name is already defined
@@ -365,7 +339,7 @@ static void define_commit(void *userdata, int r, char *file) {
                 d->config_file = file;
                 d->generation = 1;
                 vm_domain_set_cause(d, op->message);
-                (void) sd_bus_emit_object_added(m->bus, d->path);
+                vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
                 vm_domain_emit_event(d, "defined", "added");
                 vm_domain_clear_cause(d);
                 (void) sd_bus_reply_method_return(op->message, "o", d->path);
@@ -459,25 +433,17 @@ finish:
         return r < 0 ? r : 1;
 }
 
-/* Parses xml, authorizes the caller for it (vm_authorize_definition(): a
- * caller who may not define learns nothing about the XML), then has fn run
- * once the emulator it names is known: the path every call taking domain XML
- * shares. */
+/* Parses xml and authorizes the caller for it (the kind's one path,
+ * vm_object_kind_parse_authorized()), then has fn run once the emulator it
+ * names is known: the path every call taking domain XML shares. */
 static int manager_handle_definition(Manager *m, sd_bus_message *message, const char *xml, DefinitionContinueFn fn,
                                      const void *args, size_t args_size, sd_bus_error *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-        DomainDef *def = NULL;
+        void *def = NULL;
         int r;
 
-        r = manager_parse_definition(m, xml, &def, &parse_error);
-        if (r == -ENOMEM)
-                return r;
-        r = vm_authorize_definition(m, message, VM_ACTION_DOMAIN_MANAGE, "domain", def ? def->name : NULL,
-                                    &parse_error, error);
-        if (r <= 0) {
-                domain_def_free(def);
-                return r < 0 ? r : 1;
-        }
+        r = vm_object_kind_parse_authorized(&vm_domain_kind, m, message, xml, NULL, &def, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         /* only now: knowing the emulator may mean running it */
         return manager_when_emulator_allowed(m, message, def, fn, args, args_size, error);
 }

@@ -252,9 +252,6 @@ static int manager_paths_init(Manager *m) {
                 m->paths.run_dir = g_strconcat(root, "/run/vmgmt", NULL);
                 m->paths.log_dir = g_strconcat(root, "/var/log/vmgmt", NULL);
         }
-        /* the directory is the first driver's, as it always was */
-        m->domain_config_dir = g_build_filename(m->paths.config_dir, domain_driver_registry[0]->name, NULL);
-        m->autostart_dir = g_build_filename(m->domain_config_dir, "autostart", NULL);
         return 0;
 }
 
@@ -367,8 +364,6 @@ Manager *manager_free(Manager *m) {
         bus_creds_cache_free(m->creds);
         g_free(m->drivers);
         g_free(m->capabilities_xml);
-        g_free(m->domain_config_dir);
-        g_free(m->autostart_dir);
         g_free(m->paths.root);
         g_free(m->paths.config_dir);
         g_free(m->paths.state_dir);

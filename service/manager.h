@@ -14,6 +14,7 @@
 #define VM_MANAGER_INTERFACE "org.vmgmt.Manager"
 #define VM_DOMAIN_PREFIX "/org/vmgmt/domain"
 #define VM_DOMAIN_INTERFACE "org.vmgmt.Domain"
+#define VM_SNAPSHOT_INTERFACE "org.vmgmt.Snapshot"
 
 typedef struct VmDomain VmDomain;
 typedef struct VmStorage VmStorage;
@@ -56,8 +57,6 @@ typedef struct Manager {
         sd_bus *bus;
         ManagerConfig config;
         VmPaths paths;
-        char *domain_config_dir; /* config_dir/DRIVER (the first registered driver's name): NAME.xml */
-        char *autostart_dir;     /* domain_config_dir/autostart: links to ../NAME.xml */
 
         VmDriver *drivers;       /* one per registered driver, in the registry's order */
         size_t n_drivers;

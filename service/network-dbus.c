@@ -224,7 +224,7 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         r = bus_options_parse(message, (const BusOption[]) { { "inactive", "b", &inactive }, {} }, error);
         if (r < 0)
                 return r;
-        xml = network_def_format(inactive ? n->def : vm_network_current_def(n));
+        xml = vm_network_kind.xml_format(n, inactive ? VM_FORMAT_INACTIVE : 0);
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -512,12 +512,57 @@ static const char *network_name(const void *object) {
         return ((const VmNetwork *) object)->name;
 }
 
-static const char *network_path(const void *object) {
-        return ((const VmNetwork *) object)->path;
+static char *network_path(const void *object) {
+        return g_strdup(((const VmNetwork *) object)->path);
 }
 
 static bool network_active(const void *object) {
         return vm_network_is_active((VmNetwork *) object);
+}
+
+/* Network XML (pure: nothing is asked of the system yet). */
+static int network_xml_parse(const char *xml, void **ret, sd_bus_error *error) {
+        NetworkDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = network_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG) {
+                conf_error_clear(&err);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Network XML is larger than %u bytes",
+                                         NETWORK_XML_MAX_SIZE);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid network XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        *ret = def;
+        return 0;
+}
+
+static const char *network_def_name(const void *def) {
+        return ((const NetworkDef *) def)->name;
+}
+
+static void network_def_free_hook(void *def) {
+        network_def_free(def);
+}
+
+static const char *const *network_def_details(const void *parent, const char *name, const char *buf[static 7]) {
+        buf[0] = name ? "network" : NULL;
+        buf[1] = name;
+        buf[2] = NULL;
+        return buf;
+}
+
+/* The running definition of an active network, unless inactive is asked for. */
+static char *network_xml_format(const void *object, VmFormatFlags flags) {
+        const VmNetwork *n = object;
+
+        return network_def_format(flags & VM_FORMAT_INACTIVE ? n->def : vm_network_current_def((VmNetwork *) n));
 }
 
 const VmObjectKind vm_network_kind = {
@@ -537,4 +582,9 @@ const VmObjectKind vm_network_kind = {
         .object_name = network_name,
         .object_path = network_path,
         .is_active = network_active,
+        .xml_parse = network_xml_parse,
+        .def_name = network_def_name,
+        .def_free = network_def_free_hook,
+        .def_details = network_def_details,
+        .xml_format = network_xml_format,
 };

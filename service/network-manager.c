@@ -8,27 +8,6 @@
 #include "network.h"
 #include "object-kind.h"
 
-/* Parses network XML (pure: nothing is asked of the system yet). */
-static int parse_network_xml(const char *xml, NetworkDef **ret, sd_bus_error *error) {
-        ConfError err = {};
-        int r;
-
-        r = network_def_parse(xml, strlen(xml), ret, &err);
-        if (r == -EFBIG) {
-                conf_error_clear(&err);
-                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Network XML is larger than %u bytes",
-                                         NETWORK_XML_MAX_SIZE);
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid network XML");
-                conf_error_clear(&err);
-                return -EINVAL;
-        }
-        return 0;
-}
-
 /* Normalizes a parsed definition (this asks the kernel which interface
  * names are taken: only once the caller is authorized) and checks it against
  * the other networks; a redefinition without UUID keeps the network's.
@@ -79,27 +58,20 @@ static int normalize_network_def(VmNetworks *s, NetworkDef *def, VmNetwork **ret
         return 0;
 }
 
-/* Parses the XML, authorizes the call (vm_authorize_definition(): an
- * unauthorized caller learns nothing about the XML), then normalizes it.
+/* Parses the XML and authorizes the call (vm_object_kind_parse_authorized():
+ * an unauthorized caller learns nothing about the XML), then normalizes it.
  * Returns 1 with *ret (allowed, parsed), 0 (authorization pending), or a
  * negative errno with error. */
 static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *xml, NetworkDef **ret,
                                VmNetwork **ret_same, sd_bus_error *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-        NetworkDef *def = NULL;
+        void *def = NULL;
         int r;
 
-        r = parse_network_xml(xml, &def, &parse_error);
-        if (r == -ENOMEM)
+        r = vm_object_kind_parse_authorized(&vm_network_kind, m, message, xml, NULL, &def, error);
+        if (r <= 0)
                 return r;
-        r = vm_authorize_definition(m, message, VM_ACTION_NETWORK_MANAGE, "network", def ? def->name : NULL,
-                                    &parse_error, error);
-        if (r > 0) {
-                r = normalize_network_def(m->networks, def, ret_same, error);
-                if (r >= 0)
-                        r = 1;
-        }
-        if (r <= 0) {
+        r = normalize_network_def(m->networks, def, ret_same, error);
+        if (r < 0) {
                 network_def_free(def);
                 return r;
         }

@@ -17,11 +17,8 @@ static bool network_is_active(void *object) {
 }
 
 static const ObjectStoreType network_store_type = {
-        .noun = "network",
-        .path_prefix = VM_NETWORK_PREFIX,
-        .interface = VM_NETWORK_INTERFACE,
+        .kind = &vm_network_kind,
         .event_signal = "NetworkEvent",
-        .no_such_error = VM_ERROR_NO_SUCH_NETWORK,
         .default_marker = ".default-network-defined",
         .uuid_offset = offsetof(VmNetwork, uuid),
         .path_offset = offsetof(VmNetwork, path),
@@ -567,10 +564,7 @@ int vm_networks_startup(Manager *m) {
         s = g_new0(VmNetworks, 1);
         s->manager = m;
         m->networks = s;
-        {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_network_kind.config_subdir, NULL);
-                object_store_init(&s->store, &network_store_type, m, dir);
-        }
+        object_store_init(&s->store, &network_store_type, m);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         s->ovs_ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 

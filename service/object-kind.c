@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "auth.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -11,6 +12,7 @@
 
 const VmObjectKind *const vm_object_kinds[] = {
         &vm_domain_kind,
+        &vm_snapshot_kind,   /* under the domains' prefix: after them, whose find leaves it its paths */
         &vm_network_kind,
         &vm_pool_kind,
         &vm_volume_kind,
@@ -68,6 +70,28 @@ int vm_object_kinds_register(Manager *m) {
         return r < 0 ? r : 0;
 }
 
+/* A label of a decoded path: one path element, not empty. */
+static bool path_label_ok(const char *label) {
+        return !isempty(label) && !strchr(label, '/');
+}
+
+bool vm_object_kind_owns_path(const VmObjectKind *k, const char *path) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        const char *p = strchr(k->path_pattern, '%');
+        bool two = p && strchr(p + 1, '%');   /* PREFIX/% or PREFIX/%/WORD/% */
+        int r;
+
+        r = two ? sd_bus_path_decode_many(path, k->path_pattern, &a, &b)
+                : sd_bus_path_decode_many(path, k->path_pattern, &a);
+        return r > 0 && path_label_ok(a) && (!two || path_label_ok(b));
+}
+
+char *vm_object_kind_config_dir(const VmObjectKind *k, const Manager *m, const char *driver) {
+        if (k->config_per_driver)
+                return driver ? g_build_filename(m->paths.config_dir, driver, NULL) : NULL;
+        return k->config_subdir ? g_build_filename(m->paths.config_dir, k->config_subdir, NULL) : NULL;
+}
+
 /* ---- GetManagedObjects ----
  *
  * sd-bus's generic object manager walks every child path, its prefixes and
@@ -108,10 +132,14 @@ int vm_object_kind_method_get(const VmObjectKind *k, Manager *m, sd_bus_message 
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *path = NULL;
         object = k->lookup(m, name);
         if (!object)
                 return sd_bus_error_setf(error, k->no_such_error, "No %s '%s'", k->noun, name);
-        return sd_bus_reply_method_return(message, "o", k->object_path(object));
+        path = k->object_path(object);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", path);
 }
 
 typedef struct ListCtx {
@@ -155,14 +183,50 @@ int vm_object_kind_method_list(const VmObjectKind *k, Manager *m, sd_bus_message
         }
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "o");
-        for (guint i = 0; r >= 0 && i < c.objects->len; i++)
-                r = sd_bus_message_append_basic(reply, 'o', k->object_path(c.objects->pdata[i]));
+        for (guint i = 0; r >= 0 && i < c.objects->len; i++) {
+                _cleanup_free_ char *path = k->object_path(c.objects->pdata[i]);
+                r = path ? sd_bus_message_append_basic(reply, 'o', path) : -ENOMEM;
+        }
         g_ptr_array_free(c.objects, TRUE);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- definitions ---- */
+
+int vm_object_kind_parse_authorized(const VmObjectKind *k, Manager *m, sd_bus_message *message, const char *xml,
+                                    const void *parent, void **ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
+        const char *details[7];
+        const char *name;
+        void *def = NULL;
+        int r;
+
+        r = k->xml_parse(xml, &def, &parse_error);
+        if (r == -ENOMEM)
+                return r;
+        name = def ? k->def_name(def) : NULL;
+        r = vm_authorize(m, message, k->action, k->def_details(parent, name, details), error);
+        if (r > 0 && !name) {
+                /* allowed: now the caller may learn what is wrong with the XML */
+                if (!sd_bus_error_is_set(&parse_error))
+                        r = sd_bus_error_set(error, VM_ERROR_INVALID_XML, "Invalid XML");
+                else {
+                        r = sd_bus_error_get_errno(&parse_error);
+                        sd_bus_error_move(error, &parse_error);
+                        r = r > 0 ? -r : -EINVAL;
+                }
+        }
+        if (r <= 0) {
+                if (def)
+                        k->def_free(def);
+                return r;
+        }
+        *ret = def;
+        return 1;
 }
 
 /* ---- signals ---- */
@@ -177,4 +241,14 @@ void vm_object_kind_emit_removed(const VmObjectKind *k, Manager *m, const char *
                 (void) sd_bus_emit_interfaces_removed(m->bus, path, "org.freedesktop.DBus.Peer",
                                                       "org.freedesktop.DBus.Introspectable",
                                                       "org.freedesktop.DBus.Properties", k->interface, NULL);
+}
+
+void vm_object_kind_emit_changed(const VmObjectKind *k, Manager *m, const void *object, const char *const *names) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!m->ready || !m->bus || !names[0])
+                return;
+        path = k->object_path(object);
+        if (path)
+                (void) sd_bus_emit_properties_changed_strv(m->bus, path, k->interface, (char **) names);
 }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "object-kind.h"
 #include "object-store.h"
 
 static const char *object_uuid(const ObjectStore *st, const void *object) {
@@ -33,11 +34,11 @@ char *object_store_file(const char *dir, const char *name) {
         return g_build_filename(dir, base, NULL);
 }
 
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir) {
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager) {
         st->type = type;
         st->manager = manager;
-        st->config_dir = g_strdup(config_dir);
-        st->autostart_dir = g_build_filename(config_dir, "autostart", NULL);
+        st->config_dir = vm_object_kind_config_dir(type->kind, manager, NULL);
+        st->autostart_dir = g_build_filename(st->config_dir, "autostart", NULL);
         st->objects = g_hash_table_new(g_str_hash, g_str_equal);
 }
 
@@ -85,10 +86,9 @@ void *object_store_find(const ObjectStore *st, const char *name_or_uuid) {
 
 /* The NAME of PREFIX/NAME (malloc'd), or NULL. */
 static char *path_name(const ObjectStore *st, const char *path) {
-        _cleanup_free_ char *pattern = g_strconcat(st->type->path_prefix, "/%", NULL);
         char *name = NULL;
 
-        if (sd_bus_path_decode_many(path, pattern, &name) <= 0 || isempty(name)) {
+        if (sd_bus_path_decode_many(path, st->type->kind->path_pattern, &name) <= 0 || isempty(name)) {
                 free(name);
                 return NULL;
         }
@@ -192,7 +192,8 @@ int object_store_bus_find(const ObjectStore *st, const char *path, void **found,
                 return 0;
         object = g_hash_table_lookup(st->objects, name);
         if (!object || !object_on_bus(st, object))
-                return sd_bus_error_setf(error, st->type->no_such_error, "No %s '%s'", st->type->noun, name);
+                return sd_bus_error_setf(error, st->type->kind->no_such_error, "No %s '%s'", st->type->kind->noun,
+                                         name);
         *found = object;
         return 1;
 }
@@ -228,18 +229,12 @@ void object_store_emit_removed(const ObjectStore *st, const void *object) {
 
         if (!bus || !object_on_bus(st, object))
                 return;
-        (void) sd_bus_emit_interfaces_removed(bus, object_path(st, object), "org.freedesktop.DBus.Peer",
-                                              "org.freedesktop.DBus.Introspectable",
-                                              "org.freedesktop.DBus.Properties", st->type->interface, NULL);
+        vm_object_kind_emit_removed(st->type->kind, st->manager, object_path(st, object));
 }
 
 void object_store_emit_changed(const ObjectStore *st, const void *object, const char **names) {
-        sd_bus *bus = ready_bus(st);
-
-        if (!bus || !names[0] || !object_on_bus(st, object))
-                return;
-        (void) sd_bus_emit_properties_changed_strv(bus, object_path(st, object), st->type->interface,
-                                                   (char **) names);
+        if (object_on_bus(st, object))
+                vm_object_kind_emit_changed(st->type->kind, st->manager, object, names);
 }
 
 void object_store_emit_event(const ObjectStore *st, const void *object, const char *event) {

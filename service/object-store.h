@@ -6,14 +6,14 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+typedef struct VmObjectKind VmObjectKind;
+
 /* What the store knows of the objects it holds: each is a struct with a
- * `char uuid[37]`, a `char *path` and a `bool on_bus` at these offsets. */
+ * `char uuid[37]`, a `char *path` and a `bool on_bus` at these offsets; the
+ * rest (noun, path, interface, errors, directory) is the kind's. */
 typedef struct ObjectStoreType {
-        const char *noun;               /* "network": in error messages */
-        const char *path_prefix;        /* /org/vmgmt/network */
-        const char *interface;          /* org.vmgmt.Network */
+        const VmObjectKind *kind;       /* vm_network_kind */
         const char *event_signal;       /* NetworkEvent, of the manager */
-        const char *no_such_error;      /* org.vmgmt.Error.NoSuchNetwork */
         const char *default_marker;     /* file in the config dir: the default object was defined once */
         size_t uuid_offset, path_offset, on_bus_offset;
         bool (*is_active)(void *object);
@@ -32,9 +32,10 @@ typedef struct ObjectStore {
 /* dir/NAME.xml, g_free'd by the caller. */
 char *object_store_file(const char *dir, const char *name);
 
-/* config_dir is copied; the table starts empty. deinit frees the store's own
- * memory only: the caller frees the objects (and empties the table) first. */
-void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager, const char *config_dir);
+/* The directory is the kind's (vm_object_kind_config_dir()); the table starts
+ * empty. deinit frees the store's own memory only: the caller frees the
+ * objects (and empties the table) first. */
+void object_store_init(ObjectStore *st, const ObjectStoreType *type, Manager *manager);
 void object_store_deinit(ObjectStore *st);
 
 /* ---- registry ---- */

@@ -306,7 +306,7 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                         return r < 0 ? r : 1;
         }
         /* inactive: the persistent definition, which a DefinePool while active may have changed */
-        xml = storage_pool_def_format(inactive && p->next_def ? p->next_def : storage_pool_get_def(p->sp));
+        xml = vm_pool_kind.xml_format(p, inactive ? VM_FORMAT_INACTIVE : 0);
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -356,21 +356,6 @@ static int method_get_volume(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, "o", path);
 }
 
-static int parse_vol_xml(const char *xml, StorageVolDef **ret, sd_bus_error *error) {
-        ConfError err = {};
-        int r;
-
-        r = storage_vol_def_parse(xml, strlen(xml), ret, &err);
-        if (r == -EFBIG)
-                return sd_bus_error_set(error, VM_ERROR_INVALID_XML, "Volume XML is too large");
-        if (r < 0) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid volume XML");
-                conf_error_clear(&err);
-                return -EINVAL;
-        }
-        return 0;
-}
-
 static void create_volume_done(void *userdata, int r, const char *message, StorageVolume *vol) {
         PoolOp *op = userdata;
 
@@ -403,21 +388,10 @@ static int method_create_volume(sd_bus_message *message, void *userdata, sd_bus_
                               error);
         if (r < 0)
                 return r;
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-                r = parse_vol_xml(xml, &def, &parse_error);
-                if (r < 0) {
-                        /* bad XML is reported only to callers allowed to manage the pool */
-                        r = vm_pool_method_prologue(message, p, NULL, NULL, error);
-                        if (r <= 0)
-                                return r < 0 ? r : 1;
-                        sd_bus_error_move(error, &parse_error);
-                        return -EINVAL;
-                }
-        }
-        r = vm_pool_method_prologue(message, p, def->name, NULL, error);
+        r = vm_object_kind_parse_authorized(&vm_volume_kind, p->storage->manager, message, xml, p,
+                                            (void **) &def, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         if (!vm_pool_is_active(p)) {
                 r = sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Pool '%s' is not active", p->name);
                 goto finish;
@@ -462,21 +436,10 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-                r = parse_vol_xml(xml, &def, &parse_error);
-                if (r < 0) {
-                        /* bad XML is reported only to callers allowed to manage the pool */
-                        r = vm_pool_method_prologue(message, p, NULL, NULL, error);
-                        if (r <= 0)
-                                return r < 0 ? r : 1;
-                        sd_bus_error_move(error, &parse_error);
-                        return -EINVAL;
-                }
-        }
-        r = vm_pool_method_prologue(message, p, def->name, NULL, error);
+        r = vm_object_kind_parse_authorized(&vm_volume_kind, p->storage->manager, message, xml, p,
+                                            (void **) &def, error);
         if (r <= 0)
-                goto finish;
+                return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
         src = vm_volume_find_by_path(s, source);
         if (!src) {
                 r = sd_bus_error_setf(error, VM_ERROR_NO_SUCH_VOLUME, "No volume at %s", source);
@@ -628,12 +591,58 @@ static const char *pool_name(const void *object) {
         return ((const VmPool *) object)->name;
 }
 
-static const char *pool_path(const void *object) {
-        return ((const VmPool *) object)->path;
+static char *pool_path(const void *object) {
+        return g_strdup(((const VmPool *) object)->path);
 }
 
 static bool pool_active(const void *object) {
         return vm_pool_is_active((VmPool *) object);
+}
+
+/* Pool XML (pure: nothing is asked of the system yet). */
+static int pool_xml_parse(const char *xml, void **ret, sd_bus_error *error) {
+        StoragePoolDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = storage_pool_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG) {
+                conf_error_clear(&err);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Pool XML is larger than %u bytes",
+                                         STORAGE_XML_MAX_SIZE);
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid pool XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        *ret = def;
+        return 0;
+}
+
+static const char *pool_def_name(const void *def) {
+        return ((const StoragePoolDef *) def)->name;
+}
+
+static void pool_def_free_hook(void *def) {
+        storage_pool_def_free(def);
+}
+
+static const char *const *pool_def_details(const void *parent, const char *name, const char *buf[static 7]) {
+        buf[0] = name ? "pool" : NULL;
+        buf[1] = name;
+        buf[2] = NULL;
+        return buf;
+}
+
+/* inactive: the persistent definition, which a DefinePool while active may have changed. */
+static char *pool_xml_format(const void *object, VmFormatFlags flags) {
+        const VmPool *p = object;
+
+        return storage_pool_def_format(flags & VM_FORMAT_INACTIVE && p->next_def ? p->next_def
+                                                                                 : storage_pool_get_def(p->sp));
 }
 
 const VmObjectKind vm_pool_kind = {
@@ -653,4 +662,9 @@ const VmObjectKind vm_pool_kind = {
         .object_name = pool_name,
         .object_path = pool_path,
         .is_active = pool_active,
+        .xml_parse = pool_xml_parse,
+        .def_name = pool_def_name,
+        .def_free = pool_def_free_hook,
+        .def_details = pool_def_details,
+        .xml_format = pool_xml_format,
 };

@@ -8,27 +8,6 @@
 #include "object-kind.h"
 #include "pool.h"
 
-/* Parses pool XML (pure: nothing is asked of the system yet). */
-static int parse_pool_xml(const char *xml, StoragePoolDef **ret, sd_bus_error *error) {
-        ConfError err = {};
-        int r;
-
-        r = storage_pool_def_parse(xml, strlen(xml), ret, &err);
-        if (r == -EFBIG) {
-                conf_error_clear(&err);
-                return sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "Pool XML is larger than %u bytes",
-                                         STORAGE_XML_MAX_SIZE);
-        }
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid pool XML");
-                conf_error_clear(&err);
-                return -EINVAL;
-        }
-        return 0;
-}
-
 /* Normalizes a parsed definition; a redefinition without UUID keeps the pool's. */
 static int normalize_pool_def(VmStorage *s, StoragePoolDef *def, sd_bus_error *error) {
         ConfError err = {};
@@ -49,26 +28,19 @@ static int normalize_pool_def(VmStorage *s, StoragePoolDef *def, sd_bus_error *e
         return 0;
 }
 
-/* Parses the XML, authorizes the call (vm_authorize_definition(): an
- * unauthorized caller learns nothing about the XML), then normalizes it.
+/* Parses the XML and authorizes the call (vm_object_kind_parse_authorized():
+ * an unauthorized caller learns nothing about the XML), then normalizes it.
  * Returns 1 with *ret, 0 (authorization pending) or a negative errno. */
 static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *xml, StoragePoolDef **ret,
                                sd_bus_error *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error parse_error = SD_BUS_ERROR_NULL;
-        StoragePoolDef *def = NULL;
+        void *def = NULL;
         int r;
 
-        r = parse_pool_xml(xml, &def, &parse_error);
-        if (r == -ENOMEM)
+        r = vm_object_kind_parse_authorized(&vm_pool_kind, m, message, xml, NULL, &def, error);
+        if (r <= 0)
                 return r;
-        r = vm_authorize_definition(m, message, VM_ACTION_STORAGE_MANAGE, "pool", def ? def->name : NULL,
-                                    &parse_error, error);
-        if (r > 0) {
-                r = normalize_pool_def(m->storage, def, error);
-                if (r >= 0)
-                        r = 1;
-        }
-        if (r <= 0) {
+        r = normalize_pool_def(m->storage, def, error);
+        if (r < 0) {
                 storage_pool_def_free(def);
                 return r;
         }

@@ -17,11 +17,8 @@ static bool pool_is_active(void *object) {
 }
 
 static const ObjectStoreType pool_store_type = {
-        .noun = "pool",
-        .path_prefix = VM_POOL_PREFIX,
-        .interface = VM_POOL_INTERFACE,
+        .kind = &vm_pool_kind,
         .event_signal = "PoolEvent",
-        .no_such_error = VM_ERROR_NO_SUCH_POOL,
         .default_marker = ".default-pool-defined",
         .uuid_offset = offsetof(VmPool, uuid),
         .path_offset = offsetof(VmPool, path),
@@ -470,10 +467,7 @@ int vm_storage_startup(Manager *m) {
         s = g_new0(VmStorage, 1);
         s->manager = m;
         m->storage = s;
-        {
-                _cleanup_free_ char *dir = g_build_filename(m->paths.config_dir, vm_pool_kind.config_subdir, NULL);
-                object_store_init(&s->store, &pool_store_type, m, dir);
-        }
+        object_store_init(&s->store, &pool_store_type, m);
         s->pools = s->store.objects;
         s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
         s->jobs = g_hash_table_new(g_str_hash, g_str_equal);

@@ -23,16 +23,12 @@ void vm_volume_emit_added(VmStorage *s, StorageVolume *v) {
 }
 
 void vm_volume_emit_changed(VmStorage *s, StorageVolume *v) {
-        Manager *m = s->manager;
-        _cleanup_free_ char *path = NULL;
         VmPool *p = vm_pool_of(storage_volume_get_pool(v));
 
-        if (!m->bus || !m->ready || !p || !p->on_bus)
+        if (!p || !p->on_bus)
                 return;
-        path = vm_volume_path(v);
-        if (path)
-                (void) sd_bus_emit_properties_changed(m->bus, path, VM_VOLUME_INTERFACE, "Path", "Format", "Capacity",
-                                                      "Allocation", NULL);
+        vm_object_kind_emit_changed(&vm_volume_kind, s->manager, v,
+                                    (const char *[]) { "Path", "Format", "Capacity", "Allocation", NULL });
 }
 
 void vm_volume_emit_removed(VmStorage *s, StorageVolume *v) {
@@ -231,7 +227,7 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }
-        xml = storage_vol_def_format(storage_volume_get_def(userdata));
+        xml = vm_volume_kind.xml_format(userdata, 0);
         if (!xml)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "s", xml);
@@ -362,6 +358,60 @@ static int volume_foreach(Manager *m, VmObjectFn fn, void *userdata) {
         return 0;
 }
 
+/* Volume XML (pure: nothing is asked of the system yet). */
+static int volume_xml_parse(const char *xml, void **ret, sd_bus_error *error) {
+        StorageVolDef *def = NULL;
+        ConfError err = {};
+        int r;
+
+        r = storage_vol_def_parse(xml, strlen(xml), &def, &err);
+        if (r == -EFBIG) {
+                conf_error_clear(&err);
+                return sd_bus_error_set(error, VM_ERROR_INVALID_XML, "Volume XML is too large");
+        }
+        if (r == -ENOMEM) {
+                conf_error_clear(&err);
+                return r;
+        }
+        if (r < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", err.message ?: "Invalid volume XML");
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        *ret = def;
+        return 0;
+}
+
+static const char *volume_def_name(const void *def) {
+        return ((const StorageVolDef *) def)->name;
+}
+
+static void volume_def_free_hook(void *def) {
+        storage_vol_def_free(def);
+}
+
+/* A volume is named within its pool (parent). */
+static const char *const *volume_def_details(const void *parent, const char *name, const char *buf[static 7]) {
+        size_t n = 0;
+
+        buf[n++] = "pool";
+        buf[n++] = ((const VmPool *) parent)->name;
+        if (name) {
+                buf[n++] = "volume";
+                buf[n++] = name;
+        }
+        buf[n] = NULL;
+        return buf;
+}
+
+static char *volume_xml_format(const void *object, VmFormatFlags flags) {
+        return storage_vol_def_format(storage_volume_get_def((StorageVolume *) object));
+}
+
+static char *volume_path(const void *object) {
+        return vm_volume_path((StorageVolume *) object);
+}
+
 const VmObjectKind vm_volume_kind = {
         .noun = "volume",
         .interface = VM_VOLUME_INTERFACE,
@@ -372,4 +422,10 @@ const VmObjectKind vm_volume_kind = {
         .vtable = volume_vtable,
         .find = volume_object_find,
         .foreach = volume_foreach,
+        .object_path = volume_path,
+        .xml_parse = volume_xml_parse,
+        .def_name = volume_def_name,
+        .def_free = volume_def_free_hook,
+        .def_details = volume_def_details,
+        .xml_format = volume_xml_format,
 };

@@ -10,7 +10,8 @@
 
 #include "conf-internal.h"
 
-const char *const domain_virt_type_table[] = { "qemu", "kvm", NULL };
+const char *const domain_virt_type_table[] = { "qemu",   "kvm",  "lxc",  "xen", "hvf",  "vmware", "hyperv", "vbox",
+                                                "bhyve",  "openvz", "test", "uml", "phyp", "vz",     "kqemu",  NULL };
 const char *const domain_lifecycle_action_table[] = {
         "destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart", NULL
 };

@@ -14,9 +14,25 @@
 
 /* ---- enums (each has _to_string/_from_string; from_string returns -EINVAL on unknown) ---- */
 
+/* libvirt's domain types (formatdomain: <domain type=…>). The parser takes
+ * them all; which ones run is the driver registry's (a type no driver runs
+ * is NotSupported at define). */
 typedef enum DomainVirtType {
         DOMAIN_VIRT_QEMU,       /* TCG */
         DOMAIN_VIRT_KVM,
+        DOMAIN_VIRT_LXC,
+        DOMAIN_VIRT_XEN,
+        DOMAIN_VIRT_HVF,
+        DOMAIN_VIRT_VMWARE,
+        DOMAIN_VIRT_HYPERV,
+        DOMAIN_VIRT_VBOX,
+        DOMAIN_VIRT_BHYVE,
+        DOMAIN_VIRT_OPENVZ,
+        DOMAIN_VIRT_TEST,
+        DOMAIN_VIRT_UML,
+        DOMAIN_VIRT_PHYP,
+        DOMAIN_VIRT_VZ,
+        DOMAIN_VIRT_KQEMU,
         _DOMAIN_VIRT_MAX,
 } DomainVirtType;
 

@@ -47,7 +47,7 @@ static const ErrorCase cases[] = {
         { "<domain type='qemu'><name>x</name><os><type>hvm</type></os></domain>", "missing <memory>", -1 },
         { "<domain type='qemu'><name>x</name><memory>1024</memory></domain>", "missing <os>", -1 },
         { "<domain><name>x</name><memory>1024</memory><os><type>hvm</type></os></domain>", "needs a 'type'", -1 },
-        { "<domain type='xen'><name>x</name></domain>", "invalid value 'xen' for attribute 'type' of <domain> (allowed: qemu, kvm)", 1 },
+        { "<domain type='frob'><name>x</name></domain>", "invalid value 'frob' for attribute 'type' of <domain> (allowed: qemu, kvm, lxc, xen,", 1 },
         { "<domain type='qemu'>\n<name>x</name>\n<name>y</name>\n</domain>", "duplicate element <name> in <domain>", 3 },
         { HEAD "<memory>1024</memory></domain>", "duplicate element <memory>", -1 },
         { HEAD "<devices/><devices/></domain>", "duplicate element <devices>", -1 },

@@ -177,6 +177,27 @@ static void test_names(void) {
         g_assert_nonnull(strstr(out, "<name>ünï 虚拟机</name>"));
 }
 
+/* libvirt's domain type names all parse and come back as written; which of
+ * them runs is the driver registry's business, not the parser's. */
+static void test_virt_types(void) {
+        const char *types[] = { "qemu", "kvm", "lxc", "xen", "hvf", "vmware", "hyperv", "vbox",
+                                "bhyve", "openvz", "test", "uml", "phyp", "vz", "kqemu" };
+
+        for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+                _cleanup_free_ char *xml = g_strdup_printf("<domain type='%s'><name>t</name><memory>1024</memory>"
+                                                           "<os><type>hvm</type></os></domain>", types[i]);
+                _cleanup_free_ char *out = canonical(xml, false, 0);
+                _cleanup_free_ char *want = g_strdup_printf("<domain type='%s'>", types[i]);
+
+                g_assert_nonnull(strstr(out, want));
+                g_assert_cmpstr(domain_virt_type_to_string(i), ==, types[i]);
+        }
+        g_assert_null(domain_virt_type_to_string(ELEMENTSOF(types)));
+        _cleanup_free_ char *m = parse_error("<domain type='frob'><name>t</name><memory>1024</memory>"
+                                             "<os><type>hvm</type></os></domain>", -EINVAL);
+        g_assert_nonnull(strstr(m, "'frob'"));
+}
+
 static void test_uuid_mac(void) {
         unsigned char u[16], v[16];
         char s[37], mac[18];
@@ -267,6 +288,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/conf/units", test_units);
         g_test_add_func("/conf/units-in-xml", test_units_in_xml);
         g_test_add_func("/conf/names", test_names);
+        g_test_add_func("/conf/virt-types", test_virt_types);
         g_test_add_func("/conf/uuid-mac", test_uuid_mac);
 
         GDir *dir = g_dir_open(data_dir, 0, NULL);

@@ -9,9 +9,11 @@ import struct
 import dbus
 
 from vmgmt_harness import (DOMAIN_IFACE, ERR_ALREADY_EXISTS, ERR_INVALID_ARGS, ERR_INVALID_XML,
-                           ERR_NO_SUCH_DOMAIN, ERR_UNKNOWN_METHOD, MANAGER_IFACE, MANAGER_PATH,
+                           ERR_NO_SUCH_DOMAIN, ERR_NOT_SUPPORTED, ERR_UNKNOWN_METHOD, MANAGER_IFACE, MANAGER_PATH,
                            VmgmtTestCase, domain_path, main, minimal_domain_xml, new_uuid, opts,
                            path_encode)
+
+ERR_NO_SUCH_SNAPSHOT = 'org.vmgmt.Error.NoSuchSnapshot'
 
 
 class BadXML(VmgmtTestCase):
@@ -42,6 +44,17 @@ class BadXML(VmgmtTestCase):
         self.define_fails("<network><name>x</name></network>")
         self.define_fails("<domain type='qemu'><memory>65536</memory></domain>")
         self.define_fails("<domain type='bogus'><name>x</name><memory>65536</memory></domain>")
+
+    def test_domain_type_without_driver(self):
+        # libvirt's type names parse; one no registered driver runs is
+        # NotSupported naming it, and nothing is written or started
+        drivers = self.client.prop(MANAGER_PATH, 'Drivers', MANAGER_IFACE)
+        for t in ('xen', 'lxc', 'hvf', 'test'):
+            self.assertNotIn(t, drivers)
+            xml = minimal_domain_xml('no-driver-' + t).replace("<domain type='qemu'>", "<domain type='%s'>" % t)
+            for msg in self.define_fails(xml, ERR_NOT_SUPPORTED):
+                self.assertIn("'%s'" % t, msg)
+            self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.client.manager.GetDomain, 'no-driver-' + t)
 
     def test_unknown_element_names_line_and_suggests(self):
         xml = minimal_domain_xml('typo', extra_devices="\n    <membaloon model='virtio'/>\n  ")
@@ -363,6 +376,26 @@ class BadArguments(VmgmtTestCase):
                      '/org/vmgmt/domain/' + path_encode('../present')):
             self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).Start, opts())
             self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.dom(path).GetXML, opts())
+
+    def test_snapshot_paths(self):
+        # the snapshot kind serves PREFIX/DOMAIN/snapshot/SNAP: a domain without
+        # that snapshot (every domain, until CreateSnapshot) answers NoSuchSnapshot
+        snap = self.existing + '/snapshot/' + path_encode('s1')
+        o = self.client.obj(snap)
+        for iface, method, args in (('org.vmgmt.Snapshot', 'GetXML', [opts()]),
+                                    ('org.vmgmt.Snapshot', 'Revert', [opts()]),
+                                    ('org.vmgmt.Snapshot', 'Delete', [opts()]),
+                                    (DOMAIN_IFACE, 'Start', [opts()]),
+                                    ('org.freedesktop.DBus.Properties', 'GetAll', ['org.vmgmt.Snapshot'])):
+            msg = self.assertDBusError(ERR_NO_SUCH_SNAPSHOT, o.get_dbus_method(method, iface), *args)
+            self.assertIn("'s1'", msg)
+            self.assertIn("'present'", msg)
+        # of a domain that does not exist: NoSuchDomain
+        self.assertDBusError(ERR_NO_SUCH_DOMAIN, self.client.obj('/org/vmgmt/domain/nosuch/snapshot/s1')
+                             .get_dbus_method('GetXML', 'org.vmgmt.Snapshot'), opts())
+        # the domain itself is as before; no snapshot is listed anywhere
+        self.assertEqual(self.client.prop(self.existing, 'Name'), 'present')
+        self.assertFalse([p for p in self.client.managed_objects() if '/snapshot/' in p])
 
     def test_many_failed_calls_leak_nothing(self):
         xml = minimal_domain_xml('present', uuid=new_uuid())
