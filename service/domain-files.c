@@ -8,6 +8,7 @@
 #include "domain-files.h"
 #include "log.h"
 #include "macro.h"
+#include "path-policy.h"
 
 struct VmDomainFilesJob {
         Manager *manager;
@@ -18,6 +19,9 @@ struct VmDomainFilesJob {
         GArray *groups;            /* gid_t */
         sd_bus_slot *creds_slot;   /* GetConnectionCredentials in flight */
         OpenFilesJob *open;
+        VmPathCheck *check;        /* the path policy asking polkit */
+        sd_bus_message *caller;    /* referenced: the policy's subject, verb and interaction flag */
+        char *domain;
         VmDomainFilesDoneFn done;
         void *userdata;
 };
@@ -25,6 +29,9 @@ struct VmDomainFilesJob {
 static void job_free(VmDomainFilesJob *j) {
         sd_bus_slot_unref(j->creds_slot);
         open_files_job_cancel(j->open);
+        vm_path_check_cancel(j->check);
+        sd_bus_message_unref(j->caller);
+        g_free(j->domain);
         driver_file_set_free(j->set);
         if (j->groups)
                 g_array_free(j->groups, TRUE);
@@ -47,10 +54,38 @@ static void job_finish(VmDomainFilesJob *j, int r, const char *message) {
         done(userdata, r, set, msg);
 }
 
-int vm_domain_files_check(Manager *m, uid_t uid, const DriverFileSet *files, sd_bus_error *error) {
-        /* Everything is allowed for now; the path policy (service/path-policy.c)
-         * fills this in: block devices, /proc, /sys, /dev, storage pools. */
-        return 0;
+/* The policy's answer: ENOKEY stands for "polkit would ask a password the call
+ * did not allow to ask for" (InteractiveAuthorizationRequired on the bus). */
+static void job_finish_error(VmDomainFilesJob *j, int r, const sd_bus_error *error) {
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                r = -ENOKEY;
+        else if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
+                r = -EACCES;
+        job_finish(j, r < 0 ? r : -EACCES, error && error->message ? error->message : strerror(r < 0 ? -r : EACCES));
+}
+
+static void files_checked(void *userdata, int r, const sd_bus_error *error) {
+        VmDomainFilesJob *j = userdata;
+
+        j->check = NULL;   /* over */
+        if (r < 0)
+                job_finish_error(j, r, error);
+        else
+                job_finish(j, 0, NULL);
+}
+
+/* Every opened file, backing layers included, for the path policy (borrowed from the set). */
+static GArray *policy_files(const DriverFileSet *set) {
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(VmPathFile));
+
+        for (size_t i = 0; set->opened && i < set->opened->n_files; i++) {
+                const OpenedFile *o = &set->opened->files[i];
+                VmPathFile f = { .path = o->path, .resolved = o->resolved, .st = o->st };
+
+                if (o->fd >= 0)
+                        g_array_append_val(a, f);
+        }
+        return a;
 }
 
 static void files_opened(void *userdata, int r, OpenFiles *opened, const char *message) {
@@ -72,13 +107,20 @@ static void files_opened(void *userdata, int r, OpenFiles *opened, const char *m
                 job_finish(j, r, msg);
                 return;
         }
-        r = vm_domain_files_check(j->manager, j->root ? 0 : j->uid, j->set, &error);
-        if (r < 0) {
-                job_finish(j, sd_bus_error_get_errno(&error) > 0 ? -sd_bus_error_get_errno(&error) : r,
-                           error.message ?: strerror(-r));
+        if (j->root || !j->caller || !vm_path_policy_applies(j->uid)) {
+                job_finish(j, 0, NULL);
                 return;
         }
-        job_finish(j, 0, NULL);
+        /* what the caller could open is judged further: devices, /proc, /sys,
+         * /dev, and the storage pools polkit lets the caller use */
+        g_autoptr(GArray) files = policy_files(j->set);
+        r = vm_path_check_start(j->manager, j->caller, j->uid, j->domain, (const VmPathFile *) files->data, files->len,
+                                files_checked, j, &j->check, &error);
+        if (r < 0)
+                job_finish_error(j, r, &error);
+        else if (r > 0)
+                job_finish(j, 0, NULL);
+        /* else polkit is asked: files_checked() follows */
 }
 
 static int job_open(VmDomainFilesJob *j) {
@@ -172,14 +214,16 @@ static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-int vm_domain_files_open(Manager *m, sd_bus_message *caller, DriverFileSet *set, VmDomainFilesDoneFn done,
-                         void *userdata, VmDomainFilesJob **ret) {
+int vm_domain_files_open(Manager *m, sd_bus_message *caller, const char *domain, DriverFileSet *set,
+                         VmDomainFilesDoneFn done, void *userdata, VmDomainFilesJob **ret) {
         VmDomainFilesJob *j = g_new0(VmDomainFilesJob, 1);
         const char *sender = caller ? sd_bus_message_get_sender(caller) : NULL;
         uid_t uid;
         int r;
 
         j->manager = m;
+        j->caller = sd_bus_message_ref(caller);
+        j->domain = g_strdup(domain);
         j->set = set;
         j->done = done;
         j->userdata = userdata;

@@ -18,18 +18,13 @@ typedef void (*VmDomainFilesDoneFn)(void *userdata, int r, DriverFileSet *set, c
 /* Opens set's requests in a child of the loop (open-files.h) with the
  * credentials of the sender of `caller` — its uid, its effective gid and its
  * supplementary groups as the bus reports them — or as root when caller is
- * NULL (autostart) or root, then asks vm_domain_files_check(). Takes set.
+ * NULL (autostart) or root, then, for a caller other than root, has the path
+ * policy judge where every fd leads (path-policy.h: no device, nothing under
+ * /proc, /sys, /dev unless allow-listed, only storage pools polkit lets the
+ * caller use for `domain`; this may ask polkit). Takes set.
  * Returns 0 and *ret (done is called later, once), or a negative errno (set
  * freed, done not called). */
-int vm_domain_files_open(Manager *m, sd_bus_message *caller, DriverFileSet *set, VmDomainFilesDoneFn done,
-                         void *userdata, VmDomainFilesJob **ret);
+int vm_domain_files_open(Manager *m, sd_bus_message *caller, const char *domain, DriverFileSet *set,
+                         VmDomainFilesDoneFn done, void *userdata, VmDomainFilesJob **ret);
 /* Stops the job (kills its child, closes what it opened); done is not called. NULL-safe. */
 VmDomainFilesJob *vm_domain_files_job_cancel(VmDomainFilesJob *j);
-
-/* The policy hook: may `uid` give the domain these files (every fd open,
- * with its resolved path and fstat in files->opened)? Returns 0, or a
- * negative errno with error set (AccessDenied naming the path). For now it
- * allows everything: the policy (block devices, /proc, /sys, /dev, storage
- * pools the caller may use; service/path-policy.c) fills it in. May become
- * asynchronous later. */
-int vm_domain_files_check(Manager *m, uid_t uid, const DriverFileSet *files, sd_bus_error *error);

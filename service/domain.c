@@ -532,7 +532,7 @@ int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags,
         s->flags = flags;
         s->done = done;
         s->userdata = userdata;
-        r = vm_domain_files_open(m, caller, set, start_files_done, s, &s->job);
+        r = vm_domain_files_open(m, caller, d->name, set, start_files_done, s, &s->job);
         if (r < 0) {
                 vm_start_free(s);
                 if (ret_error)

@@ -1,6 +1,8 @@
 # Issue 12: vmgmtd opens a domain's host files with the rights of the caller
 # who asked for the start, and qemu gets only fds. A real polkitd with a rule
-# that lets uid 65534 run domains; the caller runs as 65534 (setpriv).
+# that lets uid 65534 run domains and use the pool `images`; the caller runs
+# as 65534 (setpriv). The pool decides where her files may be (path policy);
+# the file's own mode decides whether she can open it at all.
 
 import os
 import subprocess
@@ -8,9 +10,14 @@ import subprocess
 from auth_harness import (DOMAIN_IFACE, ERR_ACCESS_DENIED, AuthTestCase, main,
                           minimal_domain_xml, opts)
 
+POOL_IFACE = 'org.vmgmt.StoragePool'
+
 LIFECYCLE_RULE = '''
 polkit.addRule(function(action, subject) {
     if (action.id == "org.vmgmt.domain.lifecycle" && subject.user == "nobody")
+        return polkit.Result.YES;
+    if (action.id == "org.vmgmt.storage.use" && subject.user == "nobody" &&
+        action.lookup("pool") == "images")
         return polkit.Result.YES;
 });
 '''
@@ -33,6 +40,9 @@ class OpenAsCaller(AuthTestCase):
         os.chmod(self.images, 0o755)
         self.secret = self.image('secret.qcow2', 0o600)
         self.shared = self.image('shared.qcow2', 0o666)
+        xml = "<pool type='dir'><name>images</name><target><path>%s</path></target></pool>" % self.images
+        pool = str(self.client.manager.DefinePool(xml, opts()))
+        self.client.obj(pool).Start(opts(), dbus_interface=POOL_IFACE)
         self.fx.write_rule('50-nobody-lifecycle.rules', LIFECYCLE_RULE)
 
     def image(self, name, mode):
