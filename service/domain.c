@@ -193,7 +193,7 @@ void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
                 .title = g_strdup(strempty(def->title)),
                 .description = g_strdup(strempty(def->description)),
                 .security_model = g_strdup(sec.model),
-                .security_label = g_strdup(sec.label),
+                .security_label = g_strdup(active ? sec.label : ""),
         };
 }
 
