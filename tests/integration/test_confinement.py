@@ -15,7 +15,7 @@ import re
 import stat
 
 from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_OPERATION_FAILED, VmgmtTestCase, main, minimal_domain_xml, opts,
-                           pid_alive, run_vmgmtctl, cmdline)
+                           pid_alive, run_vmgmtctl, cmdline, cgroup_dirs)
 
 UID_MIN, UID_MAX = 0x7ffe0000, 0x7ffeffff
 
@@ -44,26 +44,6 @@ def mountinfo(pid):
             fields = pre.split()
             out[fields[4]] = (fields[5], post.split()[2] if len(post.split()) > 2 else '')
     return out
-
-
-def cgroup_dirs(pid):
-    """The directories of pid's cgroups on this host (as /proc/self/mountinfo mounts them)."""
-    mounts = {}
-    with open('/proc/self/mountinfo') as f:
-        for line in f:
-            pre, _, post = line.partition(' - ')
-            fields, sfields = pre.split(), post.split()
-            if sfields[0] == 'cgroup2':
-                mounts[''] = fields[4]
-            elif sfields[0] == 'cgroup':
-                for opt in sfields[2].split(','):
-                    mounts[opt] = fields[4]
-    dirs = []
-    for _, controllers, path in proc_cgroups(pid):
-        key = controllers.split(',')[0] if controllers else ''
-        if key in mounts:
-            dirs.append(mounts[key] + path)
-    return dirs
 
 
 class Confined(VmgmtTestCase):
