@@ -239,6 +239,8 @@ void domain_info_done(DomainInfo *i) {
         free(i->state);
         free(i->state_reason);
         free(i->title);
+        free(i->security_model);
+        free(i->security_label);
         *i = (DomainInfo) {};
 }
 
@@ -269,6 +271,8 @@ static const PropertySlot domain_properties[] = {
         { "Title", 's', offsetof(DomainInfo, title) },
         { "StartTime", 't', offsetof(DomainInfo, start_time) },
         { "Generation", 't', offsetof(DomainInfo, generation) },
+        { "SecurityModel", 's', offsetof(DomainInfo, security_model) },
+        { "SecurityLabel", 's', offsetof(DomainInfo, security_label) },
 };
 
 /* Reads the variant at the read pointer into the slot if its type is the one expected, else skips it. */

@@ -197,8 +197,22 @@ static uint64_t domain_cpu_time_ns(Context *c, const char *path) {
         return v;
 }
 
+/* "vmgmt (uid N)" like virsh's "selinux": the model, and the uid while it runs (malloc'd). */
+static char *security_model_text(const DomainInfo *i) {
+        const char *model = isempty(i->security_model) ? "none" : i->security_model;
+        unsigned uid;
+        char *s;
+
+        if (i->security_label && sscanf(i->security_label, "uid %u", &uid) == 1) {
+                if (asprintf(&s, "%s (uid %u)", model, uid) < 0)
+                        return NULL;
+                return s;
+        }
+        return strdup(model);
+}
+
 int verb_dominfo(Context *c, VerbArgs *a) {
-        _cleanup_free_ char *path = NULL, *xml = NULL, *os_type = NULL;
+        _cleanup_free_ char *path = NULL, *xml = NULL, *os_type = NULL, *security = NULL;
         DomainInfo i = {};
         uint64_t cpu_ns = 0;
         char id[16] = "-";
@@ -216,6 +230,7 @@ int verb_dominfo(Context *c, VerbArgs *a) {
                 snprintf(id, sizeof(id), "%" PRIu32, i.id);
                 cpu_ns = domain_cpu_time_ns(c, path);
         }
+        security = security_model_text(&i);
 
         if (c->json != JSON_FORMAT_OFF) {
                 JsonWriter w;
@@ -238,6 +253,8 @@ int verb_dominfo(Context *c, VerbArgs *a) {
                 json_member_bool(&w, "managed_save", i.has_managed_save);
                 json_member_string(&w, "title", i.title);
                 json_member_unsigned(&w, "generation", i.generation);
+                json_member_string(&w, "security_model", i.security_model ?: "none");
+                json_member_string(&w, "security_label", strempty(i.security_label));
                 json_end_object(&w);
         } else {
                 printf("%-15s %s\n", "Id:", id);
@@ -253,8 +270,10 @@ int verb_dominfo(Context *c, VerbArgs *a) {
                 printf("%-15s %s\n", "Persistent:", i.persistent ? "yes" : "no");
                 printf("%-15s %s\n", "Autostart:", i.autostart ? "enable" : "disable");
                 printf("%-15s %s\n", "Managed save:", i.has_managed_save ? "yes" : "no");
-                printf("%-15s %s\n", "Security model:", "none");
+                printf("%-15s %s\n", "Security model:", security ?: "none");
                 printf("%-15s %s\n", "Security DOI:", "0");
+                if (!isempty(i.security_label))
+                        printf("%-15s %s\n", "Security label:", i.security_label);
         }
         domain_info_done(&i);
         return 0;

@@ -125,6 +125,8 @@ typedef struct DomainInfo {
         char *title;
         uint64_t start_time;
         uint64_t generation;
+        char *security_model;   /* "vmgmt", "none"; NULL from a service that does not tell */
+        char *security_label;   /* "uid N gid N" while it runs confined */
 } DomainInfo;
 
 void domain_info_done(DomainInfo *i);

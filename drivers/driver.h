@@ -164,6 +164,29 @@ static inline const DriverFile *driver_files_find(const DriverFiles *f, DomainPa
         return NULL;
 }
 
+/* How a driver confines the processes of the domains it runs (vmgmtd.conf
+ * [daemon] confinement=, confinement_user=, confinement_uid_range=). */
+typedef enum DriverConfinementMode {
+        DRIVER_CONFINEMENT_AUTO,        /* on when vmgmtd runs as root, else off */
+        DRIVER_CONFINEMENT_ON,
+        DRIVER_CONFINEMENT_OFF,         /* today's root processes without a namespace or cgroup (debugging) */
+} DriverConfinementMode;
+
+typedef struct DriverConfinement {
+        DriverConfinementMode mode;
+        const char *user;               /* one existing user for every domain; NULL: a uid of its own per running domain */
+        uint32_t uid_min, uid_max;      /* where those uids come from (gid = uid) */
+} DriverConfinement;
+
+#define DRIVER_CONFINEMENT_UID_MIN_DEFAULT 0x7ffe0000u
+#define DRIVER_CONFINEMENT_UID_MAX_DEFAULT 0x7ffeffffu
+
+/* What a domain runs under, as the Domain's SecurityModel and SecurityLabel properties show it. */
+typedef struct DriverSecurity {
+        const char *model;              /* "vmgmt": confined; "none" */
+        char label[64];                 /* "uid N gid N" while it runs confined, else "" */
+} DriverSecurity;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -282,6 +305,15 @@ typedef struct DomainDriverOps {
          * take before it is killed and the probe fails (ETIMEDOUT); 0: the
          * driver's default. Only bounds a hang: a loaded host is slow. */
         void (*set_probe_timeout)(DomainDriver *d, uint64_t usec);
+        /* Sets how domains started from now on are confined; called once at
+         * start-up, before recover(). Returns 0, or a negative errno with
+         * *ret_error (malloc'd: no such user, a range holding a user's uid,
+         * confinement=on without root) and vmgmtd does not start. NULL: the
+         * driver confines nothing. */
+        int (*set_confinement)(DomainDriver *d, const DriverConfinement *c, char **ret_error);
+        /* The security model and label of the running domain rt, or (rt NULL)
+         * the model a domain started now would get, with an empty label. */
+        void (*security)(DomainDriver *d, DriverRuntime *rt, DriverSecurity *ret);
         /* The canonical name (malloc'd, as open_console returns it) of the
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */

@@ -116,6 +116,22 @@ static int property_get_generation(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append_basic(reply, 't', &d->generation);
 }
 
+static int property_get_security_model(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        DriverSecurity sec;
+
+        vm_domain_security(userdata, &sec);
+        return sd_bus_message_append_basic(reply, 's', sec.model);
+}
+
+static int property_get_security_label(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        DriverSecurity sec;
+
+        vm_domain_security(userdata, &sec);
+        return sd_bus_message_append_basic(reply, 's', vm_domain_is_active(userdata) ? sec.label : "");
+}
+
 static const char *const *domain_details(const VmDomain *d, const char *buf[static 5]) {
         buf[0] = "domain";
         buf[1] = d->name;
@@ -526,6 +542,8 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_PROPERTY("CurrentSnapshot", "o", property_get_current_snapshot, 0, EMITS),
         SD_BUS_PROPERTY("StartTime", "t", property_get_start_time, 0, EMITS),
         SD_BUS_PROPERTY("Generation", "t", property_get_generation, 0, EMITS),
+        SD_BUS_PROPERTY("SecurityModel", "s", property_get_security_model, 0, EMITS),
+        SD_BUS_PROPERTY("SecurityLabel", "s", property_get_security_label, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_start, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_shutdown, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_destroy, UNPRIV),

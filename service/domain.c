@@ -171,9 +171,18 @@ const DomainDef *vm_domain_inactive_def(const VmDomain *d) {
 
 /* ---- properties and signals ---- */
 
+void vm_domain_security(const VmDomain *d, DriverSecurity *ret) {
+        *ret = (DriverSecurity) { .model = "none" };
+        if (d->drv && d->drv->driver && d->drv->ops->security)
+                d->drv->ops->security(d->drv->driver, d->rt, ret);
+}
+
 void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
         const DomainDef *def = vm_domain_current_def(d);
         bool active = vm_domain_is_active(d);
+        DriverSecurity sec;
+
+        vm_domain_security(d, &sec);
 
         *ret = (VmDomainProps) {
                 .state = d->state,
@@ -188,6 +197,8 @@ void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {
                 .max_memory_kib = def->memory_kib,
                 .title = g_strdup(strempty(def->title)),
                 .description = g_strdup(strempty(def->description)),
+                .security_model = g_strdup(sec.model),
+                .security_label = g_strdup(active ? sec.label : ""),
         };
 }
 
@@ -195,6 +206,8 @@ void vm_domain_props_clear(VmDomainProps *p) {
         g_free(p->reason);
         g_free(p->title);
         g_free(p->description);
+        g_free(p->security_model);
+        g_free(p->security_label);
         *p = (VmDomainProps) {};
 }
 
@@ -232,6 +245,10 @@ void vm_domain_props_emit_changes(VmDomain *d, VmDomainProps *before) {
                 names[n++] = "Title";
         if (!streq(now.description, before->description))
                 names[n++] = "Description";
+        if (!streq_ptr(now.security_model, before->security_model))
+                names[n++] = "SecurityModel";
+        if (!streq_ptr(now.security_label, before->security_label))
+                names[n++] = "SecurityLabel";
         vm_domain_props_clear(&now);
         vm_domain_props_clear(before);
         if (n == 0)

@@ -58,7 +58,11 @@ struct VmDomainProps {
         uint32_t vcpus;
         uint64_t memory_kib, max_memory_kib;
         char *title, *description;
+        char *security_model, *security_label;
 };
+
+/* The driver's security model and label of d (a label only while it runs). */
+void vm_domain_security(const VmDomain *d, DriverSecurity *ret);
 
 /* Creates a domain from def (ownership taken, normalized, with UUID) and adds
  * it to the registry (by name and UUID). Nothing is signalled. Returns 0 or a

@@ -18,7 +18,8 @@
 static const char *const config_daemon_keys[] = { "log_level", "autostart", "polkit_timeout_sec",
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
                                                    "default_network", "pool_refresh_sec",
-                                                   "screenshot_stall_timeout_sec", "probe_timeout_sec", NULL };
+                                                   "screenshot_stall_timeout_sec", "probe_timeout_sec",
+                                                   "confinement", "confinement_user", "confinement_uid_range", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -95,6 +96,52 @@ static int config_read_count(GKeyFile *kf, const char *path, const char *key, un
         return 0;
 }
 
+/* [daemon] confinement=on|off, confinement_user=NAME, confinement_uid_range=FIRST-LAST
+ * (decimal or 0x hex, inclusive). Which users exist is the driver's to check. */
+static int config_load_confinement(GKeyFile *kf, const char *path, ManagerConfig *c) {
+        g_autoptr(GError) gerr = NULL;
+
+        if (g_key_file_has_key(kf, "daemon", "confinement", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "confinement", NULL);
+                if (STR_IN_SET(strempty(v), "on", "true", "yes", "1"))
+                        c->confinement = DRIVER_CONFINEMENT_ON;
+                else if (STR_IN_SET(strempty(v), "off", "false", "no", "0"))
+                        c->confinement = DRIVER_CONFINEMENT_OFF;
+                else {
+                        log_error("%s: invalid confinement '%s' (on or off)", path, strna(v));
+                        return -EINVAL;
+                }
+        }
+        if (g_key_file_has_key(kf, "daemon", "confinement_user", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "confinement_user", &gerr);
+                if (!v || isempty(v) || strlen(v) >= sizeof(c->confinement_user) || strchr(v, ':') || strchr(v, '/')) {
+                        log_error("%s: invalid confinement_user '%s' (a user name)", path, strna(v));
+                        return -EINVAL;
+                }
+                snprintf(c->confinement_user, sizeof(c->confinement_user), "%s", v);
+        }
+        if (g_key_file_has_key(kf, "daemon", "confinement_uid_range", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "confinement_uid_range", NULL);
+                char *dash = v ? strchr(v, '-') : NULL, *end1 = NULL, *end2 = NULL;
+                guint64 lo = 0, hi = 0;
+
+                if (dash) {
+                        *dash = 0;
+                        errno = 0;
+                        lo = g_ascii_strtoull(g_strstrip(v), &end1, 0);
+                        hi = g_ascii_strtoull(g_strstrip(dash + 1), &end2, 0);
+                }
+                if (!dash || errno != 0 || !*v || *end1 || !dash[1] || *end2 || lo == 0 || lo > hi ||
+                    hi >= UINT32_MAX - 1) {
+                        log_error("%s: invalid confinement_uid_range (FIRST-LAST, non-zero uids, FIRST <= LAST)", path);
+                        return -EINVAL;
+                }
+                c->confinement_uid_min = (uint32_t) lo;
+                c->confinement_uid_max = (uint32_t) hi;
+        }
+        return 0;
+}
+
 /* The [log] section: rotation of console logs and of the hypervisors' own
  * logs (DRIVER_max_size=, DRIVER_keep= for each registered driver). */
 static int config_load_log(GKeyFile *kf, const char *path, ManagerConfig *c) {
@@ -152,6 +199,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
 
         c->log_console = c->log_hypervisor = (DriverLogRotation) { VM_LOG_MAX_SIZE_DEFAULT, VM_LOG_KEEP_DEFAULT };
         c->log_rotate_interval_usec = VM_LOG_ROTATE_INTERVAL_USEC_DEFAULT;
+        c->confinement_uid_min = DRIVER_CONFINEMENT_UID_MIN_DEFAULT;
+        c->confinement_uid_max = DRIVER_CONFINEMENT_UID_MAX_DEFAULT;
         if (!path) {
                 default_path = g_build_filename(root, "/etc/vmgmt/vmgmtd.conf", NULL);
                 path = default_path;
@@ -191,7 +240,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -226,7 +275,8 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
             config_read_timeout(kf, path, "pool_refresh_sec", &c->pool_refresh_usec) < 0 ||
             config_read_timeout(kf, path, "probe_timeout_sec", &c->probe_timeout_usec) < 0 ||
             config_read_seconds(kf, path, "daemon", "screenshot_stall_timeout_sec", 0.1, 3600,
-                                &c->screenshot_stall_usec) < 0)
+                                &c->screenshot_stall_usec) < 0 ||
+            config_load_confinement(kf, path, c) < 0)
                 return -EINVAL;
         if (config_load_confinement(kf, path, c) < 0)
                 return -EINVAL;
@@ -276,6 +326,21 @@ static int manager_drivers_new(Manager *m) {
                         v->ops->set_screenshot_stall_timeout(v->driver, m->config.screenshot_stall_usec);
                 if (v->ops->set_probe_timeout && m->config.probe_timeout_usec > 0)
                         v->ops->set_probe_timeout(v->driver, m->config.probe_timeout_usec);
+                if (v->ops->set_confinement) {
+                        DriverConfinement c = {
+                                .mode = m->config.confinement,
+                                .user = isempty(m->config.confinement_user) ? NULL : m->config.confinement_user,
+                                .uid_min = m->config.confinement_uid_min,
+                                .uid_max = m->config.confinement_uid_max,
+                        };
+                        g_autofree char *error = NULL;
+
+                        r = v->ops->set_confinement(v->driver, &c, &error);
+                        if (r < 0) {
+                                log_error("Cannot confine the %s driver's domains: %s", v->ops->name, strna(error));
+                                return r;
+                        }
+                }
         }
         return 0;
 }

@@ -36,6 +36,9 @@ typedef struct ManagerConfig {
         uint64_t screenshot_stall_usec;           /* [daemon] screenshot_stall_timeout_sec= (0: the driver's 30 s) */
         uint64_t probe_timeout_usec;              /* [daemon] probe_timeout_sec=: each run of an emulator probed (0: the driver's 30 s) */
         char **allowed_device_paths;              /* [confinement] allowed_device_paths=: NULL for the default (path-policy.h) */
+        DriverConfinementMode confinement;        /* [daemon] confinement=on|off (unset: on when vmgmtd runs as root) */
+        char confinement_user[256];               /* [daemon] confinement_user=: one user for every domain ("": a uid each) */
+        uint32_t confinement_uid_min, confinement_uid_max; /* [daemon] confinement_uid_range=FIRST-LAST */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)

@@ -11,6 +11,7 @@
 
 #include "driver.h"
 #include "qmp.h"
+#include "spawn-util.h"
 
 #define QEMU_QMP_CONNECT_TIMEOUT_USEC (30u * 1000000u)    /* qemu start-up under a loaded TCG host */
 #define QEMU_RECONNECT_TIMEOUT_USEC (5u * 1000000u)
@@ -43,6 +44,13 @@ typedef struct QemuDriver {
 
         uint64_t screenshot_stall_usec; /* qemu-graphics.c: a Screenshot whose reader takes nothing this long fails (0: 30 s) */
         uint64_t probe_timeout_usec;    /* each run of an emulator being probed may take this long (0: QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT) */
+
+        /* confinement (qemu-confine.c): off until set_confinement says otherwise */
+        bool confine;
+        bool confine_fixed;             /* one user for every domain: confine_uid/confine_gid */
+        uid_t confine_uid_min, confine_uid_max;
+        uid_t confine_uid;
+        gid_t confine_gid;
 } QemuDriver;
 
 typedef enum QemuOpKind {
@@ -73,10 +81,13 @@ struct DriverRuntime {
         char *def_xml;                  /* def formatted for the status file; NULL after def changed */
         char uuid[37];
         char *status_path;
+        char *run_dir;                  /* run_dir/UUID: qemu's own sockets, owned by its uid */
         char *qmp_file;                 /* absolute path, for unlink */
         char *qmp_connect_path;         /* what fits sun_path: absolute or via /proc/self/fd */
         char *vnc_file;
+        char *vnc_connect_path;         /* what fits sun_path, as qmp_connect_path */
         char *channel_dir;              /* unix sockets of <channel>s without a path */
+        bool legacy_run_files;          /* recovered from a vmgmtd that kept them in the driver's run dir */
         char *log_path;
         char *log_prefix;               /* log_dir/qemu/NAME: chardev logs are PREFIX-console.log, … */
 
@@ -85,6 +96,12 @@ struct DriverRuntime {
         uint64_t pid_starttime;         /* /proc/PID/stat field 22, detects pid reuse */
         uint64_t start_time_usec;
         int id;
+
+        /* confinement (qemu-confine.c), kept in the status file */
+        bool confined;
+        uid_t uid;
+        gid_t gid;
+        char **cgroups;                 /* its own cgroup, one directory per hierarchy; NULL: none */
 
         DomainState state;
         const char *reason;             /* static string */
@@ -147,7 +164,9 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
 int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret);
 /* Frees without any report (driver teardown, failed start). */
 DriverRuntime *qemu_runtime_free(DriverRuntime *rt);
-/* Removes status/socket files. */
+/* Names rt's socket files: in rt->run_dir, or (legacy) as UUID.qmp, … in the driver's. */
+void qemu_runtime_set_run_files(DriverRuntime *rt, bool legacy);
+/* Removes status/socket files, the run dir and the cgroup. */
 void qemu_runtime_remove_files(DriverRuntime *rt);
 /* Appends "TIMESTAMP: text" to the domain log. */
 void qemu_runtime_log(DriverRuntime *rt, const char *fmt, ...) _printf_(2, 3);
@@ -158,6 +177,21 @@ uint64_t qemu_process_starttime(pid_t pid);
 void qemu_runtime_complete_ops(DriverRuntime *rt, int kind, int r, const char *message);
 QemuOp *qemu_op_new(DriverRuntime *rt, QemuOpKind kind, DriverDoneFn done, void *userdata);
 void qemu_op_complete(QemuOp *op, int r, const char *message);
+
+/* ---- qemu-confine.c ---- */
+
+/* DomainDriverOps.set_confinement and .security */
+int qemu_driver_set_confinement(DomainDriver *d, const DriverConfinement *c, char **ret_error);
+void qemu_driver_security(DomainDriver *d, DriverRuntime *rt, DriverSecurity *ret);
+/* Before a start: rt's uid/gid (when the driver confines), its run dir
+ * (0700, owned by that uid, with the channel dir) and its cgroup. Returns 0
+ * or a negative errno with *ret_error (malloc'd) naming what failed. */
+int qemu_confine_prepare(DriverRuntime *rt, char **ret_error);
+/* Runs argv for rt: confined (qemu_confine_prepare made it so) in a root of
+ * its own as its uid, else as spawn_child() does. */
+int qemu_confine_spawn(DriverRuntime *rt, char **argv, const SpawnOptions *o, pid_t *ret_pid, char **ret_error);
+/* Removes rt's cgroup (its processes are gone). */
+void qemu_confine_release(DriverRuntime *rt);
 
 /* ---- qemu-process-monitor.c ---- */
 

@@ -401,6 +401,7 @@ static int start_failure_dispatch(sd_event_source *s, void *userdata) {
 
         sd_event_source_disable_unref(f->source);
         qemu_runtime_complete_ops(rt, QEMU_OP_DESTROY, 0, NULL);
+        qemu_runtime_remove_files(rt);   /* its run dir and cgroup, if made */
         qemu_runtime_free(rt);
         if (done)
                 done(ud, f->error, f->message ? f->message : "cannot start qemu");
@@ -597,10 +598,11 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 goto deferred;
         }
         qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
-        if (mkdir(rt->channel_dir, 0700) < 0 && errno != EEXIST) {
+        r = qemu_confine_prepare(rt, &error);   /* its uid, run dir and cgroup */
+        if (r < 0) {
                 child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
-                r = start_fail_deferred(rt, -errno, strdup("cannot create the channel socket directory"));
+                r = start_fail_deferred(rt, r, TAKE_PTR(error));
                 goto deferred;
         }
         set_channel_paths(rt);
@@ -874,4 +876,6 @@ const DomainDriverOps qemu_driver_ops = {
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
         .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
+        .set_confinement = qemu_driver_set_confinement,
+        .security = qemu_driver_security,
 };

@@ -50,9 +50,10 @@ static bool graphics_is_tcp(const DomainGraphicsDef *g) {
 
 /* ---- the live definition ---- */
 
-/* Screendump files (UUID.screendump.XXXXXX) with the given name prefix. */
-static void remove_screendumps(QemuDriver *d, const char *prefix) {
-        DIR *dir = opendir(d->run_dir);
+/* Screendump files (UUID.screendump.XXXXXX) with the given name prefix in
+ * dir; with domain_dirs, in the domains' own run dirs below it too. */
+static void remove_screendumps(const char *path, const char *prefix, bool domain_dirs) {
+        DIR *dir = opendir(path);
         struct dirent *de;
 
         if (!dir)
@@ -60,13 +61,17 @@ static void remove_screendumps(QemuDriver *d, const char *prefix) {
         while ((de = readdir(dir)))
                 if (g_str_has_prefix(de->d_name, prefix) && strstr(de->d_name, ".screendump."))
                         (void) unlinkat(dirfd(dir), de->d_name, 0);
+                else if (domain_dirs && de->d_type == DT_DIR && strlen(de->d_name) == 36) {
+                        _cleanup_free_ char *sub = g_build_filename(path, de->d_name, NULL);
+                        remove_screendumps(sub, prefix, false);
+                }
         closedir(dir);
 }
 
 /* At driver start, before any Screenshot of this instance: nothing in the run
- * dir's screendump files is ours, whether their domain runs or not. */
+ * dirs' screendump files is ours, whether their domain runs or not. */
 void qemu_graphics_sweep_screendumps(QemuDriver *d) {
-        remove_screendumps(d, "");
+        remove_screendumps(d->run_dir, "", true);
 }
 
 void qemu_graphics_set_stall_timeout(DomainDriver *base, uint64_t usec) {
@@ -79,7 +84,8 @@ void qemu_graphics_set_stall_timeout(DomainDriver *base, uint64_t usec) {
 static void remove_stale_screendumps(DriverRuntime *rt) {
         _cleanup_free_ char *prefix = g_strdup_printf("%s.screendump.", rt->uuid);
 
-        remove_screendumps(rt->driver, prefix);
+        remove_screendumps(rt->driver->run_dir, prefix, false);
+        remove_screendumps(rt->run_dir, prefix, false);
 }
 
 void qemu_graphics_set_live(DriverRuntime *rt) {
@@ -324,7 +330,7 @@ static int connect_address(DriverRuntime *rt, const DomainGraphicsDef *g, Graphi
                 c->where = strdup(path);
                 /* the run-dir socket may be too long for sun_path: reach it through the dir fd */
                 if (strlen(path) >= sizeof(c->addr.un.sun_path) && streq(path, rt->vnc_file)) {
-                        snprintf(alt, sizeof(alt), "/proc/self/fd/%d/%s.vnc", rt->driver->run_dir_fd, rt->uuid);
+                        snprintf(alt, sizeof(alt), "%s", rt->vnc_connect_path);
                         path = alt;
                 }
                 if (strlen(path) >= sizeof(c->addr.un.sun_path))
@@ -824,9 +830,15 @@ int qemu_graphics_screenshot(DriverRuntime *rt, int fd, unsigned screen, DriverD
                 screenshot_free(s);
                 return r;
         }
-        /* Our own fd of the file qemu (re)writes: no second open, no race on the name. */
-        s->path = g_strdup_printf("%s/%s.screendump.XXXXXX", rt->driver->run_dir, rt->uuid);
+        /* Our own fd of the file qemu (re)writes: no second open, no race on the
+         * name. In its own run dir, its own: a confined qemu reaches nothing else. */
+        s->path = g_strdup_printf("%s/%s.screendump.XXXXXX", rt->run_dir, rt->uuid);
         s->png_fd = mkostemp(s->path, O_CLOEXEC);
+        if (s->png_fd >= 0 && fchown(s->png_fd, rt->uid, rt->gid) < 0) {
+                close(s->png_fd);
+                (void) unlink(s->path);
+                s->png_fd = -1;
+        }
         if (s->png_fd < 0) {
                 r = -errno;
                 s->path = mfree_str(s->path);

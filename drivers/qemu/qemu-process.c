@@ -88,6 +88,37 @@ void qemu_runtime_log(DriverRuntime *rt, const char *fmt, ...) {
 
 /* ---- runtime objects ---- */
 
+/* A socket path that fits sun_path: the path itself, or the same file
+ * reached through the fd of the driver's run dir. */
+static char *connect_path(DriverRuntime *rt, const char *path) {
+        if (strlen(path) < sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                return g_strdup(path);
+        return g_strdup_printf("/proc/self/fd/%d%s", rt->driver->run_dir_fd, path + strlen(rt->driver->run_dir));
+}
+
+void qemu_runtime_set_run_files(DriverRuntime *rt, bool legacy) {
+        const char *d = rt->driver->run_dir;
+
+        free(rt->qmp_file);
+        free(rt->vnc_file);
+        free(rt->channel_dir);
+        free(rt->qmp_connect_path);
+        free(rt->vnc_connect_path);
+        if (legacy) {
+                /* a qemu started by a vmgmtd from before the run dir of its own */
+                rt->qmp_file = g_strdup_printf("%s/%s.qmp", d, rt->uuid);
+                rt->vnc_file = g_strdup_printf("%s/%s.vnc", d, rt->uuid);
+                rt->channel_dir = g_strdup_printf("%s/%s.channel", d, rt->uuid);
+        } else {
+                rt->qmp_file = g_strdup_printf("%s/monitor.sock", rt->run_dir);
+                rt->vnc_file = g_strdup_printf("%s/vnc.sock", rt->run_dir);
+                rt->channel_dir = g_strdup_printf("%s/channel", rt->run_dir);
+        }
+        rt->qmp_connect_path = connect_path(rt, rt->qmp_file);
+        rt->vnc_connect_path = connect_path(rt, rt->vnc_file);
+        rt->legacy_run_files = legacy;
+}
+
 int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
         DriverRuntime *rt;
         size_t name_len = strlen(def->name);
@@ -104,17 +135,10 @@ int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
         rt->state = DOMAIN_STATE_PAUSED;
         rt->reason = "starting-up";
         conf_uuid_format(def->uuid, rt->uuid);
-        if (asprintf(&rt->status_path, "%s/%s.status", d->run_dir, rt->uuid) < 0 ||
-            asprintf(&rt->qmp_file, "%s/%s.qmp", d->run_dir, rt->uuid) < 0 ||
-            asprintf(&rt->vnc_file, "%s/%s.vnc", d->run_dir, rt->uuid) < 0 ||
-            asprintf(&rt->channel_dir, "%s/%s.channel", d->run_dir, rt->uuid) < 0)
-                goto oom;
-        if (strlen(rt->qmp_file) < sizeof(((struct sockaddr_un *) NULL)->sun_path))
-                rt->qmp_connect_path = strdup(rt->qmp_file);
-        else if (asprintf(&rt->qmp_connect_path, "/proc/self/fd/%d/%s.qmp", d->run_dir_fd, rt->uuid) < 0)
-                rt->qmp_connect_path = NULL;
-        if (!rt->qmp_connect_path)
-                goto oom;
+        /* the status file is vmgmtd's; what qemu makes is in its own directory */
+        rt->status_path = g_strdup_printf("%s/%s.status", d->run_dir, rt->uuid);
+        rt->run_dir = g_strdup_printf("%s/%s", d->run_dir, rt->uuid);
+        qemu_runtime_set_run_files(rt, false);
         /* NAME.log like libvirt; a name too long for a file name uses the UUID. */
         if (asprintf(&rt->log_path, "%s/%s.log", d->log_dir, name_len + 4 <= 255 ? def->name : rt->uuid) < 0)
                 goto oom;
@@ -170,10 +194,13 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         domain_def_free(rt->def);
         free(rt->def_xml);
         free(rt->status_path);
+        free(rt->run_dir);
         free(rt->qmp_file);
         free(rt->qmp_connect_path);
         free(rt->vnc_file);
+        free(rt->vnc_connect_path);
         free(rt->channel_dir);
+        g_strfreev(rt->cgroups);
         free(rt->log_path);
         free(rt->log_prefix);
         free(rt->start_error_message);
@@ -181,23 +208,52 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         return NULL;
 }
 
-void qemu_runtime_remove_files(DriverRuntime *rt) {
-        DIR *dir;
+/* Empties the directory fd (taken) — what a confined qemu made in it, too:
+ * no symlink is followed, depth is bounded. */
+static void remove_tree_at(int fd, unsigned depth) {
+        DIR *dir = fdopendir(fd);
+        struct dirent *de;
 
+        if (!dir) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(dir))) {
+                int sub;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd(dir), de->d_name, 0) == 0 || errno != EISDIR)
+                        continue;
+                sub = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0 && depth < 8)
+                        remove_tree_at(sub, depth + 1);
+                else if (sub >= 0)
+                        close(sub);
+                (void) unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+        }
+        closedir(dir);
+}
+
+static void remove_dir(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd >= 0)
+                remove_tree_at(fd, 0);
+        (void) rmdir(path);
+}
+
+void qemu_runtime_remove_files(DriverRuntime *rt) {
         rt->save_source = sd_event_source_disable_unref(rt->save_source);
         (void) unlink_noent(rt->status_path);
-        (void) unlink_noent(rt->qmp_file);
-        (void) unlink_noent(rt->vnc_file);
-        /* the channel sockets qemu created, then their directory */
-        dir = opendir(rt->channel_dir);
-        if (dir) {
-                struct dirent *de;
-                while ((de = readdir(dir)))
-                        if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                                (void) unlinkat(dirfd(dir), de->d_name, 0);
-                closedir(dir);
-                (void) rmdir(rt->channel_dir);
+        if (rt->legacy_run_files) {
+                (void) unlink_noent(rt->qmp_file);
+                (void) unlink_noent(rt->vnc_file);
+                remove_dir(rt->channel_dir);
         }
+        /* its sockets, the channel dir and whatever else qemu made there */
+        remove_dir(rt->run_dir);
+        qemu_confine_release(rt);
 }
 
 /* ---- operations waiting for completion ---- */
@@ -506,14 +562,13 @@ int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error) {
 }
 
 int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error) {
-        QemuDriver *d = rt->driver;
-        _cleanup_free_ char *home = NULL, *bad = NULL;
+        _cleanup_free_ char *home = NULL, *bad = NULL, *error = NULL;
         _cleanup_close_ int logfd = -1;
         SpawnOptions o = SPAWN_OPTIONS_INIT;
         pid_t pid;
         int r;
 
-        if (asprintf(&home, "HOME=%s", d->run_dir) < 0)
+        if (asprintf(&home, "HOME=%s", rt->run_dir) < 0)
                 return -ENOMEM;
         char *envp[] = {
                 (char *) "LC_ALL=C",
@@ -536,19 +591,18 @@ int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_
                 return logfd;
         }
 
-        /* New session (qemu outlives the daemon), cwd in the run dir (relative socket
+        /* New session (qemu outlives the daemon), cwd in its run dir (relative socket
          * paths), stdin on /dev/null, stdout and stderr into the log, the taps at
-         * 3, 4, …, and no other fd. */
+         * 3, 4, …, and no other fd; confined unless the driver is told not to. */
         o.envp = envp;
-        o.cwd = d->run_dir;
+        o.cwd = rt->run_dir;
         o.stdout_fd = o.stderr_fd = logfd;
         o.fds = fds;
         o.n_fds = n_fds;
-        r = spawn_child(argv, &o, &pid, &rt->pidfd);
+        r = qemu_confine_spawn(rt, argv, &o, &pid, &error);
         if (r < 0) {
-                dprintf(logfd, "vmgmt: cannot execute %s: %s\n", argv[0], strerror(-r));
-                if (asprintf(ret_error, "cannot execute %s: %s", argv[0], strerror(-r)) < 0)
-                        *ret_error = NULL;
+                dprintf(logfd, "vmgmt: %s\n", strna(error));
+                *ret_error = TAKE_PTR(error);
                 return r;
         }
         rt->pid = pid;
@@ -576,6 +630,11 @@ int qemu_runtime_save_status(DriverRuntime *rt) {
                                rt->fake_reboot);
         if (rt->killing && rt->stop_reason)
                 g_string_append_printf(s, "stop_reason=%s\nstop_detail=%s\n", rt->stop_reason, rt->stop_detail);
+        /* its own run dir; how it is confined */
+        g_string_append_printf(s, "run_dir=%d\nconfined=%d\nuid=%u\ngid=%u\n", !rt->legacy_run_files, rt->confined,
+                               (unsigned) rt->uid, (unsigned) rt->gid);
+        for (char **c = rt->cgroups; c && *c; c++)
+                g_string_append_printf(s, "cgroup=%s\n", *c);
         g_string_append_c(s, '\n');
         g_string_append(s, rt->def_xml);
         r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
@@ -604,6 +663,9 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         DriverRuntime *rt;
         char *line, *xml, *save = NULL;
         int pid = 0, id = -1, starting = 0, got_shutdown = 0, fake_reboot = 0, state = DOMAIN_STATE_RUNNING;
+        int own_run_dir = 0, confined = 0;
+        unsigned long uid = 0, gid = 0;
+        g_autoptr(GPtrArray) cgroups = g_ptr_array_new_with_free_func(g_free);
         unsigned long long starttime = 0, start_usec = 0;
         char reason[64] = "unknown", stop_reason[64] = "", stop_detail[64] = "";
         int r;
@@ -643,6 +705,16 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
                         snprintf(stop_reason, sizeof(stop_reason), "%s", eq);
                 else if (streq(line, "stop_detail"))
                         snprintf(stop_detail, sizeof(stop_detail), "%s", eq);
+                else if (streq(line, "run_dir"))
+                        own_run_dir = atoi(eq);
+                else if (streq(line, "confined"))
+                        confined = atoi(eq);
+                else if (streq(line, "uid"))
+                        uid = strtoul(eq, NULL, 10);
+                else if (streq(line, "gid"))
+                        gid = strtoul(eq, NULL, 10);
+                else if (streq(line, "cgroup") && g_str_has_prefix(eq, "/sys/fs/cgroup/"))
+                        g_ptr_array_add(cgroups, g_strdup(eq));
         }
         if (pid <= 0 || state < 0)
                 return -EBADMSG;
@@ -664,6 +736,15 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         rt->starting = starting;
         rt->got_shutdown = got_shutdown;
         rt->fake_reboot = fake_reboot;
+        if (!own_run_dir)
+                qemu_runtime_set_run_files(rt, true);
+        rt->confined = confined;
+        rt->uid = (uid_t) uid;
+        rt->gid = (gid_t) gid;
+        if (cgroups->len > 0) {
+                g_ptr_array_add(cgroups, NULL);
+                rt->cgroups = (char **) g_ptr_array_free(g_steal_pointer(&cgroups), FALSE);
+        }
         if (*stop_reason) {
                 rt->killing = true;
                 rt->stop_reason = reason_intern(stop_reason);

@@ -2,6 +2,7 @@
  * (Not spawn.h: that name is libc's posix_spawn header.) */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -30,6 +31,48 @@ typedef struct SpawnOptions {
  * (-ENOENT, -EACCES, …, reported by posix_spawn before it returns) or a
  * failure to set up; then no child is left behind. */
 int spawn_child(char *const *argv, const SpawnOptions *o, pid_t *ret_pid, int *ret_pidfd);
+
+/* ---- confined children ---- */
+
+/* One thing in a confined child's new root (paths absolute, as the child sees them). */
+typedef enum SpawnMountKind {
+        SPAWN_MOUNT_BIND,       /* source (file or directory, and what is mounted below it) at target */
+        SPAWN_MOUNT_TMPFS,      /* an empty tmpfs at target (mode 0755, root's), read-only once the root is built */
+        SPAWN_MOUNT_DEVICE,     /* a device node at target, of the type and numbers of the node at source */
+        SPAWN_MOUNT_SYMLINK,    /* a symbolic link at target whose content is source */
+        SPAWN_MOUNT_PROC,       /* a procfs at target showing only the child's own processes (hidepid=invisible) */
+} SpawnMountKind;
+
+typedef struct SpawnMount {
+        SpawnMountKind kind;
+        const char *source;
+        const char *target;
+        bool writable;          /* BIND: writable (and noexec); else read-only */
+        bool devices;           /* BIND, TMPFS: device nodes in it may be opened (no nodev) */
+        bool owned;             /* DEVICE: mode 0600 owned by the child's uid/gid; else 0666, root's */
+} SpawnMount;
+
+/* What spawn_child_confined() makes of the child before it runs argv. */
+typedef struct SpawnConfinement {
+        uid_t uid;                      /* non-zero */
+        gid_t gid;                      /* non-zero */
+        char *const *cgroups;           /* cgroup directories it joins (each one's cgroup.procs), NULL-terminated; NULL: none */
+        const SpawnMount *mounts;       /* its new root: an empty read-only tmpfs with these, made in this order */
+        size_t n_mounts;
+} SpawnConfinement;
+
+/* Like spawn_child(), but the child (forked, so only async-signal-safe calls
+ * run in it before exec) first joins c->cgroups, gets a mount namespace of its
+ * own (propagation private) whose root is a tmpfs holding only c->mounts
+ * (pivot_root; o->cwd is a path in that root, o->cwd_fd is not used), then
+ * drops every privilege: no supplementary groups, uid/gid c->uid/c->gid
+ * (real, effective and saved), empty capability bounding, ambient,
+ * inheritable, permitted and effective sets, PR_SET_NO_NEW_PRIVS. Any step
+ * that fails in the child fails the call: a negative errno and *ret_error
+ * (malloc'd) saying which step, about which path; no child is left then.
+ * Needs root (CAP_SYS_ADMIN, CAP_SETUID, …). */
+int spawn_child_confined(char *const *argv, const SpawnOptions *o, const SpawnConfinement *c, pid_t *ret_pid,
+                         int *ret_pidfd, char **ret_error);
 
 /* pidfd_open(2) and pidfd_send_signal(2): an fd or 0, else a negative errno. */
 int spawn_pidfd_open(pid_t pid);

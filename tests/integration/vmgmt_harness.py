@@ -196,6 +196,34 @@ def kill_and_reap(pids, timeout=30.0):
             time.sleep(0.01)
 
 
+def cgroup_dirs(pid):
+    """The directories of pid's cgroups on this host (where /proc/self/mountinfo mounts each hierarchy)."""
+    mounts = {}
+    try:
+        with open('/proc/self/mountinfo') as f:
+            for line in f:
+                pre, _, post = line.partition(' - ')
+                fields, sfields = pre.split(), post.split()
+                if sfields and sfields[0] == 'cgroup2':
+                    mounts[''] = fields[4]
+                elif sfields and sfields[0] == 'cgroup':
+                    for opt in sfields[2].split(','):
+                        mounts[opt] = fields[4]
+        with open('/proc/%d/cgroup' % pid) as f:
+            groups = [line.rstrip('\n').split(':', 2) for line in f if line.strip()]
+    except OSError:
+        return []
+    return [mounts[c.split(',')[0] if c else ''] + path for _, c, path in groups
+            if (c.split(',')[0] if c else '') in mounts]
+
+
+def _domain_cgroups(pids):
+    """The cgroups vmgmtd made for these qemus (vmgmt/UUID, vmgmt.slice/UUID.scope):
+    a daemon killed before its domains stopped leaves them; teardown removes them."""
+    return [d for pid in pids for d in cgroup_dirs(pid)
+            if re.search(r'/vmgmt/[0-9a-f-]{36}$|/vmgmt\.slice/[0-9a-f-]{36}\.scope$', d)]
+
+
 def fd_count(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
@@ -1046,7 +1074,20 @@ class Fixture:
                     self.polkitd.kill()
                     self.polkitd.wait()
         finally:
-            kill_and_reap(self.qemu_pids())
+            pids = self.qemu_pids()
+            cgroups = _domain_cgroups(pids)
+            kill_and_reap(pids)
+            # busy until the last thread of its qemu is gone, a moment after the leader
+            deadline = time.monotonic() + DEFAULT_TIMEOUT
+            for d in cgroups:
+                while True:
+                    try:
+                        os.rmdir(d)
+                    except OSError as e:
+                        if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                            time.sleep(0.01)
+                            continue
+                    break
             self.bus.stop()
             if os.environ.get('VMGMT_KEEP_TMP'):
                 open(os.path.join(self.tmp, '.keep'), 'w').close()

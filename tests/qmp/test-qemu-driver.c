@@ -658,7 +658,7 @@ static void test_recover(void) {
         kill(pid_c, SIGKILL);
         waitpid(pid_c, NULL, 0);
         conf_uuid_format(e->uuid, uuid);
-        qmp_e = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
+        qmp_e = g_strdup_printf("%s/run/qemu/%s/monitor.sock", base, uuid);
         /* (asked until qemu says so: on a loaded machine one poke may not have
          * been carried out when the monitor connection closed) */
         for (uint64_t end = now_usec() + WAIT_USEC; now_usec() < end && !qmp_poke(qmp_e, "query-status", "\"paused\"");) {
@@ -668,7 +668,7 @@ static void test_recover(void) {
         check(qmp_poke(qmp_e, "query-status", "\"paused\""));
         /* …and one guest powers off (its SHUTDOWN event is lost). */
         conf_uuid_format(f->uuid, uuid);
-        qmp_f = g_strdup_printf("%s/run/qemu/%s.qmp", base, uuid);
+        qmp_f = g_strdup_printf("%s/run/qemu/%s/monitor.sock", base, uuid);
         for (uint64_t end = now_usec() + WAIT_USEC; now_usec() < end && !qmp_poke(qmp_f, "query-status", "\"shutdown\"");) {
                 qmp_poke(qmp_f, "system_powerdown", NULL);
                 usleep(200000);
