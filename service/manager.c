@@ -19,7 +19,8 @@ static const char *const config_daemon_keys[] = { "log_level", "autostart", "pol
                                                    "polkit_interactive_timeout_sec", "job_linger_sec",
                                                    "default_network", "pool_refresh_sec",
                                                    "screenshot_stall_timeout_sec", "probe_timeout_sec",
-                                                   "confinement", "confinement_user", "confinement_uid_range", NULL };
+                                                   "confinement", "confinement_user", "confinement_uid_range",
+                                                   "confinement_allowed_paths", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -159,29 +160,22 @@ static int config_load_log(GKeyFile *kf, const char *path, ManagerConfig *c) {
         return 0;
 }
 
-/* The [confinement] section: allowed_device_paths= (absolute paths, ';'
- * between them; empty: none) that a caller other than root may have a domain
- * use although they are devices or under /proc, /sys or /dev (path-policy.h). */
-static int config_load_confinement(GKeyFile *kf, const char *path, ManagerConfig *c) {
-        static const char *const keys[] = { "allowed_device_paths", NULL };
-        g_auto(GStrv) present = g_key_file_get_keys(kf, "confinement", NULL, NULL);
+/* [daemon] confinement_allowed_paths= (absolute paths, ';' between them;
+ * empty: none) that a caller other than root may have a domain use although
+ * they are devices or under /proc, /sys or /dev (path-policy.h). */
+static int config_load_allowed_paths(GKeyFile *kf, const char *path, ManagerConfig *c) {
         g_auto(GStrv) list = NULL;
 
-        for (char **k = present; k && *k; k++)
-                if (!strv_contains(keys, *k)) {
-                        log_error("%s: unknown key '%s' in [confinement] (known: allowed_device_paths)", path, *k);
-                        return -EINVAL;
-                }
-        if (!g_key_file_has_key(kf, "confinement", "allowed_device_paths", NULL))
+        if (!g_key_file_has_key(kf, "daemon", "confinement_allowed_paths", NULL))
                 return 0;
-        list = g_key_file_get_string_list(kf, "confinement", "allowed_device_paths", NULL, NULL);
+        list = g_key_file_get_string_list(kf, "daemon", "confinement_allowed_paths", NULL, NULL);
         if (!list)
-                list = g_new0(char *, 1);   /* "allowed_device_paths=": nothing allowed */
+                list = g_new0(char *, 1);   /* "confinement_allowed_paths=": nothing allowed */
         for (char **p = list; *p; p++) {
                 g_strstrip(*p);
                 if ((*p)[0] != '/' || strstr(*p, "/./") || strstr(*p, "/../") || g_str_has_suffix(*p, "/.") ||
                     g_str_has_suffix(*p, "/..")) {
-                        log_error("%s: invalid allowed_device_paths entry '%s' (absolute paths without . or ..)",
+                        log_error("%s: invalid confinement_allowed_paths entry '%s' (absolute paths without . or ..)",
                                   path, *p);
                         return -EINVAL;
                 }
@@ -231,8 +225,6 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                                 }
                         continue;
                 }
-                if (streq(*g, "confinement"))
-                        continue;   /* config_load_confinement() */
                 if (!streq(*g, "daemon")) {
                         log_error("%s: unknown section [%s] (known: [daemon], [log])", path, *g);
                         return -EINVAL;
@@ -240,7 +232,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range, confinement_allowed_paths)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -278,7 +270,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                                 &c->screenshot_stall_usec) < 0 ||
             config_load_confinement(kf, path, c) < 0)
                 return -EINVAL;
-        if (config_load_confinement(kf, path, c) < 0)
+        if (config_load_allowed_paths(kf, path, c) < 0)
                 return -EINVAL;
         return config_load_log(kf, path, c);
 }

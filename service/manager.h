@@ -35,7 +35,7 @@ typedef struct ManagerConfig {
         uint64_t log_rotate_interval_usec;        /* [log] rotate_interval_sec= */
         uint64_t screenshot_stall_usec;           /* [daemon] screenshot_stall_timeout_sec= (0: the driver's 30 s) */
         uint64_t probe_timeout_usec;              /* [daemon] probe_timeout_sec=: each run of an emulator probed (0: the driver's 30 s) */
-        char **allowed_device_paths;              /* [confinement] allowed_device_paths=: NULL for the default (path-policy.h) */
+        char **allowed_device_paths;              /* [daemon] confinement_allowed_paths=: NULL for the default (path-policy.h) */
         DriverConfinementMode confinement;        /* [daemon] confinement=on|off (unset: on when vmgmtd runs as root) */
         char confinement_user[256];               /* [daemon] confinement_user=: one user for every domain ("": a uid each) */
         uint32_t confinement_uid_min, confinement_uid_max; /* [daemon] confinement_uid_range=FIRST-LAST */

@@ -110,12 +110,12 @@ int vm_path_precheck(const char *path, const char *resolved, const struct stat *
         switch (class) {
         case VM_PATH_KERNEL:
                 *ret_message = g_strdup_printf("Access denied: %s is under /proc, /sys or /dev, which a domain may "
-                                               "not use unless [confinement] allowed_device_paths= names it",
+                                               "not use unless [daemon] confinement_allowed_paths= names it",
                                                what);
                 return -EACCES;
         case VM_PATH_DEVICE:
                 *ret_message = g_strdup_printf("Access denied: %s is a %s device, which a domain may not use "
-                                               "unless [confinement] allowed_device_paths= names it",
+                                               "unless [daemon] confinement_allowed_paths= names it",
                                                what, S_ISBLK(st->st_mode) ? "block" : "character");
                 return -EACCES;
         case VM_PATH_UNKNOWN:

@@ -8,7 +8,7 @@
  * was checked is the fd qemu gets. On top of the caller's own file rights a
  * file must be:
  *   - no block or character device, nothing under /proc, /sys or /dev —
- *     unless [confinement] allowed_device_paths= names it (default
+ *     unless [daemon] confinement_allowed_paths= names it (default
  *     /dev/urandom and /dev/random, for rng backends);
  *   - inside the target directory of an active storage pool for which polkit
  *     allows the caller org.vmgmt.storage.use with the details pool, volume
@@ -24,7 +24,7 @@
 typedef struct Manager Manager;
 typedef struct DomainDef DomainDef;
 
-/* [confinement] allowed_device_paths= when not given. */
+/* [daemon] confinement_allowed_paths= when not given. */
 #define VM_ALLOWED_DEVICE_PATHS_DEFAULT { "/dev/urandom", "/dev/random", NULL }
 
 /* ---- pure rules (path-policy.c; tests/service/test-path-policy.c) ---- */
