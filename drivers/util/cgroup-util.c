@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -75,6 +76,17 @@ static char *own_cgroup(const char *self, const char *controllers, bool unified)
 }
 
 /* The hierarchies to use: for v1 mounts, HIER/OWN (the parent of GROUP). */
+/* True when path is where the mount of device MAJ:MIN is seen, not hidden
+ * under a later mount on top of it or of a parent. */
+static bool mount_visible(const char *path, const char *majmin) {
+        unsigned maj, min;
+        struct stat st;
+
+        if (sscanf(majmin, "%u:%u", &maj, &min) != 2 || stat(path, &st) < 0)
+                return false;
+        return major(st.st_dev) == maj && minor(st.st_dev) == min;
+}
+
 static int find_hierarchies(GPtrArray *bases, bool *ret_v2) {
         _cleanup_free_ char *mountinfo = NULL, *self = NULL;
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -115,6 +127,8 @@ static int find_hierarchies(GPtrArray *bases, bool *ret_v2) {
                         continue;
                 if (g_hash_table_contains(seen, pre[2]))
                         continue;   /* co-mounted twice (cpu and cpu,cpuacct) */
+                if (!mount_visible(pre[4], pre[2]))
+                        continue;   /* shadowed: e.g. a sysfs mounted over /sys in a network namespace */
                 g_hash_table_add(seen, g_strdup(pre[2]));
                 own = own_cgroup(self, strempty(controllers), unified);
                 /* inside a cgroup namespace the mount's root is where the paths start */
