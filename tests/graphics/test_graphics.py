@@ -662,6 +662,30 @@ class StallingReaders(DestinationCase):
 
 
 class GraphicsSocketOwner(DisplayTestCase):
+    # A VNC socket at a path of the XML's choosing is served only by an
+    # unconfined qemu (-vnc binds by name; a confined qemu can reach no host
+    # path): confinement=off here, and a confined start refuses it clearly.
+    def setUp(self):
+        super().setUp()
+        self.daemon.stop()
+        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
+            f.write('[daemon]\nconfinement=off\n')
+        self.daemon.start()
+
+    def test_confined_start_refuses_a_socket_path(self):
+        self.daemon.stop()
+        os.unlink(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'))
+        self.daemon.start()
+        d = os.path.join(self.fx.tmp, 'vnc-confined')
+        os.mkdir(d)
+        sock = os.path.join(d, 'display.sock')
+        path = self.define(minimal_domain_xml(
+            'oc', extra_devices="<graphics type='vnc'><listen type='socket' socket='%s'/></graphics>" % sock))
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).Start, opts(paused=True))
+        self.assertIn('(%s) cannot be served by a confined qemu' % sock, msg)
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.assertFalse(os.path.exists(sock))
+
     def test_socket_served_by_another_process(self):
         # OpenGraphics hands out a connection only to the domain's own qemu:
         # a process that took over the socket path from the XML gets none
