@@ -473,7 +473,7 @@ class ConfinementEscapes(AuthTestCase):
         pid = self.qemu_pid(path)
         # vmgmt has no monitor passthrough: QEMU's monitor takes one client, vmgmtd's; it goes with vmgmtd
         self.fx.daemon.kill()
-        qmp = Qmp(os.path.join(self.fx.daemon.run_dir, uuid + '.qmp'))
+        qmp = Qmp(os.path.join(self.fx.daemon.run_dir, uuid, 'monitor.sock'))
         try:
             r = qmp.command('blockdev-add', {'driver': 'file', 'node-name': 'escape', 'filename': '/etc/shadow',
                                              'read-only': True})
