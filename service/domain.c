@@ -471,7 +471,7 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
                 if (r < 0)
                         message = strerror(-r);
         }
-        /* the driver has what it keeps (qemu got the fds at its spawn): ours go */
+        /* the driver has what it keeps (the hypervisor got the fds at its spawn): ours go */
         driver_file_set_free(set);
         if (r < 0 && d->newdef) {
                 /* redefined while its files were opened: the new definition applies now */

@@ -5,7 +5,7 @@
  * groups (drivers/util/open-files): what is judged is where the fd that was
  * opened leads (readlink of /proc/self/fd/N) and what it is (fstat), never the
  * path as written, so a symlink swapped later changes nothing — the fd that
- * was checked is the fd qemu gets. On top of the caller's own file rights a
+ * was checked is the fd the hypervisor gets. On top of the caller's own file rights a
  * file must be:
  *   - no block or character device, nothing under /proc, /sys or /dev —
  *     unless [daemon] confinement_allowed_paths= names it (default
