@@ -515,6 +515,8 @@ int qemu_monitor_connect(DriverRuntime *rt, bool recovering) {
         r = qmp_new(rt->driver->event, rt->qmp_connect_path, &callbacks, rt, &rt->qmp);
         if (r < 0)
                 return r;
+        if (rt->pid > 0)
+                qmp_set_peer_pid(rt->qmp, rt->pid);
         r = qmp_connect(rt->qmp, recovering ? QEMU_RECONNECT_TIMEOUT_USEC : QEMU_QMP_CONNECT_TIMEOUT_USEC);
         if (r < 0)
                 rt->qmp = qmp_free(rt->qmp);

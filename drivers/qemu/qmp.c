@@ -47,6 +47,7 @@ struct Qmp {
         sd_event_source *io, *retry;
         uint64_t deadline;
         unsigned attempts;
+        pid_t peer_pid;         /* > 0: the socket must be served by this process (SO_PEERCRED) */
         QmpCallbacks cb;
         void *userdata;
         QmpBuf in, out, held;   /* held: commands queued until capabilities are negotiated */
@@ -525,6 +526,18 @@ static int qmp_try_connect(Qmp *q) {
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) >= 0 || errno == EINPROGRESS) {
+                if (q->peer_pid > 0) {
+                        struct ucred cred = {};
+                        socklen_t len = sizeof(cred);
+
+                        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                                return -errno;
+                        if (cred.pid != q->peer_pid) {
+                                log_warning("QMP socket %s is served by process %d, not by pid %d: not using it.",
+                                            q->path, (int) cred.pid, (int) q->peer_pid);
+                                return -EPERM;
+                        }
+                }
                 r = qmp_attach_fd(q, TAKE_FD(fd));
                 if (r < 0)
                         return r;
@@ -540,6 +553,10 @@ static int qmp_try_connect(Qmp *q) {
         /* qemu creates the socket some tens of ms after exec: poll tightly at first. */
         delay = q->attempts < 500 ? 1000 : q->attempts < 700 ? 10000 : 50000;
         return sd_event_add_time_relative(q->event, &q->retry, CLOCK_MONOTONIC, delay, 500, qmp_retry_handler, q);
+}
+
+void qmp_set_peer_pid(Qmp *q, pid_t pid) {
+        q->peer_pid = pid;
 }
 
 int qmp_connect(Qmp *q, uint64_t timeout_usec) {

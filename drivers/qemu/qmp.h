@@ -11,6 +11,8 @@
  * Callbacks may call qmp_free() on the object they are called for. */
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -52,6 +54,10 @@ int qmp_new_fd(sd_event *event, int fd, const QmpCallbacks *callbacks, void *use
 /* Starts connecting: tries at once and retries on ENOENT/ECONNREFUSED/EAGAIN
  * with a short back-off until timeout_usec has passed, then reports
  * disconnected(-ETIMEDOUT). Returns 0 or -errno (a hard connect error). */
+/* Connects only to a socket served by process pid (SO_PEERCRED): a confined
+ * qemu owns the directory of its monitor socket and could put another
+ * process's socket (or a symlink to one) in its place. Before qmp_connect(). */
+void qmp_set_peer_pid(Qmp *q, pid_t pid);
 int qmp_connect(Qmp *q, uint64_t timeout_usec);
 
 /* Closes the connection and frees the object (later, if called from one of its

@@ -12,6 +12,7 @@
 
 import os
 import re
+import socket
 import stat
 
 from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_OPERATION_FAILED, VmgmtTestCase, main, minimal_domain_xml, opts,
@@ -170,6 +171,34 @@ class Confined(VmgmtTestCase):
         self.assertFalse(os.path.exists(rd + '.status'))
         for d in dirs:
             self.assertFalse(os.path.exists(d), 'cgroup %s left behind' % d)
+
+    def test_restart_does_not_follow_a_swapped_monitor_socket(self):
+        # the run dir is qemu's own: a qemu that misbehaves could put another
+        # process's socket where its monitor was; a restarted vmgmtd must not
+        # talk QMP to it (SO_PEERCRED must name the domain's qemu)
+        path = self.start('cs')
+        sock = os.path.join(self.run_dir(path), 'monitor.sock')
+        self.daemon.kill()
+        os.unlink(sock)
+        impostor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(impostor.close)
+        impostor.bind(sock)
+        impostor.listen(4)
+        impostor.setblocking(False)
+        self.daemon.start()
+        self.client.wait_state(path, 'paused')
+        with open(self.daemon.logfile, errors='replace') as f:
+            log = f.read()
+        self.assertIn('QMP socket %s is served by process %d' % (sock, os.getpid()), log)
+        # connected (the kernel queued it), dropped, and nothing was ever written to it
+        conn, _ = impostor.accept()
+        with conn:
+            conn.setblocking(False)
+            try:
+                data = conn.recv(1)
+            except BlockingIOError:
+                data = b''
+            self.assertEqual(data, b'', 'vmgmtd spoke QMP to the impostor')
 
     def test_destroy_removes_cgroup_and_run_dir_and_label(self):
         path = self.start('cd', paused=False)
