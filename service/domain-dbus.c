@@ -197,8 +197,8 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                         /* the start did not happen: the driver tore its runtime down */
                         VmDomainProps before;
                         bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
+                        d->rt = NULL;   /* freed already: nothing may ask the driver about it */
                         vm_domain_props_get(d, &before);
-                        d->rt = NULL;
                         d->start_time = 0;
                         if (was_active) {
                                 d->state = DOMAIN_STATE_SHUTOFF;

@@ -52,7 +52,8 @@ static char *controllers_sorted(const char *options) {
         for (char **o = opts; *o; o++)
                 if (g_strv_contains(v1_controllers, *o))
                         g_ptr_array_add(found, *o);
-        qsort(found->pdata, found->len, sizeof(gpointer), compare_strv_elements);
+        if (found->len > 1)   /* an empty array has no pdata to sort */
+                qsort(found->pdata, found->len, sizeof(gpointer), compare_strv_elements);
         g_ptr_array_add(found, NULL);
         return g_strjoinv(",", (char **) found->pdata);
 }

@@ -539,6 +539,7 @@ static void test_start_failures(DomainDriver *d) {
         /* opening the kernel fails before the driver is asked (the service's part) */
         check(r == -ENOENT && done.message && strstr(done.message, "cannot open /nonexistent/kernel"));
         fprintf(stderr, "  start failed as expected: %s\n", done.message);
+        free(done.message);   /* driver_file_set_open_sync()'s */
         check(t.events->len == 0 && !t.stopped);
 
         free(def2->cpu_mode);
