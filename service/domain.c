@@ -173,8 +173,10 @@ const DomainDef *vm_domain_inactive_def(const VmDomain *d) {
 
 void vm_domain_security(const VmDomain *d, DriverSecurity *ret) {
         *ret = (DriverSecurity) { .model = "none" };
+        /* the runtime only while the domain is active: once the driver reported
+         * it stopped (or its start failed), the runtime may be freed already */
         if (d->drv && d->drv->driver && d->drv->ops->security)
-                d->drv->ops->security(d->drv->driver, d->rt, ret);
+                d->drv->ops->security(d->drv->driver, vm_domain_is_active(d) ? d->rt : NULL, ret);
 }
 
 void vm_domain_props_get(const VmDomain *d, VmDomainProps *ret) {

@@ -124,7 +124,9 @@ static int find_hierarchies(GPtrArray *bases, bool *ret_v2) {
                 unified = streq(post[0], "cgroup2");
                 if (!unified && !streq(post[0], "cgroup"))
                         continue;
-                if (unified ? !cgroup2_has_controllers(pre[4]) : isempty(controllers = controllers_sorted(post[2])))
+                if (!unified)
+                        controllers = controllers_sorted(post[2]);   /* once: isempty() reads its argument twice */
+                if (unified ? !cgroup2_has_controllers(pre[4]) : isempty(controllers))
                         continue;
                 if (g_hash_table_contains(seen, pre[2]))
                         continue;   /* co-mounted twice (cpu and cpu,cpuacct) */
