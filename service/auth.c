@@ -410,7 +410,9 @@ static int on_creds_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         AuthQuery *q = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
+        g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
         uint32_t uid = UINT32_MAX, pid = 0;
+        bool have_groups;
         int r;
 
         if (e) {
@@ -418,30 +420,14 @@ static int on_creds_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                                 q->sender, strna(e->message));
                 return 0;
         }
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r > 0) {
-                const char *key;
-
-                r = sd_bus_message_enter_container(reply, 'e', "sv");
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read_basic(reply, 's', &key);
-                if (r >= 0 && streq(key, "UnixUserID"))
-                        r = sd_bus_message_read(reply, "v", "u", &uid);
-                else if (r >= 0 && streq(key, "ProcessID"))
-                        r = sd_bus_message_read(reply, "v", "u", &pid);
-                else if (r >= 0)
-                        r = sd_bus_message_skip(reply, "v");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
+        r = bus_connection_credentials_read(reply, &uid, &pid, groups, &have_groups);
         if (r < 0 || uid == UINT32_MAX) {
                 auth_query_deny(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: the bus did not tell who %s is",
                                 q->sender);
                 return 0;
         }
         auth_query_release(q);
-        bus_creds_cache_put(q->manager->creds, q->sender, (uid_t) uid, (pid_t) pid);
+        bus_creds_cache_put(q->manager->creds, q->sender, (uid_t) uid, (pid_t) pid, have_groups ? groups : NULL);
 
         r = auth_decide_by_uid(q, (uid_t) uid, &error);
         if (r != 0) {

@@ -124,16 +124,25 @@ int bus_error_from_errno(sd_bus_error *error, int r, const char *message, const 
 typedef struct CachedCreds {
         uid_t uid;
         pid_t pid;
+        GArray *groups;          /* gid_t; NULL: not known (the bus was not asked for them) */
 } CachedCreds;
 
 struct BusCredsCache {
         GHashTable *by_sender;   /* unique name → CachedCreds */
 };
 
+static void cached_creds_free(gpointer p) {
+        CachedCreds *cc = p;
+
+        if (cc->groups)
+                g_array_free(cc->groups, TRUE);
+        g_free(cc);
+}
+
 BusCredsCache *bus_creds_cache_new(void) {
         BusCredsCache *c = g_new0(BusCredsCache, 1);
 
-        c->by_sender = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        c->by_sender = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_creds_free);
         return c;
 }
 
@@ -160,17 +169,72 @@ int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid,
         return 1;
 }
 
-void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid) {
+int bus_creds_cache_lookup_groups(BusCredsCache *c, const char *sender, uid_t *ret_uid, pid_t *ret_pid,
+                                  GArray *groups) {
+        CachedCreds *cc = sender ? g_hash_table_lookup(c->by_sender, sender) : NULL;
+
+        if (!cc || !cc->groups)
+                return 0;
+        *ret_uid = cc->uid;
+        *ret_pid = cc->pid;
+        g_array_append_vals(groups, cc->groups->data, cc->groups->len);
+        return 1;
+}
+
+void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid, const GArray *groups) {
         CachedCreds *cc;
 
         if (!sender)
                 return;
         if (g_hash_table_size(c->by_sender) >= CREDS_CACHE_MAX)
                 g_hash_table_remove_all(c->by_sender);
-        cc = g_new(CachedCreds, 1);
+        cc = g_new0(CachedCreds, 1);
         cc->uid = uid;
         cc->pid = pid;
+        if (groups) {
+                cc->groups = g_array_sized_new(FALSE, FALSE, sizeof(gid_t), groups->len);
+                g_array_append_vals(cc->groups, groups->data, groups->len);
+        }
         g_hash_table_replace(c->by_sender, g_strdup(sender), cc);
+}
+
+int bus_connection_credentials_read(sd_bus_message *reply, uint32_t *ret_uid, uint32_t *ret_pid, GArray *groups,
+                                    bool *ret_have_groups) {
+        int r;
+
+        *ret_uid = UINT32_MAX;
+        *ret_pid = 0;
+        *ret_have_groups = false;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r > 0) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(reply, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read_basic(reply, 's', &key);
+                if (r >= 0 && streq(key, "UnixUserID"))
+                        r = sd_bus_message_read(reply, "v", "u", ret_uid);
+                else if (r >= 0 && streq(key, "ProcessID"))
+                        r = sd_bus_message_read(reply, "v", "u", ret_pid);
+                else if (r >= 0 && streq(key, "UnixGroupIDs")) {
+                        const void *data;
+                        size_t size;
+
+                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (r >= 0)
+                                r = sd_bus_message_read_array(reply, 'u', &data, &size);
+                        if (r >= 0) {
+                                g_array_append_vals(groups, data, (guint) (size / sizeof(uint32_t)));
+                                *ret_have_groups = true;
+                                r = sd_bus_message_exit_container(reply);
+                        }
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        return r < 0 ? r : 0;
 }
 
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender) {
@@ -197,7 +261,7 @@ int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid
         sd_bus_creds_unref(creds);
         if (r < 0)
                 return r;
-        bus_creds_cache_put(c, sender, uid, pid);
+        bus_creds_cache_put(c, sender, uid, pid, NULL);
         *ret_uid = uid;
         *ret_pid = pid;
         return 0;

@@ -2,6 +2,8 @@
  * GetManagedObjects entries. */
 #pragma once
 
+#include <glib.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,8 +56,18 @@ int bus_creds_cache_get(BusCredsCache *c, sd_bus_message *m, uid_t *ret_uid, pid
 /* Without asking the bus: 1 and the cached uid/pid (either may be NULL) when
  * `sender` is known, else 0. */
 int bus_creds_cache_lookup(BusCredsCache *c, const char *sender, uid_t *ret_uid, pid_t *ret_pid);
-/* Records what the bus said about `sender` (from an asynchronous query). */
-void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid);
+/* Without asking the bus: 1 with uid, pid and the supplementary groups
+ * (appended to `groups`, gid_t) when the bus told them for `sender`, else 0. */
+int bus_creds_cache_lookup_groups(BusCredsCache *c, const char *sender, uid_t *ret_uid, pid_t *ret_pid,
+                                  GArray *groups);
+/* Records what the bus said about `sender` (from an asynchronous query);
+ * groups (gid_t, copied) NULL when not known. */
+void bus_creds_cache_put(BusCredsCache *c, const char *sender, uid_t uid, pid_t pid, const GArray *groups);
+/* Reads a GetConnectionCredentials reply: UnixUserID (UINT32_MAX when absent),
+ * ProcessID (0 when absent) and UnixGroupIDs (appended to groups, gid_t;
+ * *ret_have_groups says whether the bus sent them). 0 or a negative errno. */
+int bus_connection_credentials_read(sd_bus_message *reply, uint32_t *ret_uid, uint32_t *ret_pid, GArray *groups,
+                                    bool *ret_have_groups);
 /* Drops `sender` (it disconnected). */
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender);
 

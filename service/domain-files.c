@@ -21,6 +21,7 @@ struct VmDomainFilesJob {
         OpenFilesJob *open;
         VmPathCheck *check;        /* the path policy asking polkit */
         sd_bus_message *caller;    /* referenced: the policy's subject, verb and interaction flag */
+        const char *sender;        /* caller's, while it is referenced */
         char *domain;
         VmDomainFilesDoneFn done;
         void *userdata;
@@ -154,63 +155,45 @@ static int caller_egid(pid_t pid, uid_t uid, gid_t *ret) {
         return 0;
 }
 
-static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        VmDomainFilesJob *j = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        uint32_t uid = UINT32_MAX, pid = 0;
-        bool have_groups = false;
+/* With the caller's uid, pid and groups known: its effective gid, then the
+ * opener. Returns 0, or a negative errno with *ret_message (done not called). */
+static int job_open_as(VmDomainFilesJob *j, uint32_t uid, uint32_t pid, const char **ret_message) {
         int r;
 
-        j->creds_slot = sd_bus_slot_unref(j->creds_slot);
-        if (e) {
-                job_finish(j, -EACCES, "cannot learn the caller's credentials");
-                return 0;
-        }
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r > 0) {
-                const char *key;
-
-                r = sd_bus_message_enter_container(reply, 'e', "sv");
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read_basic(reply, 's', &key);
-                if (r < 0)
-                        break;
-                if (streq(key, "UnixUserID"))
-                        r = sd_bus_message_read(reply, "v", "u", &uid);
-                else if (streq(key, "ProcessID"))
-                        r = sd_bus_message_read(reply, "v", "u", &pid);
-                else if (streq(key, "UnixGroupIDs")) {
-                        const void *data;
-                        size_t size;
-                        r = sd_bus_message_enter_container(reply, 'v', "au");
-                        if (r >= 0)
-                                r = sd_bus_message_read_array(reply, 'u', &data, &size);
-                        if (r >= 0) {
-                                g_array_append_vals(j->groups, data, (guint) (size / sizeof(uint32_t)));
-                                have_groups = true;
-                                r = sd_bus_message_exit_container(reply);
-                        }
-                } else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r < 0)
-                        break;
-                r = sd_bus_message_exit_container(reply);
-        }
-        if (r < 0 || uid == UINT32_MAX || !have_groups) {
-                job_finish(j, -EACCES, "cannot learn the caller's uid and groups from the bus");
-                return 0;
-        }
         j->uid = (uid_t) uid;
         if (uid == 0)
                 j->root = true;
         else if (caller_egid((pid_t) pid, (uid_t) uid, &j->gid) < 0) {
-                job_finish(j, -EACCES, "cannot learn the caller's group: its process is gone");
-                return 0;
+                *ret_message = "cannot learn the caller's group: its process is gone";
+                return -EACCES;
         }
         r = job_open(j);
         if (r < 0)
-                job_finish(j, r, "cannot start the file opener");
+                *ret_message = "cannot start the file opener";
+        return r;
+}
+
+static int on_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        VmDomainFilesJob *j = userdata;
+        const char *message = NULL;
+        uint32_t uid, pid;
+        bool have_groups;
+        int r;
+
+        j->creds_slot = sd_bus_slot_unref(j->creds_slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                job_finish(j, -EACCES, "cannot learn the caller's credentials");
+                return 0;
+        }
+        r = bus_connection_credentials_read(reply, &uid, &pid, j->groups, &have_groups);
+        if (r < 0 || uid == UINT32_MAX || !have_groups) {
+                job_finish(j, -EACCES, "cannot learn the caller's uid and groups from the bus");
+                return 0;
+        }
+        bus_creds_cache_put(j->manager->creds, j->sender, (uid_t) uid, (pid_t) pid, j->groups);
+        r = job_open_as(j, uid, pid, &message);
+        if (r < 0)
+                job_finish(j, r, message);
         return 0;
 }
 
@@ -219,6 +202,7 @@ int vm_domain_files_open(Manager *m, sd_bus_message *caller, const char *domain,
         VmDomainFilesJob *j = g_new0(VmDomainFilesJob, 1);
         const char *sender = caller ? sd_bus_message_get_sender(caller) : NULL;
         uid_t uid;
+        pid_t pid;
         int r;
 
         j->manager = m;
@@ -228,10 +212,17 @@ int vm_domain_files_open(Manager *m, sd_bus_message *caller, const char *domain,
         j->done = done;
         j->userdata = userdata;
         j->groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
+        j->sender = sender;
         j->root = !sender || (bus_creds_cache_lookup(m->creds, sender, &uid, NULL) > 0 && uid == 0);
         if (j->root)
                 r = job_open(j);
-        else
+        else if (bus_creds_cache_lookup_groups(m->creds, sender, &uid, &pid, j->groups) > 0) {
+                /* the authorization asked the bus already: its answer holds the groups */
+                const char *message = NULL;
+                r = job_open_as(j, (uint32_t) uid, (uint32_t) pid, &message);
+                if (r < 0)
+                        log_debug("Opening the files of '%s': %s", strna(domain), strna(message));
+        } else
                 r = sd_bus_call_method_async(m->bus, &j->creds_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                              "org.freedesktop.DBus", "GetConnectionCredentials", on_creds, j, "s",
                                              sender);
