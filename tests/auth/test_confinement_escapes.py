@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 from auth_harness import (DOMAIN_IFACE, ERR_ACCESS_DENIED, MANAGER_IFACE, MANAGER_PATH, NOBODY, AuthTestCase,
                           main, minimal_domain_xml, opts)
-from vmgmt_harness import new_uuid
+from vmgmt_harness import new_uuid, proc_status
 
 ERR_ALREADY_EXISTS = 'org.vmgmt.Error.AlreadyExists'
 ERR_INVALID_XML = 'org.vmgmt.Error.InvalidXML'
@@ -59,15 +59,6 @@ def disk(source, dev='vdb', kind='file', device='disk', driver='raw', readonly=T
     return ("<disk type='%s' device='%s'><driver name='qemu' type='%s'/><source %s='%s'/>"
             "<target dev='%s' bus='%s'/>%s</disk>"
             % (kind, device, driver, attr, source, dev, bus, '<readonly/>' if readonly else ''))
-
-
-def proc_status(pid):
-    out = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            k, _, v = line.partition(':')
-            out[k] = v.split()
-    return out
 
 
 def same_file(a, b):
@@ -185,7 +176,7 @@ class ConfinementEscapes(AuthTestCase):
         raise AssertionError('no qemu for %s' % path)
 
     def assert_confined(self, pid, what):
-        st = proc_status(pid)
+        st = {k: v.split() for k, v in proc_status(pid).items()}
         self.assertNotIn('0', st['Uid'], '%s: qemu %d runs as root (Uid %s)' % (what, pid, st['Uid']))
         self.assertNotIn('0', st['Gid'], '%s: qemu %d runs with gid 0 (Gid %s)' % (what, pid, st['Gid']))
         self.assertEqual(int(st['CapEff'][0], 16), 0, '%s: qemu %d has capabilities' % (what, pid))

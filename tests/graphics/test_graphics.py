@@ -452,10 +452,7 @@ class DestinationCase(DisplayTestCase):
 
     def setUp(self):
         super().setUp()
-        self.daemon.stop()
-        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
-            f.write('[daemon]\nscreenshot_stall_timeout_sec=%g\n' % self.STALL)
-        self.daemon.start()
+        self.daemon.restart_with_config('[daemon]\nscreenshot_stall_timeout_sec=%g\n' % self.STALL)
         self.path = self.define(minimal_domain_xml('s', extra_devices=VNC))
         self.dom(self.path).Start(opts(paused=True))
         self.client.wait_state(self.path, 'paused')
@@ -667,15 +664,10 @@ class GraphicsSocketOwner(DisplayTestCase):
     # path): confinement=off here, and a confined start refuses it clearly.
     def setUp(self):
         super().setUp()
-        self.daemon.stop()
-        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
-            f.write('[daemon]\nconfinement=off\n')
-        self.daemon.start()
+        self.daemon.restart_with_config('[daemon]\nconfinement=off\n')
 
     def test_confined_start_refuses_a_socket_path(self):
-        self.daemon.stop()
-        os.unlink(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'))
-        self.daemon.start()
+        self.daemon.restart_with_config(None)
         d = os.path.join(self.fx.tmp, 'vnc-confined')
         os.mkdir(d)
         sock = os.path.join(d, 'display.sock')

@@ -16,18 +16,9 @@ import socket
 import stat
 
 from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_OPERATION_FAILED, VmgmtTestCase, main, minimal_domain_xml, opts,
-                           pid_alive, run_vmgmtctl, cmdline, cgroup_dirs)
+                           pid_alive, proc_status, run_vmgmtctl, cmdline, cgroup_dirs)
 
 UID_MIN, UID_MAX = 0x7ffe0000, 0x7ffeffff
-
-
-def proc_status(pid):
-    out = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            k, _, v = line.partition(':')
-            out[k] = v.strip()
-    return out
 
 
 def proc_cgroups(pid):
@@ -252,10 +243,7 @@ class FixedUser(VmgmtTestCase):
 
     def setUp(self):
         super().setUp()
-        self.daemon.stop()
-        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
-            f.write('[daemon]\nconfinement_user=nobody\n')
-        self.daemon.start()
+        self.daemon.restart_with_config('[daemon]\nconfinement_user=nobody\n')
 
     def test_nobody(self):
         import pwd
@@ -276,8 +264,7 @@ class BadSettings(VmgmtTestCase):
 
     def failing_start(self, conf):
         self.daemon.stop()
-        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
-            f.write(conf)
+        self.daemon.write_config(conf)
         with self.assertRaises(RuntimeError):
             self.daemon.start(timeout=DEFAULT_TIMEOUT)
         self.daemon.proc.wait(DEFAULT_TIMEOUT)
@@ -304,10 +291,7 @@ class Off(VmgmtTestCase):
 
     def setUp(self):
         super().setUp()
-        self.daemon.stop()
-        with open(os.path.join(self.daemon.root, 'etc', 'vmgmt', 'vmgmtd.conf'), 'w') as f:
-            f.write('[daemon]\nconfinement=off\n')
-        self.daemon.start()
+        self.daemon.restart_with_config('[daemon]\nconfinement=off\n')
 
     def test_root_qemu(self):
         path = self.define(minimal_domain_xml('off'))

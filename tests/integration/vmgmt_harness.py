@@ -148,6 +148,16 @@ def _cmdline(pid):
         return None
 
 
+def proc_status(pid):
+    """/proc/PID/status as {key: value string}."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            k, _, v = line.partition(':')
+            out[k] = v.strip()
+    return out
+
+
 def cmdline(pid):
     """argv of a process as a list of str ([] when it is gone)."""
     return _cmdline(pid) or []
@@ -452,6 +462,22 @@ class Daemon:
     @property
     def log_dir(self):
         return os.path.join(self.root, 'var', 'log', 'vmgmt', 'qemu')
+
+    def write_config(self, text):
+        """Writes ROOT/etc/vmgmt/vmgmtd.conf (None: removes it); read at the next start."""
+        path = os.path.join(self.root, 'etc', 'vmgmt', 'vmgmtd.conf')
+        if text is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        with open(path, 'w') as f:
+            f.write(text)
+
+    def restart_with_config(self, text):
+        """Stops vmgmtd, writes its vmgmtd.conf (write_config) and starts it again."""
+        self.stop()
+        self.write_config(text)
+        self.start()
 
     def start(self, timeout=DEFAULT_TIMEOUT, wait=True):
         if not os.access(VMGMTD, os.X_OK):
