@@ -96,10 +96,11 @@ class PoolTests(StorageTestCase):
         self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
         with open(os.path.join(self.fx.daemon.root, 'etc/vmgmt/storage/live.xml')) as f:
             self.assertIn('<path>%s</path>' % newpath, f.read())
-        # a restart keeps it running as it was
+        # a restart keeps it running as it was (vmgmtd starts it again while
+        # already answering: Active once that start is done)
         self.fx.daemon.restart()
         pool = self.pool(p)
-        self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
+        self.wait_prop(p, POOL_IFACE, 'Active', True)
         self.assertEqual(self.prop(p, POOL_IFACE, 'Path'), path)
         self.assertIn('<path>%s</path>' % newpath, str(pool.GetXML(opts(inactive=True))))
         # stopped: the new definition is the pool
