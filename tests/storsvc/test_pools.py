@@ -62,6 +62,7 @@ class PoolTests(StorageTestCase):
         self.fx.daemon.restart()
         self.wait_prop(p, POOL_IFACE, 'Active', True)
         pool = self.pool(p)
+        self.rec.sync()   # the restart's 'started' event is in before the clear
         self.rec.clear()
         self.stop_when_started(p)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
