@@ -1,5 +1,6 @@
 /* qmp.c — asynchronous QMP client: connection, framing, command/reply matching, events. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 #include "log.h"
 #include "macro.h"
 #include "qmp.h"
@@ -32,6 +34,14 @@ typedef struct QmpPending {
         struct QmpPending *next;
 } QmpPending;
 
+/* A descriptor to send along with the byte at stream position `pos` of the
+ * output (the first byte of the command that uses it: getfd, add-fd). */
+typedef struct QmpOutFd {
+        uint64_t pos;
+        int fd;
+        struct QmpOutFd *next;
+} QmpOutFd;
+
 typedef struct QmpBuf {
         char *data;
         size_t len, cap, off;   /* off: consumed (write) / scanned (read) */
@@ -53,6 +63,8 @@ struct Qmp {
         QmpBuf in, out, held;   /* held: commands queued until capabilities are negotiated */
         uint64_t next_id;
         QmpPending *pending, *pending_tail;
+        uint64_t out_sent;      /* bytes of `out` sent since the connection began */
+        QmpOutFd *out_fds, *out_fds_tail;
 };
 
 static void qmp_buf_done(QmpBuf *b) {
@@ -79,7 +91,18 @@ static int qmp_buf_append(QmpBuf *b, const char *data, size_t len) {
         return 0;
 }
 
+static void qmp_drop_out_fds(Qmp *q) {
+        while (q->out_fds) {
+                QmpOutFd *f = q->out_fds;
+                q->out_fds = f->next;
+                close(f->fd);
+                free(f);
+        }
+        q->out_fds_tail = NULL;
+}
+
 static void qmp_close_fd(Qmp *q) {
+        qmp_drop_out_fds(q);
         q->io = sd_event_source_disable_unref(q->io);
         q->retry = sd_event_source_disable_unref(q->retry);
         if (q->fd >= 0) {
@@ -154,10 +177,47 @@ static int qmp_update_io(Qmp *q) {
         return sd_event_source_set_io_events(q->io, events);
 }
 
+/* Sends bytes of `out`, with SCM_RIGHTS for the byte an fd belongs to. */
+static ssize_t qmp_send_some(Qmp *q, size_t len) {
+        QmpOutFd *f = q->out_fds;
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = q->out.data + q->out.off };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (f && f->pos > q->out_sent)
+                len = len < (size_t) (f->pos - q->out_sent) ? len : (size_t) (f->pos - q->out_sent);   /* up to the byte that carries it */
+        iov.iov_len = len;
+        if (f && f->pos == q->out_sent) {
+                struct cmsghdr *c;
+
+                mh.msg_control = control.buf;
+                mh.msg_controllen = sizeof(control.buf);
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &f->fd, sizeof(int));
+        }
+        n = sendmsg(q->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0 && mh.msg_control) {
+                /* the kernel took the descriptor with the first byte */
+                q->out_fds = f->next;
+                if (!q->out_fds)
+                        q->out_fds_tail = NULL;
+                close(f->fd);
+                free(f);
+        }
+        return n;
+}
+
 /* Writes what the socket takes now. Returns 0 or -errno for a broken socket. */
 static int qmp_flush(Qmp *q) {
         while (q->out.off < q->out.len) {
-                ssize_t n = send(q->fd, q->out.data + q->out.off, q->out.len - q->out.off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t n = qmp_send_some(q, q->out.len - q->out.off);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -166,6 +226,7 @@ static int qmp_flush(Qmp *q) {
                         return -errno;
                 }
                 q->out.off += (size_t) n;
+                q->out_sent += (uint64_t) n;
         }
         if (q->out.off == q->out.len)
                 q->out.off = q->out.len = 0;
@@ -216,28 +277,69 @@ static int qmp_add_pending(Qmp *q, uint64_t id, QmpReplyFn fn, void *userdata) {
         return 0;
 }
 
-int qmp_send(Qmp *q, const char *command, JsonValue *arguments, QmpReplyFn fn, void *userdata) {
+static int qmp_send_internal(Qmp *q, const char *command, JsonValue *arguments, int fd, QmpReplyFn fn,
+                             void *userdata) {
         uint64_t id;
         int r;
 
-        if (!q || q->state == QMP_DEAD) {
+        if (!q || q->state == QMP_DEAD || (fd >= 0 && q->state != QMP_READY)) {
                 json_decref(arguments);
                 return -ENOTCONN;
         }
         id = q->next_id++;
-        r = qmp_queue_line(q, q->state == QMP_READY ? &q->out : &q->held, command, arguments, id);
-        if (r < 0)
-                return r;
+        if (fd >= 0) {
+                QmpOutFd *f = calloc(1, sizeof(QmpOutFd));
+                if (!f) {
+                        json_decref(arguments);
+                        return -ENOMEM;
+                }
+                f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (f->fd < 0) {
+                        r = -errno;
+                        free(f);
+                        json_decref(arguments);
+                        return r;
+                }
+                /* the line starts where the unsent part of `out` ends */
+                f->pos = q->out_sent + (q->out.len - q->out.off);
+                r = qmp_queue_line(q, &q->out, command, arguments, id);
+                if (r < 0) {
+                        close(f->fd);
+                        free(f);
+                        return r;
+                }
+                if (q->out_fds_tail)
+                        q->out_fds_tail->next = f;
+                else
+                        q->out_fds = f;
+                q->out_fds_tail = f;
+        } else {
+                r = qmp_queue_line(q, q->state == QMP_READY ? &q->out : &q->held, command, arguments, id);
+                if (r < 0)
+                        return r;
+        }
         r = qmp_add_pending(q, id, fn, userdata);
         if (r < 0)
                 return r;
-        log_debug("QMP → %s (id %" PRIu64 ")", command, id);
+        log_debug("QMP → %s (id %" PRIu64 "%s)", command, id, fd >= 0 ? ", with an fd" : "");
         if (q->state == QMP_READY) {
                 /* A broken socket is noticed (and reported) by the I/O handler, never from here. */
                 (void) qmp_flush(q);
                 (void) qmp_update_io(q);
         }
         return 0;
+}
+
+int qmp_send(Qmp *q, const char *command, JsonValue *arguments, QmpReplyFn fn, void *userdata) {
+        return qmp_send_internal(q, command, arguments, -1, fn, userdata);
+}
+
+int qmp_send_with_fd(Qmp *q, const char *command, JsonValue *arguments, int fd, QmpReplyFn fn, void *userdata) {
+        if (fd < 0) {
+                json_decref(arguments);
+                return -EBADF;
+        }
+        return qmp_send_internal(q, command, arguments, fd, fn, userdata);
 }
 
 static void qmp_handle_reply(Qmp *q, const JsonValue *msg) {

@@ -70,6 +70,12 @@ Qmp *qmp_free(Qmp *q);
  * connection is gone, -ENOMEM. */
 int qmp_send(Qmp *q, const char *command, JsonValue *arguments, QmpReplyFn fn, void *userdata);
 
+/* As qmp_send(), and passes a duplicate of `fd` (the caller keeps its own)
+ * with the command's first byte (SCM_RIGHTS): for "getfd" {"fdname": …} and
+ * "add-fd" {"fdset-id": …}, which take the descriptor that came with them.
+ * Only once ready (else -ENOTCONN); -EBADF for fd < 0. */
+int qmp_send_with_fd(Qmp *q, const char *command, JsonValue *arguments, int fd, QmpReplyFn fn, void *userdata);
+
 /* True once ready() has been called and the connection is still up. */
 bool qmp_is_ready(const Qmp *q);
 

@@ -41,6 +41,9 @@ typedef struct Peer {
         size_t total_read;
         bool paused_reading;
         unsigned commands;
+        uint64_t fd_pos, fd_end; /* the read that brought the last descriptor (SCM_RIGHTS) */
+        int fd_received;         /* that descriptor, -1: none */
+        int getfd_fd;            /* the descriptor that came with the first byte of "getfd", -1: none */
         char last_command[256];
         long long last_id;
 } Peer;
@@ -66,6 +69,10 @@ static void peer_sendf(Peer *p, const char *fmt, ...) {
         free(s);
 }
 
+/* line is at in[0]; in[in_len] is stream position total_read (a small line
+ * after the huge ones is whole in the buffer). The kernel hands a descriptor
+ * to the read that reaches the byte it came with, which may have begun a
+ * little earlier. */
 static void peer_handle_line(Peer *p, const char *line) {
         const char *ex = strstr(line, "\"execute\":\"");
         const char *id = strstr(line, "\"id\":");
@@ -73,6 +80,11 @@ static void peer_handle_line(Peer *p, const char *line) {
 
         if (!ex)
                 return;
+        if (strstr(line, "\"execute\":\"getfd\"") && p->fd_received >= 0 &&
+            p->fd_pos <= p->total_read - p->in_len && p->total_read - p->in_len < p->fd_end) {
+                p->getfd_fd = p->fd_received;
+                p->fd_received = -1;
+        }
         ex += 11;
         n = strcspn(ex, "\"");
         snprintf(p->last_command, sizeof(p->last_command), "%.*s", (int) n, ex);
@@ -135,7 +147,26 @@ static int peer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
                 if (p->read_limit && room > p->read_limit)
                         room = p->read_limit;
-                r = read(fd, p->in + p->in_len, room);
+                {
+                        union {
+                                struct cmsghdr align;
+                                char buf[CMSG_SPACE(sizeof(int))];
+                        } control;
+                        struct iovec iov = { .iov_base = p->in + p->in_len, .iov_len = room };
+                        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                                             .msg_controllen = sizeof(control.buf) };
+                        struct cmsghdr *c;
+
+                        r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                        c = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+                        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                if (p->fd_received >= 0)
+                                        close(p->fd_received);
+                                memcpy(&p->fd_received, CMSG_DATA(c), sizeof(int));
+                                p->fd_pos = p->total_read;
+                                p->fd_end = p->total_read + (uint64_t) r;
+                        }
+                }
                 if (r > 0) {
                         p->in_len += (size_t) r;
                         p->total_read += (size_t) r;
@@ -158,6 +189,7 @@ static int peer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static void peer_init(Peer *p, int fd) {
         memset(p, 0, sizeof(*p));
         p->fd = fd;
+        p->fd_received = p->getfd_fd = -1;
         fcntl(fd, F_SETFL, O_NONBLOCK);
         sd_event_add_io(event, &p->src, fd, EPOLLIN, peer_io, p);
 }
@@ -166,6 +198,10 @@ static void peer_done(Peer *p) {
         sd_event_source_disable_unref(p->src);
         if (p->fd >= 0)
                 close(p->fd);
+        if (p->fd_received >= 0)
+                close(p->fd_received);
+        if (p->getfd_fd >= 0)
+                close(p->getfd_fd);
         free(p->out);
 }
 
@@ -318,6 +354,64 @@ static void test_conversation(void) {
         peer_done(&peer);
 }
 
+/* A descriptor passed with a command reaches the peer with that command's
+ * first byte, also when a large command before it is still being written. */
+static void test_pass_fd(void) {
+        int sv[2], pipefd[2];
+        Peer peer;
+        Client c = {};
+        Qmp *q = NULL;
+        Reply r1 = {}, r2 = {};
+        JsonValue *args;
+        char *big, buf[8] = {};
+
+        fprintf(stderr, "test: descriptor passing\n");
+        check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        check(pipe2(pipefd, O_CLOEXEC) == 0);
+        peer_init(&peer, sv[1]);
+        check(qmp_new_fd(event, sv[0], &callbacks, &c, &q) == 0);
+
+        /* Not before the monitor is ready: qemu would take it for the wrong command. */
+        args = json_object();
+        json_object_set_new(args, "fdname", json_string("early"));
+        check(qmp_send_with_fd(q, "getfd", args, pipefd[1], on_reply, &r1) == -ENOTCONN);
+        check(qmp_send_with_fd(q, "getfd", NULL, -1, on_reply, &r1) == -EBADF);
+
+        peer_sendf(&peer, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "
+                          "\"package\": \"\"}, \"capabilities\": []}}\r\n");
+        check(run_until(&c.ready));
+
+        big = malloc(1u << 20);
+        if (!big)
+                abort();
+        memset(big, 'z', (1u << 20) - 1);
+        big[(1u << 20) - 1] = 0;
+        args = json_object();
+        json_object_set_new(args, "data", json_string(big));
+        free(big);
+        peer.read_limit = 1000;   /* slow reads: the fd's command waits behind a partly written one */
+        check(qmp_send(q, "before", args, on_reply, &r1) == 0);
+        args = json_object();
+        json_object_set_new(args, "fdname", json_string("save"));
+        check(qmp_send_with_fd(q, "getfd", args, pipefd[1], on_reply, &r2) == 0);
+        close(pipefd[1]);   /* the client keeps its own duplicate until it is sent */
+        check(run_until(&r1.called) && r1.r == 0);
+        check(run_until(&r2.called) && r2.r == 0);
+        check(peer.getfd_fd >= 0);
+        check(peer.fd_received == -1);   /* no descriptor came with any other byte */
+        if (peer.getfd_fd >= 0) {
+                check(write(peer.getfd_fd, "fd", 2) == 2);
+                close(peer.getfd_fd);
+                peer.getfd_fd = -1;
+                check(read(pipefd[0], buf, sizeof buf) == 2 && memcmp(buf, "fd", 2) == 0);
+                /* the client let go of its duplicate once sent: EOF now */
+                check(read(pipefd[0], buf, sizeof buf) == 0);
+        }
+        close(pipefd[0]);
+        qmp_free(q);
+        peer_done(&peer);
+}
+
 static void test_garbage(void) {
         int sv[2];
         Peer peer;
@@ -432,6 +526,7 @@ int main(void) {
         if (sd_event_new(&event) < 0)
                 return 1;
         test_conversation();
+        test_pass_fd();
         test_garbage();
         test_free_in_callback();
         test_late_socket();
