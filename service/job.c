@@ -1,4 +1,4 @@
-/* job.c — org.vmgmt.Job objects at /org/vmgmt/job/ID: progress (throttled), Cancel, Finished, removal after a while. */
+/* job.c — org.vmgmt.Job objects at /org/vmgmt/job/ID (job.h): progress (throttled), Cancel, Finished, removal after a while. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,66 +9,93 @@
 #include "fileio.h"
 #include "log.h"
 #include "object-kind.h"
-#include "pool.h"
+#include "job.h"
+#include "macro.h"
+
+struct VmJob {
+        Manager *manager;
+        char *path;                /* /org/vmgmt/job/ID */
+        char *type;
+        char *object;
+        char *action;              /* Cancel's authorization */
+        char **details;
+        const char *state;         /* running, completed, failed, cancelled */
+        char *error;
+        uint64_t processed, total;
+        VmJobCancelFn cancel;
+        void *cancel_userdata;
+        uint64_t last_emit;
+        sd_event_source *progress_timer, *linger_timer;
+};
 
 static uint64_t now_usec(void) {
         return (uint64_t) g_get_monotonic_time();
 }
 
 static bool job_visible(VmJob *j) {
-        Manager *m = j->storage->manager;
-        return m->bus && m->ready && g_hash_table_lookup(j->storage->jobs, j->path) == j;
+        Manager *m = j->manager;
+        return m->bus && m->ready && g_hash_table_lookup(m->jobs, j->path) == j;
 }
 
 /* ---- ids ----
  *
  * A client holding /org/vmgmt/job/N must never see another job there, also
  * after a restart of vmgmtd: ids are handed out from blocks whose end is
- * recorded in RUN/storage/job-ids before any id of the block is used. RUN
- * goes away with the machine, and so does the bus with its clients. */
+ * recorded in RUN/job-ids before any id of the block is used. RUN goes away
+ * with the machine, and so does the bus with its clients. */
 
 #define JOB_ID_BLOCK 256
 
-static char *job_ids_file(VmStorage *s) {
-        return g_build_filename(s->run_dir, "job-ids", NULL);
+static char *job_ids_file(Manager *m) {
+        return g_build_filename(m->paths.run_dir, "job-ids", NULL);
 }
 
-void vm_job_ids_load(VmStorage *s) {
-        _cleanup_free_ char *path = job_ids_file(s), *text = NULL;
-        uint64_t limit = 0;
+static uint64_t job_ids_read(const char *path) {
+        _cleanup_free_ char *text = NULL;
         size_t len;
 
-        if (read_full_file(path, 64, &text, &len) >= 0)
-                limit = g_ascii_strtoull(text, NULL, 10);
-        s->next_job_id = s->job_id_limit = limit + 1;   /* the first job reserves a block */
+        if (read_full_file(path, 64, &text, &len) < 0)
+                return 0;
+        return g_ascii_strtoull(text, NULL, 10);
 }
 
-static uint64_t job_id_next(VmStorage *s) {
-        if (s->next_job_id >= s->job_id_limit) {
-                _cleanup_free_ char *path = job_ids_file(s);
+void vm_jobs_init(Manager *m) {
+        _cleanup_free_ char *path = job_ids_file(m);
+        _cleanup_free_ char *old = g_build_filename(m->paths.run_dir, "storage", "job-ids", NULL);
+        /* RUN/storage/job-ids: where a vmgmtd before domain jobs kept it */
+        uint64_t limit = MAX(job_ids_read(path), job_ids_read(old));
+
+        m->jobs = g_hash_table_new(g_str_hash, g_str_equal);
+        m->next_job_id = m->job_id_limit = limit + 1;   /* the first job reserves a block */
+        m->job_linger_usec = m->config.job_linger_usec > 0 ? m->config.job_linger_usec : VM_JOB_LINGER_USEC_DEFAULT;
+}
+
+static uint64_t job_id_next(Manager *m) {
+        if (m->next_job_id >= m->job_id_limit) {
+                _cleanup_free_ char *path = job_ids_file(m);
                 char text[32];
                 int r;
 
-                s->job_id_limit = s->next_job_id + JOB_ID_BLOCK;
-                snprintf(text, sizeof text, "%" PRIu64 "\n", s->job_id_limit - 1);
-                r = mkdir_p(s->run_dir, 0755);
+                m->job_id_limit = m->next_job_id + JOB_ID_BLOCK;
+                snprintf(text, sizeof text, "%" PRIu64 "\n", m->job_id_limit - 1);
+                r = mkdir_p(m->paths.run_dir, 0755);
                 if (r >= 0)
                         r = write_file_atomic_nosync(path, text, strlen(text), 0644);
                 if (r < 0)
                         log_warning_errno(r, "Failed to record job ids in %s (ids may repeat after a restart): %m", path);
         }
-        return s->next_job_id++;
+        return m->next_job_id++;
 }
 
-VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume) {
+VmJob *vm_job_new(Manager *m, const char *type, const char *object, const char *action, const char *const *details) {
         VmJob *j = g_new0(VmJob, 1);
 
-        j->storage = s;
-        j->path = g_strdup_printf(VM_JOB_PREFIX "/%" PRIu64, job_id_next(s));
+        j->manager = m;
+        j->path = g_strdup_printf(VM_JOB_PREFIX "/%" PRIu64, job_id_next(m));
         j->type = g_strdup(type);
         j->object = g_strdup(object);
-        j->pool = g_strdup(pool);
-        j->volume = g_strdup(volume);
+        j->action = g_strdup(action);
+        j->details = g_strdupv((char **) details);
         j->state = "running";
         j->error = g_strdup("");
         return j;
@@ -80,8 +107,8 @@ static void job_free(VmJob *j) {
         g_free(j->path);
         g_free(j->type);
         g_free(j->object);
-        g_free(j->pool);
-        g_free(j->volume);
+        g_free(j->action);
+        g_strfreev(j->details);
         g_free(j->error);
         g_free(j);
 }
@@ -90,25 +117,59 @@ void vm_job_discard(VmJob *j) {
         job_free(j);
 }
 
-void vm_job_set_storage_job(VmJob *j, StorageJob *sj) {
-        j->sj = sj;
+void vm_job_set_cancel(VmJob *j, VmJobCancelFn fn, void *userdata) {
+        j->cancel = fn;
+        j->cancel_userdata = userdata;
+}
+
+const char *vm_job_path(const VmJob *j) {
+        return j->path;
+}
+
+const char *vm_job_type(const VmJob *j) {
+        return j->type;
+}
+
+const char *vm_job_object(const VmJob *j) {
+        return j->object;
+}
+
+uint64_t vm_job_total(const VmJob *j) {
+        return j->total;
+}
+
+bool vm_job_is_running(const VmJob *j) {
+        return streq(j->state, "running");
 }
 
 void vm_job_publish(VmJob *j) {
-        Manager *m = j->storage->manager;
-
-        g_hash_table_insert(j->storage->jobs, j->path, j);
-        vm_object_kind_emit_added(&vm_job_kind, m, j->path);
+        g_hash_table_insert(j->manager->jobs, j->path, j);
+        vm_object_kind_emit_added(&vm_job_kind, j->manager, j->path);
 }
 
-VmJob *vm_job_find_by_path(VmStorage *s, const char *path) {
-        return g_hash_table_lookup(s->jobs, path);
+VmJob *vm_job_find_by_path(Manager *m, const char *path) {
+        return m->jobs ? g_hash_table_lookup(m->jobs, path) : NULL;
+}
+
+VmJob *vm_job_find_running(Manager *m, const char *object, const char *type) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->jobs)
+                return NULL;
+        g_hash_table_iter_init(&it, m->jobs);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                VmJob *j = value;
+                if (vm_job_is_running(j) && streq(j->object, object) && (!type || streq(j->type, type)))
+                        return j;
+        }
+        return NULL;
 }
 
 static void job_emit_progress(VmJob *j) {
         j->last_emit = now_usec();
         if (job_visible(j))
-                vm_object_kind_emit_changed(&vm_job_kind, j->storage->manager, j,
+                vm_object_kind_emit_changed(&vm_job_kind, j->manager, j,
                                             (const char *[]) { "Progress", "ProcessedBytes", "TotalBytes", NULL });
 }
 
@@ -120,10 +181,11 @@ static int on_progress_timer(sd_event_source *es, uint64_t usec, void *userdata)
         return 0;
 }
 
-static void on_storage_progress(void *userdata, uint64_t processed, uint64_t total) {
-        VmJob *j = userdata;
+void vm_job_progress(VmJob *j, uint64_t processed, uint64_t total) {
         uint64_t now = now_usec();
 
+        if (!vm_job_is_running(j) || (j->processed == processed && j->total == total))
+                return;
         j->processed = processed;
         j->total = total;
         if (now >= j->last_emit + VM_JOB_PROGRESS_INTERVAL_USEC) {
@@ -133,31 +195,30 @@ static void on_storage_progress(void *userdata, uint64_t processed, uint64_t tot
         }
         /* at most ten a second: the last value is sent when the interval is over */
         if (!j->progress_timer)
-                (void) sd_event_add_time(j->storage->manager->event, &j->progress_timer, CLOCK_MONOTONIC,
+                (void) sd_event_add_time(j->manager->event, &j->progress_timer, CLOCK_MONOTONIC,
                                          j->last_emit + VM_JOB_PROGRESS_INTERVAL_USEC, 10000, on_progress_timer, j);
 }
 
 static int on_linger_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         VmJob *j = userdata;
-        Manager *m = j->storage->manager;
+        Manager *m = j->manager;
 
         vm_object_kind_emit_removed(&vm_job_kind, m, j->path);
-        g_hash_table_remove(j->storage->jobs, j->path);
+        g_hash_table_remove(m->jobs, j->path);
         job_free(j);
         return 0;
 }
 
-static void on_storage_done(void *userdata, int r, const char *message, StorageVolume *vol) {
-        VmJob *j = userdata;
-        Manager *m = j->storage->manager;
+void vm_job_finish(VmJob *j, int r, const char *message) {
+        Manager *m = j->manager;
         int k;
 
-        j->sj = NULL;
+        if (!vm_job_is_running(j))
+                return;
+        j->cancel = NULL;
         j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
         if (r >= 0) {
                 j->state = "completed";
-                if (j->total == 0 && vol)
-                        j->total = storage_volume_get_def(vol)->capacity;
                 if (j->processed < j->total)
                         j->processed = j->total;
         } else {
@@ -172,22 +233,24 @@ static void on_storage_done(void *userdata, int r, const char *message, StorageV
                                                                "TotalBytes", NULL });
                 (void) sd_bus_emit_signal(m->bus, j->path, VM_JOB_INTERFACE, "Finished", "ss", j->state, j->error);
         }
-        k = sd_event_add_time_relative(m->event, &j->linger_timer, CLOCK_MONOTONIC, j->storage->job_linger_usec, 0,
+        if (g_hash_table_lookup(m->jobs, j->path) != j) {
+                job_free(j);   /* never published */
+                return;
+        }
+        k = sd_event_add_time_relative(m->event, &j->linger_timer, CLOCK_MONOTONIC, m->job_linger_usec, 0,
                                        on_linger_timer, j);
         if (k < 0)
                 log_warning_errno(k, "Failed to schedule removal of job %s: %m", j->path);
 }
 
-StorageJobCallbacks vm_job_callbacks(VmJob *j) {
-        return (StorageJobCallbacks) { .progress = on_storage_progress, .done = on_storage_done, .userdata = j };
-}
-
-void vm_job_free_all(VmStorage *s) {
+void vm_jobs_free_all(Manager *m) {
         GHashTableIter it;
         gpointer value;
 
-        /* the driver is about to cancel the running ones without callbacks */
-        g_hash_table_iter_init(&it, s->jobs);
+        if (!m->jobs)
+                return;
+        /* the drivers are about to stop the running ones without callbacks */
+        g_hash_table_iter_init(&it, m->jobs);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 g_hash_table_iter_steal(&it);
                 job_free(value);
@@ -225,19 +288,21 @@ static int property_get_bytes(sd_bus *bus, const char *path, const char *interfa
 
 static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmJob *j = userdata;
-        const char *details[5] = { "pool", j->pool, "volume", j->volume, NULL };
         int r;
 
         r = bus_options_parse(message, (const BusOption[]) { {} }, error);
         if (r < 0)
                 return r;
-        r = vm_authorize(j->storage->manager, message, VM_ACTION_STORAGE_MANAGE, details, error);
+        r = vm_authorize(j->manager, message, j->action, (const char *const *) j->details, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
-        if (!j->sj)
+        if (!vm_job_is_running(j))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Job %s has already finished (%s)", j->path,
                                          j->state);
-        storage_job_cancel(j->sj);
+        if (!j->cancel)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Job %s (%s) cannot be cancelled", j->path,
+                                         j->type);
+        j->cancel(j, j->cancel_userdata);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -245,7 +310,7 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
 #define CONST SD_BUS_VTABLE_PROPERTY_CONST
 #define UNPRIV SD_BUS_VTABLE_UNPRIVILEGED
 
-const sd_bus_vtable job_vtable[] = {
+static const sd_bus_vtable job_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Type", "s", property_get_string, 0, CONST),
         SD_BUS_PROPERTY("Object", "o", property_get_object, 0, CONST),
@@ -266,7 +331,7 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
 
         if (!g_str_has_prefix(path, VM_JOB_PREFIX "/") || strchr(path + strlen(VM_JOB_PREFIX "/"), '/'))
                 return 0;
-        j = m->storage ? vm_job_find_by_path(m->storage, path) : NULL;
+        j = vm_job_find_by_path(m, path);
         if (!j)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_JOB, "No job %s", path);
         *found = j;
@@ -279,8 +344,8 @@ static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, ch
         GHashTableIter it;
         gpointer key;
 
-        if (m->storage) {
-                g_hash_table_iter_init(&it, m->storage->jobs);
+        if (m->jobs) {
+                g_hash_table_iter_init(&it, m->jobs);
                 while (g_hash_table_iter_next(&it, &key, NULL))
                         g_ptr_array_add(l, strdup(key));
         }
@@ -295,9 +360,9 @@ static int job_foreach(Manager *m, VmObjectFn fn, void *userdata) {
         GHashTableIter it;
         gpointer value;
 
-        if (!m->storage)
+        if (!m->jobs)
                 return 0;
-        g_hash_table_iter_init(&it, m->storage->jobs);
+        g_hash_table_iter_init(&it, m->jobs);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 VmJob *j = value;
                 int r = fn(userdata, j, j->path);
@@ -317,7 +382,7 @@ const VmObjectKind vm_job_kind = {
         .path_prefix = VM_JOB_PREFIX,
         .path_pattern = VM_JOB_PREFIX "/%",
         .no_such_error = VM_ERROR_NO_SUCH_JOB,
-        .action = VM_ACTION_STORAGE_MANAGE,   /* Cancel: the storage jobs of today */
+        .action = NULL,                       /* Cancel: each job names its own (vm_job_new) */
         .vtable = job_vtable,
         .find = job_object_find,
         .enumerate = job_node_enumerator,

@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "domain-console.h"
 #include "fileio.h"
+#include "job.h"
 #include "log.h"
 #include "network.h"
 #include "pool.h"
@@ -390,6 +391,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return log_error_errno(r, "Failed to allocate event loop: %m");
         }
         manager_paths_init(m);
+        vm_jobs_init(m);
         *ret = m;
         return 0;
 }
@@ -399,6 +401,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* answer the defines still waiting for their batch */
         vm_domain_store_flush(m);
+        /* the drivers stop the jobs' work without callbacks */
+        vm_jobs_free_all(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
         manager_drivers_free(m);
@@ -409,6 +413,8 @@ Manager *manager_free(Manager *m) {
                 g_hash_table_destroy(m->pending_ops);
         vm_networks_free(m);
         vm_storage_free(m);
+        if (m->jobs)
+                g_hash_table_destroy(m->jobs);
         if (m->domains_by_uuid)
                 g_hash_table_destroy(m->domains_by_uuid);
         if (m->domains_by_name)
@@ -599,6 +605,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
         log_info("Received %s, exiting; running domains keep running.", strsignal((int) si->ssi_signo));
         vm_domain_store_flush(m);
+        vm_jobs_free_all(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains
          * running and calls nothing back: answer what they left open. */
         manager_drivers_free(m);

@@ -83,6 +83,10 @@ typedef struct Manager {
         VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
         VmNetworks *networks;          /* virtual networks (network.c) */
         GHashTable *consoles;          /* "UUID/device" → ConsoleProxy*: attached consoles (domain-console.c) */
+        GHashTable *jobs;              /* path → VmJob*, owned (job.c) */
+        uint64_t next_job_id;          /* job ids never repeat over restarts: ids below */
+        uint64_t job_id_limit;         /* this limit are reserved in RUN/job-ids */
+        uint64_t job_linger_usec;
 } Manager;
 
 /* Reads the key file at m->config.config_file (or the default path under

@@ -457,8 +457,8 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
         r = sd_bus_path_encode_many(&object, VM_POOL_PREFIX "/%/volume/%", p->name, def->name);
         if (r < 0)
                 goto finish;
-        j = vm_job_new(s, "clone", object, p->name, def->name);
-        cb = vm_job_callbacks(j);
+        j = vm_storage_job_new(s, "clone", object, p->name, def->name);
+        cb = vm_storage_job_callbacks(j);
         r = storage_volume_clone(p->sp, def, src, &cb, &sj);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to clone volume '%s' in pool '%s'", def->name,
@@ -467,9 +467,9 @@ static int method_clone_volume(sd_bus_message *message, void *userdata, sd_bus_e
                 r = bus_error_from_errno(error, r, NULL, what);
                 goto finish;
         }
-        vm_job_set_storage_job(j, sj);
+        vm_storage_job_started(j, sj);
         vm_job_publish(j);
-        r = sd_bus_reply_method_return(message, "o", j->path);
+        r = sd_bus_reply_method_return(message, "o", vm_job_path(j));
 finish:
         storage_vol_def_free(def);
         return r < 0 ? r : 1;

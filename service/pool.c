@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "object-kind.h"
+#include "auth.h"
 #include "pool.h"
 
 static bool pool_is_active(void *object) {
@@ -470,12 +471,7 @@ int vm_storage_startup(Manager *m) {
         object_store_init(&s->store, &pool_store_type, m);
         s->pools = s->store.objects;
         s->run_dir = g_build_filename(m->paths.run_dir, "storage", NULL);
-        s->jobs = g_hash_table_new(g_str_hash, g_str_equal);
         s->ops = g_hash_table_new(g_direct_hash, g_direct_equal);
-        vm_job_ids_load(s);
-        s->job_linger_usec = VM_JOB_LINGER_USEC_DEFAULT;
-        if (m->config.job_linger_usec > 0)
-                s->job_linger_usec = m->config.job_linger_usec;
         events.userdata = s;
 
         r = storage_driver_new(m->event, &events, &s->driver);
@@ -521,6 +517,40 @@ int vm_storage_startup(Manager *m) {
         return 0;
 }
 
+/* ---- storage jobs ---- */
+
+static void storage_job_on_progress(void *userdata, uint64_t processed, uint64_t total) {
+        vm_job_progress(userdata, processed, total);
+}
+
+static void storage_job_on_done(void *userdata, int r, const char *message, StorageVolume *vol) {
+        VmJob *j = userdata;
+
+        /* a copy of unknown size is as large as the volume it made */
+        if (r >= 0 && vol && vm_job_total(j) == 0) {
+                uint64_t cap = storage_volume_get_def(vol)->capacity;
+                vm_job_progress(j, cap, cap);
+        }
+        vm_job_finish(j, r, message);
+}
+
+static void storage_job_on_cancel(VmJob *j, void *userdata) {
+        storage_job_cancel(userdata);
+}
+
+VmJob *vm_storage_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume) {
+        return vm_job_new(s->manager, type, object, VM_ACTION_STORAGE_MANAGE,
+                          (const char *const[]) { "pool", pool, "volume", volume, NULL });
+}
+
+StorageJobCallbacks vm_storage_job_callbacks(VmJob *j) {
+        return (StorageJobCallbacks) { .progress = storage_job_on_progress, .done = storage_job_on_done, .userdata = j };
+}
+
+void vm_storage_job_started(VmJob *j, StorageJob *sj) {
+        vm_job_set_cancel(j, storage_job_on_cancel, sj);
+}
+
 void vm_storage_shutdown(Manager *m) {
         VmStorage *s = m->storage;
         GHashTableIter it;
@@ -528,7 +558,7 @@ void vm_storage_shutdown(Manager *m) {
 
         if (!s || !s->driver)
                 return;
-        vm_job_free_all(s);
+        vm_jobs_free_all(m);   /* the driver cancels the running ones without callbacks */
         /* the pools' driver halves go with the driver */
         g_hash_table_iter_init(&it, s->store.objects);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
@@ -558,7 +588,6 @@ void vm_storage_free(Manager *m) {
         }
         object_store_deinit(&s->store);
         s->pools = NULL;
-        g_hash_table_destroy(s->jobs);
         g_hash_table_destroy(s->ops);
         g_free(s->run_dir);
         g_free(s);

@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "job.h"
 #include "manager.h"
 #include "object-store.h"
 #include "storage-driver.h"
@@ -13,20 +14,11 @@
 #define VM_POOL_PREFIX "/org/vmgmt/pool"
 #define VM_POOL_INTERFACE "org.vmgmt.StoragePool"
 #define VM_VOLUME_INTERFACE "org.vmgmt.StorageVolume"
-#define VM_JOB_PREFIX "/org/vmgmt/job"
-#define VM_JOB_INTERFACE "org.vmgmt.Job"
 
 #define VM_ERROR_NO_SUCH_POOL "org.vmgmt.Error.NoSuchPool"
 #define VM_ERROR_NO_SUCH_VOLUME "org.vmgmt.Error.NoSuchVolume"
-#define VM_ERROR_NO_SUCH_JOB "org.vmgmt.Error.NoSuchJob"
-
-/* How long a finished job stays on the bus ([daemon] job_linger_sec= overrides). */
-#define VM_JOB_LINGER_USEC_DEFAULT (60 * 1000000ULL)
-/* At most this often a job's progress is signalled. */
-#define VM_JOB_PROGRESS_INTERVAL_USEC (100 * 1000ULL)
 
 typedef struct VmPool VmPool;
-typedef struct VmJob VmJob;
 
 /* The values of a pool's changing properties, as last signalled. */
 typedef struct VmPoolProps {
@@ -55,11 +47,7 @@ struct VmStorage {
         ObjectStore store;         /* CONFIG/storage: NAME.xml, autostart links; name → VmPool*, owned */
         GHashTable *pools;         /* store.objects, borrowed (volume-dbus.c looks pools up in it) */
         char *run_dir;             /* RUN/storage: NAME.xml of active pools (restart recovery) */
-        GHashTable *jobs;          /* path → VmJob*, owned */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
-        uint64_t next_job_id;      /* job ids never repeat over restarts: ids below */
-        uint64_t job_id_limit;     /* this limit are reserved in RUN/storage/job-ids */
-        uint64_t job_linger_usec;
 };
 
 /* ---- pool.c: registry, persistence, start-up, driver events ---- */
@@ -144,31 +132,10 @@ void vm_volume_emit_added(VmStorage *s, StorageVolume *v);
 void vm_volume_emit_changed(VmStorage *s, StorageVolume *v);
 void vm_volume_emit_removed(VmStorage *s, StorageVolume *v);
 
-/* ---- job.c ---- */
-struct VmJob {
-        VmStorage *storage;
-        char *path;                /* /org/vmgmt/job/ID */
-        char *type;                /* clone, upload, download */
-        char *object;              /* the volume */
-        char *pool, *volume;       /* names, for Cancel's authorization */
-        const char *state;         /* running, completed, failed, cancelled */
-        char *error;
-        uint64_t processed, total;
-        StorageJob *sj;            /* while running */
-        uint64_t last_emit;
-        sd_event_source *progress_timer, *linger_timer;
-};
-
-/* Reads the job id reservation a previous vmgmtd left (ids start above it). */
-void vm_job_ids_load(VmStorage *s);
-VmJob *vm_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume);
+/* ---- storage jobs (pool.c): a VmJob fed by a StorageJob ---- */
+/* A job of `type` on volume path `object`; Cancel is authorized as storage.manage of pool/volume. */
+VmJob *vm_storage_job_new(VmStorage *s, const char *type, const char *object, const char *pool, const char *volume);
 /* The storage callbacks that feed the job (userdata = job). */
-StorageJobCallbacks vm_job_callbacks(VmJob *j);
-void vm_job_set_storage_job(VmJob *j, StorageJob *sj);
-/* Puts the job on the bus (InterfacesAdded). */
-void vm_job_publish(VmJob *j);
-/* Frees a job that never went on the bus. */
-void vm_job_discard(VmJob *j);
-void vm_job_free_all(VmStorage *s);
-VmJob *vm_job_find_by_path(VmStorage *s, const char *path);
-extern const sd_bus_vtable job_vtable[];
+StorageJobCallbacks vm_storage_job_callbacks(VmJob *j);
+/* The driver's job has started: Cancel cancels it. */
+void vm_storage_job_started(VmJob *j, StorageJob *sj);

@@ -257,8 +257,8 @@ static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, 
         object = vm_volume_path(c.vol);
         if (!object)
                 return -ENOMEM;
-        j = vm_job_new(c.pool->storage, upload ? "upload" : "download", object, c.pool->name, c.name);
-        cb = vm_job_callbacks(j);
+        j = vm_storage_job_new(c.pool->storage, upload ? "upload" : "download", object, c.pool->name, c.name);
+        cb = vm_storage_job_callbacks(j);
         r = upload ? storage_volume_upload(c.vol, fd, offset, length, &cb, &sj)
                    : storage_volume_download(c.vol, fd, offset, length, &cb, &sj);
         if (r < 0) {
@@ -269,9 +269,9 @@ static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, 
                                  "an upload replaces the whole volume: option offset must be 0" : NULL,
                                  upload ? "upload to" : "download", &c);
         }
-        vm_job_set_storage_job(j, sj);
+        vm_storage_job_started(j, sj);
         vm_job_publish(j);
-        return sd_bus_reply_method_return(message, "o", j->path);
+        return sd_bus_reply_method_return(message, "o", vm_job_path(j));
 }
 
 static int method_upload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
