@@ -191,8 +191,9 @@ void storage_format_size(uint64_t v, char *buf, size_t size);
 int storage_parse_scaled(const char *s, uint64_t *ret);
 /* A pool by name or UUID. Returns 0 or a printed negative errno. */
 int pool_resolve(Context *c, const char *name, char **ret_path);
-/* Follows a Job until it ends (progress bar on a terminal, Ctrl-C cancels). */
-int storage_follow_job(Context *c, const char *path);
+/* vmgmtctl-job.c: follows a Job until it ends (progress bar on a terminal,
+ * Ctrl-C cancels). Returns 0 when it completed, else its error printed. */
+int ctl_follow_job(Context *c, const char *path);
 
 /* ---- networks (vmgmtctl-net.c) ---- */
 int verb_net_list(Context *c, VerbArgs *a);

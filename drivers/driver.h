@@ -187,6 +187,33 @@ typedef struct DriverSecurity {
         char label[64];                 /* "uid N gid N" while it runs confined, else "" */
 } DriverSecurity;
 
+/* ---- long operations: save, restore, dump, snapshots, block jobs ----
+ *
+ * An operation that takes a while returns a DriverJob at once and reports
+ * through DriverJobCallbacks: progress any number of times, then done exactly
+ * once (also when the domain stops meanwhile: -ESRCH or the failure; when the
+ * driver is freed meanwhile nothing is called). Each driver embeds DriverJob
+ * as the first member of its own job object; the handle is valid until done
+ * was called. */
+typedef struct DriverJob DriverJob;
+struct DriverJob {
+        /* Asks the operation to stop: done follows with -ECANCELED when it did
+         * (the domain as it was before, no file left behind), or with its own
+         * result when it was too late. */
+        void (*cancel)(DriverJob *j);
+};
+
+typedef struct DriverJobCallbacks {
+        void (*progress)(void *userdata, uint64_t processed, uint64_t total);   /* bytes; total 0: not known yet */
+        DriverDoneFn done;
+        void *userdata;
+} DriverJobCallbacks;
+
+static inline void driver_job_cancel(DriverJob *j) {
+        if (j && j->cancel)
+                j->cancel(j);
+}
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The

@@ -132,7 +132,7 @@ static int property_get_security_label(sd_bus *bus, const char *path, const char
         return sd_bus_message_append_basic(reply, 's', vm_domain_is_active(userdata) ? sec.label : "");
 }
 
-static const char *const *domain_details(const VmDomain *d, const char *buf[static 5]) {
+const char *const *vm_domain_details(const VmDomain *d, const char *buf[static 5]) {
         buf[0] = "domain";
         buf[1] = d->name;
         buf[2] = "domain_uuid";
@@ -143,7 +143,7 @@ static const char *const *domain_details(const VmDomain *d, const char *buf[stat
 
 /* Details of a property Set: the object's plus the property's name. */
 static const char *const *domain_set_details(const VmDomain *d, const char *property, const char *buf[static 7]) {
-        domain_details(d, buf);
+        vm_domain_details(d, buf);
         buf[4] = "property";
         buf[5] = property;
         buf[6] = NULL;
@@ -222,9 +222,7 @@ static int domain_check_active(VmDomain *d, sd_bus_error *error) {
         return 0;
 }
 
-/* Parses options, authorizes, checks the state; returns 1 to go on, 0 when the
- * authorization is pending, negative on error. */
-static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *action,
+int vm_domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *action,
                                   const BusOption *options, sd_bus_error *error) {
         const char *details[5];
         int r;
@@ -232,7 +230,7 @@ static int domain_method_prologue(sd_bus_message *message, VmDomain *d, const ch
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
-        r = vm_authorize(d->manager, message, action, domain_details(d, details), error);
+        r = vm_authorize(d->manager, message, action, vm_domain_details(d, details), error);
         if (r <= 0)
                 return r;
         /* A client that pipelines DefineDomain and Start means the new
@@ -250,7 +248,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         VmOp *op;
         int r;
 
-        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE, options, error);
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE, options, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (vm_domain_is_busy(d))
@@ -295,7 +293,7 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
         VmOp *op;
         int r;
 
-        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE,
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_LIFECYCLE,
                                    verb == VERB_DESTROY ? destroy_options : NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -381,7 +379,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
         VmDomainProps before;
         int r;
 
-        r = domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!d->persistent)
@@ -423,7 +421,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         r = bus_options_parse(message, NULL, error);
         if (r < 0)
                 return r;
-        domain_details(d, details);
+        vm_domain_details(d, details);
         details[4] = "new_name";
         details[5] = new_name;
         details[6] = NULL;
@@ -508,7 +506,7 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         if (secure) {
-                r = vm_authorize(d->manager, message, VM_ACTION_DOMAIN_CONSOLE, domain_details(d, details), error);
+                r = vm_authorize(d->manager, message, VM_ACTION_DOMAIN_CONSOLE, vm_domain_details(d, details), error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }

@@ -7,6 +7,7 @@
 
 #include "driver.h"
 #include "macro.h"
+#include "job.h"
 #include "manager.h"
 
 typedef struct VmDomainProps VmDomainProps;
@@ -197,3 +198,35 @@ void vm_domains_foreach_network_nic(Manager *m, const char *network, VmDomainNic
 
 /* ---- domain-dbus.c: org.vmgmt.Domain, the kind vm_domain_kind (object-kind.h) ---- */
 extern const sd_bus_vtable domain_vtable[];
+/* polkit details of d: domain NAME, domain_uuid UUID (buf is returned). */
+const char *const *vm_domain_details(const VmDomain *d, const char *buf[static 5]);
+/* The start of every Domain method: parses options, authorizes `action` for d,
+ * flushes pending definition writes. Returns 1 to go on, 0 when the
+ * authorization is pending (return 1 from the handler: it is dispatched
+ * again), negative on error (set in error). */
+int vm_domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *action, const BusOption *options,
+                              sd_bus_error *error);
+
+/* ---- domain jobs (domain-job.c): an org.vmgmt.Job fed by a driver's DriverJob ---- */
+typedef struct VmDomainJob VmDomainJob;
+/* Called when the driver's job ended, before the Job reports it: the place to
+ * update the domain (HasManagedSave, snapshot objects, …). */
+typedef void (*VmDomainJobFinishFn)(VmDomain *d, int r, const char *message, void *userdata);
+/* A job of `type` (save, restore, dump, snapshot, block-commit, …) on d; Cancel
+ * is authorized as domain.manage of d; the caller of `message` (may be NULL)
+ * is the cause of the events the job brings. finish may be NULL; free frees
+ * userdata (may be NULL), also when the job is discarded or vmgmtd exits.
+ * One job at a time per domain: *ret_busy (when given) is set and NULL
+ * returned when d has one running (callers answer Busy). */
+VmDomainJob *vm_domain_job_new(VmDomain *d, sd_bus_message *message, const char *type, VmDomainJobFinishFn finish,
+                               void *userdata, GDestroyNotify free_userdata);
+/* The callbacks to give the driver (userdata = dj). */
+DriverJobCallbacks vm_domain_job_callbacks(VmDomainJob *dj);
+/* The driver accepted the work: publishes the Job (Cancel reaches driver_job)
+ * and, when reply_to is given, answers it with the Job's path. */
+int vm_domain_job_started(VmDomainJob *dj, DriverJob *driver_job, sd_bus_message *reply_to);
+/* The driver refused it at once: frees dj (the Job never appears). */
+void vm_domain_job_discard(VmDomainJob *dj);
+const char *vm_domain_job_path(const VmDomainJob *dj);
+/* The running job of d, or NULL (domains run one job at a time). */
+VmJob *vm_domain_running_job(VmDomain *d);

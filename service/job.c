@@ -24,6 +24,8 @@ struct VmJob {
         uint64_t processed, total;
         VmJobCancelFn cancel;
         void *cancel_userdata;
+        void *owner_data;
+        GDestroyNotify free_owner_data;
         uint64_t last_emit;
         sd_event_source *progress_timer, *linger_timer;
 };
@@ -102,6 +104,8 @@ VmJob *vm_job_new(Manager *m, const char *type, const char *object, const char *
 }
 
 static void job_free(VmJob *j) {
+        if (j->free_owner_data && j->owner_data)
+                j->free_owner_data(j->owner_data);
         sd_event_source_disable_unref(j->progress_timer);
         sd_event_source_disable_unref(j->linger_timer);
         g_free(j->path);
@@ -115,6 +119,11 @@ static void job_free(VmJob *j) {
 
 void vm_job_discard(VmJob *j) {
         job_free(j);
+}
+
+void vm_job_set_owner_data(VmJob *j, void *data, GDestroyNotify free_data) {
+        j->owner_data = data;
+        j->free_owner_data = free_data;
 }
 
 void vm_job_set_cancel(VmJob *j, VmJobCancelFn fn, void *userdata) {

@@ -36,6 +36,9 @@ typedef void (*VmJobCancelFn)(VmJob *j, void *userdata);
 VmJob *vm_job_new(Manager *m, const char *type, const char *object, const char *action, const char *const *details);
 /* What Cancel calls (NULL: the job cannot be cancelled → NotSupported). */
 void vm_job_set_cancel(VmJob *j, VmJobCancelFn fn, void *userdata);
+/* Data of whoever runs the job, freed with the job (also when vmgmtd exits
+ * with it running); set NULL to take it back. */
+void vm_job_set_owner_data(VmJob *j, void *data, GDestroyNotify free_data);
 /* Puts the job on the bus (InterfacesAdded). */
 void vm_job_publish(VmJob *j);
 /* Frees a job that never went on the bus. */

@@ -73,6 +73,21 @@ typedef struct QemuOp {
         void (*abandon)(void *userdata);
 } QemuOp;
 
+/* Someone who follows a runtime's monitor: the long operations (save, dump,
+ * snapshots, block jobs), each in its own file, see every QMP event and learn
+ * when the process goes. */
+typedef struct QemuListener {
+        /* every QMP event, after the state machine handled it */
+        void (*event)(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata);
+        /* The runtime goes away: exited = true, the process is gone (finish the
+         * operation with a failure: its done is still wanted); false, driver
+         * teardown (call nothing back, free what is yours). The listener is
+         * removed by then. */
+        void (*gone)(DriverRuntime *rt, bool exited, void *userdata);
+        void *userdata;
+        struct QemuListener *next;
+} QemuListener;
+
 struct DriverRuntime {
         QemuDriver *driver;
         DriverRuntime *prev, *next;
@@ -135,6 +150,11 @@ struct DriverRuntime {
         const char *stop_detail;        /* STOPPED detail */
 
         QemuOp *ops;
+        QemuListener *listeners;
+        /* > 0 while an operation stops and restarts the guest's CPUs itself (a
+         * save, a dump, a snapshot): qemu's STOP and RESUME are its own, not the
+         * user's, and the operation reports the states it causes. */
+        unsigned job_owns_pause;
 };
 
 /* ---- qemu-process.c ---- */
@@ -177,6 +197,10 @@ uint64_t qemu_process_starttime(pid_t pid);
 void qemu_runtime_complete_ops(DriverRuntime *rt, int kind, int r, const char *message);
 QemuOp *qemu_op_new(DriverRuntime *rt, QemuOpKind kind, DriverDoneFn done, void *userdata);
 void qemu_op_complete(QemuOp *op, int r, const char *message);
+
+/* Adds a listener (copied) to rt; removes the one with the same fns and userdata. */
+int qemu_runtime_add_listener(DriverRuntime *rt, const QemuListener *l);
+void qemu_runtime_remove_listener(DriverRuntime *rt, const QemuListener *l);
 
 /* ---- qemu-confine.c ---- */
 

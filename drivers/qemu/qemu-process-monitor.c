@@ -355,11 +355,9 @@ static void handle_panic(DriverRuntime *rt) {
         apply_action(rt, rt->def->on_crash, "crashed", "crashed");
 }
 
-static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t timestamp_usec, void *userdata) {
-        DriverRuntime *rt = userdata;
-
-        if (!name || rt->starting)
-                return;   /* start-up reports its own states */
+static void handle_event(DriverRuntime *rt, const char *name, const JsonValue *data) {
+        if (rt->job_owns_pause > 0 && (streq(name, "STOP") || streq(name, "RESUME")))
+                return;   /* the operation under way reports what it causes */
         if (streq(name, "STOP")) {
                 if (rt->in_fake_reboot || rt->got_shutdown || rt->killing || rt->state != DOMAIN_STATE_RUNNING)
                         return;
@@ -415,6 +413,23 @@ static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t t
                 }
         } else
                 log_debug("Domain %s: QMP event %s", rt->def->name, name);
+}
+
+static void on_event(Qmp *q, const char *name, const JsonValue *data, uint64_t timestamp_usec, void *userdata) {
+        DriverRuntime *rt = userdata;
+        QemuListener *l, *next;
+
+        if (!name)
+                return;
+        if (!rt->starting)   /* start-up reports its own states */
+                handle_event(rt, name, data);
+        /* a listener may remove itself, no other (the process exit is
+         * reported from the pidfd, never from here) */
+        for (l = rt->listeners; l; l = next) {
+                next = l->next;
+                if (l->event)
+                        l->event(rt, name, data, l->userdata);
+        }
 }
 
 /* ---- re-sync after a daemon restart ---- */

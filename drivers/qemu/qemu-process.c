@@ -161,12 +161,45 @@ oom:
         return -ENOMEM;
 }
 
+int qemu_runtime_add_listener(DriverRuntime *rt, const QemuListener *l) {
+        QemuListener *n = calloc(1, sizeof(QemuListener));
+
+        if (!n)
+                return -ENOMEM;
+        *n = *l;
+        n->next = rt->listeners;
+        rt->listeners = n;
+        return 0;
+}
+
+void qemu_runtime_remove_listener(DriverRuntime *rt, const QemuListener *l) {
+        for (QemuListener **p = &rt->listeners; *p; p = &(*p)->next)
+                if ((*p)->event == l->event && (*p)->gone == l->gone && (*p)->userdata == l->userdata) {
+                        QemuListener *n = *p;
+                        *p = n->next;
+                        free(n);
+                        return;
+                }
+}
+
+/* Tells every listener the runtime goes; each is removed first. */
+static void qemu_runtime_drop_listeners(DriverRuntime *rt, bool exited) {
+        while (rt->listeners) {
+                QemuListener *l = rt->listeners;
+                rt->listeners = l->next;
+                if (l->gone)
+                        l->gone(rt, exited, l->userdata);
+                free(l);
+        }
+}
+
 DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         QemuDriver *d;
 
         if (!rt)
                 return NULL;
         d = rt->driver;
+        qemu_runtime_drop_listeners(rt, false);
         if (rt->prev)
                 rt->prev->next = rt->next;
         else if (d->runtimes == rt)
@@ -368,6 +401,7 @@ static void qemu_runtime_finish(DriverRuntime *rt, const char *reason, const cha
 
         qemu_runtime_log(rt, "shutting down, reason=%s", reason);
         rt->qmp = qmp_free(rt->qmp);
+        qemu_runtime_drop_listeners(rt, true);
         rt->kill_timer = sd_event_source_disable_unref(rt->kill_timer);
         qemu_runtime_remove_files(rt);
         qemu_runtime_set_state(rt, DOMAIN_STATE_SHUTOFF, reason, DOMAIN_EVENT_STOPPED, detail);
