@@ -436,7 +436,7 @@ static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {
         if (r < 0)
                 return r;
         if (r == 0)
-                return conf_error_set(err, xml_line(root), "<domain> needs a 'type' attribute (qemu or kvm)");
+                return conf_error_set(err, xml_line(root), "<domain> needs a 'type' attribute (libvirt's domain types: qemu, kvm, lxc, xen, …)");
         def->virt_type = v;
         r = xml_attr_uint(root, "id", 10, INT32_MAX, &u, err);
         if (r < 0)
