@@ -50,6 +50,11 @@ static const Verb verbs[] = {
         { "console", 1, 1, { "devname=", "force" }, verb_console, "console DOMAIN [--devname DEV] [--force]",
           "Connect to a domain's serial console (leave with Ctrl+])" },
         /* virtual networks (vmgmtctl-net.c) */
+        { "nodeinfo", 0, 0, {}, verb_nodeinfo, "nodeinfo", "Show the host's CPUs, topology and memory" },
+        { "nodecpustats", 0, 0, { "cpu=", "percent" }, verb_nodecpustats, "nodecpustats [--cpu N] [--percent]",
+          "Show the host's CPU times (or their shares over one second), of one CPU or all" },
+        { "nodememstats", 0, 0, {}, verb_nodememstats, "nodememstats", "Show the host's memory counters" },
+        { "capabilities", 0, 0, {}, verb_capabilities, "capabilities", "Print the host's capabilities XML" },
         { "net-list", 0, 0, { "all", "inactive" }, verb_net_list, "net-list [--all|--inactive]",
           "List networks (active ones unless --all/--inactive)" },
         { "net-define", 1, 1, {}, verb_net_define, "net-define FILE", "Define a network from an XML file" },

@@ -156,6 +156,11 @@ int verb_domstate(Context *c, VerbArgs *a);
 int verb_domid(Context *c, VerbArgs *a);
 int verb_domuuid(Context *c, VerbArgs *a);
 int verb_domname(Context *c, VerbArgs *a);
+/* vmgmtctl-node.c */
+int verb_nodeinfo(Context *c, VerbArgs *a);
+int verb_nodecpustats(Context *c, VerbArgs *a);
+int verb_nodememstats(Context *c, VerbArgs *a);
+int verb_capabilities(Context *c, VerbArgs *a);
 int verb_dumpxml(Context *c, VerbArgs *a);
 
 int verb_define(Context *c, VerbArgs *a);
