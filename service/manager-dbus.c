@@ -14,21 +14,37 @@
 #include "path-policy.h"
 #include "pool.h"
 
-static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation",
-                                                  "storage-dir", "storage-fs", "storage-netfs", NULL };
+/* What a client can test for instead of a version: the fixed words, then one
+ * per network forward mode (network-nat, …) and storage pool type
+ * (storage-dir, …) from the tables the parsers accept, so they cannot drift. */
+static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", "console",
+                                                  "graphics-vnc", "screenshot", "jobs", "confinement",
+                                                  "network-dhcp-leases", "network-update", "storage-volume-upload",
+                                                  "storage-volume-download", "storage-volume-clone", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append_basic(reply, 's', VMGMT_VERSION);
 }
 
-static int property_get_strv(sd_bus_message *reply, const char *const *l) {
-        return sd_bus_message_append_strv(reply, (char **) l);
-}
-
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return property_get_strv(reply, manager_features);
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (const char *const *f = manager_features; r >= 0 && *f; f++)
+                r = sd_bus_message_append_basic(reply, 's', *f);
+        for (int i = 0; r >= 0 && i < _NETWORK_FORWARD_MAX; i++) {
+                _cleanup_free_ char *w = g_strdup_printf("network-%s", network_forward_mode_to_string(i));
+                r = sd_bus_message_append_basic(reply, 's', w);
+        }
+        for (int i = 0; r >= 0 && i < _STORAGE_POOL_TYPE_MAX; i++) {
+                _cleanup_free_ char *w = g_strdup_printf("storage-%s", storage_pool_type_to_string(i));
+                r = sd_bus_message_append_basic(reply, 's', w);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
 }
 
 /* The registered drivers that can run domains on this host. */

@@ -21,6 +21,32 @@ class ManagerProperties(VmgmtTestCase):
         self.assertIn('qemu', p['Drivers'])
         self.assertEqual(p['Hostname'], os.uname().nodename)
 
+    def test_features_name_what_works(self):
+        # every network-MODE and storage-TYPE word is one DefineNetwork / DefinePool takes
+        feats = [str(f) for f in self.client.props(MANAGER_PATH, MANAGER_IFACE)['Features']]
+        self.assertEqual(len(feats), len(set(feats)), feats)
+        nets = [f[len('network-'):] for f in feats if f.startswith('network-') and f not in
+                ('network-dhcp-leases', 'network-update')]
+        pools = [f[len('storage-'):] for f in feats if f.startswith('storage-') and not f.startswith('storage-volume-')]
+        self.assertTrue({'nat', 'route', 'open', 'isolated', 'bridge'} <= set(nets), feats)
+        self.assertTrue({'dir', 'fs', 'netfs'} <= set(pools), feats)
+        for i, mode in enumerate(nets):
+            fwd = '' if mode == 'isolated' else \
+                "<forward mode='bridge'/><bridge name='br-feat%d'/>" % i if mode == 'bridge' else \
+                "<forward mode='%s'/>" % mode
+            ip = '' if mode == 'bridge' else \
+                "<bridge name='vfeat%d'/><ip address='10.251.%d.1' netmask='255.255.255.0'/>" % (i, i)
+            path = self.client.manager.DefineNetwork(
+                "<network><name>feat-%s</name>%s%s</network>" % (mode, fwd, ip), opts())
+            self.assertEqual(str(self.client.props(path, 'org.vmgmt.Network')['ForwardMode']), mode)
+        src = {'dir': '', 'fs': "<source><device path='/dev/feat-none'/></source>",
+               'netfs': "<source><host name='127.0.0.1'/><dir path='/x'/></source>"}
+        for t in pools:
+            path = self.client.manager.DefinePool(
+                "<pool type='%s'><name>feat-%s</name>%s<target><path>%s</path></target></pool>"
+                % (t, t, src.get(t, ''), os.path.join(self.fx.tmp, 'pool-' + t)), opts())
+            self.assertEqual(str(self.client.props(path, 'org.vmgmt.StoragePool')['Type']), t)
+
     def test_empty_lists(self):
         self.assertEqual(self.client.list_domains(), [])
         self.assertEqual(self.client.managed_objects().get('/org/vmgmt/domain/none'), None)
