@@ -17,6 +17,7 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
+        { "help", 0, 1, {}, NULL, "help [COMMAND]", "Show this help, or a command's usage and options" },
         { "list", 0, 0,
           { "all", "inactive", "name", "uuid", "title", "persistent", "transient", "autostart", "no-autostart",
             "state-running", "state-paused", "state-shutoff", "state-other" },
@@ -160,6 +161,22 @@ static void help(void) {
                "  -M --machine=CONTAINER Operate on a local container\n"
                "     --json=MODE         Output as JSON: short, pretty or off\n"
                "     --no-ask-password   Do not ask for a password for privileged operations\n");
+}
+
+/* VERB --help, help VERB: its usage, summary and options. */
+static void verb_help(const Verb *v) {
+        printf("vmgmtctl [OPTIONS...] %s\n\n%s.\n", v->synopsis, v->summary);
+        if (v->options[0]) {
+                printf("\nOptions:\n");
+                for (size_t i = 0; v->options[i]; i++) {
+                        size_t n = strlen(v->options[i]);
+                        if (n > 0 && v->options[i][n - 1] == '=')
+                                printf("  --%.*s VALUE\n", (int) (n - 1), v->options[i]);
+                        else
+                                printf("  --%s\n", v->options[i]);
+                }
+        }
+        printf("\nThe global options (--json, -H, --user, …): vmgmtctl --help\n");
 }
 
 static const Verb *verb_find(const char *name) {
@@ -341,8 +358,21 @@ int main(int argc, char **argv) {
         r = parse_argv(argc, argv, &g, &v, &a);
         if (r < 0)
                 goto finish;
-        if (g.help) {
-                help();
+        if (g.help || (v && streq(v->name, "help") && a.n_args == 0)) {
+                /* VERB --help is about VERB */
+                if (v && !streq(v->name, "help"))
+                        verb_help(v);
+                else
+                        help();
+                goto finish;
+        }
+        if (v && streq(v->name, "help")) {
+                const Verb *w = verb_find(a.args[0]);
+                if (!w) {
+                        r = usage_error("Unknown command '%s'.", a.args[0]);
+                        goto finish;
+                }
+                verb_help(w);
                 goto finish;
         }
         if (g.version) {
