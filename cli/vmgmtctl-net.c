@@ -41,6 +41,18 @@ static int net_row_get(Context *c, const char *path, NetRow *n) {
         return r;
 }
 
+static void net_row_json(JsonWriter *w, const NetRow *n) {
+        json_begin_object(w);
+        json_member_string(w, "name", n->name);
+        json_member_string(w, "uuid", n->uuid);
+        json_member_string(w, "state", n->active ? "active" : "inactive");
+        json_member_bool(w, "active", n->active);
+        json_member_bool(w, "persistent", n->persistent);
+        json_member_bool(w, "autostart", n->autostart);
+        json_member_string(w, "bridge", n->bridge);
+        json_end_object(w);
+}
+
 static void net_row_done(NetRow *n) {
         free(n->name);
         free(n->uuid);
@@ -59,6 +71,12 @@ int verb_net_list(Context *c, VerbArgs *a) {
         t = table_new(4, (const char *const[]) { "Name", "State", "Autostart", "Persistent" });
         if (!t)
                 return ctl_error(-ENOMEM, "Out of memory");
+        JsonWriter w;
+        bool json = c->json != JSON_FORMAT_OFF;
+        if (json) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_array(&w);
+        }
         while ((r = sd_bus_message_read(reply, "o", &path)) > 0) {
                 NetRow n = {};
 
@@ -66,11 +84,20 @@ int verb_net_list(Context *c, VerbArgs *a) {
                         net_row_done(&n);
                         continue;   /* gone meanwhile */
                 }
+                if (json) {
+                        net_row_json(&w, &n);
+                        net_row_done(&n);
+                        continue;
+                }
                 r = table_add_row(t, (const char *const[]) { n.name, n.active ? "active" : "inactive",
                                                              n.autostart ? "yes" : "no", n.persistent ? "yes" : "no" });
                 net_row_done(&n);
                 if (r < 0)
                         return ctl_error(r, "Out of memory");
+        }
+        if (json) {
+                json_end_array(&w);
+                return 0;
         }
         table_print(t, stdout, true);
         printf("\n");
@@ -137,6 +164,14 @@ int verb_net_info(Context *c, VerbArgs *a) {
                 net_row_done(&n);
                 return r;
         }
+        if (c->json != JSON_FORMAT_OFF) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout, c->json);
+                net_row_json(&w, &n);
+                net_row_done(&n);
+                return 0;
+        }
         printf("%-15s %s\n", "Name:", n.name);
         printf("%-15s %s\n", "UUID:", n.uuid);
         printf("%-15s %s\n", "Active:", n.active ? "yes" : "no");
@@ -191,6 +226,12 @@ int verb_net_dhcp_leases(Context *c, VerbArgs *a) {
         r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        JsonWriter w;
+        bool json = c->json != JSON_FORMAT_OFF;
+        if (json) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_array(&w);
+        }
         while ((r = sd_bus_message_enter_container(reply, 'a', "{sv}")) > 0) {
                 const char *lmac = "", *ip = "", *host = "", *type = "", *cid = "";
                 uint32_t prefix = 0;
@@ -234,6 +275,19 @@ int verb_net_dhcp_leases(Context *c, VerbArgs *a) {
                         struct tm tm;
                         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&tt, &tm));
                 }
+                if (json) {
+                        json_begin_object(&w);
+                        json_member_unsigned(&w, "expiry", expiry);
+                        json_member_string(&w, "expiry_time", when);
+                        json_member_string(&w, "mac", lmac);
+                        json_member_string(&w, "type", type);
+                        json_member_string(&w, "ip", ip);
+                        json_member_unsigned(&w, "prefix", prefix);
+                        json_member_string(&w, "hostname", host);
+                        json_member_string(&w, "client_id", cid);
+                        json_end_object(&w);
+                        continue;
+                }
                 snprintf(addr, sizeof(addr), "%s/%" PRIu32, ip, prefix);
                 r = table_add_row(t, (const char *const[]) { when, isempty(lmac) ? "-" : lmac, type, addr,
                                                              isempty(host) ? "-" : host, isempty(cid) ? "-" : cid });
@@ -242,6 +296,10 @@ int verb_net_dhcp_leases(Context *c, VerbArgs *a) {
         }
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        if (json) {
+                json_end_array(&w);
+                return 0;
+        }
         table_print(t, stdout, true);
         printf("\n");
         return 0;

@@ -3,10 +3,12 @@
 # unshare -n -m -p): net-update --current (the live state of an active
 # network, the persistent config of an inactive one), net-list --inactive,
 # and net-dhcp-leases --mac with real leases: busybox udhcpc on veth pairs
-# plugged into the network's bridge asks the network's real dnsmasq.
+# plugged into the network's bridge asks the network's real dnsmasq; and the
+# --json output of net-list, net-info and net-dhcp-leases.
 #
 # Run: /usr/bin/python3 tests/cli/test_vmgmtctl_net.py
 
+import json
 import os
 import shutil
 import subprocess
@@ -131,6 +133,18 @@ class NetOptions(NetTestCase):
         ip = other_rows[0][2].split('/')[0]
         self.assertTrue(ip.startswith('10.97.0.') and 10 <= int(ip.split('.')[-1]) <= 100, ip)
         self.assertEqual(self.leases('--mac', '52:54:00:c0:00:99'), [])
+        # --json: the same leases, and net-list / net-info as objects
+        j = json.loads(self.ok('--json', 'net-dhcp-leases', 'lan', '--mac', MAC_FIXED))
+        self.assertEqual([(x['mac'], x['type'], x['ip'], x['prefix'], x['hostname']) for x in j],
+                         [(MAC_FIXED, 'ipv4', '10.97.0.77', 24, 'fixed')])
+        self.assertGreater(j[0]['expiry'], time.time())
+        self.assertEqual(sorted(x['mac'] for x in json.loads(self.ok('--json', 'net-dhcp-leases', 'lan'))),
+                         [MAC_FIXED, MAC_OTHER])
+        nets = {x['name']: x for x in json.loads(self.ok('--json', 'net-list', '--all'))}
+        self.assertEqual(sorted(nets), ['idle', 'lan'])
+        self.assertEqual((nets['lan']['active'], nets['lan']['state'], nets['lan']['bridge']), (True, 'active', 'vmcov0'))
+        self.assertEqual((nets['idle']['active'], nets['idle']['persistent']), (False, True))
+        self.assertEqual(json.loads(self.ok('--json', 'net-info', 'lan')), nets['lan'])
         # an inactive network has no leases to show
         self.assertIn('idle', self.fails('net-dhcp-leases', 'idle', '--mac', MAC_OTHER))
 
