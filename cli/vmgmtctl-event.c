@@ -151,8 +151,10 @@ int verb_event(Context *c, VerbArgs *a) {
                 return ctl_error(-EINVAL, "Invalid timeout '%s': expected a positive number of seconds.", timeout);
         if (type && !streq(type, "lifecycle"))
                 return ctl_error(-EINVAL, "Unknown event type '%s': only 'lifecycle' is supported.", type);
-        if (a->n_args > 0) {
-                r = domain_resolve(c, a->args[0], &path, NULL);
+        if (a->n_args > 0 && verb_value(a, "domain"))
+                return ctl_error(-EINVAL, "Name the domain once: as an argument or with --domain.");
+        if (a->n_args > 0 || verb_value(a, "domain")) {
+                r = domain_resolve(c, a->n_args > 0 ? a->args[0] : verb_value(a, "domain"), &path, NULL);
                 if (r < 0)
                         return r;
                 w.domain_path = path;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 
 #include "vmgmtctl.h"
 
@@ -125,6 +126,80 @@ int domain_get_xml(Context *c, const char *path, bool inactive, bool secure, cha
         return ctl_get_xml(c, path, VMGMT_DOMAIN_IFACE, inactive, secure, ret);
 }
 
+/* dumpxml --xpath EXPR [--wrap], as virsh: every node the expression selects
+ * on a line of its own (attributes and text as their value), or a number,
+ * string or boolean result as it is; --wrap puts selected nodes into one
+ * <nodes> element. */
+static void xml_error_quiet(void *userdata, const xmlError *e) {
+        /* reported as one "error: Invalid XPath expression" line instead */
+}
+
+static int print_xpath(const char *xml, const char *expr, bool wrap) {
+        xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        xmlXPathContextPtr ctx = NULL;
+        xmlXPathObjectPtr res = NULL;
+        int r = 0;
+
+        if (!doc)
+                return ctl_error(-EBADMSG, "Cannot read the domain's XML.");
+        xmlSetStructuredErrorFunc(NULL, (xmlStructuredErrorFunc) xml_error_quiet);
+        ctx = xmlXPathNewContext(doc);
+        if (ctx)
+                res = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+        if (!res) {
+                r = ctl_error(-EINVAL, "Invalid XPath expression '%s'.", expr);
+                goto finish;
+        }
+        switch (res->type) {
+        case XPATH_NODESET: {
+                xmlBufferPtr buf = xmlBufferCreate();
+                int n = res->nodesetval ? res->nodesetval->nodeNr : 0;
+
+                if (n == 0) {
+                        r = ctl_error(-ENOENT, "No match for XPath expression '%s'.", expr);
+                        xmlBufferFree(buf);
+                        goto finish;
+                }
+                if (wrap)
+                        printf("<nodes>\n");
+                for (int i = 0; i < n; i++) {
+                        xmlNodePtr node = res->nodesetval->nodeTab[i];
+
+                        if (node->type == XML_ATTRIBUTE_NODE || node->type == XML_TEXT_NODE) {
+                                xmlChar *v = xmlNodeGetContent(node);
+                                printf("%s\n", v ? (const char *) v : "");
+                                xmlFree(v);
+                                continue;
+                        }
+                        xmlBufferEmpty(buf);
+                        xmlNodeDump(buf, doc, node, wrap ? 1 : 0, 1);
+                        printf("%s%s\n", wrap ? "  " : "", (const char *) xmlBufferContent(buf));
+                }
+                if (wrap)
+                        printf("</nodes>\n");
+                xmlBufferFree(buf);
+                break;
+        }
+        case XPATH_BOOLEAN:
+                printf("%s\n", res->boolval ? "true" : "false");
+                break;
+        case XPATH_NUMBER:
+                printf("%g\n", res->floatval);
+                break;
+        case XPATH_STRING:
+                printf("%s\n", res->stringval ? (const char *) res->stringval : "");
+                break;
+        default:
+                r = ctl_error(-EINVAL, "XPath expression '%s' gives nothing printable.", expr);
+        }
+finish:
+        xmlXPathFreeObject(res);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        return r;
+}
+
 int verb_dumpxml(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *xml = NULL;
         size_t len;
@@ -136,6 +211,10 @@ int verb_dumpxml(Context *c, VerbArgs *a) {
         r = domain_get_xml(c, path, verb_flag(a, "inactive"), verb_flag(a, "security-info"), &xml);
         if (r < 0)
                 return r;
+        if (verb_value(a, "xpath"))
+                return print_xpath(xml, verb_value(a, "xpath"), verb_flag(a, "wrap"));
+        if (verb_flag(a, "wrap"))
+                return ctl_error(-EINVAL, "--wrap needs --xpath.");
         len = strlen(xml);
         fputs(xml, stdout);
         if (len == 0 || xml[len - 1] != '\n')

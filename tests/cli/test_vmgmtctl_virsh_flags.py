@@ -1,0 +1,134 @@
+# virsh flags vmgmtctl takes as a libvirt user types them: define --validate,
+# dumpxml --xpath [--wrap], shutdown/reboot --mode (ACPI only: other modes are
+# a clear "not supported"), event --domain, and undefine --remove-all-storage /
+# --storage, which deletes the pool volumes of the domain's disks (only those:
+# a file no pool holds is left alone with a warning, and nothing is deleted
+# while the domain runs).
+#
+# Run: /usr/bin/python3 tests/cli/test_vmgmtctl_virsh_flags.py
+
+import os
+import select
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from test_vmgmtctl import CtlTestCase  # noqa: E402
+from vmgmt_harness import VMGMTCTL, _child_env, domain_path, main, minimal_domain_xml  # noqa: E402
+
+
+class VirshFlags(CtlTestCase):
+    def test_define_validate(self):
+        f = self.xml_file('val')
+        self.assertEqual(self.ok('define', f, '--validate'), "Domain 'val' defined from %s\n" % f)
+        bad = self.xml_file('bad', xml="<domain type='qemu'><name>bad</name><memory>x</memory></domain>")
+        self.assertIn('memory', self.fails('define', bad, '--validate'))
+
+    def test_dumpxml_xpath(self):
+        disk = ("<disk type='file' device='disk'><source file='/nonexistent/a.img'/>"
+                "<target dev='vda' bus='virtio'/></disk>"
+                "<disk type='file' device='disk'><source file='/nonexistent/b.img'/>"
+                "<target dev='vdb' bus='virtio'/></disk>")
+        self.ok('define', self.xml_file('xp', extra_devices=disk))
+        self.assertEqual(self.ok('dumpxml', 'xp', '--xpath', '/domain/name'), '<name>xp</name>\n')
+        self.assertEqual(self.ok('dumpxml', 'xp', '--xpath', 'string(/domain/name)'), 'xp\n')
+        self.assertEqual(self.ok('dumpxml', 'xp', '--xpath', '//disk/target/@dev'), 'vda\nvdb\n')
+        self.assertEqual(self.ok('dumpxml', 'xp', '--xpath', 'count(//disk)'), '2\n')
+        wrapped = self.ok('dumpxml', 'xp', '--xpath', '//disk/source', '--wrap')
+        self.assertEqual(wrapped.splitlines()[0], '<nodes>')
+        self.assertEqual(wrapped.splitlines()[-1], '</nodes>')
+        self.assertEqual(wrapped.count('<source file='), 2)
+        self.assertIn('Invalid XPath', self.fails('dumpxml', 'xp', '--xpath', '//disk[['))
+        self.assertIn('No match', self.fails('dumpxml', 'xp', '--xpath', '//hostdev'))
+        self.assertIn('--wrap needs --xpath', self.fails('dumpxml', 'xp', '--wrap'))
+
+    def test_shutdown_reboot_mode(self):
+        self.ok('define', self.xml_file('mode'))
+        self.ok('start', 'mode')
+        for verb in ('shutdown', 'reboot'):
+            err = self.fails(verb, 'mode', '--mode', 'agent')
+            self.assertIn('Not supported: --mode agent', err)
+        self.assertEqual(self.client.state(domain_path('mode'))[0], 'running')
+        self.assertEqual(self.ok('reboot', 'mode', '--mode', 'acpi'), "Domain 'mode' is being rebooted\n")
+        self.assertEqual(self.ok('shutdown', 'mode', '--mode=acpi'), "Domain 'mode' is being shutdown\n")
+        self.ok('destroy', 'mode')
+
+    def test_event_domain(self):
+        for n in ('ev-a', 'ev-b'):
+            self.ok('define', self.xml_file(n))
+        self.ok('start', 'ev-a', '--paused')
+        p = subprocess.Popen([VMGMTCTL, 'event', '--domain', 'ev-a', '--loop', '--timeout', '300'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}))
+        lines = []
+        try:
+            # ev-a changes until its subscriber shows one: from then on its match is in place
+            while not lines:
+                self.ok('resume', 'ev-a')
+                self.ok('suspend', 'ev-a')
+                r, _, _ = select.select([p.stdout], [], [], 1.0)
+                if r:
+                    lines.append(p.stdout.readline())
+                self.assertIsNone(p.poll(), 'vmgmtctl event exited early')
+            self.ok('start', 'ev-b', '--paused')   # seen by the subscriber, not shown
+            self.ok('destroy', 'ev-a')
+            while 'Stopped' not in lines[-1]:
+                line = p.stdout.readline()
+                self.assertNotEqual(line, '', 'vmgmtctl event ended before ev-a stopped')
+                lines.append(line)
+        finally:
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertTrue(all("for domain 'ev-a'" in ln for ln in lines), lines)
+        self.assertNotIn('ev-b', out)
+        self.assertIn('event loop interrupted', out)
+        self.assertIn('Name the domain once', self.fails('event', 'ev-a', '--domain', 'ev-a'))
+
+    def test_undefine_remove_storage(self):
+        self.ok('vol-create-as', 'default', 'st-a.qcow2', '1M', '--format', 'qcow2')
+        self.ok('vol-create-as', 'default', 'st-b.raw', '1M')
+        a = self.ok('vol-path', 'st-a.qcow2', '--pool', 'default').strip()
+        b = self.ok('vol-path', 'st-b.raw', '--pool', 'default').strip()
+        outside = os.path.join(self.fx.tmp, 'outside.raw')
+        with open(outside, 'wb') as f:
+            f.truncate(1 << 20)
+
+        def disks(*paths):
+            return ''.join("<disk type='file' device='disk'><driver name='qemu' type='%s'/><source file='%s'/>"
+                           "<target dev='vd%s' bus='virtio'/></disk>" % ('qcow2' if p.endswith('qcow2') else 'raw',
+                                                                        p, 'abc'[i])
+                           for i, p in enumerate(paths))
+        self.ok('define', self.xml_file('st', extra_devices=disks(a, b, outside)))
+        # running: refused before anything changes
+        self.ok('start', 'st', '--paused')
+        self.assertIn('cannot be removed while it runs', self.fails('undefine', 'st', '--remove-all-storage'))
+        self.ok('destroy', 'st')
+        self.assertTrue(os.path.exists(a) and os.path.exists(b))
+        self.assertIn("has no disk 'vdz'", self.fails('undefine', 'st', '--storage', 'vdz'))
+        self.assertIn('exclude each other', self.fails('undefine', 'st', '--storage', 'vda', '--remove-all-storage'))
+        self.assertIn('st', self.ok('list', '--all'))
+
+        # --storage: only the disks named (by target or by path)
+        r = self.ctl('undefine', 'st', '--storage', 'vda,' + outside)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "Domain 'st' has been undefined\nVolume 'vda'(%s) removed.\n" % a)
+        self.assertIn("'%s' (vdc) is not a volume of any active pool: left alone" % outside, r.stderr)
+        self.assertFalse(os.path.exists(a))
+        self.assertTrue(os.path.exists(b) and os.path.exists(outside))
+
+        # --remove-all-storage: every pool volume among the disks
+        self.ok('define', self.xml_file('st2', xml=minimal_domain_xml('st2', extra_devices=disks(b, outside))))
+        r = self.ctl('undefine', 'st2', '--remove-all-storage')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Volume 'vda'(%s) removed." % b, r.stdout)
+        self.assertFalse(os.path.exists(b))
+        self.assertTrue(os.path.exists(outside))
+        self.assertNotIn('st-b.raw', self.ok('vol-list', 'default'))
+
+
+if __name__ == '__main__':
+    main()
