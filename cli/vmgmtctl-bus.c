@@ -41,6 +41,9 @@ int ctl_bus_error(const sd_bus_error *e, int r) {
         if (sd_bus_error_is_set(e)) {
                 if (r >= 0)
                         r = sd_bus_error_get_errno(e);
+                /* the message, and the error's name for scripts (as busctl shows it) */
+                if (!isempty(e->message) && !isempty(e->name))
+                        return ctl_error(r < 0 ? r : -EIO, "%s (%s)", e->message, e->name);
                 return ctl_error(r < 0 ? r : -EIO, "%s", !isempty(e->message) ? e->message : e->name);
         }
         return ctl_error(r, "%s", strerror(r < 0 ? -r : EIO));

@@ -117,7 +117,8 @@ class Basics(CtlTestCase):
         # owns the name (ServiceUnknown), not a call that timed out
         self.daemon.stop()
         err = self.fails('list')
-        self.assertEqual(err, 'error: The name org.vmgmt was not provided by any .service files\n')
+        self.assertEqual(err, 'error: The name org.vmgmt was not provided by any .service files '
+                              '(org.freedesktop.DBus.Error.ServiceUnknown)\n')
         # No bus at all.
         r = self.ctl('list', env={'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=%s/nobus' % self.fx.tmp})
         self.assertEqual(r.returncode, 1)
@@ -408,6 +409,8 @@ class Lifecycle(CtlTestCase):
                 self.assertEqual(r.stdout, '')
                 self.assertEqual(r.stderr.count('\n'), 1, r.stderr)
                 self.assertTrue(r.stderr.startswith('error: '), r.stderr)
+                # the bus error's name, for scripts, as busctl shows it
+                self.assertTrue(r.stderr.endswith(' (org.vmgmt.Error.NoSuchDomain)\n'), r.stderr)
         self.assertIn('ghost', self.fails('start', 'ghost'))
 
     def test_create_transient(self):
