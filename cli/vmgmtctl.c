@@ -1,7 +1,10 @@
 /* vmgmtctl.c — the vmgmtctl command line: busctl's connection flags, virsh's verbs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "vmgmtctl.h"
@@ -142,6 +145,7 @@ typedef struct GlobalArgs {
         bool ask_password;
         bool help;
         bool version;
+        bool no_pager;
 } GlobalArgs;
 
 static void help(void) {
@@ -165,7 +169,10 @@ static void help(void) {
                "  -H --host=[USER@]HOST  Operate on a remote host (over ssh)\n"
                "  -M --machine=CONTAINER Operate on a local container\n"
                "     --json=MODE         Output as JSON: short, pretty or off\n"
-               "     --no-ask-password   Do not ask for a password for privileged operations\n");
+               "     --no-ask-password   Do not ask for a password for privileged operations\n"
+               "  -c --connect=URI       virsh's URI: qemu:///system (the system bus), qemu:///session\n"
+               "                         (the user bus), qemu+ssh://[USER@]HOST/system (as -H)\n"
+               "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n");
 }
 
 /* VERB --help, help VERB: its usage, summary and options. */
@@ -198,6 +205,44 @@ static int usage_error(const char *fmt, const char *arg) {
         return -EINVAL;
 }
 
+/* -c/--connect URI: libvirt's URIs of the QEMU driver, mapped to vmgmt's buses. */
+static int connect_uri(GlobalArgs *g, const char *uri) {
+        static const char *const schemes[] = { "qemu", "vmgmt", NULL };
+        const char *rest = NULL;
+        size_t n = strcspn(uri, ":+");
+
+        for (size_t i = 0; schemes[i]; i++)
+                if (strlen(schemes[i]) == n && strncmp(uri, schemes[i], n) == 0)
+                        rest = uri + n;
+        if (!rest)
+                return usage_error("Unsupported connection URI '%s': vmgmtctl runs the QEMU driver's (qemu:///system, "
+                                   "qemu:///session, qemu+ssh://HOST/system).", uri);
+        if (streq(rest, ":///system") || streq(rest, "://")) {
+                g->user = false;
+                return 1;
+        }
+        if (streq(rest, ":///session")) {
+                g->user = true;
+                return 1;
+        }
+        if (strncmp(rest, "+ssh://", 7) == 0) {
+                const char *host = rest + 7, *slash = strchr(host, '/');
+
+                if (!slash || slash == host || !streq(slash, "/system"))
+                        return usage_error("Unsupported connection URI '%s': expected qemu+ssh://[USER@]HOST/system.", uri);
+                static char host_buf[256];   /* g->host lives until exit */
+
+                if ((size_t) (slash - host) >= sizeof(host_buf))
+                        return usage_error("Host name too long in '%s'.", uri);
+                memcpy(host_buf, host, (size_t) (slash - host));
+                host_buf[slash - host] = 0;
+                g->host = host_buf;
+                return 1;
+        }
+        return usage_error("Unsupported connection URI '%s': expected qemu:///system, qemu:///session or "
+                           "qemu+ssh://[USER@]HOST/system.", uri);
+}
+
 /* Handles a global long option. Returns 1 if it was one, 0 if not, or a printed error. */
 static int global_long_option(GlobalArgs *g, const char *name, const char *value, bool *consumes_next) {
         *consumes_next = false;
@@ -214,6 +259,14 @@ static int global_long_option(GlobalArgs *g, const char *name, const char *value
                         g->host = value;
                 else
                         g->machine = value;
+        } else if (streq(name, "connect")) {
+                if (!value) {
+                        *consumes_next = true;
+                        return 1;
+                }
+                return connect_uri(g, value);
+        } else if (streq(name, "no-pager")) {
+                g->no_pager = true;
         } else if (streq(name, "json")) {
                 int f = json_format_from_string(value ?: "short");
 
@@ -309,7 +362,8 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
                         value = eq ? eq + 1 : NULL;
                 } else {
                         /* Short options: -h, -H HOST/-HHOST, -M MACHINE/-MMACHINE. */
-                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'H' ? "host" : arg[1] == 'M' ? "machine" : NULL;
+                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'H' ? "host" :
+                                               arg[1] == 'M' ? "machine" : arg[1] == 'c' ? "connect" : NULL;
 
                         if (!longname || (arg[1] == 'h' && arg[2]))
                                 return usage_error("Unknown option '%s'.", arg);
@@ -353,6 +407,71 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
         return 0;
 }
 
+/* ---- a pager for long output, as systemctl: only when stdout is a terminal ---- */
+
+static pid_t pager_pid;
+
+/* Verbs whose output can be longer than a screen. */
+static bool verb_pages(const Verb *v) {
+        static const char *const paged[] = { "list", "dumpxml", "net-list", "net-dumpxml", "pool-list", "pool-dumpxml",
+                                             "vol-list", "vol-dumpxml", "capabilities", NULL };
+
+        for (size_t i = 0; v && paged[i]; i++)
+                if (streq(v->name, paged[i]))
+                        return true;
+        return false;
+}
+
+static void pager_open(void) {
+        const char *pager = getenv("VMGMTCTL_PAGER");
+        int fds[2];
+        pid_t pid;
+
+        if (!isatty(STDOUT_FILENO))
+                return;
+        if (!pager)
+                pager = getenv("PAGER");
+        if (!pager)
+                pager = "less";
+        if (isempty(pager) || streq(pager, "cat"))
+                return;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return;
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return;
+        }
+        if (pid == 0) {
+                /* less: quit when it fits one screen, colours as they are, no wrapping, no init sequence */
+                if (dup2(fds[0], STDIN_FILENO) < 0)
+                        _exit(EXIT_FAILURE);
+                setenv("LESS", getenv("LESS") ?: "FRSXMK", 1);
+                execl("/bin/sh", "sh", "-c", pager, (char *) NULL);
+                _exit(EXIT_FAILURE);
+        }
+        if (dup2(fds[1], STDOUT_FILENO) < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return;
+        }
+        close(fds[0]);
+        close(fds[1]);
+        pager_pid = pid;
+}
+
+static void pager_close(void) {
+        if (pager_pid <= 0)
+                return;
+        fflush(stdout);
+        fclose(stdout);   /* EOF for the pager */
+        while (waitpid(pager_pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        pager_pid = 0;
+}
+
 int main(int argc, char **argv) {
         GlobalArgs g = { .ask_password = true };
         VerbArgs a = {};
@@ -387,6 +506,8 @@ int main(int argc, char **argv) {
 
         c.json = g.json;
         c.ask_password = g.ask_password;
+        if (!g.no_pager && verb_pages(v))
+                pager_open();
         c.host = g.host;
         r = ctl_connect(&c, g.user, g.host, g.machine);
         if (r < 0)
@@ -395,10 +516,11 @@ int main(int argc, char **argv) {
 
 finish:
         ctl_polkit_agent_close(&c);
+        if (fflush(stdout) != 0 && r >= 0)
+                r = ctl_error(-EIO, "Failed to write output.");
+        pager_close();
         if (c.bus)
                 sd_bus_flush_close_unref(c.bus);
         free(a.args);
-        if (fflush(stdout) != 0 && r >= 0)
-                r = ctl_error(-EIO, "Failed to write output.");
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,7 +3,8 @@
 # a clear "not supported"), event --domain, and undefine --remove-all-storage /
 # --storage, which deletes the pool volumes of the domain's disks (only those:
 # a file no pool holds is left alone with a warning, and nothing is deleted
-# while the domain runs).
+# while the domain runs); -c/--connect with libvirt's URIs, and a pager for
+# long output on a terminal only (--no-pager), as systemctl.
 #
 # Run: /usr/bin/python3 tests/cli/test_vmgmtctl_virsh_flags.py
 
@@ -128,6 +129,59 @@ class VirshFlags(CtlTestCase):
         self.assertFalse(os.path.exists(b))
         self.assertTrue(os.path.exists(outside))
         self.assertNotIn('st-b.raw', self.ok('vol-list', 'default'))
+
+
+    def test_connect_uri(self):
+        self.ok('define', self.xml_file('uri'))
+        for uri in ('qemu:///system', 'vmgmt:///system'):
+            self.assertIn('uri', self.ok('-c', uri, 'list', '--all'))
+            self.assertIn('uri', self.ok('--connect=' + uri, 'list', '--all'))
+        # the session bus is another bus: nothing of the system's there (none at all here)
+        r = self.ctl('-c', 'qemu:///session', 'list', '--all',
+                     env={'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nonexistent/session-bus'})
+        self.assertEqual(r.returncode, 1)
+        for bad in ('lxc:///system', 'qemu:///elsewhere', 'qemu+ssh://host'):
+            self.assertIn('Unsupported connection URI', self.fails('-c', bad, 'list'))
+
+    def run_on_tty(self, *args, env=None):
+        """vmgmtctl with its stdout on a pty (as a user's terminal); returns what the pty showed."""
+        import pty
+        pid, fd = pty.fork()
+        if pid == 0:
+            e = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address})
+            e.update(env or {})
+            os.execve(VMGMTCTL, [VMGMTCTL] + list(args), e)
+        out = b''
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        return out.decode(errors='replace')
+
+    def test_pager_on_a_terminal_only(self):
+        self.ok('define', self.xml_file('pg'))
+        got = os.path.join(self.fx.tmp, 'paged')
+        pager = {'VMGMTCTL_PAGER': 'cat > %s' % got}
+        shown = self.run_on_tty('list', '--all', env=pager)
+        with open(got) as f:
+            self.assertIn('pg', f.read())
+        self.assertNotIn('pg', shown)
+        os.unlink(got)
+        # --no-pager, a pipe, or a verb with short output: no pager
+        self.assertIn('pg', self.run_on_tty('--no-pager', 'list', '--all', env=pager))
+        self.assertIn('pg', self.ok('list', '--all'))
+        self.ctl('list', '--all', env=pager)
+        self.run_on_tty('domstate', 'pg', env=pager)
+        self.assertFalse(os.path.exists(got))
+        # PAGER= (empty) or cat: none
+        self.assertIn('pg', self.run_on_tty('list', '--all', env={'PAGER': '', 'VMGMTCTL_PAGER': ''}))
 
 
 if __name__ == '__main__':
