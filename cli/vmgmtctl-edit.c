@@ -90,6 +90,31 @@ int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **r
         return 0;
 }
 
+int ctl_edit_again(const char *tmp, char **edited) {
+        char line[64];
+
+        if (!isatty(STDIN_FILENO)) {
+                fprintf(stderr, "The edited definition was kept in %s\n", tmp);
+                return 0;
+        }
+        for (;;) {
+                /* virsh's question, on the terminal the editor ran on */
+                fprintf(stderr, "Failed. Try again? [y,n]: ");
+                fflush(stderr);
+                if (!fgets(line, sizeof line, stdin) || line[0] == 'n' || line[0] == 'N') {
+                        fprintf(stderr, "The edited definition was kept in %s\n", tmp);
+                        return 0;
+                }
+                if (line[0] == 'y' || line[0] == 'Y')
+                        break;
+        }
+        if (editor_run(tmp) < 0 || ctl_read_file(tmp, edited) < 0) {
+                fprintf(stderr, "The edited definition was kept in %s\n", tmp);
+                return 0;
+        }
+        return 1;
+}
+
 /* DefineDomain(xml, {if_generation}) → path of the (possibly renamed) domain. */
 static int domain_redefine(Context *c, const char *xml, uint64_t generation, char **ret_path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -134,11 +159,12 @@ int verb_edit(Context *c, VerbArgs *a) {
                 return 0;
         }
 
-        r = domain_redefine(c, edited, generation, &new_path);
-        if (r < 0) {
-                /* Keep the user's work. */
-                fprintf(stderr, "The edited definition was kept in %s\n", tmp);
-                return r;
+        while ((r = domain_redefine(c, edited, generation, &new_path)) < 0) {
+                /* keep the user's work: edit it again, or leave it in tmp */
+                free(edited);
+                edited = NULL;
+                if (ctl_edit_again(tmp, &edited) <= 0)
+                        return r;
         }
         (void) unlink(tmp);
         if (domain_path_to_name(new_path, &new_name) < 0)

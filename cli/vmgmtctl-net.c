@@ -403,10 +403,11 @@ int verb_net_edit(Context *c, VerbArgs *a) {
                 printf("Network %s XML configuration not changed.\n", name ?: a->args[0]);
                 return 0;
         }
-        r = ctl_manager_call_path(c, "DefineNetwork", edited, true, &new_path);
-        if (r < 0) {
-                fprintf(stderr, "The edited definition was kept in %s\n", tmp);
-                return r;
+        while ((r = ctl_manager_call_path(c, "DefineNetwork", edited, true, &new_path)) < 0) {
+                free(edited);
+                edited = NULL;
+                if (ctl_edit_again(tmp, &edited) <= 0)
+                        return r;
         }
         (void) unlink(tmp);
         printf("Network %s XML configuration edited.\n", name ?: a->args[0]);

@@ -443,10 +443,11 @@ int verb_pool_edit(Context *c, VerbArgs *a) {
                 printf("Pool %s XML configuration not changed.\n", name ?: a->args[0]);
                 return 0;
         }
-        r = ctl_manager_call_path(c, "DefinePool", edited, true, &new_path);
-        if (r < 0) {
-                fprintf(stderr, "The edited definition was kept in %s\n", file);
-                return r;
+        while ((r = ctl_manager_call_path(c, "DefinePool", edited, true, &new_path)) < 0) {
+                free(edited);
+                edited = NULL;
+                if (ctl_edit_again(file, &edited) <= 0)
+                        return r;
         }
         (void) unlink(file);
         printf("Pool %s XML configuration edited.\n", name ?: a->args[0]);

@@ -178,6 +178,10 @@ int verb_event(Context *c, VerbArgs *a);
  * unlink or to name when the edit cannot be applied) and its new contents
  * (*ret_edited), or a printed negative errno with the file removed. */
 int ctl_edit_text(const char *text, const char *prefix, char **ret_tmp, char **ret_edited);
+/* After a failed redefinition of what ctl_edit_text() gave: on a terminal asks
+ * "Failed. Try again? [y,n]" and runs the editor on tmp again (1, *edited the
+ * new text); else, or on "n", says where tmp is kept (0). */
+int ctl_edit_again(const char *tmp, char **edited);
 /* Reads a whole file ("-" is stdin) into a NUL-terminated string. Returns 0 or a printed negative errno. */
 int ctl_read_file(const char *path, char **ret);
 

@@ -573,6 +573,53 @@ class Edit(CtlTestCase):
         self.assertUnchanged(before)
         self.assertEqual(self.client.prop(domain_path('edf'), 'Title'), 'keep')
 
+    def edit_on_tty(self, name, env, answers):
+        """vmgmtctl edit NAME on a pty (a user's terminal), answering each "Try again?" in turn."""
+        import pty
+        pid, fd = pty.fork()
+        if pid == 0:
+            e = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address})
+            e.update(env)
+            os.execve(VMGMTCTL, [VMGMTCTL, 'edit', name], e)
+        out, answers, answered = b'', list(answers), 0
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            while answered < out.count(b'Try again? [y,n]: '):
+                os.write(fd, (answers.pop(0) if answers else 'n').encode() + b'\n')
+                answered += 1
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors='replace')
+
+    def test_edit_again_on_a_terminal(self):
+        path = self.define_file('eda', title='first')
+        count = os.path.join(self.fx.tmp, 'runs')
+        # the first run breaks the XML, the second fixes it and changes the title
+        ed = write_script(os.path.join(self.fx.tmp, 'twice.sh'),
+                          'n=$(cat %s 2>/dev/null || echo 0); echo $((n + 1)) > %s\n'
+                          'if [ "$n" = 0 ]; then cp "$1" "$1.good"; echo "<domain" > "$1"; '
+                          'else sed "s|<title>first</title>|<title>second</title>|" "$1.good" > "$1"; fi\n'
+                          % (count, count))
+        rc, out = self.edit_on_tty('eda', self.edit_env(ed), ['y'])
+        self.assertEqual(rc, 0, out)
+        self.assertIn('Failed. Try again? [y,n]:', out)
+        self.assertIn("Domain 'eda' XML configuration edited.", out)
+        self.assertEqual(self.client.prop(path, 'Title'), 'second')
+        with open(count) as f:
+            self.assertEqual(f.read().strip(), '2')
+        # "n": the failure stands, the file is kept, nothing changed
+        os.unlink(count)
+        rc, out = self.edit_on_tty('eda', self.edit_env(ed), ['n'])
+        self.assertEqual(rc, 1, out)
+        self.assertIn('kept in', out)
+        self.assertEqual(self.client.prop(path, 'Title'), 'second')
+
     def test_edit_conflict(self):
         # While the editor runs, someone else redefines the domain: the edit
         # must fail with the service's Conflict and leave the other change.
