@@ -30,12 +30,19 @@ PAGES = ['vmgmtctl.1', 'vmgmtd.conf.5', 'org.vmgmt.7', 'vmgmtd.8']
 DOC = 'org.freedesktop.DBus.DocString'
 
 
+def need(*programs):
+    for p in programs:
+        if not shutil.which(p):
+            raise unittest.SkipTest('%s is not installed (missing: %s)' % (p, p))
+
+
 def page(name):
     return os.path.join(MAN_DIR, name)
 
 
 def render(name, width=200):
     """The page as man shows it, as plain text."""
+    need('man', 'groff')
     env = dict(os.environ, MANWIDTH=str(width), MAN_KEEP_FORMATTING='', LC_ALL='C.UTF-8')
     r = subprocess.run(['man', '--warnings', '-l', page(name)], capture_output=True, text=True, env=env,
                        timeout=120)

@@ -1,0 +1,276 @@
+# bash completion for vmgmtctl                                 -*- shell-script -*-
+#
+# Everything comes from vmgmtctl itself at completion time, so a command or
+# flag added to its command table completes without touching this file:
+# the commands and global options from `vmgmtctl --help`, a command's
+# arguments and options from `vmgmtctl help COMMAND` (its usage line names
+# the arguments: DOMAIN, NETWORK, POOL, VOL, SNAPSHOT, FILE, COMMAND; an
+# option's value is named after it, or listed as a|b), and live names from
+# the bus: `list --all --name`, `net-list --all`, `pool-list --all`,
+# `vol-list POOL`, `snapshot-list DOMAIN --name`. The connection options on
+# the line (--user, -H, -M, -c) are used for those look-ups too.
+# Needs nothing of the bash-completion package (it uses its helpers' habits).
+
+# vmgmtctl as typed when that is a path (./build/cli/vmgmtctl), else from PATH
+_vmgmtctl_exe() {
+    local w=${COMP_WORDS[0]}
+    if [[ $w == */* && -x $w ]]; then
+        printf '%s\n' "$w"
+    else
+        printf '%s\n' vmgmtctl
+    fi
+}
+
+# vmgmtctl with the connection options of the line, no pager, no questions
+_vmgmtctl_call() {
+    "$(_vmgmtctl_exe)" "${_vmgmtctl_conn[@]}" --no-pager --no-ask-password "$@" 2>/dev/null </dev/null
+}
+
+# The first column of a table's rows (below its line of dashes).
+_vmgmtctl_column1() {
+    local line rows=0
+    while IFS= read -r line; do
+        if [[ $line == -----* ]]; then
+            rows=1
+        elif ((rows)) && [[ -n ${line// /} ]]; then
+            line=${line#"${line%%[! ]*}"}
+            printf '%s\n' "${line%% *}"
+        fi
+    done
+}
+
+_vmgmtctl_domains() { _vmgmtctl_call list --all --name; }
+_vmgmtctl_networks() { _vmgmtctl_call net-list --all | _vmgmtctl_column1; }
+_vmgmtctl_pools() { _vmgmtctl_call pool-list --all | _vmgmtctl_column1; }
+
+# Volumes of pool $1, or of every pool.
+_vmgmtctl_volumes() {
+    local p
+    if [[ -n $1 ]]; then
+        _vmgmtctl_call vol-list "$1" | _vmgmtctl_column1
+    else
+        for p in $(_vmgmtctl_pools); do
+            _vmgmtctl_call vol-list "$p" | _vmgmtctl_column1
+        done
+    fi
+}
+
+# Snapshots of domain $1, if this vmgmtctl has snapshot-list.
+_vmgmtctl_snapshots() {
+    [[ -n $1 ]] || return 0
+    [[ " $_vmgmtctl_verbs " == *" snapshot-list "* ]] || return 0
+    _vmgmtctl_call snapshot-list "$1" --name
+}
+
+# The words of an argument or option value named $1 (DOMAIN, raw|qcow2, …;
+# FILE is completed as file names by the caller).
+_vmgmtctl_values() {
+    local meta=$1
+    case $meta in
+        DOMAIN) _vmgmtctl_domains ;;
+        NETWORK) _vmgmtctl_networks ;;
+        POOL | NEWPOOL) _vmgmtctl_pools ;;
+        VOL) _vmgmtctl_volumes "$_vmgmtctl_pool" ;;
+        SNAPSHOT | SNAP) _vmgmtctl_snapshots "$_vmgmtctl_domain" ;;
+        COMMAND) printf '%s\n' $_vmgmtctl_verbs ;;
+        *'|'*)
+            # literal choices as in --format raw|qcow2 (lower case words only)
+            [[ $meta == *[A-Z]* ]] || printf '%s\n' ${meta//|/ }
+            ;;
+        [a-z]*) printf '%s\n' "$meta" ;;   # a single literal, as in --mode acpi
+    esac
+}
+
+# Reads `vmgmtctl --help`: _vmgmtctl_verbs, _vmgmtctl_global (options),
+# _vmgmtctl_global_arg (those that take a separate value).
+_vmgmtctl_read_help() {
+    local line section= w
+    _vmgmtctl_verbs= _vmgmtctl_global= _vmgmtctl_global_arg=
+    while IFS= read -r line; do
+        case $line in
+            Commands:) section=commands; continue ;;
+            Options:) section=options; continue ;;
+            '') [[ $section == commands ]] && section= ; continue ;;
+        esac
+        if [[ $section == commands && $line =~ ^\ \ ([a-z][a-z0-9-]*) ]]; then
+            _vmgmtctl_verbs+=" ${BASH_REMATCH[1]}"
+        elif [[ $section == options ]]; then
+            for w in $line; do
+                [[ $w == -* ]] || break
+                # --json=MODE takes its value only after '=' (vmgmtctl --json is --json=short)
+                if [[ $w == --*=* && $w != --json=* ]]; then
+                    _vmgmtctl_global_arg+=" ${w%%=*}"
+                fi
+                _vmgmtctl_global+=" ${w%%=*}"
+            done
+            # a short option takes a value when its long one does
+            if [[ $line =~ ^\ \ (-[A-Za-z])\ (--[a-z-]+)= && $line != *--json=* ]]; then
+                _vmgmtctl_global_arg+=" ${BASH_REMATCH[1]}"
+            fi
+        fi
+    done < <("$(_vmgmtctl_exe)" --help 2>/dev/null </dev/null)
+}
+
+# Reads `vmgmtctl help VERB`: _vmgmtctl_vopts (its options), _vmgmtctl_vopts_arg
+# (those that take a value), _vmgmtctl_args (the argument names of its usage,
+# in order; one ending in ... repeats), _vmgmtctl_optmeta (OPTION=VALUE-NAME
+# pairs of the usage).
+_vmgmtctl_read_verb() {
+    local line first=1 usage w prev=
+    _vmgmtctl_vopts= _vmgmtctl_vopts_arg= _vmgmtctl_args=() _vmgmtctl_optmeta=()
+    while IFS= read -r line; do
+        if ((first)); then
+            usage=${line#"vmgmtctl [OPTIONS...] $1"}
+            first=0
+            continue
+        fi
+        if [[ $line =~ ^\ \ (--[a-z0-9-]+)(\ VALUE)?$ ]]; then
+            _vmgmtctl_vopts+=" ${BASH_REMATCH[1]}"
+            [[ -n ${BASH_REMATCH[2]} ]] && _vmgmtctl_vopts_arg+=" ${BASH_REMATCH[1]}"
+        fi
+    done < <("$(_vmgmtctl_exe)" help "$1" 2>/dev/null </dev/null)
+    # the usage: "DOMAIN [FILE] [--screen N]", "VOL [--pool POOL]", "DOMAIN SNAPSHOT|--current"
+    for w in $usage; do
+        w=${w//[\[\]]/}
+        if [[ $prev == --* && $w != -* ]]; then
+            _vmgmtctl_optmeta+=("$prev=$w")
+            prev=
+            continue
+        fi
+        prev=
+        case $w in
+            --*) prev=${w##*|} ;;
+            '' | -*) ;;
+            *)
+                [[ ${w%%|*} == [A-Z]* ]] && _vmgmtctl_args+=("${w%%|*}")
+                # DOMAIN|--domain DOMAIN: the second DOMAIN is the option's
+                [[ $w == *'|--'* ]] && prev=${w##*|}
+                ;;
+        esac
+    done
+}
+
+# The value name the usage gives option $1 (--pool POOL), else the option's name.
+_vmgmtctl_option_meta() {
+    local pair name=$1
+    for pair in "${_vmgmtctl_optmeta[@]}"; do
+        if [[ ${pair%%=*} == "$name" ]]; then
+            printf '%s\n' "${pair#*=}"
+            return
+        fi
+    done
+    name=${name#--}
+    printf '%s\n' "${name^^}"
+}
+
+_vmgmtctl() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev= i w verb= opt= positional=() dashdash=0 words
+    local _vmgmtctl_verbs _vmgmtctl_global _vmgmtctl_global_arg _vmgmtctl_vopts _vmgmtctl_vopts_arg
+    local -a _vmgmtctl_args _vmgmtctl_optmeta _vmgmtctl_conn=()
+    local _vmgmtctl_pool= _vmgmtctl_domain= meta=
+    COMPREPLY=()
+
+    _vmgmtctl_read_help
+    # walk the words before the cursor: the command, its arguments, option values
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if [[ -n $opt ]]; then
+            # the value of $opt ("--pool x", or "--pool = x" as bash splits --pool=x)
+            [[ $w == = ]] && continue
+            case $opt in
+                --pool) _vmgmtctl_pool=$w ;;
+                --domain) _vmgmtctl_domain=$w ;;
+                -H | --host | -M | --machine | -c | --connect) _vmgmtctl_conn+=("$opt" "$w") ;;
+            esac
+            opt=
+            continue
+        fi
+        if ((dashdash)) || [[ $w != -* || $w == - ]]; then
+            if [[ -z $verb ]]; then
+                verb=$w
+                _vmgmtctl_read_verb "$verb"
+            else
+                positional+=("$w")
+            fi
+            continue
+        fi
+        case $w in
+            --) dashdash=1 ;;
+            --user | --system) _vmgmtctl_conn+=("$w") ;;
+            --*=*)
+                case ${w%%=*} in
+                    --pool) _vmgmtctl_pool=${w#*=} ;;
+                    --domain) _vmgmtctl_domain=${w#*=} ;;
+                    --host | --machine | --connect) _vmgmtctl_conn+=("$w") ;;
+                esac
+                ;;
+            -[HMc]?*) _vmgmtctl_conn+=("$w") ;;
+            *)
+                if [[ " $_vmgmtctl_global_arg $_vmgmtctl_vopts_arg " == *" $w "* ]]; then
+                    opt=$w
+                elif [[ ${COMP_WORDS[i + 1]} == = && $w == --* ]]; then
+                    opt=$w
+                fi
+                ;;
+        esac
+    done
+    # the pool of a volume and the domain of a snapshot may also be arguments
+    for ((i = 0; i < ${#positional[@]} && i < ${#_vmgmtctl_args[@]}; i++)); do
+        case ${_vmgmtctl_args[i]} in
+            POOL) [[ -z $_vmgmtctl_pool ]] && _vmgmtctl_pool=${positional[i]} ;;
+            DOMAIN) [[ -z $_vmgmtctl_domain ]] && _vmgmtctl_domain=${positional[i]} ;;
+        esac
+    done
+
+    # "--opt=" was split by bash: cur is "=" or the value after it
+    if [[ $cur == = && ${COMP_WORDS[COMP_CWORD - 1]} == --* ]]; then
+        opt=${COMP_WORDS[COMP_CWORD - 1]}
+        cur=
+    elif [[ ${COMP_WORDS[COMP_CWORD - 1]} == = && ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then
+        opt=${COMP_WORDS[COMP_CWORD - 2]}
+    fi
+
+    if [[ -n $opt ]]; then
+        case $opt in
+            --json) words="short pretty off" ;;
+            -c | --connect) words="qemu:///system qemu:///session qemu+ssh://" ;;
+            -H | --host | -M | --machine) return 0 ;;
+            *) meta=$(_vmgmtctl_option_meta "$opt") ;;
+        esac
+    elif [[ $cur == --*=* && $dashdash == 0 ]]; then
+        # --opt=value in one word (COMP_WORDBREAKS without '=')
+        opt=${cur%%=*}
+        local value=${cur#*=}
+        if [[ $opt == --json ]]; then
+            words="short pretty off"
+        else
+            words=$(_vmgmtctl_values "$(_vmgmtctl_option_meta "$opt")")
+        fi
+        COMPREPLY=($(compgen -W "$words" -P "$opt=" -- "$value"))
+        return 0
+    elif [[ $cur == -* && $dashdash == 0 ]]; then
+        words="$_vmgmtctl_global $_vmgmtctl_vopts"
+    elif [[ -z $verb ]]; then
+        words=$_vmgmtctl_verbs
+    else
+        local n=${#positional[@]}
+        if ((n < ${#_vmgmtctl_args[@]})); then
+            meta=${_vmgmtctl_args[n]}
+        elif ((${#_vmgmtctl_args[@]})) && [[ ${_vmgmtctl_args[-1]} == *... ]]; then
+            meta=${_vmgmtctl_args[-1]}
+        fi
+        meta=${meta%...}
+        # list's FILTERs are its options
+        [[ $meta == FILTER ]] && words=$_vmgmtctl_vopts meta=
+    fi
+
+    if [[ $meta == FILE ]]; then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return 0
+    fi
+    [[ -n $meta ]] && words=$(_vmgmtctl_values "$meta")
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+
+complete -F _vmgmtctl vmgmtctl
