@@ -62,8 +62,10 @@ struct BlockJob {
         char target[64], target_storage[64];
         bool target_added, target_storage_added;
         int64_t target_fdset;   /* -1: none */
-        char base_filename[64]; /* commit: /dev/fdset/N of the base */
+        char base_storage[64];  /* commit: the base's new protocol node */
+        bool base_storage_added;
 
+        size_t drop_from, drop_to;  /* layers whose nodes go after the job */
         Phase phase;
         bool qemu_job;          /* qemu's job exists (until it ended) */
         bool cancel_requested;  /* Cancel: undo */
@@ -362,8 +364,10 @@ static void cleanup_next(BlockJob *j) {
                 blockjob_done(j, j->result, j->result_message);
                 return;
         }
-        /* a copy's nodes, when the disk does not use them (the end of a copy without a pivot) */
-        if (j->target_added && !(j->result >= 0 && j->pivot_requested)) {
+        if (j->base_storage_added) {
+                j->base_storage_added = false;
+                r = blockjob_send(j, "blockdev-del", node_arg(j->base_storage), -1, cleanup_reply);
+        } else if (j->target_added && !(j->result >= 0 && j->pivot_requested)) {
                 j->target_added = false;
                 r = blockjob_send(j, "blockdev-del", node_arg(j->target), -1, cleanup_reply);
         } else if (j->target_storage_added && !(j->result >= 0 && j->pivot_requested)) {
@@ -382,12 +386,35 @@ static void cleanup_next(BlockJob *j) {
                 blockjob_done(j, j->result, j->result_message);
 }
 
-/* Layers from…to-1 left the chain: their nodes go (one the disk still uses stays: qemu refuses to delete it). */
-static void drop_nodes(BlockJob *j, size_t from, size_t to) {
-        for (size_t k = from; k < to && k < j->n_graph; k++) {
+/* Layers from…to-1 left the chain: their nodes go, and their fds (qemu's fdset
+ * named after the protocol node); one the disk still uses stays: qemu refuses. */
+static void drop_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        for (size_t k = j->drop_from; k < j->drop_to && k < j->n_graph; k++) {
                 (void) blockjob_send(j, "blockdev-del", node_arg(j->layers[k]), -1, NULL);
                 (void) blockjob_send(j, "blockdev-del", node_arg(j->storages[k]), -1, NULL);
+                for (size_t i = 0; r >= 0 && i < json_array_size(ret); i++) {
+                        const JsonValue *set = json_array_get(ret, i), *fds = json_object_get(set, "fds");
+                        int64_t id;
+
+                        if (json_util_integer(json_object_get(set, "fdset-id"), &id) < 0)
+                                continue;
+                        for (size_t f = 0; f < json_array_size(fds); f++)
+                                if (streq_ptr(json_util_member_string(json_array_get(fds, f), "opaque"),
+                                              j->storages[k])) {
+                                        JsonValue *a = json_object();
+                                        json_object_set_new(a, "fdset-id", json_integer(id));
+                                        (void) blockjob_send(j, "remove-fd", a, -1, NULL);
+                                        break;
+                                }
+                }
         }
+        blockjob_end(j, 0, NULL);
+}
+
+static void drop_nodes_and_end(BlockJob *j, size_t from, size_t to) {
+        j->drop_from = from;
+        j->drop_to = to;
+        blockjob_step(j, "query-fdsets", NULL, -1, drop_reply);
 }
 
 /* The progress an event's data tells (offset, len). */
@@ -419,15 +446,16 @@ static void job_ended(BlockJob *j, bool completed, const JsonValue *data) {
         if (j->type == DRIVER_BLOCK_JOB_COPY && j->pivot_requested) {
                 set_disk_source(j->rt, j->disk, j->dest_path, j->dest_format);
                 /* a full copy needs none of the old nodes; a shallow one its backing layers */
-                drop_nodes(j, 0, j->shallow ? 1 : j->n_graph);
+                drop_nodes_and_end(j, 0, j->shallow ? 1 : j->n_graph);
         } else if (j->type == DRIVER_BLOCK_JOB_COMMIT && j->top == 0 && j->pivot_requested) {
                 set_disk_source(j->rt, j->disk, j->layer_paths[j->base], j->layer_formats[j->base]);
-                drop_nodes(j, 0, j->base);
+                drop_nodes_and_end(j, 0, j->base);
         } else if (j->type == DRIVER_BLOCK_JOB_COMMIT && j->top > 0)
-                drop_nodes(j, j->top, j->base);
+                drop_nodes_and_end(j, j->top, j->base);
         else if (j->type == DRIVER_BLOCK_JOB_PULL)
-                drop_nodes(j, 1, j->base);
-        blockjob_end(j, 0, NULL);
+                drop_nodes_and_end(j, 1, j->base);
+        else
+                blockjob_end(j, 0, NULL);
 }
 
 static void complete_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
@@ -564,39 +592,50 @@ static void start_qemu_job(BlockJob *j) {
         blockjob_step(j, cmd, a, -1, started_reply);
 }
 
-/* commit: base's protocol node is reopened read-write on the fd the service opened, put into its fdset */
+/* commit: the base gets a new protocol node on the read-write fd the service
+ * opened (a fdset of its own), and its format node is reopened onto it. The
+ * old node's fd stays open in its fdset (qemu 7.2 closes fdset fds only while
+ * the guest runs) and keeps that file description's locks, which forbid
+ * writers: the new node does without locks. */
 static void reopen_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
         if (step_failed(j, r, error, "cannot make the base image writable"))
                 return;
+        j->base_storage_added = false;   /* the base's own now */
+        /* the old protocol node is nobody's any more */
+        (void) blockjob_send(j, "blockdev-del", node_arg(j->storages[j->base]), -1, NULL);
+        free(j->storages[j->base]);
+        j->storages[j->base] = strdup(j->base_storage);
         start_qemu_job(j);
 }
 
-static void base_fd_added(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+static void cache_opts(JsonValue *o, const DomainDiskDef *d) {
+        if (STR_IN_SET(strempty(d->driver_cache), "none", "directsync", "unsafe")) {
+                JsonValue *c = json_object();
+                json_object_set_new(c, "direct", json_boolean(!streq(d->driver_cache, "unsafe")));
+                json_object_set_new(c, "no-flush", json_boolean(streq(d->driver_cache, "unsafe")));
+                json_object_set_new(o, "cache", c);
+        }
+        if (d->driver_discard)
+                json_object_set_new(o, "discard", json_string(d->driver_discard));
+}
+
+static void base_storage_added(BlockJob *j, int r, const JsonValue *ret, const char *error) {
         const DomainDiskDef *d = &j->rt->def->disks[j->disk];
         JsonValue *o, *a, *l;
 
-        if (step_failed(j, r, error, "cannot pass the base image to qemu"))
+        if (step_failed(j, r, error, "cannot open the base image read-write in qemu"))
                 return;
+        j->base_storage_added = true;
         o = json_object();
-        json_object_set_new(o, "driver", json_string(d->type == DOMAIN_DISK_TYPE_BLOCK ? "host_device" : "file"));
-        json_object_set_new(o, "node-name", json_string(j->storages[j->base]));
-        json_object_set_new(o, "filename", json_string(j->base_filename));
-        json_object_set_new(o, "read-only", json_false());
-        if (d->driver_io)
-                json_object_set_new(o, "aio", json_string(d->driver_io));
-        if (d->driver_discard)
-                json_object_set_new(o, "discard", json_string(d->driver_discard));
-        if (STR_IN_SET(strempty(d->driver_cache), "none", "directsync")) {
-                JsonValue *c = json_object();
-                json_object_set_new(c, "direct", json_true());
-                json_object_set_new(c, "no-flush", json_false());
-                json_object_set_new(o, "cache", c);
-        } else if (streq_ptr(d->driver_cache, "unsafe")) {
-                JsonValue *c = json_object();
-                json_object_set_new(c, "direct", json_false());
-                json_object_set_new(c, "no-flush", json_true());
-                json_object_set_new(o, "cache", c);
-        }
+        json_object_set_new(o, "driver", json_string(j->layer_formats[j->base]));
+        json_object_set_new(o, "node-name", json_string(j->layers[j->base]));
+        json_object_set_new(o, "file", json_string(j->base_storage));
+        json_object_set_new(o, "read-only", json_true());   /* block-commit makes it writable */
+        if (j->base + 1 < j->n_graph)
+                json_object_set_new(o, "backing", json_string(j->layers[j->base + 1]));
+        else if (!streq(j->layer_formats[j->base], "raw"))
+                json_object_set_new(o, "backing", json_null());
+        cache_opts(o, d);
         l = json_array();
         json_array_append_new(l, o);
         a = json_object();
@@ -604,27 +643,35 @@ static void base_fd_added(BlockJob *j, int r, const JsonValue *ret, const char *
         blockjob_step(j, "blockdev-reopen", a, -1, reopen_reply);
 }
 
-static void fdsets_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
-        int64_t set = -1;
-        JsonValue *a;
+static void base_fd_added(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        const DomainDiskDef *d = &j->rt->def->disks[j->disk];
+        char filename[64];
+        int64_t set;
+        JsonValue *o;
 
-        if (step_failed(j, r, error, "cannot list qemu's fd sets"))
+        if (step_failed(j, r, error, "cannot pass the base image to qemu"))
                 return;
-        for (size_t i = 0; i < json_array_size(ret) && set < 0; i++) {
-                const JsonValue *s = json_array_get(ret, i), *fds = json_object_get(s, "fds");
-                for (size_t k = 0; k < json_array_size(fds); k++)
-                        if (streq_ptr(json_util_member_string(json_array_get(fds, k), "opaque"), j->storages[j->base]))
-                                (void) json_util_integer(json_object_get(s, "fdset-id"), &set);
-        }
-        if (set < 0) {
-                blockjob_end(j, -EIO, "qemu has no fd set for the base image");
+        if (json_util_integer(json_object_get(ret, "fdset-id"), &set) < 0) {
+                blockjob_end(j, -EIO, "qemu named no fd set for the base image");
                 return;
         }
-        a = json_object();
-        json_object_set_new(a, "fdset-id", json_integer(set));
-        json_object_set_new(a, "opaque", json_string(j->storages[j->base]));
-        /* the reply names no file: remember it for the reopen */
-        snprintf(j->base_filename, sizeof(j->base_filename), "/dev/fdset/%" PRIi64, set);
+        snprintf(filename, sizeof(filename), "/dev/fdset/%" PRIi64, set);
+        o = json_object();
+        json_object_set_new(o, "driver", json_string(d->type == DOMAIN_DISK_TYPE_BLOCK ? "host_device" : "file"));
+        json_object_set_new(o, "node-name", json_string(j->base_storage));
+        json_object_set_new(o, "filename", json_string(filename));
+        json_object_set_new(o, "read-only", json_false());
+        json_object_set_new(o, "locking", json_string("off"));
+        if (d->driver_io)
+                json_object_set_new(o, "aio", json_string(d->driver_io));
+        cache_opts(o, d);
+        blockjob_step(j, "blockdev-add", o, -1, base_storage_added);
+}
+
+static void commit_prepare(BlockJob *j) {
+        JsonValue *a = json_object();
+
+        json_object_set_new(a, "opaque", json_string(j->base_storage));
         blockjob_step(j, "add-fd", a, j->base_fd, base_fd_added);
 }
 
@@ -800,7 +847,12 @@ static void graph_reply(BlockJob *j, int r, const JsonValue *ret, const char *er
         }
         switch (j->type) {
         case DRIVER_BLOCK_JOB_COMMIT:
-                blockjob_step(j, "query-fdsets", NULL, -1, fdsets_reply);
+                for (unsigned n = 1; n < 100000; n++) {
+                        snprintf(j->base_storage, sizeof(j->base_storage), "%sbase%u-storage", j->prefix, n);
+                        if (!graph_has_name(&g, j->base_storage))
+                                break;
+                }
+                commit_prepare(j);
                 break;
         case DRIVER_BLOCK_JOB_COPY:
                 for (unsigned n = 1; n < 100000; n++) {
