@@ -17,7 +17,7 @@ import time
 
 import dbus
 
-from vmgmt_harness import (DEFAULT_TIMEOUT, VmgmtTestCase, main, minimal_domain_xml, opts)
+from vmgmt_harness import (VmgmtTestCase, main, minimal_domain_xml, opts, run_vmgmtctl)
 from vmgmt_testmain import skip_missing
 
 JOB_IFACE = 'org.vmgmt.Job'
@@ -270,6 +270,43 @@ class BlockJobs(VmgmtTestCase):
         self.assertEqual(self.backing(c['top']), c['mid'])
         self.assertEqual(self.backing(c['mid']), c['base'])
         self.assertEqual(image_info(c['top'])['virtual-size'], 16 * MIB)
+        self.assert_data(c['top'])
+
+    def ctl(self, *args):
+        r = run_vmgmtctl(self.fx.bus, *args)
+        self.assertEqual(r.returncode, 0, 'vmgmtctl %s: %s' % (' '.join(args), r.stderr))
+        return r.stdout
+
+    def test_cli_verbs(self):
+        c = self.chain()
+        path = self.start('bj-cli', c['top'])
+        self.assertIn('is resized', self.ctl('blockresize', 'bj-cli', 'vda', '20M'))
+        self.assertIn('No current block job', self.ctl('blockjob', 'bj-cli', 'vda', '--info'))
+        # a copy waits in its mirroring phase, blockjob shows it, --pivot switches
+        dest = os.path.join(self.dir, 'copy.qcow2')
+        qemu_img('create', '-q', '-f', 'qcow2', dest, '20M')
+        self.assertIn('Now in mirroring phase',
+                      self.ctl('blockcopy', 'bj-cli', 'vda', dest, '--reuse-external', '--wait'))
+        info = json.loads(self.ctl('--json=short', 'blockjob', 'bj-cli', 'vda', '--info'))
+        self.assertEqual((info['type'], info['ready']), ('block-copy', True), info)
+        self.assertIn('Successfully pivoted', self.ctl('blockjob', 'bj-cli', 'vda', '--pivot'))
+        self.assertEqual(self.source(path), dest)
+        # the copy is standalone: commit needs a chain, pull has nothing to do but works on none
+        r = run_vmgmtctl(self.fx.bus, 'blockpull', 'bj-cli', 'vda', '--wait')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('no backing chain', r.stderr)
+        self.stop(path)
+        self.assertEqual(image_info(dest)['virtual-size'], 20 * MIB)
+        self.assert_data(dest)
+
+    def test_cli_commit_and_pull(self):
+        c = self.chain()
+        path = self.start('bj-cli2', c['top'])
+        self.assertIn('Commit complete', self.ctl('blockcommit', 'bj-cli2', 'vda', '--top', 'vda[1]', '--wait'))
+        out = json.loads(self.ctl('--json=short', 'blockpull', 'bj-cli2', 'vda', '--wait'))
+        self.assertEqual(out['state'], 'completed', out)
+        self.stop(path)
+        self.assertIsNone(self.backing(c['top']))
         self.assert_data(c['top'])
 
     def test_raw_disk_has_no_chain(self):
