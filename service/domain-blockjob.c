@@ -55,7 +55,8 @@ typedef struct BlockCall {
 
         DomainDef *chain_def, *file_def; /* what the opener opens (the sets borrow from them) */
         DriverFileSet *chain;           /* the disk's layers */
-        DriverFileSet *file;            /* the commit's base (read-write) or the copy's destination */
+        DriverFileSet *file;            /* the commit's base (read-write) or the copy's existing destination */
+        VmCallerFiles *created;         /* a copy's new destination, at its temporary name until the end */
         VmDomainFilesJob *opening;
         size_t top, base, n_layers;
 
@@ -74,6 +75,7 @@ static void block_call_free(void *p) {
         if (running_calls && c->domain && g_hash_table_lookup(running_calls, c->domain->uuid) == c)
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
+        vm_caller_files_discard(c->domain->manager, c->created);
         if (c->abort_message)
                 (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED,
                                                   "The block job of disk '%s' went away", strna(c->target));
@@ -223,6 +225,12 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
         c->job = NULL;
         if (running_calls)
                 g_hash_table_remove(running_calls, d->uuid);
+        /* a new copy gets its name when the job did its work, else goes */
+        if (c->created && r >= 0) {
+                (void) vm_caller_file_finish(d->manager, c->created, 0, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                c->created = vm_caller_files_free(c->created);
+        } else
+                c->created = vm_caller_files_discard(d->manager, c->created);
         if (c->abort_message) {
                 if (r < 0 && r != -ECANCELED)
                         (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
@@ -285,7 +293,7 @@ static void start_job(BlockCall *c) {
                 break;
         case VERB_COPY:
                 p.type = DRIVER_BLOCK_JOB_COPY;
-                p.dest_fd = file ? file->fd : -1;
+                p.dest_fd = c->created ? c->created->files->files[0].fd : file ? file->fd : -1;
                 p.dest_path = c->dest;
                 p.dest_format = c->dest_format;
                 p.dest_format_it = !c->reuse_external;
@@ -342,6 +350,19 @@ static int open_file(BlockCall *c, const char *path, const char *format) {
                 return r;
         return vm_domain_files_open(c->domain->manager, c->message, c->domain->name, set, file_opened, c,
                                     &c->opening);
+}
+
+/* The copy's new destination is created. */
+static void created_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        BlockCall *c = userdata;
+
+        c->opening = NULL;
+        if (r < 0) {
+                call_fail(c, r, message);
+                return;
+        }
+        c->created = files;
+        start_job(c);
 }
 
 /* With the chain known: the caller's layers, then what else must be opened. */
@@ -429,9 +450,13 @@ static void resolve_and_go(BlockCall *c) {
                                 return;
                         }
                 if (!c->reuse_external) {
-                        call_failf(c, VM_ERROR_NOT_SUPPORTED,
-                                   "A copy into a new file is not supported yet: create '%s' and set reuse_external",
-                                   c->dest);
+                        /* created as the caller, at a temporary name until the copy is done */
+                        OpenFileRequest req = { .path = c->dest, .mode = OPEN_FILE_CREATE };
+
+                        r = vm_caller_files_open(c->domain->manager, c->message, c->domain->name, &req, 1,
+                                                 created_opened, c, &c->opening);
+                        if (r < 0)
+                                call_fail(c, r, "cannot create the destination");
                         return;
                 }
                 r = open_file(c, c->dest, c->dest_format);

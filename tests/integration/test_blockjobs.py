@@ -206,6 +206,62 @@ class BlockJobs(VmgmtTestCase):
         self.assertIsNone(self.backing(dest))
         self.assert_data(dest)
 
+    def leftovers(self):
+        return sorted(n for n in os.listdir(self.dir) if n.endswith('.part'))
+
+    def test_copy_to_new_file_with_pivot(self):
+        c = self.chain()
+        dest = os.path.join(self.dir, 'new.qcow2')
+        path = self.start('bj-copy-new', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(pivot=True)))
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        self.assertEqual(self.leftovers(), [])
+        info = image_info(dest)
+        self.assertEqual((info['format'], info['virtual-size']), ('qcow2', 16 * MIB), info)
+        self.assertIsNone(info.get('backing-filename'))
+        self.assert_data(dest)
+
+    def test_shallow_copy_to_new_raw_and_qcow2(self):
+        c = self.chain()
+        path = self.start('bj-copy-shallow', c['top'])
+        shallow = os.path.join(self.dir, 'shallow.qcow2')
+        job = str(self.dom(path).BlockCopy('vda', shallow, opts(shallow=True, finish=True)))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        raw = os.path.join(self.dir, 'full.raw')
+        job = str(self.dom(path).BlockCopy('vda', raw, opts(format='raw', finish=True)))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        # finish: the disk stays on its image
+        self.assertEqual(self.source(path), c['top'])
+        self.stop(path)
+        self.assertEqual(self.backing(shallow), c['mid'])
+        self.assert_data(shallow)
+        self.assertEqual(image_info(raw)['virtual-size'], 16 * MIB)
+        self.assert_data(raw, fmt='raw')
+        self.assertEqual(self.leftovers(), [])
+
+    def test_cancel_of_new_copy_leaves_no_file(self):
+        c = self.chain(size='64M')
+        ok, out = qemu_io(c['mid'], 'write -P 0x44 8M 48M')
+        self.assertTrue(ok, out)
+        dest = os.path.join(self.dir, 'cancelled.qcow2')
+        path = self.start('bj-copy-cancel', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(bandwidth_mib=dbus.UInt64(1))))
+        self.assertEqual(str(self.job_props(job)['State']), 'running')
+        self.client.obj(job).Cancel(opts(), dbus_interface=JOB_IFACE)
+        self.assertEqual(str(self.wait_job(job)['State']), 'cancelled')
+        self.assertEqual(self.source(path), c['top'])
+        # the temporary goes in the background
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertFalse(os.path.exists(dest))
+        self.stop(path)
+        self.assert_data(c['top'])
+
     def test_copy_abort_keeps_source(self):
         c = self.chain()
         dest = os.path.join(self.dir, 'copy.raw')
