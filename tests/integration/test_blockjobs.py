@@ -262,6 +262,24 @@ class BlockJobs(VmgmtTestCase):
         self.stop(path)
         self.assert_data(c['top'])
 
+    def test_pivot_survives_restart(self):
+        c = self.chain()
+        path = self.start('bj-restart', c['top'])
+        job = str(self.dom(path).BlockCommit('vda', opts(active=True, pivot=True, base=c['mid'])))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        self.assertEqual(self.source(path), c['mid'])
+        # vmgmtd killed and started again: the status file has the new source,
+        # and the next job finds the disk in qemu's graph
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.client.state(path)[0], 'paused')
+        self.assertEqual(self.source(path), c['mid'])
+        job = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        self.stop(path)
+        self.assertIsNone(self.backing(c['mid']))
+        self.assert_data(c['mid'])
+
     def test_copy_abort_keeps_source(self):
         c = self.chain()
         dest = os.path.join(self.dir, 'copy.raw')
