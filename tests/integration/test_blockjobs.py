@@ -383,6 +383,40 @@ class BlockJobs(VmgmtTestCase):
         self.assertIsNone(self.backing(c['top']))
         self.assert_data(c['top'])
 
+    def test_cli_options(self):
+        c = self.chain()
+        path = self.start('bj-cli3', c['top'])
+        self.assertIn('Commit complete', self.ctl('blockcommit', 'bj-cli3', 'vda', '--top', 'vda[1]', '--base',
+                                                  'vda[2]', '--keep-relative', '--bandwidth', '100', '--verbose'))
+        self.assertIn('Pull complete', self.ctl('blockpull', 'bj-cli3', 'vda', '--base', 'vda[1]', '--keep-relative',
+                                                '--bandwidth', '100', '--verbose'))
+        self.assertIn('overlay kept', self.ctl('blockcommit', 'bj-cli3', 'vda', '--active', '--keep-overlay',
+                                               '--verbose'))
+        self.assertEqual(self.source(path), c['top'])
+        r = run_vmgmtctl(self.fx.bus, 'blockcommit', 'bj-cli3', 'vda', '--active', '--pivot', '--delete')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('delete', r.stderr)
+        shallow = os.path.join(self.dir, 'shallow.qcow2')
+        self.assertIn('Successfully copied', self.ctl('blockcopy', 'bj-cli3', 'vda', shallow, '--format', 'qcow2',
+                                                      '--shallow', '--granularity', '65536', '--bandwidth', '100',
+                                                      '--transient-job', '--verbose', '--finish'))
+        raw = os.path.join(self.dir, 'copy.raw')
+        self.assertIn('Now in mirroring phase', self.ctl('blockcopy', 'bj-cli3', 'vda', raw, '--format', 'raw',
+                                                         '--wait'))
+        self.assertIn('aborted', self.ctl('blockjob', 'bj-cli3', 'vda', '--abort', '--async'))
+        deadline = time.monotonic() + 120
+        while 'No current block job' not in self.ctl('blockjob', 'bj-cli3', 'vda'):
+            self.assertLess(time.monotonic(), deadline, 'the aborted copy is still running')
+            time.sleep(0.2)
+        self.assertEqual(self.source(path), c['top'])
+        self.assertIn('Successfully pivoted', self.ctl('blockcopy', 'bj-cli3', 'vda', raw, '--format', 'raw',
+                                                       '--pivot', '--verbose'))
+        self.assertEqual(self.source(path), raw)
+        self.stop(path)
+        self.assert_data(raw, fmt='raw')
+        self.assertEqual(self.backing(shallow), c['base'])
+        self.assert_data(c['base'])
+
     def test_raw_disk_has_no_chain(self):
         raw = os.path.join(self.dir, 'disk.raw')
         qemu_img('create', '-q', '-f', 'raw', raw, '16M')
