@@ -155,6 +155,8 @@ class BlockJobs(VmgmtTestCase):
         self.assertEqual(str(p['State']), 'completed', dict(p))
         self.assertEqual(str(p['Type']), 'block-commit')
         self.assertEqual(self.source(path), c['top'])
+        # the top's header names the base by its path (qemu's own name of it is /dev/fdset/N)
+        self.assertEqual(self.backing(c['top']), c['base'])
         # a second job on the shorter chain: the driver follows qemu's graph
         job = str(self.dom(path).BlockPull('vda', opts()))
         self.assertEqual(str(self.wait_job(job)['State']), 'completed')
