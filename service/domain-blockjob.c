@@ -7,6 +7,7 @@
  * in it, a commit's base is then opened read-write the same way and a copy's
  * destination too, and the driver gets the fds. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +58,9 @@ typedef struct BlockCall {
         DriverFileSet *chain;           /* the disk's layers */
         DriverFileSet *file;            /* the commit's base (read-write) or the copy's existing destination */
         VmCallerFiles *created;         /* a copy's new destination, at its temporary name until the end */
+        VmCallerFiles *base_files;      /* a commit's base, read-write (and whose rights: delete) */
+        OpenedFile *to_delete;          /* delete: the layers the commit drops (path, resolved, st) */
+        size_t n_delete;
         VmDomainFilesJob *opening;
         size_t top, base, n_layers;
 
@@ -76,6 +80,14 @@ static void block_call_free(void *p) {
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
         vm_caller_files_discard(c->domain->manager, c->created);
+        vm_caller_files_free(c->base_files);
+        for (size_t i = 0; i < c->n_delete; i++) {
+                if (c->to_delete[i].fd >= 0)
+                        close(c->to_delete[i].fd);
+                g_free(c->to_delete[i].path);
+                g_free(c->to_delete[i].resolved);
+        }
+        g_free(c->to_delete);
         if (c->abort_message)
                 (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED,
                                                   "The block job of disk '%s' went away", strna(c->target));
@@ -219,6 +231,31 @@ static ssize_t resolve_layer(const BlockCall *c, const char *spec) {
 
 /* ---- the job ---- */
 
+static void deleted(void *userdata, int r, const char *message) {
+        if (r < 0)
+                log_warning("Cannot delete a committed image: %s", strna(message));
+}
+
+/* delete: the layers the commit dropped go, removed with the caller's rights
+ * while their names still lead to the files that were in the chain. */
+static void delete_committed(BlockCall *c) {
+        const DomainDef *def = vm_domain_current_def(c->domain);
+        size_t n;
+        const OpenedFile *base;
+
+        if (!c->base_files || c->n_delete == 0)
+                return;
+        base = open_files_for_request(c->base_files->files, 0, &n);
+        /* an active commit dropped its layers only when it pivoted */
+        if (c->top == 0 && (!def || c->disk >= def->n_disks || !base ||
+                            !streq_ptr(def->disks[c->disk].source, base->path)))
+                return;
+        for (size_t i = 0; i < c->n_delete; i++)
+                if (open_file_finish_start(c->domain->manager->event, &c->base_files->creds, &c->to_delete[i],
+                                           OPEN_FILE_FINISH_UNLINK, 0, deleted, NULL, NULL) < 0)
+                        log_warning("Cannot delete %s", c->to_delete[i].path);
+}
+
 static void job_finished(VmDomain *d, int r, const char *message, void *userdata) {
         BlockCall *c = userdata;
 
@@ -231,6 +268,8 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
                 c->created = vm_caller_files_free(c->created);
         } else
                 c->created = vm_caller_files_discard(d->manager, c->created);
+        if (r >= 0 && c->delete_files)
+                delete_committed(c);
         if (c->abort_message) {
                 if (r < 0 && r != -ECANCELED)
                         (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
@@ -278,7 +317,7 @@ static void start_job(BlockCall *c) {
         switch (c->verb) {
         case VERB_COMMIT:
                 p.type = DRIVER_BLOCK_JOB_COMMIT;
-                p.base_fd = file ? file->fd : -1;
+                p.base_fd = c->base_files ? c->base_files->files->files[0].fd : -1;
                 /* the name the header above top gets: as the layer above base names it, or absolute */
                 if (c->keep_relative && c->base > 0 && l[c->base - 1].backing)
                         base_name = g_strdup(l[c->base - 1].backing);
@@ -352,6 +391,19 @@ static int open_file(BlockCall *c, const char *path, const char *format) {
                                     &c->opening);
 }
 
+/* The commit's base is open read-write. */
+static void base_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        BlockCall *c = userdata;
+
+        c->opening = NULL;
+        if (r < 0) {
+                call_fail(c, r, message);
+                return;
+        }
+        c->base_files = files;
+        start_job(c);
+}
+
 /* The copy's new destination is created. */
 static void created_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
         BlockCall *c = userdata;
@@ -417,8 +469,24 @@ static void resolve_and_go(BlockCall *c) {
                                    l[c->base].path, l[c->top].path, c->target);
                         return;
                 }
+                if (c->delete_files) {
+                        /* what leaves the chain: top…base-1 */
+                        c->n_delete = c->base - c->top;
+                        c->to_delete = g_new0(OpenedFile, c->n_delete);
+                        for (size_t i = 0; i < c->n_delete; i++) {
+                                const OpenedFile *o = &l[c->top + i];
+                                c->to_delete[i] = (OpenedFile) { .path = g_strdup(o->path),
+                                                                 .resolved = g_strdup(o->resolved), .st = o->st,
+                                                                 .fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 3) };
+                        }
+                }
                 /* the base is written: opened read-write as the caller could */
-                r = open_file(c, l[c->base].path, l[c->base].format);
+                {
+                        OpenFileRequest req = { .path = l[c->base].path, .mode = OPEN_FILE_READ_WRITE };
+
+                        r = vm_caller_files_open(c->domain->manager, c->message, c->domain->name, &req, 1,
+                                                 base_opened, c, &c->opening);
+                }
                 if (r < 0)
                         call_fail(c, r, "cannot open the base image");
                 return;
@@ -532,13 +600,12 @@ int domain_method_block_commit(sd_bus_message *message, void *userdata, sd_bus_e
         if (pivot && !active)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Option pivot needs option active (only the active layer's commit can pivot)");
-        if (delete_files)
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Option delete is not supported");
         c->base_spec = base && *base ? g_strdup(base) : NULL;
         c->top_spec = top && *top ? g_strdup(top) : NULL;
         c->active = active;
         c->pivot = pivot;
         c->keep_relative = keep_relative;
+        c->delete_files = delete_files;
         c->bandwidth = mib_to_bytes(bandwidth);
         r = open_chain(c, error);
         if (r < 0)

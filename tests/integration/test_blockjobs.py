@@ -395,9 +395,6 @@ class BlockJobs(VmgmtTestCase):
         self.assertIn('overlay kept', self.ctl('blockcommit', 'bj-cli3', 'vda', '--active', '--keep-overlay',
                                                '--verbose'))
         self.assertEqual(self.source(path), c['top'])
-        r = run_vmgmtctl(self.fx.bus, 'blockcommit', 'bj-cli3', 'vda', '--active', '--pivot', '--delete')
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn('delete', r.stderr)
         shallow = os.path.join(self.dir, 'shallow.qcow2')
         self.assertIn('Successfully copied', self.ctl('blockcopy', 'bj-cli3', 'vda', shallow, '--format', 'qcow2',
                                                       '--shallow', '--granularity', '65536', '--bandwidth', '100',
@@ -417,6 +414,28 @@ class BlockJobs(VmgmtTestCase):
         self.stop(path)
         self.assert_data(raw, fmt='raw')
         self.assertEqual(self.backing(shallow), c['base'])
+        self.assert_data(c['base'])
+
+    def test_commit_delete(self):
+        c = self.chain()
+        path = self.start('bj-delete', c['top'])
+        self.assertIn('Commit complete', self.ctl('blockcommit', 'bj-delete', 'vda', '--top', c['mid'], '--delete',
+                                                  '--wait'))
+        deadline = time.monotonic() + 60
+        while os.path.exists(c['mid']) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(c['mid']), 'the committed layer is still there')
+        # an active commit without a pivot keeps its top, with one the top goes
+        self.assertIn('overlay kept', self.ctl('blockcommit', 'bj-delete', 'vda', '--keep-overlay', '--delete'))
+        self.assertTrue(os.path.exists(c['top']))
+        self.assertIn('Successfully pivoted', self.ctl('blockcommit', 'bj-delete', 'vda', '--active', '--pivot',
+                                                       '--delete'))
+        self.assertEqual(self.source(path), c['base'])
+        deadline = time.monotonic() + 60
+        while os.path.exists(c['top']) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(c['top']), 'the committed active layer is still there')
+        self.stop(path)
         self.assert_data(c['base'])
 
     def test_raw_disk_has_no_chain(self):
