@@ -1035,12 +1035,42 @@ typedef struct Resize {
         void *userdata;
 } Resize;
 
+static void resize_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
+}
+
+static void resize_gone(DriverRuntime *rt, bool exited, void *userdata);
+
+static QemuListener resize_listener(BlockJob *j) {
+        return (QemuListener) { .event = resize_event, .gone = resize_gone, .userdata = j };
+}
+
 static void resize_finish(BlockJob *j, int r, const char *message) {
         Resize *z = (Resize *) j;
 
+        if (j->done_called)
+                return;
         j->done_called = true;
+        if (j->rt && j->listening) {
+                QemuListener l = resize_listener(j);
+                qemu_runtime_remove_listener(j->rt, &l);
+                j->listening = false;
+        }
         z->done(z->userdata, r, message);
         blockjob_maybe_free(j);
+}
+
+/* The process went before qemu answered: done with -ESRCH (teardown: nothing is called). */
+static void resize_gone(DriverRuntime *rt, bool exited, void *userdata) {
+        BlockJob *j = userdata;
+
+        j->listening = false;
+        j->rt = NULL;
+        if (!exited) {
+                j->done_called = true;
+                blockjob_free(j);
+                return;
+        }
+        resize_finish(j, -ESRCH, "the domain stopped");
 }
 
 static void resize_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
@@ -1076,6 +1106,7 @@ static void resize_graph_reply(BlockJob *j, int r, const JsonValue *ret, const c
 
 int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata) {
         _cleanup_free_ char *err = NULL;
+        QemuListener l;
         Resize *z;
         int r;
 
@@ -1095,8 +1126,16 @@ int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDon
         z->done = done;
         z->userdata = userdata;
         snprintf(z->j.prefix, sizeof(z->j.prefix), "disk%u-", disk);
+        l = resize_listener(&z->j);
+        r = qemu_runtime_add_listener(rt, &l);
+        if (r < 0) {
+                free(z);
+                return r;
+        }
+        z->j.listening = true;
         r = blockjob_send(&z->j, "x-debug-query-block-graph", NULL, -1, resize_graph_reply);
         if (r < 0) {
+                qemu_runtime_remove_listener(rt, &l);
                 free(z);
                 return r == -ENOTCONN ? -ESRCH : r;
         }
