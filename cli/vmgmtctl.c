@@ -134,6 +134,27 @@ static const Verb verbs[] = {
           "Show where a domain's VNC server listens (:N, ADDR:N or a unix socket path)" },
         { "domdisplay", 1, 1, {}, verb_domdisplay, "domdisplay DOMAIN",
           "Show a URI for a domain's display (vnc://HOST:N or vnc+unix:///PATH)" },
+        { "blockcommit", 2, 2,
+          { "base=", "top=", "active", "pivot", "keep-overlay", "keep-relative", "wait", "verbose", "bandwidth=", "delete" },
+          verb_blockcommit,
+          "blockcommit DOMAIN DISK [--base B] [--top T] [--active] [--pivot] [--keep-overlay] [--wait] [--verbose] "
+          "[--bandwidth N] [--delete]",
+          "Write layers of a disk's backing chain into a lower one" },
+        { "blockpull", 2, 2, { "base=", "wait", "verbose", "bandwidth=", "keep-relative" }, verb_blockpull,
+          "blockpull DOMAIN DISK [--base B] [--wait] [--verbose] [--bandwidth N]",
+          "Copy the data of a disk's backing files into its active layer" },
+        { "blockcopy", 3, 3,
+          { "format=", "reuse-external", "shallow", "pivot", "finish", "wait", "verbose", "bandwidth=", "granularity=",
+            "transient-job" },
+          verb_blockcopy,
+          "blockcopy DOMAIN DISK DEST [--format F] [--reuse-external] [--shallow] [--pivot] [--finish] [--wait] "
+          "[--verbose] [--bandwidth N]",
+          "Copy a running disk to a file, optionally switching to it" },
+        { "blockjob", 2, 2, { "info", "abort", "pivot", "async" }, verb_blockjob,
+          "blockjob DOMAIN DISK [--info] [--abort] [--pivot] [--async]",
+          "Show, abort or pivot a disk's block job" },
+        { "blockresize", 3, 3, {}, verb_blockresize, "blockresize DOMAIN DISK SIZE",
+          "Resize a running disk (SIZE in KiB, or with a suffix: 10G, 512M, bytes with B)" },
 };
 
 /* Connection and output choices, gathered while parsing. */

@@ -244,3 +244,10 @@ int verb_domdisplay(Context *c, VerbArgs *a);
 int verb_console(Context *c, VerbArgs *a);
 /* start, then the console with --console */
 int verb_start(Context *c, VerbArgs *a);
+
+/* ---- block jobs (vmgmtctl-block.c) ---- */
+int verb_blockcommit(Context *c, VerbArgs *a);
+int verb_blockpull(Context *c, VerbArgs *a);
+int verb_blockcopy(Context *c, VerbArgs *a);
+int verb_blockjob(Context *c, VerbArgs *a);
+int verb_blockresize(Context *c, VerbArgs *a);

@@ -214,6 +214,37 @@ static inline void driver_job_cancel(DriverJob *j) {
                 j->cancel(j);
 }
 
+/* ---- block jobs ----
+ *
+ * A disk's image is a chain of layers, depth 0 the active layer (the disk's
+ * source), depth n its n-th backing file, as the service opened it just
+ * before (DriverFile: the top and its backing layers). */
+typedef enum DriverBlockJobType {
+        DRIVER_BLOCK_JOB_PULL,          /* the layers above `base` copy everything below into the active layer */
+        DRIVER_BLOCK_JOB_COMMIT,        /* layers top…base-1 are written into base and drop out of the chain */
+        DRIVER_BLOCK_JOB_COPY,          /* the disk is mirrored into a new image (dest_fd) */
+} DriverBlockJobType;
+
+typedef struct DriverBlockJob {
+        DriverBlockJobType type;
+        size_t disk;                    /* index into the live definition's disks */
+        const DriverFile *chain;        /* the disk's layers as opened now (fds unused; paths and formats) */
+        size_t top;                     /* commit: depth of the top layer (0: the active layer) */
+        size_t base;                    /* pull, commit: depth of the base (pull: 1 + n_backing = no base) */
+        int base_fd;                    /* commit: base opened read-write (the driver dup()s it) */
+        const char *base_name;          /* the name written into the header above base (pull, commit below the top) */
+        uint64_t bandwidth;             /* bytes per second; 0: no limit */
+        bool pivot;                     /* active commit, copy: switch to the other image when ready */
+        bool finish;                    /* copy: end when ready, the disk stays on its image */
+        /* copy */
+        int dest_fd;                    /* read-write (dup()ed) */
+        const char *dest_path;          /* as the caller named it: the disk's new source after a pivot */
+        const char *dest_format;        /* "qcow2", "raw" */
+        bool dest_format_it;            /* a new file: the driver writes the format (qcow2 header) onto it */
+        bool shallow;                   /* only the active layer is copied; the copy's backing is the disk's */
+        uint32_t granularity;           /* bytes (a power of 2); 0: the hypervisor's */
+} DriverBlockJob;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -345,6 +376,30 @@ typedef struct DomainDriverOps {
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */
         int (*console_name)(const DomainDef *def, const char *device, char **ret_name);
+
+        /* ---- block jobs: the image chain of a running disk ---- */
+
+        /* Starts a commit, pull or copy on a disk of the running domain rt
+         * (see DriverBlockJob) and returns its DriverJob at once; progress is
+         * bytes of the job's work. A commit of the active layer and a copy end
+         * in "ready" (both images agree, writes go to both): done follows the
+         * pivot or finish they asked for, else block_job_abort. Cancel stops
+         * the job: done gets -ECANCELED and the chain is as before. Refused at
+         * once (done not called): -EINVAL a disk or layer that is not there
+         * (the image chain of the running disk differs from the one given),
+         * -EBUSY a block job already runs on the disk or the domain starts,
+         * -ESRCH being stopped; with *ret_error (malloc'd). NULL: none. */
+        int (*block_job_start)(DriverRuntime *rt, const DriverBlockJob *job, const DriverJobCallbacks *cb,
+                               DriverJob **ret, char **ret_error);
+        /* Ends the block job of disk `disk` that waits in "ready": pivot true
+         * switches the disk to the other image (the commit's base, the copy)
+         * and done reports 0 when the switch is made; false leaves the disk
+         * on its image (a copy stays as it was, consistent) and done reports 0.
+         * -ENOENT no block job on that disk, -EAGAIN pivot before "ready". */
+        int (*block_job_abort)(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
+        /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
+         * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
+        int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "domain-console.h"
+#include "domain-blockjob.h"
 #include "domain-graphics.h"
 #include "domain.h"
 #include "log.h"
@@ -558,6 +559,16 @@ const sd_bus_vtable domain_vtable[] = {
                                 domain_method_screenshot, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("s", device, "a{sv}", options), SD_BUS_RESULT("h", fd),
                                 domain_method_open_console, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockCommit", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                domain_method_block_commit, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockPull", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                domain_method_block_pull, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockCopy", SD_BUS_ARGS("s", disk, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), domain_method_block_copy, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockJobAbort", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_block_job_abort, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockResize", SD_BUS_ARGS("s", disk, "t", size, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_block_resize, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

@@ -267,3 +267,11 @@ void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *cons
 void qemu_driver_log_rotation_done(QemuDriver *d);
 /* DomainDriverOps.log_clash. */
 char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);
+
+/* ---- qemu-blockjob.c ---- */
+
+/* DomainDriverOps.block_job_start, .block_job_abort and .block_resize */
+int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const DriverJobCallbacks *cb, DriverJob **ret,
+                         char **ret_error);
+int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
+int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);

@@ -898,6 +898,9 @@ const DomainDriverOps qemu_driver_ops = {
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
         .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
+        .block_job_start = qemu_block_job_start,
+        .block_job_abort = qemu_block_job_abort,
+        .block_resize = qemu_block_resize,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
 };
