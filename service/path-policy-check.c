@@ -7,7 +7,13 @@
  * pair is one CheckAuthorization; a file is allowed when polkit allows one
  * of its pairs, refused when it refuses all of them. The first file refused
  * ends the check (the other answers are not waited for); once every file is
- * allowed the check ends too. Nothing is cached: the next call asks again. */
+ * allowed the check ends too. Nothing is cached: the next call asks again.
+ *
+ * A check that ends (a refusal decided it, its caller disconnected, the call
+ * was dropped or vmgmtd is exiting) while polkit still has some of its
+ * questions cancels those (CancelCheckAuthorization with each one's
+ * cancellation id): an authentication agent's prompt for a start that will not
+ * happen goes away. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -41,6 +47,7 @@ typedef struct PathPair {
         char *volume;
         PairState state;
         sd_bus_slot *slot;
+        char cancel_id[VM_AUTH_CANCEL_ID_MAX];
 } PathPair;
 
 typedef struct PathEntry {
@@ -59,6 +66,7 @@ struct VmPathCheck {
         GPtrArray *entries;  /* PathEntry* */
         guint next_pair;     /* the next one to ask */
         unsigned in_flight;
+        sd_bus_slot *gone_slot;   /* NameOwnerChanged of the sender: it disconnected */
         VmPathCheckDoneFn done;
         void *userdata;
 };
@@ -83,6 +91,16 @@ static void path_entry_free(gpointer p) {
 VmPathCheck *vm_path_check_cancel(VmPathCheck *c) {
         if (!c)
                 return NULL;
+        for (guint i = 0; i < c->pairs->len; i++) {
+                PathPair *pair = c->pairs->pdata[i];
+
+                if (pair->state == PAIR_ASKING) {
+                        log_debug("Cancelling polkit's check %s (pool '%s', volume '%s') for %s (domain '%s').",
+                                  pair->cancel_id, pair->pool, pair->volume, c->sender, c->domain);
+                        vm_auth_cancel_check(c->manager, pair->cancel_id);
+                }
+        }
+        sd_bus_slot_unref(c->gone_slot);
         g_ptr_array_unref(c->pairs);   /* unrefs the slots: their replies are never dispatched */
         g_ptr_array_unref(c->entries);
         sd_bus_message_unref(c->message);
@@ -231,6 +249,27 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
+static int on_caller_gone(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        VmPathCheck *c = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        log_debug("%s disconnected while polkit was asked about the files of domain '%s'.", c->sender, c->domain);
+        path_check_finish(c, sd_bus_error_set(&error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: the caller disconnected"),
+                          &error);
+        return 0;
+}
+
+/* Follows the sender's disconnection. Added before the first question: the
+ * bus handles AddMatch before it routes that question, so a caller gone later
+ * is seen, and one gone before makes polkit refuse (no such subject). */
+static int path_check_watch_caller(VmPathCheck *c) {
+        g_autofree char *match = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                                 "arg0='%s',arg2=''", c->sender);
+
+        return sd_bus_add_match_async(c->manager->bus, &c->gone_slot, match, on_caller_gone, NULL, c);
+}
+
 static int path_check_ask(VmPathCheck *c, PathPair *pair) {
         Manager *m = c->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *q = NULL;
@@ -245,8 +284,9 @@ static int path_check_ask(VmPathCheck *c, PathPair *pair) {
         if (r >= 0)
                 r = sd_bus_message_append(q, "a{ss}", 4, "verb", strempty(sd_bus_message_get_member(c->message)),
                                           "domain", c->domain, "pool", pair->pool, "volume", pair->volume);
+        vm_auth_new_cancel_id(m, pair->cancel_id);
         if (r >= 0)
-                r = sd_bus_message_append(q, "us", c->interactive ? 1u : 0u, "");
+                r = sd_bus_message_append(q, "us", c->interactive ? 1u : 0u, pair->cancel_id);
         if (r >= 0)
                 r = sd_bus_call_async(m->bus, &pair->slot, q, on_polkit_reply, pair, timeout);
         if (r < 0)
@@ -325,8 +365,10 @@ int vm_path_check_start(Manager *m, sd_bus_message *message, uid_t uid, const ch
                 vm_path_check_cancel(c);
                 return 1;   /* every file allow-listed */
         }
-        path_check_ask_next(c);
-        if (c->in_flight == 0) {
+        r = path_check_watch_caller(c);
+        if (r >= 0)
+                path_check_ask_next(c);
+        if (r < 0 || c->in_flight == 0) {
                 vm_path_check_cancel(c);
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: cannot ask polkit");
         }

@@ -14,15 +14,27 @@
 #   naming that file.
 # - a unix socket she names for a <channel>: bound by vmgmtd as her, and
 #   qemu accepts a connection on it (query-chardev).
+# - a start whose file check polkit is still asking about (an authentication
+#   agent's prompt: pkttyagent for alice's client on a pty) cancels that question when
+#   it is abandoned: the caller disconnects, vmgmtd exits, or another file of
+#   the start is refused first. Seen on the bus (dbus-monitor): vmgmtd's
+#   CancelCheckAuthorization with the question's cancellation id, and polkit's
+#   answer to the question itself, PolicyKit1.Error.Cancelled.
 #
 # A real polkitd (auth_harness) and real qemu (TCG).
 
 import os
+import pty
+import re
+import signal
 import socket
 import subprocess
+import threading
 import time
 
-from auth_harness import DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, NOBODY, AuthTestCase, main, minimal_domain_xml, opts
+from auth_harness import (DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, NOBODY, AuthTestCase, _child_env, main,
+                          minimal_domain_xml, opts, skip_missing)
+from test_agent import read_until
 from test_confinement_escapes import Qmp
 from vmgmt_harness import cmdline, proc_status
 
@@ -70,10 +82,11 @@ def recv_exactly(s, n):
 
 class DelegatedConfinedTestCase(AuthTestCase):
     daemon_conf = {'polkit_timeout_sec': 20}
+    rule = DELEGATION_RULE
 
     def setUp(self):
         super().setUp()
-        self.fx.write_rule('50-alice.rules', DELEGATION_RULE)
+        self.fx.write_rule('50-alice.rules', self.rule)
         self.alice = self.fx.unprivileged()
         self.pool_dir = os.path.join(self.fx.tmp, 'alice-pool')
         os.mkdir(self.pool_dir, 0o755)
@@ -274,6 +287,193 @@ class UnixChardevSockets(DelegatedConfinedTestCase):
         self.assertFalse(chardevs()[labels[0]].startswith('disconnected:'), chardevs())
         self.monitor_done(qmp, path)
 
+
+
+# alice-pool's files need an administrator's password (a prompt that stays
+# open); other-pool's are refused at once
+PROMPT_RULE = '''
+polkit.addRule(function(action, subject) {
+    if (subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    var domain = action.lookup("domain") || "";
+    if ((action.id == "org.vmgmt.domain.manage" || action.id == "org.vmgmt.domain.lifecycle") &&
+        domain.indexOf("alice-") == 0)
+        return polkit.Result.YES;
+    if (action.id == "org.vmgmt.storage.use" && action.lookup("pool") == "alice-pool")
+        return polkit.Result.AUTH_ADMIN;
+    return polkit.Result.NOT_HANDLED;
+});
+'''
+
+
+class BusMonitor:
+    """dbus-monitor on the private bus, its messages as blocks of text (header line first)."""
+
+    def __init__(self, address):
+        self.proc = subprocess.Popen(['dbus-monitor', '--address', address], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=_child_env({}))
+        self.lock = threading.Lock()
+        self.blocks = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode('utf-8', 'replace').rstrip('\n')
+            with self.lock:
+                if line and not line[0].isspace():
+                    self.blocks.append(line)
+                elif self.blocks:
+                    self.blocks[-1] += '\n' + line
+
+    def messages(self):
+        with self.lock:
+            return list(self.blocks)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def header_field(block, name):
+    m = re.search(r'\b%s=(\S+?);?(\s|$)' % name, block.split('\n', 1)[0])
+    return m.group(1) if m else None
+
+
+class PolkitCancel(DelegatedConfinedTestCase):
+    daemon_conf = {'polkit_timeout_sec': 20, 'polkit_interactive_timeout_sec': 300}
+    rule = PROMPT_RULE
+
+    def setUp(self):
+        for exe, pkg in (('/usr/bin/pkttyagent', 'pkexec'), ('/usr/bin/dbus-monitor', 'dbus-bin')):
+            if not os.access(exe, os.X_OK):
+                skip_missing(exe, pkg)
+        super().setUp()
+        self.other_dir = os.path.join(self.fx.tmp, 'other-pool')
+        os.mkdir(self.other_dir, 0o755)
+        xml = "<pool type='dir'><name>other-pool</name><target><path>%s</path></target></pool>" % self.other_dir
+        p = str(self.client.manager.DefinePool(xml, opts()))
+        self.client.obj(p).Start(opts(), dbus_interface=POOL_IFACE)
+        self.mon = BusMonitor(self.fx.bus.address)
+        self.addCleanup(self.mon.close)
+        self.agent_pty = self.start_agent(self.alice.proc.pid)
+
+    def start_agent(self, pid):
+        """polkit's text agent for alice's client process, as alice, on a pty of its own: it outlives the
+        client, so a prompt stays open until polkit ends it."""
+        child, fd = pty.fork()
+        if child == 0:
+            try:
+                os.execvpe('setpriv', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                                       '/usr/bin/pkttyagent', '--process', str(pid)],
+                           _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'HOME': '/', 'LANG': 'C'}))
+            finally:
+                os._exit(127)
+        self.addCleanup(self.kill_agent, child, fd)
+        self.wait_until(lambda: self.answer_to(lambda b: header_field(b, 'member') == 'RegisterAuthenticationAgent'),
+                        timeout=60, what='pkttyagent registered')
+        return fd
+
+    def kill_agent(self, pid, fd):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+        os.close(fd)
+
+    def image(self, directory, name):
+        p = os.path.join(directory, name)
+        with open(p, 'wb') as f:
+            f.truncate(1 << 20)
+        os.chown(p, NOBODY, NOBODY)
+        return p
+
+    def disk(self, path, dev):
+        return ("<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+                "<target dev='%s' bus='virtio'/><readonly/></disk>" % (path, dev))
+
+    def answer_to(self, is_call):
+        """The reply (block) to the first method call `is_call` accepts, None before it came."""
+        msgs = self.mon.messages()
+        for c in msgs:
+            if c.startswith('method call') and is_call(c):
+                sender, serial = header_field(c, 'sender'), header_field(c, 'serial')
+                for b in msgs:
+                    if header_field(b, 'reply_serial') == serial and header_field(b, 'destination') == sender:
+                        return b
+                return None
+        return None
+
+    def assert_cancelled(self, volume):
+        """vmgmtd asked polkit to cancel its question about `volume` (CancelCheckAuthorization with the
+        question's cancellation id; sent without expecting a reply), polkit ended the agent's authentication
+        (CancelAuthentication: the question was still pending) and answered the question: not authorized."""
+        def question(b):
+            return (header_field(b, 'member') == 'CheckAuthorization' and '"org.vmgmt.storage.use"' in b and
+                    '"%s"' % volume in b)
+        self.wait_until(lambda: [b for b in self.mon.messages() if b.startswith('method call') and question(b)],
+                        timeout=60, what='the question about ' + volume)
+        q = [b for b in self.mon.messages() if b.startswith('method call') and question(b)][0]
+        cancel_id = re.findall(r'string "(vmgmt-\d+)"', q)
+        self.assertEqual(len(cancel_id), 1, q)
+        self.wait_until(lambda: any(b.startswith('method call') and header_field(b, 'member') == 'CancelCheckAuthorization'
+                                    and '"%s"' % cancel_id[0] in b for b in self.mon.messages()),
+                        timeout=60, what='CancelCheckAuthorization of ' + cancel_id[0])
+        self.wait_until(lambda: any(b.startswith('method call') and header_field(b, 'member') == 'CancelAuthentication'
+                                    for b in self.mon.messages()),
+                        timeout=60, what="polkit cancelling the agent's authentication")
+        a = self.wait_until(lambda: self.answer_to(question), timeout=60,
+                            what="polkit's answer to the question about " + volume)
+        self.assertTrue(a.startswith('method return') and 'boolean false' in a.split('\n')[2], a)
+
+    def define_as_alice(self, name, devices):
+        a = self.alice.call(MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{sv}',
+                            [minimal_domain_xml(name, extra_devices=devices), {}])
+        self.assertTrue(a.get('ok'), a)
+        return a['result'][0]
+
+    def start_call(self, path):
+        return {'path': path, 'iface': DOMAIN_IFACE, 'method': 'Start', 'sig': 'a{sv}', 'args': [{}],
+                'interactive': True, 'timeout': START_TIMEOUT}
+
+    def test_caller_disconnects_at_the_prompt(self):
+        img = self.image(self.pool_dir, 'prompt.img')
+        path = self.define_as_alice('alice-prompt', self.disk(img, 'vdb'))
+        self.alice.batch_start([self.start_call(path)])
+        text = read_until(self.agent_pty, ['AUTHENTICATING FOR org.vmgmt.storage.use'], 60)
+        self.assertIn('AUTHENTICATING FOR org.vmgmt.storage.use', text)
+        self.alice.proc.kill()   # the caller goes; the agent stays at the prompt
+        self.alice.proc.wait()
+        self.assert_cancelled('prompt.img')
+        self.rec.sync()
+        self.assertEqual(self.client.prop(path, 'State'), 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
+
+    def test_vmgmtd_exits_at_the_prompt(self):
+        img = self.image(self.pool_dir, 'exit.img')
+        path = self.define_as_alice('alice-exit', self.disk(img, 'vdb'))
+        self.alice.batch_start([self.start_call(path)])
+        text = read_until(self.agent_pty, ['AUTHENTICATING FOR org.vmgmt.storage.use'], 60)
+        self.assertIn('AUTHENTICATING FOR org.vmgmt.storage.use', text)
+        self.fx.daemon.stop()   # SIGTERM: the start is dropped while vmgmtd is still on the bus
+        self.assert_cancelled('exit.img')
+        self.assertEqual(self.fx.qemu_pids(), [])
+        self.fx.daemon.start()
+        self.assertEqual(self.client.prop(path, 'State'), 'shutoff')
+
+    def test_another_file_refused_first(self):
+        mine = self.image(self.pool_dir, 'mine.img')
+        theirs = self.image(self.other_dir, 'theirs.img')
+        path = self.define_as_alice('alice-two', self.disk(mine, 'vdb') + self.disk(theirs, 'vdc'))
+        self.alice.batch_start([self.start_call(path)])
+        a = self.alice.batch_finish()[0]
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn(theirs, a.get('message', ''), a)
+        self.assert_cancelled('mine.img')
+        self.assertEqual(self.client.prop(path, 'State'), 'shutoff')
+        self.assertEqual(self.fx.qemu_pids(), [])
 
 if __name__ == '__main__':
     main()
