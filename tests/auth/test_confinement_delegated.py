@@ -165,7 +165,8 @@ class VncSocketPath(DelegatedConfinedTestCase):
             pid = self.qemu_pid(path)
             self.assert_confined(pid, who)
             # bound by vmgmtd with the caller's rights, not by qemu's uid
-            self.assertEqual(os.stat(sock).st_uid, NOBODY if as_alice else 0, who)
+            st = os.stat(sock)
+            self.assertEqual((st.st_uid, st.st_gid), (NOBODY, NOBODY) if as_alice else (0, 0), who)
             self.assertEqual(rfb_banner(sock), b'RFB 003.008\n', who)
             self.assertEqual(self.open_graphics_banner(path), b'RFB 003.008\n', who)
             self.assertIn(sock, str(self.client.domain(path).GetXML(opts())))
