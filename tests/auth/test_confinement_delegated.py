@@ -17,7 +17,10 @@
 # - a start whose file check polkit is still asking about (an authentication
 #   agent's prompt: pkttyagent for alice's client on a pty) cancels that question when
 #   it is abandoned: the caller disconnects, vmgmtd exits, or another file of
-#   the start is refused first. Seen on the bus (dbus-monitor): vmgmtd's
+#   the start is refused first.
+# - the storage pools' targets are resolved (realpath) off vmgmtd's event
+#   loop: strace -f shows no syscall on a target path by the main thread
+#   during a start that checks files in the pool, and another thread's. Seen on the bus (dbus-monitor): vmgmtd's
 #   CancelCheckAuthorization with the question's cancellation id, and polkit's
 #   answer to the question itself, PolicyKit1.Error.Cancelled.
 #
@@ -26,6 +29,7 @@
 import os
 import pty
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -475,6 +479,54 @@ class PolkitCancel(DelegatedConfinedTestCase):
         self.assert_cancelled('mine.img')
         self.assertEqual(self.client.prop(path, 'State'), 'shutoff')
         self.assertEqual(self.fx.qemu_pids(), [])
+
+
+def tracer_pid(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('TracerPid:'):
+                return int(line.split()[1])
+    return 0
+
+
+class PoolTargetsOffTheLoop(DelegatedConfinedTestCase):
+
+    def setUp(self):
+        if not shutil.which('strace'):
+            skip_missing('strace', 'strace')
+        super().setUp()
+
+    def test_targets_resolved_by_another_thread(self):
+        img = os.path.join(self.pool_dir, 'traced.img')
+        with open(img, 'wb') as f:
+            f.truncate(1 << 20)
+        os.chown(img, NOBODY, NOBODY)
+        a = self.alice.call(MANAGER_PATH, MANAGER_IFACE, 'DefineDomain', 'sa{sv}', [minimal_domain_xml(
+            'alice-traced', extra_devices="<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                                          "<source file='%s'/><target dev='vdb' bus='virtio'/><readonly/></disk>"
+                                          % img), {}])
+        self.assertTrue(a.get('ok'), a)
+        path = a['result'][0]
+        pid = self.fx.daemon.proc.pid
+        trace = os.path.join(self.fx.tmp, 'vmgmtd.strace')
+        st = subprocess.Popen(['strace', '-f', '-qq', '-s', '400', '-e', 'trace=%file', '-o', trace, '-p', str(pid)],
+                              stdin=subprocess.DEVNULL)
+        try:
+            self.wait_until(lambda: tracer_pid(pid) == st.pid, what='strace attached', timeout=60)
+            s = self.alice.call(path, DOMAIN_IFACE, 'Start', 'a{sv}', [{}], timeout=START_TIMEOUT)
+            self.assertTrue(s.get('ok'), s)
+        finally:
+            st.send_signal(signal.SIGINT)
+            st.wait(60)
+        self.client.wait_state(path, 'running', timeout=START_TIMEOUT)
+        with open(trace) as f:
+            lines = f.read().splitlines()
+        # realpath() of the target: a syscall naming exactly the target (its last component)
+        on_target = [ln for ln in lines if '"%s"' % self.pool_dir in ln]
+        self.assertTrue(on_target, 'no syscall on the target %s seen:\n%s' % (self.pool_dir, '\n'.join(lines[:60])))
+        tids = {int(ln.split()[0]) for ln in on_target}
+        self.assertNotIn(pid, tids, 'the event loop touched the target:\n%s' % '\n'.join(on_target))
+
 
 if __name__ == '__main__':
     main()
