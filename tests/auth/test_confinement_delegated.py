@@ -36,31 +36,12 @@ import subprocess
 import threading
 import time
 
-from auth_harness import (DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, NOBODY, AuthTestCase, _child_env, main,
-                          minimal_domain_xml, opts, skip_missing)
+from auth_harness import (DOMAIN_IFACE, ERR_ACCESS_DENIED, MANAGER_IFACE, MANAGER_PATH, NOBODY, AuthTestCase,
+                          _child_env, main, minimal_domain_xml, opts, skip_missing)
 from test_agent import read_until
-from test_confinement_escapes import Qmp
+from test_confinement_escapes import DELEGATION_RULE, POOL_IFACE, START_TIMEOUT, Qmp
+from test_start_flush import tracer_pid
 from vmgmt_harness import cmdline, proc_status
-
-ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
-
-POOL_IFACE = 'org.vmgmt.StoragePool'
-START_TIMEOUT = 120
-
-DELEGATION_RULE = '''
-polkit.addRule(function(action, subject) {
-    if (subject.user != "nobody")
-        return polkit.Result.NOT_HANDLED;
-    var domain = action.lookup("domain") || "";
-    if ((action.id == "org.vmgmt.domain.manage" || action.id == "org.vmgmt.domain.lifecycle") &&
-        domain.indexOf("alice-") == 0)
-        return polkit.Result.YES;
-    if (action.id == "org.vmgmt.storage.use" && domain.indexOf("alice-") == 0 &&
-        action.lookup("pool") == "alice-pool")
-        return polkit.Result.YES;
-    return polkit.Result.NOT_HANDLED;
-});
-'''
 
 
 def rfb_banner(path, timeout=60.0):
@@ -479,14 +460,6 @@ class PolkitCancel(DelegatedConfinedTestCase):
         self.assert_cancelled('mine.img')
         self.assertEqual(self.client.prop(path, 'State'), 'shutoff')
         self.assertEqual(self.fx.qemu_pids(), [])
-
-
-def tracer_pid(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('TracerPid:'):
-                return int(line.split()[1])
-    return 0
 
 
 class PoolTargetsOffTheLoop(DelegatedConfinedTestCase):
