@@ -122,6 +122,7 @@ static gpointer pool_targets_resolve(gpointer p) {
         uint64_t one = 1;
         ssize_t n;
 
+        /* resolved paths on both sides: a target reached through a symlink holds what lies below its real place */
         for (guint i = 0; i < t->targets->len; i++)
                 g_ptr_array_add(t->resolved, realpath(t->targets->pdata[i], NULL));
         n = write(t->efd, &one, sizeof(one));   /* an eventfd takes it: never full */

@@ -346,7 +346,7 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
         else if (qemu_streq(g->listen_type, "socket") || qemu_graphics_uses_run_dir_socket(g)) {
                 /* A socket the definition names was bound by vmgmtd as the caller: qemu
                  * gets it over QMP before the guest runs (getfd + display-update, see
-                 * qemu_graphics_listen_step()) and serves its run-dir socket beside it. */
+                 * qemu_graphics_send_listen_fd()) and serves its run-dir socket beside it. */
                 if (qemu_streq(g->listen_type, "socket") && g->listen &&
                     !qemu_cmd_file(c, DOMAIN_PATH_GRAPHICS, 0, 0, "the VNC socket"))
                         return;
