@@ -214,25 +214,7 @@ static int job_open(VmDomainFilesJob *j) {
                                 &j->open);
 }
 
-/* The effective gid of the caller's process, as long as it still is the caller's (same uid). */
-static int caller_egid(pid_t pid, uid_t uid, gid_t *ret) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid), *text = NULL;
-        unsigned ruid, euid, rgid, egid;
-        const char *u, *g;
-
-        if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
-                return -ESRCH;
-        u = strstr(text, "\nUid:");
-        g = strstr(text, "\nGid:");
-        if (!u || !g || sscanf(u, "\nUid: %u %u", &ruid, &euid) != 2 || sscanf(g, "\nGid: %u %u", &rgid, &egid) != 2)
-                return -EBADMSG;
-        if (euid != uid)
-                return -ESRCH;
-        *ret = (gid_t) egid;
-        return 0;
-}
-
-/* With the caller's uid, pid and groups known: its effective gid, then the
+/* With the caller's uid, pid and groups known: its gid, then the
  * opener. Returns 0, or a negative errno with *ret_message (done not called). */
 static int job_open_as(VmDomainFilesJob *j, uint32_t uid, uint32_t pid, const char **ret_message) {
         int r;
@@ -240,8 +222,8 @@ static int job_open_as(VmDomainFilesJob *j, uint32_t uid, uint32_t pid, const ch
         j->uid = (uid_t) uid;
         if (uid == 0)
                 j->root = true;
-        else if (caller_egid((pid_t) pid, (uid_t) uid, &j->gid) < 0) {
-                *ret_message = "cannot learn the caller's group: its process is gone";
+        else if (bus_creds_pick_gid(j->groups, (uid_t) uid, (pid_t) pid, &j->gid) < 0) {
+                *ret_message = "cannot learn the caller's group: the bus told none";
                 return -EACCES;
         }
         r = job_open(j);

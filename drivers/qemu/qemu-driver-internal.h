@@ -129,6 +129,7 @@ struct DriverRuntime {
         bool starting;
         bool start_paused;
         unsigned start_step;            /* post-launch QMP settings done so far */
+        int vnc_listen_fd;              /* the VNC socket the definition names, bound by vmgmtd, until qemu has it; -1 */
         DriverDoneFn start_done;
         void *start_userdata;
         int start_error;
@@ -232,6 +233,16 @@ void qemu_graphics_set_live(DriverRuntime *rt);
 /* Asks qemu for the TCP port it picked for an autoport VNC server and puts it
  * into the live definition (the reply comes before that of any later command). */
 void qemu_graphics_query_port(DriverRuntime *rt);
+/* Keeps a duplicate of the listening socket the service bound for a
+ * <graphics><listen type='socket' socket=PATH/> (files' DOMAIN_PATH_GRAPHICS)
+ * in rt->vnc_listen_fd for qemu_graphics_send_listen_fd(). 0 (also when there
+ * is none), -errno. */
+int qemu_graphics_keep_listen_fd(DriverRuntime *rt, const DriverFiles *files);
+/* A start step: hands rt->vnc_listen_fd to qemu (getfd) and has its VNC
+ * server listen on it beside the run-dir socket (display-update); closes
+ * rt->vnc_listen_fd. done(…, rt) gets display-update's reply. 1 when sent, 0
+ * with nothing to send (done not called), -errno. */
+int qemu_graphics_send_listen_fd(DriverRuntime *rt, QmpReplyFn done);
 /* Removes every screendump file in the run dir: what a daemon that died during a Screenshot left. */
 void qemu_graphics_sweep_screendumps(QemuDriver *d);
 /* DomainDriverOps.set_screenshot_stall_timeout */

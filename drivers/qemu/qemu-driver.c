@@ -508,16 +508,6 @@ static void child_fds_done(QemuChildFds *q) {
         *q = (QemuChildFds) {};
 }
 
-/* A listening socket the service bound for the start that will not be used:
- * removed when the path still is a socket (a start that fails leaves nothing;
- * a socket fd's fstat names no file, so the type is all there is to check). */
-static void unlink_bound_socket(const DriverFile *f) {
-        struct stat st;
-
-        if (f && f->fd >= 0 && f->path && lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode))
-                (void) unlink(f->path);
-}
-
 static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                              const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
@@ -572,18 +562,12 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
                 goto deferred;
         }
-        /* -vnc binds its socket by name and takes no fd: a confined qemu can
-         * serve VNC only in its run dir until vmgmtd hands it the socket over QMP */
-        for (size_t i = 0; d->confine && i < copy->n_graphics; i++)
-                if (streq_ptr(copy->graphics[i].listen_type, "socket") && copy->graphics[i].listen) {
-                        unlink_bound_socket(driver_files_find(files, DOMAIN_PATH_GRAPHICS, 0, i));
-                        r = start_fail_deferred(rt, -EOPNOTSUPP,
-                                                g_strdup_printf("a VNC socket at a path of the definition's choosing "
-                                                                "(%s) cannot be served by a confined qemu yet; leave "
-                                                                "the path out (OpenGraphics reaches the display) or "
-                                                                "set confinement=off", copy->graphics[i].listen));
-                        goto deferred;
-                }
+        /* -vnc takes no fd: the socket the definition names goes to qemu over QMP at start */
+        r = qemu_graphics_keep_listen_fd(rt, files);
+        if (r < 0) {
+                qemu_runtime_free(rt);
+                return r;
+        }
         tap_fds = calloc(copy->n_nets + 1, sizeof(int));
         child_fds = calloc(copy->n_nets + 1, sizeof(int));
         if (!tap_fds || !child_fds) {

@@ -120,9 +120,17 @@ static void start_step_reply(Qmp *q, int r, const JsonValue *ret, const char *er
  * time, then "cont" unless starting paused. */
 static void start_next_step(DriverRuntime *rt) {
         const DomainDef *def = rt->def;
-        unsigned step = rt->start_step++;
+        unsigned step;
         int r;
 
+        /* first of all: the VNC socket the definition names */
+        r = qemu_graphics_send_listen_fd(rt, start_step_reply);
+        if (r != 0) {
+                if (r < 0)
+                        qemu_process_start_failed(rt, r, "cannot hand qemu its VNC socket");
+                return;
+        }
+        step = rt->start_step++;
         /* steps 0 … n_graphics-1: VNC passwords */
         if (step < def->n_graphics) {
                 const DomainGraphicsDef *g = &def->graphics[step];
