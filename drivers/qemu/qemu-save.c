@@ -365,7 +365,8 @@ static void resume_reply(Qmp *q, int r, const JsonValue *ret, const char *error,
                 state_job_done(j, r == -ECONNRESET ? -ESRCH : -EIO, msg);
                 return;
         }
-        if (!rt->killing)
+        /* a live stream dump never reported a pause: its end's stop and this cont are the job's own */
+        if (!rt->killing && rt->state == DOMAIN_STATE_PAUSED)
                 qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "unpaused", DOMAIN_EVENT_RESUMED, "unpaused");
         state_job_done(j, j->cancel_requested ? -ECANCELED : 0, j->cancel_requested ? "the dump was cancelled" : NULL);
 }

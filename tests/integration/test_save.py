@@ -222,6 +222,15 @@ class Save(VmgmtTestCase):
         self.assertEqual(sum(filesz for _, filesz, _ in segs), covered)
         self.assertTrue(any(paddr == 0 for paddr, _, _ in segs))
         self.assertEqual(leftovers(self.dir), ['sv3.core'])
+        # not live: paused "dumping" while it is written, then resumed
+        self.assertEqual(self.rec.domain_events(path), [('suspended', 'paused'), ('resumed', 'unpaused')])
+        # a live dump of the migration stream: no pause reported, still running
+        self.rec.clear()
+        job = str(self.dom(path).CoreDump(os.path.join(self.dir, 'sv3.live'), opts(live=True)))
+        self.assertEqual(self.wait_job(job), 'completed', self.job_prop(job, 'Error'))
+        self.assertEqual(self.client.state(path)[0], 'running')
+        self.assertEqual(self.rec.domain_events(path), [])
+        os.unlink(os.path.join(self.dir, 'sv3.live'))
         # the guest still runs and answers
         con.send('echo $((6*7))-alive')
         con.wait_for('42-alive', BOOT_TIMEOUT)
