@@ -204,6 +204,15 @@ int pool_resolve(Context *c, const char *name, char **ret_path);
  * Ctrl-C cancels). Returns 0 when it completed, else its error printed. */
 int ctl_follow_job(Context *c, const char *path);
 
+/* save, restore, managed save, core dump, the domain's job (vmgmtctl-save.c) */
+int verb_save(Context *c, VerbArgs *a);
+int verb_restore(Context *c, VerbArgs *a);
+int verb_managedsave(Context *c, VerbArgs *a);
+int verb_managedsave_remove(Context *c, VerbArgs *a);
+int verb_dump(Context *c, VerbArgs *a);
+int verb_domjobinfo(Context *c, VerbArgs *a);
+int verb_domjobabort(Context *c, VerbArgs *a);
+
 /* ---- networks (vmgmtctl-net.c) ---- */
 int verb_net_list(Context *c, VerbArgs *a);
 int verb_net_define(Context *c, VerbArgs *a);

@@ -244,6 +244,21 @@ typedef struct DriverBlockJob {
         bool shallow;                   /* only the active layer is copied; the copy's backing is the disk's */
         uint32_t granularity;           /* bytes (a power of 2); 0: the hypervisor's */
 } DriverBlockJob;
+/* save(): options */
+typedef enum DriverSaveFlags {
+        DRIVER_SAVE_BYPASS_CACHE = 1 << 0,      /* O_DIRECT writes */
+        DRIVER_SAVE_RUNNING = 1 << 1,           /* the image restores running whatever the state now */
+        DRIVER_SAVE_PAUSED = 1 << 2,            /* … paused */
+} DriverSaveFlags;
+
+/* core_dump(): options, as virsh dump's */
+typedef struct DriverDumpOptions {
+        bool memory_only;           /* the guest's memory as an ELF/kdump core; else the full migration stream */
+        const char *format;         /* memory_only: "elf" (NULL too), "kdump-zlib", "kdump-lzo", "kdump-snappy" */
+        bool live;                  /* the guest keeps running while it is written */
+        bool crash;                 /* the domain is stopped afterwards (shutoff "crashed", stopped/crashed) */
+        bool reset;                 /* the guest is reset afterwards */
+} DriverDumpOptions;
 
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
@@ -400,6 +415,48 @@ typedef struct DomainDriverOps {
         /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
          * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
         int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+        /* ---- save, restore, core dump (issue 13) ---- */
+
+        /* Saves the running or paused domain rt into fd (a new regular file,
+         * read-write, at offset 0; duplicated: the caller keeps its own): a
+         * header carrying header_xml (the definition the image restores, as
+         * read_save_image returns it) and the state of the guest. The guest's
+         * CPUs stop first (paused "saving"); when the state is written the
+         * domain stops (shutoff "saved", event stopped/saved) and then
+         * callbacks.done(0) follows. A failure or a cancel (-ECANCELED) leaves
+         * the domain as it was (a running one resumes: resumed/unpaused, reason
+         * "save-canceled"); the file's content is then garbage. Progress:
+         * bytes of the guest's RAM written of its total. Refused at once:
+         * -EBUSY while starting or during another job, -ESRCH while stopping,
+         * -EOPNOTSUPP for an option the driver cannot honour. */
+        int (*save)(DriverRuntime *rt, int fd, DriverSaveFlags flags, const char *header_xml,
+                    const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+        /* Reads the header of a save image from fd (at offset 0; pread, the
+         * offset is kept). Returns 1 with *ret_xml (malloc'd) and
+         * *ret_running (whether the image restores running), 0 when fd is no
+         * image of this driver, or a negative errno with *ret_error (malloc'd:
+         * a truncated or damaged header). */
+        int (*read_save_image)(int fd, char **ret_xml, bool *ret_running, char **ret_error);
+        /* start() from a save image: def (normalized; the one the image holds,
+         * or a compatible replacement) is started with the guest's state read
+         * from image_fd (as save() wrote it; duplicated). *ret_rt as start()'s;
+         * callbacks.done once the domain runs (state running "restored",
+         * event started/restored) or, with DRIVER_START_PAUSED, is paused
+         * (then also suspended/paused), or with the failure (the start did not
+         * happen, as for start()). Progress: bytes of the image read. Cancel:
+         * the start fails with -ECANCELED. */
+        int (*restore)(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                       const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
+                       DriverRuntime **ret_rt, DriverJob **ret_job);
+        /* Writes a core dump of the running or paused domain rt to fd (as for
+         * save(); duplicated) with options o. The domain is left as it was,
+         * except: not live, its CPUs are stopped while it is written (paused
+         * "dumping"); crash, it is stopped afterwards (shutoff "crashed",
+         * event stopped/crashed); reset, it is reset afterwards. Refused at
+         * once: -EOPNOTSUPP a format the hypervisor cannot write (the message
+         * names those it can), -EBUSY/-ESRCH as for save(). */
+        int (*core_dump)(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
+                         DriverJob **ret_job);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -93,9 +93,9 @@ static int property_get_description(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append_basic(reply, 's', strempty(def->description));
 }
 
-static int property_get_false(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        int b = 0;
+static int property_get_has_managed_save(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        int b = vm_domain_has_managed_save(userdata);
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
@@ -259,7 +259,10 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
-        r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
+        if (vm_domain_has_managed_save(d))   /* domain-save.c: resumes from it */
+                r = vm_domain_start_managed(d, message, paused, domain_op_done, op, &msg);
+        else
+                r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
@@ -385,7 +388,13 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 return r < 0 ? r : 1;
         if (!d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is transient, it cannot be undefined", d->name);
+        if (vm_domain_has_managed_save(d) && !managed_save)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' has a managed save image; remove it first or pass managed_save",
+                                         d->name);
         r = vm_domain_store_remove(d->manager, d->config_file);
+        if (r >= 0 && managed_save && vm_domain_managed_save_remove(d) < 0)
+                log_warning("Undefine of domain '%s': cannot remove its managed save image", d->name);
         if (r < 0)
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to undefine domain '%s': %s", d->name, strerror(-r));
 
@@ -537,7 +546,7 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_PROPERTY("MaxMemoryKiB", "t", property_get_max_memory, 0, EMITS),
         SD_BUS_PROPERTY("Title", "s", property_get_title, 0, EMITS),
         SD_BUS_PROPERTY("Description", "s", property_get_description, 0, EMITS),
-        SD_BUS_PROPERTY("HasManagedSave", "b", property_get_false, 0, EMITS),
+        SD_BUS_PROPERTY("HasManagedSave", "b", property_get_has_managed_save, 0, EMITS),
         SD_BUS_PROPERTY("CurrentSnapshot", "o", property_get_current_snapshot, 0, EMITS),
         SD_BUS_PROPERTY("StartTime", "t", property_get_start_time, 0, EMITS),
         SD_BUS_PROPERTY("Generation", "t", property_get_generation, 0, EMITS),
@@ -569,6 +578,14 @@ const sd_bus_vtable domain_vtable[] = {
                                 domain_method_block_job_abort, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("BlockResize", SD_BUS_ARGS("s", disk, "t", size, "a{sv}", options), SD_BUS_NO_RESULT,
                                 domain_method_block_resize, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_save, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ManagedSave", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_managed_save, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ManagedSaveRemove", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_managed_save_remove, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CoreDump", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_core_dump, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

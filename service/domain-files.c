@@ -33,6 +33,7 @@ struct VmDomainFilesJob {
         int error;                 /* the failure reported once the created files are gone */
         char *error_message;
         unsigned unlinking;        /* created files still being removed before caller_done */
+        bool orphaned;             /* cancelled meanwhile: freed, unreported, once they are removed */
 };
 
 static OpenFileCreds job_creds(const VmDomainFilesJob *j) {
@@ -91,7 +92,9 @@ static void job_free(VmDomainFilesJob *j) {
 }
 
 VmDomainFilesJob *vm_domain_files_job_cancel(VmDomainFilesJob *j) {
-        if (j)
+        if (j && j->unlinking > 0)
+                j->orphaned = true;   /* the removals under way still need it (caller_unlinked) */
+        else if (j)
                 job_free(j);
         return NULL;
 }
@@ -342,7 +345,11 @@ static void caller_unlinked(void *userdata, int r, const char *message) {
 
         if (r < 0)
                 log_warning("Removing a file of a failed operation: %s", strna(message));
-        if (--j->unlinking == 0)
+        if (--j->unlinking > 0)
+                return;
+        if (j->orphaned)
+                job_free(j);
+        else
                 caller_report(j);
 }
 

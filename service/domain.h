@@ -183,6 +183,16 @@ extern const DomainDriverEvents vm_domain_driver_events;
  * called). */
 int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
                     char **ret_error);
+/* What vm_domain_start_with() calls instead of the driver's start (a restore
+ * from a save image): as DomainDriverOps.start, with launch_data. */
+typedef int (*VmDomainLaunchFn)(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
+                                DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt,
+                                DriverDoneFn done, void *userdata);
+/* vm_domain_start() of def (NULL: d->def; borrowed for the call) with
+ * launch (NULL: the driver's start) once the files are open. */
+int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, const DomainDef *def,
+                         VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done, void *userdata,
+                         char **ret_error);
 /* Whether d is starting or active (a start owns it). */
 static inline bool vm_domain_is_busy(const VmDomain *d) {
         return d->rt || d->starting;
@@ -228,5 +238,30 @@ int vm_domain_job_started(VmDomainJob *dj, DriverJob *driver_job, sd_bus_message
 /* The driver refused it at once: frees dj (the Job never appears). */
 void vm_domain_job_discard(VmDomainJob *dj);
 const char *vm_domain_job_path(const VmDomainJob *dj);
+
+/* ---- save, restore, managed save, core dump (domain-save.c) ---- */
+
+/* The managed save image of d: STATE/save/UUID.save (malloc'd). */
+char *vm_domain_managed_save_path(const VmDomain *d);
+bool vm_domain_has_managed_save(const VmDomain *d);
+/* Start of a domain with a managed save image: restores from it (event
+ * started/restored) and removes it once the domain runs; as vm_domain_start()
+ * otherwise (a failed restore keeps the image). */
+int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, DriverDoneFn done, void *userdata,
+                            char **ret_error);
+/* Undefine with managed_save: removes the image. 0 or a negative errno. */
+int vm_domain_managed_save_remove(VmDomain *d);
+/* vmgmtd's SIGTERM with [daemon] on_host_shutdown=save: starts a managed save
+ * of every running or paused persistent domain. Returns how many were
+ * started; when > 0, done(m) is called once, when every one ended or after
+ * timeout_usec (the rest keep running). */
+#define VM_SHUTDOWN_SAVE_TIMEOUT_USEC (300 * 1000000ULL)
+unsigned vm_domains_save_all(Manager *m, uint64_t timeout_usec, void (*done)(Manager *m));
+/* Method handlers (domain-dbus.c's and manager-dbus.c's vtables). */
+int vm_domain_method_save(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_managed_save(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_managed_save_remove(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd_bus_error *error);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);

@@ -652,6 +652,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_define_domain, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("CreateDomain", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", domain),
                                 method_create_domain, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("RestoreDomain", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_manager_method_restore_domain, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", domain),
                                 method_get_domain, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", domains),

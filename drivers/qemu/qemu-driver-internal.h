@@ -156,6 +156,12 @@ struct DriverRuntime {
          * save, a dump, a snapshot): qemu's STOP and RESUME are its own, not the
          * user's, and the operation reports the states it causes. */
         unsigned job_owns_pause;
+
+        /* save, restore, dump (qemu-save.c) */
+        struct QemuRestoreJob *restore_job;     /* a start from a save image */
+        bool incoming_pending;                  /* its stream is still to be read in (a start-up step) */
+        bool restored;                          /* it was: reason and event detail "restored" */
+        struct QemuStateJob *state_job;         /* a save or dump under way */
 };
 
 /* ---- qemu-process.c ---- */
@@ -286,3 +292,24 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const Dri
                          char **ret_error);
 int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
 int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+/* ---- qemu-save.c: save, restore, core dump ---- */
+
+/* DomainDriverOps.save, .read_save_image, .restore, .core_dump */
+int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const char *header_xml,
+                     const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+int qemu_driver_read_save_image(int fd, char **ret_xml, bool *ret_running, char **ret_error);
+int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                        const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
+                        DriverRuntime **ret_rt, DriverJob **ret_job);
+int qemu_driver_core_dump(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
+                          DriverJob **ret_job);
+/* The start-up step of a restore (rt->incoming_pending): reads the image in
+ * with migrate-incoming, then qemu_monitor_start_next(), or fails the start. */
+void qemu_restore_incoming(DriverRuntime *rt);
+
+/* qemu-driver.c: start(), with -incoming defer and `restore` as rt->restore_job when not NULL. */
+int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                               const DriverFiles *files, struct QemuRestoreJob *restore, DriverRuntime **ret_rt,
+                               DriverDoneFn done, void *userdata);
+/* qemu-process-monitor.c: the start-up sequence goes on (after a step of another file). */
+void qemu_monitor_start_next(DriverRuntime *rt);

@@ -510,6 +510,12 @@ static void child_fds_done(QemuChildFds *q) {
 
 static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                              const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
+        return qemu_driver_start_incoming(base, owner, def, id, flags, files, NULL, ret_rt, done, userdata);
+}
+
+int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                               const DriverFiles *files, struct QemuRestoreJob *restore, DriverRuntime **ret_rt,
+                               DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
@@ -536,6 +542,8 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         rt->start_paused = flags & DRIVER_START_PAUSED;
         rt->start_done = done;
         rt->start_userdata = userdata;
+        rt->restore_job = restore;              /* qemu-save.c: the stream comes in before cont */
+        rt->incoming_pending = restore != NULL;
 
         if (!copy->emulator)
                 emulator = qemu_caps_find_emulator(copy->os_arch);
@@ -557,6 +565,7 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 .pass_fd = child_fds_pass,
                 .open_log = child_fds_open_log,
                 .pass_fd_userdata = &qfds,
+                .incoming_defer = restore != NULL,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
@@ -887,4 +896,8 @@ const DomainDriverOps qemu_driver_ops = {
         .block_resize = qemu_block_resize,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
+        .save = qemu_driver_save,
+        .read_save_image = qemu_driver_read_save_image,
+        .restore = qemu_driver_restore,
+        .core_dump = qemu_driver_core_dump,
 };
