@@ -20,7 +20,8 @@
 static const char *const manager_features[] = { "autostart", "transient-domains", "if-generation", "console",
                                                   "graphics-vnc", "screenshot", "jobs", "confinement",
                                                   "network-dhcp-leases", "network-update", "storage-volume-upload",
-                                                  "storage-volume-download", "storage-volume-clone", "block-jobs", NULL };
+                                                  "storage-volume-download", "storage-volume-clone", "block-jobs", "save", "managed-save",
+                                                  "core-dump", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
