@@ -214,6 +214,17 @@ static inline void driver_job_cancel(DriverJob *j) {
                 j->cancel(j);
 }
 
+/* What a snapshot operation does to the disks (and memory) it names. */
+typedef enum DriverSnapshotAction {
+        DRIVER_SNAPSHOT_CREATE,
+        DRIVER_SNAPSHOT_REVERT,
+        DRIVER_SNAPSHOT_DELETE,
+} DriverSnapshotAction;
+
+typedef enum DriverSnapshotFlags {
+        DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
+} DriverSnapshotFlags;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -345,6 +356,28 @@ typedef struct DomainDriverOps {
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */
         int (*console_name)(const DomainDef *def, const char *device, char **ret_name);
+
+        /* ---- snapshots ---- */
+
+        /* Internal snapshot `name` of a shut-off domain: created in, applied
+         * to (revert) or deleted from each image of fds (qcow2 files the
+         * service opened read-write as its caller; dup()ed), one after the
+         * other, without blocking the loop. A create that fails on one image,
+         * or is cancelled, takes back what the others got (-ECANCELED).
+         * Returns 0 with *ret (done once), or a negative errno with
+         * *ret_error (malloc'd). NULL: no internal snapshots. */
+        int (*snapshot_offline)(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                                size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+        /* The same for running rt, with its memory: `disks` (indexes into the
+         * live definition's disks, qcow2 all) take part, the first holds the
+         * memory. A revert leaves the CPUs stopped with
+         * DRIVER_SNAPSHOT_PAUSED, else running, and reports that state with
+         * reason from-snapshot (STARTED or SUSPENDED/from-snapshot); the
+         * pause a create causes is not reported. -EBUSY still starting,
+         * -ESRCH being stopped. */
+        int (*snapshot_live)(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                             size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                             char **ret_error);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

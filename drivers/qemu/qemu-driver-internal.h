@@ -267,3 +267,12 @@ void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *cons
 void qemu_driver_log_rotation_done(QemuDriver *d);
 /* DomainDriverOps.log_clash. */
 char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);
+
+/* ---- qemu-snapshot.c ---- */
+
+/* DomainDriverOps.snapshot_offline and .snapshot_live. */
+int qemu_snapshot_offline(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                          size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                       size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                       char **ret_error);

@@ -898,6 +898,8 @@ const DomainDriverOps qemu_driver_ops = {
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
         .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
+        .snapshot_offline = qemu_snapshot_offline,
+        .snapshot_live = qemu_snapshot_live,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
 };

@@ -1,0 +1,457 @@
+/* qemu-snapshot.c — internal snapshots: of a shut-off domain's qcow2 images with qemu-img (children of the
+ * loop, each image handed over as the fd the service opened), of a running one with its memory through
+ * QEMU's snapshot-save/-load/-delete jobs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "qemu-driver-internal.h"
+#include "spawn-util.h"
+
+/* ---- offline: qemu-img snapshot on each image ---- */
+
+typedef struct OfflineJob {
+        DriverJob base;                 /* first: the handle the service holds */
+        sd_event *event;
+        DriverSnapshotAction action;
+        char *name;
+        int *fds;
+        size_t n_fds;
+        size_t next;                    /* the image being worked on */
+        size_t undo;                    /* rolling back a cancelled create: images left to undo */
+        bool cancelled, undoing;
+        pid_t pid;
+        int pidfd, errfd;
+        sd_event_source *exit_source;
+        DriverJobCallbacks cb;
+        char *qemu_img;
+        int error;
+        char *message;
+} OfflineJob;
+
+static void offline_free(OfflineJob *j) {
+        sd_event_source_disable_unref(j->exit_source);
+        spawn_kill_reap(j->event, j->pid, j->pidfd);
+        if (j->errfd >= 0)
+                close(j->errfd);
+        for (size_t i = 0; i < j->n_fds; i++)
+                if (j->fds[i] >= 0)
+                        close(j->fds[i]);
+        g_free(j->fds);
+        sd_event_unref(j->event);
+        free(j->name);
+        free(j->qemu_img);
+        free(j->message);
+        g_free(j);
+}
+
+static void offline_finish(OfflineJob *j, int r, const char *message) {
+        DriverJobCallbacks cb = j->cb;
+        _cleanup_free_ char *m = message ? strdup(message) : NULL;
+
+        offline_free(j);
+        cb.done(cb.userdata, r, m);
+}
+
+static int offline_run(OfflineJob *j, const char *flag, int fd);
+
+static char *read_errfd(int fd) {
+        char buf[2048];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+        buf[n > 0 ? n : 0] = 0;
+        g_strstrip(buf);
+        return strdup(buf);
+}
+
+static int offline_step(OfflineJob *j) {
+        static const char *const flags[] = { [DRIVER_SNAPSHOT_CREATE] = "-c", [DRIVER_SNAPSHOT_REVERT] = "-a",
+                                             [DRIVER_SNAPSHOT_DELETE] = "-d" };
+
+        if (j->undoing) {
+                if (j->undo == 0) {
+                        offline_finish(j, -ECANCELED, "snapshot cancelled; the images are as they were");
+                        return 0;
+                }
+                return offline_run(j, "-d", j->fds[--j->undo]);
+        }
+        if (j->cancelled && j->action == DRIVER_SNAPSHOT_CREATE) {
+                j->undoing = true;
+                j->undo = j->next;
+                return offline_step(j);
+        }
+        if (j->next >= j->n_fds) {
+                offline_finish(j, 0, NULL);
+                return 0;
+        }
+        if (j->cb.progress)
+                j->cb.progress(j->cb.userdata, j->next, j->n_fds);
+        return offline_run(j, flags[j->action], j->fds[j->next]);
+}
+
+static int on_offline_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        OfflineJob *j = userdata;
+        siginfo_t si = {};
+        int r;
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) j->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                if (errno == EINTR)
+                        return 0;
+                si.si_code = CLD_KILLED;
+        } else if (si.si_pid == 0)
+                return 0;
+        j->exit_source = sd_event_source_disable_unref(j->exit_source);
+        close(j->pidfd);
+        j->pidfd = -1;
+        j->pid = 0;
+        if (si.si_code != CLD_EXITED || si.si_status != 0) {
+                _cleanup_free_ char *err = read_errfd(j->errfd);
+                _cleanup_free_ char *m = g_strdup_printf("qemu-img snapshot failed on disk %zu: %s",
+                                                         j->undoing ? j->undo : j->next,
+                                                         !isempty(err) ? err : "it was killed");
+                if (!j->undoing) {
+                        /* a create that failed on one image takes back what the others got */
+                        if (j->action == DRIVER_SNAPSHOT_CREATE && j->next > 0) {
+                                j->undoing = true;
+                                j->undo = j->next;
+                                j->error = -EIO;
+                                j->message = TAKE_PTR(m);
+                                r = offline_step(j);
+                                if (r < 0)
+                                        offline_finish(j, r, "cannot run qemu-img");
+                                return 0;
+                        }
+                        offline_finish(j, -EIO, m);
+                        return 0;
+                }
+                log_warning("%s", m);   /* undo goes on with the other images */
+        }
+        if (!j->undoing)
+                j->next++;
+        else if (j->undo == 0 && j->error < 0) {
+                _cleanup_free_ char *m = TAKE_PTR(j->message);
+                offline_finish(j, j->error, m);
+                return 0;
+        }
+        r = offline_step(j);
+        if (r < 0)
+                offline_finish(j, r, "cannot run qemu-img");
+        return 0;
+}
+
+static int offline_run(OfflineJob *j, const char *flag, int fd) {
+        const char *filename = "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"/proc/self/fd/3\"}}";
+        char *argv[] = { j->qemu_img, (char *) "snapshot", (char *) "-q", (char *) flag, j->name, (char *) filename, NULL };
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        int r;
+
+        if (ftruncate(j->errfd, 0) < 0)
+                return -errno;
+        o.stderr_fd = j->errfd;
+        o.fds = &fd;
+        o.n_fds = 1;
+        r = spawn_child(argv, &o, &j->pid, &j->pidfd);
+        if (r < 0)
+                return r;
+        return sd_event_add_io(j->event, &j->exit_source, j->pidfd, EPOLLIN, on_offline_exit, j);
+}
+
+static void offline_cancel(DriverJob *base) {
+        OfflineJob *j = (OfflineJob *) base;
+
+        /* the image under work is finished (a half-written snapshot table is worse), then undone */
+        j->cancelled = true;
+}
+
+int qemu_snapshot_offline(DomainDriver *drv, DriverSnapshotAction action, const char *name, const int *fds,
+                          size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error) {
+        QemuDriver *d = (QemuDriver *) drv;
+        OfflineJob *j;
+        int r;
+
+        if (n_fds == 0) {
+                *ret_error = strdup("no disk image to snapshot");
+                return -EINVAL;
+        }
+        j = g_new0(OfflineJob, 1);
+        j->base.cancel = offline_cancel;
+        j->event = sd_event_ref(d->event);
+        j->action = action;
+        j->name = strdup(name);
+        j->cb = *cb;
+        j->pidfd = j->errfd = -1;
+        j->fds = g_new(int, n_fds);
+        for (size_t i = 0; i < n_fds; i++)
+                j->fds[i] = -1;
+        j->n_fds = n_fds;
+        const char *env = getenv("VMGMT_QEMU_IMG");
+        j->qemu_img = env && *env ? strdup(env) : spawn_find_program("qemu-img");
+        if (!j->qemu_img) {
+                offline_free(j);
+                *ret_error = strdup("qemu-img is not installed");
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < n_fds; i++) {
+                j->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+                if (j->fds[i] < 0) {
+                        r = -errno;
+                        offline_free(j);
+                        *ret_error = strdup("cannot duplicate an image's fd");
+                        return r;
+                }
+        }
+        j->errfd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
+        r = j->errfd < 0 ? -errno : offline_step(j);
+        if (r < 0) {
+                offline_free(j);
+                *ret_error = g_strdup_printf("cannot run qemu-img: %s", strerror(-r));
+                return r;
+        }
+        *ret = &j->base;
+        return 0;
+}
+
+/* ---- live: QEMU's snapshot jobs ---- */
+
+typedef struct LiveJob {
+        DriverJob base;
+        DriverRuntime *rt;
+        DriverSnapshotAction action;    /* what is running now (a cancelled create runs a delete) */
+        DriverSnapshotFlags flags;
+        char *name;
+        char job_id[64];
+        JsonValue *devices;             /* the format nodes taking part */
+        char *vmstate;
+        bool cancelled, rolling_back, owns_pause, was_running;
+        DriverJobCallbacks cb;
+        QemuListener listener;
+        int error;
+        char *message;
+} LiveJob;
+
+static unsigned live_counter;
+
+static void live_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata);
+static void live_gone(DriverRuntime *rt, bool exited, void *userdata);
+
+static void live_free(LiveJob *j) {
+        if (j->owns_pause && j->rt->job_owns_pause > 0)
+                j->rt->job_owns_pause--;
+        json_decref(j->devices);
+        free(j->vmstate);
+        free(j->name);
+        free(j->message);
+        g_free(j);
+}
+
+static void live_finish(LiveJob *j, int r, const char *message) {
+        DriverJobCallbacks cb = j->cb;
+        _cleanup_free_ char *m = message ? strdup(message) : NULL;
+
+        qemu_runtime_remove_listener(j->rt, &j->listener);
+        live_free(j);
+        cb.done(cb.userdata, r, m);
+}
+
+static int live_start(LiveJob *j);
+
+static void live_settled(LiveJob *j) {
+        if (j->rolling_back) {
+                live_finish(j, -ECANCELED, "snapshot cancelled; the domain is as it was");
+                return;
+        }
+        if (j->error < 0) {
+                _cleanup_free_ char *m = TAKE_PTR(j->message);
+                live_finish(j, j->error, m);
+                return;
+        }
+        if (j->cancelled && j->action == DRIVER_SNAPSHOT_CREATE) {
+                /* made before the cancel was seen: taken back */
+                j->rolling_back = true;
+                j->action = DRIVER_SNAPSHOT_DELETE;
+                if (live_start(j) < 0)
+                        live_finish(j, -EIO, "cannot delete the cancelled snapshot");
+                return;
+        }
+        live_finish(j, 0, NULL);
+}
+
+static void cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (r < 0) {
+                j->error = r;
+                free(j->message);
+                j->message = g_strdup_printf("reverted, but the CPUs could not be %s: %s",
+                                             j->flags & DRIVER_SNAPSHOT_PAUSED ? "stopped" : "started", strempty(error));
+        }
+        if (j->flags & DRIVER_SNAPSHOT_PAUSED)
+                qemu_runtime_set_state(j->rt, DOMAIN_STATE_PAUSED, "from-snapshot", DOMAIN_EVENT_SUSPENDED,
+                                       "from-snapshot");
+        else
+                qemu_runtime_set_state(j->rt, DOMAIN_STATE_RUNNING, "from-snapshot", DOMAIN_EVENT_STARTED,
+                                       "from-snapshot");
+        live_settled(j);
+}
+
+/* After a load: qemu resumed the CPUs when they ran before; the revert's flags say how to leave them. */
+static void query_status_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+        bool running = false, want_paused = j->flags & DRIVER_SNAPSHOT_PAUSED;
+        const char *cmd;
+
+        if (r >= 0)
+                (void) json_util_boolean(json_object_get(ret, "running"), &running);
+        if (running == !want_paused) {
+                cont_reply(q, 0, NULL, NULL, j);
+                return;
+        }
+        cmd = want_paused ? "stop" : "cont";
+        if (qmp_send(j->rt->qmp, cmd, NULL, cont_reply, j) < 0)
+                cont_reply(q, -EIO, NULL, "the monitor is gone", j);
+}
+
+static void dismiss_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (j->action == DRIVER_SNAPSHOT_REVERT && j->error >= 0) {
+                if (qmp_send(j->rt->qmp, "query-status", NULL, query_status_reply, j) < 0)
+                        query_status_reply(q, -EIO, NULL, NULL, j);
+                return;
+        }
+        live_settled(j);
+}
+
+static void query_jobs_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+        JsonValue *args;
+
+        for (size_t i = 0; r >= 0 && i < json_array_size(ret); i++) {
+                const JsonValue *e = json_array_get(ret, i);
+                const char *err;
+
+                if (!streq_ptr(json_util_member_string(e, "id"), j->job_id))
+                        continue;
+                err = json_util_member_string(e, "error");
+                if (err && !j->rolling_back) {
+                        j->error = -EIO;
+                        free(j->message);
+                        j->message = strdup(err);
+                }
+        }
+        args = json_object();
+        json_object_set_new(args, "id", json_string(j->job_id));
+        if (qmp_send(j->rt->qmp, "job-dismiss", args, dismiss_reply, j) < 0)
+                dismiss_reply(q, -EIO, NULL, NULL, j);
+}
+
+static void live_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (!streq(name, "JOB_STATUS_CHANGE") || !streq_ptr(json_util_member_string(data, "id"), j->job_id))
+                return;
+        if (!streq_ptr(json_util_member_string(data, "status"), "concluded"))
+                return;
+        if (qmp_send(rt->qmp, "query-jobs", NULL, query_jobs_reply, j) < 0)
+                live_finish(j, -EIO, "the monitor is gone");
+}
+
+static void live_gone(DriverRuntime *rt, bool exited, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (!exited) {
+                live_free(j);
+                return;
+        }
+        {
+                DriverJobCallbacks cb = j->cb;
+                live_free(j);
+                cb.done(cb.userdata, -ESRCH, "the domain stopped during the snapshot");
+        }
+}
+
+static void start_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (r < 0)
+                live_finish(j, r, error ?: "the monitor is gone");
+}
+
+static int live_start(LiveJob *j) {
+        static const char *const commands[] = { [DRIVER_SNAPSHOT_CREATE] = "snapshot-save",
+                                                [DRIVER_SNAPSHOT_REVERT] = "snapshot-load",
+                                                [DRIVER_SNAPSHOT_DELETE] = "snapshot-delete" };
+        JsonValue *args = json_object();
+
+        snprintf(j->job_id, sizeof(j->job_id), "vmgmt-snapshot-%u", ++live_counter);
+        json_object_set_new(args, "job-id", json_string(j->job_id));
+        json_object_set_new(args, "tag", json_string(j->name));
+        if (j->action != DRIVER_SNAPSHOT_DELETE)
+                json_object_set_new(args, "vmstate", json_string(j->vmstate));
+        json_object_set(args, "devices", j->devices);
+        return qmp_send(j->rt->qmp, commands[j->action], args, start_reply, j);
+}
+
+static void live_cancel(DriverJob *base) {
+        LiveJob *j = (LiveJob *) base;
+
+        /* QEMU's snapshot jobs run to their end: a create is deleted when it ends */
+        j->cancelled = true;
+}
+
+int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                       size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                       char **ret_error) {
+        LiveJob *j;
+        int r;
+
+        if (rt->starting || rt->killing || !rt->qmp || !qmp_is_ready(rt->qmp)) {
+                *ret_error = strdup(rt->starting ? "the domain is still starting" : "the domain is being stopped");
+                return rt->starting ? -EBUSY : -ESRCH;
+        }
+        if (n_disks == 0) {
+                *ret_error = strdup("no qcow2 disk to hold the snapshot");
+                return -EINVAL;
+        }
+        j = g_new0(LiveJob, 1);
+        j->base.cancel = live_cancel;
+        j->rt = rt;
+        j->action = action;
+        j->flags = flags;
+        j->name = strdup(name);
+        j->cb = *cb;
+        j->devices = json_array();
+        for (size_t i = 0; i < n_disks; i++) {
+                char node[32];
+                snprintf(node, sizeof(node), "disk%zu-format", disks[i]);
+                json_array_append_new(j->devices, json_string(node));
+                if (i == 0)
+                        j->vmstate = strdup(node);
+        }
+        j->listener = (QemuListener) { .event = live_event, .gone = live_gone, .userdata = j };
+        r = qemu_runtime_add_listener(rt, &j->listener);
+        if (r >= 0) {
+                /* qemu stops and restarts the CPUs itself: those STOP/RESUME are the job's */
+                if (action != DRIVER_SNAPSHOT_DELETE) {
+                        rt->job_owns_pause++;
+                        j->owns_pause = true;
+                }
+                r = live_start(j);
+        }
+        if (r < 0) {
+                qemu_runtime_remove_listener(rt, &j->listener);
+                live_free(j);
+                *ret_error = g_strdup_printf("cannot talk to the monitor: %s", strerror(-r));
+                return r;
+        }
+        *ret = &j->base;
+        return 0;
+}
