@@ -100,7 +100,8 @@ static int property_get_false(sd_bus *bus, const char *path, const char *interfa
 
 static int property_get_current_snapshot(sd_bus *bus, const char *path, const char *interface, const char *property,
                                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append_basic(reply, 'o', "/");
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 'o', d->current_snapshot ? vm_snapshot_path(d->current_snapshot) : "/");
 }
 
 static int property_get_start_time(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -253,6 +254,8 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r < 0 ? r : 1;
         if (vm_domain_is_busy(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
         if (r < 0)
                 return r;
@@ -384,10 +387,18 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 return r < 0 ? r : 1;
         if (!d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is transient, it cannot be undefined", d->name);
+        if (d->snapshots->len > 0 && !snapshots)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' has %u snapshots: delete them, or undefine with option snapshots to drop their metadata",
+                                         d->name, d->snapshots->len);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         r = vm_domain_store_remove(d->manager, d->config_file);
         if (r < 0)
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to undefine domain '%s': %s", d->name, strerror(-r));
 
+        if (snapshots)
+                vm_snapshots_drop(d);
         vm_domain_set_cause(d, message);
         vm_domain_props_get(d, &before);
         g_clear_pointer(&d->config_file, g_free);
@@ -439,6 +450,11 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         if (vm_domain_is_busy(d) || !d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+        r = vm_snapshot_store_rename(d, new_name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to rename domain '%s': cannot move its snapshots: %m", d->name);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);
         if (r < 0)
                 return r;
@@ -489,6 +505,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         free(old_path);
         g_free(old_file);
         vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
+        vm_snapshots_repath(d);
         vm_domain_emit_event(d, "defined", "renamed");
         vm_domain_clear_cause(d);
         return sd_bus_reply_method_return(message, NULL);
@@ -552,6 +569,10 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_NO_RESULT, method_rename, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CreateSnapshot", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", snapshot),
+                                vm_domain_method_create_snapshot, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", snapshots),
+                                vm_domain_method_list_snapshots, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("OpenGraphics", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),
                                 domain_method_open_graphics, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Screenshot", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,

@@ -37,6 +37,8 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         }
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
+        if (!m->ready)
+                vm_snapshot_store_load(d);   /* start-up: the snapshots kept for it */
         *ret = d;
         return 0;
 }

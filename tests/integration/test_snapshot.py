@@ -1,0 +1,259 @@
+# Domain snapshots (issue 13 part 4): offline internal snapshots of qcow2 disks
+# (qemu-img on the fds vmgmtd opened) and live ones with memory (QEMU's
+# snapshot-save/-load jobs) on the booted busybox guest; the tree (Parent,
+# IsCurrent, CurrentSnapshot, ListSnapshots' filters) through create, revert
+# and delete; metadata across a SIGKILL of vmgmtd; Undefine's refusal; bad
+# XML and unknown disks changing nothing; a cancelled live snapshot leaving
+# the domain as it was.
+
+import os
+import shutil
+import subprocess
+import time
+
+import dbus
+
+from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
+                           ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
+                           guest_image, main, minimal_domain_xml, opts, path_encode, unwrap)
+
+SNAP_IFACE = 'org.vmgmt.Snapshot'
+JOB_IFACE = 'org.vmgmt.Job'
+ERR_ALREADY_EXISTS = 'org.vmgmt.Error.AlreadyExists'
+ERR_NO_SUCH_SNAPSHOT = 'org.vmgmt.Error.NoSuchSnapshot'
+BOOT_TIMEOUT = 120
+QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
+QEMU_IO = shutil.which('qemu-io') or '/usr/bin/qemu-io'
+
+
+def with_disk(xml, image, fmt='qcow2', target='vda'):
+    disk = ("<disk type='file' device='disk'><driver name='qemu' type='%s'/><source file='%s'/>"
+            "<target dev='%s' bus='virtio'/></disk>" % (fmt, image, target))
+    return xml.replace('<devices>', '<devices>' + disk, 1)
+
+
+def qemu_io(image, cmd, fmt='qcow2'):
+    return subprocess.run([QEMU_IO, '-f', fmt, '-c', cmd, image], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=DEFAULT_TIMEOUT).stdout.decode()
+
+
+def image_tags(image):
+    out = subprocess.run([QEMU_IMG, 'snapshot', '-U', '-l', image], stdout=subprocess.PIPE,
+                         check=True, timeout=DEFAULT_TIMEOUT).stdout.decode().splitlines()
+    return sorted(line.split()[1] for line in out[2:] if line.split())
+
+
+class Snapshots(VmgmtTestCase):
+    @classmethod
+    def setUpClass(cls):
+        for p in (QEMU_IMG, QEMU_IO):
+            if not os.access(p, os.X_OK):
+                raise cls.skipTest(cls, 'needs %s (qemu-utils)' % p)
+        guest_image()
+        super().setUpClass()
+
+    def image(self, name, fmt='qcow2'):
+        p = os.path.join(self.fx.tmp, name)
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', fmt, p, '16M'], check=True)
+        return p
+
+    def snap(self, path):
+        return dbus.Interface(self.client.obj(path), SNAP_IFACE)
+
+    def sprop(self, path, name):
+        return unwrap(self.client.prop(path, name, iface=SNAP_IFACE))
+
+    def wait_job(self, jpath, state='completed', timeout=BOOT_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = unwrap(self.client.prop(jpath, 'State', iface=JOB_IFACE))
+            if st != 'running':
+                err = unwrap(self.client.prop(jpath, 'Error', iface=JOB_IFACE))
+                self.assertEqual(st, state, 'job %s ended %s: %s' % (jpath, st, err))
+                return err
+            if time.monotonic() > deadline:
+                self.fail('job %s still running after %ds' % (jpath, timeout))
+            time.sleep(0.05)
+
+    def take(self, dpath, xml, **o):
+        j = str(self.dom(dpath).CreateSnapshot(xml, opts(**o)))
+        self.assertTrue(j.startswith('/org/vmgmt/job/'), j)
+        self.wait_job(j)
+        return j
+
+    def signalled(self, kind, path):
+        return any(k == kind and SNAP_IFACE in ifaces for k, ifaces in self.rec.kinds(path))
+
+    def snap_path(self, dom, name):
+        return '/org/vmgmt/domain/%s/snapshot/%s' % (path_encode(dom), path_encode(name))
+
+    def listed(self, dpath, **o):
+        return [str(p) for p in self.dom(dpath).ListSnapshots(opts(**o))]
+
+    def test_offline_tree_restart_undefine(self):
+        img = self.image('d.qcow2')
+        dpath = self.define(with_disk(minimal_domain_xml('sn1'), img))
+        qemu_io(img, 'write -P 0xaa 0 64k')
+        self.rec.clear()
+        self.take(dpath, "<domainsnapshot><name>s1</name><description>first</description></domainsnapshot>")
+        s1 = self.snap_path('sn1', 's1')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesAdded', s1),
+                          what='InterfacesAdded of s1')
+        self.assertEqual(image_tags(img), ['s1'])
+        self.assertEqual(self.sprop(s1, 'State'), 'shutoff')
+        self.assertEqual(self.sprop(s1, 'Description'), 'first')
+        self.assertEqual(self.sprop(s1, 'Parent'), '/')
+        self.assertTrue(self.sprop(s1, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s1)
+        xml = str(self.snap(s1).GetXML(opts()))
+        self.assertIn("<disk name='vda' snapshot='internal'/>", xml)
+        self.assertIn('<domain type=', xml)
+
+        qemu_io(img, 'write -P 0xbb 0 64k')
+        self.take(dpath, "<domainsnapshot><name>s2</name></domainsnapshot>")
+        s2 = self.snap_path('sn1', 's2')
+        self.assertEqual(self.sprop(s2, 'Parent'), s1)
+        self.assertFalse(self.sprop(s1, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s2)
+        # a name that is taken
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>s1</name></domainsnapshot>", opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_ALREADY_EXISTS)
+
+        # revert to s1: the disk holds 0xaa again, s1 is current
+        qemu_io(img, 'write -P 0xcc 0 64k')
+        self.snap(s1).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertIn('read 65536/65536', qemu_io(img, 'read -P 0xaa 0 64k'))
+        self.assertTrue(self.sprop(s1, 'IsCurrent'))
+        self.assertFalse(self.sprop(s2, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s1)
+        # a third one branches off s1
+        self.take(dpath, "<domainsnapshot><name>s3</name></domainsnapshot>")
+        s3 = self.snap_path('sn1', 's3')
+        self.assertEqual(self.sprop(s3, 'Parent'), s1)
+        self.assertEqual(self.listed(dpath), [s1, s2, s3])
+        self.assertEqual(self.listed(dpath, roots=True), [s1])
+        self.assertEqual(self.listed(dpath, leaves=True), [s2, s3])
+        self.assertEqual(self.listed(dpath, descendants_of=dbus.ObjectPath(s1)), [s2, s3])
+
+        # Undefine refused while snapshots exist
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).Undefine(opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_INVALID_STATE)
+        self.assertIn('snapshots', str(cm.exception))
+
+        # metadata survives a SIGKILL of vmgmtd
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.listed(dpath), [s1, s2, s3])
+        self.assertEqual(self.sprop(s2, 'Parent'), s1)
+        self.assertEqual(self.sprop(s1, 'Description'), 'first')
+        self.assertTrue(self.sprop(s3, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s3)
+
+        # delete s1: its children become roots, the disk loses its tag
+        self.rec.clear()
+        self.snap(s1).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(image_tags(img), ['s2', 's3'])
+        self.assertEqual(self.listed(dpath, roots=True), [s2, s3])
+        self.assertEqual(self.sprop(s2, 'Parent'), '/')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesRemoved', s1),
+                          what='InterfacesRemoved of s1')
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.sprop(s1, 'Name')
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NO_SUCH_SNAPSHOT)
+        # metadata_only: the tag stays on the disk
+        self.snap(s2).Delete(opts(metadata_only=True))
+        self.assertEqual(image_tags(img), ['s2', 's3'])
+        self.assertEqual(self.listed(dpath), [s3])
+
+        # Undefine with snapshots drops the metadata
+        self.dom(dpath).Undefine(opts(snapshots=True))
+        sdir = os.path.join(self.daemon.config_dir, 'snapshot', 'sn1')
+        self.assertFalse(os.path.exists(sdir), sdir)
+
+    def test_bad_input_changes_nothing(self):
+        img = self.image('b.qcow2')
+        raw = self.image('r.raw', fmt='raw')
+        dpath = self.define(with_disk(with_disk(minimal_domain_xml('sn2'), img), raw, fmt='raw', target='vdb'))
+        before = self.fx.snapshot()
+        cases = [
+            ("<domainsnapshot><nmae>x</nmae></domainsnapshot>", {}, ERR_INVALID_XML, 'did you mean <name>'),
+            ("<domainsnapshot><disks><disk name='vdz'/></disks></domainsnapshot>", {}, ERR_INVALID_ARGS,
+             "no disk 'vdz'"),
+            ("<domainsnapshot/>", {}, ERR_INVALID_ARGS, "Disk 'vdb' of domain 'sn2' is raw"),
+            ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vdb' snapshot='no'/></disks>"
+             "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
+            ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
+             {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
+            ("<domainsnapshot><disks><disk name='vda'><source file='%s/o.qcow2'/></disk></disks>"
+             "</domainsnapshot>" % self.fx.tmp, {}, ERR_NOT_SUPPORTED, 'external'),
+        ]
+        for xml, o, err, text in cases:
+            with self.assertRaises(dbus.DBusException, msg=xml) as cm:
+                self.dom(dpath).CreateSnapshot(xml, opts(**o))
+            self.assertEqual(dbus_error_name(cm.exception), err, xml)
+            self.assertIn(text, str(cm.exception), xml)
+        self.assertEqual(self.fx.snapshot(), before)
+        self.assertEqual(image_tags(img), [])
+        # leaving the raw disk out works
+        self.take(dpath, "<domainsnapshot><name>ok</name><disks><disk name='vdb' snapshot='no'/></disks>"
+                           "</domainsnapshot>")
+        self.assertEqual(image_tags(img), ['ok'])
+
+    def test_live_memory_revert_and_cancel(self):
+        img = self.image('g.qcow2')
+        dpath = self.define(with_disk(guest_domain_xml('sn3'), img))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        con.send('echo one > /tmp/marker; echo W''ROTE')
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+
+        # cancelled at once: the snapshot is taken back, nothing is left
+        j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>gone</name></domainsnapshot>", opts()))
+        dbus.Interface(self.client.obj(j), JOB_IFACE).Cancel(opts())
+        self.wait_job(j, state='cancelled')
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), '/')
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo still-$((40+2))')
+        con.wait_for('still-42', BOOT_TIMEOUT)
+
+        self.rec.clear()
+        self.take(dpath, "<domainsnapshot><name>live</name></domainsnapshot>")
+        live = self.snap_path('sn3', 'live')
+        self.assertEqual(self.sprop(live, 'State'), 'running')
+        self.assertIn("<memory snapshot='internal'/>", str(self.snap(live).GetXML(opts())))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        # the pause qemu makes is the job's, not a user's suspend
+        self.assertNotIn('suspended', [e for e, _ in self.rec.domain_events(dpath)])
+
+        con.send('echo two > /tmp/marker; echo W''ROTE2')
+        con.wait_for('WROTE2', BOOT_TIMEOUT)
+        self.rec.clear()
+        self.snap(live).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # paused revert
+        self.rec.clear()
+        self.snap(live).Revert(opts(paused=True), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'suspended', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        self.client.wait_state(dpath, 'running')
+
+        # delete while running: snapshot-delete
+        self.snap(live).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [])
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.assertEqual(image_tags(img), [])
+
+
+if __name__ == '__main__':
+    main()
