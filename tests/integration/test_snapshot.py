@@ -151,11 +151,20 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(self.sprop(s3, 'IsCurrent'))
         self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s3)
 
+        # delete s3 from the middle of s1 → s3 → s4: s4 moves up to s1
+        self.take(dpath, "<domainsnapshot><name>s4</name></domainsnapshot>")
+        s4 = self.snap_path('sn1', 's4')
+        self.assertEqual(self.sprop(s4, 'Parent'), s3)
+        self.snap(s3).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(image_tags(img), ['s1', 's2', 's4'])
+        self.assertEqual(self.sprop(s4, 'Parent'), s1)
+        self.assertTrue(self.sprop(s4, 'IsCurrent'))
+
         # delete s1: its children become roots, the disk loses its tag
         self.rec.clear()
         self.snap(s1).Delete(opts(), timeout=BOOT_TIMEOUT)
-        self.assertEqual(image_tags(img), ['s2', 's3'])
-        self.assertEqual(self.listed(dpath, roots=True), [s2, s3])
+        self.assertEqual(image_tags(img), ['s2', 's4'])
+        self.assertEqual(self.listed(dpath, roots=True), [s2, s4])
         self.assertEqual(self.sprop(s2, 'Parent'), '/')
         self.rec.wait_for(lambda _: self.signalled('InterfacesRemoved', s1),
                           what='InterfacesRemoved of s1')
@@ -164,8 +173,17 @@ class Snapshots(VmgmtTestCase):
         self.assertEqual(dbus_error_name(cm.exception), ERR_NO_SUCH_SNAPSHOT)
         # metadata_only: the tag stays on the disk
         self.snap(s2).Delete(opts(metadata_only=True))
-        self.assertEqual(image_tags(img), ['s2', 's3'])
-        self.assertEqual(self.listed(dpath), [s3])
+        self.assertEqual(image_tags(img), ['s2', 's4'])
+        self.assertEqual(self.listed(dpath), [s4])
+        # the deletion of the current one moves current to its parent
+        self.take(dpath, "<domainsnapshot><name>s5</name></domainsnapshot>")
+        s5 = self.snap_path('sn1', 's5')
+        self.assertEqual(self.sprop(s5, 'Parent'), s4)
+        self.snap(s4).Delete(opts(children=True), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(image_tags(img), ['s2'])
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), '/')
+        self.take(dpath, "<domainsnapshot><name>s6</name></domainsnapshot>")
 
         # Undefine with snapshots drops the metadata
         self.dom(dpath).Undefine(opts(snapshots=True))
