@@ -71,8 +71,6 @@ class Unserved(VmgmtTestCase):
         self.unknown(p, DOMAIN_IFACE, 'ManagedSave', 'a{sv}', o)
         self.unknown(p, DOMAIN_IFACE, 'ManagedSaveRemove', 'a{sv}', o)
         self.unknown(p, DOMAIN_IFACE, 'CoreDump', 'sa{sv}', '/tmp/uns.core', o)
-        self.unknown(p, DOMAIN_IFACE, 'CreateSnapshot', 'sa{sv}', '<domainsnapshot/>', o)
-        self.unknown(p, DOMAIN_IFACE, 'ListSnapshots', 'a{sv}', o)
         self.unknown(p, DOMAIN_IFACE, 'AttachDevice', 'sa{sv}', "<serial type='pty'/>", o)
         self.unknown(p, DOMAIN_IFACE, 'DetachDevice', 'sa{sv}', "<serial type='pty'/>", o)
         self.unknown(p, DOMAIN_IFACE, 'SetVCPUs', 'ua{sv}', 2, o)
