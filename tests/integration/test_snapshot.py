@@ -12,10 +12,11 @@ import subprocess
 import time
 
 import dbus
+import json
 
 from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
                            ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
-                           guest_image, main, minimal_domain_xml, opts, path_encode, unwrap)
+                           guest_image, main, minimal_domain_xml, opts, path_encode, run_vmgmtctl, unwrap)
 
 SNAP_IFACE = 'org.vmgmt.Snapshot'
 JOB_IFACE = 'org.vmgmt.Job'
@@ -189,6 +190,41 @@ class Snapshots(VmgmtTestCase):
         self.dom(dpath).Undefine(opts(snapshots=True))
         sdir = os.path.join(self.daemon.config_dir, 'snapshot', 'sn1')
         self.assertFalse(os.path.exists(sdir), sdir)
+
+    def test_cli(self):
+        img = self.image('c.qcow2')
+        self.define(with_disk(minimal_domain_xml('sncli'), img))
+
+        def ctl(*args):
+            return run_vmgmtctl(self.fx.bus, *args, check=True).stdout
+
+        self.assertIn('Domain snapshot one created', ctl('snapshot-create-as', 'sncli', 'one', '--description', 'a <b>'))
+        self.assertIn('Domain snapshot two created', ctl('snapshot-create-as', 'sncli', '--name', 'two'))
+        out = ctl('snapshot-list', 'sncli')
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ['Name', 'Creation', 'Time', 'State'])
+        self.assertEqual([l.split()[0] for l in lines[2:] if l.strip()], ['one', 'two'])
+        self.assertIn('shutoff', lines[2])
+        self.assertEqual(ctl('snapshot-list', 'sncli', '--name', '--leaves').split(), ['two'])
+        self.assertEqual(ctl('snapshot-list', 'sncli', '--tree'), 'one\n  |\n  +- two\n\n')
+        rows = json.loads(ctl('--json=short', 'snapshot-list', 'sncli'))
+        self.assertEqual([(r['name'], r['parent'], r['current']) for r in rows],
+                         [('one', None, False), ('two', 'one', True)])
+        self.assertEqual(ctl('snapshot-current', 'sncli', '--name').strip(), 'two')
+        info = ctl('snapshot-info', 'sncli', 'one')
+        self.assertRegex(info, r'Parent: +-')
+        self.assertRegex(info, r'Children: +1')
+        self.assertRegex(info, r'Current: +no')
+        self.assertIn('<description>a &lt;b&gt;</description>', ctl('snapshot-dumpxml', 'sncli', 'one'))
+        ctl('snapshot-revert', 'sncli', 'one')
+        self.assertEqual(ctl('snapshot-current', 'sncli', '--name').strip(), 'one')
+        self.assertIn('Domain snapshot one deleted', ctl('snapshot-delete', 'sncli', '--current'))
+        self.assertEqual(image_tags(img), ['two'])
+        r = run_vmgmtctl(self.fx.bus, 'snapshot-dumpxml', 'sncli', 'one')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("No snapshot 'one'", r.stderr)
+        self.assertIn("<name>x</name>", ctl('snapshot-create-as', 'sncli', 'x', '--print-xml',
+                                             '--diskspec', 'vda,snapshot=internal'))
 
     def test_bad_input_changes_nothing(self):
         img = self.image('b.qcow2')
