@@ -225,6 +225,13 @@ typedef enum DriverSnapshotFlags {
         DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
 } DriverSnapshotFlags;
 
+/* One new overlay of an external snapshot. */
+typedef struct DriverSnapshotOverlay {
+        size_t disk;               /* index into the live definition's disks */
+        int fd;                    /* the overlay file, read-write (dup()ed) */
+        const char *path;          /* its name, as the live definition will have it */
+} DriverSnapshotOverlay;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -378,6 +385,15 @@ typedef struct DomainDriverOps {
         int (*snapshot_live)(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
                              size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
                              char **ret_error);
+        /* A disk-only external snapshot of running rt: each overlay file
+         * (new and empty, created by the service as its caller) is made a
+         * qcow2 whose backing is its disk's active image, then all disks
+         * switch to their overlays at once (one transaction); the live
+         * definition names the overlays afterwards. A failure or a cancel
+         * before the switch leaves qemu as it was (the files are the
+         * service's to remove). */
+        int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                                 const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -276,3 +276,5 @@ int qemu_snapshot_offline(DomainDriver *d, DriverSnapshotAction action, const ch
 int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
                        size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
                        char **ret_error);
+int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);

@@ -900,6 +900,7 @@ const DomainDriverOps qemu_driver_ops = {
         .console_name = qemu_console_name,
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
+        .snapshot_external = qemu_snapshot_external,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
 };

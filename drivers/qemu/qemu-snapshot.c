@@ -3,6 +3,7 @@
  * QEMU's snapshot-save/-load/-delete jobs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,39 @@ static int live_start(LiveJob *j) {
         return qmp_send(j->rt->qmp, commands[j->action], args, start_reply, j);
 }
 
+static const JsonValue *top_node(const JsonValue *nodes, size_t disk);
+
+static void live_nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+        JsonValue *devices;
+
+        if (r < 0) {
+                live_finish(j, -EIO, error ?: "the monitor is gone");
+                return;
+        }
+        devices = json_array();
+        for (size_t i = 0; i < json_array_size(j->devices); i++) {
+                const char *node = json_string_value(json_array_get(j->devices, i));
+                size_t disk = 0;
+                const JsonValue *top;
+
+                if (sscanf(node, "disk%zu-", &disk) != 1 || !(top = top_node(ret, disk))) {
+                        json_decref(devices);
+                        live_finish(j, -EIO, "qemu has no node for a disk");
+                        return;
+                }
+                json_array_append_new(devices, json_string(json_util_member_string(top, "node-name")));
+                if (i == 0) {
+                        free(j->vmstate);
+                        j->vmstate = strdup(json_util_member_string(top, "node-name"));
+                }
+        }
+        json_decref(j->devices);
+        j->devices = devices;
+        if (live_start(j) < 0)
+                live_finish(j, -EIO, "the monitor is gone");
+}
+
 static void live_cancel(DriverJob *base) {
         LiveJob *j = (LiveJob *) base;
 
@@ -444,11 +478,391 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                         rt->job_owns_pause++;
                         j->owns_pause = true;
                 }
-                r = live_start(j);
+                /* the disks' active layers (an external snapshot put overlays on top) */
+                r = qmp_send(rt->qmp, "query-named-block-nodes", NULL, live_nodes_reply, j);
         }
         if (r < 0) {
                 qemu_runtime_remove_listener(rt, &j->listener);
                 live_free(j);
+                *ret_error = g_strdup_printf("cannot talk to the monitor: %s", strerror(-r));
+                return r;
+        }
+        *ret = &j->base;
+        return 0;
+}
+
+/* ---- live, disk-only: new qcow2 overlays over the disks' active layers, switched to in one transaction ---- */
+
+typedef struct ExtOverlay {
+        size_t disk;
+        int fd;                         /* ours (dup) until qemu holds it in its fdset */
+        char *path;
+        char *top;                      /* the disk's active format node before */
+        char *backing;                  /* its file name, for the overlay's header */
+        char *backing_format;
+        uint64_t size;                  /* its virtual size */
+        char storage[40], format[40];   /* the overlay's nodes */
+        int64_t fdset;                  /* -1 until added */
+        bool formatted, storage_added, format_added;
+} ExtOverlay;
+
+typedef struct ExtJob {
+        DriverJob base;
+        DriverRuntime *rt;
+        ExtOverlay *o;
+        size_t n, i;
+        bool cancelled, switched;
+        pid_t pid;
+        int pidfd, errfd;
+        sd_event_source *exit_source;
+        DriverJobCallbacks cb;
+        QemuListener listener;
+} ExtJob;
+
+static void ext_free(ExtJob *j) {
+        sd_event_source_disable_unref(j->exit_source);
+        spawn_kill_reap(j->rt->driver->event, j->pid, j->pidfd);
+        if (j->errfd >= 0)
+                close(j->errfd);
+        for (size_t i = 0; i < j->n; i++) {
+                if (j->o[i].fd >= 0)
+                        close(j->o[i].fd);
+                free(j->o[i].path);
+                free(j->o[i].top);
+                free(j->o[i].backing);
+                free(j->o[i].backing_format);
+        }
+        g_free(j->o);
+        g_free(j);
+}
+
+/* Takes back what qemu was given (nodes, fdsets), replies ignored: the domain as it was. */
+static void ext_undo(ExtJob *j) {
+        for (size_t i = 0; j->rt->qmp && i < j->n; i++) {
+                ExtOverlay *o = &j->o[i];
+                JsonValue *a;
+
+                if (o->format_added) {
+                        a = json_object();
+                        json_object_set_new(a, "node-name", json_string(o->format));
+                        (void) qmp_send(j->rt->qmp, "blockdev-del", a, NULL, NULL);
+                }
+                if (o->storage_added) {
+                        a = json_object();
+                        json_object_set_new(a, "node-name", json_string(o->storage));
+                        (void) qmp_send(j->rt->qmp, "blockdev-del", a, NULL, NULL);
+                }
+                if (o->fdset >= 0) {
+                        a = json_object();
+                        json_object_set_new(a, "fdset-id", json_integer(o->fdset));
+                        (void) qmp_send(j->rt->qmp, "remove-fd", a, NULL, NULL);
+                }
+        }
+}
+
+static void ext_finish(ExtJob *j, int r, const char *message) {
+        DriverJobCallbacks cb = j->cb;
+        _cleanup_free_ char *m = message ? strdup(message) : NULL;
+
+        if (r < 0 && !j->switched)
+                ext_undo(j);
+        qemu_runtime_remove_listener(j->rt, &j->listener);
+        ext_free(j);
+        cb.done(cb.userdata, r, m);
+}
+
+static void ext_gone(DriverRuntime *rt, bool exited, void *userdata) {
+        ExtJob *j = userdata;
+        DriverJobCallbacks cb = j->cb;
+
+        ext_free(j);
+        if (exited)
+                cb.done(cb.userdata, -ESRCH, "the domain stopped during the snapshot");
+}
+
+static void ext_step(ExtJob *j);
+
+static void ext_reply_check(ExtJob *j, int r, const char *error, const char *what) {
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("%s of disk %zu failed: %s", what, j->o[j->i].disk,
+                                                         error ?: "the monitor is gone");
+                ext_finish(j, -EIO, m);
+                return;
+        }
+        ext_step(j);
+}
+
+static void transaction_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        ExtJob *j = userdata;
+        DriverRuntime *rt = j->rt;
+
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("switching to the overlays failed: %s", error ?: "the monitor is gone");
+                ext_finish(j, -EIO, m);
+                return;
+        }
+        j->switched = true;
+        /* the live definition names the overlays now */
+        for (size_t i = 0; i < j->n; i++) {
+                DomainDiskDef *disk = &rt->def->disks[j->o[i].disk];
+
+                free(disk->source);
+                disk->source = strdup(j->o[i].path);
+                free(disk->driver_type);
+                disk->driver_type = strdup("qcow2");
+        }
+        g_clear_pointer(&rt->def_xml, free);
+        (void) qemu_runtime_save_status(rt);
+        qemu_runtime_log(rt, "switched %zu disks to new overlays (external snapshot)", j->n);
+        ext_finish(j, 0, NULL);
+}
+
+static void format_added_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        ExtJob *j = userdata;
+
+        if (r >= 0)
+                j->o[j->i].format_added = true;
+        j->i += r >= 0;
+        ext_reply_check(j, r, error, "adding the overlay node");
+}
+
+static void storage_added_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        ExtJob *j = userdata;
+        ExtOverlay *o = &j->o[j->i];
+        JsonValue *a;
+
+        if (r < 0) {
+                ext_reply_check(j, r, error, "adding the overlay file");
+                return;
+        }
+        o->storage_added = true;
+        a = json_object();
+        json_object_set_new(a, "driver", json_string("qcow2"));
+        json_object_set_new(a, "node-name", json_string(o->format));
+        json_object_set_new(a, "file", json_string(o->storage));
+        json_object_set_new(a, "backing", json_null());   /* blockdev-snapshot links it to the old top */
+        if (qmp_send(j->rt->qmp, "blockdev-add", a, format_added_reply, j) < 0)
+                ext_reply_check(j, -EIO, NULL, "adding the overlay node");
+}
+
+static void fd_added_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        ExtJob *j = userdata;
+        ExtOverlay *o = &j->o[j->i];
+        char filename[64];
+        JsonValue *a;
+
+        if (r < 0 || json_util_integer(json_object_get(ret, "fdset-id"), &o->fdset) < 0) {
+                o->fdset = -1;
+                ext_reply_check(j, r < 0 ? r : -EIO, error ?: "no fdset-id in the reply", "passing the overlay");
+                return;
+        }
+        snprintf(filename, sizeof(filename), "/dev/fdset/%" PRId64, o->fdset);
+        a = json_object();
+        json_object_set_new(a, "driver", json_string("file"));
+        json_object_set_new(a, "node-name", json_string(o->storage));
+        json_object_set_new(a, "filename", json_string(filename));
+        if (qmp_send(j->rt->qmp, "blockdev-add", a, storage_added_reply, j) < 0)
+                ext_reply_check(j, -EIO, NULL, "adding the overlay file");
+}
+
+static int on_img_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ExtJob *j = userdata;
+        siginfo_t si = {};
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) j->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                if (errno == EINTR)
+                        return 0;
+                si.si_code = CLD_KILLED;
+        } else if (si.si_pid == 0)
+                return 0;
+        j->exit_source = sd_event_source_disable_unref(j->exit_source);
+        close(j->pidfd);
+        j->pidfd = -1;
+        j->pid = 0;
+        if (si.si_code != CLD_EXITED || si.si_status != 0) {
+                _cleanup_free_ char *err = read_errfd(j->errfd);
+                _cleanup_free_ char *m = g_strdup_printf("qemu-img create of overlay %s failed: %s", j->o[j->i].path,
+                                                         !isempty(err) ? err : "it was killed");
+                ext_finish(j, -EIO, m);
+                return 0;
+        }
+        ext_step(j);
+        return 0;
+}
+
+/* Formats overlay i: qcow2 whose backing is the disk's image (by name, with -u: not opened; size given). */
+static int ext_format(ExtJob *j, ExtOverlay *o) {
+        _cleanup_free_ char *qemu_img = getenv("VMGMT_QEMU_IMG") && *getenv("VMGMT_QEMU_IMG") ?
+                                        strdup(getenv("VMGMT_QEMU_IMG")) : spawn_find_program("qemu-img");
+        _cleanup_free_ char *size = g_strdup_printf("%" PRIu64, o->size);
+        char *argv[] = { qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2", (char *) "-u",
+                         (char *) "-F", o->backing_format, (char *) "-b", o->backing, (char *) "/proc/self/fd/3", size,
+                         NULL };
+        SpawnOptions so = SPAWN_OPTIONS_INIT;
+        int r;
+
+        if (!qemu_img)
+                return -EOPNOTSUPP;
+        if (j->errfd < 0)
+                j->errfd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
+        if (j->errfd < 0 || ftruncate(j->errfd, 0) < 0)
+                return -errno;
+        so.stderr_fd = j->errfd;
+        so.fds = &o->fd;
+        so.n_fds = 1;
+        r = spawn_child(argv, &so, &j->pid, &j->pidfd);
+        if (r < 0)
+                return r;
+        return sd_event_add_io(j->rt->driver->event, &j->exit_source, j->pidfd, EPOLLIN, on_img_exit, j);
+}
+
+/* Each overlay: formatted (pid), passed (fdset), two nodes; then one transaction for all. */
+static void ext_step(ExtJob *j) {
+        ExtOverlay *o;
+        int r;
+
+        if (j->cancelled) {
+                ext_finish(j, -ECANCELED, "snapshot cancelled; the disks are as they were");
+                return;
+        }
+        if (j->i >= j->n) {
+                JsonValue *actions = json_array(), *a;
+
+                for (size_t i = 0; i < j->n; i++) {
+                        JsonValue *data = json_object(), *act = json_object();
+                        json_object_set_new(data, "node", json_string(j->o[i].top));
+                        json_object_set_new(data, "overlay", json_string(j->o[i].format));
+                        json_object_set_new(act, "type", json_string("blockdev-snapshot"));
+                        json_object_set_new(act, "data", data);
+                        json_array_append_new(actions, act);
+                }
+                a = json_object();
+                json_object_set_new(a, "actions", actions);
+                if (qmp_send(j->rt->qmp, "transaction", a, transaction_reply, j) < 0)
+                        ext_finish(j, -EIO, "the monitor is gone");
+                return;
+        }
+        o = &j->o[j->i];
+        if (!o->formatted) {
+                unsigned id = g_random_int();
+
+                snprintf(o->storage, sizeof(o->storage), "disk%zu-ov%08x-storage", o->disk, id);
+                snprintf(o->format, sizeof(o->format), "disk%zu-ov%08x-format", o->disk, id);
+                o->formatted = true;   /* when the child exits well: it calls here again */
+                r = ext_format(j, o);
+                if (r < 0) {
+                        _cleanup_free_ char *m = g_strdup_printf("cannot run qemu-img: %s", strerror(-r));
+                        ext_finish(j, r, m);
+                }
+                return;
+        }
+        {
+                JsonValue *a = json_object();
+
+                json_object_set_new(a, "opaque", json_string(o->path));
+                r = qmp_send_with_fd(j->rt->qmp, "add-fd", a, o->fd, fd_added_reply, j);
+                if (r < 0) {
+                        ext_finish(j, -EIO, "cannot pass the overlay to qemu");
+                        return;
+                }
+                close(o->fd);   /* qemu gets a duplicate */
+                o->fd = -1;
+        }
+}
+
+/* The active format node of every disk: of the nodes named diskN-…-format, the one deepest in its chain. */
+static const JsonValue *top_node(const JsonValue *nodes, size_t disk) {
+        char prefix[32];
+        const JsonValue *best = NULL;
+        int64_t best_depth = -1;
+
+        snprintf(prefix, sizeof(prefix), "disk%zu-", disk);
+        for (size_t i = 0; i < json_array_size(nodes); i++) {
+                const JsonValue *n = json_array_get(nodes, i);
+                const char *name = json_util_member_string(n, "node-name");
+                int64_t depth = 0;
+
+                if (!name || strncmp(name, prefix, strlen(prefix)) != 0 || !g_str_has_suffix(name, "-format"))
+                        continue;
+                (void) json_util_integer(json_object_get(n, "backing_file_depth"), &depth);
+                if (depth > best_depth) {
+                        best = n;
+                        best_depth = depth;
+                }
+        }
+        return best;
+}
+
+static void nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        ExtJob *j = userdata;
+
+        if (r < 0) {
+                ext_finish(j, -EIO, error ?: "the monitor is gone");
+                return;
+        }
+        for (size_t i = 0; i < j->n; i++) {
+                ExtOverlay *o = &j->o[i];
+                const JsonValue *n = top_node(ret, o->disk);
+                const DomainDiskDef *disk = &j->rt->def->disks[o->disk];
+                int64_t size = 0;
+
+                if (!n || json_util_integer(json_object_get(json_object_get(n, "image"), "virtual-size"), &size) < 0) {
+                        _cleanup_free_ char *m = g_strdup_printf("qemu has no node for disk '%s'", strempty(disk->target_dev));
+                        ext_finish(j, -EIO, m);
+                        return;
+                }
+                o->top = strdup(json_util_member_string(n, "node-name"));
+                o->size = (uint64_t) size;
+                o->backing = strdup(disk->source);
+                o->backing_format = strdup(disk->driver_type ?: "raw");
+        }
+        ext_step(j);
+}
+
+static void ext_cancel(DriverJob *base) {
+        ExtJob *j = (ExtJob *) base;
+
+        j->cancelled = true;   /* seen at the next step: before the transaction, nothing stays */
+}
+
+int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error) {
+        ExtJob *j;
+        int r;
+
+        if (rt->starting || rt->killing || !rt->qmp || !qmp_is_ready(rt->qmp)) {
+                *ret_error = strdup(rt->starting ? "the domain is still starting" : "the domain is being stopped");
+                return rt->starting ? -EBUSY : -ESRCH;
+        }
+        if (n == 0) {
+                *ret_error = strdup("no disk to take an overlay");
+                return -EINVAL;
+        }
+        j = g_new0(ExtJob, 1);
+        j->base.cancel = ext_cancel;
+        j->rt = rt;
+        j->cb = *cb;
+        j->pidfd = j->errfd = -1;
+        j->o = g_new0(ExtOverlay, n);
+        j->n = n;
+        for (size_t i = 0; i < n; i++) {
+                j->o[i].disk = overlays[i].disk;
+                j->o[i].fdset = -1;
+                j->o[i].path = strdup(overlays[i].path);
+                j->o[i].fd = fcntl(overlays[i].fd, F_DUPFD_CLOEXEC, 3);
+                if (j->o[i].fd < 0 || overlays[i].disk >= rt->def->n_disks || !rt->def->disks[overlays[i].disk].source) {
+                        ext_free(j);
+                        *ret_error = strdup("bad overlay request");
+                        return -EINVAL;
+                }
+        }
+        j->listener = (QemuListener) { .gone = ext_gone, .userdata = j };
+        r = qemu_runtime_add_listener(rt, &j->listener);
+        if (r >= 0)
+                r = qmp_send(rt->qmp, "query-named-block-nodes", NULL, nodes_reply, j);
+        if (r < 0) {
+                qemu_runtime_remove_listener(rt, &j->listener);
+                ext_free(j);
                 *ret_error = g_strdup_printf("cannot talk to the monitor: %s", strerror(-r));
                 return r;
         }
