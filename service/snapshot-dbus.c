@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
@@ -242,6 +243,102 @@ static int snapshot_choose_disks(VmDomain *d, const DomainDef *def, SnapshotDef 
         return 0;
 }
 
+/* A disk-only snapshot: one new overlay per writable disk not left out (snapshot='no'); its file is the
+ * one <source file=> names, else the image's name with the snapshot's name for its extension (libvirt's).
+ * Rewrites sdef's <disks> to what is done. */
+static int snapshot_choose_overlays(VmDomain *d, const DomainDef *def, SnapshotDef *sdef, GArray **ret_disks,
+                                    char ***ret_paths, sd_bus_error *error) {
+        g_autoptr(GArray) disks = g_array_new(FALSE, FALSE, sizeof(size_t));
+        g_autoptr(GStrvBuilder) paths = g_strv_builder_new();
+        SnapshotDiskDef *list = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t k = 0; k < sdef->n_disks && r >= 0; k++) {
+                const SnapshotDiskDef *sd = &sdef->disks[k];
+                bool found = false;
+
+                for (size_t i = 0; i < def->n_disks && !found; i++)
+                        found = streq_ptr(def->disks[i].target_dev, sd->name) || streq_ptr(def->disks[i].source, sd->name);
+                if (!found)
+                        r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no disk '%s'", d->name, sd->name);
+                else if (sd->snapshot == SNAPSHOT_LOCATION_INTERNAL || sd->snapshot == SNAPSHOT_LOCATION_MANUAL)
+                        r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                              "Disk '%s': a disk-only snapshot takes external overlays, not %s ones",
+                                              sd->name, snapshot_location_to_string(sd->snapshot));
+        }
+        for (size_t i = 0; i < def->n_disks && r >= 0; i++) {
+                const DomainDiskDef *disk = &def->disks[i];
+                const SnapshotDiskDef *sd = snapshot_def_find_disk(sdef, disk->target_dev, disk->source);
+                _cleanup_free_ char *file = NULL;
+                SnapshotDiskDef *e;
+
+                if (!disk_is_writable_image(disk))
+                        continue;
+                list = g_renew(SnapshotDiskDef, list, n + 1);
+                e = &list[n++];
+                *e = (SnapshotDiskDef) { .name = strdup(strempty(disk->target_dev)) };
+                if (sd && sd->snapshot == SNAPSHOT_LOCATION_NO) {
+                        e->snapshot = SNAPSHOT_LOCATION_NO;
+                        continue;
+                }
+                if (disk->type != DOMAIN_DISK_TYPE_FILE) {
+                        r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                              "Disk '%s' of domain '%s' is no file: only file disks take overlays",
+                                              strempty(disk->target_dev), d->name);
+                        break;
+                }
+                if (sd && sd->source_file)
+                        file = strdup(sd->source_file);
+                else {
+                        const char *dot = strrchr(disk->source, '.'), *slash = strrchr(disk->source, '/');
+                        size_t stem = dot && (!slash || dot > slash) ? (size_t) (dot - disk->source) : strlen(disk->source);
+                        file = g_strdup_printf("%.*s.%s", (int) stem, disk->source, sdef->name);
+                }
+                if (access(file, F_OK) == 0) {
+                        r = sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                              "Overlay %s of disk '%s' exists already: name another file", file,
+                                              strempty(disk->target_dev));
+                        break;
+                }
+                e->snapshot = SNAPSHOT_LOCATION_EXTERNAL;
+                e->source_file = strdup(file);
+                e->driver_type = strdup("qcow2");
+                g_array_append_val(disks, i);
+                g_strv_builder_add(paths, file);
+        }
+        if (r >= 0 && disks->len == 0)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no writable disk to take an overlay",
+                                      d->name);
+        if (r < 0) {
+                for (size_t k = 0; k < n; k++) {
+                        free(list[k].name);
+                        free(list[k].source_file);
+                        free(list[k].driver_type);
+                }
+                g_free(list);
+                return r;
+        }
+        for (size_t k = 0; k < sdef->n_disks; k++) {
+                free(sdef->disks[k].name);
+                free(sdef->disks[k].source_file);
+                free(sdef->disks[k].driver_type);
+        }
+        g_free(sdef->disks);
+        sdef->disks = list;
+        sdef->n_disks = n;
+        *ret_disks = g_steal_pointer(&disks);
+        *ret_paths = g_strv_builder_end(paths);
+        return 0;
+}
+
+static bool snapshot_is_external(const VmSnapshot *s) {
+        for (size_t i = 0; i < s->def->n_disks; i++)
+                if (s->def->disks[i].snapshot == SNAPSHOT_LOCATION_EXTERNAL)
+                        return true;
+        return false;
+}
+
 /* The indexes of def's disks that hold s's internal snapshot (by target). */
 static GArray *snapshot_internal_disks(const VmSnapshot *s, const DomainDef *def) {
         GArray *disks = g_array_new(FALSE, FALSE, sizeof(size_t));
@@ -273,6 +370,9 @@ typedef struct SnapOp {
         DomainDef *files_def;           /* offline: what the files were opened for */
         VmDomainFilesJob *files_job;
         VmDomainJob *dj;
+        bool external;                  /* create: disk-only, new overlays */
+        VmCallerFiles *overlays;        /* external: the overlay files, created as the caller */
+        char **overlay_paths;           /* external: one per disks[] */
 } SnapOp;
 
 static void snap_op_free(void *p) {
@@ -290,6 +390,9 @@ static void snap_op_free(void *p) {
         if (op->disks)
                 g_array_free(op->disks, TRUE);
         domain_def_free(op->files_def);
+        if (op->overlays)   /* created and not finished: removed as the caller */
+                vm_caller_files_discard(op->domain->manager, op->overlays);
+        g_strfreev(op->overlay_paths);
         vm_domain_unref(op->domain);
         g_free(op);
 }
@@ -356,6 +459,46 @@ static void snap_delete_next(SnapOp *op) {
         }
 }
 
+/* The overlays are the disks now: their files get their names, the persistent definition names them. */
+static void snap_external_done(SnapOp *op) {
+        VmDomain *d = op->domain;
+        Manager *m = d->manager;
+        DomainDef *def;
+        VmDomainProps before;
+        int r;
+
+        for (guint i = 0; i < op->disks->len; i++) {
+                r = vm_caller_file_finish(m, op->overlays, i, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                if (r < 0)
+                        log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
+        }
+        op->overlays = vm_caller_files_free(op->overlays);
+        if (!d->persistent)
+                return;
+        def = d->newdef ?: d->def;
+        for (guint i = 0; i < op->disks->len; i++) {
+                DomainDiskDef *disk = &def->disks[g_array_index(op->disks, size_t, i)];
+
+                free(disk->source);
+                disk->source = strdup(op->overlay_paths[i]);
+                free(disk->driver_type);
+                disk->driver_type = strdup("qcow2");
+        }
+        vm_domain_props_get(d, &before);
+        d->generation++;
+        {
+                _cleanup_free_ char *file = NULL;
+                r = vm_domain_store_write(m, def, d->generation, &file);
+                if (r < 0)
+                        log_error_errno(r, "Domain '%s': cannot save the definition naming the overlays: %m", d->name);
+                else if (!streq_ptr(file, d->config_file)) {
+                        g_free(d->config_file);
+                        d->config_file = g_strdup(file);
+                }
+        }
+        vm_domain_props_emit_changes(d, &before);
+}
+
 /* The driver's job ended: the metadata follows what happened to the disks. */
 static void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
         SnapOp *op = userdata;
@@ -370,6 +513,8 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
         }
         switch (op->kind) {
         case SNAP_OP_CREATE:
+                if (op->external)
+                        snap_external_done(op);
                 if (op->no_metadata)
                         break;
                 s = vm_snapshot_new(d, TAKE_PTR(op->def));
@@ -418,7 +563,18 @@ static void snap_op_run(SnapOp *op, const DriverFiles *files) {
 
         op->dj = vm_domain_job_new(d, op->message, "snapshot", snap_op_finish, op, snap_op_free);
         cb = vm_domain_job_callbacks(op->dj);
-        if (op->live)
+        if (op->external) {
+                g_autofree DriverSnapshotOverlay *o = g_new0(DriverSnapshotOverlay, op->disks->len + 1);
+
+                for (guint i = 0; i < op->disks->len; i++) {
+                        size_t n = 0;
+                        const OpenedFile *f = open_files_for_request(op->overlays->files, i, &n);
+
+                        o[i] = (DriverSnapshotOverlay) { .disk = g_array_index(op->disks, size_t, i), .fd = f ? f->fd : -1,
+                                                         .path = op->overlay_paths[i] };
+                }
+                r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, &cb, &job, &msg) : -EOPNOTSUPP;
+        } else if (op->live)
                 r = ops->snapshot_live ? ops->snapshot_live(d->rt, snap_op_action(op), op->name,
                                                             (const size_t *) op->disks->data, op->disks->len,
                                                             op->flags, &cb, &job, &msg)
@@ -455,6 +611,42 @@ static void snap_files_done(void *userdata, int r, DriverFileSet *set, const cha
         }
         snap_op_run(op, &set->view);
         driver_file_set_free(set);   /* the driver dup()ed what it keeps */
+}
+
+static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        SnapOp *op = userdata;
+
+        op->files_job = NULL;
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        op->overlays = files;
+        if (!vm_domain_is_active(op->domain) || !op->domain->rt) {
+                snap_op_reply_error(op, -ESRCH, "the domain stopped meanwhile");
+                snap_op_free(op);   /* removes the overlays */
+                return;
+        }
+        snap_op_run(op, NULL);
+}
+
+/* Creates op's overlay files as the caller (the path policy judging them), then runs op. Takes op. */
+static int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, op->disks->len + 1);
+        int r;
+
+        for (guint i = 0; i < op->disks->len; i++)
+                req[i] = (OpenFileRequest) { .path = op->overlay_paths[i], .mode = OPEN_FILE_CREATE };
+        d->snapshot_op = op;
+        r = vm_caller_files_open(d->manager, op->message, d->name, req, op->disks->len, overlays_open_done, op,
+                                 &op->files_job);
+        if (r < 0) {
+                snap_op_free(op);
+                return sd_bus_error_set_errnof(error, r, "Cannot create the overlays of domain '%s': %m", d->name);
+        }
+        return 1;
 }
 
 /* Opens op's disks of def (the images, read-write, as the caller) and then runs op. Takes op. */
@@ -587,7 +779,7 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         const DomainDef *ddef;
         SnapOp *op;
         const char *xml;
-        bool active;
+        bool active, external = false;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -619,19 +811,42 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         if (r >= 0 && (def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file))
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "<memory snapshot='external'> (memory saved to a file) is not supported yet; use internal");
-        if (r >= 0 && disk_only)
+        active = vm_domain_is_active(d) && d->rt;
+        for (size_t k = 0; k < def->n_disks; k++)
+                external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
+        external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
+        if (r >= 0 && external && !active)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "disk_only (external overlay) snapshots are not supported yet; take an internal snapshot");
+                                      "External (disk_only) snapshots of a shut-off domain are not supported yet; domain '%s' "
+                                      "is shut off: take an internal snapshot, or start it", d->name);
+        if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
+                r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                      "A snapshot with internal memory and external disks is not supported; use disk_only");
         if (r < 0) {
                 snapshot_def_free(def);
                 return r;
         }
-        active = vm_domain_is_active(d) && d->rt;
         ddef = active ? vm_domain_current_def(d) : d->def;
-        if (active && def->memory == SNAPSHOT_LOCATION_NO) {
-                snapshot_def_free(def);
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "a running domain's snapshot without memory is a disk_only external one, not supported yet");
+        if (external) {
+                op = snap_op_new(d, message, SNAP_OP_CREATE, def->name);
+                op->external = true;
+                r = snapshot_choose_overlays(d, ddef, def, &op->disks, &op->overlay_paths, error);
+                if (r < 0) {
+                        snapshot_def_free(def);
+                        snap_op_free(op);
+                        return r;
+                }
+                free(def->state);
+                def->state = strdup("disk-snapshot");
+                def->memory = SNAPSHOT_LOCATION_NO;
+                def->creation_time = (uint64_t) time(NULL);
+                free(def->parent);
+                def->parent = d->current_snapshot ? strdup(d->current_snapshot->def->name) : NULL;
+                free(def->domain_xml);
+                def->domain_xml = domain_def_format(ddef, DOMAIN_FORMAT_INACTIVE);
+                op->def = def;
+                op->no_metadata = no_metadata;
+                return snap_op_create_overlays(op, error);
         }
         if (!active && def->memory == SNAPSHOT_LOCATION_INTERNAL) {
                 snapshot_def_free(def);
@@ -784,6 +999,11 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
         r = snap_check_idle(d, error);
         if (r < 0)
                 return r;
+        if (snapshot_is_external(s))
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "Reverting to the external snapshot '%s' is not supported yet: its overlays are the "
+                                         "disks now; shut domain '%s' off and point its disks back at the backing images",
+                                         s->def->name, d->name);
         if (snapshot_has_memory(s) != vm_domain_is_active(d)) {
                 if (snapshot_has_memory(s))
                         return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
@@ -837,6 +1057,16 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
                         g_ptr_array_remove(victims, s);
         } else
                 g_ptr_array_add(victims, s);
+        for (guint i = 0; !metadata_only && i < victims->len; i++) {
+                VmSnapshot *v = victims->pdata[i];
+
+                if (snapshot_is_external(v))
+                        return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                                 "Deleting the external snapshot '%s' needs its overlays merged into their backing "
+                                                 "images first (BlockCommit of each disk's active layer with pivot, e.g. "
+                                                 "vmgmtctl blockcommit %s DISK --active --pivot), then delete it with metadata_only",
+                                                 v->def->name, d->name);
+        }
         if (metadata_only || victims->len == 0) {
                 for (guint i = 0; i < victims->len; i++)
                         snapshot_remove(victims->pdata[i]);

@@ -241,7 +241,7 @@ class Snapshots(VmgmtTestCase):
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
              {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
             ("<domainsnapshot><disks><disk name='vda'><source file='%s/o.qcow2'/></disk></disks>"
-             "</domainsnapshot>" % self.fx.tmp, {}, ERR_NOT_SUPPORTED, 'external'),
+             "</domainsnapshot>" % self.fx.tmp, {}, ERR_NOT_SUPPORTED, 'of a shut-off domain are not supported'),
         ]
         for xml, o, err, text in cases:
             with self.assertRaises(dbus.DBusException, msg=xml) as cm:
@@ -307,6 +307,61 @@ class Snapshots(VmgmtTestCase):
         self.dom(dpath).Destroy(opts())
         self.client.wait_state(dpath, 'shutoff')
         self.assertEqual(image_tags(img), [])
+
+    def test_live_external_disk_only(self):
+        base = self.image('base.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
+        dpath = self.define(with_disk(guest_domain_xml('sn4'), base))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        # an overlay that exists already is refused, nothing changes
+        open(os.path.join(self.fx.tmp, 'taken.qcow2'), 'w').close()
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>x</name><disks><disk name='vda'><source file='%s/taken.qcow2'/>"
+                                           "</disk></disks></domainsnapshot>" % self.fx.tmp, opts(disk_only=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_ALREADY_EXISTS)
+        self.assertIn('taken.qcow2', str(cm.exception))
+
+        self.take(dpath, "<domainsnapshot><name>ext</name><disks><disk name='vda'><source file='%s'/></disk></disks>"
+                         "</domainsnapshot>" % ov, disk_only=True)
+        ext = self.snap_path('sn4', 'ext')
+        self.assertEqual(self.sprop(ext, 'State'), 'disk-snapshot')
+        self.assertIn("<disk name='vda' snapshot='external' type='file'>", str(self.snap(ext).GetXML(opts())))
+        self.assertTrue(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', ov], stdout=subprocess.PIPE,
+                                         check=True).stdout)
+        self.assertEqual(info['backing-filename'], base)
+        self.assertEqual(info['format'], 'qcow2')
+        # the active layer is the overlay: the live and the persistent definitions name it
+        self.assertIn("<source file='%s'/>" % ov, str(self.dom(dpath).GetXML(opts())))
+        self.assertIn("<source file='%s'/>" % ov, str(self.dom(dpath).GetXML(opts(inactive=True))))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # what the guest writes now lands in the overlay, the base keeps what it had
+        con.send("dd if=/dev/zero bs=512 count=128 2>/dev/null | tr '\\000' 'Z' | dd of=/dev/vda bs=512 seek=256 "
+                 "conv=fsync 2>/dev/null; sync; echo DD''DONE")
+        con.wait_for('DDDONE', BOOT_TIMEOUT)
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.assertIn('read 65536/65536', qemu_io(ov, 'read -P 0x5a 128k 64k'))
+        self.assertIn('read 65536/65536', qemu_io(ov, 'read -P 0x11 0 64k'))
+        self.assertIn('read 65536/65536', qemu_io(base, 'read -P 0 128k 64k'))
+
+        # deleting it needs a block commit first; its metadata alone can go
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.snap(ext).Delete(opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
+        self.assertIn('BlockCommit', str(cm.exception))
+        self.snap(ext).Delete(opts(metadata_only=True))
+        self.assertEqual(self.listed(dpath), [])
+        # it starts again on the overlay (its backing chain opened by vmgmtd)
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
 
 
 if __name__ == '__main__':
