@@ -185,6 +185,25 @@ static int property_set_autostart(sd_bus *bus, const char *path, const char *int
 
 /* ---- asynchronous lifecycle operations ---- */
 
+void vm_domain_start_failed(VmDomain *d) {
+        VmDomainProps before;
+        bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
+
+        if (!d->rt)
+                return;
+        d->rt = NULL;   /* freed already: nothing may ask the driver about it */
+        vm_domain_props_get(d, &before);
+        d->start_time = 0;
+        if (was_active) {
+                d->state = DOMAIN_STATE_SHUTOFF;
+                g_free(d->reason);
+                d->reason = g_strdup("failed");
+        }
+        vm_domain_props_emit_changes(d, &before);
+        if (was_active)
+                vm_domain_emit_event(d, "stopped", "failed");
+}
+
 static void domain_op_done(void *userdata, int r, const char *message) {
         VmOp *op = userdata;
         VmDomain *d = op->domain;
@@ -194,22 +213,9 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                 vm_domain_clear_cause(d);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", op->verb, d->name);
-                if (streq(op->verb, "start") && d->rt) {
+                if (streq(op->verb, "start"))
                         /* the start did not happen: the driver tore its runtime down */
-                        VmDomainProps before;
-                        bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
-                        d->rt = NULL;   /* freed already: nothing may ask the driver about it */
-                        vm_domain_props_get(d, &before);
-                        d->start_time = 0;
-                        if (was_active) {
-                                d->state = DOMAIN_STATE_SHUTOFF;
-                                g_free(d->reason);
-                                d->reason = g_strdup("failed");
-                        }
-                        vm_domain_props_emit_changes(d, &before);
-                        if (was_active)
-                                vm_domain_emit_event(d, "stopped", "failed");
-                }
+                        vm_domain_start_failed(d);
                 bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else

@@ -200,6 +200,10 @@ int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags,
 static inline bool vm_domain_is_busy(const VmDomain *d) {
         return d->rt || d->starting;
 }
+/* domain-dbus.c: what a start's done does when the start failed (the driver
+ * tore the runtime down): d forgets it, a domain that was reported active is
+ * shutoff/failed again (stopped/failed). No-op when d has no runtime. */
+void vm_domain_start_failed(VmDomain *d);
 /* Ends a start still opening its files: its done gets -ECANCELED and message. No-op otherwise. */
 void vm_domain_start_cancel(VmDomain *d, const char *message);
 

@@ -11,6 +11,7 @@
 #include "domain-files.h"
 #include "log.h"
 #include "object-kind.h"
+#include "path-policy.h"
 #include "snapshot.h"
 
 #define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -371,6 +372,7 @@ typedef struct SnapOp {
         VmDomainFilesJob *files_job;
         VmDomainJob *dj;
         bool external;                  /* create: disk-only, new overlays */
+        bool started;                   /* revert: the domain was started (paused) for it: stopped again on failure */
         VmCallerFiles *overlays;        /* external: the overlay files, created as the caller */
         char **overlay_paths;           /* external: one per disks[] */
 } SnapOp;
@@ -459,6 +461,9 @@ static void snap_delete_next(SnapOp *op) {
         }
 }
 
+static void destroy_done_ignored(void *userdata, int r, const char *message) {
+}
+
 /* The overlays are the disks now: their files get their names, the persistent definition names them. */
 static void snap_external_done(SnapOp *op) {
         VmDomain *d = op->domain;
@@ -507,6 +512,9 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
         if (d->snapshot_op == op)
                 d->snapshot_op = NULL;
         if (r < 0) {
+                if (op->started && d->rt && d->drv->ops->destroy)
+                        /* started for a memory it could not load: not left running something else */
+                        (void) d->drv->ops->destroy(d->rt, false, destroy_done_ignored, NULL);
                 if (op->kind != SNAP_OP_CREATE)
                         snap_op_reply_error(op, r, message);
                 return;
@@ -983,6 +991,53 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(message, "s", xml);
 }
 
+/* The domain was started paused for a revert to a snapshot with memory: now the memory is loaded into it. */
+static void revert_start_done(void *userdata, int r, const char *message) {
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        VmSnapshot *s = vm_snapshot_find(d, op->name);
+
+        vm_domain_clear_cause(d);
+        if (r < 0) {
+                vm_domain_start_failed(d);
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        if (!s || !d->rt) {
+                snap_op_reply_error(op, -ESRCH, s ? "the domain stopped meanwhile" : "the snapshot was deleted meanwhile");
+                snap_op_free(op);
+                return;
+        }
+        op->live = true;
+        op->disks = snapshot_internal_disks(s, vm_domain_current_def(d));
+        snap_op_run(op, NULL);
+}
+
+/* Starts shut-off d paused, then reverts it to s's memory. Takes op. */
+static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
+        if (r < 0) {
+                snap_op_free(op);
+                return r;
+        }
+        op->started = true;
+        d->snapshot_op = op;
+        vm_domain_set_cause(d, message);
+        r = vm_domain_start(d, message, DRIVER_START_PAUSED, revert_start_done, op, &msg);
+        if (r < 0) {
+                _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s' for snapshot '%s'", d->name, op->name);
+                vm_domain_clear_cause(d);
+                snap_op_free(op);
+                return bus_error_from_errno(error, r, msg, what);
+        }
+        return 1;
+}
+
 static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(s->domain);
@@ -1004,15 +1059,10 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
                                          "Reverting to the external snapshot '%s' is not supported yet: its overlays are the "
                                          "disks now; shut domain '%s' off and point its disks back at the backing images",
                                          s->def->name, d->name);
-        if (snapshot_has_memory(s) != vm_domain_is_active(d)) {
-                if (snapshot_has_memory(s))
-                        return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
-                                                 "Snapshot '%s' holds the memory of a running domain: start domain '%s' (paused) first",
-                                                 s->def->name, d->name);
+        if (!snapshot_has_memory(s) && vm_domain_is_active(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
                                          "Snapshot '%s' was taken of the shut-off domain: shut domain '%s' off first",
                                          s->def->name, d->name);
-        }
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
         if ((running || paused) && !snapshot_has_memory(s))
@@ -1021,6 +1071,8 @@ static int method_revert(sd_bus_message *message, void *userdata, sd_bus_error *
                                          s->def->name, d->name);
         op = snap_op_new(d, message, SNAP_OP_REVERT, s->def->name);
         op->flags = paused ? DRIVER_SNAPSHOT_PAUSED : 0;
+        if (snapshot_has_memory(s) && !vm_domain_is_active(d))
+                return revert_by_starting(op, message, error);
         return snap_op_start(op, s, error);
 }
 

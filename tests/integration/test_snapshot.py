@@ -307,6 +307,18 @@ class Snapshots(VmgmtTestCase):
         self.dom(dpath).Resume(opts())
         self.client.wait_state(dpath, 'running')
 
+        # from shut off: started paused, the memory loaded, running again where it was
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.rec.clear()
+        self.snap(live).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        self.assertTrue(self.sprop(live, 'IsCurrent'))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
         # delete while running: snapshot-delete
         self.snap(live).Delete(opts(), timeout=BOOT_TIMEOUT)
         self.assertEqual(self.listed(dpath), [])
