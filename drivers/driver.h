@@ -390,7 +390,7 @@ typedef struct DomainDriverOps {
          * qcow2 whose backing is its disk's active image, then all disks
          * switch to their overlays at once (one transaction); the live
          * definition names the overlays afterwards. A failure or a cancel
-         * before the switch leaves qemu as it was (the files are the
+         * before the switch leaves the hypervisor as it was (the files are the
          * service's to remove). */
         int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                                  const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);

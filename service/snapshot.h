@@ -19,6 +19,12 @@ VmSnapshot *vm_snapshot_new(VmDomain *d, SnapshotDef *def);
 /* The parent of s in its domain, NULL for a root (or a parent whose metadata is gone). */
 VmSnapshot *vm_snapshot_parent(const VmSnapshot *s);
 
+/* ---- snapshot-op.c ---- */
+
+/* org.vmgmt.Snapshot.Revert(a{sv}) and Delete(a{sv}), answered when done. */
+int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_snapshot_method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
 /* ---- snapshot-store.c ---- */
 
 /* The directory of d's snapshot metadata (g_free'd): CONFIG/DRIVER/snapshot/NAME. */
