@@ -156,6 +156,17 @@ static int snap_call_long(Context *c, sd_bus_message *m, sd_bus_message **ret) {
         return 0;
 }
 
+/* {"name": …, "path": …} of one snapshot. */
+static void print_json_name_path(Context *c, const char *name, const char *path) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, c->json);
+        json_begin_object(&w);
+        json_member_string(&w, "name", name);
+        json_member_string(&w, "path", path);
+        json_end_object(&w);
+}
+
 /* CreateSnapshot(xml, flags) and, for a job, its end; prints virsh's line. */
 static int snap_create(Context *c, const char *dpath, const char *xml, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -192,12 +203,7 @@ static int snap_create(Context *c, const char *dpath, const char *xml, VerbArgs 
         if (path)
                 name = ctl_object_name(c, path, VMGMT_SNAPSHOT_IFACE);
         if (c->json != JSON_FORMAT_OFF) {
-                JsonWriter w;
-                json_writer_init(&w, stdout, c->json);
-                json_begin_object(&w);
-                json_member_string(&w, "name", name);
-                json_member_string(&w, "path", path);
-                json_end_object(&w);
+                print_json_name_path(c, name, path);
                 return 0;
         }
         if (verb_flag(a, "redefine"))
@@ -509,14 +515,9 @@ int verb_snapshot_current(Context *c, VerbArgs *a) {
                 return r;
         if (verb_flag(a, "name") || c->json != JSON_FORMAT_OFF) {
                 name = ctl_object_name(c, spath, VMGMT_SNAPSHOT_IFACE);
-                if (c->json != JSON_FORMAT_OFF) {
-                        JsonWriter w;
-                        json_writer_init(&w, stdout, c->json);
-                        json_begin_object(&w);
-                        json_member_string(&w, "name", name);
-                        json_member_string(&w, "path", spath);
-                        json_end_object(&w);
-                } else
+                if (c->json != JSON_FORMAT_OFF)
+                        print_json_name_path(c, name, spath);
+                else
                         printf("%s\n", strempty(name));
                 return 0;
         }

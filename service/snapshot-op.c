@@ -139,20 +139,11 @@ static int snapshot_choose_disks(VmDomain *d, const DomainDef *def, SnapshotDef 
                 e->snapshot = loc == SNAPSHOT_LOCATION_NO ? SNAPSHOT_LOCATION_NO : SNAPSHOT_LOCATION_INTERNAL;
         }
         if (disks->len == 0) {
-                for (size_t k = 0; k < n; k++)
-                        free(list[k].name);
-                g_free(list);
+                snapshot_disks_free(list, n);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Domain '%s' has no writable qcow2 disk to take a snapshot of", d->name);
         }
-        for (size_t k = 0; k < sdef->n_disks; k++) {
-                free(sdef->disks[k].name);
-                free(sdef->disks[k].source_file);
-                free(sdef->disks[k].driver_type);
-        }
-        g_free(sdef->disks);
-        sdef->disks = list;
-        sdef->n_disks = n;
+        snapshot_def_set_disks(sdef, list, n);
         *ret = g_steal_pointer(&disks);
         return 0;
 }
@@ -225,22 +216,10 @@ static int snapshot_choose_overlays(VmDomain *d, const DomainDef *def, SnapshotD
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no writable disk to take an overlay",
                                       d->name);
         if (r < 0) {
-                for (size_t k = 0; k < n; k++) {
-                        free(list[k].name);
-                        free(list[k].source_file);
-                        free(list[k].driver_type);
-                }
-                g_free(list);
+                snapshot_disks_free(list, n);
                 return r;
         }
-        for (size_t k = 0; k < sdef->n_disks; k++) {
-                free(sdef->disks[k].name);
-                free(sdef->disks[k].source_file);
-                free(sdef->disks[k].driver_type);
-        }
-        g_free(sdef->disks);
-        sdef->disks = list;
-        sdef->n_disks = n;
+        snapshot_def_set_disks(sdef, list, n);
         *ret_disks = g_steal_pointer(&disks);
         *ret_paths = g_strv_builder_end(paths);
         return 0;

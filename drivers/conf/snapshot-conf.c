@@ -29,15 +29,25 @@ SnapshotDef *snapshot_def_free(SnapshotDef *def) {
         free(def->state);
         free(def->parent);
         free(def->memory_file);
-        for (size_t i = 0; i < def->n_disks; i++) {
-                free(def->disks[i].name);
-                free(def->disks[i].source_file);
-                free(def->disks[i].driver_type);
-        }
-        g_free(def->disks);
+        snapshot_disks_free(def->disks, def->n_disks);
         free(def->domain_xml);
         g_free(def);
         return NULL;
+}
+
+void snapshot_disks_free(SnapshotDiskDef *disks, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(disks[i].name);
+                free(disks[i].source_file);
+                free(disks[i].driver_type);
+        }
+        g_free(disks);
+}
+
+void snapshot_def_set_disks(SnapshotDef *def, SnapshotDiskDef *disks, size_t n) {
+        snapshot_disks_free(def->disks, def->n_disks);
+        def->disks = disks;
+        def->n_disks = n;
 }
 
 static const char *nname(xmlNode *n) {

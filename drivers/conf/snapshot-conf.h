@@ -55,5 +55,10 @@ int snapshot_def_parse(const char *xml, size_t len, SnapshotDef **ret, ConfError
  * state, parent, creationTime, memory, disks, the embedded domain. */
 char *snapshot_def_format(const SnapshotDef *def);
 
+/* Frees n disk entries and the array. */
+void snapshot_disks_free(SnapshotDiskDef *disks, size_t n);
+/* Replaces def's <disks> with disks (n entries, taken). */
+void snapshot_def_set_disks(SnapshotDef *def, SnapshotDiskDef *disks, size_t n);
+
 /* The snapshot's disk entry for a domain disk (by target or source path), or NULL. */
 const SnapshotDiskDef *snapshot_def_find_disk(const SnapshotDef *def, const char *target, const char *source);

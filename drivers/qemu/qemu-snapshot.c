@@ -17,6 +17,41 @@
 #include "qemu-driver-internal.h"
 #include "spawn-util.h"
 
+/* ---- qemu-img children: the image as fd 3, stderr kept in a memfd, the exit seen on the pidfd ---- */
+
+static int img_child_spawn(sd_event *event, char **argv, int fd, int errfd, pid_t *pid, int *pidfd,
+                           sd_event_source **src, sd_event_io_handler_t on_exit, void *userdata) {
+        SpawnOptions o = SPAWN_OPTIONS_INIT;
+        int r;
+
+        if (ftruncate(errfd, 0) < 0)
+                return -errno;
+        o.stderr_fd = errfd;
+        o.fds = &fd;
+        o.n_fds = 1;
+        r = spawn_child(argv, &o, pid, pidfd);
+        if (r < 0)
+                return r;
+        return sd_event_add_io(event, src, *pidfd, EPOLLIN, on_exit, userdata);
+}
+
+/* 0: not exited yet (spurious wake-up); 1: exited with status 0; -EIO: failed or killed. Reaped either way. */
+static int img_child_reap(pid_t *pid, int *pidfd, sd_event_source **src) {
+        siginfo_t si = {};
+
+        if (waitid((idtype_t) P_PIDFD, (id_t) *pidfd, &si, WEXITED | WNOHANG) < 0) {
+                if (errno == EINTR)
+                        return 0;
+                si.si_code = CLD_KILLED;
+        } else if (si.si_pid == 0)
+                return 0;
+        *src = sd_event_source_disable_unref(*src);
+        close(*pidfd);
+        *pidfd = -1;
+        *pid = 0;
+        return si.si_code == CLD_EXITED && si.si_status == 0 ? 1 : -EIO;
+}
+
 /* ---- offline: qemu-img snapshot on each image ---- */
 
 typedef struct OfflineJob {
@@ -100,20 +135,12 @@ static int offline_step(OfflineJob *j) {
 
 static int on_offline_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         OfflineJob *j = userdata;
-        siginfo_t si = {};
         int r;
 
-        if (waitid((idtype_t) P_PIDFD, (id_t) j->pidfd, &si, WEXITED | WNOHANG) < 0) {
-                if (errno == EINTR)
-                        return 0;
-                si.si_code = CLD_KILLED;
-        } else if (si.si_pid == 0)
+        r = img_child_reap(&j->pid, &j->pidfd, &j->exit_source);
+        if (r == 0)
                 return 0;
-        j->exit_source = sd_event_source_disable_unref(j->exit_source);
-        close(j->pidfd);
-        j->pidfd = -1;
-        j->pid = 0;
-        if (si.si_code != CLD_EXITED || si.si_status != 0) {
+        if (r < 0) {
                 _cleanup_free_ char *err = read_errfd(j->errfd);
                 _cleanup_free_ char *m = g_strdup_printf("qemu-img snapshot failed on disk %zu: %s",
                                                          j->undoing ? j->undo : j->next,
@@ -151,18 +178,8 @@ static int on_offline_exit(sd_event_source *s, int fd, uint32_t revents, void *u
 static int offline_run(OfflineJob *j, const char *flag, int fd) {
         const char *filename = "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"/proc/self/fd/3\"}}";
         char *argv[] = { j->qemu_img, (char *) "snapshot", (char *) "-q", (char *) flag, j->name, (char *) filename, NULL };
-        SpawnOptions o = SPAWN_OPTIONS_INIT;
-        int r;
 
-        if (ftruncate(j->errfd, 0) < 0)
-                return -errno;
-        o.stderr_fd = j->errfd;
-        o.fds = &fd;
-        o.n_fds = 1;
-        r = spawn_child(argv, &o, &j->pid, &j->pidfd);
-        if (r < 0)
-                return r;
-        return sd_event_add_io(j->event, &j->exit_source, j->pidfd, EPOLLIN, on_offline_exit, j);
+        return img_child_spawn(j->event, argv, fd, j->errfd, &j->pid, &j->pidfd, &j->exit_source, on_offline_exit, j);
 }
 
 static void offline_cancel(DriverJob *base) {
@@ -221,6 +238,15 @@ int qemu_snapshot_offline(DomainDriver *drv, DriverSnapshotAction action, const 
 }
 
 /* ---- live: QEMU's snapshot jobs ---- */
+
+/* Whether rt's monitor takes a snapshot job now: -EBUSY still starting, -ESRCH being stopped. */
+static int runtime_check(DriverRuntime *rt, char **ret_error) {
+        if (rt->starting || rt->killing || !rt->qmp || !qmp_is_ready(rt->qmp)) {
+                *ret_error = strdup(rt->starting ? "the domain is still starting" : "the domain is being stopped");
+                return rt->starting ? -EBUSY : -ESRCH;
+        }
+        return 0;
+}
 
 typedef struct LiveJob {
         DriverJob base;
@@ -447,10 +473,9 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
         LiveJob *j;
         int r;
 
-        if (rt->starting || rt->killing || !rt->qmp || !qmp_is_ready(rt->qmp)) {
-                *ret_error = strdup(rt->starting ? "the domain is still starting" : "the domain is being stopped");
-                return rt->starting ? -EBUSY : -ESRCH;
-        }
+        r = runtime_check(rt, ret_error);
+        if (r < 0)
+                return r;
         if (n_disks == 0) {
                 *ret_error = strdup("no qcow2 disk to hold the snapshot");
                 return -EINVAL;
@@ -667,19 +692,12 @@ static void fd_added_reply(Qmp *q, int r, const JsonValue *ret, const char *erro
 
 static int on_img_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ExtJob *j = userdata;
-        siginfo_t si = {};
+        int r;
 
-        if (waitid((idtype_t) P_PIDFD, (id_t) j->pidfd, &si, WEXITED | WNOHANG) < 0) {
-                if (errno == EINTR)
-                        return 0;
-                si.si_code = CLD_KILLED;
-        } else if (si.si_pid == 0)
+        r = img_child_reap(&j->pid, &j->pidfd, &j->exit_source);
+        if (r == 0)
                 return 0;
-        j->exit_source = sd_event_source_disable_unref(j->exit_source);
-        close(j->pidfd);
-        j->pidfd = -1;
-        j->pid = 0;
-        if (si.si_code != CLD_EXITED || si.si_status != 0) {
+        if (r < 0) {
                 _cleanup_free_ char *err = read_errfd(j->errfd);
                 _cleanup_free_ char *m = g_strdup_printf("qemu-img create of overlay %s failed: %s", j->o[j->i].path,
                                                          !isempty(err) ? err : "it was killed");
@@ -698,22 +716,15 @@ static int ext_format(ExtJob *j, ExtOverlay *o) {
         char *argv[] = { qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2", (char *) "-u",
                          (char *) "-F", o->backing_format, (char *) "-b", o->backing, (char *) "/proc/self/fd/3", size,
                          NULL };
-        SpawnOptions so = SPAWN_OPTIONS_INIT;
-        int r;
 
         if (!qemu_img)
                 return -EOPNOTSUPP;
         if (j->errfd < 0)
                 j->errfd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
-        if (j->errfd < 0 || ftruncate(j->errfd, 0) < 0)
+        if (j->errfd < 0)
                 return -errno;
-        so.stderr_fd = j->errfd;
-        so.fds = &o->fd;
-        so.n_fds = 1;
-        r = spawn_child(argv, &so, &j->pid, &j->pidfd);
-        if (r < 0)
-                return r;
-        return sd_event_add_io(j->rt->driver->event, &j->exit_source, j->pidfd, EPOLLIN, on_img_exit, j);
+        return img_child_spawn(j->rt->driver->event, argv, o->fd, j->errfd, &j->pid, &j->pidfd, &j->exit_source,
+                               on_img_exit, j);
 }
 
 /* Each overlay: formatted (pid), passed (fdset), two nodes; then one transaction for all. */
@@ -830,10 +841,9 @@ int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overl
         ExtJob *j;
         int r;
 
-        if (rt->starting || rt->killing || !rt->qmp || !qmp_is_ready(rt->qmp)) {
-                *ret_error = strdup(rt->starting ? "the domain is still starting" : "the domain is being stopped");
-                return rt->starting ? -EBUSY : -ESRCH;
-        }
+        r = runtime_check(rt, ret_error);
+        if (r < 0)
+                return r;
         if (n == 0) {
                 *ret_error = strdup("no disk to take an overlay");
                 return -EINVAL;
