@@ -232,6 +232,35 @@ class Snapshots(VmgmtTestCase):
         self.assertIn("<name>x</name>", ctl('snapshot-create-as', 'sncli', 'x', '--print-xml',
                                              '--diskspec', 'vda,snapshot=internal'))
 
+    def test_redefine_rename(self):
+        dpath = self.define(minimal_domain_xml('snr'))
+        s = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>m</name><description>kept</description>"
+                                               "<state>running</state><creationTime>1700000000</creationTime>"
+                                               "</domainsnapshot>", opts(redefine=True)))
+        self.assertEqual(s, self.snap_path('snr', 'm'))
+        self.assertEqual(self.sprop(s, 'CreationTime'), 1700000000)
+        self.assertEqual(self.sprop(s, 'State'), 'running')
+        self.assertTrue(self.sprop(s, 'IsCurrent'))
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>c</name><parent><name>nope</name></parent>"
+                                           "</domainsnapshot>", opts(redefine=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NO_SUCH_SNAPSHOT)
+        # Rename moves the metadata and the objects
+        self.rec.clear()
+        self.dom(dpath).Rename('snr2', opts())
+        moved = self.snap_path('snr2', 'm')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesRemoved', s) and self.signalled('InterfacesAdded', moved),
+                          what='the snapshot object moving')
+        dpath2 = '/org/vmgmt/domain/snr2'
+        self.assertEqual(self.listed(dpath2), [moved])
+        self.assertEqual(unwrap(self.client.prop(dpath2, 'CurrentSnapshot')), moved)
+        sdir = os.path.join(self.daemon.config_dir, 'snapshot')
+        self.assertEqual(sorted(os.listdir(sdir)), ['snr2'])
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.sprop(moved, 'Description'), 'kept')
+        self.assertTrue(self.sprop(moved, 'IsCurrent'))
+
     def test_bad_input_changes_nothing(self):
         img = self.image('b.qcow2')
         raw = self.image('r.raw', fmt='raw')
