@@ -260,9 +260,14 @@ typedef struct LiveJob {
         bool cancelled, rolling_back, owns_pause, was_running;
         DriverJobCallbacks cb;
         QemuListener listener;
+        sd_event_source *progress_timer;   /* asks qemu how far its job is */
+        bool progress_pending;          /* a query-jobs reply is still to come: it frees a finished job */
+        bool finished;
         int error;
         char *message;
 } LiveJob;
+
+#define LIVE_PROGRESS_INTERVAL_USEC (500u * 1000u)
 
 static unsigned live_counter;
 
@@ -270,6 +275,7 @@ static void live_event(DriverRuntime *rt, const char *name, const JsonValue *dat
 static void live_gone(DriverRuntime *rt, bool exited, void *userdata);
 
 static void live_free(LiveJob *j) {
+        sd_event_source_disable_unref(j->progress_timer);
         if (j->owns_pause && j->rt->job_owns_pause > 0)
                 j->rt->job_owns_pause--;
         json_decref(j->devices);
@@ -283,8 +289,17 @@ static void live_finish(LiveJob *j, int r, const char *message) {
         DriverJobCallbacks cb = j->cb;
         _cleanup_free_ char *m = message ? strdup(message) : NULL;
 
-        qemu_runtime_remove_listener(j->rt, &j->listener);
-        live_free(j);
+        if (j->progress_pending) {
+                /* the reply still names j: it frees it (qemu answers in order, the runtime outlives it) */
+                j->finished = true;
+                j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+                if (j->owns_pause && j->rt->job_owns_pause > 0)
+                        j->rt->job_owns_pause--;
+                j->owns_pause = false;
+        } else {
+                qemu_runtime_remove_listener(j->rt, &j->listener);
+                live_free(j);
+        }
         cb.done(cb.userdata, r, m);
 }
 
@@ -383,6 +398,8 @@ static void query_jobs_reply(Qmp *q, int r, const JsonValue *ret, const char *er
 static void live_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
         LiveJob *j = userdata;
 
+        if (j->finished)
+                return;
         if (!streq(name, "JOB_STATUS_CHANGE") || !streq_ptr(json_util_member_string(data, "id"), j->job_id))
                 return;
         if (!streq_ptr(json_util_member_string(data, "status"), "concluded"))
@@ -394,7 +411,7 @@ static void live_event(DriverRuntime *rt, const char *name, const JsonValue *dat
 static void live_gone(DriverRuntime *rt, bool exited, void *userdata) {
         LiveJob *j = userdata;
 
-        if (!exited) {
+        if (!exited || j->finished) {   /* teardown, or done already: nothing more to say */
                 live_free(j);
                 return;
         }
@@ -405,11 +422,49 @@ static void live_gone(DriverRuntime *rt, bool exited, void *userdata) {
         }
 }
 
+/* qemu's current-progress/total-progress of the job (units of its own) as the job's progress. */
+static void progress_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LiveJob *j = userdata;
+
+        j->progress_pending = false;
+        if (j->finished) {
+                qemu_runtime_remove_listener(j->rt, &j->listener);
+                live_free(j);
+                return;
+        }
+        for (size_t i = 0; r >= 0 && i < json_array_size(ret); i++) {
+                const JsonValue *e = json_array_get(ret, i);
+                int64_t cur = 0, total = 0;
+
+                if (!streq_ptr(json_util_member_string(e, "id"), j->job_id) || !j->cb.progress)
+                        continue;
+                (void) json_util_integer(json_object_get(e, "current-progress"), &cur);
+                (void) json_util_integer(json_object_get(e, "total-progress"), &total);
+                if (total > 0 && cur >= 0)
+                        j->cb.progress(j->cb.userdata, (uint64_t) cur, (uint64_t) total);
+        }
+}
+
+static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        LiveJob *j = userdata;
+
+        if (!j->progress_pending && j->rt->qmp && qmp_send(j->rt->qmp, "query-jobs", NULL, progress_reply, j) >= 0)
+                j->progress_pending = true;
+        (void) sd_event_source_set_time_relative(s, LIVE_PROGRESS_INTERVAL_USEC);
+        return 0;
+}
+
 static void start_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         LiveJob *j = userdata;
 
-        if (r < 0)
+        if (r < 0) {
                 live_finish(j, r, error ?: "the monitor is gone");
+                return;
+        }
+        if (!j->progress_timer &&
+            sd_event_add_time_relative(j->rt->driver->event, &j->progress_timer, CLOCK_MONOTONIC,
+                                       LIVE_PROGRESS_INTERVAL_USEC, 0, on_progress_timer, j) >= 0)
+                (void) sd_event_source_set_enabled(j->progress_timer, SD_EVENT_ON);
 }
 
 static int live_start(LiveJob *j) {
