@@ -801,6 +801,52 @@ static void revert_start_done(void *userdata, int r, const char *message) {
         snap_op_run(op, NULL);
 }
 
+/* The domain was stopped for a revert to a snapshot of its disks alone: now the disks go back. */
+static void revert_stop_done(void *userdata, int r, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(op->message);
+        VmSnapshot *s = vm_snapshot_find(d, op->name);
+
+        vm_domain_clear_cause(d);
+        if (r >= 0 && (d->rt || !s))
+                r = -ESRCH, message = s ? "the domain did not stop" : "the snapshot was deleted meanwhile";
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        if (d->snapshot_op == op)
+                d->snapshot_op = NULL;
+        r = snap_op_start(op, s, &error);   /* takes op */
+        if (r < 0 && m) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Failed to revert: %m");
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+}
+
+/* Stops running d (as Destroy does: stopped/destroyed), then reverts its disks. Takes op. */
+static int revert_by_stopping(SnapOp *op, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        int r;
+
+        if (!d->rt || !d->drv->ops->destroy) {
+                snap_op_free(op);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' cannot be stopped now", d->name);
+        }
+        d->snapshot_op = op;
+        vm_domain_set_cause(d, op->message);
+        r = d->drv->ops->destroy(d->rt, false, revert_stop_done, op);
+        if (r < 0) {
+                vm_domain_clear_cause(d);
+                snap_op_free(op);
+                return sd_bus_error_set_errnof(error, r, "Failed to stop domain '%s' for the revert: %m", d->name);
+        }
+        return 1;
+}
+
 /* Starts shut-off d paused, then reverts it to s's memory. Takes op. */
 static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error *error) {
         VmDomain *d = op->domain;
@@ -846,10 +892,7 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
                                          "Reverting to the external snapshot '%s' is not supported yet: its overlays are the "
                                          "disks now; shut domain '%s' off and point its disks back at the backing images",
                                          s->def->name, d->name);
-        if (!snapshot_has_memory(s) && vm_domain_is_active(d))
-                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
-                                         "Snapshot '%s' was taken of the shut-off domain: shut domain '%s' off first",
-                                         s->def->name, d->name);
+
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
         if ((running || paused) && !snapshot_has_memory(s))
@@ -860,6 +903,8 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         op->flags = paused ? DRIVER_SNAPSHOT_PAUSED : 0;
         if (snapshot_has_memory(s) && !vm_domain_is_active(d))
                 return revert_by_starting(op, message, error);
+        if (!snapshot_has_memory(s) && vm_domain_is_active(d))
+                return revert_by_stopping(op, error);
         return snap_op_start(op, s, error);
 }
 

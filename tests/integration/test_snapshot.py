@@ -33,14 +33,16 @@ def with_disk(xml, image, fmt='qcow2', target='vda'):
     return xml.replace('<devices>', '<devices>' + disk, 1)
 
 
-def qemu_io(image, cmd, fmt='qcow2'):
-    return subprocess.run([QEMU_IO, '-f', fmt, '-c', cmd, image], stdout=subprocess.PIPE,
+def qemu_io(image, cmd, fmt='qcow2', shared=False):
+    extra = ['-U', '-r'] if shared else []
+    return subprocess.run([QEMU_IO, '-f', fmt] + extra + ['-c', cmd, image], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=DEFAULT_TIMEOUT).stdout.decode()
 
 
-def holds(image, pattern, offset, length):
-    """Whether the image reads as `pattern` bytes over [offset, offset+length) (qemu-io read -P)."""
-    out = qemu_io(image, 'read -P %s %s %s' % (pattern, offset, length))
+def holds(image, pattern, offset, length, shared=False):
+    """Whether the image reads as `pattern` bytes over [offset, offset+length) (qemu-io read -P;
+    shared: while a qemu has it open)."""
+    out = qemu_io(image, 'read -P %s %s %s' % (pattern, offset, length), shared=shared)
     return 'read ' in out and 'verification failed' not in out
 
 
@@ -293,6 +295,9 @@ class Snapshots(VmgmtTestCase):
     def test_live_memory_revert_and_cancel(self):
         img = self.image('g.qcow2')
         dpath = self.define(with_disk(guest_domain_xml('sn3'), img))
+        qemu_io(img, 'write -P 0x33 0 64k')
+        self.take(dpath, "<domainsnapshot><name>off</name></domainsnapshot>")
+        off = self.snap_path('sn3', 'off')
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
@@ -304,8 +309,8 @@ class Snapshots(VmgmtTestCase):
         j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>gone</name></domainsnapshot>", opts()))
         dbus.Interface(self.client.obj(j), JOB_IFACE).Cancel(opts())
         self.wait_job(j, state='cancelled')
-        self.assertEqual(self.listed(dpath), [])
-        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), '/')
+        self.assertEqual(self.listed(dpath), [off])
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), off)
         self.assertEqual(self.client.state(dpath)[0], 'running')
         con.send('echo still-$((40+2))')
         con.wait_for('still-42', BOOT_TIMEOUT)
@@ -350,10 +355,25 @@ class Snapshots(VmgmtTestCase):
 
         # delete while running: snapshot-delete
         self.snap(live).Delete(opts(), timeout=BOOT_TIMEOUT)
-        self.assertEqual(self.listed(dpath), [])
-        self.dom(dpath).Destroy(opts())
-        self.client.wait_state(dpath, 'shutoff')
-        self.assertEqual(image_tags(img), [])
+        self.assertEqual(self.listed(dpath), [off])
+        self.assertEqual(image_tags(img), ['off'])
+
+        # the offline snapshot while running: the domain is stopped, its disk goes back
+        con.send('dd if=/dev/zero bs=512 count=128 2>/dev/null | tr "\\000" "W" | dd of=/dev/vda conv=fsync 2>/dev/null;'
+                 ' sync; echo DD''DONE')
+        con.wait_for('DDDONE', BOOT_TIMEOUT)
+        # on the host's file before the revert (so that the revert is what brings 0x33 back)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not holds(img, '0x57', '0', '64k', shared=True):
+            self.assertLess(time.monotonic(), deadline, "the guest's write did not reach the image")
+            con.send('sync')
+            time.sleep(0.5)
+        self.rec.clear()
+        self.snap(off).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(dpath)[0], 'shutoff')
+        self.rec.wait_domain_event(dpath, 'stopped')
+        self.assertTrue(holds(img, '0x33', '0', '64k'))
+        self.assertTrue(self.sprop(off, 'IsCurrent'))
 
     def test_live_external_disk_only(self):
         base = self.image('base.qcow2')
