@@ -403,7 +403,7 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
         if (r < 0)
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to undefine domain '%s': %s", d->name, strerror(-r));
 
-        if (snapshots)
+        if (snapshots && d->snapshots->len > 0)
                 vm_snapshots_drop(d);
         vm_domain_set_cause(d, message);
         vm_domain_props_get(d, &before);

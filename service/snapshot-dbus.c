@@ -82,9 +82,11 @@ void vm_snapshots_drop(VmDomain *d) {
                 if (s->on_bus)
                         vm_object_kind_emit_removed(&vm_snapshot_kind, m, s->path);
         }
-        d->current_snapshot = NULL;
         g_ptr_array_set_size(d->snapshots, 0);
-        vm_object_kind_emit_changed(&vm_domain_kind, m, d, NAMES("CurrentSnapshot"));
+        if (d->current_snapshot) {
+                d->current_snapshot = NULL;
+                vm_object_kind_emit_changed(&vm_domain_kind, m, d, NAMES("CurrentSnapshot"));
+        }
 }
 
 void vm_snapshots_repath(VmDomain *d) {
