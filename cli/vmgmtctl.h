@@ -246,6 +246,16 @@ int verb_vol_property(Context *c, VerbArgs *a);
 int verb_pool_edit(Context *c, VerbArgs *a);
 
 /* ---- the display (vmgmtctl-graphics.c) ---- */
+/* ---- snapshots (vmgmtctl-snapshot.c) ---- */
+int verb_snapshot_create_as(Context *c, VerbArgs *a);
+int verb_snapshot_create(Context *c, VerbArgs *a);
+int verb_snapshot_list(Context *c, VerbArgs *a);
+int verb_snapshot_info(Context *c, VerbArgs *a);
+int verb_snapshot_dumpxml(Context *c, VerbArgs *a);
+int verb_snapshot_current(Context *c, VerbArgs *a);
+int verb_snapshot_revert(Context *c, VerbArgs *a);
+int verb_snapshot_delete(Context *c, VerbArgs *a);
+
 int verb_screenshot(Context *c, VerbArgs *a);
 int verb_vncdisplay(Context *c, VerbArgs *a);
 int verb_domdisplay(Context *c, VerbArgs *a);

@@ -244,6 +244,7 @@ typedef struct DriverBlockJob {
         bool shallow;                   /* only the active layer is copied; the copy's backing is the disk's */
         uint32_t granularity;           /* bytes (a power of 2); 0: the hypervisor's */
 } DriverBlockJob;
+
 /* save(): options */
 typedef enum DriverSaveFlags {
         DRIVER_SAVE_BYPASS_CACHE = 1 << 0,      /* O_DIRECT writes */
@@ -259,6 +260,24 @@ typedef struct DriverDumpOptions {
         bool crash;                 /* the domain is stopped afterwards (shutoff "crashed", stopped/crashed) */
         bool reset;                 /* the guest is reset afterwards */
 } DriverDumpOptions;
+
+/* What a snapshot operation does to the disks (and memory) it names. */
+typedef enum DriverSnapshotAction {
+        DRIVER_SNAPSHOT_CREATE,
+        DRIVER_SNAPSHOT_REVERT,
+        DRIVER_SNAPSHOT_DELETE,
+} DriverSnapshotAction;
+
+typedef enum DriverSnapshotFlags {
+        DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
+} DriverSnapshotFlags;
+
+/* One new overlay of an external snapshot. */
+typedef struct DriverSnapshotOverlay {
+        size_t disk;               /* index into the live definition's disks */
+        int fd;                    /* the overlay file, read-write (dup()ed) */
+        const char *path;          /* its name, as the live definition will have it */
+} DriverSnapshotOverlay;
 
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
@@ -415,6 +434,7 @@ typedef struct DomainDriverOps {
         /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
          * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
         int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+
         /* ---- save, restore, core dump (issue 13) ---- */
 
         /* Saves the running or paused domain rt into fd (a new regular file,
@@ -457,6 +477,37 @@ typedef struct DomainDriverOps {
          * names those it can), -EBUSY/-ESRCH as for save(). */
         int (*core_dump)(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
                          DriverJob **ret_job);
+
+        /* ---- snapshots ---- */
+
+        /* Internal snapshot `name` of a shut-off domain: created in, applied
+         * to (revert) or deleted from each image of fds (qcow2 files the
+         * service opened read-write as its caller; dup()ed), one after the
+         * other, without blocking the loop. A create that fails on one image,
+         * or is cancelled, takes back what the others got (-ECANCELED).
+         * Returns 0 with *ret (done once), or a negative errno with
+         * *ret_error (malloc'd). NULL: no internal snapshots. */
+        int (*snapshot_offline)(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                                size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+        /* The same for running rt, with its memory: `disks` (indexes into the
+         * live definition's disks, qcow2 all) take part, the first holds the
+         * memory. A revert leaves the CPUs stopped with
+         * DRIVER_SNAPSHOT_PAUSED, else running, and reports that state with
+         * reason from-snapshot (STARTED or SUSPENDED/from-snapshot); the
+         * pause a create causes is not reported. -EBUSY still starting,
+         * -ESRCH being stopped. */
+        int (*snapshot_live)(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                             size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                             char **ret_error);
+        /* A disk-only external snapshot of running rt: each overlay file
+         * (new and empty, created by the service as its caller) is made a
+         * qcow2 whose backing is its disk's active image, then all disks
+         * switch to their overlays at once (one transaction); the live
+         * definition names the overlays afterwards. A failure or a cancel
+         * before the switch leaves the hypervisor as it was (the files are the
+         * service's to remove). */
+        int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                                 const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

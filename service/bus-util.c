@@ -29,7 +29,8 @@ static int option_read_value(sd_bus_message *m, const BusOption *o) {
         case 'u':
                 return sd_bus_message_read_basic(m, 'u', o->ret);
         case 's':
-                return sd_bus_message_read_basic(m, 's', o->ret);
+        case 'o':
+                return sd_bus_message_read_basic(m, o->type[0], o->ret);
         default:
                 return -EINVAL;
         }

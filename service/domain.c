@@ -37,6 +37,10 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         }
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
+        if (!m->ready)
+                vm_snapshot_store_load(d);   /* start-up: the snapshots kept for it */
+        else
+                vm_snapshot_store_remove_all(d);   /* a new domain: what an old one of that name left is not its */
         *ret = d;
         return 0;
 }
@@ -70,6 +74,8 @@ void vm_domain_remove(VmDomain *d) {
 
         if (g_hash_table_lookup(m->domains_by_name, d->name) != d)
                 return;
+        if (d->snapshots->len > 0)
+                vm_snapshots_drop(d);   /* a domain that goes keeps no snapshot metadata (a transient one's) */
         if (visible)
                 (void) sd_bus_emit_object_removed(m->bus, d->path);
         g_hash_table_remove(m->domains_by_uuid, d->uuid);

@@ -37,8 +37,9 @@ struct VmDomain {
         int id;
         uint64_t start_time;
 
-        GPtrArray *snapshots;      /* VmSnapshot*, owned: empty until CreateSnapshot (issue 13) */
+        GPtrArray *snapshots;      /* VmSnapshot*, owned (snapshot.h) */
         VmSnapshot *current_snapshot;   /* one of snapshots, or NULL */
+        struct SnapOp *snapshot_op;     /* a snapshot operation under way (snapshot-dbus.c): no start meanwhile */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
@@ -77,6 +78,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
 /* snapshot-dbus.c: frees a VmSnapshot (a GDestroyNotify); the snapshot of d named name, or NULL. */
 void vm_snapshot_free(void *s);
 VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name);
+/* snapshot-dbus.c: Domain.CreateSnapshot(s xml, a{sv}) → o and ListSnapshots(a{sv}) → ao. */
+int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_list_snapshots(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* snapshot-store.c: loads d's snapshot metadata (start-up); moves it to new_name (Rename); removes it all. */
+void vm_snapshot_store_load(VmDomain *d);
+int vm_snapshot_store_rename(const VmDomain *d, const char *new_name);
+void vm_snapshot_store_remove_all(const VmDomain *d);
+/* snapshot-dbus.c: the object path of s; removes every snapshot of d with its metadata (Undefine's
+ * snapshots option); after a rename, moves d's snapshot objects to their new paths. */
+const char *vm_snapshot_path(const VmSnapshot *s);
+void vm_snapshots_drop(VmDomain *d);
+void vm_snapshots_repath(VmDomain *d);
 
 /* Removes d from the registry; signals InterfacesRemoved when it was on the bus. */
 void vm_domain_remove(VmDomain *d);
@@ -197,6 +210,10 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
 static inline bool vm_domain_is_busy(const VmDomain *d) {
         return d->rt || d->starting;
 }
+/* domain-dbus.c: what a start's done does when the start failed (the driver
+ * tore the runtime down): d forgets it, a domain that was reported active is
+ * shutoff/failed again (stopped/failed). No-op when d has no runtime. */
+void vm_domain_start_failed(VmDomain *d);
 /* Ends a start still opening its files: its done gets -ECANCELED and message. No-op otherwise. */
 void vm_domain_start_cancel(VmDomain *d, const char *message);
 

@@ -292,6 +292,7 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const Dri
                          char **ret_error);
 int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
 int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+
 /* ---- qemu-save.c: save, restore, core dump ---- */
 
 /* DomainDriverOps.save, .read_save_image, .restore, .core_dump */
@@ -313,3 +314,14 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
                                DriverDoneFn done, void *userdata);
 /* qemu-process-monitor.c: the start-up sequence goes on (after a step of another file). */
 void qemu_monitor_start_next(DriverRuntime *rt);
+
+/* ---- qemu-snapshot.c ---- */
+
+/* DomainDriverOps.snapshot_offline and .snapshot_live. */
+int qemu_snapshot_offline(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                          size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                       size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                       char **ret_error);
+int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
