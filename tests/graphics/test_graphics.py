@@ -33,7 +33,7 @@ from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NOT_SUPPORTE
                            ERR_OPERATION_FAILED, GUEST_READY, VmgmtTestCase, guest_domain_xml,
                            guest_image, main, minimal_domain_xml, opts)
 
-BOOT_TIMEOUT = 90
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 # the bound of every wait for an answer or a state the test is sure to see: it
 # only keeps a hang from lasting for ever (no wait here is a timing check)
 WAIT = 120

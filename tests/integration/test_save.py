@@ -15,7 +15,7 @@ import json
 from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase,
                            VMGMTCTL, guest_domain_xml, guest_image, main, opts, run_vmgmtctl, unwrap)
 
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 JOB_TIMEOUT = 180
 JOB_IFACE = 'org.vmgmt.Job'
 MEMORY_MIB = 128

@@ -22,7 +22,7 @@ SNAP_IFACE = 'org.vmgmt.Snapshot'
 JOB_IFACE = 'org.vmgmt.Job'
 ERR_ALREADY_EXISTS = 'org.vmgmt.Error.AlreadyExists'
 ERR_NO_SUCH_SNAPSHOT = 'org.vmgmt.Error.NoSuchSnapshot'
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 QEMU_IO = shutil.which('qemu-io') or '/usr/bin/qemu-io'
 
