@@ -398,9 +398,16 @@ typedef struct RestoreCall {
         char *managed_path;
         DriverDoneFn start_done;
         void *start_userdata;
+        /* waiting for polkit (m->restores_waiting): the image read, the call dispatched again */
+        VmDriver *image_drv;
+        char *image_xml;
+        bool image_running;
+        sd_event_source *expire;
 } RestoreCall;
 
 static void restore_call_free(RestoreCall *c) {
+        sd_event_source_disable_unref(c->expire);
+        g_free(c->image_xml);
         vm_domain_files_job_cancel(c->open);
         vm_caller_files_free(c->files);
         if (c->managed_path && c->image_fd >= 0)
@@ -613,6 +620,43 @@ static int restore_continue(RestoreCall *c, VmDriver *drv, const char *image_xml
         return 2;   /* the call is the start's now */
 }
 
+/* ---- a restore waiting for polkit's answer on its image's domain ---- */
+
+#define RESTORE_WAIT_MAX_USEC (10 * 60 * 1000000ULL)   /* longer than any polkit timeout: its caller went away */
+
+static int restore_wait_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        RestoreCall *c = userdata;
+
+        g_hash_table_remove(c->manager->restores_waiting, c->message);
+        restore_call_free(c);
+        return 0;
+}
+
+static void restore_wait(RestoreCall *c) {
+        Manager *m = c->manager;
+
+        if (!m->restores_waiting)
+                m->restores_waiting = g_hash_table_new(g_direct_hash, g_direct_equal);
+        (void) sd_event_add_time_relative(m->event, &c->expire, CLOCK_MONOTONIC, RESTORE_WAIT_MAX_USEC, 0,
+                                          restore_wait_expired, c);
+        g_hash_table_insert(m->restores_waiting, c->message, c);
+}
+
+void vm_restores_waiting_free(Manager *m) {
+        GHashTableIter it;
+        gpointer value;
+
+        if (!m->restores_waiting)
+                return;
+        g_hash_table_iter_init(&it, m->restores_waiting);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                g_hash_table_iter_steal(&it);
+                restore_call_free(value);
+        }
+        g_hash_table_destroy(m->restores_waiting);
+        m->restores_waiting = NULL;
+}
+
 static void restore_files_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
         RestoreCall *c = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -647,7 +691,16 @@ static void restore_files_opened(void *userdata, int r, VmCallerFiles *files, co
                 return;   /* restore_done follows */
         if (r < 0)
                 goto fail;
-        /* 1: answered; 0: polkit asked, the call comes again */
+        if (r == 0) {
+                /* polkit is asked about the image's domain; the call comes again
+                 * when it answered, and goes on from here (the answer is kept
+                 * only for the dispatch it comes with: no second opening) */
+                c->image_drv = drv;
+                c->image_xml = TAKE_PTR(xml);
+                c->image_running = running;
+                restore_wait(c);
+                return;
+        }
         restore_call_free(c);
         return;
 fail:
@@ -667,9 +720,19 @@ int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd
                 {}
         };
         OpenFileRequest req = { .mode = OPEN_FILE_READ };
-        RestoreCall *c;
+        RestoreCall *c = m->restores_waiting ? g_hash_table_lookup(m->restores_waiting, message) : NULL;
         int r;
 
+        if (c) {
+                /* dispatched again with polkit's answer: on from where it waited */
+                g_hash_table_remove(m->restores_waiting, message);
+                c->expire = sd_event_source_disable_unref(c->expire);
+                r = restore_continue(c, c->image_drv, c->image_xml, c->image_running, error);
+                if (r == 2)
+                        return 1;   /* restore_done answers */
+                restore_call_free(c);
+                return r < 0 ? r : 1;
+        }
         r = sd_bus_message_read(message, "s", &path);
         if (r < 0)
                 return r;

@@ -280,5 +280,7 @@ int vm_domain_method_managed_save(sd_bus_message *message, void *userdata, sd_bu
 int vm_domain_method_managed_save_remove(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* Frees the RestoreDomain calls still waiting for polkit (vmgmtd exits). */
+void vm_restores_waiting_free(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);

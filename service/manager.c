@@ -411,6 +411,7 @@ Manager *manager_free(Manager *m) {
         vm_domain_store_flush(m);
         /* the drivers stop the jobs' work without callbacks */
         vm_jobs_free_all(m);
+        vm_restores_waiting_free(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
         manager_drivers_free(m);

@@ -85,6 +85,7 @@ typedef struct Manager {
         VmNetworks *networks;          /* virtual networks (network.c) */
         GHashTable *consoles;          /* "UUID/device" → ConsoleProxy*: attached consoles (domain-console.c) */
         GHashTable *jobs;              /* path → VmJob*, owned (job.c) */
+        GHashTable *restores_waiting;  /* sd_bus_message* → RestoreCall*: RestoreDomain calls waiting for polkit (domain-save.c) */
         uint64_t next_job_id;          /* job ids never repeat over restarts: ids below */
         uint64_t job_id_limit;         /* this limit are reserved in RUN/job-ids */
         uint64_t job_linger_usec;
