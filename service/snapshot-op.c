@@ -265,6 +265,8 @@ typedef struct SnapOp {
         VmDomainJob *dj;
         bool external;                  /* create: disk-only, new overlays */
         bool started;                   /* revert: the domain was started (paused) for it: stopped again on failure */
+        bool start_after;               /* revert to an offline snapshot with running/paused: started once the disks are back */
+        DriverStartFlags start_flags;
         VmCallerFiles *overlays;        /* external: the overlay files, created as the caller */
         char **overlay_paths;           /* external: one per disks[] */
 } SnapOp;
@@ -396,6 +398,27 @@ static void snap_external_done(SnapOp *op) {
         vm_domain_props_emit_changes(d, &before);
 }
 
+static void snap_reply_errno(sd_bus_message *m, int r, const char *message, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *what = g_strdup_printf("The disks of domain '%s' were reverted, but it did not start", name);
+
+        bus_error_from_errno(&error, r, message, what);
+        (void) sd_bus_reply_method_error(m, &error);
+}
+
+/* A revert with running/paused to an offline snapshot: the start after it. */
+static void revert_started(void *userdata, int r, const char *message) {
+        VmOp *vop = userdata;
+
+        vm_domain_clear_cause(vop->domain);
+        if (r < 0) {
+                vm_domain_start_failed(vop->domain);   /* the driver tore its runtime down */
+                snap_reply_errno(vop->message, r, message, vop->domain->name);
+        } else
+                (void) sd_bus_reply_method_return(vop->message, NULL);
+        vm_op_free(vop);
+}
+
 /* The driver's job ended: the metadata follows what happened to the disks. */
 static void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
         SnapOp *op = userdata;
@@ -428,6 +451,22 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_set_current(d, s);
+                if (op->start_after && op->message) {
+                        /* the call is answered by the start */
+                        _cleanup_free_ char *msg = NULL;
+                        VmOp *vop = vm_op_new(d, op->message, "start");
+                        int k;
+
+                        op->message = sd_bus_message_unref(op->message);
+                        vm_domain_set_cause(d, vop->message);
+                        k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
+                        if (k < 0) {
+                                vm_domain_clear_cause(d);
+                                snap_reply_errno(vop->message, k, msg, d->name);
+                                vm_op_free(vop);
+                        }
+                        return;
+                }
                 break;
         case SNAP_OP_DELETE:
                 s = vm_snapshot_find(d, op->name);
@@ -895,12 +934,18 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
 
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
-        if ((running || paused) && !snapshot_has_memory(s))
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "Reverting to the offline snapshot '%s' leaves domain '%s' shut off; start it afterwards",
-                                         s->def->name, d->name);
+        if ((running || paused) && !snapshot_has_memory(s)) {
+                /* as libvirt: the disks go back, then the domain starts (paused with paused) */
+                r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
+                if (r < 0)
+                        return r;
+        }
         op = snap_op_new(d, message, SNAP_OP_REVERT, s->def->name);
         op->flags = paused ? DRIVER_SNAPSHOT_PAUSED : 0;
+        if ((running || paused) && !snapshot_has_memory(s)) {
+                op->start_after = true;
+                op->start_flags = paused ? DRIVER_START_PAUSED : 0;
+        }
         if (snapshot_has_memory(s) && !vm_domain_is_active(d))
                 return revert_by_starting(op, message, error);
         if (!snapshot_has_memory(s) && vm_domain_is_active(d))

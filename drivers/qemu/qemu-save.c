@@ -181,6 +181,8 @@ typedef struct QemuStateJob {
         int error;                  /* a failure to report once the domain is as before */
         char *message;
         sd_event_source *timer;
+        QmpReplyFn cont_fn;             /* send_cont(): whom the reply of "cont" goes to */
+        unsigned cont_tries;
         bool listening;
 } QemuStateJob;
 
@@ -242,6 +244,40 @@ static void state_job_done(QemuStateJob *j, int r, const char *message) {
                 cb.done(cb.userdata, r, msg);
 }
 
+/* "cont" right after a migration stream completed: qemu may not have left
+ * its finish-migrate state yet ("Migration is not finalized yet"), so that
+ * answer is asked again a little later (bounded), then the reply goes on. */
+#define CONT_RETRY_USEC (20 * 1000ULL)
+#define CONT_RETRIES 1500u
+
+static void cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata);
+
+static int cont_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        j->timer = sd_event_source_disable_unref(j->timer);
+        if (!j->rt->qmp || qmp_send(j->rt->qmp, "cont", NULL, cont_reply, j) < 0)
+                j->cont_fn(NULL, -ECONNRESET, NULL, NULL, j);
+        return 0;
+}
+
+static void cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        if (r == -EIO && error && strstr(error, "Migration is not finalized yet") && j->cont_tries++ < CONT_RETRIES &&
+            sd_event_add_time_relative(j->rt->driver->event, &j->timer, CLOCK_MONOTONIC, CONT_RETRY_USEC, 0,
+                                       cont_retry, j) >= 0)
+                return;
+        j->cont_fn(q, r, ret, error, j);
+}
+
+static int send_cont(QemuStateJob *j, QmpReplyFn fn) {
+        j->cont_fn = fn;
+        j->cont_tries = 0;
+        j->timer = sd_event_source_disable_unref(j->timer);
+        return qmp_send(j->rt->qmp, "cont", NULL, cont_reply, j);
+}
+
 static void undo_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuStateJob *j = userdata;
         DriverRuntime *rt = j->rt;
@@ -282,7 +318,7 @@ static void state_job_fail(QemuStateJob *j, int error, const char *message) {
                 return;
         }
         if (j->we_paused && j->was_running) {
-                if (qmp_send(rt->qmp, "cont", NULL, undo_cont_reply, j) < 0)
+                if (send_cont(j, undo_cont_reply) < 0)
                         state_job_done(j, j->error, j->message);
                 return;
         }
@@ -405,7 +441,7 @@ static void dump_finish(QemuStateJob *j) {
         }
         /* the migration stream leaves qemu stopped; dump-guest-memory resumes what it stopped itself */
         if (j->we_paused && j->was_running) {
-                if (qmp_send(rt->qmp, "cont", NULL, resume_reply, j) < 0)
+                if (send_cont(j, resume_reply) < 0)
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
                 return;
         }
@@ -413,7 +449,7 @@ static void dump_finish(QemuStateJob *j) {
                 qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, j->prev_reason, DOMAIN_EVENT_NONE, NULL);
         else if (j->was_running && j->kind == JOB_DUMP_MIGRATE) {
                 /* a live migration-stream dump: the stream's end stopped the guest */
-                if (qmp_send(rt->qmp, "cont", NULL, resume_reply, j) < 0)
+                if (send_cont(j, resume_reply) < 0)
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
                 return;
         }

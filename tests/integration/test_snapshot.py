@@ -234,6 +234,104 @@ class Snapshots(VmgmtTestCase):
         self.assertIn("<name>x</name>", ctl('snapshot-create-as', 'sncli', 'x', '--print-xml',
                                              '--diskspec', 'vda,snapshot=internal'))
 
+    def test_cli_options(self):
+        # every flag of the snapshot verbs, each with what it does
+        img = self.image('co.qcow2')
+        dpath = self.define(with_disk(minimal_domain_xml('snopt'), img))
+
+        def run(*args):
+            return run_vmgmtctl(self.fx.bus, *args)
+
+        def ctl(*args):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        def fails(*args):
+            r = run(*args)
+            self.assertEqual(r.returncode, 1, '%s: %s' % (args, r.stdout))
+            return r.stderr
+
+        def xml_file(name, text):
+            f = os.path.join(self.fx.tmp, name)
+            with open(f, 'w') as fh:
+                fh.write(text)
+            return f
+
+        a1 = xml_file('a1.xml', '<domainsnapshot><name>a1</name></domainsnapshot>')
+        self.assertEqual(ctl('snapshot-create', 'snopt', a1, '--atomic'), 'Domain snapshot a1 created\n')
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'a2', '--atomic'), 'Domain snapshot a2 created\n')
+        # --no-metadata: taken in the image, no object kept
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'a3', '--no-metadata'),
+                         'Domain snapshot created (no metadata kept)\n')
+        nm = xml_file('a4.xml', '<domainsnapshot><name>a4</name></domainsnapshot>')
+        ctl('snapshot-create', 'snopt', nm, '--no-metadata')
+        self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1', 'a2'])
+        # refused clearly, nothing taken
+        self.assertIn('guest agent', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
+        self.assertIn('guest agent', fails('snapshot-create', 'snopt',
+                                           xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
+                                           '--quiesce'))
+        self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
+                                                      'file=%s/mem,snapshot=external' % self.fx.tmp))
+        self.assertIn('shut-off domain', fails('snapshot-create-as', 'snopt', 'e0', '--disk-only'))
+        self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
+        # --parent, --roots, --current
+        rows = [l.split() for l in ctl('snapshot-list', 'snopt', '--parent').splitlines()[2:] if l.strip()]
+        self.assertEqual([(r[0], r[-1]) for r in rows], [('a1', 'shutoff'), ('a2', 'a1')])
+        self.assertEqual([l.split()[0] for l in ctl('snapshot-list', 'snopt', '--roots').splitlines()[2:]
+                          if l.strip()], ['a1'])
+        self.assertRegex(ctl('snapshot-info', 'snopt', '--current'), r'Name: +a2\n')
+        # --metadata drops only the object; --redefine brings it back from its XML
+        dump = xml_file('a1-dump.xml', ctl('snapshot-dumpxml', 'snopt', 'a1'))
+        ctl('snapshot-delete', 'snopt', 'a1', '--metadata')
+        self.assertIn('a1', image_tags(img))
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a2'])
+        self.assertIn('a1', ctl('snapshot-create', 'snopt', dump, '--redefine'))
+        self.assertEqual(sorted(ctl('snapshot-list', 'snopt', '--name').split()), ['a1', 'a2'])
+
+        # revert of an offline snapshot with --running / --paused: the disks go back, then it starts
+        qemu_io(img, 'write -P 0x5a 0 64k')
+        ctl('snapshot-revert', 'snopt', 'a2', '--running', '--force')
+        self.client.wait_state(dpath, 'running')
+        ctl('destroy', 'snopt')
+        self.assertFalse(holds(img, '0x5a', 0, 65536))
+        ctl('snapshot-revert', 'snopt', '--current', '--paused')
+        self.client.wait_state(dpath, 'paused')
+        # running: a live snapshot with its memory (--live)
+        ctl('resume', 'snopt')
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'l1', '--live'), 'Domain snapshot l1 created\n')
+        self.assertEqual(self.sprop(self.snap_path('snopt', 'l1'), 'State'), 'running')
+        ctl('destroy', 'snopt')
+        # --children-only and --children (a2 → l1; a1 came back as a root of its own, a2 was re-parented
+        # when a1's metadata went)
+        self.assertIn('children deleted', ctl('snapshot-delete', 'snopt', 'a2', '--children-only'))
+        self.assertEqual(sorted(ctl('snapshot-list', 'snopt', '--name').split()), ['a1', 'a2'])
+        self.assertNotIn('l1', image_tags(img))
+        self.assertEqual(ctl('snapshot-delete', 'snopt', 'a2', '--children'), 'Domain snapshot a2 deleted\n')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1'])
+        ctl('snapshot-delete', 'snopt', 'a1')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), [])
+        self.assertEqual(image_tags(img), ['a3', 'a4'])
+        # external disk-only ones (--disk-only) of the running domain
+        ctl('start', 'snopt')
+        ov = os.path.join(self.fx.tmp, 'co.ov1')
+        ctl('snapshot-create-as', 'snopt', 'e1', '--disk-only', '--atomic', '--diskspec', 'vda,file=' + ov)
+        self.assertIn("<source file='%s'" % ov, str(self.dom(dpath).GetXML(opts())))
+        ov2 = os.path.join(self.fx.tmp, 'co.ov2')
+        e2 = xml_file('e2.xml', "<domainsnapshot><name>e2</name><disks><disk name='vda' snapshot='external'>"
+                                "<source file='%s'/></disk></disks></domainsnapshot>" % ov2)
+        ctl('snapshot-create', 'snopt', e2, '--disk-only', '--live')
+        self.assertIn("<source file='%s'" % ov2, str(self.dom(dpath).GetXML(opts())))
+        info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', ov2], stdout=subprocess.PIPE,
+                                         check=True).stdout.decode())
+        self.assertEqual(info.get('backing-filename'), ov)
+        ctl('destroy', 'snopt')
+        for snap in ('e2', 'e1'):
+            ctl('snapshot-delete', 'snopt', snap, '--metadata')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), [])
+
     def test_redefine_rename(self):
         dpath = self.define(minimal_domain_xml('snr'))
         s = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>m</name><description>kept</description>"
