@@ -269,58 +269,11 @@ int verb_blockcopy(Context *c, VerbArgs *a) {
                                                                                                  : "Copy complete");
 }
 
-/* The running block job of the domain: the Manager's job list has none by disk, so the
- * domain's running job of a block type. Returns 1 with *ret (malloc'd), 0 when none. */
-static int find_block_job(Context *c, const char *domain_path, char **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r;
-
-        r = ctl_new_call(c, "/org/vmgmt", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &m);
-        if (r < 0)
-                return r;
-        r = ctl_call(c, m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
-                const char *path;
-                _cleanup_free_ char *type = NULL, *object = NULL, *state = NULL;
-
-                r = sd_bus_message_read(reply, "o", &path);
-                if (r < 0)
-                        break;
-                r = sd_bus_message_skip(reply, "a{sa{sv}}");
-                if (r < 0)
-                        break;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0 || strncmp(path, "/org/vmgmt/job/", strlen("/org/vmgmt/job/")) != 0)
-                        continue;
-                if (storage_get_string(c, path, VMGMT_JOB_IFACE, "Type", &type) < 0 ||
-                    storage_get_string(c, path, VMGMT_JOB_IFACE, "State", &state) < 0)
-                        continue;
-                {
-                        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *pm = NULL;
-                        const char *o = NULL;
-
-                        if (sd_bus_get_property(c->bus, VMGMT_BUS_NAME, path, VMGMT_JOB_IFACE, "Object", &error, &pm,
-                                                "o") < 0 || sd_bus_message_read(pm, "o", &o) < 0)
-                                continue;
-                        if (!streq(o, domain_path))
-                                continue;
-                }
-                if (streq(state, "running") && strncmp(type, "block-", 6) == 0) {
-                        *ret = strdup(path);
-                        return *ret ? 1 : -ENOMEM;
-                }
-        }
-        return 0;
-}
-
 int verb_blockjob(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL, *name = NULL, *job = NULL, *type = NULL;
         bool pivot = verb_flag(a, "pivot"), abort_ = verb_flag(a, "abort");
+        CtlJobInfo j = {};
         uint64_t done = 0, total = 0;
         int r;
 
@@ -351,9 +304,14 @@ int verb_blockjob(Context *c, VerbArgs *a) {
                 return 0;
         }
         /* --info (the default) */
-        r = find_block_job(c, path, &job);
+        /* the domain's running job, when it is a block job (the Manager's job list has none by disk) */
+        r = ctl_find_domain_job(c, path, &j);
         if (r < 0)
                 return r;
+        if (r > 0 && strncmp(strempty(j.type), "block-", 6) != 0) {
+                ctl_job_info_clear(&j);
+                r = 0;
+        }
         if (r == 0) {
                 if (c->json != JSON_FORMAT_OFF)
                         printf("null\n");
@@ -361,9 +319,11 @@ int verb_blockjob(Context *c, VerbArgs *a) {
                         printf("No current block job for %s\n", a->args[1]);
                 return 0;
         }
-        (void) storage_get_string(c, job, VMGMT_JOB_IFACE, "Type", &type);
-        (void) storage_get_trivial(c, job, VMGMT_JOB_IFACE, "ProcessedBytes", 't', &done);
-        (void) storage_get_trivial(c, job, VMGMT_JOB_IFACE, "TotalBytes", 't', &total);
+        job = TAKE_PTR(j.path);
+        type = TAKE_PTR(j.type);
+        done = j.processed;
+        total = j.total;
+        ctl_job_info_clear(&j);
         if (c->json != JSON_FORMAT_OFF) {
                 JsonWriter w;
 

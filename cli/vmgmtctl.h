@@ -203,6 +203,18 @@ int pool_resolve(Context *c, const char *name, char **ret_path);
 /* vmgmtctl-job.c: follows a Job until it ends (progress bar on a terminal,
  * Ctrl-C cancels). Returns 0 when it completed, else its error printed. */
 int ctl_follow_job(Context *c, const char *path);
+/* A Job's properties as GetManagedObjects lists them. */
+typedef struct CtlJobInfo {
+        char *path;
+        char *type, *state, *error;
+        double progress;
+        uint64_t processed, total;
+} CtlJobInfo;
+void ctl_job_info_clear(CtlJobInfo *j);
+/* The running Job whose Object is domain_path, from one GetManagedObjects
+ * call (a domain runs one job at a time). Returns 1 with *ret, 0 when none,
+ * or a printed negative errno. */
+int ctl_find_domain_job(Context *c, const char *domain_path, CtlJobInfo *ret);
 
 /* save, restore, managed save, core dump, the domain's job (vmgmtctl-save.c) */
 int verb_save(Context *c, VerbArgs *a);

@@ -37,10 +37,10 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         }
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
-        if (!m->ready)
-                vm_snapshot_store_load(d);   /* start-up: the snapshots kept for it */
-        else
-                vm_snapshot_store_remove_all(d);   /* a new domain: what an old one of that name left is not its */
+        /* start-up loads the snapshots kept for the domains once they are all known
+         * (vm_snapshot_store_load_all); a new domain: what an old one of that name left is not its */
+        if (m->ready)
+                vm_snapshot_store_remove_all(d);
         *ret = d;
         return 0;
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "network.h"
 #include "pool.h"
+#include "snapshot.h"
 #include "time-util.h"
 
 /* ---- configuration file ---- */
@@ -582,6 +583,7 @@ int manager_startup(Manager *m) {
                         return log_error_errno(r, "Failed to recover the running domains of the %s driver: %m",
                                                m->drivers[i].ops->name);
         }
+        vm_snapshot_store_load_all(m);
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)

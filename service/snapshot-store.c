@@ -120,6 +120,25 @@ void vm_snapshot_store_load(VmDomain *d) {
                 log_info("Domain '%s': %u snapshots loaded.", d->name, d->snapshots->len);
 }
 
+void vm_snapshot_store_load_all(Manager *m) {
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                _cleanup_free_ char *base = vm_object_kind_config_dir(&vm_domain_kind, m, m->drivers[i].ops->name);
+                _cleanup_free_ char *root = base ? g_strdup_printf("%s/snapshot", base) : NULL;
+                DIR *dp = root ? opendir(root) : NULL;
+                struct dirent *e;
+
+                if (!dp)
+                        continue;
+                while ((e = readdir(dp))) {
+                        VmDomain *d = e->d_name[0] != '.' ? vm_domain_find_by_name(m, e->d_name) : NULL;
+
+                        if (d && d->drv == &m->drivers[i] && d->snapshots->len == 0)
+                                vm_snapshot_store_load(d);
+                }
+                closedir(dp);
+        }
+}
+
 int vm_snapshot_store_rename(const VmDomain *d, const char *new_name) {
         _cleanup_free_ char *from = vm_snapshot_store_dir(d, NULL), *to = vm_snapshot_store_dir(d, new_name);
 

@@ -38,6 +38,10 @@ int vm_snapshot_store_write_current(const VmDomain *d);
 /* Loads d's snapshots into d->snapshots (on the bus, not signalled) and its
  * current one; broken files are logged and skipped. */
 void vm_snapshot_store_load(VmDomain *d);
+/* Start-up, once every domain is defined or recovered: one look at each
+ * driver's CONFIG/DRIVER/snapshot/ and vm_snapshot_store_load() of the
+ * domains that have a directory there (not an opendir per domain). */
+void vm_snapshot_store_load_all(Manager *m);
 /* Moves d's metadata to the directory of new_name (Rename). 0 or a negative errno. */
 int vm_snapshot_store_rename(const VmDomain *d, const char *new_name);
 /* Removes every file of d's metadata and its directory (Undefine with snapshots). */
