@@ -398,7 +398,7 @@ static void snap_external_done(SnapOp *op) {
         vm_domain_props_emit_changes(d, &before);
 }
 
-static void snap_reply_errno(sd_bus_message *m, int r, const char *message, const char *name) {
+static void revert_start_reply_error(sd_bus_message *m, int r, const char *message, const char *name) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("The disks of domain '%s' were reverted, but it did not start", name);
 
@@ -413,7 +413,7 @@ static void revert_started(void *userdata, int r, const char *message) {
         vm_domain_clear_cause(vop->domain);
         if (r < 0) {
                 vm_domain_start_failed(vop->domain);   /* the driver tore its runtime down */
-                snap_reply_errno(vop->message, r, message, vop->domain->name);
+                revert_start_reply_error(vop->message, r, message, vop->domain->name);
         } else
                 (void) sd_bus_reply_method_return(vop->message, NULL);
         vm_op_free(vop);
@@ -462,7 +462,7 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                         k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
                         if (k < 0) {
                                 vm_domain_clear_cause(d);
-                                snap_reply_errno(vop->message, k, msg, d->name);
+                                revert_start_reply_error(vop->message, k, msg, d->name);
                                 vm_op_free(vop);
                         }
                         return;
