@@ -128,3 +128,94 @@ int ctl_follow_job(Context *c, const char *path) {
         return ctl_error(streq(state, "cancelled") ? -ECANCELED : -EIO, "%s", !isempty(error) ? error : state);
 }
 
+/* ---- the running job of a domain (domjobinfo, domjobabort, blockjob --info) ---- */
+
+
+void ctl_job_info_clear(CtlJobInfo *j) {
+        free(j->path);
+        free(j->type);
+        free(j->state);
+        free(j->error);
+}
+
+static int read_job_props(sd_bus_message *m, CtlJobInfo *j, char **ret_object) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *s;
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        break;
+                if (streq(key, "Type") || streq(key, "State") || streq(key, "Error")) {
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        char **t = streq(key, "Type") ? &j->type : streq(key, "State") ? &j->state : &j->error;
+                        if (r >= 0) {
+                                free(*t);
+                                *t = strdup(s);
+                        }
+                } else if (streq(key, "Object")) {
+                        r = sd_bus_message_read(m, "v", "o", &s);
+                        if (r >= 0) {
+                                free(*ret_object);
+                                *ret_object = strdup(s);
+                        }
+                } else if (streq(key, "Progress"))
+                        r = sd_bus_message_read(m, "v", "d", &j->progress);
+                else if (streq(key, "ProcessedBytes"))
+                        r = sd_bus_message_read(m, "v", "t", &j->processed);
+                else if (streq(key, "TotalBytes"))
+                        r = sd_bus_message_read(m, "v", "t", &j->total);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r;
+}
+
+int ctl_find_domain_job(Context *c, const char *domain, CtlJobInfo *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r, found = 0;
+
+        r = ctl_new_call(c, VMGMT_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &m);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
+        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
+                const char *opath;
+                r = sd_bus_message_read(reply, "o", &opath);
+                if (r >= 0)
+                        r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
+                while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sa{sv}")) > 0) {
+                        const char *iface;
+                        r = sd_bus_message_read(reply, "s", &iface);
+                        if (r >= 0 && streq(iface, VMGMT_JOB_IFACE) && !found) {
+                                CtlJobInfo j = {};
+                                _cleanup_free_ char *object = NULL;
+                                r = read_job_props(reply, &j, &object);
+                                if (r >= 0 && streq_ptr(object, domain) && streq_ptr(j.state, "running")) {
+                                        j.path = strdup(opath);
+                                        *ret = j;
+                                        found = 1;
+                                } else
+                                        ctl_job_info_clear(&j);
+                        } else if (r >= 0)
+                                r = sd_bus_message_skip(reply, "a{sv}");
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        return found;
+}

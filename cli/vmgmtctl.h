@@ -203,6 +203,27 @@ int pool_resolve(Context *c, const char *name, char **ret_path);
 /* vmgmtctl-job.c: follows a Job until it ends (progress bar on a terminal,
  * Ctrl-C cancels). Returns 0 when it completed, else its error printed. */
 int ctl_follow_job(Context *c, const char *path);
+/* A Job's properties as GetManagedObjects lists them. */
+typedef struct CtlJobInfo {
+        char *path;
+        char *type, *state, *error;
+        double progress;
+        uint64_t processed, total;
+} CtlJobInfo;
+void ctl_job_info_clear(CtlJobInfo *j);
+/* The running Job whose Object is domain_path, from one GetManagedObjects
+ * call (a domain runs one job at a time). Returns 1 with *ret, 0 when none,
+ * or a printed negative errno. */
+int ctl_find_domain_job(Context *c, const char *domain_path, CtlJobInfo *ret);
+
+/* save, restore, managed save, core dump, the domain's job (vmgmtctl-save.c) */
+int verb_save(Context *c, VerbArgs *a);
+int verb_restore(Context *c, VerbArgs *a);
+int verb_managedsave(Context *c, VerbArgs *a);
+int verb_managedsave_remove(Context *c, VerbArgs *a);
+int verb_dump(Context *c, VerbArgs *a);
+int verb_domjobinfo(Context *c, VerbArgs *a);
+int verb_domjobabort(Context *c, VerbArgs *a);
 
 /* ---- networks (vmgmtctl-net.c) ---- */
 int verb_net_list(Context *c, VerbArgs *a);
@@ -237,6 +258,16 @@ int verb_vol_property(Context *c, VerbArgs *a);
 int verb_pool_edit(Context *c, VerbArgs *a);
 
 /* ---- the display (vmgmtctl-graphics.c) ---- */
+/* ---- snapshots (vmgmtctl-snapshot.c) ---- */
+int verb_snapshot_create_as(Context *c, VerbArgs *a);
+int verb_snapshot_create(Context *c, VerbArgs *a);
+int verb_snapshot_list(Context *c, VerbArgs *a);
+int verb_snapshot_info(Context *c, VerbArgs *a);
+int verb_snapshot_dumpxml(Context *c, VerbArgs *a);
+int verb_snapshot_current(Context *c, VerbArgs *a);
+int verb_snapshot_revert(Context *c, VerbArgs *a);
+int verb_snapshot_delete(Context *c, VerbArgs *a);
+
 int verb_screenshot(Context *c, VerbArgs *a);
 int verb_vncdisplay(Context *c, VerbArgs *a);
 int verb_domdisplay(Context *c, VerbArgs *a);
@@ -244,3 +275,10 @@ int verb_domdisplay(Context *c, VerbArgs *a);
 int verb_console(Context *c, VerbArgs *a);
 /* start, then the console with --console */
 int verb_start(Context *c, VerbArgs *a);
+
+/* ---- block jobs (vmgmtctl-block.c) ---- */
+int verb_blockcommit(Context *c, VerbArgs *a);
+int verb_blockpull(Context *c, VerbArgs *a);
+int verb_blockcopy(Context *c, VerbArgs *a);
+int verb_blockjob(Context *c, VerbArgs *a);
+int verb_blockresize(Context *c, VerbArgs *a);

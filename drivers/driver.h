@@ -214,6 +214,71 @@ static inline void driver_job_cancel(DriverJob *j) {
                 j->cancel(j);
 }
 
+/* ---- block jobs ----
+ *
+ * A disk's image is a chain of layers, depth 0 the active layer (the disk's
+ * source), depth n its n-th backing file, as the service opened it just
+ * before (DriverFile: the top and its backing layers). */
+typedef enum DriverBlockJobType {
+        DRIVER_BLOCK_JOB_PULL,          /* the layers above `base` copy everything below into the active layer */
+        DRIVER_BLOCK_JOB_COMMIT,        /* layers top…base-1 are written into base and drop out of the chain */
+        DRIVER_BLOCK_JOB_COPY,          /* the disk is mirrored into a new image (dest_fd) */
+} DriverBlockJobType;
+
+typedef struct DriverBlockJob {
+        DriverBlockJobType type;
+        size_t disk;                    /* index into the live definition's disks */
+        const DriverFile *chain;        /* the disk's layers as opened now (fds unused; paths and formats) */
+        size_t top;                     /* commit: depth of the top layer (0: the active layer) */
+        size_t base;                    /* pull, commit: depth of the base (pull: 1 + n_backing = no base) */
+        int base_fd;                    /* commit: base opened read-write (the driver dup()s it) */
+        const char *base_name;          /* the name written into the header above base (pull, commit below the top) */
+        uint64_t bandwidth;             /* bytes per second; 0: no limit */
+        bool pivot;                     /* active commit, copy: switch to the other image when ready */
+        bool finish;                    /* copy: end when ready, the disk stays on its image */
+        /* copy */
+        int dest_fd;                    /* read-write (dup()ed) */
+        const char *dest_path;          /* as the caller named it: the disk's new source after a pivot */
+        const char *dest_format;        /* "qcow2", "raw" */
+        bool dest_format_it;            /* a new file: the driver writes the format (qcow2 header) onto it */
+        bool shallow;                   /* only the active layer is copied; the copy's backing is the disk's */
+        uint32_t granularity;           /* bytes (a power of 2); 0: the hypervisor's */
+} DriverBlockJob;
+
+/* save(): options */
+typedef enum DriverSaveFlags {
+        DRIVER_SAVE_BYPASS_CACHE = 1 << 0,      /* O_DIRECT writes */
+        DRIVER_SAVE_RUNNING = 1 << 1,           /* the image restores running whatever the state now */
+        DRIVER_SAVE_PAUSED = 1 << 2,            /* … paused */
+} DriverSaveFlags;
+
+/* core_dump(): options, as virsh dump's */
+typedef struct DriverDumpOptions {
+        bool memory_only;           /* the guest's memory as an ELF/kdump core; else the full migration stream */
+        const char *format;         /* memory_only: "elf" (NULL too), "kdump-zlib", "kdump-lzo", "kdump-snappy" */
+        bool live;                  /* the guest keeps running while it is written */
+        bool crash;                 /* the domain is stopped afterwards (shutoff "crashed", stopped/crashed) */
+        bool reset;                 /* the guest is reset afterwards */
+} DriverDumpOptions;
+
+/* What a snapshot operation does to the disks (and memory) it names. */
+typedef enum DriverSnapshotAction {
+        DRIVER_SNAPSHOT_CREATE,
+        DRIVER_SNAPSHOT_REVERT,
+        DRIVER_SNAPSHOT_DELETE,
+} DriverSnapshotAction;
+
+typedef enum DriverSnapshotFlags {
+        DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
+} DriverSnapshotFlags;
+
+/* One new overlay of an external snapshot. */
+typedef struct DriverSnapshotOverlay {
+        size_t disk;               /* index into the live definition's disks */
+        int fd;                    /* the overlay file, read-write (dup()ed) */
+        const char *path;          /* its name, as the live definition will have it */
+} DriverSnapshotOverlay;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -345,6 +410,104 @@ typedef struct DomainDriverOps {
          * console `device` ("" and the aliases as for open_console) of def;
          * nothing is opened. -ENODEV: def has no such device. */
         int (*console_name)(const DomainDef *def, const char *device, char **ret_name);
+
+        /* ---- block jobs: the image chain of a running disk ---- */
+
+        /* Starts a commit, pull or copy on a disk of the running domain rt
+         * (see DriverBlockJob) and returns its DriverJob at once; progress is
+         * bytes of the job's work. A commit of the active layer and a copy end
+         * in "ready" (both images agree, writes go to both): done follows the
+         * pivot or finish they asked for, else block_job_abort. Cancel stops
+         * the job: done gets -ECANCELED and the chain is as before. Refused at
+         * once (done not called): -EINVAL a disk or layer that is not there
+         * (the image chain of the running disk differs from the one given),
+         * -EBUSY a block job already runs on the disk or the domain starts,
+         * -ESRCH being stopped; with *ret_error (malloc'd). NULL: none. */
+        int (*block_job_start)(DriverRuntime *rt, const DriverBlockJob *job, const DriverJobCallbacks *cb,
+                               DriverJob **ret, char **ret_error);
+        /* Ends the block job of disk `disk` that waits in "ready": pivot true
+         * switches the disk to the other image (the commit's base, the copy)
+         * and done reports 0 when the switch is made; false leaves the disk
+         * on its image (a copy stays as it was, consistent) and done reports 0.
+         * -ENOENT no block job on that disk, -EAGAIN pivot before "ready". */
+        int (*block_job_abort)(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
+        /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
+         * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
+        int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+
+        /* ---- save, restore, core dump (issue 13) ---- */
+
+        /* Saves the running or paused domain rt into fd (a new regular file,
+         * read-write, at offset 0; duplicated: the caller keeps its own): a
+         * header carrying header_xml (the definition the image restores, as
+         * read_save_image returns it) and the state of the guest. The guest's
+         * CPUs stop first (paused "saving"); when the state is written the
+         * domain stops (shutoff "saved", event stopped/saved) and then
+         * callbacks.done(0) follows. A failure or a cancel (-ECANCELED) leaves
+         * the domain as it was (a running one resumes: resumed/unpaused, reason
+         * "save-canceled"); the file's content is then garbage. Progress:
+         * bytes of the guest's RAM written of its total. Refused at once:
+         * -EBUSY while starting or during another job, -ESRCH while stopping,
+         * -EOPNOTSUPP for an option the driver cannot honour. */
+        int (*save)(DriverRuntime *rt, int fd, DriverSaveFlags flags, const char *header_xml,
+                    const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+        /* Reads the header of a save image from fd (at offset 0; pread, the
+         * offset is kept). Returns 1 with *ret_xml (malloc'd) and
+         * *ret_running (whether the image restores running), 0 when fd is no
+         * image of this driver, or a negative errno with *ret_error (malloc'd:
+         * a truncated or damaged header). */
+        int (*read_save_image)(int fd, char **ret_xml, bool *ret_running, char **ret_error);
+        /* start() from a save image: def (normalized; the one the image holds,
+         * or a compatible replacement) is started with the guest's state read
+         * from image_fd (as save() wrote it; duplicated). *ret_rt as start()'s;
+         * callbacks.done once the domain runs (state running "restored",
+         * event started/restored) or, with DRIVER_START_PAUSED, is paused
+         * (then also suspended/paused), or with the failure (the start did not
+         * happen, as for start()). Progress: bytes of the image read. Cancel:
+         * the start fails with -ECANCELED. */
+        int (*restore)(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                       const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
+                       DriverRuntime **ret_rt, DriverJob **ret_job);
+        /* Writes a core dump of the running or paused domain rt to fd (as for
+         * save(); duplicated) with options o. The domain is left as it was,
+         * except: not live, its CPUs are stopped while it is written (paused
+         * "dumping"); crash, it is stopped afterwards (shutoff "crashed",
+         * event stopped/crashed); reset, it is reset afterwards. Refused at
+         * once: -EOPNOTSUPP a format the hypervisor cannot write (the message
+         * names those it can), -EBUSY/-ESRCH as for save(). */
+        int (*core_dump)(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
+                         DriverJob **ret_job);
+
+        /* ---- snapshots ---- */
+
+        /* Internal snapshot `name` of a shut-off domain: created in, applied
+         * to (revert) or deleted from each image of fds (qcow2 files the
+         * service opened read-write as its caller; dup()ed), one after the
+         * other, without blocking the loop. A create that fails on one image,
+         * or is cancelled, takes back what the others got (-ECANCELED).
+         * Returns 0 with *ret (done once), or a negative errno with
+         * *ret_error (malloc'd). NULL: no internal snapshots. */
+        int (*snapshot_offline)(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                                size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+        /* The same for running rt, with its memory: `disks` (indexes into the
+         * live definition's disks, qcow2 all) take part, the first holds the
+         * memory. A revert leaves the CPUs stopped with
+         * DRIVER_SNAPSHOT_PAUSED, else running, and reports that state with
+         * reason from-snapshot (STARTED or SUSPENDED/from-snapshot); the
+         * pause a create causes is not reported. -EBUSY still starting,
+         * -ESRCH being stopped. */
+        int (*snapshot_live)(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                             size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                             char **ret_error);
+        /* A disk-only external snapshot of running rt: each overlay file
+         * (new and empty, created by the service as its caller) is made a
+         * qcow2 whose backing is its disk's active image, then all disks
+         * switch to their overlays at once (one transaction); the live
+         * definition names the overlays afterwards. A failure or a cancel
+         * before the switch leaves the hypervisor as it was (the files are the
+         * service's to remove). */
+        int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                                 const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -54,7 +54,7 @@ typedef struct AuthQuery {
         bool interactive;
         AuthStep step;
         sd_bus_slot *slot;          /* the call to the bus or to polkit under way */
-        char cancel_id[48];         /* polkit cancellation id of an interactive check */
+        char cancel_id[VM_AUTH_CANCEL_ID_MAX];   /* polkit cancellation id of an interactive check */
         sd_event_source *defer;     /* frees an answer nobody consumed */
         int answer;                 /* AUTH_STEP_ANSWERED: 1, or a negative errno with error set */
         sd_bus_error error;
@@ -358,7 +358,7 @@ static int auth_query_ask_polkit(AuthQuery *q) {
         if (r < 0)
                 return r;
         if (q->interactive)
-                snprintf(q->cancel_id, sizeof(q->cancel_id), "vmgmt-%" PRIu64, ++m->auth_serial);
+                vm_auth_new_cancel_id(m, q->cancel_id);
         r = sd_bus_message_append(c, "us", flags, q->cancel_id);
         if (r < 0)
                 return r;
@@ -614,13 +614,22 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
                 log_debug("%s disconnected while its %s call was being authorized; dropping it.", name,
                           strna(sd_bus_message_get_member(q->message)));
                 if (q->step == AUTH_STEP_POLKIT && q->interactive)
-                        (void) sd_bus_call_method_async(m->bus, NULL, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
-                                                        "CancelCheckAuthorization", NULL, NULL, "s", q->cancel_id);
+                        vm_auth_cancel_check(m, q->cancel_id);
                 g_hash_table_iter_steal(&it);
                 auth_query_free(q);
         }
         auth_dispatch_waiting(m);
         return 0;
+}
+
+void vm_auth_new_cancel_id(Manager *m, char buf[static VM_AUTH_CANCEL_ID_MAX]) {
+        snprintf(buf, VM_AUTH_CANCEL_ID_MAX, "vmgmt-%" PRIu64, ++m->auth_serial);
+}
+
+void vm_auth_cancel_check(Manager *m, const char *cancel_id) {
+        if (m->bus && !isempty(cancel_id))
+                (void) sd_bus_call_method_async(m->bus, NULL, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+                                                "CancelCheckAuthorization", NULL, NULL, "s", cancel_id);
 }
 
 int vm_auth_init(Manager *m) {

@@ -45,6 +45,13 @@ int vm_authorize(Manager *m, sd_bus_message *message, const char *action, const 
 int vm_authorize_prepare(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
                          sd_bus_error *error);
 
+/* polkit cancellation ids, for CheckAuthorization calls of others (path-policy-check.c):
+ * a fresh one of this vmgmtd's ("vmgmt-N") into buf, and CancelCheckAuthorization
+ * for one still pending (nothing for ""; the answer is not waited for). */
+#define VM_AUTH_CANCEL_ID_MAX 48
+void vm_auth_new_cancel_id(Manager *m, char buf[static VM_AUTH_CANCEL_ID_MAX]);
+void vm_auth_cancel_check(Manager *m, const char *cancel_id);
+
 /* A caller whose call is answered later (the call waits for something
  * slower than polkit, e.g. an emulator's capabilities probe). It is followed
  * by the same disconnect tracking that drops pending authorizations: a caller

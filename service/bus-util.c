@@ -1,5 +1,6 @@
 /* bus-util.c — error mapping, a{sv} option parsing, caller credentials and GetManagedObjects entries. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <glib.h>
 
@@ -28,7 +29,8 @@ static int option_read_value(sd_bus_message *m, const BusOption *o) {
         case 'u':
                 return sd_bus_message_read_basic(m, 'u', o->ret);
         case 's':
-                return sd_bus_message_read_basic(m, 's', o->ret);
+        case 'o':
+                return sd_bus_message_read_basic(m, o->type[0], o->ret);
         default:
                 return -EINVAL;
         }
@@ -235,6 +237,54 @@ int bus_connection_credentials_read(sd_bus_message *reply, uint32_t *ret_uid, ui
                         r = sd_bus_message_exit_container(reply);
         }
         return r < 0 ? r : 0;
+}
+
+/* The effective gid of process pid while its effective uid is uid; -ESRCH otherwise. */
+static int proc_egid(pid_t pid, uid_t uid, gid_t *ret) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid), *text = NULL;
+        unsigned ruid, euid, rgid, egid;
+        const char *u, *g;
+
+        if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+                return -ESRCH;
+        u = strstr(text, "\nUid:");
+        g = strstr(text, "\nGid:");
+        if (!u || !g || sscanf(u, "\nUid: %u %u", &ruid, &euid) != 2 || sscanf(g, "\nGid: %u %u", &rgid, &egid) != 2)
+                return -EBADMSG;
+        if (euid != uid)
+                return -ESRCH;
+        *ret = (gid_t) egid;
+        return 0;
+}
+
+/* The bus cannot tell the caller's primary gid race-free. dbus-daemon (1.14,
+ * Debian 12) answers GetConnectionCredentials with UnixUserID, ProcessID and
+ * UnixGroupIDs only, and UnixGroupIDs is the SO_PEERCRED gid of the
+ * connection merged into its SO_PEERGROUPS list, both taken at connect time,
+ * sorted and without duplicates (seen: egid 3 with groups 5,6 gives [3, 5, 6],
+ * egid 7 gives [5, 6, 7]): the primary one cannot be picked out of it.
+ * sd_bus_get_name_creds(SD_BUS_CREDS_GID) fills the gid in from
+ * /proc/PID/status, which is what a reused pid can lie about.
+ *
+ * What decides access is the whole list (the opener's setgroups()), and
+ * every gid in it was the caller's when it connected, so the choice only
+ * names the group of what is created as the caller (a socket it binds). The
+ * process's current egid from /proc is taken when it is one of the bus's
+ * groups (a reused pid can name nothing outside them); otherwise the first
+ * group the bus told. */
+int bus_creds_pick_gid(const GArray *groups, uid_t uid, pid_t pid, gid_t *ret) {
+        gid_t egid;
+
+        if (!groups || groups->len == 0)
+                return -ENOENT;
+        if (proc_egid(pid, uid, &egid) >= 0)
+                for (guint i = 0; i < groups->len; i++)
+                        if (g_array_index(groups, gid_t, i) == egid) {
+                                *ret = egid;
+                                return 0;
+                        }
+        *ret = g_array_index(groups, gid_t, 0);
+        return 0;
 }
 
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender) {

@@ -70,6 +70,11 @@ int bus_connection_credentials_read(sd_bus_message *reply, uint32_t *ret_uid, ui
                                     bool *ret_have_groups);
 /* Drops `sender` (it disconnected). */
 void bus_creds_cache_forget(BusCredsCache *c, const char *sender);
+/* The gid to act as for a caller whose groups the bus told (gid_t, as
+ * bus_connection_credentials_read() gave them) and whose uid/pid it told:
+ * one of those groups (see bus-util.c for which). 0, or -ENOENT when the
+ * bus told none. */
+int bus_creds_pick_gid(const GArray *groups, uid_t uid, pid_t pid, gid_t *ret);
 
 /* Custom GetManagedObjects replies (answered from a registry in one pass, not
  * through sd-bus's per-object walk). Both read properties through the vtable's

@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "domain-console.h"
+#include "domain-blockjob.h"
 #include "domain-graphics.h"
 #include "domain.h"
 #include "log.h"
@@ -92,15 +93,16 @@ static int property_get_description(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append_basic(reply, 's', strempty(def->description));
 }
 
-static int property_get_false(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        int b = 0;
+static int property_get_has_managed_save(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        int b = vm_domain_has_managed_save(userdata);
         return sd_bus_message_append_basic(reply, 'b', &b);
 }
 
 static int property_get_current_snapshot(sd_bus *bus, const char *path, const char *interface, const char *property,
                                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append_basic(reply, 'o', "/");
+        VmDomain *d = userdata;
+        return sd_bus_message_append_basic(reply, 'o', d->current_snapshot ? vm_snapshot_path(d->current_snapshot) : "/");
 }
 
 static int property_get_start_time(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -184,6 +186,25 @@ static int property_set_autostart(sd_bus *bus, const char *path, const char *int
 
 /* ---- asynchronous lifecycle operations ---- */
 
+void vm_domain_start_failed(VmDomain *d) {
+        VmDomainProps before;
+        bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
+
+        if (!d->rt)
+                return;
+        d->rt = NULL;   /* freed already: nothing may ask the driver about it */
+        vm_domain_props_get(d, &before);
+        d->start_time = 0;
+        if (was_active) {
+                d->state = DOMAIN_STATE_SHUTOFF;
+                g_free(d->reason);
+                d->reason = g_strdup("failed");
+        }
+        vm_domain_props_emit_changes(d, &before);
+        if (was_active)
+                vm_domain_emit_event(d, "stopped", "failed");
+}
+
 static void domain_op_done(void *userdata, int r, const char *message) {
         VmOp *op = userdata;
         VmDomain *d = op->domain;
@@ -193,22 +214,9 @@ static void domain_op_done(void *userdata, int r, const char *message) {
                 vm_domain_clear_cause(d);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to %s domain '%s'", op->verb, d->name);
-                if (streq(op->verb, "start") && d->rt) {
+                if (streq(op->verb, "start"))
                         /* the start did not happen: the driver tore its runtime down */
-                        VmDomainProps before;
-                        bool was_active = d->state != DOMAIN_STATE_SHUTOFF;
-                        d->rt = NULL;   /* freed already: nothing may ask the driver about it */
-                        vm_domain_props_get(d, &before);
-                        d->start_time = 0;
-                        if (was_active) {
-                                d->state = DOMAIN_STATE_SHUTOFF;
-                                g_free(d->reason);
-                                d->reason = g_strdup("failed");
-                        }
-                        vm_domain_props_emit_changes(d, &before);
-                        if (was_active)
-                                vm_domain_emit_event(d, "stopped", "failed");
-                }
+                        vm_domain_start_failed(d);
                 bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
         } else
@@ -253,12 +261,17 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r < 0 ? r : 1;
         if (vm_domain_is_busy(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
         if (r < 0)
                 return r;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
-        r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
+        if (vm_domain_has_managed_save(d))   /* domain-save.c: resumes from it */
+                r = vm_domain_start_managed(d, message, paused, domain_op_done, op, &msg);
+        else
+                r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
@@ -384,10 +397,24 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                 return r < 0 ? r : 1;
         if (!d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is transient, it cannot be undefined", d->name);
+        if (vm_domain_has_managed_save(d) && !managed_save)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' has a managed save image; remove it first or pass managed_save",
+                                         d->name);
+        if (d->snapshots->len > 0 && !snapshots)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' has %u snapshots: delete them, or undefine with option snapshots to drop their metadata",
+                                         d->name, d->snapshots->len);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         r = vm_domain_store_remove(d->manager, d->config_file);
+        if (r >= 0 && managed_save && vm_domain_managed_save_remove(d) < 0)
+                log_warning("Undefine of domain '%s': cannot remove its managed save image", d->name);
         if (r < 0)
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to undefine domain '%s': %s", d->name, strerror(-r));
 
+        if (snapshots && d->snapshots->len > 0)
+                vm_snapshots_drop(d);
         vm_domain_set_cause(d, message);
         vm_domain_props_get(d, &before);
         g_clear_pointer(&d->config_file, g_free);
@@ -439,6 +466,11 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         if (vm_domain_is_busy(d) || !d->persistent)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
+        if (d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+        r = vm_snapshot_store_rename(d, new_name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to rename domain '%s': cannot move its snapshots: %m", d->name);
         r = sd_bus_path_encode(VM_DOMAIN_PREFIX, new_name, &new_path);
         if (r < 0)
                 return r;
@@ -489,6 +521,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         free(old_path);
         g_free(old_file);
         vm_object_kind_emit_added(&vm_domain_kind, m, d->path);
+        vm_snapshots_repath(d);
         vm_domain_emit_event(d, "defined", "renamed");
         vm_domain_clear_cause(d);
         return sd_bus_reply_method_return(message, NULL);
@@ -536,7 +569,7 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_PROPERTY("MaxMemoryKiB", "t", property_get_max_memory, 0, EMITS),
         SD_BUS_PROPERTY("Title", "s", property_get_title, 0, EMITS),
         SD_BUS_PROPERTY("Description", "s", property_get_description, 0, EMITS),
-        SD_BUS_PROPERTY("HasManagedSave", "b", property_get_false, 0, EMITS),
+        SD_BUS_PROPERTY("HasManagedSave", "b", property_get_has_managed_save, 0, EMITS),
         SD_BUS_PROPERTY("CurrentSnapshot", "o", property_get_current_snapshot, 0, EMITS),
         SD_BUS_PROPERTY("StartTime", "t", property_get_start_time, 0, EMITS),
         SD_BUS_PROPERTY("Generation", "t", property_get_generation, 0, EMITS),
@@ -552,12 +585,34 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_NO_RESULT, method_rename, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CreateSnapshot", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", snapshot),
+                                vm_domain_method_create_snapshot, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", snapshots),
+                                vm_domain_method_list_snapshots, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("OpenGraphics", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),
                                 domain_method_open_graphics, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Screenshot", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,
                                 domain_method_screenshot, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("s", device, "a{sv}", options), SD_BUS_RESULT("h", fd),
                                 domain_method_open_console, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockCommit", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                domain_method_block_commit, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockPull", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                domain_method_block_pull, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockCopy", SD_BUS_ARGS("s", disk, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), domain_method_block_copy, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockJobAbort", SD_BUS_ARGS("s", disk, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_block_job_abort, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("BlockResize", SD_BUS_ARGS("s", disk, "t", size, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_block_resize, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_save, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ManagedSave", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_managed_save, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("ManagedSaveRemove", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_managed_save_remove, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("CoreDump", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_core_dump, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

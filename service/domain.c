@@ -37,6 +37,10 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         }
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
+        /* start-up loads the snapshots kept for the domains once they are all known
+         * (vm_snapshot_store_load_all); a new domain: what an old one of that name left is not its */
+        if (m->ready)
+                vm_snapshot_store_remove_all(d);
         *ret = d;
         return 0;
 }
@@ -70,6 +74,8 @@ void vm_domain_remove(VmDomain *d) {
 
         if (g_hash_table_lookup(m->domains_by_name, d->name) != d)
                 return;
+        if (d->snapshots->len > 0)
+                vm_snapshots_drop(d);   /* a domain that goes keeps no snapshot metadata (a transient one's) */
         if (visible)
                 (void) sd_bus_emit_object_removed(m->bus, d->path);
         g_hash_table_remove(m->domains_by_uuid, d->uuid);
@@ -437,6 +443,8 @@ typedef struct VmStart {
         DriverDoneFn done;
         void *userdata;
         VmDomainFilesJob *job;
+        VmDomainLaunchFn launch;   /* instead of the driver's start (a restore) */
+        void *launch_data;
 } VmStart;
 
 static void vm_start_free(VmStart *s) {
@@ -448,12 +456,16 @@ static void vm_start_free(VmStart *s) {
 
 /* Hands def and its files to the driver. On success the domain has its runtime and Id. */
 static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const DriverFiles *files,
-                        DriverStartFlags flags, DriverDoneFn done, void *userdata) {
+                        DriverStartFlags flags, VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done,
+                        void *userdata) {
         Manager *m = d->manager;
         DriverRuntime *rt = NULL;
         int id = m->next_id, r;
 
-        r = drv->ops->start(drv->driver, d, def, id, flags, files, &rt, done, userdata);
+        if (launch)
+                r = launch(launch_data, drv, d, def, id, flags, files, &rt, done, userdata);
+        else
+                r = drv->ops->start(drv->driver, d, def, id, flags, files, &rt, done, userdata);
         if (r < 0)
                 return r;
         m->next_id++;
@@ -469,7 +481,8 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
         s->job = NULL;
         d->starting = NULL;
         if (r >= 0) {
-                r = start_driver(d, s->drv, s->def, &set->view, s->flags, s->done, s->userdata);
+                r = start_driver(d, s->drv, s->def, &set->view, s->flags, s->launch, s->launch_data, s->done,
+                                 s->userdata);
                 if (r < 0)
                         message = strerror(-r);
         }
@@ -497,7 +510,14 @@ void vm_domain_start_cancel(VmDomain *d, const char *message) {
 
 int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
                     char **ret_error) {
+        return vm_domain_start_with(d, caller, flags, NULL, NULL, NULL, done, userdata, ret_error);
+}
+
+int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, const DomainDef *def,
+                         VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done, void *userdata,
+                         char **ret_error) {
         Manager *m = d->manager;
+        const DomainDef *start_def = def ?: d->def;
         DomainDef *resolved = NULL;
         DriverFileSet *set = NULL;
         VmDriver *drv;
@@ -507,27 +527,27 @@ int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags,
         if (d->starting)
                 return -EBUSY;
         /* a redefinition may have changed the type */
-        drv = manager_driver_for_def(m, d->def, NULL);
+        drv = manager_driver_for_def(m, start_def, NULL);
         if (!drv) {
                 if (ret_error)
                         *ret_error = g_strdup_printf("no driver for domain type '%s'",
-                                                     strna(domain_virt_type_to_string(d->def->virt_type)));
+                                                     strna(domain_virt_type_to_string(start_def->virt_type)));
                 return -EOPNOTSUPP;
         }
         d->drv = drv;
         /* <disk type='volume'>: the driver gets a copy with the volumes' files */
-        r = vm_storage_resolve_domain_disks(m, d->def, &resolved, ret_error);
+        r = vm_storage_resolve_domain_disks(m, start_def, &resolved, ret_error);
         if (r < 0)
                 return r;
         /* <interface type='network'>: the driver gets the network's bridge */
-        r = vm_networks_resolve_domain_nets(m, d->def, &resolved, ret_error);
+        r = vm_networks_resolve_domain_nets(m, start_def, &resolved, ret_error);
         if (r < 0) {
                 domain_def_free(resolved);
                 return r;
         }
         /* the definition may change while the files are opened: the start keeps its own */
         if (!resolved)
-                resolved = domain_def_copy(d->def);
+                resolved = domain_def_copy(start_def);
         if (!resolved)
                 return -ENOMEM;
         r = driver_file_set_new(resolved, &set);
@@ -537,7 +557,7 @@ int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags,
         }
         if (set->n_paths == 0) {
                 /* nothing to open: the driver starts at once */
-                r = start_driver(d, drv, resolved, &set->view, flags, done, userdata);
+                r = start_driver(d, drv, resolved, &set->view, flags, launch, launch_data, done, userdata);
                 driver_file_set_free(set);
                 domain_def_free(resolved);
                 if (r < 0 && ret_error)
@@ -551,6 +571,8 @@ int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags,
         s->flags = flags;
         s->done = done;
         s->userdata = userdata;
+        s->launch = launch;
+        s->launch_data = launch_data;
         r = vm_domain_files_open(m, caller, d->name, set, start_files_done, s, &s->job);
         if (r < 0) {
                 vm_start_free(s);

@@ -37,8 +37,9 @@ struct VmDomain {
         int id;
         uint64_t start_time;
 
-        GPtrArray *snapshots;      /* VmSnapshot*, owned: empty until CreateSnapshot (issue 13) */
+        GPtrArray *snapshots;      /* VmSnapshot*, owned (snapshot.h) */
         VmSnapshot *current_snapshot;   /* one of snapshots, or NULL */
+        struct SnapOp *snapshot_op;     /* a snapshot operation under way (snapshot-dbus.c): no start meanwhile */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
@@ -77,6 +78,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VmDomain *, vm_domain_unref);
 /* snapshot-dbus.c: frees a VmSnapshot (a GDestroyNotify); the snapshot of d named name, or NULL. */
 void vm_snapshot_free(void *s);
 VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name);
+/* snapshot-dbus.c: Domain.CreateSnapshot(s xml, a{sv}) → o and ListSnapshots(a{sv}) → ao. */
+int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_list_snapshots(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* snapshot-store.c: loads d's snapshot metadata (start-up); moves it to new_name (Rename); removes it all. */
+void vm_snapshot_store_load(VmDomain *d);
+int vm_snapshot_store_rename(const VmDomain *d, const char *new_name);
+void vm_snapshot_store_remove_all(const VmDomain *d);
+/* snapshot-dbus.c: the object path of s; removes every snapshot of d with its metadata (Undefine's
+ * snapshots option); after a rename, moves d's snapshot objects to their new paths. */
+const char *vm_snapshot_path(const VmSnapshot *s);
+void vm_snapshots_drop(VmDomain *d);
+void vm_snapshots_repath(VmDomain *d);
 
 /* Removes d from the registry; signals InterfacesRemoved when it was on the bus. */
 void vm_domain_remove(VmDomain *d);
@@ -183,10 +196,24 @@ extern const DomainDriverEvents vm_domain_driver_events;
  * called). */
 int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
                     char **ret_error);
+/* What vm_domain_start_with() calls instead of the driver's start (a restore
+ * from a save image): as DomainDriverOps.start, with launch_data. */
+typedef int (*VmDomainLaunchFn)(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
+                                DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt,
+                                DriverDoneFn done, void *userdata);
+/* vm_domain_start() of def (NULL: d->def; borrowed for the call) with
+ * launch (NULL: the driver's start) once the files are open. */
+int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, const DomainDef *def,
+                         VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done, void *userdata,
+                         char **ret_error);
 /* Whether d is starting or active (a start owns it). */
 static inline bool vm_domain_is_busy(const VmDomain *d) {
         return d->rt || d->starting;
 }
+/* domain-dbus.c: what a start's done does when the start failed (the driver
+ * tore the runtime down): d forgets it, a domain that was reported active is
+ * shutoff/failed again (stopped/failed). No-op when d has no runtime. */
+void vm_domain_start_failed(VmDomain *d);
 /* Ends a start still opening its files: its done gets -ECANCELED and message. No-op otherwise. */
 void vm_domain_start_cancel(VmDomain *d, const char *message);
 
@@ -228,5 +255,32 @@ int vm_domain_job_started(VmDomainJob *dj, DriverJob *driver_job, sd_bus_message
 /* The driver refused it at once: frees dj (the Job never appears). */
 void vm_domain_job_discard(VmDomainJob *dj);
 const char *vm_domain_job_path(const VmDomainJob *dj);
+
+/* ---- save, restore, managed save, core dump (domain-save.c) ---- */
+
+/* The managed save image of d: STATE/save/UUID.save (malloc'd). */
+char *vm_domain_managed_save_path(const VmDomain *d);
+bool vm_domain_has_managed_save(const VmDomain *d);
+/* Start of a domain with a managed save image: restores from it (event
+ * started/restored) and removes it once the domain runs; as vm_domain_start()
+ * otherwise (a failed restore keeps the image). */
+int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, DriverDoneFn done, void *userdata,
+                            char **ret_error);
+/* Undefine with managed_save: removes the image. 0 or a negative errno. */
+int vm_domain_managed_save_remove(VmDomain *d);
+/* vmgmtd's SIGTERM with [daemon] on_host_shutdown=save: starts a managed save
+ * of every running or paused persistent domain. Returns how many were
+ * started; when > 0, done(m) is called once, when every one ended or after
+ * timeout_usec (the rest keep running). */
+#define VM_SHUTDOWN_SAVE_TIMEOUT_USEC (300 * 1000000ULL)
+unsigned vm_domains_save_all(Manager *m, uint64_t timeout_usec, void (*done)(Manager *m));
+/* Method handlers (domain-dbus.c's and manager-dbus.c's vtables). */
+int vm_domain_method_save(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_managed_save(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_managed_save_remove(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* Frees the RestoreDomain calls still waiting for polkit (vmgmtd exits). */
+void vm_restores_waiting_free(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "network.h"
 #include "pool.h"
+#include "snapshot.h"
 #include "time-util.h"
 
 /* ---- configuration file ---- */
@@ -21,7 +22,7 @@ static const char *const config_daemon_keys[] = { "log_level", "autostart", "pol
                                                    "default_network", "pool_refresh_sec",
                                                    "screenshot_stall_timeout_sec", "probe_timeout_sec",
                                                    "confinement", "confinement_user", "confinement_uid_range",
-                                                   "confinement_allowed_paths", NULL };
+                                                   "confinement_allowed_paths", "on_host_shutdown", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -233,7 +234,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range, confinement_allowed_paths)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range, confinement_allowed_paths, on_host_shutdown)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -245,6 +246,14 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                         return -EINVAL;
                 }
                 log_set_max_level(level);
+        }
+        if (g_key_file_has_key(kf, "daemon", "on_host_shutdown", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "on_host_shutdown", NULL);
+                if (!v || !(streq(v, "save") || streq(v, "nothing"))) {
+                        log_error("%s: invalid on_host_shutdown '%s' (save or nothing)", path, strna(v));
+                        return -EINVAL;
+                }
+                c->on_host_shutdown_save = streq(v, "save");
         }
         if (g_key_file_has_key(kf, "daemon", "autostart", NULL)) {
                 gboolean b = g_key_file_get_boolean(kf, "daemon", "autostart", &gerr);
@@ -403,6 +412,7 @@ Manager *manager_free(Manager *m) {
         vm_domain_store_flush(m);
         /* the drivers stop the jobs' work without callbacks */
         vm_jobs_free_all(m);
+        vm_restores_waiting_free(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
         manager_drivers_free(m);
@@ -573,6 +583,7 @@ int manager_startup(Manager *m) {
                         return log_error_errno(r, "Failed to recover the running domains of the %s driver: %m",
                                                m->drivers[i].ops->name);
         }
+        vm_snapshot_store_load_all(m);
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)
@@ -600,10 +611,7 @@ int manager_startup(Manager *m) {
 
 /* Everything that must still reach the bus happens before the loop ends:
  * sd-bus closes the connection when the loop exits. */
-static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-
-        log_info("Received %s, exiting; running domains keep running.", strsignal((int) si->ssi_signo));
+static void manager_exit_now(Manager *m) {
         vm_domain_store_flush(m);
         vm_jobs_free_all(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains
@@ -613,7 +621,25 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         vm_storage_shutdown(m);
         vm_networks_shutdown(m);
         vm_auth_done(m);
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        static bool saving;
+        Manager *m = userdata;
+
+        /* [daemon] on_host_shutdown=save: running domains are managed-saved
+         * first (libvirt-guests' role); a second signal exits at once */
+        if (m->config.on_host_shutdown_save && !saving) {
+                saving = true;
+                log_info("Received %s; saving running domains before exiting (on_host_shutdown=save).",
+                         strsignal((int) si->ssi_signo));
+                if (vm_domains_save_all(m, VM_SHUTDOWN_SAVE_TIMEOUT_USEC, manager_exit_now) > 0)
+                        return 0;
+        } else
+                log_info("Received %s, exiting; running domains keep running.", strsignal((int) si->ssi_signo));
+        manager_exit_now(m);
+        return 0;
 }
 
 int manager_run(Manager *m) {

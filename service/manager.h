@@ -39,6 +39,7 @@ typedef struct ManagerConfig {
         DriverConfinementMode confinement;        /* [daemon] confinement=on|off (unset: on when vmgmtd runs as root) */
         char confinement_user[256];               /* [daemon] confinement_user=: one user for every domain ("": a uid each) */
         uint32_t confinement_uid_min, confinement_uid_max; /* [daemon] confinement_uid_range=FIRST-LAST */
+        bool on_host_shutdown_save;               /* [daemon] on_host_shutdown=save: SIGTERM managed-saves running domains */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)
@@ -84,6 +85,7 @@ typedef struct Manager {
         VmNetworks *networks;          /* virtual networks (network.c) */
         GHashTable *consoles;          /* "UUID/device" → ConsoleProxy*: attached consoles (domain-console.c) */
         GHashTable *jobs;              /* path → VmJob*, owned (job.c) */
+        GHashTable *restores_waiting;  /* sd_bus_message* → RestoreCall*: RestoreDomain calls waiting for polkit (domain-save.c) */
         uint64_t next_job_id;          /* job ids never repeat over restarts: ids below */
         uint64_t job_id_limit;         /* this limit are reserved in RUN/job-ids */
         uint64_t job_linger_usec;

@@ -86,10 +86,12 @@ typedef struct VmPathCheck VmPathCheck;
  * `domain` use `files` (every layer of every backing chain listed as a file
  * of its own). Returns 1 when allowed at once (a privileged caller, no
  * files, or every file allow-listed), a negative errno with error set when
- * refused at once (a device, /proc, /sys, /dev, a file in no active pool), or
- * 0 when polkit is being asked: then done is called exactly once, later
- * (never from within this call), and *ret is the check under way, to be
- * cancelled with vm_path_check_cancel() when the call is dropped first.
+ * refused at once (a device, /proc, /sys, /dev, no active pool at all), or
+ * 0 when the check goes on (the pools' targets are resolved off the event
+ * loop, then polkit is asked; a file in no pool is refused then): done is
+ * called exactly once, later (never from within this call), and *ret is the
+ * check under way, to be cancelled with vm_path_check_cancel() when the call
+ * is dropped first.
  * polkit is asked org.vmgmt.storage.use once per distinct pool and volume
  * (two disks on one image: one check), at most a few at a time; the first
  * refusal ends the check. `message` gives the sender (subject), the verb

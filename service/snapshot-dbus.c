@@ -1,47 +1,161 @@
-/* snapshot-dbus.c — org.vmgmt.Snapshot at /org/vmgmt/domain/NAME/snapshot/SNAP: the snapshot kind, over each domain's list of snapshots. */
+/* snapshot-dbus.c — org.vmgmt.Snapshot at /org/vmgmt/domain/NAME/snapshot/SNAP (the snapshot kind, over each
+ * domain's list of snapshots), its properties, GetXML and the Domain's ListSnapshots; the operations that
+ * change disks or memory (CreateSnapshot, Revert, Delete) are in snapshot-op.c. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
-#include "domain.h"
+#include "domain-files.h"
 #include "log.h"
 #include "object-kind.h"
+#include "path-policy.h"
+#include "snapshot.h"
 
-/* A snapshot of a domain, in its domain's list (VmDomain.snapshots). The list
- * is empty until CreateSnapshot (issue 13) fills it: this kind serves what is
- * there, which today is nothing, so every snapshot path of an existing domain
- * is NoSuchSnapshot. */
-struct VmSnapshot {
-        VmDomain *domain;          /* borrowed: the domain owns its snapshots */
-        char *name;
-        char *path;                /* /org/vmgmt/domain/ENCODED/snapshot/ENCODED */
-        char *description;
-        uint64_t creation_time;    /* Unix seconds */
-        char *state;               /* the domain's state when it was taken */
-        VmSnapshot *parent;        /* NULL for a root */
-        bool on_bus;
-};
+#define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+VmSnapshot *vm_snapshot_new(VmDomain *d, SnapshotDef *def) {
+        VmSnapshot *s = g_new0(VmSnapshot, 1);
+
+        s->domain = d;
+        s->def = def;
+        if (sd_bus_path_encode_many(&s->path, VM_DOMAIN_PREFIX "/%/snapshot/%", d->name, def->name) < 0) {
+                vm_snapshot_free(s);
+                return NULL;
+        }
+        return s;
+}
 
 void vm_snapshot_free(void *p) {
         VmSnapshot *s = p;
 
         if (!s)
                 return;
-        g_free(s->name);
+        snapshot_def_free(s->def);
         free(s->path);
-        g_free(s->description);
-        g_free(s->state);
         g_free(s);
 }
 
 VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name) {
-        for (guint i = 0; d->snapshots && i < d->snapshots->len; i++) {
+        for (guint i = 0; name && d->snapshots && i < d->snapshots->len; i++) {
                 VmSnapshot *s = d->snapshots->pdata[i];
-                if (streq(s->name, name))
+                if (streq(s->def->name, name))
                         return s;
         }
         return NULL;
+}
+
+VmSnapshot *vm_snapshot_parent(const VmSnapshot *s) {
+        return s->def->parent ? vm_snapshot_find(s->domain, s->def->parent) : NULL;
+}
+
+static bool snapshot_has_children(const VmSnapshot *s) {
+        VmDomain *d = s->domain;
+
+        for (guint i = 0; i < d->snapshots->len; i++)
+                if (vm_snapshot_parent(d->snapshots->pdata[i]) == s)
+                        return true;
+        return false;
+}
+
+static bool snapshot_is_descendant(const VmSnapshot *s, const VmSnapshot *ancestor) {
+        unsigned depth = 0;
+
+        for (const VmSnapshot *p = vm_snapshot_parent(s); p && depth < 10000; p = vm_snapshot_parent(p), depth++)
+                if (p == ancestor)
+                        return true;
+        return false;
+}
+
+const char *vm_snapshot_path(const VmSnapshot *s) {
+        return s->path;
+}
+
+void vm_snapshots_drop(VmDomain *d) {
+        Manager *m = d->manager;
+
+        vm_snapshot_store_remove_all(d);
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                VmSnapshot *s = d->snapshots->pdata[i];
+                if (s->on_bus)
+                        vm_object_kind_emit_removed(&vm_snapshot_kind, m, s->path);
+        }
+        g_ptr_array_set_size(d->snapshots, 0);
+        if (d->current_snapshot) {
+                d->current_snapshot = NULL;
+                vm_object_kind_emit_changed(&vm_domain_kind, m, d, NAMES("CurrentSnapshot"));
+        }
+}
+
+void vm_snapshots_repath(VmDomain *d) {
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                VmSnapshot *s = d->snapshots->pdata[i];
+                char *path = NULL;
+
+                if (sd_bus_path_encode_many(&path, VM_DOMAIN_PREFIX "/%/snapshot/%", d->name, s->def->name) < 0)
+                        continue;
+                if (s->on_bus)
+                        vm_object_kind_emit_removed(&vm_snapshot_kind, d->manager, s->path);
+                free(s->path);
+                s->path = path;
+                if (s->on_bus)
+                        vm_object_kind_emit_added(&vm_snapshot_kind, d->manager, s->path);
+        }
+}
+
+static int compare_snapshots(gconstpointer a, gconstpointer b) {
+        const VmSnapshot *x = *(VmSnapshot *const *) a, *y = *(VmSnapshot *const *) b;
+
+        if (x->def->creation_time != y->def->creation_time)
+                return x->def->creation_time < y->def->creation_time ? -1 : 1;
+        return strcmp(x->def->name, y->def->name);
+}
+
+int vm_domain_method_list_snapshots(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        bool roots = false, leaves = false;
+        const char *descendants_of = NULL;
+        const BusOption options[] = {
+                { "roots", "b", &roots }, { "leaves", "b", &leaves }, { "descendants_of", "o", &descendants_of }, {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) l = g_ptr_array_new();
+        const VmSnapshot *ancestor = NULL;
+        int r;
+
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (descendants_of) {
+                for (guint i = 0; i < d->snapshots->len && !ancestor; i++)
+                        if (streq(((VmSnapshot *) d->snapshots->pdata[i])->path, descendants_of))
+                                ancestor = d->snapshots->pdata[i];
+                if (!ancestor)
+                        return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_SNAPSHOT, "Domain '%s' has no snapshot %s", d->name,
+                                                 descendants_of);
+        }
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                VmSnapshot *s = d->snapshots->pdata[i];
+
+                if (!s->on_bus || (roots && vm_snapshot_parent(s)) || (leaves && snapshot_has_children(s)) ||
+                    (ancestor && !snapshot_is_descendant(s, ancestor)))
+                        continue;
+                g_ptr_array_add(l, s);
+        }
+        g_ptr_array_sort(l, compare_snapshots);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < l->len; i++)
+                r = sd_bus_message_append_basic(reply, 'o', ((VmSnapshot *) l->pdata[i])->path);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 /* ---- properties ---- */
@@ -49,7 +163,7 @@ VmSnapshot *vm_snapshot_find(VmDomain *d, const char *name) {
 static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
-        const char *v = streq(property, "Name") ? s->name : streq(property, "State") ? s->state : s->description;
+        const char *v = streq(property, "Name") ? s->def->name : streq(property, "State") ? s->def->state : s->def->description;
 
         return sd_bus_message_append_basic(reply, 's', strempty(v));
 }
@@ -57,13 +171,13 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
 static int property_get_creation_time(sd_bus *bus, const char *path, const char *interface, const char *property,
                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
-        return sd_bus_message_append_basic(reply, 't', &s->creation_time);
+        return sd_bus_message_append_basic(reply, 't', &s->def->creation_time);
 }
 
 static int property_get_parent(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        VmSnapshot *s = userdata;
-        return sd_bus_message_append_basic(reply, 'o', s->parent ? s->parent->path : "/");
+        VmSnapshot *p = vm_snapshot_parent(userdata);
+        return sd_bus_message_append_basic(reply, 'o', p ? p->path : "/");
 }
 
 static int property_get_is_current(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -81,16 +195,21 @@ static int property_get_domain(sd_bus *bus, const char *path, const char *interf
 
 /* ---- methods ---- */
 
-/* Revert, Delete and GetXML are declared so that a call on a snapshot path
- * is answered by the kind's find (NoSuchSnapshot); no snapshot exists until
- * CreateSnapshot (issue 13) makes one, and with it these. */
-static int method_not_yet(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
+        _cleanup_free_ char *xml = NULL;
+        int r;
 
-        return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "%s of snapshot '%s' is not supported yet",
-                                 sd_bus_message_get_member(message), s->name);
+        r = bus_options_parse(message, NULL, error);
+        if (r < 0)
+                return r;
+        xml = snapshot_def_format(s->def);
+        if (!xml)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "s", xml);
 }
 
+/* The domain was started paused for a revert to a snapshot with memory: now the memory is loaded into it. */
 /* ---- the object table ---- */
 
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
@@ -106,9 +225,9 @@ static const sd_bus_vtable snapshot_vtable[] = {
         SD_BUS_PROPERTY("Parent", "o", property_get_parent, 0, EMITS),
         SD_BUS_PROPERTY("IsCurrent", "b", property_get_is_current, 0, EMITS),
         SD_BUS_PROPERTY("Domain", "o", property_get_domain, 0, CONST),
-        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_not_yet, UNPRIV),
-        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_not_yet, UNPRIV),
-        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_not_yet,
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, vm_snapshot_method_revert, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, vm_snapshot_method_delete, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml,
                                 UNPRIV),
         SD_BUS_VTABLE_END
 };
@@ -178,7 +297,7 @@ static int snapshot_node_enumerator(sd_bus *bus, const char *path, void *userdat
 }
 
 static const char *snapshot_name(const void *object) {
-        return ((const VmSnapshot *) object)->name;
+        return ((const VmSnapshot *) object)->def->name;
 }
 
 static char *snapshot_path(const void *object) {

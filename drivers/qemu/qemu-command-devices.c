@@ -344,7 +344,13 @@ void qemu_cmd_build_graphics(QemuCmd *c) {
         if (qemu_streq(g->listen_type, "none"))
                 o = g_string_new("none");
         else if (qemu_streq(g->listen_type, "socket") || qemu_graphics_uses_run_dir_socket(g)) {
-                const char *path = qemu_streq(g->listen_type, "socket") && g->listen ? g->listen : c->ctx->vnc_socket_path;
+                /* A socket the definition names was bound by vmgmtd as the caller: qemu
+                 * gets it over QMP before the guest runs (getfd + display-update, see
+                 * qemu_graphics_send_listen_fd()) and serves its run-dir socket beside it. */
+                if (qemu_streq(g->listen_type, "socket") && g->listen &&
+                    !qemu_cmd_file(c, DOMAIN_PATH_GRAPHICS, 0, 0, "the VNC socket"))
+                        return;
+                const char *path = c->ctx->vnc_socket_path;
                 if (!qemu_path_valid(path) || strlen(path) >= 108) {
                         qemu_cmd_fail(c, "VNC needs a socket path (absolute, shorter than 108 bytes)");
                         return;

@@ -576,6 +576,10 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 qemu_cmd_add(&c, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
                 qemu_cmd_add(&c, "-msg");
                 qemu_cmd_add(&c, "timestamp=on");
+                if (ctx->incoming_defer) {
+                        qemu_cmd_add(&c, "-incoming");
+                        qemu_cmd_add(&c, "defer");
+                }
         }
 
         g_free(c.bootindex_disk);

@@ -42,6 +42,7 @@ typedef struct QemuCommandCtx {
          * runtime keeps it until qemu has it), or -errno. NULL: qemu is given
          * the paths. */
         int (*open_log)(void *userdata, const char *path);
+        bool incoming_defer;           /* -incoming defer: the guest's state comes over QMP (a restore) */
 } QemuCommandCtx;
 
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with

@@ -129,6 +129,7 @@ struct DriverRuntime {
         bool starting;
         bool start_paused;
         unsigned start_step;            /* post-launch QMP settings done so far */
+        int vnc_listen_fd;              /* the VNC socket the definition names, bound by vmgmtd, until qemu has it; -1 */
         DriverDoneFn start_done;
         void *start_userdata;
         int start_error;
@@ -155,6 +156,12 @@ struct DriverRuntime {
          * save, a dump, a snapshot): qemu's STOP and RESUME are its own, not the
          * user's, and the operation reports the states it causes. */
         unsigned job_owns_pause;
+
+        /* save, restore, dump (qemu-save.c) */
+        struct QemuRestoreJob *restore_job;     /* a start from a save image */
+        bool incoming_pending;                  /* its stream is still to be read in (a start-up step) */
+        bool restored;                          /* it was: reason and event detail "restored" */
+        struct QemuStateJob *state_job;         /* a save or dump under way */
 };
 
 /* ---- qemu-process.c ---- */
@@ -232,6 +239,16 @@ void qemu_graphics_set_live(DriverRuntime *rt);
 /* Asks qemu for the TCP port it picked for an autoport VNC server and puts it
  * into the live definition (the reply comes before that of any later command). */
 void qemu_graphics_query_port(DriverRuntime *rt);
+/* Keeps a duplicate of the listening socket the service bound for a
+ * <graphics><listen type='socket' socket=PATH/> (files' DOMAIN_PATH_GRAPHICS)
+ * in rt->vnc_listen_fd for qemu_graphics_send_listen_fd(). 0 (also when there
+ * is none), -errno. */
+int qemu_graphics_keep_listen_fd(DriverRuntime *rt, const DriverFiles *files);
+/* A start step: hands rt->vnc_listen_fd to qemu (getfd) and has its VNC
+ * server listen on it beside the run-dir socket (display-update); closes
+ * rt->vnc_listen_fd. done(…, rt) gets display-update's reply. 1 when sent, 0
+ * with nothing to send (done not called), -errno. */
+int qemu_graphics_send_listen_fd(DriverRuntime *rt, QmpReplyFn done);
 /* Removes every screendump file in the run dir: what a daemon that died during a Screenshot left. */
 void qemu_graphics_sweep_screendumps(QemuDriver *d);
 /* DomainDriverOps.set_screenshot_stall_timeout */
@@ -267,3 +284,44 @@ void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *cons
 void qemu_driver_log_rotation_done(QemuDriver *d);
 /* DomainDriverOps.log_clash. */
 char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);
+
+/* ---- qemu-blockjob.c ---- */
+
+/* DomainDriverOps.block_job_start, .block_job_abort and .block_resize */
+int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const DriverJobCallbacks *cb, DriverJob **ret,
+                         char **ret_error);
+int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
+int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+
+/* ---- qemu-save.c: save, restore, core dump ---- */
+
+/* DomainDriverOps.save, .read_save_image, .restore, .core_dump */
+int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const char *header_xml,
+                     const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+int qemu_driver_read_save_image(int fd, char **ret_xml, bool *ret_running, char **ret_error);
+int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                        const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
+                        DriverRuntime **ret_rt, DriverJob **ret_job);
+int qemu_driver_core_dump(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
+                          DriverJob **ret_job);
+/* The start-up step of a restore (rt->incoming_pending): reads the image in
+ * with migrate-incoming, then qemu_monitor_start_next(), or fails the start. */
+void qemu_restore_incoming(DriverRuntime *rt);
+
+/* qemu-driver.c: start(), with -incoming defer and `restore` as rt->restore_job when not NULL. */
+int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                               const DriverFiles *files, struct QemuRestoreJob *restore, DriverRuntime **ret_rt,
+                               DriverDoneFn done, void *userdata);
+/* qemu-process-monitor.c: the start-up sequence goes on (after a step of another file). */
+void qemu_monitor_start_next(DriverRuntime *rt);
+
+/* ---- qemu-snapshot.c ---- */
+
+/* DomainDriverOps.snapshot_offline and .snapshot_live. */
+int qemu_snapshot_offline(DomainDriver *d, DriverSnapshotAction action, const char *name, const int *fds,
+                          size_t n_fds, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const char *name, const size_t *disks,
+                       size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                       char **ret_error);
+int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
+                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);

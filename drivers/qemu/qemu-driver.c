@@ -508,18 +508,14 @@ static void child_fds_done(QemuChildFds *q) {
         *q = (QemuChildFds) {};
 }
 
-/* A listening socket the service bound for the start that will not be used:
- * removed when the path still is a socket (a start that fails leaves nothing;
- * a socket fd's fstat names no file, so the type is all there is to check). */
-static void unlink_bound_socket(const DriverFile *f) {
-        struct stat st;
-
-        if (f && f->fd >= 0 && f->path && lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode))
-                (void) unlink(f->path);
-}
-
 static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                              const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
+        return qemu_driver_start_incoming(base, owner, def, id, flags, files, NULL, ret_rt, done, userdata);
+}
+
+int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                               const DriverFiles *files, struct QemuRestoreJob *restore, DriverRuntime **ret_rt,
+                               DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
@@ -546,6 +542,8 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         rt->start_paused = flags & DRIVER_START_PAUSED;
         rt->start_done = done;
         rt->start_userdata = userdata;
+        rt->restore_job = restore;              /* qemu-save.c: the stream comes in before cont */
+        rt->incoming_pending = restore != NULL;
 
         if (!copy->emulator)
                 emulator = qemu_caps_find_emulator(copy->os_arch);
@@ -567,23 +565,18 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
                 .pass_fd = child_fds_pass,
                 .open_log = child_fds_open_log,
                 .pass_fd_userdata = &qfds,
+                .incoming_defer = restore != NULL,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
                 goto deferred;
         }
-        /* -vnc binds its socket by name and takes no fd: a confined qemu can
-         * serve VNC only in its run dir until vmgmtd hands it the socket over QMP */
-        for (size_t i = 0; d->confine && i < copy->n_graphics; i++)
-                if (streq_ptr(copy->graphics[i].listen_type, "socket") && copy->graphics[i].listen) {
-                        unlink_bound_socket(driver_files_find(files, DOMAIN_PATH_GRAPHICS, 0, i));
-                        r = start_fail_deferred(rt, -EOPNOTSUPP,
-                                                g_strdup_printf("a VNC socket at a path of the definition's choosing "
-                                                                "(%s) cannot be served by a confined qemu yet; leave "
-                                                                "the path out (OpenGraphics reaches the display) or "
-                                                                "set confinement=off", copy->graphics[i].listen));
-                        goto deferred;
-                }
+        /* -vnc takes no fd: the socket the definition names goes to qemu over QMP at start */
+        r = qemu_graphics_keep_listen_fd(rt, files);
+        if (r < 0) {
+                qemu_runtime_free(rt);
+                return r;
+        }
         tap_fds = calloc(copy->n_nets + 1, sizeof(int));
         child_fds = calloc(copy->n_nets + 1, sizeof(int));
         if (!tap_fds || !child_fds) {
@@ -898,6 +891,16 @@ const DomainDriverOps qemu_driver_ops = {
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
         .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,
+        .block_job_start = qemu_block_job_start,
+        .block_job_abort = qemu_block_job_abort,
+        .block_resize = qemu_block_resize,
+        .snapshot_offline = qemu_snapshot_offline,
+        .snapshot_live = qemu_snapshot_live,
+        .snapshot_external = qemu_snapshot_external,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
+        .save = qemu_driver_save,
+        .read_save_image = qemu_driver_read_save_image,
+        .restore = qemu_driver_restore,
+        .core_dump = qemu_driver_core_dump,
 };

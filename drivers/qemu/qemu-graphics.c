@@ -48,6 +48,88 @@ static bool graphics_is_tcp(const DomainGraphicsDef *g) {
         return streq_ptr(g->type, "vnc") && !streq_ptr(g->listen_type, "none") && !streq_ptr(g->listen_type, "socket");
 }
 
+/* ---- a VNC socket the definition names ---- */
+
+/* Its path is the caller's: vmgmtd bound it with her rights (the service's
+ * files), qemu never opens it. -vnc takes no fd, so qemu starts with the
+ * run-dir socket and gets this one over QMP before the guest runs; vmgmtd
+ * itself keeps reaching the display through the run-dir socket
+ * (connect_address()), never through a path the caller controls. */
+
+#define VNC_LISTEN_FDNAME "vnc-listen"
+
+static bool graphics_names_socket(const DomainGraphicsDef *g) {
+        return streq_ptr(g->type, "vnc") && streq_ptr(g->listen_type, "socket") && g->listen;
+}
+
+int qemu_graphics_keep_listen_fd(DriverRuntime *rt, const DriverFiles *files) {
+        const DriverFile *f;
+
+        if (rt->def->n_graphics == 0 || !graphics_names_socket(&rt->def->graphics[0]))
+                return 0;
+        f = driver_files_find(files, DOMAIN_PATH_GRAPHICS, 0, 0);
+        if (!f || f->fd < 0)
+                return 0;   /* qemu_command_build() refuses the start */
+        rt->vnc_listen_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+        return rt->vnc_listen_fd < 0 ? -errno : 0;
+}
+
+/* {type: unix, path: the run-dir socket as the command line named it
+ * (qemu's cwd is the run dir)} or {type: fd, str: fdname}; NULL without memory. */
+static JsonValue *vnc_address(DriverRuntime *rt, const char *fdname) {
+        _cleanup_free_ char *path = NULL;
+        JsonValue *a = json_object();
+
+        if (!fdname)
+                path = strlen(rt->vnc_file) < sizeof(((struct sockaddr_un *) NULL)->sun_path)
+                               ? strdup(rt->vnc_file)
+                               : g_strdup_printf("/proc/self/cwd/%s", strrchr(rt->vnc_file, '/') + 1);
+        if (!a || (!fdname && !path) || json_object_set_new(a, "type", json_string(fdname ? "fd" : "unix")) < 0 ||
+            json_object_set_new(a, fdname ? "str" : "path", json_string(fdname ?: path)) < 0) {
+                json_decref(a);
+                return NULL;
+        }
+        return a;
+}
+
+int qemu_graphics_send_listen_fd(DriverRuntime *rt, QmpReplyFn done) {
+        _cleanup_close_ int fd = TAKE_FD(rt->vnc_listen_fd);
+        JsonValue *getfd, *args, *addrs;
+        int r;
+
+        if (fd < 0)
+                return 0;
+        getfd = json_object();
+        if (!getfd || json_object_set_new(getfd, "fdname", json_string(VNC_LISTEN_FDNAME)) < 0) {
+                json_decref(getfd);
+                return -ENOMEM;
+        }
+        /* display-update is read after getfd was answered: its own reply says
+         * whether the fd arrived (an unknown fdname fails it) */
+        r = qmp_send_with_fd(rt->qmp, "getfd", getfd, fd, NULL, NULL);
+        if (r < 0)
+                return r;
+        /* the addresses replace the ones qemu listens on: the run-dir socket stays */
+        addrs = json_array();
+        if (!addrs || json_array_append_new(addrs, vnc_address(rt, NULL)) < 0 ||
+            json_array_append_new(addrs, vnc_address(rt, VNC_LISTEN_FDNAME)) < 0) {
+                json_decref(addrs);
+                return -ENOMEM;
+        }
+        args = json_object();
+        if (!args) {
+                json_decref(addrs);
+                return -ENOMEM;
+        }
+        if (json_object_set_new(args, "addresses", addrs) < 0 ||   /* addrs is args' even on failure */
+            json_object_set_new(args, "type", json_string("vnc")) < 0) {
+                json_decref(args);
+                return -ENOMEM;
+        }
+        r = qmp_send(rt->qmp, "display-update", args, done, rt);
+        return r < 0 ? r : 1;
+}
+
 /* ---- the live definition ---- */
 
 /* Screendump files (UUID.screendump.XXXXXX) with the given name prefix in
@@ -321,6 +403,11 @@ static int connect_address(DriverRuntime *rt, const DomainGraphicsDef *g, Graphi
                 return -EOPNOTSUPP;
         /* a live definition from before the run-dir socket was named in it */
         bool run_dir_socket = qemu_graphics_uses_run_dir_socket(g);
+        struct stat st;
+        /* a socket the definition names is served beside the run-dir one, which
+         * is vmgmtd's way in (qemus started before that listen only on the path) */
+        if (graphics_names_socket(g) && lstat(rt->vnc_file, &st) == 0 && S_ISSOCK(st.st_mode))
+                run_dir_socket = true;
         if (streq_ptr(g->listen_type, "socket") || run_dir_socket) {
                 const char *path = run_dir_socket ? rt->vnc_file : g->listen;
                 char alt[sizeof(c->addr.un.sun_path)];

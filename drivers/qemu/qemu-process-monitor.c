@@ -34,11 +34,14 @@ static void start_complete(DriverRuntime *rt) {
         rt->start_time_usec = now_realtime_usec();
         /* Durable before anyone hears of it: a daemon killed right after must
          * not take this domain for an unfinished start (and kill it). */
+        const char *how = rt->restored ? "restored" : "booted";   /* from a save image (qemu-save.c) */
+
         rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
-        rt->reason = rt->start_paused ? "user" : "booted";
+        rt->reason = rt->start_paused ? "user" : how;
         (void) qemu_runtime_save_status(rt);
-        qemu_runtime_log(rt, "domain %s started%s", rt->def->name, rt->start_paused ? " (paused)" : "");
-        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, "booted", DOMAIN_EVENT_STARTED, "booted");
+        qemu_runtime_log(rt, "domain %s %s%s", rt->def->name, rt->restored ? "restored" : "started",
+                         rt->start_paused ? " (paused)" : "");
+        qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, how, DOMAIN_EVENT_STARTED, how);
         if (rt->start_paused)
                 qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "user", DOMAIN_EVENT_SUSPENDED, "paused");
         if (done)
@@ -103,6 +106,10 @@ static void update_ptys(DriverRuntime *rt, const JsonValue *list) {
 
 static void start_next_step(DriverRuntime *rt);
 
+void qemu_monitor_start_next(DriverRuntime *rt) {
+        start_next_step(rt);
+}
+
 static void start_step_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
         _cleanup_free_ char *msg = NULL;
@@ -120,9 +127,17 @@ static void start_step_reply(Qmp *q, int r, const JsonValue *ret, const char *er
  * time, then "cont" unless starting paused. */
 static void start_next_step(DriverRuntime *rt) {
         const DomainDef *def = rt->def;
-        unsigned step = rt->start_step++;
+        unsigned step;
         int r;
 
+        /* first of all: the VNC socket the definition names */
+        r = qemu_graphics_send_listen_fd(rt, start_step_reply);
+        if (r != 0) {
+                if (r < 0)
+                        qemu_process_start_failed(rt, r, "cannot hand qemu its VNC socket");
+                return;
+        }
+        step = rt->start_step++;
         /* steps 0 … n_graphics-1: VNC passwords */
         if (step < def->n_graphics) {
                 const DomainGraphicsDef *g = &def->graphics[step];
@@ -156,6 +171,10 @@ static void start_next_step(DriverRuntime *rt) {
                         return;
                 }
                 r = qmp_send(rt->qmp, "balloon", args, start_step_reply, rt);
+        } else if (rt->incoming_pending) {
+                /* a restore: the guest's state is read in, then start_next_step() again */
+                qemu_restore_incoming(rt);
+                return;
         } else if (rt->start_paused) {
                 start_complete(rt);
                 return;

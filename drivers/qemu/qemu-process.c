@@ -131,6 +131,7 @@ int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret) {
         rt->driver = d;
         rt->def = def;
         rt->pidfd = -1;
+        rt->vnc_listen_fd = -1;
         rt->id = def->id;
         rt->state = DOMAIN_STATE_PAUSED;
         rt->reason = "starting-up";
@@ -224,6 +225,8 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         }
         if (rt->pidfd >= 0)
                 close(rt->pidfd);
+        if (rt->vnc_listen_fd >= 0)
+                close(rt->vnc_listen_fd);
         domain_def_free(rt->def);
         free(rt->def_xml);
         free(rt->status_path);

@@ -51,6 +51,7 @@ static const char *const mode_names[_OPEN_FILE_MODE_MAX] = {
         [OPEN_FILE_APPEND_CREATE] = "append",
         [OPEN_FILE_UNIX_LISTEN] = "unix-listen",
         [OPEN_FILE_UNIX_CONNECT] = "unix-connect",
+        [OPEN_FILE_CREATE] = "create",
 };
 
 const char *open_file_mode_to_string(OpenFileMode m) {
@@ -450,6 +451,49 @@ static int child_image(int sock, uint32_t index, const OpenFileRequest *req) {
         }
 }
 
+/* The last component of path (no trailing slash, not "." or ".."), or NULL. */
+static const char *path_last(const char *path) {
+        const char *base = strrchr(path, '/');
+
+        base = base ? base + 1 : path;
+        if (!base[0] || streq(base, ".") || streq(base, ".."))
+                return NULL;
+        return base;
+}
+
+/* OPEN_FILE_CREATE: a new file at "DIR/.NAME.XXXXXX.part" (mkostemps: O_RDWR|O_CREAT|O_EXCL, 0600). */
+static int child_create(int sock, ChildFile *f, const char *path) {
+        char tmp[PATH_MAX], resolved[PATH_MAX];
+        const char *base = path_last(path);
+        _cleanup_close_ int fd = -1;
+        int n;
+
+        if (!base)
+                return child_fail(sock, f, EINVAL, "'%s' names no file", path);
+        if (strlen(base) + sizeof("..XXXXXX.part") > NAME_MAX + 1)
+                return child_fail(sock, f, ENAMETOOLONG, "cannot create %s: the name is too long", path);
+        n = snprintf(tmp, sizeof(tmp), "%.*s.%s.XXXXXX.part", (int) (base - path), path, base);
+        if (n < 0 || (size_t) n >= sizeof(tmp))
+                return child_fail(sock, f, ENAMETOOLONG, "cannot create %s: the name is too long", path);
+        fd = mkostemps(tmp, (int) strlen(".part"), O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return child_fail(sock, f, errno, "cannot create %s: %m", path);
+        if (fstat(fd, &f->st) < 0) {
+                int e = errno;
+                (void) unlink(tmp);
+                return child_fail(sock, f, e, "cannot stat %s: %s", tmp, strerror(e));
+        }
+        fd_resolved(fd, resolved, sizeof(resolved));
+        if (resolved[0] != '/') {
+                (void) unlink(tmp);
+                return child_fail(sock, f, EIO, "cannot tell where %s was created", tmp);
+        }
+        f->str[STR_RESOLVED] = resolved;
+        f->fd = fd;
+        child_send(sock, WIRE_FILE, f);
+        return 0;
+}
+
 static int child_request(int sock, uint32_t index, const OpenFileRequest *req) {
         ChildFile f = { .request = index, .fd = -1, .str[STR_PATH] = req->path };
         char resolved[PATH_MAX], err[512];
@@ -461,6 +505,14 @@ static int child_request(int sock, uint32_t index, const OpenFileRequest *req) {
                 child_progress(sock, req->path);
                 return child_socket(sock, &f, req->path, req->mode == OPEN_FILE_UNIX_LISTEN);
         }
+        if (req->mode == OPEN_FILE_CREATE) {
+                if (req->flags || req->format)
+                        return child_fail(sock, &f, EINVAL, "%s: a new file has no format or copy", req->path);
+                child_progress(sock, req->path);
+                return child_create(sock, &f, req->path);
+        }
+        if (req->mode < 0 || req->mode >= _OPEN_FILE_MODE_MAX)
+                return child_fail(sock, &f, EINVAL, "%s: unknown open mode", req->path);
         if (req->flags & OPEN_FILE_BACKING_CHAIN || req->format)
                 return child_image(sock, index, req);
 
@@ -496,8 +548,57 @@ static int child_take_creds(const OpenFileCreds *c) {
         return 0;
 }
 
-_Noreturn static void child_main(int sock, pid_t parent, const OpenFileCreds *creds, const OpenFileRequest *requests,
-                                 size_t n) {
+/* What the child does once it is the caller; returns with the last record sent. */
+typedef void (*ChildWorkFn)(int sock, const void *work);
+
+typedef struct OpenWork {
+        const OpenFileRequest *requests;
+        size_t n;
+} OpenWork;
+
+static void child_open_work(int sock, const void *data) {
+        const OpenWork *w = data;
+
+        for (size_t i = 0; i < w->n; i++)
+                if (child_request(sock, (uint32_t) i, &w->requests[i]) < 0)
+                        break;
+        child_send(sock, WIRE_END, NULL);
+}
+
+typedef struct FinishWork {
+        OpenFileFinish action;
+        char *temporary, *target;
+        dev_t dev;
+        ino_t ino;
+} FinishWork;
+
+static void child_finish_work(int sock, const void *data) {
+        const FinishWork *w = data;
+        ChildFile f = { .fd = -1 };
+        char msg[WIRE_STR_MAX];
+        struct stat st;
+
+        child_progress(sock, w->temporary);
+        if (lstat(w->temporary, &st) < 0) {
+                f.error = errno;
+                snprintf(msg, sizeof(msg), "cannot find %s", w->temporary);
+        } else if (st.st_dev != w->dev || st.st_ino != w->ino || !S_ISREG(st.st_mode)) {
+                f.error = ESTALE;
+                snprintf(msg, sizeof(msg), "%s is no longer the file that was created", w->temporary);
+        } else if (w->action == OPEN_FILE_FINISH_RENAME ? rename(w->temporary, w->target) < 0 : unlink(w->temporary) < 0) {
+                f.error = errno;
+                if (w->action == OPEN_FILE_FINISH_RENAME)
+                        snprintf(msg, sizeof(msg), "cannot rename %s to %s", w->temporary, w->target);
+                else
+                        snprintf(msg, sizeof(msg), "cannot remove %s", w->temporary);
+        }
+        if (f.error)
+                f.str[STR_MESSAGE] = msg;
+        child_send(sock, WIRE_END, f.error ? &f : NULL);
+}
+
+_Noreturn static void child_main(int sock, pid_t parent, const OpenFileCreds *creds, ChildWorkFn work,
+                                 const void *data) {
         int r;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -519,10 +620,7 @@ _Noreturn static void child_main(int sock, pid_t parent, const OpenFileCreds *cr
                 child_send(sock, WIRE_END, &f);
                 _exit(EXIT_FAILURE);
         }
-        for (size_t i = 0; i < n; i++)
-                if (child_request(sock, (uint32_t) i, &requests[i]) < 0)
-                        break;
-        child_send(sock, WIRE_END, NULL);
+        work(sock, data);
         _exit(EXIT_SUCCESS);
 }
 
@@ -537,6 +635,7 @@ struct OpenFilesJob {
         OpenFiles *files;
         char *current;                  /* what the child said it opens now */
         OpenFilesDoneFn done;
+        OpenFileFinishDoneFn finish_done;  /* instead of done: a finishing job */
         void *userdata;
 };
 
@@ -600,12 +699,17 @@ OpenFilesJob *open_files_job_cancel(OpenFilesJob *j) {
 
 static void job_finish(OpenFilesJob *j, int r, const char *message) {
         OpenFilesDoneFn done = j->done;
+        OpenFileFinishDoneFn finish_done = j->finish_done;
         void *userdata = j->userdata;
         OpenFiles *files = r < 0 ? NULL : TAKE_PTR(j->files);
         char *msg = message ? strdup(message) : NULL;
 
         job_free(j);
-        done(userdata, r, files, msg);
+        if (finish_done) {
+                open_files_free(files);
+                finish_done(userdata, r, msg);
+        } else
+                done(userdata, r, files, msg);
         free(msg);
 }
 
@@ -746,8 +850,9 @@ static int job_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int open_files_start(sd_event *event, const OpenFileCreds *creds, const OpenFileRequest *requests, size_t n_requests,
-                     uint64_t timeout_usec, OpenFilesDoneFn done, void *userdata, OpenFilesJob **ret) {
+static int job_start(sd_event *event, const OpenFileCreds *creds, ChildWorkFn work, const void *data,
+                     uint64_t timeout_usec, OpenFilesDoneFn done, OpenFileFinishDoneFn finish_done, void *userdata,
+                     OpenFilesJob **ret) {
         OpenFilesJob *j;
         int sv[2], r;
         uint64_t now;
@@ -765,6 +870,7 @@ int open_files_start(sd_event *event, const OpenFileCreds *creds, const OpenFile
         j->pid = 0;
         j->pidfd = j->sock = -1;
         j->done = done;
+        j->finish_done = finish_done;
         j->userdata = userdata;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -782,7 +888,7 @@ int open_files_start(sd_event *event, const OpenFileCreds *creds, const OpenFile
         }
         if (pid == 0) {
                 close(sv[0]);
-                child_main(sv[1], parent, creds, requests, n_requests);
+                child_main(sv[1], parent, creds, work, data);
         }
         close(sv[1]);
         j->sock = sv[0];
@@ -807,6 +913,47 @@ int open_files_start(sd_event *event, const OpenFileCreds *creds, const OpenFile
         if (ret)
                 *ret = j;
         return 0;
+}
+
+int open_files_start(sd_event *event, const OpenFileCreds *creds, const OpenFileRequest *requests, size_t n_requests,
+                     uint64_t timeout_usec, OpenFilesDoneFn done, void *userdata, OpenFilesJob **ret) {
+        OpenWork w = { requests, n_requests };
+
+        /* the child has its own copy of everything after the fork */
+        return job_start(event, creds, child_open_work, &w, timeout_usec, done, NULL, userdata, ret);
+}
+
+char *open_file_create_target(const OpenedFile *file) {
+        const char *base, *slash;
+        char *t = NULL;
+
+        if (!file || !file->path || !file->resolved || file->resolved[0] != '/')
+                return NULL;
+        base = path_last(file->path);
+        slash = strrchr(file->resolved, '/');
+        if (!base || !slash)
+                return NULL;
+        if (asprintf(&t, "%.*s/%s", (int) (slash - file->resolved), file->resolved, base) < 0)
+                return NULL;
+        return t;
+}
+
+int open_file_finish_start(sd_event *event, const OpenFileCreds *creds, const OpenedFile *file, OpenFileFinish action,
+                           uint64_t timeout_usec, OpenFileFinishDoneFn done, void *userdata, OpenFilesJob **ret) {
+        FinishWork w = { .action = action };
+        int r;
+
+        if (!file || file->fd < 0 || file->error || action < 0 || action >= _OPEN_FILE_FINISH_MAX)
+                return -EINVAL;
+        w.temporary = file->resolved;
+        w.target = open_file_create_target(file);
+        if (!w.target)
+                return -EINVAL;
+        w.dev = file->st.st_dev;
+        w.ino = file->st.st_ino;
+        r = job_start(event, creds, child_finish_work, &w, timeout_usec, NULL, done, userdata, ret);
+        free(w.target);
+        return r;
 }
 
 /* ---- synchronous ---- */
@@ -852,4 +999,39 @@ int open_files_run(const OpenFileCreds *creds, const OpenFileRequest *requests, 
         free(res.message);
         *ret = res.files;
         return 0;
+}
+
+typedef struct FinishResult {
+        bool finished;
+        int r;
+        char *message;
+} FinishResult;
+
+static void finish_run_done(void *userdata, int r, const char *message) {
+        FinishResult *res = userdata;
+
+        res->finished = true;
+        res->r = r;
+        res->message = message ? strdup(message) : NULL;
+}
+
+int open_file_finish_run(const OpenFileCreds *creds, const OpenedFile *file, OpenFileFinish action,
+                         uint64_t timeout_usec, char **ret_message) {
+        sd_event *e = NULL;
+        FinishResult res = {};
+        int r;
+
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        r = open_file_finish_start(e, creds, file, action, timeout_usec, finish_run_done, &res, NULL);
+        while (r >= 0 && !res.finished)
+                r = sd_event_run(e, UINT64_MAX);
+        sd_event_unref(e);
+        if (r >= 0)
+                r = res.r;
+        if (r < 0 && ret_message)
+                *ret_message = TAKE_PTR(res.message);
+        free(res.message);
+        return r;
 }

@@ -23,6 +23,11 @@ typedef enum OpenFileMode {
         OPEN_FILE_UNIX_LISTEN,      /* a SOCK_STREAM unix socket bound at the path and listening; an existing
                                      * socket there is replaced, anything else there is refused (EEXIST) */
         OPEN_FILE_UNIX_CONNECT,     /* a SOCK_STREAM unix socket connected to the path */
+        OPEN_FILE_CREATE,           /* a new regular file for a result that must not appear half-written (a save
+                                     * image, a core dump): O_RDWR|O_CREAT|O_EXCL, 0600, NOT at the path but at a
+                                     * temporary name in the same directory, "DIR/.NAME.XXXXXX.part" (X random);
+                                     * the OpenedFile's `resolved` is where the temporary really is. Finish it with
+                                     * open_file_finish_start(): rename it to the path, or unlink it. */
         _OPEN_FILE_MODE_MAX,
 } OpenFileMode;
 
@@ -108,3 +113,37 @@ int open_files_run(const OpenFileCreds *creds, const OpenFileRequest *requests, 
                    uint64_t timeout_usec, OpenFiles **ret, char **ret_message);
 
 const char *open_file_mode_to_string(OpenFileMode m);
+
+/* ---- finishing an OPEN_FILE_CREATE file ---- */
+
+typedef enum OpenFileFinish {
+        OPEN_FILE_FINISH_RENAME,    /* the temporary becomes the path asked for (rename(2): what is there is replaced) */
+        OPEN_FILE_FINISH_UNLINK,    /* the temporary is removed */
+        _OPEN_FILE_FINISH_MAX,
+} OpenFileFinish;
+
+/* Called once: r = 0 done, or a negative errno with message ("cannot rename
+ * /d/.x.AbC123.part to /d/x: Permission denied"; -ESTALE when the temporary's
+ * name no longer leads to the file that was created). The job is freed after. */
+typedef void (*OpenFileFinishDoneFn)(void *userdata, int r, const char *message);
+
+/* Renames or unlinks `file` (an OPEN_FILE_CREATE result: its `resolved` is the
+ * temporary, its `path` the name asked for, its `st` the created inode; all
+ * copied) in a child with `creds` — the same credentials it was created
+ * with — watched from `event` like open_files_start(). The child acts only
+ * when the temporary's name still leads to the same device and inode (lstat);
+ * the rename target is the path's last component in the temporary's real
+ * directory, so the file never leaves the directory that was judged. Returns
+ * 0 and *ret (cancel with open_files_job_cancel(); done is then not called),
+ * or a negative errno (done not called). */
+int open_file_finish_start(sd_event *event, const OpenFileCreds *creds, const OpenedFile *file, OpenFileFinish action,
+                           uint64_t timeout_usec, OpenFileFinishDoneFn done, void *userdata, OpenFilesJob **ret);
+
+/* Synchronous: the same in the calling process (forks and waits; for tests
+ * and shutdown). Returns 0, or a negative errno with *ret_message (malloc'd; may be NULL). */
+int open_file_finish_run(const OpenFileCreds *creds, const OpenedFile *file, OpenFileFinish action,
+                         uint64_t timeout_usec, char **ret_message);
+
+/* Where the finished file will be: the path's last component in the temporary's
+ * real directory (malloc'd), or NULL when file is no OPEN_FILE_CREATE result. */
+char *open_file_create_target(const OpenedFile *file);

@@ -52,8 +52,14 @@ def valid_args(iface, method, ctx):
         (MANAGER_IFACE, 'GetDomain'): [ctx['off']],
         (DOMAIN_IFACE, 'Rename'): ['mallory-renamed', {}],
         (DOMAIN_IFACE, 'Start'): [{}],
+        # the image names the domain (and so what to ask polkit); one the caller may not read is a path to ask for
+        (MANAGER_IFACE, 'RestoreDomain'): [ctx['image'], {}],
     }
     return table.get((iface, method))
+
+
+# Calls that open a file with the caller's rights first: refused by those.
+REFUSED_BY_FILE_RIGHTS = {(MANAGER_IFACE, 'RestoreDomain')}
 
 
 # Values that change by themselves between two calls: compared by type only.
@@ -194,7 +200,11 @@ class Matrix(AuthTestCase):
         return s
 
     def test_matrix(self):
-        ctx = {'off': 'alice-off', 'run': 'bob-run'}
+        image = os.path.join(self.fx.tmp, 'root-only.save')
+        with open(image, 'wb') as f:
+            f.write(b'not for nobody')
+        os.chmod(image, 0o600)
+        ctx = {'off': 'alice-off', 'run': 'bob-run', 'image': image}
         off = self.define(minimal_domain_xml(ctx['off']))
         run = self.define(minimal_domain_xml(ctx['run']))
         self.dom(run).Start(opts())
@@ -234,6 +244,11 @@ class Matrix(AuthTestCase):
             for interactive in (False, True):
                 a = u.call(path, iface, method, sig, args, interactive=interactive)
                 want = ERR_ACCESS_DENIED if interactive else ERR_INTERACTIVE
+                if (iface, method) in REFUSED_BY_FILE_RIGHTS:
+                    # the caller's own rights refuse it before there is anything to ask polkit
+                    want = ERR_ACCESS_DENIED
+                    if 'Permission denied' not in a.get('message', ''):
+                        failures.append('%s %s.%s: not refused for the file: %r' % (path, iface, what, a))
                 if a.get('ok') or a.get('error') != want:
                     failures.append('%s %s.%s (interactive=%s): expected %s, got %r'
                                     % (path, iface, what, interactive, want, a))

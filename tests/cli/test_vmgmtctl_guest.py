@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from test_vmgmtctl import CtlTestCase, EventReader  # noqa: E402
 from vmgmt_harness import GUEST_READY, domain_path, guest_domain_xml, guest_image, main  # noqa: E402
 
-BOOT_TIMEOUT = 90
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 
 
 class Guest(CtlTestCase):

@@ -29,7 +29,7 @@ from vmgmt_harness import (GUEST_READY, VMGMTCTL, VmgmtTestCase, _child_env, dom
                            guest_domain_xml, guest_image, main, minimal_domain_xml, opts, read_until, run_vmgmtctl)
 
 MiB = 1 << 20
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 
 
 def blkid(path):

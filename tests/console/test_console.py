@@ -36,7 +36,7 @@ from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_I
                            VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
                            minimal_domain_xml, opts, read_until)
 
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 # a bound on every wait for something the test is sure to see: it only keeps a
 # hang from lasting for ever (the machine may be loaded: no wait is a timing check)
 WAIT = 120

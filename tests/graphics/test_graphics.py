@@ -33,7 +33,7 @@ from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_NOT_SUPPORTE
                            ERR_OPERATION_FAILED, GUEST_READY, VmgmtTestCase, guest_domain_xml,
                            guest_image, main, minimal_domain_xml, opts)
 
-BOOT_TIMEOUT = 90
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 # the bound of every wait for an answer or a state the test is sure to see: it
 # only keeps a hang from lasting for ever (no wait here is a timing check)
 WAIT = 120
@@ -659,28 +659,34 @@ class StallingReaders(DestinationCase):
 
 
 class GraphicsSocketOwner(DisplayTestCase):
-    # A VNC socket at a path of the XML's choosing is served only by an
-    # unconfined qemu (-vnc binds by name; a confined qemu can reach no host
-    # path): confinement=off here, and a confined start refuses it clearly.
+    # A VNC socket at a path of the XML's choosing is bound by vmgmtd (with the
+    # caller's rights) and handed to qemu, confined or not; vmgmtd itself
+    # reaches the display through the domain's run-dir socket, never through
+    # the XML's path.
     def setUp(self):
         super().setUp()
         self.daemon.restart_with_config('[daemon]\nconfinement=off\n')
 
-    def test_confined_start_refuses_a_socket_path(self):
+    def test_confined_start_serves_a_socket_path(self):
         self.daemon.restart_with_config(None)
         d = os.path.join(self.fx.tmp, 'vnc-confined')
         os.mkdir(d)
         sock = os.path.join(d, 'display.sock')
         path = self.define(minimal_domain_xml(
             'oc', extra_devices="<graphics type='vnc'><listen type='socket' socket='%s'/></graphics>" % sock))
-        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).Start, opts(paused=True))
-        self.assertIn('(%s) cannot be served by a confined qemu' % sock, msg)
-        self.assertEqual(self.fx.qemu_pids(), [])
-        self.assertFalse(os.path.exists(sock))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        c = socket.socket(socket.AF_UNIX)
+        self.addCleanup(c.close)
+        c.settimeout(60)
+        c.connect(sock)
+        rfb = RFB(c.detach())
+        self.addCleanup(rfb.close)
+        self.assertEqual(rfb.handshake()[:2], png_decode(self.screenshot(path))[:2])
 
-    def test_socket_served_by_another_process(self):
-        # OpenGraphics hands out a connection only to the domain's own qemu:
-        # a process that took over the socket path from the XML gets none
+    def test_socket_taken_over_by_another_process(self):
+        # a process that took over the socket path from the XML changes
+        # nothing for OpenGraphics: it reaches the domain's own qemu
         d = os.path.join(self.fx.tmp, 'vnc')
         os.mkdir(d)
         sock = os.path.join(d, 'display.sock')
@@ -688,20 +694,17 @@ class GraphicsSocketOwner(DisplayTestCase):
             'o', extra_devices="<graphics type='vnc'><listen type='socket' socket='%s'/></graphics>" % sock))
         self.dom(path).Start(opts(paused=True))
         self.client.wait_state(path, 'paused')
-        rfb = RFB(self.open_graphics(path))
-        try:
-            self.assertEqual(rfb.handshake()[:2], png_decode(self.screenshot(path))[:2])
-        finally:
-            rfb.close()
         os.unlink(sock)
         impostor = socket.socket(socket.AF_UNIX)
         self.addCleanup(impostor.close)
         impostor.bind(sock)
         impostor.listen(4)
         before = self.daemon.fd_count()
-        msg = self.assertDBusError(ERR_OPERATION_FAILED, self.dom(path).OpenGraphics, opts())
-        self.assertIn('served by process %d' % os.getpid(), msg)
-        self.assertIn("not by the domain's qemu (pid %d)" % self.fx.qemu_pids()[0], msg)
+        rfb = RFB(self.open_graphics(path))
+        try:
+            self.assertEqual(rfb.handshake()[:2], png_decode(self.screenshot(path))[:2])
+        finally:
+            rfb.close()
         self.fds_back_to(before)
 
 

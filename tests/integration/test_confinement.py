@@ -218,6 +218,31 @@ class Confined(VmgmtTestCase):
                                          e[3].get('SecurityLabel') == label for e in en),
                           what='PropertiesChanged SecurityLabel %r' % label)
 
+    def test_no_new_privs_is_vmgmtds_own(self):
+        # qemu's -sandbox sets no_new_privs itself (libseccomp does, to load its
+        # filter as a user without CAP_SYS_ADMIN), so NoNewPrivs of a running
+        # qemu cannot tell whether vmgmtd set it. A wrapper emulator (root may
+        # name one; it is bound into the confined root) sees the process as
+        # vmgmtd left it, before any seccomp, and says so in the domain log.
+        d = os.path.join(self.fx.tmp, 'nnp')
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        emu = os.path.join(d, 'qemu-wrap')
+        with open(emu, 'w') as f:
+            f.write('#!/bin/sh\n'
+                    'while read -r l; do case $l in NoNewPrivs*|Seccomp:*) echo "wrapper $l" >&2;; esac; '
+                    'done </proc/self/status\n'
+                    'exec /usr/bin/qemu-system-x86_64 "$@"\n')
+        os.chmod(emu, 0o755)
+        path = self.define(minimal_domain_xml('nnp', extra_devices='<emulator>%s</emulator>' % emu))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        self.assert_confined(path)
+        with open(os.path.join(self.daemon.log_dir, 'nnp.log'), errors='replace') as f:
+            log = f.read()
+        self.assertIn('wrapper Seccomp:\t0\n', log)   # before qemu's sandbox
+        self.assertIn('wrapper NoNewPrivs:\t1\n', log)
+
     def test_child_failure_reaches_the_start_error(self):
         # an emulator whose interpreter exists on the host (the probe runs it
         # there) but not in the confined root: exec fails in the child

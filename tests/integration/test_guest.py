@@ -7,7 +7,7 @@ import time
 
 from vmgmt_harness import (GUEST_READY, VmgmtTestCase, guest_domain_xml, guest_image, main, opts)
 
-BOOT_TIMEOUT = 90
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 
 
 class Guest(VmgmtTestCase):

@@ -11,7 +11,7 @@ from netsvc_util import NetTestCase, net_path, net_xml, links, NET_IFACE, WAIT, 
 from vmgmt_harness import guest_image, guest_domain_xml  # noqa: E402
 import dbus  # noqa: E402
 
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 ERR = 'org.vmgmt.Error.'
 
 

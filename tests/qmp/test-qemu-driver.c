@@ -640,15 +640,18 @@ static void test_recover(void) {
         test_domain_init(&tf, "rec-off");
         test_domain_init(&tg, "rec-dying");
         check(start(d, &tg, g, 16, 0, &done) == 0);
-        /* Being destroyed when the daemon dies: a stopped qemu does not act on SIGTERM yet. */
-        pid_g = ops->pid(tg.rt);
-        kill(pid_g, SIGSTOP);
-        check(ops->destroy(tg.rt, false, on_done, &dying_done) == 0);
         check(start(d, &tf, f, 15, 0, &done) == 0);
         check(start(d, &ta, a, 11, 0, &done) == 0);
         check(start(d, &tb, b, 12, DRIVER_START_PAUSED, &done) == 0);
         check(start(d, &tc, c, 13, 0, &done) == 0);
         check(start(d, &te, e, 14, 0, &done) == 0);
+        /* Being destroyed when the daemon dies: a stopped qemu does not act on
+         * SIGTERM yet. Last, right before the teardown: the SIGKILL that follows
+         * SIGTERM after QEMU_KILL_TIMEOUT must not come while other domains
+         * still start (a loaded machine starts them slowly). */
+        pid_g = ops->pid(tg.rt);
+        kill(pid_g, SIGSTOP);
+        check(ops->destroy(tg.rt, false, on_done, &dying_done) == 0);
         pid_a = ops->pid(ta.rt);
         pid_c = ops->pid(tc.rt);
 

@@ -116,6 +116,9 @@ class Contract(VmgmtTestCase):
     def one_of_each(self):
         """The paths of an object of every kind vmgmtd serves today."""
         paths = [MANAGER, str(self.define(minimal_domain_xml('contract')))]
+        # a snapshot's metadata alone (redefine): the object without a disk behind it
+        paths.append(str(self.client.domain(paths[1]).CreateSnapshot(
+            "<domainsnapshot><name>contract-snap</name></domainsnapshot>", opts(redefine=True))))
         paths.append(str(self.manager.DefineNetwork(
             "<network><name>contract-net</name><bridge name='vmcontract0'/>"
             "<ip address='10.93.0.1' netmask='255.255.255.0'/></network>", opts())))

@@ -34,11 +34,18 @@ def meminfo():
 
 
 def cpu_ticks():
-    """The aggregate `cpu` line of /proc/stat in the service's groups (ticks)."""
-    f = [int(x) for x in read('/proc/stat').splitlines()[0].split()[1:9]]
-    user, nice, system, idle, iowait, irq, softirq = f[:7]
-    return {'cpu_user_ns': user + nice, 'cpu_kernel_ns': system + irq + softirq, 'cpu_idle_ns': idle,
-            'cpu_iowait_ns': iowait}
+    """The `cpu` lines of /proc/stat in the service's groups (ticks): the aggregate as
+    cpu_*_ns, each CPU's as cpu.N.*_ns."""
+    out = {}
+    for line in read('/proc/stat').splitlines():
+        if not line.startswith('cpu'):
+            continue
+        name, *f = line.split()
+        user, nice, system, idle, iowait, irq, softirq = [int(x) for x in f[:7]]
+        prefix = 'cpu_' if name == 'cpu' else 'cpu.%s.' % name[3:]
+        out.update({prefix + 'user_ns': user + nice, prefix + 'kernel_ns': system + irq + softirq,
+                    prefix + 'idle_ns': idle, prefix + 'iowait_ns': iowait})
+    return out
 
 
 def parse_list(text):
@@ -110,7 +117,8 @@ class NodeInfo(VmgmtTestCase):
             mem_before, ticks_before = meminfo(), cpu_ticks()
             s1 = self.stats()
             mem_after, ticks_after = meminfo(), cpu_ticks()
-            self.assertEqual(set(s1), STATS_KEYS)
+            self.assertEqual(set(s1), STATS_KEYS | {'cpus'} | set(ticks_before))
+            self.assertEqual(s1['cpus'], sum(1 for k in ticks_before if k.endswith('.user_ns')))
             self.assertEqual(s1['memory_total_kib'], mem_before['MemTotal'])
             off = {key: (s1[key], mem_before[field], mem_after[field]) for key, field in MEMINFO_OF.items()
                    if not min(mem_before[field], mem_after[field]) - slack <= s1[key] <=
@@ -125,8 +133,8 @@ class NodeInfo(VmgmtTestCase):
         # cpu times between the counters read around the call; idle and iowait
         # may step back a little (the kernel's NO_HZ accounting): a few ticks per cpu
         ncpu = os.sysconf('SC_NPROCESSORS_ONLN')
-        for key in ('cpu_user_ns', 'cpu_kernel_ns', 'cpu_idle_ns', 'cpu_iowait_ns'):
-            back = 0 if key in ('cpu_user_ns', 'cpu_kernel_ns') else 4 * ncpu
+        for key in ticks_before:
+            back = 0 if key.endswith(('user_ns', 'kernel_ns')) else 4 * (ncpu if key.startswith('cpu_') else 1)
             self.assertEqual(s1[key] % NS_PER_TICK, 0, key)
             self.assertGreaterEqual(s1[key], (ticks_before[key] - back) * NS_PER_TICK, key)
             self.assertLessEqual(s1[key], (ticks_after[key] + back) * NS_PER_TICK, key)

@@ -10,7 +10,7 @@ from vmgmt_harness import main  # noqa: E402
 from vmgmt_harness import guest_domain_xml, GUEST_READY, cmdline
 import dbus
 
-BOOT_TIMEOUT = 120
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 
 
 def with_volume_disk(xml, pool, volume, fmt='qcow2'):

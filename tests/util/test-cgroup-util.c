@@ -183,9 +183,17 @@ int main(void) {
                 _exit(0);
         }
         CHECK(child > 0);
-        /* the child joins before anything else; wait until it shows */
-        while (!cgroup_contains(paths[0], child))
-                usleep(10000);
+        /* the child joins one hierarchy after the other before anything else:
+         * wait until it shows in the last one it writes (it exits if a write fails) */
+        {
+                size_t n = 0;
+                int status;
+
+                while (paths[n])
+                        n++;
+                while (!cgroup_contains(paths[n - 1], child) && waitpid(child, &status, WNOHANG) == 0)
+                        usleep(10000);
+        }
         for (char **p = paths; *p; p++)
                 CHECK(cgroup_contains(*p, child));
         error = NULL;

@@ -139,6 +139,130 @@ static void test_append_create(void) {
         open_files_free(f);
 }
 
+/* How many entries of directory d start with prefix. */
+static unsigned count_entries(const char *d, const char *prefix) {
+        DIR *dd = opendir(d);
+        unsigned n = 0;
+
+        for (struct dirent *e; dd && (e = readdir(dd));)
+                if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+                        n++;
+        if (dd)
+                closedir(dd);
+        return n;
+}
+
+/* OPEN_FILE_CREATE: a temporary next to the target, created as the caller;
+ * renamed over the target or unlinked as the caller, only while it is the same inode. */
+static void test_create(void) {
+        _cleanup_free_ char *priv = path_in("root-only"), *pub = path_in("public"), *target = NULL,
+                                *ptarget = NULL, *msg = NULL, *t = NULL;
+        OpenFileRequest req = { .mode = OPEN_FILE_CREATE };
+        const OpenedFile *o;
+        OpenFiles *f;
+        struct stat st;
+        int r;
+
+        CHECK(mkdir(priv, 0755) == 0);
+        CHECK(mkdir(pub, 01777) == 0);
+        CHECK(chmod(pub, 01777) == 0);
+        CHECK(asprintf(&target, "%s/x.save", priv) > 0);
+        CHECK(asprintf(&ptarget, "%s/x.save", pub) > 0);
+
+        /* 65534 cannot create in a root-only directory: EACCES naming the path, nothing left */
+        req.path = target;
+        f = open_one(&nobody, &req, NULL);
+        o = open_files_first_error(f);
+        CHECK(o && o->error == EACCES && o->fd < 0 && o->message && strstr(o->message, target));
+        open_files_free(f);
+        CHECK(count_entries(priv, ".") == 2);   /* "." and ".." only */
+
+        /* root can: a 0600 file at ".x.save.XXXXXX.part", the target untouched until renamed */
+        f = open_one(&root, &req, NULL);
+        CHECK(f && !open_files_first_error(f) && f->n_files == 1);
+        if (f && f->n_files == 1) {
+                o = &f->files[0];
+                CHECK(strncmp(o->resolved, priv, strlen(priv)) == 0 && strstr(o->resolved, "/.x.save.") &&
+                      strlen(o->resolved) == strlen(priv) + strlen("/.x.save.XXXXXX.part") &&
+                      strcmp(o->resolved + strlen(o->resolved) - 5, ".part") == 0);
+                CHECK((fcntl(o->fd, F_GETFL) & O_ACCMODE) == O_RDWR);
+                CHECK(fstat(o->fd, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_uid == 0);
+                CHECK(write(o->fd, "image", 5) == 5);
+                CHECK(access(target, F_OK) < 0 && errno == ENOENT);
+                t = open_file_create_target(o);
+                CHECK_STREQ(t, target);
+                /* an old file there is replaced, as virsh save overwrites */
+                CHECK(close(open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == 0);
+                r = open_file_finish_run(&root, o, OPEN_FILE_FINISH_RENAME, 0, &msg);
+                CHECK(r == 0);
+                CHECK(stat(target, &st) == 0 && st.st_size == 5 && st.st_ino == o->st.st_ino);
+                CHECK(count_entries(priv, ".x.save.") == 0);
+        }
+        open_files_free(f);
+
+        /* 65534 creates in a sticky world-writable directory: the file is 65534's */
+        req.path = ptarget;
+        f = open_one(&nobody, &req, NULL);
+        CHECK(f && !open_files_first_error(f) && f->n_files == 1);
+        if (f && f->n_files == 1) {
+                o = &f->files[0];
+                CHECK(fstat(o->fd, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534);
+                /* root's file at the target: the sticky bit stops 65534 replacing it — the rename is hers */
+                CHECK(close(open(ptarget, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == 0);
+                free(msg);
+                msg = NULL;
+                r = open_file_finish_run(&nobody, o, OPEN_FILE_FINISH_RENAME, 0, &msg);
+                CHECK(r == -EPERM || r == -EACCES);
+                CHECK(msg && strstr(msg, "cannot rename") && strstr(msg, ptarget));
+                CHECK(stat(ptarget, &st) == 0 && st.st_uid == 0 && st.st_size == 0);
+                /* a name swapped to another file is not touched: ESTALE */
+                _cleanup_free_ char *moved = NULL;
+                CHECK(asprintf(&moved, "%s.moved", o->resolved) > 0);
+                CHECK(rename(o->resolved, moved) == 0);
+                CHECK(close(open(o->resolved, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == 0);
+                r = open_file_finish_run(&nobody, o, OPEN_FILE_FINISH_UNLINK, 0, NULL);
+                CHECK(r == -ESTALE);
+                CHECK(access(o->resolved, F_OK) == 0);
+                CHECK(unlink(o->resolved) == 0);
+                CHECK(rename(moved, o->resolved) == 0);
+                /* unlinked as 65534 */
+                r = open_file_finish_run(&nobody, o, OPEN_FILE_FINISH_UNLINK, 0, NULL);
+                CHECK(r == 0);
+                CHECK(count_entries(pub, ".x.save.") == 0);
+        }
+        open_files_free(f);
+
+        /* root's temporary in the sticky directory: 65534 may not unlink it, root may */
+        f = open_one(&root, &req, NULL);
+        CHECK(f && !open_files_first_error(f) && f->n_files == 1);
+        if (f && f->n_files == 1) {
+                r = open_file_finish_run(&nobody, &f->files[0], OPEN_FILE_FINISH_UNLINK, 0, NULL);
+                CHECK(r == -EPERM || r == -EACCES);
+                CHECK(count_entries(pub, ".x.save.") == 1);
+                CHECK(open_file_finish_run(&root, &f->files[0], OPEN_FILE_FINISH_UNLINK, 0, NULL) == 0);
+                CHECK(count_entries(pub, ".x.save.") == 0);
+        }
+        open_files_free(f);
+
+        /* an existing symlink at the target is replaced, not followed */
+        req.path = target;
+        CHECK(unlink(target) == 0);
+        CHECK(symlink("/etc/passwd", target) == 0);
+        f = open_one(&root, &req, NULL);
+        CHECK(f && !open_files_first_error(f) && f->n_files == 1);
+        if (f && f->n_files == 1)
+                CHECK(open_file_finish_run(&root, &f->files[0], OPEN_FILE_FINISH_RENAME, 0, NULL) == 0);
+        CHECK(lstat(target, &st) == 0 && S_ISREG(st.st_mode));
+        open_files_free(f);
+
+        /* no file name */
+        req.path = "/";
+        f = open_one(&root, &req, NULL);
+        o = open_files_first_error(f);
+        CHECK(o && o->error == EINVAL);
+        open_files_free(f);
+}
+
 static void test_chain(void) {
         _cleanup_free_ char *top = path_in("top.qcow2"), *mid = path_in("mid.qcow2"), *base = path_in("base.img");
         OpenFileRequest req = { .path = top, .mode = OPEN_FILE_READ_WRITE, .flags = OPEN_FILE_BACKING_CHAIN,
@@ -358,6 +482,7 @@ int main(void) {
 
         test_permissions();
         test_append_create();
+        test_create();
         test_chain();
         test_loop();
         test_copy();

@@ -1,0 +1,533 @@
+# Domain snapshots (issue 13 part 4): offline internal snapshots of qcow2 disks
+# (qemu-img on the fds vmgmtd opened) and live ones with memory (QEMU's
+# snapshot-save/-load jobs) on the booted busybox guest; the tree (Parent,
+# IsCurrent, CurrentSnapshot, ListSnapshots' filters) through create, revert
+# and delete; metadata across a SIGKILL of vmgmtd; Undefine's refusal; bad
+# XML and unknown disks changing nothing; a cancelled live snapshot leaving
+# the domain as it was.
+
+import os
+import shutil
+import subprocess
+import time
+
+import dbus
+import json
+
+from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
+                           ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
+                           guest_image, main, minimal_domain_xml, opts, path_encode, run_vmgmtctl, unwrap)
+
+SNAP_IFACE = 'org.vmgmt.Snapshot'
+JOB_IFACE = 'org.vmgmt.Job'
+ERR_ALREADY_EXISTS = 'org.vmgmt.Error.AlreadyExists'
+ERR_NO_SUCH_SNAPSHOT = 'org.vmgmt.Error.NoSuchSnapshot'
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
+QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
+QEMU_IO = shutil.which('qemu-io') or '/usr/bin/qemu-io'
+
+
+def with_disk(xml, image, fmt='qcow2', target='vda'):
+    disk = ("<disk type='file' device='disk'><driver name='qemu' type='%s'/><source file='%s'/>"
+            "<target dev='%s' bus='virtio'/></disk>" % (fmt, image, target))
+    return xml.replace('<devices>', '<devices>' + disk, 1)
+
+
+def qemu_io(image, cmd, fmt='qcow2', shared=False):
+    extra = ['-U', '-r'] if shared else []
+    return subprocess.run([QEMU_IO, '-f', fmt] + extra + ['-c', cmd, image], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=DEFAULT_TIMEOUT).stdout.decode()
+
+
+def holds(image, pattern, offset, length, shared=False):
+    """Whether the image reads as `pattern` bytes over [offset, offset+length) (qemu-io read -P;
+    shared: while a qemu has it open)."""
+    out = qemu_io(image, 'read -P %s %s %s' % (pattern, offset, length), shared=shared)
+    return 'read ' in out and 'verification failed' not in out
+
+
+def image_tags(image):
+    out = subprocess.run([QEMU_IMG, 'snapshot', '-U', '-l', image], stdout=subprocess.PIPE,
+                         check=True, timeout=DEFAULT_TIMEOUT).stdout.decode().splitlines()
+    return sorted(line.split()[1] for line in out[2:] if line.split())
+
+
+class Snapshots(VmgmtTestCase):
+    @classmethod
+    def setUpClass(cls):
+        for p in (QEMU_IMG, QEMU_IO):
+            if not os.access(p, os.X_OK):
+                raise cls.skipTest(cls, 'needs %s (qemu-utils)' % p)
+        guest_image()
+        super().setUpClass()
+
+    def image(self, name, fmt='qcow2'):
+        p = os.path.join(self.fx.tmp, name)
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', fmt, p, '16M'], check=True)
+        return p
+
+    def snap(self, path):
+        return dbus.Interface(self.client.obj(path), SNAP_IFACE)
+
+    def sprop(self, path, name):
+        return unwrap(self.client.prop(path, name, iface=SNAP_IFACE))
+
+    def wait_job(self, jpath, state='completed', timeout=BOOT_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = unwrap(self.client.prop(jpath, 'State', iface=JOB_IFACE))
+            if st != 'running':
+                err = unwrap(self.client.prop(jpath, 'Error', iface=JOB_IFACE))
+                self.assertEqual(st, state, 'job %s ended %s: %s' % (jpath, st, err))
+                return err
+            if time.monotonic() > deadline:
+                self.fail('job %s still running after %ds' % (jpath, timeout))
+            time.sleep(0.05)
+
+    def take(self, dpath, xml, **o):
+        j = str(self.dom(dpath).CreateSnapshot(xml, opts(**o)))
+        self.assertTrue(j.startswith('/org/vmgmt/job/'), j)
+        self.wait_job(j)
+        return j
+
+    def signalled(self, kind, path):
+        return any(k == kind and SNAP_IFACE in ifaces for k, ifaces in self.rec.kinds(path))
+
+    def snap_path(self, dom, name):
+        return '/org/vmgmt/domain/%s/snapshot/%s' % (path_encode(dom), path_encode(name))
+
+    def listed(self, dpath, **o):
+        return [str(p) for p in self.dom(dpath).ListSnapshots(opts(**o))]
+
+    def test_offline_tree_restart_undefine(self):
+        img = self.image('d.qcow2')
+        dpath = self.define(with_disk(minimal_domain_xml('sn1'), img))
+        qemu_io(img, 'write -P 0xaa 0 64k')
+        self.rec.clear()
+        self.take(dpath, "<domainsnapshot><name>s1</name><description>first</description></domainsnapshot>")
+        s1 = self.snap_path('sn1', 's1')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesAdded', s1),
+                          what='InterfacesAdded of s1')
+        self.assertEqual(image_tags(img), ['s1'])
+        self.assertEqual(self.sprop(s1, 'State'), 'shutoff')
+        self.assertEqual(self.sprop(s1, 'Description'), 'first')
+        self.assertEqual(self.sprop(s1, 'Parent'), '/')
+        self.assertTrue(self.sprop(s1, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s1)
+        xml = str(self.snap(s1).GetXML(opts()))
+        self.assertIn("<disk name='vda' snapshot='internal'/>", xml)
+        self.assertIn('<domain type=', xml)
+
+        qemu_io(img, 'write -P 0xbb 0 64k')
+        self.take(dpath, "<domainsnapshot><name>s2</name></domainsnapshot>")
+        s2 = self.snap_path('sn1', 's2')
+        self.assertEqual(self.sprop(s2, 'Parent'), s1)
+        self.assertFalse(self.sprop(s1, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s2)
+        # a name that is taken
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>s1</name></domainsnapshot>", opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_ALREADY_EXISTS)
+
+        # revert to s1: the disk holds 0xaa again, s1 is current
+        qemu_io(img, 'write -P 0xcc 0 64k')
+        self.snap(s1).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertTrue(holds(img, '0xaa', '0', '64k'))
+        self.assertTrue(self.sprop(s1, 'IsCurrent'))
+        self.assertFalse(self.sprop(s2, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s1)
+        # a third one branches off s1
+        self.take(dpath, "<domainsnapshot><name>s3</name></domainsnapshot>")
+        s3 = self.snap_path('sn1', 's3')
+        self.assertEqual(self.sprop(s3, 'Parent'), s1)
+        self.assertEqual(self.listed(dpath), [s1, s2, s3])
+        self.assertEqual(self.listed(dpath, roots=True), [s1])
+        self.assertEqual(self.listed(dpath, leaves=True), [s2, s3])
+        self.assertEqual(self.listed(dpath, descendants_of=dbus.ObjectPath(s1)), [s2, s3])
+
+        # Undefine refused while snapshots exist
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).Undefine(opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_INVALID_STATE)
+        self.assertIn('snapshots', str(cm.exception))
+
+        # metadata survives a SIGKILL of vmgmtd
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.listed(dpath), [s1, s2, s3])
+        self.assertEqual(self.sprop(s2, 'Parent'), s1)
+        self.assertEqual(self.sprop(s1, 'Description'), 'first')
+        self.assertTrue(self.sprop(s3, 'IsCurrent'))
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), s3)
+
+        # delete s3 from the middle of s1 → s3 → s4: s4 moves up to s1
+        self.take(dpath, "<domainsnapshot><name>s4</name></domainsnapshot>")
+        s4 = self.snap_path('sn1', 's4')
+        self.assertEqual(self.sprop(s4, 'Parent'), s3)
+        self.snap(s3).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(image_tags(img), ['s1', 's2', 's4'])
+        self.assertEqual(self.sprop(s4, 'Parent'), s1)
+        self.assertTrue(self.sprop(s4, 'IsCurrent'))
+
+        # delete s1: its children become roots, the disk loses its tag
+        self.rec.clear()
+        self.snap(s1).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(image_tags(img), ['s2', 's4'])
+        self.assertEqual(self.listed(dpath, roots=True), [s2, s4])
+        self.assertEqual(self.sprop(s2, 'Parent'), '/')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesRemoved', s1),
+                          what='InterfacesRemoved of s1')
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.sprop(s1, 'Name')
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NO_SUCH_SNAPSHOT)
+        # metadata_only: the tag stays on the disk
+        self.snap(s2).Delete(opts(metadata_only=True))
+        self.assertEqual(image_tags(img), ['s2', 's4'])
+        self.assertEqual(self.listed(dpath), [s4])
+        # the deletion of the current one moves current to its parent
+        self.take(dpath, "<domainsnapshot><name>s5</name></domainsnapshot>")
+        s5 = self.snap_path('sn1', 's5')
+        self.assertEqual(self.sprop(s5, 'Parent'), s4)
+        self.snap(s4).Delete(opts(children=True), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(image_tags(img), ['s2'])
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), '/')
+        self.take(dpath, "<domainsnapshot><name>s6</name></domainsnapshot>")
+
+        # Undefine with snapshots drops the metadata
+        self.dom(dpath).Undefine(opts(snapshots=True))
+        sdir = os.path.join(self.daemon.config_dir, 'snapshot', 'sn1')
+        self.assertFalse(os.path.exists(sdir), sdir)
+
+    def test_cli(self):
+        img = self.image('c.qcow2')
+        self.define(with_disk(minimal_domain_xml('sncli'), img))
+
+        def ctl(*args):
+            return run_vmgmtctl(self.fx.bus, *args, check=True).stdout
+
+        self.assertIn('Domain snapshot one created', ctl('snapshot-create-as', 'sncli', 'one', '--description', 'a <b>'))
+        self.assertIn('Domain snapshot two created', ctl('snapshot-create-as', 'sncli', '--name', 'two'))
+        out = ctl('snapshot-list', 'sncli')
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ['Name', 'Creation', 'Time', 'State'])
+        self.assertEqual([l.split()[0] for l in lines[2:] if l.strip()], ['one', 'two'])
+        self.assertIn('shutoff', lines[2])
+        self.assertEqual(ctl('snapshot-list', 'sncli', '--name', '--leaves').split(), ['two'])
+        self.assertEqual(ctl('snapshot-list', 'sncli', '--tree'), 'one\n  |\n  +- two\n\n')
+        rows = json.loads(ctl('--json=short', 'snapshot-list', 'sncli'))
+        self.assertEqual([(r['name'], r['parent'], r['current']) for r in rows],
+                         [('one', None, False), ('two', 'one', True)])
+        self.assertEqual(ctl('snapshot-current', 'sncli', '--name').strip(), 'two')
+        info = ctl('snapshot-info', 'sncli', 'one')
+        self.assertRegex(info, r'Parent: +-')
+        self.assertRegex(info, r'Children: +1')
+        self.assertRegex(info, r'Current: +no')
+        self.assertIn('<description>a &lt;b&gt;</description>', ctl('snapshot-dumpxml', 'sncli', 'one'))
+        ctl('snapshot-revert', 'sncli', 'one')
+        self.assertEqual(ctl('snapshot-current', 'sncli', '--name').strip(), 'one')
+        self.assertIn('Domain snapshot one deleted', ctl('snapshot-delete', 'sncli', '--current'))
+        self.assertEqual(image_tags(img), ['two'])
+        r = run_vmgmtctl(self.fx.bus, 'snapshot-dumpxml', 'sncli', 'one')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("No snapshot 'one'", r.stderr)
+        self.assertIn("<name>x</name>", ctl('snapshot-create-as', 'sncli', 'x', '--print-xml',
+                                             '--diskspec', 'vda,snapshot=internal'))
+
+    def test_cli_options(self):
+        # every flag of the snapshot verbs, each with what it does
+        img = self.image('co.qcow2')
+        dpath = self.define(with_disk(minimal_domain_xml('snopt'), img))
+
+        def run(*args):
+            return run_vmgmtctl(self.fx.bus, *args)
+
+        def ctl(*args):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        def fails(*args):
+            r = run(*args)
+            self.assertEqual(r.returncode, 1, '%s: %s' % (args, r.stdout))
+            return r.stderr
+
+        def xml_file(name, text):
+            f = os.path.join(self.fx.tmp, name)
+            with open(f, 'w') as fh:
+                fh.write(text)
+            return f
+
+        a1 = xml_file('a1.xml', '<domainsnapshot><name>a1</name></domainsnapshot>')
+        self.assertEqual(ctl('snapshot-create', 'snopt', a1, '--atomic'), 'Domain snapshot a1 created\n')
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'a2', '--atomic'), 'Domain snapshot a2 created\n')
+        # --no-metadata: taken in the image, no object kept
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'a3', '--no-metadata'),
+                         'Domain snapshot created (no metadata kept)\n')
+        nm = xml_file('a4.xml', '<domainsnapshot><name>a4</name></domainsnapshot>')
+        ctl('snapshot-create', 'snopt', nm, '--no-metadata')
+        self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1', 'a2'])
+        # refused clearly, nothing taken
+        self.assertIn('guest agent', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
+        self.assertIn('guest agent', fails('snapshot-create', 'snopt',
+                                           xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
+                                           '--quiesce'))
+        self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
+                                                      'file=%s/mem,snapshot=external' % self.fx.tmp))
+        self.assertIn('shut-off domain', fails('snapshot-create-as', 'snopt', 'e0', '--disk-only'))
+        self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
+        # --parent, --roots, --current
+        rows = [l.split() for l in ctl('snapshot-list', 'snopt', '--parent').splitlines()[2:] if l.strip()]
+        self.assertEqual([(r[0], r[-1]) for r in rows], [('a1', 'shutoff'), ('a2', 'a1')])
+        self.assertEqual([l.split()[0] for l in ctl('snapshot-list', 'snopt', '--roots').splitlines()[2:]
+                          if l.strip()], ['a1'])
+        self.assertRegex(ctl('snapshot-info', 'snopt', '--current'), r'Name: +a2\n')
+        # --metadata drops only the object; --redefine brings it back from its XML
+        dump = xml_file('a1-dump.xml', ctl('snapshot-dumpxml', 'snopt', 'a1'))
+        ctl('snapshot-delete', 'snopt', 'a1', '--metadata')
+        self.assertIn('a1', image_tags(img))
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a2'])
+        self.assertIn('a1', ctl('snapshot-create', 'snopt', dump, '--redefine'))
+        self.assertEqual(sorted(ctl('snapshot-list', 'snopt', '--name').split()), ['a1', 'a2'])
+
+        # revert of an offline snapshot with --running / --paused: the disks go back, then it starts
+        qemu_io(img, 'write -P 0x5a 0 64k')
+        ctl('snapshot-revert', 'snopt', 'a2', '--running', '--force')
+        self.client.wait_state(dpath, 'running')
+        ctl('destroy', 'snopt')
+        self.assertFalse(holds(img, '0x5a', 0, 65536))
+        ctl('snapshot-revert', 'snopt', '--current', '--paused')
+        self.client.wait_state(dpath, 'paused')
+        # running: a live snapshot with its memory (--live)
+        ctl('resume', 'snopt')
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'l1', '--live'), 'Domain snapshot l1 created\n')
+        self.assertEqual(self.sprop(self.snap_path('snopt', 'l1'), 'State'), 'running')
+        ctl('destroy', 'snopt')
+        # --children-only and --children (a2 → l1; a1 came back as a root of its own, a2 was re-parented
+        # when a1's metadata went)
+        self.assertIn('children deleted', ctl('snapshot-delete', 'snopt', 'a2', '--children-only'))
+        self.assertEqual(sorted(ctl('snapshot-list', 'snopt', '--name').split()), ['a1', 'a2'])
+        self.assertNotIn('l1', image_tags(img))
+        self.assertEqual(ctl('snapshot-delete', 'snopt', 'a2', '--children'), 'Domain snapshot a2 deleted\n')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1'])
+        ctl('snapshot-delete', 'snopt', 'a1')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), [])
+        self.assertEqual(image_tags(img), ['a3', 'a4'])
+        # external disk-only ones (--disk-only) of the running domain
+        ctl('start', 'snopt')
+        ov = os.path.join(self.fx.tmp, 'co.ov1')
+        ctl('snapshot-create-as', 'snopt', 'e1', '--disk-only', '--atomic', '--diskspec', 'vda,file=' + ov)
+        self.assertIn("<source file='%s'" % ov, str(self.dom(dpath).GetXML(opts())))
+        ov2 = os.path.join(self.fx.tmp, 'co.ov2')
+        e2 = xml_file('e2.xml', "<domainsnapshot><name>e2</name><disks><disk name='vda' snapshot='external'>"
+                                "<source file='%s'/></disk></disks></domainsnapshot>" % ov2)
+        ctl('snapshot-create', 'snopt', e2, '--disk-only', '--live')
+        self.assertIn("<source file='%s'" % ov2, str(self.dom(dpath).GetXML(opts())))
+        info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', ov2], stdout=subprocess.PIPE,
+                                         check=True).stdout.decode())
+        self.assertEqual(info.get('backing-filename'), ov)
+        ctl('destroy', 'snopt')
+        for snap in ('e2', 'e1'):
+            ctl('snapshot-delete', 'snopt', snap, '--metadata')
+        self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), [])
+
+    def test_redefine_rename(self):
+        dpath = self.define(minimal_domain_xml('snr'))
+        s = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>m</name><description>kept</description>"
+                                               "<state>running</state><creationTime>1700000000</creationTime>"
+                                               "</domainsnapshot>", opts(redefine=True)))
+        self.assertEqual(s, self.snap_path('snr', 'm'))
+        self.assertEqual(self.sprop(s, 'CreationTime'), 1700000000)
+        self.assertEqual(self.sprop(s, 'State'), 'running')
+        self.assertTrue(self.sprop(s, 'IsCurrent'))
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>c</name><parent><name>nope</name></parent>"
+                                           "</domainsnapshot>", opts(redefine=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NO_SUCH_SNAPSHOT)
+        # Rename moves the metadata and the objects
+        self.rec.clear()
+        self.dom(dpath).Rename('snr2', opts())
+        moved = self.snap_path('snr2', 'm')
+        self.rec.wait_for(lambda _: self.signalled('InterfacesRemoved', s) and self.signalled('InterfacesAdded', moved),
+                          what='the snapshot object moving')
+        dpath2 = '/org/vmgmt/domain/snr2'
+        self.assertEqual(self.listed(dpath2), [moved])
+        self.assertEqual(unwrap(self.client.prop(dpath2, 'CurrentSnapshot')), moved)
+        sdir = os.path.join(self.daemon.config_dir, 'snapshot')
+        self.assertEqual(sorted(os.listdir(sdir)), ['snr2'])
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.sprop(moved, 'Description'), 'kept')
+        self.assertTrue(self.sprop(moved, 'IsCurrent'))
+
+    def test_bad_input_changes_nothing(self):
+        img = self.image('b.qcow2')
+        raw = self.image('r.raw', fmt='raw')
+        dpath = self.define(with_disk(with_disk(minimal_domain_xml('sn2'), img), raw, fmt='raw', target='vdb'))
+        before = self.fx.snapshot()
+        cases = [
+            ("<domainsnapshot><nmae>x</nmae></domainsnapshot>", {}, ERR_INVALID_XML, 'did you mean <name>'),
+            ("<domainsnapshot><disks><disk name='vdz'/></disks></domainsnapshot>", {}, ERR_INVALID_ARGS,
+             "no disk 'vdz'"),
+            ("<domainsnapshot/>", {}, ERR_INVALID_ARGS, "Disk 'vdb' of domain 'sn2' is raw"),
+            ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vdb' snapshot='no'/></disks>"
+             "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
+            ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
+             {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
+            ("<domainsnapshot><disks><disk name='vda'><source file='%s/o.qcow2'/></disk></disks>"
+             "</domainsnapshot>" % self.fx.tmp, {}, ERR_NOT_SUPPORTED, 'of a shut-off domain are not supported'),
+        ]
+        for xml, o, err, text in cases:
+            with self.assertRaises(dbus.DBusException, msg=xml) as cm:
+                self.dom(dpath).CreateSnapshot(xml, opts(**o))
+            self.assertEqual(dbus_error_name(cm.exception), err, xml)
+            self.assertIn(text, str(cm.exception), xml)
+        self.assertEqual(self.fx.snapshot(), before)
+        self.assertEqual(image_tags(img), [])
+        # leaving the raw disk out works
+        self.take(dpath, "<domainsnapshot><name>ok</name><disks><disk name='vdb' snapshot='no'/></disks>"
+                           "</domainsnapshot>")
+        self.assertEqual(image_tags(img), ['ok'])
+
+    def test_live_memory_revert_and_cancel(self):
+        img = self.image('g.qcow2')
+        dpath = self.define(with_disk(guest_domain_xml('sn3'), img))
+        qemu_io(img, 'write -P 0x33 0 64k')
+        self.take(dpath, "<domainsnapshot><name>off</name></domainsnapshot>")
+        off = self.snap_path('sn3', 'off')
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        con.send('echo one > /tmp/marker; echo W''ROTE')
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+
+        # cancelled at once: the snapshot is taken back, nothing is left
+        j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>gone</name></domainsnapshot>", opts()))
+        dbus.Interface(self.client.obj(j), JOB_IFACE).Cancel(opts())
+        self.wait_job(j, state='cancelled')
+        self.assertEqual(self.listed(dpath), [off])
+        self.assertEqual(unwrap(self.client.prop(dpath, 'CurrentSnapshot')), off)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo still-$((40+2))')
+        con.wait_for('still-42', BOOT_TIMEOUT)
+
+        self.rec.clear()
+        self.take(dpath, "<domainsnapshot><name>live</name></domainsnapshot>")
+        live = self.snap_path('sn3', 'live')
+        self.assertEqual(self.sprop(live, 'State'), 'running')
+        self.assertIn("<memory snapshot='internal'/>", str(self.snap(live).GetXML(opts())))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        # the pause qemu makes is the job's, not a user's suspend
+        self.assertNotIn('suspended', [e for e, _ in self.rec.domain_events(dpath)])
+
+        con.send('echo two > /tmp/marker; echo W''ROTE2')
+        con.wait_for('WROTE2', BOOT_TIMEOUT)
+        self.rec.clear()
+        self.snap(live).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # paused revert
+        self.rec.clear()
+        self.snap(live).Revert(opts(paused=True), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'suspended', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        self.client.wait_state(dpath, 'running')
+
+        # from shut off: started paused, the memory loaded, running again where it was
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.rec.clear()
+        self.snap(live).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        self.assertTrue(self.sprop(live, 'IsCurrent'))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # delete while running: snapshot-delete
+        self.snap(live).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [off])
+        self.assertEqual(image_tags(img), ['off'])
+
+        # the offline snapshot while running: the domain is stopped, its disk goes back
+        con.send('dd if=/dev/zero bs=512 count=128 2>/dev/null | tr "\\000" "W" | dd of=/dev/vda conv=fsync 2>/dev/null;'
+                 ' sync; echo DD''DONE')
+        con.wait_for('DDDONE', BOOT_TIMEOUT)
+        # on the host's file before the revert (so that the revert is what brings 0x33 back)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not holds(img, '0x57', '0', '64k', shared=True):
+            self.assertLess(time.monotonic(), deadline, "the guest's write did not reach the image")
+            con.send('sync')
+            time.sleep(0.5)
+        self.rec.clear()
+        self.snap(off).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(dpath)[0], 'shutoff')
+        self.rec.wait_domain_event(dpath, 'stopped')
+        self.assertTrue(holds(img, '0x33', '0', '64k'))
+        self.assertTrue(self.sprop(off, 'IsCurrent'))
+
+    def test_live_external_disk_only(self):
+        base = self.image('base.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
+        dpath = self.define(with_disk(guest_domain_xml('sn4'), base))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        # an overlay that exists already is refused, nothing changes
+        open(os.path.join(self.fx.tmp, 'taken.qcow2'), 'w').close()
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>x</name><disks><disk name='vda'><source file='%s/taken.qcow2'/>"
+                                           "</disk></disks></domainsnapshot>" % self.fx.tmp, opts(disk_only=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_ALREADY_EXISTS)
+        self.assertIn('taken.qcow2', str(cm.exception))
+
+        self.take(dpath, "<domainsnapshot><name>ext</name><disks><disk name='vda'><source file='%s'/></disk></disks>"
+                         "</domainsnapshot>" % ov, disk_only=True)
+        ext = self.snap_path('sn4', 'ext')
+        self.assertEqual(self.sprop(ext, 'State'), 'disk-snapshot')
+        self.assertIn("<disk name='vda' snapshot='external' type='file'>", str(self.snap(ext).GetXML(opts())))
+        self.assertTrue(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', ov], stdout=subprocess.PIPE,
+                                         check=True).stdout)
+        self.assertEqual(info['backing-filename'], base)
+        self.assertEqual(info['format'], 'qcow2')
+        # the active layer is the overlay: the live and the persistent definitions name it
+        self.assertIn("<source file='%s'/>" % ov, str(self.dom(dpath).GetXML(opts())))
+        self.assertIn("<source file='%s'/>" % ov, str(self.dom(dpath).GetXML(opts(inactive=True))))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # what the guest writes now lands in the overlay, the base keeps what it had
+        con.send("dd if=/dev/zero bs=512 count=128 2>/dev/null | tr '\\000' 'Z' | dd of=/dev/vda bs=512 seek=256 "
+                 "conv=fsync 2>/dev/null; sync; echo DD''DONE")
+        con.wait_for('DDDONE', BOOT_TIMEOUT)
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.assertTrue(holds(ov, '0x5a', '128k', '64k'))
+        self.assertTrue(holds(ov, '0x11', '0', '64k'))
+        self.assertTrue(holds(base, '0', '128k', '64k'))
+
+        # deleting it needs a block commit first; its metadata alone can go
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.snap(ext).Delete(opts())
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
+        self.assertIn('BlockCommit', str(cm.exception))
+        self.snap(ext).Delete(opts(metadata_only=True))
+        self.assertEqual(self.listed(dpath), [])
+        # it starts again on the overlay (its backing chain opened by vmgmtd)
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+
+
+if __name__ == '__main__':
+    main()
