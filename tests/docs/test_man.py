@@ -172,26 +172,28 @@ class DBusApi(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.text = render('org.vmgmt.7').stdout
-        cls.interfaces = plain('\n'.join(section(cls.text, 'INTERFACES')))
+        cls.lines = section(cls.text, 'INTERFACES')
+        cls.interfaces = plain('\n'.join(cls.lines))
 
     def test_every_member_and_docstring(self):
         files = sorted(glob.glob(os.path.join(SOURCE_ROOT, 'interfaces', '*.xml')))
         self.assertGreater(len(files), 5)
-        # the interfaces in the page's order, each with its text up to the next
+        # each interface's text: from its heading (a line of its own at the
+        # subsection indent, not a mention in another's text) to the next heading
         names = []
         for f in files:
             names += [i.get('name') for i in ET.parse(f).getroot().findall('interface')]
+        heads = [i for i, ln in enumerate(self.lines) if re.match(r'^ {3}\S+$', ln) and ln.strip() in names]
         blocks = {}
+        for n, i in enumerate(heads):
+            end = heads[n + 1] if n + 1 < len(heads) else len(self.lines)
+            blocks[self.lines[i].strip()] = plain('\n'.join(self.lines[i:end]))
         for name in names:
-            m = re.search(r'(?<![\w.])' + re.escape(name) + r' ', self.interfaces)
-            self.assertIsNotNone(m, 'no section for %s' % name)
-            blocks[name] = m.start()
-        order = sorted(blocks, key=blocks.get)
+            self.assertIn(name, blocks, 'no section for %s' % name)
         for f in files:
             for iface in ET.parse(f).getroot().findall('interface'):
                 name = iface.get('name')
-                i = order.index(name)
-                text = self.interfaces[blocks[name]:blocks[order[i + 1]] if i + 1 < len(order) else None]
+                text = blocks[name]
                 for kind in ('property', 'method', 'signal'):
                     for el in iface.findall(kind):
                         with self.subTest(interface=name, member=el.get('name')):
