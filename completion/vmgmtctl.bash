@@ -55,6 +55,12 @@ _vmgmtctl_volumes() {
     fi
 }
 
+# The disks (target names) of domain $1, from its definition.
+_vmgmtctl_disks() {
+    [[ -n $1 ]] || return 0
+    _vmgmtctl_call dumpxml "$1" --xpath '/domain/devices/disk/target/@dev'
+}
+
 # Snapshots of domain $1, if this vmgmtctl has snapshot-list.
 _vmgmtctl_snapshots() {
     [[ -n $1 ]] || return 0
@@ -63,16 +69,18 @@ _vmgmtctl_snapshots() {
 }
 
 # The words of an argument or option value named $1 (DOMAIN, raw|qcow2, …;
-# FILE is completed as file names by the caller).
+# FILE, DEST, DIR and the like are completed as file names by the caller).
 _vmgmtctl_values() {
     local meta=$1
     case $meta in
         DOMAIN) _vmgmtctl_domains ;;
+        DISK) _vmgmtctl_disks "$_vmgmtctl_domain" ;;
         NETWORK) _vmgmtctl_networks ;;
         POOL | NEWPOOL) _vmgmtctl_pools ;;
         VOL) _vmgmtctl_volumes "$_vmgmtctl_pool" ;;
         SNAPSHOT | SNAP) _vmgmtctl_snapshots "$_vmgmtctl_domain" ;;
-        COMMAND) printf '%s\n' $_vmgmtctl_verbs ;;
+        # help's COMMAND; net-update's COMMAND is its own (add-first, …)
+        COMMAND) [[ $_vmgmtctl_verb == help ]] && printf '%s\n' $_vmgmtctl_verbs ;;
         *'|'*)
             # literal choices as in --format raw|qcow2 (lower case words only)
             [[ $meta == *[A-Z]* ]] || printf '%s\n' ${meta//|/ }
@@ -82,10 +90,13 @@ _vmgmtctl_values() {
 }
 
 # Reads `vmgmtctl --help`: _vmgmtctl_verbs, _vmgmtctl_global (options),
-# _vmgmtctl_global_arg (those that take a separate value).
+# _vmgmtctl_global_arg (those that take a separate value), _vmgmtctl_json
+# (the modes its --json line lists: "MODE  Output as JSON: short, pretty or
+# off") and _vmgmtctl_uris (the URIs its --connect lines name, up to a
+# [USER@]HOST part).
 _vmgmtctl_read_help() {
-    local line section= w
-    _vmgmtctl_verbs= _vmgmtctl_global= _vmgmtctl_global_arg=
+    local line section= w desc
+    _vmgmtctl_verbs= _vmgmtctl_global= _vmgmtctl_global_arg= _vmgmtctl_json= _vmgmtctl_uris=
     while IFS= read -r line; do
         case $line in
             Commands:) section=commands; continue ;;
@@ -95,6 +106,14 @@ _vmgmtctl_read_help() {
         if [[ $section == commands && $line =~ ^\ \ ([a-z][a-z0-9-]*) ]]; then
             _vmgmtctl_verbs+=" ${BASH_REMATCH[1]}"
         elif [[ $section == options ]]; then
+            if [[ $line == *--json=* && $line == *:* ]]; then
+                desc=${line#*: }
+                desc=${desc//,/ }
+                _vmgmtctl_json=${desc// or / }
+            fi
+            for w in $line; do
+                [[ $w == [a-z]*://* ]] && _vmgmtctl_uris+=" ${w%%[[(,]*}"
+            done
             for w in $line; do
                 [[ $w == -* ]] || break
                 # --json=MODE takes its value only after '=' (vmgmtctl --json is --json=short)
@@ -163,17 +182,58 @@ _vmgmtctl_option_meta() {
     printf '%s\n' "${name^^}"
 }
 
+# COMP_WORDS with the words readline split at ':' joined again (qemu:///system
+# is one word, as for vmgmtctl): _vmgmtctl_words and _vmgmtctl_cword.
+_vmgmtctl_join_colons() {
+    local i w before glue=0 line=${COMP_LINE:0:COMP_POINT}
+    _vmgmtctl_words=() _vmgmtctl_cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]} && i <= COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        # what stands on the line between the last word and this one
+        if [[ -n $w ]]; then
+            before=${line%%"$w"*}
+            line=${line#*"$w"}
+        else
+            before=$line line=
+        fi
+        if ((i > 0)) && [[ -z $before ]] && { ((glue)) || [[ $w == :* ]]; }; then
+            _vmgmtctl_words[-1]+=$w
+        else
+            _vmgmtctl_words+=("$w")
+        fi
+        [[ ${_vmgmtctl_words[-1]} == *: ]] && glue=1 || glue=0
+        ((i == COMP_CWORD)) && _vmgmtctl_cword=$((${#_vmgmtctl_words[@]} - 1))
+    done
+}
+
+# readline puts a completion in place of what follows the last ':' of the
+# word (':' is one of its word breaks): the joined word's part before it goes
+_vmgmtctl_trim_colons() {
+    [[ -n $colon_prefix ]] || return 0
+    local i
+    for i in "${!COMPREPLY[@]}"; do
+        COMPREPLY[i]=${COMPREPLY[i]#"$colon_prefix"}
+    done
+}
+
 _vmgmtctl() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev= i w verb= opt= positional=() dashdash=0 words
+    local cur prev= i w verb= opt= positional=() dashdash=0 words
     local _vmgmtctl_verbs _vmgmtctl_global _vmgmtctl_global_arg _vmgmtctl_vopts _vmgmtctl_vopts_arg
-    local -a _vmgmtctl_args _vmgmtctl_optmeta _vmgmtctl_conn=()
+    local _vmgmtctl_json _vmgmtctl_uris _vmgmtctl_verb= _vmgmtctl_cword
+    local -a _vmgmtctl_args _vmgmtctl_optmeta _vmgmtctl_conn=() _vmgmtctl_words
     local _vmgmtctl_pool= _vmgmtctl_domain= meta=
     COMPREPLY=()
 
+    _vmgmtctl_join_colons
+    cur=${_vmgmtctl_words[_vmgmtctl_cword]}
+    # readline replaces only what follows the last ':' of the word
+    local colon_prefix=
+    [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]] && colon_prefix=${cur%"${cur##*:}"}
+
     _vmgmtctl_read_help
     # walk the words before the cursor: the command, its arguments, option values
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        w=${COMP_WORDS[i]}
+    for ((i = 1; i < _vmgmtctl_cword; i++)); do
+        w=${_vmgmtctl_words[i]}
         if [[ -n $opt ]]; then
             # the value of $opt ("--pool x", or "--pool = x" as bash splits --pool=x)
             [[ $w == = ]] && continue
@@ -187,7 +247,7 @@ _vmgmtctl() {
         fi
         if ((dashdash)) || [[ $w != -* || $w == - ]]; then
             if [[ -z $verb ]]; then
-                verb=$w
+                verb=$w _vmgmtctl_verb=$w
                 _vmgmtctl_read_verb "$verb"
             else
                 positional+=("$w")
@@ -208,7 +268,7 @@ _vmgmtctl() {
             *)
                 if [[ " $_vmgmtctl_global_arg $_vmgmtctl_vopts_arg " == *" $w "* ]]; then
                     opt=$w
-                elif [[ ${COMP_WORDS[i + 1]} == = && $w == --* ]]; then
+                elif [[ ${_vmgmtctl_words[i + 1]} == = && $w == --* ]]; then
                     opt=$w
                 fi
                 ;;
@@ -223,17 +283,17 @@ _vmgmtctl() {
     done
 
     # "--opt=" was split by bash: cur is "=" or the value after it
-    if [[ $cur == = && ${COMP_WORDS[COMP_CWORD - 1]} == --* ]]; then
-        opt=${COMP_WORDS[COMP_CWORD - 1]}
+    if [[ $cur == = && ${_vmgmtctl_words[_vmgmtctl_cword - 1]} == --* ]]; then
+        opt=${_vmgmtctl_words[_vmgmtctl_cword - 1]}
         cur=
-    elif [[ ${COMP_WORDS[COMP_CWORD - 1]} == = && ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then
-        opt=${COMP_WORDS[COMP_CWORD - 2]}
+    elif [[ ${_vmgmtctl_words[_vmgmtctl_cword - 1]} == = && ${_vmgmtctl_words[_vmgmtctl_cword - 2]} == --* ]]; then
+        opt=${_vmgmtctl_words[_vmgmtctl_cword - 2]}
     fi
 
     if [[ -n $opt ]]; then
         case $opt in
-            --json) words="short pretty off" ;;
-            -c | --connect) words="qemu:///system qemu:///session qemu+ssh://" ;;
+            --json) words=$_vmgmtctl_json ;;
+            -c | --connect) words=$_vmgmtctl_uris ;;
             -H | --host | -M | --machine) return 0 ;;
             *) meta=$(_vmgmtctl_option_meta "$opt") ;;
         esac
@@ -241,12 +301,13 @@ _vmgmtctl() {
         # --opt=value in one word (COMP_WORDBREAKS without '=')
         opt=${cur%%=*}
         local value=${cur#*=}
-        if [[ $opt == --json ]]; then
-            words="short pretty off"
-        else
-            words=$(_vmgmtctl_values "$(_vmgmtctl_option_meta "$opt")")
-        fi
+        case $opt in
+            --json) words=$_vmgmtctl_json ;;
+            --connect) words=$_vmgmtctl_uris ;;
+            *) words=$(_vmgmtctl_values "$(_vmgmtctl_option_meta "$opt")") ;;
+        esac
         COMPREPLY=($(compgen -W "$words" -P "$opt=" -- "$value"))
+        _vmgmtctl_trim_colons
         return 0
     elif [[ $cur == -* && $dashdash == 0 ]]; then
         words="$_vmgmtctl_global $_vmgmtctl_vopts"
@@ -264,13 +325,23 @@ _vmgmtctl() {
         [[ $meta == FILTER ]] && words=$_vmgmtctl_vopts meta=
     fi
 
-    if [[ $meta == FILE ]]; then
-        compopt -o filenames 2>/dev/null
-        COMPREPLY=($(compgen -f -- "$cur"))
-        return 0
-    fi
+    case $meta in
+        FILE | DEST | PATH | KEY-OR-PATH)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+            _vmgmtctl_trim_colons
+            return 0
+            ;;
+        DIR)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -d -- "$cur"))
+            _vmgmtctl_trim_colons
+            return 0
+            ;;
+    esac
     [[ -n $meta ]] && words=$(_vmgmtctl_values "$meta")
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
+    _vmgmtctl_trim_colons
 }
 
 complete -F _vmgmtctl vmgmtctl

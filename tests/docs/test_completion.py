@@ -1,26 +1,33 @@
 # The shell completion of vmgmtctl in a real bash (and zsh, when installed)
 # against a real vmgmtd on a private bus: completion/vmgmtctl.bash is sourced
-# and _vmgmtctl driven with COMP_WORDS/COMP_CWORD as bash's readline sets
-# them. Command prefixes and every option of every command (as `vmgmtctl
-# help COMMAND` lists them, so a new command or flag cannot be missing),
-# option values named in the usage (--format raw|qcow2), the domains after
-# `start `, the networks after `net-start `, the pools after `vol-list `,
-# the volumes after `vol-info --pool default ` (also as --pool=default),
-# files for FILE, and the snapshots of a domain when this vmgmtctl has
-# snapshot-list. zsh's _vmgmtctl is driven the same way with compadd and
-# _files recorded, and once in a real interactive zsh with compinit on a pty
-# (TAB, then Enter runs the completed line). `meson install` puts both where
-# the shells look.
+# and _vmgmtctl driven with COMP_WORDS/COMP_CWORD/COMP_LINE as bash's
+# readline sets them (the line split at COMP_WORDBREAKS: --pool=x is three
+# words, qemu:///system three). Command prefixes and every option of every
+# command (as `vmgmtctl help COMMAND` lists them, so a new command or flag
+# cannot be missing), option values named in the usage (--format raw|qcow2)
+# or in --help (--json's modes, --connect's URIs), the domains after `start `,
+# the networks after `net-start `, the pools after `vol-list `, the volumes
+# after `vol-info --pool default ` (also as --pool=default), a domain's disks
+# after `blockjob DOMAIN `, its snapshots after `snapshot-revert DOMAIN `,
+# files for FILE and DEST, directories for DIR, the commands after `help `
+# only; with no vmgmtd on the bus the names are quietly nothing and the
+# commands and options still complete. A real interactive bash on a pty
+# (readline, TAB, then Enter runs the completed line), and the same in zsh
+# (_vmgmtctl driven with compadd and _files recorded, and in a real zsh with
+# compinit on a pty). `meson install` puts both where the shells look.
 #
 # Run: /usr/bin/python3 tests/docs/test_completion.py
 
 import json
 import os
 import re
+import select
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
@@ -28,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from vmgmt_harness import (BUILD_ROOT, DEFAULT_TIMEOUT, SOURCE_ROOT, VMGMTCTL, VmgmtTestCase, _child_env, main,  # noqa: E402
                            minimal_domain_xml, run_vmgmtctl)
 
+QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 BASH_COMPLETION = os.path.join(SOURCE_ROOT, 'completion', 'vmgmtctl.bash')
 ZSH_COMPLETION = os.path.join(SOURCE_ROOT, 'completion', '_vmgmtctl')
 
@@ -35,11 +43,21 @@ BASH_DRIVER = r'''
 source "$COMPLETION" || exit 3
 COMP_WORDS=("$@")
 COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-COMP_LINE="${COMP_WORDS[*]}"
 COMP_POINT=${#COMP_LINE}
 _vmgmtctl
 printf '%s\n' "${COMPREPLY[@]}"
 '''
+# bash's default; the line is split as readline splits it for completion
+WORDBREAKS = ' \t\n"\'><=;|&(:'
+
+
+def readline_words(line):
+    """The line's words as bash's completion sees them: split at blanks, and
+    each run of the other COMP_WORDBREAKS characters a word of its own."""
+    words = re.findall(r'[^\s"\'><=;|&(:]+|["\'><=;|&(:]+', line)
+    if line[-1:].isspace() or not line:
+        words.append('')
+    return words
 
 # zsh: the completion function with the builtins it calls recorded
 # (outside a completion widget there is no compadd); words/CURRENT as zsh sets them
@@ -80,6 +98,8 @@ class Completion(VmgmtTestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not os.access(QEMU_IMG, os.X_OK):
+            raise unittest.SkipTest('needs %s (missing: qemu-img, qemu-utils)' % QEMU_IMG)
         super().setUpClass()
         fx = cls._class_fx
         bus = fx.bus
@@ -90,11 +110,21 @@ class Completion(VmgmtTestCase):
                 raise AssertionError('vmgmtctl %s: %s' % (' '.join(args), r.stderr))
             return r.stdout
 
-        for name in ('alpha', 'beta'):
+        # alpha has two qcow2 disks and two (offline, internal) snapshots; beta neither
+        disks = ''
+        for target in ('vda', 'vdb'):
+            img = os.path.join(fx.tmp, 'alpha-%s.qcow2' % target)
+            subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', img, '16M'], check=True,
+                           timeout=DEFAULT_TIMEOUT)
+            disks += ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                      "<target dev='%s' bus='virtio'/></disk>" % (img, target))
+        for name, devices in (('alpha', disks), ('beta', '')):
             f = os.path.join(fx.tmp, name + '.xml')
             with open(f, 'w') as fh:
-                fh.write(minimal_domain_xml(name))
+                fh.write(minimal_domain_xml(name, extra_devices=devices))
             ok('define', f)
+        ok('snapshot-create-as', 'alpha', 'first')
+        ok('snapshot-create-as', 'alpha', 'second')
         net = os.path.join(fx.tmp, 'isonet.xml')
         with open(net, 'w') as fh:
             fh.write("<network><name>isonet</name><bridge name='vmgcmp0'/></network>\n")
@@ -110,14 +140,21 @@ class Completion(VmgmtTestCase):
         cls.help = ok('--help')
         cls.verbs = re.findall(r'^  ([a-z][a-z0-9-]*)', cls.help.split('Commands:\n')[1].split('\n\n')[0], re.M)
 
-    def bash(self, *words):
-        """COMPREPLY for the line `vmgmtctl WORDS...` with the cursor at the end of the last word."""
-        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'COMPLETION': BASH_COMPLETION})
-        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash', VMGMTCTL] + list(words),
+    def bash(self, *words, bus=None):
+        """What the last word of the line `vmgmtctl WORDS...` (cursor at its end) may become:
+        readline puts each of COMPREPLY in place of what follows the word's last
+        COMP_WORDBREAKS character (after --pool=, after qemu:)."""
+        line = ' '.join([VMGMTCTL] + list(words))
+        rl = readline_words(line)
+        last = words[-1] if words else ''
+        keep = last[:max(last.rfind(c) for c in WORDBREAKS.strip()) + 1]
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus or self.fx.bus.address, 'COMPLETION': BASH_COMPLETION,
+                          'COMP_LINE': line})
+        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash'] + rl,
                            capture_output=True, text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, '', 'the completion wrote to stderr')
-        return names(r.stdout)
+        return [keep + w for w in names(r.stdout)]
 
     def test_command_prefix(self):
         self.assertEqual(self.bash('net-st'), ['net-start'])
@@ -177,14 +214,96 @@ class Completion(VmgmtTestCase):
                          [os.path.join(d, 'guest-a.xml'), os.path.join(d, 'guest-b.xml')])
 
     def test_snapshots(self):
-        if 'snapshot-list' not in self.verbs:
-            # this vmgmtctl has no snapshot commands: nothing to offer, and no error
-            self.assertEqual(self.bash('snapshot-revert', 'alpha', ''), [])
-            return
-        listed = names(self.ok('snapshot-list', 'alpha', '--name'))
-        for verb in ('snapshot-revert', 'snapshot-delete', 'snapshot-dumpxml'):
-            if verb in self.verbs:
-                self.assertEqual(sorted(self.bash(verb, 'alpha', '')), sorted(listed))
+        self.assertEqual(sorted(names(self.ok('snapshot-list', 'alpha', '--name'))), ['first', 'second'])
+        for verb in ('snapshot-revert', 'snapshot-delete', 'snapshot-dumpxml', 'snapshot-info'):
+            with self.subTest(verb=verb):
+                self.assertEqual(sorted(self.bash(verb, 'alpha', '')), ['first', 'second'])
+                self.assertEqual(self.bash(verb, 'alpha', 'f'), ['first'])
+                # the snapshots of the domain on the line, not of another
+                self.assertEqual(self.bash(verb, 'beta', ''), [])
+        self.assertEqual(sorted(self.bash('snapshot-list', '')), ['alpha', 'beta'])
+
+    def test_disks(self):
+        for verb in ('blockjob', 'blockpull', 'blockcommit', 'blockresize', 'blockcopy'):
+            with self.subTest(verb=verb):
+                self.assertEqual(sorted(self.bash(verb, 'alpha', '')), ['vda', 'vdb'])
+                self.assertEqual(self.bash(verb, 'alpha', 'vdb'), ['vdb'])
+                self.assertEqual(self.bash(verb, 'beta', ''), [])
+        # blockcopy's DEST is a file name, pool-define-as's --target DIR a directory
+        d = os.path.join(self.fx.tmp, 'dest')
+        os.makedirs(os.path.join(d, 'subdir'), exist_ok=True)
+        open(os.path.join(d, 'copy.qcow2'), 'w').close()
+        self.assertEqual(sorted(self.bash('blockcopy', 'alpha', 'vda', d + '/')),
+                         [d + '/copy.qcow2', d + '/subdir'])
+        self.assertEqual(self.bash('pool-define-as', 'p', 'dir', '--target', d + '/'), [d + '/subdir'])
+
+    def test_command_arguments(self):
+        # help's COMMAND is a vmgmtctl command; net-update's COMMAND is not
+        self.assertEqual(self.bash('help', 'net-up'), ['net-update'])
+        self.assertEqual(self.bash('net-update', 'isonet', 'net-'), [])
+
+    def test_global_option_values(self):
+        # --json's modes and --connect's URIs as vmgmtctl --help names them
+        self.assertEqual(sorted(self.bash('--json', '=', '')), ['off', 'pretty', 'short'])
+        self.assertEqual(sorted(self.bash('--json=')), ['--json=off', '--json=pretty', '--json=short'])
+        self.assertEqual(sorted(self.bash('-c', '')), ['qemu+ssh://', 'qemu:///session', 'qemu:///system'])
+        self.assertEqual(self.bash('--connect=qemu:///sy'), ['--connect=qemu:///system'])
+        # the URI is one word for the command after it (readline split it at ':')
+        self.assertEqual(self.bash('-c', 'qemu:///system', 'net-start', ''), ['isonet'])
+        self.assertEqual(self.bash('-H', ''), [])
+
+    def test_no_service(self):
+        """No vmgmtd (no bus at all): commands and options complete, names are quietly nothing."""
+        gone = 'unix:path=' + os.path.join(self.fx.tmp, 'no-such-bus')
+        self.assertEqual(self.bash('net-st', bus=gone), ['net-start'])
+        self.assertIn('--paused', self.bash('start', 'x', '--', bus=gone))
+        for words in (('start', ''), ('net-start', ''), ('vol-list', ''), ('vol-delete', ''),
+                      ('blockjob', 'alpha', ''), ('snapshot-revert', 'alpha', '')):
+            with self.subTest(words=words):
+                self.assertEqual(self.bash(*words, bus=gone), [])
+
+    def test_bash_readline(self):
+        """A real interactive bash on a pty: readline splits the line, TAB completes, Enter runs it."""
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'dumb', 'INPUTRC': '/dev/null'})
+        master, slave = os.openpty()
+        p = subprocess.Popen(['bash', '--norc', '--noprofile', '-i'], stdin=slave, stdout=slave, stderr=slave,
+                             env=env, start_new_session=True)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        self.addCleanup(p.wait, DEFAULT_TIMEOUT)
+        self.addCleanup(p.kill)
+        seen = []
+
+        def until(pattern, what):
+            """Reads the pty until pattern shows (the deadline only bounds a hang)."""
+            deadline = time.monotonic() + 2 * DEFAULT_TIMEOUT
+            while not re.search(pattern, ''.join(seen)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.fail('%s: %r not seen in %r' % (what, pattern, ''.join(seen)[-2000:]))
+                if select.select([master], [], [], left)[0]:
+                    try:
+                        seen.append(os.read(master, 4096).decode('utf-8', 'replace'))
+                    except OSError:
+                        self.fail('%s: bash exited: %r' % (what, ''.join(seen)[-2000:]))
+            out = ''.join(seen)
+            seen.clear()
+            return out
+
+        os.write(master, ("PS1='ready> '; source %s; echo sourced-$?\n" % shlex.quote(BASH_COMPLETION)).encode())
+        until(r'sourced-0\s', 'sourcing the completion')
+        until(r'ready> $', 'the prompt')
+        for typed, expect in (
+                (VMGMTCTL + ' net-st\t', r"Too few arguments for 'net-start'"),
+                (VMGMTCTL + ' dominfo al\t', r'Name:\s+alpha'),
+                # qemu:///sy is three words for readline, one for the completion
+                (VMGMTCTL + ' -c qemu:///sy\tnet-info iso\t', r'Name:\s+isonet'),
+                (VMGMTCTL + ' vol-info --pool=oth\tonly\t', r'Name:\s+only-other\.raw'),
+                (VMGMTCTL + ' snapshot-info alpha sec\t', r'Name:\s+second')):
+            with self.subTest(line=typed):
+                os.write(master, typed.encode() + b'\n')
+                until(expect, 'the completed line ran')
+                until(r'ready> $', 'the prompt after it')
 
     # ---- zsh
 
