@@ -275,9 +275,13 @@ class Completion(VmgmtTestCase):
         seen = []
 
         def until(pattern, what):
-            """Reads the pty until pattern shows (the deadline only bounds a hang)."""
+            """Reads the pty until pattern shows (the deadline only bounds a hang); what
+            follows the match is kept for the next call."""
             deadline = time.monotonic() + 2 * DEFAULT_TIMEOUT
-            while not re.search(pattern, ''.join(seen)):
+            while True:
+                m = re.search(pattern, ''.join(seen))
+                if m:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.fail('%s: %r not seen in %r' % (what, pattern, ''.join(seen)[-2000:]))
@@ -287,12 +291,12 @@ class Completion(VmgmtTestCase):
                     except OSError:
                         self.fail('%s: bash exited: %r' % (what, ''.join(seen)[-2000:]))
             out = ''.join(seen)
-            seen.clear()
-            return out
+            seen[:] = [out[m.end():]]
+            return out[:m.end()]
 
         os.write(master, ("PS1='ready> '; source %s; echo sourced-$?\n" % shlex.quote(BASH_COMPLETION)).encode())
         until(r'sourced-0\s', 'sourcing the completion')
-        until(r'ready> $', 'the prompt')
+        until(r'ready> ', 'the prompt')
         for typed, expect in (
                 (VMGMTCTL + ' net-st\t', r"Too few arguments for 'net-start'"),
                 (VMGMTCTL + ' dominfo al\t', r'Name:\s+alpha'),
@@ -303,7 +307,7 @@ class Completion(VmgmtTestCase):
             with self.subTest(line=typed):
                 os.write(master, typed.encode() + b'\n')
                 until(expect, 'the completed line ran')
-                until(r'ready> $', 'the prompt after it')
+                until(r'ready> ', 'the prompt after it')
 
     # ---- zsh
 
