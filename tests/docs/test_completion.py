@@ -78,8 +78,9 @@ compadd() {
     done
     print -rl -- "${words_[@]}"
 }
-_files() { print -r -- '<files>'; }
+_files() { if [[ $1 == -/ ]]; then print -r -- '<dirs>'; else print -r -- '<files>'; fi; }
 _message() { :; }
+compset() { :; }
 _describe() { local -a d; d=("${(@P)2}"); print -rl -- "${d[@]%%:*}"; }
 source "$COMPLETION" || exit 3
 words=("$@")
@@ -311,15 +312,17 @@ class Completion(VmgmtTestCase):
 
     # ---- zsh
 
-    def zsh(self, *words):
+    def zsh(self, *words, bus=None):
         if not shutil.which('zsh'):
             self.skipTest('zsh is not installed (missing: zsh)')
-        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'COMPLETION': ZSH_COMPLETION})
+        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus or self.fx.bus.address, 'COMPLETION': ZSH_COMPLETION})
         r = subprocess.run(['zsh', '-f', '-c', ZSH_DRIVER, 'zsh', VMGMTCTL] + list(words), capture_output=True,
                            text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, '', 'the completion wrote to stderr')
-        return [w for w in names(r.stdout) if w.startswith(words[-1]) or w == '<files>']
+        # what zsh would offer for the word (after --opt=, which compset -P takes off)
+        last = words[-1].split('=', 1)[1] if words[-1].startswith('--') and '=' in words[-1] else words[-1]
+        return [w for w in names(r.stdout) if w.startswith(last) or w in ('<files>', '<dirs>')]
 
     def test_zsh(self):
         self.assertEqual(self.zsh('net-st'), ['net-start'])
@@ -331,6 +334,24 @@ class Completion(VmgmtTestCase):
         self.assertEqual(sorted(self.zsh('vol-info', '--pool=default', '')), ['disk1.qcow2', 'disk2.raw'])
         self.assertEqual(self.zsh('vol-info', '--pool', 'other', ''), ['only-other.raw'])
         self.assertEqual(self.zsh('define', ''), ['<files>'])
+        self.assertEqual(self.zsh('blockcopy', 'alpha', 'vda', ''), ['<files>'])
+        self.assertEqual(self.zsh('pool-define-as', 'p', 'dir', '--target', ''), ['<dirs>'])
+        self.assertEqual(sorted(self.zsh('blockjob', 'alpha', '')), ['vda', 'vdb'])
+        self.assertEqual(self.zsh('blockjob', 'beta', ''), [])
+        self.assertEqual(sorted(self.zsh('snapshot-revert', 'alpha', '')), ['first', 'second'])
+        self.assertEqual(self.zsh('snapshot-delete', 'beta', ''), [])
+        self.assertEqual(self.zsh('help', 'net-up'), ['net-update'])
+        self.assertEqual(self.zsh('net-update', 'isonet', ''), [])
+        self.assertEqual(sorted(self.zsh('--json=')), ['off', 'pretty', 'short'])
+        self.assertEqual(self.zsh('--connect=qemu:///sy'), ['qemu:///system'])
+        self.assertEqual(sorted(self.zsh('-c', '')), ['qemu+ssh://', 'qemu:///session', 'qemu:///system'])
+        self.assertEqual(self.zsh('-c', 'qemu:///system', 'net-start', ''), ['isonet'])
+        # no vmgmtd (no bus): commands and options still, names quietly nothing
+        gone = 'unix:path=' + os.path.join(self.fx.tmp, 'no-such-bus')
+        self.assertEqual(self.zsh('net-st', bus=gone), ['net-start'])
+        self.assertIn('--paused', self.zsh('start', 'x', '--', bus=gone))
+        for words in (('start', ''), ('net-start', ''), ('vol-delete', ''), ('blockjob', 'alpha', '')):
+            self.assertEqual(self.zsh(*words, bus=gone), [], words)
         for verb in self.verbs:
             with self.subTest(verb=verb):
                 options = re.findall(r'^  (--[a-z0-9-]+)', self.ok('help', verb), re.M)
@@ -353,6 +374,8 @@ class Completion(VmgmtTestCase):
         # net-st<TAB> became net-start, dominfo al<TAB> became dominfo alpha
         self.assertIn("Too few arguments for 'net-start'", out)
         self.assertRegex(out, r'Name:\s+alpha')
+        self.assertRegex(out, r'Name:\s+isonet')
+        self.assertRegex(out, r'Name:\s+second')
 
 
 class Install(unittest.TestCase):
@@ -397,6 +420,12 @@ zpty -r z out "*Too few arguments for 'net-start'*" || exit 3
 print -r -- "$out"
 zpty -w -n z "$VMGMTCTL dominfo al"$'\t\n'
 zpty -r z out '*Name:*alpha*' || exit 4
+print -r -- "$out"
+zpty -w -n z "$VMGMTCTL -c qemu:///sy"$'\t'"net-info iso"$'\t\n'
+zpty -r z out '*Name:*isonet*' || exit 5
+print -r -- "$out"
+zpty -w -n z "$VMGMTCTL snapshot-info alpha sec"$'\t\n'
+zpty -r z out '*Name:*second*' || exit 6
 print -r -- "$out"
 zpty -d z
 '''
