@@ -222,6 +222,10 @@ _vmgmtctl() {
     local _vmgmtctl_json _vmgmtctl_uris _vmgmtctl_verb= _vmgmtctl_cword
     local -a _vmgmtctl_args _vmgmtctl_optmeta _vmgmtctl_conn=() _vmgmtctl_words
     local _vmgmtctl_pool= _vmgmtctl_domain= meta=
+    # no pathname expansion of the words split here ([FILE], [COMMAND] of a
+    # usage would match one-letter files of the working directory)
+    local -
+    set -f
     COMPREPLY=()
 
     _vmgmtctl_join_colons

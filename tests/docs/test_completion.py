@@ -141,7 +141,7 @@ class Completion(VmgmtTestCase):
         cls.help = ok('--help')
         cls.verbs = re.findall(r'^  ([a-z][a-z0-9-]*)', cls.help.split('Commands:\n')[1].split('\n\n')[0], re.M)
 
-    def bash(self, *words, bus=None):
+    def bash(self, *words, bus=None, cwd=None):
         """What the last word of the line `vmgmtctl WORDS...` (cursor at its end) may become:
         readline puts each of COMPREPLY in place of what follows the word's last
         COMP_WORDBREAKS character (after --pool=, after qemu:)."""
@@ -151,7 +151,7 @@ class Completion(VmgmtTestCase):
         keep = last[:max(last.rfind(c) for c in WORDBREAKS.strip()) + 1]
         env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus or self.fx.bus.address, 'COMPLETION': BASH_COMPLETION,
                           'COMP_LINE': line})
-        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash'] + rl,
+        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash'] + rl, cwd=cwd,
                            capture_output=True, text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, '', 'the completion wrote to stderr')
@@ -252,6 +252,17 @@ class Completion(VmgmtTestCase):
         # the URI is one word for the command after it (readline split it at ':')
         self.assertEqual(self.bash('-c', 'qemu:///system', 'net-start', ''), ['isonet'])
         self.assertEqual(self.bash('-H', ''), [])
+
+    def test_working_directory_with_one_letter_files(self):
+        """The usages' [COMMAND], [FILE], [FILTER...] are words, not patterns matching files here."""
+        d = os.path.join(self.fx.tmp, 'letters')
+        os.makedirs(d, exist_ok=True)
+        for n in ('C', 'F', 'I', 'p', '-'):
+            open(os.path.join(d, n), 'w').close()
+        self.assertEqual(self.bash('help', 'net-up', cwd=d), ['net-update'])
+        self.assertEqual(sorted(self.bash('snapshot-create', 'alpha', '', cwd=d)), ['-', 'C', 'F', 'I', 'p'])
+        self.assertEqual(self.bash('list', '--na', cwd=d), ['--name'])
+        self.assertEqual(self.bash('start', 'alpha', '--p', cwd=d), ['--paused'])
 
     def test_no_service(self):
         """No vmgmtd (no bus at all): commands and options complete, names are quietly nothing."""
