@@ -18,7 +18,6 @@
 #
 # Run: /usr/bin/python3 tests/docs/test_completion.py
 
-import json
 import os
 import re
 import select
@@ -26,14 +25,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
 
-from vmgmt_harness import (BUILD_ROOT, DEFAULT_TIMEOUT, SOURCE_ROOT, VMGMTCTL, VmgmtTestCase, _child_env, main,  # noqa: E402
+from vmgmt_harness import (DEFAULT_TIMEOUT, SOURCE_ROOT, VMGMTCTL, VmgmtTestCase, _child_env, main,  # noqa: E402
                            minimal_domain_xml, run_vmgmtctl)
+
+from docs_install import meson_install  # noqa: E402
 
 QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 BASH_COMPLETION = os.path.join(SOURCE_ROOT, 'completion', 'vmgmtctl.bash')
@@ -391,17 +391,7 @@ class Completion(VmgmtTestCase):
 
 class Install(unittest.TestCase):
     def test_installed_where_the_shells_look(self):
-        meson = os.environ.get('MESON') or shutil.which('meson')
-        if not meson:
-            self.skipTest('meson is not installed (missing: meson)')
-        dest = tempfile.mkdtemp(prefix='vmgmt-completion-install-')
-        self.addCleanup(shutil.rmtree, dest, True)
-        r = subprocess.run([meson, 'install', '-C', BUILD_ROOT, '--no-rebuild', '--quiet', '--destdir', dest,
-                            '--tags', 'runtime'], capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        prefix = json.loads(subprocess.run([meson, 'introspect', '--buildoptions', BUILD_ROOT], capture_output=True,
-                                           text=True, timeout=120).stdout)
-        opts = {o['name']: o['value'] for o in prefix}
+        dest, opts = meson_install(self, 'runtime')
         datadir = os.path.join(opts['prefix'], opts['datadir'])
         bashdir = os.path.join(datadir, 'bash-completion', 'completions')
         pc = subprocess.run(['pkg-config', '--variable=completionsdir', 'bash-completion'], capture_output=True,

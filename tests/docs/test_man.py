@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from vmgmt_harness import BUILD_ROOT, SOURCE_ROOT, VMGMTCTL, VMGMTD, main  # noqa: E402
 
+from docs_install import meson_install  # noqa: E402
+
 MAN_DIR = os.path.join(BUILD_ROOT, 'man')
 PAGES = ['vmgmtctl.1', 'vmgmtd.conf.5', 'org.vmgmt.7', 'vmgmtd.8']
 DOC = 'org.freedesktop.DBus.DocString'
@@ -311,29 +313,15 @@ class Vmgmtd(unittest.TestCase):
 
 class Install(unittest.TestCase):
     def test_installed_in_share_man(self):
-        meson = os.environ.get('MESON') or shutil.which('meson')
-        if not meson:
-            self.skipTest('meson is not installed (missing: meson)')
-        dest = tempfile.mkdtemp(prefix='vmgmt-docs-install-')
-        self.addCleanup(shutil.rmtree, dest, True)
-        r = subprocess.run([meson, 'install', '-C', BUILD_ROOT, '--no-rebuild', '--quiet', '--destdir', dest,
-                            '--tags', 'man'], capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        dest, opts = meson_install(self, 'man')
         found = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs)
-        mandir = self.mandir()
+        mandir = os.path.join(opts['prefix'], opts['mandir']).lstrip('/')
         want = sorted(os.path.join(mandir, 'man' + p.rsplit('.', 1)[1], p) for p in PAGES)
         for w in want:
             self.assertIn(w, found)
         for w in want:
             with open(os.path.join(dest, w)) as a, open(page(os.path.basename(w))) as b:
                 self.assertEqual(a.read(), b.read())
-
-    def mandir(self):
-        r = subprocess.run([os.environ.get('MESON') or 'meson', 'introspect', '--buildoptions', BUILD_ROOT],
-                           capture_output=True, text=True, timeout=120)
-        import json
-        opts = {o['name']: o['value'] for o in json.loads(r.stdout)}
-        return os.path.join(opts['prefix'], opts['mandir']).lstrip('/')
 
 
 if __name__ == '__main__':
