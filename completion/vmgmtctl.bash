@@ -4,12 +4,13 @@
 # flag added to its command table completes without touching this file:
 # the commands and global options from `vmgmtctl --help`, a command's
 # arguments and options from `vmgmtctl help COMMAND` (its usage line names
-# the arguments: DOMAIN, NETWORK, POOL, VOL, SNAPSHOT, FILE, COMMAND; an
-# option's value is named after it, or listed as a|b), and live names from
-# the bus: `list --all --name`, `net-list --all`, `pool-list --all`,
-# `vol-list POOL`, `snapshot-list DOMAIN --name`. The connection options on
-# the line (--user, -H, -M, -c) are used for those look-ups too.
-# Needs nothing of the bash-completion package (it uses its helpers' habits).
+# the arguments: DOMAIN, NETWORK, POOL, VOL, SNAPSHOT, DISK, FILE, DEST, DIR,
+# COMMAND; an option's value is named after it, or listed as a|b), and live
+# names from the bus: `list --all --name`, `net-list --all`, `pool-list
+# --all`, `vol-list POOL`, `snapshot-list DOMAIN --name`, `dumpxml DOMAIN
+# --xpath` of its disk targets. The connection options on the line (--user,
+# -H, -M, -c) are used for those look-ups too; with no vmgmtd they give
+# nothing, quietly. Needs nothing of the bash-completion package.
 
 # vmgmtctl as typed when that is a path (./build/cli/vmgmtctl), else from PATH
 _vmgmtctl_exe() {
@@ -21,9 +22,13 @@ _vmgmtctl_exe() {
     fi
 }
 
-# vmgmtctl with the connection options of the line, no pager, no questions
+# vmgmtctl with the connection options of the line, no pager, no questions:
+# in a session of its own (setsid), so that the ssh of -H or qemu+ssh:// has
+# no terminal to ask for a password or about a host key on (it fails instead)
 _vmgmtctl_call() {
-    "$(_vmgmtctl_exe)" "${_vmgmtctl_conn[@]}" --no-pager --no-ask-password "$@" 2>/dev/null </dev/null
+    local -a detach=()
+    type -P setsid >/dev/null && detach=(setsid -w)
+    "${detach[@]}" "$(_vmgmtctl_exe)" "${_vmgmtctl_conn[@]}" --no-pager --no-ask-password "$@" 2>/dev/null </dev/null
 }
 
 # The first column of a table's rows (below its line of dashes).
@@ -182,10 +187,12 @@ _vmgmtctl_option_meta() {
     printf '%s\n' "${name^^}"
 }
 
-# COMP_WORDS with the words readline split at ':' joined again (qemu:///system
-# is one word, as for vmgmtctl): _vmgmtctl_words and _vmgmtctl_cword.
-_vmgmtctl_join_colons() {
-    local i w before glue=0 line=${COMP_LINE:0:COMP_POINT}
+# COMP_WORDS with the words readline split at ':' and '@' joined again
+# (qemu:///system and root@host:22 are one word each, as for vmgmtctl):
+# _vmgmtctl_words and _vmgmtctl_cword. $1: those of ':' and '@' that are in
+# COMP_WORDBREAKS.
+_vmgmtctl_join_words() {
+    local i w before glue=0 line=${COMP_LINE:0:COMP_POINT} breaks=$1
     _vmgmtctl_words=() _vmgmtctl_cword=0
     for ((i = 0; i < ${#COMP_WORDS[@]} && i <= COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
@@ -196,18 +203,18 @@ _vmgmtctl_join_colons() {
         else
             before=$line line=
         fi
-        if ((i > 0)) && [[ -z $before ]] && { ((glue)) || [[ $w == :* ]]; }; then
+        if ((i > 0)) && [[ -n $breaks && -z $before ]] && { ((glue)) || [[ $w == ["$breaks"]* ]]; }; then
             _vmgmtctl_words[-1]+=$w
         else
             _vmgmtctl_words+=("$w")
         fi
-        [[ ${_vmgmtctl_words[-1]} == *: ]] && glue=1 || glue=0
+        [[ -n $breaks && ${_vmgmtctl_words[-1]} == *["$breaks"] ]] && glue=1 || glue=0
         ((i == COMP_CWORD)) && _vmgmtctl_cword=$((${#_vmgmtctl_words[@]} - 1))
     done
 }
 
-# readline puts a completion in place of what follows the last ':' of the
-# word (':' is one of its word breaks): the joined word's part before it goes
+# readline puts a completion in place of what follows the last ':' or '@' of
+# the word (they are among its word breaks): the joined word's part up to it goes
 _vmgmtctl_trim_colons() {
     [[ -n $colon_prefix ]] || return 0
     local i
@@ -228,11 +235,11 @@ _vmgmtctl() {
     set -f
     COMPREPLY=()
 
-    _vmgmtctl_join_colons
+    local breaks=${COMP_WORDBREAKS//[^:@]/} colon_prefix=
+    _vmgmtctl_join_words "$breaks"
     cur=${_vmgmtctl_words[_vmgmtctl_cword]}
-    # readline replaces only what follows the last ':' of the word
-    local colon_prefix=
-    [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]] && colon_prefix=${cur%"${cur##*:}"}
+    # readline replaces only what follows the last ':' or '@' of the word
+    [[ -n $breaks && $cur == *["$breaks"]* ]] && colon_prefix=${cur%"${cur##*["$breaks"]}"}
 
     _vmgmtctl_read_help
     # walk the words before the cursor: the command, its arguments, option values

@@ -18,6 +18,7 @@
 #
 # Run: /usr/bin/python3 tests/docs/test_completion.py
 
+import fcntl
 import os
 import re
 import select
@@ -25,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import termios
 import time
 import unittest
 
@@ -34,6 +36,9 @@ from vmgmt_harness import (DEFAULT_TIMEOUT, SOURCE_ROOT, VMGMTCTL, VmgmtTestCase
                            minimal_domain_xml, run_vmgmtctl)
 
 from docs_install import meson_install  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'console'))
+from test_console import SshHost  # noqa: E402
 
 QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 BASH_COMPLETION = os.path.join(SOURCE_ROOT, 'completion', 'vmgmtctl.bash')
@@ -48,13 +53,20 @@ _vmgmtctl
 printf '%s\n' "${COMPREPLY[@]}"
 '''
 # bash's default; the line is split as readline splits it for completion
-WORDBREAKS = ' \t\n"\'><=;|&(:'
+WORDBREAKS = ' \t\n"\'@><=;|&(:'
+
+
+def _own_terminal():
+    """In the child: a session of its own with the pty on stdin as its controlling
+    terminal (what ssh opens as /dev/tty to ask)."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def readline_words(line):
     """The line's words as bash's completion sees them: split at blanks, and
     each run of the other COMP_WORDBREAKS characters a word of its own."""
-    words = re.findall(r'[^\s"\'><=;|&(:]+|["\'><=;|&(:]+', line)
+    words = re.findall(r'[^\s"\'@><=;|&(:]+|["\'@><=;|&(:]+', line)
     if line[-1:].isspace() or not line:
         words.append('')
     return words
@@ -141,7 +153,7 @@ class Completion(VmgmtTestCase):
         cls.help = ok('--help')
         cls.verbs = re.findall(r'^  ([a-z][a-z0-9-]*)', cls.help.split('Commands:\n')[1].split('\n\n')[0], re.M)
 
-    def bash(self, *words, bus=None, cwd=None):
+    def bash(self, *words, bus=None, cwd=None, prefix=()):
         """What the last word of the line `vmgmtctl WORDS...` (cursor at its end) may become:
         readline puts each of COMPREPLY in place of what follows the word's last
         COMP_WORDBREAKS character (after --pool=, after qemu:)."""
@@ -151,7 +163,7 @@ class Completion(VmgmtTestCase):
         keep = last[:max(last.rfind(c) for c in WORDBREAKS.strip()) + 1]
         env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus or self.fx.bus.address, 'COMPLETION': BASH_COMPLETION,
                           'COMP_LINE': line})
-        r = subprocess.run(['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash'] + rl, cwd=cwd,
+        r = subprocess.run(list(prefix) + ['bash', '--norc', '--noprofile', '-c', BASH_DRIVER, 'bash'] + rl, cwd=cwd,
                            capture_output=True, text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, '', 'the completion wrote to stderr')
@@ -274,12 +286,13 @@ class Completion(VmgmtTestCase):
             with self.subTest(words=words):
                 self.assertEqual(self.bash(*words, bus=gone), [])
 
-    def test_bash_readline(self):
-        """A real interactive bash on a pty: readline splits the line, TAB completes, Enter runs it."""
-        env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address, 'TERM': 'dumb', 'INPUTRC': '/dev/null'})
+    def pty_bash(self, env, prefix=()):
+        """A real interactive bash on a pty with the completion sourced (run under prefix):
+        (write(text), until(pattern, what)); until reads until pattern shows (the deadline
+        only bounds a hang) and keeps what follows the match for the next call."""
         master, slave = os.openpty()
-        p = subprocess.Popen(['bash', '--norc', '--noprofile', '-i'], stdin=slave, stdout=slave, stderr=slave,
-                             env=env, start_new_session=True)
+        p = subprocess.Popen(list(prefix) + ['bash', '--norc', '--noprofile', '-i'], stdin=slave, stdout=slave,
+                             stderr=slave, env=dict(env, TERM='dumb', INPUTRC='/dev/null'), preexec_fn=_own_terminal)
         os.close(slave)
         self.addCleanup(os.close, master)
         self.addCleanup(p.wait, DEFAULT_TIMEOUT)
@@ -287,8 +300,6 @@ class Completion(VmgmtTestCase):
         seen = []
 
         def until(pattern, what):
-            """Reads the pty until pattern shows (the deadline only bounds a hang); what
-            follows the match is kept for the next call."""
             deadline = time.monotonic() + 2 * DEFAULT_TIMEOUT
             while True:
                 m = re.search(pattern, ''.join(seen))
@@ -306,9 +317,17 @@ class Completion(VmgmtTestCase):
             seen[:] = [out[m.end():]]
             return out[:m.end()]
 
-        os.write(master, ("PS1='ready> '; source %s; echo sourced-$?\n" % shlex.quote(BASH_COMPLETION)).encode())
+        def write(text):
+            os.write(master, text.encode())
+
+        write("PS1='ready> '; source %s; echo sourced-$?\n" % shlex.quote(BASH_COMPLETION))
         until(r'sourced-0\s', 'sourcing the completion')
         until(r'ready> ', 'the prompt')
+        return write, until
+
+    def test_bash_readline(self):
+        """A real interactive bash on a pty: readline splits the line, TAB completes, Enter runs it."""
+        write, until = self.pty_bash(_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}))
         for typed, expect in (
                 (VMGMTCTL + ' net-st\t', r"Too few arguments for 'net-start'"),
                 (VMGMTCTL + ' dominfo al\t', r'Name:\s+alpha'),
@@ -317,18 +336,60 @@ class Completion(VmgmtTestCase):
                 (VMGMTCTL + ' vol-info --pool=oth\tonly\t', r'Name:\s+only-other\.raw'),
                 (VMGMTCTL + ' snapshot-info alpha sec\t', r'Name:\s+second')):
             with self.subTest(line=typed):
-                os.write(master, typed.encode() + b'\n')
+                write(typed + '\n')
                 until(expect, 'the completed line ran')
                 until(r'ready> ', 'the prompt after it')
 
+    def test_bash_over_ssh(self):
+        """-H USER@HOST on the line: the names come from that host's vmgmtd over a real sshd;
+        where ssh would ask (a host key it does not know), it asks nothing and the
+        completion offers nothing."""
+        for prog in ('/usr/sbin/sshd', 'ssh', 'ssh-keygen', 'unshare'):
+            if not shutil.which(prog):
+                self.skipTest('%s is not installed (missing: %s)' % (prog, prog))
+        host = SshHost(self.fx.tmp, self.fx.bus.socket)
+        self.addCleanup(host.stop)
+        remote = 'root@127.0.0.1:%d' % host.port
+        # no local route to the bus: what completes came over ssh
+        env = _child_env()
+        self.assertEqual(sorted(self.bash('-H', remote, 'start', '', bus='unix:path=/nonexistent',
+                                          prefix=host.client_cmd())), ['alpha', 'beta'])
+        self.assertEqual(self.bash('-H', remote, 'snapshot-info', 'alpha', 's', bus='unix:path=/nonexistent',
+                                   prefix=host.client_cmd()), ['second'])
+        if shutil.which('zsh'):
+            self.assertEqual(sorted(self.zsh('-H', remote, 'start', '', bus='unix:path=/nonexistent',
+                                             prefix=host.client_cmd())), ['alpha', 'beta'])
+        # in a real bash: readline splits root@127.0.0.1:PORT at '@' and ':'
+        write, until = self.pty_bash(env, prefix=host.client_cmd())
+        write('%s -H %s dominfo al\t\n' % (VMGMTCTL, remote))
+        until(r'Name:\s+alpha', 'the completed line ran')
+        # a client that has never seen this host and may be asked (no BatchMode): ssh
+        # would ask on the terminal whether to trust its key; the completion must not
+        asking = os.path.join(self.fx.tmp, 'asking-client')
+        os.makedirs(os.path.join(asking, '.ssh'), mode=0o700, exist_ok=True)
+        shutil.copy(os.path.join(host.client_home, '.ssh', 'id_ed25519'), os.path.join(asking, '.ssh'))
+        with open(os.path.join(asking, '.ssh', 'config'), 'w') as f:
+            f.write('Host 127.0.0.1\n    IdentityFile ~/.ssh/id_ed25519\n    UserKnownHostsFile ~/.ssh/known_hosts\n'
+                    '    StrictHostKeyChecking ask\n')
+        prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                  'mount --bind "$0" /root && exec "$@"', asking]
+        write, until = self.pty_bash(env, prefix=prefix)
+        write('%s -H %s start al\t' % (VMGMTCTL, remote))
+        # Ctrl-U drops the line; the marker shows the completion came back
+        write('\x15echo completion-$((40 + 2))\n')
+        out = until(r'completion-42\s', 'the shell after the completion')
+        self.assertNotIn('authenticity', out)
+        self.assertNotIn('yes/no', out)
+        self.assertFalse(os.path.exists(os.path.join(asking, '.ssh', 'known_hosts')), out)
+
     # ---- zsh
 
-    def zsh(self, *words, bus=None):
+    def zsh(self, *words, bus=None, prefix=()):
         if not shutil.which('zsh'):
             self.skipTest('zsh is not installed (missing: zsh)')
         env = _child_env({'DBUS_SYSTEM_BUS_ADDRESS': bus or self.fx.bus.address, 'COMPLETION': ZSH_COMPLETION})
-        r = subprocess.run(['zsh', '-f', '-c', ZSH_DRIVER, 'zsh', VMGMTCTL] + list(words), capture_output=True,
-                           text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
+        r = subprocess.run(list(prefix) + ['zsh', '-f', '-c', ZSH_DRIVER, 'zsh', VMGMTCTL] + list(words),
+                           capture_output=True, text=True, env=env, timeout=2 * DEFAULT_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, '', 'the completion wrote to stderr')
         # what zsh would offer for the word (after --opt=, which compset -P takes off)
