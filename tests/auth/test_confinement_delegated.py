@@ -302,6 +302,13 @@ class BusMonitor:
         self.blocks = []
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        # the bus sends a monitor NameLost for its own name once it monitors: what comes after is seen
+        deadline = time.monotonic() + 60
+        while not any('member=NameLost' in b.split('\n', 1)[0] for b in self.messages()):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise AssertionError('dbus-monitor did not start monitoring within 60s')
+            time.sleep(0.05)
 
     def _read(self):
         for raw in self.proc.stdout:
