@@ -66,6 +66,10 @@ typedef struct BlockCall {
 
         VmDomainJob *job;               /* while it runs */
         sd_bus_message *abort_message;  /* a BlockJobAbort waiting for the end */
+
+        /* for another operation (vm_domain_block_commit()): message is never answered, this is told */
+        VmBlockCommitDoneFn done;
+        void *done_userdata;
 } BlockCall;
 
 /* domain UUID → its BlockCall, while a block job runs */
@@ -110,12 +114,26 @@ static void block_call_free(void *p) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(BlockCall *, block_call_free);
 
+/* Tells the operation that asked for c (if one did) how it ended, once. */
+static void call_tell(BlockCall *c, int r, const char *message) {
+        VmBlockCommitDoneFn done = c->done;
+
+        c->done = NULL;
+        if (done)
+                done(c->done_userdata, r, message);
+}
+
 /* Answers the call with an error and frees it. */
 static void call_fail(BlockCall *c, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s disk '%s' of domain '%s'", verb_names[c->verb],
                                                     c->target, c->domain->name);
 
+        if (c->done) {
+                call_tell(c, r, message);
+                block_call_free(c);
+                return;
+        }
         bus_error_from_errno(&error, r, message, what);
         if (c->message)
                 (void) sd_bus_reply_method_error(c->message, &error);
@@ -130,7 +148,9 @@ static void call_failf(BlockCall *c, const char *name, const char *fmt, ...) {
         va_start(ap, fmt);
         msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (c->message)
+        if (c->done)
+                call_tell(c, streq(name, VM_ERROR_BUSY) ? -EBUSY : streq(name, VM_ERROR_INVALID_STATE) ? -ESRCH : -EINVAL, msg);
+        else if (c->message)
                 (void) sd_bus_reply_method_errorf(c->message, name, "%s", msg);
         block_call_free(c);
 }
@@ -280,6 +300,7 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
         }
         log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
                  r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
+        call_tell(c, r, message);
 }
 
 static void start_job(BlockCall *c) {
@@ -350,9 +371,13 @@ static void start_job(BlockCall *c) {
                                                             verb_names[c->verb], c->target, d->name);
                 sd_bus_message *m = sd_bus_message_ref(c->message);
 
+                bool internal = c->done;
+
                 bus_error_from_errno(&error, r, err, what);
+                call_tell(c, r, err);
+                if (m && !internal)
+                        (void) sd_bus_reply_method_error(m, &error);
                 vm_domain_job_discard(job);   /* frees c */
-                (void) sd_bus_reply_method_error(m, &error);
                 sd_bus_message_unref(m);
                 return;
         }
@@ -362,7 +387,7 @@ static void start_job(BlockCall *c) {
         /* the driver has its own fds: the caller's files need not stay open */
         c->chain = driver_file_set_free(c->chain);
         c->file = driver_file_set_free(c->file);
-        (void) vm_domain_job_started(c->job, dj, c->message);
+        (void) vm_domain_job_started(c->job, dj, c->done ? NULL : c->message);
         c->message = sd_bus_message_unref(c->message);
 }
 
@@ -612,6 +637,30 @@ int domain_method_block_commit(sd_bus_message *message, void *userdata, sd_bus_e
                 return r;
         TAKE_PTR(c);
         return 1;
+}
+
+int vm_domain_block_commit(VmDomain *d, sd_bus_message *message, const char *disk, const char *top,
+                           const char *base, VmBlockCommitDoneFn done, void *userdata, sd_bus_error *error) {
+        _cleanup_(block_call_freep) BlockCall *c = NULL;
+        int r;
+
+        c = block_call_new(d, message, VERB_COMMIT);
+        r = block_call_prepare(c, disk, true, error);
+        if (r < 0)
+                return r;
+        c->top_spec = g_strdup(top);
+        c->base_spec = g_strdup(base);
+        c->active = c->pivot = streq_ptr(top, c->source);
+        c->delete_files = true;
+        c->done = done;
+        c->done_userdata = userdata;
+        r = open_chain(c, error);
+        if (r < 0) {
+                c->done = NULL;
+                return r;
+        }
+        TAKE_PTR(c);
+        return 0;
 }
 
 int domain_method_block_pull(sd_bus_message *message, void *userdata, sd_bus_error *error) {
