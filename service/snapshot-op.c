@@ -1,13 +1,17 @@
 /* snapshot-op.c — the snapshot operations: CreateSnapshot, Revert and Delete. The disks taking part are chosen
  * from the definition, opened (or, for overlays, created) as the caller, handed to the driver's job (an
  * org.vmgmt.Job "snapshot"), and the metadata follows what the job did (snapshot-store.c). */
+#include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-blockjob.h"
 #include "domain-files.h"
 #include "log.h"
 #include "object-kind.h"
@@ -250,6 +254,7 @@ static GArray *snapshot_internal_disks(const VmSnapshot *s, const DomainDef *def
 typedef enum SnapOpKind { SNAP_OP_CREATE, SNAP_OP_REVERT, SNAP_OP_DELETE } SnapOpKind;
 
 typedef struct SnapOp {
+        DriverJob proxy;                /* first: offline image changes, what the Job cancels (see snap_images_done) */
         SnapOpKind kind;
         VmDomain *domain;               /* a reference */
         sd_bus_message *message;        /* the call; answered with the Job (create) or at the end */
@@ -267,8 +272,23 @@ typedef struct SnapOp {
         bool started;                   /* revert: the domain was started (paused) for it: stopped again on failure */
         bool start_after;               /* revert to an offline snapshot with running/paused: started once the disks are back */
         DriverStartFlags start_flags;
-        VmCallerFiles *overlays;        /* external: the overlay files, created as the caller */
-        char **overlay_paths;           /* external: one per disks[] */
+        VmCallerFiles *overlays;        /* external: the overlay files, created as the caller (then the backings, read) */
+        char **overlay_paths;           /* external: one per disks[] (delete: the snapshot's overlays) */
+        char **backing_paths;           /* external offline create, revert: each overlay's backing; delete: each base */
+        char **backing_formats;
+        char **targets;                 /* external delete: the disks */
+        size_t ext_next;                /* external delete, live: the disk being committed */
+        VmCallerFiles *chains;          /* external delete, offline: each disk's chain (read-only) */
+        VmCallerFiles *writable;        /* … each base and the layer above the overlay (read-write) */
+        size_t *depths;                 /* … the overlay's depth in each chain */
+        size_t *writable_above;         /* … the request of the layer above (SIZE_MAX: none, the overlay is on top) */
+        DriverImageOp *image_ops;       /* offline: what the driver does to the images */
+        size_t n_image_ops;
+        GPtrArray *image_layers;        /* … the arrays the ops' below point into */
+        DriverJob *image_job;           /* the driver's, until its done */
+        DriverJobCallbacks job_cb;      /* the Job's */
+        unsigned files_pending;         /* renames/unlinks before the Job reports the end */
+        bool files_finished;            /* the overlays have their names already */
 } SnapOp;
 
 static void snap_op_free(void *p) {
@@ -289,6 +309,16 @@ static void snap_op_free(void *p) {
         if (op->overlays)   /* created and not finished: removed as the caller */
                 vm_caller_files_discard(op->domain->manager, op->overlays);
         g_strfreev(op->overlay_paths);
+        g_strfreev(op->backing_paths);
+        g_strfreev(op->backing_formats);
+        g_strfreev(op->targets);
+        vm_caller_files_free(op->chains);
+        vm_caller_files_free(op->writable);
+        g_free(op->depths);
+        g_free(op->writable_above);
+        g_free(op->image_ops);
+        if (op->image_layers)
+                g_ptr_array_free(op->image_layers, TRUE);
         vm_domain_unref(op->domain);
         g_free(op);
 }
@@ -358,15 +388,70 @@ static void snap_delete_next(SnapOp *op) {
 static void destroy_done_ignored(void *userdata, int r, const char *message) {
 }
 
+/* Saves d's persistent definition (changed in place) with a new generation and signals what changed. */
+static void persistent_def_saved(VmDomain *d, DomainDef *def) {
+        _cleanup_free_ char *file = NULL;
+        VmDomainProps before;
+        int r;
+
+        vm_domain_props_get(d, &before);
+        d->generation++;
+        r = vm_domain_store_write(d->manager, def, d->generation, &file);
+        if (r < 0)
+                log_error_errno(r, "Domain '%s': cannot save the definition naming its new images: %m", d->name);
+        else if (!streq_ptr(file, d->config_file)) {
+                g_free(d->config_file);
+                d->config_file = g_strdup(file);
+        }
+        vm_domain_props_emit_changes(d, &before);
+}
+
+/* The persistent definition's disk `target` names path (format) instead of `was`; nothing when it names
+ * something else (an intermediate layer went). Returns whether it changed. */
+static bool persistent_disk_replace(VmDomain *d, const char *target, const char *was, const char *path,
+                                    const char *format) {
+        DomainDef *def = d->persistent ? d->newdef ?: d->def : NULL;
+
+        for (size_t i = 0; def && i < def->n_disks; i++) {
+                DomainDiskDef *disk = &def->disks[i];
+
+                if (!streq_ptr(disk->target_dev, target) || !streq_ptr(disk->source, was))
+                        continue;
+                free(disk->source);
+                disk->source = strdup(path);
+                free(disk->driver_type);
+                disk->driver_type = strdup(format ?: "raw");
+                persistent_def_saved(d, def);
+                return true;
+        }
+        return false;
+}
+
+
+/* An offline deletion merged each overlay into its base: the definition names the base where it named
+ * the overlay, and the overlay (vmgmt's, made by the snapshot) goes, removed as the caller. */
+static void snap_delete_offline_done(SnapOp *op) {
+        VmDomain *d = op->domain;
+
+        for (size_t i = 0; op->targets && op->targets[i]; i++) {
+                size_t n = 0;
+                const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
+
+                if (!l || op->depths[i] + 1 >= n)
+                        continue;
+                (void) persistent_disk_replace(d, op->targets[i], l[0].path, l[op->depths[i] + 1].path,
+                                               l[op->depths[i] + 1].format);
+        }
+}
+
 /* The overlays are the disks now: their files get their names, the persistent definition names them. */
 static void snap_external_done(SnapOp *op) {
         VmDomain *d = op->domain;
         Manager *m = d->manager;
         DomainDef *def;
-        VmDomainProps before;
         int r;
 
-        for (guint i = 0; i < op->disks->len; i++) {
+        for (guint i = 0; !op->files_finished && i < op->disks->len; i++) {
                 r = vm_caller_file_finish(m, op->overlays, i, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
@@ -383,19 +468,7 @@ static void snap_external_done(SnapOp *op) {
                 free(disk->driver_type);
                 disk->driver_type = strdup("qcow2");
         }
-        vm_domain_props_get(d, &before);
-        d->generation++;
-        {
-                _cleanup_free_ char *file = NULL;
-                r = vm_domain_store_write(m, def, d->generation, &file);
-                if (r < 0)
-                        log_error_errno(r, "Domain '%s': cannot save the definition naming the overlays: %m", d->name);
-                else if (!streq_ptr(file, d->config_file)) {
-                        g_free(d->config_file);
-                        d->config_file = g_strdup(file);
-                }
-        }
-        vm_domain_props_emit_changes(d, &before);
+        persistent_def_saved(d, def);
 }
 
 static void revert_start_reply_error(sd_bus_message *m, int r, const char *message, const char *name) {
@@ -448,6 +521,8 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                 snapshot_set_current(d, s);
                 break;
         case SNAP_OP_REVERT:
+                if (op->external)
+                        snap_external_done(op);   /* the new overlays on the snapshot's images */
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_set_current(d, s);
@@ -469,6 +544,8 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                 }
                 break;
         case SNAP_OP_DELETE:
+                if (op->chains)
+                        snap_delete_offline_done(op);
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_remove(s);
@@ -490,6 +567,65 @@ static DriverSnapshotAction snap_op_action(const SnapOp *op) {
                op->kind == SNAP_OP_REVERT ? DRIVER_SNAPSHOT_REVERT : DRIVER_SNAPSHOT_DELETE;
 }
 
+/* ---- offline image changes: the driver's job, then the files' names, then the Job's end ---- */
+
+static void snap_files_step_done(void *userdata, int r, const char *message) {
+        SnapOp *op = userdata;
+
+        if (r < 0)
+                log_warning("Domain '%s': %s", op->domain->name, strna(message));
+        if (--op->files_pending == 0)
+                op->job_cb.done(op->job_cb.userdata, 0, NULL);
+}
+
+/* The images are changed: a new overlay gets its name (a start right after the end opens it by name), a
+ * merged one goes (removed as the caller), and only then does the Job end. */
+static void snap_images_done(void *userdata, int r, const char *message) {
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+
+        op->image_job = NULL;
+        if (r < 0) {
+                op->job_cb.done(op->job_cb.userdata, r, message);
+                return;
+        }
+        op->files_pending = 1;
+        if (op->overlays && op->backing_paths && op->kind != SNAP_OP_DELETE) {
+                op->files_finished = true;
+                for (guint i = 0; i < op->disks->len; i++)
+                        if (vm_caller_file_finish(d->manager, op->overlays, i, OPEN_FILE_FINISH_RENAME,
+                                                  snap_files_step_done, op, NULL) >= 0)
+                                op->files_pending++;
+                        else
+                                log_error("Domain '%s': cannot give overlay %s its name", d->name, op->overlay_paths[i]);
+        }
+        for (size_t i = 0; op->chains && op->targets[i]; i++) {
+                size_t n = 0;
+                const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
+
+                if (l && op->depths[i] < n && open_file_finish_start(d->manager->event, &op->writable->creds,
+                                                                     &l[op->depths[i]], OPEN_FILE_FINISH_UNLINK, 0,
+                                                                     snap_files_step_done, op, NULL) >= 0)
+                        op->files_pending++;
+                else
+                        log_warning("Domain '%s': cannot remove merged overlay %s", d->name, op->overlay_paths[i]);
+        }
+        snap_files_step_done(op, 0, NULL);
+}
+
+static void snap_images_progress(void *userdata, uint64_t processed, uint64_t total) {
+        SnapOp *op = userdata;
+
+        if (op->job_cb.progress)
+                op->job_cb.progress(op->job_cb.userdata, processed, total);
+}
+
+static void snap_images_cancel(DriverJob *j) {
+        SnapOp *op = (SnapOp *) j;
+
+        driver_job_cancel(op->image_job);   /* once the images are done, the names follow regardless */
+}
+
 /* Hands op to the driver (fds: the opened images, offline). Takes op: on
  * failure the call is answered and op freed. */
 static void snap_op_run(SnapOp *op, const DriverFiles *files) {
@@ -502,7 +638,17 @@ static void snap_op_run(SnapOp *op, const DriverFiles *files) {
 
         op->dj = vm_domain_job_new(d, op->message, "snapshot", snap_op_finish, op, snap_op_free);
         cb = vm_domain_job_callbacks(op->dj);
-        if (op->external) {
+        if (op->image_ops) {
+                DriverJobCallbacks mine = { .progress = snap_images_progress, .done = snap_images_done, .userdata = op };
+
+                op->job_cb = cb;
+                op->proxy.cancel = snap_images_cancel;
+                r = ops->image_offline ? ops->image_offline(d->drv->driver, op->image_ops, op->n_image_ops, &mine,
+                                                            &op->image_job, &msg)
+                                       : -EOPNOTSUPP;
+                job = &op->proxy;
+        }
+        else if (op->external) {
                 g_autofree DriverSnapshotOverlay *o = g_new0(DriverSnapshotOverlay, op->disks->len + 1);
 
                 for (guint i = 0; i < op->disks->len; i++) {
@@ -552,6 +698,58 @@ static void snap_files_done(void *userdata, int r, DriverFileSet *set, const cha
         driver_file_set_free(set);   /* the driver dup()ed what it keeps */
 }
 
+/* The virtual size of the image at fd (qcow2: its header; raw: the file's size). */
+static int image_virtual_size(int fd, const char *format, uint64_t *ret) {
+        uint8_t h[32];
+        struct stat st;
+
+        if (streq_ptr(format, "qcow2")) {
+                uint64_t be;
+
+                if (pread(fd, h, sizeof(h), 0) != (ssize_t) sizeof(h))
+                        return -EIO;
+                if (memcmp(h, "QFI\xfb", 4) != 0)
+                        return -EMEDIUMTYPE;
+                memcpy(&be, h + 24, sizeof(be));
+                *ret = be64toh(be);
+                return 0;
+        }
+        if (format && !streq(format, "raw"))
+                return -EOPNOTSUPP;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EOPNOTSUPP;
+        *ret = (uint64_t) st.st_size;
+        return 0;
+}
+
+/* Offline overlays (create, revert): request i is overlay i, request n+i its backing (read). */
+static int snap_op_overlay_ops(SnapOp *op, const char **ret_message) {
+        size_t n = op->disks->len;
+
+        op->image_ops = g_new0(DriverImageOp, n);
+        op->n_image_ops = n;
+        for (size_t i = 0; i < n; i++) {
+                size_t k = 0;
+                const OpenedFile *ov = open_files_for_request(op->overlays->files, i, &k);
+                const OpenedFile *b = open_files_for_request(op->overlays->files, n + i, &k);
+                uint64_t size = 0;
+                int r;
+
+                if (!ov || !b)
+                        return *ret_message = "an image was not opened", -EIO;
+                r = image_virtual_size(b->fd, op->backing_formats[i], &size);
+                if (r < 0)
+                        return *ret_message = "cannot read the size of a disk image", r;
+                op->image_ops[i] = (DriverImageOp) { .type = DRIVER_IMAGE_CREATE_OVERLAY, .fd = ov->fd,
+                                                     .backing = op->backing_paths[i],
+                                                     .backing_format = op->backing_formats[i], .size = size,
+                                                     .base_fd = -1 };
+        }
+        return 0;
+}
+
 static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, const char *message) {
         SnapOp *op = userdata;
 
@@ -562,6 +760,22 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
                 return;
         }
         op->overlays = files;
+        if (op->backing_paths) {
+                /* offline: qemu-img makes the files overlays of their backings */
+                if (vm_domain_is_active(op->domain) || op->domain->rt) {
+                        snap_op_reply_error(op, -EBUSY, "the domain started meanwhile");
+                        snap_op_free(op);
+                        return;
+                }
+                r = snap_op_overlay_ops(op, &message);
+                if (r < 0) {
+                        snap_op_reply_error(op, r, message);
+                        snap_op_free(op);
+                        return;
+                }
+                snap_op_run(op, NULL);
+                return;
+        }
         if (!vm_domain_is_active(op->domain) || !op->domain->rt) {
                 snap_op_reply_error(op, -ESRCH, "the domain stopped meanwhile");
                 snap_op_free(op);   /* removes the overlays */
@@ -573,13 +787,18 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
 /* Creates op's overlay files as the caller (the path policy judging them), then runs op. Takes op. */
 static int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
-        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, op->disks->len + 1);
+        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : n;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 1);
         int r;
 
-        for (guint i = 0; i < op->disks->len; i++)
+        for (guint i = 0; i < n; i++)
                 req[i] = (OpenFileRequest) { .path = op->overlay_paths[i], .mode = OPEN_FILE_CREATE };
+        /* offline: each backing too, to learn its size as the caller can read it */
+        for (guint i = 0; op->backing_paths && i < n; i++)
+                req[n + i] = (OpenFileRequest) { .path = op->backing_paths[i], .mode = OPEN_FILE_READ,
+                                                 .format = op->backing_formats[i] };
         d->snapshot_op = op;
-        r = vm_caller_files_open(d->manager, op->message, d->name, req, op->disks->len, overlays_open_done, op,
+        r = vm_caller_files_open(d->manager, op->message, d->name, req, n_req, overlays_open_done, op,
                                  &op->files_job);
         if (r < 0) {
                 snap_op_free(op);
@@ -645,9 +864,320 @@ static SnapOp *snap_op_new(VmDomain *d, sd_bus_message *message, SnapOpKind kind
         return op;
 }
 
+
+/* ---- external snapshots: revert (new overlays on the snapshot's images) and delete (merge) ---- */
+
+/* The image (and format) disk `target` had when s was taken: its definition's source. */
+static int snapshot_disk_source(const VmSnapshot *s, const char *target, char **ret_path, char **ret_format) {
+        DomainDef *def = NULL;
+        ConfError err = {};
+        int r = -ENOENT;
+
+        if (!s->def->domain_xml)
+                return -ENOENT;
+        if (domain_def_parse(s->def->domain_xml, strlen(s->def->domain_xml), &def, &err) < 0) {
+                conf_error_clear(&err);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < def->n_disks; i++)
+                if (streq_ptr(def->disks[i].target_dev, target) && def->disks[i].source) {
+                        *ret_path = strdup(def->disks[i].source);
+                        *ret_format = strdup(def->disks[i].driver_type ?: "raw");
+                        r = 0;
+                        break;
+                }
+        domain_def_free(def);
+        return r;
+}
+
+/* A name for a revert's new overlay on `backing`: its stem, the snapshot's name, a number not taken. */
+static char *revert_overlay_name(const char *backing, const char *snap) {
+        const char *dot = strrchr(backing, '.'), *slash = strrchr(backing, '/');
+        size_t stem = dot && (!slash || dot > slash) ? (size_t) (dot - backing) : strlen(backing);
+        uint64_t t = (uint64_t) time(NULL);
+
+        for (unsigned k = 0;; k++) {
+                char *p = k == 0 ? g_strdup_printf("%.*s.%s-%" PRIu64, (int) stem, backing, snap, t)
+                                 : g_strdup_printf("%.*s.%s-%" PRIu64 "-%u", (int) stem, backing, snap, t, k);
+                if (access(p, F_OK) < 0 || k > 1000)
+                        return p;
+                g_free(p);
+        }
+}
+
+/* Revert to external s of shut-off d: each disk of s gets a new overlay on the image it had when s was
+ * taken (the snapshot's own overlay stays, with what was written after it, for the other branch). */
+static int snap_op_revert_external(SnapOp *op, const VmSnapshot *s, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        g_autoptr(GStrvBuilder) paths = g_strv_builder_new(), backings = g_strv_builder_new(),
+                                formats = g_strv_builder_new();
+
+        op->disks = g_array_new(FALSE, FALSE, sizeof(size_t));
+        for (size_t k = 0; k < s->def->n_disks; k++) {
+                const SnapshotDiskDef *sd = &s->def->disks[k];
+                _cleanup_free_ char *bp = NULL, *bf = NULL;
+                g_autofree char *ov = NULL;
+                size_t i;
+
+                if (sd->snapshot != SNAPSHOT_LOCATION_EXTERNAL)
+                        continue;
+                for (i = 0; i < d->def->n_disks; i++)
+                        if (streq_ptr(d->def->disks[i].target_dev, sd->name))
+                                break;
+                if (i >= d->def->n_disks || snapshot_disk_source(s, sd->name, &bp, &bf) < 0) {
+                        snap_op_free(op);
+                        return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED,
+                                                 "Domain '%s' has no disk '%s' (or snapshot '%s' does not say what "
+                                                 "image it had) to revert", d->name, sd->name, s->def->name);
+                }
+                ov = revert_overlay_name(bp, s->def->name);
+                g_array_append_val(op->disks, i);
+                g_strv_builder_add(paths, ov);
+                g_strv_builder_add(backings, bp);
+                g_strv_builder_add(formats, bf);
+        }
+        if (op->disks->len == 0) {
+                snap_op_free(op);
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Snapshot '%s' has no external disk",
+                                         s->def->name);
+        }
+        op->overlay_paths = g_strv_builder_end(paths);
+        op->backing_paths = g_strv_builder_end(backings);
+        op->backing_formats = g_strv_builder_end(formats);
+        return snap_op_create_overlays(op, error);
+}
+
+static int delete_live_next(SnapOp *op, sd_bus_error *error);
+
+/* One disk's commit of a live deletion ended. */
+static void delete_live_done(void *userdata, int r, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(op->message);
+        size_t i = op->ext_next;
+
+        if (r < 0) {
+                snap_op_finish(d, r, message, op);
+                snap_op_free(op);
+                return;
+        }
+        (void) persistent_disk_replace(d, op->targets[i], op->overlay_paths[i], op->backing_paths[i],
+                                       op->backing_formats[i]);
+        op->ext_next++;
+        r = delete_live_next(op, &error);   /* takes op */
+        if (r < 0 && m) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Failed to delete a snapshot: %m");
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+}
+
+/* The commit of the next disk's overlay into its backing (BlockCommit's job: active with pivot when the
+ * overlay is the active layer, else intermediate), or the end. Takes op. */
+static int delete_live_next(SnapOp *op, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        size_t i = op->ext_next;
+        int r;
+
+        if (!op->targets[i]) {
+                snap_op_finish(d, 0, NULL, op);
+                snap_op_free(op);
+                return 1;
+        }
+        if (!vm_domain_is_active(d) || !d->rt) {
+                snap_op_free(op);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' stopped during the deletion", d->name);
+        }
+        d->snapshot_op = op;
+        r = vm_domain_block_commit(d, op->message, op->targets[i], op->overlay_paths[i], op->backing_paths[i],
+                                   delete_live_done, op, error);
+        if (r < 0) {
+                snap_op_free(op);
+                return r;
+        }
+        return 1;
+}
+
+/* Offline: the bases (and the layers above the overlays) are open read-write: the driver's commits. */
+static void delete_writable_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        SnapOp *op = userdata;
+        size_t n_ops = 0, w = 0;
+
+        op->files_job = NULL;
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        op->writable = files;
+        op->image_layers = g_ptr_array_new_with_free_func(g_free);
+        op->image_ops = g_new0(DriverImageOp, 2 * g_strv_length(op->targets) + 1);
+        for (size_t i = 0; op->targets[i]; i++) {
+                size_t n = 0, k = op->depths[i], nb = 0;
+                const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
+                const OpenedFile *base = open_files_for_request(files->files, w++, &nb);
+                DriverFileLayer *below = g_new0(DriverFileLayer, n + 1);
+
+                g_ptr_array_add(op->image_layers, below);
+                for (size_t b = k + 2; b < n; b++)
+                        below[b - k - 2] = (DriverFileLayer) { .fd = l[b].fd, .path = l[b].path, .format = l[b].format };
+                op->image_ops[n_ops++] = (DriverImageOp) {
+                        .type = DRIVER_IMAGE_COMMIT, .fd = l[k].fd, .base_fd = base ? base->fd : -1,
+                        .backing_format = l[k + 1].format, .below = below, .n_below = n - k - 2 };
+                if (op->writable_above[i] != SIZE_MAX) {
+                        const OpenedFile *above = open_files_for_request(files->files, w++, &nb);
+
+                        op->image_ops[n_ops++] = (DriverImageOp) {
+                                .type = DRIVER_IMAGE_REBASE, .fd = above ? above->fd : -1, .base_fd = -1,
+                                .backing = l[k + 1].path, .backing_format = l[k + 1].format };
+                }
+        }
+        op->n_image_ops = n_ops;
+        snap_op_run(op, NULL);
+}
+
+/* Whether layer l is the file `path` names. */
+static bool layer_is_file(const OpenedFile *l, const char *path) {
+        struct stat st;
+
+        if (streq_ptr(l->path, path) || streq_ptr(l->resolved, path))
+                return true;
+        return stat(path, &st) >= 0 && st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino;
+}
+
+/* Offline: each disk's chain is open: where the overlay is in it, then its base (and the layer above) read-write. */
+static void delete_chains_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        size_t n_disks = g_strv_length(op->targets), n_req = 0;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n_disks + 1);
+
+        op->files_job = NULL;
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        op->chains = files;
+        op->depths = g_new0(size_t, n_disks + 1);
+        op->writable_above = g_new0(size_t, n_disks + 1);
+        for (size_t i = 0; i < n_disks; i++) {
+                size_t n = 0, k;
+                const OpenedFile *l = open_files_for_request(files->files, i, &n);
+
+                for (k = 0; l && k < n; k++)
+                        if (layer_is_file(&l[k], op->overlay_paths[i]))
+                                break;
+                if (!l || k + 1 >= n) {
+                        _cleanup_free_ char *m = g_strdup_printf(
+                                "overlay %s of disk '%s' is not in the disk's image chain (%s) above an image: the "
+                                "domain is on another branch (reverted elsewhere); delete it with metadata_only",
+                                op->overlay_paths[i], op->targets[i], l ? l[0].path : "-");
+                        snap_op_reply_error(op, -ENOTSUP, m);
+                        snap_op_free(op);
+                        return;
+                }
+                op->depths[i] = k;
+                req[n_req++] = (OpenFileRequest) { .path = l[k + 1].path, .mode = OPEN_FILE_READ_WRITE,
+                                                   .format = l[k + 1].format };
+                op->writable_above[i] = SIZE_MAX;
+                if (k > 0) {
+                        op->writable_above[i] = n_req;
+                        req[n_req++] = (OpenFileRequest) { .path = l[k - 1].path, .mode = OPEN_FILE_READ_WRITE,
+                                                           .format = l[k - 1].format };
+                }
+        }
+        r = vm_caller_files_open(d->manager, op->message, d->name, req, n_req, delete_writable_opened, op,
+                                 &op->files_job);
+        if (r < 0) {
+                snap_op_reply_error(op, r, "cannot open the images read-write");
+                snap_op_free(op);
+        }
+}
+
+/* Deletes external s: each overlay it made is merged into the image below it (the data stays, the chain
+ * gets shorter) and removed; live with block commits, offline with the driver's commits. Takes op. */
+static int snap_op_delete_external(SnapOp *op, const VmSnapshot *s, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        g_autoptr(GStrvBuilder) targets = g_strv_builder_new(), paths = g_strv_builder_new(),
+                                backings = g_strv_builder_new(), formats = g_strv_builder_new();
+        const DomainDef *def;
+        size_t n = 0;
+        int r;
+
+        for (size_t k = 0; k < s->def->n_disks; k++) {
+                const SnapshotDiskDef *sd = &s->def->disks[k];
+                _cleanup_free_ char *bp = NULL, *bf = NULL;
+
+                if (sd->snapshot != SNAPSHOT_LOCATION_EXTERNAL || !sd->source_file)
+                        continue;
+                if (snapshot_disk_source(s, sd->name, &bp, &bf) < 0) {
+                        snap_op_free(op);
+                        return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED,
+                                                 "Snapshot '%s' does not say what image disk '%s' had", s->def->name,
+                                                 sd->name);
+                }
+                g_strv_builder_add(targets, sd->name);
+                g_strv_builder_add(paths, sd->source_file);
+                g_strv_builder_add(backings, bp);
+                g_strv_builder_add(formats, bf);
+                n++;
+        }
+        op->targets = g_strv_builder_end(targets);
+        op->overlay_paths = g_strv_builder_end(paths);
+        op->backing_paths = g_strv_builder_end(backings);
+        op->backing_formats = g_strv_builder_end(formats);
+        if (n == 0) {
+                snap_op_finish(d, 0, NULL, op);   /* nothing on disk */
+                snap_op_free(op);
+                return 1;
+        }
+        if (vm_domain_is_active(d) && d->rt) {
+                op->live = true;
+                op->ext_next = 0;
+                return delete_live_next(op, error);
+        }
+        /* offline: the chains as the caller sees them (read-only) */
+        def = d->def;
+        {
+                g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, n + 1);
+
+                for (size_t i = 0; i < n; i++) {
+                        const DomainDiskDef *disk = NULL;
+
+                        for (size_t k = 0; k < def->n_disks && !disk; k++)
+                                if (streq_ptr(def->disks[k].target_dev, op->targets[i]))
+                                        disk = &def->disks[k];
+                        if (!disk || !disk->source || disk->type != DOMAIN_DISK_TYPE_FILE) {
+                                r = sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED,
+                                                      "Domain '%s' has no file disk '%s' any more", d->name,
+                                                      op->targets[i]);
+                                snap_op_free(op);
+                                return r;
+                        }
+                        req[i] = (OpenFileRequest) { .path = disk->source, .mode = OPEN_FILE_READ,
+                                                     .flags = OPEN_FILE_BACKING_CHAIN, .format = disk->driver_type };
+                }
+                d->snapshot_op = op;
+                r = vm_caller_files_open(d->manager, op->message, d->name, req, n, delete_chains_opened, op,
+                                         &op->files_job);
+        }
+        if (r < 0) {
+                snap_op_free(op);
+                return sd_bus_error_set_errnof(error, r, "Cannot open the disks of domain '%s': %m", d->name);
+        }
+        return 1;
+}
+
 /* Runs op on d as it is now: live on a running domain, else offline on its disks. Takes op. */
 static int snap_op_start(struct SnapOp *op, const VmSnapshot *s, sd_bus_error *error) {
         VmDomain *d = op->domain;
+
+        if (op->kind == SNAP_OP_DELETE && snapshot_is_external(s))
+                return snap_op_delete_external(op, s, error);
+        if (op->kind == SNAP_OP_REVERT && snapshot_is_external(s))
+                return snap_op_revert_external(op, s, error);
 
         if (vm_domain_is_active(d) && d->rt) {
                 op->live = true;
@@ -754,10 +1284,6 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         for (size_t k = 0; k < def->n_disks; k++)
                 external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
         external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
-        if (r >= 0 && external && !active)
-                r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "External (disk_only) snapshots of a shut-off domain are not supported yet; domain '%s' "
-                                      "is shut off: take an internal snapshot, or start it", d->name);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "A snapshot with internal memory and external disks is not supported; use disk_only");
@@ -785,6 +1311,18 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 def->domain_xml = domain_def_format(ddef, DOMAIN_FORMAT_INACTIVE);
                 op->def = def;
                 op->no_metadata = no_metadata;
+                if (!active) {
+                        /* offline: qemu-img makes them, each on the image its disk names now */
+                        g_autoptr(GStrvBuilder) backings = g_strv_builder_new(), formats = g_strv_builder_new();
+
+                        for (guint i = 0; i < op->disks->len; i++) {
+                                const DomainDiskDef *disk = &ddef->disks[g_array_index(op->disks, size_t, i)];
+                                g_strv_builder_add(backings, disk->source);
+                                g_strv_builder_add(formats, disk->driver_type ?: "raw");
+                        }
+                        op->backing_paths = g_strv_builder_end(backings);
+                        op->backing_formats = g_strv_builder_end(formats);
+                }
                 return snap_op_create_overlays(op, error);
         }
         if (!active && def->memory == SNAPSHOT_LOCATION_INTERNAL) {
@@ -866,7 +1404,7 @@ static void revert_stop_done(void *userdata, int r, const char *message) {
         }
 }
 
-/* Stops running d (as Destroy does: stopped/destroyed), then reverts its disks. Takes op. */
+/* Stops running d (stopped/from-snapshot, as libvirt), then reverts its disks. Takes op. */
 static int revert_by_stopping(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
         int r;
@@ -877,7 +1415,8 @@ static int revert_by_stopping(SnapOp *op, sd_bus_error *error) {
         }
         d->snapshot_op = op;
         vm_domain_set_cause(d, op->message);
-        r = d->drv->ops->destroy(d->rt, false, revert_stop_done, op);
+        r = d->drv->ops->snapshot_stop ? d->drv->ops->snapshot_stop(d->rt, revert_stop_done, op)
+                                       : d->drv->ops->destroy(d->rt, false, revert_stop_done, op);
         if (r < 0) {
                 vm_domain_clear_cause(d);
                 snap_op_free(op);
@@ -926,11 +1465,6 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         r = snap_check_idle(d, error);
         if (r < 0)
                 return r;
-        if (snapshot_is_external(s))
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "Reverting to the external snapshot '%s' is not supported yet: its overlays are the "
-                                         "disks now; shut domain '%s' off and point its disks back at the backing images",
-                                         s->def->name, d->name);
 
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
@@ -944,7 +1478,7 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         op->flags = paused ? DRIVER_SNAPSHOT_PAUSED : 0;
         if ((running || paused) && !snapshot_has_memory(s)) {
                 op->start_after = true;
-                op->start_flags = paused ? DRIVER_START_PAUSED : 0;
+                op->start_flags = (paused ? DRIVER_START_PAUSED : 0) | DRIVER_START_FROM_SNAPSHOT;
         }
         if (snapshot_has_memory(s) && !vm_domain_is_active(d))
                 return revert_by_starting(op, message, error);
@@ -986,16 +1520,6 @@ int vm_snapshot_method_delete(sd_bus_message *message, void *userdata, sd_bus_er
                         g_ptr_array_remove(victims, s);
         } else
                 g_ptr_array_add(victims, s);
-        for (guint i = 0; !metadata_only && i < victims->len; i++) {
-                VmSnapshot *v = victims->pdata[i];
-
-                if (snapshot_is_external(v))
-                        return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                                 "Deleting the external snapshot '%s' needs its overlays merged into their backing "
-                                                 "images first (BlockCommit of each disk's active layer with pivot, e.g. "
-                                                 "vmgmtctl blockcommit %s DISK --active --pivot), then delete it with metadata_only",
-                                                 v->def->name, d->name);
-        }
         if (metadata_only || victims->len == 0) {
                 for (guint i = 0; i < victims->len; i++)
                         snapshot_remove(victims->pdata[i]);
