@@ -437,8 +437,8 @@ static void snap_delete_offline_done(SnapOp *op) {
                 size_t n = 0;
                 const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
 
-                if (!l || op->depths[i] + 1 >= n)
-                        continue;
+                if (!l || op->depths[i] != 0 || n < 2)
+                        continue;   /* an intermediate layer went: the definition names the same top */
                 (void) persistent_disk_replace(d, op->targets[i], l[0].path, l[op->depths[i] + 1].path,
                                                l[op->depths[i] + 1].format);
         }
@@ -944,6 +944,7 @@ static int snap_op_revert_external(SnapOp *op, const VmSnapshot *s, sd_bus_error
         op->overlay_paths = g_strv_builder_end(paths);
         op->backing_paths = g_strv_builder_end(backings);
         op->backing_formats = g_strv_builder_end(formats);
+        op->external = true;
         return snap_op_create_overlays(op, error);
 }
 
