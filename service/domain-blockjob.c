@@ -70,6 +70,8 @@ typedef struct BlockCall {
         /* for another operation (vm_domain_block_commit()): message is never answered, this is told */
         VmBlockCommitDoneFn done;
         void *done_userdata;
+        bool base_below_top;            /* no base named: the layer right below top */
+        char *base_path;                /* the commit's base, as the chain names it */
 } BlockCall;
 
 /* domain UUID → its BlockCall, while a block job runs */
@@ -109,6 +111,7 @@ static void block_call_free(void *p) {
         g_free(c->top_spec);
         g_free(c->dest);
         g_free(c->dest_format);
+        g_free(c->base_path);
         g_free(c);
 }
 
@@ -120,7 +123,7 @@ static void call_tell(BlockCall *c, int r, const char *message) {
 
         c->done = NULL;
         if (done)
-                done(c->done_userdata, r, message);
+                done(c->done_userdata, r, message, c->base_path);
 }
 
 /* Answers the call with an error and frees it. */
@@ -479,7 +482,7 @@ static void resolve_and_go(BlockCall *c) {
                                    c->top_spec);
                         return;
                 }
-                c->base = n - 1;
+                c->base = c->base_below_top ? c->top + 1 : n - 1;
                 if (c->base_spec) {
                         k = resolve_layer(c, c->base_spec);
                         if (k < 0) {
@@ -494,6 +497,7 @@ static void resolve_and_go(BlockCall *c) {
                                    l[c->base].path, l[c->top].path, c->target);
                         return;
                 }
+                c->base_path = g_strdup(l[c->base].path);
                 if (c->delete_files) {
                         /* what leaves the chain: top…base-1 */
                         c->n_delete = c->base - c->top;
@@ -650,6 +654,7 @@ int vm_domain_block_commit(VmDomain *d, sd_bus_message *message, const char *dis
                 return r;
         c->top_spec = g_strdup(top);
         c->base_spec = g_strdup(base);
+        c->base_below_top = !base;
         c->active = c->pivot = streq_ptr(top, c->source);
         c->delete_files = true;
         c->done = done;

@@ -388,6 +388,45 @@ static void snap_delete_next(SnapOp *op) {
 static void destroy_done_ignored(void *userdata, int r, const char *message) {
 }
 
+/* The other snapshots of d that were taken on `was` (disk target's image in their definition) were taken on
+ * `now` once it went (merged into it): their metadata says so, for their revert. */
+static void snapshots_disk_replace(VmDomain *d, const char *except, const char *target, const char *was,
+                                   const char *now, const char *format) {
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                VmSnapshot *c = d->snapshots->pdata[i];
+                DomainDef *def = NULL;
+                ConfError err = {};
+                bool changed = false;
+
+                if (streq_ptr(c->def->name, except) || !c->def->domain_xml ||
+                    domain_def_parse(c->def->domain_xml, strlen(c->def->domain_xml), &def, &err) < 0) {
+                        conf_error_clear(&err);
+                        continue;
+                }
+                for (size_t k = 0; k < def->n_disks; k++)
+                        if (streq_ptr(def->disks[k].target_dev, target) && streq_ptr(def->disks[k].source, was)) {
+                                free(def->disks[k].source);
+                                def->disks[k].source = strdup(now);
+                                if (format) {
+                                        free(def->disks[k].driver_type);
+                                        def->disks[k].driver_type = strdup(format);
+                                }
+                                changed = true;
+                        }
+                if (changed) {
+                        char *xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+
+                        if (xml) {
+                                free(c->def->domain_xml);
+                                c->def->domain_xml = xml;
+                                if (vm_snapshot_store_write(c) < 0)
+                                        log_warning("Domain '%s': cannot save snapshot '%s'", d->name, c->def->name);
+                        }
+                }
+                domain_def_free(def);
+        }
+}
+
 /* Saves d's persistent definition (changed in place) with a new generation and signals what changed. */
 static void persistent_def_saved(VmDomain *d, DomainDef *def) {
         _cleanup_free_ char *file = NULL;
@@ -441,6 +480,14 @@ static void snap_delete_offline_done(SnapOp *op) {
                         continue;   /* an intermediate layer went: the definition names the same top */
                 (void) persistent_disk_replace(d, op->targets[i], l[0].path, l[op->depths[i] + 1].path,
                                                l[op->depths[i] + 1].format);
+        }
+        for (size_t i = 0; op->targets && op->targets[i]; i++) {
+                size_t n = 0;
+                const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
+
+                if (l && op->depths[i] + 1 < n)
+                        snapshots_disk_replace(d, op->name, op->targets[i], l[op->depths[i]].path,
+                                               l[op->depths[i] + 1].path, l[op->depths[i] + 1].format);
         }
 }
 
@@ -761,7 +808,7 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
         }
         op->overlays = files;
         if (op->backing_paths) {
-                /* offline: qemu-img makes the files overlays of their backings */
+                /* offline: the driver makes the files overlays of their backings */
                 if (vm_domain_is_active(op->domain) || op->domain->rt) {
                         snap_op_reply_error(op, -EBUSY, "the domain started meanwhile");
                         snap_op_free(op);
@@ -950,12 +997,28 @@ static int snap_op_revert_external(SnapOp *op, const VmSnapshot *s, sd_bus_error
 
 static int delete_live_next(SnapOp *op, sd_bus_error *error);
 
-/* One disk's commit of a live deletion ended. */
-static void delete_live_done(void *userdata, int r, const char *message) {
+static int on_delete_live_next(sd_event_source *src, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         SnapOp *op = userdata;
-        VmDomain *d = op->domain;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(op->message);
+        int r;
+
+        sd_event_source_disable_unref(src);
+        r = delete_live_next(op, &error);   /* takes op */
+        if (r < 0 && m) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Failed to delete a snapshot: %m");
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+        return 0;
+}
+
+/* One disk's commit of a live deletion ended: the next one once its Job is over (one job at a time). */
+static void delete_live_done(void *userdata, int r, const char *message, const char *base) {
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        const DomainDef *live = vm_domain_current_def(d);
+        sd_event_source *src = NULL;
         size_t i = op->ext_next;
 
         if (r < 0) {
@@ -963,14 +1026,22 @@ static void delete_live_done(void *userdata, int r, const char *message) {
                 snap_op_free(op);
                 return;
         }
-        (void) persistent_disk_replace(d, op->targets[i], op->overlay_paths[i], op->backing_paths[i],
-                                       op->backing_formats[i]);
+        /* after an active commit the live definition names the base, with its format */
+        for (size_t k = 0; live && k < live->n_disks; k++)
+                if (streq_ptr(live->disks[k].target_dev, op->targets[i]) && !streq_ptr(live->disks[k].source,
+                                                                                       op->overlay_paths[i])) {
+                        (void) persistent_disk_replace(d, op->targets[i], op->overlay_paths[i], live->disks[k].source,
+                                                       live->disks[k].driver_type);
+                        break;
+                }
+        if (base)
+                snapshots_disk_replace(d, op->name, op->targets[i], op->overlay_paths[i], base, NULL);
         op->ext_next++;
-        r = delete_live_next(op, &error);   /* takes op */
-        if (r < 0 && m) {
-                if (!sd_bus_error_is_set(&error))
-                        sd_bus_error_set_errnof(&error, r, "Failed to delete a snapshot: %m");
-                (void) sd_bus_reply_method_error(m, &error);
+        if (sd_event_add_defer(d->manager->event, &src, on_delete_live_next, op) < 0 ||
+            sd_event_source_set_enabled(src, SD_EVENT_ONESHOT) < 0) {
+                sd_event_source_disable_unref(src);
+                snap_op_finish(d, -ENOMEM, NULL, op);
+                snap_op_free(op);
         }
 }
 
@@ -991,8 +1062,8 @@ static int delete_live_next(SnapOp *op, sd_bus_error *error) {
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' stopped during the deletion", d->name);
         }
         d->snapshot_op = op;
-        r = vm_domain_block_commit(d, op->message, op->targets[i], op->overlay_paths[i], op->backing_paths[i],
-                                   delete_live_done, op, error);
+        r = vm_domain_block_commit(d, op->message, op->targets[i], op->overlay_paths[i], NULL, delete_live_done, op,
+                                   error);
         if (r < 0) {
                 snap_op_free(op);
                 return r;
@@ -1313,7 +1384,7 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 op->def = def;
                 op->no_metadata = no_metadata;
                 if (!active) {
-                        /* offline: qemu-img makes them, each on the image its disk names now */
+                        /* offline: the driver makes them, each on the image its disk names now */
                         g_autoptr(GStrvBuilder) backings = g_strv_builder_new(), formats = g_strv_builder_new();
 
                         for (guint i = 0; i < op->disks->len; i++) {

@@ -38,13 +38,15 @@ static void start_complete(DriverRuntime *rt) {
         const char *how = rt->restored ? "restored" : rt->from_snapshot ? "from-snapshot" : "booted";
 
         rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
-        rt->reason = rt->start_paused ? (rt->from_snapshot ? "from-snapshot" : "user") : how;
+        const char *paused_how = rt->from_snapshot ? "from-snapshot" : "user";
+
+        rt->reason = rt->start_paused ? paused_how : how;
         (void) qemu_runtime_save_status(rt);
         qemu_runtime_log(rt, "domain %s %s%s", rt->def->name, rt->restored ? "restored" : "started",
                          rt->start_paused ? " (paused)" : "");
         qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, how, DOMAIN_EVENT_STARTED, how);
         if (rt->start_paused)
-                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, rt->reason, DOMAIN_EVENT_SUSPENDED,
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, paused_how, DOMAIN_EVENT_SUSPENDED,
                                        rt->from_snapshot ? "from-snapshot" : "paused");
         if (done)
                 done(userdata, 0, NULL);
