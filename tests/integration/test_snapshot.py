@@ -482,6 +482,9 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(base, '0x22', '64k', '64k'))
         for pattern, offset in (('0x11', '0'), ('0x22', '64k'), ('0x33', '128k')):
             self.assertTrue(holds(ov2, pattern, offset, '64k'), pattern)
+        # e2 was taken on ob.e1, which went into base: its definition says base now (what its revert builds on)
+        sxml = str(self.snap(e2).GetXML(opts()))
+        self.assertEqual(disk_source(sxml[sxml.index('<domain '):sxml.index('</domain>') + len('</domain>')]), base)
 
         # a cancelled deletion changes nothing (a qemu-img whose commit never ends stands in for a long one)
         wrap = os.path.join(self.fx.tmp, 'bin')
