@@ -991,7 +991,7 @@ static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error 
         op->started = true;
         d->snapshot_op = op;
         vm_domain_set_cause(d, message);
-        r = vm_domain_start(d, message, DRIVER_START_PAUSED, revert_start_done, op, &msg);
+        r = vm_domain_start(d, message, DRIVER_START_PAUSED | DRIVER_START_FROM_SNAPSHOT, revert_start_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s' for snapshot '%s'", d->name, op->name);
                 vm_domain_clear_cause(d);
