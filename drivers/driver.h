@@ -119,6 +119,7 @@ typedef struct DriverLogRotation {
 
 typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
+        DRIVER_START_FROM_SNAPSHOT = 1 << 1,    /* a revert's start: reason and event detail "from-snapshot" */
 } DriverStartFlags;
 
 /* ---- the files of a start: opened by the service, used by the driver ---- */
@@ -278,6 +279,27 @@ typedef struct DriverSnapshotOverlay {
         int fd;                    /* the overlay file, read-write (dup()ed) */
         const char *path;          /* its name, as the live definition will have it */
 } DriverSnapshotOverlay;
+
+/* One change to the image files of a shut-off domain (image_offline()); every fd is
+ * the service's, opened as its caller (the driver dup()s what it keeps). */
+typedef enum DriverImageOpType {
+        DRIVER_IMAGE_CREATE_OVERLAY,    /* fd (new, empty) becomes a qcow2 of `size` bytes backed by `backing` */
+        DRIVER_IMAGE_COMMIT,            /* the data of qcow2 layer fd is written into its backing base_fd
+                                         * (read-write, format backing_format; below it: below[]); fd keeps it */
+        DRIVER_IMAGE_REBASE,            /* the header of qcow2 fd (read-write) names `backing` as its backing
+                                         * file; no data moves (the new backing holds what the old one showed) */
+} DriverImageOpType;
+
+typedef struct DriverImageOp {
+        DriverImageOpType type;
+        int fd;
+        const char *backing;            /* create, rebase: the backing file's name as the header gets it */
+        const char *backing_format;     /* its format */
+        uint64_t size;                  /* create: the virtual size */
+        int base_fd;                    /* commit */
+        const DriverFileLayer *below;   /* commit: the base's own backing chain, nearest first (read-only) */
+        size_t n_below;
+} DriverImageOp;
 
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
@@ -508,6 +530,19 @@ typedef struct DomainDriverOps {
          * service's to remove). */
         int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                                  const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+        /* The image changes ops[] (see DriverImageOp) of a shut-off domain's
+         * disks, one after the other without blocking the loop (external
+         * snapshots of a shut-off domain, their revert and deletion).
+         * Progress: ops done of n. A failure stops at that op (those before
+         * stay done); cancel stops before the next op (a commit under way is
+         * stopped: its top still holds all its data) and done gets
+         * -ECANCELED. Returns 0 with *ret, or a negative errno with
+         * *ret_error (malloc'd). NULL: the driver changes no images. */
+        int (*image_offline)(DomainDriver *d, const DriverImageOp *ops, size_t n, const DriverJobCallbacks *cb,
+                             DriverJob **ret, char **ret_error);
+        /* destroy() for a revert: the domain stops with reason and event
+         * detail "from-snapshot" (STOPPED/from-snapshot). NULL: destroy(). */
+        int (*snapshot_stop)(DriverRuntime *rt, DriverDoneFn done, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -66,6 +66,12 @@ typedef struct BlockCall {
 
         VmDomainJob *job;               /* while it runs */
         sd_bus_message *abort_message;  /* a BlockJobAbort waiting for the end */
+
+        /* for another operation (vm_domain_block_commit()): message is never answered, this is told */
+        VmBlockCommitDoneFn done;
+        void *done_userdata;
+        bool base_below_top;            /* no base named: the layer right below top */
+        char *base_path;                /* the commit's base, as the chain names it */
 } BlockCall;
 
 /* domain UUID → its BlockCall, while a block job runs */
@@ -105,10 +111,20 @@ static void block_call_free(void *p) {
         g_free(c->top_spec);
         g_free(c->dest);
         g_free(c->dest_format);
+        g_free(c->base_path);
         g_free(c);
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(BlockCall *, block_call_free);
+
+/* Tells the operation that asked for c (if one did) how it ended, once. */
+static void call_tell(BlockCall *c, int r, const char *message) {
+        VmBlockCommitDoneFn done = c->done;
+
+        c->done = NULL;
+        if (done)
+                done(c->done_userdata, r, message, c->base_path);
+}
 
 /* Answers the call with an error and frees it. */
 static void call_fail(BlockCall *c, int r, const char *message) {
@@ -116,6 +132,11 @@ static void call_fail(BlockCall *c, int r, const char *message) {
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s disk '%s' of domain '%s'", verb_names[c->verb],
                                                     c->target, c->domain->name);
 
+        if (c->done) {
+                call_tell(c, r, message);
+                block_call_free(c);
+                return;
+        }
         bus_error_from_errno(&error, r, message, what);
         if (c->message)
                 (void) sd_bus_reply_method_error(c->message, &error);
@@ -130,7 +151,9 @@ static void call_failf(BlockCall *c, const char *name, const char *fmt, ...) {
         va_start(ap, fmt);
         msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        if (c->message)
+        if (c->done)
+                call_tell(c, streq(name, VM_ERROR_BUSY) ? -EBUSY : streq(name, VM_ERROR_INVALID_STATE) ? -ESRCH : -EINVAL, msg);
+        else if (c->message)
                 (void) sd_bus_reply_method_errorf(c->message, name, "%s", msg);
         block_call_free(c);
 }
@@ -280,6 +303,7 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
         }
         log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
                  r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
+        call_tell(c, r, message);
 }
 
 static void start_job(BlockCall *c) {
@@ -350,9 +374,13 @@ static void start_job(BlockCall *c) {
                                                             verb_names[c->verb], c->target, d->name);
                 sd_bus_message *m = sd_bus_message_ref(c->message);
 
+                bool internal = c->done;
+
                 bus_error_from_errno(&error, r, err, what);
+                call_tell(c, r, err);
+                if (m && !internal)
+                        (void) sd_bus_reply_method_error(m, &error);
                 vm_domain_job_discard(job);   /* frees c */
-                (void) sd_bus_reply_method_error(m, &error);
                 sd_bus_message_unref(m);
                 return;
         }
@@ -362,7 +390,7 @@ static void start_job(BlockCall *c) {
         /* the driver has its own fds: the caller's files need not stay open */
         c->chain = driver_file_set_free(c->chain);
         c->file = driver_file_set_free(c->file);
-        (void) vm_domain_job_started(c->job, dj, c->message);
+        (void) vm_domain_job_started(c->job, dj, c->done ? NULL : c->message);
         c->message = sd_bus_message_unref(c->message);
 }
 
@@ -454,7 +482,7 @@ static void resolve_and_go(BlockCall *c) {
                                    c->top_spec);
                         return;
                 }
-                c->base = n - 1;
+                c->base = c->base_below_top ? c->top + 1 : n - 1;
                 if (c->base_spec) {
                         k = resolve_layer(c, c->base_spec);
                         if (k < 0) {
@@ -469,6 +497,7 @@ static void resolve_and_go(BlockCall *c) {
                                    l[c->base].path, l[c->top].path, c->target);
                         return;
                 }
+                c->base_path = g_strdup(l[c->base].path);
                 if (c->delete_files) {
                         /* what leaves the chain: top…base-1 */
                         c->n_delete = c->base - c->top;
@@ -612,6 +641,31 @@ int domain_method_block_commit(sd_bus_message *message, void *userdata, sd_bus_e
                 return r;
         TAKE_PTR(c);
         return 1;
+}
+
+int vm_domain_block_commit(VmDomain *d, sd_bus_message *message, const char *disk, const char *top,
+                           const char *base, VmBlockCommitDoneFn done, void *userdata, sd_bus_error *error) {
+        _cleanup_(block_call_freep) BlockCall *c = NULL;
+        int r;
+
+        c = block_call_new(d, message, VERB_COMMIT);
+        r = block_call_prepare(c, disk, true, error);
+        if (r < 0)
+                return r;
+        c->top_spec = g_strdup(top);
+        c->base_spec = g_strdup(base);
+        c->base_below_top = !base;
+        c->active = c->pivot = streq_ptr(top, c->source);
+        c->delete_files = true;
+        c->done = done;
+        c->done_userdata = userdata;
+        r = open_chain(c, error);
+        if (r < 0) {
+                c->done = NULL;
+                return r;
+        }
+        TAKE_PTR(c);
+        return 0;
 }
 
 int domain_method_block_pull(sd_bus_message *message, void *userdata, sd_bus_error *error) {

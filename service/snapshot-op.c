@@ -1,6 +1,7 @@
 /* snapshot-op.c — the snapshot operations: CreateSnapshot, Revert and Delete. The disks taking part are chosen
  * from the definition, opened (or, for overlays, created) as the caller, handed to the driver's job (an
- * org.vmgmt.Job "snapshot"), and the metadata follows what the job did (snapshot-store.c). */
+ * org.vmgmt.Job "snapshot"), and the metadata follows what the job did (snapshot-store.c). What external
+ * snapshots need for their revert and deletion is in snapshot-external.c. */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "object-kind.h"
 #include "path-policy.h"
+#include "snapshot-op.h"
 #include "snapshot.h"
 
 #define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -225,7 +227,7 @@ static int snapshot_choose_overlays(VmDomain *d, const DomainDef *def, SnapshotD
         return 0;
 }
 
-static bool snapshot_is_external(const VmSnapshot *s) {
+bool snapshot_is_external(const VmSnapshot *s) {
         for (size_t i = 0; i < s->def->n_disks; i++)
                 if (s->def->disks[i].snapshot == SNAPSHOT_LOCATION_EXTERNAL)
                         return true;
@@ -245,33 +247,9 @@ static GArray *snapshot_internal_disks(const VmSnapshot *s, const DomainDef *def
         return disks;
 }
 
-/* ---- one operation: the disks opened as the caller (offline), the driver's job, the end ---- */
+/* ---- one operation: the disks opened as the caller (offline), the driver's job, the end (snapshot-op.h) ---- */
 
-typedef enum SnapOpKind { SNAP_OP_CREATE, SNAP_OP_REVERT, SNAP_OP_DELETE } SnapOpKind;
-
-typedef struct SnapOp {
-        SnapOpKind kind;
-        VmDomain *domain;               /* a reference */
-        sd_bus_message *message;        /* the call; answered with the Job (create) or at the end */
-        SnapshotDef *def;               /* create: the new snapshot's metadata */
-        char *name;                     /* the snapshot worked on */
-        char **delete_names;            /* delete: the snapshots whose metadata goes at the end */
-        bool no_metadata;
-        bool live;
-        DriverSnapshotFlags flags;
-        GArray *disks;                  /* indexes into the definition */
-        DomainDef *files_def;           /* offline: what the files were opened for */
-        VmDomainFilesJob *files_job;
-        VmDomainJob *dj;
-        bool external;                  /* create: disk-only, new overlays */
-        bool started;                   /* revert: the domain was started (paused) for it: stopped again on failure */
-        bool start_after;               /* revert to an offline snapshot with running/paused: started once the disks are back */
-        DriverStartFlags start_flags;
-        VmCallerFiles *overlays;        /* external: the overlay files, created as the caller */
-        char **overlay_paths;           /* external: one per disks[] */
-} SnapOp;
-
-static void snap_op_free(void *p) {
+void snap_op_free(void *p) {
         SnapOp *op = p;
 
         if (!op)
@@ -289,6 +267,16 @@ static void snap_op_free(void *p) {
         if (op->overlays)   /* created and not finished: removed as the caller */
                 vm_caller_files_discard(op->domain->manager, op->overlays);
         g_strfreev(op->overlay_paths);
+        g_strfreev(op->backing_paths);
+        g_strfreev(op->backing_formats);
+        g_strfreev(op->targets);
+        vm_caller_files_free(op->chains);
+        vm_caller_files_free(op->writable);
+        g_free(op->depths);
+        g_free(op->writable_above);
+        g_free(op->image_ops);
+        if (op->image_layers)
+                g_ptr_array_free(op->image_layers, TRUE);
         vm_domain_unref(op->domain);
         g_free(op);
 }
@@ -297,7 +285,7 @@ static const char *snap_op_verb(const SnapOp *op) {
         return op->kind == SNAP_OP_CREATE ? "create snapshot" : op->kind == SNAP_OP_REVERT ? "revert to snapshot" : "delete snapshot";
 }
 
-static void snap_op_reply_error(SnapOp *op, int r, const char *message) {
+void snap_op_reply_error(SnapOp *op, int r, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *what = g_strdup_printf("Failed to %s '%s' of domain '%s'", snap_op_verb(op), op->name,
                                                     op->domain->name);
@@ -310,7 +298,6 @@ static void snap_op_reply_error(SnapOp *op, int r, const char *message) {
 }
 
 static int snap_op_start(struct SnapOp *op, const VmSnapshot *s, sd_bus_error *error);
-static void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata);
 
 static int on_delete_next(sd_event_source *src, void *userdata) {
         SnapOp *op = userdata;
@@ -358,15 +345,19 @@ static void snap_delete_next(SnapOp *op) {
 static void destroy_done_ignored(void *userdata, int r, const char *message) {
 }
 
+
+
+
+
+
 /* The overlays are the disks now: their files get their names, the persistent definition names them. */
 static void snap_external_done(SnapOp *op) {
         VmDomain *d = op->domain;
         Manager *m = d->manager;
         DomainDef *def;
-        VmDomainProps before;
         int r;
 
-        for (guint i = 0; i < op->disks->len; i++) {
+        for (guint i = 0; !op->files_finished && i < op->disks->len; i++) {
                 r = vm_caller_file_finish(m, op->overlays, i, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
@@ -383,19 +374,7 @@ static void snap_external_done(SnapOp *op) {
                 free(disk->driver_type);
                 disk->driver_type = strdup("qcow2");
         }
-        vm_domain_props_get(d, &before);
-        d->generation++;
-        {
-                _cleanup_free_ char *file = NULL;
-                r = vm_domain_store_write(m, def, d->generation, &file);
-                if (r < 0)
-                        log_error_errno(r, "Domain '%s': cannot save the definition naming the overlays: %m", d->name);
-                else if (!streq_ptr(file, d->config_file)) {
-                        g_free(d->config_file);
-                        d->config_file = g_strdup(file);
-                }
-        }
-        vm_domain_props_emit_changes(d, &before);
+        snap_op_save_persistent_def(d, def);
 }
 
 static void revert_start_reply_error(sd_bus_message *m, int r, const char *message, const char *name) {
@@ -420,7 +399,7 @@ static void revert_started(void *userdata, int r, const char *message) {
 }
 
 /* The driver's job ended: the metadata follows what happened to the disks. */
-static void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
+void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
         SnapOp *op = userdata;
         VmSnapshot *s;
 
@@ -448,6 +427,8 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                 snapshot_set_current(d, s);
                 break;
         case SNAP_OP_REVERT:
+                if (op->external)
+                        snap_external_done(op);   /* the new overlays on the snapshot's images */
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_set_current(d, s);
@@ -469,6 +450,8 @@ static void snap_op_finish(VmDomain *d, int r, const char *message, void *userda
                 }
                 break;
         case SNAP_OP_DELETE:
+                if (op->chains)
+                        snap_delete_offline_done(op);
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_remove(s);
@@ -490,9 +473,68 @@ static DriverSnapshotAction snap_op_action(const SnapOp *op) {
                op->kind == SNAP_OP_REVERT ? DRIVER_SNAPSHOT_REVERT : DRIVER_SNAPSHOT_DELETE;
 }
 
+/* ---- offline image changes: the driver's job, then the files' names, then the Job's end ---- */
+
+static void snap_files_step_done(void *userdata, int r, const char *message) {
+        SnapOp *op = userdata;
+
+        if (r < 0)
+                log_warning("Domain '%s': %s", op->domain->name, strna(message));
+        if (--op->files_pending == 0)
+                op->job_cb.done(op->job_cb.userdata, 0, NULL);
+}
+
+/* The images are changed: a new overlay gets its name (a start right after the end opens it by name), a
+ * merged one goes (removed as the caller), and only then does the Job end. */
+static void snap_images_done(void *userdata, int r, const char *message) {
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+
+        op->image_job = NULL;
+        if (r < 0) {
+                op->job_cb.done(op->job_cb.userdata, r, message);
+                return;
+        }
+        op->files_pending = 1;
+        if (op->overlays && op->backing_paths && op->kind != SNAP_OP_DELETE) {
+                op->files_finished = true;
+                for (guint i = 0; i < op->disks->len; i++)
+                        if (vm_caller_file_finish(d->manager, op->overlays, i, OPEN_FILE_FINISH_RENAME,
+                                                  snap_files_step_done, op, NULL) >= 0)
+                                op->files_pending++;
+                        else
+                                log_error("Domain '%s': cannot give overlay %s its name", d->name, op->overlay_paths[i]);
+        }
+        for (size_t i = 0; op->chains && op->targets[i]; i++) {
+                size_t n = 0;
+                const OpenedFile *l = open_files_for_request(op->chains->files, i, &n);
+
+                if (l && op->depths[i] < n && open_file_finish_start(d->manager->event, &op->writable->creds,
+                                                                     &l[op->depths[i]], OPEN_FILE_FINISH_UNLINK, 0,
+                                                                     snap_files_step_done, op, NULL) >= 0)
+                        op->files_pending++;
+                else
+                        log_warning("Domain '%s': cannot remove merged overlay %s", d->name, op->overlay_paths[i]);
+        }
+        snap_files_step_done(op, 0, NULL);
+}
+
+static void snap_images_progress(void *userdata, uint64_t processed, uint64_t total) {
+        SnapOp *op = userdata;
+
+        if (op->job_cb.progress)
+                op->job_cb.progress(op->job_cb.userdata, processed, total);
+}
+
+static void snap_images_cancel(DriverJob *j) {
+        SnapOp *op = (SnapOp *) j;
+
+        driver_job_cancel(op->image_job);   /* once the images are done, the names follow regardless */
+}
+
 /* Hands op to the driver (fds: the opened images, offline). Takes op: on
  * failure the call is answered and op freed. */
-static void snap_op_run(SnapOp *op, const DriverFiles *files) {
+void snap_op_run(SnapOp *op, const DriverFiles *files) {
         VmDomain *d = op->domain;
         const DomainDriverOps *ops = d->drv->ops;
         _cleanup_free_ char *msg = NULL;
@@ -502,7 +544,17 @@ static void snap_op_run(SnapOp *op, const DriverFiles *files) {
 
         op->dj = vm_domain_job_new(d, op->message, "snapshot", snap_op_finish, op, snap_op_free);
         cb = vm_domain_job_callbacks(op->dj);
-        if (op->external) {
+        if (op->image_ops) {
+                DriverJobCallbacks mine = { .progress = snap_images_progress, .done = snap_images_done, .userdata = op };
+
+                op->job_cb = cb;
+                op->proxy.cancel = snap_images_cancel;
+                r = ops->image_offline ? ops->image_offline(d->drv->driver, op->image_ops, op->n_image_ops, &mine,
+                                                            &op->image_job, &msg)
+                                       : -EOPNOTSUPP;
+                job = &op->proxy;
+        }
+        else if (op->external) {
                 g_autofree DriverSnapshotOverlay *o = g_new0(DriverSnapshotOverlay, op->disks->len + 1);
 
                 for (guint i = 0; i < op->disks->len; i++) {
@@ -552,6 +604,8 @@ static void snap_files_done(void *userdata, int r, DriverFileSet *set, const cha
         driver_file_set_free(set);   /* the driver dup()ed what it keeps */
 }
 
+
+
 static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, const char *message) {
         SnapOp *op = userdata;
 
@@ -562,6 +616,22 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
                 return;
         }
         op->overlays = files;
+        if (op->backing_paths) {
+                /* offline: the driver makes the files overlays of their backings */
+                if (vm_domain_is_active(op->domain) || op->domain->rt) {
+                        snap_op_reply_error(op, -EBUSY, "the domain started meanwhile");
+                        snap_op_free(op);
+                        return;
+                }
+                r = snap_op_overlay_ops(op, &message);
+                if (r < 0) {
+                        snap_op_reply_error(op, r, message);
+                        snap_op_free(op);
+                        return;
+                }
+                snap_op_run(op, NULL);
+                return;
+        }
         if (!vm_domain_is_active(op->domain) || !op->domain->rt) {
                 snap_op_reply_error(op, -ESRCH, "the domain stopped meanwhile");
                 snap_op_free(op);   /* removes the overlays */
@@ -571,15 +641,20 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
 }
 
 /* Creates op's overlay files as the caller (the path policy judging them), then runs op. Takes op. */
-static int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
+int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
-        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, op->disks->len + 1);
+        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : n;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 1);
         int r;
 
-        for (guint i = 0; i < op->disks->len; i++)
+        for (guint i = 0; i < n; i++)
                 req[i] = (OpenFileRequest) { .path = op->overlay_paths[i], .mode = OPEN_FILE_CREATE };
+        /* offline: each backing too, to learn its size as the caller can read it */
+        for (guint i = 0; op->backing_paths && i < n; i++)
+                req[n + i] = (OpenFileRequest) { .path = op->backing_paths[i], .mode = OPEN_FILE_READ,
+                                                 .format = op->backing_formats[i] };
         d->snapshot_op = op;
-        r = vm_caller_files_open(d->manager, op->message, d->name, req, op->disks->len, overlays_open_done, op,
+        r = vm_caller_files_open(d->manager, op->message, d->name, req, n_req, overlays_open_done, op,
                                  &op->files_job);
         if (r < 0) {
                 snap_op_free(op);
@@ -645,9 +720,16 @@ static SnapOp *snap_op_new(VmDomain *d, sd_bus_message *message, SnapOpKind kind
         return op;
 }
 
+
+
 /* Runs op on d as it is now: live on a running domain, else offline on its disks. Takes op. */
 static int snap_op_start(struct SnapOp *op, const VmSnapshot *s, sd_bus_error *error) {
         VmDomain *d = op->domain;
+
+        if (op->kind == SNAP_OP_DELETE && snapshot_is_external(s))
+                return snap_op_delete_external(op, s, error);
+        if (op->kind == SNAP_OP_REVERT && snapshot_is_external(s))
+                return snap_op_revert_external(op, s, error);
 
         if (vm_domain_is_active(d) && d->rt) {
                 op->live = true;
@@ -754,10 +836,6 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         for (size_t k = 0; k < def->n_disks; k++)
                 external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
         external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
-        if (r >= 0 && external && !active)
-                r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "External (disk_only) snapshots of a shut-off domain are not supported yet; domain '%s' "
-                                      "is shut off: take an internal snapshot, or start it", d->name);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "A snapshot with internal memory and external disks is not supported; use disk_only");
@@ -785,6 +863,18 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 def->domain_xml = domain_def_format(ddef, DOMAIN_FORMAT_INACTIVE);
                 op->def = def;
                 op->no_metadata = no_metadata;
+                if (!active) {
+                        /* offline: the driver makes them, each on the image its disk names now */
+                        g_autoptr(GStrvBuilder) backings = g_strv_builder_new(), formats = g_strv_builder_new();
+
+                        for (guint i = 0; i < op->disks->len; i++) {
+                                const DomainDiskDef *disk = &ddef->disks[g_array_index(op->disks, size_t, i)];
+                                g_strv_builder_add(backings, disk->source);
+                                g_strv_builder_add(formats, disk->driver_type ?: "raw");
+                        }
+                        op->backing_paths = g_strv_builder_end(backings);
+                        op->backing_formats = g_strv_builder_end(formats);
+                }
                 return snap_op_create_overlays(op, error);
         }
         if (!active && def->memory == SNAPSHOT_LOCATION_INTERNAL) {
@@ -866,7 +956,7 @@ static void revert_stop_done(void *userdata, int r, const char *message) {
         }
 }
 
-/* Stops running d (as Destroy does: stopped/destroyed), then reverts its disks. Takes op. */
+/* Stops running d (stopped/from-snapshot, as libvirt), then reverts its disks. Takes op. */
 static int revert_by_stopping(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
         int r;
@@ -877,7 +967,8 @@ static int revert_by_stopping(SnapOp *op, sd_bus_error *error) {
         }
         d->snapshot_op = op;
         vm_domain_set_cause(d, op->message);
-        r = d->drv->ops->destroy(d->rt, false, revert_stop_done, op);
+        r = d->drv->ops->snapshot_stop ? d->drv->ops->snapshot_stop(d->rt, revert_stop_done, op)
+                                       : d->drv->ops->destroy(d->rt, false, revert_stop_done, op);
         if (r < 0) {
                 vm_domain_clear_cause(d);
                 snap_op_free(op);
@@ -900,7 +991,7 @@ static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error 
         op->started = true;
         d->snapshot_op = op;
         vm_domain_set_cause(d, message);
-        r = vm_domain_start(d, message, DRIVER_START_PAUSED, revert_start_done, op, &msg);
+        r = vm_domain_start(d, message, DRIVER_START_PAUSED | DRIVER_START_FROM_SNAPSHOT, revert_start_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s' for snapshot '%s'", d->name, op->name);
                 vm_domain_clear_cause(d);
@@ -926,11 +1017,6 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         r = snap_check_idle(d, error);
         if (r < 0)
                 return r;
-        if (snapshot_is_external(s))
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "Reverting to the external snapshot '%s' is not supported yet: its overlays are the "
-                                         "disks now; shut domain '%s' off and point its disks back at the backing images",
-                                         s->def->name, d->name);
 
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
@@ -944,7 +1030,7 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         op->flags = paused ? DRIVER_SNAPSHOT_PAUSED : 0;
         if ((running || paused) && !snapshot_has_memory(s)) {
                 op->start_after = true;
-                op->start_flags = paused ? DRIVER_START_PAUSED : 0;
+                op->start_flags = (paused ? DRIVER_START_PAUSED : 0) | DRIVER_START_FROM_SNAPSHOT;
         }
         if (snapshot_has_memory(s) && !vm_domain_is_active(d))
                 return revert_by_starting(op, message, error);
@@ -986,16 +1072,6 @@ int vm_snapshot_method_delete(sd_bus_message *message, void *userdata, sd_bus_er
                         g_ptr_array_remove(victims, s);
         } else
                 g_ptr_array_add(victims, s);
-        for (guint i = 0; !metadata_only && i < victims->len; i++) {
-                VmSnapshot *v = victims->pdata[i];
-
-                if (snapshot_is_external(v))
-                        return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                                 "Deleting the external snapshot '%s' needs its overlays merged into their backing "
-                                                 "images first (BlockCommit of each disk's active layer with pivot, e.g. "
-                                                 "vmgmtctl blockcommit %s DISK --active --pivot), then delete it with metadata_only",
-                                                 v->def->name, d->name);
-        }
         if (metadata_only || victims->len == 0) {
                 for (guint i = 0; i < victims->len; i++)
                         snapshot_remove(victims->pdata[i]);

@@ -161,6 +161,7 @@ struct DriverRuntime {
         struct QemuRestoreJob *restore_job;     /* a start from a save image */
         bool incoming_pending;                  /* its stream is still to be read in (a start-up step) */
         bool restored;                          /* it was: reason and event detail "restored" */
+        bool from_snapshot;                     /* a revert's start: reason and event detail "from-snapshot" */
         struct QemuStateJob *state_job;         /* a save or dump under way */
 };
 
@@ -325,3 +326,8 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                        char **ret_error);
 int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                            const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+/* DomainDriverOps.image_offline: qemu-img on the service's fds (qemu-snapshot.c). */
+int qemu_image_offline(DomainDriver *d, const DriverImageOp *ops, size_t n, const DriverJobCallbacks *cb,
+                       DriverJob **ret, char **ret_error);
+/* DomainDriverOps.snapshot_stop (qemu-snapshot.c). */
+int qemu_snapshot_stop(DriverRuntime *rt, DriverDoneFn done, void *userdata);

@@ -540,6 +540,7 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         rt->owner = owner;
         rt->starting = true;
         rt->start_paused = flags & DRIVER_START_PAUSED;
+        rt->from_snapshot = flags & DRIVER_START_FROM_SNAPSHOT;
         rt->start_done = done;
         rt->start_userdata = userdata;
         rt->restore_job = restore;              /* qemu-save.c: the stream comes in before cont */
@@ -897,6 +898,8 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
+        .image_offline = qemu_image_offline,
+        .snapshot_stop = qemu_snapshot_stop,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,

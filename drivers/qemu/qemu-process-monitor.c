@@ -34,16 +34,20 @@ static void start_complete(DriverRuntime *rt) {
         rt->start_time_usec = now_realtime_usec();
         /* Durable before anyone hears of it: a daemon killed right after must
          * not take this domain for an unfinished start (and kill it). */
-        const char *how = rt->restored ? "restored" : "booted";   /* from a save image (qemu-save.c) */
+        /* from a save image (qemu-save.c), for a snapshot's revert */
+        const char *how = rt->restored ? "restored" : rt->from_snapshot ? "from-snapshot" : "booted";
 
         rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
-        rt->reason = rt->start_paused ? "user" : how;
+        const char *paused_how = rt->from_snapshot ? "from-snapshot" : "user";
+
+        rt->reason = rt->start_paused ? paused_how : how;
         (void) qemu_runtime_save_status(rt);
         qemu_runtime_log(rt, "domain %s %s%s", rt->def->name, rt->restored ? "restored" : "started",
                          rt->start_paused ? " (paused)" : "");
         qemu_runtime_set_state(rt, DOMAIN_STATE_RUNNING, how, DOMAIN_EVENT_STARTED, how);
         if (rt->start_paused)
-                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "user", DOMAIN_EVENT_SUSPENDED, "paused");
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, paused_how, DOMAIN_EVENT_SUSPENDED,
+                                       rt->from_snapshot ? "from-snapshot" : "paused");
         if (done)
                 done(userdata, 0, NULL);
 }

@@ -1,6 +1,7 @@
 /* qemu-snapshot.c — internal snapshots: of a shut-off domain's qcow2 images with qemu-img (children of the
  * loop, each image handed over as the fd the service opened), of a running one with its memory through
- * QEMU's snapshot-save/-load/-delete jobs. */
+ * QEMU's snapshot-save/-load/-delete jobs; external ones: overlays switched to live (blockdev-snapshot),
+ * and a shut-off domain's overlays created, committed and rebased with qemu-img on the service's fds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,20 +20,31 @@
 
 /* ---- qemu-img children: the image as fd 3, stderr kept in a memfd, the exit seen on the pidfd ---- */
 
-static int img_child_spawn(sd_event *event, char **argv, int fd, int errfd, pid_t *pid, int *pidfd,
-                           sd_event_source **src, sd_event_io_handler_t on_exit, void *userdata) {
+static int img_child_spawn_fds(sd_event *event, char **argv, const int *fds, size_t n_fds, int errfd, pid_t *pid,
+                               int *pidfd, sd_event_source **src, sd_event_io_handler_t on_exit, void *userdata) {
         SpawnOptions o = SPAWN_OPTIONS_INIT;
         int r;
 
         if (ftruncate(errfd, 0) < 0)
                 return -errno;
         o.stderr_fd = errfd;
-        o.fds = &fd;
-        o.n_fds = 1;
+        o.fds = fds;
+        o.n_fds = n_fds;
         r = spawn_child(argv, &o, pid, pidfd);
         if (r < 0)
                 return r;
         return sd_event_add_io(event, src, *pidfd, EPOLLIN, on_exit, userdata);
+}
+
+static int img_child_spawn(sd_event *event, char **argv, int fd, int errfd, pid_t *pid, int *pidfd,
+                           sd_event_source **src, sd_event_io_handler_t on_exit, void *userdata) {
+        return img_child_spawn_fds(event, argv, &fd, 1, errfd, pid, pidfd, src, on_exit, userdata);
+}
+
+static char *qemu_img_program(void) {
+        const char *env = getenv("VMGMT_QEMU_IMG");
+
+        return env && *env ? strdup(env) : spawn_find_program("qemu-img");
 }
 
 /* 0: not exited yet (spurious wake-up); 1: exited with status 0; -EIO: failed or killed. Reaped either way. */
@@ -210,8 +222,7 @@ int qemu_snapshot_offline(DomainDriver *drv, DriverSnapshotAction action, const 
         for (size_t i = 0; i < n_fds; i++)
                 j->fds[i] = -1;
         j->n_fds = n_fds;
-        const char *env = getenv("VMGMT_QEMU_IMG");
-        j->qemu_img = env && *env ? strdup(env) : spawn_find_program("qemu-img");
+        j->qemu_img = qemu_img_program();
         if (!j->qemu_img) {
                 offline_free(j);
                 *ret_error = strdup("qemu-img is not installed");
@@ -765,8 +776,7 @@ static int on_img_exit(sd_event_source *s, int fd, uint32_t revents, void *userd
 
 /* Formats overlay i: qcow2 whose backing is the disk's image (by name, with -u: not opened; size given). */
 static int ext_format(ExtJob *j, ExtOverlay *o) {
-        _cleanup_free_ char *qemu_img = getenv("VMGMT_QEMU_IMG") && *getenv("VMGMT_QEMU_IMG") ?
-                                        strdup(getenv("VMGMT_QEMU_IMG")) : spawn_find_program("qemu-img");
+        _cleanup_free_ char *qemu_img = qemu_img_program();
         _cleanup_free_ char *size = g_strdup_printf("%" PRIu64, o->size);
         char *argv[] = { qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2", (char *) "-u",
                          (char *) "-F", o->backing_format, (char *) "-b", o->backing, (char *) "/proc/self/fd/3", size,
@@ -933,4 +943,251 @@ int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overl
         }
         *ret = &j->base;
         return 0;
+}
+
+
+/* ---- offline image changes: qemu-img create / commit / rebase on the service's fds ---- */
+
+typedef struct ImgJob {
+        DriverJob base;
+        sd_event *event;
+        char *qemu_img;
+        DriverImageOp *ops;             /* fds ours (dup), the strings borrowed from `strings` */
+        int **fds;                      /* per op: every fd it hands over (3, 4, …) */
+        size_t *n_fds;
+        GPtrArray *strings;
+        DriverFileLayer **below;
+        size_t n, next;
+        bool cancelled;
+        pid_t pid;
+        int pidfd, errfd;
+        sd_event_source *exit_source;
+        DriverJobCallbacks cb;
+} ImgJob;
+
+static void img_job_free(ImgJob *j) {
+        sd_event_source_disable_unref(j->exit_source);
+        spawn_kill_reap(j->event, j->pid, j->pidfd);
+        if (j->errfd >= 0)
+                close(j->errfd);
+        for (size_t i = 0; i < j->n; i++) {
+                for (size_t k = 0; j->fds && j->fds[i] && k < j->n_fds[i]; k++)
+                        if (j->fds[i][k] >= 0)
+                                close(j->fds[i][k]);
+                if (j->fds)
+                        g_free(j->fds[i]);
+                if (j->below)
+                        g_free(j->below[i]);
+        }
+        g_free(j->fds);
+        g_free(j->n_fds);
+        g_free(j->below);
+        g_free(j->ops);
+        if (j->strings)
+                g_ptr_array_free(j->strings, TRUE);
+        sd_event_unref(j->event);
+        free(j->qemu_img);
+        g_free(j);
+}
+
+static void img_job_finish(ImgJob *j, int r, const char *message) {
+        DriverJobCallbacks cb = j->cb;
+        _cleanup_free_ char *m = message ? strdup(message) : NULL;
+
+        img_job_free(j);
+        cb.done(cb.userdata, r, m);
+}
+
+/* json: of a qcow2 top at fd 3 with the chain below it at fds 4, … (formats[i] for fd 4+i). */
+static char *img_chain_json(const char *const *formats, size_t n) {
+        GString *g = g_string_new("json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"/proc/self/fd/3\"}");
+
+        for (size_t i = 0; i < n; i++)
+                g_string_append_printf(g, ",\"backing\":{\"driver\":\"%s\",\"file\":{\"driver\":\"file\",\"filename\":"
+                                          "\"/proc/self/fd/%zu\"}", formats[i], 4 + i);
+        if (n == 0 || !streq(formats[n - 1], "raw"))
+                g_string_append(g, ",\"backing\":null");
+        for (size_t i = 0; i <= n; i++)
+                g_string_append_c(g, '}');
+        return g_string_free(g, FALSE);
+}
+
+static int img_job_step(ImgJob *j);
+
+static int on_img_job_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ImgJob *j = userdata;
+        int r;
+
+        r = img_child_reap(&j->pid, &j->pidfd, &j->exit_source);
+        if (r == 0)
+                return 0;
+        if (j->cancelled) {
+                img_job_finish(j, -ECANCELED, "cancelled; the images show what they showed before");
+                return 0;
+        }
+        if (r < 0) {
+                static const char *const what[] = { [DRIVER_IMAGE_CREATE_OVERLAY] = "create",
+                                                    [DRIVER_IMAGE_COMMIT] = "commit",
+                                                    [DRIVER_IMAGE_REBASE] = "rebase" };
+                _cleanup_free_ char *err = read_errfd(j->errfd);
+                _cleanup_free_ char *m = g_strdup_printf("qemu-img %s failed: %s", what[j->ops[j->next].type],
+                                                         !isempty(err) ? err : "it was killed");
+                img_job_finish(j, -EIO, m);
+                return 0;
+        }
+        j->next++;
+        r = img_job_step(j);
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot run qemu-img: %s", strerror(-r));
+                img_job_finish(j, r, m);
+        }
+        return 0;
+}
+
+static int img_job_step(ImgJob *j) {
+        const DriverImageOp *op;
+        _cleanup_free_ char *size = NULL, *json = NULL;
+        g_autofree const char **formats = NULL;
+
+        if (j->cancelled) {
+                img_job_finish(j, -ECANCELED, "cancelled; the images show what they showed before");
+                return 0;
+        }
+        if (j->next >= j->n) {
+                img_job_finish(j, 0, NULL);
+                return 0;
+        }
+        if (j->cb.progress)
+                j->cb.progress(j->cb.userdata, j->next, j->n);
+        op = &j->ops[j->next];
+        switch (op->type) {
+        case DRIVER_IMAGE_CREATE_OVERLAY: {
+                size = g_strdup_printf("%" PRIu64, op->size);
+                char *argv[] = { j->qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
+                                 (char *) "-u", (char *) "-F", (char *) op->backing_format, (char *) "-b",
+                                 (char *) op->backing, (char *) "/proc/self/fd/3", size, NULL };
+                return img_child_spawn_fds(j->event, argv, j->fds[j->next], j->n_fds[j->next], j->errfd, &j->pid,
+                                           &j->pidfd, &j->exit_source, on_img_job_exit, j);
+        }
+        case DRIVER_IMAGE_COMMIT: {
+                formats = g_new0(const char *, op->n_below + 2);
+                formats[0] = op->backing_format;
+                for (size_t i = 0; i < op->n_below; i++)
+                        formats[i + 1] = op->below[i].format ?: "raw";
+                json = img_chain_json(formats, op->n_below + 1);
+                /* -d: the top keeps its data, so a stopped commit changes nothing the top shows */
+                char *argv[] = { j->qemu_img, (char *) "commit", (char *) "-q", (char *) "-d", json, NULL };
+                return img_child_spawn_fds(j->event, argv, j->fds[j->next], j->n_fds[j->next], j->errfd, &j->pid,
+                                           &j->pidfd, &j->exit_source, on_img_job_exit, j);
+        }
+        case DRIVER_IMAGE_REBASE: {
+                char *argv[] = { j->qemu_img, (char *) "rebase", (char *) "-q", (char *) "-u", (char *) "-f",
+                                 (char *) "qcow2", (char *) "-F", (char *) op->backing_format, (char *) "-b",
+                                 (char *) op->backing, (char *) "/proc/self/fd/3", NULL };
+                return img_child_spawn_fds(j->event, argv, j->fds[j->next], j->n_fds[j->next], j->errfd, &j->pid,
+                                           &j->pidfd, &j->exit_source, on_img_job_exit, j);
+        }
+        }
+        return -EINVAL;
+}
+
+static void img_job_cancel(DriverJob *base) {
+        ImgJob *j = (ImgJob *) base;
+
+        j->cancelled = true;
+        /* a commit is stopped (-d: its top still holds everything); a create or a rebase is quick and ends */
+        if (j->pid > 0 && j->next < j->n && j->ops[j->next].type == DRIVER_IMAGE_COMMIT)
+                (void) kill(j->pid, SIGKILL);
+}
+
+static const char *img_job_keep(ImgJob *j, const char *s) {
+        char *c = s ? strdup(s) : NULL;
+
+        if (c)
+                g_ptr_array_add(j->strings, c);
+        return c;
+}
+
+int qemu_image_offline(DomainDriver *drv, const DriverImageOp *ops, size_t n, const DriverJobCallbacks *cb,
+                       DriverJob **ret, char **ret_error) {
+        QemuDriver *d = (QemuDriver *) drv;
+        ImgJob *j;
+        int r;
+
+        if (n == 0) {
+                *ret_error = strdup("no image to change");
+                return -EINVAL;
+        }
+        j = g_new0(ImgJob, 1);
+        j->base.cancel = img_job_cancel;
+        j->event = sd_event_ref(d->event);
+        j->cb = *cb;
+        j->pidfd = j->errfd = -1;
+        j->strings = g_ptr_array_new_with_free_func(free);
+        j->ops = g_new0(DriverImageOp, n);
+        j->fds = g_new0(int *, n);
+        j->n_fds = g_new0(size_t, n);
+        j->below = g_new0(DriverFileLayer *, n);
+        j->n = n;
+        j->qemu_img = qemu_img_program();
+        if (!j->qemu_img) {
+                img_job_free(j);
+                *ret_error = strdup("qemu-img is not installed");
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const DriverImageOp *o = &ops[i];
+                size_t nf = o->type == DRIVER_IMAGE_COMMIT ? 2 + o->n_below : 1;
+
+                j->ops[i] = *o;
+                j->ops[i].backing = img_job_keep(j, o->backing);
+                j->ops[i].backing_format = img_job_keep(j, o->backing_format ?: "raw");
+                j->fds[i] = g_new(int, nf);
+                for (size_t k = 0; k < nf; k++)
+                        j->fds[i][k] = -1;
+                j->n_fds[i] = nf;
+                if (o->type == DRIVER_IMAGE_COMMIT) {
+                        j->below[i] = g_new0(DriverFileLayer, o->n_below + 1);
+                        for (size_t k = 0; k < o->n_below; k++)
+                                j->below[i][k] = (DriverFileLayer) { .fd = -1, .format = img_job_keep(j, o->below[k].format) };
+                        j->ops[i].below = j->below[i];
+                }
+                if (!j->ops[i].backing && o->type != DRIVER_IMAGE_COMMIT) {
+                        img_job_free(j);
+                        *ret_error = strdup("an image change names no backing file");
+                        return -EINVAL;
+                }
+                for (size_t k = 0; k < nf; k++) {
+                        int src = k == 0 ? o->fd : k == 1 ? o->base_fd : o->below[k - 2].fd;
+
+                        j->fds[i][k] = src >= 0 ? fcntl(src, F_DUPFD_CLOEXEC, 3) : -1;
+                        if (j->fds[i][k] < 0) {
+                                r = src < 0 ? -EBADF : -errno;
+                                img_job_free(j);
+                                *ret_error = strdup("cannot duplicate an image's fd");
+                                return r;
+                        }
+                }
+        }
+        j->errfd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
+        r = j->errfd < 0 ? -errno : img_job_step(j);
+        if (r < 0) {
+                img_job_free(j);
+                *ret_error = g_strdup_printf("cannot run qemu-img: %s", strerror(-r));
+                return r;
+        }
+        *ret = &j->base;
+        return 0;
+}
+
+int qemu_snapshot_stop(DriverRuntime *rt, DriverDoneFn done, void *userdata) {
+        int r = rt->driver->base.ops->destroy(rt, false, done, userdata);
+
+        if (r >= 0 && rt->killing) {
+                /* what the exit reports (libvirt's VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT) */
+                rt->stop_reason = "from-snapshot";
+                rt->stop_detail = "from-snapshot";
+                (void) qemu_runtime_save_status(rt);
+        }
+        return r;
 }

@@ -4,7 +4,10 @@
 # IsCurrent, CurrentSnapshot, ListSnapshots' filters) through create, revert
 # and delete; metadata across a SIGKILL of vmgmtd; Undefine's refusal; bad
 # XML and unknown disks changing nothing; a cancelled live snapshot leaving
-# the domain as it was.
+# the domain as it was; external (disk-only) snapshots of a running and a
+# shut-off domain, deleted by merging their overlays (block commit, qemu-img
+# commit) with the data kept and the chain shorter, reverted onto new
+# overlays, a cancelled deletion changing nothing.
 
 import os
 import shutil
@@ -14,7 +17,9 @@ import time
 import dbus
 import json
 
-from vmgmt_harness import (DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
+import vmgmt_harness
+
+from vmgmt_harness import (VMGMTCTL, _child_env, DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
                            ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
                            guest_image, main, minimal_domain_xml, opts, path_encode, run_vmgmtctl, unwrap)
 
@@ -44,6 +49,23 @@ def holds(image, pattern, offset, length, shared=False):
     shared: while a qemu has it open)."""
     out = qemu_io(image, 'read -P %s %s %s' % (pattern, offset, length), shared=shared)
     return 'read ' in out and 'verification failed' not in out
+
+
+def backing_of(image):
+    """The backing file an image's header names (None: none), read while a qemu may hold it."""
+    info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', image], stdout=subprocess.PIPE,
+                                     check=True, timeout=DEFAULT_TIMEOUT).stdout.decode())
+    return info.get('backing-filename')
+
+
+def disk_source(xml, target='vda'):
+    """The <source file=> of disk `target` in domain XML."""
+    import xml.etree.ElementTree as ET
+    for disk in ET.fromstring(xml).iter('disk'):
+        t = disk.find('target')
+        if t is not None and t.get('dev') == target:
+            return disk.find('source').get('file')
+    return None
 
 
 def image_tags(image):
@@ -275,7 +297,14 @@ class Snapshots(VmgmtTestCase):
                                            '--quiesce'))
         self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
                                                       'file=%s/mem,snapshot=external' % self.fx.tmp))
-        self.assertIn('shut-off domain', fails('snapshot-create-as', 'snopt', 'e0', '--disk-only'))
+        # --disk-only of the shut-off domain: an overlay (co.e0); deleting it merges it back
+        self.assertEqual(ctl('snapshot-create-as', 'snopt', 'e0', '--disk-only'), 'Domain snapshot e0 created\n')
+        e0 = os.path.join(self.fx.tmp, 'co.e0')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), e0)
+        self.assertEqual(backing_of(e0), img)
+        self.assertEqual(ctl('snapshot-delete', 'snopt', 'e0'), 'Domain snapshot e0 deleted\n')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), img)
+        self.wait_gone(e0)
         self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
         # --parent, --roots, --current
         rows = [l.split() for l in ctl('snapshot-list', 'snopt', '--parent').splitlines()[2:] if l.strip()]
@@ -332,6 +361,194 @@ class Snapshots(VmgmtTestCase):
             ctl('snapshot-delete', 'snopt', snap, '--metadata')
         self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), [])
 
+    def wait_gone(self, path, timeout=DEFAULT_TIMEOUT):
+        """The file goes (its removal runs as the caller, in the background)."""
+        deadline = time.monotonic() + timeout
+        while os.path.exists(path):
+            self.assertLess(time.monotonic(), deadline, '%s is still there' % path)
+            time.sleep(0.05)
+
+    def running_job(self, jtype, timeout=BOOT_TIMEOUT):
+        """The path of the running org.vmgmt.Job of type jtype, once there is one."""
+        deadline = time.monotonic() + timeout
+        root = dbus.Interface(self.client.obj('/org/vmgmt'), 'org.freedesktop.DBus.ObjectManager')
+        while True:
+            for path, ifaces in root.GetManagedObjects().items():
+                j = ifaces.get(JOB_IFACE)
+                if j and str(j['Type']) == jtype and str(j['State']) == 'running':
+                    return str(path)
+            self.assertLess(time.monotonic(), deadline, 'no running %s job' % jtype)
+            time.sleep(0.05)
+
+    def guest_read(self, con, sector, tag):
+        """What the guest reads from /dev/vda at `sector` (its page cache dropped first): 4 bytes."""
+        con.send('sync; echo 3 > /proc/sys/vm/drop_caches; echo %s=$(dd if=/dev/vda bs=512 skip=%d count=1 '
+                 '2>/dev/null | head -c 4)=' % (tag, sector))
+        return con
+
+    def guest_write(self, con, sector, char, tag):
+        con.send("dd if=/dev/zero bs=512 count=128 2>/dev/null | tr '\\000' '%s' | dd of=/dev/vda bs=512 seek=%d "
+                 "conv=fsync 2>/dev/null; sync; echo %s''DONE" % (char, sector, tag))
+        con.wait_for('%sDONE' % tag, BOOT_TIMEOUT)
+
+    def test_external_live_delete_and_revert(self):
+        base = self.image('lb.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        ov1, ov2, ov3 = (os.path.join(self.fx.tmp, n) for n in ('lo1.qcow2', 'lo2.qcow2', 'lo3.qcow2'))
+        dpath = self.define(with_disk(guest_domain_xml('sn5'), base))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        def ext(name, ov):
+            self.take(dpath, "<domainsnapshot><name>%s</name><disks><disk name='vda'><source file='%s'/></disk>"
+                             "</disks></domainsnapshot>" % (name, ov), disk_only=True)
+            return self.snap_path('sn5', name)
+
+        # base ← lo1 (Z at 128k) ← lo2 (Y at 192k)
+        e1 = ext('e1', ov1)
+        self.guest_write(con, 256, 'Z', 'W1')
+        e2 = ext('e2', ov2)
+        self.guest_write(con, 384, 'Y', 'W2')
+        self.assertEqual(backing_of(ov2), ov1)
+
+        # e1's overlay is in the middle: an intermediate commit into base, lo2 then backed by base
+        self.snap(e1).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [e2])
+        self.assertEqual(self.sprop(e2, 'Parent'), '/')
+        self.assertEqual(backing_of(ov2), base)
+        self.wait_gone(ov1)
+        self.assertTrue(holds(base, '0x5a', '128k', '64k', shared=True))
+        self.guest_read(con, 256, 'R1').wait_for('R1=ZZZZ=', BOOT_TIMEOUT)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov2)
+
+        # e2's overlay is the active layer: an active commit with pivot, the disk back on base
+        self.snap(e2).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), base)
+        self.wait_gone(ov2)
+        self.assertTrue(holds(base, '0x59', '192k', '64k', shared=True))
+        self.assertIsNone(backing_of(base))
+        self.guest_read(con, 384, 'R2').wait_for('R2=YYYY=', BOOT_TIMEOUT)
+        self.guest_read(con, 256, 'R3').wait_for('R3=ZZZZ=', BOOT_TIMEOUT)
+
+        # revert to an external snapshot of the running domain: stopped (from-snapshot), a new overlay
+        # on the snapshot's image; its own overlay keeps what came after it (the other branch)
+        e3 = ext('e3', ov3)
+        self.guest_write(con, 512, 'X', 'W3')
+        self.rec.clear()
+        self.snap(e3).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'stopped', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('shutoff', 'from-snapshot'))
+        new = disk_source(str(self.dom(dpath).GetXML(opts(inactive=True))))
+        self.assertNotIn(new, (base, ov3))
+        self.assertEqual(backing_of(new), base)
+        self.assertTrue(holds(ov3, '0x58', '256k', '64k'))
+        self.assertFalse(holds(new, '0x58', '256k', '64k'))
+        self.assertTrue(holds(new, '0x5a', '128k', '64k'))
+        self.assertTrue(self.sprop(e3, 'IsCurrent'))
+        self.assertEqual(self.listed(dpath), [e3])
+
+    def test_external_offline(self):
+        base = self.image('ob.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        dpath = self.define(with_disk(minimal_domain_xml('sn6'), base))
+
+        def inactive_source():
+            return disk_source(str(self.dom(dpath).GetXML(opts(inactive=True))))
+
+        # shut off: the overlay is made with qemu-img (default name: the image's with the snapshot's)
+        self.take(dpath, "<domainsnapshot><name>e1</name></domainsnapshot>", disk_only=True)
+        e1, ov1 = self.snap_path('sn6', 'e1'), os.path.join(self.fx.tmp, 'ob.e1')
+        self.assertEqual(inactive_source(), ov1)
+        self.assertEqual(backing_of(ov1), base)
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        self.assertIn("snapshot='external'", str(self.snap(e1).GetXML(opts())))
+        qemu_io(ov1, 'write -P 0x22 64k 64k')
+        self.take(dpath, "<domainsnapshot><name>e2</name></domainsnapshot>", disk_only=True)
+        e2, ov2 = self.snap_path('sn6', 'e2'), os.path.join(self.fx.tmp, 'ob.e2')
+        self.assertEqual(backing_of(ov2), ov1)
+        self.assertEqual(self.sprop(e2, 'Parent'), e1)
+        qemu_io(ov2, 'write -P 0x33 128k 64k')
+
+        # e1 from the middle: committed into base, ob.e2 rebased onto base, ob.e1 gone
+        self.snap(e1).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [e2])
+        self.assertEqual(self.sprop(e2, 'Parent'), '/')
+        self.assertEqual(backing_of(ov2), base)
+        self.wait_gone(ov1)
+        self.assertTrue(holds(base, '0x22', '64k', '64k'))
+        for pattern, offset in (('0x11', '0'), ('0x22', '64k'), ('0x33', '128k')):
+            self.assertTrue(holds(ov2, pattern, offset, '64k'), pattern)
+        # e2 was taken on ob.e1, which went into base: its definition says base now (what its revert builds on)
+        sxml = str(self.snap(e2).GetXML(opts()))
+        self.assertEqual(disk_source(sxml[sxml.index('<domain '):sxml.index('</domain>') + len('</domain>')]), base)
+
+        # a cancelled deletion changes nothing (a qemu-img whose commit never ends stands in for a long one)
+        wrap = os.path.join(self.fx.tmp, 'bin')
+        os.makedirs(wrap)
+        with open(os.path.join(wrap, 'qemu-img'), 'w') as f:
+            f.write('#!/bin/sh\n[ "$1" = commit ] && exec sleep 600\nexec %s "$@"\n' % QEMU_IMG)
+        os.chmod(os.path.join(wrap, 'qemu-img'), 0o755)
+        child_env = vmgmt_harness._child_env
+        vmgmt_harness._child_env = lambda extra=None: dict(child_env(extra), VMGMT_QEMU_IMG=os.path.join(wrap, 'qemu-img'))
+        try:
+            self.daemon.stop()
+            self.daemon.start()
+        finally:
+            vmgmt_harness._child_env = child_env
+        proc = subprocess.Popen([VMGMTCTL, 'snapshot-delete', 'sn6', 'e2'], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}))
+        try:
+            job = self.running_job('snapshot')
+            dbus.Interface(self.client.obj(job), JOB_IFACE).Cancel(opts())
+            self.wait_job(job, state='cancelled')
+            _, err = proc.communicate(timeout=BOOT_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('cancel', err.decode().lower())
+        self.assertEqual(self.listed(dpath), [e2])
+        self.assertEqual(inactive_source(), ov2)
+        self.assertEqual(backing_of(ov2), base)
+        self.assertFalse(holds(base, '0x33', '128k', '64k'))
+        self.daemon.stop()
+        self.daemon.start()
+
+        # e2 on top: committed, the definition names base again
+        self.snap(e2).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(inactive_source(), base)
+        self.wait_gone(ov2)
+        self.assertTrue(holds(base, '0x33', '128k', '64k'))
+
+        # revert: a new overlay on the snapshot's image, the snapshot's own one kept with its later data
+        self.take(dpath, "<domainsnapshot><name>e3</name></domainsnapshot>", disk_only=True)
+        e3, ov3 = self.snap_path('sn6', 'e3'), os.path.join(self.fx.tmp, 'ob.e3')
+        qemu_io(ov3, 'write -P 0x44 192k 64k')
+        self.snap(e3).Revert(opts(), timeout=BOOT_TIMEOUT)
+        new = inactive_source()
+        self.assertNotIn(new, (base, ov3))
+        self.assertEqual(backing_of(new), base)
+        self.assertFalse(holds(new, '0x44', '192k', '64k'))
+        self.assertTrue(holds(new, '0x33', '128k', '64k'))
+        self.assertTrue(holds(ov3, '0x44', '192k', '64k'))
+        self.assertEqual(self.client.state(dpath)[0], 'shutoff')
+        # with running: started/from-snapshot, as libvirt
+        self.rec.clear()
+        self.snap(e3).Revert(opts(running=True), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        newer = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.assertNotIn(newer, (base, ov3, new))
+        self.assertEqual(backing_of(newer), base)
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+
     def test_redefine_rename(self):
         dpath = self.define(minimal_domain_xml('snr'))
         s = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>m</name><description>kept</description>"
@@ -365,6 +582,8 @@ class Snapshots(VmgmtTestCase):
         img = self.image('b.qcow2')
         raw = self.image('r.raw', fmt='raw')
         dpath = self.define(with_disk(with_disk(minimal_domain_xml('sn2'), img), raw, fmt='raw', target='vdb'))
+        taken = os.path.join(self.fx.tmp, 'taken.qcow2')
+        open(taken, 'w').close()
         before = self.fx.snapshot()
         cases = [
             ("<domainsnapshot><nmae>x</nmae></domainsnapshot>", {}, ERR_INVALID_XML, 'did you mean <name>'),
@@ -375,8 +594,8 @@ class Snapshots(VmgmtTestCase):
              "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
              {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
-            ("<domainsnapshot><disks><disk name='vda'><source file='%s/o.qcow2'/></disk></disks>"
-             "</domainsnapshot>" % self.fx.tmp, {}, ERR_NOT_SUPPORTED, 'of a shut-off domain are not supported'),
+            ("<domainsnapshot><disks><disk name='vda'><source file='%s'/></disk></disks>"
+             "</domainsnapshot>" % taken, {}, ERR_ALREADY_EXISTS, 'exists already'),
         ]
         for xml, o, err, text in cases:
             with self.assertRaises(dbus.DBusException, msg=xml) as cm:
@@ -447,6 +666,8 @@ class Snapshots(VmgmtTestCase):
         self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
         self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
         self.assertTrue(self.sprop(live, 'IsCurrent'))
+        # the start for it is the revert's (libvirt's STARTED_FROM_SNAPSHOT), not a boot
+        self.assertNotIn(('started', 'booted'), self.rec.domain_events(dpath))
         con = self.fx.console(dpath)
         con.send('echo marker=$(cat /tmp/marker)')
         con.wait_for('marker=one', BOOT_TIMEOUT)
@@ -517,14 +738,14 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(ov, '0x11', '0', '64k'))
         self.assertTrue(holds(base, '0', '128k', '64k'))
 
-        # deleting it needs a block commit first; its metadata alone can go
-        with self.assertRaises(dbus.DBusException) as cm:
-            self.snap(ext).Delete(opts())
-        self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
-        self.assertIn('BlockCommit', str(cm.exception))
-        self.snap(ext).Delete(opts(metadata_only=True))
+        # deleted while shut off: the overlay is committed into the base (qemu-img commit) and goes
+        self.snap(ext).Delete(opts(), timeout=BOOT_TIMEOUT)
         self.assertEqual(self.listed(dpath), [])
-        # it starts again on the overlay (its backing chain opened by vmgmtd)
+        self.assertTrue(holds(base, '0x5a', '128k', '64k'))
+        self.assertTrue(holds(base, '0x11', '0', '64k'))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), base)
+        self.wait_gone(ov)
+        # it starts again on the base
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
 
