@@ -346,7 +346,7 @@ class Save(VmgmtTestCase):
         job = str(self.dom(path).ManagedSave(opts(bypass_cache=True)))
         self.assertEqual(self.wait_job(job), 'completed', self.job_prop(job, 'Error'))
         self.assertTrue(self.client.prop(path, 'HasManagedSave'))
-        self.dom(path).Start(opts(bypass_cache=True))
+        self.ctl('start', 'sv8', '--bypass-cache')
         self.assertEqual(self.client.state(path), ('running', 'restored'))
         self.assertFalse(self.client.prop(path, 'HasManagedSave'))
         self.read_marker(path, 'direct')
@@ -403,6 +403,24 @@ class Save(VmgmtTestCase):
         self.assertEqual(leftovers(small), [])
         self.read_marker(path, 'direct')
 
+    def test_dead_managed_save_part_removed(self):
+        # a vmgmtd that died during a managed save left its temporary: the next one removes it, in its own
+        # save directory only, and nothing else there
+        path = self.define(guest_domain_xml('sv9', memory_mib=MEMORY_MIB))
+        uuid = str(unwrap(self.client.prop(path, 'UUID')))
+        save_dir = os.path.join(self.daemon.root, 'var', 'lib', 'vmgmt', 'save')
+        os.makedirs(save_dir, exist_ok=True)
+        part = os.path.join(save_dir, '.%s.save.Ab12Cd.part' % uuid)
+        for p in (part, os.path.join(save_dir, 'other.save'), os.path.join(self.dir, '.x.save.Ab12Cd.part')):
+            with open(p, 'wb') as f:
+                f.write(b'VmgmtQemuSave\n' + bytes(100))
+        self.daemon.restart()
+        self.assertFalse(os.path.exists(part))
+        self.assertEqual(sorted(os.listdir(save_dir)), ['other.save'])
+        self.assertEqual(leftovers(self.dir), ['.x.save.Ab12Cd.part'])
+        self.assertIn('Removed the unfinished managed save image ' + part, self.daemon.log_text())
+        self.assertFalse(self.client.prop(path, 'HasManagedSave'))
+
     def test_on_host_shutdown_save(self):
         # [daemon] on_host_shutdown=save: vmgmtd's SIGTERM managed-saves the running domains
         self.daemon.restart_with_config('[daemon]\non_host_shutdown=save\n')
@@ -453,8 +471,8 @@ class Save(VmgmtTestCase):
         # memory-only dumps: the format, live, reset
         self.ctl('dump', 'sv6', d + '/m.core', '--memory-only', '--format', 'elf', '--live')
         self.assertTrue(elf_load_segments(d + '/m.core'))
-        self.assertIn('bypass_cache', self.ctl('dump', 'sv6', d + '/b.core', '--memory-only', '--bypass-cache',
-                                               ok=False).stderr)
+        self.ctl('dump', 'sv6', d + '/b.core', '--memory-only', '--bypass-cache')
+        self.assertTrue(elf_load_segments(d + '/b.core'))
         self.ctl('dump', 'sv6', d + '/r.core', '--memory-only', '--reset')
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
         self.assertEqual(self.client.state(path)[0], 'running')
@@ -463,21 +481,21 @@ class Save(VmgmtTestCase):
         xml = self.ctl('dumpxml', 'sv6', '--inactive').stdout
         with open(d + '/repl.xml', 'w') as f:
             f.write(xml)
-        r = subprocess.run([VMGMTCTL, 'save', 'sv6', 'sv6.save', '--running', '--verbose'], cwd=d,
+        r = subprocess.run([VMGMTCTL, 'save', 'sv6', 'sv6.save', '--running', '--verbose', '--bypass-cache'], cwd=d,
                            env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.fx.bus.address), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=2 * JOB_TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('saved', r.stdout.decode())
         self.assertEqual(self.client.state(path), ('shutoff', 'saved'))
-        self.ctl('restore', d + '/sv6.save', '--running', '--bypass-cache', ok=False)
-        self.ctl('restore', d + '/sv6.save', '--paused', '--xml', d + '/repl.xml')
+        self.ctl('restore', d + '/sv6.save', '--running', '--paused', ok=False)
+        self.ctl('restore', d + '/sv6.save', '--paused', '--xml', d + '/repl.xml', '--bypass-cache')
         self.assertEqual(self.client.state(path)[0], 'paused')
         self.ctl('resume', 'sv6')
         self.read_marker(path, 'cli')
         # managed save: refused options, then for real, then removed
-        self.ctl('managedsave', 'sv6', '--bypass-cache', ok=False)
         self.ctl('managedsave', 'sv6', '--running', '--paused', ok=False)
-        out = json.loads(self.ctl('--json=short', 'managedsave', 'sv6', '--paused', '--verbose').stdout)
+        out = json.loads(self.ctl('--json=short', 'managedsave', 'sv6', '--paused', '--verbose',
+                                  '--bypass-cache').stdout)
         self.assertEqual(out['operation'], 'managedsave')
         self.assertTrue(self.client.prop(path, 'HasManagedSave'))
         self.ctl('managedsave-remove', 'sv6')
@@ -486,7 +504,7 @@ class Save(VmgmtTestCase):
         con = self.fx.console(path)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
         # a save followed by domjobinfo while it runs is racy; a dump --crash ends it
-        self.ctl('save', 'sv6', d + '/p.save', '--paused', '--bypass-cache', ok=False)
+        self.ctl('save', 'sv6', d + '/p.save', '--paused', '--running', ok=False)
         self.ctl('restore', d + '/sv6.save', '--verbose', ok=False)   # the domain runs: InvalidState
         self.ctl('dump', 'sv6', d + '/c.dump', '--crash', '--verbose')
         self.assertEqual(self.client.state(path), ('shutoff', 'crashed'))
