@@ -17,6 +17,13 @@ static bool virt_type_known(const char *type) {
         return false;
 }
 
+static VmDriver *first_answering_driver(Manager *m) {
+        for (size_t i = 0; i < m->n_drivers; i++)
+                if (m->drivers[i].driver && m->drivers[i].ops->domain_capabilities)
+                        return &m->drivers[i];
+        return NULL;
+}
+
 static void domcaps_done(void *userdata, int r, const char *xml, const char *message) {
         sd_bus_message *m = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -46,11 +53,11 @@ int vm_manager_method_get_domain_capabilities(sd_bus_message *message, void *use
                 return r;
         if (!isempty(virttype) && !virt_type_known(virttype))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown virttype '%s'", virttype);
-        /* no type: the qemu driver's default (kvm where it can run, else qemu), as libvirt */
-        drv = manager_driver_for_type(m, isempty(virttype) ? "qemu" : virttype);
+        /* no type: the first driver that answers, with its own default type (as libvirt's) */
+        drv = isempty(virttype) ? first_answering_driver(m) : manager_driver_for_type(m, virttype);
         if (!drv || !drv->driver || !drv->ops->domain_capabilities)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "No driver serves virttype '%s'",
-                                         isempty(virttype) ? "qemu" : virttype);
+                                         isempty(virttype) ? "(any)" : virttype);
         /* who asks matters only for a named emulator (it runs as root): then the bus is asked once per caller */
         if (!isempty(emulator) && bus_creds_cache_get(m->creds, message, &uid, &pid) < 0)
                 uid = (uid_t) -1;
