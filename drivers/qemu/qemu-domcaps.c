@@ -271,6 +271,15 @@ static char *domcaps_xml(const QemuDomCapsProbe *p, const DomCapsAnswers *a, con
         return g_string_free(g_steal_pointer(&x), FALSE);
 }
 
+/* qemu's target "i386" is libvirt's i686 (and serves i386 … i686). */
+static bool arch_is_x86_32(const char *arch) {
+        return STR_IN_SET(arch, "i386", "i486", "i586", "i686");
+}
+
+static bool arch_matches(const char *asked, const char *target) {
+        return streq(asked, target) || (streq(target, "i386") && arch_is_x86_32(asked));
+}
+
 /* The emulator answered (and quit): the request checked against it, then the XML. */
 static void probe_answered(QemuDomCapsProbe *p) {
         DomCapsAnswers a = {};
@@ -286,14 +295,14 @@ static void probe_answered(QemuDomCapsProbe *p) {
                 probe_finish(p, -EIO, NULL, msg);
                 return;
         }
-        if (p->arch && !streq(p->arch, target)) {
+        if (p->arch && !arch_matches(p->arch, target)) {
                 msg = g_strdup_printf("emulator %s is for arch '%s', not '%s'", p->emulator, target, p->arch);
                 answers_clear(&a);
                 probe_finish(p, -EINVAL, NULL, msg);
                 return;
         }
         if (!p->arch)
-                p->arch = g_strdup(target);
+                p->arch = g_strdup(streq(target, "i386") ? "i686" : target);
         machine = find_machine(&a, p->machine);
         if (!machine) {
                 msg = p->machine ? g_strdup_printf("emulator %s does not support machine type '%s'", p->emulator,

@@ -110,6 +110,13 @@ class DomainCapabilities(VmgmtTestCase):
         self.assertEqual(root.findtext('machine'), pc['name'])
         self.assertEqual(int(root.find('vcpu').get('max')), pc['cpu-max'])
         self.assertIn('ide', enum(root, 'devices/disk', 'bus'))
+        # libvirt's i686 is qemu's i386 target, served by qemu-system-i386
+        i386 = '/usr/bin/qemu-system-i386'
+        if os.access(i386, os.X_OK):
+            root = self.domcaps(arch='i686')
+            self.assertEqual(root.findtext('arch'), 'i686')
+            self.assertEqual(os.path.realpath(root.findtext('path')), os.path.realpath(i386))
+            self.assertEqual(self.domcaps(emulator=i386).findtext('arch'), 'i686')
         # the CLI: domcapabilities with its options, --xpath and --wrap
         r = run_vmgmtctl(self.fx.bus, 'domcapabilities', '--virttype', 'qemu', '--emulatorbin', QEMU, '--arch',
                          'x86_64', '--machine', 'q35')
