@@ -471,7 +471,7 @@ static void stream_completed(QemuStateJob *j) {
                 return;
         }
         if (j->copy && j->copy_result < 0) {
-                j->finishing = false;   /* state_job_fail's own */
+                /* the file does not have it all: the guest resumes, the job fails with the copier's error */
                 state_job_fail(j, j->copy_result, j->copy_message);
                 return;
         }
@@ -744,11 +744,6 @@ static int state_job_pipe(QemuStateJob *j) {
         return 0;
 }
 
-static bool fd_is_direct(int fd) {
-        int fl = fcntl(fd, F_GETFL);
-        return fl >= 0 && (fl & O_DIRECT);
-}
-
 static int state_job_start(DriverRuntime *rt, StateJobKind kind, int fd, bool stop_cpus,
                            const DriverJobCallbacks *callbacks, QemuStateJob **ret) {
         QemuStateJob *j;
@@ -768,7 +763,7 @@ static int state_job_start(DriverRuntime *rt, StateJobKind kind, int fd, bool st
                 free(j);
                 return r;
         }
-        if (fd_is_direct(j->fd)) {
+        if (direct_io_is_direct(j->fd)) {
                 r = state_job_pipe(j);
                 if (r < 0) {
                         state_job_free(j);
@@ -827,7 +822,7 @@ int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const cha
                 return r;
         if (!header_xml || fd < 0)
                 return -EINVAL;
-        if (flags & DRIVER_SAVE_BYPASS_CACHE && !fd_is_direct(fd)) {
+        if (flags & DRIVER_SAVE_BYPASS_CACHE && !direct_io_is_direct(fd)) {
                 /* qemu writes the stream unaligned: it goes through a pipe and a copier (state_job_pipe) */
                 int fl = fcntl(fd, F_GETFL);
                 if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
@@ -1182,7 +1177,7 @@ int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int 
         j->cb = *callbacks;
         j->data_offset = data;
         j->size = (uint64_t) st.st_size;
-        if (fd_is_direct(image_fd))
+        if (direct_io_is_direct(image_fd))
                 r = restore_pipe(j, d, image_fd);
         else {
                 j->fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);

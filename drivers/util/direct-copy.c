@@ -40,7 +40,7 @@ static uint64_t align_up(uint64_t n) {
         return (n + DIRECT_IO_ALIGN - 1) / DIRECT_IO_ALIGN * DIRECT_IO_ALIGN;
 }
 
-static bool fd_is_direct(int fd) {
+bool direct_io_is_direct(int fd) {
         int fl = fcntl(fd, F_GETFL);
         return fl >= 0 && (fl & O_DIRECT);
 }
@@ -60,7 +60,7 @@ static int pwrite_all(int fd, const char *p, size_t n, off_t off) {
 }
 
 ssize_t direct_io_pread(int fd, void *buf, size_t n, off_t off) {
-        if (!fd_is_direct(fd)) {
+        if (!direct_io_is_direct(fd)) {
                 ssize_t k;
                 do
                         k = pread(fd, buf, n, off);
@@ -100,7 +100,7 @@ int direct_io_pwrite(int fd, const void *buf, size_t n, off_t off) {
         void *bounce = NULL;
         int r;
 
-        if (!fd_is_direct(fd))
+        if (!direct_io_is_direct(fd))
                 return pwrite_all(fd, buf, n, off);
         if (n % DIRECT_IO_ALIGN || off % DIRECT_IO_ALIGN)
                 return -EINVAL;

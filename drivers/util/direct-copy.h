@@ -3,6 +3,7 @@
  * the pipe; the file sees only aligned blocks from aligned buffers), reporting its end to the loop. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
@@ -42,6 +43,9 @@ int direct_copy_finished(const DirectCopy *c);
 void direct_copy_stop(DirectCopy *c);
 /* Stops the thread, waits for it and frees c; done is not called. NULL-safe; returns NULL. */
 DirectCopy *direct_copy_free(DirectCopy *c);
+
+/* Whether fd's open file is O_DIRECT. */
+bool direct_io_is_direct(int fd);
 
 /* pread() of any buffer, offset and length on fd whether or not it is
  * O_DIRECT (then through an aligned bounce buffer covering the blocks
