@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmgmtctl-job.h"
 #include "vmgmtctl.h"
 
 /* Appends one a{sv} entry. */
@@ -52,9 +53,16 @@ static void print_job(Context *c, const char *domain, const char *disk, const ch
         json_end_object(&w);
 }
 
+/* virsh's --verbose label of a block verb */
+static const char *block_label(const VerbArgs *a) {
+        return streq(a->verb, "blockcommit") ? "Block commit" : streq(a->verb, "blockpull") ? "Block Pull" : "Block Copy";
+}
+
 /* Waits until the job at path is ready (every byte done, still running) or ended: virsh's
  * "Now in mirroring phase". Returns 1 ready, 0 completed, else its error printed. */
-static int wait_ready(Context *c, const char *path, bool verbose) {
+static int wait_ready(Context *c, const VerbArgs *a, const char *path) {
+        bool verbose = verb_flag(a, "verbose");
+
         for (;;) {
                 _cleanup_free_ char *state = NULL;
                 uint64_t done = 0, total = 0;
@@ -64,13 +72,13 @@ static int wait_ready(Context *c, const char *path, bool verbose) {
                 if (r < 0)
                         return r;
                 if (!streq(state, "running"))
-                        return ctl_follow_job(c, path);   /* over: its result */
+                        return ctl_follow_job_as(c, path, block_label(a), verbose);   /* over: its result */
                 (void) storage_get_trivial(c, path, VMGMT_JOB_IFACE, "ProcessedBytes", 't', &done);
                 (void) storage_get_trivial(c, path, VMGMT_JOB_IFACE, "TotalBytes", 't', &total);
-                if (verbose && isatty(STDERR_FILENO) && total > 0)
-                        fprintf(stderr, "\rBlock job: [%3d %%]", (int) (done * 100 / total));
+                if (verbose && total > 0)
+                        ctl_job_progress_line(block_label(a), (double) done / (double) total);
                 if (total > 0 && done == total) {
-                        if (verbose && isatty(STDERR_FILENO))
+                        if (verbose)
                                 fputc('\n', stderr);
                         return 1;
                 }
@@ -101,7 +109,7 @@ static int run_job(Context *c, VerbArgs *a, sd_bus_message *m, const char *name,
                 return 0;
         }
         if (ends_ready && !verb_flag(a, "pivot") && !verb_flag(a, "finish")) {
-                r = wait_ready(c, job, verb_flag(a, "verbose"));
+                r = wait_ready(c, a, job);
                 if (r < 0)
                         return r;
                 if (c->json != JSON_FORMAT_OFF)
@@ -110,7 +118,7 @@ static int run_job(Context *c, VerbArgs *a, sd_bus_message *m, const char *name,
                         printf(r > 0 ? "Now in mirroring phase\n" : "%s\n", done_line);
                 return 0;
         }
-        r = ctl_follow_job(c, job);
+        r = ctl_follow_job_as(c, job, block_label(a), verb_flag(a, "verbose"));
         if (r < 0)
                 return r;
         if (c->json != JSON_FORMAT_OFF)
@@ -176,7 +184,7 @@ int verb_blockcommit(Context *c, VerbArgs *a) {
                         r = sd_bus_message_read(reply, "o", &job);
                 if (r < 0)
                         return r;
-                r = wait_ready(c, job, verb_flag(a, "verbose"));
+                r = wait_ready(c, a, job);
                 if (r <= 0)
                         return r;
                 r = domain_resolve(c, a->args[0], &path, NULL);

@@ -292,7 +292,10 @@ int verb_lifecycle(Context *c, VerbArgs *a) {
         r = domain_resolve(c, a->args[0], &path, &name);
         if (r < 0)
                 return r;
-        if (v->flag)
+        if (streq(v->verb, "start"))   /* bypass_cache: a managed save image is read O_DIRECT */
+                r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), "bypass_cache",
+                                    verb_flag(a, "bypass-cache"), (const char *) NULL);
+        else if (v->flag)
                 r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), (const char *) NULL);
         else
                 r = ctl_domain_call(c, path, v->method, (const char *) NULL);

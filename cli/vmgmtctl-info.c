@@ -134,7 +134,7 @@ static void xml_error_quiet(void *userdata, const xmlError *e) {
         /* reported as one "error: Invalid XPath expression" line instead */
 }
 
-static int print_xpath(const char *xml, const char *expr, bool wrap) {
+int ctl_print_xpath(const char *xml, const char *expr, bool wrap) {
         xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         xmlXPathContextPtr ctx = NULL;
@@ -142,7 +142,7 @@ static int print_xpath(const char *xml, const char *expr, bool wrap) {
         int r = 0;
 
         if (!doc)
-                return ctl_error(-EBADMSG, "Cannot read the domain's XML.");
+                return ctl_error(-EBADMSG, "Cannot read the XML.");
         xmlSetStructuredErrorFunc(NULL, (xmlStructuredErrorFunc) xml_error_quiet);
         ctx = xmlXPathNewContext(doc);
         if (ctx)
@@ -212,7 +212,7 @@ int verb_dumpxml(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         if (verb_value(a, "xpath"))
-                return print_xpath(xml, verb_value(a, "xpath"), verb_flag(a, "wrap"));
+                return ctl_print_xpath(xml, verb_value(a, "xpath"), verb_flag(a, "wrap"));
         if (verb_flag(a, "wrap"))
                 return ctl_error(-EINVAL, "--wrap needs --xpath.");
         len = strlen(xml);

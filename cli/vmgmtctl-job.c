@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmgmtctl-job.h"
 #include "vmgmtctl.h"
 
 static volatile sig_atomic_t interrupted;
@@ -23,6 +24,30 @@ static void draw_bar(double progress) {
         bar[40] = 0;
         fprintf(stderr, "\r%s [%s] %3d %%", "Progress:", bar, (int) (progress * 100.0));
         fflush(stderr);
+}
+
+void ctl_job_progress_line(const char *label, double progress) {
+        int pct = progress >= 1.0 ? 100 : progress > 0.0 ? (int) (progress * 100.0) : 0;
+
+        /* what went to stdout before stays before the line */
+        fflush(stdout);
+        fprintf(stderr, "\r%s: [%3d %%]", label, pct);
+        fflush(stderr);
+}
+
+/* How progress is shown: nothing, the bar, or virsh's --verbose line. */
+typedef struct JobShow {
+        const char *label;      /* NULL: the bar */
+        bool on;
+} JobShow;
+
+static void show_progress(const JobShow *s, double progress) {
+        if (!s->on)
+                return;
+        if (s->label)
+                ctl_job_progress_line(s->label, progress);
+        else
+                draw_bar(progress);
 }
 
 /* What the job's signals told so far. */
@@ -70,9 +95,15 @@ static void job_cancel(Context *c, const char *path) {
  * redrawn from the job's PropertiesChanged signals (no polling); Ctrl-C
  * cancels. Returns 0 when it completed, else the job's error printed. */
 int ctl_follow_job(Context *c, const char *path) {
+        return ctl_follow_job_as(c, path, NULL, false);
+}
+
+int ctl_follow_job_as(Context *c, const char *path, const char *label, bool verbose) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
-        bool tty = isatty(STDERR_FILENO), cancel_sent = false;
+        const JobShow show = { .label = verbose ? (label ?: "Job") : NULL,
+                               .on = verbose || isatty(STDERR_FILENO) };
+        bool cancel_sent = false;
         _cleanup_free_ char *error = NULL;
         JobWatch w = {};
         int r;
@@ -85,9 +116,9 @@ int ctl_follow_job(Context *c, const char *path) {
         r = storage_get_string(c, path, VMGMT_JOB_IFACE, "State", &w.state);
         if (r < 0)
                 return r;
-        if (tty && streq(w.state, "running") &&
+        if (show.on && streq(w.state, "running") &&
             storage_get_trivial(c, path, VMGMT_JOB_IFACE, "Progress", 'd', &w.progress) >= 0)
-                draw_bar(w.progress);
+                show_progress(&show, w.progress);
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
         while (w.state && streq(w.state, "running")) {
@@ -98,8 +129,8 @@ int ctl_follow_job(Context *c, const char *path) {
                 r = sd_bus_process(c->bus, NULL);
                 if (r < 0)
                         break;
-                if (tty && w.progress_known) {
-                        draw_bar(w.progress);
+                if (show.on && w.progress_known) {
+                        show_progress(&show, w.progress);
                         w.progress_known = false;
                 }
                 if (r > 0)
@@ -117,9 +148,9 @@ int ctl_follow_job(Context *c, const char *path) {
                 return ctl_error(r, "Lost the bus while following job %s: %s", path, strerror(-r));
         }
         _cleanup_free_ char *state = w.state;
-        if (tty) {
+        if (show.on) {
                 if (streq(state, "completed"))
-                        draw_bar(1.0);
+                        show_progress(&show, 1.0);
                 fputc('\n', stderr);
         }
         if (streq(state, "completed"))

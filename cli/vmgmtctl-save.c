@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmgmtctl-job.h"
 #include "vmgmtctl.h"
 
 /* FILE as given, made absolute against the working directory (vmgmtd has its own). */
@@ -30,8 +31,16 @@ static int append_string(sd_bus_message *m, const char *key, const char *v) {
         return v ? sd_bus_message_append(m, "{sv}", key, "s", v) : 0;
 }
 
-/* Sends m (its options dict still open), reads the job path and follows it. */
-static int call_and_follow(Context *c, sd_bus_message *m, const char *what, const char *name, const char *file) {
+/* virsh's --verbose labels */
+static const char *progress_label(const char *what) {
+        return streq(what, "save") ? "Save" : streq(what, "managedsave") ? "Managedsave"
+               : streq(what, "dump")                                     ? "Dump"
+                                                                         : "Restore";
+}
+
+/* Sends m (its options dict still open), reads the job path and follows it (--verbose: virsh's progress). */
+static int call_and_follow(Context *c, VerbArgs *a, sd_bus_message *m, const char *what, const char *name,
+                           const char *file) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *job;
         int r;
@@ -45,7 +54,7 @@ static int call_and_follow(Context *c, sd_bus_message *m, const char *what, cons
         r = sd_bus_message_read(reply, "o", &job);
         if (r < 0)
                 return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
-        r = ctl_follow_job(c, job);
+        r = ctl_follow_job_as(c, job, progress_label(what), verb_flag(a, "verbose"));
         if (r < 0)
                 return r;
         if (c->json != JSON_FORMAT_OFF) {
@@ -101,7 +110,7 @@ static int save_like(Context *c, VerbArgs *a, const char *member) {
                 r = append_bool(m, "paused", verb_flag(a, "paused"));
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        return call_and_follow(c, m, with_file ? "save" : "managedsave", name, file);
+        return call_and_follow(c, a, m, with_file ? "save" : "managedsave", name, file);
 }
 
 int verb_save(Context *c, VerbArgs *a) {
@@ -157,7 +166,7 @@ int verb_restore(Context *c, VerbArgs *a) {
                 r = append_string(m, "xml", xml);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        return call_and_follow(c, m, "restore", NULL, file);
+        return call_and_follow(c, a, m, "restore", NULL, file);
 }
 
 int verb_dump(Context *c, VerbArgs *a) {
@@ -190,7 +199,7 @@ int verb_dump(Context *c, VerbArgs *a) {
                 r = append_bool(m, "bypass_cache", verb_flag(a, "bypass-cache"));
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        return call_and_follow(c, m, "dump", name, file);
+        return call_and_follow(c, a, m, "dump", name, file);
 }
 
 /* ---- the domain's running job ---- */

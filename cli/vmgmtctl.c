@@ -33,7 +33,8 @@ static const Verb verbs[] = {
           "undefine DOMAIN [--managed-save] [--snapshots-metadata] [--remove-all-storage|--storage TARGET,…]",
           "Remove a domain's persistent definition (and the pool volumes of its disks)" },
         { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
-        { "start", 1, 1, { "paused", "console" }, verb_start, "start DOMAIN [--paused] [--console]",
+        { "start", 1, 1, { "paused", "console", "bypass-cache" }, verb_start,
+          "start DOMAIN [--paused] [--console] [--bypass-cache]",
           "Start a defined domain (and attach to its console)" },
         { "shutdown", 1, 1, { "mode=" }, verb_lifecycle, "shutdown DOMAIN [--mode acpi]", "Ask the guest to power off (ACPI)" },
         { "destroy", 1, 1, { "graceful" }, verb_lifecycle, "destroy DOMAIN [--graceful]", "Stop a domain now" },
@@ -63,6 +64,10 @@ static const Verb verbs[] = {
           "Show the host's CPU times (or their shares over one second), of one CPU or all" },
         { "nodememstats", 0, 0, {}, verb_nodememstats, "nodememstats", "Show the host's memory counters" },
         { "capabilities", 0, 0, {}, verb_capabilities, "capabilities", "Print the host's capabilities XML" },
+        { "domcapabilities", 0, 0, { "virttype=", "emulatorbin=", "arch=", "machine=", "xpath=", "wrap" },
+          verb_domcapabilities,
+          "domcapabilities [--virttype TYPE] [--emulatorbin PATH] [--arch ARCH] [--machine MACHINE] [--xpath EXPR [--wrap]]",
+          "Print what a domain can use with an emulator (domainCapabilities XML)" },
         /* save, restore, dump and the domain's job (vmgmtctl-save.c) */
         { "save", 2, 2, { "bypass-cache", "running", "paused", "verbose" }, verb_save,
           "save DOMAIN FILE [--bypass-cache] [--running|--paused] [--verbose]",
@@ -374,9 +379,9 @@ static int option_store_value(const Verb *v, GlobalArgs *g, VerbArgs *a, const c
         bool dummy;
         int r;
 
-        r = global_long_option(g, name, value, &dummy);
+        r = verb_long_option(v, a, name, value, &dummy);
         if (r == 0)
-                r = verb_long_option(v, a, name, value, &dummy);
+                r = global_long_option(g, name, value, &dummy);
         return r;
 }
 
@@ -431,9 +436,10 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
                         value = arg[2] ? arg + 2 : NULL;
                 }
 
-                r = global_long_option(g, name, value, &next);
+                /* after the verb its own options come first (domcapabilities --machine is not -M's) */
+                r = verb_long_option(v, a, name, value, &next);
                 if (r == 0)
-                        r = verb_long_option(v, a, name, value, &next);
+                        r = global_long_option(g, name, value, &next);
                 if (r < 0)
                         return r;
                 if (r == 0) {
@@ -472,7 +478,8 @@ static pid_t pager_pid;
 /* Verbs whose output can be longer than a screen. */
 static bool verb_pages(const Verb *v) {
         static const char *const paged[] = { "list", "dumpxml", "net-list", "net-dumpxml", "pool-list", "pool-dumpxml",
-                                             "vol-list", "vol-dumpxml", "capabilities", NULL };
+                                             "vol-list", "vol-dumpxml", "capabilities",
+                                             "domcapabilities", NULL };
 
         for (size_t i = 0; v && paged[i]; i++)
                 if (streq(v->name, paged[i]))

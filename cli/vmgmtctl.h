@@ -161,6 +161,10 @@ int verb_nodeinfo(Context *c, VerbArgs *a);
 int verb_nodecpustats(Context *c, VerbArgs *a);
 int verb_nodememstats(Context *c, VerbArgs *a);
 int verb_capabilities(Context *c, VerbArgs *a);
+int verb_domcapabilities(Context *c, VerbArgs *a);   /* vmgmtctl-domcaps.c */
+/* vmgmtctl-info.c: virsh's --xpath EXPR [--wrap] of an XML document (dumpxml, domcapabilities).
+ * Returns 0 or a printed negative errno. */
+int ctl_print_xpath(const char *xml, const char *expr, bool wrap);
 int verb_dumpxml(Context *c, VerbArgs *a);
 
 int verb_define(Context *c, VerbArgs *a);

@@ -74,6 +74,8 @@ const char *domain_event_type_to_string(DomainEventType e); /* "started", … ; 
  * InvalidArgs, -EBUSY → Busy, -ENOTCONN/-ESRCH → InvalidState, anything else
  * → OperationFailed). */
 typedef void (*DriverDoneFn)(void *userdata, int r, const char *message);
+/* domain_capabilities(): r = 0 with xml, or a negative errno with message. */
+typedef void (*DriverDomCapsFn)(void *userdata, int r, const char *xml, const char *message);
 
 typedef struct DriverRuntime DriverRuntime;   /* a running domain, owned by the driver */
 
@@ -499,6 +501,18 @@ typedef struct DomainDriverOps {
          * names those it can), -EBUSY/-ESRCH as for save(). */
         int (*core_dump)(DriverRuntime *rt, int fd, const DriverDumpOptions *o, const DriverJobCallbacks *callbacks,
                          DriverJob **ret_job);
+
+        /* Manager.GetDomainCapabilities: libvirt's <domainCapabilities> XML for
+         * a domain of virttype on machine and arch with emulator (each NULL or
+         * "": the default), from a probe of the emulator (a child of the loop).
+         * any_emulator: the caller may name any trusted binary; else only the
+         * one the driver picks for the arch (-EACCES). Returns 0 and done
+         * later, or a negative errno at once with *ret_message: -EINVAL (an
+         * unknown arch, machine, virttype, emulator), -ENOENT (no such
+         * emulator), -EOPNOTSUPP (a virttype or arch this host cannot run). */
+        int (*domain_capabilities)(DomainDriver *d, const char *emulator, const char *arch, const char *machine,
+                                   const char *virttype, bool any_emulator, DriverDomCapsFn done, void *userdata,
+                                   char **ret_message);
 
         /* ---- snapshots ---- */
 

@@ -250,8 +250,8 @@ int vm_domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
-        bool paused = false;
-        const BusOption options[] = { { "paused", "b", &paused }, {} };
+        bool paused = false, bypass_cache = false;
+        const BusOption options[] = { { "paused", "b", &paused }, { "bypass_cache", "b", &bypass_cache }, {} };
         _cleanup_free_ char *msg = NULL;
         VmOp *op;
         int r;
@@ -269,7 +269,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
         if (vm_domain_has_managed_save(d))   /* domain-save.c: resumes from it */
-                r = vm_domain_start_managed(d, message, paused, domain_op_done, op, &msg);
+                r = vm_domain_start_managed(d, message, paused, bypass_cache, domain_op_done, op, &msg);
         else
                 r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
         if (r < 0) {

@@ -1,6 +1,7 @@
 /* domain-save.c — Domain.Save, ManagedSave, ManagedSaveRemove, CoreDump, Start from a managed save image,
  * and Manager.RestoreDomain: files named by a caller are created or opened as that caller (domain-files.h)
  * and judged by the path policy; a result file appears under its name only when the job succeeded. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -41,6 +42,40 @@ int vm_domain_managed_save_remove(VmDomain *d) {
         return 0;
 }
 
+/* A managed save's temporary (".UUID.save.XXXXXX.part", open-files.h) is
+ * vmgmtd's own: one still there at start-up is what a vmgmtd that died during
+ * the save left (the image it would have become never appeared). */
+void vm_managed_save_cleanup(Manager *m) {
+        g_autofree char *dir = g_strdup_printf("%s/save", m->paths.state_dir);
+        _cleanup_close_ int dfd = -1;
+        struct dirent *de;
+        DIR *dp;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0) {
+                if (errno != ENOENT)
+                        log_warning("Cannot open %s: %m", dir);
+                return;
+        }
+        dp = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
+        if (!dp) {
+                log_warning("Cannot read %s: %m", dir);
+                return;
+        }
+        while ((de = readdir(dp))) {
+                struct stat st;
+
+                if (de->d_name[0] != '.' || !g_str_has_suffix(de->d_name, ".part") ||
+                    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dfd, de->d_name, 0) < 0)
+                        log_warning("Cannot remove the unfinished managed save image %s/%s: %m", dir, de->d_name);
+                else
+                        log_info("Removed the unfinished managed save image %s/%s", dir, de->d_name);
+        }
+        closedir(dp);
+}
+
 /* ---- Save, ManagedSave, CoreDump ---- */
 
 typedef enum SaveKind {
@@ -57,6 +92,7 @@ typedef struct SaveCall {
         DriverSaveFlags flags;
         DriverDumpOptions dump;
         char *format;
+        bool bypass_cache;              /* the file is opened O_DIRECT */
         VmDomainFilesJob *open;
         VmCallerFiles *files;
         VmDomainJob *dj;
@@ -194,8 +230,8 @@ static void save_files_opened(void *userdata, int r, VmCallerFiles *files, const
                 vm_domain_job_discard(c->dj);
                 c->dj = NULL;
                 save_refused(c, r,
-                             r == -EOPNOTSUPP && c->kind != SAVE_DUMP
-                                     ? "bypass_cache is not supported by the driver"
+                             r == -EOPNOTSUPP && c->bypass_cache
+                                     ? "the file's filesystem does not support O_DIRECT (bypass_cache)"
                              : r == -EBUSY   ? "another operation holds the domain"
                              : r == -ENOTCONN ? "the domain is not running or paused"
                                               : NULL);
@@ -205,7 +241,8 @@ static void save_files_opened(void *userdata, int r, VmCallerFiles *files, const
 }
 
 static int save_begin(sd_bus_message *message, VmDomain *d, SaveCall *c, const char *path, sd_bus_error *error) {
-        OpenFileRequest req = { .path = path, .mode = OPEN_FILE_CREATE };
+        OpenFileRequest req = { .path = path, .mode = OPEN_FILE_CREATE,
+                                .flags = c->bypass_cache ? OPEN_FILE_DIRECT : 0 };
         int r;
 
         c->manager = d->manager;
@@ -246,10 +283,6 @@ static int save_method(sd_bus_message *message, VmDomain *d, SaveKind kind, cons
                 return r < 0 ? r : 1;
         if (running && paused)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options running and paused exclude each other");
-        if (bypass)
-                /* the driver writes the stream unaligned: O_DIRECT would need a helper (driver.h, save) */
-                return sd_bus_error_set(error, VM_ERROR_NOT_SUPPORTED,
-                                        "Option bypass_cache (O_DIRECT) is not supported: the hypervisor writes the stream unaligned");
         if (!d->drv->ops->save)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot save domains",
                                          d->drv->ops->name);
@@ -260,7 +293,9 @@ static int save_method(sd_bus_message *message, VmDomain *d, SaveKind kind, cons
                 return r;
         c = g_new0(SaveCall, 1);
         c->kind = kind;
-        c->flags = (running ? DRIVER_SAVE_RUNNING : 0) | (paused ? DRIVER_SAVE_PAUSED : 0);
+        c->bypass_cache = bypass;
+        c->flags = (running ? DRIVER_SAVE_RUNNING : 0) | (paused ? DRIVER_SAVE_PAUSED : 0) |
+                   (bypass ? DRIVER_SAVE_BYPASS_CACHE : 0);
         return save_begin(message, d, c, path, error);
 }
 
@@ -342,9 +377,6 @@ int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_e
                                          "Unknown dump format '%s' (elf, kdump-zlib, kdump-lzo, kdump-snappy)", format);
         if (crash && reset)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options crash and reset exclude each other");
-        if (bypass)
-                return sd_bus_error_set(error, VM_ERROR_NOT_SUPPORTED,
-                                        "Option bypass_cache (O_DIRECT) is not supported: the hypervisor writes the dump unaligned");
         if (!d->drv->ops->core_dump)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot dump domains",
                                          d->drv->ops->name);
@@ -355,6 +387,7 @@ int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_e
                 return r;
         c = g_new0(SaveCall, 1);
         c->kind = SAVE_DUMP;
+        c->bypass_cache = bypass;   /* the driver streams into an O_DIRECT file through a copier */
         c->format = g_strdup(format);
         c->dump = (DriverDumpOptions) { .memory_only = memory_only, .format = c->format, .live = live,
                                         .crash = crash, .reset = reset };
@@ -743,9 +776,6 @@ int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd
                 return -EINVAL;
         if (paused && running)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options running and paused exclude each other");
-        if (bypass)
-                return sd_bus_error_set(error, VM_ERROR_NOT_SUPPORTED,
-                                        "Option bypass_cache (O_DIRECT) is not supported for restores");
         c = g_new0(RestoreCall, 1);
         c->manager = m;
         c->message = sd_bus_message_ref(message);
@@ -754,6 +784,7 @@ int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd
         c->running = running;
         c->xml_override = g_strdup(xml);
         req.path = path;
+        req.flags = bypass ? OPEN_FILE_DIRECT : 0;
         /* read-only as the caller, judged by the path policy; who may restore is decided on the image's domain */
         r = vm_caller_files_open(m, message, NULL, &req, 1, restore_files_opened, c, &c->open);
         if (r < 0) {
@@ -775,8 +806,8 @@ static void managed_start_done(void *userdata, int r, const char *message) {
         restore_call_free(c);
 }
 
-int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, DriverDoneFn done, void *userdata,
-                            char **ret_error) {
+int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error) {
         g_autofree char *xml = NULL, *err = NULL;
         _cleanup_(def_freep) DomainDef *def = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -789,10 +820,15 @@ int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, D
         c = g_new0(RestoreCall, 1);
         c->manager = d->manager;
         c->managed_path = vm_domain_managed_save_path(d);
-        c->image_fd = open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        c->image_fd = open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (bypass_cache ? O_DIRECT : 0));
         if (c->image_fd < 0) {
                 r = -errno;
-                *ret_error = g_strdup_printf("cannot open the managed save image %s: %s", c->managed_path, strerror(-r));
+                *ret_error = g_strdup_printf("cannot open the managed save image %s%s: %s", c->managed_path,
+                                             bypass_cache ? " with O_DIRECT (bypass_cache)" : "",
+                                             bypass_cache && r == -EINVAL ? "its filesystem does not support O_DIRECT"
+                                                                          : strerror(-r));
+                if (bypass_cache && r == -EINVAL)
+                        r = -EOPNOTSUPP;
                 restore_call_free(c);
                 return r;
         }

@@ -262,10 +262,10 @@ const char *vm_domain_job_path(const VmDomainJob *dj);
 char *vm_domain_managed_save_path(const VmDomain *d);
 bool vm_domain_has_managed_save(const VmDomain *d);
 /* Start of a domain with a managed save image: restores from it (event
- * started/restored) and removes it once the domain runs; as vm_domain_start()
- * otherwise (a failed restore keeps the image). */
-int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, DriverDoneFn done, void *userdata,
-                            char **ret_error);
+ * started/restored; bypass_cache: read O_DIRECT) and removes it once the
+ * domain runs; as vm_domain_start() otherwise (a failed restore keeps the image). */
+int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error);
 /* Undefine with managed_save: removes the image. 0 or a negative errno. */
 int vm_domain_managed_save_remove(VmDomain *d);
 /* vmgmtd's SIGTERM with [daemon] on_host_shutdown=save: starts a managed save
@@ -282,5 +282,8 @@ int vm_domain_method_core_dump(sd_bus_message *message, void *userdata, sd_bus_e
 int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd_bus_error *error);
 /* Frees the RestoreDomain calls still waiting for polkit (vmgmtd exits). */
 void vm_restores_waiting_free(Manager *m);
+/* Removes what a vmgmtd that died during a managed save left in its state
+ * directory (the temporaries, never a finished image); at start-up. */
+void vm_managed_save_cleanup(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);

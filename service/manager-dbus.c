@@ -9,6 +9,7 @@
 #include "config.h"
 #include "domain.h"
 #include "log.h"
+#include "manager-domcaps.h"
 #include "network.h"
 #include "object-kind.h"
 #include "path-policy.h"
@@ -661,6 +662,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_list_domains, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml),
                                 method_get_capabilities, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetDomainCapabilities",
+                                SD_BUS_ARGS("s", emulator, "s", arch, "s", machine, "s", virttype, "a{sv}", options),
+                                SD_BUS_RESULT("s", xml), vm_manager_method_get_domain_capabilities, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetNodeInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info),
                                 method_get_node_info, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetNodeStats", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", stats),

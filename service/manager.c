@@ -584,6 +584,7 @@ int manager_startup(Manager *m) {
                                                m->drivers[i].ops->name);
         }
         vm_snapshot_store_load_all(m);
+        vm_managed_save_cleanup(m);
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)

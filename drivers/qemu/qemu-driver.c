@@ -28,6 +28,7 @@
 #include "log.h"
 #include "macro.h"
 #include "qemu-caps.h"
+#include "qemu-domcaps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
 
@@ -906,4 +907,5 @@ const DomainDriverOps qemu_driver_ops = {
         .read_save_image = qemu_driver_read_save_image,
         .restore = qemu_driver_restore,
         .core_dump = qemu_driver_core_dump,
+        .domain_capabilities = qemu_driver_domain_capabilities,
 };

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "direct-copy.h"
 #include "log.h"
 #include "macro.h"
 #include "qemu-driver-internal.h"
@@ -41,27 +42,12 @@ static uint64_t align_up(uint64_t n) {
         return (n + SAVE_ALIGN - 1) / SAVE_ALIGN * SAVE_ALIGN;
 }
 
-static int write_all_at(int fd, const void *buf, size_t n, off_t off) {
-        const char *p = buf;
-
-        while (n > 0) {
-                ssize_t k = pwrite(fd, p, n, off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                p += k;
-                n -= (size_t) k;
-                off += k;
-        }
-        return 0;
-}
-
-/* Writes the header and the XML; leaves fd's offset at the stream. */
+/* Writes the header and the XML as one aligned block run (the file may be
+ * O_DIRECT); leaves fd's offset at the stream. */
 static int header_write(int fd, const char *xml, bool running, char **ret_error) {
-        unsigned char h[SAVE_HEADER_SIZE] = {};
         size_t len = strlen(xml) + 1;
         uint64_t data = align_up(SAVE_HEADER_SIZE + len), le64;
+        g_autofree unsigned char *h = g_malloc0(data);
         uint32_t le32;
         int r;
 
@@ -74,9 +60,8 @@ static int header_write(int fd, const char *xml, bool running, char **ret_error)
         memcpy(h + 24, &le32, 4);
         le64 = htole64(data);
         memcpy(h + 32, &le64, 8);
-        r = write_all_at(fd, h, sizeof(h), 0);
-        if (r >= 0)
-                r = write_all_at(fd, xml, len, SAVE_HEADER_SIZE);
+        memcpy(h + SAVE_HEADER_SIZE, xml, len);
+        r = direct_io_pwrite(fd, h, data, 0);
         if (r < 0) {
                 *ret_error = g_strdup_printf("cannot write the save image's header: %s", strerror(-r));
                 return r;
@@ -97,10 +82,10 @@ static int header_read(int fd, char **ret_xml, bool *ret_running, uint64_t *ret_
         g_autofree char *xml = NULL;
         ssize_t n;
 
-        n = pread(fd, h, sizeof(h), 0);
+        n = direct_io_pread(fd, h, sizeof(h), 0);
         if (n < 0) {
-                *ret_error = g_strdup_printf("cannot read the save image: %s", strerror(errno));
-                return -errno;
+                *ret_error = g_strdup_printf("cannot read the save image: %s", strerror((int) -n));
+                return (int) n;
         }
         if (n < 16 || memcmp(h, SAVE_MAGIC, 16) != 0)
                 return 0;
@@ -125,7 +110,7 @@ static int header_read(int fd, char **ret_xml, bool *ret_running, uint64_t *ret_
                 return -EINVAL;
         }
         xml = g_malloc(len);
-        n = pread(fd, xml, len, SAVE_HEADER_SIZE);
+        n = direct_io_pread(fd, xml, len, SAVE_HEADER_SIZE);
         if (n != (ssize_t) len || xml[len - 1] != '\0' || strlen(xml) != len - 1) {
                 *ret_error = g_strdup("the save image's definition is truncated or damaged");
                 return -EINVAL;
@@ -184,6 +169,12 @@ typedef struct QemuStateJob {
         QmpReplyFn cont_fn;             /* send_cont(): whom the reply of "cont" goes to */
         unsigned cont_tries;
         bool listening;
+        /* bypass_cache: qemu writes a pipe, the copier the O_DIRECT file */
+        DirectCopy *copy;
+        bool copy_ended;
+        int copy_result;
+        char *copy_message;
+        enum { AFTER_COPY_NOTHING, AFTER_COPY_COMPLETE, AFTER_COPY_FAIL } after_copy;
 } QemuStateJob;
 
 static void state_job_gone(DriverRuntime *rt, bool exited, void *userdata);
@@ -219,6 +210,8 @@ static void state_job_free(QemuStateJob *j) {
         sd_event_source_disable_unref(j->timer);
         if (j->fd >= 0)
                 close(j->fd);
+        direct_copy_free(j->copy);
+        free(j->copy_message);
         free(j->format);
         free(j->message);
         free(j);
@@ -307,6 +300,19 @@ static void state_job_fail(QemuStateJob *j, int error, const char *message) {
                 j->error = error;
                 free(j->message);
                 j->message = message ? strdup(message) : NULL;
+        }
+        if (j->copy && !j->copy_ended && rt && !rt->killing && error != -ESRCH) {
+                /* the copier's end first: its failure (ENOSPC) is what the caller needs to hear, not qemu's EPIPE */
+                j->after_copy = AFTER_COPY_FAIL;
+                direct_copy_stop(j->copy);
+                return;
+        }
+        if (j->copy_ended && j->copy_result < 0 && j->copy_result != -ECANCELED && j->error != -ECANCELED &&
+            j->error != j->copy_result) {
+                /* qemu's failure came from the copier's (a pipe nobody reads any more) */
+                j->error = j->copy_result;
+                free(j->message);
+                j->message = j->copy_message ? strdup(j->copy_message) : NULL;
         }
         if (j->listening) {
                 QemuListener l = state_listener(j);
@@ -459,6 +465,16 @@ static void dump_finish(QemuStateJob *j) {
 static void stream_completed(QemuStateJob *j) {
         j->finishing = true;
         j->timer = sd_event_source_disable_unref(j->timer);
+        if (j->copy && !j->copy_ended) {
+                /* qemu wrote it all into the pipe: the file has it once the copier is through */
+                j->after_copy = AFTER_COPY_COMPLETE;
+                return;
+        }
+        if (j->copy && j->copy_result < 0) {
+                /* the file does not have it all: the guest resumes, the job fails with the copier's error */
+                state_job_fail(j, j->copy_result, j->copy_message);
+                return;
+        }
         if (j->kind == JOB_SAVE)
                 state_job_kill(j, "saved");
         else
@@ -687,6 +703,47 @@ static int state_job_check(DriverRuntime *rt) {
 
 static void dump_caps_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata);
 
+static void state_copy_done(void *userdata, int r, const char *message) {
+        QemuStateJob *j = userdata;
+        int after = j->after_copy;
+
+        j->copy_ended = true;
+        j->copy_result = r;
+        j->copy_message = message ? strdup(message) : NULL;
+        j->after_copy = AFTER_COPY_NOTHING;
+        if (after == AFTER_COPY_COMPLETE)
+                stream_completed(j);
+        else if (after == AFTER_COPY_FAIL)
+                state_job_fail(j, j->error, j->message);
+        else if (r < 0 && !j->finishing)
+                /* a copier that gave up before qemu noticed: qemu's stream fails on the closed pipe; the
+                 * failure is reported then, with the copier's message */
+                log_debug("Domain %s: %s", j->rt ? j->rt->def->name : "?", strna(message));
+}
+
+/* bypass_cache: j->fd (the O_DIRECT file, at the stream's offset) goes to the
+ * copier; what qemu gets (at getfd) is a pipe's writing end instead. */
+static int state_job_pipe(QemuStateJob *j) {
+        int p[2], r;
+        off_t pos = lseek(j->fd, 0, SEEK_CUR);
+
+        if (pos < 0)
+                return -errno;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        (void) fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);   /* fewer wake-ups; best effort */
+        r = direct_copy_start(j->rt->driver->event, DIRECT_COPY_TO_FILE, j->fd, p[0], (uint64_t) pos,
+                              j->kind == JOB_SAVE ? "the save image" : "the dump", state_copy_done, j, &j->copy);
+        close(p[0]);
+        if (r < 0) {
+                close(p[1]);
+                return r;
+        }
+        close(j->fd);
+        j->fd = p[1];
+        return 0;
+}
+
 static int state_job_start(DriverRuntime *rt, StateJobKind kind, int fd, bool stop_cpus,
                            const DriverJobCallbacks *callbacks, QemuStateJob **ret) {
         QemuStateJob *j;
@@ -705,6 +762,13 @@ static int state_job_start(DriverRuntime *rt, StateJobKind kind, int fd, bool st
                 r = -errno;
                 free(j);
                 return r;
+        }
+        if (direct_io_is_direct(j->fd)) {
+                r = state_job_pipe(j);
+                if (r < 0) {
+                        state_job_free(j);
+                        return r;
+                }
         }
         j->was_running = rt->state == DOMAIN_STATE_RUNNING;
         j->prev_reason = rt->reason;
@@ -756,11 +820,14 @@ int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const cha
         r = state_job_check(rt);
         if (r < 0)
                 return r;
-        if (flags & DRIVER_SAVE_BYPASS_CACHE)
-                /* qemu 7.2 writes an fd's migration stream unaligned: O_DIRECT would fail with EINVAL */
-                return -EOPNOTSUPP;
         if (!header_xml || fd < 0)
                 return -EINVAL;
+        if (flags & DRIVER_SAVE_BYPASS_CACHE && !direct_io_is_direct(fd)) {
+                /* qemu writes the stream unaligned: it goes through a pipe and a copier (state_job_pipe) */
+                int fl = fcntl(fd, F_GETFL);
+                if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+                        return errno == EINVAL ? -EOPNOTSUPP : -errno;
+        }
         running = flags & DRIVER_SAVE_RUNNING ? true
                   : flags & DRIVER_SAVE_PAUSED ? false
                                                : rt->state == DOMAIN_STATE_RUNNING;
@@ -863,6 +930,8 @@ typedef struct QemuRestoreJob {
         bool reading;
         sd_event_source *timer;
         bool listening;
+        DirectCopy *copy;           /* bypass_cache: the O_DIRECT image → a pipe qemu reads (j->fd) */
+        char *copy_message;         /* the copier's failure, for qemu's that follows it */
 } QemuRestoreJob;
 
 static void restore_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata);
@@ -888,10 +957,10 @@ static void restore_stop_reading(QemuRestoreJob *j) {
 static void restore_progress(QemuRestoreJob *j) {
         off_t pos;
 
-        if (!j->cb.progress || j->fd < 0)
+        if (!j->cb.progress || (j->fd < 0 && !j->copy))
                 return;
-        /* qemu reads through the same open file: its offset is how far it got */
-        pos = lseek(j->fd, 0, SEEK_CUR);
+        /* qemu reads through the same open file: its offset is how far it got; or the copier's count */
+        pos = j->copy ? (off_t) (j->data_offset + direct_copy_bytes(j->copy)) : lseek(j->fd, 0, SEEK_CUR);
         if (pos >= (off_t) j->data_offset)
                 j->cb.progress(j->cb.userdata, (uint64_t) pos - j->data_offset, j->size - j->data_offset);
 }
@@ -913,7 +982,8 @@ static void restore_failed(QemuRestoreJob *j, int error, const char *message) {
 static void restore_query_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuRestoreJob *j = userdata;
         const char *desc = json_util_member_string(ret, "error-desc");
-        g_autofree char *msg = g_strdup_printf("cannot restore the domain: %s", desc ?: "qemu could not read the image");
+        g_autofree char *msg = g_strdup_printf("cannot restore the domain: %s",
+                                               j->copy_message ?: desc ?: "qemu could not read the image");
 
         if (j->rt && j->reading)
                 restore_failed(j, -EIO, msg);
@@ -964,6 +1034,11 @@ static void restore_getfd_reply(Qmp *q, int r, const JsonValue *ret, const char 
                 msg = g_strdup_printf("cannot pass the image to qemu: %s", strna(error));
                 restore_failed(j, -EIO, msg);
                 return;
+        }
+        if (j->copy) {
+                /* qemu has the pipe's reading end: the copier's writes see EPIPE when qemu goes away */
+                close(j->fd);
+                j->fd = -1;
         }
         if (j->cancel_requested) {
                 restore_failed(j, -ECANCELED, "the restore was cancelled");
@@ -1023,6 +1098,8 @@ static void restore_job_free(QemuRestoreJob *j) {
                 j->rt->restore_job = NULL;
         if (j->fd >= 0)
                 close(j->fd);
+        direct_copy_free(j->copy);
+        free(j->copy_message);
         free(j);
 }
 
@@ -1048,6 +1125,32 @@ static void restore_cancel(DriverJob *base) {
                 restore_failed(j, -ECANCELED, "the restore was cancelled");
 }
 
+static void restore_copy_done(void *userdata, int r, const char *message) {
+        QemuRestoreJob *j = userdata;
+
+        /* a failure here ends the stream early: qemu fails on it, and that failure is reported */
+        if (r < 0 && r != -EPIPE && r != -ECANCELED)
+                j->copy_message = message ? strdup(message) : NULL;
+}
+
+/* bypass_cache: the copier reads the O_DIRECT image from the stream on into a pipe; qemu gets its reading end. */
+static int restore_pipe(QemuRestoreJob *j, DomainDriver *d, int image_fd) {
+        int p[2], r;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        (void) fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
+        r = direct_copy_start(((QemuDriver *) d)->event, DIRECT_COPY_FROM_FILE, image_fd, p[1], j->data_offset, "the save image",
+                              restore_copy_done, j, &j->copy);
+        close(p[1]);
+        if (r < 0) {
+                close(p[0]);
+                return r;
+        }
+        j->fd = p[0];
+        return 0;
+}
+
 int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                         const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
                         DriverRuntime **ret_rt, DriverJob **ret_job) {
@@ -1070,21 +1173,23 @@ int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int 
         if (!j)
                 return -ENOMEM;
         j->base.cancel = restore_cancel;
+        j->fd = -1;
         j->cb = *callbacks;
         j->data_offset = data;
         j->size = (uint64_t) st.st_size;
-        j->fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);
-        if (j->fd < 0 || lseek(j->fd, (off_t) data, SEEK_SET) < 0) {
-                r = -errno;
-                if (j->fd >= 0)
-                        close(j->fd);
-                free(j);
+        if (direct_io_is_direct(image_fd))
+                r = restore_pipe(j, d, image_fd);
+        else {
+                j->fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);
+                r = j->fd < 0 || lseek(j->fd, (off_t) data, SEEK_SET) < 0 ? -errno : 0;
+        }
+        if (r < 0) {
+                restore_job_free(j);
                 return r;
         }
         r = qemu_driver_start_incoming(d, owner, def, id, flags, files, j, ret_rt, restore_start_done, j);
         if (r < 0) {
-                close(j->fd);
-                free(j);
+                restore_job_free(j);
                 return r;
         }
         j->rt = *ret_rt;

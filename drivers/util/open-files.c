@@ -461,8 +461,17 @@ static const char *path_last(const char *path) {
         return base;
 }
 
+/* OPEN_FILE_DIRECT: O_DIRECT on fd, which the filesystem of path may refuse. */
+static int set_direct(int fd) {
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+                return -errno;
+        return 0;
+}
+
 /* OPEN_FILE_CREATE: a new file at "DIR/.NAME.XXXXXX.part" (mkostemps: O_RDWR|O_CREAT|O_EXCL, 0600). */
-static int child_create(int sock, ChildFile *f, const char *path) {
+static int child_create(int sock, ChildFile *f, const char *path, bool direct) {
         char tmp[PATH_MAX], resolved[PATH_MAX];
         const char *base = path_last(path);
         _cleanup_close_ int fd = -1;
@@ -478,6 +487,15 @@ static int child_create(int sock, ChildFile *f, const char *path) {
         fd = mkostemps(tmp, (int) strlen(".part"), O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return child_fail(sock, f, errno, "cannot create %s: %m", path);
+        if (direct) {
+                int e = -set_direct(fd);
+                if (e > 0) {
+                        (void) unlink(tmp);
+                        return child_fail(sock, f, e == EINVAL ? EOPNOTSUPP : e,
+                                          "cannot create %s with O_DIRECT (bypass_cache): %s", path,
+                                          e == EINVAL ? "its filesystem does not support O_DIRECT" : strerror(e));
+                }
+        }
         if (fstat(fd, &f->st) < 0) {
                 int e = errno;
                 (void) unlink(tmp);
@@ -506,10 +524,10 @@ static int child_request(int sock, uint32_t index, const OpenFileRequest *req) {
                 return child_socket(sock, &f, req->path, req->mode == OPEN_FILE_UNIX_LISTEN);
         }
         if (req->mode == OPEN_FILE_CREATE) {
-                if (req->flags || req->format)
+                if ((req->flags & ~OPEN_FILE_DIRECT) || req->format)
                         return child_fail(sock, &f, EINVAL, "%s: a new file has no format or copy", req->path);
                 child_progress(sock, req->path);
-                return child_create(sock, &f, req->path);
+                return child_create(sock, &f, req->path, req->flags & OPEN_FILE_DIRECT);
         }
         if (req->mode < 0 || req->mode >= _OPEN_FILE_MODE_MAX)
                 return child_fail(sock, &f, EINVAL, "%s: unknown open mode", req->path);
@@ -522,6 +540,13 @@ static int child_request(int sock, uint32_t index, const OpenFileRequest *req) {
                 return child_fail(sock, &f, -fd, "cannot open %s: %s", req->path, strerror(-fd));
         if (fstat(fd, &f.st) < 0)
                 return child_fail(sock, &f, errno, "cannot stat %s: %m", req->path);
+        if (req->flags & OPEN_FILE_DIRECT) {
+                int e = -set_direct(fd);
+                if (e > 0)
+                        return child_fail(sock, &f, e == EINVAL ? EOPNOTSUPP : e,
+                                          "cannot open %s with O_DIRECT (bypass_cache): %s", req->path,
+                                          e == EINVAL ? "its filesystem does not support O_DIRECT" : strerror(e));
+        }
         fd_resolved(fd, resolved, sizeof(resolved));
         if (req->flags & OPEN_FILE_COPY) {
                 int m = copy_to_memfd(fd, &f.st, req->path, err, sizeof(err));

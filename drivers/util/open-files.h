@@ -41,6 +41,10 @@ typedef enum OpenFileFlags {
          * most OPEN_FILES_COPY_MAX bytes, a regular file): for programs that
          * reopen the file by name (/proc/self/fd/N) under another uid. */
         OPEN_FILE_COPY = 1 << 1,
+        /* The fd is O_DIRECT (virsh's --bypass-cache; also for OPEN_FILE_CREATE):
+         * a filesystem that cannot do it is a failure (EOPNOTSUPP, the message
+         * names O_DIRECT), and a file created for it is removed again. */
+        OPEN_FILE_DIRECT = 1 << 2,
 } OpenFileFlags;
 
 #define OPEN_FILES_CHAIN_MAX 16u                           /* layers of one image, the top included */

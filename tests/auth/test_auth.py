@@ -27,7 +27,7 @@ STANDARD = (PROPS, PEER, INTRO, OM)
 
 # Calls open to every local user (API.md "Authorization"): (interface, method).
 READS = {
-    (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetNodeInfo',
+    (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetDomainCapabilities', 'GetNodeInfo',
                                  'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
                                  'GetVolumeByPath')
 } | {
@@ -50,6 +50,8 @@ def valid_args(iface, method, ctx):
         (MANAGER_IFACE, 'DefineDomain'): [minimal_domain_xml('mallory-def'), {}],
         (MANAGER_IFACE, 'CreateDomain'): [minimal_domain_xml('mallory-tmp'), {}],
         (MANAGER_IFACE, 'GetDomain'): [ctx['off']],
+        # the defaults: the driver's own emulator, its default machine (an unprivileged caller may name no other)
+        (MANAGER_IFACE, 'GetDomainCapabilities'): ['', '', '', '', {}],
         (DOMAIN_IFACE, 'Rename'): ['mallory-renamed', {}],
         (DOMAIN_IFACE, 'Start'): [{}],
         # the image names the domain (and so what to ask polkit); one the caller may not read is a path to ask for
@@ -284,6 +286,7 @@ class Matrix(AuthTestCase):
         for path, iface, method in ((MANAGER_PATH, MANAGER_IFACE, 'GetDomain'),
                                     (MANAGER_PATH, MANAGER_IFACE, 'ListDomains'),
                                     (MANAGER_PATH, MANAGER_IFACE, 'GetCapabilities'),
+                                    (MANAGER_PATH, MANAGER_IFACE, 'GetDomainCapabilities'),
                                     (MANAGER_PATH, MANAGER_IFACE, 'GetNodeInfo'),
                                     (off, DOMAIN_IFACE, 'GetXML'), (run, DOMAIN_IFACE, 'GetXML')):
             self.assertIn((path, iface, method), reads)
