@@ -105,7 +105,7 @@ static int run_job(Context *c, VerbArgs *a, sd_bus_message *m, const char *name,
                 if (c->json != JSON_FORMAT_OFF)
                         print_job(c, name, disk, job, "running");
                 else
-                        printf("Block %s started\n", a->verb + strlen("block"));
+                        ctl_info("Block %s started", a->verb + strlen("block"));
                 return 0;
         }
         if (ends_ready && !verb_flag(a, "pivot") && !verb_flag(a, "finish")) {
@@ -124,7 +124,7 @@ static int run_job(Context *c, VerbArgs *a, sd_bus_message *m, const char *name,
         if (c->json != JSON_FORMAT_OFF)
                 print_job(c, name, disk, job, "completed");
         else
-                printf("%s\n", done_line);
+                ctl_info("%s", done_line);
         return 0;
 }
 
@@ -199,7 +199,7 @@ int verb_blockcommit(Context *c, VerbArgs *a) {
                 if (c->json != JSON_FORMAT_OFF)
                         print_job(c, name, a->args[1], job, "completed");
                 else
-                        printf("Commit complete, overlay kept\n");
+                        ctl_info("Commit complete, overlay kept");
                 return 0;
         }
         return run_job(c, a, m, name, a->args[1], verb_flag(a, "active"),
@@ -324,7 +324,7 @@ int verb_blockjob(Context *c, VerbArgs *a) {
                 if (c->json != JSON_FORMAT_OFF)
                         printf("null\n");
                 else
-                        printf("No current block job for %s\n", a->args[1]);
+                        ctl_info("No current block job for %s", a->args[1]);
                 return 0;
         }
         job = TAKE_PTR(j.path);
@@ -407,6 +407,6 @@ int verb_blockresize(Context *c, VerbArgs *a) {
                 json_member_unsigned(&w, "size", size);
                 json_end_object(&w);
         } else
-                printf("Block device '%s' is resized\n", a->args[1]);
+                ctl_info("Block device '%s' is resized", a->args[1]);
         return 0;
 }

@@ -269,7 +269,8 @@ static int console_attach(Context *c, const char *path, const char *name, const 
         r = terminal_make_raw();
         if (r >= 0) {
                 const char *nl = saved_terminal.raw ? "\r\n" : "\n";   /* raw: no output translation */
-                printf("Connected to domain '%s'%sEscape character is ^] (Ctrl + ])%s", name, nl, nl);
+                if (!ctl_quiet)
+                        printf("Connected to domain '%s'%sEscape character is ^] (Ctrl + ])%s", name, nl, nl);
                 fflush(stdout);
                 r = stdio_nonblock();
                 if (r >= 0 && fcntl(console, F_SETFL, O_NONBLOCK | O_RDWR) < 0)

@@ -56,7 +56,7 @@ static int domain_from_file(Context *c, VerbArgs *a, const char *member, bool pa
         if (r < 0)
                 return r;
         name = domain_display_name(c, path);
-        printf("Domain '%s' %s from %s\n", strempty(name), done, a->args[0]);
+        ctl_info("Domain '%s' %s from %s", strempty(name), done, a->args[0]);
         return 0;
 }
 
@@ -233,7 +233,7 @@ int verb_undefine(Context *c, VerbArgs *a) {
                 undefine_disks_free(disks, n_disks);
                 return r;
         }
-        printf("Domain '%s' has been undefined\n", name);
+        ctl_info("Domain '%s' has been undefined", name);
         for (size_t i = 0; i < n_disks; i++) {
                 _cleanup_free_ char *vol = NULL;
                 const char *what = disks[i].source ?: strempty(disks[i].volume);
@@ -251,7 +251,7 @@ int verb_undefine(Context *c, VerbArgs *a) {
                         failed = -EIO;
                         continue;
                 }
-                printf("Volume '%s'(%s) removed.\n", strempty(disks[i].target), what);
+                ctl_info("Volume '%s'(%s) removed.", strempty(disks[i].target), what);
         }
         undefine_disks_free(disks, n_disks);
         return failed;
@@ -301,7 +301,7 @@ int verb_lifecycle(Context *c, VerbArgs *a) {
                 r = ctl_domain_call(c, path, v->method, (const char *) NULL);
         if (r < 0)
                 return r;
-        printf("Domain '%s' %s\n", name, v->done);
+        ctl_info("Domain '%s' %s", name, v->done);
         return 0;
 }
 
@@ -323,6 +323,6 @@ int verb_autostart(Context *c, VerbArgs *a) {
         r = ctl_call(c, m, NULL);
         if (r < 0)
                 return r;
-        printf("Domain '%s' %s as autostarted\n", name, enable ? "marked" : "unmarked");
+        ctl_info("Domain '%s' %s as autostarted", name, enable ? "marked" : "unmarked");
         return 0;
 }

@@ -155,7 +155,7 @@ int verb_edit(Context *c, VerbArgs *a) {
                 return r;
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
-                printf("Domain '%s' XML configuration not changed.\n", name);
+                ctl_info("Domain '%s' XML configuration not changed.", name);
                 return 0;
         }
 
@@ -169,6 +169,6 @@ int verb_edit(Context *c, VerbArgs *a) {
         (void) unlink(tmp);
         if (domain_path_to_name(new_path, &new_name) < 0)
                 new_name = TAKE_PTR(name);
-        printf("Domain '%s' XML configuration edited.\n", new_name);
+        ctl_info("Domain '%s' XML configuration edited.", new_name);
         return 0;
 }

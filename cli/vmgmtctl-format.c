@@ -1,5 +1,6 @@
 /* vmgmtctl-format.c — pure text formatting of vmgmtctl: virsh's words, tables, timestamps. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -222,6 +223,19 @@ static void table_print_row(const Table *t, size_t row, const size_t *widths, FI
         fputc('\n', f);
 }
 
+bool ctl_quiet;
+
+void ctl_info(const char *fmt, ...) {
+        va_list ap;
+
+        if (ctl_quiet)
+                return;
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+}
+
 void table_print(const Table *t, FILE *f, bool header) {
         size_t n_rows = t->n_cells / t->n_columns;
         _cleanup_free_ size_t *widths = calloc(t->n_columns, sizeof(size_t));
@@ -234,7 +248,8 @@ void table_print(const Table *t, FILE *f, bool header) {
                         if (w > widths[i])
                                 widths[i] = w;
                 }
-        if (header) {
+        /* --quiet drops the header, not its widths: the rows stay where virsh puts them */
+        if (header && !ctl_quiet) {
                 table_print_row(t, 0, widths, f);
                 for (size_t i = 0; i < t->n_columns; i++)
                         for (size_t j = 0; j < widths[i] + 3; j++)

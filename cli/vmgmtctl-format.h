@@ -38,6 +38,14 @@ size_t format_text_width(const char *s);
  * (and is not 0); stores the value in *ret. */
 bool format_parse_id(const char *s, uint32_t *ret);
 
+/* -q/--quiet, virsh's: tables without their header rows and no "Domain 'x'
+ * started" messages; what was asked for (a name, an XML, a value) still prints. */
+extern bool ctl_quiet;
+
+/* Prints what a changing command did ("Domain 'x' started") on stdout, unless
+ * --quiet; the newline is added. */
+void ctl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A table printed like virsh's: a header row, a dashed line, then rows;
  * each cell preceded by one space and padded to its column's width plus
  * two spaces (the last column is not padded). */

@@ -118,7 +118,7 @@ int verb_screenshot(Context *c, VerbArgs *a) {
                 (void) unlink(tmp);
                 return r;
         }
-        printf("Screenshot saved to %s, with type of image/png\n", file);
+        ctl_info("Screenshot saved to %s, with type of image/png", file);
         return 0;
 }
 

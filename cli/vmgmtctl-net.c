@@ -117,7 +117,7 @@ int verb_net_define(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         name = net_name_of(c, path);
-        printf("Network %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
+        ctl_info("Network %s %s from %s", strempty(name), create ? "created" : "defined", a->args[0]);
         return 0;
 }
 
@@ -141,7 +141,7 @@ int verb_net_simple(Context *c, VerbArgs *a) {
                 r = ctl_object_call(c, path, VMGMT_NETWORK_IFACE, table[i].member, (const char *) NULL);
                 if (r < 0)
                         return r;
-                printf("Network %s %s\n", name ?: a->args[0], table[i].done);
+                ctl_info("Network %s %s", name ?: a->args[0], table[i].done);
                 return 0;
         }
         return ctl_error(-EINVAL, "Unknown verb %s", a->verb);
@@ -373,11 +373,11 @@ int verb_net_update(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         if (live && config)
-                printf("Updated network %s persistent config and live state\n", name ?: a->args[0]);
+                ctl_info("Updated network %s persistent config and live state", name ?: a->args[0]);
         else if (live || (!config && active))
-                printf("Updated network %s live state\n", name ?: a->args[0]);
+                ctl_info("Updated network %s live state", name ?: a->args[0]);
         else
-                printf("Updated network %s persistent config\n", name ?: a->args[0]);
+                ctl_info("Updated network %s persistent config", name ?: a->args[0]);
         return 0;
 }
 
@@ -400,7 +400,7 @@ int verb_net_edit(Context *c, VerbArgs *a) {
                 return r;
         if (streq(edited, xml)) {
                 (void) unlink(tmp);
-                printf("Network %s XML configuration not changed.\n", name ?: a->args[0]);
+                ctl_info("Network %s XML configuration not changed.", name ?: a->args[0]);
                 return 0;
         }
         while ((r = ctl_manager_call_path(c, "DefineNetwork", edited, true, &new_path)) < 0) {
@@ -410,6 +410,6 @@ int verb_net_edit(Context *c, VerbArgs *a) {
                         return r;
         }
         (void) unlink(tmp);
-        printf("Network %s XML configuration edited.\n", name ?: a->args[0]);
+        ctl_info("Network %s XML configuration edited.", name ?: a->args[0]);
         return 0;
 }

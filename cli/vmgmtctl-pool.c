@@ -261,7 +261,7 @@ int verb_pool_define(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         name = path ? pool_name_of(c, path) : NULL;
-        printf("Pool %s %s from %s\n", strempty(name), create ? "created" : "defined", a->args[0]);
+        ctl_info("Pool %s %s from %s", strempty(name), create ? "created" : "defined", a->args[0]);
         return 0;
 }
 
@@ -332,7 +332,7 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
         r = ctl_manager_call_path(c, create ? "CreatePool" : "DefinePool", xml, true, &path);
         if (r < 0)
                 return r;
-        printf("Pool %s %s\n", a->args[0], create ? "created" : "defined");
+        ctl_info("Pool %s %s", a->args[0], create ? "created" : "defined");
         return 0;
 }
 
@@ -360,7 +360,7 @@ int verb_pool_simple(Context *c, VerbArgs *a) {
                                     "no_overwrite", verb_flag(a, "no-overwrite"), NULL);
                 if (r < 0)
                         return r;
-                printf("Pool %s %s\n", name ?: a->args[0], table[i].done);
+                ctl_info("Pool %s %s", name ?: a->args[0], table[i].done);
                 return 0;
         }
         return ctl_error(-EINVAL, "Unknown verb %s", a->verb);
@@ -440,7 +440,7 @@ int verb_pool_edit(Context *c, VerbArgs *a) {
                 return r;
         if (streq(edited, xml)) {
                 (void) unlink(file);
-                printf("Pool %s XML configuration not changed.\n", name ?: a->args[0]);
+                ctl_info("Pool %s XML configuration not changed.", name ?: a->args[0]);
                 return 0;
         }
         while ((r = ctl_manager_call_path(c, "DefinePool", edited, true, &new_path)) < 0) {
@@ -450,6 +450,6 @@ int verb_pool_edit(Context *c, VerbArgs *a) {
                         return r;
         }
         (void) unlink(file);
-        printf("Pool %s XML configuration edited.\n", name ?: a->args[0]);
+        ctl_info("Pool %s XML configuration edited.", name ?: a->args[0]);
         return 0;
 }

@@ -71,13 +71,13 @@ static int call_and_follow(Context *c, VerbArgs *a, sd_bus_message *m, const cha
                 return 0;
         }
         if (streq(what, "save"))
-                printf("Domain '%s' saved to %s\n", name, file);
+                ctl_info("Domain '%s' saved to %s", name, file);
         else if (streq(what, "managedsave"))
-                printf("Domain '%s' state saved by vmgmtd\n", name);
+                ctl_info("Domain '%s' state saved by vmgmtd", name);
         else if (streq(what, "dump"))
-                printf("Domain '%s' dumped to %s\n", name, file);
+                ctl_info("Domain '%s' dumped to %s", name, file);
         else
-                printf("Domain restored from %s\n", file);
+                ctl_info("Domain restored from %s", file);
         return 0;
 }
 
@@ -132,7 +132,7 @@ int verb_managedsave_remove(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         if (c->json == JSON_FORMAT_OFF)
-                printf("Managed save image of domain '%s' removed\n", name);
+                ctl_info("Managed save image of domain '%s' removed", name);
         return 0;
 }
 

@@ -207,11 +207,11 @@ static int snap_create(Context *c, const char *dpath, const char *xml, VerbArgs 
                 return 0;
         }
         if (verb_flag(a, "redefine"))
-                printf("Domain snapshot %s created from '%s'\n", strempty(name), a->n_args > 1 ? a->args[1] : "-");
+                ctl_info("Domain snapshot %s created from '%s'", strempty(name), a->n_args > 1 ? a->args[1] : "-");
         else if (name)
-                printf("Domain snapshot %s created\n", name);
+                ctl_info("Domain snapshot %s created", name);
         else
-                printf("Domain snapshot created (no metadata kept)\n");
+                ctl_info("Domain snapshot created (no metadata kept)");
         return 0;
 }
 

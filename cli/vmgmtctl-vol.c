@@ -200,7 +200,7 @@ int verb_vol_create(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         name = vol_name_of(c, path);
-        printf("Vol %s created from %s\n", strempty(name), a->args[1]);
+        ctl_info("Vol %s created from %s", strempty(name), a->args[1]);
         return 0;
 }
 
@@ -261,7 +261,7 @@ int verb_vol_create_as(Context *c, VerbArgs *a) {
         r = create_in_pool(c, a->args[0], xml, verb_flag(a, "prealloc-metadata"), &path);
         if (r < 0)
                 return r;
-        printf("Vol %s created\n", a->args[1]);
+        ctl_info("Vol %s created", a->args[1]);
         return 0;
 }
 
@@ -318,7 +318,7 @@ int verb_vol_clone(Context *c, VerbArgs *a) {
         r = ctl_follow_job(c, job);
         if (r < 0)
                 return r;
-        printf("Vol %s cloned from %s\n", a->args[1], name ?: a->args[0]);
+        ctl_info("Vol %s cloned from %s", a->args[1], name ?: a->args[0]);
         return 0;
 }
 
@@ -356,7 +356,7 @@ static int vol_simple(Context *c, VerbArgs *a, const char *member, const char *d
         r = vol_call(c, path, member, false, 0, NULL, NULL, 0);
         if (r < 0)
                 return r;
-        printf("Vol %s %s\n", a->args[0], done);
+        ctl_info("Vol %s %s", a->args[0], done);
         return 0;
 }
 
@@ -386,7 +386,7 @@ int verb_vol_resize(Context *c, VerbArgs *a) {
         r = vol_call(c, path, "Resize", true, capacity, flags, values, 3);
         if (r < 0)
                 return r;
-        printf("Size of volume '%s' successfully changed to %s\n", a->args[0], size);
+        ctl_info("Size of volume '%s' successfully changed to %s", a->args[0], size);
         return 0;
 }
 

@@ -209,6 +209,7 @@ typedef struct GlobalArgs {
         bool help;
         bool version;
         bool no_pager;
+        bool quiet;
 } GlobalArgs;
 
 static void help(void) {
@@ -235,7 +236,8 @@ static void help(void) {
                "     --no-ask-password   Do not ask for a password for privileged operations\n"
                "  -c --connect=URI       virsh's URI: qemu:///system (the system bus), qemu:///session\n"
                "                         (the user bus), qemu+ssh://[USER@]HOST/system (as -H)\n"
-               "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n");
+               "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n"
+               "  -q --quiet             No table headers and no messages saying what was done\n");
 }
 
 /* VERB --help, help VERB: its usage, summary and options. */
@@ -330,6 +332,10 @@ static int global_long_option(GlobalArgs *g, const char *name, const char *value
                 return connect_uri(g, value);
         } else if (streq(name, "no-pager")) {
                 g->no_pager = true;
+        } else if (streq(name, "quiet")) {
+                if (value)
+                        return usage_error("Option '--%s' takes no value.", name);
+                g->quiet = true;
         } else if (streq(name, "json")) {
                 int f = json_format_from_string(value ?: "short");
 
@@ -424,11 +430,12 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
                                 return ctl_error(-ENOMEM, "Out of memory.");
                         value = eq ? eq + 1 : NULL;
                 } else {
-                        /* Short options: -h, -H HOST/-HHOST, -M MACHINE/-MMACHINE. */
-                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'H' ? "host" :
-                                               arg[1] == 'M' ? "machine" : arg[1] == 'c' ? "connect" : NULL;
+                        /* Short options: -h, -q, -H HOST/-HHOST, -M MACHINE/-MMACHINE, -c URI. */
+                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'q' ? "quiet" :
+                                               arg[1] == 'H' ? "host" : arg[1] == 'M' ? "machine" :
+                                               arg[1] == 'c' ? "connect" : NULL;
 
-                        if (!longname || (arg[1] == 'h' && arg[2]))
+                        if (!longname || ((arg[1] == 'h' || arg[1] == 'q') && arg[2]))
                                 return usage_error("Unknown option '%s'.", arg);
                         name = strdup(longname);
                         if (!name)
@@ -571,6 +578,7 @@ int main(int argc, char **argv) {
 
         c.json = g.json;
         c.ask_password = g.ask_password;
+        ctl_quiet = g.quiet;
         if (!g.no_pager && verb_pages(v))
                 pager_open();
         c.host = g.host;

@@ -131,6 +131,26 @@ class VirshFlags(CtlTestCase):
         self.assertNotIn('st-b.raw', self.ok('vol-list', 'default'))
 
 
+    def test_quiet(self):
+        # -q/--quiet: what was done is not said, tables lose their headers; what was asked for still prints
+        f = self.xml_file('qu')
+        self.assertEqual(self.ok('-q', 'define', f), '')
+        self.assertEqual(self.ok('--quiet', 'start', 'qu', '--paused'), '')
+        self.assertEqual(self.client.state(domain_path('qu'))[0], 'paused')
+        listed = self.ok('list', '--all')
+        self.assertIn('Name', listed.splitlines()[0])
+        quiet = self.ok('-q', 'list', '--all')
+        self.assertEqual(quiet.splitlines(), listed.splitlines()[2:])
+        self.assertIn(' qu ', quiet)
+        self.assertEqual(self.ok('-q', 'domstate', 'qu'), 'paused\n')
+        self.assertIn('<name>qu</name>', self.ok('-q', 'dumpxml', 'qu'))
+        self.assertEqual(self.ok('-q', 'destroy', 'qu'), '')
+        self.assertEqual(self.ok('-q', 'undefine', 'qu'), '')
+        self.assertNotIn('qu', self.client.list_domains())
+        self.assertIn("Unknown option '-qq'", self.fails('-qq', 'list'))
+        # errors are not quieted
+        self.assertIn('qu', self.fails('-q', 'start', 'qu'))
+
     def test_connect_uri(self):
         self.ok('define', self.xml_file('uri'))
         for uri in ('qemu:///system', 'vmgmt:///system'):
