@@ -30,6 +30,7 @@
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
+#include "qemu-tune.h"
 
 static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
@@ -614,6 +615,8 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         }
         qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
         r = qemu_confine_prepare(rt, &error);   /* its uid, run dir and cgroup */
+        if (r >= 0)
+                r = qemu_tune_apply_cgroup(rt, &error);   /* the cgroup's limits, before qemu is in it */
         if (r < 0) {
                 child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
@@ -897,6 +900,10 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
+        .set_vcpus = qemu_tune_set_vcpus,
+        .set_memory = qemu_tune_set_memory,
+        .set_tune = qemu_tune_set,
+        .get_affinity = qemu_tune_get_affinity,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,
