@@ -1,0 +1,243 @@
+# vCPUs, memory and resource limits (issue 14 items 2-3): SetVCPUs, SetMemory, SetMaxMemory, the
+# scheduler/memory/blkio parameters and pinning, on definitions and on the booted busybox guest
+# under TCG: a vCPU plugged comes online in the guest, the balloon shrinks its MemTotal,
+# <cputune>/<memtune> appear in the qemu's cgroup files (this host's v1 controllers; the v2
+# files are tested on fake trees by tests/util/test-cgroup-tune.c) and pinning in the threads'
+# Cpus_allowed_list.
+
+import os
+import re
+import time
+
+import dbus
+
+from vmgmt_harness import (GUEST_READY, VmgmtTestCase, cgroup_dirs, guest_domain_xml, guest_image, main,
+                           minimal_domain_xml, opts)
+
+BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
+GUEST_TIMEOUT = 120  # the guest taking a vCPU or giving back memory, on a loaded host
+
+INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
+INVALID_STATE = 'org.vmgmt.Error.InvalidState'
+NOT_SUPPORTED = 'org.vmgmt.Error.NotSupported'
+UNLIMITED = 9007199254740991
+
+
+def params(**kw):
+    return dbus.Dictionary(kw, signature='sv')
+
+
+def domain_cgroup(pid):
+    """The qemu's own cgroup directories (vmgmt/UUID in each v1 hierarchy, vmgmt.slice/UUID.scope on v2)."""
+    return [d for d in cgroup_dirs(pid) if re.search(r'/vmgmt/[0-9a-f-]{36}$|/vmgmt\.slice/[0-9a-f-]{36}\.scope$', d)]
+
+
+def cgroup_value(pid, name):
+    for d in domain_cgroup(pid):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().strip()
+    raise AssertionError('no cgroup of qemu %d has %s (it is in %s)' % (pid, name, cgroup_dirs(pid)))
+
+
+def thread_of(pid, comm):
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                if f.read().strip() == comm:
+                    return int(tid)
+        except OSError:
+            pass
+    raise AssertionError('qemu %d has no thread %r' % (pid, comm))
+
+
+def cpus_allowed(pid, tid):
+    with open('/proc/%d/task/%d/status' % (pid, tid)) as f:
+        for line in f:
+            if line.startswith('Cpus_allowed_list:'):
+                return line.split(':', 1)[1].strip()
+    return None
+
+
+def tuned_guest_xml(name):
+    xml = guest_domain_xml(name)
+    tune = ("<vcpu current='1'>2</vcpu>\n"
+            "  <cputune><shares>512</shares><period>100000</period><quota>50000</quota>"
+            "<vcpupin vcpu='0' cpuset='1'/><emulatorpin cpuset='0-1'/></cputune>\n"
+            "  <memtune><hard_limit unit='MiB'>1024</hard_limit></memtune>")
+    xml = xml.replace('<vcpu>1</vcpu>', tune)
+    return xml.replace("<memballoon model='none'/>", "<memballoon model='virtio'/>")
+
+
+class Tune(VmgmtTestCase):
+    @classmethod
+    def setUpClass(cls):
+        guest_image()   # build (or reuse) once, before any timing matters
+        super().setUpClass()
+
+    def wait_for(self, fn, what, timeout=GUEST_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = fn()
+            if v:
+                return v
+            self.assertLess(time.monotonic(), deadline, 'not within %ds: %s' % (timeout, what))
+            self.rec.pump(0.2)
+
+    def guest_value(self, con, key, command):
+        """Runs command in the guest's shell; returns what it printed after KEY= (the shell's
+        echo of the command line has KEY=$( instead)."""
+        con._read()
+        start = len(con.buf)
+        con.send('echo %s=$(%s)' % (key, command))
+        pattern = re.compile(r'%s=([^\r\n$]*)\r?\n' % key)
+        deadline = time.monotonic() + GUEST_TIMEOUT
+        while True:
+            con._read()
+            m = pattern.search(con.buf[start:].decode('utf-8', 'replace'))
+            if m:
+                con.mark = len(con.buf)
+                return m.group(1).strip()
+            self.assertLess(time.monotonic(), deadline, 'the guest did not answer %r:\n%s'
+                            % (command, con.buf[-1000:].decode('utf-8', 'replace')))
+            time.sleep(0.05)
+
+    def guest_mem_total(self, con):
+        for _ in range(3):
+            v = self.guest_value(con, 'MT', "grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2")
+            if v.isdigit():
+                return int(v)
+        raise AssertionError('no MemTotal from the guest:\n' + con.buf[-1000:].decode('utf-8', 'replace'))
+
+    def test_definition(self):
+        path = self.define(minimal_domain_xml('tune-def', vcpus=4))
+        d = self.dom(path)
+        gen = self.client.prop(path, 'Generation')
+
+        # neither live nor config on an inactive domain: the definition
+        d.SetVCPUs(dbus.UInt32(2), opts())
+        self.assertEqual(self.client.prop(path, 'VCPUs'), 2)
+        self.assertIn("current='2'>4</vcpu>", str(d.GetXML(opts(inactive=True))))
+        self.assertGreater(self.client.prop(path, 'Generation'), gen)
+        d.SetVCPUs(dbus.UInt32(6), opts(config=True, maximum=True))
+        self.assertIn("current='2'>6</vcpu>", str(d.GetXML(opts(inactive=True))))
+        self.assertDBusError(INVALID_ARGS, d.SetVCPUs, dbus.UInt32(7), opts(config=True))
+        self.assertDBusError(INVALID_STATE, d.SetVCPUs, dbus.UInt32(2), opts(live=True))
+        self.assertDBusError(NOT_SUPPORTED, d.SetVCPUs, dbus.UInt32(2), opts(guest=True))
+
+        d.SetMaxMemory(dbus.UInt64(131072), opts())
+        self.assertEqual(self.client.prop(path, 'MaxMemoryKiB'), 131072)
+        d.SetMemory(dbus.UInt64(98304), opts(config=True))
+        self.assertEqual(self.client.prop(path, 'MemoryKiB'), 98304)
+        self.assertDBusError(INVALID_ARGS, d.SetMemory, dbus.UInt64(262144), opts())
+        self.assertDBusError(INVALID_STATE, d.SetMaxMemory, dbus.UInt64(65536), opts(live=True))
+
+        d.SetSchedulerParameters(params(cpu_shares=dbus.UInt64(2048), vcpu_quota=dbus.Int64(20000)), opts())
+        got = d.GetSchedulerParameters(opts(config=True))
+        self.assertEqual((got['cpu_shares'], got['vcpu_period'], got['vcpu_quota']), (2048, 100000, 20000))
+        d.SetMemoryParameters(params(hard_limit=dbus.UInt64(262144), soft_limit=dbus.UInt64(131072)), opts())
+        got = d.GetMemoryParameters(opts())
+        self.assertEqual((got['hard_limit'], got['soft_limit'], got['swap_hard_limit']), (262144, 131072, UNLIMITED))
+        self.assertDBusError(INVALID_ARGS, d.SetMemoryParameters, params(swap_hard_limit=dbus.UInt64(1024)), opts())
+        d.SetBlkioParameters(params(weight=dbus.UInt32(300), device_read_bytes_sec='/dev/vmgmt-none,1048576'), opts())
+        got = d.GetBlkioParameters(opts())
+        self.assertEqual((got['weight'], got['device_read_bytes_sec']), (300, '/dev/vmgmt-none,1048576'))
+        d.PinVCPU(dbus.UInt32(1), '0,^0,0-0', opts())
+        d.PinEmulator('0', opts(config=True))
+        pins = d.GetVCPUPinInfo(opts())
+        self.assertEqual((pins['vcpu.1'], pins['emulator']), ('0', '0'))
+        self.assertDBusError(INVALID_ARGS, d.PinVCPU, dbus.UInt32(9), '0', opts())
+        self.assertDBusError(INVALID_ARGS, d.PinVCPU, dbus.UInt32(0), '1-0', opts())
+        self.assertDBusError(INVALID_ARGS, d.PinEmulator, '4095', opts())   # more CPUs than the host has
+        self.assertDBusError(INVALID_ARGS, d.SetSchedulerParameters, params(cpu_shares=dbus.UInt64(1)), opts())
+        self.assertDBusError(INVALID_ARGS, d.SetSchedulerParameters, params(cpu_weight=dbus.UInt64(1)), opts())
+
+        xml = str(d.GetXML(opts(inactive=True)))
+        for want in ('<shares>2048</shares>', '<quota>20000</quota>', "<vcpupin vcpu='1' cpuset='0'/>",
+                     "<emulatorpin cpuset='0'/>", "<hard_limit unit='KiB'>262144</hard_limit>",
+                     '<weight>300</weight>', '<read_bytes_sec>1048576</read_bytes_sec>'):
+            self.assertIn(want, xml)
+        # what the service wrote is what it reads back after a restart
+        self.daemon.restart()
+        self.assertEqual(str(self.client.domain(path).GetXML(opts(inactive=True))), xml)
+
+        # a transient domain has no definition to change
+        tpath = self.create(minimal_domain_xml('tune-transient'))
+        self.assertDBusError(INVALID_STATE, self.dom(tpath).SetMemory, dbus.UInt64(32768), opts(config=True))
+        self.dom(tpath).Destroy(opts())
+
+    def test_booted_guest(self):
+        path = self.define(tuned_guest_xml('tune-guest'))
+        d = self.dom(path)
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+        con = self.fx.console(path)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        pid, = self.fx.qemu_pids()
+
+        # <cputune>/<memtune> from the definition, in the cgroup (v1 here, v2 on Debian 12)
+        if os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
+            self.assertEqual(cgroup_value(pid, 'cpu.weight'), '50')
+            self.assertEqual(cgroup_value(pid, 'cpu.max'), '50000 100000')
+            self.assertEqual(cgroup_value(pid, 'memory.max'), str(1024 << 20))
+        else:
+            self.assertEqual(cgroup_value(pid, 'cpu.shares'), '512')
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '50000')
+            self.assertEqual(cgroup_value(pid, 'memory.limit_in_bytes'), str(1024 << 20))
+        # <vcpupin>/<emulatorpin> on the threads
+        vcpu0 = thread_of(pid, 'CPU 0/TCG')
+        self.assertEqual(cpus_allowed(pid, vcpu0), '1')
+        self.assertEqual(cpus_allowed(pid, pid), '0-1')
+
+        # live changes go to the cgroup and to the live XML, not to the definition
+        d.SetMemoryParameters(params(hard_limit=dbus.UInt64(786432)), opts(live=True))
+        limit = 'memory.max' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'memory.limit_in_bytes'
+        self.assertEqual(cgroup_value(pid, limit), str(786432 << 10))
+        self.assertEqual(d.GetMemoryParameters(opts())['hard_limit'], 786432)
+        self.assertEqual(d.GetMemoryParameters(opts(config=True))['hard_limit'], 1048576)
+        d.SetSchedulerParameters(params(cpu_shares=dbus.UInt64(300), vcpu_quota=dbus.Int64(-1)), opts())
+        if not os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
+            self.assertEqual(cgroup_value(pid, 'cpu.shares'), '300')
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
+        self.assertIn('<shares>300</shares>', str(d.GetXML(opts())))
+        self.assertIn('<shares>512</shares>', str(d.GetXML(opts(inactive=True))))
+        d.PinVCPU(dbus.UInt32(0), '0', opts())
+        self.assertEqual(cpus_allowed(pid, vcpu0), '0')
+        self.assertEqual(d.GetVCPUPinInfo(opts())['vcpu.0'], '0')
+        d.PinEmulator('1', opts(live=True, config=True))
+        self.assertEqual(cpus_allowed(pid, pid), '1')
+        self.assertIn("<emulatorpin cpuset='1'/>", str(d.GetXML(opts(inactive=True))))
+
+        # a vCPU plugged: the guest sees it and brings it online
+        self.assertEqual(self.guest_value(con, 'CPUS', 'cat /sys/devices/system/cpu/present'), '0')
+        self.rec.clear()
+        d.SetVCPUs(dbus.UInt32(2), opts(live=True))
+        self.assertEqual(self.client.prop(path, 'VCPUs'), 2)
+        self.assertIn(2, self.rec.property_changes(path, 'VCPUs'))
+        self.wait_for(lambda: self.guest_value(con, 'PRESENT', 'cat /sys/devices/system/cpu/present') == '0-1',
+                      'the guest sees the second vCPU')
+        con.send('[ "$(cat /sys/devices/system/cpu/cpu1/online)" = 1 ] || echo 1 > /sys/devices/system/cpu/cpu1/online')
+        self.wait_for(lambda: self.guest_value(con, 'ONLINE', 'cat /sys/devices/system/cpu/online') == '0-1',
+                      'the second vCPU online in the guest')
+        thread_of(pid, 'CPU 1/TCG')
+        self.assertDBusError(NOT_SUPPORTED, d.SetMaxMemory, dbus.UInt64(65536), opts(live=True))
+        self.assertDBusError(INVALID_ARGS, d.SetVCPUs, dbus.UInt32(3), opts(live=True))
+
+        # the balloon: the guest gives memory back, MemoryKiB follows what it reached
+        before = self.guest_mem_total(con)
+        self.rec.clear()
+        d.SetMemory(dbus.UInt64(96 * 1024), opts(live=True))
+        self.wait_for(lambda: self.guest_mem_total(con) <= before - 24 * 1024,
+                      'the guest MemTotal (%d KiB) shrinks by the balloon' % before)
+        self.wait_for(lambda: self.client.prop(path, 'MemoryKiB') <= 96 * 1024 + 1024,
+                      'MemoryKiB follows the balloon')
+        self.assertTrue(self.rec.property_changes(path, 'MemoryKiB'))
+        self.assertIn('<currentMemory unit=\'KiB\'>131072</currentMemory>', str(d.GetXML(opts(inactive=True))))
+
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+
+if __name__ == '__main__':
+    main()
