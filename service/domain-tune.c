@@ -206,7 +206,7 @@ int domain_method_set_vcpus(sd_bus_message *message, void *userdata, sd_bus_erro
                 return r < 0 ? r : 1;
         if (guest)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "Setting the vCPUs the guest uses needs its agent, which vmgmt does not ask yet");
+                                         "Setting the vCPUs the guest uses needs the guest agent, which vmgmt does not ask for yet");
         r = scope_resolve(d, live, config, &s, error);
         if (r < 0)
                 return r;
@@ -584,6 +584,16 @@ static int edit_blkio(DomainDef *def, void *userdata, sd_bus_error *error) {
                         else
                                 *blkio_field(dev, k) = v;
                 }
+        }
+        /* a device left with nothing set is no longer tuned */
+        for (size_t i = def->tune.n_blkio_devices; i > 0; i--) {
+                DomainBlkioDeviceDef *dev = &def->tune.blkio_devices[i - 1];
+                if (dev->weight || dev->read_bytes_sec || dev->write_bytes_sec || dev->read_iops_sec ||
+                    dev->write_iops_sec)
+                        continue;
+                free(dev->path);
+                memmove(dev, dev + 1, (def->tune.n_blkio_devices - i) * sizeof(*dev));
+                def->tune.n_blkio_devices--;
         }
         return 0;
 }

@@ -12,7 +12,7 @@ import time
 import dbus
 
 from vmgmt_harness import (GUEST_READY, VmgmtTestCase, cgroup_dirs, guest_domain_xml, guest_image, main,
-                           minimal_domain_xml, opts)
+                           minimal_domain_xml, opts, run_vmgmtctl)
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 GUEST_TIMEOUT = 120  # the guest taking a vCPU or giving back memory, on a loaded host
@@ -236,6 +236,78 @@ class Tune(VmgmtTestCase):
         self.assertIn('<currentMemory unit=\'KiB\'>131072</currentMemory>', str(d.GetXML(opts(inactive=True))))
 
         d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+
+    def test_cli_verbs(self):
+        # every verb and flag, config on a definition and live on a running (BIOS-only) domain
+        path = self.define(minimal_domain_xml('tune-cli', vcpus=2))
+
+        def ctl(*args):
+            r = run_vmgmtctl(self.fx.bus, *args)
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        def fails(*args):
+            r = run_vmgmtctl(self.fx.bus, *args)
+            self.assertNotEqual(r.returncode, 0, '%s: %s' % (args, r.stdout))
+            return r.stderr
+
+        ctl('setvcpus', 'tune-cli', '1', '--config')
+        ctl('setvcpus', 'tune-cli', '3', '--maximum', '--config')
+        self.assertEqual(ctl('vcpucount', 'tune-cli', '--config').split(),
+                         ['maximum', 'config', '3', 'current', 'config', '1'])
+        self.assertEqual(ctl('vcpucount', 'tune-cli', '--maximum').split(), ['maximum', 'config', '3'])
+        self.assertEqual(ctl('vcpucount', 'tune-cli', '--active', '--current').split(), ['current', 'config', '1'])
+        self.assertIn('guest agent', fails('setvcpus', 'tune-cli', '1', '--guest'))
+        self.assertIn('--current', fails('setvcpus', 'tune-cli', '1', '--current', '--live'))
+        ctl('setmaxmem', 'tune-cli', '96M', '--config')
+        ctl('setmem', 'tune-cli', '65536', '--current')
+        self.assertEqual(self.client.prop(path, 'MaxMemoryKiB'), 98304)
+        self.assertEqual(self.client.prop(path, 'MemoryKiB'), 65536)
+        self.assertIn('Invalid memory size', fails('setmem', 'tune-cli', '12X'))
+        ctl('vcpupin', 'tune-cli', '0', '0', '--config')
+        self.assertEqual(ctl('vcpupin', 'tune-cli', '0').splitlines()[2].split(), ['0', '0'])
+        ctl('emulatorpin', 'tune-cli', '0', '--config')
+        self.assertEqual(ctl('emulatorpin', 'tune-cli').splitlines()[2].split(), ['*:', '0'])
+        ctl('emulatorpin', 'tune-cli', 'r')
+        self.assertNotIn('emulatorpin', str(self.dom(path).GetXML(opts(inactive=True))))
+        out = ctl('schedinfo', 'tune-cli', '--set', 'cpu_shares=2048,vcpu_quota=30000', '--config')
+        self.assertIn('cpu_shares     : 2048', out)
+        self.assertIn('vcpu_quota     : 30000', out)
+        self.assertIn('Scheduler      : posix', ctl('schedinfo', 'tune-cli'))
+        self.assertIn('Invalid --set', fails('schedinfo', 'tune-cli', '--set', 'nope=1'))
+        out = ctl('memtune', 'tune-cli', '--hard-limit', '1G', '--soft-limit', '512M', '--swap-hard-limit', '-1')
+        self.assertEqual(out.split('\n')[:3], ['hard_limit     : 1048576', 'soft_limit     : 524288',
+                                                'swap_hard_limit: unlimited'])
+        out = ctl('blkiotune', 'tune-cli', '--weight', '200', '--device-weights', '/dev/vmgmt-x,300',
+                  '--device-read-bytes-sec', '/dev/vmgmt-x,1000', '--device-write-bytes-sec', '/dev/vmgmt-x,2000',
+                  '--device-read-iops-sec', '/dev/vmgmt-x,30', '--device-write-iops-sec', '/dev/vmgmt-x,40')
+        for want in ('weight         : 200', 'device_weight  : /dev/vmgmt-x,300',
+                     'device_read_bytes_sec: /dev/vmgmt-x,1000', 'device_write_iops_sec: /dev/vmgmt-x,40'):
+            self.assertIn(want, out)
+
+        # live on the running domain: the pins on its threads
+        self.dom(path).SetMemoryParameters(params(hard_limit=dbus.UInt64(UNLIMITED), soft_limit=dbus.UInt64(UNLIMITED)),
+                                           opts())
+        self.dom(path).SetBlkioParameters(params(weight=dbus.UInt32(0), device_weight='/dev/vmgmt-x,0',
+                                                 device_read_bytes_sec='/dev/vmgmt-x,0',
+                                                 device_write_bytes_sec='/dev/vmgmt-x,0',
+                                                 device_read_iops_sec='/dev/vmgmt-x,0',
+                                                 device_write_iops_sec='/dev/vmgmt-x,0'), opts())
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        pid, = self.fx.qemu_pids()
+        ctl('vcpupin', 'tune-cli', '0', '1', '--live')
+        self.assertEqual(cpus_allowed(pid, thread_of(pid, 'CPU 0/TCG')), '1')
+        self.assertEqual(ctl('vcpupin', 'tune-cli', '--live').splitlines()[2].split(), ['0', '1'])
+        ctl('emulatorpin', 'tune-cli', '1', '--live')
+        self.assertEqual(cpus_allowed(pid, pid), '1')
+        self.assertEqual(ctl('vcpucount', 'tune-cli', '--live').split(),
+                         ['maximum', 'live', '3', 'current', 'live', '1'])
+        self.assertIn('cpu_shares     : 2048', ctl('schedinfo', 'tune-cli', '--live'))
+        self.assertIn('tune-cli-none', fails('setvcpus', 'tune-cli-none', '1'))
+        self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
 
 
