@@ -262,30 +262,38 @@ class Tune(VmgmtTestCase):
         self.assertIn('guest agent', fails('setvcpus', 'tune-cli', '1', '--guest'))
         self.assertIn('--current', fails('setvcpus', 'tune-cli', '1', '--current', '--live'))
         ctl('setmaxmem', 'tune-cli', '96M', '--config')
+        ctl('setmaxmem', 'tune-cli', '96MiB', '--current')
+        ctl('setmem', 'tune-cli', '80000KB', '--config')
+        self.assertEqual(self.client.prop(path, 'MemoryKiB'), 78125)
         ctl('setmem', 'tune-cli', '65536', '--current')
         self.assertEqual(self.client.prop(path, 'MaxMemoryKiB'), 98304)
         self.assertEqual(self.client.prop(path, 'MemoryKiB'), 65536)
         self.assertIn('Invalid memory size', fails('setmem', 'tune-cli', '12X'))
         ctl('vcpupin', 'tune-cli', '0', '0', '--config')
         self.assertEqual(ctl('vcpupin', 'tune-cli', '0').splitlines()[2].split(), ['0', '0'])
+        self.assertEqual(ctl('vcpupin', 'tune-cli', '--current').splitlines()[2:], ['   0   0'] + ['   %d   0-%d' % (v, os.cpu_count() - 1) for v in (1, 2)])
         ctl('emulatorpin', 'tune-cli', '0', '--config')
         self.assertEqual(ctl('emulatorpin', 'tune-cli').splitlines()[2].split(), ['*:', '0'])
-        ctl('emulatorpin', 'tune-cli', 'r')
+        ctl('emulatorpin', 'tune-cli', 'r', '--current')
         self.assertNotIn('emulatorpin', str(self.dom(path).GetXML(opts(inactive=True))))
         out = ctl('schedinfo', 'tune-cli', '--set', 'cpu_shares=2048,vcpu_quota=30000', '--config')
         self.assertIn('cpu_shares     : 2048', out)
         self.assertIn('vcpu_quota     : 30000', out)
-        self.assertIn('Scheduler      : posix', ctl('schedinfo', 'tune-cli'))
+        self.assertIn('Scheduler      : posix', ctl('schedinfo', 'tune-cli', '--current'))
         self.assertIn('Invalid --set', fails('schedinfo', 'tune-cli', '--set', 'nope=1'))
-        out = ctl('memtune', 'tune-cli', '--hard-limit', '1G', '--soft-limit', '512M', '--swap-hard-limit', '-1')
+        out = ctl('memtune', 'tune-cli', '--hard-limit', '1G', '--soft-limit', '512M', '--swap-hard-limit', '-1',
+                  '--config')
         self.assertEqual(out.split('\n')[:3], ['hard_limit     : 1048576', 'soft_limit     : 524288',
                                                 'swap_hard_limit: unlimited'])
         out = ctl('blkiotune', 'tune-cli', '--weight', '200', '--device-weights', '/dev/vmgmt-x,300',
                   '--device-read-bytes-sec', '/dev/vmgmt-x,1000', '--device-write-bytes-sec', '/dev/vmgmt-x,2000',
-                  '--device-read-iops-sec', '/dev/vmgmt-x,30', '--device-write-iops-sec', '/dev/vmgmt-x,40')
+                  '--device-read-iops-sec', '/dev/vmgmt-x,30', '--device-write-iops-sec', '/dev/vmgmt-x,40',
+                  '--config')
         for want in ('weight         : 200', 'device_weight  : /dev/vmgmt-x,300',
                      'device_read_bytes_sec: /dev/vmgmt-x,1000', 'device_write_iops_sec: /dev/vmgmt-x,40'):
             self.assertIn(want, out)
+        self.assertEqual(ctl('blkiotune', 'tune-cli', '--current'), out)
+        self.assertIn('hard_limit     : 1048576', ctl('memtune', 'tune-cli', '--current'))
 
         # live on the running domain: the pins on its threads
         self.dom(path).SetMemoryParameters(params(hard_limit=dbus.UInt64(UNLIMITED), soft_limit=dbus.UInt64(UNLIMITED)),
@@ -306,6 +314,15 @@ class Tune(VmgmtTestCase):
         self.assertEqual(ctl('vcpucount', 'tune-cli', '--live').split(),
                          ['maximum', 'live', '3', 'current', 'live', '1'])
         self.assertIn('cpu_shares     : 2048', ctl('schedinfo', 'tune-cli', '--live'))
+        ctl('setmem', 'tune-cli', '48M', '--live')
+        self.assertEqual(self.client.prop(path, 'MemoryKiB'), 49152)
+        self.assertIn('running domain', fails('setmaxmem', 'tune-cli', '128M', '--live'))
+        out = ctl('memtune', 'tune-cli', '--hard-limit', '512M', '--live')
+        self.assertIn('hard_limit     : 524288', out)
+        self.assertEqual(cgroup_value(pid, 'memory.max' if os.path.exists('/sys/fs/cgroup/cgroup.controllers')
+                                      else 'memory.limit_in_bytes'), str(512 << 20))
+        self.assertIn('hard_limit     : unlimited', ctl('memtune', 'tune-cli', '--config'))
+        self.assertIn('weight         : 0', ctl('blkiotune', 'tune-cli', '--live'))
         self.assertIn('tune-cli-none', fails('setvcpus', 'tune-cli-none', '1'))
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
