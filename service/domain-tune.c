@@ -13,7 +13,7 @@
 #include "domain.h"
 #include "log.h"
 
-#define VCPU_UNPLUG_TIMEOUT_USEC (120 * 1000000ULL)   /* a guest under a loaded TCG host is slow to let go */
+#define VCPU_UNPLUG_TIMEOUT_USEC (60 * 1000000ULL)   /* a guest under a loaded TCG host is slow to let go */
 
 static const char DOMAIN_IFACE[] = "org.vmgmt.Domain";
 

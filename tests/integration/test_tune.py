@@ -61,9 +61,10 @@ def cpus_allowed(pid, tid):
 
 
 def tuned_guest_xml(name):
+    # the quota is two CPUs' worth: visible in the cgroup, no brake on a loaded 2-CPU host's boot
     xml = guest_domain_xml(name)
     tune = ("<vcpu current='1'>2</vcpu>\n"
-            "  <cputune><shares>512</shares><period>100000</period><quota>50000</quota>"
+            "  <cputune><shares>512</shares><period>100000</period><quota>200000</quota>"
             "<vcpupin vcpu='0' cpuset='1'/><emulatorpin cpuset='0-1'/></cputune>\n"
             "  <memtune><hard_limit unit='MiB'>1024</hard_limit></memtune>")
     xml = xml.replace('<vcpu>1</vcpu>', tune)
@@ -179,11 +180,11 @@ class Tune(VmgmtTestCase):
         # <cputune>/<memtune> from the definition, in the cgroup (v1 here, v2 on Debian 12)
         if os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
             self.assertEqual(cgroup_value(pid, 'cpu.weight'), '50')
-            self.assertEqual(cgroup_value(pid, 'cpu.max'), '50000 100000')
+            self.assertEqual(cgroup_value(pid, 'cpu.max'), '200000 100000')
             self.assertEqual(cgroup_value(pid, 'memory.max'), str(1024 << 20))
         else:
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '512')
-            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '50000')
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '200000')
             self.assertEqual(cgroup_value(pid, 'memory.limit_in_bytes'), str(1024 << 20))
         # <vcpupin>/<emulatorpin> on the threads
         vcpu0 = thread_of(pid, 'CPU 0/TCG')
@@ -221,7 +222,24 @@ class Tune(VmgmtTestCase):
         self.wait_for(lambda: self.guest_value(con, 'ONLINE', 'cat /sys/devices/system/cpu/online') == '0-1',
                       'the second vCPU online in the guest')
         thread_of(pid, 'CPU 1/TCG')
-        self.assertDBusError(NOT_SUPPORTED, d.SetMaxMemory, dbus.UInt64(65536), opts(live=True))
+        # unplugged again: the call answers once the guest let it go (ACPI eject), or reports after
+        # the service's 60 s that it did not (this busybox guest offlines the vCPU but does not always
+        # eject it) and the domain keeps both
+        self.rec.clear()
+        try:
+            d.SetVCPUs(dbus.UInt32(1), opts(live=True), timeout=300)
+        except dbus.DBusException as e:
+            self.assertEqual(e.get_dbus_name(), 'org.vmgmt.Error.OperationFailed', str(e))
+            self.assertIn('did not release the vCPU', e.get_dbus_message())
+            self.assertEqual(self.client.prop(path, 'VCPUs'), 2)
+            self.assertNotIn("current='1'", str(d.GetXML(opts())))
+        else:
+            self.assertEqual(self.client.prop(path, 'VCPUs'), 1)
+            self.assertIn(1, self.rec.property_changes(path, 'VCPUs'))
+            self.wait_for(lambda: self.guest_value(con, 'GONE', 'cat /sys/devices/system/cpu/present') == '0',
+                          'the guest lets the second vCPU go')
+            d.SetVCPUs(dbus.UInt32(2), opts(live=True))   # and plugged once more (a new device)
+            self.assertEqual(self.client.prop(path, 'VCPUs'), 2)
         self.assertDBusError(INVALID_ARGS, d.SetVCPUs, dbus.UInt32(3), opts(live=True))
 
         # the balloon: the guest gives memory back, MemoryKiB follows what it reached
