@@ -818,6 +818,7 @@ static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void
         r = qemu_monitor_connect(rt, true);
         if (r < 0)
                 log_warning_errno(r, "Domain %s: cannot reconnect to the monitor: %m", rt->def->name);
+        qemu_tune_recovered(rt);
         qemu_runtime_log(rt, "reconnected to qemu (pid %d) after a vmgmtd restart", (int) rt->pid);
         copy = domain_def_copy(rt->def);
         if (!copy)

@@ -295,6 +295,11 @@ int qemu_tune_started(DriverRuntime *rt, char **ret_error) {
         return apply_pins(rt, &rt->def->tune, NULL, ret_error);
 }
 
+void qemu_tune_recovered(DriverRuntime *rt) {
+        if (qemu_runtime_add_listener(rt, &tune_listener) < 0)
+                log_warning("Domain %s: cannot follow its balloon: out of memory", rt->def->name);
+}
+
 /* ---- calls that wait for qemu ---- */
 
 typedef struct TuneCall {

@@ -19,3 +19,6 @@ int qemu_tune_apply_cgroup(DriverRuntime *rt, char **ret_error);
  * BALLOON_CHANGE into the live currentMemory. 0, or a negative errno with
  * *ret_error (malloc'd or NULL): the start fails. */
 int qemu_tune_started(DriverRuntime *rt, char **ret_error);
+/* A runtime found running at daemon start: the balloon's reports are followed again (the
+ * threads keep the affinity they had). */
+void qemu_tune_recovered(DriverRuntime *rt);
