@@ -19,13 +19,15 @@
 
 /* ---- the live definition ---- */
 
-static void live_def_changed(DriverRuntime *rt) {
+/* The live definition changed: the status file gets it; shown (vCPUs,
+ * currentMemory) tells the service its properties changed. */
+static void live_def_changed(DriverRuntime *rt, bool shown) {
         const DomainDriverEvents *ev = &rt->driver->events;
 
         free(rt->def_xml);
         rt->def_xml = NULL;
         (void) qemu_runtime_save_status(rt);
-        if (ev->live_def_changed)
+        if (shown && ev->live_def_changed)
                 ev->live_def_changed(rt->owner);
 }
 
@@ -261,7 +263,7 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         }
         domain_tune_clear(&rt->def->tune);
         rt->def->tune = copy;
-        live_def_changed(rt);
+        live_def_changed(rt, false);
         return 0;
 }
 
@@ -276,7 +278,7 @@ static void tune_event(DriverRuntime *rt, const char *name, const JsonValue *dat
         if ((uint64_t) actual / 1024 == rt->def->current_memory_kib)
                 return;
         rt->def->current_memory_kib = MIN((uint64_t) actual / 1024, rt->def->memory_kib);
-        live_def_changed(rt);
+        live_def_changed(rt, true);
 }
 
 static void tune_gone(DriverRuntime *rt, bool exited, void *userdata) {
@@ -391,7 +393,7 @@ static void balloon_reply(Qmp *q, int r, const JsonValue *ret, const char *error
                 return;
         }
         c->rt->def->current_memory_kib = c->kib;
-        live_def_changed(c->rt);
+        live_def_changed(c->rt, true);
         call_finish(c, 0, NULL);
 }
 
@@ -429,7 +431,7 @@ static void vcpus_settle(TuneCall *c) {
                 return;
         if (c->rt->def->current_vcpus != c->present) {
                 c->rt->def->current_vcpus = c->present;
-                live_def_changed(c->rt);
+                live_def_changed(c->rt, true);
         }
         call_finish(c, c->error, c->message);
 }
