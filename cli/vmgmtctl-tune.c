@@ -83,6 +83,19 @@ static int send_built(Context *c, sd_bus_message *m, int r) {
 
 /* ---- vCPUs ---- */
 
+/* An unplug answers when the guest released the vCPUs, or after the
+ * service's own 60 s: longer than the bus default. */
+#define SETVCPUS_TIMEOUT_USEC (180ULL * 1000000ULL)
+
+static int call_setvcpus(Context *c, sd_bus_message *m) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        ctl_polkit_agent_open_for(c, m);
+        r = sd_bus_call(c->bus, m, SETVCPUS_TIMEOUT_USEC, &error, NULL);
+        return r < 0 ? ctl_bus_error(&error, r) : 0;
+}
+
 int verb_setvcpus(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *name = NULL;
@@ -100,7 +113,9 @@ int verb_setvcpus(Context *c, VerbArgs *a) {
         r = sd_bus_message_append(m, "u", (uint32_t) n);
         if (r >= 0)
                 r = append_scope(m, a, verb_flag(a, "maximum"), verb_flag(a, "guest"));
-        return send_built(c, m, r);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        return call_setvcpus(c, m);
 }
 
 /* <vcpu current='C'>M</vcpu> of a domain XML. */
