@@ -123,8 +123,8 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
                 all_cpus(&set);
         if (sched_setaffinity(tid, sizeof(set), &set) < 0 && errno != ESRCH) {
                 int r = -errno;
-                *p->error = g_strdup_printf("cannot pin %s%.0d (thread %d) to CPUs %s: %s",
-                                            vcpu >= 0 ? "vCPU " : "the emulator", vcpu >= 0 ? vcpu : 0, (int) tid,
+                _cleanup_free_ char *what = vcpu >= 0 ? g_strdup_printf("vCPU %d", vcpu) : g_strdup("the emulator");
+                *p->error = g_strdup_printf("cannot pin %s (thread %d) to CPUs %s: %s", what, (int) tid,
                                             cpuset ?: "(all)", strerror(-r));
                 return r;
         }
