@@ -201,45 +201,88 @@ static uint64_t kib_to_bytes(uint64_t kib) {
         return kib * 1024;
 }
 
-static int apply_cgroup(DriverRuntime *rt, const DomainTuneDef *t, char **ret_error) {
+/* The cgroup's limits of one device: what t sets, and "no limit" for what old
+ * set and t no longer does. 1 when there is something to write, 0 not, -EINVAL. */
+static int device_limits(const DomainBlkioDeviceDef *d, const DomainBlkioDeviceDef *was, CgroupDeviceLimits *ret,
+                         char **ret_error) {
+        const uint64_t now[] = { d ? d->read_bytes_sec : 0, d ? d->write_bytes_sec : 0, d ? d->read_iops_sec : 0,
+                                 d ? d->write_iops_sec : 0 };
+        const uint64_t before[] = { was ? was->read_bytes_sec : 0, was ? was->write_bytes_sec : 0,
+                                    was ? was->read_iops_sec : 0, was ? was->write_iops_sec : 0 };
+        uint64_t v[4];
+        const char *path = d ? d->path : was->path;
+        struct stat st;
+        bool any = d && d->weight;
+
+        for (size_t k = 0; k < 4; k++) {
+                v[k] = now[k] ?: before[k] ? CGROUP_LIMIT_UNLIMITED : 0;
+                any = any || v[k];
+        }
+        if (!any)
+                return 0;
+        if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode)) {
+                *ret_error = g_strdup_printf("blkiotune device %s is not a block device", path);
+                return -EINVAL;
+        }
+        *ret = (CgroupDeviceLimits) {
+                .major = major(st.st_rdev), .minor = minor(st.st_rdev), .weight = d ? d->weight : 0,
+                .read_bps = v[0], .write_bps = v[1], .read_iops = v[2], .write_iops = v[3],
+        };
+        return 1;
+}
+
+static const DomainBlkioDeviceDef *find_device(const DomainTuneDef *t, const char *path) {
+        for (size_t i = 0; t && i < t->n_blkio_devices; i++)
+                if (streq(t->blkio_devices[i].path, path))
+                        return &t->blkio_devices[i];
+        return NULL;
+}
+
+/* Writes t's limits into rt's cgroup; old (NULL at start): the limits in
+ * force, whose device throttles t drops are lifted. */
+static int apply_cgroup(DriverRuntime *rt, const DomainTuneDef *t, const DomainTuneDef *old, char **ret_error) {
+        size_t n_old = old ? old->n_blkio_devices : 0, n = 0;
         _cleanup_free_ CgroupDeviceLimits *devs = NULL;
         CgroupLimits l;
+        int r;
 
-        if (!tune_has_cgroup_limits(t))
+        if (!tune_has_cgroup_limits(t) && n_old == 0)
                 return 0;
         if (!rt->cgroups || !rt->cgroups[0]) {
                 *ret_error = strdup("the domain runs without a cgroup of its own (confinement is off or the host "
                                     "mounts no cgroups): cputune, memtune, blkiotune and numatune need one");
                 return -EOPNOTSUPP;
         }
-        devs = calloc(t->n_blkio_devices ?: 1, sizeof(CgroupDeviceLimits));
+        devs = calloc(t->n_blkio_devices + n_old + 1, sizeof(CgroupDeviceLimits));
         if (!devs)
                 return -ENOMEM;
         for (size_t i = 0; i < t->n_blkio_devices; i++) {
                 const DomainBlkioDeviceDef *d = &t->blkio_devices[i];
-                struct stat st;
-
-                if (stat(d->path, &st) < 0 || !S_ISBLK(st.st_mode)) {
-                        *ret_error = g_strdup_printf("blkiotune device %s is not a block device", d->path);
-                        return -EINVAL;
-                }
-                devs[i] = (CgroupDeviceLimits) {
-                        .major = major(st.st_rdev), .minor = minor(st.st_rdev), .weight = d->weight,
-                        .read_bps = d->read_bytes_sec, .write_bps = d->write_bytes_sec,
-                        .read_iops = d->read_iops_sec, .write_iops = d->write_iops_sec,
-                };
+                r = device_limits(d, find_device(old, d->path), &devs[n], ret_error);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        for (size_t i = 0; i < n_old; i++) {
+                const DomainBlkioDeviceDef *was = &old->blkio_devices[i];
+                if (find_device(t, was->path))
+                        continue;
+                r = device_limits(NULL, was, &devs[n], ret_error);
+                if (r < 0)
+                        return r;
+                n += r;
         }
         l = (CgroupLimits) {
                 .cpu_shares = t->shares, .cpu_period_us = t->period, .cpu_quota_us = t->quota,
                 .memory_hard = kib_to_bytes(t->hard_limit_kib), .memory_soft = kib_to_bytes(t->soft_limit_kib),
                 .memory_swap_hard = kib_to_bytes(t->swap_hard_limit_kib), .blkio_weight = t->blkio_weight,
-                .devices = devs, .n_devices = t->n_blkio_devices, .cpuset_mems = t->numa_nodeset,
+                .devices = devs, .n_devices = n, .cpuset_mems = t->numa_nodeset,
         };
         return cgroup_limits_apply(rt->cgroups, &l, ret_error);
 }
 
 int qemu_tune_apply_cgroup(DriverRuntime *rt, char **ret_error) {
-        return apply_cgroup(rt, &rt->def->tune, ret_error);
+        return apply_cgroup(rt, &rt->def->tune, NULL, ret_error);
 }
 
 int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error) {
@@ -250,7 +293,7 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         r = check_running(rt);
         if (r < 0)
                 return r;
-        r = apply_cgroup(rt, tune, ret_error);
+        r = apply_cgroup(rt, tune, &rt->def->tune, ret_error);
         if (r < 0)
                 return r;
         r = apply_pins(rt, tune, &rt->def->tune, ret_error);

@@ -7,6 +7,7 @@
 
 import os
 import re
+import stat
 import time
 
 import dbus
@@ -66,7 +67,8 @@ def tuned_guest_xml(name):
     tune = ("<vcpu current='1'>2</vcpu>\n"
             "  <cputune><shares>512</shares><period>100000</period><quota>200000</quota>"
             "<vcpupin vcpu='0' cpuset='1'/><emulatorpin cpuset='0-1'/></cputune>\n"
-            "  <memtune><hard_limit unit='MiB'>1024</hard_limit></memtune>")
+            "  <memtune><hard_limit unit='MiB'>1024</hard_limit></memtune>\n"
+            "  <numatune><memory mode='strict' nodeset='0'/></numatune>")
     xml = xml.replace('<vcpu>1</vcpu>', tune)
     return xml.replace("<memballoon model='none'/>", "<memballoon model='virtio'/>")
 
@@ -186,6 +188,7 @@ class Tune(VmgmtTestCase):
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '512')
             self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '200000')
             self.assertEqual(cgroup_value(pid, 'memory.limit_in_bytes'), str(1024 << 20))
+        self.assertEqual(cgroup_value(pid, 'cpuset.mems'), '0')
         # <vcpupin>/<emulatorpin> on the threads
         vcpu0 = thread_of(pid, 'CPU 0/TCG')
         self.assertEqual(cpus_allowed(pid, vcpu0), '1')
@@ -203,6 +206,17 @@ class Tune(VmgmtTestCase):
             self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
         self.assertIn('<shares>300</shares>', str(d.GetXML(opts())))
         self.assertIn('<shares>512</shares>', str(d.GetXML(opts(inactive=True))))
+        # block I/O throttling of a host block device (a loop device: what this host has)
+        if os.path.exists('/dev/loop0') and stat.S_ISBLK(os.stat('/dev/loop0').st_mode):
+            d.SetBlkioParameters(params(device_read_bytes_sec='/dev/loop0,1048576'), opts(live=True))
+            if os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
+                self.assertIn('7:0 rbps=1048576', cgroup_value(pid, 'io.max'))
+            else:
+                self.assertEqual(cgroup_value(pid, 'blkio.throttle.read_bps_device'), '7:0 1048576')
+            self.assertEqual(d.GetBlkioParameters(opts())['device_read_bytes_sec'], '/dev/loop0,1048576')
+            d.SetBlkioParameters(params(device_read_bytes_sec='/dev/loop0,0'), opts(live=True))
+            if not os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
+                self.assertEqual(cgroup_value(pid, 'blkio.throttle.read_bps_device'), '')
         d.PinVCPU(dbus.UInt32(0), '0', opts())
         self.assertEqual(cpus_allowed(pid, vcpu0), '0')
         self.assertEqual(d.GetVCPUPinInfo(opts())['vcpu.0'], '0')
