@@ -197,6 +197,40 @@ static const Verb verbs[] = {
           "Show, abort or pivot a disk's block job" },
         { "blockresize", 3, 3, {}, verb_blockresize, "blockresize DOMAIN DISK SIZE",
           "Resize a running disk (SIZE in KiB, or with a suffix: 10G, 512M, bytes with B)" },
+        /* vCPUs, memory, resource limits (vmgmtctl-tune.c) */
+        { "setvcpus", 2, 2, { "live", "config", "current", "maximum", "guest" }, verb_setvcpus,
+          "setvcpus DOMAIN COUNT [--live] [--config] [--current] [--maximum] [--guest]",
+          "Plug or unplug vCPUs (--live), or change the definition's count (--config; --maximum: its <vcpu>)" },
+        { "vcpucount", 1, 1, { "maximum", "active", "live", "config", "current" }, verb_vcpucount,
+          "vcpucount DOMAIN [--maximum|--active] [--live|--config|--current]",
+          "Show a domain's vCPU counts (maximum and current, live and config)" },
+        { "setmem", 2, 2, { "live", "config", "current" }, verb_setmem,
+          "setmem DOMAIN SIZE [--live] [--config] [--current]",
+          "Set a domain's current memory (the balloon when live; SIZE in KiB or with a unit: 512M)" },
+        { "setmaxmem", 2, 2, { "live", "config", "current" }, verb_setmaxmem,
+          "setmaxmem DOMAIN SIZE [--config] [--current]", "Set a domain's maximum memory (<memory>; config only)" },
+        { "vcpupin", 1, 3, { "live", "config", "current" }, verb_vcpupin,
+          "vcpupin DOMAIN [VCPU] [CPULIST|r] [--live] [--config] [--current]",
+          "Show the host CPUs vCPUs may run on, or pin one (r: unpin)" },
+        { "emulatorpin", 1, 2, { "live", "config", "current" }, verb_emulatorpin,
+          "emulatorpin DOMAIN [CPULIST|r] [--live] [--config] [--current]",
+          "Show or pin the host CPUs of the emulator's threads (r: unpin)" },
+        { "schedinfo", 1, 1, { "set=", "live", "config", "current" }, verb_schedinfo,
+          "schedinfo DOMAIN [--set KEY=VALUE[,KEY=VALUE…]] [--live] [--config] [--current]",
+          "Show or set CPU shares and bandwidth (cpu_shares, vcpu_period, vcpu_quota)" },
+        { "memtune", 1, 1, { "hard-limit=", "soft-limit=", "swap-hard-limit=", "live", "config", "current" },
+          verb_memtune,
+          "memtune DOMAIN [--hard-limit SIZE] [--soft-limit SIZE] [--swap-hard-limit SIZE] [--live] [--config] "
+          "[--current]",
+          "Show or set memory limits (KiB or with a unit; -1: unlimited)" },
+        { "blkiotune", 1, 1,
+          { "weight=", "device-weights=", "device-read-bytes-sec=", "device-write-bytes-sec=", "device-read-iops-sec=",
+            "device-write-iops-sec=", "live", "config", "current" },
+          verb_blkiotune,
+          "blkiotune DOMAIN [--weight N] [--device-weights PATH,N,…] [--device-read-bytes-sec PATH,N,…] "
+          "[--device-write-bytes-sec …] [--device-read-iops-sec …] [--device-write-iops-sec …] [--live] [--config] "
+          "[--current]",
+          "Show or set block I/O weight and throttling" },
 };
 
 /* Connection and output choices, gathered while parsing. */

@@ -286,3 +286,14 @@ int verb_blockpull(Context *c, VerbArgs *a);
 int verb_blockcopy(Context *c, VerbArgs *a);
 int verb_blockjob(Context *c, VerbArgs *a);
 int verb_blockresize(Context *c, VerbArgs *a);
+
+/* ---- vCPUs, memory, resource limits (vmgmtctl-tune.c) ---- */
+int verb_setvcpus(Context *c, VerbArgs *a);
+int verb_vcpucount(Context *c, VerbArgs *a);
+int verb_setmem(Context *c, VerbArgs *a);
+int verb_setmaxmem(Context *c, VerbArgs *a);
+int verb_vcpupin(Context *c, VerbArgs *a);
+int verb_emulatorpin(Context *c, VerbArgs *a);
+int verb_schedinfo(Context *c, VerbArgs *a);
+int verb_memtune(Context *c, VerbArgs *a);
+int verb_blkiotune(Context *c, VerbArgs *a);

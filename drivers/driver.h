@@ -102,6 +102,10 @@ typedef struct DomainDriverEvents {
          * The service provides it; a driver never makes taps itself. NULL: the
          * host makes no taps (a start with such NICs fails, -EOPNOTSUPP). */
         int (*create_tap)(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd);
+        /* The live definition of `owner` changed by itself (the guest took a
+         * balloon target: currentMemory; a vCPU went): the service signals
+         * the properties that show it. NULL: nobody cares. */
+        void (*live_def_changed)(void *owner);
         void *userdata;
 } DomainDriverEvents;
 
@@ -557,6 +561,32 @@ typedef struct DomainDriverOps {
         /* destroy() for a revert: the domain stops with reason and event
          * detail "from-snapshot" (STOPPED/from-snapshot). NULL: destroy(). */
         int (*snapshot_stop)(DriverRuntime *rt, DriverDoneFn done, void *userdata);
+
+        /* ---- vCPUs, memory, resource limits (issue 14) ---- */
+
+        /* Plugs or unplugs vCPUs of running rt until `count` (1 … the
+         * definition's <vcpu>) are present; the live definition's <vcpu
+         * current=> follows. done when the hypervisor has them (an unplug:
+         * when the guest released each one; -ETIMEDOUT when it did not within
+         * timeout_usec, the vCPUs it released are gone). Refused at once:
+         * -EINVAL count out of range, -EBUSY starting, -ESRCH stopping. */
+        int (*set_vcpus)(DriverRuntime *rt, unsigned count, uint64_t timeout_usec, DriverDoneFn done,
+                         void *userdata);
+        /* Asks the guest's balloon for `kib` of memory (≤ <memory>); done
+         * when the hypervisor took the target. The live currentMemory is the
+         * target at once and what the guest reached later
+         * (live_def_changed). -EOPNOTSUPP: no balloon device. */
+        int (*set_memory)(DriverRuntime *rt, uint64_t kib, DriverDoneFn done, void *userdata);
+        /* Makes tune (cgroup limits, vCPU and emulator pinning, numatune's
+         * nodes) the running domain's, at once (no waiting on anything), and
+         * the live definition's. Returns 0, or a negative errno with
+         * *ret_error (malloc'd; -EOPNOTSUPP a controller this host lacks or a
+         * domain without a cgroup; -EINVAL a value the kernel refuses, a CPU
+         * the host does not have); what was applied before the failure stays. */
+        int (*set_tune)(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error);
+        /* Which host CPUs vCPU `vcpu` (or, vcpu -1, the emulator's threads)
+         * of rt may run on now: a cpuset (malloc'd). -ENOENT: no such vCPU. */
+        int (*get_affinity)(DriverRuntime *rt, int vcpu, char **ret_cpuset);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -28,6 +28,8 @@ static int option_read_value(sd_bus_message *m, const BusOption *o) {
                 return sd_bus_message_read_basic(m, 't', o->ret);
         case 'u':
                 return sd_bus_message_read_basic(m, 'u', o->ret);
+        case 'x':
+                return sd_bus_message_read_basic(m, 'x', o->ret);
         case 's':
         case 'o':
                 return sd_bus_message_read_basic(m, o->type[0], o->ret);

@@ -21,8 +21,8 @@
 #define VM_ERROR_CANCELLED "org.vmgmt.Error.Cancelled"
 
 /* One allowed key of an a{sv} options dict. `type` is the D-Bus signature the
- * value must have ("b", "t", "u", "s"); `ret` points at a bool / uint64_t /
- * uint32_t / const char * (borrowed from the message) of that type; `seen`, if
+ * value must have ("b", "t", "u", "x", "s"); `ret` points at a bool / uint64_t /
+ * uint32_t / int64_t / const char * (borrowed from the message) of that type; `seen`, if
  * not NULL, is set to true when the key was given. */
 typedef struct BusOption {
         const char *key;

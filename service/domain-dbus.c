@@ -8,6 +8,7 @@
 #include "domain-console.h"
 #include "domain-blockjob.h"
 #include "domain-graphics.h"
+#include "domain-tune.h"
 #include "domain.h"
 #include "log.h"
 #include "object-kind.h"
@@ -605,6 +606,30 @@ const sd_bus_vtable domain_vtable[] = {
                                 domain_method_block_job_abort, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("BlockResize", SD_BUS_ARGS("s", disk, "t", size, "a{sv}", options), SD_BUS_NO_RESULT,
                                 domain_method_block_resize, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetVCPUs", SD_BUS_ARGS("u", count, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_set_vcpus, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetMemory", SD_BUS_ARGS("t", kib, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_set_memory, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetMaxMemory", SD_BUS_ARGS("t", kib, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_set_max_memory, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetSchedulerParameters", SD_BUS_ARGS("a{sv}", params, "a{sv}", options),
+                                SD_BUS_NO_RESULT, domain_method_set_scheduler_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetSchedulerParameters", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", params),
+                                domain_method_get_scheduler_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetMemoryParameters", SD_BUS_ARGS("a{sv}", params, "a{sv}", options),
+                                SD_BUS_NO_RESULT, domain_method_set_memory_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetMemoryParameters", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", params),
+                                domain_method_get_memory_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetBlkioParameters", SD_BUS_ARGS("a{sv}", params, "a{sv}", options),
+                                SD_BUS_NO_RESULT, domain_method_set_blkio_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetBlkioParameters", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", params),
+                                domain_method_get_blkio_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("PinVCPU", SD_BUS_ARGS("u", vcpu, "s", cpuset, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_pin_vcpu, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("PinEmulator", SD_BUS_ARGS("s", cpuset, "a{sv}", options), SD_BUS_NO_RESULT,
+                                domain_method_pin_emulator, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetVCPUPinInfo", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", pins),
+                                domain_method_get_vcpu_pin_info, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 vm_domain_method_save, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ManagedSave", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),

@@ -7,6 +7,7 @@
 #include "domain.h"
 #include "domain-files.h"
 #include "log.h"
+#include "domain-tune.h"
 #include "network.h"
 #include "object-kind.h"
 #include "pool.h"
@@ -432,6 +433,7 @@ const DomainDriverEvents vm_domain_driver_events = {
         .state_changed = on_state_changed,
         .stopped = on_stopped,
         .create_tap = vm_networks_create_tap,
+        .live_def_changed = vm_domain_live_def_changed,
 };
 
 /* A start waiting for its files. */

@@ -509,11 +509,13 @@ char *domain_def_format(const DomainDef *def, DomainFormatFlags flags) {
         if (def->current_memory_kib)
                 g_string_append_printf(s, "  <currentMemory unit='KiB'>%llu</currentMemory>\n",
                                        (unsigned long long) def->current_memory_kib);
+        domain_tune_format_memory(s, &def->tune);
         g_string_append(s, "  <vcpu");
         fmt_attr(s, "placement", def->vcpu_placement);
         if (def->current_vcpus && def->current_vcpus != def->vcpus)
                 fmt_attr_uint(s, "current", def->current_vcpus);
         g_string_append_printf(s, ">%u</vcpu>\n", def->vcpus ?: 1);
+        domain_tune_format_cpu(s, &def->tune);
 
         fmt_os(s, def);
         fmt_features_cpu_clock(s, def);

@@ -421,7 +421,8 @@ static const XmlSpec domain_spec = {
         .attrs = STRV("type", "id"),
         .children = STRV("name", "uuid", "title", "description", "metadata", "maxMemory", "memory", "currentMemory",
                          "vcpu", "os", "features", "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "pm",
-                         "devices", "resource", "seclabel"),
+                         "devices", "resource", "seclabel", "cputune", "memtune", "blkiotune",
+                         "numatune"),
 };
 
 static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {
@@ -518,6 +519,9 @@ static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {
                         return r;
         } else
                 def->vcpus = 1;
+        r = domain_tune_parse(def, root, err);
+        if (r < 0)
+                return r;
 
         n = xml_child(root, "os");
         if (!n)

@@ -161,6 +161,7 @@ DomainDef *domain_def_free(DomainDef *def) {
         FREE_ARRAY(def->sounds, def->n_sounds, domain_sound_clear);
         FREE_ARRAY(def->audios, def->n_audios, domain_audio_clear);
         domain_memballoon_free(def->memballoon);
+        domain_tune_clear(&def->tune);
         free(def);
         return NULL;
 }
@@ -348,6 +349,8 @@ DomainDef *domain_def_copy(const DomainDef *def) {
                         copy_address(&ctx, &c->memballoon->address);
                 }
         }
+        if (domain_tune_copy(&c->tune, &def->tune) < 0)
+                ctx.oom = true;
         if (ctx.oom)
                 return domain_def_free(c);
         return c;

@@ -221,6 +221,56 @@ typedef struct DomainTimerDef {
         int present;               /* -1 unset, 0 no, 1 yes */
 } DomainTimerDef;
 
+/* ---- resource tuning: <cputune>, <memtune>, <blkiotune>, <numatune> (domain-conf-tune.c) ---- */
+
+#define DOMAIN_CPUSET_MAX 4096     /* host CPUs a cpuset can name */
+#define DOMAIN_MEMTUNE_UNLIMITED 9007199254740991ULL   /* KiB: libvirt's "unlimited" (2^53 - 1) */
+
+typedef struct DomainVcpuPinDef {
+        unsigned vcpu;
+        char *cpuset;              /* canonical "0-1,3" */
+} DomainVcpuPinDef;
+
+typedef struct DomainBlkioDeviceDef {
+        char *path;                /* a block device node */
+        unsigned weight;           /* 0 = unset */
+        uint64_t read_bytes_sec, write_bytes_sec, read_iops_sec, write_iops_sec;   /* 0 = unset */
+} DomainBlkioDeviceDef;
+
+typedef struct DomainTuneDef {
+        /* <cputune>: the domain's cgroup (period/quota bound the whole domain, not each vCPU) */
+        uint64_t shares;           /* 0 = unset (v2: weight = shares scaled as libvirt) */
+        uint64_t period;           /* µs, 0 = unset */
+        int64_t quota;             /* µs, 0 = unset, -1 = unlimited */
+        DomainVcpuPinDef *vcpupins;  size_t n_vcpupins;
+        char *emulatorpin;         /* cpuset, NULL = unset */
+        /* <memtune>: KiB, 0 = unset, DOMAIN_MEMTUNE_UNLIMITED = unlimited */
+        uint64_t hard_limit_kib, soft_limit_kib, swap_hard_limit_kib;
+        /* <blkiotune> */
+        unsigned blkio_weight;     /* 0 = unset, else 100…1000 */
+        DomainBlkioDeviceDef *blkio_devices;  size_t n_blkio_devices;
+        /* <numatune><memory mode= nodeset=/> */
+        char *numa_mode;           /* strict, preferred, interleave, restrictive; NULL = unset */
+        char *numa_nodeset;        /* canonical, NULL = unset */
+} DomainTuneDef;
+
+/* Parses a libvirt cpuset ("0-3,^2,8") into mask (DOMAIN_CPUSET_MAX bits,
+ * bit i of byte i/8). Returns 0, or -EINVAL (syntax, a number ≥ the max,
+ * an empty set). */
+int domain_cpuset_parse(const char *s, uint8_t mask[DOMAIN_CPUSET_MAX / 8]);
+/* The canonical text of mask ("0-1,3"; "" when empty), malloc'd; NULL on OOM. */
+char *domain_cpuset_format(const uint8_t mask[DOMAIN_CPUSET_MAX / 8]);
+/* The vcpupin of vcpu in t, or NULL. */
+const DomainVcpuPinDef *domain_tune_vcpupin(const DomainTuneDef *t, unsigned vcpu);
+/* Sets (cpuset non-NULL, canonicalized) or removes vcpu's pin. 0, -EINVAL, -ENOMEM. */
+int domain_tune_set_vcpupin(DomainTuneDef *t, unsigned vcpu, const char *cpuset);
+/* Frees what t holds and zeroes it. */
+void domain_tune_clear(DomainTuneDef *t);
+/* *dst = a deep copy of src: 0, or -ENOMEM with dst holding only its own pointers (clear it). */
+int domain_tune_copy(DomainTuneDef *dst, const DomainTuneDef *src);
+/* The <blkiotune><device> of path in t, made (zeroed) when missing; NULL on OOM. */
+DomainBlkioDeviceDef *domain_tune_blkio_device(DomainTuneDef *t, const char *path);
+
 /* ---- the domain ---- */
 
 typedef struct DomainDef {
@@ -293,6 +343,8 @@ typedef struct DomainDef {
         DomainSoundDef *sounds;            size_t n_sounds;
         DomainAudioDef *audios;            size_t n_audios;   /* normalize: audio id 1 type none when sounds have none */
         DomainMemballoonDef *memballoon;   /* NULL until normalize adds the default virtio one */
+
+        DomainTuneDef tune;
 } DomainDef;
 
 /* ---- errors ---- */

@@ -31,6 +31,7 @@
 #include "qemu-domcaps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
+#include "qemu-tune.h"
 
 static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
@@ -616,6 +617,8 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         }
         qemu_runtime_remove_files(rt);   /* leftovers of an earlier run */
         r = qemu_confine_prepare(rt, &error);   /* its uid, run dir and cgroup */
+        if (r >= 0)
+                r = qemu_tune_apply_cgroup(rt, &error);   /* the cgroup's limits, before qemu is in it */
         if (r < 0) {
                 child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
@@ -817,6 +820,7 @@ static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void
         r = qemu_monitor_connect(rt, true);
         if (r < 0)
                 log_warning_errno(r, "Domain %s: cannot reconnect to the monitor: %m", rt->def->name);
+        qemu_tune_recovered(rt);
         qemu_runtime_log(rt, "reconnected to qemu (pid %d) after a vmgmtd restart", (int) rt->pid);
         copy = domain_def_copy(rt->def);
         if (!copy)
@@ -901,6 +905,10 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_external = qemu_snapshot_external,
         .image_offline = qemu_image_offline,
         .snapshot_stop = qemu_snapshot_stop,
+        .set_vcpus = qemu_tune_set_vcpus,
+        .set_memory = qemu_tune_set_memory,
+        .set_tune = qemu_tune_set,
+        .get_affinity = qemu_tune_get_affinity,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,

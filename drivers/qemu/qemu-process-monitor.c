@@ -8,6 +8,7 @@
 #include "log.h"
 #include "macro.h"
 #include "qemu-driver-internal.h"
+#include "qemu-tune.h"
 
 static void fake_reboot_start(DriverRuntime *rt);
 
@@ -190,12 +191,18 @@ static void start_next_step(DriverRuntime *rt) {
 
 static void start_chardev_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         DriverRuntime *rt = userdata;
+        _cleanup_free_ char *msg = NULL;
 
         if (r < 0)
                 log_warning("Domain %s: query-chardev failed: %s", rt->def->name, strna(error));
         else
                 update_ptys(rt, ret);
         qemu_graphics_query_port(rt);
+        r = qemu_tune_started(rt, &msg);   /* vCPU pinning, the balloon's reports */
+        if (r < 0) {
+                qemu_process_start_failed(rt, r, msg ?: "cannot pin the vCPU threads");
+                return;
+        }
         rt->start_step = 0;
         start_next_step(rt);
 }

@@ -1,0 +1,153 @@
+/* test-domain-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>: what parses into DomainTuneDef,
+ * the canonical form (libvirt's element order, units in KiB, cpusets canonical) and its round trip,
+ * the deep copy, cpuset parsing, and the errors. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "../qemu/test-helpers.h"
+#include "conf/domain-conf.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DomainDef *, domain_def_free);
+
+static const char tuned[] =
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>256</memory><vcpu current='2'>4</vcpu>"
+        "<cputune><shares>2048</shares><period>20000</period><quota>-1</quota>"
+        "<vcpupin vcpu='1' cpuset='3,1-2,^2'/><vcpupin vcpu='0' cpuset='0'/><emulatorpin cpuset='0-3'/></cputune>"
+        "<memtune><hard_limit unit='G'>1</hard_limit><soft_limit>524288</soft_limit>"
+        "<swap_hard_limit unit='MiB'>2048</swap_hard_limit></memtune>"
+        "<blkiotune><weight>500</weight><device><path>/dev/sda</path><weight>300</weight>"
+        "<read_bytes_sec>1048576</read_bytes_sec><write_iops_sec>50</write_iops_sec></device></blkiotune>"
+        "<numatune><memory mode='interleave' nodeset='1,0'/></numatune>"
+        "<os><type>hvm</type></os></domain>";
+
+static const char tuned_canonical[] =
+        "  <memory unit='KiB'>262144</memory>\n"
+        "  <blkiotune>\n"
+        "    <weight>500</weight>\n"
+        "    <device>\n"
+        "      <path>/dev/sda</path>\n"
+        "      <weight>300</weight>\n"
+        "      <read_bytes_sec>1048576</read_bytes_sec>\n"
+        "      <write_iops_sec>50</write_iops_sec>\n"
+        "    </device>\n"
+        "  </blkiotune>\n"
+        "  <memtune>\n"
+        "    <hard_limit unit='KiB'>1048576</hard_limit>\n"
+        "    <soft_limit unit='KiB'>524288</soft_limit>\n"
+        "    <swap_hard_limit unit='KiB'>2097152</swap_hard_limit>\n"
+        "  </memtune>\n"
+        "  <vcpu current='2'>4</vcpu>\n"
+        "  <cputune>\n"
+        "    <shares>2048</shares>\n"
+        "    <period>20000</period>\n"
+        "    <quota>-1</quota>\n"
+        "    <vcpupin vcpu='1' cpuset='1,3'/>\n"
+        "    <vcpupin vcpu='0' cpuset='0'/>\n"
+        "    <emulatorpin cpuset='0-3'/>\n"
+        "  </cputune>\n"
+        "  <numatune>\n"
+        "    <memory mode='interleave' nodeset='0-1'/>\n"
+        "  </numatune>\n";
+
+static void test_parse_format_copy(void) {
+        _cleanup_(domain_def_freep) DomainDef *def = NULL, *again = NULL, *copy = NULL;
+        _cleanup_free_ char *xml = NULL, *xml2 = NULL, *xml3 = NULL;
+        ConfError err = {};
+
+        CHECK(domain_def_parse(tuned, strlen(tuned), &def, &err) == 0);
+        if (!def) {
+                fprintf(stderr, "parse: %s\n", err.message);
+                return;
+        }
+        CHECK(def->tune.shares == 2048 && def->tune.period == 20000 && def->tune.quota == -1);
+        CHECK(def->tune.n_vcpupins == 2);
+        CHECK_STREQ(domain_tune_vcpupin(&def->tune, 1)->cpuset, "1,3");
+        CHECK(def->tune.hard_limit_kib == 1048576 && def->tune.soft_limit_kib == 524288 &&
+              def->tune.swap_hard_limit_kib == 2097152);
+        CHECK(def->tune.blkio_weight == 500 && def->tune.n_blkio_devices == 1);
+        CHECK(def->tune.blkio_devices[0].read_bytes_sec == 1048576 && def->tune.blkio_devices[0].write_iops_sec == 50);
+        CHECK_STREQ(def->tune.numa_mode, "interleave");
+        xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml && strstr(xml, tuned_canonical));
+        if (xml && !strstr(xml, tuned_canonical))
+                fprintf(stderr, "canonical form:\n%s", xml);
+        /* the canonical form parses into itself */
+        CHECK(domain_def_parse(xml, strlen(xml), &again, &err) == 0);
+        xml2 = again ? domain_def_format(again, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml2, xml);
+        /* the copy owns its own pins and devices */
+        copy = domain_def_copy(def);
+        CHECK(copy != NULL);
+        if (!copy)
+                return;
+        CHECK(domain_tune_set_vcpupin(&copy->tune, 1, NULL) == 0);
+        free(copy->tune.blkio_devices[0].path);
+        copy->tune.blkio_devices[0].path = strdup("/dev/sdb");
+        CHECK(domain_tune_vcpupin(&def->tune, 1) != NULL);
+        CHECK_STREQ(def->tune.blkio_devices[0].path, "/dev/sda");
+        xml3 = domain_def_format(copy, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml3 && !strstr(xml3, "vcpupin vcpu='1'") && strstr(xml3, "<path>/dev/sdb</path>"));
+        conf_error_clear(&err);
+}
+
+static void test_cpusets(void) {
+        uint8_t mask[DOMAIN_CPUSET_MAX / 8];
+        _cleanup_free_ char *a = NULL;
+
+        CHECK(domain_cpuset_parse("0-7,^3,^5,^6,10", mask) == 0);
+        a = domain_cpuset_format(mask);
+        CHECK_STREQ(a, "0-2,4,7,10");
+        CHECK(domain_cpuset_parse("", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("^1", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("0,^0", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("3-1", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("4096", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("1-x", mask) == -EINVAL);
+        CHECK(domain_cpuset_parse("^5-6", mask) == -EINVAL);   /* as libvirt: a negation names one CPU */
+        CHECK(domain_cpuset_parse(" 2 , 4 ", mask) == 0);
+}
+
+static void test_errors(void) {
+        static const struct { const char *inner; const char *message; } cases[] = {
+                { "<cputune><vcpupin vcpu='2' cpuset='0'/></cputune>", "below the vCPU count 2" },
+                { "<cputune><vcpupin vcpu='0' cpuset='0'/><vcpupin vcpu='0' cpuset='1'/></cputune>", "duplicate <vcpupin" },
+                { "<cputune><vcpupin vcpu='0' cpuset='9-1'/></cputune>", "invalid cpuset '9-1'" },
+                { "<cputune><emulatorpin/></cputune>", "needs a 'cpuset'" },
+                { "<cputune><shares>1</shares></cputune>", "<shares> must be between 2 and 262144" },
+                { "<cputune><quota>5</quota></cputune>", "<quota> must be -1" },
+                { "<cputune><period>100</period></cputune>", "<period> must be between" },
+                { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "iothreadpin" },
+                { "<memtune><hard_limit unit='parsec'>1</hard_limit></memtune>", "invalid <hard_limit>" },
+                { "<blkiotune><weight>50</weight></blkiotune>", "between 100 and 1000" },
+                { "<blkiotune><device><weight>200</weight></device></blkiotune>", "needs a <path>" },
+                { "<blkiotune><device><path>sda</path></device></blkiotune>", "must be absolute" },
+                { "<numatune><memory mode='strict'/></numatune>", "needs a 'nodeset'" },
+                { "<numatune><memory mode='loose' nodeset='0'/></numatune>", "mode" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(domain_def_freep) DomainDef *def = NULL;
+                _cleanup_free_ char *xml = g_strdup_printf("<domain type='qemu'><name>e</name><memory>65536</memory>"
+                                                           "<vcpu>2</vcpu>%s<os><type>hvm</type></os></domain>",
+                                                           cases[i].inner);
+                ConfError err = {};
+
+                CHECK(domain_def_parse(xml, strlen(xml), &def, &err) == -EINVAL);
+                CHECK(err.message && strstr(err.message, cases[i].message));
+                if (!err.message || !strstr(err.message, cases[i].message))
+                        fprintf(stderr, "case %zu: %s\n", i, strna(err.message));
+                conf_error_clear(&err);
+        }
+}
+
+int main(void) {
+        test_parse_format_copy();
+        test_cpusets();
+        test_errors();
+        return TEST_EXIT();
+}
