@@ -31,7 +31,8 @@ READS = {
                                  'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
                                  'GetVolumeByPath')
 } | {
-    (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots')
+    (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots', 'GetSchedulerParameters',
+                                'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo')
 } | {
     ('org.vmgmt.Network', m) for m in ('GetXML', 'GetDHCPLeases')
 } | {
