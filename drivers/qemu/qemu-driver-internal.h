@@ -325,3 +325,13 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                        char **ret_error);
 int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                            const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+
+/* ---- qemu-hotplug.c ---- */
+
+/* DomainDriverOps.attach_device, .detach_device and .change_media */
+int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDef *dev, const DriverFiles *files,
+                        DriverDeviceDoneFn done, void *userdata, char **ret_error);
+int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, DriverDeviceDoneFn done,
+                        void *userdata, char **ret_error);
+int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
+                              bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);

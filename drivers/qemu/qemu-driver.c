@@ -903,4 +903,7 @@ const DomainDriverOps qemu_driver_ops = {
         .read_save_image = qemu_driver_read_save_image,
         .restore = qemu_driver_restore,
         .core_dump = qemu_driver_core_dump,
+        .attach_device = qemu_hotplug_attach,
+        .detach_device = qemu_hotplug_detach,
+        .change_media = qemu_hotplug_change_media,
 };
