@@ -1166,6 +1166,19 @@ static void media_done(Hotplug *h, int r, const JsonValue *ret, const char *erro
         hotplug_finish(h, 0, NULL);
 }
 
+static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        JsonValue *a;
+
+        if (step_failed(h, r, error, "cannot insert the new medium"))
+                return;
+        /* it is the cdrom's now: a failure from here on leaves it inserted */
+        for (size_t i = 0; i < h->n_layers; i++)
+                h->layers[i].node_added = h->layers[i].storage_added = false, h->layers[i].fdset = -1;
+        a = json_object();
+        json_object_set_new(a, "id", json_string(h->id));
+        step(h, "blockdev-close-tray", a, -1, media_done);
+}
+
 static void old_medium_gone(Hotplug *h, int r, const JsonValue *ret, const char *error) {
         JsonValue *a;
 
@@ -1178,10 +1191,7 @@ static void old_medium_gone(Hotplug *h, int r, const JsonValue *ret, const char 
         a = json_object();
         json_object_set_new(a, "id", json_string(h->id));
         json_object_set_new(a, "node-name", json_string(h->layers[h->n_layers - 1].node));
-        step(h, "blockdev-insert-medium", a, -1, NULL);
-        a = json_object();
-        json_object_set_new(a, "id", json_string(h->id));
-        step(h, "blockdev-close-tray", a, -1, media_done);
+        step(h, "blockdev-insert-medium", a, -1, medium_inserted);
 }
 
 static void old_fdsets_reply(Hotplug *h, int r, const JsonValue *ret, const char *error) {
@@ -1200,7 +1210,7 @@ static void old_fdsets_reply(Hotplug *h, int r, const JsonValue *ret, const char
                 if (ours && json_util_integer(json_object_get(set, "fdset-id"), &id) >= 0) {
                         JsonValue *a = json_object();
                         json_object_set_new(a, "fdset-id", json_integer(id));
-                        (void) hotplug_send(h, "remove-fd", a, -1, NULL);
+                        (void) hotplug_send(h, "remove-fd", a, -1, old_medium_gone);
                 }
         }
         old_medium_gone(h, 0, NULL, NULL);
