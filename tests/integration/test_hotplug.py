@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import dbus
 
 from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML, GUEST_READY, VmgmtTestCase,
-                           guest_domain_xml, guest_image, main, opts, unwrap)
+                           guest_domain_xml, guest_image, main, opts, run_vmgmtctl, unwrap)
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 WAIT = 120
@@ -262,6 +262,142 @@ class Hotplug(VmgmtTestCase):
         # only cdroms change in place
         self.assertDBusError('org.vmgmt.Error.NotSupported', self.dom(path).UpdateDevice,
                              "<interface type='user'/>", opts(live=True))
+        self.dom(path).Destroy(opts())
+
+    def test_cli(self):
+        # every flag of the hot-plug verbs, each with what it does, on a booted guest
+        first = self.image('c-first.raw')
+        iso1, iso2 = self.image('c-one.iso', 1 << 20), self.image('c-two.iso', 1 << 20)
+        xml = guest_domain_xml('hpc').replace(
+            '<devices>', '<devices>' + disk_xml(first, 'vda') +
+            "<controller type='scsi' index='0' model='virtio-scsi'/>"
+            "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='%s'/>"
+            "<target dev='sda' bus='scsi'/><readonly/></disk>" % iso1, 1)
+        path, con = self.boot('hpc', xml=xml)
+
+        def run(*args):
+            return run_vmgmtctl(self.fx.bus, *args)
+
+        def ctl(*args):
+            r = run(*args)
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        def xml_file(name, text):
+            f = os.path.join(self.fx.tmp, name)
+            with open(f, 'w') as fh:
+                fh.write(text)
+            return f
+
+        def targets(inactive=False):
+            return self.live_targets(path, inactive=inactive)
+
+        img = self.image('c-b.raw')
+        out = ctl('attach-disk', 'hpc', img, 'vdb', '--print-xml', '--driver', 'qemu', '--subdriver', 'raw',
+                  '--type', 'disk', '--mode', 'shareable', '--cache', 'writeback', '--targetbus', 'virtio',
+                  '--sourcetype', 'file')
+        self.assertIn("<target dev='vdb' bus='virtio'/>", out)
+        self.assertIn("<shareable/>", out)
+        self.assertIn("cache='writeback'", out)
+        self.assertNotIn('vdb', targets())   # --print-xml only prints
+        self.assertEqual(ctl('attach-disk', 'hpc', img, 'vdb', '--driver', 'qemu', '--subdriver', 'raw',
+                             '--cache', 'writeback', '--live'), 'Disk attached successfully\n')
+        self.assertIn('vdb', targets())
+        self.assertNotIn('vdb', targets(inactive=True))
+        self.wait_guest(con, 'test -e /sys/block/vdb', 'VDB')
+        lst = ctl('domblklist', 'hpc')
+        self.assertRegex(lst, r'(?m)^ vdb +%s$' % img)
+        self.assertRegex(ctl('domblklist', 'hpc', '--details'), r'(?m)^ file +disk +vdb +%s$' % img)
+        self.assertRegex(ctl('domblklist', 'hpc', '--details'), r'(?m)^ file +cdrom +sda +%s$' % iso1)
+        self.assertNotIn('vdb', ctl('domblklist', 'hpc', '--inactive'))
+        ctl('attach-disk', 'hpc', self.image('c-c.raw'), 'vdc', '--config')
+        self.assertIn('vdc', targets(inactive=True))
+        self.assertNotIn('vdc', targets())
+        ctl('attach-disk', 'hpc', self.image('c-d.raw'), 'vdd', '--persistent', '--mode', 'readonly')
+        self.assertIn('vdd', targets(inactive=True))
+        self.assertIn('vdd', targets())
+        ctl('attach-disk', 'hpc', self.image('c-e.raw'), 'vde', '--current', '--sourcetype', 'file')
+        self.assertIn('vde', targets())
+        self.assertNotIn('vde', targets(inactive=True))
+        self.assertEqual(ctl('detach-disk', 'hpc', 'vdb', '--live'), 'Disk detached successfully\n')
+        self.assertNotIn('vdb', targets())
+        ctl('detach-disk', 'hpc', 'vdc', '--config')
+        self.assertNotIn('vdc', targets(inactive=True))
+        ctl('detach-disk', 'hpc', 'vdd', '--persistent')
+        self.assertNotIn('vdd', targets(inactive=True) + targets())
+        ctl('detach-disk', 'hpc', 'vde', '--current')
+        self.assertNotIn('vde', targets())
+        r = run('detach-disk', 'hpc', 'vdz')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('vdz', r.stderr)
+
+        # a device from a file
+        f = xml_file('dev.xml', disk_xml(img, 'vdf'))
+        self.assertEqual(ctl('attach-device', 'hpc', f, '--live'), 'Device attached successfully\n')
+        self.assertIn('vdf', targets())
+        ctl('attach-device', 'hpc', f, '--config')
+        self.assertIn('vdf', targets(inactive=True))
+        self.assertEqual(ctl('detach-device', 'hpc', f, '--persistent'), 'Device detached successfully\n')
+        self.assertNotIn('vdf', targets() + targets(inactive=True))
+        ctl('attach-device', 'hpc', f, '--current')
+        self.assertIn('vdf', targets())
+        ctl('detach-device', 'hpc', f, '--live')
+        ctl('attach-device', 'hpc', f, '--persistent')
+        self.assertIn('vdf', targets() + targets(inactive=True))
+        ctl('detach-device', 'hpc', f, '--config')
+        ctl('detach-device', 'hpc', f, '--current')
+        self.assertNotIn('vdf', targets() + targets(inactive=True))
+
+        # interfaces
+        out = ctl('attach-interface', 'hpc', 'user', 'x', '--print-xml', '--mac', '52:54:00:ee:00:01', '--model',
+                  'e1000', '--target', 'tapx')
+        self.assertIn("<mac address='52:54:00:ee:00:01'/>", out)
+        self.assertIn("<target dev='tapx'/>", out)
+        self.assertEqual(ctl('attach-interface', 'hpc', 'user', 'x', '--mac', '52:54:00:ee:00:01', '--model', 'e1000',
+                             '--live'), 'Interface attached successfully\n')
+        self.assertRegex(ctl('domiflist', 'hpc'), r'(?m)^ - +user +- +e1000 +52:54:00:ee:00:01$')
+        self.assertNotIn('52:54:00:ee:00:01', ctl('domiflist', 'hpc', '--inactive'))
+        self.assertEqual(ctl('detach-interface', 'hpc', 'user', '--mac', '52:54:00:ee:00:01', '--live'),
+                         'Interface detached successfully\n')
+        self.assertNotIn('52:54:00:ee:00:01', ctl('domiflist', 'hpc'))
+        ctl('attach-interface', 'hpc', 'user', 'x', '--mac', '52:54:00:ee:00:02', '--config')
+        self.assertIn('52:54:00:ee:00:02', ctl('domiflist', 'hpc', '--inactive'))
+        ctl('detach-interface', 'hpc', 'user', '--mac', '52:54:00:ee:00:02', '--config')
+        ctl('attach-interface', 'hpc', 'user', 'x', '--mac', '52:54:00:ee:00:03', '--persistent')
+        self.assertIn('52:54:00:ee:00:03', ctl('domiflist', 'hpc'))
+        ctl('detach-interface', 'hpc', 'user', '--mac', '52:54:00:ee:00:03', '--persistent')
+        ctl('attach-interface', 'hpc', 'user', 'x', '--mac', '52:54:00:ee:00:04', '--current')
+        ctl('detach-interface', 'hpc', 'user', '--mac', '52:54:00:ee:00:04', '--current')
+        self.assertNotIn('52:54:00:ee', ctl('domiflist', 'hpc') + ctl('domiflist', 'hpc', '--inactive'))
+
+        # a cdrom's medium
+        def cd_source(inactive=False):
+            root = ET.fromstring(str(self.dom(path).GetXML(opts(inactive=inactive))))
+            return [d.find('source').get('file') if d.find('source') is not None else None
+                    for d in root.iter('disk') if d.get('device') == 'cdrom']
+        self.assertEqual(ctl('change-media', 'hpc', 'sda', iso2, '--update', '--live'), 'Successfully updated media.\n')
+        self.assertEqual(cd_source(), [iso2])
+        self.assertEqual(ctl('change-media', 'hpc', 'sda', '--eject', '--force', '--live'),
+                         'Successfully ejected media.\n')
+        self.assertEqual(cd_source(), [None])
+        self.assertEqual(ctl('change-media', 'hpc', 'sda', iso1, '--insert', '--current'),
+                         'Successfully inserted media.\n')
+        self.assertEqual(cd_source(), [iso1])
+        ctl('change-media', 'hpc', iso1, iso2, '--config')
+        self.assertEqual(cd_source(inactive=True), [iso2])
+        ctl('change-media', 'hpc', 'sda', iso1, '--persistent')
+        self.assertEqual(cd_source() + cd_source(inactive=True), [iso1, iso1])
+        cd = xml_file('cd.xml', "<disk type='file' device='cdrom'><source file='%s'/><target dev='sda' bus='scsi'/>"
+                                "</disk>" % iso2)
+        self.assertEqual(ctl('update-device', 'hpc', cd, '--live', '--force'), 'Device updated successfully\n')
+        self.assertEqual(cd_source(), [iso2])
+        ctl('update-device', 'hpc', cd, '--config')
+        ctl('update-device', 'hpc', cd, '--current')
+        ctl('update-device', 'hpc', cd, '--persistent')
+        self.assertEqual(cd_source() + cd_source(inactive=True), [iso2, iso2])
+        r = run('change-media', 'hpc', 'vda', iso1)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('no cdrom', r.stderr)
         self.dom(path).Destroy(opts())
 
 
