@@ -66,8 +66,6 @@ class Unserved(VmgmtTestCase):
     def test_unserved_methods_fail_clearly(self):
         p, o = self.path, opts()
         self.unknown(p, DOMAIN_IFACE, 'Clone', 'sa{sv}', 'uns-clone', o)
-        self.unknown(p, DOMAIN_IFACE, 'AttachDevice', 'sa{sv}', "<serial type='pty'/>", o)
-        self.unknown(p, DOMAIN_IFACE, 'DetachDevice', 'sa{sv}', "<serial type='pty'/>", o)
         self.unknown(p, DOMAIN_IFACE, 'SetVCPUs', 'ua{sv}', 2, o)
         self.unknown(p, DOMAIN_IFACE, 'SetMemory', 'ta{sv}', 131072, o)
         self.unknown(p, DOMAIN_IFACE, 'GetStats', 'a{sv}', o)
