@@ -637,7 +637,7 @@ static void netdev_added(Hotplug *h, int r, const JsonValue *ret, const char *er
 static void add_netdev(Hotplug *h) {
         JsonValue *o = json_object();
 
-        if (h->tap_fd >= 0) {
+        if (h->fd_passed) {   /* the tap, as getfd named it */
                 json_object_set_new(o, "type", json_string("tap"));
                 json_object_set_new(o, "fd", json_string(h->fdname));
         } else
