@@ -584,6 +584,22 @@ static void next_layer(Hotplug *h) {
         step(h, "add-fd", a, l->fd, fd_added);
 }
 
+/* The layers' node names: PREFIX TAG storage/format, the backing ones PREFIX TAG backingN-…, as a start names them. */
+static void name_layers(Hotplug *h, const char *tag) {
+        for (size_t k = 0; k < h->n_layers; k++) {
+                size_t depth = h->n_layers - 1 - k;
+                Layer *l = &h->layers[k];
+
+                if (depth == 0) {
+                        snprintf(l->storage, sizeof(l->storage), "%s%sstorage", h->prefix, tag);
+                        snprintf(l->node, sizeof(l->node), "%s%sformat", h->prefix, tag);
+                } else {
+                        snprintf(l->storage, sizeof(l->storage), "%s%sbacking%zu-storage", h->prefix, tag, depth);
+                        snprintf(l->node, sizeof(l->node), "%s%sbacking%zu-format", h->prefix, tag, depth);
+                }
+        }
+}
+
 /* The layers of the disk's image from files (top, then its backing chain), bottom first. */
 static int take_layers(Hotplug *h, const DomainDiskDef *d, const DriverFiles *files, const char *tag,
                        char **ret_error) {
@@ -615,15 +631,34 @@ static int take_layers(Hotplug *h, const DomainDiskDef *d, const DriverFiles *fi
                         return -errno;
                 l->format = strdup(depth == 0 ? fmt : f->backing[depth - 1].format ?: "raw");
                 l->readonly = depth > 0 || readonly;
-                if (depth == 0) {
-                        snprintf(l->storage, sizeof(l->storage), "%s%sstorage", h->prefix, tag);
-                        snprintf(l->node, sizeof(l->node), "%s%sformat", h->prefix, tag);
-                } else {
-                        snprintf(l->storage, sizeof(l->storage), "%s%sbacking%zu-storage", h->prefix, tag, depth);
-                        snprintf(l->node, sizeof(l->node), "%s%sbacking%zu-format", h->prefix, tag, depth);
-                }
         }
+        name_layers(h, tag);
         return 0;
+}
+
+/* The new disk's nodes are named by its index in the live definition as a start names them, unless
+ * nodes of that name are still there (an earlier disk's, whose index moved when one before it went):
+ * then by the next free number. */
+static void free_prefix_reply(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        size_t n = h->rt->def->n_disks;
+
+        if (step_failed(h, r, error, "cannot list qemu's block nodes"))
+                return;
+        for (bool used = true; used; ) {
+                char prefix[32];
+
+                used = false;
+                snprintf(prefix, sizeof(prefix), "disk%zu-", n);
+                for (size_t i = 0; !used && i < json_array_size(ret); i++) {
+                        const char *name = json_util_member_string(json_array_get(ret, i), "node-name");
+                        used = name && strncmp(name, prefix, strlen(prefix)) == 0;
+                }
+                if (used)
+                        n++;
+        }
+        snprintf(h->prefix, sizeof(h->prefix), "disk%zu-", n);
+        name_layers(h, "");
+        next_layer(h);
 }
 
 static void netdev_added(Hotplug *h, int r, const JsonValue *ret, const char *error) {
@@ -852,8 +887,10 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                 return r;
         }
         qemu_runtime_log(rt, "attaching %s", h->id);
-        if (kind == DOMAIN_DEVICE_DISK)
-                next_layer(h);
+        if (kind == DOMAIN_DEVICE_DISK && h->n_layers > 0)
+                step(h, "query-named-block-nodes", NULL, -1, free_prefix_reply);
+        else if (kind == DOMAIN_DEVICE_DISK)
+                add_device(h);
         else if (kind == DOMAIN_DEVICE_NET && h->tap_fd >= 0) {
                 JsonValue *a = json_object();
                 json_object_set_new(a, "fdname", json_string(h->fdname));

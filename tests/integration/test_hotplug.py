@@ -138,6 +138,16 @@ class Hotplug(VmgmtTestCase):
         self.dom(path).AttachDevice(disk_xml(img), opts())   # current = live while running
         self.wait_guest(con, 'test -e /sys/block/vdb', 'VDB')
         self.assertNotIn('vdb', self.live_targets(path, inactive=True))
+        # a disk before others goes: the next one attached still gets block nodes of its own
+        self.dom(path).AttachDevice(disk_xml(self.image('c.raw'), 'vdc'), opts(live=True))
+        self.wait_guest(con, 'test -e /sys/block/vdc', 'VDC')
+        self.rec.clear()
+        self.dom(path).DetachDevice(disk_xml(img), opts(live=True))
+        self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
+        self.assertEqual(self.live_targets(path), ['vda', 'vdc'])
+        self.dom(path).AttachDevice(disk_xml(self.image('d.raw'), 'vdd'), opts(live=True))
+        self.assertEqual(self.live_targets(path), ['vda', 'vdc', 'vdd'])
+        self.wait_guest(con, 'test -e /sys/block/vdb', 'VDB')   # the guest's kernel names it by its own count
         self.dom(path).Destroy(opts())
 
     def test_failed_attach_leaves_nothing(self):
