@@ -141,6 +141,9 @@ class Hotplug(VmgmtTestCase):
         # a disk before others goes: the next one attached still gets block nodes of its own
         self.dom(path).AttachDevice(disk_xml(self.image('c.raw'), 'vdc'), opts(live=True))
         self.wait_guest(con, 'test -e /sys/block/vdc', 'VDC')
+        # a daemon restart finds the running domain with what was plugged into it
+        self.daemon.restart()
+        self.assertEqual(self.live_targets(path), ['vda', 'vdb', 'vdc'])
         self.rec.clear()
         self.dom(path).DetachDevice(disk_xml(img), opts(live=True))
         self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
