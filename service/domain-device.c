@@ -41,6 +41,7 @@ typedef struct DeviceCall {
         DeviceVerb verb;
         DomainDeviceKind kind;
         DomainDef *dev;                 /* the device (attach: normalized with the live definition) */
+        DomainDef *cfg_dev;             /* the device as the caller gave it (MAC filled in), for the persistent definition */
         bool live, config, force;
         char *what;                     /* "disk 'vdb'", for messages */
 
@@ -65,6 +66,7 @@ static void call_free(DeviceCall *c) {
         driver_file_set_free(c->files);
         domain_def_free(c->files_def);
         domain_def_free(c->dev);
+        domain_def_free(c->cfg_dev);
         sd_bus_message_unref(c->message);
         vm_domain_unref(c->domain);
         g_free(c->what);
@@ -282,7 +284,8 @@ static int config_changed(DeviceCall *c, DomainDef **ret, sd_bus_error *error) {
                 r = check_new_device(c, def, "persistent", error);
                 if (r < 0)
                         return r;
-                r = append_device(def, c->kind, c->dev);
+                /* as given: the live one's addresses are the running domain's */
+                r = append_device(def, c->kind, c->cfg_dev ?: c->dev);
                 if (r < 0)
                         return r;
                 break;
@@ -710,6 +713,9 @@ int vm_domain_method_attach_device(sd_bus_message *message, void *userdata, sd_b
                 finish_call(c);
                 return 1;
         }
+        c->cfg_dev = domain_def_copy(c->dev);
+        if (!c->cfg_dev)
+                return -ENOMEM;
         {
                 /* placed as the running domain has room (PCI address, drive address) */
                 _cleanup_(domain_def_freep) DomainDef *live = domain_def_copy(vm_domain_current_def(d));

@@ -63,6 +63,9 @@ struct Hotplug {
         bool fd_passed, netdev_added;
 
         bool force;
+        bool tray_open;                 /* media: DEVICE_TRAY_MOVED said so */
+        bool tray_waiting;              /* media: the guest holds the tray shut; waiting for it to let go */
+        sd_event_source *tray_timer;
         bool device_added;
         bool deleted;                   /* detach: DEVICE_DELETED seen */
         bool finished;
@@ -83,6 +86,7 @@ static void hotplug_free(Hotplug *h) {
         if (!h)
                 return;
         pending_detaches = g_list_remove(pending_detaches, h);
+        sd_event_source_disable_unref(h->tray_timer);
         if (h->listening && h->rt)
                 qemu_runtime_remove_listener(h->rt, &h->listener);
         for (size_t i = 0; i < h->n_layers; i++) {
@@ -1024,9 +1028,23 @@ static void remove_backends(Hotplug *h) {
         backends_gone(h, 0, NULL, NULL);
 }
 
+static void remove_medium(Hotplug *h);
+
 static void hotplug_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
         Hotplug *h = userdata;
 
+        if (h->what == HOTPLUG_MEDIA && streq(name, "DEVICE_TRAY_MOVED") &&
+            streq_ptr(json_util_member_string(data, "id"), h->id)) {
+                bool open = false;
+                (void) json_util_boolean(json_object_get(data, "tray-open"), &open);
+                h->tray_open = open;
+                if (open && h->tray_waiting) {
+                        h->tray_waiting = false;
+                        h->tray_timer = sd_event_source_disable_unref(h->tray_timer);
+                        remove_medium(h);
+                }
+                return;
+        }
         if (h->what != HOTPLUG_DETACH || h->deleted || !streq(name, "DEVICE_DELETED") ||
             !streq_ptr(json_util_member_string(data, "device"), h->id))
                 return;
@@ -1203,32 +1221,37 @@ static void media_done(Hotplug *h, int r, const JsonValue *ret, const char *erro
         hotplug_finish(h, 0, NULL);
 }
 
-static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        JsonValue *a;
+/* A reply that comes while rolling back: the end once every reply is in. True when rolling back. */
+static bool rolled_back(Hotplug *h) {
+        if (h->error >= 0)
+                return false;
+        if (h->n_pending == 0)
+                hotplug_finish(h, h->error, h->message);
+        return true;
+}
 
-        if (step_failed(h, r, error, "cannot insert the new medium"))
+static void cleanup_old_medium(Hotplug *h);
+
+static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (rolled_back(h) || step_failed(h, r, error, "cannot insert the new medium"))
                 return;
         /* it is the cdrom's now: a failure from here on leaves it inserted */
         for (size_t i = 0; i < h->n_layers; i++)
                 h->layers[i].node_added = h->layers[i].storage_added = false, h->layers[i].fdset = -1;
-        a = json_object();
-        json_object_set_new(a, "id", json_string(h->id));
-        step(h, "blockdev-close-tray", a, -1, media_done);
+}
+
+static void tray_closed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (rolled_back(h))
+                return;
+        if (r < 0)   /* the new medium is in; the tray stays open */
+                qemu_runtime_log(h->rt, "cannot close the tray of %s: %s", h->id, error ?: strerror(-r));
+        cleanup_old_medium(h);
 }
 
 static void old_medium_gone(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        JsonValue *a;
-
         if (h->n_pending > 0)
                 return;
-        if (h->n_layers == 0) {   /* an eject: the tray stays open, as libvirt leaves it */
-                media_done(h, 0, NULL, NULL);
-                return;
-        }
-        a = json_object();
-        json_object_set_new(a, "id", json_string(h->id));
-        json_object_set_new(a, "node-name", json_string(h->layers[h->n_layers - 1].node));
-        step(h, "blockdev-insert-medium", a, -1, medium_inserted);
+        media_done(h, 0, NULL, NULL);
 }
 
 static void old_fdsets_reply(Hotplug *h, int r, const JsonValue *ret, const char *error) {
@@ -1277,23 +1300,85 @@ static void old_nodes_reply(Hotplug *h, int r, const JsonValue *ret, const char 
 }
 
 static void medium_removed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        if (step_failed(h, r, error, "cannot remove the medium"))
+        if (rolled_back(h) || step_failed(h, r, error, "cannot remove the medium"))
                 return;
+        if (h->n_layers == 0)   /* an eject: the tray stays open, as libvirt leaves it */
+                cleanup_old_medium(h);
+}
+
+/* The old medium's nodes and fd sets go once the new one is in. */
+static void cleanup_old_medium(Hotplug *h) {
         if (!h->prefix[0]) {   /* the drive was empty */
-                old_medium_gone(h, 0, NULL, NULL);
+                media_done(h, 0, NULL, NULL);
                 return;
         }
         step(h, "query-named-block-nodes", NULL, -1, old_nodes_reply);
 }
 
-static void tray_opened(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        JsonValue *a;
+static void remove_medium(Hotplug *h) {
+        JsonValue *a = json_object();
 
-        if (step_failed(h, r, error, "cannot open the tray"))
+        /* one after the other without waiting: the guest can close the tray again between two
+         * commands that each wait for the last one's answer */
+        json_object_set_new(a, "id", json_string(h->id));
+        step(h, "blockdev-remove-medium", a, -1, medium_removed);
+        if (h->n_layers == 0 || h->error < 0)
                 return;
         a = json_object();
         json_object_set_new(a, "id", json_string(h->id));
-        step(h, "blockdev-remove-medium", a, -1, medium_removed);
+        json_object_set_new(a, "node-name", json_string(h->layers[h->n_layers - 1].node));
+        step(h, "blockdev-insert-medium", a, -1, medium_inserted);
+        if (h->error < 0)
+                return;
+        a = json_object();
+        json_object_set_new(a, "id", json_string(h->id));
+        step(h, "blockdev-close-tray", a, -1, tray_closed);
+}
+
+#define TRAY_WAIT_USEC (10 * 1000000ULL)
+
+static int on_tray_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Hotplug *h = userdata;
+        _cleanup_free_ char *msg = g_strdup_printf("the guest keeps the tray of %s locked (force opens it anyway)", h->id);
+
+        h->tray_timer = sd_event_source_disable_unref(h->tray_timer);
+        h->tray_waiting = false;
+        rollback(h, -EBUSY, msg);
+        return 0;
+}
+
+/* Whether the tray is open now (it may have been before: no event then); else the guest was asked to
+ * open it and does so when it lets go of its lock. */
+static void tray_state_reply(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        for (size_t i = 0; r >= 0 && i < json_array_size(ret); i++) {
+                const JsonValue *b = json_array_get(ret, i);
+                const char *qdev = json_util_member_string(b, "qdev");
+                bool open = false;
+
+                if (!qdev || !(streq(qdev, h->id) || (g_str_has_prefix(qdev, "/machine/peripheral/") &&
+                                                      streq(qdev + strlen("/machine/peripheral/"), h->id))))
+                        continue;
+                if (json_util_boolean(json_object_get(b, "tray_open"), &open) >= 0 && open)
+                        h->tray_open = true;
+        }
+        if (h->tray_open) {
+                remove_medium(h);
+                return;
+        }
+        h->tray_waiting = true;
+        if (sd_event_add_time_relative(h->rt->driver->event, &h->tray_timer, CLOCK_MONOTONIC, TRAY_WAIT_USEC, 0,
+                                       on_tray_timeout, h) < 0)
+                on_tray_timeout(NULL, 0, h);
+}
+
+static void tray_opened(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(h, r, error, "cannot open the tray"))
+                return;
+        if (h->tray_open) {
+                remove_medium(h);
+                return;
+        }
+        step(h, "query-block", NULL, -1, tray_state_reply);
 }
 
 static void insert_medium(Hotplug *h) {

@@ -190,6 +190,12 @@ class Hotplug(VmgmtTestCase):
         good = self.image('good.raw')
         self.dom(path).AttachDevice(disk_xml(good), opts(live=True))
         self.assertIn('vdb', self.live_targets(path))
+        # live and config: each definition places the device where it has room (the slot the running
+        # domain gives it is taken in the persistent one by a disk attached there alone)
+        self.dom(path).AttachDevice(disk_xml(self.image('cfg-only.raw'), 'vdc'), opts(config=True))
+        self.dom(path).AttachDevice(disk_xml(self.image('both.raw'), 'vdd'), opts(live=True, config=True))
+        self.assertEqual(self.live_targets(path), ['vdb', 'vdd'])
+        self.assertEqual(self.live_targets(path, inactive=True), ['vdc', 'vdd'])
         self.dom(path).Destroy(opts())
 
     def test_detach_never_acknowledged(self):
@@ -258,7 +264,8 @@ class Hotplug(VmgmtTestCase):
         self.assertIn(os.path.realpath(iso1), qemu_files(pid))
         cd = ("<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>%s"
               "<target dev='sda' bus='scsi'/></disk>")
-        self.dom(path).UpdateDevice(cd % ("<source file='%s'/>" % iso2), opts(live=True))
+        # force: the firmware of the booting guest may hold the tray locked
+        self.dom(path).UpdateDevice(cd % ("<source file='%s'/>" % iso2), opts(live=True, force=True))
         root = ET.fromstring(str(self.dom(path).GetXML(opts())))
         self.assertEqual([s.get('file') for s in root.iter('source') if s.get('file')], [iso2])
         files = qemu_files(pid)
