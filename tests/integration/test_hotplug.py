@@ -284,6 +284,33 @@ class Hotplug(VmgmtTestCase):
                              "<interface type='user'/>", opts(live=True))
         self.dom(path).Destroy(opts())
 
+    def test_scsi_controller_and_disk(self):
+        # a virtio-scsi controller, then a disk on it; a SCSI disk leaves at once (no guest to ask)
+        path, _ = self.boot('hp6', wait=False)
+        self.rec.clear()
+        self.dom(path).AttachDevice("<controller type='scsi' index='0' model='virtio-scsi'/>", opts(live=True))
+        self.rec.wait_domain_event(path, 'device-added')
+        self.assertEqual(self.rec.domain_events(path), [('device-added', 'scsi0')])
+        self.assertDBusError(ERR_INVALID_ARGS, self.dom(path).AttachDevice,
+                             "<controller type='scsi' index='0' model='virtio-scsi'/>", opts(live=True))
+        img = self.image('scsi-disk.raw')
+        self.dom(path).AttachDevice(disk_xml(img, 'sda', 'scsi'), opts(live=True))
+        self.assertIn('sda', self.live_targets(path))
+        self.assertIn(os.path.realpath(img), qemu_files(self.qemu_pid()))
+        # the controller cannot go while a disk is on it
+        self.assertDBusError('org.vmgmt.Error.Busy', self.dom(path).DetachDevice,
+                             "<controller type='scsi' index='0'/>", opts(live=True))
+        self.rec.clear()
+        self.dom(path).DetachDevice(disk_xml(img, 'sda', 'scsi'), opts(live=True))
+        self.rec.wait_domain_event(path, 'device-removed')
+        self.assertEqual(self.rec.domain_events(path), [('device-removed', 'scsi0-0-0-0')])
+        self.assertNotIn('sda', self.live_targets(path))
+        deadline = time.monotonic() + WAIT
+        while os.path.realpath(img) in qemu_files(self.qemu_pid()):
+            self.assertLess(time.monotonic(), deadline, 'qemu kept the SCSI disk open')
+            time.sleep(0.1)
+        self.dom(path).Destroy(opts())
+
     def test_cli(self):
         # every flag of the hot-plug verbs, each with what it does, on a booted guest
         first = self.image('c-first.raw')
