@@ -369,7 +369,11 @@ static void finish_call(DeviceCall *c) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         if (c->config && config_apply(c, &error) < 0) {
-                if (c->message)
+                if (c->message && c->live)
+                        (void) sd_bus_reply_method_errorf(c->message, error.name,
+                                                          "The running domain has the change, its persistent definition not: %s",
+                                                          error.message);
+                else if (c->message)
                         (void) sd_bus_reply_method_error(c->message, &error);
                 else
                         log_error("Domain '%s': %s", c->domain->name, error.message);
