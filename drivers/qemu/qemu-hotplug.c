@@ -394,8 +394,11 @@ static void pci_address(const DomainDef *live, JsonValue *o, const DomainAddress
                 return;
         if (a->bus == 0)
                 json_object_set_new(o, "bus", json_string(q35 ? "pcie.0" : "pci.0"));
-        else
-                json_object_set_new(o, "bus", json_string_nocheck(g_strdup_printf("pci.%u", a->bus)));
+        else {
+                char bus[32];
+                snprintf(bus, sizeof(bus), "pci.%u", a->bus);
+                json_object_set_new(o, "bus", json_string(bus));
+        }
         if (a->function)
                 snprintf(addr, sizeof(addr), "0x%x.0x%x", a->slot, a->function);
         else
