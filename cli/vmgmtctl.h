@@ -229,6 +229,18 @@ int verb_dump(Context *c, VerbArgs *a);
 int verb_domjobinfo(Context *c, VerbArgs *a);
 int verb_domjobabort(Context *c, VerbArgs *a);
 
+/* hot-plug and the device lists (vmgmtctl-device.c) */
+int verb_attach_device(Context *c, VerbArgs *a);
+int verb_detach_device(Context *c, VerbArgs *a);
+int verb_update_device(Context *c, VerbArgs *a);
+int verb_attach_disk(Context *c, VerbArgs *a);
+int verb_detach_disk(Context *c, VerbArgs *a);
+int verb_attach_interface(Context *c, VerbArgs *a);
+int verb_detach_interface(Context *c, VerbArgs *a);
+int verb_change_media(Context *c, VerbArgs *a);
+int verb_domblklist(Context *c, VerbArgs *a);
+int verb_domiflist(Context *c, VerbArgs *a);
+
 /* ---- networks (vmgmtctl-net.c) ---- */
 int verb_net_list(Context *c, VerbArgs *a);
 int verb_net_define(Context *c, VerbArgs *a);

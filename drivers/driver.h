@@ -79,6 +79,10 @@ typedef void (*DriverDomCapsFn)(void *userdata, int r, const char *xml, const ch
 
 typedef struct DriverRuntime DriverRuntime;   /* a running domain, owned by the driver */
 
+/* Completion of a hot-plug operation: as DriverDoneFn, with the device's
+ * alias (the hypervisor's id, "virtio-disk1", "net2"; NULL on failure). */
+typedef void (*DriverDeviceDoneFn)(void *userdata, int r, const char *alias, const char *message);
+
 typedef struct DomainDriverEvents {
         /* The domain `owner` (the service's object, opaque to the driver) changed
          * state. `event`/`detail` name the signal to emit (DOMAIN_EVENT_NONE: none);
@@ -587,6 +591,41 @@ typedef struct DomainDriverOps {
         /* Which host CPUs vCPU `vcpu` (or, vcpu -1, the emulator's threads)
          * of rt may run on now: a cpuset (malloc'd). -ENOENT: no such vCPU. */
         int (*get_affinity)(DriverRuntime *rt, int vcpu, char **ret_cpuset);
+
+        /* ---- hot-plug (issue 14) ---- */
+
+        /* Adds the one device of dev (a definition holding only it, in the
+         * array `kind` names; normalized with the live definition: MAC, PCI
+         * address, target set and unique) to running rt. Disks: files has the
+         * image as the service opened it (DOMAIN_PATH_DISK index 0, with its
+         * backing chain; the driver dup()s what it keeps), blockdev-add +
+         * device_add. Interfaces type network/bridge: source_bridge resolved;
+         * the driver asks events.create_tap for the tap. done once: r = 0 with
+         * the device's alias (its hypervisor id) when the device is in the
+         * guest and in the live definition; r < 0 with the hypervisor's words,
+         * and nothing is left behind (no block node, no fd in the hypervisor,
+         * no tap). Refused at once (done not called): -EBUSY while starting,
+         * -ESRCH while stopping, -EOPNOTSUPP a device it cannot plug, -EINVAL,
+         * with *ret_error (malloc'd). NULL: no hot-plug. */
+        int (*attach_device)(DriverRuntime *rt, DomainDeviceKind kind, const DomainDef *dev, const DriverFiles *files,
+                             DriverDeviceDoneFn done, void *userdata, char **ret_error);
+        /* Asks the guest to release device `index` (of the live definition's
+         * array `kind`). done once: r = 0 when the hypervisor reported it
+         * gone; its backends (block nodes, fds, tap) are removed and the live
+         * definition lost it by then; r < 0 when the hypervisor refused, or
+         * -ESRCH when the domain stopped first. Takes what the guest takes,
+         * forever when it never answers: timeouts are the caller's (the
+         * request stays; done still comes when the guest lets go later).
+         * Refused at once: -EBUSY a detach of that device is pending, and as
+         * attach_device. */
+        int (*detach_device)(DriverRuntime *rt, DomainDeviceKind kind, size_t index, DriverDeviceDoneFn done,
+                             void *userdata, char **ret_error);
+        /* Changes the medium of cdrom `index` of running rt to disk's source
+         * (files: it opened, as for attach_device) or, with no source, ejects
+         * it; force: also when the guest locked the tray. done once, as
+         * attach_device (alias: the cdrom's); a failure leaves the old medium. */
+        int (*change_media)(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
+                            bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

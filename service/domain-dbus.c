@@ -7,6 +7,7 @@
 #include "bus-util.h"
 #include "domain-console.h"
 #include "domain-blockjob.h"
+#include "domain-device.h"
 #include "domain-graphics.h"
 #include "domain-tune.h"
 #include "domain.h"
@@ -638,6 +639,12 @@ const sd_bus_vtable domain_vtable[] = {
                                 vm_domain_method_managed_save_remove, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("CoreDump", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 vm_domain_method_core_dump, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("AttachDevice", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_attach_device, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("DetachDevice", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_detach_device, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("UpdateDevice", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_update_device, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

@@ -190,6 +190,11 @@ static void fmt_net(GString *s, const DomainNetDef *n, DomainFormatFlags flags) 
         if (n->model)
                 g_string_append_printf(s, "      <model type='%s'/>\n", n->model);
         fmt_boot_order(s, 3, n->boot_order);
+        if (n->alias) {
+                g_string_append(s, "      <alias");
+                fmt_attr(s, "name", n->alias);
+                g_string_append(s, "/>\n");
+        }
         fmt_address(s, 3, &n->address);
         g_string_append(s, "    </interface>\n");
 }

@@ -267,7 +267,7 @@ static int parse_interface(DomainDef *def, xmlNode *node, ConfError *err) {
         n->type = v;
 
         ELEM_FOREACH(c, node) {
-                r = domain_device_info_parse(c, &n->address, NULL, &n->boot_order, err);
+                r = domain_device_info_parse(c, &n->address, &n->alias, &n->boot_order, err);
                 if (r < 0)
                         return r;
                 if (r > 0)

@@ -45,6 +45,7 @@ void domain_net_clear(DomainNetDef *n) {
         free(n->source_network);
         free(n->source_bridge);
         free(n->target_dev);
+        free(n->alias);
         domain_address_clear(&n->address);
 }
 
@@ -228,6 +229,7 @@ static void copy_net(CopyCtx *c, DomainNetDef *n) {
         n->source_network = copy_str(c, n->source_network);
         n->source_bridge = copy_str(c, n->source_bridge);
         n->target_dev = copy_str(c, n->target_dev);
+        n->alias = copy_str(c, n->alias);
         copy_address(c, &n->address);
 }
 

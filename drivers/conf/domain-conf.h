@@ -131,6 +131,7 @@ typedef struct DomainNetDef {
         char *source_bridge;       /* type='bridge' */
         char *target_dev;          /* tap name (live XML only) */
         unsigned boot_order;
+        char *alias;               /* user alias "ua-…" as given, else NULL (its qemu id when set) */
         DomainAddress address;
 } DomainNetDef;
 
@@ -426,6 +427,23 @@ const char *domain_lifecycle_action_to_string(DomainLifecycleAction a);
 int domain_lifecycle_action_from_string(const char *s);
 const char *domain_disk_bus_to_string(DomainDiskBus b);
 const char *domain_boot_dev_to_string(DomainBootDev b);
+
+/* ---- one device (domain-conf-device.c): AttachDevice, DetachDevice, UpdateDevice ---- */
+
+typedef enum DomainDeviceKind {
+        DOMAIN_DEVICE_DISK,
+        DOMAIN_DEVICE_NET,
+        DOMAIN_DEVICE_CONTROLLER,
+        _DOMAIN_DEVICE_KIND_MAX,
+} DomainDeviceKind;
+
+/* Parses the XML of one device (<disk>, <interface>, <controller>) as a
+ * <devices> child of domain XML would be: returns 0 with *ret, a DomainDef
+ * without name whose one device array holds it, and *ret_kind; -EINVAL with
+ * err (malformed, several elements, not one of those three, unknown
+ * attribute …), -EFBIG. */
+int domain_device_parse(const char *xml, size_t len, DomainDef **ret, DomainDeviceKind *ret_kind, ConfError *err);
+const char *domain_device_kind_to_string(DomainDeviceKind k);   /* "disk", "interface", "controller" */
 
 /* ---- host paths a definition names (domain-conf-paths.c) ---- */
 

@@ -97,7 +97,12 @@ void qemu_cmd_build_nets(QemuCmd *c) {
 
                 o = g_string_new(dev);
                 qemu_opt_fmt(o, "netdev", "hostnet%zu", i);
-                qemu_opt_fmt(o, "id", "net%zu", i);
+                if (n->alias && qemu_id_valid(n->alias))
+                        qemu_opt_fmt(o, "id", "%s", n->alias);
+                else if (n->alias)
+                        qemu_cmd_fail(c, "%s: alias '%s' is not a valid qemu id", what, n->alias);
+                else
+                        qemu_opt_fmt(o, "id", "net%zu", i);
                 qemu_opt_fmt(o, "mac", "%s", n->mac);
                 qemu_cmd_pci_address(c, o, &n->address, what);
                 if (c->bootindex_net[i])

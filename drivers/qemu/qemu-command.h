@@ -58,7 +58,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
 /* Names the runtime can rely on (QMP query-chardev, device_del, balloon, …):
  *   chardevs  charmonitor; charserial<i>, charconsole<i> (virtio consoles only),
  *             charchannel<i> — i is the index in def->serials/consoles/channels
- *   devices   serial<i>, console<i>, channel<i>, net<i> (netdev hostnet<i>),
+ *   devices   serial<i>, console<i>, channel<i>, net<i> or the interface's user alias (netdev hostnet<i>),
  *             input<i>, video<i>, rng<i> (object objrng<i>), balloon0;
  *             disks: the user alias when given, else virtio-disk<N> / ide0-<bus>-<unit> /
  *             sata<ctrl>-0-<unit> / scsi<ctrl>-0-<target>-<unit> (N from the target name),

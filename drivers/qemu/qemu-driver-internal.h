@@ -331,3 +331,13 @@ int qemu_image_offline(DomainDriver *d, const DriverImageOp *ops, size_t n, cons
                        DriverJob **ret, char **ret_error);
 /* DomainDriverOps.snapshot_stop (qemu-snapshot.c). */
 int qemu_snapshot_stop(DriverRuntime *rt, DriverDoneFn done, void *userdata);
+
+/* ---- qemu-hotplug.c ---- */
+
+/* DomainDriverOps.attach_device, .detach_device and .change_media */
+int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDef *dev, const DriverFiles *files,
+                        DriverDeviceDoneFn done, void *userdata, char **ret_error);
+int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, DriverDeviceDoneFn done,
+                        void *userdata, char **ret_error);
+int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
+                              bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);

@@ -916,4 +916,7 @@ const DomainDriverOps qemu_driver_ops = {
         .restore = qemu_driver_restore,
         .core_dump = qemu_driver_core_dump,
         .domain_capabilities = qemu_driver_domain_capabilities,
+        .attach_device = qemu_hotplug_attach,
+        .detach_device = qemu_hotplug_detach,
+        .change_media = qemu_hotplug_change_media,
 };
