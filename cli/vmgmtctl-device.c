@@ -84,7 +84,7 @@ static void report(Context *c, const char *what, const char *domain) {
                 json_end_object(&jw);
                 return;
         }
-        printf("%s\n", what);
+        ctl_info("%s", what);
 }
 
 static void xml_escape_append(char **buf, size_t *len, const char *s) {

@@ -353,7 +353,9 @@ static int show_pins(Context *c, const VerbArgs *a, const char *path, int only_v
         if (c->json != JSON_FORMAT_OFF) {
                 json_writer_init(&w, stdout, c->json);
                 json_begin_object(&w);
-        } else if (emulator)
+        } else if (ctl_quiet)
+                ;   /* -q: the rows without their header */
+        else if (emulator)
                 printf("emulator: CPU Affinity\n----------------------------------\n");
         else
                 printf("VCPU   CPU Affinity\n----------------------\n");
