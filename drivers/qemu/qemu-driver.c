@@ -30,6 +30,7 @@
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
+#include "qemu-stats.h"
 
 static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
@@ -897,6 +898,7 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
+        .get_stats = qemu_stats_get,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,
