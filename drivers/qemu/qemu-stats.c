@@ -127,14 +127,36 @@ static int parse_stat_times(const char *text, uint64_t *ret_user, uint64_t *ret_
         return 0;
 }
 
-static int read_stat_times(const char *path, uint64_t *ret_user, uint64_t *ret_system) {
+/* Field `field` (1-based, as proc(5) counts: 3 is the state) of /proc/…/stat text. */
+static bool stat_field(const char *text, unsigned field, uint64_t *ret) {
+        const char *p = strrchr(text, ')');
+        unsigned long long v;
+
+        if (!p || field < 3)
+                return false;
+        p++;
+        for (unsigned i = 3; i < field; i++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return false;
+        }
+        if (sscanf(p, " %llu", &v) != 1)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static int read_stat_times(const char *path, uint64_t *ret_user, uint64_t *ret_system, uint64_t *ret_cpu) {
         _cleanup_free_ char *text = NULL;
         int r;
 
         r = read_full_file(path, 4096, &text, NULL);
         if (r < 0)
                 return r;
-        return parse_stat_times(text, ret_user, ret_system);
+        r = parse_stat_times(text, ret_user, ret_system);
+        if (r >= 0 && ret_cpu && !stat_field(text, 39, ret_cpu))   /* the CPU it ran on last */
+                *ret_cpu = UINT64_MAX;
+        return r;
 }
 
 /* The value of "KEY N" lines (cpu.stat, cpuacct.stat). */
@@ -194,7 +216,7 @@ static void add_cpu(DriverStats *st, DriverRuntime *rt) {
                 _cleanup_free_ char *path = g_strdup_printf("/proc/%d/stat", (int) rt->pid);
 
                 /* confinement off: no cgroup of its own, the process's times */
-                if (read_stat_times(path, &user, &sys) < 0)
+                if (read_stat_times(path, &user, &sys, NULL) < 0)
                         return;
                 user = ticks_to_ns(user);
                 sys = ticks_to_ns(sys);
@@ -265,8 +287,9 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         stat_u(st, rt->def->vcpus, "vcpu.maximum");
         for (size_t i = 0; i < json_array_size(cpus); i++) {
                 const JsonValue *c = json_array_get(cpus, i);
-                _cleanup_free_ char *path = NULL, *sched = NULL;
-                uint64_t index, tid, user, sys;
+                _cleanup_free_ char *path = NULL, *sched = NULL, *status = NULL;
+                const char *allowed;
+                uint64_t index, tid, user, sys, cpu;
                 unsigned long long run, wait;
 
                 if (!json_u64(json_object_get(c, "cpu-index"), &index) ||
@@ -274,8 +297,21 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                         continue;
                 stat_u(st, 1, "vcpu.%" PRIu64 ".state", index);   /* libvirt's VIR_VCPU_RUNNING */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/stat", (int) rt->pid, tid);
-                if (read_stat_times(path, &user, &sys) >= 0)
+                if (read_stat_times(path, &user, &sys, &cpu) >= 0) {
                         stat_u(st, ticks_to_ns(user + sys), "vcpu.%" PRIu64 ".time", index);
+                        if (cpu != UINT64_MAX)
+                                stat_u(st, cpu, "vcpu.%" PRIu64 ".cpu", index);
+                }
+                g_free(path);
+                /* the host CPUs the thread may run on (virsh vcpuinfo's affinity) */
+                path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/status", (int) rt->pid, tid);
+                if (read_full_file(path, 65536, &status, NULL) >= 0 &&
+                    (allowed = strstr(status, "\nCpus_allowed_list:"))) {
+                        _cleanup_free_ char *list = NULL;
+                        allowed += strlen("\nCpus_allowed_list:");
+                        list = g_strstrip(g_strndup(allowed, strcspn(allowed, "\n")));
+                        stat_s(st, list, "vcpu.%" PRIu64 ".affinity", index);
+                }
                 g_free(path);
                 /* run time and time waiting for a host CPU (ns) */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/schedstat", (int) rt->pid, tid);
