@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "vmgmtctl-stats.h"
@@ -568,5 +569,89 @@ int verb_vcpuinfo(Context *c, VerbArgs *a) {
         if (c->json != JSON_FORMAT_OFF)
                 json_end_array(&w);
         stats_dict_done(&d);
+        return 0;
+}
+
+/* ---- domifaddr ---- */
+
+int verb_domifaddr(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        const char *source = verb_value(a, "source") ?: "lease", *only = verb_value(a, "interface");
+        bool full = verb_flag(a, "full");
+        _cleanup_free_ char *last = NULL;
+        JsonWriter w;
+        int r;
+
+        if (!STR_IN_SET(source, "lease", "arp", "agent"))
+                return ctl_error(-EINVAL, "Invalid source '%s' (lease, arp, agent)", source);
+        r = domain_resolve(c, a->args[0], &path, &name);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "GetInterfaceAddresses", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a{sv}", 1, "source", "s", source);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        if (c->json != JSON_FORMAT_OFF) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_array(&w);
+        } else {
+                printf(" %-10s %-17s    %-12s %s\n", "Name", "MAC address", "Protocol", "Address");
+                printf("-------------------------------------------------------------------------------\n");
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "a{sv}");
+        while (r >= 0 && (r = sd_bus_message_peek_type(reply, NULL, NULL)) > 0) {
+                StatsDict d = {};
+                const char *ifname, *hw, *type, *addr;
+
+                r = stats_dict_read(reply, &d);
+                if (r < 0)
+                        break;
+                ifname = stats_dict_str(&d, "name");
+                hw = stats_dict_str(&d, "hwaddr");
+                type = stats_dict_str(&d, "type");
+                addr = stats_dict_str(&d, "address");
+                if (only && !streq_ptr(ifname, only) && !(hw && strcasecmp(hw, only) == 0)) {
+                        stats_dict_done(&d);
+                        continue;
+                }
+                if (c->json != JSON_FORMAT_OFF) {
+                        json_begin_object(&w);
+                        json_member_string(&w, "name", strempty(ifname));
+                        if (hw)
+                                json_member_string(&w, "hwaddr", hw);
+                        if (type) {
+                                json_member_string(&w, "type", type);
+                                json_member_string(&w, "address", strempty(addr));
+                                json_member_unsigned(&w, "prefix", stats_dict_u64(&d, "prefix", 0));
+                        }
+                        json_end_object(&w);
+                } else {
+                        /* virsh names an interface once, on its first address (unless --full) */
+                        bool again = !full && last && streq_ptr(last, ifname);
+                        _cleanup_free_ char *a_text = NULL;
+
+                        if (addr && asprintf(&a_text, "%s/%" PRIu64, addr, stats_dict_u64(&d, "prefix", 0)) < 0)
+                                a_text = NULL;
+                        printf(" %-10s %-17s    %-12s %s\n", again ? "-" : strempty(ifname),
+                               again ? "-" : (hw ?: "N/A"), type ?: "N/A", a_text ?: "N/A");
+                        free(last);
+                        last = ifname ? strdup(ifname) : NULL;
+                }
+                stats_dict_done(&d);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return ctl_error(r, "Failed to read GetInterfaceAddresses reply: %s", strerror(-r));
+        if (c->json != JSON_FORMAT_OFF)
+                json_end_array(&w);
+        else
+                printf("\n");
         return 0;
 }

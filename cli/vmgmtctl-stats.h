@@ -51,3 +51,4 @@ int verb_domblkstat(Context *c, VerbArgs *a);
 int verb_domifstat(Context *c, VerbArgs *a);
 int verb_vcpuinfo(Context *c, VerbArgs *a);
 int verb_top(Context *c, VerbArgs *a);
+int verb_domifaddr(Context *c, VerbArgs *a);

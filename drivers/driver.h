@@ -316,6 +316,17 @@ typedef struct DriverStats {
 /* The statistics of one get_stats() call: valid during the call of fn only. */
 typedef void (*DriverStatsFn)(void *userdata, const DriverStats *stats);
 
+/* One address of one guest interface, as the guest agent tells it (GetInterfaceAddresses' agent source). */
+typedef struct DriverIfAddr {
+        const char *name;       /* the guest's name of the interface ("eth0") */
+        const char *hwaddr;     /* its MAC, NULL when not told */
+        const char *type;       /* "ipv4", "ipv6"; NULL: an interface without addresses */
+        const char *addr;
+        unsigned prefix;
+} DriverIfAddr;
+
+typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs, size_t n, const char *message);
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -559,6 +570,15 @@ typedef struct DomainDriverOps {
          * driver teardown. Refused at once: -EBUSY while starting, -ESRCH
          * being stopped. NULL: no statistics. */
         int (*get_stats)(DriverRuntime *rt, unsigned groups, uint64_t timeout_usec, DriverStatsFn fn, void *userdata);
+        /* Asks the guest agent of running rt (the <channel> named
+         * org.qemu.guest_agent.0) for the guest's interfaces and addresses;
+         * fn is called once, later: r = 0 with the addresses (valid during
+         * the call), or -ETIMEDOUT when the agent did not answer within
+         * timeout_usec, -ESRCH when rt stopped, another -errno with a
+         * message. Refused at once: -ENODEV no such channel, -EOPNOTSUPP a
+         * channel qemu connects out from, -EBUSY while starting, -ESRCH being
+         * stopped. NULL: no agent. */
+        int (*agent_interfaces)(DriverRuntime *rt, uint64_t timeout_usec, DriverIfAddrFn fn, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -899,6 +899,7 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
         .get_stats = qemu_stats_get,
+        .agent_interfaces = qemu_stats_agent_interfaces,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,

@@ -70,7 +70,6 @@ class Unserved(VmgmtTestCase):
         self.unknown(p, DOMAIN_IFACE, 'DetachDevice', 'sa{sv}', "<serial type='pty'/>", o)
         self.unknown(p, DOMAIN_IFACE, 'SetVCPUs', 'ua{sv}', 2, o)
         self.unknown(p, DOMAIN_IFACE, 'SetMemory', 'ta{sv}', 131072, o)
-        self.unknown(p, DOMAIN_IFACE, 'GetInterfaceAddresses', 'a{sv}', o)
         self.unknown(p, DOMAIN_IFACE, 'Migrate', 'sa{sv}', 'qemu+ssh://elsewhere/system', o)
         # the Snapshot interface has no object yet: a snapshot path under the
         # domain names none (the snapshot kind's find)
