@@ -9,6 +9,7 @@
  * last. A qemu that hangs (SIGSTOP) therefore delays a caller once: while
  * its round is overdue, later callers are answered at once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,10 +21,13 @@
 #include "macro.h"
 #include "qemu-driver-internal.h"
 #include "qemu-stats.h"
+#include "time-util.h"
 
 #define QMP_GROUPS (DRIVER_STATS_BALLOON | DRIVER_STATS_VCPU | DRIVER_STATS_BLOCK)
 #define STATS_TIMEOUT_USEC_DEFAULT (5u * 1000000u)
 #define BALLOON_QOM_PATH "/machine/peripheral/balloon0"
+#define CPUS_MAX_AGE_USEC (30u * 1000000u)   /* the vCPU threads are asked again after this (or a hot-plug) */
+#define GUEST_IDLE_USEC (10u * 1000000u)      /* a guest that reports no memory statistics is asked this often */
 #define BALLOON_POLL_SEC 5          /* guest-stats-polling-interval when <stats period> is unset */
 
 typedef struct QemuStats QemuStats;
@@ -52,6 +56,10 @@ struct QemuStats {
         JsonValue *answers[_ANSWER_MAX];        /* what qemu said last (NULL: nothing) */
         JsonValue *fresh[_ANSWER_MAX];          /* this round's */
         StatsWaiter *waiters;
+        GHashTable *files;          /* path → fd: the kernel's counters, kept open and read again with pread */
+        uint64_t cpus_usec;         /* when the vCPU threads were asked for (CLOCK_MONOTONIC) */
+        uint64_t guest_usec;        /* when the guest's memory statistics were asked for */
+        unsigned round_sent;        /* ANSWER_* bits answered in this round */
 };
 
 static void stats_gone(DriverRuntime *rt, bool exited, void *userdata);
@@ -88,6 +96,43 @@ static void stats_clear(DriverStats *st) {
         }
         g_free(st->items);
         *st = (DriverStats) {};
+}
+
+/* The content of a /proc, /sys or cgroup file (malloc'd, NUL-terminated): pread() of an fd kept in
+ * s->files, so each poll costs one read, not an open, a path walk and a close. */
+static int stats_read(QemuStats *s, const char *path, size_t max, char **ret) {
+        gpointer v;
+        char *buf;
+        ssize_t n;
+        int fd;
+
+        if (!s)
+                return read_full_file(path, max, ret, NULL);
+        if (g_hash_table_lookup_extended(s->files, path, NULL, &v))
+                fd = GPOINTER_TO_INT(v);
+        else {
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return -errno;
+                g_hash_table_insert(s->files, g_strdup(path), GINT_TO_POINTER(fd));
+        }
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = pread(fd, buf, max, 0);
+        if (n < 0) {
+                int r = -errno;
+                free(buf);
+                g_hash_table_remove(s->files, path);   /* gone (a thread, a tap): opened afresh next time */
+                return r;
+        }
+        buf[n] = 0;
+        *ret = buf;
+        return 0;
+}
+
+static void close_fd(gpointer p) {
+        close(GPOINTER_TO_INT(p));
 }
 
 bool qemu_json_u64(const JsonValue *v, uint64_t *ret) {
@@ -145,11 +190,11 @@ static bool stat_field(const char *text, unsigned field, uint64_t *ret) {
         return true;
 }
 
-static int read_stat_times(const char *path, uint64_t *ret_user, uint64_t *ret_system, uint64_t *ret_cpu) {
+static int read_stat_times(QemuStats *s, const char *path, uint64_t *ret_user, uint64_t *ret_system, uint64_t *ret_cpu) {
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = read_full_file(path, 4096, &text, NULL);
+        r = stats_read(s, path, 4096, &text);
         if (r < 0)
                 return r;
         r = parse_stat_times(text, ret_user, ret_system);
@@ -174,13 +219,13 @@ static bool keyed_value(const char *text, const char *key, uint64_t *ret) {
 }
 
 /* CPU time (ns) of everything in the domain's cgroup: cpu.stat on v2, cpuacct on v1. */
-static bool cgroup_cpu(DriverRuntime *rt, uint64_t *ret_total, uint64_t *ret_user, uint64_t *ret_system) {
+static bool cgroup_cpu(QemuStats *s, DriverRuntime *rt, uint64_t *ret_total, uint64_t *ret_user, uint64_t *ret_system) {
         for (char **p = rt->cgroups; p && *p; p++) {
                 _cleanup_free_ char *f = NULL, *text = NULL, *acct = NULL;
                 uint64_t total, user = 0, sys = 0;
 
                 f = g_strdup_printf("%s/cpu.stat", *p);
-                if (read_full_file(f, 4096, &text, NULL) >= 0 && keyed_value(text, "usage_usec", &total)) {
+                if (stats_read(s, f, 4096, &text) >= 0 && keyed_value(text, "usage_usec", &total)) {
                         (void) keyed_value(text, "user_usec", &user);
                         (void) keyed_value(text, "system_usec", &sys);
                         *ret_total = total * 1000;
@@ -192,11 +237,11 @@ static bool cgroup_cpu(DriverRuntime *rt, uint64_t *ret_total, uint64_t *ret_use
                 f = g_strdup_printf("%s/cpuacct.usage", *p);
                 free(text);
                 text = NULL;
-                if (read_full_file(f, 4096, &text, NULL) < 0 || sscanf(text, "%" SCNu64, &total) != 1)
+                if (stats_read(s, f, 4096, &text) < 0 || sscanf(text, "%" SCNu64, &total) != 1)
                         continue;
                 g_free(f);
                 f = g_strdup_printf("%s/cpuacct.stat", *p);
-                if (read_full_file(f, 4096, &acct, NULL) >= 0) {
+                if (stats_read(s, f, 4096, &acct) >= 0) {
                         (void) keyed_value(acct, "user", &user);
                         (void) keyed_value(acct, "system", &sys);
                 }
@@ -208,14 +253,14 @@ static bool cgroup_cpu(DriverRuntime *rt, uint64_t *ret_total, uint64_t *ret_use
         return false;
 }
 
-static void add_cpu(DriverStats *st, DriverRuntime *rt) {
+static void add_cpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         uint64_t total, user, sys;
 
-        if (!cgroup_cpu(rt, &total, &user, &sys)) {
+        if (!cgroup_cpu(s, rt, &total, &user, &sys)) {
                 _cleanup_free_ char *path = g_strdup_printf("/proc/%d/stat", (int) rt->pid);
 
                 /* confinement off: no cgroup of its own, the process's times */
-                if (read_stat_times(path, &user, &sys, NULL) < 0)
+                if (read_stat_times(s, path, &user, &sys, NULL) < 0)
                         return;
                 user = ticks_to_ns(user);
                 sys = ticks_to_ns(sys);
@@ -226,12 +271,12 @@ static void add_cpu(DriverStats *st, DriverRuntime *rt) {
         stat_u(st, sys, "cpu.system");
 }
 
-static void add_rss(DriverStats *st, DriverRuntime *rt) {
+static void add_rss(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         _cleanup_free_ char *path = g_strdup_printf("/proc/%d/status", (int) rt->pid), *text = NULL;
         const char *p;
         unsigned long long kib;
 
-        if (read_full_file(path, 65536, &text, NULL) < 0)
+        if (stats_read(s, path, 65536, &text) < 0)
                 return;
         p = strstr(text, "\nVmRSS:");
         if (p && sscanf(p + 7, "%llu", &kib) == 1)
@@ -273,7 +318,7 @@ static void add_balloon(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                         stat_u(st, guest[i].bytes ? v / 1024 : v, "balloon.%s", guest[i].key);
         if (qemu_json_u64(json_object_get(g, "last-update"), &v) && v > 0)
                 stat_u(st, v, "balloon.last-update");
-        add_rss(st, rt);
+        add_rss(st, s, rt);
 }
 
 static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
@@ -296,7 +341,7 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                         continue;
                 stat_u(st, 1, "vcpu.%" PRIu64 ".state", index);   /* libvirt's VIR_VCPU_RUNNING */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/stat", (int) rt->pid, tid);
-                if (read_stat_times(path, &user, &sys, &cpu) >= 0) {
+                if (read_stat_times(s, path, &user, &sys, &cpu) >= 0) {
                         stat_u(st, ticks_to_ns(user + sys), "vcpu.%" PRIu64 ".time", index);
                         if (cpu != UINT64_MAX)
                                 stat_u(st, cpu, "vcpu.%" PRIu64 ".cpu", index);
@@ -304,7 +349,7 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                 g_free(path);
                 /* the host CPUs the thread may run on (virsh vcpuinfo's affinity) */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/status", (int) rt->pid, tid);
-                if (read_full_file(path, 65536, &status, NULL) >= 0 &&
+                if (stats_read(s, path, 65536, &status) >= 0 &&
                     (allowed = strstr(status, "\nCpus_allowed_list:"))) {
                         _cleanup_free_ char *list = NULL;
                         allowed += strlen("\nCpus_allowed_list:");
@@ -314,7 +359,7 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                 g_free(path);
                 /* run time and time waiting for a host CPU (ns) */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/schedstat", (int) rt->pid, tid);
-                if (read_full_file(path, 4096, &sched, NULL) >= 0 && sscanf(sched, "%llu %llu", &run, &wait) == 2)
+                if (stats_read(s, path, 4096, &sched) >= 0 && sscanf(sched, "%llu %llu", &run, &wait) == 2)
                         stat_u(st, wait, "vcpu.%" PRIu64 ".wait", index);
         }
 }
@@ -323,7 +368,7 @@ static bool netdev_name_valid(const char *n) {
         return !isempty(n) && strlen(n) < 16 && !strchr(n, '/') && !streq(n, ".") && !streq(n, "..");
 }
 
-static void add_net(DriverStats *st, DriverRuntime *rt) {
+static void add_net(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         /* a tap's receive is the guest's transmit: counters as the guest sees them (as libvirt) */
         static const struct {
                 const char *key, *file;
@@ -346,7 +391,7 @@ static void add_net(DriverStats *st, DriverRuntime *rt) {
                         _cleanup_free_ char *text = NULL;
                         uint64_t v;
 
-                        if (read_full_file(path, 64, &text, NULL) >= 0 && sscanf(text, "%" SCNu64, &v) == 1)
+                        if (stats_read(s, path, 64, &text) >= 0 && sscanf(text, "%" SCNu64, &v) == 1)
                                 stat_u(st, v, "net.%zu.%s", i, counters[k].key);
                 }
         }
@@ -410,13 +455,13 @@ static void deliver(QemuStats *s, DriverRuntime *rt, unsigned groups, bool incom
 
         if (rt) {
                 if (groups & DRIVER_STATS_CPU)
-                        add_cpu(&st, rt);
+                        add_cpu(&st, s, rt);
                 if (groups & DRIVER_STATS_BALLOON)
                         add_balloon(&st, s, rt);
                 if (groups & DRIVER_STATS_VCPU)
                         add_vcpu(&st, s, rt);
                 if (groups & DRIVER_STATS_INTERFACE)
-                        add_net(&st, rt);
+                        add_net(&st, s, rt);
                 if (groups & DRIVER_STATS_BLOCK)
                         add_block(&st, s, rt);
                 /* DRIVER_STATS_PERF: qemu's perf events are not counted here (no perf.* keys) */
@@ -458,6 +503,7 @@ static int on_waiter_timeout(sd_event_source *source, uint64_t usec, void *userd
 static void round_done(QemuStats *s);
 
 static void reply_common(QemuStats *s, unsigned which, int r, const JsonValue *ret) {
+        s->round_sent |= 1u << which;
         json_decref(s->fresh[which]);
         s->fresh[which] = r >= 0 && ret ? json_incref((JsonValue *) ret) : NULL;
         if (s->round_pending > 0 && --s->round_pending == 0)
@@ -481,6 +527,21 @@ static int round_send(QemuStats *s, const char *command, JsonValue *arguments, Q
         return r;
 }
 
+/* Whether the guest's own memory statistics are to be asked now: each round while the guest reports
+ * them, every GUEST_IDLE_USEC while it does not (no balloon driver, or not yet). */
+static bool guest_stats_due(const QemuStats *s) {
+        uint64_t last = 0;
+
+        if (!s->answers[ANSWER_GUEST] ||
+            (qemu_json_u64(json_object_get(s->answers[ANSWER_GUEST], "last-update"), &last) && last > 0))
+                return true;
+        return monotonic_usec() >= s->guest_usec + GUEST_IDLE_USEC;
+}
+
+static bool balloon_needs_qemu(const QemuStats *s) {
+        return !s->answers[ANSWER_BALLOON] || guest_stats_due(s);
+}
+
 static JsonValue *qom_args(const char *property, JsonValue *value) {
         JsonValue *a = json_object();
 
@@ -500,6 +561,7 @@ static int round_start(QemuStats *s, unsigned groups) {
         s->round++;
         s->round_groups = groups;
         s->round_pending = 0;
+        s->round_sent = 0;
         s->overdue = false;
         for (unsigned i = 0; i < _ANSWER_MAX; i++) {
                 json_decref(s->fresh[i]);
@@ -517,11 +579,13 @@ static int round_start(QemuStats *s, unsigned groups) {
                                                            json_integer(BALLOON_POLL_SEC)),
                                                   NULL, NULL) >= 0;
                 }
-                (void) round_send(s, "query-balloon", NULL, reply_balloon);
-                (void) round_send(s, "qom-get", qom_args("guest-stats", NULL), reply_guest);
+                if (!s->answers[ANSWER_BALLOON])   /* afterwards BALLOON_CHANGE tells */
+                        (void) round_send(s, "query-balloon", NULL, reply_balloon);
+                if (guest_stats_due(s) && round_send(s, "qom-get", qom_args("guest-stats", NULL), reply_guest) >= 0)
+                        s->guest_usec = monotonic_usec();
         }
-        if (groups & DRIVER_STATS_VCPU)
-                (void) round_send(s, "query-cpus-fast", NULL, reply_cpus);
+        if (groups & DRIVER_STATS_VCPU && round_send(s, "query-cpus-fast", NULL, reply_cpus) >= 0)
+                s->cpus_usec = monotonic_usec();
         return s->round_pending > 0 ? 0 : -ENOTCONN;
 }
 
@@ -535,7 +599,7 @@ static void round_done(QemuStats *s) {
                 [ANSWER_CPUS] = DRIVER_STATS_VCPU,
         };
         for (unsigned i = 0; i < _ANSWER_MAX; i++)
-                if (s->round_groups & group_of[i]) {
+                if ((s->round_groups & group_of[i]) && (s->round_sent & (1u << i))) {
                         json_decref(s->answers[i]);
                         s->answers[i] = TAKE_PTR(s->fresh[i]);
                 }
@@ -588,8 +652,25 @@ static QemuStats *stats_free(QemuStats *s) {
                 json_decref(s->answers[i]);
                 json_decref(s->fresh[i]);
         }
+        if (s->files)
+                g_hash_table_destroy(s->files);
         g_free(s);
         return NULL;
+}
+
+/* A device came or went (a vCPU's hot-plug among them): the vCPU threads are asked again. The
+ * balloon's size changed: qemu tells it with the event. */
+static void stats_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
+        QemuStats *s = userdata;
+
+        if (STR_IN_SET(name, "DEVICE_DELETED", "ACPI_DEVICE_OST", "DEVICE_ADDED"))
+                s->cpus_usec = 0;
+        if (streq(name, "BALLOON_CHANGE") && json_object_get(data, "actual")) {
+                /* what query-balloon would say now */
+                json_decref(s->answers[ANSWER_BALLOON]);
+                s->answers[ANSWER_BALLOON] = json_object();
+                json_object_set(s->answers[ANSWER_BALLOON], "actual", json_object_get(data, "actual"));
+        }
 }
 
 /* The process is gone (its monitor first: no reply will come) or the driver is torn down. */
@@ -606,7 +687,7 @@ static void stats_gone(DriverRuntime *rt, bool exited, void *userdata) {
 }
 
 static int stats_get_or_new(DriverRuntime *rt, QemuStats **ret) {
-        QemuListener l = { .gone = stats_gone };
+        QemuListener l = { .event = stats_event, .gone = stats_gone };
         QemuStats *s = stats_find(rt);
         int r;
 
@@ -616,6 +697,7 @@ static int stats_get_or_new(DriverRuntime *rt, QemuStats **ret) {
         }
         s = g_new0(QemuStats, 1);
         s->rt = rt;
+        s->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, close_fd);
         l.userdata = s;
         r = qemu_runtime_add_listener(rt, &l);
         if (r < 0) {
@@ -639,11 +721,16 @@ int qemu_stats_get(DriverRuntime *rt, unsigned groups, uint64_t timeout_usec, Dr
                 return -ESRCH;
         if (!has_balloon(rt->def))
                 need &= ~DRIVER_STATS_BALLOON;
-        if (need) {
-                r = stats_get_or_new(rt, &s);
-                if (r < 0)
-                        return r;
-        }
+        r = stats_get_or_new(rt, &s);
+        if (r < 0)
+                return r;
+        if (rt->def->n_disks == 0)
+                need &= ~DRIVER_STATS_BLOCK;
+        if ((need & DRIVER_STATS_BALLOON) && !balloon_needs_qemu(s))
+                need &= ~DRIVER_STATS_BALLOON;
+        if ((need & DRIVER_STATS_VCPU) && s->answers[ANSWER_CPUS] &&
+            monotonic_usec() < s->cpus_usec + CPUS_MAX_AGE_USEC)
+                need &= ~DRIVER_STATS_VCPU;   /* the vCPU threads are known: their times come from /proc */
         if (!need || !rt->qmp || !qmp_is_ready(rt->qmp)) {
                 deliver(s, rt, groups, need != 0, fn, userdata);
                 return 0;
