@@ -570,13 +570,13 @@ typedef struct DomainDriverOps {
          * driver teardown. Refused at once: -EBUSY while starting, -ESRCH
          * being stopped. NULL: no statistics. */
         int (*get_stats)(DriverRuntime *rt, unsigned groups, uint64_t timeout_usec, DriverStatsFn fn, void *userdata);
-        /* Asks the guest agent of running rt (the <channel> named
-         * org.qemu.guest_agent.0) for the guest's interfaces and addresses;
+        /* Asks the guest agent of running rt (over the channel the driver
+         * knows it by) for the guest's interfaces and addresses;
          * fn is called once, later: r = 0 with the addresses (valid during
          * the call), or -ETIMEDOUT when the agent did not answer within
          * timeout_usec, -ESRCH when rt stopped, another -errno with a
          * message. Refused at once: -ENODEV no such channel, -EOPNOTSUPP a
-         * channel qemu connects out from, -EBUSY while starting, -ESRCH being
+         * channel the hypervisor connects out from, -EBUSY while starting, -ESRCH being
          * stopped. NULL: no agent. */
         int (*agent_interfaces)(DriverRuntime *rt, uint64_t timeout_usec, DriverIfAddrFn fn, void *userdata);
 } DomainDriverOps;

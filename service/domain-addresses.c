@@ -138,9 +138,8 @@ static int ask_agent(sd_bus_message *message, VmDomain *d, uint32_t timeout_ms, 
         vm_domain_unref(c->domain);
         g_free(c);
         if (r == -ENODEV)
-                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "Domain '%s' has no guest agent channel (<channel type='unix'><target "
-                                         "type='virtio' name='org.qemu.guest_agent.0'/></channel>)", d->name);
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Domain '%s' has no guest agent channel",
+                                         d->name);
         if (r == -EOPNOTSUPP)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                          "The guest agent channel of domain '%s' connects out (mode='connect'): "
