@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,14 @@ static bool wait_key(bool interactive, double sec) {
         }
 }
 
+/* The terminal as it was, for a Ctrl+C in the middle of a refresh (the handler is all that reads it). */
+static struct termios top_saved_term;
+
+static void top_on_signal(int sig) {
+        (void) tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_term);
+        _exit(128 + sig);
+}
+
 int verb_top(Context *c, VerbArgs *a) {
         const char *delay_s = verb_value(a, "delay"), *iter_s = verb_value(a, "iterations");
         bool once = verb_flag(a, "once");
@@ -184,6 +193,9 @@ int verb_top(Context *c, VerbArgs *a) {
         if (r < 0)
                 return r;
         if (interactive && tcgetattr(STDIN_FILENO, &saved) >= 0) {
+                top_saved_term = saved;
+                (void) signal(SIGINT, top_on_signal);
+                (void) signal(SIGTERM, top_on_signal);
                 raw = saved;
                 raw.c_lflag &= ~(tcflag_t) (ICANON | ECHO);
                 (void) tcsetattr(STDIN_FILENO, TCSANOW, &raw);
