@@ -7,13 +7,16 @@
 import json
 import os
 import re
+import select
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_vmgmtctl import CtlTestCase  # noqa: E402
-from vmgmt_harness import domain_path, main, minimal_domain_xml, opts, unwrap  # noqa: E402
+from vmgmt_harness import VMGMTCTL, _child_env, domain_path, main, minimal_domain_xml, opts, unwrap  # noqa: E402
 
 
 def domstats_blocks(out):
@@ -138,6 +141,22 @@ class Stats(CtlTestCase):
         self.assertGreater(js[0]['interval_ms'], 0)
         self.assertEqual(js[0]['memory_kib'], 64 * 1024)
         self.assertFalse(js[0]['incomplete'])
+        # on a terminal: the table is redrawn in place until q is pressed
+        master, slave = os.openpty()
+        p = subprocess.Popen([VMGMTCTL, 'top', '--delay', '0.2'], stdin=slave, stdout=slave, stderr=slave,
+                             env=_child_env({'DBUS_SYSTEM_BUS_ADDRESS': self.fx.bus.address}))
+        os.close(slave)
+        self.addCleanup(lambda: (p.kill(), p.wait()) if p.poll() is None else None)
+        seen, deadline = b'', time.monotonic() + 60
+        while seen.count(b'vmgmtctl top - ') < 2 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                seen += os.read(master, 65536)
+        self.assertGreaterEqual(seen.count(b'vmgmtctl top - '), 2, seen)
+        self.assertIn(b'\033[H\033[2J', seen)          # redrawn in place
+        self.assertIn(b'(q quits)', seen)
+        os.write(master, b'q')
+        self.assertEqual(p.wait(timeout=60), 0)
+        os.close(master)
         self.assertIn('Invalid delay', self.fails('top', '--delay', '0'))
         self.assertIn('Invalid number', self.fails('top', '--iterations', 'x'))
 
