@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,13 +109,19 @@ static int stats_read(QemuStats *s, const char *path, size_t max, char **ret) {
 
         if (!s)
                 return read_full_file(path, max, ret, NULL);
-        if (g_hash_table_lookup_extended(s->files, path, NULL, &v))
+        if (g_hash_table_lookup_extended(s->files, path, NULL, &v)) {
                 fd = GPOINTER_TO_INT(v);
-        else {
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (fd < 0)
+                        return -ENOENT;   /* not there last time: a cgroup file this hierarchy lacks */
+        } else {
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0 && errno != ENOENT)
                         return -errno;
-                g_hash_table_insert(s->files, g_strdup(path), GINT_TO_POINTER(fd));
+                /* no such file in a cgroup directory stays so; elsewhere (a thread, a tap) it may come */
+                if (fd >= 0 || strncmp(path, "/proc/", 6) != 0)
+                        g_hash_table_insert(s->files, g_strdup(path), GINT_TO_POINTER(fd));
+                if (fd < 0)
+                        return -ENOENT;
         }
         buf = malloc(max + 1);
         if (!buf)
@@ -132,7 +139,8 @@ static int stats_read(QemuStats *s, const char *path, size_t max, char **ret) {
 }
 
 static void close_fd(gpointer p) {
-        close(GPOINTER_TO_INT(p));
+        if (GPOINTER_TO_INT(p) >= 0)
+                close(GPOINTER_TO_INT(p));
 }
 
 bool qemu_json_u64(const JsonValue *v, uint64_t *ret) {
@@ -271,16 +279,34 @@ static void add_cpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         stat_u(st, sys, "cpu.system");
 }
 
+/* Resident memory from statm (its second field, in pages): far cheaper for the kernel to make than status. */
 static void add_rss(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
-        _cleanup_free_ char *path = g_strdup_printf("/proc/%d/status", (int) rt->pid), *text = NULL;
-        const char *p;
-        unsigned long long kib;
+        _cleanup_free_ char *path = g_strdup_printf("/proc/%d/statm", (int) rt->pid), *text = NULL;
+        unsigned long long pages;
+        long page = sysconf(_SC_PAGESIZE);
 
-        if (stats_read(s, path, 65536, &text) < 0)
+        if (stats_read(s, path, 256, &text) < 0 || sscanf(text, "%*u %llu", &pages) != 1)
                 return;
-        p = strstr(text, "\nVmRSS:");
-        if (p && sscanf(p + 7, "%llu", &kib) == 1)
-                stat_u(st, kib, "balloon.rss");
+        stat_u(st, pages * (uint64_t) (page > 0 ? page : 4096) / 1024, "balloon.rss");
+}
+
+/* "0-3,5": the CPUs set in m. */
+static char *cpu_list(const cpu_set_t *m) {
+        GString *out = g_string_new(NULL);
+
+        for (int i = 0; i < CPU_SETSIZE; i++) {
+                int j = i;
+
+                if (!CPU_ISSET(i, m))
+                        continue;
+                while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, m))
+                        j++;
+                g_string_append_printf(out, out->len ? ",%d" : "%d", i);
+                if (j > i)
+                        g_string_append_printf(out, "-%d", j);
+                i = j;
+        }
+        return g_string_free(out, FALSE);
 }
 
 /* ---- the groups ---- */
@@ -331,8 +357,8 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         stat_u(st, rt->def->vcpus, "vcpu.maximum");
         for (size_t i = 0; i < json_array_size(cpus); i++) {
                 const JsonValue *c = json_array_get(cpus, i);
-                _cleanup_free_ char *path = NULL, *sched = NULL, *status = NULL;
-                const char *allowed;
+                _cleanup_free_ char *path = NULL, *sched = NULL;
+                cpu_set_t mask;
                 uint64_t index, tid, user, sys, cpu;
                 unsigned long long run, wait;
 
@@ -348,15 +374,10 @@ static void add_vcpu(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
                 }
                 g_free(path);
                 /* the host CPUs the thread may run on (virsh vcpuinfo's affinity) */
-                path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/status", (int) rt->pid, tid);
-                if (stats_read(s, path, 65536, &status) >= 0 &&
-                    (allowed = strstr(status, "\nCpus_allowed_list:"))) {
-                        _cleanup_free_ char *list = NULL;
-                        allowed += strlen("\nCpus_allowed_list:");
-                        list = g_strstrip(g_strndup(allowed, strcspn(allowed, "\n")));
+                if (sched_getaffinity((pid_t) tid, sizeof(mask), &mask) >= 0) {
+                        _cleanup_free_ char *list = cpu_list(&mask);
                         stat_s(st, list, "vcpu.%" PRIu64 ".affinity", index);
                 }
-                g_free(path);
                 /* run time and time waiting for a host CPU (ns) */
                 path = g_strdup_printf("/proc/%d/task/%" PRIu64 "/schedstat", (int) rt->pid, tid);
                 if (stats_read(s, path, 4096, &sched) >= 0 && sscanf(sched, "%llu %llu", &run, &wait) == 2)
