@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "vmgmtctl.h"
+#include "vmgmtctl-stats.h"
 
 typedef struct Verb {
         const char *name;
@@ -60,6 +61,26 @@ static const Verb verbs[] = {
           "Connect to a domain's serial console (leave with Ctrl+])" },
         /* the host (vmgmtctl-node.c) */
         { "nodeinfo", 0, 0, {}, verb_nodeinfo, "nodeinfo", "Show the host's CPUs, topology and memory" },
+        { "domstats", 0, 1024,
+          { "state", "cpu-total", "balloon", "vcpu", "interface", "block", "perf", "list-active", "list-inactive",
+            "list-persistent", "list-transient", "list-running", "list-paused", "list-shutoff", "list-other",
+            "enforce" },
+          verb_domstats, "domstats [DOMAIN...] [--state] [--cpu-total] [--balloon] [--vcpu] [--interface] [--block] "
+          "[--perf] [--list-active|--list-inactive|…] [--enforce]",
+          "Show domains' statistics (all groups unless some are named)" },
+        { "dommemstat", 1, 1, {}, verb_dommemstat, "dommemstat DOMAIN", "Show a running domain's memory statistics" },
+        { "domblkstat", 1, 2, { "human" }, verb_domblkstat, "domblkstat DOMAIN [DEVICE] [--human]",
+          "Show a running domain's disk counters (of one disk, or all summed)" },
+        { "domifstat", 2, 2, {}, verb_domifstat, "domifstat DOMAIN INTERFACE",
+          "Show the counters of a running domain's interface (its tap)" },
+        { "domifaddr", 1, 1, { "source=", "interface=", "full" }, verb_domifaddr,
+          "domifaddr DOMAIN [--source lease|arp|agent] [--interface NAME] [--full]",
+          "Show the IP addresses of a running domain's interfaces" },
+        { "vcpuinfo", 1, 1, {}, verb_vcpuinfo, "vcpuinfo DOMAIN",
+          "Show a running domain's vCPUs: host CPU, state, CPU time, affinity" },
+        { "top", 0, 0, { "once", "batch", "delay=", "iterations=" }, verb_top,
+          "top [--once] [--batch] [--delay SECS] [--iterations N]",
+          "Show the running domains' CPU, memory, disk and network rates, refreshed (q quits)" },
         { "nodecpustats", 0, 0, { "cpu=", "percent" }, verb_nodecpustats, "nodecpustats [--cpu N] [--percent]",
           "Show the host's CPU times (or their shares over one second), of one CPU or all" },
         { "nodememstats", 0, 0, {}, verb_nodememstats, "nodememstats", "Show the host's memory counters" },

@@ -310,6 +310,53 @@ typedef struct DriverImageOp {
         const DriverFileLayer *below;   /* commit: the base's own backing chain, nearest first (read-only) */
         size_t n_below;
 } DriverImageOp;
+/* ---- statistics (GetStats, GetAllDomainStats) ----
+ *
+ * A running domain's counters as libvirt's typed parameters name them
+ * ("cpu.time", "block.0.rd.bytes", …), built by the driver, turned into a
+ * bus reply by the service. */
+typedef enum DriverStatsGroup {
+        DRIVER_STATS_CPU = 1 << 0,          /* cpu.time, cpu.user, cpu.system (ns) */
+        DRIVER_STATS_BALLOON = 1 << 1,      /* balloon.* (KiB; faults as counts) */
+        DRIVER_STATS_VCPU = 1 << 2,         /* vcpu.current, vcpu.maximum, vcpu.N.{state,time,wait} */
+        DRIVER_STATS_INTERFACE = 1 << 3,    /* net.count, net.N.{name,rx.*,tx.*} (the guest's view) */
+        DRIVER_STATS_BLOCK = 1 << 4,        /* block.count, block.N.{name,path,rd.*,wr.*,fl.*,allocation,…} */
+        DRIVER_STATS_PERF = 1 << 5,         /* perf.* (hardware counters), where the host has them */
+} DriverStatsGroup;
+
+typedef enum DriverStatType {
+        DRIVER_STAT_UINT,       /* value.u */
+        DRIVER_STAT_STRING,     /* value.s */
+} DriverStatType;
+
+typedef struct DriverStat {
+        char *key;
+        DriverStatType type;
+        uint64_t u;
+        char *s;
+} DriverStat;
+
+typedef struct DriverStats {
+        DriverStat *items;
+        size_t n, n_allocated;
+        /* the hypervisor did not answer in time: the groups it answers for
+         * carry what it said last (or nothing) */
+        bool incomplete;
+} DriverStats;
+
+/* The statistics of one get_stats() call: valid during the call of fn only. */
+typedef void (*DriverStatsFn)(void *userdata, const DriverStats *stats);
+
+/* One address of one guest interface, as the guest agent tells it (GetInterfaceAddresses' agent source). */
+typedef struct DriverIfAddr {
+        const char *name;       /* the guest's name of the interface ("eth0") */
+        const char *hwaddr;     /* its MAC, NULL when not told */
+        const char *type;       /* "ipv4", "ipv6"; NULL: an interface without addresses */
+        const char *addr;
+        unsigned prefix;
+} DriverIfAddr;
+
+typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs, size_t n, const char *message);
 
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
@@ -626,6 +673,29 @@ typedef struct DomainDriverOps {
          * attach_device (alias: the cdrom's); a failure leaves the old medium. */
         int (*change_media)(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
                             bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);
+
+        /* ---- statistics ---- */
+
+        /* Collects the groups (DriverStatsGroup bits) of running rt and calls
+         * fn once with them: at once (before get_stats returns) when nothing
+         * needs the hypervisor's answer, else when it answered, or after
+         * timeout_usec with what is known and stats->incomplete set (at once
+         * when an earlier question is still unanswered past its own wait: a
+         * hypervisor that hangs delays each caller once). Never blocks; one
+         * question to the hypervisor at a time per domain, shared by the
+         * callers. Also called (incomplete) when rt stops meanwhile; not at
+         * driver teardown. Refused at once: -EBUSY while starting, -ESRCH
+         * being stopped. NULL: no statistics. */
+        int (*get_stats)(DriverRuntime *rt, unsigned groups, uint64_t timeout_usec, DriverStatsFn fn, void *userdata);
+        /* Asks the guest agent of running rt (over the channel the driver
+         * knows it by) for the guest's interfaces and addresses;
+         * fn is called once, later: r = 0 with the addresses (valid during
+         * the call), or -ETIMEDOUT when the agent did not answer within
+         * timeout_usec, -ESRCH when rt stopped, another -errno with a
+         * message. Refused at once: -ENODEV no such channel, -EOPNOTSUPP a
+         * channel the hypervisor connects out from, -EBUSY while starting, -ESRCH being
+         * stopped. NULL: no agent. */
+        int (*agent_interfaces)(DriverRuntime *rt, uint64_t timeout_usec, DriverIfAddrFn fn, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

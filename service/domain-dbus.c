@@ -10,6 +10,7 @@
 #include "domain-device.h"
 #include "domain-graphics.h"
 #include "domain-tune.h"
+#include "domain-stats.h"
 #include "domain.h"
 #include "log.h"
 #include "object-kind.h"
@@ -587,6 +588,10 @@ const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_undefine, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_NO_RESULT, method_rename, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", xml), method_get_xml, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetStats", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", stats),
+                                vm_domain_method_get_stats, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetInterfaceAddresses", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("aa{sv}", addresses), vm_domain_method_get_interface_addresses, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("CreateSnapshot", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", snapshot),
                                 vm_domain_method_create_snapshot, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ListSnapshots", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("ao", snapshots),

@@ -8,6 +8,7 @@
 #include "bus-util.h"
 #include "config.h"
 #include "domain.h"
+#include "domain-stats.h"
 #include "log.h"
 #include "manager-domcaps.h"
 #include "network.h"
@@ -669,6 +670,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_get_node_info, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetNodeStats", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", stats),
                                 method_get_node_stats, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetAllDomainStats", SD_BUS_ARGS("as", groups, "a{sv}", options),
+                                SD_BUS_RESULT("a(oa{sv})", stats), vm_manager_method_get_all_domain_stats, UNPRIV),
         SD_BUS_SIGNAL_WITH_ARGS("DomainEvent",
                                 SD_BUS_ARGS("o", domain, "s", event, "s", detail, "a{sv}", info), 0),
         SD_BUS_VTABLE_END

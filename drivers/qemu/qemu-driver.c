@@ -32,6 +32,7 @@
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
 #include "qemu-tune.h"
+#include "qemu-stats.h"
 
 static char *strdup_or_empty(const char *s) {
         return strdup(s ? s : "");
@@ -909,6 +910,8 @@ const DomainDriverOps qemu_driver_ops = {
         .set_memory = qemu_tune_set_memory,
         .set_tune = qemu_tune_set,
         .get_affinity = qemu_tune_get_affinity,
+        .get_stats = qemu_stats_get,
+        .agent_interfaces = qemu_agent_interfaces,
         .set_confinement = qemu_driver_set_confinement,
         .security = qemu_driver_security,
         .save = qemu_driver_save,

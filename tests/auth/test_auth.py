@@ -29,7 +29,7 @@ STANDARD = (PROPS, PEER, INTRO, OM)
 READS = {
     (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetDomainCapabilities', 'GetNodeInfo',
                                  'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
-                                 'GetVolumeByPath')
+                                 'GetVolumeByPath', 'GetAllDomainStats')
 } | {
     (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots', 'GetSchedulerParameters',
                                 'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo')
@@ -66,7 +66,7 @@ REFUSED_BY_FILE_RIGHTS = {(MANAGER_IFACE, 'RestoreDomain')}
 
 
 # Values that change by themselves between two calls: compared by type only.
-VOLATILE_METHODS = {(MANAGER_IFACE, 'GetNodeStats'), (DOMAIN_IFACE, 'GetStats')}
+VOLATILE_METHODS = {(MANAGER_IFACE, 'GetNodeStats'), (DOMAIN_IFACE, 'GetStats'), (MANAGER_IFACE, 'GetAllDomainStats')}
 VOLATILE_KEYS = {'Allocation', 'Available'}   # a pool's filesystem is shared with the machine
 
 
@@ -289,6 +289,8 @@ class Matrix(AuthTestCase):
                                     (MANAGER_PATH, MANAGER_IFACE, 'GetCapabilities'),
                                     (MANAGER_PATH, MANAGER_IFACE, 'GetDomainCapabilities'),
                                     (MANAGER_PATH, MANAGER_IFACE, 'GetNodeInfo'),
+                                    (MANAGER_PATH, MANAGER_IFACE, 'GetAllDomainStats'),
+                                    (off, DOMAIN_IFACE, 'GetStats'), (run, DOMAIN_IFACE, 'GetStats'),
                                     (off, DOMAIN_IFACE, 'GetXML'), (run, DOMAIN_IFACE, 'GetXML')):
             self.assertIn((path, iface, method), reads)
             self.assertTrue(read_answers[(path, iface, method)].get('ok'), read_answers[(path, iface, method)])
