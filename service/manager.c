@@ -430,6 +430,7 @@ Manager *manager_free(Manager *m) {
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
         sd_event_source_disable_unref(m->store_flush_source);
+        sd_event_source_disable_unref(m->name_timer);
         vm_auth_done(m);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -551,6 +552,53 @@ static void manager_autostart(Manager *m) {
 
 /* ---- start-up ---- */
 
+#define NAME_WAIT_USEC (30 * G_USEC_PER_SEC)
+
+static int manager_take_name(Manager *m) {
+        int r;
+
+        if (m->name_taken)
+                return 0;
+        m->name_taken = true;
+        m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        r = sd_bus_request_name(m->bus, VM_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire bus name %s: %m", VM_BUS_NAME);
+        log_info("vmgmtd ready on the %s bus with %u domains (%.1f ms).", m->config.user ? "user" : "system",
+                 g_hash_table_size(m->domains_by_name), (double) (monotonic_usec() - m->startup_t0) / 1000.0);
+        return 0;
+}
+
+/* One of the start-up waits is over: the last one takes the name. */
+static void manager_startup_step(Manager *m) {
+        int r;
+
+        if (m->name_waits > 0)
+                m->name_waits--;
+        if (m->name_waits > 0 || !m->startup_returned)
+                return;   /* manager_startup() takes it itself when all were done before it returned */
+        r = manager_take_name(m);
+        if (r < 0)
+                (void) sd_event_exit(m->event, r);
+}
+
+static void manager_networks_started(Manager *m) {
+        manager_autostart(m);
+        manager_startup_step(m);
+}
+
+static int on_name_wait_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        log_warning("Pools or networks still starting after %u s: taking the bus name without them.",
+                    (unsigned) (NAME_WAIT_USEC / G_USEC_PER_SEC));
+        r = manager_take_name(m);
+        if (r < 0)
+                (void) sd_event_exit(m->event, r);
+        return 0;
+}
+
 int manager_startup(Manager *m) {
         uint64_t t0 = monotonic_usec();
         int r;
@@ -599,14 +647,21 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         m->ready = true;
-        /* autostart domains once the autostart networks they may use are up */
-        vm_networks_when_started(m, manager_autostart);
-
-        r = sd_bus_request_name(m->bus, VM_BUS_NAME, 0);
+        /* The name is taken once the pools and networks that were active or autostart are up (as libvirtd
+         * answers no client before its drivers started them): a caller that sees vmgmtd sees them active.
+         * A start that hangs (a mount) holds it back for NAME_WAIT_USEC at most. */
+        m->startup_t0 = t0;
+        m->name_waits = 2;
+        r = sd_event_add_time_relative(m->event, &m->name_timer, CLOCK_MONOTONIC, NAME_WAIT_USEC, 0,
+                                       on_name_wait_over, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to acquire bus name %s: %m", VM_BUS_NAME);
-        log_info("vmgmtd ready on the %s bus with %u domains (%.1f ms).", m->config.user ? "user" : "system",
-                 g_hash_table_size(m->domains_by_name), (double) (monotonic_usec() - t0) / 1000.0);
+                return log_error_errno(r, "Failed to add a timer: %m");
+        vm_storage_when_started(m, manager_startup_step);
+        /* autostart domains once the autostart networks they may use are up */
+        vm_networks_when_started(m, manager_networks_started);
+        m->startup_returned = true;
+        if (m->name_waits == 0)
+                return manager_take_name(m);
         return 0;
 }
 

@@ -48,6 +48,8 @@ struct VmStorage {
         GHashTable *pools;         /* store.objects, borrowed (volume-dbus.c looks pools up in it) */
         char *run_dir;             /* RUN/storage: NAME.xml of active pools (restart recovery) */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
+        unsigned startup_pending;  /* start-up starts under way */
+        void (*after_startup)(Manager *m);
 };
 
 /* ---- pool.c: registry, persistence, start-up, driver events ---- */
@@ -60,6 +62,8 @@ int vm_storage_startup(Manager *m);
  * still waiting with an error. Idempotent. */
 void vm_storage_shutdown(Manager *m);
 void vm_storage_free(Manager *m);
+/* Calls fn once the pools vm_storage_startup() started are up (or failed): at once when none is pending. */
+void vm_storage_when_started(Manager *m, void (*fn)(Manager *m));
 
 VmPool *vm_pool_find(VmStorage *s, const char *name_or_uuid);
 VmPool *vm_pool_find_by_path(VmStorage *s, const char *path);

@@ -30,6 +30,15 @@ class PoolTests(StorageTestCase):
         self.fx.daemon.restart()
         self.assertBusError('org.vmgmt.Error.NoSuchPool', self.manager.GetPool, 'default')
 
+    def test_active_when_the_name_appears(self):
+        # a caller that sees vmgmtd on the bus sees its autostart pools active (as libvirtd answers no
+        # client before its drivers started them): the first call after the name appeared finds it so
+        self.fx.daemon.restart()
+        p = self.manager.GetPool('default')
+        self.assertTrue(self.props(p, POOL_IFACE)['Active'])
+        last = self.fx.daemon.log_text().split('---- start ')[-1]
+        self.assertLess(last.index("Started storage pool 'default'."), last.index('vmgmtd ready on the'), last)
+
     def test_pool_lifecycle(self):
         path = os.path.join(self.pools_dir, 'p1')
         self.rec.clear()
