@@ -108,7 +108,7 @@ int domain_disk_backing_push(DomainDiskDef *d, const char *path, const char *for
 }
 
 int domain_disk_backing_drop(DomainDiskDef *d, size_t from, size_t to) {
-        if (!d->backing_known || from >= to || to > d->n_backing)
+        if (!d->backing_known || from >= to || to > d->n_backing + (from > 0))
                 return 0;
         if (from == 0) {
                 /* the layer at depth to becomes the source */
@@ -130,7 +130,8 @@ int domain_disk_backing_drop(DomainDiskDef *d, size_t from, size_t to) {
                 free(d->backing[k].path);
                 free(d->backing[k].format);
         }
-        memmove(d->backing + from - 1, d->backing + to - 1, (d->n_backing - (to - 1)) * sizeof(*d->backing));
+        if (to <= d->n_backing)
+                memmove(d->backing + from - 1, d->backing + to - 1, (d->n_backing - (to - 1)) * sizeof(*d->backing));
         d->n_backing -= to - from;
         return 0;
 }

@@ -337,8 +337,9 @@ int domain_disk_backing_set(DomainDiskDef *d, const char *const *paths, const ch
 int domain_disk_backing_push(DomainDiskDef *d, const char *path, const char *format);
 /* Layers at depths from…to-1 leave d's chain (depth 0 is the source, n its n-th
  * backing layer); the one at depth `to` takes depth `from` (from 0: it becomes
- * the source). A commit drops top…base-1, a pull 1…base-1. Nothing happens
- * when the chain is not known or shorter. 0 or -ENOMEM. */
+ * the source; `to` one past the chain's end with from > 0: nothing below stays,
+ * a pull without a base). A commit drops top…base-1, a pull 1…base-1. Nothing
+ * happens when the chain is not known or shorter. 0 or -ENOMEM. */
 int domain_disk_backing_drop(DomainDiskDef *d, size_t from, size_t to);
 
 DomainDef *domain_def_new(void);

@@ -693,15 +693,9 @@ static void transaction_reply(Qmp *q, int r, const JsonValue *ret, const char *e
                 return;
         }
         j->switched = true;
-        /* the live definition names the overlays now */
-        for (size_t i = 0; i < j->n; i++) {
-                DomainDiskDef *disk = &rt->def->disks[j->o[i].disk];
-
-                free(disk->source);
-                disk->source = strdup(j->o[i].path);
-                free(disk->driver_type);
-                disk->driver_type = strdup("qcow2");
-        }
+        /* the live definition names the overlays now, each over the image it had (<backingStore>) */
+        for (size_t i = 0; i < j->n; i++)
+                (void) domain_disk_backing_push(&rt->def->disks[j->o[i].disk], j->o[i].path, "qcow2");
         g_clear_pointer(&rt->def_xml, free);
         (void) qemu_runtime_save_status(rt);
         qemu_runtime_log(rt, "switched %zu disks to new overlays (external snapshot)", j->n);

@@ -334,9 +334,14 @@ static void test_backing_store(void) {
         /* past the chain's end: nothing */
         g_assert_cmpint(domain_disk_backing_drop(d, 0, 1), ==, 0);
         assert_chain(d, "/i/base", NULL, 0, true);
+        g_assert_cmpint(domain_disk_backing_set(d, STRV("/i/x", "/i/y"), NULL, 2), ==, 0);
+        assert_chain(d, "/i/base", STRV("/i/x", "/i/y"), 2, true);
+        g_assert_null(d->backing[0].format);
+        /* a pull without a base: every backing layer leaves */
+        g_assert_cmpint(domain_disk_backing_drop(d, 1, 3), ==, 0);
+        assert_chain(d, "/i/base", NULL, 0, true);
         g_assert_cmpint(domain_disk_backing_set(d, STRV("/i/x"), NULL, 1), ==, 0);
         assert_chain(d, "/i/base", STRV("/i/x"), 1, true);
-        g_assert_null(d->backing[0].format);
         domain_disk_backing_clear(d);
         assert_chain(d, "/i/base", NULL, 0, false);
         g_clear_pointer(&live, free);

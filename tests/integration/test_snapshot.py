@@ -68,6 +68,25 @@ def disk_source(xml, target='vda'):
     return None
 
 
+def backing_chain(xml, target='vda'):
+    """Disk `target`'s <backingStore> chain in domain XML: [(path, format)…], nearest first, and
+    whether an empty <backingStore/> ends it (None: no <backingStore> at all)."""
+    import xml.etree.ElementTree as ET
+    for disk in ET.fromstring(xml).iter('disk'):
+        t = disk.find('target')
+        if t is None or t.get('dev') != target:
+            continue
+        node, chain = disk.find('backingStore'), []
+        if node is None:
+            return None
+        while node is not None and node.find('source') is not None:
+            fmt = node.find('format')
+            chain.append((node.find('source').get('file'), fmt.get('type') if fmt is not None else None))
+            node = node.find('backingStore')
+        return chain, node is not None
+    return None
+
+
 def image_tags(image):
     out = subprocess.run([QEMU_IMG, 'snapshot', '-U', '-l', image], stdout=subprocess.PIPE,
                          check=True, timeout=DEFAULT_TIMEOUT).stdout.decode().splitlines()
@@ -395,11 +414,24 @@ class Snapshots(VmgmtTestCase):
         base = self.image('lb.qcow2')
         qemu_io(base, 'write -P 0x11 0 64k')
         ov1, ov2, ov3 = (os.path.join(self.fx.tmp, n) for n in ('lo1.qcow2', 'lo2.qcow2', 'lo3.qcow2'))
-        dpath = self.define(with_disk(guest_domain_xml('sn5'), base))
+        # a <backingStore> in a definition (as libvirt's live XML has it) is accepted and not kept
+        fake = ("<source file='%s'/><backingStore type='file'><format type='raw'/><source file='/nonexistent.img'/>"
+                "<backingStore/></backingStore>" % base)
+        dpath = self.define(with_disk(guest_domain_xml('sn5'), base).replace("<source file='%s'/>" % base, fake, 1))
+        self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts(inactive=True)))))
+        self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts()))))
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        def chain():
+            xml = str(self.dom(dpath).GetXML(opts()))
+            self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts(inactive=True)))))
+            return disk_source(xml), backing_chain(xml)
+
+        # the live XML shows the chain the image has: none below the base
+        self.assertEqual(chain(), (base, ([], True)))
 
         def ext(name, ov):
             self.take(dpath, "<domainsnapshot><name>%s</name><disks><disk name='vda'><source file='%s'/></disk>"
@@ -412,6 +444,7 @@ class Snapshots(VmgmtTestCase):
         e2 = ext('e2', ov2)
         self.guest_write(con, 384, 'Y', 'W2')
         self.assertEqual(backing_of(ov2), ov1)
+        self.assertEqual(chain(), (ov2, ([(ov1, 'qcow2'), (base, 'qcow2')], True)))
 
         # e1's overlay is in the middle: an intermediate commit into base, lo2 then backed by base
         self.snap(e1).Delete(opts(), timeout=BOOT_TIMEOUT)
@@ -422,12 +455,14 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(base, '0x5a', '128k', '64k', shared=True))
         self.guest_read(con, 256, 'R1').wait_for('R1=ZZZZ=', BOOT_TIMEOUT)
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov2)
+        self.assertEqual(chain(), (ov2, ([(base, 'qcow2')], True)))
 
         # e2's overlay is the active layer: an active commit with pivot, the disk back on base
         self.snap(e2).Delete(opts(), timeout=BOOT_TIMEOUT)
         self.assertEqual(self.listed(dpath), [])
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), base)
+        self.assertEqual(chain(), (base, ([], True)))
         self.wait_gone(ov2)
         self.assertTrue(holds(base, '0x59', '192k', '64k', shared=True))
         self.assertIsNone(backing_of(base))
@@ -437,6 +472,7 @@ class Snapshots(VmgmtTestCase):
         # revert to an external snapshot of the running domain: stopped (from-snapshot), a new overlay
         # on the snapshot's image; its own overlay keeps what came after it (the other branch)
         e3 = ext('e3', ov3)
+        self.assertEqual(chain(), (ov3, ([(base, 'qcow2')], True)))
         self.guest_write(con, 512, 'X', 'W3')
         self.rec.clear()
         self.snap(e3).Revert(opts(), timeout=BOOT_TIMEOUT)
