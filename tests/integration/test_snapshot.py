@@ -310,10 +310,10 @@ class Snapshots(VmgmtTestCase):
         self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
         self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1', 'a2'])
         # refused clearly, nothing taken
-        self.assertIn('guest agent', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
-        self.assertIn('guest agent', fails('snapshot-create', 'snopt',
+        self.assertIn('quiesce requires disk_only', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
+        self.assertIn('quiesce needs its guest agent', fails('snapshot-create', 'snopt',
                                            xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
-                                           '--quiesce'))
+                                           '--quiesce', '--disk-only'))
         self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
                                                       'file=%s/mem,snapshot=external' % self.fx.tmp))
         # --disk-only of the shut-off domain: an overlay (co.e0); deleting it merges it back
@@ -432,6 +432,15 @@ class Snapshots(VmgmtTestCase):
 
         # the live XML shows the chain the image has: none below the base
         self.assertEqual(chain(), (base, ([], True)))
+
+        # quiesce without a guest agent channel: refused as libvirt does, nothing taken
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
+                                           "</disk></disks></domainsnapshot>" % ov1, opts(disk_only=True, quiesce=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
+        self.assertIn('QEMU guest agent is not configured', str(cm.exception))
+        self.assertFalse(os.path.exists(ov1))
+        self.assertEqual(self.listed(dpath), [])
 
         def ext(name, ov):
             self.take(dpath, "<domainsnapshot><name>%s</name><disks><disk name='vda'><source file='%s'/></disk>"
@@ -629,7 +638,9 @@ class Snapshots(VmgmtTestCase):
             ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vdb' snapshot='no'/></disks>"
              "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
-             {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
+             {'quiesce': True}, ERR_INVALID_ARGS, 'quiesce requires disk_only'),
+            ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
+             {'quiesce': True, 'disk_only': True}, ERR_INVALID_STATE, 'not running: quiesce needs its guest agent'),
             ("<domainsnapshot><disks><disk name='vda'><source file='%s'/></disk></disks>"
              "</domainsnapshot>" % taken, {}, ERR_ALREADY_EXISTS, 'exists already'),
         ]
@@ -734,11 +745,28 @@ class Snapshots(VmgmtTestCase):
         base = self.image('base.qcow2')
         qemu_io(base, 'write -P 0x11 0 64k')
         ov = os.path.join(self.fx.tmp, 'ov.qcow2')
-        dpath = self.define(with_disk(guest_domain_xml('sn4'), base))
+        # a guest agent channel, but the busybox guest runs no qemu-ga behind it
+        agent = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+                 "<controller type='usb'")
+        dpath = self.define(with_disk(guest_domain_xml('sn4'), base).replace("<controller type='usb'", agent, 1))
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        # quiesce: the freeze gets no answer within the bound, the Job fails, nothing is taken and the
+        # domain runs on (vmgmtd's loop was not blocked meanwhile: its properties answer)
+        j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
+                                               "</disk></disks></domainsnapshot>" % ov, opts(disk_only=True, quiesce=True)))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        err = self.wait_job(j, state='failed')
+        self.assertIn('guest agent', err)
+        self.assertIn('quiesce', err)
+        self.assertFalse(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
 
         # an overlay that exists already is refused, nothing changes
         open(os.path.join(self.fx.tmp, 'taken.qcow2'), 'w').close()
