@@ -741,19 +741,52 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(img, '0x33', '0', '64k'))
         self.assertTrue(self.sprop(off, 'IsCurrent'))
 
-    def test_live_external_disk_only(self):
-        base = self.image('base.qcow2')
-        qemu_io(base, 'write -P 0x11 0 64k')
-        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
-        # a guest agent channel, but the busybox guest runs no qemu-ga behind it
+    def boot_with_agent_channel(self, name, image):
+        """Defines and boots the guest with disk vda on image and a guest agent channel; (path, console)."""
         agent = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
                  "<controller type='usb'")
-        dpath = self.define(with_disk(guest_domain_xml('sn4'), base).replace("<controller type='usb'", agent, 1))
+        dpath = self.define(with_disk(guest_domain_xml(name), image).replace("<controller type='usb'", agent, 1))
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        return dpath, con
 
+    def test_quiesced_external_with_agent(self):
+        base = self.image('qa.qcow2')
+        ov = os.path.join(self.fx.tmp, 'qa-ov.qcow2')
+        dpath, con = self.boot_with_agent_channel('sn6', base)
+        if b'vmgmt-guest agent ready' not in con.buf:
+            self.skipTest('needs qemu-ga in the test guest: tools/build-guest found none ($VMGMT_GUEST_AGENT, '
+                          '/usr/sbin/qemu-ga, /var/cache/vmgmt/guest-agent/usr/sbin/qemu-ga)')
+        # the real agent freezes the guest's file systems (its initramfs root and the pseudo file
+        # systems cannot be frozen: it skips them) before the switch and thaws them after
+        self.take(dpath, "<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/></disk></disks>"
+                         "</domainsnapshot>" % ov, disk_only=True, quiesce=True)
+        q = self.snap_path('sn6', 'q')
+        self.assertEqual(self.sprop(q, 'State'), 'disk-snapshot')
+        self.assertEqual(backing_of(ov), base)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        with open(os.path.join(self.daemon.log_dir, 'sn6.log'), errors='replace') as f:
+            log = f.read()
+        frozen, switched, thawed = (log.find(t) for t in ('guest file systems frozen', 'switched 1 disks to new overlays',
+                                                          'guest file systems thawed'))
+        self.assertTrue(0 <= frozen < switched < thawed, log[-3000:])
+        # the guest runs on and writes (thawed)
+        con.send("echo hi > /tmp/after && cat /tmp/after && echo WR''OTE")
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+    def test_live_external_disk_only(self):
+        base = self.image('base.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
+        # a guest agent channel, but no qemu-ga behind it
+        dpath, con = self.boot_with_agent_channel('sn4', base)
+
+        # a test guest with qemu-ga: stopped, so that nothing answers on the channel
+        con.send('touch /tmp/agent-off; killall qemu-ga 2>/dev/null; echo AGENT''-OFF')
+        con.wait_for('AGENT-OFF', BOOT_TIMEOUT)
         # quiesce: the freeze gets no answer within the bound, the Job fails, nothing is taken and the
         # domain runs on (vmgmtd's loop was not blocked meanwhile: its properties answer)
         j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
