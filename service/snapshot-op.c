@@ -851,7 +851,8 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "A snapshot with internal memory and external disks is not supported; use disk_only");
+                                      "mixing internal and external targets for a snapshot is not supported (as libvirt): "
+                                      "internal memory needs internal disks; use disk_only for external ones");
         if (r < 0) {
                 snapshot_def_free(def);
                 return r;

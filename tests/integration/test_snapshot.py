@@ -7,7 +7,11 @@
 # the domain as it was; external (disk-only) snapshots of a running and a
 # shut-off domain, deleted by merging their overlays (block commit, qemu-img
 # commit) with the data kept and the chain shorter, reverted onto new
-# overlays, a cancelled deletion changing nothing.
+# overlays, a cancelled deletion changing nothing; the live XML's <backingStore>
+# chain through overlays and commits (never in the inactive XML, a defined one
+# not kept); quiesce: libvirt's refusals, a guest agent channel nobody answers
+# on (the Job fails, nothing taken) and, with qemu-ga in the test guest, a real
+# freeze and thaw around the switch.
 
 import os
 import shutil
@@ -639,6 +643,9 @@ class Snapshots(VmgmtTestCase):
              "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
              {'quiesce': True}, ERR_INVALID_ARGS, 'quiesce requires disk_only'),
+            ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vda' snapshot='external'/>"
+             "<disk name='vdb' snapshot='no'/></disks></domainsnapshot>", {}, ERR_NOT_SUPPORTED,
+             'mixing internal and external targets'),
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
              {'quiesce': True, 'disk_only': True}, ERR_INVALID_STATE, 'not running: quiesce needs its guest agent'),
             ("<domainsnapshot><disks><disk name='vda'><source file='%s'/></disk></disks>"
