@@ -281,6 +281,8 @@ typedef enum DriverSnapshotAction {
 
 typedef enum DriverSnapshotFlags {
         DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
+        DRIVER_SNAPSHOT_QUIESCE = 1 << 1,  /* external create: the guest agent freezes the guest's file
+                                            * systems around the switch and thaws them after, also on failure */
 } DriverSnapshotFlags;
 
 /* One new overlay of an external snapshot. */
@@ -596,9 +598,12 @@ typedef struct DomainDriverOps {
          * switch to their overlays at once (one transaction); the live
          * definition names the overlays afterwards. A failure or a cancel
          * before the switch leaves the hypervisor as it was (the files are the
-         * service's to remove). */
+         * service's to remove). DRIVER_SNAPSHOT_QUIESCE: refused at once with
+         * -EOPNOTSUPP without a guest agent channel; a freeze that fails or
+         * gets no answer in time fails the job before the switch. */
         int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
-                                 const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+                                 DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                                 char **ret_error);
         /* The image changes ops[] (see DriverImageOp) of a shut-off domain's
          * disks, one after the other without blocking the loop (external
          * snapshots of a shut-off domain, their revert and deletion).

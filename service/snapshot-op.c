@@ -22,6 +22,13 @@ static bool snapshot_has_memory(const VmSnapshot *s) {
         return s->def->memory == SNAPSHOT_LOCATION_INTERNAL;
 }
 
+static bool snapshot_has_agent_channel(const DomainDef *def) {
+        for (size_t i = 0; def && i < def->n_channels; i++)
+                if (streq_ptr(def->channels[i].target_name, "org.qemu.guest_agent.0"))
+                        return true;
+        return false;
+}
+
 /* ---- signals ---- */
 
 static void emit_changed(VmSnapshot *s, const char *name) {
@@ -564,7 +571,7 @@ void snap_op_run(SnapOp *op, const DriverFiles *files) {
                         o[i] = (DriverSnapshotOverlay) { .disk = g_array_index(op->disks, size_t, i), .fd = f ? f->fd : -1,
                                                          .path = op->overlay_paths[i] };
                 }
-                r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, &cb, &job, &msg) : -EOPNOTSUPP;
+                r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, op->flags, &cb, &job, &msg) : -EOPNOTSUPP;
         } else if (op->live)
                 r = ops->snapshot_live ? ops->snapshot_live(d->rt, snap_op_action(op), op->name,
                                                             (const size_t *) op->disks->data, op->disks->len,
@@ -825,20 +832,27 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         if (redefine)
                 return create_redefine(d, message, def, error);
         r = snap_check_idle(d, error);
-        if (r >= 0 && quiesce)
+        active = vm_domain_is_active(d) && d->rt;
+        /* quiesce as libvirt: a disk-only snapshot of a running domain with a guest agent channel */
+        if (r >= 0 && quiesce && !disk_only)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "quiesce requires disk_only");
+        if (r >= 0 && quiesce && !active)
+                r = sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                      "Domain '%s' is not running: quiesce needs its guest agent", d->name);
+        if (r >= 0 && quiesce && !snapshot_has_agent_channel(vm_domain_current_def(d)))
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "quiesce needs a guest agent to freeze the file systems; domain '%s' has none vmgmt talks to",
-                                      d->name);
+                                      "QEMU guest agent is not configured (domain '%s' has no <channel> with target "
+                                      "name='org.qemu.guest_agent.0')", d->name);
         if (r >= 0 && (def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file))
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "<memory snapshot='external'> (memory saved to a file) is not supported yet; use internal");
-        active = vm_domain_is_active(d) && d->rt;
         for (size_t k = 0; k < def->n_disks; k++)
                 external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
         external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "A snapshot with internal memory and external disks is not supported; use disk_only");
+                                      "mixing internal and external targets for a snapshot is not supported (as libvirt): "
+                                      "internal memory needs internal disks; use disk_only for external ones");
         if (r < 0) {
                 snapshot_def_free(def);
                 return r;
@@ -863,6 +877,7 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 def->domain_xml = domain_def_format(ddef, DOMAIN_FORMAT_INACTIVE);
                 op->def = def;
                 op->no_metadata = no_metadata;
+                op->flags = quiesce ? DRIVER_SNAPSHOT_QUIESCE : 0;
                 if (!active) {
                         /* offline: the driver makes them, each on the image its disk names now */
                         g_autoptr(GStrvBuilder) backings = g_strv_builder_new(), formats = g_strv_builder_new();

@@ -83,7 +83,38 @@ static void fmt_boot_order(GString *s, int level, unsigned order) {
         g_string_append_printf(s, "<boot order='%u'/>\n", order);
 }
 
-static void fmt_disk(GString *s, const DomainDiskDef *d) {
+/* The live backing chain, as libvirt nests it: each layer holds the next, an
+ * empty <backingStore/> ends a chain known to end there. */
+static void fmt_backing_store(GString *s, const DomainDiskDef *d) {
+        size_t k;
+
+        for (k = 0; k < d->n_backing; k++) {
+                const DomainDiskBacking *b = &d->backing[k];
+
+                fmt_indent(s, 3 + k);
+                g_string_append(s, "<backingStore type='file'>\n");
+                if (b->format) {
+                        fmt_indent(s, 4 + k);
+                        g_string_append(s, "<format");
+                        fmt_attr(s, "type", b->format);
+                        g_string_append(s, "/>\n");
+                }
+                fmt_indent(s, 4 + k);
+                g_string_append(s, "<source");
+                fmt_attr(s, "file", b->path);
+                g_string_append(s, "/>\n");
+        }
+        if (d->backing_known) {
+                fmt_indent(s, 3 + k);
+                g_string_append(s, "<backingStore/>\n");
+        }
+        while (k-- > 0) {
+                fmt_indent(s, 3 + k);
+                g_string_append(s, "</backingStore>\n");
+        }
+}
+
+static void fmt_disk(GString *s, const DomainDiskDef *d, DomainFormatFlags flags) {
         static const char *const source_attr[] = { "file", "dev", NULL };
 
         g_string_append(s, "    <disk");
@@ -109,6 +140,8 @@ static void fmt_disk(GString *s, const DomainDiskDef *d) {
                 fmt_attr(s, source_attr[d->type], d->source);
                 g_string_append(s, "/>\n");
         }
+        if (!(flags & DOMAIN_FORMAT_INACTIVE))
+                fmt_backing_store(s, d);
         g_string_append(s, "      <target");
         fmt_attr(s, "dev", d->target_dev);
         fmt_attr(s, "bus", domain_disk_bus_to_string(d->bus));
@@ -357,7 +390,7 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
         g_string_append(s, "  <devices>\n");
         fmt_text_elem(s, 2, "emulator", def->emulator);
         for (size_t i = 0; i < def->n_disks; i++)
-                fmt_disk(s, &def->disks[i]);
+                fmt_disk(s, &def->disks[i], flags);
         for (size_t i = 0; i < def->n_controllers; i++)
                 fmt_controller(s, &def->controllers[i]);
         for (size_t i = 0; i < def->n_nets; i++)

@@ -132,6 +132,64 @@ int domain_device_info_parse(xmlNode *c, DomainAddress *addr, char **alias, unsi
         return 0;
 }
 
+/* libvirt's live backing chain: <backingStore type='file' index='N'><format type='qcow2'/>
+ * <source file='…'/><backingStore …/></backingStore>, ended by an empty <backingStore/>.
+ * Kept as live data (formatted in the live XML only); the start puts the chain
+ * the images really have in its place. */
+static int parse_backing_store(DomainDiskDef *d, xmlNode *node, ConfError *err) {
+        for (;;) {
+                _cleanup_free_ char *type = NULL, *path = NULL, *format = NULL;
+                xmlNode *next = NULL;
+                DomainDiskBacking *b;
+                int r;
+
+                r = xml_validate(node, &(XmlSpec) { .attrs = STRV("type", "index"), .children = STRV("format", "source", "backingStore") }, err);
+                if (r < 0)
+                        return r;
+                if (xml_attr_str(node, "type", &type) < 0)
+                        return -ENOMEM;
+                if (!type && !node->children) {
+                        d->backing_known = true;        /* the end of the chain */
+                        return 0;
+                }
+                if (type && !streq(type, "file") && !streq(type, "block"))
+                        return conf_error_set(err, xml_line(node), "<backingStore> of type '%s' is not supported (file, block)", type);
+                ELEM_FOREACH(c, node) {
+                        if (name_is(c, "format")) {
+                                r = xml_validate(c, &(XmlSpec) { .attrs = STRV("type") }, err);
+                                if (r < 0)
+                                        return r;
+                                if (xml_attr_str(c, "type", &format) < 0)
+                                        return -ENOMEM;
+                        } else if (name_is(c, "source")) {
+                                r = xml_validate(c, &(XmlSpec) { .attrs = STRV("file", "dev", "index") }, err);
+                                if (r < 0)
+                                        return r;
+                                if (xml_attr_str(c, "file", &path) < 0 || (!path && xml_attr_str(c, "dev", &path) < 0))
+                                        return -ENOMEM;
+                        } else if (name_is(c, "backingStore")) {
+                                if (next)
+                                        return conf_error_set(err, xml_line(c), "<backingStore> holds one <backingStore>");
+                                next = c;
+                        }
+                }
+                if (isempty(path))
+                        return conf_error_set(err, xml_line(node), "<backingStore> needs a <source> with a path");
+                if (d->n_backing >= DOMAIN_DISK_BACKING_MAX)
+                        return conf_error_set(err, xml_line(node), "a backing chain longer than %d layers", DOMAIN_DISK_BACKING_MAX);
+                b = conf_array_append(&d->backing, &d->n_backing, sizeof(DomainDiskBacking));
+                if (!b)
+                        return -ENOMEM;
+                b->path = TAKE_PTR(path);
+                b->format = TAKE_PTR(format);
+                if (!next) {
+                        d->backing_known = false;       /* not said where it ends */
+                        return 0;
+                }
+                node = next;
+        }
+}
+
 static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
         DomainDiskDef *d;
         int r, v;
@@ -214,7 +272,13 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
                         else
                                 return conf_error_set(err, xml_line(c), "cannot tell the bus of disk '%s'; add a 'bus' attribute",
                                                       d->target_dev);
-                } else if (name_is(c, "readonly") || name_is(c, "shareable") || name_is(c, "backingStore")) {
+                } else if (name_is(c, "backingStore")) {
+                        if (d->backing_known || d->n_backing)
+                                return conf_error_set(err, xml_line(c), "disk with more than one <backingStore>");
+                        r = parse_backing_store(d, c, err);
+                        if (r < 0)
+                                return r;
+                } else if (name_is(c, "readonly") || name_is(c, "shareable")) {
                         r = xml_validate(c, &(XmlSpec) {}, err);
                         if (r < 0)
                                 return r;

@@ -37,6 +37,103 @@ void domain_disk_clear(DomainDiskDef *d) {
         free(d->serial);
         free(d->alias);
         domain_address_clear(&d->address);
+        domain_disk_backing_clear(d);
+}
+
+/* ---- a disk's live backing chain ---- */
+
+void domain_disk_backing_clear(DomainDiskDef *d) {
+        for (size_t i = 0; i < d->n_backing; i++) {
+                free(d->backing[i].path);
+                free(d->backing[i].format);
+        }
+        free(d->backing);
+        d->backing = NULL;
+        d->n_backing = 0;
+        d->backing_known = false;
+}
+
+int domain_disk_backing_set(DomainDiskDef *d, const char *const *paths, const char *const *formats, size_t n) {
+        DomainDiskBacking *b = NULL;
+
+        if (n > 0) {
+                b = calloc(n, sizeof(*b));
+                if (!b)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                b[i].path = strdup(strempty(paths[i]));
+                b[i].format = formats && formats[i] ? strdup(formats[i]) : NULL;
+                if (!b[i].path || (formats && formats[i] && !b[i].format)) {
+                        for (size_t k = 0; k <= i; k++) {
+                                free(b[k].path);
+                                free(b[k].format);
+                        }
+                        free(b);
+                        return -ENOMEM;
+                }
+        }
+        domain_disk_backing_clear(d);
+        d->backing = b;
+        d->n_backing = n;
+        d->backing_known = true;
+        return 0;
+}
+
+int domain_disk_backing_push(DomainDiskDef *d, const char *path, const char *format) {
+        DomainDiskBacking *b;
+        char *p = strdup(path), *f = format ? strdup(format) : NULL;
+
+        if (!p || (format && !f)) {
+                free(p);
+                free(f);
+                return -ENOMEM;
+        }
+        if (d->source) {
+                b = realloc(d->backing, (d->n_backing + 1) * sizeof(*b));
+                if (!b) {
+                        free(p);
+                        free(f);
+                        return -ENOMEM;
+                }
+                memmove(b + 1, b, d->n_backing * sizeof(*b));
+                b[0] = (DomainDiskBacking) { .path = d->source, .format = d->driver_type };
+                d->backing = b;
+                d->n_backing++;
+        } else
+                free(d->driver_type);
+        d->source = p;
+        d->driver_type = f;
+        return 0;
+}
+
+int domain_disk_backing_drop(DomainDiskDef *d, size_t from, size_t to) {
+        if (!d->backing_known || from >= to || to > d->n_backing + (from > 0))
+                return 0;
+        if (from == 0) {
+                /* the layer at depth to becomes the source */
+                DomainDiskBacking *top = &d->backing[to - 1];
+                free(d->source);
+                free(d->driver_type);
+                d->source = top->path;
+                d->driver_type = top->format;
+                for (size_t k = 0; k + 1 < to; k++) {
+                        free(d->backing[k].path);
+                        free(d->backing[k].format);
+                }
+                memmove(d->backing, d->backing + to, (d->n_backing - to) * sizeof(*d->backing));
+                d->n_backing -= to;
+                return 0;
+        }
+        /* depths from…to-1 are backing[from-1 … to-2] */
+        for (size_t k = from - 1; k < to - 1; k++) {
+                free(d->backing[k].path);
+                free(d->backing[k].format);
+        }
+        if (to <= d->n_backing)
+                memmove(d->backing + from - 1, d->backing + to - 1, (d->n_backing - (to - 1)) * sizeof(*d->backing));
+        d->n_backing -= to - from;
+        return 0;
 }
 
 void domain_net_clear(DomainNetDef *n) {
@@ -221,6 +318,13 @@ static void copy_disk(CopyCtx *c, DomainDiskDef *d) {
         d->serial = copy_str(c, d->serial);
         d->alias = copy_str(c, d->alias);
         copy_address(c, &d->address);
+        d->backing = copy_array(c, d->backing, d->n_backing, sizeof(d->backing[0]));
+        if (!d->backing)
+                d->n_backing = 0;
+        for (size_t i = 0; i < d->n_backing; i++) {
+                d->backing[i].path = copy_str(c, d->backing[i].path);
+                d->backing[i].format = copy_str(c, d->backing[i].format);
+        }
 }
 
 static void copy_net(CopyCtx *c, DomainNetDef *n) {

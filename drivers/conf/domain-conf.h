@@ -103,6 +103,14 @@ typedef struct DomainAddress {
         char *usb_port;            /* USB port path "1" or "1.2" */
 } DomainAddress;
 
+/* One layer below a disk's image (libvirt's <backingStore>): live data only. */
+typedef struct DomainDiskBacking {
+        char *path;                /* as the layer above names it */
+        char *format;              /* "qcow2", "raw", …; NULL: not known */
+} DomainDiskBacking;
+
+#define DOMAIN_DISK_BACKING_MAX 64
+
 typedef struct DomainDiskDef {
         DomainDiskType type;
         DomainDiskDevice device;
@@ -121,6 +129,13 @@ typedef struct DomainDiskDef {
         char *serial;
         char *alias;               /* user alias "ua-…" as given, else NULL */
         DomainAddress address;
+        /* live XML only (never in the inactive one): the backing chain below source,
+         * nearest first, as <backingStore> elements; backing_known: the chain is
+         * known (a running disk's, or as parsed), formatted even when empty (the
+         * terminating <backingStore/>) */
+        DomainDiskBacking *backing;
+        size_t n_backing;
+        bool backing_known;
 } DomainDiskDef;
 
 typedef struct DomainNetDef {
@@ -362,6 +377,23 @@ void conf_error_clear(ConfError *e);
 /* ---- API ---- */
 
 #define DOMAIN_XML_MAX_SIZE (4u * 1024u * 1024u) /* larger input is refused before parsing */
+
+/* ---- a disk's live backing chain (<backingStore>) ---- */
+
+/* Forgets disk d's chain (not known any more). */
+void domain_disk_backing_clear(DomainDiskDef *d);
+/* Sets d's chain below its source to the n layers paths/formats (nearest first;
+ * formats may be NULL, or hold NULLs); known from now on. 0 or -ENOMEM. */
+int domain_disk_backing_set(DomainDiskDef *d, const char *const *paths, const char *const *formats, size_t n);
+/* A new image path (format) on top of d: the source so far becomes its first
+ * backing layer (an external snapshot's overlay). 0 or -ENOMEM. */
+int domain_disk_backing_push(DomainDiskDef *d, const char *path, const char *format);
+/* Layers at depths from…to-1 leave d's chain (depth 0 is the source, n its n-th
+ * backing layer); the one at depth `to` takes depth `from` (from 0: it becomes
+ * the source; `to` one past the chain's end with from > 0: nothing below stays,
+ * a pull without a base). A commit drops top…base-1, a pull 1…base-1. Nothing
+ * happens when the chain is not known or shorter. 0 or -ENOMEM. */
+int domain_disk_backing_drop(DomainDiskDef *d, size_t from, size_t to);
 
 DomainDef *domain_def_new(void);
 DomainDef *domain_def_free(DomainDef *def);   /* NULL-safe, returns NULL */

@@ -317,6 +317,16 @@ static void set_disk_source(DriverRuntime *rt, size_t disk, const char *path, co
         (void) qemu_runtime_save_status(rt);
 }
 
+/* Layers from…to-1 of the disk's chain are gone (a commit, a pull): the live <backingStore> follows. */
+static void drop_disk_layers(DriverRuntime *rt, size_t disk, size_t from, size_t to) {
+        if (!rt || disk >= rt->def->n_disks)
+                return;
+        (void) domain_disk_backing_drop(&rt->def->disks[disk], from, to);
+        free(rt->def_xml);
+        rt->def_xml = NULL;
+        (void) qemu_runtime_save_status(rt);
+}
+
 /* ---- progress ---- */
 
 static void jobs_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
@@ -444,17 +454,23 @@ static void job_ended(BlockJob *j, bool completed, const JsonValue *data) {
         }
         event_progress(j, data);
         if (j->type == DRIVER_BLOCK_JOB_COPY && j->pivot_requested) {
+                /* a shallow copy is backed by the layers below the old top, a full one by nothing */
+                if (j->rt && j->disk < j->rt->def->n_disks && !j->shallow)
+                        (void) domain_disk_backing_set(&j->rt->def->disks[j->disk], NULL, NULL, 0);
                 set_disk_source(j->rt, j->disk, j->dest_path, j->dest_format);
                 /* a full copy needs none of the old nodes; a shallow one its backing layers */
                 drop_nodes_and_end(j, 0, j->shallow ? 1 : j->n_graph);
         } else if (j->type == DRIVER_BLOCK_JOB_COMMIT && j->top == 0 && j->pivot_requested) {
+                drop_disk_layers(j->rt, j->disk, 0, j->base);
                 set_disk_source(j->rt, j->disk, j->layer_paths[j->base], j->layer_formats[j->base]);
                 drop_nodes_and_end(j, 0, j->base);
-        } else if (j->type == DRIVER_BLOCK_JOB_COMMIT && j->top > 0)
+        } else if (j->type == DRIVER_BLOCK_JOB_COMMIT && j->top > 0) {
+                drop_disk_layers(j->rt, j->disk, j->top, j->base);
                 drop_nodes_and_end(j, j->top, j->base);
-        else if (j->type == DRIVER_BLOCK_JOB_PULL)
+        } else if (j->type == DRIVER_BLOCK_JOB_PULL) {
+                drop_disk_layers(j->rt, j->disk, 1, j->base);
                 drop_nodes_and_end(j, 1, j->base);
-        else
+        } else
                 blockjob_end(j, 0, NULL);
 }
 

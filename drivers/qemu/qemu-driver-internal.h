@@ -325,7 +325,25 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                        size_t n_disks, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
                        char **ret_error);
 int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
-                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+                           DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+
+/* ---- qemu-agent.c: the guest agent (qemu-ga) on channel org.qemu.guest_agent.0 ---- */
+
+#define QEMU_AGENT_CHANNEL "org.qemu.guest_agent.0"
+
+typedef struct QemuAgentCall QemuAgentCall;
+/* The reply: r = 0 with ret (its "return", valid during the call), or a negative errno with message
+ * (-ETIMEDOUT no answer in time, -EIO the agent's error). The call is gone already. */
+typedef void (*QemuAgentDoneFn)(int r, const JsonValue *ret, const char *message, void *userdata);
+/* The definition's guest agent channel, or NULL. */
+const DomainChrDef *qemu_agent_channel(const DomainDef *def);
+/* Runs agent command `command` (arguments taken; NULL: none) on rt's agent channel, synchronized
+ * first (guest-sync-delimited), within timeout_usec. 0 and *ret (done once; cancel: done not called),
+ * or a negative errno with *ret_error (-EOPNOTSUPP: no agent channel). */
+int qemu_agent_call(DriverRuntime *rt, const char *command, JsonValue *arguments, uint64_t timeout_usec,
+                    QemuAgentDoneFn done, void *userdata, QemuAgentCall **ret, char **ret_error);
+/* Stops a call (done not called); NULL-safe, returns NULL. */
+QemuAgentCall *qemu_agent_call_cancel(QemuAgentCall *c);
 /* DomainDriverOps.image_offline: qemu-img on the service's fds (qemu-snapshot.c). */
 int qemu_image_offline(DomainDriver *d, const DriverImageOp *ops, size_t n, const DriverJobCallbacks *cb,
                        DriverJob **ret, char **ret_error);

@@ -537,6 +537,26 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         if (!copy)
                 return -ENOMEM;
         copy->id = id;
+        /* the live XML shows each image's chain as it was opened, not what a definition said */
+        for (size_t i = 0; i < copy->n_disks; i++) {
+                DomainDiskDef *disk = &copy->disks[i];
+                const DriverFile *f = disk->source ? driver_files_find(files, DOMAIN_PATH_DISK, 0, i) : NULL;
+                _cleanup_free_ const char **paths = NULL, **formats = NULL;
+
+                domain_disk_backing_clear(disk);
+                if (!f)
+                        continue;
+                paths = calloc(f->n_backing + 1, sizeof(char *));
+                formats = calloc(f->n_backing + 1, sizeof(char *));
+                for (size_t k = 0; paths && formats && k < f->n_backing; k++) {
+                        paths[k] = f->backing[k].path;
+                        formats[k] = f->backing[k].format;
+                }
+                if (!paths || !formats || domain_disk_backing_set(disk, paths, formats, f->n_backing) < 0) {
+                        domain_def_free(copy);
+                        return -ENOMEM;
+                }
+        }
         r = qemu_runtime_new(d, copy, &rt);
         if (r < 0)
                 return r;

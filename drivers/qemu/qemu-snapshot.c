@@ -608,9 +608,19 @@ typedef struct ExtJob {
         sd_event_source *exit_source;
         DriverJobCallbacks cb;
         QemuListener listener;
+        /* quiesce: the guest agent freezes the file systems before the switch, thaws them after */
+        bool quiesce, frozen;
+        QemuAgentCall *agent;
+        int end_r;                      /* the result, kept while the thaw runs */
+        char *end_message;
 } ExtJob;
 
+/* How long the guest agent may take to answer (a loaded host, a busy guest): only bounds a hang. */
+#define AGENT_TIMEOUT_USEC (30u * 1000u * 1000u)
+
 static void ext_free(ExtJob *j) {
+        qemu_agent_call_cancel(j->agent);
+        free(j->end_message);
         sd_event_source_disable_unref(j->exit_source);
         spawn_kill_reap(j->rt->driver->event, j->pid, j->pidfd);
         if (j->errfd >= 0)
@@ -651,15 +661,66 @@ static void ext_undo(ExtJob *j) {
         }
 }
 
+static void thaw_done(int r, const JsonValue *ret, const char *message, void *userdata);
+static void ext_step(ExtJob *j);
+
+/* After a freeze that failed or got no answer: a thaw all the same (the agent may have frozen late). */
+static void thaw_unwatched(int r, const JsonValue *ret, const char *message, void *userdata) {
+        if (r < 0)
+                log_warning("Thawing the guest's file systems after a failed freeze: %s", strna(message));
+}
+
 static void ext_finish(ExtJob *j, int r, const char *message) {
         DriverJobCallbacks cb = j->cb;
         _cleanup_free_ char *m = message ? strdup(message) : NULL;
 
         if (r < 0 && !j->switched)
                 ext_undo(j);
+        if (j->frozen) {
+                /* thawed whatever happened; the result waits for it */
+                _cleanup_free_ char *err = NULL;
+
+                j->frozen = false;
+                j->end_r = r;
+                j->end_message = TAKE_PTR(m);
+                if (qemu_agent_call(j->rt, "guest-fsfreeze-thaw", NULL, AGENT_TIMEOUT_USEC, thaw_done, j, &j->agent, &err) >= 0)
+                        return;
+                log_warning("Cannot thaw the file systems of domain %s: %s", j->rt->def->name, strna(err));
+                m = TAKE_PTR(j->end_message);
+        }
         qemu_runtime_remove_listener(j->rt, &j->listener);
         ext_free(j);
         cb.done(cb.userdata, r, m);
+}
+
+static void thaw_done(int r, const JsonValue *ret, const char *message, void *userdata) {
+        ExtJob *j = userdata;
+        _cleanup_free_ char *m = TAKE_PTR(j->end_message);
+
+        j->agent = NULL;
+        if (r < 0)
+                log_warning("Thawing the file systems of domain %s failed: %s", j->rt->def->name, strna(message));
+        else
+                qemu_runtime_log(j->rt, "guest file systems thawed after the external snapshot");
+        ext_finish(j, j->end_r, m);
+}
+
+static void freeze_done(int r, const JsonValue *ret, const char *message, void *userdata) {
+        ExtJob *j = userdata;
+        _cleanup_free_ char *err = NULL;
+        QemuAgentCall *c;
+
+        j->agent = NULL;
+        if (r < 0) {
+                _cleanup_free_ char *m = g_strdup_printf("cannot quiesce the guest's file systems: %s", strna(message));
+                if (qemu_agent_call(j->rt, "guest-fsfreeze-thaw", NULL, AGENT_TIMEOUT_USEC, thaw_unwatched, NULL, &c, &err) < 0)
+                        log_debug("No thaw after the failed freeze: %s", strna(err));
+                ext_finish(j, r == -ETIMEDOUT ? -ETIMEDOUT : -EIO, m);
+                return;
+        }
+        j->frozen = true;
+        qemu_runtime_log(j->rt, "guest file systems frozen for the external snapshot");
+        ext_step(j);
 }
 
 static void ext_gone(DriverRuntime *rt, bool exited, void *userdata) {
@@ -693,15 +754,9 @@ static void transaction_reply(Qmp *q, int r, const JsonValue *ret, const char *e
                 return;
         }
         j->switched = true;
-        /* the live definition names the overlays now */
-        for (size_t i = 0; i < j->n; i++) {
-                DomainDiskDef *disk = &rt->def->disks[j->o[i].disk];
-
-                free(disk->source);
-                disk->source = strdup(j->o[i].path);
-                free(disk->driver_type);
-                disk->driver_type = strdup("qcow2");
-        }
+        /* the live definition names the overlays now, each over the image it had (<backingStore>) */
+        for (size_t i = 0; i < j->n; i++)
+                (void) domain_disk_backing_push(&rt->def->disks[j->o[i].disk], j->o[i].path, "qcow2");
         g_clear_pointer(&rt->def_xml, free);
         (void) qemu_runtime_save_status(rt);
         qemu_runtime_log(rt, "switched %zu disks to new overlays (external snapshot)", j->n);
@@ -799,6 +854,14 @@ static void ext_step(ExtJob *j) {
 
         if (j->cancelled) {
                 ext_finish(j, -ECANCELED, "snapshot cancelled; the disks are as they were");
+                return;
+        }
+        if (j->i >= j->n && j->quiesce && !j->frozen) {
+                _cleanup_free_ char *err = NULL;
+
+                r = qemu_agent_call(j->rt, "guest-fsfreeze-freeze", NULL, AGENT_TIMEOUT_USEC, freeze_done, j, &j->agent, &err);
+                if (r < 0)
+                        ext_finish(j, r, err ?: "cannot talk to the guest agent");
                 return;
         }
         if (j->i >= j->n) {
@@ -902,13 +965,17 @@ static void ext_cancel(DriverJob *base) {
 }
 
 int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
-                           const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error) {
+                           DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error) {
         ExtJob *j;
         int r;
 
         r = runtime_check(rt, ret_error);
         if (r < 0)
                 return r;
+        if (flags & DRIVER_SNAPSHOT_QUIESCE && !qemu_agent_channel(rt->def)) {
+                *ret_error = strdup("QEMU guest agent is not configured");
+                return -EOPNOTSUPP;
+        }
         if (n == 0) {
                 *ret_error = strdup("no disk to take an overlay");
                 return -EINVAL;
@@ -916,6 +983,7 @@ int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overl
         j = g_new0(ExtJob, 1);
         j->base.cancel = ext_cancel;
         j->rt = rt;
+        j->quiesce = flags & DRIVER_SNAPSHOT_QUIESCE;
         j->cb = *cb;
         j->pidfd = j->errfd = -1;
         j->o = g_new0(ExtOverlay, n);

@@ -277,6 +277,109 @@ static void test_file(gconstpointer data) {
         check_file_live(data);
 }
 
+/* ---- the live backing chain (<backingStore>) ---- */
+
+#define STRV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define CHAIN_DOMAIN(disk) "<domain type='qemu'><name>c</name><memory>1024</memory><os><type>hvm</type></os><devices>" disk "</devices></domain>"
+
+static DomainDef *parse_ok(const char *xml) {
+        DomainDef *def = NULL;
+        ConfError err = {};
+
+        if (domain_def_parse(xml, strlen(xml), &def, &err) < 0)
+                g_error("parse failed: %s", err.message);
+        return def;
+}
+
+static void assert_chain(const DomainDiskDef *d, const char *source, const char *const *paths, size_t n, bool known) {
+        g_assert_cmpstr(d->source, ==, source);
+        g_assert_cmpuint(d->n_backing, ==, n);
+        for (size_t i = 0; i < n; i++)
+                g_assert_cmpstr(d->backing[i].path, ==, paths[i]);
+        g_assert_cmpint(d->backing_known, ==, known);
+}
+
+static void test_backing_store(void) {
+        _cleanup_(domain_def_freep) DomainDef *def = parse_ok(CHAIN_DOMAIN(
+                "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/i/top' index='3'/>"
+                "<backingStore type='file' index='2'><format type='qcow2'/><source file='/i/mid'/>"
+                "<backingStore type='file' index='1'><format type='raw'/><source file='/i/base'/><backingStore/>"
+                "</backingStore></backingStore><target dev='vda'/></disk>"));
+        DomainDiskDef *d = &def->disks[0];
+        _cleanup_free_ char *live = NULL, *inactive = NULL;
+
+        assert_chain(d, "/i/top", STRV("/i/mid", "/i/base"), 2, true);
+        g_assert_cmpstr(d->backing[0].format, ==, "qcow2");
+        g_assert_cmpstr(d->backing[1].format, ==, "raw");
+        /* live XML only: the persistent definition never carries it */
+        live = domain_def_format(def, 0);
+        inactive = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        g_assert_nonnull(strstr(live, "<backingStore type='file'>\n        <format type='qcow2'/>\n        <source file='/i/mid'/>\n"
+                                      "        <backingStore type='file'>\n          <format type='raw'/>\n"
+                                      "          <source file='/i/base'/>\n          <backingStore/>\n        </backingStore>\n"
+                                      "      </backingStore>\n"));
+        g_assert_null(strstr(inactive, "backingStore"));
+
+        /* an external snapshot's overlay goes on top */
+        g_assert_cmpint(domain_disk_backing_push(d, "/i/ovl", "qcow2"), ==, 0);
+        assert_chain(d, "/i/ovl", STRV("/i/top", "/i/mid", "/i/base"), 3, true);
+        g_assert_cmpstr(d->backing[0].format, ==, "qcow2");
+        /* a commit of /i/top into /i/mid below the active layer: depth 1 leaves */
+        g_assert_cmpint(domain_disk_backing_drop(d, 1, 2), ==, 0);
+        assert_chain(d, "/i/ovl", STRV("/i/mid", "/i/base"), 2, true);
+        /* an active commit into /i/base: depths 0 and 1 leave, base becomes the source */
+        g_assert_cmpint(domain_disk_backing_drop(d, 0, 2), ==, 0);
+        assert_chain(d, "/i/base", NULL, 0, true);
+        g_assert_cmpstr(d->driver_type, ==, "raw");
+        /* past the chain's end: nothing */
+        g_assert_cmpint(domain_disk_backing_drop(d, 0, 1), ==, 0);
+        assert_chain(d, "/i/base", NULL, 0, true);
+        g_assert_cmpint(domain_disk_backing_set(d, STRV("/i/x", "/i/y"), NULL, 2), ==, 0);
+        assert_chain(d, "/i/base", STRV("/i/x", "/i/y"), 2, true);
+        g_assert_null(d->backing[0].format);
+        /* a pull without a base: every backing layer leaves */
+        g_assert_cmpint(domain_disk_backing_drop(d, 1, 3), ==, 0);
+        assert_chain(d, "/i/base", NULL, 0, true);
+        g_assert_cmpint(domain_disk_backing_set(d, STRV("/i/x"), NULL, 1), ==, 0);
+        assert_chain(d, "/i/base", STRV("/i/x"), 1, true);
+        domain_disk_backing_clear(d);
+        assert_chain(d, "/i/base", NULL, 0, false);
+        g_clear_pointer(&live, free);
+        live = domain_def_format(def, 0);
+        g_assert_null(strstr(live, "backingStore"));
+
+        /* refused: a layer without a path, two chains, another type, too deep */
+        static const char *const bad[] = {
+                CHAIN_DOMAIN("<disk type='file'><source file='/a'/><backingStore type='file'><format type='raw'/></backingStore><target dev='vda'/></disk>"),
+                CHAIN_DOMAIN("<disk type='file'><source file='/a'/><backingStore/><backingStore/><target dev='vda'/></disk>"),
+                CHAIN_DOMAIN("<disk type='file'><source file='/a'/><backingStore type='network'><source file='/b'/></backingStore><target dev='vda'/></disk>"),
+                CHAIN_DOMAIN("<disk type='file'><source file='/a'/><backingStore type='file'><source file='/b'/><bogus/></backingStore><target dev='vda'/></disk>"),
+                NULL,
+        };
+        for (size_t i = 0; bad[i]; i++) {
+                DomainDef *x = NULL;
+                ConfError err = {};
+                g_assert_cmpint(domain_def_parse(bad[i], strlen(bad[i]), &x, &err), ==, -EINVAL);
+                g_assert_nonnull(err.message);
+                conf_error_clear(&err);
+        }
+        {
+                GString *deep = g_string_new("<domain type='qemu'><name>c</name><memory>1024</memory><os><type>hvm</type></os><devices><disk type='file'><source file='/a'/>");
+                DomainDef *x = NULL;
+                ConfError err = {};
+                for (int i = 0; i <= DOMAIN_DISK_BACKING_MAX; i++)
+                        g_string_append_printf(deep, "<backingStore type='file'><source file='/l%d'/>", i);
+                for (int i = 0; i <= DOMAIN_DISK_BACKING_MAX; i++)
+                        g_string_append(deep, "</backingStore>");
+                g_string_append(deep, "<target dev='vda'/></disk></devices></domain>");
+                g_assert_cmpint(domain_def_parse(deep->str, deep->len, &x, &err), ==, -EINVAL);
+                if (!strstr(err.message, "longer than"))
+                        g_error("%s", err.message);
+                conf_error_clear(&err);
+                g_string_free(deep, true);
+        }
+}
+
 static int compare_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -290,6 +393,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/conf/names", test_names);
         g_test_add_func("/conf/virt-types", test_virt_types);
         g_test_add_func("/conf/uuid-mac", test_uuid_mac);
+        g_test_add_func("/conf/backing-store", test_backing_store);
 
         GDir *dir = g_dir_open(data_dir, 0, NULL);
         g_assert_nonnull(dir);

@@ -7,7 +7,11 @@
 # the domain as it was; external (disk-only) snapshots of a running and a
 # shut-off domain, deleted by merging their overlays (block commit, qemu-img
 # commit) with the data kept and the chain shorter, reverted onto new
-# overlays, a cancelled deletion changing nothing.
+# overlays, a cancelled deletion changing nothing; the live XML's <backingStore>
+# chain through overlays and commits (never in the inactive XML, a defined one
+# not kept); quiesce: libvirt's refusals, a guest agent channel nobody answers
+# on (the Job fails, nothing taken) and, with qemu-ga in the test guest, a real
+# freeze and thaw around the switch.
 
 import os
 import shutil
@@ -21,7 +25,8 @@ import vmgmt_harness
 
 from vmgmt_harness import (VMGMTCTL, _child_env, DEFAULT_TIMEOUT, ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML,
                            ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
-                           guest_image, main, minimal_domain_xml, opts, path_encode, run_vmgmtctl, unwrap)
+                           guest_image, main, minimal_domain_xml, opts, path_encode, run_vmgmtctl, skip_missing,
+                           unwrap)
 
 SNAP_IFACE = 'org.vmgmt.Snapshot'
 JOB_IFACE = 'org.vmgmt.Job'
@@ -65,6 +70,25 @@ def disk_source(xml, target='vda'):
         t = disk.find('target')
         if t is not None and t.get('dev') == target:
             return disk.find('source').get('file')
+    return None
+
+
+def backing_chain(xml, target='vda'):
+    """Disk `target`'s <backingStore> chain in domain XML: [(path, format)…], nearest first, and
+    whether an empty <backingStore/> ends it (None: no <backingStore> at all)."""
+    import xml.etree.ElementTree as ET
+    for disk in ET.fromstring(xml).iter('disk'):
+        t = disk.find('target')
+        if t is None or t.get('dev') != target:
+            continue
+        node, chain = disk.find('backingStore'), []
+        if node is None:
+            return None
+        while node is not None and node.find('source') is not None:
+            fmt = node.find('format')
+            chain.append((node.find('source').get('file'), fmt.get('type') if fmt is not None else None))
+            node = node.find('backingStore')
+        return chain, node is not None
     return None
 
 
@@ -291,10 +315,10 @@ class Snapshots(VmgmtTestCase):
         self.assertEqual(image_tags(img), ['a1', 'a2', 'a3', 'a4'])
         self.assertEqual(ctl('snapshot-list', 'snopt', '--name').split(), ['a1', 'a2'])
         # refused clearly, nothing taken
-        self.assertIn('guest agent', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
-        self.assertIn('guest agent', fails('snapshot-create', 'snopt',
+        self.assertIn('quiesce requires disk_only', fails('snapshot-create-as', 'snopt', 'q', '--quiesce'))
+        self.assertIn('quiesce needs its guest agent', fails('snapshot-create', 'snopt',
                                            xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
-                                           '--quiesce'))
+                                           '--quiesce', '--disk-only'))
         self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
                                                       'file=%s/mem,snapshot=external' % self.fx.tmp))
         # --disk-only of the shut-off domain: an overlay (co.e0); deleting it merges it back
@@ -395,11 +419,33 @@ class Snapshots(VmgmtTestCase):
         base = self.image('lb.qcow2')
         qemu_io(base, 'write -P 0x11 0 64k')
         ov1, ov2, ov3 = (os.path.join(self.fx.tmp, n) for n in ('lo1.qcow2', 'lo2.qcow2', 'lo3.qcow2'))
-        dpath = self.define(with_disk(guest_domain_xml('sn5'), base))
+        # a <backingStore> in a definition (as libvirt's live XML has it) is accepted and not kept
+        fake = ("<source file='%s'/><backingStore type='file'><format type='raw'/><source file='/nonexistent.img'/>"
+                "<backingStore/></backingStore>" % base)
+        dpath = self.define(with_disk(guest_domain_xml('sn5'), base).replace("<source file='%s'/>" % base, fake, 1))
+        self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts(inactive=True)))))
+        self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts()))))
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+
+        def chain():
+            xml = str(self.dom(dpath).GetXML(opts()))
+            self.assertIsNone(backing_chain(str(self.dom(dpath).GetXML(opts(inactive=True)))))
+            return disk_source(xml), backing_chain(xml)
+
+        # the live XML shows the chain the image has: none below the base
+        self.assertEqual(chain(), (base, ([], True)))
+
+        # quiesce without a guest agent channel: refused as libvirt does, nothing taken
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
+                                           "</disk></disks></domainsnapshot>" % ov1, opts(disk_only=True, quiesce=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
+        self.assertIn('QEMU guest agent is not configured', str(cm.exception))
+        self.assertFalse(os.path.exists(ov1))
+        self.assertEqual(self.listed(dpath), [])
 
         def ext(name, ov):
             self.take(dpath, "<domainsnapshot><name>%s</name><disks><disk name='vda'><source file='%s'/></disk>"
@@ -412,6 +458,7 @@ class Snapshots(VmgmtTestCase):
         e2 = ext('e2', ov2)
         self.guest_write(con, 384, 'Y', 'W2')
         self.assertEqual(backing_of(ov2), ov1)
+        self.assertEqual(chain(), (ov2, ([(ov1, 'qcow2'), (base, 'qcow2')], True)))
 
         # e1's overlay is in the middle: an intermediate commit into base, lo2 then backed by base
         self.snap(e1).Delete(opts(), timeout=BOOT_TIMEOUT)
@@ -422,12 +469,14 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(base, '0x5a', '128k', '64k', shared=True))
         self.guest_read(con, 256, 'R1').wait_for('R1=ZZZZ=', BOOT_TIMEOUT)
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov2)
+        self.assertEqual(chain(), (ov2, ([(base, 'qcow2')], True)))
 
         # e2's overlay is the active layer: an active commit with pivot, the disk back on base
         self.snap(e2).Delete(opts(), timeout=BOOT_TIMEOUT)
         self.assertEqual(self.listed(dpath), [])
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts(inactive=True)))), base)
+        self.assertEqual(chain(), (base, ([], True)))
         self.wait_gone(ov2)
         self.assertTrue(holds(base, '0x59', '192k', '64k', shared=True))
         self.assertIsNone(backing_of(base))
@@ -437,6 +486,7 @@ class Snapshots(VmgmtTestCase):
         # revert to an external snapshot of the running domain: stopped (from-snapshot), a new overlay
         # on the snapshot's image; its own overlay keeps what came after it (the other branch)
         e3 = ext('e3', ov3)
+        self.assertEqual(chain(), (ov3, ([(base, 'qcow2')], True)))
         self.guest_write(con, 512, 'X', 'W3')
         self.rec.clear()
         self.snap(e3).Revert(opts(), timeout=BOOT_TIMEOUT)
@@ -593,7 +643,12 @@ class Snapshots(VmgmtTestCase):
             ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vdb' snapshot='no'/></disks>"
              "</domainsnapshot>", {}, ERR_INVALID_ARGS, 'not running'),
             ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
-             {'quiesce': True}, ERR_NOT_SUPPORTED, 'guest agent'),
+             {'quiesce': True}, ERR_INVALID_ARGS, 'quiesce requires disk_only'),
+            ("<domainsnapshot><memory snapshot='internal'/><disks><disk name='vda' snapshot='external'/>"
+             "<disk name='vdb' snapshot='no'/></disks></domainsnapshot>", {}, ERR_NOT_SUPPORTED,
+             'mixing internal and external targets'),
+            ("<domainsnapshot><disks><disk name='vdb' snapshot='no'/></disks></domainsnapshot>",
+             {'quiesce': True, 'disk_only': True}, ERR_INVALID_STATE, 'not running: quiesce needs its guest agent'),
             ("<domainsnapshot><disks><disk name='vda'><source file='%s'/></disk></disks>"
              "</domainsnapshot>" % taken, {}, ERR_ALREADY_EXISTS, 'exists already'),
         ]
@@ -694,15 +749,67 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(holds(img, '0x33', '0', '64k'))
         self.assertTrue(self.sprop(off, 'IsCurrent'))
 
-    def test_live_external_disk_only(self):
-        base = self.image('base.qcow2')
-        qemu_io(base, 'write -P 0x11 0 64k')
-        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
-        dpath = self.define(with_disk(guest_domain_xml('sn4'), base))
+    def boot_with_agent_channel(self, name, image):
+        """Defines and boots the guest with disk vda on image and a guest agent channel; (path, console)."""
+        agent = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+                 "<controller type='usb'")
+        dpath = self.define(with_disk(guest_domain_xml(name), image).replace("<controller type='usb'", agent, 1))
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
         con = self.fx.console(dpath)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        return dpath, con
+
+    def test_quiesced_external_with_agent(self):
+        base = self.image('qa.qcow2')
+        ov = os.path.join(self.fx.tmp, 'qa-ov.qcow2')
+        dpath, con = self.boot_with_agent_channel('sn6', base)
+        if b'vmgmt-guest agent ready' not in con.buf:
+            # tools/build-guest puts one in when it finds one ($VMGMT_GUEST_AGENT, this path, or Debian's
+            # package unpacked under /var/cache/vmgmt/guest-agent)
+            skip_missing(os.environ.get('VMGMT_GUEST_AGENT') or '/usr/sbin/qemu-ga', 'qemu-guest-agent',
+                         why='the test guest has no QEMU guest agent')
+        # the real agent freezes the guest's file systems (its initramfs root and the pseudo file
+        # systems cannot be frozen: it skips them) before the switch and thaws them after
+        self.take(dpath, "<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/></disk></disks>"
+                         "</domainsnapshot>" % ov, disk_only=True, quiesce=True)
+        q = self.snap_path('sn6', 'q')
+        self.assertEqual(self.sprop(q, 'State'), 'disk-snapshot')
+        self.assertEqual(backing_of(ov), base)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        with open(os.path.join(self.daemon.log_dir, 'sn6.log'), errors='replace') as f:
+            log = f.read()
+        frozen, switched, thawed = (log.find(t) for t in ('guest file systems frozen', 'switched 1 disks to new overlays',
+                                                          'guest file systems thawed'))
+        self.assertTrue(0 <= frozen < switched < thawed, log[-3000:])
+        # the guest runs on and writes (thawed)
+        con.send("echo hi > /tmp/after && cat /tmp/after && echo WR''OTE")
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+    def test_live_external_disk_only(self):
+        base = self.image('base.qcow2')
+        qemu_io(base, 'write -P 0x11 0 64k')
+        ov = os.path.join(self.fx.tmp, 'ov.qcow2')
+        # a guest agent channel, but no qemu-ga behind it
+        dpath, con = self.boot_with_agent_channel('sn4', base)
+
+        # a test guest with qemu-ga: stopped, so that nothing answers on the channel
+        con.send('touch /tmp/agent-off; killall qemu-ga 2>/dev/null; echo AGENT''-OFF')
+        con.wait_for('AGENT-OFF', BOOT_TIMEOUT)
+        # quiesce: the freeze gets no answer within the bound, the Job fails, nothing is taken and the
+        # domain runs on (vmgmtd's loop was not blocked meanwhile: its properties answer)
+        j = str(self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
+                                               "</disk></disks></domainsnapshot>" % ov, opts(disk_only=True, quiesce=True)))
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        err = self.wait_job(j, state='failed')
+        self.assertIn('guest agent', err)
+        self.assertIn('quiesce', err)
+        self.assertFalse(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        self.assertEqual(self.listed(dpath), [])
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
 
         # an overlay that exists already is refused, nothing changes
         open(os.path.join(self.fx.tmp, 'taken.qcow2'), 'w').close()
