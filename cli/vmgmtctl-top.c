@@ -3,7 +3,6 @@
  * one table and exits; on a pipe (or with --batch) each refresh is printed below the last. */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,7 +137,7 @@ static bool wait_key(bool interactive, double sec) {
         double end = now_sec() + sec;
 
         if (!interactive) {
-                struct timespec ts = { (time_t) sec, (long) ((sec - floor(sec)) * 1e9) };
+                struct timespec ts = { (time_t) sec, (long) ((sec - (double) (time_t) sec) * 1e9) };   /* sec >= 0 */
                 nanosleep(&ts, NULL);
                 return false;
         }
