@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "domain.h"
+#include "domain-blockjob.h"
 #include "domain-console.h"
 #include "fileio.h"
 #include "job.h"
@@ -598,6 +599,8 @@ int manager_startup(Manager *m) {
         r = manager_dbus_register(m);
         if (r < 0)
                 return r;
+        /* the block jobs recovered domains run are Job objects again */
+        vm_domain_block_jobs_adopt_all(m);
         m->ready = true;
         /* autostart domains once the autostart networks they may use are up */
         vm_networks_when_started(m, manager_autostart);
