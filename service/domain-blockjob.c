@@ -295,6 +295,23 @@ static void delete_committed(BlockCall *c) {
                         log_warning("Cannot delete %s", c->to_delete[i].path);
 }
 
+/* An adopted copy's new file: renamed to its name (done) or removed, as
+ * whoever created it; the finisher checks again that the name still leads
+ * to the file that was created (the fd here only stands for it). */
+static void adopted_created_finish(BlockCall *c, bool done) {
+        OpenedFile *f = c->adopted_created;
+        int fd = open(f->resolved, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+        f->fd = fd;
+        if (fd < 0 || open_file_finish_start(c->domain->manager->event, &c->adopted_creds, f,
+                                             done ? OPEN_FILE_FINISH_RENAME : OPEN_FILE_FINISH_UNLINK, 0, deleted,
+                                             NULL, NULL) < 0)
+                log_warning("Cannot %s %s", done ? "rename" : "remove", strna(f->resolved));
+        f->fd = -1;
+        if (fd >= 0)
+                close(fd);
+}
+
 static void job_finished(VmDomain *d, int r, const char *message, void *userdata) {
         BlockCall *c = userdata;
 
@@ -307,11 +324,8 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
                 c->created = vm_caller_files_free(c->created);
         } else
                 c->created = vm_caller_files_discard(d->manager, c->created);
-        if (c->adopted_created &&
-            open_file_finish_start(d->manager->event, &c->adopted_creds, c->adopted_created,
-                                   r >= 0 ? OPEN_FILE_FINISH_RENAME : OPEN_FILE_FINISH_UNLINK, 0, deleted, NULL,
-                                   NULL) < 0)
-                log_warning("Cannot finish %s", strna(c->adopted_created->resolved));
+        if (c->adopted_created)
+                adopted_created_finish(c, r >= 0);
         if (r >= 0 && c->delete_files)
                 delete_committed(c);
         if (c->abort_message) {

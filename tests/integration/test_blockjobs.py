@@ -282,6 +282,110 @@ class BlockJobs(VmgmtTestCase):
         self.assertIsNone(self.backing(c['mid']))
         self.assert_data(c['mid'])
 
+    # ---- block jobs across a vmgmtd restart ----
+
+    def domain_jobs(self, path):
+        """{job path: props} of the Job objects on the bus whose Object is the domain path."""
+        return {p: ifs[JOB_IFACE] for p, ifs in self.client.managed_objects().items()
+                if JOB_IFACE in ifs and str(ifs[JOB_IFACE]['Object']) == path}
+
+    def adopted_job(self, path, old, type_):
+        """The one Job the restarted vmgmtd made for the domain's block job (old: the path before)."""
+        jobs = {p: j for p, j in self.domain_jobs(path).items() if p != old}
+        self.assertEqual(len(jobs), 1, 'Job objects of %s after the restart: %s' % (path, jobs))
+        job, props = jobs.popitem()
+        self.assertTrue(job.startswith('/org/vmgmt/job/'), job)
+        self.assertEqual(str(props['Type']), type_, dict(props))
+        return job, props
+
+    def wait_running_in_qemu(self, job, timeout=120):
+        """Until qemu runs the job (its progress is known): vmgmtd's status has it from then on."""
+        deadline = time.monotonic() + timeout
+        while int(self.job_props(job)['TotalBytes']) == 0:
+            self.assertLess(time.monotonic(), deadline, 'job %s never ran in qemu' % job)
+            time.sleep(0.1)
+        self.assertEqual(str(self.job_props(job)['State']), 'running')
+
+    def slow_chain(self, mib=16):
+        """The chain, with mid holding `mib` MiB more: a job at 1 MiB/s runs for a while."""
+        c = self.chain(size='64M')
+        ok, out = qemu_io(c['mid'], 'write -P 0x44 8M %dM' % mib)
+        self.assertTrue(ok, out)
+        return c
+
+    def test_ready_copy_survives_restart(self):
+        c = self.chain()
+        dest = os.path.join(self.dir, 'adopted.qcow2')
+        path = self.start('bj-adopt-copy', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts()))
+        self.wait_ready(job)
+        # SIGTERM: vmgmtd goes with the job running (qemu keeps mirroring)
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.assertEqual(self.client.state(path)[0], 'paused')
+        job, props = self.adopted_job(path, job, 'block-copy')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        self.wait_ready(job)
+        self.dom(path).BlockJobAbort('vda', opts(pivot=True))
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        # and once more over a crash: the live XML the status keeps names the copy
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        # the new file got its name when the job was done
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertIsNone(self.backing(dest))
+        self.assert_data(dest)
+
+    def test_slow_commit_survives_crash(self):
+        c = self.slow_chain()
+        path = self.start('bj-adopt-commit', c['top'])
+        job = str(self.dom(path).BlockCommit('vda', opts(top=c['mid'], base=c['base'],
+                                                          bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-commit')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        p = self.wait_job(job, timeout=300)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertGreater(int(p['TotalBytes']), 0)
+        self.assertEqual(self.backing(c['top']), c['base'])
+        # qemu's graph is as the job left it: the next job finds the chain
+        job = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        self.stop(path)
+        self.assert_data(c['top'], LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_pull_that_ended_while_down(self):
+        c = self.slow_chain(mib=4)
+        path = self.start('bj-adopt-ended', c['top'])
+        job = str(self.dom(path).BlockPull('vda', opts(base=c['base'], bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        # qemu finishes the job with nobody listening: top's header then names base
+        deadline = time.monotonic() + 300
+        while self.backing(c['top']) != c['base']:
+            self.assertLess(time.monotonic(), deadline, 'the pull did not finish in qemu')
+            time.sleep(0.5)
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-pull')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), c['top'])
+        # concluded once: a new job may start on the disk, and the old one is not reported again
+        job2 = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job2)['State']), 'completed')
+        self.assertEqual(sorted(self.domain_jobs(path)), sorted([job, job2]))
+        self.stop(path)
+        self.assert_data(c['top'], LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
     def test_copy_abort_keeps_source(self):
         c = self.chain()
         dest = os.path.join(self.dir, 'copy.raw')
