@@ -12,6 +12,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -306,6 +307,38 @@ class BlockJobs(VmgmtTestCase):
             time.sleep(0.1)
         self.assertEqual(str(self.job_props(job)['State']), 'running')
 
+    def qmp(self, uuid, *commands):
+        """While vmgmtd is down: the commands on the QMP monitor of the domain
+        with `uuid` (qemu takes one client at a time); returns their replies' "return"."""
+        sock = os.path.join(self.daemon.run_dir, uuid, 'monitor.sock')
+        out = []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(sock)
+            f = s.makefile('rwb')
+            json.loads(f.readline())   # the greeting
+            for cmd, args in (('qmp_capabilities', {}),) + commands:
+                f.write(json.dumps({'execute': cmd, 'arguments': args}).encode() + b'\n')
+                f.flush()
+                while True:
+                    msg = json.loads(f.readline())
+                    if 'event' in msg:
+                        continue
+                    self.assertNotIn('error', msg, '%s: %s' % (cmd, msg))
+                    out.append(msg['return'])
+                    break
+        return out[1:]
+
+    def qemu_jobs_while_down(self, uuid, until, timeout=300):
+        """query-block-jobs until until(jobs) holds; vmgmtd must be down."""
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = self.qmp(uuid, ('query-block-jobs', {}))[0]
+            if until(jobs):
+                return jobs
+            self.assertLess(time.monotonic(), deadline, 'qemu\'s block jobs stay %s' % jobs)
+            time.sleep(0.5)
+
     def slow_chain(self, mib=16):
         """The chain, with mid holding `mib` MiB more: a job at 1 MiB/s runs for a while."""
         c = self.chain(size='64M')
@@ -385,6 +418,51 @@ class BlockJobs(VmgmtTestCase):
         self.assertEqual(sorted(self.domain_jobs(path)), sorted([job, job2]))
         self.stop(path)
         self.assert_data(c['top'], LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_copy_ready_while_down_pivots(self):
+        c = self.slow_chain(mib=4)
+        dest = os.path.join(self.dir, 'ready-while-down.qcow2')
+        path = self.start('bj-adopt-ready', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(pivot=True, bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        # ready with nobody listening (BLOCK_JOB_READY went nowhere)
+        self.qemu_jobs_while_down(uuid, lambda jobs: jobs and jobs[0]['ready'])
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-copy')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assert_data(dest, LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_pivot_while_down_is_concluded(self):
+        c = self.chain()
+        path = self.start('bj-adopt-pivoted', c['top'])
+        job = str(self.dom(path).BlockCommit('vda', opts(active=True, base=c['mid'])))
+        self.wait_ready(job)
+        # vmgmtd crashed right after it asked for the pivot: qemu switched the
+        # disk to the base and dismissed the job with nobody listening
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        self.qmp(uuid, ('job-complete', {'id': 'vmgmt-commit-disk0'}))
+        self.qemu_jobs_while_down(uuid, lambda jobs: not jobs)
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-commit')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        # the live definition follows the pivot, and qemu's graph is clean for the next job
+        self.assertEqual(self.source(path), c['mid'])
+        job2 = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job2)['State']), 'completed')
+        self.stop(path)
+        self.assertIsNone(self.backing(c['mid']))
+        self.assert_data(c['mid'])
 
     def test_copy_abort_keeps_source(self):
         c = self.chain()
