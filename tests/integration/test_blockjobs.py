@@ -464,6 +464,28 @@ class BlockJobs(VmgmtTestCase):
         self.assertIsNone(self.backing(c['mid']))
         self.assert_data(c['mid'])
 
+    def test_cancel_of_adopted_copy(self):
+        c = self.slow_chain(mib=48)
+        dest = os.path.join(self.dir, 'adopted-cancelled.qcow2')
+        path = self.start('bj-adopt-cancel', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-copy')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        self.client.obj(job).Cancel(opts(), dbus_interface=JOB_IFACE)
+        self.assertEqual(str(self.wait_job(job)['State']), 'cancelled')
+        self.assertEqual(self.source(path), c['top'])
+        # the new file (still at its temporary name) goes as whoever created it
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertFalse(os.path.exists(dest))
+        self.stop(path)
+        self.assert_data(c['top'])
+
     def test_copy_abort_keeps_source(self):
         c = self.chain()
         dest = os.path.join(self.dir, 'copy.raw')
