@@ -363,16 +363,17 @@ class BlockJobs(VmgmtTestCase):
         p = self.wait_job(job)
         self.assertEqual(str(p['State']), 'completed', dict(p))
         self.assertEqual(self.source(path), dest)
+        # the new file gets its name when the job is done (in the background)
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertTrue(os.path.exists(dest))
         # and once more over a crash: the live XML the status keeps names the copy
         self.daemon.kill()
         self.daemon.start()
         self.assertEqual(self.source(path), dest)
         self.stop(path)
-        # the new file got its name when the job was done
-        deadline = time.monotonic() + 60
-        while self.leftovers() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.assertEqual(self.leftovers(), [])
         self.assertIsNone(self.backing(dest))
         self.assert_data(dest)
 
