@@ -5,7 +5,11 @@
  * rights (domain-files.h) just before the job: the layers a caller names
  * (a path, or TARGET[N] with N the depth, 0 the active layer) are looked up
  * in it, a commit's base is then opened read-write the same way and a copy's
- * destination too, and the driver gets the fds. */
+ * destination too, and the driver gets the fds.
+ *
+ * The driver keeps what a restarted vmgmtd needs with the job (owner data:
+ * the Job's path, a new copy's temporary file and whose rights made it);
+ * after a restart each such job is a Job again (vm_domain_block_jobs_adopt_all()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

@@ -8,7 +8,15 @@
  * passes fds; qemu gets them with add-fd, never a path. Progress comes from
  * query-block-jobs, the end from BLOCK_JOB_READY / _COMPLETED / _CANCELLED.
  * qemu removes a finished job itself (auto-dismiss); the format job of a new
- * copy (blockdev-create) is dismissed here. */
+ * copy (blockdev-create) is dismissed here.
+ *
+ * While qemu runs a job, the runtime's status file has it ("blockjob=" and
+ * the job as JSON: what it was started with, the nodes it found and added,
+ * what was asked of it). A restarted vmgmtd adopts it (block_jobs_adopt()):
+ * query-block-jobs says whether it still runs (and whether it got ready
+ * meanwhile); one qemu dismissed while nobody listened is concluded from
+ * the disk's chain in qemu's graph (the top node tells whether a pivot
+ * happened, the layers left whether a commit or pull did its work). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
