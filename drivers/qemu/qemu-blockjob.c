@@ -1188,6 +1188,25 @@ static void adopt_graph_reply(BlockJob *j, int r, const JsonValue *ret, const ch
         blockjob_end(j, -EIO, "qemu's block job ended while vmgmtd was not running, without completing");
 }
 
+static void resend_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        if (r < 0)
+                log_debug("block job %s: asked again: %s", j->job_id, strna(error));
+}
+
+static void resend_end(BlockJob *j) {
+        JsonValue *a = json_object();
+
+        if (j->pivot_requested) {
+                json_object_set_new(a, "id", json_string(j->job_id));
+                (void) blockjob_send(j, "job-complete", a, -1, resend_reply);
+                return;
+        }
+        json_object_set_new(a, "device", json_string(j->job_id));
+        if (j->cancel_requested)
+                json_object_set_new(a, "force", json_true());
+        (void) blockjob_send(j, "block-job-cancel", a, -1, resend_reply);
+}
+
 static void adopt_jobs_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
         if (step_failed(j, r, error, "cannot ask qemu about its block jobs"))
                 return;
@@ -1204,6 +1223,12 @@ static void adopt_jobs_reply(BlockJob *j, int r, const JsonValue *ret, const cha
                 /* ready while nobody listened: as BLOCK_JOB_READY */
                 if (ready && j->phase == PHASE_RUNNING)
                         on_ready(j, e);
+                /* the end was asked for and the job still waits: the request
+                 * may not have reached qemu before vmgmtd went; asked again
+                 * (a second one of a job already ending fails harmlessly) */
+                else if (ready && j->phase == PHASE_ENDING &&
+                         streq_ptr(json_util_member_string(e, "status"), "ready"))
+                        resend_end(j);
                 return;
         }
         blockjob_step(j, "x-debug-query-block-graph", NULL, -1, adopt_graph_reply);

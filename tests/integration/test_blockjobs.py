@@ -487,6 +487,38 @@ class BlockJobs(VmgmtTestCase):
         self.stop(path)
         self.assert_data(c['top'])
 
+    def test_pivot_asked_before_crash_is_asked_again(self):
+        c = self.chain()
+        dest = os.path.join(self.dir, 'asked.qcow2')
+        qemu_img('create', '-q', '-f', 'qcow2', dest, '16M')
+        path = self.start('bj-adopt-asked', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(reuse_external=True)))
+        self.wait_ready(job)
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        # as if vmgmtd had crashed after noting the pivot, before job-complete reached qemu
+        status = os.path.join(self.daemon.run_dir, uuid + '.status')
+        with open(status) as f:
+            lines = f.read().split('\n')
+        n = 0
+        for i, line in enumerate(lines):
+            if line.startswith('blockjob='):
+                rec = json.loads(line[len('blockjob='):])
+                self.assertEqual(rec['phase'], 'ready', rec)
+                rec.update(phase='ending', pivot_requested=True)
+                lines[i] = 'blockjob=' + json.dumps(rec, separators=(',', ':'))
+                n += 1
+        self.assertEqual(n, 1, 'block jobs in %s' % status)
+        with open(status, 'w') as f:
+            f.write('\n'.join(lines))
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-copy')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        self.assert_data(dest)
+
     def test_copy_abort_keeps_source(self):
         c = self.chain()
         dest = os.path.join(self.dir, 'copy.raw')
