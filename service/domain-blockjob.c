@@ -95,7 +95,7 @@ static void block_call_free(void *p) {
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
         if (c->job)
-                /* vmgmtd exits with the job running: qemu goes on writing the
+                /* vmgmtd exits with the job running: the driver goes on writing the
                  * copy, the next vmgmtd gives it its name */
                 vm_caller_files_free(c->created);
         else
