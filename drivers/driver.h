@@ -254,7 +254,24 @@ typedef struct DriverBlockJob {
         bool dest_format_it;            /* a new file: the driver writes the format (qcow2 header) onto it */
         bool shallow;                   /* only the active layer is copied; the copy's backing is the disk's */
         uint32_t granularity;           /* bytes (a power of 2); 0: the hypervisor's */
+        const char *owner_data;         /* the service's: kept with the job's runtime status, given back on adoption */
 } DriverBlockJob;
+
+/* A block job a restarted daemon found in a recovered domain's status
+ * (block_jobs_adopt()): what it was started with. */
+typedef struct DriverBlockJobInfo {
+        DriverBlockJobType type;
+        size_t disk;
+        size_t top, base;
+        bool pivot, finish;
+        const char *dest_path, *dest_format;
+        const char *owner_data;         /* DriverBlockJob.owner_data, NULL when none */
+} DriverBlockJobInfo;
+
+/* Called for each such job, synchronously: job is its handle (valid until
+ * done was called), *ret_cb what it reports to (zeroed: nobody). */
+typedef void (*DriverBlockJobAdoptFn)(void *userdata, DriverJob *job, const DriverBlockJobInfo *info,
+                                      DriverJobCallbacks *ret_cb);
 
 /* save(): options */
 typedef enum DriverSaveFlags {
@@ -512,6 +529,12 @@ typedef struct DomainDriverOps {
          * on its image (a copy stays as it was, consistent) and done reports 0.
          * -ENOENT no block job on that disk, -EAGAIN pivot before "ready". */
         int (*block_job_abort)(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
+        /* After recover() and attach_owner(): the block jobs the runtime ran
+         * when the previous daemon went, each given to fn; each then runs as
+         * one block_job_start() made (events, block_job_abort, cancel), and one
+         * that ended meanwhile is concluded as its end would have been (done
+         * follows, never from within fn). Returns how many, or a negative errno. */
+        int (*block_jobs_adopt)(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *userdata);
         /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
          * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
         int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);

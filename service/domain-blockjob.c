@@ -5,7 +5,11 @@
  * rights (domain-files.h) just before the job: the layers a caller names
  * (a path, or TARGET[N] with N the depth, 0 the active layer) are looked up
  * in it, a commit's base is then opened read-write the same way and a copy's
- * destination too, and the driver gets the fds. */
+ * destination too, and the driver gets the fds.
+ *
+ * The driver keeps what a restarted vmgmtd needs with the job (owner data:
+ * the Job's path, a new copy's temporary file and whose rights made it);
+ * after a restart each such job is a Job again (vm_domain_block_jobs_adopt_all()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -72,6 +76,11 @@ typedef struct BlockCall {
         void *done_userdata;
         bool base_below_top;            /* no base named: the layer right below top */
         char *base_path;                /* the commit's base, as the chain names it */
+
+        /* adopted after a vmgmtd restart: a copy's new destination at its temporary name */
+        OpenedFile *adopted_created;
+        OpenFileCreds adopted_creds;
+        gid_t *adopted_groups;
 } BlockCall;
 
 /* domain UUID → its BlockCall, while a block job runs */
@@ -85,7 +94,12 @@ static void block_call_free(void *p) {
         if (running_calls && c->domain && g_hash_table_lookup(running_calls, c->domain->uuid) == c)
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
-        vm_caller_files_discard(c->domain->manager, c->created);
+        if (c->job)
+                /* vmgmtd exits with the job running: the driver goes on writing the
+                 * copy, the next vmgmtd gives it its name */
+                vm_caller_files_free(c->created);
+        else
+                vm_caller_files_discard(c->domain->manager, c->created);
         vm_caller_files_free(c->base_files);
         for (size_t i = 0; i < c->n_delete; i++) {
                 if (c->to_delete[i].fd >= 0)
@@ -112,6 +126,12 @@ static void block_call_free(void *p) {
         g_free(c->dest);
         g_free(c->dest_format);
         g_free(c->base_path);
+        if (c->adopted_created) {
+                g_free(c->adopted_created->path);
+                g_free(c->adopted_created->resolved);
+                g_free(c->adopted_created);
+        }
+        g_free(c->adopted_groups);
         g_free(c);
 }
 
@@ -279,6 +299,23 @@ static void delete_committed(BlockCall *c) {
                         log_warning("Cannot delete %s", c->to_delete[i].path);
 }
 
+/* An adopted copy's new file: renamed to its name (done) or removed, as
+ * whoever created it; the finisher checks again that the name still leads
+ * to the file that was created (the fd here only stands for it). */
+static void adopted_created_finish(BlockCall *c, bool done) {
+        OpenedFile *f = c->adopted_created;
+        int fd = open(f->resolved, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+        f->fd = fd;
+        if (fd < 0 || open_file_finish_start(c->domain->manager->event, &c->adopted_creds, f,
+                                             done ? OPEN_FILE_FINISH_RENAME : OPEN_FILE_FINISH_UNLINK, 0, deleted,
+                                             NULL, NULL) < 0)
+                log_warning("Cannot %s %s", done ? "rename" : "remove", strna(f->resolved));
+        f->fd = -1;
+        if (fd >= 0)
+                close(fd);
+}
+
 static void job_finished(VmDomain *d, int r, const char *message, void *userdata) {
         BlockCall *c = userdata;
 
@@ -291,6 +328,8 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
                 c->created = vm_caller_files_free(c->created);
         } else
                 c->created = vm_caller_files_discard(d->manager, c->created);
+        if (c->adopted_created)
+                adopted_created_finish(c, r >= 0);
         if (r >= 0 && c->delete_files)
                 delete_committed(c);
         if (c->abort_message) {
@@ -306,11 +345,79 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
         call_tell(c, r, message);
 }
 
+/* ---- what a restarted vmgmtd needs to take the job over (kept by the driver) ---- */
+
+/* The Job's path, and a copy's new destination (at its temporary name) with
+ * the rights it was created with, as GVariant text a{sv}. */
+static char *owner_data_format(BlockCall *c) {
+        GVariantBuilder b;
+        g_autoptr(GVariant) v = NULL;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "job", g_variant_new_string(vm_domain_job_path(c->job)));
+        if (c->created) {
+                const OpenedFile *f = &c->created->files->files[0];
+                const OpenFileCreds *cr = &c->created->creds;
+
+                g_variant_builder_add(&b, "{sv}", "created", g_variant_new_string(f->path));
+                g_variant_builder_add(&b, "{sv}", "created_at", g_variant_new_string(f->resolved));
+                g_variant_builder_add(&b, "{sv}", "dev", g_variant_new_uint64((uint64_t) f->st.st_dev));
+                g_variant_builder_add(&b, "{sv}", "ino", g_variant_new_uint64((uint64_t) f->st.st_ino));
+                g_variant_builder_add(&b, "{sv}", "root", g_variant_new_boolean(cr->root));
+                g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32((uint32_t) cr->uid));
+                g_variant_builder_add(&b, "{sv}", "gid", g_variant_new_uint32((uint32_t) cr->gid));
+                g_variant_builder_add(&b, "{sv}", "groups",
+                                      g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, cr->groups, cr->n_groups,
+                                                                sizeof(gid_t)));
+        }
+        v = g_variant_ref_sink(g_variant_builder_end(&b));
+        return g_variant_print(v, TRUE);
+}
+
+static void owner_data_parse(BlockCall *c, const char *text, char **ret_old_job) {
+        g_autoptr(GVariant) v = NULL;
+        g_autoptr(GVariant) groups = NULL;
+        const char *path = NULL, *at = NULL, *job = NULL;
+        uint64_t dev = 0, ino = 0;
+        uint32_t uid = 0, gid = 0;
+        gboolean root = FALSE;
+
+        if (!text)
+                return;
+        v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);
+        if (!v)
+                return;
+        if (g_variant_lookup(v, "job", "&s", &job))
+                *ret_old_job = g_strdup(job);
+        if (!g_variant_lookup(v, "created", "&s", &path) || !g_variant_lookup(v, "created_at", "&s", &at) ||
+            !g_variant_lookup(v, "dev", "t", &dev) || !g_variant_lookup(v, "ino", "t", &ino) ||
+            !g_variant_lookup(v, "root", "b", &root) || !g_variant_lookup(v, "uid", "u", &uid) ||
+            !g_variant_lookup(v, "gid", "u", &gid))
+                return;
+        c->adopted_created = g_new0(OpenedFile, 1);
+        c->adopted_created->path = g_strdup(path);
+        c->adopted_created->resolved = g_strdup(at);
+        c->adopted_created->fd = -1;
+        c->adopted_created->st.st_dev = (dev_t) dev;
+        c->adopted_created->st.st_ino = (ino_t) ino;
+        c->adopted_creds = (OpenFileCreds) { .root = root, .uid = (uid_t) uid, .gid = (gid_t) gid };
+        groups = g_variant_lookup_value(v, "groups", G_VARIANT_TYPE("au"));
+        if (groups) {
+                gsize n = 0;
+                const uint32_t *g = g_variant_get_fixed_array(groups, &n, sizeof(uint32_t));
+                c->adopted_groups = g_new0(gid_t, n + 1);
+                for (gsize i = 0; i < n; i++)
+                        c->adopted_groups[i] = (gid_t) g[i];
+                c->adopted_creds.groups = c->adopted_groups;
+                c->adopted_creds.n_groups = n;
+        }
+}
+
 static void start_job(BlockCall *c) {
         VmDomain *d = c->domain;
         const DriverFile *chain = driver_files_find(&c->chain->view, DOMAIN_PATH_DISK, 0, 0);
         const DriverFile *file = c->file ? driver_files_find(&c->file->view, DOMAIN_PATH_DISK, 0, 0) : NULL;
-        _cleanup_free_ char *err = NULL, *base_name = NULL;
+        _cleanup_free_ char *err = NULL, *base_name = NULL, *owner_data = NULL;
         DriverBlockJob p = {
                 .disk = c->disk,
                 .chain = chain,
@@ -365,6 +472,8 @@ static void start_job(BlockCall *c) {
         p.base_name = base_name;
 
         c->job = vm_domain_job_new(d, c->message, verb_job_types[c->verb], job_finished, c, block_call_free);
+        owner_data = owner_data_format(c);
+        p.owner_data = owner_data;
         cb = vm_domain_job_callbacks(c->job);
         r = d->drv->ops->block_job_start(d->rt, &p, &cb, &dj, &err);
         if (r < 0) {
@@ -845,4 +954,61 @@ int domain_method_block_resize(sd_bus_message *message, void *userdata, sd_bus_e
                 return bus_error_from_errno(error, r, r == -EBUSY ? "a block job runs on the disk" : NULL, what);
         }
         return 1;
+}
+
+/* ---- block jobs a restarted vmgmtd found running ---- */
+
+static void adopt_one(void *userdata, DriverJob *job, const DriverBlockJobInfo *info, DriverJobCallbacks *ret_cb) {
+        VmDomain *d = userdata;
+        const DomainDef *def = vm_domain_current_def(d);
+        _cleanup_free_ char *old_job = NULL;
+        BlockVerb verb = info->type == DRIVER_BLOCK_JOB_COMMIT ? VERB_COMMIT :
+                         info->type == DRIVER_BLOCK_JOB_PULL ? VERB_PULL : VERB_COPY;
+        BlockCall *c;
+
+        if (running_calls && g_hash_table_lookup(running_calls, d->uuid)) {
+                log_warning("Domain '%s': a second block job found after the restart; it runs unwatched", d->name);
+                return;
+        }
+        c = block_call_new(d, NULL, verb);
+        c->disk = info->disk;
+        c->target = g_strdup(def && info->disk < def->n_disks && def->disks[info->disk].target_dev
+                                     ? def->disks[info->disk].target_dev : "?");
+        c->top = info->top;
+        c->base = info->base;
+        c->pivot = info->pivot;
+        c->finish = info->finish;
+        c->dest = g_strdup(info->dest_path);
+        c->dest_format = g_strdup(info->dest_format);
+        owner_data_parse(c, info->owner_data, &old_job);
+        c->job = vm_domain_job_new(d, NULL, verb_job_types[verb], job_finished, c, block_call_free);
+        *ret_cb = vm_domain_job_callbacks(c->job);
+        if (!running_calls)
+                running_calls = g_hash_table_new(g_str_hash, g_str_equal);
+        g_hash_table_replace(running_calls, d->uuid, c);
+        (void) vm_domain_job_started(c->job, job, NULL);
+        log_info("Domain '%s': block %s of disk '%s' taken over after the restart (job %s, was %s)", d->name,
+                 verb_names[verb], c->target, vm_domain_job_path(c->job), strna(old_job));
+}
+
+static void block_jobs_adopt(VmDomain *d) {
+        int r;
+
+        if (!d->rt || !d->drv->ops->block_jobs_adopt)
+                return;
+        r = d->drv->ops->block_jobs_adopt(d->rt, adopt_one, d);
+        if (r < 0)
+                log_warning("Domain '%s': cannot take over its block jobs: %s", d->name, strerror(-r));
+}
+
+void vm_domain_block_jobs_adopt_all(Manager *m) {
+        g_autoptr(GPtrArray) domains = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_ptr_array_add(domains, value);
+        for (guint i = 0; i < domains->len; i++)
+                block_jobs_adopt(domains->pdata[i]);
 }

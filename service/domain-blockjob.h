@@ -27,3 +27,8 @@ int domain_method_block_resize(sd_bus_message *message, void *userdata, sd_bus_e
 typedef void (*VmBlockCommitDoneFn)(void *userdata, int r, const char *message, const char *base);
 int vm_domain_block_commit(VmDomain *d, sd_bus_message *message, const char *disk, const char *top,
                            const char *base, VmBlockCommitDoneFn done, void *userdata, sd_bus_error *error);
+
+/* After a restart (the domains recovered, the bus objects registered): the
+ * block jobs every recovered domain runs (the driver kept them in its status) become org.vmgmt.Job objects again, BlockJobAbort and
+ * Cancel work on them, and their ends are reported as if vmgmtd had never gone. */
+void vm_domain_block_jobs_adopt_all(Manager *m);

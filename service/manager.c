@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "domain.h"
+#include "domain-blockjob.h"
 #include "domain-console.h"
 #include "fileio.h"
 #include "job.h"
@@ -646,6 +647,8 @@ int manager_startup(Manager *m) {
         r = manager_dbus_register(m);
         if (r < 0)
                 return r;
+        /* the block jobs recovered domains run are Job objects again */
+        vm_domain_block_jobs_adopt_all(m);
         m->ready = true;
         /* The name is taken once the pools and networks that were active or autostart are up (as libvirtd
          * answers no client before its drivers started them): a caller that sees vmgmtd sees them active.

@@ -8,7 +8,15 @@
  * passes fds; qemu gets them with add-fd, never a path. Progress comes from
  * query-block-jobs, the end from BLOCK_JOB_READY / _COMPLETED / _CANCELLED.
  * qemu removes a finished job itself (auto-dismiss); the format job of a new
- * copy (blockdev-create) is dismissed here. */
+ * copy (blockdev-create) is dismissed here.
+ *
+ * While qemu runs a job, the runtime's status file has it ("blockjob=" and
+ * the job as JSON: what it was started with, the nodes it found and added,
+ * what was asked of it). A restarted vmgmtd adopts it (block_jobs_adopt()):
+ * query-block-jobs says whether it still runs (and whether it got ready
+ * meanwhile); one qemu dismissed while nobody listened is concluded from
+ * the disk's chain in qemu's graph (the top node tells whether a pivot
+ * happened, the layers left whether a commit or pull did its work). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -70,6 +78,8 @@ struct BlockJob {
         bool qemu_job;          /* qemu's job exists (until it ended) */
         bool cancel_requested;  /* Cancel: undo */
         bool pivot_requested;   /* job-complete sent */
+        bool end_requested;     /* block-job-cancel sent to a ready job: it completes, the disk stays */
+        char *owner_data;       /* the service's, kept in the status */
         bool listening;
         bool done_called;
         unsigned n_pending;     /* QMP replies still to come */
@@ -111,7 +121,77 @@ static void blockjob_free(BlockJob *j) {
         strv_free_n(j->layers, j->n_graph);
         strv_free_n(j->storages, j->n_graph);
         free(j->result_message);
+        free(j->owner_data);
         free(j);
+}
+
+/* ---- the job in the runtime's status file (a restarted vmgmtd adopts it) ---- */
+
+/* Whether qemu runs the job: it is then kept in the status. */
+static bool blockjob_in_status(const BlockJob *j) {
+        return j->qemu_job && !j->done_called &&
+               (j->phase == PHASE_RUNNING || j->phase == PHASE_READY || j->phase == PHASE_ENDING);
+}
+
+static JsonValue *strv_to_json(char **v, size_t n) {
+        JsonValue *a = json_array();
+
+        for (size_t i = 0; v && i < n; i++)
+                json_array_append_new(a, json_string(strempty(v[i])));
+        return a;
+}
+
+static char *blockjob_record(const BlockJob *j) {
+        _cleanup_json_ JsonValue *o = json_object();
+
+        json_object_set_new(o, "type", json_integer(j->type));
+        json_object_set_new(o, "disk", json_integer((json_int_t) j->disk));
+        json_object_set_new(o, "job", json_string(j->job_id));
+        json_object_set_new(o, "top", json_integer((json_int_t) j->top));
+        json_object_set_new(o, "base", json_integer((json_int_t) j->base));
+        json_object_set_new(o, "phase", json_string(j->phase == PHASE_READY ? "ready" :
+                                                    j->phase == PHASE_ENDING ? "ending" : "running"));
+        json_object_set_new(o, "pivot", json_boolean(j->pivot));
+        json_object_set_new(o, "finish", json_boolean(j->finish));
+        json_object_set_new(o, "shallow", json_boolean(j->shallow));
+        json_object_set_new(o, "pivot_requested", json_boolean(j->pivot_requested));
+        json_object_set_new(o, "end_requested", json_boolean(j->end_requested));
+        json_object_set_new(o, "cancel_requested", json_boolean(j->cancel_requested));
+        if (j->dest_path)
+                json_object_set_new(o, "dest", json_string(j->dest_path));
+        if (j->dest_format)
+                json_object_set_new(o, "dest_format", json_string(j->dest_format));
+        json_object_set_new(o, "target", json_string(j->target));
+        json_object_set_new(o, "target_storage", json_string(j->target_storage));
+        json_object_set_new(o, "target_added", json_boolean(j->target_added));
+        json_object_set_new(o, "target_storage_added", json_boolean(j->target_storage_added));
+        json_object_set_new(o, "target_fdset", json_integer(j->target_fdset));
+        json_object_set_new(o, "layers", strv_to_json(j->layers, j->n_graph));
+        json_object_set_new(o, "storages", strv_to_json(j->storages, j->n_graph));
+        json_object_set_new(o, "paths", strv_to_json(j->layer_paths, j->n_layers));
+        json_object_set_new(o, "formats", strv_to_json(j->layer_formats, j->n_layers));
+        if (j->owner_data)
+                json_object_set_new(o, "owner", json_string(j->owner_data));
+        return json_util_format(o, NULL);
+}
+
+void qemu_block_jobs_format_status(DriverRuntime *rt, GString *s) {
+        for (QemuListener *l = rt->listeners; l; l = l->next) {
+                _cleanup_free_ char *rec = NULL;
+
+                if (l->event != blockjob_event || !blockjob_in_status(l->userdata))
+                        continue;
+                rec = blockjob_record(l->userdata);
+                if (rec)
+                        g_string_append_printf(s, "blockjob=%s\n", rec);
+        }
+        for (char **r = rt->blockjob_records; r && *r; r++)
+                g_string_append_printf(s, "blockjob=%s\n", *r);
+}
+
+static void blockjob_save_status(BlockJob *j) {
+        if (j->rt)
+                (void) qemu_runtime_save_status(j->rt);
 }
 
 /* Freed once done was called and no reply is still to come (or the runtime went: none comes). */
@@ -132,8 +212,10 @@ static void blockjob_done(BlockJob *j, int r, const char *message) {
                 qemu_runtime_remove_listener(j->rt, &l);
                 j->listening = false;
         }
-        if (j->rt)
+        if (j->rt) {
                 qemu_runtime_log(j->rt, "block job %s: %s", j->job_id, r < 0 ? strna(message) : "done");
+                blockjob_save_status(j);   /* without it */
+        }
         if (cb.done)
                 cb.done(cb.userdata, r, message);
         blockjob_maybe_free(j);
@@ -441,6 +523,7 @@ static void job_ended(BlockJob *j, bool completed, const JsonValue *data) {
         _cleanup_free_ char *msg = NULL;
 
         j->qemu_job = false;
+        blockjob_save_status(j);
         if (error) {
                 msg = g_strdup_printf("qemu's block job failed: %s", error);
                 blockjob_end(j, -EIO, msg);
@@ -481,23 +564,29 @@ static void complete_reply(BlockJob *j, int r, const JsonValue *ret, const char 
         log_debug("block job %s: %s", j->job_id, strna(error));
         if (j->phase == PHASE_ENDING && j->qemu_job) {
                 j->phase = PHASE_READY;
-                j->pivot_requested = false;
+                j->pivot_requested = j->end_requested = false;
+                blockjob_save_status(j);
         }
 }
 
 static int request_end(BlockJob *j, bool pivot, bool force) {
         JsonValue *a = json_object();
+        int r;
 
         j->phase = PHASE_ENDING;
         if (pivot) {
                 j->pivot_requested = true;
                 json_object_set_new(a, "id", json_string(j->job_id));
-                return blockjob_send(j, "job-complete", a, -1, complete_reply);
+                r = blockjob_send(j, "job-complete", a, -1, complete_reply);
+        } else {
+                j->end_requested = !force;
+                json_object_set_new(a, "device", json_string(j->job_id));
+                if (force)
+                        json_object_set_new(a, "force", json_true());
+                r = blockjob_send(j, "block-job-cancel", a, -1, complete_reply);
         }
-        json_object_set_new(a, "device", json_string(j->job_id));
-        if (force)
-                json_object_set_new(a, "force", json_true());
-        return blockjob_send(j, "block-job-cancel", a, -1, complete_reply);
+        blockjob_save_status(j);
+        return r;
 }
 
 static void on_ready(BlockJob *j, const JsonValue *data) {
@@ -505,6 +594,7 @@ static void on_ready(BlockJob *j, const JsonValue *data) {
                 return;
         j->phase = PHASE_READY;
         event_progress(j, data);
+        blockjob_save_status(j);
         if (j->cancel_requested)
                 (void) request_end(j, false, true);
         else if (j->pivot)
@@ -548,12 +638,24 @@ static void blockjob_gone(DriverRuntime *rt, bool exited, void *userdata) {
         BlockJob *j = userdata;
 
         j->listening = false;   /* removed already */
-        j->rt = NULL;
         if (!exited) {
-                j->done_called = true;   /* driver teardown: nothing is called back */
+                /* driver teardown: nothing is called back; qemu goes on with
+                 * the job, the status keeps it for the next vmgmtd */
+                if (blockjob_in_status(j)) {
+                        char *rec = blockjob_record(j);
+                        if (rec) {
+                                size_t n = rt->blockjob_records ? g_strv_length(rt->blockjob_records) : 0;
+                                rt->blockjob_records = g_renew(char *, rt->blockjob_records, n + 2);
+                                rt->blockjob_records[n] = rec;
+                                rt->blockjob_records[n + 1] = NULL;
+                        }
+                }
+                j->rt = NULL;
+                j->done_called = true;
                 blockjob_free(j);
                 return;
         }
+        j->rt = NULL;
         blockjob_done(j, -ESRCH, "the domain stopped");
 }
 
@@ -564,6 +666,7 @@ static void started_reply(BlockJob *j, int r, const JsonValue *ret, const char *
                 return;
         j->qemu_job = true;
         j->phase = PHASE_RUNNING;
+        blockjob_save_status(j);
         if (j->cancel_requested)
                 (void) request_end(j, false, true);
 }
@@ -968,6 +1071,7 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *p, const Drive
         j->base_fd = j->dest_fd = -1;
         j->target_fdset = -1;
         j->base_name = dup_or_null(p->base_name);
+        j->owner_data = dup_or_null(p->owner_data);
         j->dest_path = dup_or_null(p->dest_path);
         j->dest_format = dup_or_null(p->dest_format);
         j->n_layers = 1 + p->chain->n_backing;
@@ -1040,6 +1144,249 @@ int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **re
         if (r < 0)
                 *ret_error = strdup("cannot talk to qemu's monitor");
         return r;
+}
+
+/* ---- adoption by a restarted vmgmtd ---- */
+
+static bool chain_has(char **chain, size_t n, const char *node) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(chain[i], node))
+                        return true;
+        return false;
+}
+
+/* qemu no longer has the job (it dismissed itself while nobody listened): the
+ * disk's chain now tells how it ended, and it is concluded as its event would have. */
+static void adopt_graph_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        char **now = NULL, **now_storages = NULL;
+        size_t n_now = 0;
+        bool done, switched = false;
+
+        if (step_failed(j, r, error, "cannot read qemu's block graph"))
+                return;
+        if (!j->qemu_job || j->phase == PHASE_CLEANUP)
+                return;   /* its event came meanwhile */
+        if (chain_from_graph(ret, j->prefix, &now, &now_storages, &n_now) < 0) {
+                j->qemu_job = false;
+                blockjob_end(j, -EIO, "qemu has no image for the disk any more");
+                return;
+        }
+        switch (j->type) {
+        case DRIVER_BLOCK_JOB_COPY:
+                switched = n_now > 0 && streq(now[0], j->target);
+                done = switched || j->end_requested || j->finish;
+                break;
+        case DRIVER_BLOCK_JOB_COMMIT:
+                if (j->top == 0) {
+                        switched = j->base < j->n_graph && n_now > 0 && streq(now[0], j->layers[j->base]);
+                        done = switched || j->end_requested;
+                } else
+                        done = j->top < j->n_graph && !chain_has(now, n_now, j->layers[j->top]);
+                break;
+        default:
+                done = j->base <= 1 || j->n_graph < 2 || !chain_has(now, n_now, j->layers[1]);
+        }
+        strv_free_n(now, n_now);
+        strv_free_n(now_storages, n_now);
+        qemu_runtime_log(j->rt, "block job %s ended while vmgmtd was not running%s", j->job_id,
+                         switched ? " (the disk was switched)" : "");
+        j->pivot_requested = switched;
+        if (done) {
+                job_ended(j, true, NULL);
+                return;
+        }
+        if (j->cancel_requested) {
+                job_ended(j, false, NULL);
+                return;
+        }
+        j->qemu_job = false;
+        blockjob_save_status(j);
+        blockjob_end(j, -EIO, "qemu's block job ended while vmgmtd was not running, without completing");
+}
+
+static void resend_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        if (r < 0)
+                log_debug("block job %s: asked again: %s", j->job_id, strna(error));
+}
+
+static void resend_end(BlockJob *j) {
+        JsonValue *a = json_object();
+
+        if (j->pivot_requested) {
+                json_object_set_new(a, "id", json_string(j->job_id));
+                (void) blockjob_send(j, "job-complete", a, -1, resend_reply);
+                return;
+        }
+        json_object_set_new(a, "device", json_string(j->job_id));
+        if (j->cancel_requested)
+                json_object_set_new(a, "force", json_true());
+        (void) blockjob_send(j, "block-job-cancel", a, -1, resend_reply);
+}
+
+static void adopt_jobs_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(j, r, error, "cannot ask qemu about its block jobs"))
+                return;
+        if (!j->qemu_job || j->phase == PHASE_CLEANUP)
+                return;   /* its end came meanwhile */
+        for (size_t i = 0; i < json_array_size(ret); i++) {
+                const JsonValue *e = json_array_get(ret, i);
+                bool ready = false;
+
+                if (!streq_ptr(json_util_member_string(e, "device"), j->job_id))
+                        continue;
+                event_progress(j, e);
+                (void) json_util_boolean(json_object_get(e, "ready"), &ready);
+                /* ready while nobody listened: as BLOCK_JOB_READY */
+                if (ready && j->phase == PHASE_RUNNING)
+                        on_ready(j, e);
+                /* the end was asked for and the job still waits: the request
+                 * may not have reached qemu before vmgmtd went; asked again
+                 * (a second one of a job already ending fails harmlessly) */
+                else if (ready && j->phase == PHASE_ENDING &&
+                         streq_ptr(json_util_member_string(e, "status"), "ready"))
+                        resend_end(j);
+                return;
+        }
+        blockjob_step(j, "x-debug-query-block-graph", NULL, -1, adopt_graph_reply);
+}
+
+static int adopt_unreachable(sd_event_source *s, uint64_t usec, void *userdata) {
+        BlockJob *j = userdata;
+
+        j->poll = sd_event_source_disable_unref(j->poll);
+        blockjob_end(j, -ESRCH, "cannot talk to qemu's monitor");
+        return 0;
+}
+
+static size_t json_size(const JsonValue *v) {
+        int64_t n = 0;
+        return json_util_integer(v, &n) >= 0 && n >= 0 ? (size_t) n : 0;
+}
+
+static char **json_to_strv(const JsonValue *a, size_t *ret_n) {
+        size_t n = json_array_size(a);
+        char **v = calloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; v && i < n; i++)
+                v[i] = strdup(strempty(json_string_value(json_array_get(a, i))));
+        *ret_n = v ? n : 0;
+        return v;
+}
+
+static bool json_flag(const JsonValue *o, const char *key) {
+        bool b = false;
+        (void) json_util_boolean(json_object_get(o, key), &b);
+        return b;
+}
+
+static BlockJob *blockjob_from_record(DriverRuntime *rt, const char *rec) {
+        _cleanup_json_ JsonValue *o = NULL;
+        const char *job, *phase;
+        size_t n_storages = 0, n_formats = 0;
+        int64_t type = -1, fdset = -1;
+        BlockJob *j;
+
+        if (json_util_parse(rec, strlen(rec), &o, NULL) < 0 || !json_is_object(o))
+                return NULL;
+        job = json_util_member_string(o, "job");
+        phase = strempty(json_util_member_string(o, "phase"));
+        if (json_util_integer(json_object_get(o, "type"), &type) < 0 || type < DRIVER_BLOCK_JOB_PULL ||
+            type > DRIVER_BLOCK_JOB_COPY || !job || strlen(job) >= sizeof(j->job_id))
+                return NULL;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return NULL;
+        j->dj.cancel = blockjob_cancel;
+        j->rt = rt;
+        j->type = (DriverBlockJobType) type;
+        j->disk = json_size(json_object_get(o, "disk"));
+        j->top = json_size(json_object_get(o, "top"));
+        j->base = json_size(json_object_get(o, "base"));
+        j->pivot = json_flag(o, "pivot");
+        j->finish = json_flag(o, "finish");
+        j->shallow = json_flag(o, "shallow");
+        j->pivot_requested = json_flag(o, "pivot_requested");
+        j->end_requested = json_flag(o, "end_requested");
+        j->cancel_requested = json_flag(o, "cancel_requested");
+        j->phase = streq(phase, "ready") ? PHASE_READY : streq(phase, "ending") ? PHASE_ENDING : PHASE_RUNNING;
+        j->qemu_job = true;
+        j->base_fd = j->dest_fd = -1;
+        j->dest_path = dup_or_null(json_util_member_string(o, "dest"));
+        j->dest_format = dup_or_null(json_util_member_string(o, "dest_format"));
+        j->owner_data = dup_or_null(json_util_member_string(o, "owner"));
+        snprintf(j->target, sizeof(j->target), "%s", strempty(json_util_member_string(o, "target")));
+        snprintf(j->target_storage, sizeof(j->target_storage), "%s",
+                 strempty(json_util_member_string(o, "target_storage")));
+        j->target_added = json_flag(o, "target_added");
+        j->target_storage_added = json_flag(o, "target_storage_added");
+        (void) json_util_integer(json_object_get(o, "target_fdset"), &fdset);
+        j->target_fdset = fdset;
+        j->layers = json_to_strv(json_object_get(o, "layers"), &j->n_graph);
+        j->storages = json_to_strv(json_object_get(o, "storages"), &n_storages);
+        j->layer_paths = json_to_strv(json_object_get(o, "paths"), &j->n_layers);
+        j->layer_formats = json_to_strv(json_object_get(o, "formats"), &n_formats);
+        snprintf(j->prefix, sizeof(j->prefix), "disk%zu-", j->disk);
+        snprintf(j->job_id, sizeof(j->job_id), "%s", job);
+        snprintf(j->create_id, sizeof(j->create_id), "%s-create", j->job_id);
+        if (!j->layers || !j->storages || !j->layer_paths || !j->layer_formats || n_storages != j->n_graph ||
+            n_formats != j->n_layers || j->disk >= rt->def->n_disks || j->base > j->n_layers ||
+            (j->type == DRIVER_BLOCK_JOB_COMMIT && (j->base >= j->n_graph || j->top >= j->base))) {
+                /* the n_* counts free what was allocated */
+                if (j->storages && n_storages != j->n_graph) {
+                        strv_free_n(j->storages, n_storages);
+                        j->storages = NULL;
+                }
+                if (j->layer_formats && n_formats != j->n_layers) {
+                        strv_free_n(j->layer_formats, n_formats);
+                        j->layer_formats = NULL;
+                }
+                blockjob_free(j);
+                return NULL;
+        }
+        return j;
+}
+
+int qemu_block_jobs_adopt(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *userdata) {
+        char **records = TAKE_PTR(rt->blockjob_records);
+        int n = 0;
+
+        for (char **rec = records; rec && *rec; rec++) {
+                BlockJob *j = blockjob_from_record(rt, *rec);
+                DriverBlockJobInfo info;
+                QemuListener l;
+
+                if (!j) {
+                        log_warning("Domain %s: ignoring a block job record vmgmtd cannot read", rt->def->name);
+                        continue;
+                }
+                if (find_job(rt, j->disk)) {
+                        blockjob_free(j);
+                        continue;
+                }
+                l = blockjob_listener(j);
+                if (qemu_runtime_add_listener(rt, &l) < 0) {
+                        blockjob_free(j);
+                        continue;
+                }
+                j->listening = true;
+                info = (DriverBlockJobInfo) {
+                        .type = j->type, .disk = j->disk, .top = j->top, .base = j->base, .pivot = j->pivot,
+                        .finish = j->finish, .dest_path = j->dest_path, .dest_format = j->dest_format,
+                        .owner_data = j->owner_data,
+                };
+                if (fn)
+                        fn(userdata, &j->dj, &info, &j->cb);
+                qemu_runtime_log(rt, "block job %s adopted after a vmgmtd restart", j->job_id);
+                if (blockjob_send(j, "query-block-jobs", NULL, -1, adopt_jobs_reply) < 0)
+                        (void) sd_event_add_time_relative(rt->driver->event, &j->poll, CLOCK_MONOTONIC, 0, 0,
+                                                          adopt_unreachable, j);
+                else
+                        (void) sd_event_add_time_relative(rt->driver->event, &j->poll, CLOCK_MONOTONIC,
+                                                          BLOCKJOB_POLL_USEC, 0, on_poll, j);
+                n++;
+        }
+        g_strfreev(records);
+        return n;
 }
 
 /* ---- resize ---- */

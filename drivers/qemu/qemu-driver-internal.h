@@ -163,6 +163,10 @@ struct DriverRuntime {
         bool restored;                          /* it was: reason and event detail "restored" */
         bool from_snapshot;                     /* a revert's start: reason and event detail "from-snapshot" */
         struct QemuStateJob *state_job;         /* a save or dump under way */
+
+        /* block jobs (qemu-blockjob.c): the status lines of those a restarted
+         * vmgmtd found, or that outlived their BlockJob (teardown), until adopted */
+        char **blockjob_records;
 };
 
 /* ---- qemu-process.c ---- */
@@ -293,6 +297,10 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const Dri
                          char **ret_error);
 int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
 int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+/* DomainDriverOps.block_jobs_adopt */
+int qemu_block_jobs_adopt(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *userdata);
+/* Appends a "blockjob=JSON" status line for every block job qemu runs for rt. */
+void qemu_block_jobs_format_status(DriverRuntime *rt, GString *s);
 
 /* ---- qemu-save.c: save, restore, core dump ---- */
 

@@ -920,6 +920,7 @@ const DomainDriverOps qemu_driver_ops = {
         .console_name = qemu_console_name,
         .block_job_start = qemu_block_job_start,
         .block_job_abort = qemu_block_job_abort,
+        .block_jobs_adopt = qemu_block_jobs_adopt,
         .block_resize = qemu_block_resize,
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,

@@ -237,6 +237,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         free(rt->vnc_connect_path);
         free(rt->channel_dir);
         g_strfreev(rt->cgroups);
+        g_strfreev(rt->blockjob_records);
         free(rt->log_path);
         free(rt->log_prefix);
         free(rt->start_error_message);
@@ -672,6 +673,7 @@ int qemu_runtime_save_status(DriverRuntime *rt) {
                                (unsigned) rt->uid, (unsigned) rt->gid);
         for (char **c = rt->cgroups; c && *c; c++)
                 g_string_append_printf(s, "cgroup=%s\n", *c);
+        qemu_block_jobs_format_status(rt, s);
         g_string_append_c(s, '\n');
         g_string_append(s, rt->def_xml);
         r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
@@ -703,6 +705,7 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         int own_run_dir = 0, confined = 0;
         unsigned long uid = 0, gid = 0;
         g_autoptr(GPtrArray) cgroups = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) blockjobs = g_ptr_array_new_with_free_func(g_free);
         unsigned long long starttime = 0, start_usec = 0;
         char reason[64] = "unknown", stop_reason[64] = "", stop_detail[64] = "";
         int r;
@@ -752,6 +755,8 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
                         gid = strtoul(eq, NULL, 10);
                 else if (streq(line, "cgroup") && g_str_has_prefix(eq, "/sys/fs/cgroup/"))
                         g_ptr_array_add(cgroups, g_strdup(eq));
+                else if (streq(line, "blockjob"))
+                        g_ptr_array_add(blockjobs, g_strdup(eq));
         }
         if (pid <= 0 || state < 0)
                 return -EBADMSG;
@@ -781,6 +786,10 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         if (cgroups->len > 0) {
                 g_ptr_array_add(cgroups, NULL);
                 rt->cgroups = (char **) g_ptr_array_free(g_steal_pointer(&cgroups), FALSE);
+        }
+        if (blockjobs->len > 0) {
+                g_ptr_array_add(blockjobs, NULL);
+                rt->blockjob_records = (char **) g_ptr_array_free(g_steal_pointer(&blockjobs), FALSE);
         }
         if (*stop_reason) {
                 rt->killing = true;

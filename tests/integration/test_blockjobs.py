@@ -12,6 +12,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -281,6 +282,242 @@ class BlockJobs(VmgmtTestCase):
         self.stop(path)
         self.assertIsNone(self.backing(c['mid']))
         self.assert_data(c['mid'])
+
+    # ---- block jobs across a vmgmtd restart ----
+
+    def domain_jobs(self, path):
+        """{job path: props} of the Job objects on the bus whose Object is the domain path."""
+        return {p: ifs[JOB_IFACE] for p, ifs in self.client.managed_objects().items()
+                if JOB_IFACE in ifs and str(ifs[JOB_IFACE]['Object']) == path}
+
+    def adopted_job(self, path, old, type_):
+        """The one Job the restarted vmgmtd made for the domain's block job (old: the path before)."""
+        jobs = {p: j for p, j in self.domain_jobs(path).items() if p != old}
+        self.assertEqual(len(jobs), 1, 'Job objects of %s after the restart: %s' % (path, jobs))
+        job, props = jobs.popitem()
+        self.assertTrue(job.startswith('/org/vmgmt/job/'), job)
+        self.assertEqual(str(props['Type']), type_, dict(props))
+        return job, props
+
+    def wait_running_in_qemu(self, job, timeout=120):
+        """Until qemu runs the job (its progress is known): vmgmtd's status has it from then on."""
+        deadline = time.monotonic() + timeout
+        while int(self.job_props(job)['TotalBytes']) == 0:
+            self.assertLess(time.monotonic(), deadline, 'job %s never ran in qemu' % job)
+            time.sleep(0.1)
+        self.assertEqual(str(self.job_props(job)['State']), 'running')
+
+    def qmp(self, uuid, *commands):
+        """While vmgmtd is down: the commands on the QMP monitor of the domain
+        with `uuid` (qemu takes one client at a time); returns their replies' "return"."""
+        sock = os.path.join(self.daemon.run_dir, uuid, 'monitor.sock')
+        out = []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(sock)
+            f = s.makefile('rwb')
+            json.loads(f.readline())   # the greeting
+            for cmd, args in (('qmp_capabilities', {}),) + commands:
+                f.write(json.dumps({'execute': cmd, 'arguments': args}).encode() + b'\n')
+                f.flush()
+                while True:
+                    msg = json.loads(f.readline())
+                    if 'event' in msg:
+                        continue
+                    self.assertNotIn('error', msg, '%s: %s' % (cmd, msg))
+                    out.append(msg['return'])
+                    break
+        return out[1:]
+
+    def qemu_jobs_while_down(self, uuid, until, timeout=300):
+        """query-block-jobs until until(jobs) holds; vmgmtd must be down."""
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = self.qmp(uuid, ('query-block-jobs', {}))[0]
+            if until(jobs):
+                return jobs
+            self.assertLess(time.monotonic(), deadline, 'qemu\'s block jobs stay %s' % jobs)
+            time.sleep(0.5)
+
+    def slow_chain(self, mib=16):
+        """The chain, with mid holding `mib` MiB more: a job at 1 MiB/s runs for a while."""
+        c = self.chain(size='64M')
+        ok, out = qemu_io(c['mid'], 'write -P 0x44 8M %dM' % mib)
+        self.assertTrue(ok, out)
+        return c
+
+    def test_ready_copy_survives_restart(self):
+        c = self.chain()
+        dest = os.path.join(self.dir, 'adopted.qcow2')
+        path = self.start('bj-adopt-copy', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts()))
+        self.wait_ready(job)
+        # SIGTERM: vmgmtd goes with the job running (qemu keeps mirroring)
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.assertEqual(self.client.state(path)[0], 'paused')
+        job, props = self.adopted_job(path, job, 'block-copy')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        self.wait_ready(job)
+        self.dom(path).BlockJobAbort('vda', opts(pivot=True))
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        # the new file gets its name when the job is done (in the background)
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertTrue(os.path.exists(dest))
+        # and once more over a crash: the live XML the status keeps names the copy
+        self.daemon.kill()
+        self.daemon.start()
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        self.assertIsNone(self.backing(dest))
+        self.assert_data(dest)
+
+    def test_slow_commit_survives_crash(self):
+        c = self.slow_chain()
+        path = self.start('bj-adopt-commit', c['top'])
+        job = str(self.dom(path).BlockCommit('vda', opts(top=c['mid'], base=c['base'],
+                                                          bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-commit')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        p = self.wait_job(job, timeout=300)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertGreater(int(p['TotalBytes']), 0)
+        self.assertEqual(self.backing(c['top']), c['base'])
+        # qemu's graph is as the job left it: the next job finds the chain
+        job = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job)['State']), 'completed')
+        self.stop(path)
+        self.assert_data(c['top'], LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_pull_that_ended_while_down(self):
+        c = self.slow_chain(mib=4)
+        path = self.start('bj-adopt-ended', c['top'])
+        job = str(self.dom(path).BlockPull('vda', opts(base=c['base'], bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        # qemu finishes the job with nobody listening: top's header then names base
+        deadline = time.monotonic() + 300
+        while self.backing(c['top']) != c['base']:
+            self.assertLess(time.monotonic(), deadline, 'the pull did not finish in qemu')
+            time.sleep(0.5)
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-pull')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), c['top'])
+        # concluded once: a new job may start on the disk, and the old one is not reported again
+        job2 = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job2)['State']), 'completed')
+        self.assertEqual(sorted(self.domain_jobs(path)), sorted([job, job2]))
+        self.stop(path)
+        self.assert_data(c['top'], LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_copy_ready_while_down_pivots(self):
+        c = self.slow_chain(mib=4)
+        dest = os.path.join(self.dir, 'ready-while-down.qcow2')
+        path = self.start('bj-adopt-ready', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(pivot=True, bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        # ready with nobody listening (BLOCK_JOB_READY went nowhere)
+        self.qemu_jobs_while_down(uuid, lambda jobs: jobs and jobs[0]['ready'])
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-copy')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assert_data(dest, LAYERS + (('mid-more', 8 * MIB, 0x44),))
+
+    def test_pivot_while_down_is_concluded(self):
+        c = self.chain()
+        path = self.start('bj-adopt-pivoted', c['top'])
+        job = str(self.dom(path).BlockCommit('vda', opts(active=True, base=c['mid'])))
+        self.wait_ready(job)
+        # vmgmtd crashed right after it asked for the pivot: qemu switched the
+        # disk to the base and dismissed the job with nobody listening
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        self.qmp(uuid, ('job-complete', {'id': 'vmgmt-commit-disk0'}))
+        self.qemu_jobs_while_down(uuid, lambda jobs: not jobs)
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-commit')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        # the live definition follows the pivot, and qemu's graph is clean for the next job
+        self.assertEqual(self.source(path), c['mid'])
+        job2 = str(self.dom(path).BlockPull('vda', opts()))
+        self.assertEqual(str(self.wait_job(job2)['State']), 'completed')
+        self.stop(path)
+        self.assertIsNone(self.backing(c['mid']))
+        self.assert_data(c['mid'])
+
+    def test_cancel_of_adopted_copy(self):
+        c = self.slow_chain(mib=48)
+        dest = os.path.join(self.dir, 'adopted-cancelled.qcow2')
+        path = self.start('bj-adopt-cancel', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(bandwidth_mib=dbus.UInt64(1))))
+        self.wait_running_in_qemu(job)
+        self.daemon.kill()
+        self.daemon.start()
+        job, props = self.adopted_job(path, job, 'block-copy')
+        self.assertEqual(str(props['State']), 'running', dict(props))
+        self.client.obj(job).Cancel(opts(), dbus_interface=JOB_IFACE)
+        self.assertEqual(str(self.wait_job(job)['State']), 'cancelled')
+        self.assertEqual(self.source(path), c['top'])
+        # the new file (still at its temporary name) goes as whoever created it
+        deadline = time.monotonic() + 60
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.leftovers(), [])
+        self.assertFalse(os.path.exists(dest))
+        self.stop(path)
+        self.assert_data(c['top'])
+
+    def test_pivot_asked_before_crash_is_asked_again(self):
+        c = self.chain()
+        dest = os.path.join(self.dir, 'asked.qcow2')
+        qemu_img('create', '-q', '-f', 'qcow2', dest, '16M')
+        path = self.start('bj-adopt-asked', c['top'])
+        job = str(self.dom(path).BlockCopy('vda', dest, opts(reuse_external=True)))
+        self.wait_ready(job)
+        uuid = str(self.client.prop(path, 'UUID'))
+        self.daemon.kill()
+        # as if vmgmtd had crashed after noting the pivot, before job-complete reached qemu
+        status = os.path.join(self.daemon.run_dir, uuid + '.status')
+        with open(status) as f:
+            lines = f.read().split('\n')
+        n = 0
+        for i, line in enumerate(lines):
+            if line.startswith('blockjob='):
+                rec = json.loads(line[len('blockjob='):])
+                self.assertEqual(rec['phase'], 'ready', rec)
+                rec.update(phase='ending', pivot_requested=True)
+                lines[i] = 'blockjob=' + json.dumps(rec, separators=(',', ':'))
+                n += 1
+        self.assertEqual(n, 1, 'block jobs in %s' % status)
+        with open(status, 'w') as f:
+            f.write('\n'.join(lines))
+        self.daemon.start()
+        job, _ = self.adopted_job(path, job, 'block-copy')
+        p = self.wait_job(job)
+        self.assertEqual(str(p['State']), 'completed', dict(p))
+        self.assertEqual(self.source(path), dest)
+        self.stop(path)
+        self.assert_data(dest)
 
     def test_copy_abort_keeps_source(self):
         c = self.chain()
