@@ -22,13 +22,6 @@ static bool snapshot_has_memory(const VmSnapshot *s) {
         return s->def->memory == SNAPSHOT_LOCATION_INTERNAL;
 }
 
-static bool snapshot_has_agent_channel(const DomainDef *def) {
-        for (size_t i = 0; def && i < def->n_channels; i++)
-                if (streq_ptr(def->channels[i].target_name, "org.qemu.guest_agent.0"))
-                        return true;
-        return false;
-}
-
 /* ---- signals ---- */
 
 static void emit_changed(VmSnapshot *s, const char *name) {
@@ -839,10 +832,10 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         if (r >= 0 && quiesce && !active)
                 r = sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
                                       "Domain '%s' is not running: quiesce needs its guest agent", d->name);
-        if (r >= 0 && quiesce && !snapshot_has_agent_channel(vm_domain_current_def(d)))
+        if (r >= 0 && quiesce && !domain_def_agent_channel(vm_domain_current_def(d)))
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "QEMU guest agent is not configured (domain '%s' has no <channel> with target "
-                                      "name='org.qemu.guest_agent.0')", d->name);
+                                      "The guest agent is not configured (domain '%s' has no <channel> with target "
+                                      "name='%s')", d->name, DOMAIN_GUEST_AGENT_CHANNEL);
         if (r >= 0 && (def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file))
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "<memory snapshot='external'> (memory saved to a file) is not supported yet; use internal");

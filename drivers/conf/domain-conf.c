@@ -403,6 +403,13 @@ static void copy_timer(CopyCtx *c, DomainTimerDef *t) {
                         copy_one(ctx, &(dst)->field[_i]);                                               \
         } while (0)
 
+const DomainChrDef *domain_def_agent_channel(const DomainDef *def) {
+        for (size_t i = 0; def && i < def->n_channels; i++)
+                if (streq_ptr(def->channels[i].target_name, DOMAIN_GUEST_AGENT_CHANNEL))
+                        return &def->channels[i];
+        return NULL;
+}
+
 DomainDef *domain_def_copy(const DomainDef *def) {
         CopyCtx ctx = {};
         DomainDef *c;

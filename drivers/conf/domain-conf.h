@@ -399,6 +399,9 @@ DomainDef *domain_def_new(void);
 DomainDef *domain_def_free(DomainDef *def);   /* NULL-safe, returns NULL */
 /* A deep copy, field by field (no XML round trip); NULL on OOM. */
 DomainDef *domain_def_copy(const DomainDef *def);
+/* The guest agent's channel (<channel> with target name libvirt's org.qemu.guest_agent.0), or NULL. */
+#define DOMAIN_GUEST_AGENT_CHANNEL "org.qemu.guest_agent.0"
+const DomainChrDef *domain_def_agent_channel(const DomainDef *def);
 
 /* Parses and validates domain XML. Returns 0 and *ret, or -EINVAL with err
  * filled (syntax error, unknown element/attribute, bad value, missing name,

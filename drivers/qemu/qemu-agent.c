@@ -40,10 +40,7 @@ struct QemuAgentCall {
 };
 
 const DomainChrDef *qemu_agent_channel(const DomainDef *def) {
-        for (size_t i = 0; def && i < def->n_channels; i++)
-                if (streq_ptr(def->channels[i].target_name, QEMU_AGENT_CHANNEL))
-                        return &def->channels[i];
-        return NULL;
+        return domain_def_agent_channel(def);
 }
 
 static void call_free(QemuAgentCall *c) {

@@ -443,7 +443,7 @@ class Snapshots(VmgmtTestCase):
             self.dom(dpath).CreateSnapshot("<domainsnapshot><name>q</name><disks><disk name='vda'><source file='%s'/>"
                                            "</disk></disks></domainsnapshot>" % ov1, opts(disk_only=True, quiesce=True))
         self.assertEqual(dbus_error_name(cm.exception), ERR_NOT_SUPPORTED)
-        self.assertIn('QEMU guest agent is not configured', str(cm.exception))
+        self.assertIn('guest agent is not configured', str(cm.exception))
         self.assertFalse(os.path.exists(ov1))
         self.assertEqual(self.listed(dpath), [])
 
