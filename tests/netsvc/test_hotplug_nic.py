@@ -76,6 +76,9 @@ class HotplugNic(NetTestCase):
             time.sleep(0.1)
         self.assertEqual(len(leases), 1, leases)
         self.assertTrue(leases[0]['ip'].startswith('192.168.122.'))
+        # and the domain's own addresses say so (source lease: the network's leases for the NIC's MAC)
+        addrs = unwrap(self.dom(path).GetInterfaceAddresses(opts(source='lease')))
+        self.assertEqual([(a['hwaddr'], a['address']) for a in addrs], [(MAC, leases[0]['ip'])], addrs)
         # detach: the guest lets go, the tap goes
         self.rec.clear()
         self.dom(path).DetachDevice(nic_xml('default'), opts(live=True))
