@@ -34,9 +34,37 @@ static const char domcaps_commands[] =
         "{\"execute\":\"query-commands\",\"id\":\"commands\"}\n"
         "{\"execute\":\"quit\"}\n";
 
+/* What one binary answered, while it stays the same file. */
+typedef struct CachedAnswers {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+        char *output;
+} CachedAnswers;
+
+static void cached_answers_free(gpointer v) {
+        CachedAnswers *c = v;
+
+        g_free(c->output);
+        g_free(c);
+}
+
+GHashTable *qemu_domcaps_cache_new(void) {
+        return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_answers_free);
+}
+
+static bool cached_answers_fit(const CachedAnswers *c, const struct stat *st) {
+        return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
+               c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 struct QemuDomCapsProbe {
         sd_event *event;
         char *emulator, *arch, *machine, *virttype;
+        GHashTable *cache;              /* a reference; NULL: none */
+        char *cache_key;                /* the binary's realpath */
+        struct stat st;                 /* the binary as checked */
         pid_t pid;
         int pidfd, outfd;
         sd_event_source *exit_source, *out_source, *timer;
@@ -58,6 +86,9 @@ static void probe_free(QemuDomCapsProbe *p) {
         if (p->out)
                 g_string_free(p->out, TRUE);
         sd_event_unref(p->event);
+        if (p->cache)
+                g_hash_table_unref(p->cache);
+        g_free(p->cache_key);
         g_free(p->emulator);
         g_free(p->arch);
         g_free(p->machine);
@@ -370,6 +401,13 @@ static int on_probe_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 probe_finish(p, -EIO, NULL, msg);
                 return 0;
         }
+        if (p->cache && p->cache_key) {
+                CachedAnswers *c = g_new0(CachedAnswers, 1);
+
+                *c = (CachedAnswers) { .dev = p->st.st_dev, .ino = p->st.st_ino, .size = p->st.st_size,
+                                       .mtime = p->st.st_mtim, .output = g_strdup(p->out->str) };
+                g_hash_table_replace(p->cache, g_strdup(p->cache_key), c);
+        }
         probe_answered(p);
         return 0;
 }
@@ -477,6 +515,19 @@ int qemu_domcaps_start(sd_event *event, const QemuDomCapsRequest *req, uint64_t 
         p->out = g_string_new(NULL);
         p->done = done;
         p->userdata = userdata;
+        p->st = st;
+        p->cache_key = g_strdup(real ?: emulator);
+        if (req->cache) {
+                const CachedAnswers *c = g_hash_table_lookup(req->cache, p->cache_key);
+
+                if (c && cached_answers_fit(c, &st)) {
+                        /* asked before and not replaced since: nothing runs */
+                        g_string_assign(p->out, c->output);
+                        probe_answered(p);
+                        return 0;
+                }
+                p->cache = g_hash_table_ref(req->cache);
+        }
         r = probe_spawn(p);
         if (r >= 0)
                 r = sd_event_add_io(event, &p->out_source, p->outfd, EPOLLIN, on_output, p);
@@ -498,7 +549,7 @@ int qemu_driver_domain_capabilities(DomainDriver *base, const char *emulator, co
                                     char **ret_message) {
         QemuDriver *d = (QemuDriver *) base;
         QemuDomCapsRequest req = { .emulator = emulator, .arch = arch, .machine = machine, .virttype = virttype,
-                                   .any_emulator = any_emulator };
+                                   .any_emulator = any_emulator, .cache = d->domcaps };
 
         return qemu_domcaps_start(d->event, &req, d->probe_timeout_usec > 0 ? d->probe_timeout_usec
                                                                            : QEMU_CAPS_PROBE_TIMEOUT_USEC_DEFAULT,

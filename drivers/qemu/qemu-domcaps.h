@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <glib.h>
 #include <systemd/sd-event.h>
 
 #include "driver.h"
@@ -19,10 +20,16 @@ typedef struct QemuDomCapsRequest {
         const char *machine;
         const char *virttype;
         bool any_emulator;          /* the caller may name any root-owned binary (root); else only the driver's own for arch */
+        GHashTable *cache;          /* qemu_domcaps_cache_new(): the answers of binaries asked before; NULL: none */
 } QemuDomCapsRequest;
 
+/* A cache of what each binary answered, kept while its device, inode, size and mtime stay the same: a
+ * later request for the same binary (another arch alias, machine or virttype) runs nothing. */
+GHashTable *qemu_domcaps_cache_new(void);
+
 /* Checks the request and starts the probe from event, killed after
- * timeout_usec. Returns 0 (done is called from the loop with the XML, or a
+ * timeout_usec (with the binary's answers in the cache: done is called before
+ * it returns, nothing runs). Returns 0 (done is called from the loop with the XML, or a
  * negative errno and a message: -EINVAL for an arch, machine or emulator
  * that does not fit, -EIO for an emulator that failed to answer), or a
  * negative errno at once with *ret_message (malloc'd): -EINVAL (an unknown

@@ -31,6 +31,7 @@ typedef struct QemuDriver {
         GHashTable *emulators;  /* arch → emulator path */
         GHashTable *probes;     /* emulator path → CapsProbeJob* (a probe under way and who waits for it) */
         GHashTable *probe_failures; /* emulator path → its synchronous probe's error (start-up only) */
+        GHashTable *domcaps;    /* emulator realpath → QemuDomCapsAnswers* (qemu-domcaps.c: its QMP answers) */
         DriverRuntime *runtimes;
 
         /* log rotation (qemu-process-log.c) */

@@ -223,6 +223,8 @@ static DomainDriver *qemu_driver_free(DomainDriver *base) {
                 caps_probes_cancel(d);
         if (d->probe_failures)
                 g_hash_table_destroy(d->probe_failures);
+        if (d->domcaps)
+                g_hash_table_unref(d->domcaps);   /* a probe under way holds its own reference */
         if (d->emulators)
                 g_hash_table_destroy(d->emulators);
         if (d->run_dir_fd >= 0)
@@ -255,6 +257,7 @@ static int qemu_driver_new(sd_event *event, const VmPaths *paths, const DomainDr
                 .log_dir = strdup_or_empty(paths->log_dir),
         };
         d->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, caps_free);
+        d->domcaps = qemu_domcaps_cache_new();
         d->emulators = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         d->probes = g_hash_table_new(g_str_hash, g_str_equal);
         d->probe_failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

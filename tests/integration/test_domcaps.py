@@ -132,6 +132,22 @@ class DomainCapabilities(VmgmtTestCase):
         self.assertEqual([m.get('name') for m in wrapped],
                          ['host-passthrough', 'maximum', 'host-model', 'custom'])
 
+    def test_binary_asked_once(self):
+        # the answers of a binary are kept while it is the same file: asking again (another machine,
+        # type, arch name) runs nothing
+        real = os.path.realpath(QEMU)
+
+        def asked():
+            return self.fx.daemon.log_text().count('Asking %s for domain capabilities' % real)
+
+        self.assertEqual(self.domcaps(real, machine='q35').findtext('machine'), self.machine('q35')['name'])
+        n = asked()
+        self.assertGreaterEqual(n, 1)
+        self.assertEqual(self.domcaps(real, machine='pc').findtext('machine'), self.machine('pc')['name'])
+        self.assertEqual(self.domcaps(real, 'x86_64', '', 'qemu').findtext('domain'), 'qemu')
+        self.assertEqual(self.domcaps().findtext('arch'), 'x86_64')
+        self.assertEqual(asked(), n)
+
     def test_errors(self):
         m = self.manager.GetDomainCapabilities
         msg = self.assertDBusError(ERR_INVALID_ARGS, m, '', '', '', 'bogus', opts())
