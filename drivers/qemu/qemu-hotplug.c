@@ -66,6 +66,8 @@ struct Hotplug {
         bool tray_open;                 /* media: DEVICE_TRAY_MOVED said so */
         bool tray_waiting;              /* media: the guest holds the tray shut; waiting for it to let go */
         sd_event_source *tray_timer;
+        bool tray_reclosed;             /* media: the guest shut the tray again before the medium left */
+        unsigned tray_tries;
         bool device_added;
         bool deleted;                   /* detach: DEVICE_DELETED seen */
         bool finished;
@@ -1235,8 +1237,32 @@ static bool rolled_back(Hotplug *h) {
 
 static void cleanup_old_medium(Hotplug *h);
 
+#define TRAY_TRIES 5
+
+/* The guest may shut the tray again between its opening and blockdev-remove-medium (Linux's sr
+ * driver closes it when something opens the drive): qemu then says the tray "is not open". Open it
+ * again, a few times, rather than fail the change. */
+static bool tray_shut_again(Hotplug *h, int r, const char *error) {
+        if (r >= 0 || !error || !strstr(error, "is not open") || h->tray_tries >= TRAY_TRIES)
+                return false;
+        qemu_runtime_log(h->rt, "the guest shut the tray of %s again; opening it once more", h->id);
+        h->tray_reclosed = true;
+        return true;
+}
+
+static void reopen_tray(Hotplug *h) {
+        h->tray_reclosed = false;
+        h->tray_open = false;
+        h->tray_tries++;
+        insert_medium(h);
+}
+
 static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        if (rolled_back(h) || step_failed(h, r, error, "cannot insert the new medium"))
+        if (rolled_back(h))
+                return;
+        if (h->tray_reclosed)   /* refused as the removal before it was; tray_closed() starts over */
+                return;
+        if (step_failed(h, r, error, "cannot insert the new medium"))
                 return;
         /* it is the cdrom's now: a failure from here on leaves it inserted */
         for (size_t i = 0; i < h->n_layers; i++)
@@ -1246,6 +1272,10 @@ static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char 
 static void tray_closed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
         if (rolled_back(h))
                 return;
+        if (h->tray_reclosed) {
+                reopen_tray(h);
+                return;
+        }
         if (r < 0)   /* the new medium is in; the tray stays open */
                 qemu_runtime_log(h->rt, "cannot close the tray of %s: %s", h->id, error ?: strerror(-r));
         cleanup_old_medium(h);
@@ -1303,7 +1333,14 @@ static void old_nodes_reply(Hotplug *h, int r, const JsonValue *ret, const char 
 }
 
 static void medium_removed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        if (rolled_back(h) || step_failed(h, r, error, "cannot remove the medium"))
+        if (rolled_back(h))
+                return;
+        if (tray_shut_again(h, r, error)) {
+                if (h->n_layers == 0)   /* an eject: nothing else was sent after the removal */
+                        reopen_tray(h);
+                return;
+        }
+        if (step_failed(h, r, error, "cannot remove the medium"))
                 return;
         if (h->n_layers == 0)   /* an eject: the tray stays open, as libvirt leaves it */
                 cleanup_old_medium(h);
