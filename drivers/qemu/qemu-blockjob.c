@@ -1,8 +1,10 @@
 /* qemu-blockjob.c — block jobs on a running disk: commit, pull (stream), copy (mirror) and resize.
  *
  * qemu's node graph is the truth about a disk's chain: its top is the node
- * named "diskN-…" (qemu-command-storage.c's names, or a copy's) attached to a
- * device, each layer below it its "backing" child, each layer's protocol
+ * attached to the disk's device (found by its id, qemu-disk-node.h; named
+ * "diskN-…" by qemu-command-storage.c, a hot-plug or a copy — N is no index
+ * of the definition any more once an earlier disk was unplugged, so the
+ * disk's prefix is read from that node), each layer below it its "backing" child, each layer's protocol
  * node its "file" child (x-debug-query-block-graph). The service opens the
  * files (a commit's base read-write, a copy's destination) as the caller and
  * passes fds; qemu gets them with add-fd, never a path. Progress comes from
@@ -28,6 +30,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "qemu/qemu-disk-node.h"
 #include "qemu/qemu-driver-internal.h"
 
 #define BLOCKJOB_POLL_USEC (500u * 1000u)
@@ -49,9 +52,10 @@ struct BlockJob {
         DriverJobCallbacks cb;
         DriverBlockJobType type;
         size_t disk;
-        char prefix[32];        /* "diskN-": every node of the disk */
-        char job_id[64];
-        char create_id[72];     /* blockdev-create's job */
+        char dev_id[64];        /* the disk's device in qemu */
+        char prefix[32];        /* "diskN-": every node of the disk, read from its top node */
+        char job_id[96];
+        char create_id[104];    /* blockdev-create's job */
         size_t top, base, n_layers;
         char *base_name;
         uint64_t bandwidth;
@@ -336,8 +340,8 @@ static bool graph_has_name(const Graph *g, const char *name) {
         return false;
 }
 
-/* The top node of the disk with prefix: a node of its own attached to a device. */
-static const JsonValue *graph_top(const Graph *g, const char *prefix) {
+/* The top node of the disk: a node of ours attached to its device's block backend. */
+static const JsonValue *graph_top(const Graph *g, const char *dev_id) {
         for (size_t i = 0; i < json_array_size(g->edges); i++) {
                 const JsonValue *e = json_array_get(g->edges, i), *p, *c;
                 int64_t pid, cid;
@@ -349,22 +353,23 @@ static const JsonValue *graph_top(const Graph *g, const char *prefix) {
                 p = graph_node(g, pid);
                 c = graph_node(g, cid);
                 name = json_util_member_string(c, "name");
-                if (streq_ptr(json_util_member_string(p, "type"), "block-backend") && name &&
-                    strncmp(name, prefix, strlen(prefix)) == 0)
+                if (streq_ptr(json_util_member_string(p, "type"), "block-backend") &&
+                    qemu_qdev_is(json_util_member_string(p, "name"), dev_id) && qemu_node_prefix(name, NULL, 0))
                         return c;
         }
         return NULL;
 }
 
-/* Fills layers/storages from the graph in ret (x-debug-query-block-graph's reply). */
-static int chain_from_graph(const JsonValue *ret, const char *prefix, char ***ret_layers, char ***ret_storages,
+/* Fills layers/storages from the graph in ret (x-debug-query-block-graph's reply), and the job's
+ * prefix from the disk's top node. */
+static int chain_from_graph(const JsonValue *ret, BlockJob *j, char ***ret_layers, char ***ret_storages,
                             size_t *ret_n) {
         Graph g = { json_object_get(ret, "nodes"), json_object_get(ret, "edges") };
-        const JsonValue *n = graph_top(&g, prefix);
+        const JsonValue *n = graph_top(&g, j->dev_id);
         char **layers = NULL, **storages = NULL;
         size_t k = 0;
 
-        if (!n)
+        if (!n || !qemu_node_prefix(json_util_member_string(n, "name"), j->prefix, sizeof(j->prefix)))
                 return -ENODEV;
         for (; n && k < 64; k++) {
                 const JsonValue *file = graph_child(&g, graph_node_id(n), "file");
@@ -949,7 +954,7 @@ static void graph_reply(BlockJob *j, int r, const JsonValue *ret, const char *er
 
         if (step_failed(j, r, error, "cannot read qemu's block graph"))
                 return;
-        r = chain_from_graph(ret, j->prefix, &j->layers, &j->storages, &j->n_graph);
+        r = chain_from_graph(ret, j, &j->layers, &j->storages, &j->n_graph);
         if (r < 0) {
                 blockjob_end(j, -EINVAL, "qemu has no image for the disk");
                 return;
@@ -1005,6 +1010,16 @@ static BlockJob *find_job(DriverRuntime *rt, size_t disk) {
                 if (l->event == blockjob_event && ((BlockJob *) l->userdata)->disk == disk)
                         return l->userdata;
         return NULL;
+}
+
+bool qemu_block_job_on_disk(DriverRuntime *rt, size_t disk) {
+        return find_job(rt, disk) != NULL;
+}
+
+void qemu_block_jobs_disk_removed(DriverRuntime *rt, size_t disk) {
+        for (QemuListener *l = rt->listeners; l; l = l->next)
+                if (l->event == blockjob_event && ((BlockJob *) l->userdata)->disk > disk)
+                        ((BlockJob *) l->userdata)->disk--;
 }
 
 static int check_running(DriverRuntime *rt, char **ret_error) {
@@ -1097,8 +1112,11 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *p, const Drive
                 blockjob_free(j);
                 return r;
         }
-        snprintf(j->prefix, sizeof(j->prefix), "disk%zu-", p->disk);
-        snprintf(j->job_id, sizeof(j->job_id), "vmgmt-%s-disk%zu", names[p->type], p->disk);
+        if (qemu_disk_device_id(&rt->def->disks[p->disk], p->disk, j->dev_id, sizeof(j->dev_id), true) < 0) {
+                blockjob_free(j);
+                return -EOPNOTSUPP;
+        }
+        snprintf(j->job_id, sizeof(j->job_id), "vmgmt-%s-%s", names[p->type], j->dev_id);   /* one per device */
         snprintf(j->create_id, sizeof(j->create_id), "%s-create", j->job_id);
 
         l = blockjob_listener(j);
@@ -1166,7 +1184,7 @@ static void adopt_graph_reply(BlockJob *j, int r, const JsonValue *ret, const ch
                 return;
         if (!j->qemu_job || j->phase == PHASE_CLEANUP)
                 return;   /* its event came meanwhile */
-        if (chain_from_graph(ret, j->prefix, &now, &now_storages, &n_now) < 0) {
+        if (chain_from_graph(ret, j, &now, &now_storages, &n_now) < 0) {
                 j->qemu_job = false;
                 blockjob_end(j, -EIO, "qemu has no image for the disk any more");
                 return;
@@ -1325,7 +1343,8 @@ static BlockJob *blockjob_from_record(DriverRuntime *rt, const char *rec) {
         j->storages = json_to_strv(json_object_get(o, "storages"), &n_storages);
         j->layer_paths = json_to_strv(json_object_get(o, "paths"), &j->n_layers);
         j->layer_formats = json_to_strv(json_object_get(o, "formats"), &n_formats);
-        snprintf(j->prefix, sizeof(j->prefix), "disk%zu-", j->disk);
+        if (j->disk < rt->def->n_disks)
+                (void) qemu_disk_device_id(&rt->def->disks[j->disk], j->disk, j->dev_id, sizeof(j->dev_id), true);
         snprintf(j->job_id, sizeof(j->job_id), "%s", job);
         snprintf(j->create_id, sizeof(j->create_id), "%s-create", j->job_id);
         if (!j->layers || !j->storages || !j->layer_paths || !j->layer_formats || n_storages != j->n_graph ||
@@ -1455,7 +1474,7 @@ static void resize_graph_reply(BlockJob *j, int r, const JsonValue *ret, const c
                 resize_finish(j, r == -ECONNRESET ? -ESRCH : r, error ?: "cannot read qemu's block graph");
                 return;
         }
-        if (chain_from_graph(ret, j->prefix, &j->layers, &j->storages, &j->n_graph) < 0) {
+        if (chain_from_graph(ret, j, &j->layers, &j->storages, &j->n_graph) < 0) {
                 resize_finish(j, -EINVAL, "qemu has no image for the disk");
                 return;
         }
@@ -1488,7 +1507,10 @@ int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDon
         z->size = size;
         z->done = done;
         z->userdata = userdata;
-        snprintf(z->j.prefix, sizeof(z->j.prefix), "disk%u-", disk);
+        if (qemu_disk_device_id(&rt->def->disks[disk], disk, z->j.dev_id, sizeof(z->j.dev_id), true) < 0) {
+                free(z);
+                return -EOPNOTSUPP;
+        }
         l = resize_listener(&z->j);
         r = qemu_runtime_add_listener(rt, &l);
         if (r < 0) {

@@ -6,6 +6,7 @@
 
 #include "macro.h"
 #include "qemu/qemu-command-internal.h"
+#include "qemu/qemu-disk-node.h"
 
 /* ---------------- controllers ---------------- */
 
@@ -177,21 +178,6 @@ void qemu_cmd_build_controllers(QemuCmd *c) {
 
 /* ---------------- disks ---------------- */
 
-/* "vdb" → 1, "sdaa" → 26; -1 when the name has no letters after the prefix. */
-static int disk_index_from_name(const char *dev) {
-        size_t skip = 2;
-        int idx = 0;
-
-        if (!dev || strlen(dev) <= skip)
-                return -1;
-        for (const char *p = dev + skip; *p; p++) {
-                if (*p < 'a' || *p > 'z' || idx > 100000)
-                        return -1;
-                idx = idx * 26 + (*p - 'a') + 1;
-        }
-        return idx - 1;
-}
-
 static void disk_cache_flags(const char *cache, const char **direct, const char **no_flush, const char **wce) {
         *direct = *no_flush = *wce = NULL;
         if (!cache || streq(cache, "default"))
@@ -217,7 +203,7 @@ static bool disk_format_valid(const char *f) {
 static void disk_placement(QemuCmd *c, size_t i, GString *o, char *id, size_t idlen, const char *what) {
         const DomainDiskDef *d = &c->def->disks[i];
         const DomainAddress *a = &d->address;
-        int n = disk_index_from_name(d->target_dev);
+        int n = qemu_disk_index_from_name(d->target_dev);
         unsigned ctrl = 0, bus = 0, target = 0, unit = 0;
 
         if (a->type == DOMAIN_ADDRESS_DRIVE) {

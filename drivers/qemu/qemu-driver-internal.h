@@ -298,6 +298,11 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *job, const Dri
                          char **ret_error);
 int qemu_block_job_abort(DriverRuntime *rt, unsigned disk, bool pivot, char **ret_error);
 int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+/* Whether a block job runs on disk index `disk`; a disk left the live definition (hot-unplug): the
+ * jobs of the disks after it follow their disk's new index. */
+bool qemu_block_job_on_disk(DriverRuntime *rt, size_t disk);
+void qemu_block_jobs_disk_removed(DriverRuntime *rt, size_t disk);
+
 /* DomainDriverOps.block_jobs_adopt */
 int qemu_block_jobs_adopt(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *userdata);
 /* Appends a "blockjob=JSON" status line for every block job qemu runs for rt. */

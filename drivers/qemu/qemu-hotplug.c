@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "qemu/qemu-disk-node.h"
 #include "qemu/qemu-driver-internal.h"
 
 typedef enum HotplugWhat {
@@ -280,70 +281,6 @@ static int array_append(void **array, size_t *n, size_t size, const void *elem) 
 
 /* ---- names ---- */
 
-/* "vdb" → 1 as qemu-command-storage.c counts target names. */
-static int disk_index_from_name(const char *dev) {
-        int idx = 0;
-
-        if (!dev || strlen(dev) <= 2)
-                return -1;
-        for (const char *p = dev + 2; *p; p++) {
-                if (*p < 'a' || *p > 'z' || idx > 100000)
-                        return -1;
-                idx = idx * 26 + (*p - 'a') + 1;
-        }
-        return idx - 1;
-}
-
-/* The drive address of a SCSI disk: given, or from its target name as at start. */
-static void scsi_address(const DomainDiskDef *d, unsigned *ctrl, unsigned *bus, unsigned *target, unsigned *unit) {
-        int n = disk_index_from_name(d->target_dev);
-
-        *ctrl = *bus = *target = *unit = 0;
-        if (d->address.type == DOMAIN_ADDRESS_DRIVE) {
-                *ctrl = d->address.controller, *bus = d->address.drive_bus;
-                *target = d->address.target, *unit = d->address.unit;
-        } else if (n >= 0)
-                *ctrl = (unsigned) n / 7, *unit = (unsigned) n % 7;
-}
-
-/* The qemu id of disk d (as qemu-command.h names them); -EOPNOTSUPP for buses without hot-plug. */
-static int disk_id(const DomainDiskDef *d, size_t i, char *id, size_t len, bool for_media) {
-        int n = disk_index_from_name(d->target_dev);
-        unsigned ctrl, bus, target, unit;
-
-        if (d->alias) {
-                snprintf(id, len, "%s", d->alias);
-                return 0;
-        }
-        switch (d->bus) {
-        case DOMAIN_DISK_BUS_VIRTIO:
-                snprintf(id, len, "virtio-disk%d", n >= 0 ? n : (int) i);
-                return 0;
-        case DOMAIN_DISK_BUS_SCSI:
-                scsi_address(d, &ctrl, &bus, &target, &unit);
-                snprintf(id, len, "scsi%u-0-%u-%u", ctrl, target, unit);
-                return 0;
-        case DOMAIN_DISK_BUS_IDE:
-                if (for_media && d->address.type == DOMAIN_ADDRESS_DRIVE)
-                        snprintf(id, len, "ide0-%u-%u", d->address.drive_bus, d->address.unit);
-                else if (for_media && n >= 0)
-                        snprintf(id, len, "ide0-%u-%u", (unsigned) n / 2, (unsigned) n % 2);
-                else
-                        return -EOPNOTSUPP;
-                return 0;
-        case DOMAIN_DISK_BUS_SATA:
-                if (for_media && d->address.type == DOMAIN_ADDRESS_DRIVE)
-                        snprintf(id, len, "sata%u-0-%u", d->address.controller, d->address.unit);
-                else if (for_media && n >= 0)
-                        snprintf(id, len, "sata%u-0-%u", (unsigned) n / 6, (unsigned) n % 6);
-                else
-                        return -EOPNOTSUPP;
-                return 0;
-        default:
-                return -EOPNOTSUPP;
-        }
-}
-
 static bool net_id_used(const DomainDef *def, const char *id) {
         for (size_t i = 0; i < def->n_nets; i++) {
                 char other[32];
@@ -461,7 +398,7 @@ static void add_device(Hotplug *h) {
                         unsigned ctrl, bus, target, unit;
                         char b[32];
 
-                        scsi_address(d, &ctrl, &bus, &target, &unit);
+                        qemu_disk_scsi_address(d, &ctrl, &bus, &target, &unit);
                         json_object_set_new(o, "driver", json_string(cdrom ? "scsi-cd" : "scsi-hd"));
                         snprintf(b, sizeof(b), "scsi%u.0", ctrl);
                         json_object_set_new(o, "bus", json_string(b));
@@ -770,7 +707,7 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                         hotplug_free(h);
                         return -EOPNOTSUPP;
                 }
-                if (disk_id(d, rt->def->n_disks, h->id, sizeof(h->id), false) < 0) {
+                if (qemu_disk_device_id(d, rt->def->n_disks, h->id, sizeof(h->id), false) < 0) {
                         *ret_error = g_strdup_printf("disks on bus '%s' cannot be hot-plugged (virtio, scsi)",
                                                      domain_disk_bus_to_string(d->bus));
                         hotplug_free(h);
@@ -785,7 +722,7 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                         unsigned ctrl, bus, target, unit;
                         bool found = false;
 
-                        scsi_address(d, &ctrl, &bus, &target, &unit);
+                        qemu_disk_scsi_address(d, &ctrl, &bus, &target, &unit);
                         for (size_t i = 0; i < rt->def->n_controllers; i++)
                                 found = found || (streq_ptr(rt->def->controllers[i].type, "scsi") &&
                                                   rt->def->controllers[i].index == (int) ctrl);
@@ -928,8 +865,9 @@ static void backends_gone(Hotplug *h, int r, const JsonValue *ret, const char *e
         /* the device is gone from the guest: from the live definition too (found again: others may have gone meanwhile) */
         for (size_t i = 0; i < rt->def->n_disks && h->kind == DOMAIN_DEVICE_DISK; i++) {
                 char id[80];
-                if (disk_id(&rt->def->disks[i], i, id, sizeof(id), true) >= 0 && streq(id, h->id)) {
+                if (qemu_disk_device_id(&rt->def->disks[i], i, id, sizeof(id), true) >= 0 && streq(id, h->id)) {
                         array_remove(rt->def->disks, &rt->def->n_disks, sizeof(DomainDiskDef), i, DOMAIN_DEVICE_DISK);
+                        qemu_block_jobs_disk_removed(rt, i);
                         break;
                 }
         }
@@ -1083,18 +1021,9 @@ static void block_reply(Hotplug *h, int r, const JsonValue *ret, const char *err
                 const JsonValue *b = json_array_get(ret, i);
                 const char *qdev = json_util_member_string(b, "qdev");
                 const char *node = json_util_member_string(json_object_get(b, "inserted"), "node-name");
-                size_t disk;
-                char tail[2];
 
-                if (!qdev || !node)
-                        continue;
-                if (!streq(qdev, h->id) && !(g_str_has_prefix(qdev, "/machine/peripheral/") &&
-                                             has_prefix(qdev + strlen("/machine/peripheral/"), h->id) &&
-                                             (qdev[strlen("/machine/peripheral/") + strlen(h->id)] == '/' ||
-                                              qdev[strlen("/machine/peripheral/") + strlen(h->id)] == 0)))
-                        continue;
-                if (sscanf(node, "disk%zu-%1s", &disk, tail) == 2)
-                        snprintf(h->prefix, sizeof(h->prefix), "disk%zu-", disk);
+                if (node && qemu_qdev_is(qdev, h->id))
+                        (void) qemu_node_prefix(node, h->prefix, sizeof(h->prefix));
         }
         if (h->what == HOTPLUG_MEDIA) {
                 next_layer(h);   /* the new medium's nodes, then out with the old one */
@@ -1125,11 +1054,17 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
         case DOMAIN_DEVICE_DISK:
                 if (index >= rt->def->n_disks)
                         goto inval;
-                if (disk_id(&rt->def->disks[index], index, h->id, sizeof(h->id), false) < 0) {
+                if (qemu_disk_device_id(&rt->def->disks[index], index, h->id, sizeof(h->id), false) < 0) {
                         *ret_error = g_strdup_printf("disks on bus '%s' cannot be unplugged (virtio, scsi)",
                                                      domain_disk_bus_to_string(rt->def->disks[index].bus));
                         hotplug_free(h);
                         return -EOPNOTSUPP;
+                }
+                if (qemu_block_job_on_disk(rt, index)) {
+                        *ret_error = g_strdup_printf("a block job runs on disk '%s': abort it first",
+                                                     strempty(rt->def->disks[index].target_dev));
+                        hotplug_free(h);
+                        return -EBUSY;
                 }
                 break;
         case DOMAIN_DEVICE_NET:
@@ -1152,7 +1087,7 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
                 for (size_t i = 0; i < rt->def->n_disks; i++)
                         if (streq(k->type, "scsi") && rt->def->disks[i].bus == DOMAIN_DISK_BUS_SCSI) {
                                 unsigned ctrl, bus, target, unit;
-                                scsi_address(&rt->def->disks[i], &ctrl, &bus, &target, &unit);
+                                qemu_disk_scsi_address(&rt->def->disks[i], &ctrl, &bus, &target, &unit);
                                 if ((int) ctrl == k->index) {
                                         *ret_error = g_strdup_printf("disk '%s' is on the controller",
                                                                      strempty(rt->def->disks[i].target_dev));
@@ -1395,8 +1330,7 @@ static void tray_state_reply(Hotplug *h, int r, const JsonValue *ret, const char
                 const char *qdev = json_util_member_string(b, "qdev");
                 bool open = false;
 
-                if (!qdev || !(streq(qdev, h->id) || (g_str_has_prefix(qdev, "/machine/peripheral/") &&
-                                                      streq(qdev + strlen("/machine/peripheral/"), h->id))))
+                if (!qemu_qdev_is(qdev, h->id))
                         continue;
                 if (json_util_boolean(json_object_get(b, "tray_open"), &open) >= 0 && open)
                         h->tray_open = true;
@@ -1456,7 +1390,7 @@ int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskD
         h->dev->disks->source = disk->source ? strdup(disk->source) : NULL;
         h->dev->disks->driver_type = disk->driver_type ? strdup(disk->driver_type) : NULL;
         h->dev->disks->driver_cache = cur->driver_cache ? strdup(cur->driver_cache) : NULL;
-        (void) disk_id(cur, index, h->id, sizeof(h->id), true);
+        (void) qemu_disk_device_id(cur, index, h->id, sizeof(h->id), true);
         {
                 /* names of its own for the new medium's nodes (the old ones are still there while
                  * it opens), under the cdrom's index as a start names them */

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "qemu-disk-node.h"
 #include "qemu-driver-internal.h"
 #include "spawn-util.h"
 
@@ -493,8 +494,6 @@ static int live_start(LiveJob *j) {
         return qmp_send(j->rt->qmp, commands[j->action], args, start_reply, j);
 }
 
-static const JsonValue *top_node(const JsonValue *nodes, size_t disk);
-
 static void live_nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         LiveJob *j = userdata;
         JsonValue *devices;
@@ -505,19 +504,19 @@ static void live_nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *er
         }
         devices = json_array();
         for (size_t i = 0; i < json_array_size(j->devices); i++) {
-                const char *node = json_string_value(json_array_get(j->devices, i));
-                size_t disk = 0;
-                const JsonValue *top;
+                json_int_t disk = json_integer_value(json_array_get(j->devices, i));
+                const char *top = json_util_member_string(qemu_disk_inserted(ret, j->rt->def, (size_t) disk),
+                                                          "node-name");
 
-                if (sscanf(node, "disk%zu-", &disk) != 1 || !(top = top_node(ret, disk))) {
+                if (!top) {
                         json_decref(devices);
                         live_finish(j, -EIO, "qemu has no node for a disk");
                         return;
                 }
-                json_array_append_new(devices, json_string(json_util_member_string(top, "node-name")));
+                json_array_append_new(devices, json_string(top));
                 if (i == 0) {
                         free(j->vmstate);
-                        j->vmstate = strdup(json_util_member_string(top, "node-name"));
+                        j->vmstate = strdup(top);
                 }
         }
         json_decref(j->devices);
@@ -554,13 +553,9 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
         j->name = strdup(name);
         j->cb = *cb;
         j->devices = json_array();
-        for (size_t i = 0; i < n_disks; i++) {
-                char node[32];
-                snprintf(node, sizeof(node), "disk%zu-format", disks[i]);
-                json_array_append_new(j->devices, json_string(node));
-                if (i == 0)
-                        j->vmstate = strdup(node);
-        }
+        /* the disks' indexes until query-block names their active nodes */
+        for (size_t i = 0; i < n_disks; i++)
+                json_array_append_new(j->devices, json_integer((json_int_t) disks[i]));
         j->listener = (QemuListener) { .event = live_event, .gone = live_gone, .userdata = j };
         r = qemu_runtime_add_listener(rt, &j->listener);
         if (r >= 0) {
@@ -570,7 +565,7 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                         j->owns_pause = true;
                 }
                 /* the disks' active layers (an external snapshot put overlays on top) */
-                r = qmp_send(rt->qmp, "query-named-block-nodes", NULL, live_nodes_reply, j);
+                r = qmp_send(rt->qmp, "query-block", NULL, live_nodes_reply, j);
         }
         if (r < 0) {
                 qemu_runtime_remove_listener(rt, &j->listener);
@@ -589,10 +584,11 @@ typedef struct ExtOverlay {
         int fd;                         /* ours (dup) until qemu holds it in its fdset */
         char *path;
         char *top;                      /* the disk's active format node before */
+        char prefix[32];                /* its nodes' "diskN-" */
         char *backing;                  /* its file name, for the overlay's header */
         char *backing_format;
         uint64_t size;                  /* its virtual size */
-        char storage[40], format[40];   /* the overlay's nodes */
+        char storage[56], format[56];   /* the overlay's nodes */
         int64_t fdset;                  /* -1 until added */
         bool formatted, storage_added, format_added;
 } ExtOverlay;
@@ -885,8 +881,8 @@ static void ext_step(ExtJob *j) {
         if (!o->formatted) {
                 unsigned id = g_random_int();
 
-                snprintf(o->storage, sizeof(o->storage), "disk%zu-ov%08x-storage", o->disk, id);
-                snprintf(o->format, sizeof(o->format), "disk%zu-ov%08x-format", o->disk, id);
+                snprintf(o->storage, sizeof(o->storage), "%sov%08x-storage", o->prefix, id);
+                snprintf(o->format, sizeof(o->format), "%sov%08x-format", o->prefix, id);
                 o->formatted = true;   /* when the child exits well: it calls here again */
                 r = ext_format(j, o);
                 if (r < 0) {
@@ -909,29 +905,6 @@ static void ext_step(ExtJob *j) {
         }
 }
 
-/* The active format node of every disk: of the nodes named diskN-…-format, the one deepest in its chain. */
-static const JsonValue *top_node(const JsonValue *nodes, size_t disk) {
-        char prefix[32];
-        const JsonValue *best = NULL;
-        int64_t best_depth = -1;
-
-        snprintf(prefix, sizeof(prefix), "disk%zu-", disk);
-        for (size_t i = 0; i < json_array_size(nodes); i++) {
-                const JsonValue *n = json_array_get(nodes, i);
-                const char *name = json_util_member_string(n, "node-name");
-                int64_t depth = 0;
-
-                if (!name || strncmp(name, prefix, strlen(prefix)) != 0 || !g_str_has_suffix(name, "-format"))
-                        continue;
-                (void) json_util_integer(json_object_get(n, "backing_file_depth"), &depth);
-                if (depth > best_depth) {
-                        best = n;
-                        best_depth = depth;
-                }
-        }
-        return best;
-}
-
 static void nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         ExtJob *j = userdata;
 
@@ -941,11 +914,12 @@ static void nodes_reply(Qmp *q, int r, const JsonValue *ret, const char *error, 
         }
         for (size_t i = 0; i < j->n; i++) {
                 ExtOverlay *o = &j->o[i];
-                const JsonValue *n = top_node(ret, o->disk);
+                const JsonValue *n = qemu_disk_inserted(ret, j->rt->def, o->disk);
                 const DomainDiskDef *disk = &j->rt->def->disks[o->disk];
                 int64_t size = 0;
 
-                if (!n || json_util_integer(json_object_get(json_object_get(n, "image"), "virtual-size"), &size) < 0) {
+                if (!n || !qemu_node_prefix(json_util_member_string(n, "node-name"), o->prefix, sizeof(o->prefix)) ||
+                    json_util_integer(json_object_get(json_object_get(n, "image"), "virtual-size"), &size) < 0) {
                         _cleanup_free_ char *m = g_strdup_printf("qemu has no node for disk '%s'", strempty(disk->target_dev));
                         ext_finish(j, -EIO, m);
                         return;
@@ -1002,7 +976,7 @@ int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overl
         j->listener = (QemuListener) { .gone = ext_gone, .userdata = j };
         r = qemu_runtime_add_listener(rt, &j->listener);
         if (r >= 0)
-                r = qmp_send(rt->qmp, "query-named-block-nodes", NULL, nodes_reply, j);
+                r = qmp_send(rt->qmp, "query-block", NULL, nodes_reply, j);
         if (r < 0) {
                 qemu_runtime_remove_listener(rt, &j->listener);
                 ext_free(j);

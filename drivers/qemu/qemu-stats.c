@@ -20,6 +20,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "qemu-disk-node.h"
 #include "qemu-driver-internal.h"
 #include "qemu-stats.h"
 #include "time-util.h"
@@ -418,23 +419,6 @@ static void add_net(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         }
 }
 
-/* The disk (index into the definition) a node belongs to: every node of disk N is named diskN-… */
-static bool node_disk(const char *node, size_t *ret) {
-        return node && sscanf(node, "disk%zu-", ret) == 1;
-}
-
-static const JsonValue *find_by_disk(const JsonValue *list, size_t disk, bool inserted) {
-        for (size_t i = 0; i < json_array_size(list); i++) {
-                const JsonValue *e = json_array_get(list, i);
-                const char *node = json_util_member_string(inserted ? json_object_get(e, "inserted") : e, "node-name");
-                size_t n;
-
-                if (node_disk(node, &n) && n == disk)
-                        return e;
-        }
-        return NULL;
-}
-
 static void add_block(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         static const struct {
                 const char *qemu, *key;
@@ -450,10 +434,14 @@ static void add_block(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         stat_u(st, rt->def->n_disks, "block.count");
         for (size_t i = 0; i < rt->def->n_disks; i++) {
                 const DomainDiskDef *d = &rt->def->disks[i];
-                const JsonValue *e = find_by_disk(blockstats, i, false), *stats = json_object_get(e, "stats");
-                const JsonValue *image = json_object_get(json_object_get(find_by_disk(block, i, true), "inserted"),
-                                                         "image");
+                const JsonValue *e = NULL, *stats, *image = json_object_get(qemu_disk_inserted(block, rt->def, i), "image");
+                char id[80];
                 uint64_t v;
+
+                /* by the device: an earlier disk's unplug moved the later ones in the definition */
+                if (qemu_disk_device_id(d, i, id, sizeof(id), true) >= 0)
+                        e = qemu_block_of_device(blockstats, id);
+                stats = json_object_get(e, "stats");
 
                 if (d->target_dev)
                         stat_s(st, d->target_dev, "block.%zu.name", i);

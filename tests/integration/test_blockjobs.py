@@ -451,7 +451,7 @@ class BlockJobs(VmgmtTestCase):
         # disk to the base and dismissed the job with nobody listening
         uuid = str(self.client.prop(path, 'UUID'))
         self.daemon.kill()
-        self.qmp(uuid, ('job-complete', {'id': 'vmgmt-commit-disk0'}))
+        self.qmp(uuid, ('job-complete', {'id': 'vmgmt-commit-virtio-disk0'}))
         self.qemu_jobs_while_down(uuid, lambda jobs: not jobs)
         self.daemon.start()
         job, _ = self.adopted_job(path, job, 'block-commit')

@@ -7,6 +7,8 @@
 # Generation; a cdrom's medium changes (UpdateDevice) with the old image's fd leaving qemu.
 
 import os
+import shutil
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 
@@ -14,6 +16,8 @@ import dbus
 
 from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML, GUEST_READY, VmgmtTestCase,
                            guest_domain_xml, guest_image, main, opts, run_vmgmtctl, unwrap)
+
+QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 WAIT = 120
@@ -309,6 +313,64 @@ class Hotplug(VmgmtTestCase):
         while os.path.realpath(img) in qemu_files(self.qemu_pid()):
             self.assertLess(time.monotonic(), deadline, 'qemu kept the SCSI disk open')
             time.sleep(0.1)
+        self.dom(path).Destroy(opts())
+
+    def test_nodes_follow_the_device(self):
+        # qemu's block nodes are named after a disk's index when it was started or plugged; once an
+        # earlier disk is unplugged, the later ones' indexes move but their nodes keep their names:
+        # statistics, block jobs and snapshots must find a disk's nodes by its device, not its index
+        def qcow2(name, mib):
+            p = os.path.join(self.fx.tmp, name)
+            subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', p, '%dM' % mib], check=True, timeout=WAIT)
+            return p
+        sda, sdb, sdc = qcow2('a.qcow2', 16), qcow2('b.qcow2', 32), qcow2('c.qcow2', 8)
+        xml = guest_domain_xml('hp7').replace(
+            '<devices>', "<devices><controller type='scsi' index='0' model='virtio-scsi'/>" +
+            disk_xml(sda, 'sda', 'scsi', 'qcow2') + disk_xml(sdb, 'sdb', 'scsi', 'qcow2'), 1)
+        path, _ = self.boot('hp7', paused=True, xml=xml)
+
+        def capacities():
+            st = self.dom(path).GetStats(opts(groups=dbus.Array(['block'], signature='s')))
+            return {str(st['block.%d.name' % i]): int(st.get('block.%d.capacity' % i, -1))
+                    for i in range(int(st['block.count']))}
+
+        self.assertEqual(capacities(), {'sda': 16 << 20, 'sdb': 32 << 20})
+        self.rec.clear()
+        self.dom(path).DetachDevice(disk_xml(sda, 'sda', 'scsi', 'qcow2'), opts(live=True))   # SCSI: at once
+        self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
+        self.assertEqual(capacities(), {'sdb': 32 << 20})
+        self.dom(path).BlockResize('sdb', dbus.UInt64(48 << 20), opts())
+        self.assertEqual(capacities(), {'sdb': 48 << 20})
+        # a disk plugged now may get the names the unplugged one had
+        self.dom(path).AttachDevice(disk_xml(sdc, 'sdc', 'scsi', 'qcow2'), opts(live=True))
+        self.assertEqual(capacities(), {'sdb': 48 << 20, 'sdc': 8 << 20})
+        self.dom(path).BlockResize('sdc', dbus.UInt64(12 << 20), opts())
+        self.assertEqual(capacities(), {'sdb': 48 << 20, 'sdc': 12 << 20})
+        # an external snapshot puts each overlay on its own disk
+        job = str(self.dom(path).CreateSnapshot("<domainsnapshot><name>after-unplug</name></domainsnapshot>",
+                                                opts(disk_only=True)))
+        deadline = time.monotonic() + WAIT
+        while unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)) == 'running':
+            self.assertLess(time.monotonic(), deadline, 'the snapshot job never ended')
+            time.sleep(0.05)
+        self.assertEqual(unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)), 'completed',
+                         unwrap(self.client.prop(job, 'Error', iface=JOB_IFACE)))
+        root = ET.fromstring(str(self.dom(path).GetXML(opts())))
+        sources = {d.find('target').get('dev'): d.find('source').get('file') for d in root.iter('disk')}
+        self.assertEqual(sources, {'sdb': sdb.replace('.qcow2', '.after-unplug'),
+                                   'sdc': sdc.replace('.qcow2', '.after-unplug')})
+        self.assertEqual(capacities(), {'sdb': 48 << 20, 'sdc': 12 << 20})
+        # and a block job on the overlays' chain finds the right disk (commit sdc back into its image)
+        job = str(self.dom(path).BlockCommit('sdc', opts(active=True, pivot=True)))
+        deadline = time.monotonic() + WAIT
+        while unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)) == 'running':
+            self.assertLess(time.monotonic(), deadline, 'the commit never ended')
+            time.sleep(0.05)
+        self.assertEqual(unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)), 'completed',
+                         unwrap(self.client.prop(job, 'Error', iface=JOB_IFACE)))
+        root = ET.fromstring(str(self.dom(path).GetXML(opts())))
+        sources = {d.find('target').get('dev'): d.find('source').get('file') for d in root.iter('disk')}
+        self.assertEqual(sources, {'sdb': sdb.replace('.qcow2', '.after-unplug'), 'sdc': sdc})
         self.dom(path).Destroy(opts())
 
     def test_cli(self):
