@@ -315,6 +315,14 @@ class Hotplug(VmgmtTestCase):
             time.sleep(0.1)
         self.dom(path).Destroy(opts())
 
+    def job_completes(self, job):
+        deadline = time.monotonic() + WAIT
+        while unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)) == 'running':
+            self.assertLess(time.monotonic(), deadline, 'job %s never ended' % job)
+            time.sleep(0.05)
+        self.assertEqual(unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)), 'completed',
+                         unwrap(self.client.prop(job, 'Error', iface=JOB_IFACE)))
+
     def test_nodes_follow_the_device(self):
         # qemu's block nodes are named after a disk's index when it was started or plugged; once an
         # earlier disk is unplugged, the later ones' indexes move but their nodes keep their names:
@@ -347,27 +355,15 @@ class Hotplug(VmgmtTestCase):
         self.dom(path).BlockResize('sdc', dbus.UInt64(12 << 20), opts())
         self.assertEqual(capacities(), {'sdb': 48 << 20, 'sdc': 12 << 20})
         # an external snapshot puts each overlay on its own disk
-        job = str(self.dom(path).CreateSnapshot("<domainsnapshot><name>after-unplug</name></domainsnapshot>",
-                                                opts(disk_only=True)))
-        deadline = time.monotonic() + WAIT
-        while unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)) == 'running':
-            self.assertLess(time.monotonic(), deadline, 'the snapshot job never ended')
-            time.sleep(0.05)
-        self.assertEqual(unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)), 'completed',
-                         unwrap(self.client.prop(job, 'Error', iface=JOB_IFACE)))
+        self.job_completes(self.dom(path).CreateSnapshot("<domainsnapshot><name>after-unplug</name></domainsnapshot>",
+                                                         opts(disk_only=True)))
         root = ET.fromstring(str(self.dom(path).GetXML(opts())))
         sources = {d.find('target').get('dev'): d.find('source').get('file') for d in root.iter('disk')}
         self.assertEqual(sources, {'sdb': sdb.replace('.qcow2', '.after-unplug'),
                                    'sdc': sdc.replace('.qcow2', '.after-unplug')})
         self.assertEqual(capacities(), {'sdb': 48 << 20, 'sdc': 12 << 20})
         # and a block job on the overlays' chain finds the right disk (commit sdc back into its image)
-        job = str(self.dom(path).BlockCommit('sdc', opts(active=True, pivot=True)))
-        deadline = time.monotonic() + WAIT
-        while unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)) == 'running':
-            self.assertLess(time.monotonic(), deadline, 'the commit never ended')
-            time.sleep(0.05)
-        self.assertEqual(unwrap(self.client.prop(job, 'State', iface=JOB_IFACE)), 'completed',
-                         unwrap(self.client.prop(job, 'Error', iface=JOB_IFACE)))
+        self.job_completes(self.dom(path).BlockCommit('sdc', opts(active=True, pivot=True)))
         root = ET.fromstring(str(self.dom(path).GetXML(opts())))
         sources = {d.find('target').get('dev'): d.find('source').get('file') for d in root.iter('disk')}
         self.assertEqual(sources, {'sdb': sdb.replace('.qcow2', '.after-unplug'), 'sdc': sdc})
