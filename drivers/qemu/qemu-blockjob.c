@@ -90,6 +90,8 @@ struct BlockJob {
         sd_event_source *poll;
         int result;
         char *result_message;
+        bool start_sent;        /* the job's command sent, its reply not in yet */
+        JsonValue *early;       /* [[name, data]…]: the job's events that came before that reply */
 };
 
 typedef struct Send {
@@ -113,6 +115,7 @@ static void strv_free_n(char **v, size_t n) {
 
 static void blockjob_free(BlockJob *j) {
         sd_event_source_disable_unref(j->poll);
+        json_decref(j->early);
         if (j->base_fd >= 0)
                 close(j->base_fd);
         if (j->dest_fd >= 0)
@@ -628,6 +631,17 @@ static void blockjob_event(DriverRuntime *rt, const char *name, const JsonValue 
         id = json_util_member_string(data, "device");
         if (!streq_ptr(id, j->job_id))
                 return;
+        if (j->start_sent) {
+                /* a job on a small image can be ready or done before qemu answers the command that
+                 * started it: its events count once that answer is in */
+                JsonValue *e = json_array();
+                json_array_append_new(e, json_string(name));
+                json_array_append_new(e, json_deep_copy(data));
+                if (!j->early)
+                        j->early = json_array();
+                json_array_append_new(j->early, e);
+                return;
+        }
         if (streq(name, "BLOCK_JOB_READY"))
                 on_ready(j, data);
         else if (streq(name, "BLOCK_JOB_COMPLETED"))
@@ -667,13 +681,31 @@ static void blockjob_gone(DriverRuntime *rt, bool exited, void *userdata) {
 /* ---- starting qemu's job ---- */
 
 static void started_reply(BlockJob *j, int r, const JsonValue *ret, const char *error) {
-        if (step_failed(j, r, error, "qemu refused the block job"))
+        JsonValue *early = j->early;
+
+        j->start_sent = false;
+        j->early = NULL;
+        if (step_failed(j, r, error, "qemu refused the block job")) {
+                json_decref(early);
                 return;
+        }
         j->qemu_job = true;
         j->phase = PHASE_RUNNING;
         blockjob_save_status(j);
         if (j->cancel_requested)
                 (void) request_end(j, false, true);
+        /* what happened meanwhile, in order; after the job's end j may be gone */
+        for (size_t i = 0; i < json_array_size(early) && j->rt; i++) {
+                const JsonValue *e = json_array_get(early, i);
+                const char *name = json_string_value(json_array_get(e, 0));
+                bool end = STR_IN_SET(name, "BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED");
+
+                log_debug("block job %s: %s came before the job's start was answered", j->job_id, name);
+                blockjob_event(j->rt, name, json_array_get(e, 1), j);
+                if (end)
+                        break;
+        }
+        json_decref(early);
 }
 
 static void start_qemu_job(BlockJob *j) {
@@ -713,6 +745,7 @@ static void start_qemu_job(BlockJob *j) {
                 if (j->granularity > 0)
                         json_object_set_new(a, "granularity", json_integer(j->granularity));
         }
+        j->start_sent = true;
         blockjob_step(j, cmd, a, -1, started_reply);
 }
 
