@@ -466,11 +466,11 @@ void vm_networks_when_started(Manager *m, void (*fn)(Manager *m)) {
                 }
         }
 
-        if (!s || s->startup_pending == 0) {
+        if (!s) {
                 fn(m);
                 return;
         }
-        s->after_startup = fn;
+        startup_gate_then(&s->startup, m, fn);
 }
 
 static void startup_start_done(void *userdata, int r, const char *message) {
@@ -491,11 +491,7 @@ static void startup_start_done(void *userdata, int r, const char *message) {
                 }
         }
         net_op_free(op);
-        if (s->startup_pending > 0 && --s->startup_pending == 0 && s->after_startup) {
-                void (*fn)(Manager *m) = s->after_startup;
-                s->after_startup = NULL;
-                fn(s->manager);
-        }
+        startup_gate_leave(&s->startup, s->manager);
 }
 
 /* ---- restart recovery ---- */
@@ -598,12 +594,13 @@ int vm_networks_startup(Manager *m) {
         for (guint i = 0; i < todo->len; i++) {
                 VmNetwork *n = todo->pdata[i];
                 NetOp *op = net_op_new(s, NULL, "autostart", n->name);
+                startup_gate_enter(&s->startup);   /* before: the driver may be done before it returns */
                 r = vm_network_start(n, startup_start_done, op);
                 if (r < 0) {
                         log_error_errno(r, "Failed to autostart network '%s': %m", n->name);
                         net_op_free(op);
-                } else
-                        s->startup_pending++;
+                        startup_gate_leave(&s->startup, s->manager);
+                }
         }
         g_ptr_array_free(todo, TRUE);
         return 0;

@@ -9,6 +9,7 @@
 #include "manager.h"
 #include "network-driver.h"
 #include "object-store.h"
+#include "startup-gate.h"
 
 #define VM_NETWORK_PREFIX "/org/vmgmt/network"
 #define VM_NETWORK_INTERFACE "org.vmgmt.Network"
@@ -44,8 +45,7 @@ struct VmNetworks {
         NetworkDriver *driver;
         ObjectStore store;         /* CONFIG/networks: NAME.xml, autostart links; name → VmNetwork*, owned */
         GHashTable *ops;           /* NetOp* waiting for the driver */
-        unsigned startup_pending;  /* autostarts under way */
-        void (*after_startup)(Manager *m);   /* vm_networks_when_started() */
+        StartupGate startup;       /* autostarts under way; vm_networks_when_started() */
         GHashTable *ovs_ports;     /* tap name → domain UUID text: openvswitch ports vmgmtd added */
 };
 

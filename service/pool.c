@@ -438,21 +438,17 @@ static void startup_start_done(void *userdata, int r, const char *message) {
                 }
         }
         pool_op_free(op);
-        if (s->startup_pending > 0 && --s->startup_pending == 0 && s->after_startup) {
-                void (*fn)(Manager *m) = s->after_startup;
-                s->after_startup = NULL;
-                fn(s->manager);
-        }
+        startup_gate_leave(&s->startup, s->manager);
 }
 
 void vm_storage_when_started(Manager *m, void (*fn)(Manager *m)) {
         VmStorage *s = m->storage;
 
-        if (!s || s->startup_pending == 0) {
+        if (!s) {
                 fn(m);
                 return;
         }
-        s->after_startup = fn;
+        startup_gate_then(&s->startup, m, fn);
 }
 
 static void pool_op_key_free(gpointer p) {
@@ -522,13 +518,13 @@ int vm_storage_startup(Manager *m) {
                 op->pool = g_strdup(p->name);
                 g_hash_table_add(s->ops, op);
                 p->starting = true;
-                s->startup_pending++;   /* before: the driver may be done before it returns */
+                startup_gate_enter(&s->startup);   /* before: the driver may be done before it returns */
                 r = storage_pool_start(p->sp, startup_start_done, op);
                 if (r < 0) {
                         log_error_errno(r, "Failed to start storage pool '%s': %m", p->name);
                         p->starting = false;
-                        s->startup_pending--;
                         pool_op_free(op);
+                        startup_gate_leave(&s->startup, s->manager);
                 }
         }
         g_ptr_array_free(todo, TRUE);

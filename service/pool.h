@@ -9,6 +9,7 @@
 #include "job.h"
 #include "manager.h"
 #include "object-store.h"
+#include "startup-gate.h"
 #include "storage-driver.h"
 
 #define VM_POOL_PREFIX "/org/vmgmt/pool"
@@ -48,8 +49,7 @@ struct VmStorage {
         GHashTable *pools;         /* store.objects, borrowed (volume-dbus.c looks pools up in it) */
         char *run_dir;             /* RUN/storage: NAME.xml of active pools (restart recovery) */
         GHashTable *ops;           /* PoolOp* waiting for the driver */
-        unsigned startup_pending;  /* start-up starts under way */
-        void (*after_startup)(Manager *m);
+        StartupGate startup;       /* start-up starts under way; vm_storage_when_started() */
 };
 
 /* ---- pool.c: registry, persistence, start-up, driver events ---- */
