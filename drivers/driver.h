@@ -402,6 +402,10 @@ typedef struct DomainDriverOps {
          * this, runtimes report through events. `owner` is attached later with
          * attach_owner(). Synchronous part is bounded (pid checks, socket connect). */
         int (*recover)(DomainDriver *d, DriverRecoverFn fn, void *userdata);
+        /* After recover(): fn(userdata) once every recovered domain's hypervisor answers again (or
+         * was found gone), so that the service takes its bus name when calls on those domains work.
+         * May call fn at once. NULL: at once. */
+        void (*when_recovered)(DomainDriver *d, void (*fn)(void *userdata), void *userdata);
         void (*attach_owner)(DriverRuntime *rt, void *owner);
 
         /* Starts def (already normalized; copied by the driver). On success

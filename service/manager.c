@@ -583,6 +583,10 @@ static void manager_startup_step(Manager *m) {
                 (void) sd_event_exit(m->event, r);
 }
 
+static void manager_driver_recovered(void *userdata) {
+        manager_startup_step(userdata);
+}
+
 static void manager_networks_started(Manager *m) {
         manager_autostart(m);
         manager_startup_step(m);
@@ -592,7 +596,7 @@ static int on_name_wait_over(sd_event_source *s, uint64_t usec, void *userdata) 
         Manager *m = userdata;
         int r;
 
-        log_warning("Pools or networks still starting after %u s: taking the bus name without them.",
+        log_warning("Pools, networks or recovered domains still starting after %u s: taking the bus name without them.",
                     (unsigned) (NAME_WAIT_USEC / G_USEC_PER_SEC));
         r = manager_take_name(m);
         if (r < 0)
@@ -651,15 +655,23 @@ int manager_startup(Manager *m) {
         vm_domain_block_jobs_adopt_all(m);
         m->ready = true;
         /* The name is taken once the pools and networks that were active or autostart are up (as libvirtd
-         * answers no client before its drivers started them): a caller that sees vmgmtd sees them active.
-         * A start that hangs (a mount) holds it back for NAME_WAIT_USEC at most. */
+         * answers no client before its drivers started them): a caller that sees vmgmtd sees them active;
+         * and once the domains found running answer again (their monitors reconnected): a first call on
+         * one of them works. A start that hangs (a mount) or a hung hypervisor holds it back for NAME_WAIT_USEC
+         * at most. */
         m->startup_t0 = t0;
-        m->name_waits = 2;
+        m->name_waits = 2 + (unsigned) m->n_drivers;
         r = sd_event_add_time_relative(m->event, &m->name_timer, CLOCK_MONOTONIC, NAME_WAIT_USEC, 0,
                                        on_name_wait_over, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add a timer: %m");
         vm_storage_when_started(m, manager_startup_step);
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                if (m->drivers[i].ops->when_recovered)
+                        m->drivers[i].ops->when_recovered(m->drivers[i].driver, manager_driver_recovered, m);
+                else
+                        manager_startup_step(m);
+        }
         /* autostart domains once the autostart networks they may use are up */
         vm_networks_when_started(m, manager_networks_started);
         m->startup_returned = true;

@@ -69,7 +69,7 @@ typedef struct Manager {
         GHashTable *domains_by_uuid;   /* uuid text → VmDomain*, borrowed */
         int next_id;                   /* the Id the next started domain gets */
         bool ready;                    /* start-up done: changes are signalled */
-        unsigned name_waits;           /* start-up pool and network starts the bus name waits for */
+        unsigned name_waits;           /* start-up pool and network starts and driver recoveries the bus name waits for */
         bool name_taken;
         bool startup_returned;         /* manager_startup() returned: a failure to take the name exits the loop */
         uint64_t startup_t0;

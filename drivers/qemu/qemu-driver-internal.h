@@ -33,6 +33,9 @@ typedef struct QemuDriver {
         GHashTable *probe_failures; /* emulator path → its synchronous probe's error (start-up only) */
         GHashTable *domcaps;    /* emulator realpath → QemuDomCapsAnswers* (qemu-domcaps.c: its QMP answers) */
         DriverRuntime *runtimes;
+        unsigned n_reconnecting;        /* recovered runtimes whose monitor is not back yet */
+        void (*recovered_fn)(void *userdata);   /* when_recovered() */
+        void *recovered_userdata;
 
         /* log rotation (qemu-process-log.c) */
         DriverLogRotation log_rot_console, log_rot_qemu;
@@ -162,6 +165,7 @@ struct DriverRuntime {
         struct QemuRestoreJob *restore_job;     /* a start from a save image */
         bool incoming_pending;                  /* its stream is still to be read in (a start-up step) */
         bool restored;                          /* it was: reason and event detail "restored" */
+        bool reconnecting;                      /* recovered: its monitor's state not resynced yet */
         bool from_snapshot;                     /* a revert's start: reason and event detail "from-snapshot" */
         struct QemuStateJob *state_job;         /* a save or dump under way */
 
@@ -197,6 +201,8 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
 int qemu_runtime_new(QemuDriver *d, DomainDef *def, DriverRuntime **ret);
 /* Frees without any report (driver teardown, failed start). */
 DriverRuntime *qemu_runtime_free(DriverRuntime *rt);
+/* A recovered runtime's monitor answered (or will not): counts for when_recovered(). */
+void qemu_runtime_reconnect_over(DriverRuntime *rt);
 /* Names rt's socket files: in rt->run_dir, or (legacy) as UUID.qmp, … in the driver's. */
 void qemu_runtime_set_run_files(DriverRuntime *rt, bool legacy);
 /* Removes status/socket files, the run dir and the cgroup. */

@@ -215,6 +215,7 @@ static DomainDriver *qemu_driver_free(DomainDriver *base) {
                 return NULL;
         qemu_driver_log_rotation_done(d);
         /* Running domains keep running; their status files let the next instance recover them. */
+        d->recovered_fn = NULL;   /* nobody waits any more */
         while (d->runtimes)
                 qemu_runtime_free(d->runtimes);
         if (d->caps)
@@ -844,6 +845,10 @@ static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void
         r = qemu_monitor_connect(rt, true);
         if (r < 0)
                 log_warning_errno(r, "Domain %s: cannot reconnect to the monitor: %m", rt->def->name);
+        else {
+                rt->reconnecting = true;
+                d->n_reconnecting++;
+        }
         qemu_tune_recovered(rt);
         qemu_runtime_log(rt, "reconnected to qemu (pid %d) after a vmgmtd restart", (int) rt->pid);
         copy = domain_def_copy(rt->def);
@@ -851,6 +856,31 @@ static int recover_one(QemuDriver *d, const char *path, DriverRecoverFn fn, void
                 return -ENOMEM;
         fn(userdata, copy, rt, rt->state, rt->reason, rt->id, rt->start_time_usec);
         return 0;
+}
+
+void qemu_runtime_reconnect_over(DriverRuntime *rt) {
+        QemuDriver *d = rt->driver;
+        void (*fn)(void *userdata);
+
+        if (!rt->reconnecting)
+                return;
+        rt->reconnecting = false;
+        if (--d->n_reconnecting > 0 || !d->recovered_fn)
+                return;
+        fn = d->recovered_fn;
+        d->recovered_fn = NULL;
+        fn(d->recovered_userdata);
+}
+
+static void qemu_driver_when_recovered(DomainDriver *base, void (*fn)(void *userdata), void *userdata) {
+        QemuDriver *d = (QemuDriver *) base;
+
+        if (d->n_reconnecting == 0) {
+                fn(userdata);
+                return;
+        }
+        d->recovered_fn = fn;
+        d->recovered_userdata = userdata;
 }
 
 static int qemu_driver_recover(DomainDriver *base, DriverRecoverFn fn, void *userdata) {
@@ -900,6 +930,7 @@ const DomainDriverOps qemu_driver_ops = {
         .free = qemu_driver_free,
         .normalize = qemu_driver_normalize,
         .recover = qemu_driver_recover,
+        .when_recovered = qemu_driver_when_recovered,
         .attach_owner = qemu_driver_attach_owner,
         .start = qemu_driver_start,
         .shutdown = qemu_driver_shutdown,

@@ -468,6 +468,7 @@ static void resync_status_reply(Qmp *q, int r, const JsonValue *ret, const char 
         DriverRuntime *rt = userdata;
         const char *status = json_util_member_string(ret, "status");
 
+        qemu_runtime_reconnect_over(rt);   /* what follows changes state through events */
         if (r < 0 || !status) {
                 log_warning("Domain %s: query-status failed: %s", rt->def->name, strna(error));
                 return;
@@ -532,12 +533,15 @@ static void on_ready(Qmp *q, void *userdata) {
         }
         if (r < 0 && rt->starting)
                 qemu_process_start_failed(rt, r, "cannot talk to qemu's monitor");
+        else if (r < 0)
+                qemu_runtime_reconnect_over(rt);
 }
 
 static void on_disconnected(Qmp *q, int error, void *userdata) {
         DriverRuntime *rt = userdata;
 
         rt->qmp = qmp_free(rt->qmp);
+        qemu_runtime_reconnect_over(rt);
         if (rt->starting) {
                 if (error == -ETIMEDOUT)
                         qemu_process_start_failed(rt, -ETIMEDOUT, "timed out waiting for qemu's monitor socket");

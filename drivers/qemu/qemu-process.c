@@ -200,6 +200,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
         if (!rt)
                 return NULL;
         d = rt->driver;
+        qemu_runtime_reconnect_over(rt);
         qemu_runtime_drop_listeners(rt, false);
         if (rt->prev)
                 rt->prev->next = rt->next;

@@ -130,6 +130,28 @@ class Restart(VmgmtTestCase):
         self.assertEqual(self.client.prop(run, 'Id'), 0)
         self.assertIn(st[1], ('crashed', 'unknown', 'destroyed', 'shutdown'))
 
+    def test_name_waits_for_recovered_monitors(self):
+        # the bus name comes once the domains found running answer again: a first call on one of
+        # them works (a qemu slow to greet its reconnecting monitor holds the name back, boundedly)
+        run = self.start('greets-late')
+        pid = qemu_pid_of(self.fx, 'greets-late')
+        self.daemon.kill()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.daemon.start(wait=False)
+            conn = dbus.bus.BusConnection(self.fx.bus.address)
+            try:
+                time.sleep(2)   # vmgmtd is up and has connected to the stopped qemu's socket meanwhile
+                self.assertFalse(conn.name_has_owner('org.vmgmt'),
+                                 'vmgmtd took its name while a recovered qemu had not answered')
+            finally:
+                conn.close()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.daemon.wait_ready()
+        self.dom(run).Suspend(opts())
+        self.assertEqual(self.client.state(run)[0], 'paused')
+
     def test_sigterm_leaves_domains_running(self):
         run = self.start('keep')
         pau = self.start('keep-p', paused=True)
