@@ -2,16 +2,15 @@
  * monitor on stdio answers what it has (target, machines, CPU models, device and backend types,
  * commands); the XML says what of it a vmgmt definition can use. */
 #include <errno.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child-output.h"
 #include "json-util.h"
 #include "log.h"
 #include "macro.h"
@@ -19,7 +18,6 @@
 #include "qemu-domcaps.h"
 #include "qemu-driver-internal.h"
 #include "qemu-caps-internal.h"
-#include "spawn-util.h"
 
 #define DOMCAPS_OUTPUT_MAX (8u * 1024u * 1024u)
 
@@ -65,26 +63,13 @@ struct QemuDomCapsProbe {
         GHashTable *cache;              /* a reference; NULL: none */
         char *cache_key;                /* the binary's realpath */
         struct stat st;                 /* the binary as checked */
-        pid_t pid;
-        int pidfd, outfd;
-        sd_event_source *exit_source, *out_source, *timer;
-        GString *out;
-        int error;
+        ChildOutput *child;
         DriverDomCapsFn done;
         void *userdata;
 };
 
 static void probe_free(QemuDomCapsProbe *p) {
-        p->exit_source = sd_event_source_disable_unref(p->exit_source);
-        p->out_source = sd_event_source_disable_unref(p->out_source);
-        p->timer = sd_event_source_disable_unref(p->timer);
-        if (p->pid > 0)
-                (void) kill(-p->pid, SIGKILL);
-        spawn_kill_reap(p->event, p->pid, p->pidfd);
-        if (p->outfd >= 0)
-                close(p->outfd);
-        if (p->out)
-                g_string_free(p->out, TRUE);
+        child_output_free(p->child);
         sd_event_unref(p->event);
         if (p->cache)
                 g_hash_table_unref(p->cache);
@@ -312,13 +297,13 @@ static bool arch_matches(const char *asked, const char *target) {
 }
 
 /* The emulator answered (and quit): the request checked against it, then the XML. */
-static void probe_answered(QemuDomCapsProbe *p) {
+static void probe_answered(QemuDomCapsProbe *p, const char *output) {
         DomCapsAnswers a = {};
         const JsonValue *machine;
         const char *target;
         g_autofree char *xml = NULL, *msg = NULL;
 
-        answers_parse(&a, p->out->str);
+        answers_parse(&a, output);
         target = json_util_member_string(answer(&a, "target"), "arch");
         if (!target || !answer(&a, "machines")) {
                 msg = g_strdup_printf("%s did not answer query-target and query-machines over QMP", p->emulator);
@@ -350,105 +335,34 @@ static void probe_answered(QemuDomCapsProbe *p) {
 
 /* ---- the child ---- */
 
-static int read_output(QemuDomCapsProbe *p) {
-        char buf[16384];
-
-        for (;;) {
-                ssize_t n = read(p->outfd, buf, sizeof(buf));
-                if (n < 0)
-                        return errno == EINTR ? 0 : errno == EAGAIN ? 0 : -errno;
-                if (n == 0)
-                        return 1;
-                if (p->out->len + (size_t) n > DOMCAPS_OUTPUT_MAX)
-                        return -EFBIG;
-                g_string_append_len(p->out, buf, n);
-        }
-}
-
-static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void on_answers(void *userdata, const ChildResult *res) {
         QemuDomCapsProbe *p = userdata;
-        int r = read_output(p);
-
-        if (r < 0 && !p->error) {
-                p->error = r;
-                (void) kill(-p->pid, SIGKILL);
-        }
-        if (r != 0)
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
-}
-
-static int on_probe_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        QemuDomCapsProbe *p = userdata;
-        siginfo_t si = {};
         g_autofree char *msg = NULL;
 
-        if (waitid((idtype_t) P_PIDFD, (id_t) p->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-                return 0;
-        p->pid = 0;
-        if (!p->error && read_output(p) < 0)
-                p->error = -EFBIG;
-        if (p->error) {
-                msg = g_strdup_printf(p->error == -ETIMEDOUT ? "%s did not answer in time" : "%s said too much",
-                                      p->emulator);
+        p->child = NULL;   /* freed once this returns */
+        if (res->error < 0) {
+                msg = res->error == -ETIMEDOUT ? g_strdup_printf("%s did not answer in time", p->emulator)
+                      : res->error == -EFBIG   ? g_strdup_printf("%s said too much", p->emulator)
+                                               : g_strdup_printf("cannot read the answers of %s: %s", p->emulator,
+                                                                 strerror(-res->error));
                 probe_finish(p, -EIO, NULL, msg);
-                return 0;
+                return;
         }
-        if (si.si_code != CLD_EXITED || si.si_status != 0) {
+        if (res->code != CLD_EXITED || res->status != 0) {
                 msg = g_strdup_printf("%s %s %d while asked for its capabilities", p->emulator,
-                                      si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
-                                      si.si_status);
+                                      res->code == CLD_EXITED ? "exited with status" : "was killed by signal",
+                                      res->status);
                 probe_finish(p, -EIO, NULL, msg);
-                return 0;
+                return;
         }
         if (p->cache && p->cache_key) {
                 CachedAnswers *c = g_new0(CachedAnswers, 1);
 
                 *c = (CachedAnswers) { .dev = p->st.st_dev, .ino = p->st.st_ino, .size = p->st.st_size,
-                                       .mtime = p->st.st_mtim, .output = g_strdup(p->out->str) };
+                                       .mtime = p->st.st_mtim, .output = g_strdup(res->output) };
                 g_hash_table_replace(p->cache, g_strdup(p->cache_key), c);
         }
-        probe_answered(p);
-        return 0;
-}
-
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        QemuDomCapsProbe *p = userdata;
-
-        p->error = -ETIMEDOUT;
-        if (p->pid > 0)
-                (void) kill(-p->pid, SIGKILL);   /* the exit reports it */
-        return 0;
-}
-
-static int probe_spawn(QemuDomCapsProbe *p) {
-        char *const argv[] = { p->emulator, (char *) "-S", (char *) "-no-user-config", (char *) "-nodefaults",
-                               (char *) "-display", (char *) "none", (char *) "-machine", (char *) "none",
-                               (char *) "-accel", (char *) "tcg", (char *) "-qmp", (char *) "stdio", NULL };
-        SpawnOptions o = SPAWN_OPTIONS_INIT;
-        _cleanup_close_ int in_r = -1, in_w = -1, out_w = -1;
-        int in[2], out[2], r;
-
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        in_r = in[0];
-        in_w = in[1];
-        if (pipe2(out, O_CLOEXEC) < 0)
-                return -errno;
-        p->outfd = out[0];
-        out_w = out[1];
-        if (fcntl(p->outfd, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
-        /* the whole conversation, before qemu runs: it fits the pipe */
-        if (write(in_w, domcaps_commands, sizeof(domcaps_commands) - 1) != (ssize_t) (sizeof(domcaps_commands) - 1))
-                return -EIO;
-        close(TAKE_FD(in_w));
-        o.stdin_fd = in_r;
-        o.stdout_fd = out_w;
-        r = spawn_child(argv, &o, &p->pid, &p->pidfd);
-        if (r < 0)
-                return r;
-        return 0;
+        probe_answered(p, res->output);
 }
 
 int qemu_domcaps_start(sd_event *event, const QemuDomCapsRequest *req, uint64_t timeout_usec, DriverDomCapsFn done,
@@ -507,12 +421,10 @@ int qemu_domcaps_start(sd_event *event, const QemuDomCapsRequest *req, uint64_t 
         }
         p = g_new0(QemuDomCapsProbe, 1);
         p->event = sd_event_ref(event);
-        p->pidfd = p->outfd = -1;
         p->emulator = g_strdup(emulator);
         p->arch = g_strdup(arch);
         p->machine = g_strdup(isempty(req->machine) ? NULL : req->machine);
         p->virttype = g_strdup(virttype);
-        p->out = g_string_new(NULL);
         p->done = done;
         p->userdata = userdata;
         p->st = st;
@@ -522,25 +434,22 @@ int qemu_domcaps_start(sd_event *event, const QemuDomCapsRequest *req, uint64_t 
 
                 if (c && cached_answers_fit(c, &st)) {
                         /* asked before and not replaced since: nothing runs */
-                        g_string_assign(p->out, c->output);
-                        probe_answered(p);
+                        probe_answered(p, c->output);
                         return 0;
                 }
                 p->cache = g_hash_table_ref(req->cache);
         }
-        r = probe_spawn(p);
-        if (r >= 0)
-                r = sd_event_add_io(event, &p->out_source, p->outfd, EPOLLIN, on_output, p);
-        if (r >= 0)
-                r = sd_event_add_io(event, &p->exit_source, p->pidfd, EPOLLIN, on_probe_exit, p);
-        if (r >= 0)
-                r = sd_event_add_time_relative(event, &p->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline, p);
+        /* the whole conversation is written before qemu runs: it answers in order and quits */
+        char *const argv[] = { p->emulator, (char *) "-S", (char *) "-no-user-config", (char *) "-nodefaults",
+                               (char *) "-display", (char *) "none", (char *) "-machine", (char *) "none",
+                               (char *) "-accel", (char *) "tcg", (char *) "-qmp", (char *) "stdio", NULL };
+        r = child_output_run(event, argv, domcaps_commands, DOMCAPS_OUTPUT_MAX, timeout_usec, on_answers, p, &p->child);
         if (r < 0) {
                 *ret_message = g_strdup_printf("cannot run %s: %s", emulator, strerror(-r));
                 probe_free(p);
                 return r == -ENOENT || r == -EACCES ? -EIO : r;
         }
-        log_debug("Asking %s for domain capabilities (pid %d).", emulator, (int) p->pid);
+        log_debug("Asking %s for domain capabilities (pid %d).", emulator, (int) child_output_pid(p->child));
         return 0;
 }
 

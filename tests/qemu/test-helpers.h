@@ -1,6 +1,7 @@
 /* test-helpers.h — tiny assertion macros shared by the qemu unit tests. */
 #pragma once
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,3 +27,16 @@ static int test_failures;
         } while (0)
 
 #define TEST_EXIT() (test_failures ? (fprintf(stderr, "%d check(s) failed\n", test_failures), EXIT_FAILURE) : EXIT_SUCCESS)
+
+/* How many fds this process has open (a test's leak check: the same before and after). */
+static inline unsigned count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        for (struct dirent *e; d && (e = readdir(d));)
+                if (e->d_name[0] != '.')
+                        n++;
+        if (d)
+                closedir(d);
+        return n;
+}

@@ -18,18 +18,6 @@
 
 static char dir[] = "/var/tmp/test-direct-copy.XXXXXX";
 
-static unsigned count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        unsigned n = 0;
-
-        for (struct dirent *e; d && (e = readdir(d));)
-                if (e->d_name[0] != '.')
-                        n++;
-        if (d)
-                closedir(d);
-        return n;
-}
-
 static unsigned char pattern(uint64_t i) {
         return (unsigned char) ((i * 2654435761u) >> 13);
 }

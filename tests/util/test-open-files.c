@@ -22,18 +22,6 @@ static const OpenFileCreds root = { .root = true };
 static const gid_t nobody_groups[] = { 65534 };
 static const OpenFileCreds nobody = { .uid = 65534, .gid = 65534, .groups = nobody_groups, .n_groups = 1 };
 
-static unsigned count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        unsigned n = 0;
-
-        for (struct dirent *e; d && (e = readdir(d));)
-                if (e->d_name[0] != '.')
-                        n++;
-        if (d)
-                closedir(d);
-        return n;
-}
-
 static char *path_in(const char *name) {
         char *p = NULL;
         if (asprintf(&p, "%s/%s", dir, name) < 0)
