@@ -855,6 +855,7 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                         if (r < 0) {
                                 *ret_error = r == -ENODEV ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
                                            : r == -EOPNOTSUPP ? g_strdup("this host makes no tap devices")
+                                           : r == -EPROTONOSUPPORT ? g_strdup("cannot set the interface's <bandwidth> on its tap (vmgmtd's log says why)")
                                            : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
                                                              n->source_bridge, strerror(-r));
                                 hotplug_free(h);

@@ -1,0 +1,154 @@
+# <interface><bandwidth> (issue 14 item 1) in a private netns (netsvc_util): the rules on a domain's tap read
+# back with tc. inbound (host→guest) is an htb class on the tap's root qdisc, outbound (guest→host) a
+# police filter on its ingress qdisc; set at start, at hot-plug and by UpdateDevice; a NIC without one
+# gets its network's default portgroup's; a NIC whose bandwidth cannot be set is refused and leaves no
+# tap. Domains stay paused: the rules are the host's, no guest needs to run.
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netsvc_util import NetTestCase, net_path, links, NET_IFACE, WAIT, opts, main  # noqa: E402
+from vmgmt_harness import minimal_domain_xml  # noqa: E402
+
+ERR = 'org.vmgmt.Error.'
+MAC = '52:54:00:ab:10:01'
+
+
+def nic_xml(bandwidth='', network='default', mac=MAC):
+    bw = '<bandwidth>%s</bandwidth>' % bandwidth if bandwidth else ''
+    return ("<interface type='network'><mac address='%s'/><source network='%s'/><model type='e1000'/>%s</interface>"
+            % (mac, network, bw))
+
+
+def tc(*args):
+    return subprocess.run(['tc'] + list(args), capture_output=True, text=True, timeout=WAIT).stdout
+
+
+_UNITS = {'': 1, 'K': 1000, 'M': 1000 ** 2, 'G': 1000 ** 3}
+
+
+def bytes_per_s(text):
+    """tc's '8Mbit' → 1000000 (bytes/s)."""
+    m = re.fullmatch(r'([0-9.]+)([KMG]?)bit', text)
+    return round(float(m.group(1)) * _UNITS[m.group(2)] / 8)
+
+
+def size_bytes(text):
+    """tc's '256Kb' / '1600b' → bytes."""
+    m = re.fullmatch(r'([0-9.]+)([KMG]?)b', text)
+    return round(float(m.group(1)) * {'': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3}[m.group(2)])
+
+
+def inbound(tap):
+    """The htb class 1:1 on tap's root qdisc: {'rate', 'ceil' (bytes/s), 'burst' (bytes)}, or None."""
+    if not re.search(r'qdisc htb 1: root', tc('qdisc', 'show', 'dev', tap)):
+        return None
+    m = re.search(r'class htb 1:1 .*?rate (\S+) ceil (\S+) burst (\S+)', tc('class', 'show', 'dev', tap))
+    return m and {'rate': bytes_per_s(m.group(1)), 'ceil': bytes_per_s(m.group(2)), 'burst': size_bytes(m.group(3))}
+
+
+def outbound(tap):
+    """The police rule on tap's ingress: {'rate' (bytes/s), 'burst' (bytes)}, or None."""
+    m = re.search(r'police .*?rate (\S+) burst (\S+)', tc('filter', 'show', 'dev', tap, 'ingress'))
+    return m and {'rate': bytes_per_s(m.group(1)), 'burst': size_bytes(m.group(2))}
+
+
+def kernel_police():
+    """Has this kernel tc's police action (CONFIG_NET_ACT_POLICE)? Tried on a scratch tap."""
+    subprocess.run(['ip', 'tuntap', 'add', 'dev', 'bwprobe', 'mode', 'tap'], capture_output=True, check=True)
+    try:
+        subprocess.run(['tc', 'qdisc', 'add', 'dev', 'bwprobe', 'ingress'], capture_output=True, check=True)
+        return subprocess.run(['tc', 'filter', 'add', 'dev', 'bwprobe', 'parent', 'ffff:', 'protocol', 'all', 'u32',
+                               'match', 'u32', '0', '0', 'police', 'rate', '1kbps', 'burst', '1kb', 'drop'],
+                              capture_output=True).returncode == 0
+    finally:
+        subprocess.run(['ip', 'link', 'del', 'bwprobe'], capture_output=True)
+
+
+class Bandwidth(NetTestCase):
+    default_network = True
+
+    def wait_active(self, path):
+        deadline = time.monotonic() + WAIT
+        while not self.client.prop(path, 'Active', NET_IFACE):
+            self.assertLess(time.monotonic(), deadline, 'network did not become active')
+            time.sleep(0.05)
+
+    def nics(self, path):
+        root = ET.fromstring(str(self.dom(path).GetXML(opts())))
+        return root.findall('./devices/interface')
+
+    def start_paused(self, name, devices=''):
+        self.wait_active(net_path('default'))
+        # ACPI: pci.0 takes hot-plugged devices only with it
+        path = self.define(minimal_domain_xml(name, extra_devices=devices, extra='<features><acpi/></features>'))
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused', timeout=WAIT)
+        return path
+
+    def tap(self, nic):
+        return nic.find('target').get('dev')
+
+    def test_inbound_at_start(self):
+        path = self.start_paused('bw1', nic_xml("<inbound average='1000' peak='2000' burst='256'/>"))
+        nic, = self.nics(path)
+        # GetXML shows it as given
+        bw = nic.find('bandwidth/inbound')
+        self.assertEqual((bw.get('average'), bw.get('peak'), bw.get('burst')), ('1000', '2000', '256'))
+        self.assertIsNone(nic.find('bandwidth/outbound'))
+        # kilobytes (1000 bytes) per second, kibibytes of burst, as libvirt hands them to tc
+        self.assertEqual(inbound(self.tap(nic)), {'rate': 1000000, 'ceil': 2000000, 'burst': 256 * 1024})
+        self.assertIsNone(outbound(self.tap(nic)))
+        self.dom(path).Destroy(opts())
+
+    def test_outbound_at_start(self):
+        if not kernel_police():
+            self.skipTest('the kernel has no tc police action, CONFIG_NET_ACT_POLICE (missing: /sys/module/act_police)')
+        path = self.start_paused('bw2', nic_xml("<outbound average='500' burst='128'/>"))
+        nic, = self.nics(path)
+        self.assertEqual(outbound(self.tap(nic)), {'rate': 500000, 'burst': 128 * 1024})
+        self.assertIsNone(inbound(self.tap(nic)))
+        self.dom(path).Destroy(opts())
+
+    def test_hotplug(self):
+        path = self.start_paused('bw3')
+        before = links()
+        xml_before = str(self.dom(path).GetXML(opts()))
+        # a bandwidth the host cannot set (floor= needs a network with QoS of its own): refused, no tap left
+        msg = self.assertDBusError(ERR + 'OperationFailed', self.dom(path).AttachDevice,
+                                   nic_xml("<inbound average='100' floor='50'/>"), opts(live=True))
+        self.assertIn('<bandwidth>', msg)
+        self.assertEqual(links(), before)
+        self.assertEqual(str(self.dom(path).GetXML(opts())), xml_before)
+        # a good one is on the new tap
+        self.rec.clear()
+        self.dom(path).AttachDevice(nic_xml("<inbound average='300'/>"), opts(live=True))
+        self.rec.wait_domain_event(path, 'device-added', timeout=WAIT)
+        nic, = self.nics(path)
+        self.assertEqual(nic.find('bandwidth/inbound').get('average'), '300')
+        got = inbound(self.tap(nic))
+        self.assertEqual((got['rate'], got['ceil']), (300000, 300000), got)
+        self.dom(path).Destroy(opts())
+
+    def test_portgroup_inherited(self):
+        self.manager.DefineNetwork(
+            "<network><name>qos</name><forward mode='nat'/><bridge name='vmbr8'/>"
+            "<portgroup name='slow' default='yes'><bandwidth><inbound average='200' burst='64'/></bandwidth></portgroup>"
+            "<ip address='10.93.0.1' netmask='255.255.255.0'/></network>", opts())
+        qos = net_path('qos')
+        self.net(qos).Start(opts())
+        self.wait_active(qos)
+        path = self.start_paused('bw4', nic_xml(network='qos'))
+        nic, = self.nics(path)
+        self.assertIsNone(nic.find('bandwidth'))   # the interface's own XML is as defined
+        got = inbound(self.tap(nic))
+        self.assertEqual((got['rate'], got['burst']), (200000, 64 * 1024), got)
+        self.dom(path).Destroy(opts())
+
+
+if __name__ == '__main__':
+    main()
