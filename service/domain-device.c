@@ -267,6 +267,24 @@ static int check_new_device(DeviceCall *c, const DomainDef *def, const char *whi
         }
 }
 
+/* ---- an interface's <bandwidth> (UpdateDevice) ---- */
+
+/* NULL when the interface x (as the caller gave it) differs from n in <bandwidth> only (libvirt's
+ * rule for a NIC's update); else what else differs. */
+static const char *net_other_change(const DomainNetDef *n, const DomainNetDef *x) {
+        if (n->type != x->type)
+                return "its type";
+        if (x->source_network && !streq_ptr(n->source_network, x->source_network))
+                return "its network";
+        if (n->type == DOMAIN_NET_TYPE_BRIDGE && x->source_bridge && !streq_ptr(n->source_bridge, x->source_bridge))
+                return "its bridge";
+        if (x->model && !streq_ptr(n->model, x->model))
+                return "its model";
+        if (x->target_dev && n->target_dev && !streq_ptr(n->target_dev, x->target_dev))
+                return "its target";
+        return NULL;
+}
+
 /* ---- the persistent definition ---- */
 
 /* The persistent definition with the change made (normalized), in *ret; errors set in error. */
@@ -307,6 +325,15 @@ static int config_changed(DeviceCall *c, DomainDef **ret, sd_bus_error *error) {
                 if (i < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "The persistent definition of domain '%s' has no %s", d->name, c->what);
+                if (c->kind == DOMAIN_DEVICE_NET) {
+                        const char *other = net_other_change(&def->nets[i], c->dev->nets);
+                        if (other)
+                                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                                         "Only the <bandwidth> of %s can be changed, not %s", c->what, other);
+                        def->nets[i].bw_inbound = c->dev->nets->bw_inbound;
+                        def->nets[i].bw_outbound = c->dev->nets->bw_outbound;
+                        break;
+                }
                 disk = &def->disks[i];
                 if (disk->device != DOMAIN_DISK_DEVICE_CDROM)
                         return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
@@ -674,7 +701,8 @@ static int call_begin(sd_bus_message *message, VmDomain *d, DeviceVerb verb, Dev
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         if (live && (verb == VERB_ATTACH ? !d->drv->ops->attach_device
-                     : verb == VERB_DETACH ? !d->drv->ops->detach_device : !d->drv->ops->change_media))
+                     : verb == VERB_DETACH ? !d->drv->ops->detach_device
+                     : c->kind == DOMAIN_DEVICE_NET ? !d->drv->ops->set_net_bandwidth : !d->drv->ops->change_media))
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot %s devices of a running domain",
                                          d->drv->ops->name, verb_names[verb]);
         c->live = live;
@@ -803,6 +831,55 @@ int vm_domain_method_detach_device(sd_bus_message *message, void *userdata, sd_b
         return 1;
 }
 
+/* UpdateDevice of a running domain's interface: the new <bandwidth> on its tap, then in the live definition. */
+static int live_net_bandwidth(DeviceCall *c, sd_bus_error *error) {
+        VmDomain *d = c->domain;
+        const DomainDef *live = vm_domain_current_def(d);
+        const NetworkBandwidthRate *in, *out;
+        _cleanup_free_ char *err = NULL;
+        DomainNetDef want;
+        const char *other;
+        ssize_t i;
+        int r;
+
+        if (c->dev->nets->type == DOMAIN_NET_TYPE_USER)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "An interface of type 'user' has no tap: its <bandwidth> cannot be changed live");
+        i = find_device(live, c->kind, c->dev);
+        if (i == -2)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Several interfaces of domain '%s' match: name one by its MAC", d->name);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The running domain '%s' has no %s", d->name,
+                                         c->what);
+        other = net_other_change(&live->nets[i], c->dev->nets);
+        if (other)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Only the <bandwidth> of %s can be changed, not %s",
+                                         c->what, other);
+        if (!live->nets[i].target_dev)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "%s of domain '%s' has no tap to set a <bandwidth> on", c->what, d->name);
+        want = live->nets[i];
+        want.bw_inbound = c->dev->nets->bw_inbound;
+        want.bw_outbound = c->dev->nets->bw_outbound;
+        vm_networks_nic_bandwidth(d->manager, &want, &in, &out);
+        r = network_tap_set_bandwidth(want.target_dev, in, out, &err);
+        if (r < 0) {
+                /* nothing changed: the tap gets its old rules back */
+                vm_networks_nic_bandwidth(d->manager, &live->nets[i], &in, &out);
+                if (network_tap_set_bandwidth(want.target_dev, in, out, NULL) < 0)
+                        log_warning("Domain '%s': the old <bandwidth> of %s could not be set again", d->name, c->what);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to set the <bandwidth> of %s of domain '%s'", c->what,
+                                                            d->name);
+                return bus_error_from_errno(error, r == -EOPNOTSUPP ? r : -EIO, err, what);
+        }
+        r = d->drv->ops->set_net_bandwidth(d->rt, (size_t) i, &want.bw_inbound, &want.bw_outbound);
+        if (r < 0)
+                return bus_error_from_errno(error, r, NULL, "Failed to record the new <bandwidth>");
+        log_info("Domain '%s': the <bandwidth> of %s changed", d->name, c->what);
+        return 0;
+}
+
 int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         _cleanup_(call_freep) DeviceCall *c = NULL;
@@ -812,13 +889,21 @@ int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_b
         r = call_begin(message, d, VERB_UPDATE, &c, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (c->kind != DOMAIN_DEVICE_DISK)
+        if (c->kind != DOMAIN_DEVICE_DISK && c->kind != DOMAIN_DEVICE_NET)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "UpdateDevice changes the medium of a cdrom; %s cannot be updated", c->what);
+                                         "UpdateDevice changes the medium of a cdrom or the <bandwidth> of an interface; "
+                                         "%s cannot be updated", c->what);
         r = config_check(c, error);
         if (r < 0)
                 return r;
         if (!c->live) {
+                finish_call(c);
+                return 1;
+        }
+        if (c->kind == DOMAIN_DEVICE_NET) {
+                r = live_net_bandwidth(c, error);
+                if (r < 0)
+                        return r;
                 finish_call(c);
                 return 1;
         }

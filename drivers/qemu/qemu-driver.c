@@ -947,4 +947,5 @@ const DomainDriverOps qemu_driver_ops = {
         .attach_device = qemu_hotplug_attach,
         .detach_device = qemu_hotplug_detach,
         .change_media = qemu_hotplug_change_media,
+        .set_net_bandwidth = qemu_hotplug_set_net_bandwidth,
 };

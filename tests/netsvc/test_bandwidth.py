@@ -134,6 +134,40 @@ class Bandwidth(NetTestCase):
         self.assertEqual((got['rate'], got['ceil']), (300000, 300000), got)
         self.dom(path).Destroy(opts())
 
+    def test_update_device(self):
+        path = self.start_paused('bw5', nic_xml("<inbound average='1000'/>"))
+        nic, = self.nics(path)
+        tap = self.tap(nic)
+        self.assertEqual(inbound(tap)['rate'], 1000000)
+        # live: the tap's rules and the live XML change, the persistent definition not
+        self.dom(path).UpdateDevice(nic_xml("<inbound average='2000' peak='4000' burst='512'/>"), opts(live=True))
+        self.assertEqual(inbound(tap), {'rate': 2000000, 'ceil': 4000000, 'burst': 512 * 1024})
+        nic, = self.nics(path)
+        self.assertEqual(nic.find('bandwidth/inbound').get('peak'), '4000')
+        inactive = ET.fromstring(str(self.dom(path).GetXML(opts(inactive=True))))
+        self.assertEqual(inactive.find('./devices/interface/bandwidth/inbound').get('average'), '1000')
+        # config: the persistent definition changes, the tap not
+        self.dom(path).UpdateDevice(nic_xml("<inbound average='3000'/>"), opts(config=True))
+        inactive = ET.fromstring(str(self.dom(path).GetXML(opts(inactive=True))))
+        self.assertEqual(inactive.find('./devices/interface/bandwidth/inbound').get('average'), '3000')
+        self.assertEqual(inbound(tap)['rate'], 2000000)
+        # anything else of a NIC is not changed by UpdateDevice; neither is a bandwidth the host cannot set
+        xml_before = str(self.dom(path).GetXML(opts()))
+        msg = self.assertDBusError(ERR + 'NotSupported', self.dom(path).UpdateDevice,
+                                   nic_xml("<inbound average='5000'/>").replace('e1000', 'virtio'), opts(live=True))
+        self.assertIn('its model', msg)
+        msg = self.assertDBusError(ERR + 'NotSupported', self.dom(path).UpdateDevice,
+                                   nic_xml("<inbound average='5000' floor='10'/>"), opts(live=True))
+        self.assertIn('floor=', msg)
+        self.assertEqual(str(self.dom(path).GetXML(opts())), xml_before)
+        self.assertEqual(inbound(tap), {'rate': 2000000, 'ceil': 4000000, 'burst': 512 * 1024})
+        # no <bandwidth>: the rules go
+        self.dom(path).UpdateDevice(nic_xml(), opts(live=True))
+        self.assertIsNone(inbound(tap))
+        nic, = self.nics(path)
+        self.assertIsNone(nic.find('bandwidth'))
+        self.dom(path).Destroy(opts())
+
     def test_portgroup_inherited(self):
         self.manager.DefineNetwork(
             "<network><name>qos</name><forward mode='nat'/><bridge name='vmbr8'/>"
