@@ -107,6 +107,14 @@ class Bandwidth(NetTestCase):
 
     def test_outbound_at_start(self):
         if not kernel_police():
+            # the start fails and leaves no tap
+            self.wait_active(net_path('default'))
+            path = self.define(minimal_domain_xml('bw2', extra_devices=nic_xml("<outbound average='500'/>")))
+            before = links()
+            msg = self.assertDBusError(ERR + 'OperationFailed', self.dom(path).Start, opts(paused=True))
+            self.assertIn('<bandwidth>', msg)
+            self.assertEqual(links(), before)
+            self.assertIn('CONFIG_NET_ACT_POLICE', self.daemon.log_text())
             self.skipTest('the kernel has no tc police action, CONFIG_NET_ACT_POLICE (missing: /sys/module/act_police)')
         path = self.start_paused('bw2', nic_xml("<outbound average='500' burst='128'/>"))
         nic, = self.nics(path)
