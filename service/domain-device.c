@@ -924,3 +924,173 @@ int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_b
         TAKE_PTR(c);
         return 1;
 }
+
+/* ---- SetInterfaceParameters / GetInterfaceParameters (virsh domiftune) ---- */
+
+static const char *const iftune_keys[] = {
+        "inbound.average", "inbound.peak", "inbound.burst", "inbound.floor",
+        "outbound.average", "outbound.peak", "outbound.burst",
+};
+
+static uint64_t *iftune_field(DomainNetDef *n, size_t k) {
+        uint64_t *f[] = { &n->bw_inbound.average, &n->bw_inbound.peak, &n->bw_inbound.burst, &n->bw_inbound.floor,
+                          &n->bw_outbound.average, &n->bw_outbound.peak, &n->bw_outbound.burst };
+        return f[k];
+}
+
+/* The interface iface (its MAC or its tap's name) of def, or -1. */
+static ssize_t iftune_find(const DomainDef *def, const char *iface) {
+        for (size_t i = 0; def && i < def->n_nets; i++)
+                if ((def->nets[i].mac && g_ascii_strcasecmp(def->nets[i].mac, iface) == 0) ||
+                    streq_ptr(def->nets[i].target_dev, iface))
+                        return (ssize_t) i;
+        return -1;
+}
+
+static int iftune_check_rate(const NetworkBandwidthRate *r, const char *dir, sd_bus_error *error) {
+        if (!r->set)
+                return 0;
+        if (!r->average && !r->floor)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak and %s.burst need %s.average", dir, dir,
+                                         dir);
+        if (r->peak && r->peak < r->average)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak is below %s.average", dir, dir);
+        if ((r->peak || r->burst) && !r->average)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak and %s.burst need %s.average", dir, dir,
+                                         dir);
+        return 0;
+}
+
+int vm_domain_method_set_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(call_freep) DeviceCall *c = NULL;
+        uint32_t v[ELEMENTSOF(iftune_keys)] = {};
+        bool has[ELEMENTSOF(iftune_keys)] = {};
+        BusOption params[ELEMENTSOF(iftune_keys) + 1] = {};
+        bool live = false, config = false, current = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, { "current", "b", &current }, {} };
+        const DomainDef *base;
+        DomainNetDef *n;
+        const char *iface;
+        ssize_t i;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(iftune_keys); k++)
+                params[k] = (BusOption) { iftune_keys[k], "u", &v[k], &has[k] };
+        r = sd_bus_message_read(message, "s", &iface);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, params, error);
+        if (r < 0)
+                return r;
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
+        if (r <= 0)
+                return r;
+        if (current && (live || config))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option current excludes live and config");
+        if (!live && !config) {
+                live = vm_domain_is_active(d);
+                config = !live;
+        }
+        if (live && (!vm_domain_is_active(d) || !d->rt))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        if (config && !d->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' is transient: it has no persistent definition", d->name);
+        if (live && !d->drv->ops->set_net_bandwidth)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot change interfaces of a "
+                                         "running domain", d->drv->ops->name);
+        /* the values not given are those of the running interface (live) or of the definition's */
+        base = live ? vm_domain_current_def(d) : vm_domain_inactive_def(d);
+        i = iftune_find(base, iface);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no interface '%s'", d->name,
+                                         iface);
+
+        c = g_new0(DeviceCall, 1);
+        c->domain = vm_domain_ref(d);
+        c->message = sd_bus_message_ref(message);
+        c->verb = VERB_UPDATE;
+        c->kind = DOMAIN_DEVICE_NET;
+        c->live = live;
+        c->config = config;
+        c->dev = domain_def_new();
+        if (!c->dev)
+                return -ENOMEM;
+        n = c->dev->nets = g_new0(DomainNetDef, 1);
+        c->dev->n_nets = 1;
+        n->type = base->nets[i].type;
+        n->mac = strdup(base->nets[i].mac ?: "");
+        c->what = g_strdup_printf("interface '%s'", n->mac);
+        if (!n->mac)
+                return -ENOMEM;
+        n->bw_inbound = base->nets[i].bw_inbound;
+        n->bw_outbound = base->nets[i].bw_outbound;
+        for (size_t k = 0; k < ELEMENTSOF(iftune_keys); k++)
+                if (has[k])
+                        *iftune_field(n, k) = v[k];
+        /* libvirt's rule: an average of 0 removes that direction */
+        if (has[0] || has[1] || has[2] || has[3])
+                n->bw_inbound.set = true;
+        if (has[4] || has[5] || has[6])
+                n->bw_outbound.set = true;
+        if (has[0] && v[0] == 0 && !n->bw_inbound.floor)
+                n->bw_inbound = (NetworkBandwidthRate) {};
+        if (has[4] && v[4] == 0)
+                n->bw_outbound = (NetworkBandwidthRate) {};
+        if ((r = iftune_check_rate(&n->bw_inbound, "inbound", error)) < 0 ||
+            (r = iftune_check_rate(&n->bw_outbound, "outbound", error)) < 0)
+                return r;
+        if (n->bw_inbound.floor && n->type != DOMAIN_NET_TYPE_NETWORK)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "inbound.floor needs an interface of type network");
+        r = config_check(c, error);
+        if (r < 0)
+                return r;
+        if (c->live) {
+                r = live_net_bandwidth(c, error);
+                if (r < 0)
+                        return r;
+        }
+        finish_call(c);
+        return 1;
+}
+
+int vm_domain_method_get_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool live = false, config = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
+        const DomainDef *def;
+        const char *iface;
+        DomainNetDef n;
+        ssize_t i;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &iface);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (live && config)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Options live and config exclude each other");
+        if (live && !vm_domain_is_active(d))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        def = config || !vm_domain_is_active(d) ? vm_domain_inactive_def(d) : vm_domain_current_def(d);
+        i = iftune_find(def, iface);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no interface '%s'", d->name,
+                                         iface);
+        n = def->nets[i];
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(iftune_keys); k++)
+                r = sd_bus_message_append(reply, "{sv}", iftune_keys[k], "u", (uint32_t) MIN(*iftune_field(&n, k), UINT32_MAX));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}

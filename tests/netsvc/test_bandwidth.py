@@ -11,7 +11,8 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netsvc_util import NetTestCase, net_path, links, NET_IFACE, WAIT, opts, main  # noqa: E402
+from netsvc_util import NetTestCase, net_path, links, NET_IFACE, WAIT, opts, main, unwrap  # noqa: E402
+import dbus  # noqa: E402
 from vmgmt_harness import minimal_domain_xml  # noqa: E402
 
 ERR = 'org.vmgmt.Error.'
@@ -22,6 +23,11 @@ def nic_xml(bandwidth='', network='default', mac=MAC):
     bw = '<bandwidth>%s</bandwidth>' % bandwidth if bandwidth else ''
     return ("<interface type='network'><mac address='%s'/><source network='%s'/><model type='e1000'/>%s</interface>"
             % (mac, network, bw))
+
+
+def tune(params):
+    """SetInterfaceParameters' params: libvirt's typed parameter names, u values."""
+    return dbus.Dictionary({k: dbus.UInt32(v) for k, v in params.items()}, signature='sv')
 
 
 def tc(*args):
@@ -175,6 +181,40 @@ class Bandwidth(NetTestCase):
         nic, = self.nics(path)
         self.assertIsNone(nic.find('bandwidth'))
         self.dom(path).Destroy(opts())
+
+    def test_interface_parameters(self):
+        path = self.start_paused('bw6', nic_xml("<inbound average='1000' burst='64'/>"))
+        nic, = self.nics(path)
+        tap = self.tap(nic)
+        dom = self.dom(path)
+        got = unwrap(dom.GetInterfaceParameters(tap, opts()))
+        self.assertEqual(got, {'inbound.average': 1000, 'inbound.peak': 0, 'inbound.burst': 64, 'inbound.floor': 0,
+                               'outbound.average': 0, 'outbound.peak': 0, 'outbound.burst': 0})
+        # the ones given change, the others stay
+        dom.SetInterfaceParameters(MAC, tune({'inbound.average': 2000, 'inbound.peak': 3000}),
+                                   opts(live=True))
+        self.assertEqual(inbound(tap), {'rate': 2000000, 'ceil': 3000000, 'burst': 64 * 1024})
+        got = unwrap(dom.GetInterfaceParameters(MAC, opts()))
+        self.assertEqual((got['inbound.average'], got['inbound.peak'], got['inbound.burst']), (2000, 3000, 64))
+        self.assertEqual(unwrap(dom.GetInterfaceParameters(MAC, opts(config=True)))['inbound.average'], 1000)
+        # refused values change nothing
+        msg = self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', dom.SetInterfaceParameters, MAC,
+                                   tune({'inbound.peak': 10}), opts(live=True))
+        self.assertIn('below', msg)
+        self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', dom.SetInterfaceParameters, 'nope',
+                             tune({'inbound.average': 10}), opts(live=True))
+        self.assertEqual(inbound(tap)['rate'], 2000000)
+        # config only: the definition
+        dom.SetInterfaceParameters(MAC, tune({'inbound.average': 500}), opts(config=True))
+        inactive = ET.fromstring(str(dom.GetXML(opts(inactive=True))))
+        self.assertEqual(inactive.find('./devices/interface/bandwidth/inbound').get('average'), '500')
+        self.assertEqual(inbound(tap)['rate'], 2000000)
+        # average 0 removes the direction
+        dom.SetInterfaceParameters(MAC, tune({'inbound.average': 0}), opts(live=True))
+        self.assertIsNone(inbound(tap))
+        nic, = self.nics(path)
+        self.assertIsNone(nic.find('bandwidth'))
+        dom.Destroy(opts())
 
     def test_portgroup_inherited(self):
         self.manager.DefineNetwork(
