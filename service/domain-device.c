@@ -985,7 +985,7 @@ int vm_domain_method_set_interface_parameters(sd_bus_message *message, void *use
                 return r;
         r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;   /* 0: polkit's answer is pending, the call comes again */
         if (current && (live || config))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option current excludes live and config");
         if (!live && !config) {

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netsvc_util import NetTestCase, net_path, links, NET_IFACE, WAIT, opts, main, unwrap  # noqa: E402
 import dbus  # noqa: E402
-from vmgmt_harness import minimal_domain_xml  # noqa: E402
+from vmgmt_harness import minimal_domain_xml, run_vmgmtctl  # noqa: E402
 
 ERR = 'org.vmgmt.Error.'
 MAC = '52:54:00:ab:10:01'
@@ -215,6 +215,30 @@ class Bandwidth(NetTestCase):
         nic, = self.nics(path)
         self.assertIsNone(nic.find('bandwidth'))
         dom.Destroy(opts())
+
+    def test_domiftune(self):
+        path = self.start_paused('bw7', nic_xml("<inbound average='1000'/>"))
+        tap = self.tap(self.nics(path)[0])
+
+        def ctl(*args, check=True):
+            return run_vmgmtctl(self.fx.bus, *args, check=check)
+        # virsh's output: every parameter, 0 when unset
+        out = ctl('domiftune', 'bw7', tap).stdout
+        self.assertIn('inbound.average: 1000\n', out)
+        self.assertIn('outbound.burst : 0\n', out)
+        # --inbound AVERAGE,PEAK,BURST; an empty field keeps its value
+        ctl('domiftune', 'bw7', MAC, '--inbound', '2000,4000,128', '--live')
+        self.assertEqual(inbound(tap), {'rate': 2000000, 'ceil': 4000000, 'burst': 128 * 1024})
+        ctl('domiftune', 'bw7', MAC, '--inbound', '3000', '--live')
+        self.assertEqual(inbound(tap), {'rate': 3000000, 'ceil': 4000000, 'burst': 128 * 1024})
+        r = ctl('domiftune', 'bw7', MAC, '--inbound', '1000,10', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('below', r.stderr)
+        r = ctl('domiftune', 'bw7', MAC, '--inbound', 'x', check=False)
+        self.assertNotEqual(r.returncode, 0)
+        ctl('domiftune', 'bw7', tap, '--inbound', '0')
+        self.assertIsNone(inbound(tap))
+        self.dom(path).Destroy(opts())
 
     def test_portgroup_inherited(self):
         self.manager.DefineNetwork(
