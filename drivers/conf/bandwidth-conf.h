@@ -23,4 +23,3 @@ int conf_bandwidth_parse(struct _xmlNode *n, NetworkBandwidthRate *inbound, Netw
 /* <bandwidth> at indent level (nothing when neither rate is set). */
 void conf_bandwidth_format(struct _GString *s, int level, const NetworkBandwidthRate *inbound,
                            const NetworkBandwidthRate *outbound);
-bool conf_bandwidth_equal(const NetworkBandwidthRate *a, const NetworkBandwidthRate *b);

@@ -151,11 +151,6 @@ int conf_bandwidth_parse(xmlNode *n, NetworkBandwidthRate *inbound, NetworkBandw
         return 0;
 }
 
-bool conf_bandwidth_equal(const NetworkBandwidthRate *a, const NetworkBandwidthRate *b) {
-        return a->set == b->set && a->average == b->average && a->peak == b->peak && a->burst == b->burst &&
-               a->floor == b->floor;
-}
-
 static int vlan_parse(xmlNode *n, NetworkPortgroup *pg, ConfError *err) {
         int r = xml_validate(n, &spec_vlan, err);
         if (r < 0)
