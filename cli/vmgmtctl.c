@@ -278,6 +278,10 @@ static const Verb verbs[] = {
           "memtune DOMAIN [--hard-limit SIZE] [--soft-limit SIZE] [--swap-hard-limit SIZE] [--live] [--config] "
           "[--current]",
           "Show or set memory limits (KiB or with a unit; -1: unlimited)" },
+        { "domiftune", 2, 2, { "inbound=", "outbound=", "live", "config", "current" }, verb_domiftune,
+          "domiftune DOMAIN IFACE [--inbound AVERAGE[,PEAK[,BURST[,FLOOR]]]] [--outbound AVERAGE[,PEAK[,BURST]]] "
+          "[--live] [--config] [--current]",
+          "Show or set an interface's <bandwidth> (IFACE: its MAC or tap; KB/s, bursts KiB; AVERAGE 0 removes)" },
         { "blkiotune", 1, 1,
           { "weight=", "device-weights=", "device-read-bytes-sec=", "device-write-bytes-sec=", "device-read-iops-sec=",
             "device-write-iops-sec=", "live", "config", "current" },

@@ -308,4 +308,5 @@ int verb_vcpupin(Context *c, VerbArgs *a);
 int verb_emulatorpin(Context *c, VerbArgs *a);
 int verb_schedinfo(Context *c, VerbArgs *a);
 int verb_memtune(Context *c, VerbArgs *a);
+int verb_domiftune(Context *c, VerbArgs *a);
 int verb_blkiotune(Context *c, VerbArgs *a);

@@ -705,6 +705,10 @@ typedef struct DomainDriverOps {
          * attach_device (alias: the cdrom's); a failure leaves the old medium. */
         int (*change_media)(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
                             bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);
+        /* Records <bandwidth> of interface index as the live definition's (the caller set it on
+         * the tap: UpdateDevice of an interface). -ENOENT: no such interface. NULL: not supported. */
+        int (*set_net_bandwidth)(DriverRuntime *rt, size_t index, const NetworkBandwidthRate *inbound,
+                                 const NetworkBandwidthRate *outbound);
 
         /* ---- statistics ---- */
 

@@ -650,6 +650,10 @@ const sd_bus_vtable domain_vtable[] = {
                                 vm_domain_method_detach_device, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("UpdateDevice", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_NO_RESULT,
                                 vm_domain_method_update_device, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetInterfaceParameters", SD_BUS_ARGS("s", iface, "a{sv}", params, "a{sv}", options),
+                                SD_BUS_NO_RESULT, vm_domain_method_set_interface_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetInterfaceParameters", SD_BUS_ARGS("s", iface, "a{sv}", options),
+                                SD_BUS_RESULT("a{sv}", params), vm_domain_method_get_interface_parameters, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

@@ -267,6 +267,24 @@ static int check_new_device(DeviceCall *c, const DomainDef *def, const char *whi
         }
 }
 
+/* ---- an interface's <bandwidth> (UpdateDevice) ---- */
+
+/* NULL when the interface x (as the caller gave it) differs from n in <bandwidth> only (libvirt's
+ * rule for a NIC's update); else what else differs. */
+static const char *net_other_change(const DomainNetDef *n, const DomainNetDef *x) {
+        if (n->type != x->type)
+                return "its type";
+        if (x->source_network && !streq_ptr(n->source_network, x->source_network))
+                return "its network";
+        if (n->type == DOMAIN_NET_TYPE_BRIDGE && x->source_bridge && !streq_ptr(n->source_bridge, x->source_bridge))
+                return "its bridge";
+        if (x->model && !streq_ptr(n->model, x->model))
+                return "its model";
+        if (x->target_dev && n->target_dev && !streq_ptr(n->target_dev, x->target_dev))
+                return "its target";
+        return NULL;
+}
+
 /* ---- the persistent definition ---- */
 
 /* The persistent definition with the change made (normalized), in *ret; errors set in error. */
@@ -307,6 +325,15 @@ static int config_changed(DeviceCall *c, DomainDef **ret, sd_bus_error *error) {
                 if (i < 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "The persistent definition of domain '%s' has no %s", d->name, c->what);
+                if (c->kind == DOMAIN_DEVICE_NET) {
+                        const char *other = net_other_change(&def->nets[i], c->dev->nets);
+                        if (other)
+                                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                                         "Only the <bandwidth> of %s can be changed, not %s", c->what, other);
+                        def->nets[i].bw_inbound = c->dev->nets->bw_inbound;
+                        def->nets[i].bw_outbound = c->dev->nets->bw_outbound;
+                        break;
+                }
                 disk = &def->disks[i];
                 if (disk->device != DOMAIN_DISK_DEVICE_CDROM)
                         return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
@@ -674,7 +701,8 @@ static int call_begin(sd_bus_message *message, VmDomain *d, DeviceVerb verb, Dev
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         if (live && (verb == VERB_ATTACH ? !d->drv->ops->attach_device
-                     : verb == VERB_DETACH ? !d->drv->ops->detach_device : !d->drv->ops->change_media))
+                     : verb == VERB_DETACH ? !d->drv->ops->detach_device
+                     : c->kind == DOMAIN_DEVICE_NET ? !d->drv->ops->set_net_bandwidth : !d->drv->ops->change_media))
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot %s devices of a running domain",
                                          d->drv->ops->name, verb_names[verb]);
         c->live = live;
@@ -803,6 +831,55 @@ int vm_domain_method_detach_device(sd_bus_message *message, void *userdata, sd_b
         return 1;
 }
 
+/* UpdateDevice of a running domain's interface: the new <bandwidth> on its tap, then in the live definition. */
+static int live_net_bandwidth(DeviceCall *c, sd_bus_error *error) {
+        VmDomain *d = c->domain;
+        const DomainDef *live = vm_domain_current_def(d);
+        const NetworkBandwidthRate *in, *out;
+        _cleanup_free_ char *err = NULL;
+        DomainNetDef want;
+        const char *other;
+        ssize_t i;
+        int r;
+
+        if (c->dev->nets->type == DOMAIN_NET_TYPE_USER)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "An interface of type 'user' has no tap: its <bandwidth> cannot be changed live");
+        i = find_device(live, c->kind, c->dev);
+        if (i == -2)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Several interfaces of domain '%s' match: name one by its MAC", d->name);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The running domain '%s' has no %s", d->name,
+                                         c->what);
+        other = net_other_change(&live->nets[i], c->dev->nets);
+        if (other)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Only the <bandwidth> of %s can be changed, not %s",
+                                         c->what, other);
+        if (!live->nets[i].target_dev)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "%s of domain '%s' has no tap to set a <bandwidth> on", c->what, d->name);
+        want = live->nets[i];
+        want.bw_inbound = c->dev->nets->bw_inbound;
+        want.bw_outbound = c->dev->nets->bw_outbound;
+        vm_networks_nic_bandwidth(d->manager, &want, &in, &out);
+        r = network_tap_set_bandwidth(want.target_dev, in, out, &err);
+        if (r < 0) {
+                /* nothing changed: the tap gets its old rules back */
+                vm_networks_nic_bandwidth(d->manager, &live->nets[i], &in, &out);
+                if (network_tap_set_bandwidth(want.target_dev, in, out, NULL) < 0)
+                        log_warning("Domain '%s': the old <bandwidth> of %s could not be set again", d->name, c->what);
+                _cleanup_free_ char *what = g_strdup_printf("Failed to set the <bandwidth> of %s of domain '%s'", c->what,
+                                                            d->name);
+                return bus_error_from_errno(error, r == -EOPNOTSUPP ? r : -EIO, err, what);
+        }
+        r = d->drv->ops->set_net_bandwidth(d->rt, (size_t) i, &want.bw_inbound, &want.bw_outbound);
+        if (r < 0)
+                return bus_error_from_errno(error, r, NULL, "Failed to record the new <bandwidth>");
+        log_info("Domain '%s': the <bandwidth> of %s changed", d->name, c->what);
+        return 0;
+}
+
 int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         _cleanup_(call_freep) DeviceCall *c = NULL;
@@ -812,13 +889,21 @@ int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_b
         r = call_begin(message, d, VERB_UPDATE, &c, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (c->kind != DOMAIN_DEVICE_DISK)
+        if (c->kind != DOMAIN_DEVICE_DISK && c->kind != DOMAIN_DEVICE_NET)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                         "UpdateDevice changes the medium of a cdrom; %s cannot be updated", c->what);
+                                         "UpdateDevice changes the medium of a cdrom or the <bandwidth> of an interface; "
+                                         "%s cannot be updated", c->what);
         r = config_check(c, error);
         if (r < 0)
                 return r;
         if (!c->live) {
+                finish_call(c);
+                return 1;
+        }
+        if (c->kind == DOMAIN_DEVICE_NET) {
+                r = live_net_bandwidth(c, error);
+                if (r < 0)
+                        return r;
                 finish_call(c);
                 return 1;
         }
@@ -838,4 +923,174 @@ int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_b
         }
         TAKE_PTR(c);
         return 1;
+}
+
+/* ---- SetInterfaceParameters / GetInterfaceParameters (virsh domiftune) ---- */
+
+static const char *const iftune_keys[] = {
+        "inbound.average", "inbound.peak", "inbound.burst", "inbound.floor",
+        "outbound.average", "outbound.peak", "outbound.burst",
+};
+
+static uint64_t *iftune_field(DomainNetDef *n, size_t k) {
+        uint64_t *f[] = { &n->bw_inbound.average, &n->bw_inbound.peak, &n->bw_inbound.burst, &n->bw_inbound.floor,
+                          &n->bw_outbound.average, &n->bw_outbound.peak, &n->bw_outbound.burst };
+        return f[k];
+}
+
+/* The interface iface (its MAC or its tap's name) of def, or -1. */
+static ssize_t iftune_find(const DomainDef *def, const char *iface) {
+        for (size_t i = 0; def && i < def->n_nets; i++)
+                if ((def->nets[i].mac && g_ascii_strcasecmp(def->nets[i].mac, iface) == 0) ||
+                    streq_ptr(def->nets[i].target_dev, iface))
+                        return (ssize_t) i;
+        return -1;
+}
+
+static int iftune_check_rate(const NetworkBandwidthRate *r, const char *dir, sd_bus_error *error) {
+        if (!r->set)
+                return 0;
+        if (!r->average && !r->floor)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak and %s.burst need %s.average", dir, dir,
+                                         dir);
+        if (r->peak && r->peak < r->average)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak is below %s.average", dir, dir);
+        if ((r->peak || r->burst) && !r->average)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s.peak and %s.burst need %s.average", dir, dir,
+                                         dir);
+        return 0;
+}
+
+int vm_domain_method_set_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(call_freep) DeviceCall *c = NULL;
+        uint32_t v[ELEMENTSOF(iftune_keys)] = {};
+        bool has[ELEMENTSOF(iftune_keys)] = {};
+        BusOption params[ELEMENTSOF(iftune_keys) + 1] = {};
+        bool live = false, config = false, current = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, { "current", "b", &current }, {} };
+        const DomainDef *base;
+        DomainNetDef *n;
+        const char *iface;
+        ssize_t i;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(iftune_keys); k++)
+                params[k] = (BusOption) { iftune_keys[k], "u", &v[k], &has[k] };
+        r = sd_bus_message_read(message, "s", &iface);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, params, error);
+        if (r < 0)
+                return r;
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, options, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: polkit's answer is pending, the call comes again */
+        if (current && (live || config))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option current excludes live and config");
+        if (!live && !config) {
+                live = vm_domain_is_active(d);
+                config = !live;
+        }
+        if (live && (!vm_domain_is_active(d) || !d->rt))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        if (config && !d->persistent)
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' is transient: it has no persistent definition", d->name);
+        if (live && !d->drv->ops->set_net_bandwidth)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot change interfaces of a "
+                                         "running domain", d->drv->ops->name);
+        /* the values not given are those of the running interface (live) or of the definition's */
+        base = live ? vm_domain_current_def(d) : vm_domain_inactive_def(d);
+        i = iftune_find(base, iface);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no interface '%s'", d->name,
+                                         iface);
+
+        c = g_new0(DeviceCall, 1);
+        c->domain = vm_domain_ref(d);
+        c->message = sd_bus_message_ref(message);
+        c->verb = VERB_UPDATE;
+        c->kind = DOMAIN_DEVICE_NET;
+        c->live = live;
+        c->config = config;
+        c->dev = domain_def_new();
+        if (!c->dev)
+                return -ENOMEM;
+        n = c->dev->nets = g_new0(DomainNetDef, 1);
+        c->dev->n_nets = 1;
+        n->type = base->nets[i].type;
+        n->mac = strdup(base->nets[i].mac ?: "");
+        c->what = g_strdup_printf("interface '%s'", n->mac);
+        if (!n->mac)
+                return -ENOMEM;
+        n->bw_inbound = base->nets[i].bw_inbound;
+        n->bw_outbound = base->nets[i].bw_outbound;
+        for (size_t k = 0; k < ELEMENTSOF(iftune_keys); k++)
+                if (has[k])
+                        *iftune_field(n, k) = v[k];
+        /* libvirt's rule: an average of 0 removes that direction */
+        if (has[0] || has[1] || has[2] || has[3])
+                n->bw_inbound.set = true;
+        if (has[4] || has[5] || has[6])
+                n->bw_outbound.set = true;
+        if (has[0] && v[0] == 0 && !n->bw_inbound.floor)
+                n->bw_inbound = (NetworkBandwidthRate) {};
+        if (has[4] && v[4] == 0)
+                n->bw_outbound = (NetworkBandwidthRate) {};
+        if ((r = iftune_check_rate(&n->bw_inbound, "inbound", error)) < 0 ||
+            (r = iftune_check_rate(&n->bw_outbound, "outbound", error)) < 0)
+                return r;
+        if (n->bw_inbound.floor && n->type != DOMAIN_NET_TYPE_NETWORK)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "inbound.floor needs an interface of type network");
+        r = config_check(c, error);
+        if (r < 0)
+                return r;
+        if (c->live) {
+                r = live_net_bandwidth(c, error);
+                if (r < 0)
+                        return r;
+        }
+        finish_call(c);
+        return 1;
+}
+
+int vm_domain_method_get_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool live = false, config = false;
+        const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
+        const DomainDef *def;
+        const char *iface;
+        DomainNetDef n;
+        ssize_t i;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &iface);
+        if (r < 0)
+                return r;
+        r = bus_options_parse(message, options, error);
+        if (r < 0)
+                return r;
+        if (live && config)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Options live and config exclude each other");
+        if (live && !vm_domain_is_active(d))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        def = config || !vm_domain_is_active(d) ? vm_domain_inactive_def(d) : vm_domain_current_def(d);
+        i = iftune_find(def, iface);
+        if (i < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Domain '%s' has no interface '%s'", d->name,
+                                         iface);
+        n = def->nets[i];
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(iftune_keys); k++)
+                r = sd_bus_message_append(reply, "{sv}", iftune_keys[k], "u", (uint32_t) MIN(*iftune_field(&n, k), UINT32_MAX));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }

@@ -18,3 +18,6 @@
 int vm_domain_method_attach_device(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_domain_method_detach_device(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_domain_method_update_device(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* SetInterfaceParameters / GetInterfaceParameters: an interface's <bandwidth> as libvirt's typed parameters. */
+int vm_domain_method_set_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int vm_domain_method_get_interface_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error);

@@ -411,9 +411,47 @@ void vm_networks_domain_stopped(Manager *m, const VmDomain *d) {
 int vm_networks_create_tap(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd) {
         /* names like vnetN are the kernel's to pick; others are kept */
         const char *name = nic->target_dev && !g_str_has_prefix(nic->target_dev, "vnet") ? nic->target_dev : NULL;
+        const NetworkBandwidthRate *in, *out;
+        _cleanup_free_ char *err = NULL;
+        int r;
 
-        (void) owner;
-        return network_tap_create(name, nic->mac, nic->source_bridge, false, 0, ret_name, ret_fd);
+        r = network_tap_create(name, nic->mac, nic->source_bridge, false, 0, ret_name, ret_fd);
+        if (r < 0)
+                return r;
+        vm_networks_nic_bandwidth(((VmDomain *) owner)->manager, nic, &in, &out);
+        if (!in->set && !out->set)
+                return 0;
+        r = network_tap_set_bandwidth(*ret_name, in, out, &err);
+        if (r < 0) {
+                log_error("Domain '%s': %s", ((VmDomain *) owner)->name, err ?: strerror(-r));
+                close(*ret_fd);   /* the tap goes with its last fd */
+                *ret_fd = -1;
+                free(*ret_name);
+                *ret_name = NULL;
+                return -EPROTONOSUPPORT;
+        }
+        return 0;
+}
+
+/* nic's <bandwidth>, else (type='network') that of its network's default portgroup, as libvirt inherits it. */
+void vm_networks_nic_bandwidth(Manager *m, const DomainNetDef *nic, const NetworkBandwidthRate **ret_in,
+                               const NetworkBandwidthRate **ret_out) {
+        VmNetwork *n;
+
+        *ret_in = &nic->bw_inbound;
+        *ret_out = &nic->bw_outbound;
+        if (nic->bw_inbound.set || nic->bw_outbound.set || nic->type != DOMAIN_NET_TYPE_NETWORK || !m->networks)
+                return;
+        n = vm_network_find(m->networks, strempty(nic->source_network));
+        if (!n || !n->rt)
+                return;
+        for (size_t i = 0; i < network_runtime_def(n->rt)->n_portgroups; i++) {
+                const NetworkPortgroup *pg = &network_runtime_def(n->rt)->portgroups[i];
+                if (pg->is_default) {
+                        *ret_in = &pg->inbound;
+                        *ret_out = &pg->outbound;
+                }
+        }
 }
 
 /* ---- taps after a network (re)start ---- */

@@ -117,6 +117,9 @@ void vm_networks_domain_stopped(Manager *m, const VmDomain *d);
 /* DomainDriverEvents.create_tap (driver.h): a tap for a NIC of a domain
  * being started, made by the network driver. */
 int vm_networks_create_tap(void *owner, const DomainNetDef *nic, char **ret_name, int *ret_fd);
+/* The <bandwidth> nic gets on its tap: its own, else its network's default portgroup's (borrowed). */
+void vm_networks_nic_bandwidth(Manager *m, const DomainNetDef *nic, const NetworkBandwidthRate **ret_in,
+                               const NetworkBandwidthRate **ret_out);
 
 /* Calls fn(m) once no network started at start-up is still starting (at once
  * when none is). */

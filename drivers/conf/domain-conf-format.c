@@ -222,6 +222,7 @@ static void fmt_net(GString *s, const DomainNetDef *n, DomainFormatFlags flags) 
         }
         if (n->model)
                 g_string_append_printf(s, "      <model type='%s'/>\n", n->model);
+        conf_bandwidth_format(s, 3, &n->bw_inbound, &n->bw_outbound);
         fmt_boot_order(s, 3, n->boot_order);
         if (n->alias) {
                 g_string_append(s, "      <alias");

@@ -319,7 +319,7 @@ static int parse_interface(DomainDef *def, xmlNode *node, ConfError *err) {
                 return -ENOMEM;
         r = xml_validate(node, &(XmlSpec) {
                 .attrs = STRV("type"),
-                .children = STRV("mac", "source", "target", "model", "boot", "alias", "address"),
+                .children = STRV("mac", "source", "target", "model", "boot", "alias", "address", "bandwidth"),
         }, err);
         if (r < 0)
                 return r;
@@ -376,6 +376,12 @@ static int parse_interface(DomainDef *def, xmlNode *node, ConfError *err) {
                                 return r;
                         if (xml_attr_str(c, "dev", &n->target_dev) < 0)
                                 return -ENOMEM;
+                } else if (name_is(c, "bandwidth")) {
+                        r = conf_bandwidth_parse(c, &n->bw_inbound, &n->bw_outbound, err);
+                        if (r < 0)
+                                return r;
+                        if (n->bw_inbound.floor && n->type != DOMAIN_NET_TYPE_NETWORK)
+                                return conf_error_set(err, xml_line(c), "floor= in <inbound> needs <interface type='network'>");
                 } else if (name_is(c, "model")) {
                         r = xml_validate(c, &(XmlSpec) { .attrs = STRV("type") }, err);
                         if (r < 0)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/bandwidth-conf.h"   /* NetworkBandwidthRate: <interface><bandwidth> */
+
 /* ---- enums (each has _to_string/_from_string; from_string returns -EINVAL on unknown) ---- */
 
 /* libvirt's domain types (formatdomain: <domain type=…>). The parser takes
@@ -148,6 +150,7 @@ typedef struct DomainNetDef {
         unsigned boot_order;
         char *alias;               /* user alias "ua-…" as given, else NULL (its qemu id when set) */
         DomainAddress address;
+        NetworkBandwidthRate bw_inbound, bw_outbound;   /* <bandwidth> (host→guest, guest→host) */
 } DomainNetDef;
 
 typedef enum DomainChrKind {

@@ -1,4 +1,5 @@
-/* network-conf-extra.c — the less common parts of network XML: DNS TXT and SRV records, portgroups,
+/* network-conf-extra.c — the less common parts of network XML: DNS TXT and SRV records, portgroups
+ * and <bandwidth> (also domain interfaces'),
  * and per-<ip> localPtr, TFTP and BOOTP; parse, copy, validate and format, as libvirt has them. */
 #include <errno.h>
 #include <stdio.h>
@@ -128,6 +129,25 @@ static int rate_parse(xmlNode *n, bool inbound, NetworkBandwidthRate *rate, Conf
         if (!rate->average && !rate->floor)
                 return conf_error_set(err, xml_line(n), "<%s> needs a non-zero average=%s", (const char *) n->name,
                                       inbound ? " or floor=" : "");
+        if (rate->peak && rate->average && rate->peak < rate->average)
+                return conf_error_set(err, xml_line(n), "<%s> peak=%llu is below average=%llu", (const char *) n->name,
+                                      (unsigned long long) rate->peak, (unsigned long long) rate->average);
+        if ((rate->peak || rate->burst) && !rate->average)
+                return conf_error_set(err, xml_line(n), "<%s>: peak= and burst= need average=", (const char *) n->name);
+        return 0;
+}
+
+int conf_bandwidth_parse(xmlNode *n, NetworkBandwidthRate *inbound, NetworkBandwidthRate *outbound, ConfError *err) {
+        xmlNode *d;
+        int r;
+
+        *inbound = *outbound = (NetworkBandwidthRate) {};
+        if ((r = xml_validate(n, &spec_bandwidth, err)) < 0)
+                return r;
+        if ((d = xml_child(n, "inbound")) && (r = rate_parse(d, true, inbound, err)) < 0)
+                return r;
+        if ((d = xml_child(n, "outbound")) && (r = rate_parse(d, false, outbound, err)) < 0)
+                return r;
         return 0;
 }
 
@@ -188,15 +208,8 @@ int network_portgroup_parse(xmlNode *n, NetworkPortgroup *pg, ConfError *err) {
                                       "<virtualport> in <portgroup '%s'> is not supported", pg->name);
         if ((c = xml_child(n, "vlan")) && (r = vlan_parse(c, pg, err)) < 0)
                 return r;
-        if ((c = xml_child(n, "bandwidth"))) {
-                xmlNode *d;
-                if ((r = xml_validate(c, &spec_bandwidth, err)) < 0)
-                        return r;
-                if ((d = xml_child(c, "inbound")) && (r = rate_parse(d, true, &pg->inbound, err)) < 0)
-                        return r;
-                if ((d = xml_child(c, "outbound")) && (r = rate_parse(d, false, &pg->outbound, err)) < 0)
-                        return r;
-        }
+        if ((c = xml_child(n, "bandwidth")) && (r = conf_bandwidth_parse(c, &pg->inbound, &pg->outbound, err)) < 0)
+                return r;
         return 0;
 }
 
@@ -403,10 +416,10 @@ void network_dns_txt_srv_format(GString *s, const NetworkDef *def) {
         }
 }
 
-static void rate_format(GString *s, const char *name, const NetworkBandwidthRate *rate) {
+static void rate_format(GString *s, int level, const char *name, const NetworkBandwidthRate *rate) {
         if (!rate->set)
                 return;
-        fmt_indent(s, 3);
+        fmt_indent(s, level);
         g_string_append_printf(s, "<%s", name);
         if (rate->average)
                 fmt_attr_uint(s, "average", rate->average);
@@ -417,6 +430,17 @@ static void rate_format(GString *s, const char *name, const NetworkBandwidthRate
         if (rate->floor)
                 fmt_attr_uint(s, "floor", rate->floor);
         g_string_append(s, "/>\n");
+}
+
+void conf_bandwidth_format(GString *s, int level, const NetworkBandwidthRate *inbound, const NetworkBandwidthRate *outbound) {
+        if (!inbound->set && !outbound->set)
+                return;
+        fmt_indent(s, level);
+        g_string_append(s, "<bandwidth>\n");
+        rate_format(s, level + 1, "inbound", inbound);
+        rate_format(s, level + 1, "outbound", outbound);
+        fmt_indent(s, level);
+        g_string_append(s, "</bandwidth>\n");
 }
 
 static void portgroup_format(GString *s, const NetworkPortgroup *pg) {
@@ -450,14 +474,7 @@ static void portgroup_format(GString *s, const NetworkPortgroup *pg) {
                 fmt_indent(s, 2);
                 g_string_append(s, "</vlan>\n");
         }
-        if (bw) {
-                fmt_indent(s, 2);
-                g_string_append(s, "<bandwidth>\n");
-                rate_format(s, "inbound", &pg->inbound);
-                rate_format(s, "outbound", &pg->outbound);
-                fmt_indent(s, 2);
-                g_string_append(s, "</bandwidth>\n");
-        }
+        conf_bandwidth_format(s, 2, &pg->inbound, &pg->outbound);
         fmt_indent(s, 1);
         g_string_append(s, "</portgroup>\n");
 }

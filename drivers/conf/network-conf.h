@@ -58,11 +58,7 @@ typedef struct NetworkDnsSrv {
         int port, priority, weight;
 } NetworkDnsSrv;
 
-/* <inbound>/<outbound> of <bandwidth>: kilobytes per second / kilobytes; 0 = not given. */
-typedef struct NetworkBandwidthRate {
-        bool set;
-        uint64_t average, peak, burst, floor;   /* floor: inbound only */
-} NetworkBandwidthRate;
+/* NetworkBandwidthRate: conf/bandwidth-conf.h (domain-conf.h includes it) */
 
 /* <portgroup>: settings a domain interface picks with <source portgroup=>. */
 typedef struct NetworkPortgroup {

@@ -158,6 +158,11 @@ int network_tap_create(const char *name_template, const char *guest_mac, const c
                        bool ovs, unsigned mtu, char **ret_name, int *ret_fd);
 /* Deletes a tap by name (0 also when it is already gone). */
 int network_tap_delete(const char *name);
+/* Sets an interface's <bandwidth> on its tap (network-bandwidth.c), replacing what was set: inbound
+ * (host→guest) as an htb root qdisc, outbound (guest→host) as ingress policing; an unset rate
+ * removes that direction's. On failure nothing is left set and *ret_error (may be NULL) says why. */
+int network_tap_set_bandwidth(const char *tap, const NetworkBandwidthRate *inbound, const NetworkBandwidthRate *outbound,
+                              char **ret_error);
 
 /* ovs-vsctl --may-exist add-port BRIDGE TAP -- set Interface TAP with
  * external-ids attached-mac=GUEST_MAC, iface-id=IFACE_ID and vm-id=VM_ID

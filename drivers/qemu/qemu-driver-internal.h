@@ -379,3 +379,6 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
                         void *userdata, char **ret_error);
 int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
                               bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);
+/* DomainDriverOps.set_net_bandwidth */
+int qemu_hotplug_set_net_bandwidth(DriverRuntime *rt, size_t index, const NetworkBandwidthRate *inbound,
+                                   const NetworkBandwidthRate *outbound);

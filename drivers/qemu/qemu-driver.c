@@ -462,6 +462,7 @@ static int qemu_taps_create(QemuDriver *d, void *owner, DomainDef *def, int *fds
                 if (r < 0) {
                         *ret_error = r == -ENODEV ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
                                    : r == -EOPNOTSUPP ? g_strdup("this host makes no tap devices")
+                                   : r == -EPROTONOSUPPORT ? g_strdup("cannot set the interface's <bandwidth> on its tap (vmgmtd's log says why)")
                                    : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
                                                      n->source_bridge, strerror(-r));
                         return r;
@@ -977,4 +978,5 @@ const DomainDriverOps qemu_driver_ops = {
         .attach_device = qemu_hotplug_attach,
         .detach_device = qemu_hotplug_detach,
         .change_media = qemu_hotplug_change_media,
+        .set_net_bandwidth = qemu_hotplug_set_net_bandwidth,
 };

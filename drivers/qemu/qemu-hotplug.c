@@ -246,6 +246,17 @@ static void live_def_changed(DriverRuntime *rt) {
         (void) qemu_runtime_save_status(rt);
 }
 
+/* The service set the interface's <bandwidth> on its tap: the live definition says so. */
+int qemu_hotplug_set_net_bandwidth(DriverRuntime *rt, size_t index, const NetworkBandwidthRate *inbound,
+                                   const NetworkBandwidthRate *outbound) {
+        if (index >= rt->def->n_nets)
+                return -ENOENT;
+        rt->def->nets[index].bw_inbound = *inbound;
+        rt->def->nets[index].bw_outbound = *outbound;
+        live_def_changed(rt);
+        return 0;
+}
+
 /* Frees element index of a device array (as a definition of its own holding it) and closes the gap. */
 static void array_remove(void *array, size_t *n, size_t size, size_t index, DomainDeviceKind kind) {
         DomainDef *one = domain_def_new();
@@ -792,6 +803,7 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                         if (r < 0) {
                                 *ret_error = r == -ENODEV ? g_strdup_printf("bridge '%s' does not exist", n->source_bridge)
                                            : r == -EOPNOTSUPP ? g_strdup("this host makes no tap devices")
+                                           : r == -EPROTONOSUPPORT ? g_strdup("cannot set the interface's <bandwidth> on its tap (vmgmtd's log says why)")
                                            : g_strdup_printf("cannot create a tap device on bridge '%s': %s",
                                                              n->source_bridge, strerror(-r));
                                 hotplug_free(h);
