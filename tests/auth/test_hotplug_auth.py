@@ -1,4 +1,4 @@
-# Issue 14: AttachDevice, DetachDevice and UpdateDevice are org.vmgmt.domain.manage of the domain,
+# Issue 14: AttachDevice, DetachDevice, UpdateDevice and SetInterfaceParameters are org.vmgmt.domain.manage of the domain,
 # asked before the XML is read; a new disk's image is opened with the caller's rights (a root-only
 # file is AccessDenied naming it, before qemu sees anything) and judged by the path policy as at
 # start (only the pools polkit lets her use); qemu gets an fd, never the path. A real polkitd with a
@@ -94,6 +94,9 @@ class HotplugAuth(AuthTestCase):
         for method in ('AttachDevice', 'DetachDevice', 'UpdateDevice'):
             a = u.call(other, DOMAIN_IFACE, method, 'sa{sv}', ['<not xml'] + live)
             self.assertIn(a.get('error'), (ERR_ACCESS_DENIED, ERR_INTERACTIVE), (method, a))
+        a = u.call(other, DOMAIN_IFACE, 'SetInterfaceParameters', 'sa{sv}a{sv}',
+                   ['52:54:00:00:00:01', {'inbound.average': ['u', 100]}, {}])
+        self.assertIn(a.get('error'), (ERR_ACCESS_DENIED, ERR_INTERACTIVE), ('SetInterfaceParameters', a))
         self.assertEqual(str(self.client.domain(mine).GetXML(opts())), before)
         files = self.qemu_files()
         self.assertNotIn(secret, files)

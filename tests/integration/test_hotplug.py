@@ -283,7 +283,7 @@ class Hotplug(VmgmtTestCase):
         root = ET.fromstring(str(self.dom(path).GetXML(opts())))
         self.assertEqual([s.get('file') for s in root.iter('source') if s.get('file')], [])
         self.assertNotIn(os.path.realpath(iso2), qemu_files(pid))
-        # only cdroms change in place
+        # only cdroms and an interface's <bandwidth> (netsvc test_bandwidth) change in place
         self.assertDBusError('org.vmgmt.Error.NotSupported', self.dom(path).UpdateDevice,
                              "<interface type='user'/>", opts(live=True))
         self.dom(path).Destroy(opts())
