@@ -368,3 +368,8 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
                         void *userdata, char **ret_error);
 int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskDef *disk, const DriverFiles *files,
                               bool force, DriverDeviceDoneFn done, void *userdata, char **ret_error);
+/* qemu-hotplug-memory.c: attach and detach of a <memory model='dimm'> (DOMAIN_DEVICE_MEMORY) */
+int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDeviceDoneFn done, void *userdata,
+                               char **ret_error);
+int qemu_hotplug_memory_detach(DriverRuntime *rt, size_t index, DriverDeviceDoneFn done, void *userdata,
+                               char **ret_error);
