@@ -115,13 +115,26 @@ class MemoryHotplug(VmgmtTestCase):
         self.assertEqual(self.client.prop(path, 'Generation'), gen)
         # the guest gets a new memory block; once online, MemTotal is past the initial memory
         self.wait_guest(con, 'test $(ls -d /sys/devices/system/memory/memory* | wc -l) -gt $(cat /tmp/blocks)', 'NEWBLK')
-        online = ('for f in /sys/devices/system/memory/memory*/state; do grep -q offline $f && echo online > $f; done; '
-                  'echo ON''LINED')
+        # movable: the kernel can give the block back when asked to eject the module
+        online = ('for f in /sys/devices/system/memory/memory*/state; do grep -q offline $f && echo online_movable > $f; '
+                  'done; echo ON''LINED')
         self.wait_guest(con, memtotal, 'BIG', before=online)
         # the slot is taken now: a module asking for it is refused, nothing changes
         msg = self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', self.dom(path).AttachDevice,
                                    dimm_xml(128, slot=0), opts(live=True))
         self.assertIn('slot 0', msg)
+        self.assertEqual(self.modules(path), ([(128 * MIB, 0)], 256 * MIB))
+        # detach: the guest offlines the block and ejects the module; <memory> shrinks, the backend goes
+        self.rec.clear()
+        self.dom(path).DetachDevice(dimm_xml(128), opts(live=True, timeout_ms=dbus.UInt32(WAIT * 1000)))
+        self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
+        self.assertEqual(self.rec.domain_events(path), [('device-removed', 'dimm0')])
+        self.assertEqual(self.modules(path), ([], 128 * MIB))
+        self.assertEqual(self.client.prop(path, 'MemoryKiB'), 128 * MIB)
+        self.assertIn(128 * MIB, [unwrap(v) for v in self.rec.property_changes(path, 'MemoryKiB')])
+        self.wait_guest(con, memtotal, 'BIG', want=False)
+        # nothing of it is left in qemu: slot 0 takes a module again
+        self.dom(path).AttachDevice(dimm_xml(128), opts(live=True))
         self.assertEqual(self.modules(path), ([(128 * MIB, 0)], 256 * MIB))
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
