@@ -8,6 +8,11 @@
 # left to clash with); nvdimm is NotSupported. Config-only attach and detach change the persistent
 # definition alone; a dimm the guest does not release (started paused: no kernel runs) times out
 # as a detach-device Job with the definitions as they were.
+#
+# Shown failing: without the object-del of the roll-back, test_failed_attach_leaves_nothing's attach
+# to slot 1 fails ("duplicate property 'memdimm1'"); without the object-del after DEVICE_DELETED,
+# test_attach_grows_guest_memory's second attach to slot 0 fails likewise; with <memory> not growing
+# by an added module (domain_def_memory_add), every test fails ("leave nothing of <memory>").
 
 import time
 import xml.etree.ElementTree as ET
