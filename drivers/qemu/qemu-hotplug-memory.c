@@ -31,8 +31,17 @@ typedef struct MemPlug {
         QemuListener listener;
 } MemPlug;
 
-/* every detach waiting for its guest */
+/* every attach under way and every detach waiting for its guest: one per slot */
 static GList *pending;
+
+static bool slot_busy(DriverRuntime *rt, const char *id) {
+        for (GList *l = pending; l; l = l->next) {
+                const MemPlug *o = l->data;
+                if (o->rt == rt && streq(o->id, id))
+                        return true;
+        }
+        return false;
+}
 
 static void plug_free(MemPlug *p) {
         pending = g_list_remove(pending, p);
@@ -228,6 +237,11 @@ int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDe
                 return -EINVAL;
         }
         p = plug_new(rt, true, m->slot, done, userdata);
+        if (slot_busy(rt, p->id)) {   /* two attaches at once were both given the slot */
+                *ret_error = g_strdup_printf("memory slot %d is being attached already", m->slot);
+                plug_free(p);
+                return -EBUSY;
+        }
         if (domain_memory_copy(&p->mem, m) < 0) {
                 plug_free(p);
                 return -ENOMEM;
@@ -237,6 +251,7 @@ int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDe
                 plug_free(p);
                 return r;
         }
+        pending = g_list_prepend(pending, p);
         qemu_runtime_log(rt, "attaching %s", p->id);
         o = json_object();
         json_object_set_new(o, "qom-type", json_string("memory-backend-ram"));
@@ -311,13 +326,10 @@ int qemu_hotplug_memory_detach(DriverRuntime *rt, size_t index, DriverDeviceDone
                 return -EOPNOTSUPP;
         }
         p = plug_new(rt, false, rt->def->memories[index].slot, done, userdata);
-        for (GList *l = pending; l; l = l->next) {
-                MemPlug *o = l->data;
-                if (o->rt == rt && streq(o->id, p->id)) {
-                        *ret_error = g_strdup_printf("the guest has been asked to release %s already", p->id);
-                        plug_free(p);
-                        return -EBUSY;
-                }
+        if (slot_busy(rt, p->id)) {
+                *ret_error = g_strdup_printf("the guest has been asked to release %s already", p->id);
+                plug_free(p);
+                return -EBUSY;
         }
         r = plug_listen(p);
         if (r < 0) {
