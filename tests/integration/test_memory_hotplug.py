@@ -7,7 +7,8 @@
 # device_add and the backend goes again (the same slot takes a module right after: no memdimm1 is
 # left to clash with); nvdimm is NotSupported. Config-only attach and detach change the persistent
 # definition alone; a dimm the guest does not release (started paused: no kernel runs) times out
-# as a detach-device Job with the definitions as they were.
+# as a detach-device Job with the definitions as they were; two attaches at once given one slot: one
+# gets it, the other is Busy.
 #
 # Shown failing: without the object-del of the roll-back, test_failed_attach_leaves_nothing's attach
 # to slot 1 fails ("duplicate property 'memdimm1'"); without the object-del after DEVICE_DELETED,
