@@ -56,12 +56,17 @@ typedef struct DeviceCall {
         DriverJob driver_job;           /* what the Job's Cancel reaches */
         DriverJobCallbacks job_cb;
         bool given_up;                  /* timed out or cancelled: only the driver's done is still awaited */
+
+        VmDomainProps before;           /* live: the properties before the driver changed the live definition */
+        bool have_before;
 } DeviceCall;
 
 static void call_free(DeviceCall *c) {
         if (!c)
                 return;
         sd_event_source_disable_unref(c->timer);
+        if (c->have_before)
+                vm_domain_props_clear(&c->before);
         vm_domain_files_job_cancel(c->opening);
         driver_file_set_free(c->files);
         domain_def_free(c->files_def);
@@ -107,6 +112,9 @@ static void device_array(DomainDef *def, DomainDeviceKind kind, void ***ret_arra
         case DOMAIN_DEVICE_NET:
                 *ret_array = (void **) &def->nets, *ret_n = &def->n_nets, *ret_size = sizeof(DomainNetDef);
                 break;
+        case DOMAIN_DEVICE_MEMORY:
+                *ret_array = (void **) &def->memories, *ret_n = &def->n_memories, *ret_size = sizeof(DomainMemoryDef);
+                break;
         default:
                 *ret_array = (void **) &def->controllers, *ret_n = &def->n_controllers,
                 *ret_size = sizeof(DomainControllerDef);
@@ -122,6 +130,8 @@ static int append_device(DomainDef *def, DomainDeviceKind kind, const DomainDef 
 
         if (!copy)
                 return -ENOMEM;
+        if (kind == DOMAIN_DEVICE_MEMORY)   /* <memory> grows with it */
+                return copy->n_memories == 1 ? domain_def_memory_add(def, copy->memories) : -EINVAL;
         device_array(def, kind, &array, &n, &size);
         device_array(copy, kind, &from, &n_from, &size);
         if (*n_from != 1)
@@ -143,6 +153,11 @@ static void remove_device(DomainDef *def, DomainDeviceKind kind, size_t index) {
         size_t *n, *n_to, size;
         char *a;
 
+        if (kind == DOMAIN_DEVICE_MEMORY) {   /* <memory> shrinks with it */
+                domain_def_free(one);
+                domain_def_memory_remove(def, index);
+                return;
+        }
         device_array(def, kind, &array, &n, &size);
         a = *array;
         if (one) {
@@ -160,7 +175,8 @@ static void remove_device(DomainDef *def, DomainDeviceKind kind, size_t index) {
 
 /* The device of def that dev means: a disk by its target (or source), an
  * interface by its MAC (or alias, or as the only one of its type and
- * source), a controller by type and index. -1 when none; -2 when several
+ * source), a controller by type and index, a memory module by what it
+ * names of model, size, node and slot. -1 when none; -2 when several
  * interfaces match without a MAC. */
 static ssize_t find_device(const DomainDef *def, DomainDeviceKind kind, const DomainDef *dev) {
         ssize_t found = -1;
@@ -200,6 +216,16 @@ static ssize_t find_device(const DomainDef *def, DomainDeviceKind kind, const Do
                 }
                 return found;
         }
+        case DOMAIN_DEVICE_MEMORY: {
+                const DomainMemoryDef *x = dev->memories;
+                for (size_t i = 0; i < def->n_memories; i++) {
+                        const DomainMemoryDef *m = &def->memories[i];
+                        if (streq_ptr(m->model, x->model) && m->size_kib == x->size_kib &&
+                            (x->node < 0 || m->node == x->node) && (x->slot < 0 || m->slot == x->slot))
+                                return (ssize_t) i;
+                }
+                return -1;
+        }
         default: {
                 const DomainControllerDef *x = dev->controllers;
                 for (size_t i = 0; i < def->n_controllers; i++)
@@ -216,6 +242,12 @@ static char *describe(DomainDeviceKind kind, const DomainDef *dev) {
                 return g_strdup_printf("disk '%s'", dev->disks->target_dev ?: strna(dev->disks->source));
         case DOMAIN_DEVICE_NET:
                 return dev->nets->mac ? g_strdup_printf("interface '%s'", dev->nets->mac) : g_strdup("interface");
+        case DOMAIN_DEVICE_MEMORY:
+                return dev->memories->slot >= 0
+                               ? g_strdup_printf("memory %s of %" PRIu64 " KiB in slot %d", strna(dev->memories->model),
+                                                 dev->memories->size_kib, dev->memories->slot)
+                               : g_strdup_printf("memory %s of %" PRIu64 " KiB", strna(dev->memories->model),
+                                                 dev->memories->size_kib);
         default:
                 return g_strdup_printf("controller %s index %d", strna(dev->controllers->type), dev->controllers->index);
         }
@@ -258,6 +290,12 @@ static int check_new_device(DeviceCall *c, const DomainDef *def, const char *whi
                                                          "The %s definition of domain '%s' has an interface with MAC %s already",
                                                          which, d->name, c->dev->nets->mac);
                 return 0;
+        case DOMAIN_DEVICE_MEMORY:
+                if (c->dev->memories->slot >= 0 && domain_def_memory_find_slot(def, c->dev->memories->slot) >= 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "The %s definition of domain '%s' has a memory device in slot %d already",
+                                                 which, d->name, c->dev->memories->slot);
+                return 0;   /* normalize judges the rest: <maxMemory>, its slots, the size */
         default:
                 if (find_device(def, c->kind, c->dev) >= 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -430,6 +468,10 @@ static void attach_done(void *userdata, int r, const char *alias, const char *me
                 return;
         }
         log_info("Domain '%s': %s attached as %s", d->name, c->what, strna(alias));
+        if (c->have_before) {   /* the live definition changed (a memory module: MemoryKiB) */
+                c->have_before = false;
+                vm_domain_props_emit_changes(d, &c->before);
+        }
         vm_domain_set_cause(d, c->message);
         vm_domain_emit_event(d, "device-added", alias ?: "");
         vm_domain_clear_cause(d);
@@ -448,6 +490,8 @@ static void live_attach(DeviceCall *c) {
                 call_free(c);
                 return;
         }
+        vm_domain_props_get(d, &c->before);
+        c->have_before = true;
         r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files ? &c->files->view : NULL, attach_done, c, &err);
         if (r < 0) {
                 reply_error(c, r, err);
@@ -559,6 +603,10 @@ static void detach_done(void *userdata, int r, const char *alias, const char *me
         c->timer = sd_event_source_disable_unref(c->timer);
         if (r >= 0) {
                 log_info("Domain '%s': the guest released %s (%s)", d->name, c->what, strna(alias));
+                if (c->have_before) {
+                        c->have_before = false;
+                        vm_domain_props_emit_changes(d, &c->before);
+                }
                 vm_domain_set_cause(d, c->message);
                 vm_domain_emit_event(d, "device-removed", alias ?: "");
                 vm_domain_clear_cause(d);
@@ -629,6 +677,8 @@ static int live_detach(DeviceCall *c, sd_bus_error *error) {
         if (i < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The running domain '%s' has no %s", d->name,
                                          c->what);
+        vm_domain_props_get(d, &c->before);
+        c->have_before = true;
         r = d->drv->ops->detach_device(d->rt, c->kind, (size_t) i, detach_done, c, &err);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to detach %s of domain '%s'", c->what, d->name);
@@ -686,6 +736,9 @@ static int call_begin(sd_bus_message *message, VmDomain *d, DeviceVerb verb, Dev
                 return -EINVAL;
         }
         c->what = describe(c->kind, c->dev);
+        if (c->kind == DOMAIN_DEVICE_MEMORY && !streq_ptr(c->dev->memories->model, "dimm"))
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "Memory devices of model '%s' are not supported (dimm)",
+                                         strna(c->dev->memories->model));
         if (current && (live || config))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option current excludes live and config");
         if (!live && !config) {
@@ -781,6 +834,8 @@ int vm_domain_method_attach_device(sd_bus_message *message, void *userdata, sd_b
                         .n_nets = c->kind == DOMAIN_DEVICE_NET,
                         .controllers = c->kind == DOMAIN_DEVICE_CONTROLLER ? &live->controllers[*n - 1] : NULL,
                         .n_controllers = c->kind == DOMAIN_DEVICE_CONTROLLER,
+                        .memories = c->kind == DOMAIN_DEVICE_MEMORY ? &live->memories[*n - 1] : NULL,
+                        .n_memories = c->kind == DOMAIN_DEVICE_MEMORY,
                         .id = -1,
                 });
                 if (r < 0)

@@ -122,6 +122,10 @@ int domain_memballoon_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_rng_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_sound_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_audio_parse(DomainDef *def, xmlNode *node, ConfError *err);
+/* <memory model=…> in <devices> (domain-conf-memory.c) */
+int domain_memory_parse(DomainDef *def, xmlNode *node, ConfError *err);
+void domain_memory_format(GString *s, const DomainMemoryDef *m);
+int domain_memory_normalize(DomainDef *def, ConfError *err);
 
 /* ---- device freeing (domain-conf.c) ---- */
 

@@ -9,6 +9,7 @@ static const char *const device_kind_table[] = {
         [DOMAIN_DEVICE_DISK] = "disk",
         [DOMAIN_DEVICE_NET] = "interface",
         [DOMAIN_DEVICE_CONTROLLER] = "controller",
+        [DOMAIN_DEVICE_MEMORY] = "memory",
         NULL,
 };
 
@@ -73,7 +74,7 @@ int domain_device_parse(const char *xml, size_t len, DomainDef **ret, DomainDevi
                 }
         kind = conf_table_lookup(device_kind_table, (const char *) elem->name);
         if (kind < 0) {
-                r = conf_error_set(err, xml_line(elem), "<%s> is not a device that can be attached (disk, interface, controller)",
+                r = conf_error_set(err, xml_line(elem), "<%s> is not a device that can be attached (disk, interface, controller, memory)",
                                    (const char *) elem->name);
                 goto out;
         }

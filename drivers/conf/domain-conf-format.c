@@ -420,6 +420,8 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
                 fmt_memballoon(s, def->memballoon);
         for (size_t i = 0; i < def->n_rngs; i++)
                 fmt_rng(s, &def->rngs[i]);
+        for (size_t i = 0; i < def->n_memories; i++)
+                domain_memory_format(s, &def->memories[i]);
         g_string_append(s, "  </devices>\n");
 }
 

@@ -650,7 +650,7 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
         r = xml_validate(devices, &(XmlSpec) {
                 .children = STRV("emulator", "memballoon"),
                 .multi = STRV("disk", "interface", "serial", "console", "channel", "graphics", "video", "input",
-                              "controller", "rng", "sound", "audio"),
+                              "controller", "rng", "sound", "audio", "memory"),
         }, err);
         if (r < 0)
                 return r;
@@ -692,6 +692,8 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
                         r = domain_sound_parse(def, c, err);
                 else if (name_is(c, "audio"))
                         r = domain_audio_parse(def, c, err);
+                else if (name_is(c, "memory"))
+                        r = domain_memory_parse(def, c, err);
                 if (r < 0)
                         return r;
         }

@@ -258,6 +258,7 @@ DomainDef *domain_def_free(DomainDef *def) {
         FREE_ARRAY(def->rngs, def->n_rngs, domain_rng_clear);
         FREE_ARRAY(def->sounds, def->n_sounds, domain_sound_clear);
         FREE_ARRAY(def->audios, def->n_audios, domain_audio_clear);
+        FREE_ARRAY(def->memories, def->n_memories, domain_memory_clear);
         domain_memballoon_free(def->memballoon);
         domain_tune_clear(&def->tune);
         free(def);
@@ -388,6 +389,10 @@ static void copy_audio(CopyCtx *c, DomainAudioDef *a) {
         a->type = copy_str(c, a->type);
 }
 
+static void copy_memory(CopyCtx *c, DomainMemoryDef *m) {
+        m->model = copy_str(c, m->model);
+}
+
 static void copy_timer(CopyCtx *c, DomainTimerDef *t) {
         t->name = copy_str(c, t->name);
         t->tickpolicy = copy_str(c, t->tickpolicy);
@@ -454,6 +459,7 @@ DomainDef *domain_def_copy(const DomainDef *def) {
         COPY_ARRAY(&ctx, c, def, rngs, n_rngs, copy_rng);
         COPY_ARRAY(&ctx, c, def, sounds, n_sounds, copy_sound);
         COPY_ARRAY(&ctx, c, def, audios, n_audios, copy_audio);
+        COPY_ARRAY(&ctx, c, def, memories, n_memories, copy_memory);
         c->memballoon = NULL;
         if (def->memballoon) {
                 c->memballoon = copy_array(&ctx, def->memballoon, 1, sizeof(DomainMemballoonDef));

@@ -240,6 +240,17 @@ typedef struct DomainTimerDef {
         int present;               /* -1 unset, 0 no, 1 yes */
 } DomainTimerDef;
 
+/* <memory model='dimm'> (domain-conf-memory.c): a memory module, cold- or hot-plugged */
+#define DOMAIN_MEMORY_ALIGN_KIB 2048   /* qemu's pc-dimm on x86: a RAM backend's size is a multiple of 2 MiB */
+
+typedef struct DomainMemoryDef {
+        char *model;               /* "dimm"; "nvdimm", "virtio-mem", "virtio-pmem" parse but do not run */
+        uint64_t size_kib;         /* <target><size> */
+        int node;                  /* <target><node>, -1 unset (qemu's node 0) */
+        int slot;                  /* <address type='dimm' slot=>, -1 until normalize takes the lowest free one */
+        uint64_t base;             /* <address base=>, 0 = unset (qemu places it) */
+} DomainMemoryDef;
+
 /* ---- resource tuning: <cputune>, <memtune>, <blkiotune>, <numatune> (domain-conf-tune.c) ---- */
 
 #define DOMAIN_CPUSET_MAX 4096     /* host CPUs a cpuset can name */
@@ -361,6 +372,7 @@ typedef struct DomainDef {
         DomainRngDef *rngs;                size_t n_rngs;
         DomainSoundDef *sounds;            size_t n_sounds;
         DomainAudioDef *audios;            size_t n_audios;   /* normalize: audio id 1 type none when sounds have none */
+        DomainMemoryDef *memories;         size_t n_memories;   /* <memory model=…>; their sizes are part of memory_kib */
         DomainMemballoonDef *memballoon;   /* NULL until normalize adds the default virtio one */
 
         DomainTuneDef tune;
@@ -472,16 +484,33 @@ typedef enum DomainDeviceKind {
         DOMAIN_DEVICE_DISK,
         DOMAIN_DEVICE_NET,
         DOMAIN_DEVICE_CONTROLLER,
+        DOMAIN_DEVICE_MEMORY,      /* <memory model=…> */
         _DOMAIN_DEVICE_KIND_MAX,
 } DomainDeviceKind;
 
-/* Parses the XML of one device (<disk>, <interface>, <controller>) as a
+/* Parses the XML of one device (<disk>, <interface>, <controller>, <memory>) as a
  * <devices> child of domain XML would be: returns 0 with *ret, a DomainDef
  * without name whose one device array holds it, and *ret_kind; -EINVAL with
  * err (malformed, several elements, not one of those three, unknown
  * attribute …), -EFBIG. */
 int domain_device_parse(const char *xml, size_t len, DomainDef **ret, DomainDeviceKind *ret_kind, ConfError *err);
-const char *domain_device_kind_to_string(DomainDeviceKind k);   /* "disk", "interface", "controller" */
+const char *domain_device_kind_to_string(DomainDeviceKind k);   /* "disk", "interface", "controller", "memory" */
+
+/* ---- memory devices (domain-conf-memory.c) ---- */
+
+/* <memory> less the memory devices: what qemu's -m size= gets. */
+uint64_t domain_def_initial_memory_kib(const DomainDef *def);
+/* A copy of m joins def's memory devices and <memory> (and <currentMemory> when
+ * it was all of <memory>, as libvirt) grows by its size. 0 or -ENOMEM. */
+int domain_def_memory_add(DomainDef *def, const DomainMemoryDef *m);
+/* Memory device index leaves def (freed), <memory> shrinks by its size (and
+ * <currentMemory> with it where it would be larger). */
+void domain_def_memory_remove(DomainDef *def, size_t index);
+/* Frees what m holds (unset node and slot after); *dst = a deep copy of src (0 or -ENOMEM). */
+void domain_memory_clear(DomainMemoryDef *m);
+int domain_memory_copy(DomainMemoryDef *dst, const DomainMemoryDef *src);
+/* The memory device of def in slot, or -1. */
+int domain_def_memory_find_slot(const DomainDef *def, int slot);
 
 /* ---- host paths a definition names (domain-conf-paths.c) ---- */
 

@@ -301,7 +301,8 @@ static void build_memory(QemuCmd *c) {
                 return;
         }
         o = g_string_new(NULL);
-        g_string_printf(o, "size=%" PRIu64 "k", def->memory_kib);
+        /* <memory> holds the memory devices too: qemu's initial memory is without them */
+        g_string_printf(o, "size=%" PRIu64 "k", domain_def_initial_memory_kib(def));
         if (def->max_memory_kib > 0) {
                 if (def->max_memory_slots == 0)
                         qemu_cmd_fail(c, "<maxMemory> needs a slots count");
@@ -572,6 +573,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 qemu_cmd_build_sounds(&c);
                 qemu_cmd_build_memballoon(&c);
                 qemu_cmd_build_rngs(&c);
+                qemu_cmd_build_memories(&c);
                 qemu_cmd_add(&c, "-sandbox");
                 qemu_cmd_add(&c, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
                 qemu_cmd_add(&c, "-msg");

@@ -382,3 +382,8 @@ int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskD
 /* DomainDriverOps.set_net_bandwidth */
 int qemu_hotplug_set_net_bandwidth(DriverRuntime *rt, size_t index, const NetworkBandwidthRate *inbound,
                                    const NetworkBandwidthRate *outbound);
+/* qemu-hotplug-memory.c: attach and detach of a <memory model='dimm'> (DOMAIN_DEVICE_MEMORY) */
+int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDeviceDoneFn done, void *userdata,
+                               char **ret_error);
+int qemu_hotplug_memory_detach(DriverRuntime *rt, size_t index, DriverDeviceDoneFn done, void *userdata,
+                               char **ret_error);

@@ -698,6 +698,8 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
         Hotplug *h;
         int r;
 
+        if (kind == DOMAIN_DEVICE_MEMORY)
+                return qemu_hotplug_memory_attach(rt, dev, done, userdata, ret_error);
         r = runtime_check(rt, ret_error);
         if (r < 0)
                 return r;
@@ -1057,6 +1059,8 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
         Hotplug *h;
         int r;
 
+        if (kind == DOMAIN_DEVICE_MEMORY)
+                return qemu_hotplug_memory_detach(rt, index, done, userdata, ret_error);
         r = runtime_check(rt, ret_error);
         if (r < 0)
                 return r;

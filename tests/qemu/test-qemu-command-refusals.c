@@ -200,6 +200,20 @@ static void test_unrunnable(void) {
                 g_autofree char *out = build_ok(&d, &golden_ctx);
                 CHECK(strstr(out, "\nsize=131072k,slots=4,maxmem=1953128k\n"));
         }
+        {
+                /* a dimm is part of <memory>: -m gets the rest, the module its backend and pc-dimm */
+                DomainMemoryDef dimm = { .model = S("dimm"), .size_kib = 65536, .node = -1, .slot = 1 };
+                g_autofree char *out = NULL;
+
+                d.memories = &dimm, d.n_memories = 1;
+                out = build_ok(&d, &golden_ctx);
+                CHECK(strstr(out, "\nsize=65536k,slots=4,maxmem=1953128k\n"));
+                CHECK(strstr(out, "\n-object\nmemory-backend-ram,id=memdimm1,size=65536k\n"));
+                CHECK(strstr(out, "\n-device\npc-dimm,node=0,memdev=memdimm1,id=dimm1,slot=1\n"));
+                dimm.model = S("nvdimm");
+                expect_error(&d, &golden_ctx, "memory model 'nvdimm' is not supported");
+                d.memories = NULL, d.n_memories = 0;
+        }
 
         RESET();
         d.current_vcpus = 3;
