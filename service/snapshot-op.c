@@ -267,6 +267,7 @@ void snap_op_free(void *p) {
         if (op->overlays)   /* created and not finished: removed as the caller */
                 vm_caller_files_discard(op->domain->manager, op->overlays);
         g_strfreev(op->overlay_paths);
+        free(op->memory_file);
         g_strfreev(op->backing_paths);
         g_strfreev(op->backing_formats);
         g_strfreev(op->targets);
@@ -361,6 +362,11 @@ static void snap_external_done(SnapOp *op) {
                 r = vm_caller_file_finish(m, op->overlays, i, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
+        }
+        if (op->memory_file) {
+                r = vm_caller_file_finish(m, op->overlays, op->disks->len, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                if (r < 0)
+                        log_error_errno(r, "Domain '%s': cannot give memory file %s its name: %m", d->name, op->memory_file);
         }
         op->overlays = vm_caller_files_free(op->overlays);
         if (!d->persistent)
@@ -564,7 +570,18 @@ void snap_op_run(SnapOp *op, const DriverFiles *files) {
                         o[i] = (DriverSnapshotOverlay) { .disk = g_array_index(op->disks, size_t, i), .fd = f ? f->fd : -1,
                                                          .path = op->overlay_paths[i] };
                 }
-                r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, op->flags, &cb, &job, &msg) : -EOPNOTSUPP;
+                if (op->memory_file) {
+                        size_t n = 0;
+                        const OpenedFile *f = open_files_for_request(op->overlays->files, op->disks->len, &n);
+                        g_autofree char *xml = domain_def_format(vm_domain_current_def(d), DOMAIN_FORMAT_INACTIVE |
+                                                                                             DOMAIN_FORMAT_SECURE);
+
+                        r = !f || !xml ? -EIO
+                            : ops->snapshot_memory ? ops->snapshot_memory(d->rt, f->fd, xml, o, op->disks->len,
+                                                                          op->memory_flags, &cb, &job, &msg)
+                                                   : -EOPNOTSUPP;
+                } else
+                        r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, op->flags, &cb, &job, &msg) : -EOPNOTSUPP;
         } else if (op->live)
                 r = ops->snapshot_live ? ops->snapshot_live(d->rt, snap_op_action(op), op->name,
                                                             (const size_t *) op->disks->data, op->disks->len,
@@ -643,8 +660,8 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
 /* Creates op's overlay files as the caller (the path policy judging them), then runs op. Takes op. */
 int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
-        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : n;
-        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 1);
+        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : op->memory_file ? n + 1 : n;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 2);
         int r;
 
         for (guint i = 0; i < n; i++)
@@ -653,6 +670,9 @@ int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         for (guint i = 0; op->backing_paths && i < n; i++)
                 req[n + i] = (OpenFileRequest) { .path = op->backing_paths[i], .mode = OPEN_FILE_READ,
                                                  .format = op->backing_formats[i] };
+        /* live with memory: its file, created as the caller as Save's image is */
+        if (op->memory_file && !op->backing_paths)
+                req[n] = (OpenFileRequest) { .path = op->memory_file, .mode = OPEN_FILE_CREATE };
         d->snapshot_op = op;
         r = vm_caller_files_open(d->manager, op->message, d->name, req, n_req, overlays_open_done, op,
                                  &op->files_job);
@@ -800,7 +820,7 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         const DomainDef *ddef;
         SnapOp *op;
         const char *xml;
-        bool active, external = false;
+        bool active, external = false, memory_external;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -836,12 +856,22 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "The guest agent is not configured (domain '%s' has no <channel> with target "
                                       "name='%s')", d->name, DOMAIN_GUEST_AGENT_CHANNEL);
-        if (r >= 0 && (def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file))
-                r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "<memory snapshot='external'> (memory saved to a file) is not supported yet; use internal");
-        for (size_t k = 0; k < def->n_disks; k++)
+        memory_external = def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file;
+        if (r >= 0 && memory_external && disk_only)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "disk_only excludes <memory snapshot='external'>");
+        if (r >= 0 && memory_external && !def->memory_file)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "<memory snapshot='external'> needs file=");
+        if (r >= 0 && memory_external && !active)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Domain '%s' is not running: there is no memory to snapshot", d->name);
+        for (size_t k = 0; k < def->n_disks; k++) {
                 external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
-        external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
+                if (r >= 0 && memory_external && def->disks[k].snapshot == SNAPSHOT_LOCATION_INTERNAL)
+                        r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                              "mixing internal and external targets for a snapshot is not supported "
+                                              "(as libvirt): external memory needs external disks");
+        }
+        external = external || disk_only || memory_external || (active && def->memory == SNAPSHOT_LOCATION_NO);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "mixing internal and external targets for a snapshot is not supported (as libvirt): "
@@ -861,8 +891,12 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                         return r;
                 }
                 free(def->state);
-                def->state = strdup("disk-snapshot");
-                def->memory = SNAPSHOT_LOCATION_NO;
+                def->state = strdup(memory_external ? domain_state_to_string(d->state) : "disk-snapshot");
+                def->memory = memory_external ? SNAPSHOT_LOCATION_EXTERNAL : SNAPSHOT_LOCATION_NO;
+                if (memory_external) {
+                        op->memory_file = strdup(def->memory_file);
+                        op->memory_flags = live ? DRIVER_SNAPSHOT_LIVE : 0;
+                }
                 def->creation_time = (uint64_t) time(NULL);
                 free(def->parent);
                 def->parent = d->current_snapshot ? strdup(d->current_snapshot->def->name) : NULL;

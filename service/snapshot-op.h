@@ -46,6 +46,8 @@ typedef struct SnapOp {
         DriverJobCallbacks job_cb;      /* the Job's */
         unsigned files_pending;         /* renames/unlinks before the Job reports the end */
         bool files_finished;            /* the overlays have their names already */
+        char *memory_file;              /* external create with memory: the file (request disks->len of overlays) */
+        DriverSnapshotFlags memory_flags;
 } SnapOp;
 
 /* ---- snapshot-op.c ---- */

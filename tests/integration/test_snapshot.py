@@ -856,6 +856,45 @@ class Snapshots(VmgmtTestCase):
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
 
+    def test_external_memory(self):
+        base = self.image('mb.qcow2')
+        mem, ov = os.path.join(self.fx.tmp, 'm.mem'), os.path.join(self.fx.tmp, 'm.ov')
+        dpath = self.define(with_disk(guest_domain_xml('sn6'), base))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        con.send('echo one > /tmp/marker; echo W''ROTE')
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+        xml = ("<domainsnapshot><name>%%s</name><memory snapshot='external' file='%s'/><disks><disk name='vda' "
+               "snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>" % (mem, ov))
+
+        # cancelled at once: the domain runs on, no memory file, no overlay, no snapshot
+        j = str(self.dom(dpath).CreateSnapshot(xml % 'gone', opts()))
+        dbus.Interface(self.client.obj(j), JOB_IFACE).Cancel(opts())
+        self.wait_job(j, state='cancelled')
+        self.assertEqual(self.listed(dpath), [])
+        self.assertFalse(os.path.exists(mem))
+        self.assertFalse(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo still-$((40+2))')
+        con.wait_for('still-42', BOOT_TIMEOUT)
+
+        # taken: the memory file has the save header, the disk is on its overlay, the guest runs on
+        self.take(dpath, xml % 'm')
+        m = self.snap_path('sn6', 'm')
+        self.assertEqual(self.sprop(m, 'State'), 'running')
+        self.assertIn("<memory snapshot='external' file='%s'/>" % mem, str(self.snap(m).GetXML(opts())))
+        with open(mem, 'rb') as f:
+            self.assertEqual(f.read(16), b'VmgmtQemuSave\n\0\0')
+        self.assertEqual(backing_of(ov), base)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo two > /tmp/marker; echo still-$((40+3))')
+        con.wait_for('still-43', BOOT_TIMEOUT)
+
 
 if __name__ == '__main__':
     main()
