@@ -363,7 +363,7 @@ static void snap_external_done(SnapOp *op) {
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
         }
-        if (op->memory_file) {
+        if (op->memory_file && op->kind == SNAP_OP_CREATE) {
                 r = vm_caller_file_finish(m, op->overlays, op->disks->len, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give memory file %s its name: %m", d->name, op->memory_file);
@@ -402,6 +402,46 @@ static void revert_started(void *userdata, int r, const char *message) {
         } else
                 (void) sd_bus_reply_method_return(vop->message, NULL);
         vm_op_free(vop);
+}
+
+typedef struct MemoryRemoval {
+        Manager *manager;
+        char *path;
+        VmCallerFiles *files;
+} MemoryRemoval;
+
+static void memory_removed(void *userdata, int r, const char *message) {
+        MemoryRemoval *m = userdata;
+
+        if (r < 0)
+                log_warning("Cannot remove the snapshot memory file %s: %s", m->path, strna(message));
+        vm_caller_files_free(m->files);
+        g_free(m->path);
+        g_free(m);
+}
+
+static void memory_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        MemoryRemoval *m = userdata;
+        const OpenedFile *f;
+        size_t n = 0;
+
+        m->files = files;
+        f = r >= 0 ? open_files_for_request(files->files, 0, &n) : NULL;
+        if (!f || open_file_finish_start(m->manager->event, &files->creds, f, OPEN_FILE_FINISH_UNLINK, 0,
+                                         memory_removed, m, NULL) < 0)
+                memory_removed(m, r < 0 ? r : -EIO, message ?: "cannot start the removal");
+}
+
+/* A deleted external memory snapshot's file goes, removed as the caller (in the background). */
+static void snapshot_memory_remove(VmDomain *d, sd_bus_message *caller, const char *path) {
+        OpenFileRequest req = { .path = path, .mode = OPEN_FILE_READ };
+        MemoryRemoval *m = g_new0(MemoryRemoval, 1);
+        VmDomainFilesJob *job = NULL;
+
+        m->manager = d->manager;
+        m->path = g_strdup(path);
+        if (vm_caller_files_open(d->manager, caller, d->name, &req, 1, memory_opened, m, &job) < 0)
+                memory_removed(m, -EIO, "cannot start the file opener");
 }
 
 /* The driver's job ended: the metadata follows what happened to the disks. */
@@ -446,7 +486,10 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
 
                         op->message = sd_bus_message_unref(op->message);
                         vm_domain_set_cause(d, vop->message);
-                        k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
+                        k = op->memory_file ? vm_domain_start_from_snapshot_image(d, vop->message, op->memory_file,
+                                                                                  d->newdef ?: d->def, op->start_flags,
+                                                                                  revert_started, vop, &msg)
+                                            : vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
                         if (k < 0) {
                                 vm_domain_clear_cause(d);
                                 revert_start_reply_error(vop->message, k, msg, d->name);
@@ -459,6 +502,8 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                 if (op->chains)
                         snap_delete_offline_done(op);
                 s = vm_snapshot_find(d, op->name);
+                if (s && s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file && op->message)
+                        snapshot_memory_remove(d, op->message, s->def->memory_file);
                 if (s)
                         snapshot_remove(s);
                 if (op->delete_names && op->delete_names[0] && op->delete_names[1]) {
@@ -570,7 +615,7 @@ void snap_op_run(SnapOp *op, const DriverFiles *files) {
                         o[i] = (DriverSnapshotOverlay) { .disk = g_array_index(op->disks, size_t, i), .fd = f ? f->fd : -1,
                                                          .path = op->overlay_paths[i] };
                 }
-                if (op->memory_file) {
+                if (op->memory_file && op->kind == SNAP_OP_CREATE) {
                         size_t n = 0;
                         const OpenedFile *f = open_files_for_request(op->overlays->files, op->disks->len, &n);
                         g_autofree char *xml = domain_def_format(vm_domain_current_def(d), DOMAIN_FORMAT_INACTIVE |
@@ -1060,6 +1105,20 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
 
+        if (s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file) {
+                /* as libvirt: stopped (from-snapshot), new overlays on the snapshot's images, then restored from
+                 * its memory file (started/from-snapshot), running or paused as it was or as asked */
+                if (!running && !paused)
+                        paused = streq_ptr(s->def->state, "paused");
+                r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
+                if (r < 0)
+                        return r;
+                op = snap_op_new(d, message, SNAP_OP_REVERT, s->def->name);
+                op->start_after = true;
+                op->memory_file = strdup(s->def->memory_file);
+                op->start_flags = (paused ? DRIVER_START_PAUSED : 0) | DRIVER_START_FROM_SNAPSHOT;
+                return vm_domain_is_active(d) ? revert_by_stopping(op, error) : snap_op_start(op, s, error);
+        }
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
         if ((running || paused) && !snapshot_has_memory(s)) {

@@ -319,7 +319,7 @@ class Snapshots(VmgmtTestCase):
         self.assertIn('quiesce needs its guest agent', fails('snapshot-create', 'snopt',
                                            xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
                                            '--quiesce', '--disk-only'))
-        self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
+        self.assertIn("there is no memory to snapshot", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
                                                       'file=%s/mem,snapshot=external' % self.fx.tmp))
         # --disk-only of the shut-off domain: an overlay (co.e0); deleting it merges it back
         self.assertEqual(ctl('snapshot-create-as', 'snopt', 'e0', '--disk-only'), 'Domain snapshot e0 created\n')
@@ -894,6 +894,38 @@ class Snapshots(VmgmtTestCase):
         self.assertEqual(self.client.state(dpath)[0], 'running')
         con.send('echo two > /tmp/marker; echo still-$((40+3))')
         con.wait_for('still-43', BOOT_TIMEOUT)
+
+        # revert: stopped (from-snapshot), a new overlay on the snapshot's image, restored from the memory
+        # file: the old marker is back and the domain runs
+        self.rec.clear()
+        self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'stopped', 'from-snapshot')
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        src = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.assertNotIn(src, (base, ov))
+        self.assertEqual(backing_of(src), base)
+        self.assertTrue(os.path.exists(ov))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # another one on the revert's overlay, live (the CPUs run while the RAM is copied), then deleted: its
+        # memory file goes, its overlay is merged as external deletes do
+        mem2, ov2 = os.path.join(self.fx.tmp, 'm2.mem'), os.path.join(self.fx.tmp, 'm2.ov')
+        self.take(dpath, "<domainsnapshot><name>m2</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem2, ov2), live=True)
+        m2 = self.snap_path('sn6', 'm2')
+        self.assertTrue(os.path.exists(mem2))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov2)
+        self.snap(m2).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [m])
+        self.wait_gone(mem2)
+        self.wait_gone(ov2)
+        self.assertTrue(os.path.exists(mem))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), src)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
 
 
 if __name__ == '__main__':
