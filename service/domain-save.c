@@ -812,25 +812,27 @@ static void managed_start_done(void *userdata, int r, const char *message) {
         restore_call_free(c);
 }
 
-static int start_from_image(VmDomain *d, sd_bus_message *message, const char *image, const DomainDef *disks_from,
-                            DriverStartFlags flags, bool bypass_cache, DriverDoneFn done, void *userdata,
-                            char **ret_error);
+static int start_from_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                            const DomainDef *disks_from, DriverStartFlags flags, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error);
 
 int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, bool bypass_cache, DriverDoneFn done,
                             void *userdata, char **ret_error) {
-        return start_from_image(d, message, NULL, NULL, paused ? DRIVER_START_PAUSED : 0, bypass_cache, done, userdata,
-                                ret_error);
+        return start_from_image(d, message, -1, NULL, NULL, paused ? DRIVER_START_PAUSED : 0, bypass_cache, done,
+                                userdata, ret_error);
 }
 
-int vm_domain_start_from_snapshot_image(VmDomain *d, sd_bus_message *message, const char *image,
+int vm_domain_start_from_snapshot_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
                                         const DomainDef *disks_from, DriverStartFlags flags, DriverDoneFn done,
                                         void *userdata, char **ret_error) {
-        return start_from_image(d, message, image, disks_from, flags, false, done, userdata, ret_error);
+        if (image_fd < 0 || !image)
+                return -EINVAL;
+        return start_from_image(d, message, image_fd, image, disks_from, flags, false, done, userdata, ret_error);
 }
 
-static int start_from_image(VmDomain *d, sd_bus_message *message, const char *image, const DomainDef *disks_from,
-                            DriverStartFlags flags, bool bypass_cache, DriverDoneFn done, void *userdata,
-                            char **ret_error) {
+static int start_from_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                            const DomainDef *disks_from, DriverStartFlags flags, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error) {
         g_autofree char *xml = NULL, *err = NULL;
         _cleanup_(def_freep) DomainDef *def = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -844,7 +846,15 @@ static int start_from_image(VmDomain *d, sd_bus_message *message, const char *im
         c->manager = d->manager;
         c->managed_path = image ? g_strdup(image) : vm_domain_managed_save_path(d);
         c->snapshot_image = image;
-        c->image_fd = open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (bypass_cache ? O_DIRECT : 0));
+        /* a snapshot's memory file was opened as the caller (a copy of the fd is ours); a managed image is vmgmtd's */
+        c->image_fd = image ? fcntl(image_fd, F_DUPFD_CLOEXEC, 3)
+                            : open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (bypass_cache ? O_DIRECT : 0));
+        if (c->image_fd < 0 && image) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot use the memory file %s: %s", image, strerror(-r));
+                restore_call_free(c);
+                return r;
+        }
         if (c->image_fd < 0) {
                 r = -errno;
                 *ret_error = g_strdup_printf("cannot open the managed save image %s%s: %s", c->managed_path,
@@ -858,8 +868,8 @@ static int start_from_image(VmDomain *d, sd_bus_message *message, const char *im
         }
         r = read_image(d->manager, c->image_fd, &drv, &xml, &running, &err);
         if (r <= 0) {
-                *ret_error = g_strdup_printf("the managed save image %s: %s", c->managed_path,
-                                             r == 0 ? "is no save image" : strna(err));
+                *ret_error = g_strdup_printf("%s %s: %s", image ? "the memory file" : "the managed save image",
+                                             c->managed_path, r == 0 ? "is no save image" : strna(err));
                 restore_call_free(c);
                 return -EINVAL;
         }
@@ -872,7 +882,8 @@ static int start_from_image(VmDomain *d, sd_bus_message *message, const char *im
                 r = -EINVAL;
         }
         if (r < 0) {
-                *ret_error = g_strdup_printf("the managed save image %s: %s", c->managed_path, strna(error.message));
+                *ret_error = g_strdup_printf("%s %s: %s", image ? "the memory file" : "the managed save image",
+                                             c->managed_path, strna(error.message));
                 restore_call_free(c);
                 return r;
         }

@@ -4,6 +4,7 @@
  * snapshots need for their revert and deletion is in snapshot-external.c. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,6 +269,7 @@ void snap_op_free(void *p) {
                 vm_caller_files_discard(op->domain->manager, op->overlays);
         g_strfreev(op->overlay_paths);
         free(op->memory_file);
+        vm_caller_files_free(op->memory);
         g_strfreev(op->backing_paths);
         g_strfreev(op->backing_formats);
         g_strfreev(op->targets);
@@ -471,6 +473,9 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                         break;
                 }
                 snapshot_set_current(d, s);
+                if (op->memory_file && vm_snapshot_store_mark_memory_made(s) < 0)
+                        log_warning("Domain '%s': snapshot '%s': cannot note that vmgmt made its memory file %s",
+                                    d->name, op->name, op->memory_file);
                 break;
         case SNAP_OP_REVERT:
                 if (op->external)
@@ -486,10 +491,16 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
 
                         op->message = sd_bus_message_unref(op->message);
                         vm_domain_set_cause(d, vop->message);
-                        k = op->memory_file ? vm_domain_start_from_snapshot_image(d, vop->message, op->memory_file,
-                                                                                  d->newdef ?: d->def, op->start_flags,
-                                                                                  revert_started, vop, &msg)
-                                            : vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
+                        if (op->memory) {
+                                size_t n = 0;
+                                const OpenedFile *f = open_files_for_request(op->memory->files, 0, &n);
+
+                                k = f ? vm_domain_start_from_snapshot_image(d, vop->message, f->fd, op->memory_file,
+                                                                            d->newdef ?: d->def, op->start_flags,
+                                                                            revert_started, vop, &msg)
+                                      : -EIO;
+                        } else
+                                k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
                         if (k < 0) {
                                 vm_domain_clear_cause(d);
                                 revert_start_reply_error(vop->message, k, msg, d->name);
@@ -502,7 +513,9 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                 if (op->chains)
                         snap_delete_offline_done(op);
                 s = vm_snapshot_find(d, op->name);
-                if (s && s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file && op->message)
+                /* its memory file goes if vmgmt made it (a redefined snapshot's is kept) */
+                if (s && s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file && op->message &&
+                    vm_snapshot_store_memory_made(s))
                         snapshot_memory_remove(d, op->message, s->def->memory_file);
                 if (s)
                         snapshot_remove(s);
@@ -1088,6 +1101,57 @@ static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error 
         return 1;
 }
 
+/* A revert to an external memory snapshot: its memory file is open (as the caller); now the domain stops,
+ * gets new overlays on the snapshot's images and is restored from the file. */
+static void revert_memory_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(op->message);
+        VmSnapshot *s = vm_snapshot_find(d, op->name);
+        _cleanup_free_ char *msg = NULL;
+        const OpenedFile *f = NULL;
+        size_t n = 0;
+
+        op->files_job = NULL;
+        op->memory = files;
+        if (r >= 0)
+                f = open_files_for_request(files->files, 0, &n);
+        if (r >= 0 && (!f || !S_ISREG(f->st.st_mode)))
+                r = -EINVAL, message = msg = g_strdup_printf("memory file %s is not a regular file", op->memory_file);
+        if (r >= 0 && !s)
+                r = -ESRCH, message = "the snapshot was deleted meanwhile";
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        if (d->snapshot_op == op)
+                d->snapshot_op = NULL;
+        r = vm_domain_is_active(d) ? revert_by_stopping(op, &error) : snap_op_start(op, s, &error);   /* take op */
+        if (r < 0 && m) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Failed to revert: %m");
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+}
+
+/* Opens the memory file of op's snapshot to read as the caller (the path policy judging it; a file she may
+ * not read is refused before the domain is touched), then reverts. Takes op. */
+static int revert_memory_open(SnapOp *op, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        OpenFileRequest req = { .path = op->memory_file, .mode = OPEN_FILE_READ };
+        int r;
+
+        d->snapshot_op = op;
+        r = vm_caller_files_open(d->manager, op->message, d->name, &req, 1, revert_memory_opened, op, &op->files_job);
+        if (r < 0) {
+                snap_op_free(op);
+                return sd_bus_error_set_errnof(error, r, "Cannot open the memory file of the snapshot: %m");
+        }
+        return 1;
+}
+
 int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(s->domain);
@@ -1117,7 +1181,7 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
                 op->start_after = true;
                 op->memory_file = strdup(s->def->memory_file);
                 op->start_flags = (paused ? DRIVER_START_PAUSED : 0) | DRIVER_START_FROM_SNAPSHOT;
-                return vm_domain_is_active(d) ? revert_by_stopping(op, error) : snap_op_start(op, s, error);
+                return revert_memory_open(op, error);
         }
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");

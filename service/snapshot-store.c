@@ -39,12 +39,40 @@ int vm_snapshot_store_write(const VmSnapshot *s) {
         return write_file_atomic(file, xml, strlen(xml), 0600);
 }
 
-int vm_snapshot_store_remove(const VmSnapshot *s) {
-        _cleanup_free_ char *file = snapshot_file(s);
+/* An external memory snapshot's file that vmgmt made (not one a redefinition names): NAME.memory (no .xml:
+ * never a snapshot's file) holds its path, so that a deletion removes only that. */
+static char *memory_mark_file(const VmSnapshot *s) {
+        _cleanup_free_ char *dir = vm_snapshot_store_dir(s->domain, NULL);
+
+        return dir ? g_strdup_printf("%s/%s.memory", dir, s->def->name) : NULL;
+}
+
+int vm_snapshot_store_mark_memory_made(const VmSnapshot *s) {
+        _cleanup_free_ char *dir = vm_snapshot_store_dir(s->domain, NULL), *file = memory_mark_file(s);
         int r;
 
-        if (!file)
+        if (!dir || !file || !s->def->memory_file)
+                return -EINVAL;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        return write_file_atomic(file, s->def->memory_file, strlen(s->def->memory_file), 0600);
+}
+
+bool vm_snapshot_store_memory_made(const VmSnapshot *s) {
+        _cleanup_free_ char *file = memory_mark_file(s), *path = NULL;
+
+        return file && s->def->memory_file && read_full_file(file, 4096, &path, NULL) >= 0 &&
+               streq(path, s->def->memory_file);
+}
+
+int vm_snapshot_store_remove(const VmSnapshot *s) {
+        _cleanup_free_ char *file = snapshot_file(s), *mark = memory_mark_file(s);
+        int r;
+
+        if (!file || !mark)
                 return -ENOMEM;
+        (void) unlink_noent(mark);
         r = unlink_noent(file);
         if (r >= 0)
                 (void) fsync_parent_dir(file);

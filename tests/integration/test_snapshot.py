@@ -895,6 +895,18 @@ class Snapshots(VmgmtTestCase):
         con.send('echo two > /tmp/marker; echo still-$((40+3))')
         con.wait_for('still-43', BOOT_TIMEOUT)
 
+        # the memory file is opened (as the caller) before the domain is touched: without it the revert fails
+        # and the domain runs on, on the same disk
+        os.rename(mem, mem + '.away')
+        self.rec.clear()
+        with self.assertRaises(dbus.DBusException) as e:
+            self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertIn('m.mem', str(e.exception))
+        os.rename(mem + '.away', mem)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        self.assertFalse(any(k == 'stopped' for k, _ in self.rec.domain_events(dpath)))
+
         # revert: stopped (from-snapshot), a new overlay on the snapshot's image, restored from the memory
         # file: the old marker is back and the domain runs
         self.rec.clear()
@@ -926,6 +938,53 @@ class Snapshots(VmgmtTestCase):
         self.assertTrue(os.path.exists(mem))
         self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), src)
         self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # one taken with the CPUs stopped and deleted right after: the merge does not wait on the memory part
+        mem3, ov3 = os.path.join(self.fx.tmp, 'm3.mem'), os.path.join(self.fx.tmp, 'm3.ov')
+        self.take(dpath, "<domainsnapshot><name>m3</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem3, ov3))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov3)
+        self.snap(self.snap_path('sn6', 'm3')).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.wait_gone(mem3)
+        self.wait_gone(ov3)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), src)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # from shut off: restored from the memory file (started/from-snapshot), the marker of then is back
+        con.send('echo three > /tmp/marker; echo W''ROTE3')
+        con.wait_for('WROTE3', BOOT_TIMEOUT)
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.rec.clear()
+        self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # of a paused domain: the snapshot says paused, its deletion merges the overlay (the disks usable
+        # although the CPUs stay stopped), and the guest runs on when resumed
+        self.dom(dpath).Suspend(opts())
+        self.client.wait_state(dpath, 'paused')
+        cur = disk_source(str(self.dom(dpath).GetXML(opts())))
+        mem4, ov4 = os.path.join(self.fx.tmp, 'm4.mem'), os.path.join(self.fx.tmp, 'm4.ov')
+        self.take(dpath, "<domainsnapshot><name>m4</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem4, ov4))
+        m4 = self.snap_path('sn6', 'm4')
+        self.assertEqual(self.sprop(m4, 'State'), 'paused')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.snap(m4).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.wait_gone(mem4)
+        self.wait_gone(ov4)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), cur)
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        self.client.wait_state(dpath, 'running')
+        con.send('echo still-$((40+4))')
+        con.wait_for('still-44', BOOT_TIMEOUT)
 
 
 if __name__ == '__main__':
