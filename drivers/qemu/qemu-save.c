@@ -428,6 +428,18 @@ static void resume_reply(Qmp *q, int r, const JsonValue *ret, const char *error,
 /* After a dump: crash, reset, or back to how it was. */
 static void dump_finish(QemuStateJob *j);
 
+static void reactivate_stop_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        if (r < 0) {
+                state_job_qmp_failed(j, r, "stop the guest again after the snapshot", error);
+                return;
+        }
+        if (j->rt)
+                qemu_runtime_set_state(j->rt, DOMAIN_STATE_PAUSED, j->prev_reason, DOMAIN_EVENT_NONE, NULL);
+        state_job_done(j, 0, NULL);
+}
+
 static void reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuStateJob *j = userdata;
 
@@ -460,6 +472,17 @@ static void dump_finish(QemuStateJob *j) {
         /* the migration stream leaves qemu stopped; dump-guest-memory resumes what it stopped itself */
         if (j->we_paused && j->was_running) {
                 if (send_cont(j, resume_reply) < 0)
+                        state_job_done(j, -ESRCH, "qemu closed its monitor");
+                return;
+        }
+        if (!cancelled && !j->was_running && j->kind == JOB_SNAPSHOT) {
+                /* the stream's end left the images inactive (qemu hands them to the destination) and only cont
+                 * takes them back in qemu 7.2 (blockdev-set-active is qemu 10's): a snapshot of a paused guest
+                 * keeps its disks usable (the new overlays, their merge), so cont and stop go together (the
+                 * guest runs for the moment between them; the file has the state of before; the job owns the
+                 * pause: no events) */
+                if (qmp_send(rt->qmp, "cont", NULL, NULL, NULL) < 0 ||
+                    qmp_send(rt->qmp, "stop", NULL, reactivate_stop_reply, j) < 0)
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
                 return;
         }

@@ -969,6 +969,7 @@ class Snapshots(VmgmtTestCase):
         self.dom(dpath).Suspend(opts())
         self.client.wait_state(dpath, 'paused')
         cur = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.rec.clear()
         mem4, ov4 = os.path.join(self.fx.tmp, 'm4.mem'), os.path.join(self.fx.tmp, 'm4.ov')
         self.take(dpath, "<domainsnapshot><name>m4</name><memory snapshot='external' file='%s'/><disks><disk "
                          "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
@@ -976,6 +977,7 @@ class Snapshots(VmgmtTestCase):
         m4 = self.snap_path('sn6', 'm4')
         self.assertEqual(self.sprop(m4, 'State'), 'paused')
         self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.assertEqual([e for e in self.rec.domain_events(dpath) if e[0] in ('resumed', 'suspended')], [])
         self.snap(m4).Delete(opts(), timeout=BOOT_TIMEOUT)
         self.wait_gone(mem4)
         self.wait_gone(ov4)
