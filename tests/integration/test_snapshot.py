@@ -988,6 +988,33 @@ class Snapshots(VmgmtTestCase):
         con.send('echo still-$((40+4))')
         con.wait_for('still-44', BOOT_TIMEOUT)
 
+        # vmgmtctl: snapshot-create-as --memspec/--diskspec --live, then snapshot-revert to it
+        def ctl(*args):
+            r = run_vmgmtctl(self.fx.bus, *args, timeout=BOOT_TIMEOUT,
+                             env={'SYSTEMD_BUS_TIMEOUT': '%ds' % BOOT_TIMEOUT})
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        memc, ovc = os.path.join(self.fx.tmp, 'c.mem'), os.path.join(self.fx.tmp, 'c.ov')
+        con.send('echo cli > /tmp/marker; echo W''ROTE4')
+        con.wait_for('WROTE4', BOOT_TIMEOUT)
+        self.assertEqual(ctl('snapshot-create-as', 'sn6', 'c', '--memspec', 'file=%s,snapshot=external' % memc,
+                             '--diskspec', 'vda,snapshot=external,file=%s' % ovc, '--live'),
+                         'Domain snapshot c created\n')
+        with open(memc, 'rb') as f:
+            self.assertEqual(f.read(16), b'VmgmtQemuSave\n\0\0')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ovc)
+        con.send('echo later > /tmp/marker; echo W''ROTE5')
+        con.wait_for('WROTE5', BOOT_TIMEOUT)
+        self.rec.clear()
+        ctl('snapshot-revert', 'sn6', 'c', '--paused')
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=cli', BOOT_TIMEOUT)
+
 
 if __name__ == '__main__':
     main()
