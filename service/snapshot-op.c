@@ -416,7 +416,7 @@ static void memory_removed(void *userdata, int r, const char *message) {
         MemoryRemoval *m = userdata;
 
         if (r < 0)
-                log_warning("Cannot remove the snapshot memory file %s: %s", m->path, strna(message));
+                log_warning("Cannot remove %s: %s", m->path, strna(message));
         vm_caller_files_free(m->files);
         g_free(m->path);
         g_free(m);
@@ -434,8 +434,9 @@ static void memory_opened(void *userdata, int r, VmCallerFiles *files, const cha
                 memory_removed(m, r < 0 ? r : -EIO, message ?: "cannot start the removal");
 }
 
-/* A deleted external memory snapshot's file goes, removed as the caller (in the background). */
-static void snapshot_memory_remove(VmDomain *d, sd_bus_message *caller, const char *path) {
+/* A file vmgmt made goes, removed as the caller (in the background): a deleted external memory snapshot's
+ * memory file, a revert's overlay left behind. */
+static void snapshot_file_remove(VmDomain *d, sd_bus_message *caller, const char *path) {
         OpenFileRequest req = { .path = path, .mode = OPEN_FILE_READ };
         MemoryRemoval *m = g_new0(MemoryRemoval, 1);
         VmDomainFilesJob *job = NULL;
@@ -444,6 +445,47 @@ static void snapshot_memory_remove(VmDomain *d, sd_bus_message *caller, const ch
         m->path = g_strdup(path);
         if (vm_caller_files_open(d->manager, caller, d->name, &req, 1, memory_opened, m, &job) < 0)
                 memory_removed(m, -EIO, "cannot start the file opener");
+}
+
+/* Whether a snapshot of d names `path`: an overlay it made, or an image a disk had when it was taken. */
+static bool snapshots_name_image(VmDomain *d, const char *path) {
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                const VmSnapshot *c = d->snapshots->pdata[i];
+                DomainDef *def = NULL;
+                ConfError err = {};
+                bool named = false;
+
+                for (size_t k = 0; k < c->def->n_disks && !named; k++)
+                        named = streq_ptr(c->def->disks[k].source_file, path);
+                if (!named && c->def->domain_xml &&
+                    domain_def_parse(c->def->domain_xml, strlen(c->def->domain_xml), &def, &err) >= 0)
+                        for (size_t k = 0; k < def->n_disks && !named; k++)
+                                named = streq_ptr(def->disks[k].source, path);
+                conf_error_clear(&err);
+                domain_def_free(def);
+                if (named)
+                        return true;
+        }
+        return false;
+}
+
+/* An external revert's disks are on their new overlays: those are noted as vmgmt's, and the overlays it
+ * leaves (was[], one per disk) go when vmgmt made them for an earlier revert and no snapshot names them
+ * (as libvirt), so that reverts do not pile them up. */
+static void revert_overlays_settle(SnapOp *op, char **was) {
+        VmDomain *d = op->domain;
+
+        for (guint i = 0; i < op->disks->len; i++)
+                if (vm_snapshot_store_revert_overlay(d, op->overlay_paths[i], true) < 0)
+                        log_warning("Domain '%s': cannot note revert overlay %s", d->name, op->overlay_paths[i]);
+        for (size_t i = 0; was && was[i]; i++) {
+                if (!*was[i] || !vm_snapshot_store_is_revert_overlay(d, was[i]) || snapshots_name_image(d, was[i]))
+                        continue;
+                log_info("Domain '%s': removing %s, an earlier revert's overlay no snapshot names", d->name, was[i]);
+                (void) vm_snapshot_store_revert_overlay(d, was[i], false);
+                if (op->message)
+                        snapshot_file_remove(d, op->message, was[i]);
+        }
 }
 
 /* The driver's job ended: the metadata follows what happened to the disks. */
@@ -478,8 +520,19 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                                     d->name, op->name, op->memory_file);
                 break;
         case SNAP_OP_REVERT:
-                if (op->external)
-                        snap_external_done(op);   /* the new overlays on the snapshot's images */
+                if (op->external && d->persistent) {
+                        /* the new overlays on the snapshot's images; the ones left may go */
+                        const DomainDef *def = d->newdef ?: d->def;
+                        g_auto(GStrv) was = g_new0(char *, op->disks->len + 1);
+
+                        for (guint i = 0; i < op->disks->len; i++) {
+                                size_t k = g_array_index(op->disks, size_t, i);
+                                was[i] = g_strdup(k < def->n_disks && def->disks[k].source ? def->disks[k].source : "");
+                        }
+                        snap_external_done(op);
+                        revert_overlays_settle(op, was);
+                } else if (op->external)
+                        snap_external_done(op);
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_set_current(d, s);
@@ -516,7 +569,7 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                 /* its memory file goes if vmgmt made it (a redefined snapshot's is kept) */
                 if (s && s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file && op->message &&
                     vm_snapshot_store_memory_made(s))
-                        snapshot_memory_remove(d, op->message, s->def->memory_file);
+                        snapshot_file_remove(d, op->message, s->def->memory_file);
                 if (s)
                         snapshot_remove(s);
                 if (op->delete_names && op->delete_names[0] && op->delete_names[1]) {

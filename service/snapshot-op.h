@@ -74,6 +74,11 @@ int vm_snapshot_store_mark_memory_made(const VmSnapshot *s);
 /* Whether vmgmt made s's memory file (a redefined snapshot's is the caller's: kept). */
 bool vm_snapshot_store_memory_made(const VmSnapshot *s);
 
+/* Notes (add) or forgets that vmgmt made overlay `path` for a revert of d. 0 or a negative errno. */
+int vm_snapshot_store_revert_overlay(const VmDomain *d, const char *path, bool add);
+/* Whether vmgmt made overlay `path` for a revert of d (and it was not removed since). */
+bool vm_snapshot_store_is_revert_overlay(const VmDomain *d, const char *path);
+
 /* ---- snapshot-external.c ---- */
 
 /* Revert to external s of shut-off d: a new overlay per disk on the image it had when s was taken. Takes op. */

@@ -596,6 +596,9 @@ class Snapshots(VmgmtTestCase):
         newer = disk_source(str(self.dom(dpath).GetXML(opts())))
         self.assertNotIn(newer, (base, ov3, new))
         self.assertEqual(backing_of(newer), base)
+        # the first revert's overlay, which no snapshot names, went (reverts do not pile them up)
+        self.wait_gone(new)
+        self.assertTrue(os.path.exists(ov3))
         self.dom(dpath).Destroy(opts())
         self.client.wait_state(dpath, 'shutoff')
 
@@ -960,6 +963,13 @@ class Snapshots(VmgmtTestCase):
         self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
         self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
         self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        # reverts do not pile up overlays: the one the first revert made, which no snapshot names, goes
+        src2 = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.assertNotIn(src2, (base, ov, src))
+        self.assertEqual(backing_of(src2), base)
+        self.wait_gone(src)
+        self.assertTrue(os.path.exists(ov))
+        self.assertTrue(os.path.exists(base))
         con = self.fx.console(dpath)
         con.send('echo marker=$(cat /tmp/marker)')
         con.wait_for('marker=one', BOOT_TIMEOUT)
