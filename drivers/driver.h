@@ -300,6 +300,7 @@ typedef enum DriverSnapshotFlags {
         DRIVER_SNAPSHOT_PAUSED = 1 << 0,   /* revert: leave the CPUs stopped */
         DRIVER_SNAPSHOT_QUIESCE = 1 << 1,  /* external create: the guest agent freezes the guest's file
                                             * systems around the switch and thaws them after, also on failure */
+        DRIVER_SNAPSHOT_LIVE = 1 << 2,     /* memory create: the CPUs run while the RAM is copied */
 } DriverSnapshotFlags;
 
 /* One new overlay of an external snapshot. */
@@ -631,6 +632,15 @@ typedef struct DomainDriverOps {
         int (*snapshot_external)(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                                  DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
                                  char **ret_error);
+        /* An external snapshot of running rt with its memory: save()'s header (header_xml; it restores
+         * as the domain is now) and stream go to fd (the CPUs stopped first, with DRIVER_SNAPSHOT_LIVE
+         * only for the stream's end), then snapshot_external()'s switch to the overlays (n may be 0),
+         * then the guest runs on (or stays paused) as before. Progress: bytes of the stream. A failure
+         * or a cancel (until the stream is complete) leaves the guest as it was and the disks on their
+         * images; the files are the service's to remove. NULL: not supported. */
+        int (*snapshot_memory)(DriverRuntime *rt, int fd, const char *header_xml,
+                               const DriverSnapshotOverlay *overlays, size_t n, DriverSnapshotFlags flags,
+                               const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
         /* The image changes ops[] (see DriverImageOp) of a shut-off domain's
          * disks, one after the other without blocking the loop (external
          * snapshots of a shut-off domain, their revert and deletion).

@@ -429,6 +429,7 @@ typedef struct RestoreCall {
         bool launched;
         /* a managed image's Start */
         char *managed_path;
+        bool snapshot_image;            /* managed_path is an external memory snapshot's file, kept */
         DriverDoneFn start_done;
         void *start_userdata;
         /* waiting for polkit (m->restores_waiting): the image read, the call dispatched again */
@@ -799,6 +800,11 @@ int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd
 static void managed_start_done(void *userdata, int r, const char *message) {
         RestoreCall *c = userdata;
 
+        if (c->snapshot_image) {
+                c->start_done(c->start_userdata, r, message);
+                restore_call_free(c);
+                return;
+        }
         if (r >= 0 && unlink(c->managed_path) >= 0)
                 emit_has_managed_save(c->domain);
         /* a failed restore keeps the image (libvirt too): the next Start tries again, ManagedSaveRemove discards it */
@@ -806,7 +812,26 @@ static void managed_start_done(void *userdata, int r, const char *message) {
         restore_call_free(c);
 }
 
+static int start_from_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                            const DomainDef *disks_from, DriverStartFlags flags, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error);
+
 int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, bool bypass_cache, DriverDoneFn done,
+                            void *userdata, char **ret_error) {
+        return start_from_image(d, message, -1, NULL, NULL, paused ? DRIVER_START_PAUSED : 0, bypass_cache, done,
+                                userdata, ret_error);
+}
+
+int vm_domain_start_from_snapshot_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                                        const DomainDef *disks_from, DriverStartFlags flags, DriverDoneFn done,
+                                        void *userdata, char **ret_error) {
+        if (image_fd < 0 || !image)
+                return -EINVAL;
+        return start_from_image(d, message, image_fd, image, disks_from, flags, false, done, userdata, ret_error);
+}
+
+static int start_from_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                            const DomainDef *disks_from, DriverStartFlags flags, bool bypass_cache, DriverDoneFn done,
                             void *userdata, char **ret_error) {
         g_autofree char *xml = NULL, *err = NULL;
         _cleanup_(def_freep) DomainDef *def = NULL;
@@ -819,8 +844,17 @@ int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, b
 
         c = g_new0(RestoreCall, 1);
         c->manager = d->manager;
-        c->managed_path = vm_domain_managed_save_path(d);
-        c->image_fd = open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (bypass_cache ? O_DIRECT : 0));
+        c->managed_path = image ? g_strdup(image) : vm_domain_managed_save_path(d);
+        c->snapshot_image = image;
+        /* a snapshot's memory file was opened as the caller (a copy of the fd is ours); a managed image is vmgmtd's */
+        c->image_fd = image ? fcntl(image_fd, F_DUPFD_CLOEXEC, 3)
+                            : open(c->managed_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (bypass_cache ? O_DIRECT : 0));
+        if (c->image_fd < 0 && image) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot use the memory file %s: %s", image, strerror(-r));
+                restore_call_free(c);
+                return r;
+        }
         if (c->image_fd < 0) {
                 r = -errno;
                 *ret_error = g_strdup_printf("cannot open the managed save image %s%s: %s", c->managed_path,
@@ -834,8 +868,8 @@ int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, b
         }
         r = read_image(d->manager, c->image_fd, &drv, &xml, &running, &err);
         if (r <= 0) {
-                *ret_error = g_strdup_printf("the managed save image %s: %s", c->managed_path,
-                                             r == 0 ? "is no save image" : strna(err));
+                *ret_error = g_strdup_printf("%s %s: %s", image ? "the memory file" : "the managed save image",
+                                             c->managed_path, r == 0 ? "is no save image" : strna(err));
                 restore_call_free(c);
                 return -EINVAL;
         }
@@ -848,15 +882,25 @@ int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, b
                 r = -EINVAL;
         }
         if (r < 0) {
-                *ret_error = g_strdup_printf("the managed save image %s: %s", c->managed_path, strna(error.message));
+                *ret_error = g_strdup_printf("%s %s: %s", image ? "the memory file" : "the managed save image",
+                                             c->managed_path, strna(error.message));
                 restore_call_free(c);
                 return r;
         }
+        /* a snapshot's memory: its disks are the revert's new overlays */
+        for (size_t i = 0; disks_from && i < def->n_disks; i++)
+                for (size_t k = 0; k < disks_from->n_disks; k++)
+                        if (streq_ptr(def->disks[i].target_dev, disks_from->disks[k].target_dev)) {
+                                free(def->disks[i].source);
+                                def->disks[i].source = g_strdup(disks_from->disks[k].source);
+                                free(def->disks[i].driver_type);
+                                def->disks[i].driver_type = g_strdup(disks_from->disks[k].driver_type);
+                        }
         c->domain = vm_domain_ref(d);
         c->start_done = done;
         c->start_userdata = userdata;
         /* managed saves restore running unless the Start asks for paused (libvirt) */
-        r = vm_domain_start_with(d, message, paused ? DRIVER_START_PAUSED : 0, def, restore_launch, c,
+        r = vm_domain_start_with(d, message, flags, def, restore_launch, c,
                                  managed_start_done, c, ret_error);
         if (r < 0)
                 restore_call_free(c);

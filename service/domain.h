@@ -266,6 +266,12 @@ bool vm_domain_has_managed_save(const VmDomain *d);
  * domain runs; as vm_domain_start() otherwise (a failed restore keeps the image). */
 int vm_domain_start_managed(VmDomain *d, sd_bus_message *message, bool paused, bool bypass_cache, DriverDoneFn done,
                             void *userdata, char **ret_error);
+/* A revert to an external memory snapshot: restores from its memory file `image`, open at image_fd (opened
+ * as the caller; borrowed, the file is kept), each disk as disks_from's of its target (the revert's new
+ * overlays); flags as vm_domain_start_with()'s. */
+int vm_domain_start_from_snapshot_image(VmDomain *d, sd_bus_message *message, int image_fd, const char *image,
+                                        const DomainDef *disks_from, DriverStartFlags flags, DriverDoneFn done,
+                                        void *userdata, char **ret_error);
 /* Undefine with managed_save: removes the image. 0 or a negative errno. */
 int vm_domain_managed_save_remove(VmDomain *d);
 /* vmgmtd's SIGTERM with [daemon] on_host_shutdown=save: starts a managed save

@@ -4,6 +4,7 @@
  * snapshots need for their revert and deletion is in snapshot-external.c. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,6 +268,8 @@ void snap_op_free(void *p) {
         if (op->overlays)   /* created and not finished: removed as the caller */
                 vm_caller_files_discard(op->domain->manager, op->overlays);
         g_strfreev(op->overlay_paths);
+        free(op->memory_file);
+        vm_caller_files_free(op->memory);
         g_strfreev(op->backing_paths);
         g_strfreev(op->backing_formats);
         g_strfreev(op->targets);
@@ -362,6 +365,11 @@ static void snap_external_done(SnapOp *op) {
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
         }
+        if (op->memory_file && op->kind == SNAP_OP_CREATE) {
+                r = vm_caller_file_finish(m, op->overlays, op->disks->len, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                if (r < 0)
+                        log_error_errno(r, "Domain '%s': cannot give memory file %s its name: %m", d->name, op->memory_file);
+        }
         op->overlays = vm_caller_files_free(op->overlays);
         if (!d->persistent)
                 return;
@@ -398,6 +406,88 @@ static void revert_started(void *userdata, int r, const char *message) {
         vm_op_free(vop);
 }
 
+typedef struct MemoryRemoval {
+        Manager *manager;
+        char *path;
+        VmCallerFiles *files;
+} MemoryRemoval;
+
+static void memory_removed(void *userdata, int r, const char *message) {
+        MemoryRemoval *m = userdata;
+
+        if (r < 0)
+                log_warning("Cannot remove %s: %s", m->path, strna(message));
+        vm_caller_files_free(m->files);
+        g_free(m->path);
+        g_free(m);
+}
+
+static void memory_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        MemoryRemoval *m = userdata;
+        const OpenedFile *f;
+        size_t n = 0;
+
+        m->files = files;
+        f = r >= 0 ? open_files_for_request(files->files, 0, &n) : NULL;
+        if (!f || open_file_finish_start(m->manager->event, &files->creds, f, OPEN_FILE_FINISH_UNLINK, 0,
+                                         memory_removed, m, NULL) < 0)
+                memory_removed(m, r < 0 ? r : -EIO, message ?: "cannot start the removal");
+}
+
+/* A file vmgmt made goes, removed as the caller (in the background): a deleted external memory snapshot's
+ * memory file, a revert's overlay left behind. */
+static void snapshot_file_remove(VmDomain *d, sd_bus_message *caller, const char *path) {
+        OpenFileRequest req = { .path = path, .mode = OPEN_FILE_READ };
+        MemoryRemoval *m = g_new0(MemoryRemoval, 1);
+        VmDomainFilesJob *job = NULL;
+
+        m->manager = d->manager;
+        m->path = g_strdup(path);
+        if (vm_caller_files_open(d->manager, caller, d->name, &req, 1, memory_opened, m, &job) < 0)
+                memory_removed(m, -EIO, "cannot start the file opener");
+}
+
+/* Whether a snapshot of d names `path`: an overlay it made, or an image a disk had when it was taken. */
+static bool snapshots_name_image(VmDomain *d, const char *path) {
+        for (guint i = 0; i < d->snapshots->len; i++) {
+                const VmSnapshot *c = d->snapshots->pdata[i];
+                DomainDef *def = NULL;
+                ConfError err = {};
+                bool named = false;
+
+                for (size_t k = 0; k < c->def->n_disks && !named; k++)
+                        named = streq_ptr(c->def->disks[k].source_file, path);
+                if (!named && c->def->domain_xml &&
+                    domain_def_parse(c->def->domain_xml, strlen(c->def->domain_xml), &def, &err) >= 0)
+                        for (size_t k = 0; k < def->n_disks && !named; k++)
+                                named = streq_ptr(def->disks[k].source, path);
+                conf_error_clear(&err);
+                domain_def_free(def);
+                if (named)
+                        return true;
+        }
+        return false;
+}
+
+/* An external revert's disks are on their new overlays: those are noted as vmgmt's, and the overlays it
+ * leaves (was[], one per disk) go when vmgmt made them for an earlier revert and no snapshot names them
+ * (as libvirt), so that reverts do not pile them up. */
+static void revert_overlays_settle(SnapOp *op, char **was) {
+        VmDomain *d = op->domain;
+
+        for (guint i = 0; i < op->disks->len; i++)
+                if (vm_snapshot_store_revert_overlay(d, op->overlay_paths[i], true) < 0)
+                        log_warning("Domain '%s': cannot note revert overlay %s", d->name, op->overlay_paths[i]);
+        for (size_t i = 0; was && was[i]; i++) {
+                if (!*was[i] || !vm_snapshot_store_is_revert_overlay(d, was[i]) || snapshots_name_image(d, was[i]))
+                        continue;
+                log_info("Domain '%s': removing %s, an earlier revert's overlay no snapshot names", d->name, was[i]);
+                (void) vm_snapshot_store_revert_overlay(d, was[i], false);
+                if (op->message)
+                        snapshot_file_remove(d, op->message, was[i]);
+        }
+}
+
 /* The driver's job ended: the metadata follows what happened to the disks. */
 void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
         SnapOp *op = userdata;
@@ -425,10 +515,24 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                         break;
                 }
                 snapshot_set_current(d, s);
+                if (op->memory_file && vm_snapshot_store_mark_memory_made(s) < 0)
+                        log_warning("Domain '%s': snapshot '%s': cannot note that vmgmt made its memory file %s",
+                                    d->name, op->name, op->memory_file);
                 break;
         case SNAP_OP_REVERT:
-                if (op->external)
-                        snap_external_done(op);   /* the new overlays on the snapshot's images */
+                if (op->external && d->persistent) {
+                        /* the new overlays on the snapshot's images; the ones left may go */
+                        const DomainDef *def = d->newdef ?: d->def;
+                        g_auto(GStrv) was = g_new0(char *, op->disks->len + 1);
+
+                        for (guint i = 0; i < op->disks->len; i++) {
+                                size_t k = g_array_index(op->disks, size_t, i);
+                                was[i] = g_strdup(k < def->n_disks && def->disks[k].source ? def->disks[k].source : "");
+                        }
+                        snap_external_done(op);
+                        revert_overlays_settle(op, was);
+                } else if (op->external)
+                        snap_external_done(op);
                 s = vm_snapshot_find(d, op->name);
                 if (s)
                         snapshot_set_current(d, s);
@@ -440,7 +544,16 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
 
                         op->message = sd_bus_message_unref(op->message);
                         vm_domain_set_cause(d, vop->message);
-                        k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
+                        if (op->memory) {
+                                size_t n = 0;
+                                const OpenedFile *f = open_files_for_request(op->memory->files, 0, &n);
+
+                                k = f ? vm_domain_start_from_snapshot_image(d, vop->message, f->fd, op->memory_file,
+                                                                            d->newdef ?: d->def, op->start_flags,
+                                                                            revert_started, vop, &msg)
+                                      : -EIO;
+                        } else
+                                k = vm_domain_start(d, vop->message, op->start_flags, revert_started, vop, &msg);
                         if (k < 0) {
                                 vm_domain_clear_cause(d);
                                 revert_start_reply_error(vop->message, k, msg, d->name);
@@ -453,6 +566,10 @@ void snap_op_finish(VmDomain *d, int r, const char *message, void *userdata) {
                 if (op->chains)
                         snap_delete_offline_done(op);
                 s = vm_snapshot_find(d, op->name);
+                /* its memory file goes if vmgmt made it (a redefined snapshot's is kept) */
+                if (s && s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file && op->message &&
+                    vm_snapshot_store_memory_made(s))
+                        snapshot_file_remove(d, op->message, s->def->memory_file);
                 if (s)
                         snapshot_remove(s);
                 if (op->delete_names && op->delete_names[0] && op->delete_names[1]) {
@@ -564,7 +681,18 @@ void snap_op_run(SnapOp *op, const DriverFiles *files) {
                         o[i] = (DriverSnapshotOverlay) { .disk = g_array_index(op->disks, size_t, i), .fd = f ? f->fd : -1,
                                                          .path = op->overlay_paths[i] };
                 }
-                r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, op->flags, &cb, &job, &msg) : -EOPNOTSUPP;
+                if (op->memory_file && op->kind == SNAP_OP_CREATE) {
+                        size_t n = 0;
+                        const OpenedFile *f = open_files_for_request(op->overlays->files, op->disks->len, &n);
+                        g_autofree char *xml = domain_def_format(vm_domain_current_def(d), DOMAIN_FORMAT_INACTIVE |
+                                                                                             DOMAIN_FORMAT_SECURE);
+
+                        r = !f || !xml ? -EIO
+                            : ops->snapshot_memory ? ops->snapshot_memory(d->rt, f->fd, xml, o, op->disks->len,
+                                                                          op->memory_flags, &cb, &job, &msg)
+                                                   : -EOPNOTSUPP;
+                } else
+                        r = ops->snapshot_external ? ops->snapshot_external(d->rt, o, op->disks->len, op->flags, &cb, &job, &msg) : -EOPNOTSUPP;
         } else if (op->live)
                 r = ops->snapshot_live ? ops->snapshot_live(d->rt, snap_op_action(op), op->name,
                                                             (const size_t *) op->disks->data, op->disks->len,
@@ -643,8 +771,8 @@ static void overlays_open_done(void *userdata, int r, VmCallerFiles *files, cons
 /* Creates op's overlay files as the caller (the path policy judging them), then runs op. Takes op. */
 int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         VmDomain *d = op->domain;
-        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : n;
-        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 1);
+        size_t n = op->disks->len, n_req = op->backing_paths ? 2 * n : op->memory_file ? n + 1 : n;
+        g_autofree OpenFileRequest *req = g_new0(OpenFileRequest, 2 * n + 2);
         int r;
 
         for (guint i = 0; i < n; i++)
@@ -653,6 +781,9 @@ int snap_op_create_overlays(SnapOp *op, sd_bus_error *error) {
         for (guint i = 0; op->backing_paths && i < n; i++)
                 req[n + i] = (OpenFileRequest) { .path = op->backing_paths[i], .mode = OPEN_FILE_READ,
                                                  .format = op->backing_formats[i] };
+        /* live with memory: its file, created as the caller as Save's image is */
+        if (op->memory_file && !op->backing_paths)
+                req[n] = (OpenFileRequest) { .path = op->memory_file, .mode = OPEN_FILE_CREATE };
         d->snapshot_op = op;
         r = vm_caller_files_open(d->manager, op->message, d->name, req, n_req, overlays_open_done, op,
                                  &op->files_job);
@@ -800,7 +931,7 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
         const DomainDef *ddef;
         SnapOp *op;
         const char *xml;
-        bool active, external = false;
+        bool active, external = false, memory_external;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -836,12 +967,22 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "The guest agent is not configured (domain '%s' has no <channel> with target "
                                       "name='%s')", d->name, DOMAIN_GUEST_AGENT_CHANNEL);
-        if (r >= 0 && (def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file))
-                r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
-                                      "<memory snapshot='external'> (memory saved to a file) is not supported yet; use internal");
-        for (size_t k = 0; k < def->n_disks; k++)
+        memory_external = def->memory == SNAPSHOT_LOCATION_EXTERNAL || def->memory_file;
+        if (r >= 0 && memory_external && disk_only)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "disk_only excludes <memory snapshot='external'>");
+        if (r >= 0 && memory_external && !def->memory_file)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "<memory snapshot='external'> needs file=");
+        if (r >= 0 && memory_external && !active)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Domain '%s' is not running: there is no memory to snapshot", d->name);
+        for (size_t k = 0; k < def->n_disks; k++) {
                 external = external || def->disks[k].snapshot == SNAPSHOT_LOCATION_EXTERNAL;
-        external = external || disk_only || (active && def->memory == SNAPSHOT_LOCATION_NO);
+                if (r >= 0 && memory_external && def->disks[k].snapshot == SNAPSHOT_LOCATION_INTERNAL)
+                        r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                              "mixing internal and external targets for a snapshot is not supported "
+                                              "(as libvirt): external memory needs external disks");
+        }
+        external = external || disk_only || memory_external || (active && def->memory == SNAPSHOT_LOCATION_NO);
         if (r >= 0 && external && def->memory == SNAPSHOT_LOCATION_INTERNAL)
                 r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                       "mixing internal and external targets for a snapshot is not supported (as libvirt): "
@@ -861,8 +1002,12 @@ int vm_domain_method_create_snapshot(sd_bus_message *message, void *userdata, sd
                         return r;
                 }
                 free(def->state);
-                def->state = strdup("disk-snapshot");
-                def->memory = SNAPSHOT_LOCATION_NO;
+                def->state = strdup(memory_external ? domain_state_to_string(d->state) : "disk-snapshot");
+                def->memory = memory_external ? SNAPSHOT_LOCATION_EXTERNAL : SNAPSHOT_LOCATION_NO;
+                if (memory_external) {
+                        op->memory_file = strdup(def->memory_file);
+                        op->memory_flags = live ? DRIVER_SNAPSHOT_LIVE : 0;
+                }
                 def->creation_time = (uint64_t) time(NULL);
                 free(def->parent);
                 def->parent = d->current_snapshot ? strdup(d->current_snapshot->def->name) : NULL;
@@ -1009,6 +1154,57 @@ static int revert_by_starting(SnapOp *op, sd_bus_message *message, sd_bus_error 
         return 1;
 }
 
+/* A revert to an external memory snapshot: its memory file is open (as the caller); now the domain stops,
+ * gets new overlays on the snapshot's images and is restored from the file. */
+static void revert_memory_opened(void *userdata, int r, VmCallerFiles *files, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SnapOp *op = userdata;
+        VmDomain *d = op->domain;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = sd_bus_message_ref(op->message);
+        VmSnapshot *s = vm_snapshot_find(d, op->name);
+        _cleanup_free_ char *msg = NULL;
+        const OpenedFile *f = NULL;
+        size_t n = 0;
+
+        op->files_job = NULL;
+        op->memory = files;
+        if (r >= 0)
+                f = open_files_for_request(files->files, 0, &n);
+        if (r >= 0 && (!f || !S_ISREG(f->st.st_mode)))
+                r = -EINVAL, message = msg = g_strdup_printf("memory file %s is not a regular file", op->memory_file);
+        if (r >= 0 && !s)
+                r = -ESRCH, message = "the snapshot was deleted meanwhile";
+        if (r < 0) {
+                snap_op_reply_error(op, r, message);
+                snap_op_free(op);
+                return;
+        }
+        if (d->snapshot_op == op)
+                d->snapshot_op = NULL;
+        r = vm_domain_is_active(d) ? revert_by_stopping(op, &error) : snap_op_start(op, s, &error);   /* take op */
+        if (r < 0 && m) {
+                if (!sd_bus_error_is_set(&error))
+                        sd_bus_error_set_errnof(&error, r, "Failed to revert: %m");
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+}
+
+/* Opens the memory file of op's snapshot to read as the caller (the path policy judging it; a file she may
+ * not read is refused before the domain is touched), then reverts. Takes op. */
+static int revert_memory_open(SnapOp *op, sd_bus_error *error) {
+        VmDomain *d = op->domain;
+        OpenFileRequest req = { .path = op->memory_file, .mode = OPEN_FILE_READ };
+        int r;
+
+        d->snapshot_op = op;
+        r = vm_caller_files_open(d->manager, op->message, d->name, &req, 1, revert_memory_opened, op, &op->files_job);
+        if (r < 0) {
+                snap_op_free(op);
+                return sd_bus_error_set_errnof(error, r, "Cannot open the memory file of the snapshot: %m");
+        }
+        return 1;
+}
+
 int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSnapshot *s = userdata;
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(s->domain);
@@ -1026,6 +1222,20 @@ int vm_snapshot_method_revert(sd_bus_message *message, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
 
+        if (s->def->memory == SNAPSHOT_LOCATION_EXTERNAL && s->def->memory_file) {
+                /* as libvirt: stopped (from-snapshot), new overlays on the snapshot's images, then restored from
+                 * its memory file (started/from-snapshot), running or paused as it was or as asked */
+                if (!running && !paused)
+                        paused = streq_ptr(s->def->state, "paused");
+                r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
+                if (r < 0)
+                        return r;
+                op = snap_op_new(d, message, SNAP_OP_REVERT, s->def->name);
+                op->start_after = true;
+                op->memory_file = strdup(s->def->memory_file);
+                op->start_flags = (paused ? DRIVER_START_PAUSED : 0) | DRIVER_START_FROM_SNAPSHOT;
+                return revert_memory_open(op, error);
+        }
         if (!running && !paused && snapshot_has_memory(s))
                 paused = streq_ptr(s->def->state, "paused");
         if ((running || paused) && !snapshot_has_memory(s)) {

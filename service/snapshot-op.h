@@ -46,6 +46,9 @@ typedef struct SnapOp {
         DriverJobCallbacks job_cb;      /* the Job's */
         unsigned files_pending;         /* renames/unlinks before the Job reports the end */
         bool files_finished;            /* the overlays have their names already */
+        char *memory_file;              /* external with memory: the file (create: request disks->len of overlays) */
+        DriverSnapshotFlags memory_flags;
+        VmCallerFiles *memory;          /* revert with memory: the file, opened to read as the caller */
 } SnapOp;
 
 /* ---- snapshot-op.c ---- */
@@ -63,6 +66,18 @@ void snap_op_run(SnapOp *op, const DriverFiles *files);
 int snap_op_create_overlays(SnapOp *op, sd_bus_error *error);
 /* Whether s has an external disk. */
 bool snapshot_is_external(const VmSnapshot *s);
+
+/* ---- snapshot-store.c (beside snapshot.h's) ---- */
+
+/* Notes that vmgmt made s's memory file (external create): its deletion removes it. 0 or a negative errno. */
+int vm_snapshot_store_mark_memory_made(const VmSnapshot *s);
+/* Whether vmgmt made s's memory file (a redefined snapshot's is the caller's: kept). */
+bool vm_snapshot_store_memory_made(const VmSnapshot *s);
+
+/* Notes (add) or forgets that vmgmt made overlay `path` for a revert of d. 0 or a negative errno. */
+int vm_snapshot_store_revert_overlay(const VmDomain *d, const char *path, bool add);
+/* Whether vmgmt made overlay `path` for a revert of d (and it was not removed since). */
+bool vm_snapshot_store_is_revert_overlay(const VmDomain *d, const char *path);
 
 /* ---- snapshot-external.c ---- */
 

@@ -39,12 +39,82 @@ int vm_snapshot_store_write(const VmSnapshot *s) {
         return write_file_atomic(file, xml, strlen(xml), 0600);
 }
 
-int vm_snapshot_store_remove(const VmSnapshot *s) {
-        _cleanup_free_ char *file = snapshot_file(s);
+/* An external memory snapshot's file that vmgmt made (not one a redefinition names): NAME.memory (no .xml:
+ * never a snapshot's file) holds its path, so that a deletion removes only that. */
+static char *memory_mark_file(const VmSnapshot *s) {
+        _cleanup_free_ char *dir = vm_snapshot_store_dir(s->domain, NULL);
+
+        return dir ? g_strdup_printf("%s/%s.memory", dir, s->def->name) : NULL;
+}
+
+int vm_snapshot_store_mark_memory_made(const VmSnapshot *s) {
+        _cleanup_free_ char *dir = vm_snapshot_store_dir(s->domain, NULL), *file = memory_mark_file(s);
         int r;
 
-        if (!file)
+        if (!dir || !file || !s->def->memory_file)
+                return -EINVAL;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        return write_file_atomic(file, s->def->memory_file, strlen(s->def->memory_file), 0600);
+}
+
+bool vm_snapshot_store_memory_made(const VmSnapshot *s) {
+        _cleanup_free_ char *file = memory_mark_file(s), *path = NULL;
+
+        return file && s->def->memory_file && read_full_file(file, 4096, &path, NULL) >= 0 &&
+               streq(path, s->def->memory_file);
+}
+
+/* The overlays vmgmt made for reverts of d (REVERT_OVERLAYS_FILE, a path a line): a revert removes the one it
+ * leaves when no snapshot names it (libvirt's); nothing else (an image the user put there) is removed. */
+#define REVERT_OVERLAYS_FILE "revert-overlays"
+
+static char **revert_overlays_read(const VmDomain *d, char **ret_file) {
+        _cleanup_free_ char *dir = vm_snapshot_store_dir(d, NULL), *text = NULL;
+
+        *ret_file = dir ? g_strdup_printf("%s/" REVERT_OVERLAYS_FILE, dir) : NULL;
+        if (!*ret_file || read_full_file(*ret_file, 1 << 20, &text, NULL) < 0)
+                return g_new0(char *, 1);
+        return g_strsplit(text, "\n", -1);
+}
+
+int vm_snapshot_store_revert_overlay(const VmDomain *d, const char *path, bool add) {
+        _cleanup_free_ char *file = NULL, *dir = vm_snapshot_store_dir(d, NULL);
+        g_auto(GStrv) lines = revert_overlays_read(d, &file);
+        g_autoptr(GString) out = g_string_new(NULL);
+        int r;
+
+        if (!file || !dir || !path || strchr(path, '\n'))
+                return -EINVAL;
+        for (size_t i = 0; lines[i]; i++)
+                if (*lines[i] && !streq(lines[i], path))
+                        g_string_append_printf(out, "%s\n", lines[i]);
+        if (add)
+                g_string_append_printf(out, "%s\n", path);
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        return write_file_atomic(file, out->str, out->len, 0600);
+}
+
+bool vm_snapshot_store_is_revert_overlay(const VmDomain *d, const char *path) {
+        _cleanup_free_ char *file = NULL;
+        g_auto(GStrv) lines = revert_overlays_read(d, &file);
+
+        for (size_t i = 0; path && lines[i]; i++)
+                if (streq(lines[i], path))
+                        return true;
+        return false;
+}
+
+int vm_snapshot_store_remove(const VmSnapshot *s) {
+        _cleanup_free_ char *file = snapshot_file(s), *mark = memory_mark_file(s);
+        int r;
+
+        if (!file || !mark)
                 return -ENOMEM;
+        (void) unlink_noent(mark);
         r = unlink_noent(file);
         if (r >= 0)
                 (void) fsync_parent_dir(file);

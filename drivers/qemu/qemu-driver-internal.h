@@ -319,6 +319,15 @@ void qemu_block_jobs_format_status(DriverRuntime *rt, GString *s);
 /* DomainDriverOps.save, .read_save_image, .restore, .core_dump */
 int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const char *header_xml,
                      const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+/* An external memory snapshot's stream: save()'s header (restoring as the domain is now) and migration
+ * stream to fd, the CPUs stopped first unless live (then only for the stream's end); once it is complete
+ * then(rt, job, then_userdata) runs with the CPUs still stopped and ends with qemu_state_job_then_done():
+ * r >= 0 resumes the guest as it was and done(0); r < 0 resumes it too and done(r, message). Cancel works
+ * until the stream is complete (the file is the caller's to remove). */
+typedef void (*QemuStateThenFn)(DriverRuntime *rt, DriverJob *job, void *then_userdata);
+int qemu_driver_save_then(DriverRuntime *rt, int fd, bool live, const char *header_xml, QemuStateThenFn then,
+                          void *then_userdata, const DriverJobCallbacks *callbacks, DriverJob **ret_job);
+void qemu_state_job_then_done(DriverJob *job, int r, const char *message);
 int qemu_driver_read_save_image(int fd, char **ret_xml, bool *ret_running, char **ret_error);
 int qemu_driver_restore(DomainDriver *d, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                         const DriverFiles *files, int image_fd, const DriverJobCallbacks *callbacks,
@@ -346,6 +355,9 @@ int qemu_snapshot_live(DriverRuntime *rt, DriverSnapshotAction action, const cha
                        char **ret_error);
 int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overlays, size_t n,
                            DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+int qemu_snapshot_memory(DriverRuntime *rt, int fd, const char *header_xml, const DriverSnapshotOverlay *overlays,
+                         size_t n, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                         char **ret_error);
 
 /* ---- qemu-agent.c: the guest agent (qemu-ga) on channel org.qemu.guest_agent.0 ---- */
 

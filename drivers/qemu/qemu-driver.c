@@ -960,6 +960,7 @@ const DomainDriverOps qemu_driver_ops = {
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
+        .snapshot_memory = qemu_snapshot_memory,
         .image_offline = qemu_image_offline,
         .snapshot_stop = qemu_snapshot_stop,
         .set_vcpus = qemu_tune_set_vcpus,

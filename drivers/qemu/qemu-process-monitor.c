@@ -36,7 +36,7 @@ static void start_complete(DriverRuntime *rt) {
         /* Durable before anyone hears of it: a daemon killed right after must
          * not take this domain for an unfinished start (and kill it). */
         /* from a save image (qemu-save.c), for a snapshot's revert */
-        const char *how = rt->restored ? "restored" : rt->from_snapshot ? "from-snapshot" : "booted";
+        const char *how = rt->from_snapshot ? "from-snapshot" : rt->restored ? "restored" : "booted";
 
         rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
         const char *paused_how = rt->from_snapshot ? "from-snapshot" : "user";

@@ -147,6 +147,7 @@ typedef enum StateJobKind {
         JOB_SAVE,
         JOB_DUMP_MIGRATE,       /* virsh dump without --memory-only: the migration stream */
         JOB_DUMP_MEMORY,        /* dump-guest-memory */
+        JOB_SNAPSHOT,           /* an external memory snapshot: the save stream, then `then`, then cont */
 } StateJobKind;
 
 typedef struct QemuStateJob {
@@ -175,6 +176,12 @@ typedef struct QemuStateJob {
         int copy_result;
         char *copy_message;
         enum { AFTER_COPY_NOTHING, AFTER_COPY_COMPLETE, AFTER_COPY_FAIL } after_copy;
+        /* JOB_SNAPSHOT: called once the stream is complete, the CPUs still stopped; it ends with
+         * qemu_state_job_then_done() */
+        QemuStateThenFn then;
+        void *then_userdata;
+        bool in_then;
+        bool gone_in_then;          /* qemu exited while `then` ran: done when it ends */
 } QemuStateJob;
 
 static void state_job_gone(DriverRuntime *rt, bool exited, void *userdata);
@@ -218,11 +225,12 @@ static void state_job_free(QemuStateJob *j) {
 }
 
 static const char *kind_verb(const QemuStateJob *j) {
-        return j->kind == JOB_SAVE ? "save" : "dump";
+        return j->kind == JOB_SAVE ? "save" : j->kind == JOB_SNAPSHOT ? "snapshot" : "dump";
 }
 
 static const char *cancelled_msg(const QemuStateJob *j) {
-        return j->kind == JOB_SAVE ? "the save was cancelled" : "the dump was cancelled";
+        return j->kind == JOB_SAVE ? "the save was cancelled"
+               : j->kind == JOB_SNAPSHOT ? "the snapshot was cancelled" : "the dump was cancelled";
 }
 
 /* Reports the end and frees the job. */
@@ -359,6 +367,10 @@ static void state_job_gone(DriverRuntime *rt, bool exited, void *userdata) {
         }
         j->rt = NULL;
         rt->state_job = NULL;
+        if (j->in_then) {
+                j->gone_in_then = true;   /* `then` ends (its own job sees qemu go too), then done */
+                return;
+        }
         g_autofree char *msg = g_strdup_printf("qemu exited during the %s", kind_verb(j));
         state_job_done(j, -ESRCH, msg);
 }
@@ -416,6 +428,18 @@ static void resume_reply(Qmp *q, int r, const JsonValue *ret, const char *error,
 /* After a dump: crash, reset, or back to how it was. */
 static void dump_finish(QemuStateJob *j);
 
+static void reactivate_stop_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        if (r < 0) {
+                state_job_qmp_failed(j, r, "stop the guest again after the snapshot", error);
+                return;
+        }
+        if (j->rt)
+                qemu_runtime_set_state(j->rt, DOMAIN_STATE_PAUSED, j->prev_reason, DOMAIN_EVENT_NONE, NULL);
+        state_job_done(j, 0, NULL);
+}
+
 static void reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuStateJob *j = userdata;
 
@@ -451,9 +475,20 @@ static void dump_finish(QemuStateJob *j) {
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
                 return;
         }
+        if (!cancelled && !j->was_running && j->kind == JOB_SNAPSHOT) {
+                /* the stream's end left the images inactive (qemu hands them to the destination) and only cont
+                 * takes them back in qemu 7.2 (blockdev-set-active is qemu 10's): a snapshot of a paused guest
+                 * keeps its disks usable (the new overlays, their merge), so cont and stop go together (the
+                 * guest runs for the moment between them; the file has the state of before; the job owns the
+                 * pause: no events) */
+                if (qmp_send(rt->qmp, "cont", NULL, NULL, NULL) < 0 ||
+                    qmp_send(rt->qmp, "stop", NULL, reactivate_stop_reply, j) < 0)
+                        state_job_done(j, -ESRCH, "qemu closed its monitor");
+                return;
+        }
         if (j->we_paused)
                 qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, j->prev_reason, DOMAIN_EVENT_NONE, NULL);
-        else if (j->was_running && j->kind == JOB_DUMP_MIGRATE) {
+        else if (j->was_running && (j->kind == JOB_DUMP_MIGRATE || j->kind == JOB_SNAPSHOT)) {
                 /* a live migration-stream dump: the stream's end stopped the guest */
                 if (send_cont(j, resume_reply) < 0)
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
@@ -478,7 +513,43 @@ static void stream_completed(QemuStateJob *j) {
         if (j->kind == JOB_SAVE)
                 state_job_kill(j, "saved");
         else
-                dump_finish(j);
+                dump_finish(j);   /* a snapshot's guest runs on as before, as a dump's */
+}
+
+static void continue_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        if (r >= 0 || j->finishing)
+                return;
+        /* still before the switch-over: dropped, the guest resumes ("cancelled") */
+        j->error = -EIO;
+        free(j->message);
+        j->message = g_strdup_printf("cannot finish the memory stream: %s", strna(error));
+        if (qmp_send(j->rt->qmp, "migrate_cancel", NULL, NULL, NULL) < 0)
+                state_job_fail(j, -ESRCH, "qemu closed its monitor");
+}
+
+void qemu_state_job_then_done(DriverJob *base, int r, const char *message) {
+        QemuStateJob *j = (QemuStateJob *) base;
+
+        j->in_then = false;
+        if (j->gone_in_then) {
+                state_job_done(j, -ESRCH, "qemu exited during the snapshot");
+                return;
+        }
+        if (r >= 0)
+                /* the disks are on their overlays: the stream's end (device state), then the guest runs on */
+                r = qmp_send(j->rt->qmp, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"),
+                             continue_reply, j);
+        else {
+                /* the stream is dropped: "cancelled" resumes the guest, done gets this failure */
+                j->error = r;
+                free(j->message);
+                j->message = strdup(message ?: "the snapshot failed");
+                r = qmp_send(j->rt->qmp, "migrate_cancel", NULL, NULL, NULL);
+        }
+        if (r < 0)
+                state_job_fail(j, -ESRCH, "qemu closed its monitor");
 }
 
 /* ---- progress and the stream's end ---- */
@@ -548,6 +619,15 @@ static void state_job_event(DriverRuntime *rt, const char *name, const JsonValue
                         j->timer = sd_event_source_disable_unref(j->timer);
                         if (qmp_send(rt->qmp, "query-migrate", NULL, completed_reply, j) < 0)
                                 stream_completed(j);
+                } else if (streq_ptr(status, "pre-switchover") && j->kind == JOB_SNAPSHOT && !j->in_then) {
+                        /* the RAM is in the stream, the CPUs are stopped, the disks still active: the
+                         * snapshot's own step (its overlays) before the device state and the end */
+                        if (j->cancel_requested) {
+                                (void) qmp_send(rt->qmp, "migrate_cancel", NULL, NULL, NULL);
+                                return;
+                        }
+                        j->in_then = true;
+                        j->then(rt, &j->base, j->then_userdata);
                 } else if (streq_ptr(status, "failed"))
                         /* query-migrate has error-desc */
                         (void) qmp_send(rt->qmp, "query-migrate", NULL, query_migrate_reply, j);
@@ -650,7 +730,8 @@ static void state_job_paused(QemuStateJob *j) {
         int r;
 
         if (j->we_paused)
-                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, j->kind == JOB_SAVE ? "saving" : "dumping",
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, j->kind == JOB_SAVE ? "saving"
+                                                          : j->kind == JOB_SNAPSHOT ? "snapshot" : "dumping",
                                        j->was_running ? DOMAIN_EVENT_SUSPENDED : DOMAIN_EVENT_NONE, "paused");
         if (j->cancel_requested) {
                 state_job_fail(j, -ECANCELED, cancelled_msg(j));
@@ -661,7 +742,9 @@ static void state_job_paused(QemuStateJob *j) {
                 return;
         }
         r = qmp_send(rt->qmp, "migrate-set-capabilities",
-                     json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability", "events", "state", 1), caps_reply, j);
+                     json_pack("{s:[{s:s,s:b},{s:s,s:b}]}", "capabilities", "capability", "events", "state", 1,
+                               "capability", "pause-before-switchover", "state", j->kind == JOB_SNAPSHOT),
+                     caps_reply, j);
         if (r < 0)
                 state_job_fail(j, -ESRCH, "qemu closed its monitor");
 }
@@ -680,8 +763,8 @@ static void stop_reply(Qmp *q, int r, const JsonValue *ret, const char *error, v
 static void state_job_cancel(DriverJob *base) {
         QemuStateJob *j = (QemuStateJob *) base;
 
-        if (j->finishing || j->cancel_requested)
-                return;
+        if (j->finishing || j->cancel_requested || j->in_then)
+                return;   /* in a snapshot's switch: too late */
         j->cancel_requested = true;
         /* before the stream: each step looks at cancel_requested; a memory
          * dump cannot be stopped in qemu 7.2: it is finished and then thrown away */
@@ -840,6 +923,32 @@ int qemu_driver_save(DriverRuntime *rt, int fd, DriverSaveFlags flags, const cha
         if (r < 0)
                 return r;
         qemu_runtime_log(rt, "saving the domain");
+        *ret_job = &j->base;
+        return 0;
+}
+
+int qemu_driver_save_then(DriverRuntime *rt, int fd, bool live, const char *header_xml, QemuStateThenFn then,
+                          void *then_userdata, const DriverJobCallbacks *callbacks, DriverJob **ret_job) {
+        g_autofree char *error = NULL;
+        QemuStateJob *j;
+        int r;
+
+        r = state_job_check(rt);
+        if (r < 0)
+                return r;
+        if (!header_xml || fd < 0 || !then)
+                return -EINVAL;
+        r = header_write(fd, header_xml, rt->state == DOMAIN_STATE_RUNNING, &error);
+        if (r < 0) {
+                log_warning("Domain %s: %s", rt->def->name, error);
+                return r;
+        }
+        r = state_job_start(rt, JOB_SNAPSHOT, fd, !live, callbacks, &j);
+        if (r < 0)
+                return r;
+        j->then = then;
+        j->then_userdata = then_userdata;
+        qemu_runtime_log(rt, "saving the domain's memory for a snapshot");
         *ret_job = &j->base;
         return 0;
 }

@@ -988,6 +988,114 @@ int qemu_snapshot_external(DriverRuntime *rt, const DriverSnapshotOverlay *overl
 }
 
 
+/* ---- external memory snapshots: the save stream, then the overlay switch, then cont ---- */
+
+typedef struct MemSnap {
+        DriverSnapshotOverlay *o;       /* fds ours (dup), paths ours */
+        size_t n;
+        DriverJob *ext;
+        DriverJobCallbacks cb;
+} MemSnap;
+
+static void mem_snap_free(MemSnap *m) {
+        for (size_t i = 0; i < m->n; i++) {
+                if (m->o[i].fd >= 0)
+                        close(m->o[i].fd);
+                free((char *) m->o[i].path);
+        }
+        g_free(m->o);
+        g_free(m);
+}
+
+static void mem_snap_progress(void *userdata, uint64_t processed, uint64_t total) {
+        MemSnap *m = userdata;
+
+        if (m->cb.progress)
+                m->cb.progress(m->cb.userdata, processed, total);
+}
+
+static void mem_snap_done(void *userdata, int r, const char *message) {
+        MemSnap *m = userdata;
+        DriverJobCallbacks cb = m->cb;
+
+        mem_snap_free(m);
+        if (cb.done)
+                cb.done(cb.userdata, r, message);
+}
+
+typedef struct MemSnapSwitch {
+        DriverJob *state;
+} MemSnapSwitch;
+
+static void mem_snap_switched(void *userdata, int r, const char *message) {
+        MemSnapSwitch *w = userdata;
+        DriverJob *state = w->state;
+
+        g_free(w);
+        qemu_state_job_then_done(state, r, message);   /* may free the MemSnap */
+}
+
+/* The memory is in the file, the CPUs are stopped: every disk goes to its overlay now. */
+static void mem_snap_then(DriverRuntime *rt, DriverJob *state, void *userdata) {
+        MemSnap *m = userdata;
+        MemSnapSwitch *w;
+        DriverJobCallbacks cb = { .done = mem_snap_switched };
+        g_autofree char *error = NULL;
+        int r;
+
+        if (m->n == 0) {
+                qemu_state_job_then_done(state, 0, NULL);
+                return;
+        }
+        w = g_new0(MemSnapSwitch, 1);
+        w->state = state;
+        cb.userdata = w;
+        r = qemu_snapshot_external(rt, m->o, m->n, 0, &cb, &m->ext, &error);
+        if (r < 0) {
+                g_free(w);
+                qemu_state_job_then_done(state, r, error ?: "cannot switch the disks to their overlays");
+        }
+}
+
+int qemu_snapshot_memory(DriverRuntime *rt, int fd, const char *header_xml, const DriverSnapshotOverlay *overlays,
+                         size_t n, DriverSnapshotFlags flags, const DriverJobCallbacks *cb, DriverJob **ret,
+                         char **ret_error) {
+        const DriverJobCallbacks scb = { .progress = mem_snap_progress, .done = mem_snap_done };
+        DriverJobCallbacks c;
+        MemSnap *m;
+        int r;
+
+        r = runtime_check(rt, ret_error);
+        if (r < 0)
+                return r;
+        if (flags & DRIVER_SNAPSHOT_QUIESCE) {
+                *ret_error = strdup("quiesce is for disk-only snapshots");
+                return -EOPNOTSUPP;
+        }
+        m = g_new0(MemSnap, 1);
+        m->cb = *cb;
+        m->o = g_new0(DriverSnapshotOverlay, MAX(n, 1u));
+        for (size_t i = 0; i < n; i++) {
+                m->o[i].disk = overlays[i].disk;
+                m->o[i].path = strdup(overlays[i].path);
+                m->o[i].fd = fcntl(overlays[i].fd, F_DUPFD_CLOEXEC, 3);
+                m->n = i + 1;
+                if (m->o[i].fd < 0 || !m->o[i].path) {
+                        mem_snap_free(m);
+                        *ret_error = strdup("bad overlay request");
+                        return -EINVAL;
+                }
+        }
+        c = scb;
+        c.userdata = m;
+        r = qemu_driver_save_then(rt, fd, flags & DRIVER_SNAPSHOT_LIVE, header_xml, mem_snap_then, m, &c, ret);
+        if (r < 0) {
+                mem_snap_free(m);
+                *ret_error = g_strdup_printf("cannot save the domain's memory: %s", strerror(-r));
+        }
+        return r;
+}
+
 /* ---- offline image changes: qemu-img create / commit / rebase on the service's fds ---- */
 
 typedef struct ImgJob {

@@ -107,6 +107,30 @@ class SaveAsCaller(AuthTestCase):
         self.assertEqual(self.client.prop(self.path, 'State'), 'shutoff')
         self.assertEqual(self.fx.qemu_pids(), [])
 
+    def test_memory_snapshot_is_read_as_the_caller(self):
+        # root's external memory snapshot (its memory file 0600, root's): reverting to it opens the file with
+        # her rights, so she may not, and the domain is not touched
+        img = os.path.join(self.images, 'ms.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', img, '16M'], check=True)
+        disk = ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                "<target dev='vda' bus='virtio'/></disk>" % img)
+        path = str(self.client.manager.DefineDomain(minimal_domain_xml('msc', extra_devices=disk), opts()))
+        self.client.domain(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        mem = os.path.join(self.private, 'ms.mem')
+        job = str(self.client.domain(path).CreateSnapshot(
+            "<domainsnapshot><name>m</name><memory snapshot='external' file='%s'/></domainsnapshot>" % mem, opts()))
+        self.assertEqual(self.wait_job(job), 'completed')
+        st = os.stat(mem)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
+        before = self.client.state(path)
+        self.assertEqual(before[0], 'running')
+        u = self.fx.unprivileged()
+        a = u.call(path + '/snapshot/m', 'org.vmgmt.Snapshot', 'Revert', 'a{sv}', [{}])
+        self.assertEqual(a.get('error'), ERR_ACCESS_DENIED, a)
+        self.assertIn('cannot open %s: Permission denied' % mem, a.get('message', ''), a)
+        self.assertEqual(self.client.state(path), before)
+
 
 if __name__ == '__main__':
     main()

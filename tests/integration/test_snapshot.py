@@ -319,7 +319,7 @@ class Snapshots(VmgmtTestCase):
         self.assertIn('quiesce needs its guest agent', fails('snapshot-create', 'snopt',
                                            xml_file('q.xml', '<domainsnapshot><name>q2</name></domainsnapshot>'),
                                            '--quiesce', '--disk-only'))
-        self.assertIn("memory saved to a file", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
+        self.assertIn("there is no memory to snapshot", fails('snapshot-create-as', 'snopt', 'm', '--memspec',
                                                       'file=%s/mem,snapshot=external' % self.fx.tmp))
         # --disk-only of the shut-off domain: an overlay (co.e0); deleting it merges it back
         self.assertEqual(ctl('snapshot-create-as', 'snopt', 'e0', '--disk-only'), 'Domain snapshot e0 created\n')
@@ -596,6 +596,9 @@ class Snapshots(VmgmtTestCase):
         newer = disk_source(str(self.dom(dpath).GetXML(opts())))
         self.assertNotIn(newer, (base, ov3, new))
         self.assertEqual(backing_of(newer), base)
+        # the first revert's overlay, which no snapshot names, went (reverts do not pile them up)
+        self.wait_gone(new)
+        self.assertTrue(os.path.exists(ov3))
         self.dom(dpath).Destroy(opts())
         self.client.wait_state(dpath, 'shutoff')
 
@@ -855,6 +858,172 @@ class Snapshots(VmgmtTestCase):
         # it starts again on the base
         self.dom(dpath).Start(opts())
         self.client.wait_state(dpath, 'running')
+
+    def test_external_memory(self):
+        base = self.image('mb.qcow2')
+        mem, ov = os.path.join(self.fx.tmp, 'm.mem'), os.path.join(self.fx.tmp, 'm.ov')
+        dpath = self.define(with_disk(guest_domain_xml('sn6'), base))
+        self.dom(dpath).Start(opts())
+        self.client.wait_state(dpath, 'running')
+        con = self.fx.console(dpath)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        con.send('echo one > /tmp/marker; echo W''ROTE')
+        con.wait_for('WROTE', BOOT_TIMEOUT)
+        xml = ("<domainsnapshot><name>%%s</name><memory snapshot='external' file='%s'/><disks><disk name='vda' "
+               "snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>" % (mem, ov))
+
+        # cancelled at once: the domain runs on, no memory file, no overlay, no snapshot
+        j = str(self.dom(dpath).CreateSnapshot(xml % 'gone', opts()))
+        dbus.Interface(self.client.obj(j), JOB_IFACE).Cancel(opts())
+        self.wait_job(j, state='cancelled')
+        self.assertEqual(self.listed(dpath), [])
+        self.assertFalse(os.path.exists(mem))
+        self.assertFalse(os.path.exists(ov))
+        self.assertEqual([f for f in os.listdir(self.fx.tmp) if f.endswith('.part')], [])
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), base)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo still-$((40+2))')
+        con.wait_for('still-42', BOOT_TIMEOUT)
+
+        # taken: the memory file has the save header, the disk is on its overlay, the guest runs on
+        self.take(dpath, xml % 'm')
+        m = self.snap_path('sn6', 'm')
+        self.assertEqual(self.sprop(m, 'State'), 'running')
+        self.assertIn("<memory snapshot='external' file='%s'/>" % mem, str(self.snap(m).GetXML(opts())))
+        with open(mem, 'rb') as f:
+            self.assertEqual(f.read(16), b'VmgmtQemuSave\n\0\0')
+        self.assertEqual(backing_of(ov), base)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        con.send('echo two > /tmp/marker; echo still-$((40+3))')
+        con.wait_for('still-43', BOOT_TIMEOUT)
+
+        # the memory file is opened (as the caller) before the domain is touched: without it the revert fails
+        # and the domain runs on, on the same disk
+        os.rename(mem, mem + '.away')
+        self.rec.clear()
+        with self.assertRaises(dbus.DBusException) as e:
+            self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.assertIn('m.mem', str(e.exception))
+        os.rename(mem + '.away', mem)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov)
+        self.assertFalse(any(k == 'stopped' for k, _ in self.rec.domain_events(dpath)))
+
+        # revert: stopped (from-snapshot), a new overlay on the snapshot's image, restored from the memory
+        # file: the old marker is back and the domain runs
+        self.rec.clear()
+        self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'stopped', 'from-snapshot')
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        src = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.assertNotIn(src, (base, ov))
+        self.assertEqual(backing_of(src), base)
+        self.assertTrue(os.path.exists(ov))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # another one on the revert's overlay, live (the CPUs run while the RAM is copied), then deleted: its
+        # memory file goes, its overlay is merged as external deletes do
+        mem2, ov2 = os.path.join(self.fx.tmp, 'm2.mem'), os.path.join(self.fx.tmp, 'm2.ov')
+        self.take(dpath, "<domainsnapshot><name>m2</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem2, ov2), live=True)
+        m2 = self.snap_path('sn6', 'm2')
+        self.assertTrue(os.path.exists(mem2))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov2)
+        self.snap(m2).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.assertEqual(self.listed(dpath), [m])
+        self.wait_gone(mem2)
+        self.wait_gone(ov2)
+        self.assertTrue(os.path.exists(mem))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), src)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # one taken with the CPUs stopped and deleted right after: the merge does not wait on the memory part
+        mem3, ov3 = os.path.join(self.fx.tmp, 'm3.mem'), os.path.join(self.fx.tmp, 'm3.ov')
+        self.take(dpath, "<domainsnapshot><name>m3</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem3, ov3))
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ov3)
+        self.snap(self.snap_path('sn6', 'm3')).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.wait_gone(mem3)
+        self.wait_gone(ov3)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), src)
+        self.assertEqual(self.client.state(dpath)[0], 'running')
+
+        # from shut off: restored from the memory file (started/from-snapshot), the marker of then is back
+        con.send('echo three > /tmp/marker; echo W''ROTE3')
+        con.wait_for('WROTE3', BOOT_TIMEOUT)
+        self.dom(dpath).Destroy(opts())
+        self.client.wait_state(dpath, 'shutoff')
+        self.rec.clear()
+        self.snap(m).Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath), ('running', 'from-snapshot'))
+        # reverts do not pile up overlays: the one the first revert made, which no snapshot names, goes
+        src2 = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.assertNotIn(src2, (base, ov, src))
+        self.assertEqual(backing_of(src2), base)
+        self.wait_gone(src)
+        self.assertTrue(os.path.exists(ov))
+        self.assertTrue(os.path.exists(base))
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=one', BOOT_TIMEOUT)
+
+        # of a paused domain: the snapshot says paused, its deletion merges the overlay (the disks usable
+        # although the CPUs stay stopped), and the guest runs on when resumed
+        self.dom(dpath).Suspend(opts())
+        self.client.wait_state(dpath, 'paused')
+        cur = disk_source(str(self.dom(dpath).GetXML(opts())))
+        self.rec.clear()
+        mem4, ov4 = os.path.join(self.fx.tmp, 'm4.mem'), os.path.join(self.fx.tmp, 'm4.ov')
+        self.take(dpath, "<domainsnapshot><name>m4</name><memory snapshot='external' file='%s'/><disks><disk "
+                         "name='vda' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>"
+                         % (mem4, ov4))
+        m4 = self.snap_path('sn6', 'm4')
+        self.assertEqual(self.sprop(m4, 'State'), 'paused')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.assertEqual([e for e in self.rec.domain_events(dpath) if e[0] in ('resumed', 'suspended')], [])
+        self.snap(m4).Delete(opts(), timeout=BOOT_TIMEOUT)
+        self.wait_gone(mem4)
+        self.wait_gone(ov4)
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), cur)
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        self.client.wait_state(dpath, 'running')
+        con.send('echo still-$((40+4))')
+        con.wait_for('still-44', BOOT_TIMEOUT)
+
+        # vmgmtctl: snapshot-create-as --memspec/--diskspec --live, then snapshot-revert to it
+        def ctl(*args):
+            r = run_vmgmtctl(self.fx.bus, *args, timeout=BOOT_TIMEOUT,
+                             env={'SYSTEMD_BUS_TIMEOUT': '%ds' % BOOT_TIMEOUT})
+            self.assertEqual(r.returncode, 0, '%s: %s' % (args, r.stderr))
+            return r.stdout
+
+        memc, ovc = os.path.join(self.fx.tmp, 'c.mem'), os.path.join(self.fx.tmp, 'c.ov')
+        con.send('echo cli > /tmp/marker; echo W''ROTE4')
+        con.wait_for('WROTE4', BOOT_TIMEOUT)
+        self.assertEqual(ctl('snapshot-create-as', 'sn6', 'c', '--memspec', 'file=%s,snapshot=external' % memc,
+                             '--diskspec', 'vda,snapshot=external,file=%s' % ovc, '--live'),
+                         'Domain snapshot c created\n')
+        with open(memc, 'rb') as f:
+            self.assertEqual(f.read(16), b'VmgmtQemuSave\n\0\0')
+        self.assertEqual(disk_source(str(self.dom(dpath).GetXML(opts()))), ovc)
+        con.send('echo later > /tmp/marker; echo W''ROTE5')
+        con.wait_for('WROTE5', BOOT_TIMEOUT)
+        self.rec.clear()
+        ctl('snapshot-revert', 'sn6', 'c', '--paused')
+        self.rec.wait_domain_event(dpath, 'started', 'from-snapshot')
+        self.assertEqual(self.client.state(dpath)[0], 'paused')
+        self.dom(dpath).Resume(opts())
+        con = self.fx.console(dpath)
+        con.send('echo marker=$(cat /tmp/marker)')
+        con.wait_for('marker=cli', BOOT_TIMEOUT)
 
 
 if __name__ == '__main__':
