@@ -1190,9 +1190,10 @@ static void cleanup_old_medium(Hotplug *h);
 
 #define TRAY_TRIES 5
 
-/* The guest may shut the tray again between its opening and blockdev-remove-medium (Linux's sr
- * driver closes it when something opens the drive): qemu then says the tray "is not open". Open it
- * again, a few times, rather than fail the change. */
+/* The guest may shut the tray again between its opening and blockdev-remove-medium or
+ * blockdev-insert-medium (Linux's sr driver closes it when something opens the drive): qemu then
+ * says the tray "is not open". Open it again and go on from the removal (of an empty drive: a no-op),
+ * a few times, rather than fail the change. */
 static bool tray_shut_again(Hotplug *h, int r, const char *error) {
         if (r >= 0 || !error || !strstr(error, "is not open") || h->tray_tries >= TRAY_TRIES)
                 return false;
@@ -1212,6 +1213,8 @@ static void medium_inserted(Hotplug *h, int r, const JsonValue *ret, const char 
         if (rolled_back(h))
                 return;
         if (h->tray_reclosed)   /* refused as the removal before it was; tray_closed() starts over */
+                return;
+        if (tray_shut_again(h, r, error))   /* shut between the removal and this: tray_closed() starts over */
                 return;
         if (step_failed(h, r, error, "cannot insert the new medium"))
                 return;

@@ -440,6 +440,17 @@ static void reactivate_stop_reply(Qmp *q, int r, const JsonValue *ret, const cha
         state_job_done(j, 0, NULL);
 }
 
+static void reactivate_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        QemuStateJob *j = userdata;
+
+        if (r < 0) {
+                state_job_qmp_failed(j, r, "take the disks back after the snapshot", error);
+                return;
+        }
+        if (!j->rt->qmp || qmp_send(j->rt->qmp, "stop", NULL, reactivate_stop_reply, j) < 0)
+                state_job_done(j, -ESRCH, "qemu closed its monitor");
+}
+
 static void reset_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuStateJob *j = userdata;
 
@@ -481,8 +492,8 @@ static void dump_finish(QemuStateJob *j) {
                  * keeps its disks usable (the new overlays, their merge), so cont and stop go together (the
                  * guest runs for the moment between them; the file has the state of before; the job owns the
                  * pause: no events) */
-                if (qmp_send(rt->qmp, "cont", NULL, NULL, NULL) < 0 ||
-                    qmp_send(rt->qmp, "stop", NULL, reactivate_stop_reply, j) < 0)
+                /* send_cont(): asked again while qemu says the migration is not finalized yet */
+                if (send_cont(j, reactivate_cont_reply) < 0)
                         state_job_done(j, -ESRCH, "qemu closed its monitor");
                 return;
         }
