@@ -154,12 +154,33 @@ static int parse_number(xmlNode *node, uint64_t max, uint64_t *ret, ConfError *e
         return 0;
 }
 
-static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfError *err) {
-        xmlNode *n;
+/* <quota>, <global_quota>, <emulator_quota>: -1 or 1000…2^44-1 µs. */
+static int parse_quota(xmlNode *n, int64_t *ret, ConfError *err) {
+        _cleanup_free_ char *q = NULL;
         uint64_t v;
         int r;
 
-        r = xml_validate(ct, &(XmlSpec) { .children = STRV("shares", "period", "quota", "emulatorpin"),
+        r = xml_validate(n, &(XmlSpec) { .text = true }, err);
+        if (r < 0 || (r = xml_text(n, &q)) < 0)
+                return r;
+        g_strstrip(q);
+        if (streq(q, "-1"))
+                *ret = -1;
+        else if (conf_parse_u64(q, 10, 17592186044415ULL, &v) < 0 || v < 1000)
+                return conf_error_set(err, xml_line(n), "<%s> must be -1 or between 1000 and 17592186044415",
+                                      (const char *) n->name);
+        else
+                *ret = (int64_t) v;
+        return 0;
+}
+
+static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfError *err) {
+        xmlNode *n;
+        int r;
+
+        r = xml_validate(ct, &(XmlSpec) { .children = STRV("shares", "period", "quota", "global_period",
+                                                           "global_quota", "emulator_period", "emulator_quota",
+                                                           "emulatorpin"),
                                           .multi = STRV("vcpupin") }, err);
         if (r < 0)
                 return r;
@@ -168,24 +189,23 @@ static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfErro
                 return r;
         if (n && t->shares < 2)
                 return conf_error_set(err, xml_line(n), "<shares> must be between 2 and 262144");
-        n = xml_child(ct, "period");
-        if (n && (r = parse_number(n, 1000000, &t->period, err)) < 0)
-                return r;
-        if (n && t->period < 1000)
-                return conf_error_set(err, xml_line(n), "<period> must be between 1000 and 1000000");
-        n = xml_child(ct, "quota");
-        if (n) {
-                _cleanup_free_ char *q = NULL;
-                r = xml_validate(n, &(XmlSpec) { .text = true }, err);
-                if (r < 0 || (r = xml_text(n, &q)) < 0)
-                        return r;
-                g_strstrip(q);
-                if (streq(q, "-1"))
-                        t->quota = -1;
-                else if (conf_parse_u64(q, 10, 17592186044415ULL, &v) < 0 || v < 1000)
-                        return conf_error_set(err, xml_line(n), "<quota> must be -1 or between 1000 and 17592186044415");
-                else
-                        t->quota = (int64_t) v;
+        {
+                const struct { const char *period, *quota; uint64_t *p; int64_t *q; } pq[] = {
+                        { "period", "quota", &t->period, &t->quota },
+                        { "global_period", "global_quota", &t->global_period, &t->global_quota },
+                        { "emulator_period", "emulator_quota", &t->emulator_period, &t->emulator_quota },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(pq); i++) {
+                        n = xml_child(ct, pq[i].period);
+                        if (n && (r = parse_number(n, 1000000, pq[i].p, err)) < 0)
+                                return r;
+                        if (n && *pq[i].p < 1000)
+                                return conf_error_set(err, xml_line(n), "<%s> must be between 1000 and 1000000",
+                                                      pq[i].period);
+                        n = xml_child(ct, pq[i].quota);
+                        if (n && (r = parse_quota(n, pq[i].q, err)) < 0)
+                                return r;
+                }
         }
         for (n = ct->children; n; n = n->next) {
                 _cleanup_free_ char *set = NULL;
@@ -404,14 +424,25 @@ void domain_tune_format_memory(GString *s, const DomainTuneDef *t) {
 }
 
 void domain_tune_format_cpu(GString *s, const DomainTuneDef *t) {
-        if (t->shares || t->period || t->quota || t->n_vcpupins || t->emulatorpin) {
+        if (t->shares || t->period || t->quota || t->global_period || t->global_quota || t->emulator_period ||
+            t->emulator_quota || t->n_vcpupins || t->emulatorpin) {
+                /* libvirt's order */
+                const struct { const char *period, *quota; uint64_t p; int64_t q; } pq[] = {
+                        { "global_period", "global_quota", t->global_period, t->global_quota },
+                        { "period", "quota", t->period, t->quota },
+                        { "emulator_period", "emulator_quota", t->emulator_period, t->emulator_quota },
+                };
                 g_string_append(s, "  <cputune>\n");
                 if (t->shares)
                         g_string_append_printf(s, "    <shares>%llu</shares>\n", (unsigned long long) t->shares);
-                if (t->period)
-                        g_string_append_printf(s, "    <period>%llu</period>\n", (unsigned long long) t->period);
-                if (t->quota)
-                        g_string_append_printf(s, "    <quota>%lld</quota>\n", (long long) t->quota);
+                for (size_t i = 0; i < ELEMENTSOF(pq); i++) {
+                        if (pq[i].p)
+                                g_string_append_printf(s, "    <%s>%llu</%s>\n", pq[i].period,
+                                                       (unsigned long long) pq[i].p, pq[i].period);
+                        if (pq[i].q)
+                                g_string_append_printf(s, "    <%s>%lld</%s>\n", pq[i].quota, (long long) pq[i].q,
+                                                       pq[i].quota);
+                }
                 for (size_t i = 0; i < t->n_vcpupins; i++)
                         g_string_append_printf(s, "    <vcpupin vcpu='%u' cpuset='%s'/>\n", t->vcpupins[i].vcpu,
                                                t->vcpupins[i].cpuset);

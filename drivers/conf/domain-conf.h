@@ -254,10 +254,13 @@ typedef struct DomainBlkioDeviceDef {
 } DomainBlkioDeviceDef;
 
 typedef struct DomainTuneDef {
-        /* <cputune>: the domain's cgroup (period/quota bound the whole domain, not each vCPU) */
+        /* <cputune>: shares and global_period/quota in the domain's cgroup, period/quota in each
+         * vCPU's (vcpuN/), emulator_period/quota in emulator/ (libvirt's semantics) */
         uint64_t shares;           /* 0 = unset (v2: weight = shares scaled as libvirt) */
         uint64_t period;           /* µs, 0 = unset */
         int64_t quota;             /* µs, 0 = unset, -1 = unlimited */
+        uint64_t global_period, emulator_period;   /* as period */
+        int64_t global_quota, emulator_quota;      /* as quota */
         DomainVcpuPinDef *vcpupins;  size_t n_vcpupins;
         char *emulatorpin;         /* cpuset, NULL = unset */
         /* <memtune>: KiB, 0 = unset, DOMAIN_MEMTUNE_UNLIMITED = unlimited */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cgroup-tune.h"
+#include "cgroup-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "qemu-driver-internal.h"
@@ -189,8 +190,9 @@ int qemu_tune_get_affinity(DriverRuntime *rt, int vcpu, char **ret_cpuset) {
 /* ---- cgroup limits ---- */
 
 static bool tune_has_cgroup_limits(const DomainTuneDef *t) {
-        return t->shares || t->period || t->quota || t->hard_limit_kib || t->soft_limit_kib ||
-               t->swap_hard_limit_kib || t->blkio_weight || t->n_blkio_devices || t->numa_nodeset;
+        return t->shares || t->period || t->quota || t->global_period || t->global_quota || t->emulator_period ||
+               t->emulator_quota || t->hard_limit_kib || t->soft_limit_kib || t->swap_hard_limit_kib ||
+               t->blkio_weight || t->n_blkio_devices || t->numa_nodeset;
 }
 
 static uint64_t kib_to_bytes(uint64_t kib) {
@@ -273,12 +275,116 @@ static int apply_cgroup(DriverRuntime *rt, const DomainTuneDef *t, const DomainT
                 n += r;
         }
         l = (CgroupLimits) {
-                .cpu_shares = t->shares, .cpu_period_us = t->period, .cpu_quota_us = t->quota,
+                /* period/quota are each vCPU's (thread_groups_apply()), global_* the whole domain's */
+                .cpu_shares = t->shares, .cpu_period_us = t->global_period, .cpu_quota_us = t->global_quota,
                 .memory_hard = kib_to_bytes(t->hard_limit_kib), .memory_soft = kib_to_bytes(t->soft_limit_kib),
                 .memory_swap_hard = kib_to_bytes(t->swap_hard_limit_kib), .blkio_weight = t->blkio_weight,
                 .devices = devs, .n_devices = n, .cpuset_mems = t->numa_nodeset,
         };
         return cgroup_limits_apply(rt->cgroups, &l, ret_error);
+}
+
+/* ---- thread groups: emulator/ and vcpuN/ under the domain's cgroup (libvirt's layout) ---- */
+
+typedef struct GroupPlan {
+        DriverRuntime *rt;
+        const DomainTuneDef *tune, *old;
+        bool place;                     /* move the vCPU threads into their groups */
+        char *all_cpus;                 /* the domain cgroup's cpuset: an unpinned group's */
+        char **error;
+} GroupPlan;
+
+/* CPU bandwidth and cpuset of one thread group: pin NULL and was_pinned: back to all the
+ * domain's CPUs. A host without a cpuset controller keeps the sched_setaffinity() pin alone. */
+static int group_limits(GroupPlan *p, char *const *sub, uint64_t period, int64_t quota, const char *pin,
+                        bool was_pinned) {
+        CgroupLimits l = { .cpu_period_us = period, .cpu_quota_us = quota };
+        int r;
+
+        if (period || quota) {
+                r = cgroup_limits_apply(sub, &l, p->error);
+                if (r < 0)
+                        return r;
+        }
+        l = (CgroupLimits) { .cpuset_cpus = pin ?: was_pinned ? p->all_cpus : NULL };
+        if (!l.cpuset_cpus)
+                return 0;
+        r = cgroup_limits_apply(sub, &l, p->error);
+        if (r == -EOPNOTSUPP) {
+                log_debug("Domain %s: %s", p->rt->def->name, *p->error);
+                free(*p->error);
+                *p->error = NULL;
+                return 0;
+        }
+        return r;
+}
+
+static int group_thread(pid_t tid, int vcpu, void *userdata) {
+        GroupPlan *p = userdata;
+        _cleanup_free_ char *name = NULL;
+        g_auto(GStrv) sub = NULL;
+        const DomainVcpuPinDef *pin, *was;
+        int r;
+
+        if (vcpu < 0)
+                return 0;   /* an emulator thread: emulator/ has them all */
+        name = g_strdup_printf("vcpu%d", vcpu);
+        r = cgroup_thread_group(p->rt->cgroups, name, &sub, p->error);
+        if (r < 0)
+                return r;
+        if (p->place) {
+                r = cgroup_thread_group_attach(sub, tid, false, p->error);
+                if (r == -ESRCH) {   /* unplugged meanwhile */
+                        free(*p->error);
+                        *p->error = NULL;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        pin = domain_tune_vcpupin(p->tune, (unsigned) vcpu);
+        was = p->old ? domain_tune_vcpupin(p->old, (unsigned) vcpu) : NULL;
+        return group_limits(p, sub, p->tune->period, p->tune->quota, pin ? pin->cpuset : NULL, was != NULL);
+}
+
+/* Makes emulator/ and a vcpuN/ per vCPU thread, moves the threads there
+ * (place_emulator: the whole process into emulator/ first, at the start;
+ * place_vcpus: each vCPU thread into its own, also after a hot-plug) and
+ * writes tune's period/quota and vcpupin into each vcpuN/, its
+ * emulator_period/quota and emulatorpin into emulator/; old: the tune in
+ * force (a pin it had and tune drops gives the group all CPUs again). */
+static int thread_groups_apply(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old,
+                               bool place_emulator, bool place_vcpus, char **ret_error) {
+        GroupPlan p = { .rt = rt, .tune = tune, .old = old, .place = place_vcpus, .error = ret_error };
+        g_auto(GStrv) emu = NULL;
+        int r;
+
+        if (!rt->cgroups || !rt->cgroups[0]) {
+                if (!tune->period && !tune->quota && !tune->emulator_period && !tune->emulator_quota)
+                        return 0;
+                *ret_error = strdup("the domain runs without a cgroup of its own (confinement is off or the host "
+                                    "mounts no cgroups): a vCPU's or the emulator's period and quota need one");
+                return -EOPNOTSUPP;
+        }
+        if (rt->pid <= 0)
+                return -ESRCH;
+        r = cgroup_thread_group(rt->cgroups, "emulator", &emu, ret_error);
+        if (r < 0)
+                return r;
+        if (!emu[0])
+                return 0;   /* no cpu, cpuacct or cpuset controller: nothing to place threads apart for */
+        if (place_emulator) {
+                r = cgroup_thread_group_attach(emu, rt->pid, true, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        p.all_cpus = cgroup_cpuset_cpus(rt->cgroups);
+        r = group_limits(&p, emu, tune->emulator_period, tune->emulator_quota, tune->emulatorpin,
+                         old && old->emulatorpin);
+        if (r >= 0)
+                r = foreach_thread(rt->pid, group_thread, &p);
+        free(p.all_cpus);
+        return r;
 }
 
 int qemu_tune_apply_cgroup(DriverRuntime *rt, char **ret_error) {
@@ -296,6 +402,10 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         r = apply_cgroup(rt, tune, &rt->def->tune, ret_error);
         if (r < 0)
                 return r;
+        r = thread_groups_apply(rt, tune, &rt->def->tune, false, false, ret_error);
+        if (r < 0)
+                return r;
+        /* after the cpusets: writing one sets its threads' affinity */
         r = apply_pins(rt, tune, &rt->def->tune, ret_error);
         if (r < 0)
                 return r;
@@ -335,6 +445,9 @@ int qemu_tune_started(DriverRuntime *rt, char **ret_error) {
         *ret_error = NULL;
         qemu_runtime_remove_listener(rt, &tune_listener);
         r = qemu_runtime_add_listener(rt, &tune_listener);
+        if (r < 0)
+                return r;
+        r = thread_groups_apply(rt, &rt->def->tune, NULL, true, true, ret_error);
         if (r < 0)
                 return r;
         return apply_pins(rt, &rt->def->tune, NULL, ret_error);
@@ -492,8 +605,16 @@ static void device_add_reply(Qmp *q, int r, const JsonValue *ret, const char *er
         c->n_pending--;
         if (r < 0)
                 vcpu_fail(c, r, "qemu cannot plug a vCPU", error);
-        else
+        else {
+                /* its thread runs by now (qemu waits for it): into a vcpuN/ of its own, pinned */
+                _cleanup_free_ char *err = NULL;
+                const DomainTuneDef *t = &c->rt->def->tune;
+
                 c->present++;
+                if (thread_groups_apply(c->rt, t, NULL, false, true, &err) < 0 || apply_pins(c->rt, t, NULL, &err) < 0)
+                        log_warning("Domain %s: the vCPU plugged is not in its cgroup or not pinned: %s",
+                                    c->rt->def->name, err ?: "out of memory");
+        }
         vcpus_settle(c);
 }
 
