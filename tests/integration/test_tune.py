@@ -28,9 +28,50 @@ def params(**kw):
     return dbus.Dictionary(kw, signature='sv')
 
 
+DOMAIN_CGROUP = r'(/vmgmt/[0-9a-f-]{36}|/vmgmt\.slice/[0-9a-f-]{36}\.scope)(/emulator)?$'
+
+
 def domain_cgroup(pid):
-    """The qemu's own cgroup directories (vmgmt/UUID in each v1 hierarchy, vmgmt.slice/UUID.scope on v2)."""
-    return [d for d in cgroup_dirs(pid) if re.search(r'/vmgmt/[0-9a-f-]{36}$|/vmgmt\.slice/[0-9a-f-]{36}\.scope$', d)]
+    """The qemu's own cgroup directories (vmgmt/UUID in each v1 hierarchy, vmgmt.slice/UUID.scope on v2;
+    the process is in their emulator/ where the host has cpu, cpuacct or cpuset)."""
+    return [re.sub(r'/emulator$', '', d) for d in cgroup_dirs(pid) if re.search(DOMAIN_CGROUP, d)]
+
+
+def thread_group_dirs(pid, name):
+    """The thread group NAME (emulator, vcpuN) of the qemu's cgroup, in the hierarchies that have it."""
+    return [os.path.join(d, name) for d in domain_cgroup(pid) if os.path.isdir(os.path.join(d, name))]
+
+
+def group_value(pid, name, file):
+    for d in thread_group_dirs(pid, name):
+        p = os.path.join(d, file)
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().strip()
+    raise AssertionError('no thread group %s of qemu %d has %s (groups: %s)'
+                         % (name, pid, file, os.listdir(domain_cgroup(pid)[0])))
+
+
+def group_threads(pid, name):
+    """The thread ids in the thread group NAME, in every hierarchy that has it (v1 tasks, v2 cgroup.threads)."""
+    out = {}
+    for d in thread_group_dirs(pid, name):
+        f = 'tasks' if os.path.exists(os.path.join(d, 'tasks')) else 'cgroup.threads'
+        with open(os.path.join(d, f)) as fh:
+            out[d] = sorted(int(x) for x in fh.read().split())
+    return out
+
+
+def threads_by_comm(pid):
+    """{comm: [tid]} of the qemu's threads now."""
+    out = {}
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                out.setdefault(f.read().strip(), []).append(int(tid))
+        except OSError:
+            pass
+    return out
 
 
 def cgroup_value(pid, name):
@@ -186,7 +227,9 @@ class Tune(VmgmtTestCase):
             self.assertEqual(cgroup_value(pid, 'memory.max'), str(1024 << 20))
         else:
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '512')
-            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '200000')
+            # <quota> is each vCPU's (libvirt's semantics), in its own vcpuN/
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '200000')
             self.assertEqual(cgroup_value(pid, 'memory.limit_in_bytes'), str(1024 << 20))
         self.assertEqual(cgroup_value(pid, 'cpuset.mems'), '0')
         # <vcpupin>/<emulatorpin> on the threads
@@ -203,7 +246,7 @@ class Tune(VmgmtTestCase):
         d.SetSchedulerParameters(params(cpu_shares=dbus.UInt64(300), vcpu_quota=dbus.Int64(-1)), opts())
         if not os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '300')
-            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '-1')
         self.assertIn('<shares>300</shares>', str(d.GetXML(opts())))
         self.assertIn('<shares>512</shares>', str(d.GetXML(opts(inactive=True))))
         # block I/O throttling of a host block device (a loop device: what this host has)
@@ -270,6 +313,97 @@ class Tune(VmgmtTestCase):
         d.Destroy(opts())
         self.client.wait_state(path, 'shutoff')
 
+
+    def test_thread_groups(self):
+        # emulator/ and vcpuN/ under the domain's cgroup, as libvirt: per-vCPU period/quota, the
+        # emulator's, the global ones on the domain's cgroup; pins in the groups' cpuset
+        xml = minimal_domain_xml('tune-threads', vcpus=2).replace(
+            '<vcpu>2</vcpu>',
+            "<vcpu current='1'>2</vcpu>\n"
+            "  <cputune><global_period>100000</global_period><global_quota>400000</global_quota>"
+            "<period>50000</period><quota>150000</quota>"
+            "<emulator_period>20000</emulator_period><emulator_quota>60000</emulator_quota>"
+            "<vcpupin vcpu='0' cpuset='1'/><vcpupin vcpu='1' cpuset='0'/><emulatorpin cpuset='0'/></cputune>")
+        path = self.define(xml)
+        d = self.dom(path)
+        self.assertIn('<global_quota>400000</global_quota>', str(d.GetXML(opts())))
+        got = d.GetSchedulerParameters(opts())
+        self.assertEqual((got['vcpu_period'], got['vcpu_quota'], got['emulator_period'], got['emulator_quota'],
+                          got['global_period'], got['global_quota']), (50000, 150000, 20000, 60000, 100000, 400000))
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+        pid, = self.fx.qemu_pids()
+        v2 = os.path.exists('/sys/fs/cgroup/cgroup.controllers')
+        self.assertTrue(thread_group_dirs(pid, 'emulator'), 'the qemu is in no emulator/ group: %s' % cgroup_dirs(pid))
+
+        def vcpu_tid(n):
+            tids = self.wait_for(lambda: threads_by_comm(pid).get('CPU %d/TCG' % n), 'the thread of vCPU %d' % n)
+            self.assertEqual(len(tids), 1, tids)
+            return tids[0]
+
+        # every vCPU thread alone in its vcpuN/, every other thread (the main one too) in emulator/
+        t0 = vcpu_tid(0)
+        for d0, tids in group_threads(pid, 'vcpu0').items():
+            self.assertEqual(tids, [t0], d0)
+        others = sorted(t for c, ts in threads_by_comm(pid).items() if not re.match(r'CPU \d+/', c) for t in ts)
+        self.assertIn(pid, others)
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertEqual(sorted(set(tids) & set(others)), others, de)
+            self.assertNotIn(t0, tids, de)
+        self.assertEqual(thread_group_dirs(pid, 'vcpu1'), [])   # vCPU 1 is not plugged
+
+        # the limits: each vCPU's, the emulator's, the domain's
+        if v2:
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.max'), '150000 50000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.max'), '60000 20000')
+            self.assertEqual(cgroup_value(pid, 'cpu.max'), '400000 100000')
+        else:
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_period_us'), '50000')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '150000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.cfs_period_us'), '20000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.cfs_quota_us'), '60000')
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '400000')
+        self.assertEqual(group_value(pid, 'vcpu0', 'cpuset.cpus'), '1')
+        self.assertEqual(group_value(pid, 'emulator', 'cpuset.cpus'), '0')
+        self.assertEqual(cpus_allowed(pid, t0), '1')
+        self.assertEqual(cpus_allowed(pid, pid), '0')
+
+        # live: SetSchedulerParameters' vcpu_*, emulator_*, global_* go to their groups
+        d.SetSchedulerParameters(params(vcpu_quota=dbus.Int64(120000), emulator_quota=dbus.Int64(-1),
+                                        global_quota=dbus.Int64(300000)), opts(live=True))
+        quota = (lambda g: group_value(pid, g, 'cpu.max').split()[0]) if v2 else \
+            (lambda g: group_value(pid, g, 'cpu.cfs_quota_us'))
+        self.assertEqual(quota('vcpu0'), '120000')
+        self.assertEqual(quota('emulator'), 'max' if v2 else '-1')
+        self.assertEqual(cgroup_value(pid, 'cpu.max').split()[0] if v2 else cgroup_value(pid, 'cpu.cfs_quota_us'),
+                         '300000')
+        got = d.GetSchedulerParameters(opts())
+        self.assertEqual((got['vcpu_quota'], got['emulator_quota'], got['global_quota']), (120000, -1, 300000))
+        self.assertEqual(d.GetSchedulerParameters(opts(config=True))['vcpu_quota'], 150000)
+        # pins move the groups' cpusets
+        d.PinVCPU(dbus.UInt32(0), '0', opts(live=True))
+        self.assertEqual(group_value(pid, 'vcpu0', 'cpuset.cpus'), '0')
+        d.PinEmulator('1', opts(live=True))
+        self.assertEqual(group_value(pid, 'emulator', 'cpuset.cpus'), '1')
+        self.assertEqual(cpus_allowed(pid, pid), '1')
+
+        # a vCPU plugged: its thread in a vcpu1/ of its own, with the per-vCPU quota and its pin
+        d.SetVCPUs(dbus.UInt32(2), opts(live=True))
+        t1 = vcpu_tid(1)
+        self.assertTrue(group_threads(pid, 'vcpu1'), 'no vcpu1 group after the plug')
+        for d1, tids in group_threads(pid, 'vcpu1').items():
+            self.assertEqual(tids, [t1], d1)
+        self.assertEqual(quota('vcpu1'), '120000')
+        self.assertEqual(group_value(pid, 'vcpu1', 'cpuset.cpus'), '0')
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertNotIn(t1, tids, de)
+
+        # gone with the domain: no group left behind
+        dirs = domain_cgroup(pid)
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        for dd in dirs:
+            self.wait_for(lambda: not os.path.exists(dd), 'cgroup %s removed' % dd)
 
     def test_cli_verbs(self):
         # every verb and flag, config on a definition and live on a running (BIOS-only) domain
