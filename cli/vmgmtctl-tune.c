@@ -548,6 +548,10 @@ int verb_schedinfo(Context *c, VerbArgs *a) {
                 { "cpu_shares", "cpu_shares", PARAM_T },
                 { "vcpu_period", "vcpu_period", PARAM_T },
                 { "vcpu_quota", "vcpu_quota", PARAM_X },
+                { "emulator_period", "emulator_period", PARAM_T },
+                { "emulator_quota", "emulator_quota", PARAM_X },
+                { "global_period", "global_period", PARAM_T },
+                { "global_quota", "global_quota", PARAM_X },
         };
 
         /* only --set: the specs' option names are not options of the verb */

@@ -570,6 +570,7 @@ char *domain_def_format(const DomainDef *def, DomainFormatFlags flags) {
                         g_string_append_printf(s, "    <suspend-to-disk enabled='%s'/>\n", def->pm_suspend_to_disk ? "yes" : "no");
                 g_string_append(s, "  </pm>\n");
         }
+        domain_tune_format_perf(s, &def->tune);
 
         fmt_devices(s, def, flags);
         g_string_append(s, "</domain>\n");

@@ -1,4 +1,4 @@
-/* domain-conf-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>: parse, format, copy, free, cpusets. */
+/* domain-conf-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>, <perf>: parse, format, copy, free, cpusets. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +365,56 @@ static int parse_numatune(DomainTuneDef *t, xmlNode *nt, ConfError *err) {
         return t->numa_mode ? 0 : -ENOMEM;
 }
 
+const char *const domain_perf_event_names[] = {
+        "cmt", "mbmt", "mbml", "cpu_cycles", "instructions", "cache_references", "cache_misses",
+        "branch_instructions", "branch_misses", "bus_cycles", "stalled_cycles_frontend", "stalled_cycles_backend",
+        "ref_cpu_cycles", "cpu_clock", "task_clock", "page_faults", "context_switches", "cpu_migrations",
+        "page_faults_min", "page_faults_maj", "alignment_faults", "emulation_faults", NULL,
+};
+
+static int parse_perf(DomainTuneDef *t, xmlNode *pf, ConfError *err) {
+        int r;
+
+        r = xml_validate(pf, &(XmlSpec) { .multi = STRV("event") }, err);
+        if (r < 0)
+                return r;
+        for (xmlNode *n = pf->children; n; n = n->next) {
+                _cleanup_free_ char *name = NULL, *enabled = NULL;
+                unsigned i;
+
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("name", "enabled") }, err);
+                if (r < 0)
+                        return r;
+                if (xml_attr_enum_str(n, "name", domain_perf_event_names, &name, err) < 0 ||
+                    xml_attr_enum_str(n, "enabled", STRV("yes", "no"), &enabled, err) < 0)
+                        return -EINVAL;
+                if (!name || !enabled)
+                        return conf_error_set(err, xml_line(n), "<perf><event> needs a 'name' and 'enabled'");
+                for (i = 0; !streq(domain_perf_event_names[i], name); i++)
+                        ;
+                if ((t->perf_enabled | t->perf_disabled) & (1u << i))
+                        return conf_error_set(err, xml_line(n), "duplicate <perf><event name='%s'>", name);
+                if (streq(enabled, "yes"))
+                        t->perf_enabled |= 1u << i;
+                else
+                        t->perf_disabled |= 1u << i;
+        }
+        return 0;
+}
+
+void domain_tune_format_perf(GString *s, const DomainTuneDef *t) {
+        if (!t->perf_enabled && !t->perf_disabled)
+                return;
+        g_string_append(s, "  <perf>\n");
+        for (unsigned i = 0; domain_perf_event_names[i]; i++)
+                if ((t->perf_enabled | t->perf_disabled) & (1u << i))
+                        g_string_append_printf(s, "    <event name='%s' enabled='%s'/>\n", domain_perf_event_names[i],
+                                               t->perf_enabled & (1u << i) ? "yes" : "no");
+        g_string_append(s, "  </perf>\n");
+}
+
 int domain_tune_parse(DomainDef *def, xmlNode *root, ConfError *err) {
         xmlNode *n;
         int r;
@@ -380,6 +430,9 @@ int domain_tune_parse(DomainDef *def, xmlNode *root, ConfError *err) {
                 return r;
         n = xml_child(root, "numatune");
         if (n && (r = parse_numatune(&def->tune, n, err)) < 0)
+                return r;
+        n = xml_child(root, "perf");
+        if (n && (r = parse_perf(&def->tune, n, err)) < 0)
                 return r;
         return 0;
 }

@@ -271,7 +271,12 @@ typedef struct DomainTuneDef {
         /* <numatune><memory mode= nodeset=/> */
         char *numa_mode;           /* strict, preferred, interleave, restrictive; NULL = unset */
         char *numa_nodeset;        /* canonical, NULL = unset */
+        /* <perf><event name= enabled=/>: bit i is domain_perf_event_names[i] */
+        uint32_t perf_enabled, perf_disabled;
 } DomainTuneDef;
+
+/* libvirt's perf event names in its order (cmt, mbmt, mbml, cpu_cycles, …, emulation_faults), NULL-terminated. */
+extern const char *const domain_perf_event_names[];
 
 /* Parses a libvirt cpuset ("0-3,^2,8") into mask (DOMAIN_CPUSET_MAX bits,
  * bit i of byte i/8). Returns 0, or -EINVAL (syntax, a number ≥ the max,

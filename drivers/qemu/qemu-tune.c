@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/perf_event.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -420,6 +422,154 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         return 0;
 }
 
+/* ---- <perf>: counters of qemu's threads (perf_event_open, inherited by the threads they start) ---- */
+
+#define PERF_UNSUPPORTED UINT32_MAX   /* libvirt's resctrl events (cmt, mbmt, mbml): not here */
+
+/* By domain_perf_event_names' index. */
+static const struct {
+        uint32_t type;
+        uint64_t config;
+} perf_kinds[] = {
+        { PERF_UNSUPPORTED, 0 }, { PERF_UNSUPPORTED, 0 }, { PERF_UNSUPPORTED, 0 },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_REFERENCES }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_INSTRUCTIONS }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BUS_CYCLES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_STALLED_CYCLES_FRONTEND },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_STALLED_CYCLES_BACKEND }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_REF_CPU_CYCLES },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_MIGRATIONS }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MIN },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MAJ }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_ALIGNMENT_FAULTS },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_EMULATION_FAULTS },
+};
+
+/* The counters of one runtime: per event, an fd per thread qemu had when they were opened. */
+typedef struct PerfCounters {
+        GArray *fds[ELEMENTSOF(perf_kinds)];
+} PerfCounters;
+
+static GHashTable *perf_by_runtime;   /* DriverRuntime * → PerfCounters * */
+
+static void perf_counters_free(PerfCounters *pc) {
+        for (size_t i = 0; i < ELEMENTSOF(pc->fds); i++) {
+                for (guint k = 0; pc->fds[i] && k < pc->fds[i]->len; k++)
+                        close(g_array_index(pc->fds[i], int, k));
+                if (pc->fds[i])
+                        g_array_free(pc->fds[i], true);
+        }
+        free(pc);
+}
+
+static void perf_close(DriverRuntime *rt) {
+        PerfCounters *pc = perf_by_runtime ? g_hash_table_lookup(perf_by_runtime, rt) : NULL;
+
+        if (!pc)
+                return;
+        g_hash_table_remove(perf_by_runtime, rt);
+        perf_counters_free(pc);
+}
+
+/* Why the kernel refused event name (errno r), for the start's error. */
+static char *perf_refusal(const char *name, int r) {
+        _cleanup_free_ char *paranoid = NULL;
+
+        if (r == -ENOENT || r == -EOPNOTSUPP || r == -ENODEV)
+                return g_strdup_printf("perf event %s: this host has no such counter (hardware events need a PMU, "
+                                       "which a virtual machine often lacks)", name);
+        if (r == -EACCES || r == -EPERM) {
+                (void) read_full_file("/proc/sys/kernel/perf_event_paranoid", 64, &paranoid, NULL);
+                return g_strdup_printf("perf event %s: not permitted (kernel.perf_event_paranoid is %s)", name,
+                                       paranoid ? g_strstrip(paranoid) : "unknown");
+        }
+        return g_strdup_printf("perf event %s: %s", name, strerror(-r));
+}
+
+typedef struct PerfOpen {
+        PerfCounters *pc;
+        uint32_t events;
+        char **error;
+} PerfOpen;
+
+static int perf_open_thread(pid_t tid, int vcpu, void *userdata) {
+        PerfOpen *o = userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(perf_kinds); i++) {
+                struct perf_event_attr attr = {
+                        .size = sizeof(attr), .type = perf_kinds[i].type, .config = perf_kinds[i].config,
+                        .inherit = 1,   /* the threads it starts are counted too */
+                };
+                int fd;
+
+                if (!(o->events & (1u << i)))
+                        continue;
+                fd = (int) syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int r = -errno;
+                        if (r == -ESRCH)
+                                return 0;   /* the thread ended */
+                        *o->error = perf_refusal(domain_perf_event_names[i], r);
+                        return r == -ENOENT || r == -ENODEV ? -EOPNOTSUPP : r;
+                }
+                g_array_append_val(o->pc->fds[i], fd);
+        }
+        return 0;
+}
+
+/* Opens the counters of the events rt's definition enables on every thread of its qemu. */
+static int perf_open(DriverRuntime *rt, char **ret_error) {
+        uint32_t events = rt->def->tune.perf_enabled;
+        PerfCounters *pc;
+        PerfOpen o;
+        int r;
+
+        perf_close(rt);
+        if (!events)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(perf_kinds); i++)
+                if ((events & (1u << i)) && perf_kinds[i].type == PERF_UNSUPPORTED) {
+                        *ret_error = g_strdup_printf("perf event %s is not supported (it needs resctrl)",
+                                                     domain_perf_event_names[i]);
+                        return -EOPNOTSUPP;
+                }
+        if (rt->pid <= 0)
+                return -ESRCH;
+        pc = calloc(1, sizeof(PerfCounters));
+        if (!pc)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(pc->fds); i++)
+                pc->fds[i] = g_array_new(false, false, sizeof(int));
+        o = (PerfOpen) { .pc = pc, .events = events, .error = ret_error };
+        r = foreach_thread(rt->pid, perf_open_thread, &o);
+        if (r < 0) {
+                perf_counters_free(pc);
+                return r;
+        }
+        if (!perf_by_runtime)
+                perf_by_runtime = g_hash_table_new(g_direct_hash, g_direct_equal);
+        g_hash_table_insert(perf_by_runtime, rt, pc);
+        return 0;
+}
+
+uint32_t qemu_tune_perf_read(DriverRuntime *rt, uint64_t values[]) {
+        PerfCounters *pc = perf_by_runtime ? g_hash_table_lookup(perf_by_runtime, rt) : NULL;
+        uint32_t counted = 0;
+
+        for (size_t i = 0; pc && i < ELEMENTSOF(pc->fds); i++) {
+                if (pc->fds[i]->len == 0)
+                        continue;
+                values[i] = 0;
+                for (guint k = 0; k < pc->fds[i]->len; k++) {
+                        uint64_t v;
+                        if (read(g_array_index(pc->fds[i], int, k), &v, sizeof(v)) == (ssize_t) sizeof(v))
+                                values[i] += v;   /* with its threads' (inherit) */
+                }
+                counted |= 1u << i;
+        }
+        return counted;
+}
+
 /* ---- the balloon: the guest reports what it reached ---- */
 
 static void tune_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata) {
@@ -435,6 +585,7 @@ static void tune_event(DriverRuntime *rt, const char *name, const JsonValue *dat
 }
 
 static void tune_gone(DriverRuntime *rt, bool exited, void *userdata) {
+        perf_close(rt);
 }
 
 static const QemuListener tune_listener = { .event = tune_event, .gone = tune_gone };
@@ -450,12 +601,19 @@ int qemu_tune_started(DriverRuntime *rt, char **ret_error) {
         r = thread_groups_apply(rt, &rt->def->tune, NULL, true, true, ret_error);
         if (r < 0)
                 return r;
-        return apply_pins(rt, &rt->def->tune, NULL, ret_error);
+        r = apply_pins(rt, &rt->def->tune, NULL, ret_error);
+        if (r < 0)
+                return r;
+        return perf_open(rt, ret_error);
 }
 
 void qemu_tune_recovered(DriverRuntime *rt) {
+        _cleanup_free_ char *err = NULL;
+
         if (qemu_runtime_add_listener(rt, &tune_listener) < 0)
                 log_warning("Domain %s: cannot follow its balloon: out of memory", rt->def->name);
+        else if (perf_open(rt, &err) < 0)   /* the counters start again from 0 */
+                log_warning("Domain %s: no perf counters: %s", rt->def->name, err ?: "out of memory");
 }
 
 /* ---- calls that wait for qemu ---- */

@@ -339,6 +339,18 @@ static void cgroup2_enable_threaded(const char *dir) {
         }
 }
 
+/* Whether a v2 dir is handed cpu or cpuset (threaded controllers a thread group uses). */
+static bool cgroup2_has_threaded(const char *dir) {
+        _cleanup_free_ char *path = g_build_filename(dir, "cgroup.controllers", NULL), *buf = NULL;
+        g_auto(GStrv) names = NULL;
+
+        if (read_full_file(path, 4096, &buf, NULL) < 0)
+                return false;
+        names = g_strsplit(g_strstrip(buf), " ", -1);
+        return g_strv_contains((const char *const *) names, "cpu") ||
+               g_strv_contains((const char *const *) names, "cpuset");
+}
+
 int cgroup_thread_group(char *const *paths, const char *name, char ***ret_paths, char **ret_error) {
         g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
         int r;
@@ -350,9 +362,9 @@ int cgroup_thread_group(char *const *paths, const char *name, char ***ret_paths,
                 bool v2 = has_file(*p, "cgroup.controllers");
                 _cleanup_free_ char *dir = NULL, *type = NULL;
 
-                if (!v2 && !has_file(*p, "cpu.shares") && !has_file(*p, "cpuacct.usage") &&
-                    !has_file(*p, "cpuset.cpus"))
-                        continue;   /* v1 memory, blkio, …: per process, not per thread */
+                if (v2 ? !cgroup2_has_threaded(*p)
+                       : !has_file(*p, "cpu.shares") && !has_file(*p, "cpuacct.usage") && !has_file(*p, "cpuset.cpus"))
+                        continue;   /* v1 memory, blkio, …, a hybrid host's v2 with hugetlb only: per process */
                 dir = g_build_filename(*p, name, NULL);
                 r = make_dir(dir, !v2, ret_error);
                 if (r < 0)

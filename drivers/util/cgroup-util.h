@@ -42,7 +42,8 @@ bool cgroup_contains(const char *path, pid_t pid);
  * directories are paths (as cgroup_create() made them), where the threads
  * of one process are placed apart, each group with its own CPU bandwidth
  * and cpuset:
- *  - cgroup v2 (a directory with cgroup.controllers): DIR/NAME with
+ *  - cgroup v2 (a directory with cgroup.controllers handed cpu or cpuset; a
+ *    hybrid host's unified one with hugetlb only is left out): DIR/NAME with
  *    cgroup.type "threaded" (DIR becomes the threaded domain: the memory
  *    and io limits stay there), and the threaded controllers cpu and cpuset
  *    enabled in DIR's cgroup.subtree_control where DIR has them;

@@ -405,6 +405,41 @@ class Tune(VmgmtTestCase):
         for dd in dirs:
             self.wait_for(lambda: not os.path.exists(dd), 'cgroup %s removed' % dd)
 
+    def test_perf_counters(self):
+        # <perf> software events count the qemu's threads (inherited by the threads they start) and
+        # grow while the guest runs; a hardware event this host has no counter for fails the start,
+        # named (a VM without a PMU: ENOENT from perf_event_open)
+        sw = ['cpu_clock', 'task_clock', 'page_faults', 'context_switches', 'cpu_migrations']
+        perf = '<perf>%s</perf>' % ''.join("<event name='%s' enabled='yes'/>" % e for e in sw)
+        path = self.define(minimal_domain_xml('tune-perf', extra=perf))
+        d = self.dom(path)
+        self.assertIn("<event name='task_clock' enabled='yes'/>", str(d.GetXML(opts())))
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+
+        def perf_stats():
+            st = d.GetStats(opts(groups=dbus.Array(['perf'], signature='s')), timeout=120)
+            return {str(k): int(v) for k, v in st.items()}
+
+        first = perf_stats()
+        self.assertEqual(sorted(first), sorted('perf.' + e for e in sw))
+        self.assertGreater(first['perf.task_clock'], 0)
+        self.wait_for(lambda: perf_stats()['perf.task_clock'] > first['perf.task_clock'] and
+                      perf_stats()['perf.context_switches'] > first['perf.context_switches'],
+                      'the perf counters grow while the guest runs')
+        self.assertNotIn('perf.task_clock', {str(k) for k in d.GetStats(opts(groups=dbus.Array(['cpu-total'],
+                                                                                                  signature='s')))})
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+        if not os.path.exists('/sys/bus/event_source/devices/cpu'):
+            hw = minimal_domain_xml('tune-perf-hw', extra="<perf><event name='cpu_cycles' enabled='yes'/></perf>")
+            hp = self.define(hw)
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.dom(hp).Start(opts())
+            self.assertIn('perf event cpu_cycles: this host has no such counter', cm.exception.get_dbus_message())
+            self.assertEqual(self.client.prop(hp, 'State'), 'shutoff')
+
     def test_cli_verbs(self):
         # every verb and flag, config on a definition and live on a running (BIOS-only) domain
         path = self.define(minimal_domain_xml('tune-cli', vcpus=2))
@@ -445,6 +480,11 @@ class Tune(VmgmtTestCase):
         out = ctl('schedinfo', 'tune-cli', '--set', 'cpu_shares=2048,vcpu_quota=30000', '--config')
         self.assertIn('cpu_shares     : 2048', out)
         self.assertIn('vcpu_quota     : 30000', out)
+        out = ctl('schedinfo', 'tune-cli', '--set', 'emulator_quota=40000,global_period=50000,global_quota=-1',
+                  '--config')
+        self.assertIn('emulator_quota : 40000', out)
+        self.assertIn('global_period  : 50000', out)
+        self.assertIn('<global_period>50000</global_period>', str(self.dom(path).GetXML(opts(inactive=True))))
         self.assertIn('Scheduler      : posix', ctl('schedinfo', 'tune-cli', '--current'))
         self.assertIn('Invalid --set', fails('schedinfo', 'tune-cli', '--set', 'nope=1'))
         out = ctl('memtune', 'tune-cli', '--hard-limit', '1G', '--soft-limit', '512M', '--swap-hard-limit', '-1',

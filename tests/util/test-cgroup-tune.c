@@ -174,9 +174,10 @@ static void test_thread_groups_v2(const char *tmp) {
         CHECK(cgroup_thread_group(paths, "../x", &groups, &err) == -EINVAL);
 }
 
-/* v1: the groups go to the cpu, cpuacct and cpuset hierarchies only, with the parent's cpuset */
+/* v1: the groups go to the cpu, cpuacct and cpuset hierarchies only (not a unified one without cpu or
+ * cpuset), with the parent's cpuset */
 static void test_thread_groups_v1(const char *tmp) {
-        const char *ctl[] = { "cpu", "memory", "cpuset" };
+        const char *ctl[] = { "cpu", "memory", "cpuset", "unified" };   /* a hybrid host's v2 with hugetlb only */
         char *paths[ELEMENTSOF(ctl) + 1] = {};
         _cleanup_free_ char *err = NULL, *cpus = NULL;
         g_auto(GStrv) groups = NULL;
@@ -190,6 +191,7 @@ static void test_thread_groups_v1(const char *tmp) {
         put(paths[1], "memory.limit_in_bytes", "9223372036854771712\n");
         put(paths[2], "cpuset.cpus", "0-1");
         put(paths[2], "cpuset.mems", "0");
+        put(paths[3], "cgroup.controllers", "hugetlb\n");
 
         CHECK(cgroup_thread_group(paths, "emulator", &groups, &err) == 0);
         CHECK(g_strv_length(groups) == 2);
@@ -198,6 +200,8 @@ static void test_thread_groups_v1(const char *tmp) {
         {
                 _cleanup_free_ char *mem_group = g_build_filename(paths[1], "emulator", NULL);
                 CHECK(access(mem_group, F_OK) < 0);
+                _cleanup_free_ char *unified_group = g_build_filename(paths[3], "emulator", NULL);
+                CHECK(access(unified_group, F_OK) < 0);
         }
         /* the kernel would copy nothing: the fake has the files, made empty as v1 makes them */
         put(groups[1], "cpuset.cpus", "");
