@@ -1,6 +1,6 @@
 /* test-domain-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>: what parses into DomainTuneDef,
  * the canonical form (libvirt's element order, units in KiB, cpusets canonical) and its round trip,
- * the deep copy, cpuset parsing, and the errors. */
+ * the deep copy, cpuset parsing, and the errors; the global and emulator bandwidth, <perf>. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +121,12 @@ static void test_errors(void) {
                 { "<cputune><shares>1</shares></cputune>", "<shares> must be between 2 and 262144" },
                 { "<cputune><quota>5</quota></cputune>", "<quota> must be -1" },
                 { "<cputune><period>100</period></cputune>", "<period> must be between" },
+                { "<cputune><global_quota>5</global_quota></cputune>", "<global_quota> must be -1" },
+                { "<cputune><emulator_period>2000000</emulator_period></cputune>", "<emulator_period>" },
+                { "<perf><event name='cpu_cycle' enabled='yes'/></perf>", "cpu_cycle" },
+                { "<perf><event name='cpu_cycles'/></perf>", "needs a 'name' and 'enabled'" },
+                { "<perf><event name='page_faults' enabled='yes'/><event name='page_faults' enabled='no'/></perf>",
+                  "duplicate <perf><event name='page_faults'>" },
                 { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "iothreadpin" },
                 { "<memtune><hard_limit unit='parsec'>1</hard_limit></memtune>", "invalid <hard_limit>" },
                 { "<blkiotune><weight>50</weight></blkiotune>", "between 100 and 1000" },
@@ -145,8 +151,51 @@ static void test_errors(void) {
         }
 }
 
+/* <global_*>, <emulator_*> of <cputune>, <perf>: parsed, formatted in libvirt's order, round trip */
+static void test_bandwidth_and_perf(void) {
+        static const char in[] =
+                "<domain type='qemu'><name>b</name><memory>65536</memory><vcpu>2</vcpu>"
+                "<cputune><emulator_quota>-1</emulator_quota><quota>30000</quota><emulator_period>20000</emulator_period>"
+                "<global_quota>200000</global_quota><global_period>100000</global_period></cputune>"
+                "<os><type>hvm</type></os>"
+                "<perf><event name='task_clock' enabled='yes'/><event name='cpu_cycles' enabled='no'/></perf></domain>";
+        static const char cputune[] =
+                "  <cputune>\n"
+                "    <global_period>100000</global_period>\n"
+                "    <global_quota>200000</global_quota>\n"
+                "    <quota>30000</quota>\n"
+                "    <emulator_period>20000</emulator_period>\n"
+                "    <emulator_quota>-1</emulator_quota>\n"
+                "  </cputune>\n";
+        static const char perf[] =
+                "  <perf>\n"
+                "    <event name='cpu_cycles' enabled='no'/>\n"
+                "    <event name='task_clock' enabled='yes'/>\n"
+                "  </perf>\n"
+                "  <devices>";
+        _cleanup_(domain_def_freep) DomainDef *def = NULL, *again = NULL;
+        _cleanup_free_ char *xml = NULL, *xml2 = NULL;
+        ConfError err = {};
+
+        CHECK(domain_def_parse(in, strlen(in), &def, &err) == 0);
+        if (!def)
+                return;
+        CHECK(def->tune.global_period == 100000 && def->tune.global_quota == 200000);
+        CHECK(def->tune.emulator_period == 20000 && def->tune.emulator_quota == -1);
+        CHECK(def->tune.quota == 30000 && def->tune.period == 0);
+        CHECK(def->tune.perf_enabled == 1u << 14 && def->tune.perf_disabled == 1u << 3);   /* task_clock, cpu_cycles */
+        xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml && strstr(xml, cputune) && strstr(xml, perf));
+        if (xml && (!strstr(xml, cputune) || !strstr(xml, perf)))
+                fprintf(stderr, "got:\n%s", xml);
+        CHECK(domain_def_parse(xml, strlen(xml), &again, &err) == 0);
+        xml2 = again ? domain_def_format(again, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml2, xml);
+}
+
 int main(void) {
         test_parse_format_copy();
+        test_bandwidth_and_perf();
         test_cpusets();
         test_errors();
         return TEST_EXIT();
