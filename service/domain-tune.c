@@ -689,7 +689,8 @@ int domain_method_get_blkio_parameters(sd_bus_message *message, void *userdata, 
 /* ---- pinning ---- */
 
 typedef struct Pin {
-        int vcpu;                       /* -1: the emulator */
+        int vcpu;                       /* -1: the emulator (or the iothread) */
+        unsigned iothread;              /* 0: none */
         const char *cpuset;             /* "" or NULL: unpinned */
 } Pin;
 
@@ -701,7 +702,12 @@ static int edit_pin(DomainDef *def, void *userdata, sd_bus_error *error) {
         if (p->vcpu >= 0 && (unsigned) p->vcpu >= def->vcpus)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The domain has no vCPU %d (it has %u)",
                                          p->vcpu, def->vcpus);
-        if (p->vcpu >= 0) {
+        if (p->iothread && !domain_tune_has_iothread(&def->tune, p->iothread))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The domain has no iothread %u",
+                                         p->iothread);
+        if (p->iothread)
+                r = domain_tune_set_iothreadpin(&def->tune, p->iothread, set);
+        else if (p->vcpu >= 0) {
                 r = domain_tune_set_vcpupin(&def->tune, (unsigned) p->vcpu, set);
         } else {
                 uint8_t mask[DOMAIN_CPUSET_MAX / 8];
@@ -760,6 +766,53 @@ int domain_method_pin_emulator(sd_bus_message *message, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         return pin(message, userdata, &p, error);
+}
+
+int domain_method_pin_iothread(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        uint32_t id;
+        Pin p = { .vcpu = -1 };
+        int r;
+
+        r = sd_bus_message_read(message, "us", &id, &p.cpuset);
+        if (r < 0)
+                return r;
+        if (id == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No iothread 0 (ids start at 1)");
+        p.iothread = id;
+        return pin(message, userdata, &p, error);
+}
+
+int domain_method_get_iothread_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *all = NULL;
+        const DomainDef *def;
+        Scope s;
+        int r;
+
+        r = params_prologue(message, d, NULL, &s, error);
+        if (r < 0)
+                return r;
+        def = scope_def(d, &s);
+        all = sysconf(_SC_NPROCESSORS_CONF) > 1 ? g_strdup_printf("0-%ld", sysconf(_SC_NPROCESSORS_CONF) - 1)
+                                                 : g_strdup("0");
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < def->tune.n_iothreads; i++) {
+                unsigned id = def->tune.iothread_ids[i];
+                _cleanup_free_ char *key = g_strdup_printf("iothread.%u", id);
+                const DomainIOThreadPinDef *p = domain_tune_iothreadpin(&def->tune, id);
+
+                /* unpinned: the emulator's CPUs (an iothread is one of its threads) */
+                r = sd_bus_message_append(reply, "{sv}", key, "s", p ? p->cpuset : def->tune.emulatorpin ?: all);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 int domain_method_get_vcpu_pin_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {

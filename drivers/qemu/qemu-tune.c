@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <stdio.h>
@@ -44,17 +45,23 @@ static int check_running(DriverRuntime *rt) {
 
 /* ---- threads and affinity ---- */
 
-/* The vCPU index a thread name ("CPU 3/TCG", "CPU 3/KVM": -name debug-threads=on) names, or -1. */
+/* What a thread name (-name debug-threads=on) says: the vCPU index ("CPU 3/TCG", "CPU 3/KVM"),
+ * THREAD_IOTHREAD(id) for an <iothreads> one ("IO iothread2"), or -1 (another emulator thread). */
+#define THREAD_IOTHREAD(id) (-1 - (int) (id))
+#define IOTHREAD_OF(v) ((v) <= -2 ? (unsigned) (-1 - (v)) : 0u)
+
 static int vcpu_of_comm(const char *comm) {
         unsigned n;
         char kind[16];
 
         if (sscanf(comm, "CPU %u/%15s", &n, kind) == 2)
                 return (int) n;
+        if (sscanf(comm, "IO iothread%u", &n) == 1 && n > 0 && n < INT_MAX / 2)
+                return THREAD_IOTHREAD(n);
         return -1;
 }
 
-/* Calls fn for every thread of pid with its vCPU index (-1: an emulator thread). */
+/* Calls fn for every thread of pid with its vCPU index (-1: an emulator thread, IOTHREAD_OF(): an iothread). */
 static int foreach_thread(pid_t pid, int (*fn)(pid_t tid, int vcpu, void *userdata), void *userdata) {
         _cleanup_free_ char *dirname = g_strdup_printf("/proc/%d/task", (int) pid);
         DIR *dir = opendir(dirname);
@@ -95,7 +102,7 @@ static void all_cpus(cpu_set_t *set) {
 }
 
 typedef struct PinPlan {
-        const DomainTuneDef *tune;
+        const DomainTuneDef *tune, *old;
         bool pin_emulator;              /* also set the emulator threads (pinned, or a pin removed) */
         bool *pin_vcpus;                /* per vCPU: set it */
         unsigned n_vcpus;
@@ -108,7 +115,13 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
         uint8_t mask[DOMAIN_CPUSET_MAX / 8];
         cpu_set_t set;
 
-        if (vcpu >= 0) {
+        if (IOTHREAD_OF(vcpu) && (domain_tune_iothreadpin(p->tune, IOTHREAD_OF(vcpu)) ||
+                                   (p->old && domain_tune_iothreadpin(p->old, IOTHREAD_OF(vcpu))))) {
+                const DomainIOThreadPinDef *pin = domain_tune_iothreadpin(p->tune, IOTHREAD_OF(vcpu));
+                cpuset = pin ? pin->cpuset : NULL;   /* an unpinned iothread is the emulator's */
+                if (!cpuset)
+                        cpuset = p->tune->emulatorpin;
+        } else if (vcpu >= 0) {
                 const DomainVcpuPinDef *pin = domain_tune_vcpupin(p->tune, (unsigned) vcpu);
                 if ((unsigned) vcpu >= p->n_vcpus || !p->pin_vcpus[vcpu])
                         return 0;
@@ -126,7 +139,9 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
                 all_cpus(&set);
         if (sched_setaffinity(tid, sizeof(set), &set) < 0 && errno != ESRCH) {
                 int r = -errno;
-                _cleanup_free_ char *what = vcpu >= 0 ? g_strdup_printf("vCPU %d", vcpu) : g_strdup("the emulator");
+                _cleanup_free_ char *what = vcpu >= 0          ? g_strdup_printf("vCPU %d", vcpu)
+                                            : IOTHREAD_OF(vcpu) ? g_strdup_printf("iothread %u", IOTHREAD_OF(vcpu))
+                                                                : g_strdup("the emulator");
                 *p->error = g_strdup_printf("cannot pin %s (thread %d) to CPUs %s: %s", what, (int) tid,
                                             cpuset ?: "(all)", strerror(-r));
                 return r;
@@ -139,7 +154,7 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
 static int apply_pins(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old, char **ret_error) {
         unsigned n = rt->def->vcpus;
         _cleanup_free_ bool *which = calloc(n ?: 1, sizeof(bool));
-        PinPlan p = { .tune = tune, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
+        PinPlan p = { .tune = tune, .old = old, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
         bool any = false;
 
         if (!which)
@@ -149,6 +164,7 @@ static int apply_pins(DriverRuntime *rt, const DomainTuneDef *tune, const Domain
                 any = any || which[i];
         }
         p.pin_emulator = tune->emulatorpin || (old && old->emulatorpin);
+        any = any || tune->n_iothreadpins || (old && old->n_iothreadpins);
         if (!any && !p.pin_emulator)
                 return 0;
         return foreach_thread(rt->pid, pin_thread, &p);
@@ -292,6 +308,7 @@ typedef struct GroupPlan {
         DriverRuntime *rt;
         const DomainTuneDef *tune, *old;
         bool place;                     /* move the vCPU threads into their groups */
+        bool place_iothreads;           /* and the iothreads (at the start) */
         char *all_cpus;                 /* the domain cgroup's cpuset: an unpinned group's */
         char **error;
 } GroupPlan;
@@ -321,6 +338,30 @@ static int group_limits(GroupPlan *p, char *const *sub, uint64_t period, int64_t
         return r;
 }
 
+/* An <iothreads> thread: its own iothreadN/, with its <iothreadpin>. */
+static int group_iothread(GroupPlan *p, pid_t tid, unsigned id) {
+        _cleanup_free_ char *name = g_strdup_printf("iothread%u", id);
+        g_auto(GStrv) sub = NULL;
+        const DomainIOThreadPinDef *pin = domain_tune_iothreadpin(p->tune, id);
+        int r;
+
+        r = cgroup_thread_group(p->rt->cgroups, name, &sub, p->error);
+        if (r < 0)
+                return r;
+        if (p->place_iothreads) {
+                r = cgroup_thread_group_attach(sub, tid, false, p->error);
+                if (r == -ESRCH) {
+                        free(*p->error);
+                        *p->error = NULL;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return group_limits(p, sub, 0, 0, pin ? pin->cpuset : NULL,
+                            p->old && domain_tune_iothreadpin(p->old, id) != NULL);
+}
+
 static int group_thread(pid_t tid, int vcpu, void *userdata) {
         GroupPlan *p = userdata;
         _cleanup_free_ char *name = NULL;
@@ -328,6 +369,8 @@ static int group_thread(pid_t tid, int vcpu, void *userdata) {
         const DomainVcpuPinDef *pin, *was;
         int r;
 
+        if (IOTHREAD_OF(vcpu))
+                return group_iothread(p, tid, IOTHREAD_OF(vcpu));
         if (vcpu < 0)
                 return 0;   /* an emulator thread: emulator/ has them all */
         name = g_strdup_printf("vcpu%d", vcpu);
@@ -349,15 +392,18 @@ static int group_thread(pid_t tid, int vcpu, void *userdata) {
         return group_limits(p, sub, p->tune->period, p->tune->quota, pin ? pin->cpuset : NULL, was != NULL);
 }
 
-/* Makes emulator/ and a vcpuN/ per vCPU thread, moves the threads there
- * (place_emulator: the whole process into emulator/ first, at the start;
+/* Makes emulator/, a vcpuN/ per vCPU thread and an iothreadN/ per <iothreads>
+ * thread, moves the threads there (place_emulator: the whole process into
+ * emulator/ first and the iothreads into theirs, at the start;
  * place_vcpus: each vCPU thread into its own, also after a hot-plug) and
  * writes tune's period/quota and vcpupin into each vcpuN/, its
- * emulator_period/quota and emulatorpin into emulator/; old: the tune in
+ * emulator_period/quota and emulatorpin into emulator/, iothreadpin into
+ * iothreadN/; old: the tune in
  * force (a pin it had and tune drops gives the group all CPUs again). */
 static int thread_groups_apply(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old,
                                bool place_emulator, bool place_vcpus, char **ret_error) {
-        GroupPlan p = { .rt = rt, .tune = tune, .old = old, .place = place_vcpus, .error = ret_error };
+        GroupPlan p = { .rt = rt, .tune = tune, .old = old, .place = place_vcpus, .place_iothreads = place_emulator,
+                        .error = ret_error };
         g_auto(GStrv) emu = NULL;
         int r;
 

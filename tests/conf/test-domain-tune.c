@@ -127,7 +127,11 @@ static void test_errors(void) {
                 { "<perf><event name='cpu_cycles'/></perf>", "needs a 'name' and 'enabled'" },
                 { "<perf><event name='page_faults' enabled='yes'/><event name='page_faults' enabled='no'/></perf>",
                   "duplicate <perf><event name='page_faults'>" },
-                { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "iothreadpin" },
+                { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "<iothreadpin> needs an 'iothread' of" },
+                { "<iothreads>1</iothreads><cputune><iothreadpin iothread='1'/></cputune>", "<iothreadpin> needs a 'cpuset'" },
+                { "<iothreads>1</iothreads><iothreadids><iothread id='1'/><iothread id='2'/></iothreadids>",
+                  "less than the 2 <iothreadids>" },
+                { "<iothreadids><iothread id='0'/></iothreadids>", "an 'id' above 0" },
                 { "<memtune><hard_limit unit='parsec'>1</hard_limit></memtune>", "invalid <hard_limit>" },
                 { "<blkiotune><weight>50</weight></blkiotune>", "between 100 and 1000" },
                 { "<blkiotune><device><weight>200</weight></device></blkiotune>", "needs a <path>" },
@@ -193,8 +197,51 @@ static void test_bandwidth_and_perf(void) {
         CHECK_STREQ(xml2, xml);
 }
 
+/* <iothreads>, <iothreadids> (unlisted ones get the lowest free ids), <iothreadpin>, <driver iothread=> */
+static void test_iothreads(void) {
+        static const char in[] =
+                "<domain type='qemu'><name>i</name><memory>65536</memory><vcpu>1</vcpu>"
+                "<iothreads>3</iothreads><iothreadids><iothread id='2'/></iothreadids>"
+                "<cputune><iothreadpin iothread='1' cpuset='1,0'/></cputune><os><type>hvm</type></os>"
+                "<devices><disk type='file' device='disk'><driver name='qemu' type='raw' iothread='2'/>"
+                "<source file='/x.img'/><target dev='vda' bus='virtio'/></disk></devices></domain>";
+        static const char head[] =
+                "  <iothreads>3</iothreads>\n"
+                "  <iothreadids>\n"
+                "    <iothread id='2'/>\n"
+                "    <iothread id='1'/>\n"
+                "    <iothread id='3'/>\n"
+                "  </iothreadids>\n"
+                "  <cputune>\n"
+                "    <iothreadpin iothread='1' cpuset='0-1'/>\n"
+                "  </cputune>\n";
+        _cleanup_(domain_def_freep) DomainDef *def = NULL, *again = NULL, *copy = NULL;
+        _cleanup_free_ char *xml = NULL, *xml2 = NULL, *xml3 = NULL;
+        ConfError err = {};
+
+        CHECK(domain_def_parse(in, strlen(in), &def, &err) == 0);
+        if (!def)
+                return;
+        CHECK(def->tune.n_iothreads == 3 && def->tune.iothread_ids[0] == 2 && def->tune.iothread_ids[1] == 1 &&
+              def->tune.iothread_ids[2] == 3);
+        CHECK(domain_tune_has_iothread(&def->tune, 3) && !domain_tune_has_iothread(&def->tune, 4));
+        CHECK_STREQ(domain_tune_iothreadpin(&def->tune, 1)->cpuset, "0-1");
+        CHECK(def->n_disks == 1 && def->disks[0].driver_iothread == 2);
+        xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml && strstr(xml, head) && strstr(xml, "<driver name='qemu' type='raw' iothread='2'/>"));
+        if (xml && !strstr(xml, head))
+                fprintf(stderr, "got:\n%s", xml);
+        CHECK(domain_def_parse(xml, strlen(xml), &again, &err) == 0);
+        xml2 = again ? domain_def_format(again, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml2, xml);
+        copy = domain_def_copy(def);
+        xml3 = copy ? domain_def_format(copy, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml3, xml);
+}
+
 int main(void) {
         test_parse_format_copy();
+        test_iothreads();
         test_bandwidth_and_perf();
         test_cpusets();
         test_errors();

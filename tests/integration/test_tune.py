@@ -405,6 +405,58 @@ class Tune(VmgmtTestCase):
         for dd in dirs:
             self.wait_for(lambda: not os.path.exists(dd), 'cgroup %s removed' % dd)
 
+    def test_iothreads(self):
+        # <iothreads>/<iothreadids>: qemu iothread objects, a virtio disk on one, each thread in its own
+        # iothreadN/ group with its <iothreadpin>; PinIOThread, GetIOThreadInfo
+        img = os.path.join(self.fx.tmp, 'iot.img')
+        with open(img, 'wb') as f:
+            f.truncate(8 << 20)
+        disk = ("<disk type='file' device='disk'><driver name='qemu' type='raw' iothread='3'/>"
+                "<source file='%s'/><target dev='vda' bus='virtio'/></disk>" % img)
+        xml = minimal_domain_xml('tune-iot', extra_devices=disk, extra=(
+            "<iothreads>2</iothreads><iothreadids><iothread id='3'/></iothreadids>"
+            "<cputune><iothreadpin iothread='3' cpuset='1'/><emulatorpin cpuset='0'/></cputune>"))
+        path = self.define(xml)
+        d = self.dom(path)
+        live = str(d.GetXML(opts()))
+        self.assertIn('<iothreads>2</iothreads>', live)
+        self.assertIn("<iothread id='3'/>", live)
+        self.assertIn("iothread='3'/>", live)
+        self.assertEqual(dict(d.GetIOThreadInfo(opts())), {'iothread.3': '1', 'iothread.1': '0'})
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+        pid, = self.fx.qemu_pids()
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+        self.assertIn(b'iothread,id=iothread3', argv)
+        self.assertIn(b'iothread,id=iothread1', argv)
+        self.assertTrue([a for a in argv if a.startswith(b'virtio-blk-pci') and b'iothread=iothread3' in a], argv)
+
+        def io_tid(n):
+            tids = self.wait_for(lambda: threads_by_comm(pid).get('IO iothread%d' % n), 'the thread of iothread%d' % n)
+            self.assertEqual(len(tids), 1, tids)
+            return tids[0]
+
+        t3, t1 = io_tid(3), io_tid(1)
+        for name, tid in (('iothread3', t3), ('iothread1', t1)):
+            self.assertTrue(group_threads(pid, name), 'no %s group' % name)
+            for dd, tids in group_threads(pid, name).items():
+                self.assertEqual(tids, [tid], dd)
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertNotIn(t3, tids, de)
+        self.assertEqual(group_value(pid, 'iothread3', 'cpuset.cpus'), '1')
+        self.assertEqual(cpus_allowed(pid, t3), '1')
+        self.assertEqual(cpus_allowed(pid, t1), '0')   # unpinned: where the emulator runs
+
+        d.PinIOThread(dbus.UInt32(3), '0', opts(live=True))
+        self.assertEqual(group_value(pid, 'iothread3', 'cpuset.cpus'), '0')
+        self.assertEqual(cpus_allowed(pid, t3), '0')
+        self.assertEqual(dict(d.GetIOThreadInfo(opts(live=True)))['iothread.3'], '0')
+        self.assertEqual(dict(d.GetIOThreadInfo(opts(config=True)))['iothread.3'], '1')
+        self.assertDBusError(INVALID_ARGS, d.PinIOThread, dbus.UInt32(2), '0', opts(live=True))
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
     def test_perf_counters(self):
         # <perf> software events count the qemu's threads (inherited by the threads they start) and
         # grow while the guest runs; a hardware event this host has no counter for fails the start,
