@@ -454,6 +454,20 @@ class Tune(VmgmtTestCase):
         self.assertEqual(dict(d.GetIOThreadInfo(opts(live=True)))['iothread.3'], '0')
         self.assertEqual(dict(d.GetIOThreadInfo(opts(config=True)))['iothread.3'], '1')
         self.assertDBusError(INVALID_ARGS, d.PinIOThread, dbus.UInt32(2), '0', opts(live=True))
+        # the CLI as virsh's iothreadpin / iothreadinfo
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '3', '1', '--live', check=True)
+        self.assertEqual(cpus_allowed(pid, t3), '1')
+        out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', check=True).stdout
+        self.assertIn('IOThread ID', out)
+        self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '1'], ['1', '0']])
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '1', '0-1', '--config', check=True)
+        out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', '--config', check=True).stdout
+        self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '1'], ['1', '0-1']])
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '3', 'r', '--current', check=True)
+        self.assertEqual(cpus_allowed(pid, t3), '0')   # unpinned: the emulator's
+        for scope in ('--live', '--current'):
+            out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', scope, check=True).stdout
+            self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '0'], ['1', '0']], scope)
         d.Destroy(opts())
         self.client.wait_state(path, 'shutoff')
 
