@@ -431,6 +431,67 @@ int verb_emulatorpin(Context *c, VerbArgs *a) {
         return send_built(c, m, r);
 }
 
+/* iothreadinfo DOMAIN; iothreadpin DOMAIN IOTHREAD CPULIST|r */
+int verb_iothreadinfo(Context *c, VerbArgs *a) {
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        Params p;
+        JsonWriter w;
+        int r;
+
+        r = check_scope(a);
+        if (r < 0)
+                return r;
+        r = domain_resolve(c, a->args[0], &path, &name);
+        if (r < 0)
+                return r;
+        r = get_params(c, a, path, "GetIOThreadInfo", &p);
+        if (r < 0)
+                return r;
+        if (c->json != JSON_FORMAT_OFF) {
+                json_writer_init(&w, stdout, c->json);
+                json_begin_object(&w);
+        } else if (!ctl_quiet)
+                printf(" IOThread ID   CPU Affinity\n-----------------------------\n");
+        for (size_t i = 0; i < p.n; i++) {
+                if (strncmp(p.keys[i], "iothread.", 9) != 0)
+                        continue;
+                if (c->json != JSON_FORMAT_OFF)
+                        json_member_string(&w, p.keys[i], p.values[i]);
+                else
+                        printf(" %-13s %s\n", p.keys[i] + 9, p.values[i]);
+        }
+        if (c->json != JSON_FORMAT_OFF)
+                json_end_object(&w);
+        params_done(&p);
+        return 0;
+}
+
+int verb_iothreadpin(Context *c, VerbArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL, *name = NULL;
+        char *end = NULL;
+        unsigned long id;
+        int r;
+
+        r = check_scope(a);
+        if (r < 0)
+                return r;
+        errno = 0;
+        id = strtoul(a->args[1], &end, 10);
+        if (errno || !end || *end || id == 0 || id > UINT32_MAX)
+                return ctl_error(-EINVAL, "Invalid iothread id '%s'", a->args[1]);
+        r = domain_resolve(c, a->args[0], &path, &name);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "PinIOThread", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "us", (uint32_t) id, streq(a->args[2], "r") ? "" : a->args[2]);
+        if (r >= 0)
+                r = append_scope(m, a, 0, 0);
+        return send_built(c, m, r);
+}
+
 /* ---- typed parameters: schedinfo, memtune, blkiotune ---- */
 
 typedef enum ParamType { PARAM_T, PARAM_X, PARAM_U, PARAM_S, PARAM_KIB } ParamType;
@@ -548,6 +609,10 @@ int verb_schedinfo(Context *c, VerbArgs *a) {
                 { "cpu_shares", "cpu_shares", PARAM_T },
                 { "vcpu_period", "vcpu_period", PARAM_T },
                 { "vcpu_quota", "vcpu_quota", PARAM_X },
+                { "emulator_period", "emulator_period", PARAM_T },
+                { "emulator_quota", "emulator_quota", PARAM_X },
+                { "global_period", "global_period", PARAM_T },
+                { "global_quota", "global_quota", PARAM_X },
         };
 
         /* only --set: the specs' option names are not options of the verb */

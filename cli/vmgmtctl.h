@@ -306,6 +306,8 @@ int verb_setmem(Context *c, VerbArgs *a);
 int verb_setmaxmem(Context *c, VerbArgs *a);
 int verb_vcpupin(Context *c, VerbArgs *a);
 int verb_emulatorpin(Context *c, VerbArgs *a);
+int verb_iothreadinfo(Context *c, VerbArgs *a);
+int verb_iothreadpin(Context *c, VerbArgs *a);
 int verb_schedinfo(Context *c, VerbArgs *a);
 int verb_memtune(Context *c, VerbArgs *a);
 int verb_domiftune(Context *c, VerbArgs *a);

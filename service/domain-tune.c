@@ -355,21 +355,36 @@ int domain_method_set_max_memory(sd_bus_message *message, void *userdata, sd_bus
 
 /* ---- typed parameters ---- */
 
+/* libvirt's typed parameters: vcpu_* each vCPU's, emulator_* the emulator threads', global_* the domain's. */
+enum { SCHED_VCPU, SCHED_EMULATOR, SCHED_GLOBAL, _SCHED_MAX };
+static const char *const sched_prefix[_SCHED_MAX] = { "vcpu", "emulator", "global" };
+
 typedef struct SchedParams {
-        uint64_t shares, period;
-        int64_t quota;
-        bool has_shares, has_period, has_quota;
+        uint64_t shares, period[_SCHED_MAX];
+        int64_t quota[_SCHED_MAX];
+        bool has_shares, has_period[_SCHED_MAX], has_quota[_SCHED_MAX];
 } SchedParams;
+
+static void sched_fields(DomainTuneDef *t, uint64_t *period[_SCHED_MAX], int64_t *quota[_SCHED_MAX]) {
+        period[SCHED_VCPU] = &t->period, quota[SCHED_VCPU] = &t->quota;
+        period[SCHED_EMULATOR] = &t->emulator_period, quota[SCHED_EMULATOR] = &t->emulator_quota;
+        period[SCHED_GLOBAL] = &t->global_period, quota[SCHED_GLOBAL] = &t->global_quota;
+}
 
 static int edit_sched(DomainDef *def, void *userdata, sd_bus_error *error) {
         const SchedParams *p = userdata;
+        uint64_t *period[_SCHED_MAX];
+        int64_t *quota[_SCHED_MAX];
 
+        sched_fields(&def->tune, period, quota);
         if (p->has_shares)
                 def->tune.shares = p->shares;
-        if (p->has_period)
-                def->tune.period = p->period;
-        if (p->has_quota)
-                def->tune.quota = p->quota;
+        for (int k = 0; k < _SCHED_MAX; k++) {
+                if (p->has_period[k])
+                        *period[k] = p->period[k];
+                if (p->has_quota[k])
+                        *quota[k] = p->quota[k];
+        }
         return 0;
 }
 
@@ -397,8 +412,12 @@ int domain_method_set_scheduler_parameters(sd_bus_message *message, void *userda
         SchedParams p = {};
         const BusOption params[] = {
                 { "cpu_shares", "t", &p.shares, &p.has_shares },
-                { "vcpu_period", "t", &p.period, &p.has_period },
-                { "vcpu_quota", "x", &p.quota, &p.has_quota },
+                { "vcpu_period", "t", &p.period[SCHED_VCPU], &p.has_period[SCHED_VCPU] },
+                { "vcpu_quota", "x", &p.quota[SCHED_VCPU], &p.has_quota[SCHED_VCPU] },
+                { "emulator_period", "t", &p.period[SCHED_EMULATOR], &p.has_period[SCHED_EMULATOR] },
+                { "emulator_quota", "x", &p.quota[SCHED_EMULATOR], &p.has_quota[SCHED_EMULATOR] },
+                { "global_period", "t", &p.period[SCHED_GLOBAL], &p.has_period[SCHED_GLOBAL] },
+                { "global_quota", "x", &p.quota[SCHED_GLOBAL], &p.has_quota[SCHED_GLOBAL] },
                 {},
         };
         Scope s;
@@ -412,11 +431,16 @@ int domain_method_set_scheduler_parameters(sd_bus_message *message, void *userda
                 return r < 0 ? r : 1;
         if (p.has_shares && (p.shares < 2 || p.shares > 262144))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "cpu_shares must be between 2 and 262144");
-        if (p.has_period && p.period != 0 && (p.period < 1000 || p.period > 1000000))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "vcpu_period must be between 1000 and 1000000");
-        if (p.has_quota && p.quota != 0 && p.quota != -1 && (p.quota < 1000 || p.quota > 17592186044415LL))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "vcpu_quota must be -1 or between 1000 and 17592186044415");
+        for (int k = 0; k < _SCHED_MAX; k++) {
+                if (p.has_period[k] && p.period[k] != 0 && (p.period[k] < 1000 || p.period[k] > 1000000))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "%s_period must be between 1000 and 1000000", sched_prefix[k]);
+                if (p.has_quota[k] && p.quota[k] != 0 && p.quota[k] != -1 &&
+                    (p.quota[k] < 1000 || p.quota[k] > 17592186044415LL))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "%s_quota must be -1 or between 1000 and 17592186044415",
+                                                 sched_prefix[k]);
+        }
         r = tune_change(d, &s, edit_sched, &p, error);
         return r < 0 ? r : sd_bus_reply_method_return(message, NULL);
 }
@@ -436,6 +460,8 @@ int domain_method_get_scheduler_parameters(sd_bus_message *message, void *userda
         if (r < 0)
                 return r;
         t = &scope_def(d, &s)->tune;
+        const uint64_t period[_SCHED_MAX] = { t->period, t->emulator_period, t->global_period };
+        const int64_t quota[_SCHED_MAX] = { t->quota, t->emulator_quota, t->global_quota };
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
@@ -443,10 +469,13 @@ int domain_method_get_scheduler_parameters(sd_bus_message *message, void *userda
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
                 r = append_t(reply, "cpu_shares", t->shares ?: 1024);
-        if (r >= 0)
-                r = append_t(reply, "vcpu_period", t->period ?: 100000);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}", "vcpu_quota", "x", t->quota ?: (int64_t) -1);
+        for (int k = 0; r >= 0 && k < _SCHED_MAX; k++) {
+                _cleanup_free_ char *pk = g_strdup_printf("%s_period", sched_prefix[k]);
+                _cleanup_free_ char *qk = g_strdup_printf("%s_quota", sched_prefix[k]);
+                r = append_t(reply, pk, period[k] ?: 100000);
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "{sv}", qk, "x", quota[k] ?: (int64_t) -1);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -660,7 +689,8 @@ int domain_method_get_blkio_parameters(sd_bus_message *message, void *userdata, 
 /* ---- pinning ---- */
 
 typedef struct Pin {
-        int vcpu;                       /* -1: the emulator */
+        int vcpu;                       /* -1: the emulator (or the iothread) */
+        unsigned iothread;              /* 0: none */
         const char *cpuset;             /* "" or NULL: unpinned */
 } Pin;
 
@@ -672,7 +702,12 @@ static int edit_pin(DomainDef *def, void *userdata, sd_bus_error *error) {
         if (p->vcpu >= 0 && (unsigned) p->vcpu >= def->vcpus)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The domain has no vCPU %d (it has %u)",
                                          p->vcpu, def->vcpus);
-        if (p->vcpu >= 0) {
+        if (p->iothread && !domain_tune_has_iothread(&def->tune, p->iothread))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The domain has no iothread %u",
+                                         p->iothread);
+        if (p->iothread)
+                r = domain_tune_set_iothreadpin(&def->tune, p->iothread, set);
+        else if (p->vcpu >= 0) {
                 r = domain_tune_set_vcpupin(&def->tune, (unsigned) p->vcpu, set);
         } else {
                 uint8_t mask[DOMAIN_CPUSET_MAX / 8];
@@ -731,6 +766,53 @@ int domain_method_pin_emulator(sd_bus_message *message, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         return pin(message, userdata, &p, error);
+}
+
+int domain_method_pin_iothread(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        uint32_t id;
+        Pin p = { .vcpu = -1 };
+        int r;
+
+        r = sd_bus_message_read(message, "us", &id, &p.cpuset);
+        if (r < 0)
+                return r;
+        if (id == 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No iothread 0 (ids start at 1)");
+        p.iothread = id;
+        return pin(message, userdata, &p, error);
+}
+
+int domain_method_get_iothread_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *all = NULL;
+        const DomainDef *def;
+        Scope s;
+        int r;
+
+        r = params_prologue(message, d, NULL, &s, error);
+        if (r < 0)
+                return r;
+        def = scope_def(d, &s);
+        all = sysconf(_SC_NPROCESSORS_CONF) > 1 ? g_strdup_printf("0-%ld", sysconf(_SC_NPROCESSORS_CONF) - 1)
+                                                 : g_strdup("0");
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < def->tune.n_iothreads; i++) {
+                unsigned id = def->tune.iothread_ids[i];
+                _cleanup_free_ char *key = g_strdup_printf("iothread.%u", id);
+                const DomainIOThreadPinDef *p = domain_tune_iothreadpin(&def->tune, id);
+
+                /* unpinned: the emulator's CPUs (an iothread is one of its threads) */
+                r = sd_bus_message_append(reply, "{sv}", key, "s", p ? p->cpuset : def->tune.emulatorpin ?: all);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 int domain_method_get_vcpu_pin_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {

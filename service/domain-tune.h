@@ -19,6 +19,8 @@ int domain_method_get_blkio_parameters(sd_bus_message *message, void *userdata, 
 int domain_method_pin_vcpu(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int domain_method_pin_emulator(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int domain_method_get_vcpu_pin_info(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int domain_method_pin_iothread(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int domain_method_get_iothread_info(sd_bus_message *message, void *userdata, sd_bus_error *error);
 
 /* DomainDriverEvents.live_def_changed: PropertiesChanged of VCPUs and MemoryKiB. */
 void vm_domain_live_def_changed(void *owner);

@@ -150,6 +150,7 @@ int domain_tune_parse(DomainDef *def, xmlNode *root, ConfError *err);
 /* <blkiotune> and <memtune> (after <currentMemory>); <cputune> and <numatune> (after <vcpu>). */
 void domain_tune_format_memory(GString *s, const DomainTuneDef *t);
 void domain_tune_format_cpu(GString *s, const DomainTuneDef *t);
+void domain_tune_format_perf(GString *s, const DomainTuneDef *t);
 
 /* Grows an array of elements by one zeroed element; returns it or NULL. */
 void *conf_array_append(void *array_ptr, size_t *n, size_t size);

@@ -121,13 +121,16 @@ static void fmt_disk(GString *s, const DomainDiskDef *d, DomainFormatFlags flags
         fmt_attr(s, "type", domain_disk_type_table[d->type]);
         fmt_attr(s, "device", domain_disk_device_table[d->device]);
         g_string_append(s, ">\n");
-        if (d->driver_name || d->driver_type || d->driver_cache || d->driver_io || d->driver_discard) {
+        if (d->driver_name || d->driver_type || d->driver_cache || d->driver_io || d->driver_discard ||
+            d->driver_iothread) {
                 g_string_append(s, "      <driver");
                 fmt_attr(s, "name", d->driver_name);
                 fmt_attr(s, "type", d->driver_type);
                 fmt_attr(s, "cache", d->driver_cache);
                 fmt_attr(s, "io", d->driver_io);
                 fmt_attr(s, "discard", d->driver_discard);
+                if (d->driver_iothread)
+                        fmt_attr_uint(s, "iothread", d->driver_iothread);
                 g_string_append(s, "/>\n");
         }
         if (d->type == DOMAIN_DISK_TYPE_VOLUME && (d->source_pool || d->source_volume)) {
@@ -573,6 +576,7 @@ char *domain_def_format(const DomainDef *def, DomainFormatFlags flags) {
                         g_string_append_printf(s, "    <suspend-to-disk enabled='%s'/>\n", def->pm_suspend_to_disk ? "yes" : "no");
                 g_string_append(s, "  </pm>\n");
         }
+        domain_tune_format_perf(s, &def->tune);
 
         fmt_devices(s, def, flags);
         g_string_append(s, "</domain>\n");

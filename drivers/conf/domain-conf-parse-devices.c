@@ -222,9 +222,16 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
                 if (r > 0)
                         continue;
                 if (name_is(c, "driver")) {
-                        r = xml_validate(c, &(XmlSpec) { .attrs = STRV("name", "type", "cache", "io", "discard") }, err);
+                        uint64_t iothread = 0;
+
+                        r = xml_validate(c, &(XmlSpec) { .attrs = STRV("name", "type", "cache", "io", "discard",
+                                                                       "iothread") }, err);
                         if (r < 0)
                                 return r;
+                        r = xml_attr_uint(c, "iothread", 10, 1024 * 1024, &iothread, err);
+                        if (r < 0)
+                                return r;
+                        d->driver_iothread = (unsigned) iothread;
                         if (xml_attr_enum_str(c, "name", STRV("qemu"), &d->driver_name, err) < 0 ||
                             xml_attr_enum_str(c, "type", STRV("raw", "qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "luks"),
                                               &d->driver_type, err) < 0 ||

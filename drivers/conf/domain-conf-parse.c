@@ -422,7 +422,7 @@ static const XmlSpec domain_spec = {
         .children = STRV("name", "uuid", "title", "description", "metadata", "maxMemory", "memory", "currentMemory",
                          "vcpu", "os", "features", "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "pm",
                          "devices", "resource", "seclabel", "cputune", "memtune", "blkiotune",
-                         "numatune"),
+                         "numatune", "perf", "iothreads", "iothreadids"),
 };
 
 static int parse_domain(DomainDef *def, xmlNode *root, ConfError *err) {

@@ -1,4 +1,4 @@
-/* domain-conf-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>: parse, format, copy, free, cpusets. */
+/* domain-conf-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>, <perf>: parse, format, copy, free, cpusets. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,13 +154,34 @@ static int parse_number(xmlNode *node, uint64_t max, uint64_t *ret, ConfError *e
         return 0;
 }
 
-static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfError *err) {
-        xmlNode *n;
+/* <quota>, <global_quota>, <emulator_quota>: -1 or 1000…2^44-1 µs. */
+static int parse_quota(xmlNode *n, int64_t *ret, ConfError *err) {
+        _cleanup_free_ char *q = NULL;
         uint64_t v;
         int r;
 
-        r = xml_validate(ct, &(XmlSpec) { .children = STRV("shares", "period", "quota", "emulatorpin"),
-                                          .multi = STRV("vcpupin") }, err);
+        r = xml_validate(n, &(XmlSpec) { .text = true }, err);
+        if (r < 0 || (r = xml_text(n, &q)) < 0)
+                return r;
+        g_strstrip(q);
+        if (streq(q, "-1"))
+                *ret = -1;
+        else if (conf_parse_u64(q, 10, 17592186044415ULL, &v) < 0 || v < 1000)
+                return conf_error_set(err, xml_line(n), "<%s> must be -1 or between 1000 and 17592186044415",
+                                      (const char *) n->name);
+        else
+                *ret = (int64_t) v;
+        return 0;
+}
+
+static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfError *err) {
+        xmlNode *n;
+        int r;
+
+        r = xml_validate(ct, &(XmlSpec) { .children = STRV("shares", "period", "quota", "global_period",
+                                                           "global_quota", "emulator_period", "emulator_quota",
+                                                           "emulatorpin"),
+                                          .multi = STRV("vcpupin", "iothreadpin") }, err);
         if (r < 0)
                 return r;
         n = xml_child(ct, "shares");
@@ -168,24 +189,23 @@ static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfErro
                 return r;
         if (n && t->shares < 2)
                 return conf_error_set(err, xml_line(n), "<shares> must be between 2 and 262144");
-        n = xml_child(ct, "period");
-        if (n && (r = parse_number(n, 1000000, &t->period, err)) < 0)
-                return r;
-        if (n && t->period < 1000)
-                return conf_error_set(err, xml_line(n), "<period> must be between 1000 and 1000000");
-        n = xml_child(ct, "quota");
-        if (n) {
-                _cleanup_free_ char *q = NULL;
-                r = xml_validate(n, &(XmlSpec) { .text = true }, err);
-                if (r < 0 || (r = xml_text(n, &q)) < 0)
-                        return r;
-                g_strstrip(q);
-                if (streq(q, "-1"))
-                        t->quota = -1;
-                else if (conf_parse_u64(q, 10, 17592186044415ULL, &v) < 0 || v < 1000)
-                        return conf_error_set(err, xml_line(n), "<quota> must be -1 or between 1000 and 17592186044415");
-                else
-                        t->quota = (int64_t) v;
+        {
+                const struct { const char *period, *quota; uint64_t *p; int64_t *q; } pq[] = {
+                        { "period", "quota", &t->period, &t->quota },
+                        { "global_period", "global_quota", &t->global_period, &t->global_quota },
+                        { "emulator_period", "emulator_quota", &t->emulator_period, &t->emulator_quota },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(pq); i++) {
+                        n = xml_child(ct, pq[i].period);
+                        if (n && (r = parse_number(n, 1000000, pq[i].p, err)) < 0)
+                                return r;
+                        if (n && *pq[i].p < 1000)
+                                return conf_error_set(err, xml_line(n), "<%s> must be between 1000 and 1000000",
+                                                      pq[i].period);
+                        n = xml_child(ct, pq[i].quota);
+                        if (n && (r = parse_quota(n, pq[i].q, err)) < 0)
+                                return r;
+                }
         }
         for (n = ct->children; n; n = n->next) {
                 _cleanup_free_ char *set = NULL;
@@ -209,6 +229,32 @@ static int parse_cputune(DomainTuneDef *t, unsigned vcpus, xmlNode *ct, ConfErro
                 if (domain_tune_vcpupin(t, (unsigned) vcpu))
                         return conf_error_set(err, xml_line(n), "duplicate <vcpupin vcpu='%llu'>", (unsigned long long) vcpu);
                 r = domain_tune_set_vcpupin(t, (unsigned) vcpu, set);
+                if (r < 0)
+                        return r;
+        }
+        for (n = ct->children; n; n = n->next) {
+                _cleanup_free_ char *set = NULL;
+                uint64_t id;
+
+                if (n->type != XML_ELEMENT_NODE || !streq((const char *) n->name, "iothreadpin"))
+                        continue;
+                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("iothread", "cpuset") }, err);
+                if (r < 0)
+                        return r;
+                r = xml_attr_uint(n, "iothread", 10, UINT32_MAX, &id, err);
+                if (r < 0)
+                        return r;
+                if (r == 0 || !domain_tune_has_iothread(t, (unsigned) id))
+                        return conf_error_set(err, xml_line(n), "<iothreadpin> needs an 'iothread' of <iothreadids>");
+                r = attr_cpuset(n, "cpuset", &set, err);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return conf_error_set(err, xml_line(n), "<iothreadpin> needs a 'cpuset'");
+                if (domain_tune_iothreadpin(t, (unsigned) id))
+                        return conf_error_set(err, xml_line(n), "duplicate <iothreadpin iothread='%llu'>",
+                                              (unsigned long long) id);
+                r = domain_tune_set_iothreadpin(t, (unsigned) id, set);
                 if (r < 0)
                         return r;
         }
@@ -345,9 +391,158 @@ static int parse_numatune(DomainTuneDef *t, xmlNode *nt, ConfError *err) {
         return t->numa_mode ? 0 : -ENOMEM;
 }
 
+const char *const domain_perf_event_names[] = {
+        "cmt", "mbmt", "mbml", "cpu_cycles", "instructions", "cache_references", "cache_misses",
+        "branch_instructions", "branch_misses", "bus_cycles", "stalled_cycles_frontend", "stalled_cycles_backend",
+        "ref_cpu_cycles", "cpu_clock", "task_clock", "page_faults", "context_switches", "cpu_migrations",
+        "page_faults_min", "page_faults_maj", "alignment_faults", "emulation_faults", NULL,
+};
+
+static int parse_perf(DomainTuneDef *t, xmlNode *pf, ConfError *err) {
+        int r;
+
+        r = xml_validate(pf, &(XmlSpec) { .multi = STRV("event") }, err);
+        if (r < 0)
+                return r;
+        for (xmlNode *n = pf->children; n; n = n->next) {
+                _cleanup_free_ char *name = NULL, *enabled = NULL;
+                unsigned i;
+
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("name", "enabled") }, err);
+                if (r < 0)
+                        return r;
+                if (xml_attr_enum_str(n, "name", domain_perf_event_names, &name, err) < 0 ||
+                    xml_attr_enum_str(n, "enabled", STRV("yes", "no"), &enabled, err) < 0)
+                        return -EINVAL;
+                if (!name || !enabled)
+                        return conf_error_set(err, xml_line(n), "<perf><event> needs a 'name' and 'enabled'");
+                for (i = 0; !streq(domain_perf_event_names[i], name); i++)
+                        ;
+                if ((t->perf_enabled | t->perf_disabled) & (1u << i))
+                        return conf_error_set(err, xml_line(n), "duplicate <perf><event name='%s'>", name);
+                if (streq(enabled, "yes"))
+                        t->perf_enabled |= 1u << i;
+                else
+                        t->perf_disabled |= 1u << i;
+        }
+        return 0;
+}
+
+void domain_tune_format_perf(GString *s, const DomainTuneDef *t) {
+        if (!t->perf_enabled && !t->perf_disabled)
+                return;
+        g_string_append(s, "  <perf>\n");
+        for (unsigned i = 0; domain_perf_event_names[i]; i++)
+                if ((t->perf_enabled | t->perf_disabled) & (1u << i))
+                        g_string_append_printf(s, "    <event name='%s' enabled='%s'/>\n", domain_perf_event_names[i],
+                                               t->perf_enabled & (1u << i) ? "yes" : "no");
+        g_string_append(s, "  </perf>\n");
+}
+
+const DomainIOThreadPinDef *domain_tune_iothreadpin(const DomainTuneDef *t, unsigned id) {
+        for (size_t i = 0; i < t->n_iothreadpins; i++)
+                if (t->iothreadpins[i].iothread == id)
+                        return &t->iothreadpins[i];
+        return NULL;
+}
+
+bool domain_tune_has_iothread(const DomainTuneDef *t, unsigned id) {
+        for (size_t i = 0; i < t->n_iothreads; i++)
+                if (t->iothread_ids[i] == id)
+                        return true;
+        return false;
+}
+
+int domain_tune_set_iothreadpin(DomainTuneDef *t, unsigned id, const char *cpuset) {
+        uint8_t mask[DOMAIN_CPUSET_MAX / 8];
+        char *canon = NULL;
+        DomainIOThreadPinDef *p;
+
+        for (size_t i = 0; i < t->n_iothreadpins; i++)
+                if (t->iothreadpins[i].iothread == id) {
+                        free(t->iothreadpins[i].cpuset);
+                        t->iothreadpins[i] = t->iothreadpins[--t->n_iothreadpins];
+                        break;
+                }
+        if (!cpuset)
+                return 0;
+        if (domain_cpuset_parse(cpuset, mask) < 0)
+                return -EINVAL;
+        canon = domain_cpuset_format(mask);
+        p = canon ? realloc(t->iothreadpins, (t->n_iothreadpins + 1) * sizeof(*p)) : NULL;
+        if (!p) {
+                free(canon);
+                return -ENOMEM;
+        }
+        t->iothreadpins = p;
+        t->iothreadpins[t->n_iothreadpins++] = (DomainIOThreadPinDef) { .iothread = id, .cpuset = canon };
+        return 0;
+}
+
+/* <iothreads>N</iothreads> and <iothreadids>: N ids, listed or 1…N. */
+static int parse_iothreads(DomainTuneDef *t, xmlNode *root, ConfError *err) {
+        xmlNode *n = xml_child(root, "iothreads"), *ids = xml_child(root, "iothreadids");
+        uint64_t count = 0;
+        int r;
+
+        if (n && (r = parse_number(n, 1024, &count, err)) < 0)
+                return r;
+        if (ids) {
+                r = xml_validate(ids, &(XmlSpec) { .multi = STRV("iothread") }, err);
+                if (r < 0)
+                        return r;
+                for (xmlNode *c = ids->children; c; c = c->next) {
+                        uint64_t id;
+                        unsigned *a;
+
+                        if (c->type != XML_ELEMENT_NODE)
+                                continue;
+                        r = xml_validate(c, &(XmlSpec) { .attrs = STRV("id") }, err);
+                        if (r < 0)
+                                return r;
+                        r = xml_attr_uint(c, "id", 10, 1024 * 1024, &id, err);
+                        if (r < 0)
+                                return r;
+                        if (r == 0 || id == 0)
+                                return conf_error_set(err, xml_line(c), "<iothreadids><iothread> needs an 'id' above 0");
+                        if (domain_tune_has_iothread(t, (unsigned) id))
+                                return conf_error_set(err, xml_line(c), "duplicate <iothread id='%llu'>",
+                                                      (unsigned long long) id);
+                        a = realloc(t->iothread_ids, (t->n_iothreads + 1) * sizeof(unsigned));
+                        if (!a)
+                                return -ENOMEM;
+                        t->iothread_ids = a;
+                        t->iothread_ids[t->n_iothreads++] = (unsigned) id;
+                }
+                t->iothreadids_listed = t->n_iothreads > 0;
+        }
+        if (n && t->n_iothreads > count)
+                return conf_error_set(err, xml_line(n), "<iothreads> %llu is less than the %zu <iothreadids>",
+                                      (unsigned long long) count, t->n_iothreads);
+        /* the ones not listed get the lowest free ids, as libvirt */
+        for (unsigned id = 1; t->n_iothreads < count; id++) {
+                unsigned *a;
+
+                if (domain_tune_has_iothread(t, id))
+                        continue;
+                a = realloc(t->iothread_ids, (t->n_iothreads + 1) * sizeof(unsigned));
+                if (!a)
+                        return -ENOMEM;
+                t->iothread_ids = a;
+                t->iothread_ids[t->n_iothreads++] = id;
+        }
+        return 0;
+}
+
 int domain_tune_parse(DomainDef *def, xmlNode *root, ConfError *err) {
         xmlNode *n;
         int r;
+
+        r = parse_iothreads(&def->tune, root, err);
+        if (r < 0)
+                return r;
 
         n = xml_child(root, "cputune");
         if (n && (r = parse_cputune(&def->tune, def->vcpus, n, err)) < 0)
@@ -360,6 +555,9 @@ int domain_tune_parse(DomainDef *def, xmlNode *root, ConfError *err) {
                 return r;
         n = xml_child(root, "numatune");
         if (n && (r = parse_numatune(&def->tune, n, err)) < 0)
+                return r;
+        n = xml_child(root, "perf");
+        if (n && (r = parse_perf(&def->tune, n, err)) < 0)
                 return r;
         return 0;
 }
@@ -404,19 +602,41 @@ void domain_tune_format_memory(GString *s, const DomainTuneDef *t) {
 }
 
 void domain_tune_format_cpu(GString *s, const DomainTuneDef *t) {
-        if (t->shares || t->period || t->quota || t->n_vcpupins || t->emulatorpin) {
+        if (t->n_iothreads)
+                g_string_append_printf(s, "  <iothreads>%zu</iothreads>\n", t->n_iothreads);
+        if (t->iothreadids_listed) {
+                g_string_append(s, "  <iothreadids>\n");
+                for (size_t i = 0; i < t->n_iothreads; i++)
+                        g_string_append_printf(s, "    <iothread id='%u'/>\n", t->iothread_ids[i]);
+                g_string_append(s, "  </iothreadids>\n");
+        }
+        if (t->shares || t->period || t->quota || t->global_period || t->global_quota || t->emulator_period ||
+            t->emulator_quota || t->n_vcpupins || t->emulatorpin || t->n_iothreadpins) {
+                /* libvirt's order */
+                const struct { const char *period, *quota; uint64_t p; int64_t q; } pq[] = {
+                        { "global_period", "global_quota", t->global_period, t->global_quota },
+                        { "period", "quota", t->period, t->quota },
+                        { "emulator_period", "emulator_quota", t->emulator_period, t->emulator_quota },
+                };
                 g_string_append(s, "  <cputune>\n");
                 if (t->shares)
                         g_string_append_printf(s, "    <shares>%llu</shares>\n", (unsigned long long) t->shares);
-                if (t->period)
-                        g_string_append_printf(s, "    <period>%llu</period>\n", (unsigned long long) t->period);
-                if (t->quota)
-                        g_string_append_printf(s, "    <quota>%lld</quota>\n", (long long) t->quota);
+                for (size_t i = 0; i < ELEMENTSOF(pq); i++) {
+                        if (pq[i].p)
+                                g_string_append_printf(s, "    <%s>%llu</%s>\n", pq[i].period,
+                                                       (unsigned long long) pq[i].p, pq[i].period);
+                        if (pq[i].q)
+                                g_string_append_printf(s, "    <%s>%lld</%s>\n", pq[i].quota, (long long) pq[i].q,
+                                                       pq[i].quota);
+                }
                 for (size_t i = 0; i < t->n_vcpupins; i++)
                         g_string_append_printf(s, "    <vcpupin vcpu='%u' cpuset='%s'/>\n", t->vcpupins[i].vcpu,
                                                t->vcpupins[i].cpuset);
                 if (t->emulatorpin)
                         g_string_append_printf(s, "    <emulatorpin cpuset='%s'/>\n", t->emulatorpin);
+                for (size_t i = 0; i < t->n_iothreadpins; i++)
+                        g_string_append_printf(s, "    <iothreadpin iothread='%u' cpuset='%s'/>\n",
+                                               t->iothreadpins[i].iothread, t->iothreadpins[i].cpuset);
                 g_string_append(s, "  </cputune>\n");
         }
         if (t->numa_nodeset)
@@ -434,6 +654,10 @@ void domain_tune_clear(DomainTuneDef *t) {
                 free(t->blkio_devices[i].path);
         free(t->blkio_devices);
         free(t->emulatorpin);
+        for (size_t i = 0; i < t->n_iothreadpins; i++)
+                free(t->iothreadpins[i].cpuset);
+        free(t->iothreadpins);
+        free(t->iothread_ids);
         free(t->numa_mode);
         free(t->numa_nodeset);
         *t = (DomainTuneDef) {};
@@ -446,6 +670,9 @@ int domain_tune_copy(DomainTuneDef *dst, const DomainTuneDef *src) {
         dst->vcpupins = NULL;
         dst->blkio_devices = NULL;
         dst->n_vcpupins = dst->n_blkio_devices = 0;
+        dst->iothreadpins = NULL;
+        dst->n_iothreadpins = 0;
+        dst->iothread_ids = src->n_iothreads ? g_memdup2(src->iothread_ids, src->n_iothreads * sizeof(unsigned)) : NULL;
         dst->emulatorpin = src->emulatorpin ? strdup(src->emulatorpin) : NULL;
         dst->numa_mode = src->numa_mode ? strdup(src->numa_mode) : NULL;
         dst->numa_nodeset = src->numa_nodeset ? strdup(src->numa_nodeset) : NULL;
@@ -453,6 +680,8 @@ int domain_tune_copy(DomainTuneDef *dst, const DomainTuneDef *src) {
               (src->numa_nodeset && !dst->numa_nodeset);
         for (size_t i = 0; !oom && i < src->n_vcpupins; i++)
                 oom = domain_tune_set_vcpupin(dst, src->vcpupins[i].vcpu, src->vcpupins[i].cpuset) < 0;
+        for (size_t i = 0; !oom && i < src->n_iothreadpins; i++)
+                oom = domain_tune_set_iothreadpin(dst, src->iothreadpins[i].iothread, src->iothreadpins[i].cpuset) < 0;
         for (size_t i = 0; !oom && i < src->n_blkio_devices; i++) {
                 DomainBlkioDeviceDef *d = domain_tune_blkio_device(dst, src->blkio_devices[i].path);
                 if (!d) {

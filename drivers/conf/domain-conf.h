@@ -123,6 +123,7 @@ typedef struct DomainDiskDef {
         char *driver_cache;        /* none, writethrough, writeback, directsync, unsafe, default */
         char *driver_io;           /* native, threads, io_uring */
         char *driver_discard;      /* unmap, ignore */
+        unsigned driver_iothread;  /* <driver iothread=>: an <iothreadids> id (virtio-blk), 0 = none */
         char *target_dev;          /* vda, sda, hda */
         DomainDiskBus bus;
         bool readonly;
@@ -261,6 +262,11 @@ typedef struct DomainVcpuPinDef {
         char *cpuset;              /* canonical "0-1,3" */
 } DomainVcpuPinDef;
 
+typedef struct DomainIOThreadPinDef {
+        unsigned iothread;
+        char *cpuset;              /* canonical */
+} DomainIOThreadPinDef;
+
 typedef struct DomainBlkioDeviceDef {
         char *path;                /* a block device node */
         unsigned weight;           /* 0 = unset */
@@ -268,10 +274,13 @@ typedef struct DomainBlkioDeviceDef {
 } DomainBlkioDeviceDef;
 
 typedef struct DomainTuneDef {
-        /* <cputune>: the domain's cgroup (period/quota bound the whole domain, not each vCPU) */
+        /* <cputune>: shares and global_period/quota in the domain's cgroup, period/quota in each
+         * vCPU's (vcpuN/), emulator_period/quota in emulator/ (libvirt's semantics) */
         uint64_t shares;           /* 0 = unset (v2: weight = shares scaled as libvirt) */
         uint64_t period;           /* µs, 0 = unset */
         int64_t quota;             /* µs, 0 = unset, -1 = unlimited */
+        uint64_t global_period, emulator_period;   /* as period */
+        int64_t global_quota, emulator_quota;      /* as quota */
         DomainVcpuPinDef *vcpupins;  size_t n_vcpupins;
         char *emulatorpin;         /* cpuset, NULL = unset */
         /* <memtune>: KiB, 0 = unset, DOMAIN_MEMTUNE_UNLIMITED = unlimited */
@@ -282,7 +291,17 @@ typedef struct DomainTuneDef {
         /* <numatune><memory mode= nodeset=/> */
         char *numa_mode;           /* strict, preferred, interleave, restrictive; NULL = unset */
         char *numa_nodeset;        /* canonical, NULL = unset */
+        /* <iothreads>N</iothreads>, <iothreadids><iothread id=/>: the ids (1…N when not listed), each a
+         * qemu iothread "iothreadID" with its thread group iothreadID/; <cputune><iothreadpin> */
+        unsigned *iothread_ids;  size_t n_iothreads;
+        bool iothreadids_listed;
+        DomainIOThreadPinDef *iothreadpins;  size_t n_iothreadpins;
+        /* <perf><event name= enabled=/>: bit i is domain_perf_event_names[i] */
+        uint32_t perf_enabled, perf_disabled;
 } DomainTuneDef;
+
+/* libvirt's perf event names in its order (cmt, mbmt, mbml, cpu_cycles, …, emulation_faults), NULL-terminated. */
+extern const char *const domain_perf_event_names[];
 
 /* Parses a libvirt cpuset ("0-3,^2,8") into mask (DOMAIN_CPUSET_MAX bits,
  * bit i of byte i/8). Returns 0, or -EINVAL (syntax, a number ≥ the max,
@@ -294,6 +313,11 @@ char *domain_cpuset_format(const uint8_t mask[DOMAIN_CPUSET_MAX / 8]);
 const DomainVcpuPinDef *domain_tune_vcpupin(const DomainTuneDef *t, unsigned vcpu);
 /* Sets (cpuset non-NULL, canonicalized) or removes vcpu's pin. 0, -EINVAL, -ENOMEM. */
 int domain_tune_set_vcpupin(DomainTuneDef *t, unsigned vcpu, const char *cpuset);
+/* The iothreadpin of iothread id in t, or NULL; whether t has iothread id. */
+const DomainIOThreadPinDef *domain_tune_iothreadpin(const DomainTuneDef *t, unsigned id);
+bool domain_tune_has_iothread(const DomainTuneDef *t, unsigned id);
+/* Sets (cpuset non-NULL, canonicalized) or removes iothread id's pin. 0, -EINVAL, -ENOMEM. */
+int domain_tune_set_iothreadpin(DomainTuneDef *t, unsigned id, const char *cpuset);
 /* Frees what t holds and zeroes it. */
 void domain_tune_clear(DomainTuneDef *t);
 /* *dst = a deep copy of src: 0, or -ENOMEM with dst holding only its own pointers (clear it). */

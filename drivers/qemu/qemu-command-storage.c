@@ -450,6 +450,14 @@ static void build_disk(QemuCmd *c, size_t i) {
                 qemu_opt_fmt(dv, "share-rw", "on");
         if (d->serial)
                 qemu_opt_str(dv, "serial", d->serial);
+        if (d->driver_iothread) {
+                if (d->bus != DOMAIN_DISK_BUS_VIRTIO)
+                        qemu_cmd_fail(c, "%s: <driver iothread=> needs a virtio disk", what);
+                else if (!domain_tune_has_iothread(&c->def->tune, d->driver_iothread))
+                        qemu_cmd_fail(c, "%s: iothread %u is not one of <iothreadids>", what, d->driver_iothread);
+                else
+                        qemu_opt_fmt(dv, "iothread", "iothread%u", d->driver_iothread);
+        }
         qemu_cmd_add_opt(c, "-device", dv);
 }
 

@@ -351,6 +351,14 @@ static void build_smp(QemuCmd *c) {
         qemu_cmd_add_opt(c, "-smp", o);
 }
 
+/* <iothreads>: an iothread object per id (libvirt's ids: iothreadN), for disks' <driver iothread=N>. */
+static void build_iothreads(QemuCmd *c) {
+        for (size_t i = 0; i < c->def->tune.n_iothreads; i++) {
+                qemu_cmd_add(c, "-object");
+                qemu_cmd_addf(c, "iothread,id=iothread%u", c->def->tune.iothread_ids[i]);
+        }
+}
+
 static void build_uuid(QemuCmd *c) {
         const unsigned char *u = c->def->uuid;
 
@@ -556,6 +564,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 build_firmware(&c);
                 build_memory(&c);
                 build_smp(&c);
+                build_iothreads(&c);
                 build_uuid(&c);
                 qemu_cmd_add(&c, "-no-user-config");
                 qemu_cmd_add(&c, "-nodefaults");

@@ -267,7 +267,7 @@ static char *domcaps_xml(const QemuDomCapsProbe *p, const DomCapsAnswers *a, con
         g_string_append_printf(x, "  <machine>%s</machine>\n", name);
         g_string_append_printf(x, "  <arch>%s</arch>\n", p->arch);
         g_string_append_printf(x, "  <vcpu max='%" PRId64 "'/>\n", cpu_max);
-        g_string_append(x, "  <iothreads supported='no'/>\n");
+        g_string_append(x, "  <iothreads supported='yes'/>\n");
         /* <os><loader> as domain-conf reads it: a ROM or a pflash image, read-only or not */
         g_string_append(x, "  <os supported='yes'>\n    <loader supported='yes'>\n");
         xml_enum(x, "      ", "type", (const char *const[]) { "rom", "pflash", NULL });

@@ -23,6 +23,7 @@
 #include "qemu-disk-node.h"
 #include "qemu-driver-internal.h"
 #include "qemu-stats.h"
+#include "qemu-tune.h"
 #include "time-util.h"
 
 #define QMP_GROUPS (DRIVER_STATS_BALLOON | DRIVER_STATS_VCPU | DRIVER_STATS_BLOCK)
@@ -457,6 +458,16 @@ static void add_block(DriverStats *st, QemuStats *s, DriverRuntime *rt) {
         }
 }
 
+/* perf.NAME: the <perf> events' counters, read now (qemu-tune.c has them open). */
+static void add_perf(DriverStats *st, DriverRuntime *rt) {
+        uint64_t values[32];
+        uint32_t counted = qemu_tune_perf_read(rt, values);
+
+        for (unsigned i = 0; domain_perf_event_names[i]; i++)
+                if (counted & (1u << i))
+                        stat_u(st, values[i], "perf.%s", domain_perf_event_names[i]);
+}
+
 /* Builds and delivers the groups of one caller from what is known now. */
 static void deliver(QemuStats *s, DriverRuntime *rt, unsigned groups, bool incomplete, DriverStatsFn fn,
                     void *userdata) {
@@ -473,7 +484,8 @@ static void deliver(QemuStats *s, DriverRuntime *rt, unsigned groups, bool incom
                         add_net(&st, s, rt);
                 if (groups & DRIVER_STATS_BLOCK)
                         add_block(&st, s, rt);
-                /* DRIVER_STATS_PERF: qemu's perf events are not counted here (no perf.* keys) */
+                if (groups & DRIVER_STATS_PERF)
+                        add_perf(&st, rt);
         }
         fn(userdata, &st);
         stats_clear(&st);

@@ -3,15 +3,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/perf_event.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cgroup-tune.h"
+#include "cgroup-util.h"
 #include "fileio.h"
 #include "log.h"
 #include "qemu-driver-internal.h"
@@ -41,17 +45,23 @@ static int check_running(DriverRuntime *rt) {
 
 /* ---- threads and affinity ---- */
 
-/* The vCPU index a thread name ("CPU 3/TCG", "CPU 3/KVM": -name debug-threads=on) names, or -1. */
+/* What a thread name (-name debug-threads=on) says: the vCPU index ("CPU 3/TCG", "CPU 3/KVM"),
+ * THREAD_IOTHREAD(id) for an <iothreads> one ("IO iothread2"), or -1 (another emulator thread). */
+#define THREAD_IOTHREAD(id) (-1 - (int) (id))
+#define IOTHREAD_OF(v) ((v) <= -2 ? (unsigned) (-1 - (v)) : 0u)
+
 static int vcpu_of_comm(const char *comm) {
         unsigned n;
         char kind[16];
 
         if (sscanf(comm, "CPU %u/%15s", &n, kind) == 2)
                 return (int) n;
+        if (sscanf(comm, "IO iothread%u", &n) == 1 && n > 0 && n < INT_MAX / 2)
+                return THREAD_IOTHREAD(n);
         return -1;
 }
 
-/* Calls fn for every thread of pid with its vCPU index (-1: an emulator thread). */
+/* Calls fn for every thread of pid with its vCPU index (-1: an emulator thread, IOTHREAD_OF(): an iothread). */
 static int foreach_thread(pid_t pid, int (*fn)(pid_t tid, int vcpu, void *userdata), void *userdata) {
         _cleanup_free_ char *dirname = g_strdup_printf("/proc/%d/task", (int) pid);
         DIR *dir = opendir(dirname);
@@ -92,7 +102,7 @@ static void all_cpus(cpu_set_t *set) {
 }
 
 typedef struct PinPlan {
-        const DomainTuneDef *tune;
+        const DomainTuneDef *tune, *old;
         bool pin_emulator;              /* also set the emulator threads (pinned, or a pin removed) */
         bool *pin_vcpus;                /* per vCPU: set it */
         unsigned n_vcpus;
@@ -105,7 +115,13 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
         uint8_t mask[DOMAIN_CPUSET_MAX / 8];
         cpu_set_t set;
 
-        if (vcpu >= 0) {
+        if (IOTHREAD_OF(vcpu) && (domain_tune_iothreadpin(p->tune, IOTHREAD_OF(vcpu)) ||
+                                   (p->old && domain_tune_iothreadpin(p->old, IOTHREAD_OF(vcpu))))) {
+                const DomainIOThreadPinDef *pin = domain_tune_iothreadpin(p->tune, IOTHREAD_OF(vcpu));
+                cpuset = pin ? pin->cpuset : NULL;   /* an unpinned iothread is the emulator's */
+                if (!cpuset)
+                        cpuset = p->tune->emulatorpin;
+        } else if (vcpu >= 0) {
                 const DomainVcpuPinDef *pin = domain_tune_vcpupin(p->tune, (unsigned) vcpu);
                 if ((unsigned) vcpu >= p->n_vcpus || !p->pin_vcpus[vcpu])
                         return 0;
@@ -123,7 +139,9 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
                 all_cpus(&set);
         if (sched_setaffinity(tid, sizeof(set), &set) < 0 && errno != ESRCH) {
                 int r = -errno;
-                _cleanup_free_ char *what = vcpu >= 0 ? g_strdup_printf("vCPU %d", vcpu) : g_strdup("the emulator");
+                _cleanup_free_ char *what = vcpu >= 0          ? g_strdup_printf("vCPU %d", vcpu)
+                                            : IOTHREAD_OF(vcpu) ? g_strdup_printf("iothread %u", IOTHREAD_OF(vcpu))
+                                                                : g_strdup("the emulator");
                 *p->error = g_strdup_printf("cannot pin %s (thread %d) to CPUs %s: %s", what, (int) tid,
                                             cpuset ?: "(all)", strerror(-r));
                 return r;
@@ -136,7 +154,7 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
 static int apply_pins(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old, char **ret_error) {
         unsigned n = rt->def->vcpus;
         _cleanup_free_ bool *which = calloc(n ?: 1, sizeof(bool));
-        PinPlan p = { .tune = tune, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
+        PinPlan p = { .tune = tune, .old = old, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
         bool any = false;
 
         if (!which)
@@ -146,6 +164,7 @@ static int apply_pins(DriverRuntime *rt, const DomainTuneDef *tune, const Domain
                 any = any || which[i];
         }
         p.pin_emulator = tune->emulatorpin || (old && old->emulatorpin);
+        any = any || tune->n_iothreadpins || (old && old->n_iothreadpins);
         if (!any && !p.pin_emulator)
                 return 0;
         return foreach_thread(rt->pid, pin_thread, &p);
@@ -189,8 +208,9 @@ int qemu_tune_get_affinity(DriverRuntime *rt, int vcpu, char **ret_cpuset) {
 /* ---- cgroup limits ---- */
 
 static bool tune_has_cgroup_limits(const DomainTuneDef *t) {
-        return t->shares || t->period || t->quota || t->hard_limit_kib || t->soft_limit_kib ||
-               t->swap_hard_limit_kib || t->blkio_weight || t->n_blkio_devices || t->numa_nodeset;
+        return t->shares || t->period || t->quota || t->global_period || t->global_quota || t->emulator_period ||
+               t->emulator_quota || t->hard_limit_kib || t->soft_limit_kib || t->swap_hard_limit_kib ||
+               t->blkio_weight || t->n_blkio_devices || t->numa_nodeset;
 }
 
 static uint64_t kib_to_bytes(uint64_t kib) {
@@ -273,12 +293,146 @@ static int apply_cgroup(DriverRuntime *rt, const DomainTuneDef *t, const DomainT
                 n += r;
         }
         l = (CgroupLimits) {
-                .cpu_shares = t->shares, .cpu_period_us = t->period, .cpu_quota_us = t->quota,
+                /* period/quota are each vCPU's (thread_groups_apply()), global_* the whole domain's */
+                .cpu_shares = t->shares, .cpu_period_us = t->global_period, .cpu_quota_us = t->global_quota,
                 .memory_hard = kib_to_bytes(t->hard_limit_kib), .memory_soft = kib_to_bytes(t->soft_limit_kib),
                 .memory_swap_hard = kib_to_bytes(t->swap_hard_limit_kib), .blkio_weight = t->blkio_weight,
                 .devices = devs, .n_devices = n, .cpuset_mems = t->numa_nodeset,
         };
         return cgroup_limits_apply(rt->cgroups, &l, ret_error);
+}
+
+/* ---- thread groups: emulator/ and vcpuN/ under the domain's cgroup (libvirt's layout) ---- */
+
+typedef struct GroupPlan {
+        DriverRuntime *rt;
+        const DomainTuneDef *tune, *old;
+        bool place;                     /* move the vCPU threads into their groups */
+        bool place_iothreads;           /* and the iothreads (at the start) */
+        char *all_cpus;                 /* the domain cgroup's cpuset: an unpinned group's */
+        char **error;
+} GroupPlan;
+
+/* CPU bandwidth and cpuset of one thread group: pin NULL and was_pinned: back to all the
+ * domain's CPUs. A host without a cpuset controller keeps the sched_setaffinity() pin alone. */
+static int group_limits(GroupPlan *p, char *const *sub, uint64_t period, int64_t quota, const char *pin,
+                        bool was_pinned) {
+        CgroupLimits l = { .cpu_period_us = period, .cpu_quota_us = quota };
+        int r;
+
+        if (period || quota) {
+                r = cgroup_limits_apply(sub, &l, p->error);
+                if (r < 0)
+                        return r;
+        }
+        l = (CgroupLimits) { .cpuset_cpus = pin ?: was_pinned ? p->all_cpus : NULL };
+        if (!l.cpuset_cpus)
+                return 0;
+        r = cgroup_limits_apply(sub, &l, p->error);
+        if (r == -EOPNOTSUPP) {
+                log_debug("Domain %s: %s", p->rt->def->name, *p->error);
+                free(*p->error);
+                *p->error = NULL;
+                return 0;
+        }
+        return r;
+}
+
+/* An <iothreads> thread: its own iothreadN/, with its <iothreadpin>. */
+static int group_iothread(GroupPlan *p, pid_t tid, unsigned id) {
+        _cleanup_free_ char *name = g_strdup_printf("iothread%u", id);
+        g_auto(GStrv) sub = NULL;
+        const DomainIOThreadPinDef *pin = domain_tune_iothreadpin(p->tune, id);
+        int r;
+
+        r = cgroup_thread_group(p->rt->cgroups, name, &sub, p->error);
+        if (r < 0)
+                return r;
+        if (p->place_iothreads) {
+                r = cgroup_thread_group_attach(sub, tid, false, p->error);
+                if (r == -ESRCH) {
+                        free(*p->error);
+                        *p->error = NULL;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return group_limits(p, sub, 0, 0, pin ? pin->cpuset : NULL,
+                            p->old && domain_tune_iothreadpin(p->old, id) != NULL);
+}
+
+static int group_thread(pid_t tid, int vcpu, void *userdata) {
+        GroupPlan *p = userdata;
+        _cleanup_free_ char *name = NULL;
+        g_auto(GStrv) sub = NULL;
+        const DomainVcpuPinDef *pin, *was;
+        int r;
+
+        if (IOTHREAD_OF(vcpu))
+                return group_iothread(p, tid, IOTHREAD_OF(vcpu));
+        if (vcpu < 0)
+                return 0;   /* an emulator thread: emulator/ has them all */
+        name = g_strdup_printf("vcpu%d", vcpu);
+        r = cgroup_thread_group(p->rt->cgroups, name, &sub, p->error);
+        if (r < 0)
+                return r;
+        if (p->place) {
+                r = cgroup_thread_group_attach(sub, tid, false, p->error);
+                if (r == -ESRCH) {   /* unplugged meanwhile */
+                        free(*p->error);
+                        *p->error = NULL;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        pin = domain_tune_vcpupin(p->tune, (unsigned) vcpu);
+        was = p->old ? domain_tune_vcpupin(p->old, (unsigned) vcpu) : NULL;
+        return group_limits(p, sub, p->tune->period, p->tune->quota, pin ? pin->cpuset : NULL, was != NULL);
+}
+
+/* Makes emulator/, a vcpuN/ per vCPU thread and an iothreadN/ per <iothreads>
+ * thread, moves the threads there (place_emulator: the whole process into
+ * emulator/ first and the iothreads into theirs, at the start;
+ * place_vcpus: each vCPU thread into its own, also after a hot-plug) and
+ * writes tune's period/quota and vcpupin into each vcpuN/, its
+ * emulator_period/quota and emulatorpin into emulator/, iothreadpin into
+ * iothreadN/; old: the tune in
+ * force (a pin it had and tune drops gives the group all CPUs again). */
+static int thread_groups_apply(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old,
+                               bool place_emulator, bool place_vcpus, char **ret_error) {
+        GroupPlan p = { .rt = rt, .tune = tune, .old = old, .place = place_vcpus, .place_iothreads = place_emulator,
+                        .error = ret_error };
+        g_auto(GStrv) emu = NULL;
+        int r;
+
+        if (!rt->cgroups || !rt->cgroups[0]) {
+                if (!tune->period && !tune->quota && !tune->emulator_period && !tune->emulator_quota)
+                        return 0;
+                *ret_error = strdup("the domain runs without a cgroup of its own (confinement is off or the host "
+                                    "mounts no cgroups): a vCPU's or the emulator's period and quota need one");
+                return -EOPNOTSUPP;
+        }
+        if (rt->pid <= 0)
+                return -ESRCH;
+        r = cgroup_thread_group(rt->cgroups, "emulator", &emu, ret_error);
+        if (r < 0)
+                return r;
+        if (!emu[0])
+                return 0;   /* no cpu, cpuacct or cpuset controller: nothing to place threads apart for */
+        if (place_emulator) {
+                r = cgroup_thread_group_attach(emu, rt->pid, true, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        p.all_cpus = cgroup_cpuset_cpus(rt->cgroups);
+        r = group_limits(&p, emu, tune->emulator_period, tune->emulator_quota, tune->emulatorpin,
+                         old && old->emulatorpin);
+        if (r >= 0)
+                r = foreach_thread(rt->pid, group_thread, &p);
+        free(p.all_cpus);
+        return r;
 }
 
 int qemu_tune_apply_cgroup(DriverRuntime *rt, char **ret_error) {
@@ -296,6 +450,10 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         r = apply_cgroup(rt, tune, &rt->def->tune, ret_error);
         if (r < 0)
                 return r;
+        r = thread_groups_apply(rt, tune, &rt->def->tune, false, false, ret_error);
+        if (r < 0)
+                return r;
+        /* after the cpusets: writing one sets its threads' affinity */
         r = apply_pins(rt, tune, &rt->def->tune, ret_error);
         if (r < 0)
                 return r;
@@ -308,6 +466,154 @@ int qemu_tune_set(DriverRuntime *rt, const DomainTuneDef *tune, char **ret_error
         rt->def->tune = copy;
         live_def_changed(rt, false);
         return 0;
+}
+
+/* ---- <perf>: counters of qemu's threads (perf_event_open, inherited by the threads they start) ---- */
+
+#define PERF_UNSUPPORTED UINT32_MAX   /* libvirt's resctrl events (cmt, mbmt, mbml): not here */
+
+/* By domain_perf_event_names' index. */
+static const struct {
+        uint32_t type;
+        uint64_t config;
+} perf_kinds[] = {
+        { PERF_UNSUPPORTED, 0 }, { PERF_UNSUPPORTED, 0 }, { PERF_UNSUPPORTED, 0 },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_REFERENCES }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_INSTRUCTIONS }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_BUS_CYCLES },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_STALLED_CYCLES_FRONTEND },
+        { PERF_TYPE_HARDWARE, PERF_COUNT_HW_STALLED_CYCLES_BACKEND }, { PERF_TYPE_HARDWARE, PERF_COUNT_HW_REF_CPU_CYCLES },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_MIGRATIONS }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MIN },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MAJ }, { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_ALIGNMENT_FAULTS },
+        { PERF_TYPE_SOFTWARE, PERF_COUNT_SW_EMULATION_FAULTS },
+};
+
+/* The counters of one runtime: per event, an fd per thread qemu had when they were opened. */
+typedef struct PerfCounters {
+        GArray *fds[ELEMENTSOF(perf_kinds)];
+} PerfCounters;
+
+static GHashTable *perf_by_runtime;   /* DriverRuntime * → PerfCounters * */
+
+static void perf_counters_free(PerfCounters *pc) {
+        for (size_t i = 0; i < ELEMENTSOF(pc->fds); i++) {
+                for (guint k = 0; pc->fds[i] && k < pc->fds[i]->len; k++)
+                        close(g_array_index(pc->fds[i], int, k));
+                if (pc->fds[i])
+                        g_array_free(pc->fds[i], true);
+        }
+        free(pc);
+}
+
+static void perf_close(DriverRuntime *rt) {
+        PerfCounters *pc = perf_by_runtime ? g_hash_table_lookup(perf_by_runtime, rt) : NULL;
+
+        if (!pc)
+                return;
+        g_hash_table_remove(perf_by_runtime, rt);
+        perf_counters_free(pc);
+}
+
+/* Why the kernel refused event name (errno r), for the start's error. */
+static char *perf_refusal(const char *name, int r) {
+        _cleanup_free_ char *paranoid = NULL;
+
+        if (r == -ENOENT || r == -EOPNOTSUPP || r == -ENODEV)
+                return g_strdup_printf("perf event %s: this host has no such counter (hardware events need a PMU, "
+                                       "which a virtual machine often lacks)", name);
+        if (r == -EACCES || r == -EPERM) {
+                (void) read_full_file("/proc/sys/kernel/perf_event_paranoid", 64, &paranoid, NULL);
+                return g_strdup_printf("perf event %s: not permitted (kernel.perf_event_paranoid is %s)", name,
+                                       paranoid ? g_strstrip(paranoid) : "unknown");
+        }
+        return g_strdup_printf("perf event %s: %s", name, strerror(-r));
+}
+
+typedef struct PerfOpen {
+        PerfCounters *pc;
+        uint32_t events;
+        char **error;
+} PerfOpen;
+
+static int perf_open_thread(pid_t tid, int vcpu, void *userdata) {
+        PerfOpen *o = userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(perf_kinds); i++) {
+                struct perf_event_attr attr = {
+                        .size = sizeof(attr), .type = perf_kinds[i].type, .config = perf_kinds[i].config,
+                        .inherit = 1,   /* the threads it starts are counted too */
+                };
+                int fd;
+
+                if (!(o->events & (1u << i)))
+                        continue;
+                fd = (int) syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        int r = -errno;
+                        if (r == -ESRCH)
+                                return 0;   /* the thread ended */
+                        *o->error = perf_refusal(domain_perf_event_names[i], r);
+                        return r == -ENOENT || r == -ENODEV ? -EOPNOTSUPP : r;
+                }
+                g_array_append_val(o->pc->fds[i], fd);
+        }
+        return 0;
+}
+
+/* Opens the counters of the events rt's definition enables on every thread of its qemu. */
+static int perf_open(DriverRuntime *rt, char **ret_error) {
+        uint32_t events = rt->def->tune.perf_enabled;
+        PerfCounters *pc;
+        PerfOpen o;
+        int r;
+
+        perf_close(rt);
+        if (!events)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(perf_kinds); i++)
+                if ((events & (1u << i)) && perf_kinds[i].type == PERF_UNSUPPORTED) {
+                        *ret_error = g_strdup_printf("perf event %s is not supported (it needs resctrl)",
+                                                     domain_perf_event_names[i]);
+                        return -EOPNOTSUPP;
+                }
+        if (rt->pid <= 0)
+                return -ESRCH;
+        pc = calloc(1, sizeof(PerfCounters));
+        if (!pc)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(pc->fds); i++)
+                pc->fds[i] = g_array_new(false, false, sizeof(int));
+        o = (PerfOpen) { .pc = pc, .events = events, .error = ret_error };
+        r = foreach_thread(rt->pid, perf_open_thread, &o);
+        if (r < 0) {
+                perf_counters_free(pc);
+                return r;
+        }
+        if (!perf_by_runtime)
+                perf_by_runtime = g_hash_table_new(g_direct_hash, g_direct_equal);
+        g_hash_table_insert(perf_by_runtime, rt, pc);
+        return 0;
+}
+
+uint32_t qemu_tune_perf_read(DriverRuntime *rt, uint64_t values[]) {
+        PerfCounters *pc = perf_by_runtime ? g_hash_table_lookup(perf_by_runtime, rt) : NULL;
+        uint32_t counted = 0;
+
+        for (size_t i = 0; pc && i < ELEMENTSOF(pc->fds); i++) {
+                if (pc->fds[i]->len == 0)
+                        continue;
+                values[i] = 0;
+                for (guint k = 0; k < pc->fds[i]->len; k++) {
+                        uint64_t v;
+                        if (read(g_array_index(pc->fds[i], int, k), &v, sizeof(v)) == (ssize_t) sizeof(v))
+                                values[i] += v;   /* with its threads' (inherit) */
+                }
+                counted |= 1u << i;
+        }
+        return counted;
 }
 
 /* ---- the balloon: the guest reports what it reached ---- */
@@ -325,6 +631,7 @@ static void tune_event(DriverRuntime *rt, const char *name, const JsonValue *dat
 }
 
 static void tune_gone(DriverRuntime *rt, bool exited, void *userdata) {
+        perf_close(rt);
 }
 
 static const QemuListener tune_listener = { .event = tune_event, .gone = tune_gone };
@@ -337,12 +644,22 @@ int qemu_tune_started(DriverRuntime *rt, char **ret_error) {
         r = qemu_runtime_add_listener(rt, &tune_listener);
         if (r < 0)
                 return r;
-        return apply_pins(rt, &rt->def->tune, NULL, ret_error);
+        r = thread_groups_apply(rt, &rt->def->tune, NULL, true, true, ret_error);
+        if (r < 0)
+                return r;
+        r = apply_pins(rt, &rt->def->tune, NULL, ret_error);
+        if (r < 0)
+                return r;
+        return perf_open(rt, ret_error);
 }
 
 void qemu_tune_recovered(DriverRuntime *rt) {
+        _cleanup_free_ char *err = NULL;
+
         if (qemu_runtime_add_listener(rt, &tune_listener) < 0)
                 log_warning("Domain %s: cannot follow its balloon: out of memory", rt->def->name);
+        else if (perf_open(rt, &err) < 0)   /* the counters start again from 0 */
+                log_warning("Domain %s: no perf counters: %s", rt->def->name, err ?: "out of memory");
 }
 
 /* ---- calls that wait for qemu ---- */
@@ -492,8 +809,16 @@ static void device_add_reply(Qmp *q, int r, const JsonValue *ret, const char *er
         c->n_pending--;
         if (r < 0)
                 vcpu_fail(c, r, "qemu cannot plug a vCPU", error);
-        else
+        else {
+                /* its thread runs by now (qemu waits for it): into a vcpuN/ of its own, pinned */
+                _cleanup_free_ char *err = NULL;
+                const DomainTuneDef *t = &c->rt->def->tune;
+
                 c->present++;
+                if (thread_groups_apply(c->rt, t, NULL, false, true, &err) < 0 || apply_pins(c->rt, t, NULL, &err) < 0)
+                        log_warning("Domain %s: the vCPU plugged is not in its cgroup or not pinned: %s",
+                                    c->rt->def->name, err ?: "out of memory");
+        }
         vcpus_settle(c);
 }
 

@@ -218,6 +218,8 @@ int cgroup_limits_apply(char *const *paths, const CgroupLimits *l, char **ret_er
         plan_blkio(w, paths, l, &missing);
         if (l->cpuset_mems)
                 plan(w, paths, "cpuset.mems", NULL, g_strdup(l->cpuset_mems), &missing);
+        if (l->cpuset_cpus)
+                plan(w, paths, "cpuset.cpus", NULL, g_strdup(l->cpuset_cpus), &missing);
         if (missing) {
                 *ret_error = g_strdup_printf("the domain's cgroup has no %s (its controller is not available here)",
                                              missing);
@@ -308,4 +310,13 @@ int cgroup_limits_read(char *const *paths, CgroupLimits *ret) {
         } else
                 ret->blkio_weight = (unsigned) read_u64(paths, "blkio.weight", "", &f);
         return 0;
+}
+
+char *cgroup_cpuset_cpus(char *const *paths) {
+        const char *dir = dir_with(paths, "cpuset.cpus.effective");
+
+        if (dir)
+                return read_value(dir, "cpuset.cpus.effective");
+        dir = dir_with(paths, "cpuset.cpus");
+        return dir ? read_value(dir, "cpuset.cpus") : NULL;
 }

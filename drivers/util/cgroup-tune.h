@@ -27,6 +27,7 @@ typedef struct CgroupLimits {
         const CgroupDeviceLimits *devices;
         size_t n_devices;
         const char *cpuset_mems;                /* "0-1" */
+        const char *cpuset_cpus;                /* "0-1"; a thread group's pin (cgroup_thread_group()) */
 } CgroupLimits;
 
 /* Writes l into the cgroup of one process tree: paths are its directories,
@@ -47,3 +48,7 @@ int cgroup_limits_read(char *const *paths, CgroupLimits *ret);
 /* The v2 cpu.weight for a v1 cpu.shares value and back (1024 is 100: both defaults). */
 uint64_t cgroup_shares_to_weight(uint64_t shares);
 uint64_t cgroup_weight_to_shares(uint64_t weight);
+
+/* The CPUs the cgroup at paths may use (v2 cpuset.cpus.effective, v1
+ * cpuset.cpus), malloc'd; NULL when no directory has a cpuset. */
+char *cgroup_cpuset_cpus(char *const *paths);

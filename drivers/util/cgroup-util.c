@@ -1,4 +1,5 @@
 /* cgroup-util.c — a cgroup per supervised process tree, in the unified hierarchy or in each v1 controller's. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -190,10 +191,51 @@ static int make_dir(const char *path, bool v1, char **ret_error) {
         return 0;
 }
 
-static bool cgroup_empty(const char *path) {
-        _cleanup_free_ char *procs = g_build_filename(path, "cgroup.procs", NULL), *buf = NULL;
+/* Calls fn for path and, depth first before it, each sub-cgroup under it; stops at fn's true. */
+static bool foreach_group(const char *path, bool (*fn)(const char *dir, void *userdata), void *userdata) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        bool stop = false;
 
-        return read_full_file(procs, 1024u * 1024u, &buf, NULL) < 0 || isempty(g_strstrip(buf));
+        while (d && !stop && (de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                sub = g_build_filename(path, de->d_name, NULL);
+                if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+                        stop = foreach_group(sub, fn, userdata);
+        }
+        if (d)
+                closedir(d);
+        return stop || fn(path, userdata);
+}
+
+/* Whether one of the member files of dir lists pid (0: any member). The
+ * cgroup.procs of a v2 threaded group cannot be read: its cgroup.threads can. */
+static bool lists_pid(const char *dir, void *userdata) {
+        static const char *const files[] = { "cgroup.procs", "cgroup.threads", "tasks" };
+        pid_t pid = *(pid_t *) userdata;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *path = g_build_filename(dir, files[i], NULL), *buf = NULL;
+                g_auto(GStrv) lines = NULL;
+
+                if (read_full_file(path, 16u * 1024u * 1024u, &buf, NULL) < 0)
+                        continue;
+                lines = g_strsplit(buf, "\n", -1);
+                for (char **l = lines; *l; l++)
+                        if (**l && (pid == 0 || atoi(*l) == (int) pid))
+                                return true;
+        }
+        return false;
+}
+
+static bool cgroup_empty(const char *path) {
+        pid_t any = 0;
+
+        return !foreach_group(path, lists_pid, &any);
 }
 
 int cgroup_create(const char *group, const char *name, char ***ret_paths, char **ret_error) {
@@ -238,27 +280,121 @@ int cgroup_create(const char *group, const char *name, char ***ret_paths, char *
         return 0;
 }
 
+static bool remove_group(const char *dir, void *userdata) {
+        int *r = userdata;
+
+        if (rmdir(dir) < 0 && errno != ENOENT) {
+                if (*r == 0)
+                        *r = -errno;
+                log_debug("Cannot remove cgroup %s: %s", dir, strerror(errno));
+        }
+        return false;
+}
+
 int cgroup_remove(char *const *paths) {
         int r = 0;
 
         for (char *const *p = paths; p && *p; p++)
-                if (rmdir(*p) < 0 && errno != ENOENT) {
-                        if (r == 0)
-                                r = -errno;
-                        log_debug("Cannot remove cgroup %s: %s", *p, strerror(errno));
-                }
+                (void) foreach_group(*p, remove_group, &r);
         return r;
 }
 
 bool cgroup_contains(const char *path, pid_t pid) {
-        _cleanup_free_ char *procs = g_build_filename(path, "cgroup.procs", NULL), *buf = NULL;
-        g_auto(GStrv) lines = NULL;
+        return pid > 0 && foreach_group(path, lists_pid, &pid);
+}
 
-        if (read_full_file(procs, 16u * 1024u * 1024u, &buf, NULL) < 0)
+/* ---- thread groups ---- */
+
+static bool has_file(const char *dir, const char *file) {
+        _cleanup_free_ char *p = g_build_filename(dir, file, NULL);
+
+        return access(p, F_OK) == 0;
+}
+
+static int write_file(const char *dir, const char *file, const char *value, char **ret_error) {
+        _cleanup_free_ char *p = g_build_filename(dir, file, NULL);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        int r = fd < 0 ? -errno : write_full(fd, value, strlen(value));
+
+        if (r < 0 && ret_error)
+                *ret_error = g_strdup_printf("cannot write '%s' to %s: %s", value, p, strerror(-r));
+        return r;
+}
+
+/* Enables the threaded controllers cpu and cpuset in a v2 dir that has them. Best effort. */
+static void cgroup2_enable_threaded(const char *dir) {
+        _cleanup_free_ char *path = g_build_filename(dir, "cgroup.controllers", NULL), *buf = NULL;
+        g_auto(GStrv) names = NULL;
+
+        if (read_full_file(path, 4096, &buf, NULL) < 0)
+                return;
+        names = g_strsplit(g_strstrip(buf), " ", -1);
+        for (char **n = names; *n; n++) {
+                _cleanup_free_ char *w = NULL;
+                if (!streq(*n, "cpu") && !streq(*n, "cpuset"))
+                        continue;
+                w = g_strconcat("+", *n, NULL);
+                if (write_file(dir, "cgroup.subtree_control", w, NULL) < 0)
+                        log_debug("Cannot enable the %s controller in %s.", *n, dir);
+        }
+}
+
+/* Whether a v2 dir is handed cpu or cpuset (threaded controllers a thread group uses). */
+static bool cgroup2_has_threaded(const char *dir) {
+        _cleanup_free_ char *path = g_build_filename(dir, "cgroup.controllers", NULL), *buf = NULL;
+        g_auto(GStrv) names = NULL;
+
+        if (read_full_file(path, 4096, &buf, NULL) < 0)
                 return false;
-        lines = g_strsplit(buf, "\n", -1);
-        for (char **l = lines; *l; l++)
-                if (**l && atoi(*l) == (int) pid)
-                        return true;
-        return false;
+        names = g_strsplit(g_strstrip(buf), " ", -1);
+        return g_strv_contains((const char *const *) names, "cpu") ||
+               g_strv_contains((const char *const *) names, "cpuset");
+}
+
+int cgroup_thread_group(char *const *paths, const char *name, char ***ret_paths, char **ret_error) {
+        g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+        int r;
+
+        *ret_error = NULL;
+        if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        for (char *const *p = paths; p && *p; p++) {
+                bool v2 = has_file(*p, "cgroup.controllers");
+                _cleanup_free_ char *dir = NULL, *type = NULL;
+
+                if (v2 ? !cgroup2_has_threaded(*p)
+                       : !has_file(*p, "cpu.shares") && !has_file(*p, "cpuacct.usage") && !has_file(*p, "cpuset.cpus"))
+                        continue;   /* v1 memory, blkio, …, a hybrid host's v2 with hugetlb only: per process */
+                dir = g_build_filename(*p, name, NULL);
+                r = make_dir(dir, !v2, ret_error);
+                if (r < 0)
+                        return r;
+                if (v2) {
+                        _cleanup_free_ char *tp = g_build_filename(dir, "cgroup.type", NULL);
+                        if (read_full_file(tp, 4096, &type, NULL) >= 0 && !streq(g_strstrip(type), "threaded")) {
+                                r = write_file(dir, "cgroup.type", "threaded", ret_error);
+                                if (r < 0)
+                                        return r;
+                        }
+                        cgroup2_enable_threaded(*p);
+                }
+                g_ptr_array_add(made, g_steal_pointer(&dir));
+        }
+        g_ptr_array_add(made, NULL);
+        *ret_paths = (char **) g_ptr_array_free(g_steal_pointer(&made), FALSE);
+        return 0;
+}
+
+int cgroup_thread_group_attach(char *const *paths, pid_t tid, bool process, char **ret_error) {
+        _cleanup_free_ char *value = g_strdup_printf("%d", (int) tid);
+        int r;
+
+        *ret_error = NULL;
+        for (char *const *p = paths; p && *p; p++) {
+                bool v2 = has_file(*p, "cgroup.threads") && !has_file(*p, "tasks");
+                r = write_file(*p, process ? "cgroup.procs" : v2 ? "cgroup.threads" : "tasks", value, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

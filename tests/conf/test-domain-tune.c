@@ -1,6 +1,6 @@
 /* test-domain-tune.c — <cputune>, <memtune>, <blkiotune>, <numatune>: what parses into DomainTuneDef,
  * the canonical form (libvirt's element order, units in KiB, cpusets canonical) and its round trip,
- * the deep copy, cpuset parsing, and the errors. */
+ * the deep copy, cpuset parsing, and the errors; the global and emulator bandwidth, <perf>. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +121,17 @@ static void test_errors(void) {
                 { "<cputune><shares>1</shares></cputune>", "<shares> must be between 2 and 262144" },
                 { "<cputune><quota>5</quota></cputune>", "<quota> must be -1" },
                 { "<cputune><period>100</period></cputune>", "<period> must be between" },
-                { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "iothreadpin" },
+                { "<cputune><global_quota>5</global_quota></cputune>", "<global_quota> must be -1" },
+                { "<cputune><emulator_period>2000000</emulator_period></cputune>", "<emulator_period>" },
+                { "<perf><event name='cpu_cycle' enabled='yes'/></perf>", "cpu_cycle" },
+                { "<perf><event name='cpu_cycles'/></perf>", "needs a 'name' and 'enabled'" },
+                { "<perf><event name='page_faults' enabled='yes'/><event name='page_faults' enabled='no'/></perf>",
+                  "duplicate <perf><event name='page_faults'>" },
+                { "<cputune><iothreadpin iothread='1' cpuset='0'/></cputune>", "<iothreadpin> needs an 'iothread' of" },
+                { "<iothreads>1</iothreads><cputune><iothreadpin iothread='1'/></cputune>", "<iothreadpin> needs a 'cpuset'" },
+                { "<iothreads>1</iothreads><iothreadids><iothread id='1'/><iothread id='2'/></iothreadids>",
+                  "less than the 2 <iothreadids>" },
+                { "<iothreadids><iothread id='0'/></iothreadids>", "an 'id' above 0" },
                 { "<memtune><hard_limit unit='parsec'>1</hard_limit></memtune>", "invalid <hard_limit>" },
                 { "<blkiotune><weight>50</weight></blkiotune>", "between 100 and 1000" },
                 { "<blkiotune><device><weight>200</weight></device></blkiotune>", "needs a <path>" },
@@ -145,8 +155,94 @@ static void test_errors(void) {
         }
 }
 
+/* <global_*>, <emulator_*> of <cputune>, <perf>: parsed, formatted in libvirt's order, round trip */
+static void test_bandwidth_and_perf(void) {
+        static const char in[] =
+                "<domain type='qemu'><name>b</name><memory>65536</memory><vcpu>2</vcpu>"
+                "<cputune><emulator_quota>-1</emulator_quota><quota>30000</quota><emulator_period>20000</emulator_period>"
+                "<global_quota>200000</global_quota><global_period>100000</global_period></cputune>"
+                "<os><type>hvm</type></os>"
+                "<perf><event name='task_clock' enabled='yes'/><event name='cpu_cycles' enabled='no'/></perf></domain>";
+        static const char cputune[] =
+                "  <cputune>\n"
+                "    <global_period>100000</global_period>\n"
+                "    <global_quota>200000</global_quota>\n"
+                "    <quota>30000</quota>\n"
+                "    <emulator_period>20000</emulator_period>\n"
+                "    <emulator_quota>-1</emulator_quota>\n"
+                "  </cputune>\n";
+        static const char perf[] =
+                "  <perf>\n"
+                "    <event name='cpu_cycles' enabled='no'/>\n"
+                "    <event name='task_clock' enabled='yes'/>\n"
+                "  </perf>\n"
+                "  <devices>";
+        _cleanup_(domain_def_freep) DomainDef *def = NULL, *again = NULL;
+        _cleanup_free_ char *xml = NULL, *xml2 = NULL;
+        ConfError err = {};
+
+        CHECK(domain_def_parse(in, strlen(in), &def, &err) == 0);
+        if (!def)
+                return;
+        CHECK(def->tune.global_period == 100000 && def->tune.global_quota == 200000);
+        CHECK(def->tune.emulator_period == 20000 && def->tune.emulator_quota == -1);
+        CHECK(def->tune.quota == 30000 && def->tune.period == 0);
+        CHECK(def->tune.perf_enabled == 1u << 14 && def->tune.perf_disabled == 1u << 3);   /* task_clock, cpu_cycles */
+        xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml && strstr(xml, cputune) && strstr(xml, perf));
+        if (xml && (!strstr(xml, cputune) || !strstr(xml, perf)))
+                fprintf(stderr, "got:\n%s", xml);
+        CHECK(domain_def_parse(xml, strlen(xml), &again, &err) == 0);
+        xml2 = again ? domain_def_format(again, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml2, xml);
+}
+
+/* <iothreads>, <iothreadids> (unlisted ones get the lowest free ids), <iothreadpin>, <driver iothread=> */
+static void test_iothreads(void) {
+        static const char in[] =
+                "<domain type='qemu'><name>i</name><memory>65536</memory><vcpu>1</vcpu>"
+                "<iothreads>3</iothreads><iothreadids><iothread id='2'/></iothreadids>"
+                "<cputune><iothreadpin iothread='1' cpuset='1,0'/></cputune><os><type>hvm</type></os>"
+                "<devices><disk type='file' device='disk'><driver name='qemu' type='raw' iothread='2'/>"
+                "<source file='/x.img'/><target dev='vda' bus='virtio'/></disk></devices></domain>";
+        static const char head[] =
+                "  <iothreads>3</iothreads>\n"
+                "  <iothreadids>\n"
+                "    <iothread id='2'/>\n"
+                "    <iothread id='1'/>\n"
+                "    <iothread id='3'/>\n"
+                "  </iothreadids>\n"
+                "  <cputune>\n"
+                "    <iothreadpin iothread='1' cpuset='0-1'/>\n"
+                "  </cputune>\n";
+        _cleanup_(domain_def_freep) DomainDef *def = NULL, *again = NULL, *copy = NULL;
+        _cleanup_free_ char *xml = NULL, *xml2 = NULL, *xml3 = NULL;
+        ConfError err = {};
+
+        CHECK(domain_def_parse(in, strlen(in), &def, &err) == 0);
+        if (!def)
+                return;
+        CHECK(def->tune.n_iothreads == 3 && def->tune.iothread_ids[0] == 2 && def->tune.iothread_ids[1] == 1 &&
+              def->tune.iothread_ids[2] == 3);
+        CHECK(domain_tune_has_iothread(&def->tune, 3) && !domain_tune_has_iothread(&def->tune, 4));
+        CHECK_STREQ(domain_tune_iothreadpin(&def->tune, 1)->cpuset, "0-1");
+        CHECK(def->n_disks == 1 && def->disks[0].driver_iothread == 2);
+        xml = domain_def_format(def, DOMAIN_FORMAT_INACTIVE);
+        CHECK(xml && strstr(xml, head) && strstr(xml, "<driver name='qemu' type='raw' iothread='2'/>"));
+        if (xml && !strstr(xml, head))
+                fprintf(stderr, "got:\n%s", xml);
+        CHECK(domain_def_parse(xml, strlen(xml), &again, &err) == 0);
+        xml2 = again ? domain_def_format(again, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml2, xml);
+        copy = domain_def_copy(def);
+        xml3 = copy ? domain_def_format(copy, DOMAIN_FORMAT_INACTIVE) : NULL;
+        CHECK_STREQ(xml3, xml);
+}
+
 int main(void) {
         test_parse_format_copy();
+        test_iothreads();
+        test_bandwidth_and_perf();
         test_cpusets();
         test_errors();
         return TEST_EXIT();

@@ -115,10 +115,11 @@ class Confined(VmgmtTestCase):
         for hid, controllers, cg in groups:
             if controllers.startswith('name='):
                 continue
+            cg = re.sub(r'/emulator$', '', cg)   # its thread group, where the host has cpu, cpuacct, cpuset
             self.assertTrue(cg.endswith('/vmgmt/' + uuid) or cg.endswith('/vmgmt.slice/%s.scope' % uuid),
                             (hid, controllers, cg))
         dirs = cgroup_dirs(pid)
-        self.assertTrue([d for d in dirs if d.endswith(uuid) or d.endswith(uuid + '.scope')], dirs)
+        self.assertTrue([d for d in dirs if re.search(uuid + r'(\.scope)?(/emulator)?$', d)], dirs)
         for d in dirs:
             if uuid in d:
                 with open(os.path.join(d, 'cgroup.procs')) as f:

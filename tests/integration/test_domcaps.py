@@ -68,7 +68,7 @@ class DomainCapabilities(VmgmtTestCase):
         default = self.machine(None)
         self.assertEqual(root.findtext('machine'), default['name'])
         self.assertEqual(int(root.find('vcpu').get('max')), default['cpu-max'])
-        self.assertEqual(root.find('iothreads').get('supported'), 'no')
+        self.assertEqual(root.find('iothreads').get('supported'), 'yes')   # <iothreads>, <iothreadids>
         self.assertEqual(enum(root, 'os/loader', 'type'), ['rom', 'pflash'])
         # cpu: the modes qemu-command.c can build, the models qemu lists (host and max are modes)
         modes = {m.get('name'): m for m in root.findall('cpu/mode')}

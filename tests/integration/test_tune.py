@@ -28,9 +28,50 @@ def params(**kw):
     return dbus.Dictionary(kw, signature='sv')
 
 
+DOMAIN_CGROUP = r'(/vmgmt/[0-9a-f-]{36}|/vmgmt\.slice/[0-9a-f-]{36}\.scope)(/emulator)?$'
+
+
 def domain_cgroup(pid):
-    """The qemu's own cgroup directories (vmgmt/UUID in each v1 hierarchy, vmgmt.slice/UUID.scope on v2)."""
-    return [d for d in cgroup_dirs(pid) if re.search(r'/vmgmt/[0-9a-f-]{36}$|/vmgmt\.slice/[0-9a-f-]{36}\.scope$', d)]
+    """The qemu's own cgroup directories (vmgmt/UUID in each v1 hierarchy, vmgmt.slice/UUID.scope on v2;
+    the process is in their emulator/ where the host has cpu, cpuacct or cpuset)."""
+    return [re.sub(r'/emulator$', '', d) for d in cgroup_dirs(pid) if re.search(DOMAIN_CGROUP, d)]
+
+
+def thread_group_dirs(pid, name):
+    """The thread group NAME (emulator, vcpuN) of the qemu's cgroup, in the hierarchies that have it."""
+    return [os.path.join(d, name) for d in domain_cgroup(pid) if os.path.isdir(os.path.join(d, name))]
+
+
+def group_value(pid, name, file):
+    for d in thread_group_dirs(pid, name):
+        p = os.path.join(d, file)
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().strip()
+    raise AssertionError('no thread group %s of qemu %d has %s (groups: %s)'
+                         % (name, pid, file, os.listdir(domain_cgroup(pid)[0])))
+
+
+def group_threads(pid, name):
+    """The thread ids in the thread group NAME, in every hierarchy that has it (v1 tasks, v2 cgroup.threads)."""
+    out = {}
+    for d in thread_group_dirs(pid, name):
+        f = 'tasks' if os.path.exists(os.path.join(d, 'tasks')) else 'cgroup.threads'
+        with open(os.path.join(d, f)) as fh:
+            out[d] = sorted(int(x) for x in fh.read().split())
+    return out
+
+
+def threads_by_comm(pid):
+    """{comm: [tid]} of the qemu's threads now."""
+    out = {}
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                out.setdefault(f.read().strip(), []).append(int(tid))
+        except OSError:
+            pass
+    return out
 
 
 def cgroup_value(pid, name):
@@ -186,7 +227,9 @@ class Tune(VmgmtTestCase):
             self.assertEqual(cgroup_value(pid, 'memory.max'), str(1024 << 20))
         else:
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '512')
-            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '200000')
+            # <quota> is each vCPU's (libvirt's semantics), in its own vcpuN/
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '200000')
             self.assertEqual(cgroup_value(pid, 'memory.limit_in_bytes'), str(1024 << 20))
         self.assertEqual(cgroup_value(pid, 'cpuset.mems'), '0')
         # <vcpupin>/<emulatorpin> on the threads
@@ -203,7 +246,7 @@ class Tune(VmgmtTestCase):
         d.SetSchedulerParameters(params(cpu_shares=dbus.UInt64(300), vcpu_quota=dbus.Int64(-1)), opts())
         if not os.path.exists('/sys/fs/cgroup/cgroup.controllers'):
             self.assertEqual(cgroup_value(pid, 'cpu.shares'), '300')
-            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '-1')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '-1')
         self.assertIn('<shares>300</shares>', str(d.GetXML(opts())))
         self.assertIn('<shares>512</shares>', str(d.GetXML(opts(inactive=True))))
         # block I/O throttling of a host block device (a loop device: what this host has)
@@ -271,6 +314,198 @@ class Tune(VmgmtTestCase):
         self.client.wait_state(path, 'shutoff')
 
 
+    def test_thread_groups(self):
+        # emulator/ and vcpuN/ under the domain's cgroup, as libvirt: per-vCPU period/quota, the
+        # emulator's, the global ones on the domain's cgroup; pins in the groups' cpuset
+        xml = minimal_domain_xml('tune-threads', vcpus=2).replace(
+            '<vcpu>2</vcpu>',
+            "<vcpu current='1'>2</vcpu>\n"
+            "  <cputune><global_period>100000</global_period><global_quota>400000</global_quota>"
+            "<period>50000</period><quota>150000</quota>"
+            "<emulator_period>20000</emulator_period><emulator_quota>60000</emulator_quota>"
+            "<vcpupin vcpu='0' cpuset='1'/><vcpupin vcpu='1' cpuset='0'/><emulatorpin cpuset='0'/></cputune>")
+        path = self.define(xml)
+        d = self.dom(path)
+        self.assertIn('<global_quota>400000</global_quota>', str(d.GetXML(opts())))
+        got = d.GetSchedulerParameters(opts())
+        self.assertEqual((got['vcpu_period'], got['vcpu_quota'], got['emulator_period'], got['emulator_quota'],
+                          got['global_period'], got['global_quota']), (50000, 150000, 20000, 60000, 100000, 400000))
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+        pid, = self.fx.qemu_pids()
+        v2 = os.path.exists('/sys/fs/cgroup/cgroup.controllers')
+        self.assertTrue(thread_group_dirs(pid, 'emulator'), 'the qemu is in no emulator/ group: %s' % cgroup_dirs(pid))
+
+        def vcpu_tid(n):
+            tids = self.wait_for(lambda: threads_by_comm(pid).get('CPU %d/TCG' % n), 'the thread of vCPU %d' % n)
+            self.assertEqual(len(tids), 1, tids)
+            return tids[0]
+
+        # every vCPU thread alone in its vcpuN/, every other thread (the main one too) in emulator/
+        t0 = vcpu_tid(0)
+        for d0, tids in group_threads(pid, 'vcpu0').items():
+            self.assertEqual(tids, [t0], d0)
+        others = sorted(t for c, ts in threads_by_comm(pid).items() if not re.match(r'CPU \d+/', c) for t in ts)
+        self.assertIn(pid, others)
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertEqual(sorted(set(tids) & set(others)), others, de)
+            self.assertNotIn(t0, tids, de)
+        self.assertEqual(thread_group_dirs(pid, 'vcpu1'), [])   # vCPU 1 is not plugged
+
+        # the limits: each vCPU's, the emulator's, the domain's
+        if v2:
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.max'), '150000 50000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.max'), '60000 20000')
+            self.assertEqual(cgroup_value(pid, 'cpu.max'), '400000 100000')
+        else:
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_period_us'), '50000')
+            self.assertEqual(group_value(pid, 'vcpu0', 'cpu.cfs_quota_us'), '150000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.cfs_period_us'), '20000')
+            self.assertEqual(group_value(pid, 'emulator', 'cpu.cfs_quota_us'), '60000')
+            self.assertEqual(cgroup_value(pid, 'cpu.cfs_quota_us'), '400000')
+        self.assertEqual(group_value(pid, 'vcpu0', 'cpuset.cpus'), '1')
+        self.assertEqual(group_value(pid, 'emulator', 'cpuset.cpus'), '0')
+        self.assertEqual(cpus_allowed(pid, t0), '1')
+        self.assertEqual(cpus_allowed(pid, pid), '0')
+
+        # live: SetSchedulerParameters' vcpu_*, emulator_*, global_* go to their groups
+        d.SetSchedulerParameters(params(vcpu_quota=dbus.Int64(120000), emulator_quota=dbus.Int64(-1),
+                                        global_quota=dbus.Int64(300000)), opts(live=True))
+        quota = (lambda g: group_value(pid, g, 'cpu.max').split()[0]) if v2 else \
+            (lambda g: group_value(pid, g, 'cpu.cfs_quota_us'))
+        self.assertEqual(quota('vcpu0'), '120000')
+        self.assertEqual(quota('emulator'), 'max' if v2 else '-1')
+        self.assertEqual(cgroup_value(pid, 'cpu.max').split()[0] if v2 else cgroup_value(pid, 'cpu.cfs_quota_us'),
+                         '300000')
+        got = d.GetSchedulerParameters(opts())
+        self.assertEqual((got['vcpu_quota'], got['emulator_quota'], got['global_quota']), (120000, -1, 300000))
+        self.assertEqual(d.GetSchedulerParameters(opts(config=True))['vcpu_quota'], 150000)
+        # pins move the groups' cpusets
+        d.PinVCPU(dbus.UInt32(0), '0', opts(live=True))
+        self.assertEqual(group_value(pid, 'vcpu0', 'cpuset.cpus'), '0')
+        d.PinEmulator('1', opts(live=True))
+        self.assertEqual(group_value(pid, 'emulator', 'cpuset.cpus'), '1')
+        self.assertEqual(cpus_allowed(pid, pid), '1')
+
+        # a vCPU plugged: its thread in a vcpu1/ of its own, with the per-vCPU quota and its pin
+        d.SetVCPUs(dbus.UInt32(2), opts(live=True))
+        t1 = vcpu_tid(1)
+        self.assertTrue(group_threads(pid, 'vcpu1'), 'no vcpu1 group after the plug')
+        for d1, tids in group_threads(pid, 'vcpu1').items():
+            self.assertEqual(tids, [t1], d1)
+        self.assertEqual(quota('vcpu1'), '120000')
+        self.assertEqual(group_value(pid, 'vcpu1', 'cpuset.cpus'), '0')
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertNotIn(t1, tids, de)
+
+        # gone with the domain: no group left behind
+        dirs = domain_cgroup(pid)
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        for dd in dirs:
+            self.wait_for(lambda: not os.path.exists(dd), 'cgroup %s removed' % dd)
+
+    def test_iothreads(self):
+        # <iothreads>/<iothreadids>: qemu iothread objects, a virtio disk on one, each thread in its own
+        # iothreadN/ group with its <iothreadpin>; PinIOThread, GetIOThreadInfo
+        img = os.path.join(self.fx.tmp, 'iot.img')
+        with open(img, 'wb') as f:
+            f.truncate(8 << 20)
+        disk = ("<disk type='file' device='disk'><driver name='qemu' type='raw' iothread='3'/>"
+                "<source file='%s'/><target dev='vda' bus='virtio'/></disk>" % img)
+        xml = minimal_domain_xml('tune-iot', extra_devices=disk, extra=(
+            "<iothreads>2</iothreads><iothreadids><iothread id='3'/></iothreadids>"
+            "<cputune><iothreadpin iothread='3' cpuset='1'/><emulatorpin cpuset='0'/></cputune>"))
+        path = self.define(xml)
+        d = self.dom(path)
+        live = str(d.GetXML(opts()))
+        self.assertIn('<iothreads>2</iothreads>', live)
+        self.assertIn("<iothread id='3'/>", live)
+        self.assertIn("iothread='3'/>", live)
+        self.assertEqual(dict(d.GetIOThreadInfo(opts())), {'iothread.3': '1', 'iothread.1': '0'})
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+        pid, = self.fx.qemu_pids()
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+        self.assertIn(b'iothread,id=iothread3', argv)
+        self.assertIn(b'iothread,id=iothread1', argv)
+        self.assertTrue([a for a in argv if a.startswith(b'virtio-blk-pci') and b'iothread=iothread3' in a], argv)
+
+        def io_tid(n):
+            tids = self.wait_for(lambda: threads_by_comm(pid).get('IO iothread%d' % n), 'the thread of iothread%d' % n)
+            self.assertEqual(len(tids), 1, tids)
+            return tids[0]
+
+        t3, t1 = io_tid(3), io_tid(1)
+        for name, tid in (('iothread3', t3), ('iothread1', t1)):
+            self.assertTrue(group_threads(pid, name), 'no %s group' % name)
+            for dd, tids in group_threads(pid, name).items():
+                self.assertEqual(tids, [tid], dd)
+        for de, tids in group_threads(pid, 'emulator').items():
+            self.assertNotIn(t3, tids, de)
+        self.assertEqual(group_value(pid, 'iothread3', 'cpuset.cpus'), '1')
+        self.assertEqual(cpus_allowed(pid, t3), '1')
+        self.assertEqual(cpus_allowed(pid, t1), '0')   # unpinned: where the emulator runs
+
+        d.PinIOThread(dbus.UInt32(3), '0', opts(live=True))
+        self.assertEqual(group_value(pid, 'iothread3', 'cpuset.cpus'), '0')
+        self.assertEqual(cpus_allowed(pid, t3), '0')
+        self.assertEqual(dict(d.GetIOThreadInfo(opts(live=True)))['iothread.3'], '0')
+        self.assertEqual(dict(d.GetIOThreadInfo(opts(config=True)))['iothread.3'], '1')
+        self.assertDBusError(INVALID_ARGS, d.PinIOThread, dbus.UInt32(2), '0', opts(live=True))
+        # the CLI as virsh's iothreadpin / iothreadinfo
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '3', '1', '--live', check=True)
+        self.assertEqual(cpus_allowed(pid, t3), '1')
+        out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', check=True).stdout
+        self.assertIn('IOThread ID', out)
+        self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '1'], ['1', '0']])
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '1', '0-1', '--config', check=True)
+        out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', '--config', check=True).stdout
+        self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '1'], ['1', '0-1']])
+        run_vmgmtctl(self.fx.bus, 'iothreadpin', 'tune-iot', '3', 'r', '--current', check=True)
+        self.assertEqual(cpus_allowed(pid, t3), '0')   # unpinned: the emulator's
+        for scope in ('--live', '--current'):
+            out = run_vmgmtctl(self.fx.bus, 'iothreadinfo', 'tune-iot', scope, check=True).stdout
+            self.assertEqual([l.split() for l in out.splitlines()[2:]], [['3', '0'], ['1', '0']], scope)
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+    def test_perf_counters(self):
+        # <perf> software events count the qemu's threads (inherited by the threads they start) and
+        # grow while the guest runs; a hardware event this host has no counter for fails the start,
+        # named (a VM without a PMU: ENOENT from perf_event_open)
+        sw = ['cpu_clock', 'task_clock', 'page_faults', 'context_switches', 'cpu_migrations']
+        perf = '<perf>%s</perf>' % ''.join("<event name='%s' enabled='yes'/>" % e for e in sw)
+        path = self.define(minimal_domain_xml('tune-perf', extra=perf))
+        d = self.dom(path)
+        self.assertIn("<event name='task_clock' enabled='yes'/>", str(d.GetXML(opts())))
+        d.Start(opts())
+        self.client.wait_state(path, 'running')
+
+        def perf_stats():
+            st = d.GetStats(opts(groups=dbus.Array(['perf'], signature='s')), timeout=120)
+            return {str(k): int(v) for k, v in st.items()}
+
+        first = perf_stats()
+        self.assertEqual(sorted(first), sorted('perf.' + e for e in sw))
+        self.assertGreater(first['perf.task_clock'], 0)
+        self.wait_for(lambda: perf_stats()['perf.task_clock'] > first['perf.task_clock'] and
+                      perf_stats()['perf.context_switches'] > first['perf.context_switches'],
+                      'the perf counters grow while the guest runs')
+        self.assertNotIn('perf.task_clock', {str(k) for k in d.GetStats(opts(groups=dbus.Array(['cpu-total'],
+                                                                                                  signature='s')))})
+        d.Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+
+        if not os.path.exists('/sys/bus/event_source/devices/cpu'):
+            hw = minimal_domain_xml('tune-perf-hw', extra="<perf><event name='cpu_cycles' enabled='yes'/></perf>")
+            hp = self.define(hw)
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.dom(hp).Start(opts())
+            self.assertIn('perf event cpu_cycles: this host has no such counter', cm.exception.get_dbus_message())
+            self.assertEqual(self.client.prop(hp, 'State'), 'shutoff')
+
     def test_cli_verbs(self):
         # every verb and flag, config on a definition and live on a running (BIOS-only) domain
         path = self.define(minimal_domain_xml('tune-cli', vcpus=2))
@@ -311,6 +546,11 @@ class Tune(VmgmtTestCase):
         out = ctl('schedinfo', 'tune-cli', '--set', 'cpu_shares=2048,vcpu_quota=30000', '--config')
         self.assertIn('cpu_shares     : 2048', out)
         self.assertIn('vcpu_quota     : 30000', out)
+        out = ctl('schedinfo', 'tune-cli', '--set', 'emulator_quota=40000,global_period=50000,global_quota=-1',
+                  '--config')
+        self.assertIn('emulator_quota : 40000', out)
+        self.assertIn('global_period  : 50000', out)
+        self.assertIn('<global_period>50000</global_period>', str(self.dom(path).GetXML(opts(inactive=True))))
         self.assertIn('Scheduler      : posix', ctl('schedinfo', 'tune-cli', '--current'))
         self.assertIn('Invalid --set', fails('schedinfo', 'tune-cli', '--set', 'nope=1'))
         out = ctl('memtune', 'tune-cli', '--hard-limit', '1G', '--soft-limit', '512M', '--swap-hard-limit', '-1',

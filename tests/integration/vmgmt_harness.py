@@ -228,10 +228,22 @@ def cgroup_dirs(pid):
 
 
 def _domain_cgroups(pids):
-    """The cgroups vmgmtd made for these qemus (vmgmt/UUID, vmgmt.slice/UUID.scope):
-    a daemon killed before its domains stopped leaves them; teardown removes them."""
-    return [d for pid in pids for d in cgroup_dirs(pid)
-            if re.search(r'/vmgmt/[0-9a-f-]{36}$|/vmgmt\.slice/[0-9a-f-]{36}\.scope$', d)]
+    """The cgroups vmgmtd made for these qemus (vmgmt/UUID, vmgmt.slice/UUID.scope), their thread
+    groups (emulator/, where the qemu is, vcpuN/) first: a daemon killed before its domains
+    stopped leaves them; teardown removes them."""
+    out = []
+    for pid in pids:
+        for d in cgroup_dirs(pid):
+            m = re.search(r'(/vmgmt/[0-9a-f-]{36}|/vmgmt\.slice/[0-9a-f-]{36}\.scope)(/emulator)?$', d)
+            if not m:
+                continue
+            base = d[:len(d) - len(m.group(2) or '')]
+            try:
+                out += [os.path.join(base, e) for e in os.listdir(base) if os.path.isdir(os.path.join(base, e))]
+            except OSError:
+                pass
+            out.append(base)
+    return out
 
 
 def fd_count(pid):

@@ -1,7 +1,9 @@
 /* test-cgroup-tune.c — cgroup_limits_apply/read against fake cgroup trees (plain directories and
  * files in a temporary directory laid out as a v2 cgroup and as v1 controllers' cgroups): which
  * file each limit goes to and in which words, v2's shares→weight and memory+swap→swap.max, the
- * refusal when a controller is missing. This host mounts v1 controllers only: the v2 path is
+ * refusal when a controller is missing; the thread groups (emulator/, vcpuN/) of cgroup-util: v2's
+ * threaded type and the threaded controllers only, v1 only in cpu/cpuacct/cpuset, where a
+ * thread or a process is written, each group's bandwidth and cpuset. This host mounts v1 controllers only: the v2 path is
  * tested here, the v1 one also against the real hierarchies by tests/integration/test_tune.py. */
 #include <errno.h>
 #include <glib.h>
@@ -13,6 +15,7 @@
 
 #include "../qemu/test-helpers.h"
 #include "cgroup-tune.h"
+#include "cgroup-util.h"
 #include "fileio.h"
 #include "macro.h"
 
@@ -130,6 +133,103 @@ static void test_v1(const char *tmp) {
                 free(paths[i]);
 }
 
+/* A thread group as cgroup_thread_group() finds it on v2 (the kernel makes a new directory's files: the
+ * fake has them made before) */
+static void test_thread_groups_v2(const char *tmp) {
+        _cleanup_free_ char *dir = g_build_filename(tmp, "tg2", NULL), *sub = g_build_filename(dir, "vcpu0", NULL);
+        _cleanup_free_ char *err = NULL, *control = NULL, *cpus = NULL;
+        char *paths[] = { dir, NULL };
+        g_auto(GStrv) groups = NULL;
+        CgroupLimits l = { .cpu_period_us = 50000, .cpu_quota_us = 150000, .cpuset_cpus = "1" };
+
+        CHECK(mkdir(dir, 0755) == 0);
+        put(dir, "cgroup.controllers", "cpuset cpu io memory pids\n");
+        put(dir, "cgroup.subtree_control", "");
+        put(dir, "cpuset.cpus.effective", "0-3\n");
+        CHECK(mkdir(sub, 0755) == 0);
+        put(sub, "cgroup.type", "domain\n");
+        put(sub, "cgroup.controllers", "cpuset cpu\n");
+        put(sub, "cgroup.threads", "");
+        put(sub, "cgroup.procs", "");
+        put(sub, "cpu.max", "max 100000\n");
+        put(sub, "cpuset.cpus", "");
+
+        CHECK(cgroup_thread_group(paths, "vcpu0", &groups, &err) == 0);
+        CHECK(groups && groups[0] && !groups[1]);
+        CHECK_STREQ(groups[0], sub);
+        CHECK_FILE(sub, "cgroup.type", "threaded");
+        /* only threaded controllers below a threaded domain (the fake keeps the last write) */
+        control = get(dir, "cgroup.subtree_control");
+        CHECK(strstr(control, "+cpu") && !strstr(control, "memory") && !strstr(control, "io") && !strstr(control, "pids"));
+        CHECK(cgroup_thread_group_attach(groups, 4242, false, &err) == 0);
+        CHECK_FILE(sub, "cgroup.threads", "4242");
+        CHECK_FILE(sub, "cgroup.procs", "");
+        CHECK(cgroup_thread_group_attach(groups, 4241, true, &err) == 0);
+        CHECK_FILE(sub, "cgroup.procs", "4241");
+        CHECK(cgroup_limits_apply(groups, &l, &err) == 0);
+        CHECK_FILE(sub, "cpu.max", "150000 50000");
+        CHECK_FILE(sub, "cpuset.cpus", "1");
+        cpus = cgroup_cpuset_cpus(paths);
+        CHECK_STREQ(cpus, "0-3");
+        CHECK(cgroup_thread_group(paths, "../x", &groups, &err) == -EINVAL);
+}
+
+/* v1: the groups go to the cpu, cpuacct and cpuset hierarchies only (not a unified one without cpu or
+ * cpuset), with the parent's cpuset */
+static void test_thread_groups_v1(const char *tmp) {
+        const char *ctl[] = { "cpu", "memory", "cpuset", "unified" };   /* a hybrid host's v2 with hugetlb only */
+        char *paths[ELEMENTSOF(ctl) + 1] = {};
+        _cleanup_free_ char *err = NULL, *cpus = NULL;
+        g_auto(GStrv) groups = NULL;
+        CgroupLimits l = { .cpu_period_us = 20000, .cpu_quota_us = 60000 };
+
+        for (size_t i = 0; i < ELEMENTSOF(ctl); i++) {
+                paths[i] = g_build_filename(tmp, "tg1", ctl[i], NULL);
+                CHECK(g_mkdir_with_parents(paths[i], 0755) == 0);
+        }
+        put(paths[0], "cpu.shares", "1024\n");
+        put(paths[1], "memory.limit_in_bytes", "9223372036854771712\n");
+        put(paths[2], "cpuset.cpus", "0-1");
+        put(paths[2], "cpuset.mems", "0");
+        put(paths[3], "cgroup.controllers", "hugetlb\n");
+
+        CHECK(cgroup_thread_group(paths, "emulator", &groups, &err) == 0);
+        CHECK(g_strv_length(groups) == 2);
+        CHECK(g_str_has_prefix(groups[0], paths[0]) && g_str_has_suffix(groups[0], "/emulator"));
+        CHECK(g_str_has_prefix(groups[1], paths[2]) && g_str_has_suffix(groups[1], "/emulator"));
+        {
+                _cleanup_free_ char *mem_group = g_build_filename(paths[1], "emulator", NULL);
+                CHECK(access(mem_group, F_OK) < 0);
+                _cleanup_free_ char *unified_group = g_build_filename(paths[3], "emulator", NULL);
+                CHECK(access(unified_group, F_OK) < 0);
+        }
+        /* the kernel would copy nothing: the fake has the files, made empty as v1 makes them */
+        put(groups[1], "cpuset.cpus", "");
+        put(groups[1], "cpuset.mems", "");
+        g_strfreev(groups);
+        groups = NULL;
+        CHECK(cgroup_thread_group(paths, "emulator", &groups, &err) == 0);
+        CHECK_FILE(groups[1], "cpuset.cpus", "0-1");
+        CHECK_FILE(groups[1], "cpuset.mems", "0");
+        put(groups[0], "tasks", "");
+        put(groups[0], "cgroup.procs", "");
+        put(groups[1], "tasks", "");
+        put(groups[1], "cgroup.procs", "");
+        CHECK(cgroup_thread_group_attach(groups, 77, false, &err) == 0);
+        CHECK_FILE(groups[0], "tasks", "77");
+        CHECK_FILE(groups[1], "tasks", "77");
+        CHECK_FILE(groups[0], "cgroup.procs", "");
+        put(groups[0], "cpu.cfs_period_us", "100000\n");
+        put(groups[0], "cpu.cfs_quota_us", "-1\n");
+        CHECK(cgroup_limits_apply(groups, &l, &err) == 0);
+        CHECK_FILE(groups[0], "cpu.cfs_period_us", "20000");
+        CHECK_FILE(groups[0], "cpu.cfs_quota_us", "60000");
+        cpus = cgroup_cpuset_cpus(paths);
+        CHECK_STREQ(cpus, "0-1");
+        for (size_t i = 0; i < ELEMENTSOF(ctl); i++)
+                free(paths[i]);
+}
+
 int main(void) {
         char tmp[] = "/tmp/test-cgroup-tune-XXXXXX";
         _cleanup_free_ char *cmd = NULL;
@@ -138,6 +238,8 @@ int main(void) {
                 return EXIT_FAILURE;
         test_v2(tmp);
         test_v1(tmp);
+        test_thread_groups_v2(tmp);
+        test_thread_groups_v1(tmp);
         cmd = g_strdup_printf("rm -rf '%s'", tmp);
         if (system(cmd) != 0)
                 fprintf(stderr, "cannot remove %s\n", tmp);
