@@ -238,6 +238,23 @@ class Bandwidth(NetTestCase):
         self.assertNotEqual(r.returncode, 0)
         ctl('domiftune', 'bw7', tap, '--inbound', '0')
         self.assertIsNone(inbound(tap))
+        # --config: the persistent definition only; --current of a running domain: live
+        ctl('domiftune', 'bw7', MAC, '--inbound', '500', '--config')
+        self.assertIsNone(inbound(tap))
+        root = ET.fromstring(str(self.dom(path).GetXML(opts(inactive=True))))
+        self.assertEqual(root.find('devices/interface/bandwidth/inbound').get('average'), '500')
+        ctl('domiftune', 'bw7', MAC, '--inbound', '700', '--current')
+        self.assertEqual(inbound(tap)['rate'], 700000)
+        # --outbound AVERAGE,PEAK,BURST: ingress policing where the kernel has it, else a clear failure
+        r = ctl('domiftune', 'bw7', MAC, '--outbound', '300,,64', '--live', check=False)
+        if kernel_police():
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(outbound(tap), {'rate': 300000, 'burst': 64 * 1024})
+        else:
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn('<bandwidth>', r.stderr)
+            self.assertIsNone(outbound(tap))
+            self.assertEqual(inbound(tap)['rate'], 700000)   # the old rules stay
         self.dom(path).Destroy(opts())
 
     def test_portgroup_inherited(self):
