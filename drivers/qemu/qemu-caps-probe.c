@@ -92,7 +92,7 @@ static void on_step_done(void *userdata, const ChildResult *res) {
         p->child = NULL;   /* freed once this returns */
         if (res->error < 0) {
                 if (res->error == -ETIMEDOUT)
-                        log_debug("%s did not answer within %" PRIu64 " ms, killed it.", qemu_caps_emulator(p->caps),
+                        log_debug("%s did not answer within %" PRIu64 " ms, killing it.", qemu_caps_emulator(p->caps),
                                   p->timeout_usec / 1000u);
                 else
                         log_debug_errno(res->error, "Probing %s %s failed: %m", qemu_caps_emulator(p->caps), arg);

@@ -57,13 +57,18 @@ def children(pid):
     return out
 
 
-def ready_ms(daemon):
-    """The daemon's own measure of its start-up, from its log."""
-    for line in reversed(daemon.log_text().splitlines()):
-        m = re.search(r'vmgmtd ready .*\(([0-9.]+) ms\)', line)
-        if m:
-            return float(m.group(1))
-    return None
+def ready_ms(daemon, timeout=30):
+    """The daemon's own measure of its start-up, from its log (written right after it got its name:
+    a client can see the name before the line is there)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in reversed(daemon.log_text().splitlines()):
+            m = re.search(r'vmgmtd ready .*\(([0-9.]+) ms\)', line)
+            if m:
+                return float(m.group(1))
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
 
 
 class Scale(VmgmtTestCase):
