@@ -691,6 +691,7 @@ int domain_method_get_blkio_parameters(sd_bus_message *message, void *userdata, 
 typedef struct Pin {
         int vcpu;                       /* -1: the emulator (or the iothread) */
         unsigned iothread;              /* 0: none */
+        bool iothread_zero;             /* PinIOThread(0): refused once authorized */
         const char *cpuset;             /* "" or NULL: unpinned */
 } Pin;
 
@@ -730,6 +731,8 @@ static int pin(sd_bus_message *message, VmDomain *d, Pin *p, sd_bus_error *error
         r = params_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, &s, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (p->iothread_zero)   /* told only to whom polkit lets change the domain */
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No iothread 0 (ids start at 1)");
         if (!isempty(p->cpuset)) {
                 uint8_t mask[DOMAIN_CPUSET_MAX / 8];
                 long n = sysconf(_SC_NPROCESSORS_CONF);
@@ -776,9 +779,8 @@ int domain_method_pin_iothread(sd_bus_message *message, void *userdata, sd_bus_e
         r = sd_bus_message_read(message, "us", &id, &p.cpuset);
         if (r < 0)
                 return r;
-        if (id == 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No iothread 0 (ids start at 1)");
         p.iothread = id;
+        p.iothread_zero = id == 0;
         return pin(message, userdata, &p, error);
 }
 

@@ -32,7 +32,8 @@ READS = {
                                  'GetVolumeByPath', 'GetAllDomainStats')
 } | {
     (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots', 'GetSchedulerParameters',
-                                'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo')
+                                'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo', 'GetIOThreadInfo',
+                                'GetInterfaceParameters')
 } | {
     ('org.vmgmt.Network', m) for m in ('GetXML', 'GetDHCPLeases')
 } | {
