@@ -150,7 +150,7 @@ static int outbound_set(struct nl_sock *nl, int ifindex, const char *tap, const 
                 return -ENOMEM;
         rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
         rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-        rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0xffff, 0));
+        rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0xffffu, 0));
         if ((r = rtnl_tc_set_kind(TC_CAST(q), "ingress")) < 0 || (r = rtnl_qdisc_add(nl, q, NLM_F_CREATE | NLM_F_REPLACE)) < 0)
                 return set_error(ret_error, -EIO, "Failed to add the ingress qdisc of tap %s: %s", tap, r);
 
