@@ -195,7 +195,7 @@ int domain_method_set_vcpus(sd_bus_message *message, void *userdata, sd_bus_erro
         const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, { "maximum", "b", &maximum },
                                       { "guest", "b", &guest }, {} };
         TuneCall *c;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = sd_bus_message_read(message, "u", &count);
@@ -286,7 +286,7 @@ int domain_method_set_memory(sd_bus_message *message, void *userdata, sd_bus_err
         bool live = false, config = false;
         const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
         TuneCall *c;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = sd_bus_message_read(message, "t", &kib);
@@ -334,7 +334,7 @@ int domain_method_set_max_memory(sd_bus_message *message, void *userdata, sd_bus
         uint64_t kib;
         bool live = false, config = false;
         const BusOption options[] = { { "live", "b", &live }, { "config", "b", &config }, {} };
-        Scope s;
+        Scope s = {};
         int r;
 
         r = sd_bus_message_read(message, "t", &kib);
@@ -420,7 +420,7 @@ int domain_method_set_scheduler_parameters(sd_bus_message *message, void *userda
                 { "global_quota", "x", &p.quota[SCHED_GLOBAL], &p.has_quota[SCHED_GLOBAL] },
                 {},
         };
-        Scope s;
+        Scope s = {};
         int r;
 
         r = bus_options_parse(message, params, error);
@@ -453,7 +453,7 @@ int domain_method_get_scheduler_parameters(sd_bus_message *message, void *userda
         VmDomain *d = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const DomainTuneDef *t;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, NULL, &s, error);
@@ -515,7 +515,7 @@ int domain_method_set_memory_parameters(sd_bus_message *message, void *userdata,
                 { "swap_hard_limit", "t", &p.swap, &p.has_swap },
                 {},
         };
-        Scope s;
+        Scope s = {};
         int r;
 
         r = bus_options_parse(message, params, error);
@@ -532,7 +532,7 @@ int domain_method_get_memory_parameters(sd_bus_message *message, void *userdata,
         VmDomain *d = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const DomainTuneDef *t;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, NULL, &s, error);
@@ -639,7 +639,7 @@ int domain_method_set_blkio_parameters(sd_bus_message *message, void *userdata, 
                 { "device_write_iops_sec", "s", &p.devices[4] },
                 {},
         };
-        Scope s;
+        Scope s = {};
         int r;
 
         r = bus_options_parse(message, params, error);
@@ -656,7 +656,7 @@ int domain_method_get_blkio_parameters(sd_bus_message *message, void *userdata, 
         VmDomain *d = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const DomainTuneDef *t;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, NULL, &s, error);
@@ -725,7 +725,7 @@ static int edit_pin(DomainDef *def, void *userdata, sd_bus_error *error) {
 }
 
 static int pin(sd_bus_message *message, VmDomain *d, Pin *p, sd_bus_error *error) {
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, VM_ACTION_DOMAIN_MANAGE, &s, error);
@@ -789,7 +789,7 @@ int domain_method_get_iothread_info(sd_bus_message *message, void *userdata, sd_
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *all = NULL;
         const DomainDef *def;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, NULL, &s, error);
@@ -823,7 +823,7 @@ int domain_method_get_vcpu_pin_info(sd_bus_message *message, void *userdata, sd_
         _cleanup_free_ char *all = NULL;
         const DomainDef *def;
         unsigned n;
-        Scope s;
+        Scope s = {};
         int r;
 
         r = params_prologue(message, d, NULL, &s, error);
