@@ -312,6 +312,7 @@ static int reply_bytes(sd_bus_message *message, const uint8_t *data, size_t len)
 static int method_get_value(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSecret *sec = userdata;
         uid_t uid = (uid_t) -1;
+        pid_t pid;
         int r;
 
         r = bus_options_parse(message, NULL, error);
@@ -322,7 +323,7 @@ static int method_get_value(sd_bus_message *message, void *userdata, sd_bus_erro
                 return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
         /* as libvirt: a private secret's value leaves vmgmtd for root only, whatever polkit says */
         if (sec->def->private_ &&
-            (bus_creds_cache_get(sec->secrets->manager->creds, message, &uid, NULL) < 0 || uid != 0))
+            (bus_creds_cache_get(sec->secrets->manager->creds, message, &uid, &pid) < 0 || uid != 0))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Secret %s is private: its value is not given out", sec->uuid);
         if (!sec->value)
