@@ -331,14 +331,22 @@ static int method_get_value(sd_bus_message *message, void *userdata, sd_bus_erro
         return reply_bytes(message, sec->value, sec->value_len);
 }
 
+/* The definition never carries the value; secure (as every kind's GetXML takes
+ * it) is still a request for secrets, authorized as one. */
 static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmSecret *sec = userdata;
         _cleanup_free_ char *xml = NULL;
+        bool secure = false;
         int r;
 
-        r = bus_options_parse(message, NULL, error);
+        r = bus_options_parse(message, (const BusOption[]) { { "secure", "b", &secure }, {} }, error);
         if (r < 0)
                 return r;
+        if (secure) {
+                r = authorize_secret(sec, message, error);
+                if (r <= 0)
+                        return r < 0 ? r : 1;   /* 0: authorization pending, the call is dispatched again */
+        }
         xml = secret_def_format(sec->def);
         if (!xml)
                 return -ENOMEM;
