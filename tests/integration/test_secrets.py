@@ -64,7 +64,10 @@ class Secrets(AuthTestCase):
         return sorted(str(p) for p in self.client.manager.ListSecrets(opts()))
 
     def test_define_list_lookup_value(self):
+        self.fx.rec.clear()
         a = self.define(secret_xml(UUID_A))
+        self.fx.rec.wait_for(lambda es: any(x[0] == 'InterfacesAdded' and x[1] == a and SECRET_IFACE in x[2]
+                                            for x in es), what='InterfacesAdded of the secret')
         b = self.define(secret_xml(UUID_B, usage='iqn.2026-01.org.example:t1', usage_type='iscsi',
                                    description='chap'))
         self.assertEqual(a, '/org/vmgmt/secret/' + UUID_A.replace('-', '_2d'))
