@@ -157,6 +157,17 @@ static const Verb verbs[] = {
           "net-update NETWORK COMMAND SECTION XML [--live] [--config] [--current] [--parent-index N]",
           "Change part of a network (add-first, add-last, delete, modify; ip-dhcp-host, ip-dhcp-range, dns-host, dns-txt, dns-srv, portgroup)" },
         { "net-edit", 1, 1, {}, verb_net_edit, "net-edit NETWORK", "Edit a network's definition with $VISUAL/$EDITOR" },
+        /* secrets (vmgmtctl-secret.c) */
+        { "secret-define", 1, 1, {}, verb_secret_define, "secret-define FILE", "Define or redefine a secret from an XML file" },
+        { "secret-undefine", 1, 64, {}, verb_secret_undefine, "secret-undefine SECRET...",
+          "Remove secrets (UUID or usage, e.g. 'ceph client.admin') and their values" },
+        { "secret-list", 0, 0, {}, verb_secret_list, "secret-list", "List secrets" },
+        { "secret-dumpxml", 1, 1, {}, verb_secret_dumpxml, "secret-dumpxml SECRET", "Print a secret's XML" },
+        { "secret-set-value", 1, 1, { "base64=", "file=", "plain", "interactive" }, verb_secret_set_value,
+          "secret-set-value SECRET (--base64 B64 | --file FILE [--plain] | --interactive)",
+          "Set a secret's value (a --file holds base64 unless --plain; --interactive reads it from the terminal)" },
+        { "secret-get-value", 1, 1, { "plain" }, verb_secret_get_value, "secret-get-value SECRET [--plain]",
+          "Print a secret's value in base64 (as it is with --plain)" },
         /* storage pools and volumes (vmgmtctl-pool.c, vmgmtctl-vol.c) */
         { "pool-list", 0, 0, { "all", "inactive", "details" }, verb_pool_list, "pool-list [--all|--inactive] [--details]",
           "List storage pools (active ones unless --all/--inactive)" },

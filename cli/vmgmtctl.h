@@ -251,6 +251,13 @@ int verb_net_dumpxml(Context *c, VerbArgs *a);
 int verb_net_dhcp_leases(Context *c, VerbArgs *a);
 int verb_net_update(Context *c, VerbArgs *a);
 int verb_net_edit(Context *c, VerbArgs *a);
+/* vmgmtctl-secret.c */
+int verb_secret_define(Context *c, VerbArgs *a);
+int verb_secret_undefine(Context *c, VerbArgs *a);
+int verb_secret_list(Context *c, VerbArgs *a);
+int verb_secret_dumpxml(Context *c, VerbArgs *a);
+int verb_secret_set_value(Context *c, VerbArgs *a);
+int verb_secret_get_value(Context *c, VerbArgs *a);
 
 int verb_pool_list(Context *c, VerbArgs *a);
 int verb_pool_define(Context *c, VerbArgs *a);

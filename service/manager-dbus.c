@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager-domcaps.h"
 #include "network.h"
+#include "secret.h"
 #include "object-kind.h"
 #include "path-policy.h"
 #include "pool.h"
@@ -693,6 +694,9 @@ int manager_dbus_register(Manager *m) {
         if (r < 0)
                 return r;
         r = vm_manager_pool_register(m);
+        if (r < 0)
+                return r;
+        r = vm_manager_secret_register(m);
         if (r < 0)
                 return r;
         return vm_manager_network_register(m);

@@ -12,6 +12,7 @@
 #include "job.h"
 #include "log.h"
 #include "network.h"
+#include "secret.h"
 #include "pool.h"
 #include "snapshot.h"
 #include "time-util.h"
@@ -423,6 +424,7 @@ Manager *manager_free(Manager *m) {
         if (m->pending_ops)
                 g_hash_table_destroy(m->pending_ops);
         vm_networks_free(m);
+        vm_secrets_free(m);
         vm_storage_free(m);
         if (m->jobs)
                 g_hash_table_destroy(m->jobs);
@@ -623,6 +625,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         r = vm_storage_startup(m);
+        if (r < 0)
+                return r;
+        r = vm_secrets_startup(m);
         if (r < 0)
                 return r;
         /* networks (recovered, autostarted) before domains that use them */

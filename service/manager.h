@@ -19,6 +19,7 @@
 typedef struct VmDomain VmDomain;
 typedef struct VmStorage VmStorage;
 typedef struct VmNetworks VmNetworks;
+typedef struct VmSecrets VmSecrets;
 
 typedef struct ManagerConfig {
         bool user;               /* --user: session bus, per-user paths */
@@ -88,6 +89,7 @@ typedef struct Manager {
         char *capabilities_xml;        /* built on first GetCapabilities */
         VmStorage *storage;            /* pools, volumes and jobs (pool.c) */
         VmNetworks *networks;          /* virtual networks (network.c) */
+        VmSecrets *secrets;            /* secrets (secret.c) */
         GHashTable *consoles;          /* "UUID/device" → ConsoleProxy*: attached consoles (domain-console.c) */
         GHashTable *jobs;              /* path → VmJob*, owned (job.c) */
         GHashTable *restores_waiting;  /* sd_bus_message* → RestoreCall*: RestoreDomain calls waiting for polkit (domain-save.c) */

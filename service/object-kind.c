@@ -9,6 +9,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "object-kind.h"
+#include "secret.h"
 
 const VmObjectKind *const vm_object_kinds[] = {
         &vm_domain_kind,
@@ -17,6 +18,7 @@ const VmObjectKind *const vm_object_kinds[] = {
         &vm_pool_kind,
         &vm_volume_kind,
         &vm_job_kind,
+        &vm_secret_kind,
         NULL,
 };
 

@@ -29,7 +29,7 @@ STANDARD = (PROPS, PEER, INTRO, OM)
 READS = {
     (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetDomainCapabilities', 'GetNodeInfo',
                                  'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
-                                 'GetVolumeByPath', 'GetAllDomainStats')
+                                 'GetVolumeByPath', 'GetAllDomainStats', 'GetSecret', 'ListSecrets')
 } | {
     (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots', 'GetSchedulerParameters',
                                 'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo', 'GetIOThreadInfo',
@@ -39,7 +39,7 @@ READS = {
 } | {
     ('org.vmgmt.StoragePool', m) for m in ('GetXML', 'ListVolumes', 'GetVolume')
 } | {
-    ('org.vmgmt.StorageVolume', 'GetXML'), ('org.vmgmt.Snapshot', 'GetXML'),
+    ('org.vmgmt.StorageVolume', 'GetXML'), ('org.vmgmt.Snapshot', 'GetXML'), ('org.vmgmt.Secret', 'GetXML'),
 }
 
 # Arguments that pass every check but authorization, keyed by (interface,
@@ -214,6 +214,7 @@ class Matrix(AuthTestCase):
         self.dom(run).Start(opts())
         self.client.wait_state(run, 'running')
         self.client.set_prop(off, 'Autostart', dbus.Boolean(True))   # root: allowed without polkit
+        self.client.manager.DefineSecret("<secret><usage type='ceph'><name>matrix</name></usage></secret>", opts())
 
         objects = self.live_objects()
         self.assertIn(MANAGER_PATH, objects)

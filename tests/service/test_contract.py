@@ -136,6 +136,8 @@ class Contract(VmgmtTestCase):
             "<volume><name>b.raw</name><capacity>1048576</capacity></volume>", dbus.ObjectPath(vol), opts(),
             dbus_interface=POOL_IFACE))
         paths.append(job)
+        paths.append(str(self.manager.DefineSecret("<secret><usage type='ceph'><name>contract</name></usage></secret>",
+                                                   opts())))
         return paths
 
     def test_files_document_everything(self):
