@@ -1,6 +1,6 @@
 # One policy for every kind of object (issue 11): a caller who may not
 # define gets AccessDenied before anything about the XML is said — for
-# domains, networks, pools and volumes alike — and a caller who may gets the
+# domains, networks, pools, volumes and secrets alike — and a caller who may gets the
 # precise InvalidXML. A real polkitd (auth_harness), callers as uid 65534.
 
 import os
@@ -20,12 +20,14 @@ BAD = {
     'network': "<network><name>n</name><frobnicate/></network>",
     'pool': "<pool type='dir'><name>p</name><frobnicate/><target><path>/nonexistent</path></target></pool>",
     'volume': "<volume><name>v</name><frobnicate/><capacity>1048576</capacity></volume>",
+    'secret': "<secret ephemeral='no' private='no'><frobnicate/><usage type='ceph'><name>c</name></usage></secret>",
 }
 
 MANAGE_ALL_RULE = '''
 polkit.addRule(function(action, subject) {
     if ((action.id == "org.vmgmt.domain.manage" || action.id == "org.vmgmt.network.manage" ||
-         action.id == "org.vmgmt.storage.manage") && subject.user == "nobody")
+         action.id == "org.vmgmt.storage.manage" || action.id == "org.vmgmt.secret.manage") &&
+        subject.user == "nobody")
         return polkit.Result.YES;
 });
 '''
@@ -56,6 +58,7 @@ class KindPolicy(AuthTestCase):
             ('CreatePool', MANAGER_PATH, MANAGER_IFACE, 'CreatePool', 'sa{sv}', [BAD['pool'], {}]),
             ('CreateVolume', self.pool, POOL_IFACE, 'CreateVolume', 'sa{sv}', [BAD['volume'], {}]),
             ('CloneVolume', self.pool, POOL_IFACE, 'CloneVolume', 'soa{sv}', [BAD['volume'], self.source, {}]),
+            ('DefineSecret', MANAGER_PATH, MANAGER_IFACE, 'DefineSecret', 'sa{sv}', [BAD['secret'], {}]),
         ]
 
     def test_bad_xml_refused_before_it_is_read(self):
