@@ -162,12 +162,12 @@ def build(args):
             if r.returncode != 0:
                 reason = "build failed: " + last_line(r.stdout + r.stderr)
         cand = os.path.join(bdir, "service", "vmgmtd")
-        if os.access(cand, os.X_OK):
-            if reason:
-                log("using the previous vmgmtd binary: " + reason)
-                reason = None
+        if reason:
+            # an older binary may be there: it would measure code that is not the tree's
+            log("not measuring vmgmt: " + reason)
+        elif os.access(cand, os.X_OK):
             vmgmtd = cand
-        elif reason is None:
+        else:
             reason = "no vmgmtd binary in %s/service (the service has not landed yet?)" % bdir
 
     os.makedirs(bdir, exist_ok=True)
