@@ -11,15 +11,27 @@ bool verb_flag(const VerbArgs *a, const char *name) {
         return verb_value(a, name) != NULL;
 }
 
-const char *verb_value(const VerbArgs *a, const char *name) {
+size_t verb_option_is(const char *entry, const char *name) {
         size_t len = strlen(name);
 
-        for (size_t i = 0; a->options && a->options[i] && i < VERB_OPTIONS_MAX; i++) {
-                const char *o = a->options[i];
+        if (strncmp(entry, name, len) != 0)
+                return 0;
+        if (entry[len] == '\0' || streq(entry + len, "=") || streq(entry + len, "=*"))
+                return len;
+        return 0;
+}
 
-                if (strncmp(o, name, len) == 0 && (o[len] == '\0' || (o[len] == '=' && o[len + 1] == '\0')))
+const char *verb_value(const VerbArgs *a, const char *name) {
+        for (size_t i = 0; a->options && a->options[i] && i < VERB_OPTIONS_MAX; i++)
+                if (verb_option_is(a->options[i], name))
                         return a->values[i];
-        }
+        return NULL;
+}
+
+const char *verb_value_n(const VerbArgs *a, const char *name, size_t n) {
+        for (size_t k = 0; k < a->n_repeated; k++)
+                if (verb_option_is(a->options[a->repeated_option[k]], name) && n-- == 0)
+                        return a->repeated[k];
         return NULL;
 }
 

@@ -286,7 +286,7 @@ static int spec_append(FILE *f, const char *spec, bool disk) {
 int verb_snapshot_create_as(Context *c, VerbArgs *a) {
         _cleanup_free_ char *dpath = NULL, *dname = NULL, *xml = NULL;
         const char *name = a->n_args > 1 ? a->args[1] : verb_value(a, "name");
-        const char *desc = verb_value(a, "description"), *diskspec = verb_value(a, "diskspec");
+        const char *desc = verb_value(a, "description");
         const char *memspec = verb_value(a, "memspec");
         size_t len = 0;
         FILE *f = open_memstream(&xml, &len);
@@ -301,9 +301,12 @@ int verb_snapshot_create_as(Context *c, VerbArgs *a) {
                 xml_elem(f, "description", desc);
         if (memspec)
                 r = spec_append(f, memspec, false);
-        if (r >= 0 && diskspec) {
+        if (r >= 0 && verb_value(a, "diskspec")) {
+                const char *spec;
+
                 fputs("  <disks>\n", f);
-                r = spec_append(f, diskspec, true);
+                for (size_t i = 0; r >= 0 && (spec = verb_value_n(a, "diskspec", i)); i++)
+                        r = spec_append(f, spec, true);
                 fputs("  </disks>\n", f);
         }
         fputs("</domainsnapshot>\n", f);

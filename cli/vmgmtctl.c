@@ -216,10 +216,10 @@ static const Verb verbs[] = {
           "vol-download VOL FILE [--pool POOL] [--offset N] [--length N]", "Copy a volume's content to a file" },
         /* snapshots (vmgmtctl-snapshot.c) */
         { "snapshot-create-as", 1, 2,
-          { "name=", "description=", "disk-only", "atomic", "no-metadata", "live", "quiesce", "diskspec=", "memspec=",
+          { "name=", "description=", "disk-only", "atomic", "no-metadata", "live", "quiesce", "diskspec=*", "memspec=",
             "print-xml" },
           verb_snapshot_create_as,
-          "snapshot-create-as DOMAIN [NAME] [--description D] [--disk-only] [--atomic] [--no-metadata] [--live] [--quiesce] [--diskspec SPEC] [--memspec SPEC] [--print-xml]",
+          "snapshot-create-as DOMAIN [NAME] [--description D] [--disk-only] [--atomic] [--no-metadata] [--live] [--quiesce] [--diskspec SPEC]... [--memspec SPEC] [--print-xml]",
           "Take a snapshot of a domain from arguments (a job with a progress bar)" },
         { "snapshot-create", 1, 2, { "redefine", "disk-only", "atomic", "no-metadata", "live", "quiesce" },
           verb_snapshot_create, "snapshot-create DOMAIN [FILE] [--redefine] [--disk-only] [--atomic] [--no-metadata] [--live] [--quiesce]",
@@ -356,9 +356,12 @@ static void verb_help(const Verb *v) {
         if (v->options[0]) {
                 printf("\nOptions:\n");
                 for (size_t i = 0; v->options[i]; i++) {
-                        size_t n = strlen(v->options[i]);
-                        if (n > 0 && v->options[i][n - 1] == '=')
-                                printf("  --%.*s VALUE\n", (int) (n - 1), v->options[i]);
+                        const char *eq = strchr(v->options[i], '=');
+
+                        /* a repeatable one says so in the synopsis ("[--diskspec SPEC]..."):
+                         * the completion scripts read these lines as they are */
+                        if (eq)
+                                printf("  --%.*s VALUE\n", (int) (eq - v->options[i]), v->options[i]);
                         else
                                 printf("  --%s\n", v->options[i]);
                 }
@@ -463,29 +466,42 @@ static int global_long_option(GlobalArgs *g, const char *name, const char *value
         return 1;
 }
 
+/* Keeps the value of option i: every one of a repeatable option, else the only one. */
+static int verb_store(VerbArgs *a, size_t i, const char *name, const char *value) {
+        size_t n = strlen(a->options[i]);
+
+        if (n < 2 || !streq(a->options[i] + n - 2, "=*")) {
+                if (a->values[i])
+                        return usage_error("Option '--%s' given more than once.", name);
+                a->values[i] = value;
+                return 1;
+        }
+        if (!a->values[i])
+                a->values[i] = value;
+        a->repeated[a->n_repeated] = value;
+        a->repeated_option[a->n_repeated++] = (unsigned) i;
+        return 1;
+}
+
 /* Handles an option of the verb. Returns 1 if it was one, 0 if not, or a printed error. */
 static int verb_long_option(const Verb *v, VerbArgs *a, const char *name, const char *value, bool *consumes_next) {
-        size_t len = strlen(name);
-
         *consumes_next = false;
         for (size_t i = 0; v && v->options[i]; i++) {
                 const char *o = v->options[i];
+                size_t len = verb_option_is(o, name);
 
-                if (strncmp(o, name, len) != 0)
+                if (len == 0)
                         continue;
                 if (o[len] == '\0') {
                         if (value)
                                 return usage_error("Option '--%s' takes no value.", name);
-                        a->values[i] = "";
+                        return verb_store(a, i, name, "");
+                }
+                if (!value) {
+                        *consumes_next = true;
                         return 1;
                 }
-                if (o[len] == '=' && o[len + 1] == '\0') {
-                        if (value)
-                                a->values[i] = value;
-                        else
-                                *consumes_next = true;
-                        return 1;
-                }
+                return verb_store(a, i, name, value);
         }
         return 0;
 }
@@ -507,7 +523,9 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
         int r;
 
         a->args = calloc((size_t) argc + 1, sizeof(char *));
-        if (!a->args)
+        a->repeated = calloc((size_t) argc + 1, sizeof(char *));
+        a->repeated_option = calloc((size_t) argc + 1, sizeof(unsigned));
+        if (!a->args || !a->repeated || !a->repeated_option)
                 return ctl_error(-ENOMEM, "Out of memory.");
 
         for (int i = 1; i < argc; i++) {
@@ -705,5 +723,7 @@ finish:
         if (c.bus)
                 sd_bus_flush_close_unref(c.bus);
         free(a.args);
+        free(a.repeated);
+        free(a.repeated_option);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -32,19 +32,28 @@ typedef struct Context {
 #define VERB_OPTIONS_MAX 16
 
 /* The parsed command line of one verb. `options` is the verb's option table:
- * names without dashes, "name=" for options that take a value. */
+ * names without dashes, "name=" for options that take a value, "name=*" for
+ * one that may be given more than once (virsh's --diskspec); any other option
+ * given twice is an error, as in virsh. */
 typedef struct VerbArgs {
         const char *verb;
         char **args;                            /* positional arguments after the verb */
         size_t n_args;
         const char *const *options;
-        const char *values[VERB_OPTIONS_MAX];   /* NULL: not given; "" for a given flag */
+        const char *values[VERB_OPTIONS_MAX];   /* NULL: not given; "" for a given flag; the first of a "name=*" */
+        const char **repeated;                  /* every value of the "name=*" options, in command-line order */
+        unsigned *repeated_option;              /* and the index in `options` of each */
+        size_t n_repeated;
 } VerbArgs;
 
 /* True if the flag `name` (in the verb's table) was given. */
 bool verb_flag(const VerbArgs *a, const char *name);
 /* The value of option `name`, or NULL if not given. */
 const char *verb_value(const VerbArgs *a, const char *name);
+/* The n-th (from 0) value of the repeatable option `name`, or NULL after the last. */
+const char *verb_value_n(const VerbArgs *a, const char *name, size_t n);
+/* The length of `name` in an option table entry ("name", "name=" or "name=*"), or 0 if the entry is not for it. */
+size_t verb_option_is(const char *entry, const char *name);
 
 /* Prints "error: MESSAGE" on stderr. Returns r (a negative errno) so callers
  * can `return ctl_error(r, …)`. */

@@ -88,7 +88,7 @@ def vmgmtctl_verbs():
     verbs = {}
     # each entry: { "name", MIN, MAX, { "opt", ... }, run, "synopsis", "summary" },
     for m in re.finditer(r'\{\s*"([a-z-]+)",\s*\d+,\s*\d+,\s*\{([^}]*)\}', table):
-        verbs[m.group(1)] = {o.rstrip('=') for o in _c_strings(m.group(2))}
+        verbs[m.group(1)] = {o.split('=', 1)[0] for o in _c_strings(m.group(2))}
     glob = src[src.index('static int global_long_option('):]
     glob = glob[:glob.index('\n}\n')]
     globals_ = set(re.findall(r'streq\(name, "([a-z-]+)"\)', glob))

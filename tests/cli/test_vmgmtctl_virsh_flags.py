@@ -4,7 +4,8 @@
 # --storage, which deletes the pool volumes of the domain's disks (only those:
 # a file no pool holds is left alone with a warning, and nothing is deleted
 # while the domain runs); -c/--connect with libvirt's URIs, and a pager for
-# long output on a terminal only (--no-pager), as systemctl.
+# long output on a terminal only (--no-pager), as systemctl; --diskspec
+# repeated, any other option given twice refused as virsh does.
 #
 # Run: /usr/bin/python3 tests/cli/test_vmgmtctl_virsh_flags.py
 
@@ -150,6 +151,20 @@ class VirshFlags(CtlTestCase):
         self.assertIn("Unknown option '-qq'", self.fails('-qq', 'list'))
         # errors are not quieted
         self.assertIn('qu', self.fails('-q', 'start', 'qu'))
+
+    def test_repeated_options(self):
+        # --diskspec may be given once per disk (virsh's snapshot-create-as); any other option given
+        # twice is an error, as virsh's "already seen", never a silent choice of one of them
+        xml = self.ok('snapshot-create-as', 'any', 'two', '--disk-only', '--print-xml',
+                      '--diskspec', 'vda,snapshot=external,file=/x/a.ov', '--diskspec=vdb,snapshot=no')
+        self.assertIn("<disk name='vda' snapshot='external'>", xml)
+        self.assertIn("<source file='/x/a.ov'/>", xml)
+        self.assertIn("<disk name='vdb' snapshot='no'/>", xml)
+        self.assertLess(xml.index("'vda'"), xml.index("'vdb'"))
+        for twice in (['--description', 'a', '--description=b'], ['--print-xml']):
+            self.assertIn("Option '%s' given more than once" % twice[0],
+                          self.fails('snapshot-create-as', 'any', 's', '--print-xml', *twice))
+        self.assertIn('[--diskspec SPEC]...', self.ok('help', 'snapshot-create-as'))
 
     def test_connect_uri(self):
         self.ok('define', self.xml_file('uri'))
