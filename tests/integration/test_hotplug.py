@@ -14,12 +14,11 @@ import xml.etree.ElementTree as ET
 
 import dbus
 
-from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML, GUEST_READY, VmgmtTestCase,
-                           guest_domain_xml, guest_image, main, opts, run_vmgmtctl, unwrap)
+from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_STATE, ERR_INVALID_XML, GuestTestCase,
+                           guest_domain_xml, main, opts, run_vmgmtctl, unwrap)
 
 QEMU_IMG = shutil.which('qemu-img') or '/usr/bin/qemu-img'
 
-BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 WAIT = 120
 JOB_IFACE = 'org.vmgmt.Job'
 
@@ -42,11 +41,8 @@ def qemu_files(pid):
     return out
 
 
-class Hotplug(VmgmtTestCase):
-    @classmethod
-    def setUpClass(cls):
-        guest_image()
-        super().setUpClass()
+class Hotplug(GuestTestCase):
+    GUEST_DIAGNOSE = 'ls /sys/bus/pci/devices; dmesg | tail -30'
 
     def image(self, name, size=16 << 20):
         p = os.path.join(self.fx.tmp, name)
@@ -54,44 +50,9 @@ class Hotplug(VmgmtTestCase):
             f.truncate(size)
         return p
 
-    def boot(self, name, paused=False, xml=None, wait=True):
-        path = self.define(xml or guest_domain_xml(name))
-        self.dom(path).Start(opts(paused=paused))
-        self.client.wait_state(path, 'paused' if paused else 'running')
-        if paused or not wait:
-            return path, None
-        con = self.fx.console(path)
-        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
-        return path, con
-
     def live_targets(self, path, inactive=False):
         root = ET.fromstring(str(self.dom(path).GetXML(opts(inactive=inactive))))
         return [t.get('dev') for t in root.iter('target') if t.get('bus')]
-
-    def guest_says(self, con, command, token):
-        # the quotes keep the echoed command line from matching
-        con.send("%s && echo %s_Y''ES || echo %s_N''O" % (command, token, token))
-        deadline = time.monotonic() + WAIT
-        while True:
-            con._read()
-            tail = con.buf[con.mark:]
-            if (token + '_YES').encode() in tail:
-                con.mark = len(con.buf)
-                return True
-            if (token + '_NO').encode() in tail:
-                con.mark = len(con.buf)
-                return False
-            self.assertLess(time.monotonic(), deadline, 'the guest did not answer %r' % command)
-            time.sleep(0.05)
-
-    def wait_guest(self, con, command, token, want=True):
-        deadline = time.monotonic() + WAIT
-        while self.guest_says(con, command, token) != want:
-            if time.monotonic() > deadline:
-                con.send("ls /sys/bus/pci/devices; dmesg | tail -30; echo DI''AG")
-                con.wait_for('DIAG')
-                self.fail('%r never became %s in the guest:\n%s' % (command, want, con.buf[-4000:].decode('utf-8', 'replace')))
-            time.sleep(0.5)
 
     def qemu_pid(self):
         pids = self.fx.qemu_pids()

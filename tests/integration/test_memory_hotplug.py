@@ -20,10 +20,9 @@ import xml.etree.ElementTree as ET
 
 import dbus
 
-from vmgmt_harness import (ERR_INVALID_XML, ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, guest_domain_xml, guest_image,
+from vmgmt_harness import (ERR_INVALID_XML, ERR_NOT_SUPPORTED, GuestTestCase, guest_domain_xml,
                            main, opts, run_vmgmtctl, unwrap)
 
-BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 WAIT = 120
 JOB_IFACE = 'org.vmgmt.Job'
 MIB = 1024   # KiB
@@ -47,21 +46,11 @@ def hotplug_domain_xml(name, slots=2, max_mib=1024, dimms=''):
     return xml
 
 
-class MemoryHotplug(VmgmtTestCase):
-    @classmethod
-    def setUpClass(cls):
-        guest_image()
-        super().setUpClass()
+class MemoryHotplug(GuestTestCase):
+    GUEST_DIAGNOSE = 'ls /sys/devices/system/memory; cat /proc/meminfo | head -3; dmesg | tail -20'
 
-    def boot(self, name, paused=False, xml=None):
-        path = self.define(xml or hotplug_domain_xml(name))
-        self.dom(path).Start(opts(paused=paused))
-        self.client.wait_state(path, 'paused' if paused else 'running')
-        if paused:
-            return path, None
-        con = self.fx.console(path)
-        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
-        return path, con
+    def guest_xml(self, name):
+        return hotplug_domain_xml(name)
 
     def modules(self, path, inactive=False):
         """(size KiB, slot) of each memory device, and <memory> in KiB."""
@@ -71,34 +60,6 @@ class MemoryHotplug(VmgmtTestCase):
             a = m.find('address')
             mods.append((int(m.find('target/size').text), int(a.get('slot')) if a is not None else None))
         return mods, int(root.find('memory').text)
-
-    def guest_says(self, con, command, token):
-        con.send("%s && echo %s_Y''ES || echo %s_N''O" % (command, token, token))
-        deadline = time.monotonic() + WAIT
-        while True:
-            con._read()
-            tail = con.buf[con.mark:]
-            if (token + '_YES').encode() in tail:
-                con.mark = len(con.buf)
-                return True
-            if (token + '_NO').encode() in tail:
-                con.mark = len(con.buf)
-                return False
-            self.assertLess(time.monotonic(), deadline, 'the guest did not answer %r' % command)
-            time.sleep(0.05)
-
-    def wait_guest(self, con, command, token, want=True, before=None):
-        deadline = time.monotonic() + WAIT
-        while True:
-            if before:
-                con.send(before)
-            if self.guest_says(con, command, token) == want:
-                return
-            if time.monotonic() > deadline:
-                con.send("ls /sys/devices/system/memory; cat /proc/meminfo | head -3; dmesg | tail -20; echo DI''AG")
-                con.wait_for('DIAG')
-                self.fail('%r never became %s in the guest:\n%s' % (command, want, con.buf[-4000:].decode('utf-8', 'replace')))
-            time.sleep(0.5)
 
     def test_attach_grows_guest_memory(self):
         path, con = self.boot('mh1')

@@ -1255,6 +1255,65 @@ class VmgmtTestCase(unittest.TestCase):
         self.assertLessEqual(after['fds'], before['fds'] + fds_slack, 'vmgmtd fd leak')
 
 
+class GuestTestCase(VmgmtTestCase):
+    """Tests with the booted busybox guest (tools/build-guest, GUEST_READY on its console): boot()
+    it, ask it with guest_says() whether a shell command succeeds, wait_guest() until it does."""
+
+    BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
+    GUEST_WAIT = 120
+    GUEST_DIAGNOSE = 'dmesg | tail -30'   # what wait_guest() prints when it gives up
+
+    @classmethod
+    def setUpClass(cls):
+        guest_image()
+        super().setUpClass()
+
+    def guest_xml(self, name):
+        return guest_domain_xml(name)
+
+    def boot(self, name, paused=False, xml=None, wait=True):
+        """Defines and starts the domain; (path, its console once the guest is ready, or None)."""
+        path = self.define(xml or self.guest_xml(name))
+        self.dom(path).Start(opts(paused=paused))
+        self.client.wait_state(path, 'paused' if paused else 'running')
+        if paused or not wait:
+            return path, None
+        con = self.fx.console(path)
+        con.wait_for(GUEST_READY, self.BOOT_TIMEOUT)
+        return path, con
+
+    def guest_says(self, con, command, token):
+        """True if `command` succeeds in the guest, False if it fails."""
+        # the quotes keep the echoed command line from matching
+        con.send("%s && echo %s_Y''ES || echo %s_N''O" % (command, token, token))
+        deadline = time.monotonic() + self.GUEST_WAIT
+        while True:
+            con._read()
+            tail = con.buf[con.mark:]
+            if (token + '_YES').encode() in tail:
+                con.mark = len(con.buf)
+                return True
+            if (token + '_NO').encode() in tail:
+                con.mark = len(con.buf)
+                return False
+            self.assertLess(time.monotonic(), deadline, 'the guest did not answer %r' % command)
+            time.sleep(0.05)
+
+    def wait_guest(self, con, command, token, want=True, before=None):
+        """Asks until `command`'s success is `want` (sending `before` first each time, if given)."""
+        deadline = time.monotonic() + self.GUEST_WAIT
+        while True:
+            if before:
+                con.send(before)
+            if self.guest_says(con, command, token) == want:
+                return
+            if time.monotonic() > deadline:
+                con.send("%s; echo DI''AG" % self.GUEST_DIAGNOSE)
+                con.wait_for('DIAG')
+                self.fail('%r never became %s in the guest:\n%s' % (command, want, con.buf[-4000:].decode('utf-8', 'replace')))
+            time.sleep(0.5)
+
+
 def main():
     import vmgmt_testmain
     vmgmt_testmain.run()
