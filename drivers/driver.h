@@ -494,6 +494,11 @@ typedef struct DomainDriverOps {
          * would both write, as the driver names its log files; NULL when their
          * files are apart. vmgmtd refuses a name that clashes with a domain's. */
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
+        /* The one other name whose files a domain called `name` could clash
+         * with (log_clash(name, that) may be non-NULL), or NULL: for QEMU, X
+         * of X-console or X-serial1. vmgmtd keeps its domains by this name, so
+         * a define finds a clash by lookup, not by asking about every domain. */
+        char *(*log_clash_base)(DomainDriver *d, const char *name);
         /* A Screenshot whose reader takes no bytes for this long fails (ETIMEDOUT). */
         void (*set_screenshot_stall_timeout)(DomainDriver *d, uint64_t usec);
         /* How long each run of an emulator binary that prepare() probes may

@@ -509,6 +509,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         vm_domain_emit_event(d, "undefined", "renamed");
         if (m->ready)
                 (void) sd_bus_emit_object_removed(m->bus, d->path);
+        vm_domain_clash_index(d, false);
         g_hash_table_steal(m->domains_by_name, d->name);
         old_name = d->name;
         old_path = d->path;
@@ -520,6 +521,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
         d->def = def;
         d->generation++;
         g_hash_table_insert(m->domains_by_name, d->name, d);
+        vm_domain_clash_index(d, true);
         g_free(old_name);
         free(old_path);
         g_free(old_file);

@@ -38,6 +38,7 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         }
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
+        vm_domain_clash_index(d, true);
         /* start-up loads the snapshots kept for the domains once they are all known
          * (vm_snapshot_store_load_all); a new domain: what an old one of that name left is not its */
         if (m->ready)
@@ -80,6 +81,7 @@ void vm_domain_remove(VmDomain *d) {
         if (visible)
                 (void) sd_bus_emit_object_removed(m->bus, d->path);
         g_hash_table_remove(m->domains_by_uuid, d->uuid);
+        vm_domain_clash_index(d, false);
         /* drops the registry's reference: keep d alive until we are done */
         vm_domain_ref(d);
         g_hash_table_remove(m->domains_by_name, d->name);
@@ -90,23 +92,61 @@ VmDomain *vm_domain_find_by_name(Manager *m, const char *name) {
         return g_hash_table_lookup(m->domains_by_name, name);
 }
 
-int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error) {
-        GHashTableIter it;
-        gpointer value;
+static char *clash_base(const VmDriver *drv, const char *name) {
+        return drv->ops->log_clash_base ? drv->ops->log_clash_base(drv->driver, name) : NULL;
+}
 
-        g_hash_table_iter_init(&it, m->domains_by_name);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-                VmDomain *d = value;
-                _cleanup_free_ char *file = NULL;
+void vm_domain_clash_index(VmDomain *d, bool add) {
+        GHashTable *index = d->manager->domains_by_clash_base;
+        g_autofree char *base = clash_base(d->drv, d->name);
+        GPtrArray *same;
 
-                if (d == self || streq(d->name, name) || !d->drv->ops->log_clash)
-                        continue;
-                file = d->drv->ops->log_clash(d->drv->driver, name, d->name);
-                if (file)
-                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
-                                                 "Domain name '%s' clashes with domain '%s': both would write the log file %s",
-                                                 name, d->name, file);
+        if (!base)
+                return;
+        same = g_hash_table_lookup(index, base);
+        if (add) {
+                if (!same) {
+                        same = g_ptr_array_new();
+                        g_hash_table_insert(index, g_strdup(base), same);
+                }
+                g_ptr_array_add(same, d);
+        } else if (same) {
+                g_ptr_array_remove_fast(same, d);
+                if (same->len == 0)
+                        g_hash_table_remove(index, base);
         }
+}
+
+/* An AlreadyExists error if d's driver says name and d's name would share a file. */
+static int clash_with(const VmDomain *d, const char *name, const VmDomain *self, sd_bus_error *error) {
+        _cleanup_free_ char *file = NULL;
+
+        if (!d || d == self || streq(d->name, name) || !d->drv->ops->log_clash)
+                return 0;
+        file = d->drv->ops->log_clash(d->drv->driver, name, d->name);
+        if (!file)
+                return 0;
+        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                 "Domain name '%s' clashes with domain '%s': both would write the log file %s",
+                                 name, d->name, file);
+}
+
+int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error) {
+        GPtrArray *same = g_hash_table_lookup(m->domains_by_clash_base, name);
+        int r;
+
+        /* name is X-console and X exists (as each driver names its files) */
+        for (size_t i = 0; i < m->n_drivers; i++) {
+                g_autofree char *base = clash_base(&m->drivers[i], name);
+                VmDomain *d = base ? vm_domain_find_by_name(m, base) : NULL;
+
+                if (d && d->drv == &m->drivers[i] && (r = clash_with(d, name, self, error)) < 0)
+                        return r;
+        }
+        /* name is X and X-console exists */
+        for (guint i = 0; same && i < same->len; i++)
+                if ((r = clash_with(same->pdata[i], name, self, error)) < 0)
+                        return r;
         return 0;
 }
 

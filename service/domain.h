@@ -100,6 +100,8 @@ VmDomain *vm_domain_find_by_name(Manager *m, const char *name);
  * (the driver's log_clash: X-console.log can be both the hypervisor's log of
  * X-console and the console log of X). */
 int vm_domain_check_log_clash(Manager *m, const char *name, const VmDomain *self, sd_bus_error *error);
+/* Adds d to (or removes it from) the index vm_domain_check_log_clash() looks in, under d's name. */
+void vm_domain_clash_index(VmDomain *d, bool add);
 VmDomain *vm_domain_find_by_uuid(Manager *m, const char *uuid);
 /* Name or UUID (with or without dashes). */
 VmDomain *vm_domain_find(Manager *m, const char *name_or_uuid);

@@ -394,6 +394,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->next_id = 1;
         m->domains_by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, domain_unref_notify);
         m->domains_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
+        m->domains_by_clash_base = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                         (GDestroyNotify) g_ptr_array_unref);
         m->creds = bus_creds_cache_new();
         m->pending_ops = g_hash_table_new(g_direct_hash, g_direct_equal);
         r = sd_event_default(&m->event);
@@ -430,6 +432,8 @@ Manager *manager_free(Manager *m) {
                 g_hash_table_destroy(m->jobs);
         if (m->domains_by_uuid)
                 g_hash_table_destroy(m->domains_by_uuid);
+        if (m->domains_by_clash_base)
+                g_hash_table_destroy(m->domains_by_clash_base);
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
         sd_event_source_disable_unref(m->store_flush_source);

@@ -296,6 +296,7 @@ void qemu_driver_set_log_rotation(DomainDriver *d, const DriverLogRotation *cons
 void qemu_driver_log_rotation_done(QemuDriver *d);
 /* DomainDriverOps.log_clash. */
 char *qemu_driver_log_clash(DomainDriver *d, const char *name, const char *other);
+char *qemu_driver_log_clash_base(DomainDriver *d, const char *name);
 
 /* ---- qemu-blockjob.c ---- */
 

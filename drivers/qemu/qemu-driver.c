@@ -950,6 +950,7 @@ const DomainDriverOps qemu_driver_ops = {
         .open_console = qemu_runtime_open_console,
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
+        .log_clash_base = qemu_driver_log_clash_base,
         .set_screenshot_stall_timeout = qemu_graphics_set_stall_timeout,
         .set_probe_timeout = qemu_driver_set_probe_timeout,
         .console_name = qemu_console_name,

@@ -190,6 +190,16 @@ char *qemu_driver_log_clash(DomainDriver *base, const char *name, const char *ot
         return NULL;
 }
 
+char *qemu_driver_log_clash_base(DomainDriver *base, const char *name) {
+        const char *dash = strrchr(name, '-');
+
+        (void) base;
+        /* chardev log names have no dash: only the last one can start one */
+        if (!dash || dash == name || !is_chardev_log_name(dash + 1))
+                return NULL;
+        return g_strndup(name, (size_t) (dash - name));
+}
+
 /* FILE.keep goes, FILE.i becomes FILE.i+1. */
 static void shift_old_files(const char *path, unsigned keep) {
         for (unsigned i = keep; i >= 1; i--) {
