@@ -163,6 +163,10 @@ typedef struct DriverFile {
 typedef struct DriverFiles {
         const DriverFile *files;
         size_t n_files;
+        /* disk leases (service/domain-lease.h): OFD-locked fds the hypervisor keeps open
+         * for as long as it runs, never names and never closes */
+        const int *lease_fds;
+        size_t n_lease_fds;
 } DriverFiles;
 
 /* The file of one path of the definition, or NULL. */

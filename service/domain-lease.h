@@ -1,0 +1,39 @@
+/* domain-lease.h — disk leases (libvirt's lock manager role, virtlockd's file
+ * lockspace): a writable, non-shareable disk is used by at most one running
+ * domain on every host that shares the lease directory. */
+#pragma once
+
+#include <stddef.h>
+
+#include "driver.h"
+#include "manager.h"
+
+/* The leases one start (or one hot-plug) took: an OFD-locked fd per disk.
+ * The hypervisor inherits them and holds the locks as long as it lives; the
+ * set's own copies are closed when it is freed. */
+typedef struct VmLeases {
+        int *fds;
+        char **holders;         /* what each file says, without the pid */
+        size_t n;
+} VmLeases;
+
+/* The lease directory: [daemon] lease_dir=, else STATE/leases. */
+const char *vm_lease_dir(Manager *m);
+
+/* Takes the leases of def's writable, non-shareable disks (index only: that
+ * one disk; SIZE_MAX: every disk) and of its <lease> devices, each as
+ * LEASE_DIR/SHA256(resolved path) locked with F_OFD_SETLK, holder written in
+ * it. files: the start's opened files (their resolved paths), or NULL (the
+ * definition's paths, resolved here). On -EBUSY *ret_error names the disk and
+ * its holder ("disk /x is in use by domain NAME (UUID) on host H"); nothing
+ * stays locked. Migration: the destination calls this after the source's qemu
+ * is gone (vm_leases_release() at the source closes nothing of qemu's: the
+ * source's qemu exiting releases them). */
+int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const DriverFiles *files, VmLeases *ret,
+                      char **ret_error);
+
+/* Writes the hypervisor's pid into each lease held (after its spawn). */
+void vm_leases_set_pid(VmLeases *l, pid_t pid);
+
+/* Closes the set's fds (a lease a hypervisor inherited stays held by it). */
+void vm_leases_release(VmLeases *l);
