@@ -302,8 +302,10 @@ static void shell_quote(FILE *f, const char *arg) {
         fputc('\'', f);
 }
 
-/* The remote command line: vmgmtctl [-M MACHINE] console 'NAME' [--devname 'DEV'] [--force]. */
-static char *remote_command(const char *machine, const char *name, const char *device, bool force) {
+/* The remote command line: vmgmtctl [-M MACHINE | -c qemu+unix:///system?socket=SOCKET]
+ * console 'NAME' [--devname 'DEV'] [--force]. */
+static char *remote_command(const char *machine, const char *bus_socket, const char *name, const char *device,
+                            bool force) {
         char *cmd = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&cmd, &size);
@@ -314,6 +316,19 @@ static char *remote_command(const char *machine, const char *name, const char *d
         if (machine) {
                 fputs(" -M ", f);
                 shell_quote(f, machine);
+        }
+        if (bus_socket) {
+                _cleanup_free_ char *uri = NULL;
+
+                fputs(" -c ", f);
+                /* the URI's query is %-escaped where it must be */
+                uri = malloc(strlen(bus_socket) * 3 + 64);
+                if (uri) {
+                        char *o = uri + sprintf(uri, "qemu+unix:///system?socket=");
+                        for (const char *p = bus_socket; *p; p++)
+                                o += strchr("&%=?#", *p) ? sprintf(o, "%%%02x", (unsigned char) *p) : sprintf(o, "%c", *p);
+                        shell_quote(f, uri);
+                }
         }
         fputs(" console ", f);
         shell_quote(f, name);
@@ -330,39 +345,29 @@ static char *remote_command(const char *machine, const char *name, const char *d
         return cmd;
 }
 
-/* [USER@]HOST[:PORT][/MACHINE], as sd_bus_open_system_remote() takes it. */
-static int console_remote(const char *host, const char *name, const char *device, bool force) {
-        _cleanup_free_ char *h = strdup(host), *cmd = NULL;
-        char *machine = NULL, *port = NULL, *colon;
-        const char *argv[8];
-        size_t n = 0;
+/* c->host is [USER@]HOST[:PORT][/MACHINE], as sd_bus_open_system_remote() takes it;
+ * ssh gets -c's options (keyfile, no_verify, command). */
+static int console_remote(Context *c, const char *name, const char *device, bool force) {
+        _cleanup_free_ char *cmd = NULL;
+        const char *slash = strchr(c->host, '/');
+        _cleanup_free_ char *machine = slash && slash[1] ? strdup(slash + 1) : NULL;
+        char **argv;
 
-        if (!h)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        machine = strchr(h, '/');
-        if (machine)
-                *machine++ = 0;
-        colon = strrchr(h, ':');
-        if (colon && !strchr(colon, ']')) {
-                *colon = 0;
-                port = colon + 1;
-        }
-        cmd = remote_command(machine, name, device, force);
+        cmd = remote_command(machine, c->remote.bus_socket, name, device, force);
         if (!cmd)
                 return ctl_error(-ENOMEM, "Out of memory.");
-        argv[n++] = "ssh";
-        argv[n++] = "-t";   /* a terminal on the remote side: the remote vmgmtctl makes it raw */
-        if (port) {
-                argv[n++] = "-p";
-                argv[n++] = port;
-        }
-        argv[n++] = "--";
-        argv[n++] = h;
-        argv[n++] = cmd;
-        argv[n] = NULL;
+        /* -t: a terminal on the remote side, the remote vmgmtctl makes it raw */
+        argv = ctl_ssh_argv(c, true, cmd);
+        if (!argv)
+                return ctl_error(-ENOMEM, "Out of memory.");
         fflush(stdout);
-        execvp("ssh", (char *const *) argv);
-        return ctl_error(-errno, "Failed to run ssh for the console on %s: %m", host);
+        execvp(argv[0], argv);
+        {
+                int r = -errno;
+                strv_freep(&argv);
+                return ctl_error(r, "Failed to run %s for the console on %s: %s", c->remote.ssh ?: "ssh", c->host,
+                                 strerror(-r));
+        }
 }
 
 static int console_run(Context *c, const char *ident, const char *device, bool force) {
@@ -377,7 +382,7 @@ static int console_run(Context *c, const char *ident, const char *device, bool f
                  * ends (and reaps) its own ssh to the host's systemd-stdio-bridge */
                 ctl_polkit_agent_close(c);
                 c->bus = sd_bus_flush_close_unref(c->bus);
-                return console_remote(c->host, name, device, force);
+                return console_remote(c, name, device, force);
         }
         return console_attach(c, path, name, device, force);
 }
