@@ -1,10 +1,17 @@
 /* vmgmtctl-bus.c — vmgmtctl's connection, method calls, error printing and domain lookups. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vmgmtctl.h"
 
@@ -127,7 +134,7 @@ static char *bridge_command(const Context *c, const char *machine) {
         return TAKE_PTR(cmd);
 }
 
-char **ctl_ssh_argv(const Context *c, bool tty, const char *command) {
+static char **ssh_argv(const Context *c, const char *const *opts, const char *command) {
         _cleanup_free_ char *dest = NULL, *port = NULL, *machine = NULL;
         char **l = NULL;
         size_t n = 0;
@@ -136,8 +143,8 @@ char **ctl_ssh_argv(const Context *c, bool tty, const char *command) {
         if (host_split(c->host, &dest, &port, &machine) < 0)
                 return NULL;
         r = strv_push(&l, &n, c->remote.ssh ?: "ssh");
-        if (r >= 0)
-                r = strv_push(&l, &n, tty ? "-t" : "-xT");
+        for (size_t i = 0; r >= 0 && opts[i]; i++)
+                r = strv_push(&l, &n, opts[i]);
         if (r >= 0 && port && (r = strv_push(&l, &n, "-p")) >= 0)
                 r = strv_push(&l, &n, port);
         if (r >= 0 && c->remote.keyfile && (r = strv_push(&l, &n, "-i")) >= 0)
@@ -153,13 +160,132 @@ char **ctl_ssh_argv(const Context *c, bool tty, const char *command) {
                 r = strv_push(&l, &n, "--");
         if (r >= 0)
                 r = strv_push(&l, &n, dest);
-        if (r >= 0)
+        if (r >= 0 && command)
                 r = strv_push(&l, &n, command);
         if (r < 0) {
                 strv_freep(&l);
                 return NULL;
         }
         return l;
+}
+
+char **ctl_ssh_argv(const Context *c, bool tty, const char *command) {
+        return ssh_argv(c, (const char *const[]) { tty ? "-t" : "-xT", NULL }, command);
+}
+
+/* ---- streams: what a connection without fd passing gets instead of an fd ---- */
+
+static uint64_t ctl_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int stream_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+void ctl_stream_close(CtlStream *s) {
+        if (s->fd >= 0)
+                close(s->fd);
+        if (s->ssh > 0) {
+                (void) kill(s->ssh, SIGTERM);
+                while (waitpid(s->ssh, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        *s = (CtlStream) { .fd = -1 };
+}
+
+int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret) {
+        char dir[] = "/tmp/vmgmtctl-stream-XXXXXX";
+        _cleanup_free_ char *local = NULL, *spec = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        CtlStream s = { .fd = -1 };
+        uint64_t deadline;
+        int r = 0;
+
+        *ret = s;
+        if (!c->host) {
+                /* a local bus that passes no fds: the socket is right here */
+                s.fd = stream_connect(remote_path);
+                if (s.fd < 0)
+                        return ctl_error(s.fd, "Failed to connect to %s: %s", remote_path, strerror(-s.fd));
+                *ret = s;
+                return 0;
+        }
+        /* ssh forwards a local socket of ours to the far one (as the same user, which
+         * the far side checks), for one connection */
+        if (!mkdtemp(dir))
+                return ctl_error(-errno, "Failed to make a directory for the stream: %m");
+        if (asprintf(&local, "%s/s", dir) < 0 || asprintf(&spec, "%s:%s", local, remote_path) < 0) {
+                (void) rmdir(dir);
+                return ctl_error(-ENOMEM, "Out of memory.");
+        }
+        argv = ssh_argv(c, (const char *const[]) { "-xTN", "-o", "ExitOnForwardFailure=yes", "-o",
+                                                   "StreamLocalBindUnlink=yes", "-L", spec, NULL }, NULL);
+        if (!argv) {
+                (void) rmdir(dir);
+                return ctl_error(-ENOMEM, "Out of memory.");
+        }
+        fflush(stdout);
+        s.ssh = fork();
+        if (s.ssh < 0) {
+                r = -errno;
+                (void) rmdir(dir);
+                return ctl_error(r, "Failed to run ssh: %s", strerror(-r));
+        }
+        if (s.ssh == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        deadline = ctl_now_usec() + CTL_STREAM_TIMEOUT_USEC;
+        for (;;) {
+                int status;
+
+                s.fd = stream_connect(local);
+                if (s.fd >= 0)
+                        break;
+                if (waitpid(s.ssh, &status, WNOHANG) == s.ssh) {
+                        s.ssh = 0;
+                        r = ctl_error(-ECONNREFUSED, "ssh to %s could not forward the stream (exit status %d).",
+                                      c->host, WIFEXITED(status) ? WEXITSTATUS(status) : 255);
+                        break;
+                }
+                if (ctl_now_usec() > deadline) {
+                        r = ctl_error(-ETIMEDOUT, "ssh to %s did not forward the stream within %d s.", c->host,
+                                      (int) (CTL_STREAM_TIMEOUT_USEC / 1000000));
+                        break;
+                }
+                (void) usleep(20 * 1000);
+        }
+        (void) unlink(local);
+        (void) rmdir(dir);
+        if (r < 0) {
+                ctl_stream_close(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
 }
 
 /* An sd-bus address value: everything but [-_/.a-zA-Z0-9] as %XX. */

@@ -3,9 +3,11 @@
  *
  * OpenConsole hands over a file descriptor, and file descriptors cannot cross
  * the ssh stdio bridge that -H uses for the bus. With -H the console is
- * therefore run on the remote host itself: `ssh -t [-p PORT] [USER@]HOST
- * vmgmtctl [-M MACHINE] console …`, so the remote vmgmtctl gets the fd from the
- * remote vmgmtd and ssh carries the terminal. */
+ * therefore Domain.OpenConsoleStream's: a one-shot unix socket on the far host
+ * that ssh forwards (ssh -N -L, as the same user: the far vmgmtd checks the
+ * peer's uid), with the same session rules as OpenConsole. A far vmgmtd
+ * without that method gets the older way: `ssh -t [-p PORT] [USER@]HOST
+ * vmgmtctl [-M MACHINE] console …`, the remote vmgmtctl on ssh's terminal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -249,18 +251,46 @@ static int console_open(Context *c, const char *path, const char *device, bool f
         return 0;
 }
 
-/* The console of the domain at path on this terminal until Ctrl+], EOF or a signal. */
-static int console_attach(Context *c, const char *path, const char *name, const char *device, bool force) {
-        _cleanup_close_ int console = -1, sigfd = -1;
+static int console_remote(Context *c, const char *name, const char *device, bool force);
+
+/* OpenConsoleStream: the session behind a one-shot socket on the domain's host, reached
+ * through ssh's forwarding with -H. *ret_unknown: the far vmgmtd has no such method. */
+static int console_open_stream(Context *c, const char *path, const char *device, bool force, CtlStream *ret,
+                               bool *ret_unknown) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *spath;
+        int r;
+
+        *ret_unknown = false;
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "OpenConsoleStream", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", strempty(device));
+        if (r >= 0)
+                r = ctl_append_flags(m, "force", force, (const char *) NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = sd_bus_call(c->bus, m, 0, &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                *ret_unknown = true;
+                return r;
+        }
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        r = sd_bus_message_read(reply, "s", &spath);
+        if (r < 0)
+                return ctl_error(r, "Failed to read the console: %s", strerror(-r));
+        return ctl_stream_open(c, spath, ret);
+}
+
+/* The console (fd, taken) of domain name on this terminal until Ctrl+], EOF or a signal. */
+static int console_attach_fd(Context *c, int fd, const char *name) {
+        _cleanup_close_ int console = fd, sigfd = -1;
         ConsoleEnd end = CONSOLE_END_CLOSED;
         sigset_t old;
         int r;
 
-        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
-                return ctl_error(-EOPNOTSUPP, "This bus connection cannot pass file descriptors; run vmgmtctl console on the host of the domain.");
-        r = console_open(c, path, device, force, &console);
-        if (r < 0)
-                return r;
         ctl_polkit_agent_close(c);   /* no password prompt can come any more; it must not read our terminal */
         sigfd = console_signals(&old);
         if (sigfd < 0)
@@ -287,6 +317,40 @@ static int console_attach(Context *c, const char *path, const char *name, const 
         else
                 fputc('\n', stdout);
         return 0;
+}
+
+/* The console of the domain at path on this terminal until Ctrl+], EOF or a signal. */
+static int console_attach(Context *c, const char *path, const char *name, const char *device, bool force) {
+        int console = -1, r;
+
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0) {
+                CtlStream st;
+                bool unknown;
+
+                /* -H, or another connection without fds: the stream (bytes over ssh) */
+                r = console_open_stream(c, path, device, force, &st, &unknown);
+                if (r < 0 && unknown && c->host) {
+                        /* an older vmgmtd: the far host's own vmgmtctl on ssh's terminal. The
+                         * bus connection is not needed by it: closing it ends (and reaps) its
+                         * ssh to systemd-stdio-bridge */
+                        ctl_polkit_agent_close(c);
+                        c->bus = sd_bus_flush_close_unref(c->bus);
+                        return console_remote(c, name, device, force);
+                }
+                if (r < 0 && unknown)
+                        return ctl_error(-EOPNOTSUPP, "This bus connection cannot pass file descriptors and vmgmtd "
+                                                      "offers no console stream; run vmgmtctl console on the host "
+                                                      "of the domain.");
+                if (r < 0)
+                        return r;
+                r = console_attach_fd(c, TAKE_FD(st.fd), name);
+                ctl_stream_close(&st);
+                return r;
+        }
+        r = console_open(c, path, device, force, &console);
+        if (r < 0)
+                return r;
+        return console_attach_fd(c, console, name);
 }
 
 /* ---- -H: run the console on the remote host ---- */
@@ -377,13 +441,6 @@ static int console_run(Context *c, const char *ident, const char *device, bool f
         r = domain_resolve(c, ident, &path, &name);
         if (r < 0)
                 return r;
-        if (c->host) {
-                /* the bus connection is not needed by the remote side; closing it
-                 * ends (and reaps) its own ssh to the host's systemd-stdio-bridge */
-                ctl_polkit_agent_close(c);
-                c->bus = sd_bus_flush_close_unref(c->bus);
-                return console_remote(c, name, device, force);
-        }
         return console_attach(c, path, name, device, force);
 }
 

@@ -348,8 +348,8 @@ static void help(void) {
                "     --no-ask-password   Do not ask for a password for privileged operations\n"
                "  -c --connect=URI       virsh's URI: qemu:///system (the system bus), qemu:///session\n"
                "                         (the user bus), qemu+ssh://[USER@]HOST[:PORT]/system (as -H;\n"
-               "                         ?keyfile=KEY&no_verify=1&command=SSH&socket=REMOTE_BUS_SOCKET),\n"
-               "                         vmgmt+ssh://… (the same), qemu+unix:///system?socket=BUS_SOCKET\n"
+               "                         parameters keyfile, no_verify, command and socket), the same\n"
+               "                         as vmgmt+ssh://…, qemu+unix:///system?socket=PATH (that bus)\n"
                "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n"
                "  -q --quiet             No table headers and no messages saying what was done\n");
 }

@@ -71,6 +71,17 @@ int ctl_connect(Context *c, bool user, const char *host, const char *machine);
  * host's [USER@]HOST[:PORT] and c->remote's options; tty: -t, else -xT. */
 char **ctl_ssh_argv(const Context *c, bool tty, const char *command);
 
+/* A stream method's socket (Domain.OpenConsoleStream, …) as a connected fd:
+ * with -H through `ssh -N -L` (the ssh runs until ctl_stream_close()),
+ * else connected directly. Printed errors. */
+#define CTL_STREAM_TIMEOUT_USEC (60 * 1000000ULL)
+typedef struct CtlStream {
+        int fd;
+        int ssh;                   /* pid of the forwarding ssh, 0 for none */
+} CtlStream;
+int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret);
+void ctl_stream_close(CtlStream *s);
+
 /* vmgmtctl-agent.c: starts pkttyagent (once) when a password prompt may be
  * needed: not root, stdin a terminal, --no-ask-password not given, the local
  * system bus. The _for variant does so only for calls that may change

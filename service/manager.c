@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "domain-blockjob.h"
 #include "domain-console.h"
+#include "domain-stream.h"
 #include "fileio.h"
 #include "job.h"
 #include "log.h"
@@ -427,6 +428,7 @@ Manager *manager_free(Manager *m) {
         vm_restores_waiting_free(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
+        vm_streams_free();
         manager_drivers_free(m);
         /* the driver calls nothing back any more: answer what it left open */
         if (m->pending_ops)
