@@ -21,6 +21,7 @@
 enum { INNER, OUTER };   /* fd[INNER]: vmgmtd's side; fd[OUTER]: the accepted connection */
 
 typedef struct VmStream {
+        sd_event *event;
         char *path;
         char *what;
         uid_t uid;
@@ -72,9 +73,14 @@ static int stream_update(VmStream *s) {
                         ev |= EPOLLIN;
                 if (s->len[!i] > 0)
                         ev |= EPOLLOUT;
-                if (sd_event_source_set_io_events(s->io[i], ev) < 0 ||
-                    sd_event_source_set_enabled(s->io[i], ev ? SD_EVENT_ON : SD_EVENT_OFF) < 0)
-                        return -EIO;
+                int r = ev ? sd_event_source_set_io_events(s->io[i], ev) : 0;
+
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s->io[i], ev ? SD_EVENT_ON : SD_EVENT_OFF);
+                if (r < 0) {
+                        log_debug("Stream %s: cannot watch fd %d for %x: %s", s->path, s->fd[i], ev, strerror(-r));
+                        return r;
+                }
         }
         return 0;
 }
@@ -141,7 +147,7 @@ static int stream_accept(sd_event_source *src, int fd, uint32_t revents, void *u
         (void) unlink(s->path);
         s->fd[OUTER] = conn;
         for (int i = 0; i < 2; i++) {
-                r = sd_event_add_io(sd_event_source_get_event(src), &s->io[i], s->fd[i], EPOLLIN, stream_io, s);
+                r = sd_event_add_io(s->event, &s->io[i], s->fd[i], EPOLLIN, stream_io, s);
                 if (r < 0) {
                         stream_end(s, "cannot watch it");
                         return 0;
@@ -178,6 +184,7 @@ int vm_stream_new(Manager *m, uid_t uid, int fd, const char *what, char **ret_pa
                 return r;
         }
         s = g_new0(VmStream, 1);
+        s->event = m->event;
         s->fd[INNER] = fd;
         s->fd[OUTER] = -1;
         s->listen_fd = -1;
