@@ -163,8 +163,8 @@ typedef struct DriverFile {
 typedef struct DriverFiles {
         const DriverFile *files;
         size_t n_files;
-        /* disk leases (service/domain-lease.h): OFD-locked fds the hypervisor keeps open
-         * for as long as it runs, never names and never closes */
+        /* disk leases (service/domain-lease.h), per disk index (-1: none): OFD-locked fds
+         * the hypervisor keeps with the disk's image (qemu: in its fd set), never reads */
         const int *lease_fds;
         size_t n_lease_fds;
 } DriverFiles;

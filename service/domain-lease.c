@@ -1,9 +1,12 @@
 /* domain-lease.c — disk leases: LEASE_DIR/SHA256(resolved path) of each
  * writable, non-shareable disk, locked with an open file description lock
- * (F_OFD_SETLK, never waiting) on the whole file. The fd goes to qemu at its
- * spawn (an inherited fd qemu never names nor closes), so the lock lives
- * exactly as long as qemu: it survives a vmgmtd restart or crash and is
- * released by the kernel when qemu dies, however it dies. Every host that
+ * (F_OFD_SETLK, never waiting) on the whole file. The fd (write-only: qemu
+ * never picks it when it opens /dev/fdset/N read-write or read-only) goes
+ * into the fd set of the disk's image, so the lock lives exactly as long as
+ * qemu has the disk: it survives a vmgmtd restart or crash (qemu keeps an fd
+ * set that is in use when its monitor goes), is released with the fd set
+ * when the disk is unplugged, and by the kernel when qemu dies, however it
+ * dies. Every host that
  * mounts the same lease directory (NFS, CephFS: both carry OFD locks) sees
  * the same locks. The file's text says who holds it, for the Busy message. */
 #include <errno.h>
@@ -52,8 +55,9 @@ static char *disk_identity(const DomainDiskDef *disk, size_t index, const Driver
         return g_strdup(disk->source);
 }
 
-static void holder_read(int fd, char *buf, size_t size) {
-        ssize_t n = pread(fd, buf, size - 1, 0);
+static void holder_read(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        ssize_t n = fd >= 0 ? pread(fd, buf, size - 1, 0) : -1;
 
         buf[n > 0 ? n : 0] = 0;
 }
@@ -87,7 +91,7 @@ static int lease_take(const char *dir, const char *identity, const char *holder,
         _cleanup_close_ int fd = -1;
         int r;
 
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0) {
                 r = -errno;
                 *ret_error = g_strdup_printf("cannot open the lease of disk %s (%s): %s", identity, path, strerror(-r));
@@ -103,7 +107,7 @@ static int lease_take(const char *dir, const char *identity, const char *holder,
                                                      strerror(-r));
                         return r;
                 }
-                holder_read(fd, text, sizeof(text));
+                holder_read(path, text, sizeof(text));
                 name = holder_field(text, "domain");
                 uuid = holder_field(text, "uuid");
                 host = holder_field(text, "host");
@@ -135,6 +139,10 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
         int r;
 
         *ret = (VmLeases) {};
+        l.n_disks = def->n_disks;
+        l.by_disk = g_new(int, def->n_disks + 1);
+        for (size_t i = 0; i < def->n_disks; i++)
+                l.by_disk[i] = -1;
         conf_uuid_format(def->uuid, uuid);
         if (gethostname(host, sizeof(host) - 1) < 0)
                 strcpy(host, "?");
@@ -150,6 +158,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
                         if (r < 0) {
                                 *ret_error = g_strdup_printf("cannot create the lease directory %s: %s", dir,
                                                              strerror(-r));
+                                vm_leases_release(&l);
                                 return r;
                         }
                 }
@@ -162,6 +171,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
                         return r;
                 }
                 leases_add(&l, fd, holder);
+                l.by_disk[i] = fd;
         }
         *ret = l;
         return 0;
@@ -180,5 +190,6 @@ void vm_leases_release(VmLeases *l) {
         }
         g_free(l->fds);
         g_free(l->holders);
+        g_free(l->by_disk);
         *l = (VmLeases) {};
 }

@@ -9,12 +9,16 @@
 #include "manager.h"
 
 /* The leases one start (or one hot-plug) took: an OFD-locked fd per disk.
- * The hypervisor inherits them and holds the locks as long as it lives; the
- * set's own copies are closed when it is freed. */
+ * The hypervisor gets each in the fd set of its disk's image (DriverFiles
+ * lease_fds) and holds the lock as long as the disk is in it: until the
+ * disk is unplugged or qemu exits, through vmgmtd restarts. The set's own
+ * copies are closed when it is released. */
 typedef struct VmLeases {
         int *fds;
         char **holders;         /* what each file says, without the pid */
         size_t n;
+        int *by_disk;           /* per disk of the definition: its lease's fd in fds, or -1 */
+        size_t n_disks;
 } VmLeases;
 
 /* The lease directory: [daemon] lease_dir=, else STATE/leases. */

@@ -472,13 +472,13 @@ static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const 
         r = vm_leases_acquire(m, def, SIZE_MAX, files, &leases, ret_error);
         if (r < 0)
                 return r;
-        with_leases.lease_fds = leases.fds;
-        with_leases.n_lease_fds = leases.n;
+        with_leases.lease_fds = leases.by_disk;
+        with_leases.n_lease_fds = leases.n_disks;
         if (launch)
                 r = launch(launch_data, drv, d, def, id, flags, &with_leases, &rt, done, userdata);
         else
                 r = drv->ops->start(drv->driver, d, def, id, flags, &with_leases, &rt, done, userdata);
-        /* the hypervisor inherited the leases at its spawn: it holds them now, ours go */
+        /* the hypervisor got the leases at its spawn (in its disks' fd sets): ours go */
         if (r >= 0 && rt && drv->ops->pid)
                 vm_leases_set_pid(&leases, drv->ops->pid(rt));
         vm_leases_release(&leases);
