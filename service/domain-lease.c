@@ -131,8 +131,8 @@ static int leases_add(VmLeases *l, int fd, const char *holder) {
         return 0;
 }
 
-int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const DriverFiles *files, VmLeases *ret,
-                      char **ret_error) {
+int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files,
+                      VmLeases *ret, char **ret_error) {
         const char *dir = vm_lease_dir(m);
         VmLeases l = {};
         char uuid[37], host[256] = "";
@@ -143,7 +143,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
         l.by_disk = g_new(int, def->n_disks + 1);
         for (size_t i = 0; i < def->n_disks; i++)
                 l.by_disk[i] = -1;
-        conf_uuid_format(def->uuid, uuid);
+        conf_uuid_format(owner->uuid, uuid);
         if (gethostname(host, sizeof(host) - 1) < 0)
                 strcpy(host, "?");
         for (size_t i = 0; i < def->n_disks; i++) {
@@ -151,7 +151,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
                 g_autofree char *identity = NULL, *holder = NULL;
                 int fd = -1;
 
-                if ((index != SIZE_MAX && i != index) || !disk_needs_lease(disk))
+                if (!disk_needs_lease(disk))
                         continue;
                 if (l.n == 0) {
                         r = mkdir_p(dir, 0700);
@@ -163,7 +163,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const Driv
                         }
                 }
                 identity = disk_identity(disk, i, files);
-                holder = g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, def->name, uuid, identity);
+                holder = g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner->name, uuid, identity);
                 /* the same image twice in one domain: qemu's own image locking refuses it */
                 r = lease_take(dir, identity, holder, &fd, ret_error);
                 if (r < 0) {

@@ -24,17 +24,22 @@ typedef struct VmLeases {
 /* The lease directory: [daemon] lease_dir=, else STATE/leases. */
 const char *vm_lease_dir(Manager *m);
 
-/* Takes the leases of def's writable, non-shareable disks (index only: that
- * one disk; SIZE_MAX: every disk) and of its <lease> devices, each as
- * LEASE_DIR/SHA256(resolved path) locked with F_OFD_SETLK, holder written in
- * it. files: the start's opened files (their resolved paths), or NULL (the
- * definition's paths, resolved here). On -EBUSY *ret_error names the disk and
- * its holder ("disk /x is in use by domain NAME (UUID) on host H"); nothing
- * stays locked. Migration: the destination calls this after the source's qemu
- * is gone (vm_leases_release() at the source closes nothing of qemu's: the
- * source's qemu exiting releases them). */
-int vm_leases_acquire(Manager *m, const DomainDef *def, size_t index, const DriverFiles *files, VmLeases *ret,
-                      char **ret_error);
+/* Takes the leases of the writable, non-shareable disks of `disks` (a
+ * definition, or a hot-plugged disk's), held for domain `owner` (its name and
+ * UUID go into the files), each as LEASE_DIR/SHA256(resolved path) locked
+ * with F_OFD_SETLK, holder written in it. files: the opened files of `disks`
+ * (their resolved paths), or NULL (the paths resolved here). On -EBUSY
+ * *ret_error names the disk and its holder ("disk /x is in use by domain
+ * NAME (UUID) on host H"); nothing stays locked then. The driver gets them
+ * as DriverFiles lease_fds (= ret->by_disk).
+ *
+ * Migration: the destination takes the leases with this once the source's
+ * qemu let go of the disks (after the switch, when the source qemu quits:
+ * its fd sets, and their leases, go with it) and hands them to its qemu as a
+ * hot-plug does (add-fd into the disk's fd set); a failed switch leaves them
+ * where they were, with the source's qemu. */
+int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *disks, const DriverFiles *files,
+                      VmLeases *ret, char **ret_error);
 
 /* Writes the hypervisor's pid into each lease held (after its spawn). */
 void vm_leases_set_pid(VmLeases *l, pid_t pid);

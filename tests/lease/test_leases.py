@@ -114,6 +114,39 @@ class Leases(VmgmtTestCase):
         self.assertFalse(pid_alive(pids[0]))
         self.start(self.fx2, b)
 
+    def test_hotplugged_disk_takes_a_lease_and_unplug_releases_it(self):
+        scsi = "<controller type='scsi' index='0' model='virtio-scsi'/>"
+        sdisk = ("<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+                 "<target dev='sda' bus='scsi'/></disk>" % self.image)
+        a = self.fx.client.manager.DefineDomain(minimal_domain_xml('hot-a', extra_devices=scsi), opts())
+        b, ub = self.define_on(self.fx2, 'hot-b')
+        self.start(self.fx, a)
+        # a SCSI disk leaves at once (no guest to ask): the unplug is the test's to make
+        self.fx.client.domain(a).AttachDevice(sdisk, opts(live=True))
+        ua = str(self.fx.client.props(a)['UUID'])
+        self.assert_busy(self.fx2, b, 'hot-a', ua)
+        self.fx.client.domain(a).DetachDevice(sdisk, opts(live=True))
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while 'sda' in str(self.fx.client.domain(a).GetXML(opts())):
+            self.assertLess(time.monotonic(), deadline, 'the disk did not leave')
+            time.sleep(0.1)
+        # qemu closed the image's fd set, and the lease with it: the other host starts
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while True:
+            try:
+                self.start(self.fx2, b)
+                break
+            except dbus.exceptions.DBusException as e:
+                if dbus_error_name(e) != ERR_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        # and now the hot-plug is the one refused, naming the holder, with nothing plugged
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx.client.domain(a).AttachDevice(sdisk, opts(live=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY)
+        self.assertIn('is in use by domain hot-b (%s)' % ub, cm.exception.get_dbus_message())
+        self.assertNotIn('sda', str(self.fx.client.domain(a).GetXML(opts())))
+
     def test_shareable_and_readonly_take_no_lease(self):
         for kind in ({'shareable': True}, {'readonly': True}):
             a, _ = self.define_on(self.fx, 'share-a', **kind)
