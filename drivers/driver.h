@@ -163,8 +163,9 @@ typedef struct DriverFile {
 typedef struct DriverFiles {
         const DriverFile *files;
         size_t n_files;
-        /* disk leases (service/domain-lease.h), per disk index (-1: none): OFD-locked fds
-         * the hypervisor keeps with the disk's image (qemu: in its fd set), never reads */
+        /* leases (service/domain-lease.h), OFD-locked fds the hypervisor keeps and never
+         * reads: [0, n_disks) per disk (-1: none), kept with the disk's image (qemu: in its
+         * fd set); after those, a start's <lease> devices, kept as long as it runs */
         const int *lease_fds;
         size_t n_lease_fds;
 } DriverFiles;

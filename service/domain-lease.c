@@ -10,6 +10,7 @@
  * mounts the same lease directory (NFS, CephFS: both carry OFD locks) sees
  * the same locks. The file's text says who holds it, for the Busy message. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,49 @@ static int lease_take(const char *dir, const char *identity, const char *holder,
         return 0;
 }
 
+/* A <lease> device: the byte at its target's offset, locked as a disk's lease is. Its
+ * target is a file of the lease directory (the administrator's lockspace), made if
+ * missing: vmgmtd, which opens it as root, locks nothing a definition could point
+ * it at elsewhere. */
+static int lease_device_take(const char *dir, const DomainLeaseDef *lease, int *ret_fd, char **ret_error) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t) lease->target_offset,
+                            .l_len = 1 };
+        g_autofree char *parent = g_path_get_dirname(lease->target_path), *real_dir = NULL, *real_parent = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        (void) mkdir_p(dir, 0700);
+        real_dir = realpath(dir, NULL);
+        real_parent = realpath(parent, NULL);
+        if (!real_dir || !real_parent || !streq(real_parent, real_dir)) {
+                *ret_error = g_strdup_printf("lease %s: its target %s is not a file of the lease directory %s",
+                                             lease->key, lease->target_path, dir);
+                return -EINVAL;
+        }
+        fd = open(lease->target_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot open lease %s (%s): %s", lease->key, lease->target_path,
+                                             strerror(-r));
+                return r;
+        }
+        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                r = -errno;
+                if (r == -EAGAIN || r == -EACCES) {
+                        *ret_error = g_strdup_printf("lease %s%s%s (%s, offset %" PRIu64 ") is held by another domain",
+                                                     lease->key, lease->lockspace ? " in lockspace " : "",
+                                                     strempty(lease->lockspace), lease->target_path,
+                                                     lease->target_offset);
+                        return -EBUSY;
+                }
+                *ret_error = g_strdup_printf("cannot lock lease %s (%s): %s", lease->key, lease->target_path,
+                                             strerror(-r));
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int leases_add(VmLeases *l, int fd, const char *holder) {
         l->fds = g_renew(int, l->fds, l->n + 1);
         l->holders = g_renew(char *, l->holders, l->n + 1);
@@ -139,9 +183,10 @@ int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, 
         int r;
 
         *ret = (VmLeases) {};
-        l.n_disks = def->n_disks;
-        l.by_disk = g_new(int, def->n_disks + 1);
-        for (size_t i = 0; i < def->n_disks; i++)
+        /* a start holds the definition's <lease> devices too, after its disks */
+        l.n_disks = def->n_disks + (owner == def ? def->n_leases : 0);
+        l.by_disk = g_new(int, l.n_disks + 1);
+        for (size_t i = 0; i < l.n_disks; i++)
                 l.by_disk[i] = -1;
         conf_uuid_format(owner->uuid, uuid);
         if (gethostname(host, sizeof(host) - 1) < 0)
@@ -173,13 +218,25 @@ int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, 
                 leases_add(&l, fd, holder);
                 l.by_disk[i] = fd;
         }
+        for (size_t i = 0; owner == def && i < def->n_leases; i++) {
+                int fd = -1;
+
+                r = lease_device_take(dir, &def->leases[i], &fd, ret_error);
+                if (r < 0) {
+                        vm_leases_release(&l);
+                        return r;
+                }
+                leases_add(&l, fd, NULL);
+                l.by_disk[def->n_disks + i] = fd;
+        }
         *ret = l;
         return 0;
 }
 
 void vm_leases_set_pid(VmLeases *l, pid_t pid) {
         for (size_t i = 0; i < l->n; i++)
-                (void) lease_write(l->fds[i], l->holders[i], pid);
+                if (l->holders[i])   /* a <lease> target's bytes are not ours to write */
+                        (void) lease_write(l->fds[i], l->holders[i], pid);
 }
 
 void vm_leases_release(VmLeases *l) {

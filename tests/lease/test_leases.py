@@ -147,6 +147,38 @@ class Leases(VmgmtTestCase):
         self.assertIn('is in use by domain hot-b (%s)' % ub, cm.exception.get_dbus_message())
         self.assertNotIn('sda', str(self.fx.client.domain(a).GetXML(opts())))
 
+    def test_lease_devices(self):
+        def lease(target, key='k1', offset=4096):
+            return ("<lease><lockspace>space</lockspace><key>%s</key><target path='%s' offset='%d'/></lease>"
+                    % (key, target, offset))
+        target = os.path.join(self.lease_dir, 'space-k1')
+        a = self.fx.client.manager.DefineDomain(minimal_domain_xml('dev-a', extra_devices=lease(target)), opts())
+        b = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-b', extra_devices=lease(target)), opts())
+        # the definition keeps them as libvirt writes them
+        self.assertIn("<target path='%s' offset='4096'/>" % target, str(self.fx.client.domain(a).GetXML(opts())))
+        self.start(self.fx, a)
+        before = self.fx2.snapshot()
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY)
+        self.assertIn('lease k1 in lockspace space (%s, offset 4096) is held by another domain' % target,
+                      cm.exception.get_dbus_message())
+        self.assertEqual(self.fx2.snapshot()['qemu'], before['qemu'])
+        # another byte of the same file is another lease
+        c = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-c', extra_devices=lease(target, 'k2', 0)),
+                                                 opts())
+        self.start(self.fx2, c)
+        # a target outside the lease directory is refused: vmgmtd locks nothing else
+        d = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-d', extra_devices=lease(self.image)), opts())
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(d).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), 'org.freedesktop.DBus.Error.InvalidArgs')
+        self.assertIn('is not a file of the lease directory', cm.exception.get_dbus_message())
+        # the lease lives with qemu: gone when it is
+        self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
+        self.start(self.fx2, b)
+
     def test_shareable_and_readonly_take_no_lease(self):
         for kind in ({'shareable': True}, {'readonly': True}):
             a, _ = self.define_on(self.fx, 'share-a', **kind)
