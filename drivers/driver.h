@@ -130,6 +130,9 @@ typedef struct DriverLogRotation {
 typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
         DRIVER_START_FROM_SNAPSHOT = 1 << 1,    /* a revert's start: reason and event detail "from-snapshot" */
+        /* the service takes no disk leases (service/domain-lease.h): a migration's destination,
+         * whose source holds them until the switch */
+        DRIVER_START_NO_LEASES = 1 << 7,
 } DriverStartFlags;
 
 /* ---- the files of a start: opened by the service, used by the driver ---- */

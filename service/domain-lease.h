@@ -33,11 +33,14 @@ const char *vm_lease_dir(Manager *m);
  * NAME (UUID) on host H"); nothing stays locked then. The driver gets them
  * as DriverFiles lease_fds (= ret->by_disk).
  *
- * Migration: the destination takes the leases with this once the source's
- * qemu let go of the disks (after the switch, when the source qemu quits:
- * its fd sets, and their leases, go with it) and hands them to its qemu as a
- * hot-plug does (add-fd into the disk's fd set); a failed switch leaves them
- * where they were, with the source's qemu. */
+ * Migration: the destination starts its qemu with DRIVER_START_NO_LEASES (the
+ * source's qemu holds them until the switch); after the switch the source's
+ * qemu quits and its fd sets, with the leases, go with it (nothing to release
+ * by hand); then the destination takes them with this (owner = its domain's
+ * definition, disks = the live one) and hands each fd to its qemu: add-fd into
+ * the fd set of the disk's image with opaque NODE-lease, as a hot-plug does
+ * (qemu-hotplug.c lease_added), or getfd for a lease that lives with qemu. A
+ * failed switch leaves them where they were, with the source's qemu. */
 int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *disks, const DriverFiles *files,
                       VmLeases *ret, char **ret_error);
 
