@@ -299,11 +299,31 @@ static int address_append(FILE *f, const char *v) {
         return 0;
 }
 
+/* A bus client on address (the caller's: not trusted when remote). */
+static int bus_open_address(const char *address, bool remote, sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, true);
+        if (r >= 0 && remote)
+                r = sd_bus_set_trusted(bus, false);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
 /* The far side's system bus over ssh, as sd_bus_open_system_remote() does it, with the
  * ssh options of -c's URI: unixexec:path=ssh,argv1=…,…. */
 static int open_remote(const Context *c, sd_bus **ret) {
         _cleanup_free_ char *dest = NULL, *port = NULL, *machine = NULL, *cmd = NULL, *address = NULL;
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         _cleanup_strv_free_ char **argv = NULL;
         size_t size = 0;
         FILE *f;
@@ -329,29 +349,14 @@ static int open_remote(const Context *c, sd_bus **ret) {
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, true);
-        if (r >= 0)
-                r = sd_bus_set_trusted(bus, false);
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(bus);
-        return 0;
+        return bus_open_address(address, true, ret);
 }
 
 /* qemu+unix:///system?socket=PATH: the bus at that socket. */
 static int open_socket(const char *path, sd_bus **ret) {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *address = NULL;
         size_t size = 0;
         FILE *f;
-        int r;
 
         f = open_memstream(&address, &size);
         if (!f)
@@ -360,18 +365,7 @@ static int open_socket(const char *path, sd_bus **ret) {
         address_append(f, path);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, true);
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(bus);
-        return 0;
+        return bus_open_address(address, false, ret);
 }
 
 int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
