@@ -391,9 +391,12 @@ int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
                                          "registered with systemd-machined (sd-bus finds its leader process in "
                                          "/run/systemd/machines/%s: %s).",
                                          user ? "user" : "system", machine, machine, strerror(-r));
-                if (host || machine)
-                        return ctl_error(r, "Failed to connect to the %s bus of %s '%s': %s", user ? "user" : "system",
-                                         host ? "host" : "machine", host ?: machine, strerror(-r));
+                if (host)
+                        return ctl_error(r, "The connection to host '%s' failed: ssh or systemd-stdio-bridge on it "
+                                         "ended (%s).", host, strerror(-r));
+                if (machine)
+                        return ctl_error(r, "Failed to connect to the %s bus of machine '%s': %s", user ? "user" : "system",
+                                         machine, strerror(-r));
                 if (c->bus_socket)
                         return ctl_error(r, "Failed to connect to the bus at %s: %s", c->bus_socket, strerror(-r));
                 return ctl_error(r, "Failed to connect to %s bus: %s", user ? "user" : "system", strerror(-r));
@@ -424,7 +427,7 @@ int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret) {
         ctl_polkit_agent_open_for(c, m);
         /* Timeout 0: the bus default (25 s, or $SYSTEMD_BUS_TIMEOUT), so no call hangs forever. */
         r = sd_bus_call(c->bus, m, 0, &error, ret);
-        if (r < 0 && c->host && (r == -ENOTCONN || r == -ECONNRESET))
+        if (r < 0 && c->host && (r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE || r == -ECONNREFUSED))
                 /* ssh's own message, if any, came before on stderr */
                 return ctl_error(r, "The connection to host '%s' failed: ssh or systemd-stdio-bridge on it ended (%s).",
                                  c->host, strerror(-r));
