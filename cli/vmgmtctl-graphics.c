@@ -44,17 +44,16 @@ static int parse_screen(const char *s, uint32_t *ret) {
         return 0;
 }
 
-static int screenshot_call(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen) {
+/* Screenshot(h, a{sv}) or ScreenshotStream(a{sv}) (fd < 0) with option screen when given. */
+static int screenshot_message(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen,
+                              sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "Screenshot", &m);
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, fd >= 0 ? "Screenshot" : "ScreenshotStream", &m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "h", fd);
-        if (r == -EOPNOTSUPP)
-                return ctl_error(r, "This connection cannot pass file descriptors (as over -H); "
-                                    "run vmgmtctl on the host itself.");
+        r = fd >= 0 ? sd_bus_message_append(m, "h", fd) : 0;
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && screen_s)
@@ -63,6 +62,17 @@ static int screenshot_call(Context *c, const char *path, int fd, const char *scr
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int screenshot_call(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = screenshot_message(c, path, fd, screen_s, screen, &m);
+        if (r < 0)
+                return r;
         return ctl_call(c, m, NULL);
 }
 
@@ -78,16 +88,9 @@ static int screenshot_stream(Context *c, const char *path, int fd, const char *s
         CtlStream st;
         int r;
 
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "ScreenshotStream", &m);
+        r = screenshot_message(c, path, -1, screen_s, screen, &m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && screen_s)
-                r = sd_bus_message_append(m, "{sv}", "screen", "u", screen);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         r = ctl_call(c, m, &reply);
         if (r < 0)
                 return r;

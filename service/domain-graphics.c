@@ -29,17 +29,29 @@ static int graphics_check_running(VmDomain *d, sd_bus_error *error) {
 
 /* ---- OpenGraphics ---- */
 
+/* OpenGraphics: the connection in the reply; OpenGraphicsStream: behind a one-shot socket
+ * (domain-stream.h), its path in the reply. */
 static void open_graphics_done(void *userdata, int r, int fd, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_close_ int conn = fd;
+        _cleanup_free_ char *path = NULL;
         VmOp *op = userdata;
+        bool stream = streq_ptr(sd_bus_message_get_member(op->message), "OpenGraphicsStream");
+        uid_t uid;
 
+        if (r >= 0 && stream) {
+                r = vm_stream_caller_uid(op->manager, op->message, &uid);
+                if (r >= 0)
+                        r = vm_stream_new(op->manager, uid, TAKE_FD(conn), "display", &path);
+        }
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'",
                                                             op->domain->name);
                 bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
-        } else
+        } else if (stream)
+                (void) sd_bus_reply_method_return(op->message, "s", path);
+        else
                 (void) sd_bus_reply_method_return(op->message, "h", conn);   /* sd-bus sends a copy */
         vm_op_free(op);
 }
@@ -67,29 +79,7 @@ static int graphics_check_device(VmDomain *d, uint32_t index, sd_bus_error *erro
         return 0;
 }
 
-/* OpenGraphicsStream: the connection behind a one-shot socket (domain-stream.h). */
-static void open_graphics_stream_done(void *userdata, int r, int fd, const char *message) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_close_ int conn = fd;
-        _cleanup_free_ char *path = NULL;
-        VmOp *op = userdata;
-        uid_t uid;
-
-        if (r >= 0)
-                r = vm_stream_caller_uid(op->manager, op->message, &uid);
-        if (r >= 0)
-                r = vm_stream_new(op->manager, uid, TAKE_FD(conn), "display", &path);
-        if (r < 0) {
-                _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'",
-                                                            op->domain->name);
-                bus_error_from_errno(&error, r, message, what);
-                (void) sd_bus_reply_method_error(op->message, &error);
-        } else
-                (void) sd_bus_reply_method_return(op->message, "s", path);
-        vm_op_free(op);
-}
-
-static int open_graphics(sd_bus_message *message, void *userdata, bool stream, sd_bus_error *error) {
+int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
         const DomainDriverOps *ops = d->drv->ops;
         uint32_t index = 0;
@@ -112,7 +102,7 @@ static int open_graphics(sd_bus_message *message, void *userdata, bool stream, s
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver has no display access", ops->name);
 
         op = vm_op_new(d, message, "display connection");
-        r = ops->open_graphics(d->rt, index, stream ? open_graphics_stream_done : open_graphics_done, op);
+        r = ops->open_graphics(d->rt, index, open_graphics_done, op);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'", d->name);
                 vm_op_free(op);
@@ -121,12 +111,9 @@ static int open_graphics(sd_bus_message *message, void *userdata, bool stream, s
         return 1;
 }
 
-int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return open_graphics(message, userdata, false, error);
-}
-
+/* the same call: open_graphics_done() tells them apart by the member */
 int domain_method_open_graphics_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return open_graphics(message, userdata, true, error);
+        return domain_method_open_graphics(message, userdata, error);
 }
 
 /* ---- Screenshot ---- */
