@@ -1,9 +1,17 @@
 /* vmgmtctl-bus.c — vmgmtctl's connection, method calls, error printing and domain lookups. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vmgmtctl.h"
 
@@ -61,22 +69,348 @@ int ctl_bus_error(const sd_bus_error *e, int r) {
         return ctl_error(r, "%s", strerror(r < 0 ? -r : EIO));
 }
 
+/* [USER@]HOST[:PORT][/MACHINE] as sd_bus_open_system_remote() takes it; pieces malloc'd. */
+static int host_split(const char *host, char **ret_dest, char **ret_port, char **ret_machine) {
+        _cleanup_free_ char *h = strdup(host);
+        char *machine, *colon;
+
+        if (!h)
+                return -ENOMEM;
+        machine = strchr(h, '/');
+        if (machine)
+                *machine++ = 0;
+        colon = strrchr(h, ':');
+        if (colon && !strchr(colon, ']')) {
+                *colon = 0;
+                *ret_port = strdup(colon + 1);
+                if (!*ret_port)
+                        return -ENOMEM;
+        } else
+                *ret_port = NULL;
+        *ret_machine = machine && *machine ? strdup(machine) : NULL;
+        if (isempty(h))
+                return -EINVAL;
+        *ret_dest = TAKE_PTR(h);
+        return 0;
+}
+
+static char *shell_quoted(const char *arg) {
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        if (!f)
+                return NULL;
+        fputc('\'', f);
+        for (const char *p = arg; *p; p++)
+                fputs(*p == '\'' ? "'\\''" : (char[]) { *p, 0 }, f);
+        fputc('\'', f);
+        if (fclose(f) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static int strv_push(char ***l, size_t *n, const char *s) {
+        char **nl = realloc(*l, (*n + 2) * sizeof(char *));
+
+        if (!nl)
+                return -ENOMEM;
+        *l = nl;
+        nl[*n] = strdup(s);
+        if (!nl[*n])
+                return -ENOMEM;
+        nl[++*n] = NULL;
+        return 0;
+}
+
+/* The remote command that bridges the far side's bus: systemd-stdio-bridge
+ * [--bus-path=unix:path=SOCKET] [-M MACHINE]. */
+static char *bridge_command(const Context *c, const char *machine) {
+        _cleanup_free_ char *sock = NULL, *qm = NULL, *cmd = NULL;
+
+        if (c->remote.bus_socket) {
+                _cleanup_free_ char *a = NULL;
+                if (asprintf(&a, "--bus-path=unix:path=%s", c->remote.bus_socket) < 0)
+                        return NULL;
+                sock = shell_quoted(a);
+                if (!sock)
+                        return NULL;
+        }
+        if (machine && !(qm = shell_quoted(machine)))
+                return NULL;
+        if (asprintf(&cmd, "systemd-stdio-bridge%s%s%s%s", sock ? " " : "", strempty(sock), qm ? " -M " : "",
+                     strempty(qm)) < 0)
+                return NULL;
+        return TAKE_PTR(cmd);
+}
+
+static char **ssh_argv(const Context *c, const char *const *opts, const char *command) {
+        _cleanup_free_ char *dest = NULL, *port = NULL, *machine = NULL;
+        char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (host_split(c->host, &dest, &port, &machine) < 0)
+                return NULL;
+        r = strv_push(&l, &n, c->remote.ssh ?: "ssh");
+        for (size_t i = 0; r >= 0 && opts[i]; i++)
+                r = strv_push(&l, &n, opts[i]);
+        if (r >= 0 && port && (r = strv_push(&l, &n, "-p")) >= 0)
+                r = strv_push(&l, &n, port);
+        if (r >= 0 && c->remote.keyfile && (r = strv_push(&l, &n, "-i")) >= 0)
+                r = strv_push(&l, &n, c->remote.keyfile);
+        if (r >= 0 && c->remote.no_verify) {
+                /* libvirt's no_verify=1: any host key is accepted (and none is recorded) */
+                const char *o[] = { "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                    "-o", "LogLevel=ERROR" };
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(o); i++)
+                        r = strv_push(&l, &n, o[i]);
+        }
+        if (r >= 0)
+                r = strv_push(&l, &n, "--");
+        if (r >= 0)
+                r = strv_push(&l, &n, dest);
+        if (r >= 0 && command)
+                r = strv_push(&l, &n, command);
+        if (r < 0) {
+                strv_freep(&l);
+                return NULL;
+        }
+        return l;
+}
+
+char **ctl_ssh_argv(const Context *c, bool tty, const char *command) {
+        return ssh_argv(c, (const char *const[]) { tty ? "-t" : "-xT", NULL }, command);
+}
+
+/* ---- streams: what a connection without fd passing gets instead of an fd ---- */
+
+static uint64_t ctl_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static int stream_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+void ctl_stream_close(CtlStream *s) {
+        if (s->fd >= 0)
+                close(s->fd);
+        if (s->ssh > 0) {
+                (void) kill(s->ssh, SIGTERM);
+                while (waitpid(s->ssh, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        *s = (CtlStream) { .fd = -1 };
+}
+
+int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret) {
+        char dir[] = "/tmp/vmgmtctl-stream-XXXXXX";
+        _cleanup_free_ char *local = NULL, *spec = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        CtlStream s = { .fd = -1 };
+        uint64_t deadline;
+        int r = 0;
+
+        *ret = s;
+        if (!c->host) {
+                /* a local bus that passes no fds: the socket is right here */
+                s.fd = stream_connect(remote_path);
+                if (s.fd < 0)
+                        return ctl_error(s.fd, "Failed to connect to %s: %s", remote_path, strerror(-s.fd));
+                *ret = s;
+                return 0;
+        }
+        /* ssh forwards a local socket of ours to the far one (as the same user, which
+         * the far side checks), for one connection */
+        if (!mkdtemp(dir))
+                return ctl_error(-errno, "Failed to make a directory for the stream: %m");
+        if (asprintf(&local, "%s/s", dir) < 0 || asprintf(&spec, "%s:%s", local, remote_path) < 0) {
+                (void) rmdir(dir);
+                return ctl_error(-ENOMEM, "Out of memory.");
+        }
+        argv = ssh_argv(c, (const char *const[]) { "-xTN", "-o", "ExitOnForwardFailure=yes", "-o",
+                                                   "StreamLocalBindUnlink=yes", "-L", spec, NULL }, NULL);
+        if (!argv) {
+                (void) rmdir(dir);
+                return ctl_error(-ENOMEM, "Out of memory.");
+        }
+        fflush(stdout);
+        s.ssh = fork();
+        if (s.ssh < 0) {
+                r = -errno;
+                (void) rmdir(dir);
+                return ctl_error(r, "Failed to run ssh: %s", strerror(-r));
+        }
+        if (s.ssh == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        deadline = ctl_now_usec() + CTL_STREAM_TIMEOUT_USEC;
+        for (;;) {
+                int status;
+
+                s.fd = stream_connect(local);
+                if (s.fd >= 0)
+                        break;
+                if (waitpid(s.ssh, &status, WNOHANG) == s.ssh) {
+                        s.ssh = 0;
+                        r = ctl_error(-ECONNREFUSED, "ssh to %s could not forward the stream (exit status %d).",
+                                      c->host, WIFEXITED(status) ? WEXITSTATUS(status) : 255);
+                        break;
+                }
+                if (ctl_now_usec() > deadline) {
+                        r = ctl_error(-ETIMEDOUT, "ssh to %s did not forward the stream within %d s.", c->host,
+                                      (int) (CTL_STREAM_TIMEOUT_USEC / 1000000));
+                        break;
+                }
+                (void) usleep(20 * 1000);
+        }
+        (void) unlink(local);
+        (void) rmdir(dir);
+        if (r < 0) {
+                ctl_stream_close(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* An sd-bus address value: everything but [-_/.a-zA-Z0-9] as %XX. */
+static int address_append(FILE *f, const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    strchr("-_/.", *p))
+                        fputc(*p, f);
+                else
+                        fprintf(f, "%%%02x", *p);
+        return 0;
+}
+
+/* A bus client on address (the caller's: not trusted when remote). */
+static int bus_open_address(const char *address, bool remote, sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, true);
+        if (r >= 0 && remote)
+                r = sd_bus_set_trusted(bus, false);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+/* The far side's system bus over ssh, as sd_bus_open_system_remote() does it, with the
+ * ssh options of -c's URI: unixexec:path=ssh,argv1=…,…. */
+static int open_remote(const Context *c, sd_bus **ret) {
+        _cleanup_free_ char *dest = NULL, *port = NULL, *machine = NULL, *cmd = NULL, *address = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        r = host_split(c->host, &dest, &port, &machine);
+        if (r < 0)
+                return r;
+        cmd = bridge_command(c, machine);
+        if (!cmd)
+                return -ENOMEM;
+        argv = ctl_ssh_argv(c, false, cmd);
+        if (!argv)
+                return -ENOMEM;
+        f = open_memstream(&address, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("unixexec:path=", f);
+        address_append(f, argv[0]);
+        for (size_t i = 1; argv[i]; i++) {
+                fprintf(f, ",argv%zu=", i);
+                address_append(f, argv[i]);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return bus_open_address(address, true, ret);
+}
+
+/* qemu+unix:///system?socket=PATH: the bus at that socket. */
+static int open_socket(const char *path, sd_bus **ret) {
+        _cleanup_free_ char *address = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&address, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("unix:path=", f);
+        address_append(f, path);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return bus_open_address(address, false, ret);
+}
+
 int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
         sd_bus *bus = NULL;
         int r;
 
         if (host && user)
                 return ctl_error(-EINVAL, "Connecting to a remote user bus is not supported.");
+        if (host && machine)
+                return ctl_error(-EINVAL, "-H and -M exclude each other (a container on a remote host: -H HOST/CONTAINER).");
         if (host)
-                r = sd_bus_open_system_remote(&bus, host);
+                r = open_remote(c, &bus);
+        else if (c->bus_socket)
+                r = open_socket(c->bus_socket, &bus);
         else if (machine)
                 r = user ? sd_bus_open_user_machine(&bus, machine) : sd_bus_open_system_machine(&bus, machine);
         else
                 r = user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r < 0) {
-                if (host || machine)
-                        return ctl_error(r, "Failed to connect to the %s bus of %s '%s': %s", user ? "user" : "system",
-                                         host ? "host" : "machine", host ?: machine, strerror(-r));
+                if (machine && (r == -ENOENT || r == -ENXIO || r == -EHOSTDOWN) && !streq(machine, ".host"))
+                        /* sd-bus finds a container's leader in machined's records */
+                        return ctl_error(r, "Failed to connect to the %s bus of machine '%s': no such container is "
+                                         "registered with systemd-machined (sd-bus finds its leader process in "
+                                         "/run/systemd/machines/%s: %s).",
+                                         user ? "user" : "system", machine, machine, strerror(-r));
+                if (host)
+                        return ctl_error(r, "The connection to host '%s' failed: ssh or systemd-stdio-bridge on it "
+                                         "ended (%s).", host, strerror(-r));
+                if (machine)
+                        return ctl_error(r, "Failed to connect to the %s bus of machine '%s': %s", user ? "user" : "system",
+                                         machine, strerror(-r));
+                if (c->bus_socket)
+                        return ctl_error(r, "Failed to connect to the bus at %s: %s", c->bus_socket, strerror(-r));
                 return ctl_error(r, "Failed to connect to %s bus: %s", user ? "user" : "system", strerror(-r));
         }
 
@@ -84,7 +418,7 @@ int ctl_connect(Context *c, bool user, const char *host, const char *machine) {
         if (c->ask_password)
                 (void) sd_bus_set_allow_interactive_authorization(bus, true);
         /* a password prompt needs polkit on this machine: not over ssh or in a container */
-        c->agent_allowed = c->ask_password && !user && !host && !machine;
+        c->agent_allowed = c->ask_password && !user && !host && !machine && !c->bus_socket;
         c->bus = bus;
         return 0;
 }
@@ -105,6 +439,10 @@ int ctl_call(Context *c, sd_bus_message *m, sd_bus_message **ret) {
         ctl_polkit_agent_open_for(c, m);
         /* Timeout 0: the bus default (25 s, or $SYSTEMD_BUS_TIMEOUT), so no call hangs forever. */
         r = sd_bus_call(c->bus, m, 0, &error, ret);
+        if (r < 0 && c->host && (r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE || r == -ECONNREFUSED))
+                /* ssh's own message, if any, came before on stderr */
+                return ctl_error(r, "The connection to host '%s' failed: ssh or systemd-stdio-bridge on it ended (%s).",
+                                 c->host, strerror(-r));
         if (r < 0)
                 return ctl_bus_error(&error, r);
         return 0;

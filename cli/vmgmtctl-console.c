@@ -3,9 +3,11 @@
  *
  * OpenConsole hands over a file descriptor, and file descriptors cannot cross
  * the ssh stdio bridge that -H uses for the bus. With -H the console is
- * therefore run on the remote host itself: `ssh -t [-p PORT] [USER@]HOST
- * vmgmtctl [-M MACHINE] console …`, so the remote vmgmtctl gets the fd from the
- * remote vmgmtd and ssh carries the terminal. */
+ * therefore Domain.OpenConsoleStream's: a one-shot unix socket on the far host
+ * that ssh forwards (ssh -N -L, as the same user: the far vmgmtd checks the
+ * peer's uid), with the same session rules as OpenConsole. A far vmgmtd
+ * without that method gets the older way: `ssh -t [-p PORT] [USER@]HOST
+ * vmgmtctl [-M MACHINE] console …`, the remote vmgmtctl on ssh's terminal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -249,18 +251,46 @@ static int console_open(Context *c, const char *path, const char *device, bool f
         return 0;
 }
 
-/* The console of the domain at path on this terminal until Ctrl+], EOF or a signal. */
-static int console_attach(Context *c, const char *path, const char *name, const char *device, bool force) {
-        _cleanup_close_ int console = -1, sigfd = -1;
+static int console_remote(Context *c, const char *name, const char *device, bool force);
+
+/* OpenConsoleStream: the session behind a one-shot socket on the domain's host, reached
+ * through ssh's forwarding with -H. *ret_unknown: the far vmgmtd has no such method. */
+static int console_open_stream(Context *c, const char *path, const char *device, bool force, CtlStream *ret,
+                               bool *ret_unknown) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *spath;
+        int r;
+
+        *ret_unknown = false;
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "OpenConsoleStream", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", strempty(device));
+        if (r >= 0)
+                r = ctl_append_flags(m, "force", force, (const char *) NULL);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = sd_bus_call(c->bus, m, 0, &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                *ret_unknown = true;
+                return r;
+        }
+        if (r < 0)
+                return ctl_bus_error(&error, r);
+        r = sd_bus_message_read(reply, "s", &spath);
+        if (r < 0)
+                return ctl_error(r, "Failed to read the console: %s", strerror(-r));
+        return ctl_stream_open(c, spath, ret);
+}
+
+/* The console (fd, taken) of domain name on this terminal until Ctrl+], EOF or a signal. */
+static int console_attach_fd(Context *c, int fd, const char *name) {
+        _cleanup_close_ int console = fd, sigfd = -1;
         ConsoleEnd end = CONSOLE_END_CLOSED;
         sigset_t old;
         int r;
 
-        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
-                return ctl_error(-EOPNOTSUPP, "This bus connection cannot pass file descriptors; run vmgmtctl console on the host of the domain.");
-        r = console_open(c, path, device, force, &console);
-        if (r < 0)
-                return r;
         ctl_polkit_agent_close(c);   /* no password prompt can come any more; it must not read our terminal */
         sigfd = console_signals(&old);
         if (sigfd < 0)
@@ -289,6 +319,40 @@ static int console_attach(Context *c, const char *path, const char *name, const 
         return 0;
 }
 
+/* The console of the domain at path on this terminal until Ctrl+], EOF or a signal. */
+static int console_attach(Context *c, const char *path, const char *name, const char *device, bool force) {
+        int console = -1, r;
+
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0) {
+                CtlStream st;
+                bool unknown;
+
+                /* -H, or another connection without fds: the stream (bytes over ssh) */
+                r = console_open_stream(c, path, device, force, &st, &unknown);
+                if (r < 0 && unknown && c->host) {
+                        /* an older vmgmtd: the far host's own vmgmtctl on ssh's terminal. The
+                         * bus connection is not needed by it: closing it ends (and reaps) its
+                         * ssh to systemd-stdio-bridge */
+                        ctl_polkit_agent_close(c);
+                        c->bus = sd_bus_flush_close_unref(c->bus);
+                        return console_remote(c, name, device, force);
+                }
+                if (r < 0 && unknown)
+                        return ctl_error(-EOPNOTSUPP, "This bus connection cannot pass file descriptors and vmgmtd "
+                                                      "offers no console stream; run vmgmtctl console on the host "
+                                                      "of the domain.");
+                if (r < 0)
+                        return r;
+                r = console_attach_fd(c, TAKE_FD(st.fd), name);
+                ctl_stream_close(&st);
+                return r;
+        }
+        r = console_open(c, path, device, force, &console);
+        if (r < 0)
+                return r;
+        return console_attach_fd(c, console, name);
+}
+
 /* ---- -H: run the console on the remote host ---- */
 
 static void shell_quote(FILE *f, const char *arg) {
@@ -302,8 +366,10 @@ static void shell_quote(FILE *f, const char *arg) {
         fputc('\'', f);
 }
 
-/* The remote command line: vmgmtctl [-M MACHINE] console 'NAME' [--devname 'DEV'] [--force]. */
-static char *remote_command(const char *machine, const char *name, const char *device, bool force) {
+/* The remote command line: vmgmtctl [-M MACHINE | -c qemu+unix:///system?socket=SOCKET]
+ * console 'NAME' [--devname 'DEV'] [--force]. */
+static char *remote_command(const char *machine, const char *bus_socket, const char *name, const char *device,
+                            bool force) {
         char *cmd = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&cmd, &size);
@@ -314,6 +380,19 @@ static char *remote_command(const char *machine, const char *name, const char *d
         if (machine) {
                 fputs(" -M ", f);
                 shell_quote(f, machine);
+        }
+        if (bus_socket) {
+                _cleanup_free_ char *uri = NULL;
+
+                fputs(" -c ", f);
+                /* the URI's query is %-escaped where it must be */
+                uri = malloc(strlen(bus_socket) * 3 + 64);
+                if (uri) {
+                        char *o = uri + sprintf(uri, "qemu+unix:///system?socket=");
+                        for (const char *p = bus_socket; *p; p++)
+                                o += strchr("&%=?#", *p) ? sprintf(o, "%%%02x", (unsigned char) *p) : sprintf(o, "%c", *p);
+                        shell_quote(f, uri);
+                }
         }
         fputs(" console ", f);
         shell_quote(f, name);
@@ -330,39 +409,29 @@ static char *remote_command(const char *machine, const char *name, const char *d
         return cmd;
 }
 
-/* [USER@]HOST[:PORT][/MACHINE], as sd_bus_open_system_remote() takes it. */
-static int console_remote(const char *host, const char *name, const char *device, bool force) {
-        _cleanup_free_ char *h = strdup(host), *cmd = NULL;
-        char *machine = NULL, *port = NULL, *colon;
-        const char *argv[8];
-        size_t n = 0;
+/* c->host is [USER@]HOST[:PORT][/MACHINE], as sd_bus_open_system_remote() takes it;
+ * ssh gets -c's options (keyfile, no_verify, command). */
+static int console_remote(Context *c, const char *name, const char *device, bool force) {
+        _cleanup_free_ char *cmd = NULL;
+        const char *slash = strchr(c->host, '/');
+        _cleanup_free_ char *machine = slash && slash[1] ? strdup(slash + 1) : NULL;
+        char **argv;
 
-        if (!h)
-                return ctl_error(-ENOMEM, "Out of memory.");
-        machine = strchr(h, '/');
-        if (machine)
-                *machine++ = 0;
-        colon = strrchr(h, ':');
-        if (colon && !strchr(colon, ']')) {
-                *colon = 0;
-                port = colon + 1;
-        }
-        cmd = remote_command(machine, name, device, force);
+        cmd = remote_command(machine, c->remote.bus_socket, name, device, force);
         if (!cmd)
                 return ctl_error(-ENOMEM, "Out of memory.");
-        argv[n++] = "ssh";
-        argv[n++] = "-t";   /* a terminal on the remote side: the remote vmgmtctl makes it raw */
-        if (port) {
-                argv[n++] = "-p";
-                argv[n++] = port;
-        }
-        argv[n++] = "--";
-        argv[n++] = h;
-        argv[n++] = cmd;
-        argv[n] = NULL;
+        /* -t: a terminal on the remote side, the remote vmgmtctl makes it raw */
+        argv = ctl_ssh_argv(c, true, cmd);
+        if (!argv)
+                return ctl_error(-ENOMEM, "Out of memory.");
         fflush(stdout);
-        execvp("ssh", (char *const *) argv);
-        return ctl_error(-errno, "Failed to run ssh for the console on %s: %m", host);
+        execvp(argv[0], argv);
+        {
+                int r = -errno;
+                strv_freep(&argv);
+                return ctl_error(r, "Failed to run %s for the console on %s: %s", c->remote.ssh ?: "ssh", c->host,
+                                 strerror(-r));
+        }
 }
 
 static int console_run(Context *c, const char *ident, const char *device, bool force) {
@@ -372,13 +441,6 @@ static int console_run(Context *c, const char *ident, const char *device, bool f
         r = domain_resolve(c, ident, &path, &name);
         if (r < 0)
                 return r;
-        if (c->host) {
-                /* the bus connection is not needed by the remote side; closing it
-                 * ends (and reaps) its own ssh to the host's systemd-stdio-bridge */
-                ctl_polkit_agent_close(c);
-                c->bus = sd_bus_flush_close_unref(c->bus);
-                return console_remote(c->host, name, device, force);
-        }
         return console_attach(c, path, name, device, force);
 }
 

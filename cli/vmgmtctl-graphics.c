@@ -1,8 +1,10 @@
 /* vmgmtctl-graphics.c — vmgmtctl's display verbs: screenshot (Domain.Screenshot
- * into a file), vncdisplay and domdisplay (where the live XML says the VNC
- * server listens). */
+ * into a file; over -H, where no fd passes, Domain.ScreenshotStream through
+ * ssh), vncdisplay and domdisplay (where the live XML says the VNC server
+ * listens: on the far host with -H). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -42,17 +44,16 @@ static int parse_screen(const char *s, uint32_t *ret) {
         return 0;
 }
 
-static int screenshot_call(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen) {
+/* Screenshot(h, a{sv}) or ScreenshotStream(a{sv}) (fd < 0) with option screen when given. */
+static int screenshot_message(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen,
+                              sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, "Screenshot", &m);
+        r = ctl_new_call(c, path, VMGMT_DOMAIN_IFACE, fd >= 0 ? "Screenshot" : "ScreenshotStream", &m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "h", fd);
-        if (r == -EOPNOTSUPP)
-                return ctl_error(r, "This connection cannot pass file descriptors (as over -H); "
-                                    "run vmgmtctl on the host itself.");
+        r = fd >= 0 ? sd_bus_message_append(m, "h", fd) : 0;
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && screen_s)
@@ -61,7 +62,72 @@ static int screenshot_call(Context *c, const char *path, int fd, const char *scr
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static int screenshot_call(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = screenshot_message(c, path, fd, screen_s, screen, &m);
+        if (r < 0)
+                return r;
         return ctl_call(c, m, NULL);
+}
+
+/* -H (no fd passing): Domain.ScreenshotStream, its socket through ssh (ctl_stream_open()),
+ * the image copied into fd. A stream that ends without a whole PNG is an error. */
+static int screenshot_stream(Context *c, const char *path, int fd, const char *screen_s, uint32_t screen) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        static const uint8_t png_magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+        static const uint8_t png_end[8] = { 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82 };
+        uint8_t head[8] = {}, tail[8] = {}, buf[65536];
+        uint64_t total = 0;
+        const char *spath;
+        CtlStream st;
+        int r;
+
+        r = screenshot_message(c, path, -1, screen_s, screen, &m);
+        if (r < 0)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &spath);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply of ScreenshotStream: %s", strerror(-r));
+        r = ctl_stream_open(c, spath, &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                ssize_t n = read(st.fd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = ctl_error(-errno, "Failed to read the screenshot: %m");
+                        break;
+                }
+                if (n == 0)
+                        break;
+                for (ssize_t i = 0; i < n; i++) {
+                        if (total + (uint64_t) i < sizeof(head))
+                                head[total + (uint64_t) i] = buf[i];
+                        memmove(tail, tail + 1, sizeof(tail) - 1);
+                        tail[sizeof(tail) - 1] = buf[i];
+                }
+                total += (uint64_t) n;
+                if (write(fd, buf, (size_t) n) != n) {
+                        r = ctl_error(-errno, "Failed to write the screenshot: %m");
+                        break;
+                }
+        }
+        ctl_stream_close(&st);
+        if (r >= 0 && (total < 16 || memcmp(head, png_magic, 8) != 0 || memcmp(tail, png_end, 8) != 0))
+                r = ctl_error(-EIO, "The screenshot of the far host ended before a whole image came (%" PRIu64
+                                    " bytes; vmgmtd's log there says why).", total);
+        return r;
 }
 
 /* A temporary next to file (same directory, so rename() replaces file
@@ -109,7 +175,10 @@ int verb_screenshot(Context *c, VerbArgs *a) {
         fd = screenshot_open_temp(file, &tmp);
         if (fd < 0)
                 return ctl_error(fd, "Cannot create a file next to %s: %s", file, strerror(-fd));
-        r = screenshot_call(c, path, fd, screen_s, screen);
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) > 0)
+                r = screenshot_call(c, path, fd, screen_s, screen);
+        else
+                r = screenshot_stream(c, path, fd, screen_s, screen);
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = ctl_error(-errno, "Cannot write %s: %m", file);
         if (r >= 0 && rename(tmp, file) < 0)

@@ -468,6 +468,11 @@ int verb_vol_transfer(Context *c, VerbArgs *a) {
         if ((offset_s && storage_parse_scaled(offset_s, &offset) < 0) ||
             (length_s && storage_parse_scaled(length_s, &length) < 0))
                 return ctl_error(-EINVAL, "Malformed offset or length");
+        /* before FILE is opened (vol-download would truncate it) */
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
+                return ctl_error(-EOPNOTSUPP, "%s passes a file descriptor, which this connection (-H's ssh bridge) "
+                                 "cannot carry; run it on the host of the pool (ssh HOST vmgmtctl %s …).", a->verb,
+                                 a->verb);
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;

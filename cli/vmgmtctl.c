@@ -320,6 +320,8 @@ typedef struct GlobalArgs {
         bool version;
         bool no_pager;
         bool quiet;
+        CtlRemote remote;       /* -c's ssh parameters */
+        const char *bus_socket; /* -c qemu+unix:///system?socket=PATH */
 } GlobalArgs;
 
 static void help(void) {
@@ -345,7 +347,9 @@ static void help(void) {
                "     --json=MODE         Output as JSON: short, pretty or off\n"
                "     --no-ask-password   Do not ask for a password for privileged operations\n"
                "  -c --connect=URI       virsh's URI: qemu:///system (the system bus), qemu:///session\n"
-               "                         (the user bus), qemu+ssh://[USER@]HOST/system (as -H)\n"
+               "                         (the user bus), qemu+ssh://[USER@]HOST[:PORT]/system (as -H;\n"
+               "                         parameters keyfile, no_verify, command and socket), the same\n"
+               "                         as vmgmt+ssh://…, qemu+unix:///system?socket=PATH (that bus)\n"
                "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n"
                "  -q --quiet             No table headers and no messages saying what was done\n");
 }
@@ -383,42 +387,134 @@ static int usage_error(const char *fmt, const char *arg) {
         return -EINVAL;
 }
 
-/* -c/--connect URI: libvirt's URIs of the QEMU driver, mapped to vmgmt's buses. */
+/* -c's URI, split in place (the pieces are g's strings until exit). */
+static char *uri_copy;
+
+/* %XX of a URI component, in place. */
+static void uri_unescape(char *s) {
+        char *out = s;
+
+        for (; *s; s++) {
+                unsigned v;
+                if (s[0] == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1 && v > 0) {
+                        *out++ = (char) v;
+                        s += 2;
+                } else
+                        *out++ = *s;
+        }
+        *out = 0;
+}
+
+static bool param_true(const char *v) {
+        return streq(v, "1") || streq(v, "yes") || streq(v, "true");
+}
+
+/* ?keyfile=…&no_verify=1&command=…&socket=… (libvirt's names); ssh: any of
+ * them, local: socket= only. */
+static int connect_uri_params(GlobalArgs *g, const char *uri, char *query, bool ssh) {
+        for (char *p = query, *next; p && *p; p = next) {
+                char *v;
+
+                next = strchr(p, '&');
+                if (next)
+                        *next++ = 0;
+                v = strchr(p, '=');
+                if (v)
+                        *v++ = 0;
+                uri_unescape(p);
+                if (v)
+                        uri_unescape(v);
+                if (streq(p, "socket") && !isempty(v)) {
+                        if (ssh)
+                                g->remote.bus_socket = v;
+                        else
+                                g->bus_socket = v;
+                } else if (ssh && streq(p, "keyfile") && !isempty(v))
+                        g->remote.keyfile = v;
+                else if (ssh && streq(p, "no_verify"))
+                        g->remote.no_verify = !v || param_true(v);
+                else if (ssh && streq(p, "command") && !isempty(v))
+                        g->remote.ssh = v;
+                else if (ssh && (streq(p, "no_tty") || streq(p, "mode")))
+                        ;   /* libvirt's: no prompt is ever asked for here; the bus has one daemon */
+                else {
+                        fprintf(stderr, "error: Unsupported parameter '%s' in connection URI '%s' (%s).\n", p, uri,
+                                ssh ? "the ssh transport takes keyfile, no_verify, command and socket"
+                                    : "a local connection takes socket");
+                        return -EINVAL;
+                }
+        }
+        return 1;
+}
+
+/* -c/--connect URI: libvirt's URIs of the QEMU driver, mapped to vmgmt's buses:
+ * SCHEME[+TRANSPORT]://[USER@][HOST][:PORT]/system|session[?PARAMS], SCHEME
+ * qemu or vmgmt; TRANSPORT none or unix (the local bus; socket=PATH another
+ * bus socket), ssh (the host's system bus over ssh + systemd-stdio-bridge, as
+ * -H). vmgmtd listens on no network socket: tcp, tls, libssh and ext are refused. */
 static int connect_uri(GlobalArgs *g, const char *uri) {
         static const char *const schemes[] = { "qemu", "vmgmt", NULL };
-        const char *rest = NULL;
-        size_t n = strcspn(uri, ":+");
+        char *rest = NULL, *transport = NULL, *authority, *query, transport_buf[32], path[32];
+        size_t n = strcspn(uri, ":+"), alen;
+        bool ssh;
 
         for (size_t i = 0; schemes[i]; i++)
                 if (strlen(schemes[i]) == n && strncmp(uri, schemes[i], n) == 0)
-                        rest = uri + n;
+                        rest = (char *) uri + n;
         if (!rest)
                 return usage_error("Unsupported connection URI '%s': vmgmtctl runs the QEMU driver's (qemu:///system, "
-                                   "qemu:///session, qemu+ssh://HOST/system).", uri);
-        if (streq(rest, ":///system") || streq(rest, "://")) {
-                g->user = false;
-                return 1;
-        }
-        if (streq(rest, ":///session")) {
-                g->user = true;
-                return 1;
-        }
-        if (strncmp(rest, "+ssh://", 7) == 0) {
-                const char *host = rest + 7, *slash = strchr(host, '/');
+                                   "qemu:///session, qemu+ssh://[USER@]HOST[:PORT]/system, vmgmt+ssh://…, "
+                                   "qemu+unix:///system?socket=PATH).", uri);
+        free(uri_copy);
+        uri_copy = strdup(rest);
+        if (!uri_copy)
+                return -ENOMEM;
+        rest = uri_copy;
+        if (*rest == '+') {
+                size_t tlen = strcspn(rest + 1, ":");
 
-                if (!slash || slash == host || !streq(slash, "/system"))
-                        return usage_error("Unsupported connection URI '%s': expected qemu+ssh://[USER@]HOST/system.", uri);
-                static char host_buf[256];   /* g->host lives until exit */
-
-                if ((size_t) (slash - host) >= sizeof(host_buf))
-                        return usage_error("Host name too long in '%s'.", uri);
-                memcpy(host_buf, host, (size_t) (slash - host));
-                host_buf[slash - host] = 0;
-                g->host = host_buf;
-                return 1;
+                if (tlen == 0 || tlen >= sizeof(transport_buf))
+                        return usage_error("Invalid connection URI '%s'.", uri);
+                memcpy(transport_buf, rest + 1, tlen);
+                transport_buf[tlen] = 0;
+                transport = transport_buf;
+                rest += 1 + tlen;
         }
-        return usage_error("Unsupported connection URI '%s': expected qemu:///system, qemu:///session or "
-                           "qemu+ssh://[USER@]HOST/system.", uri);
+        if (strncmp(rest, "://", 3) != 0)
+                return usage_error("Invalid connection URI '%s': expected SCHEME[+TRANSPORT]://[HOST]/system.", uri);
+        authority = rest + 3;
+        alen = strcspn(authority, "/?");
+        query = strchr(authority + alen, '?');
+        if (query)
+                *query++ = 0;
+        if (strlen(authority + alen) >= sizeof(path))
+                return usage_error("Unsupported connection URI '%s': the path is /system or /session.", uri);
+        strcpy(path, authority + alen);
+        authority[alen] = 0;
+        if (transport && (streq(transport, "tcp") || streq(transport, "tls") || strncmp(transport, "libssh", 6) == 0 ||
+                          streq(transport, "ext")))
+                return usage_error("Unsupported connection URI '%s': vmgmtd listens on no network socket of its own; "
+                                   "reach a remote host over ssh (qemu+ssh://[USER@]HOST/system or -H [USER@]HOST).",
+                                   uri);
+        if (transport && !streq(transport, "ssh") && !streq(transport, "unix"))
+                return usage_error("Unsupported transport in connection URI '%s' (ssh or unix).", uri);
+        ssh = transport && streq(transport, "ssh");
+        if (!ssh && !isempty(authority))
+                /* libvirt: qemu://HOST/system is TLS */
+                return usage_error("Unsupported connection URI '%s': a host without a transport is libvirt's TLS "
+                                   "transport; vmgmtctl reaches hosts over ssh (qemu+ssh://HOST/system).", uri);
+        if (ssh && isempty(authority))
+                return usage_error("Invalid connection URI '%s': qemu+ssh:// needs a host.", uri);
+        if (!streq(path, "/system") && !streq(path, "/session") && !(!ssh && path[0] == 0))
+                return usage_error("Unsupported connection URI '%s': the path is /system or /session.", uri);
+        if (ssh && streq(path, "/session"))
+                return usage_error("Unsupported connection URI '%s': a remote user bus is not supported.", uri);
+        g->user = streq(path, "/session");
+        if (ssh) {
+                uri_unescape(authority);
+                g->host = authority;
+        }
+        return connect_uri_params(g, uri, query, ssh);
 }
 
 /* Handles a global long option. Returns 1 if it was one, 0 if not, or a printed error. */
@@ -710,6 +806,8 @@ int main(int argc, char **argv) {
         if (!g.no_pager && verb_pages(v))
                 pager_open();
         c.host = g.host;
+        c.remote = g.remote;
+        c.bus_socket = g.bus_socket;
         r = ctl_connect(&c, g.user, g.host, g.machine);
         if (r < 0)
                 goto finish;
@@ -725,5 +823,6 @@ finish:
         free(a.args);
         free(a.repeated);
         free(a.repeated_option);
+        free(uri_copy);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

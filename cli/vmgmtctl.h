@@ -19,6 +19,14 @@
 #define VMGMT_JOB_IFACE "org.vmgmt.Job"
 
 /* Everything a verb needs: the connection and the output choices. */
+/* How -H and -c's ssh URIs reach the far side (libvirt's ssh transport parameters). */
+typedef struct CtlRemote {
+        const char *ssh;           /* command=: the ssh program (default ssh) */
+        const char *keyfile;       /* keyfile=: ssh -i */
+        bool no_verify;            /* no_verify=1: the host key is not checked */
+        const char *bus_socket;    /* socket=: the far side's bus socket (default its system bus) */
+} CtlRemote;
+
 typedef struct Context {
         sd_bus *bus;
         JsonFormat json;
@@ -27,6 +35,8 @@ typedef struct Context {
         bool agent_tried;
         int agent_pid;             /* pkttyagent, 0 when none */
         const char *host;          /* -H: the remote host, NULL for a local bus */
+        CtlRemote remote;          /* with host */
+        const char *bus_socket;    /* qemu+unix:///system?socket=PATH: a local bus socket */
 } Context;
 
 #define VERB_OPTIONS_MAX 16
@@ -66,6 +76,20 @@ int ctl_bus_error(const sd_bus_error *e, int r);
  * ssh; machine set: inside a container), or the user bus. Returns 0 or a
  * printed negative errno. */
 int ctl_connect(Context *c, bool user, const char *host, const char *machine);
+/* ssh's argv (NULL-terminated, strings malloc'd) to run `command` on c->host: the
+ * host's [USER@]HOST[:PORT] and c->remote's options; tty: -t, else -xT. */
+char **ctl_ssh_argv(const Context *c, bool tty, const char *command);
+
+/* A stream method's socket (Domain.OpenConsoleStream, …) as a connected fd:
+ * with -H through `ssh -N -L` (the ssh runs until ctl_stream_close()),
+ * else connected directly. Printed errors. */
+#define CTL_STREAM_TIMEOUT_USEC (60 * 1000000ULL)
+typedef struct CtlStream {
+        int fd;
+        int ssh;                   /* pid of the forwarding ssh, 0 for none */
+} CtlStream;
+int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret);
+void ctl_stream_close(CtlStream *s);
 
 /* vmgmtctl-agent.c: starts pkttyagent (once) when a password prompt may be
  * needed: not root, stdin a terminal, --no-ask-password not given, the local

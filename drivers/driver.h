@@ -130,6 +130,9 @@ typedef struct DriverLogRotation {
 typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
         DRIVER_START_FROM_SNAPSHOT = 1 << 1,    /* a revert's start: reason and event detail "from-snapshot" */
+        /* the service takes no disk leases (service/domain-lease.h): a migration's destination,
+         * whose source holds them until the switch */
+        DRIVER_START_NO_LEASES = 1 << 7,
 } DriverStartFlags;
 
 /* ---- the files of a start: opened by the service, used by the driver ---- */
@@ -163,6 +166,11 @@ typedef struct DriverFile {
 typedef struct DriverFiles {
         const DriverFile *files;
         size_t n_files;
+        /* leases (service/domain-lease.h), OFD-locked fds the hypervisor keeps and never
+         * reads: [0, n_disks) per disk (-1: none), kept with the disk's image (qemu: in its
+         * fd set); after those, a start's <lease> devices, kept as long as it runs */
+        const int *lease_fds;
+        size_t n_lease_fds;
 } DriverFiles;
 
 /* The file of one path of the definition, or NULL. */

@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "domain-console.h"
+#include "domain-stream.h"
 #include "domain.h"
 #include "log.h"
 
@@ -264,8 +265,9 @@ static int console_canonical_name(VmDomain *d, const char *device, char **ret) {
         return r == -ENODEV ? 0 : r;
 }
 
-int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        VmDomain *d = userdata;
+/* OpenConsole (the holder's fd in the reply) and OpenConsoleStream (that fd
+ * behind a one-shot socket, domain-stream.h: its path in the reply). */
+static int open_console(sd_bus_message *message, VmDomain *d, bool stream, sd_bus_error *error) {
         Manager *m = d->manager;
         bool force = false;
         const BusOption options[] = { { "force", "b", &force }, {} };
@@ -321,7 +323,29 @@ int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_e
                 g_hash_table_remove(m->consoles, key);   /* the first holder reads EOF */
         }
         g_hash_table_insert(m->consoles, p->key, p);
+        if (stream) {
+                _cleanup_free_ char *path = NULL;
+                uid_t uid;
+
+                r = vm_stream_caller_uid(m, message, &uid);
+                if (r >= 0)
+                        r = vm_stream_new(m, uid, TAKE_FD(client_fd), "console", &path);
+                if (r < 0) {
+                        g_hash_table_remove(m->consoles, key);
+                        return sd_bus_error_set_errnof(error, r, "Failed to offer the console of domain '%s': %m",
+                                                       d->name);
+                }
+                return sd_bus_reply_method_return(message, "s", path);
+        }
         return sd_bus_reply_method_return(message, "h", client_fd);
+}
+
+int domain_method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return open_console(message, userdata, false, error);
+}
+
+int domain_method_open_console_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return open_console(message, userdata, true, error);
 }
 
 void vm_consoles_free(Manager *m) {

@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "domain-device.h"
+#include "domain-lease.h"
 #include "domain-files.h"
 #include "domain.h"
 #include "log.h"
@@ -490,9 +491,28 @@ static void live_attach(DeviceCall *c) {
                 call_free(c);
                 return;
         }
+        /* a disk's lease first (domain-lease.h): Busy when another domain uses it */
+        DriverFiles view = c->files ? c->files->view : (DriverFiles) {};
+        VmLeases leases = {};
+
+        if (c->kind == DOMAIN_DEVICE_DISK) {
+                r = vm_leases_acquire(d->manager, vm_domain_current_def(d), c->dev, c->files ? &c->files->view : NULL,
+                                      &leases, &err);
+                if (r < 0) {
+                        reply_error(c, r, err);
+                        call_free(c);
+                        return;
+                }
+                view.lease_fds = leases.by_disk;
+                view.n_lease_fds = leases.n_disks;
+                if (d->drv->ops->pid)
+                        vm_leases_set_pid(&leases, d->drv->ops->pid(d->rt));
+        }
         vm_domain_props_get(d, &c->before);
         c->have_before = true;
-        r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files ? &c->files->view : NULL, attach_done, c, &err);
+        r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files || leases.n ? &view : NULL, attach_done, c,
+                                       &err);
+        vm_leases_release(&leases);   /* the driver keeps its own copy until qemu has it */
         if (r < 0) {
                 reply_error(c, r, err);
                 call_free(c);

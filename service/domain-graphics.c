@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "bus-util.h"
 #include "domain-graphics.h"
+#include "domain-stream.h"
 #include "domain.h"
 #include "log.h"
 
@@ -27,17 +29,29 @@ static int graphics_check_running(VmDomain *d, sd_bus_error *error) {
 
 /* ---- OpenGraphics ---- */
 
+/* OpenGraphics: the connection in the reply; OpenGraphicsStream: behind a one-shot socket
+ * (domain-stream.h), its path in the reply. */
 static void open_graphics_done(void *userdata, int r, int fd, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_close_ int conn = fd;
+        _cleanup_free_ char *path = NULL;
         VmOp *op = userdata;
+        bool stream = streq_ptr(sd_bus_message_get_member(op->message), "OpenGraphicsStream");
+        uid_t uid;
 
+        if (r >= 0 && stream) {
+                r = vm_stream_caller_uid(op->manager, op->message, &uid);
+                if (r >= 0)
+                        r = vm_stream_new(op->manager, uid, TAKE_FD(conn), "display", &path);
+        }
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to open the display of domain '%s'",
                                                             op->domain->name);
                 bus_error_from_errno(&error, r, message, what);
                 (void) sd_bus_reply_method_error(op->message, &error);
-        } else
+        } else if (stream)
+                (void) sd_bus_reply_method_return(op->message, "s", path);
+        else
                 (void) sd_bus_reply_method_return(op->message, "h", conn);   /* sd-bus sends a copy */
         vm_op_free(op);
 }
@@ -97,6 +111,11 @@ int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_
         return 1;
 }
 
+/* the same call: open_graphics_done() tells them apart by the member */
+int domain_method_open_graphics_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return domain_method_open_graphics(message, userdata, error);
+}
+
 /* ---- Screenshot ---- */
 
 static void screenshot_done(void *userdata, int r, const char *message) {
@@ -141,11 +160,23 @@ static int screenshot_check_fd(int fd, sd_bus_error *error) {
         return 0;
 }
 
-int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+/* ScreenshotStream: the image went into the stream (or did not: its end tells). */
+static void screenshot_stream_done(void *userdata, int r, const char *message) {
+        VmOp *op = userdata;
+
+        if (r < 0)
+                log_info("Screenshot of domain '%s' into a stream failed: %s", op->domain->name,
+                         message ?: strerror(-r));
+        vm_op_free(op);
+}
+
+static int screenshot(sd_bus_message *message, void *userdata, bool stream, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
         const DomainDriverOps *ops = d->drv->ops;
         uint32_t screen = 0;
         const BusOption options[] = { { "screen", "u", &screen }, {} };
+        _cleanup_close_ int pair0 = -1, pair1 = -1;
+        _cleanup_free_ char *path = NULL;
         VmOp *op;
         int fd, r;
 
@@ -154,9 +185,22 @@ int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_err
         r = graphics_authorize(d, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = sd_bus_message_read(message, "h", &fd);
-        if (r < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Screenshot needs a file descriptor (h)");
+        if (stream) {
+                int pair[2];
+
+                /* the image goes into one end; the other waits for the caller's connection */
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                        return sd_bus_error_set_errnof(error, errno, "Cannot make the stream: %m");
+                pair0 = pair[0];
+                pair1 = pair[1];
+                (void) shutdown(pair0, SHUT_RD);
+                fd = pair0;
+        } else {
+                r = sd_bus_message_read(message, "h", &fd);
+                if (r < 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "Screenshot needs a file descriptor (h)");
+        }
         r = bus_options_parse(message, options, error);
         if (r < 0)
                 return r;
@@ -170,12 +214,33 @@ int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_err
         if (!ops->screenshot)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot take screenshots", ops->name);
 
-        op = vm_op_new(d, message, "screenshot");
-        r = ops->screenshot(d->rt, fd, screen, screenshot_done, op);
+        if (stream) {
+                uid_t uid;
+
+                r = vm_stream_caller_uid(d->manager, message, &uid);
+                if (r >= 0)
+                        r = vm_stream_new(d->manager, uid, TAKE_FD(pair1), "screenshot", &path);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to offer the screenshot of domain '%s': %m",
+                                                       d->name);
+        }
+        /* a stream's call is answered now, with the path: its op answers nobody */
+        op = vm_op_new(d, stream ? NULL : message, "screenshot");
+        r = ops->screenshot(d->rt, fd, screen, stream ? screenshot_stream_done : screenshot_done, op);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to take a screenshot of domain '%s'", d->name);
                 vm_op_free(op);
                 return bus_error_from_errno(error, r, NULL, what);
         }
+        if (stream)
+                return sd_bus_reply_method_return(message, "s", path);
         return 1;
+}
+
+int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return screenshot(message, userdata, false, error);
+}
+
+int domain_method_screenshot_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return screenshot(message, userdata, true, error);
 }

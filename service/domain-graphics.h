@@ -13,3 +13,8 @@ int domain_method_open_graphics(sd_bus_message *message, void *userdata, sd_bus_
  * the video devices, counted in order (default 0). Polkit action
  * org.vmgmt.domain.console. */
 int domain_method_screenshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* OpenGraphics and Screenshot for callers that cannot pass fds: the fd behind a
+ * one-shot socket (domain-stream.h), its path in the reply. */
+int domain_method_open_graphics_stream(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int domain_method_screenshot_stream(sd_bus_message *message, void *userdata, sd_bus_error *error);

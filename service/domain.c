@@ -6,6 +6,7 @@
 #include "bus-util.h"
 #include "domain.h"
 #include "domain-files.h"
+#include "domain-lease.h"
 #include "log.h"
 #include "domain-tune.h"
 #include "network.h"
@@ -499,15 +500,28 @@ static void vm_start_free(VmStart *s) {
 /* Hands def and its files to the driver. On success the domain has its runtime and Id. */
 static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const DriverFiles *files,
                         DriverStartFlags flags, VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done,
-                        void *userdata) {
+                        void *userdata, char **ret_error) {
         Manager *m = d->manager;
         DriverRuntime *rt = NULL;
+        DriverFiles with_leases = files ? *files : (DriverFiles) {};
+        VmLeases leases = {};
         int id = m->next_id, r;
 
+        /* the disks' leases first: a disk another domain uses (here or on a host sharing the
+         * lease directory) fails the start before anything runs */
+        r = flags & DRIVER_START_NO_LEASES ? 0 : vm_leases_acquire(m, def, def, files, &leases, ret_error);
+        if (r < 0)
+                return r;
+        with_leases.lease_fds = leases.by_disk;
+        with_leases.n_lease_fds = leases.n_disks;
         if (launch)
-                r = launch(launch_data, drv, d, def, id, flags, files, &rt, done, userdata);
+                r = launch(launch_data, drv, d, def, id, flags, &with_leases, &rt, done, userdata);
         else
-                r = drv->ops->start(drv->driver, d, def, id, flags, files, &rt, done, userdata);
+                r = drv->ops->start(drv->driver, d, def, id, flags, &with_leases, &rt, done, userdata);
+        /* the hypervisor got the leases at its spawn (in its disks' fd sets): ours go */
+        if (r >= 0 && rt && drv->ops->pid)
+                vm_leases_set_pid(&leases, drv->ops->pid(rt));
+        vm_leases_release(&leases);
         if (r < 0)
                 return r;
         m->next_id++;
@@ -517,6 +531,7 @@ static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const 
 }
 
 static void start_files_done(void *userdata, int r, DriverFileSet *set, const char *message) {
+        g_autofree char *lease_error = NULL;
         VmStart *s = userdata;
         VmDomain *d = s->domain;
 
@@ -524,9 +539,9 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
         d->starting = NULL;
         if (r >= 0) {
                 r = start_driver(d, s->drv, s->def, &set->view, s->flags, s->launch, s->launch_data, s->done,
-                                 s->userdata);
+                                 s->userdata, &lease_error);
                 if (r < 0)
-                        message = strerror(-r);
+                        message = lease_error ?: strerror(-r);
         }
         /* the driver has what it keeps (the hypervisor got the fds at its spawn): ours go */
         driver_file_set_free(set);
@@ -599,11 +614,13 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
         }
         if (set->n_paths == 0) {
                 /* nothing to open: the driver starts at once */
-                r = start_driver(d, drv, resolved, &set->view, flags, launch, launch_data, done, userdata);
+                g_autofree char *error = NULL;
+
+                r = start_driver(d, drv, resolved, &set->view, flags, launch, launch_data, done, userdata, &error);
                 driver_file_set_free(set);
                 domain_def_free(resolved);
                 if (r < 0 && ret_error)
-                        *ret_error = g_strdup(strerror(-r));
+                        *ret_error = error ? g_steal_pointer(&error) : g_strdup(strerror(-r));
                 return r;
         }
         s = g_new0(VmStart, 1);

@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "domain-blockjob.h"
 #include "domain-console.h"
+#include "domain-stream.h"
 #include "fileio.h"
 #include "job.h"
 #include "log.h"
@@ -24,7 +25,7 @@ static const char *const config_daemon_keys[] = { "log_level", "autostart", "pol
                                                    "default_network", "pool_refresh_sec",
                                                    "screenshot_stall_timeout_sec", "probe_timeout_sec",
                                                    "confinement", "confinement_user", "confinement_uid_range",
-                                                   "confinement_allowed_paths", "on_host_shutdown", NULL };
+                                                   "confinement_allowed_paths", "on_host_shutdown", "lease_dir", NULL };
 
 /* Seconds (fractions allowed) in [min, max] from group/key, if given. */
 static int config_read_seconds(GKeyFile *kf, const char *path, const char *group, const char *key, double min,
@@ -236,7 +237,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
                 for (char **k = keys; k && *k; k++)
                         if (!strv_contains(config_daemon_keys, *k)) {
-                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range, confinement_allowed_paths, on_host_shutdown)", path, *k);
+                                log_error("%s: unknown key '%s' in [daemon] (known: log_level, autostart, polkit_timeout_sec, polkit_interactive_timeout_sec, job_linger_sec, default_network, pool_refresh_sec, screenshot_stall_timeout_sec, probe_timeout_sec, confinement, confinement_user, confinement_uid_range, confinement_allowed_paths, on_host_shutdown, lease_dir)", path, *k);
                                 return -EINVAL;
                         }
         }
@@ -256,6 +257,15 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                         return -EINVAL;
                 }
                 c->on_host_shutdown_save = streq(v, "save");
+        }
+        if (g_key_file_has_key(kf, "daemon", "lease_dir", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, "daemon", "lease_dir", NULL);
+                if (!v || v[0] != '/') {
+                        log_error("%s: invalid lease_dir '%s' (an absolute directory)", path, strna(v));
+                        return -EINVAL;
+                }
+                g_free(c->lease_dir);
+                c->lease_dir = g_steal_pointer(&v);
         }
         if (g_key_file_has_key(kf, "daemon", "autostart", NULL)) {
                 gboolean b = g_key_file_get_boolean(kf, "daemon", "autostart", &gerr);
@@ -386,6 +396,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->config.root = g_strdup(config->root);
         m->config.config_file = g_strdup(config->config_file);
         m->config.allowed_device_paths = g_strdupv(config->allowed_device_paths);
+        m->config.lease_dir = g_strdup(config->lease_dir);
         for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++)
                 m->n_drivers++;
         m->drivers = g_new0(VmDriver, m->n_drivers);
@@ -419,6 +430,7 @@ Manager *manager_free(Manager *m) {
         vm_restores_waiting_free(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
+        vm_streams_free();
         manager_drivers_free(m);
         /* the driver calls nothing back any more: answer what it left open */
         if (m->pending_ops)
@@ -453,6 +465,7 @@ Manager *manager_free(Manager *m) {
         g_free(m->config.root);
         g_free(m->config.config_file);
         g_strfreev(m->config.allowed_device_paths);
+        g_free(m->config.lease_dir);
         g_free(m);
         return NULL;
 }

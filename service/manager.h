@@ -41,6 +41,7 @@ typedef struct ManagerConfig {
         char confinement_user[256];               /* [daemon] confinement_user=: one user for every domain ("": a uid each) */
         uint32_t confinement_uid_min, confinement_uid_max; /* [daemon] confinement_uid_range=FIRST-LAST */
         bool on_host_shutdown_save;               /* [daemon] on_host_shutdown=save: SIGTERM managed-saves running domains */
+        char *lease_dir;                          /* [daemon] lease_dir=: disk leases (domain-lease.h); NULL: STATE/leases */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)

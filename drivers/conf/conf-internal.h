@@ -122,6 +122,10 @@ int domain_memballoon_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_rng_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_sound_parse(DomainDef *def, xmlNode *node, ConfError *err);
 int domain_audio_parse(DomainDef *def, xmlNode *node, ConfError *err);
+/* <lease> in <devices> (domain-conf-lease.c) */
+int domain_lease_parse(DomainDef *def, xmlNode *node, ConfError *err);
+void domain_lease_format(GString *s, const DomainLeaseDef *l);
+void domain_lease_clear(DomainLeaseDef *l);
 /* <memory model=…> in <devices> (domain-conf-memory.c) */
 int domain_memory_parse(DomainDef *def, xmlNode *node, ConfError *err);
 void domain_memory_format(GString *s, const DomainMemoryDef *m);

@@ -397,6 +397,8 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
                 fmt_disk(s, &def->disks[i], flags);
         for (size_t i = 0; i < def->n_controllers; i++)
                 fmt_controller(s, &def->controllers[i]);
+        for (size_t i = 0; i < def->n_leases; i++)   /* where libvirt puts them */
+                domain_lease_format(s, &def->leases[i]);
         for (size_t i = 0; i < def->n_nets; i++)
                 fmt_net(s, &def->nets[i], flags);
         for (size_t i = 0; i < def->n_serials; i++)

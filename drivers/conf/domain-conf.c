@@ -256,6 +256,7 @@ DomainDef *domain_def_free(DomainDef *def) {
         FREE_ARRAY(def->inputs, def->n_inputs, domain_input_clear);
         FREE_ARRAY(def->controllers, def->n_controllers, domain_controller_clear);
         FREE_ARRAY(def->rngs, def->n_rngs, domain_rng_clear);
+        FREE_ARRAY(def->leases, def->n_leases, domain_lease_clear);
         FREE_ARRAY(def->sounds, def->n_sounds, domain_sound_clear);
         FREE_ARRAY(def->audios, def->n_audios, domain_audio_clear);
         FREE_ARRAY(def->memories, def->n_memories, domain_memory_clear);
@@ -373,6 +374,12 @@ static void copy_controller(CopyCtx *c, DomainControllerDef *x) {
         copy_address(c, &x->address);
 }
 
+static void copy_lease(CopyCtx *c, DomainLeaseDef *l) {
+        l->lockspace = copy_str(c, l->lockspace);
+        l->key = copy_str(c, l->key);
+        l->target_path = copy_str(c, l->target_path);
+}
+
 static void copy_rng(CopyCtx *c, DomainRngDef *r) {
         r->model = copy_str(c, r->model);
         r->backend_model = copy_str(c, r->backend_model);
@@ -457,6 +464,7 @@ DomainDef *domain_def_copy(const DomainDef *def) {
         COPY_ARRAY(&ctx, c, def, inputs, n_inputs, copy_input);
         COPY_ARRAY(&ctx, c, def, controllers, n_controllers, copy_controller);
         COPY_ARRAY(&ctx, c, def, rngs, n_rngs, copy_rng);
+        COPY_ARRAY(&ctx, c, def, leases, n_leases, copy_lease);
         COPY_ARRAY(&ctx, c, def, sounds, n_sounds, copy_sound);
         COPY_ARRAY(&ctx, c, def, audios, n_audios, copy_audio);
         COPY_ARRAY(&ctx, c, def, memories, n_memories, copy_memory);

@@ -216,6 +216,14 @@ typedef struct DomainMemballoonDef {
         DomainAddress address;
 } DomainMemballoonDef;
 
+/* <lease>: a lock held while the domain runs (libvirt's lease devices; service/domain-lease.h) */
+typedef struct DomainLeaseDef {
+        char *lockspace;           /* <lockspace>, NULL when not given */
+        char *key;                 /* <key> */
+        char *target_path;         /* <target path=>: the file whose byte at offset is locked */
+        uint64_t target_offset;    /* <target offset=> */
+} DomainLeaseDef;
+
 typedef struct DomainRngDef {
         char *model;               /* virtio */
         char *backend_model;       /* random, builtin */
@@ -394,6 +402,7 @@ typedef struct DomainDef {
         DomainInputDef *inputs;            size_t n_inputs;
         DomainControllerDef *controllers;  size_t n_controllers;
         DomainRngDef *rngs;                size_t n_rngs;
+        DomainLeaseDef *leases;            size_t n_leases;
         DomainSoundDef *sounds;            size_t n_sounds;
         DomainAudioDef *audios;            size_t n_audios;   /* normalize: audio id 1 type none when sounds have none */
         DomainMemoryDef *memories;         size_t n_memories;   /* <memory model=…>; their sizes are part of memory_kib */

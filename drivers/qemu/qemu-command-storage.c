@@ -290,6 +290,7 @@ typedef struct DiskNode {
         int fd;
         const char *format;
         bool readonly;
+        const int *lease_fd;    /* the top layer's: the disk's lease (DriverFiles lease_fds), kept in its set */
 } DiskNode;
 
 static bool format_has_backing(const char *fmt) {
@@ -306,6 +307,15 @@ static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *
         set = qemu_cmd_add_fdset(c, n->fd, storage, what);
         if (set < 0)
                 return;
+        if (n->lease_fd && *n->lease_fd >= 0) {
+                /* write-only: never what qemu opens /dev/fdset/N as; it goes with the set */
+                int lease = qemu_cmd_pass_fd(c, *n->lease_fd, what);
+
+                if (lease < 0)
+                        return;
+                qemu_cmd_add(c, "-add-fd");
+                qemu_cmd_addf(c, "fd=%d,set=%d,opaque=%s-lease", lease, set, storage);
+        }
         o = g_string_new(NULL);
         g_string_printf(o, "driver=%s", protocol);
         qemu_opt_fmt(o, "filename", "/dev/fdset/%d", set);
@@ -397,7 +407,9 @@ static void build_disk(QemuCmd *c, size_t i) {
         if (d->source) {
                 const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_DISK, 0, i, what);
                 const char *protocol = d->type == DOMAIN_DISK_TYPE_BLOCK ? (cdrom ? "host_cdrom" : "host_device") : "file";
-                DiskNode top = { .fd = f ? f->fd : -1, .format = fmt, .readonly = readonly };
+                const DriverFiles *fs = c->ctx->files;
+                DiskNode top = { .fd = f ? f->fd : -1, .format = fmt, .readonly = readonly,
+                                 .lease_fd = fs && i < fs->n_lease_fds ? &fs->lease_fds[i] : NULL };
                 char below[64] = "";
 
                 if (!f)

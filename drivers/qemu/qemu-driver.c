@@ -632,6 +632,10 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         qfds.owned = g_array_new(FALSE, FALSE, sizeof(int));
         for (size_t i = 0; i < n_taps; i++)
                 (void) child_fds_pass(&qfds, tap_fds[i]);
+        /* <lease> devices: inherited, never named, held until qemu exits */
+        for (size_t i = copy->n_disks; files && i < files->n_lease_fds; i++)
+                if (files->lease_fds[i] >= 0)
+                        (void) child_fds_pass(&qfds, files->lease_fds[i]);
         /* the logs rotate before they are opened for qemu (the spawn's own pass then finds them small) */
         qemu_runtime_rotate_logs_closed(rt);
         r = qemu_command_build(copy, &ctx, &argv, &error);

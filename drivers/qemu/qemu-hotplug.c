@@ -60,6 +60,7 @@ struct Hotplug {
 
         int tap_fd;
         char *tap_name;
+        int lease_fd;                   /* attach of a disk: its lease (ours, a dup), until it is in the image's fd set */
         char fdname[100], netdev[90];
         bool fd_passed, netdev_added;
 
@@ -100,6 +101,8 @@ static void hotplug_free(Hotplug *h) {
         free(h->layers);
         if (h->tap_fd >= 0)
                 close(h->tap_fd);
+        if (h->lease_fd >= 0)
+                close(h->lease_fd);
         free(h->tap_name);
         domain_def_free(h->dev);
         free(h->message);
@@ -490,12 +493,20 @@ static void storage_added(Hotplug *h, int r, const JsonValue *ret, const char *e
         step(h, "blockdev-add", o, -1, node_added);
 }
 
+static void add_storage_node(Hotplug *h);
+
+/* The disk's lease is in its image's fd set: it goes with the set (an unplug, a rollback, qemu's exit). */
+static void lease_added(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(h, r, error, "cannot pass the disk's lease to qemu"))
+                return;
+        close(h->lease_fd);
+        h->lease_fd = -1;
+        add_storage_node(h);
+}
+
 static void fd_added(Hotplug *h, int r, const JsonValue *ret, const char *error) {
-        const DomainDiskDef *d = h->dev->disks;
         Layer *l = &h->layers[h->next_layer];
         bool top = h->next_layer == h->n_layers - 1;
-        char filename[64];
-        JsonValue *o;
 
         if (step_failed(h, r, error, "cannot pass the image to qemu"))
                 return;
@@ -506,6 +517,26 @@ static void fd_added(Hotplug *h, int r, const JsonValue *ret, const char *error)
         }
         close(l->fd);
         l->fd = -1;
+        if (top && h->lease_fd >= 0) {
+                JsonValue *a = json_object();
+                char opaque[160];
+
+                snprintf(opaque, sizeof(opaque), "%s-lease", l->storage);
+                json_object_set_new(a, "fdset-id", json_integer(l->fdset));
+                json_object_set_new(a, "opaque", json_string(opaque));
+                step(h, "add-fd", a, h->lease_fd, lease_added);
+                return;
+        }
+        add_storage_node(h);
+}
+
+static void add_storage_node(Hotplug *h) {
+        const DomainDiskDef *d = h->dev->disks;
+        Layer *l = &h->layers[h->next_layer];
+        bool top = h->next_layer == h->n_layers - 1;
+        char filename[64];
+        JsonValue *o;
+
         snprintf(filename, sizeof(filename), "/dev/fdset/%" PRIi64, l->fdset);
         o = json_object();
         json_object_set_new(o, "driver", json_string(!top || d->type != DOMAIN_DISK_TYPE_BLOCK ? "file"
@@ -679,6 +710,7 @@ static Hotplug *hotplug_new(DriverRuntime *rt, HotplugWhat what, DomainDeviceKin
         h->what = what;
         h->kind = kind;
         h->tap_fd = -1;
+        h->lease_fd = -1;
         h->done = done;
         h->userdata = userdata;
         h->listener = (QemuListener) { .event = hotplug_event, .gone = hotplug_gone, .userdata = h };
@@ -754,6 +786,11 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                 /* its nodes are named by its index in the live definition, as a start names them */
                 snprintf(h->prefix, sizeof(h->prefix), "disk%zu-", rt->def->n_disks);
                 r = take_layers(h, d, files, "", ret_error);
+                if (r >= 0 && files && files->n_lease_fds > 0 && files->lease_fds[0] >= 0) {
+                        h->lease_fd = fcntl(files->lease_fds[0], F_DUPFD_CLOEXEC, 3);
+                        if (h->lease_fd < 0)
+                                r = -errno;
+                }
                 if (r < 0) {
                         hotplug_free(h);
                         return r;

@@ -6,7 +6,8 @@
 #    vmgmtd is killed in the middle of the boot and started again;
 #  - rotation of the console and qemu logs by size, keeping N old files;
 #  - `vmgmtctl console` on a pty: banner, I/O, Ctrl+] restores the terminal;
-#    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd.
+#    also `vmgmtctl -H root@127.0.0.1:PORT console` through a real sshd
+#    (Domain.OpenConsoleStream's socket, forwarded by ssh).
 #  - log file names: a name whose qemu log would be another domain's console
 #    log (X-console while X exists, and the other way) is refused.
 #  - the log files are created 0600 (qemu would create the chardev logs 0666);
@@ -15,7 +16,6 @@
 #  - rotation loses nothing: a numbered sequence is contiguous across the files.
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
@@ -23,17 +23,20 @@ import pty
 import select
 import re
 import signal
-import socket
 import stat
 import subprocess
+import sys
 import termios
 import threading
 import time
 
 import dbus
 
+# the far host of `vmgmtctl -H`: a real sshd in a mount namespace of its own (tests/remote)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'remote'))
+from remote_harness import SshHost  # noqa: E402
 from vmgmt_harness import (ERR_ALREADY_EXISTS, ERR_BUSY, ERR_INVALID_ARGS, ERR_INVALID_STATE, GUEST_READY, VMGMTCTL,
-                           VmgmtTestCase, _child_env, guest_domain_xml, guest_image, kill_and_reap, main,
+                           VmgmtTestCase, _child_env, guest_domain_xml, guest_image, main,
                            minimal_domain_xml, opts, read_until)
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
@@ -89,127 +92,6 @@ def wait_file_contains(path, text, timeout=BOOT_TIMEOUT):
         time.sleep(0.2)
     raise AssertionError('%s: %r not seen within %.0fs; tail:\n%s'
                          % (path, text, timeout, data[-2000:].decode('utf-8', 'replace')))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG: no sshd outlives a killed test
-
-
-class SshHost:
-    """A real OpenSSH server (sshd -D -e) on 127.0.0.1 and a free port, standing
-    for the remote host of `vmgmtctl -H`. It runs in a mount namespace of its own
-    that looks like a host with vmgmt installed: the test's bus is the system bus
-    at /run/dbus/system_bus_socket (a tmpfs on /run, with sshd's /run/sshd),
-    vmgmtctl is in /usr/local/bin, and root's home (~/.ssh/authorized_keys) is a
-    directory of the test. Nothing is configured into sshd for vmgmt: the
-    remote commands (systemd-stdio-bridge for the bus, `vmgmtctl console` for
-    the console) find the bus and vmgmtctl where a real host has them
-    (systemd-stdio-bridge connects to the default path only, whatever the
-    environment says).
-
-    The client side is a user's own ssh setup: client_cmd() runs a command in
-    a mount namespace where root's home is the test's client home, whose
-    ~/.ssh/config names the key and the known_hosts file holding this host's
-    key (StrictHostKeyChecking yes, BatchMode yes: no prompts)."""
-
-    def __init__(self, tmp, bus_socket):
-        self.dir = os.path.join(tmp, 'ssh')
-        self.server_home = os.path.join(self.dir, 'server-root')
-        self.client_home = os.path.join(self.dir, 'client-root')
-        self.bindir = os.path.join(self.dir, 'usr-local-bin')
-        self.logfile = os.path.join(self.dir, 'sshd.log')
-        self.proc = None
-        for d in (self.server_home, self.client_home):
-            os.makedirs(os.path.join(d, '.ssh'), mode=0o700)
-            os.chmod(d, 0o700)
-        os.makedirs(self.bindir)
-        os.symlink(VMGMTCTL, os.path.join(self.bindir, 'vmgmtctl'))
-        self.host_key = os.path.join(self.dir, 'ssh_host_ed25519_key')
-        client_key = os.path.join(self.client_home, '.ssh', 'id_ed25519')
-        for key, comment in ((self.host_key, 'vmgmt-test-host'), (client_key, 'vmgmt-test-client')):
-            subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', key],
-                           check=True, stdin=subprocess.DEVNULL, timeout=60)
-        with open(client_key + '.pub') as f, \
-                open(os.path.join(self.server_home, '.ssh', 'authorized_keys'), 'w') as out:
-            out.write(f.read())
-        self.bus_socket = bus_socket
-        for attempt in range(5):
-            self.port = free_port()
-            if self._start():
-                break
-        else:
-            raise AssertionError('sshd did not start:\n' + self.log_text())
-        with open(self.host_key + '.pub') as f:
-            host_pub = ' '.join(f.read().split()[:2])
-        with open(os.path.join(self.client_home, '.ssh', 'known_hosts'), 'w') as f:
-            f.write('[127.0.0.1]:%d %s\n' % (self.port, host_pub))
-        with open(os.path.join(self.client_home, '.ssh', 'config'), 'w') as f:
-            f.write('Host 127.0.0.1\n'
-                    '    IdentityFile ~/.ssh/id_ed25519\n'
-                    '    IdentitiesOnly yes\n'
-                    '    UserKnownHostsFile ~/.ssh/known_hosts\n'
-                    '    StrictHostKeyChecking yes\n'
-                    '    BatchMode yes\n')
-
-    def _start(self):
-        conf = os.path.join(self.dir, 'sshd_config')
-        with open(conf, 'w') as f:
-            f.write('ListenAddress 127.0.0.1:%d\n'
-                    'HostKey %s\n'
-                    'PidFile none\n'
-                    'PermitRootLogin prohibit-password\n'
-                    'PasswordAuthentication no\n'
-                    'KbdInteractiveAuthentication no\n'
-                    'UsePAM no\n' % (self.port, self.host_key))
-        setup = ('mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd /run/dbus && '
-                 'ln -s "$1" /run/dbus/system_bus_socket && '
-                 'mount --bind "$2" /root && mount --bind "$3" /usr/local/bin && '
-                 'mount -t tmpfs tmpfs /var/log && '   # its wtmp/lastlog records stay in the namespace
-                 'exec /usr/sbin/sshd -D -e -f "$4"')
-        with open(self.logfile, 'ab') as log:
-            self.proc = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setup, 'sh',
-                                          self.bus_socket, self.server_home, self.bindir, conf],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=_child_env(), preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            if 'Server listening on 127.0.0.1 port %d' % self.port in self.log_text():
-                return True
-            if self.proc.poll() is not None:
-                if 'Address already in use' in self.log_text():
-                    return False
-                raise AssertionError('sshd exited with %d:\n%s' % (self.proc.returncode, self.log_text()))
-            time.sleep(0.05)
-        raise AssertionError('sshd did not listen within %ds:\n%s' % (WAIT, self.log_text()))
-
-    def client_cmd(self):
-        """A prefix that runs a command with the test's client home as root's ~."""
-        return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-                'mount --bind "$0" /root && exec "$@"', self.client_home]
-
-    def log_text(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()   # sshd: "Received signal 15; terminating."
-        deadline = time.monotonic() + 10
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self.proc.poll() is None:
-            kill_and_reap([self.proc.pid])
 
 
 class ConsoleBase(VmgmtTestCase):

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+# Disk leases (issue 15 item 4): two vmgmtd instances, each with its own bus
+# and root, share one lease directory (vmgmtd.conf lease_dir=) and one disk
+# image — what two hosts sharing an NFS export reduce to on one machine (the
+# same directory, OFD locks taken by two processes that know nothing of each
+# other). The second start of a domain on the image is Busy naming the
+# holder, and leaves nothing behind (no qemu, no fd in vmgmtd); once the first
+# stops, the second starts. The lease belongs to qemu: it is still held after
+# the holder's vmgmtd is SIGKILLed and restarted, and released when qemu is
+# killed. Shareable and read-only disks take no lease: both domains start.
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+
+import dbus
+
+from vmgmt_harness import (DEFAULT_TIMEOUT, Fixture, VmgmtTestCase, dbus_error_name, main,
+                           minimal_domain_xml, new_uuid, opts, pid_alive)
+
+ERR_BUSY = 'org.vmgmt.Error.Busy'
+
+
+def disk_xml(image, shareable=False, readonly=False):
+    return ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            "<source file='%s'/><target dev='vda' bus='virtio'/>%s%s</disk>"
+            % (image, '<shareable/>' if shareable else '', '<readonly/>' if readonly else ''))
+
+
+class Leases(VmgmtTestCase):
+    def setUp(self):
+        super().setUp()
+        self.shared = tempfile.mkdtemp(prefix='vmgmt-lease-', dir='/tmp')
+        self.addCleanup(shutil.rmtree, self.shared, True)
+        self.lease_dir = os.path.join(self.shared, 'leases')
+        self.image = os.path.join(self.shared, 'disk.img')
+        with open(self.image, 'wb') as f:
+            f.truncate(4 << 20)
+        conf = '[daemon]\nlease_dir=%s\n' % self.lease_dir
+        self.fx.daemon.restart_with_config(conf)
+        # the second "host": its own bus, root and vmgmtd, the same lease directory
+        self.fx2 = Fixture(start=False)
+        self.addCleanup(self._teardown_fixture, self.fx2)
+        self.addCleanup(self._check_daemon, self.fx2)
+        os.makedirs(os.path.join(self.fx2.daemon.root, 'etc', 'vmgmt'), exist_ok=True)
+        self.fx2.daemon.write_config(conf)
+        self.fx2.daemon.start()
+
+    def define_on(self, fx, name, **disk):
+        uuid = new_uuid()
+        path = fx.client.manager.DefineDomain(minimal_domain_xml(name, uuid=uuid, extra_devices=disk_xml(
+            self.image, **disk)), opts())
+        return path, uuid
+
+    def start(self, fx, path):
+        fx.client.domain(path).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        fx.client.wait_state(path, 'running')
+
+    def assert_busy(self, fx, path, holder, holder_uuid):
+        before = fx.snapshot()
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            fx.client.domain(path).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn('disk %s is in use by domain %s (%s) on host %s'
+                      % (os.path.realpath(self.image), holder, holder_uuid, socket.gethostname()),
+                      cm.exception.get_dbus_message())
+        self.assertEqual(str(fx.client.state(path)[0]), 'shutoff')
+        # nothing of the refused start is left: no qemu, no fd, no change (vmgmtd's
+        # own fds come and go, e.g. a pool refresh's pipe: the count only bounds ours)
+        after = fx.snapshot()
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while after['fds'] > before['fds'] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = fx.snapshot()
+        self.assertLessEqual(after.pop('fds'), before.pop('fds'))
+        self.assertEqual(after, before)
+
+    def test_second_start_busy_until_first_stops(self):
+        a, ua = self.define_on(self.fx, 'lease-a')
+        b, ub = self.define_on(self.fx2, 'lease-b')
+        self.start(self.fx, a)
+        self.assert_busy(self.fx2, b, 'lease-a', ua)
+        # the lease file says who holds it, with qemu's pid
+        files = os.listdir(self.lease_dir)
+        self.assertEqual(len(files), 1)
+        with open(os.path.join(self.lease_dir, files[0])) as f:
+            text = f.read()
+        self.assertIn('domain=lease-a\n', text)
+        self.assertIn('pid=%d\n' % self.fx.qemu_pids()[0], text)
+        self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
+        self.start(self.fx2, b)
+        self.assert_busy(self.fx, a, 'lease-b', ub)
+        self.fx2.client.domain(b).Destroy(opts())
+        self.fx2.client.wait_state(b, 'shutoff')
+        self.start(self.fx, a)
+
+    def test_lease_outlives_vmgmtd_until_qemu_dies(self):
+        a, ua = self.define_on(self.fx, 'lease-a')
+        b, _ = self.define_on(self.fx2, 'lease-b')
+        self.start(self.fx, a)
+        pids = self.fx.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        self.fx.daemon.kill()   # a crash: qemu keeps running and keeps the lease
+        self.assert_busy(self.fx2, b, 'lease-a', ua)
+        self.fx.daemon.start()
+        self.assertEqual(self.fx.client.state(a)[0], 'running')
+        self.assert_busy(self.fx2, b, 'lease-a', ua)
+        os.kill(pids[0], signal.SIGKILL)
+        self.fx.client.wait_state(a, 'shutoff')
+        self.assertFalse(pid_alive(pids[0]))
+        self.start(self.fx2, b)
+
+    def test_hotplugged_disk_takes_a_lease_and_unplug_releases_it(self):
+        scsi = "<controller type='scsi' index='0' model='virtio-scsi'/>"
+        sdisk = ("<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+                 "<target dev='sda' bus='scsi'/></disk>" % self.image)
+        a = self.fx.client.manager.DefineDomain(minimal_domain_xml('hot-a', extra_devices=scsi), opts())
+        b, ub = self.define_on(self.fx2, 'hot-b')
+        self.start(self.fx, a)
+        # a SCSI disk leaves at once (no guest to ask): the unplug is the test's to make
+        self.fx.client.domain(a).AttachDevice(sdisk, opts(live=True))
+        ua = str(self.fx.client.props(a)['UUID'])
+        self.assert_busy(self.fx2, b, 'hot-a', ua)
+        self.fx.client.domain(a).DetachDevice(sdisk, opts(live=True))
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while 'sda' in str(self.fx.client.domain(a).GetXML(opts())):
+            self.assertLess(time.monotonic(), deadline, 'the disk did not leave')
+            time.sleep(0.1)
+        # qemu closed the image's fd set, and the lease with it: the other host starts
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while True:
+            try:
+                self.start(self.fx2, b)
+                break
+            except dbus.exceptions.DBusException as e:
+                if dbus_error_name(e) != ERR_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        # and now the hot-plug is the one refused, naming the holder, with nothing plugged
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx.client.domain(a).AttachDevice(sdisk, opts(live=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY)
+        self.assertIn('is in use by domain hot-b (%s)' % ub, cm.exception.get_dbus_message())
+        self.assertNotIn('sda', str(self.fx.client.domain(a).GetXML(opts())))
+
+    def test_lease_devices(self):
+        def lease(target, key='k1', offset=4096):
+            return ("<lease><lockspace>space</lockspace><key>%s</key><target path='%s' offset='%d'/></lease>"
+                    % (key, target, offset))
+        target = os.path.join(self.lease_dir, 'space-k1')
+        a = self.fx.client.manager.DefineDomain(minimal_domain_xml('dev-a', extra_devices=lease(target)), opts())
+        b = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-b', extra_devices=lease(target)), opts())
+        # the definition keeps them as libvirt writes them
+        self.assertIn("<target path='%s' offset='4096'/>" % target, str(self.fx.client.domain(a).GetXML(opts())))
+        self.start(self.fx, a)
+        before = self.fx2.snapshot()
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY)
+        self.assertIn('lease k1 in lockspace space (%s, offset 4096) is held by another domain' % target,
+                      cm.exception.get_dbus_message())
+        self.assertEqual(self.fx2.snapshot()['qemu'], before['qemu'])
+        # another byte of the same file is another lease
+        c = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-c', extra_devices=lease(target, 'k2', 0)),
+                                                 opts())
+        self.start(self.fx2, c)
+        # a target outside the lease directory is refused: vmgmtd locks nothing else
+        d = self.fx2.client.manager.DefineDomain(minimal_domain_xml('dev-d', extra_devices=lease(self.image)), opts())
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(d).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), 'org.freedesktop.DBus.Error.InvalidArgs')
+        self.assertIn('is not a file of the lease directory', cm.exception.get_dbus_message())
+        # the lease lives with qemu: gone when it is
+        self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
+        self.start(self.fx2, b)
+
+    def test_shareable_and_readonly_take_no_lease(self):
+        for kind in ({'shareable': True}, {'readonly': True}):
+            a, _ = self.define_on(self.fx, 'share-a', **kind)
+            b, _ = self.define_on(self.fx2, 'share-b', **kind)
+            self.start(self.fx, a)
+            self.start(self.fx2, b)
+            for fx, p in ((self.fx, a), (self.fx2, b)):
+                fx.client.domain(p).Destroy(opts())
+                fx.client.wait_state(p, 'shutoff')
+                fx.client.domain(p).Undefine(opts())
+
+
+if __name__ == '__main__':
+    main()
