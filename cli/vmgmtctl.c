@@ -349,7 +349,8 @@ static void help(void) {
                "  -c --connect=URI       virsh's URI: qemu:///system (the system bus), qemu:///session\n"
                "                         (the user bus), qemu+ssh://[USER@]HOST[:PORT]/system (as -H;\n"
                "                         parameters keyfile, no_verify, command and socket), the same\n"
-               "                         as vmgmt+ssh://…, qemu+unix:///system?socket=PATH (that bus)\n"
+               "                         as vmgmt+ssh://[USER@]HOST…, qemu+unix:///system?socket=PATH\n"
+               "                         (that bus)\n"
                "     --no-pager          Do not pipe long output into a pager ($VMGMTCTL_PAGER, $PAGER, less)\n"
                "  -q --quiet             No table headers and no messages saying what was done\n");
 }

@@ -98,7 +98,7 @@ _vmgmtctl_values() {
 # _vmgmtctl_global_arg (those that take a separate value), _vmgmtctl_json
 # (the modes its --json line lists: "MODE  Output as JSON: short, pretty or
 # off") and _vmgmtctl_uris (the URIs its --connect lines name, up to a
-# [USER@]HOST part).
+# [USER@]HOST or ?PARAMS part).
 _vmgmtctl_read_help() {
     local line section= w desc
     _vmgmtctl_verbs= _vmgmtctl_global= _vmgmtctl_global_arg= _vmgmtctl_json= _vmgmtctl_uris=
@@ -117,7 +117,7 @@ _vmgmtctl_read_help() {
                 _vmgmtctl_json=${desc// or / }
             fi
             for w in $line; do
-                [[ $w == [a-z]*://* ]] && _vmgmtctl_uris+=" ${w%%[[(,]*}"
+                [[ $w == [a-z]*://* ]] && _vmgmtctl_uris+=" ${w%%[[(,?]*}"
             done
             for w in $line; do
                 [[ $w == -* ]] || break

@@ -259,7 +259,7 @@ class Completion(VmgmtTestCase):
         # --json's modes and --connect's URIs as vmgmtctl --help names them
         self.assertEqual(sorted(self.bash('--json', '=', '')), ['off', 'pretty', 'short'])
         self.assertEqual(sorted(self.bash('--json=')), ['--json=off', '--json=pretty', '--json=short'])
-        self.assertEqual(sorted(self.bash('-c', '')), ['qemu+ssh://', 'qemu:///session', 'qemu:///system'])
+        self.assertEqual(sorted(self.bash('-c', '')), ['qemu+ssh://', 'qemu+unix:///system', 'qemu:///session', 'qemu:///system', 'vmgmt+ssh://'])
         self.assertEqual(self.bash('--connect=qemu:///sy'), ['--connect=qemu:///system'])
         # the URI is one word for the command after it (readline split it at ':')
         self.assertEqual(self.bash('-c', 'qemu:///system', 'net-start', ''), ['isonet'])
@@ -416,7 +416,7 @@ class Completion(VmgmtTestCase):
         self.assertEqual(self.zsh('net-update', 'isonet', ''), [])
         self.assertEqual(sorted(self.zsh('--json=')), ['off', 'pretty', 'short'])
         self.assertEqual(self.zsh('--connect=qemu:///sy'), ['qemu:///system'])
-        self.assertEqual(sorted(self.zsh('-c', '')), ['qemu+ssh://', 'qemu:///session', 'qemu:///system'])
+        self.assertEqual(sorted(self.zsh('-c', '')), ['qemu+ssh://', 'qemu+unix:///system', 'qemu:///session', 'qemu:///system', 'vmgmt+ssh://'])
         self.assertEqual(self.zsh('-c', 'qemu:///system', 'net-start', ''), ['isonet'])
         # no vmgmtd (no bus): commands and options still, names quietly nothing
         gone = 'unix:path=' + os.path.join(self.fx.tmp, 'no-such-bus')
