@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import storsvc_util  # noqa: F401  (puts tests/integration on sys.path)
 from nbd_server import NbdServer
-from vmgmt_harness import (ERR_INVALID_STATE, ERR_INVALID_XML, GUEST_READY, VmgmtTestCase, cmdline,
+from vmgmt_harness import (ERR_INVALID_STATE, ERR_INVALID_XML, ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, cmdline,
                            guest_domain_xml, guest_image, main, opts)
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
@@ -141,6 +141,23 @@ class NetdiskNbd(VmgmtTestCase):
         self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
         self.assertIsNone(disk_source(str(self.dom(path).GetXML(opts())), 'vda'))
         self.wait_guest_path(con, '/sys/block/vda', 'VDA', present=False)
+
+    def test_snapshots_and_block_jobs_not_supported(self):
+        nbd = self.nbd(tcp=True)
+        path = self.define(with_disk(guest_domain_xml('nbd3'), nbd_disk_xml(nbd)))
+        # shut off: an internal snapshot of the network disk
+        snap = "<domainsnapshot><name>s1</name></domainsnapshot>"
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).CreateSnapshot, snap, opts())
+        self.assertIn("'vda'", msg)
+        self.assertIn('network disk (nbd)', msg)
+        self.dom(path).Start(opts(paused=True))
+        self.client.wait_state(path, 'paused')
+        for kw in ({}, {'disk_only': True}):
+            msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).CreateSnapshot, snap, opts(**kw))
+            self.assertIn('network disk (nbd)', msg)
+        msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).BlockPull, 'vda', opts())
+        self.assertIn('block jobs on network disks are not supported', msg)
+        self.assertEqual([str(p) for p in self.dom(path).ListSnapshots(opts())], [])
 
     def test_bad_definitions(self):
         before = self.client.list_domains()
