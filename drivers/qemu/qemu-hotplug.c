@@ -1581,6 +1581,10 @@ int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskD
                 return -EINVAL;
         }
         cur = &rt->def->disks[index];
+        if (disk->type == DOMAIN_DISK_TYPE_NETWORK || cur->type == DOMAIN_DISK_TYPE_NETWORK) {
+                *ret_error = strdup("changing the medium of a cdrom from or to a network source is not supported");
+                return -EOPNOTSUPP;
+        }
         h = hotplug_new(rt, HOTPLUG_MEDIA, DOMAIN_DEVICE_DISK, done, userdata);
         h->index = index;
         h->force = force;
