@@ -3,7 +3,7 @@
 # client against the glusterd of gluster_server.py): the booted busybox guest reads a pattern
 # written into the image through /dev/vda, qemu holding no fd of it (it opens no host file), and
 # the guest's writes land in the image. Everything runs in namespaces of the test's own: network
-
+# (rpcbind's port 111, ganesha on 127.0.0.1, glusterd on 192.0.2.1 of our loopback), mount
 # (rpcbind's and glusterd's state on tmpfs) and pid (nothing they start outlives the test).
 import os
 import sys
