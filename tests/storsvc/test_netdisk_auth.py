@@ -5,10 +5,12 @@
 # The booted guest reads through /dev/vda what was written into the LUN's backing file / the
 # image; neither the password nor the key is on qemu's command line, in its environment or in
 # any file under vmgmtd's run and config directories but its 0600 secret store; with a wrong password the start fails with
-# qemu's words and leaves no qemu; after SetValue of the right one it starts.
+# qemu's words and leaves no qemu; after SetValue of the right one it starts. A second LUN with the
+# same secret is hot-plugged (the secret as an object-add'ed secret object), read, detached, twice.
 import base64
 import os
 import subprocess
+import time
 
 import dbus
 
@@ -74,11 +76,23 @@ class NetdiskAuth(VmgmtTestCase):
         self.client.wait_state(path, 'running')
         con = self.fx.console(path)
         con.wait_for(GUEST_READY, BOOT_TIMEOUT)
-        con.send("echo R''B; dd if=/dev/vda bs=%d count=1 2>/dev/null; echo R''E" % len(want))
-        con.wait_for('RB', WAIT)
-        start = con.mark
-        con.wait_for('RE', WAIT)
-        self.assertIn(want, con.buf[start:con.mark])
+        self.assertIn(want, self.guest_read(con, '/dev/vda', len(want), 'RD'))
+        return con
+
+    def guest_read(self, con, dev, n, token):
+        """The first n bytes of dev in the guest (once it has dev)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            con.send("echo %s_B''EGIN; test -e %s && dd if=%s bs=%d count=1 2>/dev/null; echo %s_E''ND"
+                     % (token, dev, dev, n, token))
+            con.wait_for(token + '_BEGIN', WAIT)
+            start = con.mark
+            con.wait_for(token + '_END', WAIT)
+            out = con.buf[start:con.mark]
+            if out.strip(b'\r\n').replace(token.encode() + b'_END', b'').strip():
+                return out
+            self.assertLess(time.monotonic(), deadline, '%s never readable in the guest' % dev)
+            time.sleep(0.5)
 
     def assert_nowhere(self, value):
         for pid in self.vm_qemu_pids():
@@ -97,10 +111,12 @@ class NetdiskAuth(VmgmtTestCase):
         tgt = TgtServer(self.fx.tmp)
         self.addCleanup(tgt.stop)
         tgt.start()
-        iqn = tgt.add_target('netdisk', luns=[16 * MiB], user='vmgmtchap', password=PASSWORD)
+        iqn = tgt.add_target('netdisk', luns=[16 * MiB, 16 * MiB], user='vmgmtchap', password=PASSWORD)
         pattern = b'netdisk-iscsi-pattern-31'
         with open(tgt.lun_path(iqn, 1), 'r+b') as f:
             f.write(pattern)
+        with open(tgt.lun_path(iqn, 2), 'r+b') as f:
+            f.write(pattern.replace(b'pattern', b'hotplug'))
         sec = self.secret('iscsi', 'netdisk-target', b'wrong-password')
         disk = ("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
                 "<source protocol='iscsi' name='%s/1'><host name='%s' port='%d'/>"
@@ -112,8 +128,20 @@ class NetdiskAuth(VmgmtTestCase):
         self.assertEqual(self.client.state(path)[0], 'shutoff')
         self.assertEqual(self.vm_qemu_pids(), [])
         sec.SetValue(dbus.ByteArray(PASSWORD.encode()), opts(), dbus_interface='org.vmgmt.Secret')
-        self.boot_and_read(path, pattern)
+        con = self.boot_and_read(path, pattern)
         self.assert_nowhere(PASSWORD)
+        # hot-plug of LUN 2 with the same secret (object-add of a secret, blockdev-add), twice: the
+        # detach takes the secret object away with the disk, or the second attach would clash
+        lun2 = disk.replace("/1'>", "/2'>").replace("dev='vda'", "dev='vdb'")
+        for _ in range(2):
+            self.rec.clear()
+            self.dom(path).AttachDevice(lun2, opts(live=True))
+            self.rec.wait_domain_event(path, 'device-added', timeout=WAIT)
+            self.assertIn(pattern.replace(b'pattern', b'hotplug'), self.guest_read(con, '/dev/vdb', len(pattern), 'HP'))
+            self.assert_nowhere(PASSWORD)
+            self.rec.clear()
+            self.dom(path).DetachDevice(lun2, opts(live=True))
+            self.rec.wait_domain_event(path, 'device-removed', timeout=WAIT)
 
     def test_rbd_cephx(self):
         need_module('rbd')
