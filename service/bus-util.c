@@ -105,6 +105,8 @@ static const char *bus_error_name_from_errno(int r) {
                 return VM_ERROR_CANCELLED;
         case -EACCES:   /* a file the caller cannot open (vmgmtd opens them with the caller's rights) */
                 return SD_BUS_ERROR_ACCESS_DENIED;
+        case -EKEYREJECTED:   /* a definition names a secret vmgmt does not have (domain-disk-secrets.h) */
+                return "org.vmgmt.Error.NoSuchSecret";
         case -ENOKEY:   /* polkit would ask a password the call did not allow it to ask for */
                 return SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED;
         default:

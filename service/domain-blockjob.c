@@ -210,6 +210,11 @@ static int block_call_prepare(BlockCall *c, const char *disk, bool needs_job_slo
         dd = &vm_domain_current_def(d)->disks[i];
         c->disk = i;
         c->target = g_strdup(dd->target_dev ?: disk);
+        if (dd->type == DOMAIN_DISK_TYPE_NETWORK)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "Disk '%s' of domain '%s' is a network disk (%s): block jobs on network disks are "
+                                         "not supported", c->target, d->name,
+                                         strna(domain_disk_protocol_to_string(dd->net.protocol)));
         if (!dd->source)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Disk '%s' of domain '%s' has no image",
                                          c->target, d->name);

@@ -21,6 +21,7 @@
 #include "domain-lease.h"
 #include "domain-files.h"
 #include "domain.h"
+#include "domain-disk-secrets.h"
 #include "log.h"
 #include "network.h"
 
@@ -585,7 +586,7 @@ static int open_disk_and_go(DeviceCall *c) {
         DriverFileSet *set = NULL;
         int r;
 
-        if (!disk || !disk->source) {
+        if (!disk || (!disk->source && !(disk->type == DOMAIN_DISK_TYPE_NETWORK && c->verb == VERB_ATTACH))) {
                 if (c->verb == VERB_ATTACH)
                         live_attach(c);
                 else
@@ -600,6 +601,12 @@ static int open_disk_and_go(DeviceCall *c) {
         r = driver_file_set_new(c->files_def, &set);
         if (r < 0)
                 return r;
+        if (set->n_paths == 0) {
+                /* a network disk that names no host path (all but an nbd unix socket) */
+                driver_file_set_free(set);
+                live_attach(c);
+                return 0;
+        }
         return vm_domain_files_open(c->domain->manager, c->message, c->domain->name, set, files_opened, c,
                                     &c->opening);
 }
@@ -873,6 +880,15 @@ int vm_domain_method_attach_device(sd_bus_message *message, void *userdata, sd_b
                 if (resolved) {
                         domain_def_free(c->dev);
                         c->dev = resolved;
+                }
+        }
+        if (c->kind == DOMAIN_DEVICE_DISK && c->dev->disks->type == DOMAIN_DISK_TYPE_NETWORK) {
+                _cleanup_free_ char *msg = NULL;
+
+                r = vm_domain_disk_secrets_resolve(d->manager, message, c->dev, &c->dev, &msg);
+                if (r < 0) {
+                        _cleanup_free_ char *what = g_strdup_printf("Failed to attach %s to domain '%s'", c->what, d->name);
+                        return bus_error_from_errno(error, r, msg, what);
                 }
         }
         r = open_disk_and_go(c);

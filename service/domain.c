@@ -5,6 +5,7 @@
 
 #include "bus-util.h"
 #include "domain.h"
+#include "domain-disk-secrets.h"
 #include "domain-files.h"
 #include "domain-lease.h"
 #include "log.h"
@@ -598,6 +599,12 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
                 return r;
         /* <interface type='network'>: the driver gets the network's bridge */
         r = vm_networks_resolve_domain_nets(m, start_def, &resolved, ret_error);
+        if (r < 0) {
+                domain_def_free(resolved);
+                return r;
+        }
+        /* <disk type='network'> with <auth>: the driver gets the secret's value */
+        r = vm_domain_disk_secrets_resolve(m, caller, start_def, &resolved, ret_error);
         if (r < 0) {
                 domain_def_free(resolved);
                 return r;

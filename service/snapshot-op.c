@@ -91,7 +91,8 @@ static void snapshot_remove(VmSnapshot *s) {
 /* ---- which disks take part ---- */
 
 static bool disk_is_writable_image(const DomainDiskDef *disk) {
-        return disk->device == DOMAIN_DISK_DEVICE_DISK && !disk->readonly && disk->source;
+        return disk->device == DOMAIN_DISK_DEVICE_DISK && !disk->readonly &&
+               (disk->source || disk->type == DOMAIN_DISK_TYPE_NETWORK);
 }
 
 /* Checks sdef's <disks> against the domain's disks and rewrites it to one
@@ -127,6 +128,13 @@ static int snapshot_choose_disks(VmDomain *d, const DomainDef *def, SnapshotDef 
                 if (!disk_is_writable_image(disk))
                         continue;
                 if (loc != SNAPSHOT_LOCATION_NO) {
+                        if (disk->type == DOMAIN_DISK_TYPE_NETWORK)
+                                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                                         "Disk '%s' of domain '%s' is a network disk (%s): snapshots of network "
+                                                         "disks are not supported (leave it out with <disk name='%s' snapshot='no'/>)",
+                                                         strempty(disk->target_dev), d->name,
+                                                         strna(domain_disk_protocol_to_string(disk->net.protocol)),
+                                                         strempty(disk->target_dev));
                         if (disk->type != DOMAIN_DISK_TYPE_FILE || !streq_ptr(disk->driver_type, "qcow2"))
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "Disk '%s' of domain '%s' is %s: an internal snapshot needs a qcow2 file "
@@ -189,6 +197,15 @@ static int snapshot_choose_overlays(VmDomain *d, const DomainDef *def, SnapshotD
                 if (sd && sd->snapshot == SNAPSHOT_LOCATION_NO) {
                         e->snapshot = SNAPSHOT_LOCATION_NO;
                         continue;
+                }
+                if (disk->type == DOMAIN_DISK_TYPE_NETWORK) {
+                        r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                              "Disk '%s' of domain '%s' is a network disk (%s): overlays of network disks are "
+                                              "not supported (leave it out with <disk name='%s' snapshot='no'/>)",
+                                              strempty(disk->target_dev), d->name,
+                                              strna(domain_disk_protocol_to_string(disk->net.protocol)),
+                                              strempty(disk->target_dev));
+                        break;
                 }
                 if (disk->type != DOMAIN_DISK_TYPE_FILE) {
                         r = sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,

@@ -135,6 +135,13 @@ int domain_memory_normalize(DomainDef *def, ConfError *err);
 
 void domain_address_clear(DomainAddress *a);
 void domain_disk_clear(DomainDiskDef *d);
+/* <disk type='network'> (domain-conf-netdisk.c) */
+int domain_disk_net_parse_source(DomainDiskDef *d, xmlNode *source, ConfError *err);
+int domain_disk_net_parse_auth(DomainDiskDef *d, xmlNode *auth, ConfError *err);
+int domain_disk_net_check(DomainDiskDef *d, int line, ConfError *err);
+void domain_disk_net_format(GString *s, const DomainDiskDef *d);
+void domain_disk_net_clear(DomainDiskNet *n);
+bool domain_disk_net_copy(DomainDiskNet *n);
 void domain_net_clear(DomainNetDef *n);
 void domain_chr_clear(DomainChrDef *c);
 void domain_graphics_clear(DomainGraphicsDef *g);

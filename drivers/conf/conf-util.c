@@ -16,7 +16,7 @@ const char *const domain_lifecycle_action_table[] = {
         "destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart", NULL
 };
 const char *const domain_boot_dev_table[] = { "hd", "cdrom", "network", "fd", NULL };
-const char *const domain_disk_type_table[] = { "file", "block", "volume", NULL };
+const char *const domain_disk_type_table[] = { "file", "block", "volume", "network", NULL };
 const char *const domain_disk_device_table[] = { "disk", "cdrom", NULL };
 const char *const domain_disk_bus_table[] = { "virtio", "sata", "ide", "scsi", NULL };
 const char *const domain_net_type_table[] = { "user", "network", "bridge", NULL };

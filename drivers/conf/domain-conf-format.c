@@ -138,6 +138,8 @@ static void fmt_disk(GString *s, const DomainDiskDef *d, DomainFormatFlags flags
                 fmt_attr(s, "pool", d->source_pool);
                 fmt_attr(s, "volume", d->source_volume);
                 g_string_append(s, "/>\n");
+        } else if (d->type == DOMAIN_DISK_TYPE_NETWORK) {
+                domain_disk_net_format(s, d);
         } else if (d->type != DOMAIN_DISK_TYPE_VOLUME && d->source) {
                 g_string_append(s, "      <source");
                 fmt_attr(s, source_attr[d->type], d->source);

@@ -192,6 +192,7 @@ static int parse_backing_store(DomainDiskDef *d, xmlNode *node, ConfError *err) 
 
 static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
         DomainDiskDef *d;
+        bool net_source = false;
         int r, v;
 
         d = conf_array_append(&def->disks, &def->n_disks, sizeof(DomainDiskDef));
@@ -200,7 +201,7 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
         r = xml_validate(node, &(XmlSpec) {
                 .attrs = STRV("type", "device"),
                 .children = STRV("driver", "source", "target", "readonly", "shareable", "boot", "serial", "alias",
-                                 "address", "backingStore"),
+                                 "address", "backingStore", "auth"),
         }, err);
         if (r < 0)
                 return r;
@@ -208,7 +209,7 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
         if (r < 0)
                 return r;
         if (r == 0)
-                return conf_error_set(err, xml_line(node), "<disk> needs a 'type' attribute (file, block, volume)");
+                return conf_error_set(err, xml_line(node), "<disk> needs a 'type' attribute (file, block, volume, network)");
         d->type = v;
         r = xml_attr_enum(node, "device", domain_disk_device_table, &v, err);
         if (r < 0)
@@ -240,6 +241,15 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
                             xml_attr_enum_str(c, "io", STRV("native", "threads", "io_uring"), &d->driver_io, err) < 0 ||
                             xml_attr_enum_str(c, "discard", STRV("unmap", "ignore"), &d->driver_discard, err) < 0)
                                 return -EINVAL;
+                } else if (name_is(c, "source") && d->type == DOMAIN_DISK_TYPE_NETWORK) {
+                        r = domain_disk_net_parse_source(d, c, err);
+                        if (r < 0)
+                                return r;
+                        net_source = true;
+                } else if (name_is(c, "auth")) {
+                        r = domain_disk_net_parse_auth(d, c, err);
+                        if (r < 0)
+                                return r;
                 } else if (name_is(c, "source")) {
                         const char *const *attrs[] = {
                                 [DOMAIN_DISK_TYPE_FILE] = STRV("file", "index"),
@@ -309,8 +319,14 @@ static int parse_disk(DomainDef *def, xmlNode *node, ConfError *err) {
 
         if (!d->target_dev)
                 return conf_error_set(err, xml_line(node), "<disk> needs a <target dev=…>");
-        if (!d->source && d->type != DOMAIN_DISK_TYPE_VOLUME && d->device != DOMAIN_DISK_DEVICE_CDROM)
+        if (d->type == DOMAIN_DISK_TYPE_NETWORK && !net_source)
+                return conf_error_set(err, xml_line(node), "disk '%s' needs a <source protocol=… name=…>", d->target_dev);
+        if (!d->source && d->type != DOMAIN_DISK_TYPE_VOLUME && d->type != DOMAIN_DISK_TYPE_NETWORK &&
+            d->device != DOMAIN_DISK_DEVICE_CDROM)
                 return conf_error_set(err, xml_line(node), "disk '%s' needs a <source>", d->target_dev);
+        r = domain_disk_net_check(d, xml_line(node), err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i + 1 < def->n_disks; i++)
                 if (streq(def->disks[i].target_dev, d->target_dev))
                         return conf_error_set(err, xml_line(node), "duplicate disk target dev '%s'", d->target_dev);

@@ -49,6 +49,14 @@ int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n)
                 bool cdrom = d->device == DOMAIN_DISK_DEVICE_CDROM;
                 DomainPath *p;
 
+                if (d->type == DOMAIN_DISK_TYPE_NETWORK) {
+                        /* qemu talks to the server itself; only an nbd server's unix socket is
+                         * a host path, connected by vmgmtd as for a chardev's */
+                        if (d->net.protocol == DOMAIN_DISK_PROTOCOL_NBD && d->net.n_hosts == 1 &&
+                            d->net.hosts[0].unix_socket)
+                                add(a, d->net.hosts[0].socket, DOMAIN_PATH_DISK, DOMAIN_PATH_CONNECT, i);
+                        continue;
+                }
                 if (!d->source || d->type == DOMAIN_DISK_TYPE_VOLUME)
                         continue;
                 add(a, d->source, DOMAIN_PATH_DISK, d->readonly || cdrom ? DOMAIN_PATH_READ : DOMAIN_PATH_READ_WRITE, i);

@@ -38,6 +38,7 @@ void domain_disk_clear(DomainDiskDef *d) {
         free(d->alias);
         domain_address_clear(&d->address);
         domain_disk_backing_clear(d);
+        domain_disk_net_clear(&d->net);
 }
 
 /* ---- a disk's live backing chain ---- */
@@ -311,6 +312,8 @@ static void copy_disk(CopyCtx *c, DomainDiskDef *d) {
         d->source = copy_str(c, d->source);
         d->source_pool = copy_str(c, d->source_pool);
         d->source_volume = copy_str(c, d->source_volume);
+        if (!domain_disk_net_copy(&d->net))
+                c->oom = true;
         d->driver_name = copy_str(c, d->driver_name);
         d->driver_type = copy_str(c, d->driver_type);
         d->driver_cache = copy_str(c, d->driver_cache);

@@ -60,6 +60,7 @@ typedef enum DomainDiskType {
         DOMAIN_DISK_TYPE_FILE,
         DOMAIN_DISK_TYPE_BLOCK,
         DOMAIN_DISK_TYPE_VOLUME,   /* <source pool= volume=>; resolved by storage (later issue) */
+        DOMAIN_DISK_TYPE_NETWORK,  /* <source protocol= name=><host/>…: qemu's own client (DomainDiskNet) */
         _DOMAIN_DISK_TYPE_MAX,
 } DomainDiskType;
 
@@ -113,11 +114,49 @@ typedef struct DomainDiskBacking {
 
 #define DOMAIN_DISK_BACKING_MAX 64
 
+typedef enum DomainDiskProtocol {
+        DOMAIN_DISK_PROTOCOL_NBD,
+        DOMAIN_DISK_PROTOCOL_ISCSI,
+        DOMAIN_DISK_PROTOCOL_NFS,
+        DOMAIN_DISK_PROTOCOL_RBD,
+        DOMAIN_DISK_PROTOCOL_GLUSTER,
+        _DOMAIN_DISK_PROTOCOL_MAX,
+} DomainDiskProtocol;
+
+/* <host name= port= transport= socket=/> of a network disk's source */
+typedef struct DomainDiskHost {
+        char *name;                /* tcp: host name or address */
+        unsigned port;             /* 0: the protocol's default */
+        bool unix_socket;          /* transport='unix' (nbd, gluster): socket= */
+        char *socket;              /* absolute path of the server's unix socket */
+} DomainDiskHost;
+
+/* <disk type='network'>'s <source>: a server qemu's own block driver talks to.
+ * vmgmt opens nothing on the host for it but an nbd/gluster unix socket. */
+typedef struct DomainDiskNet {
+        DomainDiskProtocol protocol;
+        char *name;                /* nbd: export (may be NULL); iscsi: IQN[/LUN]; nfs: /export/path;
+                                    * rbd: pool/image; gluster: volume/path */
+        int tls;                   /* nbd tls=: 0 not given, 1 yes, -1 no */
+        DomainDiskHost *hosts;     size_t n_hosts;
+        char *auth_username;       /* <auth username=>; NULL: no <auth> */
+        char *secret_type;         /* <secret type=>: ceph (rbd), iscsi */
+        char *secret_usage;        /* <secret usage=> … */
+        char *secret_uuid;         /* … or uuid= (one of the two) */
+        char *initiator_iqn;       /* iscsi <initiator><iqn name=/></initiator> */
+        char *config_file;         /* rbd <config file=/> */
+        char *snapshot;            /* rbd <snapshot name=/> */
+        /* the secret's value, filled in by the service for a start or an attach
+         * (never parsed, formatted nor copied; wiped when cleared) */
+        uint8_t *secret_value;     size_t secret_len;
+} DomainDiskNet;
+
 typedef struct DomainDiskDef {
         DomainDiskType type;
         DomainDiskDevice device;
         char *source;              /* file or dev path; NULL for an empty cdrom */
         char *source_pool, *source_volume; /* type='volume' */
+        DomainDiskNet net;         /* type='network' (source is NULL) */
         char *driver_name;         /* "qemu" */
         char *driver_type;         /* "raw", "qcow2", … */
         char *driver_cache;        /* none, writethrough, writeback, directsync, unsafe, default */
@@ -509,6 +548,11 @@ const char *domain_virt_type_to_string(DomainVirtType t);
 const char *domain_lifecycle_action_to_string(DomainLifecycleAction a);
 int domain_lifecycle_action_from_string(const char *s);
 const char *domain_disk_bus_to_string(DomainDiskBus b);
+const char *domain_disk_protocol_to_string(DomainDiskProtocol p);   /* "nbd", "iscsi", … */
+/* A network disk's host's port: as given, else the protocol's default (nfs: 0, the portmapper's). */
+unsigned domain_disk_host_port(const DomainDiskNet *n, const DomainDiskHost *h);
+/* The secret usage type a protocol's <auth> names: "ceph" (rbd), "iscsi"; NULL: no <auth> for it. */
+const char *domain_disk_protocol_secret_type(DomainDiskProtocol p);
 const char *domain_boot_dev_to_string(DomainBootDev b);
 
 /* ---- one device (domain-conf-device.c): AttachDevice, DetachDevice, UpdateDevice ---- */
@@ -548,7 +592,7 @@ int domain_def_memory_find_slot(const DomainDef *def, int slot);
 /* ---- host paths a definition names (domain-conf-paths.c) ---- */
 
 typedef enum DomainPathPurpose {
-        DOMAIN_PATH_DISK,          /* index: def->disks (disks and cdroms with a source) */
+        DOMAIN_PATH_DISK,          /* index: def->disks (disks and cdroms with a source; an nbd disk's unix socket) */
         DOMAIN_PATH_KERNEL,
         DOMAIN_PATH_INITRD,
         DOMAIN_PATH_LOADER,        /* <loader>: -bios ROM or pflash */

@@ -1,8 +1,11 @@
 /* qemu-command-storage.c — qemu argv for controllers and disks (-blockdev nodes and their -device). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "qemu/qemu-command-internal.h"
@@ -297,6 +300,9 @@ static bool format_has_backing(const char *fmt) {
         return STR_IN_SET(fmt, "qcow2", "qcow", "qed", "vmdk");
 }
 
+static void build_format_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *n, const char *storage,
+                              const char *format, const char *below);
+
 static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *n, const char *protocol,
                             const char *storage, const char *format, const char *below, const char *what) {
         const char *direct, *no_flush, *wce;
@@ -332,7 +338,16 @@ static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *
         if (d->driver_discard)
                 qemu_opt_fmt(o, "discard", "%s", d->driver_discard);
         qemu_cmd_add_opt(c, "-blockdev", o);
+        build_format_node(c, d, n, storage, format, below);
+}
 
+/* The format node `format` over the protocol node `storage`. */
+static void build_format_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *n, const char *storage,
+                              const char *format, const char *below) {
+        const char *direct, *no_flush, *wce;
+        GString *o;
+
+        disk_cache_flags(d->driver_cache, &direct, &no_flush, &wce);
         if (!below[0] && format_has_backing(n->format)) {
                 /* "backing": null has no key=value spelling (backing=null names a node "null"):
                  * JSON, of values that are all ours (node names, enums, on/off) */
@@ -361,6 +376,259 @@ static void build_disk_node(QemuCmd *c, const DomainDiskDef *d, const DiskNode *
         if (below[0])
                 qemu_opt_fmt(o, "backing", "%s", below);
         qemu_cmd_add_opt(c, "-blockdev", o);
+}
+
+/* ---------------- network disks ---------------- */
+
+int qemu_secret_memfd(const uint8_t *value, size_t len) {
+        int fd = memfd_create("vmgmt-secret", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        size_t done = 0;
+
+        if (fd < 0)
+                return -errno;
+        while (done < len) {
+                ssize_t k = write(fd, value + done, len - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        int r = k < 0 ? -errno : -EIO;
+                        close(fd);
+                        return r;
+                }
+                done += (size_t) k;
+        }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static JsonValue *inet_server(const char *host, unsigned port) {
+        JsonValue *o = json_object();
+        char p[16];
+
+        json_object_set_new(o, "type", json_string("inet"));
+        json_object_set_new(o, "host", json_string(host));
+        if (port) {
+                snprintf(p, sizeof(p), "%u", port);
+                json_object_set_new(o, "port", json_string(p));
+        }
+        return o;
+}
+
+static JsonValue *net_fail(JsonValue *o, char **ret_error, const char *fmt, const char *target, const char *arg) {
+        json_decref(o);
+        *ret_error = g_strdup_printf(fmt, target, arg);
+        return NULL;
+}
+
+JsonValue *qemu_disk_network_node(const DomainDiskDef *d, const char *node, const char *secret_id, const char *socket_fd,
+                                  char **ret_error) {
+        const DomainDiskNet *n = &d->net;
+        const char *t = d->target_dev ?: "?", *direct, *no_flush, *wce;
+        bool readonly = d->readonly || d->device == DOMAIN_DISK_DEVICE_CDROM;
+        JsonValue *o = json_object();
+
+        *ret_error = NULL;
+        if (n->auth_username && !secret_id)
+                return net_fail(o, ret_error, "disk '%s': the secret of its <auth> was not given to qemu%s", t, "");
+        switch (n->protocol) {
+        case DOMAIN_DISK_PROTOCOL_NBD: {
+                const DomainDiskHost *h = n->n_hosts ? &n->hosts[0] : NULL;
+                JsonValue *srv;
+
+                if (!h)
+                        return net_fail(o, ret_error, "disk '%s': an nbd source needs a <host>%s", t, "");
+                if (n->tls > 0)
+                        return net_fail(o, ret_error, "disk '%s': nbd over TLS (tls='yes') is not supported%s", t, "");
+                json_object_set_new(o, "driver", json_string("nbd"));
+                if (h->unix_socket) {
+                        if (!socket_fd)
+                                return net_fail(o, ret_error, "disk '%s': the socket %s was not connected for qemu", t, h->socket);
+                        srv = json_object();
+                        json_object_set_new(srv, "type", json_string("fd"));
+                        json_object_set_new(srv, "str", json_string(socket_fd));
+                } else
+                        srv = inet_server(h->name, domain_disk_host_port(n, h));
+                json_object_set_new(o, "server", srv);
+                if (n->name)
+                        json_object_set_new(o, "export", json_string(n->name));
+                break;
+        }
+        case DOMAIN_DISK_PROTOCOL_ISCSI: {
+                const DomainDiskHost *h = &n->hosts[0];
+                const char *slash = strrchr(n->name, '/');
+                g_autofree char *target = slash ? g_strndup(n->name, (gsize) (slash - n->name)) : g_strdup(n->name);
+                g_autofree char *portal = g_strdup_printf(strchr(h->name, ':') ? "[%s]:%u" : "%s:%u", h->name,
+                                                          domain_disk_host_port(n, h));
+
+                json_object_set_new(o, "driver", json_string("iscsi"));
+                json_object_set_new(o, "transport", json_string("tcp"));
+                json_object_set_new(o, "portal", json_string(portal));
+                json_object_set_new(o, "target", json_string(target));
+                json_object_set_new(o, "lun", json_integer(slash ? atoi(slash + 1) : 0));
+                if (n->auth_username) {
+                        json_object_set_new(o, "user", json_string(n->auth_username));
+                        json_object_set_new(o, "password-secret", json_string(secret_id));
+                }
+                if (n->initiator_iqn)
+                        json_object_set_new(o, "initiator-name", json_string(n->initiator_iqn));
+                break;
+        }
+        case DOMAIN_DISK_PROTOCOL_NFS: {
+                const DomainDiskHost *h = &n->hosts[0];
+
+                if (h->port) {
+                        char p[16];
+
+                        snprintf(p, sizeof(p), "%u", h->port);
+                        return net_fail(o, ret_error, "disk '%s': qemu's nfs client finds the server's port itself "
+                                                      "(through its portmapper): <host port='%s'> is not supported", t, p);
+                }
+                json_object_set_new(o, "driver", json_string("nfs"));
+                json_object_set_new(o, "server", inet_server(h->name, 0));
+                json_object_set_new(o, "path", json_string(n->name));
+                break;
+        }
+        case DOMAIN_DISK_PROTOCOL_RBD: {
+                const char *slash = strchr(n->name, '/'), *rest = slash + 1, *ns = strchr(rest, '/');
+                g_autofree char *pool = g_strndup(n->name, (gsize) (slash - n->name));
+                g_autofree char *space = ns ? g_strndup(rest, (gsize) (ns - rest)) : NULL;
+                JsonValue *servers;
+
+                if (n->config_file)
+                        return net_fail(o, ret_error, "disk '%s': <config file='%s'> is not supported (qemu opens no host "
+                                                      "files): name the monitors with <host>", t, n->config_file);
+                if (!n->n_hosts)
+                        return net_fail(o, ret_error, "disk '%s': an rbd source needs its monitors as <host name=… port=…>%s", t, "");
+                json_object_set_new(o, "driver", json_string("rbd"));
+                json_object_set_new(o, "pool", json_string(pool));
+                if (ns) {
+                        json_object_set_new(o, "namespace", json_string(space));
+                        json_object_set_new(o, "image", json_string(ns + 1));
+                } else
+                        json_object_set_new(o, "image", json_string(rest));
+                if (n->snapshot)
+                        json_object_set_new(o, "snapshot", json_string(n->snapshot));
+                servers = json_array();
+                for (size_t i = 0; i < n->n_hosts; i++) {
+                        JsonValue *srv = json_object();
+                        char p[16];
+
+                        snprintf(p, sizeof(p), "%u", domain_disk_host_port(n, &n->hosts[i]));
+                        json_object_set_new(srv, "host", json_string(n->hosts[i].name));
+                        json_object_set_new(srv, "port", json_string(p));
+                        json_array_append_new(servers, srv);
+                }
+                json_object_set_new(o, "server", servers);
+                if (n->auth_username) {
+                        JsonValue *req = json_array();
+
+                        json_array_append_new(req, json_string("cephx"));
+                        json_object_set_new(o, "user", json_string(n->auth_username));
+                        json_object_set_new(o, "key-secret", json_string(secret_id));
+                        json_object_set_new(o, "auth-client-required", req);
+                } else {
+                        JsonValue *req = json_array();
+
+                        json_array_append_new(req, json_string("none"));
+                        json_object_set_new(o, "auth-client-required", req);
+                }
+                break;
+        }
+        case DOMAIN_DISK_PROTOCOL_GLUSTER: {
+                const char *slash = strchr(n->name, '/');
+                g_autofree char *volume = g_strndup(n->name, (gsize) (slash - n->name));
+                JsonValue *servers = json_array();
+
+                json_object_set_new(o, "driver", json_string("gluster"));
+                json_object_set_new(o, "volume", json_string(volume));
+                json_object_set_new(o, "path", json_string(slash + 1));
+                for (size_t i = 0; i < n->n_hosts; i++) {
+                        if (n->hosts[i].unix_socket) {
+                                json_decref(servers);
+                                return net_fail(o, ret_error, "disk '%s': gluster through the unix socket %s is not supported "
+                                                              "(qemu opens no host paths): use transport='tcp'", t,
+                                                n->hosts[i].socket);
+                        }
+                        json_array_append_new(servers, inet_server(n->hosts[i].name, domain_disk_host_port(n, &n->hosts[i])));
+                }
+                json_object_set_new(o, "server", servers);
+                break;
+        }
+        default:
+                return net_fail(o, ret_error, "disk '%s': unknown protocol%s", t, "");
+        }
+        json_object_set_new(o, "node-name", json_string(node));
+        json_object_set_new(o, "read-only", json_boolean(readonly));
+        disk_cache_flags(d->driver_cache, &direct, &no_flush, &wce);
+        if (direct) {
+                JsonValue *cache = json_object();
+
+                json_object_set_new(cache, "direct", json_boolean(streq(direct, "on")));
+                json_object_set_new(cache, "no-flush", json_boolean(streq(no_flush, "on")));
+                json_object_set_new(o, "cache", cache);
+        }
+        if (d->driver_discard)
+                json_object_set_new(o, "discard", json_string(d->driver_discard));
+        return o;
+}
+
+/* -object secret for a network disk's <auth>, -blockdev of its protocol node, then its format node. */
+static void build_network_disk(QemuCmd *c, size_t i, const char *fmt, bool readonly, const char *storage,
+                               const char *format, const char *what) {
+        const DomainDiskDef *d = &c->def->disks[i];
+        const DomainDiskNet *n = &d->net;
+        DiskNode top = { .fd = -1, .format = fmt, .readonly = readonly };
+        char secret_id[48] = "", sock[16] = "";
+        g_autofree char *err = NULL, *text = NULL;
+        _cleanup_json_ JsonValue *node = NULL;
+
+        if (d->driver_io && streq(d->driver_io, "native"))
+                qemu_cmd_fail(c, "%s: io='native' is for host files, not network disks", what);
+        if (n->auth_username) {
+                int fd, k;
+
+                if (!n->secret_value) {
+                        qemu_cmd_fail(c, "%s: the value of its <auth>'s secret was not looked up", what);
+                        return;
+                }
+                fd = c->ctx->open_secret ? c->ctx->open_secret(c->ctx->pass_fd_userdata, n->secret_value, n->secret_len)
+                                         : -EOPNOTSUPP;
+                if (fd < 0) {
+                        qemu_cmd_fail(c, "%s: cannot hand the secret to qemu: %s", what, strerror(-fd));
+                        return;
+                }
+                k = qemu_cmd_pass_fd(c, fd, what);
+                if (k < 0)
+                        return;
+                snprintf(secret_id, sizeof(secret_id), "disk%zu-secret", i);
+                qemu_cmd_add(c, "-object");
+                qemu_cmd_addf(c, "secret,id=%s,format=raw,file=/proc/self/fd/%d", secret_id, k);
+        }
+        if (n->protocol == DOMAIN_DISK_PROTOCOL_NBD && n->n_hosts == 1 && n->hosts[0].unix_socket) {
+                const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_DISK, 0, i, what);
+                int k = f ? qemu_cmd_pass_fd(c, f->fd, what) : -1;
+
+                if (k < 0)
+                        return;
+                snprintf(sock, sizeof(sock), "%d", k);
+        }
+        node = qemu_disk_network_node(d, storage, secret_id[0] ? secret_id : NULL, sock[0] ? sock : NULL, &err);
+        if (!node) {
+                qemu_cmd_fail(c, "%s", err ?: "out of memory");
+                return;
+        }
+        text = json_util_format(node, NULL);
+        if (!text) {
+                qemu_cmd_fail(c, "%s: out of memory", what);
+                return;
+        }
+        qemu_cmd_add(c, "-blockdev");
+        qemu_cmd_add(c, text);
+        build_format_node(c, d, &top, storage, format, "");
 }
 
 static void build_disk(QemuCmd *c, size_t i) {
@@ -393,7 +661,7 @@ static void build_disk(QemuCmd *c, size_t i) {
                 qemu_cmd_fail(c, "%s: io='native' needs cache='none' or cache='directsync'", what);
         if (d->driver_discard && !STR_IN_SET(d->driver_discard, "unmap", "ignore"))
                 qemu_cmd_fail(c, "%s: discard mode '%s' is not supported", what, d->driver_discard);
-        if (!d->source && !cdrom)
+        if (!d->source && !cdrom && d->type != DOMAIN_DISK_TYPE_NETWORK)
                 qemu_cmd_fail(c, "%s has no source", what);
         if (d->source && !qemu_path_valid(d->source))
                 qemu_cmd_fail(c, "%s: source '%s' is not an absolute path", what, d->source);
@@ -404,7 +672,9 @@ static void build_disk(QemuCmd *c, size_t i) {
         if (c->error)
                 return;
 
-        if (d->source) {
+        if (d->type == DOMAIN_DISK_TYPE_NETWORK)
+                build_network_disk(c, i, fmt, readonly, storage, format, what);
+        else if (d->source) {
                 const DriverFile *f = qemu_cmd_file(c, DOMAIN_PATH_DISK, 0, i, what);
                 const char *protocol = d->type == DOMAIN_DISK_TYPE_BLOCK ? (cdrom ? "host_cdrom" : "host_device") : "file";
                 const DriverFiles *fs = c->ctx->files;
@@ -445,7 +715,7 @@ static void build_disk(QemuCmd *c, size_t i) {
         }
         dv = g_string_new(dev);
         disk_placement(c, i, dv, id, sizeof(id), what);
-        if (d->source)
+        if (d->source || d->type == DOMAIN_DISK_TYPE_NETWORK)
                 qemu_opt_fmt(dv, "drive", "%s", format);
         if (d->alias) {
                 if (!qemu_id_valid(d->alias))

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include "conf/domain-conf.h"
 #include "driver.h"
+#include "json-util.h"
 
 typedef struct QemuCommandCtx {
         const char *emulator;          /* argv[0]; def->emulator when NULL */
@@ -42,6 +43,12 @@ typedef struct QemuCommandCtx {
          * runtime keeps it until qemu has it), or -errno. NULL: qemu is given
          * the paths. */
         int (*open_log)(void *userdata, const char *path);
+        /* The runtime makes a sealed copy of a network disk's secret (its
+         * <auth>, filled in by the service): returns an fd it keeps until
+         * qemu has it (a secret object reads it as /proc/self/fd/N: the key
+         * is neither on the command line nor in a file), or -errno. NULL:
+         * disks with <auth> are refused. */
+        int (*open_secret)(void *userdata, const uint8_t *value, size_t len);
         bool incoming_defer;           /* -incoming defer: the guest's state comes over QMP (a restore) */
 } QemuCommandCtx;
 
@@ -77,3 +84,15 @@ char *qemu_escape_option_value(const char *s);
  * run-dir socket: no listen address, no fixed port, no listen type 'socket'
  * or 'none'. TCP only when the XML asks for an address or a port. */
 bool qemu_graphics_uses_run_dir_socket(const DomainGraphicsDef *g);
+
+/* ---- network disks (<disk type='network'>, qemu-command-storage.c) ---- */
+
+/* The protocol node of network disk d (nbd, iscsi, nfs, rbd, gluster) named `node`, as
+ * -blockdev JSON or blockdev-add's arguments: secret_id names the secret object holding
+ * its <auth>'s password or key (NULL: no <auth>), socket_fd the fd of an nbd server's unix
+ * socket as qemu knows it (its number on the command line, a getfd name over QMP).
+ * Returns it, or NULL with *ret_error (malloc'd) saying what qemu cannot do. */
+JsonValue *qemu_disk_network_node(const DomainDiskDef *d, const char *node, const char *secret_id, const char *socket_fd,
+                                  char **ret_error);
+/* A sealed memfd holding value (for a secret object's file=/proc/self/fd/N), or -errno. */
+int qemu_secret_memfd(const uint8_t *value, size_t len);

@@ -183,6 +183,14 @@ int qemu_confine_prepare(DriverRuntime *rt, char **ret_error) {
                 r = make_owned_dir(rt, rt->channel_dir, ret_error);
         if (r < 0 || !rt->confined)
                 return r;
+        {
+                /* its /tmp (gluster's client writes the volume file it fetches to a tmpfile()) */
+                _cleanup_free_ char *tmp = g_build_filename(rt->run_dir, "tmp", NULL);
+
+                r = make_owned_dir(rt, tmp, ret_error);
+                if (r < 0)
+                        return r;
+        }
         r = cgroup_create(QEMU_CGROUP_GROUP, rt->uuid, &rt->cgroups, ret_error);
         if (r < 0)
                 return r;
@@ -273,6 +281,8 @@ static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
 
         /* /proc/self/fd/N reopens the fds vmgmtd passes (memfd kernels, fdsets) */
         plan_add(p, SPAWN_MOUNT_PROC, NULL, "/proc", false, false, false);
+        /* its /tmp before its run dir, which may lie below /tmp (the tests') */
+        plan_add(p, SPAWN_MOUNT_BIND, plan_str(p, g_build_filename(rt->run_dir, "tmp", NULL)), "/tmp", true, false, false);
         plan_add(p, SPAWN_MOUNT_BIND, rt->run_dir, rt->run_dir, true, false, false);
         if (!g_str_has_prefix(emulator, "/usr/"))
                 plan_add(p, SPAWN_MOUNT_BIND, emulator, emulator, false, false, false);

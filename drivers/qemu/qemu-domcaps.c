@@ -199,7 +199,29 @@ static void xml_cpu(GString *x, const DomCapsAnswers *a, bool kvm) {
         g_string_append(x, "    </mode>\n  </cpu>\n");
 }
 
-static void xml_devices(GString *x, const DomCapsAnswers *a, const char *machine) {
+/* Whether the emulator can load block module `name` (block-NAME.so): where qemu looks for its
+ * modules (QEMU_MODULE_DIR, its build's module dir, next to the binary and in ../lib/qemu). */
+static bool has_block_module(const char *emulator, const char *name) {
+        g_autofree char *dir = g_path_get_dirname(emulator), *file = g_strdup_printf("block-%s.so", name);
+        const char *env = getenv("QEMU_MODULE_DIR");
+        const char *const dirs[] = { env, "/usr/lib/x86_64-linux-gnu/qemu", "/usr/lib64/qemu", "/usr/lib/qemu", dir, NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                g_autofree char *path = NULL;
+
+                if (i == ELEMENTSOF(dirs) - 1)
+                        path = g_build_filename(dir, "..", "lib", "qemu", file, NULL);
+                else if (!dirs[i])
+                        continue;
+                else
+                        path = g_build_filename(dirs[i], file, NULL);
+                if (access(path, R_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void xml_devices(GString *x, const DomCapsAnswers *a, const char *machine, const char *emulator) {
         bool q35 = qemu_caps_machine_is_q35(machine);
         const char *buses[5] = {}, *videos[7] = {}, *backends[3] = {};
         size_t nb = 0, nv = 0, nr = 0;
@@ -217,6 +239,18 @@ static void xml_devices(GString *x, const DomCapsAnswers *a, const char *machine
         g_string_append_printf(x, "    <disk supported='%s'>\n", nb ? "yes" : "no");
         xml_enum(x, "      ", "diskDevice", (const char *const[]) { "disk", "cdrom", NULL });
         xml_enum(x, "      ", "bus", buses);
+        {
+                /* <disk type='network'>: nbd is built into qemu, the others are modules (qemu-block-extra) */
+                static const char *const modules[] = { "iscsi", "nfs", "rbd", "gluster" };
+                const char *protocols[6] = { "nbd" };
+                size_t np = 1;
+
+                for (size_t i = 0; i < ELEMENTSOF(modules); i++)
+                        if (has_block_module(emulator, modules[i]))
+                                protocols[np++] = modules[i];
+                xml_enum(x, "      ", "type", (const char *const[]) { "file", "block", "volume", "network", NULL });
+                xml_enum(x, "      ", "protocol", protocols);
+        }
         g_string_append(x, "    </disk>\n");
         /* graphics: VNC only (domain-conf) */
         bool vnc = answer_has_name(a, "commands", "query-vnc");
@@ -274,7 +308,7 @@ static char *domcaps_xml(const QemuDomCapsProbe *p, const DomCapsAnswers *a, con
         xml_enum(x, "      ", "readonly", (const char *const[]) { "yes", "no", NULL });
         g_string_append(x, "    </loader>\n  </os>\n");
         xml_cpu(x, a, kvm);
-        xml_devices(x, a, name);
+        xml_devices(x, a, name, p->emulator);
         g_string_append(x, "  <features>\n"
                            "    <gic supported='no'/>\n"
                            "    <vmcoreinfo supported='no'/>\n"

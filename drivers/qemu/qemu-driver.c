@@ -506,6 +506,16 @@ static int child_fds_open_log(void *userdata, const char *path) {
         return fd;
 }
 
+/* A network disk's secret: a sealed memfd of ours until qemu has it. */
+static int child_fds_open_secret(void *userdata, const uint8_t *value, size_t len) {
+        QemuChildFds *q = userdata;
+        int fd = qemu_secret_memfd(value, len);
+
+        if (fd >= 0)
+                g_array_append_val(q->owned, fd);
+        return fd;
+}
+
 static void child_fds_done(QemuChildFds *q) {
         for (guint i = 0; q->owned && i < q->owned->len; i++)
                 close(g_array_index(q->owned, int, i));
@@ -593,6 +603,7 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
                 .files = files,
                 .pass_fd = child_fds_pass,
                 .open_log = child_fds_open_log,
+                .open_secret = child_fds_open_secret,
                 .pass_fd_userdata = &qfds,
                 .incoming_defer = restore != NULL,
         };

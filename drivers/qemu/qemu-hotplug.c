@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "qemu/qemu-command.h"
 #include "qemu/qemu-disk-node.h"
 #include "qemu/qemu-driver-internal.h"
 
@@ -57,6 +58,16 @@ struct Hotplug {
 
         Layer *layers;                  /* bottom first; the last is the one the device uses */
         size_t n_layers, next_layer;
+
+        /* a network disk: one layer whose protocol node is qemu's client, not a file */
+        bool net_disk;
+        int secret_fd;                  /* its <auth>'s secret (a sealed memfd of ours), -1 */
+        int64_t secret_fdset;           /* the set qemu held it in until the object read it, -1 */
+        bool secret_added;              /* object-add of secret_id done */
+        char secret_id[64];
+        int nbd_fd;                     /* an nbd server's unix socket (connected by the service), -1 */
+        char nbd_fdname[64];
+        bool nbd_passed;                /* getfd done, blockdev-add not (it takes the fd) */
 
         int tap_fd;
         char *tap_name;
@@ -99,6 +110,10 @@ static void hotplug_free(Hotplug *h) {
                 free(h->layers[i].format);
         }
         free(h->layers);
+        if (h->secret_fd >= 0)
+                close(h->secret_fd);
+        if (h->nbd_fd >= 0)
+                close(h->nbd_fd);
         if (h->tap_fd >= 0)
                 close(h->tap_fd);
         if (h->lease_fd >= 0)
@@ -236,6 +251,18 @@ static void rollback(Hotplug *h, int r, const char *message) {
                         if (l->fdset >= 0)
                                 remove_fdset(h, l->fdset);
                 }
+                if (h->nbd_passed) {
+                        JsonValue *a = json_object();
+                        json_object_set_new(a, "fdname", json_string(h->nbd_fdname));
+                        (void) hotplug_send(h, "closefd", a, -1, rollback_reply);
+                }
+                if (h->secret_added) {
+                        JsonValue *a = json_object();
+                        json_object_set_new(a, "id", json_string(h->secret_id));
+                        (void) hotplug_send(h, "object-del", a, -1, rollback_reply);
+                }
+                if (h->secret_fdset >= 0)
+                        remove_fdset(h, h->secret_fdset);
         }
         if (h->n_pending == 0)
                 hotplug_finish(h, h->error, h->message);
@@ -555,6 +582,142 @@ static void add_storage_node(Hotplug *h) {
 
 static void insert_medium(Hotplug *h);
 
+/* ---- a network disk: [secret] [nbd socket] protocol node, then the format node as for files ---- */
+
+static void name_layers(Hotplug *h, const char *tag);
+
+static void net_storage(Hotplug *h) {
+        const DomainDiskDef *d = h->dev->disks;
+        Layer *l = &h->layers[0];
+        _cleanup_free_ char *err = NULL;
+        JsonValue *o;
+
+        o = qemu_disk_network_node(d, l->storage, h->secret_added ? h->secret_id : NULL,
+                                   h->nbd_passed ? h->nbd_fdname : NULL, &err);
+        if (!o) {
+                rollback(h, -EOPNOTSUPP, err ?: "out of memory");
+                return;
+        }
+        /* blockdev-add takes the named socket whether it works or not */
+        h->nbd_passed = false;
+        step(h, "blockdev-add", o, -1, storage_added);
+}
+
+static void nbd_socket_passed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(h, r, error, "cannot pass the nbd socket to qemu"))
+                return;
+        h->nbd_passed = true;
+        close(h->nbd_fd);
+        h->nbd_fd = -1;
+        net_storage(h);
+}
+
+static void net_socket(Hotplug *h) {
+        JsonValue *a;
+
+        if (h->nbd_fd < 0) {
+                net_storage(h);
+                return;
+        }
+        snprintf(h->nbd_fdname, sizeof(h->nbd_fdname), "%snbd", h->prefix);
+        a = json_object();
+        json_object_set_new(a, "fdname", json_string(h->nbd_fdname));
+        step(h, "getfd", a, h->nbd_fd, nbd_socket_passed);
+}
+
+static void secret_fdset_removed(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(h, r, error, "cannot close the secret's fd in qemu"))
+                return;
+        h->secret_fdset = -1;
+        net_socket(h);
+}
+
+static void secret_added(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        JsonValue *a;
+
+        if (step_failed(h, r, error, "qemu refused the disk's secret"))
+                return;
+        h->secret_added = true;
+        /* the object has read its value: qemu's copy of the fd goes */
+        a = json_object();
+        json_object_set_new(a, "fdset-id", json_integer(h->secret_fdset));
+        step(h, "remove-fd", a, -1, secret_fdset_removed);
+}
+
+static void secret_fd_added(Hotplug *h, int r, const JsonValue *ret, const char *error) {
+        int64_t fd;
+        char file[64];
+        JsonValue *o;
+
+        if (step_failed(h, r, error, "cannot pass the disk's secret to qemu"))
+                return;
+        if (json_util_integer(json_object_get(ret, "fdset-id"), &h->secret_fdset) < 0 ||
+            json_util_integer(json_object_get(ret, "fd"), &fd) < 0) {
+                h->secret_fdset = -1;
+                rollback(h, -EIO, "qemu named no fd for the secret");
+                return;
+        }
+        close(h->secret_fd);
+        h->secret_fd = -1;
+        snprintf(h->secret_id, sizeof(h->secret_id), "%ssecret", h->prefix);
+        snprintf(file, sizeof(file), "/proc/self/fd/%" PRIi64, fd);
+        o = json_object();
+        json_object_set_new(o, "qom-type", json_string("secret"));
+        json_object_set_new(o, "id", json_string(h->secret_id));
+        json_object_set_new(o, "format", json_string("raw"));
+        json_object_set_new(o, "file", json_string(file));
+        step(h, "object-add", o, -1, secret_added);
+}
+
+static void net_begin(Hotplug *h) {
+        JsonValue *a;
+
+        if (h->secret_fd < 0) {
+                net_socket(h);
+                return;
+        }
+        a = json_object();
+        json_object_set_new(a, "opaque", json_string(h->layers[0].storage));
+        step(h, "add-fd", a, h->secret_fd, secret_fd_added);
+}
+
+/* The one layer of a network disk, its secret and its socket. */
+static int take_net_layer(Hotplug *h, const DomainDiskDef *d, const DriverFiles *files, char **ret_error) {
+        const char *fmt = d->driver_type ?: "raw";
+
+        h->net_disk = true;
+        h->layers = calloc(1, sizeof(Layer));
+        if (!h->layers)
+                return -ENOMEM;
+        h->n_layers = 1;
+        h->layers[0] = (Layer) { .fd = -1, .fdset = -1, .format = strdup(streq(fmt, "iso") ? "raw" : fmt),
+                                 .readonly = d->readonly || d->device == DOMAIN_DISK_DEVICE_CDROM };
+        if (!h->layers[0].format)
+                return -ENOMEM;
+        if (d->net.auth_username) {
+                if (!d->net.secret_value) {
+                        *ret_error = strdup("the value of the disk's secret was not looked up");
+                        return -EINVAL;
+                }
+                h->secret_fd = qemu_secret_memfd(d->net.secret_value, d->net.secret_len);
+                if (h->secret_fd < 0)
+                        return h->secret_fd;
+        }
+        if (d->net.protocol == DOMAIN_DISK_PROTOCOL_NBD && d->net.n_hosts == 1 && d->net.hosts[0].unix_socket) {
+                const DriverFile *f = driver_files_find(files, DOMAIN_PATH_DISK, 0, 0);
+
+                if (!f || f->fd < 0) {
+                        *ret_error = g_strdup_printf("the socket %s was not connected", d->net.hosts[0].socket);
+                        return -EINVAL;
+                }
+                h->nbd_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+                if (h->nbd_fd < 0)
+                        return -errno;
+        }
+        name_layers(h, "");
+        return 0;
+}
+
 static void next_layer(Hotplug *h) {
         Layer *l;
         JsonValue *a;
@@ -564,6 +727,10 @@ static void next_layer(Hotplug *h) {
                         insert_medium(h);
                 else
                         add_device(h);
+                return;
+        }
+        if (h->net_disk) {
+                net_begin(h);
                 return;
         }
         l = &h->layers[h->next_layer];
@@ -711,6 +878,8 @@ static Hotplug *hotplug_new(DriverRuntime *rt, HotplugWhat what, DomainDeviceKin
         h->kind = kind;
         h->tap_fd = -1;
         h->lease_fd = -1;
+        h->secret_fd = h->nbd_fd = -1;
+        h->secret_fdset = -1;
         h->done = done;
         h->userdata = userdata;
         h->listener = (QemuListener) { .event = hotplug_event, .gone = hotplug_gone, .userdata = h };
@@ -778,14 +947,15 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
                                 return -EINVAL;
                         }
                 }
-                if (!d->source && d->device != DOMAIN_DISK_DEVICE_CDROM) {
+                if (!d->source && d->device != DOMAIN_DISK_DEVICE_CDROM && d->type != DOMAIN_DISK_TYPE_NETWORK) {
                         *ret_error = g_strdup_printf("disk '%s' has no source", strempty(d->target_dev));
                         hotplug_free(h);
                         return -EINVAL;
                 }
                 /* its nodes are named by its index in the live definition, as a start names them */
                 snprintf(h->prefix, sizeof(h->prefix), "disk%zu-", rt->def->n_disks);
-                r = take_layers(h, d, files, "", ret_error);
+                r = d->type == DOMAIN_DISK_TYPE_NETWORK ? take_net_layer(h, d, files, ret_error)
+                                                        : take_layers(h, d, files, "", ret_error);
                 if (r >= 0 && files && files->n_lease_fds > 0 && files->lease_fds[0] >= 0) {
                         h->lease_fd = fcntl(files->lease_fds[0], F_DUPFD_CLOEXEC, 3);
                         if (h->lease_fd < 0)
@@ -995,6 +1165,20 @@ static void nodes_reply(Hotplug *h, int r, const JsonValue *ret, const char *err
                 (void) hotplug_send(h, "blockdev-del", a, -1, NULL);
         }
         g_ptr_array_free(nodes, TRUE);
+        for (size_t i = 0; i < h->rt->def->n_disks; i++) {
+                const DomainDiskDef *d = &h->rt->def->disks[i];
+                char id[80];
+
+                /* a network disk's secret object, once its node is gone */
+                if (d->type == DOMAIN_DISK_TYPE_NETWORK && d->net.auth_username &&
+                    qemu_disk_device_id(d, i, id, sizeof(id), true) >= 0 && streq(id, h->id)) {
+                        JsonValue *a = json_object();
+                        _cleanup_free_ char *sid = g_strdup_printf("%ssecret", h->prefix);
+
+                        json_object_set_new(a, "id", json_string(sid));
+                        (void) hotplug_send(h, "object-del", a, -1, NULL);
+                }
+        }
         /* the fd sets after the nodes that had them open */
         if (hotplug_send(h, "query-fdsets", NULL, -1, fdsets_reply) < 0)
                 backends_gone(h, 0, NULL, NULL);
@@ -1434,6 +1618,10 @@ int qemu_hotplug_change_media(DriverRuntime *rt, size_t index, const DomainDiskD
                 return -EINVAL;
         }
         cur = &rt->def->disks[index];
+        if (disk->type == DOMAIN_DISK_TYPE_NETWORK || cur->type == DOMAIN_DISK_TYPE_NETWORK) {
+                *ret_error = strdup("changing the medium of a cdrom from or to a network source is not supported");
+                return -EOPNOTSUPP;
+        }
         h = hotplug_new(rt, HOTPLUG_MEDIA, DOMAIN_DEVICE_DISK, done, userdata);
         h->index = index;
         h->force = force;

@@ -64,7 +64,7 @@ static const ErrorCase cases[] = {
           "unknown attribute 'presetn' of <timer>; did you mean 'present'?", -1 },
         { WRAP("<disk type='file' device='disk'><source file='/a'/><target dev='vda' bus='virtoi'/></disk>"),
           "invalid value 'virtoi' for attribute 'bus' of <target>; did you mean 'virtio'? (allowed: virtio, sata, ide, scsi)", 6 },
-        { WRAP("<disk type='network'/>"), "invalid value 'network' for attribute 'type' of <disk> (allowed: file, block, volume)", -1 },
+        { WRAP("<disk type='nvme'/>"), "invalid value 'nvme' for attribute 'type' of <disk> (allowed: file, block, volume, network)", -1 },
         { HEAD "<on_poweroff>explode</on_poweroff></domain>", "invalid value 'explode' of <on_poweroff> (allowed: destroy, restart,", -1 },
         { WRAP("<interface type='user'><model type='virtio-net'/></interface>"), "(allowed: virtio, e1000, e1000e, rtl8139)", -1 },
         { WRAP("<graphics type='spice'/>"), "(allowed: vnc)", -1 },

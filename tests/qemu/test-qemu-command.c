@@ -300,6 +300,8 @@ static const DomainNormalizeCtx golden_normalize_ctx = {
         .resolve_machine = golden_resolve_machine,
 };
 
+#define GOLDEN_SECRET_VALUE "golden-secret-value-never-on-the-command-line"
+
 /* Parse + normalize + build; the result text is the argv, or "error: …" / "conf-error: …". */
 static char *golden_build_xml(const char *name, const char *xml, size_t len, DomainDef **ret_def, char **ret_fds) {
         QemuCommandCtx ctx = golden_ctx;
@@ -324,11 +326,19 @@ static char *golden_build_xml(const char *name, const char *xml, size_t len, Dom
                 if (def->n_nets <= ELEMENTSOF(fds))
                         ctx.net_fds = fds;
         }
+        /* network disks with <auth>: the value the service would have looked up, never in the argv */
+        for (size_t i = 0; i < def->n_disks; i++)
+                if (def->disks[i].net.auth_username && !def->disks[i].net.secret_value) {
+                        def->disks[i].net.secret_value = (uint8_t *) g_strdup(GOLDEN_SECRET_VALUE);
+                        def->disks[i].net.secret_len = strlen(GOLDEN_SECRET_VALUE);
+                }
         r = test_command_build(def, &ctx, NULL, &argv, &err, ret_fds);
         if (r < 0)
                 out = g_strdup_printf("error: %s", err ? err : "(no message)");
         else
                 out = g_strjoinv("\n", argv);
+        if (strstr(out, GOLDEN_SECRET_VALUE) || (ret_fds && *ret_fds && strstr(*ret_fds, GOLDEN_SECRET_VALUE)))
+                g_error("%s: a secret's value is on the command line:\n%s", name, out);
         if (argv)
                 g_strfreev(argv);
         free(err);

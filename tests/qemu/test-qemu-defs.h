@@ -135,6 +135,16 @@ static inline int test_files_open_log(void *userdata, const char *path) {
         return fd;
 }
 
+/* open_secret: a fake fd, noted without the value (the goldens must show no key). */
+static inline int test_files_open_secret(void *userdata, const uint8_t *value, size_t len) {
+        TestFiles *t = userdata;
+        int fd = t->next_fd++;
+        g_autofree char *what = g_strdup_printf("(a sealed memfd of %zu bytes)", len);
+
+        test_files_note(t, fd, "secret", what);
+        return fd;
+}
+
 /* ctx with the files of d (ctx->files when the caller gave some). */
 static inline QemuCommandCtx test_files_ctx(const QemuCommandCtx *ctx, TestFiles *t) {
         QemuCommandCtx c = *ctx;
@@ -143,6 +153,7 @@ static inline QemuCommandCtx test_files_ctx(const QemuCommandCtx *ctx, TestFiles
                 c.files = &t->view;
                 c.pass_fd = test_files_pass;
                 c.open_log = c.chardev_log_prefix ? test_files_open_log : NULL;
+                c.open_secret = test_files_open_secret;
                 c.pass_fd_userdata = t;
         }
         return c;

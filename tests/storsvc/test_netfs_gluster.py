@@ -16,16 +16,14 @@ if os.environ.get('STORSVC_GLUSTER_NS') != '1':
 import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE  # noqa: E402
 from vmgmt_harness import main, skip_missing  # noqa: E402
+from gluster_server import HOST, Glusterd, gluster_processes  # noqa: E402
 
 MiB = 1 << 20
-HOST = '192.0.2.1'
-GLUSTER_PROGS = ('glusterd', 'glusterfsd', 'glusterfs')
 
 
 def gluster_pool_xml(name, volume, target, port=None):
@@ -44,96 +42,6 @@ def mount_entry(target):
             if fields[4].replace('\\040', ' ') == target:
                 found = (fields[dash + 1], fields[dash + 2])   # the last one is on top
     return found
-
-
-def gluster_processes():
-    """{pid: comm} of the gluster programs alive in our pid namespace (zombies are dead)."""
-    procs = {}
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index('(') + 1:stat.rindex(')')]
-        state = stat[stat.rindex(')') + 2]
-        if comm in GLUSTER_PROGS and state != 'Z':
-            procs[int(d)] = comm
-    return procs
-
-
-def reap(pid):
-    """Daemons are reparented to us (pid 1 of the namespace): collect them."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def gluster(*args):
-    return subprocess.run(['gluster', '--mode=script'] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
-
-
-class Glusterd:
-    """glusterd with one started volume 'v0' on a brick directory of ours."""
-
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix='vmgmt-gluster-')
-        self.brick = os.path.join(self.tmp, 'brick')
-        self.pidfile = '/run/glusterd.pid'
-
-    def start(self):
-        subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-        subprocess.run(['ip', 'addr', 'add', HOST + '/32', 'dev', 'lo'], check=True)
-        for d in ('/var/lib/glusterd', '/var/log/glusterfs', '/run'):
-            os.makedirs(d, exist_ok=True)
-            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', d], check=True)
-        os.makedirs('/run/gluster')
-        subprocess.run(['glusterd', '-p', self.pidfile], check=True, timeout=60)
-        self.wait_ready()
-        r = gluster('volume', 'create', 'v0', '%s:%s' % (HOST, self.brick), 'force')
-        if r.returncode != 0:
-            raise RuntimeError('gluster volume create: ' + r.stdout)
-        r = gluster('volume', 'start', 'v0')
-        if r.returncode != 0:
-            raise RuntimeError('gluster volume start: ' + r.stdout)
-
-    def wait_ready(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while gluster('pool', 'list').returncode != 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError('glusterd did not answer')
-            time.sleep(0.2)
-
-    def stop(self):
-        """Stops the volume (its brick daemon), then glusterd and anything
-        gluster left: afterwards no gluster program runs."""
-        try:
-            gluster('volume', 'stop', 'v0')
-        except subprocess.TimeoutExpired:
-            pass   # no glusterd: what runs is killed below
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
-        deadline = time.monotonic() + 20
-        while True:
-            procs = gluster_processes()
-            for pid in procs:
-                reap(pid)
-            if not procs:
-                break
-            if time.monotonic() > deadline + 10:
-                raise RuntimeError('gluster processes do not exit: %r' % procs)
-            if time.monotonic() > deadline:
-                for pid in procs:
-                    os.kill(pid, 9)   # pids of our own pid namespace: only gluster's
-            time.sleep(0.1)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class GlusterPoolTests(StorageTestCase):
