@@ -12,6 +12,7 @@
 #include "object-kind.h"
 #include "auth.h"
 #include "pool.h"
+#include "secret.h"
 
 static bool pool_is_active(void *object) {
         return vm_pool_is_active(object);
@@ -463,12 +464,20 @@ static void pool_op_key_free(gpointer p) {
         g_free(op);
 }
 
+/* An rbd or iscsi pool's <auth> secret, from org.vmgmt.Secret objects. */
+static int on_lookup_secret(void *userdata, const char *usage_type, const char *usage_or_uuid, uint8_t **ret,
+                            size_t *ret_len) {
+        VmStorage *s = userdata;
+        return vm_secret_lookup_value(s->manager, usage_type, usage_or_uuid, ret, ret_len);
+}
+
 int vm_storage_startup(Manager *m) {
         StorageDriverEvents events = {
                 .pool_changed = on_pool_changed,
                 .volume_added = on_volume_added,
                 .volume_changed = on_volume_changed,
                 .volume_removed = on_volume_removed,
+                .lookup_secret = on_lookup_secret,
         };
         GHashTableIter it;
         gpointer value;

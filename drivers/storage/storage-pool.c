@@ -106,6 +106,8 @@ StorageDriver *storage_driver_free(StorageDriver *d) {
 StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path) {
         for (guint i = 0; i < d->pools->len; i++) {
                 StoragePool *p = d->pools->pdata[i];
+                if (!p->def->target_path)
+                        continue;
                 size_t n = strlen(p->def->target_path);
                 if (!p->active || strncmp(path, p->def->target_path, n) != 0 || path[n] != '/')
                         continue;
@@ -196,6 +198,7 @@ StoragePool *storage_pool_free(StoragePool *p) {
         storage_call_abandon(p->call);
         storage_call_abandon(p->stats_call);
         storage_call_abandon(p->unlink_call);
+        storage_net_abandon(p);
         sd_event_source_disable_unref(p->stats_timer);
         free(p->start_message);
         drop_all_volumes(p, false);
@@ -332,6 +335,11 @@ static void on_stats(void *userdata, void *arg, int r) {
 void storage_pool_update_stats(StoragePool *p) {
         StatsCall *c;
 
+        if (storage_pool_is_network(p)) {
+                if (!p->active)
+                        storage_pool_set_stats(p, NULL);
+                return;   /* the sizes of the last listing (storage-net.c) */
+        }
         if (!p->active || p->dirfd < 0) {
                 storage_pool_set_stats(p, NULL);   /* a call under way is ignored when it returns */
                 return;
@@ -540,6 +548,8 @@ int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneF
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;   /* nothing to make: the cluster or target is the server's */
         r = transition_begin(p, build_dir_run, on_build_dir, done, userdata);
         if (r >= 0)
                 p->build_flags = flags;
@@ -571,12 +581,16 @@ static void on_dir_deleted(void *userdata, void *arg, int r) {
 int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->active || p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;
         return transition_begin(p, delete_dir_run, on_dir_deleted, done, userdata);
 }
 
 int storage_pool_delete(StoragePool *p, char **error) {
         if (p->active || p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;
         if (rmdir(p->def->target_path) < 0) {
                 int r = -errno;
                 if (r == -ENOTEMPTY || r == -EEXIST)
@@ -925,6 +939,8 @@ int storage_pool_start(StoragePool *p, StorageDoneFn done, void *userdata) {
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return storage_net_start(p, done, userdata);
         if (p->def->type == STORAGE_POOL_DIR)
                 return transition_begin(p, target_open_run, on_target_opened, done, userdata);
         return transition_begin(p, target_inspect_run, on_start_inspected, done, userdata);
@@ -1012,7 +1028,9 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->transition || p->jobs->len > 0)
                 return -EBUSY;
         storage_refresh_abort(p);
-        if (p->def->type == STORAGE_POOL_DIR) {
+        if (p->def->type == STORAGE_POOL_DIR || storage_pool_is_network(p)) {
+                if (p->net_call)
+                        return -EBUSY;   /* a refresh is under way */
                 pool_deactivate(p);
                 return storage_defer_done(p->driver, done, userdata, 0, NULL);
         }
