@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -913,10 +914,32 @@ static int pool_mount(StoragePool *p, const char *source) {
         return storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mounted, p, &p->mount);
 }
 
+/* Why this machine cannot mount NFS (malloc'd), or NULL when it can: mount.nfs and the
+ * kernel's client (built in, loaded, or a module modprobe finds). Reads only /proc, /sys
+ * and /lib/modules: never a hung mount. */
+static char *nfs_client_missing(void) {
+        _cleanup_free_ char *helper = storage_find_program("mount.nfs"), *fs = NULL, *moddir = NULL;
+        struct utsname u;
+
+        if (!helper)
+                return g_strdup("mount.nfs (package nfs-common) is not installed");
+        if (g_file_get_contents("/proc/filesystems", &fs, NULL, NULL) && strstr(fs, "\tnfs\n"))
+                return NULL;
+        if (access("/sys/module/nfs", F_OK) >= 0)
+                return NULL;
+        if (uname(&u) >= 0) {
+                moddir = g_strdup_printf("/lib/modules/%s/kernel/fs/nfs", u.release);
+                if (access(moddir, F_OK) >= 0)
+                        return NULL;
+        }
+        return g_strdup_printf("the kernel has no NFS client (no nfs in /proc/filesystems, no nfs module for %s)",
+                               uname(&u) >= 0 ? u.release : "this kernel");
+}
+
 static void on_start_inspected(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
         TargetCall *c = arg;
-        _cleanup_free_ char *m = NULL;
+        _cleanup_free_ char *m = NULL, *missing = NULL;
 
         p->call = NULL;
         if (r > 0 && c->ours) {
@@ -926,7 +949,13 @@ static void on_start_inspected(void *userdata, void *arg, int r) {
         if (r > 0)
                 m = g_strdup_printf("'%s' is already mounted on '%s', not the source of pool '%s'", c->mounted,
                                     p->def->target_path, p->def->name);
-        else if (r == 0 && (r = pool_mount(p, c->source)) >= 0)
+        else if (r == 0 && p->def->type == STORAGE_POOL_NETFS &&
+                 (!p->def->source_format || STR_IN_SET(p->def->source_format, "auto", "nfs")) &&
+                 (missing = nfs_client_missing())) {
+                m = g_strdup_printf("cannot mount the export on '%s' for pool '%s': %s", p->def->target_path,
+                                    p->def->name, missing);
+                r = -EIO;
+        } else if (r == 0 && (r = pool_mount(p, c->source)) >= 0)
                 return;
         else
                 m = g_strdup_printf("cannot mount the source of pool '%s' on '%s': %s", p->def->name,
