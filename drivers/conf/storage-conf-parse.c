@@ -217,7 +217,11 @@ static int parse_pool_source(StoragePoolDef *def, xmlNode *n, ConfError *err) {
         uint64_t port;
         int r;
 
-        r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format", "name", "initiator", "auth") }, err);
+        /* file-system pools keep their short list (its message names what they take) */
+        if (def->type == STORAGE_POOL_FS || def->type == STORAGE_POOL_NETFS || def->type == STORAGE_POOL_DIR)
+                r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format") }, err);
+        else
+                r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format", "name", "initiator", "auth") }, err);
         if (r < 0)
                 return r;
         for (c = n->children; c; c = c->next) {

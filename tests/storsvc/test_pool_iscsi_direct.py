@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE  # noqa: F401
-from vmgmt_harness import main, skip_missing  # noqa: F401
+from vmgmt_harness import main, skip_missing, run_vmgmtctl  # noqa: F401
 from netservers import TgtServer
 import dbus
 
@@ -144,6 +144,40 @@ class IscsiDirectPoolTests(StorageTestCase):
         if not shutil.which('iscsiadm'):
             self.assertIn('iscsiadm (package open-iscsi) is not installed', err)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
+
+    def ctl(self, *args, check=True):
+        return run_vmgmtctl(self.fx.bus, *args, check=check)
+
+    def test_cli(self):
+        tgt, iqn = self.tgt, self.iqn
+        self.define_secret(usage='clichap')
+        host = '%s:%d' % (tgt.host, tgt.port)
+        want = ("<pool type='iscsi-direct'>\n  <name>c</name>\n  <source>\n"
+                "    <host name='%s' port='%d'/>\n    <device path='%s'/>\n"
+                "    <initiator>\n      <iqn name='%s'/>\n    </initiator>\n"
+                "    <auth type='chap' username='%s'>\n      <secret usage='clichap'/>\n    </auth>\n"
+                "  </source>\n</pool>\n" % (tgt.host, tgt.port, iqn, INITIATOR, USER))
+        for verb in ('pool-define-as', 'pool-create-as'):
+            r = self.ctl(verb, 'c', 'iscsi-direct', '--print-xml', '--source-host', host, '--source-dev', iqn,
+                         '--source-initiator', INITIATOR, '--auth-type', 'chap', '--auth-username', USER,
+                         '--secret-usage', 'clichap')
+            self.assertEqual(r.stdout, want)
+            r = self.ctl(verb, 'c', 'iscsi-direct', '--print-xml', '--source-host', host, '--source-dev', iqn,
+                         '--source-initiator', INITIATOR, '--auth-type', 'chap', '--auth-username', USER,
+                         '--secret-uuid', '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f')
+            self.assertIn("<secret uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>", r.stdout)
+            r = self.ctl(verb, 'c', 'iscsi-direct', '--print-xml', '--auth-type', 'chap', check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn('--auth-type, --auth-username and --secret-usage or --secret-uuid go together', r.stderr)
+        # a transient pool made and started from the options; pool-list and vol-list show it
+        self.assertEqual(self.ctl('pool-create-as', 'clip', 'iscsi-direct', '--source-host', host, '--source-dev', iqn,
+                                  '--source-initiator', INITIATOR, '--auth-type', 'chap', '--auth-username', USER,
+                                  '--secret-usage', 'clichap').stdout, 'Pool clip created\n')
+        self.assertRegex(self.ctl('pool-list').stdout, r'\n clip +active ')
+        out = self.ctl('vol-list', 'clip').stdout
+        self.assertIn('unit:0:0:1', out)
+        self.assertIn('iscsi://%s/%s/1' % (host, iqn), out)
+        self.ctl('pool-destroy', 'clip')
 
     def test_bad_xml(self):
         host = "<host name='127.0.0.1'/>"
