@@ -123,7 +123,13 @@ class RbdPoolTests(StorageTestCase):
         self.assertBusError('org.vmgmt.Error.NotSupported', self.vol(self.vols(pool)['outside']).Resize,
                             dbus.UInt64(32 * MiB), opts())
 
-        pool.Stop(opts())
+        # a restarted vmgmtd starts the active pool again, its secret read from the store
+        self.fx.daemon.restart()
+        self.wait_prop(p, POOL_IFACE, 'Active', True, timeout=180)
+        pool = self.pool(p)
+        self.assertEqual(sorted(self.vols(pool)), ['outside'])
+
+        self.stop_when_started(p)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
         self.assertEqual(list(pool.ListVolumes(opts())), [])
         self.assertEqual(ceph.rbd_images(), ['outside'])   # a stop leaves the images
