@@ -13,7 +13,7 @@ import subprocess
 import unittest
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE, dbus_error_name  # noqa: F401
-from vmgmt_harness import main, skip_missing  # noqa: F401
+from vmgmt_harness import main, skip_missing, minimal_domain_xml, domain_path  # noqa: F401
 from netservers import CephCluster
 import dbus
 
@@ -97,6 +97,15 @@ class RbdPoolTests(StorageTestCase):
         vxml = self.vol(vols['pre1']).GetXML(opts())
         self.assertIn("<volume type='network'>", vxml)
         self.assertIn('<path>vmpool/pre1</path>', vxml)
+
+        # a <disk type='volume'> on it is refused at Start, naming the way that works (and no qemu runs)
+        disk = ("<disk type='volume' device='disk'><source pool='ceph' volume='pre1'/>"
+                "<target dev='vda' bus='virtio'/></disk>")
+        self.manager.DefineDomain(minimal_domain_xml('rbdvol', extra_devices=disk), opts())
+        err = self.assertBusError('org.vmgmt.Error.NotSupported', self.client.obj(domain_path('rbdvol')).Start,
+                                  opts(), dbus_interface='org.vmgmt.Domain')
+        self.assertIn("volume 'pre1' of rbd pool 'ceph' cannot be a disk of type 'volume'", err)
+        self.assertIn("<disk type='network'>", err)
 
         # CreateVolume makes a real image of that size; qemu reads it as the client
         nv = pool.CreateVolume(vol_xml('made', 16, unit='MiB'), opts())
