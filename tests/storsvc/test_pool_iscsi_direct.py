@@ -138,6 +138,9 @@ class IscsiDirectPoolTests(StorageTestCase):
         xml = self.pool(p).GetXML(opts())
         self.assertIn("<pool type='iscsi'>", xml)
         self.assertIn('<path>%s</path>' % target, xml)
+        # the canonical XML defines the same pool again, unchanged
+        self.assertEqual(str(self.manager.DefinePool(xml, opts())), str(p))
+        self.assertEqual(self.pool(p).GetXML(opts()), xml)
         err = self.assertBusError('org.vmgmt.Error.NotSupported', self.pool(p).Start, opts())
         self.assertIn("iscsi pools", err)
         self.assertIn("iscsi-direct", err)

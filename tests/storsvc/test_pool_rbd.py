@@ -154,7 +154,11 @@ class RbdPoolTests(StorageTestCase):
         s = self.define_secret(usage='by uuid')
         uuid = str(self.prop(s, 'org.vmgmt.Secret', 'UUID'))
         p = self.manager.DefinePool(rbd_pool_xml('byuuid', ceph, uuid=uuid), opts())
-        self.assertIn("<secret uuid='%s'/>" % uuid, self.pool(p).GetXML(opts()))
+        xml = self.pool(p).GetXML(opts())
+        self.assertIn("<secret uuid='%s'/>" % uuid, xml)
+        # the canonical XML defines the same pool again, unchanged
+        self.assertEqual(str(self.manager.DefinePool(xml, opts())), str(p))
+        self.assertEqual(self.pool(p).GetXML(opts()), xml)
         self.pool(p).Start(opts())
         self.assertTrue(self.prop(p, POOL_IFACE, 'Active'))
         self.pool(p).Stop(opts())
