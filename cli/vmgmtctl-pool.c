@@ -289,11 +289,36 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
         fputs("'>\n  <name>", f);
         storage_xml_escape_to(f, a->args[0]);
         fputs("</name>\n", f);
-        if (v[0] || v[1] || v[2] || v[3] || verb_value(a, "source-format")) {
+        const char *auth_type = verb_value(a, "auth-type"), *auth_user = verb_value(a, "auth-username");
+        const char *secret_usage = verb_value(a, "secret-usage"), *secret_uuid = verb_value(a, "secret-uuid");
+        const char *initiator = verb_value(a, "source-initiator");
+        if ((auth_type || auth_user || secret_usage || secret_uuid) &&
+            !(auth_type && auth_user && (secret_usage || secret_uuid))) {
+                fclose(f);
+                return ctl_error(-EINVAL, "--auth-type, --auth-username and --secret-usage or --secret-uuid go together");
+        }
+        if (secret_usage && secret_uuid) {
+                fclose(f);
+                return ctl_error(-EINVAL, "--secret-usage and --secret-uuid are exclusive");
+        }
+        if (v[0] || v[1] || v[2] || v[3] || verb_value(a, "source-format") || auth_type || initiator) {
                 fputs("  <source>\n", f);
                 if (v[0]) {
+                        /* HOST[:PORT], as virsh */
+                        const char *colon = strrchr(v[0], ':');
+                        bool port = colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+                                    colon == strchr(v[0], ':');
+                        _cleanup_free_ char *host = port ? strndup(v[0], colon - v[0]) : strdup(v[0]);
+                        if (!host) {
+                                fclose(f);
+                                return ctl_error(-ENOMEM, "Out of memory");
+                        }
                         fputs("    <host name='", f);
-                        storage_xml_escape_to(f, v[0]);
+                        storage_xml_escape_to(f, host);
+                        if (port) {
+                                fputs("' port='", f);
+                                storage_xml_escape_to(f, colon + 1);
+                        }
                         fputs("'/>\n", f);
                 }
                 if (v[1]) {
@@ -315,6 +340,20 @@ int verb_pool_define_as(Context *c, VerbArgs *a) {
                         fputs("    <format type='", f);
                         storage_xml_escape_to(f, verb_value(a, "source-format"));
                         fputs("'/>\n", f);
+                }
+                if (initiator) {
+                        fputs("    <initiator>\n      <iqn name='", f);
+                        storage_xml_escape_to(f, initiator);
+                        fputs("'/>\n    </initiator>\n", f);
+                }
+                if (auth_type) {
+                        fputs("    <auth type='", f);
+                        storage_xml_escape_to(f, auth_type);
+                        fputs("' username='", f);
+                        storage_xml_escape_to(f, auth_user);
+                        fputs(secret_uuid ? "'>\n      <secret uuid='" : "'>\n      <secret usage='", f);
+                        storage_xml_escape_to(f, secret_uuid ?: secret_usage);
+                        fputs("'/>\n    </auth>\n", f);
                 }
                 fputs("  </source>\n", f);
         }

@@ -43,6 +43,8 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
                 r = sd_bus_message_append_basic(reply, 's', w);
         }
         for (int i = 0; r >= 0 && i < _STORAGE_POOL_TYPE_MAX; i++) {
+                if (!storage_driver_pool_type_supported(i))
+                        continue;   /* rbd, iscsi-direct: only with their libraries */
                 _cleanup_free_ char *w = g_strdup_printf("storage-%s", storage_pool_type_to_string(i));
                 r = sd_bus_message_append_basic(reply, 's', w);
         }

@@ -641,10 +641,11 @@ int manager_startup(Manager *m) {
         r = vm_domain_store_load(m);
         if (r < 0)
                 return r;
-        r = vm_storage_startup(m);
+        /* secrets before the pools: an rbd or iscsi pool started now reads its <auth> secret */
+        r = vm_secrets_startup(m);
         if (r < 0)
                 return r;
-        r = vm_secrets_startup(m);
+        r = vm_storage_startup(m);
         if (r < 0)
                 return r;
         /* networks (recovered, autostarted) before domains that use them */

@@ -12,6 +12,7 @@
 #include "object-kind.h"
 #include "auth.h"
 #include "pool.h"
+#include "secret.h"
 
 static bool pool_is_active(void *object) {
         return vm_pool_is_active(object);
@@ -463,12 +464,20 @@ static void pool_op_key_free(gpointer p) {
         g_free(op);
 }
 
+/* An rbd or iscsi pool's <auth> secret, from org.vmgmt.Secret objects. */
+static int on_lookup_secret(void *userdata, const char *usage_type, const char *usage_or_uuid, uint8_t **ret,
+                            size_t *ret_len) {
+        VmStorage *s = userdata;
+        return vm_secret_lookup_value(s->manager, usage_type, usage_or_uuid, ret, ret_len);
+}
+
 int vm_storage_startup(Manager *m) {
         StorageDriverEvents events = {
                 .pool_changed = on_pool_changed,
                 .volume_added = on_volume_added,
                 .volume_changed = on_volume_changed,
                 .volume_removed = on_volume_removed,
+                .lookup_secret = on_lookup_secret,
         };
         GHashTableIter it;
         gpointer value;
@@ -716,6 +725,17 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                         *ret_error = g_strdup_printf("storage pool '%s' is not active", p->name);
                         domain_def_free(copy);
                         return -ENOTCONN;
+                }
+                StoragePoolType ptype = storage_pool_get_def(p->sp)->type;
+                if (!storage_pool_type_has_target(ptype) || ptype == STORAGE_POOL_ISCSI) {
+                        /* an rbd image or iSCSI LUN is no file: qemu opens it with its own client */
+                        *ret_error = g_strdup_printf("volume '%s' of %s pool '%s' cannot be a disk of type 'volume' yet: "
+                                                     "use <disk type='network'> with its source (protocol %s, name or "
+                                                     "path as the volume's)", strempty(disk->source_volume),
+                                                     storage_pool_type_to_string(ptype), p->name,
+                                                     ptype == STORAGE_POOL_RBD ? "rbd" : "iscsi");
+                        domain_def_free(copy);
+                        return -EOPNOTSUPP;
                 }
                 if (storage_vol_name_validate(strempty(disk->source_volume), &reason) < 0) {
                         *ret_error = g_strdup_printf("invalid volume name '%s': %s", strempty(disk->source_volume),

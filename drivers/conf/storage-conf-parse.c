@@ -9,12 +9,13 @@
 
 extern const char *const storage_pool_type_table[];
 extern const char *const storage_vol_format_table[];
-extern const char *const storage_vol_type_table[];
 
 static const char *const fs_format_table[] = {
         "auto", "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "iso9660", "udf", NULL
 };
 static const char *const netfs_format_table[] = { "auto", "nfs", "cifs", "glusterfs", NULL };
+/* A volume's type on input: 'network' (an rbd image, an iSCSI LUN) is the driver's to say. */
+static const char *const vol_input_type_table[] = { "file", "block", NULL };
 
 static const char *nname(xmlNode *n) {
         return (const char *) n->name;
@@ -129,29 +130,125 @@ static int parse_path_attr(xmlNode *n, char **ret, ConfError *err) {
         return 0;
 }
 
+/* A name-like attribute value: not empty, no blanks or control characters. */
+static int parse_word_attr(xmlNode *n, const char *attr, char **ret, ConfError *err) {
+        int r;
+
+        r = xml_attr_str(n, attr, ret);
+        if (r < 0)
+                return r;
+        if (r == 0 || isempty(*ret))
+                return conf_error_set(err, xml_line(n), "<%s> requires a %s attribute", nname(n), attr);
+        for (const char *c = *ret; *c; c++)
+                if ((unsigned char) *c <= 0x20)
+                        return conf_error_set(err, xml_line(n), "%s '%s' of <%s> must not contain blanks or control characters",
+                                              attr, *ret, nname(n));
+        return 0;
+}
+
+static bool source_child_applies(StoragePoolType t, const char *name) {
+        switch (t) {
+        case STORAGE_POOL_FS:
+                return STR_IN_SET(name, "device", "format");
+        case STORAGE_POOL_NETFS:
+                return STR_IN_SET(name, "host", "dir", "format");
+        case STORAGE_POOL_ISCSI:
+        case STORAGE_POOL_ISCSI_DIRECT:
+                return STR_IN_SET(name, "host", "device", "initiator", "auth");
+        case STORAGE_POOL_RBD:
+                return STR_IN_SET(name, "name", "host", "auth");
+        default:
+                return false;
+        }
+}
+
+static int parse_auth(StoragePoolDef *def, xmlNode *n, ConfError *err) {
+        const char *want = def->type == STORAGE_POOL_RBD ? "ceph" : "chap";
+        _cleanup_free_ char *uuid = NULL;
+        unsigned char raw[16];
+        xmlNode *c;
+        int r;
+
+        r = xml_validate(n, &(XmlSpec) { .attrs = STRV("type", "username"), .children = STRV("secret") }, err);
+        if (r < 0)
+                return r;
+        r = xml_attr_str(n, "type", &def->auth_type);
+        if (r < 0)
+                return r;
+        if (r == 0 || isempty(def->auth_type))
+                return conf_error_set(err, xml_line(n), "<auth> requires a type attribute ('%s')", want);
+        if (!streq(def->auth_type, want))
+                return conf_error_set(err, xml_line(n), "invalid <auth> type '%s' for a pool of type '%s' (allowed: %s)",
+                                      def->auth_type, storage_pool_type_to_string(def->type), want);
+        r = parse_word_attr(n, "username", &def->auth_username, err);
+        if (r < 0)
+                return r;
+        c = xml_child(n, "secret");
+        if (!c)
+                return conf_error_set(err, xml_line(n), "<auth> requires a <secret usage='…'/> or <secret uuid='…'/>");
+        r = xml_validate(c, &(XmlSpec) { .attrs = STRV("usage", "uuid") }, err);
+        if (r < 0)
+                return r;
+        r = xml_attr_str(c, "uuid", &uuid);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                if (conf_uuid_parse(uuid, raw) < 0)
+                        return conf_error_set(err, xml_line(c), "invalid <secret> uuid '%s'", uuid);
+                def->secret_uuid = malloc(37);
+                if (!def->secret_uuid)
+                        return -ENOMEM;
+                conf_uuid_format(raw, def->secret_uuid);
+        }
+        r = xml_attr_str(c, "usage", &def->secret_usage);
+        if (r < 0)
+                return r;
+        if (r > 0 && isempty(def->secret_usage))
+                return conf_error_set(err, xml_line(c), "<secret> usage must not be empty");
+        if (!def->secret_uuid == !def->secret_usage)
+                return conf_error_set(err, xml_line(c), "<secret> requires exactly one of the usage and uuid attributes");
+        return 0;
+}
+
 static int parse_pool_source(StoragePoolDef *def, xmlNode *n, ConfError *err) {
         const char *const *formats = def->type == STORAGE_POOL_FS ? fs_format_table : netfs_format_table;
+        bool iscsi = def->type == STORAGE_POOL_ISCSI || def->type == STORAGE_POOL_ISCSI_DIRECT;
         xmlNode *c;
         uint64_t port;
         int r;
 
-        r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format") }, err);
+        /* file-system pools keep their short list (its message names what they take) */
+        if (def->type == STORAGE_POOL_FS || def->type == STORAGE_POOL_NETFS || def->type == STORAGE_POOL_DIR)
+                r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format") }, err);
+        else
+                r = xml_validate(n, &(XmlSpec) { .children = STRV("device", "host", "dir", "format", "name", "initiator", "auth") }, err);
         if (r < 0)
                 return r;
         for (c = n->children; c; c = c->next) {
                 if (c->type != XML_ELEMENT_NODE)
                         continue;
-                bool ok = def->type == STORAGE_POOL_FS ? STR_IN_SET(nname(c), "device", "format")
-                        : def->type == STORAGE_POOL_NETFS ? STR_IN_SET(nname(c), "host", "dir", "format")
-                        : false;
-                if (!ok)
+                if (!source_child_applies(def->type, nname(c)))
                         return conf_error_set(err, xml_line(c), "<%s> in <source> does not apply to a pool of type '%s'",
                                               nname(c), storage_pool_type_to_string(def->type));
         }
-        if ((c = xml_child(n, "device")) && (r = parse_path_attr(c, &def->source_device, err)) < 0)
-                return r;
+        if ((c = xml_child(n, "device"))) {
+                if (iscsi) {
+                        r = xml_validate(c, &(XmlSpec) { .attrs = STRV("path") }, err);
+                        if (r < 0)
+                                return r;
+                        r = parse_word_attr(c, "path", &def->source_device, err);
+                } else
+                        r = parse_path_attr(c, &def->source_device, err);
+                if (r < 0)
+                        return r;
+        }
         if ((c = xml_child(n, "dir")) && (r = parse_path_attr(c, &def->source_dir, err)) < 0)
                 return r;
+        if ((c = xml_child(n, "name")) && (r = leaf_text(c, &def->source_name, err)) < 0)
+                return r;
+        if (def->source_name && strpbrk(def->source_name, "/@: \t\n"))
+                return conf_error_set(err, xml_line(c), "invalid source <name> '%s': a RADOS pool name has no '/', '@', ':' or blanks",
+                                      def->source_name);
         if ((c = xml_child(n, "host"))) {
                 r = xml_validate(c, &(XmlSpec) { .attrs = STRV("name", "port") }, err);
                 if (r < 0)
@@ -167,6 +264,23 @@ static int parse_pool_source(StoragePoolDef *def, xmlNode *n, ConfError *err) {
                 if (r > 0)
                         def->source_host_port = (unsigned) port;
         }
+        if ((c = xml_child(n, "initiator"))) {
+                xmlNode *iqn;
+                r = xml_validate(c, &(XmlSpec) { .children = STRV("iqn") }, err);
+                if (r < 0)
+                        return r;
+                iqn = xml_child(c, "iqn");
+                if (!iqn)
+                        return conf_error_set(err, xml_line(c), "<initiator> requires <iqn name='…'/>");
+                r = xml_validate(iqn, &(XmlSpec) { .attrs = STRV("name") }, err);
+                if (r < 0)
+                        return r;
+                r = parse_word_attr(iqn, "name", &def->initiator_iqn, err);
+                if (r < 0)
+                        return r;
+        }
+        if ((c = xml_child(n, "auth")) && (r = parse_auth(def, c, err)) < 0)
+                return r;
         if ((c = xml_child(n, "format"))) {
                 r = xml_validate(c, &(XmlSpec) { .attrs = STRV("type") }, err);
                 if (r < 0)
@@ -198,7 +312,7 @@ static int parse_pool(StoragePoolDef *def, xmlNode *root, ConfError *err) {
         if (r < 0)
                 return r;
         if (r == 0)
-                return conf_error_set(err, xml_line(root), "<pool> requires a type attribute (dir, fs or netfs)");
+                return conf_error_set(err, xml_line(root), "<pool> requires a type attribute (dir, fs, netfs, iscsi, iscsi-direct or rbd)");
         def->type = (StoragePoolType) type;
 
         n = xml_child(root, "name");
@@ -233,7 +347,26 @@ static int parse_pool(StoragePoolDef *def, xmlNode *root, ConfError *err) {
                 return conf_error_set(err, xml_line(n ?: root),
                                       "a pool of type 'netfs' requires <source><host name='…'/><dir path='…'/></source>");
 
+        if ((def->type == STORAGE_POOL_ISCSI || def->type == STORAGE_POOL_ISCSI_DIRECT) &&
+            (!def->source_host || !def->source_device))
+                return conf_error_set(err, xml_line(n ?: root),
+                                      "a pool of type '%s' requires <source><host name='…'/><device path='IQN'/></source>",
+                                      storage_pool_type_to_string(def->type));
+        if (def->type == STORAGE_POOL_ISCSI_DIRECT && !def->initiator_iqn)
+                return conf_error_set(err, xml_line(n ?: root),
+                                      "a pool of type 'iscsi-direct' requires <source><initiator><iqn name='…'/></initiator></source>");
+        if (def->type == STORAGE_POOL_RBD && !def->source_name)
+                return conf_error_set(err, xml_line(n ?: root), "a pool of type 'rbd' requires <source><name>RADOS pool</name></source>");
+        if (def->type == STORAGE_POOL_RBD && !def->source_host)
+                return conf_error_set(err, xml_line(n ?: root), "a pool of type 'rbd' requires <source><host name='…'/></source>");
+
         n = xml_child(root, "target");
+        if (!storage_pool_type_has_target(def->type)) {
+                if (n)
+                        return conf_error_set(err, xml_line(n), "<target> does not apply to a pool of type '%s'",
+                                              storage_pool_type_to_string(def->type));
+                return 0;
+        }
         if (!n)
                 return conf_error_set(err, xml_line(root), "missing <target> in <pool>");
         r = xml_validate(n, &(XmlSpec) { .children = STRV("path", "permissions") }, err);
@@ -386,7 +519,7 @@ static int parse_volume(StorageVolDef *def, xmlNode *root, ConfError *err) {
         r = xml_validate(root, &spec, err);
         if (r < 0)
                 return r;
-        r = xml_attr_enum(root, "type", storage_vol_type_table, &type, err);
+        r = xml_attr_enum(root, "type", vol_input_type_table, &type, err);
         if (r < 0)
                 return r;
         def->type = (StorageVolType) type;

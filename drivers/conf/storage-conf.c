@@ -7,11 +7,11 @@
 #include "conf-internal.h"
 #include "conf/storage-conf.h"
 
-const char *const storage_pool_type_table[] = { "dir", "fs", "netfs", NULL };
+const char *const storage_pool_type_table[] = { "dir", "fs", "netfs", "iscsi", "iscsi-direct", "rbd", NULL };
 const char *const storage_vol_format_table[] = {
         "raw", "qcow2", "iso", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "dmg", "cloop", "bochs", "parallels", "luks", NULL
 };
-const char *const storage_vol_type_table[] = { "file", "block", NULL };
+const char *const storage_vol_type_table[] = { "file", "block", "network", NULL };
 
 const char *storage_pool_type_to_string(StoragePoolType t) {
         return t >= 0 && t < _STORAGE_POOL_TYPE_MAX ? storage_pool_type_table[t] : NULL;
@@ -19,6 +19,10 @@ const char *storage_pool_type_to_string(StoragePoolType t) {
 
 int storage_pool_type_from_string(const char *s) {
         return conf_table_lookup(storage_pool_type_table, s);
+}
+
+bool storage_pool_type_has_target(StoragePoolType t) {
+        return t != STORAGE_POOL_ISCSI_DIRECT && t != STORAGE_POOL_RBD;
 }
 
 const char *storage_vol_format_to_string(StorageVolFormat f) {
@@ -100,6 +104,12 @@ StoragePoolDef *storage_pool_def_free(StoragePoolDef *def) {
         free(def->source_host);
         free(def->source_dir);
         free(def->source_format);
+        free(def->source_name);
+        free(def->initiator_iqn);
+        free(def->auth_type);
+        free(def->auth_username);
+        free(def->secret_usage);
+        free(def->secret_uuid);
         free(def->target_path);
         storage_perms_clear(&def->perms);
         free(def);
@@ -120,6 +130,9 @@ StoragePoolDef *storage_pool_def_copy(const StoragePoolDef *def) {
         if (strdup_opt(&c->name, def->name) < 0 || strdup_opt(&c->source_device, def->source_device) < 0 ||
             strdup_opt(&c->source_host, def->source_host) < 0 || strdup_opt(&c->source_dir, def->source_dir) < 0 ||
             strdup_opt(&c->source_format, def->source_format) < 0 ||
+            strdup_opt(&c->source_name, def->source_name) < 0 || strdup_opt(&c->initiator_iqn, def->initiator_iqn) < 0 ||
+            strdup_opt(&c->auth_type, def->auth_type) < 0 || strdup_opt(&c->auth_username, def->auth_username) < 0 ||
+            strdup_opt(&c->secret_usage, def->secret_usage) < 0 || strdup_opt(&c->secret_uuid, def->secret_uuid) < 0 ||
             strdup_opt(&c->target_path, def->target_path) < 0 || perms_copy(&c->perms, &def->perms) < 0)
                 return storage_pool_def_free(c);
         return c;
@@ -148,7 +161,8 @@ int storage_pool_def_normalize(StoragePoolDef *def, ConfError *err) {
                 path_clean(def->target_path);
         if (def->source_dir)
                 path_clean(def->source_dir);
-        if (def->type != STORAGE_POOL_DIR && !def->source_format && !(def->source_format = strdup("auto")))
+        if ((def->type == STORAGE_POOL_FS || def->type == STORAGE_POOL_NETFS) && !def->source_format &&
+            !(def->source_format = strdup("auto")))
                 return -ENOMEM;
         return 0;
 }
@@ -156,6 +170,13 @@ int storage_pool_def_normalize(StoragePoolDef *def, ConfError *err) {
 bool storage_pool_def_same_source(const StoragePoolDef *a, const StoragePoolDef *b) {
         if (conf_streq(a->target_path, b->target_path))
                 return true;
+        if (a->type == STORAGE_POOL_RBD && b->type == STORAGE_POOL_RBD)
+                return conf_streq(a->source_host, b->source_host) && a->source_host_port == b->source_host_port &&
+                       conf_streq(a->source_name, b->source_name);
+        if ((a->type == STORAGE_POOL_ISCSI || a->type == STORAGE_POOL_ISCSI_DIRECT) &&
+            (b->type == STORAGE_POOL_ISCSI || b->type == STORAGE_POOL_ISCSI_DIRECT))
+                return conf_streq(a->source_host, b->source_host) && a->source_host_port == b->source_host_port &&
+                       conf_streq(a->source_device, b->source_device);
         if (a->type == STORAGE_POOL_FS && b->type == STORAGE_POOL_FS)
                 return conf_streq(a->source_device, b->source_device);
         if (a->type == STORAGE_POOL_NETFS && b->type == STORAGE_POOL_NETFS)
@@ -215,7 +236,8 @@ char *storage_pool_def_format(const StoragePoolDef *def) {
         fmt_size(s, 1, "allocation", def->allocation);
         fmt_size(s, 1, "available", def->available);
 
-        if (!def->source_device && !def->source_host && !def->source_dir && !def->source_format)
+        if (!def->source_device && !def->source_host && !def->source_dir && !def->source_format && !def->source_name &&
+            !def->initiator_iqn && !def->auth_type)
                 g_string_append(s, "  <source/>\n");
         else {
                 g_string_append(s, "  <source>\n");
@@ -236,18 +258,37 @@ char *storage_pool_def_format(const StoragePoolDef *def) {
                         fmt_attr(s, "path", def->source_dir);
                         g_string_append(s, "/>\n");
                 }
+                fmt_text(s, 2, "name", def->source_name);
                 if (def->source_format) {
                         g_string_append(s, "    <format");
                         fmt_attr(s, "type", def->source_format);
                         g_string_append(s, "/>\n");
                 }
+                if (def->initiator_iqn) {
+                        g_string_append(s, "    <initiator>\n      <iqn");
+                        fmt_attr(s, "name", def->initiator_iqn);
+                        g_string_append(s, "/>\n    </initiator>\n");
+                }
+                if (def->auth_type) {
+                        g_string_append(s, "    <auth");
+                        fmt_attr(s, "type", def->auth_type);
+                        fmt_attr(s, "username", def->auth_username);
+                        g_string_append(s, ">\n      <secret");
+                        if (def->secret_uuid)
+                                fmt_attr(s, "uuid", def->secret_uuid);
+                        else
+                                fmt_attr(s, "usage", def->secret_usage);
+                        g_string_append(s, "/>\n    </auth>\n");
+                }
                 g_string_append(s, "  </source>\n");
         }
 
-        g_string_append(s, "  <target>\n");
-        fmt_text(s, 2, "path", def->target_path);
-        fmt_perms(s, 2, &def->perms);
-        g_string_append(s, "  </target>\n");
+        if (def->target_path) {
+                g_string_append(s, "  <target>\n");
+                fmt_text(s, 2, "path", def->target_path);
+                fmt_perms(s, 2, &def->perms);
+                g_string_append(s, "  </target>\n");
+        }
         g_string_append(s, "</pool>\n");
         return g_string_free(s, false);
 }

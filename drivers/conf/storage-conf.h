@@ -18,6 +18,9 @@ typedef enum StoragePoolType {
         STORAGE_POOL_DIR,
         STORAGE_POOL_FS,           /* a block device mounted on the target */
         STORAGE_POOL_NETFS,        /* an NFS (or CIFS) export or a GlusterFS volume mounted on the target */
+        STORAGE_POOL_ISCSI,        /* an iSCSI target through the kernel's initiator (iscsiadm) */
+        STORAGE_POOL_ISCSI_DIRECT, /* an iSCSI target's LUNs through libiscsi (user space, no target path) */
+        STORAGE_POOL_RBD,          /* a Ceph RADOS pool's rbd images through librados/librbd (no target path) */
         _STORAGE_POOL_TYPE_MAX,
 } StoragePoolType;
 
@@ -44,6 +47,7 @@ typedef enum StorageVolFormat {
 typedef enum StorageVolType {
         STORAGE_VOL_FILE,
         STORAGE_VOL_BLOCK,
+        STORAGE_VOL_NETWORK,       /* an rbd image or an iSCSI LUN: path is POOL/IMAGE or iscsi://… */
         _STORAGE_VOL_TYPE_MAX,
 } StorageVolType;
 
@@ -69,6 +73,13 @@ typedef struct StoragePoolDef {
         unsigned source_host_port; /* 0 = not given */
         char *source_dir;          /* netfs: exported directory */
         char *source_format;       /* fs: auto, ext4, xfs…; netfs: auto, nfs, cifs, glusterfs (NULL = auto) */
+        char *source_name;         /* rbd: the RADOS pool */
+        char *initiator_iqn;       /* iscsi, iscsi-direct: <initiator><iqn name=…/> */
+        /* <auth type= username=><secret usage=|uuid=/></auth> (rbd: ceph, iscsi*: chap); NULL = none */
+        char *auth_type;
+        char *auth_username;
+        char *secret_usage;
+        char *secret_uuid;         /* canonical lower-case form */
 
         /* <target> */
         char *target_path;
@@ -124,9 +135,15 @@ StoragePoolDef *storage_pool_def_new(void);
 StoragePoolDef *storage_pool_def_free(StoragePoolDef *def);   /* NULL-safe, returns NULL */
 StoragePoolDef *storage_pool_def_copy(const StoragePoolDef *def);   /* NULL on OOM */
 
-/* Parses and validates pool XML: type dir/fs/netfs, name (conf_name_validate
+/* Whether pools of type t have a local target directory (dir, fs, netfs, iscsi). */
+bool storage_pool_type_has_target(StoragePoolType t);
+
+/* Parses and validates pool XML: type dir/fs/netfs/iscsi/iscsi-direct/rbd, name (conf_name_validate
  * rules), uuid, source as the type requires (fs: <device path>; netfs: <host
- * name> and <dir path>), absolute target path, permissions (mode octal ≤ 07777,
+ * name> and <dir path>; iscsi: <host name> and <device path='IQN'>;
+ * iscsi-direct: those and <initiator><iqn name>; rbd: <name> and <host name>;
+ * <auth> with a username and a <secret usage|uuid>, type ceph for rbd and chap
+ * for iscsi), absolute target path (none for iscsi-direct and rbd), permissions (mode octal ≤ 07777,
  * numeric owner/group). capacity/allocation/available are accepted (with
  * units) and kept. Returns 0 and *ret, or -EINVAL with err, -EFBIG, -ENOMEM. */
 int storage_pool_def_parse(const char *xml, size_t len, StoragePoolDef **ret, ConfError *err);

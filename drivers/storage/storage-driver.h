@@ -78,6 +78,11 @@ typedef struct StorageDriverEvents {
         /* A volume is going away (deleted, vanished at refresh, pool stopped);
          * vol is freed right after this returns. */
         void (*volume_removed)(void *userdata, StorageVolume *vol);
+        /* The value of a secret for an rbd or iscsi pool's <auth> (usage_type "ceph" or
+         * "iscsi", usage_or_uuid its usage id or UUID): a malloc'd copy the driver wipes
+         * and frees. 0, -ENOENT (no such secret), -ENODATA (no value). NULL: none known. */
+        int (*lookup_secret)(void *userdata, const char *usage_type, const char *usage_or_uuid, uint8_t **ret,
+                             size_t *ret_len);
         void *userdata;
 } StorageDriverEvents;
 
@@ -104,6 +109,10 @@ int storage_driver_new(sd_event *event, const StorageDriverEvents *events, Stora
 /* Cancels every job (their temporaries are removed, their done callbacks are
  * NOT called), frees every pool; leaves mounts mounted. NULL-safe, returns NULL. */
 StorageDriver *storage_driver_free(StorageDriver *d);
+
+/* Whether pools of type t can be started here: rbd needs librbd, iscsi-direct
+ * libiscsi built in (the others always; iscsi's start then says what is missing). */
+bool storage_driver_pool_type_supported(StoragePoolType t);
 
 /* How often active pools' Capacity/Allocation/Available are read again
  * (fstatvfs in a thread; pool_changed only when a value moved). 0 = never. */

@@ -47,6 +47,9 @@ struct StoragePool {
         unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
+        StorageCall *net_call;        /* rbd / iscsi-direct: a start or refresh in a thread */
+        StorageDoneFn net_done;       /* its completion */
+        void *net_userdata;
         bool start_mounted;           /* this start mounted the target: a failed start unmounts it */
         int start_error;              /* a failed start waiting for its umount */
         char *start_message;
@@ -89,6 +92,49 @@ int storage_os_failure(int r);
 char *storage_pool_path(StoragePool *p, const char *name);
 /* Calls fn(userdata, r, message) from the loop (next iteration). */
 int storage_defer_done(StorageDriver *d, StorageDoneFn fn, void *userdata, int r, const char *message);
+
+/* ---- network pools without a target (storage-net.c: rbd, iscsi-direct; iscsi refused) ---- */
+
+/* Whether p is an rbd, iscsi or iscsi-direct pool: no target directory, its own start/refresh/volumes. */
+bool storage_pool_is_network(const StoragePool *p);
+/* Connects in a thread (credentials from the driver's lookup_secret), lists the
+ * images / LUNs as volumes, activates; done at the end. */
+int storage_net_start(StoragePool *p, StorageDoneFn done, void *userdata);
+int storage_net_stop(StoragePool *p, StorageDoneFn done, void *userdata);
+int storage_net_refresh(StoragePool *p, StorageDoneFn done, void *userdata);
+/* The first step of a create or delete job in a network pool (rbd: create / remove the image). */
+void storage_net_run_create(StorageJob *j);
+void storage_net_run_delete(StorageJob *j);
+/* Pending calls of a pool going away (no callbacks). */
+void storage_net_abandon(StoragePool *p);
+
+/* One connection's worth of settings, copied for a thread (nothing points into the loop's objects). */
+typedef struct StorageNetConn {
+        StoragePoolType type;
+        char *pool;                   /* the vmgmt pool's name, for messages */
+        char *host;
+        unsigned port;                /* 0: the default */
+        char *source_name;            /* rbd: RADOS pool */
+        char *device;                 /* iscsi: target IQN */
+        char *initiator;              /* iscsi: our IQN */
+        char *username;               /* NULL: no authentication */
+        uint8_t *secret;              /* the secret's value (wiped when freed) */
+        size_t secret_len;
+} StorageNetConn;
+
+/* What a listing found: volumes (owned) and the pool's sizes. */
+typedef struct StorageNetList {
+        GPtrArray *vols;              /* StorageVolDef* */
+        uint64_t capacity, allocation, available;
+} StorageNetList;
+
+/* In a thread: 0, or -errno with *error (malloc'd) in the library's words. */
+int storage_rbd_list(const StorageNetConn *c, StorageNetList *out, char **error);
+int storage_rbd_create(const StorageNetConn *c, const char *name, uint64_t size, char **error);
+int storage_rbd_remove(const StorageNetConn *c, const char *name, char **error);
+int storage_iscsi_direct_list(const StorageNetConn *c, StorageNetList *out, char **error);
+/* Whether the library of a pool type was built in (dir, fs, netfs, iscsi: true). */
+bool storage_pool_type_built_in(StoragePoolType t);
 
 /* ---- volumes (storage-volume.c) ---- */
 

@@ -220,7 +220,7 @@ int job_new(StoragePool *p, JobKind kind, const StorageJobCallbacks *cb, void (*
         StorageJob *j;
         int r;
 
-        if (!p->active || p->dirfd < 0)
+        if (!p->active || (p->dirfd < 0 && !storage_pool_is_network(p)))
                 return -ENOTCONN;
         j = calloc(1, sizeof(*j));
         if (!j)

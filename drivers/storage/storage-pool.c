@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -106,6 +107,8 @@ StorageDriver *storage_driver_free(StorageDriver *d) {
 StorageVolume *storage_driver_find_volume_by_path(StorageDriver *d, const char *path) {
         for (guint i = 0; i < d->pools->len; i++) {
                 StoragePool *p = d->pools->pdata[i];
+                if (!p->def->target_path)
+                        continue;
                 size_t n = strlen(p->def->target_path);
                 if (!p->active || strncmp(path, p->def->target_path, n) != 0 || path[n] != '/')
                         continue;
@@ -196,6 +199,7 @@ StoragePool *storage_pool_free(StoragePool *p) {
         storage_call_abandon(p->call);
         storage_call_abandon(p->stats_call);
         storage_call_abandon(p->unlink_call);
+        storage_net_abandon(p);
         sd_event_source_disable_unref(p->stats_timer);
         free(p->start_message);
         drop_all_volumes(p, false);
@@ -332,6 +336,11 @@ static void on_stats(void *userdata, void *arg, int r) {
 void storage_pool_update_stats(StoragePool *p) {
         StatsCall *c;
 
+        if (storage_pool_is_network(p)) {
+                if (!p->active)
+                        storage_pool_set_stats(p, NULL);
+                return;   /* the sizes of the last listing (storage-net.c) */
+        }
         if (!p->active || p->dirfd < 0) {
                 storage_pool_set_stats(p, NULL);   /* a call under way is ignored when it returns */
                 return;
@@ -540,6 +549,8 @@ int storage_pool_build(StoragePool *p, StoragePoolBuildFlags flags, StorageDoneF
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;   /* nothing to make: the cluster or target is the server's */
         r = transition_begin(p, build_dir_run, on_build_dir, done, userdata);
         if (r >= 0)
                 p->build_flags = flags;
@@ -571,12 +582,16 @@ static void on_dir_deleted(void *userdata, void *arg, int r) {
 int storage_pool_delete_async(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->active || p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;
         return transition_begin(p, delete_dir_run, on_dir_deleted, done, userdata);
 }
 
 int storage_pool_delete(StoragePool *p, char **error) {
         if (p->active || p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return -EOPNOTSUPP;
         if (rmdir(p->def->target_path) < 0) {
                 int r = -errno;
                 if (r == -ENOTEMPTY || r == -EEXIST)
@@ -899,10 +914,32 @@ static int pool_mount(StoragePool *p, const char *source) {
         return storage_child_spawn(p->driver, argv, -1, -1, NULL, on_mounted, p, &p->mount);
 }
 
+/* Why this machine cannot mount NFS (malloc'd), or NULL when it can: mount.nfs and the
+ * kernel's client (built in, loaded, or a module modprobe finds). Reads only /proc, /sys
+ * and /lib/modules: never a hung mount. */
+static char *nfs_client_missing(void) {
+        _cleanup_free_ char *helper = storage_find_program("mount.nfs"), *fs = NULL, *moddir = NULL;
+        struct utsname u;
+
+        if (!helper)
+                return g_strdup("mount.nfs (package nfs-common) is not installed");
+        if (g_file_get_contents("/proc/filesystems", &fs, NULL, NULL) && strstr(fs, "\tnfs\n"))
+                return NULL;
+        if (access("/sys/module/nfs", F_OK) >= 0)
+                return NULL;
+        if (uname(&u) >= 0) {
+                moddir = g_strdup_printf("/lib/modules/%s/kernel/fs/nfs", u.release);
+                if (access(moddir, F_OK) >= 0)
+                        return NULL;
+        }
+        return g_strdup_printf("the kernel has no NFS client (no nfs in /proc/filesystems, no nfs module for %s)",
+                               uname(&u) >= 0 ? u.release : "this kernel");
+}
+
 static void on_start_inspected(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
         TargetCall *c = arg;
-        _cleanup_free_ char *m = NULL;
+        _cleanup_free_ char *m = NULL, *missing = NULL;
 
         p->call = NULL;
         if (r > 0 && c->ours) {
@@ -912,7 +949,13 @@ static void on_start_inspected(void *userdata, void *arg, int r) {
         if (r > 0)
                 m = g_strdup_printf("'%s' is already mounted on '%s', not the source of pool '%s'", c->mounted,
                                     p->def->target_path, p->def->name);
-        else if (r == 0 && (r = pool_mount(p, c->source)) >= 0)
+        else if (r == 0 && p->def->type == STORAGE_POOL_NETFS &&
+                 (!p->def->source_format || STR_IN_SET(p->def->source_format, "auto", "nfs")) &&
+                 (missing = nfs_client_missing())) {
+                m = g_strdup_printf("cannot mount the export on '%s' for pool '%s': %s", p->def->target_path,
+                                    p->def->name, missing);
+                r = -EIO;
+        } else if (r == 0 && (r = pool_mount(p, c->source)) >= 0)
                 return;
         else
                 m = g_strdup_printf("cannot mount the source of pool '%s' on '%s': %s", p->def->name,
@@ -925,6 +968,8 @@ int storage_pool_start(StoragePool *p, StorageDoneFn done, void *userdata) {
                 return -EALREADY;
         if (p->transition)
                 return -EBUSY;
+        if (storage_pool_is_network(p))
+                return storage_net_start(p, done, userdata);
         if (p->def->type == STORAGE_POOL_DIR)
                 return transition_begin(p, target_open_run, on_target_opened, done, userdata);
         return transition_begin(p, target_inspect_run, on_start_inspected, done, userdata);
@@ -1012,7 +1057,9 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->transition || p->jobs->len > 0)
                 return -EBUSY;
         storage_refresh_abort(p);
-        if (p->def->type == STORAGE_POOL_DIR) {
+        if (p->def->type == STORAGE_POOL_DIR || storage_pool_is_network(p)) {
+                if (p->net_call)
+                        return -EBUSY;   /* a refresh is under way */
                 pool_deactivate(p);
                 return storage_defer_done(p->driver, done, userdata, 0, NULL);
         }

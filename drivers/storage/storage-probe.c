@@ -502,6 +502,8 @@ int storage_pool_refresh(StoragePool *p, StorageDoneFn done, void *userdata) {
         Waiter w = { done, userdata };
         int r;
 
+        if (storage_pool_is_network(p))
+                return storage_net_refresh(p, done, userdata);
         if (!p->active || p->dirfd < 0)
                 return -ENOTCONN;
         if (p->refresh) {

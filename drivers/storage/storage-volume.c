@@ -253,7 +253,9 @@ int storage_volume_create_full(StoragePool *p, const StorageVolDef *def, Storage
 
         if (storage_vol_name_validate(def->name, NULL) < 0)
                 return -EINVAL;
-        r = job_new(p, JOB_CREATE, cb, run_create, &j);
+        if (storage_pool_is_network(p) && p->def->type != STORAGE_POOL_RBD)
+                return -EOPNOTSUPP;   /* iSCSI LUNs are the target's */
+        r = job_new(p, JOB_CREATE, cb, storage_pool_is_network(p) ? storage_net_run_create : run_create, &j);
         if (r < 0)
                 return r;
         set_what(j, "creating", def->name);
@@ -370,6 +372,8 @@ int storage_volume_clone(StoragePool *p, const StorageVolDef *def, StorageVolume
                 return -EINVAL;
         if (!src->pool->active)
                 return -ENOTCONN;
+        if (storage_pool_is_network(p) || storage_pool_is_network(src->pool))
+                return -EOPNOTSUPP;
         r = job_new(p, JOB_CLONE, cb, run_clone, &j);
         if (r < 0)
                 return r;
@@ -465,7 +469,7 @@ static void after_step(StorageJob *j) {
 int storage_volume_delete(StorageVolume *v, StorageVolumeDeleteFlags flags, char **error) {
         StoragePool *p = v->pool;
 
-        if (flags & STORAGE_VOLUME_DELETE_ZEROED)
+        if (flags & STORAGE_VOLUME_DELETE_ZEROED || storage_pool_is_network(p))
                 return -EOPNOTSUPP;
         if (v->busy > 0) {
                 if (error)
@@ -496,6 +500,9 @@ static int volume_job_new(StorageVolume *v, JobKind kind, const char *verb, cons
         /* a Download only reads: it may run beside other readers, never beside a writer */
         if (kind == JOB_DOWNLOAD ? v->busy > v->readers : v->busy > 0)
                 return -EBUSY;
+        /* network volumes: only an rbd image's delete (storage-net.c) */
+        if (storage_pool_is_network(v->pool) && (kind != JOB_DELETE || v->pool->def->type != STORAGE_POOL_RBD))
+                return -EOPNOTSUPP;
         r = job_new(v->pool, kind, cb, run, &j);
         if (r < 0)
                 return r;
@@ -673,7 +680,7 @@ int storage_volume_delete_async(StorageVolume *v, StorageVolumeDeleteFlags flags
                 return -ENOMEM;
         *c = (SimpleCall) { done, userdata };
         r = volume_job_new(v, JOB_DELETE, "deleting", &(StorageJobCallbacks) { .done = on_simple_done, .userdata = c },
-                           run_delete, &j);
+                           storage_pool_is_network(v->pool) ? storage_net_run_delete : run_delete, &j);
         if (r < 0)
                 free(c);
         return r;

@@ -254,6 +254,17 @@ class TgtServer(_Server):
         t['luns'][lun] = path
         return lun
 
+    def stop(self):
+        """tgtd ignores SIGTERM (and has no exit request a test can send without
+        the offline dance of tgt's init script): it is killed; its state is only
+        the backing files, which stay written (pwrite) and are then removed."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        super().stop()
+
+    teardown = stop
+
     def lun_path(self, iqn, lun):
         return self.targets[iqn]['luns'][lun]
 

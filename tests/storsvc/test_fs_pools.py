@@ -173,6 +173,11 @@ class FsPoolTests(StorageTestCase):
         self.pool(p).Build(opts())
         msg = self.assertBusError('org.vmgmt.Error.OperationFailed', self.pool(p).Start, opts())
         self.assertIn("cannot mount the export on '%s' for pool 'nfs'" % target, msg)
+        with open('/proc/filesystems') as f:
+            kernel_nfs = '\tnfs\n' in f.read() or os.path.exists('/sys/module/nfs') or \
+                os.path.exists('/lib/modules/%s/kernel/fs/nfs' % os.uname().release)
+        if not kernel_nfs:   # said before mount is tried, naming what is missing
+            self.assertIn('the kernel has no NFS client', msg)
         self.assertNothingMounted(target)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
 
