@@ -513,7 +513,7 @@ static void live_attach(DeviceCall *c) {
         c->have_before = true;
         r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files || leases.n ? &view : NULL, attach_done, c,
                                        &err);
-        vm_leases_release(&leases);   /* the driver keeps its own copy until qemu has it */
+        vm_leases_release(&leases);   /* the driver keeps its own copy until the hypervisor has it */
         if (r < 0) {
                 reply_error(c, r, err);
                 call_free(c);

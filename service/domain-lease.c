@@ -1,14 +1,14 @@
 /* domain-lease.c — disk leases: LEASE_DIR/SHA256(resolved path) of each
  * writable, non-shareable disk, locked with an open file description lock
- * (F_OFD_SETLK, never waiting) on the whole file. The fd (write-only: qemu
- * never picks it when it opens /dev/fdset/N read-write or read-only) goes
- * into the fd set of the disk's image, so the lock lives exactly as long as
- * qemu has the disk: it survives a vmgmtd restart or crash (qemu keeps an fd
- * set that is in use when its monitor goes), is released with the fd set
- * when the disk is unplugged, and by the kernel when qemu dies, however it
- * dies. Every host that
- * mounts the same lease directory (NFS, CephFS: both carry OFD locks) sees
- * the same locks. The file's text says who holds it, for the Busy message. */
+ * (F_OFD_SETLK, never waiting) on the whole file. The fd (write-only: the
+ * hypervisor never picks it when it opens the set read-write or read-only)
+ * goes into the fd set of the disk's image, so the lock lives exactly as long
+ * as the hypervisor has the disk: it survives a vmgmtd restart or crash (the
+ * hypervisor keeps an fd set that is in use when its monitor goes), is
+ * released with the fd set when the disk is unplugged, and by the kernel when
+ * the hypervisor dies, however it dies. Every host that mounts the same lease
+ * directory (NFS, CephFS: both carry OFD locks) sees the same locks. The
+ * file's text says who holds it, for the Busy message. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -209,7 +209,7 @@ int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, 
                 }
                 identity = disk_identity(disk, i, files);
                 holder = g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner->name, uuid, identity);
-                /* the same image twice in one domain: qemu's own image locking refuses it */
+                /* the same image twice in one domain: the hypervisor's own image locking refuses it */
                 r = lease_take(dir, identity, holder, &fd, ret_error);
                 if (r < 0) {
                         vm_leases_release(&l);

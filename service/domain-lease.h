@@ -11,7 +11,7 @@
 /* The leases one start (or one hot-plug) took: an OFD-locked fd per disk.
  * The hypervisor gets each in the fd set of its disk's image (DriverFiles
  * lease_fds) and holds the lock as long as the disk is in it: until the
- * disk is unplugged or qemu exits, through vmgmtd restarts. The set's own
+ * disk is unplugged or the hypervisor exits, through vmgmtd restarts. The set's own
  * copies are closed when it is released. */
 typedef struct VmLeases {
         int *fds;
@@ -33,14 +33,14 @@ const char *vm_lease_dir(Manager *m);
  * NAME (UUID) on host H"); nothing stays locked then. The driver gets them
  * as DriverFiles lease_fds (= ret->by_disk).
  *
- * Migration: the destination starts its qemu with DRIVER_START_NO_LEASES (the
- * source's qemu holds them until the switch); after the switch the source's
- * qemu quits and its fd sets, with the leases, go with it (nothing to release
+ * Migration: the destination starts its the hypervisor with DRIVER_START_NO_LEASES (the
+ * source's the hypervisor holds them until the switch); after the switch the source's
+ * the hypervisor quits and its fd sets, with the leases, go with it (nothing to release
  * by hand); then the destination takes them with this (owner = its domain's
- * definition, disks = the live one) and hands each fd to its qemu: add-fd into
+ * definition, disks = the live one) and hands each fd to its the hypervisor: add-fd into
  * the fd set of the disk's image with opaque NODE-lease, as a hot-plug does
- * (qemu-hotplug.c lease_added), or getfd for a lease that lives with qemu. A
- * failed switch leaves them where they were, with the source's qemu. */
+ * (the hypervisor-hotplug.c lease_added), or getfd for a lease that lives with the hypervisor. A
+ * failed switch leaves them where they were, with the source's the hypervisor. */
 int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *disks, const DriverFiles *files,
                       VmLeases *ret, char **ret_error);
 

@@ -728,7 +728,7 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                 }
                 StoragePoolType ptype = storage_pool_get_def(p->sp)->type;
                 if (!storage_pool_type_has_target(ptype) || ptype == STORAGE_POOL_ISCSI) {
-                        /* an rbd image or iSCSI LUN is no file: qemu opens it with its own client */
+                        /* an rbd image or iSCSI LUN is no file: the hypervisor opens it with its own client */
                         *ret_error = g_strdup_printf("volume '%s' of %s pool '%s' cannot be a disk of type 'volume' yet: "
                                                      "use <disk type='network'> with its source (protocol %s, name or "
                                                      "path as the volume's)", strempty(disk->source_volume),
