@@ -167,7 +167,7 @@ typedef struct DriverFiles {
         const DriverFile *files;
         size_t n_files;
         /* leases (service/domain-lease.h), OFD-locked fds the hypervisor keeps and never
-         * reads: [0, n_disks) per disk (-1: none), kept with the disk's image (qemu: in its
+         * reads: [0, n_disks) per disk (-1: none), kept with the disk's image (in its
          * fd set); after those, a start's <lease> devices, kept as long as it runs */
         const int *lease_fds;
         size_t n_lease_fds;
@@ -503,7 +503,7 @@ typedef struct DomainDriverOps {
          * files are apart. vmgmtd refuses a name that clashes with a domain's. */
         char *(*log_clash)(DomainDriver *d, const char *name, const char *other);
         /* The one other name whose files a domain called `name` could clash
-         * with (log_clash(name, that) may be non-NULL), or NULL: for QEMU, X
+         * with (log_clash(name, that) may be non-NULL), or NULL: X
          * of X-console or X-serial1. vmgmtd keeps its domains by this name, so
          * a define finds a clash by lookup, not by asking about every domain. */
         char *(*log_clash_base)(DomainDriver *d, const char *name);
