@@ -79,6 +79,8 @@ typedef struct Incoming {
         sd_bus_track *source;           /* the caller of PrepareMigration: its going away aborts */
         sd_event_source *timer;
         DomainDef *def;                 /* the definition it came with, for persistent */
+        DriverMigrateIncoming launch;   /* for the driver, once the start's files are open */
+        GArray *disks;                  /* launch.nbd_disks */
 } Incoming;
 
 static GHashTable *incoming_table;       /* domain path → Incoming* */
@@ -94,6 +96,8 @@ static void incoming_free(Incoming *in) {
         sd_bus_message_unref(in->finish);
         vm_domain_unref(in->domain);
         domain_def_free(in->def);
+        if (in->disks)
+                g_array_free(in->disks, TRUE);
         g_free(in->listen_address);
         g_free(in);
 }
@@ -179,17 +183,12 @@ static int disks_of(const DomainDef *def, const char *list, GArray *ret, sd_bus_
         return 0;
 }
 
-typedef struct PrepareLaunch {
-        DriverMigrateIncoming in;
-        GArray *disks;
-} PrepareLaunch;
-
 static int prepare_launch(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
                           DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done,
                           void *userdata) {
-        PrepareLaunch *p = launch_data;
+        Incoming *in = launch_data;
 
-        return drv->ops->migrate_prepare(drv->driver, d, def, id, files, &p->in, ret_rt, done, userdata);
+        return drv->ops->migrate_prepare(drv->driver, d, def, id, files, &in->launch, ret_rt, done, userdata);
 }
 
 static int reply_prepared(Incoming *in) {
@@ -247,6 +246,131 @@ static void prepare_done(void *userdata, int r, const char *message) {
         in->message = sd_bus_message_unref(in->message);
 }
 
+typedef struct PrepareArgs {
+        Manager *manager;
+        sd_bus_message *message;
+        DomainDef *def;
+        char *listen, *disks;
+        bool postcopy, compressed, tls;
+        uint32_t channels, timeout_sec;
+} PrepareArgs;
+
+static void prepare_args_free(PrepareArgs *a) {
+        sd_bus_message_unref(a->message);
+        domain_def_free(a->def);
+        g_free(a->listen);
+        g_free(a->disks);
+        g_free(a);
+}
+
+/* The emulator is known: the definition normalized, checked, started. Returns as a handler. */
+static int prepare_continue(PrepareArgs *a, sd_bus_error *error) {
+        Manager *m = a->manager;
+        sd_bus_message *message = a->message;
+        DomainDef *def = a->def;
+        ConfError cerr = {};
+        char uuid[37];
+        g_autofree char *msg = NULL;
+        VmDriver *drv;
+        VmDomain *d;
+        Incoming *in;
+        int r;
+
+        conf_uuid_format(def->uuid, uuid);
+        drv = manager_driver_for_def(m, def, error);
+        if (!drv)
+                return -EOPNOTSUPP;
+        if (drv->ops->normalize(drv->driver, def, &cerr) < 0) {
+                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", cerr.message ?: "invalid definition");
+                conf_error_clear(&cerr);
+                return -EINVAL;
+        }
+        r = vm_emulator_policy_check_normalized(m, message, def, error);
+        if (r < 0)
+                return r;
+        d = vm_domain_find_by_uuid(m, uuid);
+        if (d && !streq(d->name, def->name))
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already has UUID %s", d->name,
+                                         uuid);
+        if (!d && vm_domain_find_by_name(m, def->name))
+                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists with another UUID",
+                                         def->name);
+        if (d && (d->hidden || vm_domain_is_busy(d) || incoming_of(d)))
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' is already running here", d->name);
+        if (d && d->snapshot_op)
+                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+
+        in = g_new0(Incoming, 1);
+        in->manager = m;
+        in->message = sd_bus_message_ref(message);
+        in->listen_address = g_strdup(a->listen ?: m->config.migration_address ?: "0.0.0.0");
+        in->disks = g_array_new(FALSE, FALSE, sizeof(size_t));
+        if (a->disks) {
+                r = disks_of(def, a->disks, in->disks, error);
+                if (r < 0) {
+                        incoming_free(in);
+                        return r;
+                }
+        }
+        in->launch = (DriverMigrateIncoming) {
+                .listen_address = in->listen_address,
+                .port_min = m->config.migration_port_min ?: VM_MIGRATION_PORT_MIN_DEFAULT,
+                .port_max = m->config.migration_port_max ?: VM_MIGRATION_PORT_MAX_DEFAULT,
+                .postcopy = a->postcopy,
+                .compress = a->compressed,
+                .tls = a->tls,
+                .tls_dir = m->config.migrate_tls_dir,
+                .multifd_channels = a->channels,
+                .nbd_disks = (const size_t *) in->disks->data,
+                .n_nbd_disks = in->disks->len,
+        };
+        if (!d) {
+                DomainDef *copy = domain_def_copy(def);
+                if (!copy) {
+                        incoming_free(in);
+                        return -ENOMEM;
+                }
+                r = vm_domain_new(m, copy, false, &d);
+                if (r < 0) {
+                        incoming_free(in);
+                        return bus_error_from_errno(error, r, NULL, "Failed to prepare the incoming migration");
+                }
+                d->hidden = true;
+                in->created = true;
+        }
+        in->domain = vm_domain_ref(d);
+        in->def = domain_def_copy(def);
+        (void) sd_event_add_time_relative(m->event, &in->timer, CLOCK_MONOTONIC,
+                                          (uint64_t) a->timeout_sec * 1000000ULL, 0, incoming_expired, in);
+        vm_domain_set_cause(d, message);
+        r = vm_domain_start_with(d, message, 0, in->def, prepare_launch, in, prepare_done, in, &msg);
+        if (r < 0) {
+                g_autofree char *what = g_strdup_printf("Failed to prepare the incoming migration of domain '%s'",
+                                                        d->name);
+                vm_domain_clear_cause(d);
+                if (in->created)
+                        vm_domain_remove(d);
+                incoming_free(in);
+                return bus_error_from_errno(error, r, msg, what);
+        }
+        return 1;
+}
+
+static void emulator_known(void *userdata, int r, const char *message) {
+        PrepareArgs *a = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (r < 0)
+                sd_bus_error_setf(&error, VM_ERROR_OPERATION_FAILED, "Cannot use domain '%s': %s", a->def->name,
+                                  message ?: strerror(-r));
+        else
+                r = prepare_continue(a, &error);
+        if (r < 0)
+                (void) (sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(a->message, &error)
+                                                    : sd_bus_reply_method_errno(a->message, r, NULL));
+        prepare_args_free(a);
+}
+
 int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *xml, *listen = NULL, *disks = NULL;
@@ -263,14 +387,12 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
                 {}
         };
         _cleanup_(def_freep) DomainDef *def = NULL;
+        _cleanup_free_ char *pmsg = NULL;
         ConfError cerr = {};
         const char *details[5];
         char uuid[37];
-        g_autofree char *msg = NULL;
         VmDriver *drv;
-        VmDomain *d;
-        Incoming *in;
-        PrepareLaunch launch = {};
+        PrepareArgs *a;
         int r;
 
         r = sd_bus_message_read(message, "s", &xml);
@@ -318,84 +440,30 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
         if (!drv->ops->migrate_prepare)
                 return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot migrate domains",
                                          drv->ops->name);
-        if (drv->ops->normalize(drv->driver, def, &cerr) < 0) {
-                sd_bus_error_setf(error, VM_ERROR_INVALID_XML, "%s", cerr.message ?: "invalid definition");
-                conf_error_clear(&cerr);
-                return -EINVAL;
-        }
-        r = vm_emulator_policy_check_normalized(m, message, def, error);
-        if (r < 0)
-                return r;
-        d = vm_domain_find_by_uuid(m, uuid);
-        if (d && !streq(d->name, def->name))
-                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already has UUID %s", d->name,
-                                         uuid);
-        if (!d && vm_domain_find_by_name(m, def->name))
-                return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists with another UUID",
-                                         def->name);
-        if (d && (d->hidden || vm_domain_is_busy(d) || incoming_of(d)))
-                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' is already running here", d->name);
-        if (d && d->snapshot_op)
-                return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
-
-        in = g_new0(Incoming, 1);
-        in->manager = m;
-        in->message = sd_bus_message_ref(message);
-        in->listen_address = g_strdup(listen ?: m->config.migration_address ?: "0.0.0.0");
-        launch.disks = g_array_new(FALSE, FALSE, sizeof(size_t));
-        if (disks) {
-                r = disks_of(def, disks, launch.disks, error);
-                if (r < 0) {
-                        g_array_free(launch.disks, TRUE);
-                        incoming_free(in);
-                        return r;
-                }
-        }
-        launch.in = (DriverMigrateIncoming) {
-                .listen_address = in->listen_address,
-                .port_min = m->config.migration_port_min ?: VM_MIGRATION_PORT_MIN_DEFAULT,
-                .port_max = m->config.migration_port_max ?: VM_MIGRATION_PORT_MAX_DEFAULT,
-                .postcopy = postcopy,
-                .compress = compressed,
-                .tls = tls,
-                .tls_dir = m->config.migrate_tls_dir,
-                .multifd_channels = channels,
-                .nbd_disks = (const size_t *) launch.disks->data,
-                .n_nbd_disks = launch.disks->len,
-        };
-        if (!d) {
-                DomainDef *copy = domain_def_copy(def);
-                if (!copy) {
-                        g_array_free(launch.disks, TRUE);
-                        incoming_free(in);
-                        return -ENOMEM;
-                }
-                r = vm_domain_new(m, copy, false, &d);
-                if (r < 0) {
-                        g_array_free(launch.disks, TRUE);
-                        incoming_free(in);
-                        return bus_error_from_errno(error, r, NULL, "Failed to prepare the incoming migration");
-                }
-                d->hidden = true;
-                in->created = true;
-        }
-        in->domain = vm_domain_ref(d);
-        in->def = domain_def_copy(def);
-        (void) sd_event_add_time_relative(m->event, &in->timer, CLOCK_MONOTONIC, (uint64_t) timeout_sec * 1000000ULL,
-                                          0, incoming_expired, in);
-        vm_domain_set_cause(d, message);
-        r = vm_domain_start_with(d, message, 0, def, prepare_launch, &launch, prepare_done, in, &msg);
-        g_array_free(launch.disks, TRUE);   /* the driver copied what it keeps */
+        a = g_new0(PrepareArgs, 1);
+        a->manager = m;
+        a->message = sd_bus_message_ref(message);
+        a->def = TAKE_PTR(def);
+        a->listen = g_strdup(listen);
+        a->disks = g_strdup(disks);
+        a->postcopy = postcopy;
+        a->compressed = compressed;
+        a->tls = tls;
+        a->channels = channels;
+        a->timeout_sec = timeout_sec;
+        /* the emulator it names is probed first when this host has not yet (a child of the loop) */
+        r = drv->ops->prepare ? drv->ops->prepare(drv->driver, a->def, emulator_known, a, &pmsg) : 1;
+        if (r == 0)
+                return 1;   /* emulator_known answers */
         if (r < 0) {
-                g_autofree char *what = g_strdup_printf("Failed to prepare the incoming migration of domain '%s'",
-                                                        d->name);
-                vm_domain_clear_cause(d);
-                if (in->created)
-                        vm_domain_remove(d);
-                incoming_free(in);
-                return bus_error_from_errno(error, r, msg, what);
+                sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Cannot use domain '%s': %s", a->def->name,
+                                  pmsg ?: strerror(-r));
+                prepare_args_free(a);
+                return r;
         }
-        return 1;
+        r = prepare_continue(a, error);
+        prepare_args_free(a);
+        return r;
 }
 
 /* ---- FinishIncomingMigration ---- */

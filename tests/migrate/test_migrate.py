@@ -1,0 +1,186 @@
+# Live migration (issue 15 items 2 and 5) between two vmgmtd on one machine: host A (source) and
+# host B (destination) in two network namespaces joined by a veth pair, each with its own bus,
+# vmgmtd and root (migrate_harness.py). One booted busybox guest counts on its serial console:
+# - a migration cancelled mid-way (bandwidth limited to 1 MiB/s so it is slow) leaves the guest
+#   running on A, counting, and nothing on B; a second Migrate meanwhile is Busy; the Job's Info
+#   and progress moved;
+# - B's qemu killed mid-way: the job fails, the guest still runs (and counts) on A, nothing on B;
+# - the live migration: the count goes on on B's console, a marker written into the guest's RAM
+#   before is there, A shows shutoff/migrated (stopped/migrated), B started/migrated then
+#   resumed/migrated, B's domain is persistent (option persistent), A keeps its definition;
+# - offline with undefine_source: only the definition moves, A's is gone (undefined/removed);
+# - errors: a shut-off domain without offline is InvalidState, a bad option InvalidArgs naming
+#   it; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there.
+import re
+import time
+
+import dbus
+
+from migrate_harness import (ADDR_B, BOOT_TIMEOUT, JOB_IFACE, WAIT, MigrateTestCase, dbus_error_name,
+                             guest_domain_xml, minimal_domain_xml, opts, unwrap)
+from migrate_harness import main  # noqa: F401
+
+ERR_INVALID_STATE = 'org.vmgmt.Error.InvalidState'
+ERR_BUSY = 'org.vmgmt.Error.Busy'
+ERR_INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
+ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+COUNTER = "i=0; while true; do i=$((i+1)); echo \"tick-$i-\"; sleep 1; done &"
+TICK = re.compile(rb'tick-(\d+)-')
+
+
+def last_tick(con, since=0):
+    con._read()
+    ticks = [int(m.group(1)) for m in TICK.finditer(con.buf, since)]
+    return ticks[-1] if ticks else None
+
+
+class LiveMigration(MigrateTestCase):
+    guest = 'mig'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.path = None
+
+    def booted(self):
+        """The class's one guest, booted on A and counting (booted once)."""
+        cls = type(self)
+        if cls.path is None:
+            cls.path, cls.con = self.boot(self.guest)
+            cls.con.send('echo marker-$((6*7))-ok > /tmp/marker; ' + COUNTER)
+            cls.con.wait_for('tick-3-', timeout=WAIT)
+        return cls.path, cls.con
+
+    def assert_counting_on_a(self):
+        path, con = self.booted()
+        self.assertEqual(self.ca.prop(path, 'State'), 'running')
+        n = self.wait_until(lambda: last_tick(con), what='a tick on A')
+        self.wait_until(lambda: (last_tick(con) or 0) > n + 1, what='the count going on on A')
+
+    def assert_nothing_on_b(self):
+        self.wait_until(lambda: self.domain_names(self.cb) == [], what='no domain on B')
+        self.wait_until(lambda: self.fb.qemu_pids() == [], what='no qemu on B')
+
+    def test_1_cancel(self):
+        path, con = self.booted()
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, bandwidth_mib=dbus.UInt64(1),
+                                                                  listen_address=ADDR_B)))
+        # the stream is under way: the Job's numbers move
+        self.wait_until(lambda: unwrap(self.ca.prop(job, 'Info', JOB_IFACE)).get('ram_transferred', 0) > 0,
+                        what='RAM transferred')
+        p1 = self.job_props(self.ca, job)
+        self.assertEqual(p1['Info'].get('status'), 'active', p1)
+        self.assertGreater(p1['Info']['ram_total'], 0)
+        self.wait_until(lambda: self.job_props(self.ca, job)['ProcessedBytes'] > p1['ProcessedBytes'],
+                        what='the progress moving')
+        # B has the incoming domain, paused, waiting
+        self.assertEqual(self.domain_names(self.cb), [self.guest])
+        bpath = self.cb.list_domains()[0]
+        self.assertEqual(self.cb.prop(bpath, 'State'), 'paused')
+        self.assertEqual(self.cb.prop(bpath, 'StateReason'), 'migration')
+        # one job at a time
+        e = self.assertDBusError(ERR_BUSY, self.ca.domain(path).Migrate, self.dest(), opts())
+        self.assertIn(self.guest, e)
+        dbus.Interface(self.ca.obj(job), JOB_IFACE).Cancel(opts())
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'cancelled', p)
+        self.assert_counting_on_a()
+        self.assert_nothing_on_b()
+        self.assertNotIn(('stopped', 'migrated'), self.fa.rec.domain_events(path))
+
+    def test_2_destination_killed(self):
+        path, con = self.booted()
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, bandwidth_mib=dbus.UInt64(1),
+                                                                  listen_address=ADDR_B)))
+        self.wait_until(lambda: unwrap(self.ca.prop(job, 'Info', JOB_IFACE)).get('ram_transferred', 0) > 0,
+                        what='RAM transferred')
+        pids = self.wait_until(self.fb.qemu_pids, what="B's qemu")
+        import signal
+        for pid in pids:
+            os_kill(pid, signal.SIGKILL)
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'failed', p)
+        self.assert_counting_on_a()
+        self.assert_nothing_on_b()
+
+    def test_3_live(self):
+        path, con = self.booted()
+        before = last_tick(con)
+        self.assertIsNotNone(before)
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, persistent=True,
+                                                                  listen_address=ADDR_B)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'completed', p)
+        self.assertEqual(p['Info'].get('status'), 'completed', p)
+        self.assertGreater(p['Info']['ram_transferred'], 0)
+        self.assertEqual(p['Progress'], 1.0)
+        # A: stopped, migrated, still defined
+        self.ca.wait_state(path, 'shutoff', timeout=WAIT, reason='migrated')
+        self.fa.rec.wait_domain_event(path, 'stopped', 'migrated', timeout=WAIT)
+        self.assertTrue(self.ca.prop(path, 'Persistent'))
+        # B: started/migrated, then resumed/migrated; running, persistent
+        bpath = self.wait_until(lambda: self.cb.list_domains(), what='the domain on B')[0]
+        self.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
+        self.fb.rec.wait_domain_event(bpath, 'resumed', 'migrated', timeout=WAIT)
+        evs = self.fb.rec.domain_events(bpath)
+        self.assertIn(('started', 'migrated'), evs)
+        self.assertLess(evs.index(('started', 'migrated')), evs.index(('resumed', 'migrated')))
+        self.wait_until(lambda: self.cb.prop(bpath, 'Persistent'), what='persistent on B')
+        # the guest goes on counting there, its RAM as it was
+        bcon = self.fb.console(bpath)
+        bcon.send('')
+        self.wait_until(lambda: (last_tick(bcon) or 0) > before, what='the count going on on B')
+        n = last_tick(bcon)
+        self.wait_until(lambda: last_tick(bcon) > n, what='the count going on on B')
+        bcon.send('cat /tmp/marker')
+        bcon.wait_for('marker-42-ok', timeout=WAIT)
+        self.assertEqual(self.fa.qemu_pids(), [])
+        self.dom_b = bpath
+
+    def test_4_offline_undefine_source(self):
+        xml = minimal_domain_xml('offl')
+        path = str(self.ca.manager.DefineDomain(xml, opts()))
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(offline=True, persistent=True,
+                                                                  undefine_source=True)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'completed', p)
+        self.fa.rec.wait_domain_event(path, 'undefined', 'removed', timeout=WAIT)
+        self.assertNotIn('offl', self.domain_names(self.ca))
+        self.wait_until(lambda: 'offl' in self.domain_names(self.cb), what='the definition on B')
+        bpath = [q for q in self.cb.list_domains() if self.cb.prop(q, 'Name') == 'offl'][0]
+        self.assertEqual(self.cb.prop(bpath, 'State'), 'shutoff')
+        self.assertTrue(self.cb.prop(bpath, 'Persistent'))
+
+    def test_5_errors(self):
+        path = str(self.ca.manager.DefineDomain(minimal_domain_xml('idle'), opts()))
+        self.assertDBusError(ERR_INVALID_STATE, self.ca.domain(path).Migrate, self.dest(), opts(live=True))
+        e = self.assertDBusError(ERR_INVALID_ARGS, self.ca.domain(path).Migrate, self.dest(), opts(speedy=True))
+        self.assertIn('speedy', e)
+        e = self.assertDBusError(ERR_INVALID_ARGS, self.ca.domain(path).Migrate, self.dest(),
+                                 opts(postcopy_now=True))
+        self.assertIn('postcopy_now', e)
+        self.assertNotIn('idle', self.domain_names(self.cb))
+
+    def test_6_polkit_on_destination(self):
+        from auth_harness import NOBODY, UnprivClient
+        u = UnprivClient(self.fb.bus.address, NOBODY, NOBODY, self.fb.tmp)
+        try:
+            r = u.call('/org/vmgmt', 'org.vmgmt.Manager', 'PrepareMigration', 'sa{sv}',
+                       [guest_domain_xml('intruder'), {}])
+        finally:
+            u.close()
+        self.assertEqual(r.get('error'), ERR_ACCESS_DENIED, r)
+        self.assertNotIn('intruder', self.domain_names(self.cb))
+        self.assertEqual([p for p in self.fb.qemu_pids()], self.fb.qemu_pids())
+
+
+def os_kill(pid, sig):
+    import os
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+if __name__ == '__main__':
+    main()
