@@ -427,6 +427,10 @@ typedef struct DriverMigrateStats {
         uint64_t disk_transferred, disk_total;
 } DriverMigrateStats;
 
+/* migrate_get_limits(): bytes per second (0: unlimited) and the longest pause, ms. */
+typedef void (*DriverMigrateLimitsFn)(void *userdata, int r, uint64_t bandwidth, uint64_t downtime_ms,
+                                      const char *message);
+
 typedef struct DriverMigrateCallbacks {
         void (*stats)(void *userdata, const DriverMigrateStats *s);
         void (*switchover)(void *userdata, DriverJob *job);   /* answer with migrate_confirm(job, …) */
@@ -809,6 +813,10 @@ typedef struct DomainDriverOps {
         int (*migrate_begin)(DriverRuntime *rt, const DriverMigrateOptions *o, const DriverMigrateCallbacks *cb,
                              DriverJob **ret_job, char **ret_error);
         void (*migrate_confirm)(DriverJob *job, int r, const char *message);
+        /* The running domain's migration limits, now and for the next (-1: unchanged; bandwidth 0: unlimited). */
+        int (*migrate_set_limits)(DriverRuntime *rt, int64_t bandwidth, int64_t downtime_ms, DriverDoneFn done,
+                                  void *userdata);
+        int (*migrate_get_limits)(DriverRuntime *rt, DriverMigrateLimitsFn fn, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -515,3 +515,88 @@ int vm_domain_method_migrate(sd_bus_message *message, void *userdata, sd_bus_err
         log_info("Domain '%s' migrates to %s (job %s)", d->name, destination, vm_job_path(mg->job));
         return sd_bus_reply_method_return(message, "o", vm_job_path(mg->job));
 }
+
+/* ---- SetMigrationParameters, GetMigrationParameters (virsh migrate-setspeed, migrate-setmaxdowntime) ---- */
+
+static void limits_set_done(void *userdata, int r, const char *message) {
+        VmOp *op = userdata;
+
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(op->message, r == -ESRCH ? VM_ERROR_INVALID_STATE
+                                                                           : VM_ERROR_OPERATION_FAILED,
+                                                  "Cannot set the migration parameters of domain '%s': %s",
+                                                  op->domain->name, message ?: strerror(-r));
+        else
+                (void) sd_bus_reply_method_return(op->message, NULL);
+        vm_op_free(op);
+}
+
+int vm_domain_method_set_migration_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        uint64_t bandwidth = 0, downtime = 0;
+        bool has_bw = false, has_dt = false;
+        const BusOption options[] = {
+                { "bandwidth_mib", "t", &bandwidth, &has_bw },
+                { "max_downtime_ms", "t", &downtime, &has_dt },
+                {}
+        };
+        VmOp *op;
+        int r;
+
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MIGRATE, options, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (bandwidth > (UINT64_MAX >> 21))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option bandwidth_mib: too large");
+        if (downtime > 2000000)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option max_downtime_ms: at most 2000000");
+        if (!d->rt || d->starting || !vm_domain_is_active(d))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        if (!d->drv->ops->migrate_set_limits)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot migrate domains",
+                                         d->drv->ops->name);
+        op = vm_op_new(d, message, "set-migration-parameters");
+        r = d->drv->ops->migrate_set_limits(d->rt, has_bw ? (int64_t) (bandwidth << 20) : -1,
+                                            has_dt ? (int64_t) downtime : -1, limits_set_done, op);
+        if (r < 0) {
+                vm_op_free(op);
+                return bus_error_from_errno(error, r, NULL, "Cannot set the migration parameters");
+        }
+        return 1;
+}
+
+static void limits_get_done(void *userdata, int r, uint64_t bandwidth, uint64_t downtime_ms, const char *message) {
+        VmOp *op = userdata;
+
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(op->message, r == -ESRCH ? VM_ERROR_INVALID_STATE
+                                                                           : VM_ERROR_OPERATION_FAILED,
+                                                  "Cannot read the migration parameters of domain '%s': %s",
+                                                  op->domain->name, message ?: strerror(-r));
+        else
+                (void) sd_bus_reply_method_return(op->message, "a{sv}", 2, "bandwidth_mib", "t", bandwidth >> 20,
+                                                  "max_downtime_ms", "t", downtime_ms);
+        vm_op_free(op);
+}
+
+int vm_domain_method_get_migration_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VmDomain *d = userdata;
+        VmOp *op;
+        int r;
+
+        r = bus_options_parse(message, NULL, error);
+        if (r < 0)
+                return r;
+        if (!d->rt || d->starting || !vm_domain_is_active(d))
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
+        if (!d->drv->ops->migrate_get_limits)
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver cannot migrate domains",
+                                         d->drv->ops->name);
+        op = vm_op_new(d, message, "get-migration-parameters");
+        r = d->drv->ops->migrate_get_limits(d->rt, limits_get_done, op);
+        if (r < 0) {
+                vm_op_free(op);
+                return bus_error_from_errno(error, r, NULL, "Cannot read the migration parameters");
+        }
+        return 1;
+}

@@ -170,6 +170,7 @@ struct DriverRuntime {
         struct QemuStateJob *state_job;         /* a save or dump under way */
         struct QemuMigIn *mig_in;               /* qemu-migrate.c: an incoming migration (destination) */
         struct QemuMigJob *mig_job;             /* qemu-migrate.c: an outgoing one (source) */
+        uint64_t mig_bandwidth;                 /* migrate-setspeed's bytes/s for the next ones (0: unlimited) */
 
         /* block jobs (qemu-blockjob.c): the status lines of those a restarted
          * vmgmtd found, or that outlived their BlockJob (teardown), until adopted */
@@ -412,6 +413,9 @@ int qemu_migrate_finish(DriverRuntime *rt, uint64_t timeout_usec, DriverDoneFn d
 int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const DriverMigrateCallbacks *cb,
                        DriverJob **ret_job, char **ret_error);
 void qemu_migrate_confirm(DriverJob *job, int r, const char *message);
+int qemu_migrate_set_limits(DriverRuntime *rt, int64_t bandwidth, int64_t downtime_ms, DriverDoneFn done,
+                            void *userdata);
+int qemu_migrate_get_limits(DriverRuntime *rt, DriverMigrateLimitsFn fn, void *userdata);
 /* The start-up step of an incoming migration (rt->mig_in): listens, then the start completes paused. */
 void qemu_migrate_incoming_step(DriverRuntime *rt);
 /* qemu-driver.c: start() with -incoming defer for an incoming migration (rt->mig_in = mig_in). */

@@ -1163,9 +1163,11 @@ int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const D
         json_array_append_new(caps, capability("pause-before-switchover", false));
         seq_add(&j->seq, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps));
         params = json_object();
-        /* unlimited unless asked: qemu's default is 32 MiB/s */
-        json_object_set_new(params, "max-bandwidth", json_integer(o->bandwidth ? (json_int_t) o->bandwidth
-                                                                             : (json_int_t) (1ll << 50)));
+        /* qemu's default would be 32 MiB/s */
+        /* unlimited unless asked (here or by migrate-setspeed before) */
+        json_object_set_new(params, "max-bandwidth",
+                            json_integer(o->bandwidth ? (json_int_t) o->bandwidth
+                                         : rt->mig_bandwidth ? (json_int_t) rt->mig_bandwidth : (json_int_t) (1ll << 50)));
         if (o->max_downtime_ms)
                 json_object_set_new(params, "downtime-limit", json_integer((json_int_t) o->max_downtime_ms));
         if (o->multifd_channels > 0) {
@@ -1257,4 +1259,83 @@ void qemu_migrate_confirm(DriverJob *base, int r, const char *message) {
         }
         if (!rt->qmp || qmp_send(rt->qmp, "cont", NULL, confirm_cont_reply, j) < 0)
                 mig_done(j, j->error, j->message);
+}
+
+/* ---- limits of the running domain's migrations (virsh migrate-setspeed, migrate-setmaxdowntime) ---- */
+
+#define UNLIMITED_BANDWIDTH (1ll << 50)
+
+typedef struct LimitsCall {
+        DriverRuntime *rt;
+        DriverDoneFn done;
+        DriverMigrateLimitsFn fn;
+        void *userdata;
+        int64_t bandwidth;
+} LimitsCall;
+
+static void limits_set_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LimitsCall *l = userdata;
+
+        if (r >= 0 && l->bandwidth >= 0 && l->rt)
+                l->rt->mig_bandwidth = (uint64_t) l->bandwidth;
+        l->done(l->userdata, r < 0 ? (r == -ECONNRESET ? -ESRCH : -EIO) : 0, r < 0 ? error : NULL);
+        free(l);
+}
+
+int qemu_migrate_set_limits(DriverRuntime *rt, int64_t bandwidth, int64_t downtime_ms, DriverDoneFn done,
+                            void *userdata) {
+        JsonValue *params;
+        LimitsCall *l;
+
+        if (rt->starting)
+                return -EBUSY;
+        if (rt->killing || !rt->qmp)
+                return -ESRCH;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->rt = rt;
+        l->done = done;
+        l->userdata = userdata;
+        l->bandwidth = bandwidth;
+        params = json_object();
+        if (bandwidth >= 0)
+                json_object_set_new(params, "max-bandwidth", json_integer(bandwidth ? bandwidth : UNLIMITED_BANDWIDTH));
+        if (downtime_ms >= 0)
+                json_object_set_new(params, "downtime-limit", json_integer(downtime_ms));
+        if (qmp_send(rt->qmp, "migrate-set-parameters", params, limits_set_reply, l) < 0) {
+                free(l);
+                return -ESRCH;
+        }
+        return 0;
+}
+
+static void limits_get_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
+        LimitsCall *l = userdata;
+        uint64_t bw = member_u64(ret, "max-bandwidth"), dt = member_u64(ret, "downtime-limit");
+
+        if (r < 0)
+                l->fn(l->userdata, r == -ECONNRESET ? -ESRCH : -EIO, 0, 0, error);
+        else
+                l->fn(l->userdata, 0, bw >= (uint64_t) UNLIMITED_BANDWIDTH ? 0 : bw, dt, NULL);
+        free(l);
+}
+
+int qemu_migrate_get_limits(DriverRuntime *rt, DriverMigrateLimitsFn fn, void *userdata) {
+        LimitsCall *l;
+
+        if (rt->starting)
+                return -EBUSY;
+        if (rt->killing || !rt->qmp)
+                return -ESRCH;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->fn = fn;
+        l->userdata = userdata;
+        if (qmp_send(rt->qmp, "query-migrate-parameters", NULL, limits_get_reply, l) < 0) {
+                free(l);
+                return -ESRCH;
+        }
+        return 0;
 }

@@ -10,13 +10,16 @@
 #   resumed/migrated, B's domain is persistent (option persistent), A keeps its definition;
 # - offline with undefine_source: only the definition moves, A's is gone (undefined/removed);
 # - errors: a shut-off domain without offline is InvalidState, a bad option InvalidArgs naming
-#   it; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there.
+#   it; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there;
+# - vmgmtctl on B: migrate-setspeed/getspeed and migrate-setmaxdowntime/getmaxdowntime, then
+#   `vmgmtctl migrate --live --verbose` back to A (a bus address): it runs on A again (running
+#   migrated), still counting, its marker intact, and B's domain is shut off there (persistent).
 import re
 import time
 
 import dbus
 
-from migrate_harness import (ADDR_B, BOOT_TIMEOUT, JOB_IFACE, WAIT, MigrateTestCase, dbus_error_name,
+from migrate_harness import (ADDR_A, ADDR_B, run_vmgmtctl, BOOT_TIMEOUT, JOB_IFACE, WAIT, MigrateTestCase, dbus_error_name,
                              guest_domain_xml, minimal_domain_xml, opts, unwrap)
 from migrate_harness import main  # noqa: F401
 
@@ -172,6 +175,30 @@ class LiveMigration(MigrateTestCase):
         self.assertEqual(r.get('error'), ERR_ACCESS_DENIED, r)
         self.assertNotIn('intruder', self.domain_names(self.cb))
         self.assertEqual([p for p in self.fb.qemu_pids()], self.fb.qemu_pids())
+
+    def test_7_cli_back(self):
+        bpath = self.wait_until(lambda: [q for q in self.cb.list_domains() if self.cb.prop(q, 'Name') == self.guest],
+                                what='the migrated domain on B')[0]
+        self.cb.wait_state(bpath, 'running', timeout=WAIT)
+        ctl = lambda *a: run_vmgmtctl(self.fb.bus, *a, check=True)  # noqa: E731
+        ctl('migrate-setspeed', self.guest, '--bandwidth', '100')
+        self.assertEqual(ctl('migrate-getspeed', self.guest).stdout.strip(), '100')
+        ctl('migrate-setmaxdowntime', self.guest, '--downtime', '500')
+        self.assertEqual(ctl('migrate-getmaxdowntime', self.guest).stdout.strip(), '500')
+        r = run_vmgmtctl(self.fb.bus, 'migrate', '--live', '--verbose', self.guest, self.fa.bus.address,
+                         '--listen-address', ADDR_A, timeout=WAIT * 3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('Migration: [100 %]', r.stderr)
+        self.cb.wait_state(bpath, 'shutoff', timeout=WAIT, reason='migrated')
+        path = self.wait_until(lambda: [q for q in self.ca.list_domains() if self.ca.prop(q, 'Name') == self.guest],
+                               what='the domain on A')[0]
+        self.ca.wait_state(path, 'running', timeout=WAIT, reason='migrated')
+        con = self.fa.console(path)
+        con.send('')
+        n = self.wait_until(lambda: last_tick(con), what='a tick on A again')
+        self.wait_until(lambda: last_tick(con) > n, what='the count going on on A')
+        con.send('cat /tmp/marker')
+        con.wait_for('marker-42-ok', timeout=WAIT)
 
 
 def os_kill(pid, sig):
