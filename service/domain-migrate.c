@@ -584,9 +584,10 @@ int vm_domain_method_get_migration_parameters(sd_bus_message *message, void *use
         VmOp *op;
         int r;
 
-        r = bus_options_parse(message, NULL, error);
-        if (r < 0)
-                return r;
+        /* as libvirt's virDomainMigrateGetMaxSpeed: the migrate permission */
+        r = vm_domain_method_prologue(message, d, VM_ACTION_DOMAIN_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (!d->rt || d->starting || !vm_domain_is_active(d))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not running", d->name);
         if (!d->drv->ops->migrate_get_limits)

@@ -162,7 +162,37 @@ class LiveMigration(MigrateTestCase):
         e = self.assertDBusError(ERR_INVALID_ARGS, self.ca.domain(path).Migrate, self.dest(),
                                  opts(postcopy_now=True))
         self.assertIn('postcopy_now', e)
+        # vmgmtctl's flags reach the call: a shut-off domain is refused whatever they are
+        r = run_vmgmtctl(self.fa.bus, 'migrate', 'idle', self.dest(), '--live', '--auto-converge', '--bandwidth', '10',
+                         '--compressed', '--parallel-connections', '2', '--postcopy', '--max-downtime', '100',
+                         '--listen-address', ADDR_B, '--verbose')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('not running', r.stderr)
+        r = run_vmgmtctl(self.fa.bus, 'migrate', 'idle', 'qemu+ssh://root@' + ADDR_B + '/system', '--copy-storage-all',
+                         '--tls')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('migrate_tls_x509_cert_dir', r.stderr)
+        r = run_vmgmtctl(self.fa.bus, 'migrate', 'idle', 'qemu+ssh://root@' + ADDR_B + '/session')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('Unsupported destination URI', r.stderr)
         self.assertNotIn('idle', self.domain_names(self.cb))
+        # the destination's side of a migration, asked of a domain that waits for none
+        dom = self.ca.domain(path)
+        with self.assertRaises(dbus.DBusException) as cm:
+            dom.FinishIncomingMigration(opts(persistent=True))
+        self.assertEqual(cm.exception.get_dbus_name(), ERR_INVALID_STATE)
+        with self.assertRaises(dbus.DBusException) as cm:
+            dom.AbortIncomingMigration(opts())
+        self.assertEqual(cm.exception.get_dbus_name(), ERR_INVALID_STATE)
+        self.assertDBusError(ERR_INVALID_STATE, dom.GetMigrationParameters, opts())
+        self.assertDBusError(ERR_INVALID_STATE, dom.SetMigrationParameters, opts(bandwidth_mib=dbus.UInt64(5)))
+        e = self.assertDBusError(ERR_INVALID_ARGS, dom.SetMigrationParameters, opts(speed=dbus.UInt64(5)))
+        self.assertIn('speed', e)
+        # offline with vmgmtctl: the definition moves
+        run_vmgmtctl(self.fa.bus, 'migrate', 'idle', self.dest(), '--offline', '--persistent', '--undefinesource',
+                     check=True)
+        self.assertIn('idle', self.domain_names(self.cb))
+        self.assertNotIn('idle', self.domain_names(self.ca))
 
     def test_6_polkit_on_destination(self):
         from auth_harness import NOBODY, UnprivClient
@@ -181,6 +211,9 @@ class LiveMigration(MigrateTestCase):
                                 what='the migrated domain on B')[0]
         self.cb.wait_state(bpath, 'running', timeout=WAIT)
         ctl = lambda *a: run_vmgmtctl(self.fb.bus, *a, check=True)  # noqa: E731
+        dom_b = self.cb.domain(bpath)
+        dom_b.SetMigrationParameters(opts(bandwidth_mib=dbus.UInt64(64), max_downtime_ms=dbus.UInt64(400)))
+        self.assertEqual(unwrap(dom_b.GetMigrationParameters(opts())), {'bandwidth_mib': 64, 'max_downtime_ms': 400})
         ctl('migrate-setspeed', self.guest, '--bandwidth', '100')
         self.assertEqual(ctl('migrate-getspeed', self.guest).stdout.strip(), '100')
         ctl('migrate-setmaxdowntime', self.guest, '--downtime', '500')
