@@ -582,6 +582,7 @@ typedef struct QemuMigJob {
         bool postcopy, postcopy_now, postcopy_started, postcopy_active, completed;
         bool cancel_requested, listening, stream_started;
         uint64_t disk_done, disk_total;
+        uint64_t *disk_len, *disk_off;  /* each mirror's, as qemu last said */
         MigSeq seq;
         sd_event_source *timer;
         int error;
@@ -610,6 +611,8 @@ static void mig_free(QemuMigJob *j) {
         seq_clear(&j->seq);
         sd_event_source_disable_unref(j->timer);
         g_strfreev(j->disk_nodes);
+        free(j->disk_len);
+        free(j->disk_off);
         free(j->disks);
         free(j->uri);
         free(j->host);
@@ -731,24 +734,34 @@ static void query_reply(Qmp *q, int r, const JsonValue *ret, const char *error, 
         }
 }
 
+static int disk_of_job(QemuMigJob *j, const char *id);
+
+static void disks_sum(QemuMigJob *j) {
+        j->disk_done = j->disk_total = 0;
+        for (size_t i = 0; i < j->n_disks; i++) {
+                j->disk_done += j->disk_off[i];
+                j->disk_total += j->disk_len[i];
+        }
+}
+
+/* A mirror's numbers (query-block-jobs' entry, or BLOCK_JOB_READY's data). */
+static void mirror_numbers(QemuMigJob *j, const JsonValue *b) {
+        int i = disk_of_job(j, json_util_member_string(b, "device"));
+
+        if (i < 0)
+                return;
+        j->disk_off[i] = member_u64(b, "offset");
+        j->disk_len[i] = member_u64(b, "len");
+        disks_sum(j);
+}
+
 static void mirrors_query_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         QemuMigJob *j = userdata;
-        uint64_t done = 0, total = 0;
 
         if (r < 0 || !j->rt)
                 return;
-        for (size_t i = 0; i < json_array_size(ret); i++) {
-                const JsonValue *b = json_array_get(ret, i);
-                const char *id = json_util_member_string(b, "device");
-                if (!id || !g_str_has_prefix(id, MIG_NBD_NODE_PREFIX))
-                        continue;
-                done += member_u64(b, "offset");
-                total += member_u64(b, "len");
-        }
-        if (total > 0) {
-                j->disk_done = done;
-                j->disk_total = total;
-        }
+        for (size_t i = 0; i < json_array_size(ret); i++)
+                mirror_numbers(j, json_array_get(ret, i));
 }
 
 static int tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -943,6 +956,7 @@ static void mig_event(DriverRuntime *rt, const char *name, const JsonValue *data
         QemuMigJob *j = userdata;
 
         if (streq(name, "BLOCK_JOB_READY") && disk_of_job(j, json_util_member_string(data, "device")) >= 0) {
+                mirror_numbers(j, data);
                 j->n_ready++;
                 if (j->phase == PHASE_MIRROR && j->n_ready >= j->n_disks) {
                         if (j->cancel_requested)
@@ -1148,8 +1162,10 @@ int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const D
                 if (j->disks)
                         memcpy(j->disks, o->nbd_disks, o->n_nbd_disks * sizeof(size_t));
                 j->n_disks = o->n_nbd_disks;
+                j->disk_len = calloc(o->n_nbd_disks, sizeof(uint64_t));
+                j->disk_off = calloc(o->n_nbd_disks, sizeof(uint64_t));
         }
-        if (!j->uri || !j->host || (o->n_nbd_disks > 0 && !j->disks)) {
+        if (!j->uri || !j->host || (o->n_nbd_disks > 0 && (!j->disks || !j->disk_len || !j->disk_off))) {
                 mig_free(j);
                 return -ENOMEM;
         }

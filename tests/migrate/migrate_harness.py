@@ -2,6 +2,7 @@
 # program re-executes itself in private network + mount + pid namespaces (host A: the source); a
 # second network namespace (host B: the destination) is held by a child `unshare -n sleep`, joined
 # to A by a veth pair with addresses of 10.231.77.0/24 that exist only inside the two namespaces.
+# B has a mount namespace of its own as well, so a directory can hold another host's local disks.
 # Each host has its own dbus-daemon, vmgmtd (root and state dirs of its own) and, for B, polkitd.
 # The buses are unix sockets in the temp dirs, reachable from both namespaces: the source vmgmtd
 # is given B's bus address as the destination; the migration stream goes over the veth (TCP).
@@ -35,7 +36,9 @@ class HostB:
     """The destination's network namespace: a holder process, the veth's other end."""
 
     def __init__(self):
-        self.holder = subprocess.Popen(['unshare', '-n', '--', 'sleep', 'infinity'], stdin=subprocess.DEVNULL)
+        # a mount namespace of its own too: a directory of A can be another one in B (local disks)
+        self.holder = subprocess.Popen(['unshare', '-n', '-m', '--propagation', 'private', '--', 'sleep', 'infinity'],
+                                       stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + WAIT
         mine = os.readlink('/proc/self/ns/net')
         while os.readlink('/proc/%d/ns/net' % self.holder.pid) == mine:
@@ -52,11 +55,15 @@ class HostB:
         self.run('ip', 'link', 'set', 'mig1', 'up')
 
     def prefix(self):
-        return ['nsenter', '-t', str(self.pid), '-n', '--']
+        return ['nsenter', '-t', str(self.pid), '-n', '-m', '--']
 
     def run(self, *args, check=True):
         return subprocess.run(self.prefix() + list(args), check=check, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
+
+    def bind(self, source, target):
+        """In B, directory `target` shows `source` (B's own local storage at the path A uses)."""
+        self.run('mount', '--bind', source, target)
 
     def link(self, up):
         """The veth on B's side up or down (the network between the hosts)."""

@@ -13,7 +13,11 @@
 #   it; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there;
 # - vmgmtctl on B: migrate-setspeed/getspeed and migrate-setmaxdowntime/getmaxdowntime, then
 #   `vmgmtctl migrate --live --verbose` back to A (a bus address): it runs on A again (running
-#   migrated), still counting, its marker intact, and B's domain is shut off there (persistent).
+#   migrated), still counting, its marker intact, and B's domain is shut off there (persistent);
+# - copy_storage (CopyStorage, a second guest): a local qcow2 disk on A, another one at the same path
+#   on B (B's mount namespace binds its own directory there); data the guest wrote to its disk before
+#   is in B's image after the migration (NBD export there, blockdev-mirror here), the Job counted the
+#   disk's bytes, and the guest runs on B with its RAM marker.
 import re
 import time
 
@@ -232,6 +236,55 @@ class LiveMigration(MigrateTestCase):
         self.wait_until(lambda: last_tick(con) > n, what='the count going on on A')
         con.send('cat /tmp/marker')
         con.wait_for('marker-42-ok', timeout=WAIT)
+
+
+QEMU_IMG = '/usr/bin/qemu-img'
+
+
+def disk_guest_xml(name, image):
+    xml = guest_domain_xml(name)
+    disk = ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+            "<target dev='vda' bus='virtio'/></disk>" % image)
+    return xml.replace('<devices>', '<devices>' + disk, 1)
+
+
+class CopyStorage(MigrateTestCase):
+    def test_copy_storage(self):
+        import os
+        import subprocess
+        here = os.path.join(self.fa.tmp, 'disks')
+        there = os.path.join(self.fb.tmp, 'disks-b')
+        os.makedirs(here)
+        os.makedirs(there)
+        img = os.path.join(here, 'local.qcow2')
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', img, '32M'], check=True)
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', os.path.join(there, 'local.qcow2'), '32M'],
+                       check=True)
+        self.host_b.bind(there, here)   # in B the same path is B's own (empty) image
+        path, con = self.boot('copy', xml=disk_guest_xml('copy', img))
+        con.send('echo marker-$((6*7))-ok > /tmp/marker; printf disk-marker-$((7*11))-ok > /dev/vda; sync; '
+                 'echo written-$((2*3))')
+        con.wait_for('written-6', timeout=WAIT)
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, copy_storage=True,
+                                                                  listen_address=ADDR_B)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'completed', p)
+        self.assertEqual(p['Info'].get('disk_total'), 32 << 20, p)
+        self.assertEqual(p['Info'].get('disk_transferred'), 32 << 20, p)
+        self.ca.wait_state(path, 'shutoff', timeout=WAIT, reason='migrated')
+        bpath = self.wait_until(lambda: self.cb.list_domains(), what='the domain on B')[0]
+        self.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
+        bcon = self.fb.console(bpath)
+        bcon.send('cat /tmp/marker')
+        bcon.wait_for('marker-42-ok', timeout=WAIT)
+        # B's own image has what the guest wrote on A (A's is the same as before, untouched by B)
+        self.cb.domain(bpath).Destroy(opts())
+        self.wait_until(lambda: self.cb.list_domains() == [] and self.fb.qemu_pids() == [],
+                        what='the transient domain gone from B')
+        raw = os.path.join(self.fa.tmp, 'b.raw')
+        subprocess.run([QEMU_IMG, 'convert', '-O', 'raw', os.path.join(there, 'local.qcow2'), raw], check=True)
+        with open(raw, 'rb') as f:
+            self.assertEqual(f.read(16), b'disk-marker-77-o')
 
 
 def os_kill(pid, sig):
