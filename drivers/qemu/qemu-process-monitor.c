@@ -191,7 +191,9 @@ static void start_next_step(DriverRuntime *rt) {
                 /* a restore: the guest's state is read in, then start_next_step() again */
                 qemu_restore_incoming(rt);
                 return;
-        } else if (rt->start_paused) {
+        } else if (rt->start_paused || rt->mig_in) {
+                /* an incoming migration's guest runs when its source says so (cont would make qemu run it
+                 * by itself as soon as the stream is in) */
                 start_complete(rt);
                 return;
         } else
