@@ -10,7 +10,8 @@
 #   resumed/migrated, B's domain is persistent (option persistent), A keeps its definition;
 # - offline with undefine_source: only the definition moves, A's is gone (undefined/removed);
 # - errors: a shut-off domain without offline is InvalidState, a bad option InvalidArgs naming
-#   it; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there;
+#   it, a destination that refuses (AlreadyExists there) fails the Job with its words, the guest
+#   running on; PrepareMigration as uid 65534 on B is AccessDenied (a real polkitd), nothing made there;
 # - vmgmtctl on B: migrate-setspeed/getspeed and migrate-setmaxdowntime/getmaxdowntime, then
 #   `vmgmtctl migrate --live --verbose` back to A (a bus address): it runs on A again (running
 #   migrated), still counting, its marker intact, and B's domain is shut off there (persistent);
@@ -166,6 +167,19 @@ class LiveMigration(MigrateTestCase):
         e = self.assertDBusError(ERR_INVALID_ARGS, self.ca.domain(path).Migrate, self.dest(),
                                  opts(postcopy_now=True))
         self.assertIn('postcopy_now', e)
+        # the destination refuses (its own domain of that name has another UUID): the job fails saying so,
+        # the guest runs on here, B's domain is untouched
+        self.cb.manager.DefineDomain(minimal_domain_xml('clash'), opts())
+        cpath = str(self.ca.manager.CreateDomain(minimal_domain_xml('clash'), opts()))
+        self.ca.wait_state(cpath, 'running', timeout=WAIT)
+        job = str(self.ca.domain(cpath).Migrate(self.dest(), opts(live=True, listen_address=ADDR_B)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'failed', p)
+        self.assertIn('already exists', p['Error'])
+        self.assertEqual(self.ca.prop(cpath, 'State'), 'running')
+        bclash = [q for q in self.cb.list_domains() if self.cb.prop(q, 'Name') == 'clash'][0]
+        self.assertEqual(self.cb.prop(bclash, 'State'), 'shutoff')
+        self.ca.domain(cpath).Destroy(opts())
         # vmgmtctl's flags reach the call: a shut-off domain is refused whatever they are
         r = run_vmgmtctl(self.fa.bus, 'migrate', 'idle', self.dest(), '--live', '--auto-converge', '--bandwidth', '10',
                          '--compressed', '--parallel-connections', '2', '--postcopy', '--max-downtime', '100',
