@@ -5,6 +5,8 @@
 #   running on A, counting, and nothing on B; a second Migrate meanwhile is Busy; the Job's Info
 #   and progress moved;
 # - B's qemu killed mid-way: the job fails, the guest still runs (and counts) on A, nothing on B;
+# - the veth between the hosts down mid-way: the guest counts on on A, Cancel ends it there (B's
+#   incoming domain aborted over the bus), nothing on B;
 # - the live migration: the count goes on on B's console, a marker written into the guest's RAM
 #   before is there, A shows shutoff/migrated (stopped/migrated), B started/migrated then
 #   resumed/migrated, B's domain is persistent (option persistent), A keeps its definition;
@@ -110,6 +112,23 @@ class LiveMigration(MigrateTestCase):
             os_kill(pid, signal.SIGKILL)
         p = self.wait_job(self.ca, job)
         self.assertEqual(p['State'], 'failed', p)
+        self.assert_counting_on_a()
+        self.assert_nothing_on_b()
+
+    def test_2b_network_down(self):
+        path, con = self.booted()
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, bandwidth_mib=dbus.UInt64(1),
+                                                                  listen_address=ADDR_B)))
+        self.wait_until(lambda: unwrap(self.ca.prop(job, 'Info', JOB_IFACE)).get('ram_transferred', 0) > 0,
+                        what='RAM transferred')
+        self.host_b.link(False)   # the network between the hosts goes
+        try:
+            self.assert_counting_on_a()
+            dbus.Interface(self.ca.obj(job), JOB_IFACE).Cancel(opts())
+            p = self.wait_job(self.ca, job)
+        finally:
+            self.host_b.link(True)
+        self.assertEqual(p['State'], 'cancelled', p)
         self.assert_counting_on_a()
         self.assert_nothing_on_b()
 
