@@ -12,7 +12,7 @@ import os
 import subprocess
 import time
 
-from benchlib import BUS_CONFIG, CLEANUP, NotReady, Qmp, kill_wait, log, median, now
+from benchlib import BUS_CONFIG, CLEANUP, NotReady, kill_wait, log, median, now
 from savebench import MEMORY_MIB, PlainGuest, SerialConsole, boot_and_fill, build_guest, check_alive, domain_xml
 
 ADDR_A, ADDR_B = "10.231.78.1", "10.231.78.2"

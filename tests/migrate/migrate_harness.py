@@ -118,14 +118,23 @@ class MigrateTestCase(VmgmtTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for fx in (cls.fa, cls.fb):
+        problems = []
+        for name, fx in (('A', cls.fa), ('B', cls.fb)):
             try:
+                # a clean SIGTERM exit of each vmgmtd is part of the test (and runs LeakSanitizer)
                 if fx.daemon.proc is not None and fx.daemon.proc.poll() is None:
-                    fx.daemon.stop()
+                    rc = fx.daemon.stop()
+                    if rc != 0:
+                        problems.append('vmgmtd on %s exited with status %s on SIGTERM' % (name, rc))
+                reports = fx.daemon.sanitizer_reports()
+                if reports:
+                    problems.append('vmgmtd on %s: sanitizer report: %s' % (name, reports))
             finally:
                 fx.teardown()
         cls.host_b.stop()
         super().tearDownClass()
+        if problems:
+            raise AssertionError('; '.join(problems))
 
     def setUp(self):
         self.fx = self.fa

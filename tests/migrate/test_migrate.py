@@ -24,11 +24,10 @@
 #   is in B's image after the migration (NBD export there, blockdev-mirror here), the Job counted the
 #   disk's bytes, and the guest runs on B with its RAM marker.
 import re
-import time
 
 import dbus
 
-from migrate_harness import (ADDR_A, ADDR_B, run_vmgmtctl, BOOT_TIMEOUT, JOB_IFACE, WAIT, MigrateTestCase, dbus_error_name,
+from migrate_harness import (ADDR_A, ADDR_B, run_vmgmtctl, JOB_IFACE, WAIT, MigrateTestCase,
                              guest_domain_xml, minimal_domain_xml, opts, unwrap)
 from migrate_harness import main  # noqa: F401
 
