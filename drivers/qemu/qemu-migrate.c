@@ -22,7 +22,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "fileio.h"
 
 #include "log.h"
 #include "macro.h"
@@ -120,6 +124,44 @@ static JsonValue *capability(const char *name, bool on) {
 static JsonValue *tls_object(const char *dir, bool server) {
         return json_pack("{s:s,s:s,s:s,s:s,s:b}", "qom-type", "tls-creds-x509", "id", MIG_TLS_ID, "dir", dir,
                          "endpoint", server ? "server" : "client", "verify-peer", 1);
+}
+
+/* tls-creds-x509 takes a directory, no fds, and a confined qemu sees none of the host's: vmgmtd (root)
+ * reads the credentials this side needs from src and copies them into RUN_DIR/migrate-tls, which
+ * only qemu's uid reads (the run dir goes when qemu does). Returns the directory (malloc'd) or NULL
+ * with *ret_error. */
+static char *tls_stage(DriverRuntime *rt, const char *src, bool server, char **ret_error) {
+        static const char *const server_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem", NULL };
+        static const char *const client_files[] = { "ca-cert.pem", "client-cert.pem", "client-key.pem", NULL };
+        g_autofree char *dir = g_build_filename(rt->run_dir, "migrate-tls", NULL);
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                *ret_error = g_strdup_printf("cannot make %s: %s", dir, strerror(errno));
+                return NULL;
+        }
+        if (rt->confined && chown(dir, rt->uid, rt->gid) < 0) {
+                *ret_error = g_strdup_printf("cannot hand %s to qemu's uid: %s", dir, strerror(errno));
+                return NULL;
+        }
+        for (const char *const *f = server ? server_files : client_files; *f; f++) {
+                g_autofree char *from = g_build_filename(src, *f, NULL), *to = g_build_filename(dir, *f, NULL);
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                int r = read_full_file(from, 1024 * 1024, &data, &len);
+
+                if (r < 0) {
+                        *ret_error = g_strdup_printf("cannot read %s: %s", from, strerror(-r));
+                        return NULL;
+                }
+                r = write_file_atomic_nosync(to, data, len, 0600);
+                if (r >= 0 && rt->confined && chown(to, rt->uid, rt->gid) < 0)
+                        r = -errno;
+                if (r < 0) {
+                        *ret_error = g_strdup_printf("cannot write %s: %s", to, strerror(-r));
+                        return NULL;
+                }
+        }
+        return g_steal_pointer(&dir);
 }
 
 /* ---- destination ---- */
@@ -469,7 +511,14 @@ void qemu_migrate_incoming_step(DriverRuntime *rt) {
                         json_object_set_new(params, "multifd-compression", json_string("zlib"));
         }
         if (m->tls) {
-                seq_add(&m->seq, "object-add", tls_object(m->tls_dir, true));
+                g_autofree char *err = NULL, *dir = tls_stage(rt, m->tls_dir, true, &err);
+                if (!dir) {
+                        json_decref(params);
+                        seq_clear(&m->seq);
+                        qemu_process_start_failed(rt, -EIO, err);
+                        return;
+                }
+                seq_add(&m->seq, "object-add", tls_object(dir, true));
                 json_object_set_new(params, "tls-creds", json_string(MIG_TLS_ID));
         }
         if (json_object_size(params) > 0)
@@ -1191,7 +1240,15 @@ int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const D
                 json_object_set_new(params, "multifd-compression", json_string(o->compress ? "zlib" : "none"));
         }
         if (o->tls) {
-                seq_add(&j->seq, "object-add", tls_object(o->tls_dir, false));
+                g_autofree char *dir = tls_stage(rt, o->tls_dir, false, ret_error);
+                if (!dir) {
+                        json_decref(params);
+                        mig_free(j);
+                        return -EIO;
+                }
+                /* one of an earlier migration of this qemu goes first (no such object: nothing) */
+                (void) qmp_send(rt->qmp, "object-del", json_pack("{s:s}", "id", MIG_TLS_ID), NULL, NULL);
+                seq_add(&j->seq, "object-add", tls_object(dir, false));
                 json_object_set_new(params, "tls-creds", json_string(MIG_TLS_ID));
                 json_object_set_new(params, "tls-hostname", json_string(o->host));
         } else

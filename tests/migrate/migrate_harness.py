@@ -99,22 +99,31 @@ class NsDaemon(Daemon):
 class DestFixture(Fixture):
     """Host B: a Fixture whose vmgmtd runs in B's namespace, with a real polkitd."""
 
-    def __init__(self, host):
+    def __init__(self, host, config=None):
         super().__init__(start=False, polkit=True)
         self.daemon = NsDaemon(self.bus, self.tmp, host)
+        if config:
+            os.makedirs(os.path.join(self.daemon.root, 'etc', 'vmgmt'), exist_ok=True)
+            self.daemon.write_config(config)
         self.daemon.start()
 
 
 class MigrateTestCase(VmgmtTestCase):
     """self.fx is host A (the source), self.fb host B (the destination); one pair per class."""
 
+    config = None   # vmgmtd.conf of both hosts (text), or None
+
     @classmethod
     def setUpClass(cls):
         guest_image()
         super().setUpClass()
         cls.host_b = HostB()
-        cls.fa = Fixture()
-        cls.fb = DestFixture(cls.host_b)
+        cls.fa = Fixture(start=False)
+        if cls.config:
+            os.makedirs(os.path.join(cls.fa.daemon.root, 'etc', 'vmgmt'), exist_ok=True)
+            cls.fa.daemon.write_config(cls.config)
+        cls.fa.daemon.start()
+        cls.fb = DestFixture(cls.host_b, cls.config)
 
     @classmethod
     def tearDownClass(cls):

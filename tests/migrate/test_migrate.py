@@ -19,10 +19,13 @@
 #   migrated), still counting, its marker intact, and B's domain is shut off there (persistent);
 # - postcopy (postcopy_now): runs on B, or where the kernel gives the confined qemu no userfaultfd,
 #   B refuses ("Postcopy is not supported") and the guest runs on A: one side either way;
+# - tls (TlsMigration): x509 credentials made with openssl, [migration] migrate_tls_x509_cert_dir on
+#   both hosts; the guest arrives on B (credentials staged 0600 in B's qemu's run dir);
 # - copy_storage (CopyStorage, a second guest): a local qcow2 disk on A, another one at the same path
 #   on B (B's mount namespace binds its own directory there); data the guest wrote to its disk before
 #   is in B's image after the migration (NBD export there, blockdev-mirror here), the Job counted the
 #   disk's bytes, and the guest runs on B with its RAM marker.
+import os
 import re
 
 import dbus
@@ -343,6 +346,62 @@ class CopyStorage(MigrateTestCase):
         subprocess.run([QEMU_IMG, 'convert', '-O', 'raw', os.path.join(there, 'local.qcow2'), raw], check=True)
         with open(raw, 'rb') as f:
             self.assertEqual(f.read(16), b'disk-marker-77-o')
+
+
+TLS_DIR = '/tmp/vmgmt-migrate-tls-%d' % __import__('os').getpid()
+
+
+def make_tls(d):
+    """A CA, a server certificate for B's address and a client certificate (openssl)."""
+    import os
+    import subprocess
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    run = lambda *a: subprocess.run(['openssl'] + list(a), check=True, cwd=d, capture_output=True)  # noqa: E731
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=vmgmt test CA',
+        '-keyout', 'ca-key.pem', '-out', 'ca-cert.pem', '-addext', 'basicConstraints=critical,CA:TRUE',
+        '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    for who, ext in (('server', 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth' % ADDR_B),
+                     ('client', 'extendedKeyUsage=clientAuth')):
+        run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=' + who, '-keyout', who + '-key.pem',
+            '-out', who + '.csr')
+        with open(os.path.join(d, who + '.ext'), 'w') as f:
+            f.write(ext + '\nkeyUsage=critical,digitalSignature,keyEncipherment\n')
+        run('x509', '-req', '-in', who + '.csr', '-CA', 'ca-cert.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
+            '-days', '2', '-extfile', who + '.ext', '-out', who + '-cert.pem')
+
+
+class TlsMigration(MigrateTestCase):
+    config = '[migration]\nmigrate_tls_x509_cert_dir=%s\n' % TLS_DIR
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        if not shutil.which('openssl'):
+            from vmgmt_harness import skip_missing
+            skip_missing('/usr/bin/openssl', 'openssl')
+        make_tls(TLS_DIR)
+        cls.addClassCleanup(shutil.rmtree, TLS_DIR, True)
+        super().setUpClass()
+
+    def test_tls(self):
+        path, con = self.boot('tlsg', persistent=False)
+        con.send('echo marker-$((6*7))-ok > /tmp/marker')
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, tls=True, listen_address=ADDR_B)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'completed', p)
+        bpath = self.wait_until(lambda: self.cb.list_domains(), what='the domain on B')[0]
+        self.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
+        bcon = self.fb.console(bpath)
+        bcon.send('cat /tmp/marker')
+        bcon.wait_for('marker-42-ok', timeout=WAIT)
+        # the source's transient domain is gone with its qemu
+        self.wait_until(lambda: self.ca.list_domains() == [], what='the transient domain gone from A')
+        # the stream really was TLS: B's qemu had the x509 object (its log names no error) and the
+        # credentials were staged in its run dir, readable by its uid only
+        staged = [os.path.join(dp, 'server-key.pem') for dp, _, fs in os.walk(self.fb.daemon.run_dir)
+                  if 'server-key.pem' in fs]
+        self.assertEqual(len(staged), 1, staged)
+        self.assertEqual(os.stat(staged[0]).st_mode & 0o777, 0o600)
 
 
 def os_kill(pid, sig):
