@@ -392,8 +392,10 @@ typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs,
  * through (the guest stopped here) callbacks.switchover is called and the
  * service answers with migrate_confirm(): r >= 0 the destination runs it,
  * qemu here quits (shutoff "migrated", STOPPED/"migrated") and done(0); r < 0
- * the guest runs on here (RESUMED/"migrated") and done(r). A failure or a
- * cancel before the switch-over leaves it running here too. */
+ * the guest runs on here (RESUMED/"migrated") and done(r); r = -ENOTCONN (the
+ * destination's answer was lost: it may run there) it stays paused here
+ * (paused "migration") and done(r). A failure or a cancel before the
+ * switch-over leaves it running here too. */
 typedef struct DriverMigrateIncoming {
         const char *listen_address;     /* what qemu binds ("0.0.0.0", an address of this host) */
         uint16_t port_min, port_max;    /* the first port of this range that is free */

@@ -164,7 +164,8 @@ static void on_driver_done(void *userdata, int r, const char *message) {
                 migration_end(mg, 0, NULL);
                 return;
         }
-        abort_remote(mg);
+        if (r != -ENOTCONN)
+                abort_remote(mg);   /* not when its answer was lost: it may be running the guest */
         migration_end(mg, r, message);
 }
 
@@ -175,6 +176,16 @@ static int finish_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 
         mg->call = sd_bus_slot_unref(mg->call);
         with_cause(mg);
+        if (e && !g_str_has_prefix(e->name, "org.vmgmt.") && !sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED)) {
+                /* no answer of the destination's vmgmtd (the connection went, the call timed out): it may
+                 * run the guest already, so it must not run here too: it stays paused here */
+                g_autofree char *msg = g_strdup_printf("the destination's answer was lost (%s): the guest stays "
+                                                       "paused here and may run on the destination",
+                                                       e->message ?: e->name);
+                log_warning("Migration of domain '%s': %s", mg->domain->name, msg);
+                mg->domain->drv->ops->migrate_confirm(dj, -ENOTCONN, msg);
+                return 0;
+        }
         if (e) {
                 g_autofree char *msg = g_strdup_printf("the destination did not take the guest over: %s",
                                                        e->message ?: e->name);

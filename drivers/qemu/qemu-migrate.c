@@ -1319,6 +1319,12 @@ void qemu_migrate_confirm(DriverJob *base, int r, const char *message) {
         j->error = r;
         free(j->message);
         j->message = strdup(message ?: "the destination did not take the guest over");
+        if (r == -ENOTCONN) {
+                /* nobody knows whether it runs there: it must not run on both sides, it stays paused here */
+                qemu_runtime_log(rt, "migration outcome unknown (%s): the guest stays paused here", j->message);
+                mig_done(j, r, j->message);
+                return;
+        }
         if (j->postcopy_active) {
                 /* its memory is there already: nothing runs it here */
                 mig_done(j, r, "the destination failed during postcopy: the guest is lost");
