@@ -261,6 +261,12 @@ int verb_managedsave_remove(Context *c, VerbArgs *a);
 int verb_dump(Context *c, VerbArgs *a);
 int verb_domjobinfo(Context *c, VerbArgs *a);
 int verb_domjobabort(Context *c, VerbArgs *a);
+/* vmgmtctl-migrate.c */
+int verb_migrate(Context *c, VerbArgs *a);
+int verb_migrate_setmaxdowntime(Context *c, VerbArgs *a);
+int verb_migrate_getmaxdowntime(Context *c, VerbArgs *a);
+int verb_migrate_setspeed(Context *c, VerbArgs *a);
+int verb_migrate_getspeed(Context *c, VerbArgs *a);
 
 /* hot-plug and the device lists (vmgmtctl-device.c) */
 int verb_attach_device(Context *c, VerbArgs *a);

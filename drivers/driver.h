@@ -386,6 +386,68 @@ typedef struct DriverIfAddr {
 
 typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs, size_t n, const char *message);
 
+
+/* ---- live migration (issue 15; qemu-migrate.c) ----
+ *
+ * Destination: migrate_prepare() starts the domain as start() does (the
+ * service's fds, confinement) but waiting for the guest's state from the
+ * network: it listens on in->listen_address:port and reports, once it does,
+ * PAUSED "migration" with STARTED/"migrated", then done(0). The stream's
+ * failure kills it (shutoff "failed", STOPPED/"failed"). migrate_finish()
+ * waits for the stream's end and runs the guest: RUNNING "migrated",
+ * RESUMED/"migrated". Source: migrate_begin() sends the running domain's
+ * state (and with disks, their content first over NBD); when the stream is
+ * through (the guest stopped here) callbacks.switchover is called and the
+ * service answers with migrate_confirm(): r >= 0 the destination runs it,
+ * qemu here quits (shutoff "migrated", STOPPED/"migrated") and done(0); r < 0
+ * the guest runs on here (RESUMED/"migrated") and done(r); r = -ENOTCONN (the
+ * destination's answer was lost: it may run there) it stays paused here
+ * (paused "migration") and done(r). A failure or a cancel before the
+ * switch-over leaves it running here too. */
+typedef struct DriverMigrateIncoming {
+        const char *listen_address;     /* what qemu binds ("0.0.0.0", an address of this host) */
+        uint16_t port_min, port_max;    /* the first port of this range that is free */
+        bool postcopy, compress, tls;
+        unsigned multifd_channels;      /* 0: one stream */
+        const char *tls_dir;            /* tls: x509 credentials (ca-cert.pem, server-cert.pem, server-key.pem) */
+        const size_t *nbd_disks;        /* copy_storage: disks (indexes) exported writable over NBD */
+        size_t n_nbd_disks;
+} DriverMigrateIncoming;
+
+typedef struct DriverMigrateOptions {
+        const char *host;               /* where the destination listens */
+        uint16_t port;
+        uint16_t nbd_port;              /* copy_storage: the destination's NBD server */
+        const size_t *nbd_disks;        /* copy_storage: disks mirrored first */
+        size_t n_nbd_disks;
+        bool live;                      /* false: the CPUs are stopped first */
+        bool auto_converge, postcopy, postcopy_now, compress, tls;
+        unsigned multifd_channels;
+        const char *tls_dir;            /* tls: ca-cert.pem, client-cert.pem, client-key.pem */
+        uint64_t bandwidth;             /* bytes per second, 0: unlimited */
+        uint64_t max_downtime_ms;       /* 0: the hypervisor's */
+} DriverMigrateOptions;
+
+typedef struct DriverMigrateStats {
+        const char *status;             /* the hypervisor's: setup, active, postcopy-active, completed, … */
+        uint64_t ram_transferred, ram_remaining, ram_total;
+        uint64_t dirty_rate;            /* pages per second */
+        uint64_t iteration;             /* passes over the RAM so far */
+        uint64_t expected_downtime_ms, downtime_ms, setup_ms, total_ms;
+        uint64_t disk_transferred, disk_total;
+} DriverMigrateStats;
+
+/* migrate_get_limits(): bytes per second (0: unlimited) and the longest pause, ms. */
+typedef void (*DriverMigrateLimitsFn)(void *userdata, int r, uint64_t bandwidth, uint64_t downtime_ms,
+                                      const char *message);
+
+typedef struct DriverMigrateCallbacks {
+        void (*stats)(void *userdata, const DriverMigrateStats *s);
+        void (*switchover)(void *userdata, DriverJob *job);   /* answer with migrate_confirm(job, …) */
+        DriverDoneFn done;
+        void *userdata;
+} DriverMigrateCallbacks;
+
 typedef struct DomainDriverOps {
         const char *name;  /* as Manager.Drivers lists it */
         /* The <domain type='…'> values this driver runs, NULL-terminated. The
@@ -755,6 +817,21 @@ typedef struct DomainDriverOps {
          * channel the hypervisor connects out from, -EBUSY while starting, -ESRCH being
          * stopped. NULL: no agent. */
         int (*agent_interfaces)(DriverRuntime *rt, uint64_t timeout_usec, DriverIfAddrFn fn, void *userdata);
+
+        /* ---- live migration (see DriverMigrateIncoming); NULL: not supported ---- */
+        int (*migrate_prepare)(DomainDriver *d, void *owner, const DomainDef *def, int id, const DriverFiles *files,
+                               const DriverMigrateIncoming *in, DriverRuntime **ret_rt, DriverDoneFn done,
+                               void *userdata);
+        /* the port the incoming domain listens on (0: not yet) and, copy_storage, its NBD server's */
+        void (*migrate_ports)(DriverRuntime *rt, uint16_t *ret_port, uint16_t *ret_nbd_port);
+        int (*migrate_finish)(DriverRuntime *rt, uint64_t timeout_usec, DriverDoneFn done, void *userdata);
+        int (*migrate_begin)(DriverRuntime *rt, const DriverMigrateOptions *o, const DriverMigrateCallbacks *cb,
+                             DriverJob **ret_job, char **ret_error);
+        void (*migrate_confirm)(DriverJob *job, int r, const char *message);
+        /* The running domain's migration limits, now and for the next (-1: unchanged; bandwidth 0: unlimited). */
+        int (*migrate_set_limits)(DriverRuntime *rt, int64_t bandwidth, int64_t downtime_ms, DriverDoneFn done,
+                                  void *userdata);
+        int (*migrate_get_limits)(DriverRuntime *rt, DriverMigrateLimitsFn fn, void *userdata);
 } DomainDriverOps;
 
 /* Every driver object begins with this, so the service can reach ops. */

@@ -12,6 +12,7 @@
 #include "domain-tune.h"
 #include "domain-stats.h"
 #include "domain.h"
+#include "migrate.h"
 #include "log.h"
 #include "object-kind.h"
 #include "path-policy.h"
@@ -648,6 +649,16 @@ const sd_bus_vtable domain_vtable[] = {
                                 SD_BUS_NO_RESULT, domain_method_pin_iothread, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetIOThreadInfo", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("a{sv}", pins),
                                 domain_method_get_iothread_info, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_migrate, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("FinishIncomingMigration", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_finish_incoming_migration, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("AbortIncomingMigration", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_abort_incoming_migration, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("SetMigrationParameters", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                vm_domain_method_set_migration_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("GetMigrationParameters", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("a{sv}", parameters), vm_domain_method_get_migration_parameters, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 vm_domain_method_save, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ManagedSave", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),

@@ -27,6 +27,8 @@ struct VmJob {
         void *owner_data;
         GDestroyNotify free_owner_data;
         uint64_t last_emit;
+        GHashTable *info;          /* key → GVariant* (t or s): the Info property */
+        bool info_changed;
         sd_event_source *progress_timer, *linger_timer;
 };
 
@@ -106,6 +108,8 @@ VmJob *vm_job_new(Manager *m, const char *type, const char *object, const char *
 static void job_free(VmJob *j) {
         if (j->free_owner_data && j->owner_data)
                 j->free_owner_data(j->owner_data);
+        if (j->info)
+                g_hash_table_destroy(j->info);
         sd_event_source_disable_unref(j->progress_timer);
         sd_event_source_disable_unref(j->linger_timer);
         g_free(j->path);
@@ -179,7 +183,34 @@ static void job_emit_progress(VmJob *j) {
         j->last_emit = now_usec();
         if (job_visible(j))
                 vm_object_kind_emit_changed(&vm_job_kind, j->manager, j,
-                                            (const char *[]) { "Progress", "ProcessedBytes", "TotalBytes", NULL });
+                                            j->info_changed ? (const char *[]) { "Progress", "ProcessedBytes",
+                                                                                 "TotalBytes", "Info", NULL }
+                                                            : (const char *[]) { "Progress", "ProcessedBytes",
+                                                                                 "TotalBytes", NULL });
+        j->info_changed = false;
+}
+
+static void job_info_put(VmJob *j, const char *key, GVariant *v) {
+        GVariant *old;
+
+        g_variant_ref_sink(v);
+        if (!j->info)
+                j->info = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+        old = g_hash_table_lookup(j->info, key);
+        if (old && g_variant_equal(old, v)) {
+                g_variant_unref(v);
+                return;
+        }
+        g_hash_table_replace(j->info, g_strdup(key), v);
+        j->info_changed = true;
+}
+
+void vm_job_set_info(VmJob *j, const char *key, uint64_t value) {
+        job_info_put(j, key, g_variant_new_uint64(value));
+}
+
+void vm_job_set_info_string(VmJob *j, const char *key, const char *value) {
+        job_info_put(j, key, g_variant_new_string(value ?: ""));
 }
 
 static int on_progress_timer(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -193,7 +224,7 @@ static int on_progress_timer(sd_event_source *es, uint64_t usec, void *userdata)
 void vm_job_progress(VmJob *j, uint64_t processed, uint64_t total) {
         uint64_t now = now_usec();
 
-        if (!vm_job_is_running(j) || (j->processed == processed && j->total == total))
+        if (!vm_job_is_running(j) || (j->processed == processed && j->total == total && !j->info_changed))
                 return;
         j->processed = processed;
         j->total = total;
@@ -239,7 +270,7 @@ void vm_job_finish(VmJob *j, int r, const char *message) {
         if (job_visible(j)) {
                 vm_object_kind_emit_changed(&vm_job_kind, m, j,
                                             (const char *[]) { "State", "Error", "Progress", "ProcessedBytes",
-                                                               "TotalBytes", NULL });
+                                                               "TotalBytes", "Info", NULL });
                 (void) sd_bus_emit_signal(m->bus, j->path, VM_JOB_INTERFACE, "Finished", "ss", j->state, j->error);
         }
         if (g_hash_table_lookup(m->jobs, j->path) != j) {
@@ -295,6 +326,27 @@ static int property_get_bytes(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append_basic(reply, 't', &v);
 }
 
+static int property_get_info(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        VmJob *j = userdata;
+        g_autoptr(GList) keys = j->info ? g_hash_table_get_keys(j->info) : NULL;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        keys = g_list_sort(keys, (GCompareFunc) strcmp);
+        for (GList *l = keys; r >= 0 && l; l = l->next) {
+                GVariant *v = g_hash_table_lookup(j->info, l->data);
+                if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64))
+                        r = sd_bus_message_append(reply, "{sv}", (const char *) l->data, "t", g_variant_get_uint64(v));
+                else
+                        r = sd_bus_message_append(reply, "{sv}", (const char *) l->data, "s",
+                                                  g_variant_get_string(v, NULL));
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmJob *j = userdata;
         int r;
@@ -328,6 +380,7 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("ProcessedBytes", "t", property_get_bytes, 0, EMITS),
         SD_BUS_PROPERTY("TotalBytes", "t", property_get_bytes, 0, EMITS),
         SD_BUS_PROPERTY("Error", "s", property_get_string, 0, EMITS),
+        SD_BUS_PROPERTY("Info", "a{sv}", property_get_info, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_cancel, UNPRIV),
         SD_BUS_SIGNAL_WITH_ARGS("Finished", SD_BUS_ARGS("s", state, "s", error), 0),
         SD_BUS_VTABLE_END

@@ -52,6 +52,10 @@ uint64_t vm_job_total(const VmJob *j);
 
 /* Progress: bytes done of total (0: unknown yet), signalled at most ten times a second. */
 void vm_job_progress(VmJob *j, uint64_t processed, uint64_t total);
+/* Details of the progress (a migration's RAM numbers, …), the Job's Info a{sv}: key → value
+ * (t or s), signalled with the progress. */
+void vm_job_set_info(VmJob *j, const char *key, uint64_t value);
+void vm_job_set_info_string(VmJob *j, const char *key, const char *value);
 /* The end, once: r = 0 completed, -ECANCELED cancelled, else failed with message
  * (NULL: strerror). The cancel hook is not called any more. */
 void vm_job_finish(VmJob *j, int r, const char *message);

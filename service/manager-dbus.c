@@ -8,6 +8,7 @@
 #include "bus-util.h"
 #include "config.h"
 #include "domain.h"
+#include "migrate.h"
 #include "domain-stats.h"
 #include "log.h"
 #include "manager-domcaps.h"
@@ -24,7 +25,7 @@ static const char *const manager_features[] = { "autostart", "transient-domains"
                                                   "graphics-vnc", "screenshot", "jobs", "confinement",
                                                   "network-dhcp-leases", "network-update", "storage-volume-upload",
                                                   "storage-volume-download", "storage-volume-clone", "block-jobs", "save", "managed-save",
-                                                  "core-dump", NULL };
+                                                  "core-dump", "migration", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -658,6 +659,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_define_domain, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("CreateDomain", SD_BUS_ARGS("s", xml, "a{sv}", options), SD_BUS_RESULT("o", domain),
                                 method_create_domain, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("PrepareMigration", SD_BUS_ARGS("s", xml, "a{sv}", options),
+                                SD_BUS_RESULT("o", domain, "a{sv}", params), vm_manager_method_prepare_migration, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("RestoreDomain", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 vm_manager_method_restore_domain, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", name_or_uuid), SD_BUS_RESULT("o", domain),

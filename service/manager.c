@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "job.h"
 #include "log.h"
+#include "migrate.h"
 #include "network.h"
 #include "secret.h"
 #include "pool.h"
@@ -230,8 +231,10 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                                 }
                         continue;
                 }
+                if (streq(*g, "migration"))
+                        continue;   /* manager-migrate.c */
                 if (!streq(*g, "daemon")) {
-                        log_error("%s: unknown section [%s] (known: [daemon], [log])", path, *g);
+                        log_error("%s: unknown section [%s] (known: [daemon], [log], [migration])", path, *g);
                         return -EINVAL;
                 }
                 keys = g_key_file_get_keys(kf, *g, NULL, NULL);
@@ -292,7 +295,7 @@ int manager_config_load(ManagerConfig *c, const char *root, const char *path) {
                                 &c->screenshot_stall_usec) < 0 ||
             config_load_confinement(kf, path, c) < 0)
                 return -EINVAL;
-        if (config_load_allowed_paths(kf, path, c) < 0)
+        if (config_load_allowed_paths(kf, path, c) < 0 || vm_migration_config_load(kf, path, c) < 0)
                 return -EINVAL;
         return config_load_log(kf, path, c);
 }
@@ -428,6 +431,7 @@ Manager *manager_free(Manager *m) {
         /* the drivers stop the jobs' work without callbacks */
         vm_jobs_free_all(m);
         vm_restores_waiting_free(m);
+        vm_incoming_migrations_free(m);
         /* Runtimes belong to the drivers; freeing them leaves their domains running. */
         vm_consoles_free(m);
         vm_streams_free();

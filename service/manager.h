@@ -42,6 +42,9 @@ typedef struct ManagerConfig {
         uint32_t confinement_uid_min, confinement_uid_max; /* [daemon] confinement_uid_range=FIRST-LAST */
         bool on_host_shutdown_save;               /* [daemon] on_host_shutdown=save: SIGTERM managed-saves running domains */
         char *lease_dir;                          /* [daemon] lease_dir=: disk leases (domain-lease.h); NULL: STATE/leases */
+        uint16_t migration_port_min, migration_port_max; /* [migration]: incoming migrations listen on the first free one */
+        char *migration_address;                  /* [migration] migration_address=: where they listen (NULL: 0.0.0.0) */
+        char *migrate_tls_dir;                    /* [migration] migrate_tls_x509_cert_dir= (NULL: no tls) */
 } ManagerConfig;
 
 #define VM_LOG_MAX_SIZE_DEFAULT (2u * 1024u * 1024u)

@@ -168,6 +168,9 @@ struct DriverRuntime {
         bool reconnecting;                      /* recovered: its monitor's state not resynced yet */
         bool from_snapshot;                     /* a revert's start: reason and event detail "from-snapshot" */
         struct QemuStateJob *state_job;         /* a save or dump under way */
+        struct QemuMigIn *mig_in;               /* qemu-migrate.c: an incoming migration (destination) */
+        struct QemuMigJob *mig_job;             /* qemu-migrate.c: an outgoing one (source) */
+        uint64_t mig_bandwidth;                 /* migrate-setspeed's bytes/s for the next ones (0: unlimited) */
 
         /* block jobs (qemu-blockjob.c): the status lines of those a restarted
          * vmgmtd found, or that outlived their BlockJob (teardown), until adopted */
@@ -400,3 +403,23 @@ int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDe
                                char **ret_error);
 int qemu_hotplug_memory_detach(DriverRuntime *rt, size_t index, DriverDeviceDoneFn done, void *userdata,
                                char **ret_error);
+
+/* ---- qemu-migrate.c: live migration ---- */
+
+/* DomainDriverOps.migrate_prepare, .migrate_ports, .migrate_finish, .migrate_begin, .migrate_confirm */
+int qemu_migrate_prepare(DomainDriver *d, void *owner, const DomainDef *def, int id, const DriverFiles *files,
+                         const DriverMigrateIncoming *in, DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
+void qemu_migrate_ports(DriverRuntime *rt, uint16_t *ret_port, uint16_t *ret_nbd_port);
+int qemu_migrate_finish(DriverRuntime *rt, uint64_t timeout_usec, DriverDoneFn done, void *userdata);
+int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const DriverMigrateCallbacks *cb,
+                       DriverJob **ret_job, char **ret_error);
+void qemu_migrate_confirm(DriverJob *job, int r, const char *message);
+int qemu_migrate_set_limits(DriverRuntime *rt, int64_t bandwidth, int64_t downtime_ms, DriverDoneFn done,
+                            void *userdata);
+int qemu_migrate_get_limits(DriverRuntime *rt, DriverMigrateLimitsFn fn, void *userdata);
+/* The start-up step of an incoming migration (rt->mig_in): listens, then the start completes paused. */
+void qemu_migrate_incoming_step(DriverRuntime *rt);
+/* qemu-driver.c: start() with -incoming defer for an incoming migration (rt->mig_in = mig_in). */
+int qemu_driver_start_migrating(DomainDriver *base, void *owner, const DomainDef *def, int id,
+                                const DriverFiles *files, struct QemuMigIn *mig_in, DriverRuntime **ret_rt,
+                                DriverDoneFn done, void *userdata);

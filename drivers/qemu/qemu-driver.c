@@ -531,9 +531,25 @@ static int qemu_driver_start(DomainDriver *base, void *owner, const DomainDef *d
         return qemu_driver_start_incoming(base, owner, def, id, flags, files, NULL, ret_rt, done, userdata);
 }
 
+static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                     const DriverFiles *files, struct QemuRestoreJob *restore, struct QemuMigIn *mig_in,
+                     DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
+
 int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
                                const DriverFiles *files, struct QemuRestoreJob *restore, DriverRuntime **ret_rt,
                                DriverDoneFn done, void *userdata) {
+        return start_any(base, owner, def, id, flags, files, restore, NULL, ret_rt, done, userdata);
+}
+
+int qemu_driver_start_migrating(DomainDriver *base, void *owner, const DomainDef *def, int id,
+                                const DriverFiles *files, struct QemuMigIn *mig_in, DriverRuntime **ret_rt,
+                                DriverDoneFn done, void *userdata) {
+        return start_any(base, owner, def, id, 0, files, NULL, mig_in, ret_rt, done, userdata);
+}
+
+static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int id, DriverStartFlags flags,
+                     const DriverFiles *files, struct QemuRestoreJob *restore, struct QemuMigIn *mig_in,
+                     DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
@@ -582,7 +598,8 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
         rt->start_done = done;
         rt->start_userdata = userdata;
         rt->restore_job = restore;              /* qemu-save.c: the stream comes in before cont */
-        rt->incoming_pending = restore != NULL;
+        rt->incoming_pending = restore != NULL || mig_in != NULL;
+        rt->mig_in = mig_in;                    /* qemu-migrate.c: the guest comes over the network */
 
         if (!copy->emulator)
                 emulator = qemu_caps_find_emulator(copy->os_arch);
@@ -605,7 +622,7 @@ int qemu_driver_start_incoming(DomainDriver *base, void *owner, const DomainDef 
                 .open_log = child_fds_open_log,
                 .open_secret = child_fds_open_secret,
                 .pass_fd_userdata = &qfds,
-                .incoming_defer = restore != NULL,
+                .incoming_defer = restore != NULL || mig_in != NULL,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
@@ -990,6 +1007,13 @@ const DomainDriverOps qemu_driver_ops = {
         .save = qemu_driver_save,
         .read_save_image = qemu_driver_read_save_image,
         .restore = qemu_driver_restore,
+        .migrate_prepare = qemu_migrate_prepare,
+        .migrate_ports = qemu_migrate_ports,
+        .migrate_finish = qemu_migrate_finish,
+        .migrate_begin = qemu_migrate_begin,
+        .migrate_confirm = qemu_migrate_confirm,
+        .migrate_set_limits = qemu_migrate_set_limits,
+        .migrate_get_limits = qemu_migrate_get_limits,
         .core_dump = qemu_driver_core_dump,
         .domain_capabilities = qemu_driver_domain_capabilities,
         .attach_device = qemu_hotplug_attach,

@@ -38,6 +38,17 @@ static void start_complete(DriverRuntime *rt) {
         /* from a save image (qemu-save.c), for a snapshot's revert */
         const char *how = rt->from_snapshot ? "from-snapshot" : rt->restored ? "restored" : "booted";
 
+        if (rt->mig_in) {
+                /* qemu-migrate.c: listening for the guest's state, which the source sends now */
+                rt->state = DOMAIN_STATE_PAUSED;
+                rt->reason = "migration";
+                (void) qemu_runtime_save_status(rt);
+                qemu_runtime_log(rt, "domain %s waits for an incoming migration", rt->def->name);
+                qemu_runtime_set_state(rt, DOMAIN_STATE_PAUSED, "migration", DOMAIN_EVENT_STARTED, "migrated");
+                if (done)
+                        done(userdata, 0, NULL);
+                return;
+        }
         rt->state = rt->start_paused ? DOMAIN_STATE_PAUSED : DOMAIN_STATE_RUNNING;
         const char *paused_how = rt->from_snapshot ? "from-snapshot" : "user";
 
@@ -180,7 +191,9 @@ static void start_next_step(DriverRuntime *rt) {
                 /* a restore: the guest's state is read in, then start_next_step() again */
                 qemu_restore_incoming(rt);
                 return;
-        } else if (rt->start_paused) {
+        } else if (rt->start_paused || rt->mig_in) {
+                /* an incoming migration's guest runs when its source says so (cont would make qemu run it
+                 * by itself as soon as the stream is in) */
                 start_complete(rt);
                 return;
         } else

@@ -1191,6 +1191,10 @@ void qemu_restore_incoming(DriverRuntime *rt) {
         QemuRestoreJob *j = rt->restore_job;
         int r;
 
+        if (rt->mig_in) {
+                qemu_migrate_incoming_step(rt);   /* qemu-migrate.c: from the network */
+                return;
+        }
         if (!j) {
                 rt->incoming_pending = false;
                 qemu_process_start_failed(rt, -EINVAL, "no save image to restore from");
