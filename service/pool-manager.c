@@ -48,6 +48,15 @@ static int parse_and_authorize(Manager *m, sd_bus_message *message, const char *
         return 1;
 }
 
+/* What storage_pool_def_same_source() compared, for a message: the target
+ * directory, else the network source (an rbd pool, an iSCSI target). */
+static char *pool_storage_describe(const StoragePoolDef *def) {
+        if (!isempty(def->target_path))
+                return g_strdup(def->target_path);
+        return g_strdup_printf("%s %s", strempty(def->source_host),
+                               strempty(def->source_device ?: def->source_name));
+}
+
 /* The pool def would replace (NULL: a new one), or AlreadyExists when the
  * name, UUID or storage belongs to another pool. */
 static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret, sd_bus_error *error) {
@@ -68,10 +77,12 @@ static int check_conflicts(VmStorage *s, const StoragePoolDef *def, VmPool **ret
                 if (streq(p->uuid, uuid))
                         return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Pool '%s' already has UUID %s",
                                                  p->name, uuid);
-                if (storage_pool_def_same_source(storage_pool_get_def(p->sp), def))
+                if (storage_pool_def_same_source(storage_pool_get_def(p->sp), def)) {
+                        g_autofree char *what = pool_storage_describe(def);
+
                         return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
-                                                 "Pool '%s' already uses the same storage (%s)", p->name,
-                                                 strempty(def->target_path));
+                                                 "Pool '%s' already uses the same storage (%s)", p->name, what);
+                }
         }
         *ret = same;
         return 0;

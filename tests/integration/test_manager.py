@@ -40,12 +40,24 @@ class ManagerProperties(VmgmtTestCase):
                 "<network><name>feat-%s</name>%s%s</network>" % (mode, fwd, ip), opts())
             self.assertEqual(str(self.client.props(path, 'org.vmgmt.Network')['ForwardMode']), mode)
         src = {'dir': '', 'fs': "<source><device path='/dev/feat-none'/></source>",
-               'netfs': "<source><host name='127.0.0.1'/><dir path='/x'/></source>"}
+               'netfs': "<source><host name='127.0.0.1'/><dir path='/x'/></source>",
+               'iscsi': "<source><host name='127.0.0.1'/><device path='iqn.2026-12.org.vmgmt:feat-k'/></source>",
+               'iscsi-direct': "<source><host name='127.0.0.1'/><device path='iqn.2026-12.org.vmgmt:feat'/>"
+                               "<initiator><iqn name='iqn.2026-12.org.vmgmt:init'/></initiator></source>",
+               'rbd': "<source><name>feat</name><host name='127.0.0.1'/></source>"}
+        targetless = ('rbd', 'iscsi-direct')   # their volumes are no files
         for t in pools:
+            target = '' if t in targetless else \
+                "<target><path>%s</path></target>" % os.path.join(self.fx.tmp, 'pool-' + t)
             path = self.client.manager.DefinePool(
-                "<pool type='%s'><name>feat-%s</name>%s<target><path>%s</path></target></pool>"
-                % (t, t, src.get(t, ''), os.path.join(self.fx.tmp, 'pool-' + t)), opts())
+                "<pool type='%s'><name>feat-%s</name>%s%s</pool>" % (t, t, src.get(t, ''), target), opts())
             self.assertEqual(str(self.client.props(path, 'org.vmgmt.StoragePool')['Type']), t)
+        # a second pool on a network source already in use: the message names the source
+        if 'iscsi-direct' in pools:
+            msg = self.assertDBusError(ERR_ALREADY_EXISTS, self.client.manager.DefinePool,
+                                       "<pool type='iscsi-direct'><name>feat-again</name>%s</pool>" % src['iscsi-direct'],
+                                       opts())
+            self.assertIn('127.0.0.1 iqn.2026-12.org.vmgmt:feat', msg)
 
     def test_empty_lists(self):
         self.assertEqual(self.client.list_domains(), [])
