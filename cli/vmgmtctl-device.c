@@ -490,7 +490,8 @@ int verb_domblklist(Context *c, VerbArgs *a) {
                 dev = prop(n, "device");
                 target = prop(child(n, "target"), "dev");
                 s = child(n, "source");
-                src = prop(s, "file") ?: prop(s, "dev") ?: prop(s, "volume");
+                /* a network disk: its name (rbd POOL/IMAGE, iscsi IQN/LUN, nbd export), as virsh */
+                src = prop(s, "file") ?: prop(s, "dev") ?: prop(s, "volume") ?: prop(s, "name");
                 if (c->json != JSON_FORMAT_OFF) {
                         json_begin_object(&jw);
                         json_member_string(&jw, "type", type ?: "");

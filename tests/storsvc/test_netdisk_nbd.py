@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import storsvc_util  # noqa: F401  (puts tests/integration on sys.path)
 from nbd_server import NbdServer
 from vmgmt_harness import (ERR_INVALID_STATE, ERR_INVALID_XML, ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase, cmdline,
-                           guest_domain_xml, guest_image, main, opts)
+                           guest_domain_xml, guest_image, main, opts, run_vmgmtctl)
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
 WAIT = 120
@@ -145,6 +145,9 @@ class NetdiskNbd(VmgmtTestCase):
     def test_snapshots_and_block_jobs_not_supported(self):
         nbd = self.nbd(tcp=True)
         path = self.define(with_disk(guest_domain_xml('nbd3'), nbd_disk_xml(nbd)))
+        # virsh domblklist names a network disk's source by its name (the export here)
+        listed = run_vmgmtctl(self.fx.bus, 'domblklist', 'nbd3', '--details').stdout
+        self.assertRegex(listed, r'network +disk +vda +%s\n' % nbd.export)
         # shut off: an internal snapshot of the network disk
         snap = "<domainsnapshot><name>s1</name></domainsnapshot>"
         msg = self.assertDBusError(ERR_NOT_SUPPORTED, self.dom(path).CreateSnapshot, snap, opts())
