@@ -13,11 +13,13 @@
 int vm_domain_disk_secrets_resolve(Manager *m, sd_bus_message *caller, const DomainDef *def, DomainDef **ret,
                                    char **ret_error) {
         DomainDef *copy = *ret;
+        /* what the earlier steps resolved (a pool volume may have become a network disk) */
+        const DomainDef *src = copy ?: def;
         bool made = false;
         uid_t uid = caller ? vm_path_policy_caller_uid(m, caller) : 0;
 
-        for (size_t i = 0; i < def->n_disks; i++) {
-                const DomainDiskDef *d = &def->disks[i];
+        for (size_t i = 0; i < src->n_disks; i++) {
+                const DomainDiskDef *d = &src->disks[i];
                 const DomainDiskNet *n = &d->net;
                 const char *name, *type;
                 uint8_t *value = NULL;
@@ -50,7 +52,7 @@ int vm_domain_disk_secrets_resolve(Manager *m, sd_bus_message *caller, const Dom
                 if (r < 0)
                         goto fail;
                 if (!copy) {
-                        copy = domain_def_copy(def);
+                        copy = domain_def_copy(src);
                         made = true;
                         if (!copy) {
                                 explicit_bzero(value, len);

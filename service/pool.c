@@ -696,6 +696,41 @@ const char *vm_storage_pool_user(Manager *m, VmPool *p) {
         return running_domain_with_disk(m, disk_in_pool, p);
 }
 
+/* A <disk type='volume'> of an rbd or iscsi-direct pool as the <disk type='network'> of its
+ * source: rbd POOL/IMAGE, iscsi IQN/LUN (the volume unit:0:0:LUN), the pool's host, initiator and
+ * <auth> (whose secret the start resolves as any network disk's). */
+static int volume_as_network_disk(const StoragePoolDef *pd, DomainDiskDef *out, char **ret_error) {
+        bool rbd = pd->type == STORAGE_POOL_RBD;
+        const char *vol = strempty(out->source_volume);
+        unsigned lun = 0;
+        char tail;
+
+        if (!rbd && sscanf(vol, "unit:0:0:%u%c", &lun, &tail) != 1) {
+                *ret_error = g_strdup_printf("storage volume '%s' not found in pool '%s' (its LUNs are unit:0:0:N)",
+                                             vol, pd->name);
+                return -ENOENT;
+        }
+        out->type = DOMAIN_DISK_TYPE_NETWORK;
+        g_clear_pointer(&out->source, g_free);
+        out->net.protocol = rbd ? DOMAIN_DISK_PROTOCOL_RBD : DOMAIN_DISK_PROTOCOL_ISCSI;
+        out->net.name = rbd ? g_strdup_printf("%s/%s", strempty(pd->source_name), vol)
+                            : g_strdup_printf("%s/%u", strempty(pd->source_device), lun);
+        out->net.hosts = g_new0(DomainDiskHost, 1);
+        out->net.hosts[0] = (DomainDiskHost) { .name = g_strdup(pd->source_host), .port = pd->source_host_port };
+        out->net.n_hosts = 1;
+        if (!rbd)
+                out->net.initiator_iqn = g_strdup(pd->initiator_iqn);
+        if (pd->auth_username) {
+                out->net.auth_username = g_strdup(pd->auth_username);
+                out->net.secret_type = g_strdup(rbd ? "ceph" : "iscsi");
+                out->net.secret_usage = g_strdup(pd->secret_usage);
+                out->net.secret_uuid = g_strdup(pd->secret_uuid);
+        }
+        if (!out->driver_type)
+                out->driver_type = g_strdup("raw");
+        return 0;
+}
+
 int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef **ret, char **ret_error) {
         VmStorage *s = m->storage;
         _cleanup_free_ char *ignored = NULL;
@@ -703,6 +738,7 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
         if (!ret_error)
                 ret_error = &ignored;
         DomainDef *copy = NULL;
+        int r;
 
         *ret = NULL;
         for (size_t i = 0; i < def->n_disks; i++) {
@@ -727,6 +763,27 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                         return -ENOTCONN;
                 }
                 StoragePoolType ptype = storage_pool_get_def(p->sp)->type;
+                if (ptype == STORAGE_POOL_RBD || ptype == STORAGE_POOL_ISCSI_DIRECT) {
+                        /* an rbd image or iSCSI LUN is no file: the disk becomes the network disk
+                         * the pool's source describes, as libvirt does */
+                        if (!p->starting && !storage_pool_find_volume(p->sp, strempty(disk->source_volume))) {
+                                *ret_error = g_strdup_printf("storage volume '%s' not found in pool '%s'",
+                                                             strempty(disk->source_volume), p->name);
+                                domain_def_free(copy);
+                                return -ENOENT;
+                        }
+                        if (!copy) {
+                                copy = domain_def_copy(def);
+                                if (!copy)
+                                        return -ENOMEM;
+                        }
+                        r = volume_as_network_disk(storage_pool_get_def(p->sp), &copy->disks[i], ret_error);
+                        if (r < 0) {
+                                domain_def_free(copy);
+                                return r;
+                        }
+                        continue;
+                }
                 if (!storage_pool_type_has_target(ptype) || ptype == STORAGE_POOL_ISCSI) {
                         /* an rbd image or iSCSI LUN is no file: the hypervisor opens it with its own client */
                         *ret_error = g_strdup_printf("volume '%s' of %s pool '%s' cannot be a disk of type 'volume' yet: "

@@ -13,7 +13,7 @@ import subprocess
 import unittest
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE, dbus_error_name  # noqa: F401
-from vmgmt_harness import main, skip_missing, minimal_domain_xml, domain_path  # noqa: F401
+from vmgmt_harness import cmdline, main, skip_missing, minimal_domain_xml, domain_path  # noqa: F401
 from netservers import CephCluster
 import dbus
 
@@ -98,14 +98,23 @@ class RbdPoolTests(StorageTestCase):
         self.assertIn("<volume type='network'>", vxml)
         self.assertIn('<path>vmpool/pre1</path>', vxml)
 
-        # a <disk type='volume'> on it is refused at Start, naming the way that works (and no qemu runs)
-        disk = ("<disk type='volume' device='disk'><source pool='ceph' volume='pre1'/>"
+        # a <disk type='volume'> on it starts as the rbd network disk of the pool's source, as libvirt
+        # (qemu's own client, the pool's monitor and key); a volume the pool has not is refused
+        disk = ("<disk type='volume' device='disk'><source pool='ceph' volume='%s'/>"
                 "<target dev='vda' bus='virtio'/></disk>")
-        self.manager.DefineDomain(minimal_domain_xml('rbdvol', extra_devices=disk), opts())
-        err = self.assertBusError('org.vmgmt.Error.NotSupported', self.client.obj(domain_path('rbdvol')).Start,
+        for name, vol in (('rbdvol', 'pre1'), ('rbdnone', 'nonesuch')):
+            self.manager.DefineDomain(minimal_domain_xml(name, extra_devices=disk % vol), opts())
+        err = self.assertBusError('org.vmgmt.Error.OperationFailed', self.client.obj(domain_path('rbdnone')).Start,
                                   opts(), dbus_interface='org.vmgmt.Domain')
-        self.assertIn("volume 'pre1' of rbd pool 'ceph' cannot be a disk of type 'volume'", err)
-        self.assertIn("<disk type='network'>", err)
+        self.assertIn("storage volume 'nonesuch' not found in pool 'ceph'", err)
+        dom = self.client.obj(domain_path('rbdvol'))
+        dom.Start(opts(paused=True), dbus_interface='org.vmgmt.Domain')
+        self.client.wait_state(domain_path('rbdvol'), 'paused')
+        argv = ' '.join(' '.join(cmdline(p)) for p in self.fx.qemu_pids())
+        self.assertIn('"driver":"rbd"', argv.replace(' ', ''))
+        self.assertIn('"image":"pre1"', argv.replace(' ', ''))
+        self.assertNotIn(self.ceph.client_key, argv)
+        dom.Destroy(opts(), dbus_interface='org.vmgmt.Domain')
 
         # CreateVolume makes a real image of that size; qemu reads it as the client
         nv = pool.CreateVolume(vol_xml('made', 16, unit='MiB'), opts())
