@@ -763,34 +763,11 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                         return -ENOTCONN;
                 }
                 StoragePoolType ptype = storage_pool_get_def(p->sp)->type;
-                if (ptype == STORAGE_POOL_RBD || ptype == STORAGE_POOL_ISCSI_DIRECT) {
-                        /* an rbd image or iSCSI LUN is no file: the disk becomes the network disk
-                         * the pool's source describes, as libvirt does */
-                        if (!p->starting && !storage_pool_find_volume(p->sp, strempty(disk->source_volume))) {
-                                *ret_error = g_strdup_printf("storage volume '%s' not found in pool '%s'",
-                                                             strempty(disk->source_volume), p->name);
-                                domain_def_free(copy);
-                                return -ENOENT;
-                        }
-                        if (!copy) {
-                                copy = domain_def_copy(def);
-                                if (!copy)
-                                        return -ENOMEM;
-                        }
-                        r = volume_as_network_disk(storage_pool_get_def(p->sp), &copy->disks[i], ret_error);
-                        if (r < 0) {
-                                domain_def_free(copy);
-                                return r;
-                        }
-                        continue;
-                }
-                if (!storage_pool_type_has_target(ptype) || ptype == STORAGE_POOL_ISCSI) {
-                        /* an rbd image or iSCSI LUN is no file: the hypervisor opens it with its own client */
-                        *ret_error = g_strdup_printf("volume '%s' of %s pool '%s' cannot be a disk of type 'volume' yet: "
-                                                     "use <disk type='network'> with its source (protocol %s, name or "
-                                                     "path as the volume's)", strempty(disk->source_volume),
-                                                     storage_pool_type_to_string(ptype), p->name,
-                                                     ptype == STORAGE_POOL_RBD ? "rbd" : "iscsi");
+                if (ptype == STORAGE_POOL_ISCSI) {
+                        /* the kernel initiator's LUNs are block devices this host has not */
+                        *ret_error = g_strdup_printf("volume '%s' of iscsi pool '%s' cannot be a disk of type 'volume' "
+                                                     "yet: use an iscsi-direct pool or <disk type='network'>",
+                                                     strempty(disk->source_volume), p->name);
                         domain_def_free(copy);
                         return -EOPNOTSUPP;
                 }
@@ -813,6 +790,16 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                                 return -ENOMEM;
                 }
                 out = &copy->disks[i];
+                if (ptype == STORAGE_POOL_RBD || ptype == STORAGE_POOL_ISCSI_DIRECT) {
+                        /* an rbd image or iSCSI LUN is no file: the disk becomes the network disk
+                         * the pool's source describes, as libvirt does */
+                        r = volume_as_network_disk(storage_pool_get_def(p->sp), out, ret_error);
+                        if (r < 0) {
+                                domain_def_free(copy);
+                                return r;
+                        }
+                        continue;
+                }
                 path = v ? g_strdup(storage_volume_get_def(v)->path)
                          : g_build_filename(storage_pool_get_def(p->sp)->target_path, disk->source_volume, NULL);
                 out->type = v && storage_volume_get_def(v)->type == STORAGE_VOL_BLOCK ? DOMAIN_DISK_TYPE_BLOCK

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 from storsvc_util import StorageTestCase, vol_xml, opts, POOL_IFACE, VOL_IFACE  # noqa: F401
-from vmgmt_harness import main, skip_missing, run_vmgmtctl  # noqa: F401
+from vmgmt_harness import cmdline, main, minimal_domain_xml, skip_missing, run_vmgmtctl  # noqa: F401
 from netservers import TgtServer
 import dbus
 
@@ -98,6 +98,20 @@ class IscsiDirectPoolTests(StorageTestCase):
 
         self.assertBusError('org.vmgmt.Error.NotSupported', pool.CreateVolume, vol_xml('x', 1, unit='MiB'), opts())
         self.assertBusError('org.vmgmt.Error.NotSupported', self.vol(vols['unit:0:0:2']).Delete, opts())
+
+        # a <disk type='volume'> of a LUN starts as the iscsi network disk of the pool's source (qemu's
+        # libiscsi client, the pool's initiator and CHAP secret: no password on its command line)
+        disk = ("<disk type='volume' device='disk'><source pool='tgt' volume='unit:0:0:1'/>"
+                "<target dev='vda' bus='virtio'/></disk>")
+        dpath = str(self.manager.DefineDomain(minimal_domain_xml('lunvol', extra_devices=disk), opts()))
+        self.client.obj(dpath).Start(opts(paused=True), dbus_interface='org.vmgmt.Domain')
+        self.client.wait_state(dpath, 'paused')
+        argv = ''.join(' '.join(cmdline(q)) for q in self.fx.qemu_pids()).replace(' ', '')
+        self.assertIn('"driver":"iscsi"', argv)
+        self.assertIn('"target":"%s"' % iqn, argv)
+        self.assertIn('"initiator-name":"%s"' % INITIATOR, argv)
+        self.assertNotIn(PASSWORD, argv)
+        self.client.obj(dpath).Destroy(opts(), dbus_interface='org.vmgmt.Domain')
 
         tgt.add_lun(iqn, 16 * MiB)
         pool.Refresh(opts())
