@@ -9,6 +9,7 @@
  * the hypervisor dies, however it dies. Every host that mounts the same lease
  * directory (NFS, CephFS: both carry OFD locks) sees the same locks. The
  * file's text says who holds it, for the Busy message. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "domain-lease.h"
@@ -73,6 +75,18 @@ static char *holder_field(const char *text, const char *key) {
         return g_strdup("?");
 }
 
+/* "disk X is in use by domain NAME (UUID) on host H", from the holder text of lease file path */
+static char *busy_message(const char *path, const char *identity) {
+        char text[1024];
+        g_autofree char *name = NULL, *uuid = NULL, *host = NULL;
+
+        holder_read(path, text, sizeof(text));
+        name = holder_field(text, "domain");
+        uuid = holder_field(text, "uuid");
+        host = holder_field(text, "host");
+        return g_strdup_printf("disk %s is in use by domain %s (%s) on host %s", identity, name, uuid, host);
+}
+
 static int lease_write(int fd, const char *holder, pid_t pid) {
         g_autofree char *text = pid > 0 ? g_strdup_printf("%spid=%d\n", holder, (int) pid) : g_strdup(holder);
         size_t len = strlen(text);
@@ -84,10 +98,16 @@ static int lease_write(int fd, const char *holder, pid_t pid) {
         return 0;
 }
 
-/* Locks one lease file: 0 and *ret_fd, -EBUSY with *ret_error naming its holder, or -errno. */
-static int lease_take(const char *dir, const char *identity, const char *holder, int *ret_fd, char **ret_error) {
+static char *lease_path(const char *dir, const char *identity) {
         g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, identity, -1);
-        g_autofree char *path = g_build_filename(dir, sum, NULL);
+
+        return g_build_filename(dir, sum, NULL);
+}
+
+/* Opens and (lock) locks one lease file: 0 and *ret_fd, -EBUSY with *ret_error naming its holder, or -errno. */
+static int lease_take(const char *dir, const char *identity, const char *holder, bool lock, int *ret_fd,
+                      char **ret_error) {
+        g_autofree char *path = lease_path(dir, identity);
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
         _cleanup_close_ int fd = -1;
         int r;
@@ -98,22 +118,18 @@ static int lease_take(const char *dir, const char *identity, const char *holder,
                 *ret_error = g_strdup_printf("cannot open the lease of disk %s (%s): %s", identity, path, strerror(-r));
                 return r;
         }
+        if (!lock) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
         if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-                char text[1024];
-                g_autofree char *name = NULL, *uuid = NULL, *host = NULL;
-
                 r = -errno;
                 if (r != -EAGAIN && r != -EACCES) {
                         *ret_error = g_strdup_printf("cannot lock the lease of disk %s (%s): %s", identity, path,
                                                      strerror(-r));
                         return r;
                 }
-                holder_read(path, text, sizeof(text));
-                name = holder_field(text, "domain");
-                uuid = holder_field(text, "uuid");
-                host = holder_field(text, "host");
-                *ret_error = g_strdup_printf("disk %s is in use by domain %s (%s) on host %s", identity, name, uuid,
-                                             host);
+                *ret_error = busy_message(path, identity);
                 return -EBUSY;
         }
         r = lease_write(fd, holder, 0);
@@ -123,11 +139,17 @@ static int lease_take(const char *dir, const char *identity, const char *holder,
         return 0;
 }
 
+static char *lease_device_busy(const DomainLeaseDef *lease) {
+        return g_strdup_printf("lease %s%s%s (%s, offset %" PRIu64 ") is held by another domain", lease->key,
+                               lease->lockspace ? " in lockspace " : "", strempty(lease->lockspace),
+                               lease->target_path, lease->target_offset);
+}
+
 /* A <lease> device: the byte at its target's offset, locked as a disk's lease is. Its
  * target is a file of the lease directory (the administrator's lockspace), made if
  * missing: vmgmtd, which opens it as root, locks nothing a definition could point
  * it at elsewhere. */
-static int lease_device_take(const char *dir, const DomainLeaseDef *lease, int *ret_fd, char **ret_error) {
+static int lease_device_take(const char *dir, const DomainLeaseDef *lease, bool lock, int *ret_fd, char **ret_error) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t) lease->target_offset,
                             .l_len = 1 };
         g_autofree char *parent = g_path_get_dirname(lease->target_path), *real_dir = NULL, *real_parent = NULL;
@@ -149,13 +171,14 @@ static int lease_device_take(const char *dir, const DomainLeaseDef *lease, int *
                                              strerror(-r));
                 return r;
         }
+        if (!lock) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
         if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
                 r = -errno;
                 if (r == -EAGAIN || r == -EACCES) {
-                        *ret_error = g_strdup_printf("lease %s%s%s (%s, offset %" PRIu64 ") is held by another domain",
-                                                     lease->key, lease->lockspace ? " in lockspace " : "",
-                                                     strempty(lease->lockspace), lease->target_path,
-                                                     lease->target_offset);
+                        *ret_error = lease_device_busy(lease);
                         return -EBUSY;
                 }
                 *ret_error = g_strdup_printf("cannot lock lease %s (%s): %s", lease->key, lease->target_path,
@@ -166,20 +189,40 @@ static int lease_device_take(const char *dir, const DomainLeaseDef *lease, int *
         return 0;
 }
 
-static int leases_add(VmLeases *l, int fd, const char *holder) {
+/* One more fd of l: of lease `group` (a source's hypervisor may have several fds of one lease file),
+ * lease file `path`, locking byte `offset` (-1: the whole file); what: the disk's identity, or (a
+ * <lease> device) its Busy message. */
+static void leases_add(VmLeases *l, int fd, const char *holder, const char *path, const char *what, int64_t offset,
+                       size_t group) {
         l->fds = g_renew(int, l->fds, l->n + 1);
         l->holders = g_renew(char *, l->holders, l->n + 1);
+        l->paths = g_renew(char *, l->paths, l->n + 1);
+        l->whats = g_renew(char *, l->whats, l->n + 1);
+        l->offsets = g_renew(int64_t, l->offsets, l->n + 1);
+        l->groups = g_renew(size_t, l->groups, l->n + 1);
         l->fds[l->n] = fd;
         l->holders[l->n] = g_strdup(holder);
+        l->paths[l->n] = g_strdup(path);
+        l->whats[l->n] = g_strdup(what);
+        l->offsets[l->n] = offset;
+        l->groups[l->n] = group;
         l->n++;
-        return 0;
 }
 
-int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files,
-                      VmLeases *ret, char **ret_error) {
+static char *holder_text(const DomainDef *owner, const char *identity) {
+        char uuid[37], host[256] = "";
+
+        conf_uuid_format(owner->uuid, uuid);
+        if (gethostname(host, sizeof(host) - 1) < 0)
+                strcpy(host, "?");
+        return g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner->name, uuid, identity);
+}
+
+/* vm_leases_acquire() (lock) and vm_leases_open() */
+static int leases_collect(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
+                          VmLeases *ret, char **ret_error) {
         const char *dir = vm_lease_dir(m);
         VmLeases l = {};
-        char uuid[37], host[256] = "";
         int r;
 
         *ret = (VmLeases) {};
@@ -188,12 +231,9 @@ int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, 
         l.by_disk = g_new(int, l.n_disks + 1);
         for (size_t i = 0; i < l.n_disks; i++)
                 l.by_disk[i] = -1;
-        conf_uuid_format(owner->uuid, uuid);
-        if (gethostname(host, sizeof(host) - 1) < 0)
-                strcpy(host, "?");
         for (size_t i = 0; i < def->n_disks; i++) {
                 const DomainDiskDef *disk = &def->disks[i];
-                g_autofree char *identity = NULL, *holder = NULL;
+                g_autofree char *identity = NULL, *holder = NULL, *path = NULL;
                 int fd = -1;
 
                 if (!disk_needs_lease(disk))
@@ -208,26 +248,198 @@ int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, 
                         }
                 }
                 identity = disk_identity(disk, i, files);
-                holder = g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner->name, uuid, identity);
+                holder = holder_text(owner, identity);
+                path = lease_path(dir, identity);
                 /* the same image twice in one domain: the hypervisor's own image locking refuses it */
-                r = lease_take(dir, identity, holder, &fd, ret_error);
+                r = lease_take(dir, identity, holder, lock, &fd, ret_error);
                 if (r < 0) {
                         vm_leases_release(&l);
                         return r;
                 }
-                leases_add(&l, fd, holder);
+                leases_add(&l, fd, holder, path, identity, -1, l.n);
                 l.by_disk[i] = fd;
         }
         for (size_t i = 0; owner == def && i < def->n_leases; i++) {
+                g_autofree char *busy = lease_device_busy(&def->leases[i]);
                 int fd = -1;
 
-                r = lease_device_take(dir, &def->leases[i], &fd, ret_error);
+                r = lease_device_take(dir, &def->leases[i], lock, &fd, ret_error);
                 if (r < 0) {
                         vm_leases_release(&l);
                         return r;
                 }
-                leases_add(&l, fd, NULL);
+                leases_add(&l, fd, NULL, def->leases[i].target_path, busy, (int64_t) def->leases[i].target_offset, l.n);
                 l.by_disk[def->n_disks + i] = fd;
+        }
+        *ret = l;
+        return 0;
+}
+
+int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files,
+                      VmLeases *ret, char **ret_error) {
+        return leases_collect(m, owner, def, files, true, ret, ret_error);
+}
+
+int vm_leases_open(Manager *m, const DomainDef *def, const DriverFiles *files, VmLeases *ret, char **ret_error) {
+        return leases_collect(m, def, def, files, false, ret, ret_error);
+}
+
+static int lease_fcntl(int fd, short type, int64_t offset) {
+        struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = offset < 0 ? 0 : (off_t) offset,
+                            .l_len = offset < 0 ? 0 : 1 };
+
+        return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+int vm_leases_lock(VmLeases *l, pid_t pid, char **ret_error) {
+        size_t groups = 0;
+        g_autofree bool *done = NULL;   /* per group */
+        int r = 0;
+
+        for (size_t i = 0; i < l->n; i++)
+                groups = MAX(groups, l->groups[i] + 1);
+        done = g_new0(bool, groups + 1);
+
+        for (size_t i = 0; i < l->n; i++) {
+                size_t g = l->groups[i];
+                bool last = true;
+
+                if (done[g])
+                        continue;
+                r = lease_fcntl(l->fds[i], F_WRLCK, l->offsets[i]);
+                if (r >= 0) {
+                        done[g] = true;
+                        if (l->holders[i])
+                                (void) lease_write(l->fds[i], l->holders[i], pid);
+                        continue;
+                }
+                /* another fd of the lease may be the one to take it */
+                for (size_t j = i + 1; j < l->n; j++)
+                        if (l->groups[j] == g)
+                                last = false;
+                if (!last)
+                        continue;
+                if (r == -EAGAIN || r == -EACCES) {
+                        r = -EBUSY;
+                        *ret_error = l->offsets[i] < 0 ? busy_message(l->paths[i], l->whats[i]) : g_strdup(l->whats[i]);
+                } else
+                        *ret_error = g_strdup_printf("cannot lock the lease %s: %s", l->paths[i], strerror(-r));
+                break;
+        }
+        if (r >= 0)
+                return 0;
+        /* all or nothing */
+        for (size_t i = 0; i < l->n; i++)
+                if (done[l->groups[i]])
+                        (void) lease_fcntl(l->fds[i], F_UNLCK, l->offsets[i]);
+        return r;
+}
+
+void vm_leases_unlock(VmLeases *l) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->fds[i] >= 0)
+                        (void) lease_fcntl(l->fds[i], F_UNLCK, l->offsets[i]);
+}
+
+static int sys_pidfd_open(pid_t pid) {
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_getfd(int pidfd, int fd) {
+        return (int) syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+int vm_leases_of_process(Manager *m, const DomainDef *owner, const DomainDef *def, pid_t pid, VmLeases *ret,
+                         char **ret_error) {
+        const char *dir = vm_lease_dir(m);
+        g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int) pid);
+        _cleanup_close_ int pidfd = -1;
+        VmLeases l = {};
+        size_t n = def->n_disks + (owner == def ? def->n_leases : 0);
+        g_autofree struct stat *want = g_new0(struct stat, n + 1);
+        g_autofree bool *have = g_new0(bool, n + 1);
+        g_autofree char **paths = g_new0(char *, n + 1), **whats = g_new0(char *, n + 1),
+                        **holders = g_new0(char *, n + 1);
+        g_autofree int64_t *offsets = g_new0(int64_t, n + 1);
+        bool any = false;
+        DIR *dp = NULL;
+        struct dirent *de;
+        int r = 0;
+
+        *ret = (VmLeases) {};
+        /* the lease files this domain's hypervisor holds, as a start or hot-plug took them */
+        for (size_t i = 0; i < def->n_disks; i++) {
+                g_autofree char *identity = NULL;
+
+                if (!disk_needs_lease(&def->disks[i]))
+                        continue;
+                identity = disk_identity(&def->disks[i], i, NULL);
+                paths[i] = lease_path(dir, identity);
+                holders[i] = holder_text(owner, identity);
+                whats[i] = g_steal_pointer(&identity);
+                offsets[i] = -1;
+        }
+        for (size_t i = 0; owner == def && i < def->n_leases; i++) {
+                paths[def->n_disks + i] = g_strdup(def->leases[i].target_path);
+                whats[def->n_disks + i] = lease_device_busy(&def->leases[i]);
+                offsets[def->n_disks + i] = (int64_t) def->leases[i].target_offset;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (paths[i] && stat(paths[i], &want[i]) >= 0)
+                        have[i] = any = true;
+        if (!any)
+                goto out;   /* no lease: nothing to hand over */
+        pidfd = sys_pidfd_open(pid);
+        if (pidfd < 0) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot reach the hypervisor (pid %d) for its leases: %s", (int) pid,
+                                             strerror(-r));
+                goto out;
+        }
+        dp = opendir(fd_dir);
+        if (!dp) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot list the fds of the hypervisor (%s): %s", fd_dir, strerror(-r));
+                goto out;
+        }
+        while ((de = readdir(dp))) {
+                g_autofree char *link = NULL;
+                struct stat st;
+                char *end;
+                long fd = strtol(de->d_name, &end, 10);
+
+                if (de->d_name[0] == '.' || *end || fd < 0)
+                        continue;
+                /* the file behind the fd (the lease files may be named otherwise in its mount namespace) */
+                link = g_strdup_printf("%s/%ld", fd_dir, fd);
+                if (stat(link, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        int copy;
+
+                        if (!have[i] || st.st_dev != want[i].st_dev || st.st_ino != want[i].st_ino)
+                                continue;
+                        copy = sys_pidfd_getfd(pidfd, (int) fd);
+                        if (copy < 0) {
+                                r = -errno;
+                                *ret_error = g_strdup_printf("cannot take the lease %s out of the hypervisor (pid %d): %s",
+                                                             paths[i], (int) pid, strerror(-r));
+                                goto out;
+                        }
+                        leases_add(&l, copy, holders[i], paths[i], whats[i], offsets[i], i);
+                }
+        }
+out:
+        if (dp)
+                closedir(dp);
+        for (size_t i = 0; i < n; i++) {
+                g_free(paths[i]);
+                g_free(whats[i]);
+                g_free(holders[i]);
+        }
+        if (r < 0) {
+                vm_leases_release(&l);
+                return r;
         }
         *ret = l;
         return 0;
@@ -244,9 +456,15 @@ void vm_leases_release(VmLeases *l) {
                 if (l->fds[i] >= 0)
                         close(l->fds[i]);
                 g_free(l->holders[i]);
+                g_free(l->paths[i]);
+                g_free(l->whats[i]);
         }
         g_free(l->fds);
         g_free(l->holders);
+        g_free(l->paths);
+        g_free(l->whats);
+        g_free(l->offsets);
+        g_free(l->groups);
         g_free(l->by_disk);
         *l = (VmLeases) {};
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "driver.h"
 #include "manager.h"
@@ -15,7 +16,11 @@
  * copies are closed when it is released. */
 typedef struct VmLeases {
         int *fds;
-        char **holders;         /* what each file says, without the pid */
+        char **holders;         /* what each file says, without the pid (NULL: a <lease> device's) */
+        char **paths;           /* each fd's lease file */
+        char **whats;           /* a disk's identity, or a <lease> device's Busy message */
+        int64_t *offsets;       /* the byte each fd locks, -1: the whole file */
+        size_t *groups;         /* the lease each fd is of (a hypervisor may have several fds of one) */
         size_t n;
         int *by_disk;           /* per disk of the definition: its lease's fd in fds, or -1 */
         size_t n_disks;
@@ -32,15 +37,7 @@ const char *vm_lease_dir(Manager *m);
  * *ret_error names the disk and its holder ("disk /x is in use by domain
  * NAME (UUID) on host H"); nothing stays locked then. The driver gets them
  * as DriverFiles lease_fds (= ret->by_disk).
- *
- * Migration: the destination starts its the hypervisor with DRIVER_START_NO_LEASES (the
- * source's the hypervisor holds them until the switch); after the switch the source's
- * the hypervisor quits and its fd sets, with the leases, go with it (nothing to release
- * by hand); then the destination takes them with this (owner = its domain's
- * definition, disks = the live one) and hands each fd to its the hypervisor: add-fd into
- * the fd set of the disk's image with opaque NODE-lease, as a hot-plug does
- * (the hypervisor-hotplug.c lease_added), or getfd for a lease that lives with the hypervisor. A
- * failed switch leaves them where they were, with the source's the hypervisor. */
+ * Migration: see vm_leases_open(). */
 int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *disks, const DriverFiles *files,
                       VmLeases *ret, char **ret_error);
 
@@ -49,3 +46,39 @@ void vm_leases_set_pid(VmLeases *l, pid_t pid);
 
 /* Closes the set's fds (a lease a hypervisor inherited stays held by it). */
 void vm_leases_release(VmLeases *l);
+
+/* ---- a live migration's handover (service/manager-migrate.c, service/domain-migrate.c) ----
+ *
+ * A lease belongs to the open file description the hypervisor holds, so it moves between two
+ * hypervisors without either exiting; at no moment do two running guests hold it:
+ * 1. the destination's PrepareMigration opens the lease files with this, WITHOUT locking them
+ *    (the source's hypervisor holds them), and starts its hypervisor with DRIVER_START_NO_LEASES
+ *    and these fds as DriverFiles lease_fds (in the disks' fd sets, as at any start); it keeps
+ *    its own copies, the same open file descriptions;
+ * 2. the source, once the stream is through (its guest paused), takes the lease fds out of its
+ *    hypervisor (vm_leases_of_process()) and unlocks them (vm_leases_unlock()), the hypervisor
+ *    still running, before it asks FinishIncomingMigration;
+ * 3. the destination's FinishIncomingMigration locks its copies (vm_leases_lock(), never
+ *    waiting: what the destination's hypervisor holds is locked with them) before the guest runs
+ *    there; one held by anyone else fails it Busy naming the holder, the guest does not run
+ *    there (the incoming domain is killed, its locks released first);
+ * 4. the source: the destination runs it, its hypervisor quits; the destination did not take
+ *    it, it locks its copies again and the guest runs on; when that fails (someone else took a
+ *    lease meanwhile), the guest stays paused there (the Job's error names the holder).
+ * A failed stream leaves the leases where they were, with the source's hypervisor.
+ *
+ * vm_leases_open(): the leases vm_leases_acquire(m, def, def, files) takes, opened, not locked. */
+int vm_leases_open(Manager *m, const DomainDef *def, const DriverFiles *files, VmLeases *ret, char **ret_error);
+
+/* Locks every lease of l (each once, on one of its fds; F_OFD_SETLK, never waiting) and writes its
+ * holder with pid: 0, or -EBUSY with *ret_error naming the holder (then nothing of l is locked). */
+int vm_leases_lock(VmLeases *l, pid_t pid, char **ret_error);
+
+/* Unlocks every fd of l; the fds stay open. */
+void vm_leases_unlock(VmLeases *l);
+
+/* The leases of owner's disks `def` (its live definition; owner == def: its <lease> devices too)
+ * that the running hypervisor `pid` holds: copies of its fds (pidfd_getfd(), found by the lease
+ * files' inodes among /proc/PID/fd), sharing their open file descriptions. */
+int vm_leases_of_process(Manager *m, const DomainDef *owner, const DomainDef *def, pid_t pid, VmLeases *ret,
+                         char **ret_error);

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-lease.h"
 #include "domain.h"
 #include "job.h"
 #include "log.h"
@@ -38,6 +39,7 @@ typedef struct Migration {
         bool live, persistent, undefine_source, offline, copy_storage, tls, postcopy, compressed;
         uint32_t channels;
         bool cancelled, finished;
+        VmLeases leases;                /* the hypervisor's, released for the switch (domain-lease.h) */
         bool has_cause;
         uid_t cause_uid;
         pid_t cause_pid;
@@ -60,6 +62,7 @@ static void migration_free(void *p) {
         g_free(mg->host);
         g_free(mg->remote_path);
         g_free((char *) mg->o.host);
+        vm_leases_release(&mg->leases);
         g_free(mg);
 }
 
@@ -183,30 +186,73 @@ static int finish_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                                                        "paused here and may run on the destination",
                                                        e->message ?: e->name);
                 log_warning("Migration of domain '%s': %s", mg->domain->name, msg);
+                vm_leases_release(&mg->leases);   /* the destination may hold them */
                 mg->domain->drv->ops->migrate_confirm(dj, -ENOTCONN, msg);
                 return 0;
         }
         if (e) {
                 g_autofree char *msg = g_strdup_printf("the destination did not take the guest over: %s",
                                                        e->message ?: e->name);
-                log_warning("Migration of domain '%s': %s", mg->domain->name, msg);
-                mg->domain->drv->ops->migrate_confirm(dj, -EIO, msg);
+                g_autofree char *lease_error = NULL;
+                VmDomain *d = mg->domain;
+
+                log_warning("Migration of domain '%s': %s", d->name, msg);
+                /* its leases back before it runs on here; taken by someone else meanwhile, it must not run */
+                if (vm_leases_lock(&mg->leases, d->rt && d->drv->ops->pid ? d->drv->ops->pid(d->rt) : 0,
+                                   &lease_error) < 0) {
+                        g_autofree char *stay = g_strdup_printf("%s; its lease cannot be taken back here (%s): the "
+                                                                "guest stays paused here", msg, strna(lease_error));
+                        log_warning("Migration of domain '%s': %s", d->name, stay);
+                        vm_leases_release(&mg->leases);
+                        d->drv->ops->migrate_confirm(dj, -ENOTCONN, stay);
+                        return 0;
+                }
+                vm_leases_release(&mg->leases);   /* the hypervisor holds them again */
+                d->drv->ops->migrate_confirm(dj, -EIO, msg);
                 return 0;
         }
+        vm_leases_release(&mg->leases);   /* released: they go with the hypervisor */
         mg->domain->drv->ops->migrate_confirm(dj, 0, NULL);
         return 0;
 }
 
 static void on_switchover(void *userdata, DriverJob *job) {
         Migration *mg = userdata;
+        VmDomain *d = mg->domain;
+        g_autofree char *lease_error = NULL;
         int r;
 
         mg->driver_job = job;
+        /* the guest is paused here: its hypervisor lets its leases go (it keeps running) so that the
+         * destination can take them before the guest runs there (domain-lease.h) */
+        vm_leases_release(&mg->leases);
+        r = d->rt && d->drv->ops->pid ? vm_leases_of_process(mg->manager, vm_domain_current_def(d),
+                                                             vm_domain_current_def(d), d->drv->ops->pid(d->rt),
+                                                             &mg->leases, &lease_error)
+                                      : -ESRCH;
+        if (r < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot hand the disk leases over: %s",
+                                                       lease_error ?: strerror(-r));
+                d->drv->ops->migrate_confirm(job, r, msg);
+                return;
+        }
+        vm_leases_unlock(&mg->leases);
         r = sd_bus_call_method_async(mg->peer, &mg->call, VM_BUS_NAME, mg->remote_path, VM_DOMAIN_INTERFACE,
                                      "FinishIncomingMigration", finish_reply, mg, "a{sv}", 1, "persistent", "b",
                                      mg->persistent);
-        if (r < 0)
-                mg->domain->drv->ops->migrate_confirm(job, r, "cannot reach the destination");
+        if (r < 0) {
+                g_autofree char *error = NULL;
+                if (vm_leases_lock(&mg->leases, d->drv->ops->pid(d->rt), &error) < 0) {
+                        g_autofree char *stay = g_strdup_printf("cannot reach the destination; its lease cannot be "
+                                                                "taken back here (%s): the guest stays paused here",
+                                                                strna(error));
+                        vm_leases_release(&mg->leases);
+                        d->drv->ops->migrate_confirm(job, -ENOTCONN, stay);
+                        return;
+                }
+                vm_leases_release(&mg->leases);
+                d->drv->ops->migrate_confirm(job, r, "cannot reach the destination");
+        }
 }
 
 /* ---- prepared there: the stream ---- */
@@ -495,8 +541,10 @@ int vm_domain_method_migrate(sd_bus_message *message, void *userdata, sd_bus_err
                 mg->disks = g_array_new(FALSE, FALSE, sizeof(size_t));
                 for (size_t i = 0; i < def->n_disks; i++) {
                         const DomainDiskDef *disk = &def->disks[i];
-                        /* every writable disk with an image: read-only and shared ones are the same there */
-                        if (!disk->source || disk->readonly || disk->shareable || disk->device != DOMAIN_DISK_DEVICE_DISK)
+                        /* every writable disk with an image: read-only and shared ones are the same there, network
+                         * ones are shared storage (no image of this host to copy) */
+                        if (!disk->source || disk->readonly || disk->shareable || disk->device != DOMAIN_DISK_DEVICE_DISK ||
+                            disk->type == DOMAIN_DISK_TYPE_NETWORK)
                                 continue;
                         g_array_append_val(mg->disks, i);
                         g_string_append_printf(list, "%s%s", list->len ? "," : "", disk->target_dev);

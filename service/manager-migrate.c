@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-lease.h"
 #include "domain.h"
 #include "log.h"
 #include "migrate.h"
@@ -81,6 +82,7 @@ typedef struct Incoming {
         DomainDef *def;                 /* the definition it came with, for persistent */
         DriverMigrateIncoming launch;   /* for the driver, once the start's files are open */
         GArray *disks;                  /* launch.nbd_disks */
+        VmLeases leases;                /* opened, not locked: the ones its hypervisor has; locked at Finish */
 } Incoming;
 
 static GHashTable *incoming_table;       /* domain path → Incoming* */
@@ -98,6 +100,7 @@ static void incoming_free(Incoming *in) {
         domain_def_free(in->def);
         if (in->disks)
                 g_array_free(in->disks, TRUE);
+        vm_leases_release(&in->leases);
         g_free(in->listen_address);
         g_free(in);
 }
@@ -187,8 +190,24 @@ static int prepare_launch(void *launch_data, VmDriver *drv, VmDomain *d, const D
                           DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done,
                           void *userdata) {
         Incoming *in = launch_data;
+        DriverFiles with_leases = files ? *files : (DriverFiles) {};
+        g_autofree char *error = NULL;
+        int r;
 
-        return drv->ops->migrate_prepare(drv->driver, d, def, id, files, &in->launch, ret_rt, done, userdata);
+        /* the leases' files, not locked (the source's hypervisor holds them until the switch,
+         * domain-lease.h): the hypervisor here gets them as at a start, Finish locks them */
+        vm_leases_release(&in->leases);
+        r = vm_leases_open(in->manager, def, files, &in->leases, &error);
+        if (r < 0) {
+                log_warning("Incoming migration of domain '%s': %s", d->name, strna(error));
+                return r;
+        }
+        with_leases.lease_fds = in->leases.by_disk;
+        with_leases.n_lease_fds = in->leases.n_disks;
+        r = drv->ops->migrate_prepare(drv->driver, d, def, id, &with_leases, &in->launch, ret_rt, done, userdata);
+        if (r < 0)
+                vm_leases_release(&in->leases);
+        return r;
 }
 
 static int reply_prepared(Incoming *in) {
@@ -343,7 +362,8 @@ static int prepare_continue(PrepareArgs *a, sd_bus_error *error) {
         (void) sd_event_add_time_relative(m->event, &in->timer, CLOCK_MONOTONIC,
                                           (uint64_t) a->timeout_sec * 1000000ULL, 0, incoming_expired, in);
         vm_domain_set_cause(d, message);
-        r = vm_domain_start_with(d, message, 0, in->def, prepare_launch, in, prepare_done, in, &msg);
+        r = vm_domain_start_with(d, message, DRIVER_START_NO_LEASES, in->def, prepare_launch, in, prepare_done, in,
+                                 &msg);
         if (r < 0) {
                 g_autofree char *what = g_strdup_printf("Failed to prepare the incoming migration of domain '%s'",
                                                         d->name);
@@ -508,6 +528,9 @@ static void finish_done(void *userdata, int r, const char *message) {
                 g_autofree char *what = g_strdup_printf("Failed to finish the incoming migration of domain '%s'",
                                                         d->name);
                 bus_error_from_errno(&error, r, message, what);
+                /* the source takes its leases back when it has the answer: they are free by then,
+                 * whenever the hypervisor here is gone */
+                vm_leases_unlock(&in->leases);
                 (void) sd_bus_reply_method_error(in->finish, &error);
                 /* it does not run here: nothing stays */
                 if (d->rt && d->drv->ops->destroy(d->rt, false, abort_done, NULL) < 0)
@@ -515,6 +538,8 @@ static void finish_done(void *userdata, int r, const char *message) {
                 incoming_free(in);
                 return;
         }
+        /* the hypervisor holds the locks now: our copies go */
+        vm_leases_release(&in->leases);
         if (in->persistent && in->def) {
                 r = vm_domain_store_write_batched(d->manager, in->def, d->persistent ? d->generation + 1 : 1,
                                                   persist_commit, in);
@@ -534,6 +559,7 @@ int vm_domain_method_finish_incoming_migration(sd_bus_message *message, void *us
         VmDomain *d = userdata;
         bool persistent = false;
         const BusOption options[] = { { "persistent", "b", &persistent }, {} };
+        g_autofree char *lease_error = NULL;
         Incoming *in;
         int r;
 
@@ -549,14 +575,21 @@ int vm_domain_method_finish_incoming_migration(sd_bus_message *message, void *us
         in->timer = sd_event_source_disable_unref(in->timer);
         g_hash_table_remove(incoming_table, d->path);   /* the domain's own from now on */
         vm_domain_set_cause(d, message);
-        r = d->drv->ops->migrate_finish(d->rt, FINISH_WAIT_USEC, finish_done, in);
+        /* the source released the leases (its guest is paused): locked here before the guest runs
+         * here (domain-lease.h); one somebody else holds and it does not */
+        r = vm_leases_lock(&in->leases, d->drv->ops->pid ? d->drv->ops->pid(d->rt) : 0, &lease_error);
+        if (r >= 0)
+                r = d->drv->ops->migrate_finish(d->rt, FINISH_WAIT_USEC, finish_done, in);
+        else
+                log_warning("Incoming migration of domain '%s' not finished: %s", d->name, strna(lease_error));
         if (r < 0) {
                 vm_domain_clear_cause(d);
+                vm_leases_unlock(&in->leases);
                 in->finish = sd_bus_message_unref(in->finish);
                 if (d->rt && d->drv->ops->destroy(d->rt, false, abort_done, NULL) < 0)
                         log_warning("Cannot stop domain '%s' after its failed incoming migration", d->name);
                 incoming_free(in);
-                return bus_error_from_errno(error, r, NULL, "Failed to finish the incoming migration");
+                return bus_error_from_errno(error, r, lease_error, "Failed to finish the incoming migration");
         }
         return 1;
 }

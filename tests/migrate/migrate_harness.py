@@ -2,19 +2,26 @@
 # program re-executes itself in private network + mount + pid namespaces (host A: the source); a
 # second network namespace (host B: the destination) is held by a child `unshare -n sleep`, joined
 # to A by a veth pair with addresses of 10.231.77.0/24 that exist only inside the two namespaces.
-# B has a mount namespace of its own as well, so a directory can hold another host's local disks.
+# B has a mount namespace of its own as well, so a directory can hold another host's local disks;
+# each host has a UTS namespace and host name of its own (HOST_A, HOST_B).
 # Each host has its own dbus-daemon, vmgmtd (root and state dirs of its own) and, for B, polkitd.
 # The buses are unix sockets in the temp dirs, reachable from both namespaces: the source vmgmtd
 # is given B's bus address as the destination; the migration stream goes over the veth (TCP).
 import os
+import socket
 import subprocess
 import sys
 import time
 
+HOST_A = 'mig-host-a'
+HOST_B = 'mig-host-b'
+
 if os.environ.get('VMGMT_MIGRATE_NETNS') != '1':
     env = dict(os.environ, VMGMT_MIGRATE_NETNS='1', VMGMT_PRIVATE_PIDNS='1')
-    os.execvpe('unshare', ['unshare', '-n', '-m', '-p', '-f', '--mount-proc', '--', sys.executable] + sys.argv, env)
+    os.execvpe('unshare', ['unshare', '-n', '-m', '-p', '-u', '-f', '--mount-proc', '--', sys.executable] + sys.argv,
+               env)
 subprocess.run(['mount', '-t', 'sysfs', 'sysfs', '/sys'], check=True)
+socket.sethostname(HOST_A)   # a UTS namespace of its own: each host has its name (the lease holder texts say it)
 subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,8 +44,8 @@ class HostB:
 
     def __init__(self):
         # a mount namespace of its own too: a directory of A can be another one in B (local disks)
-        self.holder = subprocess.Popen(['unshare', '-n', '-m', '--propagation', 'private', '--', 'sleep', 'infinity'],
-                                       stdin=subprocess.DEVNULL)
+        self.holder = subprocess.Popen(['unshare', '-n', '-m', '-u', '--propagation', 'private', '--', 'sleep',
+                                        'infinity'], stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + WAIT
         mine = os.readlink('/proc/self/ns/net')
         while os.readlink('/proc/%d/ns/net' % self.holder.pid) == mine:
@@ -50,12 +57,13 @@ class HostB:
         run('ip', 'link', 'add', 'mig0', 'type', 'veth', 'peer', 'name', 'mig1', 'netns', str(self.pid))
         run('ip', 'addr', 'add', ADDR_A + '/24', 'dev', 'mig0')
         run('ip', 'link', 'set', 'mig0', 'up')
+        self.run('hostname', HOST_B)
         self.run('ip', 'link', 'set', 'lo', 'up')
         self.run('ip', 'addr', 'add', ADDR_B + '/24', 'dev', 'mig1')
         self.run('ip', 'link', 'set', 'mig1', 'up')
 
     def prefix(self):
-        return ['nsenter', '-t', str(self.pid), '-n', '-m', '--']
+        return ['nsenter', '-t', str(self.pid), '-n', '-m', '-u', '--']
 
     def run(self, *args, check=True):
         return subprocess.run(self.prefix() + list(args), check=check, stdout=subprocess.PIPE,
@@ -64,6 +72,9 @@ class HostB:
     def bind(self, source, target):
         """In B, directory `target` shows `source` (B's own local storage at the path A uses)."""
         self.run('mount', '--bind', source, target)
+
+    def unbind(self, target):
+        self.run('umount', '--lazy', target)   # what B's processes still have open there stays theirs
 
     def link(self, up):
         """The veth on B's side up or down (the network between the hosts)."""
