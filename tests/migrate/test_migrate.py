@@ -348,9 +348,6 @@ class CopyStorage(MigrateTestCase):
             self.assertEqual(f.read(16), b'disk-marker-77-o')
 
 
-TLS_DIR = '/tmp/vmgmt-migrate-tls-%d' % __import__('os').getpid()
-
-
 def make_tls(d):
     """A CA, a server certificate for B's address and a client certificate (openssl)."""
     import os
@@ -371,16 +368,18 @@ def make_tls(d):
 
 
 class TlsMigration(MigrateTestCase):
-    config = '[migration]\nmigrate_tls_x509_cert_dir=%s\n' % TLS_DIR
-
     @classmethod
     def setUpClass(cls):
         import shutil
+        import tempfile
         if not shutil.which('openssl'):
             from vmgmt_harness import skip_missing
             skip_missing('/usr/bin/openssl', 'openssl')
-        make_tls(TLS_DIR)
-        cls.addClassCleanup(shutil.rmtree, TLS_DIR, True)
+        # a directory of its own (the test's pid is 1 in its pid namespace: not unique)
+        tls_dir = tempfile.mkdtemp(prefix='vmgmt-migrate-tls-')
+        cls.addClassCleanup(shutil.rmtree, tls_dir, True)
+        make_tls(tls_dir)
+        cls.config = '[migration]\nmigrate_tls_x509_cert_dir=%s\n' % tls_dir
         super().setUpClass()
 
     def test_tls(self):
