@@ -27,7 +27,8 @@ typedef struct Migration {
         VmDomain *domain;               /* a reference */
         VmJob *job;
         char *destination;
-        char *host;                     /* [user@]host's host: where a wildcard listener is reached */
+        char *host;                     /* [user@]host[:port]'s host: where a wildcard listener is reached */
+        bool over_ssh;                  /* the destination's bus is reached through ssh */
         sd_bus *peer;
         sd_bus_slot *call;
         char *remote_path;              /* the domain there, once prepared */
@@ -90,6 +91,32 @@ static void migration_end(Migration *mg, int r, const char *message) {
                 mg->peer = sd_bus_close_unref(mg->peer);
         }
         vm_job_finish(j, r, message);   /* frees nothing: the owner data stays until the job goes */
+}
+
+/* [user@]host[:port][/machine] (sd_bus_open_system_remote()'s form): the host alone, brackets of an
+ * IPv6 address dropped — where the guest's stream goes when the destination listens on every address. */
+static char *ssh_destination_host(const char *destination) {
+        const char *at = strrchr(destination, '@');
+        const char *h = at ? at + 1 : destination;
+
+        if (h[0] == '[') {
+                const char *close = strchr(h, ']');
+                return close ? g_strndup(h + 1, (size_t) (close - h - 1)) : g_strdup(h + 1);
+        }
+        return g_strndup(h, strcspn(h, ":/"));
+}
+
+/* The destination gave no answer because its connection ended: over ssh, that is ssh failing (host
+ * key, refused, unreachable, authentication) or no systemd-stdio-bridge/bus there; ssh said why on
+ * our stderr (the log). */
+static bool peer_unreached(Migration *mg, const sd_bus_error *e) {
+        return mg->over_ssh && sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && !sd_bus_is_open(mg->peer);
+}
+
+static char *unreached_message(Migration *mg, const sd_bus_error *e) {
+        return g_strdup_printf("cannot reach vmgmtd on %s over ssh: the connection ended before it answered (%s); "
+                               "ssh's own words are in vmgmtd's log",
+                               mg->destination, e->message ?: e->name);
 }
 
 /* Tells the destination to drop its incoming domain (the answer does not matter). */
@@ -269,6 +296,12 @@ static int prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         int r;
 
         mg->call = sd_bus_slot_unref(mg->call);
+        if (e && peer_unreached(mg, e)) {
+                g_autofree char *msg = unreached_message(mg, e);
+                log_warning("Migration of domain '%s': %s", d->name, msg);
+                migration_end(mg, -EHOSTUNREACH, msg);
+                return 0;
+        }
         if (e) {
                 g_autofree char *msg = g_strdup_printf("the destination refused the migration: %s",
                                                        e->message ?: e->name);
@@ -341,6 +374,11 @@ static int offline_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         const sd_bus_error *e = sd_bus_message_get_error(reply);
 
         mg->call = sd_bus_slot_unref(mg->call);
+        if (e && peer_unreached(mg, e)) {
+                g_autofree char *msg = unreached_message(mg, e);
+                migration_end(mg, -EHOSTUNREACH, msg);
+                return 0;
+        }
         if (e) {
                 g_autofree char *msg = g_strdup_printf("the destination refused the definition: %s",
                                                        e->message ?: e->name);
@@ -370,9 +408,10 @@ static int connect_begin(Migration *mg) {
                 if (r >= 0)
                         r = sd_bus_start(mg->peer);
         } else {
-                /* [user@]host: ssh HOST systemd-stdio-bridge, a child of ours */
-                const char *at = strrchr(mg->destination, '@');
-                mg->host = g_strdup(at ? at + 1 : mg->destination);
+                /* [user@]host[:port]: ssh [-p PORT] HOST systemd-stdio-bridge, a child of ours (root's
+                 * ~/.ssh: its config, keys and known_hosts) */
+                mg->host = ssh_destination_host(mg->destination);
+                mg->over_ssh = true;
                 r = sd_bus_open_system_remote(&mg->peer, mg->destination);
         }
         if (r >= 0)
