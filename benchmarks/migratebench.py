@@ -2,9 +2,9 @@
 # FILL_MIB of random data between two network namespaces joined by a veth pair (host A: the run's
 # own namespace, host B: a child's), each with its own bus and vmgmtd: the total time (Migrate called
 # → the guest running on B) and the downtime qemu reports, next to the floor of plain qemu driven over
-# QMP (migrate to tcp: into a qemu -incoming on B, cont there). libvirt's `virsh migrate --live`
-# would need two libvirtds with private run and state dirs in two mount + network namespaces: not
-# measured yet (its row says so).
+# QMP (migrate to tcp: into a qemu -incoming on B, cont there), and libvirt 9.0's `virsh migrate
+# --live` between two private libvirtds, one per host (savebench.Libvirtd: each in a mount namespace
+# of its own, with its own unix socket and host UUID; B's in B's network namespace).
 #
 # Imported by benchmarks/run only; everything it starts is registered in CLEANUP.
 
@@ -13,7 +13,8 @@ import subprocess
 import time
 
 from benchlib import BUS_CONFIG, CLEANUP, NotReady, kill_wait, log, median, now
-from savebench import MEMORY_MIB, PlainGuest, SerialConsole, boot_and_fill, build_guest, check_alive, domain_xml
+from savebench import (MEMORY_MIB, Libvirtd, PlainGuest, SerialConsole, boot_and_fill, build_guest, check_alive,
+                       domain_xml)
 
 ADDR_A, ADDR_B = "10.231.78.1", "10.231.78.2"
 MIGRATE_TIMEOUT = 600
@@ -47,6 +48,10 @@ class HostB:
 
     def prefix(self):
         return ["nsenter", "-t", str(self.holder.pid), "-n", "-m", "--"]
+
+    def net_prefix(self):
+        """Into B's network namespace only (for a process that makes its own mount namespace)."""
+        return ["nsenter", "-t", str(self.holder.pid), "-n", "--"]
 
 
 def start_bus_b(tmp):
@@ -171,6 +176,62 @@ def measure_vmgmt(vm, tmp, guest, reps, host, log_level):
     return total, downtime
 
 
+LV_SERIAL = "/run/libvirt/bench-serial.sock"   # on each libvirtd's own tmpfs: A's and B's qemu never share it
+
+
+def measure_libvirt(tmp, guest, reps, host):
+    """virsh migrate --live from A's libvirtd to B's (each in a mount namespace of its own; B's in B's
+    network namespace, without cgroups as B's vmgmtd) with --migrateuri tcp://B: total = the wall
+    time of virsh migrate (it returns once the guest runs on B); downtime = A's domjobinfo --completed."""
+    lv_a = Libvirtd(tmp, "libvirt-a", host_uuid="8d3c5d2e-6a7b-4c11-9e0f-00000000000a")
+    lv_b = None
+    total, downtime = [], []
+    try:
+        lv_b = Libvirtd(tmp, "libvirt-b", netns_prefix=host.net_prefix(),
+                        host_uuid="8d3c5d2e-6a7b-4c11-9e0f-00000000000b", cgroups=False)
+        xml = os.path.join(lv_a.dir, "dom.xml")
+        with open(xml, "w") as f:
+            f.write(domain_xml("lvmig", guest, LV_SERIAL))
+        # persistent on A: its completed job's statistics stay there once the guest has left
+        lv_a.virsh("define", xml)
+        lv_a.virsh("start", "lvmig")
+        boot_and_fill(lv_a.path(LV_SERIAL)).close()
+        for i in range(reps):
+            t0 = now()
+            lv_a.virsh("migrate", "--live", "lvmig", lv_b.uri, "--migrateuri", "tcp://" + ADDR_B,
+                       timeout=MIGRATE_TIMEOUT)
+            t = (now() - t0) / 1000
+            st = lv_b.virsh("domstate", "lvmig").stdout.strip()
+            if st != "running":
+                raise NotReady("libvirt: lvmig is %r on B after virsh migrate" % st)
+            total.append(t)
+            downtime.append(job_downtime_us(lv_a, lv_b))
+            check_alive(lv_b.path(LV_SERIAL))
+            # and back, for the next round (not counted)
+            lv_b.virsh("migrate", "--live", "lvmig", lv_a.uri, "--migrateuri", "tcp://" + ADDR_A,
+                       timeout=MIGRATE_TIMEOUT)
+        lv_a.virsh("destroy", "lvmig", check=False)
+        lv_a.virsh("undefine", "lvmig", check=False)
+    finally:
+        for lv in (lv_b, lv_a):
+            if lv:
+                lv.stop()
+    return total, downtime
+
+
+def job_downtime_us(*hosts):
+    """'Total downtime: N ms' of the completed migration job (the source's, else the destination's)."""
+    for i, lv in enumerate(hosts):
+        r = lv.virsh("domjobinfo", "--completed", "lvmig", check=False)
+        for line in r.stdout.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() == "Total downtime":
+                if i:
+                    log("migrate: libvirt's downtime read on the destination (the source had none)")
+                return float(v.split()[0]) * 1000
+    raise NotReady("libvirt: no 'Total downtime' in virsh domjobinfo --completed (%s)" % r.stdout.strip()[:120])
+
+
 def measure_migrate(res, vm, tmp, reps, log_level="warning"):
     global HOST
     sec = "g"
@@ -187,20 +248,29 @@ def measure_migrate(res, vm, tmp, reps, log_level="warning"):
     except (NotReady, OSError) as e:
         q_total, q_down = [], []
         log("migrate: plain qemu failed: %s" % e)
-    vm_err = None
+    lv_err = vm_err = None
+    try:
+        log("migrate: libvirt (virsh migrate --live between two private libvirtds)")
+        lv_total, lv_down = measure_libvirt(tmp, guest, reps, HOST)
+    except (NotReady, OSError, subprocess.SubprocessError) as e:
+        lv_err, lv_total, lv_down = e, [], []
     try:
         log("migrate: vmgmt (Domain.Migrate to the other vmgmtd's bus)")
         v_total, v_down = measure_vmgmt(vm, tmp, guest, reps, HOST, log_level)
     except Exception as e:
         vm_err, v_total, v_down = e, [], []
-    for metric, v, ref in (("Live migration total (Migrate → running on B)", v_total, q_total),
-                           ("Live migration downtime (qemu's)", v_down, q_down)):
-        label = "plain qemu: migrate tcp: + cont"
+    label = "plain qemu: migrate tcp: + cont"
+    for metric, v, ref, lv in (("Live migration total (Migrate → running on B)", v_total, q_total, lv_total),
+                               ("Live migration downtime (qemu's)", v_down, q_down, lv_down)):
+        ref_m = median(ref) if ref else None
         if v:
-            res.add(sec, metric, "us", median(v), median(ref) if ref else None, label, "≤ 1.25 × plain (total)"
+            res.add(sec, metric, "us", median(v), ref_m, label, "≤ 1.25 × plain (total)"
                     if "total" in metric else "", (lambda a, b: b is None or a <= 1.25 * b) if "total" in metric
                     else None, samples=v, ref_samples=ref)
         else:
-            res.fail(sec, metric, "us", vm_err or "no samples", median(ref) if ref else None, label, "")
-    res.fail(sec, "  libvirt 9.0: virsh migrate --live", "us",
-             "not measured: needs two libvirtds with private run/state dirs in two mount+network namespaces")
+            res.fail(sec, metric, "us", vm_err or "no samples", ref_m, label, "")
+        lv_metric = "  libvirt 9.0: virsh migrate --live " + ("(total)" if "total" in metric else "(downtime)")
+        if lv:
+            res.add(sec, lv_metric, "us", median(lv), ref_m, label, "", None, samples=lv, ref_samples=ref)
+        else:
+            res.fail(sec, lv_metric, "us", lv_err or "no samples", ref_m, label, "")

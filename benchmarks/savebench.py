@@ -12,6 +12,7 @@ import array
 import json
 import os
 import select
+import shlex
 import socket
 import subprocess
 import time
@@ -231,85 +232,106 @@ def measure_plain(tmp, guest, reps):
 LIBVIRT_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt", "/var/log/libvirt")
 
 
-def start_libvirtd(tmp):
-    """A libvirtd of its own in this (private) mount namespace: tmpfs on its state dirs, a qemu.conf
+class Libvirtd:
+    """A libvirtd of its own in a mount namespace of its own (unshare -m; optionally entered through
+    netns_prefix, e.g. nsenter into another network namespace): tmpfs on its state dirs, a qemu.conf
     that runs qemu as root without a security driver (as vmgmt's comparison needs no relabelling),
-    and the libvirt-qemu user its driver insists on, added to a private copy of /etc/passwd."""
-    if not os.path.exists("/usr/sbin/libvirtd"):
-        raise NotReady("libvirtd is not installed (apt-get install libvirt-daemon-driver-qemu libvirt-clients)")
-    d = os.path.join(tmp, "libvirt")
-    etc = os.path.join(d, "etc")
-    os.makedirs(etc, exist_ok=True)
-    if os.path.isdir("/etc/libvirt"):
-        subprocess.run(["cp", "-a", "/etc/libvirt/.", etc], check=True)
-    with open(os.path.join(etc, "qemu.conf"), "w") as f:
-        f.write('user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n')
-    for name, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin\n"),
-                       ("group", "libvirt-qemu:x:64055:\n")):
-        with open("/etc/" + name) as f:
-            text = f.read()
-        if not any(l.startswith("libvirt-qemu:") for l in text.splitlines()):
-            text += line
-        with open(os.path.join(d, name), "w") as f:
-            f.write(text)
-    mounts = [("--bind", etc, "/etc/libvirt"), ("--bind", os.path.join(d, "passwd"), "/etc/passwd"),
-              ("--bind", os.path.join(d, "group"), "/etc/group")]
-    os.makedirs("/etc/libvirt", exist_ok=True)
-    for m in LIBVIRT_DIRS:
-        os.makedirs(m, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "bench-libvirt", m], check=True)
-        CLEANUP.mounts.append(m)
-    for kind, src, dst in mounts:
-        subprocess.run(["mount", kind, src, dst], check=True)
-        CLEANUP.mounts.append(dst)
-    logf = open(os.path.join(d, "libvirtd.log"), "ab")
-    p = subprocess.Popen(["/usr/sbin/libvirtd"], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                         start_new_session=True)
-    CLEANUP.procs.append(p)
-    deadline = time.monotonic() + 60
-    while virsh("version", check=False).returncode != 0:
-        if time.monotonic() > deadline or p.poll() is not None:
-            raise NotReady("libvirtd did not come up (see %s/libvirtd.log)" % d)
-        time.sleep(0.1)
-    return p
+    the libvirt-qemu user its driver insists on in a private copy of /etc/passwd, its unix socket
+    and pid file under TMP/NAME (so that two can run at once), host_uuid if given (libvirt refuses
+    to migrate to a host with its own UUID), and without cgroups if cgroups is false (no cgroup
+    mounts). Everything it mounts vanishes with its namespace."""
+
+    def __init__(self, tmp, name="libvirt", netns_prefix=(), host_uuid=None, cgroups=True):
+        if not os.path.exists("/usr/sbin/libvirtd"):
+            raise NotReady("libvirtd is not installed (apt-get install libvirt-daemon-driver-qemu libvirt-clients)")
+        self.dir = d = os.path.join(tmp, name)
+        etc = os.path.join(d, "etc")
+        sock = os.path.join(d, "sock")
+        os.makedirs(etc, exist_ok=True)
+        os.makedirs(sock, exist_ok=True)
+        if os.path.isdir("/etc/libvirt"):
+            subprocess.run(["cp", "-a", "/etc/libvirt/.", etc], check=True)
+        with open(os.path.join(etc, "qemu.conf"), "w") as f:
+            f.write('user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n')
+        with open(os.path.join(etc, "libvirtd.conf"), "a") as f:
+            f.write('\nunix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n' % sock)
+            if host_uuid:
+                f.write('host_uuid = "%s"\n' % host_uuid)
+        for fname, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin\n"),
+                            ("group", "libvirt-qemu:x:64055:\n")):
+            with open("/etc/" + fname) as f:
+                text = f.read()
+            if not any(l.startswith("libvirt-qemu:") for l in text.splitlines()):
+                text += line
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(text)
+        self.uri = "qemu+unix:///system?socket=" + os.path.join(sock, "libvirt-sock")
+        q = shlex.quote
+        script = ["set -e", "mkdir -p /etc/libvirt " + " ".join(LIBVIRT_DIRS)]
+        script += ["mount -t tmpfs -o mode=0755 bench-libvirt " + m for m in LIBVIRT_DIRS]
+        script += ["mount --bind %s /etc/libvirt" % q(etc)]
+        script += ["mount --bind %s /etc/%s" % (q(os.path.join(d, f)), f) for f in ("passwd", "group")]
+        if not cgroups and os.path.ismount("/sys/fs/cgroup"):
+            # unmounted, not covered: libvirt reads /proc/mounts, where a covered cgroup mount still shows
+            script.append("umount -R -l /sys/fs/cgroup")
+        script.append("exec /usr/sbin/libvirtd -p %s" % q(os.path.join(d, "libvirtd.pid")))
+        logf = open(os.path.join(d, "libvirtd.log"), "ab")
+        self.p = subprocess.Popen(list(netns_prefix) + ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                                        "; ".join(script)],
+                                  stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+        CLEANUP.procs.append(self.p)
+        deadline = time.monotonic() + 60
+        while self.virsh("version", check=False).returncode != 0:
+            if time.monotonic() > deadline or self.p.poll() is not None:
+                raise NotReady("libvirtd did not come up (see %s/libvirtd.log)" % d)
+            time.sleep(0.1)
+
+    def path(self, p):
+        """p as this libvirtd (and its qemu) see it: through its mount namespace."""
+        return "/proc/%d/root%s" % (self.p.pid, p)
+
+    def virsh(self, *args, check=True, timeout=SAVE_TIMEOUT):
+        return virsh(*args, check=check, timeout=timeout, uri=self.uri)
+
+    def stop(self):
+        kill_wait(self.p.pid, 10)
+        CLEANUP.procs.remove(self.p)
+        for m in pids_mentioning(self.dir):
+            kill_wait(m)
 
 
-def virsh(*args, check=True, timeout=SAVE_TIMEOUT):
-    r = subprocess.run(["virsh", "-q", "-c", "qemu:///system"] + list(args), capture_output=True, text=True,
-                       timeout=timeout)
+def virsh(*args, check=True, timeout=SAVE_TIMEOUT, uri="qemu:///system"):
+    r = subprocess.run(["virsh", "-q", "-c", uri] + list(args), capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise NotReady("virsh %s: %s" % (args[0], (r.stderr or r.stdout).strip()[:200]))
     return r
 
 
 def measure_libvirt(tmp, guest, reps):
-    d = os.path.join(tmp, "libvirt")
-    p = start_libvirtd(tmp)
+    lv = Libvirtd(tmp)
+    d = lv.dir
     save_us, restore_us, sizes = [], [], []
     serial = os.path.join(d, "serial.sock")
     xml = os.path.join(d, "dom.xml")
     with open(xml, "w") as f:
         f.write(domain_xml("lvsave", guest, serial))
     try:
-        virsh("create", xml)
+        lv.virsh("create", xml)
         boot_and_fill(serial).close()
         for i in range(reps):
             path = os.path.join(d, "lv.save")
             t0 = now()
-            virsh("save", "lvsave", path)
+            lv.virsh("save", "lvsave", path)
             save_us.append((now() - t0) / 1000)
             sizes.append(os.path.getsize(path))
             t0 = now()
-            virsh("restore", path)
+            lv.virsh("restore", path)
             restore_us.append((now() - t0) / 1000)
             check_alive(serial)
             os.unlink(path)
-        virsh("destroy", "lvsave", check=False)
+        lv.virsh("destroy", "lvsave", check=False)
     finally:
-        kill_wait(p.pid, 10)
-        CLEANUP.procs.remove(p)
-        for m in pids_mentioning(d):
-            kill_wait(m)
+        lv.stop()
     return save_us, restore_us, sizes
 
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from benchlib import CLEANUP, NotReady, cpu_ticks, kill_wait, log, median, now, pids_mentioning
-from savebench import start_libvirtd, virsh
+from savebench import Libvirtd
 
 DOMAIN_XML = """<domain type='qemu'>
   <name>%s</name>
@@ -73,7 +73,7 @@ def measure_vmgmt(vm, n, seconds):
 
 
 def measure_libvirt(tmp, n, seconds):
-    p = start_libvirtd(tmp)
+    lv = Libvirtd(tmp)
     d = os.path.join(tmp, "libvirt-stats")
     os.makedirs(d, exist_ok=True)
     try:
@@ -81,14 +81,15 @@ def measure_libvirt(tmp, n, seconds):
             xml = os.path.join(d, "lv%d.xml" % i)
             with open(xml, "w") as f:
                 f.write(DOMAIN_XML % ("lv%d" % i))
-            virsh("create", "--paused", xml, timeout=WAIT)
-        out = virsh("domstats", timeout=WAIT).stdout
+            lv.virsh("create", "--paused", xml, timeout=WAIT)
+        out = lv.virsh("domstats", timeout=WAIT).stdout
         keys = sum(1 for line in out.splitlines() if "=" in line)
-        lat, cpu = poll_for(seconds, lambda: virsh("domstats", timeout=WAIT), p.pid)
+        lat, cpu = poll_for(seconds, lambda: lv.virsh("domstats", timeout=WAIT), lv.p.pid)
         return lat, cpu, keys
     finally:
         for i in range(n):
-            virsh("destroy", "lv%d" % i, check=False)
+            lv.virsh("destroy", "lv%d" % i, check=False)
+        lv.stop()
 
 
 def measure_stats(res, vm, tmp, n, seconds):
