@@ -35,17 +35,32 @@ const char *vm_lease_dir(Manager *m) {
 }
 
 static bool disk_needs_lease(const DomainDiskDef *disk) {
-        if (!disk->source || disk->readonly || disk->shareable)
+        if (disk->readonly || disk->shareable)
                 return false;
         if (disk->device == DOMAIN_DISK_DEVICE_CDROM)
                 return false;   /* read-only media */
-        return disk->type == DOMAIN_DISK_TYPE_FILE || disk->type == DOMAIN_DISK_TYPE_BLOCK;
+        /* a network disk is shared storage by nature: an rbd image, an iSCSI LUN, an nbd export */
+        if (disk->type == DOMAIN_DISK_TYPE_NETWORK)
+                return disk->net.n_hosts > 0 || disk->net.name;
+        return disk->source && (disk->type == DOMAIN_DISK_TYPE_FILE || disk->type == DOMAIN_DISK_TYPE_BLOCK);
 }
 
-/* The disk's identity, the same on every host that sees the same storage: its fully resolved path. */
+/* The disk's identity, the same on every host that sees the same storage: its fully resolved path;
+ * for a network disk PROTOCOL://SERVER/NAME (its first server, as every host names it). */
 static char *disk_identity(const DomainDiskDef *disk, size_t index, const DriverFiles *files) {
         const DriverFile *f = files ? driver_files_find(files, DOMAIN_PATH_DISK, 0, index) : NULL;
         char *p;
+
+        if (disk->type == DOMAIN_DISK_TYPE_NETWORK) {
+                const DomainDiskHost *h = disk->net.n_hosts > 0 ? &disk->net.hosts[0] : NULL;
+                g_autofree char *server = !h ? g_strdup("")
+                                          : h->unix_socket ? g_strdup(strempty(h->socket))
+                                          : h->port ? g_strdup_printf("%s:%u", strempty(h->name), h->port)
+                                          : g_strdup(strempty(h->name));
+
+                return g_strdup_printf("%s://%s/%s", domain_disk_protocol_to_string(disk->net.protocol), server,
+                                       strempty(disk->net.name));
+        }
 
         if (f && !isempty(f->resolved))
                 return g_strdup(f->resolved);

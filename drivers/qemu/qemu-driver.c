@@ -660,9 +660,10 @@ static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int 
         qfds.owned = g_array_new(FALSE, FALSE, sizeof(int));
         for (size_t i = 0; i < n_taps; i++)
                 (void) child_fds_pass(&qfds, tap_fds[i]);
-        /* <lease> devices: inherited, never named, held until qemu exits */
-        for (size_t i = copy->n_disks; files && i < files->n_lease_fds; i++)
-                if (files->lease_fds[i] >= 0)
+        /* <lease> devices, and the leases of network disks (no image fd set to keep them in):
+         * inherited, never named, held until qemu exits */
+        for (size_t i = 0; files && i < files->n_lease_fds; i++)
+                if (files->lease_fds[i] >= 0 && (i >= copy->n_disks || copy->disks[i].type == DOMAIN_DISK_TYPE_NETWORK))
                         (void) child_fds_pass(&qfds, files->lease_fds[i]);
         /* the logs rotate before they are opened for qemu (the spawn's own pass then finds them small) */
         qemu_runtime_rotate_logs_closed(rt);

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 
@@ -189,6 +190,41 @@ class Leases(VmgmtTestCase):
                 fx.client.domain(p).Destroy(opts())
                 fx.client.wait_state(p, 'shutoff')
                 fx.client.domain(p).Undefine(opts())
+
+    def test_network_disk_leased_by_its_server_and_name(self):
+        # a network disk is shared storage: the same export started by a domain on each host is
+        # Busy on the second, by PROTOCOL://SERVER/NAME; the lease is qemu's (inherited: no fd set)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'storsvc'))
+        from nbd_server import NbdServer
+        nbd = NbdServer(self.shared)
+        nbd.start(tcp=True)
+        self.addCleanup(nbd.stop)
+        disk = ("<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                "<source protocol='nbd' name='%s'><host name='%s' port='%d'/></source>"
+                "<target dev='vda' bus='virtio'/></disk>" % (nbd.export, nbd.host, nbd.port))
+        paths = []
+        for fx, name in ((self.fx, 'net-a'), (self.fx2, 'net-b')):
+            uuid = new_uuid()
+            paths.append((fx.client.manager.DefineDomain(minimal_domain_xml(name, uuid=uuid, extra_devices=disk),
+                                                         opts()), uuid))
+        (a, ua), (b, _) = paths
+        self.start(self.fx, a)
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn('disk nbd://%s:%d/%s is in use by domain net-a (%s)' % (nbd.host, nbd.port, nbd.export, ua),
+                      cm.exception.get_dbus_message())
+        # held by qemu, not by vmgmtd: still Busy after the holder's vmgmtd is gone
+        self.fx.daemon.kill()   # a crash: qemu keeps running and keeps the lease
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.fx.daemon.start()
+        self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
+        self.start(self.fx2, b)
+        self.fx2.client.domain(b).Destroy(opts())
+        self.fx2.client.wait_state(b, 'shutoff')
 
 
 if __name__ == '__main__':
