@@ -387,7 +387,7 @@ typedef struct DriverIfAddr {
 typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs, size_t n, const char *message);
 
 
-/* ---- live migration (issue 15; qemu-migrate.c) ----
+/* ---- live migration (issue 15) ----
  *
  * Destination: migrate_prepare() starts the domain as start() does (the
  * service's fds, confinement) but waiting for the guest's state from the
@@ -399,13 +399,13 @@ typedef void (*DriverIfAddrFn)(void *userdata, int r, const DriverIfAddr *addrs,
  * state (and with disks, their content first over NBD); when the stream is
  * through (the guest stopped here) callbacks.switchover is called and the
  * service answers with migrate_confirm(): r >= 0 the destination runs it,
- * qemu here quits (shutoff "migrated", STOPPED/"migrated") and done(0); r < 0
+ * the hypervisor here quits (shutoff "migrated", STOPPED/"migrated") and done(0); r < 0
  * the guest runs on here (RESUMED/"migrated") and done(r); r = -ENOTCONN (the
  * destination's answer was lost: it may run there) it stays paused here
  * (paused "migration") and done(r). A failure or a cancel before the
  * switch-over leaves it running here too. */
 typedef struct DriverMigrateIncoming {
-        const char *listen_address;     /* what qemu binds ("0.0.0.0", an address of this host) */
+        const char *listen_address;     /* what the hypervisor binds ("0.0.0.0", an address of this host) */
         uint16_t port_min, port_max;    /* the first port of this range that is free */
         bool postcopy, compress, tls;
         unsigned multifd_channels;      /* 0: one stream */

@@ -2,9 +2,9 @@
  *
  * The Job connects to the destination's bus (sd_bus_open_system_remote() for [user@]host: an ssh
  * bridge started as a child; or a bus address), all asynchronously; asks its Manager.PrepareMigration
- * for the domain (the destination starts qemu listening), has the driver send the guest there, and
+ * for the domain (the destination starts its hypervisor listening), has the driver send the guest there, and
  * when the stream is through (the guest stopped here) asks Domain.FinishIncomingMigration: the guest
- * runs there, qemu here quits (shutoff/migrated). If the destination does not take over, the guest
+ * runs there, the hypervisor here quits (shutoff/migrated). If the destination does not take over, the guest
  * runs on here and the destination's domain is aborted (AbortIncomingMigration). offline: only the
  * persistent definition moves (DefineDomain there). */
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "log.h"
 #include "migrate.h"
 
-#define PEER_CALL_USEC (300 * 1000000ULL)   /* PrepareMigration: a qemu start on a loaded host; Finish */
+#define PEER_CALL_USEC (300 * 1000000ULL)   /* PrepareMigration: a start on a loaded host; Finish */
 #define PEER_SHORT_USEC (60 * 1000000ULL)
 
 typedef struct Migration {

@@ -1,5 +1,5 @@
 /* manager-migrate.c — the destination of a live migration: Manager.PrepareMigration starts the incoming
- * domain (transient, qemu listening), Domain.FinishIncomingMigration runs it once its source says the
+ * domain (transient, its hypervisor listening), Domain.FinishIncomingMigration runs it once its source says the
  * stream is through (persistent b: defined here too), Domain.AbortIncomingMigration (or the source
  * going away, or the time running out) kills it: nothing stays behind. */
 #include <errno.h>

@@ -21,5 +21,5 @@ int vm_domain_method_abort_incoming_migration(sd_bus_message *message, void *use
 int vm_domain_method_migrate(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_domain_method_set_migration_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int vm_domain_method_get_migration_parameters(sd_bus_message *message, void *userdata, sd_bus_error *error);
-/* The incoming migrations waiting for their source go (vmgmtd exits: their qemu keeps running). */
+/* The incoming migrations waiting for their source go (vmgmtd exits: their hypervisors keep running). */
 void vm_incoming_migrations_free(Manager *m);
