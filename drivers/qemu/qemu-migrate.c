@@ -641,6 +641,7 @@ typedef struct QemuMigJob {
 } QemuMigJob;
 
 static void mig_event(DriverRuntime *rt, const char *name, const JsonValue *data, void *userdata);
+static void confirmed_quit(QemuMigJob *j);
 static void mig_gone(DriverRuntime *rt, bool exited, void *userdata);
 static void mig_fail(QemuMigJob *j, int error, const char *message);
 
@@ -1036,9 +1037,12 @@ static void mig_event(DriverRuntime *rt, const char *name, const JsonValue *data
                 return;
         }
         if (!streq(name, "MIGRATION") || j->phase != PHASE_STREAM) {
-                if (streq(name, "MIGRATION") && j->phase == PHASE_SWITCHOVER && j->postcopy_active &&
-                    streq_ptr(json_util_member_string(data, "status"), "completed"))
+                if (streq(name, "MIGRATION") && (j->phase == PHASE_SWITCHOVER || j->phase == PHASE_CONFIRMED) &&
+                    j->postcopy_active && streq_ptr(json_util_member_string(data, "status"), "completed")) {
                         j->completed = true;
+                        if (j->phase == PHASE_CONFIRMED)
+                                confirmed_quit(j);   /* the last pages are there: now qemu here may go */
+                }
                 return;
         }
         const char *status = json_util_member_string(data, "status");
@@ -1297,6 +1301,13 @@ static void confirm_cont_reply(Qmp *q, int r, const JsonValue *ret, const char *
         mig_done(j, j->error, j->message);
 }
 
+/* It runs there and all of its memory is there: qemu here quits; done when it is gone (mig_gone). */
+static void confirmed_quit(QemuMigJob *j) {
+        qemu_runtime_log(j->rt, "migration completed: the guest runs on the destination");
+        if (qemu_process_kill(j->rt, false, "migrated", "migrated") < 0)
+                mig_done(j, -EIO, "cannot stop qemu after the migration");
+}
+
 void qemu_migrate_confirm(DriverJob *base, int r, const char *message) {
         QemuMigJob *j = (QemuMigJob *) base;
         DriverRuntime *rt = j->rt;
@@ -1308,11 +1319,15 @@ void qemu_migrate_confirm(DriverJob *base, int r, const char *message) {
                 return;
         }
         if (r >= 0) {
-                /* it runs there: qemu here quits; done when it is gone (mig_gone) */
                 j->phase = PHASE_CONFIRMED;
-                qemu_runtime_log(rt, "migration completed: the guest runs on the destination");
-                if (qemu_process_kill(rt, false, "migrated", "migrated") < 0)
-                        mig_done(j, -EIO, "cannot stop qemu after the migration");
+                if (j->postcopy_active && !j->completed) {
+                        /* it runs there, but the pages it has not touched yet are still here: qemu
+                         * here quits when the stream says completed (mig_event) */
+                        qemu_runtime_log(rt, "the guest runs on the destination; the rest of its memory follows "
+                                             "(postcopy)");
+                        return;
+                }
+                confirmed_quit(j);
                 return;
         }
         j->phase = PHASE_FAILING;
