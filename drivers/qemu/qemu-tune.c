@@ -102,6 +102,7 @@ static void all_cpus(cpu_set_t *set) {
 }
 
 typedef struct PinPlan {
+        DriverRuntime *rt;
         const DomainTuneDef *tune, *old;
         bool pin_emulator;              /* also set the emulator threads (pinned, or a pin removed) */
         bool *pin_vcpus;                /* per vCPU: set it */
@@ -109,11 +110,29 @@ typedef struct PinPlan {
         char **error;
 } PinPlan;
 
+/* Moves emulator thread tid into the domain's emulator/ group: 1 if it was moved, 0 if there is
+ * none (no cgroup of its own, no cpuset), < 0 on failure. A thread a vCPU or an iothread
+ * started after the start is in that thread's group, with its cpuset. */
+static int emulator_thread_regroup(DriverRuntime *rt, pid_t tid) {
+        g_auto(GStrv) emu = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (!rt || !rt->cgroups || !rt->cgroups[0])
+                return 0;
+        r = cgroup_thread_group(rt->cgroups, "emulator", &emu, &error);
+        if (r < 0 || !emu[0])
+                return r < 0 ? r : 0;
+        r = cgroup_thread_group_attach(emu, tid, false, &error);
+        return r < 0 ? r : 1;
+}
+
 static int pin_thread(pid_t tid, int vcpu, void *userdata) {
         PinPlan *p = userdata;
         const char *cpuset = NULL;
         uint8_t mask[DOMAIN_CPUSET_MAX / 8];
         cpu_set_t set;
+        int r;
 
         if (IOTHREAD_OF(vcpu) && (domain_tune_iothreadpin(p->tune, IOTHREAD_OF(vcpu)) ||
                                    (p->old && domain_tune_iothreadpin(p->old, IOTHREAD_OF(vcpu))))) {
@@ -137,8 +156,12 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
                 mask_to_cpuset(mask, &set);
         } else
                 all_cpus(&set);
-        if (sched_setaffinity(tid, sizeof(set), &set) < 0 && errno != ESRCH) {
-                int r = -errno;
+        r = sched_setaffinity(tid, sizeof(set), &set) < 0 ? -errno : 0;
+        if (r == -EINVAL && vcpu == -1 && emulator_thread_regroup(p->rt, tid) > 0)
+                /* it lived in the group of the thread that started it (a vCPU's, an iothread's):
+                 * their cpuset refused these CPUs; in emulator/ it may have them */
+                r = sched_setaffinity(tid, sizeof(set), &set) < 0 ? -errno : 0;
+        if (r < 0 && r != -ESRCH) {
                 _cleanup_free_ char *what = vcpu >= 0          ? g_strdup_printf("vCPU %d", vcpu)
                                             : IOTHREAD_OF(vcpu) ? g_strdup_printf("iothread %u", IOTHREAD_OF(vcpu))
                                                                 : g_strdup("the emulator");
@@ -154,7 +177,7 @@ static int pin_thread(pid_t tid, int vcpu, void *userdata) {
 static int apply_pins(DriverRuntime *rt, const DomainTuneDef *tune, const DomainTuneDef *old, char **ret_error) {
         unsigned n = rt->def->vcpus;
         _cleanup_free_ bool *which = calloc(n ?: 1, sizeof(bool));
-        PinPlan p = { .tune = tune, .old = old, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
+        PinPlan p = { .rt = rt, .tune = tune, .old = old, .pin_vcpus = which, .n_vcpus = n, .error = ret_error };
         bool any = false;
 
         if (!which)
