@@ -132,6 +132,8 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = manager_run(m);
         manager_free(m);
-        g_free(config.lease_dir);   /* the manager has its own copy */
+        g_free(config.lease_dir);
+        g_free(config.migration_address);
+        g_free(config.migrate_tls_dir);   /* the manager has its own copy */
         return r < 0 ? 1 : 0;
 }

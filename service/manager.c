@@ -400,6 +400,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->config.config_file = g_strdup(config->config_file);
         m->config.allowed_device_paths = g_strdupv(config->allowed_device_paths);
         m->config.lease_dir = g_strdup(config->lease_dir);
+        m->config.migration_address = g_strdup(config->migration_address);
+        m->config.migrate_tls_dir = g_strdup(config->migrate_tls_dir);
         for (const DomainDriverOps *const *o = domain_driver_registry; *o; o++)
                 m->n_drivers++;
         m->drivers = g_new0(VmDriver, m->n_drivers);
@@ -470,6 +472,8 @@ Manager *manager_free(Manager *m) {
         g_free(m->config.config_file);
         g_strfreev(m->config.allowed_device_paths);
         g_free(m->config.lease_dir);
+        g_free(m->config.migration_address);
+        g_free(m->config.migrate_tls_dir);
         g_free(m);
         return NULL;
 }
