@@ -488,6 +488,39 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
 
 /* ---- FinishIncomingMigration ---- */
 
+/* A refused finish is answered when the hypervisor here is gone: until then it may hold the disks
+ * (qemu activates its images at the stream's end), and the source's resume would find them locked. */
+typedef struct FinishRefusal {
+        sd_bus_message *finish;
+        sd_bus_error error;
+} FinishRefusal;
+
+static void refusal_answer(FinishRefusal *f) {
+        (void) sd_bus_reply_method_error(f->finish, &f->error);
+        sd_bus_message_unref(f->finish);
+        sd_bus_error_free(&f->error);
+        free(f);
+}
+
+static void refusal_gone(void *userdata, int r, const char *message) {
+        abort_done(NULL, r, message);
+        refusal_answer(userdata);
+}
+
+/* Takes over *error; the domain does not run here: nothing stays. */
+static void refuse_finish(VmDomain *d, sd_bus_message *finish, sd_bus_error *error) {
+        FinishRefusal *f = g_new0(FinishRefusal, 1);
+
+        f->finish = sd_bus_message_ref(finish);
+        f->error = *error;
+        *error = SD_BUS_ERROR_NULL;
+        if (!d->rt || d->drv->ops->destroy(d->rt, false, refusal_gone, f) < 0) {
+                if (d->rt)
+                        log_warning("Cannot stop domain '%s' after its failed incoming migration", d->name);
+                refusal_answer(f);
+        }
+}
+
 static void persist_commit(void *userdata, int r, char *file) {
         Incoming *in = userdata;
         VmDomain *d = in->domain;
@@ -531,10 +564,7 @@ static void finish_done(void *userdata, int r, const char *message) {
                 /* the source takes its leases back when it has the answer: they are free by then,
                  * whenever the hypervisor here is gone */
                 vm_leases_unlock(&in->leases);
-                (void) sd_bus_reply_method_error(in->finish, &error);
-                /* it does not run here: nothing stays */
-                if (d->rt && d->drv->ops->destroy(d->rt, false, abort_done, NULL) < 0)
-                        log_warning("Cannot stop domain '%s' after its failed incoming migration", d->name);
+                refuse_finish(d, in->finish, &error);
                 incoming_free(in);
                 return;
         }
@@ -583,13 +613,14 @@ int vm_domain_method_finish_incoming_migration(sd_bus_message *message, void *us
         else
                 log_warning("Incoming migration of domain '%s' not finished: %s", d->name, strna(lease_error));
         if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error refusal = SD_BUS_ERROR_NULL;
+
                 vm_domain_clear_cause(d);
                 vm_leases_unlock(&in->leases);
                 in->finish = sd_bus_message_unref(in->finish);
-                if (d->rt && d->drv->ops->destroy(d->rt, false, abort_done, NULL) < 0)
-                        log_warning("Cannot stop domain '%s' after its failed incoming migration", d->name);
+                (void) bus_error_from_errno(&refusal, r, lease_error, "Failed to finish the incoming migration");
+                refuse_finish(d, message, &refusal);
                 incoming_free(in);
-                return bus_error_from_errno(error, r, lease_error, "Failed to finish the incoming migration");
         }
         return 1;
 }

@@ -131,6 +131,7 @@ class LeaseHandover(MigrateTestCase):
         self.assertIn('disk %s is in use by domain intruder' % os.path.realpath(IMAGE), p['Error'])
         self.assertIn('on host third-host', p['Error'])
         self.assertNotIn('stays paused', p['Error'])
+        self.assertNotIn('could not be resumed', p['Error'])
         # the guest runs on here, with its lease
         self.ca.wait_state(path, 'running', timeout=WAIT)
         n = self.wait_until(lambda: last_tick(con), what='a tick on A')
