@@ -763,14 +763,6 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                         return -ENOTCONN;
                 }
                 StoragePoolType ptype = storage_pool_get_def(p->sp)->type;
-                if (ptype == STORAGE_POOL_ISCSI) {
-                        /* the kernel initiator's LUNs are block devices this host has not */
-                        *ret_error = g_strdup_printf("volume '%s' of iscsi pool '%s' cannot be a disk of type 'volume' "
-                                                     "yet: use an iscsi-direct pool or <disk type='network'>",
-                                                     strempty(disk->source_volume), p->name);
-                        domain_def_free(copy);
-                        return -EOPNOTSUPP;
-                }
                 if (storage_vol_name_validate(strempty(disk->source_volume), &reason) < 0) {
                         *ret_error = g_strdup_printf("invalid volume name '%s': %s", strempty(disk->source_volume),
                                                      reason);
@@ -778,7 +770,8 @@ int vm_storage_resolve_domain_disks(Manager *m, const DomainDef *def, DomainDef 
                         return -ENOENT;
                 }
                 v = storage_pool_find_volume(p->sp, disk->source_volume);
-                if (!v && !p->starting) {
+                /* an iscsi pool's LUN is a block device whose name only its listing knows */
+                if (!v && (!p->starting || ptype == STORAGE_POOL_ISCSI)) {
                         *ret_error = g_strdup_printf("storage volume '%s' not found in pool '%s'",
                                                      disk->source_volume, p->name);
                         domain_def_free(copy);

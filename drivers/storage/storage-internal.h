@@ -47,9 +47,11 @@ struct StoragePool {
         unsigned build_flags;
         StorageDoneFn transition_done;
         void *transition_userdata;
-        StorageCall *net_call;        /* rbd / iscsi-direct: a start or refresh in a thread */
+        StorageCall *net_call;        /* rbd / iscsi: a start, refresh or stop in a thread */
         StorageDoneFn net_done;       /* its completion */
         void *net_userdata;
+        bool iscsi_node_created;      /* iscsi: the start made open-iscsi's node record: the stop removes it */
+        bool iscsi_iface_created;     /* and the pool's iface */
         bool start_mounted;           /* this start mounted the target: a failed start unmounts it */
         int start_error;              /* a failed start waiting for its umount */
         char *start_message;
@@ -74,6 +76,9 @@ static inline int storage_close(int fd) {
 
 /* ---- storage-pool.c ---- */
 
+/* Drops the volumes, closes the target, inactive; pool_changed. */
+void storage_pool_deactivate(StoragePool *p);
+
 /* Updates capacity/allocation/available from fstatvfs() in a thread (zeros
  * at once when inactive); pool_changed when they moved. */
 void storage_pool_update_stats(StoragePool *p);
@@ -93,7 +98,7 @@ char *storage_pool_path(StoragePool *p, const char *name);
 /* Calls fn(userdata, r, message) from the loop (next iteration). */
 int storage_defer_done(StorageDriver *d, StorageDoneFn fn, void *userdata, int r, const char *message);
 
-/* ---- network pools without a target (storage-net.c: rbd, iscsi-direct; iscsi refused) ---- */
+/* ---- network pools without a target directory (storage-net.c: rbd, iscsi-direct, iscsi) ---- */
 
 /* Whether p is an rbd, iscsi or iscsi-direct pool: no target directory, its own start/refresh/volumes. */
 bool storage_pool_is_network(const StoragePool *p);
@@ -117,6 +122,8 @@ typedef struct StorageNetConn {
         char *source_name;            /* rbd: RADOS pool */
         char *device;                 /* iscsi: target IQN */
         char *initiator;              /* iscsi: our IQN */
+        char *iface;                  /* iscsi (kernel): open-iscsi's iface, the pool's own with an initiator, else "default" */
+        char *target_path;            /* iscsi (kernel): where udev's stable names of the LUNs are */
         char *username;               /* NULL: no authentication */
         uint8_t *secret;              /* the secret's value (wiped when freed) */
         size_t secret_len;
@@ -133,6 +140,22 @@ int storage_rbd_list(const StorageNetConn *c, StorageNetList *out, char **error)
 int storage_rbd_create(const StorageNetConn *c, const char *name, uint64_t size, char **error);
 int storage_rbd_remove(const StorageNetConn *c, const char *name, char **error);
 int storage_iscsi_direct_list(const StorageNetConn *c, StorageNetList *out, char **error);
+/* The kernel initiator (storage-iscsiadm.c): node record (and iface) made when missing, CHAP set, logged
+ * in, LUNs listed; *ret_*_created say what the login made (a failed one undoes it). */
+int storage_iscsi_kernel_login(const StorageNetConn *c, StorageNetList *out, bool *ret_node_created,
+                               bool *ret_iface_created, char **error);
+/* The session rescanned and its LUNs listed. */
+int storage_iscsi_kernel_list(const StorageNetConn *c, StorageNetList *out, char **error);
+/* Logged out; the record and iface removed when the login made them. */
+int storage_iscsi_kernel_logout(const StorageNetConn *c, bool node_created, bool iface_created, char **error);
+/* open-iscsi iface name of a pool with an <initiator> ("vmgmt-" and hex of its UUID), malloc'd. */
+char *storage_iscsi_iface_name(const unsigned char uuid[16]);
+/* Under a sysfs root: the session id of target_iqn (of initiator when not NULL; -ENOENT when none),
+ * and its disk and CD LUNs with block devices as volumes unit:B:T:L added to out (their number, or
+ * -ENOENT when the session is gone); a volume's path is its stable name in by_path_dir when one
+ * points at it, else /dev/NAME. */
+int storage_iscsi_session_find(const char *sysfs, const char *target_iqn, const char *initiator, unsigned *ret_sid);
+int storage_iscsi_session_luns(const char *sysfs, unsigned sid, const char *by_path_dir, StorageNetList *out);
 /* Whether the library of a pool type was built in (dir, fs, netfs, iscsi: true). */
 bool storage_pool_type_built_in(StoragePoolType t);
 

@@ -1,7 +1,8 @@
-/* storage-net.c — pools without a target directory: rbd (librbd) and iscsi-direct (libiscsi), and the
- * kernel-initiator iscsi type's honest refusal. Every library call (connect, log in, list, create,
- * remove) runs in a detached thread of its own with a copy of what it needs (the secret's value
- * too, wiped when the call is freed); a fresh connection each time, as the loop keeps none. */
+/* storage-net.c — pools without a target directory: rbd (librbd), iscsi-direct (libiscsi) and iscsi
+ * (the kernel's initiator through iscsiadm, storage-iscsiadm.c). Every library call or iscsiadm run
+ * (connect, log in, list, create, remove, log out) happens in a detached thread of its own with a copy
+ * of what it needs (the secret's value too, wiped when the call is freed); rbd and iscsi-direct make a
+ * fresh connection each time, as the loop keeps none; an iscsi pool's session lives while it is active. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,13 @@ bool storage_driver_pool_type_supported(StoragePoolType t) {
         return storage_pool_type_built_in(t);
 }
 
-typedef enum NetOp { NET_LIST, NET_CREATE, NET_REMOVE } NetOp;
+typedef enum NetOp {
+        NET_LOGIN,                    /* a start: rbd, iscsi-direct list; iscsi logs in first */
+        NET_LIST,                     /* a refresh */
+        NET_CREATE,
+        NET_REMOVE,
+        NET_LOGOUT,                   /* iscsi: a stop */
+} NetOp;
 
 typedef struct NetCall {
         StorageNetConn conn;
@@ -47,6 +54,8 @@ typedef struct NetCall {
         char *name;                   /* create, remove: the image */
         uint64_t size;                /* create */
         StorageNetList list;          /* out: list */
+        bool node_created;            /* iscsi: out of a login, in of a logout */
+        bool iface_created;
         char *error;                  /* out */
 } NetCall;
 
@@ -64,6 +73,8 @@ static void net_call_free(void *arg) {
         free(c->conn.source_name);
         free(c->conn.device);
         free(c->conn.initiator);
+        free(c->conn.iface);
+        free(c->conn.target_path);
         free(c->conn.username);
         if (c->conn.secret) {
                 explicit_bzero(c->conn.secret, c->conn.secret_len);
@@ -87,8 +98,17 @@ static int net_call_run(void *arg) {
                         return storage_rbd_remove(&c->conn, c->name, &c->error);
                 return storage_rbd_list(&c->conn, &c->list, &c->error);
         case STORAGE_POOL_ISCSI_DIRECT:
-                if (c->op == NET_LIST)
+                if (c->op == NET_LIST || c->op == NET_LOGIN)
                         return storage_iscsi_direct_list(&c->conn, &c->list, &c->error);
+                return -EOPNOTSUPP;
+        case STORAGE_POOL_ISCSI:
+                if (c->op == NET_LOGIN)
+                        return storage_iscsi_kernel_login(&c->conn, &c->list, &c->node_created, &c->iface_created,
+                                                          &c->error);
+                if (c->op == NET_LIST)
+                        return storage_iscsi_kernel_list(&c->conn, &c->list, &c->error);
+                if (c->op == NET_LOGOUT)
+                        return storage_iscsi_kernel_logout(&c->conn, c->node_created, c->iface_created, &c->error);
                 return -EOPNOTSUPP;
         default:
                 return -EOPNOTSUPP;
@@ -113,12 +133,14 @@ static NetCall *net_call_new(StoragePool *p, NetOp op, int *ret_r, char **messag
         c->list.vols = g_ptr_array_new_with_free_func(vol_def_free);
         if (!c->conn.pool || !c->conn.host || (def->source_name && !(c->conn.source_name = strdup(def->source_name))) ||
             (def->source_device && !(c->conn.device = strdup(def->source_device))) ||
-            (def->initiator_iqn && !(c->conn.initiator = strdup(def->initiator_iqn)))) {
+            (def->initiator_iqn && !(c->conn.initiator = strdup(def->initiator_iqn))) ||
+            (def->target_path && !(c->conn.target_path = strdup(def->target_path))) ||
+            !(c->conn.iface = def->initiator_iqn ? storage_iscsi_iface_name(def->uuid) : strdup("default"))) {
                 net_call_free(c);
                 *ret_r = -ENOMEM;
                 return NULL;
         }
-        if (def->auth_type) {
+        if (def->auth_type && op != NET_LOGOUT) {   /* logging out needs no password */
                 const char *id = def->secret_uuid ?: def->secret_usage;
                 const char *usage_type = def->type == STORAGE_POOL_RBD ? "ceph" : "iscsi";
 
@@ -174,31 +196,39 @@ static void net_apply_list(StoragePool *p, NetCall *c) {
                 p->driver->events.pool_changed(p->driver->events.userdata, p);
 }
 
+/* Reports a failed call of the pool: done gets OperationFailed (NotSupported stays) naming the pool. */
+static void net_call_failed(StoragePool *p, NetCall *c, int r, StorageDoneFn done) {
+        _cleanup_free_ char *m = g_strdup_printf("pool '%s': %s", p->def->name, c->error ?: strerror(-r));
+
+        log_warning("Pool %s: %s", p->def->name, c->error ?: strerror(-r));
+        if (done)
+                done(p->net_userdata, r == -EOPNOTSUPP ? r : -EIO, m);
+}
+
 static void on_net_listed(void *userdata, void *arg, int r) {
         StoragePool *p = userdata;
         NetCall *c = arg;
         StorageDoneFn done = TAKE_PTR(p->net_done);
-        _cleanup_free_ char *m = NULL;
         bool starting = !p->active;
 
         p->net_call = NULL;
         if (starting)
                 p->transition = false;
         if (r < 0) {
-                m = g_strdup_printf("pool '%s': %s", p->def->name, c->error ?: strerror(-r));
-                log_warning("Pool %s: %s", p->def->name, c->error ?: strerror(-r));
-                if (done)
-                        done(p->net_userdata, r == -EOPNOTSUPP ? r : -EIO, m);
+                net_call_failed(p, c, r, done);
                 return;
         }
-        if (starting)
+        if (starting) {
                 p->active = true;
+                p->iscsi_node_created = c->node_created;
+                p->iscsi_iface_created = c->iface_created;
+        }
         net_apply_list(p, c);
         if (done)
                 done(p->net_userdata, 0, NULL);
 }
 
-static int net_list_begin(StoragePool *p, StorageDoneFn done, void *userdata) {
+static int net_list_begin(StoragePool *p, NetOp op, StorageDoneFn done, void *userdata) {
         _cleanup_free_ char *m = NULL;
         NetCall *c;
         int r;
@@ -208,7 +238,7 @@ static int net_list_begin(StoragePool *p, StorageDoneFn done, void *userdata) {
                                           p->def->type == STORAGE_POOL_RBD
                                           ? "rbd pools are not supported: vmgmt was built without librbd/librados"
                                           : "iscsi-direct pools are not supported: vmgmt was built without libiscsi");
-        c = net_call_new(p, NET_LIST, &r, &m);
+        c = net_call_new(p, op, &r, &m);
         if (!c) {
                 if (!m)
                         return r;
@@ -237,19 +267,14 @@ int storage_net_start(StoragePool *p, StorageDoneFn done, void *userdata) {
 
         if (p->def->type == STORAGE_POOL_ISCSI) {
                 _cleanup_free_ char *missing = iscsi_kernel_missing();
-                _cleanup_free_ char *m = g_strdup_printf(
-                        "pool '%s': iscsi pools log in through the kernel's initiator, which vmgmt does not drive%s%s; "
-                        "use a pool of type 'iscsi-direct' (libiscsi, in user space)", p->def->name,
-                        missing ? " (and here " : "", missing ? missing : "");
                 if (missing) {
-                        free(m);
-                        m = g_strdup_printf("pool '%s': iscsi pools need the kernel's iSCSI initiator: %s "
-                                            "(a pool of type 'iscsi-direct' logs in with libiscsi instead)",
-                                            p->def->name, missing);
+                        _cleanup_free_ char *m = g_strdup_printf(
+                                "pool '%s': iscsi pools need the kernel's iSCSI initiator: %s (a pool of type "
+                                "'iscsi-direct' logs in with libiscsi instead)", p->def->name, missing);
+                        return storage_defer_done(p->driver, done, userdata, -EOPNOTSUPP, m);
                 }
-                return storage_defer_done(p->driver, done, userdata, -EOPNOTSUPP, m);
         }
-        r = net_list_begin(p, done, userdata);
+        r = net_list_begin(p, NET_LOGIN, done, userdata);
         if (r >= 0 && p->net_call)
                 p->transition = true;
         return r;
@@ -260,7 +285,50 @@ int storage_net_refresh(StoragePool *p, StorageDoneFn done, void *userdata) {
                 return -ENOTCONN;
         if (p->net_call)
                 return -EBUSY;
-        return net_list_begin(p, done, userdata);
+        return net_list_begin(p, NET_LIST, done, userdata);
+}
+
+/* ---- stop: an iscsi pool logs out ---- */
+
+static void on_net_logged_out(void *userdata, void *arg, int r) {
+        StoragePool *p = userdata;
+        NetCall *c = arg;
+        StorageDoneFn done = TAKE_PTR(p->net_done);
+
+        p->net_call = NULL;
+        p->transition = false;
+        if (r < 0) {
+                net_call_failed(p, c, r, done);   /* still logged in: still active */
+                return;
+        }
+        p->iscsi_node_created = p->iscsi_iface_created = false;
+        storage_pool_deactivate(p);
+        if (done)
+                done(p->net_userdata, 0, NULL);
+}
+
+int storage_net_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
+        _cleanup_free_ char *m = NULL;
+        NetCall *c;
+        int r;
+
+        if (p->net_call)
+                return -EBUSY;   /* a refresh is under way */
+        c = net_call_new(p, NET_LOGOUT, &r, &m);
+        if (!c) {
+                if (!m)
+                        return r;
+                return storage_defer_done(p->driver, done, userdata, r, m);
+        }
+        c->node_created = p->iscsi_node_created;
+        c->iface_created = p->iscsi_iface_created;
+        r = storage_call_start(p->driver, net_call_run, c, net_call_free, on_net_logged_out, p, &p->net_call);
+        if (r < 0)
+                return r;
+        p->transition = true;
+        p->net_done = done;
+        p->net_userdata = userdata;
+        return 0;
 }
 
 void storage_net_abandon(StoragePool *p) {

@@ -772,6 +772,10 @@ static void pool_deactivate(StoragePool *p) {
                 p->driver->events.pool_changed(p->driver->events.userdata, p);
 }
 
+void storage_pool_deactivate(StoragePool *p) {
+        pool_deactivate(p);
+}
+
 static void on_start_refreshed(void *userdata, int r, const char *message) {
         StoragePool *p = userdata;
 
@@ -1057,6 +1061,8 @@ int storage_pool_stop(StoragePool *p, StorageDoneFn done, void *userdata) {
         if (p->transition || p->jobs->len > 0)
                 return -EBUSY;
         storage_refresh_abort(p);
+        if (p->def->type == STORAGE_POOL_ISCSI)
+                return storage_net_stop(p, done, userdata);   /* iscsiadm logs out */
         if (p->def->type == STORAGE_POOL_DIR || storage_pool_is_network(p)) {
                 if (p->net_call)
                         return -EBUSY;   /* a refresh is under way */

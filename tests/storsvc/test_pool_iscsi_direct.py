@@ -158,8 +158,10 @@ class IscsiDirectPoolTests(StorageTestCase):
         err = self.assertBusError('org.vmgmt.Error.NotSupported', self.pool(p).Start, opts())
         self.assertIn("iscsi pools", err)
         self.assertIn("iscsi-direct", err)
-        if not shutil.which('iscsiadm'):
+        if not shutil.which('iscsiadm', path='/usr/sbin:/sbin:/usr/bin'):
             self.assertIn('iscsiadm (package open-iscsi) is not installed', err)
+        elif not os.path.exists('/sys/module/iscsi_tcp'):
+            self.assertIn("the kernel's iSCSI initiator (module iscsi_tcp) is not loaded", err)
         self.assertFalse(self.prop(p, POOL_IFACE, 'Active'))
 
     def ctl(self, *args, check=True):
