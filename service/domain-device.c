@@ -50,6 +50,7 @@ typedef struct DeviceCall {
         DomainDef *files_def;           /* a disk's image, for the opener (the set borrows from it) */
         DriverFileSet *files;
         VmDomainFilesJob *opening;
+        VmLeasesCall *leasing;          /* a disk's lease, being taken */
 
         /* detach */
         uint64_t wait_usec, timeout_usec;
@@ -70,6 +71,7 @@ static void call_free(DeviceCall *c) {
         if (c->have_before)
                 vm_domain_props_clear(&c->before);
         vm_domain_files_job_cancel(c->opening);
+        vm_leases_call_cancel(c->leasing);
         driver_file_set_free(c->files);
         domain_def_free(c->files_def);
         domain_def_free(c->dev);
@@ -481,9 +483,51 @@ static void attach_done(void *userdata, int r, const char *alias, const char *me
         call_free(c);
 }
 
-static void live_attach(DeviceCall *c) {
+/* Running (still, after its lease was taken): the driver plugs it in with its files and lease. */
+static void attach_with_leases(DeviceCall *c, VmLeases *leases) {
         VmDomain *d = c->domain;
         _cleanup_free_ char *err = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        DriverFiles view = c->files ? c->files->view : (DriverFiles) {};
+        int r;
+
+        if (check_running(c, &error) < 0) {
+                (void) sd_bus_reply_method_error(c->message, &error);
+                call_free(c);
+                return;
+        }
+        view.lease_fds = leases->by_disk;
+        view.n_lease_fds = leases->n_disks;
+        if (leases->n > 0 && d->drv->ops->pid)
+                vm_leases_set_pid(leases, d->drv->ops->pid(d->rt));
+        vm_domain_props_get(d, &c->before);
+        c->have_before = true;
+        /* the driver keeps its own copy of the lease until the hypervisor has it */
+        r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files || leases->n ? &view : NULL, attach_done, c,
+                                       &err);
+        if (r < 0) {
+                reply_error(c, r, err);
+                call_free(c);
+                return;
+        }
+        /* the driver has its own fds: the caller's need not stay open */
+        c->files = driver_file_set_free(c->files);
+}
+
+static void attach_leases_done(void *userdata, int r, VmLeases *leases, const char *message) {
+        DeviceCall *c = userdata;
+
+        c->leasing = NULL;
+        if (r < 0) {
+                reply_error(c, r, message);
+                call_free(c);
+                return;
+        }
+        attach_with_leases(c, leases);
+}
+
+static void live_attach(DeviceCall *c) {
+        VmDomain *d = c->domain;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -492,35 +536,17 @@ static void live_attach(DeviceCall *c) {
                 call_free(c);
                 return;
         }
-        /* a disk's lease first (domain-lease.h): Busy when another domain uses it */
-        DriverFiles view = c->files ? c->files->view : (DriverFiles) {};
-        VmLeases leases = {};
-
-        if (c->kind == DOMAIN_DEVICE_DISK) {
-                r = vm_leases_acquire(d->manager, vm_domain_current_def(d), c->dev, c->files ? &c->files->view : NULL,
-                                      &leases, &err);
-                if (r < 0) {
-                        reply_error(c, r, err);
-                        call_free(c);
-                        return;
-                }
-                view.lease_fds = leases.by_disk;
-                view.n_lease_fds = leases.n_disks;
-                if (d->drv->ops->pid)
-                        vm_leases_set_pid(&leases, d->drv->ops->pid(d->rt));
-        }
-        vm_domain_props_get(d, &c->before);
-        c->have_before = true;
-        r = d->drv->ops->attach_device(d->rt, c->kind, c->dev, c->files || leases.n ? &view : NULL, attach_done, c,
-                                       &err);
-        vm_leases_release(&leases);   /* the driver keeps its own copy until the hypervisor has it */
-        if (r < 0) {
-                reply_error(c, r, err);
-                call_free(c);
+        if (c->kind != DOMAIN_DEVICE_DISK) {
+                attach_with_leases(c, &(VmLeases) {});
                 return;
         }
-        /* the driver has its own fds: the caller's need not stay open */
-        c->files = driver_file_set_free(c->files);
+        /* a disk's lease first (domain-lease.h): Busy when another domain uses it */
+        r = vm_leases_take_start(d->manager, vm_domain_current_def(d), c->dev, c->files ? &c->files->view : NULL,
+                                 true, attach_leases_done, c, &c->leasing);
+        if (r < 0) {
+                reply_error(c, r, NULL);
+                call_free(c);
+        }
 }
 
 static void media_done(void *userdata, int r, const char *alias, const char *message) {

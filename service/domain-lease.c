@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,10 +46,18 @@ static bool disk_needs_lease(const DomainDiskDef *disk) {
         return disk->source && (disk->type == DOMAIN_DISK_TYPE_FILE || disk->type == DOMAIN_DISK_TYPE_BLOCK);
 }
 
+bool vm_leases_needed(const DomainDef *def) {
+        if (def->n_leases > 0)
+                return true;
+        for (size_t i = 0; i < def->n_disks; i++)
+                if (disk_needs_lease(&def->disks[i]))
+                        return true;
+        return false;
+}
+
 /* The disk's identity, the same on every host that sees the same storage: its fully resolved path;
  * for a network disk PROTOCOL://SERVER/NAME (its first server, as every host names it). */
-static char *disk_identity(const DomainDiskDef *disk, size_t index, const DriverFiles *files) {
-        const DriverFile *f = files ? driver_files_find(files, DOMAIN_PATH_DISK, 0, index) : NULL;
+static char *disk_identity(const DomainDiskDef *disk, const char *resolved) {
         char *p;
 
         if (disk->type == DOMAIN_DISK_TYPE_NETWORK) {
@@ -62,8 +71,8 @@ static char *disk_identity(const DomainDiskDef *disk, size_t index, const Driver
                                        strempty(disk->net.name));
         }
 
-        if (f && !isempty(f->resolved))
-                return g_strdup(f->resolved);
+        if (!isempty(resolved))
+                return g_strdup(resolved);
         p = realpath(disk->source, NULL);
         if (p) {
                 char *r = g_strdup(p);
@@ -224,25 +233,26 @@ static void leases_add(VmLeases *l, int fd, const char *holder, const char *path
         l->n++;
 }
 
-static char *holder_text(const DomainDef *owner, const char *identity) {
+static char *holder_text(const char *owner_name, const unsigned char owner_uuid[16], const char *identity) {
         char uuid[37], host[256] = "";
 
-        conf_uuid_format(owner->uuid, uuid);
+        conf_uuid_format(owner_uuid, uuid);
         if (gethostname(host, sizeof(host) - 1) < 0)
                 strcpy(host, "?");
-        return g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner->name, uuid, identity);
+        return g_strdup_printf("host=%s\ndomain=%s\nuuid=%s\ndisk=%s\n", host, owner_name, uuid, identity);
 }
 
-/* vm_leases_acquire() (lock) and vm_leases_open() */
-static int leases_collect(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
-                          VmLeases *ret, char **ret_error) {
-        const char *dir = vm_lease_dir(m);
+/* The leases of def's disks (with_devices: its <lease> devices too) for domain owner_name, opened and
+ * (lock) locked; resolved[i]: disk i's resolved path when known. Blocking: run in a thread. */
+static int leases_collect(const char *dir, const char *owner_name, const unsigned char owner_uuid[16],
+                          const DomainDef *def, bool with_devices, char *const *resolved, bool lock, VmLeases *ret,
+                          char **ret_error) {
         VmLeases l = {};
         int r;
 
         *ret = (VmLeases) {};
         /* a start holds the definition's <lease> devices too, after its disks */
-        l.n_disks = def->n_disks + (owner == def ? def->n_leases : 0);
+        l.n_disks = def->n_disks + (with_devices ? def->n_leases : 0);
         l.by_disk = g_new(int, l.n_disks + 1);
         for (size_t i = 0; i < l.n_disks; i++)
                 l.by_disk[i] = -1;
@@ -262,8 +272,8 @@ static int leases_collect(Manager *m, const DomainDef *owner, const DomainDef *d
                                 return r;
                         }
                 }
-                identity = disk_identity(disk, i, files);
-                holder = holder_text(owner, identity);
+                identity = disk_identity(disk, resolved ? resolved[i] : NULL);
+                holder = holder_text(owner_name, owner_uuid, identity);
                 path = lease_path(dir, identity);
                 /* the same image twice in one domain: the hypervisor's own image locking refuses it */
                 r = lease_take(dir, identity, holder, lock, &fd, ret_error);
@@ -274,7 +284,7 @@ static int leases_collect(Manager *m, const DomainDef *owner, const DomainDef *d
                 leases_add(&l, fd, holder, path, identity, -1, l.n);
                 l.by_disk[i] = fd;
         }
-        for (size_t i = 0; owner == def && i < def->n_leases; i++) {
+        for (size_t i = 0; with_devices && i < def->n_leases; i++) {
                 g_autofree char *busy = lease_device_busy(&def->leases[i]);
                 int fd = -1;
 
@@ -290,13 +300,117 @@ static int leases_collect(Manager *m, const DomainDef *owner, const DomainDef *d
         return 0;
 }
 
-int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files,
-                      VmLeases *ret, char **ret_error) {
-        return leases_collect(m, owner, def, files, true, ret, ret_error);
+/* ---- taking them in a thread ---- */
+
+struct VmLeasesCall {
+        gint refs;                   /* the loop's and the thread's */
+        int efd;                     /* the thread is done */
+        sd_event_source *source;
+        /* the thread's input: copies */
+        char *dir;
+        char *owner_name;
+        unsigned char owner_uuid[16];
+        DomainDef *def;
+        bool with_devices, lock;
+        char **resolved;             /* per disk of def */
+        /* its output */
+        int r;
+        VmLeases leases;
+        char *error;
+        VmLeasesDoneFn done;
+        void *userdata;
+};
+
+static void leases_call_unref(VmLeasesCall *c) {
+        if (!g_atomic_int_dec_and_test(&c->refs))
+                return;
+        sd_event_source_disable_unref(c->source);
+        if (c->efd >= 0)
+                close(c->efd);
+        vm_leases_release(&c->leases);
+        g_free(c->dir);
+        g_free(c->owner_name);
+        domain_def_free(c->def);
+        g_strfreev(c->resolved);
+        g_free(c->error);
+        g_free(c);
 }
 
-int vm_leases_open(Manager *m, const DomainDef *def, const DriverFiles *files, VmLeases *ret, char **ret_error) {
-        return leases_collect(m, def, def, files, false, ret, ret_error);
+static gpointer leases_call_run(gpointer data) {
+        VmLeasesCall *c = data;
+        uint64_t one = 1;
+
+        c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved, c->lock,
+                              &c->leases, &c->error);
+        if (write(c->efd, &one, sizeof(one)) < 0)
+                log_warning("Cannot signal the end of a lease call: %m");
+        leases_call_unref(c);
+        return NULL;
+}
+
+static int on_leases_taken(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        VmLeasesCall *c = userdata;
+        VmLeases leases = c->leases;
+
+        c->source = sd_event_source_disable_unref(c->source);
+        c->leases = (VmLeases) {};
+        c->done(c->userdata, c->r, &leases, c->error);
+        vm_leases_release(&leases);   /* what done did not take */
+        leases_call_unref(c);
+        return 0;
+}
+
+int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
+                         VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret) {
+        VmLeasesCall *c = g_new0(VmLeasesCall, 1);
+        GThread *thread;
+        int r;
+
+        c->refs = 1;
+        c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        c->dir = g_strdup(vm_lease_dir(m));
+        c->owner_name = g_strdup(owner->name);
+        memcpy(c->owner_uuid, owner->uuid, sizeof(c->owner_uuid));
+        c->def = domain_def_copy(def);
+        c->with_devices = owner == def;
+        c->lock = lock;
+        c->resolved = g_new0(char *, def->n_disks + 1);
+        for (size_t i = 0; i < def->n_disks; i++) {
+                const DriverFile *f = files ? driver_files_find(files, DOMAIN_PATH_DISK, 0, i) : NULL;
+                /* "" where unknown: the strv must not end early */
+                c->resolved[i] = g_strdup(f && f->resolved ? f->resolved : "");
+        }
+        c->done = done;
+        c->userdata = userdata;
+        if (c->efd < 0 || !c->def) {
+                r = c->efd < 0 ? -errno : -ENOMEM;
+                leases_call_unref(c);
+                return r;
+        }
+        r = sd_event_add_io(m->event, &c->source, c->efd, EPOLLIN, on_leases_taken, c);
+        if (r < 0) {
+                leases_call_unref(c);
+                return r;
+        }
+        g_atomic_int_inc(&c->refs);
+        thread = g_thread_try_new("vmgmt-leases", leases_call_run, c, NULL);
+        if (!thread) {
+                g_atomic_int_dec_and_test(&c->refs);
+                leases_call_unref(c);
+                return -EAGAIN;
+        }
+        g_thread_unref(thread);   /* detached */
+        *ret = c;
+        return 0;
+}
+
+VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c) {
+        if (!c)
+                return NULL;
+        /* the thread runs to its end; what it took is let go when it does */
+        c->source = sd_event_source_disable_unref(c->source);
+        leases_call_unref(c);
+        return NULL;
 }
 
 static int lease_fcntl(int fd, short type, int64_t offset) {
@@ -388,9 +502,9 @@ int vm_leases_of_process(Manager *m, const DomainDef *owner, const DomainDef *de
 
                 if (!disk_needs_lease(&def->disks[i]))
                         continue;
-                identity = disk_identity(&def->disks[i], i, NULL);
+                identity = disk_identity(&def->disks[i], NULL);
                 paths[i] = lease_path(dir, identity);
-                holders[i] = holder_text(owner, identity);
+                holders[i] = holder_text(owner->name, owner->uuid, identity);
                 whats[i] = g_steal_pointer(&identity);
                 offsets[i] = -1;
         }
@@ -460,10 +574,54 @@ out:
         return 0;
 }
 
+/* ---- the hypervisor's pid into the holders, in a thread ---- */
+
+typedef struct PidWrite {
+        int *fds;
+        char **holders;
+        size_t n;
+        pid_t pid;
+} PidWrite;
+
+static gpointer pid_write_run(gpointer data) {
+        PidWrite *w = data;
+
+        for (size_t i = 0; i < w->n; i++) {
+                (void) lease_write(w->fds[i], w->holders[i], w->pid);
+                close(w->fds[i]);
+        }
+        g_strfreev(w->holders);
+        g_free(w->fds);
+        g_free(w);
+        return NULL;
+}
+
 void vm_leases_set_pid(VmLeases *l, pid_t pid) {
-        for (size_t i = 0; i < l->n; i++)
-                if (l->holders[i])   /* a <lease> target's bytes are not ours to write */
-                        (void) lease_write(l->fds[i], l->holders[i], pid);
+        PidWrite *w = g_new0(PidWrite, 1);
+        GThread *thread;
+
+        w->fds = g_new(int, l->n + 1);
+        w->holders = g_new0(char *, l->n + 1);
+        w->pid = pid;
+        for (size_t i = 0; i < l->n; i++) {
+                /* a <lease> target's bytes are not ours to write */
+                if (!l->holders[i])
+                        continue;
+                int fd = fcntl(l->fds[i], F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        continue;
+                w->fds[w->n] = fd;
+                w->holders[w->n++] = g_strdup(l->holders[i]);
+        }
+        if (w->n > 0 && (thread = g_thread_try_new("vmgmt-lease-pid", pid_write_run, w, NULL))) {
+                g_thread_unref(thread);
+                return;
+        }
+        for (size_t i = 0; i < w->n; i++)
+                close(w->fds[i]);
+        g_strfreev(w->holders);
+        g_free(w->fds);
+        g_free(w);
 }
 
 void vm_leases_release(VmLeases *l) {

@@ -29,19 +29,30 @@ typedef struct VmLeases {
 /* The lease directory: [daemon] lease_dir=, else STATE/leases. */
 const char *vm_lease_dir(Manager *m);
 
-/* Takes the leases of the writable, non-shareable disks of `disks` (a
+/* Takes the leases of the writable, non-shareable disks of `def` (a
  * definition, or a hot-plugged disk's), held for domain `owner` (its name and
- * UUID go into the files), each as LEASE_DIR/SHA256(resolved path) locked
- * with F_OFD_SETLK, holder written in it. files: the opened files of `disks`
- * (their resolved paths), or NULL (the paths resolved here). On -EBUSY
- * *ret_error names the disk and its holder ("disk /x is in use by domain
- * NAME (UUID) on host H"); nothing stays locked then. The driver gets them
- * as DriverFiles lease_fds (= ret->by_disk).
- * Migration: see vm_leases_open(). */
-int vm_leases_acquire(Manager *m, const DomainDef *owner, const DomainDef *disks, const DriverFiles *files,
-                      VmLeases *ret, char **ret_error);
+ * UUID go into the files; owner == def: its <lease> devices too), each as
+ * LEASE_DIR/SHA256(resolved path) locked (lock; else only opened: a migration's
+ * destination, see below) with F_OFD_SETLK, holder written in it. files: the
+ * opened files of `def` (their resolved paths), or NULL (the paths resolved
+ * then). It all happens in a thread (the lease directory is on shared storage,
+ * which may hang) with copies of what it needs; done follows on the loop with
+ * the leases (done may move them out; what it leaves is released) or, on
+ * -EBUSY, a message naming the disk and its holder ("disk /x is in use by
+ * domain NAME (UUID) on host H"); nothing stays locked then. The driver gets
+ * them as DriverFiles lease_fds (= leases->by_disk).
+ * Returns 0 and *ret, or a negative errno (done not called). */
+typedef struct VmLeasesCall VmLeasesCall;
+typedef void (*VmLeasesDoneFn)(void *userdata, int r, VmLeases *leases, const char *message);
+int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
+                         VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret);
+/* done is not called; what the thread takes is let go when it ends. NULL-safe; returns NULL. */
+VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c);
 
-/* Writes the hypervisor's pid into each lease held (after its spawn). */
+/* Whether a start of def takes a lease (a disk that needs one, a <lease> device). */
+bool vm_leases_needed(const DomainDef *def);
+
+/* Writes the hypervisor's pid into each lease held (after its spawn), in a thread of its own. */
 void vm_leases_set_pid(VmLeases *l, pid_t pid);
 
 /* Closes the set's fds (a lease a hypervisor inherited stays held by it). */
@@ -51,7 +62,7 @@ void vm_leases_release(VmLeases *l);
  *
  * A lease belongs to the open file description the hypervisor holds, so it moves between two
  * hypervisors without either exiting; at no moment do two running guests hold it:
- * 1. the destination's PrepareMigration opens the lease files with this, WITHOUT locking them
+ * 1. the destination's PrepareMigration opens the lease files, WITHOUT locking them
  *    (the source's hypervisor holds them), and starts its hypervisor with DRIVER_START_NO_LEASES
  *    and these fds as DriverFiles lease_fds (in the disks' fd sets, as at any start); it keeps
  *    its own copies, the same open file descriptions;
@@ -67,8 +78,7 @@ void vm_leases_release(VmLeases *l);
  *    lease meanwhile), the guest stays paused there (the Job's error names the holder).
  * A failed stream leaves the leases where they were, with the source's hypervisor.
  *
- * vm_leases_open(): the leases vm_leases_acquire(m, def, def, files) takes, opened, not locked. */
-int vm_leases_open(Manager *m, const DomainDef *def, const DriverFiles *files, VmLeases *ret, char **ret_error);
+ * vm_leases_take_start() with lock false opens them for step 1. */
 
 /* Locks every lease of l (each once, on one of its fds; F_OFD_SETLK, never waiting) and writes its
  * holder with pid: 0, or -EBUSY with *ret_error naming the holder (then nothing of l is locked). */

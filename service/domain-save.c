@@ -461,8 +461,8 @@ static void restore_progress(void *userdata, uint64_t processed, uint64_t total)
 }
 
 static int restore_launch(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
-                          DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done,
-                          void *userdata) {
+                          DriverStartFlags flags, const DriverFiles *files, struct VmLeases *leases,
+                          DriverRuntime **ret_rt, DriverDoneFn done, void *userdata) {
         RestoreCall *c = launch_data;
         DriverJobCallbacks cb = { .progress = restore_progress, .done = done, .userdata = userdata };
         int r;

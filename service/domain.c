@@ -487,42 +487,39 @@ typedef struct VmStart {
         DriverDoneFn done;
         void *userdata;
         VmDomainFilesJob *job;
+        DriverFileSet *set;        /* the files, opened, while the leases are taken */
+        VmLeasesCall *leases_call;
         VmDomainLaunchFn launch;   /* instead of the driver's start (a restore) */
         void *launch_data;
 } VmStart;
 
 static void vm_start_free(VmStart *s) {
         vm_domain_files_job_cancel(s->job);
+        vm_leases_call_cancel(s->leases_call);
+        driver_file_set_free(s->set);
         domain_def_free(s->def);
         vm_domain_unref(s->domain);
         g_free(s);
 }
 
-/* Hands def and its files to the driver. On success the domain has its runtime and Id. */
-static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const DriverFiles *files,
+/* Hands def, its files and its leases to the driver. On success the domain has its runtime and Id. */
+static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const DriverFiles *files, VmLeases *leases,
                         DriverStartFlags flags, VmDomainLaunchFn launch, void *launch_data, DriverDoneFn done,
-                        void *userdata, char **ret_error) {
+                        void *userdata) {
         Manager *m = d->manager;
         DriverRuntime *rt = NULL;
         DriverFiles with_leases = files ? *files : (DriverFiles) {};
-        VmLeases leases = {};
         int id = m->next_id, r;
 
-        /* the disks' leases first: a disk another domain uses (here or on a host sharing the
-         * lease directory) fails the start before anything runs */
-        r = flags & DRIVER_START_NO_LEASES ? 0 : vm_leases_acquire(m, def, def, files, &leases, ret_error);
-        if (r < 0)
-                return r;
-        with_leases.lease_fds = leases.by_disk;
-        with_leases.n_lease_fds = leases.n_disks;
+        with_leases.lease_fds = leases->by_disk;
+        with_leases.n_lease_fds = leases->n_disks;
         if (launch)
-                r = launch(launch_data, drv, d, def, id, flags, &with_leases, &rt, done, userdata);
+                r = launch(launch_data, drv, d, def, id, flags, &with_leases, leases, &rt, done, userdata);
         else
                 r = drv->ops->start(drv->driver, d, def, id, flags, &with_leases, &rt, done, userdata);
-        /* the hypervisor got the leases at its spawn (in its disks' fd sets): ours go */
-        if (r >= 0 && rt && drv->ops->pid)
-                vm_leases_set_pid(&leases, drv->ops->pid(rt));
-        vm_leases_release(&leases);
+        /* the hypervisor got the leases at its spawn (in its disks' fd sets): ours go (the caller's) */
+        if (r >= 0 && rt && drv->ops->pid && !(flags & DRIVER_START_NO_LEASES))
+                vm_leases_set_pid(leases, drv->ops->pid(rt));
         if (r < 0)
                 return r;
         m->next_id++;
@@ -531,21 +528,12 @@ static int start_driver(VmDomain *d, VmDriver *drv, const DomainDef *def, const 
         return 0;
 }
 
-static void start_files_done(void *userdata, int r, DriverFileSet *set, const char *message) {
-        g_autofree char *lease_error = NULL;
-        VmStart *s = userdata;
+/* The start's end, failed (r < 0) or handed to the driver. */
+static void start_end(VmStart *s, int r, const char *message) {
         VmDomain *d = s->domain;
 
-        s->job = NULL;
-        d->starting = NULL;
-        if (r >= 0) {
-                r = start_driver(d, s->drv, s->def, &set->view, s->flags, s->launch, s->launch_data, s->done,
-                                 s->userdata, &lease_error);
-                if (r < 0)
-                        message = lease_error ?: strerror(-r);
-        }
         /* the driver has what it keeps (the hypervisor got the fds at its spawn): ours go */
-        driver_file_set_free(set);
+        s->set = driver_file_set_free(s->set);
         if (r < 0 && d->newdef) {
                 /* redefined while its files were opened: the new definition applies now */
                 domain_def_free(d->def);
@@ -554,6 +542,44 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
         if (r < 0)
                 s->done(s->userdata, r, message);
         vm_start_free(s);
+}
+
+static void start_leases_done(void *userdata, int r, VmLeases *leases, const char *message) {
+        VmStart *s = userdata;
+        VmDomain *d = s->domain;
+
+        s->leases_call = NULL;
+        d->starting = NULL;
+        if (r >= 0) {
+                r = start_driver(d, s->drv, s->def, &s->set->view, leases, s->flags, s->launch, s->launch_data,
+                                 s->done, s->userdata);
+                if (r < 0)
+                        message = strerror(-r);
+        }
+        start_end(s, r, message);
+}
+
+/* The disks' leases first: a disk another domain uses (here or on a host sharing the lease
+ * directory) fails the start before anything runs; a migration's destination only opens them
+ * (domain-lease.h). start_leases_done() follows. */
+static int start_leases(VmStart *s) {
+        return vm_leases_take_start(s->domain->manager, s->def, s->def, &s->set->view,
+                                    !(s->flags & DRIVER_START_NO_LEASES), start_leases_done, s, &s->leases_call);
+}
+
+static void start_files_done(void *userdata, int r, DriverFileSet *set, const char *message) {
+        VmStart *s = userdata;
+
+        s->job = NULL;
+        s->set = set;
+        if (r >= 0) {
+                r = start_leases(s);
+                if (r >= 0)
+                        return;
+                message = strerror(-r);
+        }
+        s->domain->starting = NULL;
+        start_end(s, r, message);
 }
 
 void vm_domain_start_cancel(VmDomain *d, const char *message) {
@@ -619,15 +645,14 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
                 domain_def_free(resolved);
                 return r;
         }
-        if (set->n_paths == 0) {
-                /* nothing to open: the driver starts at once */
-                g_autofree char *error = NULL;
-
-                r = start_driver(d, drv, resolved, &set->view, flags, launch, launch_data, done, userdata, &error);
+        if (set->n_paths == 0 && !vm_leases_needed(resolved)) {
+                /* nothing to open, no lease to take: the driver starts at once */
+                r = start_driver(d, drv, resolved, &set->view, &(VmLeases) {}, flags, launch, launch_data, done,
+                                 userdata);
                 driver_file_set_free(set);
                 domain_def_free(resolved);
                 if (r < 0 && ret_error)
-                        *ret_error = error ? g_steal_pointer(&error) : g_strdup(strerror(-r));
+                        *ret_error = g_strdup(strerror(-r));
                 return r;
         }
         s = g_new0(VmStart, 1);
@@ -639,11 +664,17 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
         s->userdata = userdata;
         s->launch = launch;
         s->launch_data = launch_data;
-        r = vm_domain_files_open(m, caller, d->name, set, start_files_done, s, &s->job);
+        if (set->n_paths == 0) {
+                /* only leases (network disks, <lease> devices) */
+                s->set = set;
+                r = start_leases(s);
+        } else
+                r = vm_domain_files_open(m, caller, d->name, set, start_files_done, s, &s->job);
         if (r < 0) {
-                vm_start_free(s);
                 if (ret_error)
-                        *ret_error = g_strdup_printf("cannot open the domain's files: %s", strerror(-r));
+                        *ret_error = g_strdup_printf("cannot %s: %s", s->set ? "take the domain's disk leases"
+                                                                              : "open the domain's files", strerror(-r));
+                vm_start_free(s);
                 return r;
         }
         d->starting = s;

@@ -199,10 +199,13 @@ extern const DomainDriverEvents vm_domain_driver_events;
 int vm_domain_start(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, DriverDoneFn done, void *userdata,
                     char **ret_error);
 /* What vm_domain_start_with() calls instead of the driver's start (a restore
- * from a save image): as DomainDriverOps.start, with launch_data. */
+ * from a save image, a migration's destination): as DomainDriverOps.start,
+ * with launch_data, and the start's disk leases (domain-lease.h; files has
+ * their fds), which it may move out of *leases to keep them. */
+struct VmLeases;
 typedef int (*VmDomainLaunchFn)(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
-                                DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt,
-                                DriverDoneFn done, void *userdata);
+                                DriverStartFlags flags, const DriverFiles *files, struct VmLeases *leases,
+                                DriverRuntime **ret_rt, DriverDoneFn done, void *userdata);
 /* vm_domain_start() of def (NULL: d->def; borrowed for the call) with
  * launch (NULL: the driver's start) once the files are open. */
 int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags flags, const DomainDef *def,

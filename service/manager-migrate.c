@@ -187,26 +187,20 @@ static int disks_of(const DomainDef *def, const char *list, GArray *ret, sd_bus_
 }
 
 static int prepare_launch(void *launch_data, VmDriver *drv, VmDomain *d, const DomainDef *def, int id,
-                          DriverStartFlags flags, const DriverFiles *files, DriverRuntime **ret_rt, DriverDoneFn done,
-                          void *userdata) {
+                          DriverStartFlags flags, const DriverFiles *files, VmLeases *leases, DriverRuntime **ret_rt,
+                          DriverDoneFn done, void *userdata) {
         Incoming *in = launch_data;
-        DriverFiles with_leases = files ? *files : (DriverFiles) {};
-        g_autofree char *error = NULL;
         int r;
 
-        /* the leases' files, not locked (the source's hypervisor holds them until the switch,
-         * domain-lease.h): the hypervisor here gets them as at a start, Finish locks them */
-        vm_leases_release(&in->leases);
-        r = vm_leases_open(in->manager, def, files, &in->leases, &error);
-        if (r < 0) {
-                log_warning("Incoming migration of domain '%s': %s", d->name, strna(error));
-                return r;
-        }
-        with_leases.lease_fds = in->leases.by_disk;
-        with_leases.n_lease_fds = in->leases.n_disks;
-        r = drv->ops->migrate_prepare(drv->driver, d, def, id, &with_leases, &in->launch, ret_rt, done, userdata);
-        if (r < 0)
+        /* the leases' files, opened, not locked (DRIVER_START_NO_LEASES: the source's hypervisor
+         * holds them until the switch, domain-lease.h): the hypervisor here gets them as at a
+         * start, Finish locks our copies */
+        r = drv->ops->migrate_prepare(drv->driver, d, def, id, files, &in->launch, ret_rt, done, userdata);
+        if (r >= 0) {
                 vm_leases_release(&in->leases);
+                in->leases = *leases;
+                *leases = (VmLeases) {};
+        }
         return r;
 }
 

@@ -9,17 +9,19 @@
 # the holder's vmgmtd is SIGKILLed and restarted, and released when qemu is
 # killed. Shareable and read-only disks take no lease: both domains start.
 
+import hashlib
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 
 import dbus
 
-from vmgmt_harness import (DEFAULT_TIMEOUT, Fixture, VmgmtTestCase, dbus_error_name, main,
+from vmgmt_harness import (DEFAULT_TIMEOUT, VMGMTCTL, Fixture, VmgmtTestCase, dbus_error_name, main,
                            minimal_domain_xml, new_uuid, opts, pid_alive)
 
 ERR_BUSY = 'org.vmgmt.Error.Busy'
@@ -29,6 +31,22 @@ def disk_xml(image, shareable=False, readonly=False):
     return ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
             "<source file='%s'/><target dev='vda' bus='virtio'/>%s%s</disk>"
             % (image, '<shareable/>' if shareable else '', '<readonly/>' if readonly else ''))
+
+
+def waits_on_fifo(pid):
+    """Whether a thread of process pid waits in a FIFO's open for the other end."""
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open('/proc/%d/task/%s/wchan' % (pid, tid)) as f:
+                if f.read().strip() == 'wait_for_partner':
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 class Leases(VmgmtTestCase):
@@ -84,13 +102,19 @@ class Leases(VmgmtTestCase):
         b, ub = self.define_on(self.fx2, 'lease-b')
         self.start(self.fx, a)
         self.assert_busy(self.fx2, b, 'lease-a', ua)
-        # the lease file says who holds it, with qemu's pid
+        # the lease file says who holds it, with qemu's pid (written off the loop, after its spawn)
         files = os.listdir(self.lease_dir)
         self.assertEqual(len(files), 1)
-        with open(os.path.join(self.lease_dir, files[0])) as f:
-            text = f.read()
+        pid_line = 'pid=%d\n' % self.fx.qemu_pids()[0]
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while True:
+            with open(os.path.join(self.lease_dir, files[0])) as f:
+                text = f.read()
+            if pid_line in text or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertIn('domain=lease-a\n', text)
-        self.assertIn('pid=%d\n' % self.fx.qemu_pids()[0], text)
+        self.assertIn(pid_line, text)
         self.fx.client.domain(a).Destroy(opts())
         self.fx.client.wait_state(a, 'shutoff')
         self.start(self.fx2, b)
@@ -98,6 +122,42 @@ class Leases(VmgmtTestCase):
         self.fx2.client.domain(b).Destroy(opts())
         self.fx2.client.wait_state(b, 'shutoff')
         self.start(self.fx, a)
+
+    def test_hung_lease_directory_blocks_only_the_start(self):
+        # a lease directory on shared storage that stops answering: the lease file's open() hangs
+        # (here: a FIFO where the lease file would be, whose open for writing waits for a reader).
+        # The start waits; vmgmtd answers everybody else meanwhile.
+        a, _ = self.define_on(self.fx, 'lease-a')
+        other, _ = self.define_on(self.fx, 'lease-other', readonly=True)
+        os.makedirs(self.lease_dir, exist_ok=True)
+        fifo = os.path.join(self.lease_dir, hashlib.sha256(os.path.realpath(self.image).encode()).hexdigest())
+        os.mkfifo(fifo, 0o600)
+        e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.fx.bus.address)
+        start = subprocess.Popen([VMGMTCTL, 'start', 'lease-a'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=e)
+        self.addCleanup(lambda: start.poll() is None and start.kill())
+        # the start is stuck in the lease's open (the FIFO has a writer waiting on it)
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while not waits_on_fifo(self.fx.daemon.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(waits_on_fifo(self.fx.daemon.pid), 'the start never reached the lease file')
+        self.assertIsNone(start.poll())
+        # meanwhile: calls are answered, another domain (its disk read-only: no lease) starts and stops
+        self.assertIn('lease-a', self.fx.client.domain(a).GetXML(opts()))
+        self.start(self.fx, other)
+        self.fx.client.domain(other).Destroy(opts())
+        self.fx.client.wait_state(other, 'shutoff')
+        self.assertEqual(str(self.fx.client.state(a)[0]), 'shutoff')
+        # the storage answers again: the start goes on and gets its answer
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            out, err = start.communicate(timeout=2 * DEFAULT_TIMEOUT)
+        finally:
+            os.close(rfd)
+        if start.returncode == 0:
+            self.fx.client.wait_state(a, 'running')
+            self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
 
     def test_lease_outlives_vmgmtd_until_qemu_dies(self):
         a, ua = self.define_on(self.fx, 'lease-a')
