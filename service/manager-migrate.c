@@ -483,7 +483,7 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
 /* ---- FinishIncomingMigration ---- */
 
 /* A refused finish is answered when the hypervisor here is gone: until then it may hold the disks
- * (qemu activates its images at the stream's end), and the source's resume would find them locked. */
+ * (the hypervisor activates its images at the stream's end), and the source's resume would find them locked. */
 typedef struct FinishRefusal {
         sd_bus_message *finish;
         sd_bus_error error;
