@@ -8,6 +8,7 @@
 # The buses are unix sockets in the temp dirs, reachable from both namespaces: the source vmgmtd
 # is given B's bus address as the destination; the migration stream goes over the veth (TCP).
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -213,3 +214,46 @@ class MigrateTestCase(VmgmtTestCase):
 
     def domain_names(self, client):
         return sorted(str(unwrap(client.props(p))['Name']) for p in client.list_domains())
+
+
+# ---- a booted guest that counts on its console, for the live tests ----
+
+COUNTER = "i=0; while true; do i=$((i+1)); echo \"tick-$i-\"; sleep 1; done &"
+TICK = re.compile(rb'tick-(\d+)-')
+
+
+def last_tick(con, since=0):
+    """The last tick the guest's counter printed on console con (after offset since), or None."""
+    con._read()
+    ticks = [int(m.group(1)) for m in TICK.finditer(con.buf, since)]
+    return ticks[-1] if ticks else None
+
+
+class CountingMigrateTestCase(MigrateTestCase):
+    """One guest per class (self.guest), booted on A once, counting on its console."""
+
+    guest = 'mig'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.path = None
+
+    def booted(self):
+        """The class's guest, booted on A and counting."""
+        cls = type(self)
+        if cls.path is None:
+            cls.path, cls.con = self.boot(self.guest)
+            cls.con.send('echo marker-$((6*7))-ok > /tmp/marker; ' + COUNTER)
+            cls.con.wait_for('tick-3-', timeout=WAIT)
+        return cls.path, cls.con
+
+    def assert_counting_on_a(self):
+        path, con = self.booted()
+        self.assertEqual(self.ca.prop(path, 'State'), 'running')
+        n = self.wait_until(lambda: last_tick(con), what='a tick on A')
+        self.wait_until(lambda: (last_tick(con) or 0) > n + 1, what='the count going on on A')
+
+    def assert_nothing_on_b(self):
+        self.wait_until(lambda: self.domain_names(self.cb) == [], what='no domain on B')
+        self.wait_until(lambda: self.fb.qemu_pids() == [], what='no qemu on B')

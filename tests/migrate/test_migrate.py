@@ -26,54 +26,20 @@
 #   is in B's image after the migration (NBD export there, blockdev-mirror here), the Job counted the
 #   disk's bytes, and the guest runs on B with its RAM marker.
 import os
-import re
 
 import dbus
 
-from migrate_harness import (ADDR_A, ADDR_B, run_vmgmtctl, JOB_IFACE, WAIT, MigrateTestCase,
-                             guest_domain_xml, minimal_domain_xml, opts, unwrap)
+from migrate_harness import (ADDR_A, ADDR_B, run_vmgmtctl, JOB_IFACE, WAIT, CountingMigrateTestCase,
+                             COUNTER, MigrateTestCase, guest_domain_xml, last_tick, minimal_domain_xml, opts,
+                             unwrap)
 from migrate_harness import main  # noqa: F401
 
 ERR_INVALID_STATE = 'org.vmgmt.Error.InvalidState'
 ERR_BUSY = 'org.vmgmt.Error.Busy'
 ERR_INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
 ERR_ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
-COUNTER = "i=0; while true; do i=$((i+1)); echo \"tick-$i-\"; sleep 1; done &"
-TICK = re.compile(rb'tick-(\d+)-')
-
-
-def last_tick(con, since=0):
-    con._read()
-    ticks = [int(m.group(1)) for m in TICK.finditer(con.buf, since)]
-    return ticks[-1] if ticks else None
-
-
-class LiveMigration(MigrateTestCase):
+class LiveMigration(CountingMigrateTestCase):
     guest = 'mig'
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.path = None
-
-    def booted(self):
-        """The class's one guest, booted on A and counting (booted once)."""
-        cls = type(self)
-        if cls.path is None:
-            cls.path, cls.con = self.boot(self.guest)
-            cls.con.send('echo marker-$((6*7))-ok > /tmp/marker; ' + COUNTER)
-            cls.con.wait_for('tick-3-', timeout=WAIT)
-        return cls.path, cls.con
-
-    def assert_counting_on_a(self):
-        path, con = self.booted()
-        self.assertEqual(self.ca.prop(path, 'State'), 'running')
-        n = self.wait_until(lambda: last_tick(con), what='a tick on A')
-        self.wait_until(lambda: (last_tick(con) or 0) > n + 1, what='the count going on on A')
-
-    def assert_nothing_on_b(self):
-        self.wait_until(lambda: self.domain_names(self.cb) == [], what='no domain on B')
-        self.wait_until(lambda: self.fb.qemu_pids() == [], what='no qemu on B')
 
     def test_1_cancel(self):
         path, con = self.booted()

@@ -23,7 +23,7 @@ import dbus
 from migrate_harness import (ADDR_B, HOST_A, HOST_B, JOB_IFACE, WAIT, MigrateTestCase, guest_domain_xml,
                              minimal_domain_xml, new_uuid, opts, unwrap)
 from migrate_harness import main  # noqa: F401
-from test_migrate import COUNTER, last_tick
+from migrate_harness import COUNTER, last_tick
 
 ERR_BUSY = 'org.vmgmt.Error.Busy'
 # both hosts see it (B's mount namespace is a copy of A's); its own name: a pid is 1 in the test's pid namespace

@@ -16,27 +16,16 @@
 # - offline over ssh: to a port nothing listens on the Job fails the same way and the definition
 #   stays on A; to the sshd it moves (undefine_source: gone from A).
 import os
-import re
 import subprocess
 import sys
 import time
 
-from migrate_harness import (ADDR_A, ADDR_B, WAIT, MigrateTestCase, minimal_domain_xml, opts,
-                             run_vmgmtctl)  # noqa: I100
+from migrate_harness import (ADDR_A, ADDR_B, WAIT, CountingMigrateTestCase, last_tick, minimal_domain_xml,
+                             opts, run_vmgmtctl)  # noqa: I100
 from migrate_harness import main  # noqa: F401
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'remote'))
 from remote_harness import SSHD, SshHost, _die_with_parent, _keygen, have_ssh  # noqa: E402
-
-COUNTER = "i=0; while true; do i=$((i+1)); echo \"tick-$i-\"; sleep 1; done &"
-TICK = re.compile(rb'tick-(\d+)-')
-
-
-def last_tick(con):
-    con._read()
-    ticks = [int(m.group(1)) for m in TICK.finditer(con.buf)]
-    return ticks[-1] if ticks else None
-
 
 class DestSshHost(SshHost):
     """SshHost's sshd, listening on ADDR_B in host B's network namespace (and seeing B's mounts)."""
@@ -93,14 +82,13 @@ class DestSshHost(SshHost):
         raise AssertionError('sshd did not listen within %ds:\n%s' % (WAIT, self.log_text()))
 
 
-class SshMigration(MigrateTestCase):
+class SshMigration(CountingMigrateTestCase):
     guest = 'migssh'
 
     @classmethod
     def setUpClass(cls):
         have_ssh()   # a skip naming what is missing, before anything is started
         super().setUpClass()
-        cls.path = None
         cls.ssh = None
         cls.root_bound = False
         try:
@@ -123,24 +111,6 @@ class SshMigration(MigrateTestCase):
 
     def dest_ssh(self, port=None):
         return 'root@%s:%d' % (ADDR_B, port or self.ssh.port)
-
-    def booted(self):
-        cls = type(self)
-        if cls.path is None:
-            cls.path, cls.con = self.boot(self.guest)
-            cls.con.send('echo marker-$((6*7))-ok > /tmp/marker; ' + COUNTER)
-            cls.con.wait_for('tick-3-', timeout=WAIT)
-        return cls.path, cls.con
-
-    def assert_counting_on_a(self):
-        path, con = self.booted()
-        self.assertEqual(self.ca.prop(path, 'State'), 'running')
-        n = self.wait_until(lambda: last_tick(con), what='a tick on A')
-        self.wait_until(lambda: (last_tick(con) or 0) > n + 1, what='the count going on on A')
-
-    def assert_nothing_on_b(self):
-        self.wait_until(lambda: self.domain_names(self.cb) == [], what='no domain on B')
-        self.wait_until(lambda: self.fb.qemu_pids() == [], what='no qemu on B')
 
     def assert_failed_unreached(self, dest, why):
         path, con = self.booted()
