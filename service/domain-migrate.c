@@ -36,6 +36,8 @@ typedef struct Migration {
         DriverMigrateOptions o;
         GArray *disks;                  /* copy_storage: indexes */
         char *disk_list;                /* their targets, "vda,vdb" */
+        char *disk_sizes;               /* their virtual sizes, "vda=BYTES,vdb=BYTES" (the destination may make them) */
+        struct SizesCall *sizing;       /* the hypervisor asked for them */
         char *listen_address;
         bool live, persistent, undefine_source, offline, copy_storage, tls, postcopy, compressed;
         uint32_t channels;
@@ -46,11 +48,18 @@ typedef struct Migration {
         pid_t cause_pid;
 } Migration;
 
+/* The disks' sizes asked of the hypervisor: forgets its migration when that goes first. */
+typedef struct SizesCall {
+        Migration *mg;
+} SizesCall;
+
 static void migration_free(void *p) {
         Migration *mg = p;
 
         if (!mg)
                 return;
+        if (mg->sizing)
+                mg->sizing->mg = NULL;
         sd_bus_slot_unref(mg->call);
         if (mg->peer)
                 sd_bus_flush_close_unref(mg->peer);
@@ -58,6 +67,7 @@ static void migration_free(void *p) {
         if (mg->disks)
                 g_array_free(mg->disks, TRUE);
         g_free(mg->disk_list);
+        g_free(mg->disk_sizes);
         g_free(mg->listen_address);
         g_free(mg->destination);
         g_free(mg->host);
@@ -392,10 +402,57 @@ static int offline_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         return 0;
 }
 
+static int prepare_send(Migration *mg);
+
+static void on_sizes(void *userdata, const DriverStats *stats) {
+        SizesCall *c = userdata;
+        Migration *mg = c->mg;
+        g_autoptr(GString) sizes = g_string_new(NULL);
+        int r;
+
+        free(c);
+        if (!mg)
+                return;
+        mg->sizing = NULL;
+        if (mg->finished)
+                return;
+        for (guint k = 0; k < mg->disks->len; k++) {
+                size_t i = g_array_index(mg->disks, size_t, k);
+                g_autofree char *key = g_strdup_printf("block.%zu.capacity", i);
+                const DomainDef *def = vm_domain_current_def(mg->domain);
+
+                for (size_t n = 0; n < stats->n; n++)
+                        if (streq(stats->items[n].key, key) && stats->items[n].type == DRIVER_STAT_UINT &&
+                            i < def->n_disks)
+                                g_string_append_printf(sizes, "%s%s=%" PRIu64, sizes->len ? "," : "",
+                                                       def->disks[i].target_dev, stats->items[n].u);
+        }
+        mg->disk_sizes = sizes->len ? g_strdup(sizes->str) : NULL;
+        r = prepare_send(mg);
+        if (r < 0)
+                migration_end(mg, r, "cannot ask the destination to prepare the migration");
+}
+
+/* The virtual sizes of the disks to copy (the hypervisor's answer), then prepare_send(). */
+static int sizes_begin(Migration *mg) {
+        SizesCall *c = g_new0(SizesCall, 1);
+        VmDomain *d = mg->domain;
+        int r;
+
+        c->mg = mg;
+        mg->sizing = c;   /* on_sizes() may come before get_stats() returns */
+        r = d->drv->ops->get_stats(d->rt, DRIVER_STATS_BLOCK, PEER_CALL_USEC, on_sizes, c);
+        if (r < 0) {
+                mg->sizing = NULL;
+                free(c);
+                return r;
+        }
+        return 0;
+}
+
 static int connect_begin(Migration *mg) {
         Manager *m = mg->manager;
         VmDomain *d = mg->domain;
-        g_autofree char *xml = NULL;
         int r;
 
         if (strchr(mg->destination, '=')) {
@@ -418,6 +475,17 @@ static int connect_begin(Migration *mg) {
                 r = sd_bus_attach_event(mg->peer, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
+        if (!mg->offline && mg->disks && d->rt && d->drv->ops->get_stats)
+                return sizes_begin(mg);   /* the destination may have to make the images */
+        return prepare_send(mg);
+}
+
+/* PrepareMigration (or, offline, DefineDomain) to the destination. */
+static int prepare_send(Migration *mg) {
+        VmDomain *d = mg->domain;
+        g_autofree char *xml = NULL;
+        int r = 0;
+
         if (mg->offline) {
                 xml = domain_def_format(vm_domain_inactive_def(d), DOMAIN_FORMAT_INACTIVE | DOMAIN_FORMAT_SECURE);
                 if (!xml)
@@ -441,6 +509,8 @@ static int connect_begin(Migration *mg) {
                 r = sd_bus_message_append(call, "{sv}", "listen_address", "s", mg->listen_address);
         if (r >= 0 && mg->disk_list)
                 r = sd_bus_message_append(call, "{sv}", "copy_storage_disks", "s", mg->disk_list);
+        if (r >= 0 && mg->disk_sizes)
+                r = sd_bus_message_append(call, "{sv}", "copy_storage_sizes", "s", mg->disk_sizes);
         if (r >= 0 && mg->postcopy)
                 r = sd_bus_message_append(call, "{sv}", "postcopy", "b", true);
         if (r >= 0 && mg->compressed)
@@ -465,6 +535,11 @@ static void on_cancel(VmJob *j, void *userdata) {
                 return;
         }
         if (mg->offline) {
+                migration_end(mg, -ECANCELED, "the migration was cancelled");
+                return;
+        }
+        if (mg->sizing) {
+                /* nothing asked there yet */
                 migration_end(mg, -ECANCELED, "the migration was cancelled");
                 return;
         }

@@ -83,6 +83,8 @@ typedef struct Incoming {
         DriverMigrateIncoming launch;   /* for the driver, once the start's files are open */
         GArray *disks;                  /* launch.nbd_disks */
         VmLeases leases;                /* opened, not locked: the ones its hypervisor has; locked at Finish */
+        GPtrArray *made;                /* copy_storage: the volumes made for it (migrate-storage.c) */
+        bool keep_storage;              /* it runs here: they stay */
 } Incoming;
 
 static GHashTable *incoming_table;       /* domain path → Incoming* */
@@ -101,6 +103,10 @@ static void incoming_free(Incoming *in) {
         if (in->disks)
                 g_array_free(in->disks, TRUE);
         vm_leases_release(&in->leases);
+        if (in->keep_storage && in->made)
+                g_ptr_array_unref(in->made);
+        else
+                vm_precreated_remove(in->manager, in->made);   /* nothing stays */
         g_free(in->listen_address);
         g_free(in);
 }
@@ -263,12 +269,15 @@ typedef struct PrepareArgs {
         Manager *manager;
         sd_bus_message *message;
         DomainDef *def;
-        char *listen, *disks;
+        char *listen, *disks, *sizes;
         bool postcopy, compressed, tls;
         uint32_t channels, timeout_sec;
+        GPtrArray *made;                /* the volumes made for it, until the Incoming has them */
 } PrepareArgs;
 
 static void prepare_args_free(PrepareArgs *a) {
+        vm_precreated_remove(a->manager, a->made);
+        g_free(a->sizes);
         sd_bus_message_unref(a->message);
         domain_def_free(a->def);
         g_free(a->listen);
@@ -315,6 +324,7 @@ static int prepare_continue(PrepareArgs *a, sd_bus_error *error) {
 
         in = g_new0(Incoming, 1);
         in->manager = m;
+        in->made = TAKE_PTR(a->made);
         in->message = sd_bus_message_ref(message);
         in->listen_address = g_strdup(a->listen ?: m->config.migration_address ?: "0.0.0.0");
         in->disks = g_array_new(FALSE, FALSE, sizeof(size_t));
@@ -370,29 +380,80 @@ static int prepare_continue(PrepareArgs *a, sd_bus_error *error) {
         return 1;
 }
 
+/* Answers a's call with the error (r, or error when set), frees a. */
+static void prepare_refuse(PrepareArgs *a, int r, const sd_bus_error *error) {
+        (void) (sd_bus_error_is_set(error) ? sd_bus_reply_method_error(a->message, error)
+                                           : sd_bus_reply_method_errno(a->message, r, NULL));
+        prepare_args_free(a);
+}
+
+static void prepare_finish(PrepareArgs *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = prepare_continue(a, &error);
+
+        if (r < 0) {
+                prepare_refuse(a, r, &error);
+                return;
+        }
+        prepare_args_free(a);
+}
+
+static void storage_made(void *userdata, int r, const char *message, GPtrArray *made) {
+        PrepareArgs *a = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (r < 0) {
+                sd_bus_error_setf(&error, VM_ERROR_OPERATION_FAILED,
+                                  "Failed to prepare the incoming migration of domain '%s': %s", a->def->name,
+                                  message ?: strerror(-r));
+                prepare_refuse(a, r, &error);
+                return;
+        }
+        a->made = made;
+        prepare_finish(a);
+}
+
+/* The emulator is known: the images copy_storage needs here made first (when the source said their
+ * sizes), then prepare_continue(). Takes a; answers the call when it fails. */
+static void prepare_go(PrepareArgs *a) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GArray) disks = g_array_new(FALSE, FALSE, sizeof(size_t));
+        int r;
+
+        if (!a->disks || !a->sizes) {
+                prepare_finish(a);
+                return;
+        }
+        r = disks_of(a->def, a->disks, disks, &error);
+        if (r >= 0)
+                r = vm_migration_precreate(a->manager, a->def, (const size_t *) disks->data, disks->len, a->sizes,
+                                           storage_made, a);
+        if (r < 0)
+                prepare_refuse(a, r, &error);
+}
+
 static void emulator_known(void *userdata, int r, const char *message) {
         PrepareArgs *a = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        if (r < 0)
+        if (r < 0) {
                 sd_bus_error_setf(&error, VM_ERROR_OPERATION_FAILED, "Cannot use domain '%s': %s", a->def->name,
                                   message ?: strerror(-r));
-        else
-                r = prepare_continue(a, &error);
-        if (r < 0)
-                (void) (sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(a->message, &error)
-                                                    : sd_bus_reply_method_errno(a->message, r, NULL));
-        prepare_args_free(a);
+                prepare_refuse(a, r, &error);
+                return;
+        }
+        prepare_go(a);
 }
 
 int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *xml, *listen = NULL, *disks = NULL;
+        const char *xml, *listen = NULL, *disks = NULL, *sizes = NULL;
         bool postcopy = false, compressed = false, tls = false;
         uint32_t channels = 0, timeout_sec = INCOMING_TIMEOUT_SEC_DEFAULT;
         const BusOption options[] = {
                 { "listen_address", "s", &listen },
                 { "copy_storage_disks", "s", &disks },
+                { "copy_storage_sizes", "s", &sizes },
                 { "postcopy", "b", &postcopy },
                 { "compressed", "b", &compressed },
                 { "parallel_connections", "u", &channels },
@@ -460,6 +521,7 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
         a->def = TAKE_PTR(def);
         a->listen = g_strdup(listen);
         a->disks = g_strdup(disks);
+        a->sizes = g_strdup(sizes);
         a->postcopy = postcopy;
         a->compressed = compressed;
         a->tls = tls;
@@ -475,9 +537,8 @@ int vm_manager_method_prepare_migration(sd_bus_message *message, void *userdata,
                 prepare_args_free(a);
                 return r;
         }
-        r = prepare_continue(a, error);
-        prepare_args_free(a);
-        return r;
+        prepare_go(a);
+        return 1;
 }
 
 /* ---- FinishIncomingMigration ---- */
@@ -562,8 +623,9 @@ static void finish_done(void *userdata, int r, const char *message) {
                 incoming_free(in);
                 return;
         }
-        /* the hypervisor holds the locks now: our copies go */
+        /* the hypervisor holds the locks now: our copies go; the images made for it stay */
         vm_leases_release(&in->leases);
+        in->keep_storage = true;
         if (in->persistent && in->def) {
                 r = vm_domain_store_write_batched(d->manager, in->def, d->persistent ? d->generation + 1 : 1,
                                                   persist_commit, in);

@@ -314,6 +314,90 @@ class CopyStorage(MigrateTestCase):
             self.assertEqual(f.read(16), b'disk-marker-77-o')
 
 
+class CopyStorageMakesImages(MigrateTestCase):
+    """copy_storage to a host whose pool lacks the image: the destination makes it (the source's format and
+    virtual size) before the stream; a migration that does not end there removes it again."""
+
+    def setUp(self):
+        super().setUp()
+        import os
+        self.here = os.path.join(self.fa.tmp, 'made-%s' % self._testMethodName)
+        self.there = os.path.join(self.fb.tmp, 'made-b-%s' % self._testMethodName)
+        os.makedirs(self.here)
+        os.makedirs(self.there)
+        self.host_b.bind(self.there, self.here)   # in B the path is B's own, empty, directory
+        self.addCleanup(self.host_b.unbind, self.here)
+        # B's pool on it (in B's mount namespace)
+        self.pool = str(self.cb.manager.DefinePool("<pool type='dir'><name>made</name><target><path>%s</path>"
+                                                   "</target></pool>" % self.here, opts()))
+        self.cb.obj(self.pool).Start(opts(), dbus_interface='org.vmgmt.StoragePool')
+        self.addCleanup(self.drop_pool)
+
+    def drop_pool(self):
+        pool = self.cb.obj(self.pool)
+        pool.Stop(opts(), dbus_interface='org.vmgmt.StoragePool')
+        pool.Undefine(opts(), dbus_interface='org.vmgmt.StoragePool')
+
+    def pool_volumes(self):
+        pool = self.cb.obj(self.pool)
+        pool.Refresh(opts(), dbus_interface='org.vmgmt.StoragePool')
+        return sorted(str(self.cb.prop(v, 'Name', 'org.vmgmt.StorageVolume'))
+                      for v in pool.ListVolumes(opts(), dbus_interface='org.vmgmt.StoragePool'))
+
+    def test_made_there(self):
+        import json
+        import os
+        import subprocess
+        img = os.path.join(self.here, 'made.qcow2')
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', img, '48M'], check=True)
+        path, con = self.boot('made', xml=disk_guest_xml('made', img))
+        con.send('printf disk-marker-$((7*11))-ok > /dev/vda; sync; echo written-$((2*3))')
+        con.wait_for('written-6', timeout=WAIT)
+        self.assertEqual(self.pool_volumes(), [])
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, copy_storage=True,
+                                                                  listen_address=ADDR_B)))
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'completed', p)
+        bpath = self.wait_until(lambda: self.cb.list_domains(), what='the domain on B')[0]
+        self.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
+        # B's image: made in its pool, of A's format and virtual size, with what the guest wrote on A
+        self.assertEqual(self.pool_volumes(), ['made.qcow2'])
+        self.cb.domain(bpath).Destroy(opts())
+        self.wait_until(lambda: self.fb.qemu_pids() == [], what="B's qemu gone")
+        made = os.path.join(self.there, 'made.qcow2')
+        info = json.loads(subprocess.run([QEMU_IMG, 'info', '-U', '--output=json', made], check=True,
+                                         capture_output=True).stdout)
+        self.assertEqual((info['format'], info['virtual-size']), ('qcow2', 48 << 20), info)
+        raw = os.path.join(self.fa.tmp, 'made.raw')
+        subprocess.run([QEMU_IMG, 'convert', '-U', '-O', 'raw', made, raw], check=True)
+        with open(raw, 'rb') as f:
+            self.assertEqual(f.read(16), b'disk-marker-77-o')
+
+    def test_cancelled_leaves_nothing_there(self):
+        import os
+        import subprocess
+        img = os.path.join(self.here, 'gone.qcow2')
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', img, '48M'], check=True)
+        path, con = self.boot('gone', xml=disk_guest_xml('gone', img))
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, copy_storage=True,
+                                                                  bandwidth_mib=dbus.UInt64(1),
+                                                                  listen_address=ADDR_B)))
+        # the image is made there before anything is streamed
+        self.wait_until(lambda: os.path.exists(os.path.join(self.there, 'gone.qcow2')), what='the image on B')
+        self.wait_until(lambda: unwrap(self.ca.prop(job, 'Info', JOB_IFACE)).get('ram_transferred', 0) > 0,
+                        what='RAM transferred')
+        dbus.Interface(self.ca.obj(job), JOB_IFACE).Cancel(opts())
+        p = self.wait_job(self.ca, job)
+        self.assertEqual(p['State'], 'cancelled', p)
+        self.assertEqual(self.ca.prop(path, 'State'), 'running')
+        self.wait_until(lambda: self.cb.list_domains() == [] and self.fb.qemu_pids() == [],
+                        what='nothing on B')
+        self.wait_until(lambda: not os.path.exists(os.path.join(self.there, 'gone.qcow2')),
+                        what='the image made on B removed')
+        self.assertEqual(self.pool_volumes(), [])
+        self.ca.domain(path).Destroy(opts())
+
+
 def make_tls(d):
     """A CA, a server certificate for B's address and a client certificate (openssl)."""
     import os
