@@ -330,9 +330,20 @@ static int print_dict(Context *c, const OsDict *d, bool detected) {
         return 0;
 }
 
+/* Sends m (GetOSInfo or DetectOSInfo) and prints the dict it answers. Returns 0 or a printed negative errno. */
+static int call_and_print(Context *c, sd_bus_message *m, bool detected) {
+        OsDict d = {};
+        int r;
+
+        r = call_dict(c, m, "the OS information", &d);
+        if (r >= 0)
+                r = print_dict(c, &d, detected);
+        os_dict_done(&d);
+        return r;
+}
+
 int verb_osinfo(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        OsDict d = {};
         int r;
 
         r = ctl_new_call(c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetOSInfo", &m);
@@ -341,17 +352,12 @@ int verb_osinfo(Context *c, VerbArgs *a) {
         r = sd_bus_message_append(m, "s", a->args[0]);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = call_dict(c, m, "the OS information", &d);
-        if (r >= 0)
-                r = print_dict(c, &d, false);
-        os_dict_done(&d);
-        return r;
+        return call_and_print(c, m, false);
 }
 
 int verb_osinfo_detect(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_free_ char *path = NULL;
-        OsDict d = {};
         int r;
 
         /* the service wants an absolute path; relative ones are the caller's (not over -H) */
@@ -364,11 +370,7 @@ int verb_osinfo_detect(Context *c, VerbArgs *a) {
         r = sd_bus_message_append(m, "sa{sv}", path, 0);
         if (r < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = call_dict(c, m, "the OS information", &d);
-        if (r >= 0)
-                r = print_dict(c, &d, true);
-        os_dict_done(&d);
-        return r;
+        return call_and_print(c, m, true);
 }
 
 static int append_filter(sd_bus_message *m, const VerbArgs *a) {
