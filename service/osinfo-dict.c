@@ -61,25 +61,21 @@ static int close_entry(sd_bus_message *reply) {
 
 int osinfo_dict_append_summary(sd_bus_message *reply, OsinfoOs *os) {
         OsinfoProduct *p = OSINFO_PRODUCT(os);
-        int r;
+        const struct { const char *key, *value; } fields[] = {
+                { "id", osinfo_entity_get_id(OSINFO_ENTITY(os)) },
+                { "short_id", osinfo_product_get_short_id(p) },
+                { "name", osinfo_product_get_name(p) },
+                { "vendor", osinfo_product_get_vendor(p) },
+                { "version", osinfo_product_get_version(p) },
+                { "family", osinfo_os_get_family(os) },
+                { "distro", osinfo_os_get_distro(os) },
+                { "release_date", osinfo_product_get_release_date_string(p) },
+                { "eol_date", osinfo_product_get_eol_date_string(p) },
+        };
+        int r = 0;
 
-        r = append_string(reply, "id", osinfo_entity_get_id(OSINFO_ENTITY(os)));
-        if (r >= 0)
-                r = append_string(reply, "short_id", osinfo_product_get_short_id(p));
-        if (r >= 0)
-                r = append_string(reply, "name", osinfo_product_get_name(p));
-        if (r >= 0)
-                r = append_string(reply, "vendor", osinfo_product_get_vendor(p));
-        if (r >= 0)
-                r = append_string(reply, "version", osinfo_product_get_version(p));
-        if (r >= 0)
-                r = append_string(reply, "family", osinfo_os_get_family(os));
-        if (r >= 0)
-                r = append_string(reply, "distro", osinfo_os_get_distro(os));
-        if (r >= 0)
-                r = append_string(reply, "release_date", osinfo_product_get_release_date_string(p));
-        if (r >= 0)
-                r = append_string(reply, "eol_date", osinfo_product_get_eol_date_string(p));
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fields); i++)
+                r = append_string(reply, fields[i].key, fields[i].value);
         return r;
 }
 
