@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "vmgmtctl.h"
+#include "vmgmtctl-osinfo.h"
 #include "vmgmtctl-stats.h"
 
 typedef struct Verb {
@@ -89,6 +90,14 @@ static const Verb verbs[] = {
           verb_domcapabilities,
           "domcapabilities [--virttype TYPE] [--emulatorbin PATH] [--arch ARCH] [--machine MACHINE] [--xpath EXPR [--wrap]]",
           "Print what a domain can use with an emulator (domainCapabilities XML)" },
+        /* the OS database, libosinfo's (vmgmtctl-osinfo.c) */
+        { "osinfo-list", 0, 0, { "family=", "distro=", "vendor=", "name=", "no-eol" }, verb_osinfo_list,
+          "osinfo-list [--family F] [--distro D] [--vendor V] [--name TEXT] [--no-eol]",
+          "List the OSes of the OS database (osinfo-db), newest first" },
+        { "osinfo", 1, 1, {}, verb_osinfo, "osinfo OS",
+          "Show what the OS database knows of an OS: resources, devices, firmware, install media" },
+        { "osinfo-detect", 1, 1, {}, verb_osinfo_detect, "osinfo-detect FILE",
+          "Identify the OS of an install medium (an ISO file) from the OS database" },
         /* save, restore, dump and the domain's job (vmgmtctl-save.c) */
         { "save", 2, 2, { "bypass-cache", "running", "paused", "verbose" }, verb_save,
           "save DOMAIN FILE [--bypass-cache] [--running|--paused] [--verbose]",

@@ -4,10 +4,10 @@
 # flag added to its command table completes without touching this file:
 # the commands and global options from `vmgmtctl --help`, a command's
 # arguments and options from `vmgmtctl help COMMAND` (its usage line names
-# the arguments: DOMAIN, NETWORK, POOL, VOL, SNAPSHOT, DISK, FILE, DEST, DIR,
+# the arguments: DOMAIN, NETWORK, POOL, VOL, SNAPSHOT, DISK, OS, FILE, DEST, DIR,
 # COMMAND; an option's value is named after it, or listed as a|b), and live
 # names from the bus: `list --all --name`, `net-list --all`, `pool-list
-# --all`, `vol-list POOL`, `snapshot-list DOMAIN --name`, `dumpxml DOMAIN
+# --all`, `vol-list POOL`, `snapshot-list DOMAIN --name`, `osinfo-list`, `dumpxml DOMAIN
 # --xpath` of its disk targets. The connection options on the line (--user,
 # -H, -M, -c) are used for those look-ups too; with no vmgmtd they give
 # nothing, quietly. Needs nothing of the bash-completion package.
@@ -84,6 +84,7 @@ _vmgmtctl_values() {
         POOL | NEWPOOL) _vmgmtctl_pools ;;
         VOL) _vmgmtctl_volumes "$_vmgmtctl_pool" ;;
         SNAPSHOT | SNAP) _vmgmtctl_snapshots "$_vmgmtctl_domain" ;;
+        OS) _vmgmtctl_call osinfo-list | _vmgmtctl_column1 ;;   # short ids of the OS database
         # help's COMMAND; net-update's COMMAND is its own (add-first, …)
         COMMAND) [[ $_vmgmtctl_verb == help ]] && printf '%s\n' $_vmgmtctl_verbs ;;
         *'|'*)

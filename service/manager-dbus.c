@@ -15,6 +15,7 @@
 #include "network.h"
 #include "secret.h"
 #include "object-kind.h"
+#include "osinfo.h"
 #include "path-policy.h"
 #include "pool.h"
 
@@ -702,6 +703,9 @@ int manager_dbus_register(Manager *m) {
         if (r < 0)
                 return r;
         r = vm_manager_secret_register(m);
+        if (r < 0)
+                return r;
+        r = vm_manager_osinfo_register(m);
         if (r < 0)
                 return r;
         return vm_manager_network_register(m);
