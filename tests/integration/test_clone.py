@@ -315,6 +315,25 @@ class CloneOffline(CloneBase, VmgmtTestCase):
         self.assertEqual(macs(xml), ['52:54:00:00:00:42'])
         ok, out = same_data(data, b)
         self.assertTrue(ok, out)
+        # linked into a pool, with the --verbose progress line, then started
+        pooldir = os.path.join(self.fx.tmp, 'clipool')
+        os.makedirs(pooldir)
+        pool = self.manager.DefinePool("<pool type='dir'><name>clipool</name><target><path>%s</path></target></pool>"
+                                       % pooldir, opts())
+        self.client.obj(pool).Start(opts(), dbus_interface='org.vmgmt.StoragePool')
+        r = self.ctl('clone', '--original', 'cl-cli', '--name', 'cl-cli-linked', '--linked', '--pool', 'clipool',
+                     '--start', '--verbose')
+        self.assertIn('Clone: [100 %]', r.stderr)
+        linked = self.manager.GetDomain('cl-cli-linked')
+        self.client.wait_state(linked, 'running')
+        src = sources(self.xml('cl-cli-linked'))
+        self.assertEqual(src['vda'], (os.path.join(pooldir, 'cl-cli-linked-root.qcow2'), 'qcow2'))
+        self.assertEqual(image_info(src['vdb'][0]).get('backing-filename'), data)
+        self.dom(linked).Destroy(opts())
+        self.client.wait_state(linked, 'shutoff')
+        # --preserve-data: the files as they are
+        self.ctl('clone', '-o', 'cl-cli', '--name', 'cl-cli-kept', '--preserve-data', '-f', a, '-f', b)
+        self.assertEqual(sources(self.xml('cl-cli-kept'))['vdb'][0], b)
         # virt-clone's flags vmgmt does not have are refused, and so is a missing name
         r = self.ctl('clone', '-o', 'cl-cli', '-n', 'cl-cli3', '--nonsparse', '--auto-clone', ok=False)
         self.assertNotEqual(r.returncode, 0)
