@@ -108,7 +108,7 @@ static const Verb verbs[] = {
           { "original=", "name=", "auto-clone", "file=*", "linked", "mac=", "preserve-data", "start", "pool=",
             "verbose" },
           verb_clone,
-          "clone --original DOMAIN (--name NEW|--auto-clone) [--file PATH]... [--linked] [--mac MAC] [--preserve-data] "
+          "clone --original DOMAIN [--name NEW] [--auto-clone] [--file FILE]... [--linked] [--mac MAC] [--preserve-data] "
           "[--pool POOL] [--start] [--verbose]",
           "Clone a shut-off or paused domain: new UUID and MACs, copies of its writable disks (a job with a progress bar)",
           "o=original n=name f=file" },
