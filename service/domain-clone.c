@@ -610,12 +610,16 @@ static bool disk_is_copied(const DomainDiskDef *disk) {
         return disk->device == DOMAIN_DISK_DEVICE_DISK && !disk->readonly && !disk->shareable;
 }
 
+static void def_freep(DomainDef **p) {
+        domain_def_free(*p);
+}
+
 /* Builds op's new definition, disks and requests. 0, or a negative errno with error set. */
 static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, sd_bus_error *error) {
         Manager *m = op->manager;
         VmDomain *d = op->domain;
         const DomainDef *orig = vm_domain_inactive_def(d);
-        DomainDef *resolved = NULL;
+        _cleanup_(def_freep) DomainDef *resolved = NULL;
         g_autofree char *resolve_error = NULL;
         VmPool *to_pool = NULL;
         const char *to_dir = NULL;
@@ -675,14 +679,12 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                 if (disk_is_copied(&op->def->disks[i]) && (op->def->disks[i].source || op->def->disks[i].source_volume))
                         n_copied++;
         if (a->has_files && g_strv_length(a->files) != n_copied) {
-                domain_def_free(resolved);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Domain '%s' has %zu writable disk%s to copy, but option files names %u path%s",
                                          d->name, n_copied, n_copied == 1 ? "" : "s", g_strv_length(a->files),
                                          g_strv_length(a->files) == 1 ? "" : "s");
         }
         if (a->preserve && !a->has_files) {
-                domain_def_free(resolved);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Option preserve_data needs option files: the existing files the new domain uses");
         }
@@ -696,10 +698,10 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                 if (!disk_is_copied(disk) || !(disk->source || disk->source_volume))
                         continue;
                 c = &op->disks[k];
+                op->n_disks = k + 1;   /* freed with op from now on */
                 c->disk = i;
                 c->target = g_strdup(disk->target_dev);
                 if (sdisk->type == DOMAIN_DISK_TYPE_NETWORK || !sdisk->source) {
-                        domain_def_free(resolved);
                         return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                                  "Disk %s of domain '%s' is a network disk: it cannot be copied "
                                                  "(mark it shareable or readonly to share it)", disk->target_dev, d->name);
@@ -709,8 +711,7 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                 if (a->has_files) {
                         c->dst_path = g_strdup(a->files[k]);
                         if (!g_path_is_absolute(c->dst_path) || g_str_has_suffix(c->dst_path, "/")) {
-                                domain_def_free(resolved);
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "'%s' is not an absolute path of a file", c->dst_path);
                         }
                 } else {
@@ -718,8 +719,7 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                         g_autofree char *nb = copy_basename(base, d->name, new_name);
 
                         if (sdisk->type == DOMAIN_DISK_TYPE_BLOCK) {
-                                domain_def_free(resolved);
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "Disk %s of domain '%s' is the block device %s: name the "
                                                          "file of its copy with option files", disk->target_dev,
                                                          d->name, c->src_path);
@@ -727,20 +727,17 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                         c->dst_path = g_build_filename(to_dir ?: dir, nb, NULL);
                 }
                 if (streq(c->dst_path, c->src_path)) {
-                        domain_def_free(resolved);
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "The copy of disk %s would be its original, %s", disk->target_dev,
                                                  c->src_path);
                 }
                 for (size_t j = 0; j < k; j++)
                         if (streq(op->disks[j].dst_path, c->dst_path)) {
-                                domain_def_free(resolved);
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "Disks %s and %s would both be copied to %s",
                                                          op->disks[j].target, c->target, c->dst_path);
                         }
                 if (!a->preserve && access(c->dst_path, F_OK) == 0) {
-                        domain_def_free(resolved);
                         return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
                                                  "%s exists (the copy of disk %s would replace it; preserve_data uses "
                                                  "existing files as they are)", c->dst_path, disk->target_dev);
@@ -779,8 +776,6 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                 }
                 k++;
         }
-        op->n_disks = n_copied;
-        domain_def_free(resolved);
 
         r = d->drv->ops->normalize(d->drv->driver, op->def, &err);
         if (r < 0) {

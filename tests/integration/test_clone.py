@@ -294,6 +294,30 @@ class CloneOffline(CloneBase, VmgmtTestCase):
         names = sorted(str(self.client.prop(v, 'Name', 'org.vmgmt.StorageVolume')) for v in vols)
         self.assertEqual(names, ['cl-frompaused-root.qcow2', 'data-clone.img'])
 
+    def test_volume_disk_is_cloned_into_its_pool(self):
+        pooldir = os.path.join(self.fx.tmp, 'volpool')
+        os.makedirs(pooldir)
+        pool = self.manager.DefinePool("<pool type='dir'><name>volpool</name><target><path>%s</path></target></pool>"
+                                       % pooldir, opts())
+        qemu_img('create', '-q', '-f', 'qcow2', os.path.join(pooldir, 'sys.qcow2'), '16M')
+        self.client.obj(pool).Start(opts(), dbus_interface='org.vmgmt.StoragePool')
+        disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+                "<source pool='volpool' volume='sys.qcow2'/><target dev='vda' bus='virtio'/></disk>")
+        orig = self.define(minimal_domain_xml('cl-vol', extra_devices=disk))
+        self.clone(orig, 'cl-vol2')
+        import xml.etree.ElementTree as ET
+        src = ET.fromstring(self.xml('cl-vol2')).find('./devices/disk/source')
+        self.assertEqual((src.get('pool'), src.get('volume')), ('volpool', 'sys-clone.qcow2'))
+        vols = self.client.obj(pool).ListVolumes(opts(), dbus_interface='org.vmgmt.StoragePool')
+        names = sorted(str(self.client.prop(v, 'Name', 'org.vmgmt.StorageVolume')) for v in vols)
+        self.assertEqual(names, ['sys-clone.qcow2', 'sys.qcow2'])
+        # the clone starts on its volume
+        new = str(self.manager.GetDomain('cl-vol2'))
+        self.dom(new).Start(opts(paused=True))
+        self.client.wait_state(new, 'paused')
+        self.dom(new).Destroy(opts())
+        self.client.wait_state(new, 'shutoff')
+
     def ctl(self, *args, ok=True):
         r = run_vmgmtctl(self.fx.bus, *args)
         if ok:
