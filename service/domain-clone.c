@@ -169,7 +169,6 @@ static void clone_started(void *userdata, int r, const char *message) {
 
 static void clone_define(CloneOp *op) {
         Manager *m = op->manager;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *file = NULL, *msg = NULL;
         char uuid[37];
         VmDomain *d;
@@ -180,8 +179,13 @@ static void clone_define(CloneOp *op) {
                 vm_domain_store_flush(m);
         if (vm_domain_find_by_name(m, op->def->name) || vm_domain_find_by_uuid(m, uuid)) {
                 /* defined meanwhile: the copies (already in place) stay, named in the message */
-                g_autofree char *s = g_strdup_printf("Domain '%s' was defined while its disks were copied", op->def->name);
-                clone_finish(op, -EEXIST, s);
+                GString *g = g_string_new(NULL);
+
+                g_string_printf(g, "Domain '%s' was defined while the disks were copied", op->def->name);
+                for (size_t i = 0; !op->preserve && i < op->n_disks; i++)
+                        g_string_append_printf(g, "%s%s", i == 0 ? "; the copies stay: " : ", ", op->disks[i].dst_path);
+                clone_finish(op, -EEXIST, g->str);
+                g_string_free(g, TRUE);
                 return;
         }
         r = vm_domain_store_write(m, op->def, 1, &file);
