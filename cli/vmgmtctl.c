@@ -19,7 +19,10 @@ typedef struct Verb {
         int (*run)(Context *c, VerbArgs *a);
         const char *synopsis;
         const char *summary;
+        const char *short_options;   /* the verb's own one-letter options: "o=original n=name"; NULL: none */
 } Verb;
+
+int verb_clone(Context *c, VerbArgs *a);   /* vmgmtctl-clone.c */
 
 static const Verb verbs[] = {
         { "help", 0, 1, {}, NULL, "help [COMMAND]", "Show this help, or a command's usage and options" },
@@ -109,6 +112,15 @@ static const Verb verbs[] = {
           "Save a domain's state for vmgmtd; the next start resumes from it" },
         { "managedsave-remove", 1, 1, {}, verb_managedsave_remove, "managedsave-remove DOMAIN",
           "Remove a domain's managed save image" },
+        /* virt-clone (vmgmtctl-clone.c) */
+        { "clone", 0, 0,
+          { "original=", "name=", "auto-clone", "file=*", "linked", "mac=", "preserve-data", "start", "pool=",
+            "verbose" },
+          verb_clone,
+          "clone --original DOMAIN [--name NEW] [--auto-clone] [--file FILE]... [--linked] [--mac MAC] [--preserve-data] "
+          "[--pool POOL] [--start] [--verbose]",
+          "Clone a shut-off or paused domain: new UUID and MACs, copies of its writable disks (a job with a progress bar)",
+          "o=original n=name f=file" },
         { "dump", 2, 2, { "memory-only", "format=", "live", "crash", "reset", "bypass-cache", "verbose" }, verb_dump,
           "dump DOMAIN FILE [--memory-only] [--format elf|kdump-zlib|kdump-lzo|kdump-snappy] [--live] [--crash] [--reset]",
           "Write a core dump of a domain's guest to a file" },
@@ -608,6 +620,14 @@ static int verb_store(VerbArgs *a, size_t i, const char *name, const char *value
 }
 
 /* Handles an option of the verb. Returns 1 if it was one, 0 if not, or a printed error. */
+/* The long name of the verb's own one-letter option (malloc'd), or NULL. */
+static char *verb_short_option(const Verb *v, char letter) {
+        for (const char *p = v ? v->short_options : NULL; p && *p; p += strcspn(p, " "), p += strspn(p, " "))
+                if (p[0] == letter && p[1] == '=')
+                        return strndup(p + 2, strcspn(p + 2, " "));
+        return NULL;
+}
+
 static int verb_long_option(const Verb *v, VerbArgs *a, const char *name, const char *value, bool *consumes_next) {
         *consumes_next = false;
         for (size_t i = 0; v && v->options[i]; i++) {
@@ -682,8 +702,10 @@ static int parse_argv(int argc, char **argv, GlobalArgs *g, const Verb **ret_ver
                                 return ctl_error(-ENOMEM, "Out of memory.");
                         value = eq ? eq + 1 : NULL;
                 } else {
-                        /* Short options: -h, -q, -H HOST/-HHOST, -M MACHINE/-MMACHINE, -c URI. */
-                        const char *longname = arg[1] == 'h' ? "help" : arg[1] == 'q' ? "quiet" :
+                        /* Short options: the verb's own (clone's -o, -n, -f), -h, -q, -H HOST/-HHOST,
+                         * -M MACHINE/-MMACHINE, -c URI. */
+                        _cleanup_free_ char *own_name = verb_short_option(v, arg[1]);
+                        const char *longname = own_name ? own_name : arg[1] == 'h' ? "help" : arg[1] == 'q' ? "quiet" :
                                                arg[1] == 'H' ? "host" : arg[1] == 'M' ? "machine" :
                                                arg[1] == 'c' ? "connect" : NULL;
 

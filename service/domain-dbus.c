@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-clone.h"
 #include "domain-console.h"
 #include "domain-blockjob.h"
 #include "domain-device.h"
@@ -659,6 +660,8 @@ const sd_bus_vtable domain_vtable[] = {
                                 vm_domain_method_set_migration_parameters, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("GetMigrationParameters", SD_BUS_ARGS("a{sv}", options),
                                 SD_BUS_RESULT("a{sv}", parameters), vm_domain_method_get_migration_parameters, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("Clone", SD_BUS_ARGS("s", new_name, "a{sv}", options), SD_BUS_RESULT("o", job),
+                                vm_domain_method_clone, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_ARGS("s", path, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 vm_domain_method_save, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("ManagedSave", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),

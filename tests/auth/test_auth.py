@@ -55,6 +55,7 @@ def valid_args(iface, method, ctx):
         # the defaults: the driver's own emulator, its default machine (an unprivileged caller may name no other)
         (MANAGER_IFACE, 'GetDomainCapabilities'): ['', '', '', '', {}],
         (DOMAIN_IFACE, 'Rename'): ['mallory-renamed', {}],
+        (DOMAIN_IFACE, 'Clone'): ['mallory-clone', {}],
         (DOMAIN_IFACE, 'Start'): [{}],
         # the image names the domain (and so what to ask polkit); one the caller may not read is a path to ask for
         (MANAGER_IFACE, 'RestoreDomain'): [ctx['image'], {}],
@@ -310,7 +311,7 @@ class Matrix(AuthTestCase):
         # at least the issue-2 surface was covered
         names = {c[2] for c in checked}
         for m in ('DefineDomain', 'CreateDomain', 'Start', 'Shutdown', 'Destroy', 'Reboot', 'Reset',
-                  'Suspend', 'Resume', 'Undefine', 'Rename', 'GetXML(secure)',
+                  'Suspend', 'Resume', 'Undefine', 'Rename', 'Clone', 'GetXML(secure)',
                   'Set(org.vmgmt.Domain.Autostart)'):
             self.assertIn(m, names)
 

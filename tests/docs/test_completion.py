@@ -200,6 +200,9 @@ class Completion(VmgmtTestCase):
         # after the domain, start has no more arguments
         self.assertEqual(self.bash('start', 'alpha', ''), [])
         self.assertEqual(sorted(self.bash('event', '--domain', '')), ['alpha', 'beta'])
+        self.assertEqual(sorted(self.bash('clone', '--original', '')), ['alpha', 'beta'])
+        self.assertEqual(sorted(self.bash('clone', '--original', 'alpha', '--pool', '')), ['default', 'other'])
+        self.assertIn('--auto-clone', self.bash('clone', '--original', 'alpha', '--'))
 
     def test_networks(self):
         self.assertEqual(self.bash('net-start', ''), ['isonet'])
