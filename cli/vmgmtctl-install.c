@@ -810,7 +810,7 @@ static int read_osinfo(sd_bus_message *m, OSInfo *os) {
         }
         if (r < 0)
                 return r;
-        os->known = true;
+        os->known = os->id || os->short_id;
         return sd_bus_message_exit_container(m);
 }
 
@@ -836,11 +836,17 @@ static int osinfo_call(Install *in, const char *member, const char *arg, sd_bus_
         r = sd_bus_call(in->c->bus, m, 0, &error, ret);
         if (r >= 0)
                 return 0;
+        if (quiet_unknown) {
+                /* detect=on,require=off: whatever went wrong, the install goes on as generic */
+                fprintf(stderr, "warning: the OS of %s was not detected (%s); going on as --osinfo generic.\n", arg,
+                        sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)
+                                ? "this vmgmtd has no Manager.DetectOSInfo"
+                                : error.message ?: strerror(-r));
+                return r;
+        }
         if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD) ||
             sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_INTERFACE)) {
                 *ret_unknown = true;
-                if (quiet_unknown)
-                        return r;
                 return ctl_error(-EOPNOTSUPP, "This vmgmtd has no OS database (Manager.%s is unknown: a vmgmtd "
                                               "without libosinfo); use --osinfo generic and give --memory, --vcpus and "
                                               "--disk size=.", member);
@@ -933,9 +939,6 @@ static int resolve_osinfo(Install *in) {
                         if (in->os.known || !in->require)
                                 return 0;
                 } else if (!in->require) {
-                        if (unknown)
-                                fprintf(stderr, "warning: this vmgmtd cannot detect OSes (no DetectOSInfo); going on as "
-                                                "--osinfo generic.\n");
                         in->generic = true;
                         return 0;
                 } else
@@ -1889,7 +1892,15 @@ static int install_run_steps(Install *in) {
                                                      "domain '%s' is still running.", in->wait_minutes, in->name);
         } else if (!in->noautoconsole && in->graphics_none) {
                 _cleanup_free_ char *state = NULL;
-                if (domain_state(in, &state) >= 0 && !streq(state, "shutoff")) {
+                /* the console ends as the guest stops: a moment for vmgmtd to say so */
+                for (int i = 0; i < 20; i++) {
+                        free(state);
+                        state = NULL;
+                        if (domain_state(in, &state) < 0 || streq(state, "shutoff"))
+                                break;
+                        usleep(100 * 1000);
+                }
+                if (state && !streq(state, "shutoff")) {
                         ctl_info("Domain '%s' is still running. Installation may be in progress.", in->name);
                         return 0;
                 }
