@@ -54,7 +54,7 @@ typedef struct Install {
         unsigned vcpus;
         const char *cpu, *virt_type, *machine, *video, *rng, *tpm;
         OSInfo os;
-        bool generic, detect, require;
+        bool generic, detect, require, detect_default;
         InstallDisk disks[INSTALL_DISKS_MAX];
         size_t n_disks;
         InstallNet nets[INSTALL_NETS_MAX];
@@ -499,8 +499,11 @@ static int parse_osinfo(Install *in, const char *spec, bool *ret_list) {
 
         *ret_list = false;
         in->require = true;
-        if (!spec)
+        if (!spec) {
+                /* virt-install's detect=on,require=auto: the medium is asked, and an OS is needed */
+                in->detect = in->detect_default = true;
                 return 0;
+        }
         if (streq(spec, "list")) {
                 *ret_list = true;
                 return 0;
@@ -815,7 +818,8 @@ static int read_osinfo(sd_bus_message *m, OSInfo *os) {
 }
 
 /* Calls an OS info method; *ret_unknown when the service does not have it. */
-static int osinfo_call(Install *in, const char *member, const char *arg, sd_bus_message **ret, bool quiet_unknown,
+/* quiet: 0 errors printed, 1 a warning that the install goes on as generic, 2 nothing printed. */
+static int osinfo_call(Install *in, const char *member, const char *arg, sd_bus_message **ret, int quiet,
                        bool *ret_unknown) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -836,7 +840,10 @@ static int osinfo_call(Install *in, const char *member, const char *arg, sd_bus_
         r = sd_bus_call(in->c->bus, m, 0, &error, ret);
         if (r >= 0)
                 return 0;
-        if (quiet_unknown) {
+        *ret_unknown = sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD);
+        if (quiet == 2)
+                return r;
+        if (quiet) {
                 /* detect=on,require=off: whatever went wrong, the install goes on as generic */
                 fprintf(stderr, "warning: the OS of %s was not detected (%s); going on as --osinfo generic.\n", arg,
                         sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)
@@ -863,7 +870,7 @@ static int osinfo_list(Install *in) {
         bool unknown;
         int r;
 
-        r = osinfo_call(in, "ListOSInfo", NULL, &reply, false, &unknown);
+        r = osinfo_call(in, "ListOSInfo", NULL, &reply, 0, &unknown);
         if (r < 0)
                 return r;
         t = table_new(3, (const char *const[]) { "Short ID", "Name", "Version" });
@@ -905,7 +912,7 @@ static int osinfo_list(Install *in) {
  * "generic"; none of them is an error unless require=off. */
 static int resolve_osinfo(Install *in) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        bool unknown;
+        bool unknown = false;
         int r;
 
         if (in->generic)
@@ -913,7 +920,7 @@ static int resolve_osinfo(Install *in) {
         if (in->os.id) {
                 _cleanup_free_ char *id = in->os.id;
                 in->os.id = NULL;
-                r = osinfo_call(in, "GetOSInfo", id, &reply, false, &unknown);
+                r = osinfo_call(in, "GetOSInfo", id, &reply, 0, &unknown);
                 if (r < 0)
                         return r;
                 r = read_osinfo(reply, &in->os);
@@ -921,7 +928,7 @@ static int resolve_osinfo(Install *in) {
                         return ctl_error(r, "Failed to parse GetOSInfo's reply: %s", strerror(-r));
                 return 0;
         }
-        if (in->detect) {
+        if (in->detect && (in->cdrom || in->location || !in->detect_default)) {
                 const char *media = in->cdrom ?: in->location;
                 if (!media) {
                         if (in->require)
@@ -929,7 +936,7 @@ static int resolve_osinfo(Install *in) {
                         in->generic = true;
                         return 0;
                 }
-                r = osinfo_call(in, "DetectOSInfo", media, &reply, !in->require, &unknown);
+                r = osinfo_call(in, "DetectOSInfo", media, &reply, in->detect_default ? 2 : !in->require, &unknown);
                 if (r >= 0) {
                         r = read_osinfo(reply, &in->os);
                         if (r < 0)
@@ -941,16 +948,19 @@ static int resolve_osinfo(Install *in) {
                 } else if (!in->require) {
                         in->generic = true;
                         return 0;
-                } else
+                } else if (!in->detect_default)
                         return r;
         }
         if (!in->require) {
                 in->generic = true;
                 return 0;
         }
-        return ctl_error(-EINVAL, "--os-variant/--osinfo OS name is required, but no value was set or detected. "
+        return ctl_error(-EINVAL, "--os-variant/--osinfo OS name is required, but no value was set or detected%s. "
                                   "Give --osinfo NAME (vmgmtctl install --osinfo list shows them), --osinfo "
-                                  "detect=on,require=off, or --osinfo generic.");
+                                  "detect=on,require=off, or --osinfo generic.",
+                         in->detect_default && (in->cdrom || in->location) && unknown
+                                 ? " (this vmgmtd cannot detect the OS of a medium: no Manager.DetectOSInfo)"
+                                 : "");
 }
 
 /* ---- the host ---- */
