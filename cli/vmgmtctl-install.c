@@ -1792,7 +1792,7 @@ static int attach_console(Install *in) {
 static int install_run_steps(Install *in) {
         _cleanup_free_ char *xml = NULL, *final = NULL;
         InstallDisk *kvol = NULL, *ivol = NULL;
-        bool two_phase;
+        bool two_phase, attach;
         int r;
 
         r = resolve_osinfo(in);
@@ -1887,7 +1887,8 @@ static int install_run_steps(Install *in) {
                 /* qemu read the kernel and initrd when it started */
                 delete_created(in, true);
         }
-        if (!in->noautoconsole && in->graphics_none && (!in->console_target || !streq(in->console_target, "none"))) {
+        attach = !in->noautoconsole && in->graphics_none && (!in->console_target || !streq(in->console_target, "none"));
+        if (attach) {
                 r = attach_console(in);
                 if (r < 0)
                         return r;
@@ -1900,7 +1901,7 @@ static int install_run_steps(Install *in) {
                 if (r == 0)
                         return ctl_error(-ETIMEDOUT, "Installation has exceeded the specified time limit (--wait %ld); "
                                                      "domain '%s' is still running.", in->wait_minutes, in->name);
-        } else if (!in->noautoconsole && in->graphics_none) {
+        } else if (attach) {
                 _cleanup_free_ char *state = NULL;
                 /* the console ends as the guest stops: a moment for vmgmtd to say so */
                 for (int i = 0; i < 20; i++) {
@@ -1914,7 +1915,7 @@ static int install_run_steps(Install *in) {
                         ctl_info("Domain '%s' is still running. Installation may be in progress.", in->name);
                         return 0;
                 }
-        } else if (in->noautoconsole) {
+        } else {
                 ctl_info("Domain '%s' is running; its console: vmgmtctl console %s", in->name, in->name);
                 return 0;
         }

@@ -211,6 +211,10 @@ class Install(CtlTestCase):
         # nothing was made
         self.assertEqual(self.volumes(), [])
         self.assertEqual(self.domains(), [])
+        # without --virt-type: what the host's domain capabilities offer
+        out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
+                      '--print-xml')
+        self.assertEqual(ET.fromstring(out).get('type'), 'kvm' if os.access('/dev/kvm', os.R_OK | os.W_OK) else 'qemu')
 
         # vmgmt defines both, and keeps what they say
         for text in (install, final):
