@@ -215,6 +215,13 @@ class Install(CtlTestCase):
         out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
                       '--print-xml')
         self.assertEqual(ET.fromstring(out).get('type'), 'kvm' if os.access('/dev/kvm', os.R_OK | os.W_OK) else 'qemu')
+        # UEFI: a pflash loader (the host's from its domain capabilities, or loader=)
+        out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
+                      '--boot', 'uefi,loader=/usr/share/OVMF/OVMF_CODE_4M.fd,hd,menu=on', '--print-xml')
+        loader = ET.fromstring(out).find('os/loader')
+        self.assertEqual((loader.text, loader.get('type'), loader.get('readonly')),
+                         ('/usr/share/OVMF/OVMF_CODE_4M.fd', 'pflash', 'yes'))
+        self.assertEqual(ET.fromstring(out).find('os/bootmenu').get('enable'), 'yes')
 
         # vmgmt defines both, and keeps what they say
         for text in (install, final):
@@ -375,12 +382,37 @@ class Install(CtlTestCase):
         self.assertEqual(x.find("devices/disk[@device='cdrom']/source").get('file'),
                          os.path.join(self.pool_dir, 'ci-cidata.iso'))
 
-        # root-ssh-key: a user-data of its own that gives root the key (--dry-run: the ISO is made, nothing created)
-        out = self.ok('install', '--name', 'ci2', '--osinfo', 'generic', '--boot', 'kernel=' + g['kernel'],
+        # root-ssh-key: a user-data of its own that gives root the key, and a meta-data naming the domain
+        out = self.ok('install', '--name', 'ci2', '--osinfo', 'generic', '--memory', '128',
+                      '--boot', 'kernel=%s,initrd=%s' % (g['kernel'], g['initrd']),
                       '--cloud-init', 'root-ssh-key=' + key, '--graphics', 'none', '--network', 'none',
-                      '--virt-type', 'qemu', '--dry-run')
-        self.assertIn('Dry run completed successfully', out)
-        self.assertEqual(self.volumes(), ['ci-cidata.iso'])
+                      '--virt-type', 'qemu', '--noautoconsole')
+        self.assertEqual(self.volumes(), ['ci-cidata.iso', 'ci2-cidata.iso'])
+        seed = {}
+        for n in ('user-data', 'meta-data'):
+            dst = os.path.join(self.fx.tmp, 'ci2-' + n)
+            subprocess.run(['xorriso', '-osirrox', 'on', '-indev', os.path.join(self.pool_dir, 'ci2-cidata.iso'),
+                            '-extract', '/' + n, dst], check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            with open(dst) as f:
+                seed[n] = f.read()
+        self.assertTrue(seed['user-data'].startswith('#cloud-config\n'), seed['user-data'])
+        self.assertIn('  - name: root\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIvmgmttestkey '
+                      'test@vmgmt\n', seed['user-data'])
+        self.assertEqual(seed['meta-data'], 'instance-id: ci2\nlocal-hostname: ci2\n')
+        self.ok('destroy', 'ci2')
+        # meta-data= of the caller's
+        md = os.path.join(self.fx.tmp, 'md')
+        with open(md, 'w') as f:
+            f.write('instance-id: iid-of-mine\n')
+        self.ok('install', '--name', 'ci3', '--osinfo', 'generic', '--memory', '128', '--boot', 'kernel=' + g['kernel'],
+                '--cloud-init', 'user-data=%s,meta-data=%s' % (ud, md), '--graphics', 'none', '--network', 'none',
+                '--virt-type', 'qemu', '--noautoconsole')
+        dst = os.path.join(self.fx.tmp, 'ci3-meta-data')
+        subprocess.run(['xorriso', '-osirrox', 'on', '-indev', os.path.join(self.pool_dir, 'ci3-cidata.iso'),
+                        '-extract', '/meta-data', dst], check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        with open(dst) as f:
+            self.assertEqual(f.read(), 'instance-id: iid-of-mine\n')
+        self.ok('destroy', 'ci3')
 
     # ------------------------------------------------------------ libosinfo (needs Manager.GetOSInfo)
 
@@ -389,6 +421,12 @@ class Install(CtlTestCase):
             info = self.client.call(MANAGER_PATH, MANAGER_IFACE, 'GetOSInfo', 's', 'debian12')
         except Exception as e:   # noqa: BLE001
             if dbus_error_name(e) == 'org.freedesktop.DBus.Error.UnknownMethod':
+                # install says so, and what to do instead
+                for args in (('--os-variant', 'debian12'), ('--osinfo', 'list')):
+                    err = self.fails('install', '--name', 'x', *args, '--import', '--disk', 'path=/dev/null')
+                    self.assertIn('This vmgmtd has no OS database (Manager.', err)
+                    self.assertIn('use --osinfo generic', err)
+                self.assertEqual(self.domains(), [])
                 skip_missing('Manager.GetOSInfo', why='this vmgmtd has no OS database (libosinfo: part-osinfo)')
             raise
         rec = dict(info.get('recommended', {}))
