@@ -1164,8 +1164,9 @@ static int plan_volumes(Install *in) {
                         continue;
                 if (d->path) {
                         /* path=… that does not exist yet with size=: the pool whose directory holds it */
-                        return ctl_error(-EINVAL, "--disk path=%s,size=…: give pool=POOL (and the new volume is named after "
-                                                  "the domain), or create the volume first and give vol=POOL/VOLUME.",
+                        return ctl_error(-EINVAL, "--disk path=%s,size=…: a new disk is a volume; give size= with pool=POOL "
+                                                  "instead of path= (it is named after the domain), or create the volume "
+                                                  "first and give vol=POOL/VOLUME.",
                                          d->path);
                 }
                 if (!d->pool && !(d->pool = strdup("default")))
