@@ -1037,6 +1037,34 @@ static int pool_target(Install *in, const char *pool_path, char **ret) {
         return 0;
 }
 
+/* The name of the active pool whose directory is dir (malloc'd in *ret), or *ret NULL. */
+static int pool_of_dir(Install *in, const char *dir, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *o;
+        int r;
+
+        *ret = NULL;
+        r = ctl_new_call(in->c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "ListPools", &m);
+        if (r < 0)
+                return r;
+        if ((r = sd_bus_message_append(m, "a{sv}", 1, "active", "b", 1)) < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(in->c, m, &reply);
+        if (r < 0)
+                return r;
+        if ((r = sd_bus_message_enter_container(reply, 'a', "o")) < 0)
+                return ctl_error(r, "Failed to parse ListPools' reply: %s", strerror(-r));
+        while (!*ret && (r = sd_bus_message_read(reply, "o", &o)) > 0) {
+                _cleanup_free_ char *target = NULL;
+
+                if (pool_target(in, o, &target) < 0)
+                        continue;   /* gone meanwhile */
+                if (target && streq(target, dir))
+                        *ret = ctl_object_name(in->c, o, VMGMT_POOL_IFACE);
+        }
+        return r < 0 ? ctl_error(r, "Failed to parse ListPools' reply: %s", strerror(-r)) : 0;
+}
+
 /* 1 when pool (an object path) has a volume called name. */
 static int volume_exists(Install *in, const char *pool_path, const char *name) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -1163,11 +1191,21 @@ static int plan_volumes(Install *in) {
                 if (d->vol || (d->path && !d->size))
                         continue;
                 if (d->path) {
-                        /* path=… that does not exist yet with size=: the pool whose directory holds it */
-                        return ctl_error(-EINVAL, "--disk path=%s,size=…: a new disk is a volume; give size= with pool=POOL "
-                                                  "instead of path= (it is named after the domain), or create the volume "
-                                                  "first and give vol=POOL/VOLUME.",
-                                         d->path);
+                        /* path=DIR/FILE with size=: the volume FILE of the pool whose directory is DIR */
+                        const char *slash = strrchr(d->path, '/');
+                        _cleanup_free_ char *pdir = strndup(d->path, (size_t) (slash - d->path));
+
+                        if (!pdir)
+                                return ctl_error(-ENOMEM, "Out of memory.");
+                        if ((r = pool_of_dir(in, pdir, &d->pool)) < 0)
+                                return r;
+                        if (!d->pool || !slash[1])
+                                return ctl_error(-EINVAL, "--disk path=%s,size=…: no active storage pool has the directory "
+                                                          "%s; give pool=POOL instead of path= (the volume is named after "
+                                                          "the domain), or define a dir pool there.",
+                                                 d->path, pdir);
+                        if (!(d->vol_name = strdup(slash + 1)))
+                                return ctl_error(-ENOMEM, "Out of memory.");
                 }
                 if (!d->pool && !(d->pool = strdup("default")))
                         return ctl_error(-ENOMEM, "Out of memory.");

@@ -164,6 +164,17 @@ class Install(CtlTestCase):
         self.assertIn("Dry run completed successfully: domain 'dry', 200 MiB, 2 vCPUs, 3 disks", out)
         self.assertEqual(self.volumes(), [])
         self.assertEqual(self.domains(), [])
+        # path=DIR/FILE,size=: the volume FILE of the pool whose directory is DIR; another directory is refused
+        err = self.fails('install', '--name', 'pd', '--osinfo', 'generic', '--import', '--disk',
+                         'path=%s,size=0.01' % os.path.join(self.fx.tmp, 'pd.qcow2'), '--dry-run')
+        self.assertIn('no active storage pool has the directory %s' % self.fx.tmp, err)
+        self.ok('install', '--name', 'pd', '--osinfo', 'generic', '--memory', '64', '--import',
+                '--disk', 'path=%s,size=0.01' % os.path.join(self.pool_dir, 'pd.qcow2'), '--graphics', 'none',
+                '--network', 'none', '--virt-type', 'qemu', '--noautoconsole')
+        self.assertEqual(self.volumes(), ['pd.qcow2'])
+        self.assertEqual(self.inactive_xml('pd').find('devices/disk/source').get('file'),
+                         os.path.join(self.pool_dir, 'pd.qcow2'))
+        self.ok('destroy', 'pd')
         # a name that is taken is refused before anything is made
         self.define_file('dry')
         err = self.fails('install', '--name', 'dry', '--osinfo', 'generic', '--cdrom', iso, '--dry-run')
