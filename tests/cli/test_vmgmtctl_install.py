@@ -226,6 +226,13 @@ class Install(CtlTestCase):
         out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
                       '--print-xml')
         self.assertEqual(ET.fromstring(out).get('type'), 'kvm' if os.access('/dev/kvm', os.R_OK | os.W_OK) else 'qemu')
+        # virt-install's default: the network "default" when there is one, else user networking (none here)
+        self.assertEqual(ET.fromstring(out).find('devices/interface').get('type'), 'user')
+        out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
+                      '--network', 'network=default,model=e1000', '--network', 'bridge=br7', '--print-xml')
+        self.assertEqual([(i.get('type'), i.find('source').attrib, i.find('model').get('type'))
+                          for i in ET.fromstring(out).findall('devices/interface')],
+                         [('network', {'network': 'default'}, 'e1000'), ('bridge', {'bridge': 'br7'}, 'e1000')])
         # UEFI: a pflash loader (the host's from its domain capabilities, or loader=)
         out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
                       '--boot', 'uefi,loader=/usr/share/OVMF/OVMF_CODE_4M.fd,hd,menu=on', '--print-xml')
