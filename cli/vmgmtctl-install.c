@@ -613,6 +613,8 @@ static int parse_flags(Install *in, bool *ret_list) {
             !in->n_boot_devs)
                 return ctl_error(-EINVAL, "An install method is needed: --cdrom, --location, --import or --boot "
                                           "kernel=.");
+        if (in->import && in->n_disks == 0)
+                return ctl_error(-EINVAL, "--import boots an existing disk: give it with --disk path=… or vol=POOL/VOLUME.");
         if ((v = verb_value(a, "graphics")) && (r = parse_graphics(in, v)) < 0)
                 return r;
         if ((v = verb_value(a, "console"))) {

@@ -120,6 +120,7 @@ class Install(CtlTestCase):
             (('--wait', 'soon'), "--wait: 'soon'"),
             (('--cloud-init', 'vendor-data=x'), "--cloud-init: unknown option 'vendor-data'"),
             (('--import',), '--cdrom, --location and --import'),
+            (('--os-variant', 'debian12'), '--os-variant and --osinfo are the same option'),
             (('--extra-args', 'x'), '--extra-args needs --location'),
             (('--initrd-inject', iso), '--initrd-inject needs --location'),
             (('--print-xml', '--dry-run'), '--print-xml and --dry-run'),
@@ -133,6 +134,8 @@ class Install(CtlTestCase):
         # virt-install's rule: an OS is needed unless detect=on,require=off or generic
         err = self.fails('install', '--name', 'bad', '--cdrom', iso, '--disk', 'size=1')
         self.assertIn('--os-variant/--osinfo OS name is required', err)
+        err = self.fails('install', '--name', 'bad', '--osinfo', 'generic', '--import')
+        self.assertIn('--import boots an existing disk', err)
         err = self.fails('install', '--name', 'bad', '--osinfo', 'generic', '--disk', 'size=1',
                          '--location', os.path.join(self.fx.tmp, 'no-such-dir'))
         self.assertIn('--location', err)
