@@ -38,6 +38,19 @@ static const Verb verbs[] = {
           "undefine DOMAIN [--managed-save] [--snapshots-metadata] [--remove-all-storage|--storage TARGET,…]",
           "Remove a domain's persistent definition (and the pool volumes of its disks)" },
         { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
+        { "install", 0, 0,
+          { "name=", "memory=", "vcpus=", "cpu=", "machine=", "virt-type=", "os-variant=", "osinfo=", "disk=*", "cdrom=",
+            "location=", "extra-args=", "initrd-inject=*", "import", "boot=", "network=*", "graphics=", "console=",
+            "video=", "rng=", "tpm=", "features=", "cloud-init=", "noautoconsole", "wait=", "print-xml", "dry-run" },
+          verb_install,
+          "install --name NAME [--memory MiB] [--vcpus N] [--cpu MODEL] [--osinfo OS|list|detect=on[,require=off]|generic] "
+          "(--cdrom ISO | --location ISO|DIR [--extra-args ARGS] [--initrd-inject FILE]... | --import | "
+          "--boot kernel=K[,initrd=I,cmdline=C]) [--disk size=GiB[,pool=P,format=F,bus=B] | path=P | vol=POOL/VOL"
+          "[,device=cdrom]]... [--boot uefi|hd,cdrom,…] [--network network=N|bridge=B|type=user[,model=M,mac=MAC] | none]... "
+          "[--graphics vnc[,listen=A,port=P] | none] [--console pty[,target_type=virtio]] [--video MODEL] [--rng /dev/urandom] "
+          "[--tpm emulator] [--features acpi=on,…] [--cloud-init user-data=F,meta-data=F,root-ssh-key=F] [--virt-type qemu|kvm] "
+          "[--machine TYPE] [--noautoconsole] [--wait MINUTES] [--print-xml | --dry-run]",
+          "Create a domain from options, as virt-install: its disks in storage pools, defined, started, its console attached" },
         { "start", 1, 1, { "paused", "console", "bypass-cache" }, verb_start,
           "start DOMAIN [--paused] [--console] [--bypass-cache]",
           "Start a defined domain (and attach to its console)" },

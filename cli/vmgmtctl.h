@@ -39,7 +39,7 @@ typedef struct Context {
         const char *bus_socket;    /* qemu+unix:///system?socket=PATH: a local bus socket */
 } Context;
 
-#define VERB_OPTIONS_MAX 16
+#define VERB_OPTIONS_MAX 40
 
 /* The parsed command line of one verb. `options` is the verb's option table:
  * names without dashes, "name=" for options that take a value, "name=*" for
@@ -337,6 +337,9 @@ int verb_domdisplay(Context *c, VerbArgs *a);
 int verb_console(Context *c, VerbArgs *a);
 /* start, then the console with --console */
 int verb_start(Context *c, VerbArgs *a);
+
+/* vmgmtctl-install.c: virt-install's flags */
+int verb_install(Context *c, VerbArgs *a);
 
 /* ---- block jobs (vmgmtctl-block.c) ---- */
 int verb_blockcommit(Context *c, VerbArgs *a);
