@@ -1,8 +1,8 @@
 /* domain-clone.c — Domain.Clone (virt-clone's job): a new persistent domain with a new UUID and MACs whose
- * writable disks are copies of the original's (qemu-img convert, sparse, progress on the Job) or qcow2
+ * writable disks are copies of the original's (the storage driver's image tool: convert, sparse, progress on the Job) or qcow2
  * overlays backed by them (linked), or files the caller names as they are (preserve_data). The sources are
  * opened and the copies created with the caller's rights (domain-files.h: judged by the path policy, created
- * at a temporary name), qemu-img works on those fds as a child of the loop, and the copies appear under their
+ * at a temporary name), the image tool works on those fds as a child of the loop, and the copies appear under their
  * names only when every one is complete: a cancel or a failure removes them and defines nothing. */
 #include <endian.h>
 #include <errno.h>
@@ -53,7 +53,8 @@ typedef struct CloneOp {
         VmCallerFiles *files;
         VmDomainJob *dj;
         DriverJobCallbacks cb;
-        char *qemu_img;
+        char *img_tool;                 /* the storage driver's image tool (absolute) */
+        char *img_name;                 /* its name, for messages */
 
         size_t next;               /* the disk being copied; then the request being finished */
         pid_t pid;
@@ -105,7 +106,8 @@ static void clone_op_free(void *p) {
         vm_domain_unref(op->clone);
         vm_domain_unref(op->domain);
         sd_bus_message_unref(op->message);
-        free(op->qemu_img);
+        free(op->img_tool);
+        g_free(op->img_name);
         g_free(op->result_message);
         g_free(op);
 }
@@ -278,7 +280,7 @@ static void clone_rename_next(CloneOp *op) {
         clone_refresh_done(op, 0, NULL);
 }
 
-/* ---- qemu-img on the fds ---- */
+/* ---- the image tool on the fds ---- */
 
 static char *read_memfd(int fd) {
         struct stat st;
@@ -305,7 +307,7 @@ static void clone_progress(CloneOp *op, double pct) {
         op->cb.progress(op->cb.userdata, op->done_bytes + part, op->total_bytes);
 }
 
-/* qemu-img -p writes "    (12.34/100%)\r" */
+/* the image tool's -p writes "    (12.34/100%)\r" */
 static int on_clone_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         CloneOp *op = userdata;
         char buf[256];
@@ -354,7 +356,7 @@ static int on_clone_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         }
         if (si.si_code != CLD_EXITED || si.si_status != 0) {
                 g_autofree char *err = read_memfd(op->errfd);
-                g_autofree char *m = g_strdup_printf("qemu-img %s of disk %s (%s) to %s failed: %s",
+                g_autofree char *m = g_strdup_printf("%s %s of disk %s (%s) to %s failed: %s", op->img_name,
                                                      op->linked ? "create" : "convert", c->target, c->src_path,
                                                      c->dst_path, !isempty(err) ? err : "it was killed");
                 clone_fail(op, strstr(strempty(err), "No space left") ? -ENOSPC : -EIO, m);
@@ -430,17 +432,17 @@ static void clone_copy_next(CloneOp *op) {
                 fds[i + 1] = src[i].fd;
         if (op->linked) {
                 size = g_strdup_printf("%" PRIu64, c->size);
-                char *argv[] = { op->qemu_img, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
+                char *argv[] = { op->img_tool, (char *) "create", (char *) "-q", (char *) "-f", (char *) "qcow2",
                                  (char *) "-u", (char *) "-F", c->src_format, (char *) "-b", c->src_path,
                                  (char *) "/proc/self/fd/3", size, NULL };
                 r = clone_spawn(op, argv, fds, 1);
         } else {
                 json = source_json(src, n_src);
-                /* a paused original's qemu holds its images: read them shared */
+                /* a paused original's hypervisor holds its images: read them shared */
                 char *argv[9];
                 size_t k = 0;
 
-                argv[k++] = op->qemu_img;
+                argv[k++] = op->img_tool;
                 argv[k++] = (char *) "convert";
                 argv[k++] = (char *) "-p";
                 if (op->force_share)
@@ -453,7 +455,7 @@ static void clone_copy_next(CloneOp *op) {
                 r = clone_spawn(op, argv, fds, n_src + 1);
         }
         if (r < 0) {
-                g_autofree char *m = g_strdup_printf("cannot run qemu-img: %s", strerror(-r));
+                g_autofree char *m = g_strdup_printf("cannot run %s: %s", op->img_name, strerror(-r));
                 clone_fail(op, r, m);
         }
 }
@@ -843,7 +845,7 @@ int vm_domain_method_clone(sd_bus_message *message, void *userdata, sd_bus_error
         op->preserve = a.preserve;
         op->start = a.start;
         op->pidfd = op->outfd = -1;
-        op->errfd = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
+        op->errfd = memfd_create("image-tool-stderr", MFD_CLOEXEC);
         if (a.mac)
                 a.mac = mac;
         r = op->errfd < 0 ? -errno : clone_prepare(op, new_name, &a, error);
@@ -851,11 +853,12 @@ int vm_domain_method_clone(sd_bus_message *message, void *userdata, sd_bus_error
                 clone_op_free(op);
                 return r;
         }
-        op->qemu_img = getenv("VMGMT_QEMU_IMG") && *getenv("VMGMT_QEMU_IMG") ? strdup(getenv("VMGMT_QEMU_IMG"))
-                                                                           : spawn_find_program("qemu-img");
-        if (!op->qemu_img && !op->preserve) {
+        op->img_tool = g_strdup(storage_driver_image_tool(m->storage->driver));
+        op->img_name = op->img_tool ? g_path_get_basename(op->img_tool) : NULL;
+        if (!op->img_tool && !op->preserve) {
                 clone_op_free(op);
-                return sd_bus_error_set(error, VM_ERROR_NOT_SUPPORTED, "qemu-img is not installed");
+                return sd_bus_error_set(error, VM_ERROR_NOT_SUPPORTED,
+                                        "The storage driver found no image tool to copy disks with");
         }
         if (op->n_reqs == 0) {
                 /* nothing to copy or open: the Job only defines */

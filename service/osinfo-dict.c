@@ -147,9 +147,10 @@ static bool has_virtio_device(GPtrArray *names, const char *kind) {
         return false;
 }
 
-static bool has_device(GPtrArray *names, const char *name) {
+/* Whether a device's short name ends in suffix (osinfo prefixes a chipset with its emulator's name). */
+static bool has_device_ending(GPtrArray *names, const char *suffix) {
         for (guint i = 0; i < names->len; i++)
-                if (streq(names->pdata[i], name))
+                if (g_str_has_suffix(names->pdata[i], suffix))
                         return true;
         return false;
 }
@@ -294,7 +295,7 @@ int osinfo_dict_append_os(sd_bus_message *reply, OsinfoOs *os) {
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}{sv}", "virtio", "b",
                                           (int) (has_virtio_device(devices, "-block") && has_virtio_device(devices, "-net")),
-                                          "q35", "b", (int) has_device(devices, "qemu-x86-q35"));
+                                          "q35", "b", (int) has_device_ending(devices, "-x86-q35"));
         if (r >= 0)
                 r = append_strv(reply, "devices", devices);
         if (r >= 0)

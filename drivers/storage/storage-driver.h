@@ -142,6 +142,8 @@ int storage_pool_set_def(StoragePool *p, const StoragePoolDef *def);
 void *storage_pool_get_owner(StoragePool *p);
 /* The definition with capacity/allocation/available of the last update (0 while inactive). */
 const StoragePoolDef *storage_pool_get_def(StoragePool *p);
+/* The image tool the driver runs (qemu-img, or $VMGMT_QEMU_IMG), absolute; NULL when there is none. */
+const char *storage_driver_image_tool(StorageDriver *d);
 bool storage_pool_is_active(StoragePool *p);
 /* The pool's volumes sorted by name (malloc'd array, *ret_n entries; the
  * volumes belong to the pool). Inactive: an empty list. 0 or -ENOMEM. */

@@ -232,6 +232,10 @@ void *storage_pool_get_owner(StoragePool *p) {
         return p->owner;
 }
 
+const char *storage_driver_image_tool(StorageDriver *d) {
+        return d->qemu_img;
+}
+
 const StoragePoolDef *storage_pool_get_def(StoragePool *p) {
         return p->def;
 }
