@@ -253,6 +253,16 @@ int vm_domain_method_prologue(sd_bus_message *message, VmDomain *d, const char *
         return 1;
 }
 
+/* Busy while a Clone copies d's disks: they must not change (start, resume) or go (undefine, rename)
+ * before the copies are done. */
+static int refuse_while_cloned(VmDomain *d, sd_bus_error *error) {
+        if (vm_job_find_running(d->manager, d->path, "clone"))
+                return sd_bus_error_setf(error, VM_ERROR_BUSY,
+                                         "Domain '%s' is being cloned: its disks must not change until the copies are done",
+                                         d->name);
+        return 0;
+}
+
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
         bool paused = false, bypass_cache = false;
@@ -268,6 +278,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already running", d->name);
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+        r = refuse_while_cloned(d, error);
+        if (r < 0)
+                return r;
         r = vm_emulator_policy_check_normalized(d->manager, message, d->def, error);
         if (r < 0)
                 return r;
@@ -331,6 +344,8 @@ static int domain_lifecycle(sd_bus_message *message, VmDomain *d, LifecycleVerb 
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is already paused", d->name);
         if (verb == VERB_RESUME && d->state != DOMAIN_STATE_PAUSED)
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' is not paused", d->name);
+        if (verb == VERB_RESUME && (r = refuse_while_cloned(d, error)) < 0)
+                return r;
 
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, verb_names[verb]);
@@ -412,6 +427,9 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
                                          d->name, d->snapshots->len);
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+        r = refuse_while_cloned(d, error);
+        if (r < 0)
+                return r;
         r = vm_domain_store_remove(d->manager, d->config_file);
         if (r >= 0 && managed_save && vm_domain_managed_save_remove(d) < 0)
                 log_warning("Undefine of domain '%s': cannot remove its managed save image", d->name);
@@ -473,6 +491,9 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE, "Domain '%s' must be shut off to be renamed", d->name);
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
+        r = refuse_while_cloned(d, error);
+        if (r < 0)
+                return r;
         r = vm_snapshot_store_rename(d, new_name);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to rename domain '%s': cannot move its snapshots: %m", d->name);

@@ -415,6 +415,11 @@ class CloneCancel(CloneBase, VmgmtTestCase):
         self.assertLess(int(p['ProcessedBytes']), int(p['TotalBytes']))
         # the temporary of a copy is there while it runs
         self.assertTrue(any(f.endswith('.part') for f in self.files()), self.files())
+        # the original's disks must not change or go meanwhile: Start, Undefine and Rename are Busy
+        for call in (lambda: self.dom(orig).Start(opts()), lambda: self.dom(orig).Undefine(opts()),
+                     lambda: self.dom(orig).Rename('cl-renamed', opts())):
+            self.assertDBusError(ERR + 'Busy', call)
+        self.assertEqual(str(self.client.state(orig)[0]), 'shutoff')
         self.client.obj(job).Cancel(opts(), dbus_interface=JOB_IFACE)
         p = self.wait_job(job)
         self.assertEqual(str(p['State']), 'cancelled', dict(p))
