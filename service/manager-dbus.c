@@ -26,7 +26,7 @@ static const char *const manager_features[] = { "autostart", "transient-domains"
                                                   "graphics-vnc", "screenshot", "jobs", "confinement",
                                                   "network-dhcp-leases", "network-update", "storage-volume-upload",
                                                   "storage-volume-download", "storage-volume-clone", "block-jobs", "save", "managed-save",
-                                                  "core-dump", "migration", NULL };
+                                                  "core-dump", "migration", "domain-clone", "osinfo", NULL };
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
