@@ -1650,12 +1650,12 @@ static int build_xml(Install *in, bool install, const InstallDisk *kvol, const I
 /* ---- doing it ---- */
 
 static int create_volume(Install *in, InstallDisk *d) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL, *up = NULL, *upr = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *pool_path = NULL, *xml = NULL, *path = NULL;
         uint64_t capacity = d->size;
         size_t len = 0;
-        const char *o, *job;
+        const char *o;
         FILE *f;
         int r;
 
@@ -1664,10 +1664,6 @@ static int create_volume(Install *in, InstallDisk *d) {
                 if (stat(d->local_file, &st) < 0)
                         return ctl_error(-errno, "Cannot read %s: %m", d->local_file);
                 capacity = (uint64_t) st.st_size;
-                if (sd_bus_can_send(in->c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
-                        return ctl_error(-EOPNOTSUPP, "Uploading %s into pool '%s' passes a file descriptor, which this "
-                                                      "connection (-H's ssh bridge) cannot carry; run vmgmtctl install "
-                                                      "on the host.", d->vol_name, d->pool);
         }
         r = pool_resolve(in->c, d->pool, &pool_path);
         if (r < 0)
@@ -1710,20 +1706,11 @@ static int create_volume(Install *in, InstallDisk *d) {
                 _cleanup_close_ int fd = open(d->local_file, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
                         return ctl_error(-errno, "Cannot read %s: %m", d->local_file);
-                r = ctl_new_call(in->c, d->created, VMGMT_VOLUME_IFACE, "Upload", &up);
-                if (r >= 0)
-                        r = sd_bus_message_append(up, "ha{sv}", fd, 0);
-                if (r < 0)
-                        return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-                r = ctl_call(in->c, up, &upr);
+                /* over -H through UploadStream */
+                r = ctl_volume_upload(in->c, d->created, fd, d->local_file);
                 if (r < 0)
                         return r;
         }
-        if ((r = sd_bus_message_read(upr, "o", &job)) < 0)
-                return ctl_error(r, "Failed to parse Upload's reply: %s", strerror(-r));
-        r = ctl_follow_job(in->c, job);
-        if (r < 0)
-                return r;
         ctl_info("Uploaded %s into pool '%s' as %s", d->local_file, d->pool, d->vol_name);
         return 0;
 }

@@ -1,5 +1,7 @@
 /* vmgmtctl-vol.c — vmgmtctl's storage volume verbs (vol-*). */
 #include <errno.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -455,6 +457,103 @@ int verb_vol_path(Context *c, VerbArgs *a) {
         return verb_vol_property(c, a);
 }
 
+/* Copies everything from `from` to `to` (blocking); 0 or a negative errno. */
+static int copy_all(int from, int to) {
+        char buf[65536];
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(to, buf + done, (size_t) (n - done));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        done += w;
+                }
+        }
+}
+
+/* Over -H (no fds on ssh's bridge): UploadStream/DownloadStream, the bytes through ssh's forwarding of
+ * the far one-shot socket, then the job's end. fd: the local file. */
+static int vol_transfer_stream(Context *c, const char *file, const char *path, bool upload, int fd,
+                               const char *offset_s, uint64_t offset, const char *length_s, uint64_t length) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *spath, *job;
+        CtlStream st;
+        struct stat sb;
+        int r;
+
+        if (upload && !length_s) {
+                /* the far side must know where the bytes end (a dropped connection looks the same) */
+                if (fstat(fd, &sb) < 0)
+                        return ctl_error(-errno, "cannot stat %s: %m", file);
+                length = (uint64_t) sb.st_size;
+                length_s = "";
+        }
+        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, upload ? "UploadStream" : "DownloadStream", &m);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && offset_s)
+                r = sd_bus_message_append(m, "{sv}", "offset", "t", offset);
+        if (r >= 0 && length_s)
+                r = sd_bus_message_append(m, "{sv}", "length", "t", length);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "so", &spath, &job);
+        if (r < 0)
+                return ctl_error(r, "Failed to parse reply: %s", strerror(-r));
+        r = ctl_stream_open(c, spath, &st);
+        if (r < 0)
+                return r;
+        r = upload ? copy_all(fd, st.fd) : copy_all(st.fd, fd);
+        if (r >= 0 && upload)
+                (void) shutdown(st.fd, SHUT_WR);
+        if (r < 0) {
+                ctl_stream_close(&st);
+                return ctl_error(r, "%s %s through the stream: %s", upload ? "cannot send" : "cannot receive",
+                                 file, strerror(-r));
+        }
+        r = ctl_follow_job(c, job);   /* the far side's word on whether every byte arrived */
+        ctl_stream_close(&st);
+        return r;
+}
+
+int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *job;
+        int r;
+
+        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0) {
+                if (!c->host)
+                        return ctl_error(-EOPNOTSUPP, "Uploading %s passes a file descriptor, which this connection "
+                                                      "cannot carry.", file);
+                return vol_transfer_stream(c, file, vol_path, true, fd, NULL, 0, NULL, 0);
+        }
+        r = ctl_new_call(c, vol_path, VMGMT_VOLUME_IFACE, "Upload", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ha{sv}", fd, 0);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        r = ctl_call(c, m, &reply);
+        if (r < 0)
+                return r;
+        if ((r = sd_bus_message_read(reply, "o", &job)) < 0)
+                return ctl_error(r, "Failed to parse Upload's reply: %s", strerror(-r));
+        return ctl_follow_job(c, job);
+}
+
 /* vol-upload VOL FILE / vol-download VOL FILE [--pool POOL] [--offset N] [--length N] */
 int verb_vol_transfer(Context *c, VerbArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -468,11 +567,11 @@ int verb_vol_transfer(Context *c, VerbArgs *a) {
         if ((offset_s && storage_parse_scaled(offset_s, &offset) < 0) ||
             (length_s && storage_parse_scaled(length_s, &length) < 0))
                 return ctl_error(-EINVAL, "Malformed offset or length");
-        /* before FILE is opened (vol-download would truncate it) */
-        if (sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0)
-                return ctl_error(-EOPNOTSUPP, "%s passes a file descriptor, which this connection (-H's ssh bridge) "
-                                 "cannot carry; run it on the host of the pool (ssh HOST vmgmtctl %s …).", a->verb,
-                                 a->verb);
+        /* without fd passing (-H's ssh bridge) the bytes go through a stream */
+        bool stream = sd_bus_can_send(c->bus, SD_BUS_TYPE_UNIX_FD) <= 0;
+        if (stream && !c->host)
+                return ctl_error(-EOPNOTSUPP, "%s passes a file descriptor, which this connection cannot carry "
+                                 "(and it is not -H's, whose streams ssh forwards).", a->verb);
         r = vol_resolve(c, a, a->args[0], &path);
         if (r < 0)
                 return r;
@@ -480,6 +579,8 @@ int verb_vol_transfer(Context *c, VerbArgs *a) {
                     : open(a->args[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (fd < 0)
                 return ctl_error(-errno, "cannot open %s: %m", a->args[1]);
+        if (stream)
+                return vol_transfer_stream(c, a->args[1], path, upload, fd, offset_s, offset, length_s, length);
         r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, upload ? "Upload" : "Download", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "h", fd);

@@ -89,6 +89,9 @@ typedef struct CtlStream {
         int ssh;                   /* pid of the forwarding ssh, 0 for none */
 } CtlStream;
 int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret);
+/* Replaces volume vol_path's content with fd's (StorageVolume.Upload, or over -H UploadStream through
+ * ssh's forwarding) and follows the job; file: fd's name for messages. */
+int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file);
 void ctl_stream_close(CtlStream *s);
 
 /* vmgmtctl-agent.c: starts pkttyagent (once) when a password prompt may be

@@ -1,9 +1,11 @@
 /* volume-dbus.c — org.vmgmt.StorageVolume objects at /org/vmgmt/pool/POOL/volume/VOL. */
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-stream.h"
 #include "log.h"
 #include "object-kind.h"
 #include "pool.h"
@@ -233,22 +235,50 @@ static int method_get_xml(sd_bus_message *message, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(message, "s", xml);
 }
 
-static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, sd_bus_error *error) {
+/* Upload/Download (stream false: the caller's fd) and UploadStream/DownloadStream (stream: a socket pair
+ * whose far end is offered as a one-shot unix socket, domain-stream.h, for a caller whose connection
+ * carries no fds). */
+static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, bool stream, sd_bus_error *error) {
         uint64_t offset = 0, length = 0;
         const BusOption options[] = { { "offset", "t", &offset }, { "length", "t", &length }, {} };
-        _cleanup_free_ char *object = NULL;
+        _cleanup_free_ char *object = NULL, *spath = NULL;
+        int pair[2] = { -EBADF, -EBADF };
         StorageJobCallbacks cb;
         StorageJob *sj = NULL;
         VmJob *j;
         VolCall c;
-        int fd, r;
+        int fd = -EBADF, r;
+        uid_t uid;
 
-        r = sd_bus_message_read(message, "h", &fd);
-        if (r < 0)
-                return r;
+        if (!stream) {
+                r = sd_bus_message_read(message, "h", &fd);
+                if (r < 0)
+                        return r;
+        }
         r = vol_prologue(message, v, options, &c, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: authorization pending, dispatched again */
+        if (stream && upload && length == 0)
+                /* a stream's end and a dropped connection look the same: the length tells them apart */
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "UploadStream needs option length (the number of bytes that will come)");
+        if (stream) {
+                r = vm_stream_caller_uid(c.pool->storage->manager, message, &uid);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Cannot tell who the caller is: %m");
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                        return sd_bus_error_set_errnof(error, errno, "Cannot make the stream: %m");
+                g_autofree char *what = g_strdup_printf("%s of volume %s/%s", upload ? "upload" : "download",
+                                                        c.pool->name, c.name);
+                /* the far end, offered as a socket (an unused one goes after VM_STREAM_CONNECT_USEC) */
+                r = vm_stream_new(c.pool->storage->manager, uid, pair[1], what, &spath);
+                if (r < 0) {
+                        close(pair[0]);
+                        return sd_bus_error_set_errnof(error, r, "Cannot offer the stream: %m");
+                }
+                fd = pair[0];   /* the job's end: the job duplicates it, ours goes when this returns */
+        }
+        _cleanup_close_ int job_end = stream ? fd : -EBADF;
         if (upload) {
                 r = vol_check_unused(c.pool->storage, c.vol, "upload to", error);
                 if (r < 0)
@@ -271,15 +301,25 @@ static int vol_transfer(sd_bus_message *message, StorageVolume *v, bool upload, 
         }
         vm_storage_job_started(j, sj);
         vm_job_publish(j);
+        if (stream)
+                return sd_bus_reply_method_return(message, "so", spath, vm_job_path(j));
         return sd_bus_reply_method_return(message, "o", vm_job_path(j));
 }
 
 static int method_upload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return vol_transfer(message, userdata, true, error);
+        return vol_transfer(message, userdata, true, false, error);
 }
 
 static int method_download(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return vol_transfer(message, userdata, false, error);
+        return vol_transfer(message, userdata, false, false, error);
+}
+
+static int method_upload_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return vol_transfer(message, userdata, true, true, error);
+}
+
+static int method_download_stream(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return vol_transfer(message, userdata, false, true, error);
 }
 
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
@@ -304,6 +344,10 @@ const sd_bus_vtable volume_vtable[] = {
                                 method_upload, UNPRIV),
         SD_BUS_METHOD_WITH_ARGS("Download", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_RESULT("o", job),
                                 method_download, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("UploadStream", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", path, "o", job),
+                                method_upload_stream, UNPRIV),
+        SD_BUS_METHOD_WITH_ARGS("DownloadStream", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", path, "o", job),
+                                method_download_stream, UNPRIV),
         SD_BUS_VTABLE_END
 };
 

@@ -8,8 +8,9 @@
 # held meanwhile: OpenConsole is Busy), and the name is gone after it.
 # `vmgmtctl -H … screenshot` brings the PNG over ssh (ssh -L to that socket,
 # a second login of the same user), the same image as a local screenshot;
-# vol-upload/vol-download over -H say they need a local connection, and leave
-# the local file alone. (console -H over the stream: tests/console.)
+# vol-upload/vol-download over -H go through StorageVolume.UploadStream /
+# DownloadStream the same way (the bytes round-trip; an upload that ends short
+# fails and leaves the volume as it was). (console -H over the stream: tests/console.)
 
 import os
 import socket
@@ -145,16 +146,59 @@ class Streams(VmgmtTestCase):
         self.assertGreaterEqual(host.log_text().count('Accepted publickey for root from 127.0.0.1'), 2)
         self.assertEqual(os.listdir(self.streams_dir()), [])
 
-        # fds a verb must pass itself: said plainly, the local file untouched
-        keep = os.path.join(self.fx.tmp, 'keep')
-        with open(keep, 'w') as f:
-            f.write('keep')
-        for verb in ('vol-upload', 'vol-download'):
-            rc, out, err = remote(verb, 'x', keep, '--pool', 'default')
-            self.assertEqual(rc, 1)
-            self.assertIn('%s passes a file descriptor, which this connection' % verb, err)
-        with open(keep) as f:
-            self.assertEqual(f.read(), 'keep')
+        # vol-upload / vol-download over -H: UploadStream / DownloadStream through ssh's forwarding
+        run_vmgmtctl(self.fx.bus, 'vol-create-as', 'default', 'far.raw', '1M', check=True)
+        data = os.urandom(300 * 1024) + b'far-volume-end'
+        src, back = os.path.join(self.fx.tmp, 'up.bin'), os.path.join(self.fx.tmp, 'back.bin')
+        with open(src, 'wb') as f:
+            f.write(data)
+        rc, out, err = remote('vol-upload', 'far.raw', src, '--pool', 'default')
+        self.assertEqual((rc, err), (0, ''), host.log_text()[-2000:])
+        rc, out, err = remote('vol-download', 'far.raw', back, '--pool', 'default')
+        self.assertEqual((rc, err), (0, ''), host.log_text()[-2000:])
+        with open(back, 'rb') as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.listdir(self.streams_dir()), [])
+        # an UploadStream that does not say how many bytes come is refused (a dropped connection would
+        # look like the end), before any socket is made
+        vol = self.client.manager.GetVolumeByPath(os.path.join(self.pool_target('default'), 'far.raw'))
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.client.obj(vol).UploadStream(opts(), dbus_interface='org.vmgmt.StorageVolume')
+        self.assertEqual(dbus_error_name(cm.exception), 'org.freedesktop.DBus.Error.InvalidArgs')
+        # fewer bytes than announced: the job fails and the volume keeps what it had
+        spath, job = self.client.obj(vol).UploadStream(opts(length=dbus.UInt64(1 << 20)),
+                                                       dbus_interface='org.vmgmt.StorageVolume')
+        s2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s2.connect(str(spath))
+        s2.sendall(b'short')
+        s2.close()
+        self.assertEqual(self.wait_job_state(str(job)), 'failed')
+        # DownloadStream on the bus: the connection reads the bytes, then EOF; the job completes
+        spath, job = self.client.obj(vol).DownloadStream(opts(), dbus_interface='org.vmgmt.StorageVolume')
+        s3 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s3.connect(str(spath))
+        got = b''
+        while True:
+            chunk = s3.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        s3.close()
+        self.assertEqual(got, data)
+        self.assertEqual(self.wait_job_state(str(job)), 'completed')
+
+    def pool_target(self, name):
+        pool = self.client.manager.GetPool(name)
+        xml = self.client.obj(pool).GetXML(opts(), dbus_interface='org.vmgmt.StoragePool')
+        return xml.split('<path>', 1)[1].split('</path>', 1)[0]
+
+    def wait_job_state(self, job):
+        deadline = time.monotonic() + 2 * DEFAULT_TIMEOUT
+        while True:
+            state = str(self.client.prop(job, 'State', 'org.vmgmt.Job'))
+            if state != 'running' or time.monotonic() > deadline:
+                return state
+            time.sleep(0.1)
 
 
 if __name__ == '__main__':
