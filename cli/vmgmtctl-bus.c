@@ -212,6 +212,28 @@ static int stream_connect(const char *path) {
         return fd;
 }
 
+int ctl_copy_fd(int from, int to) {
+        char buf[65536];
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(to, buf + done, (size_t) (n - done));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        done += w;
+                }
+        }
+}
+
 void ctl_stream_close(CtlStream *s) {
         if (s->fd >= 0)
                 close(s->fd);

@@ -226,27 +226,10 @@ int install_make_seed_iso(const char *dir, const char *out) {
 
 static int copy_file(const char *from, int to) {
         _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-        char buf[65536];
 
         if (in < 0)
                 return -errno;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return 0;
-                for (ssize_t w = 0; w < n;) {
-                        ssize_t k = write(to, buf + w, (size_t) (n - w));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                return -errno;
-                        w += k;
-                }
-        }
+        return ctl_copy_fd(in, to);
 }
 
 int install_make_injected_initrd(const char *initrd, char *const *files, size_t n_files, const char *tmpdir,

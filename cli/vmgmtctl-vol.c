@@ -457,34 +457,34 @@ int verb_vol_path(Context *c, VerbArgs *a) {
         return verb_vol_property(c, a);
 }
 
-/* Copies everything from `from` to `to` (blocking); 0 or a negative errno. */
-static int copy_all(int from, int to) {
-        char buf[65536];
+/* Upload/Download (fd ≥ 0) or UploadStream/DownloadStream (fd < 0) of volume path with the options given. */
+static int transfer_call(Context *c, const char *path, bool upload, int fd, const char *offset_s, uint64_t offset,
+                         const char *length_s, uint64_t length, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const char *method = upload ? (fd >= 0 ? "Upload" : "UploadStream") : (fd >= 0 ? "Download" : "DownloadStream");
+        int r;
 
-        for (;;) {
-                ssize_t n = read(from, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return 0;
-                for (ssize_t done = 0; done < n;) {
-                        ssize_t w = write(to, buf + done, (size_t) (n - done));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return -errno;
-                        done += w;
-                }
-        }
+        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, method, &m);
+        if (r >= 0 && fd >= 0)
+                r = sd_bus_message_append(m, "h", fd);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && offset_s)
+                r = sd_bus_message_append(m, "{sv}", "offset", "t", offset);
+        if (r >= 0 && length_s)
+                r = sd_bus_message_append(m, "{sv}", "length", "t", length);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
+        return ctl_call(c, m, ret_reply);
 }
 
 /* Over -H (no fds on ssh's bridge): UploadStream/DownloadStream, the bytes through ssh's forwarding of
  * the far one-shot socket, then the job's end. fd: the local file. */
 static int vol_transfer_stream(Context *c, const char *file, const char *path, bool upload, int fd,
                                const char *offset_s, uint64_t offset, const char *length_s, uint64_t length) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *spath, *job;
         CtlStream st;
         struct stat sb;
@@ -497,18 +497,7 @@ static int vol_transfer_stream(Context *c, const char *file, const char *path, b
                 length = (uint64_t) sb.st_size;
                 length_s = "";
         }
-        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, upload ? "UploadStream" : "DownloadStream", &m);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && offset_s)
-                r = sd_bus_message_append(m, "{sv}", "offset", "t", offset);
-        if (r >= 0 && length_s)
-                r = sd_bus_message_append(m, "{sv}", "length", "t", length);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = transfer_call(c, path, upload, -EBADF, offset_s, offset, length_s, length, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "so", &spath, &job);
@@ -517,7 +506,7 @@ static int vol_transfer_stream(Context *c, const char *file, const char *path, b
         r = ctl_stream_open(c, spath, &st);
         if (r < 0)
                 return r;
-        r = upload ? copy_all(fd, st.fd) : copy_all(st.fd, fd);
+        r = upload ? ctl_copy_fd(fd, st.fd) : ctl_copy_fd(st.fd, fd);
         if (r >= 0 && upload)
                 (void) shutdown(st.fd, SHUT_WR);
         if (r < 0) {
@@ -531,7 +520,7 @@ static int vol_transfer_stream(Context *c, const char *file, const char *path, b
 }
 
 int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *job;
         int r;
 
@@ -541,12 +530,7 @@ int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file
                                                       "cannot carry.", file);
                 return vol_transfer_stream(c, file, vol_path, true, fd, NULL, 0, NULL, 0);
         }
-        r = ctl_new_call(c, vol_path, VMGMT_VOLUME_IFACE, "Upload", &m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ha{sv}", fd, 0);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = transfer_call(c, vol_path, true, fd, NULL, 0, NULL, 0, &reply);
         if (r < 0)
                 return r;
         if ((r = sd_bus_message_read(reply, "o", &job)) < 0)
@@ -556,7 +540,7 @@ int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file
 
 /* vol-upload VOL FILE / vol-download VOL FILE [--pool POOL] [--offset N] [--length N] */
 int verb_vol_transfer(Context *c, VerbArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
         bool upload = streq(a->verb, "vol-upload");
@@ -581,20 +565,7 @@ int verb_vol_transfer(Context *c, VerbArgs *a) {
                 return ctl_error(-errno, "cannot open %s: %m", a->args[1]);
         if (stream)
                 return vol_transfer_stream(c, a->args[1], path, upload, fd, offset_s, offset, length_s, length);
-        r = ctl_new_call(c, path, VMGMT_VOLUME_IFACE, upload ? "Upload" : "Download", &m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "h", fd);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && offset_s)
-                r = sd_bus_message_append(m, "{sv}", "offset", "t", offset);
-        if (r >= 0 && length_s)
-                r = sd_bus_message_append(m, "{sv}", "length", "t", length);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = ctl_call(c, m, &reply);
+        r = transfer_call(c, path, upload, fd, offset_s, offset, length_s, length, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "o", &job);

@@ -93,6 +93,8 @@ int ctl_stream_open(Context *c, const char *remote_path, CtlStream *ret);
  * ssh's forwarding) and follows the job; file: fd's name for messages. */
 int ctl_volume_upload(Context *c, const char *vol_path, int fd, const char *file);
 void ctl_stream_close(CtlStream *s);
+/* Copies from `from` to `to` until EOF (blocking); 0 or a negative errno. */
+int ctl_copy_fd(int from, int to);
 
 /* vmgmtctl-agent.c: starts pkttyagent (once) when a password prompt may be
  * needed: not root, stdin a terminal, --no-ask-password not given, the local
