@@ -17,6 +17,11 @@ struct VmDomainJob {
         bool has_cause;
         uid_t cause_uid;
         pid_t cause_pid;
+        bool finishing;            /* inside finish: holds may be taken */
+        unsigned holds;            /* vm_domain_job_hold(): the Job's end waits for them */
+        bool ended;                /* the driver is done; the Job ends at the last release */
+        int result;
+        char *message;
 };
 
 static void domain_job_free(void *p) {
@@ -27,7 +32,30 @@ static void domain_job_free(void *p) {
         if (dj->free_userdata && dj->userdata)
                 dj->free_userdata(dj->userdata);
         vm_domain_unref(dj->domain);
+        g_free(dj->message);
         g_free(dj);
+}
+
+static void domain_job_end(VmDomainJob *dj) {
+        VmJob *j = dj->job;
+
+        vm_job_set_owner_data(j, NULL, NULL);
+        vm_job_finish(j, dj->result, dj->message);
+        domain_job_free(dj);
+}
+
+VmDomainJob *vm_domain_job_hold(VmDomainJob *dj) {
+        if (!dj || !dj->finishing)
+                return NULL;
+        dj->holds++;
+        return dj;
+}
+
+void vm_domain_job_release(VmDomainJob *dj) {
+        if (!dj || dj->holds == 0)
+                return;
+        if (--dj->holds == 0 && dj->ended)
+                domain_job_end(dj);
 }
 
 static void on_cancel(VmJob *j, void *userdata) {
@@ -54,13 +82,20 @@ static void on_done(void *userdata, int r, const char *message) {
                 d->cause_uid = dj->cause_uid;
                 d->cause_pid = dj->cause_pid;
         }
+        dj->finishing = true;
         if (dj->finish)
                 dj->finish(d, r, message, dj->userdata);
-        vm_job_set_owner_data(j, NULL, NULL);
-        vm_job_finish(j, r, message);
+        dj->finishing = false;
         if (dj->has_cause)
                 vm_domain_clear_cause(d);
-        domain_job_free(dj);
+        dj->result = r;
+        dj->message = g_strdup(message);
+        if (dj->holds > 0) {
+                dj->ended = true;   /* what finish started must be through first */
+                return;
+        }
+        (void) j;
+        domain_job_end(dj);
 }
 
 VmJob *vm_domain_running_job(VmDomain *d) {

@@ -259,6 +259,11 @@ DriverJobCallbacks vm_domain_job_callbacks(VmDomainJob *dj);
 int vm_domain_job_started(VmDomainJob *dj, DriverJob *driver_job, sd_bus_message *reply_to);
 /* The driver refused it at once: frees dj (the Job never appears). */
 void vm_domain_job_discard(VmDomainJob *dj);
+/* Inside its finish function: the Job ends (State, Error) only once every hold is released — for what
+ * finish starts that a caller relies on once the Job completed (an overlay's rename). Returns dj, or NULL
+ * outside finish (nothing to release then). */
+VmDomainJob *vm_domain_job_hold(VmDomainJob *dj);
+void vm_domain_job_release(VmDomainJob *dj);
 const char *vm_domain_job_path(const VmDomainJob *dj);
 
 /* ---- save, restore, managed save, core dump (domain-save.c) ---- */

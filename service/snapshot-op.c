@@ -370,20 +370,36 @@ static void destroy_done_ignored(void *userdata, int r, const char *message) {
 
 
 
+static void renamed(void *userdata, int r, const char *message) {
+        if (r < 0)
+                log_error("Cannot give a snapshot's file its name: %s", strna(message));
+        vm_domain_job_release(userdata);
+}
+
+/* Renames file i of op->overlays; the Job completes once it is done. */
+static int snap_file_rename(SnapOp *op, size_t i) {
+        VmDomainJob *held = vm_domain_job_hold(op->dj);
+        int r = vm_caller_file_finish(op->domain->manager, op->overlays, i, OPEN_FILE_FINISH_RENAME,
+                                      held ? renamed : NULL, held, NULL);
+
+        if (r < 0)
+                vm_domain_job_release(held);
+        return r;
+}
+
 /* The overlays are the disks now: their files get their names, the persistent definition names them. */
 static void snap_external_done(SnapOp *op) {
         VmDomain *d = op->domain;
-        Manager *m = d->manager;
         DomainDef *def;
         int r;
 
         for (guint i = 0; !op->files_finished && i < op->disks->len; i++) {
-                r = vm_caller_file_finish(m, op->overlays, i, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                r = snap_file_rename(op, i);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give overlay %s its name: %m", d->name, op->overlay_paths[i]);
         }
         if (op->memory_file && op->kind == SNAP_OP_CREATE) {
-                r = vm_caller_file_finish(m, op->overlays, op->disks->len, OPEN_FILE_FINISH_RENAME, NULL, NULL, NULL);
+                r = snap_file_rename(op, op->disks->len);
                 if (r < 0)
                         log_error_errno(r, "Domain '%s': cannot give memory file %s its name: %m", d->name, op->memory_file);
         }

@@ -29,7 +29,8 @@ STANDARD = (PROPS, PEER, INTRO, OM)
 READS = {
     (MANAGER_IFACE, m) for m in ('GetDomain', 'ListDomains', 'GetCapabilities', 'GetDomainCapabilities', 'GetNodeInfo',
                                  'GetNodeStats', 'GetNetwork', 'ListNetworks', 'GetPool', 'ListPools',
-                                 'GetVolumeByPath', 'GetAllDomainStats', 'GetSecret', 'ListSecrets')
+                                 'GetVolumeByPath', 'GetAllDomainStats', 'GetSecret', 'ListSecrets', 'GetOSInfo',
+                                 'ListOSInfo', 'DetectOSInfo')
 } | {
     (DOMAIN_IFACE, m) for m in ('GetXML', 'GetStats', 'GetInterfaceAddresses', 'ListSnapshots', 'GetSchedulerParameters',
                                 'GetMemoryParameters', 'GetBlkioParameters', 'GetVCPUPinInfo', 'GetIOThreadInfo',
@@ -227,6 +228,8 @@ class Matrix(AuthTestCase):
         for p in (off, run):
             self.dom(p).GetStats(opts())
         self.client.manager.GetAllDomainStats(dbus.Array([], signature='s'), opts())
+        # the OS database, loaded at its first use, keeps what it opened then
+        self.client.manager.ListOSInfo(opts())
         before = self.state()
         self.rec.clear()
         checked, reads = [], []
