@@ -1067,32 +1067,27 @@ static int pool_of_dir(Install *in, const char *dir, char **ret) {
         return r < 0 ? ctl_error(r, "Failed to parse ListPools' reply: %s", strerror(-r)) : 0;
 }
 
-/* 1 when pool (an object path) has a volume called name. */
-static int volume_exists(Install *in, const char *pool_path, const char *name) {
+/* 1 when method(name) of iface on path answers (the object exists), 0 when it refuses. */
+static int lookup_answers(Install *in, const char *path, const char *iface, const char *method, const char *name) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = ctl_new_call(in->c, pool_path, VMGMT_POOL_IFACE, "GetVolume", &m);
-        if (r < 0)
-                return r;
-        if ((r = sd_bus_message_append(m, "s", name)) < 0)
-                return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
-        r = sd_bus_call(in->c->bus, m, 0, &error, &reply);
-        return r >= 0;
-}
-
-static int domain_exists(Install *in, const char *name) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = ctl_new_call(in->c, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetDomain", &m);
+        r = ctl_new_call(in->c, path, iface, method, &m);
         if (r < 0)
                 return r;
         if ((r = sd_bus_message_append(m, "s", name)) < 0)
                 return ctl_error(r, "Failed to build bus message: %s", strerror(-r));
         return sd_bus_call(in->c->bus, m, 0, &error, &reply) >= 0;
+}
+
+/* 1 when pool (an object path) has a volume called name. */
+static int volume_exists(Install *in, const char *pool_path, const char *name) {
+        return lookup_answers(in, pool_path, VMGMT_POOL_IFACE, "GetVolume", name);
+}
+
+static int domain_exists(Install *in, const char *name) {
+        return lookup_answers(in, VMGMT_MANAGER_PATH, VMGMT_MANAGER_IFACE, "GetDomain", name);
 }
 
 /* ---- defaults ---- */

@@ -236,7 +236,9 @@ class Stats(VmgmtTestCase):
         real_agent = b'vmgmt-guest agent ready' in con.buf
         if real_agent:
             # the test guest's qemu-ga (tools/build-guest): stopped, so that nothing answers on the channel
-            con.send('touch /tmp/agent-off; killall qemu-ga 2>/dev/null; echo AGENT''-OFF')
+            # (killall only signals it: the marker comes once it is gone, or it may still answer)
+            con.send('touch /tmp/agent-off; killall qemu-ga 2>/dev/null; '
+                     'while killall -0 qemu-ga 2>/dev/null; do sleep 0.1; done; echo AGENT''-OFF')
             con.wait_for('AGENT-OFF', WAIT)
         with self.assertRaises(dbus.DBusException) as cm:
             self.addrs(path, source='agent', timeout_ms=long_wait(1000))

@@ -175,16 +175,7 @@ class Streams(VmgmtTestCase):
         self.assertEqual(self.wait_job_state(str(job)), 'failed')
         # DownloadStream on the bus: the connection reads the bytes, then EOF; the job completes
         spath, job = self.client.obj(vol).DownloadStream(opts(), dbus_interface='org.vmgmt.StorageVolume')
-        s3 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s3.connect(str(spath))
-        got = b''
-        while True:
-            chunk = s3.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        s3.close()
-        self.assertEqual(got, data)
+        self.assertEqual(recv_all(str(spath)), data)
         self.assertEqual(self.wait_job_state(str(job)), 'completed')
 
     def pool_target(self, name):
