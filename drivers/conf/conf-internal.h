@@ -171,6 +171,17 @@ void *conf_array_append(void *array_ptr, size_t *n, size_t size);
 /* True for machine types with a PCIe root complex (q35 family). */
 bool conf_machine_is_q35(const char *machine);
 
+/* ---- firmware (domain-conf-firmware.c) ---- */
+
+/* <os firmware=>, <firmware>, <loader>, <nvram> of os into def; 0 or -EINVAL with err. */
+int conf_parse_os_firmware(DomainDef *def, xmlNode *os, ConfError *err);
+/* The combinations libvirt refuses (bios with a pflash loader, nvram without pflash, …). */
+int conf_check_firmware(const DomainDef *def, ConfError *err);
+/* The checks that need the machine type resolved (secure boot: q35). */
+int conf_normalize_firmware(DomainDef *def, ConfError *err);
+/* <firmware>, <loader>, <nvram> as libvirt writes them inside <os>. */
+void conf_format_os_firmware(GString *s, const DomainDef *def);
+
 /* Adds a controller where libvirt puts it: after the last controller of
  * the same type with a lower index, else before the first of that type, else at
  * the end. Returns its position in def->controllers, or -ENOMEM. Pointers into

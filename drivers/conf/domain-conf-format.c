@@ -433,20 +433,15 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
 }
 
 static void fmt_os(GString *s, const DomainDef *def) {
-        g_string_append(s, "  <os>\n    <type");
+        g_string_append(s, "  <os");
+        fmt_attr(s, "firmware", def->os_firmware);
+        g_string_append(s, ">\n    <type");
         fmt_attr(s, "arch", def->os_arch);
         fmt_attr(s, "machine", def->os_machine);
         g_string_append_c(s, '>');
         fmt_escape(s, def->os_type ?: "hvm");
         g_string_append(s, "</type>\n");
-        if (def->loader) {
-                g_string_append(s, "    <loader");
-                fmt_attr(s, "readonly", def->loader_readonly);
-                fmt_attr(s, "type", def->loader_type);
-                g_string_append_c(s, '>');
-                fmt_escape(s, def->loader);
-                g_string_append(s, "</loader>\n");
-        }
+        conf_format_os_firmware(s, def);
         fmt_text_elem(s, 2, "kernel", def->kernel);
         fmt_text_elem(s, 2, "initrd", def->initrd);
         fmt_text_elem(s, 2, "cmdline", def->cmdline);
@@ -462,7 +457,7 @@ static void fmt_os(GString *s, const DomainDef *def) {
 }
 
 static void fmt_features_cpu_clock(GString *s, const DomainDef *def) {
-        if (def->acpi || def->apic || def->pae || def->vmport_set) {
+        if (def->acpi || def->apic || def->pae || def->vmport_set || def->smm) {
                 g_string_append(s, "  <features>\n");
                 if (def->acpi)
                         g_string_append(s, "    <acpi/>\n");
@@ -472,6 +467,8 @@ static void fmt_features_cpu_clock(GString *s, const DomainDef *def) {
                         g_string_append(s, "    <pae/>\n");
                 if (def->vmport_set)
                         g_string_append_printf(s, "    <vmport state='%s'/>\n", def->vmport ? "on" : "off");
+                if (def->smm)
+                        g_string_append_printf(s, "    <smm state='%s'/>\n", def->smm == DOMAIN_TRISTATE_YES ? "on" : "off");
                 g_string_append(s, "  </features>\n");
         }
 

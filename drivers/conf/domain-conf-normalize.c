@@ -370,6 +370,9 @@ int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfErro
         r = normalize_cpu(def, err);
         if (r < 0)
                 return r;
+        r = conf_normalize_firmware(def, err);
+        if (r < 0)
+                return r;
         if (def->pae && !streq(def->os_arch, "x86_64") && !streq(def->os_arch, "i686"))
                 return conf_error_set(err, 0, "<pae/> is an x86 feature");
 

@@ -89,7 +89,8 @@ static int parse_os(DomainDef *def, xmlNode *os, ConfError *err) {
         int r;
 
         r = xml_validate(os, &(XmlSpec) {
-                .children = STRV("type", "loader", "kernel", "initrd", "cmdline", "bootmenu"),
+                .attrs = STRV("firmware"),
+                .children = STRV("type", "firmware", "loader", "nvram", "kernel", "initrd", "cmdline", "bootmenu"),
                 .multi = STRV("boot"),
         }, err);
         if (r < 0)
@@ -116,19 +117,9 @@ static int parse_os(DomainDef *def, xmlNode *os, ConfError *err) {
         if (def->os_machine && isempty(def->os_machine))
                 return conf_error_set(err, xml_line(n), "empty machine type");
 
-        n = xml_child(os, "loader");
-        if (n) {
-                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("readonly", "type"), .text = true }, err);
-                if (r < 0)
-                        return r;
-                r = xml_text(n, &def->loader);
-                if (r < 0)
-                        return r;
-                g_strstrip(def->loader);
-                if (xml_attr_enum_str(n, "readonly", STRV("yes", "no"), &def->loader_readonly, err) < 0 ||
-                    xml_attr_enum_str(n, "type", STRV("rom", "pflash"), &def->loader_type, err) < 0)
-                        return -EINVAL;
-        }
+        r = conf_parse_os_firmware(def, os, err);
+        if (r < 0)
+                return r;
 
         const struct { const char *name; char **field; } texts[] = {
                 { "kernel", &def->kernel }, { "initrd", &def->initrd }, { "cmdline", &def->cmdline },
@@ -183,7 +174,7 @@ static int parse_features(DomainDef *def, xmlNode *f, ConfError *err) {
         xmlNode *n;
         int r;
 
-        r = xml_validate(f, &(XmlSpec) { .children = STRV("acpi", "apic", "pae", "vmport") }, err);
+        r = xml_validate(f, &(XmlSpec) { .children = STRV("acpi", "apic", "pae", "vmport", "smm") }, err);
         if (r < 0)
                 return r;
         const struct { const char *name; bool *field; } flags[] = {
@@ -211,6 +202,17 @@ static int parse_features(DomainDef *def, xmlNode *f, ConfError *err) {
                         return conf_error_set(err, xml_line(n), "<vmport> needs a 'state' attribute");
                 def->vmport_set = true;
                 def->vmport = v;
+        }
+        n = xml_child(f, "smm");
+        if (n) {
+                int v;
+                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("state") }, err);
+                if (r < 0)
+                        return r;
+                r = xml_attr_bool(n, "state", true, &v, err);
+                if (r < 0)
+                        return r;
+                def->smm = r == 0 || v ? DOMAIN_TRISTATE_YES : DOMAIN_TRISTATE_NO;
         }
         return 0;
 }

@@ -11,6 +11,7 @@ static const char *const purpose_names[_DOMAIN_PATH_PURPOSE_MAX] = {
         [DOMAIN_PATH_KERNEL] = "kernel",
         [DOMAIN_PATH_INITRD] = "initrd",
         [DOMAIN_PATH_LOADER] = "loader",
+        [DOMAIN_PATH_NVRAM] = "nvram",
         [DOMAIN_PATH_RNG] = "rng",
         [DOMAIN_PATH_CHARDEV] = "chardev",
         [DOMAIN_PATH_GRAPHICS] = "graphics",
@@ -74,6 +75,8 @@ int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n)
                     streq_ptr(def->loader_type, "pflash") && streq_ptr(def->loader_readonly, "no") ? DOMAIN_PATH_READ_WRITE
                                                                                                    : DOMAIN_PATH_READ,
                     0);
+        if (def->nvram && !def->nvram_managed)
+                add(a, def->nvram, DOMAIN_PATH_NVRAM, DOMAIN_PATH_READ_WRITE, 0);
         for (size_t i = 0; i < def->n_rngs; i++)
                 if (streq(def->rngs[i].backend_model ?: "random", "random"))
                         add(a, def->rngs[i].backend_path ?: "/dev/urandom", DOMAIN_PATH_RNG, DOMAIN_PATH_READ, i);

@@ -239,6 +239,10 @@ DomainDef *domain_def_free(DomainDef *def) {
         free(def->loader);
         free(def->loader_readonly);
         free(def->loader_type);
+        free(def->loader_secure);
+        free(def->os_firmware);
+        free(def->nvram);
+        free(def->nvram_template);
         free(def->cpu_mode);
         free(def->cpu_match);
         free(def->cpu_check);
@@ -449,6 +453,10 @@ DomainDef *domain_def_copy(const DomainDef *def) {
         c->loader = copy_str(&ctx, def->loader);
         c->loader_readonly = copy_str(&ctx, def->loader_readonly);
         c->loader_type = copy_str(&ctx, def->loader_type);
+        c->loader_secure = copy_str(&ctx, def->loader_secure);
+        c->os_firmware = copy_str(&ctx, def->os_firmware);
+        c->nvram = copy_str(&ctx, def->nvram);
+        c->nvram_template = copy_str(&ctx, def->nvram_template);
         c->cpu_mode = copy_str(&ctx, def->cpu_mode);
         c->cpu_match = copy_str(&ctx, def->cpu_match);
         c->cpu_check = copy_str(&ctx, def->cpu_check);

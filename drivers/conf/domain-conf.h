@@ -374,6 +374,13 @@ DomainBlkioDeviceDef *domain_tune_blkio_device(DomainTuneDef *t, const char *pat
 
 /* ---- the domain ---- */
 
+/* An optional yes/no (on/off) setting; zero is "not given". */
+typedef enum DomainTristate {
+        DOMAIN_TRISTATE_ABSENT = 0,
+        DOMAIN_TRISTATE_YES,
+        DOMAIN_TRISTATE_NO,
+} DomainTristate;
+
 typedef struct DomainDef {
         DomainVirtType virt_type;
         int id;                    /* live XML only; -1 when inactive */
@@ -402,12 +409,20 @@ typedef struct DomainDef {
         int bootmenu;              /* -1 unset, 0 no, 1 yes */
         unsigned bootmenu_timeout; /* ms, 0 = unset */
         char *kernel, *initrd, *cmdline;
-        char *loader;              /* <loader> path (firmware), optional */
+        char *os_firmware;         /* <os firmware=>: "efi", "bios"; NULL: the loader as given (or none) */
+        DomainTristate fw_secure_boot, fw_enrolled_keys;   /* <firmware><feature name= enabled=> */
+        char *loader;              /* <loader> path (firmware); NULL: none, or autoselected at start */
         char *loader_readonly, *loader_type;
+        char *loader_secure;       /* <loader secure=>: "yes", "no" */
+        char *nvram;               /* <nvram>: the per-domain UEFI variable store; NULL: none given */
+        char *nvram_template;      /* <nvram template=>: what a new store is copied from */
+        bool nvram_managed;        /* not XML: a start's store in the driver's own directory, opened by vmgmtd
+                                    * itself, not among domain_def_host_paths() */
 
         /* <features> */
         bool acpi, apic, pae;
         bool vmport_set, vmport; /* <vmport state=> */
+        DomainTristate smm;      /* <smm state=> (on: YES) */
 
         /* <cpu> */
         char *cpu_mode;            /* custom, host-model, host-passthrough, maximum; NULL = none */
@@ -596,6 +611,7 @@ typedef enum DomainPathPurpose {
         DOMAIN_PATH_KERNEL,
         DOMAIN_PATH_INITRD,
         DOMAIN_PATH_LOADER,        /* <loader>: -bios ROM or pflash */
+        DOMAIN_PATH_NVRAM,         /* <nvram> outside the driver's own directory (opened as the caller) */
         DOMAIN_PATH_RNG,           /* index: def->rngs, <backend model='random'> */
         DOMAIN_PATH_CHARDEV,       /* chr_kind + index: a unix socket of a serial, console or channel */
         DOMAIN_PATH_GRAPHICS,      /* index: def->graphics, <listen type='socket' socket=…> */
