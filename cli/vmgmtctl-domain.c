@@ -228,6 +228,8 @@ int verb_undefine(Context *c, VerbArgs *a) {
         r = ctl_domain_call(c, path, "Undefine",
                             "managed_save", verb_flag(a, "managed-save"),
                             "snapshots", verb_flag(a, "snapshots-metadata"),
+                            "nvram", verb_flag(a, "nvram"),
+                            "keep_nvram", verb_flag(a, "keep-nvram"),
                             (const char *) NULL);
         if (r < 0) {
                 undefine_disks_free(disks, n_disks);
@@ -294,7 +296,8 @@ int verb_lifecycle(Context *c, VerbArgs *a) {
                 return r;
         if (streq(v->verb, "start"))   /* bypass_cache: a managed save image is read O_DIRECT */
                 r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), "bypass_cache",
-                                    verb_flag(a, "bypass-cache"), (const char *) NULL);
+                                    verb_flag(a, "bypass-cache"), "reset_nvram", verb_flag(a, "reset-nvram"),
+                                    (const char *) NULL);
         else if (v->flag)
                 r = ctl_domain_call(c, path, v->method, v->flag, verb_flag(a, v->flag), (const char *) NULL);
         else

@@ -986,10 +986,11 @@ static int resolve_virt_type(Install *in) {
         return 0;
 }
 
-/* The UEFI firmware the host's qemu offers (domain capabilities' <loader><value>). */
-static int resolve_loader(Install *in) {
+/* --boot uefi without loader=: <os firmware='efi'> (virt-install 4's way), which the service resolves at each
+ * start from the host's firmware descriptors; checked here against the domain capabilities' firmware enum. */
+static int check_uefi(Install *in) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *xml, *p;
+        const char *xml, *p, *e;
         int r;
 
         if (in->loader || !in->uefi)
@@ -1005,20 +1006,12 @@ static int resolve_loader(Install *in) {
                 return r;
         if ((r = sd_bus_message_read(reply, "s", &xml)) < 0)
                 return ctl_error(r, "Failed to read the domain capabilities: %s", strerror(-r));
-        /* the first firmware that is not a secure-boot one */
-        for (p = xml; (p = strstr(p, "<value>")); p += 7) {
-                const char *e = strstr(p + 7, "</value>");
-                if (!e)
-                        break;
-                if (e - p - 7 > 0 && p[7] == '/' && memmem(p, (size_t) (e - p), ".fd", 3) &&
-                    !memmem(p, (size_t) (e - p), "secboot", 7) && !memmem(p, (size_t) (e - p), ".ms.", 4) &&
-                    !memmem(p, (size_t) (e - p), "VARS", 4)) {
-                        in->loader = strndup(p + 7, (size_t) (e - p - 7));
-                        return in->loader ? 0 : ctl_error(-ENOMEM, "Out of memory.");
-                }
-        }
-        return ctl_error(-ENOENT, "--boot uefi: the host's qemu offers no UEFI firmware (apt-get install ovmf), or "
-                                  "give --boot loader=PATH.");
+        p = strstr(xml, "<enum name='firmware'>");
+        e = p ? strstr(p, "</enum>") : NULL;
+        if (p && e && memmem(p, (size_t) (e - p), "<value>efi</value>", 18))
+                return 0;
+        return ctl_error(-ENOENT, "--boot uefi: the host has no UEFI firmware for machine '%s' (apt-get install ovmf), "
+                                  "or give --boot loader=PATH.", strempty(in->machine));
 }
 
 /* A pool's directory (its XML's <target><path>), malloc'd; NULL when it has none. */
@@ -1504,7 +1497,8 @@ static int build_xml(Install *in, bool install, const InstallDisk *kvol, const I
         }
         fprintf(f, "  <memory unit='MiB'>%" PRIu64 "</memory>\n", in->memory_mib);
         fprintf(f, "  <vcpu>%u</vcpu>\n", in->vcpus);
-        fputs("  <os>\n    <type arch='x86_64' machine='", f);
+        fputs(in->uefi && !in->loader ? "  <os firmware='efi'>\n" : "  <os>\n", f);
+        fputs("    <type arch='x86_64' machine='", f);
         xml_esc(f, in->machine);
         fputs("'>hvm</type>\n", f);
         if (in->loader) {
@@ -1827,7 +1821,7 @@ static int install_run_steps(Install *in) {
         r = apply_defaults(in);
         if (r < 0)
                 return r;
-        r = resolve_loader(in);
+        r = check_uefi(in);
         if (r < 0)
                 return r;
         if (!in->network_given) {

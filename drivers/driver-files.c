@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver-files.h"
 #include "macro.h"
@@ -57,8 +58,23 @@ DriverFileSet *driver_file_set_free(DriverFileSet *s) {
         g_free(s->requests);
         g_free(s->files);
         g_free(s->layers);
+        for (size_t i = 0; i < s->n_own; i++)
+                close(s->own_fds[i]);
+        g_free(s->own_fds);
         g_free(s);
         return NULL;
+}
+
+void driver_file_set_add_own(DriverFileSet *s, DomainPathPurpose purpose, const char *path, int fd) {
+        size_t n = s->view.n_files;
+
+        s->files = g_renew(DriverFile, s->files, n + 2);
+        s->files[n] = (DriverFile) { .path = path, .resolved = path, .purpose = purpose, .fd = fd };
+        s->files[n + 1] = (DriverFile) {};
+        s->view.files = s->files;
+        s->view.n_files = n + 1;
+        s->own_fds = g_renew(int, s->own_fds, s->n_own + 1);
+        s->own_fds[s->n_own++] = fd;
 }
 
 int driver_file_set_take(DriverFileSet *s, OpenFiles *opened, const char **ret_message) {

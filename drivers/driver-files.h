@@ -16,6 +16,8 @@ typedef struct DriverFileSet {
         OpenFiles *opened;
         DriverFile *files;
         DriverFileLayer *layers;
+        int *own_fds;               /* driver_file_set_add_own() */
+        size_t n_own;
 } DriverFileSet;
 
 /* The paths of def and how to open them (requests[i] for paths[i]): disk
@@ -30,6 +32,10 @@ DriverFileSet *driver_file_set_free(DriverFileSet *s);   /* closes every fd; NUL
  * the negative errno of the first file that failed with *ret_message (borrowed
  * from the set) naming it. */
 int driver_file_set_take(DriverFileSet *s, OpenFiles *opened, const char **ret_message);
+
+/* Adds a file the service opened itself (not as the caller: a store in a driver's own directory) to
+ * view, after driver_file_set_take(); takes fd (closed with the set). path must outlive the set. */
+void driver_file_set_add_own(DriverFileSet *s, DomainPathPurpose purpose, const char *path, int fd);
 
 /* driver_file_set_new() + open_files_run() as the calling process (root)
  * + driver_file_set_take(): for tests and tools. Returns 0 with *ret, or a

@@ -130,6 +130,7 @@ typedef struct DriverLogRotation {
 typedef enum DriverStartFlags {
         DRIVER_START_PAUSED = 1 << 0,
         DRIVER_START_FROM_SNAPSHOT = 1 << 1,    /* a revert's start: reason and event detail "from-snapshot" */
+        DRIVER_START_RESET_NVRAM = 1 << 2,      /* the service makes the UEFI variable store anew from its template */
         /* the service takes no disk leases (service/domain-lease.h): a migration's destination,
          * whose source holds them until the switch */
         DRIVER_START_NO_LEASES = 1 << 7,
@@ -540,6 +541,21 @@ typedef struct DomainDriverOps {
          * name). */
         int (*prepare)(DomainDriver *d, const DomainDef *def, DriverDoneFn done, void *userdata,
                        char **ret_message);
+
+        /* ---- firmware: UEFI and its per-domain variable store (NVRAM) ---- */
+
+        /* Fills in what a start of def (normalized, a copy of the definition)
+         * takes from the host's firmware: <os firmware='efi'> autoselection
+         * (loader, NVRAM template, features, as the live XML shows them), the
+         * template of a known pflash loader, and the store's path
+         * (nvram_path() of def's name, marked nvram_managed) when def names
+         * none. Reads a few small descriptor files. Returns 0, -ENOMEM, or
+         * -EOPNOTSUPP with *ret_error (malloc'd) when no firmware of this host
+         * fits. NULL: nothing to fill. */
+        int (*firmware_resolve)(DomainDriver *d, DomainDef *def, char **ret_error);
+        /* Where this driver keeps the variable store of the domain named name
+         * (malloc'd; the service creates, renames, copies and removes it). NULL: none. */
+        char *(*nvram_path)(DomainDriver *d, const char *name);
 
         /* ---- consoles and logs ---- */
 

@@ -19,6 +19,7 @@
 #include "bus-util.h"
 #include "conf/conf-internal.h"
 #include "domain-files.h"
+#include "domain-nvram.h"
 #include "domain.h"
 #include "log.h"
 #include "object-kind.h"
@@ -222,6 +223,13 @@ static void clone_define(CloneOp *op) {
 
 /* ---- the copies appear under their names ---- */
 
+static void clone_nvram_copied(void *userdata, int r, const char *message) {
+        if (r < 0)
+                clone_fail(userdata, r, message);
+        else
+                clone_define(userdata);
+}
+
 static void clone_refresh_done(void *userdata, int r, const char *message) {
         CloneOp *op = userdata;
 
@@ -241,7 +249,7 @@ static void clone_refresh_done(void *userdata, int r, const char *message) {
                 if (storage_pool_refresh(p->sp, clone_refresh_done, op) >= 0)
                         return;
         }
-        clone_define(op);
+        vm_domain_nvram_clone(op->domain, op->def, op->message, clone_nvram_copied, op);
 }
 
 static void clone_rename_next(CloneOp *op);

@@ -10,6 +10,7 @@
 #include "domain-blockjob.h"
 #include "domain-device.h"
 #include "domain-graphics.h"
+#include "domain-nvram.h"
 #include "domain-tune.h"
 #include "domain-stats.h"
 #include "domain.h"
@@ -265,8 +266,11 @@ static int refuse_while_cloned(VmDomain *d, sd_bus_error *error) {
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmDomain *d = userdata;
-        bool paused = false, bypass_cache = false;
-        const BusOption options[] = { { "paused", "b", &paused }, { "bypass_cache", "b", &bypass_cache }, {} };
+        bool paused = false, bypass_cache = false, reset_nvram = false;
+        const BusOption options[] = { { "paused", "b", &paused },
+                                      { "bypass_cache", "b", &bypass_cache },
+                                      { "reset_nvram", "b", &reset_nvram },
+                                      {} };
         _cleanup_free_ char *msg = NULL;
         VmOp *op;
         int r;
@@ -286,10 +290,19 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r;
         vm_domain_set_cause(d, message);
         op = vm_op_new(d, message, "start");
+        if (vm_domain_has_managed_save(d) && reset_nvram) {
+                vm_op_free(op);
+                vm_domain_clear_cause(d);
+                return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                         "Domain '%s' resumes from its managed save image: its NVRAM cannot be reset now",
+                                         d->name);
+        }
         if (vm_domain_has_managed_save(d))   /* domain-save.c: resumes from it */
                 r = vm_domain_start_managed(d, message, paused, bypass_cache, domain_op_done, op, &msg);
         else
-                r = vm_domain_start(d, message, paused ? DRIVER_START_PAUSED : 0, domain_op_done, op, &msg);
+                r = vm_domain_start(d, message, (paused ? DRIVER_START_PAUSED : 0) |
+                                                (reset_nvram ? DRIVER_START_RESET_NVRAM : 0),
+                                    domain_op_done, op, &msg);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to start domain '%s'", d->name);
                 vm_op_free(op);
@@ -403,10 +416,12 @@ static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *
 
 static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        bool managed_save = false, snapshots = false;
+        bool managed_save = false, snapshots = false, nvram = false, keep_nvram = false;
         const BusOption options[] = {
                 { "managed_save", "b", &managed_save },
                 { "snapshots", "b", &snapshots },
+                { "nvram", "b", &nvram },
+                { "keep_nvram", "b", &keep_nvram },
                 {}
         };
         VmDomainProps before;
@@ -428,6 +443,9 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
         if (d->snapshot_op)
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a snapshot operation running", d->name);
         r = refuse_while_cloned(d, error);
+        if (r < 0)
+                return r;
+        r = vm_domain_nvram_undefine(d, nvram, keep_nvram, error);
         if (r < 0)
                 return r;
         r = vm_domain_store_remove(d->manager, d->config_file);
@@ -507,8 +525,16 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 return -ENOMEM;
         free(def->name);
         def->name = strdup(new_name);
-        r = def->name ? vm_domain_store_write(m, def, d->generation + 1, &new_file) : -ENOMEM;
+        g_autofree char *nvram_error = NULL;
+        r = def->name ? vm_domain_nvram_rename(d, def, new_name, &nvram_error) : -ENOMEM;
         if (r < 0) {
+                domain_def_free(def);
+                return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to rename domain '%s': %s", d->name,
+                                         nvram_error ?: strerror(-r));
+        }
+        r = vm_domain_store_write(m, def, d->generation + 1, &new_file);
+        if (r < 0) {
+                vm_domain_nvram_rename_undo(d, new_name);
                 domain_def_free(def);
                 return sd_bus_error_setf(error, VM_ERROR_OPERATION_FAILED, "Failed to rename domain '%s': %s", d->name, strerror(-r));
         }
@@ -519,6 +545,7 @@ static int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *
                 if (r < 0 && access(d->config_file, F_OK) == 0) {
                         /* two files with one UUID would lose one domain at the next start: undo */
                         (void) vm_domain_store_remove(m, new_file);
+                        vm_domain_nvram_rename_undo(d, new_name);
                         if (d->autostart)
                                 (void) vm_domain_store_set_autostart(m, d->config_file, true);
                         domain_def_free(def);

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bus-util.h"
 #include "domain.h"
 #include "domain-disk-secrets.h"
 #include "domain-files.h"
 #include "domain-lease.h"
+#include "domain-nvram.h"
 #include "log.h"
 #include "domain-tune.h"
 #include "network.h"
@@ -491,9 +493,18 @@ typedef struct VmStart {
         VmLeasesCall *leases_call;
         VmDomainLaunchFn launch;   /* instead of the driver's start (a restore) */
         void *launch_data;
+        sd_bus_message *caller;    /* whose rights the files are opened with (referenced) */
+        VmNvramJob *nvram;         /* the UEFI variable store being made, before the files */
+        DriverFileSet *pending;    /* the files to open after it */
+        int nvram_fd;              /* the store in the driver's directory, opened by vmgmtd; -1: none */
 } VmStart;
 
 static void vm_start_free(VmStart *s) {
+        vm_nvram_job_cancel(s->nvram);
+        driver_file_set_free(s->pending);
+        if (s->nvram_fd >= 0)
+                close(s->nvram_fd);
+        sd_bus_message_unref(s->caller);
         vm_domain_files_job_cancel(s->job);
         vm_leases_call_cancel(s->leases_call);
         driver_file_set_free(s->set);
@@ -572,6 +583,10 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
 
         s->job = NULL;
         s->set = set;
+        if (r >= 0 && s->nvram_fd >= 0) {
+                driver_file_set_add_own(set, DOMAIN_PATH_NVRAM, s->def->nvram, s->nvram_fd);
+                s->nvram_fd = -1;
+        }
         if (r >= 0) {
                 r = start_leases(s);
                 if (r >= 0)
@@ -580,6 +595,47 @@ static void start_files_done(void *userdata, int r, DriverFileSet *set, const ch
         }
         s->domain->starting = NULL;
         start_end(s, r, message);
+}
+
+/* The set's files opened as the caller (or only the leases taken when there are none). */
+static int start_open_files(VmStart *s, DriverFileSet *set) {
+        if (set->n_paths == 0) {
+                /* only leases (network disks, <lease> devices) */
+                s->set = set;
+                return start_leases(s);
+        }
+        return vm_domain_files_open(s->domain->manager, s->caller, s->domain->name, set, start_files_done, s, &s->job);
+}
+
+static void start_nvram_done(void *userdata, int r, int fd, const char *message) {
+        VmStart *s = userdata;
+
+        s->nvram = NULL;
+        s->nvram_fd = fd;
+        if (r >= 0) {
+                r = start_open_files(s, TAKE_PTR(s->pending));
+                if (r >= 0)
+                        return;
+                message = strerror(-r);
+        }
+        s->domain->starting = NULL;
+        start_end(s, r, message);
+}
+
+/* Makes the store from its template when it is missing (or anew: reset_nvram). Only root's starts make
+ * one outside the driver's directory: for anybody else such a store is a file of theirs, opened as them. */
+static int start_nvram(VmStart *s) {
+        Manager *m = s->domain->manager;
+        const DomainDef *def = s->def;
+        bool root = vm_caller_is_root(m, s->caller), reset = s->flags & DRIVER_START_RESET_NVRAM;
+
+        if (!def->nvram_managed && !root) {
+                if (reset)
+                        return -EPERM;
+                return start_open_files(s, TAKE_PTR(s->pending));
+        }
+        return vm_nvram_copy_start(m, def->nvram_template, def->nvram, reset, !root, def->nvram_managed,
+                                   start_nvram_done, s, &s->nvram);
 }
 
 void vm_domain_start_cancel(VmDomain *d, const char *message) {
@@ -640,6 +696,14 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
                 resolved = domain_def_copy(start_def);
         if (!resolved)
                 return -ENOMEM;
+        /* UEFI: the firmware this host has for it, and its variable store (the live XML shows them) */
+        if (drv->ops->firmware_resolve) {
+                r = drv->ops->firmware_resolve(drv->driver, resolved, ret_error);
+                if (r < 0) {
+                        domain_def_free(resolved);
+                        return r;
+                }
+        }
         r = driver_file_set_new(resolved, &set);
         if (r < 0) {
                 domain_def_free(resolved);
@@ -664,16 +728,19 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
         s->userdata = userdata;
         s->launch = launch;
         s->launch_data = launch_data;
-        if (set->n_paths == 0) {
-                /* only leases (network disks, <lease> devices) */
-                s->set = set;
-                r = start_leases(s);
+        s->caller = sd_bus_message_ref(caller);
+        s->nvram_fd = -1;
+        if (resolved->nvram) {
+                /* the variable store first (vmgmtd's own file, or one root may have made), then the files */
+                s->pending = set;
+                r = start_nvram(s);
         } else
-                r = vm_domain_files_open(m, caller, d->name, set, start_files_done, s, &s->job);
+                r = start_open_files(s, set);
         if (r < 0) {
                 if (ret_error)
-                        *ret_error = g_strdup_printf("cannot %s: %s", s->set ? "take the domain's disk leases"
-                                                                              : "open the domain's files", strerror(-r));
+                        *ret_error = g_strdup_printf("cannot %s: %s", s->pending ? "make the NVRAM store"
+                                                     : s->set ? "take the domain's disk leases"
+                                                              : "open the domain's files", strerror(-r));
                 vm_start_free(s);
                 return r;
         }

@@ -204,6 +204,8 @@ static void build_machine(QemuCmd *c) {
                 qemu_opt_fmt(o, "hpet", "off");
         if (def->vmport_set)
                 qemu_opt_fmt(o, "vmport", "%s", def->vmport ? "on" : "off");
+        if (def->smm)
+                qemu_opt_fmt(o, "smm", "%s", def->smm == DOMAIN_TRISTATE_YES ? "on" : "off");
         qemu_cmd_add_opt(c, "-machine", o);
 
         qemu_cmd_add(c, "-accel");
@@ -256,11 +258,40 @@ static void build_cpu(QemuCmd *c) {
         qemu_cmd_add_opt(c, "-cpu", o);
 }
 
+/* The per-domain variable store beside a read-only pflash code image: flash unit 1, read-write. */
+static void build_nvram(QemuCmd *c) {
+        const DomainDef *def = c->def;
+        const DriverFile *f;
+        GString *o;
+        int set;
+
+        if (qemu_streq(def->loader_secure, "yes"))
+                /* only SMM code may write the variables: what makes secure boot secure */
+                qemu_cmd_add_opt(c, "-global", g_string_new("driver=cfi.pflash01,property=secure,value=on"));
+        if (!def->nvram)
+                return;
+        f = qemu_cmd_file(c, DOMAIN_PATH_NVRAM, 0, 0, "NVRAM");
+        if (!f)
+                return;
+        set = qemu_cmd_add_fdset(c, f->fd, "nvram", "NVRAM");
+        if (set < 0)
+                return;
+        o = g_string_new("if=pflash");
+        qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
+        qemu_opt_fmt(o, "format", "raw");
+        qemu_opt_fmt(o, "unit", "1");
+        qemu_cmd_add_opt(c, "-drive", o);
+}
+
 static void build_firmware(QemuCmd *c) {
         const DomainDef *def = c->def;
         const DriverFile *f;
         GString *o;
 
+        if (!def->loader && qemu_streq(def->os_firmware, "efi")) {
+                qemu_cmd_fail(c, "<os firmware='efi'> has no loader: the firmware was not resolved for the start");
+                return;
+        }
         if (!def->loader)
                 return;
         if (!qemu_path_valid(def->loader)) {
@@ -281,6 +312,7 @@ static void build_firmware(QemuCmd *c) {
                 if (!qemu_streq(def->loader_readonly, "no"))
                         qemu_opt_fmt(o, "readonly", "on");
                 qemu_cmd_add_opt(c, "-drive", o);
+                build_nvram(c);
         } else if (!def->loader_type || streq(def->loader_type, "rom")) {
                 int n = qemu_cmd_pass_fd(c, f->fd, "loader");
                 if (n < 0)

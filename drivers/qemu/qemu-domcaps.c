@@ -17,6 +17,8 @@
 #include "qemu-caps.h"
 #include "qemu-domcaps.h"
 #include "qemu-driver-internal.h"
+#include "qemu-firmware.h"
+#include "conf/conf-internal.h"
 #include "qemu-caps-internal.h"
 
 #define DOMCAPS_OUTPUT_MAX (8u * 1024u * 1024u)
@@ -288,6 +290,40 @@ static void xml_devices(GString *x, const DomCapsAnswers *a, const char *machine
         g_string_append(x, "  </devices>\n");
 }
 
+/* <os> as domain-conf reads it: firmware autoselection where the host's firmware descriptors offer UEFI for
+ * this machine (their code images as the loader values, as libvirt lists them), a ROM or a pflash loader,
+ * read-only or not, secure or not */
+static void xml_os(GString *x, const char *arch, const char *machine) {
+        g_auto(GStrv) dirs = qemu_firmware_dirs(getuid() != 0);
+        g_autoptr(GPtrArray) loaders = g_ptr_array_new();
+        QemuFirmwareList *list = NULL;
+        DomainDef probe = { .os_arch = (char *) arch, .os_machine = (char *) machine, .os_firmware = (char *) "efi" };
+        bool efi = false;
+
+        if (qemu_firmware_load((const char *const *) dirs, &list) < 0)
+                list = NULL;
+        for (size_t i = 0; list && i < list->n; i++) {
+                QemuFirmwareList one = { .items = &list->items[i], .n = 1 };
+                if (!qemu_firmware_select(&one, &probe, NULL))
+                        continue;
+                efi = true;
+                g_ptr_array_add(loaders, list->items[i].executable);
+        }
+        g_string_append(x, "  <os supported='yes'>\n");
+        xml_enum(x, "    ", "firmware", efi ? (const char *const[]) { "bios", "efi", NULL } : (const char *const[]) { "bios", NULL });
+        g_string_append(x, "    <loader supported='yes'>\n");
+        for (size_t i = 0; i < loaders->len; i++) {
+                g_autofree char *e = g_markup_escape_text(loaders->pdata[i], -1);
+                g_string_append_printf(x, "      <value>%s</value>\n", e);
+        }
+        xml_enum(x, "      ", "type", (const char *const[]) { "rom", "pflash", NULL });
+        xml_enum(x, "      ", "readonly", (const char *const[]) { "yes", "no", NULL });
+        xml_enum(x, "      ", "secure", conf_machine_is_q35(machine) ? (const char *const[]) { "yes", "no", NULL }
+                                                                        : (const char *const[]) { "no", NULL });
+        g_string_append(x, "    </loader>\n  </os>\n");
+        qemu_firmware_list_free(list);
+}
+
 static char *domcaps_xml(const QemuDomCapsProbe *p, const DomCapsAnswers *a, const JsonValue *machine) {
         g_autoptr(GString) x = g_string_new("<domainCapabilities>\n");
         g_autofree char *path = g_markup_escape_text(p->emulator, -1);
@@ -302,11 +338,7 @@ static char *domcaps_xml(const QemuDomCapsProbe *p, const DomCapsAnswers *a, con
         g_string_append_printf(x, "  <arch>%s</arch>\n", p->arch);
         g_string_append_printf(x, "  <vcpu max='%" PRId64 "'/>\n", cpu_max);
         g_string_append(x, "  <iothreads supported='yes'/>\n");
-        /* <os><loader> as domain-conf reads it: a ROM or a pflash image, read-only or not */
-        g_string_append(x, "  <os supported='yes'>\n    <loader supported='yes'>\n");
-        xml_enum(x, "      ", "type", (const char *const[]) { "rom", "pflash", NULL });
-        xml_enum(x, "      ", "readonly", (const char *const[]) { "yes", "no", NULL });
-        g_string_append(x, "    </loader>\n  </os>\n");
+        xml_os(x, p->arch, name);
         xml_cpu(x, a, kvm);
         xml_devices(x, a, name, p->emulator);
         g_string_append(x, "  <features>\n"

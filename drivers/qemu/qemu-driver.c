@@ -29,6 +29,7 @@
 #include "macro.h"
 #include "qemu-caps.h"
 #include "qemu-domcaps.h"
+#include "qemu-firmware.h"
 #include "qemu-command.h"
 #include "qemu-driver-internal.h"
 #include "qemu-tune.h"
@@ -980,6 +981,8 @@ const DomainDriverOps qemu_driver_ops = {
         .open_graphics = qemu_graphics_open,
         .screenshot = qemu_graphics_screenshot,
         .prepare = qemu_driver_prepare,
+        .firmware_resolve = qemu_driver_firmware_resolve,
+        .nvram_path = qemu_driver_nvram_path,
         .open_console = qemu_runtime_open_console,
         .set_log_rotation = qemu_driver_set_log_rotation,
         .log_clash = qemu_driver_log_clash,
