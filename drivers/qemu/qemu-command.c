@@ -280,6 +280,8 @@ static void build_nvram(QemuCmd *c) {
         qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
         qemu_opt_fmt(o, "format", "raw");
         qemu_opt_fmt(o, "unit", "1");
+        /* the set holds the read-write fd only: no read-only first open */
+        qemu_opt_fmt(o, "auto-read-only", "off");
         qemu_cmd_add_opt(c, "-drive", o);
 }
 
