@@ -243,6 +243,12 @@ class Install(CtlTestCase):
         self.assertEqual((loader.text, loader.get('type'), loader.get('readonly')),
                          ('/usr/share/OVMF/OVMF_CODE_4M.fd', 'pflash', 'yes'))
         self.assertEqual(ET.fromstring(out).find('os/bootmenu').get('enable'), 'yes')
+        # --boot uefi alone: firmware autoselection, as virt-install 4 writes it
+        if os.path.isdir('/usr/share/qemu/firmware'):
+            out = self.ok('install', '--name', 'vt', '--osinfo', 'generic', '--import', '--disk', 'path=/dev/null',
+                          '--boot', 'uefi', '--print-xml')
+            self.assertEqual(ET.fromstring(out).find('os').get('firmware'), 'efi')
+            self.assertIsNone(ET.fromstring(out).find('os/loader'))
 
         # vmgmt defines both, and keeps what they say
         for text in (install, final):
@@ -268,6 +274,8 @@ class Install(CtlTestCase):
             r = subprocess.run([validate, f, 'domain'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             self.assertEqual(r.returncode, 0, r.stdout.decode())
         install, final = self.print_xml()
+        # --boot uefi: <os firmware='efi'>, which libvirt resolves from the same descriptors
+        efi = self.print_xml('--boot', 'uefi')[1] if os.path.isdir('/usr/share/qemu/firmware') else None
         sys.path.insert(0, os.path.join(SOURCE_ROOT, 'benchmarks'))
         try:
             import savebench   # libvirt's own libvirtd in a mount namespace of its own
@@ -277,7 +285,7 @@ class Install(CtlTestCase):
             skip_missing('/usr/sbin/libvirtd', 'libvirt-daemon-driver-qemu')
         lv = savebench.Libvirtd(self.fx.tmp)
         self.addCleanup(lv.stop)
-        for i, text in enumerate((install, final)):
+        for i, text in enumerate((install, final) + ((efi,) if efi else ())):
             f = os.path.join(self.fx.tmp, 'px-%d.xml' % i)
             with open(f, 'w') as fh:
                 fh.write(text)
@@ -292,7 +300,9 @@ class Install(CtlTestCase):
             self.assertEqual([d.find('target').get('dev') for d in got.findall('devices/disk')], ['vda', 'hda', 'hdb'])
             self.assertEqual([b.get('dev') for b in got.findall('os/boot')],
                              [b.get('dev') for b in ET.fromstring(text).findall('os/boot')])
-            lv.virsh('undefine', 'px')
+            if text is efi:
+                self.assertEqual(got.find('os').get('firmware'), 'efi')
+            lv.virsh('undefine', '--nvram', 'px')
 
     # ------------------------------------------------------------ with the guest
 
@@ -317,6 +327,30 @@ class Install(CtlTestCase):
         self.assertIn('Domain creation completed.', out)
         self.assertEqual(self.client.state(domain_path('imp'))[0], 'shutoff')
         self.assertEqual(self.volumes(), [])   # --import made no volume
+
+    def test_boot_uefi_boots_under_ovmf(self):
+        if not os.path.isdir('/usr/share/qemu/firmware'):
+            skip_missing('/usr/share/qemu/firmware', 'ovmf')
+        g = guest_image()
+        iso = build_boot_iso(self.fx.tmp)
+        # direct kernel boot works under OVMF (isolinux does not): the guest's kernel, its disk as --import
+        p = self.spawn('--name', 'ue', '--osinfo', 'generic', '--memory', '256', '--import',
+                       '--disk', 'path=%s,format=raw,bus=ide' % iso, '--graphics', 'none', '--network', 'none',
+                       '--boot', 'uefi,kernel=%s,initrd=%s,cmdline=%s' % (g['kernel'], g['initrd'], g['cmdline']),
+                       '--virt-type', 'qemu', '--noautoconsole')
+        rc, out, err = self.finish(p)
+        self.assertEqual(rc, 0, err)
+        path = domain_path('ue')
+        self.assertEqual(self.inactive_xml('ue').find('os').get('firmware'), 'efi')
+        con = self.fx.console(path)
+        con.wait_for(GUEST_READY, BOOT_TIMEOUT)
+        con.send("test -d /sys/firmware/efi && echo U''EFI-YES || echo U''EFI-NO")
+        con.wait_for('UEFI-YES', BOOT_TIMEOUT)
+        live = ET.fromstring(str(self.client.domain(path).GetXML(opts())))
+        self.assertEqual(live.find('os/loader').get('type'), 'pflash')
+        self.client.domain(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.client.domain(path).Undefine(opts(nvram=True))
 
     def test_cdrom_boots_from_the_iso_then_the_disk_is_first(self):
         iso = build_boot_iso(self.fx.tmp)
