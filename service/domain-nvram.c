@@ -331,3 +331,25 @@ void vm_domain_nvram_clone(VmDomain *orig, DomainDef *new_def, sd_bus_message *c
                 then(userdata, r, msg);
         }
 }
+
+int vm_domain_nvram_check_shared(Manager *m, const DomainDef *def, const VmDomain *self, sd_bus_error *error) {
+        GHashTableIter it;
+        gpointer key, value;
+
+        if (!def->nvram)
+                return 0;   /* the driver's own path for its name: nobody else's */
+        g_hash_table_iter_init(&it, m->domains_by_name);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+                VmDomain *d = value;
+                g_autofree char *store = NULL;
+
+                if (d == self)
+                        continue;
+                store = vm_domain_nvram_store(d, vm_domain_inactive_def(d));
+                if (store && streq(store, def->nvram))
+                        return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS,
+                                                 "NVRAM store %s belongs to domain '%s': a variable store is never shared",
+                                                 store, d->name);
+        }
+        return 0;
+}

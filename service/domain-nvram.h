@@ -46,5 +46,9 @@ void vm_domain_nvram_rename_undo(VmDomain *d, const char *new_name);
 void vm_domain_nvram_clone(VmDomain *orig, DomainDef *new_def, sd_bus_message *caller,
                            void (*then)(void *userdata, int r, const char *message), void *userdata);
 
+/* A definition whose <nvram> is another domain's store (self: the domain it redefines, or NULL) is
+ * AlreadyExists naming that domain: a store is never shared. 0 or a negative errno with error set. */
+int vm_domain_nvram_check_shared(Manager *m, const DomainDef *def, const VmDomain *self, sd_bus_error *error);
+
 /* Whether the sender of caller is root (or caller NULL: vmgmtd's own start, autostart). */
 bool vm_caller_is_root(Manager *m, sd_bus_message *caller);

@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "bus-util.h"
+#include "domain-nvram.h"
 #include "config.h"
 #include "domain.h"
 #include "migrate.h"
@@ -303,6 +304,8 @@ static int manager_check_conflicts(Manager *m, const DomainDef *def, VmDomain **
         if (by_name && by_name->hidden)
                 return sd_bus_error_setf(error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' is being created", def->name);
         if (!by_name && vm_domain_check_log_clash(m, def->name, NULL, error) < 0)
+                return -EEXIST;
+        if (vm_domain_nvram_check_shared(m, def, by_name, error) < 0)
                 return -EEXIST;
         *ret = by_name;
         return 0;

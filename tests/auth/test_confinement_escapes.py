@@ -261,6 +261,22 @@ class ConfinementEscapes(AuthTestCase):
         os_extra = "<loader readonly='yes' type='rom'>%s</loader>" % self.secret_bios
         self.escape('alice-bios', domain_xml('alice-bios', os_extra=os_extra), self.secret_bios, held=False)
 
+    def test_nvram_store(self):
+        # a variable store of the definition's own is opened as her (read-write)
+        if not os.path.exists('/usr/share/OVMF/OVMF_CODE_4M.fd'):
+            self.skipTest('ovmf is not installed')
+        os_extra = ("<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"
+                    "<nvram>%s</nvram>" % self.secret_bios)
+        self.escape('alice-nvram', domain_xml('alice-nvram', os_extra=os_extra), self.secret_bios)
+
+    def test_nvram_template(self):
+        # the template of her store in vmgmt's directory is copied by root: only one anyone may read
+        if not os.path.exists('/usr/share/OVMF/OVMF_CODE_4M.fd'):
+            self.skipTest('ovmf is not installed')
+        os_extra = ("<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"
+                    "<nvram template='%s'/>" % self.secret_bios)
+        self.escape('alice-nvtpl', domain_xml('alice-nvtpl', os_extra=os_extra), self.secret_bios, held=False)
+
     def test_rng_file_backend(self):
         rng = "<rng model='virtio'><backend model='random'>%s</backend></rng>" % self.secret
         self.escape('alice-rng', domain_xml('alice-rng', rng), self.secret)

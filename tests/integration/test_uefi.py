@@ -184,6 +184,26 @@ class Uefi(GuestTestCase):
         self.assertEqual(name, 'org.vmgmt.Error.InvalidXML')
         self.assertIn('nvram', msg)
 
+    def test_store_never_shared(self):
+        own = os.path.join(self.fx.tmp, 'own_VARS.fd')
+        nv = "<nvram>%s</nvram>" % own
+        self.define(efi_xml('n1', extra_os=nv))
+        name, msg = self.error_name(lambda: self.define(efi_xml('n2', extra_os=nv)))
+        self.assertEqual(name, 'org.vmgmt.Error.AlreadyExists')
+        self.assertIn("'n1'", msg)
+        # nor another domain's default store
+        self.define(efi_xml('n3'))
+        name, msg = self.error_name(lambda: self.define(efi_xml('n4', extra_os="<nvram>%s</nvram>" % self.store('n3'))))
+        self.assertEqual(name, 'org.vmgmt.Error.AlreadyExists')
+        self.assertIn("'n3'", msg)
+        # a store of the definition's own is made by root's start and kept where it names
+        p = self.client.domain('n1').object_path
+        self.dom(p).Start(opts(paused=True))
+        self.client.wait_state(p, 'paused')
+        self.assertTrue(os.path.isfile(own))
+        self.assertFalse(os.path.exists(self.store('n1')))
+        self.stop(p)
+
     def test_domcaps_lists_efi(self):
         caps = ET.fromstring(str(self.manager.GetDomainCapabilities('', '', 'pc', 'qemu', opts())))
         values = [v.text for v in caps.findall("os/enum[@name='firmware']/value")]
