@@ -101,7 +101,7 @@ class Uefi(GuestTestCase):
         # reset_nvram: made anew from the template (the firmware then writes it again, so
         # compare its inode: a new file took its place)
         ino = os.stat(st).st_ino
-        self.dom(path).Start(opts(reset_nvram=True))
+        run_vmgmtctl(self.fx.bus, 'start', 'u1', '--reset-nvram', check=True)
         self.client.wait_state(path, 'running')
         self.assertNotEqual(os.stat(st).st_ino, ino)
         self.stop(path)
@@ -121,7 +121,7 @@ class Uefi(GuestTestCase):
         self.assertEqual(self.client.list_domains(), [dbus.ObjectPath(path)])
         name, _ = self.error_name(lambda: self.dom(path).Undefine(opts(nvram=True, keep_nvram=True)))
         self.assertEqual(name, 'org.freedesktop.DBus.Error.InvalidArgs')
-        self.dom(path).Undefine(opts(keep_nvram=True))
+        run_vmgmtctl(self.fx.bus, 'undefine', 'u1b', '--keep-nvram', check=True)
         self.assertTrue(os.path.isfile(st))
 
         # defined again (the kept store is used), then undefined with its store
@@ -183,6 +183,37 @@ class Uefi(GuestTestCase):
         name, msg = self.error_name(lambda: self.define(rom))
         self.assertEqual(name, 'org.vmgmt.Error.InvalidXML')
         self.assertIn('nvram', msg)
+
+    def test_q35_secure_boot_runs(self):
+        # q35, nothing asked: the first descriptor by priority, Secure Boot with Microsoft's keys (SMM on)
+        path = self.define(efi_xml('sb', machine='q35'))
+        self.dom(path).Start(opts())
+        self.client.wait_state(path, 'running')
+        os_el = self.live_os(path)
+        loader = os_el.find('loader')
+        self.assertEqual((loader.text, loader.get('secure')), ('/usr/share/OVMF/OVMF_CODE_4M.ms.fd', 'yes'))
+        self.assertEqual(os_el.find('nvram').get('template'), '/usr/share/OVMF/OVMF_VARS_4M.ms.fd')
+        feats = {f.get('name'): f.get('enabled') for f in os_el.findall('firmware/feature')}
+        self.assertEqual(feats, {'secure-boot': 'yes', 'enrolled-keys': 'yes'})
+        live = ET.fromstring(str(self.dom(path).GetXML(opts())))
+        self.assertEqual(live.find('features/smm').get('state'), 'on')
+        argv = ' '.join(self._qemu_cmdline())
+        self.assertIn('smm=on', argv)
+        self.assertIn('driver=cfi.pflash01,property=secure,value=on', argv)
+        # the firmware runs (SMM under TCG): still running a while later
+        time.sleep(3)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        # reset_nvram on the bus: a new store (a new inode) from the template
+        ino = os.stat(self.store('sb')).st_ino
+        self.stop(path)
+        self.dom(path).Start(opts(reset_nvram=True, paused=True))
+        self.client.wait_state(path, 'paused')
+        self.assertNotEqual(os.stat(self.store('sb')).st_ino, ino)
+        self.assertEqual(sha(self.store('sb')), sha('/usr/share/OVMF/OVMF_VARS_4M.ms.fd'))
+        self.assertTrue(os.path.isfile(self.store('sb')))
+        self.stop(path)
+        self.dom(path).Undefine(opts(nvram=True))
+        self.assertFalse(os.path.exists(self.store('sb')))
 
     def test_store_never_shared(self):
         own = os.path.join(self.fx.tmp, 'own_VARS.fd')
