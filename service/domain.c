@@ -631,7 +631,7 @@ static int start_nvram(VmStart *s) {
 
         if (!def->nvram_managed && !root) {
                 if (reset)
-                        return -EPERM;
+                        return -EACCES;   /* "cannot make the NVRAM store: Permission denied" */
                 return start_open_files(s, TAKE_PTR(s->pending));
         }
         return vm_nvram_copy_start(m, def->nvram_template, def->nvram, reset, !root, def->nvram_managed,
@@ -738,9 +738,12 @@ int vm_domain_start_with(VmDomain *d, sd_bus_message *caller, DriverStartFlags f
                 r = start_open_files(s, set);
         if (r < 0) {
                 if (ret_error)
-                        *ret_error = g_strdup_printf("cannot %s: %s", s->pending ? "make the NVRAM store"
-                                                     : s->set ? "take the domain's disk leases"
-                                                              : "open the domain's files", strerror(-r));
+                        *ret_error = s->pending && r == -EACCES
+                                             ? g_strdup_printf("only root may reset the NVRAM store %s (not in vmgmt's "
+                                                               "own directory)", resolved->nvram)
+                                             : g_strdup_printf("cannot %s: %s", s->pending ? "make the NVRAM store"
+                                                               : s->set ? "take the domain's disk leases"
+                                                                        : "open the domain's files", strerror(-r));
                 vm_start_free(s);
                 return r;
         }
