@@ -174,6 +174,7 @@ static void test_fixture_descriptors(void) {
         def->nvram_template = strdup("/other/VARS.fd");
         CHECK(qemu_firmware_select(l, def, &why) == NULL);
         CHECK(why && strstr(why, "/other/VARS.fd"));
+        g_clear_pointer(&why, g_free);
         domain_def_free(def);
 
         /* the firmware's own name for bios: no UEFI descriptor serves it */
