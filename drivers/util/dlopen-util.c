@@ -2,9 +2,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <glib.h>
 
+#include "config.h"
 #include "dlopen-util.h"
 
 static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,4 +49,23 @@ int dl_library_open(DlLibrary *const *libs, char **error) {
         }
         pthread_mutex_unlock(&dl_lock);
         return r < 0 ? r : 0;
+}
+
+void *dl_module_open(const char *name, const char *symbol, char **error) {
+        g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+        g_autofree char *exe_dir = exe ? g_path_get_dirname(exe) : NULL;
+        g_autofree char *beside = exe_dir ? g_build_filename(exe_dir, name, NULL) : NULL;
+        g_autofree char *installed = g_build_filename(VMGMT_MODULE_DIR, name, NULL);
+        const char *path = beside && access(beside, F_OK) == 0 ? beside : installed;
+        void *h, *sym;
+
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+        if (!h) {
+                *error = g_strdup_printf("cannot load %s: %s", path, dlerror());
+                return NULL;
+        }
+        sym = dlsym(h, symbol);
+        if (!sym)
+                *error = g_strdup_printf("%s has no %s", path, symbol);
+        return sym;
 }

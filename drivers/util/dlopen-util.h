@@ -34,3 +34,10 @@ typedef struct DlLibrary {
  * symbol. 0, or -EOPNOTSUPP with *error (g_malloc'd) naming the library and
  * its package; a failure is remembered, as the library will not appear. */
 int dl_library_open(DlLibrary *const *libs, char **error);
+
+/* vmgmtd's own module name (e.g. "vmgmt-osinfo.so"): from the directory of
+ * the running executable when it is there (a build tree: tests run the
+ * binaries where meson built them), else from VMGMT_MODULE_DIR, where it is
+ * installed. Returns the address of its symbol, or NULL with *error
+ * (g_malloc'd). The module stays loaded. May block on the disk: not on the loop. */
+void *dl_module_open(const char *name, const char *symbol, char **error);
