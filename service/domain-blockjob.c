@@ -20,6 +20,7 @@
 #include "bus-util.h"
 #include "domain-blockjob.h"
 #include "domain-files.h"
+#include "domain-lease.h"
 #include "domain.h"
 #include "log.h"
 
@@ -68,6 +69,11 @@ typedef struct BlockCall {
         VmDomainFilesJob *opening;
         size_t top, base, n_layers;
 
+        /* copy: the destination's lease (domain-lease.h), taken before the copy starts */
+        VmLeasesCall *leasing;
+        VmLeases dest_lease;
+        bool dest_leased;               /* taken (or none needed) */
+
         VmDomainJob *job;               /* while it runs */
         sd_bus_message *abort_message;  /* a BlockJobAbort waiting for the end */
 
@@ -94,6 +100,8 @@ static void block_call_free(void *p) {
         if (running_calls && c->domain && g_hash_table_lookup(running_calls, c->domain->uuid) == c)
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
+        vm_leases_call_cancel(c->leasing);
+        vm_leases_release(&c->dest_lease);
         if (c->job)
                 /* vmgmtd exits with the job running: the driver goes on writing the
                  * copy, the next vmgmtd gives it its name */
@@ -227,6 +235,10 @@ static int block_call_prepare(BlockCall *c, const char *disk, bool needs_job_slo
         if (needs_job_slot && vm_domain_running_job(d))
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' runs a job already", d->name);
         return 0;
+}
+
+static inline void domain_def_freep(DomainDef **p) {
+        domain_def_free(*p);
 }
 
 /* A definition of one disk, for the opener. */
@@ -418,6 +430,46 @@ static void owner_data_parse(BlockCall *c, const char *text, char **ret_old_job)
         }
 }
 
+static void start_job(BlockCall *c);
+
+static void dest_lease_done(void *userdata, int r, VmLeases *leases, const char *message) {
+        BlockCall *c = userdata;
+
+        c->leasing = NULL;
+        if (r < 0) {
+                call_fail(c, r, message);
+                return;
+        }
+        c->dest_lease = *leases;
+        *leases = (VmLeases) {};
+        c->dest_leased = true;
+        start_job(c);
+}
+
+/* A copy's destination is leased as the disk is (domain-lease.h): before the copy starts, off the
+ * loop; Busy naming the holder when another domain has it. The hypervisor keeps it with the copy's
+ * image: after a pivot it is the disk's, and the old image's goes with that image's nodes. Returns
+ * 0 when it is being taken (start_job() follows), 1 when none is needed, or a negative errno. */
+static int dest_lease_take(BlockCall *c) {
+        VmDomain *d = c->domain;
+        const DomainDef *live = vm_domain_current_def(d);
+        const DriverFile *file = c->file ? driver_files_find(&c->file->view, DOMAIN_PATH_DISK, 0, 0) : NULL;
+        _cleanup_(domain_def_freep) DomainDef *one = one_disk_def(d->name, c->dest, c->dest_format, false, true);
+
+        if (!one || !live || c->disk >= live->n_disks)
+                return -ENOMEM;
+        /* exempt as the disk is: shareable, read-only */
+        one->disks[0].shareable = live->disks[c->disk].shareable;
+        one->disks[0].readonly = live->disks[c->disk].readonly;
+        one->disks[0].device = live->disks[c->disk].device;
+        if (!vm_leases_needed(one))
+                return 1;
+        /* an existing destination by the path it resolved to; a new one (at its temporary name until
+         * the end) by the path it will have */
+        return vm_leases_take_start(d->manager, live, one, file ? &c->file->view : NULL, true,
+                                    dest_lease_done, c, &c->leasing);
+}
+
 static void start_job(BlockCall *c) {
         VmDomain *d = c->domain;
         const DriverFile *chain = driver_files_find(&c->chain->view, DOMAIN_PATH_DISK, 0, 0);
@@ -430,6 +482,7 @@ static void start_job(BlockCall *c) {
                 .base = c->base,
                 .base_fd = -1,
                 .dest_fd = -1,
+                .dest_lease_fd = -1,
                 .bandwidth = c->bandwidth,
                 .pivot = c->pivot,
                 .finish = c->finish,
@@ -467,6 +520,19 @@ static void start_job(BlockCall *c) {
                                                                                         : l[c->base].path);
                 break;
         case VERB_COPY:
+                if (!c->dest_leased) {
+                        r = dest_lease_take(c);
+                        if (r < 0) {
+                                call_fail(c, r, "cannot take the lease of the destination");
+                                return;
+                        }
+                        if (r == 0)
+                                return;   /* dest_lease_done() comes back */
+                        c->dest_leased = true;
+                }
+                if (c->dest_lease.n > 0 && d->drv->ops->pid)
+                        vm_leases_set_pid(&c->dest_lease, d->drv->ops->pid(d->rt));
+                p.dest_lease_fd = c->dest_lease.n > 0 ? c->dest_lease.by_disk[0] : -1;
                 p.type = DRIVER_BLOCK_JOB_COPY;
                 p.dest_fd = c->created ? c->created->files->files[0].fd : file ? file->fd : -1;
                 p.dest_path = c->dest;
@@ -501,9 +567,10 @@ static void start_job(BlockCall *c) {
         if (!running_calls)
                 running_calls = g_hash_table_new(g_str_hash, g_str_equal);
         g_hash_table_replace(running_calls, d->uuid, c);
-        /* the driver has its own fds: the caller's files need not stay open */
+        /* the driver has its own fds: the caller's files need not stay open, nor our copy of the lease */
         c->chain = driver_file_set_free(c->chain);
         c->file = driver_file_set_free(c->file);
+        vm_leases_release(&c->dest_lease);
         (void) vm_domain_job_started(c->job, dj, c->done ? NULL : c->message);
         c->message = sd_bus_message_unref(c->message);
 }

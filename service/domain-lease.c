@@ -79,6 +79,17 @@ static char *disk_identity(const DomainDiskDef *disk, const char *resolved) {
                 free(p);
                 return r;
         }
+        /* not there yet (a block copy's new destination): its directory resolved, and its name */
+        {
+                g_autofree char *dir = g_path_get_dirname(disk->source), *base = g_path_get_basename(disk->source);
+
+                p = realpath(dir, NULL);
+                if (p) {
+                        char *r = g_build_filename(p, base, NULL);
+                        free(p);
+                        return r;
+                }
+        }
         return g_strdup(disk->source);
 }
 
@@ -313,6 +324,7 @@ struct VmLeasesCall {
         DomainDef *def;
         bool with_devices, lock;
         char **resolved;             /* per disk of def */
+        pid_t release_pid;           /* > 0: unlock def's one <lease> in this process instead */
         /* its output */
         int r;
         VmLeases leases;
@@ -336,12 +348,17 @@ static void leases_call_unref(VmLeasesCall *c) {
         g_free(c);
 }
 
+static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **ret_error);
+
 static gpointer leases_call_run(gpointer data) {
         VmLeasesCall *c = data;
         uint64_t one = 1;
 
-        c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved, c->lock,
-                              &c->leases, &c->error);
+        if (c->release_pid > 0)
+                c->r = lease_device_release(c->def->leases, c->release_pid, &c->error);
+        else
+                c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved,
+                                      c->lock, &c->leases, &c->error);
         if (write(c->efd, &one, sizeof(one)) < 0)
                 log_warning("Cannot signal the end of a lease call: %m");
         leases_call_unref(c);
@@ -360,11 +377,11 @@ static int on_leases_taken(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
+static int leases_call_start(Manager *m, VmLeasesCall *c, VmLeasesCall **ret);
+
 int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
                          VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret) {
         VmLeasesCall *c = g_new0(VmLeasesCall, 1);
-        GThread *thread;
-        int r;
 
         c->refs = 1;
         c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -382,6 +399,14 @@ int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *de
         }
         c->done = done;
         c->userdata = userdata;
+        return leases_call_start(m, c, ret);
+}
+
+/* Runs c's thread; done follows on the loop. 0 and *ret, or a negative errno (c freed, done not called). */
+static int leases_call_start(Manager *m, VmLeasesCall *c, VmLeasesCall **ret) {
+        GThread *thread;
+        int r;
+
         if (c->efd < 0 || !c->def) {
                 r = c->efd < 0 ? -errno : -ENOMEM;
                 leases_call_unref(c);
@@ -402,6 +427,20 @@ int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *de
         g_thread_unref(thread);   /* detached */
         *ret = c;
         return 0;
+}
+
+int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
+                                  void *userdata, VmLeasesCall **ret) {
+        VmLeasesCall *c = g_new0(VmLeasesCall, 1);
+        DomainDef one = { .leases = (DomainLeaseDef *) lease, .n_leases = 1, .id = -1 };
+
+        c->refs = 1;
+        c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        c->def = domain_def_copy(&one);
+        c->release_pid = pid;
+        c->done = done;
+        c->userdata = userdata;
+        return leases_call_start(m, c, ret);
 }
 
 VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c) {
@@ -572,6 +611,51 @@ out:
         }
         *ret = l;
         return 0;
+}
+
+/* The <lease> device `lease` that hypervisor pid holds, unlocked on each of its fds of the target
+ * (copies by pidfd_getfd(): the lock belongs to the open file description they share). A lease a
+ * start gave it is an fd it inherited, which nothing else could close. Blocking: run in a thread. */
+static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **ret_error) {
+        g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int) pid);
+        _cleanup_close_ int pidfd = -1;
+        struct stat want;
+        struct dirent *de;
+        DIR *dp;
+        int r = 0;
+
+        if (stat(lease->target_path, &want) < 0)
+                return 0;   /* no file: nothing can be held */
+        pidfd = sys_pidfd_open(pid);
+        dp = pidfd >= 0 ? opendir(fd_dir) : NULL;
+        if (!dp) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot reach the hypervisor (pid %d) for lease %s: %s", (int) pid,
+                                             lease->key, strerror(-r));
+                return r;
+        }
+        while ((de = readdir(dp))) {
+                g_autofree char *link = g_strdup_printf("%s/%s", fd_dir, de->d_name);
+                struct stat st;
+                char *end;
+                long fd = strtol(de->d_name, &end, 10);
+                int copy;
+
+                if (de->d_name[0] == '.' || *end || fd < 0 || stat(link, &st) < 0 || st.st_dev != want.st_dev ||
+                    st.st_ino != want.st_ino)
+                        continue;
+                copy = sys_pidfd_getfd(pidfd, (int) fd);
+                if (copy < 0) {
+                        r = -errno;
+                        *ret_error = g_strdup_printf("cannot take lease %s out of the hypervisor (pid %d): %s",
+                                                     lease->key, (int) pid, strerror(-r));
+                        break;
+                }
+                (void) lease_fcntl(copy, F_UNLCK, (int64_t) lease->target_offset);
+                close(copy);
+        }
+        closedir(dp);
+        return r;
 }
 
 /* ---- the hypervisor's pid into the holders, in a thread ---- */

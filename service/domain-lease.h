@@ -46,6 +46,11 @@ typedef struct VmLeasesCall VmLeasesCall;
 typedef void (*VmLeasesDoneFn)(void *userdata, int r, VmLeases *leases, const char *message);
 int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
                          VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret);
+/* A <lease> device detached from a running domain: its lock, held by the hypervisor pid on fds of
+ * lease->target_path, is unlocked (in a thread, as above); done follows with r (leases empty) or a
+ * message. Returns 0 and *ret, or a negative errno (done not called). */
+int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
+                                  void *userdata, VmLeasesCall **ret);
 /* done is not called; what the thread takes is let go when it ends. NULL-safe; returns NULL. */
 VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c);
 
