@@ -73,6 +73,11 @@ typedef struct BlockCall {
         VmLeasesCall *leasing;
         VmLeases dest_lease;
         bool dest_leased;               /* taken (or none needed) */
+        /* the end: the lease the hypervisor no longer needs let go before the Job ends (held) */
+        VmLeasesCall *releasing;
+        VmDomainJob *held;
+        int end_r;
+        char *end_message;
 
         VmDomainJob *job;               /* while it runs */
         sd_bus_message *abort_message;  /* a BlockJobAbort waiting for the end */
@@ -101,7 +106,9 @@ static void block_call_free(void *p) {
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
         vm_leases_call_cancel(c->leasing);
+        vm_leases_call_cancel(c->releasing);
         vm_leases_release(&c->dest_lease);
+        g_free(c->end_message);
         if (c->job)
                 /* vmgmtd exits with the job running: the driver goes on writing the
                  * copy, the next vmgmtd gives it its name */
@@ -333,10 +340,69 @@ static void adopted_created_finish(BlockCall *c, bool done) {
                 close(fd);
 }
 
+/* The job's end told: a BlockJobAbort waiting for it, the log, an operation that asked. */
+static void job_answer(BlockCall *c, int r, const char *message) {
+        VmDomain *d = c->domain;
+
+        if (c->abort_message) {
+                if (r < 0 && r != -ECANCELED)
+                        (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
+                                                          strna(message));
+                else
+                        (void) sd_bus_reply_method_return(c->abort_message, NULL);
+                c->abort_message = sd_bus_message_unref(c->abort_message);
+        }
+        log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
+                 r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
+        call_tell(c, r, message);
+}
+
+static void copy_lease_released(void *userdata, int r, VmLeases *leases, const char *message) {
+        BlockCall *c = userdata;
+        VmDomainJob *held = TAKE_PTR(c->held);
+
+        c->releasing = NULL;
+        if (r < 0)
+                log_warning("Domain '%s': %s", c->domain->name, strna(message));
+        job_answer(c, c->end_r, c->end_message);
+        vm_domain_job_release(held);   /* the Job ends: c may be gone */
+}
+
+/* A copy's end: the lease of the image the disk no longer uses (the old one after a pivot, else the
+ * copy's) is let go in the hypervisor, which keeps a removed fd set's fds open while the guest is
+ * paused; the Job (dj, in its finish) ends after. Returns whether that is under way. */
+static bool copy_lease_release(BlockCall *c, VmDomainJob *dj, int r, const char *message) {
+        VmDomain *d = c->domain;
+        const DomainDef *def = vm_domain_current_def(d);
+        bool pivoted = r >= 0 && def && c->disk < def->n_disks && streq_ptr(def->disks[c->disk].source, c->dest);
+        const char *unused = pivoted ? c->source : c->dest;
+        _cleanup_(domain_def_freep) DomainDef *one = NULL;
+
+        if (c->verb != VERB_COPY || !unused || !d->rt || !d->drv->ops->pid || !def || c->disk >= def->n_disks)
+                return false;
+        one = one_disk_def(d->name, unused, NULL, pivoted && c->block, true);
+        if (!one)
+                return false;
+        one->disks[0].shareable = def->disks[c->disk].shareable;
+        one->disks[0].readonly = def->disks[c->disk].readonly;
+        one->disks[0].device = def->disks[c->disk].device;
+        c->held = vm_domain_job_hold(dj);
+        if (!c->held)
+                return false;
+        if (vm_lease_disk_release_start(d->manager, one->disks, d->drv->ops->pid(d->rt), copy_lease_released, c,
+                                        &c->releasing) < 0 || !c->releasing) {
+                vm_domain_job_release(TAKE_PTR(c->held));   /* inside finish: the Job just goes on ending */
+                return false;
+        }
+        c->end_r = r;
+        c->end_message = g_strdup(message);
+        return true;
+}
+
 static void job_finished(VmDomain *d, int r, const char *message, void *userdata) {
         BlockCall *c = userdata;
+        VmDomainJob *dj = TAKE_PTR(c->job);
 
-        c->job = NULL;
         if (running_calls)
                 g_hash_table_remove(running_calls, d->uuid);
         /* a new copy gets its name when the job did its work, else goes */
@@ -349,17 +415,9 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
                 adopted_created_finish(c, r >= 0);
         if (r >= 0 && c->delete_files)
                 delete_committed(c);
-        if (c->abort_message) {
-                if (r < 0 && r != -ECANCELED)
-                        (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
-                                                          strna(message));
-                else
-                        (void) sd_bus_reply_method_return(c->abort_message, NULL);
-                c->abort_message = sd_bus_message_unref(c->abort_message);
-        }
-        log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
-                 r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
-        call_tell(c, r, message);
+        if (copy_lease_release(c, dj, r, message))
+                return;   /* copy_lease_released() answers */
+        job_answer(c, r, message);
 }
 
 /* ---- what a restarted vmgmtd needs to take the job over (kept by the driver) ---- */

@@ -324,7 +324,7 @@ struct VmLeasesCall {
         DomainDef *def;
         bool with_devices, lock;
         char **resolved;             /* per disk of def */
-        pid_t release_pid;           /* > 0: unlock def's one <lease> in this process instead */
+        pid_t release_pid;           /* > 0: unlock def's one disk's or <lease>'s lease in this process instead */
         /* its output */
         int r;
         VmLeases leases;
@@ -348,14 +348,20 @@ static void leases_call_unref(VmLeasesCall *c) {
         g_free(c);
 }
 
-static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **ret_error);
+static int lease_release_in(const char *path, int64_t offset, const char *what, pid_t pid, char **ret_error);
 
 static gpointer leases_call_run(gpointer data) {
         VmLeasesCall *c = data;
         uint64_t one = 1;
 
-        if (c->release_pid > 0)
-                c->r = lease_device_release(c->def->leases, c->release_pid, &c->error);
+        if (c->release_pid > 0 && c->def->n_disks > 0) {
+                g_autofree char *identity = disk_identity(c->def->disks, NULL);
+                g_autofree char *path = lease_path(c->dir, identity);
+
+                c->r = lease_release_in(path, -1, identity, c->release_pid, &c->error);
+        } else if (c->release_pid > 0)
+                c->r = lease_release_in(c->def->leases->target_path, (int64_t) c->def->leases->target_offset,
+                                        c->def->leases->key, c->release_pid, &c->error);
         else
                 c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved,
                                       c->lock, &c->leases, &c->error);
@@ -429,18 +435,36 @@ static int leases_call_start(Manager *m, VmLeasesCall *c, VmLeasesCall **ret) {
         return 0;
 }
 
-int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
-                                  void *userdata, VmLeasesCall **ret) {
+static int release_start(Manager *m, const DomainDef *one, pid_t pid, VmLeasesDoneFn done, void *userdata,
+                         VmLeasesCall **ret) {
         VmLeasesCall *c = g_new0(VmLeasesCall, 1);
-        DomainDef one = { .leases = (DomainLeaseDef *) lease, .n_leases = 1, .id = -1 };
 
         c->refs = 1;
         c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        c->def = domain_def_copy(&one);
+        c->dir = g_strdup(vm_lease_dir(m));
+        c->def = domain_def_copy(one);
         c->release_pid = pid;
         c->done = done;
         c->userdata = userdata;
         return leases_call_start(m, c, ret);
+}
+
+int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
+                                  void *userdata, VmLeasesCall **ret) {
+        DomainDef one = { .leases = (DomainLeaseDef *) lease, .n_leases = 1, .id = -1 };
+
+        return release_start(m, &one, pid, done, userdata, ret);
+}
+
+int vm_lease_disk_release_start(Manager *m, const DomainDiskDef *disk, pid_t pid, VmLeasesDoneFn done,
+                                void *userdata, VmLeasesCall **ret) {
+        DomainDef one = { .disks = (DomainDiskDef *) disk, .n_disks = 1, .id = -1 };
+
+        if (!disk_needs_lease(disk)) {
+                *ret = NULL;
+                return 0;
+        }
+        return release_start(m, &one, pid, done, userdata, ret);
 }
 
 VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c) {
@@ -613,10 +637,12 @@ out:
         return 0;
 }
 
-/* The <lease> device `lease` that hypervisor pid holds, unlocked on each of its fds of the target
- * (copies by pidfd_getfd(): the lock belongs to the open file description they share). A lease a
- * start gave it is an fd it inherited, which nothing else could close. Blocking: run in a thread. */
-static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **ret_error) {
+/* The lease file path (what: its disk or <lease> key, for messages) that hypervisor pid holds,
+ * unlocked (offset: the byte, -1 the whole file) on each of its fds of the file (copies by
+ * pidfd_getfd(): the lock belongs to the open file description they share). A lease a start
+ * gave it is an fd it inherited, which nothing else could close; one in a removed fd set stays
+ * open while the guest is paused. Blocking: run in a thread. */
+static int lease_release_in(const char *path, int64_t offset, const char *what, pid_t pid, char **ret_error) {
         g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int) pid);
         _cleanup_close_ int pidfd = -1;
         struct stat want;
@@ -624,14 +650,14 @@ static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **r
         DIR *dp;
         int r = 0;
 
-        if (stat(lease->target_path, &want) < 0)
+        if (stat(path, &want) < 0)
                 return 0;   /* no file: nothing can be held */
         pidfd = sys_pidfd_open(pid);
         dp = pidfd >= 0 ? opendir(fd_dir) : NULL;
         if (!dp) {
                 r = -errno;
-                *ret_error = g_strdup_printf("cannot reach the hypervisor (pid %d) for lease %s: %s", (int) pid,
-                                             lease->key, strerror(-r));
+                *ret_error = g_strdup_printf("cannot reach the hypervisor (pid %d) for the lease of %s: %s", (int) pid,
+                                             what, strerror(-r));
                 return r;
         }
         while ((de = readdir(dp))) {
@@ -647,11 +673,11 @@ static int lease_device_release(const DomainLeaseDef *lease, pid_t pid, char **r
                 copy = sys_pidfd_getfd(pidfd, (int) fd);
                 if (copy < 0) {
                         r = -errno;
-                        *ret_error = g_strdup_printf("cannot take lease %s out of the hypervisor (pid %d): %s",
-                                                     lease->key, (int) pid, strerror(-r));
+                        *ret_error = g_strdup_printf("cannot take the lease of %s out of the hypervisor (pid %d): %s",
+                                                     what, (int) pid, strerror(-r));
                         break;
                 }
-                (void) lease_fcntl(copy, F_UNLCK, (int64_t) lease->target_offset);
+                (void) lease_fcntl(copy, F_UNLCK, offset);
                 close(copy);
         }
         closedir(dp);

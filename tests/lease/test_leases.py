@@ -368,6 +368,20 @@ class Leases(VmgmtTestCase):
         self.fx.client.wait_state(a, 'shutoff')
         self.start(self.fx2, b)
 
+    def test_block_copy_pivot_while_paused(self):
+        # a paused qemu keeps a removed fd set's fds open (qemu 7.2): the old image's lease is let go all the same
+        new = os.path.join(self.shared, 'paused.img')
+        a, ua = self.define_on(self.fx, 'paused-a')
+        old_b, _ = self.define_on(self.fx2, 'paused-old')
+        new_b, _ = self.define_image_on(self.fx2, 'paused-new', new)
+        self.fx.client.domain(a).Start(opts(paused=True), timeout=2 * DEFAULT_TIMEOUT)
+        self.fx.client.wait_state(a, 'paused')
+        job = str(self.fx.client.domain(a).BlockCopy('vda', new, opts(pivot=True)))
+        self.assertEqual(str(self.wait_job(self.fx, job)['State']), 'completed')
+        self.assertEqual(str(self.fx.client.state(a)[0]), 'paused')
+        self.start(self.fx2, old_b)
+        self.assert_start_busy(self.fx2, new_b, new, 'paused-a', ua)
+
     def test_block_copy_to_a_leased_image_is_busy_and_an_abort_keeps_the_old(self):
         taken = os.path.join(self.shared, 'taken.img')
         spare = os.path.join(self.shared, 'spare.img')
