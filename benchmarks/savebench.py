@@ -243,7 +243,7 @@ class Libvirtd:
 
     def __init__(self, tmp, name="libvirt", netns_prefix=(), host_uuid=None, cgroups=True):
         if not os.path.exists("/usr/sbin/libvirtd"):
-            raise NotReady("libvirtd is not installed (apt-get install libvirt-daemon-driver-qemu libvirt-clients)")
+            raise NotReady("libvirtd is not installed (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)")
         self.dir = d = os.path.join(tmp, name)
         etc = os.path.join(d, "etc")
         sock = os.path.join(d, "sock")

@@ -258,6 +258,9 @@ typedef struct DriverBlockJob {
         bool finish;                    /* copy: end when ready, the disk stays on its image */
         /* copy */
         int dest_fd;                    /* read-write (dup()ed) */
+        int dest_lease_fd;              /* the destination's lease (service/domain-lease.h), -1: none; dup()ed, kept
+                                         * with the destination's image: released if the copy is undone, held
+                                         * after a pivot (when the old image's goes) */
         const char *dest_path;          /* as the caller named it: the disk's new source after a pivot */
         const char *dest_format;        /* "qcow2", "raw" */
         bool dest_format_it;            /* a new file: the driver writes the format (qcow2 header) onto it */

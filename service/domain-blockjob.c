@@ -20,6 +20,7 @@
 #include "bus-util.h"
 #include "domain-blockjob.h"
 #include "domain-files.h"
+#include "domain-lease.h"
 #include "domain.h"
 #include "log.h"
 
@@ -68,6 +69,16 @@ typedef struct BlockCall {
         VmDomainFilesJob *opening;
         size_t top, base, n_layers;
 
+        /* copy: the destination's lease (domain-lease.h), taken before the copy starts */
+        VmLeasesCall *leasing;
+        VmLeases dest_lease;
+        bool dest_leased;               /* taken (or none needed) */
+        /* the end: the lease the hypervisor no longer needs let go before the Job ends (held) */
+        VmLeasesCall *releasing;
+        VmDomainJob *held;
+        int end_r;
+        char *end_message;
+
         VmDomainJob *job;               /* while it runs */
         sd_bus_message *abort_message;  /* a BlockJobAbort waiting for the end */
 
@@ -94,6 +105,10 @@ static void block_call_free(void *p) {
         if (running_calls && c->domain && g_hash_table_lookup(running_calls, c->domain->uuid) == c)
                 g_hash_table_remove(running_calls, c->domain->uuid);
         vm_domain_files_job_cancel(c->opening);
+        vm_leases_call_cancel(c->leasing);
+        vm_leases_call_cancel(c->releasing);
+        vm_leases_release(&c->dest_lease);
+        g_free(c->end_message);
         if (c->job)
                 /* vmgmtd exits with the job running: the driver goes on writing the
                  * copy, the next vmgmtd gives it its name */
@@ -229,6 +244,10 @@ static int block_call_prepare(BlockCall *c, const char *disk, bool needs_job_slo
         return 0;
 }
 
+static inline void domain_def_freep(DomainDef **p) {
+        domain_def_free(*p);
+}
+
 /* A definition of one disk, for the opener. */
 static DomainDef *one_disk_def(const char *name, const char *path, const char *format, bool block, bool writable) {
         DomainDef *def = domain_def_new();
@@ -321,10 +340,69 @@ static void adopted_created_finish(BlockCall *c, bool done) {
                 close(fd);
 }
 
+/* The job's end told: a BlockJobAbort waiting for it, the log, an operation that asked. */
+static void job_answer(BlockCall *c, int r, const char *message) {
+        VmDomain *d = c->domain;
+
+        if (c->abort_message) {
+                if (r < 0 && r != -ECANCELED)
+                        (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
+                                                          strna(message));
+                else
+                        (void) sd_bus_reply_method_return(c->abort_message, NULL);
+                c->abort_message = sd_bus_message_unref(c->abort_message);
+        }
+        log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
+                 r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
+        call_tell(c, r, message);
+}
+
+static void copy_lease_released(void *userdata, int r, VmLeases *leases, const char *message) {
+        BlockCall *c = userdata;
+        VmDomainJob *held = TAKE_PTR(c->held);
+
+        c->releasing = NULL;
+        if (r < 0)
+                log_warning("Domain '%s': %s", c->domain->name, strna(message));
+        job_answer(c, c->end_r, c->end_message);
+        vm_domain_job_release(held);   /* the Job ends: c may be gone */
+}
+
+/* A copy's end: the lease of the image the disk no longer uses (the old one after a pivot, else the
+ * copy's) is let go in the hypervisor, which keeps a removed fd set's fds open while the guest is
+ * paused; the Job (dj, in its finish) ends after. Returns whether that is under way. */
+static bool copy_lease_release(BlockCall *c, VmDomainJob *dj, int r, const char *message) {
+        VmDomain *d = c->domain;
+        const DomainDef *def = vm_domain_current_def(d);
+        bool pivoted = r >= 0 && def && c->disk < def->n_disks && streq_ptr(def->disks[c->disk].source, c->dest);
+        const char *unused = pivoted ? c->source : c->dest;
+        _cleanup_(domain_def_freep) DomainDef *one = NULL;
+
+        if (c->verb != VERB_COPY || !unused || !d->rt || !d->drv->ops->pid || !def || c->disk >= def->n_disks)
+                return false;
+        one = one_disk_def(d->name, unused, NULL, pivoted && c->block, true);
+        if (!one)
+                return false;
+        one->disks[0].shareable = def->disks[c->disk].shareable;
+        one->disks[0].readonly = def->disks[c->disk].readonly;
+        one->disks[0].device = def->disks[c->disk].device;
+        c->held = vm_domain_job_hold(dj);
+        if (!c->held)
+                return false;
+        if (vm_lease_disk_release_start(d->manager, one->disks, d->drv->ops->pid(d->rt), copy_lease_released, c,
+                                        &c->releasing) < 0 || !c->releasing) {
+                vm_domain_job_release(TAKE_PTR(c->held));   /* inside finish: the Job just goes on ending */
+                return false;
+        }
+        c->end_r = r;
+        c->end_message = g_strdup(message);
+        return true;
+}
+
 static void job_finished(VmDomain *d, int r, const char *message, void *userdata) {
         BlockCall *c = userdata;
+        VmDomainJob *dj = TAKE_PTR(c->job);
 
-        c->job = NULL;
         if (running_calls)
                 g_hash_table_remove(running_calls, d->uuid);
         /* a new copy gets its name when the job did its work, else goes */
@@ -337,17 +415,9 @@ static void job_finished(VmDomain *d, int r, const char *message, void *userdata
                 adopted_created_finish(c, r >= 0);
         if (r >= 0 && c->delete_files)
                 delete_committed(c);
-        if (c->abort_message) {
-                if (r < 0 && r != -ECANCELED)
-                        (void) sd_bus_reply_method_errorf(c->abort_message, VM_ERROR_OPERATION_FAILED, "%s",
-                                                          strna(message));
-                else
-                        (void) sd_bus_reply_method_return(c->abort_message, NULL);
-                c->abort_message = sd_bus_message_unref(c->abort_message);
-        }
-        log_info("Domain '%s': block %s of disk '%s' %s%s%s", d->name, verb_names[c->verb], c->target,
-                 r >= 0 ? "done" : "ended: ", r >= 0 ? "" : strna(message), "");
-        call_tell(c, r, message);
+        if (copy_lease_release(c, dj, r, message))
+                return;   /* copy_lease_released() answers */
+        job_answer(c, r, message);
 }
 
 /* ---- what a restarted vmgmtd needs to take the job over (kept by the driver) ---- */
@@ -418,6 +488,46 @@ static void owner_data_parse(BlockCall *c, const char *text, char **ret_old_job)
         }
 }
 
+static void start_job(BlockCall *c);
+
+static void dest_lease_done(void *userdata, int r, VmLeases *leases, const char *message) {
+        BlockCall *c = userdata;
+
+        c->leasing = NULL;
+        if (r < 0) {
+                call_fail(c, r, message);
+                return;
+        }
+        c->dest_lease = *leases;
+        *leases = (VmLeases) {};
+        c->dest_leased = true;
+        start_job(c);
+}
+
+/* A copy's destination is leased as the disk is (domain-lease.h): before the copy starts, off the
+ * loop; Busy naming the holder when another domain has it. The hypervisor keeps it with the copy's
+ * image: after a pivot it is the disk's, and the old image's goes with that image's nodes. Returns
+ * 0 when it is being taken (start_job() follows), 1 when none is needed, or a negative errno. */
+static int dest_lease_take(BlockCall *c) {
+        VmDomain *d = c->domain;
+        const DomainDef *live = vm_domain_current_def(d);
+        const DriverFile *file = c->file ? driver_files_find(&c->file->view, DOMAIN_PATH_DISK, 0, 0) : NULL;
+        _cleanup_(domain_def_freep) DomainDef *one = one_disk_def(d->name, c->dest, c->dest_format, false, true);
+
+        if (!one || !live || c->disk >= live->n_disks)
+                return -ENOMEM;
+        /* exempt as the disk is: shareable, read-only */
+        one->disks[0].shareable = live->disks[c->disk].shareable;
+        one->disks[0].readonly = live->disks[c->disk].readonly;
+        one->disks[0].device = live->disks[c->disk].device;
+        if (!vm_leases_needed(one))
+                return 1;
+        /* an existing destination by the path it resolved to; a new one (at its temporary name until
+         * the end) by the path it will have */
+        return vm_leases_take_start(d->manager, live, one, file ? &c->file->view : NULL, true,
+                                    dest_lease_done, c, &c->leasing);
+}
+
 static void start_job(BlockCall *c) {
         VmDomain *d = c->domain;
         const DriverFile *chain = driver_files_find(&c->chain->view, DOMAIN_PATH_DISK, 0, 0);
@@ -430,6 +540,7 @@ static void start_job(BlockCall *c) {
                 .base = c->base,
                 .base_fd = -1,
                 .dest_fd = -1,
+                .dest_lease_fd = -1,
                 .bandwidth = c->bandwidth,
                 .pivot = c->pivot,
                 .finish = c->finish,
@@ -467,6 +578,19 @@ static void start_job(BlockCall *c) {
                                                                                         : l[c->base].path);
                 break;
         case VERB_COPY:
+                if (!c->dest_leased) {
+                        r = dest_lease_take(c);
+                        if (r < 0) {
+                                call_fail(c, r, "cannot take the lease of the destination");
+                                return;
+                        }
+                        if (r == 0)
+                                return;   /* dest_lease_done() comes back */
+                        c->dest_leased = true;
+                }
+                if (c->dest_lease.n > 0 && d->drv->ops->pid)
+                        vm_leases_set_pid(&c->dest_lease, d->drv->ops->pid(d->rt));
+                p.dest_lease_fd = c->dest_lease.n > 0 ? c->dest_lease.by_disk[0] : -1;
                 p.type = DRIVER_BLOCK_JOB_COPY;
                 p.dest_fd = c->created ? c->created->files->files[0].fd : file ? file->fd : -1;
                 p.dest_path = c->dest;
@@ -501,9 +625,10 @@ static void start_job(BlockCall *c) {
         if (!running_calls)
                 running_calls = g_hash_table_new(g_str_hash, g_str_equal);
         g_hash_table_replace(running_calls, d->uuid, c);
-        /* the driver has its own fds: the caller's files need not stay open */
+        /* the driver has its own fds: the caller's files need not stay open, nor our copy of the lease */
         c->chain = driver_file_set_free(c->chain);
         c->file = driver_file_set_free(c->file);
+        vm_leases_release(&c->dest_lease);
         (void) vm_domain_job_started(c->job, dj, c->done ? NULL : c->message);
         c->message = sd_bus_message_unref(c->message);
 }

@@ -119,6 +119,9 @@ static void device_array(DomainDef *def, DomainDeviceKind kind, void ***ret_arra
         case DOMAIN_DEVICE_MEMORY:
                 *ret_array = (void **) &def->memories, *ret_n = &def->n_memories, *ret_size = sizeof(DomainMemoryDef);
                 break;
+        case DOMAIN_DEVICE_LEASE:
+                *ret_array = (void **) &def->leases, *ret_n = &def->n_leases, *ret_size = sizeof(DomainLeaseDef);
+                break;
         default:
                 *ret_array = (void **) &def->controllers, *ret_n = &def->n_controllers,
                 *ret_size = sizeof(DomainControllerDef);
@@ -230,6 +233,15 @@ static ssize_t find_device(const DomainDef *def, DomainDeviceKind kind, const Do
                 }
                 return -1;
         }
+        case DOMAIN_DEVICE_LEASE: {
+                const DomainLeaseDef *x = dev->leases;
+                for (size_t i = 0; i < def->n_leases; i++) {
+                        const DomainLeaseDef *l = &def->leases[i];
+                        if (streq_ptr(l->target_path, x->target_path) && l->target_offset == x->target_offset)
+                                return (ssize_t) i;
+                }
+                return -1;
+        }
         default: {
                 const DomainControllerDef *x = dev->controllers;
                 for (size_t i = 0; i < def->n_controllers; i++)
@@ -252,6 +264,9 @@ static char *describe(DomainDeviceKind kind, const DomainDef *dev) {
                                                  dev->memories->size_kib, dev->memories->slot)
                                : g_strdup_printf("memory %s of %" PRIu64 " KiB", strna(dev->memories->model),
                                                  dev->memories->size_kib);
+        case DOMAIN_DEVICE_LEASE:
+                return g_strdup_printf("lease %s%s%s", strna(dev->leases->key), dev->leases->lockspace ? " in lockspace " : "",
+                                       strempty(dev->leases->lockspace));
         default:
                 return g_strdup_printf("controller %s index %d", strna(dev->controllers->type), dev->controllers->index);
         }
@@ -300,6 +315,12 @@ static int check_new_device(DeviceCall *c, const DomainDef *def, const char *whi
                                                  "The %s definition of domain '%s' has a memory device in slot %d already",
                                                  which, d->name, c->dev->memories->slot);
                 return 0;   /* normalize judges the rest: <maxMemory>, its slots, the size */
+        case DOMAIN_DEVICE_LEASE:
+                if (find_device(def, c->kind, c->dev) >= 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "The %s definition of domain '%s' has a lease on %s offset %" PRIu64 " already",
+                                                 which, d->name, c->dev->leases->target_path, c->dev->leases->target_offset);
+                return 0;
         default:
                 if (find_device(def, c->kind, c->dev) >= 0)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -536,6 +557,19 @@ static void live_attach(DeviceCall *c) {
                 call_free(c);
                 return;
         }
+        if (c->kind == DOMAIN_DEVICE_LEASE) {
+                /* taken as a start takes it, for this domain: Busy when another holds it */
+                const DomainDef *live = vm_domain_current_def(d);
+                DomainDef owner = { .name = live->name, .leases = c->dev->leases, .n_leases = 1, .id = -1 };
+
+                memcpy(owner.uuid, live->uuid, sizeof(owner.uuid));
+                r = vm_leases_take_start(d->manager, &owner, &owner, NULL, true, attach_leases_done, c, &c->leasing);
+                if (r < 0) {
+                        reply_error(c, r, NULL);
+                        call_free(c);
+                }
+                return;
+        }
         if (c->kind != DOMAIN_DEVICE_DISK) {
                 attach_with_leases(c, &(VmLeases) {});
                 return;
@@ -717,6 +751,28 @@ static int on_detach_wait(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A <lease>'s lock is let go (the hypervisor keeps an fd it inherited at its start, unlocked); then the
+ * driver drops it from the live definition. */
+static void lease_released(void *userdata, int r, VmLeases *leases, const char *message) {
+        DeviceCall *c = userdata;
+        VmDomain *d = c->domain;
+        _cleanup_free_ char *err = NULL;
+        ssize_t i;
+
+        c->leasing = NULL;
+        i = r >= 0 && d->rt ? find_device(vm_domain_current_def(d), c->kind, c->dev) : -1;
+        if (r >= 0 && i < 0) {
+                r = -ESRCH;
+                message = "the domain stopped or the lease went meanwhile";
+        }
+        if (r >= 0)
+                r = d->drv->ops->detach_device(d->rt, c->kind, (size_t) i, detach_done, c, &err);
+        if (r < 0) {
+                reply_error(c, r, err ?: message);
+                call_free(c);
+        }
+}
+
 static int live_detach(DeviceCall *c, sd_bus_error *error) {
         VmDomain *d = c->domain;
         _cleanup_free_ char *err = NULL;
@@ -732,6 +788,16 @@ static int live_detach(DeviceCall *c, sd_bus_error *error) {
                                          c->what);
         vm_domain_props_get(d, &c->before);
         c->have_before = true;
+        if (c->kind == DOMAIN_DEVICE_LEASE) {
+                if (!d->drv->ops->pid)
+                        return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED, "The %s driver holds no leases",
+                                                 d->drv->ops->name);
+                r = vm_lease_device_release_start(d->manager, &vm_domain_current_def(d)->leases[i],
+                                                  d->drv->ops->pid(d->rt), lease_released, c, &c->leasing);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to release %s: %m", c->what);
+                return 0;
+        }
         r = d->drv->ops->detach_device(d->rt, c->kind, (size_t) i, detach_done, c, &err);
         if (r < 0) {
                 _cleanup_free_ char *what = g_strdup_printf("Failed to detach %s of domain '%s'", c->what, d->name);
@@ -889,6 +955,8 @@ int vm_domain_method_attach_device(sd_bus_message *message, void *userdata, sd_b
                         .n_controllers = c->kind == DOMAIN_DEVICE_CONTROLLER,
                         .memories = c->kind == DOMAIN_DEVICE_MEMORY ? &live->memories[*n - 1] : NULL,
                         .n_memories = c->kind == DOMAIN_DEVICE_MEMORY,
+                        .leases = c->kind == DOMAIN_DEVICE_LEASE ? &live->leases[*n - 1] : NULL,
+                        .n_leases = c->kind == DOMAIN_DEVICE_LEASE,
                         .id = -1,
                 });
                 if (r < 0)

@@ -79,6 +79,17 @@ static char *disk_identity(const DomainDiskDef *disk, const char *resolved) {
                 free(p);
                 return r;
         }
+        /* not there yet (a block copy's new destination): its directory resolved, and its name */
+        {
+                g_autofree char *dir = g_path_get_dirname(disk->source), *base = g_path_get_basename(disk->source);
+
+                p = realpath(dir, NULL);
+                if (p) {
+                        char *r = g_build_filename(p, base, NULL);
+                        free(p);
+                        return r;
+                }
+        }
         return g_strdup(disk->source);
 }
 
@@ -313,6 +324,7 @@ struct VmLeasesCall {
         DomainDef *def;
         bool with_devices, lock;
         char **resolved;             /* per disk of def */
+        pid_t release_pid;           /* > 0: unlock def's one disk's or <lease>'s lease in this process instead */
         /* its output */
         int r;
         VmLeases leases;
@@ -336,12 +348,23 @@ static void leases_call_unref(VmLeasesCall *c) {
         g_free(c);
 }
 
+static int lease_release_in(const char *path, int64_t offset, const char *what, pid_t pid, char **ret_error);
+
 static gpointer leases_call_run(gpointer data) {
         VmLeasesCall *c = data;
         uint64_t one = 1;
 
-        c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved, c->lock,
-                              &c->leases, &c->error);
+        if (c->release_pid > 0 && c->def->n_disks > 0) {
+                g_autofree char *identity = disk_identity(c->def->disks, NULL);
+                g_autofree char *path = lease_path(c->dir, identity);
+
+                c->r = lease_release_in(path, -1, identity, c->release_pid, &c->error);
+        } else if (c->release_pid > 0)
+                c->r = lease_release_in(c->def->leases->target_path, (int64_t) c->def->leases->target_offset,
+                                        c->def->leases->key, c->release_pid, &c->error);
+        else
+                c->r = leases_collect(c->dir, c->owner_name, c->owner_uuid, c->def, c->with_devices, c->resolved,
+                                      c->lock, &c->leases, &c->error);
         if (write(c->efd, &one, sizeof(one)) < 0)
                 log_warning("Cannot signal the end of a lease call: %m");
         leases_call_unref(c);
@@ -360,11 +383,11 @@ static int on_leases_taken(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
+static int leases_call_start(Manager *m, VmLeasesCall *c, VmLeasesCall **ret);
+
 int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
                          VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret) {
         VmLeasesCall *c = g_new0(VmLeasesCall, 1);
-        GThread *thread;
-        int r;
 
         c->refs = 1;
         c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -382,6 +405,14 @@ int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *de
         }
         c->done = done;
         c->userdata = userdata;
+        return leases_call_start(m, c, ret);
+}
+
+/* Runs c's thread; done follows on the loop. 0 and *ret, or a negative errno (c freed, done not called). */
+static int leases_call_start(Manager *m, VmLeasesCall *c, VmLeasesCall **ret) {
+        GThread *thread;
+        int r;
+
         if (c->efd < 0 || !c->def) {
                 r = c->efd < 0 ? -errno : -ENOMEM;
                 leases_call_unref(c);
@@ -402,6 +433,38 @@ int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *de
         g_thread_unref(thread);   /* detached */
         *ret = c;
         return 0;
+}
+
+static int release_start(Manager *m, const DomainDef *one, pid_t pid, VmLeasesDoneFn done, void *userdata,
+                         VmLeasesCall **ret) {
+        VmLeasesCall *c = g_new0(VmLeasesCall, 1);
+
+        c->refs = 1;
+        c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        c->dir = g_strdup(vm_lease_dir(m));
+        c->def = domain_def_copy(one);
+        c->release_pid = pid;
+        c->done = done;
+        c->userdata = userdata;
+        return leases_call_start(m, c, ret);
+}
+
+int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
+                                  void *userdata, VmLeasesCall **ret) {
+        DomainDef one = { .leases = (DomainLeaseDef *) lease, .n_leases = 1, .id = -1 };
+
+        return release_start(m, &one, pid, done, userdata, ret);
+}
+
+int vm_lease_disk_release_start(Manager *m, const DomainDiskDef *disk, pid_t pid, VmLeasesDoneFn done,
+                                void *userdata, VmLeasesCall **ret) {
+        DomainDef one = { .disks = (DomainDiskDef *) disk, .n_disks = 1, .id = -1 };
+
+        if (!disk_needs_lease(disk)) {
+                *ret = NULL;
+                return 0;
+        }
+        return release_start(m, &one, pid, done, userdata, ret);
 }
 
 VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c) {
@@ -572,6 +635,53 @@ out:
         }
         *ret = l;
         return 0;
+}
+
+/* The lease file path (what: its disk or <lease> key, for messages) that hypervisor pid holds,
+ * unlocked (offset: the byte, -1 the whole file) on each of its fds of the file (copies by
+ * pidfd_getfd(): the lock belongs to the open file description they share). A lease a start
+ * gave it is an fd it inherited, which nothing else could close; one in a removed fd set stays
+ * open while the guest is paused. Blocking: run in a thread. */
+static int lease_release_in(const char *path, int64_t offset, const char *what, pid_t pid, char **ret_error) {
+        g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int) pid);
+        _cleanup_close_ int pidfd = -1;
+        struct stat want;
+        struct dirent *de;
+        DIR *dp;
+        int r = 0;
+
+        if (stat(path, &want) < 0)
+                return 0;   /* no file: nothing can be held */
+        pidfd = sys_pidfd_open(pid);
+        dp = pidfd >= 0 ? opendir(fd_dir) : NULL;
+        if (!dp) {
+                r = -errno;
+                *ret_error = g_strdup_printf("cannot reach the hypervisor (pid %d) for the lease of %s: %s", (int) pid,
+                                             what, strerror(-r));
+                return r;
+        }
+        while ((de = readdir(dp))) {
+                g_autofree char *link = g_strdup_printf("%s/%s", fd_dir, de->d_name);
+                struct stat st;
+                char *end;
+                long fd = strtol(de->d_name, &end, 10);
+                int copy;
+
+                if (de->d_name[0] == '.' || *end || fd < 0 || stat(link, &st) < 0 || st.st_dev != want.st_dev ||
+                    st.st_ino != want.st_ino)
+                        continue;
+                copy = sys_pidfd_getfd(pidfd, (int) fd);
+                if (copy < 0) {
+                        r = -errno;
+                        *ret_error = g_strdup_printf("cannot take the lease of %s out of the hypervisor (pid %d): %s",
+                                                     what, (int) pid, strerror(-r));
+                        break;
+                }
+                (void) lease_fcntl(copy, F_UNLCK, offset);
+                close(copy);
+        }
+        closedir(dp);
+        return r;
 }
 
 /* ---- the hypervisor's pid into the holders, in a thread ---- */

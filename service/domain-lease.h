@@ -46,6 +46,17 @@ typedef struct VmLeasesCall VmLeasesCall;
 typedef void (*VmLeasesDoneFn)(void *userdata, int r, VmLeases *leases, const char *message);
 int vm_leases_take_start(Manager *m, const DomainDef *owner, const DomainDef *def, const DriverFiles *files, bool lock,
                          VmLeasesDoneFn done, void *userdata, VmLeasesCall **ret);
+/* A <lease> device detached from a running domain: its lock, held by the hypervisor pid on fds of
+ * lease->target_path, is unlocked (in a thread, as above); done follows with r (leases empty) or a
+ * message. Returns 0 and *ret, or a negative errno (done not called). */
+int vm_lease_device_release_start(Manager *m, const DomainLeaseDef *lease, pid_t pid, VmLeasesDoneFn done,
+                                  void *userdata, VmLeasesCall **ret);
+/* The same for the lease of `disk` (by its identity, resolved in the thread): what a block copy
+ * leaves behind in the hypervisor (the old image's after a pivot, the copy's after any other end)
+ * is let go now, also while the guest is paused (the hypervisor then keeps removed fds open).
+ * A disk that takes no lease: 0 and *ret NULL, done not called. */
+int vm_lease_disk_release_start(Manager *m, const DomainDiskDef *disk, pid_t pid, VmLeasesDoneFn done,
+                                void *userdata, VmLeasesCall **ret);
 /* done is not called; what the thread takes is let go when it ends. NULL-safe; returns NULL. */
 VmLeasesCall *vm_leases_call_cancel(VmLeasesCall *c);
 

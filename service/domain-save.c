@@ -23,11 +23,22 @@ char *vm_domain_managed_save_path(const VmDomain *d) {
 }
 
 bool vm_domain_has_managed_save(const VmDomain *d) {
-        g_autofree char *p = vm_domain_managed_save_path(d);
-        return access(p, F_OK) == 0;
+        return d->has_managed_save;
+}
+
+void vm_domain_managed_save_refresh(VmDomain *d) {
+        g_autofree char *p = NULL;
+
+        if (d->manager->managed_saves_at_load) {
+                d->has_managed_save = g_hash_table_contains(d->manager->managed_saves_at_load, d->uuid);
+                return;
+        }
+        p = vm_domain_managed_save_path(d);
+        d->has_managed_save = access(p, F_OK) == 0;
 }
 
 static void emit_has_managed_save(VmDomain *d) {
+        vm_domain_managed_save_refresh(d);
         if (!d->hidden && d->manager->ready)
                 (void) sd_bus_emit_properties_changed(d->manager->bus, d->path, VM_DOMAIN_INTERFACE, "HasManagedSave",
                                                       NULL);
@@ -36,21 +47,28 @@ static void emit_has_managed_save(VmDomain *d) {
 int vm_domain_managed_save_remove(VmDomain *d) {
         g_autofree char *p = vm_domain_managed_save_path(d);
 
-        if (unlink(p) < 0)
-                return errno == ENOENT ? 0 : -errno;
+        if (unlink(p) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                d->has_managed_save = false;   /* someone else removed it */
+                return 0;
+        }
         emit_has_managed_save(d);
         return 0;
 }
 
-/* A managed save's temporary (".UUID.save.XXXXXX.part", open-files.h) is
- * vmgmtd's own: one still there at start-up is what a vmgmtd that died during
- * the save left (the image it would have become never appeared). */
-void vm_managed_save_cleanup(Manager *m) {
+/* Start-up, before the domains are added: which have an image (one listing,
+ * not a lookup per domain), into m->managed_saves_at_load. A managed save's
+ * temporary (".UUID.save.XXXXXX.part", open-files.h) is vmgmtd's own: one
+ * still there is what a vmgmtd that died during the save left (the image it
+ * would have become never appeared), and is removed. */
+void vm_managed_save_scan(Manager *m) {
         g_autofree char *dir = g_strdup_printf("%s/save", m->paths.state_dir);
         _cleanup_close_ int dfd = -1;
         struct dirent *de;
         DIR *dp;
 
+        m->managed_saves_at_load = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (dfd < 0) {
                 if (errno != ENOENT)
@@ -63,8 +81,14 @@ void vm_managed_save_cleanup(Manager *m) {
                 return;
         }
         while ((de = readdir(dp))) {
+                size_t len = strlen(de->d_name);
                 struct stat st;
 
+                if (len == 36 + strlen(".save") && g_str_has_suffix(de->d_name, ".save") &&
+                    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode)) {
+                        g_hash_table_add(m->managed_saves_at_load, g_strndup(de->d_name, 36));
+                        continue;
+                }
                 if (de->d_name[0] != '.' || !g_str_has_suffix(de->d_name, ".part") ||
                     fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;

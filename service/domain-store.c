@@ -59,6 +59,7 @@ static uint64_t store_parse_generation(const char *text) {
 /* One definition file: read and parsed by a worker, added by the loop thread. */
 typedef struct StoreFile {
         char *name;                 /* DIR/NAME.xml, DIR a driver's directory */
+        int dir_fd;                 /* DIR, open while loading (a lookup of NAME.xml only, not of DIR each time) */
         VmDriver *driver;           /* whose directory it is in */
         DomainDef *def;             /* parsed, not normalized; NULL on failure */
         uint64_t generation;
@@ -79,7 +80,7 @@ static void store_file_parse(StoreFile *f) {
         ConfError err = {};
         size_t size;
 
-        f->r = read_full_file(f->name, DOMAIN_XML_MAX_SIZE, &text, &size);
+        f->r = read_full_file_at(f->dir_fd, strrchr(f->name, '/') + 1, DOMAIN_XML_MAX_SIZE, &text, &size);
         if (f->r < 0)
                 return;
         f->r = domain_def_parse(text, size, &f->def, &err);
@@ -225,9 +226,14 @@ static void store_list_files(DIR *dir, const char *path, VmDriver *drv, GArray *
                 if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
                         continue;
                 f.name = g_build_filename(path, de->d_name, NULL);
+                f.dir_fd = dirfd(dir);
                 f.driver = drv;
                 g_array_append_val(files, f);
         }
+}
+
+static void store_closedir(gpointer dir) {
+        closedir(dir);
 }
 
 /* Every registered driver's directory, in the registry's order: a domain
@@ -236,6 +242,8 @@ int vm_domain_store_load(Manager *m) {
         g_autoptr(GHashTable) autostart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_autoptr(GString) dirs = g_string_new(NULL);
         GArray *files = g_array_new(FALSE, TRUE, sizeof(StoreFile));
+        /* the directories stay open while their files are read */
+        g_autoptr(GPtrArray) open_dirs = g_ptr_array_new_with_free_func(store_closedir);
         StoreLoad l = {};
         unsigned n = 0;
         int r = 0;
@@ -255,8 +263,8 @@ int vm_domain_store_load(Manager *m) {
                         r = log_error_errno(errno, "Failed to open %s: %m", path);
                         break;
                 }
+                g_ptr_array_add(open_dirs, dir);
                 store_list_files(dir, path, &m->drivers[i], files);
-                closedir(dir);
                 store_read_autostart(path, autostart);
                 g_string_append_printf(dirs, "%s%s", dirs->len ? ", " : "", path);
         }

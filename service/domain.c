@@ -43,6 +43,7 @@ int vm_domain_new(Manager *m, DomainDef *def, bool persistent, VmDomain **ret) {
         g_hash_table_insert(m->domains_by_name, d->name, d);
         g_hash_table_insert(m->domains_by_uuid, d->uuid, d);
         vm_domain_clash_index(d, true);
+        vm_domain_managed_save_refresh(d);
         /* start-up loads the snapshots kept for the domains once they are all known
          * (vm_snapshot_store_load_all); a new domain: what an old one of that name left is not its */
         if (m->ready)

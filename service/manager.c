@@ -452,6 +452,8 @@ Manager *manager_free(Manager *m) {
                 g_hash_table_destroy(m->domains_by_uuid);
         if (m->domains_by_clash_base)
                 g_hash_table_destroy(m->domains_by_clash_base);
+        if (m->managed_saves_at_load)
+                g_hash_table_destroy(m->managed_saves_at_load);
         if (m->domains_by_name)
                 g_hash_table_destroy(m->domains_by_name);
         sd_event_source_disable_unref(m->store_flush_source);
@@ -646,6 +648,7 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
 
+        vm_managed_save_scan(m);
         r = vm_domain_store_load(m);
         if (r < 0)
                 return r;
@@ -668,7 +671,8 @@ int manager_startup(Manager *m) {
                                                m->drivers[i].ops->name);
         }
         vm_snapshot_store_load_all(m);
-        vm_managed_save_cleanup(m);
+        /* from now on a new domain looks for its image itself */
+        g_clear_pointer(&m->managed_saves_at_load, g_hash_table_destroy);
 
         r = m->config.user ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)

@@ -72,6 +72,7 @@ typedef struct Manager {
 
         GHashTable *domains_by_name;   /* name → VmDomain*, owns one reference */
         GHashTable *domains_by_uuid;   /* uuid text → VmDomain*, borrowed */
+        GHashTable *managed_saves_at_load; /* start-up only: UUIDs with a managed save image (one listing) */
         GHashTable *domains_by_clash_base; /* log_clash_base(name) → GPtrArray of those VmDomain*, borrowed */
         int next_id;                   /* the Id the next started domain gets */
         bool ready;                    /* start-up done: changes are signalled */

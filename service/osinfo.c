@@ -1,5 +1,6 @@
 /* osinfo.c — Manager.GetOSInfo, ListOSInfo and DetectOSInfo (osinfo.h): libosinfo's database, loaded in a
- * thread at the first call, and install media identified in a thread from the fd opened as the caller. */
+ * thread at the first call, and install media identified in a thread from the fd opened as the caller.
+ * What touches libosinfo is in the vmgmt-osinfo.so module (osinfo-db.h), opened by that first load. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,13 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <osinfo/osinfo.h>
+#include <glib.h>
 
 #include "bus-util.h"
+#include "dlopen-util.h"
 #include "domain-files.h"
 #include "log.h"
 #include "macro.h"
-#include "osinfo-dict.h"
+#include "osinfo-db.h"
 #include "osinfo.h"
 
 /* A database that failed to load (or was empty) is tried again by a call
@@ -39,7 +41,7 @@ struct OsinfoWorker {
         GThread *thread;
         int efd;
         sd_event_source *source;
-        GCancellable *cancellable;
+        VmOsCancel *cancel;         /* what worker_stop() cancels; NULL when nothing can be */
         OsinfoWorkFn work;          /* in the thread */
         OsinfoWorkFn done;          /* on the loop, after the join */
 };
@@ -47,8 +49,8 @@ struct OsinfoWorker {
 /* Loading the database. */
 typedef struct OsinfoLoad {
         OsinfoWorker worker;        /* first: the worker is the load */
-        OsinfoDb *db;               /* the thread's result */
-        GHashTable *by_short_id;    /* short id → OsinfoOs* (borrowed from db) */
+        const VmOsinfoModule *mod;  /* the thread's result: the module… */
+        VmOsDb *db;                 /* …and the database */
         char *error;                /* the thread's failure, NULL when none */
         uint64_t started_usec;
 } OsinfoLoad;
@@ -61,16 +63,15 @@ typedef struct DetectCall {
         VmDomainFilesJob *open;     /* opening as the caller, until detect_opened() */
         VmCallerFiles *files;
         char *location;             /* /proc/self/fd/N of the opened medium */
-        OsinfoMedia *media;         /* the thread's result: what the medium says of itself… */
-        OsinfoOs *os;               /* …and the OS it matched, NULL for none */
+        VmOsMedia *media;           /* the thread's result: the medium and the OS it matched */
         char *error;                /* the thread's failure, NULL when none */
 } DetectCall;
 
 struct VmOsinfo {
         Manager *manager;
         OsinfoState state;
-        OsinfoDb *db;               /* LOADED; read-only from then on, also by detection threads */
-        GHashTable *by_short_id;
+        const VmOsinfoModule *mod;  /* LOADED: the module… */
+        VmOsDb *db;                 /* …and its database, read-only from then on, also by detection threads */
         char *error;                /* FAILED: why, as the callers are told */
         uint64_t failed_usec;
         OsinfoLoad *load;           /* LOADING */
@@ -78,25 +79,6 @@ struct VmOsinfo {
         GHashTable *detections;     /* DetectCall* under way */
         bool stopped;
 };
-
-/* LeakSanitizer's (the ASan build's) per-thread pause: what libosinfo
- * allocates in between and leaks itself — also in a program that only loads
- * the database and unrefs the loader — is not reported as vmgmtd's. Only
- * those calls are covered: the database, the loader and the media objects
- * vmgmtd holds are allocated outside and stay checked. Weak: absent, and
- * not called, without the sanitizer. */
-extern void __lsan_disable(void) __attribute__((weak));
-extern void __lsan_enable(void) __attribute__((weak));
-
-static void lsan_ignore_begin(void) {
-        if (__lsan_disable)
-                __lsan_disable();
-}
-
-static void lsan_ignore_end(void) {
-        if (__lsan_enable)
-                __lsan_enable();
-}
 
 static uint64_t now_usec(void) {
         return (uint64_t) g_get_monotonic_time();
@@ -118,7 +100,9 @@ static void worker_release(OsinfoWorker *w) {
         if (w->efd >= 0)
                 close(w->efd);
         w->efd = -1;
-        g_clear_object(&w->cancellable);
+        if (w->cancel)
+                w->osinfo->mod->cancel_free(w->cancel);
+        w->cancel = NULL;
 }
 
 static int worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -138,7 +122,6 @@ static int worker_start(VmOsinfo *o, OsinfoWorker *w, const char *name) {
         int r;
 
         w->osinfo = o;
-        w->cancellable = g_cancellable_new();
         w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w->efd < 0) {
                 r = -errno;
@@ -161,8 +144,8 @@ static int worker_start(VmOsinfo *o, OsinfoWorker *w, const char *name) {
 
 /* Cancels what can be cancelled and waits for the thread; done is not called. */
 static void worker_stop(OsinfoWorker *w) {
-        if (w->cancellable)
-                g_cancellable_cancel(w->cancellable);
+        if (w->cancel)
+                w->osinfo->mod->cancel(w->cancel);
         if (w->thread)
                 g_thread_join(w->thread);
         w->thread = NULL;
@@ -171,35 +154,28 @@ static void worker_stop(OsinfoWorker *w) {
 
 /* ---- loading the database ---- */
 
+/* The module (osinfo-db.h), opened once: a library the process keeps. NULL with *error when it cannot be. */
+static const VmOsinfoModule *osinfo_module_open(char **error) {
+        const VmOsinfoModule *mod = dl_module_open(VM_OSINFO_MODULE_NAME, VM_OSINFO_MODULE_SYMBOL, error);
+
+        if (mod && mod->abi != VM_OSINFO_MODULE_ABI) {
+                *error = g_strdup_printf("%s is of another vmgmtd (interface %u, not %u)", VM_OSINFO_MODULE_NAME,
+                                         mod->abi, VM_OSINFO_MODULE_ABI);
+                return NULL;
+        }
+        return mod;
+}
+
 static void load_work(OsinfoWorker *w) {
         OsinfoLoad *l = (OsinfoLoad *) w;
-        g_autoptr(OsinfoLoader) loader = osinfo_loader_new();
-        g_autoptr(GError) err = NULL;
-        g_autoptr(OsinfoOsList) list = NULL;
+        g_autofree char *error = NULL;
 
-        /* OSINFO_SYSTEM_DIR (default /usr/share/osinfo), /etc/osinfo, the user's: libosinfo's own path */
-        lsan_ignore_begin();   /* libosinfo 1.10 leaks a few blocks of its own on every load */
-        osinfo_loader_process_default_path(loader, &err);
-        lsan_ignore_end();
-        if (err) {
-                l->error = g_strdup_printf("The OS database (osinfo-db) cannot be loaded: %s", err->message);
+        l->mod = osinfo_module_open(&error);
+        if (!l->mod) {
+                l->error = g_strdup_printf("The OS database cannot be used: %s", error);
                 return;
         }
-        l->db = g_object_ref(osinfo_loader_get_db(loader));
-        list = osinfo_db_get_os_list(l->db);
-        l->by_short_id = g_hash_table_new(g_str_hash, g_str_equal);
-        for (gint i = 0; i < osinfo_list_get_length(OSINFO_LIST(list)); i++) {
-                OsinfoOs *os = OSINFO_OS(osinfo_list_get_nth(OSINFO_LIST(list), i));
-                GList *ids = osinfo_product_get_short_id_list(OSINFO_PRODUCT(os));
-
-                for (GList *e = ids; e; e = e->next)
-                        if (!g_hash_table_contains(l->by_short_id, e->data))
-                                g_hash_table_insert(l->by_short_id, e->data, os);
-                g_list_free(ids);
-        }
-        if (g_hash_table_size(l->by_short_id) == 0 && osinfo_list_get_length(OSINFO_LIST(list)) == 0)
-                l->error = g_strdup("The OS database is empty or missing: install osinfo-db "
-                                    "(libosinfo reads /usr/share/osinfo, or $OSINFO_SYSTEM_DIR)");
+        l->db = l->mod->load(&l->error);
 }
 
 static void osinfo_redispatch_waiting(VmOsinfo *o) {
@@ -225,9 +201,8 @@ static void load_free(OsinfoLoad *l) {
         if (!l)
                 return;
         worker_stop(&l->worker);
-        if (l->by_short_id)
-                g_hash_table_destroy(l->by_short_id);
-        g_clear_object(&l->db);
+        if (l->db)
+                l->mod->free_db(l->db);
         g_free(l->error);
         g_free(l);
 }
@@ -244,10 +219,10 @@ static void load_done(OsinfoWorker *w) {
                 o->failed_usec = now_usec();
                 o->state = OSINFO_FAILED;
         } else {
-                log_info("Loaded the OS database: %u short ids in %.1f ms", g_hash_table_size(l->by_short_id),
+                log_info("Loaded the OS database: %u short ids in %.1f ms", l->mod->n_short_ids(l->db),
                          (double) (now_usec() - l->started_usec) / 1000.0);
+                o->mod = l->mod;
                 o->db = TAKE_PTR(l->db);
-                o->by_short_id = TAKE_PTR(l->by_short_id);
                 o->state = OSINFO_LOADED;
         }
         load_free(l);
@@ -291,38 +266,34 @@ static int osinfo_need_db(VmOsinfo *o, sd_bus_message *message, sd_bus_error *er
         return 0;
 }
 
-/* An OS by its osinfo id (http://debian.org/debian/12) or one of its short ids (debian12); NULL when none. */
-static OsinfoOs *osinfo_find(VmOsinfo *o, const char *id) {
-        OsinfoOs *os = osinfo_db_get_os(o->db, id);
-
-        return os ?: g_hash_table_lookup(o->by_short_id, id);
-}
-
 /* ---- GetOSInfo, ListOSInfo ---- */
 
-/* Answers message with GetOSInfo's dict of os, plus DetectOSInfo's `media` when media is given. */
-static int reply_with_os(sd_bus_message *message, OsinfoOs *os, OsinfoMedia *media) {
+/* Answers message with an a{sv} that append writes (GetOSInfo's or DetectOSInfo's); its result when not > 0. */
+static int reply_with(sd_bus_message *message, VmOsinfo *o, const char *id, const VmOsMedia *media) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        if (r >= 0)
-                r = osinfo_dict_append_os(reply, os);
-        if (r >= 0 && media)
-                r = osinfo_dict_append_media(reply, "media", media);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+        if (r >= 0 && media) {
+                r = o->mod->append_detected(media, reply);
+                if (r >= 0)
+                        r = 1;
+        } else if (r >= 0)
+                r = o->mod->append_os(o->db, id, reply);   /* 0: no such OS */
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
-        return sd_bus_send(NULL, reply, NULL);
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
 }
 
 static int method_get_os_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VmOsinfo *o = userdata;
         const char *id;
-        OsinfoOs *os;
         int r;
 
         r = sd_bus_message_read(message, "s", &id);
@@ -333,52 +304,16 @@ static int method_get_os_info(sd_bus_message *message, void *userdata, sd_bus_er
         r = osinfo_need_db(o, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        os = osinfo_find(o, id);
-        if (!os)
+        r = reply_with(message, o, id, NULL);
+        if (r == 0)
                 return sd_bus_error_setf(error, VM_ERROR_NO_SUCH_OS, "No OS '%s' in the OS database", id);
-        return reply_with_os(message, os, NULL);
-}
-
-typedef struct ListFilter {
-        const char *family, *distro, *vendor, *name_contains;
-        bool include_eol;
-        char today[16];             /* YYYY-MM-DD (UTC) */
-} ListFilter;
-
-static bool os_matches(OsinfoOs *os, const ListFilter *f) {
-        OsinfoProduct *p = OSINFO_PRODUCT(os);
-        const char *eol = osinfo_product_get_eol_date_string(p);
-
-        if (f->family && !streq_ptr(osinfo_os_get_family(os), f->family))
-                return false;
-        if (f->distro && !streq_ptr(osinfo_os_get_distro(os), f->distro))
-                return false;
-        if (f->vendor && !streq_ptr(osinfo_product_get_vendor(p), f->vendor))
-                return false;
-        if (f->name_contains && !strcasestr(strempty(osinfo_product_get_name(p)), f->name_contains))
-                return false;
-        /* the ISO dates compare as strings */
-        if (!f->include_eol && !isempty(eol) && strcmp(eol, f->today) <= 0)
-                return false;
-        return true;
-}
-
-/* Newest release first; those without a release date last; then by id. */
-static gint compare_release(gconstpointer a, gconstpointer b) {
-        OsinfoProduct *x = *(OsinfoProduct *const *) a, *y = *(OsinfoProduct *const *) b;
-        const char *dx = strempty(osinfo_product_get_release_date_string(x));
-        const char *dy = strempty(osinfo_product_get_release_date_string(y));
-        int c = strcmp(dy, dx);
-
-        if (c != 0)
-                return c;
-        return strcmp(osinfo_entity_get_id(OSINFO_ENTITY(x)), osinfo_entity_get_id(OSINFO_ENTITY(y)));
+        return r;
 }
 
 static int method_list_os_info(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         VmOsinfo *o = userdata;
-        ListFilter f = { .include_eol = true };
+        VmOsListFilter f = { .include_eol = true };
         const BusOption options[] = {
                 { "family", "s", &f.family },
                 { "distro", "s", &f.distro },
@@ -387,8 +322,6 @@ static int method_list_os_info(sd_bus_message *message, void *userdata, sd_bus_e
                 { "include_eol", "b", &f.include_eol },
                 {}
         };
-        g_autoptr(OsinfoOsList) list = NULL;
-        g_autoptr(GPtrArray) matched = g_ptr_array_new();
         time_t t = time(NULL);
         struct tm tm;
         int r;
@@ -401,23 +334,11 @@ static int method_list_os_info(sd_bus_message *message, void *userdata, sd_bus_e
                 return r < 0 ? r : 1;
         if (!gmtime_r(&t, &tm) || strftime(f.today, sizeof(f.today), "%Y-%m-%d", &tm) == 0)
                 return -EINVAL;
-        list = osinfo_db_get_os_list(o->db);
-        for (gint i = 0; i < osinfo_list_get_length(OSINFO_LIST(list)); i++) {
-                OsinfoOs *os = OSINFO_OS(osinfo_list_get_nth(OSINFO_LIST(list), i));
-                if (os_matches(os, &f))
-                        g_ptr_array_add(matched, os);
-        }
-        g_ptr_array_sort(matched, compare_release);
         r = sd_bus_message_new_method_return(message, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (guint i = 0; r >= 0 && i < matched->len; i++) {
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
-                if (r >= 0)
-                        r = osinfo_dict_append_summary(reply, matched->pdata[i]);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-        }
+        if (r >= 0)
+                r = o->mod->append_list(o->db, &f, reply);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -434,8 +355,8 @@ static void detect_free(DetectCall *c) {
         vm_domain_files_job_cancel(c->open);
         vm_caller_files_free(c->files);
         sd_bus_message_unref(c->message);
-        g_clear_object(&c->media);
-        g_clear_object(&c->os);
+        if (c->media)
+                c->worker.osinfo->mod->free_media(c->media);
         g_free(c->location);
         g_free(c->path);
         g_free(c->error);
@@ -452,45 +373,11 @@ static void detect_fail(DetectCall *c, const sd_bus_error *error) {
         detect_finish(c);
 }
 
-/* In the thread: what the medium's ISO 9660 header says, and the OS whose
- * media in the database match it. */
-typedef struct MediaRead {
-        OsinfoMedia *media;
-        GError *error;
-        bool done;
-} MediaRead;
-
-static void media_read_done(GObject *source, GAsyncResult *result, gpointer userdata) {
-        MediaRead *m = userdata;
-
-        m->media = osinfo_media_create_from_location_with_flags_finish(result, &m->error);
-        m->done = true;
-}
-
+/* In the thread: the medium read and matched with the database. */
 static void detect_work(OsinfoWorker *w) {
         DetectCall *c = (DetectCall *) w;
-        GMainContext *context = g_main_context_new();
-        MediaRead m = {};
 
-        /* libosinfo reads the medium with GIO's asynchronous calls: they run on
-         * this thread's own context, never the default one */
-        g_main_context_push_thread_default(context);
-        lsan_ignore_begin();   /* libosinfo 1.10 keeps a copy of the location it never frees */
-        osinfo_media_create_from_location_with_flags_async(c->location, G_PRIORITY_DEFAULT, w->cancellable,
-                                                           media_read_done, 0, &m);
-        lsan_ignore_end();
-        while (!m.done)
-                g_main_context_iteration(context, TRUE);
-        g_main_context_pop_thread_default(context);
-        g_main_context_unref(context);
-        c->media = m.media;
-        if (!c->media) {
-                c->error = g_strdup(m.error ? m.error->message : "unknown error");
-                g_clear_error(&m.error);
-                return;
-        }
-        if (osinfo_db_identify_media(w->osinfo->db, c->media))
-                c->os = osinfo_media_get_os(c->media);
+        c->media = w->osinfo->mod->detect(w->osinfo->db, c->location, w->cancel, &c->error);
 }
 
 static void detect_done(OsinfoWorker *w) {
@@ -503,12 +390,12 @@ static void detect_done(OsinfoWorker *w) {
                                   c->path, c->error);
                 return detect_fail(c, &error);
         }
-        if (!c->os) {
+        if (!w->osinfo->mod->media_matched(c->media)) {
                 sd_bus_error_setf(&error, VM_ERROR_NO_SUCH_OS, "No OS in the OS database has media like '%s' (volume id '%s')",
-                                  c->path, strempty(osinfo_media_get_volume_id(c->media)));
+                                  c->path, strempty(w->osinfo->mod->media_volume_id(c->media)));
                 return detect_fail(c, &error);
         }
-        r = reply_with_os(c->message, c->os, c->media);
+        r = reply_with(c->message, w->osinfo, NULL, c->media);
         if (r < 0) {
                 sd_bus_error_set_errnof(&error, r, "Failed to answer about '%s': %m", c->path);
                 return detect_fail(c, &error);
@@ -538,6 +425,7 @@ static void detect_opened(void *userdata, int r, VmCallerFiles *files, const cha
         c->location = g_strdup_printf("/proc/self/fd/%d", f->fd);
         c->worker.work = detect_work;
         c->worker.done = detect_done;
+        c->worker.cancel = c->worker.osinfo->mod->cancel_new();
         r = worker_start(c->worker.osinfo, &c->worker, "osinfo-detect");
         if (r < 0) {
                 sd_bus_error_set_errnof(&error, r, "Failed to start reading '%s': %m", c->path);
@@ -626,9 +514,8 @@ static void osinfo_free(void *userdata) {
         osinfo_stop(o);
         g_ptr_array_free(o->waiting, TRUE);
         g_hash_table_destroy(o->detections);
-        if (o->by_short_id)
-                g_hash_table_destroy(o->by_short_id);
-        g_clear_object(&o->db);
+        if (o->db)
+                o->mod->free_db(o->db);
         g_free(o->error);
         g_free(o);
 }

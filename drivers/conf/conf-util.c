@@ -188,10 +188,17 @@ void conf_mac_generate(char out[18]) {
 }
 
 void conf_uuid_format(const unsigned char u[16], char out[37]) {
-        snprintf(out, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                 u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        /* by hand: snprintf's 16 conversions were 5 % of a start-up with 10,000 definitions */
+        static const char hex[] = "0123456789abcdef";
+        char *o = out;
+
+        for (size_t i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        *o++ = '-';
+                *o++ = hex[u[i] >> 4];
+                *o++ = hex[u[i] & 15];
+        }
+        *o = '\0';
 }
 
 int conf_uuid_parse(const char *s, unsigned char uuid[16]) {

@@ -10,6 +10,7 @@ static const char *const device_kind_table[] = {
         [DOMAIN_DEVICE_NET] = "interface",
         [DOMAIN_DEVICE_CONTROLLER] = "controller",
         [DOMAIN_DEVICE_MEMORY] = "memory",
+        [DOMAIN_DEVICE_LEASE] = "lease",
         NULL,
 };
 
@@ -74,7 +75,7 @@ int domain_device_parse(const char *xml, size_t len, DomainDef **ret, DomainDevi
                 }
         kind = conf_table_lookup(device_kind_table, (const char *) elem->name);
         if (kind < 0) {
-                r = conf_error_set(err, xml_line(elem), "<%s> is not a device that can be attached (disk, interface, controller, memory)",
+                r = conf_error_set(err, xml_line(elem), "<%s> is not a device that can be attached (disk, interface, controller, memory, lease)",
                                    (const char *) elem->name);
                 goto out;
         }

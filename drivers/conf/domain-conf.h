@@ -577,16 +577,17 @@ typedef enum DomainDeviceKind {
         DOMAIN_DEVICE_NET,
         DOMAIN_DEVICE_CONTROLLER,
         DOMAIN_DEVICE_MEMORY,      /* <memory model=…> */
+        DOMAIN_DEVICE_LEASE,       /* <lease> */
         _DOMAIN_DEVICE_KIND_MAX,
 } DomainDeviceKind;
 
-/* Parses the XML of one device (<disk>, <interface>, <controller>, <memory>) as a
+/* Parses the XML of one device (<disk>, <interface>, <controller>, <memory>, <lease>) as a
  * <devices> child of domain XML would be: returns 0 with *ret, a DomainDef
  * without name whose one device array holds it, and *ret_kind; -EINVAL with
  * err (malformed, several elements, not one of those three, unknown
  * attribute …), -EFBIG. */
 int domain_device_parse(const char *xml, size_t len, DomainDef **ret, DomainDeviceKind *ret_kind, ConfError *err);
-const char *domain_device_kind_to_string(DomainDeviceKind k);   /* "disk", "interface", "controller", "memory" */
+const char *domain_device_kind_to_string(DomainDeviceKind k);   /* "disk", "interface", "controller", "memory", "lease" */
 
 /* ---- memory devices (domain-conf-memory.c) ---- */
 

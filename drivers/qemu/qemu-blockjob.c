@@ -62,6 +62,7 @@ struct BlockJob {
         bool pivot, finish, shallow, format_it;
         uint32_t granularity;
         int base_fd, dest_fd;
+        int dest_lease_fd;      /* copy: the destination's lease (a dup), until it is in the copy's fd set */
         char *dest_path, *dest_format;
         char **layer_paths;     /* from the service, depth 0… */
         char **layer_formats;
@@ -120,6 +121,8 @@ static void blockjob_free(BlockJob *j) {
                 close(j->base_fd);
         if (j->dest_fd >= 0)
                 close(j->dest_fd);
+        if (j->dest_lease_fd >= 0)
+                close(j->dest_lease_fd);
         free(j->base_name);
         free(j->dest_path);
         free(j->dest_format);
@@ -939,10 +942,12 @@ static void target_storage_added(BlockJob *j, int r, const JsonValue *ret, const
         add_target_format(j);
 }
 
+static void dest_lease_added(BlockJob *j, int r, const JsonValue *ret, const char *error);
+static void add_target_storage(BlockJob *j);
+
 static void dest_fd_added(BlockJob *j, int r, const JsonValue *ret, const char *error) {
         JsonValue *a;
         int64_t set;
-        char filename[64];
 
         if (step_failed(j, r, error, "cannot pass the copy to qemu"))
                 return;
@@ -951,7 +956,35 @@ static void dest_fd_added(BlockJob *j, int r, const JsonValue *ret, const char *
                 return;
         }
         j->target_fdset = set;
-        snprintf(filename, sizeof(filename), "/dev/fdset/%" PRIi64, set);
+        if (j->dest_lease_fd >= 0) {
+                /* the copy's lease joins its fd set (write-only: never the fd qemu opens the image with), so it
+                 * lives as the copy's node does: it goes with the set when the copy is undone, stays after a pivot */
+                char opaque[80];
+
+                snprintf(opaque, sizeof(opaque), "%s-lease", j->target_storage);
+                a = json_object();
+                json_object_set_new(a, "fdset-id", json_integer(set));
+                json_object_set_new(a, "opaque", json_string(opaque));
+                blockjob_step(j, "add-fd", a, j->dest_lease_fd, dest_lease_added);
+                return;
+        }
+        add_target_storage(j);
+}
+
+static void dest_lease_added(BlockJob *j, int r, const JsonValue *ret, const char *error) {
+        if (step_failed(j, r, error, "cannot pass the copy's lease to qemu"))
+                return;
+        close(j->dest_lease_fd);
+        j->dest_lease_fd = -1;
+        add_target_storage(j);
+}
+
+/* The copy's protocol node, on its fd set. */
+static void add_target_storage(BlockJob *j) {
+        JsonValue *a;
+        char filename[64];
+
+        snprintf(filename, sizeof(filename), "/dev/fdset/%" PRIi64, j->target_fdset);
         a = json_object();
         json_object_set_new(a, "driver", json_string("file"));
         json_object_set_new(a, "node-name", json_string(j->target_storage));
@@ -1116,7 +1149,7 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *p, const Drive
         j->shallow = p->shallow;
         j->format_it = p->dest_format_it;
         j->granularity = p->granularity;
-        j->base_fd = j->dest_fd = -1;
+        j->base_fd = j->dest_fd = j->dest_lease_fd = -1;
         j->target_fdset = -1;
         j->base_name = dup_or_null(p->base_name);
         j->owner_data = dup_or_null(p->owner_data);
@@ -1141,6 +1174,12 @@ int qemu_block_job_start(DriverRuntime *rt, const DriverBlockJob *p, const Drive
                 return r;
         }
         if (p->type == DRIVER_BLOCK_JOB_COPY && (j->dest_fd = fcntl(p->dest_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                r = -errno;
+                blockjob_free(j);
+                return r;
+        }
+        if (p->type == DRIVER_BLOCK_JOB_COPY && p->dest_lease_fd >= 0 &&
+            (j->dest_lease_fd = fcntl(p->dest_lease_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
                 r = -errno;
                 blockjob_free(j);
                 return r;
@@ -1361,7 +1400,7 @@ static BlockJob *blockjob_from_record(DriverRuntime *rt, const char *rec) {
         j->cancel_requested = json_flag(o, "cancel_requested");
         j->phase = streq(phase, "ready") ? PHASE_READY : streq(phase, "ending") ? PHASE_ENDING : PHASE_RUNNING;
         j->qemu_job = true;
-        j->base_fd = j->dest_fd = -1;
+        j->base_fd = j->dest_fd = j->dest_lease_fd = -1;
         j->dest_path = dup_or_null(json_util_member_string(o, "dest"));
         j->dest_format = dup_or_null(json_util_member_string(o, "dest_format"));
         j->owner_data = dup_or_null(json_util_member_string(o, "owner"));
@@ -1536,7 +1575,7 @@ int qemu_block_resize(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDon
         if (!z)
                 return -ENOMEM;
         z->j.rt = rt;
-        z->j.base_fd = z->j.dest_fd = -1;
+        z->j.base_fd = z->j.dest_fd = z->j.dest_lease_fd = -1;
         z->size = size;
         z->done = done;
         z->userdata = userdata;

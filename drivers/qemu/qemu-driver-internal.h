@@ -404,6 +404,13 @@ int qemu_hotplug_memory_attach(DriverRuntime *rt, const DomainDef *dev, DriverDe
 int qemu_hotplug_memory_detach(DriverRuntime *rt, size_t index, DriverDeviceDoneFn done, void *userdata,
                                char **ret_error);
 
+/* qemu-hotplug-lease.c: attach and detach of a <lease> (DOMAIN_DEVICE_LEASE); its fd's name in qemu */
+int qemu_hotplug_lease_attach(DriverRuntime *rt, const DomainDef *dev, const DriverFiles *files,
+                              DriverDeviceDoneFn done, void *userdata, char **ret_error);
+int qemu_hotplug_lease_detach(DriverRuntime *rt, size_t index, DriverDeviceDoneFn done, void *userdata,
+                              char **ret_error);
+void qemu_lease_fdname(const DomainLeaseDef *l, char *buf, size_t size);
+
 /* ---- qemu-migrate.c: live migration ---- */
 
 /* DomainDriverOps.migrate_prepare, .migrate_ports, .migrate_finish, .migrate_begin, .migrate_confirm */

@@ -901,6 +901,8 @@ int qemu_hotplug_attach(DriverRuntime *rt, DomainDeviceKind kind, const DomainDe
 
         if (kind == DOMAIN_DEVICE_MEMORY)
                 return qemu_hotplug_memory_attach(rt, dev, done, userdata, ret_error);
+        if (kind == DOMAIN_DEVICE_LEASE)
+                return qemu_hotplug_lease_attach(rt, dev, files, done, userdata, ret_error);
         r = runtime_check(rt, ret_error);
         if (r < 0)
                 return r;
@@ -1282,6 +1284,8 @@ int qemu_hotplug_detach(DriverRuntime *rt, DomainDeviceKind kind, size_t index, 
 
         if (kind == DOMAIN_DEVICE_MEMORY)
                 return qemu_hotplug_memory_detach(rt, index, done, userdata, ret_error);
+        if (kind == DOMAIN_DEVICE_LEASE)
+                return qemu_hotplug_lease_detach(rt, index, done, userdata, ret_error);
         r = runtime_check(rt, ret_error);
         if (r < 0)
                 return r;

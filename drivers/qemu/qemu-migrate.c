@@ -458,10 +458,14 @@ static void incoming_blocks_reply(Qmp *q, int r, const JsonValue *ret, const cha
         }
         /* the disks to copy, exported writable under their targets' names */
         char port[8];
+        JsonValue *start;
         snprintf(port, sizeof port, "%u", m->nbd_port);
-        seq_add(&m->seq, "nbd-server-start",
-                json_pack("{s:{s:s,s:{s:s,s:s}}}", "addr", "type", "inet", "data", "host", m->listen_address, "port",
-                          port));
+        start = json_pack("{s:{s:s,s:{s:s,s:s}}}", "addr", "type", "inet", "data", "host", m->listen_address, "port",
+                          port);
+        if (m->tls)   /* the stream's server credentials: a client without the CA's certificate gets nothing */
+                json_object_set_new(start, "tls-creds", json_string(MIG_TLS_ID));
+        seq_add(&m->seq, "nbd-server-start", start);
+        qemu_runtime_log(rt, "the disks' NBD server listens on port %u%s", m->nbd_port, m->tls ? " (TLS)" : "");
         for (size_t i = 0; i < m->n_nbd_disks; i++) {
                 const JsonValue *ins = qemu_disk_inserted(ret, rt->def, m->nbd_disks[i]);
                 const char *node = json_util_member_string(ins, "node-name");
@@ -630,6 +634,7 @@ typedef struct QemuMigJob {
         bool was_running, live, we_stopped;
         bool postcopy, postcopy_now, postcopy_started, postcopy_active, completed;
         bool cancel_requested, listening, stream_started;
+        bool tls;                       /* the stream and the disks' NBD connections */
         uint64_t disk_done, disk_total;
         uint64_t *disk_len, *disk_off;  /* each mirror's, as qemu last said */
         MigSeq seq;
@@ -1104,6 +1109,7 @@ static void blocks_reply(Qmp *q, int r, const JsonValue *ret, const char *error,
                 const JsonValue *ins = qemu_disk_inserted(ret, rt->def, j->disks[i]);
                 const char *node = json_util_member_string(ins, "node-name");
                 char id[64], target[80];
+                JsonValue *add;
 
                 if (!node) {
                         g_autofree char *msg = g_strdup_printf("disk %s has no block node to copy",
@@ -1114,10 +1120,14 @@ static void blocks_reply(Qmp *q, int r, const JsonValue *ret, const char *error,
                 }
                 snprintf(id, sizeof id, MIG_NBD_NODE_PREFIX "%zu", i);
                 snprintf(target, sizeof target, "%s-target", id);
-                seq_add(&j->seq, "blockdev-add",
-                        json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:s}", "driver", "nbd", "node-name", target, "server",
-                                  "type", "inet", "host", j->host, "port", port, "export",
-                                  rt->def->disks[j->disks[i]].target_dev));
+                add = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:s}", "driver", "nbd", "node-name", target, "server", "type",
+                                "inet", "host", j->host, "port", port, "export", rt->def->disks[j->disks[i]].target_dev);
+                if (j->tls) {
+                        /* the stream's client credentials (added before this), the destination named as for it */
+                        json_object_set_new(add, "tls-creds", json_string(MIG_TLS_ID));
+                        json_object_set_new(add, "tls-hostname", json_string(j->host));
+                }
+                seq_add(&j->seq, "blockdev-add", add);
                 seq_add(&j->seq, "blockdev-mirror",
                         json_pack("{s:s,s:s,s:s,s:s,s:b}", "job-id", id, "device", node, "target", target, "sync",
                                   "full", "auto-dismiss", 1));
@@ -1210,6 +1220,7 @@ int qemu_migrate_begin(DriverRuntime *rt, const DriverMigrateOptions *o, const D
         j->live = o->live;
         j->postcopy = o->postcopy;
         j->postcopy_now = o->postcopy_now;
+        j->tls = o->tls;
         if (o->n_nbd_disks > 0) {
                 j->disks = calloc(o->n_nbd_disks, sizeof(size_t));
                 if (j->disks)

@@ -5,11 +5,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlopen-util.h"
 #include "storage-internal.h"
 
 #if HAVE_LIBRBD
 #include <rados/librados.h>
 #include <rbd/librbd.h>
+
+DL_POINTER(rados_cluster_stat);
+DL_POINTER(rados_conf_set);
+DL_POINTER(rados_connect);
+DL_POINTER(rados_create);
+DL_POINTER(rados_ioctx_create);
+DL_POINTER(rados_ioctx_destroy);
+DL_POINTER(rados_ioctx_pool_stat);
+DL_POINTER(rados_shutdown);
+DL_POINTER(rbd_close);
+DL_POINTER(rbd_create);
+DL_POINTER(rbd_image_spec_list_cleanup);
+DL_POINTER(rbd_list2);
+DL_POINTER(rbd_open_read_only);
+DL_POINTER(rbd_remove);
+DL_POINTER(rbd_stat);
+
+static const DlSymbol rados_symbols[] = {
+        DL_SYMBOL(rados_cluster_stat),
+        DL_SYMBOL(rados_conf_set),
+        DL_SYMBOL(rados_connect),
+        DL_SYMBOL(rados_create),
+        DL_SYMBOL(rados_ioctx_create),
+        DL_SYMBOL(rados_ioctx_destroy),
+        DL_SYMBOL(rados_ioctx_pool_stat),
+        DL_SYMBOL(rados_shutdown),
+        {}
+};
+static const DlSymbol rbd_symbols[] = {
+        DL_SYMBOL(rbd_close),
+        DL_SYMBOL(rbd_create),
+        DL_SYMBOL(rbd_image_spec_list_cleanup),
+        DL_SYMBOL(rbd_list2),
+        DL_SYMBOL(rbd_open_read_only),
+        DL_SYMBOL(rbd_remove),
+        DL_SYMBOL(rbd_stat),
+        {}
+};
+static DlLibrary rados_library = { "librados.so.2", "librados2", rados_symbols };
+static DlLibrary rbd_library = { "librbd.so.1", "librbd1", rbd_symbols };
+static DlLibrary *const rbd_libraries[] = { &rados_library, &rbd_library, NULL };
 
 /* Bounds against a cluster that never answers (a wrong key also ends as a timeout). */
 #define RBD_TIMEOUT_SEC "60"
@@ -19,7 +61,10 @@ static int rbd_connect(const StorageNetConn *c, rados_t *ret_cluster, rados_ioct
         rados_t cl;
         int r;
 
-        r = rados_create(&cl, c->username);   /* NULL: client.admin, as libvirt without <auth> */
+        r = dl_library_open(rbd_libraries, error);
+        if (r < 0)
+                return r;
+        r = sym_rados_create(&cl, c->username);   /* NULL: client.admin, as libvirt without <auth> */
         if (r < 0) {
                 *error = g_strdup_printf("cannot create a RADOS client: %s", strerror(-r));
                 return r;
@@ -30,20 +75,20 @@ static int rbd_connect(const StorageNetConn *c, rados_t *ret_cluster, rados_ioct
                 snprintf(mon, sizeof mon, "%s", c->host);
         if (c->secret)
                 key = g_base64_encode(c->secret, c->secret_len);
-        if ((r = rados_conf_set(cl, "mon_host", mon)) < 0 ||
-            (r = rados_conf_set(cl, "auth_supported", c->username ? "cephx" : "none")) < 0 ||
-            (key && (r = rados_conf_set(cl, "key", key)) < 0) ||
-            (r = rados_conf_set(cl, "client_mount_timeout", RBD_TIMEOUT_SEC)) < 0 ||
-            (r = rados_conf_set(cl, "rados_mon_op_timeout", RBD_TIMEOUT_SEC)) < 0 ||
-            (r = rados_conf_set(cl, "rados_osd_op_timeout", RBD_TIMEOUT_SEC)) < 0 ||
-            (r = rados_conf_set(cl, "log_to_stderr", "false")) < 0 ||
-            (r = rados_conf_set(cl, "err_to_stderr", "false")) < 0 ||
-            (r = rados_conf_set(cl, "log_file", "")) < 0) {
+        if ((r = sym_rados_conf_set(cl, "mon_host", mon)) < 0 ||
+            (r = sym_rados_conf_set(cl, "auth_supported", c->username ? "cephx" : "none")) < 0 ||
+            (key && (r = sym_rados_conf_set(cl, "key", key)) < 0) ||
+            (r = sym_rados_conf_set(cl, "client_mount_timeout", RBD_TIMEOUT_SEC)) < 0 ||
+            (r = sym_rados_conf_set(cl, "rados_mon_op_timeout", RBD_TIMEOUT_SEC)) < 0 ||
+            (r = sym_rados_conf_set(cl, "rados_osd_op_timeout", RBD_TIMEOUT_SEC)) < 0 ||
+            (r = sym_rados_conf_set(cl, "log_to_stderr", "false")) < 0 ||
+            (r = sym_rados_conf_set(cl, "err_to_stderr", "false")) < 0 ||
+            (r = sym_rados_conf_set(cl, "log_file", "")) < 0) {
                 if (key) {
                         explicit_bzero(key, strlen(key));
                         g_free(key);
                 }
-                rados_shutdown(cl);
+                sym_rados_shutdown(cl);
                 *error = g_strdup_printf("cannot configure the RADOS client: %s", strerror(-r));
                 return r;
         }
@@ -51,18 +96,18 @@ static int rbd_connect(const StorageNetConn *c, rados_t *ret_cluster, rados_ioct
                 explicit_bzero(key, strlen(key));
                 g_free(key);
         }
-        r = rados_connect(cl);
+        r = sym_rados_connect(cl);
         if (r < 0) {
                 *error = g_strdup_printf("cannot connect to the Ceph monitor %s as client.%s: %s", mon,
                                          c->username ?: "admin", strerror(-r));
-                rados_shutdown(cl);
+                sym_rados_shutdown(cl);
                 return r;
         }
-        r = rados_ioctx_create(cl, c->source_name, ret_io);
+        r = sym_rados_ioctx_create(cl, c->source_name, ret_io);
         if (r < 0) {
                 *error = r == -ENOENT ? g_strdup_printf("the Ceph cluster at %s has no RADOS pool '%s'", mon, c->source_name)
                                       : g_strdup_printf("cannot open RADOS pool '%s': %s", c->source_name, strerror(-r));
-                rados_shutdown(cl);
+                sym_rados_shutdown(cl);
                 return r;
         }
         *ret_cluster = cl;
@@ -70,8 +115,8 @@ static int rbd_connect(const StorageNetConn *c, rados_t *ret_cluster, rados_ioct
 }
 
 static void rbd_disconnect(rados_t cl, rados_ioctx_t io) {
-        rados_ioctx_destroy(io);
-        rados_shutdown(cl);
+        sym_rados_ioctx_destroy(io);
+        sym_rados_shutdown(cl);
 }
 
 static StorageVolDef *image_def(const StorageNetConn *c, const char *name, uint64_t size) {
@@ -108,7 +153,7 @@ int storage_rbd_list(const StorageNetConn *c, StorageNetList *out, char **error)
                 }
                 images = more;
                 n = max;
-                r = rbd_list2(io, images, &n);
+                r = sym_rbd_list2(io, images, &n);
                 if (r != -ERANGE)
                         break;
                 max = n > max ? n : max * 2;
@@ -122,10 +167,10 @@ int storage_rbd_list(const StorageNetConn *c, StorageNetList *out, char **error)
                 rbd_image_info_t info;
                 rbd_image_t img;
 
-                if (rbd_open_read_only(io, images[i].name, &img, NULL) < 0)
+                if (sym_rbd_open_read_only(io, images[i].name, &img, NULL) < 0)
                         continue;   /* removed meanwhile */
-                int q = rbd_stat(img, &info, sizeof info);
-                rbd_close(img);
+                int q = sym_rbd_stat(img, &info, sizeof info);
+                sym_rbd_close(img);
                 if (q < 0)
                         continue;
                 StorageVolDef *def = image_def(c, images[i].name, info.size);
@@ -136,15 +181,15 @@ int storage_rbd_list(const StorageNetConn *c, StorageNetList *out, char **error)
                 g_ptr_array_add(out->vols, def);
         }
         r = 0;
-        if (rados_cluster_stat(cl, &cst) >= 0) {
+        if (sym_rados_cluster_stat(cl, &cst) >= 0) {
                 out->capacity = cst.kb * 1024;
                 out->available = cst.kb_avail * 1024;
         }
-        if (rados_ioctx_pool_stat(io, &pst) >= 0)
+        if (sym_rados_ioctx_pool_stat(io, &pst) >= 0)
                 out->allocation = pst.num_bytes;
 out:
         if (images) {
-                rbd_image_spec_list_cleanup(images, n);
+                sym_rbd_image_spec_list_cleanup(images, n);
                 free(images);
         }
         rbd_disconnect(cl, io);
@@ -159,7 +204,7 @@ int storage_rbd_create(const StorageNetConn *c, const char *name, uint64_t size,
         r = rbd_connect(c, &cl, &io, error);
         if (r < 0)
                 return r;
-        r = rbd_create(io, name, size, &order);
+        r = sym_rbd_create(io, name, size, &order);
         if (r < 0)
                 *error = r == -EEXIST ? g_strdup_printf("RADOS pool '%s' already has an image '%s'", c->source_name, name)
                                       : g_strdup_printf("cannot create image '%s' in RADOS pool '%s': %s", name,
@@ -176,7 +221,7 @@ int storage_rbd_remove(const StorageNetConn *c, const char *name, char **error) 
         r = rbd_connect(c, &cl, &io, error);
         if (r < 0)
                 return r;
-        r = rbd_remove(io, name);
+        r = sym_rbd_remove(io, name);
         if (r < 0 && r != -ENOENT)
                 *error = g_strdup_printf("cannot remove image '%s' of RADOS pool '%s': %s", name, c->source_name,
                                          r == -EBUSY ? "it is in use (watched by a client)" : strerror(-r));

@@ -78,11 +78,15 @@ int write_file_atomic_nosync(const char *path, const void *data, size_t len, mod
 }
 
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size) {
+        return read_full_file_at(AT_FDCWD, path, max_size, ret, ret_size);
+}
+
+int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, alloc = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         for (;;) {

@@ -16,6 +16,8 @@ int write_file_atomic_nosync(const char *path, const void *data, size_t len, mod
 /* Reads the whole file into a NUL-terminated buffer (*ret, caller frees).
  * Fails with -EFBIG above max_size. Returns 0 or -errno. */
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size);
+/* The same, path relative to dir_fd (openat(2)'s rules; AT_FDCWD is read_full_file()). */
+int read_full_file_at(int dir_fd, const char *path, size_t max_size, char **ret, size_t *ret_size);
 
 /* Writes all of data to fd, again after a short write or EINTR. Returns 0 or
  * -errno. */

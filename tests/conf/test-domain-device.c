@@ -1,5 +1,5 @@
 /* test-domain-device.c — domain_device_parse(): the XML of one device as AttachDevice, DetachDevice and
- * UpdateDevice take it (one <disk>, <interface> or <controller>, validated as in a <devices>, errors
+ * UpdateDevice take it (one <disk>, <interface>, <controller> or <lease>, validated as in a <devices>, errors
  * naming the caller's line), and an interface's user alias kept through parse, copy and format. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +95,19 @@ int main(void) {
         free(msg);
         def = NULL, msg = NULL;
 
+        /* a libvirt <lease>, as AttachDevice takes it */
+        r = parse("<lease><lockspace>space</lockspace><key>k1</key><target path='/var/lib/vmgmt/leases/space-k1' "
+                  "offset='1024'/></lease>", &def, &kind, &msg);
+        CHECK(r == 0, "lease refused: %s", msg ? msg : "");
+        CHECK(kind == DOMAIN_DEVICE_LEASE, "kind %d", kind);
+        CHECK(def && def->n_leases == 1 && def->n_disks == 0 && strcmp(def->leases[0].key, "k1") == 0 &&
+              strcmp(def->leases[0].lockspace, "space") == 0 &&
+              strcmp(def->leases[0].target_path, "/var/lib/vmgmt/leases/space-k1") == 0 &&
+              def->leases[0].target_offset == 1024, "lease fields");
+        CHECK(strcmp(domain_device_kind_to_string(DOMAIN_DEVICE_LEASE), "lease") == 0, "kind name");
+        domain_def_free(def);
+        free(msg);
+        def = NULL, msg = NULL;
         expect_error("", "no element");
         expect_error("<disk type='file'><target dev='vda'/></disk><disk type='file'/>", "one element, not 2");
         expect_error("<serial type='pty'/>", "<serial> is not a device that can be attached");

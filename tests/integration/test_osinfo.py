@@ -336,6 +336,8 @@ class LoadingDatabase(VmgmtTestCase):
                     loop.quit()
             return ok, err
 
+        # libosinfo is in a module vmgmtd opens with the database (service-scale: an idle vmgmtd has not)
+        self.assertNotIn('vmgmt-osinfo.so', self.mapped())
         # all sent before any is answered: the first starts the load, the others wait with it
         for key, (member, args) in calls.items():
             ok, err = reply(key)
@@ -353,6 +355,11 @@ class LoadingDatabase(VmgmtTestCase):
                          sorted(x.get_id() for x in osinfo()[1].get_os_list().get_elements() if x.get_distro() == 'debian'))
         self.assertEqual(answers['detect']['id'], o.get_id())
         self.assertEqual(self.daemon.log_text().count('Loaded the OS database'), 1, 'loaded once for all of them')
+        self.assertIn('vmgmt-osinfo.so', self.mapped())
+
+    def mapped(self):
+        with open('/proc/%d/maps' % self.daemon.pid) as f:
+            return {line.split()[-1].rsplit('/', 1)[-1] for line in f if '/' in line}
 
 
 class EmptyDatabase(VmgmtTestCase):

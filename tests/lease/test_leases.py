@@ -25,6 +25,7 @@ from vmgmt_harness import (DEFAULT_TIMEOUT, VMGMTCTL, Fixture, VmgmtTestCase, db
                            minimal_domain_xml, new_uuid, opts, pid_alive)
 
 ERR_BUSY = 'org.vmgmt.Error.Busy'
+JOB_IFACE = 'org.vmgmt.Job'
 
 
 def disk_xml(image, shareable=False, readonly=False):
@@ -239,6 +240,179 @@ class Leases(VmgmtTestCase):
         self.fx.client.domain(a).Destroy(opts())
         self.fx.client.wait_state(a, 'shutoff')
         self.start(self.fx2, b)
+
+    # ---- hot-plugged <lease> devices ----
+
+    def test_hotplugged_lease_devices(self):
+        target = os.path.join(self.lease_dir, 'space-hot')
+        lease = ("<lease><lockspace>space</lockspace><key>h1</key><target path='%s' offset='512'/></lease>"
+                 % target)
+        busy = 'lease h1 in lockspace space (%s, offset 512) is held by another domain' % target
+        os.makedirs(self.lease_dir, exist_ok=True)
+        a = self.fx.client.manager.DefineDomain(minimal_domain_xml('hl-a'), opts())
+        b = self.fx2.client.manager.DefineDomain(minimal_domain_xml('hl-b', extra_devices=lease), opts())
+        c = self.fx2.client.manager.DefineDomain(minimal_domain_xml('hl-c'), opts())
+        self.start(self.fx, a)
+        self.start(self.fx2, c)
+        # attached live and to the definition: dumpxml shows it in both; the lease is held at once
+        self.fx.client.domain(a).AttachDevice(lease, opts(live=True, config=True))
+        for inactive in (False, True):
+            self.assertIn("<target path='%s' offset='512'/>" % target,
+                          str(self.fx.client.domain(a).GetXML(opts(inactive=inactive))))
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn(busy, cm.exception.get_dbus_message())
+        # a live attach of a lease another domain holds is Busy and changes nothing
+        before = str(self.fx2.client.domain(c).GetXML(opts()))
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(c).AttachDevice(lease, opts(live=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn(busy, cm.exception.get_dbus_message())
+        self.assertEqual(before, str(self.fx2.client.domain(c).GetXML(opts())))
+        # qemu holds it, through a restart of its vmgmtd
+        self.fx.daemon.kill()
+        self.fx.daemon.start()
+        self.assertIn(target, str(self.fx.client.domain(a).GetXML(opts())))
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(b).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        # detached from both: gone from dumpxml, and the other host's domain starts
+        self.fx.client.domain(a).DetachDevice(lease, opts(live=True, config=True))
+        for inactive in (False, True):
+            self.assertNotIn('<lease>', str(self.fx.client.domain(a).GetXML(opts(inactive=inactive))))
+        self.start_eventually(self.fx2, b)
+        # a lease a start took (qemu inherited its fd) is let go by a live detach too
+        self.fx2.client.domain(b).DetachDevice(lease, opts(live=True))
+        self.assertNotIn('<lease>', str(self.fx2.client.domain(b).GetXML(opts())))
+        self.assertIn('<lease>', str(self.fx2.client.domain(b).GetXML(opts(inactive=True))))
+        self.fx.client.domain(a).AttachDevice(lease, opts(live=True))
+        self.assertIn('<lease>', str(self.fx.client.domain(a).GetXML(opts())))
+        self.assertNotIn('<lease>', str(self.fx.client.domain(a).GetXML(opts(inactive=True))))
+        # detaching one the running domain does not have names it
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx2.client.domain(c).DetachDevice(lease, opts(live=True))
+        self.assertEqual(dbus_error_name(cm.exception), 'org.freedesktop.DBus.Error.InvalidArgs')
+        self.assertIn('has no lease h1', cm.exception.get_dbus_message())
+
+    # ---- a block copy's pivot moves the disk's lease ----
+
+    def define_image_on(self, fx, name, image):
+        uuid = new_uuid()
+        path = fx.client.manager.DefineDomain(minimal_domain_xml(name, uuid=uuid, extra_devices=disk_xml(image)),
+                                              opts())
+        return path, uuid
+
+    def wait_job(self, fx, job, states=('completed', 'failed', 'cancelled')):
+        deadline = time.monotonic() + 120
+        while True:
+            p = fx.client.props(job, JOB_IFACE)
+            if str(p['State']) in states:
+                return p
+            self.assertLess(time.monotonic(), deadline, 'job %s: %s' % (job, dict(p)))
+            time.sleep(0.2)
+
+    def wait_ready(self, fx, job):
+        deadline = time.monotonic() + 120
+        while True:
+            p = fx.client.props(job, JOB_IFACE)
+            self.assertEqual(str(p['State']), 'running', dict(p))
+            if int(p['TotalBytes']) > 0 and int(p['ProcessedBytes']) == int(p['TotalBytes']):
+                return p
+            self.assertLess(time.monotonic(), deadline, 'job %s not ready: %s' % (job, dict(p)))
+            time.sleep(0.2)
+
+    def start_eventually(self, fx, path):
+        """Start, while the lease the other side let go is still on its way out of its qemu."""
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while True:
+            try:
+                self.start(fx, path)
+                return
+            except dbus.exceptions.DBusException as e:
+                if dbus_error_name(e) != ERR_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def assert_start_busy(self, fx, path, image, holder, holder_uuid):
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            fx.client.domain(path).Start(opts(), timeout=2 * DEFAULT_TIMEOUT)
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn('disk %s is in use by domain %s (%s)' % (os.path.realpath(image), holder, holder_uuid),
+                      cm.exception.get_dbus_message())
+        self.assertEqual(str(fx.client.state(path)[0]), 'shutoff')
+
+    def test_block_copy_pivot_moves_the_lease(self):
+        new = os.path.join(self.shared, 'new.img')
+        a, ua = self.define_on(self.fx, 'copy-a')
+        b, _ = self.define_image_on(self.fx2, 'copy-b', new)
+        old_b, _ = self.define_on(self.fx2, 'copy-old')
+        self.start(self.fx, a)
+        job = str(self.fx.client.domain(a).BlockCopy('vda', new, opts(pivot=True)))
+        self.assertEqual(str(self.wait_job(self.fx, job)['State']), 'completed')
+        self.assertIn(new, str(self.fx.client.domain(a).GetXML(opts())))
+        # the new image is copy-a's now: a domain of the other host on it is Busy naming copy-a …
+        self.assert_start_busy(self.fx2, b, new, 'copy-a', ua)
+        # … and still after copy-a's vmgmtd was killed and started again (qemu holds it)
+        self.fx.daemon.kill()
+        self.assert_start_busy(self.fx2, b, new, 'copy-a', ua)
+        self.fx.daemon.start()
+        self.assertEqual(self.fx.client.state(a)[0], 'running')
+        self.assert_start_busy(self.fx2, b, new, 'copy-a', ua)
+        # the old image's lease went after the pivot: a domain on it starts
+        self.start_eventually(self.fx2, old_b)
+        self.fx2.client.domain(old_b).Destroy(opts())
+        self.fx2.client.wait_state(old_b, 'shutoff')
+        # and the new image's goes with copy-a's qemu
+        self.fx.client.domain(a).Destroy(opts())
+        self.fx.client.wait_state(a, 'shutoff')
+        self.start(self.fx2, b)
+
+    def test_block_copy_pivot_while_paused(self):
+        # a paused qemu keeps a removed fd set's fds open (qemu 7.2): the old image's lease is let go all the same
+        new = os.path.join(self.shared, 'paused.img')
+        a, ua = self.define_on(self.fx, 'paused-a')
+        old_b, _ = self.define_on(self.fx2, 'paused-old')
+        new_b, _ = self.define_image_on(self.fx2, 'paused-new', new)
+        self.fx.client.domain(a).Start(opts(paused=True), timeout=2 * DEFAULT_TIMEOUT)
+        self.fx.client.wait_state(a, 'paused')
+        job = str(self.fx.client.domain(a).BlockCopy('vda', new, opts(pivot=True)))
+        self.assertEqual(str(self.wait_job(self.fx, job)['State']), 'completed')
+        self.assertEqual(str(self.fx.client.state(a)[0]), 'paused')
+        self.start(self.fx2, old_b)
+        self.assert_start_busy(self.fx2, new_b, new, 'paused-a', ua)
+
+    def test_block_copy_to_a_leased_image_is_busy_and_an_abort_keeps_the_old(self):
+        taken = os.path.join(self.shared, 'taken.img')
+        spare = os.path.join(self.shared, 'spare.img')
+        for f in (taken, spare):
+            with open(f, 'wb') as img:
+                img.truncate(4 << 20)
+        a, _ = self.define_on(self.fx, 'abort-a')
+        holder, uh = self.define_image_on(self.fx2, 'abort-holder', taken)
+        on_spare, _ = self.define_image_on(self.fx2, 'abort-spare', spare)
+        on_old, _ = self.define_on(self.fx2, 'abort-old')
+        self.start(self.fx, a)
+        self.start(self.fx2, holder)
+        # a destination another domain runs on: Busy naming it, before any copy (no Job, nothing changed)
+        jobs = [p for p in self.fx.client.managed_objects() if p.startswith('/org/vmgmt/job/')]
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.fx.client.domain(a).BlockCopy('vda', taken, opts(reuse_external=True, pivot=True))
+        self.assertEqual(dbus_error_name(cm.exception), ERR_BUSY, str(cm.exception))
+        self.assertIn('disk %s is in use by domain abort-holder (%s)' % (os.path.realpath(taken), uh),
+                      cm.exception.get_dbus_message())
+        self.assertEqual(jobs, [p for p in self.fx.client.managed_objects() if p.startswith('/org/vmgmt/job/')])
+        self.assertIn(self.image, str(self.fx.client.domain(a).GetXML(opts())))
+        # a copy that is ended without a pivot: the destination's lease is held while it runs, then let go
+        job = str(self.fx.client.domain(a).BlockCopy('vda', spare, opts(reuse_external=True)))
+        self.wait_ready(self.fx, job)
+        self.assert_start_busy(self.fx2, on_spare, spare, 'abort-a', str(self.fx.client.props(a)['UUID']))
+        self.fx.client.domain(a).BlockJobAbort('vda', opts())
+        self.assertEqual(str(self.wait_job(self.fx, job)['State']), 'completed')
+        self.assertIn(self.image, str(self.fx.client.domain(a).GetXML(opts())))
+        self.start_eventually(self.fx2, on_spare)
+        # the old image stays copy-a's
+        self.assert_start_busy(self.fx2, on_old, self.image, 'abort-a', str(self.fx.client.props(a)['UUID']))
 
     def test_shareable_and_readonly_take_no_lease(self):
         for kind in ({'shareable': True}, {'readonly': True}):

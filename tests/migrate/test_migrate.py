@@ -275,43 +275,57 @@ def disk_guest_xml(name, image):
     return xml.replace('<devices>', '<devices>' + disk, 1)
 
 
+def local_disk_guest(tc, name):
+    """A booted guest on A whose disk is a local qcow2 with a marker written; B has an empty image at the same
+    path (its own, bound there in B's mount namespace). Returns (path, B's image)."""
+    import subprocess
+    here = os.path.join(tc.fa.tmp, 'disks-' + name)
+    there = os.path.join(tc.fb.tmp, 'disks-b-' + name)
+    os.makedirs(here)
+    os.makedirs(there)
+    img = os.path.join(here, 'local.qcow2')
+    for f in (img, os.path.join(there, 'local.qcow2')):
+        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', f, '32M'], check=True)
+    tc.host_b.bind(there, here)   # in B the same path is B's own (empty) image
+    tc.addCleanup(tc.host_b.unbind, here)
+    path, con = tc.boot(name, xml=disk_guest_xml(name, img))
+    con.send('echo marker-$((6*7))-ok > /tmp/marker; printf disk-marker-$((7*11))-ok > /dev/vda; sync; '
+             'echo written-$((2*3))')
+    con.wait_for('written-6', timeout=WAIT)
+    return path, os.path.join(there, 'local.qcow2')
+
+
+def assert_copied(tc, job, path, name, image_b):
+    """The copy_storage migration job ends completed; the guest runs on B with its RAM marker, and B's own
+    image has what the guest wrote on A (A's is the same as before, untouched by B)."""
+    import subprocess
+    p = tc.wait_job(tc.ca, job)
+    tc.assertEqual(p['State'], 'completed', p)
+    tc.assertEqual(p['Info'].get('disk_total'), 32 << 20, p)
+    tc.assertEqual(p['Info'].get('disk_transferred'), 32 << 20, p)
+    tc.ca.wait_state(path, 'shutoff', timeout=WAIT, reason='migrated')
+    tc.wait_until(lambda: name in tc.domain_names(tc.cb), what='the domain on B')
+    bpath = str(tc.cb.manager.GetDomain(name))
+    tc.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
+    bcon = tc.fb.console(bpath)
+    bcon.send('cat /tmp/marker')
+    bcon.wait_for('marker-42-ok', timeout=WAIT)
+    tc.cb.domain(bpath).Destroy(opts())
+    tc.wait_until(lambda: name not in tc.domain_names(tc.cb), what='the transient domain gone from B')
+    tc.ca.domain(path).Undefine(opts())
+    raw = os.path.join(tc.fa.tmp, 'b.raw')
+    subprocess.run([QEMU_IMG, 'convert', '-U', '-O', 'raw', image_b, raw], check=True)
+    with open(raw, 'rb') as f:
+        tc.assertEqual(f.read(16), b'disk-marker-77-o')
+    os.unlink(raw)
+
+
 class CopyStorage(MigrateTestCase):
     def test_copy_storage(self):
-        import os
-        import subprocess
-        here = os.path.join(self.fa.tmp, 'disks')
-        there = os.path.join(self.fb.tmp, 'disks-b')
-        os.makedirs(here)
-        os.makedirs(there)
-        img = os.path.join(here, 'local.qcow2')
-        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', img, '32M'], check=True)
-        subprocess.run([QEMU_IMG, 'create', '-q', '-f', 'qcow2', os.path.join(there, 'local.qcow2'), '32M'],
-                       check=True)
-        self.host_b.bind(there, here)   # in B the same path is B's own (empty) image
-        path, con = self.boot('copy', xml=disk_guest_xml('copy', img))
-        con.send('echo marker-$((6*7))-ok > /tmp/marker; printf disk-marker-$((7*11))-ok > /dev/vda; sync; '
-                 'echo written-$((2*3))')
-        con.wait_for('written-6', timeout=WAIT)
+        path, image_b = local_disk_guest(self, 'copy')
         job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, copy_storage=True,
                                                                   listen_address=ADDR_B)))
-        p = self.wait_job(self.ca, job)
-        self.assertEqual(p['State'], 'completed', p)
-        self.assertEqual(p['Info'].get('disk_total'), 32 << 20, p)
-        self.assertEqual(p['Info'].get('disk_transferred'), 32 << 20, p)
-        self.ca.wait_state(path, 'shutoff', timeout=WAIT, reason='migrated')
-        bpath = self.wait_until(lambda: self.cb.list_domains(), what='the domain on B')[0]
-        self.cb.wait_state(bpath, 'running', timeout=WAIT, reason='migrated')
-        bcon = self.fb.console(bpath)
-        bcon.send('cat /tmp/marker')
-        bcon.wait_for('marker-42-ok', timeout=WAIT)
-        # B's own image has what the guest wrote on A (A's is the same as before, untouched by B)
-        self.cb.domain(bpath).Destroy(opts())
-        self.wait_until(lambda: self.cb.list_domains() == [] and self.fb.qemu_pids() == [],
-                        what='the transient domain gone from B')
-        raw = os.path.join(self.fa.tmp, 'b.raw')
-        subprocess.run([QEMU_IMG, 'convert', '-O', 'raw', os.path.join(there, 'local.qcow2'), raw], check=True)
-        with open(raw, 'rb') as f:
-            self.assertEqual(f.read(16), b'disk-marker-77-o')
+        assert_copied(self, job, path, 'copy', image_b)
 
 
 class CopyStorageMakesImages(MigrateTestCase):
@@ -430,6 +444,7 @@ class TlsMigration(MigrateTestCase):
         cls.addClassCleanup(shutil.rmtree, tls_dir, True)
         make_tls(tls_dir)
         cls.config = '[migration]\nmigrate_tls_x509_cert_dir=%s\n' % tls_dir
+        cls.tls_dir = tls_dir
         super().setUpClass()
 
     def test_tls(self):
@@ -451,6 +466,47 @@ class TlsMigration(MigrateTestCase):
                   if 'server-key.pem' in fs]
         self.assertEqual(len(staged), 1, staged)
         self.assertEqual(os.stat(staged[0]).st_mode & 0o777, 0o600)
+
+
+    def nbd_list(self, port, tls):
+        """qemu-nbd --list against B's port (in B), plain or with the client's credentials: (rc, output)."""
+        import subprocess
+        args = ['qemu-nbd', '--list', '-b', ADDR_B, '-p', str(port)]
+        if tls:
+            args += ['--object', 'tls-creds-x509,id=tls0,endpoint=client,dir=%s' % self.tls_dir, '--tls-creds', 'tls0']
+        p = subprocess.run(self.host_b.prefix() + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        return p.returncode, p.stdout.decode(errors='replace')
+
+    def nbd_port(self):
+        """The port of B's NBD server, as B's qemu log says, once B's qemu listens on it."""
+        import re
+        for dp, _, fs in os.walk(self.fb.daemon.log_dir):
+            for f in fs:
+                with open(os.path.join(dp, f), errors='replace') as log:
+                    m = re.search(r"the disks' NBD server listens on port (\d+)", log.read())
+                if m and ':%s ' % m.group(1) in self.host_b.run('ss', '-ltnH').stdout.decode():
+                    return int(m.group(1))
+        return None
+
+    def test_tls_copy_storage(self):
+        path, image_b = local_disk_guest(self, 'tlscopy')
+        # slowly, so that B's NBD server can be looked at while the RAM goes
+        job = str(self.ca.domain(path).Migrate(self.dest(), opts(live=True, copy_storage=True, tls=True,
+                                                                  bandwidth_mib=dbus.UInt64(1),
+                                                                  listen_address=ADDR_B)))
+        self.wait_until(lambda: unwrap(self.ca.prop(job, 'Info', JOB_IFACE)).get('ram_transferred', 0) > 0,
+                        what='RAM transferred')
+        port = self.wait_until(self.nbd_port, what="B's NBD server listening")
+        # the disks' NBD server takes TLS clients only: a plain one is refused, one with the CA's client
+        # certificate sees the export
+        rc, out = self.nbd_list(port, tls=False)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn('TLS', out)
+        rc, out = self.nbd_list(port, tls=True)
+        self.assertEqual(rc, 0, out)
+        self.assertIn('vda', out)
+        self.ca.domain(path).SetMigrationParameters(opts(bandwidth_mib=dbus.UInt64(0)))
+        assert_copied(self, job, path, 'tlscopy', image_b)
 
 
 class PostcopyUnconfined(MigrateTestCase):
