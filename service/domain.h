@@ -128,20 +128,22 @@ int vm_domain_store_load(Manager *m);
  * (-EOPNOTSUPP: no driver runs def's type); on failure nothing on disk
  * changed. */
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
-/* Group commit of definition writes. The file is written to a temporary name
- * at once (errors are returned at once: nothing changed); fsync, rename and
- * the directory fsync happen for the whole batch when the bus has no more
- * ready messages (or the batch is full), and then fn(userdata, r, file) is
- * called: r = 0 when the new definition is durable under `file` (ownership
- * passed), else a negative errno and nothing on disk changed. Every other
- * store operation flushes pending writes first, so operations hit the disk in
- * the order they were made. Returns 0 or a negative errno (fn not called). */
+/* Group commit of definition writes. The definition is formatted at once and
+ * queued; when the bus has no more ready messages (or the batch is full), the
+ * batch is written, fsynced, renamed and its directories synced in a thread
+ * of its own (one batch at a time: what comes meanwhile is the next), and
+ * then fn(userdata, r, file) is called on the loop: r = 0 when the new
+ * definition is durable under `file` (ownership passed), else a negative
+ * errno (a write error too) and nothing on disk changed. Every other store
+ * operation flushes (waits for) pending writes first, so operations hit the
+ * disk in the order they were made. Returns 0 or a negative errno (fn not
+ * called). */
 typedef void (*VmStoreCommitFn)(void *userdata, int r, char *file);
 int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t generation, VmStoreCommitFn fn,
                                   void *userdata);
 /* True when a batched write for this name or UUID is pending. */
 bool vm_domain_store_pending(Manager *m, const char *name, const char *uuid);
-/* Commits every pending write now (calling their fns). */
+/* Commits every pending write now, waiting for the batch in the thread (calling their fns). */
 void vm_domain_store_flush(Manager *m);
 
 /* Removes the definition file and the autostart link. */
