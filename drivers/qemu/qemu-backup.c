@@ -11,13 +11,20 @@
  * and the disks agree with each other. Progress is query-jobs'
  * current/total over the jobs, the end their BLOCK_JOB_COMPLETED or
  * BLOCK_JOB_CANCELLED events. Whatever the end, the targets' nodes and fd
- * sets go (blockdev-del, remove-fd) before done is called. */
+ * sets go (blockdev-del, remove-fd) before done is called.
+ *
+ * A zero area of the source becomes a zero write to the copy, which qemu's
+ * file driver turns into fallocate(ZERO_RANGE): blocks allocated but
+ * unwritten, which read as holes (SEEK_HOLE). Once qemu let go of a complete
+ * raw copy, a thread punches those out, so that it is as sparse as its
+ * original (a qcow2 copy records zero clusters without allocating them). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,6 +40,7 @@ typedef struct BackupTarget {
         size_t disk;
         char *dev;                      /* the disk's target dev, for messages */
         int fd;                         /* ours until qemu holds it in its fd set */
+        int sparse_fd;                  /* a raw copy: ours, for the holes at the end */
         char *format;
         char source[64];                /* the disk's active format node */
         uint64_t size;                  /* its virtual size */
@@ -50,6 +58,7 @@ typedef enum BackupPhase {
         BACKUP_PREPARE,                 /* nodes being set up, one target after the other */
         BACKUP_RUNNING,                 /* the transaction was sent: qemu's jobs exist (once it is answered) */
         BACKUP_CLEANUP,                 /* the targets' nodes and fd sets go; done follows */
+        BACKUP_SPARSE,                  /* complete: the thread punches the raw copies' holes */
 } BackupPhase;
 
 struct Backup {
@@ -67,14 +76,25 @@ struct Backup {
         sd_event_source *poll;
         int result;
         char *message;
+        GThread *thread;                /* BACKUP_SPARSE */
+        int thread_efd;
+        sd_event_source *thread_source;
 };
 
 static void backup_next(Backup *b);
 static void backup_cleanup_next(Backup *b);
+static int backup_sparse_start(Backup *b);
 
 static void backup_free(Backup *b) {
         sd_event_source_disable_unref(b->poll);
+        sd_event_source_disable_unref(b->thread_source);
+        if (b->thread)
+                g_thread_join(b->thread);   /* driver teardown: bounded, the holes of a few files */
+        if (b->thread_efd >= 0)
+                close(b->thread_efd);
         for (size_t i = 0; i < b->n; i++) {
+                if (b->t[i].sparse_fd >= 0)
+                        close(b->t[i].sparse_fd);
                 if (b->t[i].fd >= 0)
                         close(b->t[i].fd);
                 free(b->t[i].dev);
@@ -112,7 +132,7 @@ static void backup_done(Backup *b) {
 
 /* Ends the job with r: what was added to qemu goes first, then done. */
 static void backup_end(Backup *b, int r, const char *message) {
-        if (b->phase == BACKUP_CLEANUP)
+        if (b->phase >= BACKUP_CLEANUP)
                 return;
         b->phase = BACKUP_CLEANUP;
         b->result = r;
@@ -185,7 +205,71 @@ static JsonValue *node_arg(const char *node) {
         return a;
 }
 
-/* ---- the end: every node and fd set of the targets goes ---- */
+/* ---- the end: every node and fd set of the targets goes, then the raw copies' holes ---- */
+
+/* Punches out the ranges of fd that read as holes but hold (unwritten) blocks; failures only leave blocks. */
+static void punch_holes(int fd) {
+        off_t end = lseek(fd, 0, SEEK_END), at = 0;
+
+        while (end > 0 && at < end) {
+                off_t hole = lseek(fd, at, SEEK_HOLE), data;
+
+                if (hole < 0 || hole >= end)
+                        return;
+                data = lseek(fd, hole, SEEK_DATA);
+                if (data < 0)
+                        data = end;   /* ENXIO: a hole up to the end */
+                if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, hole, data - hole) < 0 &&
+                    errno == EOPNOTSUPP)
+                        return;
+                at = data;
+        }
+}
+
+static void *sparse_thread(void *userdata) {
+        Backup *b = userdata;
+
+        for (size_t k = 0; k < b->n; k++)
+                if (b->t[k].sparse_fd >= 0)
+                        punch_holes(b->t[k].sparse_fd);
+        (void) eventfd_write(b->thread_efd, 1);
+        return NULL;
+}
+
+static int on_sparse_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Backup *b = userdata;
+
+        b->thread_source = sd_event_source_disable_unref(b->thread_source);
+        g_thread_join(b->thread);
+        b->thread = NULL;
+        backup_done(b);
+        return 0;
+}
+
+/* The copies are complete and qemu holds none: the holes of the raw ones, in a thread. 0, or a
+ * negative errno when there is nothing to do (or no thread: they stay as they are). */
+static int backup_sparse_start(Backup *b) {
+        bool any = false;
+        int r;
+
+        for (size_t k = 0; k < b->n; k++)
+                any = any || b->t[k].sparse_fd >= 0;
+        if (!any || !b->rt)
+                return -ENOENT;
+        b->thread_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (b->thread_efd < 0)
+                return -errno;
+        r = sd_event_add_io(b->rt->driver->event, &b->thread_source, b->thread_efd, EPOLLIN, on_sparse_done, b);
+        if (r < 0)
+                return r;
+        b->thread = g_thread_try_new("vmgmt-sparse", sparse_thread, b, NULL);
+        if (!b->thread) {
+                b->thread_source = sd_event_source_disable_unref(b->thread_source);
+                return -EAGAIN;
+        }
+        b->phase = BACKUP_SPARSE;
+        return 0;
+}
 
 static void cleanup_reply(Qmp *q, int r, const JsonValue *ret, const char *error, void *userdata) {
         Backup *b = userdata;
@@ -220,6 +304,8 @@ static void backup_cleanup_next(Backup *b) {
                         return;   /* the reply comes back here for what is left of this target */
                 break;            /* the monitor is gone, and with it what qemu held */
         }
+        if (b->result >= 0 && backup_sparse_start(b) >= 0)
+                return;
         backup_done(b);
 }
 
@@ -353,8 +439,8 @@ static void backup_gone(DriverRuntime *rt, bool exited, void *userdata) {
 
         b->listening = false;
         b->rt = NULL;   /* its monitor went first: no reply comes any more */
-        if (b->done_called)
-                return;
+        if (b->done_called || (exited && b->phase == BACKUP_SPARSE))
+                return;   /* the copies are complete: the thread's end reports it */
         if (!exited) {
                 b->done_called = true;   /* driver teardown: nobody is called back */
                 backup_free(b);
@@ -671,12 +757,15 @@ int qemu_backup_disks(DriverRuntime *rt, const DriverBackupTarget *targets, size
         b->rt = rt;
         b->cb = *cb;
         b->bandwidth = bandwidth;
+        b->thread_efd = -1;
         b->t = calloc(n, sizeof(*b->t));
         if (!b->t) {
                 free(b);
                 return -ENOMEM;
         }
         b->n = n;
+        for (size_t k = 0; k < n; k++)
+                b->t[k].fd = b->t[k].sparse_fd = -1;   /* for backup_free() from here on */
         for (size_t k = 0; k < n; k++) {
                 BackupTarget *t = &b->t[k];
 
@@ -685,7 +774,9 @@ int qemu_backup_disks(DriverRuntime *rt, const DriverBackupTarget *targets, size
                 t->dev = strdup(strempty(rt->def->disks[t->disk].target_dev));
                 t->format = strdup(targets[k].format);
                 t->fd = fcntl(targets[k].fd, F_DUPFD_CLOEXEC, 3);
-                if (t->fd < 0 || !t->dev || !t->format) {
+                if (streq_ptr(t->format, "raw"))
+                        t->sparse_fd = fcntl(targets[k].fd, F_DUPFD_CLOEXEC, 3);
+                if (t->fd < 0 || !t->dev || !t->format || (streq(t->format, "raw") && t->sparse_fd < 0)) {
                         r = t->fd < 0 ? -errno : -ENOMEM;
                         backup_free(b);
                         return r;

@@ -9,7 +9,7 @@
 #   other, or at the end, would not: the copy takes seconds at the bandwidth
 #   limit while the guest counts on), hold the markers, and be behind the
 #   original, which kept counting; the original stays running throughout (no
-#   pause); the clone boots and reads its markers.
+#   pause); the raw copy is sparse; the clone boots and reads its markers.
 # - Cancel mid-copy (1 MiB/s) leaves no file, no domain and no fd in qemu; a
 #   qemu killed mid-copy fails the Job and leaves no file either; a plain
 #   Clone of a running domain is still InvalidState, live with linked
@@ -133,6 +133,8 @@ class CloneLive(CloneBase, GuestTestCase):
         self.assertEqual(image_info(new_qcow[0])['format'], 'qcow2')
         self.assertNotIn('backing-filename', image_info(new_qcow[0]))
         self.assertEqual(os.stat(new_raw[0]).st_size, 64 * 1024 * 1024)
+        # sparse: 64 MiB with ~2 MiB of data does not take 64 MiB
+        self.assertLess(os.stat(new_raw[0]).st_blocks * 512, 16 * 1024 * 1024)
         self.assertFalse([f for f in self.files() if f.endswith('.part')], self.files())
         # the data of one instant: the markers written before, and counters that agree across the disks
         for image, fmt, dev in ((new_qcow[0], 'qcow2', 'vda'), (new_raw[0], 'raw', 'vdb')):
