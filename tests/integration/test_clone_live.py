@@ -192,7 +192,8 @@ class CloneLive(CloneBase, GuestTestCase):
 
         # vmgmtctl clone --live, unlimited: a copy identical to the original, whose guest writes nothing now
         a, b = os.path.join(self.dir, 'cli-a.qcow2'), os.path.join(self.dir, 'cli-b.img')
-        r = run_vmgmtctl(self.fx.bus, 'clone', '-o', 'lc-can', '-n', 'lc-cli', '--live', '-f', a, '-f', b)
+        r = run_vmgmtctl(self.fx.bus, 'clone', '-o', 'lc-can', '-n', 'lc-cli', '--live', '-f', a, '-f', b,
+                         '--bandwidth', '256')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("Clone 'lc-cli' created successfully", r.stdout)
         for x, y in ((qcow, a), (data, b)):
@@ -201,6 +202,9 @@ class CloneLive(CloneBase, GuestTestCase):
         r = run_vmgmtctl(self.fx.bus, 'clone', '-o', 'lc-can', '-n', 'lc-cli2', '--live', '--linked')
         self.assertNotEqual(r.returncode, 0)
         self.assertIn('--linked', r.stderr)
+        r = run_vmgmtctl(self.fx.bus, 'clone', '-o', 'lc-can', '-n', 'lc-cli2', '--live', '--bandwidth', 'fast')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('bandwidth', r.stderr)
         self.assertEqual(self.state(orig), 'running')
         before = (self.files(), self.domain_names())
 
