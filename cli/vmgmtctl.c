@@ -128,11 +128,12 @@ static const Verb verbs[] = {
         /* virt-clone (vmgmtctl-clone.c) */
         { "clone", 0, 0,
           { "original=", "name=", "auto-clone", "file=*", "linked", "mac=", "preserve-data", "start", "pool=",
-            "verbose" },
+            "live", "bandwidth=", "verbose" },
           verb_clone,
           "clone --original DOMAIN [--name NEW] [--auto-clone] [--file FILE]... [--linked] [--mac MAC] [--preserve-data] "
-          "[--pool POOL] [--start] [--verbose]",
-          "Clone a shut-off or paused domain: new UUID and MACs, copies of its writable disks (a job with a progress bar)",
+          "[--pool POOL] [--start] [--live] [--bandwidth MIB] [--verbose]",
+          "Clone a shut-off or paused domain (--live: a running one, all disks of one instant): new UUID and MACs, "
+          "copies of its writable disks (a job with a progress bar)",
           "o=original n=name f=file" },
         { "dump", 2, 2, { "memory-only", "format=", "live", "crash", "reset", "bypass-cache", "verbose" }, verb_dump,
           "dump DOMAIN FILE [--memory-only] [--format elf|kdump-zlib|kdump-lzo|kdump-snappy] [--live] [--crash] [--reset]",

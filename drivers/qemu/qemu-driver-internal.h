@@ -318,6 +318,12 @@ int qemu_block_jobs_adopt(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *use
 /* Appends a "blockjob=JSON" status line for every block job qemu runs for rt. */
 void qemu_block_jobs_format_status(DriverRuntime *rt, GString *s);
 
+/* ---- qemu-backup.c ---- */
+
+/* DomainDriverOps.backup_disks */
+int qemu_backup_disks(DriverRuntime *rt, const DriverBackupTarget *targets, size_t n, uint64_t bandwidth,
+                      const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
+
 /* ---- qemu-save.c: save, restore, core dump ---- */
 
 /* DomainDriverOps.save, .read_save_image, .restore, .core_dump */

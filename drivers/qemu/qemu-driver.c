@@ -991,6 +991,7 @@ const DomainDriverOps qemu_driver_ops = {
         .block_job_abort = qemu_block_job_abort,
         .block_jobs_adopt = qemu_block_jobs_adopt,
         .block_resize = qemu_block_resize,
+        .backup_disks = qemu_backup_disks,
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
