@@ -168,7 +168,7 @@ static int spawn_swtpm(DriverRuntime *rt, char **ret_error) {
         const char *const dirs[] = { t->state, NULL };
         char *argv[] = {
                 swtpm, (char *) "socket", (char *) "--tpm2", (char *) "--tpmstate", state_opt,
-                (char *) "--ctrl", (char *) "type=unixio,fd=3", (char *) "--log", (char *) "fd=2,level=1",
+                (char *) "--ctrl", (char *) "type=unixio,fd=3", (char *) "--log", (char *) "fd=4,level=1",
                 (char *) "--terminate", NULL,
         };
         int r;
@@ -182,10 +182,12 @@ static int spawn_swtpm(DriverRuntime *rt, char **ret_error) {
                 *ret_error = g_strdup_printf("cannot open the TPM log %s: %s", t->log, strerror(-r));
                 return r;
         }
+        int fds[] = { t->listen_fd, logfd };   /* 3 and 4 (swtpm takes no --log fd=2) */
+
         o.cwd = t->state;
         o.stdout_fd = o.stderr_fd = logfd;
-        o.fds = &t->listen_fd;
-        o.n_fds = 1;
+        o.fds = fds;
+        o.n_fds = ELEMENTSOF(fds);
         r = qemu_confine_spawn_helper(rt, argv, &o, dirs, &t->pid, &t->pidfd, ret_error);
         if (r < 0)
                 return r;
@@ -231,7 +233,7 @@ static int on_setup_exit(sd_event_source *s, int fd, uint32_t revents, void *use
 static int start_manufacture(DriverRuntime *rt, char **ret_error) {
         QemuTpm *t = rt->tpm;
         _cleanup_free_ char *setup = spawn_find_program("swtpm_setup"), *swtpm = spawn_find_program("swtpm");
-        _cleanup_free_ char *fresh = g_strdup_printf("%s.new", t->state), *banks = NULL;
+        _cleanup_free_ char *fresh = g_strdup_printf("%s.new", t->state), *banks = NULL, *tpm_cmd = NULL;
         _cleanup_close_ int logfd = -1;
         SpawnOptions o = SPAWN_OPTIONS_INIT;
         const char *const dirs[] = { fresh, NULL };
@@ -243,6 +245,7 @@ static int start_manufacture(DriverRuntime *rt, char **ret_error) {
                                       "which are not installed");
                 return -ENOENT;
         }
+        tpm_cmd = g_strdup_printf("%s socket", swtpm);   /* swtpm_setup's --tpm is the command it runs */
         banks = rt->def->tpm->pcr_banks ? domain_tpm_pcr_banks_to_string(rt->def->tpm->pcr_banks) : g_strdup("sha256");
         r = remove_flat_dir(fresh);   /* what a manufacture cut short left */
         if (r >= 0 && mkdir(fresh, 0700) < 0)
@@ -260,7 +263,7 @@ static int start_manufacture(DriverRuntime *rt, char **ret_error) {
                 return r;
         }
         char *argv[] = {
-                setup, (char *) "--tpm2", (char *) "--tpm-state", fresh, (char *) "--tpm", swtpm,
+                setup, (char *) "--tpm2", (char *) "--tpm-state", fresh, (char *) "--tpm", tpm_cmd,
                 (char *) "--createek", (char *) "--lock-nvram", (char *) "--not-overwrite",
                 (char *) "--pcr-banks", banks, (char *) "--config", (char *) "/dev/null", NULL,
         };
