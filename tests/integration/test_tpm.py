@@ -150,7 +150,7 @@ class Tpm(VmgmtTestCase):
         src = os.path.join(self.state_dir(path), 'tpm2', 'tpm2-00.permall')
         job = self.dom(path).Clone('t3-copy', opts())
         self.wait_job(job)
-        copy = self.client.domain('t3-copy')
+        copy = str(self.manager.GetDomain('t3-copy'))
         dst = os.path.join(self.state_dir(copy), 'tpm2', 'tpm2-00.permall')
         with open(src, 'rb') as a, open(dst, 'rb') as b:
             self.assertEqual(a.read(), b.read())
@@ -159,6 +159,40 @@ class Tpm(VmgmtTestCase):
         self.assertNotIn('Successfully created RSA 2048 EK', self.tpm_log('t3-copy'))
         self.dom(copy).Destroy(opts())
         self.client.wait_state(copy, 'shutoff')
+        self.wait_no_swtpm()
+
+    def extend_pcr16(self, con):
+        """TPM2_PCR_Extend of PCR 16 (sha256) written to /dev/tpm0 by the guest's shell; returns the PCR."""
+        cmd = (bytes.fromhex('8002' '00000041' '00000182' '00000010' '00000009' '40000009' '0000' '00' '0000'
+                             '00000001' '000b') + b'\x11' * 32)
+        con.send("printf '%s' > /dev/tpm0" % ''.join('\\%03o' % b for b in cmd))
+        return self.read_pcr16(con)
+
+    def read_pcr16(self, con):
+        con.send("echo PCR=$(cat /sys/class/tpm/tpm0/pcr-sha256/16)=E''ND")
+        con.wait_for('=END', 60)
+        text = con.buf.decode(errors='replace')
+        value = text[text.rindex('PCR=') + 4:text.rindex('=END')]
+        self.assertRegex(value, '^[0-9A-Fa-f]{64}$')
+        return value
+
+    def test_managed_save_keeps_tpm_state(self):
+        path = self.define(tpm_xml('t4'))
+        con = self.boot(path)
+        self.guest_tpm(con)
+        pcr = self.extend_pcr16(con)
+        self.assertNotEqual(pcr, '0' * 64)
+        job = self.dom(path).ManagedSave(opts())
+        self.wait_job(job)
+        self.assertEqual(self.client.state(path)[0], 'shutoff')
+        self.wait_no_swtpm()
+        # the start restores the guest and its TPM's volatile state (qemu's migration stream carries it)
+        self.dom(path).Start(opts())
+        self.assertEqual(self.client.state(path), ('running', 'restored'))
+        con = self.fx.console(path)
+        self.assertEqual(self.read_pcr16(con), pcr)
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
         self.wait_no_swtpm()
 
     def test_refusals(self):
