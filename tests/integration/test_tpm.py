@@ -1,11 +1,14 @@
 # The emulated TPM (<tpm><backend type='emulator'>, swtpm): the busybox guest under TCG sees a
 # TPM 2.0; the state is manufactured at the first start and kept in var/lib/vmgmt/swtpm/UUID
 # across restarts of the domain; no swtpm outlives its qemu (destroy, a failed start, a SIGKILLed
-# vmgmtd restarted); Undefine removes the state unless keep_tpm; Clone copies it.
+# vmgmtd restarted); Undefine removes the state unless keep_tpm; Clone copies it; ManagedSave + Start
+# and a memory snapshot's revert bring back the TPM's volatile state (a PCR the guest extended).
 
 import hashlib
 import os
+import re
 import signal
+import subprocess
 import time
 
 from vmgmt_harness import (ERR_INVALID_ARGS, ERR_INVALID_XML, ERR_NOT_SUPPORTED, GUEST_READY, VmgmtTestCase,
@@ -19,6 +22,26 @@ TPM_EMULATOR = "<tpm model='%s'><backend type='emulator' version='2.0'/></tpm>"
 def tpm_xml(name, model='tpm-crb', uuid=None):
     xml = guest_domain_xml(name, uuid=uuid)
     return xml.replace('<memballoon model=\'none\'/>', '<memballoon model=\'none\'/>' + TPM_EMULATOR % model)
+
+
+def read_pcr16(con):
+    """PCR 16 (sha256) as the guest's sysfs shows it: 64 hex digits."""
+    con.send("echo PCR=$(cat /sys/class/tpm/tpm0/pcr-sha256/16)=E''ND")
+    con.wait_for('=END', 60)
+    text = con.buf.decode(errors='replace')
+    value = text[text.rindex('PCR=') + 4:text.rindex('=END')]
+    if not re.fullmatch('[0-9A-Fa-f]{64}', value):
+        raise AssertionError('PCR 16 reads %r' % value)
+    return value
+
+
+def extend_pcr16(con):
+    """A TPM2_PCR_Extend of PCR 16 (sha256), written to /dev/tpm0 by the guest's shell; returns the PCR
+    (volatile TPM state: only qemu's migration stream brings it to another swtpm)."""
+    cmd = (bytes.fromhex('8002' '00000041' '00000182' '00000010' '00000009' '40000009' '0000' '00' '0000'
+                         '00000001' '000b') + b'\x11' * 32)
+    con.send("printf '%s' > /dev/tpm0" % ''.join('\\%03o' % b for b in cmd))
+    return read_pcr16(con)
 
 
 class Tpm(VmgmtTestCase):
@@ -161,26 +184,11 @@ class Tpm(VmgmtTestCase):
         self.client.wait_state(copy, 'shutoff')
         self.wait_no_swtpm()
 
-    def extend_pcr16(self, con):
-        """TPM2_PCR_Extend of PCR 16 (sha256) written to /dev/tpm0 by the guest's shell; returns the PCR."""
-        cmd = (bytes.fromhex('8002' '00000041' '00000182' '00000010' '00000009' '40000009' '0000' '00' '0000'
-                             '00000001' '000b') + b'\x11' * 32)
-        con.send("printf '%s' > /dev/tpm0" % ''.join('\\%03o' % b for b in cmd))
-        return self.read_pcr16(con)
-
-    def read_pcr16(self, con):
-        con.send("echo PCR=$(cat /sys/class/tpm/tpm0/pcr-sha256/16)=E''ND")
-        con.wait_for('=END', 60)
-        text = con.buf.decode(errors='replace')
-        value = text[text.rindex('PCR=') + 4:text.rindex('=END')]
-        self.assertRegex(value, '^[0-9A-Fa-f]{64}$')
-        return value
-
     def test_managed_save_keeps_tpm_state(self):
         path = self.define(tpm_xml('t4'))
         con = self.boot(path)
         self.guest_tpm(con)
-        pcr = self.extend_pcr16(con)
+        pcr = extend_pcr16(con)
         self.assertNotEqual(pcr, '0' * 64)
         job = self.dom(path).ManagedSave(opts())
         self.wait_job(job)
@@ -190,7 +198,34 @@ class Tpm(VmgmtTestCase):
         self.dom(path).Start(opts())
         self.assertEqual(self.client.state(path), ('running', 'restored'))
         con = self.fx.console(path)
-        self.assertEqual(self.read_pcr16(con), pcr)
+        self.assertEqual(read_pcr16(con), pcr)
+        self.dom(path).Destroy(opts())
+        self.client.wait_state(path, 'shutoff')
+        self.wait_no_swtpm()
+
+    def test_memory_snapshot_revert_brings_back_the_tpm_state(self):
+        img, ov, mem = (os.path.join(self.fx.tmp, 't5.' + x) for x in ('qcow2', 'ov', 'mem'))
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', img, '16M'], check=True)
+        disk = ("<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>"
+                "<target dev='vda' bus='virtio'/></disk>" % img)
+        path = self.define(tpm_xml('t5').replace('<devices>', '<devices>' + disk))
+        con = self.boot(path)
+        self.guest_tpm(con)
+        pcr = extend_pcr16(con)
+        job = str(self.dom(path).CreateSnapshot(
+            "<domainsnapshot><name>s</name><memory snapshot='external' file='%s'/><disks><disk name='vda' "
+            "snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>" % (mem, ov), opts()))
+        self.wait_job(job)
+        self.assertEqual(self.client.state(path)[0], 'running')
+        # the TPM moves on after the snapshot; the revert brings back the guest and its TPM as they were
+        later = extend_pcr16(con)
+        self.assertNotEqual(later, pcr)
+        snap = dbus.Interface(self.client.obj(path + '/snapshot/s'), 'org.vmgmt.Snapshot')
+        snap.Revert(opts(), timeout=BOOT_TIMEOUT)
+        self.client.wait_state(path, 'running')
+        con = self.fx.console(path)
+        self.assertEqual(read_pcr16(con), pcr)
+        self.assertEqual(len(self.swtpm_pids()), 1)
         self.dom(path).Destroy(opts())
         self.client.wait_state(path, 'shutoff')
         self.wait_no_swtpm()
