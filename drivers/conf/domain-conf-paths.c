@@ -86,7 +86,7 @@ int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n)
                         add(a, def->graphics[i].listen, DOMAIN_PATH_GRAPHICS, DOMAIN_PATH_LISTEN, i);
         if (def->tpm && streq_ptr(def->tpm->backend, "passthrough")) {
                 add(a, def->tpm->device_path, DOMAIN_PATH_TPM, DOMAIN_PATH_READ_WRITE, 0);
-                add(a, def->tpm->cancel_path, DOMAIN_PATH_TPM, DOMAIN_PATH_READ_WRITE, 1);
+                add(a, def->tpm->cancel_path, DOMAIN_PATH_TPM, DOMAIN_PATH_WRITE, 1);
         }
 
         *ret_n = a->len;

@@ -628,6 +628,7 @@ typedef enum DomainPathMode {
         DOMAIN_PATH_READ_WRITE,
         DOMAIN_PATH_LISTEN,        /* a unix socket the domain serves (mode='bind') */
         DOMAIN_PATH_CONNECT,       /* a unix socket the domain connects to */
+        DOMAIN_PATH_WRITE,         /* written only, never read: a sysfs control file (a TPM's cancel) */
         _DOMAIN_PATH_MODE_MAX,
 } DomainPathMode;
 

@@ -148,7 +148,7 @@ static void test_passthrough(void) {
         for (size_t i = 0; i < n; i++) {
                 if (paths[i].purpose != DOMAIN_PATH_TPM)
                         continue;
-                g_assert_cmpint(paths[i].mode, ==, DOMAIN_PATH_READ_WRITE);
+                g_assert_cmpint(paths[i].mode, ==, paths[i].index == 0 ? DOMAIN_PATH_READ_WRITE : DOMAIN_PATH_WRITE);
                 g_assert_cmpstr(paths[i].path, ==, paths[i].index == 0 ? "/dev/tpm1" : "/sys/class/tpm/tpm1/device/cancel");
                 found++;
         }
