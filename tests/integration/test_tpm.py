@@ -19,7 +19,7 @@ BOOT_TIMEOUT = 240
 TPM_EMULATOR = "<tpm model='%s'><backend type='emulator' version='2.0'/></tpm>"
 
 
-def tpm_xml(name, model='tpm-crb', uuid=None):
+def tpm_xml(name, model='tpm-tis', uuid=None):
     xml = guest_domain_xml(name, uuid=uuid)
     return xml.replace('<memballoon model=\'none\'/>', '<memballoon model=\'none\'/>' + TPM_EMULATOR % model)
 
@@ -97,7 +97,7 @@ class Tpm(VmgmtTestCase):
         con.wait_for('TPM=2=END', 60)
 
     def test_guest_sees_tpm_state_persists(self):
-        path = self.define(tpm_xml('t1'))
+        path = self.define(tpm_xml('t1', model='tpm-crb'))
         live_free = str(self.dom(path).GetXML(opts(inactive=True)))
         self.assertIn("<tpm model='tpm-crb'>", live_free)
         con = self.boot(path)
@@ -132,12 +132,12 @@ class Tpm(VmgmtTestCase):
         uuid = str(self.client.prop(path, 'UUID'))
         self.dom(path).Undefine(opts(keep_tpm=True))
         self.assertTrue(os.path.exists(state))
-        path = self.define(tpm_xml('t1', uuid=uuid))
+        path = self.define(tpm_xml('t1', model='tpm-crb', uuid=uuid))
         self.dom(path).Undefine(opts())
         self.assertFalse(os.path.exists(os.path.dirname(os.path.dirname(state))))
 
     def test_failed_start_and_daemon_restart_leave_no_swtpm(self):
-        path = self.define(tpm_xml('t2', model='tpm-tis'))
+        path = self.define(tpm_xml('t2'))
         con = self.boot(path)
         self.guest_tpm(con)
         self.assertEqual(len(self.swtpm_pids()), 1)
