@@ -191,8 +191,8 @@ static void clone_define(CloneOp *op) {
                 return;
         }
         r = vm_domain_tpm_state_copy(op->domain, op->def, &msg);   /* domain-tpm.c */
-        if (r >= 0)
-                r = vm_domain_store_write(m, op->def, 1, &file);
+        if (r >= 0 && (r = vm_domain_store_write(m, op->def, 1, &file)) < 0)
+                vm_domain_tpm_state_discard(op->domain, op->def);
         if (r < 0 && msg) {
                 clone_finish(op, r, msg);
                 return;

@@ -30,3 +30,8 @@ int vm_domain_tpm_state_copy(VmDomain *from, const DomainDef *to, char **ret_mes
                 return 0;
         return from->drv->ops->tpm_state_copy(from->drv->driver, from->def->uuid, to->uuid, ret_message);
 }
+
+void vm_domain_tpm_state_discard(VmDomain *from, const DomainDef *to) {
+        if (has_emulated_tpm(from->def) && has_emulated_tpm(to) && from->drv && from->drv->ops->tpm_state_remove)
+                (void) from->drv->ops->tpm_state_remove(from->drv->driver, to->uuid);
+}

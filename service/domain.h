@@ -313,3 +313,5 @@ void vm_domain_tpm_state_drop(VmDomain *d);
 /* A clone `to` of domain `from` gets a copy of its TPM state (when both have an emulated TPM).
  * 0 (also when there is nothing to copy), or -errno with *ret_message (malloc'd). */
 int vm_domain_tpm_state_copy(VmDomain *from, const DomainDef *to, char **ret_message);
+/* The clone `to` was not made after all: the copy goes. */
+void vm_domain_tpm_state_discard(VmDomain *from, const DomainDef *to);
