@@ -228,6 +228,7 @@ int verb_undefine(Context *c, VerbArgs *a) {
         r = ctl_domain_call(c, path, "Undefine",
                             "managed_save", verb_flag(a, "managed-save"),
                             "snapshots", verb_flag(a, "snapshots-metadata"),
+                            "keep_tpm", verb_flag(a, "keep-tpm"),
                             (const char *) NULL);
         if (r < 0) {
                 undefine_disks_free(disks, n_disks);

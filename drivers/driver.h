@@ -551,6 +551,16 @@ typedef struct DomainDriverOps {
         int (*prepare)(DomainDriver *d, const DomainDef *def, DriverDoneFn done, void *userdata,
                        char **ret_message);
 
+        /* ---- a domain's own state beside its definition (an emulated TPM's) ---- */
+
+        /* Removes the TPM state of the domain with that UUID (it must not run). 0 (also when
+         * there is none) or -errno. NULL: the driver keeps none. */
+        int (*tpm_state_remove)(DomainDriver *d, const unsigned char uuid[16]);
+        /* Copies the TPM state of domain `from` (shut off or paused) for the new domain `to`
+         * (a clone). 0 (also when `from` has none yet), or -errno with *ret_error (malloc'd)
+         * and nothing left for `to`. A few small files: done at once. */
+        int (*tpm_state_copy)(DomainDriver *d, const unsigned char from[16], const unsigned char to[16], char **ret_error);
+
         /* ---- consoles and logs ---- */
 
         /* Opens the host side of a serial or console device of a running domain.

@@ -196,7 +196,13 @@ static void clone_define(CloneOp *op) {
                 g_string_free(g, TRUE);
                 return;
         }
-        r = vm_domain_store_write(m, op->def, 1, &file);
+        r = vm_domain_tpm_state_copy(op->domain, op->def, &msg);   /* domain-tpm.c */
+        if (r >= 0 && (r = vm_domain_store_write(m, op->def, 1, &file)) < 0)
+                vm_domain_tpm_state_discard(op->domain, op->def);
+        if (r < 0 && msg) {
+                clone_finish(op, r, msg);
+                return;
+        }
         if (r < 0) {
                 g_autofree char *s = g_strdup_printf("Failed to save domain '%s': %s", op->def->name, strerror(-r));
                 clone_finish(op, r, s);

@@ -43,6 +43,7 @@ struct VmDomain {
         struct SnapOp *snapshot_op;     /* a snapshot operation under way (snapshot-dbus.c): no start meanwhile */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
+        bool keep_tpm;             /* undefined with keep_tpm while active: its TPM state outlives it */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
 
         /* who asked for the change in progress, for DomainEvent's uid/pid */
@@ -309,3 +310,14 @@ void vm_restores_waiting_free(Manager *m);
 void vm_managed_save_scan(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);
+
+/* ---- the TPM state its driver keeps beside the definition (domain-tpm.c) ---- */
+
+/* d (not running) goes away for good: its emulated TPM's state goes too, unless its
+ * definition says persistent_state='yes' or it was undefined with keep_tpm. Logged on failure. */
+void vm_domain_tpm_state_drop(VmDomain *d);
+/* A clone `to` of domain `from` gets a copy of its TPM state (when both have an emulated TPM).
+ * 0 (also when there is nothing to copy), or -errno with *ret_message (malloc'd). */
+int vm_domain_tpm_state_copy(VmDomain *from, const DomainDef *to, char **ret_message);
+/* The clone `to` was not made after all: the copy goes. */
+void vm_domain_tpm_state_discard(VmDomain *from, const DomainDef *to);
