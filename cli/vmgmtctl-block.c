@@ -22,8 +22,7 @@ static int append_t(sd_bus_message *m, const char *key, uint64_t v) {
         return sd_bus_message_append(m, "{sv}", key, "t", v);
 }
 
-/* --bandwidth N: MiB/s as virsh (a plain number). */
-static int parse_bandwidth(const VerbArgs *a, uint64_t *ret) {
+int verb_bandwidth(const VerbArgs *a, uint64_t *ret) {
         const char *v = verb_value(a, "bandwidth");
         char *end = NULL;
         unsigned long long n;
@@ -144,7 +143,7 @@ int verb_blockcommit(Context *c, VerbArgs *a) {
         uint64_t bw;
         int r;
 
-        r = parse_bandwidth(a, &bw);
+        r = verb_bandwidth(a, &bw);
         if (r < 0)
                 return r;
         r = block_call(c, a, "BlockCommit", &name, &m);
@@ -212,7 +211,7 @@ int verb_blockpull(Context *c, VerbArgs *a) {
         uint64_t bw;
         int r;
 
-        r = parse_bandwidth(a, &bw);
+        r = verb_bandwidth(a, &bw);
         if (r < 0)
                 return r;
         r = block_call(c, a, "BlockPull", &name, &m);
@@ -240,7 +239,7 @@ int verb_blockcopy(Context *c, VerbArgs *a) {
         uint64_t bw, granularity = 0;
         int r;
 
-        r = parse_bandwidth(a, &bw);
+        r = verb_bandwidth(a, &bw);
         if (r < 0)
                 return r;
         if (verb_value(a, "granularity") && (storage_parse_scaled(verb_value(a, "granularity"), &granularity) < 0 ||

@@ -33,6 +33,7 @@ int verb_clone(Context *c, VerbArgs *a) {
         _cleanup_free_ char *path = NULL, *orig = NULL, *auto_name = NULL;
         const char *original = verb_value(a, "original"), *new_name = verb_value(a, "name"), *job;
         const char *mac = verb_value(a, "mac"), *pool = verb_value(a, "pool");
+        uint64_t bandwidth_mib = 0;
         bool auto_clone = verb_flag(a, "auto-clone");
         size_t n_files = 0;
         int r;
@@ -45,6 +46,12 @@ int verb_clone(Context *c, VerbArgs *a) {
                 return ctl_error(-EINVAL, "--preserve-data needs a --file for each disk: the files the clone uses");
         if (verb_flag(a, "preserve-data") && verb_flag(a, "linked"))
                 return ctl_error(-EINVAL, "--preserve-data and --linked exclude each other");
+        if (verb_flag(a, "live") && verb_flag(a, "linked"))
+                return ctl_error(-EINVAL, "--live and --linked exclude each other: a linked clone's backing files "
+                                 "would keep changing");
+        r = verb_bandwidth(a, &bandwidth_mib);
+        if (r < 0)
+                return r;
         r = domain_resolve(c, original, &path, &orig);
         if (r < 0)
                 return r;
@@ -91,6 +98,10 @@ int verb_clone(Context *c, VerbArgs *a) {
                 r = append_flag(m, "preserve_data", verb_flag(a, "preserve-data"));
         if (r >= 0)
                 r = append_flag(m, "start", verb_flag(a, "start"));
+        if (r >= 0)
+                r = append_flag(m, "live", verb_flag(a, "live"));
+        if (r >= 0 && bandwidth_mib > 0)
+                r = sd_bus_message_append(m, "{sv}", "bandwidth_mib", "t", bandwidth_mib);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

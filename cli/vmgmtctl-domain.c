@@ -230,6 +230,7 @@ int verb_undefine(Context *c, VerbArgs *a) {
                             "snapshots", verb_flag(a, "snapshots-metadata"),
                             "nvram", verb_flag(a, "nvram"),
                             "keep_nvram", verb_flag(a, "keep-nvram"),
+                            "keep_tpm", verb_flag(a, "keep-tpm"),
                             (const char *) NULL);
         if (r < 0) {
                 undefine_disks_free(disks, n_disks);

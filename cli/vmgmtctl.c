@@ -34,9 +34,11 @@ static const Verb verbs[] = {
           "List domains (running ones unless --all/--inactive/--state-*)" },
         { "define", 1, 1, { "validate" }, verb_define, "define FILE [--validate]",
           "Define (or update) a persistent domain from an XML file (always validated strictly: --validate changes nothing)" },
-        { "undefine", 1, 1, { "managed-save", "snapshots-metadata", "remove-all-storage", "storage=", "nvram", "keep-nvram" },
+        { "undefine", 1, 1, { "managed-save", "snapshots-metadata", "keep-tpm", "nvram", "keep-nvram", "remove-all-storage",
+                              "storage=" },
           verb_undefine,
-          "undefine DOMAIN [--managed-save] [--snapshots-metadata] [--nvram|--keep-nvram] [--remove-all-storage|--storage TARGET,…]",
+          "undefine DOMAIN [--managed-save] [--snapshots-metadata] [--keep-tpm] [--nvram|--keep-nvram] "
+          "[--remove-all-storage|--storage TARGET,…]",
           "Remove a domain's persistent definition (and the pool volumes of its disks)" },
         { "create", 1, 1, { "paused" }, verb_create, "create FILE [--paused]", "Create and start a transient domain from an XML file" },
         { "install", 0, 0,
@@ -129,11 +131,12 @@ static const Verb verbs[] = {
         /* virt-clone (vmgmtctl-clone.c) */
         { "clone", 0, 0,
           { "original=", "name=", "auto-clone", "file=*", "linked", "mac=", "preserve-data", "start", "pool=",
-            "verbose" },
+            "live", "bandwidth=", "verbose" },
           verb_clone,
           "clone --original DOMAIN [--name NEW] [--auto-clone] [--file FILE]... [--linked] [--mac MAC] [--preserve-data] "
-          "[--pool POOL] [--start] [--verbose]",
-          "Clone a shut-off or paused domain: new UUID and MACs, copies of its writable disks (a job with a progress bar)",
+          "[--pool POOL] [--start] [--live] [--bandwidth MIB] [--verbose]",
+          "Clone a shut-off or paused domain (--live: a running one, all disks of one instant): new UUID and MACs, "
+          "copies of its writable disks (a job with a progress bar)",
           "o=original n=name f=file" },
         { "dump", 2, 2, { "memory-only", "format=", "live", "crash", "reset", "bypass-cache", "verbose" }, verb_dump,
           "dump DOMAIN FILE [--memory-only] [--format elf|kdump-zlib|kdump-lzo|kdump-snappy] [--live] [--crash] [--reset]",

@@ -62,6 +62,9 @@ bool verb_flag(const VerbArgs *a, const char *name);
 const char *verb_value(const VerbArgs *a, const char *name);
 /* The n-th (from 0) value of the repeatable option `name`, or NULL after the last. */
 const char *verb_value_n(const VerbArgs *a, const char *name, size_t n);
+/* The value of option --bandwidth, MiB/s as virsh's (a plain number), in *ret (0 when not given). 0, or
+ * a negative errno after printing the error (vmgmtctl-block.c). */
+int verb_bandwidth(const VerbArgs *a, uint64_t *ret);
 /* The length of `name` in an option table entry ("name", "name=" or "name=*"), or 0 if the entry is not for it. */
 size_t verb_option_is(const char *entry, const char *name);
 

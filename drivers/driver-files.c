@@ -21,6 +21,9 @@ static OpenFileRequest path_request(const DomainDef *def, const DomainPath *p) {
         case DOMAIN_PATH_CONNECT:
                 r.mode = OPEN_FILE_UNIX_CONNECT;
                 break;
+        case DOMAIN_PATH_WRITE:
+                r.mode = OPEN_FILE_APPEND_CREATE;   /* O_WRONLY: a sysfs file without a read side refuses O_RDWR */
+                break;
         default:
                 r.mode = OPEN_FILE_READ;
         }

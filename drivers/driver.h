@@ -269,6 +269,13 @@ typedef struct DriverBlockJob {
         const char *owner_data;         /* the service's: kept with the job's runtime status, given back on adoption */
 } DriverBlockJob;
 
+/* One disk of a point-in-time copy (backup_disks()). */
+typedef struct DriverBackupTarget {
+        size_t disk;                    /* index into the live definition's disks */
+        int fd;                         /* a new, empty file the copy goes into, read-write (dup()ed) */
+        const char *format;             /* what the copy becomes: "raw", "qcow2" */
+} DriverBackupTarget;
+
 /* A block job a restarted daemon found in a recovered domain's status
  * (block_jobs_adopt()): what it was started with. */
 typedef struct DriverBlockJobInfo {
@@ -560,6 +567,16 @@ typedef struct DomainDriverOps {
          * (malloc'd; the service creates, renames, copies and removes it). NULL: none. */
         char *(*nvram_path)(DomainDriver *d, const char *name);
 
+        /* ---- a domain's own state beside its definition (an emulated TPM's) ---- */
+
+        /* Removes the TPM state of the domain with that UUID (it must not run). 0 (also when
+         * there is none) or -errno. NULL: the driver keeps none. */
+        int (*tpm_state_remove)(DomainDriver *d, const unsigned char uuid[16]);
+        /* Copies the TPM state of domain `from` (shut off or paused) for the new domain `to`
+         * (a clone). 0 (also when `from` has none yet), or -errno with *ret_error (malloc'd)
+         * and nothing left for `to`. A few small files: done at once. */
+        int (*tpm_state_copy)(DomainDriver *d, const unsigned char from[16], const unsigned char to[16], char **ret_error);
+
         /* ---- consoles and logs ---- */
 
         /* Opens the host side of a serial or console device of a running domain.
@@ -637,6 +654,20 @@ typedef struct DomainDriverOps {
         /* Grows (or shrinks) the guest-visible size of disk `disk` of rt to
          * size bytes; done when the hypervisor did it. -EINVAL no such disk. */
         int (*block_resize)(DriverRuntime *rt, unsigned disk, uint64_t size, DriverDoneFn done, void *userdata);
+        /* Point-in-time copies of disks of running (or paused) rt while the guest runs on: the whole
+         * content of each target's disk (its backing chain flattened) goes into the target's file, every
+         * disk as it was at one and the same instant (the copies start together; what the guest writes
+         * later does not reach them). The driver formats each new, empty file. Progress: bytes copied
+         * of all the disks' virtual sizes. done(0) once every copy is complete; a failure of one stops
+         * them all (done with the hypervisor's words); cancel stops every copy (-ECANCELED); the domain
+         * stopping meanwhile, -ESRCH. Whatever the end, the hypervisor keeps nothing of the job (no
+         * node, no fd) by the time done is called; the files are the caller's to keep or remove.
+         * bandwidth: bytes per second for each disk's copy, 0 no limit. Refused at once (done not
+         * called): -EINVAL a disk that is not there, twice, or without an image, -EOPNOTSUPP a format
+         * it cannot write, -EBUSY still starting or a block job on one of the disks, -ESRCH being
+         * stopped; with *ret_error (malloc'd). NULL: not supported. */
+        int (*backup_disks)(DriverRuntime *rt, const DriverBackupTarget *targets, size_t n, uint64_t bandwidth,
+                            const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
 
         /* ---- save, restore, core dump (issue 13) ---- */
 

@@ -2,8 +2,9 @@
  * writable disks are copies of the original's (the storage driver's image tool: convert, sparse, progress on the Job) or qcow2
  * overlays backed by them (linked), or files the caller names as they are (preserve_data). The sources are
  * opened and the copies created with the caller's rights (domain-files.h: judged by the path policy, created
- * at a temporary name), the image tool works on those fds as a child of the loop, and the copies appear under their
- * names only when every one is complete: a cancel or a failure removes them and defines nothing. */
+ * at a temporary name), the image tool works on those fds as a child of the loop — or, for a running original
+ * (option live), its hypervisor copies every disk at one instant into them (domain-clone-live.h) — and the copies
+ * appear under their names only when every one is complete: a cancel or a failure removes them and defines nothing. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "auth.h"
 #include "bus-util.h"
 #include "conf/conf-internal.h"
+#include "domain-clone-live.h"
 #include "domain-files.h"
 #include "domain-nvram.h"
 #include "domain.h"
@@ -50,6 +52,10 @@ typedef struct CloneOp {
         OpenFileRequest *reqs;
         size_t n_reqs;
         bool linked, preserve, start, force_share;
+        bool live;                 /* option live: a running original is copied by its hypervisor */
+        bool live_copy;            /* … and it is active: live_job makes the copies */
+        uint64_t bandwidth;        /* bytes per second for each copy, 0: no limit */
+        DriverJob *live_job;
         VmDomainFilesJob *open;
         VmCallerFiles *files;
         VmDomainJob *dj;
@@ -191,7 +197,13 @@ static void clone_define(CloneOp *op) {
                 g_string_free(g, TRUE);
                 return;
         }
-        r = vm_domain_store_write(m, op->def, 1, &file);
+        r = vm_domain_tpm_state_copy(op->domain, op->def, &msg);   /* domain-tpm.c */
+        if (r >= 0 && (r = vm_domain_store_write(m, op->def, 1, &file)) < 0)
+                vm_domain_tpm_state_discard(op->domain, op->def);
+        if (r < 0 && msg) {
+                clone_finish(op, r, msg);
+                return;
+        }
         if (r < 0) {
                 g_autofree char *s = g_strdup_printf("Failed to save domain '%s': %s", op->def->name, strerror(-r));
                 clone_finish(op, r, s);
@@ -433,7 +445,7 @@ static void clone_copy_next(CloneOp *op) {
         const OpenedFile *src = open_files_for_request(op->files->files, c->req_src, &n_src);
         const OpenedFile *dst = open_files_for_request(op->files->files, c->req_dst, &n_dst);
         g_autofree int *fds = g_new(int, n_src + 1);
-        g_autofree char *json = NULL, *size = NULL;
+        g_autofree char *json = NULL, *size = NULL, *rate = NULL;
 
         fds[0] = dst->fd;
         for (size_t i = 0; i < n_src; i++)
@@ -447,7 +459,7 @@ static void clone_copy_next(CloneOp *op) {
         } else {
                 json = source_json(src, n_src);
                 /* a paused original's hypervisor holds its images: read them shared */
-                char *argv[9];
+                char *argv[11];
                 size_t k = 0;
 
                 argv[k++] = op->img_tool;
@@ -455,6 +467,11 @@ static void clone_copy_next(CloneOp *op) {
                 argv[k++] = (char *) "-p";
                 if (op->force_share)
                         argv[k++] = (char *) "-U";
+                if (op->bandwidth > 0) {
+                        rate = g_strdup_printf("%" PRIu64, op->bandwidth);   /* bytes per second */
+                        argv[k++] = (char *) "-r";
+                        argv[k++] = rate;
+                }
                 argv[k++] = (char *) "-O";
                 argv[k++] = c->dst_format;
                 argv[k++] = json;
@@ -468,6 +485,55 @@ static void clone_copy_next(CloneOp *op) {
         }
 }
 
+/* ---- a running original (option live): its hypervisor copies every disk at one instant ---- */
+
+static void clone_live_progress(void *userdata, uint64_t processed, uint64_t total) {
+        CloneOp *op = userdata;
+
+        op->cb.progress(op->cb.userdata, processed, total ?: op->total_bytes);
+}
+
+static void clone_live_done(void *userdata, int r, const char *message) {
+        CloneOp *op = userdata;
+
+        op->live_job = NULL;
+        if (op->cancelled) {
+                clone_fail(op, -ECANCELED, "cancelled; no copy is left and nothing was defined");
+                return;
+        }
+        if (r < 0) {
+                g_autofree char *m = g_strdup_printf("Copying the disks of running domain '%s' failed: %s",
+                                                     op->domain->name, message ?: strerror(-r));
+                clone_fail(op, r == -ECANCELED ? -EIO : r, m);   /* a cancel nobody here asked for */
+                return;
+        }
+        op->done_bytes = op->total_bytes;
+        op->copying = false;
+        op->next = 0;
+        clone_rename_next(op);
+}
+
+static void clone_copy_live(CloneOp *op) {
+        g_autofree CloneLiveDisk *disks = g_new0(CloneLiveDisk, op->n_disks);
+        DriverJobCallbacks cb = { .progress = clone_live_progress, .done = clone_live_done, .userdata = op };
+        g_autofree char *err = NULL;
+        int r;
+
+        for (size_t i = 0; i < op->n_disks; i++) {
+                size_t n = 0;
+                const OpenedFile *dst = open_files_for_request(op->files->files, op->disks[i].req_dst, &n);
+
+                disks[i] = (CloneLiveDisk) { .target = op->disks[i].target, .fd = dst ? dst->fd : -1,
+                                             .format = op->disks[i].dst_format };
+        }
+        r = vm_clone_live_copy(op->domain, disks, op->n_disks, op->bandwidth, &cb, &op->live_job, &err);
+        if (r < 0) {
+                g_autofree char *m = g_strdup_printf("Cannot copy the disks of running domain '%s': %s",
+                                                     op->domain->name, err ?: strerror(-r));
+                clone_fail(op, r, m);
+        }
+}
+
 static void clone_cancel(DriverJob *base) {
         CloneOp *op = (CloneOp *) base;
 
@@ -476,6 +542,7 @@ static void clone_cancel(DriverJob *base) {
         op->cancelled = true;
         if (op->pidfd >= 0)
                 (void) spawn_pidfd_signal(op->pidfd, SIGKILL);
+        driver_job_cancel(op->live_job);
 }
 
 /* The virtual size of an opened image: a qcow2's header says it, a raw file is its size. */
@@ -487,15 +554,20 @@ static uint64_t image_size(const OpenedFile *o) {
         return (uint64_t) o->st.st_size;
 }
 
-static int clone_check_state(VmDomain *d, sd_bus_error *error) {
+/* live: a running original is fine (its hypervisor copies the disks). */
+static int clone_check_state(VmDomain *d, bool live, sd_bus_error *error) {
         if (d->snapshot_op || vm_domain_running_job(d))
                 return sd_bus_error_setf(error, VM_ERROR_BUSY, "Domain '%s' has a job running", d->name);
-        if (d->starting || (vm_domain_is_active(d) && d->state != DOMAIN_STATE_PAUSED))
+        if (d->starting || (!live && vm_domain_is_active(d) && d->state != DOMAIN_STATE_PAUSED))
                 return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
                                          "Domain '%s' is %s: it must be shut off or paused to be cloned "
-                                         "(its disks change while it runs; a snapshot-based clone of a running "
-                                         "domain is not supported)",
+                                         "(its disks change while it runs; option live copies them all at one "
+                                         "instant while it runs)",
                                          d->name, d->starting ? "starting" : domain_state_to_string(d->state));
+        if (live && vm_domain_is_active(d) && !vm_clone_live_supported(d))
+                return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
+                                         "The %s driver cannot copy the disks of running domain '%s'",
+                                         d->drv->ops->name, d->name);
         return 0;
 }
 
@@ -513,7 +585,10 @@ static void clone_files_opened(void *userdata, int r, VmCallerFiles *files, cons
                 clone_op_free(op);
                 return;
         }
-        if (clone_check_state(d, &error) < 0 ||
+        if (clone_check_state(d, op->live, &error) < 0 ||
+            (op->live_copy != (op->live && vm_domain_is_active(d)) &&
+             sd_bus_error_setf(&error, VM_ERROR_INVALID_STATE, "Domain '%s' %s while its files were opened", d->name,
+                               op->live_copy ? "stopped" : "started") < 0) ||
             (vm_domain_find_by_name(op->manager, op->def->name) &&
              sd_bus_error_setf(&error, VM_ERROR_ALREADY_EXISTS, "Domain '%s' already exists", op->def->name) < 0)) {
                 (void) sd_bus_reply_method_error(op->message, &error);
@@ -541,7 +616,10 @@ static void clone_files_opened(void *userdata, int r, VmCallerFiles *files, cons
         (void) vm_domain_job_started(op->dj, &op->base, op->message);
         if (op->total_bytes > 0)
                 op->cb.progress(op->cb.userdata, 0, op->total_bytes);
-        clone_copy_next(op);
+        if (op->live_copy && !op->preserve)
+                clone_copy_live(op);
+        else
+                clone_copy_next(op);
 }
 
 /* ---- the call ---- */
@@ -563,7 +641,8 @@ static char *copy_basename(const char *base, const char *old_name, const char *n
 typedef struct CloneArgs {
         const char *pool, *mac;
         char **files;
-        bool has_files, preserve, linked, start;
+        bool has_files, preserve, linked, start, live;
+        uint64_t bandwidth_mib;
 } CloneArgs;
 
 static int parse_options(sd_bus_message *m, CloneArgs *a, sd_bus_error *error) {
@@ -581,8 +660,10 @@ static int parse_options(sd_bus_message *m, CloneArgs *a, sd_bus_error *error) {
                         return r;
                 want = streq(key, "files") ? "as"
                      : streq(key, "storage") || streq(key, "pool") || streq(key, "mac") ? "s"
-                     : streq(key, "preserve_data") || streq(key, "linked") || streq(key, "start") ? "b"
-                                                                                              : NULL;
+                     : streq(key, "preserve_data") || streq(key, "linked") || streq(key, "start") ||
+                       streq(key, "live") ? "b"
+                     : streq(key, "bandwidth_mib") ? "t"
+                                                   : NULL;
                 if (!want)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'", key);
                 r = sd_bus_message_peek_type(m, &type, &contents);
@@ -601,10 +682,13 @@ static int parse_options(sd_bus_message *m, CloneArgs *a, sd_bus_error *error) {
                         a->has_files = true;
                 } else if (streq(want, "s"))
                         r = sd_bus_message_read_basic(m, 's', streq(key, "mac") ? &a->mac : &a->pool);
+                else if (streq(want, "t"))
+                        r = sd_bus_message_read_basic(m, 't', &a->bandwidth_mib);
                 else {
                         int b;
                         r = sd_bus_message_read_basic(m, 'b', &b);
-                        *(streq(key, "linked") ? &a->linked : streq(key, "start") ? &a->start : &a->preserve) = b;
+                        *(streq(key, "linked") ? &a->linked : streq(key, "start") ? &a->start
+                          : streq(key, "live") ? &a->live : &a->preserve) = b;
                 }
                 if (r < 0)
                         return r;
@@ -706,7 +790,8 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
         op->reqs = g_new0(OpenFileRequest, 2 * n_copied);
         for (size_t i = 0, k = 0; i < op->def->n_disks; i++) {
                 DomainDiskDef *disk = &op->def->disks[i];
-                const DomainDiskDef *sdisk = &src->disks[i];
+                /* a running original is copied from the image its guest uses now */
+                const DomainDiskDef *sdisk = op->live_copy ? vm_clone_live_disk(d, disk->target_dev) : &src->disks[i];
                 CloneDisk *c;
 
                 if (!disk_is_copied(disk) || !(disk->source || disk->source_volume))
@@ -715,6 +800,12 @@ static int clone_prepare(CloneOp *op, const char *new_name, const CloneArgs *a, 
                 op->n_disks = k + 1;   /* freed with op from now on */
                 c->disk = i;
                 c->target = g_strdup(disk->target_dev);
+                if (!sdisk) {
+                        return sd_bus_error_setf(error, VM_ERROR_INVALID_STATE,
+                                                 "Disk %s of domain '%s' is not in the running domain (the persistent "
+                                                 "definition got it since it started): shut it off to clone it",
+                                                 disk->target_dev, d->name);
+                }
                 if (sdisk->type == DOMAIN_DISK_TYPE_NETWORK || !sdisk->source) {
                         return sd_bus_error_setf(error, VM_ERROR_NOT_SUPPORTED,
                                                  "Disk %s of domain '%s' is a network disk: it cannot be copied "
@@ -838,9 +929,16 @@ int vm_domain_method_clone(sd_bus_message *message, void *userdata, sd_bus_error
         if (a.linked && a.preserve)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                                         "Options linked and preserve_data exclude each other");
+        if (a.linked && a.live)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "Options linked and live exclude each other: a linked clone is backed by the "
+                                        "original's images, which keep changing while it runs");
+        if (a.bandwidth_mib > UINT64_MAX / (1024 * 1024))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option bandwidth_mib %" PRIu64
+                                         " is too large", a.bandwidth_mib);
         if (a.mac && conf_mac_parse(a.mac, mac) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid MAC address '%s'", a.mac);
-        r = clone_check_state(d, error);
+        r = clone_check_state(d, a.live, error);
         if (r < 0)
                 return r;
 
@@ -852,6 +950,9 @@ int vm_domain_method_clone(sd_bus_message *message, void *userdata, sd_bus_error
         op->linked = a.linked;
         op->preserve = a.preserve;
         op->start = a.start;
+        op->live = a.live;
+        op->live_copy = a.live && vm_domain_is_active(d);
+        op->bandwidth = a.bandwidth_mib * 1024 * 1024;
         op->pidfd = op->outfd = -1;
         op->errfd = memfd_create("image-tool-stderr", MFD_CLOEXEC);
         if (a.mac)

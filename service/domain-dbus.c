@@ -416,10 +416,11 @@ static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *
 
 static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(vm_domain_unrefp) VmDomain *d = vm_domain_ref(userdata);
-        bool managed_save = false, snapshots = false, nvram = false, keep_nvram = false;
+        bool managed_save = false, snapshots = false, keep_tpm = false, nvram = false, keep_nvram = false;
         const BusOption options[] = {
                 { "managed_save", "b", &managed_save },
                 { "snapshots", "b", &snapshots },
+                { "keep_tpm", "b", &keep_tpm },
                 { "nvram", "b", &nvram },
                 { "keep_nvram", "b", &keep_nvram },
                 {}
@@ -462,12 +463,15 @@ static int method_undefine(sd_bus_message *message, void *userdata, sd_bus_error
         d->persistent = false;
         d->autostart = false;
         d->newdef = domain_def_free(d->newdef);
+        d->keep_tpm = keep_tpm;
         if (vm_domain_is_active(d) || vm_domain_is_busy(d)) {
+                /* a TPM state goes when the domain stops (domain.c) */
                 vm_domain_props_emit_changes(d, &before);
                 vm_domain_emit_event(d, "undefined", "removed");
         } else {
                 vm_domain_props_clear(&before);
                 vm_domain_emit_event(d, "undefined", "removed");
+                vm_domain_tpm_state_drop(d);
                 vm_domain_remove(d);
         }
         vm_domain_clear_cause(d);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 
 #include <libxml/parser.h>
@@ -324,7 +325,16 @@ int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation,
         return 0;
 }
 
-/* ---- batched writes ---- */
+/* ---- batched writes ----
+ *
+ * Group commit in a thread: the loop formats each definition and queues it
+ * (m->store_pending); when the bus has nothing more ready, one batch goes to
+ * a committer thread (m->store_inflight), which writes every file under a
+ * temporary name, makes them durable with one fsync (one file) or one
+ * syncfs (many), renames them and syncs each directory once. Creating,
+ * writing and syncing files is most of a define's cost and can take long on
+ * a busy disk: none of it runs on the loop. What arrives while a batch is in
+ * the thread waits in the next one, committed when that one is done. */
 
 #define STORE_BATCH_MAX 256u
 
@@ -332,97 +342,218 @@ typedef struct StoreWrite {
         char *path, *tmp_path;
         char *name;
         char uuid[37];
+        GString *text;              /* what to write */
         int fd;
         int r;
+        const char *failed;         /* the step that failed (r < 0), for the log */
         VmStoreCommitFn fn;
         void *userdata;
 } StoreWrite;
 
+typedef struct StoreBatch {
+        Manager *manager;
+        GPtrArray *writes;          /* StoreWrite* */
+        GThread *thread;
+        int efd;                    /* the thread's "done" */
+        sd_event_source *source;
+} StoreBatch;
+
 static void store_write_free(StoreWrite *w) {
         if (w->fd >= 0)
                 close(w->fd);
+        if (w->text)
+                g_string_free(w->text, TRUE);
         g_free(w->path);
         g_free(w->tmp_path);
         g_free(w->name);
         g_free(w);
 }
 
-void vm_domain_store_flush(Manager *m) {
-        GPtrArray *batch = m->store_pending;
-        bool renamed = false;
+static void store_write_fail(StoreWrite *w, int r, const char *step) {
+        if (w->r >= 0) {
+                w->r = r;
+                w->failed = step;
+        }
+}
 
-        if (!batch || batch->len == 0)
-                return;
-        m->store_pending = NULL;
-        if (m->store_flush_source)
-                (void) sd_event_source_set_enabled(m->store_flush_source, SD_EVENT_OFF);
+/* The commit of one batch: in the committer thread, or on the loop when a
+ * caller needs it done now. Touches nothing but the batch's writes. */
+static void store_batch_commit(GPtrArray *writes) {
+        StoreWrite *first = NULL;
+        g_autoptr(GHashTable) synced = NULL;
 
+        for (guint i = 0; i < writes->len; i++) {
+                StoreWrite *w = writes->pdata[i];
+
+                w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+                if (w->fd < 0) {
+                        store_write_fail(w, -errno, "create");
+                        continue;
+                }
+                if (fchmod(w->fd, 0600) < 0)
+                        store_write_fail(w, -errno, "write");
+                else {
+                        int r = write_full(w->fd, w->text->str, w->text->len);
+                        if (r < 0)
+                                store_write_fail(w, r, "write");
+                }
+                if (w->r >= 0 && !first)
+                        first = w;
+        }
         /* One file: fsync it. Many: one syncfs() commits them all at once,
          * instead of a journal commit per file. */
-        if (batch->len == 1) {
-                StoreWrite *w = batch->pdata[0];
-                if (fsync(w->fd) < 0)
-                        w->r = -errno;
-        } else if (syncfs(((StoreWrite *) batch->pdata[0])->fd) < 0) {
+        if (first && writes->len == 1) {
+                if (fsync(first->fd) < 0)
+                        store_write_fail(first, -errno, "sync");
+        } else if (first && syncfs(first->fd) < 0) {
                 int r = -errno;
-                for (guint i = 0; i < batch->len; i++)
-                        ((StoreWrite *) batch->pdata[i])->r = r;
+                for (guint i = 0; i < writes->len; i++)
+                        store_write_fail(writes->pdata[i], r, "sync");
         }
-        for (guint i = 0; i < batch->len; i++) {
-                StoreWrite *w = batch->pdata[i];
+        for (guint i = 0; i < writes->len; i++) {
+                StoreWrite *w = writes->pdata[i];
+
                 if (w->r >= 0 && rename(w->tmp_path, w->path) < 0)
-                        w->r = -errno;
-                if (w->r < 0) {
-                        log_error_errno(w->r, "Failed to write %s: %m", w->path);
+                        store_write_fail(w, -errno, "rename");
+                if (w->r < 0 && w->fd >= 0)
                         (void) unlink(w->tmp_path);
-                } else
-                        renamed = true;
         }
-        if (renamed) {
-                /* each driver's directory once */
-                g_autoptr(GHashTable) synced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        /* each directory once */
+        synced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        for (guint i = 0; i < writes->len; i++) {
+                StoreWrite *w = writes->pdata[i];
+                char *dir;
 
-                for (guint i = 0; i < batch->len; i++) {
-                        StoreWrite *w = batch->pdata[i];
-                        char *dir = g_path_get_dirname(w->path);
-                        int r;
-
-                        if (w->r < 0 || g_hash_table_contains(synced, dir)) {
-                                g_free(dir);
-                                continue;
-                        }
-                        g_hash_table_add(synced, dir);
-                        r = fsync_parent_dir(w->path);
-                        if (r < 0)
-                                log_warning_errno(r, "Failed to sync %s: %m", dir);
+                if (w->r < 0)
+                        continue;
+                dir = g_path_get_dirname(w->path);
+                if (g_hash_table_contains(synced, dir)) {
+                        g_free(dir);
+                        continue;
                 }
+                g_hash_table_add(synced, dir);
+                /* the file is durable but its name may not be: said in the log, not as a failure */
+                if (fsync_parent_dir(w->path) < 0)
+                        w->failed = "directory sync";
         }
-        for (guint i = 0; i < batch->len; i++) {
-                StoreWrite *w = batch->pdata[i];
+}
+
+/* On the loop: each write's fn, with the batch's result. */
+static void store_batch_complete(GPtrArray *writes) {
+        for (guint i = 0; i < writes->len; i++) {
+                StoreWrite *w = writes->pdata[i];
+
+                if (w->r < 0)
+                        log_error_errno(w->r, "Failed to write %s (%s): %m", w->path, w->failed);
+                else if (w->failed)
+                        log_warning("Failed to sync the directory of %s", w->path);
                 w->fn(w->userdata, w->r, w->r >= 0 ? TAKE_PTR(w->path) : NULL);
                 store_write_free(w);
         }
-        g_ptr_array_free(batch, TRUE);
+        g_ptr_array_free(writes, TRUE);
 }
 
-static int on_store_flush(sd_event_source *s, void *userdata) {
-        vm_domain_store_flush(userdata);
+static gpointer store_batch_thread(gpointer userdata) {
+        StoreBatch *b = userdata;
+
+        store_batch_commit(b->writes);
+        if (eventfd_write(b->efd, 1) < 0)
+                abort();   /* the loop would wait for this batch forever */
+        return NULL;
+}
+
+/* Ends the batch in the thread (waiting for it) and calls its fns. */
+static void store_batch_finish(Manager *m) {
+        StoreBatch *b = TAKE_PTR(m->store_inflight);
+        GPtrArray *writes;
+
+        g_thread_join(b->thread);
+        sd_event_source_disable_unref(b->source);
+        close(b->efd);
+        writes = b->writes;
+        g_free(b);
+        store_batch_complete(writes);
+        if (m->store_pending && m->store_flush_source)
+                (void) sd_event_source_set_enabled(m->store_flush_source, SD_EVENT_ON);
+}
+
+static int on_store_batch_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        store_batch_finish(userdata);
         return 0;
 }
 
-bool vm_domain_store_pending(Manager *m, const char *name, const char *uuid) {
-        for (guint i = 0; m->store_pending && i < m->store_pending->len; i++) {
-                StoreWrite *w = m->store_pending->pdata[i];
+/* Hands the pending writes to a committer thread; on the loop when no
+ * thread can be made. */
+static void store_batch_start(Manager *m) {
+        g_autoptr(GError) err = NULL;
+        StoreBatch *b;
+        int r;
+
+        b = g_new0(StoreBatch, 1);
+        b->manager = m;
+        b->writes = TAKE_PTR(m->store_pending);
+        b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        r = b->efd < 0 ? -errno : sd_event_add_io(m->event, &b->source, b->efd, EPOLLIN, on_store_batch_done, m);
+        if (r >= 0) {
+                m->store_inflight = b;
+                b->thread = g_thread_try_new("vmgmt-store", store_batch_thread, b, &err);
+                if (b->thread)
+                        return;
+                m->store_inflight = NULL;
+                log_warning("Cannot start a thread for definition writes, writing on the loop: %s", err->message);
+        }
+        sd_event_source_disable_unref(b->source);
+        if (b->efd >= 0)
+                close(b->efd);
+        store_batch_commit(b->writes);
+        store_batch_complete(b->writes);
+        g_free(b);
+}
+
+void vm_domain_store_flush(Manager *m) {
+        if (m->store_flush_source)
+                (void) sd_event_source_set_enabled(m->store_flush_source, SD_EVENT_OFF);
+        /* in the order they were made: the batch in the thread, then what waits (fns may queue more) */
+        while (m->store_inflight || m->store_pending) {
+                if (m->store_inflight)
+                        store_batch_finish(m);
+                else {
+                        GPtrArray *writes = TAKE_PTR(m->store_pending);
+                        store_batch_commit(writes);
+                        store_batch_complete(writes);
+                }
+        }
+        if (m->store_flush_source)
+                (void) sd_event_source_set_enabled(m->store_flush_source, SD_EVENT_OFF);
+}
+
+static int on_store_flush(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        /* one batch at a time: what comes meanwhile is the next one, started when this one is done */
+        if (!m->store_inflight && m->store_pending)
+                store_batch_start(m);
+        return 0;
+}
+
+static bool store_writes_name(GPtrArray *writes, const char *name, const char *uuid) {
+        for (guint i = 0; writes && i < writes->len; i++) {
+                StoreWrite *w = writes->pdata[i];
                 if (streq(w->name, name) || (uuid && streq(w->uuid, uuid)))
                         return true;
         }
         return false;
 }
 
+bool vm_domain_store_pending(Manager *m, const char *name, const char *uuid) {
+        return store_writes_name(m->store_pending, name, uuid) ||
+               (m->store_inflight && store_writes_name(m->store_inflight->writes, name, uuid));
+}
+
 int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t generation, VmStoreCommitFn fn,
                                   void *userdata) {
         StoreWrite *w;
-        GString *text;
         int r;
 
         /* Low priority: it runs when the bus has nothing more ready, so the
@@ -440,8 +571,8 @@ int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t gen
                 store_write_free(w);
                 return r;
         }
-        text = store_format(def, generation);
-        if (!text) {
+        w->text = store_format(def, generation);
+        if (!w->text) {
                 store_write_free(w);
                 return -ENOMEM;
         }
@@ -450,26 +581,12 @@ int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t gen
         w->name = g_strdup(def->name);
         conf_uuid_format(def->uuid, w->uuid);
         w->tmp_path = g_strconcat(w->path, ".tmp.XXXXXX", NULL);
-        w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
-        r = w->fd < 0 ? -errno : 0;
-        if (r >= 0 && fchmod(w->fd, 0600) < 0)
-                r = -errno;
-        if (r >= 0)
-                r = write_full(w->fd, text->str, text->len);
-        g_string_free(text, TRUE);
-        if (r < 0) {
-                log_error_errno(r, "Failed to write %s: %m", w->path);
-                if (w->fd >= 0)
-                        (void) unlink(w->tmp_path);
-                store_write_free(w);
-                return r;
-        }
         if (!m->store_pending)
                 m->store_pending = g_ptr_array_new();
         g_ptr_array_add(m->store_pending, w);
-        if (m->store_pending->len >= STORE_BATCH_MAX)
-                vm_domain_store_flush(m);
-        else
+        if (m->store_pending->len >= STORE_BATCH_MAX && !m->store_inflight)
+                store_batch_start(m);
+        else if (!m->store_inflight)
                 (void) sd_event_source_set_enabled(m->store_flush_source, SD_EVENT_ON);
         return 0;
 }

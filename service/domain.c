@@ -468,6 +468,7 @@ static void on_stopped(void *owner) {
                 log_info("Transient domain '%s' stopped, removing it.", d->name);
                 if (d->hidden)
                         return; /* its start is still pending; the start's completion removes it */
+                vm_domain_tpm_state_drop(d);
                 vm_domain_remove(d);
                 return;
         }

@@ -43,6 +43,7 @@ struct VmDomain {
         struct SnapOp *snapshot_op;     /* a snapshot operation under way (snapshot-dbus.c): no start meanwhile */
 
         bool hidden;               /* a transient domain still starting: not on the bus yet */
+        bool keep_tpm;             /* undefined with keep_tpm while active: its TPM state outlives it */
         GArray *hidden_events;     /* DomainEvents held back while hidden (pairs of static strings) */
 
         /* who asked for the change in progress, for DomainEvent's uid/pid */
@@ -128,20 +129,22 @@ int vm_domain_store_load(Manager *m);
  * (-EOPNOTSUPP: no driver runs def's type); on failure nothing on disk
  * changed. */
 int vm_domain_store_write(Manager *m, const DomainDef *def, uint64_t generation, char **ret_file);
-/* Group commit of definition writes. The file is written to a temporary name
- * at once (errors are returned at once: nothing changed); fsync, rename and
- * the directory fsync happen for the whole batch when the bus has no more
- * ready messages (or the batch is full), and then fn(userdata, r, file) is
- * called: r = 0 when the new definition is durable under `file` (ownership
- * passed), else a negative errno and nothing on disk changed. Every other
- * store operation flushes pending writes first, so operations hit the disk in
- * the order they were made. Returns 0 or a negative errno (fn not called). */
+/* Group commit of definition writes. The definition is formatted at once and
+ * queued; when the bus has no more ready messages (or the batch is full), the
+ * batch is written, fsynced, renamed and its directories synced in a thread
+ * of its own (one batch at a time: what comes meanwhile is the next), and
+ * then fn(userdata, r, file) is called on the loop: r = 0 when the new
+ * definition is durable under `file` (ownership passed), else a negative
+ * errno (a write error too) and nothing on disk changed. Every other store
+ * operation flushes (waits for) pending writes first, so operations hit the
+ * disk in the order they were made. Returns 0 or a negative errno (fn not
+ * called). */
 typedef void (*VmStoreCommitFn)(void *userdata, int r, char *file);
 int vm_domain_store_write_batched(Manager *m, const DomainDef *def, uint64_t generation, VmStoreCommitFn fn,
                                   void *userdata);
 /* True when a batched write for this name or UUID is pending. */
 bool vm_domain_store_pending(Manager *m, const char *name, const char *uuid);
-/* Commits every pending write now (calling their fns). */
+/* Commits every pending write now, waiting for the batch in the thread (calling their fns). */
 void vm_domain_store_flush(Manager *m);
 
 /* Removes the definition file and the autostart link. */
@@ -307,3 +310,14 @@ void vm_restores_waiting_free(Manager *m);
 void vm_managed_save_scan(Manager *m);
 /* The running job of d, or NULL (domains run one job at a time). */
 VmJob *vm_domain_running_job(VmDomain *d);
+
+/* ---- the TPM state its driver keeps beside the definition (domain-tpm.c) ---- */
+
+/* d (not running) goes away for good: its emulated TPM's state goes too, unless its
+ * definition says persistent_state='yes' or it was undefined with keep_tpm. Logged on failure. */
+void vm_domain_tpm_state_drop(VmDomain *d);
+/* A clone `to` of domain `from` gets a copy of its TPM state (when both have an emulated TPM).
+ * 0 (also when there is nothing to copy), or -errno with *ret_message (malloc'd). */
+int vm_domain_tpm_state_copy(VmDomain *from, const DomainDef *to, char **ret_message);
+/* The clone `to` was not made after all: the copy goes. */
+void vm_domain_tpm_state_discard(VmDomain *from, const DomainDef *to);

@@ -84,6 +84,7 @@ typedef struct Manager {
 
         GHashTable *pending_ops;       /* VmOp* waiting for the driver */
         GPtrArray *store_pending;      /* StoreWrite*: batched definition writes */
+        struct StoreBatch *store_inflight; /* the batch being committed in its thread (domain-store.c) */
         sd_event_source *store_flush_source;
 
         BusCredsCache *creds;

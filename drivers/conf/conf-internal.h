@@ -131,6 +131,13 @@ int domain_memory_parse(DomainDef *def, xmlNode *node, ConfError *err);
 void domain_memory_format(GString *s, const DomainMemoryDef *m);
 int domain_memory_normalize(DomainDef *def, ConfError *err);
 
+/* <tpm> in <devices> (domain-conf-tpm.c) */
+int domain_tpm_parse(DomainDef *def, xmlNode *node, ConfError *err);
+void domain_tpm_format(GString *s, const DomainTpmDef *t);
+int domain_tpm_normalize(DomainDef *def, ConfError *err);
+DomainTpmDef *domain_tpm_free(DomainTpmDef *t);   /* NULL-safe, returns NULL */
+DomainTpmDef *domain_tpm_copy(const DomainTpmDef *t, bool *oom);   /* NULL for NULL (and on OOM: *oom set) */
+
 /* ---- device freeing (domain-conf.c) ---- */
 
 void domain_address_clear(DomainAddress *a);

@@ -415,6 +415,8 @@ static void fmt_devices(GString *s, const DomainDef *def, DomainFormatFlags flag
                 fmt_chr(s, &def->channels[i], NULL, flags);
         for (size_t i = 0; i < def->n_inputs; i++)
                 fmt_input(s, &def->inputs[i]);
+        if (def->tpm)   /* where libvirt puts it */
+                domain_tpm_format(s, def->tpm);
         for (size_t i = 0; i < def->n_graphics; i++)
                 fmt_graphics(s, &def->graphics[i], flags);
         for (size_t i = 0; i < def->n_sounds; i++)

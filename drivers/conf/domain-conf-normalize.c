@@ -403,6 +403,9 @@ int domain_def_normalize(DomainDef *def, const DomainNormalizeCtx *ctx, ConfErro
         r = domain_memory_normalize(def, err);
         if (r < 0)
                 return r;
+        r = domain_tpm_normalize(def, err);
+        if (r < 0)
+                return r;
 
         return domain_def_assign_addresses(def, err);
 }

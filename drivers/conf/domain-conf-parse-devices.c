@@ -673,7 +673,7 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
         r = xml_validate(devices, &(XmlSpec) {
                 .children = STRV("emulator", "memballoon"),
                 .multi = STRV("disk", "interface", "serial", "console", "channel", "graphics", "video", "input",
-                              "controller", "rng", "sound", "audio", "memory", "lease"),
+                              "controller", "rng", "sound", "audio", "memory", "lease", "tpm"),
         }, err);
         if (r < 0)
                 return r;
@@ -719,6 +719,8 @@ int domain_devices_parse(DomainDef *def, xmlNode *devices, ConfError *err) {
                         r = domain_memory_parse(def, c, err);
                 else if (name_is(c, "lease"))
                         r = domain_lease_parse(def, c, err);
+                else if (name_is(c, "tpm"))
+                        r = domain_tpm_parse(def, c, err);
                 if (r < 0)
                         return r;
         }

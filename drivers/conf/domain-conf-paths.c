@@ -15,6 +15,7 @@ static const char *const purpose_names[_DOMAIN_PATH_PURPOSE_MAX] = {
         [DOMAIN_PATH_RNG] = "rng",
         [DOMAIN_PATH_CHARDEV] = "chardev",
         [DOMAIN_PATH_GRAPHICS] = "graphics",
+        [DOMAIN_PATH_TPM] = "tpm",
 };
 
 const char *domain_path_purpose_to_string(DomainPathPurpose p) {
@@ -86,6 +87,10 @@ int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n)
         for (size_t i = 0; i < def->n_graphics; i++)
                 if (streq_ptr(def->graphics[i].listen_type, "socket") && def->graphics[i].listen)
                         add(a, def->graphics[i].listen, DOMAIN_PATH_GRAPHICS, DOMAIN_PATH_LISTEN, i);
+        if (def->tpm && streq_ptr(def->tpm->backend, "passthrough")) {
+                add(a, def->tpm->device_path, DOMAIN_PATH_TPM, DOMAIN_PATH_READ_WRITE, 0);
+                add(a, def->tpm->cancel_path, DOMAIN_PATH_TPM, DOMAIN_PATH_WRITE, 1);
+        }
 
         *ret_n = a->len;
         *ret = (DomainPath *) g_array_free(a, FALSE);

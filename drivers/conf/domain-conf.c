@@ -266,6 +266,7 @@ DomainDef *domain_def_free(DomainDef *def) {
         FREE_ARRAY(def->audios, def->n_audios, domain_audio_clear);
         FREE_ARRAY(def->memories, def->n_memories, domain_memory_clear);
         domain_memballoon_free(def->memballoon);
+        domain_tpm_free(def->tpm);
         domain_tune_clear(&def->tune);
         free(def);
         return NULL;
@@ -487,6 +488,7 @@ DomainDef *domain_def_copy(const DomainDef *def) {
                         copy_address(&ctx, &c->memballoon->address);
                 }
         }
+        c->tpm = domain_tpm_copy(def->tpm, &ctx.oom);
         if (domain_tune_copy(&c->tune, &def->tune) < 0)
                 ctx.oom = true;
         if (ctx.oom)

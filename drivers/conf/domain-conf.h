@@ -288,6 +288,25 @@ typedef struct DomainTimerDef {
         int present;               /* -1 unset, 0 no, 1 yes */
 } DomainTimerDef;
 
+/* <tpm> (domain-conf-tpm.c): a TPM 2.0, emulated by swtpm or the host's own passed through */
+typedef enum DomainTpmPcrBank {
+        DOMAIN_TPM_PCR_SHA1 = 1 << 0,
+        DOMAIN_TPM_PCR_SHA256 = 1 << 1,
+        DOMAIN_TPM_PCR_SHA384 = 1 << 2,
+        DOMAIN_TPM_PCR_SHA512 = 1 << 3,
+} DomainTpmPcrBank;
+
+typedef struct DomainTpmDef {
+        char *model;               /* tpm-tis, tpm-crb; normalize: tpm-tis when not given */
+        char *backend;             /* emulator, passthrough */
+        char *version;             /* emulator: "2.0" (normalize fills it in) */
+        bool persistent_state;     /* emulator: the state outlives Undefine and a transient domain's stop */
+        unsigned pcr_banks;        /* emulator <active_pcr_banks>: DomainTpmPcrBank bits, 0 = not given */
+        char *device_path;         /* passthrough <device path='/dev/tpmN'/> */
+        char *cancel_path;         /* passthrough: its sysfs cancel file (derived, never formatted) */
+        char *alias;               /* user alias "ua-…" as given, else NULL */
+} DomainTpmDef;
+
 /* <memory model='dimm'> (domain-conf-memory.c): a memory module, cold- or hot-plugged */
 #define DOMAIN_MEMORY_ALIGN_KIB 2048   /* qemu's pc-dimm on x86: a RAM backend's size is a multiple of 2 MiB */
 
@@ -461,6 +480,7 @@ typedef struct DomainDef {
         DomainAudioDef *audios;            size_t n_audios;   /* normalize: audio id 1 type none when sounds have none */
         DomainMemoryDef *memories;         size_t n_memories;   /* <memory model=…>; their sizes are part of memory_kib */
         DomainMemballoonDef *memballoon;   /* NULL until normalize adds the default virtio one */
+        DomainTpmDef *tpm;                 /* <tpm>: at most one; NULL when none */
 
         DomainTuneDef tune;
 } DomainDef;
@@ -616,6 +636,7 @@ typedef enum DomainPathPurpose {
         DOMAIN_PATH_RNG,           /* index: def->rngs, <backend model='random'> */
         DOMAIN_PATH_CHARDEV,       /* chr_kind + index: a unix socket of a serial, console or channel */
         DOMAIN_PATH_GRAPHICS,      /* index: def->graphics, <listen type='socket' socket=…> */
+        DOMAIN_PATH_TPM,           /* a passthrough <tpm>: index 0 its device, 1 its sysfs cancel file */
         _DOMAIN_PATH_PURPOSE_MAX,
 } DomainPathPurpose;
 
@@ -624,6 +645,7 @@ typedef enum DomainPathMode {
         DOMAIN_PATH_READ_WRITE,
         DOMAIN_PATH_LISTEN,        /* a unix socket the domain serves (mode='bind') */
         DOMAIN_PATH_CONNECT,       /* a unix socket the domain connects to */
+        DOMAIN_PATH_WRITE,         /* written only, never read: a sysfs control file (a TPM's cancel) */
         _DOMAIN_PATH_MODE_MAX,
 } DomainPathMode;
 
@@ -644,4 +666,9 @@ typedef struct DomainPath {
  * without a path (a channel's socket in the run dir) name no host path. The
  * paths are borrowed from def. Returns 0 with *ret (g_free) and *ret_n. */
 int domain_def_host_paths(const DomainDef *def, DomainPath **ret, size_t *ret_n);
-const char *domain_path_purpose_to_string(DomainPathPurpose p);   /* "disk", "kernel", … */
+const char *domain_path_purpose_to_string(DomainPathPurpose p);
+
+/* ---- <tpm> (domain-conf-tpm.c) ---- */
+
+/* "sha256,sha384" for banks (DomainTpmPcrBank bits), malloc'd ("" for 0); NULL on OOM. */
+char *domain_tpm_pcr_banks_to_string(unsigned banks);   /* "disk", "kernel", … */

@@ -555,3 +555,50 @@ void qemu_cmd_build_rngs(QemuCmd *c) {
                 qemu_cmd_add_opt(c, "-device", o);
         }
 }
+
+/* -tpmdev emulator on the swtpm's control socket, or passthrough of the host's TPM (its device
+ * and cancel file as fdsets: the service opened them), and the model's device. */
+void qemu_cmd_build_tpm(QemuCmd *c) {
+        const DomainTpmDef *t = c->def->tpm;
+        GString *o;
+
+        if (!t)
+                return;
+        if (!qemu_streq(t->model, "tpm-tis") && !qemu_streq(t->model, "tpm-crb")) {
+                qemu_cmd_fail(c, "TPM model '%s' is not supported (tpm-tis, tpm-crb)", strempty(t->model));
+                return;
+        }
+        if (qemu_streq(t->backend, "emulator")) {
+                if (!qemu_streq(t->version ?: "2.0", "2.0")) {
+                        qemu_cmd_fail(c, "TPM version '%s' is not supported (2.0)", t->version);
+                        return;
+                }
+                if (!c->ctx->tpm_socket_path || !qemu_path_valid(c->ctx->tpm_socket_path)) {
+                        qemu_cmd_fail(c, "the emulated TPM has no swtpm to talk to");
+                        return;
+                }
+                o = g_string_new("socket,id=chrtpm");
+                qemu_opt_str(o, "path", c->ctx->tpm_socket_path);
+                qemu_cmd_add_opt(c, "-chardev", o);
+                qemu_cmd_add(c, "-tpmdev");
+                qemu_cmd_add(c, "emulator,id=tpm-tpm0,chardev=chrtpm");
+        } else if (qemu_streq(t->backend, "passthrough")) {
+                const DriverFile *dev = qemu_cmd_file(c, DOMAIN_PATH_TPM, 0, 0, "the TPM device");
+                const DriverFile *cancel = qemu_cmd_file(c, DOMAIN_PATH_TPM, 0, 1, "the TPM's cancel file");
+                int dev_set = dev ? qemu_cmd_add_fdset(c, dev->fd, "tpm", "the TPM device") : -1;
+                int cancel_set = cancel ? qemu_cmd_add_fdset(c, cancel->fd, "tpm-cancel", "the TPM's cancel file") : -1;
+
+                if (dev_set < 0 || cancel_set < 0)
+                        return;
+                o = g_string_new("passthrough,id=tpm-tpm0");
+                qemu_opt_fmt(o, "path", "/dev/fdset/%d", dev_set);
+                qemu_opt_fmt(o, "cancel-path", "/dev/fdset/%d", cancel_set);
+                qemu_cmd_add_opt(c, "-tpmdev", o);
+        } else {
+                qemu_cmd_fail(c, "TPM backend '%s' is not supported (emulator, passthrough)", strempty(t->backend));
+                return;
+        }
+        o = g_string_new(t->model);
+        g_string_append(o, ",tpmdev=tpm-tpm0,id=tpm0");
+        qemu_cmd_add_opt(c, "-device", o);
+}

@@ -69,5 +69,6 @@ void qemu_cmd_build_graphics(QemuCmd *c);
 void qemu_cmd_build_videos(QemuCmd *c);
 void qemu_cmd_build_memballoon(QemuCmd *c);
 void qemu_cmd_build_rngs(QemuCmd *c);
+void qemu_cmd_build_tpm(QemuCmd *c);
 void qemu_cmd_build_sounds(QemuCmd *c);
 void qemu_cmd_build_memories(QemuCmd *c);   /* qemu-command-memory.c */

@@ -616,6 +616,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
                 qemu_cmd_build_sounds(&c);
                 qemu_cmd_build_memballoon(&c);
                 qemu_cmd_build_rngs(&c);
+                qemu_cmd_build_tpm(&c);
                 qemu_cmd_build_memories(&c);
                 qemu_cmd_add(&c, "-sandbox");
                 qemu_cmd_add(&c, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -50,6 +50,10 @@ typedef struct QemuCommandCtx {
          * disks with <auth> are refused. */
         int (*open_secret)(void *userdata, const uint8_t *value, size_t len);
         bool incoming_defer;           /* -incoming defer: the guest's state comes over QMP (a restore) */
+        /* <tpm><backend type='emulator'>: the control socket of the domain's swtpm as qemu
+         * reaches it (-chardev socket,path=…: qemu 7.2's tpm-emulator hands swtpm its data
+         * channel over it with SCM_RIGHTS, which a chardev given as fd= cannot). NULL: refused. */
+        const char *tpm_socket_path;
 } QemuCommandCtx;
 
 /* Builds the full argv (NULL-terminated, each string malloc'd; free with
@@ -66,7 +70,7 @@ int qemu_command_build(const DomainDef *def, const QemuCommandCtx *ctx, char ***
  *   chardevs  charmonitor; charserial<i>, charconsole<i> (virtio consoles only),
  *             charchannel<i> — i is the index in def->serials/consoles/channels
  *   devices   serial<i>, console<i>, channel<i>, net<i> or the interface's user alias (netdev hostnet<i>),
- *             input<i>, video<i>, rng<i> (object objrng<i>), balloon0;
+ *             input<i>, video<i>, rng<i> (object objrng<i>), balloon0, tpm0 (tpmdev tpm-tpm0, chardev chrtpm);
  *             disks: the user alias when given, else virtio-disk<N> / ide0-<bus>-<unit> /
  *             sata<ctrl>-0-<unit> / scsi<ctrl>-0-<target>-<unit> (N from the target name),
  *             block nodes disk<i>-storage and disk<i>-format (i = index in def->disks;

@@ -252,7 +252,8 @@ static void plan_mirror(MountPlan *p, const char *path) {
                 plan_add(p, SPAWN_MOUNT_BIND, path, path, false, false, false);
 }
 
-static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
+/* /usr and the loader's files, a /dev of the harmless nodes: what any program run confined needs. */
+static void plan_base(MountPlan *p) {
         static const char *const top[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32" };
         static const char *const devices[] = { "null", "zero", "full", "random", "urandom" };
 
@@ -268,6 +269,10 @@ static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
                 _cleanup_free_ char *dev = g_strconcat("/dev/", devices[i], NULL);
                 plan_add(p, SPAWN_MOUNT_DEVICE, dev, dev, false, false, false);
         }
+}
+
+static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
+        plan_base(p);
         if (rt->def->virt_type == DOMAIN_VIRT_KVM && access("/dev/kvm", F_OK) == 0)
                 plan_add(p, SPAWN_MOUNT_DEVICE, "/dev/kvm", "/dev/kvm", false, false, true);
         /* the host's devpts: the pty qemu reports is the one vmgmtd opens (OpenConsole);
@@ -286,6 +291,41 @@ static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
         plan_add(p, SPAWN_MOUNT_BIND, rt->run_dir, rt->run_dir, true, false, false);
         if (!g_str_has_prefix(emulator, "/usr/"))
                 plan_add(p, SPAWN_MOUNT_BIND, emulator, emulator, false, false, false);
+}
+
+int qemu_confine_spawn_helper(DriverRuntime *rt, char **argv, const SpawnOptions *o, const char *const *dirs,
+                              pid_t *ret_pid, int *ret_pidfd, char **ret_error) {
+        MountPlan plan = {
+                .mounts = g_array_new(FALSE, TRUE, sizeof(SpawnMount)),
+                .strings = g_ptr_array_new_with_free_func(g_free),
+        };
+        SpawnConfinement c;
+        int r;
+
+        *ret_error = NULL;
+        if (!rt->confined) {
+                r = spawn_child(argv, o, ret_pid, ret_pidfd);
+                if (r < 0)
+                        *ret_error = g_strdup_printf("cannot execute %s: %s", argv[0], strerror(-r));
+        } else {
+                plan_base(&plan);
+                plan_add(&plan, SPAWN_MOUNT_PROC, NULL, "/proc", false, false, false);
+                plan_add(&plan, SPAWN_MOUNT_BIND, plan_str(&plan, g_build_filename(rt->run_dir, "tmp", NULL)), "/tmp", true,
+                         false, false);
+                for (const char *const *d = dirs; d && *d; d++)
+                        plan_add(&plan, SPAWN_MOUNT_BIND, *d, *d, true, false, false);
+                /* no cgroup: it ends with the qemu it serves, and stays out of the limits set for qemu */
+                c = (SpawnConfinement) {
+                        .uid = rt->uid,
+                        .gid = rt->gid,
+                        .mounts = (const SpawnMount *) (void *) plan.mounts->data,
+                        .n_mounts = plan.mounts->len,
+                };
+                r = spawn_child_confined(argv, o, &c, ret_pid, ret_pidfd, ret_error);
+        }
+        g_array_free(plan.mounts, TRUE);
+        g_ptr_array_free(plan.strings, TRUE);
+        return r;
 }
 
 int qemu_confine_spawn(DriverRuntime *rt, char **argv, const SpawnOptions *o, pid_t *ret_pid, char **ret_error) {

@@ -173,6 +173,28 @@ static void xml_enum(GString *x, const char *indent, const char *name, const cha
         g_string_append_printf(x, "%s</enum>\n", indent);
 }
 
+/* <tpm>: the models this qemu has; emulator when swtpm and swtpm_setup are installed (qemu-tpm.c), passthrough. */
+static void xml_tpm(GString *x, const DomCapsAnswers *a) {
+        const char *models[3] = {}, *backends[3] = {};
+        g_autofree char *swtpm = spawn_find_program("swtpm"), *setup = spawn_find_program("swtpm_setup");
+        size_t nm = 0, nb = 0;
+
+        if (has_device(a, "tpm-tis"))
+                models[nm++] = "tpm-tis";
+        if (has_device(a, "tpm-crb"))
+                models[nm++] = "tpm-crb";
+        if (nm > 0) {
+                backends[nb++] = "passthrough";
+                if (swtpm && setup)
+                        backends[nb++] = "emulator";
+        }
+        g_string_append_printf(x, "    <tpm supported='%s'>\n", nm > 0 ? "yes" : "no");
+        xml_enum(x, "      ", "model", models);
+        xml_enum(x, "      ", "backendModel", backends);
+        xml_enum(x, "      ", "backendVersion", nm > 0 ? (const char *const[]) { "2.0", NULL } : (const char *const[]) { NULL });
+        g_string_append(x, "    </tpm>\n");
+}
+
 static void xml_cpu(GString *x, const DomCapsAnswers *a, bool kvm) {
         const JsonValue *cpus = answer(a, "cpus");
         g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -286,7 +308,7 @@ static void xml_devices(GString *x, const DomCapsAnswers *a, const char *machine
         xml_enum(x, "      ", "backendModel", rng ? backends : (const char *[]) { NULL });
         g_string_append(x, "    </rng>\n");
         g_string_append(x, "    <filesystem supported='no'/>\n");
-        g_string_append(x, "    <tpm supported='no'/>\n");
+        xml_tpm(x, a);
         g_string_append(x, "  </devices>\n");
 }
 

@@ -65,6 +65,8 @@ typedef enum QemuOpKind {
         QEMU_OP_RESET,          /* done with the reply to "system_reset", after a stop it causes has begun */
 } QemuOpKind;
 
+typedef struct QemuTpm QemuTpm;   /* qemu-tpm.c */
+
 typedef struct QemuOp {
         DriverRuntime *rt;
         QemuOpKind kind;
@@ -175,6 +177,8 @@ struct DriverRuntime {
         /* block jobs (qemu-blockjob.c): the status lines of those a restarted
          * vmgmtd found, or that outlived their BlockJob (teardown), until adopted */
         char **blockjob_records;
+
+        QemuTpm *tpm;                   /* qemu-tpm.c: the emulated TPM's swtpm; NULL when none was started */
 };
 
 /* ---- qemu-process.c ---- */
@@ -236,8 +240,35 @@ int qemu_confine_prepare(DriverRuntime *rt, char **ret_error);
 /* Runs argv for rt: confined (qemu_confine_prepare made it so) in a root of
  * its own as its uid, else as spawn_child() does. */
 int qemu_confine_spawn(DriverRuntime *rt, char **argv, const SpawnOptions *o, pid_t *ret_pid, char **ret_error);
+/* Runs a helper program of rt (swtpm) as qemu runs, as rt's uid in a root of its own, which
+ * holds /usr, the loader's files, harmless devices, a proc, its /tmp (rt's run dir's tmp) and
+ * the directories `dirs` (NULL-terminated, writable, at their own paths); not confined when
+ * rt is not. No cgroup. As spawn_child(): 0 with *ret_pid and *ret_pidfd, or -errno with
+ * *ret_error (malloc'd). */
+int qemu_confine_spawn_helper(DriverRuntime *rt, char **argv, const SpawnOptions *o, const char *const *dirs,
+                              pid_t *ret_pid, int *ret_pidfd, char **ret_error);
 /* Removes rt's cgroup (its processes are gone). */
 void qemu_confine_release(DriverRuntime *rt);
+
+/* ---- qemu-tpm.c: <tpm><backend type='emulator'> ---- */
+
+/* The path of swtpm's control socket as qemu gets it (malloc'd; NULL: rt has no emulated TPM). */
+char *qemu_tpm_socket_arg(DriverRuntime *rt);
+/* After qemu_confine_prepare(), before qemu is spawned: the state dir (rt's uid's), the control
+ * socket, and swtpm, or (first start) the manufacture of the state, after which swtpm starts; a
+ * failure then fails the start. 0 (also without an emulated TPM), or -errno with *ret_error. */
+int qemu_tpm_start(DriverRuntime *rt, char **ret_error);
+/* qemu is gone (or never ran): swtpm and a manufacture under way end, the socket goes. */
+void qemu_tpm_stop(DriverRuntime *rt);
+/* Frees rt's TPM without stopping swtpm (driver teardown). */
+void qemu_tpm_free(DriverRuntime *rt);
+/* The status file's swtpm_pid= and swtpm_starttime= lines; a restarted daemon takes that swtpm
+ * back (when it still runs under that pid). */
+void qemu_tpm_format_status(DriverRuntime *rt, GString *s);
+void qemu_tpm_adopt(DriverRuntime *rt, pid_t pid, uint64_t starttime);
+/* DomainDriverOps.tpm_state_remove and .tpm_state_copy */
+int qemu_tpm_state_remove(DomainDriver *d, const unsigned char uuid[16]);
+int qemu_tpm_state_copy(DomainDriver *d, const unsigned char from[16], const unsigned char to[16], char **ret_error);
 
 /* ---- qemu-process-monitor.c ---- */
 
@@ -317,6 +348,12 @@ void qemu_block_jobs_disk_removed(DriverRuntime *rt, size_t disk);
 int qemu_block_jobs_adopt(DriverRuntime *rt, DriverBlockJobAdoptFn fn, void *userdata);
 /* Appends a "blockjob=JSON" status line for every block job qemu runs for rt. */
 void qemu_block_jobs_format_status(DriverRuntime *rt, GString *s);
+
+/* ---- qemu-backup.c ---- */
+
+/* DomainDriverOps.backup_disks */
+int qemu_backup_disks(DriverRuntime *rt, const DriverBackupTarget *targets, size_t n, uint64_t bandwidth,
+                      const DriverJobCallbacks *cb, DriverJob **ret, char **ret_error);
 
 /* ---- qemu-save.c: save, restore, core dump ---- */
 

@@ -554,6 +554,7 @@ static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int 
         QemuDriver *d = (QemuDriver *) base;
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *error = NULL, *emulator = NULL, *qmp_arg = NULL, *vnc_arg = NULL, *channel_arg = NULL;
+        _cleanup_free_ char *tpm_arg = NULL;
         DriverRuntime *rt;
         DomainDef *copy;
         _cleanup_free_ int *tap_fds = NULL, *child_fds = NULL;
@@ -607,6 +608,7 @@ static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int 
         qmp_arg = socket_arg(rt->qmp_file);
         vnc_arg = socket_arg(rt->vnc_file);
         channel_arg = channel_dir_arg(rt);
+        tpm_arg = qemu_tpm_socket_arg(rt);
         if (!qmp_arg || !vnc_arg || !channel_arg) {
                 qemu_runtime_free(rt);
                 return -ENOMEM;
@@ -624,6 +626,7 @@ static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int 
                 .open_secret = child_fds_open_secret,
                 .pass_fd_userdata = &qfds,
                 .incoming_defer = restore != NULL || mig_in != NULL,
+                .tpm_socket_path = tpm_arg,
         };
         if (!ctx.emulator) {
                 r = start_fail_deferred(rt, -ENOENT, strdup("no emulator found for this architecture"));
@@ -679,6 +682,8 @@ static int start_any(DomainDriver *base, void *owner, const DomainDef *def, int 
         r = qemu_confine_prepare(rt, &error);   /* its uid, run dir and cgroup */
         if (r >= 0)
                 r = qemu_tune_apply_cgroup(rt, &error);   /* the cgroup's limits, before qemu is in it */
+        if (r >= 0)
+                r = qemu_tpm_start(rt, &error);   /* swtpm (or its manufacture), which qemu waits for */
         if (r < 0) {
                 child_fds_done(&qfds);
                 qemu_taps_close(tap_fds, n_taps);
@@ -994,6 +999,7 @@ const DomainDriverOps qemu_driver_ops = {
         .block_job_abort = qemu_block_job_abort,
         .block_jobs_adopt = qemu_block_jobs_adopt,
         .block_resize = qemu_block_resize,
+        .backup_disks = qemu_backup_disks,
         .snapshot_offline = qemu_snapshot_offline,
         .snapshot_live = qemu_snapshot_live,
         .snapshot_external = qemu_snapshot_external,
@@ -1023,5 +1029,7 @@ const DomainDriverOps qemu_driver_ops = {
         .attach_device = qemu_hotplug_attach,
         .detach_device = qemu_hotplug_detach,
         .change_media = qemu_hotplug_change_media,
+        .tpm_state_remove = qemu_tpm_state_remove,
+        .tpm_state_copy = qemu_tpm_state_copy,
         .set_net_bandwidth = qemu_hotplug_set_net_bandwidth,
 };

@@ -154,7 +154,7 @@ static bool is_chardev_log_name(const char *s) {
         bool serial = g_str_has_prefix(s, "serial");
         const char *n;
 
-        if (streq(s, "console"))
+        if (streq(s, "console") || streq(s, "swtpm"))   /* NAME-swtpm.log: its TPM emulator's (qemu-tpm.c) */
                 return true;
         if (serial)
                 n = s + strlen("serial");

@@ -228,6 +228,7 @@ DriverRuntime *qemu_runtime_free(DriverRuntime *rt) {
                 close(rt->pidfd);
         if (rt->vnc_listen_fd >= 0)
                 close(rt->vnc_listen_fd);
+        qemu_tpm_free(rt);
         domain_def_free(rt->def);
         free(rt->def_xml);
         free(rt->status_path);
@@ -289,6 +290,7 @@ void qemu_runtime_remove_files(DriverRuntime *rt) {
                 (void) unlink_noent(rt->vnc_file);
                 remove_dir(rt->channel_dir);
         }
+        qemu_tpm_stop(rt);
         /* its sockets, the channel dir and whatever else qemu made there */
         remove_dir(rt->run_dir);
         qemu_confine_release(rt);
@@ -675,6 +677,7 @@ int qemu_runtime_save_status(DriverRuntime *rt) {
         for (char **c = rt->cgroups; c && *c; c++)
                 g_string_append_printf(s, "cgroup=%s\n", *c);
         qemu_block_jobs_format_status(rt, s);
+        qemu_tpm_format_status(rt, s);
         g_string_append_c(s, '\n');
         g_string_append(s, rt->def_xml);
         r = write_file_atomic_nosync(rt->status_path, s->str, s->len, 0600);
@@ -707,7 +710,8 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
         unsigned long uid = 0, gid = 0;
         g_autoptr(GPtrArray) cgroups = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) blockjobs = g_ptr_array_new_with_free_func(g_free);
-        unsigned long long starttime = 0, start_usec = 0;
+        unsigned long long starttime = 0, start_usec = 0, swtpm_starttime = 0;
+        int swtpm_pid = 0;
         char reason[64] = "unknown", stop_reason[64] = "", stop_detail[64] = "";
         int r;
 
@@ -756,6 +760,10 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
                         gid = strtoul(eq, NULL, 10);
                 else if (streq(line, "cgroup") && g_str_has_prefix(eq, "/sys/fs/cgroup/"))
                         g_ptr_array_add(cgroups, g_strdup(eq));
+                else if (streq(line, "swtpm_pid"))
+                        swtpm_pid = atoi(eq);
+                else if (streq(line, "swtpm_starttime"))
+                        swtpm_starttime = strtoull(eq, NULL, 10);
                 else if (streq(line, "blockjob"))
                         g_ptr_array_add(blockjobs, g_strdup(eq));
         }
@@ -792,6 +800,7 @@ int qemu_runtime_load_status(QemuDriver *d, const char *path, DriverRuntime **re
                 g_ptr_array_add(blockjobs, NULL);
                 rt->blockjob_records = (char **) g_ptr_array_free(g_steal_pointer(&blockjobs), FALSE);
         }
+        qemu_tpm_adopt(rt, swtpm_pid, swtpm_starttime);
         if (*stop_reason) {
                 rt->killing = true;
                 rt->stop_reason = reason_intern(stop_reason);

@@ -183,6 +183,27 @@ class Install(CtlTestCase):
         err = self.fails('install', '--name', 'dry', '--osinfo', 'generic', '--cdrom', iso, '--dry-run')
         self.assertIn("a domain 'dry' exists already", err)
 
+    def test_tpm_emulator_runs_and_undefine_keeps_or_removes_its_state(self):
+        if not shutil.which('swtpm_setup', path='/usr/sbin:/usr/bin:/sbin:/bin'):
+            skip_missing('swtpm_setup', 'swtpm-tools')
+        for name, keep in (('tpk', True), ('tpr', False)):
+            self.ok('install', '--name', name, '--osinfo', 'generic', '--memory', '64', '--import', '--machine', 'q35',
+                    '--disk', 'path=%s,size=0.01' % os.path.join(self.pool_dir, name + '.qcow2'), '--graphics', 'none',
+                    '--network', 'none', '--virt-type', 'qemu', '--tpm', 'emulator', '--noautoconsole')
+            tpm = self.inactive_xml(name).find('devices/tpm')
+            self.assertEqual(tpm.get('model'), 'tpm-crb')   # q35's
+            self.assertEqual((tpm.find('backend').get('type'), tpm.find('backend').get('version')), ('emulator', '2.0'))
+            self.assertEqual(self.client.state(domain_path(name))[0], 'running')
+            uuid = str(self.client.prop(domain_path(name), 'UUID'))
+            state = os.path.join(self.daemon.root, 'var', 'lib', 'vmgmt', 'swtpm', uuid)
+            self.assertTrue(os.path.exists(os.path.join(state, 'tpm2', 'tpm2-00.permall')))
+            self.ok('destroy', name)
+            if keep:
+                self.ok('undefine', name, '--keep-tpm')
+            else:
+                self.ok('undefine', name)
+            self.assertEqual(os.path.exists(state), keep)
+
     def print_xml(self, *extra):
         iso = os.path.join(self.fx.tmp, 'media.iso')
         open(iso, 'w').close()

@@ -539,7 +539,7 @@ class LogNames(VmgmtTestCase):
         m = self.manager
         self.define(minimal_domain_xml('web'))
         before = self.fx.snapshot()
-        for name in ('web-console', 'web-serial1', 'web-serial12', 'web-console0', 'web-console3'):
+        for name in ('web-console', 'web-serial1', 'web-serial12', 'web-console0', 'web-console3', 'web-swtpm'):
             self.refused(m.DefineDomain, name, 'web', minimal_domain_xml(name), opts())
             self.refused(m.CreateDomain, name, 'web', minimal_domain_xml(name), opts())
         self.assertUnchanged(before)

@@ -91,8 +91,15 @@ class DomainCapabilities(VmgmtTestCase):
         self.assertEqual(videos[-1], 'none')
         self.assertEqual(root.find('devices/rng').get('supported'), 'yes' if 'virtio-rng-pci' in types else 'no')
         self.assertEqual(enum(root, 'devices/rng', 'backendModel'), ['random', 'builtin'])
-        for kind in ('hostdev', 'filesystem', 'tpm'):
+        for kind in ('hostdev', 'filesystem'):
             self.assertEqual(root.find('devices/' + kind).get('supported'), 'no', kind)
+        # the TPM models this qemu has; the emulator backend where swtpm is installed
+        tpm_models = [m for m, dev in (('tpm-tis', 'tpm-tis'), ('tpm-crb', 'tpm-crb')) if dev in types]
+        self.assertEqual(enum(root, 'devices/tpm', 'model'), tpm_models)
+        self.assertEqual(root.find('devices/tpm').get('supported'), 'yes' if tpm_models else 'no')
+        swtpm = shutil.which('swtpm', path='/usr/sbin:/usr/bin:/sbin:/bin') and \
+            shutil.which('swtpm_setup', path='/usr/sbin:/usr/bin:/sbin:/bin')
+        self.assertEqual('emulator' in enum(root, 'devices/tpm', 'backendModel'), bool(swtpm and tpm_models))
         self.assertEqual(root.find("features/gic").get('supported'), 'no')
 
     def test_machine_alias_and_arguments(self):

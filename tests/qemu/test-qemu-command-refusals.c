@@ -386,7 +386,52 @@ static void test_unrunnable(void) {
 }
 
 
+/* <tpm>: the emulator on swtpm's socket (qemu reaches it by path), passthrough on fdsets the service opened. */
+static void test_tpm(void) {
+        DomainControllerDef ctrls[8];
+        DomainTpmDef tpm;
+        DomainDef d;
+        QemuCommandCtx c = golden_ctx;
+
+        def_init_i440fx(&d, ctrls);
+        tpm = (DomainTpmDef) { .model = S("tpm-crb"), .backend = S("emulator"), .version = S("2.0") };
+        d.tpm = &tpm;
+        expect_error(&d, &golden_ctx, "the emulated TPM has no swtpm to talk to");
+        c.tpm_socket_path = GOLDEN_RUN_DIR "/swtpm,x.sock";
+        {
+                g_autofree char *out = build_ok(&d, &c);
+                CHECK(strstr(out, "\n-chardev\nsocket,id=chrtpm,path=" GOLDEN_RUN_DIR "/swtpm,,x.sock\n"));
+                CHECK(strstr(out, "\n-tpmdev\nemulator,id=tpm-tpm0,chardev=chrtpm\n"));
+                CHECK(strstr(out, "\n-device\ntpm-crb,tpmdev=tpm-tpm0,id=tpm0\n"));
+        }
+        static const struct {
+                const char *model, *version, *backend, *expect;
+        } refused[] = {
+                { "tpm-crb", "1.2", "emulator", "TPM version '1.2' is not supported" },
+                { "tpm-spapr", "2.0", "emulator", "TPM model 'tpm-spapr' is not supported" },
+                { "tpm-tis,id=evil", "2.0", "emulator", "TPM model 'tpm-tis,id=evil' is not supported" },
+                { "tpm-tis", NULL, "external", "TPM backend 'external' is not supported" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                tpm = (DomainTpmDef) { .model = S(refused[i].model), .backend = S(refused[i].backend),
+                                       .version = refused[i].version ? S(refused[i].version) : NULL };
+                expect_error(&d, &c, refused[i].expect);
+        }
+        tpm = (DomainTpmDef) { .model = S("tpm-tis"), .backend = S("passthrough"), .device_path = S("/dev/tpm0"),
+                               .cancel_path = S("/sys/class/tpm/tpm0/device/cancel") };
+        {
+                g_autofree char *out = build_ok(&d, &golden_ctx);
+                CHECK(strstr(out, ",opaque=tpm\n"));
+                CHECK(strstr(out, ",opaque=tpm-cancel\n"));
+                CHECK(strstr(out, "\n-tpmdev\npassthrough,id=tpm-tpm0,path=/dev/fdset/"));
+                CHECK(strstr(out, ",cancel-path=/dev/fdset/"));
+                CHECK(strstr(out, "\n-device\ntpm-tis,tpmdev=tpm-tpm0,id=tpm0\n"));
+                CHECK(!strstr(out, "/dev/tpm0"));
+        }
+}
+
 int main(void) {
+        test_tpm();
         test_errors();
         test_refused_values();
         test_unrunnable();

@@ -87,7 +87,10 @@ static inline void test_files_note(TestFiles *t, int fd, const char *mode, const
 
 /* Layers: `backing` (may be NULL) names, for disk index i, "PATH FORMAT" of its one backing file. */
 static inline void test_files_init(TestFiles *t, const DomainDef *d, const char *const *backing) {
-        static const char *const modes[] = { "read", "read-write", "listen", "connect" };
+        static const char *const modes[_DOMAIN_PATH_MODE_MAX] = {
+                [DOMAIN_PATH_READ] = "read", [DOMAIN_PATH_READ_WRITE] = "read-write", [DOMAIN_PATH_LISTEN] = "listen",
+                [DOMAIN_PATH_CONNECT] = "connect", [DOMAIN_PATH_WRITE] = "write",
+        };
         size_t n_layers = 0;
 
         *t = (TestFiles) { .fds = g_string_new(NULL), .next_fd = TEST_FILE_FD_BASE };
