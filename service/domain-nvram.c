@@ -10,6 +10,7 @@
 
 #include "bus-util.h"
 #include "domain-nvram.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 
@@ -49,6 +50,7 @@ static int fail(VmNvramJob *j, int r, const char *fmt, const char *path) {
 static int copy_fd(int in, int out) {
         char buf[65536];
         uint64_t total = 0;
+        int r;
 
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
@@ -61,14 +63,9 @@ static int copy_fd(int in, int out) {
                 total += (uint64_t) n;
                 if (total > NVRAM_MAX)
                         return -EFBIG;
-                for (ssize_t w = 0; w < n;) {
-                        ssize_t k = write(out, buf + w, (size_t) (n - w));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                return -errno;
-                        w += k;
-                }
+                r = write_full(out, buf, (size_t) n);
+                if (r < 0)
+                        return r;
         }
 }
 

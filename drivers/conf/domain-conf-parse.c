@@ -169,10 +169,17 @@ static int parse_os(DomainDef *def, xmlNode *os, ConfError *err) {
         return 0;
 }
 
+/* A <features> child whose one attribute is state='on'|'off': 1 with *ret, or 0 when it has none. */
+static int parse_feature_state(xmlNode *n, int *ret, ConfError *err) {
+        int r = xml_validate(n, &(XmlSpec) { .attrs = STRV("state") }, err);
+
+        return r < 0 ? r : xml_attr_bool(n, "state", true, ret, err);
+}
+
 static int parse_features(DomainDef *def, xmlNode *f, ConfError *err) {
         static const XmlSpec empty = {};
         xmlNode *n;
-        int r;
+        int r, v;
 
         r = xml_validate(f, &(XmlSpec) { .children = STRV("acpi", "apic", "pae", "vmport", "smm") }, err);
         if (r < 0)
@@ -191,11 +198,7 @@ static int parse_features(DomainDef *def, xmlNode *f, ConfError *err) {
         }
         n = xml_child(f, "vmport");
         if (n) {
-                int v;
-                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("state") }, err);
-                if (r < 0)
-                        return r;
-                r = xml_attr_bool(n, "state", true, &v, err);
+                r = parse_feature_state(n, &v, err);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -205,11 +208,7 @@ static int parse_features(DomainDef *def, xmlNode *f, ConfError *err) {
         }
         n = xml_child(f, "smm");
         if (n) {
-                int v;
-                r = xml_validate(n, &(XmlSpec) { .attrs = STRV("state") }, err);
-                if (r < 0)
-                        return r;
-                r = xml_attr_bool(n, "state", true, &v, err);
+                r = parse_feature_state(n, &v, err);
                 if (r < 0)
                         return r;
                 def->smm = r == 0 || v ? DOMAIN_TRISTATE_YES : DOMAIN_TRISTATE_NO;

@@ -293,12 +293,10 @@ static void plan_build(MountPlan *p, DriverRuntime *rt, const char *emulator) {
                 plan_add(p, SPAWN_MOUNT_BIND, emulator, emulator, false, false, false);
 }
 
-int qemu_confine_spawn_helper(DriverRuntime *rt, char **argv, const SpawnOptions *o, const char *const *dirs,
-                              pid_t *ret_pid, int *ret_pidfd, char **ret_error) {
-        MountPlan plan = {
-                .mounts = g_array_new(FALSE, TRUE, sizeof(SpawnMount)),
-                .strings = g_ptr_array_new_with_free_func(g_free),
-        };
+/* Runs argv as rt's qemu runs: its uid and gid, the mounts of plan, the cgroups given (NULL: none); or
+ * plainly when rt is not confined (plan is then not looked at). */
+static int confine_run(DriverRuntime *rt, char **argv, const SpawnOptions *o, const MountPlan *plan,
+                       char *const *cgroups, pid_t *ret_pid, int *ret_pidfd, char **ret_error) {
         SpawnConfinement c;
         int r;
 
@@ -307,52 +305,52 @@ int qemu_confine_spawn_helper(DriverRuntime *rt, char **argv, const SpawnOptions
                 r = spawn_child(argv, o, ret_pid, ret_pidfd);
                 if (r < 0)
                         *ret_error = g_strdup_printf("cannot execute %s: %s", argv[0], strerror(-r));
-        } else {
+                return r;
+        }
+        c = (SpawnConfinement) {
+                .uid = rt->uid,
+                .gid = rt->gid,
+                .cgroups = cgroups,
+                .mounts = (const SpawnMount *) (void *) plan->mounts->data,
+                .n_mounts = plan->mounts->len,
+        };
+        return spawn_child_confined(argv, o, &c, ret_pid, ret_pidfd, ret_error);
+}
+
+static void plan_free(MountPlan *p) {
+        g_array_free(p->mounts, TRUE);
+        g_ptr_array_free(p->strings, TRUE);
+}
+
+#define MOUNT_PLAN_NEW \
+        { .mounts = g_array_new(FALSE, TRUE, sizeof(SpawnMount)), .strings = g_ptr_array_new_with_free_func(g_free) }
+
+int qemu_confine_spawn_helper(DriverRuntime *rt, char **argv, const SpawnOptions *o, const char *const *dirs,
+                              pid_t *ret_pid, int *ret_pidfd, char **ret_error) {
+        MountPlan plan = MOUNT_PLAN_NEW;
+        int r;
+
+        if (rt->confined) {
                 plan_base(&plan);
                 plan_add(&plan, SPAWN_MOUNT_PROC, NULL, "/proc", false, false, false);
                 plan_add(&plan, SPAWN_MOUNT_BIND, plan_str(&plan, g_build_filename(rt->run_dir, "tmp", NULL)), "/tmp", true,
                          false, false);
                 for (const char *const *d = dirs; d && *d; d++)
                         plan_add(&plan, SPAWN_MOUNT_BIND, *d, *d, true, false, false);
-                /* no cgroup: it ends with the qemu it serves, and stays out of the limits set for qemu */
-                c = (SpawnConfinement) {
-                        .uid = rt->uid,
-                        .gid = rt->gid,
-                        .mounts = (const SpawnMount *) (void *) plan.mounts->data,
-                        .n_mounts = plan.mounts->len,
-                };
-                r = spawn_child_confined(argv, o, &c, ret_pid, ret_pidfd, ret_error);
         }
-        g_array_free(plan.mounts, TRUE);
-        g_ptr_array_free(plan.strings, TRUE);
+        /* no cgroup: it ends with the qemu it serves, and stays out of the limits set for qemu */
+        r = confine_run(rt, argv, o, &plan, NULL, ret_pid, ret_pidfd, ret_error);
+        plan_free(&plan);
         return r;
 }
 
 int qemu_confine_spawn(DriverRuntime *rt, char **argv, const SpawnOptions *o, pid_t *ret_pid, char **ret_error) {
-        MountPlan plan = {
-                .mounts = g_array_new(FALSE, TRUE, sizeof(SpawnMount)),
-                .strings = g_ptr_array_new_with_free_func(g_free),
-        };
-        SpawnConfinement c;
+        MountPlan plan = MOUNT_PLAN_NEW;
         int r;
 
-        *ret_error = NULL;
-        if (!rt->confined) {
-                r = spawn_child(argv, o, ret_pid, &rt->pidfd);
-                if (r < 0)
-                        *ret_error = g_strdup_printf("cannot execute %s: %s", argv[0], strerror(-r));
-        } else {
+        if (rt->confined)
                 plan_build(&plan, rt, argv[0]);
-                c = (SpawnConfinement) {
-                        .uid = rt->uid,
-                        .gid = rt->gid,
-                        .cgroups = rt->cgroups,
-                        .mounts = (const SpawnMount *) (void *) plan.mounts->data,
-                        .n_mounts = plan.mounts->len,
-                };
-                r = spawn_child_confined(argv, o, &c, ret_pid, &rt->pidfd, ret_error);
-        }
-        g_array_free(plan.mounts, TRUE);
-        g_ptr_array_free(plan.strings, TRUE);
+        r = confine_run(rt, argv, o, &plan, rt->cgroups, ret_pid, &rt->pidfd, ret_error);
+        plan_free(&plan);
         return r;
 }

@@ -187,6 +187,8 @@ struct DriverRuntime {
 int qemu_process_spawn(DriverRuntime *rt, char **argv, char **ret_error);
 /* The same, with fds[i] (taps) as fd 3+i in qemu (argv names them so). */
 int qemu_process_spawn_fds(DriverRuntime *rt, char **argv, const int *fds, size_t n_fds, char **ret_error);
+/* The last line of a log file (of qemu, swtpm), what explains a failure; NULL when none. malloc'd. */
+char *qemu_log_last_line(const char *path);
 /* Watches rt->pidfd for the process exit. */
 int qemu_process_watch(DriverRuntime *rt);
 /* Sends SIGTERM (and SIGKILL after a timeout unless graceful); the exit is

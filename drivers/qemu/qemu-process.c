@@ -377,7 +377,7 @@ void qemu_runtime_set_state(DriverRuntime *rt, DomainState state, const char *re
 
 /* ---- exit ---- */
 
-static char *log_tail(const char *path) {
+char *qemu_log_last_line(const char *path) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         char buf[QEMU_LOG_TAIL + 1];
         off_t size;
@@ -395,7 +395,7 @@ static char *log_tail(const char *path) {
         buf[n] = 0;
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
                 buf[--n] = 0;
-        /* The last line qemu wrote is what explains the failure. */
+        /* The last line a program wrote is what explains its failure. */
         p = strrchr(buf, '\n');
         return strdup(p ? p + 1 : buf);
 }
@@ -437,7 +437,7 @@ static void qemu_runtime_finish_failed_start(DriverRuntime *rt, const char *exit
         if (rt->start_error_message)
                 message = strdup(rt->start_error_message);
         else {
-                tail = log_tail(rt->log_path);
+                tail = qemu_log_last_line(rt->log_path);
                 if (asprintf(&message, "qemu %s during start-up%s%s", exit_text, tail ? ": " : "", strempty(tail)) < 0)
                         message = NULL;
         }

@@ -36,7 +36,6 @@
 #define P_PIDFD 3
 #endif
 
-#define TPM_LOG_TAIL 2048
 
 struct QemuTpm {
         char *dir;                 /* state_dir/swtpm/UUID */
@@ -140,25 +139,6 @@ static int open_log(QemuTpm *t) {
         return open(t->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
 }
 
-static char *log_tail(QemuTpm *t) {
-        _cleanup_close_ int fd = open(t->log, O_RDONLY | O_CLOEXEC);
-        char buf[TPM_LOG_TAIL + 1];
-        off_t size;
-        ssize_t n;
-        char *p;
-
-        if (fd < 0 || (size = lseek(fd, 0, SEEK_END)) < 0)
-                return NULL;
-        n = pread(fd, buf, TPM_LOG_TAIL, size > TPM_LOG_TAIL ? size - TPM_LOG_TAIL : 0);
-        if (n <= 0)
-                return NULL;
-        buf[n] = 0;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-                buf[--n] = 0;
-        p = strrchr(buf, '\n');
-        return g_strdup(p ? p + 1 : buf);
-}
-
 static int spawn_swtpm(DriverRuntime *rt, char **ret_error) {
         QemuTpm *t = rt->tpm;
         _cleanup_free_ char *swtpm = spawn_find_program("swtpm");
@@ -218,7 +198,7 @@ static int on_setup_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 qemu_runtime_log(rt, "TPM manufactured in %s", t->state);
                 r = spawn_swtpm(rt, &error);
         } else {
-                _cleanup_free_ char *tail = log_tail(t);
+                _cleanup_free_ char *tail = qemu_log_last_line(t->log);
                 error = g_strdup_printf("cannot manufacture the domain's TPM (swtpm_setup failed: %s; see %s)",
                                         tail ?: "no output", t->log);
         }
