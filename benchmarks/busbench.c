@@ -24,7 +24,8 @@
  *   busbench getall PATH IFACE N            Properties.GetAll on org.vmgmt
  *   busbench gmo N                          every domain with its properties, N times: vmgmt's
  *   busbench list N                         ObjectManager.GetManagedObjects at /org/vmgmt (or
- *                                           libvirt's listing above); prints objects COUNT
+ *                                           libvirt's listing above); prints objects COUNT (the
+ *                                           domains among them)
  *   busbench define TEMPLATE FIRST COUNT [DEPTH]
  *                                           DefineDomain COUNT times, at most DEPTH (default 1)
  *                                           unanswered at a time; "@NAME@" in the template file
@@ -43,8 +44,8 @@
  *   busbench startup LOG [list] -- ARGV…    starts ARGV (the daemon), prints pid, owned_us (exec →
  *                                           org.vmgmt owned), call_us (first Manager.Version Get
  *                                           answered; retried while it fails, as libvirt-dbus's
- *                                           does until libvirtd serves), list_us (exec → the full
- *                                           listing of `list` answered) and objects; the daemon
+ *                                           does until libvirtd serves), with list also list_us
+ *                                           (exec → the listing of `list` answered) and objects; the daemon
  *                                           is left running, in the caller's session unless
  *                                           BUSBENCH_SETSID is set */
 #include <errno.h>
@@ -190,16 +191,31 @@ static int cmd_get(const char *path, const char *iface, const char *prop, unsign
         return 0;
 }
 
-/* Counts the objects of a GetManagedObjects reply (a{oa{sa{sv}}}). */
+/* Counts the domains of a GetManagedObjects reply (a{oa{sa{sv}}}): the objects under
+ * PATH/domain/ (the reply has others too, e.g. networks). */
 static int count_objects(sd_bus_message *m, unsigned *ret) {
+        char prefix[64];
         unsigned k = 0;
         int r;
 
+        snprintf(prefix, sizeof prefix, "%s/domain/", T->path);
         r = sd_bus_message_enter_container(m, 'a', "{oa{sa{sv}}}");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_skip(m, "{oa{sa{sv}}}")) > 0)
-                k++;
+        while ((r = sd_bus_message_enter_container(m, 'e', "oa{sa{sv}}")) > 0) {
+                const char *path;
+
+                r = sd_bus_message_read(m, "o", &path);
+                if (r < 0)
+                        return r;
+                if (strncmp(path, prefix, strlen(prefix)) == 0)
+                        k++;
+                r = sd_bus_message_skip(m, "a{sa{sv}}");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
         if (r < 0)
                 return r;
         *ret = k;
