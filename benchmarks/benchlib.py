@@ -47,12 +47,15 @@ class Cleanup:
         self.pids = []       # bare pids (daemons started by busbench)
         self.dirs = []
         self.mounts = []     # tmpfs mounted on ROOT/run
+        self.funcs = []      # stop functions of what owns several processes (libvirtbench.LibvirtStack)
         self.done = False
 
     def run(self):
         if self.done:
             return
         self.done = True
+        for f in reversed(self.funcs):
+            f()
         for pid in reversed(self.pids):
             kill_wait(pid)
         for p in reversed(self.procs):
@@ -265,7 +268,10 @@ class Vmgmtd:
         self.why = None
         self.log = os.path.join(root, "vmgmtd.log")
 
-    def start(self):
+    def start(self, listing=False):
+        """Starts vmgmtd (busbench startup); returns (exec → name owned, exec → first call) in µs.
+        With listing the first call is followed by a GetManagedObjects (self.last["list_us"]:
+        exec → answered; self.last["objects"])."""
         if not self.binary:
             raise NotReady(self.why or "vmgmtd not available")
         os.makedirs(self.root, exist_ok=True)
@@ -277,9 +283,9 @@ class Vmgmtd:
         argv = [self.binary, "--system", "--root", self.root]
         if self.log_level:
             argv += ["--log-level", self.log_level]
-        r = subprocess.run([self.bench.path, "startup", self.log, "--"] + argv, capture_output=True, text=True,
-                           timeout=300)
-        out = dict(l.partition(" ")[::2] for l in r.stdout.splitlines())
+        r = subprocess.run([self.bench.path, "startup", self.log] + (["list"] if listing else []) + ["--"] + argv,
+                           capture_output=True, text=True, timeout=300)
+        out = self.last = dict(l.partition(" ")[::2] for l in r.stdout.splitlines())
         if "pid" in out:
             self.pid = int(out["pid"])
             CLEANUP.pids.append(self.pid)
@@ -482,6 +488,8 @@ def fmt(v, unit):
         return "%.1f MB" % (v / 1024)
     if unit == "/s":
         return "%.0f /s" % v
+    if unit == "ratio":
+        return "%.2f×" % v
     return "%g %s" % (v, unit)
 
 

@@ -245,36 +245,11 @@ class Libvirtd:
         if not os.path.exists("/usr/sbin/libvirtd"):
             raise NotReady("libvirtd is not installed (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)")
         self.dir = d = os.path.join(tmp, name)
-        etc = os.path.join(d, "etc")
         sock = os.path.join(d, "sock")
-        os.makedirs(etc, exist_ok=True)
         os.makedirs(sock, exist_ok=True)
-        if os.path.isdir("/etc/libvirt"):
-            subprocess.run(["cp", "-a", "/etc/libvirt/.", etc], check=True)
-        with open(os.path.join(etc, "qemu.conf"), "w") as f:
-            f.write('user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n')
-        with open(os.path.join(etc, "libvirtd.conf"), "a") as f:
-            f.write('\nunix_sock_dir = "%s"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n' % sock)
-            if host_uuid:
-                f.write('host_uuid = "%s"\n' % host_uuid)
-        for fname, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin\n"),
-                            ("group", "libvirt-qemu:x:64055:\n")):
-            with open("/etc/" + fname) as f:
-                text = f.read()
-            if not any(l.startswith("libvirt-qemu:") for l in text.splitlines()):
-                text += line
-            with open(os.path.join(d, fname), "w") as f:
-                f.write(text)
+        script = libvirt_config(d, sock, host_uuid, cgroups)
         self.uri = "qemu+unix:///system?socket=" + os.path.join(sock, "libvirt-sock")
-        q = shlex.quote
-        script = ["set -e", "mkdir -p /etc/libvirt " + " ".join(LIBVIRT_DIRS)]
-        script += ["mount -t tmpfs -o mode=0755 bench-libvirt " + m for m in LIBVIRT_DIRS]
-        script += ["mount --bind %s /etc/libvirt" % q(etc)]
-        script += ["mount --bind %s /etc/%s" % (q(os.path.join(d, f)), f) for f in ("passwd", "group")]
-        if not cgroups and os.path.ismount("/sys/fs/cgroup"):
-            # unmounted, not covered: libvirt reads /proc/mounts, where a covered cgroup mount still shows
-            script.append("umount -R -l /sys/fs/cgroup")
-        script.append("exec /usr/sbin/libvirtd -p %s" % q(os.path.join(d, "libvirtd.pid")))
+        script.append("exec /usr/sbin/libvirtd -p %s" % shlex.quote(os.path.join(d, "libvirtd.pid")))
         logf = open(os.path.join(d, "libvirtd.log"), "ab")
         self.p = subprocess.Popen(list(netns_prefix) + ["unshare", "-m", "--propagation", "private", "sh", "-c",
                                                         "; ".join(script)],
@@ -298,6 +273,42 @@ class Libvirtd:
         CLEANUP.procs.remove(self.p)
         for m in pids_mentioning(self.dir):
             kill_wait(m)
+
+
+def libvirt_config(d, sock=None, host_uuid=None, cgroups=True):
+    """Writes a private libvirt configuration under d (see Libvirtd) and returns the shell commands
+    that, run in a fresh mount namespace, put it in place: tmpfs on libvirt's state dirs, d's etc
+    on /etc/libvirt, d's passwd and group. sock: the unix socket dir (default libvirt's own
+    /run/libvirt, on that namespace's tmpfs)."""
+    etc = os.path.join(d, "etc")
+    os.makedirs(etc, exist_ok=True)
+    if os.path.isdir("/etc/libvirt"):
+        subprocess.run(["cp", "-a", "/etc/libvirt/.", etc], check=True)
+    with open(os.path.join(etc, "qemu.conf"), "w") as f:
+        f.write('user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n')
+    with open(os.path.join(etc, "libvirtd.conf"), "a") as f:
+        f.write('\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+        if sock:
+            f.write('unix_sock_dir = "%s"\n' % sock)
+        if host_uuid:
+            f.write('host_uuid = "%s"\n' % host_uuid)
+    for fname, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin\n"),
+                        ("group", "libvirt-qemu:x:64055:\n")):
+        with open("/etc/" + fname) as f:
+            text = f.read()
+        if not any(l.startswith("libvirt-qemu:") for l in text.splitlines()):
+            text += line
+        with open(os.path.join(d, fname), "w") as f:
+            f.write(text)
+    q = shlex.quote
+    script = ["set -e", "mkdir -p /etc/libvirt " + " ".join(LIBVIRT_DIRS)]
+    script += ["mount -t tmpfs -o mode=0755 bench-libvirt " + m for m in LIBVIRT_DIRS]
+    script += ["mount --bind %s /etc/libvirt" % q(etc)]
+    script += ["mount --bind %s /etc/%s" % (q(os.path.join(d, f)), f) for f in ("passwd", "group")]
+    if not cgroups and os.path.ismount("/sys/fs/cgroup"):
+        # unmounted, not covered: libvirt reads /proc/mounts, where a covered cgroup mount still shows
+        script.append("umount -R -l /sys/fs/cgroup")
+    return script
 
 
 def virsh(*args, check=True, timeout=SAVE_TIMEOUT, uri="qemu:///system"):
