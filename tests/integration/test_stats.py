@@ -8,7 +8,7 @@ import tempfile
 import time
 
 from vmgmt_harness import (DEFAULT_TIMEOUT, GUEST_READY, VmgmtTestCase, dbus_error_name, guest_domain_xml,
-                           guest_image, main, minimal_domain_xml, opts, unwrap, _all_pids, _cmdline)
+                           guest_image, main, minimal_domain_xml, opts, unwrap, _cmdline)
 import dbus
 
 BOOT_TIMEOUT = 240   # bounds a hang: a loaded TCG host boots the guest slowly
@@ -22,12 +22,14 @@ def long_wait(ms):
     return dbus.UInt32(ms)
 
 
-def domain_qemu_pid(name):
-    for pid in _all_pids():
+def domain_qemu_pid(fx, name):
+    # among this fixture's qemus only: CI runs the plain and the sanitizer builds' suites at once,
+    # and the other one's domain 'sb' must not be the one stopped
+    for pid in fx.qemu_pids():
         argv = _cmdline(pid)
-        if argv and 'qemu' in os.path.basename(argv[0]) and any(a.startswith('guest=%s,' % name) for a in argv):
+        if argv and any(a.startswith('guest=%s,' % name) for a in argv):
             return pid
-    raise AssertionError('no qemu runs domain %s' % name)
+    raise AssertionError('no qemu of this test runs domain %s' % name)
 
 
 class Stats(VmgmtTestCase):
@@ -128,7 +130,7 @@ class Stats(VmgmtTestCase):
         b = self.start('sb', minimal_domain_xml('sb', extra_devices=self.disk('sb')))
         for p in (a, b):   # both answer
             self.assertNotIn('incomplete', self.stats(p))
-        pid = domain_qemu_pid('sb')
+        pid = domain_qemu_pid(self.fx, 'sb')
         os.kill(pid, signal.SIGSTOP)
         self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if os.path.exists('/proc/%d' % pid) else None)
 
