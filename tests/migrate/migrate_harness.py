@@ -82,6 +82,9 @@ class HostB:
         self.run('ip', 'link', 'set', 'mig1', 'up' if up else 'down')
 
     def stop(self):
+        # the pair goes with its end here at once: the kernel tears a namespace down (and the veth with
+        # it) only some time after its last process, and the next class adds mig0 again
+        subprocess.run(['ip', 'link', 'del', 'mig0'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait()

@@ -48,5 +48,8 @@ int main(void) {
         CHECK(error && strstr(error, "vmgmt_no_such_function"));
         CHECK(sym_strlen == NULL && sym_nothing == NULL);
         g_free(error);
+        /* the libraries keep their failure for later callers: these are on the stack */
+        g_free(missing_lib.error);
+        g_free(bad_lib.error);
         return TEST_EXIT();
 }
