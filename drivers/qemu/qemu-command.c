@@ -259,6 +259,16 @@ static void build_cpu(QemuCmd *c) {
 }
 
 /* The per-domain variable store beside a read-only pflash code image: flash unit 1, read-write. */
+
+/* -drive if=pflash of an fd set: the firmware's code (unit 0) or its variable store (unit 1). */
+static GString *pflash_drive(int set, unsigned unit) {
+        GString *o = g_string_new("if=pflash");
+
+        qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
+        qemu_opt_fmt(o, "format", "raw");
+        qemu_opt_fmt(o, "unit", "%u", unit);
+        return o;
+}
 static void build_nvram(QemuCmd *c) {
         const DomainDef *def = c->def;
         const DriverFile *f;
@@ -276,10 +286,7 @@ static void build_nvram(QemuCmd *c) {
         set = qemu_cmd_add_fdset(c, f->fd, "nvram", "NVRAM");
         if (set < 0)
                 return;
-        o = g_string_new("if=pflash");
-        qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
-        qemu_opt_fmt(o, "format", "raw");
-        qemu_opt_fmt(o, "unit", "1");
+        o = pflash_drive(set, 1);
         /* the set holds the read-write fd only: no read-only first open */
         qemu_opt_fmt(o, "auto-read-only", "off");
         qemu_cmd_add_opt(c, "-drive", o);
@@ -307,10 +314,7 @@ static void build_firmware(QemuCmd *c) {
                 int set = qemu_cmd_add_fdset(c, f->fd, "loader", "loader");
                 if (set < 0)
                         return;
-                o = g_string_new("if=pflash");
-                qemu_opt_fmt(o, "file", "/dev/fdset/%d", set);
-                qemu_opt_fmt(o, "format", "raw");
-                qemu_opt_fmt(o, "unit", "0");
+                o = pflash_drive(set, 0);
                 if (!qemu_streq(def->loader_readonly, "no"))
                         qemu_opt_fmt(o, "readonly", "on");
                 qemu_cmd_add_opt(c, "-drive", o);
